@@ -1,0 +1,40 @@
+#!/bin/bash
+# Install what a fresh Debian 12 machine lacks for building and testing sipovl.
+# Idempotent and quiet when everything is present.
+#
+#   scripts/deps.sh [build|check|demo]
+set -euo pipefail
+
+K61_IMG=linux-image-amd64
+K61_HDR=linux-headers-amd64
+K612_IMG=linux-image-6.12-amd64
+K612_HDR=linux-headers-6.12-amd64
+
+pkgs_build="make gcc pkg-config libc6-dev libmnl-dev libsodium-dev libjson-c-dev
+	libssl-dev $K61_HDR $K612_HDR kmod"
+pkgs_check="$pkgs_build $K61_IMG $K612_IMG qemu-system-x86 busybox-static cpio
+	iproute2 nftables iptables sip-tester sparse dkms linux-source-6.1 xz-utils
+	socat jq clang libclang-rt-14-dev valgrind python3 man-db
+	bash-completion tcpdump procps psmisc"
+
+what=${1:-check}
+case $what in
+build) want=$pkgs_build ;;
+check|demo) want=$pkgs_check ;;
+*) echo "usage: $0 [build|check|demo]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in $want; do
+	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$s" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	SUDO=
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get -qq update >/dev/null
+	$SUDO apt-get -qq install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Compatibility shims for the kernels sipovl supports (Debian 12: 6.1 and
+ * 6.12). Every version check of the module lives here.
+ */
+#ifndef _SIPOVL_COMPAT_H
+#define _SIPOVL_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/netlink.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#error "sipovl needs Linux 6.1 or later"
+#endif
+
+/* Point extack at a message with static storage duration. */
+static inline void sipovl_set_err(struct netlink_ext_ack *extack,
+				  const char *msg)
+{
+	if (extack)
+		extack->_msg = msg;
+}
+
+#ifdef NL_SET_ERR_MSG_FMT
+#define SIPOVL_ERR_FMT(extack, fmt, args...) \
+	NL_SET_ERR_MSG_FMT(extack, fmt, ##args)
+#else
+/*
+ * Before 6.2 extack has no buffer for formatted messages. The message must
+ * outlive the handler (the ack is written after it returns), so it is
+ * formatted into one slot of a ring of static buffers; a slot is reused only
+ * after SIPOVL_EXTACK_SLOTS further formatted errors.
+ */
+const char *sipovl_extack_fmt(const char *fmt, ...) __printf(1, 2);
+#define SIPOVL_ERR_FMT(extack, fmt, args...) \
+	sipovl_set_err(extack, sipovl_extack_fmt(fmt, ##args))
+#endif
+
+#endif /* _SIPOVL_COMPAT_H */

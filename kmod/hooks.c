@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The netfilter hooks: PREROUTING (forwarded traffic, and locally originated
+ * traffic coming back through loopback) and LOCAL_OUT (locally originated
+ * traffic; source policing of transparent sockets), IPv4 and IPv6.
+ *
+ * PREROUTING, for a TCP or UDP packet addressed to this host's interfaces:
+ *   1. Look the packet up in the intercept table.
+ *   2. No intercept: if the destination is a transparent source range and a
+ *      transparent socket owns the flow (a reply to a connection the daemon
+ *      originated with a foreign source), deliver it there. Else untouched.
+ *   3. Intercept: an existing transparent socket owning the flow gets it;
+ *      else the daemon's registered socket for the family and protocol gets
+ *      it (a new flow); else the intercept's policy drops or passes it.
+ */
+
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/addrconf.h>
+#include <net/tcp.h>
+#include <net/inet_timewait_sock.h>
+#include <net/netfilter/nf_tproxy.h>
+#include <net/netfilter/ipv4/nf_defrag_ipv4.h>
+#include <net/netfilter/ipv6/nf_defrag_ipv6.h>
+
+#include "hooks.h"
+#include "netns.h"
+#include "steer.h"
+#include "table.h"
+
+struct sipovl_pkt {
+	int f;			/* SIPOVL_F4 / SIPOVL_F6 */
+	int p;			/* SIPOVL_PTCP / SIPOVL_PUDP */
+	u8 l4;			/* IPPROTO_TCP / IPPROTO_UDP */
+	bool syn;		/* TCP SYN without ACK */
+	int thoff;
+	__be16 sport, dport;
+	const void *saddr, *daddr;
+};
+
+static int pkt_parse(struct sk_buff *skb, int f, struct sipovl_pkt *p)
+{
+	struct tcphdr _th;
+	const struct tcphdr *th;
+	__be16 _ports[2];
+	const __be16 *ports;
+	u8 l4;
+
+	p->f = f;
+	if (f == SIPOVL_F4) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		if (ip_is_fragment(iph))
+			return 1;
+		l4 = iph->protocol;
+		p->thoff = ip_hdrlen(skb);
+		p->saddr = &iph->saddr;
+		p->daddr = &iph->daddr;
+	} else {
+		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+		unsigned short fragoff = 0;
+		int thoff = 0, proto;
+
+		proto = ipv6_find_hdr(skb, &thoff, -1, &fragoff, NULL);
+		if (proto < 0 || fragoff)
+			return 1;
+		l4 = proto;
+		p->thoff = thoff;
+		p->saddr = &ip6h->saddr;
+		p->daddr = &ip6h->daddr;
+	}
+	if (l4 == IPPROTO_TCP)
+		p->p = SIPOVL_PTCP;
+	else if (l4 == IPPROTO_UDP)
+		p->p = SIPOVL_PUDP;
+	else
+		return 1;
+	p->l4 = l4;
+	p->syn = false;
+	if (l4 == IPPROTO_TCP) {
+		th = skb_header_pointer(skb, p->thoff, sizeof(_th), &_th);
+		if (!th)
+			return -EINVAL;
+		p->sport = th->source;
+		p->dport = th->dest;
+		p->syn = th->syn && !th->ack;
+		return 0;
+	}
+	ports = skb_header_pointer(skb, p->thoff, sizeof(_ports), _ports);
+	if (!ports)
+		return -EINVAL;
+	p->sport = ports[0];
+	p->dport = ports[1];
+	return 0;
+}
+
+static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
+{
+	k->family = p->f == SIPOVL_F4 ? 4 : 6;
+	k->proto = p->p == SIPOVL_PTCP ? MT_PROTO_TCP : MT_PROTO_UDP;
+	k->dport = ntohs(p->dport);
+	k->saddr = p->saddr;
+	k->daddr = p->daddr;
+}
+
+/*
+ * The transparent socket owning this packet's flow, with a reference, or
+ * NULL. A SYN hitting a TIME_WAIT socket ends the TIME_WAIT (a new flow).
+ */
+static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
+			      const struct sipovl_pkt *p,
+			      const struct net_device *in)
+{
+	struct sock *sk;
+
+	if (p->f == SIPOVL_F4)
+		sk = nf_tproxy_get_sock_v4(net, skb, p->l4,
+					   *(const __be32 *)p->saddr,
+					   *(const __be32 *)p->daddr,
+					   p->sport, p->dport, in,
+					   NF_TPROXY_LOOKUP_ESTABLISHED);
+	else
+		sk = nf_tproxy_get_sock_v6(net, skb, p->thoff, p->l4,
+					   p->saddr, p->daddr,
+					   p->sport, p->dport, in,
+					   NF_TPROXY_LOOKUP_ESTABLISHED);
+	if (!sk)
+		return NULL;
+	if (sk->sk_state == TCP_TIME_WAIT && p->syn) {
+		inet_twsk_deschedule_put(inet_twsk(sk));
+		return NULL;
+	}
+	/* Drops the reference when the socket is not transparent. */
+	if (!nf_tproxy_sk_is_transparent(sk))
+		return NULL;
+	return sk;
+}
+
+static void deliver(struct sipovl_net *sn, struct sk_buff *skb,
+		    const struct sipovl_pkt *p, struct sock *sk)
+{
+	nf_tproxy_assign_sock(skb, sk);
+	sipovl_dst_local_input(sn, skb, p->f);
+}
+
+static void ic_count(struct sipovl_intercept *ic, enum sipovl_istat s, u64 v)
+{
+	this_cpu_add(ic->ctr->pc->c[s], v);
+}
+
+static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
+			       const struct nf_hook_state *state, int f)
+{
+	struct sipovl_intercept *ic;
+	struct sipovl_table *t;
+	struct sipovl_srcset *srcs;
+	struct sipovl_pkt p;
+	struct mt_key k;
+	struct sock *sk;
+	s32 idx;
+	int ret;
+
+	if (skb->pkt_type != PACKET_HOST)
+		return NF_ACCEPT;
+	ret = pkt_parse(skb, f, &p);
+	if (ret) {
+		if (ret < 0)
+			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+		return NF_ACCEPT;
+	}
+	pkt_key(&p, &k);
+	sipovl_gstat_inc(sn, SIPOVL_GS_LOOKUPS);
+	t = rcu_dereference(sn->table);
+	idx = t ? mt_lookup(t->mt, &k) : -1;
+	if (idx < 0) {
+		srcs = rcu_dereference(sn->sources);
+		if (!srcs || mt_lookup(srcs->mt, &k) < 0)
+			return NF_ACCEPT;
+		sk = flow_sock(state->net, skb, &p, state->in);
+		if (!sk)
+			return NF_ACCEPT;
+		deliver(sn, skb, &p, sk);
+		sipovl_gstat_inc(sn, SIPOVL_GS_REPLIES);
+		return NF_ACCEPT;
+	}
+
+	ic = t->ic[idx];
+	sk = flow_sock(state->net, skb, &p, state->in);
+	if (!sk) {
+		sk = sipovl_socket_get(sn, f, p.p);
+		if (!sk) {
+			if (ic->policy == SIPOVL_POLICY_PASS) {
+				ic_count(ic, SIPOVL_IS_PASSES, 1);
+				sipovl_gstat_inc(sn, SIPOVL_GS_PASSED);
+				return NF_ACCEPT;
+			}
+			ic_count(ic, SIPOVL_IS_DROPS, 1);
+			sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
+			return NF_DROP;
+		}
+		if (p.p == SIPOVL_PUDP || p.syn)
+			ic_count(ic, SIPOVL_IS_FLOWS, 1);
+	}
+	ic_count(ic, SIPOVL_IS_PACKETS, 1);
+	ic_count(ic, SIPOVL_IS_BYTES, skb->len);
+	sipovl_gstat_inc(sn, SIPOVL_GS_STEERED);
+	deliver(sn, skb, &p, sk);
+	return NF_ACCEPT;
+}
+
+static bool addr_is_local(struct net *net, const struct sipovl_pkt *p)
+{
+	if (p->f == SIPOVL_F4)
+		return inet_addr_type(net, *(const __be32 *)p->saddr) == RTN_LOCAL;
+	return ipv6_chk_addr(net, p->saddr, NULL, 0);
+}
+
+/*
+ * May a transparent socket send this packet? Its source must be local, in a
+ * transparent source range, or the destination of an intercepted flow (a
+ * reply from the intercepted address).
+ */
+static bool src_allowed(struct sipovl_net *sn, struct net *net,
+			const struct sipovl_pkt *p)
+{
+	struct sipovl_srcset *srcs = rcu_dereference(sn->sources);
+	struct sipovl_table *t = rcu_dereference(sn->table);
+	struct mt_key k = {
+		.family = p->f == SIPOVL_F4 ? 4 : 6,
+		.proto = p->p == SIPOVL_PTCP ? MT_PROTO_TCP : MT_PROTO_UDP,
+		.dport = ntohs(p->sport),
+		.saddr = p->daddr,
+		.daddr = p->saddr,
+	};
+
+	if (srcs && mt_lookup(srcs->mt, &k) >= 0)
+		return true;
+	if (t && mt_lookup(t->mt, &k) >= 0)
+		return true;
+	return addr_is_local(net, p);
+}
+
+static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
+			      const struct nf_hook_state *state, int f)
+{
+	struct net *net = state->net;
+	struct sock *owner = skb_to_full_sk(skb);
+	struct sipovl_intercept *ic;
+	struct sipovl_srcset *srcs;
+	struct sipovl_table *t;
+	struct sipovl_pkt p;
+	struct mt_key k;
+	struct sock *sk;
+	s32 idx;
+	int ret;
+
+	ret = pkt_parse(skb, f, &p);
+	if (ret) {
+		if (ret < 0)
+			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+		return NF_ACCEPT;
+	}
+	/* Transparent sockets (the daemon's): police the source, never steer. */
+	if (owner && sk_fullsock(owner) && inet_sk_transparent(owner)) {
+		if (src_allowed(sn, net, &p))
+			return NF_ACCEPT;
+		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+		return NF_DROP;
+	}
+
+	pkt_key(&p, &k);
+	t = rcu_dereference(sn->table);
+	idx = t ? mt_lookup(t->mt, &k) : -1;
+	if (idx < 0) {
+		srcs = rcu_dereference(sn->sources);
+		if (!srcs || mt_lookup(srcs->mt, &k) < 0)
+			return NF_ACCEPT;
+	}
+	sk = flow_sock(net, skb, &p, net->loopback_dev);
+	if (!sk && idx >= 0)
+		sk = sipovl_socket_get(sn, f, p.p);
+	if (sk) {
+		/* Loop it through lo: PREROUTING steers it. */
+		sock_gen_put(sk);
+		sipovl_dst_loopback_output(sn, skb, f);
+		return NF_ACCEPT;
+	}
+	if (idx < 0)
+		return NF_ACCEPT;
+	ic = t->ic[idx];
+	if (ic->policy == SIPOVL_POLICY_PASS) {
+		ic_count(ic, SIPOVL_IS_PASSES, 1);
+		sipovl_gstat_inc(sn, SIPOVL_GS_PASSED);
+		return NF_ACCEPT;
+	}
+	ic_count(ic, SIPOVL_IS_DROPS, 1);
+	sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
+	return NF_DROP;
+}
+
+static unsigned int sipovl_pre4(void *priv, struct sk_buff *skb,
+				const struct nf_hook_state *state)
+{
+	struct sipovl_net *sn = priv;
+
+	if (!READ_ONCE(sn->active))
+		return NF_ACCEPT;
+	return prerouting(sn, skb, state, SIPOVL_F4);
+}
+
+static unsigned int sipovl_pre6(void *priv, struct sk_buff *skb,
+				const struct nf_hook_state *state)
+{
+	struct sipovl_net *sn = priv;
+
+	if (!READ_ONCE(sn->active))
+		return NF_ACCEPT;
+	return prerouting(sn, skb, state, SIPOVL_F6);
+}
+
+static unsigned int sipovl_out4(void *priv, struct sk_buff *skb,
+				const struct nf_hook_state *state)
+{
+	struct sipovl_net *sn = priv;
+
+	if (!READ_ONCE(sn->active))
+		return NF_ACCEPT;
+	return local_out(sn, skb, state, SIPOVL_F4);
+}
+
+static unsigned int sipovl_out6(void *priv, struct sk_buff *skb,
+				const struct nf_hook_state *state)
+{
+	struct sipovl_net *sn = priv;
+
+	if (!READ_ONCE(sn->active))
+		return NF_ACCEPT;
+	return local_out(sn, skb, state, SIPOVL_F6);
+}
+
+static const struct nf_hook_ops sipovl_nf_ops[SIPOVL_NHOOKS] = {
+	{
+		.hook = sipovl_pre4,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_PRE_ROUTING,
+		.priority = NF_IP_PRI_CONNTRACK + 1,
+	},
+	{
+		.hook = sipovl_out4,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP_PRI_CONNTRACK + 1,
+	},
+	{
+		.hook = sipovl_pre6,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_PRE_ROUTING,
+		.priority = NF_IP6_PRI_CONNTRACK + 1,
+	},
+	{
+		.hook = sipovl_out6,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP6_PRI_CONNTRACK + 1,
+	},
+};
+
+int sipovl_hooks_register(struct sipovl_net *sn)
+{
+	struct nf_hook_ops *ops = sn->hook_ops;
+	unsigned int i;
+	int ret;
+
+	ret = nf_defrag_ipv4_enable(sn->net);
+	if (ret)
+		return ret;
+	ret = nf_defrag_ipv6_enable(sn->net);
+	if (ret)
+		goto err_defrag4;
+	for (i = 0; i < ARRAY_SIZE(sipovl_nf_ops); i++) {
+		ops[i] = sipovl_nf_ops[i];
+		ops[i].priv = sn;
+	}
+	ret = nf_register_net_hooks(sn->net, ops, ARRAY_SIZE(sipovl_nf_ops));
+	if (ret)
+		goto err_defrag6;
+	return 0;
+
+err_defrag6:
+	nf_defrag_ipv6_disable(sn->net);
+err_defrag4:
+	nf_defrag_ipv4_disable(sn->net);
+	return ret;
+}
+
+void sipovl_hooks_unregister(struct sipovl_net *sn)
+{
+	nf_unregister_net_hooks(sn->net, sn->hook_ops, ARRAY_SIZE(sipovl_nf_ops));
+	nf_defrag_ipv6_disable(sn->net);
+	nf_defrag_ipv4_disable(sn->net);
+}

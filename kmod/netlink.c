@@ -1,0 +1,1097 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The generic netlink family "sipovl": see uapi/linux/sipovl.h for the API.
+ *
+ * Every handler parses and validates its whole request before changing
+ * anything; a failure leaves the configuration as it was and says why in
+ * extack.
+ */
+
+#include <linux/kernel.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/socket.h>
+#include <linux/string.h>
+#include <net/genetlink.h>
+#include <net/sock.h>
+#include <net/inet_sock.h>
+#include <uapi/linux/sipovl.h>
+
+#include "netlink.h"
+#include "netns.h"
+#include "steer.h"
+#include "table.h"
+
+#ifndef NL_SET_ERR_MSG_FMT
+#define SIPOVL_EXTACK_SLOTS 64
+#define SIPOVL_EXTACK_LEN 80
+static char sipovl_extack_buf[SIPOVL_EXTACK_SLOTS][SIPOVL_EXTACK_LEN];
+static atomic_t sipovl_extack_slot = ATOMIC_INIT(0);
+
+const char *sipovl_extack_fmt(const char *fmt, ...)
+{
+	unsigned int i = (unsigned int)atomic_inc_return(&sipovl_extack_slot);
+	char *buf = sipovl_extack_buf[i % SIPOVL_EXTACK_SLOTS];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vscnprintf(buf, SIPOVL_EXTACK_LEN, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+#endif
+
+static struct genl_family sipovl_family;
+
+static const struct nla_policy prefix_policy[SIPOVL_PREFIX_A_MAX + 1] = {
+	[SIPOVL_PREFIX_A_FAMILY] = { .type = NLA_U16 },
+	[SIPOVL_PREFIX_A_ADDR] = { .type = NLA_BINARY, .len = 16 },
+	[SIPOVL_PREFIX_A_LEN] = NLA_POLICY_MAX(NLA_U8, 128),
+};
+
+static const struct nla_policy portrange_policy[SIPOVL_PORTRANGE_A_MAX + 1] = {
+	[SIPOVL_PORTRANGE_A_LOW] = { .type = NLA_U16 },
+	[SIPOVL_PORTRANGE_A_HIGH] = { .type = NLA_U16 },
+};
+
+static const struct nla_policy intercept_policy[SIPOVL_INTERCEPT_A_MAX + 1] = {
+	[SIPOVL_INTERCEPT_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[SIPOVL_INTERCEPT_A_NAME] = { .type = NLA_NUL_STRING,
+				      .len = SIPOVL_NAME_MAXLEN - 1 },
+	[SIPOVL_INTERCEPT_A_PROTOCOLS] = NLA_POLICY_MASK(NLA_U32, __SIPOVL_PROTO_ALL),
+	[SIPOVL_INTERCEPT_A_DESTINATIONS] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
+	[SIPOVL_INTERCEPT_A_PORTS] = NLA_POLICY_NESTED_ARRAY(portrange_policy),
+	[SIPOVL_INTERCEPT_A_SOURCES] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
+	[SIPOVL_INTERCEPT_A_POLICY] = NLA_POLICY_MAX(NLA_U8, __SIPOVL_POLICY_MAX),
+	[SIPOVL_INTERCEPT_A_STATS] = { .type = NLA_REJECT },
+};
+
+static const struct nla_policy tuple_policy[SIPOVL_TUPLE_A_MAX + 1] = {
+	[SIPOVL_TUPLE_A_FAMILY] = { .type = NLA_U16 },
+	[SIPOVL_TUPLE_A_PROTOCOL] = { .type = NLA_U8 },
+	[SIPOVL_TUPLE_A_SRC] = { .type = NLA_BINARY, .len = 16 },
+	[SIPOVL_TUPLE_A_DST] = { .type = NLA_BINARY, .len = 16 },
+	[SIPOVL_TUPLE_A_SPORT] = { .type = NLA_U16 },
+	[SIPOVL_TUPLE_A_DPORT] = { .type = NLA_U16 },
+};
+
+static const struct nla_policy sipovl_policy[SIPOVL_A_MAX + 1] = {
+	[SIPOVL_A_INTERCEPT] = NLA_POLICY_NESTED(intercept_policy),
+	[SIPOVL_A_TXN_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[SIPOVL_A_GENERATION] = { .type = NLA_REJECT },
+	[SIPOVL_A_INTERCEPT_COUNT] = { .type = NLA_REJECT },
+	[SIPOVL_A_SOCKET_FD] = { .type = NLA_S32 },
+	[SIPOVL_A_SOCKET] = { .type = NLA_REJECT },
+	[SIPOVL_A_FAMILY] = { .type = NLA_U16 },
+	[SIPOVL_A_PROTOCOL] = { .type = NLA_U8 },
+	[SIPOVL_A_SOURCES] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
+	[SIPOVL_A_STATS] = { .type = NLA_REJECT },
+	[SIPOVL_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __SIPOVL_F_ALL),
+	[SIPOVL_A_TUPLE] = NLA_POLICY_NESTED(tuple_policy),
+};
+
+static struct sipovl_net *info_sn(struct genl_info *info)
+{
+	return sipovl_pernet(genl_info_net(info));
+}
+
+/* Parsing */
+
+static int addr_family(struct nlattr *fam, struct nlattr *addr, u8 *mtfam,
+		       struct netlink_ext_ack *extack)
+{
+	u16 f = nla_get_u16(fam);
+
+	if (f == AF_INET) {
+		*mtfam = 4;
+		if (addr && nla_len(addr) != 4) {
+			NL_SET_ERR_MSG_ATTR(extack, addr, "IPv4 address must be 4 bytes");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (f == AF_INET6) {
+		*mtfam = 6;
+		if (addr && nla_len(addr) != 16) {
+			NL_SET_ERR_MSG_ATTR(extack, addr, "IPv6 address must be 16 bytes");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	NL_SET_ERR_MSG_ATTR(extack, fam, "address family must be AF_INET or AF_INET6");
+	return -EAFNOSUPPORT;
+}
+
+static int parse_prefix(struct nlattr *nest, struct mt_prefix *p,
+			struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[SIPOVL_PREFIX_A_MAX + 1];
+	unsigned int bits, i;
+	int ret;
+
+	ret = nla_parse_nested(tb, SIPOVL_PREFIX_A_MAX, nest, prefix_policy, extack);
+	if (ret)
+		return ret;
+	if (!tb[SIPOVL_PREFIX_A_FAMILY] || !tb[SIPOVL_PREFIX_A_ADDR] ||
+	    !tb[SIPOVL_PREFIX_A_LEN]) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "prefix needs family, address and length");
+		return -EINVAL;
+	}
+	ret = addr_family(tb[SIPOVL_PREFIX_A_FAMILY], tb[SIPOVL_PREFIX_A_ADDR],
+			  &p->family, extack);
+	if (ret)
+		return ret;
+	bits = p->family == 4 ? 32 : 128;
+	p->len = nla_get_u8(tb[SIPOVL_PREFIX_A_LEN]);
+	if (p->len > bits) {
+		SIPOVL_ERR_FMT(extack, "prefix length %u out of range 0-%u", p->len, bits);
+		return -EINVAL;
+	}
+	memset(p->addr, 0, sizeof(p->addr));
+	nla_memcpy(p->addr, tb[SIPOVL_PREFIX_A_ADDR], bits / 8);
+	for (i = p->len; i < bits; i++) {
+		if (p->addr[i / 8] & (0x80 >> (i % 8))) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[SIPOVL_PREFIX_A_ADDR],
+					    "host bits set in prefix");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_prefixes(struct nlattr *nest, struct mt_prefix *out,
+			  struct netlink_ext_ack *extack)
+{
+	struct nlattr *a;
+	int rem, ret, i = 0;
+
+	nla_for_each_nested(a, nest, rem) {
+		ret = parse_prefix(a, &out[i++], extack);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int parse_ports(struct nlattr *nest, struct mt_portrange *out,
+		       struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[SIPOVL_PORTRANGE_A_MAX + 1];
+	struct nlattr *a;
+	int rem, ret, i = 0;
+
+	nla_for_each_nested(a, nest, rem) {
+		ret = nla_parse_nested(tb, SIPOVL_PORTRANGE_A_MAX, a,
+				       portrange_policy, extack);
+		if (ret)
+			return ret;
+		if (!tb[SIPOVL_PORTRANGE_A_LOW]) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "port range needs a low port");
+			return -EINVAL;
+		}
+		out[i].lo = nla_get_u16(tb[SIPOVL_PORTRANGE_A_LOW]);
+		out[i].hi = tb[SIPOVL_PORTRANGE_A_HIGH] ?
+			nla_get_u16(tb[SIPOVL_PORTRANGE_A_HIGH]) : out[i].lo;
+		if (out[i].lo > out[i].hi) {
+			SIPOVL_ERR_FMT(extack, "port range %u-%u: low > high",
+				       out[i].lo, out[i].hi);
+			return -EINVAL;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int count_nested(struct nlattr *nest, u32 max, const char *what,
+			u32 *n, struct netlink_ext_ack *extack)
+{
+	struct nlattr *a;
+	int rem;
+
+	*n = 0;
+	if (!nest)
+		return 0;
+	nla_for_each_nested(a, nest, rem)
+		(*n)++;
+	if (*n > max) {
+		SIPOVL_ERR_FMT(extack, "too many %s: %u, at most %u", what, *n, max);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+enum { NEED_KEY, NEED_FULL };
+
+/* A whole intercept (NEED_FULL) or just its id and/or name (NEED_KEY). */
+static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
+						struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[SIPOVL_INTERCEPT_A_MAX + 1];
+	struct sipovl_intercept *ic;
+	u32 nd, np, ns;
+	int ret;
+
+	if (!nest) {
+		sipovl_set_err(extack, "missing SIPOVL_A_INTERCEPT");
+		return ERR_PTR(-EINVAL);
+	}
+	ret = nla_parse_nested(tb, SIPOVL_INTERCEPT_A_MAX, nest, intercept_policy,
+			       extack);
+	if (ret)
+		return ERR_PTR(ret);
+
+	if (need == NEED_FULL) {
+		if (!tb[SIPOVL_INTERCEPT_A_NAME] ||
+		    !*(char *)nla_data(tb[SIPOVL_INTERCEPT_A_NAME])) {
+			NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs a name");
+			return ERR_PTR(-EINVAL);
+		}
+		if (!tb[SIPOVL_INTERCEPT_A_PROTOCOLS] ||
+		    !nla_get_u32(tb[SIPOVL_INTERCEPT_A_PROTOCOLS])) {
+			NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs protocols (tcp, udp)");
+			return ERR_PTR(-EINVAL);
+		}
+		if (!tb[SIPOVL_INTERCEPT_A_DESTINATIONS] ||
+		    !nla_len(tb[SIPOVL_INTERCEPT_A_DESTINATIONS])) {
+			NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs destination prefixes");
+			return ERR_PTR(-EINVAL);
+		}
+		if (!tb[SIPOVL_INTERCEPT_A_PORTS] ||
+		    !nla_len(tb[SIPOVL_INTERCEPT_A_PORTS])) {
+			NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs port ranges");
+			return ERR_PTR(-EINVAL);
+		}
+	} else if (!tb[SIPOVL_INTERCEPT_A_ID] && !tb[SIPOVL_INTERCEPT_A_NAME]) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "intercept id or name required");
+		return ERR_PTR(-EINVAL);
+	}
+
+	ret = count_nested(tb[SIPOVL_INTERCEPT_A_DESTINATIONS], SIPOVL_MAX_PREFIXES,
+			   "destination prefixes", &nd, extack);
+	if (!ret)
+		ret = count_nested(tb[SIPOVL_INTERCEPT_A_PORTS], SIPOVL_MAX_PORT_RANGES,
+				   "port ranges", &np, extack);
+	if (!ret)
+		ret = count_nested(tb[SIPOVL_INTERCEPT_A_SOURCES], SIPOVL_MAX_PREFIXES,
+				   "source prefixes", &ns, extack);
+	if (ret)
+		return ERR_PTR(ret);
+
+	ic = sipovl_intercept_alloc(nd, np, ns);
+	if (!ic) {
+		sipovl_set_err(extack, "out of memory");
+		return ERR_PTR(-ENOMEM);
+	}
+	if (tb[SIPOVL_INTERCEPT_A_ID])
+		ic->id = nla_get_u32(tb[SIPOVL_INTERCEPT_A_ID]);
+	if (tb[SIPOVL_INTERCEPT_A_NAME])
+		nla_strscpy(ic->name, tb[SIPOVL_INTERCEPT_A_NAME], sizeof(ic->name));
+	if (tb[SIPOVL_INTERCEPT_A_PROTOCOLS])
+		ic->protos = nla_get_u32(tb[SIPOVL_INTERCEPT_A_PROTOCOLS]);
+	if (tb[SIPOVL_INTERCEPT_A_POLICY])
+		ic->policy = nla_get_u8(tb[SIPOVL_INTERCEPT_A_POLICY]);
+	if (nd)
+		ret = parse_prefixes(tb[SIPOVL_INTERCEPT_A_DESTINATIONS], ic->dst, extack);
+	if (!ret && np)
+		ret = parse_ports(tb[SIPOVL_INTERCEPT_A_PORTS], ic->ports, extack);
+	if (!ret && ns)
+		ret = parse_prefixes(tb[SIPOVL_INTERCEPT_A_SOURCES], ic->src, extack);
+	if (ret) {
+		sipovl_intercept_put(ic);
+		return ERR_PTR(ret);
+	}
+	return ic;
+}
+
+/* Output */
+
+static int put_prefix(struct sk_buff *skb, const struct mt_prefix *p)
+{
+	struct nlattr *n = nla_nest_start(skb, 0);
+
+	if (!n)
+		return -EMSGSIZE;
+	if (nla_put_u16(skb, SIPOVL_PREFIX_A_FAMILY, p->family == 4 ? AF_INET : AF_INET6) ||
+	    nla_put(skb, SIPOVL_PREFIX_A_ADDR, p->family == 4 ? 4 : 16, p->addr) ||
+	    nla_put_u8(skb, SIPOVL_PREFIX_A_LEN, p->len)) {
+		nla_nest_cancel(skb, n);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, n);
+	return 0;
+}
+
+static int put_prefixes(struct sk_buff *skb, int type, const struct mt_prefix *p,
+			u32 n)
+{
+	struct nlattr *nest;
+	u32 i;
+
+	if (!n)
+		return 0;
+	nest = nla_nest_start(skb, type);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < n; i++) {
+		if (put_prefix(skb, &p[i])) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int put_intercept(struct sk_buff *skb, const struct sipovl_intercept *ic,
+			 bool full)
+{
+	struct nlattr *nest, *ports, *pr;
+	struct sipovl_istats st;
+	u32 i;
+
+	nest = nla_nest_start(skb, SIPOVL_A_INTERCEPT);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, SIPOVL_INTERCEPT_A_ID, ic->id) ||
+	    nla_put_string(skb, SIPOVL_INTERCEPT_A_NAME, ic->name))
+		goto err;
+	if (!full)
+		goto out;
+	if (nla_put_u32(skb, SIPOVL_INTERCEPT_A_PROTOCOLS, ic->protos) ||
+	    nla_put_u8(skb, SIPOVL_INTERCEPT_A_POLICY, ic->policy) ||
+	    put_prefixes(skb, SIPOVL_INTERCEPT_A_DESTINATIONS, ic->dst, ic->n_dst) ||
+	    put_prefixes(skb, SIPOVL_INTERCEPT_A_SOURCES, ic->src, ic->n_src))
+		goto err;
+	ports = nla_nest_start(skb, SIPOVL_INTERCEPT_A_PORTS);
+	if (!ports)
+		goto err;
+	for (i = 0; i < ic->n_ports; i++) {
+		pr = nla_nest_start(skb, 0);
+		if (!pr ||
+		    nla_put_u16(skb, SIPOVL_PORTRANGE_A_LOW, ic->ports[i].lo) ||
+		    nla_put_u16(skb, SIPOVL_PORTRANGE_A_HIGH, ic->ports[i].hi))
+			goto err;
+		nla_nest_end(skb, pr);
+	}
+	nla_nest_end(skb, ports);
+
+	sipovl_counters_read(ic, &st);
+	pr = nla_nest_start(skb, SIPOVL_INTERCEPT_A_STATS);
+	if (!pr)
+		goto err;
+	for (i = 0; i < SIPOVL_IS_MAX; i++)
+		if (nla_put_u64_64bit(skb, i + 1, st.c[i], SIPOVL_ISTATS_A_PAD))
+			goto err;
+	nla_nest_end(skb, pr);
+out:
+	nla_nest_end(skb, nest);
+	return 0;
+err:
+	nla_nest_cancel(skb, nest);
+	return -EMSGSIZE;
+}
+
+static size_t intercept_size(const struct sipovl_intercept *ic)
+{
+	size_t pfx = nla_total_size(0) + nla_total_size(2) + nla_total_size(16) +
+		     nla_total_size(1);
+	size_t pr = nla_total_size(0) + 2 * nla_total_size(2);
+
+	return nla_total_size(0) + nla_total_size(4) +
+	       nla_total_size(SIPOVL_NAME_MAXLEN) + nla_total_size(4) +
+	       nla_total_size(1) + 3 * nla_total_size(0) +
+	       (ic->n_dst + ic->n_src) * pfx + ic->n_ports * pr +
+	       nla_total_size(0) + SIPOVL_IS_MAX * nla_total_size_64bit(8);
+}
+
+static void notify(struct net *net, u8 cmd, const struct sipovl_intercept *ic,
+		   u32 generation)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!genl_has_listeners(&sipovl_family, net, 0))
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &sipovl_family, 0, cmd);
+	if (!hdr ||
+	    nla_put_u32(skb, SIPOVL_A_GENERATION, generation) ||
+	    (ic && put_intercept(skb, ic, false))) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&sipovl_family, net, skb, 0, 0, GFP_KERNEL);
+}
+
+/* Handlers */
+
+static int reply_intercept(struct genl_info *info,
+			   const struct sipovl_intercept *ic, u8 cmd)
+{
+	struct sk_buff *skb = genlmsg_new(intercept_size(ic), GFP_KERNEL);
+	void *hdr;
+
+	if (!skb)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(skb, info, &sipovl_family, 0, cmd);
+	if (!hdr || put_intercept(skb, ic, true)) {
+		nlmsg_free(skb);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return genlmsg_reply(skb, info);
+}
+
+static int nl_intercept_addrep(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	bool add = info->genlhdr->cmd == SIPOVL_CMD_INTERCEPT_ADD;
+	struct sipovl_intercept *ic, *cur;
+	u32 gen;
+	int ret;
+
+	ic = parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_FULL, info->extack);
+	if (IS_ERR(ic))
+		return PTR_ERR(ic);
+	mutex_lock(&sn->lock);
+	if (add)
+		ret = sipovl_table_add(sn, ic, info->extack);
+	else
+		ret = sipovl_table_replace(sn, ic, info->extack);
+	if (ret) {
+		mutex_unlock(&sn->lock);
+		return ret;
+	}
+	/* The table holds @ic now; keep it alive for the reply. */
+	cur = ic;
+	refcount_inc(&cur->ref);
+	gen = sn->generation;
+	mutex_unlock(&sn->lock);
+
+	ret = reply_intercept(info, cur, info->genlhdr->cmd);
+	notify(genl_info_net(info), info->genlhdr->cmd, cur, gen);
+	sipovl_intercept_put(cur);
+	return ret;
+}
+
+static int nl_intercept_del(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_intercept *key, *cur;
+	u32 gen;
+	int ret;
+
+	key = parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_KEY, info->extack);
+	if (IS_ERR(key))
+		return PTR_ERR(key);
+	mutex_lock(&sn->lock);
+	cur = sipovl_table_find(sipovl_table_get_locked(sn), key->id, key->name);
+	if (cur)
+		refcount_inc(&cur->ref);
+	ret = sipovl_table_del(sn, key->id, key->name, info->extack);
+	gen = sn->generation;
+	mutex_unlock(&sn->lock);
+	if (!ret)
+		notify(genl_info_net(info), SIPOVL_CMD_INTERCEPT_DEL, cur, gen);
+	sipovl_intercept_put(cur);
+	sipovl_intercept_put(key);
+	return ret;
+}
+
+static int nl_intercept_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_intercept *key, *cur;
+	int ret;
+
+	key = parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_KEY, info->extack);
+	if (IS_ERR(key))
+		return PTR_ERR(key);
+	mutex_lock(&sn->lock);
+	cur = sipovl_table_find(sipovl_table_get_locked(sn), key->id, key->name);
+	if (cur)
+		refcount_inc(&cur->ref);
+	mutex_unlock(&sn->lock);
+	if (!cur) {
+		if (key->id)
+			SIPOVL_ERR_FMT(info->extack, "no intercept with id %u", key->id);
+		else
+			SIPOVL_ERR_FMT(info->extack, "no intercept named \"%s\"", key->name);
+		sipovl_intercept_put(key);
+		return -ENOENT;
+	}
+	sipovl_intercept_put(key);
+	ret = reply_intercept(info, cur, SIPOVL_CMD_INTERCEPT_GET);
+	sipovl_intercept_put(cur);
+	return ret;
+}
+
+static int nl_intercept_dump_start(struct netlink_callback *cb)
+{
+	cb->args[0] = 1;	/* next id to send */
+	/* One intercept with the maximum prefixes and ranges must fit. */
+	cb->min_dump_alloc = 32768;
+	return 0;
+}
+
+static int nl_intercept_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct sipovl_net *sn = sipovl_pernet(sock_net(skb->sk));
+	struct sipovl_table *t;
+	u64 next = cb->args[0];
+	u32 lo, hi, i;
+	void *hdr;
+
+	if (next > U32_MAX)
+		return 0;
+	mutex_lock(&sn->lock);
+	t = sipovl_table_get_locked(sn);
+	cb->seq = sn->generation;
+	lo = 0;
+	hi = t ? t->n : 0;
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (t->ic[mid]->id < next)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; t && i < t->n; i++) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				  &sipovl_family, NLM_F_MULTI, SIPOVL_CMD_INTERCEPT_GET);
+		if (!hdr)
+			break;
+		genl_dump_check_consistent(cb, hdr);
+		if (put_intercept(skb, t->ic[i], true)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = (u64)t->ic[i]->id + 1;
+	}
+	mutex_unlock(&sn->lock);
+	return skb->len;
+}
+
+static int nl_intercept_flush(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	u32 gen;
+	int ret;
+
+	mutex_lock(&sn->lock);
+	ret = sipovl_table_flush(sn);
+	gen = sn->generation;
+	mutex_unlock(&sn->lock);
+	if (!ret)
+		notify(genl_info_net(info), SIPOVL_CMD_INTERCEPT_FLUSH, NULL, gen);
+	return ret;
+}
+
+static int reply_u32(struct genl_info *info, u8 cmd, int type, u32 v)
+{
+	struct sk_buff *skb = genlmsg_new(nla_total_size(4), GFP_KERNEL);
+	void *hdr;
+
+	if (!skb)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(skb, info, &sipovl_family, 0, cmd);
+	if (!hdr || nla_put_u32(skb, type, v)) {
+		nlmsg_free(skb);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return genlmsg_reply(skb, info);
+}
+
+static int nl_table_begin(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_txn *txn;
+	u32 id;
+
+	mutex_lock(&sn->lock);
+	txn = sipovl_txn_begin(sn, info->snd_portid, info->extack);
+	id = IS_ERR(txn) ? 0 : txn->id;
+	mutex_unlock(&sn->lock);
+	if (IS_ERR(txn))
+		return PTR_ERR(txn);
+	return reply_u32(info, SIPOVL_CMD_TABLE_BEGIN, SIPOVL_A_TXN_ID, id);
+}
+
+static struct sipovl_txn *txn_of(struct sipovl_net *sn, struct genl_info *info)
+{
+	struct sipovl_txn *txn;
+
+	if (!info->attrs[SIPOVL_A_TXN_ID]) {
+		sipovl_set_err(info->extack, "missing SIPOVL_A_TXN_ID");
+		return ERR_PTR(-EINVAL);
+	}
+	txn = sipovl_txn_find(sn, nla_get_u32(info->attrs[SIPOVL_A_TXN_ID]),
+			      info->snd_portid);
+	if (!txn) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[SIPOVL_A_TXN_ID],
+				    "no such table transaction on this socket");
+		return ERR_PTR(-ENOENT);
+	}
+	return txn;
+}
+
+static int nl_table_add(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_intercept *ic;
+	struct sipovl_txn *txn;
+	struct nlattr *a;
+	int rem, ret = 0;
+
+	mutex_lock(&sn->lock);
+	txn = txn_of(sn, info);
+	if (IS_ERR(txn)) {
+		ret = PTR_ERR(txn);
+		goto out;
+	}
+	nlmsg_for_each_attr(a, info->nlhdr, GENL_HDRLEN, rem) {
+		if (nla_type(a) != SIPOVL_A_INTERCEPT)
+			continue;
+		ic = parse_intercept(a, NEED_FULL, info->extack);
+		if (IS_ERR(ic)) {
+			ret = PTR_ERR(ic);
+			break;
+		}
+		if (!ic->id) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a,
+					    "intercepts in a table transaction need an id");
+			sipovl_intercept_put(ic);
+			ret = -EINVAL;
+			break;
+		}
+		ret = sipovl_txn_append(txn, ic, info->extack);
+		if (ret)
+			break;
+	}
+	if (ret)
+		sipovl_txn_abort(sn, txn);
+out:
+	mutex_unlock(&sn->lock);
+	return ret;
+}
+
+static int nl_table_commit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_txn *txn;
+	u32 gen = 0;
+	int ret;
+
+	mutex_lock(&sn->lock);
+	txn = txn_of(sn, info);
+	if (IS_ERR(txn)) {
+		ret = PTR_ERR(txn);
+	} else {
+		ret = sipovl_txn_commit(sn, txn, info->extack);
+		gen = sn->generation;
+	}
+	mutex_unlock(&sn->lock);
+	if (ret)
+		return ret;
+	notify(genl_info_net(info), SIPOVL_CMD_TABLE_COMMIT, NULL, gen);
+	return reply_u32(info, SIPOVL_CMD_TABLE_COMMIT, SIPOVL_A_GENERATION, gen);
+}
+
+static int nl_table_abort(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_txn *txn;
+	int ret = 0;
+
+	mutex_lock(&sn->lock);
+	txn = txn_of(sn, info);
+	if (IS_ERR(txn))
+		ret = PTR_ERR(txn);
+	else
+		sipovl_txn_abort(sn, txn);
+	mutex_unlock(&sn->lock);
+	return ret;
+}
+
+static int nl_socket_register(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	int ret;
+
+	if (!info->attrs[SIPOVL_A_SOCKET_FD]) {
+		sipovl_set_err(info->extack, "missing SIPOVL_A_SOCKET_FD");
+		return -EINVAL;
+	}
+	mutex_lock(&sn->lock);
+	ret = sipovl_socket_register(sn, nla_get_s32(info->attrs[SIPOVL_A_SOCKET_FD]),
+				     info->extack);
+	if (!ret)
+		sn->generation++;
+	mutex_unlock(&sn->lock);
+	return ret;
+}
+
+static int nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct nlattr *fa = info->attrs[SIPOVL_A_FAMILY];
+	struct nlattr *pa = info->attrs[SIPOVL_A_PROTOCOL];
+	int f = -1, p = -1;
+
+	if (fa) {
+		u16 fam = nla_get_u16(fa);
+
+		if (fam != AF_INET && fam != AF_INET6) {
+			NL_SET_ERR_MSG_ATTR(info->extack, fa,
+					    "family must be AF_INET or AF_INET6");
+			return -EAFNOSUPPORT;
+		}
+		f = fam == AF_INET ? SIPOVL_F4 : SIPOVL_F6;
+	}
+	if (pa) {
+		u8 proto = nla_get_u8(pa);
+
+		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+			NL_SET_ERR_MSG_ATTR(info->extack, pa,
+					    "protocol must be IPPROTO_TCP or IPPROTO_UDP");
+			return -EPROTONOSUPPORT;
+		}
+		p = proto == IPPROTO_TCP ? SIPOVL_PTCP : SIPOVL_PUDP;
+	}
+	mutex_lock(&sn->lock);
+	sipovl_socket_unregister(sn, f, p);
+	sn->generation++;
+	mutex_unlock(&sn->lock);
+	return 0;
+}
+
+static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *nest = info->attrs[SIPOVL_A_SOURCES];
+	struct sipovl_net *sn = info_sn(info);
+	struct mt_prefix *p = NULL;
+	u32 n, gen;
+	int ret;
+
+	if (!nest) {
+		sipovl_set_err(info->extack, "missing SIPOVL_A_SOURCES");
+		return -EINVAL;
+	}
+	ret = count_nested(nest, SIPOVL_MAX_TRANSPARENT_SOURCES, "source ranges",
+			   &n, info->extack);
+	if (ret)
+		return ret;
+	if (n) {
+		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL);
+		if (!p)
+			return -ENOMEM;
+		ret = parse_prefixes(nest, p, info->extack);
+		if (ret)
+			goto out;
+	}
+	mutex_lock(&sn->lock);
+	ret = sipovl_sources_set(sn, p, n, info->extack);
+	gen = sn->generation;
+	mutex_unlock(&sn->lock);
+	if (!ret)
+		notify(genl_info_net(info), SIPOVL_CMD_SOURCES_SET, NULL, gen);
+out:
+	kvfree(p);
+	return ret;
+}
+
+static int nl_config_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_srcset *srcs;
+	struct sipovl_table *t;
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
+	int i, j, ret = -EMSGSIZE;
+
+	mutex_lock(&sn->lock);
+	t = sipovl_table_get_locked(sn);
+	srcs = rcu_dereference_protected(sn->sources, lockdep_is_held(&sn->lock));
+	msg = genlmsg_new(NLMSG_GOODSIZE + (srcs ? srcs->n * 48 : 0), GFP_KERNEL);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	hdr = genlmsg_put_reply(msg, info, &sipovl_family, 0, SIPOVL_CMD_CONFIG_GET);
+	if (!hdr ||
+	    nla_put_u32(msg, SIPOVL_A_GENERATION, sn->generation) ||
+	    nla_put_u32(msg, SIPOVL_A_INTERCEPT_COUNT, t ? t->n : 0))
+		goto err;
+	nest = nla_nest_start(msg, SIPOVL_A_SOURCES);
+	if (!nest)
+		goto err;
+	for (i = 0; srcs && i < srcs->n; i++)
+		if (put_prefix(msg, &srcs->p[i]))
+			goto err;
+	nla_nest_end(msg, nest);
+	for (i = 0; i < SIPOVL_NFAMILIES; i++) {
+		for (j = 0; j < SIPOVL_NPROTOS; j++) {
+			struct sock *sk = rcu_dereference_protected(sn->sk[i][j],
+						lockdep_is_held(&sn->lock));
+
+			if (!sk)
+				continue;
+			nest = nla_nest_start(msg, SIPOVL_A_SOCKET);
+			if (!nest ||
+			    nla_put_u16(msg, SIPOVL_SOCKET_A_FAMILY,
+					i == SIPOVL_F4 ? AF_INET : AF_INET6) ||
+			    nla_put_u8(msg, SIPOVL_SOCKET_A_PROTOCOL,
+				       j == SIPOVL_PTCP ? IPPROTO_TCP : IPPROTO_UDP) ||
+			    nla_put_u16(msg, SIPOVL_SOCKET_A_PORT, inet_sk(sk)->inet_num) ||
+			    nla_put_u8(msg, SIPOVL_SOCKET_A_ALIVE, sipovl_socket_alive(sk)))
+				goto err;
+			nla_nest_end(msg, nest);
+		}
+	}
+	mutex_unlock(&sn->lock);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+err:
+	nlmsg_free(msg);
+out:
+	mutex_unlock(&sn->lock);
+	return ret;
+}
+
+static void stats_reset(struct sipovl_net *sn)
+{
+	struct sipovl_table *t = sipovl_table_get_locked(sn);
+	int cpu;
+	u32 i;
+
+	for_each_possible_cpu(cpu) {
+		memset(per_cpu_ptr(sn->stats, cpu), 0, sizeof(struct sipovl_gstats));
+		for (i = 0; t && i < t->n; i++)
+			memset(per_cpu_ptr(t->ic[i]->ctr->pc, cpu), 0,
+			       sizeof(struct sipovl_istats));
+	}
+}
+
+static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_gstats sum = {};
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
+	int cpu, i;
+	u32 flags = 0;
+
+	if (info->attrs[SIPOVL_A_FLAGS])
+		flags = nla_get_u32(info->attrs[SIPOVL_A_FLAGS]);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&sn->lock);
+	for_each_possible_cpu(cpu) {
+		const struct sipovl_gstats *s = per_cpu_ptr(sn->stats, cpu);
+
+		for (i = 0; i < SIPOVL_GS_MAX; i++)
+			sum.c[i] += READ_ONCE(s->c[i]);
+	}
+	if (flags & SIPOVL_F_RESET_STATS)
+		stats_reset(sn);
+	mutex_unlock(&sn->lock);
+
+	hdr = genlmsg_put_reply(msg, info, &sipovl_family, 0, SIPOVL_CMD_STATS_GET);
+	if (!hdr)
+		goto err;
+	nest = nla_nest_start(msg, SIPOVL_A_STATS);
+	if (!nest)
+		goto err;
+	for (i = 0; i < SIPOVL_GS_MAX; i++)
+		if (nla_put_u64_64bit(msg, i + 1, sum.c[i], SIPOVL_STATS_A_PAD))
+			goto err;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+err:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+static int nl_lookup(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[SIPOVL_TUPLE_A_MAX + 1];
+	struct nlattr *nest = info->attrs[SIPOVL_A_TUPLE];
+	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_intercept *ic = NULL;
+	struct sipovl_table *t;
+	u8 src[16] = {}, dst[16] = {};
+	struct mt_key k = {};
+	u8 fam, proto;
+	s32 idx;
+	int ret;
+
+	if (!nest) {
+		sipovl_set_err(info->extack, "missing SIPOVL_A_TUPLE");
+		return -EINVAL;
+	}
+	ret = nla_parse_nested(tb, SIPOVL_TUPLE_A_MAX, nest, tuple_policy, info->extack);
+	if (ret)
+		return ret;
+	if (!tb[SIPOVL_TUPLE_A_FAMILY] || !tb[SIPOVL_TUPLE_A_PROTOCOL] ||
+	    !tb[SIPOVL_TUPLE_A_SRC] || !tb[SIPOVL_TUPLE_A_DST] ||
+	    !tb[SIPOVL_TUPLE_A_DPORT]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nest,
+				    "tuple needs family, protocol, src, dst and dport");
+		return -EINVAL;
+	}
+	ret = addr_family(tb[SIPOVL_TUPLE_A_FAMILY], tb[SIPOVL_TUPLE_A_SRC], &fam,
+			  info->extack);
+	if (!ret)
+		ret = addr_family(tb[SIPOVL_TUPLE_A_FAMILY], tb[SIPOVL_TUPLE_A_DST],
+				  &fam, info->extack);
+	if (ret)
+		return ret;
+	proto = nla_get_u8(tb[SIPOVL_TUPLE_A_PROTOCOL]);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[SIPOVL_TUPLE_A_PROTOCOL],
+				    "protocol must be IPPROTO_TCP or IPPROTO_UDP");
+		return -EPROTONOSUPPORT;
+	}
+	nla_memcpy(src, tb[SIPOVL_TUPLE_A_SRC], sizeof(src));
+	nla_memcpy(dst, tb[SIPOVL_TUPLE_A_DST], sizeof(dst));
+	k.family = fam;
+	k.proto = proto == IPPROTO_TCP ? MT_PROTO_TCP : MT_PROTO_UDP;
+	k.dport = nla_get_u16(tb[SIPOVL_TUPLE_A_DPORT]);
+	k.saddr = src;
+	k.daddr = dst;
+
+	mutex_lock(&sn->lock);
+	t = sipovl_table_get_locked(sn);
+	idx = t ? mt_lookup(t->mt, &k) : -1;
+	if (idx >= 0) {
+		ic = t->ic[idx];
+		refcount_inc(&ic->ref);
+	}
+	mutex_unlock(&sn->lock);
+	if (!ic) {
+		sipovl_set_err(info->extack, "no intercept matches");
+		return -ENOENT;
+	}
+	ret = reply_intercept(info, ic, SIPOVL_CMD_LOOKUP);
+	sipovl_intercept_put(ic);
+	return ret;
+}
+
+static const struct genl_ops sipovl_ops[] = {
+	{
+		.cmd = SIPOVL_CMD_INTERCEPT_ADD,
+		.doit = nl_intercept_addrep,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_INTERCEPT_REPLACE,
+		.doit = nl_intercept_addrep,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_INTERCEPT_DEL,
+		.doit = nl_intercept_del,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_INTERCEPT_GET,
+		.doit = nl_intercept_get,
+		.start = nl_intercept_dump_start,
+		.dumpit = nl_intercept_dump,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_INTERCEPT_FLUSH,
+		.doit = nl_intercept_flush,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_TABLE_BEGIN,
+		.doit = nl_table_begin,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_TABLE_ADD,
+		.doit = nl_table_add,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_TABLE_COMMIT,
+		.doit = nl_table_commit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_TABLE_ABORT,
+		.doit = nl_table_abort,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_SOCKET_REGISTER,
+		.doit = nl_socket_register,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_SOCKET_UNREGISTER,
+		.doit = nl_socket_unregister,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_SOURCES_SET,
+		.doit = nl_sources_set,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_CONFIG_GET,
+		.doit = nl_config_get,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_STATS_GET,
+		.doit = nl_stats_get,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SIPOVL_CMD_LOOKUP,
+		.doit = nl_lookup,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group sipovl_mcgrps[] = {
+	{ .name = SIPOVL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
+};
+
+static struct genl_family sipovl_family __ro_after_init = {
+	.name = SIPOVL_GENL_NAME,
+	.version = SIPOVL_GENL_VERSION,
+	.maxattr = SIPOVL_A_MAX,
+	.policy = sipovl_policy,
+	.netnsok = true,
+	.parallel_ops = true,
+	.module = THIS_MODULE,
+	.ops = sipovl_ops,
+	.n_ops = ARRAY_SIZE(sipovl_ops),
+	.resv_start_op = SIPOVL_CMD_LOOKUP + 1,
+	.mcgrps = sipovl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(sipovl_mcgrps),
+};
+
+int __init sipovl_genl_init(void)
+{
+	return genl_register_family(&sipovl_family);
+}
+
+void sipovl_genl_exit(void)
+{
+	genl_unregister_family(&sipovl_family);
+}

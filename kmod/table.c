@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Intercept tables: immutable, compiled, published with RCU.
+ *
+ * Every change builds a complete new table (the intercept objects themselves
+ * are shared by reference), compiles it with the matcher and swaps the
+ * per-namespace pointer. Readers see the old table or the new one, never a
+ * mix. Old tables are freed from a work item after a grace period.
+ */
+
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/sort.h>
+#include <linux/string.h>
+#include <linux/netlink.h>
+#include <linux/rcupdate.h>
+#include <linux/cpumask.h>
+
+#include "netns.h"
+#include "table.h"
+
+#define SIPOVL_MAX_TXNS 16
+
+static struct workqueue_struct *sipovl_wq;
+
+int sipovl_table_init(void)
+{
+	sipovl_wq = alloc_workqueue("sipovl", WQ_UNBOUND, 0);
+	return sipovl_wq ? 0 : -ENOMEM;
+}
+
+void sipovl_table_exit(void)
+{
+	/* Wait for pending call_rcu()s of queue_rcu_work(), then drain. */
+	rcu_barrier();
+	destroy_workqueue(sipovl_wq);
+}
+
+static struct sipovl_counters *counters_alloc(void)
+{
+	struct sipovl_counters *ctr = kmalloc(sizeof(*ctr), GFP_KERNEL);
+
+	if (!ctr)
+		return NULL;
+	ctr->pc = alloc_percpu(struct sipovl_istats);
+	if (!ctr->pc) {
+		kfree(ctr);
+		return NULL;
+	}
+	refcount_set(&ctr->ref, 1);
+	return ctr;
+}
+
+static void counters_put(struct sipovl_counters *ctr)
+{
+	if (ctr && refcount_dec_and_test(&ctr->ref)) {
+		free_percpu(ctr->pc);
+		kfree(ctr);
+	}
+}
+
+void sipovl_counters_read(const struct sipovl_intercept *ic,
+			  struct sipovl_istats *out)
+{
+	int cpu, i;
+
+	memset(out, 0, sizeof(*out));
+	if (!ic->ctr)
+		return;
+	for_each_possible_cpu(cpu) {
+		const struct sipovl_istats *s = per_cpu_ptr(ic->ctr->pc, cpu);
+
+		for (i = 0; i < SIPOVL_IS_MAX; i++)
+			out->c[i] += READ_ONCE(s->c[i]);
+	}
+}
+
+struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
+						u32 n_src)
+{
+	struct sipovl_intercept *ic;
+	size_t sz = sizeof(*ic);
+
+	sz += (size_t)(n_dst + n_src) * sizeof(struct mt_prefix);
+	sz += (size_t)n_ports * sizeof(struct mt_portrange);
+	ic = kvzalloc(sz, GFP_KERNEL);
+	if (!ic)
+		return NULL;
+	refcount_set(&ic->ref, 1);
+	ic->n_dst = n_dst;
+	ic->n_src = n_src;
+	ic->n_ports = n_ports;
+	ic->dst = (struct mt_prefix *)(ic + 1);
+	ic->src = ic->dst + n_dst;
+	ic->ports = (struct mt_portrange *)(ic->src + n_src);
+	return ic;
+}
+
+void sipovl_intercept_put(struct sipovl_intercept *ic)
+{
+	if (ic && refcount_dec_and_test(&ic->ref)) {
+		counters_put(ic->ctr);
+		kvfree(ic);
+	}
+}
+
+static void table_free(struct sipovl_table *t)
+{
+	u32 i;
+
+	mt_destroy(t->mt);
+	for (i = 0; i < t->n; i++) {
+		sipovl_intercept_put(t->ic[i]);
+		if (!(i & 1023))
+			cond_resched();
+	}
+	kvfree(t);
+}
+
+static void table_free_work(struct work_struct *w)
+{
+	table_free(container_of(to_rcu_work(w), struct sipovl_table, rwork));
+}
+
+static void table_free_rcu(struct sipovl_table *t)
+{
+	INIT_RCU_WORK(&t->rwork, table_free_work);
+	queue_rcu_work(sipovl_wq, &t->rwork);
+}
+
+static void srcset_free(struct sipovl_srcset *s)
+{
+	mt_destroy(s->mt);
+	kvfree(s);
+}
+
+static void srcset_free_work(struct work_struct *w)
+{
+	srcset_free(container_of(to_rcu_work(w), struct sipovl_srcset, rwork));
+}
+
+struct sipovl_table *sipovl_table_get_locked(struct sipovl_net *sn)
+{
+	return rcu_dereference_protected(sn->table, lockdep_is_held(&sn->lock));
+}
+
+s32 sipovl_table_index(const struct sipovl_table *t, u32 id)
+{
+	u32 lo = 0, hi = t ? t->n : 0;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (t->ic[mid]->id == id)
+			return mid;
+		if (t->ic[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+struct sipovl_intercept *sipovl_table_find(const struct sipovl_table *t,
+					   u32 id, const char *name)
+{
+	u32 i;
+	s32 idx;
+
+	if (!t)
+		return NULL;
+	if (id) {
+		idx = sipovl_table_index(t, id);
+		return idx < 0 ? NULL : t->ic[idx];
+	}
+	if (!name || !*name)
+		return NULL;
+	for (i = 0; i < t->n; i++)
+		if (!strcmp(t->ic[i]->name, name))
+			return t->ic[i];
+	return NULL;
+}
+
+/*
+ * Build a table from @ics (sorted by id, unique ids and names, counters
+ * attached). On success the table owns the references in @ics.
+ */
+static struct sipovl_table *table_build(struct sipovl_intercept **ics, u32 n,
+					struct netlink_ext_ack *extack)
+{
+	struct sipovl_table *t;
+	struct mt_rule *rules = NULL;
+	const char *msg = NULL;
+	u32 i;
+	int ret;
+
+	t = kvzalloc(struct_size(t, ic, n), GFP_KERNEL);
+	if (!t)
+		goto nomem;
+	if (n) {
+		rules = kvmalloc_array(n, sizeof(*rules), GFP_KERNEL);
+		if (!rules)
+			goto nomem;
+	}
+	for (i = 0; i < n; i++) {
+		const struct sipovl_intercept *ic = ics[i];
+
+		rules[i] = (struct mt_rule){
+			.id = ic->id,
+			.protos = ic->protos,
+			.n_dst = ic->n_dst,
+			.n_ports = ic->n_ports,
+			.n_src = ic->n_src,
+			.dst = ic->dst,
+			.ports = ic->ports,
+			.src = ic->src,
+		};
+	}
+	ret = mt_compile(rules, n, &t->mt, &msg);
+	kvfree(rules);
+	if (ret) {
+		sipovl_set_err(extack, msg ? msg : "cannot compile the intercept table");
+		kvfree(t);
+		return ERR_PTR(ret);
+	}
+	t->n = n;
+	if (n)
+		memcpy(t->ic, ics, n * sizeof(*ics));
+	return t;
+
+nomem:
+	kvfree(t);
+	NL_SET_ERR_MSG(extack, "out of memory building the intercept table");
+	return ERR_PTR(-ENOMEM);
+}
+
+static void table_publish(struct sipovl_net *sn, struct sipovl_table *t)
+{
+	struct sipovl_table *old;
+
+	old = rcu_replace_pointer(sn->table, t, lockdep_is_held(&sn->lock));
+	sn->generation++;
+	sipovl_update_active(sn);
+	if (old)
+		table_free_rcu(old);
+}
+
+/*
+ * Publish a copy of the current table where position @pos is replaced by
+ * @ic (@replace), @ic is inserted before @pos, or (@ic == NULL) position
+ * @pos is removed. Consumes the reference to @ic.
+ */
+static int table_edit(struct sipovl_net *sn, u32 pos, bool replace,
+		      struct sipovl_intercept *ic, struct netlink_ext_ack *extack)
+{
+	struct sipovl_table *old = sipovl_table_get_locked(sn), *t;
+	struct sipovl_intercept **ics;
+	u32 n_old = old ? old->n : 0, n, i, j = 0;
+
+	n = n_old + (ic && !replace ? 1 : 0) - (!ic ? 1 : 0);
+	ics = kvmalloc_array(n ? n : 1, sizeof(*ics), GFP_KERNEL);
+	if (!ics) {
+		sipovl_intercept_put(ic);
+		NL_SET_ERR_MSG(extack, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n_old; i++) {
+		if (i == pos) {
+			if (ic)
+				ics[j++] = ic;
+			if (!ic || replace)
+				continue;
+		}
+		ics[j++] = old->ic[i];
+	}
+	if (ic && !replace && pos >= n_old)
+		ics[j++] = ic;
+
+	t = table_build(ics, n, extack);
+	if (IS_ERR(t)) {
+		kvfree(ics);
+		sipovl_intercept_put(ic);
+		return PTR_ERR(t);
+	}
+	/* The new table holds its own reference to every kept intercept. */
+	for (i = 0; i < n; i++)
+		if (t->ic[i] != ic)
+			refcount_inc(&t->ic[i]->ref);
+	kvfree(ics);
+	table_publish(sn, t);
+	return 0;
+}
+
+static u32 lowest_free_id(const struct sipovl_table *t)
+{
+	u32 i, want = 1;
+
+	for (i = 0; t && i < t->n; i++) {
+		if (t->ic[i]->id != want)
+			break;
+		want++;
+	}
+	return want;
+}
+
+static u32 insert_pos(const struct sipovl_table *t, u32 id)
+{
+	u32 lo = 0, hi = t ? t->n : 0;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (t->ic[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int sipovl_table_add(struct sipovl_net *sn, struct sipovl_intercept *ic,
+		     struct netlink_ext_ack *extack)
+{
+	struct sipovl_table *old = sipovl_table_get_locked(sn);
+	struct sipovl_intercept *dup;
+
+	if (old && old->n >= SIPOVL_MAX_INTERCEPTS) {
+		NL_SET_ERR_MSG(extack, "too many intercepts in this namespace");
+		goto err_put;
+	}
+	if (!ic->id)
+		ic->id = lowest_free_id(old);
+	if (!ic->id) {
+		NL_SET_ERR_MSG(extack, "no free intercept id");
+		goto err_put;
+	}
+	dup = sipovl_table_find(old, ic->id, NULL);
+	if (dup) {
+		SIPOVL_ERR_FMT(extack, "intercept id %u already exists", ic->id);
+		sipovl_intercept_put(ic);
+		return -EEXIST;
+	}
+	dup = sipovl_table_find(old, 0, ic->name);
+	if (dup) {
+		SIPOVL_ERR_FMT(extack, "name \"%s\" already used by intercept %u",
+				       ic->name, dup->id);
+		sipovl_intercept_put(ic);
+		return -EEXIST;
+	}
+	ic->ctr = counters_alloc();
+	if (!ic->ctr) {
+		sipovl_intercept_put(ic);
+		NL_SET_ERR_MSG(extack, "out of memory");
+		return -ENOMEM;
+	}
+	return table_edit(sn, insert_pos(old, ic->id), false, ic, extack);
+
+err_put:
+	sipovl_intercept_put(ic);
+	return -E2BIG;
+}
+
+int sipovl_table_replace(struct sipovl_net *sn, struct sipovl_intercept *ic,
+			 struct netlink_ext_ack *extack)
+{
+	struct sipovl_table *old = sipovl_table_get_locked(sn);
+	struct sipovl_intercept *cur, *dup;
+	s32 pos;
+
+	cur = sipovl_table_find(old, ic->id, ic->name);
+	if (!cur) {
+		if (ic->id)
+			SIPOVL_ERR_FMT(extack, "no intercept with id %u", ic->id);
+		else
+			SIPOVL_ERR_FMT(extack, "no intercept named \"%s\"", ic->name);
+		sipovl_intercept_put(ic);
+		return -ENOENT;
+	}
+	ic->id = cur->id;
+	if (!ic->name[0])
+		strscpy(ic->name, cur->name, sizeof(ic->name));
+	dup = sipovl_table_find(old, 0, ic->name);
+	if (dup && dup != cur) {
+		SIPOVL_ERR_FMT(extack, "name \"%s\" already used by intercept %u",
+				       ic->name, dup->id);
+		sipovl_intercept_put(ic);
+		return -EEXIST;
+	}
+	pos = sipovl_table_index(old, cur->id);
+	refcount_inc(&cur->ctr->ref);
+	ic->ctr = cur->ctr;
+	return table_edit(sn, pos, true, ic, extack);
+}
+
+int sipovl_table_del(struct sipovl_net *sn, u32 id, const char *name,
+		     struct netlink_ext_ack *extack)
+{
+	struct sipovl_table *old = sipovl_table_get_locked(sn);
+	struct sipovl_intercept *cur = sipovl_table_find(old, id, name);
+
+	if (!cur) {
+		if (id)
+			SIPOVL_ERR_FMT(extack, "no intercept with id %u", id);
+		else
+			SIPOVL_ERR_FMT(extack, "no intercept named \"%s\"",
+					       name ? name : "");
+		return -ENOENT;
+	}
+	return table_edit(sn, sipovl_table_index(old, cur->id), false, NULL, extack);
+}
+
+int sipovl_table_flush(struct sipovl_net *sn)
+{
+	struct sipovl_table *t = table_build(NULL, 0, NULL);
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	table_publish(sn, t);
+	return 0;
+}
+
+int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
+		       u32 n, struct netlink_ext_ack *extack)
+{
+	struct mt_portrange all = { .lo = 0, .hi = 65535 };
+	struct mt_rule rule = {
+		.id = 1,
+		.protos = MT_PROTO_TCP | MT_PROTO_UDP,
+		.n_dst = n,
+		.n_ports = 1,
+		.dst = p,
+		.ports = &all,
+	};
+	struct sipovl_srcset *s, *old;
+	const char *msg = NULL;
+	int ret;
+
+	s = kvzalloc(struct_size(s, p, n), GFP_KERNEL);
+	if (!s) {
+		NL_SET_ERR_MSG(extack, "out of memory");
+		return -ENOMEM;
+	}
+	ret = mt_compile(&rule, n ? 1 : 0, &s->mt, &msg);
+	if (ret) {
+		sipovl_set_err(extack, msg ? msg : "cannot compile the source ranges");
+		kvfree(s);
+		return ret;
+	}
+	s->n = n;
+	if (n)
+		memcpy(s->p, p, n * sizeof(*p));
+	old = rcu_replace_pointer(sn->sources, s, lockdep_is_held(&sn->lock));
+	sn->generation++;
+	sipovl_update_active(sn);
+	if (old) {
+		INIT_RCU_WORK(&old->rwork, srcset_free_work);
+		queue_rcu_work(sipovl_wq, &old->rwork);
+	}
+	return 0;
+}
+
+/* Transactions: whole-table replacement, possibly over many messages. */
+
+struct sipovl_txn *sipovl_txn_begin(struct sipovl_net *sn, u32 portid,
+				    struct netlink_ext_ack *extack)
+{
+	struct sipovl_txn *txn;
+
+	if (sn->n_txns >= SIPOVL_MAX_TXNS) {
+		NL_SET_ERR_MSG(extack, "too many open table transactions");
+		return ERR_PTR(-EBUSY);
+	}
+	txn = kzalloc(sizeof(*txn), GFP_KERNEL);
+	if (!txn) {
+		NL_SET_ERR_MSG(extack, "out of memory");
+		return ERR_PTR(-ENOMEM);
+	}
+	do {
+		txn->id = ++sn->next_txn_id;
+	} while (!txn->id || sipovl_txn_find(sn, txn->id, portid));
+	txn->portid = portid;
+	list_add_tail(&txn->node, &sn->txns);
+	sn->n_txns++;
+	return txn;
+}
+
+struct sipovl_txn *sipovl_txn_find(struct sipovl_net *sn, u32 id, u32 portid)
+{
+	struct sipovl_txn *txn;
+
+	list_for_each_entry(txn, &sn->txns, node)
+		if (txn->id == id && txn->portid == portid)
+			return txn;
+	return NULL;
+}
+
+int sipovl_txn_append(struct sipovl_txn *txn, struct sipovl_intercept *ic,
+		      struct netlink_ext_ack *extack)
+{
+	if (txn->n >= SIPOVL_MAX_INTERCEPTS) {
+		NL_SET_ERR_MSG(extack, "too many intercepts in the transaction");
+		sipovl_intercept_put(ic);
+		return -E2BIG;
+	}
+	if (txn->n == txn->cap) {
+		u32 cap = txn->cap ? txn->cap * 2 : 256;
+		struct sipovl_intercept **a;
+
+		a = kvmalloc_array(cap, sizeof(*a), GFP_KERNEL);
+		if (!a) {
+			NL_SET_ERR_MSG(extack, "out of memory");
+			sipovl_intercept_put(ic);
+			return -ENOMEM;
+		}
+		if (txn->n)
+			memcpy(a, txn->ic, txn->n * sizeof(*a));
+		kvfree(txn->ic);
+		txn->ic = a;
+		txn->cap = cap;
+	}
+	txn->ic[txn->n++] = ic;
+	return 0;
+}
+
+static void txn_free(struct sipovl_txn *txn, bool put)
+{
+	u32 i;
+
+	for (i = 0; put && i < txn->n; i++)
+		sipovl_intercept_put(txn->ic[i]);
+	kvfree(txn->ic);
+	kfree(txn);
+}
+
+void sipovl_txn_abort(struct sipovl_net *sn, struct sipovl_txn *txn)
+{
+	list_del(&txn->node);
+	sn->n_txns--;
+	txn_free(txn, true);
+}
+
+void sipovl_txn_release_portid(struct sipovl_net *sn, u32 portid)
+{
+	struct sipovl_txn *txn, *tmp;
+
+	list_for_each_entry_safe(txn, tmp, &sn->txns, node)
+		if (txn->portid == portid)
+			sipovl_txn_abort(sn, txn);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	const struct sipovl_intercept *x = *(const struct sipovl_intercept **)a;
+	const struct sipovl_intercept *y = *(const struct sipovl_intercept **)b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	const struct sipovl_intercept *x = *(const struct sipovl_intercept **)a;
+	const struct sipovl_intercept *y = *(const struct sipovl_intercept **)b;
+
+	return strcmp(x->name, y->name);
+}
+
+static int txn_check_unique(struct sipovl_txn *txn,
+			    struct netlink_ext_ack *extack)
+{
+	struct sipovl_intercept **byname;
+	u32 i;
+	int ret = 0;
+
+	sort(txn->ic, txn->n, sizeof(*txn->ic), cmp_id, NULL);
+	for (i = 1; i < txn->n; i++) {
+		if (txn->ic[i]->id == txn->ic[i - 1]->id) {
+			SIPOVL_ERR_FMT(extack, "duplicate intercept id %u",
+					       txn->ic[i]->id);
+			return -EEXIST;
+		}
+	}
+	if (txn->n < 2)
+		return 0;
+	byname = kvmalloc_array(txn->n, sizeof(*byname), GFP_KERNEL);
+	if (!byname) {
+		NL_SET_ERR_MSG(extack, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(byname, txn->ic, txn->n * sizeof(*byname));
+	sort(byname, txn->n, sizeof(*byname), cmp_name, NULL);
+	for (i = 1; i < txn->n; i++) {
+		if (!strcmp(byname[i]->name, byname[i - 1]->name)) {
+			SIPOVL_ERR_FMT(extack,
+					       "name \"%s\" used by intercepts %u and %u",
+					       byname[i]->name, byname[i - 1]->id,
+					       byname[i]->id);
+			ret = -EEXIST;
+			break;
+		}
+	}
+	kvfree(byname);
+	return ret;
+}
+
+int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
+		      struct netlink_ext_ack *extack)
+{
+	struct sipovl_table *old = sipovl_table_get_locked(sn), *t;
+	u32 i;
+	int ret;
+
+	ret = txn_check_unique(txn, extack);
+	if (ret)
+		goto err;
+
+	/* Keep the counters of intercepts whose id and name are unchanged. */
+	for (i = 0; i < txn->n; i++) {
+		struct sipovl_intercept *ic = txn->ic[i];
+		s32 j = sipovl_table_index(old, ic->id);
+
+		if (ic->ctr)
+			continue;
+		if (j >= 0 && !strcmp(old->ic[j]->name, ic->name)) {
+			refcount_inc(&old->ic[j]->ctr->ref);
+			ic->ctr = old->ic[j]->ctr;
+		} else {
+			ic->ctr = counters_alloc();
+			if (!ic->ctr) {
+				NL_SET_ERR_MSG(extack, "out of memory");
+				ret = -ENOMEM;
+				goto err;
+			}
+		}
+		if (!(i & 1023))
+			cond_resched();
+	}
+
+	t = table_build(txn->ic, txn->n, extack);
+	if (IS_ERR(t)) {
+		ret = PTR_ERR(t);
+		goto err;
+	}
+	list_del(&txn->node);
+	sn->n_txns--;
+	txn_free(txn, false);
+	table_publish(sn, t);
+	return 0;
+
+err:
+	sipovl_txn_abort(sn, txn);
+	return ret;
+}
+
+void sipovl_table_netns_exit(struct sipovl_net *sn)
+{
+	struct sipovl_table *t;
+	struct sipovl_srcset *s;
+	struct sipovl_txn *txn, *tmp;
+
+	list_for_each_entry_safe(txn, tmp, &sn->txns, node)
+		sipovl_txn_abort(sn, txn);
+	t = rcu_replace_pointer(sn->table, NULL, true);
+	if (t)
+		table_free_rcu(t);
+	s = rcu_replace_pointer(sn->sources, NULL, true);
+	if (s) {
+		INIT_RCU_WORK(&s->rwork, srcset_free_work);
+		queue_rcu_work(sipovl_wq, &s->rwork);
+	}
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _SIPOVL_TABLE_H
+#define _SIPOVL_TABLE_H
+
+#include <linux/types.h>
+#include <linux/refcount.h>
+#include <linux/workqueue.h>
+#include <uapi/linux/sipovl.h>
+
+#include "matcher.h"
+
+struct sipovl_net;
+struct netlink_ext_ack;
+
+/* Per-intercept counters; indexes follow enum sipovl_istats_attr - 1. */
+enum sipovl_istat {
+	SIPOVL_IS_PACKETS,
+	SIPOVL_IS_BYTES,
+	SIPOVL_IS_FLOWS,
+	SIPOVL_IS_DROPS,
+	SIPOVL_IS_PASSES,
+	SIPOVL_IS_MAX
+};
+
+struct sipovl_istats {
+	u64 c[SIPOVL_IS_MAX];
+};
+
+/* Shared by the generations of an intercept whose id and name are kept. */
+struct sipovl_counters {
+	refcount_t ref;
+	struct sipovl_istats __percpu *pc;
+};
+
+/*
+ * One intercept. Immutable once it is in a published table; shared by
+ * reference between successive tables.
+ */
+struct sipovl_intercept {
+	refcount_t ref;
+	u32 id;
+	u8 protos;
+	u8 policy;
+	char name[SIPOVL_NAME_MAXLEN];
+	u32 n_dst, n_ports, n_src;
+	struct mt_prefix *dst;
+	struct mt_prefix *src;
+	struct mt_portrange *ports;
+	struct sipovl_counters *ctr;
+};
+
+/* The published, immutable lookup table: ic[i] is matcher rule i. */
+struct sipovl_table {
+	struct rcu_work rwork;
+	struct mt_table *mt;
+	u32 n;
+	struct sipovl_intercept *ic[];
+};
+
+/* The transparent source ranges, compiled. */
+struct sipovl_srcset {
+	struct rcu_work rwork;
+	struct mt_table *mt;
+	u32 n;
+	struct mt_prefix p[];
+};
+
+struct sipovl_txn {
+	struct list_head node;
+	u32 id;
+	u32 portid;
+	u32 n, cap;
+	struct sipovl_intercept **ic;
+};
+
+int sipovl_table_init(void);
+void sipovl_table_exit(void);
+
+struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
+						u32 n_src);
+void sipovl_intercept_put(struct sipovl_intercept *ic);
+
+/* Callers hold sn->lock. Functions taking an intercept consume the caller's
+ * reference, on success and on failure.
+ */
+struct sipovl_table *sipovl_table_get_locked(struct sipovl_net *sn);
+struct sipovl_intercept *sipovl_table_find(const struct sipovl_table *t,
+					   u32 id, const char *name);
+s32 sipovl_table_index(const struct sipovl_table *t, u32 id);
+int sipovl_table_add(struct sipovl_net *sn, struct sipovl_intercept *ic,
+		     struct netlink_ext_ack *extack);
+int sipovl_table_replace(struct sipovl_net *sn, struct sipovl_intercept *ic,
+			 struct netlink_ext_ack *extack);
+int sipovl_table_del(struct sipovl_net *sn, u32 id, const char *name,
+		     struct netlink_ext_ack *extack);
+int sipovl_table_flush(struct sipovl_net *sn);
+
+int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
+		       u32 n, struct netlink_ext_ack *extack);
+
+struct sipovl_txn *sipovl_txn_begin(struct sipovl_net *sn, u32 portid,
+				    struct netlink_ext_ack *extack);
+struct sipovl_txn *sipovl_txn_find(struct sipovl_net *sn, u32 id, u32 portid);
+int sipovl_txn_append(struct sipovl_txn *txn, struct sipovl_intercept *ic,
+		      struct netlink_ext_ack *extack);
+int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
+		      struct netlink_ext_ack *extack);
+void sipovl_txn_abort(struct sipovl_net *sn, struct sipovl_txn *txn);
+void sipovl_txn_release_portid(struct sipovl_net *sn, u32 portid);
+
+void sipovl_counters_read(const struct sipovl_intercept *ic,
+			  struct sipovl_istats *out);
+
+/* Netns teardown: frees every table, source set and transaction. */
+void sipovl_table_netns_exit(struct sipovl_net *sn);
+
+#endif /* _SIPOVL_TABLE_H */

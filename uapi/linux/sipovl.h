@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * sipovl: CIDR + port-range intercepts steered to transparent sockets.
+ *
+ * Documentation for the generic netlink family "sipovl"
+ * ======================================================
+ *
+ * The family is per network namespace: every command acts on the namespace of
+ * the netlink socket it arrives on. Every command requires CAP_NET_ADMIN in the
+ * user namespace owning that network namespace. Errors carry an extack message
+ * naming the offending attribute; a failed command changes nothing.
+ *
+ * Objects
+ * -------
+ *
+ * An intercept is { id, name, protocols, destinations, ports, sources, policy }.
+ * A TCP or UDP packet matches it when its protocol is in protocols, its
+ * destination address is inside one of the destination prefixes, its
+ * destination port is inside one of the port ranges and, when sources is not
+ * empty, its source address is inside one of the source prefixes.
+ *
+ * When several intercepts match a packet, the winner is chosen by, in order:
+ *   1. the longest matching destination prefix,
+ *   2. the narrowest matching port range (high - low),
+ *   3. the lowest intercept id.
+ *
+ * A matched packet that belongs to no existing socket of the daemon is steered
+ * to the transparent socket registered for its family and protocol
+ * (SIPOVL_CMD_SOCKET_REGISTER). When no socket is registered (or the registered
+ * one was closed), the intercept's policy decides: SIPOVL_POLICY_DROP (the
+ * default, fail-closed) or SIPOVL_POLICY_PASS (fail-open: the packet continues
+ * untouched).
+ *
+ * Transparent source ranges (SIPOVL_CMD_SOURCES_SET) are the addresses the
+ * daemon may use as the source of connections it originates with IP_TRANSPARENT
+ * sockets; replies to those addresses are delivered to the originating socket.
+ * Packets that transparent sockets send from a non-local address that is
+ * neither inside a transparent source range nor a destination matched by an
+ * intercept are dropped (counted as src_denied).
+ *
+ * Commands
+ * --------
+ *
+ * SIPOVL_CMD_INTERCEPT_ADD (do): adds one intercept given in
+ *     SIPOVL_A_INTERCEPT. If SIPOVL_INTERCEPT_A_ID is absent the kernel picks
+ *     the lowest free id. The reply (always sent) carries the new intercept.
+ *     Names and ids are unique: -EEXIST otherwise.
+ * SIPOVL_CMD_INTERCEPT_REPLACE (do): replaces the intercept with the same id
+ *     (or, when no id is given, the same name); -ENOENT if there is none.
+ *     Counters are kept.
+ * SIPOVL_CMD_INTERCEPT_DEL (do): deletes the intercept given by
+ *     SIPOVL_INTERCEPT_A_ID or SIPOVL_INTERCEPT_A_NAME inside
+ *     SIPOVL_A_INTERCEPT; -ENOENT if there is none.
+ * SIPOVL_CMD_INTERCEPT_GET (do, dump): do returns the intercept selected as for
+ *     DEL; dump returns all intercepts in ascending id order, each message
+ *     carrying one SIPOVL_A_INTERCEPT. Counters are in
+ *     SIPOVL_INTERCEPT_A_STATS. If the table changes during a dump the
+ *     messages carry NLM_F_DUMP_INTR; restart the dump.
+ * SIPOVL_CMD_INTERCEPT_FLUSH (do): removes every intercept.
+ *
+ * SIPOVL_CMD_TABLE_BEGIN (do): starts a transaction that will replace the
+ *     whole table. The reply carries SIPOVL_A_TXN_ID. The transaction belongs
+ *     to the sending netlink socket and is dropped when that socket closes.
+ * SIPOVL_CMD_TABLE_ADD (do): SIPOVL_A_TXN_ID and one or more
+ *     SIPOVL_A_INTERCEPT attributes, appended to the transaction. A bad
+ *     intercept fails this message and aborts the transaction.
+ * SIPOVL_CMD_TABLE_COMMIT (do): SIPOVL_A_TXN_ID; compiles the transaction's
+ *     intercepts and publishes them as the new table in one step: a packet is
+ *     matched against the old table or the new one, never a mix. Counters of
+ *     intercepts whose id and name are unchanged are kept. The reply carries
+ *     SIPOVL_A_GENERATION.
+ * SIPOVL_CMD_TABLE_ABORT (do): SIPOVL_A_TXN_ID; drops the transaction.
+ *
+ * SIPOVL_CMD_SOCKET_REGISTER (do): SIPOVL_A_SOCKET_FD is a socket of the
+ *     calling process: a listening TCP socket or a bound, unconnected UDP
+ *     socket, IPv4 or IPv6, with IP_TRANSPARENT / IPV6_TRANSPARENT set, in
+ *     this network namespace. It becomes the target for new flows of its family
+ *     and protocol, replacing any previous one. The kernel holds a reference to
+ *     the socket, not to the file: when the daemon closes it, steering stops
+ *     and policies apply.
+ * SIPOVL_CMD_SOCKET_UNREGISTER (do): SIPOVL_A_FAMILY and SIPOVL_A_PROTOCOL
+ *     select the registration to drop; without them all are dropped.
+ *
+ * SIPOVL_CMD_SOURCES_SET (do): SIPOVL_A_SOURCES replaces the transparent
+ *     source ranges (an empty nest clears them).
+ * SIPOVL_CMD_CONFIG_GET (do): returns SIPOVL_A_GENERATION,
+ *     SIPOVL_A_INTERCEPT_COUNT, SIPOVL_A_SOURCES and one SIPOVL_A_SOCKET nest
+ *     per registered socket.
+ * SIPOVL_CMD_STATS_GET (do): returns SIPOVL_A_STATS (global counters).
+ *     With SIPOVL_A_FLAGS & SIPOVL_F_RESET_STATS, all counters are zeroed
+ *     after being read.
+ * SIPOVL_CMD_LOOKUP (do): SIPOVL_A_TUPLE names a packet; returns the
+ *     intercept it would match in SIPOVL_A_INTERCEPT (id and name only), or
+ *     -ENOENT. The daemon uses it to learn which intercept a steered flow
+ *     matched.
+ *
+ * Notifications: every successful change is multicast on group
+ * SIPOVL_MCGRP_EVENTS as a message with the same command, carrying
+ * SIPOVL_A_GENERATION and, for single-intercept commands, SIPOVL_A_INTERCEPT
+ * with the id and name.
+ *
+ * Arrays (SIPOVL_INTERCEPT_A_DESTINATIONS, _PORTS, _SOURCES, SIPOVL_A_SOURCES)
+ * are nests of nests; the inner nests' own attribute type is ignored (use 0).
+ */
+
+#ifndef _UAPI_LINUX_SIPOVL_H
+#define _UAPI_LINUX_SIPOVL_H
+
+#include <linux/types.h>
+
+#define SIPOVL_GENL_NAME "sipovl"
+#define SIPOVL_GENL_VERSION 1
+#define SIPOVL_MCGRP_EVENTS "events"
+
+#define SIPOVL_NAME_MAXLEN 64		/* including the terminating NUL */
+#define SIPOVL_MAX_PREFIXES 256	/* destinations or sources per intercept */
+#define SIPOVL_MAX_PORT_RANGES 256	/* port ranges per intercept */
+#define SIPOVL_MAX_INTERCEPTS (1U << 20) /* per network namespace */
+#define SIPOVL_MAX_TRANSPARENT_SOURCES 4096
+
+enum sipovl_cmd {
+	SIPOVL_CMD_UNSPEC,
+	SIPOVL_CMD_INTERCEPT_ADD,
+	SIPOVL_CMD_INTERCEPT_REPLACE,
+	SIPOVL_CMD_INTERCEPT_DEL,
+	SIPOVL_CMD_INTERCEPT_GET,
+	SIPOVL_CMD_INTERCEPT_FLUSH,
+	SIPOVL_CMD_TABLE_BEGIN,
+	SIPOVL_CMD_TABLE_ADD,
+	SIPOVL_CMD_TABLE_COMMIT,
+	SIPOVL_CMD_TABLE_ABORT,
+	SIPOVL_CMD_SOCKET_REGISTER,
+	SIPOVL_CMD_SOCKET_UNREGISTER,
+	SIPOVL_CMD_SOURCES_SET,
+	SIPOVL_CMD_CONFIG_GET,
+	SIPOVL_CMD_STATS_GET,
+	SIPOVL_CMD_LOOKUP,
+	__SIPOVL_CMD_MAX
+};
+#define SIPOVL_CMD_MAX (__SIPOVL_CMD_MAX - 1)
+
+/* Top-level attributes. */
+enum sipovl_attr {
+	SIPOVL_A_UNSPEC,
+	SIPOVL_A_INTERCEPT,		/* nest: enum sipovl_intercept_attr */
+	SIPOVL_A_TXN_ID,		/* u32 */
+	SIPOVL_A_GENERATION,		/* u32: bumped on every table change */
+	SIPOVL_A_INTERCEPT_COUNT,	/* u32 */
+	SIPOVL_A_SOCKET_FD,		/* s32: fd in the calling process */
+	SIPOVL_A_SOCKET,		/* nest: enum sipovl_socket_attr */
+	SIPOVL_A_FAMILY,		/* u16: AF_INET or AF_INET6 */
+	SIPOVL_A_PROTOCOL,		/* u8: IPPROTO_TCP or IPPROTO_UDP */
+	SIPOVL_A_SOURCES,		/* nest of nests: enum sipovl_prefix_attr */
+	SIPOVL_A_STATS,			/* nest: enum sipovl_stats_attr */
+	SIPOVL_A_FLAGS,			/* u32: enum sipovl_flags */
+	SIPOVL_A_TUPLE,			/* nest: enum sipovl_tuple_attr */
+	SIPOVL_A_PAD,
+	__SIPOVL_A_MAX
+};
+#define SIPOVL_A_MAX (__SIPOVL_A_MAX - 1)
+
+enum sipovl_flags {
+	SIPOVL_F_RESET_STATS = 1U << 0,
+	__SIPOVL_F_ALL = SIPOVL_F_RESET_STATS
+};
+
+/* Protocol bits of SIPOVL_INTERCEPT_A_PROTOCOLS. */
+enum sipovl_proto {
+	SIPOVL_PROTO_TCP = 1U << 0,
+	SIPOVL_PROTO_UDP = 1U << 1,
+	__SIPOVL_PROTO_ALL = SIPOVL_PROTO_TCP | SIPOVL_PROTO_UDP
+};
+
+/* What happens to a matched new flow when no daemon socket can take it. */
+enum sipovl_policy {
+	SIPOVL_POLICY_DROP = 0,		/* fail-closed (default) */
+	SIPOVL_POLICY_PASS = 1,		/* fail-open */
+	__SIPOVL_POLICY_MAX = SIPOVL_POLICY_PASS
+};
+
+enum sipovl_intercept_attr {
+	SIPOVL_INTERCEPT_A_UNSPEC,
+	SIPOVL_INTERCEPT_A_ID,		/* u32, 1..UINT32_MAX */
+	SIPOVL_INTERCEPT_A_NAME,	/* string, < SIPOVL_NAME_MAXLEN */
+	SIPOVL_INTERCEPT_A_PROTOCOLS,	/* u32: enum sipovl_proto bits, not 0 */
+	SIPOVL_INTERCEPT_A_DESTINATIONS, /* nest of nests: sipovl_prefix_attr */
+	SIPOVL_INTERCEPT_A_PORTS,	/* nest of nests: sipovl_portrange_attr */
+	SIPOVL_INTERCEPT_A_SOURCES,	/* nest of nests: sipovl_prefix_attr */
+	SIPOVL_INTERCEPT_A_POLICY,	/* u8: enum sipovl_policy */
+	SIPOVL_INTERCEPT_A_STATS,	/* nest: sipovl_istats_attr (output) */
+	SIPOVL_INTERCEPT_A_PAD,
+	__SIPOVL_INTERCEPT_A_MAX
+};
+#define SIPOVL_INTERCEPT_A_MAX (__SIPOVL_INTERCEPT_A_MAX - 1)
+
+enum sipovl_prefix_attr {
+	SIPOVL_PREFIX_A_UNSPEC,
+	SIPOVL_PREFIX_A_FAMILY,		/* u16: AF_INET or AF_INET6 */
+	SIPOVL_PREFIX_A_ADDR,		/* binary: 4 or 16 bytes, network order */
+	SIPOVL_PREFIX_A_LEN,		/* u8: 0..32 or 0..128; host bits 0 */
+	__SIPOVL_PREFIX_A_MAX
+};
+#define SIPOVL_PREFIX_A_MAX (__SIPOVL_PREFIX_A_MAX - 1)
+
+enum sipovl_portrange_attr {
+	SIPOVL_PORTRANGE_A_UNSPEC,
+	SIPOVL_PORTRANGE_A_LOW,		/* u16, host order */
+	SIPOVL_PORTRANGE_A_HIGH,	/* u16, host order, >= LOW */
+	__SIPOVL_PORTRANGE_A_MAX
+};
+#define SIPOVL_PORTRANGE_A_MAX (__SIPOVL_PORTRANGE_A_MAX - 1)
+
+/* Per-intercept counters (all u64). */
+enum sipovl_istats_attr {
+	SIPOVL_ISTATS_A_UNSPEC,
+	SIPOVL_ISTATS_A_PACKETS,	/* packets matched and steered */
+	SIPOVL_ISTATS_A_BYTES,		/* bytes of those packets */
+	SIPOVL_ISTATS_A_FLOWS,		/* new flows (TCP SYN, UDP to the
+					 * daemon's unconnected socket) */
+	SIPOVL_ISTATS_A_DROPS,		/* dropped: no daemon socket, policy drop */
+	SIPOVL_ISTATS_A_PASSES,		/* passed: no daemon socket, policy pass */
+	SIPOVL_ISTATS_A_PAD,
+	__SIPOVL_ISTATS_A_MAX
+};
+#define SIPOVL_ISTATS_A_MAX (__SIPOVL_ISTATS_A_MAX - 1)
+
+/* Global counters (all u64). */
+enum sipovl_stats_attr {
+	SIPOVL_STATS_A_UNSPEC,
+	SIPOVL_STATS_A_LOOKUPS,		/* table lookups */
+	SIPOVL_STATS_A_STEERED,		/* packets given to a daemon socket */
+	SIPOVL_STATS_A_PASSED,		/* matched, passed by policy */
+	SIPOVL_STATS_A_DROPPED,		/* matched, dropped by policy */
+	SIPOVL_STATS_A_ERRORS,		/* malformed or unparseable packets */
+	SIPOVL_STATS_A_REPLIES,		/* replies delivered to transparent
+					 * originating sockets */
+	SIPOVL_STATS_A_SRC_DENIED,	/* transparent packets with a source
+					 * outside the allowed ranges */
+	SIPOVL_STATS_A_PAD,
+	__SIPOVL_STATS_A_MAX
+};
+#define SIPOVL_STATS_A_MAX (__SIPOVL_STATS_A_MAX - 1)
+
+enum sipovl_socket_attr {
+	SIPOVL_SOCKET_A_UNSPEC,
+	SIPOVL_SOCKET_A_FAMILY,		/* u16 */
+	SIPOVL_SOCKET_A_PROTOCOL,	/* u8 */
+	SIPOVL_SOCKET_A_PORT,		/* u16: local port, host order */
+	SIPOVL_SOCKET_A_ALIVE,		/* u8: 0 once the daemon closed it */
+	__SIPOVL_SOCKET_A_MAX
+};
+#define SIPOVL_SOCKET_A_MAX (__SIPOVL_SOCKET_A_MAX - 1)
+
+enum sipovl_tuple_attr {
+	SIPOVL_TUPLE_A_UNSPEC,
+	SIPOVL_TUPLE_A_FAMILY,		/* u16 */
+	SIPOVL_TUPLE_A_PROTOCOL,	/* u8: IPPROTO_TCP or IPPROTO_UDP */
+	SIPOVL_TUPLE_A_SRC,		/* binary: 4 or 16 bytes */
+	SIPOVL_TUPLE_A_DST,		/* binary: 4 or 16 bytes */
+	SIPOVL_TUPLE_A_SPORT,		/* u16, host order (optional) */
+	SIPOVL_TUPLE_A_DPORT,		/* u16, host order */
+	__SIPOVL_TUPLE_A_MAX
+};
+#define SIPOVL_TUPLE_A_MAX (__SIPOVL_TUPLE_A_MAX - 1)
+
+#endif /* _UAPI_LINUX_SIPOVL_H */

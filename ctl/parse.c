@@ -1,0 +1,1040 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovlctl parsers and canonical formatters (no netlink). See parse.h and
+ * Documentation/sipovlctl-config.md for the grammar.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "ctl/parse.h"
+
+void ctl_errf(struct ctl_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Prefixes an existing message with "FNAME:LINE: ". */
+static void err_at(struct ctl_err *err, const char *fname, unsigned int line)
+{
+	char tmp[sizeof(err->msg)];
+
+	memcpy(tmp, err->msg, sizeof(tmp));
+	snprintf(err->msg, sizeof(err->msg), "%.400s:%u: %.560s", fname, line, tmp);
+}
+
+#define TOKQ_MAX 80
+
+const char *tokq(char buf[TOKQ_LEN], const char *tok)
+{
+	size_t o = 0, i;
+
+	buf[o++] = '"';
+	for (i = 0; tok[i] && i < TOKQ_MAX; i++) {
+		unsigned char c = (unsigned char)tok[i];
+
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			o += (size_t)sprintf(buf + o, "\\x%02x", c);
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o++] = '"';
+	if (tok[i]) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static bool digits_n(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return n > 0;
+}
+
+bool is_id_token(const char *tok)
+{
+	return all_digits(tok);
+}
+
+/* Decimal 0..max from the whole of [s, s+len); digits only. */
+static bool parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!len || len > 20)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* ---- single values ---------------------------------------------------- */
+
+int parse_addr(const char *tok, uint16_t *family, uint8_t addr[16],
+	       struct ctl_err *err)
+{
+	char q[TOKQ_LEN];
+
+	memset(addr, 0, 16);
+	if (strchr(tok, ':') ? inet_pton(AF_INET6, tok, addr) == 1 :
+			       inet_pton(AF_INET, tok, addr) == 1) {
+		*family = strchr(tok, ':') ? AF_INET6 : AF_INET;
+		return 0;
+	}
+	ctl_errf(err, "bad address %s: not an IPv4 or IPv6 address", tokq(q, tok));
+	return -1;
+}
+
+int parse_prefix(const char *tok, struct sipovl_prefix *p, struct ctl_err *err)
+{
+	const char *slash = strchr(tok, '/');
+	char addr[INET6_ADDRSTRLEN + 1], q[TOKQ_LEN];
+	size_t alen = slash ? (size_t)(slash - tok) : strlen(tok);
+	unsigned int max, i;
+	uint64_t len;
+	bool v6;
+
+	memset(p, 0, sizeof(*p));
+	if (!*tok) {
+		ctl_errf(err, "bad prefix \"\": empty");
+		return -1;
+	}
+	v6 = memchr(tok, ':', alen) != NULL;
+	max = v6 ? 128 : 32;
+	if (alen >= sizeof(addr))
+		goto bad_addr;
+	memcpy(addr, tok, alen);
+	addr[alen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, p->addr) != 1)
+		goto bad_addr;
+	p->family = v6 ? AF_INET6 : AF_INET;
+
+	if (!slash) {
+		p->len = (uint8_t)max;
+		return 0;
+	}
+	if (!slash[1]) {
+		ctl_errf(err, "bad prefix %s: missing prefix length after \"/\"",
+			 tokq(q, tok));
+		return -1;
+	}
+	if (!parse_uint(slash + 1, strlen(slash + 1), max, &len)) {
+		ctl_errf(err, "bad prefix %s: prefix length must be 0-%u",
+			 tokq(q, tok), max);
+		return -1;
+	}
+	p->len = (uint8_t)len;
+
+	/* Host bits must be zero: say so, never mask silently. */
+	for (i = p->len; i < max; i++) {
+		if (p->addr[i / 8] & (0x80 >> (i % 8))) {
+			struct sipovl_prefix m = *p;
+			char net[PREFIX_STRLEN];
+			unsigned int j;
+
+			for (j = p->len; j < max; j++)
+				m.addr[j / 8] &= (uint8_t)~(0x80 >> (j % 8));
+			ctl_errf(err, "bad prefix %s: host bits set (did you mean %s?)",
+				 tokq(q, tok), fmt_prefix(net, &m));
+			return -1;
+		}
+	}
+	return 0;
+
+bad_addr:
+	ctl_errf(err, "bad prefix %s: not an IPv4 or IPv6 address%s",
+		 tokq(q, tok), slash ? "" : " or prefix");
+	return -1;
+}
+
+int parse_port(const char *tok, uint16_t *port, struct ctl_err *err)
+{
+	char q[TOKQ_LEN];
+	uint64_t v;
+
+	if (!parse_uint(tok, strlen(tok), 65535, &v)) {
+		ctl_errf(err, "bad port %s: must be 0-65535", tokq(q, tok));
+		return -1;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int parse_port_range(const char *tok, struct sipovl_portrange *r,
+		     struct ctl_err *err)
+{
+	const char *dash = strchr(tok, '-');
+	size_t llen = dash ? (size_t)(dash - tok) : strlen(tok);
+	char q[TOKQ_LEN];
+	uint64_t lo, hi;
+
+	if (!*tok) {
+		ctl_errf(err, "bad port range \"\": empty");
+		return -1;
+	}
+	if (!llen || !digits_n(tok, llen) ||
+	    (dash && (!dash[1] || !all_digits(dash + 1)))) {
+		ctl_errf(err, "bad port range %s: expected PORT or LOW-HIGH (0-65535)",
+			 tokq(q, tok));
+		return -1;
+	}
+	if (!parse_uint(tok, llen, 65535, &lo) ||
+	    (dash && !parse_uint(dash + 1, strlen(dash + 1), 65535, &hi))) {
+		ctl_errf(err, "bad port range %s: port must be 0-65535",
+			 tokq(q, tok));
+		return -1;
+	}
+	if (!dash)
+		hi = lo;
+	if (lo > hi) {
+		ctl_errf(err, "bad port range %s: low > high", tokq(q, tok));
+		return -1;
+	}
+	r->low = (uint16_t)lo;
+	r->high = (uint16_t)hi;
+	return 0;
+}
+
+int parse_protos(const char *tok, uint32_t *protos, struct ctl_err *err)
+{
+	const char *s = tok;
+	char q[TOKQ_LEN], q2[TOKQ_LEN];
+
+	*protos = 0;
+	if (!*tok) {
+		ctl_errf(err, "bad protocol \"\": expected tcp, udp or tcp,udp");
+		return -1;
+	}
+	for (;;) {
+		size_t l = strcspn(s, ",");
+		char word[8];
+		uint32_t bit;
+
+		if (l == 3 && !strncmp(s, "tcp", 3)) {
+			bit = SIPOVL_PROTO_TCP;
+		} else if (l == 3 && !strncmp(s, "udp", 3)) {
+			bit = SIPOVL_PROTO_UDP;
+		} else if (!l) {
+			ctl_errf(err, "bad protocol list %s: empty element",
+				 tokq(q, tok));
+			return -1;
+		} else {
+			char *w = strndup(s, l);
+
+			if (!w) {
+				ctl_errf(err, "out of memory");
+				return -1;
+			}
+			ctl_errf(err, "bad protocol %s: expected tcp or udp",
+				 tokq(q, w));
+			free(w);
+			return -1;
+		}
+		if (*protos & bit) {
+			snprintf(word, sizeof(word), "%.3s", s);
+			ctl_errf(err, "bad protocol list %s: %s listed twice",
+				 tokq(q, tok), tokq(q2, word));
+			return -1;
+		}
+		*protos |= bit;
+		if (!s[l])
+			return 0;
+		s += l + 1;
+	}
+}
+
+int parse_l4proto(const char *tok, uint8_t *proto, struct ctl_err *err)
+{
+	char q[TOKQ_LEN];
+
+	if (!strcmp(tok, "tcp")) {
+		*proto = IPPROTO_TCP;
+	} else if (!strcmp(tok, "udp")) {
+		*proto = IPPROTO_UDP;
+	} else {
+		ctl_errf(err, "bad protocol %s: expected tcp or udp", tokq(q, tok));
+		return -1;
+	}
+	return 0;
+}
+
+int parse_policy(const char *tok, uint8_t *policy, struct ctl_err *err)
+{
+	char q[TOKQ_LEN];
+
+	if (!strcmp(tok, "drop")) {
+		*policy = SIPOVL_POLICY_DROP;
+	} else if (!strcmp(tok, "pass")) {
+		*policy = SIPOVL_POLICY_PASS;
+	} else {
+		ctl_errf(err, "bad policy %s: expected drop or pass", tokq(q, tok));
+		return -1;
+	}
+	return 0;
+}
+
+int parse_id(const char *tok, uint32_t *id, struct ctl_err *err)
+{
+	char q[TOKQ_LEN];
+	uint64_t v;
+
+	if (!parse_uint(tok, strlen(tok), UINT32_MAX, &v) || v == 0) {
+		ctl_errf(err, "bad id %s: must be 1-%u", tokq(q, tok), UINT32_MAX);
+		return -1;
+	}
+	*id = (uint32_t)v;
+	return 0;
+}
+
+int parse_name(const char *tok, char name[SIPOVL_NAME_MAXLEN],
+	       struct ctl_err *err)
+{
+	size_t len = strlen(tok), i;
+	char q[TOKQ_LEN];
+
+	if (!len) {
+		ctl_errf(err, "bad name \"\": empty");
+		return -1;
+	}
+	if (len >= SIPOVL_NAME_MAXLEN) {
+		ctl_errf(err, "bad name %s: longer than %d bytes", tokq(q, tok),
+			 SIPOVL_NAME_MAXLEN - 1);
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)tok[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			ctl_errf(err, "bad name %s: control characters are not allowed",
+				 tokq(q, tok));
+			return -1;
+		}
+	}
+	if (tok[0] == '-') {
+		ctl_errf(err, "bad name %s: must not start with \"-\"", tokq(q, tok));
+		return -1;
+	}
+	if (all_digits(tok)) {
+		ctl_errf(err, "bad name %s: all digits (that is an id)", tokq(q, tok));
+		return -1;
+	}
+	memcpy(name, tok, len + 1);
+	return 0;
+}
+
+/* ---- lists ------------------------------------------------------------ */
+
+/* Calls @fn for each comma-separated element; empty elements are errors. */
+static int split_list(const char *tok, const char *what, uint32_t max,
+		      uint32_t *count, struct ctl_err *err)
+{
+	const char *s = tok;
+	char q[TOKQ_LEN];
+	uint32_t n = 1;
+
+	if (!*tok) {
+		ctl_errf(err, "bad %s list \"\": empty", what);
+		return -1;
+	}
+	for (; *s; s++)
+		if (*s == ',')
+			n++;
+	if (tok[0] == ',' || s[-1] == ',' || strstr(tok, ",,")) {
+		ctl_errf(err, "bad %s list %s: empty element", what, tokq(q, tok));
+		return -1;
+	}
+	if (n > max) {
+		ctl_errf(err, "bad %s list %s: %u elements, at most %u", what,
+			 tokq(q, tok), n, max);
+		return -1;
+	}
+	*count = n;
+	return 0;
+}
+
+static char *next_elem(const char **s, char *buf, size_t size)
+{
+	size_t l = strcspn(*s, ",");
+
+	if (l >= size)
+		l = size - 1;	/* too long to be valid anyway */
+	memcpy(buf, *s, l);
+	buf[l] = '\0';
+	*s += strcspn(*s, ",");
+	if (**s)
+		(*s)++;
+	return buf;
+}
+
+static bool prefix_eq(const struct sipovl_prefix *a, const struct sipovl_prefix *b)
+{
+	return a->family == b->family && a->len == b->len &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+int parse_prefix_list(const char *tok, const char *what, uint32_t max,
+		      struct sipovl_prefix **v, uint32_t *n, struct ctl_err *err)
+{
+	char elem[TOKQ_MAX + 2], q[TOKQ_LEN], q2[TOKQ_LEN], buf[PREFIX_STRLEN];
+	const char *s = tok;
+	uint32_t cnt, i, j;
+
+	*v = NULL;
+	*n = 0;
+	if (split_list(tok, what, max, &cnt, err))
+		return -1;
+	*v = calloc(cnt, sizeof(**v));
+	if (!*v) {
+		ctl_errf(err, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < cnt; i++) {
+		if (parse_prefix(next_elem(&s, elem, sizeof(elem)), &(*v)[i], err))
+			goto fail;
+		for (j = 0; j < i; j++) {
+			if (prefix_eq(&(*v)[i], &(*v)[j])) {
+				ctl_errf(err, "bad %s list %s: %s listed twice", what,
+					 tokq(q, tok),
+					 tokq(q2, fmt_prefix(buf, &(*v)[i])));
+				goto fail;
+			}
+		}
+	}
+	*n = cnt;
+	return 0;
+fail:
+	free(*v);
+	*v = NULL;
+	return -1;
+}
+
+int parse_port_list(const char *tok, struct sipovl_portrange **v, uint32_t *n,
+		    struct ctl_err *err)
+{
+	char elem[TOKQ_MAX + 2], q[TOKQ_LEN], q2[TOKQ_LEN], buf[16];
+	const char *s = tok;
+	uint32_t cnt, i, j;
+
+	*v = NULL;
+	*n = 0;
+	if (split_list(tok, "port", SIPOVL_MAX_PORT_RANGES, &cnt, err))
+		return -1;
+	*v = calloc(cnt, sizeof(**v));
+	if (!*v) {
+		ctl_errf(err, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < cnt; i++) {
+		if (parse_port_range(next_elem(&s, elem, sizeof(elem)), &(*v)[i], err))
+			goto fail;
+		for (j = 0; j < i; j++) {
+			if ((*v)[i].low == (*v)[j].low && (*v)[i].high == (*v)[j].high) {
+				ctl_errf(err, "bad port list %s: %s listed twice",
+					 tokq(q, tok),
+					 tokq(q2, fmt_portrange(buf, &(*v)[i])));
+				goto fail;
+			}
+		}
+	}
+	*n = cnt;
+	return 0;
+fail:
+	free(*v);
+	*v = NULL;
+	return -1;
+}
+
+/* ---- intercepts ------------------------------------------------------- */
+
+enum { KW_ID, KW_PROTO, KW_ADDR, KW_PORT, KW_SRC, KW_POLICY, KW_MAX };
+static const char *const keywords[KW_MAX] = {
+	"id", "proto", "addr", "port", "src", "policy"
+};
+
+int parse_intercept_args(int argc, char **argv, bool full,
+			 struct sipovl_intercept *in, struct ctl_err *err)
+{
+	bool seen[KW_MAX] = { false };
+	char q[TOKQ_LEN];
+	int i, k;
+
+	memset(in, 0, sizeof(*in));
+	if (argc < 1) {
+		ctl_errf(err, "missing intercept name");
+		return -1;
+	}
+	if (parse_name(argv[0], in->name, err))
+		return -1;
+	in->present |= SIPOVL_I_NAME;
+
+	for (i = 1; i < argc; i += 2) {
+		const char *kw = argv[i], *val;
+
+		for (k = 0; k < KW_MAX; k++)
+			if (!strcmp(kw, keywords[k]))
+				break;
+		if (k == KW_MAX) {
+			ctl_errf(err, "unknown keyword %s: expected id, proto, addr, port, src or policy",
+				 tokq(q, kw));
+			goto fail;
+		}
+		if (seen[k]) {
+			ctl_errf(err, "keyword %s given twice", tokq(q, kw));
+			goto fail;
+		}
+		seen[k] = true;
+		if (i + 1 >= argc) {
+			ctl_errf(err, "missing value after %s", tokq(q, kw));
+			goto fail;
+		}
+		val = argv[i + 1];
+		switch (k) {
+		case KW_ID:
+			if (parse_id(val, &in->id, err))
+				goto fail;
+			in->present |= SIPOVL_I_ID;
+			break;
+		case KW_PROTO:
+			if (parse_protos(val, &in->protos, err))
+				goto fail;
+			in->present |= SIPOVL_I_PROTOS;
+			break;
+		case KW_ADDR:
+			if (parse_prefix_list(val, "destination", SIPOVL_MAX_PREFIXES,
+					      &in->dsts, &in->n_dsts, err))
+				goto fail;
+			break;
+		case KW_PORT:
+			if (parse_port_list(val, &in->ports, &in->n_ports, err))
+				goto fail;
+			break;
+		case KW_SRC:
+			if (parse_prefix_list(val, "source", SIPOVL_MAX_PREFIXES,
+					      &in->srcs, &in->n_srcs, err))
+				goto fail;
+			break;
+		case KW_POLICY:
+			if (parse_policy(val, &in->policy, err))
+				goto fail;
+			in->present |= SIPOVL_I_POLICY;
+			break;
+		}
+	}
+	if (full) {
+		if (!seen[KW_PROTO]) {
+			ctl_errf(err, "missing \"proto\": expected tcp, udp or tcp,udp");
+			goto fail;
+		}
+		if (!seen[KW_ADDR]) {
+			ctl_errf(err, "missing \"addr\": expected destination prefixes (10.2.0.0/16,fd00:2::/48)");
+			goto fail;
+		}
+		if (!seen[KW_PORT]) {
+			ctl_errf(err, "missing \"port\": expected port ranges (5060,10000-20000)");
+			goto fail;
+		}
+		in->present |= SIPOVL_I_POLICY;
+	}
+	return 0;
+fail:
+	sipovl_intercept_release(in);
+	return -1;
+}
+
+/* ---- configuration files ---------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+	       c == '\f';
+}
+
+int tokenize_line(char *line, char ***toks, int *cap, struct ctl_err *err)
+{
+	char *r = line, *w;
+	int n = 0;
+
+	for (;;) {
+		while (is_space(*r))
+			r++;
+		if (!*r || *r == '#')
+			return n;
+		if (n == *cap) {
+			int c = *cap ? *cap * 2 : 16;
+			char **p = realloc(*toks, (size_t)c * sizeof(**toks));
+
+			if (!p) {
+				ctl_errf(err, "out of memory");
+				return -1;
+			}
+			*toks = p;
+			*cap = c;
+		}
+		(*toks)[n++] = w = r;
+		if (*r != '"') {
+			while (*r && !is_space(*r)) {
+				if (*r == '"') {
+					ctl_errf(err, "unexpected '\"' inside a word (quote the whole word)");
+					return -1;
+				}
+				r++;
+			}
+			if (*r)
+				*r++ = '\0';
+			continue;
+		}
+		/* Quoted: unescape in place. */
+		r++;
+		for (;;) {
+			if (!*r) {
+				ctl_errf(err, "unterminated quoted string");
+				return -1;
+			}
+			if (*r == '"')
+				break;
+			if (*r == '\\') {
+				int hi, lo;
+
+				if (r[1] == '"' || r[1] == '\\') {
+					*w++ = r[1];
+					r += 2;
+					continue;
+				}
+				if (r[1] == 'x' && (hi = hexval(r[2])) >= 0 &&
+				    (lo = hexval(r[3])) >= 0 && (hi || lo)) {
+					*w++ = (char)(hi << 4 | lo);
+					r += 4;
+					continue;
+				}
+				ctl_errf(err, "bad escape in quoted string: expected \\\", \\\\ or \\xNN");
+				return -1;
+			}
+			*w++ = *r++;
+		}
+		r++;
+		if (*r && !is_space(*r)) {
+			ctl_errf(err, "unexpected text after closing '\"'");
+			return -1;
+		}
+		*w = '\0';
+		if (*r)
+			r++;
+	}
+}
+
+/* Open-addressing hash sets for duplicate detection (ids and names). */
+struct dupset {
+	uint32_t *slot;		/* 0: empty, else index + 1 into the intercepts */
+	size_t mask, used;
+};
+
+static uint64_t hash_name(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t hash_id(uint32_t id)
+{
+	return (uint64_t)id * 0x9e3779b97f4a7c15ULL >> 16;
+}
+
+static int dupset_grow(struct dupset *d, const struct ctl_config *cfg, bool names)
+{
+	size_t size = d->slot ? (d->mask + 1) * 2 : 1024, i, j;
+	uint32_t *slot = calloc(size, sizeof(*slot));
+
+	if (!slot)
+		return -1;
+	for (i = 0; d->slot && i <= d->mask; i++) {
+		uint32_t s = d->slot[i];
+		const struct sipovl_intercept *in;
+
+		if (!s)
+			continue;
+		in = &cfg->v[s - 1];
+		j = (names ? hash_name(in->name) : hash_id(in->id)) & (size - 1);
+		while (slot[j])
+			j = (j + 1) & (size - 1);
+		slot[j] = s;
+	}
+	free(d->slot);
+	d->slot = slot;
+	d->mask = size - 1;
+	return 0;
+}
+
+/*
+ * Inserts intercept @idx (by name or id); returns the index of an earlier
+ * intercept with the same key, -1 if none, -2 on allocation failure.
+ */
+static long dupset_insert(struct dupset *d, const struct ctl_config *cfg,
+			  size_t idx, bool names)
+{
+	const struct sipovl_intercept *in = &cfg->v[idx];
+	size_t j;
+
+	if ((!d->slot || (d->used + 1) * 2 > d->mask + 1) &&
+	    dupset_grow(d, cfg, names))
+		return -2;
+	j = (names ? hash_name(in->name) : hash_id(in->id)) & d->mask;
+	while (d->slot[j]) {
+		const struct sipovl_intercept *o = &cfg->v[d->slot[j] - 1];
+
+		if (names ? !strcmp(o->name, in->name) : o->id == in->id)
+			return (long)d->slot[j] - 1;
+		j = (j + 1) & d->mask;
+	}
+	d->slot[j] = (uint32_t)idx + 1;
+	d->used++;
+	return -1;
+}
+
+static bool dupset_has_id(const struct dupset *d, const struct ctl_config *cfg,
+			  uint32_t id)
+{
+	size_t j;
+
+	if (!d->slot)
+		return false;
+	for (j = hash_id(id) & d->mask; d->slot[j]; j = (j + 1) & d->mask)
+		if (cfg->v[d->slot[j] - 1].id == id)
+			return true;
+	return false;
+}
+
+void ctl_config_release(struct ctl_config *cfg)
+{
+	sipovl_intercepts_free(cfg->v, cfg->n);
+	free(cfg->lines);
+	free(cfg->sources);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int config_line(struct ctl_config *cfg, char **tok, int ntok,
+		       unsigned int line, unsigned int *sources_line,
+		       struct dupset *names, struct dupset *ids,
+		       struct ctl_err *err)
+{
+	struct sipovl_intercept in;
+	char q[TOKQ_LEN];
+	long dup;
+
+	if (!strcmp(tok[0], "sources")) {
+		if (*sources_line) {
+			ctl_errf(err, "second \"sources\" line (first on line %u)",
+				 *sources_line);
+			return -1;
+		}
+		if (ntok != 2) {
+			ctl_errf(err, ntok < 2 ?
+				 "missing value after \"sources\": expected prefixes or none" :
+				 "unexpected %s after the sources list",
+				 tokq(q, ntok < 2 ? "" : tok[2]));
+			return -1;
+		}
+		*sources_line = line;
+		cfg->has_sources = true;
+		if (!strcmp(tok[1], "none"))
+			return 0;
+		return parse_prefix_list(tok[1], "transparent source",
+					 SIPOVL_MAX_TRANSPARENT_SOURCES,
+					 &cfg->sources, &cfg->n_sources, err);
+	}
+	if (strcmp(tok[0], "intercept")) {
+		ctl_errf(err, "unknown keyword %s: expected intercept or sources",
+			 tokq(q, tok[0]));
+		return -1;
+	}
+	if (cfg->n >= SIPOVL_MAX_INTERCEPTS) {
+		ctl_errf(err, "too many intercepts: at most %u", SIPOVL_MAX_INTERCEPTS);
+		return -1;
+	}
+	if (parse_intercept_args(ntok - 1, tok + 1, true, &in, err))
+		return -1;
+	if (cfg->n == cfg->cap) {
+		size_t cap = cfg->cap ? cfg->cap * 2 : 64;
+		void *v = realloc(cfg->v, cap * sizeof(*cfg->v));
+		void *l = v ? realloc(cfg->lines, cap * sizeof(*cfg->lines)) : NULL;
+
+		if (v)
+			cfg->v = v;
+		if (!v || !l) {
+			sipovl_intercept_release(&in);
+			ctl_errf(err, "out of memory");
+			return -1;
+		}
+		cfg->lines = l;
+		cfg->cap = cap;
+	}
+	cfg->v[cfg->n] = in;
+	cfg->lines[cfg->n] = line;
+	cfg->n++;
+
+	dup = dupset_insert(names, cfg, cfg->n - 1, true);
+	if (dup >= 0) {
+		ctl_errf(err, "duplicate name %s (also on line %u)",
+			 tokq(q, in.name), cfg->lines[dup]);
+		return -1;
+	}
+	if (dup == -1 && (in.present & SIPOVL_I_ID)) {
+		dup = dupset_insert(ids, cfg, cfg->n - 1, false);
+		if (dup >= 0) {
+			ctl_errf(err, "duplicate id %u (also on line %u)", in.id,
+				 cfg->lines[dup]);
+			return -1;
+		}
+	}
+	if (dup == -2) {
+		ctl_errf(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int parse_config(FILE *f, const char *fname, struct ctl_config *cfg,
+		 struct ctl_err *err)
+{
+	struct dupset names = { 0 }, ids = { 0 };
+	unsigned int line = 0, sources_line = 0;
+	char *buf = NULL, **tok = NULL;
+	int cap = 0, ntok, ret = -1;
+	size_t bufsz = 0, i;
+	uint32_t next_id = 1;
+	ssize_t len;
+
+	memset(cfg, 0, sizeof(*cfg));
+	while ((len = getline(&buf, &bufsz, f)) >= 0) {
+		line++;
+		if (strlen(buf) != (size_t)len) {
+			ctl_errf(err, "NUL byte in line");
+			goto fail_line;
+		}
+		ntok = tokenize_line(buf, &tok, &cap, err);
+		if (ntok < 0)
+			goto fail_line;
+		if (!ntok)
+			continue;
+		if (config_line(cfg, tok, ntok, line, &sources_line, &names, &ids,
+				err))
+			goto fail_line;
+	}
+	if (ferror(f)) {
+		ctl_errf(err, "%s: read error: %s", fname, strerror(errno));
+		goto fail;
+	}
+
+	/* Lines without an id get the lowest unused ids, in file order. */
+	for (i = 0; i < cfg->n; i++) {
+		struct sipovl_intercept *in = &cfg->v[i];
+
+		if (in->present & SIPOVL_I_ID)
+			continue;
+		while (dupset_has_id(&ids, cfg, next_id))
+			next_id++;	/* < 2^20 intercepts: cannot wrap */
+		in->id = next_id++;
+		in->present |= SIPOVL_I_ID;
+	}
+	ret = 0;
+	goto out;
+
+fail_line:
+	err_at(err, fname, line);
+fail:
+	ctl_config_release(cfg);
+out:
+	free(names.slot);
+	free(ids.slot);
+	free(tok);
+	free(buf);
+	return ret;
+}
+
+int parse_config_mem(const char *buf, size_t len, const char *fname,
+		     struct ctl_config *cfg, struct ctl_err *err)
+{
+	FILE *f;
+	int ret;
+
+	if (!len) {
+		memset(cfg, 0, sizeof(*cfg));
+		return 0;
+	}
+	f = fmemopen((void *)buf, len, "r");
+	if (!f) {
+		ctl_errf(err, "%s: %s", fname, strerror(errno));
+		return -1;
+	}
+	ret = parse_config(f, fname, cfg, err);
+	fclose(f);
+	return ret;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+const char *fmt_prefix(char buf[PREFIX_STRLEN], const struct sipovl_prefix *p)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if ((p->family != AF_INET && p->family != AF_INET6) ||
+	    !inet_ntop(p->family, p->addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?family%u", p->family);
+	snprintf(buf, PREFIX_STRLEN, "%s/%u", a, p->len);
+	return buf;
+}
+
+const char *fmt_portrange(char buf[16], const struct sipovl_portrange *r)
+{
+	if (r->low == r->high)
+		snprintf(buf, 16, "%u", r->low);
+	else
+		snprintf(buf, 16, "%u-%u", r->low, r->high);
+	return buf;
+}
+
+const char *fmt_protos(char buf[32], uint32_t protos)
+{
+	uint32_t rest = protos & ~(uint32_t)__SIPOVL_PROTO_ALL;
+	size_t o = 0;
+
+	buf[0] = '\0';
+	if (protos & SIPOVL_PROTO_TCP)
+		o += (size_t)snprintf(buf + o, 32 - o, "tcp");
+	if (protos & SIPOVL_PROTO_UDP)
+		o += (size_t)snprintf(buf + o, 32 - o, "%sudp", o ? "," : "");
+	if (rest || !protos)
+		snprintf(buf + o, 32 - o, "%s0x%x", o ? "," : "", rest);
+	return buf;
+}
+
+const char *fmt_policy(uint8_t policy)
+{
+	switch (policy) {
+	case SIPOVL_POLICY_DROP:
+		return "drop";
+	case SIPOVL_POLICY_PASS:
+		return "pass";
+	}
+	return "unknown";
+}
+
+void print_name_token(FILE *f, const char *name)
+{
+	bool quote = !*name || name[0] == '#';
+	const char *s;
+
+	for (s = name; *s && !quote; s++)
+		if (is_space(*s) || *s == '"' || *s == '\\' ||
+		    (unsigned char)*s < 0x20 || *s == 0x7f)
+			quote = true;
+	if (!quote) {
+		fputs(name, f);
+		return;
+	}
+	fputc('"', f);
+	for (s = name; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void print_prefix_list(FILE *f, const struct sipovl_prefix *v, uint32_t n)
+{
+	char buf[PREFIX_STRLEN];
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? "," : "", fmt_prefix(buf, &v[i]));
+}
+
+void print_port_list(FILE *f, const struct sipovl_portrange *v, uint32_t n)
+{
+	char buf[16];
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s%s", i ? "," : "", fmt_portrange(buf, &v[i]));
+}
+
+void print_intercept_config(FILE *f, const struct sipovl_intercept *in)
+{
+	char pb[32];
+
+	fputs("intercept ", f);
+	print_name_token(f, in->name);
+	fprintf(f, " id %u proto %s addr ", in->id, fmt_protos(pb, in->protos));
+	print_prefix_list(f, in->dsts, in->n_dsts);
+	fputs(" port ", f);
+	print_port_list(f, in->ports, in->n_ports);
+	if (in->n_srcs) {
+		fputs(" src ", f);
+		print_prefix_list(f, in->srcs, in->n_srcs);
+	}
+	fprintf(f, " policy %s\n", fmt_policy(in->policy));
+}
+
+void print_sources_config(FILE *f, const struct sipovl_prefix *v, uint32_t n)
+{
+	fputs("sources ", f);
+	if (n)
+		print_prefix_list(f, v, n);
+	else
+		fputs("none", f);
+	fputc('\n', f);
+}

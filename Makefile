@@ -13,9 +13,14 @@ SHELL := /bin/bash
 TOP := $(CURDIR)
 O ?= $(TOP)/build
 
-# Kernel selection: KVER61 / KVER612 are the installed Debian 6.1 and 6.12 kernels.
-KVER61  ?= $(shell ls -1 /usr/src 2>/dev/null | sed -n 's/^linux-headers-\(6\.1\.[0-9-]*-amd64\)$$/\1/p' | sort -V | tail -1)
-KVER612 ?= $(shell ls -1 /usr/src 2>/dev/null | sed -n 's/^linux-headers-\(6\.12\.[0-9]*+deb12-amd64\)$$/\1/p' | sort -V | tail -1)
+# Kernel selection: KVER61 / KVER612 are the installed Debian 6.1 and 6.12 kernels
+# (scripts/kver.sh; evaluated once).
+ifeq ($(origin KVER61),undefined)
+KVER61 := $(shell KVER_HEADERS_ONLY=1 $(TOP)/scripts/kver.sh 6.1 2>/dev/null)
+endif
+ifeq ($(origin KVER612),undefined)
+KVER612 := $(shell KVER_HEADERS_ONLY=1 $(TOP)/scripts/kver.sh 6.12 2>/dev/null)
+endif
 KVER ?= $(KVER61)
 KDIR ?= /usr/src/linux-headers-$(KVER)
 
@@ -34,11 +39,11 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod user tests clean check demo bench deps FORCE
+.PHONY: all kmod kmod-vm kmod-sparse testmod user tests clean check demo bench deps FORCE
 
 all: kmod user
 
-include $(wildcard kmod/kmod.mk ctl/ctl.mk daemon/daemon.mk daemon/ziti/ziti.mk tests/*/test.mk selftests/selftests.mk bench/bench.mk)
+include $(wildcard kmod/kmod.mk ctl/ctl.mk daemon/daemon.mk daemon/ziti/ziti.mk tests/*/test.mk selftests/selftests.mk selftests/vm/vm.mk bench/bench.mk)
 
 user: $(USER_PROGS)
 tests: all $(TEST_BUILD)
@@ -47,8 +52,34 @@ kmod:
 	@test -d "$(KDIR)" || { echo "error: no kernel headers at $(KDIR) (run scripts/deps.sh build, or set KDIR=)" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(TOP) modules
 
+# The VM runner and the static checks build out of tree, one copy of the module sources per
+# kernel (and per purpose), so objects for different kernels never mix with each other or with
+# the plain `make kmod` build above:
+#   make kmod-vm KVER=<release>      -> $(O)/kmod-<release>/sipovl.ko
+#   make kmod-sparse KVER=<release>  -> sparse (C=2) over every file; warnings on stderr
+#   make testmod KVER=<release>      -> $(O)/testmod-<release>/*.ko (the runner's own tests)
+KSYNC = rsync -a --delete --exclude='*.mod.c' --include='*/' --include='*.[ch]' --include=Kbuild --include=Makefile \
+	--exclude='*'
+kheaders = @test -d "$(KDIR)" || { echo "error: no kernel headers at $(KDIR) (run scripts/deps.sh check, or set KVER=/KDIR=)" >&2; exit 1; }
+
+kmod-vm:
+	$(kheaders)
+	@test -f Kbuild || { echo "error: no Kbuild at the top: nothing to build" >&2; exit 1; }
+	@mkdir -p $(O)/kmod-$(KVER)
+	@$(KSYNC) Kbuild kmod uapi $(O)/kmod-$(KVER)/
+	$(MAKE) -C $(KDIR) M=$(O)/kmod-$(KVER) modules
+
 kmod-sparse:
-	$(MAKE) -C $(KDIR) M=$(TOP) C=2 CF="-D__CHECK_ENDIAN__" modules
+	$(kheaders)
+	@mkdir -p $(O)/sparse-$(KVER)
+	@$(KSYNC) Kbuild kmod uapi $(O)/sparse-$(KVER)/
+	$(MAKE) -C $(KDIR) M=$(O)/sparse-$(KVER) C=2 CF="-D__CHECK_ENDIAN__" modules
+
+testmod:
+	$(kheaders)
+	@mkdir -p $(O)/testmod-$(KVER)
+	@$(KSYNC) selftests/vm/testmod/ $(O)/testmod-$(KVER)/
+	$(MAKE) -C $(KDIR) M=$(O)/testmod-$(KVER) modules
 
 deps:
 	@scripts/deps.sh check
@@ -69,5 +100,5 @@ bench:
 	@scripts/bench.sh
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean >/dev/null 2>&1
 	rm -rf $(O)

@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the guest initramfs for one installed Debian kernel:
+#   busybox (static), selftests/vm/init as /init, and the modules needed to
+#   mount the host root over virtio-9p (decompressed: busybox insmod cannot
+#   read .ko.xz), listed in load order in /modules.order.
+#
+#   selftests/vm/mkinitramfs.sh KVER OUTPUT.cpio.gz
+set -euo pipefail
+
+die() { echo "mkinitramfs: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] || die "usage: $0 KVER OUTPUT.cpio.gz"
+kver=$1
+out=$2
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+[ -d "/lib/modules/$kver" ] || die "no /lib/modules/$kver (install linux-image-$kver)"
+busybox=/bin/busybox
+[ -x "$busybox" ] || die "no $busybox (install busybox-static)"
+# Debian's /bin/busybox comes from busybox-static only when that is installed;
+# a dynamically linked one would not run in the initramfs.
+if ldd "$busybox" >/dev/null 2>&1; then
+	die "$busybox is dynamically linked (install busybox-static)"
+fi
+
+stage=$(mktemp -d "${out}.stage.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,dev,proc,sys,host,mnt,lib/modules}
+cp "$busybox" "$stage/bin/busybox"
+cp "$here/init" "$stage/init"
+chmod 755 "$stage/init"
+
+# Modules (and their dependencies, in order) for virtio-pci, 9p over virtio.
+# Built-in ones (6.12 builds virtio in) are reported as "builtin" and skipped.
+: >"$stage/modules.order"
+declare -A seen=()
+for m in virtio_pci 9pnet_virtio 9p; do
+	deps=$(modprobe -S "$kver" --show-depends "$m" 2>&1) ||
+		die "modprobe -S $kver --show-depends $m failed: $deps"
+	while read -r kind path _; do
+		[ "$kind" = insmod ] || continue
+		name=$(basename "$path")
+		name=${name%.xz}
+		name=${name%.zst}
+		name=${name%.gz}
+		[ -z "${seen[$name]:-}" ] || continue
+		seen[$name]=1
+		case $path in
+		*.ko) cp "$path" "$stage/lib/modules/$name" ;;
+		*.ko.xz) xz -dc "$path" >"$stage/lib/modules/$name" ;;
+		*.ko.zst) zstd -qdc "$path" >"$stage/lib/modules/$name" ;;
+		*.ko.gz) gzip -dc "$path" >"$stage/lib/modules/$name" ;;
+		*) die "unexpected module file $path" ;;
+		esac
+		echo "$name" >>"$stage/modules.order"
+	done <<<"$deps"
+done
+grep -qx 9p.ko "$stage/modules.order" || die "kernel $kver has no 9p module"
+
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio --quiet -o -H newc -R 0:0) | gzip -1 >"$out.tmp"
+mv -f "$out.tmp" "$out"

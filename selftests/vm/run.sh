@@ -1,0 +1,306 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run sipovl's selftests in a QEMU guest booting an installed Debian kernel.
+# See Documentation/testing.md.
+#
+#   selftests/vm/run.sh [options] [TEST...]
+#
+# TEST is a selftest executable (default: selftests/vm/smoke.sh and every
+# executable selftests/sipovl/*.sh). Prints TAP 13 on stdout; exits 0 when
+# everything passed or skipped, 1 when anything failed, 2 on usage errors.
+#
+# Options:
+#   --kernel VER   6.1 (default), 6.12 or a full release (/boot/vmlinuz-VER)
+#   --ko PATH      module the guest sees as $SIPOVL_KO
+#                  (default: build it: build/kmod-<release>/sipovl.ko)
+#   --no-build     do not build the module first
+#   --shell        interactive shell in the guest instead of tests
+#   --exec CMD...  run CMD in the guest, its output raw on stdout, its status
+#                  the exit status (the kernel log is checked as for tests)
+#   --keep         keep the results directory even when everything passed
+#   -h, --help
+#
+# Environment: SIPOVL_VM_KVM=1 (use KVM instead of TCG), SIPOVL_VM_CPUS (2),
+# SIPOVL_VM_MEM (1024, MiB), SIPOVL_VM_APPEND (extra kernel arguments),
+# SIPOVL_VM_BOOT_TIMEOUT (120 s), SIPOVL_VM_TIMEOUT (overall cap, 7200 s),
+# SIPOVL_TEST_TIMEOUT (per test file; default: the directory's `settings`
+# timeout=, else 300 s), SIPOVL_VM_RESTARTS (2: reboots after a dead guest).
+# Every other SIPOVL_* variable is passed through to the guest.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VM=$TOP/selftests/vm
+prog=selftests/vm/run.sh
+
+die() { echo "$prog: $*" >&2; exit 2; }
+usage() { sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+
+kernel=6.1 ko= build=1 mode=tests keep=0
+tests=() exec_cmd=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) [ $# -ge 2 ] || die "--kernel needs a value"; kernel=$2; shift 2 ;;
+	--kernel=*) kernel=${1#*=}; shift ;;
+	--ko) [ $# -ge 2 ] || die "--ko needs a value"; ko=$2; shift 2 ;;
+	--ko=*) ko=${1#*=}; shift ;;
+	--no-build) build=0; shift ;;
+	--shell) mode=shell; shift ;;
+	--exec) mode=exec; shift; exec_cmd=("$@"); break ;;
+	--keep) keep=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	--) shift; tests+=("$@"); break ;;
+	-*) die "unknown option $1 (see --help)" ;;
+	*) tests+=("$1"); shift ;;
+	esac
+done
+[ "$mode" != exec ] || [ ${#exec_cmd[@]} -gt 0 ] || die "--exec needs a command"
+
+case $TOP in
+*[[:space:]]*) die "the checkout path must not contain white space: $TOP" ;;
+esac
+
+kver=$("$TOP/scripts/kver.sh" "$kernel") || exit 1
+vmlinuz=/boot/vmlinuz-$kver
+[ -r "$vmlinuz" ] || die "cannot read $vmlinuz (install linux-image-$kver)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (scripts/deps.sh check)"
+
+if [ -z "$ko" ]; then
+	ko=$TOP/build/kmod-$kver/sipovl.ko
+	if [ $build = 1 ]; then
+		if ! out=$(make -s -C "$TOP" kmod-vm KVER="$kver" 2>&1); then
+			echo "$out" >&2
+			echo "$prog: building sipovl.ko for $kver failed" >&2
+			exit 1
+		fi
+	fi
+fi
+ko=$(realpath -m "$ko")
+
+# Test list: absolute paths of executables inside the checkout.
+if [ "$mode" = tests ] && [ ${#tests[@]} -eq 0 ]; then
+	tests=("$VM/smoke.sh")
+	for t in "$TOP"/selftests/sipovl/*.sh; do
+		[ -x "$t" ] && tests+=("$t")
+	done
+fi
+abs_tests=()
+for t in ${tests[@]+"${tests[@]}"}; do
+	a=$(realpath -e "$t" 2>/dev/null) || die "no such test: $t"
+	[ -x "$a" ] || die "not executable: $t"
+	case $a in
+	"$TOP"/*) ;;
+	*) die "tests must live inside the checkout ($TOP): $t" ;;
+	esac
+	abs_tests+=("$a")
+done
+
+# Initramfs, cached per kernel; rebuilt when its inputs change.
+mkdir -p "$TOP/build/vm"
+initrd=$TOP/build/vm/initramfs-$kver.cpio.gz
+if [ ! -s "$initrd" ] || [ "$VM/init" -nt "$initrd" ] || [ "$VM/mkinitramfs.sh" -nt "$initrd" ] ||
+	[ "/lib/modules/$kver/modules.dep" -nt "$initrd" ]; then
+	"$VM/mkinitramfs.sh" "$kver" "$initrd" || exit 1
+fi
+
+# Results directory, exported writable to the guest; the last few are kept.
+res=$(mktemp -d "$TOP/build/vm/run-$kver-$(date +%Y%m%d-%H%M%S)-XXXX")
+ln -sfn "$(basename "$res")" "$TOP/build/vm/last"
+# shellcheck disable=SC2012
+ls -1dt "$TOP"/build/vm/run-* 2>/dev/null | tail -n +11 | xargs -r rm -rf
+
+accel=(-accel tcg -cpu max)
+[ "${SIPOVL_VM_KVM:-0}" != 1 ] || accel=(-accel kvm -cpu host)
+
+qemu_pid=
+cleanup() {
+	[ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# write_env POINT_START TEST...: the guest's settings.
+write_env() {
+	local dir=$1 start=$2 v
+	shift 2
+	{
+		printf 'SIPOVL_TOP=%q\nSIPOVL_KO=%q\nSIPOVL_KVER=%q\n' "$TOP" "$ko" "$kver"
+		printf 'VM_MODE=%q\nVM_TIMEOUT_DEFAULT=%q\nVM_POINT_START=%q\n' "$mode" 300 "$start"
+		printf 'VM_TESTS=('; printf '%q ' "$@"; printf ')\n'
+		printf 'VM_EXEC=('; printf '%q ' ${exec_cmd[@]+"${exec_cmd[@]}"}; printf ')\n'
+		for v in $(compgen -e SIPOVL_); do
+			case $v in SIPOVL_TOP | SIPOVL_KO | SIPOVL_KVER) continue ;; esac
+			printf 'export %s=%q\n' "$v" "${!v}"
+		done
+	} >"$dir/env"
+}
+
+# boot DIR SERIAL: start the VM with DIR as its results directory.
+boot() {
+	local dir=$1 serial=$2
+	local append="console=ttyS0 panic=-1 quiet loglevel=4 sipovl.top=$TOP ${SIPOVL_VM_APPEND:-}"
+	qemu_cmd=(qemu-system-x86_64 "${accel[@]}" -smp "${SIPOVL_VM_CPUS:-2}" -m "${SIPOVL_VM_MEM:-1024}"
+		-nodefaults -display none -no-reboot -monitor none
+		-kernel "$vmlinuz" -initrd "$initrd" -append "$append"
+		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+		-virtfs "local,path=$dir,mount_tag=results,security_model=none,multidevs=remap"
+		-serial "$serial")
+}
+
+# Print the complete new lines of FILE beyond byte offset ${off[FILE]}.
+declare -A off=()
+stream() {
+	local f=$1 chunk part
+	[ -f "$f" ] || return 0
+	local LC_ALL=C
+	chunk=$(tail -c +$((${off[$f]:-0} + 1)) "$f"; echo x)
+	chunk=${chunk%x}
+	[[ $chunk == *$'\n'* ]] || return 0
+	part=${chunk%$'\n'*}
+	printf '%s\n' "$part"
+	off[$f]=$((${off[$f]:-0} + ${#part} + 1))
+}
+
+# watch DIR FILE: wait for the VM, streaming FILE; kill it when it hangs.
+# Sets $why to the reason when the VM was killed.
+watch() {
+	local dir=$1 f=$2 t0 now deadline what mt
+	local boot_to=${SIPOVL_VM_BOOT_TIMEOUT:-120} cap=${SIPOVL_VM_TIMEOUT:-7200}
+	why=
+	t0=$(date +%s)
+	while kill -0 "$qemu_pid" 2>/dev/null; do
+		stream "$f"
+		now=$(date +%s)
+		if [ ! -e "$dir/started" ]; then
+			if ((now - t0 > boot_to)); then
+				why="the guest did not come up within ${boot_to}s"
+			fi
+		elif [ -e "$dir/current" ] && read -r deadline what <"$dir/current"; then
+			mt=$(stat -c %Y "$dir/current")
+			if ((now - mt > deadline)); then
+				why="the guest hung: '$what' outlived its ${deadline}s deadline"
+			fi
+		fi
+		if [ -z "$why" ] && ((now - t0 > cap)); then
+			why="the VM ran longer than SIPOVL_VM_TIMEOUT=${cap}s"
+		fi
+		if [ -n "$why" ]; then
+			kill "$qemu_pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.5
+	done
+	wait "$qemu_pid" 2>/dev/null || true
+	qemu_pid=
+	stream "$f"
+}
+
+console_tail() {
+	local dir=$1
+	echo "--- console log (last 40 lines of $dir/console.log) ---"
+	tail -n 40 "$dir/console.log" 2>/dev/null | tr -d '\r'
+	if [ -s "$dir/qemu.log" ]; then
+		echo "--- qemu stderr ---"
+		tail -n 10 "$dir/qemu.log"
+	fi
+}
+
+case $mode in
+shell)
+	write_env "$res" 0
+	boot "$res" mon:stdio
+	echo "$prog: booting $kver (Ctrl-A X quits QEMU); results in $res" >&2
+	"${qemu_cmd[@]}"
+	exit 0
+	;;
+exec)
+	write_env "$res" 0
+	boot "$res" "file:$res/console.log"
+	: >"$res/out"
+	"${qemu_cmd[@]}" 2>"$res/qemu.log" &
+	qemu_pid=$!
+	watch "$res" "$res/out"
+	if [ ! -s "$res/done" ]; then
+		echo "$prog: ${why:-the VM stopped before the command finished (kernel panic?)}" >&2
+		console_tail "$res" >&2
+		echo "$prog: results in $res" >&2
+		exit 1
+	fi
+	rc=$(cat "$res/done")
+	[ "$rc" = 0 ] || [ $keep = 1 ] || echo "$prog: results in $res" >&2
+	[ "$rc" != 0 ] || [ $keep = 1 ] || rm -rf "$res"
+	exit "$rc"
+	;;
+esac
+
+# Tests: boot, and after a dead guest boot again for the tests not yet run.
+echo "TAP version 13"
+point=0 restarts=0
+remaining=("${abs_tests[@]}")
+all=$res/tap
+: >"$all"
+part=0
+while :; do
+	part=$((part + 1))
+	dir=$res
+	if [ $part -gt 1 ]; then
+		dir=$res/boot$part
+		mkdir -p "$dir"
+	fi
+	write_env "$dir" "$point" ${remaining[@]+"${remaining[@]}"}
+	boot "$dir" "file:$dir/console.log"
+	: >"$dir/tap"
+	"${qemu_cmd[@]}" 2>"$dir/qemu.log" &
+	qemu_pid=$!
+	watch "$dir" "$dir/tap"
+	[ "$dir" = "$res" ] || cat "$dir/tap" >>"$all"
+	last=$(grep -Eo '^(not )?ok [0-9]+' "$dir/tap" | grep -Eo '[0-9]+$' | tail -1 || true)
+	point=${last:-$point}
+	[ -s "$dir/done" ] && break
+
+	# The guest died or hung: blame the test file that was running.
+	reason=${why:-the VM stopped unexpectedly (kernel panic?)}
+	ran=0
+	point=$((point + 1))
+	ran=$(cat "$dir/completed" 2>/dev/null || echo 0)
+	if [ -s "$dir/running" ]; then
+		read -r ridx rname _ <"$dir/running"
+		ran=$ridx
+		base=$(basename "${remaining[$((ridx - 1))]}")
+		{
+			echo "# --- output of $rname (until the VM stopped) ---"
+			sed 's/^/# /' "$dir/$ridx-$base.log" 2>/dev/null || true
+			console_tail "$dir" | sed 's/^/# /'
+			echo "not ok $point $rname # $reason; results in $dir"
+		} | tee -a "$all"
+	else
+		{
+			console_tail "$dir" | sed 's/^/# /'
+			echo "not ok $point vm: kernel $kver # $reason; results in $dir"
+		} | tee -a "$all"
+		# Not even the boot check finished: rebooting would not help.
+		[ -e "$dir/started" ] && [ "$ran" -gt 0 ] || break
+	fi
+	remaining=("${remaining[@]:$ran}")
+	[ ${#remaining[@]} -gt 0 ] || break
+	restarts=$((restarts + 1))
+	if [ $restarts -gt "${SIPOVL_VM_RESTARTS:-2}" ]; then
+		for t in "${remaining[@]}"; do
+			point=$((point + 1))
+			echo "not ok $point ${t#"$TOP"/selftests/} # not run: the VM died $restarts times" | tee -a "$all"
+		done
+		break
+	fi
+	echo "# rebooting the VM for the ${#remaining[@]} remaining test file(s)"
+done
+
+echo "1..$point"
+pass=$(grep -Ec '^ok [0-9]+' "$all" || true)
+skip=$(grep -Ec '^ok [0-9]+.*# SKIP' "$all" || true)
+fail=$(grep -Ec '^not ok [0-9]+' "$all" || true)
+echo "# Totals: pass:$((pass - skip)) fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+if [ "$fail" -gt 0 ]; then
+	echo "# results, console and kernel logs: $res" >&2
+	exit 1
+fi
+[ $keep = 1 ] || rm -rf "$res"
+exit 0

@@ -114,7 +114,7 @@ static int finish_output(int rc)
 {
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		if (errno == EPIPE)
-			return rc;
+			return rc ? rc : EXIT_FAIL;
 		return rc ? rc : fail("write error on standard output: %s",
 				      strerror(errno));
 	}
@@ -1224,10 +1224,10 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("sipovlctl %s (generic netlink family \"%s\" version %d)\n",
 			       SIPOVL_VERSION_STR, SIPOVL_GENL_NAME, SIPOVL_GENL_VERSION);
-			return 0;
+			return finish_output(0);
 		case 'h':
 			print_main_help();
-			return 0;
+			return finish_output(0);
 		case ':':
 			return usage_err("option %s needs a value", tokq(q, argv[optind - 1]));
 		default:

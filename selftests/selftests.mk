@@ -1,0 +1,9 @@
+# Helpers of the VM selftests (selftests/sipovl/), built on the host; the
+# guest runs them from the read-only host root.
+SELFTEST_BIN := $(O)/selftests
+
+$(SELFTEST_BIN)/peer: selftests/sipovl/peer.c $(CTL_LIB) ctl/libsipovl.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -o $@ $< $(CTL_LIB) $(shell pkg-config --libs libmnl)
+
+TEST_BUILD += $(SELFTEST_BIN)/peer

@@ -360,10 +360,11 @@ man8=$TOP/Documentation/sipovlctl.8
 if [ -f "$man8" ]; then
 	warn=$(LC_ALL=C.UTF-8 groff -man -ww -z -Tutf8 "$man8" 2>&1)
 	if [ -z "$warn" ]; then ok "man page renders without groff warnings"; else not_ok "man page renders without groff warnings" "$warn"; fi
+	text=$(LC_ALL=C groff -man -Tascii -P-c -P-b -P-u "$man8" 2>/dev/null)
 	missing=()
 	for w in intercept apply stats sources socket config lookup monitor status replace flush --check \
 		--json --pretty --stats --netns --version "module not loaded" CAP_NET_ADMIN "EXIT STATUS"; do
-		grep -q -- "$w" "$man8" || missing+=("$w")
+		grep -q -- "$w" <<<"$text" || missing+=("$w")
 	done
 	if [ ${#missing[@]} = 0 ]; then ok "man page covers every object, command and option"; else not_ok "man page covers every object, command and option" "missing: ${missing[*]}"; fi
 else

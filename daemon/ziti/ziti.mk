@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-2.0
+# Native OpenZiti edge client (included by the top-level Makefile).
+#
+#   $(O)/libzt.a              the client library (sipovld links it)        (USER_PROGS)
+#   $(O)/zt-tool              dial/host/probe CLI used by tests/ziti         (TEST_BUILD)
+#   $(O)/san/zt-tool          ASan/UBSan build of zt-tool                    (TEST_BUILD)
+#   $(O)/san/zt-unit          message codec / dispatcher unit tests (ASan)   (TEST_BUILD)
+#   $(O)/fuzz/zt-fuzz         libFuzzer target of the channel/edge parser    (TEST_BUILD)
+#
+# Daemon code includes "daemon/ziti/zt.h" and links $(ZT_LIB) $(ZT_LDLIBS).
+
+ZT_PKGS := openssl libsodium json-c
+ZT_CFLAGS := $(shell pkg-config --cflags $(ZT_PKGS) 2>/dev/null)
+ZT_LDLIBS := $(shell pkg-config --libs $(ZT_PKGS) 2>/dev/null || echo -lssl -lcrypto -lsodium -ljson-c)
+ZT_LIB := $(O)/libzt.a
+ZT_CLANG ?= clang
+
+ZT_HDRS := daemon/ziti/zt.h daemon/ziti/zt_internal.h daemon/ziti/zt_msg.h daemon/ziti/zt_loop.h
+ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c daemon/ziti/zt_http.c \
+	daemon/ziti/zt_ctx.c daemon/ziti/zt_chan.c daemon/ziti/zt_conn.c
+ZT_OBJS := $(patsubst daemon/ziti/%.c,$(O)/ziti/%.o,$(ZT_SRCS))
+
+USER_PROGS += $(ZT_LIB)
+TEST_BUILD += $(O)/zt-tool $(O)/san/zt-tool $(O)/san/zt-unit $(O)/fuzz/zt-fuzz
+
+$(O)/ziti/%.o: daemon/ziti/%.c $(ZT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) -c $< -o $@
+
+$(ZT_LIB): $(ZT_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/zt-tool: daemon/ziti/zt_tool.c $(ZT_LIB) $(ZT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $< -o $@ $(ZT_LIB) $(ZT_LDLIBS)
+
+$(O)/san/zt-tool: daemon/ziti/zt_tool.c $(ZT_SRCS) $(ZT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) daemon/ziti/zt_tool.c $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
+
+$(O)/san/zt-unit: tests/ziti/unit.c $(ZT_SRCS) $(ZT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/ziti/unit.c $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
+
+# The parser is I/O free: the fuzz target links only zt_msg.c.
+$(O)/fuzz/zt-fuzz: tests/ziti/fuzz.c daemon/ziti/zt_msg.c daemon/ziti/zt_msg.h
+	@mkdir -p $(@D)
+	$(ZT_CLANG) $(CSTD) $(WARN) -O1 -g -I$(TOP)/uapi -I$(TOP) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		tests/ziti/fuzz.c daemon/ziti/zt_msg.c -o $@
+
+.PHONY: ziti-tests
+ziti-tests: $(O)/zt-tool $(O)/san/zt-tool $(O)/san/zt-unit $(O)/fuzz/zt-fuzz

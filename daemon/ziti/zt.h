@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sipovl native OpenZiti edge client (library API).
+ *
+ * Single-threaded: every call and every callback happens on the thread running the zt_loop.
+ * Lifetimes: a zt_conn or zt_listener stays valid until the application calls zt_close() /
+ * zt_listener_close() (exactly once), even after its on_close/on_error callback. No callback
+ * for an object fires after it was closed by the application.
+ *
+ * See Documentation/ziti-client.md.
+ */
+#ifndef SIPOVL_ZT_H
+#define SIPOVL_ZT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zt_loop.h"
+
+struct zt_identity;
+struct zt_ctx;
+struct zt_conn;
+struct zt_listener;
+struct zt_dial_req;
+
+/* ---------- identity ---------- */
+
+/*
+ * Load an identity JSON written by `ziti edge enroll` (ztAPI, id.cert, id.key, id.ca; values
+ * "pem:<PEM>", "file://<path>", "file:<path>" or a plain path). Validates that cert and key
+ * parse and match, the CA bundle is non-empty and the certificate is within its validity
+ * period. On error returns NULL and writes a message to err.
+ */
+struct zt_identity *zt_identity_load(const char *path, char *err, size_t errlen);
+void zt_identity_free(struct zt_identity *id);
+const char *zt_identity_api(const struct zt_identity *id); /* ztAPI URL */
+
+/* ---------- context (controller session, services, router channels) ---------- */
+
+enum { ZT_PERM_DIAL = 1, ZT_PERM_BIND = 2 };
+
+struct zt_service {
+	char *id;
+	char *name;
+	unsigned perms;          /* ZT_PERM_* */
+	bool encryption_required;
+	char *configs_json;      /* the service's "config" object (keyed by config type), or NULL */
+	char *intercept_v1_json; /* config["intercept.v1"] serialized, or NULL */
+	char *host_v1_json;      /* config["host.v1"] serialized, or NULL */
+};
+
+enum { ZT_SVC_ADDED = 1, ZT_SVC_CHANGED = 2, ZT_SVC_REMOVED = 3 };
+
+struct zt_ctx_cbs {
+	/* First authentication + service list done (err == 0), or a fatal start error. */
+	void (*on_ready)(struct zt_ctx *ctx, int err, const char *msg, void *user);
+	/* Service added / changed / removed (pointer valid only during the callback). */
+	void (*on_service)(struct zt_ctx *ctx, const struct zt_service *svc, int event, void *user);
+	/* Non-fatal trouble worth logging (controller unreachable, re-authentication...). */
+	void (*on_log)(struct zt_ctx *ctx, int level, const char *msg, void *user);
+};
+
+struct zt_opts {
+	unsigned svc_poll_ms;        /* service-update poll interval (default 10000) */
+	unsigned latency_ms;         /* router latency probe interval (default 30000) */
+	unsigned latency_timeout_ms; /* close a router channel with no probe reply (default 10000) */
+	unsigned connect_timeout_ms; /* dial (Connect → StateConnected) timeout (default 15000) */
+	unsigned backoff_max_ms;     /* router reconnect / rebind backoff cap (default 5000) */
+	unsigned http_timeout_ms;    /* controller request timeout (default 15000) */
+	unsigned refresh_min_ms;     /* lower bound of the API-session refresh delay (default 1000) */
+	int log_level;               /* on_log receives levels <= this (0 err, 1 warn, 2 info, 3 debug) */
+	const char *app_id;          /* sdkInfo.appID sent to the controller */
+};
+
+struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const struct zt_opts *o,
+			  const struct zt_ctx_cbs *cbs, void *user);
+/* Start: /version, authenticate, list services; polling and refresh run afterwards. */
+int zt_ctx_start(struct zt_ctx *ctx);
+void zt_ctx_free(struct zt_ctx *ctx); /* closes every conn/listener, frees the identity too */
+struct zt_loop *zt_ctx_loop(struct zt_ctx *ctx);
+const struct zt_service *zt_service_find(struct zt_ctx *ctx, const char *name);
+/* Iterate services: returns NULL after the last one. */
+const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i);
+const char *zt_ctx_api_session_id(struct zt_ctx *ctx);
+/* Testing aid: pretend the API session expired (drop it, re-authenticate on next need). */
+void zt_ctx_forget_api_session(struct zt_ctx *ctx);
+
+/* ---------- connections ---------- */
+
+struct zt_conn_cbs {
+	/* Dial result: err == 0 connected; else a negative errno and a reason. */
+	void (*on_connect)(struct zt_conn *c, int err, const char *reason, void *user);
+	/* Data from the peer. len == 0 means the peer half-closed (FIN). */
+	void (*on_data)(struct zt_conn *c, const uint8_t *data, size_t len, void *user);
+	/* The connection ended (peer StateClosed, router lost, protocol/crypto error). */
+	void (*on_close)(struct zt_conn *c, int err, const char *reason, void *user);
+	/* Called when zt_write() may be used again after zt_writable() returned false. */
+	void (*on_writable)(struct zt_conn *c, void *user);
+};
+
+struct zt_dial_opts {
+	const char *terminator_identity; /* addressable terminator (TerminatorIdentity header) */
+	const char *caller_id;
+	const void *app_data; /* AppData header (tunnelers: JSON) */
+	size_t app_data_len;
+	bool datagram;        /* one zt_write = one message (no splitting) */
+};
+
+struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt_dial_opts *o,
+			const struct zt_conn_cbs *cbs, void *user);
+/*
+ * Queue data. Stream conns split into messages of at most ZT_MAX_CHUNK bytes; datagram conns
+ * send exactly one message (len <= ZT_MAX_DATAGRAM). Returns 0 or a negative errno
+ * (-ENOTCONN, -EPIPE after half-close, -EMSGSIZE). Never blocks: check zt_writable().
+ */
+int zt_write(struct zt_conn *c, const void *data, size_t len);
+bool zt_writable(struct zt_conn *c);
+int zt_close_write(struct zt_conn *c); /* FIN */
+void zt_close(struct zt_conn *c);      /* StateClosed + free */
+void *zt_conn_user(struct zt_conn *c);
+void zt_conn_set_user(struct zt_conn *c, const struct zt_conn_cbs *cbs, void *user);
+bool zt_conn_encrypted(const struct zt_conn *c);
+uint32_t zt_conn_id(const struct zt_conn *c);
+
+#define ZT_MAX_CHUNK (32 * 1024)
+#define ZT_MAX_DATAGRAM 65507
+
+/* ---------- hosting ---------- */
+
+struct zt_listen_opts {
+	const char *terminator_identity; /* TerminatorIdentity header (addressable terminators) */
+	const char *terminator_secret;
+	uint16_t cost;
+	uint8_t precedence;              /* ZT_PREC_* (0 default, 1 required, 2 failed) */
+	bool datagram;                   /* accepted conns are datagram conns */
+};
+
+struct zt_listener_cbs {
+	/* Terminator established (err == 0), or binding failed/lost (it is retried with backoff). */
+	void (*on_status)(struct zt_listener *l, int err, const char *msg, void *user);
+	/*
+	 * A router forwarded a Dial. Call zt_accept() or zt_reject() before returning; req is
+	 * valid only during the callback. If neither is called, the dial is rejected.
+	 */
+	void (*on_dial)(struct zt_listener *l, struct zt_dial_req *req, void *user);
+};
+
+struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const struct zt_listen_opts *o,
+			      const struct zt_listener_cbs *cbs, void *user);
+void zt_listener_close(struct zt_listener *l); /* Unbind + free */
+
+const char *zt_dial_req_caller(const struct zt_dial_req *r);
+const uint8_t *zt_dial_req_app_data(const struct zt_dial_req *r, size_t *len);
+struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, void *user);
+void zt_reject(struct zt_dial_req *r, const char *reason);
+
+const char *zt_strerror(int err);
+
+#endif

@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Edge-router channel: TLS (client cert, ALPN "ziti-edge"), channel v2 hello with the API
+ * session token, latency probes, reconnect with backoff, and the message dispatcher that
+ * multiplexes every connection and binding on one router connection by ConnId.
+ */
+#include "zt_internal.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct zt_pending {
+	struct zt_pending *next;
+	int32_t seq;
+	zt_reply_cb cb;
+	void *arg;
+};
+
+static const unsigned char alpn_ziti_edge[] = "\x09ziti-edge";
+
+int32_t zt_chan_next_seq(struct zt_chan *ch)
+{
+	ch->seq++;
+	if (ch->seq <= 0)
+		ch->seq = 1;
+	return ch->seq;
+}
+
+bool zt_chan_congested(const struct zt_chan *ch)
+{
+	return zt_buf_used(&ch->out) >= ZT_CHAN_HWM;
+}
+
+/* ---------------- id map ---------------- */
+
+static unsigned hslot(const struct zt_chan *ch, uint32_t id)
+{
+	return (id * 2654435761u) & (ch->nbuckets - 1);
+}
+
+int zt_chan_map_add(struct zt_chan *ch, uint32_t id, void *obj, int tag)
+{
+	if (!ch->conns) {
+		ch->nbuckets = 1024;
+		ch->conns = calloc(ch->nbuckets, sizeof(*ch->conns));
+		if (!ch->conns)
+			return -ENOMEM;
+	}
+	struct zt_hnode *n = malloc(sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	n->key = id;
+	n->val = (void *)((uintptr_t)obj | (uintptr_t)tag);
+	unsigned s = hslot(ch, id);
+
+	n->next = ch->conns[s];
+	ch->conns[s] = n;
+	ch->nconns++;
+	return 0;
+}
+
+void *zt_chan_map_get(struct zt_chan *ch, uint32_t id, int *tag)
+{
+	if (!ch->conns)
+		return NULL;
+	for (struct zt_hnode *n = ch->conns[hslot(ch, id)]; n; n = n->next)
+		if (n->key == id) {
+			*tag = (int)((uintptr_t)n->val & 1);
+			return (void *)((uintptr_t)n->val & ~(uintptr_t)1);
+		}
+	return NULL;
+}
+
+void zt_chan_map_del(struct zt_chan *ch, uint32_t id)
+{
+	if (!ch->conns)
+		return;
+	for (struct zt_hnode **pp = &ch->conns[hslot(ch, id)]; *pp; pp = &(*pp)->next)
+		if ((*pp)->key == id) {
+			struct zt_hnode *n = *pp;
+
+			*pp = n->next;
+			free(n);
+			ch->nconns--;
+			return;
+		}
+}
+
+/* ---------------- pending replies ---------------- */
+
+int zt_chan_expect_reply(struct zt_chan *ch, int32_t seq, zt_reply_cb cb, void *arg)
+{
+	struct zt_pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->seq = seq;
+	p->cb = cb;
+	p->arg = arg;
+	p->next = ch->pending;
+	ch->pending = p;
+	return 0;
+}
+
+void zt_chan_cancel_replies(struct zt_chan *ch, void *arg)
+{
+	for (struct zt_pending **pp = &ch->pending; *pp;) {
+		if ((*pp)->arg == arg) {
+			struct zt_pending *p = *pp;
+
+			*pp = p->next;
+			free(p);
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+}
+
+static struct zt_pending *take_pending(struct zt_chan *ch, int32_t seq)
+{
+	for (struct zt_pending **pp = &ch->pending; *pp; pp = &(*pp)->next)
+		if ((*pp)->seq == seq) {
+			struct zt_pending *p = *pp;
+
+			*pp = p->next;
+			return p;
+		}
+	return NULL;
+}
+
+/* ---------------- output ---------------- */
+
+static void chan_fail(struct zt_chan *ch, const char *why);
+
+static void notify_writable(struct zt_chan *ch)
+{
+	if (!ch->want_write_cb || !ch->conns)
+		return;
+	ch->want_write_cb = false;
+	/* collect first: callbacks may change the map */
+	size_t n = 0, cap = ch->nconns;
+	struct zt_conn **v = calloc(cap ? cap : 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (unsigned b = 0; b < ch->nbuckets; b++)
+		for (struct zt_hnode *h = ch->conns[b]; h; h = h->next)
+			if (!((uintptr_t)h->val & 1) && n < cap) {
+				struct zt_conn *c = (struct zt_conn *)h->val;
+
+				if (c->want_writable)
+					v[n++] = c;
+			}
+	for (size_t i = 0; i < n; i++) {
+		int tag;
+
+		/* still present and still waiting? */
+		if (zt_chan_map_get(ch, v[i]->id, &tag) == v[i] && v[i]->want_writable && !zt_chan_congested(ch))
+			zt_conn_writable(v[i]);
+	}
+	free(v);
+}
+
+void zt_chan_flush(struct zt_chan *ch)
+{
+	char err[300];
+
+	if (ch->state != ZT_CH_UP && ch->state != ZT_CH_HELLO)
+		return;
+	if (ch->in_dispatch)
+		return; /* chan_read flushes after the batch */
+	while (zt_buf_used(&ch->out)) {
+		size_t n = zt_buf_used(&ch->out);
+
+		if (n > (1u << 20))
+			n = 1u << 20;
+		ERR_clear_error();
+		int rc = SSL_write(ch->ssl, ch->out.data + ch->out.off, (int)n);
+
+		if (rc <= 0) {
+			int e = SSL_get_error(ch->ssl, rc);
+
+			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+				zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN | EPOLLOUT);
+				return;
+			}
+			zt_ssl_err(err, sizeof(err), "router write", ch->ssl, rc);
+			chan_fail(ch, err);
+			return;
+		}
+		zt_buf_consume(&ch->out, (size_t)rc);
+	}
+	zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
+	if (zt_buf_used(&ch->out) < ZT_CHAN_LWM)
+		notify_writable(ch);
+}
+
+/* ---------------- lifecycle ---------------- */
+
+static void chan_connect(struct zt_chan *ch);
+
+static void run_waiters(struct zt_chan *ch, int err, const char *msg)
+{
+	struct zt_waiter *w = ch->waiters;
+
+	ch->waiters = NULL;
+	while (w) {
+		struct zt_waiter *n = w->next;
+
+		w->cb(w->arg, ch, err, msg);
+		free(w);
+		w = n;
+	}
+}
+
+static void teardown(struct zt_chan *ch)
+{
+	struct zt_loop *l = ch->ctx->loop;
+
+	if (ch->fd >= 0) {
+		zt_io_del(l, &ch->io);
+		close(ch->fd);
+		ch->fd = -1;
+	}
+	SSL_free(ch->ssl);
+	ch->ssl = NULL;
+	if (!ch->in_dispatch) /* else chan_read frees it once the message is done */
+		zt_buf_free(&ch->in);
+	zt_buf_free(&ch->out);
+	zt_timer_stop(l, &ch->latency_timer);
+	zt_timer_stop(l, &ch->io_timer);
+	ch->latency_outstanding = false;
+	while (ch->pending) {
+		struct zt_pending *p = ch->pending;
+
+		ch->pending = p->next;
+		free(p);
+	}
+}
+
+static void drop_map(struct zt_chan *ch, const char *why)
+{
+	struct zt_hnode **tab = ch->conns;
+	unsigned nb = ch->nbuckets;
+
+	ch->conns = NULL;
+	ch->nbuckets = 0;
+	ch->nconns = 0;
+	for (unsigned b = 0; tab && b < nb; b++) {
+		struct zt_hnode *h = tab[b];
+
+		while (h) {
+			struct zt_hnode *n = h->next;
+			void *obj = (void *)((uintptr_t)h->val & ~(uintptr_t)1);
+
+			if ((uintptr_t)h->val & 1)
+				zt_listener_chan_lost(obj, why);
+			else
+				zt_conn_chan_lost(obj, why);
+			free(h);
+			h = n;
+		}
+	}
+	free(tab);
+}
+
+static void backoff_cb(void *arg)
+{
+	struct zt_chan *ch = arg;
+
+	ch->state = ZT_CH_IDLE;
+	if (ch->waiters)
+		chan_connect(ch);
+}
+
+static void chan_fail(struct zt_chan *ch, const char *why)
+{
+	struct zt_ctx *ctx = ch->ctx;
+	bool was_up = ch->state == ZT_CH_UP;
+
+	if (ch->state == ZT_CH_IDLE || ch->state == ZT_CH_BACKOFF)
+		return;
+	snprintf(ch->last_err, sizeof(ch->last_err), "%s", why);
+	zt_log(ctx, was_up ? 1 : 2, "router %s: %s", ch->name, why);
+	teardown(ch);
+	ch->failures++;
+	unsigned d = 100u << (ch->failures < 8 ? ch->failures : 8);
+
+	if (d > ctx->o.backoff_max_ms)
+		d = ctx->o.backoff_max_ms;
+	d = d / 2 + (unsigned)randombytes_uniform(d / 2 + 1);
+	if (was_up && ch->failures == 1)
+		d = 0; /* first reconnect after a working period: immediately */
+	ch->state = ZT_CH_BACKOFF;
+	zt_ctx_cancel_auth_wait(ctx, ch);
+	zt_timer_start(ctx->loop, &ch->backoff_timer, d);
+	drop_map(ch, why);
+	run_waiters(ch, -ECONNRESET, why);
+}
+
+void zt_chan_close(struct zt_chan *ch, const char *why)
+{
+	chan_fail(ch, why);
+}
+
+/* ---------------- latency ---------------- */
+
+static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
+{
+	(void)arg;
+	(void)m;
+	(void)why;
+	if (err)
+		return;
+	ch->latency_outstanding = false;
+	zt_log(ch->ctx, 3, "router %s latency %llu ms", ch->name,
+	       (unsigned long long)(zt_now_ms() - ch->latency_sent_ms));
+	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_ms);
+}
+
+static void latency_cb(void *arg)
+{
+	struct zt_chan *ch = arg;
+	struct zt_msgb mb;
+
+	if (ch->state != ZT_CH_UP)
+		return;
+	if (ch->latency_outstanding) {
+		chan_fail(ch, "latency probe timed out (router unresponsive)");
+		return;
+	}
+	int32_t seq = zt_chan_next_seq(ch);
+
+	ch->latency_sent_ms = zt_now_ms();
+	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_LATENCY, seq) ||
+	    zt_msgb_hdr_u64(&mb, ZT_H_REFLECTED, ch->latency_sent_ms) ||
+	    zt_chan_expect_reply(ch, seq, latency_reply, NULL))
+		return;
+	ch->latency_outstanding = true;
+	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_timeout_ms);
+	zt_chan_flush(ch);
+}
+
+/* ---------------- hello ---------------- */
+
+static void hello_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
+{
+	bool ok = false;
+	char msg[300];
+
+	(void)arg;
+	if (err) {
+		chan_fail(ch, why);
+		return;
+	}
+	zt_timer_stop(ch->ctx->loop, &ch->io_timer);
+	if (m->content_type != ZT_CT_RESULT || !zt_msg_hdr_bool(m, ZT_H_RESULT_SUCCESS, &ok) || !ok) {
+		snprintf(msg, sizeof(msg), "router rejected hello: %.*s", (int)(m->body_len > 200 ? 200 : m->body_len),
+			 (const char *)m->body);
+		chan_fail(ch, msg);
+		return;
+	}
+	const uint8_t *v;
+	uint32_t vl;
+
+	if (zt_msg_hdr(m, ZT_H_HELLO_VERSION, &v, &vl))
+		zt_log(ch->ctx, 2, "router %s connected (version %.*s)", ch->name, (int)(vl > 80 ? 80 : vl), v);
+	ch->state = ZT_CH_UP;
+	ch->failures = 0;
+	ch->up_since_ms = zt_now_ms();
+	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_ms);
+	run_waiters(ch, 0, NULL);
+}
+
+static void send_hello(struct zt_chan *ch)
+{
+	struct zt_msgb mb;
+	int32_t seq = zt_chan_next_seq(ch);
+	static const char idtok[] = "sipovl-zt";
+
+	if (!ch->ctx->api_token) {
+		chan_fail(ch, "no API session");
+		return;
+	}
+	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_HELLO, seq) ||
+	    zt_msgb_hdr_str(&mb, ZT_H_SESSION_TOKEN, ch->ctx->api_token)) {
+		chan_fail(ch, "out of memory");
+		return;
+	}
+	uint8_t *b = zt_msgb_body(&mb, sizeof(idtok) - 1);
+
+	if (!b || zt_chan_expect_reply(ch, seq, hello_reply, NULL)) {
+		chan_fail(ch, "out of memory");
+		return;
+	}
+	memcpy(b, idtok, sizeof(idtok) - 1);
+	ch->state = ZT_CH_HELLO;
+	zt_chan_flush(ch);
+}
+
+/* ---------------- input ---------------- */
+
+static bool chan_live(const struct zt_chan *ch)
+{
+	return ch->state == ZT_CH_UP || ch->state == ZT_CH_HELLO;
+}
+
+static void chan_read(struct zt_chan *ch)
+{
+	char err[300];
+
+	for (;;) {
+		if (zt_buf_reserve(&ch->in, 65536)) {
+			chan_fail(ch, "out of memory");
+			return;
+		}
+		ERR_clear_error();
+		int rc = SSL_read(ch->ssl, ch->in.data + ch->in.len, (int)(ch->in.cap - ch->in.len));
+
+		if (rc <= 0) {
+			int e = SSL_get_error(ch->ssl, rc);
+
+			if (e == SSL_ERROR_WANT_READ) {
+				zt_chan_flush(ch);
+				return;
+			}
+			if (e == SSL_ERROR_WANT_WRITE) {
+				zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN | EPOLLOUT);
+				return;
+			}
+			zt_ssl_err(err, sizeof(err), "router connection lost", ch->ssl, rc);
+			chan_fail(ch, err);
+			return;
+		}
+		ch->in.len += rc;
+		for (;;) {
+			struct zt_msg m;
+			size_t used = 0;
+			int pr = zt_msg_parse(ch->in.data + ch->in.off, zt_buf_used(&ch->in), &m, &used, NULL);
+
+			if (pr == ZT_PARSE_MORE)
+				break;
+			if (pr < 0) {
+				snprintf(err, sizeof(err), "protocol error from router: %s", zt_parse_strerror(pr));
+				chan_fail(ch, err);
+				return;
+			}
+			ch->in_dispatch = true;
+			zt_chan_dispatch(ch, &m);
+			ch->in_dispatch = false;
+			if (!chan_live(ch)) {
+				zt_buf_free(&ch->in);
+				return;
+			}
+			zt_buf_consume(&ch->in, used);
+		}
+		if (zt_buf_used(&ch->out)) {
+			zt_chan_flush(ch);
+			if (!chan_live(ch))
+				return;
+		}
+	}
+}
+
+static void chan_io(void *arg, uint32_t events)
+{
+	struct zt_chan *ch = arg;
+	char err[300];
+
+	if (ch->state == ZT_CH_CONNECTING) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		getsockopt(ch->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+		if (soerr) {
+			snprintf(err, sizeof(err), "connect failed: %s", strerror(soerr));
+			chan_fail(ch, err);
+			return;
+		}
+		ch->ssl = SSL_new(ch->ctx->id->ssl);
+		if (!ch->ssl) {
+			chan_fail(ch, "SSL_new failed");
+			return;
+		}
+		SSL_set_fd(ch->ssl, ch->fd);
+		SSL_set1_host(ch->ssl, ch->host);
+		SSL_set_tlsext_host_name(ch->ssl, ch->host);
+		SSL_set_alpn_protos(ch->ssl, alpn_ziti_edge, sizeof(alpn_ziti_edge) - 1);
+		ch->state = ZT_CH_TLS;
+	}
+	if (ch->state == ZT_CH_TLS) {
+		ERR_clear_error();
+		int rc = SSL_connect(ch->ssl);
+
+		if (rc != 1) {
+			int e = SSL_get_error(ch->ssl, rc);
+
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+				zt_io_set(ch->ctx->loop, &ch->io, e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+				return;
+			}
+			zt_ssl_err(err, sizeof(err), "router TLS", ch->ssl, rc);
+			chan_fail(ch, err);
+			return;
+		}
+		zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
+		send_hello(ch);
+		return;
+	}
+	if (!chan_live(ch))
+		return;
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		chan_read(ch);
+	if (chan_live(ch) && (events & EPOLLOUT))
+		zt_chan_flush(ch);
+	else if (chan_live(ch) && zt_buf_used(&ch->out))
+		zt_chan_flush(ch);
+}
+
+static void io_timeout_cb(void *arg)
+{
+	struct zt_chan *ch = arg;
+
+	chan_fail(ch, "timed out connecting to router");
+}
+
+static void chan_auth_cb(void *arg, int err, const char *msg)
+{
+	struct zt_chan *ch = arg;
+	char e[300];
+
+	if (ch->state != ZT_CH_CONNECTING || ch->fd >= 0)
+		return;
+	if (err) {
+		snprintf(e, sizeof(e), "no API session: %s", msg ? msg : "authentication failed");
+		chan_fail(ch, e);
+		return;
+	}
+	int rc = zt_tcp_connect(ch->host, ch->port, &ch->fd, e, sizeof(e));
+
+	if (rc) {
+		chan_fail(ch, e);
+		return;
+	}
+	zt_io_init(&ch->io, ch->fd, chan_io, ch);
+	zt_io_set(ch->ctx->loop, &ch->io, EPOLLOUT);
+}
+
+static void chan_connect(struct zt_chan *ch)
+{
+	ch->state = ZT_CH_CONNECTING;
+	ch->fd = -1;
+	ch->seq = 0;
+	zt_timer_start(ch->ctx->loop, &ch->io_timer, ch->ctx->o.connect_timeout_ms);
+	zt_ctx_need_auth(ch->ctx, chan_auth_cb, ch);
+}
+
+void zt_chan_want(struct zt_chan *ch, void (*cb)(void *, struct zt_chan *, int, const char *), void *arg)
+{
+	if (ch->state == ZT_CH_UP) {
+		cb(arg, ch, 0, NULL);
+		return;
+	}
+	struct zt_waiter *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		cb(arg, ch, -ENOMEM, "out of memory");
+		return;
+	}
+	w->cb = cb;
+	w->arg = arg;
+	/* append (FIFO) */
+	struct zt_waiter **pp = &ch->waiters;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = w;
+	if (ch->state == ZT_CH_IDLE)
+		chan_connect(ch);
+}
+
+void zt_chan_unwant(struct zt_chan *ch, void *arg)
+{
+	for (struct zt_waiter **pp = &ch->waiters; *pp;) {
+		if ((*pp)->arg == arg) {
+			struct zt_waiter *w = *pp;
+
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+}
+
+struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *name)
+{
+	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next)
+		if (!strcmp(ch->url, url))
+			return ch;
+	struct zt_chan *ch = calloc(1, sizeof(*ch));
+	char *scheme = NULL, *path = NULL;
+
+	if (!ch)
+		return NULL;
+	if (zt_parse_url(url, &scheme, &ch->host, &ch->port, &path) || strcmp(scheme, "tls")) {
+		free(scheme);
+		free(path);
+		free(ch->host);
+		free(ch->port);
+		free(ch);
+		return NULL;
+	}
+	free(scheme);
+	free(path);
+	ch->ctx = ctx;
+	ch->url = strdup(url);
+	ch->name = strdup(name ? name : url);
+	ch->fd = -1;
+	ch->state = ZT_CH_IDLE;
+	zt_timer_init(&ch->latency_timer, latency_cb, ch);
+	zt_timer_init(&ch->backoff_timer, backoff_cb, ch);
+	zt_timer_init(&ch->io_timer, io_timeout_cb, ch);
+	ch->next = ctx->chans;
+	ctx->chans = ch;
+	return ch;
+}
+
+void zt_chan_free_all(struct zt_ctx *ctx)
+{
+	while (ctx->chans) {
+		struct zt_chan *ch = ctx->chans;
+
+		ctx->chans = ch->next;
+		/* best effort: flush pending bytes (StateClosed / Unbind) without blocking */
+		if (ch->state == ZT_CH_UP && zt_buf_used(&ch->out))
+			zt_chan_flush(ch);
+		zt_ctx_cancel_auth_wait(ctx, ch);
+		teardown(ch);
+		zt_timer_stop(ctx->loop, &ch->backoff_timer);
+		drop_map(ch, "context closed");
+		struct zt_waiter *w = ch->waiters;
+
+		while (w) {
+			struct zt_waiter *n = w->next;
+
+			free(w);
+			w = n;
+		}
+		free(ch->url);
+		free(ch->host);
+		free(ch->port);
+		free(ch->name);
+		free(ch);
+	}
+}
+
+/* ---------------- dispatcher ---------------- */
+
+static void send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why)
+{
+	struct zt_msgb mb;
+
+	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_STATE_CLOSED, zt_chan_next_seq(ch)) ||
+	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, conn_id))
+		return;
+	uint8_t *b = zt_msgb_body(&mb, (uint32_t)strlen(why));
+
+	if (b)
+		memcpy(b, why, strlen(why));
+}
+
+void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason)
+{
+	struct zt_msgb mb;
+	uint32_t bind_id = 0;
+
+	zt_msg_hdr_u32(dial, ZT_H_CONN_ID, &bind_id);
+	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_DIAL_FAILED, zt_chan_next_seq(ch)) ||
+	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, bind_id) || zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)dial->seq))
+		return;
+	uint8_t *b = zt_msgb_body(&mb, (uint32_t)strlen(reason));
+
+	if (b)
+		memcpy(b, reason, strlen(reason));
+}
+
+void zt_chan_dispatch(struct zt_chan *ch, const struct zt_msg *m)
+{
+	uint32_t rf, conn_id;
+
+	if (zt_msg_hdr_u32(m, ZT_H_REPLY_FOR, &rf)) {
+		struct zt_pending *p = take_pending(ch, (int32_t)rf);
+
+		if (p) {
+			zt_reply_cb cb = p->cb;
+			void *arg = p->arg;
+
+			free(p);
+			cb(arg, ch, m, 0, NULL);
+			return;
+		}
+	}
+	switch (m->content_type) {
+	case ZT_CT_LATENCY: {
+		/* a peer probing us: answer with a reply echoing the reflected header */
+		struct zt_msgb mb;
+		const uint8_t *v;
+		uint32_t vl;
+
+		if (zt_msgb_begin(&mb, &ch->out, ZT_CT_RESULT, zt_chan_next_seq(ch)) ||
+		    zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)m->seq) || zt_msgb_hdr_u8(&mb, ZT_H_RESULT_SUCCESS, 1))
+			return;
+		if (zt_msg_hdr(m, ZT_H_REFLECTED, &v, &vl))
+			zt_msgb_hdr(&mb, ZT_H_REFLECTED, v, vl);
+		zt_chan_flush(ch);
+		return;
+	}
+	case ZT_CT_DATA:
+	case ZT_CT_STATE_CONNECTED:
+	case ZT_CT_STATE_CLOSED:
+	case ZT_CT_DIAL:
+	case ZT_CT_BIND_SUCCESS:
+	case ZT_CT_CONN_INSPECT_REQUEST: {
+		int tag = 0;
+
+		if (!zt_msg_hdr_u32(m, ZT_H_CONN_ID, &conn_id)) {
+			zt_log(ch->ctx, 1, "router %s: %s without ConnId ignored", ch->name, zt_ct_name(m->content_type));
+			return;
+		}
+		void *obj = zt_chan_map_get(ch, conn_id, &tag);
+
+		if (obj && tag == 0) {
+			zt_conn_on_msg(obj, m);
+		} else if (obj && tag == 1) {
+			zt_listener_on_msg(obj, ch, m);
+		} else if (m->content_type == ZT_CT_DIAL) {
+			zt_log(ch->ctx, 1, "router %s: Dial for unknown binding %u rejected", ch->name, conn_id);
+			zt_send_dial_failed(ch, m, "no such binding (service not hosted here)");
+			zt_chan_flush(ch);
+		} else if (m->content_type == ZT_CT_DATA || m->content_type == ZT_CT_STATE_CONNECTED) {
+			zt_log(ch->ctx, 3, "router %s: %s for unknown conn %u", ch->name, zt_ct_name(m->content_type), conn_id);
+			send_state_closed(ch, conn_id, "unknown connection");
+			zt_chan_flush(ch);
+		}
+		return;
+	}
+	default:
+		zt_log(ch->ctx, 3, "router %s: ignoring message type %d", ch->name, m->content_type);
+	}
+}

@@ -1,0 +1,889 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Controller side of the edge client: /version, legacy certificate authentication
+ * (zt-session), API-session refresh, service listing with configTypes=all, service-update
+ * polling and Dial/Bind session creation. Authentication is isolated behind
+ * zt_ctx_need_auth() so an OIDC flow can replace it later without touching callers.
+ */
+#include "zt_internal.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+void zt_log(struct zt_ctx *ctx, int level, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (!ctx->cbs.on_log || level > ctx->o.log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ctx->cbs.on_log(ctx, level, buf, ctx->user);
+}
+
+const char *zt_strerror(int err)
+{
+	return strerror(err < 0 ? -err : err);
+}
+
+struct zt_loop *zt_ctx_loop(struct zt_ctx *ctx)
+{
+	return ctx->loop;
+}
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* "controller said: <message>" from an error envelope, or the HTTP status. */
+static void resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what)
+{
+	if (r->status == 0) {
+		snprintf(buf, len, "%s: %s", what, r->err ? r->err : "transport error");
+		return;
+	}
+	struct json_object *root = json_tokener_parse(r->body ? r->body : "");
+	struct json_object *e = jget(root, "error");
+	const char *code = jstr(e, "code"), *msg = jstr(e, "message");
+	const char *cause = jstr(jget(e, "cause"), "message");
+
+	snprintf(buf, len, "%s: HTTP %d%s%s%s%s%s%s", what, r->status, code ? " " : "", code ? code : "",
+		 msg ? ": " : "", msg ? msg : "", cause ? " - " : "", cause ? cause : "");
+	json_object_put(root);
+}
+
+/* ---------------- services ---------------- */
+
+static void svc_free(struct zt_svc *s)
+{
+	if (!s)
+		return;
+	free(s->pub.id);
+	free(s->pub.name);
+	free(s->pub.configs_json);
+	free(s->pub.intercept_v1_json);
+	free(s->pub.host_v1_json);
+	free(s->fingerprint);
+	zt_session_put(s->dial_session);
+	free(s);
+}
+
+static char *jdup_obj(struct json_object *o)
+{
+	return o ? strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) : NULL;
+}
+
+static struct zt_svc *svc_parse(struct json_object *o)
+{
+	const char *id = jstr(o, "id"), *name = jstr(o, "name");
+
+	if (!id || !name)
+		return NULL;
+	struct zt_svc *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->pub.id = strdup(id);
+	s->pub.name = strdup(name);
+	struct json_object *perms = jget(o, "permissions");
+
+	for (size_t i = 0; perms && json_object_is_type(perms, json_type_array) &&
+			   i < json_object_array_length(perms); i++) {
+		const char *p = json_object_get_string(json_object_array_get_idx(perms, i));
+
+		if (p && !strcmp(p, "Dial"))
+			s->pub.perms |= ZT_PERM_DIAL;
+		else if (p && !strcmp(p, "Bind"))
+			s->pub.perms |= ZT_PERM_BIND;
+	}
+	struct json_object *enc = jget(o, "encryptionRequired");
+
+	s->pub.encryption_required = enc ? json_object_get_boolean(enc) : true;
+	struct json_object *cfg = jget(o, "config");
+
+	if (cfg && json_object_is_type(cfg, json_type_object)) {
+		s->pub.configs_json = jdup_obj(cfg);
+		s->pub.intercept_v1_json = jdup_obj(jget(cfg, "intercept.v1"));
+		s->pub.host_v1_json = jdup_obj(jget(cfg, "host.v1"));
+	}
+	char *fp = NULL;
+
+	if (asprintf(&fp, "%s|%u|%d|%s", id, s->pub.perms, s->pub.encryption_required,
+		     s->pub.configs_json ? s->pub.configs_json : "") < 0)
+		fp = NULL;
+	s->fingerprint = fp;
+	return s;
+}
+
+struct zt_svc *zt_svc_find(struct zt_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->nsvcs; i++)
+		if (!strcmp(ctx->svcs[i]->pub.name, name))
+			return ctx->svcs[i];
+	return NULL;
+}
+
+const struct zt_service *zt_service_find(struct zt_ctx *ctx, const char *name)
+{
+	struct zt_svc *s = zt_svc_find(ctx, name);
+
+	return s ? &s->pub : NULL;
+}
+
+const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i)
+{
+	return i < ctx->nsvcs ? &ctx->svcs[i]->pub : NULL;
+}
+
+static void ready(struct zt_ctx *ctx, int err, const char *msg)
+{
+	if (ctx->ready_reported)
+		return;
+	ctx->ready_reported = true;
+	if (ctx->cbs.on_ready)
+		ctx->cbs.on_ready(ctx, err, msg, ctx->user);
+}
+
+static void apply_service_list(struct zt_ctx *ctx, struct json_object *arr)
+{
+	size_t n = json_object_array_length(arr);
+	struct zt_svc **nv = calloc(n ? n : 1, sizeof(*nv));
+	size_t nn = 0;
+
+	if (!nv)
+		return;
+	for (size_t i = 0; i < ctx->nsvcs; i++)
+		ctx->svcs[i]->seen = false;
+	for (size_t i = 0; i < n; i++) {
+		struct zt_svc *s = svc_parse(json_object_array_get_idx(arr, i));
+
+		if (!s)
+			continue;
+		struct zt_svc *old = zt_svc_find(ctx, s->pub.name);
+		int ev = ZT_SVC_ADDED;
+
+		if (old) {
+			old->seen = true;
+			if (!strcmp(old->fingerprint, s->fingerprint)) {
+				svc_free(s);
+				nv[nn++] = old;
+				continue;
+			}
+			ev = ZT_SVC_CHANGED;
+			if (!strcmp(old->pub.id, s->pub.id)) { /* keep the dial session */
+				s->dial_session = old->dial_session;
+				old->dial_session = NULL;
+			}
+		}
+		nv[nn++] = s;
+		s->seen = (ev == ZT_SVC_ADDED) ? false : true; /* marks "new object" below */
+		(void)ev;
+	}
+	/* swap lists, fire events */
+	struct zt_svc **oldv = ctx->svcs;
+	size_t oldn = ctx->nsvcs;
+
+	ctx->svcs = nv;
+	ctx->nsvcs = nn;
+	for (size_t i = 0; i < oldn; i++) {
+		struct zt_svc *o = oldv[i];
+		bool kept = false;
+
+		for (size_t j = 0; j < nn; j++)
+			if (nv[j] == o)
+				kept = true;
+		if (kept)
+			continue;
+		if (!o->seen) {
+			zt_log(ctx, 2, "service removed: %s", o->pub.name);
+			if (ctx->cbs.on_service)
+				ctx->cbs.on_service(ctx, &o->pub, ZT_SVC_REMOVED, ctx->user);
+		}
+		svc_free(o);
+	}
+	for (size_t j = 0; j < nn; j++) {
+		struct zt_svc *s = nv[j];
+		bool existed = false;
+
+		for (size_t i = 0; i < oldn; i++)
+			if (oldv[i] == s)
+				existed = true;
+		if (existed)
+			continue;
+		int ev = s->seen ? ZT_SVC_CHANGED : ZT_SVC_ADDED;
+
+		s->seen = true;
+		zt_log(ctx, 2, "service %s: %s (perms %u, encryption %s)", ev == ZT_SVC_ADDED ? "added" : "changed",
+		       s->pub.name, s->pub.perms, s->pub.encryption_required ? "required" : "off");
+		if (ctx->cbs.on_service)
+			ctx->cbs.on_service(ctx, &s->pub, ev, ctx->user);
+	}
+	free(oldv);
+	zt_listener_kick(ctx);
+}
+
+static void list_services(struct zt_ctx *ctx);
+
+static void list_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+	char err[512];
+
+	ctx->list_req = NULL;
+	if (r->status == 401) {
+		zt_ctx_auth_invalid(ctx);
+		json_object_put(ctx->list_acc);
+		ctx->list_acc = NULL;
+		ctx->list_again = true; /* after re-authentication */
+		zt_ctx_need_auth(ctx, NULL, NULL);
+		return;
+	}
+	if (r->status != 200) {
+		resp_error(r, err, sizeof(err), "list services");
+		zt_log(ctx, 1, "%s", err);
+		json_object_put(ctx->list_acc);
+		ctx->list_acc = NULL;
+		if (!ctx->ready_reported && ctx->nsvcs == 0)
+			ready(ctx, -EIO, err);
+		return;
+	}
+	struct json_object *root = json_tokener_parse(r->body);
+	struct json_object *data = jget(root, "data");
+	struct json_object *pag = jget(jget(root, "meta"), "pagination");
+	int64_t total = json_object_get_int64(jget(pag, "totalCount"));
+
+	if (!data || !json_object_is_type(data, json_type_array)) {
+		json_object_put(root);
+		json_object_put(ctx->list_acc);
+		ctx->list_acc = NULL;
+		if (!ctx->ready_reported)
+			ready(ctx, -EPROTO, "list services: malformed response");
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(data); i++)
+		json_object_array_add(ctx->list_acc, json_object_get(json_object_array_get_idx(data, i)));
+	size_t got = json_object_array_length(data);
+
+	json_object_put(root);
+	ctx->list_offset += got;
+	if (got > 0 && ctx->list_offset < total) {
+		list_services(ctx);
+		return;
+	}
+	struct json_object *all = ctx->list_acc;
+
+	ctx->list_acc = NULL;
+	apply_service_list(ctx, all);
+	json_object_put(all);
+	ready(ctx, 0, "ready");
+	if (ctx->list_again) {
+		ctx->list_again = false;
+		list_services(ctx);
+	}
+}
+
+static void list_services(struct zt_ctx *ctx)
+{
+	char path[512];
+
+	if (ctx->list_req) {
+		ctx->list_again = true;
+		return;
+	}
+	if (ctx->auth != ZT_AUTH_OK) {
+		ctx->list_again = true;
+		zt_ctx_need_auth(ctx, NULL, NULL);
+		return;
+	}
+	if (!ctx->list_acc) {
+		ctx->list_acc = json_object_new_array();
+		ctx->list_offset = 0;
+	}
+	snprintf(path, sizeof(path), "%s/services?configTypes=all&limit=500&offset=%u", ctx->edge_path,
+		 ctx->list_offset);
+	ctx->list_req = zt_http_request(ctx, "GET", path, NULL, list_cb, ctx);
+}
+
+void zt_ctx_services_changed_hint(struct zt_ctx *ctx)
+{
+	list_services(ctx);
+}
+
+/* ---------------- polling ---------------- */
+
+static void poll_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+
+	ctx->poll_req = NULL;
+	zt_timer_start(ctx->loop, &ctx->poll_timer, ctx->o.svc_poll_ms);
+	if (r->status == 401) {
+		zt_log(ctx, 1, "service poll: API session no longer valid, re-authenticating");
+		zt_ctx_auth_invalid(ctx);
+		ctx->list_again = true;
+		zt_ctx_need_auth(ctx, NULL, NULL);
+		return;
+	}
+	if (r->status != 200) {
+		char err[512];
+
+		resp_error(r, err, sizeof(err), "service poll");
+		zt_log(ctx, 1, "%s", err);
+		return;
+	}
+	struct json_object *root = json_tokener_parse(r->body);
+	const char *lc = jstr(jget(root, "data"), "lastChangeAt");
+
+	if (lc && (!ctx->last_change || strcmp(lc, ctx->last_change))) {
+		bool first = ctx->last_change == NULL;
+
+		free(ctx->last_change);
+		ctx->last_change = strdup(lc);
+		if (!first)
+			list_services(ctx);
+	}
+	json_object_put(root);
+}
+
+static void poll_timer_cb(void *arg)
+{
+	struct zt_ctx *ctx = arg;
+	char path[512];
+
+	if (ctx->auth != ZT_AUTH_OK) {
+		zt_timer_start(ctx->loop, &ctx->poll_timer, ctx->o.svc_poll_ms);
+		ctx->list_again = true;
+		zt_ctx_need_auth(ctx, NULL, NULL);
+		return;
+	}
+	if (ctx->poll_req)
+		return;
+	snprintf(path, sizeof(path), "%s/current-api-session/service-updates", ctx->edge_path);
+	ctx->poll_req = zt_http_request(ctx, "GET", path, NULL, poll_cb, ctx);
+}
+
+/* ---------------- authentication ---------------- */
+
+static void schedule_refresh(struct zt_ctx *ctx, int64_t expires_s)
+{
+	uint64_t d;
+
+	if (expires_s <= 0)
+		expires_s = 60;
+	d = (uint64_t)expires_s * 1000 / 2;
+	if (d < ctx->o.refresh_min_ms)
+		d = ctx->o.refresh_min_ms;
+	zt_timer_start(ctx->loop, &ctx->refresh_timer, d);
+}
+
+static void run_auth_waiters(struct zt_ctx *ctx, int err, const char *msg)
+{
+	struct zt_auth_waiter *w = ctx->auth_waiters;
+
+	ctx->auth_waiters = NULL;
+	while (w) {
+		struct zt_auth_waiter *n = w->next;
+
+		if (w->cb)
+			w->cb(w->arg, err, msg);
+		free(w);
+		w = n;
+	}
+}
+
+static void start_auth(struct zt_ctx *ctx);
+
+static void auth_retry_cb(void *arg)
+{
+	start_auth(arg);
+}
+
+static void auth_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+	char err[512];
+
+	ctx->auth_req = NULL;
+	if (r->status != 200) {
+		resp_error(r, err, sizeof(err), "authenticate");
+		ctx->auth = ZT_AUTH_NONE;
+		ctx->auth_failures++;
+		zt_log(ctx, 0, "%s", err);
+		ready(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
+		run_auth_waiters(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
+		unsigned d = 250u << (ctx->auth_failures < 5 ? ctx->auth_failures : 5);
+
+		if (d > ctx->o.backoff_max_ms)
+			d = ctx->o.backoff_max_ms;
+		zt_timer_start(ctx->loop, &ctx->auth_retry_timer, d);
+		return;
+	}
+	struct json_object *root = json_tokener_parse(r->body);
+	struct json_object *data = jget(root, "data");
+	const char *tok = jstr(data, "token"), *sid = jstr(data, "id");
+
+	if (!tok) {
+		json_object_put(root);
+		ctx->auth = ZT_AUTH_NONE;
+		ready(ctx, -EPROTO, "authenticate: no token in response");
+		run_auth_waiters(ctx, -EPROTO, "authenticate: no token in response");
+		return;
+	}
+	struct json_object *aq = jget(data, "authQueries");
+
+	if (aq && json_object_is_type(aq, json_type_array) && json_object_array_length(aq) > 0) {
+		json_object_put(root);
+		ctx->auth = ZT_AUTH_NONE;
+		ready(ctx, -EACCES, "authenticate: MFA (authQueries) required, not supported");
+		run_auth_waiters(ctx, -EACCES, "authenticate: MFA required, not supported");
+		return;
+	}
+	free(ctx->api_token);
+	free(ctx->api_session_id);
+	ctx->api_token = strdup(tok);
+	ctx->api_session_id = sid ? strdup(sid) : NULL;
+	ctx->auth = ZT_AUTH_OK;
+	ctx->auth_failures = 0;
+	int64_t exp = json_object_get_int64(jget(data, "expirationSeconds"));
+
+	zt_log(ctx, 2, "authenticated: api session %s, expires in %llds", sid ? sid : "?", (long long)exp);
+	json_object_put(root);
+	schedule_refresh(ctx, exp);
+	/* dial sessions belong to the old API session */
+	for (size_t i = 0; i < ctx->nsvcs; i++) {
+		zt_session_put(ctx->svcs[i]->dial_session);
+		ctx->svcs[i]->dial_session = NULL;
+	}
+	if (!zt_timer_armed(&ctx->poll_timer) && !ctx->poll_req)
+		zt_timer_start(ctx->loop, &ctx->poll_timer, ctx->o.svc_poll_ms);
+	if (!ctx->ready_reported || ctx->list_again) {
+		ctx->list_again = false;
+		list_services(ctx);
+	}
+	run_auth_waiters(ctx, 0, NULL);
+}
+
+static void start_auth(struct zt_ctx *ctx)
+{
+	char path[512], body[768];
+	struct utsname u;
+
+	if (ctx->auth == ZT_AUTH_PENDING)
+		return;
+	zt_timer_stop(ctx->loop, &ctx->auth_retry_timer);
+	ctx->auth = ZT_AUTH_PENDING;
+	free(ctx->api_token);
+	ctx->api_token = NULL;
+	uname(&u);
+	snprintf(path, sizeof(path), "%s/authenticate?method=cert", ctx->edge_path);
+	snprintf(body, sizeof(body),
+		 "{\"sdkInfo\":{\"type\":\"sipovl-zt\",\"version\":\"0.1.0\",\"appID\":\"%s\"},"
+		 "\"envInfo\":{\"os\":\"%s\",\"arch\":\"%s\",\"osRelease\":\"%s\"},\"configTypes\":[\"all\"]}",
+		 ctx->o.app_id ? ctx->o.app_id : "sipovl", u.sysname, u.machine, u.release);
+	ctx->auth_req = zt_http_request(ctx, "POST", path, body, auth_cb, ctx);
+}
+
+void zt_ctx_need_auth(struct zt_ctx *ctx, void (*cb)(void *, int, const char *), void *arg)
+{
+	if (ctx->auth == ZT_AUTH_OK) {
+		if (cb)
+			cb(arg, 0, NULL);
+		return;
+	}
+	if (cb) {
+		struct zt_auth_waiter *w = calloc(1, sizeof(*w));
+
+		if (!w) {
+			cb(arg, -ENOMEM, "out of memory");
+			return;
+		}
+		w->cb = cb;
+		w->arg = arg;
+		w->next = ctx->auth_waiters;
+		ctx->auth_waiters = w;
+	}
+	if (ctx->auth == ZT_AUTH_NONE && !zt_timer_armed(&ctx->auth_retry_timer))
+		start_auth(ctx);
+}
+
+void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg)
+{
+	for (struct zt_auth_waiter **pp = &ctx->auth_waiters; *pp;) {
+		if ((*pp)->arg == arg) {
+			struct zt_auth_waiter *w = *pp;
+
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+}
+
+void zt_ctx_auth_invalid(struct zt_ctx *ctx)
+{
+	if (ctx->auth != ZT_AUTH_OK)
+		return;
+	zt_log(ctx, 1, "API session %s is no longer valid", ctx->api_session_id ? ctx->api_session_id : "?");
+	ctx->auth = ZT_AUTH_NONE;
+	free(ctx->api_token);
+	ctx->api_token = NULL;
+	zt_timer_stop(ctx->loop, &ctx->refresh_timer);
+}
+
+void zt_ctx_forget_api_session(struct zt_ctx *ctx)
+{
+	zt_ctx_auth_invalid(ctx);
+}
+
+const char *zt_ctx_api_session_id(struct zt_ctx *ctx)
+{
+	return ctx->api_session_id;
+}
+
+static void refresh_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+
+	ctx->refresh_req = NULL;
+	if (r->status == 200) {
+		struct json_object *root = json_tokener_parse(r->body);
+
+		schedule_refresh(ctx, json_object_get_int64(jget(jget(root, "data"), "expirationSeconds")));
+		json_object_put(root);
+		return;
+	}
+	if (r->status == 401) {
+		zt_ctx_auth_invalid(ctx);
+		ctx->list_again = true;
+		zt_ctx_need_auth(ctx, NULL, NULL);
+		return;
+	}
+	char err[512];
+
+	resp_error(r, err, sizeof(err), "API session refresh");
+	zt_log(ctx, 1, "%s", err);
+	zt_timer_start(ctx->loop, &ctx->refresh_timer, ctx->o.refresh_min_ms > 2000 ? ctx->o.refresh_min_ms : 2000);
+}
+
+static void refresh_timer_cb(void *arg)
+{
+	struct zt_ctx *ctx = arg;
+	char path[512];
+
+	if (ctx->auth != ZT_AUTH_OK || ctx->refresh_req)
+		return;
+	snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);
+	ctx->refresh_req = zt_http_request(ctx, "GET", path, NULL, refresh_cb, ctx);
+}
+
+/* ---------------- /version ---------------- */
+
+static void version_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+
+	ctx->version_req = NULL;
+	if (r->status == 200) {
+		struct json_object *root = json_tokener_parse(r->body);
+		struct json_object *data = jget(root, "data");
+		struct json_object *av = jget(data, "apiVersions");
+		const char *p = jstr(jget(jget(av, "edge-client"), "v1"), "path");
+
+		if (!p)
+			p = jstr(jget(jget(av, "edge"), "v1"), "path");
+		if (p && *p == '/') {
+			free(ctx->edge_path);
+			ctx->edge_path = strdup(p);
+		}
+		zt_log(ctx, 2, "controller %s, client API %s", jstr(data, "version") ? jstr(data, "version") : "?",
+		       ctx->edge_path);
+		json_object_put(root);
+	} else {
+		char err[512];
+
+		resp_error(r, err, sizeof(err), "controller /version");
+		zt_log(ctx, 0, "%s", err);
+		if (r->status == 0) { /* TLS / connect problems are the same for authenticate */
+			ready(ctx, -ECONNREFUSED, err);
+			zt_timer_start(ctx->loop, &ctx->auth_retry_timer, ctx->o.backoff_max_ms);
+			ctx->auth = ZT_AUTH_NONE;
+			return;
+		}
+	}
+	ctx->auth = ZT_AUTH_NONE;
+	start_auth(ctx);
+}
+
+/* ---------------- sessions ---------------- */
+
+struct zt_sess_req {
+	struct zt_ctx *ctx;
+	struct zt_sess_req *next;
+	char *service_id;
+	int type;
+	zt_session_cb cb;
+	void *arg;
+	struct zt_http *http;
+	bool retried;
+};
+
+void zt_session_put(struct zt_session *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	free(s->id);
+	free(s->token);
+	free(s->service_id);
+	for (size_t i = 0; i < s->ners; i++) {
+		free(s->ers[i].name);
+		free(s->ers[i].url);
+	}
+	free(s->ers);
+	free(s);
+}
+
+static void sreq_unlink(struct zt_sess_req *r)
+{
+	for (struct zt_sess_req **pp = &r->ctx->sess_reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+}
+
+static void sreq_free(struct zt_sess_req *r)
+{
+	sreq_unlink(r);
+	free(r->service_id);
+	free(r);
+}
+
+static void sreq_send(void *arg, int err, const char *msg);
+
+static void sess_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_sess_req *q = arg;
+	struct zt_ctx *ctx = q->ctx;
+	char err[512];
+
+	q->http = NULL;
+	if (r->status == 401 && !q->retried) {
+		q->retried = true;
+		zt_ctx_auth_invalid(ctx);
+		zt_ctx_need_auth(ctx, sreq_send, q);
+		return;
+	}
+	if (r->status != 201 && r->status != 200) {
+		resp_error(r, err, sizeof(err), q->type == ZT_PERM_DIAL ? "create Dial session" : "create Bind session");
+		zt_session_cb cb = q->cb;
+		void *a = q->arg;
+
+		sreq_free(q);
+		cb(a, NULL, r->status == 0 ? -ECONNREFUSED : r->status == 404 ? -ENOENT : -EACCES, err);
+		return;
+	}
+	struct json_object *root = json_tokener_parse(r->body);
+	struct json_object *data = jget(root, "data");
+	const char *tok = jstr(data, "token");
+	struct json_object *ers = jget(data, "edgeRouters");
+	struct zt_session *s = calloc(1, sizeof(*s));
+
+	if (!tok || !s) {
+		json_object_put(root);
+		free(s);
+		zt_session_cb cb = q->cb;
+		void *a = q->arg;
+
+		sreq_free(q);
+		cb(a, NULL, -EPROTO, "create session: malformed response");
+		return;
+	}
+	s->refs = 1;
+	s->token = strdup(tok);
+	s->id = jstr(data, "id") ? strdup(jstr(data, "id")) : NULL;
+	s->service_id = strdup(q->service_id);
+	s->type = q->type;
+	size_t n = ers && json_object_is_type(ers, json_type_array) ? json_object_array_length(ers) : 0;
+
+	s->ers = calloc(n ? n : 1, sizeof(*s->ers));
+	for (size_t i = 0; s->ers && i < n; i++) {
+		struct json_object *er = json_object_array_get_idx(ers, i);
+		const char *url = jstr(jget(er, "urls"), "tls");
+
+		if (!url)
+			url = jstr(jget(er, "supportedProtocols"), "tls");
+		if (!url)
+			continue;
+		s->ers[s->ners].url = strdup(url);
+		s->ers[s->ners].name = strdup(jstr(er, "name") ? jstr(er, "name") : url);
+		s->ners++;
+	}
+	json_object_put(root);
+	zt_session_cb cb = q->cb;
+	void *a = q->arg;
+
+	sreq_free(q);
+	if (s->ners == 0) {
+		zt_session_put(s);
+		cb(a, NULL, -ENETUNREACH, "no edge router available for this service (check edge-router policies)");
+		return;
+	}
+	cb(a, s, 0, NULL);
+}
+
+static void sreq_send(void *arg, int err, const char *msg)
+{
+	struct zt_sess_req *q = arg;
+	char path[512], body[256];
+
+	if (err) {
+		zt_session_cb cb = q->cb;
+		void *a = q->arg;
+
+		sreq_free(q);
+		cb(a, NULL, err, msg);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/sessions", q->ctx->edge_path);
+	snprintf(body, sizeof(body), "{\"serviceId\":\"%s\",\"type\":\"%s\"}", q->service_id,
+		 q->type == ZT_PERM_DIAL ? "Dial" : "Bind");
+	q->http = zt_http_request(q->ctx, "POST", path, body, sess_cb, q);
+}
+
+struct zt_sess_req *zt_session_create(struct zt_ctx *ctx, const char *service_id, int type,
+				      zt_session_cb cb, void *arg)
+{
+	struct zt_sess_req *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->ctx = ctx;
+	q->service_id = strdup(service_id);
+	q->type = type;
+	q->cb = cb;
+	q->arg = arg;
+	q->next = ctx->sess_reqs;
+	ctx->sess_reqs = q;
+	zt_ctx_need_auth(ctx, sreq_send, q);
+	return q;
+}
+
+void zt_sess_req_cancel(struct zt_sess_req *q)
+{
+	if (!q)
+		return;
+	zt_ctx_cancel_auth_wait(q->ctx, q);
+	zt_http_cancel(q->http);
+	sreq_free(q);
+}
+
+/* ---------------- lifecycle ---------------- */
+
+struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const struct zt_opts *o,
+			  const struct zt_ctx_cbs *cbs, void *user)
+{
+	struct zt_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	if (sodium_init() < 0) {
+		free(ctx);
+		return NULL;
+	}
+	ctx->loop = loop;
+	ctx->id = id;
+	if (o)
+		ctx->o = *o;
+	if (!ctx->o.svc_poll_ms)
+		ctx->o.svc_poll_ms = 10000;
+	if (!ctx->o.latency_ms)
+		ctx->o.latency_ms = 30000;
+	if (!ctx->o.latency_timeout_ms)
+		ctx->o.latency_timeout_ms = 10000;
+	if (!ctx->o.connect_timeout_ms)
+		ctx->o.connect_timeout_ms = 15000;
+	if (!ctx->o.backoff_max_ms)
+		ctx->o.backoff_max_ms = 5000;
+	if (!ctx->o.http_timeout_ms)
+		ctx->o.http_timeout_ms = 15000;
+	if (!ctx->o.refresh_min_ms)
+		ctx->o.refresh_min_ms = 1000;
+	if (cbs)
+		ctx->cbs = *cbs;
+	ctx->user = user;
+	ctx->edge_path = strdup(id->base_path && *id->base_path ? id->base_path : "/edge/client/v1");
+	ctx->next_conn_id = 1;
+	zt_timer_init(&ctx->poll_timer, poll_timer_cb, ctx);
+	zt_timer_init(&ctx->refresh_timer, refresh_timer_cb, ctx);
+	zt_timer_init(&ctx->auth_retry_timer, auth_retry_cb, ctx);
+	return ctx;
+}
+
+int zt_ctx_start(struct zt_ctx *ctx)
+{
+	if (ctx->started)
+		return -EALREADY;
+	ctx->started = true;
+	ctx->auth = ZT_AUTH_PENDING; /* version first, then authenticate */
+	ctx->version_req = zt_http_request(ctx, "GET", "/version", NULL, version_cb, ctx);
+	return 0;
+}
+
+void zt_ctx_free(struct zt_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	while (ctx->listeners)
+		zt_listener_close(ctx->listeners);
+	while (ctx->conns)
+		zt_close(ctx->conns);
+	while (ctx->sess_reqs)
+		zt_sess_req_cancel(ctx->sess_reqs);
+	zt_chan_free_all(ctx);
+	zt_http_cancel(ctx->auth_req);
+	zt_http_cancel(ctx->poll_req);
+	zt_http_cancel(ctx->refresh_req);
+	zt_http_cancel(ctx->list_req);
+	zt_http_cancel(ctx->version_req);
+	zt_timer_stop(ctx->loop, &ctx->poll_timer);
+	zt_timer_stop(ctx->loop, &ctx->refresh_timer);
+	zt_timer_stop(ctx->loop, &ctx->auth_retry_timer);
+	struct zt_auth_waiter *w = ctx->auth_waiters;
+
+	while (w) {
+		struct zt_auth_waiter *n = w->next;
+
+		free(w);
+		w = n;
+	}
+	for (size_t i = 0; i < ctx->nsvcs; i++)
+		svc_free(ctx->svcs[i]);
+	free(ctx->svcs);
+	json_object_put(ctx->list_acc);
+	free(ctx->api_token);
+	free(ctx->api_session_id);
+	free(ctx->edge_path);
+	free(ctx->last_change);
+	zt_identity_free(ctx->id);
+	free(ctx);
+}

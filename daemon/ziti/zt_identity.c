@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Identity JSON (ziti edge enroll) loading and the TLS client context. */
+#include "zt_internal.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+static char *read_file(const char *path, size_t max, size_t *outlen)
+{
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap + 1);
+
+	while (buf) {
+		if (len == cap) {
+			if (cap >= max) {
+				free(buf);
+				buf = NULL;
+				errno = EFBIG;
+				break;
+			}
+			cap *= 2;
+			char *n = realloc(buf, cap + 1);
+
+			if (!n) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = n;
+		}
+		size_t r = fread(buf + len, 1, cap - len, f);
+
+		if (r == 0)
+			break;
+		len += r;
+	}
+	fclose(f);
+	if (buf) {
+		buf[len] = 0;
+		if (outlen)
+			*outlen = len;
+	}
+	return buf;
+}
+
+/* "pem:..." → the PEM text; "file://p", "file:p" or "p" → the file content. */
+static char *resolve_value(const char *v, const char *what, char *err, size_t errlen)
+{
+	const char *path;
+
+	if (strncmp(v, "pem:", 4) == 0)
+		return strdup(v + 4);
+	if (strncmp(v, "file://", 7) == 0)
+		path = v + 7;
+	else if (strncmp(v, "file:", 5) == 0)
+		path = v + 5;
+	else
+		path = v;
+	char *s = read_file(path, 1 << 20, NULL);
+
+	if (!s)
+		seterr(err, errlen, "identity: cannot read %s file '%s': %s", what, path, strerror(errno));
+	return s;
+}
+
+int zt_parse_url(const char *url, char **scheme, char **host, char **port, char **path)
+{
+	const char *p = strstr(url, "://");
+
+	if (!p)
+		return -EINVAL;
+	*scheme = strndup(url, p - url);
+	p += 3;
+	const char *hs = p, *he;
+
+	if (*p == '[') {
+		he = strchr(p, ']');
+		if (!he)
+			goto bad;
+		hs = p + 1;
+		p = he + 1;
+	} else {
+		he = p + strcspn(p, ":/");
+		p = he;
+	}
+	*host = strndup(hs, he - hs);
+	if (*p == ':') {
+		const char *ps = p + 1;
+
+		p = ps + strcspn(ps, "/");
+		*port = strndup(ps, p - ps);
+	} else {
+		*port = strdup(strcmp(*scheme, "https") == 0 ? "443" : "80");
+	}
+	*path = strdup(*p ? p : "");
+	if (!**host || !**port)
+		goto bad2;
+	return 0;
+bad2:
+	free(*host);
+	free(*port);
+	free(*path);
+bad:
+	free(*scheme);
+	*scheme = *host = *port = *path = NULL;
+	return -EINVAL;
+}
+
+static const char *json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+void zt_identity_free(struct zt_identity *id)
+{
+	if (!id)
+		return;
+	free(id->api_url);
+	free(id->host);
+	free(id->port);
+	free(id->base_path);
+	free(id->cert_fp);
+	SSL_CTX_free(id->ssl);
+	free(id);
+}
+
+const char *zt_identity_api(const struct zt_identity *id)
+{
+	return id->api_url;
+}
+
+static void ossl_err(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char b[256];
+
+	ERR_error_string_n(e, b, sizeof(b));
+	ERR_clear_error();
+	seterr(err, errlen, "identity: %s: %s", what, e ? b : "no details");
+}
+
+static int setup_ssl(struct zt_identity *id, const char *cert_pem, const char *key_pem,
+		     const char *ca_pem, char *err, size_t errlen)
+{
+	int rc = -1;
+	BIO *b = NULL;
+	X509 *leaf = NULL;
+	EVP_PKEY *key = NULL;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx) {
+		ossl_err(err, errlen, "SSL_CTX_new");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+	/* certificate (+ chain) */
+	b = BIO_new_mem_buf(cert_pem, -1);
+	leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	if (!leaf) {
+		ossl_err(err, errlen, "id.cert is not a PEM certificate");
+		goto out;
+	}
+	if (SSL_CTX_use_certificate(ctx, leaf) != 1) {
+		ossl_err(err, errlen, "id.cert rejected");
+		goto out;
+	}
+	for (;;) {
+		X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+
+		if (!x)
+			break;
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			break;
+		}
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	b = NULL;
+
+	/* validity period */
+	if (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
+		BIO *m = BIO_new(BIO_s_mem());
+		char when[64] = "?";
+
+		if (m) {
+			ASN1_TIME_print(m, X509_get0_notAfter(leaf));
+			int n = BIO_read(m, when, sizeof(when) - 1);
+
+			when[n > 0 ? n : 0] = 0;
+			BIO_free(m);
+		}
+		seterr(err, errlen, "identity: certificate expired (notAfter %s)", when);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0) {
+		seterr(err, errlen, "identity: certificate not yet valid");
+		goto out;
+	}
+
+	/* key */
+	b = BIO_new_mem_buf(key_pem, -1);
+	key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	if (!key) {
+		ossl_err(err, errlen, "id.key is not a PEM private key");
+		goto out;
+	}
+	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		ossl_err(err, errlen, "id.key does not match id.cert");
+		goto out;
+	}
+	BIO_free(b);
+	b = NULL;
+
+	/* CA bundle */
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	int nca = 0;
+
+	b = BIO_new_mem_buf(ca_pem, -1);
+	for (;;) {
+		X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+
+		if (!x)
+			break;
+		if (X509_STORE_add_cert(st, x) == 1)
+			nca++;
+		X509_free(x);
+	}
+	ERR_clear_error();
+	if (nca == 0) {
+		seterr(err, errlen, "identity: id.ca holds no PEM certificate");
+		goto out;
+	}
+
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	X509_digest(leaf, EVP_sha1(), md, &mdlen);
+	id->cert_fp = calloc(1, mdlen * 2 + 1);
+	for (unsigned i = 0; id->cert_fp && i < mdlen; i++)
+		sprintf(id->cert_fp + 2 * i, "%02x", md[i]);
+	id->ssl = ctx;
+	ctx = NULL;
+	rc = 0;
+out:
+	BIO_free(b);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+struct zt_identity *zt_identity_load(const char *path, char *err, size_t errlen)
+{
+	struct zt_identity *id = NULL;
+	struct json_object *root = NULL;
+	char *text = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+	char *scheme = NULL;
+
+	text = read_file(path, 1 << 20, NULL);
+	if (!text) {
+		seterr(err, errlen, "identity: cannot read '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	enum json_tokener_error jerr;
+
+	root = json_tokener_parse_verbose(text, &jerr);
+	if (!root || !json_object_is_type(root, json_type_object)) {
+		seterr(err, errlen, "identity: '%s' is not a JSON object (%s)", path,
+		       root ? "wrong type" : json_tokener_error_desc(jerr));
+		goto fail;
+	}
+	const char *api = json_str(root, "ztAPI");
+	struct json_object *idobj = NULL;
+
+	if (!api) {
+		/* fall back to the first of ztAPIs */
+		struct json_object *arr;
+
+		if (json_object_object_get_ex(root, "ztAPIs", &arr) && json_object_is_type(arr, json_type_array) &&
+		    json_object_array_length(arr) > 0)
+			api = json_object_get_string(json_object_array_get_idx(arr, 0));
+	}
+	if (!api || !*api) {
+		seterr(err, errlen, "identity: missing field 'ztAPI'");
+		goto fail;
+	}
+	if (!json_object_object_get_ex(root, "id", &idobj) || !json_object_is_type(idobj, json_type_object)) {
+		seterr(err, errlen, "identity: missing object 'id'");
+		goto fail;
+	}
+	const char *vc = json_str(idobj, "cert"), *vk = json_str(idobj, "key"), *va = json_str(idobj, "ca");
+
+	if (!vc || !vk || !va) {
+		seterr(err, errlen, "identity: missing field 'id.%s'", !vc ? "cert" : !vk ? "key" : "ca");
+		goto fail;
+	}
+	if (!strncmp(vk, "engine:", 7) || !strncmp(vk, "pkcs11:", 7)) {
+		seterr(err, errlen, "identity: key type '%.*s' is not supported (only pem:/file:)", 6, vk);
+		goto fail;
+	}
+	id = calloc(1, sizeof(*id));
+	if (!id)
+		goto fail;
+	id->api_url = strdup(api);
+	if (zt_parse_url(api, &scheme, &id->host, &id->port, &id->base_path) || strcmp(scheme, "https")) {
+		seterr(err, errlen, "identity: ztAPI '%s' is not an https:// URL", api);
+		goto fail;
+	}
+	if (!(cert = resolve_value(vc, "cert", err, errlen)) || !(key = resolve_value(vk, "key", err, errlen)) ||
+	    !(ca = resolve_value(va, "ca", err, errlen)))
+		goto fail;
+	if (setup_ssl(id, cert, key, ca, err, errlen))
+		goto fail;
+	goto out;
+fail:
+	zt_identity_free(id);
+	id = NULL;
+out:
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	free(scheme);
+	free(text);
+	free(cert);
+	free(key);
+	free(ca);
+	json_object_put(root);
+	return id;
+}

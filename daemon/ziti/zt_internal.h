@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Internal structures of the native OpenZiti edge client. */
+#ifndef SIPOVL_ZT_INTERNAL_H
+#define SIPOVL_ZT_INTERNAL_H
+
+#include <openssl/ssl.h>
+#include <sodium.h>
+
+#include "zt.h"
+#include "zt_msg.h"
+
+struct json_object;
+
+/* ---- identity ---- */
+struct zt_identity {
+	char *api_url;   /* ztAPI */
+	char *host;      /* controller host */
+	char *port;      /* controller port */
+	char *base_path; /* path part of ztAPI ("/edge/client/v1") */
+	SSL_CTX *ssl;    /* client cert + CA trust, shared by controller and routers */
+	char *cert_fp;   /* sha1 fingerprint (for logs) */
+};
+
+/* ---- tiny async HTTPS client (one TLS connection per request, Connection: close) ---- */
+struct zt_http_resp {
+	int status; /* HTTP status, or 0 on transport error */
+	const char *err; /* transport error text (status 0) */
+	const char *body;
+	size_t body_len;
+};
+typedef void (*zt_http_cb)(void *arg, const struct zt_http_resp *r);
+struct zt_http;
+struct zt_http *zt_http_request(struct zt_ctx *ctx, const char *method, const char *path,
+				const char *body, zt_http_cb cb, void *arg);
+void zt_http_cancel(struct zt_http *h);
+
+/* ---- connection helpers shared with channels ---- */
+int zt_tcp_connect(const char *host, const char *port, int *fd, char *err, size_t errlen);
+int zt_parse_url(const char *url, char **scheme, char **host, char **port, char **path);
+void zt_ssl_err(char *buf, size_t len, const char *what, SSL *ssl, int rc);
+
+/* ---- router channel ---- */
+enum zt_chan_state {
+	ZT_CH_IDLE,       /* not connected; connects on demand */
+	ZT_CH_CONNECTING, /* TCP connect in progress */
+	ZT_CH_TLS,        /* TLS handshake */
+	ZT_CH_HELLO,      /* hello sent */
+	ZT_CH_UP,
+	ZT_CH_BACKOFF,    /* waiting to reconnect */
+};
+
+struct zt_pending; /* a request waiting for a reply (keyed by sequence) */
+
+struct zt_hnode {
+	struct zt_hnode *next;
+	uint32_t key;
+	void *val;
+};
+
+struct zt_chan {
+	struct zt_ctx *ctx;
+	struct zt_chan *next;
+	char *url, *host, *port;
+	char *name;
+	enum zt_chan_state state;
+	int fd;
+	SSL *ssl;
+	struct zt_io io;
+	struct zt_buf in, out;
+	bool want_write_cb; /* some conn waits for on_writable */
+	bool in_dispatch;   /* inside zt_chan_dispatch from chan_read */
+	int32_t seq;
+	struct zt_pending *pending;
+	struct zt_hnode **conns; /* conn id -> zt_conn / zt_listener (tagged) */
+	unsigned nbuckets, nconns;
+	struct zt_timer latency_timer, backoff_timer, io_timer;
+	uint64_t latency_sent_ms;
+	bool latency_outstanding;
+	unsigned failures;
+	uint64_t up_since_ms;
+	char last_err[256];
+	/* waiting for UP: callbacks */
+	struct zt_waiter *waiters;
+};
+
+struct zt_waiter {
+	struct zt_waiter *next;
+	void (*cb)(void *arg, struct zt_chan *ch, int err, const char *msg);
+	void *arg;
+};
+
+void zt_chan_want(struct zt_chan *ch, void (*cb)(void *, struct zt_chan *, int, const char *), void *arg);
+void zt_chan_unwant(struct zt_chan *ch, void *arg);
+struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *name);
+void zt_chan_free_all(struct zt_ctx *ctx);
+void zt_chan_close(struct zt_chan *ch, const char *why); /* drop connection, fail conns */
+int32_t zt_chan_next_seq(struct zt_chan *ch);
+void zt_chan_flush(struct zt_chan *ch);
+/* pending replies */
+typedef void (*zt_reply_cb)(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why);
+int zt_chan_expect_reply(struct zt_chan *ch, int32_t seq, zt_reply_cb cb, void *arg);
+void zt_chan_cancel_replies(struct zt_chan *ch, void *arg);
+/* conn id table (tag: 0 conn, 1 listener) */
+int zt_chan_map_add(struct zt_chan *ch, uint32_t id, void *obj, int tag);
+void *zt_chan_map_get(struct zt_chan *ch, uint32_t id, int *tag);
+void zt_chan_map_del(struct zt_chan *ch, uint32_t id);
+/* the dispatcher; exported for unit tests (no I/O: replies go to ch->out) */
+void zt_chan_dispatch(struct zt_chan *ch, const struct zt_msg *m);
+bool zt_chan_congested(const struct zt_chan *ch);
+
+#define ZT_CHAN_HWM (4u << 20)
+#define ZT_CHAN_LWM (1u << 20)
+
+/* ---- services / sessions ---- */
+struct zt_er {
+	char *name;
+	char *url; /* tls://host:port */
+};
+
+struct zt_session {
+	char *id;
+	char *token;
+	char *service_id;
+	int type; /* ZT_PERM_DIAL or ZT_PERM_BIND */
+	struct zt_er *ers;
+	size_t ners;
+	int refs;
+};
+
+struct zt_svc {
+	struct zt_service pub;
+	struct zt_session *dial_session;
+	char *fingerprint; /* serialized JSON of the service, to detect changes */
+	bool seen;
+};
+
+typedef void (*zt_session_cb)(void *arg, struct zt_session *s, int err, const char *msg);
+struct zt_sess_req;
+struct zt_sess_req *zt_session_create(struct zt_ctx *ctx, const char *service_id, int type,
+				      zt_session_cb cb, void *arg);
+void zt_sess_req_cancel(struct zt_sess_req *r);
+void zt_session_put(struct zt_session *s);
+struct zt_svc *zt_svc_find(struct zt_ctx *ctx, const char *name);
+
+/* ---- context ---- */
+enum zt_auth_state { ZT_AUTH_NONE, ZT_AUTH_PENDING, ZT_AUTH_OK };
+
+struct zt_auth_waiter {
+	struct zt_auth_waiter *next;
+	void (*cb)(void *arg, int err, const char *msg);
+	void *arg;
+};
+
+struct zt_ctx {
+	struct zt_loop *loop;
+	struct zt_identity *id;
+	struct zt_opts o;
+	struct zt_ctx_cbs cbs;
+	void *user;
+	bool started, ready_reported;
+	enum zt_auth_state auth;
+	char *api_token;
+	char *api_session_id;
+	char *edge_path; /* client API base path */
+	uint64_t api_expires_ms; /* monotonic estimate */
+	unsigned auth_failures;
+	struct zt_auth_waiter *auth_waiters;
+	struct zt_http *auth_req, *poll_req, *refresh_req, *list_req, *version_req;
+	struct zt_timer poll_timer, refresh_timer, auth_retry_timer;
+	char *last_change;
+	struct zt_svc **svcs;
+	size_t nsvcs;
+	/* list in progress */
+	struct json_object *list_acc;
+	unsigned list_offset;
+	bool list_again;
+	struct zt_chan *chans;
+	struct zt_conn *conns;        /* all conns (for teardown) */
+	struct zt_listener *listeners;
+	uint32_t next_conn_id;
+	struct zt_sess_req *sess_reqs;
+};
+
+void zt_log(struct zt_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Ensure an authenticated API session, then call cb (immediately if already OK). */
+void zt_ctx_need_auth(struct zt_ctx *ctx, void (*cb)(void *, int, const char *), void *arg);
+void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg);
+/* An API returned 401: forget the session (will re-authenticate) */
+void zt_ctx_auth_invalid(struct zt_ctx *ctx);
+void zt_ctx_services_changed_hint(struct zt_ctx *ctx);
+
+/* ---- conns & listeners ---- */
+enum zt_conn_state { ZT_C_NEW, ZT_C_SESSION, ZT_C_CHAN, ZT_C_CONNECTING, ZT_C_UP, ZT_C_DEAD };
+
+struct zt_conn {
+	struct zt_ctx *ctx;
+	struct zt_conn *next, *prev; /* ctx->conns */
+	struct zt_chan *ch;
+	uint32_t id;
+	enum zt_conn_state state;
+	struct zt_conn_cbs cbs;
+	void *user;
+	char *service;
+	char *terminator_identity, *caller_id;
+	uint8_t *app_data;
+	size_t app_data_len;
+	bool datagram, encrypted, host_side;
+	bool fin_sent, fin_recv, closed_by_app;
+	bool want_writable;
+	unsigned attempts;
+	int32_t connect_seq;
+	struct zt_timer timer;
+	struct zt_sess_req *sreq;
+	struct zt_session *session;
+	/* e2e */
+	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];
+	uint8_t rx_key[crypto_kx_SESSIONKEYBYTES], tx_key[crypto_kx_SESSIONKEYBYTES];
+	crypto_secretstream_xchacha20poly1305_state tx, rx;
+	bool rx_ready;
+	uint64_t bytes_in, bytes_out;
+};
+
+enum zt_lsn_state { ZT_L_SESSION, ZT_L_CHAN, ZT_L_BINDING, ZT_L_BOUND, ZT_L_BACKOFF };
+
+struct zt_listener {
+	struct zt_ctx *ctx;
+	struct zt_listener *next, *prev;
+	char *service;
+	char *service_id;
+	struct zt_listen_opts o;
+	char *terminator_identity, *terminator_secret;
+	struct zt_listener_cbs cbs;
+	void *user;
+	enum zt_lsn_state state;
+	struct zt_session *session;
+	struct zt_sess_req *sreq;
+	struct zt_chan *ch;
+	uint32_t id;
+	bool encrypted, established;
+	unsigned failures;
+	struct zt_timer timer;
+	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];
+};
+
+struct zt_dial_req {
+	struct zt_listener *l;
+	struct zt_chan *ch;
+	const struct zt_msg *m;
+	uint32_t new_id;
+	bool answered;
+};
+
+/* called by the channel dispatcher */
+void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m);
+void zt_conn_chan_lost(struct zt_conn *c, const char *why);
+void zt_conn_writable(struct zt_conn *c);
+void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct zt_msg *m);
+void zt_listener_chan_lost(struct zt_listener *l, const char *why);
+void zt_listener_kick(struct zt_ctx *ctx); /* services changed: rebind waiting listeners soon */
+void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason);
+
+#endif

@@ -1,0 +1,253 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A throw-away OpenZiti test network on loopback for the native client tests.
+#
+#   zitinet.sh bin                      print the path of the cached ziti CLI (build it once)
+#   zitinet.sh start DIR                create the network under DIR (must not exist or be empty)
+#   zitinet.sh env DIR                  print the network's variables (source-able)
+#   zitinet.sh cli DIR ARGS...          run `ziti ARGS...` as the logged-in admin
+#   zitinet.sh restart-router DIR [S]   stop the edge router, wait S seconds (default 1), start it
+#   zitinet.sh restart-controller DIR [S]
+#   zitinet.sh stop DIR                 stop everything started here and remove DIR
+#
+# `start` runs `ziti edge quickstart` (controller + router, loopback addresses, free ports, a
+# temporary --home inside DIR) only to provision the PKI, database and router; it then stops
+# the quickstart and runs the controller and the router as separate processes (bound to
+# 127.0.0.1) so that each can be restarted on its own. The controller's API session timeout
+# is set to ZN_SESSION_TIMEOUT (default 1m, the controller's minimum).
+#
+# The ziti CLI (a test peer only; the product never needs Go) is built once with the Go
+# toolchain and cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sipovl/ziti-<version>/ziti.
+# ZITI_VERSIONS lists the tags tried in order (default "v1.6.3 v1.6.0": when the Go module
+# proxy serves the v1.6.3 dependency graph it is used, else the closest tag whose
+# dependencies are available).
+set -euo pipefail
+
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/sipovl
+ZITI_VERSIONS=${ZITI_VERSIONS:-"v1.6.3 v1.6.0"}
+
+die() { echo "zitinet: $*" >&2; exit 1; }
+
+find_go() {
+	if command -v go >/dev/null 2>&1; then command -v go
+	elif [ -x /usr/local/go/bin/go ]; then echo /usr/local/go/bin/go
+	else return 1; fi
+}
+
+# Print the cached binary (building it if needed). Quiet when present.
+ziti_bin() {
+	local v
+	for v in $ZITI_VERSIONS; do
+		if [ -x "$CACHE/ziti-$v/ziti" ]; then echo "$CACHE/ziti-$v/ziti"; return 0; fi
+	done
+	local go
+	go=$(find_go) || die "no Go toolchain (need go >= 1.24 to build the ziti test peer)"
+	mkdir -p "$CACHE"
+	for v in $ZITI_VERSIONS; do
+		local out="$CACHE/ziti-$v" log="$CACHE/ziti-$v.build.log"
+		mkdir -p "$out"
+		echo "zitinet: building ziti $v once (cached in $out)..." >&2
+		# 1) the documented way
+		if GOBIN="$out" GOTOOLCHAIN=local CGO_ENABLED=0 "$go" install \
+			"github.com/openziti/ziti/ziti@$v" >"$log" 2>&1; then
+			echo "$out/ziti"; return 0
+		fi
+		# 2) build inside the downloaded module (its go.sum then verifies every dependency;
+		#    only the ziti module itself bypasses the checksum DB, which may be unreachable)
+		local dir
+		if dir=$(cd /tmp && GONOSUMDB=github.com/openziti/ziti GOFLAGS=-mod=mod \
+			"$go" mod download -json "github.com/openziti/ziti@$v" 2>>"$log" |
+			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') && [ -n "$dir" ] &&
+			(cd "$dir" && GOTOOLCHAIN=local CGO_ENABLED=0 "$go" build -trimpath \
+				-o "$out/ziti.tmp" ./ziti) >>"$log" 2>&1; then
+			mv "$out/ziti.tmp" "$out/ziti"
+			echo "$out/ziti"; return 0
+		fi
+		echo "zitinet: ziti $v could not be built (see $log)" >&2
+		rm -rf "$out"
+	done
+	die "could not build any of: $ZITI_VERSIONS"
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+free_udp_port() {
+	python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# run a command in its own session, record its pid
+spawn() { # name logfile cmd...
+	local name=$1 log=$2; shift 2
+	setsid "$@" >"$log" 2>&1 < /dev/null &
+	echo $! > "$D/$name.pid"
+}
+
+kill_pidfile() { # pidfile
+	local f=$1 pid i
+	[ -f "$f" ] || return 0
+	pid=$(cat "$f")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+		for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$f"
+}
+
+load_env() {
+	[ -f "$D/env" ] || die "no network in $D"
+	# shellcheck disable=SC1091
+	. "$D/env"
+}
+
+zcli() { HOME="$D/home" "$ZITI" "$@"; }
+
+login() {
+	local i
+	for i in $(seq 1 30); do
+		if zcli edge login "$ZN_CTRL_ADDR" -u admin -p "$ZN_ADMIN_PW" -y >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 1
+	done
+	die "cannot log in to $ZN_CTRL_ADDR"
+}
+
+wait_ctrl() {
+	local i
+	for i in $(seq 1 120); do
+		curl -sk --max-time 2 "https://$ZN_CTRL_ADDR/version" 2>/dev/null | grep -q '"data"' && return 0
+		sleep 0.5
+	done
+	die "controller did not come up (see $D/ctrl.log)"
+}
+
+wait_router() {
+	local i
+	for i in $(seq 1 120); do
+		if zcli edge list edge-routers 'name="r1"' -j 2>/dev/null | grep -q '"isOnline": *true'; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	die "router did not come online (see $D/router.log)"
+}
+
+start_ctrl() { spawn ctrl "$D/ctrl.log.$(date +%s%N)" "$ZITI" controller run "$D/qs/ctrl.yaml"; ln -sf "$(ls -t "$D"/ctrl.log.* | head -1)" "$D/ctrl.log"; wait_ctrl; }
+start_router() { spawn router "$D/router.log.$(date +%s%N)" "$ZITI" router run "$D/qs/r1.yaml"; ln -sf "$(ls -t "$D"/router.log.* | head -1)" "$D/router.log"; }
+
+cmd_start() {
+	mkdir -p "$D"
+	[ -z "$(ls -A "$D")" ] || die "$D is not empty"
+	D=$(cd "$D" && pwd)
+	ZITI=$(ziti_bin)
+	mkdir -p "$D/home"
+	local cp rp pw
+	cp=$(free_port); rp=$(free_port)
+	while [ "$rp" = "$cp" ]; do rp=$(free_port); done
+	pw=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	cat > "$D/env" <<EOF
+ZITI=$ZITI
+ZN_DIR=$D
+ZN_CTRL_ADDR=127.0.0.1:$cp
+ZN_ROUTER_ADDR=127.0.0.1:$rp
+ZN_ADMIN_PW=$pw
+ZN_TCP_ECHO_PORT=$(free_port)
+ZN_UDP_ECHO_PORT=$(free_udp_port)
+ZN_SESSION_TIMEOUT=${ZN_SESSION_TIMEOUT:-1m}
+EOF
+	load_env
+	# 1. provision with the quickstart
+	spawn qs "$D/quickstart.log" env HOME="$D/home" ZITI_ROUTER_NAME=r1 \
+		ZITI_CTRL_BIND_ADDRESS=127.0.0.1 ZITI_CTRL_EDGE_BIND_ADDRESS=127.0.0.1 \
+		"$ZITI" edge quickstart --home "$D/qs" --ctrl-address 127.0.0.1 --ctrl-port "$cp" \
+		--router-address 127.0.0.1 --router-port "$rp" -u admin -p "$pw"
+	local i ok=
+	for i in $(seq 1 240); do
+		if grep -q "controller and router started" "$D/quickstart.log" 2>/dev/null; then ok=1; break; fi
+		kill -0 "$(cat "$D/qs.pid")" 2>/dev/null || break
+		sleep 0.5
+	done
+	[ -n "$ok" ] || { tail -20 "$D/quickstart.log" >&2; die "quickstart failed"; }
+	kill_pidfile "$D/qs.pid"
+	# 2. loopback binds and the short API session timeout, then run the pieces separately
+	sed -i -e "s/tls:0\.0\.0\.0:$rp/tls:127.0.0.1:$rp/g" "$D/qs/r1.yaml"
+	sed -i -e "s/^\([[:space:]]*\)sessionTimeout:.*/\1sessionTimeout: $ZN_SESSION_TIMEOUT/" "$D/qs/ctrl.yaml"
+	grep -q "sessionTimeout: $ZN_SESSION_TIMEOUT" "$D/qs/ctrl.yaml" || die "cannot set sessionTimeout"
+	start_ctrl
+	start_router
+	login
+	wait_router
+	provision
+	echo "zitinet: up in $D (controller $ZN_CTRL_ADDR, router $ZN_ROUTER_ADDR)" >&2
+}
+
+# Identities, configs, services and policies used by tests/ziti/run.sh.
+#   zt-client  (#clients)  our dialer          go-client (#clients)  ziti tunnel proxy
+#   zt-host    (#zt-hosts) our host            go-host   (#go-hosts) ziti tunnel host
+# Services hosted by Go have attribute #go-hosted and a host.v1 config pointing at the local
+# echo servers; services hosted by us have #zt-hosted. "-e" = encryptionRequired.
+provision() {
+	local id
+	for id in zt-client:clients go-client:clients zt-host:zt-hosts go-host:go-hosts zt-other:nobody; do
+		zcli edge create identity "${id%%:*}" -a "${id##*:}" -o "$D/${id%%:*}.jwt" >/dev/null
+		zcli edge enroll "$D/${id%%:*}.jwt" -o "$D/${id%%:*}.json" >/dev/null 2>&1 ||
+			die "enroll ${id%%:*} failed"
+	done
+	zcli edge create config echo-tcp-host host.v1 \
+		"{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":$ZN_TCP_ECHO_PORT}" >/dev/null
+	zcli edge create config echo-udp-host host.v1 \
+		"{\"protocol\":\"udp\",\"address\":\"127.0.0.1\",\"port\":$ZN_UDP_ECHO_PORT}" >/dev/null
+	zcli edge create config sip-intercept intercept.v1 \
+		'{"protocols":["udp","tcp"],"addresses":["10.99.0.0/24"],"portRanges":[{"low":5060,"high":5061}]}' >/dev/null
+	zcli edge create service go-tcp-e2e -e ON -c echo-tcp-host,sip-intercept -a go-hosted >/dev/null
+	zcli edge create service go-tcp-plain -e OFF -c echo-tcp-host -a go-hosted >/dev/null
+	zcli edge create service go-udp-e2e -e ON -c echo-udp-host -a go-hosted >/dev/null
+	zcli edge create service go-udp-plain -e OFF -c echo-udp-host -a go-hosted >/dev/null
+	local s
+	for s in zt-e2e:ON zt-plain:OFF zt-udp-e2e:ON zt-udp-plain:OFF zt-nohost:ON zt-readd:ON zt-fault:ON; do
+		zcli edge create service "${s%%:*}" -e "${s##*:}" -a zt-hosted >/dev/null
+	done
+	zcli edge create service-policy dial-all Dial --service-roles '#go-hosted,#zt-hosted' \
+		--identity-roles '#clients' >/dev/null
+	zcli edge create service-policy bind-go Bind --service-roles '#go-hosted' --identity-roles '#go-hosts' >/dev/null
+	zcli edge create service-policy bind-zt Bind --service-roles '#zt-hosted' --identity-roles '#zt-hosts' >/dev/null
+}
+
+cmd_stop() {
+	[ -d "$D" ] || return 0
+	local f
+	for f in "$D"/*.pid; do [ -e "$f" ] && kill_pidfile "$f"; done
+	# nothing started from DIR may survive
+	local left
+	left=$(pgrep -f -- "$D/" | grep -v -x -e "$$" -e "$PPID" || true)
+	if [ -n "$left" ]; then
+		echo "zitinet: killing leftovers: $left" >&2
+		# shellcheck disable=SC2086
+		kill -KILL $left 2>/dev/null || true
+	fi
+	rm -rf "$D"
+}
+
+what=${1:-}
+case $what in
+bin) ziti_bin; exit 0 ;;
+start|stop|env|cli|restart-router|restart-controller) ;;
+*) echo "usage: $0 bin|start|stop|env|cli|restart-router|restart-controller DIR [...]" >&2; exit 2 ;;
+esac
+[ $# -ge 2 ] || { echo "usage: $0 $what DIR" >&2; exit 2; }
+D=$2
+shift 2
+case $what in
+start) cmd_start ;;
+stop) cmd_stop ;;
+env) load_env; cat "$D/env" ;;
+cli) load_env; login; zcli "$@" ;;
+restart-router)
+	load_env; kill_pidfile "$D/router.pid"; sleep "${1:-1}"; start_router; login; wait_router ;;
+restart-controller)
+	load_env; kill_pidfile "$D/ctrl.pid"; sleep "${1:-1}"; start_ctrl ;;
+esac

@@ -375,11 +375,35 @@ static int mt_check_prefix(const struct mt_prefix *p, const char **err)
 	return 0;
 }
 
-static int mt_cmp_u32(const void *a, const void *b)
+/*
+ * Bottom-up merge sorts: no recursion, no indirect calls (the kernel's sort()
+ * is a heapsort calling its comparison through a pointer, several times
+ * slower on large arrays). @tmp has room for @n elements.
+ */
+static void mt_msort_u32(u32 *a, u32 *tmp, u32 n)
 {
-	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+	u32 *src = a, *dst = tmp, *t;
+	u32 i, x, y, k, m, r;
+	u64 w;
 
-	return x < y ? -1 : x > y;
+	for (w = 1; w < n; w *= 2) {
+		for (i = 0; i < n; i = r) {
+			m = i + w < n ? i + w : n;
+			r = i + 2 * w < n ? i + 2 * w : n;
+			for (x = i, y = m, k = i; x < m && y < r;)
+				dst[k++] = src[y] < src[x] ? src[y++] : src[x++];
+			while (x < m)
+				dst[k++] = src[x++];
+			while (y < r)
+				dst[k++] = src[y++];
+		}
+		t = src;
+		src = dst;
+		dst = t;
+		mt_resched();
+	}
+	if (src != a)
+		memcpy(a, src, (size_t)n * sizeof(*a));
 }
 
 static int mt_validate(struct mt_build *b, u64 *nent, u32 *maxsrc,
@@ -438,12 +462,12 @@ static int mt_validate(struct mt_build *b, u64 *nent, u32 *maxsrc,
 	}
 
 	/* Rule ids must be unique. */
-	ids = mt_alloc((size_t)b->n * sizeof(*ids));
+	ids = mt_alloc((size_t)b->n * 2 * sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; i < b->n; i++)
 		ids[i] = b->rules[i].id;
-	mt_sort(ids, b->n, sizeof(*ids), mt_cmp_u32);
+	mt_msort_u32(ids, ids + b->n, b->n);
 	ret = 0;
 	for (i = 1; i < b->n; i++) {
 		if (ids[i] == ids[i - 1]) {
@@ -456,9 +480,8 @@ static int mt_validate(struct mt_build *b, u64 *nent, u32 *maxsrc,
 	return ret;
 }
 
-static int mt_cmp_dst(const void *pa, const void *pb)
+static inline int mt_cmp_dst(const struct mt_dst *a, const struct mt_dst *b)
 {
-	const struct mt_dst *a = pa, *b = pb;
 	int c;
 
 	if (a->fam != b->fam)
@@ -471,18 +494,48 @@ static int mt_cmp_dst(const void *pa, const void *pb)
 	return a->rule < b->rule ? -1 : a->rule > b->rule;
 }
 
+static void mt_msort_dst(struct mt_dst *a, struct mt_dst *tmp, u32 n)
+{
+	struct mt_dst *src = a, *dst = tmp, *t;
+	u32 i, x, y, k, m, r;
+	u64 w;
+
+	for (w = 1; w < n; w *= 2) {
+		for (i = 0; i < n; i = r) {
+			m = i + w < n ? i + w : n;
+			r = i + 2 * w < n ? i + 2 * w : n;
+			for (x = i, y = m, k = i; x < m && y < r;)
+				dst[k++] = mt_cmp_dst(&src[y], &src[x]) < 0 ?
+					   src[y++] : src[x++];
+			while (x < m)
+				dst[k++] = src[x++];
+			while (y < r)
+				dst[k++] = src[y++];
+		}
+		t = src;
+		src = dst;
+		dst = t;
+		mt_resched();
+	}
+	if (src != a)
+		memcpy(a, src, (size_t)n * sizeof(*a));
+}
+
 /* Collect destination prefixes, sort them and make one node per distinct one. */
 static int mt_make_nodes(struct mt_build *b)
 {
 	const struct mt_rule *r;
-	struct mt_dst *d;
+	struct mt_dst *d, *tmp;
 	struct mt_bnode *n;
 	struct mt_addr m;
 	u32 i, j, k, g;
 
 	b->dst = mt_alloc((size_t)b->ndst * sizeof(*b->dst));
-	if (!b->dst)
+	tmp = mt_alloc((size_t)b->ndst * sizeof(*tmp));
+	if (!b->dst || !tmp) {
+		mt_free(tmp);
 		return -ENOMEM;
+	}
 	k = 0;
 	for (i = 0; i < b->n; i++) {
 		r = &b->rules[i];
@@ -496,7 +549,8 @@ static int mt_make_nodes(struct mt_build *b)
 			d->rule = i;
 		}
 	}
-	mt_sort(b->dst, b->ndst, sizeof(*b->dst), mt_cmp_dst);
+	mt_msort_dst(b->dst, tmp, b->ndst);
+	mt_free(tmp);
 
 	b->nnode = 0;
 	for (i = 0; i < b->ndst; i++) {
@@ -728,8 +782,17 @@ static int mt_build_node(struct mt_build *b, u32 node)
 			m++;
 		}
 	}
-	if (m > 1)
+	if (m > 16) {
 		mt_sort(e, m, sizeof(*e), mt_cmp_ent);
+	} else {
+		for (i = 1; i < m; i++) {
+			struct mt_ent x = e[i];
+
+			for (j = i; j && e[j - 1].lo > x.lo; j--)
+				e[j] = e[j - 1];
+			e[j] = x;
+		}
+	}
 
 	b->nodes[node].parent = bn->parent;
 	b->nodes[node].seg = b->nseg;

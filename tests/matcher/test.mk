@@ -37,3 +37,6 @@ BENCH_BUILD += $(MT_O)/bench
 
 .PHONY: matcher-tests
 matcher-tests: $(MT_O)/unit-san $(MT_O)/unit $(MT_O)/diff $(MT_O)/fuzz
+
+.PHONY: matcher-bench
+matcher-bench: $(MT_O)/bench

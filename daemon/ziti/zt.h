@@ -149,6 +149,7 @@ struct zt_listener_cbs {
 struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const struct zt_listen_opts *o,
 			      const struct zt_listener_cbs *cbs, void *user);
 void zt_listener_close(struct zt_listener *l); /* Unbind + free */
+void *zt_listener_user(struct zt_listener *l);
 
 const char *zt_dial_req_caller(const struct zt_dial_req *r);
 const uint8_t *zt_dial_req_app_data(const struct zt_dial_req *r, size_t *len);

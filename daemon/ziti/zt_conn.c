@@ -67,9 +67,11 @@ static void conn_detach(struct zt_conn *c)
 	struct zt_ctx *ctx = c->ctx;
 
 	zt_timer_stop(ctx->loop, &c->timer);
-	if (c->sreq) {
-		zt_sess_req_cancel(c->sreq);
-		c->sreq = NULL;
+	if (c->dsf) {
+		for (size_t i = 0; i < c->dsf->n; i++)
+			if (c->dsf->w[i] == c)
+				c->dsf->w[i] = NULL;
+		c->dsf = NULL;
 	}
 	if (c->ch) {
 		zt_chan_unwant(c->ch, c);
@@ -493,23 +495,85 @@ static void dial_with_session(struct zt_conn *c)
 	zt_chan_want(ch, dial_chan_cb, c);
 }
 
-static void dial_session_cb(void *arg, struct zt_session *s, int err, const char *msg)
+static void dsf_cb(void *arg, struct zt_session *s, int err, const char *msg)
 {
-	struct zt_conn *c = arg;
+	struct zt_dsf *f = arg;
+	struct zt_ctx *ctx = f->ctx;
 
-	c->sreq = NULL;
-	if (err) {
-		conn_dead(c, err, msg);
-		return;
+	for (struct zt_dsf **pp = &ctx->dsfs; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	if (!err) {
+		struct zt_svc *svc = NULL;
+
+		for (size_t i = 0; i < ctx->nsvcs; i++)
+			if (!strcmp(ctx->svcs[i]->pub.id, s->service_id))
+				svc = ctx->svcs[i];
+		if (svc && !svc->dial_session) {
+			svc->dial_session = s;
+			s->refs++;
+		}
 	}
-	struct zt_svc *svc = zt_svc_find(c->ctx, c->service);
+	for (size_t i = 0; i < f->n; i++) {
+		struct zt_conn *c = f->w[i];
 
-	if (svc && !strcmp(svc->pub.id, s->service_id) && !svc->dial_session) {
-		svc->dial_session = s;
+		if (!c)
+			continue;
+		f->w[i] = NULL;
+		c->dsf = NULL;
+		if (err) {
+			conn_dead(c, err, msg);
+			continue;
+		}
+		c->session = s;
 		s->refs++;
+		dial_with_session(c);
 	}
-	c->session = s;
-	dial_with_session(c);
+	if (!err)
+		zt_session_put(s);
+	free(f->w);
+	free(f->service_id);
+	free(f);
+}
+
+static int dsf_join(struct zt_conn *c, const char *service_id)
+{
+	struct zt_ctx *ctx = c->ctx;
+	struct zt_dsf *f;
+
+	for (f = ctx->dsfs; f; f = f->next)
+		if (!strcmp(f->service_id, service_id))
+			break;
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		f->ctx = ctx;
+		f->service_id = strdup(service_id);
+		f->next = ctx->dsfs;
+		ctx->dsfs = f;
+		f->sreq = zt_session_create(ctx, service_id, ZT_PERM_DIAL, dsf_cb, f);
+		if (!f->sreq) {
+			ctx->dsfs = f->next;
+			free(f->service_id);
+			free(f);
+			return -ENOMEM;
+		}
+	}
+	if (f->n == f->cap) {
+		size_t nc = f->cap ? f->cap * 2 : 8;
+		struct zt_conn **nw = realloc(f->w, nc * sizeof(*nw));
+
+		if (!nw)
+			return -ENOMEM;
+		f->w = nw;
+		f->cap = nc;
+	}
+	f->w[f->n++] = c;
+	c->dsf = f;
+	return 0;
 }
 
 static void dial_start(struct zt_conn *c)
@@ -539,8 +603,7 @@ static void dial_start(struct zt_conn *c)
 		dial_with_session(c);
 		return;
 	}
-	c->sreq = zt_session_create(ctx, svc->pub.id, ZT_PERM_DIAL, dial_session_cb, c);
-	if (!c->sreq)
+	if (dsf_join(c, svc->pub.id))
 		conn_dead(c, -ENOMEM, "out of memory");
 }
 
@@ -922,6 +985,11 @@ struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const str
 	ctx->listeners = l;
 	zt_timer_start(ctx->loop, &l->timer, 0);
 	return l;
+}
+
+void *zt_listener_user(struct zt_listener *l)
+{
+	return l->user;
 }
 
 static void lsn_free(void *p)

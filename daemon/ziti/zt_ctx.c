@@ -857,6 +857,14 @@ void zt_ctx_free(struct zt_ctx *ctx)
 		zt_listener_close(ctx->listeners);
 	while (ctx->conns)
 		zt_close(ctx->conns);
+	while (ctx->dsfs) {
+		struct zt_dsf *f = ctx->dsfs;
+
+		ctx->dsfs = f->next;
+		free(f->w);
+		free(f->service_id);
+		free(f);
+	}
 	while (ctx->sess_reqs)
 		zt_sess_req_cancel(ctx->sess_reqs);
 	zt_chan_free_all(ctx);

@@ -179,6 +179,17 @@ struct zt_ctx {
 	struct zt_listener *listeners;
 	uint32_t next_conn_id;
 	struct zt_sess_req *sess_reqs;
+	struct zt_dsf *dsfs; /* coalesced Dial-session fetches */
+};
+
+/* one in-flight Dial session request per service, shared by every dial waiting for it */
+struct zt_dsf {
+	struct zt_dsf *next;
+	struct zt_ctx *ctx;
+	char *service_id;
+	struct zt_sess_req *sreq;
+	struct zt_conn **w;
+	size_t n, cap;
 };
 
 void zt_log(struct zt_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -210,7 +221,7 @@ struct zt_conn {
 	unsigned attempts;
 	int32_t connect_seq;
 	struct zt_timer timer;
-	struct zt_sess_req *sreq;
+	struct zt_dsf *dsf;
 	struct zt_session *session;
 	/* e2e */
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];

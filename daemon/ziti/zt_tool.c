@@ -430,12 +430,15 @@ static void h_on_dial(struct zt_listener *l, struct zt_dial_req *r, void *u)
 		      ad ? (const char *)ad : "");
 }
 
+static unsigned h_established, nlisteners;
+
 static void h_on_status(struct zt_listener *l, int err, const char *msg, void *u)
 {
 	(void)l;
-	(void)u;
-	logf_("host %s: %s%s", opt.service, err ? "error: " : "", msg);
-	if (!err && opt.ready_file && !h_ready_written) {
+	logf_("host %s: %s%s", (const char *)u, err ? "error: " : "", msg);
+	if (!err && !h_ready_written)
+		h_established++;
+	if (!err && opt.ready_file && !h_ready_written && h_established == nlisteners) {
 		FILE *f = fopen(opt.ready_file, "w");
 
 		if (f) {
@@ -453,15 +456,29 @@ static void h_on_status(struct zt_listener *l, int err, const char *msg, void *u
 	}
 }
 
-static struct zt_listener *listener;
+#define MAX_LISTENERS 16
+static struct zt_listener *listeners[MAX_LISTENERS];
 
+/* -s "svc[:udp],svc2[:udp],..." : one listener per service */
 static void run_host(void)
 {
-	struct zt_listen_opts o = { .terminator_identity = opt.term_id, .cost = (uint16_t)opt.cost,
-				    .precedence = (uint8_t)opt.precedence, .datagram = opt.udp };
-	struct zt_listener_cbs cbs = { .on_status = h_on_status, .on_dial = h_on_dial };
+	char *list = strdup(opt.service), *save = NULL;
 
-	listener = zt_listen(ctx, opt.service, &o, &cbs, NULL);
+	for (char *it = strtok_r(list, ",", &save); it && nlisteners < MAX_LISTENERS; it = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(it, ':');
+		bool udp = opt.udp;
+
+		if (colon) {
+			*colon = 0;
+			udp = !strcmp(colon + 1, "udp");
+		}
+		struct zt_listen_opts o = { .terminator_identity = opt.term_id, .cost = (uint16_t)opt.cost,
+					    .precedence = (uint8_t)opt.precedence, .datagram = udp };
+		struct zt_listener_cbs cbs = { .on_status = h_on_status, .on_dial = h_on_dial };
+
+		listeners[nlisteners++] = zt_listen(ctx, it, &o, &cbs, strdup(it));
+	}
+	free(list);
 }
 
 /* ------------------------------------------------------------------ probe */
@@ -713,8 +730,10 @@ int main(int argc, char **argv)
 	zt_ctx_start(ctx);
 	zt_loop_run(loop, -1);
 
-	if (listener)
-		zt_listener_close(listener);
+	for (unsigned i = 0; i < nlisteners; i++) {
+		free(zt_listener_user(listeners[i]));
+		zt_listener_close(listeners[i]);
+	}
 	if (!strcmp(opt.cmd, "host"))
 		logf_("host: %u connections accepted", h_accepted);
 	if (probe_c)

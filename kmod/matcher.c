@@ -630,6 +630,10 @@ static int mt_ht_grow(struct mt_build *b)
 	struct mt_hslot *old = b->ht, *nh;
 	u32 ocap = b->htcap, ncap = ocap ? ocap * 2 : 1024, i, h;
 
+	if ((size_t)ncap * sizeof(*nh) > MT_MAX_BYTES / 2) {
+		b->err = "compiled table too large (candidate lists)";
+		return -E2BIG;
+	}
 	nh = mt_alloc((size_t)ncap * sizeof(*nh));
 	if (!nh)
 		return -ENOMEM;

@@ -214,6 +214,15 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of this process: less disturbed than wall time on a busy host. */
+static double cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 int main(int argc, char **argv)
 {
 	u32 n = 1000, nl = 100000, pct = 50, reps = 3, i, rep;
@@ -223,7 +232,7 @@ int main(int argc, char **argv)
 	struct pkt *pk;
 	struct mt_table *mt = NULL;
 	const char *err = NULL;
-	double t0, best = 1e9, first = 0, lt;
+	double t0, c0, best = 1e9, first = 0, cbest = 1e9, lt, lc;
 	volatile s32 sink = 0;
 	u32 hits = 0;
 
@@ -267,7 +276,9 @@ int main(int argc, char **argv)
 		if (mt)
 			mt_destroy(mt);
 		t0 = now();
+		c0 = cpu();
 		ret = mt_compile(t.r, t.n, &mt, &err);
+		c0 = cpu() - c0;
 		t0 = now() - t0;
 		if (ret) {
 			fprintf(stderr, "mt_compile: %d (%s)\n", ret, err);
@@ -277,6 +288,8 @@ int main(int argc, char **argv)
 			first = t0;
 		if (t0 < best)
 			best = t0;
+		if (c0 < cbest)
+			cbest = c0;
 	}
 
 	CALLGRIND_START_INSTRUMENTATION;
@@ -287,14 +300,17 @@ int main(int argc, char **argv)
 	for (i = 0; i < nl; i++)
 		hits += mt_lookup(mt, &pk[i].k) >= 0;
 	lt = now();
+	lc = cpu();
 	for (rep = 0; rep < 5; rep++)
 		for (i = 0; i < nl; i++)
 			sink += mt_lookup(mt, &pk[i].k);
+	lc = cpu() - lc;
 	lt = now() - lt;
 
-	printf("family=%d rules=%u lookups=%u hits=%u compile_first_ms=%.2f compile_best_ms=%.2f memory=%zu lookup_ns=%.1f\n",
-	       v6 ? 6 : 4, n, nl, hits, first * 1e3, best * 1e3, mt_memory(mt),
-	       nl ? lt * 1e9 / (5.0 * nl) : 0.0);
+	printf("family=%d rules=%u lookups=%u hits=%u compile_first_ms=%.2f compile_best_ms=%.2f compile_cpu_ms=%.2f memory=%zu lookup_ns=%.1f lookup_cpu_ns=%.1f\n",
+	       v6 ? 6 : 4, n, nl, hits, first * 1e3, best * 1e3, cbest * 1e3,
+	       mt_memory(mt), nl ? lt * 1e9 / (5.0 * nl) : 0.0,
+	       nl ? lc * 1e9 / (5.0 * nl) : 0.0);
 	(void)sink;
 	mt_destroy(mt);
 	free(pk);

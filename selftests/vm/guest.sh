@@ -232,6 +232,7 @@ exec)
 	phase "${VM_EXEC_TIMEOUT:-600}" "exec"
 	before=$(cat /proc/sys/kernel/tainted)
 	dmesg -c >"$R/boot.dmesg" 2>&1
+	cd "$VM_CWD" 2>/dev/null || cd /tmp || exit 1
 	(exec timeout -k 10 "${VM_EXEC_TIMEOUT:-600}" "${VM_EXEC[@]}") >>"$R/out" 2>&1 </dev/null
 	status=$?
 	phase 120 "exec (checks)"

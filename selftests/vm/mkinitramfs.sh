@@ -26,10 +26,14 @@ fi
 
 stage=$(mktemp -d "${out}.stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,dev,proc,sys,host,mnt,lib/modules}
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,host,mnt,lib/modules}
 cp "$busybox" "$stage/bin/busybox"
 cp "$here/init" "$stage/init"
 chmod 755 "$stage/init"
+# The kernel runs /sbin/modprobe (module autoloading: veth, nfnetlink, ...) in
+# the initramfs root, not in the chroot the tests run in: forward it there.
+printf '#!/bin/sh\nexec /bin/chroot /host /sbin/modprobe "$@"\n' >"$stage/sbin/modprobe"
+chmod 755 "$stage/sbin/modprobe"
 
 # Modules (and their dependencies, in order) for virtio-pci, 9p over virtio.
 # Built-in ones (6.12 builds virtio in) are reported as "builtin" and skipped.

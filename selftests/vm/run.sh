@@ -125,6 +125,7 @@ write_env() {
 	{
 		printf 'SIPOVL_TOP=%q\nSIPOVL_KO=%q\nSIPOVL_KVER=%q\n' "$TOP" "$ko" "$kver"
 		printf 'VM_MODE=%q\nVM_TIMEOUT_DEFAULT=%q\nVM_POINT_START=%q\n' "$mode" 300 "$start"
+		printf 'VM_CWD=%q\n' "$PWD"
 		printf 'VM_TESTS=('; printf '%q ' "$@"; printf ')\n'
 		printf 'VM_EXEC=('; printf '%q ' ${exec_cmd[@]+"${exec_cmd[@]}"}; printf ')\n'
 		for v in $(compgen -e SIPOVL_); do

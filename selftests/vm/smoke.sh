@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 
 require_root
 in_vm || skip_all "runs only in the test VM (selftests/vm/run.sh)"
-plan 7
+plan 8
 
 setup_ns A B
 veth_pair() {
@@ -19,15 +19,21 @@ veth_pair() {
 }
 check "veth pair between two fresh network namespaces" veth_pair
 
-udp_echo() {
-	ip netns exec "$B" socat -T 5 UDP4-RECVFROM:7777,bind=192.0.2.2 EXEC:cat &
-	local pid=$! out
-	busywait 5000 sh -c "ip netns exec $B ss -Hlun | grep -q 192.0.2.2:7777" >/dev/null
-	out=$(echo sipovl-smoke | ip netns exec "$A" socat -T 5 - UDP4:192.0.2.2:7777)
-	wait $pid
-	[ "$out" = sipovl-smoke ]
+check "ping across the veth pair" ip netns exec "$A" ping -c 1 -W 5 192.0.2.2
+
+udp_datagram() {
+	local out=/tmp/smoke-udp.$$ pid rc=0
+	ip netns exec "$B" socat -u UDP4-RECV:7777,bind=192.0.2.2 "OPEN:$out,creat,trunc" &
+	pid=$!
+	busywait 5000 sh -c "ip netns exec $B ss -Hlun | grep -q 192.0.2.2:7777" >/dev/null &&
+		echo sipovl-smoke | ip netns exec "$A" socat -u - UDP4-SENDTO:192.0.2.2:7777 &&
+		busywait 5000 grep -qx sipovl-smoke "$out" || rc=1
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -f "$out"
+	return $rc
 }
-check "UDP round trip across the veth pair" udp_echo
+check "UDP datagram across the veth pair" udp_datagram
 
 check "modprobe Debian's nf_tproxy_ipv4 and nf_tproxy_ipv6" \
 	modprobe -a nf_tproxy_ipv4 nf_tproxy_ipv6

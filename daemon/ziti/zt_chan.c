@@ -301,6 +301,8 @@ static void chan_fail(struct zt_chan *ch, const char *why)
 		d = 0; /* first reconnect after a working period: immediately */
 	ch->state = ZT_CH_BACKOFF;
 	zt_ctx_cancel_auth_wait(ctx, ch);
+	if (was_up) /* the router may have dropped us because the API session is gone */
+		zt_ctx_check_session(ctx);
 	zt_timer_start(ctx->loop, &ch->backoff_timer, d);
 	drop_map(ch, why);
 	run_waiters(ch, -ECONNRESET, why);

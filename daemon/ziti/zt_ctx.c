@@ -596,6 +596,12 @@ static void refresh_timer_cb(void *arg)
 	ctx->refresh_req = zt_http_request(ctx, "GET", path, NULL, refresh_cb, ctx);
 }
 
+void zt_ctx_check_session(struct zt_ctx *ctx)
+{
+	if (ctx->auth == ZT_AUTH_OK && !ctx->refresh_req)
+		zt_timer_start(ctx->loop, &ctx->refresh_timer, 0);
+}
+
 /* ---------------- /version ---------------- */
 
 static void version_cb(void *arg, const struct zt_http_resp *r)

@@ -199,6 +199,7 @@ void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg);
 /* An API returned 401: forget the session (will re-authenticate) */
 void zt_ctx_auth_invalid(struct zt_ctx *ctx);
 void zt_ctx_services_changed_hint(struct zt_ctx *ctx);
+void zt_ctx_check_session(struct zt_ctx *ctx); /* refresh the API session now */
 
 /* ---- conns & listeners ---- */
 enum zt_conn_state { ZT_C_NEW, ZT_C_SESSION, ZT_C_CHAN, ZT_C_CONNECTING, ZT_C_UP, ZT_C_DEAD };

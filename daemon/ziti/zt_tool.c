@@ -32,7 +32,7 @@ static struct {
 	const char *cmd, *identity, *service, *mode, *ready_file, *term_id, *log_file, *session_file;
 	bool udp, hold, verbose;
 	uint64_t bytes;
-	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence;
+	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
 } opt = { .mode = "echo", .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
 	  .interval_ms = 250 };
 
@@ -569,7 +569,7 @@ static void run_probe(void)
 	setvbuf(probe_log, NULL, _IOLBF, 0);
 	zt_timer_init(&probe_timer, probe_cb, NULL);
 	zt_timer_init(&probe_tmo, probe_tmo_cb, NULL);
-	zt_timer_start(loop, &probe_timer, 0);
+	zt_timer_start(loop, &probe_timer, opt.start_delay_ms);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -644,7 +644,7 @@ static void usage(void)
 		"usage: zt-tool services|dial|host|probe -i IDENTITY.json [-s SERVICE] [options]\n"
 		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --hold\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
-		"  --log FILE  --interval-ms I  --poll-ms P  --latency-ms L  --session-file F  -v\n");
+		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n");
 	exit(2);
 }
 
@@ -657,7 +657,7 @@ int main(int argc, char **argv)
 		{ "timeout-ms", 1, 0, 't' }, { "ready-file", 1, 0, 'r' }, { "terminator-identity", 1, 0, 'T' },
 		{ "cost", 1, 0, 'C' }, { "precedence", 1, 0, 'P' }, { "log", 1, 0, 'l' },
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
-		{ "session-file", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { 0, 0, 0, 0 },
+		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "verbose", 0, 0, 'v' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -687,6 +687,7 @@ int main(int argc, char **argv)
 		case 'p': opt.poll_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'L': opt.latency_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'S': opt.session_file = optarg; break;
+		case 'D': opt.start_delay_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'v': opt.verbose = true; break;
 		default: usage();
 		}

@@ -46,7 +46,7 @@ static struct genl_family sipovl_family;
 static const struct nla_policy prefix_policy[SIPOVL_PREFIX_A_MAX + 1] = {
 	[SIPOVL_PREFIX_A_FAMILY] = { .type = NLA_U16 },
 	[SIPOVL_PREFIX_A_ADDR] = { .type = NLA_BINARY, .len = 16 },
-	[SIPOVL_PREFIX_A_LEN] = NLA_POLICY_MAX(NLA_U8, 128),
+	[SIPOVL_PREFIX_A_LEN] = { .type = NLA_U8 },
 };
 
 static const struct nla_policy portrange_policy[SIPOVL_PORTRANGE_A_MAX + 1] = {
@@ -55,15 +55,15 @@ static const struct nla_policy portrange_policy[SIPOVL_PORTRANGE_A_MAX + 1] = {
 };
 
 static const struct nla_policy intercept_policy[SIPOVL_INTERCEPT_A_MAX + 1] = {
-	[SIPOVL_INTERCEPT_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
-	[SIPOVL_INTERCEPT_A_NAME] = { .type = NLA_NUL_STRING,
-				      .len = SIPOVL_NAME_MAXLEN - 1 },
-	[SIPOVL_INTERCEPT_A_PROTOCOLS] = NLA_POLICY_MASK(NLA_U32, __SIPOVL_PROTO_ALL),
+	[SIPOVL_INTERCEPT_A_ID] = { .type = NLA_U32 },
+	[SIPOVL_INTERCEPT_A_NAME] = { .type = NLA_NUL_STRING },
+	[SIPOVL_INTERCEPT_A_PROTOCOLS] = { .type = NLA_U32 },
 	[SIPOVL_INTERCEPT_A_DESTINATIONS] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
 	[SIPOVL_INTERCEPT_A_PORTS] = NLA_POLICY_NESTED_ARRAY(portrange_policy),
 	[SIPOVL_INTERCEPT_A_SOURCES] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
-	[SIPOVL_INTERCEPT_A_POLICY] = NLA_POLICY_MAX(NLA_U8, __SIPOVL_POLICY_MAX),
-	[SIPOVL_INTERCEPT_A_STATS] = { .type = NLA_REJECT },
+	[SIPOVL_INTERCEPT_A_POLICY] = { .type = NLA_U8 },
+	[SIPOVL_INTERCEPT_A_STATS] = { .type = NLA_REJECT,
+				       .reject_message = "counters are read-only" },
 };
 
 static const struct nla_policy tuple_policy[SIPOVL_TUPLE_A_MAX + 1] = {
@@ -77,16 +77,20 @@ static const struct nla_policy tuple_policy[SIPOVL_TUPLE_A_MAX + 1] = {
 
 static const struct nla_policy sipovl_policy[SIPOVL_A_MAX + 1] = {
 	[SIPOVL_A_INTERCEPT] = NLA_POLICY_NESTED(intercept_policy),
-	[SIPOVL_A_TXN_ID] = NLA_POLICY_MIN(NLA_U32, 1),
-	[SIPOVL_A_GENERATION] = { .type = NLA_REJECT },
-	[SIPOVL_A_INTERCEPT_COUNT] = { .type = NLA_REJECT },
+	[SIPOVL_A_TXN_ID] = { .type = NLA_U32 },
+	[SIPOVL_A_GENERATION] = { .type = NLA_REJECT,
+			       .reject_message = "output-only attribute" },
+	[SIPOVL_A_INTERCEPT_COUNT] = { .type = NLA_REJECT,
+			       .reject_message = "output-only attribute" },
 	[SIPOVL_A_SOCKET_FD] = { .type = NLA_S32 },
-	[SIPOVL_A_SOCKET] = { .type = NLA_REJECT },
+	[SIPOVL_A_SOCKET] = { .type = NLA_REJECT,
+			       .reject_message = "output-only attribute" },
 	[SIPOVL_A_FAMILY] = { .type = NLA_U16 },
 	[SIPOVL_A_PROTOCOL] = { .type = NLA_U8 },
 	[SIPOVL_A_SOURCES] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
-	[SIPOVL_A_STATS] = { .type = NLA_REJECT },
-	[SIPOVL_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __SIPOVL_F_ALL),
+	[SIPOVL_A_STATS] = { .type = NLA_REJECT,
+			       .reject_message = "output-only attribute" },
+	[SIPOVL_A_FLAGS] = { .type = NLA_U32 },
 	[SIPOVL_A_TUPLE] = NLA_POLICY_NESTED(tuple_policy),
 };
 
@@ -220,6 +224,36 @@ static int count_nested(struct nlattr *nest, u32 max, const char *what,
 	return 0;
 }
 
+/* Value checks the policy cannot express with a message naming the problem. */
+static int check_intercept_values(struct nlattr **tb,
+				  struct netlink_ext_ack *extack)
+{
+	struct nlattr *a;
+
+	a = tb[SIPOVL_INTERCEPT_A_ID];
+	if (a && !nla_get_u32(a)) {
+		NL_SET_ERR_MSG_ATTR(extack, a, "intercept id must not be 0");
+		return -EINVAL;
+	}
+	a = tb[SIPOVL_INTERCEPT_A_NAME];
+	if (a && nla_len(a) > SIPOVL_NAME_MAXLEN) {
+		SIPOVL_ERR_FMT(extack, "name longer than %d bytes", SIPOVL_NAME_MAXLEN - 1);
+		return -ENAMETOOLONG;
+	}
+	a = tb[SIPOVL_INTERCEPT_A_PROTOCOLS];
+	if (a && (nla_get_u32(a) & ~__SIPOVL_PROTO_ALL)) {
+		SIPOVL_ERR_FMT(extack, "unknown protocol bits 0x%x",
+			       nla_get_u32(a) & ~__SIPOVL_PROTO_ALL);
+		return -EINVAL;
+	}
+	a = tb[SIPOVL_INTERCEPT_A_POLICY];
+	if (a && nla_get_u8(a) > __SIPOVL_POLICY_MAX) {
+		SIPOVL_ERR_FMT(extack, "unknown policy %u", nla_get_u8(a));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 enum { NEED_KEY, NEED_FULL };
 
 /* A whole intercept (NEED_FULL) or just its id and/or name (NEED_KEY). */
@@ -240,6 +274,9 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 	if (ret)
 		return ERR_PTR(ret);
 
+	ret = check_intercept_values(tb, extack);
+	if (ret)
+		return ERR_PTR(ret);
 	if (need == NEED_FULL) {
 		if (!tb[SIPOVL_INTERCEPT_A_NAME] ||
 		    !*(char *)nla_data(tb[SIPOVL_INTERCEPT_A_NAME])) {
@@ -891,6 +928,10 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 
 	if (info->attrs[SIPOVL_A_FLAGS])
 		flags = nla_get_u32(info->attrs[SIPOVL_A_FLAGS]);
+	if (flags & ~__SIPOVL_F_ALL) {
+		SIPOVL_ERR_FMT(info->extack, "unknown flags 0x%x", flags & ~__SIPOVL_F_ALL);
+		return -EINVAL;
+	}
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
@@ -1081,7 +1122,6 @@ static struct genl_family sipovl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.ops = sipovl_ops,
 	.n_ops = ARRAY_SIZE(sipovl_ops),
-	.resv_start_op = SIPOVL_CMD_LOOKUP + 1,
 	.mcgrps = sipovl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(sipovl_mcgrps),
 };

@@ -215,8 +215,8 @@ enum sipovl_istats_attr {
 	SIPOVL_ISTATS_A_UNSPEC,
 	SIPOVL_ISTATS_A_PACKETS,	/* packets matched and steered */
 	SIPOVL_ISTATS_A_BYTES,		/* bytes of those packets */
-	SIPOVL_ISTATS_A_FLOWS,		/* new flows (TCP SYN, UDP to the
-					 * daemon's unconnected socket) */
+	/* new flows: TCP SYNs, UDP datagrams to the daemon's unconnected socket */
+	SIPOVL_ISTATS_A_FLOWS,
 	SIPOVL_ISTATS_A_DROPS,		/* dropped: no daemon socket, policy drop */
 	SIPOVL_ISTATS_A_PASSES,		/* passed: no daemon socket, policy pass */
 	SIPOVL_ISTATS_A_PAD,
@@ -232,10 +232,10 @@ enum sipovl_stats_attr {
 	SIPOVL_STATS_A_PASSED,		/* matched, passed by policy */
 	SIPOVL_STATS_A_DROPPED,		/* matched, dropped by policy */
 	SIPOVL_STATS_A_ERRORS,		/* malformed or unparseable packets */
-	SIPOVL_STATS_A_REPLIES,		/* replies delivered to transparent
-					 * originating sockets */
-	SIPOVL_STATS_A_SRC_DENIED,	/* transparent packets with a source
-					 * outside the allowed ranges */
+	/* replies delivered to transparent originating sockets */
+	SIPOVL_STATS_A_REPLIES,
+	/* packets of transparent sockets with a source outside the ranges */
+	SIPOVL_STATS_A_SRC_DENIED,
 	SIPOVL_STATS_A_PAD,
 	__SIPOVL_STATS_A_MAX
 };

@@ -23,14 +23,24 @@ struct mt_addr {
 	u64 hi, lo;
 };
 
+/* Elementary interval: first address and innermost prefix node (or MT_NONE). */
+struct mt_iv4 {
+	u32 start;
+	u32 node;
+};
+
+struct mt_iv {
+	struct mt_addr start;
+	u32 node;
+};
+
 /* Per-family sorted elementary address intervals and their directory. */
 struct mt_fam {
 	u32 shift;		/* directory index: address top bits >> shift */
 	u32 nint;		/* intervals */
 	const u32 *dir;		/* (1 << bits) + 1 interval indices */
-	const u32 *start4;	/* IPv4: first address of each interval */
-	const struct mt_addr *start6;	/* IPv6: same */
-	const u32 *node;	/* innermost prefix node, MT_NONE: no prefix */
+	const struct mt_iv4 *iv4;	/* IPv4 intervals */
+	const struct mt_iv *iv6;	/* IPv6 intervals */
 };
 
 /* A distinct destination prefix. */
@@ -153,12 +163,12 @@ static inline u32 mt_find4(const struct mt_fam *f, u32 a)
 
 	while (lo < hi) {
 		mid = (lo + hi + 1) >> 1;
-		if (f->start4[mid] <= a)
+		if (f->iv4[mid].start <= a)
 			lo = mid;
 		else
 			hi = mid - 1;
 	}
-	return f->node[lo];
+	return f->iv4[lo].node;
 }
 
 static inline u32 mt_find6(const struct mt_fam *f, u64 ah, u64 al)
@@ -168,12 +178,12 @@ static inline u32 mt_find6(const struct mt_fam *f, u64 ah, u64 al)
 
 	while (lo < hi) {
 		mid = (lo + hi + 1) >> 1;
-		if (mt_le(&f->start6[mid], ah, al))
+		if (mt_le(&f->iv6[mid].start, ah, al))
 			lo = mid;
 		else
 			hi = mid - 1;
 	}
-	return f->node[lo];
+	return f->iv6[lo].node;
 }
 
 s32 mt_lookup(const struct mt_table *t, const struct mt_key *k)
@@ -259,12 +269,6 @@ struct mt_bnode {
 	u32 parent;
 	u32 dst;		/* first of its entries in the sorted dst[] */
 	u32 ndst;
-};
-
-/* Elementary address interval being built. */
-struct mt_iv {
-	struct mt_addr start;
-	u32 node;
 };
 
 /* Source prefix of one rule being normalised. */
@@ -1010,7 +1014,8 @@ static void mt_fill_dir(u32 *dir, u32 bits, const struct mt_iv *iv, u32 nint)
 /* Lay the final table out in one allocation. */
 static int mt_pack(struct mt_build *b, struct mt_table *t)
 {
-	size_t off[12], sz = 0;
+	size_t off[10], sz = 0;
+	struct mt_iv4 *iv4;
 	u32 bits[2], f, i;
 	u8 *p;
 
@@ -1019,27 +1024,23 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 
 	off[0] = sz;	/* dir4 */
 	sz = mt_align(sz + (((size_t)1 << bits[0]) + 1) * sizeof(u32));
-	off[1] = sz;	/* start4 */
-	sz = mt_align(sz + (size_t)b->niv[0] * sizeof(u32));
-	off[2] = sz;	/* node4 */
-	sz = mt_align(sz + (size_t)b->niv[0] * sizeof(u32));
-	off[3] = sz;	/* dir6 */
+	off[1] = sz;	/* iv4 */
+	sz = mt_align(sz + (size_t)b->niv[0] * sizeof(struct mt_iv4));
+	off[2] = sz;	/* dir6 */
 	sz = mt_align(sz + (((size_t)1 << bits[1]) + 1) * sizeof(u32));
-	off[4] = sz;	/* start6 */
-	sz = mt_align(sz + (size_t)b->niv[1] * sizeof(struct mt_addr));
-	off[5] = sz;	/* node6 */
-	sz = mt_align(sz + (size_t)b->niv[1] * sizeof(u32));
-	off[6] = sz;	/* nodes */
+	off[3] = sz;	/* iv6 */
+	sz = mt_align(sz + (size_t)b->niv[1] * sizeof(struct mt_iv));
+	off[4] = sz;	/* nodes */
 	sz = mt_align(sz + (size_t)b->nnode * sizeof(struct mt_node));
-	off[7] = sz;	/* segs */
+	off[5] = sz;	/* segs */
 	sz = mt_align(sz + (size_t)b->nseg * sizeof(struct mt_seg));
-	off[8] = sz;	/* cands */
+	off[6] = sz;	/* cands */
 	sz = mt_align(sz + (size_t)b->ncand * sizeof(struct mt_cand));
-	off[9] = sz;	/* srcsets */
+	off[7] = sz;	/* srcsets */
 	sz = mt_align(sz + (size_t)b->nsets * sizeof(struct mt_srcset));
-	off[10] = sz;	/* src4 */
+	off[8] = sz;	/* src4 */
 	sz = mt_align(sz + (size_t)b->nsrc4 * sizeof(struct mt_range4));
-	off[11] = sz;	/* src6 */
+	off[9] = sz;	/* src6 */
 	sz = mt_align(sz + (size_t)b->nsrc6 * sizeof(struct mt_range6));
 	if (sz > MT_MAX_BYTES) {
 		b->err = "compiled table too large";
@@ -1054,44 +1055,34 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 
 	for (f = 0; f < 2; f++) {
 		struct mt_fam *fm = f ? &t->f6 : &t->f4;
-		const struct mt_iv *iv = b->iv[f];
-		u32 *dir = (u32 *)(p + off[f * 3]);
-		u32 *node = (u32 *)(p + off[f * 3 + 2]);
+		u32 *dir = (u32 *)(p + off[f * 2]);
 
 		fm->nint = b->niv[f];
 		fm->shift = 32 - bits[f];
 		fm->dir = dir;
-		fm->node = node;
-		mt_fill_dir(dir, bits[f], iv, b->niv[f]);
-		for (i = 0; i < b->niv[f]; i++)
-			node[i] = iv[i].node;
-		if (!f) {
-			u32 *s4 = (u32 *)(p + off[1]);
-
-			for (i = 0; i < b->niv[0]; i++)
-				s4[i] = iv[i].start.hi >> 32;
-			fm->start4 = s4;
-		} else {
-			struct mt_addr *s6 = (struct mt_addr *)(p + off[4]);
-
-			for (i = 0; i < b->niv[1]; i++)
-				s6[i] = iv[i].start;
-			fm->start6 = s6;
-		}
+		mt_fill_dir(dir, bits[f], b->iv[f], b->niv[f]);
 	}
-	memcpy(p + off[6], b->nodes, (size_t)b->nnode * sizeof(struct mt_node));
-	memcpy(p + off[7], b->segs, (size_t)b->nseg * sizeof(struct mt_seg));
-	memcpy(p + off[8], b->cands, (size_t)b->ncand * sizeof(struct mt_cand));
-	memcpy(p + off[9], b->srcsets,
+	iv4 = (struct mt_iv4 *)(p + off[1]);
+	for (i = 0; i < b->niv[0]; i++) {
+		iv4[i].start = b->iv[0][i].start.hi >> 32;
+		iv4[i].node = b->iv[0][i].node;
+	}
+	t->f4.iv4 = iv4;
+	memcpy(p + off[3], b->iv[1], (size_t)b->niv[1] * sizeof(struct mt_iv));
+	t->f6.iv6 = (const struct mt_iv *)(p + off[3]);
+	memcpy(p + off[4], b->nodes, (size_t)b->nnode * sizeof(struct mt_node));
+	memcpy(p + off[5], b->segs, (size_t)b->nseg * sizeof(struct mt_seg));
+	memcpy(p + off[6], b->cands, (size_t)b->ncand * sizeof(struct mt_cand));
+	memcpy(p + off[7], b->srcsets,
 	       (size_t)b->nsets * sizeof(struct mt_srcset));
-	memcpy(p + off[10], b->src4, (size_t)b->nsrc4 * sizeof(struct mt_range4));
-	memcpy(p + off[11], b->src6, (size_t)b->nsrc6 * sizeof(struct mt_range6));
-	t->nodes = (const struct mt_node *)(p + off[6]);
-	t->segs = (const struct mt_seg *)(p + off[7]);
-	t->cands = (const struct mt_cand *)(p + off[8]);
-	t->srcsets = (const struct mt_srcset *)(p + off[9]);
-	t->src4 = (const struct mt_range4 *)(p + off[10]);
-	t->src6 = (const struct mt_range6 *)(p + off[11]);
+	memcpy(p + off[8], b->src4, (size_t)b->nsrc4 * sizeof(struct mt_range4));
+	memcpy(p + off[9], b->src6, (size_t)b->nsrc6 * sizeof(struct mt_range6));
+	t->nodes = (const struct mt_node *)(p + off[4]);
+	t->segs = (const struct mt_seg *)(p + off[5]);
+	t->cands = (const struct mt_cand *)(p + off[6]);
+	t->srcsets = (const struct mt_srcset *)(p + off[7]);
+	t->src4 = (const struct mt_range4 *)(p + off[8]);
+	t->src6 = (const struct mt_range6 *)(p + off[9]);
 	return 0;
 }
 

@@ -84,7 +84,7 @@ mutants=(
 	's/e\[m\].key = (u64)(e\[m\].hi - e\[m\].lo) << 32 | r->id;/e[m].key = (u64)(e[m].hi - e[m].lo) << 32 | (u32)~r->id;/'
 	's/^\t\tnode = n->parent;/\t\tbreak;/'
 	's/return a <= r\[lo\].end;/return a < r[lo].end;/'
-	's/if (f->start4\[mid\] <= a)/if (f->start4[mid] < a)/'
+	's/if (f->iv4\[mid\].start <= a)/if (f->iv4[mid].start < a)/'
 	's/if (!(c->info \& proto))/if (!(c->info \& 3))/'
 	's/if (!++a->lo)/if (!++a->lo \&\& 0)/'
 )

@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Tests of the VM runner itself (TAP): it must report a failing selftest, a
+# kernel WARN, a per-file timeout, a lying exit status, a leaked namespace, a
+# hung guest and a kernel panic as failures with a non-zero exit, and pass a
+# clean run. Uses selftests/runner-tests/ (misbehaving on purpose) on 6.1.
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$TOP/selftests/lib.sh"
+RT=$TOP/selftests/runner-tests
+RUN=$TOP/selftests/vm/run.sh
+
+require_cmd qemu-system-x86_64
+kver=$("$TOP/scripts/kver.sh" 6.1) || bail_out "no Debian 6.1 kernel installed"
+out=$(make -s -C "$TOP" testmod KVER="$kver" 2>&1) || bail_out "building the test modules failed: $out"
+
+# has DESC PATTERN: the last runner output contains an ERE line match.
+has() {
+	if grep -Eq -- "$2" <<<"$out"; then
+		ok "$1"
+	else
+		not_ok "$1" "no line matching /$2/ in the runner's output:"
+		sed 's/^/#   /' <<<"$out"
+	fi
+}
+status_is() {
+	if [ "$rc" = "$2" ]; then ok "$1"; else not_ok "$1" "exit status $rc, expected $2"; fi
+}
+# points_consistent: the trailing plan matches the number of test points.
+points_consistent() {
+	local n plan
+	n=$(grep -Ec '^(not )?ok [0-9]+' <<<"$out")
+	plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' <<<"$out" | tail -1)
+	if [ -n "$plan" ] && [ "$plan" = "$n" ]; then ok "$1"; else not_ok "$1" "plan '$plan', $n points"; fi
+}
+
+usage_rc() { "$RUN" --bogus >/dev/null 2>&1; [ $? = 2 ]; }
+check "usage error exits 2" usage_rc
+
+# A: misbehaving selftests in one VM; the guest survives them all.
+out=$(SIPOVL_TEST_TIMEOUT=10 "$RUN" --no-build --kernel "$kver" "$RT/pass.sh" "$RT/skip.sh" \
+	"$RT/fail.sh" "$RT/lying.sh" "$RT/warn.sh" "$RT/timeout.sh" "$RT/leak.sh" 2>&1)
+rc=$?
+status_is "failures make the runner exit 1" 1
+has "the boot is checked" '^ok [0-9]+ boot: kernel .* booted with a clean log$'
+has "a passing file passes" '^ok [0-9]+ runner-tests/pass\.sh \('
+has "inner test points are reported" '^ok [0-9]+ runner-tests/pass\.sh: false fails$'
+has "a skipped file is a named skip" '^ok [0-9]+ runner-tests/skip\.sh # SKIP deliberately skipped'
+has "a failing file fails" '^not ok [0-9]+ runner-tests/fail\.sh # exit=1'
+has "its failing point is named" '^not ok [0-9]+ runner-tests/fail\.sh: a deliberately failing point$'
+has "exit 0 with a failed point fails" '^not ok [0-9]+ runner-tests/lying\.sh # exit 0 but 1 test points failed; planned 3 test points, got 2'
+has "a kernel WARN fails the file that caused it" '^not ok [0-9]+ runner-tests/warn\.sh # kernel reported a problem'
+has "the WARN is shown" '^# \[ *[0-9.]+\] WARNING: CPU: [0-9]+ PID: [0-9]+ at .*sipovl_test_warn\.c'
+has "the W taint is reported" '^# kernel taint gained: W$'
+has "the per-file timeout kills a stuck test" '^not ok [0-9]+ runner-tests/timeout\.sh # TIMEOUT after 10s'
+has "a leaked network namespace fails the file" '^not ok [0-9]+ runner-tests/leak\.sh # did not clean up'
+has "totals are exact" '^# Totals: pass:9 fail:7 xfail:0 xpass:0 skip:1 error:0$'
+points_consistent "A: plan matches the test points"
+
+# B: a guest that hangs for good, then one that panics; the rest still runs.
+out=$(SIPOVL_TEST_TIMEOUT=5 SIPOVL_VM_GRACE=10 "$RUN" --no-build --kernel "$kver" \
+	"$RT/hang.sh" "$RT/panic.sh" "$RT/pass.sh" 2>&1)
+rc=$?
+status_is "a hung or panicking guest makes the runner exit 1" 1
+has "a hung guest is killed and reported" "^not ok [0-9]+ runner-tests/hang\.sh # the guest hung: 'runner-tests/hang\.sh' outlived its 15s deadline"
+has "the hung guest's console log is shown" '^# \[ *[0-9.]+\] sipovl_test_hang: stopping the machine on purpose$'
+has "a kernel panic is reported against its file" '^not ok [0-9]+ runner-tests/panic\.sh # the VM stopped unexpectedly'
+has "the panic is shown" '^# \[ *[0-9.]+\] Kernel panic - not syncing: sysrq triggered crash'
+has "the VM is rebooted for the remaining files" '^ok [0-9]+ runner-tests/pass\.sh \('
+has "B: totals are exact" '^# Totals: pass:6 fail:2 xfail:0 xpass:0 skip:0 error:0$'
+points_consistent "B: plan matches the test points"
+
+# C: a clean run exits 0.
+out=$("$RUN" --no-build --kernel "$kver" "$RT/pass.sh" "$RT/skip.sh" 2>&1)
+rc=$?
+status_is "a clean run exits 0" 0
+has "C: totals are exact" '^# Totals: pass:4 fail:0 xfail:0 xpass:0 skip:1 error:0$'
+
+# D: --exec passes output and exit status through.
+out=$(cd "$RT" && "$RUN" --no-build --kernel "$kver" --exec sh -c 'echo "hello from $(uname -r) in $PWD"; exit 3' 2>&1)
+rc=$?
+status_is "--exec returns the command's exit status" 3
+has "--exec shows the output, runs in the caller's directory" "^hello from $kver in $RT\$"
+done_testing

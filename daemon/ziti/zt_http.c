@@ -316,6 +316,13 @@ static void http_step(struct zt_http *h)
 		}
 		struct zt_http_resp r = { 0 };
 		struct zt_buf dechunk = { 0 };
+
+		/* NUL-terminate for sscanf/strstr (the reserve above left room) */
+		if (zt_buf_reserve(&h->in, 1)) {
+			http_fail(h, "%s", "out of memory");
+			return;
+		}
+		h->in.data[h->in.len] = 0;
 		int pr = http_parse(h, eof, &r, &dechunk);
 
 		if (pr == 0) {

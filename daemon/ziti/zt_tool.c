@@ -360,7 +360,21 @@ struct hconn {
 	struct zt_conn *c;
 	EVP_MD_CTX *md;
 	uint64_t bytes;
+	struct hconn *next, *prev;
 };
+static struct hconn *hconns;
+
+static void hconn_free(struct hconn *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		hconns = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	EVP_MD_CTX_free(h->md);
+	free(h);
+}
 
 static unsigned h_accepted, h_active;
 static bool h_ready_written;
@@ -397,8 +411,7 @@ static void h_on_close(struct zt_conn *c, int err, const char *reason, void *u)
 	if (opt.verbose)
 		logf_("host: conn %u closed (%s) after %" PRIu64 " bytes", zt_conn_id(c), reason ? reason : "", h->bytes);
 	zt_close(c);
-	EVP_MD_CTX_free(h->md);
-	free(h);
+	hconn_free(h);
 	h_active--;
 }
 
@@ -424,6 +437,10 @@ static void h_on_dial(struct zt_listener *l, struct zt_dial_req *r, void *u)
 	}
 	h_accepted++;
 	h_active++;
+	h->next = hconns;
+	if (hconns)
+		hconns->prev = h;
+	hconns = h;
 	if (opt.verbose)
 		logf_("host: accepted conn %u from '%s' app_data=%.*s", zt_conn_id(h->c),
 		      zt_dial_req_caller(r) ? zt_dial_req_caller(r) : "", (int)(adl > 200 ? 200 : adl),
@@ -620,6 +637,8 @@ static void on_log(struct zt_ctx *c, int level, const char *msg, void *u)
 	static const char *lv[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 
 	logf_("%s %s", lv[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+	if (probe_log) /* so tests can order client events and probe results on one clock */
+		fprintf(probe_log, "log %" PRIu64 " %s\n", epoch_ms(), msg);
 }
 
 static struct zt_io sig_io;
@@ -632,6 +651,11 @@ static void on_signal(void *arg, uint32_t ev)
 	struct signalfd_siginfo si;
 
 	if (read(sig_fd, &si, sizeof(si)) > 0) {
+		if (si.ssi_signo == SIGUSR1) { /* probe: start now instead of after --start-delay-ms */
+			if (!strcmp(opt.cmd, "probe") && !probe_c && zt_timer_armed(&probe_timer))
+				zt_timer_start(loop, &probe_timer, 0);
+			return;
+		}
 		if (!strcmp(opt.cmd, "host") || !strcmp(opt.cmd, "probe"))
 			exit_code = 0;
 		zt_loop_stop(loop);
@@ -724,6 +748,7 @@ int main(int argc, char **argv)
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGINT);
 	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	sig_fd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
 	zt_io_init(&sig_io, sig_fd, on_signal, NULL);
@@ -737,6 +762,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(opt.cmd, "host"))
 		logf_("host: %u connections accepted", h_accepted);
+	while (hconns) {
+		zt_close(hconns->c);
+		hconn_free(hconns);
+	}
 	if (probe_c)
 		zt_close(probe_c);
 	if (dcs) {

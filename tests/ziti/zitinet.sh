@@ -208,7 +208,8 @@ provision() {
 	zcli edge create service go-udp-e2e -e ON -c echo-udp-host -a go-hosted >/dev/null
 	zcli edge create service go-udp-plain -e OFF -c echo-udp-host -a go-hosted >/dev/null
 	local s
-	for s in zt-e2e:ON zt-plain:OFF zt-udp-e2e:ON zt-udp-plain:OFF zt-nohost:ON zt-readd:ON zt-fault:ON; do
+	for s in zt-e2e:ON zt-plain:OFF zt-udp-e2e:ON zt-udp-plain:OFF zt-nohost:ON zt-readd:ON zt-fault:ON \
+		zt-sink:ON zt-expire:ON; do
 		zcli edge create service "${s%%:*}" -e "${s##*:}" -a zt-hosted >/dev/null
 	done
 	zcli edge create service-policy dial-all Dial --service-roles '#go-hosted,#zt-hosted' \

@@ -1,0 +1,406 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Native OpenZiti edge client tests (TAP version 13). Exit 0 all pass, 1 any failure,
+# 4 whole suite skipped.
+#
+#   unit tests (codec, dispatcher, identity validation), a bounded libFuzzer run of the
+#   message parser, then against a real quickstart network (tests/ziti/zitinet.sh):
+#   interop with `ziti tunnel host` / `ziti tunnel proxy` (stream + datagram, encrypted +
+#   not), our client to our client (1 MB, 100 MB, 1000 concurrent connections), bad input,
+#   faults with recovery bounds, ASan/UBSan on every zt-tool process, valgrind on two runs.
+#
+# Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
+# ZT_KEEP=1 keeps the work directory.
+set -u
+cd "$(dirname "$0")/../.."
+TOP=$PWD
+B=${O:-$TOP/build}
+SAN=$B/san/zt-tool
+FAST=$B/zt-tool
+UNIT=$B/san/zt-unit
+FUZZ=$B/fuzz/zt-fuzz
+ZN=$TOP/tests/ziti/zitinet.sh
+ECHO=$TOP/tests/ziti/echo.py
+FUZZ_SECONDS=${ZT_FUZZ_SECONDS:-20}
+
+# recovery bounds (ms) stated in Documentation/ziti-client.md
+BOUND_ROUTER=15000
+BOUND_CTRL=30000
+BOUND_APISESS=15000
+BOUND_READD=15000
+BOUND_EXPIRE=15000
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
+
+echo "TAP version 13"
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+diag() { sed 's/^/# /'; }
+check() { # desc cmd...   (ok if the command succeeds)
+	local d=$1; shift
+	if "$@" > "$W/last.out" 2>&1; then ok "$d"; else notok "$d"; tail -15 "$W/last.out" | diag; fi
+}
+now_ms() { date +%s%3N; }
+san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
+
+for f in "$SAN" "$FAST" "$UNIT" "$FUZZ"; do
+	if [ ! -x "$f" ]; then
+		echo "1..0 # SKIP $f not built (run make tests)"
+		exit 4
+	fi
+done
+
+W=$(mktemp -d /tmp/zt-test.XXXXXX)
+NET=$W/net
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	[ -d "$NET" ] && "$ZN" stop "$NET" >/dev/null 2>&1
+	[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
+}
+trap cleanup EXIT
+bg() { # logfile cmd...  (background, pid in $BGPID)
+	local log=$1; shift
+	"$@" > "$log" 2>&1 &
+	BGPID=$!
+	PIDS+=("$BGPID")
+}
+
+# ---------------------------------------------------------------- unit + fuzz
+mkdir -p "$W/corpus"
+ZT_CORPUS="$W/corpus" "$UNIT" > "$W/unit.out" 2> "$W/unit.err"
+urc=$?
+while read -r st rest; do
+	case "$st" in
+	ok) ok "unit: ${rest#- }" ;;
+	not) notok "unit: ${rest#ok - }" ;;
+	esac
+done < "$W/unit.out"
+if [ $urc -ne 0 ] && ! grep -q '^not ok' "$W/unit.out"; then
+	notok "unit: test binary exited $urc"; diag < "$W/unit.err"
+fi
+if "$FUZZ" -print_final_stats=1 -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$W/corpus" > "$W/fuzz.log" 2>&1; then
+	ok "fuzz: channel/edge parser, ${FUZZ_SECONDS}s, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$W/fuzz.log" | grep -o '[0-9]*$') inputs, no crash"
+else
+	notok "fuzz: channel/edge parser crashed or failed"; tail -30 "$W/fuzz.log" | diag
+fi
+
+# ---------------------------------------------------------------- network
+if ! ZITI=$("$ZN" bin 2> "$W/zitibin.log"); then
+	reason="no ziti test peer: $(tail -1 "$W/zitibin.log")"
+	for t in interop ours faults bad-input valgrind; do skip "network tests ($t)" "$reason"; done
+	echo "1..$n"
+	[ $failed -eq 0 ] && exit 0 || exit 1
+fi
+t_net=$(now_ms)
+if ! "$ZN" start "$NET" > "$W/zitinet.log" 2>&1; then
+	notok "test network: zitinet.sh start"; tail -20 "$W/zitinet.log" | diag
+	echo "1..$n"; exit 1
+fi
+# shellcheck disable=SC1091
+. "$NET/env"
+ok "test network up: quickstart controller $ZN_CTRL_ADDR + router $ZN_ROUTER_ADDR ($(( $(now_ms) - t_net )) ms, $(basename "$(dirname "$ZITI")"))"
+cli() { "$ZN" cli "$NET" "$@"; }
+ID=$NET
+zt_env() { HOME="$NET/home" "$@"; }
+
+# background actors
+bg "$W/echo.log" python3 "$ECHO" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
+ECHO_PID=$BGPID
+bg "$W/gohost.log" setsid env HOME="$NET/home" "$ZITI" tunnel host -i "$ID/go-host.json" --cli-agent=false
+GOHOST_PID=$BGPID
+PORTS=""
+for i in 0 1 2 3; do PORTS="$PORTS $(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"; done
+read -r PT_E2E PT_PLAIN PU_E2E PU_PLAIN <<< "$PORTS"
+bg "$W/goproxy.log" setsid env HOME="$NET/home" "$ZITI" tunnel proxy -i "$ID/go-client.json" --cli-agent=false \
+	"zt-e2e:$PT_E2E" "zt-plain:$PT_PLAIN" "zt-udp-e2e:$PU_E2E:udp" "zt-udp-plain:$PU_PLAIN:udp"
+bg "$W/host.log" "$SAN" host -i "$ID/zt-host.json" -v --poll-ms 1000 --ready-file "$W/host.ready" \
+	-s zt-e2e,zt-plain,zt-udp-e2e:udp,zt-udp-plain:udp,zt-fault,zt-readd,zt-expire
+HOST_PID=$BGPID
+bg "$W/sink.log" "$FAST" host -i "$ID/zt-host.json" -s zt-sink --mode sink --ready-file "$W/sink.ready"
+SINK_PID=$BGPID
+
+# API session expiry scenario runs in the background from the start (needs > 1 min):
+# a dialer that has not touched any router yet is suspended (SIGSTOP) so that nothing
+# refreshes its API session; the controller's 1-minute timeout removes it.
+bg "$W/expire.err" "$SAN" probe -i "$ID/zt-client.json" -s zt-expire -v --start-delay-ms 3600000 \
+	--interval-ms 500 --log "$W/expire.log" --session-file "$W/expire.session"
+EXP_PID=$BGPID
+for i in $(seq 1 100); do [ -s "$W/expire.session" ] && break; sleep 0.1; done
+kill -STOP "$EXP_PID"
+t_stop=$(now_ms)
+EXP_SESSION=$(cat "$W/expire.session" 2>/dev/null)
+
+wait_file() { local i; for i in $(seq 1 "$2"); do [ -s "$1" ] && return 0; sleep 0.25; done; return 1; }
+if wait_file "$W/host.ready" 120 && wait_file "$W/sink.ready" 60; then
+	ok "our host bound 8 services (terminators established, BindSuccess)"
+else
+	notok "our host bound its services"; tail -20 "$W/host.log" | diag
+fi
+# Go host: its terminators for the go-* services
+go_ready=
+for i in $(seq 1 80); do
+	c=$(cli edge list terminators 'service.name contains "go-"' -j 2>/dev/null | grep -c '"binding": *"edge"' || true)
+	[ "${c:-0}" -ge 4 ] && { go_ready=1; break; }
+	sleep 0.25
+done
+[ -n "$go_ready" ] && ok "ziti tunnel host: 4 terminators established" ||
+	{ notok "ziti tunnel host: terminators"; tail -20 "$W/gohost.log" | diag; }
+
+# ---------------------------------------------------------------- 1. interop with the Go tunneler
+for s in go-tcp-e2e go-tcp-plain; do
+	check "interop: our dial -> ziti tunnel host, $s (TCP, 1 MB echo byte-exact, FIN both ways, ASan)" \
+		"$SAN" dial -i "$ID/zt-client.json" -s "$s" --bytes 1000000 --timeout-ms 30000
+done
+for s in go-udp-e2e go-udp-plain; do
+	check "interop: our dial -> ziti tunnel host, $s (UDP, 50 datagrams of 1000 B, each echoed intact, ASan)" \
+		"$SAN" dial -i "$ID/zt-client.json" -s "$s" --udp --count 50 --size 1000 --timeout-ms 30000
+done
+check "interop: ziti tunnel proxy -> our host, zt-e2e (TCP, encrypted, 1 MB echo byte-exact)" \
+	python3 "$ECHO" tcp "$PT_E2E" 1000000 1
+check "interop: ziti tunnel proxy -> our host, zt-plain (TCP, unencrypted, 1 MB echo byte-exact)" \
+	python3 "$ECHO" tcp "$PT_PLAIN" 1000000 2
+check "interop: ziti tunnel proxy -> our host, zt-udp-e2e (UDP, encrypted, 50 datagrams exactly once)" \
+	python3 "$ECHO" udp "$PU_E2E" 50 1000
+check "interop: ziti tunnel proxy -> our host, zt-udp-plain (UDP, unencrypted, 50 datagrams exactly once)" \
+	python3 "$ECHO" udp "$PU_PLAIN" 50 1000
+if grep -q "app_data={\"dst_ip\"" "$W/host.log" && grep -q "from 'go-client'" "$W/host.log"; then
+	ok "interop: host saw the Go dialer's caller id and app_data"
+else
+	notok "interop: host saw caller id and app_data"
+fi
+
+# ---------------------------------------------------------------- 2. ours <-> ours
+check "ours: zt-e2e 1 MB echo byte-exact (encrypted, ASan)" \
+	"$SAN" dial -i "$ID/zt-client.json" -s zt-e2e --bytes 1000000 --timeout-ms 30000
+check "ours: zt-plain 1 MB echo byte-exact (unencrypted, ASan)" \
+	"$SAN" dial -i "$ID/zt-client.json" -s zt-plain --bytes 1000000 --timeout-ms 30000
+check "ours: zt-udp-e2e 200 datagrams of 1200 B (one message per datagram, ASan)" \
+	"$SAN" dial -i "$ID/zt-client.json" -s zt-udp-e2e --udp --count 200 --size 1200 --timeout-ms 30000
+t=$(now_ms)
+if "$FAST" dial -i "$ID/zt-client.json" -s zt-sink --mode sink --bytes 100000000 --timeout-ms 120000 > "$W/last.out" 2>&1; then
+	ok "ours: zt-sink 100 MB, SHA-256 at the host equals the sender's ($(( $(now_ms) - t )) ms; $(grep -o '[0-9.]* MB/s' "$W/last.out"))"
+else
+	notok "ours: 100 MB transfer"; tail -10 "$W/last.out" | diag
+fi
+t=$(now_ms)
+if "$FAST" dial -i "$ID/zt-client.json" -s zt-e2e --conns 1000 --hold --bytes 2000 --timeout-ms 120000 > "$W/last.out" 2>&1 &&
+	grep -q "1000 conns, 0 failed" "$W/last.out" && grep -q "max open 1000" "$W/last.out"; then
+	ok "ours: 1000 concurrent connections all open at once, 2000 B echoed on each ($(( $(now_ms) - t )) ms)"
+else
+	notok "ours: 1000 concurrent connections"; tail -10 "$W/last.out" | diag
+fi
+
+# ---------------------------------------------------------------- 5. valgrind (plain build)
+if command -v valgrind > /dev/null; then
+	VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect"
+	check "valgrind: our dial -> ziti tunnel host go-tcp-e2e 200 KB, no errors, no leaks" \
+		$VG "$FAST" dial -i "$ID/zt-client.json" -s go-tcp-e2e --bytes 200000 --timeout-ms 60000
+	check "valgrind: our dial -> our host zt-udp-e2e 20 datagrams, no errors, no leaks" \
+		$VG "$FAST" dial -i "$ID/zt-client.json" -s zt-udp-e2e --udp --count 20 --size 800 --timeout-ms 60000
+else
+	skip "valgrind runs" "valgrind not installed"
+fi
+
+# ---------------------------------------------------------------- 4. bad input
+badid() { # name python-expression-on-j
+	python3 - "$ID/zt-client.json" "$W/$1.json" "$2" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(j, open(sys.argv[2], "w"))
+PY
+}
+expect_fail() { # desc pattern cmd...
+	local d=$1 pat=$2; shift 2
+	"$@" > "$W/last.out" 2>&1
+	local rc=$?
+	if [ $rc -eq 1 ] && grep -q -E "$pat" "$W/last.out" && san_clean "$W/last.out"; then
+		ok "$d: $(grep -E -o "$pat.{0,60}" "$W/last.out" | head -1)"
+	else
+		notok "$d (exit $rc)"; tail -8 "$W/last.out" | diag
+	fi
+}
+badid nokey 'del j["id"]["key"]'
+expect_fail "bad input: identity without id.key" "missing field 'id.key'" "$SAN" services -i "$W/nokey.json"
+badid noapi 'del j["ztAPI"]; j.pop("ztAPIs", None)'
+expect_fail "bad input: identity without ztAPI" "missing field 'ztAPI'" "$SAN" services -i "$W/noapi.json"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/other-ca.key" -subj /CN=other-ca -days 2 \
+	-out "$W/other-ca.pem" > /dev/null 2>&1
+badid wrongca "j['id']['ca'] = 'pem:' + open('$W/other-ca.pem').read()"
+expect_fail "bad input: wrong CA bundle" "certificate verification failed" "$SAN" services -i "$W/wrongca.json"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/foreign.key" \
+	-subj /CN=foreign -days 2 -out "$W/foreign.pem" > /dev/null 2>&1
+badid foreign "j['id']['cert'] = 'pem:' + open('$W/foreign.pem').read(); j['id']['key'] = 'file://$W/foreign.key'"
+expect_fail "bad input: foreign certificate (not issued by this network)" "authenticate: HTTP 401|TLS" \
+	"$SAN" services -i "$W/foreign.json"
+SIGNER_CERT=$(sed -n 's/^ *cert: *\(.*intermediate.*\.cert\) *$/\1/p' "$NET/qs/ctrl.yaml" | head -1)
+SIGNER_KEY=$(sed -n 's/^ *key: *\(.*intermediate.*\.key\) *$/\1/p' "$NET/qs/ctrl.yaml" | head -1)
+mkdir -p "$W/ca"; : > "$W/ca/index.txt"; echo 01 > "$W/ca/serial"
+cat > "$W/ca/ca.cnf" <<EOF
+[ ca ]
+default_ca = x
+[ x ]
+database = $W/ca/index.txt
+new_certs_dir = $W/ca
+serial = $W/ca/serial
+default_md = sha256
+policy = p
+[ p ]
+commonName = supplied
+EOF
+if openssl req -new -newkey rsa:2048 -nodes -keyout "$W/expired.key" -subj /CN=expired -out "$W/expired.csr" > /dev/null 2>&1 &&
+	openssl ca -batch -config "$W/ca/ca.cnf" -cert "$SIGNER_CERT" -keyfile "$SIGNER_KEY" -in "$W/expired.csr" \
+		-out "$W/expired.pem" -startdate 20200101000000Z -enddate 20200102000000Z -notext > "$W/ca.log" 2>&1; then
+	badid expired "j['id']['cert'] = 'pem:' + open('$W/expired.pem').read(); j['id']['key'] = 'pem:' + open('$W/expired.key').read()"
+	expect_fail "bad input: expired certificate (issued by the network's signer)" "certificate expired" \
+		"$SAN" services -i "$W/expired.json"
+else
+	notok "bad input: could not mint an expired certificate"; diag < "$W/ca.log"
+fi
+expect_fail "bad input: dial an unknown service" "service 'no-such-service' not found" \
+	"$SAN" dial -i "$ID/zt-client.json" -s no-such-service --timeout-ms 20000
+expect_fail "bad input: dial a service nobody hosts" "no terminators|refused by network" \
+	"$SAN" dial -i "$ID/zt-client.json" -s zt-nohost --timeout-ms 20000
+expect_fail "bad input: identity without access dials a service" "not found \(unknown, or not visible" \
+	"$SAN" dial -i "$ID/zt-other.json" -s zt-e2e --timeout-ms 20000
+
+# ---------------------------------------------------------------- 3. faults
+# long-lived dialers probing every 200 ms; recovery = first success after the fault ended
+bg "$W/pfault.err" "$SAN" probe -i "$ID/zt-client.json" -s zt-fault -v --poll-ms 1000 --interval-ms 200 --log "$W/pfault.log"
+PFAULT_PID=$BGPID
+bg "$W/preadd.err" "$SAN" probe -i "$ID/zt-client.json" -s zt-readd -v --poll-ms 1000 --interval-ms 200 \
+	--log "$W/preadd.log" --session-file "$W/preadd.session"
+PREADD_PID=$BGPID
+first_ok_after() { awk -v t="$2" '$1=="ok" && $2>t {print $2-t; exit}' "$1"; }
+wait_ok_after() { # log t bound -> prints ms or nothing
+	local i r
+	for i in $(seq 1 $(( $3 / 250 + 8 ))); do
+		r=$(first_ok_after "$1" "$2"); [ -n "$r" ] && { echo "$r"; return 0; }
+		sleep 0.25
+	done
+	return 1
+}
+sleep 1
+if [ -n "$(wait_ok_after "$W/pfault.log" 0 10000)" ]; then ok "faults: probe dialer working before faults"; else
+	notok "faults: probe dialer working before faults"; tail -5 "$W/pfault.err" | diag; fi
+
+fault_check() { # desc bound t_back log
+	local r
+	r=$(wait_ok_after "$4" "$3" "$2")
+	if [ -n "$r" ] && [ "$r" -le "$2" ]; then
+		ok "$1: new dials work again ${r} ms after recovery (bound $2 ms)"
+	else
+		notok "$1: no successful dial within $2 ms (got '${r}')"; tail -5 "$4" | diag
+	fi
+}
+t0=$(now_ms)
+"$ZN" restart-router "$NET" 1 > "$W/restart.log" 2>&1
+t1=$(now_ms)
+awk -v t="$t0" '$1=="fail" && $2>t' "$W/pfault.log" | grep -q . && ok "faults: router restart broke dials (fault was real)" ||
+	notok "faults: router restart broke dials"
+fault_check "faults: router restart" $BOUND_ROUTER "$t1" "$W/pfault.log"
+t0=$(now_ms)
+"$ZN" restart-controller "$NET" 2 > "$W/restart.log" 2>&1
+t1=$(now_ms)
+fault_check "faults: controller restart (down ~2 s)" $BOUND_CTRL "$t1" "$W/pfault.log"
+# API session removed by the controller (what its expiry enforcer does)
+S=$(cat "$W/preadd.session" 2>/dev/null)
+t0=$(now_ms)
+if [ -n "$S" ] && cli edge delete api-session "$S" > "$W/last.out" 2>&1; then
+	# recovery counts from the deletion to the first good dial after re-authentication
+	ta=
+	for i in $(seq 1 $(( BOUND_APISESS / 250 ))); do
+		ta=$(awk -v t="$t0" '$1=="log" && $2>t && /authenticated: api session/ {print $2; exit}' "$W/preadd.log")
+		[ -n "$ta" ] && break
+		sleep 0.25
+	done
+	if [ -n "$ta" ]; then
+		ok "faults: dialer noticed its API session was deleted, re-authenticated after $((ta - t0)) ms"
+		r=$(wait_ok_after "$W/preadd.log" "$ta" "$BOUND_APISESS")
+		if [ -n "$r" ] && [ $((ta - t0 + r)) -le $BOUND_APISESS ]; then
+			ok "faults: API session deleted at the controller: new dials work $((ta - t0 + r)) ms after the deletion (bound $BOUND_APISESS ms)"
+		else
+			notok "faults: API session deleted: no good dial within $BOUND_APISESS ms"; tail -5 "$W/preadd.log" | diag
+		fi
+	else
+		notok "faults: dialer did not re-authenticate within $BOUND_APISESS ms after its API session was deleted"
+		skip "faults: API session deletion recovery" "no re-authentication (previous test failed)"
+	fi
+else
+	notok "faults: delete API session '$S'"; diag < "$W/last.out"
+fi
+# service removed and re-added (new id; policies match by attribute)
+t0=$(now_ms)
+cli edge delete service zt-readd > "$W/last.out" 2>&1
+gone=
+for i in $(seq 1 40); do
+	awk -v t="$t0" '$1=="fail" && $2>t' "$W/preadd.log" | grep -q . && { gone=1; break; }
+	sleep 0.25
+done
+[ -n "$gone" ] && ok "faults: service removed -> dials fail ($(awk -v t="$t0" '$1=="fail" && $2>t {$1=$2=""; print; exit}' "$W/preadd.log"))" ||
+	notok "faults: service removal not observed"
+sleep 1
+cli edge create service zt-readd -e ON -a zt-hosted > "$W/last.out" 2>&1
+t1=$(now_ms)
+fault_check "faults: service re-added (new service id; host re-binds, dialer re-resolves)" $BOUND_READD "$t1" "$W/preadd.log"
+
+# expiry: wait until the suspended dialer's API session was removed by the controller
+gone=
+while [ $(( $(now_ms) - t_stop )) -lt 100000 ]; do
+	if [ $(( $(now_ms) - t_stop )) -gt 60000 ] &&
+		! cli edge list api-sessions "id=\"$EXP_SESSION\"" 2>/dev/null | grep -q "$EXP_SESSION"; then
+		gone=1; break
+	fi
+	sleep 2
+done
+if [ -n "$gone" ] && [ -n "$EXP_SESSION" ]; then
+	ok "faults: suspended client's API session expired at the controller after $(( ($(now_ms) - t_stop) / 1000 )) s (timeout $ZN_SESSION_TIMEOUT)"
+else
+	notok "faults: API session $EXP_SESSION did not expire"
+fi
+kill -CONT "$EXP_PID"
+kill -USR1 "$EXP_PID" # first dial now
+t1=$(now_ms)
+fault_check "faults: API session expiry (client suspended past the timeout, resumed, dials)" $BOUND_EXPIRE "$t1" "$W/expire.log"
+awk -v t="$t1" '$1=="log" && $2>=t-1000 && /authenticated: api session/' "$W/expire.log" | grep -q . &&
+	ok "faults: resumed client noticed the expiry and re-authenticated" ||
+	{ notok "faults: resumed client re-authenticated"; tail -5 "$W/expire.err" | diag; }
+
+check "after all faults: ziti tunnel proxy -> our long-lived host (zt-e2e, 100 KB echo)" \
+	python3 "$ECHO" tcp "$PT_E2E" 100000 3
+check "after all faults: our dial -> ziti tunnel host (go-tcp-e2e, 100 KB echo, ASan)" \
+	"$SAN" dial -i "$ID/zt-client.json" -s go-tcp-e2e --bytes 100000 --timeout-ms 30000
+
+# ---------------------------------------------------------------- shutdown: sanitizer verdicts
+for p in "$HOST_PID:host.log:host (8 services, all faults)" "$PFAULT_PID:pfault.err:fault probe" \
+	"$PREADD_PID:preadd.err:re-add probe" "$EXP_PID:expire.err:expiry probe" "$SINK_PID:sink.log:sink host"; do
+	pid=${p%%:*}; rest=${p#*:}; log=${rest%%:*}; name=${rest#*:}
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	if [ $rc -eq 0 ] && san_clean "$W/$log"; then
+		ok "clean exit: $name (exit 0, no ASan/UBSan/leak report)"
+	else
+		notok "clean exit: $name (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/$log" | head -30 | diag
+	fi
+done
+for pid in "$GOHOST_PID" "$ECHO_PID"; do
+	{ kill -TERM "$pid"; for i in $(seq 1 50); do kill -0 "$pid" || break; sleep 0.1; done
+	  kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
+done
+"$ZN" stop "$NET" > "$W/stop.log" 2>&1
+left=$(pgrep -f -- "$NET" || true)
+[ -z "$left" ] && [ ! -d "$NET" ] && ok "test network stopped, no leftover processes or files" ||
+	notok "leftovers after stop: $left"
+
+echo "1..$n"
+[ $failed -eq 0 ] && exit 0 || exit 1

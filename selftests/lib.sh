@@ -26,7 +26,7 @@ SIPOVL_KO=${SIPOVL_KO:-}
 WAIT_TIMEOUT=${WAIT_TIMEOUT:-20}
 BUSYWAIT_TIMEOUT=$((WAIT_TIMEOUT * 1000))
 
-_tap_n=0 _tap_fail=0 _tap_skip=0 _tap_plan= _tap_header=0
+_tap_n=0 _tap_fail=0 _tap_skip=0 _tap_plan='' _tap_header=0
 NS_LIST=()
 _on_exit=()
 _module_loaded_by_us=0

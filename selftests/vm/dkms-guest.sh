@@ -14,7 +14,7 @@ check "modinfo finds sipovl in /lib/modules/$kver/updates/dkms ($path)" \
 	grep -q "^/lib/modules/$kver/updates/dkms/sipovl\.ko" <<<"$path"
 check "modprobe sipovl" modprobe sipovl
 same_module() {
-	local want= got=
+	local want='' got=''
 	want=$(modinfo -F srcversion sipovl) && got=$(cat /sys/module/sipovl/srcversion) &&
 		[ "$want" = "$got" ] || { echo "loaded srcversion '$got', DKMS module '$want'"; return 1; }
 }

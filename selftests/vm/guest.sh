@@ -129,7 +129,7 @@ run_file() {
 	kern=$(check_kernel "$dm" "$before")
 
 	# Re-number the file's own test points into the run's TAP stream.
-	local line plan= n_points=0 n_fail=0 bail= desc
+	local line plan='' n_points=0 n_fail=0 bail='' desc
 	local comments=()
 	while IFS= read -r line || [ -n "$line" ]; do
 		if [[ $line =~ ^(not\ )?ok([[:space:]]+[0-9]+)?([[:space:]]+-)?[[:space:]]*(.*)$ ]]; then

@@ -35,7 +35,7 @@ prog=selftests/vm/run.sh
 die() { echo "$prog: $*" >&2; exit 2; }
 usage() { sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
-kernel=6.1 ko= build=1 mode=tests keep=0
+kernel=6.1 ko='' build=1 mode=tests keep=0
 tests=() exec_cmd=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
 	--ko=*) ko=${1#*=}; shift ;;
 	--no-build) build=0; shift ;;
 	--shell) mode=shell; shift ;;
-	--exec) mode=exec; shift; exec_cmd=("$@"); break ;;
+	--exec) mode='exec'; shift; exec_cmd=("$@"); break ;;
 	--keep) keep=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; tests+=("$@"); break ;;

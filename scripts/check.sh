@@ -1,0 +1,191 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Everything `make check` runs, after scripts/deps.sh (see Documentation/testing.md):
+#
+#   build     make tests (the module and all userspace, -Werror)
+#   static    sparse (C=2) on kmod/ for 6.1 and 6.12: no warnings;
+#             checkpatch.pl --no-tree -f on kmod/*.[ch]: no errors;
+#             and shellcheck (-S warning) on the test infrastructure's scripts
+#   host-*    every executable tests/*/run.sh (TAP)
+#   vm-6.1    the VM selftests (selftests/vm/run.sh) on Debian's 6.1 kernel
+#   vm-6.12   the same suite on Debian 12's 6.12 kernel
+#   dkms      dkms add/build/install for 6.1, modprobe in the VM, dkms remove
+#
+#   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
+#
+# Every TAP test point of every suite is counted; failures are printed with
+# their diagnostics. The summary line is `N passed, M failed`; skipped points
+# are listed by name after it. Exits 1 if anything failed. Logs: build/check/.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$TOP"
+LOGS=$TOP/build/check
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+
+want=("$@")
+wanted() {
+	[ ${#want[@]} -eq 0 ] && return 0
+	local w
+	for w in "${want[@]}"; do
+		[[ $1 == "$w" || $1 == "$w"-* ]] && return 0
+	done
+	return 1
+}
+
+passed=0 failed=0
+failures=() skips=()
+t_start=$(date +%s)
+
+# run_suite NAME CMD...: run a TAP-producing command, count its test points.
+run_suite() {
+	local name=$1 log=$LOGS/$1.log rc=0 t0 line desc n_pass=0 n_fail=0 n_skip=0 n=0
+	shift
+	wanted "$name" || return 0
+	t0=$(date +%s)
+	"$@" >"$log" 2>&1 </dev/null || rc=$?
+	while IFS= read -r line; do
+		[[ $line =~ ^(not\ )?ok([[:space:]]+[0-9]+)?([[:space:]]+-)?[[:space:]]*(.*)$ ]] || continue
+		n=$((n + 1))
+		desc=${BASH_REMATCH[4]}
+		if [ -n "${BASH_REMATCH[1]}" ]; then
+			n_fail=$((n_fail + 1))
+			failures+=("$name: $desc")
+		elif [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
+			n_skip=$((n_skip + 1))
+			skips+=("$name: $desc")
+		else
+			n_pass=$((n_pass + 1))
+		fi
+	done <"$log"
+	if [ "$rc" = 4 ] && [ $n = 0 ]; then
+		n_skip=1
+		skips+=("$name # SKIP $(grep -m1 -o 'SKIP.*' "$log" | sed 's/^SKIP *//')")
+	elif [ "$rc" != 0 ] && [ "$rc" != 4 ] && [ $n_fail = 0 ]; then
+		n_fail=1
+		failures+=("$name: exited with status $rc but reported no failing test point")
+	elif [ $n = 0 ] && [ "$rc" = 0 ]; then
+		n_fail=1
+		failures+=("$name: produced no test points")
+	fi
+	passed=$((passed + n_pass))
+	failed=$((failed + n_fail))
+	printf 'check: %-14s %3d passed, %d failed, %d skipped (%ds)\n' \
+		"$name" "$n_pass" "$n_fail" "$n_skip" $(($(date +%s) - t0))
+	if [ "$n_fail" -gt 0 ]; then
+		echo "--- $name: failures (full log: $log) ---"
+		failure_context "$log"
+		[ "$rc" = 0 ] || [ "$rc" = 1 ] || [ "$rc" = 4 ] || tail -n 20 "$log" | sed 's/^/  /'
+	fi
+}
+
+# Print each failing point with the diagnostics around it: up to 30 lines
+# since the previous test point, and up to 30 lines after it.
+failure_context() {
+	awk '
+		/^not ok / { for (i = 0; i < n; i++) print "  " buf[i]; print "  " $0; n = 0; after = 30; next }
+		/^ok / { n = 0; after = 0; next }
+		after > 0 { print "  " $0; after--; next }
+		{ if (n == 30) { for (i = 1; i < 30; i++) buf[i - 1] = buf[i]; n = 29 } buf[n++] = $0 }
+	' "$1"
+}
+
+# ---- static checks (TAP) ----
+CHECKPATCH_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/sipovl/checkpatch-6.1
+checkpatch() {
+	local f=$CHECKPATCH_DIR/checkpatch.pl src=/usr/src/linux-source-6.1.tar.xz
+	if [ ! -x "$f" ]; then
+		[ -f "$src" ] || { echo "no $src (apt install linux-source-6.1)" >&2; return 1; }
+		mkdir -p "$CHECKPATCH_DIR"
+		tar -xJf "$src" -C "$CHECKPATCH_DIR" --strip-components=2 \
+			linux-source-6.1/scripts/checkpatch.pl linux-source-6.1/scripts/spelling.txt \
+			linux-source-6.1/scripts/const_structs.checkpatch
+	fi
+	"$f" "$@"
+}
+
+static_checks() {
+	local n=0 k kver out checks files f errs
+	echo "TAP version 13"
+	for k in 6.1 6.12; do
+		n=$((n + 1))
+		if ! kver=$(KVER_HEADERS_ONLY=1 scripts/kver.sh $k 2>&1); then
+			echo "not ok $n sparse on kmod/ ($k): $kver"
+			continue
+		fi
+		out=$(make -C "$TOP" --no-print-directory kmod-sparse KVER="$kver" 2>&1) || {
+			echo "not ok $n sparse on kmod/ ($kver): the build failed"
+			sed 's/^/# /' <<<"$out"
+			continue
+		}
+		# Proof that sparse looked at every source file: one CHECK line each.
+		checks=$(grep -Ec '^ +CHECK +.*/kmod/[^/]+\.c$' <<<"$out" || true)
+		files=$(ls kmod/*.c | wc -l)
+		if [ "$checks" != "$files" ]; then
+			echo "not ok $n sparse on kmod/ ($kver): sparse checked $checks of $files files"
+			sed 's/^/# /' <<<"$out"
+		elif grep -Eq ': (warning|error):' <<<"$out"; then
+			echo "not ok $n sparse on kmod/ ($kver): $(grep -Ec ': (warning|error):' <<<"$out") warnings"
+			grep -E ': (warning|error):' <<<"$out" | sed 's/^/# /'
+		else
+			echo "ok $n sparse on kmod/ ($kver): $files files, no warnings"
+		fi
+	done
+	for f in kmod/*.[ch]; do
+		n=$((n + 1))
+		if ! out=$(checkpatch --no-tree -f --terse --no-summary --show-types "$f" 2>&1); then
+			:
+		fi
+		errs=$(grep -c ': ERROR:' <<<"$out" || true)
+		if [ "$errs" -gt 0 ] || ! [ -x "$CHECKPATCH_DIR/checkpatch.pl" ]; then
+			echo "not ok $n checkpatch $f: $errs errors"
+		else
+			echo "ok $n checkpatch $f: no errors"
+		fi
+		[ -z "$out" ] || sed 's/^/# /' <<<"$out"
+	done
+	for f in scripts/*.sh selftests/lib.sh selftests/vm/*.sh selftests/runner-tests/*.sh \
+		tests/runner/run.sh .ci/run; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		if out=$(shellcheck -x -P SCRIPTDIR -S warning -s bash "$f" 2>&1); then
+			echo "ok $n shellcheck $f"
+		else
+			echo "not ok $n shellcheck $f"
+			sed 's/^/# /' <<<"$out"
+		fi
+	done
+	echo "1..$n"
+}
+
+# ---- build ----
+if ! out=$(make -s -C "$TOP" tests 2>&1); then
+	echo "$out" | tail -n 40
+	echo "check: the build failed (make tests)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+passed=$((passed + 1))
+
+run_suite static static_checks
+for t in tests/*/run.sh; do
+	[ -x "$t" ] || continue
+	s=${t#tests/}
+	run_suite "host-${s%/run.sh}" "$t"
+done
+run_suite vm-6.1 selftests/vm/run.sh --kernel 6.1
+run_suite vm-6.12 selftests/vm/run.sh --kernel 6.12
+run_suite dkms selftests/vm/dkms.sh --kernel 6.1
+
+echo "check: $(($(date +%s) - t_start))s"
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+if [ ${#skips[@]} -gt 0 ]; then
+	echo "skipped (${#skips[@]}):"
+	printf '  %s\n' "${skips[@]}"
+fi
+[ "$failed" = 0 ]

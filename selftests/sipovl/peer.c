@@ -6,7 +6,8 @@
  *	Transparent TCP listener and UDP socket on the wildcard address, port P,
  *	registered with sipovl.ko. Prints "ready". Every TCP connection gets one
  *	reply line "TCP <peer> <origdst> <line>"; every UDP datagram gets
- *	"UDP <peer> <origdst> <payload>" sent from the original destination.
+ *	"UDP <peer> <origdst> <payload>" sent from the original destination
+ *	(except "blast N" datagrams, which are only logged).
  *	--sources PREFIX sets the transparent source ranges first.
  *   peer originate --tcp|--udp --src ADDR:PORT --dst ADDR:PORT --msg TEXT
  *	Transparent socket bound to a (foreign) source; sends TEXT, prints the
@@ -15,6 +16,9 @@
  *	Plain server: replies "ECHO <peer> <msg>" (the source it saw).
  *   peer send --tcp|--udp --dst ADDR:PORT --msg TEXT [--src ADDR]
  *	Plain client: sends TEXT, prints the reply.
+ *   peer blast --udp --dst ADDR:PORT --count N [--gap-us U]
+ *	Sends N numbered datagrams from one socket, U microseconds apart
+ *	(default 200), without waiting for replies. --count 0: forever.
  *
  * ADDR:PORT is a.b.c.d:p or [v6]:p. --timeout S (default 3) bounds waits.
  */
@@ -290,7 +294,13 @@ static __attribute__((noreturn)) void cmd_listen(int family, int port, bool reg,
 			snprintf(out, sizeof(out), "UDP %s %s %s\n", fmt_addr(&peer, pb, sizeof(pb)),
 				 fmt_addr(&orig, ob, sizeof(ob)), buf);
 			fprintf(stderr, "%s", out);
-			/* Reply from the original destination. */
+			/*
+			 * Reply from the original destination, through a socket
+			 * connected to the peer (which would also take the
+			 * flow's next datagrams while it exists: not for blasts).
+			 */
+			if (!strncmp(buf, "blast ", 6))
+				continue;
 			int r = socket(family, SOCK_DGRAM, 0);
 			set_transparent(r, family);
 			if (bind(r, (struct sockaddr *)&orig, al) ||
@@ -300,6 +310,30 @@ static __attribute__((noreturn)) void cmd_listen(int family, int port, bool reg,
 			close(r);
 		}
 	}
+}
+
+static int cmd_blast(const char *dst, long count, long gap_us)
+{
+	struct sockaddr_storage d;
+	socklen_t dl;
+	char buf[64];
+	long i;
+	int fd;
+
+	parse_addr(dst, &d, &dl);
+	fd = socket(d.ss_family, SOCK_DGRAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&d, dl))
+		die("blast: %s", strerror(errno));
+	for (i = 0; !count || i < count; i++) {
+		int len = snprintf(buf, sizeof(buf), "blast %ld", i);
+
+		/* ECONNREFUSED from an ICMP error of the previous one: keep going. */
+		if (send(fd, buf, len, 0) < 0 && errno != ECONNREFUSED)
+			die("blast send: %s", strerror(errno));
+		if (gap_us)
+			usleep(gap_us);
+	}
+	return 0;
 }
 
 static __attribute__((noreturn)) void cmd_echo(bool tcp, const char *bindaddr)
@@ -344,11 +378,13 @@ int main(int argc, char **argv)
 		{ "dst", required_argument, NULL, 'd' }, { "msg", required_argument, NULL, 'm' },
 		{ "bind", required_argument, NULL, 'b' }, { "timeout", required_argument, NULL, 'T' },
 		{ "no-register", no_argument, NULL, 'N' }, { "sources", required_argument, NULL, 'S' },
+		{ "count", required_argument, NULL, 'c' }, { "gap-us", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *src = NULL, *dst = NULL, *msg = "hello", *bindaddr = NULL, *sources = NULL;
 	bool tcp = false, udp = false, reg = true;
 	int family = AF_INET, port = 0, c;
+	long count = 1, gap_us = 200;
 
 	if (argc < 2)
 		die("usage: peer listen|originate|echo|send ...%s", "");
@@ -368,6 +404,8 @@ int main(int argc, char **argv)
 		case 'T': timeout_ms = atoi(optarg) * 1000; break;
 		case 'N': reg = false; break;
 		case 'S': sources = optarg; break;
+		case 'c': count = atol(optarg); break;
+		case 'g': gap_us = atol(optarg); break;
 		default: exit(2);
 		}
 	}
@@ -379,6 +417,8 @@ int main(int argc, char **argv)
 		return cmd_client(tcp, src, dst, msg, true);
 	if (!strcmp(argv[1], "send") && dst)
 		return cmd_client(tcp, src, dst, msg, false);
+	if (!strcmp(argv[1], "blast") && udp && dst)
+		return cmd_blast(dst, count, gap_us);
 	if (!strcmp(argv[1], "echo") && bindaddr)
 		cmd_echo(tcp, bindaddr);
 	die("bad command line for \"%s\"", argv[1]);

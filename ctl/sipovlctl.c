@@ -1029,7 +1029,8 @@ static const struct cmd apply_cmds[] = {
 
 static const struct cmd stats_cmds[] = {
 	{ "show", NULL, do_stats_show, "show [NAME|ID]",
-	  "Prints the global counters and those of every intercept, or of one.\n" },
+	  "Prints the global counters and those of every intercept, or of one.\n"
+	  "'stats NAME' is short for 'stats show NAME'.\n" },
 	{ "reset", NULL, do_stats_reset, "reset",
 	  "Zeroes all counters (global and per intercept); with -j prints the global\n"
 	  "counters read just before.\n" },
@@ -1202,6 +1203,12 @@ static int dispatch(int argc, char **argv)
 		return 0;
 	} else {
 		c = find_cmd(o, argv[0]);
+		/* "stats NAME" is "stats show NAME". */
+		if (!c && o->cmds == stats_cmds && argv[0][0] != '-') {
+			c = find_cmd(o, "show");
+			argc++;
+			argv--;
+		}
 		if (!c)
 			return usage_err("unknown command %s for %s: expected %s",
 					 tokq(q, argv[0]), o->name,

@@ -160,7 +160,8 @@ if [ $rc = 0 ] && grep -qx 'global: lookups [0-9]* steered [0-9]* passed [0-9]* 
 else
 	not_ok "stats: global and per-intercept lines" "exit $rc: $err" "$out"
 fi
-expect_out "stats NAME" "intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0" stats show rtp
+expect_out "stats show NAME" "intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0" stats show rtp
+expect_out "stats NAME" "intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0" stats rtp
 expect_err "stats: unknown intercept" 1 \
 	'stats: no intercept with id 9 (No such file or directory)' stats show 9
 run -j stats

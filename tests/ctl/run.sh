@@ -95,7 +95,8 @@ fails "unknown netns" 1 "cannot enter network namespace \"nonexistent-ns-$$\": N
 fails "netns name with a slash" 1 'cannot enter network namespace "../x": Invalid argument' \
 	-n ../x intercept show
 fails "unknown command" 2 'unknown command "ad" for intercept: expected add, replace, del, show or flush' intercept ad
-fails "unknown stats command" 2 'unknown command "clear" for stats: expected show or reset' stats clear
+fails "unknown stats command" 2 'unknown command "-x" for stats: expected show or reset' stats -x
+fails "stats NAME is stats show NAME" 2 'unexpected argument "b"' stats a b
 fails "unknown sources command" 2 'unknown command "add" for sources: expected show, set or flush' sources add
 fails "help for unknown object" 2 "unknown object \"nope\": try 'sipovlctl --help'" help nope
 fails "help for unknown command" 2 "unknown command \"nope\" for intercept: try 'sipovlctl intercept --help'" help intercept nope

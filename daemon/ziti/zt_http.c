@@ -364,7 +364,7 @@ static void http_timeout(void *arg)
 	if (h->pending_err[0])
 		http_fail(h, "%s", h->pending_err);
 	else
-		http_fail(h, "controller request timed out (%s)", h->what);
+		http_fail(h, "controller request timed out (%s)", h->what ? h->what : "?");
 }
 
 struct zt_http *zt_http_request(struct zt_ctx *ctx, const char *method, const char *path,

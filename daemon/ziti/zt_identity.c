@@ -349,6 +349,8 @@ out:
 	if (key)
 		OPENSSL_cleanse(key, strlen(key));
 	free(scheme);
+	if (text)
+		OPENSSL_cleanse(text, strlen(text)); /* may hold a pem: key */
 	free(text);
 	free(cert);
 	free(key);

@@ -122,9 +122,13 @@ for i in 0 1 2 3; do PORTS="$PORTS $(python3 -c 'import socket; s=socket.socket(
 read -r PT_E2E PT_PLAIN PU_E2E PU_PLAIN <<< "$PORTS"
 bg "$W/goproxy.log" setsid env HOME="$NET/home" "$ZITI" tunnel proxy -i "$ID/go-client.json" --cli-agent=false \
 	"zt-e2e:$PT_E2E" "zt-plain:$PT_PLAIN" "zt-udp-e2e:$PU_E2E:udp" "zt-udp-plain:$PU_PLAIN:udp"
+GOPROXY_PID=$BGPID
 bg "$W/host.log" "$SAN" host -i "$ID/zt-host.json" -v --poll-ms 1000 --ready-file "$W/host.ready" \
 	-s zt-e2e,zt-plain,zt-udp-e2e:udp,zt-udp-plain:udp,zt-fault,zt-readd,zt-expire
 HOST_PID=$BGPID
+bg "$W/addr.log" "$SAN" host -i "$ID/zt-host.json" -s zt-addr --terminator-identity phone-1 --cost 10 \
+	--precedence 1 --ready-file "$W/addr.ready"
+ADDR_PID=$BGPID
 bg "$W/sink.log" "$FAST" host -i "$ID/zt-host.json" -s zt-sink --mode sink --ready-file "$W/sink.ready"
 SINK_PID=$BGPID
 
@@ -140,8 +144,8 @@ t_stop=$(now_ms)
 EXP_SESSION=$(cat "$W/expire.session" 2>/dev/null)
 
 wait_file() { local i; for i in $(seq 1 "$2"); do [ -s "$1" ] && return 0; sleep 0.25; done; return 1; }
-if wait_file "$W/host.ready" 120 && wait_file "$W/sink.ready" 60; then
-	ok "our host bound 8 services (terminators established, BindSuccess)"
+if wait_file "$W/host.ready" 120 && wait_file "$W/sink.ready" 60 && wait_file "$W/addr.ready" 60; then
+	ok "our hosts bound 9 services (terminators established, BindSuccess)"
 else
 	notok "our host bound its services"; tail -20 "$W/host.log" | diag
 fi
@@ -197,6 +201,34 @@ if "$FAST" dial -i "$ID/zt-client.json" -s zt-e2e --conns 1000 --hold --bytes 20
 	ok "ours: 1000 concurrent connections all open at once, 2000 B echoed on each ($(( $(now_ms) - t )) ms)"
 else
 	notok "ours: 1000 concurrent connections"; tail -10 "$W/last.out" | diag
+fi
+
+# addressable terminator (the SIP use: dial a specific phone's terminator), cost, precedence
+check "ours: dial with terminator identity phone-1 reaches the host bound as phone-1 (10 KB echo)" \
+	"$SAN" dial -i "$ID/zt-client.json" -s zt-addr --terminator-identity phone-1 --bytes 10000 --timeout-ms 20000
+expect_fail_early() { # desc pattern cmd...
+	local d=$1 pat=$2; shift 2
+	"$@" > "$W/last.out" 2>&1
+	local rc=$?
+	if [ $rc -eq 1 ] && grep -q -E "$pat" "$W/last.out" && san_clean "$W/last.out"; then
+		ok "$d: $(grep -E -o "$pat.{0,70}" "$W/last.out" | head -1)"
+	else
+		notok "$d (exit $rc)"; tail -8 "$W/last.out" | diag
+	fi
+}
+expect_fail_early "ours: dial with terminator identity phone-2 (nobody) fails with the router's reason" \
+	"refused by network" "$SAN" dial -i "$ID/zt-client.json" -s zt-addr --terminator-identity phone-2 --timeout-ms 20000
+if cli edge list terminators 'service.name="zt-addr"' -j > "$W/term.json" 2>&1 &&
+	python3 - "$W/term.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["data"]
+t = [x for x in d if x.get("identity") == "phone-1"]
+sys.exit(0 if len(t) == 1 and t[0].get("cost") == 10 and t[0].get("precedence") == "required" else 1)
+PY
+then
+	ok "ours: the controller lists the terminator with identity phone-1, cost 10, precedence required"
+else
+	notok "ours: terminator identity/cost/precedence at the controller"; head -c 1500 "$W/term.json" | diag
 fi
 
 # ---------------------------------------------------------------- 5. valgrind (plain build)
@@ -382,7 +414,8 @@ check "after all faults: our dial -> ziti tunnel host (go-tcp-e2e, 100 KB echo, 
 
 # ---------------------------------------------------------------- shutdown: sanitizer verdicts
 for p in "$HOST_PID:host.log:host (8 services, all faults)" "$PFAULT_PID:pfault.err:fault probe" \
-	"$PREADD_PID:preadd.err:re-add probe" "$EXP_PID:expire.err:expiry probe" "$SINK_PID:sink.log:sink host"; do
+	"$PREADD_PID:preadd.err:re-add probe" "$EXP_PID:expire.err:expiry probe" "$SINK_PID:sink.log:sink host" \
+	"$ADDR_PID:addr.log:addressable host"; do
 	pid=${p%%:*}; rest=${p#*:}; log=${rest%%:*}; name=${rest#*:}
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
@@ -393,7 +426,7 @@ for p in "$HOST_PID:host.log:host (8 services, all faults)" "$PFAULT_PID:pfault.
 		notok "clean exit: $name (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/$log" | head -30 | diag
 	fi
 done
-for pid in "$GOHOST_PID" "$ECHO_PID"; do
+for pid in "$GOHOST_PID" "$GOPROXY_PID" "$ECHO_PID"; do
 	{ kill -TERM "$pid"; for i in $(seq 1 50); do kill -0 "$pid" || break; sleep 0.1; done
 	  kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
 done

@@ -209,7 +209,7 @@ provision() {
 	zcli edge create service go-udp-plain -e OFF -c echo-udp-host -a go-hosted >/dev/null
 	local s
 	for s in zt-e2e:ON zt-plain:OFF zt-udp-e2e:ON zt-udp-plain:OFF zt-nohost:ON zt-readd:ON zt-fault:ON \
-		zt-sink:ON zt-expire:ON; do
+		zt-sink:ON zt-expire:ON zt-addr:ON; do
 		zcli edge create service "${s%%:*}" -e "${s##*:}" -a zt-hosted >/dev/null
 	done
 	zcli edge create service-policy dial-all Dial --service-roles '#go-hosted,#zt-hosted' \

@@ -30,11 +30,19 @@ for p in $want; do
 	[ "$s" = installed ] || missing+=("$p")
 done
 
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "deps: installing ${missing[*]}"
-	SUDO=
-	[ "$(id -u)" -eq 0 ] || SUDO=sudo
-	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get -qq update >/dev/null
-	$SUDO apt-get -qq install -y --no-install-recommends "${missing[@]}" >/dev/null
+[ ${#missing[@]} -gt 0 ] || exit 0
+
+echo "deps: installing ${missing[*]}"
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "deps: not root and no sudo: install them as root" >&2; exit 1; }
+	SUDO=sudo
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! { $SUDO apt-get -q update && $SUDO apt-get -q install -y --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+	tail -n 30 "$log" >&2
+	echo "deps: apt-get failed installing: ${missing[*]}" >&2
+	exit 1
 fi

@@ -831,6 +831,7 @@ int sipovl_intercept_dump(struct sipovl_nl *nl, struct sipovl_intercept **out,
 
 		nlh = put_req(nl, SIPOVL_CMD_INTERCEPT_GET, NLM_F_DUMP);
 		ret = transact(nl, nlh, dump_cb, &d, &intr);
+		nl->err.restarts = (unsigned int)tries;
 		if (ret || intr) {
 			sipovl_intercepts_free(d.v, d.n);
 			if (ret)
@@ -842,6 +843,7 @@ int sipovl_intercept_dump(struct sipovl_nl *nl, struct sipovl_intercept **out,
 		return 0;
 	}
 	clear_err(nl);
+	nl->err.restarts = (unsigned int)tries;
 	nl->err.dump_retries = true;
 	return fail(nl, EAGAIN);
 }

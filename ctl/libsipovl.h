@@ -108,6 +108,8 @@ struct sipovl_err {
 	int errnum;			/* positive errno, 0 if none */
 	bool no_family;			/* family "sipovl" not registered */
 	bool dump_retries;		/* dump kept being interrupted */
+	unsigned int restarts;		/* sipovl_intercept_dump: interrupted
+					 * dumps restarted (also on success) */
 	char extack[256];		/* kernel message, verbatim, or "" */
 	uint32_t bad_offset;		/* NLMSGERR_ATTR_OFFS, 0 if none */
 	/*

@@ -222,6 +222,14 @@ static int parse_selector(const char *tok, struct selector *s)
 	return 0;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* ---- intercept -------------------------------------------------------- */
 
 static void print_istats_line(FILE *f, const struct sipovl_istats *s)
@@ -352,6 +360,7 @@ static int do_intercept_show(int argc, char **argv)
 {
 	struct sipovl_intercept *v = NULL, one;
 	bool config = false, have_sel = false;
+	double t0;
 	struct sipovl_config cfg;
 	struct sipovl_nl *nl;
 	struct selector s;
@@ -393,10 +402,14 @@ static int do_intercept_show(int argc, char **argv)
 		print_sources_config(stdout, cfg.sources, cfg.n_sources);
 		sipovl_config_release(&cfg);
 	}
+	t0 = now_ms();
 	if (sipovl_intercept_dump(nl, &v, &n)) {
 		rc = nl_fail(sipovl_error(nl), "intercept show", NULL);
 		goto out;
 	}
+	if (getenv("SIPOVLCTL_TIMING"))
+		fprintf(stderr, "sipovlctl: timing: dump of %zu intercepts: %.1f ms, %u restarts\n",
+			n, now_ms() - t0, sipovl_error(nl)->restarts);
 	/* The kernel dumps in id order; sort anyway so output is stable. */
 	qsort(v, n, sizeof(*v), cmp_id);
 	print_intercepts(v, n, config);
@@ -423,14 +436,6 @@ static int do_intercept_flush(int argc, char **argv)
 }
 
 /* ---- apply ------------------------------------------------------------ */
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int do_apply(int argc, char **argv)
 {

@@ -309,6 +309,7 @@ int sipovl_open(struct sipovl_nl **out, struct sipovl_err *errp)
 		goto nomem;
 	}
 	nl->seq = (uint32_t)getpid() << 8;
+	nl->err.index = -1;
 
 	nl->sk = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC);
 	if (!nl->sk) {

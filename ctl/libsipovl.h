@@ -12,6 +12,10 @@
  * when it sent one, and whether the family itself is missing (module not
  * loaded). Requests are sent with NLM_F_ACK; extended acks are enabled and
  * capped (NETLINK_EXT_ACK, NETLINK_CAP_ACK).
+ *
+ * A struct sipovl_nl is one netlink socket: use it from one thread at a time.
+ * Use a separate handle for events (sipovl_events_subscribe) and for
+ * requests. Table transactions belong to the handle's socket.
  */
 #ifndef _SIPOVL_LIBSIPOVL_H
 #define _SIPOVL_LIBSIPOVL_H

@@ -9,7 +9,8 @@
  *   2. No intercept: if the destination is a transparent source range and a
  *      transparent socket owns the flow (a reply to a connection the daemon
  *      originated with a foreign source), deliver it there. Else untouched.
- *   3. Intercept: an existing transparent socket owning the flow gets it;
+ *   3. Intercept: an existing socket owning the flow (any socket: the
+ *      daemon's per-flow sockets, or a local one) gets it;
  *      else the daemon's registered socket for the family and protocol gets
  *      it (a new flow); else the intercept's policy drops or passes it.
  */
@@ -111,8 +112,9 @@ static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
 }
 
 /*
- * The transparent socket owning this packet's flow, with a reference, or
- * NULL. A SYN hitting a TIME_WAIT socket ends the TIME_WAIT (a new flow).
+ * The socket owning this packet's flow (connected UDP, established, request
+ * or TIME_WAIT TCP), with a reference, or NULL. A SYN hitting a TIME_WAIT
+ * socket ends the TIME_WAIT: it starts a new flow.
  */
 static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 			      const struct sipovl_pkt *p,
@@ -137,9 +139,10 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 		inet_twsk_deschedule_put(inet_twsk(sk));
 		return NULL;
 	}
-	/* Drops the reference when the socket is not transparent. */
-	if (!nf_tproxy_sk_is_transparent(sk))
-		return NULL;
+	/*
+	 * Any socket owning the exact flow keeps it, transparent or not: an
+	 * intercept never breaks a connection that exists on this host.
+	 */
 	return sk;
 }
 

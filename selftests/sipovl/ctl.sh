@@ -409,6 +409,31 @@ else
 	not_ok "show of $SCALE intercepts" "exit $rc, $lines lines: $(cat "$tmp/err")" \
 		"first: $(head -1 "$tmp/big.show")" "mid:   $got_mid" "want:  $want_mid"
 fi
+# A dump of the big table while another process keeps changing the table: the
+# kernel flags the dump interrupted (NLM_F_DUMP_INTR), sipovlctl restarts it and
+# prints one consistent table (with or without the temporary intercept).
+SIPOVLCTL_TIMING=1 ctl intercept show >"$tmp/big.race" 2>"$tmp/big.race.err" &
+dumper=$!
+changes=0
+while kill -0 $dumper 2>/dev/null && [ $changes -lt 6 ]; do
+	ctl intercept add tmp-race id 900001 proto udp addr 192.0.2.0/24 port 9 && ctl intercept del 900001
+	changes=$((changes + 1))
+done
+wait $dumper; rc=$?
+restarts=$(sed -n 's/.*timing: dump of [0-9]* intercepts: .* ms, \([0-9]*\) restarts$/\1/p' "$tmp/big.race.err")
+diag "dump of $SCALE intercepts during $changes add/del pairs: restarted ${restarts:-?} times"
+if [ $rc = 0 ] && grep -v '^900001: ' "$tmp/big.race" | cmp -s - "$tmp/big.show" &&
+	[ "$(grep -vc '^sipovlctl: timing: dump' "$tmp/big.race.err")" = 0 ]; then
+	ok "dump during changes: one consistent table"
+else
+	not_ok "dump during changes: one consistent table" "exit $rc: $(head -3 "$tmp/big.race.err")" \
+		"$(wc -l <"$tmp/big.race") lines"
+fi
+if [ "${restarts:-0}" -gt 0 ]; then
+	ok "interrupted dump restarted ($restarts times)"
+else
+	skip "interrupted dump restarted" "no change landed inside the dump this run"
+fi
 ctl intercept show --config >"$tmp/big.canon1"
 ctl apply "$tmp/big.canon1" && ctl intercept show --config >"$tmp/big.canon2"
 same "$SCALE intercepts: show --config round trip byte-identical" "$tmp/big.canon1" "$tmp/big.canon2"

@@ -15,14 +15,18 @@
 #
 # Every TAP test point of every suite is counted; failures are printed with
 # their diagnostics. The summary line is `N passed, M failed`; skipped points
-# are listed by name after it. Exits 1 if anything failed. Logs: build/check/.
+# are listed by name after it. Exits 1 if anything failed. Logs:
+# build/check/last/<suite>.log.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$TOP"
-LOGS=$TOP/build/check
-mkdir -p "$LOGS"
-rm -f "$LOGS"/*.log
+# Logs of this run (others may run check in the same checkout at the same time).
+mkdir -p "$TOP/build/check"
+LOGS=$(mktemp -d "$TOP/build/check/run-$(date +%Y%m%d-%H%M%S)-XXXX")
+ln -sfn "$(basename "$LOGS")" "$TOP/build/check/last"
+# shellcheck disable=SC2012
+ls -1dt "$TOP"/build/check/run-* | tail -n +6 | xargs -r rm -rf
 
 want=("$@")
 wanted() {

@@ -62,24 +62,27 @@ KSYNC = rsync -a --delete --exclude='*.mod.c' --include='*/' --include='*.[ch]' 
 	--exclude='*'
 kheaders = @test -d "$(KDIR)" || { echo "error: no kernel headers at $(KDIR) (run scripts/deps.sh check, or set KVER=/KDIR=)" >&2; exit 1; }
 
+# One build per directory at a time (several runs may share a checkout).
+klock = exec 9>$(O)/.lock-$(1); flock 9
+
 kmod-vm:
 	$(kheaders)
 	@test -f Kbuild || { echo "error: no Kbuild at the top: nothing to build" >&2; exit 1; }
 	@mkdir -p $(O)/kmod-$(KVER)
-	@$(KSYNC) Kbuild kmod uapi $(O)/kmod-$(KVER)/
-	$(MAKE) -C $(KDIR) M=$(O)/kmod-$(KVER) modules
+	@$(call klock,kmod-$(KVER)); $(KSYNC) Kbuild kmod uapi $(O)/kmod-$(KVER)/ && \
+		$(MAKE) -C $(KDIR) M=$(O)/kmod-$(KVER) modules
 
 kmod-sparse:
 	$(kheaders)
 	@mkdir -p $(O)/sparse-$(KVER)
-	@$(KSYNC) Kbuild kmod uapi $(O)/sparse-$(KVER)/
-	$(MAKE) -C $(KDIR) M=$(O)/sparse-$(KVER) C=2 CF="-D__CHECK_ENDIAN__" modules
+	@$(call klock,sparse-$(KVER)); $(KSYNC) Kbuild kmod uapi $(O)/sparse-$(KVER)/ && \
+		$(MAKE) -C $(KDIR) M=$(O)/sparse-$(KVER) C=2 CF="-D__CHECK_ENDIAN__" modules
 
 testmod:
 	$(kheaders)
 	@mkdir -p $(O)/testmod-$(KVER)
-	@$(KSYNC) selftests/vm/testmod/ $(O)/testmod-$(KVER)/
-	$(MAKE) -C $(KDIR) M=$(O)/testmod-$(KVER) modules
+	@$(call klock,testmod-$(KVER)); $(KSYNC) selftests/vm/testmod/ $(O)/testmod-$(KVER)/ && \
+		$(MAKE) -C $(KDIR) M=$(O)/testmod-$(KVER) modules
 
 deps:
 	@scripts/deps.sh check

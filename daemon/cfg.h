@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sipovld configuration model: the Ziti tunneler configs (intercept.v1, host.v1), the
+ * tunneler app_data, template expansion, host-side target computation and the daemon's own
+ * config file. Everything here is free of I/O (no sockets, no files, no logging) so that it
+ * is unit-tested and fuzzed on the host (tests/daemon/).
+ *
+ * Semantics follow ziti-edge-tunnel (ziti-tunnel-sdk-c) so that one Ziti configuration serves
+ * both; see Documentation/admin-guide.md "Ziti configuration reference".
+ */
+#ifndef SIPOVLD_CFG_H
+#define SIPOVLD_CFG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ctl/libsipovl.h"
+
+#define CFG_ERRLEN 160
+
+/* ---- addresses ---- */
+
+/* "10.1.0.0/16", "fd00::/48", "10.0.0.1" (host prefix). Host bits are cleared. 0 or -1. */
+int cfg_parse_prefix(const char *s, struct sipovl_prefix *p);
+/* An IPv4 or IPv6 literal (no brackets, no port) into @p as a host prefix. 0 or -1. */
+int cfg_parse_ip(const char *s, struct sipovl_prefix *p);
+bool cfg_prefix_contains(const struct sipovl_prefix *p, uint16_t family, const uint8_t *addr);
+bool cfg_prefixes_contain(const struct sipovl_prefix *v, size_t n, uint16_t family, const uint8_t *addr);
+bool cfg_ports_contain(const struct sipovl_portrange *v, size_t n, uint16_t port);
+/* "ip", "ip:port", "[v6]:port", "[v6]"; port 0 when absent. 0 or -1. */
+int cfg_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+/* "10.1.0.2" / "fd01::2" (no port) */
+const char *cfg_fmt_ip(const struct sockaddr_storage *ss, char *buf, size_t n);
+/* "10.1.0.2:5060" / "[fd01::2]:5060" */
+const char *cfg_fmt_sa(const struct sockaddr_storage *ss, char *buf, size_t n);
+const char *cfg_fmt_prefix(const struct sipovl_prefix *p, char *buf, size_t n);
+uint16_t cfg_sa_port(const struct sockaddr_storage *ss);
+/* Pointer to the 4 or 16 address bytes of @ss. */
+const uint8_t *cfg_sa_addr(const struct sockaddr_storage *ss);
+socklen_t cfg_sa_len(const struct sockaddr_storage *ss);
+
+/* ---- templates ---- */
+
+/*
+ * Variables of dialOptions.identity, sourceIp and listenOptions.identity templates. A NULL
+ * member is "not available": its variable is left as written and reported as unknown.
+ * $intercepted_ip (the 2020 SIP/RTP design's name) is an alias of $dst_ip.
+ */
+struct tpl_vars {
+	const char *dst_protocol, *dst_ip, *dst_port, *dst_hostname;
+	const char *src_ip, *src_port, *tunneler_name;
+};
+
+/*
+ * Expands every known "$variable" of @tpl into @out. Unknown variables ("$ip_pool[x]",
+ * "$tunneler_id.tag[x]") are copied literally and the first one is reported in @unknown
+ * (up to @unknown_len bytes, "" when none). Returns 0, or -1 when @out is too small.
+ */
+int tpl_expand(const char *tpl, const struct tpl_vars *v, char *out, size_t outlen, char *unknown,
+	       size_t unknown_len);
+
+/* ---- intercept.v1 ---- */
+
+struct icpt_cfg {
+	uint32_t protos;                /* SIPOVL_PROTO_* */
+	struct sipovl_prefix *dsts;
+	size_t n_dsts;
+	struct sipovl_portrange *ports;
+	size_t n_ports;
+	struct sipovl_prefix *srcs;     /* allowedSourceAddresses */
+	size_t n_srcs;
+	char **skipped;                 /* hostnames / wildcards not programmed (yet) */
+	size_t n_skipped;
+	char *dial_identity;            /* dialOptions.identity template, or NULL */
+	unsigned connect_timeout_ms;    /* dialOptions.connectTimeoutSeconds (5 s / 15 s defaults) */
+	char *source_ip;                /* sourceIp template, or NULL */
+};
+
+/* 0, or -1 with a message in @err. On success free with icpt_cfg_free. */
+int icpt_cfg_parse(const char *json, struct icpt_cfg *c, char *err, size_t errlen);
+void icpt_cfg_free(struct icpt_cfg *c);
+
+/* Kernel intercept name for a service: the name itself when it fits and is not all digits. */
+void icpt_kernel_name(const char *service, uint32_t id, char out[SIPOVL_NAME_MAXLEN]);
+/*
+ * Fills @out (arrays borrowed from @c, do not release) for SIPOVL table commands.
+ * Returns 0, or -1 when the config has nothing the kernel can match (no IP/CIDR address).
+ */
+int icpt_to_kernel(const struct icpt_cfg *c, uint32_t id, const char *kname, uint8_t policy,
+		   struct sipovl_intercept *out);
+
+/* ---- app_data ---- */
+
+#define AD_IPLEN 46
+struct app_data {
+	char conn_type[16];
+	char dst_protocol[8], dst_ip[AD_IPLEN], dst_port[8], dst_hostname[256];
+	char src_protocol[8], src_ip[AD_IPLEN], src_port[8];
+	char source_addr[128];
+};
+
+/* Compact JSON with every non-empty member; returns the length or -1 if @buflen is too small. */
+int app_data_build(const struct app_data *a, char *buf, size_t buflen);
+/* 0, or -1 with a message in @err (not an object, non-string values, oversize values). */
+int app_data_parse(const void *json, size_t len, struct app_data *a, char *err, size_t errlen);
+
+/*
+ * Intercept side: fill @a for a steered flow (proto "tcp"/"udp", client @src, original
+ * destination @dst), expanding the intercept's sourceIp template, and expand the terminator
+ * identity into @identity ("" when the config has none). @unknown as for tpl_expand.
+ * Returns 0 or -1 (a template expands beyond its buffer).
+ */
+int icpt_dial_params(const struct icpt_cfg *c, const char *proto, const struct sockaddr_storage *src,
+		     const struct sockaddr_storage *dst, const char *tunneler_name, struct app_data *a,
+		     char *identity, size_t idlen, char *unknown, size_t unknown_len);
+
+/* ---- host.v1 ---- */
+
+struct addr_xlat {
+	struct sipovl_prefix from;      /* from/prefixLength */
+	uint8_t to[16];                 /* same family as from */
+};
+
+struct host_cfg {
+	bool fwd_proto;
+	uint32_t protos;                /* fixed protocol (one bit) or allowedProtocols */
+	bool fwd_addr;
+	char *address;                  /* fixed address (IP literal or hostname) */
+	struct sipovl_prefix *allowed_addrs;
+	size_t n_allowed_addrs;
+	char **allowed_hostnames;       /* not forwardable yet: logged */
+	size_t n_allowed_hostnames;
+	struct addr_xlat *xlats;
+	size_t n_xlats;
+	bool fwd_port;
+	uint16_t port;
+	struct sipovl_portrange *allowed_ports;
+	size_t n_allowed_ports;
+	struct sipovl_prefix *allowed_srcs; /* allowedSourceAddresses */
+	size_t n_allowed_srcs;
+	/* listenOptions */
+	char *listen_identity;          /* template, or NULL */
+	bool bind_using_edge_identity;
+	uint16_t cost;
+	uint8_t precedence;             /* 0 default, 1 required, 2 failed */
+	unsigned max_connections;
+	unsigned connect_timeout_ms;    /* listenOptions.connectTimeout(Seconds), default 5 s */
+};
+
+int host_cfg_parse(const char *json, struct host_cfg *h, char *err, size_t errlen);
+void host_cfg_free(struct host_cfg *h);
+
+/* Where and how to originate a hosted connection. */
+struct host_target {
+	int proto;                      /* IPPROTO_TCP / IPPROTO_UDP */
+	struct sockaddr_storage dst;    /* valid when !dst_host[0] */
+	char dst_host[256];             /* fixed non-literal address: resolve it */
+	uint16_t dst_port;
+	bool has_src;                   /* originate from @src (transparent) */
+	struct sockaddr_storage src;    /* port 0: any */
+};
+
+/*
+ * Computes the target of a dial from the host.v1 config and the dialer's app_data (NULL when
+ * none was sent). Returns 0, or -1 with the refusal reason in @err (sent as DialFailed).
+ */
+int host_compute(const struct host_cfg *h, const struct app_data *a, struct host_target *t, char *err,
+		 size_t errlen);
+/* The terminator identity to bind with ("" for none); @unknown as for tpl_expand. */
+int host_listen_identity(const struct host_cfg *h, const char *tunneler_name, char *out, size_t outlen,
+			 char *unknown, size_t unknown_len);
+
+/* ---- sipovld.conf (JSON) ---- */
+
+#define DCFG_MAX_IDENTITIES 16
+
+struct daemon_cfg {
+	char *identities[DCFG_MAX_IDENTITIES];
+	size_t n_identities;
+	char *name;                     /* $tunneler_id.name (default: identity file base name) */
+	int log_level;                  /* 3 err .. 7 debug (syslog numbers) */
+	unsigned udp_idle_ms;           /* intercepted and hosted UDP flows */
+	uint64_t memory_limit;          /* bytes, for flows and their buffers */
+	char *ctl_socket;
+	uint8_t policy;                 /* SIPOVL_POLICY_* of programmed intercepts */
+	unsigned svc_poll_ms;
+};
+
+void daemon_cfg_defaults(struct daemon_cfg *d);
+/* Merges the JSON text @json into @d (keys given override). 0, or -1 with @err. */
+int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t errlen);
+void daemon_cfg_free(struct daemon_cfg *d);
+/* "err"/"warning"/"info"/"debug" or 3..7 → syslog level; -1 if unknown. */
+int cfg_log_level(const char *s);
+
+#endif

@@ -1,0 +1,1118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld: OpenZiti services drive sipovl.ko.
+ *
+ * For every identity: services with Dial permission and an intercept.v1 config become kernel
+ * intercepts (one atomic table replace per change, stable ids per service); steered flows are
+ * dialed into the service (flows.c). Services with Bind permission and a host.v1 config are
+ * hosted; dials are originated to the computed target, from the caller's address when allowed
+ * (the union of allowedSourceAddresses is the kernel's transparent source ranges).
+ *
+ * See Documentation/sipovld.8.md and Documentation/admin-guide.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/sipovld.h"
+
+#ifndef SIPOVLD_VERSION
+#define SIPOVLD_VERSION "0.1"
+#endif
+
+struct daemon D;
+
+/* command-line overrides, re-applied on top of the config file at every reload */
+static struct {
+	const char *identities[DCFG_MAX_IDENTITIES];
+	size_t n_identities;
+	const char *name, *ctl, *level;
+	long udp_idle_s, mem_mb;
+} cli = { .udp_idle_s = -1, .mem_mb = -1 };
+
+static bool reload_pending, stopping;
+
+/* ------------------------------------------------------------------ logging */
+
+void logm(int prio, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	if (prio > D.cfg.log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (char *p = buf; *p; p++) /* one record per line */
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	fprintf(stderr, "<%d>%s\n", prio, buf);
+}
+
+/* ------------------------------------------------------------------ services */
+
+static struct svc *svc_find(struct ident *id, const char *name)
+{
+	for (struct svc *s = id->svcs; s; s = s->next)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+struct svc *svc_by_kid(uint32_t kid)
+{
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next)
+			if (s->kid == kid && s->has_icpt)
+				return s;
+	return NULL;
+}
+
+/* Lowest id not used by any service (ids stay with their service until it is removed). */
+static uint32_t kid_alloc(void)
+{
+	for (uint32_t k = 1;; k++) {
+		bool used = false;
+
+		for (struct ident *id = D.idents; id && !used; id = id->next)
+			for (struct svc *s = id->svcs; s && !used; s = s->next)
+				used = s->kid == k;
+		if (!used)
+			return k;
+	}
+}
+
+static void listener_stop(struct svc *s)
+{
+	if (s->lsn) {
+		zt_listener_close(s->lsn);
+		s->lsn = NULL;
+	}
+	s->lsn_up = false;
+}
+
+static void l_on_status(struct zt_listener *l, int err, const char *msg, void *user)
+{
+	struct svc *s = user;
+
+	(void)l;
+	if (err) {
+		s->lsn_up = false;
+		logm(L_WARN, "service %s: hosting: %s", s->name, msg);
+	} else {
+		if (!s->lsn_up)
+			logm(L_INFO, "service %s: hosting (terminator%s%s)", s->name, s->term_id[0] ? " identity " : "",
+			     s->term_id);
+		s->lsn_up = true;
+	}
+}
+
+static void listener_start(struct svc *s)
+{
+	char unknown[64];
+	struct zt_listener_cbs cbs = { .on_status = l_on_status, .on_dial = host_on_dial };
+
+	listener_stop(s);
+	if (host_listen_identity(&s->host, s->id->name, s->term_id, sizeof(s->term_id), unknown, sizeof(unknown))) {
+		snprintf(s->host_err, sizeof(s->host_err), "listenOptions.identity expands beyond %zu bytes",
+			 sizeof(s->term_id) - 1);
+		logm(L_ERR, "service %s: %s; not hosted", s->name, s->host_err);
+		return;
+	}
+	if (unknown[0])
+		logm(L_WARN, "service %s: listenOptions.identity: template variable %s is not supported; binding as \"%s\"",
+		     s->name, unknown, s->term_id);
+	if (s->host.max_connections > 1)
+		logm(L_DEBUG, "service %s: listenOptions.maxConnections %u: one terminator per listener", s->name,
+		     s->host.max_connections);
+	struct zt_listen_opts o = {
+		.terminator_identity = s->term_id[0] ? s->term_id : NULL,
+		.cost = s->host.cost,
+		.precedence = s->host.precedence,
+		.datagram = true, /* one socket read = one message, also for TCP (reads are <= 32 KiB) */
+	};
+
+	s->lsn = zt_listen(s->id->ctx, s->name, &o, &cbs, s);
+	if (!s->lsn)
+		logm(L_ERR, "service %s: cannot host", s->name);
+}
+
+static void svc_configure(struct svc *s, const struct zt_service *z)
+{
+	char err[CFG_ERRLEN];
+	bool icpt_changed = false, host_changed = false;
+	const char *ij = (z->perms & ZT_PERM_DIAL) ? z->intercept_v1_json : NULL;
+	const char *hj = (z->perms & ZT_PERM_BIND) ? z->host_v1_json : NULL;
+
+	s->perms = z->perms;
+	if (!!ij != !!s->icpt_json || (ij && strcmp(ij, s->icpt_json)))
+		icpt_changed = true;
+	if (!!hj != !!s->host_json || (hj && strcmp(hj, s->host_json)))
+		host_changed = true;
+	if (icpt_changed) {
+		free(s->icpt_json);
+		s->icpt_json = ij ? strdup(ij) : NULL;
+		if (s->has_icpt)
+			icpt_cfg_free(&s->icpt);
+		s->has_icpt = false;
+		s->icpt_err[0] = 0;
+		if (ij) {
+			if (icpt_cfg_parse(ij, &s->icpt, err, sizeof(err))) {
+				snprintf(s->icpt_err, sizeof(s->icpt_err), "%s", err);
+				logm(L_ERR, "service %s: bad intercept.v1 config: %s; not intercepted", s->name, err);
+			} else {
+				s->has_icpt = true;
+				for (size_t i = 0; i < s->icpt.n_skipped; i++)
+					logm(L_WARN, "service %s: intercept address \"%s\" skipped (hostnames and wildcards are not intercepted yet)",
+					     s->name, s->icpt.skipped[i]);
+				if (!s->icpt.n_dsts) {
+					snprintf(s->icpt_err, sizeof(s->icpt_err), "no IP or CIDR address to intercept");
+					logm(L_WARN, "service %s: %s", s->name, s->icpt_err);
+				}
+			}
+		}
+		kernel_schedule_apply();
+	}
+	if (host_changed) {
+		free(s->host_json);
+		s->host_json = hj ? strdup(hj) : NULL;
+		listener_stop(s);
+		if (s->has_host)
+			host_cfg_free(&s->host);
+		s->has_host = false;
+		s->host_err[0] = 0;
+		if (hj) {
+			if (host_cfg_parse(hj, &s->host, err, sizeof(err))) {
+				snprintf(s->host_err, sizeof(s->host_err), "%s", err);
+				logm(L_ERR, "service %s: bad host.v1 config: %s; not hosted", s->name, err);
+			} else {
+				s->has_host = true;
+				for (size_t i = 0; i < s->host.n_allowed_hostnames; i++)
+					logm(L_WARN, "service %s: allowedAddresses \"%s\" skipped (hostnames are not forwarded yet)",
+					     s->name, s->host.allowed_hostnames[i]);
+				listener_start(s);
+			}
+		}
+		kernel_schedule_apply(); /* transparent source ranges */
+	}
+}
+
+static void svc_free(struct svc *s)
+{
+	flows_close_svc(s, "service removed");
+	listener_stop(s);
+	if (s->has_icpt)
+		icpt_cfg_free(&s->icpt);
+	if (s->has_host)
+		host_cfg_free(&s->host);
+	free(s->icpt_json);
+	free(s->host_json);
+	free(s->name);
+	free(s);
+}
+
+static void on_service(struct zt_ctx *ctx, const struct zt_service *z, int event, void *user)
+{
+	struct ident *id = user;
+	struct svc *s = svc_find(id, z->name);
+
+	(void)ctx;
+	if (event == ZT_SVC_REMOVED) {
+		if (!s)
+			return;
+		for (struct svc **pp = &id->svcs; *pp; pp = &(*pp)->next)
+			if (*pp == s) {
+				*pp = s->next;
+				break;
+			}
+		logm(L_INFO, "service %s removed", s->name);
+		svc_free(s);
+		kernel_schedule_apply();
+		return;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s || !(s->name = strdup(z->name))) {
+			free(s);
+			logm(L_ERR, "out of memory");
+			return;
+		}
+		s->id = id;
+		s->kid = kid_alloc();
+		s->next = id->svcs;
+		id->svcs = s;
+		logm(L_INFO, "service %s: %s%s%s%s", s->name, (z->perms & ZT_PERM_DIAL) ? "dial" : "",
+		     (z->perms & ZT_PERM_BIND) ? " bind" : "", z->intercept_v1_json ? " intercept.v1" : "",
+		     z->host_v1_json ? " host.v1" : "");
+	} else {
+		logm(L_INFO, "service %s changed", s->name);
+	}
+	svc_configure(s, z);
+}
+
+/* ------------------------------------------------------------------ kernel */
+
+static void apply_cb(void *arg)
+{
+	(void)arg;
+	struct sipovl_intercept *v = NULL;
+	struct sipovl_prefix *src = NULL;
+	size_t n = 0, cap = 0, ns = 0, scap = 0;
+	int tries = 0;
+
+	if (!D.kernel_dirty)
+		return;
+	D.kernel_dirty = false;
+again:
+	n = 0;
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next) {
+			s->in_kernel = false;
+			if (!s->has_icpt || !(s->perms & ZT_PERM_DIAL) || s->icpt_err[0])
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct sipovl_intercept *nv = realloc(v, cap * sizeof(*v));
+
+				if (!nv)
+					goto oom;
+				v = nv;
+			}
+			icpt_kernel_name(s->name, s->kid, s->kname);
+			for (size_t i = 0; i < n; i++) /* the same service name under two identities */
+				if (!strcmp(v[i].name, s->kname))
+					snprintf(s->kname, sizeof(s->kname), "svc%u-%.50s", s->kid, s->name);
+			if (icpt_to_kernel(&s->icpt, s->kid, s->kname, D.cfg.policy, &v[n]))
+				continue;
+			s->in_kernel = true;
+			n++;
+		}
+	/* transparent source ranges: the union of allowedSourceAddresses of hosted services */
+	ns = 0;
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next) {
+			if (!s->has_host || !(s->perms & ZT_PERM_BIND))
+				continue;
+			for (size_t i = 0; i < s->host.n_allowed_srcs; i++) {
+				bool dup = false;
+
+				for (size_t j = 0; j < ns && !dup; j++)
+					dup = !memcmp(&src[j], &s->host.allowed_srcs[i], sizeof(*src));
+				if (dup)
+					continue;
+				if (ns == scap) {
+					scap = scap ? scap * 2 : 16;
+					struct sipovl_prefix *nsrc = realloc(src, scap * sizeof(*src));
+
+					if (!nsrc)
+						goto oom;
+					src = nsrc;
+				}
+				src[ns++] = s->host.allowed_srcs[i];
+			}
+		}
+	if (ns > SIPOVL_MAX_TRANSPARENT_SOURCES) {
+		logm(L_ERR, "%zu transparent source ranges, the kernel takes %d: using the first ones", ns,
+		     SIPOVL_MAX_TRANSPARENT_SOURCES);
+		ns = SIPOVL_MAX_TRANSPARENT_SOURCES;
+	}
+	if (D.no_kernel) {
+		D.n_sources = ns;
+		goto out;
+	}
+	if (sipovl_table_replace(D.nl, v, n, &D.generation)) {
+		const struct sipovl_err *e = sipovl_error(D.nl);
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "%s", e->extack[0] ? e->extack : strerror(e->errnum));
+		if (e->index >= 0 && (size_t)e->index < n && tries++ < 8) {
+			struct svc *bad = svc_by_kid(v[e->index].id);
+
+			if (bad) {
+				snprintf(bad->icpt_err, sizeof(bad->icpt_err), "kernel refused it: %.120s", msg);
+				logm(L_ERR, "service %s: the kernel refused its intercept: %s; left out", bad->name, msg);
+				goto again;
+			}
+		}
+		snprintf(D.kernel_err, sizeof(D.kernel_err), "table replace failed: %.200s", msg);
+		logm(L_ERR, "kernel: %s", D.kernel_err);
+		goto out;
+	}
+	D.kernel_err[0] = 0;
+	logm(L_INFO, "kernel: %zu intercepts (generation %u)", n, D.generation);
+	if (sipovl_sources_set(D.nl, src, ns)) {
+		const struct sipovl_err *e = sipovl_error(D.nl);
+
+		snprintf(D.kernel_err, sizeof(D.kernel_err), "sources set failed: %.200s",
+			 e->extack[0] ? e->extack : strerror(e->errnum));
+		logm(L_ERR, "kernel: %s", D.kernel_err);
+	} else {
+		if (ns != D.n_sources)
+			logm(L_INFO, "kernel: %zu transparent source ranges", ns);
+		D.n_sources = ns;
+	}
+out:
+	free(v);
+	free(src);
+	return;
+oom:
+	logm(L_ERR, "out of memory applying the kernel table");
+	D.kernel_dirty = true;
+	goto out;
+}
+
+void kernel_schedule_apply(void)
+{
+	D.kernel_dirty = true;
+	if (!zt_timer_armed(&D.apply_timer))
+		zt_timer_start(D.loop, &D.apply_timer, 0);
+}
+
+static void kernel_clear(void)
+{
+	if (D.no_kernel || !D.nl)
+		return;
+	if (sipovl_table_replace(D.nl, NULL, 0, NULL) && sipovl_intercept_flush(D.nl))
+		logm(L_ERR, "kernel: cannot remove the intercepts: %s", strerror(sipovl_error(D.nl)->errnum));
+	if (sipovl_sources_set(D.nl, NULL, 0))
+		logm(L_ERR, "kernel: cannot clear the sources: %s", strerror(sipovl_error(D.nl)->errnum));
+	if (sipovl_socket_unregister(D.nl, 0, 0) && sipovl_error(D.nl)->errnum != ENOENT)
+		logm(L_ERR, "kernel: cannot unregister the sockets: %s", strerror(sipovl_error(D.nl)->errnum));
+}
+
+/* ------------------------------------------------------------------ identities */
+
+static void ident_start(struct ident *id);
+
+static void on_ready(struct zt_ctx *ctx, int err, const char *msg, void *user)
+{
+	struct ident *id = user;
+
+	(void)ctx;
+	if (err) {
+		snprintf(id->err, sizeof(id->err), "%s", msg ? msg : "start failed");
+		logm(L_ERR, "identity %s: %s (retrying in 10 s)", id->path, id->err);
+		zt_timer_start(D.loop, &id->restart, 10000);
+		return;
+	}
+	id->ready = true;
+	id->err[0] = 0;
+	logm(L_NOTICE, "identity %s (%s): connected to the controller", id->path, id->name);
+}
+
+static void on_zlog(struct zt_ctx *ctx, int level, const char *msg, void *user)
+{
+	struct ident *id = user;
+
+	(void)ctx;
+	logm(level <= 0 ? L_ERR : level == 1 ? L_WARN : level == 2 ? L_INFO : L_DEBUG, "ziti %s: %s", id->name, msg);
+}
+
+static void ident_stop(struct ident *id)
+{
+	while (id->svcs) {
+		struct svc *s = id->svcs;
+
+		id->svcs = s->next;
+		svc_free(s);
+	}
+	if (id->ctx) {
+		zt_ctx_free(id->ctx);
+		id->ctx = NULL;
+	}
+	id->ready = false;
+	kernel_schedule_apply();
+}
+
+static void restart_cb(void *arg)
+{
+	struct ident *id = arg;
+
+	ident_stop(id);
+	ident_start(id);
+}
+
+static void ident_start(struct ident *id)
+{
+	char err[512];
+	struct zt_identity *zi = zt_identity_load(id->path, err, sizeof(err));
+
+	if (!zi) {
+		snprintf(id->err, sizeof(id->err), "%.250s", err);
+		logm(L_ERR, "identity %s: %s; not used (fix it and send SIGHUP)", id->path, err);
+		return;
+	}
+	struct zt_opts o = {
+		.svc_poll_ms = D.cfg.svc_poll_ms,
+		.log_level = D.cfg.log_level >= L_DEBUG ? 2 : 1,
+		.app_id = "sipovld",
+	};
+	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_zlog };
+
+	id->ctx = zt_ctx_new(D.loop, zi, &o, &cbs, id);
+	if (!id->ctx) {
+		zt_identity_free(zi);
+		snprintf(id->err, sizeof(id->err), "cannot create the Ziti context");
+		logm(L_ERR, "identity %s: %s", id->path, id->err);
+		return;
+	}
+	id->err[0] = 0;
+	if (zt_ctx_start(id->ctx)) {
+		snprintf(id->err, sizeof(id->err), "cannot start the Ziti context");
+		logm(L_ERR, "identity %s: %s (retrying in 10 s)", id->path, id->err);
+		zt_timer_start(D.loop, &id->restart, 10000);
+		return;
+	}
+	logm(L_INFO, "identity %s: starting as '%s' (%s)", id->path, id->name, zt_identity_api(zi));
+}
+
+static char *default_name(const char *path)
+{
+	char *dup = strdup(path), *b, *dot, *r;
+
+	if (!dup)
+		return NULL;
+	b = basename(dup);
+	dot = strrchr(b, '.');
+	if (dot && dot != b)
+		*dot = 0;
+	r = strdup(b);
+	free(dup);
+	return r;
+}
+
+static void ident_free(struct ident *id)
+{
+	zt_timer_stop(D.loop, &id->restart);
+	ident_stop(id);
+	free(id->path);
+	free(id->name);
+	free(id);
+}
+
+/* Bring the identity list in line with the configuration. */
+static void idents_sync(bool name_changed)
+{
+	/* drop identities no longer configured */
+	for (struct ident **pp = &D.idents; *pp;) {
+		struct ident *id = *pp;
+		bool keep = false;
+
+		for (size_t i = 0; i < D.cfg.n_identities; i++)
+			keep |= !strcmp(D.cfg.identities[i], id->path);
+		if (keep) {
+			pp = &id->next;
+			continue;
+		}
+		*pp = id->next;
+		logm(L_NOTICE, "identity %s: removed from the configuration", id->path);
+		ident_free(id);
+	}
+	for (size_t i = 0; i < D.cfg.n_identities; i++) {
+		struct ident *id = D.idents;
+
+		while (id && strcmp(id->path, D.cfg.identities[i]))
+			id = id->next;
+		if (id) {
+			char *nn = D.cfg.name && D.cfg.n_identities == 1 ? strdup(D.cfg.name) : default_name(id->path);
+
+			if (nn && strcmp(nn, id->name)) {
+				free(id->name);
+				id->name = nn;
+				nn = NULL;
+				for (struct svc *s = id->svcs; s; s = s->next) /* terminator identities may change */
+					if (s->has_host)
+						listener_start(s);
+			}
+			free(nn);
+			if (!id->ctx && !zt_timer_armed(&id->restart)) /* broken before: try again */
+				ident_start(id);
+			continue;
+		}
+		id = calloc(1, sizeof(*id));
+		if (!id || !(id->path = strdup(D.cfg.identities[i]))) {
+			free(id);
+			logm(L_ERR, "out of memory");
+			continue;
+		}
+		id->name = D.cfg.name && D.cfg.n_identities == 1 ? strdup(D.cfg.name) : default_name(id->path);
+		zt_timer_init(&id->restart, restart_cb, id);
+		id->next = D.idents;
+		D.idents = id;
+		ident_start(id);
+	}
+	(void)name_changed;
+}
+
+/* ------------------------------------------------------------------ configuration */
+
+static int load_config(struct daemon_cfg *out)
+{
+	daemon_cfg_defaults(out);
+	if (D.cfg_path) {
+		FILE *f = fopen(D.cfg_path, "r");
+		char *buf = NULL, err[CFG_ERRLEN];
+		size_t n = 0, cap = 0;
+
+		if (!f) {
+			logm(L_ERR, "config %s: %s", D.cfg_path, strerror(errno));
+			return -1;
+		}
+		for (;;) {
+			if (n + 4096 + 1 > cap) {
+				cap = cap ? cap * 2 : 8192;
+				char *nb = realloc(buf, cap);
+
+				if (!nb || cap > (1u << 20)) {
+					free(nb ? nb : buf);
+					fclose(f);
+					logm(L_ERR, "config %s: too large", D.cfg_path);
+					return -1;
+				}
+				buf = nb;
+			}
+			size_t r = fread(buf + n, 1, 4096, f);
+
+			n += r;
+			if (r < 4096)
+				break;
+		}
+		fclose(f);
+		buf[n] = 0;
+		if (daemon_cfg_parse(buf, out, err, sizeof(err))) {
+			free(buf);
+			daemon_cfg_free(out);
+			logm(L_ERR, "config %s: %s", D.cfg_path, err);
+			return -1;
+		}
+		free(buf);
+	}
+	if (cli.n_identities) {
+		for (size_t i = 0; i < out->n_identities; i++)
+			free(out->identities[i]);
+		out->n_identities = 0;
+		for (size_t i = 0; i < cli.n_identities; i++)
+			out->identities[out->n_identities++] = strdup(cli.identities[i]);
+	}
+	if (cli.name) {
+		free(out->name);
+		out->name = strdup(cli.name);
+	}
+	if (cli.ctl) {
+		free(out->ctl_socket);
+		out->ctl_socket = strdup(cli.ctl);
+	}
+	if (cli.level)
+		out->log_level = cfg_log_level(cli.level);
+	if (cli.udp_idle_s > 0)
+		out->udp_idle_ms = (unsigned)cli.udp_idle_s * 1000;
+	if (cli.mem_mb > 0)
+		out->memory_limit = (uint64_t)cli.mem_mb << 20;
+	if (!out->ctl_socket)
+		out->ctl_socket = strdup(SIPOVLD_CTL_SOCK_DEFAULT);
+	return 0;
+}
+
+static void reload(void)
+{
+	struct daemon_cfg n;
+
+	logm(L_NOTICE, "reloading (SIGHUP)");
+	if (load_config(&n)) {
+		logm(L_ERR, "reload failed: keeping the running configuration");
+		return;
+	}
+	bool policy_changed = n.policy != D.cfg.policy;
+	bool name_changed = (!!n.name != !!D.cfg.name) || (n.name && strcmp(n.name, D.cfg.name));
+
+	if (strcmp(n.ctl_socket, D.cfg.ctl_socket))
+		logm(L_WARN, "control_socket changes need a restart; still on %s", D.cfg.ctl_socket);
+	free(n.ctl_socket);
+	n.ctl_socket = D.cfg.ctl_socket;
+	D.cfg.ctl_socket = NULL;
+	daemon_cfg_free(&D.cfg);
+	D.cfg = n;
+	idents_sync(name_changed);
+	if (policy_changed)
+		kernel_schedule_apply();
+	if (!D.no_kernel && D.nl) /* the module may have been reloaded: re-register, re-apply */
+		kernel_schedule_apply();
+}
+
+/* ------------------------------------------------------------------ control socket */
+
+static int ctl_fd = -1;
+static struct zt_io ctl_io;
+
+static const char *proto_names(uint32_t p)
+{
+	return p == (SIPOVL_PROTO_TCP | SIPOVL_PROTO_UDP) ? "tcp,udp" : p == SIPOVL_PROTO_TCP ? "tcp" : "udp";
+}
+
+static struct json_object *jprefixes(const struct sipovl_prefix *v, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+	char b[64];
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(cfg_fmt_prefix(&v[i], b, sizeof(b))));
+	return a;
+}
+
+static struct json_object *jports(const struct sipovl_portrange *v, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+	char b[16];
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].low == v[i].high)
+			snprintf(b, sizeof(b), "%u", v[i].low);
+		else
+			snprintf(b, sizeof(b), "%u-%u", v[i].low, v[i].high);
+		json_object_array_add(a, json_object_new_string(b));
+	}
+	return a;
+}
+
+#define JADD(o, k, v) json_object_object_add(o, k, v)
+#define JI(x) json_object_new_int64((int64_t)(x))
+#define JS(x) json_object_new_string(x)
+#define JB(x) json_object_new_boolean(x)
+
+static struct json_object *status_json(void)
+{
+	struct json_object *o = json_object_new_object(), *ids = json_object_new_array(),
+			   *svcs = json_object_new_array(), *c = json_object_new_object(), *fl = json_object_new_object(),
+			   *k = json_object_new_object(), *m = json_object_new_object();
+	struct sipovl_stats st;
+	struct sipovl_config kc;
+
+	JADD(o, "version", JS(SIPOVLD_VERSION));
+	JADD(o, "pid", JI(getpid()));
+	JADD(o, "uptime_s", JI((zt_now_ms() - D.started_ms) / 1000));
+	for (struct ident *id = D.idents; id; id = id->next) {
+		struct json_object *j = json_object_new_object();
+
+		JADD(j, "file", JS(id->path));
+		JADD(j, "name", JS(id->name));
+		JADD(j, "ready", JB(id->ready));
+		if (id->err[0])
+			JADD(j, "error", JS(id->err));
+		json_object_array_add(ids, j);
+		for (struct svc *s = id->svcs; s; s = s->next) {
+			struct json_object *sj = json_object_new_object(), *p = json_object_new_array();
+
+			JADD(sj, "name", JS(s->name));
+			JADD(sj, "identity", JS(id->name));
+			if (s->perms & ZT_PERM_DIAL)
+				json_object_array_add(p, JS("dial"));
+			if (s->perms & ZT_PERM_BIND)
+				json_object_array_add(p, JS("bind"));
+			JADD(sj, "permissions", p);
+			if (s->has_icpt || s->icpt_err[0]) {
+				struct json_object *ij = json_object_new_object();
+
+				JADD(ij, "kernel_id", JI(s->kid));
+				JADD(ij, "kernel_name", JS(s->kname));
+				JADD(ij, "installed", JB(s->in_kernel));
+				if (s->has_icpt) {
+					JADD(ij, "protocols", JS(proto_names(s->icpt.protos)));
+					JADD(ij, "addresses", jprefixes(s->icpt.dsts, s->icpt.n_dsts));
+					JADD(ij, "ports", jports(s->icpt.ports, s->icpt.n_ports));
+					if (s->icpt.n_srcs)
+						JADD(ij, "sources", jprefixes(s->icpt.srcs, s->icpt.n_srcs));
+					if (s->icpt.n_skipped) {
+						struct json_object *sk = json_object_new_array();
+
+						for (size_t i = 0; i < s->icpt.n_skipped; i++)
+							json_object_array_add(sk, JS(s->icpt.skipped[i]));
+						JADD(ij, "skipped", sk);
+					}
+					if (s->icpt.dial_identity)
+						JADD(ij, "dial_identity", JS(s->icpt.dial_identity));
+					if (s->icpt.source_ip)
+						JADD(ij, "source_ip", JS(s->icpt.source_ip));
+					JADD(ij, "connect_timeout_ms", JI(s->icpt.connect_timeout_ms));
+				}
+				if (s->icpt_err[0])
+					JADD(ij, "error", JS(s->icpt_err));
+				JADD(ij, "dials", JI(s->dials));
+				JADD(ij, "dials_failed", JI(s->dial_failed));
+				JADD(sj, "intercept", ij);
+			}
+			if (s->has_host || s->host_err[0]) {
+				struct json_object *hj = json_object_new_object();
+
+				JADD(hj, "listening", JB(s->lsn_up));
+				if (s->term_id[0])
+					JADD(hj, "terminator_identity", JS(s->term_id));
+				if (s->has_host && s->host.n_allowed_srcs)
+					JADD(hj, "allowed_sources", jprefixes(s->host.allowed_srcs, s->host.n_allowed_srcs));
+				if (s->host_err[0])
+					JADD(hj, "error", JS(s->host_err));
+				JADD(hj, "accepted", JI(s->accepted));
+				JADD(hj, "refused", JI(s->refused));
+				JADD(sj, "host", hj);
+			}
+			JADD(sj, "active_flows", JI(s->active));
+			json_object_array_add(svcs, sj);
+		}
+	}
+	JADD(o, "identities", ids);
+	JADD(o, "services", svcs);
+	JADD(fl, "intercept_tcp", JI(D.n_flows[0]));
+	JADD(fl, "intercept_udp", JI(D.n_flows[1]));
+	JADD(fl, "host_tcp", JI(D.n_flows[2]));
+	JADD(fl, "host_udp", JI(D.n_flows[3]));
+	JADD(o, "flows", fl);
+#define C(x) JADD(c, #x, JI(D.c.x))
+	C(tcp_intercepted);
+	C(udp_intercepted);
+	C(unmatched);
+	C(dials_ok);
+	C(dials_failed);
+	C(dial_timeouts);
+	C(hosted_tcp);
+	C(hosted_udp);
+	C(hosted_refused);
+	C(hosted_connect_failed);
+	C(mem_limit_hits);
+	C(udp_dropped);
+	C(tcp_reset);
+	C(bytes_to_ziti);
+	C(bytes_from_ziti);
+	C(packets_to_ziti);
+	C(packets_from_ziti);
+#undef C
+	JADD(o, "counters", c);
+	JADD(m, "used", JI(D.mem_used));
+	JADD(m, "limit", JI(D.cfg.memory_limit));
+	JADD(o, "memory", m);
+	JADD(k, "enabled", JB(!D.no_kernel));
+	if (!D.no_kernel && D.nl) {
+		JADD(k, "generation", JI(D.generation));
+		if (!sipovl_config_get(D.nl, &kc)) {
+			JADD(k, "intercepts", JI(kc.intercept_count));
+			JADD(k, "sources", jprefixes(kc.sources, kc.n_sources));
+			JADD(k, "sockets", JI(kc.n_sockets));
+			sipovl_config_release(&kc);
+		}
+		if (!sipovl_stats_get(D.nl, false, &st)) {
+			struct json_object *ks = json_object_new_object();
+
+			JADD(ks, "lookups", JI(st.lookups));
+			JADD(ks, "steered", JI(st.steered));
+			JADD(ks, "passed", JI(st.passed));
+			JADD(ks, "dropped", JI(st.dropped));
+			JADD(ks, "errors", JI(st.errors));
+			JADD(ks, "replies", JI(st.replies));
+			JADD(ks, "src_denied", JI(st.src_denied));
+			JADD(k, "stats", ks);
+		}
+	} else {
+		JADD(k, "sources", JI(D.n_sources));
+	}
+	if (D.kernel_err[0])
+		JADD(k, "error", JS(D.kernel_err));
+	JADD(o, "kernel", k);
+	return o;
+}
+
+static void ctl_reply(int fd, const char *s)
+{
+	size_t n = strlen(s), off = 0;
+
+	while (off < n) {
+		ssize_t w = write(fd, s + off, n - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		off += (size_t)w;
+	}
+}
+
+/*
+ * Control protocol (Documentation/sipovld.8.md): one request line per connection, one JSON
+ * document in reply, then the daemon closes. Requests: "status", "flows", "reload".
+ */
+static void ctl_cb(void *arg, uint32_t ev)
+{
+	(void)arg;
+	(void)ev;
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+		char line[128];
+		size_t n = 0;
+
+		if (fd < 0)
+			return;
+		struct timeval tv = { 1, 0 };
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		while (n < sizeof(line) - 1) {
+			ssize_t r = read(fd, line + n, sizeof(line) - 1 - n);
+
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+			if (memchr(line, '\n', n))
+				break;
+		}
+		line[n] = 0;
+		line[strcspn(line, "\r\n")] = 0;
+		struct json_object *o = NULL;
+
+		if (!strcmp(line, "status")) {
+			o = status_json();
+		} else if (!strcmp(line, "flows")) {
+			o = flows_json();
+		} else if (!strcmp(line, "reload")) {
+			reload_pending = true;
+			o = json_object_new_object();
+			JADD(o, "ok", JB(true));
+		} else {
+			o = json_object_new_object();
+			JADD(o, "error", JS("unknown request: expected status, flows or reload"));
+		}
+		ctl_reply(fd, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		ctl_reply(fd, "\n");
+		json_object_put(o);
+		close(fd);
+	}
+}
+
+static int ctl_open(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char *dir = strdup(path), *d;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		free(dir);
+		logm(L_ERR, "control socket path too long: %s", path);
+		return -1;
+	}
+	d = dirname(dir);
+	if (mkdir(d, 0755) && errno != EEXIST)
+		logm(L_WARN, "mkdir %s: %s", d, strerror(errno));
+	free(dir);
+	strcpy(a.sun_path, path);
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl_fd < 0)
+		return -1;
+	/* a stale socket of a dead daemon is replaced; a live one is not */
+	if (connect(ctl_fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		logm(L_ERR, "another sipovld answers on %s", path);
+		close(ctl_fd);
+		ctl_fd = -1;
+		return -1;
+	}
+	close(ctl_fd);
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	unlink(path);
+	mode_t old = umask(0077);
+
+	if (bind(ctl_fd, (struct sockaddr *)&a, sizeof(a)) || listen(ctl_fd, 16)) {
+		umask(old);
+		logm(L_ERR, "control socket %s: %s", path, strerror(errno));
+		close(ctl_fd);
+		ctl_fd = -1;
+		return -1;
+	}
+	umask(old);
+	zt_io_init(&ctl_io, ctl_fd, ctl_cb, NULL);
+	zt_io_set(D.loop, &ctl_io, EPOLLIN);
+	return 0;
+}
+
+/* Client side: sipovld --ctl-request status */
+static int ctl_request(const char *path, const char *req)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[4096];
+	ssize_t n;
+
+	if (strlen(path) >= sizeof(a.sun_path) || fd < 0)
+		return 1;
+	strcpy(a.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		fprintf(stderr, "sipovld: %s: %s (is sipovld running?)\n", path, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	dprintf(fd, "%s\n", req);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(fd);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static int sig_fd = -1;
+static struct zt_io sig_io;
+
+static void sig_cb(void *arg, uint32_t ev)
+{
+	struct signalfd_siginfo si;
+
+	(void)arg;
+	(void)ev;
+	while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload_pending = true;
+		} else {
+			logm(L_NOTICE, "%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			stopping = true;
+		}
+	}
+	zt_loop_stop(D.loop);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sipovld [-c CONFIG] [-i IDENTITY.json]... [-n NAME] [-l LEVEL] [--control PATH]\n"
+		"               [--udp-idle-timeout S] [--memory-limit MB] [--no-kernel]\n"
+		"       sipovld [--control PATH] --request status|flows|reload\n"
+		"See sipovld(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", 1, 0, 'c' },       { "identity", 1, 0, 'i' },   { "name", 1, 0, 'n' },
+		{ "log-level", 1, 0, 'l' },    { "control", 1, 0, 'C' },    { "udp-idle-timeout", 1, 0, 'U' },
+		{ "memory-limit", 1, 0, 'M' }, { "no-kernel", 0, 0, 'K' },  { "request", 1, 0, 'R' },
+		{ "help", 0, 0, 'h' },         { "version", 0, 0, 'V' },    { 0, 0, 0, 0 },
+	};
+	const char *request = NULL;
+	int ch, rc = 0;
+
+	daemon_cfg_defaults(&D.cfg);
+	while ((ch = getopt_long(argc, argv, "c:i:n:l:hV", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c': D.cfg_path = optarg; break;
+		case 'i':
+			if (cli.n_identities == DCFG_MAX_IDENTITIES) {
+				fprintf(stderr, "sipovld: at most %d identities\n", DCFG_MAX_IDENTITIES);
+				return 2;
+			}
+			cli.identities[cli.n_identities++] = optarg;
+			break;
+		case 'n': cli.name = optarg; break;
+		case 'l':
+			if (cfg_log_level(optarg) < 0) {
+				fprintf(stderr, "sipovld: bad log level %s\n", optarg);
+				return 2;
+			}
+			cli.level = optarg;
+			break;
+		case 'C': cli.ctl = optarg; break;
+		case 'U': cli.udp_idle_s = strtol(optarg, NULL, 10); break;
+		case 'M': cli.mem_mb = strtol(optarg, NULL, 10); break;
+		case 'K': D.no_kernel = true; break;
+		case 'R': request = optarg; break;
+		case 'V': printf("sipovld %s\n", SIPOVLD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (request)
+		return ctl_request(cli.ctl ? cli.ctl : SIPOVLD_CTL_SOCK_DEFAULT, request);
+	if (load_config(&D.cfg)) {
+		fprintf(stderr, "<3>sipovld: bad configuration, not starting\n");
+		return 1;
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	D.started_ms = zt_now_ms();
+	D.loop = zt_loop_new();
+	zt_timer_init(&D.apply_timer, apply_cb, NULL);
+	if (!D.loop)
+		return 1;
+	if (!D.no_kernel) {
+		struct sipovl_err e;
+
+		if (sipovl_open(&D.nl, &e)) {
+			logm(L_ERR, "%s", e.no_family ? "the sipovl kernel module is not loaded (modprobe sipovl)" :
+							 strerror(e.errnum));
+			return 1;
+		}
+		if (flows_init()) {
+			logm(L_ERR, "no intercept socket could be registered: not starting");
+			kernel_clear();
+			return 1;
+		}
+	}
+	if (ctl_open(D.cfg.ctl_socket)) {
+		kernel_clear();
+		return 1;
+	}
+	sigset_t ss;
+
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	sig_fd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
+	zt_io_init(&sig_io, sig_fd, sig_cb, NULL);
+	zt_io_set(D.loop, &sig_io, EPOLLIN);
+	if (!D.cfg.n_identities)
+		logm(L_WARN, "no identity configured: nothing to do until one is (SIGHUP)");
+	idents_sync(false);
+	kernel_schedule_apply();
+	logm(L_NOTICE, "sipovld %s started (%s, control %s, UDP idle %u s, memory limit %llu MiB)", SIPOVLD_VERSION,
+	     D.no_kernel ? "no kernel" : "sipovl.ko", D.cfg.ctl_socket, D.cfg.udp_idle_ms / 1000,
+	     (unsigned long long)(D.cfg.memory_limit >> 20));
+	while (!stopping) {
+		zt_loop_run(D.loop, 1000);
+		if (reload_pending && !stopping) {
+			reload_pending = false;
+			reload();
+		}
+	}
+	/* SIGTERM: remove everything we installed */
+	flows_fini();
+	while (D.idents) {
+		struct ident *id = D.idents;
+
+		D.idents = id->next;
+		ident_free(id);
+	}
+	zt_timer_stop(D.loop, &D.apply_timer);
+	kernel_clear();
+	if (D.nl)
+		sipovl_close(D.nl);
+	zt_io_del(D.loop, &ctl_io);
+	close(ctl_fd);
+	unlink(D.cfg.ctl_socket);
+	zt_io_del(D.loop, &sig_io);
+	close(sig_fd);
+	zt_loop_free(D.loop);
+	logm(L_NOTICE, "stopped");
+	daemon_cfg_free(&D.cfg);
+	return rc;
+}

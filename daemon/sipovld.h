@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* sipovld internals shared by its translation units. */
+#ifndef SIPOVLD_H
+#define SIPOVLD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "daemon/cfg.h"
+#include "daemon/ziti/zt.h"
+
+#define SIPOVLD_CTL_SOCK_DEFAULT "/run/sipovld/ctl.sock"
+
+/* syslog priorities, printed as "<N>" prefixes on stderr (journald) */
+enum { L_ERR = 3, L_WARN = 4, L_NOTICE = 5, L_INFO = 6, L_DEBUG = 7 };
+void logm(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct ident;
+struct flow;
+
+struct svc {
+	struct svc *next;
+	struct ident *id;
+	char *name;
+	unsigned perms;
+	char *icpt_json, *host_json;
+	/* intercept side */
+	bool has_icpt;               /* parsed intercept.v1 and Dial permission */
+	struct icpt_cfg icpt;
+	uint32_t kid;                /* kernel intercept id, stable for the service's lifetime */
+	char kname[SIPOVL_NAME_MAXLEN];
+	bool in_kernel;
+	char icpt_err[CFG_ERRLEN];
+	/* host side */
+	bool has_host;
+	struct host_cfg host;
+	struct zt_listener *lsn;
+	bool lsn_up;
+	char term_id[256];
+	char host_err[CFG_ERRLEN];
+	/* counters */
+	uint64_t dials, dial_failed, accepted, refused;
+	unsigned active;
+};
+
+struct ident {
+	struct ident *next;
+	char *path;
+	char *name;                  /* $tunneler_id.name */
+	struct zt_ctx *ctx;
+	bool ready;
+	char err[256];
+	struct svc *svcs;
+	struct zt_timer restart;
+};
+
+struct counters {
+	uint64_t tcp_intercepted, udp_intercepted, unmatched, dials_ok, dials_failed, dial_timeouts;
+	uint64_t hosted_tcp, hosted_udp, hosted_refused, hosted_connect_failed;
+	uint64_t mem_limit_hits, udp_dropped, tcp_reset, bytes_to_ziti, bytes_from_ziti;
+	uint64_t packets_to_ziti, packets_from_ziti;
+};
+
+struct daemon {
+	struct zt_loop *loop;
+	struct daemon_cfg cfg;
+	const char *cfg_path;
+	bool no_kernel;
+	struct sipovl_nl *nl;
+	struct ident *idents;
+	uint32_t generation;
+	bool kernel_dirty;
+	struct zt_timer apply_timer;
+	char kernel_err[256];
+	size_t n_sources;
+	struct counters c;
+	uint64_t mem_used;
+	unsigned n_flows[4];
+	struct flow *flows;
+	uint64_t started_ms;
+};
+
+extern struct daemon D;
+
+/* flows.c */
+int flows_init(void);
+void flows_fini(void);
+void flows_close_svc(struct svc *s, const char *why);
+void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
+/* JSON array of the flows (status "flows") */
+struct json_object;
+struct json_object *flows_json(void);
+/* apply the kernel's table now: the service list changed */
+void kernel_schedule_apply(void);
+struct svc *svc_by_kid(uint32_t kid);
+
+#endif

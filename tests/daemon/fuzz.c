@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libFuzzer target of sipovld's I/O-free parsers: the first byte selects intercept.v1,
+ * host.v1 (+ host_compute against a fixed app_data), app_data (+ host_compute against a fixed
+ * forwarding host.v1), sipovld.conf, or a template expansion.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/cfg.h"
+
+static const char *HOST =
+	"{\"forwardProtocol\":true,\"allowedProtocols\":[\"udp\",\"tcp\"],\"forwardAddress\":true,"
+	"\"allowedAddresses\":[\"10.2.0.0/24\",\"fd02::/64\"],\"forwardAddressTranslations\":[{\"from\":\"10.2.0.128\","
+	"\"to\":\"192.168.7.0\",\"prefixLength\":25}],\"forwardPort\":true,\"allowedPortRanges\":[{\"low\":1,\"high\":65535}],"
+	"\"allowedSourceAddresses\":[\"10.1.0.0/16\",\"fd01::/32\"]}";
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char err[CFG_ERRLEN], *s;
+
+	if (size < 1)
+		return 0;
+	s = malloc(size);
+	if (!s)
+		return 0;
+	memcpy(s, data + 1, size - 1);
+	s[size - 1] = 0;
+	switch (data[0] % 5) {
+	case 0: {
+		struct icpt_cfg c;
+
+		if (!icpt_cfg_parse(s, &c, err, sizeof(err))) {
+			struct sockaddr_storage a, b;
+			struct app_data ad;
+			char id[256], unk[64], json[1024];
+			struct sipovl_intercept k;
+
+			cfg_parse_hostport("10.1.0.2:40000", &a, NULL);
+			cfg_parse_hostport("10.2.0.2:5060", &b, NULL);
+			if (!icpt_dial_params(&c, "udp", &a, &b, "gw", &ad, id, sizeof(id), unk, sizeof(unk)))
+				app_data_build(&ad, json, sizeof(json));
+			icpt_to_kernel(&c, 1, "x", 0, &k);
+			icpt_cfg_free(&c);
+		}
+		break;
+	}
+	case 1: {
+		struct host_cfg h;
+		struct app_data ad;
+		struct host_target t;
+		const char *j = "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.200\",\"dst_port\":\"5060\","
+				"\"source_addr\":\"10.1.0.2:4000\"}";
+		char id[256], unk[64];
+
+		if (!host_cfg_parse(s, &h, err, sizeof(err))) {
+			if (!app_data_parse(j, strlen(j), &ad, err, sizeof(err)))
+				host_compute(&h, &ad, &t, err, sizeof(err));
+			host_compute(&h, NULL, &t, err, sizeof(err));
+			host_listen_identity(&h, "gw", id, sizeof(id), unk, sizeof(unk));
+			host_cfg_free(&h);
+		}
+		break;
+	}
+	case 2: {
+		struct host_cfg h;
+		struct app_data ad;
+		struct host_target t;
+		char json[1024];
+
+		if (!app_data_parse(data + 1, size - 1, &ad, err, sizeof(err))) {
+			app_data_build(&ad, json, sizeof(json));
+			if (!host_cfg_parse(HOST, &h, err, sizeof(err))) {
+				host_compute(&h, &ad, &t, err, sizeof(err));
+				host_cfg_free(&h);
+			}
+		}
+		break;
+	}
+	case 3: {
+		struct daemon_cfg d;
+
+		daemon_cfg_defaults(&d);
+		daemon_cfg_parse(s, &d, err, sizeof(err));
+		daemon_cfg_free(&d);
+		break;
+	}
+	default: {
+		struct tpl_vars v = { "udp", "10.2.0.2", "5060", NULL, "10.1.0.2", "4000", "gw" };
+		char out[128], unk[32];
+
+		tpl_expand(s, &v, out, sizeof(out), unk, sizeof(unk));
+		break;
+	}
+	}
+	free(s);
+	return 0;
+}

@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# sipovld host tests (TAP version 13). Exit 0 all pass, 1 any failure, 4 all skipped.
+#
+#   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
+#   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
+#   3. tests/daemon/ziti.sh: sipovld (ASan build, --no-kernel) against a real Ziti quickstart
+#      network on loopback: services, host side forwarding and refusals, status, reload,
+#      SIGTERM (skipped with DAEMON_NO_ZITI=1)
+#
+# The intercept side and transparency need sipovl.ko: selftests/sipovl/daemon.sh (VM).
+set -u
+cd "$(dirname "$0")/../.."
+B=${O:-$PWD/build}
+UNIT=$B/san/daemon-unit
+FUZZ=$B/fuzz/daemon-fuzz
+FUZZ_SECONDS=${DAEMON_FUZZ_SECONDS:-20}
+
+echo "TAP version 13"
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+
+for f in "$UNIT" "$FUZZ"; do
+	[ -x "$f" ] || { echo "1..0 # SKIP $f not built (run make tests)"; exit 4; }
+done
+W=$(mktemp -d /tmp/sipovld-test.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+# 1. unit tests: their TAP points become ours
+"$UNIT" >"$W/unit.out" 2>&1
+urc=$?
+while IFS= read -r l; do
+	case $l in
+	"ok "*) ok "unit: ${l#ok * - }" ;;
+	"not ok "*) notok "unit: ${l#not ok * - }" ;;
+	esac
+done <"$W/unit.out"
+if [ $urc != 0 ] || ! grep -q '^1\.\.' "$W/unit.out"; then
+	notok "unit test program exited $urc"
+	grep -v '^ok' "$W/unit.out" | head -30 | sed 's/^/# /'
+fi
+
+# 2. fuzzing (libFuzzer exits 0 when nothing was found in the time given)
+if "$FUZZ" -help=1 >/dev/null 2>&1; then
+	mkdir -p "$W/corpus"
+	for s in tests/daemon/corpus/*; do [ -f "$s" ] && cp "$s" "$W/corpus/"; done
+	if "$FUZZ" -max_total_time="$FUZZ_SECONDS" -max_len=4096 "$W/corpus" >"$W/fuzz.out" 2>&1; then
+		ok "fuzz: $(grep -o 'Done [0-9]* runs' "$W/fuzz.out" | tail -1) in ${FUZZ_SECONDS}s, no crash"
+	else
+		notok "fuzz: crash or sanitizer report"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$W/fuzz.out" | head -10 | sed 's/^/# /'
+	fi
+else
+	echo "# fuzz target not runnable (no clang?)"
+fi
+
+# 3. against a real Ziti network
+if [ -n "${DAEMON_NO_ZITI:-}" ]; then
+	echo "# DAEMON_NO_ZITI set: Ziti integration skipped"
+elif [ -x tests/daemon/ziti.sh ]; then
+	tests/daemon/ziti.sh >"$W/ziti.out" 2>&1
+	zrc=$?
+	while IFS= read -r l; do
+		case $l in
+		"ok "*) ok "ziti: ${l#ok * - }" ;;
+		"not ok "*) notok "ziti: ${l#not ok * - }" ;;
+		"# "*) echo "$l" ;;
+		esac
+	done <"$W/ziti.out"
+	if [ $zrc != 0 ] && [ $zrc != 4 ] && ! grep -q '^not ok' "$W/ziti.out"; then
+		notok "ziti integration exited $zrc"
+		tail -20 "$W/ziti.out" | sed 's/^/# /'
+	fi
+fi
+
+echo "1..$n"
+[ $failed = 0 ] || { echo "# $failed of $n failed"; exit 1; }
+exit 0

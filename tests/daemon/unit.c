@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld configuration model unit tests (TAP 13): intercept.v1 / host.v1 parsing, app_data
+ * build/parse, template expansion, host-side target computation (allowed lists, address
+ * translation, source addresses), kernel intercept conversion, sipovld.conf parsing.
+ * Built with ASan/UBSan ($(O)/san/daemon-unit); run by tests/daemon/run.sh.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/cfg.h"
+
+static int n, failed;
+
+static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	n++;
+	printf("%sok %d - ", cond ? "" : "not ", n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!cond)
+		failed++;
+}
+
+static const char *pfx(const struct sipovl_prefix *p)
+{
+	static char b[4][64];
+	static int i;
+
+	return cfg_fmt_prefix(p, b[i++ & 3], 64);
+}
+
+static void t_prefixes(void)
+{
+	struct sipovl_prefix p;
+	uint8_t a[16];
+
+	ok(!cfg_parse_prefix("10.1.0.0/16", &p) && !strcmp(pfx(&p), "10.1.0.0/16"), "prefix 10.1.0.0/16");
+	ok(!cfg_parse_prefix("10.1.2.3/16", &p) && !strcmp(pfx(&p), "10.1.0.0/16"), "host bits cleared");
+	ok(!cfg_parse_prefix("10.0.0.1", &p) && p.len == 32, "bare address is /32");
+	ok(!cfg_parse_prefix("fd01::5/64", &p) && !strcmp(pfx(&p), "fd01::/64"), "IPv6 prefix");
+	ok(!cfg_parse_prefix("10.1.2.3/0", &p) && !strcmp(pfx(&p), "0.0.0.0/0"), "/0");
+	ok(cfg_parse_prefix("10.1.0.0/33", &p), "/33 refused");
+	ok(cfg_parse_prefix("10.1.0.0/", &p), "empty length refused");
+	ok(cfg_parse_prefix("10.1.0.0/+8", &p), "signed length refused");
+	ok(cfg_parse_prefix("10.1.0.0/8x", &p), "trailing garbage refused");
+	ok(cfg_parse_prefix("10.1.0/8", &p), "short address refused");
+	ok(cfg_parse_prefix("example.com", &p), "hostname is not a prefix");
+	cfg_parse_prefix("10.1.0.0/15", &p);
+	inet_pton(AF_INET, "10.0.255.255", a);
+	ok(cfg_prefix_contains(&p, AF_INET, a), "10.0.255.255 in 10.0.0.0/15");
+	inet_pton(AF_INET, "10.2.0.0", a);
+	ok(!cfg_prefix_contains(&p, AF_INET, a), "10.2.0.0 not in 10.0.0.0/15");
+	inet_pton(AF_INET6, "fd01::1", a);
+	ok(!cfg_prefix_contains(&p, AF_INET6, a), "family mismatch never contains");
+
+	struct sockaddr_storage ss;
+	socklen_t l;
+	char b[64];
+
+	ok(!cfg_parse_hostport("10.1.0.2:5060", &ss, &l) && !strcmp(cfg_fmt_sa(&ss, b, sizeof(b)), "10.1.0.2:5060"),
+	   "hostport v4");
+	ok(!cfg_parse_hostport("10.1.0.2", &ss, &l) && cfg_sa_port(&ss) == 0, "hostport without port");
+	ok(!cfg_parse_hostport("[fd01::2]:7000", &ss, &l) && !strcmp(cfg_fmt_sa(&ss, b, sizeof(b)), "[fd01::2]:7000"),
+	   "hostport v6");
+	ok(!cfg_parse_hostport("fd01::2", &ss, &l) && ss.ss_family == AF_INET6, "bare v6");
+	ok(cfg_parse_hostport("10.1.0.2:70000", &ss, &l), "port 70000 refused");
+	ok(cfg_parse_hostport("10.1.0.2:", &ss, &l), "empty port refused");
+	ok(cfg_parse_hostport("gw.example:80", &ss, &l), "hostname refused");
+	ok(cfg_parse_hostport("[fd01::2]x", &ss, &l), "garbage after ] refused");
+}
+
+static void t_templates(void)
+{
+	struct tpl_vars v = { .dst_protocol = "udp", .dst_ip = "10.2.0.5", .dst_port = "5060", .src_ip = "10.1.0.2",
+			      .src_port = "40000", .tunneler_name = "gw-a" };
+	char out[128], unk[64];
+
+	ok(!tpl_expand("$src_ip:$src_port", &v, out, sizeof(out), unk, sizeof(unk)) && !strcmp(out, "10.1.0.2:40000") &&
+		   !unk[0],
+	   "sourceIp $src_ip:$src_port");
+	ok(!tpl_expand("$intercepted_ip", &v, out, sizeof(out), unk, sizeof(unk)) && !strcmp(out, "10.2.0.5"),
+	   "$intercepted_ip is $dst_ip");
+	ok(!tpl_expand("$tunneler_id.name-$dst_protocol-$dst_port", &v, out, sizeof(out), unk, sizeof(unk)) &&
+		   !strcmp(out, "gw-a-udp-5060"),
+	   "several variables, repeated prefixes");
+	ok(!tpl_expand("phone-$dst_ip.example", &v, out, sizeof(out), unk, sizeof(unk)) &&
+		   !strcmp(out, "phone-10.2.0.5.example"),
+	   "a dot ends a variable name");
+	ok(!tpl_expand("$dst_ip$dst_ip", &v, out, sizeof(out), unk, sizeof(unk)) && !strcmp(out, "10.2.0.510.2.0.5"),
+	   "every occurrence is replaced");
+	ok(!tpl_expand("$ip_pool[voip-ips]", &v, out, sizeof(out), unk, sizeof(unk)) &&
+		   !strcmp(out, "$ip_pool[voip-ips]") && !strcmp(unk, "$ip_pool[voip-ips]"),
+	   "unknown variable left as written and reported (%s)", unk);
+	ok(!tpl_expand("$tunneler_id.tag[site]", &v, out, sizeof(out), unk, sizeof(unk)) &&
+		   !strcmp(out, "$tunneler_id.tag[site]") && unk[0],
+	   "$tunneler_id.tag[...] is not $tunneler_id");
+	ok(!tpl_expand("$dst_ipx", &v, out, sizeof(out), unk, sizeof(unk)) && !strcmp(out, "$dst_ipx") && unk[0],
+	   "longer identifier is not a known variable");
+	v.dst_hostname = NULL;
+	ok(!tpl_expand("$dst_hostname", &v, out, sizeof(out), unk, sizeof(unk)) && !strcmp(unk, "$dst_hostname"),
+	   "unavailable variable is reported");
+	ok(tpl_expand("$dst_ip$dst_ip", &v, out, 12, unk, sizeof(unk)) == -1, "overflow detected");
+	ok(!tpl_expand("$", &v, out, sizeof(out), unk, sizeof(unk)) && !strcmp(out, "$"), "lone $");
+	ok(!tpl_expand("", &v, out, sizeof(out), unk, sizeof(unk)) && !out[0], "empty template");
+}
+
+static const char *SEED_SIP =
+	"{\"protocols\":[\"udp\"],\"addresses\":[\"10.0.0.1\",\"10.1.0.0/16\",\"10.2.0.0/16\",\"10.3.0.0/16\","
+	"\"10.4.0.0/16\",\"sip.example.com\",\"*.voip.example\"],\"portRanges\":[{\"low\":5060,\"high\":5060}],"
+	"\"dialOptions\":{\"identity\":\"$intercepted_ip\"},\"sourceIp\":\"$src_ip:$src_port\"}";
+
+static void t_intercept(void)
+{
+	struct icpt_cfg c;
+	char err[CFG_ERRLEN];
+
+	ok(!icpt_cfg_parse(SEED_SIP, &c, err, sizeof(err)), "seed SIP intercept.v1 parses (%s)", err);
+	ok(c.protos == SIPOVL_PROTO_UDP, "udp only");
+	ok(c.n_dsts == 5 && !strcmp(pfx(&c.dsts[0]), "10.0.0.1/32") && !strcmp(pfx(&c.dsts[4]), "10.4.0.0/16"),
+	   "5 prefixes");
+	ok(c.n_skipped == 2 && !strcmp(c.skipped[1], "*.voip.example"), "hostname and wildcard skipped");
+	ok(c.n_ports == 1 && c.ports[0].low == 5060 && c.ports[0].high == 5060, "port 5060");
+	ok(c.dial_identity && !strcmp(c.dial_identity, "$intercepted_ip"), "dialOptions.identity kept");
+	ok(c.connect_timeout_ms == 15000, "dialOptions without a timeout: 15 s");
+	ok(c.source_ip && !strcmp(c.source_ip, "$src_ip:$src_port"), "sourceIp kept");
+
+	struct sipovl_intercept k;
+	char kn[SIPOVL_NAME_MAXLEN];
+
+	icpt_kernel_name("sip", 3, kn);
+	ok(!strcmp(kn, "sip"), "kernel name is the service name");
+	ok(!icpt_to_kernel(&c, 3, kn, SIPOVL_POLICY_DROP, &k) && k.id == 3 && k.n_dsts == 5 && k.n_ports == 1 &&
+		   k.protos == SIPOVL_PROTO_UDP && k.n_srcs == 0 && k.dsts == c.dsts,
+	   "kernel intercept built");
+
+	struct sockaddr_storage src, dst;
+	struct app_data ad, back;
+	char id[128], unk[64], json[512];
+
+	cfg_parse_hostport("10.1.0.2:40000", &src, NULL);
+	cfg_parse_hostport("10.2.0.5:5060", &dst, NULL);
+	ok(!icpt_dial_params(&c, "udp", &src, &dst, "gw-a", &ad, id, sizeof(id), unk, sizeof(unk)), "dial params");
+	ok(!strcmp(id, "10.2.0.5"), "terminator identity = intercepted IP (%s)", id);
+	ok(!strcmp(ad.source_addr, "10.1.0.2:40000"), "source_addr = caller (%s)", ad.source_addr);
+	int jl = app_data_build(&ad, json, sizeof(json));
+
+	ok(jl > 0 && strstr(json, "\"dst_ip\":\"10.2.0.5\"") && strstr(json, "\"dst_port\":\"5060\"") &&
+		   strstr(json, "\"dst_protocol\":\"udp\"") && strstr(json, "\"src_ip\":\"10.1.0.2\"") &&
+		   strstr(json, "\"src_port\":\"40000\"") && strstr(json, "\"source_addr\":\"10.1.0.2:40000\"") &&
+		   !strstr(json, "dst_hostname"),
+	   "app_data JSON: %s", json);
+	ok(!app_data_parse(json, (size_t)jl, &back, err, sizeof(err)) && !memcmp(&ad, &back, sizeof(ad)),
+	   "app_data round trip");
+	ok(app_data_build(&ad, json, 20) == -1, "app_data overflow detected");
+	icpt_cfg_free(&c);
+
+	/* defaults and variants */
+	ok(!icpt_cfg_parse("{\"protocols\":[\"tcp\",\"UDP\"],\"addresses\":[\"fd02::/32\"],\"portRanges\":[{\"low\":1}],"
+			   "\"allowedSourceAddresses\":[\"10.9.0.0/24\"]}",
+			   &c, err, sizeof(err)) &&
+		   c.protos == 3 && c.ports[0].high == 1 && c.n_srcs == 1 && c.connect_timeout_ms == 5000 &&
+		   !c.dial_identity && !c.source_ip,
+	   "defaults: 5 s, single port, sources (%s)", err);
+	icpt_cfg_free(&c);
+	ok(!icpt_cfg_parse("{\"protocols\":[\"udp\"],\"addresses\":[\"10.1.0.0/16\"],\"portRanges\":[{\"low\":1,\"high\":2}],"
+			   "\"dialOptions\":{\"connectTimeoutSeconds\":3}}", &c, err, sizeof(err)) &&
+		   c.connect_timeout_ms == 3000,
+	   "connectTimeoutSeconds");
+	icpt_cfg_free(&c);
+	ok(!icpt_cfg_parse("{\"protocols\":[\"udp\"],\"addresses\":[\"10.1.0.0/16\"],\"portRanges\":[{\"low\":1,\"high\":2}],"
+			   "\"dialOptions\":{\"connect_timeout_seconds\":7}}", &c, err, sizeof(err)) &&
+		   c.connect_timeout_ms == 7000,
+	   "connect_timeout_seconds (tunneler SDK spelling)");
+	icpt_cfg_free(&c);
+	ok(!icpt_cfg_parse("{\"protocols\":[\"udp\"],\"addresses\":[\"10.1.0.0/16\",\"10.1.0.0/16\"],\"portRanges\":[{\"low\":1,\"high\":2}]}",
+			   &c, err, sizeof(err)) && c.n_dsts == 1,
+	   "duplicate addresses collapse");
+	icpt_cfg_free(&c);
+	ok(!icpt_cfg_parse("{\"protocols\":[\"tcp\"],\"addresses\":[\"only.example\"],\"portRanges\":[{\"low\":1,\"high\":2}]}",
+			   &c, err, sizeof(err)) && c.n_dsts == 0 && c.n_skipped == 1 &&
+		   icpt_to_kernel(&c, 1, "x", 0, &k) == -1,
+	   "hostname-only config parses but has nothing for the kernel");
+	icpt_cfg_free(&c);
+
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+		{ "", "invalid JSON" },
+		{ "[]", "not a JSON object" },
+		{ "{\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1}]}", "protocols" },
+		{ "{\"protocols\":[\"sctp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1}]}", "protocols[0]" },
+		{ "{\"protocols\":[],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1}]}", "protocols: empty" },
+		{ "{\"protocols\":[\"tcp\"],\"portRanges\":[{\"low\":1}]}", "addresses: missing" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[],\"portRanges\":[{\"low\":1}]}", "addresses: empty" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/40\"],\"portRanges\":[{\"low\":1}]}", "addresses[0]" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.256\"],\"portRanges\":[{\"low\":1}]}", "addresses[0]" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"bad host!\"],\"portRanges\":[{\"low\":1}]}", "addresses[0]" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[7],\"portRanges\":[{\"low\":1}]}", "addresses[0]" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"]}", "portRanges" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":5,\"high\":4}]}", "low 5 > high 4" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1,\"high\":65536}]}", "high" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":-1}]}", "low" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1.5}]}", "low" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1}],\"allowedSourceAddresses\":[\"host.example\"]}", "allowedSourceAddresses[0]" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1}],\"dialOptions\":{\"identity\":5}}", "dialOptions.identity" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1}],\"dialOptions\":{\"connectTimeoutSeconds\":\"5\"}}", "connectTimeoutSeconds" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1}],\"sourceIp\":[]}", "sourceIp" },
+		{ "{\"protocols\":[\"tcp\"],\"addresses\":[\"10.0.0.0/8\"],\"portRanges\":[{\"low\":1}]} x", "trailing" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = icpt_cfg_parse(bad[i].json, &c, err, sizeof(err));
+
+		ok(rc == -1 && strstr(err, bad[i].want), "bad intercept.v1 %zu refused: %s", i, err);
+	}
+	/* 257 prefixes: over the kernel's per-intercept limit */
+	char *big = malloc(20000);
+	size_t o = (size_t)sprintf(big, "{\"protocols\":[\"udp\"],\"portRanges\":[{\"low\":1}],\"addresses\":[");
+
+	for (int i = 0; i < 257; i++)
+		o += (size_t)sprintf(big + o, "%s\"10.%d.%d.0/24\"", i ? "," : "", i / 256, i % 256);
+	sprintf(big + o, "]}");
+	ok(icpt_cfg_parse(big, &c, err, sizeof(err)) == -1 && strstr(err, "more than 256"), "257 prefixes refused: %s",
+	   err);
+	free(big);
+	icpt_kernel_name("12345", 9, kn);
+	ok(!strcmp(kn, "svc9-12345"), "all-digit service name gets a prefix (%s)", kn);
+	char longname[100];
+
+	memset(longname, 'a', 80);
+	longname[80] = 0;
+	icpt_kernel_name(longname, 4, kn);
+	ok(strlen(kn) < SIPOVL_NAME_MAXLEN && !strncmp(kn, "svc4-aaaa", 9), "long service name shortened");
+}
+
+static void t_app_data(void)
+{
+	struct app_data a;
+	char err[CFG_ERRLEN];
+	const char *j = "{\"dst_protocol\":\"tcp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":5060,\"extra\":{\"x\":1}}";
+
+	ok(!app_data_parse(j, strlen(j), &a, err, sizeof(err)) && !strcmp(a.dst_port, "5060") &&
+		   !strcmp(a.dst_ip, "10.2.0.2") && !a.source_addr[0],
+	   "numeric port accepted, unknown keys ignored (%s)", err);
+	ok(!app_data_parse(NULL, 0, &a, err, sizeof(err)) && !a.dst_ip[0], "no app_data: empty");
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+		{ "not json", "invalid JSON" },
+		{ "\"str\"", "not a JSON object" },
+		{ "{\"dst_ip\":5}", "dst_ip" },
+		{ "{\"dst_port\":70000}", "dst_port" },
+		{ "{\"dst_ip\":\"1234567890123456789012345678901234567890123456789\"}", "longer" },
+		{ "{\"source_addr\":\"a\\u0000b\"}", "source_addr" },
+		{ "{\"dst_ip\":\"10.0.0.1\"", "truncated" },
+		{ "{\"dst_ip\":\"10.0.0.1\"}{}", "trailing" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(app_data_parse(bad[i].json, strlen(bad[i].json), &a, err, sizeof(err)) == -1 &&
+			   strstr(err, bad[i].want),
+		   "bad app_data %zu refused: %s", i, err);
+	/* a length that cuts the JSON short is honoured (no reading past it) */
+	ok(app_data_parse("{\"dst_ip\":\"1\"}XXXX", 14, &a, err, sizeof(err)) == 0 && !strcmp(a.dst_ip, "1"),
+	   "explicit length honoured");
+}
+
+static const char *HOST_FWD =
+	"{\"forwardProtocol\":true,\"allowedProtocols\":[\"udp\",\"tcp\"],\"forwardAddress\":true,"
+	"\"allowedAddresses\":[\"10.2.0.0/24\",\"fd02::/64\",\"*.sip.example\"],"
+	"\"forwardAddressTranslations\":[{\"from\":\"10.2.0.128\",\"to\":\"192.168.7.0\",\"prefixLength\":25}],"
+	"\"forwardPort\":true,\"allowedPortRanges\":[{\"low\":5060,\"high\":5061},{\"low\":7222,\"high\":7422}],"
+	"\"allowedSourceAddresses\":[\"10.1.0.0/16\",\"fd01::/32\"],"
+	"\"listenOptions\":{\"bindUsingEdgeIdentity\":true,\"cost\":7,\"precedence\":\"required\",\"maxConnections\":2,"
+	"\"connectTimeout\":\"2500ms\"}}";
+
+static int compute(const struct host_cfg *h, const char *adj, struct host_target *t, char *err)
+{
+	struct app_data a;
+
+	if (adj && app_data_parse(adj, strlen(adj), &a, err, CFG_ERRLEN))
+		return -2;
+	return host_compute(h, adj ? &a : NULL, t, err, CFG_ERRLEN);
+}
+
+static void t_host(void)
+{
+	struct host_cfg h;
+	struct host_target t;
+	char err[CFG_ERRLEN], b[64], b2[64];
+
+	ok(!host_cfg_parse(HOST_FWD, &h, err, sizeof(err)), "forwarding host.v1 parses (%s)", err);
+	ok(h.fwd_proto && h.protos == 3 && h.fwd_addr && h.n_allowed_addrs == 2 && h.n_allowed_hostnames == 1 &&
+		   h.n_xlats == 1 && h.fwd_port && h.n_allowed_ports == 2 && h.n_allowed_srcs == 2,
+	   "all lists");
+	ok(h.bind_using_edge_identity && h.cost == 7 && h.precedence == 1 && h.max_connections == 2 &&
+		   h.connect_timeout_ms == 2500,
+	   "listenOptions");
+	char tid[64], unk[64];
+
+	ok(!host_listen_identity(&h, "gw-b", tid, sizeof(tid), unk, sizeof(unk)) && !strcmp(tid, "gw-b"),
+	   "bindUsingEdgeIdentity binds as the tunneler name");
+
+	ok(!compute(&h, "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\",\"source_addr\":\"10.1.0.2:40000\"}",
+		    &t, err) &&
+		   t.proto == IPPROTO_UDP && !strcmp(cfg_fmt_sa(&t.dst, b, sizeof(b)), "10.2.0.2:5060") && t.has_src &&
+		   !strcmp(cfg_fmt_sa(&t.src, b2, sizeof(b2)), "10.1.0.2:40000"),
+	   "forwarded udp with the caller's source: %s from %s (%s)", b, b2, err);
+	ok(!compute(&h, "{\"dst_protocol\":\"tcp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"7300\"}", &t, err) &&
+		   t.proto == IPPROTO_TCP && !t.has_src && cfg_sa_port(&t.dst) == 7300,
+	   "no source_addr: own address");
+	ok(!compute(&h, "{\"dst_protocol\":\"tcp\",\"dst_ip\":\"10.2.0.200\",\"dst_port\":\"5060\"}", &t, err) &&
+		   !strcmp(cfg_fmt_ip(&t.dst, b, sizeof(b)), "192.168.7.72"),
+	   "forwardAddressTranslations: 10.2.0.200 -> %s", b);
+	ok(!compute(&h, "{\"dst_protocol\":\"tcp\",\"dst_ip\":\"10.2.0.100\",\"dst_port\":\"5060\"}", &t, err) &&
+		   !strcmp(cfg_fmt_ip(&t.dst, b, sizeof(b)), "10.2.0.100"),
+	   "outside the translation: unchanged");
+	ok(!compute(&h, "{\"dst_protocol\":\"udp\",\"dst_ip\":\"fd02::9\",\"dst_port\":\"7222\",\"source_addr\":\"[fd01::2]:7300\"}",
+		    &t, err) && t.dst.ss_family == AF_INET6 && t.has_src,
+	   "IPv6 with source (%s)", err);
+
+	static const struct {
+		const char *adj, *want;
+	} refuse[] = {
+		{ NULL, "no dst_protocol" },
+		{ "{\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\"}", "no dst_protocol" },
+		{ "{\"dst_protocol\":\"icmp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\"}", "allowedProtocols" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.3.0.2\",\"dst_port\":\"5060\"}", "not in allowedAddresses" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5062\"}", "not in allowedPortRanges" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"50a\"}", "invalid dst_port" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\"}", "no dst_port" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_port\":\"5060\"}", "no dst_ip" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_hostname\":\"a.sip.example\",\"dst_port\":\"5060\"}", "hostnames" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.x\",\"dst_port\":\"5060\"}", "invalid dst_ip" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\",\"source_addr\":\"10.9.0.2:1\"}", "not in allowedSourceAddresses" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\",\"source_addr\":\"bogus\"}", "invalid source_addr" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\",\"source_addr\":\"[fd01::2]:1\"}", "different families" },
+	};
+	for (size_t i = 0; i < sizeof(refuse) / sizeof(refuse[0]); i++)
+		ok(compute(&h, refuse[i].adj, &t, err) == -1 && strstr(err, refuse[i].want), "refused %zu: %s", i, err);
+	host_cfg_free(&h);
+
+	ok(!host_cfg_parse("{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":8080}", &h, err, sizeof(err)) &&
+		   !compute(&h, NULL, &t, err) && t.proto == IPPROTO_TCP &&
+		   !strcmp(cfg_fmt_sa(&t.dst, b, sizeof(b)), "127.0.0.1:8080") && h.max_connections == 3 &&
+		   h.connect_timeout_ms == 5000,
+	   "fixed target without app_data, defaults");
+	ok(compute(&h, "{\"source_addr\":\"10.1.0.2\"}", &t, err) == -1 && strstr(err, "no allowedSourceAddresses"),
+	   "source_addr without allowedSourceAddresses refused: %s", err);
+	ok(!compute(&h, "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.9.9.9\",\"dst_port\":\"1\"}", &t, err) &&
+		   t.proto == IPPROTO_TCP && cfg_sa_port(&t.dst) == 8080,
+	   "fixed config ignores the dialer's destination");
+	host_cfg_free(&h);
+	ok(!host_cfg_parse("{\"protocol\":\"udp\",\"address\":\"sip.internal\",\"port\":5060,"
+			   "\"listenOptions\":{\"identity\":\"$tunneler_id.name-sip\",\"connectTimeoutSeconds\":9}}",
+			   &h, err, sizeof(err)) &&
+		   !compute(&h, NULL, &t, err) && !strcmp(t.dst_host, "sip.internal") && t.dst_port == 5060 &&
+		   h.connect_timeout_ms == 9000 &&
+		   !host_listen_identity(&h, "gw-b", tid, sizeof(tid), unk, sizeof(unk)) && !strcmp(tid, "gw-b-sip"),
+	   "fixed hostname target, identity template (%s)", tid);
+	host_cfg_free(&h);
+
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+		{ "{\"address\":\"1.2.3.4\",\"port\":1}", "neither protocol" },
+		{ "{\"protocol\":\"sctp\",\"address\":\"1.2.3.4\",\"port\":1}", "protocol" },
+		{ "{\"forwardProtocol\":true,\"address\":\"1.2.3.4\",\"port\":1}", "allowedProtocols" },
+		{ "{\"protocol\":\"tcp\",\"port\":1}", "neither address" },
+		{ "{\"protocol\":\"tcp\",\"forwardAddress\":true,\"port\":1}", "allowedAddresses: missing" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.400\",\"port\":1}", "address" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"*.x\",\"port\":1}", "address" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\"}", "neither port" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"port\":0}", "port" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"forwardPort\":true}", "allowedPortRanges" },
+		{ "{\"protocol\":\"tcp\",\"forwardAddress\":true,\"allowedAddresses\":[\"10.0.0.0/8\"],\"forwardAddressTranslations\":[{\"from\":\"10.0.0.0\",\"to\":\"fd00::\",\"prefixLength\":8}],\"port\":1}", "forwardAddressTranslations[0]" },
+		{ "{\"protocol\":\"tcp\",\"forwardAddress\":true,\"allowedAddresses\":[\"10.0.0.0/8\"],\"forwardAddressTranslations\":[{\"from\":\"10.0.0.0\",\"to\":\"11.0.0.0\",\"prefixLength\":33}],\"port\":1}", "forwardAddressTranslations[0]" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"port\":1,\"allowedSourceAddresses\":[\"x.example\"]}", "allowedSourceAddresses[0]" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"port\":1,\"listenOptions\":{\"precedence\":\"high\"}}", "precedence" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"port\":1,\"listenOptions\":{\"cost\":70000}}", "cost" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"port\":1,\"listenOptions\":{\"maxConnections\":0}}", "maxConnections" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"port\":1,\"listenOptions\":{\"connectTimeout\":\"5 parsecs\"}}", "connectTimeout" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"port\":1,\"listenOptions\":{\"bindUsingEdgeIdentity\":\"yes\"}}", "bindUsingEdgeIdentity" },
+		{ "{\"protocol\":\"tcp\",\"address\":\"1.2.3.4\",\"port\":1,\"listenOptions\":[]}", "listenOptions" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(host_cfg_parse(bad[i].json, &h, err, sizeof(err)) == -1 && strstr(err, bad[i].want),
+		   "bad host.v1 %zu refused: %s", i, err);
+}
+
+static void t_daemon_cfg(void)
+{
+	struct daemon_cfg d;
+	char err[CFG_ERRLEN];
+
+	daemon_cfg_defaults(&d);
+	ok(d.log_level == 6 && d.udp_idle_ms == 60000 && d.memory_limit == 256ull << 20 && d.policy == 0,
+	   "defaults");
+	ok(!daemon_cfg_parse("{\"identities\":[\"/etc/sipovld/a.json\",\"/etc/sipovld/b.json\"],\"name\":\"gw\","
+			     "\"log_level\":\"debug\",\"udp_idle_timeout_s\":30,\"memory_limit_mb\":64,"
+			     "\"control_socket\":\"/tmp/x.sock\",\"intercept_policy\":\"pass\",\"service_poll_s\":2}",
+			     &d, err, sizeof(err)) &&
+		   d.n_identities == 2 && !strcmp(d.identities[1], "/etc/sipovld/b.json") && !strcmp(d.name, "gw") &&
+		   d.log_level == 7 && d.udp_idle_ms == 30000 && d.memory_limit == 64ull << 20 &&
+		   !strcmp(d.ctl_socket, "/tmp/x.sock") && d.policy == 1 && d.svc_poll_ms == 2000,
+	   "every key (%s)", err);
+	ok(!daemon_cfg_parse("{\"identity\":\"/x.json\",\"log_level\":4}", &d, err, sizeof(err)) &&
+		   d.n_identities == 1 && d.log_level == 4 && !strcmp(d.name, "gw"),
+	   "merging: a later file overrides only its keys");
+	daemon_cfg_free(&d);
+	static const char *bad[] = {
+		"{\"identites\":[\"x\"]}", "{\"identities\":[]}", "{\"identities\":[\"\"]}", "{\"log_level\":\"loud\"}",
+		"{\"udp_idle_timeout_s\":0}", "{\"memory_limit_mb\":\"many\"}", "{\"intercept_policy\":\"maybe\"}",
+		"[1]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		daemon_cfg_defaults(&d);
+		ok(daemon_cfg_parse(bad[i], &d, err, sizeof(err)) == -1 && err[0], "bad sipovld.conf %zu: %s", i, err);
+		daemon_cfg_free(&d);
+	}
+	ok(cfg_log_level("warning") == 4 && cfg_log_level("err") == 3 && cfg_log_level("7") == 7 &&
+		   cfg_log_level("8") == -1,
+	   "log levels");
+}
+
+int main(void)
+{
+	printf("TAP version 13\n");
+	t_prefixes();
+	t_templates();
+	t_intercept();
+	t_app_data();
+	t_host();
+	t_daemon_cfg();
+	printf("1..%d\n", n);
+	if (failed)
+		printf("# %d of %d failed\n", failed, n);
+	return failed ? 1 : 0;
+}

@@ -69,6 +69,7 @@ static void __net_exit sipovl_net_exit(struct net *net)
 
 	/* Unregistering waits for packets in flight (synchronize_net). */
 	sipovl_hooks_unregister(sn);
+	sipovl_steer_netns_stop(sn);
 	mutex_lock(&sn->lock);
 	sipovl_table_netns_exit(sn);
 	sipovl_steer_netns_exit(sn);

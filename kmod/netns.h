@@ -5,6 +5,7 @@
 #include <linux/mutex.h>
 #include <linux/list.h>
 #include <linux/percpu.h>
+#include <linux/workqueue.h>
 #include <linux/netfilter.h>
 #include <net/net_namespace.h>
 
@@ -41,6 +42,8 @@ struct sipovl_net {
 	struct sipovl_table __rcu *table;
 	struct sipovl_srcset __rcu *sources;
 	struct sock __rcu *sk[SIPOVL_NFAMILIES][SIPOVL_NPROTOS];
+	/* Drops registrations whose socket the daemon closed (steer.c). */
+	struct delayed_work reaper;
 	/* Any intercept, source range or socket configured: hooks do work. */
 	bool active;
 	u32 generation;

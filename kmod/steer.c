@@ -22,6 +22,38 @@
 
 #include "steer.h"
 
+/*
+ * The kernel holds a reference to each registered socket, and a socket holds
+ * its network namespace: once the daemon has closed a registered socket, the
+ * reference must go, or the namespace could never be freed. The reaper checks
+ * every second while any socket is registered.
+ */
+#define SIPOVL_REAP_INTERVAL HZ
+
+static void sipovl_reap(struct work_struct *w)
+{
+	struct sipovl_net *sn = container_of(to_delayed_work(w), struct sipovl_net,
+					     reaper);
+	bool any = false;
+	int f, p;
+
+	mutex_lock(&sn->lock);
+	for (f = 0; f < SIPOVL_NFAMILIES; f++) {
+		for (p = 0; p < SIPOVL_NPROTOS; p++) {
+			struct sock *sk = rcu_dereference_protected(sn->sk[f][p],
+						lockdep_is_held(&sn->lock));
+
+			if (sk && !sipovl_socket_alive(sk))
+				sipovl_socket_unregister(sn, f, p);
+			else if (sk)
+				any = true;
+		}
+	}
+	if (any)
+		schedule_delayed_work(&sn->reaper, SIPOVL_REAP_INTERVAL);
+	mutex_unlock(&sn->lock);
+}
+
 int sipovl_steer_netns_init(struct sipovl_net *sn)
 {
 	struct net_device *lo = sn->net->loopback_dev;
@@ -46,7 +78,14 @@ int sipovl_steer_netns_init(struct sipovl_net *sn)
 
 	sn->lo_rt4 = rt;
 	sn->lo_rt6 = rt6;
+	INIT_DELAYED_WORK(&sn->reaper, sipovl_reap);
 	return 0;
+}
+
+/* Before sn->lock is taken for the namespace's exit. */
+void sipovl_steer_netns_stop(struct sipovl_net *sn)
+{
+	cancel_delayed_work_sync(&sn->reaper);
 }
 
 void sipovl_steer_netns_exit(struct sipovl_net *sn)
@@ -132,6 +171,7 @@ int sipovl_socket_register(struct sipovl_net *sn, int fd,
 	sock_hold(sk);
 	old = rcu_replace_pointer(sn->sk[f][p], sk, lockdep_is_held(&sn->lock));
 	sipovl_update_active(sn);
+	schedule_delayed_work(&sn->reaper, SIPOVL_REAP_INTERVAL);
 	if (old) {
 		synchronize_net();
 		sock_put(old);

@@ -1,0 +1,323 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest half of the data-plane benchmark (bench/dataplane/run.sh boots the VM
+# and runs this inside it, once). Never run it on the host.
+#
+# For every data plane and table size a pair of namespaces:
+#
+#   cli 10.1.0.2 --veth-- 10.1.0.1 gw (dummy0 10.2.0.1/24; dp-sink on :9999)
+#
+# cli sends to 10.2.0.77 (UDP :5060, TCP :5061), which gw's table steers to its
+# transparent sink. The tables are loaded once, then the measurements alternate
+# between data planes (order rotated every run) and report medians.
+#
+# Settings (environment, passed through by the VM runner):
+#   SIPOVL_BENCH_TABLES      directory of bench/dataplane/gentables.py output
+#   SIPOVL_BENCH_BIN         build directory (dp-sink, dp-load, sipovlctl)
+#   SIPOVL_BENCH_RUNS        runs per measurement (5)
+#   SIPOVL_BENCH_SECONDS     seconds of traffic per measurement (1.5)
+#   SIPOVL_BENCH_SIZES       table sizes ("1 1000 10000")
+#   SIPOVL_BENCH_DATAPLANES  ("sipovl nft iptables-nft iptables-legacy")
+#   SIPOVL_BENCH_PROTOS      ("udp tcp")
+#   SIPOVL_BENCH_PARALLEL    TCP connects in flight (16)
+#   SIPOVL_BENCH_LOAD_RUNS   runs of each load-time measurement (3)
+#   SIPOVL_BENCH_NFT_CAP     seconds nft -f may take before it is abandoned (600)
+#   SIPOVL_BENCH_PERF        1: profile sipovl and nft at the largest size
+#                            with perf after the measurements
+source "$SIPOVL_TOP/selftests/lib.sh"
+require_root
+in_vm || { echo "guest.sh: run me through bench/dataplane/run.sh" >&2; exit 2; }
+
+BIN=${SIPOVL_BENCH_BIN:-$SIPOVL_TOP/build}
+TAB=${SIPOVL_BENCH_TABLES:?SIPOVL_BENCH_TABLES is not set}
+RUNS=${SIPOVL_BENCH_RUNS:-5}
+SECS=${SIPOVL_BENCH_SECONDS:-1.5}
+read -r -a SIZES <<<"${SIPOVL_BENCH_SIZES:-1 1000 10000}"
+read -r -a DPS <<<"${SIPOVL_BENCH_DATAPLANES:-sipovl nft iptables-nft iptables-legacy}"
+read -r -a PROTOS <<<"${SIPOVL_BENCH_PROTOS:-udp tcp}"
+PAR=${SIPOVL_BENCH_PARALLEL:-16}
+LOAD_RUNS=${SIPOVL_BENCH_LOAD_RUNS:-3}
+NFT_CAP=${SIPOVL_BENCH_NFT_CAP:-600}
+CTL=$BIN/sipovlctl
+SINK=$BIN/bench/dp-sink
+LOAD=$BIN/bench/dp-load
+for f in "$CTL" "$SINK" "$LOAD"; do
+	[ -x "$f" ] || { echo "guest.sh: missing $f (make dataplane-bench)" >&2; exit 1; }
+done
+DST_UDP=10.2.0.77:5060
+DST_TCP=10.2.0.77:5061
+PORT=9999
+
+TMP=$(mktemp -d)
+on_exit rm -rf "$TMP"
+RAW=$TMP/raw
+: >"$RAW"
+
+say() { printf '%s\n' "$*"; }
+ms_now() { date +%s%3N; }
+t_start=$(ms_now)
+elapsed() { echo $((($(ms_now) - t_start) / 1000)); }
+
+# ---- what we run on ----------------------------------------------------------
+say "## data-plane benchmark"
+say "kernel: $(uname -r) ($(uname -v))"
+say "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) vCPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
+say "accel: $(grep -qw hypervisor /proc/cpuinfo && echo 'hypervisor flag set;') TCG unless SIPOVL_VM_KVM=1 on the host"
+say "tools: $(nft --version), $(iptables-nft --version), $(iptables-legacy --version)"
+say "runs: $RUNS x ${SECS}s per point; sizes: ${SIZES[*]}; data planes: ${DPS[*]}; TCP connects in flight: $PAR"
+
+load_module
+modprobe -q veth || bail_out "no veth module"
+modprobe -q dummy || bail_out "no dummy module"
+for m in xt_TPROXY nft_tproxy iptable_mangle nf_tables nft_compat xt_mark; do
+	modprobe -q "$m" || say "warning: modprobe $m failed"
+done
+
+# ---- load times --------------------------------------------------------------
+# time_cmd NS CMD...: run CMD in namespace NS; prints wall milliseconds (and
+# CMD's output on fd 3).
+time_cmd() {
+	local ns=$1 t0 t1 rc=0
+	shift
+	t0=$(ms_now)
+	ip netns exec "$ns" "$@" >&3 2>&1 || rc=$?
+	t1=$(ms_now)
+	echo $((t1 - t0))
+	return $rc
+}
+exec 3>>"$TMP/load.log"
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+say ""
+say "## load times (each into an empty table in a fresh namespace; wall ms)"
+declare -A LOADMS=()
+for n in 10000 100000; do
+	f=$TAB/sipovl-load-$n.conf
+	[ -f "$f" ] || continue
+	vals=()
+	for i in $(seq 1 "$LOAD_RUNS"); do
+		setup_ns LD
+		ms=$(SIPOVLCTL_TIMING=1 time_cmd "$LD" "$CTL" apply "$f") || say "sipovl apply $n failed: $(tail -3 "$TMP/load.log")"
+		say "RAWLOAD sipovl-apply n=$n run=$i ms=$ms $(grep 'timing:' "$TMP/load.log" | tail -1 | sed 's/^sipovlctl: //')"
+		vals+=("$ms")
+		cleanup_ns "$LD"
+	done
+	LOADMS[sipovl-$n]=$(printf '%s\n' "${vals[@]}" | median)
+done
+for be in nft legacy; do
+	f=$TAB/ipt-udp-10000.rules
+	[ -f "$f" ] || continue
+	vals=()
+	for i in $(seq 1 "$LOAD_RUNS"); do
+		setup_ns LD
+		ms=$(time_cmd "$LD" "iptables-$be-restore" "$f") || say "iptables-$be-restore failed: $(tail -3 "$TMP/load.log")"
+		n=$(ip netns exec "$LD" "iptables-$be-save" -t mangle | grep -c TPROXY)
+		say "RAWLOAD iptables-$be-restore rules=$n run=$i ms=$ms"
+		vals+=("$ms")
+		cleanup_ns "$LD"
+		# Do not spend minutes on it: one run is enough when it is that slow.
+		[ "$ms" -lt 30000 ] || break
+	done
+	LOADMS[iptables-$be-10000]=$(printf '%s\n' "${vals[@]}" | median)
+done
+say "load phase done at $(elapsed)s"
+
+# ---- data-plane namespaces -----------------------------------------------------
+declare -A CLI=() GW=() SINKPID=() SINKOUT=() SINKCTL=() STATE=()
+
+plumb_tproxy() { # fwmark 1 -> table 100 -> local delivery
+	local ns=$1
+	ip -n "$ns" rule add fwmark 0x1/0x1 lookup 100
+	ip -n "$ns" route add local 0.0.0.0/0 dev lo table 100
+}
+
+setup_dp() {
+	local dp=$1 n=$2 k=$1/$2 c g ms rc=0 reg=
+	setup_ns C G
+	c=$C g=$G
+	CLI[$k]=$c GW[$k]=$g
+	ip link add c0 netns "$c" type veth peer name g0 netns "$g"
+	ip -n "$c" addr add 10.1.0.2/24 dev c0
+	ip -n "$g" addr add 10.1.0.1/24 dev g0
+	ip -n "$g" link add d0 type dummy
+	ip -n "$g" addr add 10.2.0.1/24 dev d0
+	ip -n "$c" link set c0 up
+	ip -n "$g" link set g0 up
+	ip -n "$g" link set d0 up
+	ip -n "$c" route add default via 10.1.0.1
+	ip netns exec "$g" sysctl -qw net.ipv4.ip_forward=1
+	case $dp in
+	sipovl)
+		ms=$(SIPOVLCTL_TIMING=1 time_cmd "$g" "$CTL" apply "$TAB/sipovl-$n.conf") || rc=$?
+		reg=--register
+		;;
+	iptables-nft | iptables-legacy)
+		plumb_tproxy "$g"
+		ms=$(time_cmd "$g" "$dp-restore" "$TAB/ipt-$n.rules") || rc=$?
+		;;
+	nft)
+		plumb_tproxy "$g"
+		ms=$(time_cmd "$g" timeout "$NFT_CAP" nft -f "$TAB/nft-$n.nft") || rc=$?
+		;;
+	*) bail_out "unknown data plane $dp" ;;
+	esac
+	say "RAWLOAD setup dp=$dp n=$n ms=$ms rc=$rc"
+	LOADMS[setup-$dp-$n]=$ms
+	if [ $rc != 0 ]; then
+		STATE[$k]="load failed (exit $rc after ${ms} ms)"
+		[ $rc != 124 ] || STATE[$k]="load abandoned after the ${NFT_CAP} s cap"
+		say "$dp n=$n: ${STATE[$k]}: $(tail -3 "$TMP/load.log")"
+		return 0
+	fi
+	SINKOUT[$k]=$TMP/sink-${dp}-$n.out
+	SINKCTL[$k]=$TMP/sink-${dp}-$n.sock
+	ip netns exec "$g" taskset -c 1 "$SINK" --port $PORT $reg --ctl "${SINKCTL[$k]}" \
+		>"${SINKOUT[$k]}" 2>"${SINKOUT[$k]}.err" &
+	SINKPID[$k]=$!
+	on_exit kill "${SINKPID[$k]}"
+	busywait 10000 grep -q ready "${SINKOUT[$k]}" >/dev/null ||
+		bail_out "dp-sink did not start in $dp/$n: $(cat "${SINKOUT[$k]}.err")"
+	STATE[$k]=ok
+}
+
+say ""
+say "## setting up ${#DPS[@]} data planes x ${#SIZES[@]} sizes"
+for n in "${SIZES[@]}"; do
+	for dp in "${DPS[@]}"; do
+		setup_dp "$dp" "$n"
+	done
+done
+say "setup done at $(elapsed)s"
+
+# targets N: dp-load bench targets of the data planes that loaded at size N.
+targets() {
+	local dp k
+	for dp in "${DPS[@]}"; do
+		k=$dp/$1
+		[ "${STATE[$k]:-}" != ok ] || printf '%s,%s,%s\n' "$k" "${CLI[$k]}" "${SINKCTL[$k]}"
+	done
+}
+
+# bench PROTO RUNS SECONDS N: alternating measurements at size N; RAW lines.
+bench() {
+	local dst=$DST_UDP t
+	[ "$1" = udp ] || dst=$DST_TCP
+	mapfile -t t < <(targets "$4")
+	[ ${#t[@]} -gt 0 ] || return 0
+	"$LOAD" bench "$1" --dst "$dst" --runs "$2" --seconds "$3" --parallel "$PAR" --cpu 0 "${t[@]}"
+}
+
+# Sanity (and warm-up): every data plane steers the benchmark's flows to its sink.
+for n in "${SIZES[@]}"; do
+	for proto in udp tcp; do
+		while read -r _ p k _ _ _ _ got _; do
+			[ "$got" -gt 0 ] && continue
+			STATE[$k]="does not steer $p"
+			say "warning: $k ${STATE[$k]}"
+		done < <(bench $proto 1 0.3 "$n")
+	done
+done
+say "lsmod (conntrack must not be loaded: it would tax every data plane): $(lsmod | awk 'NR > 1 { print $1 }' | grep -E '^(nf_|xt_|nft_|ip_tables|iptable|x_tables|sipovl)' | sort | paste -sd' ')"
+
+# ---- measurements ---------------------------------------------------------------
+say ""
+say "## measurements"
+for proto in "${PROTOS[@]}"; do
+	for n in "${SIZES[@]}"; do
+		bench "$proto" "$RUNS" "$SECS" "$n" | tee -a "$RAW"
+		say "$proto n=$n done at $(elapsed)s"
+	done
+done
+
+# sipovl's own view of the largest table: everything steered, nothing else.
+nmax=${SIZES[${#SIZES[@]} - 1]}
+if [ "${STATE[sipovl/$nmax]:-}" = ok ]; then
+	say "sipovl stats at n=$nmax: $(ip netns exec "${GW[sipovl/$nmax]}" "$CTL" stats | head -1)"
+fi
+
+# ---- summary -------------------------------------------------------------------
+med() { awk -v p="$1" -v k="$2/$3" '$1 == "RAW" && $2 == p && $3 == k { print $12 }' "$RAW" | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+say ""
+say "## summary: medians of $RUNS runs (${SECS} s each)"
+for proto in "${PROTOS[@]}"; do
+	unit="datagrams/s received"
+	[ "$proto" = udp ] || unit="connections/s accepted"
+	say ""
+	say "### $proto, $unit"
+	hdr="| data plane |"
+	sep="|---|"
+	for n in "${SIZES[@]}"; do
+		hdr+=" $n |"
+		sep+="---:|"
+	done
+	hdr+=" ${nmax} vs ${SIZES[0]} | ${nmax} vs nft at ${nmax} |"
+	sep+="---:|---:|"
+	say "$hdr"
+	say "$sep"
+	nft_max=$(med "$proto" nft "$nmax")
+	for dp in "${DPS[@]}"; do
+		row="| $dp |"
+		for n in "${SIZES[@]}"; do
+			if [ "${STATE[$dp/$n]:-}" = ok ]; then
+				row+=" $(med "$proto" "$dp" "$n") |"
+			else
+				row+=" (${STATE[$dp/$n]:-not run}) |"
+			fi
+		done
+		m1=$(med "$proto" "$dp" "${SIZES[0]}")
+		mx=$(med "$proto" "$dp" "$nmax")
+		row+=" $(ratio "$mx" "$m1") | $(ratio "$mx" "$nft_max") |"
+		say "$row"
+	done
+done
+
+say ""
+say "### spread: min-max of the $RUNS runs"
+for proto in "${PROTOS[@]}"; do
+	for dp in "${DPS[@]}"; do
+		row="$proto $dp:"
+		for n in "${SIZES[@]}"; do
+			row+=" $n: $(awk -v p="$proto" -v k="$dp/$n" '$1 == "RAW" && $2 == p && $3 == k { print $12 }' "$RAW" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) print lo "-" hi; else print "-" }')"
+		done
+		say "$row"
+	done
+done
+
+say ""
+say "### load times (wall ms; medians of up to $LOAD_RUNS runs for the first four)"
+say "| what | ms |"
+say "|---|---:|"
+for key in sipovl-10000 sipovl-100000 iptables-nft-10000 iptables-legacy-10000; do
+	say "| $key | ${LOADMS[$key]:--} |"
+done
+for n in "${SIZES[@]}"; do
+	for dp in "${DPS[@]}"; do
+		say "| setup $dp $n (one run) | ${LOADMS[setup-$dp-$n]:--} |"
+	done
+done
+say ""
+say "load log (last lines):"
+tail -n 20 "$TMP/load.log" | sed 's/^/  /'
+
+# ---- optional profile ------------------------------------------------------------
+if [ "${SIPOVL_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+	for dp in sipovl nft; do
+		for n in "${SIZES[0]}" "$nmax"; do
+			k=$dp/$n
+			[ "${STATE[$k]:-}" = ok ] || continue
+			say ""
+			say "## perf: udp $k (cpu-clock, all CPUs, 3 s)"
+			ip netns exec "${CLI[$k]}" taskset -c 0 "$LOAD" udp --dst $DST_UDP --seconds 4 >/dev/null &
+			lp=$!
+			perf record -q -a -e cpu-clock -F 2000 -o "$TMP/perf.data" -- sleep 3 >/dev/null 2>&1
+			wait "$lp"
+			perf report -q -i "$TMP/perf.data" --stdio --sort sym --percent-limit 0.7 2>/dev/null |
+				grep -v '^$' | head -40
+		done
+	done
+fi
+say ""
+say "total guest time $(elapsed)s"

@@ -69,6 +69,7 @@ struct zt_opts {
 	unsigned backoff_max_ms;     /* router reconnect / rebind backoff cap (default 5000) */
 	unsigned http_timeout_ms;    /* controller request timeout (default 15000) */
 	unsigned refresh_min_ms;     /* lower bound of the API-session refresh delay (default 1000) */
+	unsigned start_timeout_ms;   /* retry unreachable controller this long before on_ready fails (30000) */
 	int log_level;               /* on_log receives levels <= this (0 err, 1 warn, 2 info, 3 debug) */
 	const char *app_id;          /* sdkInfo.appID sent to the controller */
 };

@@ -154,6 +154,19 @@ const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i)
 	return i < ctx->nsvcs ? &ctx->svcs[i]->pub : NULL;
 }
 
+/*
+ * Before the first success, transport trouble (refused, reset, timeout) is retried for
+ * start_timeout_ms; certificate verification failures and HTTP errors are reported at once.
+ */
+static bool start_transient(struct zt_ctx *ctx, const struct zt_http_resp *r)
+{
+	if (ctx->ready_reported || r->status != 0)
+		return false;
+	if (r->err && strstr(r->err, "verification failed"))
+		return false;
+	return zt_now_ms() - ctx->start_ms < ctx->o.start_timeout_ms;
+}
+
 static void ready(struct zt_ctx *ctx, int err, const char *msg)
 {
 	if (ctx->ready_reported)
@@ -427,8 +440,9 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 		resp_error(r, err, sizeof(err), "authenticate");
 		ctx->auth = ZT_AUTH_NONE;
 		ctx->auth_failures++;
-		zt_log(ctx, 0, "%s", err);
-		ready(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
+		zt_log(ctx, start_transient(ctx, r) ? 1 : 0, "%s", err);
+		if (!start_transient(ctx, r))
+			ready(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
 		run_auth_waiters(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
 		unsigned d = 250u << (ctx->auth_failures < 5 ? ctx->auth_failures : 5);
 
@@ -628,13 +642,17 @@ static void version_cb(void *arg, const struct zt_http_resp *r)
 		char err[512];
 
 		resp_error(r, err, sizeof(err), "controller /version");
-		zt_log(ctx, 0, "%s", err);
 		if (r->status == 0) { /* TLS / connect problems are the same for authenticate */
-			ready(ctx, -ECONNREFUSED, err);
-			zt_timer_start(ctx->loop, &ctx->auth_retry_timer, ctx->o.backoff_max_ms);
+			bool again = start_transient(ctx, r);
+
+			zt_log(ctx, again ? 1 : 0, "%s%s", err, again ? " (retrying)" : "");
+			if (!again)
+				ready(ctx, -ECONNREFUSED, err);
 			ctx->auth = ZT_AUTH_NONE;
+			zt_timer_start(ctx->loop, &ctx->auth_retry_timer, again ? 500 : ctx->o.backoff_max_ms);
 			return;
 		}
+		zt_log(ctx, 0, "%s", err);
 	}
 	ctx->auth = ZT_AUTH_NONE;
 	start_auth(ctx);
@@ -834,6 +852,8 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 		ctx->o.http_timeout_ms = 15000;
 	if (!ctx->o.refresh_min_ms)
 		ctx->o.refresh_min_ms = 1000;
+	if (!ctx->o.start_timeout_ms)
+		ctx->o.start_timeout_ms = 30000;
 	if (cbs)
 		ctx->cbs = *cbs;
 	ctx->user = user;
@@ -850,6 +870,7 @@ int zt_ctx_start(struct zt_ctx *ctx)
 	if (ctx->started)
 		return -EALREADY;
 	ctx->started = true;
+	ctx->start_ms = zt_now_ms();
 	ctx->auth = ZT_AUTH_PENDING; /* version first, then authenticate */
 	ctx->version_req = zt_http_request(ctx, "GET", "/version", NULL, version_cb, ctx);
 	return 0;

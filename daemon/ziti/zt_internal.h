@@ -158,6 +158,7 @@ struct zt_ctx {
 	struct zt_ctx_cbs cbs;
 	void *user;
 	bool started, ready_reported;
+	uint64_t start_ms;
 	enum zt_auth_state auth;
 	char *api_token;
 	char *api_session_id;

@@ -30,7 +30,7 @@
 
 static struct {
 	const char *cmd, *identity, *service, *mode, *ready_file, *term_id, *log_file, *session_file;
-	bool udp, hold, verbose;
+	bool udp, hold, verbose, accept_close;
 	uint64_t bytes;
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
 } opt = { .mode = "echo", .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
@@ -306,6 +306,11 @@ static void d_on_close(struct zt_conn *c, int err, const char *reason, void *u)
 	if (d->done)
 		return;
 	if (opt.udp && d->dgram_recvd == opt.count) {
+		dc_finish(d, true, NULL);
+		return;
+	}
+	/* --accept-close: a peer that closes (instead of FIN) after echoing everything is fine */
+	if (opt.accept_close && !opt.udp && !strcmp(opt.mode, "echo") && d->fin_sent && d->recvd == opt.bytes) {
 		dc_finish(d, true, NULL);
 		return;
 	}
@@ -666,7 +671,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: zt-tool services|dial|host|probe -i IDENTITY.json [-s SERVICE] [options]\n"
-		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --hold\n"
+		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --hold  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
 		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n");
 	exit(2);
@@ -681,7 +686,7 @@ int main(int argc, char **argv)
 		{ "timeout-ms", 1, 0, 't' }, { "ready-file", 1, 0, 'r' }, { "terminator-identity", 1, 0, 'T' },
 		{ "cost", 1, 0, 'C' }, { "precedence", 1, 0, 'P' }, { "log", 1, 0, 'l' },
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
-		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "verbose", 0, 0, 'v' }, { 0, 0, 0, 0 },
+		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -711,6 +716,7 @@ int main(int argc, char **argv)
 		case 'p': opt.poll_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'L': opt.latency_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'S': opt.session_file = optarg; break;
+		case 'A': opt.accept_close = true; break;
 		case 'D': opt.start_delay_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'v': opt.verbose = true; break;
 		default: usage();

@@ -136,8 +136,17 @@ wait_router() {
 	die "router did not come online (see $D/router.log)"
 }
 
-start_ctrl() { spawn ctrl "$D/ctrl.log.$(date +%s%N)" "$ZITI" controller run "$D/qs/ctrl.yaml"; ln -sf "$(ls -t "$D"/ctrl.log.* | head -1)" "$D/ctrl.log"; wait_ctrl; }
-start_router() { spawn router "$D/router.log.$(date +%s%N)" "$ZITI" router run "$D/qs/r1.yaml"; ln -sf "$(ls -t "$D"/router.log.* | head -1)" "$D/router.log"; }
+start_ctrl() {
+	local log="$D/ctrl.log.$(date +%s%N)"
+	: > "$log"; ln -sf "$log" "$D/ctrl.log"
+	spawn ctrl "$log" "$ZITI" controller run "$D/qs/ctrl.yaml"
+	wait_ctrl
+}
+start_router() {
+	local log="$D/router.log.$(date +%s%N)"
+	: > "$log"; ln -sf "$log" "$D/router.log"
+	spawn router "$log" "$ZITI" router run "$D/qs/r1.yaml"
+}
 
 cmd_start() {
 	mkdir -p "$D"

@@ -388,13 +388,14 @@ if [ -f "$comp" ]; then
 	c3=$(complete_words sipovlctl intercept add x proto "" | sort | tr '\n' ' ')
 	c4=$(complete_words sipovlctl -j intercept add x "" | sort | tr '\n' ' ')
 	c5=$(complete_words sipovlctl intercept add x proto udp "" | sort | tr '\n' ' ')
+	c6=$(complete_words sipovlctl lookup proto udp "" | sort | tr '\n' ' ')
 	if [ "$c1" = "intercept " ] && [ "$c2" = "add del flush replace show " ] &&
 		[ "$c3" = "tcp tcp,udp udp " ] && [[ $c4 == *"addr "*"proto "* ]] &&
-		[[ $c5 != *"proto "* ]] && [[ $c5 == *"port "* ]]; then
+		[[ $c5 != *"proto "* ]] && [[ $c5 == *"port "* ]] && [ "$c6" = "dport dst sport src " ]; then
 		ok "bash completion: objects, commands, keywords, values"
 	else
 		not_ok "bash completion: objects, commands, keywords, values" "in: '$c1'" "intercept: '$c2'" \
-			"proto: '$c3'" "keywords: '$c4'" "after proto: '$c5'"
+			"proto: '$c3'" "keywords: '$c4'" "after proto: '$c5'" "lookup: '$c6'"
 	fi
 else
 	not_ok "bash completion exists" "$comp"

@@ -1012,7 +1012,7 @@ static const struct cmd intercept_cmds[] = {
 	  "Deletes one intercept, by name or by id (an all-digit argument is an id).\n" },
 	{ "show", "list", do_intercept_show, "show [NAME|ID] [--config]",
 	  "Prints intercepts, one per line, sorted by id. -s adds counters, -j prints\n"
-	  "JSON. --config prints the apply-file format (sipovlctl-config(5)): a\n"
+	  "JSON. --config prints the apply-file format (sipovlctl-config.md): a\n"
 	  "\"sources\" line, then one \"intercept\" line per intercept; feeding it to\n"
 	  "'sipovlctl apply' restores the same table.\n" },
 	{ "flush", NULL, do_intercept_flush, "flush",
@@ -1144,8 +1144,9 @@ static bool wants_help(int argc, char **argv)
 static void print_help_for(const struct object *o, const struct cmd *c)
 {
 	if (implicit(o)) {
-		printf("Usage: %s [OPTIONS] %s %s\n\n%s", prog, o->name,
-		       o->cmds[0].synopsis, o->cmds[0].help);
+		printf("Usage: %s [OPTIONS] %s%s%s\n\n%s", prog, o->name,
+		       *o->cmds[0].synopsis ? " " : "", o->cmds[0].synopsis,
+		       o->cmds[0].help);
 		return;
 	}
 	if (c)

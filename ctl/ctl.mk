@@ -6,6 +6,7 @@
 #   $(O)/san/sipovlctl        ASan/UBSan build for the tests         (TEST_BUILD)
 #   $(O)/san/ctl-unit         parser unit tests (tests/ctl/run.sh)   (TEST_BUILD)
 #   $(O)/fuzz/ctl-fuzz        libFuzzer target of the config parser  (TEST_BUILD)
+#   $(O)/ctl/sockreg          registers a socket like sipovld (VM)   (TEST_BUILD)
 #
 # Daemon code links $(CTL_LIB) and includes "ctl/libsipovl.h" with $(CTL_CFLAGS).
 
@@ -20,7 +21,8 @@ CTL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || ec
 CTL_DEFS := -DSIPOVL_VERSION_STR='"$(CTL_VERSION)"'
 
 USER_PROGS += $(O)/sipovlctl $(CTL_LIB)
-TEST_BUILD += $(O)/sipovlctl $(O)/san/sipovlctl $(O)/san/ctl-unit $(O)/fuzz/ctl-fuzz
+TEST_BUILD += $(O)/sipovlctl $(O)/san/sipovlctl $(O)/san/ctl-unit $(O)/fuzz/ctl-fuzz \
+	      $(O)/ctl/sockreg
 
 $(O)/sipovlctl: $(CTL_SRCS) $(CTL_HDRS)
 	@mkdir -p $(@D)
@@ -38,6 +40,10 @@ $(CTL_LIB): $(O)/ctl/libsipovl.o $(O)/ctl/objects.o
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+$(O)/ctl/sockreg: tests/ctl/sockreg.c $(CTL_LIB) $(CTL_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(CTL_CFLAGS) tests/ctl/sockreg.c $(CTL_LIB) -o $@ $(CTL_LDLIBS)
 
 $(O)/san/ctl-unit: tests/ctl/unit.c ctl/parse.c ctl/objects.c $(CTL_HDRS)
 	@mkdir -p $(@D)

@@ -182,6 +182,25 @@ run -j sources show
 [ $rc = 0 ] && [ "$(jq -c . <<<"$out")" = '["10.1.0.0/16","fd00:1::/48"]' ] &&
 	ok "sources -j" || not_ok "sources -j" "$out"
 expect_out "socket show: none registered" "" socket show
+SOCKREG=${SOCKREG:-$SIPOVL_TOP/build/ctl/sockreg}
+if [ -x "$SOCKREG" ]; then
+	ip netns exec "$NS" "$SOCKREG" udp inet 5999 >"$tmp/sockreg.out" 2>&1 &
+	sockreg=$!
+	on_exit kill "$sockreg"
+	slowwait 20 grep -q registered "$tmp/sockreg.out" >/dev/null
+	expect_out "socket show: a socket registered through libsipovl" \
+		"socket inet udp port 5999 alive" socket show
+	run -j socket show
+	[ $rc = 0 ] && [ "$(jq -c . <<<"$out")" = '[{"family":"inet","protocol":"udp","port":5999,"alive":true}]' ] &&
+		ok "socket show -j" || not_ok "socket show -j" "$out $err"
+	expect_out "socket unregister family inet proto tcp" "" socket unregister family inet proto tcp
+	expect_out "socket show: the UDP registration is kept" "socket inet udp port 5999 alive" socket show
+	expect_out "socket unregister family inet proto udp" "" socket unregister family inet proto udp
+	expect_out "socket show: unregistered" "" socket show
+	kill "$sockreg"; wait "$sockreg" 2>/dev/null
+else
+	not_ok "socket registration helper built" "no $SOCKREG (make tests)"
+fi
 expect_out "socket unregister: all" "" socket unregister
 expect_out "socket unregister: one" "" socket unregister family inet6 proto udp
 run config show

@@ -785,9 +785,21 @@ int icpt_dial_params(const struct icpt_cfg *c, const char *proto, const struct s
 
 	if (unknown && unknown_len)
 		unknown[0] = 0;
-	if (c->source_ip && tpl_expand(c->source_ip, &tv, a->source_addr, sizeof(a->source_addr), unknown,
-				       unknown_len))
-		return -1;
+	if (c->source_ip) {
+		/*
+		 * "$src_ip:$src_port" with an IPv6 client would be ambiguous: it becomes
+		 * "[v6]:port" (as the Go tunneler special-cases it), which hosts parse.
+		 */
+		char tpl[256];
+		const char *t = c->source_ip, *hit = strstr(t, "$src_ip:$src_port");
+
+		if (hit && src->ss_family == AF_INET6 && strlen(t) + 2 < sizeof(tpl)) {
+			snprintf(tpl, sizeof(tpl), "%.*s[$src_ip]%s", (int)(hit - t), t, hit + strlen("$src_ip"));
+			t = tpl;
+		}
+		if (tpl_expand(t, &tv, a->source_addr, sizeof(a->source_addr), unknown, unknown_len))
+			return -1;
+	}
 	if (idlen)
 		identity[0] = 0;
 	if (c->dial_identity) {

@@ -51,3 +51,10 @@ $(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c daemon/cfg.c daemon/cfg.h ctl/objects
 .PHONY: daemon-check
 daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz
 	tests/daemon/run.sh
+
+# The VM selftest's Ziti network, provisioned on the host once (tests/daemon/vmnet.sh says
+# why). Needs root and the ziti test binary; without them the selftest bails out saying so.
+TEST_BUILD += $(O)/daemon-zitinet.tar.gz
+$(O)/daemon-zitinet.tar.gz: tests/daemon/vmnet.sh
+	@mkdir -p $(@D)
+	tests/daemon/vmnet.sh prepare $@ || echo "warning: $@ not built: the sipovld VM selftest will bail out" >&2

@@ -151,6 +151,22 @@ static void t_intercept(void)
 	ok(!icpt_dial_params(&c, "udp", &src, &dst, "gw-a", &ad, id, sizeof(id), unk, sizeof(unk)), "dial params");
 	ok(!strcmp(id, "10.2.0.5"), "terminator identity = intercepted IP (%s)", id);
 	ok(!strcmp(ad.source_addr, "10.1.0.2:40000"), "source_addr = caller (%s)", ad.source_addr);
+	struct sockaddr_storage src6, dst6;
+	struct app_data ad6;
+	struct host_cfg hc;
+	struct host_target ht;
+
+	cfg_parse_hostport("[fd01::2]:40000", &src6, NULL);
+	cfg_parse_hostport("[fd02::5]:5060", &dst6, NULL);
+	ok(!icpt_dial_params(&c, "udp", &src6, &dst6, "gw-a", &ad6, id, sizeof(id), unk, sizeof(unk)) &&
+		   !strcmp(ad6.source_addr, "[fd01::2]:40000") && !strcmp(ad6.dst_ip, "fd02::5"),
+	   "IPv6 sourceIp $src_ip:$src_port is bracketed (%s)", ad6.source_addr);
+	ok(!host_cfg_parse("{\"forwardProtocol\":true,\"allowedProtocols\":[\"udp\"],\"forwardAddress\":true,"
+			   "\"allowedAddresses\":[\"fd02::/64\"],\"forwardPort\":true,\"allowedPortRanges\":[{\"low\":5060}],"
+			   "\"allowedSourceAddresses\":[\"fd01::/64\"]}", &hc, err, sizeof(err)) &&
+		   !host_compute(&hc, &ad6, &ht, err, sizeof(err)) && ht.has_src && cfg_sa_port(&ht.src) == 40000,
+	   "the host side takes it (%s)", err);
+	host_cfg_free(&hc);
 	int jl = app_data_build(&ad, json, sizeof(json));
 
 	ok(jl > 0 && strstr(json, "\"dst_ip\":\"10.2.0.5\"") && strstr(json, "\"dst_port\":\"5060\"") &&

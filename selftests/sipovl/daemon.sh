@@ -1,0 +1,287 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# sipovld end to end: two sites joined by a Ziti network, each gateway running sipovl.ko and
+# sipovld with its own identity. Checks that Ziti services program the kernel, that TCP and
+# UDP (IPv4 and IPv6) cross the overlay both ways with the caller's real source address seen
+# by the target, that a port the hosting side does not allow is refused, that a SIP call
+# (SIPp, UDP and TCP signalling) with RTP echoed on a port-range intercept completes with the
+# callee seeing the caller's real IP, and that SIGTERM removes everything sipovld installed.
+#
+#   PA 10.1.0.2 fd01::2 -- GWA 10.1.0.1 | 10.99.1.2 -- ZT 10.99.0.1 -- 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2 fd02::2
+#   (phone A)              (gw-a)            (controller+router)          (gw-b)        (SIP server, phone B)
+#
+# The Ziti network is provisioned on the host by tests/daemon/vmnet.sh (make tests builds
+# build/daemon-zitinet.tar.gz) and only run here (see there why).
+#
+# DAEMON_DEMO=1: print the demo report (calls, RTP packets each way, sipovlctl stats) too.
+source "$(dirname "$0")/../lib.sh"
+require_root
+require_cmd ip jq nft sipp curl
+
+BIN=${SIPOVL_BIN:-$SIPOVL_TOP/build}
+D=$BIN/sipovld
+PEER=$BIN/selftests/peer
+CTL=$BIN/sipovlctl
+NET=$BIN/daemon-zitinet.tar.gz
+VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
+[ -x "$D" ] && [ -x "$PEER" ] && [ -x "$CTL" ] || bail_out "build first (make tests): $D $PEER $CTL"
+[ -f "$NET" ] || bail_out "no $NET: run make tests (tests/daemon/vmnet.sh prepare $NET)"
+T0=$(date +%s)
+el() { echo $(($(date +%s) - T0)); }
+
+load_module
+modprobe -q veth || bail_out "no veth module"
+setup_ns PA GWA ZT GWB PB
+
+link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+	local a
+	for a in ${3//,/ }; do ip -n "$1" addr add "$a" dev "$2" nodad 2>/dev/null || ip -n "$1" addr add "$a" dev "$2"; done
+	for a in ${6//,/ }; do ip -n "$4" addr add "$a" dev "$5" nodad 2>/dev/null || ip -n "$4" addr add "$a" dev "$5"; done
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
+}
+link "$PA" p0 10.1.0.2/24,fd01::2/64 "$GWA" l0 10.1.0.1/24,fd01::1/64
+link "$GWA" u0 10.99.1.2/24 "$ZT" a0 10.99.1.1/24
+link "$GWB" u0 10.99.2.2/24 "$ZT" b0 10.99.2.1/24
+link "$PB" p0 10.2.0.2/24,fd02::2/64 "$GWB" l0 10.2.0.1/24,fd02::1/64
+ip -n "$ZT" addr add 10.99.0.1/32 dev lo
+ip -n "$PA" route add default via 10.1.0.1
+ip -n "$PA" -6 route add default via fd01::1
+ip -n "$PB" route add default via 10.2.0.1
+ip -n "$PB" -6 route add default via fd02::1
+ip -n "$GWA" route add default via 10.99.1.1
+ip -n "$GWB" route add default via 10.99.2.1
+for ns in "$GWA" "$GWB"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+done
+
+TMP=$(mktemp -d)
+on_exit rm -rf "$TMP"
+SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
+
+# --- the Ziti network
+on_exit "$VMNET" stop
+"$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" || bail_out "ziti network: $(cat "$TMP/vmnet.err")"
+diag "$(cat "$TMP/vmnet.err") (t=$(el)s)"
+
+# --- the gateways
+start_gw() { # start_gw SITE NS
+	ip netns exec "$2" "$D" -i "$SIPOVLD_ZN_DIR/gw-$1.json" -l info --control "$TMP/$1.sock" \
+		--udp-idle-timeout 30 2>"$TMP/$1.log" &
+	echo $! >"$TMP/$1.pid"
+}
+start_gw a "$GWA"
+start_gw b "$GWB"
+on_exit kill "$(cat "$TMP/a.pid")" "$(cat "$TMP/b.pid")"
+
+st() { "$D" --control "$TMP/$1.sock" --request "${2:-status}" 2>/dev/null; }
+# ready SITE: the other site's service is intercepted and its own is hosted
+ready() {
+	local o=a
+	[ "$1" = a ] && o=b
+	st "$1" | jq -e --arg i "site-$o" --arg h "site-$1" '
+		([.services[] | select(.name == $i) | .intercept.installed] == [true]) and
+		([.services[] | select(.name == $h) | .host.listening] == [true])' >/dev/null
+}
+waitfor() { # waitfor SECONDS CMD...: poll once a second
+	local s=$1 i
+	shift
+	for ((i = 0; i < s; i++)); do
+		"$@" && return 0
+		sleep 1
+	done
+	return 1
+}
+if waitfor 240 ready a && waitfor 60 ready b; then
+	ok "both gateways: Ziti services intercepted and hosted (t=$(el)s)"
+else
+	not_ok "both gateways: Ziti services intercepted and hosted" "gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')" \
+		"gw-b: $(tail -5 "$TMP/b.log" | tr '\n' '|')"
+	tail -20 "$SIPOVLD_ZN_DIR/router.log" 2>/dev/null | sed 's/^/#   router: /' | cut -c1-300
+	bail_out "gateways not ready"
+fi
+
+# The kernel table is what the service says.
+tbl=$(ip netns exec "$GWA" "$CTL" -j intercept show)
+if jq -e '.[] | select(.name == "site-b") | (.destinations | sort) == ["10.2.0.0/24","fd02::/64"] and
+	(.ports | length) == 3' <<<"$tbl" >/dev/null; then
+	ok "gw-a kernel intercept site-b: CIDRs and port ranges from intercept.v1"
+else
+	not_ok "gw-a kernel intercept site-b: CIDRs and port ranges from intercept.v1" "$tbl"
+fi
+src=$(ip netns exec "$GWB" "$CTL" -j config show 2>/dev/null || ip netns exec "$GWB" "$CTL" -j sources show)
+if grep -q '10.1.0.0/24' <<<"$src" && grep -q 'fd01::/64' <<<"$src"; then
+	ok "gw-b transparent sources = host.v1 allowedSourceAddresses"
+else
+	not_ok "gw-b transparent sources = host.v1 allowedSourceAddresses" "$src"
+fi
+
+# --- plain TCP/UDP across the overlay, real source seen by the target
+bg() { # bg NS NAME CMD...: start a server, wait for "ready"
+	local ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	on_exit kill $!
+	waitfor 10 grep -q ready "$TMP/$name.out" || bail_out "server $name did not start"
+}
+bg "$PB" eb-u4 "$PEER" echo --udp --bind 10.2.0.2:7000
+bg "$PB" eb-t4 "$PEER" echo --tcp --bind 10.2.0.2:7001
+bg "$PB" eb-u6 "$PEER" echo --udp --bind '[fd02::2]:7000'
+bg "$PB" eb-t6 "$PEER" echo --tcp --bind '[fd02::2]:7001'
+bg "$PA" ea-u4 "$PEER" echo --udp --bind 10.1.0.2:7000
+bg "$PA" ea-t4 "$PEER" echo --tcp --bind 10.1.0.2:7001
+
+expect() { # expect DESC PATTERN CMD...
+	local desc=$1 pat=$2 out rc=0
+	shift 2
+	out=$("$@" 2>&1) || rc=$?
+	if [ $rc = 0 ] && grep -Eq -- "$pat" <<<"$out"; then
+		ok "$desc"
+	else
+		not_ok "$desc" "expected /$pat/ from: $*" "got (exit $rc): $out"
+	fi
+}
+in_pa() { ip netns exec "$PA" "$@"; }
+in_pb() { ip netns exec "$PB" "$@"; }
+expect "udp4 A->B across the overlay, target sees 10.1.0.2" '^ECHO 10\.1\.0\.2:[0-9]+ u4$' \
+	in_pa "$PEER" send --udp --timeout 20 --dst 10.2.0.2:7000 --msg u4
+expect "tcp4 A->B across the overlay, target sees 10.1.0.2" '^ECHO 10\.1\.0\.2:[0-9]+ t4$' \
+	in_pa "$PEER" send --tcp --timeout 20 --dst 10.2.0.2:7001 --msg t4
+expect "udp6 A->B across the overlay, target sees fd01::2" '^ECHO \[fd01::2\]:[0-9]+ u6$' \
+	in_pa "$PEER" send --udp --timeout 20 --dst '[fd02::2]:7000' --msg u6
+expect "tcp6 A->B across the overlay, target sees fd01::2" '^ECHO \[fd01::2\]:[0-9]+ t6$' \
+	in_pa "$PEER" send --tcp --timeout 20 --dst '[fd02::2]:7001' --msg t6
+expect "udp4 B->A (the mirror service), target sees 10.2.0.2" '^ECHO 10\.2\.0\.2:[0-9]+ r4$' \
+	in_pb "$PEER" send --udp --timeout 20 --dst 10.1.0.2:7000 --msg r4
+expect "tcp4 B->A (the mirror service), target sees 10.2.0.2" '^ECHO 10\.2\.0\.2:[0-9]+ r4$' \
+	in_pb "$PEER" send --tcp --timeout 20 --dst 10.1.0.2:7001 --msg r4
+expect "same source port kept end to end (sourceIp \$src_ip:\$src_port)" '^ECHO 10\.1\.0\.2:41234 port$' \
+	in_pa "$PEER" send --udp --timeout 20 --src 10.1.0.2:41234 --dst 10.2.0.2:7000 --msg port
+
+# A port the hosting side does not allow (7002: intercepted at A, not in B's allowedPortRanges).
+r0=$(st b | jq '.counters.hosted_refused')
+check_fail "tcp to a port host.v1 does not allow is refused" \
+	in_pa "$PEER" send --tcp --timeout 15 --dst 10.2.0.2:7002 --msg nope
+r1=$(st b | jq '.counters.hosted_refused')
+if [ "$r1" -gt "$r0" ] && grep -q 'port 7002 is not in allowedPortRanges' "$TMP/b.log"; then
+	ok "gw-b refused it with a reason (hosted_refused $r0 -> $r1)"
+else
+	not_ok "gw-b refused it with a reason (hosted_refused $r0 -> $r1)" "$(grep -i refus "$TMP/b.log" | tail -3)"
+fi
+if grep -q 'ziti dial failed.*7002\|7002.*ziti dial failed\|ziti dial failed' "$TMP/a.log"; then
+	ok "gw-a logged the failed dial"
+else
+	not_ok "gw-a logged the failed dial" "$(tail -5 "$TMP/a.log")"
+fi
+fl=$(st a flows | jq 'length')
+diag "gw-a flows now: $fl (t=$(el)s)"
+
+# --- SIP: SIPp UAC at A calls the UAS at B, RTP echoed on the 7222-7422 intercept
+sipp -sd uac_pcap 2>/dev/null | sed 's#pcap/#/usr/share/sip-tester/#' >"$TMP/uac_pcap.xml"
+nft_counters() { # nft_counters NS: counters of RTP/SIP packets by source
+	ip netns exec "$1" nft -f - <<'EOF'
+table inet cnt {
+	counter rtp_out {}
+	counter rtp_in {}
+	counter sip_in_real {}
+	counter sip_in_other {}
+	counter rtp_in_real {}
+	counter rtp_in_other {}
+	chain out { type filter hook output priority 0; ip daddr 10.2.0.2 udp dport 7222-7422 counter name rtp_out; }
+	chain in {
+		type filter hook input priority 0;
+		ip saddr 10.2.0.2 udp sport 7222-7422 counter name rtp_in
+		meta l4proto { tcp, udp } th dport 5060 ip saddr 10.1.0.2 counter name sip_in_real
+		meta l4proto { tcp, udp } th dport 5060 ip saddr != 10.1.0.2 counter name sip_in_other
+		udp dport 7222-7422 ip saddr 10.1.0.2 counter name rtp_in_real
+		udp dport 7222-7422 ip saddr != 10.1.0.2 counter name rtp_in_other
+	}
+}
+EOF
+}
+cnt() { ip netns exec "$1" nft -j list counter inet cnt "$2" | jq '.nftables[] | select(.counter) | .counter.packets'; }
+nft_counters "$PA" && nft_counters "$PB" || bail_out "nft counters"
+
+calls_total=0 calls_ok=0
+sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
+	local t=$1 m=$2 rc=0
+	ip netns exec "$PB" sipp -sn uas -i 10.2.0.2 -p 5060 -t "$t" -rtp_echo -mp 7230 -nostdin \
+		-trace_err -error_file "$TMP/uas-$t.err" >"$TMP/uas-$t.out" 2>&1 &
+	local uas=$!
+	sleep 2
+	(cd "$TMP" && ip netns exec "$PA" timeout 120 sipp -sf "$TMP/uac_pcap.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
+		-t "$t" -m "$m" -l "$m" -r "$m" -mp 7300 -nostdin -timeout 100s -trace_stat -stf "$TMP/uac-$t.csv" \
+		-trace_err -error_file "$TMP/uac-$t.err" >"$TMP/uac-$t.out" 2>&1) || rc=$?
+	kill "$uas" 2>/dev/null
+	wait "$uas" 2>/dev/null
+	local succ fail
+	succ=$(tail -1 "$TMP/uac-$t.csv" 2>/dev/null | awk -F';' '{print $16}')
+	fail=$(tail -1 "$TMP/uac-$t.csv" 2>/dev/null | awk -F';' '{print $18}')
+	calls_total=$((calls_total + m))
+	calls_ok=$((calls_ok + ${succ:-0}))
+	if [ $rc = 0 ]; then
+		ok "SIP over $([ "$t" = u1 ] && echo UDP || echo TCP): $m calls with RTP completed (sipp exit 0, successful ${succ:-?}, failed ${fail:-?}, t=$(el)s)"
+	else
+		not_ok "SIP over $([ "$t" = u1 ] && echo UDP || echo TCP): $m calls with RTP completed (sipp exit $rc)" \
+			"$(tail -5 "$TMP/uac-$t.err" 2>/dev/null | tr '\n' '|')" "$(grep -i 'call\|fail' "$TMP/uac-$t.out" | tail -5 | tr '\n' '|')"
+	fi
+}
+sip_call u1 2
+sip_call t1 2
+
+rtp_out=$(cnt "$PA" rtp_out) rtp_in=$(cnt "$PA" rtp_in)
+b_rtp_real=$(cnt "$PB" rtp_in_real) b_rtp_other=$(cnt "$PB" rtp_in_other)
+b_sip_real=$(cnt "$PB" sip_in_real) b_sip_other=$(cnt "$PB" sip_in_other)
+diag "RTP A->B sent $rtp_out, echoed back to A $rtp_in; at B from 10.1.0.2: RTP $b_rtp_real SIP $b_sip_real; from elsewhere: RTP $b_rtp_other SIP $b_sip_other"
+if [ "$rtp_out" -gt 100 ] && [ "$rtp_in" -gt $((rtp_out * 9 / 10)) ]; then
+	ok "RTP flows both ways through the port-range intercept ($rtp_out out, $rtp_in echoed back)"
+else
+	not_ok "RTP flows both ways through the port-range intercept ($rtp_out out, $rtp_in echoed back)"
+fi
+if [ "$b_sip_real" -gt 0 ] && [ "$b_rtp_real" -gt 100 ] && [ "$b_sip_other" = 0 ] && [ "$b_rtp_other" = 0 ]; then
+	ok "the callee sees the caller's real IP 10.1.0.2 as the source of SIP and RTP, and no other"
+else
+	not_ok "the callee sees the caller's real IP 10.1.0.2 as the source of SIP and RTP, and no other"
+fi
+kst=$(ip netns exec "$GWA" "$CTL" stats 2>&1)
+if [ -n "${DAEMON_DEMO:-}" ]; then
+	echo "# ---------------------------------------------------------------- demo report"
+	echo "# calls attempted: $calls_total, completed: $calls_ok (SIPp UAC at 10.1.0.2 -> UAS at 10.2.0.2, UDP then TCP)"
+	echo "# RTP packets A->B: $rtp_out sent by the caller, $b_rtp_real received by the callee from 10.1.0.2"
+	echo "# RTP packets B->A: $rtp_in echoed back to the caller"
+	echo "# sipovlctl stats on gw-a:"
+	sed 's/^/#   /' <<<"$kst"
+	echo "# sipovlctl stats on gw-b:"
+	ip netns exec "$GWB" "$CTL" stats 2>&1 | sed 's/^/#   /'
+	echo "# sipovld counters gw-a: $(st a | jq -c .counters)"
+	echo "# sipovld counters gw-b: $(st b | jq -c .counters)"
+fi
+
+# --- SIGHUP keeps it running and working
+kill -HUP "$(cat "$TMP/a.pid")"
+sleep 2
+expect "after SIGHUP: still working" '^ECHO 10\.1\.0\.2:[0-9]+ hup$' \
+	in_pa "$PEER" send --udp --timeout 20 --dst 10.2.0.2:7000 --msg hup
+
+# --- SIGTERM removes everything it installed
+for s in a b; do
+	pid=$(cat "$TMP/$s.pid")
+	kill -TERM "$pid"
+	waitfor 20 bash -c "! kill -0 $pid 2>/dev/null" || not_ok "gw-$s: sipovld exits on SIGTERM"
+done
+for ns in "$GWA" "$GWB"; do
+	n=$(ip netns exec "$ns" "$CTL" -j intercept show | jq length)
+	cfg=$(ip netns exec "$ns" "$CTL" -j config show 2>&1)
+	if [ "$n" = 0 ] && jq -e '(.sockets // [] | map(select(.alive)) | length) == 0 and ((.sources // []) | length) == 0' \
+		<<<"$cfg" >/dev/null; then
+		ok "${ns%%-*}: after SIGTERM no intercepts, sources or live sockets remain"
+	else
+		not_ok "${ns%%-*}: after SIGTERM no intercepts, sources or live sockets remain" "intercepts $n" "$cfg"
+	fi
+done
+if grep -E -q 'ERROR: AddressSanitizer|runtime error' "$TMP/a.log" "$TMP/b.log"; then
+	not_ok "no sanitizer reports" "$(grep -h -A5 'ERROR: AddressSanitizer\|runtime error' "$TMP/a.log" "$TMP/b.log" | head -20)"
+fi
+diag "total $(el)s"
+done_testing

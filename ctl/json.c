@@ -6,6 +6,15 @@
 #include "ctl/json.h"
 #include "ctl/parse.h"
 
+struct json_object *json_name(const char *name)
+{
+	/* Kernel names need not be UTF-8 (sipovld may set any bytes). */
+	char buf[SIPOVL_NAME_MAXLEN * 3 + 1];
+
+	utf8_sanitize(buf, sizeof(buf), name);
+	return json_object_new_string(buf);
+}
+
 struct json_object *json_prefixes(const struct sipovl_prefix *v, uint32_t n)
 {
 	struct json_object *a = json_object_new_array_ext((int)n);
@@ -46,7 +55,7 @@ struct json_object *json_intercept(const struct sipovl_intercept *in, bool stats
 	uint32_t i;
 
 	json_object_object_add(o, "id", json_object_new_uint64(in->id));
-	json_object_object_add(o, "name", json_object_new_string(in->name));
+	json_object_object_add(o, "name", json_name(in->name));
 	json_object_object_add(o, "protocols", json_protos(in->protos));
 	json_object_object_add(o, "destinations",
 			       json_prefixes(in->dsts, in->n_dsts));
@@ -130,8 +139,7 @@ struct json_object *json_event(const struct sipovl_event *ev)
 		if (ev->id)
 			json_object_object_add(o, "id", json_object_new_uint64(ev->id));
 		if (ev->name[0])
-			json_object_object_add(o, "name",
-					       json_object_new_string(ev->name));
+			json_object_object_add(o, "name", json_name(ev->name));
 	}
 	return o;
 }

@@ -9,6 +9,8 @@
 
 #include "ctl/libsipovl.h"
 
+/* A string; bytes that are not UTF-8 become U+FFFD. */
+struct json_object *json_name(const char *name);
 struct json_object *json_intercept(const struct sipovl_intercept *in, bool stats);
 struct json_object *json_istats(const struct sipovl_istats *s);
 struct json_object *json_stats(const struct sipovl_stats *s);

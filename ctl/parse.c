@@ -31,6 +31,30 @@ static void err_at(struct ctl_err *err, const char *fname, unsigned int line)
 	snprintf(err->msg, sizeof(err->msg), "%.400s:%u: %.560s", fname, line, tmp);
 }
 
+/* Length of the valid UTF-8 sequence at @s, or 0 (RFC 3629: no overlongs,
+ * no surrogates, at most U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80 || (s[0] == 0xf0 && s[1] < 0x90) ||
+		    (s[0] == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
 #define TOKQ_MAX 80
 
 const char *tokq(char buf[TOKQ_LEN], const char *tok)
@@ -40,10 +64,15 @@ const char *tokq(char buf[TOKQ_LEN], const char *tok)
 	buf[o++] = '"';
 	for (i = 0; tok[i] && i < TOKQ_MAX; i++) {
 		unsigned char c = (unsigned char)tok[i];
+		size_t l = c >= 0x80 ? utf8_seq((const unsigned char *)tok + i) : 0;
 
 		if (c == '"' || c == '\\') {
 			buf[o++] = '\\';
 			buf[o++] = (char)c;
+		} else if (l && i + l <= TOKQ_MAX) {
+			memcpy(buf + o, tok + i, l);	/* valid UTF-8 as is */
+			o += l;
+			i += l - 1;
 		} else if (c < 0x20 || c >= 0x7f) {
 			o += (size_t)sprintf(buf + o, "\\x%02x", c);
 		} else {
@@ -321,6 +350,40 @@ int parse_id(const char *tok, uint32_t *id, struct ctl_err *err)
 	return 0;
 }
 
+bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t l;
+
+	while (*p) {
+		l = utf8_seq(p);
+		if (!l)
+			return false;
+		p += l;
+	}
+	return true;
+}
+
+void utf8_sanitize(char *dst, size_t size, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t o = 0, l;
+
+	while (*p && o + 4 < size) {
+		l = utf8_seq(p);
+		if (l) {
+			memcpy(dst + o, p, l);
+			o += l;
+			p += l;
+		} else {
+			memcpy(dst + o, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			o += 3;
+			p++;
+		}
+	}
+	dst[o] = '\0';
+}
+
 int parse_name(const char *tok, char name[SIPOVL_NAME_MAXLEN],
 	       struct ctl_err *err)
 {
@@ -344,6 +407,10 @@ int parse_name(const char *tok, char name[SIPOVL_NAME_MAXLEN],
 				 tokq(q, tok));
 			return -1;
 		}
+	}
+	if (!utf8_valid(tok)) {
+		ctl_errf(err, "bad name %s: not valid UTF-8", tokq(q, tok));
+		return -1;
 	}
 	if (tok[0] == '-') {
 		ctl_errf(err, "bad name %s: must not start with \"-\"", tokq(q, tok));

@@ -49,11 +49,16 @@ int parse_policy(const char *tok, uint8_t *policy, struct ctl_err *err);
 /* 1..4294967295 */
 int parse_id(const char *tok, uint32_t *id, struct ctl_err *err);
 /*
- * An intercept name: 1..SIPOVL_NAME_MAXLEN-1 bytes, no control characters,
- * not starting with '-', not all digits (an all-digit word is an id).
+ * An intercept name: 1..SIPOVL_NAME_MAXLEN-1 bytes of UTF-8, no control
+ * characters, not starting with '-', not all digits (an all-digit word is
+ * an id).
  */
 int parse_name(const char *tok, char name[SIPOVL_NAME_MAXLEN],
 	       struct ctl_err *err);
+/* UTF-8 (RFC 3629) validity; names must be valid UTF-8. */
+bool utf8_valid(const char *s);
+/* Copies @src, invalid bytes replaced by U+FFFD, cut to fit @size. */
+void utf8_sanitize(char *dst, size_t size, const char *src);
 /* An IPv4 or IPv6 address (lookup). */
 int parse_addr(const char *tok, uint16_t *family, uint8_t addr[16],
 	       struct ctl_err *err);

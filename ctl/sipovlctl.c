@@ -552,7 +552,7 @@ static struct json_object *json_intercept_stats(const struct sipovl_intercept *i
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_uint64(in->id));
-	json_object_object_add(o, "name", json_object_new_string(in->name));
+	json_object_object_add(o, "name", json_name(in->name));
 	json_object_object_add(o, "stats", json_istats(&in->stats));
 	return o;
 }
@@ -899,7 +899,7 @@ static int do_lookup(int argc, char **argv)
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "id", json_object_new_uint64(id));
-		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "name", json_name(name));
 		json_emit(stdout, o, opt.pretty);
 	} else {
 		printf("%u ", id);

@@ -286,6 +286,22 @@ static void test_protos_policy_id_name(void)
 		   "bad name \"123\": all digits (that is an id)", "all-digit name");
 	expect_err(parse_name("-x", name, &e), &e,
 		   "bad name \"-x\": must not start with \"-\"", "name starting with -");
+	tap(parse_name("sip-\xc3\xbc-\xe2\x82\xac", name, &e) == 0, "UTF-8 name");
+	expect_err(parse_name("a\xff", name, &e), &e, "bad name \"a\\xff\": not valid UTF-8",
+		   "invalid UTF-8 name (escaped in the message)");
+	expect_err(parse_name("\xc0\xaf", name, &e), &e,
+		   "bad name \"\\xc0\\xaf\": not valid UTF-8", "overlong UTF-8 rejected");
+	expect_err(parse_name("\xed\xa0\x80", name, &e), &e,
+		   "bad name \"\\xed\\xa0\\x80\": not valid UTF-8", "UTF-8 surrogate rejected");
+	expect_err(parse_name("-\xc3\xbc", name, &e), &e,
+		   "bad name \"-\xc3\xbc\": must not start with \"-\"",
+		   "valid UTF-8 shown as is in messages");
+	{
+		char out[64];
+
+		utf8_sanitize(out, sizeof(out), "a\xff\xc3\xbc");
+		expect_str(out, "a\xef\xbf\xbd\xc3\xbc", "utf8_sanitize: invalid byte -> U+FFFD");
+	}
 	expect_err(parse_name("a\tb", name, &e), &e,
 		   "bad name \"a\\x09b\": control characters are not allowed",
 		   "name with a tab (escaped in the message)");

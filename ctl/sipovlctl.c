@@ -1002,7 +1002,8 @@ static const struct cmd intercept_cmds[] = {
 	  "PORTS a comma-separated list of PORT or LOW-HIGH (0-65535). src restricts the\n"
 	  "clients allowed to match. policy is what happens when no sipovld socket can\n"
 	  "take the flow: drop (default, fail-closed) or pass (fail-open). Without id\n"
-	  "the kernel picks the lowest free id. NAME: 1-63 bytes, not all digits.\n"
+	  "the kernel picks the lowest free id. NAME: 1-63 bytes of UTF-8, not all\n"
+	  "digits, not starting with \"-\".\n"
 	  "  sipovlctl intercept add sip-eu proto udp,tcp addr 10.2.0.0/16,fd00:2::/48 port 5060-5061\n" },
 	{ "replace", "change", do_intercept_replace,
 	  "replace NAME [id ID] proto PROTOS addr PREFIXES port PORTS [src PREFIXES] [policy drop|pass]",

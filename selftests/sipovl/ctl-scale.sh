@@ -72,7 +72,7 @@ ctl apply "$tmp/tb.conf" && ctl intercept show --config | grep -v '^sources' >"$
 ) &
 reader=$!
 mixed=0 fails=0 seen_a=0 seen_b=0
-for round in $(seq 1 6); do
+for _ in $(seq 1 6); do
 	ctl apply "$tmp/ta.conf" 2>>"$tmp/race.err" & p1=$!
 	ctl apply "$tmp/tb.conf" 2>>"$tmp/race.err" & p2=$!
 	wait $p1 || fails=$((fails + 1))

@@ -13,7 +13,8 @@
 # The Ziti network is provisioned on the host by tests/daemon/vmnet.sh (make tests builds
 # build/daemon-zitinet.tar.gz) and only run here (see there why).
 #
-# DAEMON_DEMO=1: print the demo report (calls, RTP packets each way, sipovlctl stats) too.
+# SIPOVL_DAEMON_DEMO=1: print the demo report (calls, RTP packets each way, sipovlctl stats) too,
+# as "# demo: " lines (daemon/demo/demo.sh shows them).
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_cmd ip jq nft sipp curl
@@ -245,17 +246,19 @@ else
 	not_ok "the callee sees the caller's real IP 10.1.0.2 as the source of SIP and RTP, and no other"
 fi
 kst=$(ip netns exec "$GWA" "$CTL" stats 2>&1)
-if [ -n "${DAEMON_DEMO:-}" ]; then
-	echo "# ---------------------------------------------------------------- demo report"
-	echo "# calls attempted: $calls_total, completed: $calls_ok (SIPp UAC at 10.1.0.2 -> UAS at 10.2.0.2, UDP then TCP)"
-	echo "# RTP packets A->B: $rtp_out sent by the caller, $b_rtp_real received by the callee from 10.1.0.2"
-	echo "# RTP packets B->A: $rtp_in echoed back to the caller"
-	echo "# sipovlctl stats on gw-a:"
-	sed 's/^/#   /' <<<"$kst"
-	echo "# sipovlctl stats on gw-b:"
-	ip netns exec "$GWB" "$CTL" stats 2>&1 | sed 's/^/#   /'
-	echo "# sipovld counters gw-a: $(st a | jq -c .counters)"
-	echo "# sipovld counters gw-b: $(st b | jq -c .counters)"
+if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
+	{
+		echo "calls attempted: $calls_total, completed: $calls_ok (SIPp UAC 10.1.0.2 at site A -> UAS 10.2.0.2 at site B; UDP, then TCP signalling)"
+		echo "RTP packets A->B: $rtp_out sent by the caller, $b_rtp_real received by the callee from 10.1.0.2 (from any other source: $b_rtp_other)"
+		echo "RTP packets B->A: $rtp_in echoed back to the caller"
+		echo "SIP packets at the callee from 10.1.0.2: $b_sip_real (from any other source: $b_sip_other)"
+		echo "sipovlctl stats on gw-a:"
+		sed 's/^/  /' <<<"$kst"
+		echo "sipovlctl stats on gw-b:"
+		ip netns exec "$GWB" "$CTL" stats 2>&1 | sed 's/^/  /'
+		echo "sipovld counters gw-a: $(st a | jq -c .counters)"
+		echo "sipovld counters gw-b: $(st b | jq -c .counters)"
+	} | sed 's/^/# demo: /'
 fi
 
 # --- SIGHUP keeps it running and working

@@ -5,11 +5,9 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
-#   3. tests/daemon/ziti.sh: sipovld (ASan build, --no-kernel) against a real Ziti quickstart
-#      network on loopback: services, host side forwarding and refusals, status, reload,
-#      SIGTERM (skipped with DAEMON_NO_ZITI=1)
 #
-# The intercept side and transparency need sipovl.ko: selftests/sipovl/daemon.sh (VM).
+# Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
+# calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh.
 set -u
 cd "$(dirname "$0")/../.."
 B=${O:-$PWD/build}
@@ -54,25 +52,6 @@ if "$FUZZ" -help=1 >/dev/null 2>&1; then
 	fi
 else
 	echo "# fuzz target not runnable (no clang?)"
-fi
-
-# 3. against a real Ziti network
-if [ -n "${DAEMON_NO_ZITI:-}" ]; then
-	echo "# DAEMON_NO_ZITI set: Ziti integration skipped"
-elif [ -x tests/daemon/ziti.sh ]; then
-	tests/daemon/ziti.sh >"$W/ziti.out" 2>&1
-	zrc=$?
-	while IFS= read -r l; do
-		case $l in
-		"ok "*) ok "ziti: ${l#ok * - }" ;;
-		"not ok "*) notok "ziti: ${l#not ok * - }" ;;
-		"# "*) echo "$l" ;;
-		esac
-	done <"$W/ziti.out"
-	if [ $zrc != 0 ] && [ $zrc != 4 ] && ! grep -q '^not ok' "$W/ziti.out"; then
-		notok "ziti integration exited $zrc"
-		tail -20 "$W/ziti.out" | sed 's/^/# /'
-	fi
 fi
 
 echo "1..$n"

@@ -6,7 +6,7 @@
 # JSON correctly (timings as TAP comments; `make bench` measures them).
 #
 # Runs in the VM (selftests/vm/run.sh selftests/sipovl/ctl-scale.sh). Uses
-# $SIPOVLCTL if set, else build/sipovlctl. CTL_SCALE=N changes the size of the
+# $SIPOVL_CTL if set (e.g. build/san/sipovlctl), else build/sipovlctl. CTL_SCALE=N changes the size of the
 # big table (default 100000).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -15,7 +15,7 @@ require_root
 in_vm || skip_all "runs only in the test VM (selftests/vm/run.sh)"
 require_cmd jq python3 setpriv ip awk
 
-CTL=${SIPOVLCTL:-$SIPOVL_TOP/build/sipovlctl}
+CTL=${SIPOVL_CTL:-${SIPOVLCTL:-$SIPOVL_TOP/build/sipovlctl}}
 [ -x "$CTL" ] || bail_out "no sipovlctl at $CTL (make)"
 SCALE=${CTL_SCALE:-100000}
 

@@ -6,7 +6,7 @@
 # and 100k intercepts are in ctl-scale.sh.
 #
 # Runs in the VM (selftests/vm/run.sh selftests/sipovl/ctl.sh). Uses
-# $SIPOVLCTL if set, else build/sipovlctl.
+# $SIPOVL_CTL if set (e.g. build/san/sipovlctl), else build/sipovlctl.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -14,7 +14,7 @@ require_root
 in_vm || skip_all "runs only in the test VM (selftests/vm/run.sh)"
 require_cmd jq python3 setpriv ip awk
 
-CTL=${SIPOVLCTL:-$SIPOVL_TOP/build/sipovlctl}
+CTL=${SIPOVL_CTL:-${SIPOVLCTL:-$SIPOVL_TOP/build/sipovlctl}}
 [ -x "$CTL" ] || bail_out "no sipovlctl at $CTL (make)"
 
 tmp=$(mktemp -d)

@@ -102,11 +102,12 @@ if [ ! -s "$initrd" ] || [ "$VM/init" -nt "$initrd" ] || [ "$VM/mkinitramfs.sh" 
 	"$VM/mkinitramfs.sh" "$kver" "$initrd" || exit 1
 fi
 
-# Results directory, exported writable to the guest; the last few are kept.
+# Results directory, exported writable to the guest. The newest 10 finished
+# ones are kept (runs still going, maybe someone else's, are never touched).
 res=$(mktemp -d "$TOP/build/vm/run-$kver-$(date +%Y%m%d-%H%M%S)-XXXX")
 ln -sfn "$(basename "$res")" "$TOP/build/vm/last"
 # shellcheck disable=SC2012
-ls -1dt "$TOP"/build/vm/run-* 2>/dev/null | tail -n +11 | xargs -r rm -rf
+ls -1dt "$TOP"/build/vm/run-*/.finished 2>/dev/null | tail -n +11 | xargs -r dirname | xargs -r rm -rf
 
 accel=(-accel tcg -cpu max)
 [ "${SIPOVL_VM_KVM:-0}" != 1 ] || accel=(-accel kvm -cpu host)
@@ -114,6 +115,7 @@ accel=(-accel tcg -cpu max)
 qemu_pid=
 cleanup() {
 	[ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true
+	[ ! -d "$res" ] || touch "$res/.finished"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -982,7 +982,7 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	int fd = -1, one = 1;
 
 	(void)l;
-	if (!caller)
+	if (!caller || !*caller)
 		caller = "?";
 	if (app_data_parse(adp, adl, &ad, err, sizeof(err)) ||
 	    host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {

@@ -57,9 +57,13 @@ for ns in "$GWA" "$GWB"; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 done
 
+SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
 TMP=$(mktemp -d)
 on_exit rm -rf "$TMP"
-SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
+# keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
+if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
+	on_exit bash -c "mkdir -p /run/sipovl-vm/daemon && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*_messages.log /run/sipovl-vm/daemon/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/daemon/ziti-router.log 2>/dev/null; true"
+fi
 
 # --- the Ziti network
 on_exit "$VMNET" stop
@@ -68,7 +72,7 @@ diag "$(cat "$TMP/vmnet.err") (t=$(el)s)"
 
 # --- the gateways
 start_gw() { # start_gw SITE NS
-	ip netns exec "$2" "$D" -i "$SIPOVLD_ZN_DIR/gw-$1.json" -l info --control "$TMP/$1.sock" \
+	ip netns exec "$2" "$D" -i "$SIPOVLD_ZN_DIR/gw-$1.json" -l debug --control "$TMP/$1.sock" \
 		--udp-idle-timeout 30 2>"$TMP/$1.log" &
 	echo $! >"$TMP/$1.pid"
 }
@@ -208,12 +212,12 @@ calls_total=0 calls_ok=0
 sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	local t=$1 m=$2 rc=0
 	ip netns exec "$PB" sipp -sn uas -i 10.2.0.2 -p 5060 -t "$t" -rtp_echo -mp 7230 -nostdin \
-		-trace_err -error_file "$TMP/uas-$t.err" >"$TMP/uas-$t.out" 2>&1 &
+		-trace_msg -message_file "$TMP/uas-$t"_messages.log -trace_err -error_file "$TMP/uas-$t.err" >"$TMP/uas-$t.out" 2>&1 &
 	local uas=$!
 	sleep 2
 	(cd "$TMP" && ip netns exec "$PA" timeout 120 sipp -sf "$TMP/uac_pcap.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
 		-t "$t" -m "$m" -l "$m" -r "$m" -mp 7300 -nostdin -timeout 100s -trace_stat -stf "$TMP/uac-$t.csv" \
-		-trace_err -error_file "$TMP/uac-$t.err" >"$TMP/uac-$t.out" 2>&1) || rc=$?
+		-trace_msg -message_file "$TMP/uac-$t"_messages.log -trace_err -error_file "$TMP/uac-$t.err" >"$TMP/uac-$t.out" 2>&1) || rc=$?
 	kill "$uas" 2>/dev/null
 	wait "$uas" 2>/dev/null
 	local succ fail
@@ -225,7 +229,8 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 		ok "SIP over $([ "$t" = u1 ] && echo UDP || echo TCP): $m calls with RTP completed (sipp exit 0, successful ${succ:-?}, failed ${fail:-?}, t=$(el)s)"
 	else
 		not_ok "SIP over $([ "$t" = u1 ] && echo UDP || echo TCP): $m calls with RTP completed (sipp exit $rc)" \
-			"$(tail -5 "$TMP/uac-$t.err" 2>/dev/null | tr '\n' '|')" "$(grep -i 'call\|fail' "$TMP/uac-$t.out" | tail -5 | tr '\n' '|')"
+			"$(grep -v 'Overload warning' "$TMP/uac-$t.err" 2>/dev/null | tail -5 | tr '\n' '|')" \
+			"gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')" "gw-b: $(tail -5 "$TMP/b.log" | tr '\n' '|')"
 	fi
 }
 sip_call u1 2

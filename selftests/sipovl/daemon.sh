@@ -288,8 +288,5 @@ for ns in "$GWA" "$GWB"; do
 		not_ok "${ns%%-*}: after SIGTERM no intercepts, sources or live sockets remain" "intercepts $n" "$cfg"
 	fi
 done
-if grep -E -q 'ERROR: AddressSanitizer|runtime error' "$TMP/a.log" "$TMP/b.log"; then
-	not_ok "no sanitizer reports" "$(grep -h -A5 'ERROR: AddressSanitizer\|runtime error' "$TMP/a.log" "$TMP/b.log" | head -20)"
-fi
 diag "total $(el)s"
 done_testing

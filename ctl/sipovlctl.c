@@ -411,7 +411,8 @@ static int do_intercept_show(int argc, char **argv)
 		fprintf(stderr, "sipovlctl: timing: dump of %zu intercepts: %.1f ms, %u restarts\n",
 			n, now_ms() - t0, sipovl_error(nl)->restarts);
 	/* The kernel dumps in id order; sort anyway so output is stable. */
-	qsort(v, n, sizeof(*v), cmp_id);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_id);
 	print_intercepts(v, n, config);
 	sipovl_intercepts_free(v, n);
 out:
@@ -592,7 +593,8 @@ static int do_stats_show(int argc, char **argv)
 		rc = nl_fail(sipovl_error(nl), "stats", NULL);
 		goto out;
 	}
-	qsort(v, n, sizeof(*v), cmp_id);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_id);
 	if (opt.json) {
 		struct json_object *o = json_object_new_object();
 		struct json_object *a = json_object_new_array_ext((int)n);

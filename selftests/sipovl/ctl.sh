@@ -150,6 +150,66 @@ else
 	not_ok "show -j -p: parsed by python" "$out"
 fi
 
+# ---- the ASan/UBSan build over every netlink path ------------------------------------------
+SAN=${SIPOVL_CTL_SAN:-$SIPOVL_TOP/build/san/sipovlctl}
+if [ -x "$SAN" ]; then
+	printf 'sources 10.1.0.0/16\nintercept sip-eu id 1 proto tcp,udp addr 10.2.0.0/16,fd00:2::/48 port 5060-5061\nintercept rtp id 5 proto udp addr 10.3.0.0/16 port 10000-20000 src 10.1.0.0/16 policy pass\n' >"$tmp/san.conf"
+	san_bad=()
+	while read -r -a args; do
+		rc=0
+		ASAN_OPTIONS=detect_leaks=1 "$SAN" -n "$NS" "${args[@]}" >"$tmp/san.out" 2>"$tmp/san.err" </dev/null || rc=$?
+		[ $rc = 0 ] && [ ! -s "$tmp/san.err" ] || san_bad+=("${args[*]}: exit $rc: $(head -c 300 "$tmp/san.err")")
+	done <<EOF2
+-n $NS2 intercept show
+-n $NS2 -j intercept show
+-n $NS2 stats
+intercept show
+-s intercept show
+-j -s -p intercept show
+intercept show --config
+intercept show 1
+intercept show rtp --config
+intercept add san-tmp proto udp addr 10.9.0.0/16,fd00:9::/64 port 1,2-3 src 10.1.0.0/16
+-j intercept add san-tmp2 id 77 proto tcp addr 10.8.0.0/16 port 4
+intercept replace san-tmp proto udp addr 10.9.0.0/16 port 5 policy pass
+intercept del san-tmp
+intercept del 77
+apply --check $tmp/san.conf
+-j apply --check $tmp/san.conf
+apply $tmp/san.conf
+stats
+stats rtp
+-j stats
+config show
+-j config show
+sources show
+-j sources show
+sources set 10.1.0.0/16,fd00:1::/48
+sources flush
+socket show
+socket unregister
+lookup proto udp src 10.1.0.1 dst 10.3.0.1 dport 15000
+-j lookup proto udp src 10.7.0.1 dst 10.3.0.1 dport 15000
+lookup proto tcp src fd00:1::1 dst fd00:2::1 dport 5060 sport 40000
+stats reset
+EOF2
+	if [ ${#san_bad[@]} = 0 ]; then
+		ok "ASan/UBSan build: every netlink command path runs clean"
+	else
+		not_ok "ASan/UBSan build: every netlink command path runs clean" "${san_bad[@]}"
+	fi
+	rc=0
+	"$SAN" -n "$NS" intercept del 4242 >/dev/null 2>"$tmp/san.err" || rc=$?
+	if [ $rc = 1 ] && [ "$(cat "$tmp/san.err")" = "sipovlctl: intercept del: no intercept with id 4242 (No such file or directory)" ]; then
+		ok "ASan/UBSan build: kernel error path clean"
+	else
+		not_ok "ASan/UBSan build: kernel error path clean" "exit $rc: $(head -c 300 "$tmp/san.err")"
+	fi
+	ctl apply "$tmp/san.conf" && ctl sources flush
+else
+	not_ok "sanitizer build present" "no $SAN (make tests)"
+fi
+
 # ---- stats ---------------------------------------------------------------------------------
 run stats
 if [ $rc = 0 ] && grep -qx 'global: lookups [0-9]* steered [0-9]* passed [0-9]* dropped [0-9]* errors [0-9]* replies [0-9]* src_denied [0-9]*' <<<"$out" &&

@@ -4,11 +4,15 @@
  * counterpart of `ziti tunnel proxy` / `ziti tunnel host` in the Ziti client benchmark
  * (bench/ziti/run.sh).
  *
- *   zt-tunnel proxy -i ID.json -s SERVICE -p PORT [--udp] [--ready-file F]
+ *   zt-tunnel proxy -i ID.json [--ready-file F] SERVICE:PORT[:udp]...
  *       listen on 127.0.0.1:PORT; TCP: one dial per accepted connection; UDP: one datagram
- *       dial per source address (idle flows closed after 30 s, like the Go tunneler)
- *   zt-tunnel host  -i ID.json -s SERVICE -p PORT [--udp] [--ready-file F]
+ *       dial per source address (idle flows closed after 30 s)
+ *   zt-tunnel host  -i ID.json [--ready-file F] SERVICE:PORT[:udp]...
  *       host SERVICE; each accepted conn is connected to 127.0.0.1:PORT
+ *
+ * (the same argument form as `ziti tunnel proxy`; one process, one router channel, for all
+ * the services given). The ready file is written once every proxy listens / every host's
+ * terminator is established.
  *
  * Both directions are piped; the ziti -> socket direction buffers (the library has no
  * receive-side flow control), the socket -> ziti direction stops reading while the router
@@ -33,10 +37,22 @@
 #include "daemon/ziti/zt.h"
 
 static struct {
-	const char *cmd, *identity, *service, *ready_file;
-	bool udp;
-	unsigned port;
+	const char *cmd, *identity, *ready_file;
 } opt;
+
+/* one SERVICE:PORT[:udp] argument */
+struct spec {
+	char *service;
+	unsigned port;
+	bool udp;
+	int fd;            /* proxy: listening TCP or bound UDP socket */
+	struct zt_io io;
+	struct zt_listener *l;
+	bool established;
+};
+#define MAX_SPECS 16
+static struct spec specs[MAX_SPECS];
+static unsigned nspecs, nready;
 
 static struct zt_loop *loop;
 static struct zt_ctx *ctx;
@@ -292,14 +308,13 @@ static struct pipe_ *pipe_new(int fd, bool sock_up)
 }
 
 /* TCP proxy: accept, dial */
-static struct zt_io lsn_io;
-
 static void tcp_accept(void *arg, uint32_t ev)
 {
-	(void)arg;
+	struct spec *sp = arg;
+
 	(void)ev;
 	for (;;) {
-		int fd = accept4(lsn_io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(sp->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
@@ -308,7 +323,7 @@ static void tcp_accept(void *arg, uint32_t ev)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct pipe_ *p = pipe_new(fd, true);
 
-		p->c = zt_dial(ctx, opt.service, NULL, &pipe_cbs, p);
+		p->c = zt_dial(ctx, sp->service, NULL, &pipe_cbs, p);
 		if (!p->c) {
 			pipe_close(p);
 			continue;
@@ -320,6 +335,7 @@ static void tcp_accept(void *arg, uint32_t ev)
 /* ------------------------------------------------------------------ UDP proxy */
 
 struct flow {
+	struct spec *sp;
 	struct sockaddr_in src;
 	uint64_t key;
 	struct zt_conn *c;
@@ -334,8 +350,11 @@ struct flow {
 #define NBUCKETS 16384
 static struct flow *flows[NBUCKETS];
 static unsigned nflows;
-static int udp_fd;
 static struct zt_timer sweep_timer;
+/* UDP proxy counters, logged every 5 s when they changed */
+static struct {
+	unsigned long dials, connected, dial_failed, closed, pkts, fwd, queued, q_drop, cong_drop;
+} st, st_last;
 
 static unsigned bucket(uint64_t k)
 {
@@ -377,13 +396,16 @@ static void uf_on_connect(struct zt_conn *c, int err, const char *reason, void *
 	struct flow *f = u;
 
 	if (err) {
-		fprintf(stderr, "zt-tunnel: udp dial failed: %s\n", reason ? reason : zt_strerror(err));
+		if (!st.dial_failed++)
+			fprintf(stderr, "zt-tunnel: udp dial failed: %s\n", reason ? reason : zt_strerror(err));
 		flow_remove(f);
 		return;
 	}
 	f->up = true;
+	st.connected++;
 	for (unsigned i = 0; i < f->nq; i++)
-		zt_write(c, f->q[i], f->qlen[i]);
+		if (!zt_write(c, f->q[i], f->qlen[i]))
+			st.fwd++;
 	flow_drop_queue(f);
 }
 
@@ -395,7 +417,7 @@ static void uf_on_data(struct zt_conn *c, const uint8_t *d, size_t n, void *u)
 	if (n == 0)
 		return;
 	f->last_ms = zt_now_ms();
-	sendto(udp_fd, d, n, MSG_DONTWAIT, (struct sockaddr *)&f->src, sizeof(f->src));
+	sendto(f->sp->fd, d, n, MSG_DONTWAIT, (struct sockaddr *)&f->src, sizeof(f->src));
 }
 
 static void uf_on_close(struct zt_conn *c, int err, const char *reason, void *u)
@@ -403,14 +425,15 @@ static void uf_on_close(struct zt_conn *c, int err, const char *reason, void *u)
 	(void)c;
 	(void)err;
 	(void)reason;
+	st.closed++;
 	flow_remove(u);
 }
 
 static const struct zt_conn_cbs flow_cbs = { .on_connect = uf_on_connect, .on_data = uf_on_data, .on_close = uf_on_close };
 
-static void udp_packet(const struct sockaddr_in *src, const uint8_t *d, size_t n, uint64_t now)
+static void udp_packet(struct spec *sp, const struct sockaddr_in *src, const uint8_t *d, size_t n, uint64_t now)
 {
-	uint64_t key = ((uint64_t)src->sin_addr.s_addr << 16) | src->sin_port;
+	uint64_t key = ((uint64_t)(sp - specs) << 48) | ((uint64_t)src->sin_addr.s_addr << 16) | src->sin_port;
 	struct flow *f;
 
 	for (f = flows[bucket(key)]; f; f = f->hnext)
@@ -422,22 +445,30 @@ static void udp_packet(const struct sockaddr_in *src, const uint8_t *d, size_t n
 		f = calloc(1, sizeof(*f));
 		if (!f)
 			die("calloc");
+		f->sp = sp;
 		f->src = *src;
 		f->key = key;
 		f->hnext = flows[bucket(key)];
 		flows[bucket(key)] = f;
 		nflows++;
-		f->c = zt_dial(ctx, opt.service, &o, &flow_cbs, f);
+		st.dials++;
+		f->c = zt_dial(ctx, sp->service, &o, &flow_cbs, f);
 		if (!f->c) {
 			flow_remove(f);
 			return;
 		}
 	}
 	f->last_ms = now;
+	st.pkts++;
 	if (f->up) {
-		if (zt_writable(f->c))
-			zt_write(f->c, d, n); /* datagrams: drop when the channel is congested */
-	} else if (f->nq < UDP_QUEUE) {
+		if (zt_writable(f->c) && !zt_write(f->c, d, n))
+			st.fwd++;
+		else
+			st.cong_drop++; /* datagrams: dropped while the channel is congested */
+	} else if (f->nq == UDP_QUEUE) {
+		st.q_drop++;
+	} else {
+		st.queued++;
 		f->q[f->nq] = malloc(n);
 		if (!f->q[f->nq])
 			die("malloc");
@@ -453,8 +484,8 @@ static void udp_read(void *arg, uint32_t ev)
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH];
 	struct sockaddr_in src[BATCH];
+	struct spec *sp = arg;
 
-	(void)arg;
 	(void)ev;
 	for (int round = 0; round < 16; round++) {
 		for (int i = 0; i < BATCH; i++) {
@@ -462,14 +493,14 @@ static void udp_read(void *arg, uint32_t ev)
 			m[i].msg_hdr = (struct msghdr){ .msg_name = &src[i], .msg_namelen = sizeof(src[i]),
 							.msg_iov = &iov[i], .msg_iovlen = 1 };
 		}
-		int n = recvmmsg(udp_fd, m, BATCH, MSG_DONTWAIT, NULL);
+		int n = recvmmsg(sp->fd, m, BATCH, MSG_DONTWAIT, NULL);
 
 		if (n <= 0)
 			return;
 		uint64_t now = zt_now_ms();
 
 		for (int i = 0; i < n; i++)
-			udp_packet(&src[i], bufs[i], m[i].msg_len, now);
+			udp_packet(sp, &src[i], bufs[i], m[i].msg_len, now);
 		if (n < BATCH)
 			return;
 	}
@@ -480,6 +511,13 @@ static void sweep(void *arg)
 	uint64_t now = zt_now_ms();
 
 	(void)arg;
+	if (memcmp(&st, &st_last, sizeof(st))) {
+		fprintf(stderr, "zt-tunnel: udp: %u flows; dials %lu connected %lu failed %lu closed %lu; packets %lu "
+				"forwarded %lu queued %lu dropped (queue full %lu, congested %lu)\n",
+			nflows, st.dials, st.connected, st.dial_failed, st.closed, st.pkts, st.fwd, st.queued, st.q_drop,
+			st.cong_drop);
+		st_last = st;
+	}
 	for (unsigned b = 0; b < NBUCKETS; b++) {
 		struct flow *f = flows[b], *next;
 
@@ -553,11 +591,11 @@ static const struct zt_conn_cbs uhost_cbs = { .on_data = uh_on_data, .on_close =
 
 static void h_on_dial(struct zt_listener *l, struct zt_dial_req *r, void *u)
 {
-	struct sockaddr_in a = lo_addr(opt.port);
+	struct spec *sp = u;
+	struct sockaddr_in a = lo_addr(sp->port);
 
 	(void)l;
-	(void)u;
-	if (opt.udp) {
+	if (sp->udp) {
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
@@ -604,22 +642,28 @@ static void h_on_dial(struct zt_listener *l, struct zt_dial_req *r, void *u)
 	pipe_update(p);
 }
 
-static void h_on_status(struct zt_listener *l, int err, const char *msg, void *u)
+static void write_ready(void)
 {
-	(void)l;
-	(void)u;
-	fprintf(stderr, "zt-tunnel: host %s: %s%s\n", opt.service, err ? "error: " : "", msg);
-	if (!err && opt.ready_file) {
-		FILE *f = fopen(opt.ready_file, "w");
+	FILE *f;
 
-		if (f) {
-			fputs("ready\n", f);
-			fclose(f);
-		}
+	if (opt.ready_file && (f = fopen(opt.ready_file, "w"))) {
+		fputs("ready\n", f);
+		fclose(f);
 	}
 }
 
-static struct zt_listener *listener;
+static void h_on_status(struct zt_listener *l, int err, const char *msg, void *u)
+{
+	struct spec *sp = u;
+
+	(void)l;
+	fprintf(stderr, "zt-tunnel: host %s: %s%s\n", sp->service, err ? "error: " : "", msg);
+	if (!err && !sp->established) {
+		sp->established = true;
+		if (++nready == nspecs)
+			write_ready();
+	}
+}
 
 /* ------------------------------------------------------------------ main */
 
@@ -633,49 +677,47 @@ static void on_ready(struct zt_ctx *c, int err, const char *msg, void *u)
 		zt_loop_stop(loop);
 		return;
 	}
-	if (!strcmp(opt.cmd, "host")) {
-		struct zt_listen_opts o = { .datagram = opt.udp };
-		struct zt_listener_cbs cbs = { .on_status = h_on_status, .on_dial = h_on_dial };
+	for (unsigned i = 0; i < nspecs; i++) {
+		struct spec *sp = &specs[i];
 
-		listener = zt_listen(ctx, opt.service, &o, &cbs, NULL);
-		if (!listener) {
-			fprintf(stderr, "zt-tunnel: cannot host %s\n", opt.service);
-			exit_code = 1;
-			zt_loop_stop(loop);
+		if (!strcmp(opt.cmd, "host")) {
+			struct zt_listen_opts o = { .datagram = sp->udp };
+			struct zt_listener_cbs cbs = { .on_status = h_on_status, .on_dial = h_on_dial };
+
+			sp->l = zt_listen(ctx, sp->service, &o, &cbs, sp);
+			if (!sp->l) {
+				fprintf(stderr, "zt-tunnel: cannot host %s\n", sp->service);
+				exit_code = 1;
+				zt_loop_stop(loop);
+				return;
+			}
+			continue;
 		}
-		return;
-	}
-	/* proxy */
-	struct sockaddr_in a = lo_addr(opt.port);
-	int fd = socket(AF_INET, (opt.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
+		/* proxy */
+		struct sockaddr_in a = lo_addr(sp->port);
+		int one = 1;
 
-	if (fd < 0)
-		die("socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || (!opt.udp && listen(fd, 512)))
-		die("bind/listen");
-	if (opt.udp) {
-		int sz = 8 << 20;
+		sp->fd = socket(AF_INET, (sp->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (sp->fd < 0)
+			die("socket");
+		setsockopt(sp->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(sp->fd, (struct sockaddr *)&a, sizeof(a)) || (!sp->udp && listen(sp->fd, 512)))
+			die("bind/listen");
+		if (sp->udp) {
+			int sz = 8 << 20;
 
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
-			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-		udp_fd = fd;
-		zt_io_init(&lsn_io, fd, udp_read, NULL);
-		zt_timer_init(&sweep_timer, sweep, NULL);
-		zt_timer_start(loop, &sweep_timer, 5000);
-	} else {
-		zt_io_init(&lsn_io, fd, tcp_accept, NULL);
-	}
-	zt_io_set(loop, &lsn_io, EPOLLIN);
-	if (opt.ready_file) {
-		FILE *f = fopen(opt.ready_file, "w");
-
-		if (f) {
-			fputs("ready\n", f);
-			fclose(f);
+			if (setsockopt(sp->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+				setsockopt(sp->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+			zt_io_init(&sp->io, sp->fd, udp_read, sp);
+			if (!zt_timer_armed(&sweep_timer))
+				zt_timer_start(loop, &sweep_timer, 5000);
+		} else {
+			zt_io_init(&sp->io, sp->fd, tcp_accept, sp);
 		}
+		zt_io_set(loop, &sp->io, EPOLLIN);
 	}
+	if (!strcmp(opt.cmd, "proxy"))
+		write_ready();
 }
 
 static void on_log(struct zt_ctx *c, int level, const char *msg, void *u)
@@ -699,15 +741,14 @@ static void on_signal(void *arg, uint32_t ev)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: zt-tunnel proxy|host -i IDENTITY.json -s SERVICE -p PORT [--udp] [--ready-file F]\n");
+	fprintf(stderr, "usage: zt-tunnel proxy|host -i IDENTITY.json [--ready-file F] SERVICE:PORT[:udp]...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "identity", 1, 0, 'i' }, { "service", 1, 0, 's' }, { "port", 1, 0, 'p' },
-		{ "udp", 0, 0, 'u' }, { "ready-file", 1, 0, 'r' }, { 0, 0, 0, 0 },
+		{ "identity", 1, 0, 'i' }, { "ready-file", 1, 0, 'r' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -715,19 +756,37 @@ int main(int argc, char **argv)
 		usage();
 	opt.cmd = argv[1];
 	optind = 2;
-	while ((ch = getopt_long(argc, argv, "i:s:p:u", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "i:", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'i': opt.identity = optarg; break;
-		case 's': opt.service = optarg; break;
-		case 'p': opt.port = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'u': opt.udp = true; break;
 		case 'r': opt.ready_file = optarg; break;
 		default: usage();
 		}
 	}
-	if ((strcmp(opt.cmd, "proxy") && strcmp(opt.cmd, "host")) || !opt.identity || !opt.service || !opt.port ||
-	    opt.port > 65535)
+	if ((strcmp(opt.cmd, "proxy") && strcmp(opt.cmd, "host")) || !opt.identity || optind >= argc)
 		usage();
+	for (int i = optind; i < argc; i++) {
+		char *a = strdup(argv[i]), *c1 = strchr(a, ':'), *c2;
+		struct spec *sp = &specs[nspecs];
+
+		if (nspecs == MAX_SPECS || !c1)
+			usage();
+		*c1++ = 0;
+		c2 = strchr(c1, ':');
+		if (c2) {
+			*c2++ = 0;
+			if (strcmp(c2, "udp") && strcmp(c2, "tcp"))
+				usage();
+			sp->udp = !strcmp(c2, "udp");
+		}
+		sp->service = a;
+		sp->port = (unsigned)strtoul(c1, NULL, 10);
+		sp->fd = -1;
+		if (!sp->port || sp->port > 65535)
+			usage();
+		nspecs++;
+	}
+	zt_timer_init(&sweep_timer, sweep, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct rlimit rl;
 
@@ -761,8 +820,9 @@ int main(int argc, char **argv)
 	zt_io_set(loop, &sig_io, EPOLLIN);
 	zt_ctx_start(ctx);
 	zt_loop_run(loop, -1);
-	if (listener)
-		zt_listener_close(listener);
+	for (unsigned i = 0; i < nspecs; i++)
+		if (specs[i].l)
+			zt_listener_close(specs[i].l);
 	zt_ctx_free(ctx);
 	return exit_code;
 }

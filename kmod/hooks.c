@@ -27,6 +27,8 @@
 #include <net/addrconf.h>
 #include <net/tcp.h>
 #include <net/inet_timewait_sock.h>
+#include <linux/netfilter_bridge.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_tproxy.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
@@ -102,6 +104,50 @@ static int pkt_parse(struct sk_buff *skb, int f, struct sipovl_pkt *p)
 	return 0;
 }
 
+/*
+ * Destinations that are never intercepted (multicast, broadcast, loopback,
+ * unspecified) and sources that are never accepted on a steered packet.
+ */
+static bool pkt_dst_special(const struct sipovl_pkt *p)
+{
+	if (p->f == SIPOVL_F4) {
+		__be32 d = *(const __be32 *)p->daddr;
+
+		return ipv4_is_multicast(d) || ipv4_is_lbcast(d) ||
+		       ipv4_is_loopback(d) || ipv4_is_zeronet(d);
+	}
+	return ipv6_addr_is_multicast(p->daddr) || ipv6_addr_loopback(p->daddr) ||
+	       ipv6_addr_any(p->daddr);
+}
+
+static bool pkt_src_martian(const struct sipovl_pkt *p)
+{
+	if (p->f == SIPOVL_F4) {
+		__be32 s = *(const __be32 *)p->saddr;
+
+		return ipv4_is_multicast(s) || ipv4_is_lbcast(s) ||
+		       ipv4_is_loopback(s) || ipv4_is_zeronet(s);
+	}
+	return ipv6_addr_is_multicast(p->saddr) || ipv6_addr_loopback(p->saddr);
+}
+
+/*
+ * May this packet start a new flow at the daemon's socket? A TCP SYN or a
+ * UDP datagram, not in the reply direction of a tracked connection: other
+ * segments nobody owns (a connection that existed before the intercept,
+ * replies to connections the other side opened) continue untouched.
+ */
+static bool pkt_starts_flow(const struct sk_buff *skb, const struct sipovl_pkt *p)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct;
+
+	if (p->p == SIPOVL_PTCP && !p->syn)
+		return false;
+	ct = nf_ct_get(skb, &ctinfo);
+	return !ct || CTINFO2DIR(ctinfo) != IP_CT_DIR_REPLY;
+}
+
 static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
 {
 	k->family = p->f == SIPOVL_F4 ? 4 : 6;
@@ -118,7 +164,7 @@ static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
  */
 static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 			      const struct sipovl_pkt *p,
-			      const struct net_device *in)
+			      const struct net_device *in, bool input)
 {
 	struct sock *sk;
 
@@ -135,7 +181,12 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 					   NF_TPROXY_LOOKUP_ESTABLISHED);
 	if (!sk)
 		return NULL;
-	if (sk->sk_state == TCP_TIME_WAIT && p->syn) {
+	/*
+	 * Only in PREROUTING (softirq): the ehash bucket lock taken by
+	 * inet_twsk_kill() is also taken from softirq. LOCAL_OUT treats the
+	 * TIME_WAIT socket as the owner and loops the SYN through lo.
+	 */
+	if (input && sk->sk_state == TCP_TIME_WAIT && p->syn) {
 		inet_twsk_deschedule_put(inet_twsk(sk));
 		return NULL;
 	}
@@ -172,12 +223,17 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 
 	if (skb->pkt_type != PACKET_HOST)
 		return NF_ACCEPT;
+	/* Bridged frames (br_netfilter) are not ours to steer. */
+	if (IS_ENABLED(CONFIG_BRIDGE_NETFILTER) && nf_bridge_info_exists(skb))
+		return NF_ACCEPT;
 	ret = pkt_parse(skb, f, &p);
 	if (ret) {
 		if (ret < 0)
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 		return NF_ACCEPT;
 	}
+	if (pkt_dst_special(&p))
+		return NF_ACCEPT;
 	pkt_key(&p, &k);
 	sipovl_gstat_inc(sn, SIPOVL_GS_LOOKUPS);
 	t = rcu_dereference(sn->table);
@@ -186,7 +242,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		srcs = rcu_dereference(sn->sources);
 		if (!srcs || mt_lookup(srcs->mt, &k) < 0)
 			return NF_ACCEPT;
-		sk = flow_sock(state->net, skb, &p, state->in);
+		sk = flow_sock(state->net, skb, &p, state->in, true);
 		if (!sk)
 			return NF_ACCEPT;
 		deliver(sn, skb, &p, sk);
@@ -195,8 +251,14 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	}
 
 	ic = t->ic[idx];
-	sk = flow_sock(state->net, skb, &p, state->in);
+	sk = flow_sock(state->net, skb, &p, state->in, true);
 	if (!sk) {
+		if (!pkt_starts_flow(skb, &p))
+			return NF_ACCEPT;
+		if (pkt_src_martian(&p)) {
+			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+			return NF_DROP;
+		}
 		sk = sipovl_socket_get(sn, f, p.p);
 		if (!sk) {
 			if (ic->policy == SIPOVL_POLICY_PASS) {
@@ -208,8 +270,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
 			return NF_DROP;
 		}
-		if (p.p == SIPOVL_PUDP || p.syn)
-			ic_count(ic, SIPOVL_IS_FLOWS, 1);
+		ic_count(ic, SIPOVL_IS_FLOWS, 1);
 	}
 	ic_count(ic, SIPOVL_IS_PACKETS, 1);
 	ic_count(ic, SIPOVL_IS_BYTES, skb->len);
@@ -270,8 +331,15 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 		return NF_ACCEPT;
 	}
+	if (pkt_dst_special(&p))
+		return NF_ACCEPT;
+	if (f == SIPOVL_F4 && skb_rtable(skb) &&
+	    (skb_rtable(skb)->rt_flags & (RTCF_BROADCAST | RTCF_MULTICAST)))
+		return NF_ACCEPT;
 	/* Transparent sockets (the daemon's): police the source, never steer. */
-	if (owner && sk_fullsock(owner) && inet_sk_transparent(owner)) {
+	if (owner && sk_fullsock(owner) &&
+	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6) &&
+	    inet_sk_transparent(owner)) {
 		if (src_allowed(sn, net, &p))
 			return NF_ACCEPT;
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
@@ -286,9 +354,12 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 		if (!srcs || mt_lookup(srcs->mt, &k) < 0)
 			return NF_ACCEPT;
 	}
-	sk = flow_sock(net, skb, &p, net->loopback_dev);
-	if (!sk && idx >= 0)
+	sk = flow_sock(net, skb, &p, net->loopback_dev, false);
+	if (!sk && idx >= 0) {
+		if (!pkt_starts_flow(skb, &p))
+			return NF_ACCEPT;
 		sk = sipovl_socket_get(sn, f, p.p);
+	}
 	if (sk) {
 		/* Loop it through lo: PREROUTING steers it. */
 		sock_gen_put(sk);
@@ -359,7 +430,8 @@ static const struct nf_hook_ops sipovl_nf_ops[SIPOVL_NHOOKS] = {
 		.hook = sipovl_out4,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_OUT,
-		.priority = NF_IP_PRI_CONNTRACK + 1,
+		/* After mangle and NAT, which may reroute. */
+		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = sipovl_pre6,
@@ -371,33 +443,39 @@ static const struct nf_hook_ops sipovl_nf_ops[SIPOVL_NHOOKS] = {
 		.hook = sipovl_out6,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_LOCAL_OUT,
-		.priority = NF_IP6_PRI_CONNTRACK + 1,
+		.priority = NF_IP6_PRI_NAT_DST + 1,
 	},
 };
 
+/* The IPv6 hooks are the last two; none when IPv6 is disabled at boot. */
 int sipovl_hooks_register(struct sipovl_net *sn)
 {
 	struct nf_hook_ops *ops = sn->hook_ops;
+	bool v6 = ipv6_mod_enabled();
 	unsigned int i;
 	int ret;
 
+	sn->n_hooks = v6 ? SIPOVL_NHOOKS : SIPOVL_NHOOKS - 2;
 	ret = nf_defrag_ipv4_enable(sn->net);
 	if (ret)
 		return ret;
-	ret = nf_defrag_ipv6_enable(sn->net);
-	if (ret)
-		goto err_defrag4;
-	for (i = 0; i < ARRAY_SIZE(sipovl_nf_ops); i++) {
+	if (v6) {
+		ret = nf_defrag_ipv6_enable(sn->net);
+		if (ret)
+			goto err_defrag4;
+	}
+	for (i = 0; i < sn->n_hooks; i++) {
 		ops[i] = sipovl_nf_ops[i];
 		ops[i].priv = sn;
 	}
-	ret = nf_register_net_hooks(sn->net, ops, ARRAY_SIZE(sipovl_nf_ops));
+	ret = nf_register_net_hooks(sn->net, ops, sn->n_hooks);
 	if (ret)
 		goto err_defrag6;
 	return 0;
 
 err_defrag6:
-	nf_defrag_ipv6_disable(sn->net);
+	if (v6)
+		nf_defrag_ipv6_disable(sn->net);
 err_defrag4:
 	nf_defrag_ipv4_disable(sn->net);
 	return ret;
@@ -405,7 +483,8 @@ err_defrag4:
 
 void sipovl_hooks_unregister(struct sipovl_net *sn)
 {
-	nf_unregister_net_hooks(sn->net, sn->hook_ops, ARRAY_SIZE(sipovl_nf_ops));
-	nf_defrag_ipv6_disable(sn->net);
+	nf_unregister_net_hooks(sn->net, sn->hook_ops, sn->n_hooks);
+	if (sn->n_hooks == SIPOVL_NHOOKS)
+		nf_defrag_ipv6_disable(sn->net);
 	nf_defrag_ipv4_disable(sn->net);
 }

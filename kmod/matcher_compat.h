@@ -19,7 +19,7 @@
 
 static inline void *mt_alloc(size_t size)
 {
-	return kvmalloc(size, GFP_KERNEL);
+	return kvmalloc(size, GFP_KERNEL_ACCOUNT);
 }
 
 static inline void mt_free(const void *p)

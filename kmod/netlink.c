@@ -769,7 +769,7 @@ static int nl_socket_register(struct sk_buff *skb, struct genl_info *info)
 	ret = sipovl_socket_register(sn, nla_get_s32(info->attrs[SIPOVL_A_SOCKET_FD]),
 				     info->extack);
 	if (!ret)
-		sn->generation++;
+		sipovl_gen_bump(sn);
 	mutex_unlock(&sn->lock);
 	return ret;
 }
@@ -803,7 +803,7 @@ static int nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
 	}
 	mutex_lock(&sn->lock);
 	sipovl_socket_unregister(sn, f, p);
-	sn->generation++;
+	sipovl_gen_bump(sn);
 	mutex_unlock(&sn->lock);
 	return 0;
 }

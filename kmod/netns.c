@@ -43,6 +43,7 @@ static int __net_init sipovl_net_init(struct net *net)
 	int ret;
 
 	sn->net = net;
+	sn->generation = 1;
 	mutex_init(&sn->lock);
 	INIT_LIST_HEAD(&sn->txns);
 	sn->stats = alloc_percpu(struct sipovl_gstats);
@@ -57,19 +58,30 @@ static int __net_init sipovl_net_init(struct net *net)
 	return 0;
 
 err_steer:
-	sipovl_steer_netns_exit(sn);
+	sipovl_steer_release_routes(sn);
 err_stats:
 	free_percpu(sn->stats);
 	return ret;
+}
+
+/*
+ * Before the namespace's devices go: no packet reaches the hooks afterwards
+ * (unregistering waits for those in flight), then the routes holding the
+ * loopback device are released.
+ */
+static void __net_exit sipovl_net_pre_exit(struct net *net)
+{
+	struct sipovl_net *sn = sipovl_pernet(net);
+
+	sipovl_hooks_unregister(sn);
+	sipovl_steer_netns_stop(sn);
+	sipovl_steer_release_routes(sn);
 }
 
 static void __net_exit sipovl_net_exit(struct net *net)
 {
 	struct sipovl_net *sn = sipovl_pernet(net);
 
-	/* Unregistering waits for packets in flight (synchronize_net). */
-	sipovl_hooks_unregister(sn);
-	sipovl_steer_netns_stop(sn);
 	mutex_lock(&sn->lock);
 	sipovl_table_netns_exit(sn);
 	sipovl_steer_netns_exit(sn);
@@ -80,6 +92,7 @@ static void __net_exit sipovl_net_exit(struct net *net)
 
 static struct pernet_operations sipovl_net_ops = {
 	.init = sipovl_net_init,
+	.pre_exit = sipovl_net_pre_exit,
 	.exit = sipovl_net_exit,
 	.id = &sipovl_net_id,
 	.size = sizeof(struct sipovl_net),

@@ -55,10 +55,18 @@ struct sipovl_net {
 	struct rtable *lo_rt4;
 	struct rt6_info *lo_rt6;
 	struct nf_hook_ops hook_ops[SIPOVL_NHOOKS];
+	unsigned int n_hooks;
 };
 
 struct sipovl_net *sipovl_pernet(const struct net *net);
 void sipovl_update_active(struct sipovl_net *sn);
+
+/* Generation 0 would defeat dump consistency checks: skip it. */
+static inline void sipovl_gen_bump(struct sipovl_net *sn)
+{
+	if (!++sn->generation)
+		sn->generation = 1;
+}
 
 static inline void sipovl_gstat_inc(struct sipovl_net *sn, enum sipovl_gstat s)
 {

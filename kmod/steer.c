@@ -66,20 +66,43 @@ int sipovl_steer_netns_init(struct sipovl_net *sn)
 	rt->dst.input = ip_local_deliver;
 	rt->dst.output = ip_output;
 
+	INIT_DELAYED_WORK(&sn->reaper, sipovl_reap);
+	sn->lo_rt4 = rt;
+	if (!ipv6_mod_enabled())
+		return 0;
+
 	rt6 = ip6_dst_alloc(sn->net, lo, 0);
-	if (!rt6) {
-		dst_release(&rt->dst);
-		return -ENOMEM;
-	}
+	if (!rt6)
+		goto err;
 	rt6->dst.input = ip6_input;
 	rt6->dst.output = ip6_output;
 	rt6->rt6i_flags = RTF_LOCAL | RTF_UP;
 	rt6->rt6i_idev = in6_dev_get(lo);
-
-	sn->lo_rt4 = rt;
+	if (!rt6->rt6i_idev) {
+		dst_release(&rt6->dst);
+		goto err;
+	}
 	sn->lo_rt6 = rt6;
-	INIT_DELAYED_WORK(&sn->reaper, sipovl_reap);
 	return 0;
+
+err:
+	dst_release(&rt->dst);
+	sn->lo_rt4 = NULL;
+	return -ENOMEM;
+}
+
+/*
+ * The routes hold the loopback device: release them in pre_exit, before any
+ * kernel version unregisters the namespace's devices.
+ */
+void sipovl_steer_release_routes(struct sipovl_net *sn)
+{
+	if (sn->lo_rt4)
+		dst_release(&sn->lo_rt4->dst);
+	if (sn->lo_rt6)
+		dst_release(&sn->lo_rt6->dst);
+	sn->lo_rt4 = NULL;
+	sn->lo_rt6 = NULL;
 }
 
 /* Before sn->lock is taken for the namespace's exit. */
@@ -91,10 +114,6 @@ void sipovl_steer_netns_stop(struct sipovl_net *sn)
 void sipovl_steer_netns_exit(struct sipovl_net *sn)
 {
 	sipovl_socket_unregister(sn, -1, -1);
-	dst_release(&sn->lo_rt4->dst);
-	dst_release(&sn->lo_rt6->dst);
-	sn->lo_rt4 = NULL;
-	sn->lo_rt6 = NULL;
 }
 
 bool sipovl_socket_alive(const struct sock *sk)

@@ -11,6 +11,7 @@ struct netlink_ext_ack;
 
 int sipovl_steer_netns_init(struct sipovl_net *sn);
 void sipovl_steer_netns_stop(struct sipovl_net *sn);
+void sipovl_steer_release_routes(struct sipovl_net *sn);
 void sipovl_steer_netns_exit(struct sipovl_net *sn);
 
 int sipovl_socket_register(struct sipovl_net *sn, int fd,

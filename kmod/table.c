@@ -38,11 +38,11 @@ void sipovl_table_exit(void)
 
 static struct sipovl_counters *counters_alloc(void)
 {
-	struct sipovl_counters *ctr = kmalloc(sizeof(*ctr), GFP_KERNEL);
+	struct sipovl_counters *ctr = kmalloc(sizeof(*ctr), GFP_KERNEL_ACCOUNT);
 
 	if (!ctr)
 		return NULL;
-	ctr->pc = alloc_percpu(struct sipovl_istats);
+	ctr->pc = alloc_percpu_gfp(struct sipovl_istats, GFP_KERNEL_ACCOUNT);
 	if (!ctr->pc) {
 		kfree(ctr);
 		return NULL;
@@ -83,7 +83,7 @@ struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
 
 	sz += (size_t)(n_dst + n_src) * sizeof(struct mt_prefix);
 	sz += (size_t)n_ports * sizeof(struct mt_portrange);
-	ic = kvzalloc(sz, GFP_KERNEL);
+	ic = kvzalloc(sz, GFP_KERNEL_ACCOUNT);
 	if (!ic)
 		return NULL;
 	refcount_set(&ic->ref, 1);
@@ -194,11 +194,11 @@ static struct sipovl_table *table_build(struct sipovl_intercept **ics, u32 n,
 	u32 i;
 	int ret;
 
-	t = kvzalloc(struct_size(t, ic, n), GFP_KERNEL);
+	t = kvzalloc(struct_size(t, ic, n), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		goto nomem;
 	if (n) {
-		rules = kvmalloc_array(n, sizeof(*rules), GFP_KERNEL);
+		rules = kvmalloc_array(n, sizeof(*rules), GFP_KERNEL_ACCOUNT);
 		if (!rules)
 			goto nomem;
 	}
@@ -239,7 +239,7 @@ static void table_publish(struct sipovl_net *sn, struct sipovl_table *t)
 	struct sipovl_table *old;
 
 	old = rcu_replace_pointer(sn->table, t, lockdep_is_held(&sn->lock));
-	sn->generation++;
+	sipovl_gen_bump(sn);
 	sipovl_update_active(sn);
 	if (old)
 		table_free_rcu(old);
@@ -258,7 +258,7 @@ static int table_edit(struct sipovl_net *sn, u32 pos, bool replace,
 	u32 n_old = old ? old->n : 0, n, i, j = 0;
 
 	n = n_old + (ic && !replace ? 1 : 0) - (!ic ? 1 : 0);
-	ics = kvmalloc_array(n ? n : 1, sizeof(*ics), GFP_KERNEL);
+	ics = kvmalloc_array(n ? n : 1, sizeof(*ics), GFP_KERNEL_ACCOUNT);
 	if (!ics) {
 		sipovl_intercept_put(ic);
 		NL_SET_ERR_MSG(extack, "out of memory");
@@ -435,7 +435,7 @@ int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
 	const char *msg = NULL;
 	int ret;
 
-	s = kvzalloc(struct_size(s, p, n), GFP_KERNEL);
+	s = kvzalloc(struct_size(s, p, n), GFP_KERNEL_ACCOUNT);
 	if (!s) {
 		NL_SET_ERR_MSG(extack, "out of memory");
 		return -ENOMEM;
@@ -450,7 +450,7 @@ int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
 	if (n)
 		memcpy(s->p, p, n * sizeof(*p));
 	old = rcu_replace_pointer(sn->sources, s, lockdep_is_held(&sn->lock));
-	sn->generation++;
+	sipovl_gen_bump(sn);
 	sipovl_update_active(sn);
 	if (old) {
 		INIT_RCU_WORK(&old->rwork, srcset_free_work);
@@ -470,7 +470,7 @@ struct sipovl_txn *sipovl_txn_begin(struct sipovl_net *sn, u32 portid,
 		NL_SET_ERR_MSG(extack, "too many open table transactions");
 		return ERR_PTR(-EBUSY);
 	}
-	txn = kzalloc(sizeof(*txn), GFP_KERNEL);
+	txn = kzalloc(sizeof(*txn), GFP_KERNEL_ACCOUNT);
 	if (!txn) {
 		NL_SET_ERR_MSG(extack, "out of memory");
 		return ERR_PTR(-ENOMEM);
@@ -506,7 +506,7 @@ int sipovl_txn_append(struct sipovl_txn *txn, struct sipovl_intercept *ic,
 		u32 cap = txn->cap ? txn->cap * 2 : 256;
 		struct sipovl_intercept **a;
 
-		a = kvmalloc_array(cap, sizeof(*a), GFP_KERNEL);
+		a = kvmalloc_array(cap, sizeof(*a), GFP_KERNEL_ACCOUNT);
 		if (!a) {
 			NL_SET_ERR_MSG(extack, "out of memory");
 			sipovl_intercept_put(ic);
@@ -581,7 +581,7 @@ static int txn_check_unique(struct sipovl_txn *txn,
 	}
 	if (txn->n < 2)
 		return 0;
-	byname = kvmalloc_array(txn->n, sizeof(*byname), GFP_KERNEL);
+	byname = kvmalloc_array(txn->n, sizeof(*byname), GFP_KERNEL_ACCOUNT);
 	if (!byname) {
 		NL_SET_ERR_MSG(extack, "out of memory");
 		return -ENOMEM;

@@ -9,7 +9,7 @@
 #   cli 10.1.0.2 fd01::2 --- gw 10.1.0.1 fd01::1 | 10.2.0.1 fd02::1 --- srv 10.2.0.2 fd02::2
 source "$(dirname "$0")/../lib.sh"
 require_root
-require_cmd ip
+require_cmd ip nft jq
 
 BIN=${SIPOVL_BIN:-$SIPOVL_TOP/build}
 PEER=$BIN/selftests/peer
@@ -117,6 +117,34 @@ expect "udp6 not matched: reaches the real server" '^ECHO \[fd01::2\]:[0-9]+ pla
 	in_cli "$PEER" send --udp --dst '[fd02::2]:7000' --msg plain6
 expect "tcp6 not matched: reaches the real server" '^ECHO \[fd01::2\]:[0-9]+ plain6$' \
 	in_cli "$PEER" send --tcp --dst '[fd02::2]:7001' --msg plain6
+
+# Replies to connections the other side opened are not new flows: the client
+# range itself is intercepted (all ports), the client talks to a server
+# outside it; the server's SYN-ACK and (with conntrack) UDP replies pass.
+check "intercept on the clients' own range" ctl intercept add clients proto tcp,udp addr 10.1.0.0/16 port 1-65535
+expect "tcp to a non-intercepted server: SYN-ACK not steered" '^ECHO 10\.1\.0\.2:[0-9]+ back$' \
+	in_cli "$PEER" send --tcp --dst 10.2.0.2:7001 --msg back
+if in_gw nft -f - <<'NFT'
+table ip sipovl_ct_test {
+	chain pre { type filter hook prerouting priority -300; ct state new counter; }
+}
+NFT
+then
+	expect "udp reply of a tracked connection: not steered" '^ECHO 10\.1\.0\.2:[0-9]+ back$' \
+		in_cli "$PEER" send --udp --dst 10.2.0.2:7000 --msg back
+	in_gw nft delete table ip sipovl_ct_test
+else
+	not_ok "udp reply of a tracked connection: not steered" "nft could not enable conntrack"
+fi
+check "delete the clients intercept" ctl intercept del clients
+
+# Never intercepted: multicast and broadcast destinations, even under 0/0.
+check "intercept everything" ctl intercept add everything proto udp addr 0.0.0.0/0 port 1-65535
+l0=$(stat_of lookups)
+in_cli "$PEER" send --udp --timeout 1 --dst 224.0.0.251:5353 --msg mdns >/dev/null 2>&1 || true
+l1=$(stat_of lookups)
+if [ "$l1" = "$l0" ]; then ok "multicast destination not looked up"; else not_ok "multicast destination not looked up ($l0 -> $l1)"; fi
+check "delete the everything intercept" ctl intercept del everything
 
 # Counters: the intercept saw packets and flows.
 pk=$(ctl -j -s intercept show sip | jq -r '.[0].stats.packets')

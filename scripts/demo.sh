@@ -1,18 +1,31 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# `make demo`: boot the test VM on Debian's 6.1 kernel, load the freshly built
-# sipovl.ko and show what exists; later grows into a SIP call across the
-# overlay. On the host this re-runs itself inside the VM (selftests/vm/run.sh
+# `make demo`: a SIP call with RTP across the overlay in the test VM on
+# Debian's 6.1 kernel: two sites, each gateway running sipovl.ko and sipovld,
+# joined by a local Ziti network (daemon/demo/demo.sh prints the report).
+# --module-only instead loads the freshly built sipovl.ko and shows what
+# exists: on the host this re-runs itself inside the VM (selftests/vm/run.sh
 # --exec); the part after "In the VM" is what the guest runs.
 #
-#   scripts/demo.sh [--kernel 6.1|6.12]     (`make demo` builds first)
+#   scripts/demo.sh [--kernel 6.1|6.12] [--module-only]   (`make demo` builds first)
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 if [ "${SIPOVL_IN_VM:-}" != 1 ]; then
-	kernel=6.1
-	[ "${1:-}" != --kernel ] || kernel=${2:?--kernel needs a value}
+	kernel=6.1 module_only=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
+		--module-only) module_only=1; shift ;;
+		*) echo "usage: scripts/demo.sh [--kernel 6.1|6.12] [--module-only]" >&2; exit 2 ;;
+		esac
+	done
+	if [ $module_only = 0 ]; then
+		# The main job: a SIP call with RTP across the overlay (sipovld + sipovl.ko
+		# at two sites, a local Ziti network), with a report.
+		exec "$TOP/daemon/demo/demo.sh" --kernel "$kernel"
+	fi
 	echo "demo: booting Debian's $("$TOP/scripts/kver.sh" "$kernel") kernel in QEMU (TCG)..."
 	exec "$TOP/selftests/vm/run.sh" --kernel "$kernel" --exec "$TOP/scripts/demo.sh"
 fi

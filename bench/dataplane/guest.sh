@@ -8,14 +8,17 @@
 #   cli 10.1.0.2 --veth-- 10.1.0.1 gw (dummy0 10.2.0.1/24; dp-sink on :9999)
 #
 # cli sends to 10.2.0.77 (UDP :5060, TCP :5061), which gw's table steers to its
-# transparent sink. The tables are loaded once, then the measurements alternate
-# between data planes (order rotated every run) and report medians.
+# transparent sink. One more pair is the baseline: 10.2.0.77 is local to its gw
+# and a plain socket receives (no table, no steering). The tables are loaded
+# once; then one dp-load process alternates between all pairs (the order
+# rotated every run, so slow drifts of the host hit all alike) and the summary
+# reports medians, and ratios as medians of per-run ratios.
 #
 # Settings (environment, passed through by the VM runner):
 #   SIPOVL_BENCH_TABLES      directory of bench/dataplane/gentables.py output
 #   SIPOVL_BENCH_BIN         build directory (dp-sink, dp-load, sipovlctl)
-#   SIPOVL_BENCH_RUNS        runs per measurement (5)
-#   SIPOVL_BENCH_SECONDS     seconds of traffic per measurement (1.5)
+#   SIPOVL_BENCH_RUNS        runs per measurement (7)
+#   SIPOVL_BENCH_SECONDS     seconds of traffic per measurement (1)
 #   SIPOVL_BENCH_SIZES       table sizes ("1 1000 10000")
 #   SIPOVL_BENCH_DATAPLANES  ("sipovl nft iptables-nft iptables-legacy")
 #   SIPOVL_BENCH_PROTOS      ("udp tcp")
@@ -30,8 +33,8 @@ in_vm || { echo "guest.sh: run me through bench/dataplane/run.sh" >&2; exit 2; }
 
 BIN=${SIPOVL_BENCH_BIN:-$SIPOVL_TOP/build}
 TAB=${SIPOVL_BENCH_TABLES:?SIPOVL_BENCH_TABLES is not set}
-RUNS=${SIPOVL_BENCH_RUNS:-5}
-SECS=${SIPOVL_BENCH_SECONDS:-1.5}
+RUNS=${SIPOVL_BENCH_RUNS:-7}
+SECS=${SIPOVL_BENCH_SECONDS:-1}
 read -r -a SIZES <<<"${SIPOVL_BENCH_SIZES:-1 1000 10000}"
 read -r -a DPS <<<"${SIPOVL_BENCH_DATAPLANES:-sipovl nft iptables-nft iptables-legacy}"
 read -r -a PROTOS <<<"${SIPOVL_BENCH_PROTOS:-udp tcp}"
@@ -74,16 +77,15 @@ for m in xt_TPROXY nft_tproxy iptable_mangle nf_tables nft_compat xt_mark; do
 done
 
 # ---- load times --------------------------------------------------------------
-# time_cmd NS CMD...: run CMD in namespace NS; prints wall milliseconds (and
-# CMD's output on fd 3).
+# time_cmd NS CMD...: run CMD in namespace NS; prints CMD's wall milliseconds
+# (measured inside the namespace, so without ip-netns-exec's own setup; CMD's
+# output goes to fd 3). Returns CMD's status.
 time_cmd() {
-	local ns=$1 t0 t1 rc=0
+	local ns=$1
 	shift
-	t0=$(ms_now)
-	ip netns exec "$ns" "$@" >&3 2>&1 || rc=$?
-	t1=$(ms_now)
-	echo $((t1 - t0))
-	return $rc
+	# shellcheck disable=SC2016
+	ip netns exec "$ns" bash -c 's=$EPOCHREALTIME; "$@" >&3 2>&1; rc=$?; e=$EPOCHREALTIME
+		echo $(( (${e/./} - ${s/./}) / 1000 )); exit $rc' time_cmd "$@"
 }
 exec 3>>"$TMP/load.log"
 
@@ -116,8 +118,8 @@ for be in nft legacy; do
 		say "RAWLOAD iptables-$be-restore rules=$n run=$i ms=$ms"
 		vals+=("$ms")
 		cleanup_ns "$LD"
-		# Do not spend minutes on it: one run is enough when it is that slow.
-		[ "$ms" -lt 30000 ] || break
+		# Do not spend minutes on it: one run is enough when it takes > 10 s.
+		[ "$ms" -lt 10000 ] || break
 	done
 	LOADMS[iptables-$be-10000]=$(printf '%s\n' "${vals[@]}" | median)
 done
@@ -148,6 +150,13 @@ setup_dp() {
 	ip -n "$c" route add default via 10.1.0.1
 	ip netns exec "$g" sysctl -qw net.ipv4.ip_forward=1
 	case $dp in
+	local)
+		# Baseline: the destination is a local address, a plain socket
+		# receives it; no table, no steering (the path's ceiling).
+		ip -n "$g" addr add 10.2.0.77/32 dev lo
+		ms=0
+		reg="--port ${DST_UDP##*:} --tcp-port ${DST_TCP##*:}"
+		;;
 	sipovl)
 		ms=$(SIPOVLCTL_TIMING=1 time_cmd "$g" "$CTL" apply "$TAB/sipovl-$n.conf") || rc=$?
 		reg=--register
@@ -172,6 +181,7 @@ setup_dp() {
 	fi
 	SINKOUT[$k]=$TMP/sink-${dp}-$n.out
 	SINKCTL[$k]=$TMP/sink-${dp}-$n.sock
+	# shellcheck disable=SC2086
 	ip netns exec "$g" taskset -c 1 "$SINK" --port $PORT $reg --ctl "${SINKCTL[$k]}" \
 		>"${SINKOUT[$k]}" 2>"${SINKOUT[$k]}.err" &
 	SINKPID[$k]=$!
@@ -182,7 +192,8 @@ setup_dp() {
 }
 
 say ""
-say "## setting up ${#DPS[@]} data planes x ${#SIZES[@]} sizes"
+say "## setting up ${#DPS[@]} data planes x ${#SIZES[@]} sizes, and the baseline"
+setup_dp local 0
 for n in "${SIZES[@]}"; do
 	for dp in "${DPS[@]}"; do
 		setup_dp "$dp" "$n"
@@ -190,33 +201,33 @@ for n in "${SIZES[@]}"; do
 done
 say "setup done at $(elapsed)s"
 
-# targets N: dp-load bench targets of the data planes that loaded at size N.
+# targets: dp-load bench targets of every data plane and size that loaded,
+# and the baseline (local/0).
 targets() {
-	local dp k
-	for dp in "${DPS[@]}"; do
-		k=$dp/$1
+	local k
+	for k in local/0 $(for n in "${SIZES[@]}"; do for dp in "${DPS[@]}"; do echo "$dp/$n"; done; done); do
 		[ "${STATE[$k]:-}" != ok ] || printf '%s,%s,%s\n' "$k" "${CLI[$k]}" "${SINKCTL[$k]}"
 	done
 }
 
-# bench PROTO RUNS SECONDS N: alternating measurements at size N; RAW lines.
+# bench PROTO RUNS SECONDS: alternating measurements over all targets; RAW lines.
 bench() {
 	local dst=$DST_UDP t
 	[ "$1" = udp ] || dst=$DST_TCP
-	mapfile -t t < <(targets "$4")
+	targets >"$TMP/targets"
+	mapfile -t t <"$TMP/targets"
 	[ ${#t[@]} -gt 0 ] || return 0
 	"$LOAD" bench "$1" --dst "$dst" --runs "$2" --seconds "$3" --parallel "$PAR" --cpu 0 "${t[@]}"
 }
 
 # Sanity (and warm-up): every data plane steers the benchmark's flows to its sink.
-for n in "${SIZES[@]}"; do
-	for proto in udp tcp; do
-		while read -r _ p k _ _ _ _ got _; do
-			[ "$got" -gt 0 ] && continue
-			STATE[$k]="does not steer $p"
-			say "warning: $k ${STATE[$k]}"
-		done < <(bench $proto 1 0.3 "$n")
-	done
+for proto in udp tcp; do
+	bench $proto 1 0.3 >"$TMP/sanity"
+	while read -r _ p k _ _ _ _ got _; do
+		[ "$got" -gt 0 ] && continue
+		STATE[$k]="does not steer $p"
+		say "warning: $k ${STATE[$k]}"
+	done <"$TMP/sanity"
 done
 say "lsmod (conntrack must not be loaded: it would tax every data plane): $(lsmod | awk 'NR > 1 { print $1 }' | grep -E '^(nf_|xt_|nft_|ip_tables|iptable|x_tables|sipovl)' | sort | paste -sd' ')"
 
@@ -224,10 +235,8 @@ say "lsmod (conntrack must not be loaded: it would tax every data plane): $(lsmo
 say ""
 say "## measurements"
 for proto in "${PROTOS[@]}"; do
-	for n in "${SIZES[@]}"; do
-		bench "$proto" "$RUNS" "$SECS" "$n" | tee -a "$RAW"
-		say "$proto n=$n done at $(elapsed)s"
-	done
+	bench "$proto" "$RUNS" "$SECS" | tee -a "$RAW"
+	say "$proto done at $(elapsed)s, load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 
 # sipovl's own view of the largest table: everything steered, nothing else.
@@ -238,13 +247,18 @@ fi
 
 # ---- summary -------------------------------------------------------------------
 med() { awk -v p="$1" -v k="$2/$3" '$1 == "RAW" && $2 == p && $3 == k { print $12 }' "$RAW" | median; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+# pratio PROTO KEY_A KEY_B: median over runs of rate(A) / rate(B) in the same run.
+pratio() {
+	awk -v p="$1" -v a="$2" -v b="$3" '$1 == "RAW" && $2 == p && ($3 == a || $3 == b) { r[$3, $4] = $12; runs[$4] }
+		END { for (i in runs) if (r[b, i] > 0 && ((a, i) in r)) printf "%.3f\n", r[a, i] / r[b, i] }' "$RAW" |
+		median | awk '{ if ($1 == "-") print "-"; else printf "%.2f", $1 }'
+}
 
 say ""
-say "## summary: medians of $RUNS runs (${SECS} s each)"
+say "## summary: medians of $RUNS runs (${SECS} s each); ratios: median of the per-run ratios"
 for proto in "${PROTOS[@]}"; do
 	unit="datagrams/s received"
-	[ "$proto" = udp ] || unit="connections/s accepted"
+	[ "$proto" = udp ] || unit="connections/s completed"
 	say ""
 	say "### $proto, $unit"
 	hdr="| data plane |"
@@ -253,11 +267,10 @@ for proto in "${PROTOS[@]}"; do
 		hdr+=" $n |"
 		sep+="---:|"
 	done
-	hdr+=" ${nmax} vs ${SIZES[0]} | ${nmax} vs nft at ${nmax} |"
-	sep+="---:|---:|"
+	hdr+=" ${nmax} / ${SIZES[0]} | ${nmax} / nft ${nmax} | ${SIZES[0]} / baseline |"
+	sep+="---:|---:|---:|"
 	say "$hdr"
 	say "$sep"
-	nft_max=$(med "$proto" nft "$nmax")
 	for dp in "${DPS[@]}"; do
 		row="| $dp |"
 		for n in "${SIZES[@]}"; do
@@ -267,23 +280,19 @@ for proto in "${PROTOS[@]}"; do
 				row+=" (${STATE[$dp/$n]:-not run}) |"
 			fi
 		done
-		m1=$(med "$proto" "$dp" "${SIZES[0]}")
-		mx=$(med "$proto" "$dp" "$nmax")
-		row+=" $(ratio "$mx" "$m1") | $(ratio "$mx" "$nft_max") |"
+		row+=" $(pratio "$proto" "$dp/$nmax" "$dp/${SIZES[0]}") | $(pratio "$proto" "$dp/$nmax" "nft/$nmax") | $(pratio "$proto" "$dp/${SIZES[0]}" local/0) |"
 		say "$row"
 	done
+	say "| baseline: local socket, no table | $(med "$proto" local 0) |"
 done
 
 say ""
 say "### spread: min-max of the $RUNS runs"
+cut -d, -f1 "$TMP/targets" >"$TMP/targets.keys"
 for proto in "${PROTOS[@]}"; do
-	for dp in "${DPS[@]}"; do
-		row="$proto $dp:"
-		for n in "${SIZES[@]}"; do
-			row+=" $n: $(awk -v p="$proto" -v k="$dp/$n" '$1 == "RAW" && $2 == p && $3 == k { print $12 }' "$RAW" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) print lo "-" hi; else print "-" }')"
-		done
-		say "$row"
-	done
+	while read -r k; do
+		say "$proto $k: $(awk -v p="$proto" -v k="$k" '$1 == "RAW" && $2 == p && $3 == k { print $12 }' "$RAW" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) print lo "-" hi; else print "-" }')"
+	done <"$TMP/targets.keys"
 done
 
 say ""
@@ -304,20 +313,33 @@ tail -n 20 "$TMP/load.log" | sed 's/^/  /'
 
 # ---- optional profile ------------------------------------------------------------
 if [ "${SIPOVL_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-	for dp in sipovl nft; do
-		for n in "${SIZES[0]}" "$nmax"; do
+	for dp in sipovl nft iptables-legacy; do
+		for n in "$nmax"; do
 			k=$dp/$n
 			[ "${STATE[$k]:-}" = ok ] || continue
 			say ""
-			say "## perf: udp $k (cpu-clock, all CPUs, 3 s)"
-			ip netns exec "${CLI[$k]}" taskset -c 0 "$LOAD" udp --dst $DST_UDP --seconds 4 >/dev/null &
-			lp=$!
-			perf record -q -a -e cpu-clock -F 2000 -o "$TMP/perf.data" -- sleep 3 >/dev/null 2>&1
-			wait "$lp"
-			perf report -q -i "$TMP/perf.data" --stdio --sort sym --percent-limit 0.7 2>/dev/null |
-				grep -v '^$' | head -40
+			say "## perf: udp $k (cpu-clock, all CPUs, 3 s of traffic)"
+			perf record -q -a -e cpu-clock -F 2000 -o "$TMP/perf.data" -- \
+				ip netns exec "${CLI[$k]}" taskset -c 0 "$LOAD" udp --dst $DST_UDP --seconds 3
+			# CPU 0: the sender, with the whole receive path (veth runs it in
+			# the sender's softirq); CPU 1: the sink.
+			perf report -q -i "$TMP/perf.data" --stdio --sort cpu,sym 2>/dev/null >"$TMP/perf.txt"
+			say "top symbols:"
+			head -n 15 "$TMP/perf.txt"
+			say "data-plane symbols:"
+			grep -E 'sipovl|mt_|nft_|ipt_|xt_|tproxy|pipapo' "$TMP/perf.txt" | head -n 15
 		done
 	done
+fi
+if [ "${SIPOVL_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null && [ -f "$TAB/sipovl-load-100000.conf" ]; then
+	say ""
+	say "## perf: sipovlctl apply of 100000 intercepts (cpu-clock, all CPUs)"
+	setup_ns LD
+	SIPOVLCTL_TIMING=1 perf record -q -a -g -e cpu-clock -F 2000 -o "$TMP/perf.data" -- \
+		ip netns exec "$LD" "$CTL" apply "$TAB/sipovl-load-100000.conf" 2>&1 | grep timing
+	perf report -q -i "$TMP/perf.data" --stdio --no-children --sort comm,sym --percent-limit 0.7 -g none 2>/dev/null |
+		grep -v '^$' | head -40
+	cleanup_ns "$LD"
 fi
 say ""
 say "total guest time $(elapsed)s"

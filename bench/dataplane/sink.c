@@ -2,12 +2,13 @@
 /*
  * dp-sink: the data-plane benchmark's receiver.
  *
- *   dp-sink --port P [--register] [--ctl PATH]
+ *   dp-sink --port P [--tcp-port P2] [--register] [--ctl PATH]
  *
  * A transparent (IP_TRANSPARENT) UDP socket and TCP listener on 0.0.0.0:P.
  * With --register both are registered with sipovl.ko as the daemon's sockets
  * (libsipovl, as sipovld does); without it they serve iptables/nft TPROXY
- * (--on-port P). One thread: drains UDP datagrams with recvmmsg and accepts
+ * (--on-port P), or, not transparent at all, a plain local receiver for the
+ * baseline (--tcp-port: the TCP listener's port, default P). One thread: drains UDP datagrams with recvmmsg and accepts
  * (and closes at once) TCP connections, counting both.
  *
  * Prints "ready" once set up. On SIGUSR1 prints one line
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "register", no_argument, NULL, 'r' },
 		{ "ctl", required_argument, NULL, 'c' },
+		{ "tcp-port", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static char bufs[BATCH][DGRAM_MAX];
@@ -113,7 +115,7 @@ int main(int argc, char **argv)
 	unsigned long long udp_n = 0, udp_bytes = 0, tcp_n = 0;
 	const char *ctl = NULL;
 	bool reg = false;
-	int port = 0, c, u, t, sfd, ep, cfd = -1, rcvbuf = 16 << 20;
+	int port = 0, tport = 0, c, u, t, sfd, ep, cfd = -1, rcvbuf = 16 << 20;
 	char line[160];
 	sigset_t ss;
 
@@ -122,18 +124,21 @@ int main(int argc, char **argv)
 		case 'p': port = atoi(optarg); break;
 		case 'r': reg = true; break;
 		case 'c': ctl = optarg; break;
+		case 't': tport = atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	if (port <= 0 || port > 65535) {
-		fprintf(stderr, "usage: dp-sink --port P [--register] [--ctl PATH]\n");
+	if (!tport)
+		tport = port;
+	if (port <= 0 || port > 65535 || tport <= 0 || tport > 65535) {
+		fprintf(stderr, "usage: dp-sink --port P [--tcp-port P2] [--register] [--ctl PATH]\n");
 		return 2;
 	}
 
 	u = transparent_socket(SOCK_DGRAM, port);
 	if (setsockopt(u, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
 		setsockopt(u, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	t = transparent_socket(SOCK_STREAM, port);
+	t = transparent_socket(SOCK_STREAM, tport);
 	if (listen(t, 4096))
 		die("listen");
 	if (reg) {

@@ -313,6 +313,19 @@ void zt_chan_close(struct zt_chan *ch, const char *why)
 	chan_fail(ch, why);
 }
 
+/*
+ * A channel that (re)connected while the API session was already gone (the router may still
+ * accept the old token until its own state catches up) is useless once we re-authenticated:
+ * the router rejects dials/binds of the new sessions on it and drops it later. Reconnect it
+ * now with the new token instead of waiting for the router.
+ */
+void zt_chan_auth_changed(struct zt_ctx *ctx)
+{
+	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next)
+		if ((ch->state == ZT_CH_UP || ch->state == ZT_CH_HELLO) && ch->auth_gen != ctx->auth_gen)
+			chan_fail(ch, "API session replaced, reconnecting with the new one");
+}
+
 /* ---------------- latency ---------------- */
 
 static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
@@ -404,6 +417,7 @@ static void send_hello(struct zt_chan *ch)
 		return;
 	}
 	memcpy(b, idtok, sizeof(idtok) - 1);
+	ch->auth_gen = ch->ctx->auth_gen;
 	ch->state = ZT_CH_HELLO;
 	zt_chan_flush(ch);
 }

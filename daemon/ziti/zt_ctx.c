@@ -477,6 +477,7 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 	ctx->api_session_id = sid ? strdup(sid) : NULL;
 	ctx->auth = ZT_AUTH_OK;
 	ctx->auth_failures = 0;
+	ctx->auth_gen++;
 	int64_t exp = json_object_get_int64(jget(data, "expirationSeconds"));
 
 	zt_log(ctx, 2, "authenticated: api session %s, expires in %llds", sid ? sid : "?", (long long)exp);
@@ -493,6 +494,7 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 		ctx->list_again = false;
 		list_services(ctx);
 	}
+	zt_chan_auth_changed(ctx);
 	run_auth_waiters(ctx, 0, NULL);
 }
 

@@ -77,6 +77,7 @@ struct zt_chan {
 	uint64_t latency_sent_ms;
 	bool latency_outstanding;
 	unsigned failures;
+	unsigned auth_gen;  /* ctx->auth_gen whose token the hello carried */
 	uint64_t up_since_ms;
 	char last_err[256];
 	/* waiting for UP: callbacks */
@@ -94,6 +95,8 @@ void zt_chan_unwant(struct zt_chan *ch, void *arg);
 struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *name);
 void zt_chan_free_all(struct zt_ctx *ctx);
 void zt_chan_close(struct zt_chan *ch, const char *why); /* drop connection, fail conns */
+/* After a re-authentication: drop channels whose hello carried an older API session token. */
+void zt_chan_auth_changed(struct zt_ctx *ctx);
 int32_t zt_chan_next_seq(struct zt_chan *ch);
 void zt_chan_flush(struct zt_chan *ch);
 /* pending replies */
@@ -165,6 +168,7 @@ struct zt_ctx {
 	char *edge_path; /* client API base path */
 	uint64_t api_expires_ms; /* monotonic estimate */
 	unsigned auth_failures;
+	unsigned auth_gen; /* counts successful authentications (a new API session token each) */
 	struct zt_auth_waiter *auth_waiters;
 	struct zt_http *auth_req, *poll_req, *refresh_req, *list_req, *version_req;
 	struct zt_timer poll_timer, refresh_timer, auth_retry_timer;

@@ -442,6 +442,14 @@ for pid in "$GOHOST_PID" "$GOPROXY_PID" "$ECHO_PID"; do
 	{ kill -TERM "$pid"; for i in $(seq 1 50); do kill -0 "$pid" || break; sleep 0.1; done
 	  kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
 done
+# the Go peers must not have crashed (a crash makes later tests fail for reasons not ours)
+crashes=$(grep -l -E "^(fatal error|panic):" "$NET"/ctrl.log.* "$NET"/router.log.* 2>/dev/null || true)
+if [ -z "$crashes" ]; then
+	ok "test network: controller and router ran without crashing"
+else
+	notok "test network: Go peer crashed: $(basename -a $crashes | tr '\n' ' ')"
+	for f in $crashes; do grep -m1 -A12 -E "^(fatal error|panic):" "$f" | diag; done
+fi
 "$ZN" stop "$NET" > "$W/stop.log" 2>&1
 left=$(pgrep -f -- "$NET" || true)
 [ -z "$left" ] && [ ! -d "$NET" ] && ok "test network stopped, no leftover processes or files" ||

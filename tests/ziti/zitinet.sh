@@ -186,6 +186,17 @@ EOF
 	sed -i -e "s/tls:0\.0\.0\.0:$rp/tls:127.0.0.1:$rp/g" "$D/qs/r1.yaml"
 	sed -i -e "s/^\([[:space:]]*\)sessionTimeout:.*/\1sessionTimeout: $ZN_SESSION_TIMEOUT/" "$D/qs/ctrl.yaml"
 	grep -q "sessionTimeout: $ZN_SESSION_TIMEOUT" "$D/qs/ctrl.yaml" || die "cannot set sessionTimeout"
+	# The controller keeps terminator peer data (the hosts' public keys) as slices of bbolt's
+	# memory map without copying them (controller/db/terminator_store.go loadEntity, v1.6.0 and
+	# v1.6.3 alike). Once the database outgrows the mapped size bbolt re-maps it, and the next
+	# circuit to such a terminator crashes the controller ("fatal error: fault", SIGSEGV in
+	# channel.EncodeU32ToBytesMap from CreateCircuitResponse.ToMessage); under load the window
+	# is wide enough to hit. Pre-size the file (sparse; bbolt's own growth leaves zero tails
+	# too) so that the map is 256 MiB from the start and never moves during a run.
+	local db
+	db=$(sed -n 's/^db:[[:space:]]*"\{0,1\}\([^"]*\)"\{0,1\}[[:space:]]*$/\1/p' "$D/qs/ctrl.yaml")
+	[ -n "$db" ] && [ -f "$db" ] || die "no controller database in $D/qs/ctrl.yaml"
+	[ "$(stat -c %s "$db")" -ge $((256 << 20)) ] || truncate -s 256M "$db"
 	start_ctrl
 	start_router
 	login

@@ -331,7 +331,8 @@ static void http_step(struct zt_http *h)
 		}
 		if (pr < 0) {
 			zt_buf_free(&dechunk);
-			http_fail(h, "%s", "malformed HTTP response from controller");
+			http_fail(h, "%s", eof && !zt_buf_used(&h->in) ? "controller closed the connection without a response"
+								 : "malformed HTTP response from controller");
 			return;
 		}
 		/* body must be NUL terminated for json-c: copy */

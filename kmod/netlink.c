@@ -759,6 +759,7 @@ static int nl_table_abort(struct sk_buff *skb, struct genl_info *info)
 static int nl_socket_register(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
+	u32 gen;
 	int ret;
 
 	if (!info->attrs[SIPOVL_A_SOCKET_FD]) {
@@ -770,7 +771,10 @@ static int nl_socket_register(struct sk_buff *skb, struct genl_info *info)
 				     info->extack);
 	if (!ret)
 		sipovl_gen_bump(sn);
+	gen = sn->generation;
 	mutex_unlock(&sn->lock);
+	if (!ret)
+		notify(genl_info_net(info), SIPOVL_CMD_SOCKET_REGISTER, NULL, gen);
 	return ret;
 }
 
@@ -780,6 +784,7 @@ static int nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *fa = info->attrs[SIPOVL_A_FAMILY];
 	struct nlattr *pa = info->attrs[SIPOVL_A_PROTOCOL];
 	int f = -1, p = -1;
+	u32 gen;
 
 	if (fa) {
 		u16 fam = nla_get_u16(fa);
@@ -804,7 +809,9 @@ static int nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
 	mutex_lock(&sn->lock);
 	sipovl_socket_unregister(sn, f, p);
 	sipovl_gen_bump(sn);
+	gen = sn->generation;
 	mutex_unlock(&sn->lock);
+	notify(genl_info_net(info), SIPOVL_CMD_SOCKET_UNREGISTER, NULL, gen);
 	return 0;
 }
 

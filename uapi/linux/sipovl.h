@@ -62,8 +62,9 @@
  *     whole table. The reply carries SIPOVL_A_TXN_ID. The transaction belongs
  *     to the sending netlink socket and is dropped when that socket closes.
  * SIPOVL_CMD_TABLE_ADD (do): SIPOVL_A_TXN_ID and one or more
- *     SIPOVL_A_INTERCEPT attributes, appended to the transaction. A bad
- *     intercept fails this message and aborts the transaction.
+ *     SIPOVL_A_INTERCEPT attributes, appended to the transaction; each needs
+ *     an explicit SIPOVL_INTERCEPT_A_ID. A bad intercept fails this message
+ *     and aborts the transaction.
  * SIPOVL_CMD_TABLE_COMMIT (do): SIPOVL_A_TXN_ID; compiles the transaction's
  *     intercepts and publishes them as the new table in one step: a packet is
  *     matched against the old table or the new one, never a mix. Counters of
@@ -90,14 +91,13 @@
  *     With SIPOVL_A_FLAGS & SIPOVL_F_RESET_STATS, all counters are zeroed
  *     after being read.
  * SIPOVL_CMD_LOOKUP (do): SIPOVL_A_TUPLE names a packet; returns the
- *     intercept it would match in SIPOVL_A_INTERCEPT (id and name only), or
- *     -ENOENT. The daemon uses it to learn which intercept a steered flow
+ *     intercept it would match in SIPOVL_A_INTERCEPT, or -ENOENT. The daemon uses it to learn which intercept a steered flow
  *     matched.
  *
- * Notifications: every successful change is multicast on group
- * SIPOVL_MCGRP_EVENTS as a message with the same command, carrying
- * SIPOVL_A_GENERATION and, for single-intercept commands, SIPOVL_A_INTERCEPT
- * with the id and name.
+ * Notifications: every successful change (intercepts, tables, sources,
+ * socket registrations) is multicast on group SIPOVL_MCGRP_EVENTS as a
+ * message with the same command, carrying SIPOVL_A_GENERATION and, for
+ * single-intercept commands, SIPOVL_A_INTERCEPT with the id and name.
  *
  * Arrays (SIPOVL_INTERCEPT_A_DESTINATIONS, _PORTS, _SOURCES, SIPOVL_A_SOURCES)
  * are nests of nests; the inner nests' own attribute type is ignored (use 0).

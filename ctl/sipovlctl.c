@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "ctl/json.h"
@@ -976,22 +977,100 @@ out:
 	return rc;
 }
 
+/* Human form of sipovld's status document: indented "key: value" lines. */
+static void status_print(struct json_object *o, int depth, const char *key)
+{
+	enum json_type t = json_object_get_type(o);
+	size_t i, n;
+
+	if (t == json_type_object) {
+		if (key)
+			printf("%*s%s:\n", depth * 2, "", key);
+		json_object_object_foreach(o, k, v)
+			status_print(v, key ? depth + 1 : depth, k);
+	} else if (t == json_type_array) {
+		n = json_object_array_length(o);
+		printf("%*s%s: (%zu)\n", depth * 2, "", key ? key : "-", n);
+		for (i = 0; i < n; i++)
+			status_print(json_object_array_get_idx(o, i), depth + 1, "-");
+	} else {
+		printf("%*s%s: %s\n", depth * 2, "", key ? key : "-",
+		       o ? json_object_get_string(o) : "null");
+	}
+}
+
+/*
+ * sipovld's control socket (Documentation/sipovld.8.md): one request line,
+ * one JSON document in reply.
+ */
 static int do_status(int argc, char **argv)
 {
 	const char *path = getenv("SIPOVLD_CTL_SOCK");
-	struct stat st;
-	int rc = no_more_args(argc, argv);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct json_object *doc, *err;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t r;
+	int fd, rc = no_more_args(argc, argv);
 
 	if (rc)
 		return rc;
 	if (!path || !*path)
 		path = SIPOVLD_CTL_SOCK;
-	if (stat(path, &st) < 0)
-		return fail("sipovld not running (no control socket %s)", path);
-	if (!S_ISSOCK(st.st_mode))
-		return fail("sipovld not running (%s is not a socket)", path);
-	return fail("status: sipovld is listening on %s, but its control protocol is not implemented in this sipovlctl yet",
-		    path);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return fail("status: control socket path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail("status: socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = errno;
+		close(fd);
+		return fail("sipovld not running (cannot connect to %s: %s)", path,
+			    strerror(rc));
+	}
+	if (write(fd, "status\n", 7) != 7) {
+		close(fd);
+		return fail("status: write to %s: %s", path, strerror(errno));
+	}
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return fail("status: out of memory");
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (!buf)
+		return fail("status: sipovld closed %s without a reply", path);
+	buf[len] = 0;
+	doc = json_tokener_parse(buf);
+	free(buf);
+	if (!doc)
+		return fail("status: sipovld's reply is not JSON");
+	if (json_object_object_get_ex(doc, "error", &err)) {
+		rc = fail("status: sipovld: %s", json_object_get_string(err));
+		json_object_put(doc);
+		return rc;
+	}
+	if (opt.json)
+		json_emit(stdout, doc, opt.pretty);
+	else {
+		status_print(doc, 0, NULL);
+		json_object_put(doc);
+	}
+	return 0;
 }
 
 /* ---- tables ----------------------------------------------------------- */
@@ -1105,7 +1184,7 @@ static const struct object objects[] = {
 	{ "config", config_cmds, "show", "generation, counts, sources, sockets" },
 	{ "lookup", lookup_cmds, "TUPLE", "which intercept a packet matches" },
 	{ "monitor", monitor_cmds, "EVENTS", "print events" },
-	{ "status", status_cmds, "STATUS", "sipovld status (not implemented yet)" },
+	{ "status", status_cmds, "STATUS", "sipovld status: services, intercepts, flows, counters" },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -242,15 +242,47 @@ fails "lookup: unknown keyword" 2 'unknown keyword "to": expected proto, src, ds
 	lookup proto udp to 10.2.0.1
 fails "monitor: extra argument" 2 'unexpected argument "all"' monitor all
 
-# status is a stub until sipovld defines its control protocol.
-SIPOVLD_CTL_SOCK=$tmp/none fails "status: sipovld not running" 1 "sipovld not running (no control socket $tmp/none)" status
+# status: sipovld's control socket (one request line, one JSON document).
+SIPOVLD_CTL_SOCK=$tmp/none fails "status: sipovld not running" 1 \
+	"sipovld not running (cannot connect to $tmp/none: No such file or directory)" status
 touch "$tmp/file"
-SIPOVLD_CTL_SOCK=$tmp/file fails "status: path is not a socket" 1 "sipovld not running ($tmp/file is not a socket)" status
-if command -v python3 >/dev/null; then
-	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$tmp/sock"
-	SIPOVLD_CTL_SOCK=$tmp/sock fails "status: stub says it is not implemented" 1 \
-		"status: sipovld is listening on $tmp/sock, but its control protocol is not implemented in this sipovlctl yet" status
+SIPOVLD_CTL_SOCK=$tmp/file fails "status: path is not a socket" 1 \
+	"sipovld not running (cannot connect to $tmp/file: Connection refused)" status
+# A stand-in daemon that checks the request and answers like sipovld.
+fake_daemon() { # fake_daemon SOCK REPLY: serve one connection in the background
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+req = c.recv(100)
+c.sendall(sys.argv[2].encode() if req == b"status\n" else b"{\"error\": \"bad request\"}")
+c.close()' "$1" "$2" >"$tmp/fake.out" &
+	for _ in $(seq 50); do grep -q ready "$tmp/fake.out" 2>/dev/null && return; sleep 0.1; done
+}
+rm -f "$tmp/sock"
+fake_daemon "$tmp/sock" '{"version":"0.1.0","pid":42,"services":[{"name":"sip","installed":true}],"counters":{"flows":3}}'
+SIPOVLD_CTL_SOCK=$tmp/sock run status
+if [ "$rc" = 0 ] && grep -qx 'pid: 42' <<<"$out" && grep -qx '    name: sip' <<<"$out" && grep -qx '  flows: 3' <<<"$out"; then
+	ok "status: human form of the daemon's document"
+else
+	not_ok "status: human form of the daemon's document" "exit $rc" "stdout: $out" "stderr: $err"
 fi
+wait
+rm -f "$tmp/sock"
+fake_daemon "$tmp/sock" '{"version":"0.1.0","pid":42}'
+SIPOVLD_CTL_SOCK=$tmp/sock run -j status
+if [ "$rc" = 0 ] && [ "$(jq -r .pid <<<"$out")" = 42 ]; then
+	ok "status -j: the daemon's JSON"
+else
+	not_ok "status -j: the daemon's JSON" "exit $rc" "stdout: $out" "stderr: $err"
+fi
+wait
+rm -f "$tmp/sock"
+fake_daemon "$tmp/sock" '{"error":"unknown request: expected status, flows or reload"}'
+SIPOVLD_CTL_SOCK=$tmp/sock fails "status: the daemon's error is reported" 1 \
+	"status: sipovld: unknown request: expected status, flows or reload" status
+wait
 
 # ---- apply --------------------------------------------------------------------------
 fails "apply: missing file" 2 "missing FILE (or - for standard input)" apply

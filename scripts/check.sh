@@ -13,6 +13,9 @@
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
 #
+# After the build, two lanes run side by side (SIPOVL_CHECK_JOBS=1: one): the
+# VM suites, and static + host suites + dkms; results print in the order above.
+#
 # Every TAP test point of every suite is counted; failures are printed with
 # their diagnostics. The summary line is `N passed, M failed`; skipped points
 # are listed by name after it. Exits 1 if anything failed. Logs:
@@ -41,11 +44,14 @@ wanted() {
 
 passed=0 failed=0
 failures=() skips=()
+suites=()
 t_start=$(date +%s)
 
-# run_suite NAME CMD...: run a TAP-producing command, count its test points.
+# run_suite NAME CMD...: run a TAP-producing command, count its test points
+# into $LOGS/NAME.res (read back by collect_suite), print a progress line.
 run_suite() {
-	local name=$1 log=$LOGS/$1.log rc=0 t0 line desc n_pass=0 n_fail=0 n_skip=0 n=0
+	local name=$1 log=$LOGS/$1.log res=$LOGS/$1.res rc=0 t0 line desc n_pass=0 n_fail=0 n_skip=0 n=0
+	local fl=() sl=()
 	shift
 	wanted "$name" || return 0
 	t0=$(date +%s)
@@ -56,29 +62,53 @@ run_suite() {
 		desc=${BASH_REMATCH[4]}
 		if [ -n "${BASH_REMATCH[1]}" ]; then
 			n_fail=$((n_fail + 1))
-			failures+=("$name: $desc")
+			fl+=("$name: $desc")
 		elif [[ $desc =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
 			n_skip=$((n_skip + 1))
-			skips+=("$name: $desc")
+			sl+=("$name: $desc")
 		else
 			n_pass=$((n_pass + 1))
 		fi
 	done <"$log"
 	if [ "$rc" = 4 ] && [ $n = 0 ]; then
 		n_skip=1
-		skips+=("$name # SKIP $(grep -m1 -o 'SKIP.*' "$log" | sed 's/^SKIP *//')")
+		sl+=("$name # SKIP $(grep -m1 -o 'SKIP.*' "$log" | sed 's/^SKIP *//')")
 	elif [ "$rc" != 0 ] && [ "$rc" != 4 ] && [ $n_fail = 0 ]; then
 		n_fail=1
-		failures+=("$name: exited with status $rc but reported no failing test point")
+		fl+=("$name: exited with status $rc but reported no failing test point")
 	elif [ $n = 0 ] && [ "$rc" = 0 ]; then
 		n_fail=1
-		failures+=("$name: produced no test points")
+		fl+=("$name: produced no test points")
 	fi
-	passed=$((passed + n_pass))
-	failed=$((failed + n_fail))
+	{
+		echo "counts $n_pass $n_fail $n_skip $rc"
+		[ ${#fl[@]} -eq 0 ] || printf 'F %s\n' "${fl[@]}"
+		[ ${#sl[@]} -eq 0 ] || printf 'S %s\n' "${sl[@]}"
+	} >"$res.tmp"
+	mv "$res.tmp" "$res"
 	printf 'check: %-14s %3d passed, %d failed, %d skipped (%ds)\n' \
 		"$name" "$n_pass" "$n_fail" "$n_skip" $(($(date +%s) - t0))
-	if [ "$n_fail" -gt 0 ]; then
+}
+
+# collect_suite NAME: add a finished suite to the totals, show its failures.
+collect_suite() {
+	local name=$1 log=$LOGS/$1.log res=$LOGS/$1.res kind rest p f s rc
+	wanted "$name" || return 0
+	if [ ! -f "$res" ]; then
+		failed=$((failed + 1))
+		failures+=("$name: did not run to completion")
+		return
+	fi
+	read -r _ p f s rc <"$res"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	while read -r kind rest; do
+		case $kind in
+		F) failures+=("$rest") ;;
+		S) skips+=("$rest") ;;
+		esac
+	done <"$res"
+	if [ "$f" -gt 0 ]; then
 		echo "--- $name: failures (full log: $log) ---"
 		failure_context "$log"
 		[ "$rc" = 0 ] || [ "$rc" = 1 ] || [ "$rc" = 4 ] || tail -n 20 "$log" | sed 's/^/  /'
@@ -173,15 +203,43 @@ if ! out=$(make -s -C "$TOP" tests 2>&1); then
 fi
 passed=$((passed + 1))
 
-run_suite static static_checks
+# Two lanes by default (2 CPUs): the VM suites, and everything else.
+# SIPOVL_CHECK_JOBS=1 runs the suites one after the other.
+host_suites=()
 for t in tests/*/run.sh; do
 	[ -x "$t" ] || continue
 	s=${t#tests/}
-	run_suite "host-${s%/run.sh}" "$t"
+	host_suites+=("host-${s%/run.sh}:$t")
 done
-run_suite vm-6.1 selftests/vm/run.sh --kernel 6.1
-run_suite vm-6.12 selftests/vm/run.sh --kernel 6.12
-run_suite dkms selftests/vm/dkms.sh --kernel 6.1
+lane_host() {
+	run_suite static static_checks
+	local hs
+	for hs in ${host_suites[@]+"${host_suites[@]}"}; do
+		run_suite "${hs%%:*}" "${hs#*:}"
+	done
+	run_suite dkms selftests/vm/dkms.sh --kernel 6.1
+}
+lane_vm() {
+	run_suite vm-6.1 selftests/vm/run.sh --kernel 6.1
+	run_suite vm-6.12 selftests/vm/run.sh --kernel 6.12
+}
+if [ "${SIPOVL_CHECK_JOBS:-2}" -gt 1 ]; then
+	lane_vm &
+	vm_pid=$!
+	trap 'kill $vm_pid 2>/dev/null || true; touch "$LOGS/.finished"' EXIT
+	lane_host
+	wait $vm_pid || true
+else
+	lane_host
+	lane_vm
+fi
+
+suites=(static)
+for hs in ${host_suites[@]+"${host_suites[@]}"}; do suites+=("${hs%%:*}"); done
+suites+=(vm-6.1 vm-6.12 dkms)
+for s in "${suites[@]}"; do
+	collect_suite "$s"
+done
 
 echo "check: $(($(date +%s) - t_start))s"
 if [ ${#failures[@]} -gt 0 ]; then

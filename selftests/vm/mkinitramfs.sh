@@ -62,6 +62,9 @@ for m in virtio_pci 9pnet_virtio 9p; do
 done
 grep -qx 9p.ko "$stage/modules.order" || die "kernel $kver has no 9p module"
 
+# Several runs may build the same image at once: write privately, rename.
+tmp=$(mktemp "$out.XXXXXX")
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
-	cpio --quiet -o -H newc -R 0:0) | gzip -1 >"$out.tmp"
-mv -f "$out.tmp" "$out"
+	cpio --quiet -o -H newc -R 0:0) | gzip -1 >"$tmp"
+chmod 644 "$tmp"
+mv -f "$tmp" "$out"

@@ -30,7 +30,7 @@ LOGS=$(mktemp -d "$TOP/build/check/run-$(date +%Y%m%d-%H%M%S)-XXXX")
 ln -sfn "$(basename "$LOGS")" "$TOP/build/check/last"
 trap 'touch "$LOGS/.finished"' EXIT
 # shellcheck disable=SC2012
-ls -1dt "$TOP"/build/check/run-*/.finished 2>/dev/null | tail -n +6 | xargs -r dirname | xargs -r rm -rf
+{ ls -1dt "$TOP"/build/check/run-*/.finished 2>/dev/null || true; } | tail -n +6 | xargs -r dirname | xargs -r rm -rf
 
 want=("$@")
 wanted() {

@@ -107,7 +107,7 @@ fi
 res=$(mktemp -d "$TOP/build/vm/run-$kver-$(date +%Y%m%d-%H%M%S)-XXXX")
 ln -sfn "$(basename "$res")" "$TOP/build/vm/last"
 # shellcheck disable=SC2012
-ls -1dt "$TOP"/build/vm/run-*/.finished 2>/dev/null | tail -n +11 | xargs -r dirname | xargs -r rm -rf || true
+{ ls -1dt "$TOP"/build/vm/run-*/.finished 2>/dev/null || true; } | tail -n +11 | xargs -r dirname | xargs -r rm -rf || true
 
 accel=(-accel tcg -cpu max)
 [ "${SIPOVL_VM_KVM:-0}" != 1 ] || accel=(-accel kvm -cpu host)

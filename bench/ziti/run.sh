@@ -19,7 +19,7 @@
 #           ("added" = through the tunnel minus baseline)
 #
 # Each measured run starts its dial side afresh (the hosts stay up) and waits for the router
-# to go idle first. Runs alternate (ours, Go; then Go, ours; ...) REPS times; medians and
+# to go idle first; the saturating 1000-flow runs come after all others. Runs alternate (ours, Go; then Go, ours; ...) REPS times; medians and
 # ratios (ours / Go) are printed as a markdown table at the end, the raw lines are in
 # $W/results.txt. About 8-9 minutes with the defaults.
 #
@@ -172,13 +172,18 @@ measure() { # kind(tcp|udp|udpl) who(zt|go|direct)
 
 log "$REPS alternating rounds"
 set +e
+# the loads the path carries first (stream, 20 flows), the saturating 1000 flows last: a
+# saturated run leaves queues behind in the router and the Go host that take minutes to drain
 for r in $(seq 1 "$REPS"); do
 	if [ $((r % 2)) -eq 1 ]; then order="zt go"; else order="go zt"; fi
 	for who in $order; do measure tcp "$who"; done
-	measure udp direct
-	for who in $order; do measure udp "$who"; done
 	measure udpl direct
 	for who in $order; do measure udpl "$who"; done
+done
+for r in $(seq 1 "$REPS"); do
+	if [ $((r % 2)) -eq 1 ]; then order="zt go"; else order="go zt"; fi
+	measure udp direct
+	for who in $order; do measure udp "$who"; done
 done
 set -e
 for p in "$GO_HOST" "$ZT_HOST" "$ROUTER"; do

@@ -62,7 +62,7 @@ TMP=$(mktemp -d)
 on_exit rm -rf "$TMP"
 # keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
 if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-	on_exit bash -c "mkdir -p /run/sipovl-vm/daemon && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*_messages.log /run/sipovl-vm/daemon/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/daemon/ziti-router.log 2>/dev/null; true"
+	on_exit bash -c "mkdir -p /run/sipovl-vm/daemon && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml /run/sipovl-vm/daemon/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/daemon/ziti-router.log 2>/dev/null; true"
 fi
 
 # --- the Ziti network
@@ -184,6 +184,20 @@ diag "gw-a flows now: $fl (t=$(el)s)"
 
 # --- SIP: SIPp UAC at A calls the UAS at B, RTP echoed on the 7222-7422 intercept
 sipp -sd uac_pcap 2>/dev/null | sed 's#pcap/#/usr/share/sip-tester/#' >"$TMP/uac_pcap.xml"
+# The UAS is SIPp's built-in "uas" scenario plus what a UDP UAS must do with a retransmitted
+# INVITE. The first datagrams of a flow wait for the Ziti dial; on a loaded TCG guest that can
+# take longer than T1 (500 ms), and the UAC's INVITE retransmission then reaches the UAS right
+# behind the original, after the UAS has sent 180 and 200. The built-in scenario (SIPp 3.6.1)
+# only recognises a retransmission of the request that preceded its last send, and the 200
+# follows the 180, so it takes the INVITE for an unexpected message and aborts the call; the
+# UAC's BYE is then never answered ("UDP retransmission timeout"), with nothing lost on the way.
+# Here the UAS absorbs INVITE retransmissions while it waits for the ACK, as RFC 6026 (7.1,
+# "Accepted" state) specifies; its 200 keeps being retransmitted on its own timer until the ACK
+# (a jump back to the 200 would not resend it: SIPp sends nothing new while a retransmission is
+# pending). TCP never retransmits, so the same scenario serves both transports.
+sipp -sd uas 2>/dev/null |
+	sed 's#^\( *\)<recv request="ACK"#\1<recv request="INVITE" optional="true"/>\n&#' >"$TMP/uas.xml"
+[ "$(grep -c '<recv request="INVITE"' "$TMP/uas.xml")" = 2 ] || bail_out "sipp -sd uas: unexpected built-in scenario"
 nft_counters() { # nft_counters NS: counters of RTP/SIP packets by source
 	ip netns exec "$1" nft -f - <<'EOF'
 table inet cnt {
@@ -208,10 +222,28 @@ EOF
 cnt() { ip netns exec "$1" nft -j list counter inet cnt "$2" | jq '.nftables[] | select(.counter) | .counter.packets'; }
 nft_counters "$PA" && nft_counters "$PB" || bail_out "nft counters"
 
+# kdiag LABEL: kernel side of a SIP run, kept in the results (kernel-diag.out): the module's
+# counters on both gateways (dropped, src_denied...) and UDP drops (InErrors, RcvbufErrors,
+# NoPorts) in every namespace.
+kdiag() {
+	local ns n
+	{
+		echo "== $1 (t=$(el)s)"
+		for ns in PA GWA GWB PB; do
+			n=${!ns}
+			echo "$ns udp: $(ip netns exec "$n" awk '/^Udp:/ { if (h == "") h = $0; else v = $0 }
+				END { split(h, k); split(v, x); for (i = 2; i in k; i++) printf "%s %s ", k[i], x[i] }' /proc/net/snmp)"
+		done
+		for ns in GWA GWB; do
+			ip netns exec "${!ns}" "$CTL" stats 2>&1 | sed "s/^/$ns stats: /"
+		done
+	} >>"$TMP/kernel-diag.out" 2>&1
+}
+kdiag "before SIP"
 calls_total=0 calls_ok=0
 sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	local t=$1 m=$2 rc=0
-	ip netns exec "$PB" sipp -sn uas -i 10.2.0.2 -p 5060 -t "$t" -rtp_echo -mp 7230 -nostdin \
+	ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t "$t" -rtp_echo -mp 7230 -nostdin \
 		-trace_msg -message_file "$TMP/uas-$t"_messages.log -trace_err -error_file "$TMP/uas-$t.err" >"$TMP/uas-$t.out" 2>&1 &
 	local uas=$!
 	sleep 2
@@ -220,6 +252,7 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 		-trace_msg -message_file "$TMP/uac-$t"_messages.log -trace_err -error_file "$TMP/uac-$t.err" >"$TMP/uac-$t.out" 2>&1) || rc=$?
 	kill "$uas" 2>/dev/null
 	wait "$uas" 2>/dev/null
+	kdiag "after SIP $t (sipp exit $rc)"
 	local succ fail
 	succ=$(tail -1 "$TMP/uac-$t.csv" 2>/dev/null | awk -F';' '{print $16}')
 	fail=$(tail -1 "$TMP/uac-$t.csv" 2>/dev/null | awk -F';' '{print $18}')
@@ -229,8 +262,10 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 		ok "SIP over $([ "$t" = u1 ] && echo UDP || echo TCP): $m calls with RTP completed (sipp exit 0, successful ${succ:-?}, failed ${fail:-?}, t=$(el)s)"
 	else
 		not_ok "SIP over $([ "$t" = u1 ] && echo UDP || echo TCP): $m calls with RTP completed (sipp exit $rc)" \
-			"$(grep -v 'Overload warning' "$TMP/uac-$t.err" 2>/dev/null | tail -5 | tr '\n' '|')" \
+			"uac: $(grep -ao "Aborting call on [^']*'[^']*'" "$TMP/uac-$t.err" 2>/dev/null | sort | uniq -c | tr '\n' '|')" \
+			"uas: $(grep -ao "Aborting call on [^']*'[^']*'" "$TMP/uas-$t.err" 2>/dev/null | sort | uniq -c | tr '\n' '|')" \
 			"gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')" "gw-b: $(tail -5 "$TMP/b.log" | tr '\n' '|')"
+		sed -n '/^== before SIP/,$p' "$TMP/kernel-diag.out" | grep -v '^$' | sed 's/^/#   /' | cut -c1-300
 	fi
 }
 sip_call u1 2

@@ -4,6 +4,11 @@
 #   make check      install what is missing, then run every test; ends with "N passed, M failed"
 #   make demo       install what is missing, boot the VM and run the demo
 #   make bench      benchmarks (see Documentation/benchmarks.md)
+#   make kmod-vm KVER=<release>   sipovl.ko for that kernel in build/kmod-<release>/ (VM runner)
+#   make kmod-sparse / testmod KVER=<release>   sparse over kmod/; the VM runner's test modules
+#
+# Testing: Documentation/testing.md (selftests/vm/run.sh runs the VM selftests, scripts/check.sh
+# everything `make check` runs).
 #
 # KDIR=<kernel build dir> overrides the kernel to build against. The running kernel is never
 # used (these hosts do not run a Debian kernel): the default is the newest installed Debian

@@ -143,6 +143,8 @@ setup_dp() {
 	ip -n "$c" addr add 10.1.0.2/24 dev c0
 	ip -n "$g" addr add 10.1.0.1/24 dev g0
 	ip -n "$g" link add d0 type dummy
+	# IPv4 only on dummy0, so that its TX counter counts escaped packets alone.
+	ip netns exec "$g" sysctl -qw net.ipv6.conf.d0.disable_ipv6=1
 	ip -n "$g" addr add 10.2.0.1/24 dev d0
 	ip -n "$c" link set c0 up
 	ip -n "$g" link set g0 up
@@ -232,6 +234,14 @@ done
 say "lsmod (conntrack must not be loaded: it would tax every data plane): $(lsmod | awk 'NR > 1 { print $1 }' | grep -E '^(nf_|xt_|nft_|ip_tables|iptable|x_tables|sipovl)' | sort | paste -sd' ')"
 
 # ---- measurements ---------------------------------------------------------------
+# Packets that escaped steering are forwarded to gw's dummy0 (10.2.0.0/24):
+# its TX counter counts them.
+d0_tx() { ip -n "$1" -s -j link show d0 | jq '.[0].stats64.tx.packets'; }
+declare -A D0=()
+for k in "${!STATE[@]}"; do
+	[ "${STATE[$k]}" = ok ] && [ "$k" != local/0 ] && D0[$k]=$(d0_tx "${GW[$k]}")
+done
+
 say ""
 say "## measurements"
 for proto in "${PROTOS[@]}"; do
@@ -244,6 +254,12 @@ nmax=${SIZES[${#SIZES[@]} - 1]}
 if [ "${STATE[sipovl/$nmax]:-}" = ok ]; then
 	say "sipovl stats at n=$nmax: $(ip netns exec "${GW[sipovl/$nmax]}" "$CTL" stats | head -1)"
 fi
+
+for k in $(printf '%s\n' "${!D0[@]}" | sort); do
+	esc=$(($(d0_tx "${GW[$k]}") - ${D0[$k]}))
+	[ "$esc" = 0 ] || say "ESCAPED $k: $esc packets were forwarded to dummy0 instead of being steered"
+done
+say "escape check done (no ESCAPED line: no packet escaped steering)"
 
 # ---- summary -------------------------------------------------------------------
 med() { awk -v p="$1" -v k="$2/$3" '$1 == "RAW" && $2 == p && $3 == k { print $12 }' "$RAW" | median; }

@@ -131,21 +131,13 @@ static bool pkt_src_martian(const struct sipovl_pkt *p)
 	return ipv6_addr_is_multicast(p->saddr) || ipv6_addr_loopback(p->saddr);
 }
 
-/*
- * May this packet start a new flow at the daemon's socket? A TCP SYN or a
- * UDP datagram, not in the reply direction of a tracked connection: other
- * segments nobody owns (a connection that existed before the intercept,
- * replies to connections the other side opened) continue untouched.
- */
-static bool pkt_starts_flow(const struct sk_buff *skb, const struct sipovl_pkt *p)
+/* In the reply direction of a connection conntrack tracks? */
+static bool pkt_is_reply(const struct sk_buff *skb)
 {
 	enum ip_conntrack_info ctinfo;
-	struct nf_conn *ct;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
 
-	if (p->p == SIPOVL_PTCP && !p->syn)
-		return false;
-	ct = nf_ct_get(skb, &ctinfo);
-	return !ct || CTINFO2DIR(ctinfo) != IP_CT_DIR_REPLY;
+	return ct && CTINFO2DIR(ctinfo) == IP_CT_DIR_REPLY;
 }
 
 static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
@@ -253,14 +245,25 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	ic = t->ic[idx];
 	sk = flow_sock(state->net, skb, &p, state->in, true);
 	if (!sk) {
-		if (!pkt_starts_flow(skb, &p))
+		/*
+		 * Replies of connections the other side opened (known only
+		 * with conntrack) are not ours. A TCP segment other than a SYN
+		 * that no socket owns (a connection older than the intercept,
+		 * a late segment of a closed one) cannot start a flow: it gets
+		 * the intercept's policy, so nothing leaks past a fail-closed
+		 * intercept.
+		 */
+		if (pkt_is_reply(skb))
 			return NF_ACCEPT;
+		if (p.p == SIPOVL_PTCP && !p.syn)
+			goto policy;
 		if (pkt_src_martian(&p)) {
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 			return NF_DROP;
 		}
 		sk = sipovl_socket_get(sn, f, p.p);
 		if (!sk) {
+policy:
 			if (ic->policy == SIPOVL_POLICY_PASS) {
 				ic_count(ic, SIPOVL_IS_PASSES, 1);
 				sipovl_gstat_inc(sn, SIPOVL_GS_PASSED);
@@ -356,7 +359,8 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	}
 	sk = flow_sock(net, skb, &p, net->loopback_dev, false);
 	if (!sk && idx >= 0) {
-		if (!pkt_starts_flow(skb, &p))
+		/* Segments of existing local connections and replies pass. */
+		if ((p.p == SIPOVL_PTCP && !p.syn) || pkt_is_reply(skb))
 			return NF_ACCEPT;
 		sk = sipovl_socket_get(sn, f, p.p);
 	}

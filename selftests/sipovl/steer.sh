@@ -120,22 +120,29 @@ expect "tcp6 not matched: reaches the real server" '^ECHO \[fd01::2\]:[0-9]+ pla
 
 # Replies to connections the other side opened are not new flows: the client
 # range itself is intercepted (all ports), the client talks to a server
-# outside it; the server's SYN-ACK and (with conntrack) UDP replies pass.
+# outside it; with conntrack the server's SYN-ACK and UDP replies pass.
 check "intercept on the clients' own range" ctl intercept add clients proto tcp,udp addr 10.1.0.0/16 port 1-65535
-expect "tcp to a non-intercepted server: SYN-ACK not steered" '^ECHO 10\.1\.0\.2:[0-9]+ back$' \
-	in_cli "$PEER" send --tcp --dst 10.2.0.2:7001 --msg back
 if in_gw nft -f - <<'NFT'
 table ip sipovl_ct_test {
 	chain pre { type filter hook prerouting priority -300; ct state new counter; }
 }
 NFT
 then
+	expect "tcp reply (SYN-ACK) of a tracked connection: not steered" '^ECHO 10\.1\.0\.2:[0-9]+ back$' \
+		in_cli "$PEER" send --tcp --dst 10.2.0.2:7001 --msg back
 	expect "udp reply of a tracked connection: not steered" '^ECHO 10\.1\.0\.2:[0-9]+ back$' \
 		in_cli "$PEER" send --udp --dst 10.2.0.2:7000 --msg back
 	in_gw nft delete table ip sipovl_ct_test
 else
-	not_ok "udp reply of a tracked connection: not steered" "nft could not enable conntrack"
+	not_ok "conntrack for the reply tests" "nft could not enable conntrack"
 fi
+# Without conntrack a SYN-ACK nobody owns is no new flow either: it gets the
+# intercept's policy (drop), it is not forwarded.
+dr0=$(stat_of dropped)
+check_fail "untracked SYN-ACK to an intercepted range: dropped, not forwarded" \
+	in_cli "$PEER" send --tcp --timeout 2 --dst 10.2.0.2:7001 --msg back
+dr1=$(stat_of dropped)
+if [ "$dr1" -gt "$dr0" ]; then ok "dropped by policy ($dr0 -> $dr1)"; else not_ok "dropped by policy ($dr0 -> $dr1)"; fi
 check "delete the clients intercept" ctl intercept del clients
 
 # Never intercepted: multicast and broadcast destinations, even under 0/0.

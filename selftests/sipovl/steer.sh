@@ -122,6 +122,9 @@ expect "tcp6 not matched: reaches the real server" '^ECHO \[fd01::2\]:[0-9]+ pla
 # range itself is intercepted (all ports), the client talks to a server
 # outside it; with conntrack the server's SYN-ACK and UDP replies pass.
 check "intercept on the clients' own range" ctl intercept add clients proto tcp,udp addr 10.1.0.0/16 port 1-65535
+# Load nft's conntrack expression explicitly: module autoloading in the guest
+# depends on where the checkout lives.
+modprobe -a nf_tables nft_ct nf_conntrack 2>&1 | sed 's/^/# /'
 if in_gw nft -f - <<'NFT'
 table ip sipovl_ct_test {
 	chain pre { type filter hook prerouting priority -300; ct state new counter; }

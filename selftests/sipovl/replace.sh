@@ -94,7 +94,18 @@ else
 	not_ok "daemon socket got every one ($got read + $sockdrops buffer drops != $N)"
 fi
 
-# Unload and reload under traffic.
+# Unload and reload under traffic. Empty nft base chains on the same hooks
+# keep the kernel's netfilter static keys enabled across the reloads: QEMU TCG
+# (these VMs) can mis-execute code the kernel is live-patching on another
+# vCPU (an int3 oops in ip_rcv was seen on 6.12 while insmod flipped them).
+modprobe -q nf_tables || true
+nft -f - <<'NFT' || bail_out "cannot create the nft keep-alive chains"
+table inet sipovl_keys {
+	chain pre { type filter hook prerouting priority 0; }
+	chain out { type filter hook output priority 0; }
+}
+NFT
+on_exit nft delete table inet sipovl_keys
 kill "$LST"
 ip netns exec "$CLI" "$PEER" blast --udp --dst 10.2.0.2:5062 --count 0 --gap-us 200 &
 FLOOD=$!

@@ -383,68 +383,53 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	return NF_DROP;
 }
 
-static unsigned int sipovl_pre4(void *priv, struct sk_buff *skb,
-				const struct nf_hook_state *state)
+static int pf_family(const struct nf_hook_state *state)
 {
-	struct sipovl_net *sn = priv;
-
-	if (!READ_ONCE(sn->active))
-		return NF_ACCEPT;
-	return prerouting(sn, skb, state, SIPOVL_F4);
+	return state->pf == NFPROTO_IPV4 ? SIPOVL_F4 : SIPOVL_F6;
 }
 
-static unsigned int sipovl_pre6(void *priv, struct sk_buff *skb,
-				const struct nf_hook_state *state)
+static unsigned int sipovl_pre(void *priv, struct sk_buff *skb,
+			       const struct nf_hook_state *state)
 {
 	struct sipovl_net *sn = priv;
 
 	if (!READ_ONCE(sn->active))
 		return NF_ACCEPT;
-	return prerouting(sn, skb, state, SIPOVL_F6);
+	return prerouting(sn, skb, state, pf_family(state));
 }
 
-static unsigned int sipovl_out4(void *priv, struct sk_buff *skb,
-				const struct nf_hook_state *state)
+static unsigned int sipovl_out(void *priv, struct sk_buff *skb,
+			       const struct nf_hook_state *state)
 {
 	struct sipovl_net *sn = priv;
 
 	if (!READ_ONCE(sn->active))
 		return NF_ACCEPT;
-	return local_out(sn, skb, state, SIPOVL_F4);
-}
-
-static unsigned int sipovl_out6(void *priv, struct sk_buff *skb,
-				const struct nf_hook_state *state)
-{
-	struct sipovl_net *sn = priv;
-
-	if (!READ_ONCE(sn->active))
-		return NF_ACCEPT;
-	return local_out(sn, skb, state, SIPOVL_F6);
+	return local_out(sn, skb, state, pf_family(state));
 }
 
 static const struct nf_hook_ops sipovl_nf_ops[SIPOVL_NHOOKS] = {
 	{
-		.hook = sipovl_pre4,
+		.hook = sipovl_pre,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_PRE_ROUTING,
 		.priority = NF_IP_PRI_CONNTRACK + 1,
 	},
 	{
-		.hook = sipovl_out4,
+		.hook = sipovl_out,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_OUT,
 		/* After mangle and NAT, which may reroute. */
 		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
-		.hook = sipovl_pre6,
+		.hook = sipovl_pre,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_PRE_ROUTING,
 		.priority = NF_IP6_PRI_CONNTRACK + 1,
 	},
 	{
-		.hook = sipovl_out6,
+		.hook = sipovl_out,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_LOCAL_OUT,
 		.priority = NF_IP6_PRI_NAT_DST + 1,

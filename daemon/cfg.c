@@ -391,7 +391,11 @@ static int int_of(struct json_object *v, long long lo, long long hi, long long *
 	if (json_object_is_type(v, json_type_double)) {
 		double d = json_object_get_double(v);
 
-		if (d != (double)(long long)d || d < (double)lo || d > (double)hi)
+		/* Range first: converting NaN or an out-of-range double to
+		 * an integer is undefined behaviour. */
+		if (!(d >= (double)lo && d <= (double)hi) ||
+		    !(d >= -9223372036854775808.0 && d < 9223372036854775808.0) ||
+		    d != (double)(long long)d)
 			return -1;
 		*out = (long long)d;
 		return 0;

@@ -180,7 +180,7 @@ static_checks() {
 		fi
 		[ -z "$out" ] || sed 's/^/# /' <<<"$out"
 	done
-	for f in scripts/*.sh selftests/lib.sh selftests/vm/*.sh selftests/runner-tests/*.sh \
+	for f in scripts/*.sh selftests/lib.sh selftests/vm/*.sh selftests/runner-tests/*.sh tests/*/run.sh \
 		tests/runner/run.sh .ci/run; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))

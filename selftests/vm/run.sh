@@ -197,10 +197,19 @@ watch() {
 	stream "$f"
 }
 
+# console_tail DIR: the end of the guest's console; when a kernel report
+# (panic, BUG, oops, WARNING) starts earlier, from that report on (at most
+# 150 lines), so the report's first line is never cut off.
 console_tail() {
-	local dir=$1
-	echo "--- console log (last 40 lines of $dir/console.log) ---"
-	tail -n 40 "$dir/console.log" 2>/dev/null | tr -d '\r'
+	local dir=$1 log=$1/console.log total first start
+	total=$(wc -l <"$log" 2>/dev/null || echo 0)
+	start=$((total > 40 ? total - 39 : 1))
+	first=$(grep -n -m1 -E 'Kernel panic|BUG:|Oops|general protection fault|WARNING:' "$log" 2>/dev/null | cut -d: -f1)
+	if [ -n "$first" ] && ((first < start)); then
+		start=$((total - first >= 150 ? total - 149 : first))
+	fi
+	echo "--- console log (lines $start-$total of $log) ---"
+	tail -n +"$start" "$log" 2>/dev/null | tr -d '\r'
 	if [ -s "$dir/qemu.log" ]; then
 		echo "--- qemu stderr ---"
 		tail -n 10 "$dir/qemu.log"

@@ -438,7 +438,7 @@ if [ -x "$FUZZ" ] && [ "${CTL_FUZZ_SECONDS:-20}" -gt 0 ]; then
 	mkdir -p "$tmp/corpus"
 	cp "$TOP"/tests/ctl/corpus/* "$tmp/corpus/" 2>/dev/null
 	rc=0
-	"$FUZZ" -max_total_time="${CTL_FUZZ_SECONDS:-20}" -max_len=4096 -timeout=10 \
+	"$FUZZ" -max_total_time="${CTL_FUZZ_SECONDS:-20}" -max_len=4096 -timeout=10 -artifact_prefix="$O/fuzz/ctl-" \
 		"$tmp/corpus" >"$tmp/fuzz.log" 2>&1 || rc=$?
 	if [ $rc = 0 ]; then
 		ok "fuzz: config parser, canonical round trip (${CTL_FUZZ_SECONDS:-20} s, $(grep -o 'Done [0-9]* runs' "$tmp/fuzz.log" | head -1))"

@@ -9,7 +9,7 @@
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
 # calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 B=${O:-$PWD/build}
 UNIT=$B/san/daemon-unit
 FUZZ=$B/fuzz/daemon-fuzz
@@ -44,14 +44,14 @@ fi
 if "$FUZZ" -help=1 >/dev/null 2>&1; then
 	mkdir -p "$W/corpus"
 	for s in tests/daemon/corpus/*; do [ -f "$s" ] && cp "$s" "$W/corpus/"; done
-	if "$FUZZ" -max_total_time="$FUZZ_SECONDS" -max_len=4096 "$W/corpus" >"$W/fuzz.out" 2>&1; then
+	if "$FUZZ" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -artifact_prefix="$B/fuzz/daemon-" "$W/corpus" >"$W/fuzz.out" 2>&1; then
 		ok "fuzz: $(grep -o 'Done [0-9]* runs' "$W/fuzz.out" | tail -1) in ${FUZZ_SECONDS}s, no crash"
 	else
 		notok "fuzz: crash or sanitizer report"
 		grep -E 'ERROR|SUMMARY|Test unit written' "$W/fuzz.out" | head -10 | sed 's/^/# /'
 	fi
 else
-	echo "# fuzz target not runnable (no clang?)"
+	notok "fuzz: $FUZZ does not run"
 fi
 
 echo "1..$n"

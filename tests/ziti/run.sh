@@ -13,7 +13,7 @@
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
 # ZT_KEEP=1 keeps the work directory.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 TOP=$PWD
 B=${O:-$TOP/build}
 SAN=$B/san/zt-tool
@@ -87,7 +87,7 @@ done < "$W/unit.out"
 if [ $urc -ne 0 ] && ! grep -q '^not ok' "$W/unit.out"; then
 	notok "unit: test binary exited $urc"; diag < "$W/unit.err"
 fi
-if "$FUZZ" -print_final_stats=1 -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$W/corpus" > "$W/fuzz.log" 2>&1; then
+if "$FUZZ" -print_final_stats=1 -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$B/fuzz/zt-" "$W/corpus" > "$W/fuzz.log" 2>&1; then
 	ok "fuzz: channel/edge parser, ${FUZZ_SECONDS}s, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$W/fuzz.log" | grep -o '[0-9]*$') inputs, no crash"
 else
 	notok "fuzz: channel/edge parser crashed or failed"; tail -30 "$W/fuzz.log" | diag
@@ -118,7 +118,7 @@ ECHO_PID=$BGPID
 bg "$W/gohost.log" setsid env HOME="$NET/home" "$ZITI" tunnel host -i "$ID/go-host.json" --cli-agent=false
 GOHOST_PID=$BGPID
 PORTS=""
-for i in 0 1 2 3; do PORTS="$PORTS $(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"; done
+for _ in 0 1 2 3; do PORTS="$PORTS $(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"; done
 read -r PT_E2E PT_PLAIN PU_E2E PU_PLAIN <<< "$PORTS"
 bg "$W/goproxy.log" setsid env HOME="$NET/home" "$ZITI" tunnel proxy -i "$ID/go-client.json" --cli-agent=false \
 	"zt-e2e:$PT_E2E" "zt-plain:$PT_PLAIN" "zt-udp-e2e:$PU_E2E:udp" "zt-udp-plain:$PU_PLAIN:udp"
@@ -139,12 +139,12 @@ SINK_PID=$BGPID
 bg "$W/expire.err" "$SAN" probe -i "$ID/zt-client.json" -s zt-expire -v --start-delay-ms 3600000 \
 	--interval-ms 500 --log "$W/expire.log" --session-file "$W/expire.session"
 EXP_PID=$BGPID
-for i in $(seq 1 100); do [ -s "$W/expire.session" ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do [ -s "$W/expire.session" ] && break; sleep 0.1; done
 kill -STOP "$EXP_PID"
 t_stop=$(now_ms)
 EXP_SESSION=$(cat "$W/expire.session" 2>/dev/null)
 
-wait_file() { local i; for i in $(seq 1 "$2"); do [ -s "$1" ] && return 0; sleep 0.25; done; return 1; }
+wait_file() { local _; for _ in $(seq 1 "$2"); do [ -s "$1" ] && return 0; sleep 0.25; done; return 1; }
 if wait_file "$W/host.ready" 120 && wait_file "$W/sink.ready" 60 && wait_file "$W/addr.ready" 60; then
 	ok "our hosts bound 9 services (terminators established, BindSuccess)"
 else
@@ -152,7 +152,7 @@ else
 fi
 # Go host: its terminators for the go-* services
 go_ready=
-for i in $(seq 1 80); do
+for _ in $(seq 1 80); do
 	c=$(cli edge list terminators 'service.name contains "go-"' -j 2>/dev/null | grep -c '"binding": *"edge"' || true)
 	[ "${c:-0}" -ge 4 ] && { go_ready=1; break; }
 	sleep 0.25
@@ -319,8 +319,8 @@ bg "$W/preadd.err" "$SAN" probe -i "$ID/zt-client.json" -s zt-readd -v --poll-ms
 PREADD_PID=$BGPID
 first_ok_after() { awk -v t="$2" '$1=="ok" && $2>t {print $2-t; exit}' "$1"; }
 wait_ok_after() { # log t bound -> prints ms or nothing
-	local i r
-	for i in $(seq 1 $(( $3 / 250 + 8 ))); do
+	local r
+	for _ in $(seq 1 $(( $3 / 250 + 8 ))); do
 		r=$(first_ok_after "$1" "$2"); [ -n "$r" ] && { echo "$r"; return 0; }
 		sleep 0.25
 	done
@@ -355,7 +355,7 @@ t0=$(now_ms)
 if [ -n "$S" ] && cli edge delete api-session "$S" > "$W/last.out" 2>&1; then
 	# recovery counts from the deletion to the first good dial after re-authentication
 	ta=
-	for i in $(seq 1 $(( BOUND_APISESS / 250 ))); do
+	for _ in $(seq 1 $(( BOUND_APISESS / 250 ))); do
 		ta=$(awk -v t="$t0" '$1=="log" && $2>t && /authenticated: api session/ {print $2; exit}' "$W/preadd.log")
 		[ -n "$ta" ] && break
 		sleep 0.25
@@ -379,7 +379,7 @@ fi
 t0=$(now_ms)
 cli edge delete service zt-readd > "$W/last.out" 2>&1
 gone=
-for i in $(seq 1 40); do
+for _ in $(seq 1 40); do
 	awk -v t="$t0" '$1=="fail" && $2>t' "$W/preadd.log" | grep -q . && { gone=1; break; }
 	sleep 0.25
 done
@@ -416,7 +416,7 @@ awk -v t="$t1" '$1=="log" && $2>=t-1000 && /authenticated: api session/' "$W/exp
 check "after all faults: ziti tunnel proxy -> our long-lived host (zt-e2e, 100 KB echo)" \
 	python3 "$ECHO" tcp "$PT_E2E" 100000 3
 # the Go tunneler re-creates its own terminators after the faults at its own pace: wait
-for i in $(seq 1 120); do
+for _ in $(seq 1 120); do
 	c=$(cli edge list terminators 'service.name contains "go-"' -j 2>/dev/null | grep -c '"binding": *"edge"' || true)
 	[ "${c:-0}" -ge 4 ] && break
 	sleep 0.25
@@ -439,7 +439,7 @@ for p in "$HOST_PID:host.log:host (8 services, all faults)" "$PFAULT_PID:pfault.
 	fi
 done
 for pid in "$GOHOST_PID" "$GOPROXY_PID" "$ECHO_PID"; do
-	{ kill -TERM "$pid"; for i in $(seq 1 50); do kill -0 "$pid" || break; sleep 0.1; done
+	{ kill -TERM "$pid"; for _ in $(seq 1 50); do kill -0 "$pid" || break; sleep 0.1; done
 	  kill -KILL "$pid"; wait "$pid"; } 2>/dev/null
 done
 # the Go peers must not have crashed (a crash makes later tests fail for reasons not ours)

@@ -181,7 +181,7 @@ static_checks() {
 		[ -z "$out" ] || sed 's/^/# /' <<<"$out"
 	done
 	for f in scripts/*.sh selftests/lib.sh selftests/vm/*.sh selftests/runner-tests/*.sh tests/*/run.sh \
-		tests/runner/run.sh .ci/run; do
+		.ci/run; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
 		if out=$(shellcheck -x -P SCRIPTDIR -S warning -s bash "$f" 2>&1); then

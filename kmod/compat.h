@@ -8,6 +8,8 @@
 
 #include <linux/version.h>
 #include <linux/netlink.h>
+#include <net/inet_dscp.h>
+#include <net/route.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "sipovl needs Linux 6.1 or later"
@@ -34,6 +36,16 @@ static inline void sipovl_set_err(struct netlink_ext_ack *extack,
 const char *sipovl_extack_fmt(const char *fmt, ...) __printf(1, 2);
 #define SIPOVL_ERR_FMT(extack, fmt, args...) \
 	sipovl_set_err(extack, sipovl_extack_fmt(fmt, ##args))
+#endif
+
+/*
+ * The TOS bits a route lookup uses: IPTOS_RT_MASK until 6.12 removed it in
+ * favour of the DSCP field.
+ */
+#ifdef IPTOS_RT_MASK
+#define SIPOVL_RT_TOS(tos)	((tos) & IPTOS_RT_MASK)
+#else
+#define SIPOVL_RT_TOS(tos)	((tos) & INET_DSCP_MASK)
 #endif
 
 #endif /* _SIPOVL_COMPAT_H */

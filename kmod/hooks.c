@@ -25,6 +25,9 @@
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/addrconf.h>
+#include <net/ip_fib.h>
+#include <net/l3mdev.h>
+#include <linux/inetdevice.h>
 #include <net/tcp.h>
 #include <net/inet_timewait_sock.h>
 #include <linux/netfilter_bridge.h>
@@ -33,6 +36,7 @@
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 
+#include "compat.h"
 #include "hooks.h"
 #include "netns.h"
 #include "steer.h"
@@ -129,6 +133,50 @@ static bool pkt_src_martian(const struct sipovl_pkt *p)
 		       ipv4_is_loopback(s) || ipv4_is_zeronet(s);
 	}
 	return ipv6_addr_is_multicast(p->saddr) || ipv6_addr_loopback(p->saddr);
+}
+
+/*
+ * Reverse-path filtering for a packet that would start a flow. Steering
+ * bypasses the input route lookup, which is where the kernel applies
+ * rp_filter, so apply the device's setting here: the source must be
+ * reachable back through the device the packet came in on (strict, 1) or at
+ * all (loose, 2), as unicast (or local with accept_local). Counted where the
+ * kernel counts its own rp_filter drops (IPReversePathFilter). IPv6 has no
+ * rp_filter; loopback (local traffic) is not checked.
+ */
+static bool pkt_rpf_ok(struct net *net, const struct sk_buff *skb,
+		       const struct sipovl_pkt *p, const struct net_device *in)
+{
+	const struct iphdr *iph = ip_hdr(skb);
+	struct in_device *idev;
+	struct fib_result res;
+	struct flowi4 fl4 = {};
+	int mode;
+
+	if (p->f != SIPOVL_F4 || !in || (in->flags & IFF_LOOPBACK))
+		return true;
+	idev = __in_dev_get_rcu(in);
+	mode = idev ? IN_DEV_RPFILTER(idev) : 0;
+	if (!mode)
+		return true;
+	fl4.daddr = iph->saddr;
+	fl4.saddr = iph->daddr;
+	fl4.flowi4_iif = LOOPBACK_IFINDEX;
+	fl4.flowi4_l3mdev = l3mdev_master_ifindex_rcu(in);
+	fl4.flowi4_tos = SIPOVL_RT_TOS(iph->tos);
+	fl4.flowi4_scope = RT_SCOPE_UNIVERSE;
+	fl4.flowi4_mark = IN_DEV_SRC_VMARK(idev) ? skb->mark : 0;
+	if (fib_lookup(net, &fl4, &res, FIB_LOOKUP_IGNORE_LINKSTATE))
+		goto fail;
+	if (res.type == RTN_LOCAL && IN_DEV_ACCEPT_LOCAL(idev))
+		return true;
+	if (res.type != RTN_UNICAST)
+		goto fail;
+	if (mode == 2 || fib_info_nh_uses_dev(res.fi, in))
+		return true;
+fail:
+	__NET_INC_STATS(net, LINUX_MIB_IPRPFILTER);
+	return false;
 }
 
 /* In the reply direction of a connection conntrack tracks? */
@@ -261,6 +309,8 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 			return NF_DROP;
 		}
+		if (!pkt_rpf_ok(state->net, skb, &p, state->in))
+			return NF_DROP;
 		sk = sipovl_socket_get(sn, f, p.p);
 		if (!sk) {
 policy:

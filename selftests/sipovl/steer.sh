@@ -98,6 +98,41 @@ expect "tcp6 forwarded: steered, orig dst kept" '^TCP \[fd01::2\]:[0-9]+ \[fd02:
 expect "intercepted address that exists is steered too" '^UDP 10\.1\.0\.2:[0-9]+ 10\.2\.0\.2:5060 real$' \
 	in_cli "$PEER" send --udp --dst 10.2.0.2:5060 --msg real
 
+# Reverse-path filtering: steering skips the input route lookup, so the module
+# applies the ingress device's rp_filter to a packet that would start a flow.
+# 10.7.0.2 (on the client) is routed back via g1, not g0 where it comes from.
+ip -n "$CLI" addr add 10.7.0.2/32 dev c0
+ip -n "$GW" route add 10.7.0.0/24 via 10.2.0.2
+rpf_mib() { in_gw nstat -asz TcpExtIPReversePathFilter | awk '$1 == "TcpExtIPReversePathFilter" { print $2 }'; }
+sip_flows() { ctl -j -s intercept show sip | jq -r '.[0].stats.flows'; }
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=1
+m0=$(rpf_mib) f0=$(sip_flows)
+in_cli "$PEER" send --udp --timeout 1 --src 10.7.0.2:0 --dst 10.2.0.77:5060 --msg rpf >/dev/null 2>&1 || true
+m1=$(rpf_mib) f1=$(sip_flows)
+if [ "$m1" -gt "$m0" ] && [ "$f1" = "$f0" ]; then
+	ok "rp_filter=1: a source routed via another device starts no flow (IPReversePathFilter $m0 -> $m1)"
+else
+	not_ok "rp_filter=1: a source routed via another device starts no flow" "IPReversePathFilter $m0 -> $m1, flows $f0 -> $f1"
+fi
+expect "rp_filter=1: a source routed back via its device is steered" '^UDP 10\.1\.0\.2:[0-9]+ 10\.2\.0\.77:5060 strict$' \
+	in_cli "$PEER" send --udp --dst 10.2.0.77:5060 --msg strict
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=2
+m0=$(rpf_mib) f0=$(sip_flows)
+in_cli "$PEER" send --udp --timeout 1 --src 10.7.0.2:0 --dst 10.2.0.77:5060 --msg loose >/dev/null 2>&1 || true
+m1=$(rpf_mib) f1=$(sip_flows)
+if [ "$m1" = "$m0" ] && [ "$f1" -gt "$f0" ]; then
+	ok "rp_filter=2: a source routed via another device is steered (flows $f0 -> $f1)"
+else
+	not_ok "rp_filter=2: a source routed via another device is steered" "IPReversePathFilter $m0 -> $m1, flows $f0 -> $f1"
+fi
+m0=$(rpf_mib)
+ip -n "$GW" route del 10.7.0.0/24 via 10.2.0.2
+in_cli "$PEER" send --udp --timeout 1 --src 10.7.0.2:0 --dst 10.2.0.77:5060 --msg noroute >/dev/null 2>&1 || true
+m1=$(rpf_mib)
+if [ "$m1" -gt "$m0" ]; then ok "rp_filter=2: an unroutable source is dropped ($m0 -> $m1)"; else not_ok "rp_filter=2: an unroutable source is dropped ($m0 -> $m1)"; fi
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=0
+ip -n "$CLI" addr del 10.7.0.2/32 dev c0
+
 # Locally originated traffic.
 expect "udp4 local: steered" '^UDP 10\.2\.0\.1:[0-9]+ 10\.2\.0\.88:5060 loc$' \
 	in_gw "$PEER" send --udp --dst 10.2.0.88:5060 --src 10.2.0.1:0 --msg loc

@@ -4,6 +4,8 @@
 #   make check      install what is missing, then run every test; ends with "N passed, M failed"
 #   make demo       install what is missing, boot the VM and run the demo
 #   make bench      benchmarks (see Documentation/benchmarks.md)
+#   make install    sipovlctl, sipovld, man page, bash completion, systemd unit (DESTDIR=, PREFIX=)
+#   make install-dkms   the module's DKMS source tree in /usr/src/sipovl-<version> (DESTDIR=)
 #   make kmod-vm KVER=<release>   sipovl.ko for that kernel in build/kmod-<release>/ (VM runner)
 #   make kmod-sparse / testmod KVER=<release>   sparse over kmod/; the VM runner's test modules
 #
@@ -44,7 +46,7 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod kmod-vm kmod-sparse testmod user tests clean check demo bench deps FORCE
+.PHONY: all kmod kmod-vm kmod-sparse testmod user tests clean check demo bench deps install install-dkms FORCE
 
 all: kmod user
 
@@ -88,6 +90,32 @@ testmod:
 	@mkdir -p $(O)/testmod-$(KVER)
 	@$(call klock,testmod-$(KVER)); $(KSYNC) selftests/vm/testmod/ $(O)/testmod-$(KVER)/ && \
 		$(MAKE) -C $(KDIR) M=$(O)/testmod-$(KVER) modules
+
+# Installation (Documentation/admin-guide.md). DESTDIR= stages into a directory (packaging).
+PREFIX ?= /usr
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= /lib/systemd/system
+SIPOVL_VERSION := $(shell sed -n 's/^\#define SIPOVL_VERSION "\(.*\)"$$/\1/p' $(TOP)/kmod/version.h)
+DKMSSRC ?= /usr/src/sipovl-$(SIPOVL_VERSION)
+
+install: user
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(O)/sipovlctl $(O)/sipovld $(DESTDIR)$(SBINDIR)/
+	install -m 0644 Documentation/sipovlctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 ctl/sipovlctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/sipovlctl
+	install -m 0644 daemon/sipovld.service $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -d -m 0700 $(DESTDIR)/etc/sipovld
+
+# The tree dkms.conf describes: Kbuild, kmod/ and uapi/ sources, dkms.conf.
+install-dkms:
+	@test -n "$(SIPOVL_VERSION)" || { echo "error: no SIPOVL_VERSION in kmod/version.h" >&2; exit 1; }
+	install -d $(DESTDIR)$(DKMSSRC)/kmod $(DESTDIR)$(DKMSSRC)/uapi/linux
+	install -m 0644 Kbuild dkms.conf $(DESTDIR)$(DKMSSRC)/
+	install -m 0644 $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) $(DESTDIR)$(DKMSSRC)/kmod/
+	install -m 0644 uapi/linux/*.h $(DESTDIR)$(DKMSSRC)/uapi/linux/
 
 deps:
 	@scripts/deps.sh check

@@ -191,6 +191,29 @@ static_checks() {
 			sed 's/^/# /' <<<"$out"
 		fi
 	done
+	# make install / install-dkms stage every file where Debian expects it.
+	local d want missing
+	d=$(mktemp -d)
+	n=$((n + 1))
+	want="usr/sbin/sipovlctl usr/sbin/sipovld usr/share/man/man8/sipovlctl.8
+		usr/share/bash-completion/completions/sipovlctl lib/systemd/system/sipovld.service
+		etc/sipovld usr/src/sipovl-$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)/dkms.conf"
+	if out=$(make -s -C "$TOP" --no-print-directory install install-dkms DESTDIR="$d" 2>&1); then
+		missing=
+		for f in $want; do [ -e "$d/$f" ] || missing="$missing $f"; done
+		for f in kmod/*.c kmod/*.h uapi/linux/sipovl.h Kbuild; do
+			cmp -s "$f" "$d"/usr/src/sipovl-*/"$f" || missing="$missing usr/src/.../$f"
+		done
+		if [ -z "$missing" ] && [ -x "$d/usr/sbin/sipovld" ]; then
+			echo "ok $n make install, install-dkms (DESTDIR): $(find "$d" -type f | wc -l) files in place"
+		else
+			echo "not ok $n make install, install-dkms (DESTDIR): missing or different:$missing"
+		fi
+	else
+		echo "not ok $n make install, install-dkms (DESTDIR) failed"
+		sed 's/^/# /' <<<"$out"
+	fi
+	rm -rf "$d"
 	echo "1..$n"
 }
 

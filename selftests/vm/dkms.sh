@@ -45,13 +45,10 @@ version_matches() {
 check "dkms.conf PACKAGE_VERSION ($ver) matches kmod/version.h" version_matches
 
 stage() {
-	mkdir -p "$src" &&
-		(cd "$TOP" && rsync -a --include='*/' --include='*.[ch]' --include=Kbuild \
-			--exclude='*.mod.c' --exclude='*' Kbuild kmod uapi "$src/") &&
-		cp "$TOP/dkms.conf" "$src/" &&
+	make -s -C "$TOP" --no-print-directory install-dkms DESTDIR= DKMSSRC="$src" &&
 		dkms add "$src"
 }
-check "dkms add $src" stage
+check "make install-dkms + dkms add $src" stage
 check "dkms build $name/$ver -k $kver" dkms build -m "$name" -v "$ver" -k "$kver"
 check "dkms install $name/$ver -k $kver" dkms install -m "$name" -v "$ver" -k "$kver"
 ko=$(ls "$installed"/sipovl.ko* 2>/dev/null | head -1)

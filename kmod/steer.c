@@ -116,11 +116,17 @@ void sipovl_steer_netns_exit(struct sipovl_net *sn)
 	sipovl_socket_unregister(sn, -1, -1);
 }
 
+/*
+ * Still what registration accepted: a listening TCP socket; an open UDP
+ * socket that was not connect()ed since (a connected socket is one flow's,
+ * not the daemon's socket for new flows).
+ */
 bool sipovl_socket_alive(const struct sock *sk)
 {
 	if (sk->sk_protocol == IPPROTO_TCP)
 		return READ_ONCE(sk->sk_state) == TCP_LISTEN;
-	return !sock_flag(sk, SOCK_DEAD);
+	return !sock_flag(sk, SOCK_DEAD) &&
+	       READ_ONCE(sk->sk_state) != TCP_ESTABLISHED;
 }
 
 struct sock *sipovl_socket_get(struct sipovl_net *sn, int f, int p)

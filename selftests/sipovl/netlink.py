@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nl import *  # noqa: E402,F403
@@ -200,6 +201,30 @@ except Error as e:
     tap(e.errno == errno.ENOENT, "lookup of a non-matching tuple: ENOENT", str(e))
 g.cmd(CMD_INTERCEPT_FLUSH)
 tap(g.ids() == [], "flush empties the table")
+
+# A registered UDP socket that is connect()ed later is one flow's socket, no
+# longer the daemon's socket for new flows: the reaper drops it (1 s period).
+def n_sockets():
+    return sum(1 for t, _ in parse_attrs(g.cmd(CMD_CONFIG_GET)[0][1]) if t & 0x7fff == A_SOCKET)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT
+u.bind(("127.0.0.1", 0))
+uc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+uc.setsockopt(socket.SOL_IP, 19, 1)
+uc.bind(("127.0.0.1", 0))
+uc.connect(("127.0.0.1", 9))
+bad("register a connected UDP socket", errno.EINVAL, "UDP socket is connected",
+    CMD_SOCKET_REGISTER, s32(A_SOCKET_FD, uc.fileno()))
+g.cmd(CMD_SOCKET_REGISTER, s32(A_SOCKET_FD, u.fileno()))
+before = n_sockets()
+u.connect(("127.0.0.1", 9))
+deadline = time.time() + 5
+while n_sockets() and time.time() < deadline:
+    time.sleep(0.2)
+tap(before == 1 and n_sockets() == 0, "a registered UDP socket connected later is dropped",
+    f"sockets {before} -> {n_sockets()}")
+u.close()
+uc.close()
 
 # Permissions: CAP_NET_ADMIN is required, even to read.
 code = ("import os,sys; sys.path.insert(0, %r); from nl import *; g = Genl()\n"

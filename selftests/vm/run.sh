@@ -204,7 +204,7 @@ console_tail() {
 	local dir=$1 log=$1/console.log total first start
 	total=$(wc -l <"$log" 2>/dev/null || echo 0)
 	start=$((total > 40 ? total - 39 : 1))
-	first=$(grep -n -m1 -E 'Kernel panic|BUG:|Oops|general protection fault|WARNING:' "$log" 2>/dev/null | cut -d: -f1)
+	first=$(grep -n -m1 -E 'Kernel panic|BUG:|Oops|general protection fault|WARNING:' "$log" 2>/dev/null | cut -d: -f1 || true)
 	if [ -n "$first" ] && ((first < start)); then
 		start=$((total - first >= 150 ? total - 149 : first))
 	fi

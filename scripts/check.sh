@@ -250,7 +250,7 @@ lane_vm() {
 	# controller and router plus SIPp under TCG, ~5 min; it exercises userspace,
 	# the kernel paths it uses are covered by the other files on both kernels).
 	for t in selftests/sipovl/*.sh; do
-		[ "$t" = selftests/sipovl/daemon.sh ] || vm612+=("$t")
+		case $t in selftests/sipovl/daemon.sh | selftests/sipovl/daemon-update.sh | selftests/sipovl/daemon-lib.sh) ;; *) vm612+=("$t") ;; esac
 	done
 	run_suite vm-6.12 selftests/vm/run.sh --kernel 6.12 "${vm612[@]}"
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# sipovld end to end: two sites joined by a Ziti network, each gateway running sipovl.ko and
+# sipovld end to end (setup in daemon-lib.sh): two sites joined by a Ziti network, each gateway running sipovl.ko and
 # sipovld with its own identity. Checks that Ziti services program the kernel, that TCP and
 # UDP (IPv4 and IPv6) cross the overlay both ways with the caller's real source address seen
 # by the target, that a port the hosting side does not allow is refused, that a SIP call
@@ -15,97 +15,12 @@
 #
 # SIPOVL_DAEMON_DEMO=1: print the demo report (calls, RTP packets each way, sipovlctl stats) too,
 # as "# demo: " lines (daemon/demo/demo.sh shows them).
-source "$(dirname "$0")/../lib.sh"
-require_root
-require_cmd ip jq nft sipp curl
+source "$(dirname "$0")/daemon-lib.sh"
 
-BIN=${SIPOVL_BIN:-$SIPOVL_TOP/build}
-D=$BIN/sipovld
-PEER=$BIN/selftests/peer
-CTL=$BIN/sipovlctl
-NET=$BIN/daemon-zitinet.tar.gz
-VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
-[ -x "$D" ] && [ -x "$PEER" ] && [ -x "$CTL" ] || bail_out "build first (make tests): $D $PEER $CTL"
-[ -f "$NET" ] || bail_out "no $NET: run make tests (tests/daemon/vmnet.sh prepare $NET)"
-T0=$(date +%s)
-el() { echo $(($(date +%s) - T0)); }
-
-load_module
-modprobe -q veth || bail_out "no veth module"
-setup_ns PA GWA ZT GWB PB
-
-link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
-	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
-	local a
-	for a in ${3//,/ }; do ip -n "$1" addr add "$a" dev "$2" nodad 2>/dev/null || ip -n "$1" addr add "$a" dev "$2"; done
-	for a in ${6//,/ }; do ip -n "$4" addr add "$a" dev "$5" nodad 2>/dev/null || ip -n "$4" addr add "$a" dev "$5"; done
-	ip -n "$1" link set "$2" up
-	ip -n "$4" link set "$5" up
-}
-link "$PA" p0 10.1.0.2/24,fd01::2/64 "$GWA" l0 10.1.0.1/24,fd01::1/64
-link "$GWA" u0 10.99.1.2/24 "$ZT" a0 10.99.1.1/24
-link "$GWB" u0 10.99.2.2/24 "$ZT" b0 10.99.2.1/24
-link "$PB" p0 10.2.0.2/24,fd02::2/64 "$GWB" l0 10.2.0.1/24,fd02::1/64
-ip -n "$ZT" addr add 10.99.0.1/32 dev lo
-ip -n "$PA" route add default via 10.1.0.1
-ip -n "$PA" -6 route add default via fd01::1
-ip -n "$PB" route add default via 10.2.0.1
-ip -n "$PB" -6 route add default via fd02::1
-ip -n "$GWA" route add default via 10.99.1.1
-ip -n "$GWB" route add default via 10.99.2.1
-for ns in "$GWA" "$GWB"; do
-	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-done
-
-SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
-TMP=$(mktemp -d)
-on_exit rm -rf "$TMP"
-# keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
-if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-	on_exit bash -c "mkdir -p /run/sipovl-vm/daemon && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml /run/sipovl-vm/daemon/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/daemon/ziti-router.log 2>/dev/null; true"
-fi
-
-# --- the Ziti network
-on_exit "$VMNET" stop
-"$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" || bail_out "ziti network: $(cat "$TMP/vmnet.err")"
-diag "$(cat "$TMP/vmnet.err") (t=$(el)s)"
-
-# --- the gateways
-start_gw() { # start_gw SITE NS
-	ip netns exec "$2" "$D" -i "$SIPOVLD_ZN_DIR/gw-$1.json" -l debug --control "$TMP/$1.sock" \
-		--udp-idle-timeout 30 2>"$TMP/$1.log" &
-	echo $! >"$TMP/$1.pid"
-}
-start_gw a "$GWA"
-start_gw b "$GWB"
-on_exit kill "$(cat "$TMP/a.pid")" "$(cat "$TMP/b.pid")"
-
-st() { "$D" --control "$TMP/$1.sock" --request "${2:-status}" 2>/dev/null; }
-# ready SITE: the other site's service is intercepted and its own is hosted
-ready() {
-	local o=a
-	[ "$1" = a ] && o=b
-	st "$1" | jq -e --arg i "site-$o" --arg h "site-$1" '
-		([.services[] | select(.name == $i) | .intercept.installed] == [true]) and
-		([.services[] | select(.name == $h) | .host.listening] == [true])' >/dev/null
-}
-waitfor() { # waitfor SECONDS CMD...: poll once a second
-	local s=$1 i
-	shift
-	for ((i = 0; i < s; i++)); do
-		"$@" && return 0
-		sleep 1
-	done
-	return 1
-}
-if waitfor 240 ready a && waitfor 60 ready b; then
-	ok "both gateways: Ziti services intercepted and hosted (t=$(el)s)"
-else
-	not_ok "both gateways: Ziti services intercepted and hosted" "gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')" \
-		"gw-b: $(tail -5 "$TMP/b.log" | tr '\n' '|')"
-	tail -20 "$SIPOVLD_ZN_DIR/router.log" 2>/dev/null | sed 's/^/#   router: /' | cut -c1-300
-	bail_out "gateways not ready"
-fi
+daemon_net daemon
+start_gw a "$GWA" --udp-idle-timeout 30
+start_gw b "$GWB" --udp-idle-timeout 30
+gateways_ready
 
 # The kernel table is what the service says.
 tbl=$(ip netns exec "$GWA" "$CTL" -j intercept show)
@@ -123,13 +38,6 @@ else
 fi
 
 # --- plain TCP/UDP across the overlay, real source seen by the target
-bg() { # bg NS NAME CMD...: start a server, wait for "ready"
-	local ns=$1 name=$2
-	shift 2
-	ip netns exec "$ns" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-	on_exit kill $!
-	waitfor 10 grep -q ready "$TMP/$name.out" || bail_out "server $name did not start"
-}
 bg "$PB" eb-u4 "$PEER" echo --udp --bind 10.2.0.2:7000
 bg "$PB" eb-t4 "$PEER" echo --tcp --bind 10.2.0.2:7001
 bg "$PB" eb-u6 "$PEER" echo --udp --bind '[fd02::2]:7000'
@@ -137,18 +45,6 @@ bg "$PB" eb-t6 "$PEER" echo --tcp --bind '[fd02::2]:7001'
 bg "$PA" ea-u4 "$PEER" echo --udp --bind 10.1.0.2:7000
 bg "$PA" ea-t4 "$PEER" echo --tcp --bind 10.1.0.2:7001
 
-expect() { # expect DESC PATTERN CMD...
-	local desc=$1 pat=$2 out rc=0
-	shift 2
-	out=$("$@" 2>&1) || rc=$?
-	if [ $rc = 0 ] && grep -Eq -- "$pat" <<<"$out"; then
-		ok "$desc"
-	else
-		not_ok "$desc" "expected /$pat/ from: $*" "got (exit $rc): $out"
-	fi
-}
-in_pa() { ip netns exec "$PA" "$@"; }
-in_pb() { ip netns exec "$PB" "$@"; }
 expect "udp4 A->B across the overlay, target sees 10.1.0.2" '^ECHO 10\.1\.0\.2:[0-9]+ u4$' \
 	in_pa "$PEER" send --udp --timeout 20 --dst 10.2.0.2:7000 --msg u4
 expect "tcp4 A->B across the overlay, target sees 10.1.0.2" '^ECHO 10\.1\.0\.2:[0-9]+ t4$' \

@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Shared setup of the sipovld end-to-end selftests (daemon.sh, daemon-update.sh); sourced, not run.
+# Two sites joined by a Ziti network, each gateway running sipovl.ko and sipovld with its own
+# identity:
+#
+#   PA 10.1.0.2 fd01::2 -- GWA 10.1.0.1 | 10.99.1.2 -- ZT 10.99.0.1 -- 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2 fd02::2
+#   (phone A)              (gw-a)            (controller+router)          (gw-b)        (SIP server, phone B)
+#
+# The Ziti network is provisioned on the host by tests/daemon/vmnet.sh (make tests builds
+# build/daemon-zitinet.tar.gz) and only run here (see there why).
+#
+#   daemon_net RESULTS_SUBDIR   topology + Ziti network; logs kept in /run/sipovl-vm/RESULTS_SUBDIR
+#   start_gw SITE NS [ARGS...]  start sipovld for site a|b in NS (extra daemon arguments)
+#   gateways_ready              wait until both gateways intercept and host their services
+# and the helpers st, ready, waitfor, bg, expect, in_pa, in_pb, el.
+# shellcheck disable=SC2034 # variables used by the sourcing files
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+require_root
+require_cmd ip jq nft sipp curl
+
+BIN=${SIPOVL_BIN:-$SIPOVL_TOP/build}
+D=$BIN/sipovld
+PEER=$BIN/selftests/peer
+CTL=$BIN/sipovlctl
+NET=$BIN/daemon-zitinet.tar.gz
+VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
+[ -x "$D" ] && [ -x "$PEER" ] && [ -x "$CTL" ] || bail_out "build first (make tests): $D $PEER $CTL"
+[ -f "$NET" ] || bail_out "no $NET: run make tests (tests/daemon/vmnet.sh prepare $NET)"
+T0=$(date +%s)
+el() { echo $(($(date +%s) - T0)); }
+SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
+
+link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+	local a
+	for a in ${3//,/ }; do ip -n "$1" addr add "$a" dev "$2" nodad 2>/dev/null || ip -n "$1" addr add "$a" dev "$2"; done
+	for a in ${6//,/ }; do ip -n "$4" addr add "$a" dev "$5" nodad 2>/dev/null || ip -n "$4" addr add "$a" dev "$5"; done
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
+}
+
+daemon_net() { # daemon_net RESULTS_SUBDIR
+	load_module
+	modprobe -q veth || bail_out "no veth module"
+	setup_ns PA GWA ZT GWB PB
+	link "$PA" p0 10.1.0.2/24,fd01::2/64 "$GWA" l0 10.1.0.1/24,fd01::1/64
+	link "$GWA" u0 10.99.1.2/24 "$ZT" a0 10.99.1.1/24
+	link "$GWB" u0 10.99.2.2/24 "$ZT" b0 10.99.2.1/24
+	link "$PB" p0 10.2.0.2/24,fd02::2/64 "$GWB" l0 10.2.0.1/24,fd02::1/64
+	ip -n "$ZT" addr add 10.99.0.1/32 dev lo
+	ip -n "$PA" route add default via 10.1.0.1
+	ip -n "$PA" -6 route add default via fd01::1
+	ip -n "$PB" route add default via 10.2.0.1
+	ip -n "$PB" -6 route add default via fd02::1
+	ip -n "$GWA" route add default via 10.99.1.1
+	ip -n "$GWB" route add default via 10.99.2.1
+	local ns
+	for ns in "$GWA" "$GWB"; do
+		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	done
+
+	TMP=$(mktemp -d)
+	on_exit rm -rf "$TMP"
+	# keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
+	if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
+		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml /run/sipovl-vm/$1/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; true"
+	fi
+
+	# --- the Ziti network
+	on_exit "$VMNET" stop
+	"$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" || bail_out "ziti network: $(cat "$TMP/vmnet.err")"
+	diag "$(cat "$TMP/vmnet.err") (t=$(el)s)"
+}
+
+# --- the gateways
+start_gw() { # start_gw SITE NS [ARGS...]
+	local site=$1 ns=$2
+	shift 2
+	ip netns exec "$ns" "$D" -i "$SIPOVLD_ZN_DIR/gw-$site.json" -l debug --control "$TMP/$site.sock" \
+		"$@" 2>"$TMP/$site.log" &
+	echo $! >"$TMP/$site.pid"
+	on_exit kill "$!"
+}
+
+st() { "$D" --control "$TMP/$1.sock" --request "${2:-status}" 2>/dev/null; }
+# ready SITE: the other site's service is intercepted and its own is hosted
+ready() {
+	local o=a
+	[ "$1" = a ] && o=b
+	st "$1" | jq -e --arg i "site-$o" --arg h "site-$1" '
+		([.services[] | select(.name == $i) | .intercept.installed] == [true]) and
+		([.services[] | select(.name == $h) | .host.listening] == [true])' >/dev/null
+}
+waitfor() { # waitfor SECONDS CMD...: poll once a second
+	local s=$1 i
+	shift
+	for ((i = 0; i < s; i++)); do
+		"$@" && return 0
+		sleep 1
+	done
+	return 1
+}
+gateways_ready() {
+	if waitfor 240 ready a && waitfor 60 ready b; then
+		ok "both gateways: Ziti services intercepted and hosted (t=$(el)s)"
+	else
+		not_ok "both gateways: Ziti services intercepted and hosted" "gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')" \
+			"gw-b: $(tail -5 "$TMP/b.log" | tr '\n' '|')"
+		tail -20 "$SIPOVLD_ZN_DIR/router.log" 2>/dev/null | sed 's/^/#   router: /' | cut -c1-300
+		bail_out "gateways not ready"
+	fi
+}
+
+bg() { # bg NS NAME CMD...: start a server, wait for "ready"
+	local ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	on_exit kill $!
+	waitfor 10 grep -q ready "$TMP/$name.out" || bail_out "server $name did not start"
+}
+expect() { # expect DESC PATTERN CMD...
+	local desc=$1 pat=$2 out rc=0
+	shift 2
+	out=$("$@" 2>&1) || rc=$?
+	if [ $rc = 0 ] && grep -Eq -- "$pat" <<<"$out"; then
+		ok "$desc"
+	else
+		not_ok "$desc" "expected /$pat/ from: $*" "got (exit $rc): $out"
+	fi
+}
+in_pa() { ip netns exec "$PA" "$@"; }
+in_pb() { ip netns exec "$PB" "$@"; }

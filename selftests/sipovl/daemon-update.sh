@@ -1,0 +1,245 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# sipovld while running, against the Ziti test network of daemon.sh (setup in daemon-lib.sh):
+#  1. a service added, changed (intercept.v1 addresses and ports) and removed on the controller
+#     (its management API, in the guest) changes the kernel table within UPDATE_BOUND seconds (service poll
+#     interval 1 s), while a TCP connection through an unchanged service keeps working across
+#     all three updates;
+#  2. a UDP flow idle longer than udp_idle_timeout_s is closed, an active one is not;
+#  3. with a tiny memory bound (memory_limit_bytes, applied by a reload) a new flow is refused,
+#     mem_limit_hits increases and the daemon keeps running; with the bound lifted flows work again.
+source "$(dirname "$0")/daemon-lib.sh"
+require_cmd python3
+
+POLL_S=1       # service_poll_s
+UPDATE_BOUND=15 # seconds from the controller API call returning to the kernel table showing the change
+IDLE_S=6        # udp_idle_timeout_s on gw-a
+
+daemon_net daemon-update
+gwconf() { # gwconf SITE [EXTRA JSON MEMBERS]: gw-SITE's configuration file
+	printf '{ "service_poll_s": %d, "udp_idle_timeout_s": %d%s }\n' "$POLL_S" "$IDLE_S" "${2:+, $2}" >"$TMP/$1.conf"
+}
+gwconf a
+gwconf b
+start_gw a "$GWA" -c "$TMP/a.conf"
+start_gw b "$GWB" -c "$TMP/b.conf"
+gateways_ready
+
+# The controller's management API through curl: the ziti CLI (Go) under TCG measured a TLS
+# handshake timeout (10 s) on its first call here, so each CLI call would be a retry gamble.
+# The requests are what `ziti edge create/update/delete` send.
+MGMT=https://10.99.0.1:1280/edge/management/v1
+zapi() { # zapi METHOD PATH [JSON]: prints the reply's data; fails on an HTTP error
+	local out
+	out=$(ip netns exec "$ZT" curl -sk --max-time 30 -X "$1" -H "zt-session: ${ZTOK:-}" \
+		-H 'Content-Type: application/json' ${3:+--data "$3"} -w '\n%{http_code}' "$MGMT$2") || return 1
+	ZAPI_CODE=${out##*$'\n'}
+	ZAPI_BODY=${out%$'\n'*}
+	[ "${ZAPI_CODE:0:1}" = 2 ]
+}
+zc() { # zc METHOD PATH [JSON]: an API call that must succeed; ZID = the created object's id
+	zapi "$@" || bail_out "controller API $1 $2: HTTP ${ZAPI_CODE:-?} ${ZAPI_BODY:-}"
+	ZID=$(jq -r '.data | objects | .id // empty' <<<"$ZAPI_BODY")
+}
+zapi POST "/authenticate?method=password" '{"username":"admin","password":"admin"}' ||
+	bail_out "controller API login: HTTP ${ZAPI_CODE:-?} ${ZAPI_BODY:-}"
+ZTOK=$(jq -r '.data.token' <<<"$ZAPI_BODY")
+zc GET '/config-types?filter=name%3D%22intercept.v1%22'
+ICT=$(jq -r '.data[0].id' <<<"$ZAPI_BODY")
+[ -n "$ICT" ] && [ "$ICT" != null ] || bail_out "no intercept.v1 config type: $ZAPI_BODY"
+diag "controller API logged in (t=$(el)s)"
+
+# --- a long-lived TCP connection A -> B through site-b (unchanged by the updates below)
+cat >"$TMP/lsrv.py" <<'PY'
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.2.0.2", 7001)); s.listen(16)
+print("ready", flush=True)
+def serve(c, a):
+    f = c.makefile("rwb")
+    for line in f:
+        f.write(b"ECHO %s:%d " % (a[0].encode(), a[1]) + line); f.flush()
+while True:
+    c, a = s.accept()
+    threading.Thread(target=serve, args=(c, a), daemon=True).start()
+PY
+# client: one line now, then one line each time the file GO.N appears; exits after GO.3
+cat >"$TMP/lcli.py" <<'PY'
+import os, socket, sys, time
+d = sys.argv[1]
+c = socket.create_connection(("10.2.0.2", 7001), timeout=30)
+f = c.makefile("rwb")
+def say(m):
+    f.write(m.encode() + b"\n"); f.flush()
+    print(f.readline().decode().strip(), flush=True)
+say("msg0")
+for i in (1, 2, 3):
+    while not os.path.exists("%s/GO.%d" % (d, i)):
+        time.sleep(0.2)
+    say("msg%d" % i)
+PY
+bg "$PB" lsrv python3 "$TMP/lsrv.py"
+in_pa python3 "$TMP/lcli.py" "$TMP" >"$TMP/lcli.out" 2>"$TMP/lcli.err" &
+lcli=$!
+on_exit kill $lcli
+if waitfor 30 grep -q 'msg0' "$TMP/lcli.out" && grep -Eq '^ECHO 10\.1\.0\.2:[0-9]+ msg0$' "$TMP/lcli.out"; then
+	ok "long-lived tcp A->B through site-b: first line echoed (t=$(el)s)"
+else
+	not_ok "long-lived tcp A->B through site-b: first line echoed" "$(cat "$TMP/lcli.out" "$TMP/lcli.err")"
+fi
+# lcli_step N: the client sends line N on its connection; the echo must come back
+lcli_step() {
+	touch "$TMP/GO.$1"
+	if waitfor 30 grep -q "msg$1" "$TMP/lcli.out" && grep -Eq "^ECHO 10\.1\.0\.2:[0-9]+ msg$1\$" "$TMP/lcli.out"; then
+		ok "$2: the tcp connection through site-b still works (line $1 echoed)"
+	else
+		not_ok "$2: the tcp connection through site-b still works (line $1 echoed)" \
+			"$(cat "$TMP/lcli.out" "$TMP/lcli.err")" "gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')"
+	fi
+}
+
+# --- service updates
+ktab() { ip netns exec "$GWA" "$CTL" -j intercept show; }
+sb0=$(ktab | jq -c '.[] | select(.name == "site-b")')
+# kwait DESC JQ-FILTER: the kernel table (gw-a) satisfies FILTER within UPDATE_BOUND s of now
+kwait() {
+	local t0 i tbl
+	t0=$(date +%s%N)
+	for ((i = 0; i < UPDATE_BOUND * 4; i++)); do
+		tbl=$(ktab)
+		if jq -e "$2" <<<"$tbl" >/dev/null 2>&1; then
+			ok "$1 (in $((($(date +%s%N) - t0) / 1000000)) ms, bound ${UPDATE_BOUND} s)"
+			return 0
+		fi
+		sleep 0.25
+	done
+	not_ok "$1 within ${UPDATE_BOUND} s" "kernel table: $tbl" "gw-a: $(grep -i 'service\|kernel' "$TMP/a.log" | tail -5 | tr '\n' '|')"
+	return 1
+}
+icfg() { # icfg CIDR LOW HIGH: an intercept.v1 for tcp CIDR LOW-HIGH
+	printf '{"protocols":["tcp"],"addresses":["%s"],"portRanges":[{"low":%d,"high":%d}],"dialOptions":{"identity":"gw-b"}}' "$@"
+}
+zc POST /configs "{\"name\":\"site-c-intercept\",\"configTypeId\":\"$ICT\",\"data\":$(icfg 10.3.0.0/24 8000 8001)}"
+CID=$ZID
+zc POST /services "{\"name\":\"site-c\",\"configs\":[\"$CID\"],\"encryptionRequired\":true}"
+SID=$ZID
+zc POST /service-policies "{\"name\":\"site-c-dial\",\"type\":\"Dial\",\"semantic\":\"AnyOf\",\"serviceRoles\":[\"@$SID\"],\"identityRoles\":[\"#gw-a\"]}"
+kwait "service added on the controller: gw-a kernel table has site-c 10.3.0.0/24 8000-8001" \
+	'[.[] | select(.name == "site-c")] | length == 1 and (.[0].destinations == ["10.3.0.0/24"]) and
+	 (.[0].ports | tostring | test("8000") and test("8001"))'
+lcli_step 1 "after the add"
+
+zc PATCH "/configs/$CID" "{\"data\":$(icfg 10.4.0.0/24 8100 8105)}"
+kwait "service changed on the controller: gw-a kernel table has site-c 10.4.0.0/24 8100-8105" \
+	'[.[] | select(.name == "site-c")] | length == 1 and (.[0].destinations == ["10.4.0.0/24"]) and
+	 (.[0].ports | tostring | test("8100") and test("8105") and (test("8000") | not))'
+lcli_step 2 "after the change"
+
+zc DELETE "/services/$SID"
+kwait "service removed on the controller: site-c gone from gw-a's kernel table" \
+	'[.[] | select(.name == "site-c")] | length == 0'
+lcli_step 3 "after the removal"
+sb1=$(ktab | jq -c '.[] | select(.name == "site-b")')
+if [ -n "$sb0" ] && [ "$sb0" = "$sb1" ]; then
+	ok "site-b's kernel intercept is unchanged across the updates"
+else
+	not_ok "site-b's kernel intercept is unchanged across the updates" "before: $sb0" "after: $sb1"
+fi
+wait $lcli
+diag "service updates done (t=$(el)s)"
+
+# --- UDP idle timeout (udp_idle_timeout_s = IDLE_S on gw-a)
+bg "$PB" eb-u4 "$PEER" echo --udp --bind 10.2.0.2:7000
+# The active flow: one socket, 10.1.0.2:41001, a datagram every 0.5 s until STOP appears; the
+# number sent so far is kept in usent.
+cat >"$TMP/uact.py" <<'PY'
+import os, socket, sys, time
+d = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.1.0.2", 41001)); s.settimeout(0.4)
+n = 0
+while not os.path.exists(d + "/STOP"):
+    s.sendto(b"act%d" % n, ("10.2.0.2", 7000)); n += 1
+    with open(d + "/usent.tmp", "w") as f: f.write("%d\n" % n)
+    os.rename(d + "/usent.tmp", d + "/usent")
+    try: s.recv(2000)
+    except socket.timeout: pass
+    time.sleep(0.5)
+PY
+in_pa python3 "$TMP/uact.py" "$TMP" >"$TMP/uact.out" 2>"$TMP/uact.err" &
+uact=$!
+on_exit kill $uact
+usend() { in_pa "$PEER" send --udp --timeout 20 --src "10.1.0.2:$1" --dst 10.2.0.2:7000 --msg "$2"; }
+uflows() { jq --arg c "10.1.0.2:$1" '[.[] | select(.type == "intercept-udp" and .client == $c)]'; }
+expect "udp flow 41000 (to stay idle): echoed" '^ECHO 10\.1\.0\.2:41000 idle$' usend 41000 idle
+t_idle=$(date +%s)
+fl=$(st a flows)
+if [ "$(uflows 41000 <<<"$fl" | jq length)" = 1 ] && [ "$(uflows 41001 <<<"$fl" | jq length)" = 1 ]; then
+	ok "gw-a shows the idle udp flow (41000) and the active one (41001)"
+else
+	not_ok "gw-a shows the idle udp flow (41000) and the active one (41001)" "$fl"
+fi
+w=$((t_idle + IDLE_S + 4 - $(date +%s)))
+[ "$w" -le 0 ] || sleep "$w"
+c1=$(cat "$TMP/usent" 2>/dev/null)
+fl=$(st a flows)
+c2=$(cat "$TMP/usent" 2>/dev/null)
+touch "$TMP/STOP"
+waited=$(($(date +%s) - t_idle))
+if [ "$(uflows 41000 <<<"$fl" | jq length)" = 0 ]; then
+	ok "udp flow idle since ${waited} s ago is closed (timeout ${IDLE_S} s, asserted within $((IDLE_S + 4)) s)"
+else
+	not_ok "udp flow idle since ${waited} s ago is closed (timeout ${IDLE_S} s, asserted within $((IDLE_S + 4)) s)" "$fl"
+fi
+# the active flow is the one its first datagram opened: it carried every datagram sent so far
+# (but the last, which may still be in the socket buffer)
+pk=$(uflows 41001 <<<"$fl" | jq '.[0].packets_to_ziti // -1')
+if [ "${c1:-0}" -gt $((2 * IDLE_S)) ] && [ "$pk" -ge $((c1 - 1)) ] && [ "$pk" -le "$c2" ]; then
+	ok "the active udp flow (a datagram every 0.5 s) stays one flow: $pk datagrams, $c1-$c2 sent"
+else
+	not_ok "the active udp flow (a datagram every 0.5 s) stays one flow: $pk datagrams, ${c1:-?}-${c2:-?} sent" "$fl" "$(cat "$TMP/uact.err")"
+fi
+wait $uact
+
+# --- memory bound: a reload with memory_limit_bytes 4096 (less than two flows' state)
+gwconf a '"memory_limit_bytes": 4096'
+st a reload >/dev/null
+memlimit() { [ "$(st a | jq '.memory.limit')" = "$1" ]; }
+waitfor 10 memlimit 4096 # the reload runs after the reply
+s0=$(st a)
+h0=$(jq '.counters.mem_limit_hits' <<<"$s0")
+if [ "$(jq '.memory.limit' <<<"$s0")" = 4096 ]; then
+	ok "reload applied the memory bound (used $(jq '.memory.used' <<<"$s0") of 4096 bytes)"
+else
+	not_ok "reload applied the memory bound" "$(jq -c .memory <<<"$s0")" "$(tail -3 "$TMP/a.log")"
+fi
+# two new flows at once: their state alone exceeds the bound, so at least one is refused
+in_pa "$PEER" send --udp --timeout 5 --src 10.1.0.2:42000 --dst 10.2.0.2:7000 --msg m0 >"$TMP/m0.out" 2>&1 &
+m0=$!
+in_pa "$PEER" send --tcp --timeout 5 --dst 10.2.0.2:7001 --msg m1 >"$TMP/m1.out" 2>&1 || true
+wait $m0 || true
+s1=$(st a)
+h1=$(jq '.counters.mem_limit_hits' <<<"$s1")
+if [ -n "$s1" ] && [ "$h1" -gt "$h0" ] && grep -q 'memory limit reached' "$TMP/a.log"; then
+	ok "new flows over the bound are refused: mem_limit_hits $h0 -> $h1, logged"
+else
+	not_ok "new flows over the bound are refused: mem_limit_hits $h0 -> ${h1:-?}, logged" \
+		"m0: $(cat "$TMP/m0.out")" "m1: $(cat "$TMP/m1.out")" "$(jq -c '.memory' <<<"$s1")"
+fi
+if ! grep -q '^ECHO' "$TMP/m0.out" || ! grep -q '^ECHO' "$TMP/m1.out"; then
+	ok "at least one of the two new flows got no answer"
+else
+	not_ok "at least one of the two new flows got no answer" "m0: $(cat "$TMP/m0.out")" "m1: $(cat "$TMP/m1.out")"
+fi
+gwconf a
+st a reload >/dev/null
+waitfor 10 memlimit $((256 << 20)) || not_ok "reload lifted the memory bound" "$(st a | jq -c .memory)"
+if kill -0 "$(cat "$TMP/a.pid")" 2>/dev/null; then
+	ok "gw-a keeps running after hitting the bound"
+else
+	not_ok "gw-a keeps running after hitting the bound" "$(tail -5 "$TMP/a.log")"
+fi
+expect "bound lifted by a reload: a new flow works again" '^ECHO 10\.1\.0\.2:[0-9]+ m2$' \
+	in_pa "$PEER" send --udp --timeout 20 --dst 10.2.0.2:7000 --msg m2
+diag "total $(el)s"
+done_testing

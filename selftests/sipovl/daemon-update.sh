@@ -169,6 +169,8 @@ PY
 in_pa python3 "$TMP/uact.py" "$TMP" >"$TMP/uact.out" 2>"$TMP/uact.err" &
 uact=$!
 on_exit kill $uact
+usent() { [ "$(cat "$TMP/usent" 2>/dev/null || echo 0)" -ge 2 ]; }
+waitfor 30 usent || not_ok "the active udp sender started" "$(cat "$TMP/uact.err")"
 usend() { in_pa "$PEER" send --udp --timeout 20 --src "10.1.0.2:$1" --dst 10.2.0.2:7000 --msg "$2"; }
 uflows() { jq --arg c "10.1.0.2:$1" '[.[] | select(.type == "intercept-udp" and .client == $c)]'; }
 expect "udp flow 41000 (to stay idle): echoed" '^ECHO 10\.1\.0\.2:41000 idle$' usend 41000 idle
@@ -194,10 +196,11 @@ fi
 # the active flow is the one its first datagram opened: it carried every datagram sent so far
 # (but the last, which may still be in the socket buffer)
 pk=$(uflows 41001 <<<"$fl" | jq '.[0].packets_to_ziti // -1')
-if [ "${c1:-0}" -gt $((2 * IDLE_S)) ] && [ "$pk" -ge $((c1 - 1)) ] && [ "$pk" -le "$c2" ]; then
-	ok "the active udp flow (a datagram every 0.5 s) stays one flow: $pk datagrams, $c1-$c2 sent"
+age=$(uflows 41001 <<<"$fl" | jq '.[0].age_ms // -1')
+if [ "$age" -gt $((IDLE_S * 1000)) ] && [ "$pk" -ge $((c1 - 1)) ] && [ "$pk" -le "$c2" ]; then
+	ok "the active udp flow (a datagram every 0.5 s) stays one flow for ${age} ms: $pk datagrams, $c1-$c2 sent"
 else
-	not_ok "the active udp flow (a datagram every 0.5 s) stays one flow: $pk datagrams, ${c1:-?}-${c2:-?} sent" "$fl" "$(cat "$TMP/uact.err")"
+	not_ok "the active udp flow (a datagram every 0.5 s) stays one flow for ${age} ms (> ${IDLE_S} s): $pk datagrams, ${c1:-?}-${c2:-?} sent" "$fl" "$(cat "$TMP/uact.err")"
 fi
 wait $uact
 

@@ -1,0 +1,283 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest half of the SIP benchmark (bench/sip/run.sh boots the VM and runs this inside it,
+# once). Never run it on the host.
+#
+# The topology and Ziti network of the sipovld selftest (selftests/sipovl/daemon.sh):
+#
+#   PA 10.1.0.2 -- GWA 10.1.0.1 | 10.99.1.2 -- ZT 10.99.0.1 -- 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2
+#   (callers)      (intercept side)            (controller+router)        (host side)      (callees)
+#
+# Service site-b (10.2.0.0/24, SIP 5060-5061, RTP 7222-7422, sourceIp $src_ip:$src_port) is
+# intercepted at GWA by the tunneler under test, one at a time, started afresh for every
+# measurement with the same identity (gw-a.json): sipovld (+ sipovl.ko) or the Go tunneler
+# `ziti tunnel tproxy` (iptables-nft mangle TPROXY rules, the intercepted CIDR added to lo).
+# GWB hosts site-b with sipovld in both cases (the host side is held constant; the callee
+# sees the caller's real address either way).
+#
+# One measurement (tunneler T, N calls): sip-rtp (bench/sip/rtp.c) runs the media of N calls,
+# N UDP flows PA:20000+2i -> PB:7222+i at 50 packets/s each, echoed back by PB (both
+# directions 50 packets/s), warm-up then a measured window; during the window SIPp places
+# new calls from PA (one UDP socket, i.e. one new flow through the tunneler, per call; the
+# scenario is SIPp's built-in uac, no hold) to a SIPp UAS on PB at an offered rate.
+# Recorded: RTP loss and one-way latency both ways, round trip; SIPp's successful and failed
+# calls and call rate; the tunneler's RSS before the load and at the end of the window.
+# Baseline: the same RTP load routed straight through the namespaces (no overlay, no
+# tunneler at GWA: ZT gets plain routes), for "added latency".
+#
+# Output: "RESULT key=value..." lines (bench/sip/summary.py turns them into the report).
+#
+# Settings (environment, passed through by the VM runner):
+#   SIPOVL_BENCH_BIN       build directory (sipovld, sipovlctl, bench/sip-rtp, daemon-zitinet.tar.gz)
+#   SIPOVL_BENCH_POINTS    concurrent calls per measurement ("10 50 200")
+#   SIPOVL_BENCH_ROUNDS    rounds (2); the tunneler order alternates every round
+#   SIPOVL_BENCH_TUNNELERS ("sipovld go")
+#   SIPOVL_BENCH_WARM      warm-up seconds of the RTP flows before the window (5)
+#   SIPOVL_BENCH_SECS      measured window, seconds (15)
+#   SIPOVL_BENCH_DRAIN     seconds a packet may still arrive after the window (2)
+#   SIPOVL_BENCH_CPS       SIPp's offered call rate during the window, calls/s (5)
+source "$SIPOVL_TOP/selftests/lib.sh"
+require_root
+in_vm || { echo "guest.sh: run me through bench/sip/run.sh" >&2; exit 2; }
+require_cmd ip jq sipp iptables-nft curl
+
+BIN=${SIPOVL_BENCH_BIN:-$SIPOVL_TOP/build}
+D=$BIN/sipovld
+CTL=$BIN/sipovlctl
+RTP=$BIN/bench/sip-rtp
+NET=$BIN/daemon-zitinet.tar.gz
+VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
+read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS:-10 50 200}"
+read -r -a TUNS <<<"${SIPOVL_BENCH_TUNNELERS:-sipovld go}"
+ROUNDS=${SIPOVL_BENCH_ROUNDS:-2}
+WARM=${SIPOVL_BENCH_WARM:-5}
+SECS=${SIPOVL_BENCH_SECS:-15}
+DRAIN=${SIPOVL_BENCH_DRAIN:-2}
+CPS=${SIPOVL_BENCH_CPS:-5}
+for f in "$D" "$CTL" "$RTP" "$NET"; do
+	[ -e "$f" ] || { echo "guest.sh: missing $f (make sip-bench tests)" >&2; exit 1; }
+done
+for p in "${POINTS[@]}"; do
+	[[ $p =~ ^[0-9]+$ ]] && [ "$p" -ge 1 ] && [ "$p" -le 201 ] ||
+		{ echo "guest.sh: SIPOVL_BENCH_POINTS: '$p' is not 1..201 (RTP ports 7222-7422)" >&2; exit 2; }
+done
+
+say() { printf '%s\n' "$*"; }
+T0=$(date +%s)
+el() { echo $(($(date +%s) - T0)); }
+waitfor() { # waitfor SECONDS CMD...: poll twice a second
+	local s=$1 i
+	shift
+	for ((i = 0; i < s * 2; i++)); do
+		"$@" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+say "## SIP benchmark (guest)"
+say "kernel: $(uname -r); $(nproc) vCPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
+say "tools: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*'), $(iptables-nft --version)"
+say "points: ${POINTS[*]} calls; rounds: $ROUNDS; tunnelers: ${TUNS[*]}; warm-up ${WARM}s, window ${SECS}s, drain ${DRAIN}s; SIPp offered ${CPS} calls/s"
+
+load_module
+modprobe -q veth || bail_out "no veth module"
+for m in xt_TPROXY nf_tproxy_ipv4 xt_comment xt_mark iptable_mangle nft_compat xt_tcpudp xt_conntrack; do
+	modprobe -q "$m" || say "warning: modprobe $m failed"
+done
+setup_ns PA GWA ZT GWB PB
+link() { # link NS1 IF1 ADDR1 NS2 IF2 ADDR2
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+	ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$4" addr add "$6" dev "$5"
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
+}
+link "$PA" p0 10.1.0.2/24 "$GWA" l0 10.1.0.1/24
+link "$GWA" u0 10.99.1.2/24 "$ZT" a0 10.99.1.1/24
+link "$GWB" u0 10.99.2.2/24 "$ZT" b0 10.99.2.1/24
+link "$PB" p0 10.2.0.2/24 "$GWB" l0 10.2.0.1/24
+ip -n "$ZT" addr add 10.99.0.1/32 dev lo
+ip -n "$PA" route add default via 10.1.0.1
+ip -n "$PB" route add default via 10.2.0.1
+ip -n "$GWA" route add default via 10.99.1.1
+ip -n "$GWB" route add default via 10.99.2.1
+for ns in "$GWA" "$GWB"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+done
+
+SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
+TMP=$(mktemp -d)
+on_exit rm -rf "$TMP"
+if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
+	on_exit bash -c "mkdir -p /run/sipovl-vm/sip && cp $TMP/*.log $TMP/*.out $TMP/*.csv /run/sipovl-vm/sip/ 2>/dev/null; true"
+fi
+on_exit "$VMNET" stop
+"$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" || bail_out "ziti network: $(cat "$TMP/vmnet.err")"
+ZITI=$(cat "$SIPOVLD_ZN_DIR/ziti-bin")
+say "ziti: $ZITI ($("$ZITI" version 2>/dev/null | head -1)); network up at t=$(el)s"
+
+# --- host side: sipovld at GWB, for every measurement
+ip netns exec "$GWB" "$D" -i "$SIPOVLD_ZN_DIR/gw-b.json" -l info --control "$TMP/b.sock" \
+	--udp-idle-timeout 30 2>"$TMP/gwb.log" &
+GWB_PID=$!
+on_exit kill "$GWB_PID"
+hosted_b() {
+	"$D" --control "$TMP/b.sock" --request status 2>/dev/null |
+		jq -e '[.services[] | select(.name == "site-b") | .host.listening] == [true]' >/dev/null
+}
+waitfor 300 hosted_b || bail_out "gw-b: site-b not hosted after 300 s: $(tail -3 "$TMP/gwb.log" | tr '\n' '|')"
+say "gw-b hosting site-b at t=$(el)s"
+
+# --- the callee: a SIPp UAS on PB for the whole run (the selftest's scenario: SIPp's uas
+# that absorbs INVITE retransmissions while it waits for the ACK; see daemon.sh)
+sipp -sd uas 2>/dev/null |
+	sed 's#^\( *\)<recv request="ACK"#\1<recv request="INVITE" optional="true"/>\n&#' >"$TMP/uas.xml"
+ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -nostdin \
+	-trace_err -error_file "$TMP/uas.err" >"$TMP/uas.out" 2>&1 &
+UAS_PID=$!
+on_exit kill "$UAS_PID"
+sleep 2
+kill -0 "$UAS_PID" 2>/dev/null || bail_out "SIPp UAS did not start: $(cat "$TMP/uas.out")"
+
+# --- the tunneler at GWA
+TUN_PID=
+go_ready() {
+	ip netns exec "$GWA" iptables-nft -t mangle -S NF-INTERCEPT 2>/dev/null | grep -q 'site-b.*udp.*7222:7422'
+}
+sipovld_ready() {
+	"$D" --control "$TMP/a.sock" --request status 2>/dev/null |
+		jq -e '[.services[] | select(.name == "site-b") | .intercept.installed] == [true]' >/dev/null
+}
+start_tun() { # start_tun sipovld|go LOG
+	case $1 in
+	sipovld)
+		ip netns exec "$GWA" "$D" -i "$SIPOVLD_ZN_DIR/gw-a.json" -l info --control "$TMP/a.sock" \
+			--udp-idle-timeout 30 2>>"$2" &
+		TUN_PID=$!
+		waitfor 240 sipovld_ready ;;
+	go)
+		# --cli-agent=false: no agent socket; the DNS resolver on 127.0.0.1:53 of GWA's
+		# namespace is left as the Go tunneler sets it up (it is not used here)
+		ip netns exec "$GWA" "$ZITI" tunnel tproxy -i "$SIPOVLD_ZN_DIR/gw-a.json" --cli-agent=false \
+			>>"$2" 2>&1 &
+		TUN_PID=$!
+		waitfor 240 go_ready ;;
+	esac
+}
+stop_tun() {
+	[ -n "$TUN_PID" ] || return 0
+	kill -TERM "$TUN_PID" 2>/dev/null
+	waitfor 20 bash -c "! kill -0 $TUN_PID 2>/dev/null" || kill -KILL "$TUN_PID" 2>/dev/null
+	wait "$TUN_PID" 2>/dev/null
+	TUN_PID=
+	# whatever the Go tunneler left behind (it normally removes it on SIGTERM)
+	if ip netns exec "$GWA" iptables-nft -t mangle -S NF-INTERCEPT >/dev/null 2>&1; then
+		ip netns exec "$GWA" iptables-nft -t mangle -D PREROUTING -j NF-INTERCEPT 2>/dev/null
+		ip netns exec "$GWA" iptables-nft -t mangle -F NF-INTERCEPT 2>/dev/null
+		ip netns exec "$GWA" iptables-nft -t mangle -X NF-INTERCEPT 2>/dev/null
+	fi
+	ip -n "$GWA" addr show dev lo | awk '$1 == "inet" && $2 != "127.0.0.1/8" {print $2}' |
+		while read -r a; do ip -n "$GWA" addr del "$a" dev lo; done
+	return 0
+}
+on_exit stop_tun
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+PORTRUN=0 # every RTP run uses fresh source ports (hosted flows of the previous run may linger)
+rtp() { # rtp FLOWS WARM SECS DRAIN [READYFILE]: prints sip-rtp's result line
+	local base=$((10000 + (PORTRUN % 50) * 1000))
+	PORTRUN=$((PORTRUN + 1))
+	"$RTP" --a-ns "/var/run/netns/$PA" --b-ns "/var/run/netns/$PB" --a 10.1.0.2 --b 10.2.0.2 \
+		--a-port "$base" --b-port 7222 --flows "$1" --warm-s "$2" --secs "$3" --drain-s "$4" ${5:+--ready "$5"}
+}
+# warm_up: one short flow until it comes back (API session, Dial session, router channel,
+# the host side), then let everything settle
+warm_up() {
+	local i r
+	for i in 1 2 3 4 5 6; do
+		r=$(rtp 1 1 2 2)
+		grep -q ' back=[1-9]' <<<"$r" && { sleep 3; return 0; }
+	done
+	return 1
+}
+
+# calls DIR: SIPp UAC on PA, new UDP socket per call, offered $CPS calls/s for the window;
+# prints "calls_ok= calls_failed= calls_elapsed_s= calls_per_s= setup_ms="
+calls() {
+	local dir=$1 m=$((CPS * SECS)) rc=0 hdr last
+	(cd "$dir" && ip netns exec "$PA" timeout $((SECS + 60)) sipp -sn uac 10.2.0.2:5060 -i 10.1.0.2 -t un \
+		-r "$CPS" -m "$m" -l $((CPS * 10)) -nostdin -timeout $((SECS + 40))s -max_recv_loops 100 \
+		-trace_stat -stf "$dir/uac.csv" -trace_err -error_file "$dir/uac.err" >"$dir/uac.out" 2>&1) || rc=$?
+	hdr=$(head -1 "$dir/uac.csv" 2>/dev/null)
+	last=$(tail -1 "$dir/uac.csv" 2>/dev/null)
+	awk -F';' -v rc=$rc -v h="$hdr" -v l="$last" 'BEGIN {
+		n = split(h, k, ";"); split(l, v, ";")
+		for (i = 1; i <= n; i++) f[k[i]] = v[i]
+		split(f["ElapsedTime(C)"], t, ":")
+		el = t[1] * 3600 + t[2] * 60 + t[3] + t[4] / 1000
+		ok = f["SuccessfulCall(C)"] + 0; bad = f["FailedCall(C)"] + 0
+		split(f["ResponseTime1(C)"], r, ":")
+		rt = (r[1] * 3600 + r[2] * 60 + r[3]) * 1000 + r[4]
+		printf "sipp_rc=%d calls_ok=%d calls_failed=%d calls_elapsed_s=%.1f calls_per_s=%.2f setup_ms=%.0f\n",
+			rc, ok, bad, el, el > 0 ? ok / el : 0, rt
+	}'
+}
+
+measure() { # measure TUN N ROUND
+	local tun=$1 n=$2 round=$3 dir="$TMP/m-$1-$2-$3" r c rss0 rss1 fl=- t_ready load
+	mkdir -p "$dir"
+	local t=$(date +%s)
+	if ! start_tun "$tun" "$TMP/$tun.log"; then
+		say "RESULT tun=$tun n=$n round=$round error=not_ready t=$(el)"
+		stop_tun
+		return
+	fi
+	t_ready=$(($(date +%s) - t))
+	if ! warm_up; then
+		say "RESULT tun=$tun n=$n round=$round error=warm_up_failed t=$(el)"
+		stop_tun
+		return
+	fi
+	rss0=$(rss_kb "$TUN_PID")
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	rtp "$n" "$WARM" "$SECS" "$DRAIN" "$dir/window" >"$dir/rtp.out" 2>&1 &
+	local rp=$!
+	waitfor $((WARM + 30)) test -e "$dir/window"
+	c=$(calls "$dir")
+	rss1=$(rss_kb "$TUN_PID")
+	[ "$tun" = sipovld ] && fl=$("$D" --control "$TMP/a.sock" --request flows 2>/dev/null | jq length)
+	wait "$rp"
+	r=$(grep -m1 '^flows=' "$dir/rtp.out" || echo "error=rtp:$(tr '\n' ' ' <"$dir/rtp.out")")
+	stop_tun
+	cp "$dir/uac.csv" "$TMP/uac-$tun-$n-$round.csv" 2>/dev/null
+	say "RESULT tun=$tun n=$n round=$round $r $c rss0_kb=$rss0 rss1_kb=$rss1 tun_flows=$fl ready_s=$t_ready guest_load=$load t=$(el)"
+}
+
+baseline() { # baseline N: plain routing through ZT, no tunneler at GWA
+	local n=$1 r
+	ip -n "$ZT" route add 10.2.0.0/24 via 10.99.2.2
+	ip -n "$ZT" route add 10.1.0.0/24 via 10.99.1.2
+	r=$(rtp "$n" "$WARM" "$SECS" "$DRAIN" 2>&1)
+	ip -n "$ZT" route del 10.2.0.0/24 via 10.99.2.2
+	ip -n "$ZT" route del 10.1.0.0/24 via 10.99.1.2
+	say "RESULT tun=direct n=$n round=$2 $r guest_load=$(cut -d' ' -f1 /proc/loadavg) t=$(el)"
+}
+
+# points in the given order (the saturating ones last: their backlog would skew what
+# follows), rounds within a point, the tunneler order reversed every other round
+for n in "${POINTS[@]}"; do
+	for ((round = 1; round <= ROUNDS; round++)); do
+		order=("${TUNS[@]}")
+		if [ $((round % 2)) = 0 ]; then
+			order=()
+			for ((i = ${#TUNS[@]} - 1; i >= 0; i--)); do order+=("${TUNS[$i]}"); done
+		fi
+		baseline "$n" "$round"
+		for tun in "${order[@]}"; do
+			measure "$tun" "$n" "$round"
+		done
+	done
+done
+say "gw-b counters: $("$D" --control "$TMP/b.sock" --request status 2>/dev/null | jq -c .counters)"
+say "done at t=$(el)s"

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Summary of a bench/sip/run.sh log: the guest's RESULT lines -> medians per tunneler and
+point, ratios sipovld / Go, added latency (tunneler minus the direct baseline of the same
+round and point), memory per flow.
+
+    bench/sip/summary.py LOG
+"""
+import re
+import statistics
+import sys
+
+
+def parse(path):
+    rows = []
+    for line in open(path, errors="replace"):
+        m = re.search(r"RESULT (.*)", line)
+        if not m:
+            continue
+        d = {}
+        for kv in m.group(1).split():
+            if "=" in kv:
+                k, v = kv.split("=", 1)
+                try:
+                    d[k] = float(v)
+                except ValueError:
+                    d[k] = v
+        rows.append(d)
+    return rows
+
+
+def med(v):
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
+
+
+def fmt(x, nd=1):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    return f"{x:.{nd}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def main():
+    rows = parse(sys.argv[1])
+    if not rows:
+        print("# summary: no RESULT lines (the guest failed; see the log above)")
+        return 1
+    points = sorted({int(r["n"]) for r in rows})
+    tuns = [t for t in ("sipovld", "go") if any(r.get("tun") == t for r in rows)]
+    base = {(int(r["n"]), int(r["round"])): r for r in rows if r.get("tun") == "direct" and "sent" in r}
+    errs = [r for r in rows if "error" in r]
+    print("# ---- summary (medians over rounds; added latency = tunneler minus the direct")
+    print("# ---- baseline of the same point and round; memory per flow = (RSS at the end of the")
+    print("# ---- window - RSS before the load) / (N media flows + SIPp calls of the window))")
+    for r in errs:
+        print(f"# error: tun={r.get('tun')} n={int(r['n'])} round={int(r['round'])}: {r['error']}")
+
+    def metric(t, n, f):
+        return [f(r) for r in rows if r.get("tun") == t and int(r["n"]) == n and "sent" in r]
+
+    def added(key):
+        def f(r):
+            b = base.get((int(r["n"]), int(r["round"])))
+            if b is None or r.get("at_b", 0) == 0:
+                return None
+            if key.startswith("ba") or key.startswith("rt"):
+                if r.get("back", 0) == 0:
+                    return None
+            return (r[key] - b[key]) / 1000.0
+        return f
+
+    def mem_per_flow(r):
+        flows = r["n"] + r.get("calls_ok", 0) + r.get("calls_failed", 0)
+        return (r["rss1_kb"] - r["rss0_kb"]) / flows if flows else None
+
+    mets = [
+        ("RTP loss A->B in the window, %", lambda r: r["loss_ab_pct"], 2),
+        ("RTP loss round trip (A->B->A), %", lambda r: r["loss_rt_pct"], 2),
+        ("added one-way latency A->B p50, ms", added("ab_p50_us"), 2),
+        ("added one-way latency A->B p99, ms", added("ab_p99_us"), 1),
+        ("added one-way latency B->A p50, ms", added("ba_p50_us"), 2),
+        ("added one-way latency B->A p99, ms", added("ba_p99_us"), 1),
+        ("SIPp calls completed / s (offered rate in the header)", lambda r: r.get("calls_per_s"), 2),
+        ("SIPp calls failed", lambda r: r.get("calls_failed"), 0),
+        ("SIPp INVITE->200 mean, ms", lambda r: r.get("setup_ms"), 0),
+        ("tunneler RSS before the load, MiB", lambda r: r["rss0_kb"] / 1024, 1),
+        ("tunneler RSS at the end of the window, MiB", lambda r: r["rss1_kb"] / 1024, 1),
+        ("tunneler memory per flow, KiB", mem_per_flow, 1),
+        ("tunneler start to intercepting, s", lambda r: r.get("ready_s"), 0),
+        ("sender late >5 ms, % of slots", lambda r: r.get("late_slots_pct"), 1),
+        ("guest load average (1 min) at start", lambda r: r.get("guest_load"), 1),
+    ]
+    for n in points:
+        b = [r for r in base.values() if int(r["n"]) == n]
+        print(f"\n### {n} concurrent calls ({n} RTP flows x 50 packets/s each way)")
+        if b:
+            print(f"direct baseline (no overlay): loss A->B {fmt(med([r['loss_ab_pct'] for r in b]), 2)} %, "
+                  f"one-way A->B p50 {fmt(med([r['ab_p50_us'] for r in b]) / 1000, 2)} ms p99 "
+                  f"{fmt(med([r['ab_p99_us'] for r in b]) / 1000, 2)} ms, B->A p50 "
+                  f"{fmt(med([r['ba_p50_us'] for r in b]) / 1000, 2)} ms p99 {fmt(med([r['ba_p99_us'] for r in b]) / 1000, 2)} ms "
+                  f"({len(b)} runs)")
+        hdr = "| metric (median) | " + " | ".join(tuns) + " | sipovld / go |"
+        print(hdr)
+        print("|---|" + "---:|" * (len(tuns) + 1))
+        for name, f, nd in mets:
+            vals = {t: med(metric(t, n, f)) for t in tuns}
+            rr = ratio(vals.get("sipovld"), vals.get("go")) if len(tuns) == 2 else None
+            print(f"| {name} | " + " | ".join(fmt(vals[t], nd) for t in tuns) + f" | {fmt(rr, 2)} |")
+        print("per run (tun round: loss A->B %, loss rt %, A->B p50/p99 ms, B->A p50/p99 ms, calls ok/failed, "
+              "calls/s, RSS0->RSS1 MiB, flows at the end (sipovld), guest load):")
+        for r in rows:
+            if int(r["n"]) != n or "sent" not in r:
+                continue
+            print(f"  {r['tun']:8} {int(r['round'])}: {r['loss_ab_pct']:.2f} {r['loss_rt_pct']:.2f}, "
+                  f"{r['ab_p50_us'] / 1000:.2f}/{r['ab_p99_us'] / 1000:.1f}, {r['ba_p50_us'] / 1000:.2f}/{r['ba_p99_us'] / 1000:.1f}, "
+                  + (f"{int(r.get('calls_ok', 0))}/{int(r.get('calls_failed', 0))}, {r.get('calls_per_s', 0):.2f}, "
+                     f"{r['rss0_kb'] / 1024:.1f}->{r['rss1_kb'] / 1024:.1f}, {r.get('tun_flows', '-')}, "
+                     if r["tun"] != "direct" else "")
+                  + f"{r.get('guest_load', '-')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,7 +29,7 @@
 #
 # Settings (environment, passed through by the VM runner):
 #   SIPOVL_BENCH_BIN       build directory (sipovld, sipovlctl, bench/sip-rtp, daemon-zitinet.tar.gz)
-#   SIPOVL_BENCH_POINTS    concurrent calls per measurement ("10 50 200")
+#   SIPOVL_BENCH_POINTS    concurrent calls per measurement ("2 10 50 200")
 #   SIPOVL_BENCH_ROUNDS    rounds (2); the tunneler order alternates every round
 #   SIPOVL_BENCH_TUNNELERS ("sipovld go")
 #   SIPOVL_BENCH_WARM      warm-up seconds of the RTP flows before the window (5)
@@ -47,7 +47,7 @@ CTL=$BIN/sipovlctl
 RTP=$BIN/bench/sip-rtp
 NET=$BIN/daemon-zitinet.tar.gz
 VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
-read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS:-10 50 200}"
+read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS:-2 10 50 200}"
 read -r -a TUNS <<<"${SIPOVL_BENCH_TUNNELERS:-sipovld go}"
 ROUNDS=${SIPOVL_BENCH_ROUNDS:-2}
 WARM=${SIPOVL_BENCH_WARM:-5}
@@ -110,7 +110,7 @@ SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
 TMP=$(mktemp -d)
 on_exit rm -rf "$TMP"
 if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-	on_exit bash -c "mkdir -p /run/sipovl-vm/sip && cp $TMP/*.log $TMP/*.out $TMP/*.csv /run/sipovl-vm/sip/ 2>/dev/null; true"
+	on_exit bash -c "mkdir -p /run/sipovl-vm/sip && cp $TMP/*.log $TMP/*.out $TMP/*.csv $TMP/*.err /run/sipovl-vm/sip/ 2>/dev/null; cp -r $TMP/m-* /run/sipovl-vm/sip/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/sip/ziti-router.log 2>/dev/null; true"
 fi
 on_exit "$VMNET" stop
 "$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" || bail_out "ziti network: $(cat "$TMP/vmnet.err")"
@@ -133,7 +133,7 @@ say "gw-b hosting site-b at t=$(el)s"
 # that absorbs INVITE retransmissions while it waits for the ACK; see daemon.sh)
 sipp -sd uas 2>/dev/null |
 	sed 's#^\( *\)<recv request="ACK"#\1<recv request="INVITE" optional="true"/>\n&#' >"$TMP/uas.xml"
-ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -nostdin \
+ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -nostdin -max_socket 900 \
 	-trace_err -error_file "$TMP/uas.err" >"$TMP/uas.out" 2>&1 &
 UAS_PID=$!
 on_exit kill "$UAS_PID"
@@ -207,7 +207,7 @@ warm_up() {
 calls() {
 	local dir=$1 m=$((CPS * SECS)) rc=0 hdr last
 	(cd "$dir" && ip netns exec "$PA" timeout $((SECS + 60)) sipp -sn uac 10.2.0.2:5060 -i 10.1.0.2 -t un \
-		-r "$CPS" -m "$m" -l $((CPS * 10)) -nostdin -timeout $((SECS + 40))s -max_recv_loops 100 \
+		-r "$CPS" -m "$m" -l $((CPS * 10)) -nostdin -timeout $((SECS + 20))s -max_socket 900 \
 		-trace_stat -stf "$dir/uac.csv" -trace_err -error_file "$dir/uac.err" >"$dir/uac.out" 2>&1) || rc=$?
 	hdr=$(head -1 "$dir/uac.csv" 2>/dev/null)
 	last=$(tail -1 "$dir/uac.csv" 2>/dev/null)
@@ -219,15 +219,16 @@ calls() {
 		ok = f["SuccessfulCall(C)"] + 0; bad = f["FailedCall(C)"] + 0
 		split(f["ResponseTime1(C)"], r, ":")
 		rt = (r[1] * 3600 + r[2] * 60 + r[3]) * 1000 + r[4]
+		cps = el > 0 ? ok / el : 0
 		printf "sipp_rc=%d calls_ok=%d calls_failed=%d calls_elapsed_s=%.1f calls_per_s=%.2f setup_ms=%.0f\n",
-			rc, ok, bad, el, el > 0 ? ok / el : 0, rt
+			rc, ok, bad, el, cps, rt
 	}'
 }
 
 measure() { # measure TUN N ROUND
-	local tun=$1 n=$2 round=$3 dir="$TMP/m-$1-$2-$3" r c rss0 rss1 fl=- t_ready load
+	local tun=$1 n=$2 round=$3 dir="$TMP/m-$1-$2-$3" r c rss0 rss1 fl=- t_ready load t
 	mkdir -p "$dir"
-	local t=$(date +%s)
+	t=$(date +%s)
 	if ! start_tun "$tun" "$TMP/$tun.log"; then
 		say "RESULT tun=$tun n=$n round=$round error=not_ready t=$(el)"
 		stop_tun
@@ -256,11 +257,13 @@ measure() { # measure TUN N ROUND
 
 baseline() { # baseline N: plain routing through ZT, no tunneler at GWA
 	local n=$1 r
+	ip netns exec "$ZT" sysctl -qw net.ipv4.ip_forward=1
 	ip -n "$ZT" route add 10.2.0.0/24 via 10.99.2.2
 	ip -n "$ZT" route add 10.1.0.0/24 via 10.99.1.2
 	r=$(rtp "$n" "$WARM" "$SECS" "$DRAIN" 2>&1)
 	ip -n "$ZT" route del 10.2.0.0/24 via 10.99.2.2
 	ip -n "$ZT" route del 10.1.0.0/24 via 10.99.1.2
+	ip netns exec "$ZT" sysctl -qw net.ipv4.ip_forward=0
 	say "RESULT tun=direct n=$n round=$2 $r guest_load=$(cut -d' ' -f1 /proc/loadavg) t=$(el)"
 }
 

@@ -8,7 +8,7 @@
 #
 #   bench/sip/run.sh [--kernel 6.1|6.12] [--quick]
 #
-#   --quick   one round, 10 calls, 5 s window (a smoke test)
+#   --quick   one round, 2 calls, 5 s window (a smoke test)
 #
 # The guest half is bench/sip/guest.sh; its SIPOVL_BENCH_* settings may be set here (see
 # there). The report is printed and kept in build/bench/sip-<kernel>-<date>.log (the
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
 	--quick)
-		export SIPOVL_BENCH_ROUNDS=${SIPOVL_BENCH_ROUNDS:-1} SIPOVL_BENCH_POINTS=${SIPOVL_BENCH_POINTS:-10}
+		export SIPOVL_BENCH_ROUNDS=${SIPOVL_BENCH_ROUNDS:-1} SIPOVL_BENCH_POINTS=${SIPOVL_BENCH_POINTS:-2}
 		export SIPOVL_BENCH_SECS=${SIPOVL_BENCH_SECS:-5}
 		shift ;;
 	-h | --help) sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -55,7 +55,7 @@ start=$(date +%s)
 lp=$!
 trap 'kill $lp 2>/dev/null' EXIT
 rc=0
-"$TOP/selftests/vm/run.sh" --kernel "$kernel" --exec "$TOP/bench/sip/guest.sh" 2>&1 | tee -a "$log" || rc=$?
+"$TOP/selftests/vm/run.sh" --kernel "$kernel" --keep --exec "$TOP/bench/sip/guest.sh" 2>&1 | tee -a "$log" || rc=$?
 rc=${PIPESTATUS[0]}
 kill $lp 2>/dev/null
 cat "$log.load" >>"$log" 2>/dev/null

@@ -17,11 +17,14 @@
 #
 # One measurement (tunneler T, N calls): sip-rtp (bench/sip/rtp.c) runs the media of N calls,
 # N UDP flows PA:20000+2i -> PB:7222+i at 50 packets/s each, echoed back by PB (both
-# directions 50 packets/s), warm-up then a measured window; during the window SIPp places
-# new calls from PA (one UDP socket, i.e. one new flow through the tunneler, per call; the
-# scenario is SIPp's built-in uac, no hold) to a SIPp UAS on PB at an offered rate.
+# directions 50 packets/s), warm-up then a measured window. Right after it (the media flows
+# idle, not yet expired) SIPp places new calls from PA (one UDP socket, i.e. one new flow
+# through the tunneler, per call; SIPp's built-in uac scenario, no hold) to a SIPp UAS on PB
+# at an offered rate. Apart, because SIPp under TCG takes enough CPU to starve the media
+# (a first version ran both at once: the RTP sender was late in 74-89 % of its 1 ms slots).
 # Recorded: RTP loss and one-way latency both ways, round trip; SIPp's successful and failed
-# calls and call rate; the tunneler's RSS before the load and at the end of the window.
+# calls and call rate; the tunneler's RSS before the load and 1 s before the window ends
+# (sipovld: also its flow count and its own accounting of flow memory).
 # Baseline: the same RTP load routed straight through the namespaces (no overlay, no
 # tunneler at GWA: ZT gets plain routes), for "added latency".
 #
@@ -35,7 +38,8 @@
 #   SIPOVL_BENCH_WARM      warm-up seconds of the RTP flows before the window (5)
 #   SIPOVL_BENCH_SECS      measured window, seconds (15)
 #   SIPOVL_BENCH_DRAIN     seconds a packet may still arrive after the window (2)
-#   SIPOVL_BENCH_CPS       SIPp's offered call rate during the window, calls/s (5)
+#   SIPOVL_BENCH_CPS       SIPp's offered call rate, calls/s (10)
+#   SIPOVL_BENCH_CALL_SECS seconds of offered calls (10): CPS x CALL_SECS calls
 source "$SIPOVL_TOP/selftests/lib.sh"
 require_root
 in_vm || { echo "guest.sh: run me through bench/sip/run.sh" >&2; exit 2; }
@@ -53,7 +57,8 @@ ROUNDS=${SIPOVL_BENCH_ROUNDS:-2}
 WARM=${SIPOVL_BENCH_WARM:-5}
 SECS=${SIPOVL_BENCH_SECS:-15}
 DRAIN=${SIPOVL_BENCH_DRAIN:-2}
-CPS=${SIPOVL_BENCH_CPS:-5}
+CPS=${SIPOVL_BENCH_CPS:-10}
+CALL_SECS=${SIPOVL_BENCH_CALL_SECS:-10}
 for f in "$D" "$CTL" "$RTP" "$NET"; do
 	[ -e "$f" ] || { echo "guest.sh: missing $f (make sip-bench tests)" >&2; exit 1; }
 done
@@ -78,7 +83,7 @@ waitfor() { # waitfor SECONDS CMD...: poll twice a second
 say "## SIP benchmark (guest)"
 say "kernel: $(uname -r); $(nproc) vCPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
 say "tools: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*'), $(iptables-nft --version)"
-say "points: ${POINTS[*]} calls; rounds: $ROUNDS; tunnelers: ${TUNS[*]}; warm-up ${WARM}s, window ${SECS}s, drain ${DRAIN}s; SIPp offered ${CPS} calls/s"
+say "points: ${POINTS[*]} calls; rounds: $ROUNDS; tunnelers: ${TUNS[*]}; warm-up ${WARM}s, window ${SECS}s, drain ${DRAIN}s; SIPp offered ${CPS} calls/s for ${CALL_SECS}s"
 
 load_module
 modprobe -q veth || bail_out "no veth module"
@@ -183,6 +188,7 @@ stop_tun() {
 }
 on_exit stop_tun
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
 
 PORTRUN=0 # every RTP run uses fresh source ports (hosted flows of the previous run may linger)
 rtp() { # rtp FLOWS WARM SECS DRAIN [READYFILE]: prints sip-rtp's result line
@@ -203,11 +209,12 @@ warm_up() {
 }
 
 # calls DIR: SIPp UAC on PA, new UDP socket per call, offered $CPS calls/s for the window;
-# prints "calls_ok= calls_failed= calls_elapsed_s= calls_per_s= setup_ms="
+# prints "calls_ok= calls_failed= calls_elapsed_s= calls_per_s= setup_ms=" (SIPp's stats file:
+# elapsed time in whole seconds, setup = mean INVITE->200 time)
 calls() {
-	local dir=$1 m=$((CPS * SECS)) rc=0 hdr last
-	(cd "$dir" && ip netns exec "$PA" timeout $((SECS + 60)) sipp -sn uac 10.2.0.2:5060 -i 10.1.0.2 -t un \
-		-r "$CPS" -m "$m" -l $((CPS * 10)) -nostdin -timeout $((SECS + 20))s -max_socket 900 \
+	local dir=$1 m=$((CPS * CALL_SECS)) rc=0 hdr last
+	(cd "$dir" && ip netns exec "$PA" timeout $((CALL_SECS + 60)) sipp -sn uac 10.2.0.2:5060 -i 10.1.0.2 -t un \
+		-r "$CPS" -m "$m" -l $((CPS * 10)) -nostdin -timeout $((CALL_SECS + 20))s -max_socket 900 \
 		-trace_stat -stf "$dir/uac.csv" -trace_err -error_file "$dir/uac.err" >"$dir/uac.out" 2>&1) || rc=$?
 	hdr=$(head -1 "$dir/uac.csv" 2>/dev/null)
 	last=$(tail -1 "$dir/uac.csv" 2>/dev/null)
@@ -218,7 +225,7 @@ calls() {
 		el = t[1] * 3600 + t[2] * 60 + t[3] + t[4] / 1000
 		ok = f["SuccessfulCall(C)"] + 0; bad = f["FailedCall(C)"] + 0
 		split(f["ResponseTime1(C)"], r, ":")
-		rt = (r[1] * 3600 + r[2] * 60 + r[3]) * 1000 + r[4]
+		rt = (r[1] * 3600 + r[2] * 60 + r[3]) * 1000 + r[4] / 1000 # HH:MM:SS:microseconds
 		cps = el > 0 ? ok / el : 0
 		printf "sipp_rc=%d calls_ok=%d calls_failed=%d calls_elapsed_s=%.1f calls_per_s=%.2f setup_ms=%.0f\n",
 			rc, ok, bad, el, cps, rt
@@ -226,7 +233,7 @@ calls() {
 }
 
 measure() { # measure TUN N ROUND
-	local tun=$1 n=$2 round=$3 dir="$TMP/m-$1-$2-$3" r c rss0 rss1 fl=- t_ready load t
+	local tun=$1 n=$2 round=$3 dir="$TMP/m-$1-$2-$3" r c rss0 rss1 fl=- acct=- t_ready load t rp c0 c1 cpu
 	mkdir -p "$dir"
 	t=$(date +%s)
 	if ! start_tun "$tun" "$TMP/$tun.log"; then
@@ -242,17 +249,27 @@ measure() { # measure TUN N ROUND
 	fi
 	rss0=$(rss_kb "$TUN_PID")
 	load=$(cut -d' ' -f1 /proc/loadavg)
+	# the media of N calls; RSS and flows sampled 1 s before the window ends
 	rtp "$n" "$WARM" "$SECS" "$DRAIN" "$dir/window" >"$dir/rtp.out" 2>&1 &
-	local rp=$!
+	rp=$!
 	waitfor $((WARM + 30)) test -e "$dir/window"
-	c=$(calls "$dir")
+	c0=$(cpu_ticks "$TUN_PID")
+	sleep $((SECS - 1))
 	rss1=$(rss_kb "$TUN_PID")
-	[ "$tun" = sipovld ] && fl=$("$D" --control "$TMP/a.sock" --request flows 2>/dev/null | jq length)
+	c1=$(cpu_ticks "$TUN_PID")
+	cpu=$(((c1 - c0) * 100 / $(getconf CLK_TCK) / (SECS - 1))) # % of one vCPU
+	if [ "$tun" = sipovld ]; then
+		fl=$("$D" --control "$TMP/a.sock" --request flows 2>/dev/null | jq length)
+		acct=$("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq '.memory.used')
+	fi
 	wait "$rp"
 	r=$(grep -m1 '^flows=' "$dir/rtp.out" || echo "error=rtp:$(tr '\n' ' ' <"$dir/rtp.out")")
+	# then new calls, the media flows idle (measured apart: SIPp would take the guest's CPU
+	# from the media and the tunneler)
+	c=$(calls "$dir")
 	stop_tun
 	cp "$dir/uac.csv" "$TMP/uac-$tun-$n-$round.csv" 2>/dev/null
-	say "RESULT tun=$tun n=$n round=$round $r $c rss0_kb=$rss0 rss1_kb=$rss1 tun_flows=$fl ready_s=$t_ready guest_load=$load t=$(el)"
+	say "RESULT tun=$tun n=$n round=$round $r $c rss0_kb=$rss0 rss1_kb=$rss1 tun_cpu_pct=$cpu tun_flows=$fl acct_bytes=$acct ready_s=$t_ready guest_load=$load t=$(el)"
 }
 
 baseline() { # baseline N: plain routing through ZT, no tunneler at GWA

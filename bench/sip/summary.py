@@ -58,8 +58,8 @@ def main():
     base = {(int(r["n"]), int(r["round"])): r for r in rows if r.get("tun") == "direct" and "sent" in r}
     errs = [r for r in rows if "error" in r]
     print("# ---- summary (medians over rounds; added latency = tunneler minus the direct")
-    print("# ---- baseline of the same point and round; memory per flow = (RSS at the end of the")
-    print("# ---- window - RSS before the load) / (N media flows + SIPp calls of the window))")
+    print("# ---- baseline of the same point and round; memory per flow = (RSS 1 s before the end")
+    print("# ---- of the window - RSS before the load) / N media flows)")
     for r in errs:
         print(f"# error: tun={r.get('tun')} n={int(r['n'])} round={int(r['round'])}: {r['error']}")
 
@@ -78,8 +78,13 @@ def main():
         return f
 
     def mem_per_flow(r):
-        flows = r["n"] + r.get("calls_ok", 0) + r.get("calls_failed", 0)
-        return (r["rss1_kb"] - r["rss0_kb"]) / flows if flows else None
+        return (r["rss1_kb"] - r["rss0_kb"]) / r["n"]
+
+    def acct_per_flow(r):
+        a, f = r.get("acct_bytes"), r.get("tun_flows")
+        if not isinstance(a, float) or not isinstance(f, float) or not f:
+            return None
+        return a / f / 1024
 
     mets = [
         ("RTP loss A->B in the window, %", lambda r: r["loss_ab_pct"], 2),
@@ -88,12 +93,14 @@ def main():
         ("added one-way latency A->B p99, ms", added("ab_p99_us"), 1),
         ("added one-way latency B->A p50, ms", added("ba_p50_us"), 2),
         ("added one-way latency B->A p99, ms", added("ba_p99_us"), 1),
-        ("SIPp calls completed / s (offered rate in the header)", lambda r: r.get("calls_per_s"), 2),
+        ("SIPp calls completed / s, after the window (offered rate in the header)", lambda r: r.get("calls_per_s"), 2),
         ("SIPp calls failed", lambda r: r.get("calls_failed"), 0),
         ("SIPp INVITE->200 mean, ms", lambda r: r.get("setup_ms"), 0),
         ("tunneler RSS before the load, MiB", lambda r: r["rss0_kb"] / 1024, 1),
         ("tunneler RSS at the end of the window, MiB", lambda r: r["rss1_kb"] / 1024, 1),
-        ("tunneler memory per flow, KiB", mem_per_flow, 1),
+        ("tunneler memory per flow (RSS delta / N), KiB", mem_per_flow, 1),
+        ("sipovld's own flow accounting per flow, KiB", acct_per_flow, 2),
+        ("tunneler CPU in the window, % of one vCPU", lambda r: r.get("tun_cpu_pct"), 0),
         ("tunneler start to intercepting, s", lambda r: r.get("ready_s"), 0),
         ("sender late >5 ms, % of slots", lambda r: r.get("late_slots_pct"), 1),
         ("guest load average (1 min) at start", lambda r: r.get("guest_load"), 1),

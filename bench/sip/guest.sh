@@ -33,7 +33,7 @@
 # Settings (environment, passed through by the VM runner):
 #   SIPOVL_BENCH_BIN       build directory (sipovld, sipovlctl, bench/sip-rtp, daemon-zitinet.tar.gz)
 #   SIPOVL_BENCH_POINTS    concurrent calls per measurement ("2 10 50 200")
-#   SIPOVL_BENCH_ROUNDS    rounds (2); the tunneler order alternates every round
+#   SIPOVL_BENCH_ROUNDS    rounds (3); the tunneler order alternates every round
 #   SIPOVL_BENCH_TUNNELERS ("sipovld go")
 #   SIPOVL_BENCH_WARM      warm-up seconds of the RTP flows before the window (5)
 #   SIPOVL_BENCH_SECS      measured window, seconds (15)
@@ -53,7 +53,7 @@ NET=$BIN/daemon-zitinet.tar.gz
 VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
 read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS:-2 10 50 200}"
 read -r -a TUNS <<<"${SIPOVL_BENCH_TUNNELERS:-sipovld go}"
-ROUNDS=${SIPOVL_BENCH_ROUNDS:-2}
+ROUNDS=${SIPOVL_BENCH_ROUNDS:-3}
 WARM=${SIPOVL_BENCH_WARM:-5}
 SECS=${SIPOVL_BENCH_SECS:-15}
 DRAIN=${SIPOVL_BENCH_DRAIN:-2}
@@ -234,6 +234,8 @@ calls() {
 
 measure() { # measure TUN N ROUND
 	local tun=$1 n=$2 round=$3 dir="$TMP/m-$1-$2-$3" r c rss0 rss1 fl=- acct=- t_ready load t rp c0 c1 cpu
+	local rpid r0 r1 b0 b1
+	rpid=$(cat "$SIPOVLD_ZN_DIR/router.pid" 2>/dev/null)
 	mkdir -p "$dir"
 	t=$(date +%s)
 	if ! start_tun "$tun" "$TMP/$tun.log"; then
@@ -253,11 +255,12 @@ measure() { # measure TUN N ROUND
 	rtp "$n" "$WARM" "$SECS" "$DRAIN" "$dir/window" >"$dir/rtp.out" 2>&1 &
 	rp=$!
 	waitfor $((WARM + 30)) test -e "$dir/window"
-	c0=$(cpu_ticks "$TUN_PID")
+	c0=$(cpu_ticks "$TUN_PID") r0=$(cpu_ticks "$rpid") b0=$(cpu_ticks "$GWB_PID")
 	sleep $((SECS - 1))
 	rss1=$(rss_kb "$TUN_PID")
-	c1=$(cpu_ticks "$TUN_PID")
-	cpu=$(((c1 - c0) * 100 / $(getconf CLK_TCK) / (SECS - 1))) # % of one vCPU
+	c1=$(cpu_ticks "$TUN_PID") r1=$(cpu_ticks "$rpid") b1=$(cpu_ticks "$GWB_PID")
+	pct() { echo $((($2 - $1) * 100 / $(getconf CLK_TCK) / (SECS - 1))); } # % of one vCPU
+	cpu="$(pct "$c0" "$c1") router_cpu_pct=$(pct "$r0" "$r1") gwb_cpu_pct=$(pct "$b0" "$b1")"
 	if [ "$tun" = sipovld ]; then
 		fl=$("$D" --control "$TMP/a.sock" --request flows 2>/dev/null | jq length)
 		acct=$("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq '.memory.used')

@@ -10,6 +10,8 @@ import re
 import statistics
 import sys
 
+SATURATED = 50.0  # % lost in the window: no latency figure from such a run
+
 
 def parse(path):
     rows = []
@@ -59,7 +61,8 @@ def main():
     errs = [r for r in rows if "error" in r]
     print("# ---- summary (medians over rounds; added latency = tunneler minus the direct")
     print("# ---- baseline of the same point and round; memory per flow = (RSS 1 s before the end")
-    print("# ---- of the window - RSS before the load) / N media flows)")
+    print("# ---- of the window - RSS before the load) / N media flows; latency only from runs that")
+    print(f"# ---- lost at most {SATURATED:.0f} % in that direction, '-' when none did)")
     for r in errs:
         print(f"# error: tun={r.get('tun')} n={int(r['n'])} round={int(r['round'])}: {r['error']}")
 
@@ -68,12 +71,12 @@ def main():
 
     def added(key):
         def f(r):
+            # no latency from a saturated run: what little got through is the first packets
             b = base.get((int(r["n"]), int(r["round"])))
-            if b is None or r.get("at_b", 0) == 0:
+            if b is None or r["loss_ab_pct"] > SATURATED:
                 return None
-            if key.startswith("ba") or key.startswith("rt"):
-                if r.get("back", 0) == 0:
-                    return None
+            if (key.startswith("ba") or key.startswith("rt")) and r["loss_rt_pct"] > SATURATED:
+                return None
             return (r[key] - b[key]) / 1000.0
         return f
 
@@ -101,6 +104,8 @@ def main():
         ("tunneler memory per flow (RSS delta / N), KiB", mem_per_flow, 1),
         ("sipovld's own flow accounting per flow, KiB", acct_per_flow, 2),
         ("tunneler CPU in the window, % of one vCPU", lambda r: r.get("tun_cpu_pct"), 0),
+        ("router CPU in the window, % of one vCPU", lambda r: r.get("router_cpu_pct"), 0),
+        ("host side (sipovld at GWB) CPU in the window, %", lambda r: r.get("gwb_cpu_pct"), 0),
         ("tunneler start to intercepting, s", lambda r: r.get("ready_s"), 0),
         ("sender late >5 ms, % of slots", lambda r: r.get("late_slots_pct"), 1),
         ("guest load average (1 min) at start", lambda r: r.get("guest_load"), 1),

@@ -27,6 +27,8 @@
 #   SIPOVL_BENCH_NFT_CAP     seconds nft -f may take before it is abandoned (600)
 #   SIPOVL_BENCH_PERF        1: profile sipovl and nft at the largest size
 #                            with perf after the measurements
+#   SIPOVL_BENCH_LOAD_ONLY   1: only sipovl's load times (and, with
+#                            SIPOVL_BENCH_PERF, a profile of apply 100k)
 source "$SIPOVL_TOP/selftests/lib.sh"
 require_root
 in_vm || { echo "guest.sh: run me through bench/dataplane/run.sh" >&2; exit 2; }
@@ -93,7 +95,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 
 say ""
 say "## load times (each into an empty table in a fresh namespace; wall ms)"
-declare -A LOADMS=()
+declare -A LOADMS=() LOADRANGE=()
 for n in 10000 100000; do
 	f=$TAB/sipovl-load-$n.conf
 	[ -f "$f" ] || continue
@@ -106,7 +108,33 @@ for n in 10000 100000; do
 		cleanup_ns "$LD"
 	done
 	LOADMS[sipovl-$n]=$(printf '%s\n' "${vals[@]}" | median)
+	LOADRANGE[sipovl-$n]=$(printf '%s\n' "${vals[@]}" | sort -g | sed -n '1p;$p' | paste -sd-)
 done
+
+# perf_apply: profile one sipovlctl apply of 100k intercepts into a fresh namespace.
+perf_apply() {
+	[ -f "$TAB/sipovl-load-100000.conf" ] && command -v perf >/dev/null || return 0
+	say ""
+	say "## perf: sipovlctl apply of 100000 intercepts (cpu-clock, all CPUs)"
+	setup_ns LD
+	SIPOVLCTL_TIMING=1 perf record -q -a -g -e cpu-clock -F 2000 -o "$TMP/perf.data" -- \
+		ip netns exec "$LD" "$CTL" apply "$TAB/sipovl-load-100000.conf" 2>&1 | grep timing
+	perf report -q -i "$TMP/perf.data" --stdio --no-children --sort comm,sym --percent-limit 0.7 -g none 2>/dev/null |
+		grep -v '^$' | head -50
+	cleanup_ns "$LD"
+}
+
+if [ "${SIPOVL_BENCH_LOAD_ONLY:-0}" = 1 ]; then
+	say ""
+	say "### sipovl load times (wall ms, $LOAD_RUNS runs: median, min-max), guest load $(cut -d' ' -f1-3 /proc/loadavg)"
+	for key in sipovl-10000 sipovl-100000; do
+		say "| $key | ${LOADMS[$key]:--} | ${LOADRANGE[$key]:--} |"
+	done
+	[ "${SIPOVL_BENCH_PERF:-0}" != 1 ] || perf_apply
+	say ""
+	say "total guest time $(elapsed)s"
+	exit 0
+fi
 for be in nft legacy; do
 	f=$TAB/ipt-udp-10000.rules
 	[ -f "$f" ] || continue
@@ -330,32 +358,21 @@ tail -n 20 "$TMP/load.log" | sed 's/^/  /'
 # ---- optional profile ------------------------------------------------------------
 if [ "${SIPOVL_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
 	for dp in sipovl nft iptables-legacy; do
-		for n in "$nmax"; do
-			k=$dp/$n
-			[ "${STATE[$k]:-}" = ok ] || continue
-			say ""
-			say "## perf: udp $k (cpu-clock, all CPUs, 3 s of traffic)"
-			perf record -q -a -e cpu-clock -F 2000 -o "$TMP/perf.data" -- \
-				ip netns exec "${CLI[$k]}" taskset -c 0 "$LOAD" udp --dst $DST_UDP --seconds 3
-			# CPU 0: the sender, with the whole receive path (veth runs it in
-			# the sender's softirq); CPU 1: the sink.
-			perf report -q -i "$TMP/perf.data" --stdio --sort cpu,sym 2>/dev/null >"$TMP/perf.txt"
-			say "top symbols:"
-			head -n 15 "$TMP/perf.txt"
-			say "data-plane symbols:"
-			grep -E 'sipovl|mt_|nft_|ipt_|xt_|tproxy|pipapo' "$TMP/perf.txt" | head -n 15
-		done
+		k=$dp/$nmax
+		[ "${STATE[$k]:-}" = ok ] || continue
+		say ""
+		say "## perf: udp $k (cpu-clock, all CPUs, 3 s of traffic)"
+		perf record -q -a -e cpu-clock -F 2000 -o "$TMP/perf.data" -- \
+			ip netns exec "${CLI[$k]}" taskset -c 0 "$LOAD" udp --dst $DST_UDP --seconds 3
+		# CPU 0: the sender, with the whole receive path (veth runs it in
+		# the sender's softirq); CPU 1: the sink.
+		perf report -q -i "$TMP/perf.data" --stdio --sort cpu,sym 2>/dev/null >"$TMP/perf.txt"
+		say "top symbols:"
+		head -n 15 "$TMP/perf.txt"
+		say "data-plane symbols:"
+		grep -E 'sipovl|mt_|nft_|ipt_|xt_|tproxy|pipapo' "$TMP/perf.txt" | head -n 15
 	done
 fi
-if [ "${SIPOVL_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null && [ -f "$TAB/sipovl-load-100000.conf" ]; then
-	say ""
-	say "## perf: sipovlctl apply of 100000 intercepts (cpu-clock, all CPUs)"
-	setup_ns LD
-	SIPOVLCTL_TIMING=1 perf record -q -a -g -e cpu-clock -F 2000 -o "$TMP/perf.data" -- \
-		ip netns exec "$LD" "$CTL" apply "$TAB/sipovl-load-100000.conf" 2>&1 | grep timing
-	perf report -q -i "$TMP/perf.data" --stdio --no-children --sort comm,sym --percent-limit 0.7 -g none 2>/dev/null |
-		grep -v '^$' | head -40
-	cleanup_ns "$LD"
-fi
+[ "${SIPOVL_BENCH_PERF:-0}" != 1 ] || perf_apply
 say ""
 say "total guest time $(elapsed)s"

@@ -7,9 +7,11 @@
 # each takes to load its table. Method and results: Documentation/benchmarks.md,
 # "Data plane (VM)".
 #
-#   bench/dataplane/run.sh [--kernel 6.1|6.12] [--quick] [--perf]
+#   bench/dataplane/run.sh [--kernel 6.1|6.12] [--quick] [--load] [--perf]
 #
 #   --quick   one run of 1 s per point, sizes 1 and 1000 (a smoke test)
+#   --load    only the load times of sipovlctl apply (10k and 100k), 7 runs
+#             each unless SIPOVL_BENCH_LOAD_RUNS says otherwise
 #   --perf    also profile sipovl and nft (perf, cpu-clock) after measuring
 #
 # The guest half is bench/dataplane/guest.sh; its SIPOVL_BENCH_* settings may
@@ -28,6 +30,9 @@ while [ $# -gt 0 ]; do
 	--quick)
 		export SIPOVL_BENCH_RUNS=${SIPOVL_BENCH_RUNS:-1} SIPOVL_BENCH_SECONDS=${SIPOVL_BENCH_SECONDS:-1}
 		export SIPOVL_BENCH_SIZES=${SIPOVL_BENCH_SIZES:-1 1000} SIPOVL_BENCH_LOAD_RUNS=${SIPOVL_BENCH_LOAD_RUNS:-1}
+		shift ;;
+	--load)
+		export SIPOVL_BENCH_LOAD_ONLY=1 SIPOVL_BENCH_SIZES=1 SIPOVL_BENCH_LOAD_RUNS=${SIPOVL_BENCH_LOAD_RUNS:-7}
 		shift ;;
 	--perf) export SIPOVL_BENCH_PERF=1; shift ;;
 	-h | --help) sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;

@@ -149,6 +149,32 @@ int parse_addr(const char *tok, uint16_t *family, uint8_t addr[16],
 	return -1;
 }
 
+/*
+ * Dotted quad without leading zeros ("10.2.0.0"), the common case, without
+ * inet_pton(): a subset of what inet_pton(AF_INET) accepts, with the same
+ * result. Returns false for everything else (then inet_pton decides).
+ */
+static bool ipv4_simple(const char *s, uint8_t out[4])
+{
+	unsigned int i, v, d;
+
+	for (i = 0; i < 4; i++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = (unsigned int)(*s++ - '0');
+		for (d = 1; *s >= '0' && *s <= '9'; d++) {
+			if (d == 3 || !v)
+				return false;	/* 4 digits or a leading zero */
+			v = v * 10 + (unsigned int)(*s++ - '0');
+		}
+		if (v > 255 || *s != (i < 3 ? '.' : '\0'))
+			return false;
+		out[i] = (uint8_t)v;
+		s++;
+	}
+	return true;
+}
+
 int parse_prefix(const char *tok, struct sipovl_prefix *p, struct ctl_err *err)
 {
 	const char *slash = strchr(tok, '/');
@@ -169,7 +195,8 @@ int parse_prefix(const char *tok, struct sipovl_prefix *p, struct ctl_err *err)
 		goto bad_addr;
 	memcpy(addr, tok, alen);
 	addr[alen] = '\0';
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, p->addr) != 1)
+	if ((v6 || !ipv4_simple(addr, p->addr)) &&
+	    inet_pton(v6 ? AF_INET6 : AF_INET, addr, p->addr) != 1)
 		goto bad_addr;
 	p->family = v6 ? AF_INET6 : AF_INET;
 
@@ -553,6 +580,17 @@ static const char *const keywords[KW_MAX] = {
 	"id", "proto", "addr", "port", "src", "policy"
 };
 
+/* Index in keywords[] of @kw, KW_MAX if it is none. */
+static int keyword(const char *kw)
+{
+	int k;
+
+	for (k = 0; k < KW_MAX; k++)
+		if (kw[0] == keywords[k][0] && !strcmp(kw, keywords[k]))
+			return k;
+	return KW_MAX;
+}
+
 int parse_intercept_args(int argc, char **argv, bool full,
 			 struct sipovl_intercept *in, struct ctl_err *err)
 {
@@ -572,9 +610,7 @@ int parse_intercept_args(int argc, char **argv, bool full,
 	for (i = 1; i < argc; i += 2) {
 		const char *kw = argv[i], *val;
 
-		for (k = 0; k < KW_MAX; k++)
-			if (!strcmp(kw, keywords[k]))
-				break;
+		k = keyword(kw);
 		if (k == KW_MAX) {
 			ctl_errf(err, "unknown keyword %s: expected id, proto, addr, port, src or policy",
 				 tokq(q, kw));
@@ -656,10 +692,18 @@ static int hexval(char c)
 	return -1;
 }
 
+/* Byte classes of the tokenizer: one table load per byte of a long file. */
+enum { C_SPACE = 1, C_STOP = 2 };	/* C_STOP: ends an unquoted word */
+static const unsigned char cclass[256] = {
+	[' '] = C_SPACE | C_STOP, ['\t'] = C_SPACE | C_STOP,
+	['\r'] = C_SPACE | C_STOP, ['\n'] = C_SPACE | C_STOP,
+	['\v'] = C_SPACE | C_STOP, ['\f'] = C_SPACE | C_STOP,
+	['\0'] = C_STOP, ['"'] = C_STOP,
+};
+
 static bool is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
-	       c == '\f';
+	return cclass[(unsigned char)c] & C_SPACE;
 }
 
 int tokenize_line(char *line, char ***toks, int *cap, struct ctl_err *err)
@@ -668,7 +712,7 @@ int tokenize_line(char *line, char ***toks, int *cap, struct ctl_err *err)
 	int n = 0;
 
 	for (;;) {
-		while (is_space(*r))
+		while (cclass[(unsigned char)*r] & C_SPACE)
 			r++;
 		if (!*r || *r == '#')
 			return n;
@@ -685,12 +729,11 @@ int tokenize_line(char *line, char ***toks, int *cap, struct ctl_err *err)
 		}
 		(*toks)[n++] = w = r;
 		if (*r != '"') {
-			while (*r && !is_space(*r)) {
-				if (*r == '"') {
-					ctl_errf(err, "unexpected '\"' inside a word (quote the whole word)");
-					return -1;
-				}
+			while (!(cclass[(unsigned char)*r] & C_STOP))
 				r++;
+			if (*r == '"') {
+				ctl_errf(err, "unexpected '\"' inside a word (quote the whole word)");
+				return -1;
 			}
 			if (*r)
 				*r++ = '\0';
@@ -735,44 +778,50 @@ int tokenize_line(char *line, char ***toks, int *cap, struct ctl_err *err)
 	}
 }
 
-/* Open-addressing hash sets for duplicate detection (ids and names). */
+/*
+ * Open-addressing hash sets for duplicate detection (ids and names). A slot
+ * keeps the key's hash next to the intercept's index, so that probing and
+ * growing never touch the intercepts themselves (each probe used to be a
+ * cache miss into the big array) and names are compared only on a hash hit.
+ */
+struct dupslot {
+	uint32_t idx;		/* 0: empty, else index + 1 into the intercepts */
+	uint32_t hash;
+};
+
 struct dupset {
-	uint32_t *slot;		/* 0: empty, else index + 1 into the intercepts */
+	struct dupslot *slot;
 	size_t mask, used;
 };
 
-static uint64_t hash_name(const char *s)
+static uint32_t hash_name(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return (uint32_t)(h ^ h >> 32);
 }
 
-static uint64_t hash_id(uint32_t id)
+static uint32_t hash_id(uint32_t id)
 {
-	return (uint64_t)id * 0x9e3779b97f4a7c15ULL >> 16;
+	return (uint32_t)((uint64_t)id * 0x9e3779b97f4a7c15ULL >> 32);
 }
 
-static int dupset_grow(struct dupset *d, const struct ctl_config *cfg, bool names)
+static int dupset_grow(struct dupset *d)
 {
 	size_t size = d->slot ? (d->mask + 1) * 2 : 1024, i, j;
-	uint32_t *slot = calloc(size, sizeof(*slot));
+	struct dupslot *slot = calloc(size, sizeof(*slot));
 
 	if (!slot)
 		return -1;
 	for (i = 0; d->slot && i <= d->mask; i++) {
-		uint32_t s = d->slot[i];
-		const struct sipovl_intercept *in;
-
-		if (!s)
+		if (!d->slot[i].idx)
 			continue;
-		in = &cfg->v[s - 1];
-		j = (names ? hash_name(in->name) : hash_id(in->id)) & (size - 1);
-		while (slot[j])
+		j = d->slot[i].hash & (size - 1);
+		while (slot[j].idx)
 			j = (j + 1) & (size - 1);
-		slot[j] = s;
+		slot[j] = d->slot[i];
 	}
 	free(d->slot);
 	d->slot = slot;
@@ -788,20 +837,22 @@ static long dupset_insert(struct dupset *d, const struct ctl_config *cfg,
 			  size_t idx, bool names)
 {
 	const struct sipovl_intercept *in = &cfg->v[idx];
+	uint32_t h = names ? hash_name(in->name) : hash_id(in->id);
 	size_t j;
 
-	if ((!d->slot || (d->used + 1) * 2 > d->mask + 1) &&
-	    dupset_grow(d, cfg, names))
+	if ((!d->slot || (d->used + 1) * 2 > d->mask + 1) && dupset_grow(d))
 		return -2;
-	j = (names ? hash_name(in->name) : hash_id(in->id)) & d->mask;
-	while (d->slot[j]) {
-		const struct sipovl_intercept *o = &cfg->v[d->slot[j] - 1];
+	for (j = h & d->mask; d->slot[j].idx; j = (j + 1) & d->mask) {
+		const struct sipovl_intercept *o;
 
+		if (d->slot[j].hash != h)
+			continue;
+		o = &cfg->v[d->slot[j].idx - 1];
 		if (names ? !strcmp(o->name, in->name) : o->id == in->id)
-			return (long)d->slot[j] - 1;
-		j = (j + 1) & d->mask;
+			return (long)d->slot[j].idx - 1;
 	}
-	d->slot[j] = (uint32_t)idx + 1;
+	d->slot[j].idx = (uint32_t)idx + 1;
+	d->slot[j].hash = h;
 	d->used++;
 	return -1;
 }
@@ -809,12 +860,13 @@ static long dupset_insert(struct dupset *d, const struct ctl_config *cfg,
 static bool dupset_has_id(const struct dupset *d, const struct ctl_config *cfg,
 			  uint32_t id)
 {
+	uint32_t h = hash_id(id);
 	size_t j;
 
 	if (!d->slot)
 		return false;
-	for (j = hash_id(id) & d->mask; d->slot[j]; j = (j + 1) & d->mask)
-		if (cfg->v[d->slot[j] - 1].id == id)
+	for (j = h & d->mask; d->slot[j].idx; j = (j + 1) & d->mask)
+		if (d->slot[j].hash == h && cfg->v[d->slot[j].idx - 1].id == id)
 			return true;
 	return false;
 }
@@ -836,7 +888,7 @@ static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 	char q[TOKQ_LEN];
 	long dup;
 
-	if (!strcmp(tok[0], "sources")) {
+	if (strcmp(tok[0], "intercept") && !strcmp(tok[0], "sources")) {
 		if (*sources_line) {
 			ctl_errf(err, "second \"sources\" line (first on line %u)",
 				 *sources_line);

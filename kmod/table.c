@@ -15,6 +15,10 @@
 #include <linux/netlink.h>
 #include <linux/rcupdate.h>
 #include <linux/cpumask.h>
+#include <linux/percpu.h>
+#include <linux/mutex.h>
+#include <linux/hash.h>
+#include <linux/stringhash.h>
 
 #include "netns.h"
 #include "table.h"
@@ -22,6 +26,10 @@
 #define SIPOVL_MAX_TXNS 16
 
 static struct workqueue_struct *sipovl_wq;
+
+/* The pool of counter blocks (see counters_alloc). */
+static DEFINE_MUTEX(ctr_lock);
+static LIST_HEAD(ctr_partial);
 
 int sipovl_table_init(void)
 {
@@ -34,29 +42,97 @@ void sipovl_table_exit(void)
 	/* Wait for pending call_rcu()s of queue_rcu_work(), then drain. */
 	rcu_barrier();
 	destroy_workqueue(sipovl_wq);
+	/* Every intercept is gone, and with it every block of counters. */
+	WARN_ON_ONCE(!list_empty(&ctr_partial));
 }
+
+/*
+ * Per-intercept counters come from blocks of CTR_BLOCK slots with one percpu
+ * allocation each: an alloc_percpu() per intercept (a global lock with
+ * interrupts off and an area search every time) was most of the cost of
+ * committing a large table. A slot is handed out zeroed; a freed slot goes
+ * back to its block, and a block is freed with its last slot. Slots are freed
+ * only when the last intercept using them is freed, i.e. after an RCU grace
+ * period following the unpublishing of its last table: nobody counts into a
+ * free slot. One pool serves every namespace (tables are freed by work items
+ * that may run after their namespace is gone).
+ */
+#define CTR_BLOCK 256
+
+struct sipovl_ctr_block {
+	struct list_head node;		/* on ctr_partial while not full */
+	struct sipovl_istats __percpu *pc;
+	u32 used;			/* slots handed out */
+	u32 fresh;			/* slots fresh.. were never handed out */
+	u32 free;			/* index + 1 of the first freed slot */
+	struct sipovl_counters c[CTR_BLOCK];
+};
 
 static struct sipovl_counters *counters_alloc(void)
 {
-	struct sipovl_counters *ctr = kmalloc(sizeof(*ctr), GFP_KERNEL_ACCOUNT);
+	struct sipovl_ctr_block *b;
+	struct sipovl_counters *ctr;
+	int cpu;
 
-	if (!ctr)
-		return NULL;
-	ctr->pc = alloc_percpu_gfp(struct sipovl_istats, GFP_KERNEL_ACCOUNT);
-	if (!ctr->pc) {
-		kfree(ctr);
-		return NULL;
+	mutex_lock(&ctr_lock);
+	b = list_first_entry_or_null(&ctr_partial, struct sipovl_ctr_block, node);
+	if (!b) {
+		b = kmalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+		if (!b)
+			goto nomem;
+		b->pc = __alloc_percpu_gfp(CTR_BLOCK * sizeof(struct sipovl_istats),
+					   __alignof__(struct sipovl_istats),
+					   GFP_KERNEL_ACCOUNT);
+		if (!b->pc) {
+			kfree(b);
+			goto nomem;
+		}
+		b->used = 0;
+		b->fresh = 0;
+		b->free = 0;
+		list_add(&b->node, &ctr_partial);
 	}
+	if (b->free) {
+		ctr = &b->c[b->free - 1];
+		b->free = ctr->next_free;
+		for_each_possible_cpu(cpu)
+			memset(per_cpu_ptr(ctr->pc, cpu), 0, sizeof(struct sipovl_istats));
+	} else {
+		/* alloc_percpu() zeroed the fresh ones. */
+		ctr = &b->c[b->fresh];
+		ctr->blk = b;
+		ctr->pc = b->pc + b->fresh;
+		b->fresh++;
+	}
+	if (++b->used == CTR_BLOCK)
+		list_del(&b->node);
+	mutex_unlock(&ctr_lock);
 	refcount_set(&ctr->ref, 1);
 	return ctr;
+
+nomem:
+	mutex_unlock(&ctr_lock);
+	return NULL;
 }
 
 static void counters_put(struct sipovl_counters *ctr)
 {
-	if (ctr && refcount_dec_and_test(&ctr->ref)) {
-		free_percpu(ctr->pc);
-		kfree(ctr);
+	struct sipovl_ctr_block *b;
+
+	if (!ctr || !refcount_dec_and_test(&ctr->ref))
+		return;
+	b = ctr->blk;
+	mutex_lock(&ctr_lock);
+	ctr->next_free = b->free;
+	b->free = ctr - b->c + 1;
+	if (b->used-- == CTR_BLOCK)
+		list_add(&b->node, &ctr_partial);
+	if (!b->used) {
+		list_del(&b->node);
+		free_percpu(b->pc);
+		kfree(b);
 	}
+	mutex_unlock(&ctr_lock);
 }
 
 void sipovl_counters_read(const struct sipovl_intercept *ic,
@@ -194,9 +270,12 @@ static struct sipovl_table *table_build(struct sipovl_intercept **ics, u32 n,
 	u32 i;
 	int ret;
 
-	t = kvzalloc(struct_size(t, ic, n), GFP_KERNEL_ACCOUNT);
+	/* Not zeroed: ic[] is copied below, and nothing else is read early. */
+	t = kvmalloc(struct_size(t, ic, n), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		goto nomem;
+	t->mt = NULL;
+	t->n = 0;
 	if (n) {
 		rules = kvmalloc_array(n, sizeof(*rules), GFP_KERNEL_ACCOUNT);
 		if (!rules)
@@ -556,49 +635,67 @@ static int cmp_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int cmp_name(const void *a, const void *b)
+static bool sorted_by_id(struct sipovl_intercept **ic, u32 n)
 {
-	const struct sipovl_intercept *x = *(const struct sipovl_intercept **)a;
-	const struct sipovl_intercept *y = *(const struct sipovl_intercept **)b;
+	u32 i;
 
-	return strcmp(x->name, y->name);
+	for (i = 1; i < n; i++)
+		if (ic[i - 1]->id > ic[i]->id)
+			return false;
+	return true;
 }
 
+/*
+ * Sorts the transaction by id (sipovlctl sends files in id order: then this
+ * is one pass) and checks that ids and names are unique: ids on the sorted
+ * array, names with an open-addressing hash set of indexes.
+ */
 static int txn_check_unique(struct sipovl_txn *txn,
 			    struct netlink_ext_ack *extack)
 {
-	struct sipovl_intercept **byname;
-	u32 i;
+	struct sipovl_intercept **ic = txn->ic;
+	u32 i, j, bits, mask, *set;
 	int ret = 0;
 
-	sort(txn->ic, txn->n, sizeof(*txn->ic), cmp_id, NULL);
+	if (!sorted_by_id(ic, txn->n))
+		sort(ic, txn->n, sizeof(*ic), cmp_id, NULL);
 	for (i = 1; i < txn->n; i++) {
-		if (txn->ic[i]->id == txn->ic[i - 1]->id) {
-			SIPOVL_ERR_FMT(extack, "duplicate intercept id %u",
-					       txn->ic[i]->id);
+		if (ic[i]->id == ic[i - 1]->id) {
+			SIPOVL_ERR_FMT(extack, "duplicate intercept id %u", ic[i]->id);
 			return -EEXIST;
 		}
 	}
 	if (txn->n < 2)
 		return 0;
-	byname = kvmalloc_array(txn->n, sizeof(*byname), GFP_KERNEL_ACCOUNT);
-	if (!byname) {
+	/* At most half full; slots hold index + 1, 0 is empty. */
+	bits = ilog2(txn->n) + 2;
+	mask = (1U << bits) - 1;
+	set = kvcalloc(mask + 1, sizeof(*set), GFP_KERNEL_ACCOUNT);
+	if (!set) {
 		NL_SET_ERR_MSG(extack, "out of memory");
 		return -ENOMEM;
 	}
-	memcpy(byname, txn->ic, txn->n * sizeof(*byname));
-	sort(byname, txn->n, sizeof(*byname), cmp_name, NULL);
-	for (i = 1; i < txn->n; i++) {
-		if (!strcmp(byname[i]->name, byname[i - 1]->name)) {
-			SIPOVL_ERR_FMT(extack,
+	for (i = 0; i < txn->n; i++) {
+		const char *name = ic[i]->name;
+
+		j = hash_32(full_name_hash(NULL, name, strlen(name)), bits);
+		for (; set[j]; j = (j + 1) & mask) {
+			const struct sipovl_intercept *o = ic[set[j] - 1];
+
+			if (!strcmp(o->name, name)) {
+				SIPOVL_ERR_FMT(extack,
 					       "name \"%s\" used by intercepts %u and %u",
-					       byname[i]->name, byname[i - 1]->id,
-					       byname[i]->id);
-			ret = -EEXIST;
-			break;
+					       name, o->id, ic[i]->id);
+				ret = -EEXIST;
+				goto out;
+			}
 		}
+		set[j] = i + 1;
+		if (!(i & 4095))
+			cond_resched();
 	}
-	kvfree(byname);
+out:
+	kvfree(set);
 	return ret;
 }
 

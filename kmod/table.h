@@ -26,10 +26,18 @@ struct sipovl_istats {
 	u64 c[SIPOVL_IS_MAX];
 };
 
-/* Shared by the generations of an intercept whose id and name are kept. */
+struct sipovl_ctr_block;
+
+/*
+ * Shared by the generations of an intercept whose id and name are kept. A
+ * slot of a block of counters (table.c): pc points into the block's percpu
+ * array.
+ */
 struct sipovl_counters {
 	refcount_t ref;
+	u32 next_free;			/* free list of the block (index + 1) */
 	struct sipovl_istats __percpu *pc;
+	struct sipovl_ctr_block *blk;
 };
 
 /*

@@ -121,6 +121,9 @@ perf_apply() {
 		ip netns exec "$LD" "$CTL" apply "$TAB/sipovl-load-100000.conf" 2>&1 | grep timing
 	perf report -q -i "$TMP/perf.data" --stdio --no-children --sort comm,sym --percent-limit 0.7 -g none 2>/dev/null |
 		grep -v '^$' | head -50
+	say "inclusive (children), sipovlctl only:"
+	perf report -q -i "$TMP/perf.data" --stdio --children --comm sipovlctl --sort sym --percent-limit 1.5 -g none 2>/dev/null |
+		grep -v '^$' | head -70
 	cleanup_ns "$LD"
 }
 

@@ -12,7 +12,7 @@
 
 CTL_PKGS := libmnl json-c
 CTL_CFLAGS := $(shell pkg-config --cflags $(CTL_PKGS) 2>/dev/null)
-CTL_LDLIBS := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null)
+CTL_LDLIBS := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null) -pthread
 CTL_LIB := $(O)/libsipovl.a
 
 CTL_HDRS := ctl/libsipovl.h ctl/parse.h ctl/json.h uapi/linux/sipovl.h

@@ -882,6 +882,7 @@ void ctl_config_release(struct ctl_config *cfg)
 static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 		       unsigned int line, unsigned int *sources_line,
 		       struct dupset *names, struct dupset *ids,
+		       const struct ctl_config_hooks *hooks,
 		       struct ctl_err *err)
 {
 	struct sipovl_intercept in;
@@ -922,11 +923,16 @@ static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 		return -1;
 	if (cfg->n == cfg->cap) {
 		size_t cap = cfg->cap ? cfg->cap * 2 : 64;
-		void *v = realloc(cfg->v, cap * sizeof(*cfg->v));
-		void *l = v ? realloc(cfg->lines, cap * sizeof(*cfg->lines)) : NULL;
+		void *v, *l;
 
+		if (hooks)
+			hooks->lock(hooks->arg);
+		v = realloc(cfg->v, cap * sizeof(*cfg->v));
 		if (v)
 			cfg->v = v;
+		if (hooks)
+			hooks->unlock(hooks->arg);
+		l = v ? realloc(cfg->lines, cap * sizeof(*cfg->lines)) : NULL;
 		if (!v || !l) {
 			sipovl_intercept_release(&in);
 			ctl_errf(err, "out of memory");
@@ -960,14 +966,24 @@ static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 	return 0;
 }
 
+/* Intercepts handed to ready() at a time while parsing. */
+#define STREAM_STEP 2048
+
 int parse_config(FILE *f, const char *fname, struct ctl_config *cfg,
 		 struct ctl_err *err)
+{
+	return parse_config_stream(f, fname, cfg, NULL, err);
+}
+
+int parse_config_stream(FILE *f, const char *fname, struct ctl_config *cfg,
+			const struct ctl_config_hooks *hooks,
+			struct ctl_err *err)
 {
 	struct dupset names = { 0 }, ids = { 0 };
 	unsigned int line = 0, sources_line = 0;
 	char *buf = NULL, **tok = NULL;
 	int cap = 0, ntok, ret = -1;
-	size_t bufsz = 0, i;
+	size_t bufsz = 0, i, lead = 0, told = 0;
 	uint32_t next_id = 1;
 	ssize_t len;
 
@@ -984,8 +1000,17 @@ int parse_config(FILE *f, const char *fname, struct ctl_config *cfg,
 		if (!ntok)
 			continue;
 		if (config_line(cfg, tok, ntok, line, &sources_line, &names, &ids,
-				err))
+				hooks, err))
 			goto fail_line;
+		if (!hooks)
+			continue;
+		/* The leading run of intercepts with explicit ids is final. */
+		if (lead == cfg->n - 1 && (cfg->v[lead].present & SIPOVL_I_ID))
+			lead++;
+		if (lead - told >= STREAM_STEP) {
+			told = lead;
+			hooks->ready(hooks->arg, lead);
+		}
 	}
 	if (ferror(f)) {
 		ctl_errf(err, "%s: read error: %s", fname, strerror(errno));
@@ -1003,12 +1028,16 @@ int parse_config(FILE *f, const char *fname, struct ctl_config *cfg,
 		in->id = next_id++;
 		in->present |= SIPOVL_I_ID;
 	}
+	if (hooks)
+		hooks->ready(hooks->arg, cfg->n);
 	ret = 0;
 	goto out;
 
 fail_line:
 	err_at(err, fname, line);
 fail:
+	if (hooks)
+		hooks->failed(hooks->arg);
 	ctl_config_release(cfg);
 out:
 	free(names.slot);

@@ -98,6 +98,29 @@ struct ctl_config {
  */
 int parse_config(FILE *f, const char *fname, struct ctl_config *cfg,
 		 struct ctl_err *err);
+/*
+ * For streaming: sipovlctl apply hands intercepts to a thread that sends
+ * them to the kernel while the rest of the file is still being parsed.
+ * parse_config_stream calls, from the parsing thread:
+ *   lock/unlock around every move of cfg->v (it grows by reallocation);
+ *   ready(n) when cfg->v[0..n) are complete, have their ids and will not
+ *     change any more (every few thousand intercepts, and with cfg->n at the
+ *     end of a successful parse); a line without "id" stops the progress
+ *     until the end, where such lines get their ids;
+ *   failed() when the file has an error, before the intercepts are freed:
+ *     after it returns nobody may touch them any more.
+ */
+struct ctl_config_hooks {
+	void *arg;
+	void (*lock)(void *arg);
+	void (*unlock)(void *arg);
+	void (*ready)(void *arg, size_t n);
+	void (*failed)(void *arg);
+};
+
+int parse_config_stream(FILE *f, const char *fname, struct ctl_config *cfg,
+			const struct ctl_config_hooks *hooks,
+			struct ctl_err *err);
 /* Same, from a memory buffer (for tests and fuzzing). */
 int parse_config_mem(const char *buf, size_t len, const char *fname,
 		     struct ctl_config *cfg, struct ctl_err *err);

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,16 +98,20 @@ static int nl_fail(const struct sipovl_err *e, const char *what,
 	return fail("%s: %s", what, strerror(e->errnum));
 }
 
+static int nl_open_fail(const struct sipovl_err *e)
+{
+	if (!e->no_family && (e->errnum == EPERM || e->errnum == EACCES))
+		return fail("permission denied: CAP_NET_ADMIN required");
+	return nl_fail(e, "netlink", NULL);
+}
+
 static struct sipovl_nl *nl_open(int *rc)
 {
 	struct sipovl_nl *nl;
 	struct sipovl_err e;
 
 	if (sipovl_open(&nl, &e) < 0) {
-		if (!e.no_family && (e.errnum == EPERM || e.errnum == EACCES))
-			*rc = fail("permission denied: CAP_NET_ADMIN required");
-		else
-			*rc = nl_fail(&e, "netlink", NULL);
+		*rc = nl_open_fail(&e);
 		return NULL;
 	}
 	return nl;
@@ -439,14 +444,134 @@ static int do_intercept_flush(int argc, char **argv)
 
 /* ---- apply ------------------------------------------------------------ */
 
+/*
+ * apply streams: a sender thread appends the intercepts to the kernel's table
+ * transaction (TABLE_ADD) while the main thread is still parsing the rest of
+ * the file, so parsing and the kernel's work overlap. Nothing changes before
+ * the commit, which comes only after the whole file parsed cleanly; a parse
+ * error wins over an error of the kernel, as when the file was parsed first.
+ */
+#define STREAM_CHUNK 2048	/* intercepts the sender waits for */
+
+struct stream {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const struct ctl_config *cfg;
+	struct sipovl_nl *nl;
+	uint32_t txn;
+	size_t ready, sent;		/* cfg->v[0..ready) final; [0..sent) sent */
+	bool done, stop;
+	int ret;			/* first TABLE_ADD error, with e */
+	struct sipovl_err e;
+	struct sipovl_intercept *buf;	/* shallow copies of the next chunk */
+	size_t buf_cap;
+	pthread_t thread;
+	bool running;
+};
+
+static void *stream_main(void *arg)
+{
+	struct stream *s = arg;
+	size_t k, first;
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		k = s->ready - s->sent;
+		if (!k && s->done)
+			break;
+		if (k < STREAM_CHUNK && !s->done) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		if (k > s->buf_cap) {
+			void *b = realloc(s->buf, k * sizeof(*s->buf));
+
+			if (!b) {
+				s->ret = -ENOMEM;
+				memset(&s->e, 0, sizeof(s->e));
+				s->e.errnum = ENOMEM;
+				s->e.index = -1;
+				break;
+			}
+			s->buf = b;
+			s->buf_cap = k;
+		}
+		/*
+		 * cfg->v may move while we send (the parser grows it under
+		 * the lock); the arrays its intercepts point to do not.
+		 */
+		first = s->sent;
+		memcpy(s->buf, s->cfg->v + first, k * sizeof(*s->buf));
+		pthread_mutex_unlock(&s->lock);
+		ret = sipovl_table_add(s->nl, s->txn, s->buf, k);
+		pthread_mutex_lock(&s->lock);
+		if (ret) {
+			/* The kernel aborted the transaction already. */
+			s->ret = ret;
+			s->e = *sipovl_error(s->nl);
+			if (s->e.index >= 0)
+				s->e.index += (long)first;
+			break;
+		}
+		s->sent += k;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void stream_lock(void *arg)
+{
+	pthread_mutex_lock(&((struct stream *)arg)->lock);
+}
+
+static void stream_unlock(void *arg)
+{
+	pthread_mutex_unlock(&((struct stream *)arg)->lock);
+}
+
+static void stream_ready(void *arg, size_t n)
+{
+	struct stream *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	s->ready = n;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Ends the sender: after everything ready was sent (@stop false) or now. */
+static void stream_join(struct stream *s, bool stop)
+{
+	if (!s->running)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (stop)
+		s->stop = true;
+	s->done = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->running = false;
+}
+
+static void stream_failed(void *arg)
+{
+	stream_join(arg, true);
+}
+
 static int do_apply(int argc, char **argv)
 {
 	double t_start = now_ms(), t_parsed = 0, t_added = 0;
-	struct sipovl_err e;
+	struct ctl_config_hooks hooks = {
+		.lock = stream_lock, .unlock = stream_unlock,
+		.ready = stream_ready, .failed = stream_failed,
+	};
+	struct stream st = { .ret = 0 };
+	struct sipovl_err e, open_err;
 	const char *file = NULL, *fname;
-	uint32_t txn;
+	struct sipovl_nl *nl = NULL;
 	struct ctl_config cfg;
-	struct sipovl_nl *nl;
 	struct ctl_err err;
 	bool check = false;
 	char q[TOKQ_LEN];
@@ -474,34 +599,71 @@ static int do_apply(int argc, char **argv)
 			return fail("cannot open %s: %s", tokq(q, file), strerror(errno));
 		fname = file;
 	}
-	ret = parse_config(f, fname, &cfg, &err);
+
+	/*
+	 * Open the transaction first, to stream into it; any failure here is
+	 * reported only after the file parsed cleanly, as before streaming.
+	 */
+	memset(&open_err, 0, sizeof(open_err));
+	ret = 0;
+	if (!check) {
+		ret = sipovl_open(&nl, &open_err);
+		if (ret >= 0) {
+			ret = sipovl_table_begin(nl, &st.txn);
+			if (ret)
+				open_err = *sipovl_error(nl);
+		}
+		if (!ret) {
+			pthread_mutex_init(&st.lock, NULL);
+			pthread_cond_init(&st.cond, NULL);
+			st.cfg = &cfg;
+			st.nl = nl;
+			hooks.arg = &st;
+			st.running = !pthread_create(&st.thread, NULL, stream_main, &st);
+		}
+	}
+	ret = parse_config_stream(f, fname, &cfg, st.running ? &hooks : NULL, &err);
 	if (f != stdin)
 		fclose(f);
-	if (ret)
-		return parse_err(&err);
+	t_parsed = now_ms();
+	if (ret) {
+		/* The sender is gone (failed hook); closing nl aborts the txn. */
+		rc = parse_err(&err);
+		goto close;
+	}
 
 	if (check) {
 		if (opt.json)
 			print_intercepts(cfg.v, cfg.n, false);
 		goto out;
 	}
-
-	nl = nl_open(&rc);
-	if (!nl)
+	if (!nl) {
+		rc = nl_open_fail(&open_err);
 		goto out;
-	t_parsed = now_ms();
-	ret = sipovl_table_begin(nl, &txn);
-	if (ret) {
-		e = *sipovl_error(nl);
-	} else {
-		ret = sipovl_table_add(nl, txn, cfg.v, cfg.n);
-		t_added = now_ms();
-		if (!ret)
-			ret = sipovl_table_commit(nl, txn, &gen);
+	}
+	if (!st.running && !open_err.errnum) {
+		/* No thread (or no transaction): the plain way. */
+		ret = sipovl_table_add(nl, st.txn, cfg.v, cfg.n);
 		if (ret) {
-			/* A failed TABLE_ADD aborted it in the kernel already. */
+			st.ret = ret;
+			st.e = *sipovl_error(nl);
+		}
+	}
+	stream_join(&st, false);
+	t_added = now_ms();
+	if (open_err.errnum) {
+		ret = -open_err.errnum;
+		e = open_err;
+	} else if (st.ret) {
+		/* A failed TABLE_ADD aborted it in the kernel already. */
+		ret = st.ret;
+		e = st.e;
+		sipovl_table_abort(nl, st.txn);
+	} else {
+		ret = sipovl_table_commit(nl, st.txn, &gen);
+		if (ret) {
 			e = *sipovl_error(nl);
-			sipovl_table_abort(nl, txn);
+			sipovl_table_abort(nl, st.txn);
 		}
 	}
 	if (ret) {
@@ -519,13 +681,23 @@ static int do_apply(int argc, char **argv)
 			     "apply: intercepts replaced, but setting the sources failed",
 			     NULL);
 	}
-	/* For benchmarks: where the time goes, on stderr, only when asked. */
+	/*
+	 * For benchmarks: where the time goes, on stderr, only when asked.
+	 * The sender overlaps parsing: "table add" is what remained after it.
+	 */
 	if (!rc && getenv("SIPOVLCTL_TIMING"))
 		fprintf(stderr, "sipovlctl: timing: %zu intercepts: parse %.1f ms, table add %.1f ms, commit %.1f ms\n",
 			cfg.n, t_parsed - t_start, t_added - t_parsed, now_ms() - t_added);
-	sipovl_close(nl);
 out:
 	ctl_config_release(&cfg);
+close:
+	stream_join(&st, true);
+	free(st.buf);
+	if (hooks.arg) {
+		pthread_cond_destroy(&st.cond);
+		pthread_mutex_destroy(&st.lock);
+	}
+	sipovl_close(nl);
 	return rc;
 }
 

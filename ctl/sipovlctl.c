@@ -619,7 +619,9 @@ static int do_apply(int argc, char **argv)
 			st.cfg = &cfg;
 			st.nl = nl;
 			hooks.arg = &st;
-			st.running = !pthread_create(&st.thread, NULL, stream_main, &st);
+			/* SIPOVLCTL_SERIAL: parse first (benchmarks compare). */
+			st.running = !getenv("SIPOVLCTL_SERIAL") &&
+				     !pthread_create(&st.thread, NULL, stream_main, &st);
 		}
 	}
 	ret = parse_config_stream(f, fname, &cfg, st.running ? &hooks : NULL, &err);

@@ -525,14 +525,80 @@ static void mt_msort_dst(struct mt_dst *a, struct mt_dst *tmp, u32 n)
 		memcpy(a, src, (size_t)n * sizeof(*a));
 }
 
+/*
+ * IPv4 destinations: a stable LSD radix sort on (address, length), three
+ * passes of 16 bits, instead of the merge sort's log2(n) passes of
+ * comparisons. Entries come in rule order, and stability keeps it among equal
+ * keys: the same order as mt_cmp_dst.
+ */
+#define MT_RADIX 65536
+
+static inline u32 mt_digit4(const struct mt_dst *d, u32 pass)
+{
+	u64 key = (d->a.hi >> 32) << 8 | d->len;	/* 40 bits */
+
+	return (u32)(key >> (16 * pass)) & (MT_RADIX - 1);
+}
+
+static int mt_rsort_dst4(struct mt_dst *a, struct mt_dst *tmp, u32 n)
+{
+	struct mt_dst *src = a, *dst = tmp, *t;
+	u32 *cnt, pass, i, c, sum;
+
+	cnt = mt_alloc(MT_RADIX * sizeof(*cnt));
+	if (!cnt)
+		return -ENOMEM;
+	for (pass = 0; pass < 3; pass++) {
+		memset(cnt, 0, MT_RADIX * sizeof(*cnt));
+		for (i = 0; i < n; i++)
+			cnt[mt_digit4(&src[i], pass)]++;
+		for (i = 0, sum = 0; i < MT_RADIX; i++) {
+			c = cnt[i];
+			cnt[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[cnt[mt_digit4(&src[i], pass)]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+		mt_resched();
+	}
+	if (src != a)
+		memcpy(a, src, (size_t)n * sizeof(*a));
+	mt_free(cnt);
+	return 0;
+}
+
+static void mt_fill_dst(struct mt_build *b, u8 fam, u32 *k)
+{
+	const struct mt_rule *r;
+	struct mt_dst *d;
+	u32 i, j;
+
+	for (i = 0; i < b->n; i++) {
+		r = &b->rules[i];
+		if (!r->n_ports)
+			continue;
+		for (j = 0; j < r->n_dst; j++) {
+			if (r->dst[j].family != fam)
+				continue;
+			d = &b->dst[(*k)++];
+			mt_addr_of(&r->dst[j], &d->a);
+			d->fam = fam;
+			d->len = r->dst[j].len;
+			d->rule = i;
+		}
+	}
+}
+
 /* Collect destination prefixes, sort them and make one node per distinct one. */
 static int mt_make_nodes(struct mt_build *b)
 {
-	const struct mt_rule *r;
 	struct mt_dst *d, *tmp;
 	struct mt_bnode *n;
 	struct mt_addr m;
-	u32 i, j, k, g;
+	u32 i, j, k, g, n4;
 
 	b->dst = mt_alloc((size_t)b->ndst * sizeof(*b->dst));
 	tmp = mt_alloc((size_t)b->ndst * sizeof(*tmp));
@@ -540,20 +606,20 @@ static int mt_make_nodes(struct mt_build *b)
 		mt_free(tmp);
 		return -ENOMEM;
 	}
+	/* IPv4 first (family 4 < 6), each in rule order. */
 	k = 0;
-	for (i = 0; i < b->n; i++) {
-		r = &b->rules[i];
-		if (!r->n_ports)
-			continue;
-		for (j = 0; j < r->n_dst; j++) {
-			d = &b->dst[k++];
-			mt_addr_of(&r->dst[j], &d->a);
-			d->fam = r->dst[j].family;
-			d->len = r->dst[j].len;
-			d->rule = i;
+	mt_fill_dst(b, 4, &k);
+	n4 = k;
+	mt_fill_dst(b, 6, &k);
+	if (n4 >= 1024) {
+		if (mt_rsort_dst4(b->dst, tmp, n4)) {
+			mt_free(tmp);
+			return -ENOMEM;
 		}
+	} else {
+		mt_msort_dst(b->dst, tmp, n4);
 	}
-	mt_msort_dst(b->dst, tmp, b->ndst);
+	mt_msort_dst(b->dst + n4, tmp, k - n4);
 	mt_free(tmp);
 
 	b->nnode = 0;

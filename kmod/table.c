@@ -159,9 +159,11 @@ struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
 
 	sz += (size_t)(n_dst + n_src) * sizeof(struct mt_prefix);
 	sz += (size_t)n_ports * sizeof(struct mt_portrange);
-	ic = kvzalloc(sz, GFP_KERNEL_ACCOUNT);
+	/* The arrays are filled by the caller: zero only the header. */
+	ic = kvmalloc(sz, GFP_KERNEL_ACCOUNT);
 	if (!ic)
 		return NULL;
+	memset(ic, 0, sizeof(*ic));
 	refcount_set(&ic->ref, 1);
 	ic->n_dst = n_dst;
 	ic->n_src = n_src;

@@ -96,19 +96,39 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 say ""
 say "## load times (each into an empty table in a fresh namespace; wall ms)"
 declare -A LOADMS=() LOADRANGE=()
+# With SIPOVL_BENCH_LOAD_SERIAL=1 every run also measures sipovlctl with
+# SIPOVLCTL_SERIAL=1 (parse the whole file first, then send: no overlap of
+# parsing and the kernel's work), alternating with the default, streaming one.
+modes=(stream)
+[ "${SIPOVL_BENCH_LOAD_SERIAL:-0}" != 1 ] || modes=(stream serial)
 for n in 10000 100000; do
 	f=$TAB/sipovl-load-$n.conf
 	[ -f "$f" ] || continue
-	vals=()
+	declare -A lvals=()
 	for i in $(seq 1 "$LOAD_RUNS"); do
-		setup_ns LD
-		ms=$(SIPOVLCTL_TIMING=1 time_cmd "$LD" "$CTL" apply "$f") || say "sipovl apply $n failed: $(tail -3 "$TMP/load.log")"
-		say "RAWLOAD sipovl-apply n=$n run=$i ms=$ms $(grep 'timing:' "$TMP/load.log" | tail -1 | sed 's/^sipovlctl: //')"
-		vals+=("$ms")
-		cleanup_ns "$LD"
+		# Alternate which mode goes first.
+		order=("${modes[@]}")
+		[ $((i % 2)) = 1 ] || mapfile -t order < <(printf '%s\n' "${modes[@]}" | tac)
+		for mode in "${order[@]}"; do
+			key=sipovl-$n
+			[ "$mode" = stream ] || key=sipovl-$n-$mode
+			setup_ns LD
+			ser=
+			[ "$mode" = stream ] || ser=1
+			ms=$(SIPOVLCTL_TIMING=1 SIPOVLCTL_SERIAL=$ser time_cmd "$LD" "$CTL" apply "$f") ||
+				say "sipovl apply $n ($mode) failed: $(tail -3 "$TMP/load.log")"
+			say "RAWLOAD sipovl-apply n=$n mode=$mode run=$i ms=$ms $(grep 'timing:' "$TMP/load.log" | tail -1 | sed 's/^sipovlctl: //')"
+			lvals[$key]+="$ms "
+			cleanup_ns "$LD"
+		done
 	done
-	LOADMS[sipovl-$n]=$(printf '%s\n' "${vals[@]}" | median)
-	LOADRANGE[sipovl-$n]=$(printf '%s\n' "${vals[@]}" | sort -g | sed -n '1p;$p' | paste -sd-)
+	for key in "${!lvals[@]}"; do
+		# shellcheck disable=SC2086 # a list of numbers
+		LOADMS[$key]=$(printf '%s\n' ${lvals[$key]} | median)
+		# shellcheck disable=SC2086
+		LOADRANGE[$key]=$(printf '%s\n' ${lvals[$key]} | sort -g | sed -n '1p;$p' | paste -sd-)
+	done
+	unset lvals
 done
 
 # perf_apply: profile one sipovlctl apply of 100k intercepts into a fresh namespace.
@@ -124,14 +144,20 @@ perf_apply() {
 	say "inclusive (children), sipovlctl only:"
 	perf report -q -i "$TMP/perf.data" --stdio --children --comm sipovlctl --sort sym --percent-limit 1.5 -g none 2>/dev/null |
 		grep -v '^$' | head -70
+	say "callers of the page and memory clearing (slow under TCG):"
+	for sym in clear_page_erms memset_erms; do
+		perf report -q -i "$TMP/perf.data" --stdio --no-children --comm sipovlctl --sort sym \
+			--symbols "$sym" -g caller,0.5,callee,function,percent 2>/dev/null |
+			grep -v '^$' | head -40
+	done
 	cleanup_ns "$LD"
 }
 
 if [ "${SIPOVL_BENCH_LOAD_ONLY:-0}" = 1 ]; then
 	say ""
 	say "### sipovl load times (wall ms, $LOAD_RUNS runs: median, min-max), guest load $(cut -d' ' -f1-3 /proc/loadavg)"
-	for key in sipovl-10000 sipovl-100000; do
-		say "| $key | ${LOADMS[$key]:--} | ${LOADRANGE[$key]:--} |"
+	for key in sipovl-10000 sipovl-10000-serial sipovl-100000 sipovl-100000-serial; do
+		[ -z "${LOADMS[$key]:-}" ] || say "| $key | ${LOADMS[$key]} | ${LOADRANGE[$key]} |"
 	done
 	[ "${SIPOVL_BENCH_PERF:-0}" != 1 ] || perf_apply
 	say ""

@@ -11,7 +11,8 @@
 #
 #   --quick   one run of 1 s per point, sizes 1 and 1000 (a smoke test)
 #   --load    only the load times of sipovlctl apply (10k and 100k), 7 runs
-#             each unless SIPOVL_BENCH_LOAD_RUNS says otherwise
+#             each unless SIPOVL_BENCH_LOAD_RUNS says otherwise, alternating
+#             with SIPOVLCTL_SERIAL=1 runs (SIPOVL_BENCH_LOAD_SERIAL=0: not)
 #   --perf    also profile sipovl and nft (perf, cpu-clock) after measuring
 #
 # The guest half is bench/dataplane/guest.sh; its SIPOVL_BENCH_* settings may
@@ -32,7 +33,8 @@ while [ $# -gt 0 ]; do
 		export SIPOVL_BENCH_SIZES=${SIPOVL_BENCH_SIZES:-1 1000} SIPOVL_BENCH_LOAD_RUNS=${SIPOVL_BENCH_LOAD_RUNS:-1}
 		shift ;;
 	--load)
-		export SIPOVL_BENCH_LOAD_ONLY=1 SIPOVL_BENCH_SIZES=1 SIPOVL_BENCH_LOAD_RUNS=${SIPOVL_BENCH_LOAD_RUNS:-7}
+		export SIPOVL_BENCH_LOAD_ONLY=1 SIPOVL_BENCH_SIZES=1 SIPOVL_BENCH_LOAD_RUNS=${SIPOVL_BENCH_LOAD_RUNS:-7} \
+			SIPOVL_BENCH_LOAD_SERIAL=${SIPOVL_BENCH_LOAD_SERIAL:-1}
 		shift ;;
 	--perf) export SIPOVL_BENCH_PERF=1; shift ;;
 	-h | --help) sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;

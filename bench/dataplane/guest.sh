@@ -108,14 +108,18 @@ for n in 10000 100000; do
 	for i in $(seq 1 "$LOAD_RUNS"); do
 		# Alternate which mode goes first.
 		order=("${modes[@]}")
-		[ $((i % 2)) = 1 ] || mapfile -t order < <(printf '%s\n' "${modes[@]}" | tac)
+		[ $((i % 2)) = 1 ] || [ ${#modes[@]} = 1 ] || order=("${modes[1]}" "${modes[0]}")
 		for mode in "${order[@]}"; do
 			key=sipovl-$n
 			[ "$mode" = stream ] || key=sipovl-$n-$mode
 			setup_ns LD
-			ser=
-			[ "$mode" = stream ] || ser=1
-			ms=$(SIPOVLCTL_TIMING=1 SIPOVLCTL_SERIAL=$ser time_cmd "$LD" "$CTL" apply "$f") ||
+			rc=0
+			if [ "$mode" = stream ]; then
+				ms=$(SIPOVLCTL_TIMING=1 time_cmd "$LD" "$CTL" apply "$f") || rc=$?
+			else
+				ms=$(SIPOVLCTL_TIMING=1 SIPOVLCTL_SERIAL=1 time_cmd "$LD" "$CTL" apply "$f") || rc=$?
+			fi
+			[ $rc = 0 ] ||
 				say "sipovl apply $n ($mode) failed: $(tail -3 "$TMP/load.log")"
 			say "RAWLOAD sipovl-apply n=$n mode=$mode run=$i ms=$ms $(grep 'timing:' "$TMP/load.log" | tail -1 | sed 's/^sipovlctl: //')"
 			lvals[$key]+="$ms "

@@ -461,15 +461,20 @@ static int split_list(const char *tok, const char *what, uint32_t max,
 	const char *s = tok;
 	char q[TOKQ_LEN];
 	uint32_t n = 1;
+	bool empty = tok[0] == ',';
 
 	if (!*tok) {
 		ctl_errf(err, "bad %s list \"\": empty", what);
 		return -1;
 	}
-	for (; *s; s++)
-		if (*s == ',')
+	for (; *s; s++) {
+		if (*s == ',') {
 			n++;
-	if (tok[0] == ',' || s[-1] == ',' || strstr(tok, ",,")) {
+			if (s[1] == ',' || !s[1])
+				empty = true;	/* ",," or a trailing comma */
+		}
+	}
+	if (empty) {
 		ctl_errf(err, "bad %s list %s: empty element", what, tokq(q, tok));
 		return -1;
 	}
@@ -484,13 +489,13 @@ static int split_list(const char *tok, const char *what, uint32_t max,
 
 static char *next_elem(const char **s, char *buf, size_t size)
 {
-	size_t l = strcspn(*s, ",");
+	size_t l = strcspn(*s, ","), c = l;
 
-	if (l >= size)
-		l = size - 1;	/* too long to be valid anyway */
-	memcpy(buf, *s, l);
-	buf[l] = '\0';
-	*s += strcspn(*s, ",");
+	if (c >= size)
+		c = size - 1;	/* too long to be valid anyway */
+	memcpy(buf, *s, c);
+	buf[c] = '\0';
+	*s += l;
 	if (**s)
 		(*s)++;
 	return buf;
@@ -812,10 +817,18 @@ static uint32_t hash_id(uint32_t id)
 static int dupset_grow(struct dupset *d)
 {
 	size_t size = d->slot ? (d->mask + 1) * 2 : 1024, i, j;
-	struct dupslot *slot = calloc(size, sizeof(*slot));
+	/*
+	 * Not calloc(): probing reads before it writes, and a read of fresh
+	 * calloc'ed memory maps the shared zero page, whose replacement on the
+	 * first write flushes the TLB of every CPU running this process (an IPI
+	 * per page while apply's sender thread runs; slow in a VM). memset
+	 * writes first.
+	 */
+	struct dupslot *slot = malloc(size * sizeof(*slot));
 
 	if (!slot)
 		return -1;
+	memset(slot, 0, size * sizeof(*slot));
 	for (i = 0; d->slot && i <= d->mask; i++) {
 		if (!d->slot[i].idx)
 			continue;

@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -614,6 +616,13 @@ static int do_apply(int argc, char **argv)
 				open_err = *sipovl_error(nl);
 		}
 		if (!ret) {
+			/*
+			 * No munmap() or heap trimming while two threads run:
+			 * each would make the other CPU flush its TLB, an IPI
+			 * that stalls (badly in a VM with busy vCPUs).
+			 */
+			mallopt(M_MMAP_THRESHOLD, 256 << 20);
+			mallopt(M_TRIM_THRESHOLD, INT_MAX);
 			pthread_mutex_init(&st.lock, NULL);
 			pthread_cond_init(&st.cond, NULL);
 			st.cfg = &cfg;

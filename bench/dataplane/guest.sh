@@ -148,12 +148,10 @@ perf_apply() {
 	say "inclusive (children), sipovlctl only:"
 	perf report -q -i "$TMP/perf.data" --stdio --children --comm sipovlctl --sort sym --percent-limit 1.5 -g none 2>/dev/null |
 		grep -v '^$' | head -70
-	say "callers of the page and memory clearing (slow under TCG):"
-	for sym in clear_page_erms memset_erms; do
-		perf report -q -i "$TMP/perf.data" --stdio --no-children --comm sipovlctl --sort sym \
-			--symbols "$sym" -g caller,0.5,callee,function,percent 2>/dev/null |
-			grep -v '^$' | head -40
-	done
+	say "call graphs of sipovlctl's top symbols (callers below each):"
+	perf report -q -i "$TMP/perf.data" --stdio --no-children --comm sipovlctl --sort sym \
+		-g caller,0.5,callee,function,percent --percent-limit 1.5 2>/dev/null |
+		grep -v '^$' | head -160
 	cleanup_ns "$LD"
 }
 

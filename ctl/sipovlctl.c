@@ -454,6 +454,23 @@ static int do_intercept_flush(int argc, char **argv)
  * error wins over an error of the kernel, as when the file was parsed first.
  */
 #define STREAM_CHUNK 2048	/* intercepts the sender waits for */
+/*
+ * Only files of at least this size (about 28k intercepts) stream: below it
+ * the overlap gains little (the kernel's part of 10k is ~0.1 s in the test
+ * VM), and a second thread costs cross-CPU wakeups and waits that measured
+ * far worse than that on a busy host (Documentation/benchmarks.md).
+ */
+#define STREAM_MIN_BYTES (2 << 20)
+
+static bool stream_worth_it(FILE *f)
+{
+	struct stat st;
+
+	if (getenv("SIPOVLCTL_SERIAL"))
+		return false;
+	return !fstat(fileno(f), &st) && S_ISREG(st.st_mode) &&
+	       st.st_size >= STREAM_MIN_BYTES;
+}
 
 struct stream {
 	pthread_mutex_t lock;
@@ -575,7 +592,7 @@ static int do_apply(int argc, char **argv)
 	struct sipovl_nl *nl = NULL;
 	struct ctl_config cfg;
 	struct ctl_err err;
-	bool check = false;
+	bool check = false, stream = false;
 	char q[TOKQ_LEN];
 	uint32_t gen;
 	FILE *f;
@@ -609,13 +626,14 @@ static int do_apply(int argc, char **argv)
 	memset(&open_err, 0, sizeof(open_err));
 	ret = 0;
 	if (!check) {
+		stream = stream_worth_it(f);
 		ret = sipovl_open(&nl, &open_err);
 		if (ret >= 0) {
 			ret = sipovl_table_begin(nl, &st.txn);
 			if (ret)
 				open_err = *sipovl_error(nl);
 		}
-		if (!ret) {
+		if (!ret && stream) {
 			/*
 			 * No munmap() or heap trimming while two threads run:
 			 * each would make the other CPU flush its TLB, an IPI
@@ -628,9 +646,7 @@ static int do_apply(int argc, char **argv)
 			st.cfg = &cfg;
 			st.nl = nl;
 			hooks.arg = &st;
-			/* SIPOVLCTL_SERIAL: parse first (benchmarks compare). */
-			st.running = !getenv("SIPOVLCTL_SERIAL") &&
-				     !pthread_create(&st.thread, NULL, stream_main, &st);
+			st.running = !pthread_create(&st.thread, NULL, stream_main, &st);
 		}
 	}
 	ret = parse_config_stream(f, fname, &cfg, st.running ? &hooks : NULL, &err);
@@ -653,7 +669,7 @@ static int do_apply(int argc, char **argv)
 		goto out;
 	}
 	if (!st.running && !open_err.errnum) {
-		/* No thread (or no transaction): the plain way. */
+		/* Not streaming: the plain way. */
 		ret = sipovl_table_add(nl, st.txn, cfg.v, cfg.n);
 		if (ret) {
 			st.ret = ret;

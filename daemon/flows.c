@@ -162,6 +162,21 @@ static bool mem_take(size_t n)
 	return true;
 }
 
+/*
+ * Log a refusal at the memory limit at most once a second (a refused UDP flow's every datagram
+ * would log otherwise); mem_limit_hits counts them all.
+ */
+static bool mem_log_now(void)
+{
+	static uint64_t last_ms;
+	uint64_t now = zt_now_ms();
+
+	if (last_ms && now - last_ms < 1000)
+		return false;
+	last_ms = now;
+	return true;
+}
+
 static void mem_give(size_t n)
 {
 	D.mem_used = n > D.mem_used ? 0 : D.mem_used - n;
@@ -296,6 +311,13 @@ static struct flow *flow_new(enum ftype t, struct svc *s, int fd)
 	if (s)
 		s->active++;
 	return f;
+}
+
+void flows_reconfigure(void)
+{
+	for (struct flow *f = D.flows; f; f = f->next)
+		if (!f->dead && f->zt_up && (f->type == F_IUDP || f->type == F_HUDP))
+			zt_timer_start(D.loop, &f->timer, 0); /* timer_cb re-arms with the new timeout */
 }
 
 void flows_close_svc(struct svc *s, const char *why)
@@ -765,8 +787,11 @@ static void tcp_accept(int lfd)
 		struct flow *f = flow_new(F_ITCP, s, fd);
 
 		if (!f) {
-			logm(L_WARN, "tcp %s -> %s (%s): memory limit reached; reset", cfg_fmt_sa(&src, x, sizeof(x)),
-			     cfg_fmt_sa(&dst, y, sizeof(y)), s->name);
+			if (mem_log_now())
+				logm(L_WARN, "tcp %s -> %s (%s): memory limit reached (%llu of %llu bytes, mem_limit_hits %llu); reset",
+				     cfg_fmt_sa(&src, x, sizeof(x)), cfg_fmt_sa(&dst, y, sizeof(y)), s->name,
+				     (unsigned long long)D.mem_used, (unsigned long long)D.cfg.memory_limit,
+				     (unsigned long long)D.c.mem_limit_hits);
 			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 			close(fd);
 			continue;
@@ -822,8 +847,11 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	}
 	f = flow_new(F_IUDP, s, fd);
 	if (!f) {
-		logm(L_WARN, "udp %s -> %s (%s): memory limit reached; dropped", cfg_fmt_sa(src, x, sizeof(x)),
-		     cfg_fmt_sa(dst, y, sizeof(y)), s->name);
+		if (mem_log_now())
+			logm(L_WARN, "udp %s -> %s (%s): memory limit reached (%llu of %llu bytes, mem_limit_hits %llu); dropped",
+			     cfg_fmt_sa(src, x, sizeof(x)), cfg_fmt_sa(dst, y, sizeof(y)), s->name,
+			     (unsigned long long)D.mem_used, (unsigned long long)D.cfg.memory_limit,
+			     (unsigned long long)D.c.mem_limit_hits);
 		close(fd);
 		return;
 	}
@@ -984,13 +1012,13 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	(void)l;
 	if (!caller || !*caller)
 		caller = "?";
-	if (app_data_parse(adp, adl, &ad, err, sizeof(err)) ||
-	    host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {
-		s->refused++;
-		D.c.hosted_refused++;
-		logm(L_WARN, "service %s: refused a dial from '%s': %s", s->name, caller, err);
-		zt_reject(req, err);
-		return;
+	if (app_data_parse(adp, adl, &ad, err, sizeof(err))) {
+		snprintf(reason, sizeof(reason), "malformed app_data: %s", err);
+		goto refuse;
+	}
+	if (host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {
+		snprintf(reason, sizeof(reason), "%s", err);
+		goto refuse;
 	}
 	if (t.dst_host[0]) { /* a fixed host name: resolve (numeric-only services never get here) */
 		struct addrinfo hints = { .ai_socktype = t.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM }, *res;

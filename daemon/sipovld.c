@@ -413,6 +413,12 @@ static void on_ready(struct zt_ctx *ctx, int err, const char *msg, void *user)
 	logm(L_NOTICE, "identity %s (%s): connected to the controller", id->path, id->name);
 }
 
+/* The Ziti library's log level for ours: its debug (3) is too chatty even at our debug. */
+static int zt_log_level(void)
+{
+	return D.cfg.log_level >= L_DEBUG ? 2 : 1;
+}
+
 static void on_zlog(struct zt_ctx *ctx, int level, const char *msg, void *user)
 {
 	struct ident *id = user;
@@ -457,7 +463,7 @@ static void ident_start(struct ident *id)
 	}
 	struct zt_opts o = {
 		.svc_poll_ms = D.cfg.svc_poll_ms,
-		.log_level = D.cfg.log_level >= L_DEBUG ? 2 : 1,
+		.log_level = zt_log_level(),
 		.app_id = "sipovld",
 	};
 	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_zlog };
@@ -623,6 +629,9 @@ static int load_config(struct daemon_cfg *out)
 		out->memory_limit = (uint64_t)cli.mem_mb << 20;
 	if (!out->ctl_socket)
 		out->ctl_socket = strdup(SIPOVLD_CTL_SOCK_DEFAULT);
+	if (out->name && out->n_identities > 1)
+		logm(L_WARN, "name \"%s\" ignored: %zu identities, each is named after its file", out->name,
+		     out->n_identities);
 	return 0;
 }
 
@@ -643,8 +652,20 @@ static void reload(void)
 	free(n.ctl_socket);
 	n.ctl_socket = D.cfg.ctl_socket;
 	D.cfg.ctl_socket = NULL;
+	unsigned old_idle = D.cfg.udp_idle_ms;
+	uint64_t old_mem = D.cfg.memory_limit;
+	int old_level = D.cfg.log_level;
+
 	daemon_cfg_free(&D.cfg);
 	D.cfg = n;
+	for (struct ident *id = D.idents; id; id = id->next)
+		if (id->ctx)
+			zt_ctx_tune(id->ctx, D.cfg.svc_poll_ms, zt_log_level());
+	if (D.cfg.udp_idle_ms != old_idle)
+		flows_reconfigure();
+	logm(L_NOTICE, "reloaded: log level %d -> %d, UDP idle %u -> %u s, memory limit %llu -> %llu bytes, service poll %u s, %zu identities",
+	     old_level, D.cfg.log_level, old_idle / 1000, D.cfg.udp_idle_ms / 1000, (unsigned long long)old_mem,
+	     (unsigned long long)D.cfg.memory_limit, D.cfg.svc_poll_ms / 1000, D.cfg.n_identities);
 	idents_sync(name_changed);
 	if (policy_changed)
 		kernel_schedule_apply();
@@ -696,7 +717,8 @@ static struct json_object *status_json(void)
 {
 	struct json_object *o = json_object_new_object(), *ids = json_object_new_array(),
 			   *svcs = json_object_new_array(), *c = json_object_new_object(), *fl = json_object_new_object(),
-			   *k = json_object_new_object(), *m = json_object_new_object();
+			   *k = json_object_new_object(), *m = json_object_new_object(),
+			   *cf = json_object_new_object();
 	struct sipovl_stats st;
 	struct sipovl_config kc;
 
@@ -801,6 +823,12 @@ static struct json_object *status_json(void)
 	JADD(m, "used", JI(D.mem_used));
 	JADD(m, "limit", JI(D.cfg.memory_limit));
 	JADD(o, "memory", m);
+	JADD(cf, "log_level", JI(D.cfg.log_level));
+	JADD(cf, "udp_idle_timeout_s", JI(D.cfg.udp_idle_ms / 1000));
+	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
+	JADD(cf, "service_poll_s", JI(D.cfg.svc_poll_ms / 1000));
+	JADD(cf, "intercept_policy", JS(D.cfg.policy == SIPOVL_POLICY_PASS ? "pass" : "drop"));
+	JADD(o, "config", cf);
 	JADD(k, "enabled", JB(!D.no_kernel));
 	if (!D.no_kernel && D.nl) {
 		JADD(k, "generation", JI(D.generation));
@@ -1026,8 +1054,19 @@ int main(int argc, char **argv)
 			cli.level = optarg;
 			break;
 		case 'C': cli.ctl = optarg; break;
-		case 'U': cli.udp_idle_s = strtol(optarg, NULL, 10); break;
-		case 'M': cli.mem_mb = strtol(optarg, NULL, 10); break;
+		case 'U':
+		case 'M': {
+			char *end;
+			long v = strtol(optarg, &end, 10), max = ch == 'U' ? 86400 : 1 << 20;
+
+			if (end == optarg || *end || v < 1 || v > max) {
+				fprintf(stderr, "sipovld: %s: expected 1-%ld, got '%s'\n",
+					ch == 'U' ? "--udp-idle-timeout" : "--memory-limit", max, optarg);
+				return 2;
+			}
+			*(ch == 'U' ? &cli.udp_idle_s : &cli.mem_mb) = v;
+			break;
+		}
 		case 'K': D.no_kernel = true; break;
 		case 'R': request = optarg; break;
 		case 'V': printf("sipovld %s\n", SIPOVLD_VERSION); return 0;

@@ -88,6 +88,8 @@ extern struct daemon D;
 int flows_init(void);
 void flows_fini(void);
 void flows_close_svc(struct svc *s, const char *why);
+/* the configuration was reloaded: re-arm the UDP idle timers with the new timeout */
+void flows_reconfigure(void);
 void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
 /* JSON array of the flows (status "flows") */
 struct json_object;

@@ -79,6 +79,11 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 /* Start: /version, authenticate, list services; polling and refresh run afterwards. */
 int zt_ctx_start(struct zt_ctx *ctx);
 void zt_ctx_free(struct zt_ctx *ctx); /* closes every conn/listener, frees the identity too */
+/*
+ * Change the service-update poll interval (0: keep) and the on_log level of a running context
+ * (configuration reload); a pending poll is re-armed with the new interval.
+ */
+void zt_ctx_tune(struct zt_ctx *ctx, unsigned svc_poll_ms, int log_level);
 struct zt_loop *zt_ctx_loop(struct zt_ctx *ctx);
 const struct zt_service *zt_service_find(struct zt_ctx *ctx, const char *name);
 /* Iterate services: returns NULL after the last one. */

@@ -867,6 +867,16 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 	return ctx;
 }
 
+void zt_ctx_tune(struct zt_ctx *ctx, unsigned svc_poll_ms, int log_level)
+{
+	ctx->o.log_level = log_level;
+	if (!svc_poll_ms || svc_poll_ms == ctx->o.svc_poll_ms)
+		return;
+	ctx->o.svc_poll_ms = svc_poll_ms;
+	if (zt_timer_armed(&ctx->poll_timer))
+		zt_timer_start(ctx->loop, &ctx->poll_timer, svc_poll_ms);
+}
+
 int zt_ctx_start(struct zt_ctx *ctx)
 {
 	if (ctx->started)

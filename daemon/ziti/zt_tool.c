@@ -4,7 +4,7 @@
  *
  *   zt-tool services -i ID.json
  *   zt-tool dial  -i ID.json -s SERVICE [--udp] [--mode echo|sink] [--bytes N] [--conns C]
- *                 [--count K --size S] [--hold] [--timeout-ms T]
+ *                 [--count K --size S] [--hold] [--timeout-ms T] [--app-data JSON]
  *   zt-tool host  -i ID.json -s SERVICE [--udp] [--mode echo|sink] [--ready-file F]
  *                 [--terminator-identity X] [--cost N] [--precedence P]
  *   zt-tool probe -i ID.json -s SERVICE --log FILE [--interval-ms I]
@@ -29,7 +29,7 @@
 #include "daemon/ziti/zt.h"
 
 static struct {
-	const char *cmd, *identity, *service, *mode, *ready_file, *term_id, *log_file, *session_file;
+	const char *cmd, *identity, *service, *mode, *ready_file, *term_id, *log_file, *session_file, *app_data;
 	bool udp, hold, verbose, accept_close;
 	uint64_t bytes;
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
@@ -337,7 +337,8 @@ static void deadline_cb(void *arg)
 
 static void run_dial(void)
 {
-	struct zt_dial_opts o = { .datagram = opt.udp, .terminator_identity = opt.term_id };
+	struct zt_dial_opts o = { .datagram = opt.udp, .terminator_identity = opt.term_id, .app_data = opt.app_data,
+				  .app_data_len = opt.app_data ? strlen(opt.app_data) : 0 };
 
 	dcs = calloc(opt.conns, sizeof(*dcs));
 	dial_t0 = zt_now_ms();
@@ -686,7 +687,8 @@ int main(int argc, char **argv)
 		{ "timeout-ms", 1, 0, 't' }, { "ready-file", 1, 0, 'r' }, { "terminator-identity", 1, 0, 'T' },
 		{ "cost", 1, 0, 'C' }, { "precedence", 1, 0, 'P' }, { "log", 1, 0, 'l' },
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
-		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' }, { 0, 0, 0, 0 },
+		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' },
+		{ "app-data", 1, 0, 'a' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -719,6 +721,7 @@ int main(int argc, char **argv)
 		case 'A': opt.accept_close = true; break;
 		case 'D': opt.start_delay_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'v': opt.verbose = true; break;
+		case 'a': opt.app_data = optarg; break;
 		default: usage();
 		}
 	}

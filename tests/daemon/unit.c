@@ -437,13 +437,20 @@ static void t_daemon_cfg(void)
 	static const char *bad[] = {
 		"{\"identites\":[\"x\"]}", "{\"identities\":[]}", "{\"identities\":[\"\"]}", "{\"log_level\":\"loud\"}",
 		"{\"udp_idle_timeout_s\":0}", "{\"memory_limit_mb\":\"many\"}", "{\"intercept_policy\":\"maybe\"}",
-		"[1]",
+		"[1]", "{\"memory_limit_bytes\":4095}", "{\"service_poll_s\":0}", "{\"udp_idle_timeout_s\":86401}",
+		"{\"identities\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}",
+		"{\"identities\":[\"a.json\",7]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);
 		ok(daemon_cfg_parse(bad[i], &d, err, sizeof(err)) == -1 && err[0], "bad sipovld.conf %zu: %s", i, err);
 		daemon_cfg_free(&d);
 	}
+	daemon_cfg_defaults(&d);
+	ok(!daemon_cfg_parse("{\"memory_limit_bytes\":4096,\"udp_idle_timeout_s\":86400}", &d, err, sizeof(err)) &&
+		   d.memory_limit == 4096 && d.udp_idle_ms == 86400000u,
+	   "smallest memory bound (4096 bytes, for tests), longest UDP idle timeout (%s)", err);
+	daemon_cfg_free(&d);
 	ok(cfg_log_level("warning") == 4 && cfg_log_level("err") == 3 && cfg_log_level("7") == 7 &&
 		   cfg_log_level("8") == -1,
 	   "log levels");

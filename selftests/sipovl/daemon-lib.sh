@@ -12,6 +12,7 @@
 #
 #   daemon_net RESULTS_SUBDIR   topology + Ziti network; logs kept in /run/sipovl-vm/RESULTS_SUBDIR
 #   start_gw SITE NS [ARGS...]  start sipovld for site a|b in NS (extra daemon arguments)
+#   start_gw_only SITE NS ARGS...  the same with only ARGS (no -i, -l: a config file's own)
 #   gateways_ready              wait until both gateways intercept and host their services
 # and the helpers st, ready, waitfor, bg, expect, in_pa, in_pb, el.
 # shellcheck disable=SC2034 # variables used by the sourcing files
@@ -79,6 +80,14 @@ start_gw() { # start_gw SITE NS [ARGS...]
 	shift 2
 	ip netns exec "$ns" "$D" -i "$SIPOVLD_ZN_DIR/gw-$site.json" -l debug --control "$TMP/$site.sock" \
 		"$@" 2>"$TMP/$site.log" &
+	echo $! >"$TMP/$site.pid"
+	on_exit kill "$!"
+}
+
+start_gw_only() { # start_gw_only SITE NS ARGS...
+	local site=$1 ns=$2
+	shift 2
+	ip netns exec "$ns" "$D" --control "$TMP/$site.sock" "$@" 2>"$TMP/$site.log" &
 	echo $! >"$TMP/$site.pid"
 	on_exit kill "$!"
 }

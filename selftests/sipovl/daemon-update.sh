@@ -6,23 +6,39 @@
 #     interval 1 s), while a TCP connection through an unchanged service keeps working across
 #     all three updates;
 #  2. a UDP flow idle longer than udp_idle_timeout_s is closed, an active one is not;
+#     and its Ziti connection with it (gw-b's hosted flow ends; gw-b's own timeout is 60 s);
 #  3. with a tiny memory bound (memory_limit_bytes, applied by a reload) a new flow is refused,
-#     mem_limit_hits increases and the daemon keeps running; with the bound lifted flows work again.
+#     mem_limit_hits increases and the daemon keeps running; with the bound lifted flows work again;
+#  4. a reload applies log level, UDP idle timeout and memory bound (status "config"); a broken
+#     config file is logged and the running configuration kept; established flows are untouched;
+#  5. bad input: malformed app_data, a disallowed protocol, address or source (dials made with
+#     zt-tool and gw-a's identity) are refused by gw-b with the reason in its log and in the
+#     dialer's error; a flow steered by an intercept without a service is reset and counted;
+#  6. two identities in one daemon (SIGHUP adds gw-b's): each one's services are intercepted
+#     and hosted; then gw-b's is removed and a broken identity file is logged and skipped.
 source "$(dirname "$0")/daemon-lib.sh"
 require_cmd python3
+ZT_TOOL=$BIN/zt-tool
+[ -x "$ZT_TOOL" ] || bail_out "build first (make tests): $ZT_TOOL"
 
 POLL_S=1       # service_poll_s
 UPDATE_BOUND=15 # seconds from the controller API call returning to the kernel table showing the change
 IDLE_S=6        # udp_idle_timeout_s on gw-a
 
 daemon_net daemon-update
-gwconf() { # gwconf SITE [EXTRA JSON MEMBERS]: gw-SITE's configuration file
-	printf '{ "service_poll_s": %d, "udp_idle_timeout_s": %d%s }\n' "$POLL_S" "$IDLE_S" "${2:+, $2}" >"$TMP/$1.conf"
+# gwconf SITE [EXTRA JSON MEMBERS]: gw-SITE's configuration file (identities and log level are
+# the file's: the daemons get no -i/-l, so that reloads apply them). Overrides: LOGLEVEL, IDLE,
+# IDS (the identities array's members). gw-b's UDP idle timeout is 60 s.
+gwconf() {
+	local idle=${IDLE:-$IDLE_S}
+	[ "$1" = b ] && idle=60
+	printf '{ "identities": [%s], "log_level": "%s", "service_poll_s": %d, "udp_idle_timeout_s": %d%s }\n' \
+		"${IDS:-\"$SIPOVLD_ZN_DIR/gw-$1.json\"}" "${LOGLEVEL:-debug}" "$POLL_S" "$idle" "${2:+, $2}" >"$TMP/$1.conf"
 }
 gwconf a
 gwconf b
-start_gw a "$GWA" -c "$TMP/a.conf"
-start_gw b "$GWB" -c "$TMP/b.conf"
+start_gw_only a "$GWA" -c "$TMP/a.conf"
+start_gw_only b "$GWB" -c "$TMP/b.conf"
 gateways_ready
 
 # The controller's management API through curl: the ziti CLI (Go) under TCG measured a TLS
@@ -119,6 +135,15 @@ kwait() {
 icfg() { # icfg CIDR LOW HIGH: an intercept.v1 for tcp CIDR LOW-HIGH
 	printf '{"protocols":["tcp"],"addresses":["%s"],"portRanges":[{"low":%d,"high":%d}],"dialOptions":{"identity":"gw-b"}}' "$@"
 }
+# snapshots of gw-a's table during the updates: site-b must be in every one (atomic replaces)
+(
+	while :; do
+		ktab | jq -c '[.[].name] | sort' 2>/dev/null || echo ERR
+		sleep 0.2
+	done
+) >"$TMP/ktwatch.out" &
+kw=$!
+on_exit kill $kw
 zc POST /configs "{\"name\":\"site-c-intercept\",\"configTypeId\":\"$ICT\",\"data\":$(icfg 10.3.0.0/24 8000 8001)}"
 CID=$ZID
 zc POST /services "{\"name\":\"site-c\",\"configs\":[\"$CID\"],\"encryptionRequired\":true}"
@@ -144,6 +169,16 @@ if [ -n "$sb0" ] && [ "$sb0" = "$sb1" ]; then
 	ok "site-b's kernel intercept is unchanged across the updates"
 else
 	not_ok "site-b's kernel intercept is unchanged across the updates" "before: $sb0" "after: $sb1"
+fi
+kill $kw 2>/dev/null
+wait $kw 2>/dev/null
+snaps=$(grep -vc '^ERR$' "$TMP/ktwatch.out")
+miss=$(grep -v '^ERR$' "$TMP/ktwatch.out" | grep -vc '"site-b"')
+if [ "$snaps" -gt 10 ] && [ "$miss" = 0 ]; then
+	ok "site-b was in each of $snaps snapshots of gw-a's kernel table taken during the updates"
+else
+	not_ok "site-b was in each of $snaps snapshots of gw-a's kernel table taken during the updates" \
+		"$miss without it: $(grep -v '"site-b"' "$TMP/ktwatch.out" | sort | uniq -c | head -3 | tr '\n' '|')"
 fi
 wait $lcli
 diag "service updates done (t=$(el)s)"
@@ -176,6 +211,7 @@ uflows() { jq --arg c "10.1.0.2:$1" '[.[] | select(.type == "intercept-udp" and 
 expect "udp flow 41000 (to stay idle): echoed" '^ECHO 10\.1\.0\.2:41000 idle$' usend 41000 idle
 t_idle=$(date +%s)
 fl=$(st a flows)
+st b flows >"$TMP/b-flows.out"
 if [ "$(uflows 41000 <<<"$fl" | jq length)" = 1 ] && [ "$(uflows 41001 <<<"$fl" | jq length)" = 1 ]; then
 	ok "gw-a shows the idle udp flow (41000) and the active one (41001)"
 else
@@ -193,6 +229,14 @@ if [ "$(uflows 41000 <<<"$fl" | jq length)" = 0 ]; then
 else
 	not_ok "udp flow idle since ${waited} s ago is closed (timeout ${IDLE_S} s, asserted within $((IDLE_S + 4)) s)" "$fl"
 fi
+hflows() { jq --arg c "10.1.0.2:$1" '[.[] | select(.type == "host-udp" and .source == $c)]'; }
+if [ "$(hflows 41000 <"$TMP/b-flows.out" | jq length)" = 1 ] && [ "$(st b flows | hflows 41000 | jq length)" = 0 ] &&
+	grep -q 'flow host-udp site-b 10.1.0.2:41000 -> 10.2.0.2:7000 closed: ziti connection closed' "$TMP/b.log"; then
+	ok "its Ziti connection was closed: gw-b's hosted flow for it ended too (gw-b's own idle timeout: 60 s)"
+else
+	not_ok "its Ziti connection was closed: gw-b's hosted flow for it ended too" \
+		"gw-b before: $(hflows 41000 <"$TMP/b-flows.out" | jq -c .)" "$(grep 41000 "$TMP/b.log" | tail -3 | tr '\n' '|')"
+fi
 # the active flow is the one its first datagram opened: it carried every datagram sent so far
 # (but the last, which may still be in the socket buffer)
 pk=$(uflows 41001 <<<"$fl" | jq '.[0].packets_to_ziti // -1')
@@ -205,10 +249,17 @@ fi
 wait $uact
 
 # --- memory bound: a reload with memory_limit_bytes 4096 (less than two flows' state)
-gwconf a '"memory_limit_bytes": 4096'
+LOGLEVEL=info IDLE=9 gwconf a '"memory_limit_bytes": 4096'
 st a reload >/dev/null
 memlimit() { [ "$(st a | jq '.memory.limit')" = "$1" ]; }
 waitfor 10 memlimit 4096 # the reload runs after the reply
+cf=$(st a | jq -c .config)
+if jq -e '.memory_limit_bytes == 4096 and .udp_idle_timeout_s == 9 and .log_level == 6' <<<"$cf" >/dev/null &&
+	grep -q 'reloaded: log level 7 -> 6, UDP idle 6 -> 9 s, memory limit 268435456 -> 4096 bytes' "$TMP/a.log"; then
+	ok "the reload applied log level, UDP idle timeout and memory bound ($cf)"
+else
+	not_ok "the reload applied log level, UDP idle timeout and memory bound" "$cf" "$(grep reloaded "$TMP/a.log" | tail -1)"
+fi
 s0=$(st a)
 h0=$(jq '.counters.mem_limit_hits' <<<"$s0")
 if [ "$(jq '.memory.limit' <<<"$s0")" = 4096 ]; then
@@ -244,5 +295,141 @@ else
 fi
 expect "bound lifted by a reload: a new flow works again" '^ECHO 10\.1\.0\.2:[0-9]+ m2$' \
 	in_pa "$PEER" send --udp --timeout 20 --dst 10.2.0.2:7000 --msg m2
+# --- a second long TCP connection A -> B (site-b), driven line by line through a FIFO: it
+# must survive everything below
+cat >"$TMP/lc.py" <<'PY'
+import socket, sys
+s = socket.create_connection(("10.2.0.2", 7001), timeout=30)
+f = s.makefile("rb")
+for line in sys.stdin:
+    try:
+        s.sendall(line.encode())
+        r = f.readline()
+    except OSError as e:
+        print("ERROR %s" % e, flush=True)
+        break
+    if not r:
+        print("EOF", flush=True)
+        break
+    print("GOT " + r.decode().strip(), flush=True)
+PY
+mkfifo "$TMP/lc.in"
+in_pa python3 "$TMP/lc.py" <"$TMP/lc.in" >"$TMP/lc.out" 2>&1 &
+on_exit kill $!
+exec 7>"$TMP/lc.in"
+lc_check() { # lc_check WORD WHEN: a line on the long connection comes back
+	echo "$1" >&7
+	if waitfor 30 grep -Eq "^GOT ECHO 10\.1\.0\.2:[0-9]+ $1\$" "$TMP/lc.out"; then
+		ok "the second long TCP connection through site-b works $2"
+	else
+		not_ok "the second long TCP connection through site-b works $2" "$(tail -3 "$TMP/lc.out" | tr '\n' '|')"
+	fi
+}
+lc_check l0 "(opened)"
+
+# hup_a: SIGHUP to gw-a; wait for its reload ("reloaded" or "reload failed") to be logged
+hup_a() {
+	local n
+	n=$(grep -c 'reloaded: \|reload failed' "$TMP/a.log")
+	kill -HUP "$(cat "$TMP/a.pid")"
+	waitfor 20 eval '[ "$(grep -c "reloaded: \|reload failed" "$TMP/a.log")" -gt '"$n"' ]'
+}
+
+# --- a broken config file: logged, the running configuration kept
+echo '{"udp_idle_timeout_s": 9, "memory_limit_mb": "lots"}' >"$TMP/a.conf"
+hup_a
+if grep -q "config $TMP/a.conf: memory_limit_mb: expected" "$TMP/a.log" && grep -q 'reload failed: keeping' "$TMP/a.log" &&
+	st a | jq -e '.config.memory_limit_bytes == 268435456 and .config.log_level == 7 and .config.udp_idle_timeout_s == 6' >/dev/null; then
+	ok "SIGHUP with a broken config file: logged ($(grep -o "config $TMP/a.conf: .*" "$TMP/a.log" | tail -1 | sed "s#$TMP/##")), running configuration kept"
+else
+	not_ok "SIGHUP with a broken config file: logged, running configuration kept" \
+		"$(grep -i 'config\|reload' "$TMP/a.log" | tail -3 | tr '\n' '|')" "$(st a | jq -c .config)"
+fi
+gwconf a
+lc_check l1 "after the failed reload"
+
+# --- bad input at the host side: dials made with gw-a's identity and app_data chosen here
+r0=$(st b | jq .counters.hosted_refused)
+bad_dial() { # bad_dial NAME APP_DATA
+	"$ZT_TOOL" dial -i "$ZN/gw-a.json" -s site-b --terminator-identity gw-b --app-data "$2" --bytes 16 \
+		--timeout-ms 60000 >"$TMP/bad-$1.out" 2>&1
+	echo $? >"$TMP/bad-$1.rc"
+}
+ip netns exec "$GWA" bash -c "$(declare -f bad_dial); ZT_TOOL=$ZT_TOOL ZN=$SIPOVLD_ZN_DIR TMP=$TMP
+	bad_dial json '{\"dst_ip\":' & bad_dial proto '{\"dst_protocol\":\"sctp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"7001\"}' &
+	bad_dial addr '{\"dst_protocol\":\"tcp\",\"dst_ip\":\"10.3.0.1\",\"dst_port\":\"7001\"}' &
+	bad_dial src '{\"dst_protocol\":\"tcp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"7001\",\"source_addr\":\"10.9.9.9:1234\"}' &
+	wait"
+for c in "json:malformed app_data: invalid JSON" "proto:protocol 'sctp' is not in allowedProtocols" \
+	"addr:address 10.3.0.1 is not in allowedAddresses" "src:source_addr 10.9.9.9:1234 is not in allowedSourceAddresses"; do
+	n=${c%%:*} why=${c#*:}
+	if [ "$(cat "$TMP/bad-$n.rc")" = 1 ] && grep "service site-b: refused a dial from '" "$TMP/b.log" | grep -Fq ": $why" &&
+		grep 'FAILED: ' "$TMP/bad-$n.out" | grep -Fq "$why"; then
+		ok "gw-b refuses a dial with $n: \"$why\", in its log and in the dialer's error"
+	else
+		not_ok "gw-b refuses a dial with $n: \"$why\", in its log and in the dialer's error" \
+			"zt-tool exit $(cat "$TMP/bad-$n.rc"): $(tail -2 "$TMP/bad-$n.out" | tr '\n' '|')" \
+			"gw-b: $(grep -i refus "$TMP/b.log" | tail -2 | tr '\n' '|')"
+	fi
+done
+r1=$(st b | jq .counters.hosted_refused)
+# the router tries a refused dial more than once (twice each here), so at least 4
+if [ $((r1 - r0)) -ge 4 ] && ready b; then
+	ok "gw-b counted the refusals (hosted_refused $r0 -> $r1 for 4 dials: the router retries) and still hosts site-b"
+else
+	not_ok "gw-b counted the refusals and still hosts site-b" "hosted_refused $r0 -> $r1"
+fi
+
+# a flow steered by an intercept that belongs to no service (a stray kernel entry): reset, counted
+m0=$(st a | jq .counters.unmatched)
+ip netns exec "$GWA" "$CTL" intercept add stray id 4000 proto tcp addr 10.2.7.0/24 port 7700 ||
+	not_ok "sipovlctl intercept add stray"
+check_fail "a connection steered by an intercept without a service is refused" \
+	in_pa "$PEER" send --tcp --timeout 8 --dst 10.2.7.1:7700 --msg stray
+m1=$(st a | jq .counters.unmatched)
+if [ "$m1" -gt "$m0" ] && grep -q 'tcp 10.1.0.2:[0-9]* -> 10.2.7.1:7700: no service for this intercept (any more); reset' "$TMP/a.log"; then
+	ok "gw-a logged it and counted it (unmatched $m0 -> $m1)"
+else
+	not_ok "gw-a logged it and counted it (unmatched $m0 -> $m1)" "$(grep -i 'no service' "$TMP/a.log" | tail -2)"
+fi
+ip netns exec "$GWA" "$CTL" intercept del stray >/dev/null 2>&1
+
+# --- identities: two in one daemon, then one plus a broken file (SIGHUP each time)
+IDS="\"$SIPOVLD_ZN_DIR/gw-a.json\",\"$SIPOVLD_ZN_DIR/gw-b.json\"" gwconf a
+hup_a || not_ok "gw-a logged the reload"
+two() {
+	st a | jq -e '(.identities | length) == 2 and all(.identities[]; .ready) and
+		([.services[] | select(.name == "site-b" and .identity == "gw-a") | .intercept.installed] == [true]) and
+		([.services[] | select(.name == "site-a" and .identity == "gw-b") | .intercept.installed] == [true]) and
+		([.services[] | select(.name == "site-a" and .identity == "gw-a") | .host.listening] == [true]) and
+		([.services[] | select(.name == "site-b" and .identity == "gw-b") | .host.listening] == [true])' >/dev/null
+}
+if waitfor 90 two && [ "$(ktab | jq -c '[.[].name] | sort')" = '["site-a","site-b"]' ]; then
+	ok "two identities in one daemon: each one's Dial services intercepted (kernel: site-a, site-b), Bind services hosted"
+else
+	not_ok "two identities in one daemon: each one's services intercepted and hosted" \
+		"$(st a | jq -c '[.identities[] | {name, ready, error}], [.services[] | {name, identity, i: .intercept.installed, h: .host.listening}]')"
+fi
+lc_check l2 "with a second identity added"
+printf '{"ztAPI":"https://10.99.0.1:1280","id":{"cert":"pem:garbage","key":"pem:garbage"}}\n' >"$TMP/broken.json"
+IDS="\"$SIPOVLD_ZN_DIR/gw-a.json\",\"$TMP/broken.json\"" gwconf a
+hup_a || not_ok "gw-a logged the reload"
+one() {
+	st a | jq -e --arg b "$TMP/broken.json" '(.identities | length) == 2 and
+		any(.identities[]; .file == $b and (.ready | not) and (.error | length) > 0) and
+		all(.services[]; .identity == "gw-a")' >/dev/null && [ "$(ktab | jq -c '[.[].name]')" = '["site-b"]' ]
+}
+if waitfor 30 one && grep -q "identity $TMP/broken.json: .*not used" "$TMP/a.log" &&
+	grep -q "identity $SIPOVLD_ZN_DIR/gw-b.json: removed from the configuration" "$TMP/a.log"; then
+	ok "SIGHUP: gw-b's identity removed with its services and intercept; a broken identity file logged and skipped ($(st a | jq -r --arg b "$TMP/broken.json" '.identities[] | select(.file == $b) | .error' | cut -c1-100))"
+else
+	not_ok "SIGHUP: gw-b's identity removed; a broken identity file logged and skipped" \
+		"$(st a | jq -c '[.identities[] | {file, ready, error}]')" "$(grep -i 'broken\|removed' "$TMP/a.log" | tail -3 | tr '\n' '|')"
+fi
+lc_check l3 "at the end"
+exec 7>&-
+for s in a b; do
+	if kill -0 "$(cat "$TMP/$s.pid")" 2>/dev/null; then ok "gw-$s still running"; else not_ok "gw-$s still running"; fi
+done
 diag "total $(el)s"
 done_testing

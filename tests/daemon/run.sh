@@ -7,7 +7,8 @@
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
 #
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
-# calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh.
+# calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh; service updates,
+# UDP idle timeout, memory bound, SIGHUP reload, bad input and identities are daemon-update.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${O:-$PWD/build}

@@ -1368,8 +1368,12 @@ static const struct cmd monitor_cmds[] = {
 
 static const struct cmd status_cmds[] = {
 	{ "STATUS", NULL, do_status, "",
-	  "Reports sipovld's state over its control socket " SIPOVLD_CTL_SOCK ".\n"
-	  "Not implemented yet: only tells whether sipovld is running.\n" },
+	  "Reports sipovld's state over its control socket " SIPOVLD_CTL_SOCK "\n"
+	  "(or $SIPOVLD_CTL_SOCK): identities, services with their kernel intercepts\n"
+	  "and hosting state, flows, counters, memory, running configuration and the\n"
+	  "kernel's state, as indented \"key: value\" lines, or with -j the daemon's\n"
+	  "JSON document (fields: sipovld(8)). Fails with \"sipovld not running\"\n"
+	  "when nothing listens on the socket.\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

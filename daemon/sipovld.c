@@ -395,6 +395,52 @@ static void kernel_clear(void)
 
 /* ------------------------------------------------------------------ identities */
 
+static char *default_name(const char *path)
+{
+	char *dup = strdup(path), *b, *dot, *r;
+
+	if (!dup)
+		return NULL;
+	b = basename(dup);
+	dot = strrchr(b, '.');
+	if (dot && dot != b)
+		*dot = 0;
+	r = strdup(b);
+	free(dup);
+	return r;
+}
+
+/*
+ * $tunneler_id.name: the configured name (single identity), else the controller's name for the
+ * identity once authenticated (as ziti-edge-tunnel), else the identity file's name.
+ */
+static char *ident_wanted_name(struct ident *id)
+{
+	const char *cn = id->ctx ? zt_ctx_identity_name(id->ctx) : NULL;
+
+	if (D.cfg.name && D.cfg.n_identities == 1)
+		return strdup(D.cfg.name);
+	return cn ? strdup(cn) : default_name(id->path);
+}
+
+/* Adopt a changed name; hosted services re-bind (terminator identities may change). */
+static void ident_rename(struct ident *id)
+{
+	char *nn = ident_wanted_name(id);
+
+	if (!nn || (id->name && !strcmp(nn, id->name))) {
+		free(nn);
+		return;
+	}
+	logm(L_INFO, "identity %s: $tunneler_id.name is '%s'%s%s%s", id->path, nn, id->name ? " (was '" : "",
+	     id->name ? id->name : "", id->name ? "')" : "");
+	free(id->name);
+	id->name = nn;
+	for (struct svc *s = id->svcs; s; s = s->next)
+		if (s->has_host)
+			listener_start(s);
+}
+
 static void ident_start(struct ident *id);
 
 static void on_ready(struct zt_ctx *ctx, int err, const char *msg, void *user)
@@ -410,6 +456,7 @@ static void on_ready(struct zt_ctx *ctx, int err, const char *msg, void *user)
 	}
 	id->ready = true;
 	id->err[0] = 0;
+	ident_rename(id);
 	logm(L_NOTICE, "identity %s (%s): connected to the controller", id->path, id->name);
 }
 
@@ -485,20 +532,6 @@ static void ident_start(struct ident *id)
 	logm(L_INFO, "identity %s: starting as '%s' (%s)", id->path, id->name, zt_identity_api(zi));
 }
 
-static char *default_name(const char *path)
-{
-	char *dup = strdup(path), *b, *dot, *r;
-
-	if (!dup)
-		return NULL;
-	b = basename(dup);
-	dot = strrchr(b, '.');
-	if (dot && dot != b)
-		*dot = 0;
-	r = strdup(b);
-	free(dup);
-	return r;
-}
 
 static void ident_free(struct ident *id)
 {
@@ -533,17 +566,7 @@ static void idents_sync(bool name_changed)
 		while (id && strcmp(id->path, D.cfg.identities[i]))
 			id = id->next;
 		if (id) {
-			char *nn = D.cfg.name && D.cfg.n_identities == 1 ? strdup(D.cfg.name) : default_name(id->path);
-
-			if (nn && strcmp(nn, id->name)) {
-				free(id->name);
-				id->name = nn;
-				nn = NULL;
-				for (struct svc *s = id->svcs; s; s = s->next) /* terminator identities may change */
-					if (s->has_host)
-						listener_start(s);
-			}
-			free(nn);
+			ident_rename(id);
 			if (!id->ctx && !zt_timer_armed(&id->restart)) /* broken before: try again */
 				ident_start(id);
 			continue;
@@ -554,7 +577,7 @@ static void idents_sync(bool name_changed)
 			logm(L_ERR, "out of memory");
 			continue;
 		}
-		id->name = D.cfg.name && D.cfg.n_identities == 1 ? strdup(D.cfg.name) : default_name(id->path);
+		id->name = ident_wanted_name(id);
 		zt_timer_init(&id->restart, restart_cb, id);
 		id->next = D.idents;
 		D.idents = id;
@@ -635,14 +658,15 @@ static int load_config(struct daemon_cfg *out)
 	return 0;
 }
 
-static void reload(void)
+/* Re-read the configuration; 0, or -1 (logged) with the running configuration kept. */
+static int reload(const char *why)
 {
 	struct daemon_cfg n;
 
-	logm(L_NOTICE, "reloading (SIGHUP)");
+	logm(L_NOTICE, "reloading (%s)", why);
 	if (load_config(&n)) {
 		logm(L_ERR, "reload failed: keeping the running configuration");
-		return;
+		return -1;
 	}
 	bool policy_changed = n.policy != D.cfg.policy;
 	bool name_changed = (!!n.name != !!D.cfg.name) || (n.name && strcmp(n.name, D.cfg.name));
@@ -669,8 +693,9 @@ static void reload(void)
 	idents_sync(name_changed);
 	if (policy_changed)
 		kernel_schedule_apply();
-	if (!D.no_kernel && D.nl) /* the module may have been reloaded: re-register, re-apply */
+	if (!D.no_kernel && D.nl) /* the module may have been reloaded: re-apply the table and sources */
 		kernel_schedule_apply();
+	return 0;
 }
 
 /* ------------------------------------------------------------------ control socket */
@@ -912,9 +937,15 @@ static void ctl_cb(void *arg, uint32_t ev)
 		} else if (!strcmp(line, "flows")) {
 			o = flows_json();
 		} else if (!strcmp(line, "reload")) {
-			reload_pending = true;
+			/* answered once done, so `--request reload` tells whether it worked */
 			o = json_object_new_object();
-			JADD(o, "ok", JB(true));
+			if (stopping)
+				JADD(o, "error", JS("sipovld is stopping"));
+			else if (reload("control socket"))
+				JADD(o, "error", JS("reload failed: the configuration is invalid (see the log); "
+						    "keeping the running configuration"));
+			else
+				JADD(o, "ok", JB(true));
 		} else {
 			o = json_object_new_object();
 			JADD(o, "error", JS("unknown request: expected status, flows or reload"));
@@ -969,27 +1000,50 @@ static int ctl_open(const char *path)
 	return 0;
 }
 
-/* Client side: sipovld --ctl-request status */
+/* Client side: sipovld --request R. Exit status 1 when the daemon answers with an error. */
 static int ctl_request(const char *path, const char *req)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *doc = NULL, *err;
 	char buf[4096];
 	ssize_t n;
+	int rc = 0;
 
-	if (strlen(path) >= sizeof(a.sun_path) || fd < 0)
+	if (strlen(path) >= sizeof(a.sun_path) || fd < 0 || !tok) {
+		fprintf(stderr, "sipovld: %s: %s\n", path, fd < 0 ? strerror(errno) : "cannot use this path");
+		if (fd >= 0)
+			close(fd);
+		if (tok)
+			json_tokener_free(tok);
 		return 1;
+	}
 	strcpy(a.sun_path, path);
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 		fprintf(stderr, "sipovld: %s: %s (is sipovld running?)\n", path, strerror(errno));
 		close(fd);
+		json_tokener_free(tok);
 		return 1;
 	}
 	dprintf(fd, "%s\n", req);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		fwrite(buf, 1, (size_t)n, stdout);
+		if (!doc)
+			doc = json_tokener_parse_ex(tok, buf, (int)n);
+	}
 	close(fd);
-	return 0;
+	json_tokener_free(tok);
+	if (!doc) {
+		fprintf(stderr, "sipovld: %s: no valid reply to \"%s\"\n", path, req);
+		return 1;
+	}
+	if (json_object_object_get_ex(doc, "error", &err)) {
+		fprintf(stderr, "sipovld: %s\n", json_object_get_string(err));
+		rc = 1;
+	}
+	json_object_put(doc);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ main */
@@ -1130,7 +1184,7 @@ int main(int argc, char **argv)
 		zt_loop_run(D.loop, 1000);
 		if (reload_pending && !stopping) {
 			reload_pending = false;
-			reload();
+			reload("SIGHUP");
 		}
 	}
 	/* SIGTERM: remove everything we installed */

@@ -89,6 +89,8 @@ const struct zt_service *zt_service_find(struct zt_ctx *ctx, const char *name);
 /* Iterate services: returns NULL after the last one. */
 const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i);
 const char *zt_ctx_api_session_id(struct zt_ctx *ctx);
+/* The controller's name for our identity, known once authenticated (else NULL). */
+const char *zt_ctx_identity_name(struct zt_ctx *ctx);
 /* Testing aid: pretend the API session expired (drop it, re-authenticate on next need). */
 void zt_ctx_forget_api_session(struct zt_ctx *ctx);
 
@@ -107,7 +109,7 @@ struct zt_conn_cbs {
 
 struct zt_dial_opts {
 	const char *terminator_identity; /* addressable terminator (TerminatorIdentity header) */
-	const char *caller_id;
+	const char *caller_id;  /* CallerId header; default: our identity's name at the controller */
 	const void *app_data; /* AppData header (tunnelers: JSON) */
 	size_t app_data_len;
 	bool datagram;        /* one zt_write = one message (no splitting) */

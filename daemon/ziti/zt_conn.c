@@ -430,6 +430,8 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	struct zt_conn *c = arg;
 	struct zt_msgb mb;
 	char why[400];
+	/* Like the Go SDK: the caller is our identity's name unless the application says. */
+	const char *caller = c->caller_id ? c->caller_id : c->ctx->identity_name;
 
 	if (err) {
 		c->ch = NULL;
@@ -449,7 +451,7 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c->id) ||
 	    (c->encrypted && zt_msgb_hdr(&mb, ZT_H_PUBLIC_KEY, c->pk, sizeof(c->pk))) ||
 	    (c->terminator_identity && zt_msgb_hdr_str(&mb, ZT_H_TERMINATOR_IDENTITY, c->terminator_identity)) ||
-	    (c->caller_id && zt_msgb_hdr_str(&mb, ZT_H_CALLER_ID, c->caller_id)) ||
+	    (caller && zt_msgb_hdr_str(&mb, ZT_H_CALLER_ID, caller)) ||
 	    (c->app_data && zt_msgb_hdr(&mb, ZT_H_APP_DATA, c->app_data, (uint32_t)c->app_data_len))) {
 		conn_dead(c, -ENOMEM, "out of memory");
 		return;

@@ -475,6 +475,12 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 	free(ctx->api_session_id);
 	ctx->api_token = strdup(tok);
 	ctx->api_session_id = sid ? strdup(sid) : NULL;
+	const char *iname = jstr(jget(data, "identity"), "name");
+
+	if (iname && (!ctx->identity_name || strcmp(iname, ctx->identity_name))) {
+		free(ctx->identity_name);
+		ctx->identity_name = strdup(iname);
+	}
 	ctx->auth = ZT_AUTH_OK;
 	ctx->auth_failures = 0;
 	ctx->auth_gen++;
@@ -574,6 +580,11 @@ void zt_ctx_forget_api_session(struct zt_ctx *ctx)
 const char *zt_ctx_api_session_id(struct zt_ctx *ctx)
 {
 	return ctx->api_session_id;
+}
+
+const char *zt_ctx_identity_name(struct zt_ctx *ctx)
+{
+	return ctx->identity_name;
 }
 
 static void refresh_cb(void *arg, const struct zt_http_resp *r)
@@ -929,6 +940,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 	json_object_put(ctx->list_acc);
 	free(ctx->api_token);
 	free(ctx->api_session_id);
+	free(ctx->identity_name);
 	free(ctx->edge_path);
 	free(ctx->last_change);
 	zt_identity_free(ctx->id);

@@ -165,6 +165,7 @@ struct zt_ctx {
 	enum zt_auth_state auth;
 	char *api_token;
 	char *api_session_id;
+	char *identity_name; /* the controller's name for this identity (authentication reply) */
 	char *edge_path; /* client API base path */
 	uint64_t api_expires_ms; /* monotonic estimate */
 	unsigned auth_failures;

@@ -191,6 +191,11 @@ check "ours: zt-e2e 1 MB echo byte-exact (encrypted, ASan)" \
 	"$SAN" dial -i "$ID/zt-client.json" -s zt-e2e --bytes 1000000 --timeout-ms 30000
 check "ours: zt-plain 1 MB echo byte-exact (unencrypted, ASan)" \
 	"$SAN" dial -i "$ID/zt-client.json" -s zt-plain --bytes 1000000 --timeout-ms 30000
+if grep -q "from 'zt-client'" "$W/host.log"; then
+	ok "ours: the host saw our dialer's caller id (its identity name at the controller)"
+else
+	notok "ours: the host saw our dialer's caller id"; grep "host: accepted" "$W/host.log" | tail -3 | diag
+fi
 check "ours: zt-udp-e2e 200 datagrams of 1200 B (one message per datagram, ASan)" \
 	"$SAN" dial -i "$ID/zt-client.json" -s zt-udp-e2e --udp --count 200 --size 1200 --timeout-ms 30000
 t=$(now_ms)
@@ -423,6 +428,55 @@ for _ in $(seq 1 120); do
 done
 check "after all faults: our dial -> ziti tunnel host (go-tcp-e2e, 100 KB echo, ASan)" \
 	"$SAN" dial -i "$ID/zt-client.json" -s go-tcp-e2e --bytes 100000 --timeout-ms 30000 --accept-close
+
+# ---------------------------------------------------------------- sipovld without the kernel module
+# The identity file is named unlike the identity: $tunneler_id.name must be the controller's name.
+# `--request reload` answers after the reload ran: ok for a good file, an error (exit 1) for a
+# broken one, and the daemon keeps running on its old configuration.
+SD=$B/san/sipovld
+if [ -x "$SD" ]; then
+	cp "$ID/zt-client.json" "$W/renamed-file.json"
+	cat > "$W/sipovld.conf" <<CONF
+{ "identities": ["$W/renamed-file.json"], "control_socket": "$W/sipovld.sock", "log_level": "info",
+  "service_poll_s": 1 }
+CONF
+	bg "$W/sipovld.log" "$SD" --no-kernel -c "$W/sipovld.conf"
+	SD_PID=$BGPID
+	ready=
+	for _ in $(seq 1 120); do
+		"$SD" --control "$W/sipovld.sock" --request status > "$W/sd.status" 2>/dev/null &&
+			python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["identities"][0]["ready"] else 1)' \
+				"$W/sd.status" && { ready=1; break; }
+		sleep 0.25
+	done
+	name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["identities"][0]["name"])' "$W/sd.status" 2>/dev/null)
+	[ -n "$ready" ] && [ "$name" = zt-client ] &&
+		ok "sipovld: \$tunneler_id.name is the controller's name for the identity (zt-client, file renamed-file.json)" ||
+		{ notok "sipovld: \$tunneler_id.name from the controller (ready=$ready name=$name)"; tail -15 "$W/sipovld.log" | diag; }
+	sed -i 's/"service_poll_s": 1/"service_poll_s": 2/' "$W/sipovld.conf"
+	if "$SD" --control "$W/sipovld.sock" --request reload > "$W/sd.reload" 2>&1 && grep -q '"ok": *true' "$W/sd.reload" &&
+		"$SD" --control "$W/sipovld.sock" --request status 2>/dev/null | grep -q '"service_poll_s": *2'; then
+		ok "sipovld: --request reload of a good file answers ok, after the new values are in effect"
+	else
+		notok "sipovld: --request reload of a good file"; diag < "$W/sd.reload"
+	fi
+	echo '{ "identities": [' > "$W/sipovld.conf"
+	if "$SD" --control "$W/sipovld.sock" --request reload > "$W/sd.reload" 2>&1; then
+		notok "sipovld: --request reload of a broken file must fail"; diag < "$W/sd.reload"
+	elif grep -q "reload failed" "$W/sd.reload" && kill -0 "$SD_PID" &&
+		"$SD" --control "$W/sipovld.sock" --request status 2>/dev/null | grep -q '"service_poll_s": *2'; then
+		ok "sipovld: --request reload of a broken file exits 1 with the reason; the running configuration is kept"
+	else
+		notok "sipovld: broken reload"; diag < "$W/sd.reload"
+	fi
+	kill -TERM "$SD_PID"
+	wait "$SD_PID"
+	rc=$?
+	[ $rc -eq 0 ] && san_clean "$W/sipovld.log" && ok "clean exit: sipovld --no-kernel (exit 0, no ASan/UBSan/leak report)" ||
+		{ notok "clean exit: sipovld --no-kernel (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sipovld.log" | head -30 | diag; }
+else
+	notok "sipovld: $SD not built"
+fi
 
 # ---------------------------------------------------------------- shutdown: sanitizer verdicts
 for p in "$HOST_PID:host.log:host (8 services, all faults)" "$PFAULT_PID:pfault.err:fault probe" \

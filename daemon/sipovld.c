@@ -653,7 +653,7 @@ static int load_config(struct daemon_cfg *out)
 	if (!out->ctl_socket)
 		out->ctl_socket = strdup(SIPOVLD_CTL_SOCK_DEFAULT);
 	if (out->name && out->n_identities > 1)
-		logm(L_WARN, "name \"%s\" ignored: %zu identities, each is named after its file", out->name,
+		logm(L_WARN, "name \"%s\" ignored: %zu identities, each takes its name at the controller", out->name,
 		     out->n_identities);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -847,6 +848,9 @@ static struct json_object *status_json(void)
 	JADD(o, "counters", c);
 	JADD(m, "used", JI(D.mem_used));
 	JADD(m, "limit", JI(D.cfg.memory_limit));
+	struct mallinfo2 mi = mallinfo2(); /* the allocator's view: heap in use, for comparison */
+
+	JADD(m, "heap_in_use", JI((int64_t)(mi.uordblks + mi.hblkhd)));
 	JADD(o, "memory", m);
 	JADD(cf, "log_level", JI(D.cfg.log_level));
 	JADD(cf, "udp_idle_timeout_s", JI(D.cfg.udp_idle_ms / 1000));

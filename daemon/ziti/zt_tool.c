@@ -4,7 +4,7 @@
  *
  *   zt-tool services -i ID.json
  *   zt-tool dial  -i ID.json -s SERVICE [--udp] [--mode echo|sink] [--bytes N] [--conns C]
- *                 [--count K --size S] [--hold] [--timeout-ms T] [--app-data JSON]
+ *                 [--count K --size S] [--hold [--linger-ms L]] [--timeout-ms T] [--app-data JSON]
  *   zt-tool host  -i ID.json -s SERVICE [--udp] [--mode echo|sink] [--ready-file F]
  *                 [--terminator-identity X] [--cost N] [--precedence P]
  *   zt-tool probe -i ID.json -s SERVICE --log FILE [--interval-ms I]
@@ -33,6 +33,7 @@ static struct {
 	bool udp, hold, verbose, accept_close;
 	uint64_t bytes;
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
+	unsigned linger_ms; /* --hold: keep all connections open this long before any data */
 } opt = { .mode = "echo", .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
 	  .interval_ms = 250 };
 
@@ -187,12 +188,20 @@ static void d_on_writable(struct zt_conn *c, void *u)
 		dc_pump(d);
 }
 
+static struct zt_timer linger;
+
 static void start_all(void)
 {
 	all_connected = true;
 	for (unsigned i = 0; i < opt.conns; i++)
 		if (dcs[i].connected && !dcs[i].done)
 			dc_pump(&dcs[i]);
+}
+
+static void linger_cb(void *arg)
+{
+	(void)arg;
+	start_all();
 }
 
 static void d_on_connect(struct zt_conn *c, int err, const char *reason, void *u)
@@ -216,7 +225,12 @@ static void d_on_connect(struct zt_conn *c, int err, const char *reason, void *u
 	if (opt.hold && !all_connected) {
 		if (n_connected == opt.conns) {
 			logf_("all %u connections open", opt.conns);
-			start_all();
+			if (opt.linger_ms) {
+				zt_timer_init(&linger, linger_cb, NULL);
+				zt_timer_start(loop, &linger, opt.linger_ms);
+			} else {
+				start_all();
+			}
 		}
 		return;
 	}
@@ -672,7 +686,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: zt-tool services|dial|host|probe -i IDENTITY.json [-s SERVICE] [options]\n"
-		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --hold  --accept-close\n"
+		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --hold  --linger-ms L  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
 		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n");
 	exit(2);
@@ -688,7 +702,7 @@ int main(int argc, char **argv)
 		{ "cost", 1, 0, 'C' }, { "precedence", 1, 0, 'P' }, { "log", 1, 0, 'l' },
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
 		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' },
-		{ "app-data", 1, 0, 'a' }, { 0, 0, 0, 0 },
+		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -708,6 +722,7 @@ int main(int argc, char **argv)
 		case 'k': opt.count = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'z': opt.size = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'H': opt.hold = true; break;
+		case 'g': opt.linger_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 't': opt.timeout_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'r': opt.ready_file = optarg; break;
 		case 'T': opt.term_id = optarg; break;

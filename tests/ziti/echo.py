@@ -35,6 +35,7 @@ def serve(tcp_port, udp_port):
     class TS(socketserver.ThreadingTCPServer):
         allow_reuse_address = True
         daemon_threads = True
+        request_queue_size = 1024  # hundreds of connects at once (sipovld memory test)
 
     tcp = TS(("127.0.0.1", tcp_port), TCPEcho)
     threading.Thread(target=tcp.serve_forever, daemon=True).start()

@@ -474,6 +474,50 @@ CONF
 	rc=$?
 	[ $rc -eq 0 ] && san_clean "$W/sipovld.log" && ok "clean exit: sipovld --no-kernel (exit 0, no ASan/UBSan/leak report)" ||
 		{ notok "clean exit: sipovld --no-kernel (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sipovld.log" | head -30 | diag; }
+	# The memory bound's accounting against the allocator's own figure, with N hosted flows open:
+	# what the bound charges per flow must cover what the heap really grows by per flow.
+	cli edge create service sd-echo -e ON -c echo-tcp-host > "$W/last.out" 2>&1 &&
+		cli edge create service-policy sd-bind Bind --service-roles @sd-echo --identity-roles @zt-client >> "$W/last.out" 2>&1 &&
+		cli edge create service-policy sd-dial Dial --service-roles @sd-echo --identity-roles @zt-host >> "$W/last.out" 2>&1 ||
+		{ notok "sipovld: create the sd-echo service"; diag < "$W/last.out"; }
+	cat > "$W/sipovld2.conf" <<CONF
+{ "identities": ["$W/renamed-file.json"], "control_socket": "$W/sipovld2.sock", "log_level": "notice",
+  "service_poll_s": 1 }
+CONF
+	bg "$W/sipovld2.log" "$B/sipovld" --no-kernel -c "$W/sipovld2.conf"
+	SD2_PID=$BGPID
+	sd2() { "$B/sipovld" --control "$W/sipovld2.sock" --request "$1" 2>/dev/null; }
+	listening=
+	for _ in $(seq 1 120); do
+		sd2 status | jq -e '[.services[] | select(.name == "sd-echo") | .host.listening] == [true]' > /dev/null 2>&1 &&
+			{ listening=1; break; }
+		sleep 0.25
+	done
+	NFLOWS=500
+	sd2 status > "$W/sd2.before"
+	bg "$W/sd2dial.log" "$FAST" dial -i "$ID/zt-host.json" -s sd-echo --conns $NFLOWS --hold --linger-ms 10000 \
+		--bytes 2000 --timeout-ms 120000
+	DIAL_PID=$BGPID
+	open=
+	for _ in $(seq 1 400); do
+		grep -q "all $NFLOWS connections open" "$W/sd2dial.log" && { open=1; break; }
+		sleep 0.25
+	done
+	sleep 1
+	sd2 status > "$W/sd2.during"
+	wait "$DIAL_PID"
+	dial_rc=$?
+	read -r hflows used_d heap_d < <(jq -rn --slurpfile a "$W/sd2.before" --slurpfile b "$W/sd2.during" \
+		'[$b[0].flows.host_tcp, ($b[0].memory.used - $a[0].memory.used), ($b[0].memory.heap_in_use - $a[0].memory.heap_in_use)] | @tsv')
+	if [ -n "$listening" ] && [ -n "$open" ] && [ "$dial_rc" = 0 ] && [ "${hflows:-0}" -eq $NFLOWS ] &&
+		[ "${used_d:-0}" -ge "${heap_d:-1}" ]; then
+		ok "sipovld: memory bound charges $((used_d / NFLOWS)) B per hosted TCP flow >= heap growth $((heap_d / NFLOWS)) B per flow ($NFLOWS flows open, echoes verified)"
+	else
+		notok "sipovld: memory accounting with $NFLOWS hosted flows (listening=$listening open=$open dial=$dial_rc flows=$hflows charged=$used_d heap=$heap_d)"
+		tail -5 "$W/sd2dial.log" | diag; tail -5 "$W/sipovld2.log" | diag
+	fi
+	kill -TERM "$SD2_PID"
+	wait "$SD2_PID"
 else
 	notok "sipovld: $SD not built"
 fi

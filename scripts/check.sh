@@ -7,14 +7,16 @@
 #             checkpatch.pl --no-tree -f on kmod/*.[ch]: no errors;
 #             and shellcheck (-S warning) on the test infrastructure's scripts
 #   host-*    every executable tests/*/run.sh (TAP)
-#   vm-6.1    the VM selftests (selftests/vm/run.sh) on Debian's 6.1 kernel
-#   vm-6.12   the same suite on Debian 12's 6.12 kernel
+#   vm-6.1    the VM selftests (selftests/vm/run.sh: every file) on Debian's 6.1 kernel
+#   vm-6.12   the same suite, every file, on Debian 12's 6.12 kernel
 #   dkms      dkms add/build/install for 6.1, modprobe in the VM, dkms remove
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
 #
-# After the build, two lanes run side by side (SIPOVL_CHECK_JOBS=1: one): the
-# VM suites, and static + host suites + dkms; results print in the order above.
+# After the build, the suites run from one queue in two lanes (SIPOVL_CHECK_JOBS,
+# default 2: one per CPU): vm-6.1 and vm-6.12 first, side by side, then static,
+# host-* and dkms in whichever lane frees first; results print in the order
+# above, each with its wall and CPU seconds and the load average.
 #
 # Every TAP test point of every suite is counted; failures are printed with
 # their diagnostics. The summary line is `N passed, M failed`; skipped points
@@ -50,12 +52,17 @@ t_start=$(date +%s)
 # run_suite NAME CMD...: run a TAP-producing command, count its test points
 # into $LOGS/NAME.res (read back by collect_suite), print a progress line.
 run_suite() {
-	local name=$1 log=$LOGS/$1.log res=$LOGS/$1.res rc=0 t0 line desc n_pass=0 n_fail=0 n_skip=0 n=0
+	local name=$1 log=$LOGS/$1.log res=$LOGS/$1.res rc=0 t0 line desc n_pass=0 n_fail=0 n_skip=0 n=0 u sy
 	local fl=() sl=()
 	shift
 	wanted "$name" || return 0
 	t0=$(date +%s)
-	"$@" >"$log" 2>&1 </dev/null || rc=$?
+	# CPU seconds (user + system) of the suite and everything it waited for
+	# (QEMU included): what the lanes share, unlike wall time.
+	local TIMEFORMAT='%0U %0S' cpu
+	{ time "$@" >"$log" 2>&1 </dev/null || rc=$?; } 2>"$res.cpu"
+	read -r u sy <"$res.cpu" || true
+	cpu=$((${u:-0} + ${sy:-0}))
 	while IFS= read -r line; do
 		[[ $line =~ ^(not\ )?ok([[:space:]]+[0-9]+)?([[:space:]]+-)?[[:space:]]*(.*)$ ]] || continue
 		n=$((n + 1))
@@ -86,8 +93,8 @@ run_suite() {
 		[ ${#sl[@]} -eq 0 ] || printf 'S %s\n' "${sl[@]}"
 	} >"$res.tmp"
 	mv "$res.tmp" "$res"
-	printf 'check: %-14s %3d passed, %d failed, %d skipped (%ds)\n' \
-		"$name" "$n_pass" "$n_fail" "$n_skip" $(($(date +%s) - t0))
+	printf 'check: %-14s %3d passed, %d failed, %d skipped (%ds, cpu %ds, load %s)\n' \
+		"$name" "$n_pass" "$n_fail" "$n_skip" $(($(date +%s) - t0)) "$cpu" "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # collect_suite NAME: add a finished suite to the totals, show its failures.
@@ -226,44 +233,60 @@ if ! out=$(make -s -C "$TOP" tests 2>&1); then
 fi
 passed=$((passed + 1))
 
-# Two lanes by default (2 CPUs): the VM suites, and everything else.
-# SIPOVL_CHECK_JOBS=1 runs the suites one after the other.
+# The suites go into one queue, the longest first (the two VM suites: together
+# about two thirds of the work), and SIPOVL_CHECK_JOBS lanes (default 2, one per
+# CPU) each take the next suite as soon as they are free. So the two VM suites
+# start side by side and the host suites fill in whichever lane frees first.
+# SIPOVL_CHECK_JOBS=1 runs them one after the other in that order.
 host_suites=()
 for t in tests/*/run.sh; do
 	[ -x "$t" ] || continue
 	s=${t#tests/}
 	host_suites+=("host-${s%/run.sh}:$t")
 done
-lane_host() {
-	run_suite static static_checks
-	local hs
-	for hs in ${host_suites[@]+"${host_suites[@]}"}; do
-		run_suite "${hs%%:*}" "${hs#*:}"
-	done
-	run_suite dkms selftests/vm/dkms.sh --kernel 6.1
+run_job() {
+	case $1 in
+	vm-6.1 | vm-6.12) run_suite "$1" selftests/vm/run.sh --kernel "${1#vm-}" ;;
+	static) run_suite static static_checks ;;
+	dkms) run_suite dkms selftests/vm/dkms.sh --kernel 6.1 ;;
+	host-*)
+		local hs
+		for hs in "${host_suites[@]}"; do
+			[ "${hs%%:*}" != "$1" ] || run_suite "$1" "${hs#*:}"
+		done
+		;;
+	esac
 }
-lane_vm() {
-	local t vm612=(selftests/vm/smoke.sh)
-
-	run_suite vm-6.1 selftests/vm/run.sh --kernel 6.1
-	# 6.12 runs every selftest but the end-to-end daemon one (daemon.sh: a Ziti
-	# controller and router plus SIPp under TCG, ~5 min; it exercises userspace,
-	# the kernel paths it uses are covered by the other files on both kernels).
-	for t in selftests/sipovl/*.sh; do
-		case $t in selftests/sipovl/daemon.sh | selftests/sipovl/daemon-update.sh | selftests/sipovl/daemon-lib.sh) ;; *) vm612+=("$t") ;; esac
-	done
-	run_suite vm-6.12 selftests/vm/run.sh --kernel 6.12 "${vm612[@]}"
+queue=(vm-6.1 vm-6.12 static)
+for hs in ${host_suites[@]+"${host_suites[@]}"}; do queue+=("${hs%%:*}"); done
+queue+=(dkms)
+printf '%s\n' "${queue[@]}" >"$LOGS/.queue"
+# next_job: print the first suite of the queue and remove it (lanes share it).
+next_job() {
+	local job
+	{
+		flock 9
+		job=$(head -n 1 "$LOGS/.queue")
+		[ -z "$job" ] || sed -i 1d "$LOGS/.queue"
+	} 9>>"$LOGS/.queue.lock"
+	[ -n "$job" ] && echo "$job"
 }
-if [ "${SIPOVL_CHECK_JOBS:-2}" -gt 1 ]; then
-	lane_vm &
-	vm_pid=$!
-	trap 'kill $vm_pid 2>/dev/null || true; touch "$LOGS/.finished"' EXIT
-	lane_host
-	wait $vm_pid || true
-else
-	lane_host
-	lane_vm
-fi
+lane() {
+	local job
+	while job=$(next_job); do
+		run_job "$job"
+	done
+}
+jobs=${SIPOVL_CHECK_JOBS:-2}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "check: SIPOVL_CHECK_JOBS must be a positive number, not '$jobs'"; exit 2; }
+lane_pids=()
+for ((i = 1; i < jobs; i++)); do
+	lane &
+	lane_pids+=($!)
+done
+trap 'kill ${lane_pids[*]} 2>/dev/null || true; touch "$LOGS/.finished"' EXIT
+lane
+for p in ${lane_pids[@]+"${lane_pids[@]}"}; do wait "$p" || true; done
 
 suites=(static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do suites+=("${hs%%:*}"); done
@@ -272,7 +295,7 @@ for s in "${suites[@]}"; do
 	collect_suite "$s"
 done
 
-echo "check: $(($(date +%s) - t_start))s"
+echo "check: $(($(date +%s) - t_start))s (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed:"
 	printf '  %s\n' "${failures[@]}"

@@ -42,14 +42,30 @@ link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
 }
 
 daemon_net() { # daemon_net RESULTS_SUBDIR
+	TMP=$(mktemp -d)
+	on_exit rm -rf "$TMP"
+	# keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
+	if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
+		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml /run/sipovl-vm/$1/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; cp $SIPOVLD_ZN_DIR/ctrl.log /run/sipovl-vm/$1/ziti-ctrl.log 2>/dev/null; true"
+	fi
+
+	# --- the Ziti network, started first: under TCG the controller's start is the longest
+	# step (20-60 s), and it needs only its namespace; the rest is built meanwhile.
+	setup_ns ZT
+	ip -n "$ZT" addr add 10.99.0.1/32 dev lo
+	on_exit "$VMNET" stop
+	"$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" &
+	local vmnet=$!
+	on_exit kill "$vmnet"
+
 	load_module
 	modprobe -q veth || bail_out "no veth module"
-	setup_ns PA GWA ZT GWB PB
+	diag "module loaded (t=$(el)s)"
+	setup_ns PA GWA GWB PB
 	link "$PA" p0 10.1.0.2/24,fd01::2/64 "$GWA" l0 10.1.0.1/24,fd01::1/64
 	link "$GWA" u0 10.99.1.2/24 "$ZT" a0 10.99.1.1/24
 	link "$GWB" u0 10.99.2.2/24 "$ZT" b0 10.99.2.1/24
 	link "$PB" p0 10.2.0.2/24,fd02::2/64 "$GWB" l0 10.2.0.1/24,fd02::1/64
-	ip -n "$ZT" addr add 10.99.0.1/32 dev lo
 	ip -n "$PA" route add default via 10.1.0.1
 	ip -n "$PA" -6 route add default via fd01::1
 	ip -n "$PB" route add default via 10.2.0.1
@@ -60,17 +76,9 @@ daemon_net() { # daemon_net RESULTS_SUBDIR
 	for ns in "$GWA" "$GWB"; do
 		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	done
+	diag "topology up (t=$(el)s)"
 
-	TMP=$(mktemp -d)
-	on_exit rm -rf "$TMP"
-	# keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
-	if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml /run/sipovl-vm/$1/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; true"
-	fi
-
-	# --- the Ziti network
-	on_exit "$VMNET" stop
-	"$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" || bail_out "ziti network: $(cat "$TMP/vmnet.err")"
+	wait "$vmnet" || bail_out "ziti network: $(cat "$TMP/vmnet.err")"
 	diag "$(cat "$TMP/vmnet.err") (t=$(el)s)"
 }
 

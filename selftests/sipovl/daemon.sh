@@ -142,7 +142,9 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t "$t" -rtp_echo -mp 7230 -nostdin \
 		-trace_msg -message_file "$TMP/uas-$t"_messages.log -trace_err -error_file "$TMP/uas-$t.err" >"$TMP/uas-$t.out" 2>&1 &
 	local uas=$!
-	sleep 2
+	# the UAS is listening (udp or tcp 10.2.0.2:5060) before the UAC starts
+	waitfor 20 eval "ip netns exec $PB ss -Hln$([ "$t" = u1 ] && echo u || echo t) 'sport = :5060' | grep -q 10.2.0.2" ||
+		diag "SIPp UAS ($t) not listening on 10.2.0.2:5060 after 20 s: $(tail -3 "$TMP/uas-$t.out" | tr '\n' '|')"
 	(cd "$TMP" && ip netns exec "$PA" timeout 120 sipp -sf "$TMP/uac_pcap.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
 		-t "$t" -m "$m" -l "$m" -r "$m" -mp 7300 -nostdin -timeout 100s -trace_stat -stf "$TMP/uac-$t.csv" \
 		-trace_msg -message_file "$TMP/uac-$t"_messages.log -trace_err -error_file "$TMP/uac-$t.err" >"$TMP/uac-$t.out" 2>&1) || rc=$?
@@ -198,8 +200,9 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 fi
 
 # --- SIGHUP keeps it running and working
+n=$(grep -c 'reloaded: ' "$TMP/a.log")
 kill -HUP "$(cat "$TMP/a.pid")"
-sleep 2
+waitfor 20 eval '[ "$(grep -c "reloaded: " "$TMP/a.log")" -gt '"$n"' ]' || diag "gw-a logged no reload within 20 s of SIGHUP"
 expect "after SIGHUP: still working" '^ECHO 10\.1\.0\.2:[0-9]+ hup$' \
 	in_pa "$PEER" send --udp --timeout 20 --dst 10.2.0.2:7000 --msg hup
 

@@ -3,7 +3,8 @@
 #
 # The Ziti network of the sipovld VM selftest (selftests/sipovl/daemon.sh) and demo.
 #
-#   vmnet.sh prepare OUT.tar.gz   (host) provision a network once and pack it
+#   vmnet.sh prepare OUT.tar.gz   (host) provision a network once and pack it (in a private
+#                                 mount namespace: concurrent builds do not share $ZD)
 #   vmnet.sh start NS             (guest) unpack it to $ZD and run the controller and the
 #                                 router in network namespace NS (which must own 10.99.0.1)
 #   vmnet.sh stop                 (guest) stop them
@@ -66,8 +67,14 @@ cmd_prepare() {
 	local out=$1 ok=
 	[ "$(id -u)" = 0 ] || die "prepare needs root (a network namespace)"
 	ZITI=$("$TOP/tests/ziti/zitinet.sh" bin) || die "no ziti binary"
+	# $ZD is a fixed path (the guest's), and builds in other checkouts may prepare a network
+	# at the same time: work in a private mount namespace, on a tmpfs of our own over $ZD.
+	if [ -z "${VMNET_PRIVATE_ZD:-}" ]; then
+		mkdir -p "$ZD"
+		VMNET_PRIVATE_ZD=1 exec unshare --mount --propagation private "$0" prepare "$out"
+	fi
+	mount -t tmpfs -o mode=0755 vmnet-prepare "$ZD" || die "cannot mount a tmpfs on $ZD"
 	NS=sipovld-prep-$$
-	rm -rf "$ZD"
 	mkdir -p "$ZD/home"
 	ip netns add "$NS"
 	pid=
@@ -90,12 +97,20 @@ cmd_prepare() {
 	kill -KILL $pid 2>/dev/null || true
 	pid=
 	ls "$ZD"/qs/*.yaml >/dev/null || die "no configuration written"
+	# TLS handshakes on the controller's and router's listeners: 5 s by default, which a TCG
+	# guest on a loaded host misses (the controller logs "handshake failed: context deadline
+	# exceeded"; the client, curl or a Ziti SDK, sees the connection dropped).
+	local y
+	for y in "$ZD/qs/ctrl.yaml" "$ZD/qs/r1.yaml"; do
+		[ -f "$y" ] || die "no $y"
+		! grep -q '^tls:' "$y" || die "$y already has a tls: section"
+		printf '\ntls:\n  handshakeTimeout: 30s\n' >>"$y"
+	done
 	rm -f "$ZD"/*.jwt
 	echo "$ZITI" >"$ZD/ziti-bin" # the guest sees the host's root: same path there
 	mkdir -p "$(dirname "$out")"
 	tar -C / -czf "$out.tmp" "${ZD#/}"
 	mv "$out.tmp" "$out"
-	rm -rf "$ZD"
 	echo "vmnet: network packed in $out" >&2
 }
 

@@ -35,6 +35,8 @@ trap 'touch "$LOGS/.finished"' EXIT
 { ls -1dt "$TOP"/build/check/run-*/.finished 2>/dev/null || true; } | tail -n +6 | xargs -r dirname | xargs -r rm -rf
 
 want=("$@")
+jobs=${SIPOVL_CHECK_JOBS:-2}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "check: SIPOVL_CHECK_JOBS must be a positive number, not '$jobs'"; exit 2; }
 wanted() {
 	[ ${#want[@]} -eq 0 ] && return 0
 	local w
@@ -233,11 +235,11 @@ if ! out=$(make -s -C "$TOP" tests 2>&1); then
 fi
 passed=$((passed + 1))
 
-# The suites go into one queue, the longest first (the two VM suites: together
-# about two thirds of the work), and SIPOVL_CHECK_JOBS lanes (default 2, one per
-# CPU) each take the next suite as soon as they are free. So the two VM suites
-# start side by side and the host suites fill in whichever lane frees first.
-# SIPOVL_CHECK_JOBS=1 runs them one after the other in that order.
+# The suites go into one queue, the longest first (the two VM suites), and
+# SIPOVL_CHECK_JOBS lanes (default 2, one per CPU) each take the next suite as
+# soon as they are free. So the two VM suites start side by side and the others
+# fill in whichever lane frees first. SIPOVL_CHECK_JOBS=1 runs them one after
+# the other in that order.
 host_suites=()
 for t in tests/*/run.sh; do
 	[ -x "$t" ] || continue
@@ -277,8 +279,6 @@ lane() {
 		run_job "$job"
 	done
 }
-jobs=${SIPOVL_CHECK_JOBS:-2}
-[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "check: SIPOVL_CHECK_JOBS must be a positive number, not '$jobs'"; exit 2; }
 lane_pids=()
 for ((i = 1; i < jobs; i++)); do
 	lane &

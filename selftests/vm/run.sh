@@ -271,6 +271,10 @@ while :; do
 
 	# The guest died or hung: blame the test file that was running.
 	reason=${why:-the VM stopped unexpectedly (kernel panic?)}
+	# QEMU says so when something else killed it (another user's cleanup, the OOM killer...)
+	if [ -z "$why" ] && sig=$(grep -m1 -o 'terminating on signal [0-9]* from pid [0-9]*' "$dir/qemu.log" 2>/dev/null); then
+		reason="QEMU was killed from outside, not by the runner (qemu: $sig)"
+	fi
 	ran=0
 	point=$((point + 1))
 	ran=$(cat "$dir/completed" 2>/dev/null || echo 0)

@@ -3,10 +3,18 @@
 # Guest half of the SIP benchmark (bench/sip/run.sh boots the VM and runs this inside it,
 # once). Never run it on the host.
 #
-# The topology and Ziti network of the sipovld selftest (selftests/sipovl/daemon.sh):
+# Topology (bench/sip/run.sh sets up the host half):
 #
-#   PA 10.1.0.2 -- GWA 10.1.0.1 | 10.99.1.2 -- ZT 10.99.0.1 -- 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2
-#   (callers)      (intercept side)            (controller+router)        (host side)      (callees)
+#   PA 10.1.0.2 -- GWA 10.1.0.1 | 10.99.1.2 =tap= 10.99.1.1 HOST 10.99.2.1 =tap= 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2
+#   (callers)      (intercept side)          controller+router 10.99.0.1        (host side)      (callees)
+#
+# The Ziti controller and edge router run natively on the host, in a network namespace of
+# their own (bench/sip/run.sh), reached over two virtio-net NICs backed by tap devices in
+# that namespace (GWA's u0 and GWB's u0, found by their MAC addresses). Under TCG a Go router
+# inside the guest took most of the guest's 2 vCPUs at 200 packets/s and was what saturated
+# first (Documentation/benchmarks.md): out here it does not compete with the tunnelers.
+# The Ziti network is the packed one of the sipovld selftest (tests/daemon/vmnet.sh), unpacked
+# on the host into $SIPOVL_BENCH_ZN, which the guest reads over 9p (identities, ziti-bin).
 #
 # Service site-b (10.2.0.0/24, SIP 5060-5061, RTP 7222-7422, sourceIp $src_ip:$src_port) is
 # intercepted at GWA by the tunneler under test, one at a time, started afresh for every
@@ -25,15 +33,18 @@
 # Recorded: RTP loss and one-way latency both ways, round trip; SIPp's successful and failed
 # calls and call rate; the tunneler's RSS before the load and 1 s before the window ends
 # (sipovld: also its flow count and its own accounting of flow memory).
-# Baseline: the same RTP load routed straight through the namespaces (no overlay, no
-# tunneler at GWA: ZT gets plain routes), for "added latency".
+# Baseline: the same RTP load routed straight through the gateways and the host's namespace
+# (no overlay, no tunneler at GWA), the same path as the overlay's packets, for "added
+# latency". The gateways drop every forwarded packet (nft) except during the baseline, so
+# a flow the tunneler does not intercept cannot reach the other site around the overlay.
 #
 # Output: "RESULT key=value..." lines (bench/sip/summary.py turns them into the report).
 #
 # Settings (environment, passed through by the VM runner):
-#   SIPOVL_BENCH_BIN       build directory (sipovld, sipovlctl, bench/sip-rtp, daemon-zitinet.tar.gz)
-#   SIPOVL_BENCH_POINTS    concurrent calls per measurement ("2 10 50 200")
-#   SIPOVL_BENCH_ROUNDS    rounds (3); the tunneler order alternates every round
+#   SIPOVL_BENCH_BIN       build directory (sipovld, sipovlctl, bench/sip-rtp)
+#   SIPOVL_BENCH_ZN        the Ziti network's directory on the host (gw-a.json, gw-b.json, ziti-bin)
+#   SIPOVL_BENCH_POINTS    concurrent calls per measurement ("2 50 200")
+#   SIPOVL_BENCH_ROUNDS    rounds (2); the tunneler order alternates every round
 #   SIPOVL_BENCH_TUNNELERS ("sipovld go")
 #   SIPOVL_BENCH_WARM      warm-up seconds of the RTP flows before the window (5)
 #   SIPOVL_BENCH_SECS      measured window, seconds (15)
@@ -43,24 +54,24 @@
 source "$SIPOVL_TOP/selftests/lib.sh"
 require_root
 in_vm || { echo "guest.sh: run me through bench/sip/run.sh" >&2; exit 2; }
-require_cmd ip jq sipp iptables-nft curl
+require_cmd ip jq sipp iptables-nft nft curl
 
 BIN=${SIPOVL_BENCH_BIN:-$SIPOVL_TOP/build}
 D=$BIN/sipovld
 CTL=$BIN/sipovlctl
 RTP=$BIN/bench/sip-rtp
-NET=$BIN/daemon-zitinet.tar.gz
-VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
-read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS:-2 10 50 200}"
+ZN=${SIPOVL_BENCH_ZN:-}
+[ -n "$ZN" ] || { echo "guest.sh: SIPOVL_BENCH_ZN (the Ziti network directory on the host) is not set" >&2; exit 2; }
+read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS:-2 50 200}"
 read -r -a TUNS <<<"${SIPOVL_BENCH_TUNNELERS:-sipovld go}"
-ROUNDS=${SIPOVL_BENCH_ROUNDS:-3}
+ROUNDS=${SIPOVL_BENCH_ROUNDS:-2}
 WARM=${SIPOVL_BENCH_WARM:-5}
 SECS=${SIPOVL_BENCH_SECS:-15}
 DRAIN=${SIPOVL_BENCH_DRAIN:-2}
 CPS=${SIPOVL_BENCH_CPS:-10}
 CALL_SECS=${SIPOVL_BENCH_CALL_SECS:-10}
-for f in "$D" "$CTL" "$RTP" "$NET"; do
-	[ -e "$f" ] || { echo "guest.sh: missing $f (make sip-bench tests)" >&2; exit 1; }
+for f in "$D" "$CTL" "$RTP" "$ZN/gw-a.json" "$ZN/gw-b.json" "$ZN/ziti-bin"; do
+	[ -e "$f" ] || { echo "guest.sh: missing $f (make sip-bench; bench/sip/run.sh)" >&2; exit 1; }
 done
 for p in "${POINTS[@]}"; do
 	[[ $p =~ ^[0-9]+$ ]] && [ "$p" -ge 1 ] && [ "$p" -le 201 ] ||
@@ -90,7 +101,8 @@ modprobe -q veth || bail_out "no veth module"
 for m in xt_TPROXY nf_tproxy_ipv4 xt_comment xt_mark iptable_mangle nft_compat xt_tcpudp xt_conntrack; do
 	modprobe -q "$m" || say "warning: modprobe $m failed"
 done
-setup_ns PA GWA ZT GWB PB
+modprobe -q virtio_net || bail_out "no virtio_net module"
+setup_ns PA GWA GWB PB
 link() { # link NS1 IF1 ADDR1 NS2 IF2 ADDR2
 	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
 	ip -n "$1" addr add "$3" dev "$2"
@@ -98,32 +110,68 @@ link() { # link NS1 IF1 ADDR1 NS2 IF2 ADDR2
 	ip -n "$1" link set "$2" up
 	ip -n "$4" link set "$5" up
 }
+nic() { # nic MAC: the guest's interface with that address (the tap NICs of run.sh)
+	local d i
+	for i in $(seq 1 20); do
+		for d in /sys/class/net/*; do
+			[ "$(cat "$d/address" 2>/dev/null)" = "$1" ] && { basename "$d"; return 0; }
+		done
+		sleep 0.5
+	done
+	return 1
+}
+uplink() { # uplink NS MAC ADDR GW: the tap NIC into the gateway's namespace as u0
+	local i
+	i=$(nic "$2") || bail_out "no NIC with MAC $2 (bench/sip/run.sh adds it; SIPOVL_VM_QEMU_ARGS)"
+	ip link set "$i" netns "$1"
+	ip -n "$1" link set "$i" name u0
+	ip -n "$1" addr add "$3" dev u0
+	ip -n "$1" link set u0 up
+	ip -n "$1" route add default via "$4"
+}
 link "$PA" p0 10.1.0.2/24 "$GWA" l0 10.1.0.1/24
-link "$GWA" u0 10.99.1.2/24 "$ZT" a0 10.99.1.1/24
-link "$GWB" u0 10.99.2.2/24 "$ZT" b0 10.99.2.1/24
 link "$PB" p0 10.2.0.2/24 "$GWB" l0 10.2.0.1/24
-ip -n "$ZT" addr add 10.99.0.1/32 dev lo
+uplink "$GWA" 52:54:00:99:01:02 10.99.1.2/24 10.99.1.1
+uplink "$GWB" 52:54:00:99:02:02 10.99.2.2/24 10.99.2.1
 ip -n "$PA" route add default via 10.1.0.1
 ip -n "$PB" route add default via 10.2.0.1
-ip -n "$GWA" route add default via 10.99.1.1
-ip -n "$GWB" route add default via 10.99.2.1
+# the gateways forward nothing but during the baseline (see above)
+forwarding() { # forwarding on|off
+	local ns
+	for ns in "$GWA" "$GWB"; do
+		ip netns exec "$ns" nft delete table inet sipbench 2>/dev/null
+		[ "$1" = on ] || ip netns exec "$ns" nft -f - <<-'EOF' || bail_out "nft: cannot block forwarding"
+			table inet sipbench {
+				chain forward { type filter hook forward priority 0; policy drop; }
+			}
+		EOF
+	done
+}
 for ns in "$GWA" "$GWB"; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
 done
+forwarding off
 
-SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
 TMP=$(mktemp -d)
 on_exit rm -rf "$TMP"
 if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-	on_exit bash -c "mkdir -p /run/sipovl-vm/sip && cp $TMP/*.log $TMP/*.out $TMP/*.csv $TMP/*.err /run/sipovl-vm/sip/ 2>/dev/null; cp -r $TMP/m-* /run/sipovl-vm/sip/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/sip/ziti-router.log 2>/dev/null; true"
+	on_exit bash -c "mkdir -p /run/sipovl-vm/sip && cp $TMP/*.log $TMP/*.out $TMP/*.csv $TMP/*.err /run/sipovl-vm/sip/ 2>/dev/null; cp -r $TMP/m-* /run/sipovl-vm/sip/ 2>/dev/null; true"
 fi
-on_exit "$VMNET" stop
-"$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" || bail_out "ziti network: $(cat "$TMP/vmnet.err")"
-ZITI=$(cat "$SIPOVLD_ZN_DIR/ziti-bin")
-say "ziti: $ZITI ($("$ZITI" version 2>/dev/null | head -1)); network up at t=$(el)s"
+# the identities in the guest's tmpfs (the host's root is read-only here)
+cp "$ZN/gw-a.json" "$ZN/gw-b.json" "$TMP/"
+ZITI=$(cat "$ZN/ziti-bin")
+[ -x "$ZITI" ] || bail_out "no ziti binary at $ZITI"
+# the host's clock against ours (the window times in RESULT lines are the guest's; run.sh
+# samples the router's CPU with the host's): a file touched over 9p gets the host's time
+if [ -w /run/sipovl-vm ] && touch /run/sipovl-vm/clock; then
+	say "clock: host $(stat -c %Y /run/sipovl-vm/clock) guest $(date +%s)"
+fi
+waitfor 60 ip netns exec "$GWA" curl -sk --max-time 2 -o /dev/null https://10.99.0.1:1280/version ||
+	bail_out "the controller at 10.99.0.1:1280 (on the host) is not reachable from GWA"
+say "ziti: $ZITI ($("$ZITI" version 2>/dev/null | head -1)); controller reachable at t=$(el)s"
 
 # --- host side: sipovld at GWB, for every measurement
-ip netns exec "$GWB" "$D" -i "$SIPOVLD_ZN_DIR/gw-b.json" -l info --control "$TMP/b.sock" \
+ip netns exec "$GWB" "$D" -i "$TMP/gw-b.json" -l info --control "$TMP/b.sock" \
 	--udp-idle-timeout 30 2>"$TMP/gwb.log" &
 GWB_PID=$!
 on_exit kill "$GWB_PID"
@@ -157,14 +205,14 @@ sipovld_ready() {
 start_tun() { # start_tun sipovld|go LOG
 	case $1 in
 	sipovld)
-		ip netns exec "$GWA" "$D" -i "$SIPOVLD_ZN_DIR/gw-a.json" -l info --control "$TMP/a.sock" \
+		ip netns exec "$GWA" "$D" -i "$TMP/gw-a.json" -l info --control "$TMP/a.sock" \
 			--udp-idle-timeout 30 2>>"$2" &
 		TUN_PID=$!
 		waitfor 240 sipovld_ready ;;
 	go)
 		# --cli-agent=false: no agent socket; the DNS resolver on 127.0.0.1:53 of GWA's
 		# namespace is left as the Go tunneler sets it up (it is not used here)
-		ip netns exec "$GWA" "$ZITI" tunnel tproxy -i "$SIPOVLD_ZN_DIR/gw-a.json" --cli-agent=false \
+		ip netns exec "$GWA" "$ZITI" tunnel tproxy -i "$TMP/gw-a.json" --cli-agent=false \
 			>>"$2" 2>&1 &
 		TUN_PID=$!
 		waitfor 240 go_ready ;;
@@ -187,6 +235,15 @@ stop_tun() {
 	return 0
 }
 on_exit stop_tun
+# guest_ticks: "busy total" jiffies of all vCPUs (/proc/stat); busy G0 G1: % of the
+# guest's vCPUs busy in between (100 = every vCPU busy all the time)
+guest_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
+busy() {
+	local a0 t0 a1 t1
+	read -r a0 t0 <<<"$1"
+	read -r a1 t1 <<<"$2"
+	echo $(((a1 - a0) * 100 / (t1 - t0 > 0 ? t1 - t0 : 1)))
+}
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
 
@@ -234,8 +291,7 @@ calls() {
 
 measure() { # measure TUN N ROUND
 	local tun=$1 n=$2 round=$3 dir="$TMP/m-$1-$2-$3" r c rss0 rss1 fl=- acct=- t_ready load t rp c0 c1 cpu
-	local rpid r0 r1 b0 b1
-	rpid=$(cat "$SIPOVLD_ZN_DIR/router.pid" 2>/dev/null)
+	local b0 b1 g0 g1 w0 w1
 	mkdir -p "$dir"
 	t=$(date +%s)
 	if ! start_tun "$tun" "$TMP/$tun.log"; then
@@ -255,12 +311,12 @@ measure() { # measure TUN N ROUND
 	rtp "$n" "$WARM" "$SECS" "$DRAIN" "$dir/window" >"$dir/rtp.out" 2>&1 &
 	rp=$!
 	waitfor $((WARM + 30)) test -e "$dir/window"
-	c0=$(cpu_ticks "$TUN_PID") r0=$(cpu_ticks "$rpid") b0=$(cpu_ticks "$GWB_PID")
+	c0=$(cpu_ticks "$TUN_PID") b0=$(cpu_ticks "$GWB_PID") g0=$(guest_ticks) w0=$(date +%s)
 	sleep $((SECS - 1))
 	rss1=$(rss_kb "$TUN_PID")
-	c1=$(cpu_ticks "$TUN_PID") r1=$(cpu_ticks "$rpid") b1=$(cpu_ticks "$GWB_PID")
+	c1=$(cpu_ticks "$TUN_PID") b1=$(cpu_ticks "$GWB_PID") g1=$(guest_ticks) w1=$(date +%s)
 	pct() { echo $((($2 - $1) * 100 / $(getconf CLK_TCK) / (SECS - 1))); } # % of one vCPU
-	cpu="$(pct "$c0" "$c1") router_cpu_pct=$(pct "$r0" "$r1") gwb_cpu_pct=$(pct "$b0" "$b1")"
+	cpu="$(pct "$c0" "$c1") gwb_cpu_pct=$(pct "$b0" "$b1") guest_busy_pct=$(busy "$g0" "$g1") win0=$w0 win1=$w1"
 	if [ "$tun" = sipovld ]; then
 		fl=$("$D" --control "$TMP/a.sock" --request flows 2>/dev/null | jq length)
 		acct=$("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq '.memory.used')
@@ -275,16 +331,14 @@ measure() { # measure TUN N ROUND
 	say "RESULT tun=$tun n=$n round=$round $r $c rss0_kb=$rss0 rss1_kb=$rss1 tun_cpu_pct=$cpu tun_flows=$fl acct_bytes=$acct ready_s=$t_ready guest_load=$load t=$(el)"
 }
 
-baseline() { # baseline N: plain routing through ZT, no tunneler at GWA
-	local n=$1 r
-	ip netns exec "$ZT" sysctl -qw net.ipv4.ip_forward=1
-	ip -n "$ZT" route add 10.2.0.0/24 via 10.99.2.2
-	ip -n "$ZT" route add 10.1.0.0/24 via 10.99.1.2
+baseline() { # baseline N ROUND: plain routing through the gateways and the host, no tunneler
+	local n=$1 r g0 g1 w0
+	forwarding on
+	g0=$(guest_ticks) w0=$(($(date +%s) + WARM))
 	r=$(rtp "$n" "$WARM" "$SECS" "$DRAIN" 2>&1)
-	ip -n "$ZT" route del 10.2.0.0/24 via 10.99.2.2
-	ip -n "$ZT" route del 10.1.0.0/24 via 10.99.1.2
-	ip netns exec "$ZT" sysctl -qw net.ipv4.ip_forward=0
-	say "RESULT tun=direct n=$n round=$2 $r guest_load=$(cut -d' ' -f1 /proc/loadavg) t=$(el)"
+	g1=$(guest_ticks)
+	forwarding off
+	say "RESULT tun=direct n=$n round=$2 $r guest_busy_pct=$(busy "$g0" "$g1") win0=$w0 win1=$((w0 + SECS)) guest_load=$(cut -d' ' -f1 /proc/loadavg) t=$(el)"
 }
 
 # points in the given order (the saturating ones last: their backlog would skew what

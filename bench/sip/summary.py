@@ -14,8 +14,18 @@ SATURATED = 50.0  # % lost in the window: no latency figure from such a run
 
 
 def parse(path):
-    rows = []
+    """RESULT rows, with the host-side figures of their window added (router, controller and
+    QEMU CPU on the host, host load): run.sh samples them every 2 s on the host's clock."""
+    rows, host, off = [], [], 0
     for line in open(path, errors="replace"):
+        m = re.search(r"^# host t=(\d+) load=([\d.]+)/\S+ router_ticks=(\d+) ctrl_ticks=(\d+) qemu_ticks=(\d+) hz=(\d+)", line)
+        if m:
+            host.append([float(x) for x in m.groups()])
+            continue
+        m = re.search(r"^clock: host (\d+) guest (\d+)", line)
+        if m:
+            off = int(m.group(1)) - int(m.group(2))
+            continue
         m = re.search(r"RESULT (.*)", line)
         if not m:
             continue
@@ -28,6 +38,23 @@ def parse(path):
                 except ValueError:
                     d[k] = v
         rows.append(d)
+    host.sort()
+    for d in rows:
+        if "win0" not in d or not host:
+            continue
+        h0, h1 = d["win0"] + off, d["win1"] + off
+        a = [x for x in host if x[0] <= h0]
+        b = [x for x in host if x[0] >= h1]
+        if not a or not b:
+            continue
+        a, b = a[-1], b[0]
+        dt = (b[0] - a[0]) * a[5] / 100.0
+        if dt <= 0:
+            continue
+        d["host_router_pct"] = (b[2] - a[2]) / dt
+        d["host_ctrl_pct"] = (b[3] - a[3]) / dt
+        d["host_qemu_pct"] = (b[4] - a[4]) / dt if b[4] >= a[4] > 0 else None
+        d["host_load"] = b[1]
     return rows
 
 
@@ -61,7 +88,7 @@ def main():
     errs = [r for r in rows if "error" in r]
     print("# ---- summary (medians over rounds; added latency = tunneler minus the direct")
     print("# ---- baseline of the same point and round; memory per flow = (RSS 1 s before the end")
-    print("# ---- of the window - RSS before the load) / N media flows; latency only from runs that")
+    print("# ---- of the window - RSS before the load) / media flows that were echoed; latency only from runs that")
     print(f"# ---- lost at most {SATURATED:.0f} % in that direction, '-' when none did)")
     for r in errs:
         print(f"# error: tun={r.get('tun')} n={int(r['n'])} round={int(r['round'])}: {r['error']}")
@@ -81,7 +108,9 @@ def main():
         return f
 
     def mem_per_flow(r):
-        return (r["rss1_kb"] - r["rss0_kb"]) / r["n"]
+        # per flow that carried media both ways (flows_with_echo: sip-rtp's count), else N
+        f = r.get("flows_with_echo") or r["n"]
+        return (r["rss1_kb"] - r["rss0_kb"]) / f
 
     def acct_per_flow(r):
         a, f = r.get("acct_bytes"), r.get("tun_flows")
@@ -101,14 +130,18 @@ def main():
         ("SIPp INVITE->200 mean, ms", lambda r: r.get("setup_ms"), 0),
         ("tunneler RSS before the load, MiB", lambda r: r["rss0_kb"] / 1024, 1),
         ("tunneler RSS at the end of the window, MiB", lambda r: r["rss1_kb"] / 1024, 1),
-        ("tunneler memory per flow (RSS delta / N), KiB", mem_per_flow, 1),
+        ("tunneler memory per flow (RSS delta / flows with media both ways), KiB", mem_per_flow, 1),
         ("sipovld's own flow accounting per flow, KiB", acct_per_flow, 2),
         ("tunneler CPU in the window, % of one vCPU", lambda r: r.get("tun_cpu_pct"), 0),
-        ("router CPU in the window, % of one vCPU", lambda r: r.get("router_cpu_pct"), 0),
-        ("host side (sipovld at GWB) CPU in the window, %", lambda r: r.get("gwb_cpu_pct"), 0),
+        ("host side (sipovld at GWB) CPU in the window, % of one vCPU", lambda r: r.get("gwb_cpu_pct"), 0),
+        ("guest vCPUs busy in the window, % (100 = both)", lambda r: r.get("guest_busy_pct"), 0),
+        ("edge router (on the host) CPU in the window, % of one host CPU", lambda r: r.get("host_router_pct"), 0),
+        ("controller (on the host) CPU in the window, %", lambda r: r.get("host_ctrl_pct"), 0),
+        ("QEMU (the whole guest) CPU in the window, % of one host CPU", lambda r: r.get("host_qemu_pct"), 0),
+        ("host load average (1 min) at the end of the window", lambda r: r.get("host_load"), 1),
         ("tunneler start to intercepting, s", lambda r: r.get("ready_s"), 0),
         ("sender late >5 ms, % of slots", lambda r: r.get("late_slots_pct"), 1),
-        ("guest load average (1 min) at start", lambda r: r.get("guest_load"), 1),
+        ("guest load average (1 min) at the start", lambda r: r.get("guest_load"), 1),
     ]
     for n in points:
         b = [r for r in base.values() if int(r["n"]) == n]
@@ -127,7 +160,7 @@ def main():
             rr = ratio(vals.get("sipovld"), vals.get("go")) if len(tuns) == 2 else None
             print(f"| {name} | " + " | ".join(fmt(vals[t], nd) for t in tuns) + f" | {fmt(rr, 2)} |")
         print("per run (tun round: loss A->B %, loss rt %, A->B p50/p99 ms, B->A p50/p99 ms, calls ok/failed, "
-              "calls/s, RSS0->RSS1 MiB, flows at the end (sipovld), guest load):")
+              "calls/s, RSS0->RSS1 MiB, flows at the end (sipovld), guest vCPUs busy %, router/QEMU CPU on the host %, host load, guest load):")
         for r in rows:
             if int(r["n"]) != n or "sent" not in r:
                 continue
@@ -136,7 +169,8 @@ def main():
                   + (f"{int(r.get('calls_ok', 0))}/{int(r.get('calls_failed', 0))}, {r.get('calls_per_s', 0):.2f}, "
                      f"{r['rss0_kb'] / 1024:.1f}->{r['rss1_kb'] / 1024:.1f}, {r.get('tun_flows', '-')}, "
                      if r["tun"] != "direct" else "")
-                  + f"{r.get('guest_load', '-')}")
+                  + f"{fmt(r.get('guest_busy_pct'), 0)}, {fmt(r.get('host_router_pct'), 0)}/{fmt(r.get('host_qemu_pct'), 0)}, "
+                  f"{fmt(r.get('host_load'), 1)}, {r.get('guest_load', '-')}")
     return 0
 
 

@@ -22,6 +22,8 @@
 #
 # Environment: SIPOVL_VM_KVM=1 (use KVM instead of TCG), SIPOVL_VM_CPUS (2),
 # SIPOVL_VM_MEM (1024, MiB), SIPOVL_VM_APPEND (extra kernel arguments),
+# SIPOVL_VM_QEMU_ARGS (extra QEMU arguments, split at white space; e.g. the
+# tap network devices of bench/sip/run.sh),
 # SIPOVL_VM_BOOT_TIMEOUT (120 s), SIPOVL_VM_TIMEOUT (overall cap, 7200 s),
 # SIPOVL_TEST_TIMEOUT (per test file; default: the directory's `settings`
 # timeout=, else 300 s), SIPOVL_VM_RESTARTS (2: reboots after a dead guest).
@@ -147,6 +149,9 @@ boot() {
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$dir,mount_tag=results,security_model=none,multidevs=remap"
 		-serial "$serial")
+	local extra
+	read -r -a extra <<<"${SIPOVL_VM_QEMU_ARGS:-}"
+	qemu_cmd+=(${extra[@]+"${extra[@]}"})
 }
 
 # Print the complete new lines of FILE beyond byte offset ${off[FILE]}.

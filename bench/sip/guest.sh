@@ -3,18 +3,23 @@
 # Guest half of the SIP benchmark (bench/sip/run.sh boots the VM and runs this inside it,
 # once). Never run it on the host.
 #
-# Topology (bench/sip/run.sh sets up the host half):
+# Topology: only the two gateways are in the guest; the phones, the Ziti controller and the
+# edge router are on the host, native, each in a network namespace of its own set up by
+# bench/sip/run.sh, reached over four virtio-net NICs backed by tap devices there (found here
+# by their MAC addresses):
 #
-#   PA 10.1.0.2 -- GWA 10.1.0.1 | 10.99.1.2 =tap= 10.99.1.1 HOST 10.99.2.1 =tap= 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2
-#   (callers)      (intercept side)          controller+router 10.99.0.1        (host side)      (callees)
+#   host PA 10.1.0.2 =tap= l0 10.1.0.1 GWA u0 10.99.1.2 =tap= 10.99.1.1 host ZN 10.99.2.1 =tap= 10.99.2.2 u0 GWB l0 10.2.0.1 =tap= 10.2.0.2 host PB
+#   (callers: sip-rtp, SIPp)  (intercept side, guest)   (controller+router 10.99.0.1)   (host side, guest)    (callees: sip-rtp, SIPp)
 #
-# The Ziti controller and edge router run natively on the host, in a network namespace of
-# their own (bench/sip/run.sh), reached over two virtio-net NICs backed by tap devices in
-# that namespace (GWA's u0 and GWB's u0, found by their MAC addresses). Under TCG a Go router
-# inside the guest took most of the guest's 2 vCPUs at 200 packets/s and was what saturated
-# first (Documentation/benchmarks.md): out here it does not compete with the tunnelers.
-# The Ziti network is the packed one of the sipovld selftest (tests/daemon/vmnet.sh), unpacked
-# on the host into $SIPOVL_BENCH_ZN, which the guest reads over 9p (identities, ziti-bin).
+# Why: under TCG a Go router in the guest took most of the guest's 2 vCPUs at 200 packets/s,
+# and the RTP generator, its echo and SIPp took much of the rest (the sender was late in
+# 74-100 % of its 1 ms slots); out here they neither compete with the tunnelers nor are
+# slowed down by the emulation (Documentation/benchmarks.md). What the guest runs: the
+# tunneler under test, sipovld hosting at GWB, the kernels' forwarding and NICs.
+# The guest asks the host to run sip-rtp and SIPp through files in the results directory
+# (/run/sipovl-vm/rpc here; run.sh's serve loop) and reads their output there. The Ziti
+# network is the packed one of the sipovld selftest (tests/daemon/vmnet.sh), unpacked on the
+# host into $SIPOVL_BENCH_ZN, which the guest reads over 9p (identities, ziti-bin).
 #
 # Service site-b (10.2.0.0/24, SIP 5060-5061, RTP 7222-7422, sourceIp $src_ip:$src_port) is
 # intercepted at GWA by the tunneler under test, one at a time, started afresh for every
@@ -23,13 +28,13 @@
 # GWB hosts site-b with sipovld in both cases (the host side is held constant; the callee
 # sees the caller's real address either way).
 #
-# One measurement (tunneler T, N calls): sip-rtp (bench/sip/rtp.c) runs the media of N calls,
-# N UDP flows PA:20000+2i -> PB:7222+i at 50 packets/s each, echoed back by PB (both
-# directions 50 packets/s), warm-up then a measured window. Right after it (the media flows
-# idle, not yet expired) SIPp places new calls from PA (one UDP socket, i.e. one new flow
-# through the tunneler, per call; SIPp's built-in uac scenario, no hold) to a SIPp UAS on PB
-# at an offered rate. Apart, because SIPp under TCG takes enough CPU to starve the media
-# (a first version ran both at once: the RTP sender was late in 74-89 % of its 1 ms slots).
+# One measurement (tunneler T, N calls): sip-rtp (bench/sip/rtp.c, on the host) runs the
+# media of N calls, N UDP flows PA:base+2i -> PB:7222+i at 50 packets/s each, echoed back by
+# PB (both directions 50 packets/s), warm-up then a measured window. Right after it (the
+# media flows idle, not yet expired) SIPp places new calls from PA (one UDP socket, i.e. one
+# new flow through the tunneler, per call; SIPp's built-in uac scenario, no hold) to a SIPp
+# UAS on PB at an offered rate (apart from the media, as in the first version, where SIPp
+# ran in the guest and starved the media).
 # Recorded: RTP loss and one-way latency both ways, round trip; SIPp's successful and failed
 # calls and call rate; the tunneler's RSS before the load and 1 s before the window ends
 # (sipovld: also its flow count and its own accounting of flow memory).
@@ -41,7 +46,7 @@
 # Output: "RESULT key=value..." lines (bench/sip/summary.py turns them into the report).
 #
 # Settings (environment, passed through by the VM runner):
-#   SIPOVL_BENCH_BIN       build directory (sipovld, sipovlctl, bench/sip-rtp)
+#   SIPOVL_BENCH_BIN       build directory (sipovld, sipovlctl)
 #   SIPOVL_BENCH_ZN        the Ziti network's directory on the host (gw-a.json, gw-b.json, ziti-bin)
 #   SIPOVL_BENCH_POINTS    concurrent calls per measurement ("2 50 200")
 #   SIPOVL_BENCH_ROUNDS    rounds (2); the tunneler order alternates every round
@@ -54,12 +59,12 @@
 source "$SIPOVL_TOP/selftests/lib.sh"
 require_root
 in_vm || { echo "guest.sh: run me through bench/sip/run.sh" >&2; exit 2; }
-require_cmd ip jq sipp iptables-nft nft curl
+require_cmd ip jq iptables-nft nft curl
 
 BIN=${SIPOVL_BENCH_BIN:-$SIPOVL_TOP/build}
 D=$BIN/sipovld
 CTL=$BIN/sipovlctl
-RTP=$BIN/bench/sip-rtp
+RPC=/run/sipovl-vm/rpc
 ZN=${SIPOVL_BENCH_ZN:-}
 [ -n "$ZN" ] || { echo "guest.sh: SIPOVL_BENCH_ZN (the Ziti network directory on the host) is not set" >&2; exit 2; }
 read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS:-2 50 200}"
@@ -70,7 +75,7 @@ SECS=${SIPOVL_BENCH_SECS:-15}
 DRAIN=${SIPOVL_BENCH_DRAIN:-2}
 CPS=${SIPOVL_BENCH_CPS:-10}
 CALL_SECS=${SIPOVL_BENCH_CALL_SECS:-10}
-for f in "$D" "$CTL" "$RTP" "$ZN/gw-a.json" "$ZN/gw-b.json" "$ZN/ziti-bin"; do
+for f in "$D" "$CTL" "$ZN/gw-a.json" "$ZN/gw-b.json" "$ZN/ziti-bin"; do
 	[ -e "$f" ] || { echo "guest.sh: missing $f (make sip-bench; bench/sip/run.sh)" >&2; exit 1; }
 done
 for p in "${POINTS[@]}"; do
@@ -93,23 +98,15 @@ waitfor() { # waitfor SECONDS CMD...: poll twice a second
 
 say "## SIP benchmark (guest)"
 say "kernel: $(uname -r); $(nproc) vCPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
-say "tools: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*'), $(iptables-nft --version)"
+say "tools: $(iptables-nft --version)"
 say "points: ${POINTS[*]} calls; rounds: $ROUNDS; tunnelers: ${TUNS[*]}; warm-up ${WARM}s, window ${SECS}s, drain ${DRAIN}s; SIPp offered ${CPS} calls/s for ${CALL_SECS}s"
 
 load_module
-modprobe -q veth || bail_out "no veth module"
 for m in xt_TPROXY nf_tproxy_ipv4 xt_comment xt_mark iptable_mangle nft_compat xt_tcpudp xt_conntrack; do
 	modprobe -q "$m" || say "warning: modprobe $m failed"
 done
 modprobe -q virtio_net || bail_out "no virtio_net module"
-setup_ns PA GWA GWB PB
-link() { # link NS1 IF1 ADDR1 NS2 IF2 ADDR2
-	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
-	ip -n "$1" addr add "$3" dev "$2"
-	ip -n "$4" addr add "$6" dev "$5"
-	ip -n "$1" link set "$2" up
-	ip -n "$4" link set "$5" up
-}
+setup_ns GWA GWB
 nic() { # nic MAC: the guest's interface with that address (the tap NICs of run.sh)
 	local d i
 	for i in $(seq 1 20); do
@@ -120,21 +117,20 @@ nic() { # nic MAC: the guest's interface with that address (the tap NICs of run.
 	done
 	return 1
 }
-uplink() { # uplink NS MAC ADDR GW: the tap NIC into the gateway's namespace as u0
+nic_to() { # nic_to NS MAC NAME ADDR: a tap NIC into a gateway's namespace
 	local i
 	i=$(nic "$2") || bail_out "no NIC with MAC $2 (bench/sip/run.sh adds it; SIPOVL_VM_QEMU_ARGS)"
 	ip link set "$i" netns "$1"
-	ip -n "$1" link set "$i" name u0
-	ip -n "$1" addr add "$3" dev u0
-	ip -n "$1" link set u0 up
-	ip -n "$1" route add default via "$4"
+	ip -n "$1" link set "$i" name "$3"
+	ip -n "$1" addr add "$4" dev "$3"
+	ip -n "$1" link set "$3" up
 }
-link "$PA" p0 10.1.0.2/24 "$GWA" l0 10.1.0.1/24
-link "$PB" p0 10.2.0.2/24 "$GWB" l0 10.2.0.1/24
-uplink "$GWA" 52:54:00:99:01:02 10.99.1.2/24 10.99.1.1
-uplink "$GWB" 52:54:00:99:02:02 10.99.2.2/24 10.99.2.1
-ip -n "$PA" route add default via 10.1.0.1
-ip -n "$PB" route add default via 10.2.0.1
+nic_to "$GWA" 52:54:00:99:01:02 u0 10.99.1.2/24
+nic_to "$GWB" 52:54:00:99:02:02 u0 10.99.2.2/24
+nic_to "$GWA" 52:54:00:99:03:02 l0 10.1.0.1/24
+nic_to "$GWB" 52:54:00:99:04:02 l0 10.2.0.1/24
+ip -n "$GWA" route add default via 10.99.1.1
+ip -n "$GWB" route add default via 10.99.2.1
 # the gateways forward nothing but during the baseline (see above)
 forwarding() { # forwarding on|off
 	local ns
@@ -155,8 +151,20 @@ forwarding off
 TMP=$(mktemp -d)
 on_exit rm -rf "$TMP"
 if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-	on_exit bash -c "mkdir -p /run/sipovl-vm/sip && cp $TMP/*.log $TMP/*.out $TMP/*.csv $TMP/*.err /run/sipovl-vm/sip/ 2>/dev/null; cp -r $TMP/m-* /run/sipovl-vm/sip/ 2>/dev/null; true"
+	on_exit bash -c "mkdir -p /run/sipovl-vm/sip && cp $TMP/*.log /run/sipovl-vm/sip/ 2>/dev/null; true"
 fi
+mkdir -p "$RPC" || bail_out "cannot make $RPC"
+# host_run TIMEOUT VERB ARGS...: have the host run VERB (run.sh's serve loop: rtp, calls),
+# print its output; fails when the host did not answer in time
+host_run() {
+	local to=$1 id
+	shift
+	id=$RPC/$(date +%s%N)-$BASHPID # unique (callers run in subshells: no counter)
+	echo "$*" >"$id.tmp" && mv "$id.tmp" "$id.req"
+	waitfor "$to" test -e "$id.rc" || { echo "error=host_timeout:$*"; return 1; }
+	cat "$id.out"
+	return "$(cat "$id.rc")"
+}
 # the identities in the guest's tmpfs (the host's root is read-only here)
 cp "$ZN/gw-a.json" "$ZN/gw-b.json" "$TMP/"
 ZITI=$(cat "$ZN/ziti-bin")
@@ -182,16 +190,7 @@ hosted_b() {
 waitfor 300 hosted_b || bail_out "gw-b: site-b not hosted after 300 s: $(tail -3 "$TMP/gwb.log" | tr '\n' '|')"
 say "gw-b hosting site-b at t=$(el)s"
 
-# --- the callee: a SIPp UAS on PB for the whole run (the selftest's scenario: SIPp's uas
-# that absorbs INVITE retransmissions while it waits for the ACK; see daemon.sh)
-sipp -sd uas 2>/dev/null |
-	sed 's#^\( *\)<recv request="ACK"#\1<recv request="INVITE" optional="true"/>\n&#' >"$TMP/uas.xml"
-ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -nostdin -max_socket 900 \
-	-trace_err -error_file "$TMP/uas.err" >"$TMP/uas.out" 2>&1 &
-UAS_PID=$!
-on_exit kill "$UAS_PID"
-sleep 2
-kill -0 "$UAS_PID" 2>/dev/null || bail_out "SIPp UAS did not start: $(cat "$TMP/uas.out")"
+# (the callee, a SIPp UAS on PB, runs on the host for the whole run: run.sh)
 
 # --- the tunneler at GWA
 TUN_PID=
@@ -248,11 +247,10 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
 
 PORTRUN=0 # every RTP run uses fresh source ports (hosted flows of the previous run may linger)
-rtp() { # rtp FLOWS WARM SECS DRAIN [READYFILE]: prints sip-rtp's result line
+rtp() { # rtp FLOWS WARM SECS DRAIN [READYFILE]: prints sip-rtp's result line (run on the host)
 	local base=$((10000 + (PORTRUN % 50) * 1000))
 	PORTRUN=$((PORTRUN + 1))
-	"$RTP" --a-ns "/var/run/netns/$PA" --b-ns "/var/run/netns/$PB" --a 10.1.0.2 --b 10.2.0.2 \
-		--a-port "$base" --b-port 7222 --flows "$1" --warm-s "$2" --secs "$3" --drain-s "$4" ${5:+--ready "$5"}
+	host_run $(($2 + $3 + $4 + 60)) rtp "$1" "$2" "$3" "$4" "$base" "${5:--}"
 }
 # warm_up: one short flow until it comes back (API session, Dial session, router channel,
 # the host side), then let everything settle
@@ -265,14 +263,13 @@ warm_up() {
 	return 1
 }
 
-# calls DIR: SIPp UAC on PA, new UDP socket per call, offered $CPS calls/s for the window;
-# prints "calls_ok= calls_failed= calls_elapsed_s= calls_per_s= setup_ms=" (SIPp's stats file:
-# elapsed time in whole seconds, setup = mean INVITE->200 time)
+# calls NAME: SIPp UAC on PA (on the host, output in $RPC/NAME), new UDP socket per call,
+# offered $CPS calls/s for the window; prints "calls_ok= calls_failed= calls_elapsed_s=
+# calls_per_s= setup_ms=" (SIPp's stats file: elapsed time in whole seconds, setup = mean
+# INVITE->200 time)
 calls() {
-	local dir=$1 m=$((CPS * CALL_SECS)) rc=0 hdr last
-	(cd "$dir" && ip netns exec "$PA" timeout $((CALL_SECS + 60)) sipp -sn uac 10.2.0.2:5060 -i 10.1.0.2 -t un \
-		-r "$CPS" -m "$m" -l $((CPS * 10)) -nostdin -timeout $((CALL_SECS + 20))s -max_socket 900 \
-		-trace_stat -stf "$dir/uac.csv" -trace_err -error_file "$dir/uac.err" >"$dir/uac.out" 2>&1) || rc=$?
+	local dir=$RPC/$1 rc=0 hdr last
+	host_run $((CALL_SECS + 90)) calls "$1" "$CPS" "$CALL_SECS" >/dev/null || rc=$?
 	hdr=$(head -1 "$dir/uac.csv" 2>/dev/null)
 	last=$(tail -1 "$dir/uac.csv" 2>/dev/null)
 	awk -F';' -v rc=$rc -v h="$hdr" -v l="$last" 'BEGIN {
@@ -290,9 +287,8 @@ calls() {
 }
 
 measure() { # measure TUN N ROUND
-	local tun=$1 n=$2 round=$3 dir="$TMP/m-$1-$2-$3" r c rss0 rss1 fl=- acct=- t_ready load t rp c0 c1 cpu
+	local tun=$1 n=$2 round=$3 m="m-$1-$2-$3" dir="$RPC/m-$1-$2-$3" r c rss0 rss1 fl=- acct=- t_ready load t rp c0 c1 cpu
 	local b0 b1 g0 g1 w0 w1
-	mkdir -p "$dir"
 	t=$(date +%s)
 	if ! start_tun "$tun" "$TMP/$tun.log"; then
 		say "RESULT tun=$tun n=$n round=$round error=not_ready t=$(el)"
@@ -308,7 +304,7 @@ measure() { # measure TUN N ROUND
 	rss0=$(rss_kb "$TUN_PID")
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	# the media of N calls; RSS and flows sampled 1 s before the window ends
-	rtp "$n" "$WARM" "$SECS" "$DRAIN" "$dir/window" >"$dir/rtp.out" 2>&1 &
+	rtp "$n" "$WARM" "$SECS" "$DRAIN" "$m/window" >"$TMP/$m.rtp" 2>&1 &
 	rp=$!
 	waitfor $((WARM + 30)) test -e "$dir/window"
 	c0=$(cpu_ticks "$TUN_PID") b0=$(cpu_ticks "$GWB_PID") g0=$(guest_ticks) w0=$(date +%s)
@@ -322,16 +318,15 @@ measure() { # measure TUN N ROUND
 		acct=$("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq '.memory.used')
 	fi
 	wait "$rp"
-	r=$(grep -m1 '^flows=' "$dir/rtp.out" || echo "error=rtp:$(tr '\n' ' ' <"$dir/rtp.out")")
+	r=$(grep -m1 '^flows=' "$TMP/$m.rtp" || echo "error=rtp:$(tr '\n' ' ' <"$TMP/$m.rtp")")
 	# then new calls, the media flows idle (measured apart: SIPp would take the guest's CPU
 	# from the media and the tunneler)
-	c=$(calls "$dir")
+	c=$(calls "$m")
 	stop_tun
-	cp "$dir/uac.csv" "$TMP/uac-$tun-$n-$round.csv" 2>/dev/null
 	say "RESULT tun=$tun n=$n round=$round $r $c rss0_kb=$rss0 rss1_kb=$rss1 tun_cpu_pct=$cpu tun_flows=$fl acct_bytes=$acct ready_s=$t_ready guest_load=$load t=$(el)"
 }
 
-baseline() { # baseline N ROUND: plain routing through the gateways and the host, no tunneler
+baseline() { # baseline N ROUND: plain routing through the gateways and the host's ZN, no tunneler
 	local n=$1 r g0 g1 w0
 	forwarding on
 	g0=$(guest_ticks) w0=$(($(date +%s) + WARM))

@@ -156,6 +156,12 @@ echo "# $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*') on the host (UAS in $PB, UAC in 
 # to ID.out, the exit status to ID.rc. Each runs in the background (the guest samples
 # CPU while the media flow).
 num() { [[ $1 =~ ^[0-9]+$ ]] && [ "${#1}" -le 6 ]; }
+tapdrops() { # frames dropped by the taps towards the guest: pa0 pb0 sipa sipb
+	local t
+	for t in pa0 pb0 sipa sipb; do
+		ip netns exec "$NS" cat "/sys/class/net/$t/statistics/tx_dropped" 2>/dev/null || echo 0
+	done | tr '\n' ' '
+}
 name() { [[ $1 =~ ^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)?$ ]] && [[ $1 != *..* ]]; }
 serve_one() { # serve_one RPCDIR VERB ARGS...
 	local d=$1 v=$2
@@ -166,8 +172,19 @@ serve_one() { # serve_one RPCDIR VERB ARGS...
 			{ echo "serve: bad rtp request: $*"; return 2; }
 		local ready=()
 		[ "$6" = - ] || { mkdir -p "$d/$(dirname "$6")"; ready=(--ready "$d/$6"); }
-		"$O/bench/sip-rtp" --a-ns "/var/run/netns/$PA" --b-ns "/var/run/netns/$PB" --a 10.1.0.2 --b 10.2.0.2 \
-			--a-port "$5" --b-port 7222 --flows "$1" --warm-s "$2" --secs "$3" --drain-s "$4" "${ready[@]}" ;;
+		# with the frames the host's taps dropped on their way into the guest meanwhile
+		# (QEMU did not take them in time: the guest's NIC queue was full), appended to
+		# sip-rtp's result line
+		local d0 d1 out rc=0
+		d0=$(tapdrops)
+		out=$("$O/bench/sip-rtp" --a-ns "/var/run/netns/$PA" --b-ns "/var/run/netns/$PB" --a 10.1.0.2 --b 10.2.0.2 \
+			--a-port "$5" --b-port 7222 --flows "$1" --warm-s "$2" --secs "$3" --drain-s "$4" "${ready[@]}" 2>&1) || rc=$?
+		d1=$(tapdrops)
+		echo "$out" | awk -v d0="$d0" -v d1="$d1" '/^flows=/ {
+			split(d0, a); split(d1, b); split("pa0 pb0 sipa sipb", n)
+			for (i = 1; i <= 4; i++) $0 = $0 " tapdrop_" n[i] "=" (b[i] - a[i])
+		} 1'
+		return $rc ;;
 	calls)
 		[ $# = 3 ] && name "$1" && num "$2" && num "$3" || { echo "serve: bad calls request: $*"; return 2; }
 		mkdir -p "$d/$1"

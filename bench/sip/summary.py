@@ -88,7 +88,7 @@ def main():
     errs = [r for r in rows if "error" in r]
     print("# ---- summary (medians over rounds; added latency = tunneler minus the direct")
     print("# ---- baseline of the same point and round; memory per flow = (RSS 1 s before the end")
-    print("# ---- of the window - RSS before the load) / media flows that were echoed; latency only from runs that")
+    print("# ---- of the window - RSS before the load) / N offered media flows; latency only from runs that")
     print(f"# ---- lost at most {SATURATED:.0f} % in that direction, '-' when none did)")
     for r in errs:
         print(f"# error: tun={r.get('tun')} n={int(r['n'])} round={int(r['round'])}: {r['error']}")
@@ -108,9 +108,19 @@ def main():
         return f
 
     def mem_per_flow(r):
-        # per flow that carried media both ways (flows_with_echo: sip-rtp's count), else N
-        f = r.get("flows_with_echo") or r["n"]
+        # per offered flow: each is intercepted and gets the tunneler's flow state and a
+        # dial, whether or not its media came through
+        return (r["rss1_kb"] - r["rss0_kb"]) / r["n"]
+
+    def mem_per_held(r):
+        f = r.get("tun_flows")
+        if not isinstance(f, float) or not f:
+            return None
         return (r["rss1_kb"] - r["rss0_kb"]) / f
+
+    def tapdrops(r):
+        v = [r.get("tapdrop_" + t) for t in ("pa0", "pb0", "sipa", "sipb")]
+        return sum(v) if all(isinstance(x, float) for x in v) else None
 
     def acct_per_flow(r):
         a, f = r.get("acct_bytes"), r.get("tun_flows")
@@ -130,7 +140,8 @@ def main():
         ("SIPp INVITE->200 mean, ms", lambda r: r.get("setup_ms"), 0),
         ("tunneler RSS before the load, MiB", lambda r: r["rss0_kb"] / 1024, 1),
         ("tunneler RSS at the end of the window, MiB", lambda r: r["rss1_kb"] / 1024, 1),
-        ("tunneler memory per flow (RSS delta / flows with media both ways), KiB", mem_per_flow, 1),
+        ("tunneler memory per flow (RSS delta / N offered flows), KiB", mem_per_flow, 1),
+        ("sipovld: RSS delta / flows it held at the end of the window, KiB", mem_per_held, 1),
         ("sipovld's own flow accounting per flow, KiB", acct_per_flow, 2),
         ("tunneler CPU in the window, % of one vCPU", lambda r: r.get("tun_cpu_pct"), 0),
         ("host side (sipovld at GWB) CPU in the window, % of one vCPU", lambda r: r.get("gwb_cpu_pct"), 0),
@@ -139,6 +150,7 @@ def main():
         ("controller (on the host) CPU in the window, %", lambda r: r.get("host_ctrl_pct"), 0),
         ("QEMU (the whole guest) CPU in the window, % of one host CPU", lambda r: r.get("host_qemu_pct"), 0),
         ("host load average (1 min) at the end of the window", lambda r: r.get("host_load"), 1),
+        ("frames the host's taps dropped on the way into the guest (whole RTP run)", tapdrops, 0),
         ("tunneler start to intercepting, s", lambda r: r.get("ready_s"), 0),
         ("sender late >5 ms, % of slots", lambda r: r.get("late_slots_pct"), 1),
         ("guest load average (1 min) at the start", lambda r: r.get("guest_load"), 1),
@@ -147,6 +159,8 @@ def main():
         b = [r for r in base.values() if int(r["n"]) == n]
         print(f"\n### {n} concurrent calls ({n} RTP flows x 50 packets/s each way)")
         if b:
+            td = med([tapdrops(r) for r in b])
+            print(f"direct baseline, frames the taps dropped into the guest: {fmt(td, 0)}")
             print(f"direct baseline (no overlay): loss A->B {fmt(med([r['loss_ab_pct'] for r in b]), 2)} %, "
                   f"one-way A->B p50 {fmt(med([r['ab_p50_us'] for r in b]) / 1000, 2)} ms p99 "
                   f"{fmt(med([r['ab_p99_us'] for r in b]) / 1000, 2)} ms, B->A p50 "

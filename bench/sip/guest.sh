@@ -56,6 +56,8 @@
 #   SIPOVL_BENCH_DRAIN     seconds a packet may still arrive after the window (2)
 #   SIPOVL_BENCH_CPS       SIPp's offered call rate, calls/s (10)
 #   SIPOVL_BENCH_CALL_SECS seconds of offered calls (10): CPS x CALL_SECS calls
+#   SIPOVL_BENCH_MEM_FLOWS flows of the memory measurement at the end (200; 0: none), at
+#   SIPOVL_BENCH_MEM_PPS   packets/s each (1), after SIPOVL_BENCH_MEM_WARM s (30)
 source "$SIPOVL_TOP/selftests/lib.sh"
 require_root
 in_vm || { echo "guest.sh: run me through bench/sip/run.sh" >&2; exit 2; }
@@ -67,7 +69,7 @@ CTL=$BIN/sipovlctl
 RPC=/run/sipovl-vm/rpc
 ZN=${SIPOVL_BENCH_ZN:-}
 [ -n "$ZN" ] || { echo "guest.sh: SIPOVL_BENCH_ZN (the Ziti network directory on the host) is not set" >&2; exit 2; }
-read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS:-2 50 200}"
+read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS-2 50 200}" # empty: none (only the memory measurement)
 read -r -a TUNS <<<"${SIPOVL_BENCH_TUNNELERS:-sipovld go}"
 ROUNDS=${SIPOVL_BENCH_ROUNDS:-2}
 WARM=${SIPOVL_BENCH_WARM:-5}
@@ -75,10 +77,16 @@ SECS=${SIPOVL_BENCH_SECS:-15}
 DRAIN=${SIPOVL_BENCH_DRAIN:-2}
 CPS=${SIPOVL_BENCH_CPS:-10}
 CALL_SECS=${SIPOVL_BENCH_CALL_SECS:-10}
+MEM_FLOWS=${SIPOVL_BENCH_MEM_FLOWS:-200}
+MEM_PPS=${SIPOVL_BENCH_MEM_PPS:-1}
+MEM_WARM=${SIPOVL_BENCH_MEM_WARM:-30}
 for f in "$D" "$CTL" "$ZN/gw-a.json" "$ZN/gw-b.json" "$ZN/ziti-bin"; do
 	[ -e "$f" ] || { echo "guest.sh: missing $f (make sip-bench; bench/sip/run.sh)" >&2; exit 1; }
 done
-for p in "${POINTS[@]}"; do
+[[ $MEM_FLOWS =~ ^[0-9]+$ ]] && [ "$MEM_FLOWS" -le 201 ] && [[ $MEM_PPS =~ ^[0-9]+$ ]] && [ "$MEM_PPS" -ge 1 ] &&
+	[[ $MEM_WARM =~ ^[0-9]+$ ]] ||
+	{ echo "guest.sh: SIPOVL_BENCH_MEM_FLOWS (0..201), _MEM_PPS (1..) or _MEM_WARM: not a number in range" >&2; exit 2; }
+for p in ${POINTS[@]+"${POINTS[@]}"}; do
 	[[ $p =~ ^[0-9]+$ ]] && [ "$p" -ge 1 ] && [ "$p" -le 201 ] ||
 		{ echo "guest.sh: SIPOVL_BENCH_POINTS: '$p' is not 1..201 (RTP ports 7222-7422)" >&2; exit 2; }
 done
@@ -247,10 +255,10 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
 
 PORTRUN=0 # every RTP run uses fresh source ports (hosted flows of the previous run may linger)
-rtp() { # rtp FLOWS WARM SECS DRAIN [READYFILE]: prints sip-rtp's result line (run on the host)
+rtp() { # rtp FLOWS WARM SECS DRAIN [READYFILE|- [PPS]]: prints sip-rtp's result line (run on the host)
 	local base=$((10000 + (PORTRUN % 50) * 1000))
 	PORTRUN=$((PORTRUN + 1))
-	host_run $(($2 + $3 + $4 + 60)) rtp "$1" "$2" "$3" "$4" "$base" "${5:--}"
+	host_run $(($2 + $3 + $4 + 60)) rtp "$1" "$2" "$3" "$4" "$base" "${5:--}" ${6:+"$6"}
 }
 # warm_up: one short flow until it comes back (API session, Dial session, router channel,
 # the host side), then let everything settle
@@ -338,7 +346,7 @@ baseline() { # baseline N ROUND: plain routing through the gateways and the host
 
 # points in the given order (the saturating ones last: their backlog would skew what
 # follows), rounds within a point, the tunneler order reversed every other round
-for n in "${POINTS[@]}"; do
+for n in ${POINTS[@]+"${POINTS[@]}"}; do
 	for ((round = 1; round <= ROUNDS; round++)); do
 		order=("${TUNS[@]}")
 		if [ $((round % 2)) = 0 ]; then
@@ -351,5 +359,35 @@ for n in "${POINTS[@]}"; do
 		done
 	done
 done
+# Memory per flow at rest: MEM_FLOWS flows at MEM_PPS packets/s each (a load the guest
+# carries), a long warm-up so that every flow's dial completes, RSS before and at the end of
+# the window; per flow = RSS delta / flows whose media came back (sip-rtp's flows_with_echo)
+memory() { # memory TUN
+	local tun=$1 m="mem-$1" r rss0 rss1 fl=- acct=-
+	if ! start_tun "$tun" "$TMP/$tun.log" || ! warm_up; then
+		say "RESULT tun=$tun mem=1 n=$MEM_FLOWS round=1 error=not_ready t=$(el)"
+		stop_tun
+		return
+	fi
+	rss0=$(rss_kb "$TUN_PID")
+	rtp "$MEM_FLOWS" "$MEM_WARM" 10 2 "$m/window" "$MEM_PPS" >"$TMP/$m.rtp" 2>&1 &
+	local rp=$!
+	waitfor $((MEM_WARM + 30)) test -e "$RPC/$m/window"
+	sleep 9
+	rss1=$(rss_kb "$TUN_PID")
+	if [ "$tun" = sipovld ]; then
+		fl=$("$D" --control "$TMP/a.sock" --request flows 2>/dev/null | jq length)
+		acct=$("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq '.memory.used')
+	fi
+	wait "$rp"
+	stop_tun
+	r=$(grep -m1 '^flows=' "$TMP/$m.rtp" || echo "error=rtp:$(tr '\n' ' ' <"$TMP/$m.rtp")")
+	say "RESULT tun=$tun mem=1 n=$MEM_FLOWS round=1 pps=$MEM_PPS $r rss0_kb=$rss0 rss1_kb=$rss1 tun_flows=$fl acct_bytes=$acct guest_load=$(cut -d' ' -f1 /proc/loadavg) t=$(el)"
+}
+if [ "$MEM_FLOWS" -gt 0 ]; then
+	for tun in "${TUNS[@]}"; do
+		memory "$tun"
+	done
+fi
 say "gw-b counters: $("$D" --control "$TMP/b.sock" --request status 2>/dev/null | jq -c .counters)"
 say "done at t=$(el)s"

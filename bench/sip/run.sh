@@ -18,7 +18,7 @@
 #
 #   bench/sip/run.sh [--kernel 6.1|6.12] [--quick]
 #
-#   --quick   one round, 2 calls, 5 s window (a smoke test)
+#   --quick   one round, 2 calls, 5 s window, memory with 10 flows (a smoke test)
 #
 # The guest half is bench/sip/guest.sh; its SIPOVL_BENCH_* settings may be set here (see
 # there). The report is printed and kept in build/bench/sip-<kernel>-<date>.log (the
@@ -35,6 +35,7 @@ while [ $# -gt 0 ]; do
 	--quick)
 		export SIPOVL_BENCH_ROUNDS=${SIPOVL_BENCH_ROUNDS:-1} SIPOVL_BENCH_POINTS=${SIPOVL_BENCH_POINTS:-2}
 		export SIPOVL_BENCH_SECS=${SIPOVL_BENCH_SECS:-5}
+		export SIPOVL_BENCH_MEM_FLOWS=${SIPOVL_BENCH_MEM_FLOWS:-10} SIPOVL_BENCH_MEM_WARM=${SIPOVL_BENCH_MEM_WARM:-10}
 		shift ;;
 	-h | --help) sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "bench/sip/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -152,7 +153,7 @@ grep -q '<recv request="INVITE" optional="true"/>' "$ZN/uas.xml" ||
 echo "# $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*') on the host (UAS in $PB, UAC in $PA)" | tee -a "$log"
 
 # The guest's requests (guest.sh host_run): ID.req in the results directory's rpc/,
-# "rtp FLOWS WARM SECS DRAIN BASEPORT READY|-" or "calls NAME CPS SECONDS"; the output goes
+# "rtp FLOWS WARM SECS DRAIN BASEPORT READY|- [PPS]" or "calls NAME CPS SECONDS"; the output goes
 # to ID.out, the exit status to ID.rc. Each runs in the background (the guest samples
 # CPU while the media flow).
 num() { [[ $1 =~ ^[0-9]+$ ]] && [ "${#1}" -le 6 ]; }
@@ -168,8 +169,8 @@ serve_one() { # serve_one RPCDIR VERB ARGS...
 	shift 2
 	case $v in
 	rtp)
-		[ $# = 6 ] && num "$1" && num "$2" && num "$3" && num "$4" && num "$5" && name "$6" ||
-			{ echo "serve: bad rtp request: $*"; return 2; }
+		[ $# = 6 ] || [ $# = 7 ] && num "$1" && num "$2" && num "$3" && num "$4" && num "$5" && name "$6" &&
+			num "${7:-50}" || { echo "serve: bad rtp request: $*"; return 2; }
 		local ready=()
 		[ "$6" = - ] || { mkdir -p "$d/$(dirname "$6")"; ready=(--ready "$d/$6"); }
 		# with the frames the host's taps dropped on their way into the guest meanwhile
@@ -178,7 +179,8 @@ serve_one() { # serve_one RPCDIR VERB ARGS...
 		local d0 d1 out rc=0
 		d0=$(tapdrops)
 		out=$("$O/bench/sip-rtp" --a-ns "/var/run/netns/$PA" --b-ns "/var/run/netns/$PB" --a 10.1.0.2 --b 10.2.0.2 \
-			--a-port "$5" --b-port 7222 --flows "$1" --warm-s "$2" --secs "$3" --drain-s "$4" "${ready[@]}" 2>&1) || rc=$?
+			--a-port "$5" --b-port 7222 --flows "$1" --warm-s "$2" --secs "$3" --drain-s "$4" --pps "${7:-50}" \
+			"${ready[@]}" 2>&1) || rc=$?
 		d1=$(tapdrops)
 		echo "$out" | awk -v d0="$d0" -v d1="$d1" '/^flows=/ {
 			split(d0, a); split(d1, b); split("pa0 pb0 sipa sipb", n)

@@ -79,7 +79,9 @@ def ratio(a, b):
 
 def main():
     rows = parse(sys.argv[1])
-    if not rows:
+    mem = [r for r in rows if r.get("mem")]
+    rows = [r for r in rows if not r.get("mem")]
+    if not rows and not mem:
         print("# summary: no RESULT lines (the guest failed; see the log above)")
         return 1
     points = sorted({int(r["n"]) for r in rows})
@@ -185,6 +187,24 @@ def main():
                      if r["tun"] != "direct" else "")
                   + f"{fmt(r.get('guest_busy_pct'), 0)}, {fmt(r.get('host_router_pct'), 0)}/{fmt(r.get('host_qemu_pct'), 0)}, "
                   f"{fmt(r.get('host_load'), 1)}, {r.get('guest_load', '-')}")
+    if mem:
+        print("\n### memory per flow at rest (flows at a low packet rate after a long warm-up)")
+        print("| tunneler | flows offered / with media both ways | pps per flow | RSS before -> end, MiB "
+              "| RSS delta per offered flow, KiB | per flow with media, KiB "
+              "| sipovld: flows held, own accounting per flow, KiB |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in mem:
+            if "error" in r or "sent" not in r:
+                print(f"| {r.get('tun')} | error: {r.get('error', 'no result')} | | | | | |")
+                continue
+            fe = r.get("flows_with_echo") or 0
+            per = (r["rss1_kb"] - r["rss0_kb"]) / fe if fe else None
+            a, f = r.get("acct_bytes"), r.get("tun_flows")
+            held = (f"{int(f)}, {a / f / 1024:.2f}" if isinstance(a, float) and isinstance(f, float) and f
+                    else "-")
+            print(f"| {r['tun']} | {int(r['n'])} / {int(fe)} | {int(r.get('pps', 0))} | "
+                  f"{r['rss0_kb'] / 1024:.1f} -> {r['rss1_kb'] / 1024:.1f} | "
+                  f"{(r['rss1_kb'] - r['rss0_kb']) / r['n']:.1f} | {fmt(per, 1)} | {held} |")
     return 0
 
 

@@ -454,6 +454,68 @@ int parse_name(const char *tok, char name[SIPOVL_NAME_MAXLEN],
 
 /* ---- lists ------------------------------------------------------------ */
 
+/*
+ * Arrays of the intercepts of a configuration file come from an arena of
+ * large blocks owned by the ctl_config: two calloc()s per intercept and their
+ * free()s were a fifth of the instructions of parsing a large file. Arena
+ * memory never moves (apply's sender thread reads it while parsing goes on)
+ * and is freed only with the configuration. With @a NULL, calloc().
+ */
+#define ARENA_BLOCK (64 * 1024)
+
+struct ctl_arena {
+	struct ctl_arena *next;
+	size_t used, size;
+	uint32_t data[];
+};
+
+/* The arena's alignment (4) suits the arrays it holds. */
+_Static_assert(_Alignof(struct sipovl_prefix) <= 4 &&
+	       _Alignof(struct sipovl_portrange) <= 4, "arena alignment");
+
+static void *arena_alloc(struct ctl_arena **a, size_t n, size_t size)
+{
+	struct ctl_arena *b;
+	size_t bytes = n * size, sz;
+	void *p;
+
+	if (!a)
+		return calloc(n, size);
+	bytes = (bytes + 3) & ~(size_t)3;
+	b = *a;
+	if (!b || b->size - b->used < bytes) {
+		sz = bytes > ARENA_BLOCK ? bytes : ARENA_BLOCK;
+		b = malloc(sizeof(*b) + sz);
+		if (!b)
+			return NULL;
+		b->size = sz;
+		b->used = 0;
+		b->next = *a;
+		*a = b;
+	}
+	p = (char *)b->data + b->used;
+	b->used += bytes;
+	/* Every element is written in full by its parser: no zeroing. */
+	return p;
+}
+
+static void arena_undo(struct ctl_arena **a, void *p)
+{
+	/* Arena memory is freed with the configuration. */
+	if (!a)
+		free(p);
+}
+
+static void arena_free(struct ctl_arena *a)
+{
+	struct ctl_arena *next;
+
+	for (; a; a = next) {
+		next = a->next;
+		free(a);
+	}
+}
+
 /* Calls @fn for each comma-separated element; empty elements are errors. */
 static int split_list(const char *tok, const char *what, uint32_t max,
 		      uint32_t *count, struct ctl_err *err)
@@ -507,8 +569,9 @@ static bool prefix_eq(const struct sipovl_prefix *a, const struct sipovl_prefix 
 	       !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
-int parse_prefix_list(const char *tok, const char *what, uint32_t max,
-		      struct sipovl_prefix **v, uint32_t *n, struct ctl_err *err)
+static int prefix_list(const char *tok, const char *what, uint32_t max,
+		       struct sipovl_prefix **v, uint32_t *n,
+		       struct ctl_arena **a, struct ctl_err *err)
 {
 	char elem[TOKQ_MAX + 2], q[TOKQ_LEN], q2[TOKQ_LEN], buf[PREFIX_STRLEN];
 	const char *s = tok;
@@ -518,7 +581,7 @@ int parse_prefix_list(const char *tok, const char *what, uint32_t max,
 	*n = 0;
 	if (split_list(tok, what, max, &cnt, err))
 		return -1;
-	*v = calloc(cnt, sizeof(**v));
+	*v = arena_alloc(a, cnt, sizeof(**v));
 	if (!*v) {
 		ctl_errf(err, "out of memory");
 		return -1;
@@ -538,13 +601,19 @@ int parse_prefix_list(const char *tok, const char *what, uint32_t max,
 	*n = cnt;
 	return 0;
 fail:
-	free(*v);
+	arena_undo(a, *v);
 	*v = NULL;
 	return -1;
 }
 
-int parse_port_list(const char *tok, struct sipovl_portrange **v, uint32_t *n,
-		    struct ctl_err *err)
+int parse_prefix_list(const char *tok, const char *what, uint32_t max,
+		      struct sipovl_prefix **v, uint32_t *n, struct ctl_err *err)
+{
+	return prefix_list(tok, what, max, v, n, NULL, err);
+}
+
+static int port_list(const char *tok, struct sipovl_portrange **v, uint32_t *n,
+		     struct ctl_arena **a, struct ctl_err *err)
 {
 	char elem[TOKQ_MAX + 2], q[TOKQ_LEN], q2[TOKQ_LEN], buf[16];
 	const char *s = tok;
@@ -554,7 +623,7 @@ int parse_port_list(const char *tok, struct sipovl_portrange **v, uint32_t *n,
 	*n = 0;
 	if (split_list(tok, "port", SIPOVL_MAX_PORT_RANGES, &cnt, err))
 		return -1;
-	*v = calloc(cnt, sizeof(**v));
+	*v = arena_alloc(a, cnt, sizeof(**v));
 	if (!*v) {
 		ctl_errf(err, "out of memory");
 		return -1;
@@ -574,9 +643,15 @@ int parse_port_list(const char *tok, struct sipovl_portrange **v, uint32_t *n,
 	*n = cnt;
 	return 0;
 fail:
-	free(*v);
+	arena_undo(a, *v);
 	*v = NULL;
 	return -1;
+}
+
+int parse_port_list(const char *tok, struct sipovl_portrange **v, uint32_t *n,
+		    struct ctl_err *err)
+{
+	return port_list(tok, v, n, NULL, err);
 }
 
 /* ---- intercepts ------------------------------------------------------- */
@@ -597,8 +672,9 @@ static int keyword(const char *kw)
 	return KW_MAX;
 }
 
-int parse_intercept_args(int argc, char **argv, bool full,
-			 struct sipovl_intercept *in, struct ctl_err *err)
+static int intercept_args(int argc, char **argv, bool full,
+			  struct sipovl_intercept *in, struct ctl_arena **a,
+			  struct ctl_err *err)
 {
 	bool seen[KW_MAX] = { false };
 	char q[TOKQ_LEN];
@@ -644,17 +720,17 @@ int parse_intercept_args(int argc, char **argv, bool full,
 			in->present |= SIPOVL_I_PROTOS;
 			break;
 		case KW_ADDR:
-			if (parse_prefix_list(val, "destination", SIPOVL_MAX_PREFIXES,
-					      &in->dsts, &in->n_dsts, err))
+			if (prefix_list(val, "destination", SIPOVL_MAX_PREFIXES,
+					&in->dsts, &in->n_dsts, a, err))
 				goto fail;
 			break;
 		case KW_PORT:
-			if (parse_port_list(val, &in->ports, &in->n_ports, err))
+			if (port_list(val, &in->ports, &in->n_ports, a, err))
 				goto fail;
 			break;
 		case KW_SRC:
-			if (parse_prefix_list(val, "source", SIPOVL_MAX_PREFIXES,
-					      &in->srcs, &in->n_srcs, err))
+			if (prefix_list(val, "source", SIPOVL_MAX_PREFIXES,
+					&in->srcs, &in->n_srcs, a, err))
 				goto fail;
 			break;
 		case KW_POLICY:
@@ -681,8 +757,17 @@ int parse_intercept_args(int argc, char **argv, bool full,
 	}
 	return 0;
 fail:
-	sipovl_intercept_release(in);
+	if (a)
+		memset(in, 0, sizeof(*in));
+	else
+		sipovl_intercept_release(in);
 	return -1;
+}
+
+int parse_intercept_args(int argc, char **argv, bool full,
+			 struct sipovl_intercept *in, struct ctl_err *err)
+{
+	return intercept_args(argc, argv, full, in, NULL, err);
 }
 
 /* ---- configuration files ---------------------------------------------- */
@@ -814,7 +899,8 @@ static uint32_t hash_id(uint32_t id)
 	return (uint32_t)((uint64_t)id * 0x9e3779b97f4a7c15ULL >> 32);
 }
 
-static int dupset_grow(struct dupset *d)
+/* Grows @d to at least @min slots (a power of two), at least doubling it. */
+static int dupset_grow_to(struct dupset *d, size_t min)
 {
 	size_t size = d->slot ? (d->mask + 1) * 2 : 1024, i, j;
 	/*
@@ -824,8 +910,11 @@ static int dupset_grow(struct dupset *d)
 	 * per page while apply's sender thread runs; slow in a VM). memset
 	 * writes first.
 	 */
-	struct dupslot *slot = malloc(size * sizeof(*slot));
+	struct dupslot *slot;
 
+	while (size < min)
+		size *= 2;
+	slot = malloc(size * sizeof(*slot));
 	if (!slot)
 		return -1;
 	memset(slot, 0, size * sizeof(*slot));
@@ -841,6 +930,11 @@ static int dupset_grow(struct dupset *d)
 	d->slot = slot;
 	d->mask = size - 1;
 	return 0;
+}
+
+static int dupset_grow(struct dupset *d)
+{
+	return dupset_grow_to(d, 0);
 }
 
 /*
@@ -887,15 +981,42 @@ static bool dupset_has_id(const struct dupset *d, const struct ctl_config *cfg,
 
 void ctl_config_release(struct ctl_config *cfg)
 {
-	sipovl_intercepts_free(cfg->v, cfg->n);
+	/* The intercepts' arrays live in the arena. */
+	free(cfg->v);
+	arena_free(cfg->arena);
 	free(cfg->lines);
 	free(cfg->sources);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+/*
+ * Duplicate checks of one parse. Explicit ids usually come in ascending order
+ * (show --config writes them so): while they do, they are unique and need no
+ * hash set; the first id out of order (or a line without an id, at the end)
+ * puts the ids seen so far into one.
+ */
+struct cfg_state {
+	struct dupset names, ids;
+	bool ids_hashed;
+	uint32_t last_id;
+	unsigned int sources_line;
+};
+
+/* Hashes the explicit ids of cfg->v[0..n); they are unique (ascending). */
+static int ids_hash(struct cfg_state *st, const struct ctl_config *cfg, size_t n)
+{
+	size_t i;
+
+	st->ids_hashed = true;
+	for (i = 0; i < n; i++)
+		if ((cfg->v[i].present & SIPOVL_I_ID) &&
+		    dupset_insert(&st->ids, cfg, i, false) == -2)
+			return -1;
+	return 0;
+}
+
 static int config_line(struct ctl_config *cfg, char **tok, int ntok,
-		       unsigned int line, unsigned int *sources_line,
-		       struct dupset *names, struct dupset *ids,
+		       unsigned int line, struct cfg_state *st,
 		       const struct ctl_config_hooks *hooks,
 		       struct ctl_err *err)
 {
@@ -904,9 +1025,9 @@ static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 	long dup;
 
 	if (strcmp(tok[0], "intercept") && !strcmp(tok[0], "sources")) {
-		if (*sources_line) {
+		if (st->sources_line) {
 			ctl_errf(err, "second \"sources\" line (first on line %u)",
-				 *sources_line);
+				 st->sources_line);
 			return -1;
 		}
 		if (ntok != 2) {
@@ -916,7 +1037,7 @@ static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 				 tokq(q, ntok < 2 ? "" : tok[2]));
 			return -1;
 		}
-		*sources_line = line;
+		st->sources_line = line;
 		cfg->has_sources = true;
 		if (!strcmp(tok[1], "none"))
 			return 0;
@@ -933,7 +1054,7 @@ static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 		ctl_errf(err, "too many intercepts: at most %u", SIPOVL_MAX_INTERCEPTS);
 		return -1;
 	}
-	if (parse_intercept_args(ntok - 1, tok + 1, true, &in, err))
+	if (intercept_args(ntok - 1, tok + 1, true, &in, &cfg->arena, err))
 		return -1;
 	if (cfg->n == cfg->cap) {
 		size_t cap = cfg->cap ? cfg->cap * 2 : 64;
@@ -947,30 +1068,37 @@ static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 		if (hooks)
 			hooks->unlock(hooks->arg);
 		l = v ? realloc(cfg->lines, cap * sizeof(*cfg->lines)) : NULL;
+		if (l)
+			cfg->lines = l;
 		if (!v || !l) {
-			sipovl_intercept_release(&in);
 			ctl_errf(err, "out of memory");
 			return -1;
 		}
-		cfg->lines = l;
 		cfg->cap = cap;
 	}
 	cfg->v[cfg->n] = in;
 	cfg->lines[cfg->n] = line;
 	cfg->n++;
 
-	dup = dupset_insert(names, cfg, cfg->n - 1, true);
+	dup = dupset_insert(&st->names, cfg, cfg->n - 1, true);
 	if (dup >= 0) {
 		ctl_errf(err, "duplicate name %s (also on line %u)",
 			 tokq(q, in.name), cfg->lines[dup]);
 		return -1;
 	}
 	if (dup == -1 && (in.present & SIPOVL_I_ID)) {
-		dup = dupset_insert(ids, cfg, cfg->n - 1, false);
-		if (dup >= 0) {
-			ctl_errf(err, "duplicate id %u (also on line %u)", in.id,
-				 cfg->lines[dup]);
-			return -1;
+		if (!st->ids_hashed && in.id > st->last_id) {
+			st->last_id = in.id;
+		} else {
+			if (!st->ids_hashed && ids_hash(st, cfg, cfg->n - 1))
+				dup = -2;
+			else
+				dup = dupset_insert(&st->ids, cfg, cfg->n - 1, false);
+			if (dup >= 0) {
+				ctl_errf(err, "duplicate id %u (also on line %u)",
+					 in.id, cfg->lines[dup]);
+				return -1;
+			}
 		}
 	}
 	if (dup == -2) {
@@ -981,18 +1109,20 @@ static int config_line(struct ctl_config *cfg, char **tok, int ntok,
 }
 
 /*
- * Streaming: size the arrays for the whole file up front (an intercept line
- * has at least 32 bytes), so that they never move while the sender thread
- * copies from them; moving them (mremap) also costs every CPU a TLB flush.
- * Untouched reserved memory costs nothing.
+ * Size the arrays for the whole file up front (an intercept line has at least
+ * 32 bytes): no copies while they grow, and while streaming they never move
+ * under the sender thread (moving them with mremap also costs every CPU a
+ * TLB flush). Untouched reserved memory costs nothing.
  */
-static int config_reserve(struct ctl_config *cfg, FILE *f)
+static int config_reserve(struct ctl_config *cfg, FILE *f, size_t *fsize)
 {
 	struct stat st;
 	size_t cap;
+	int fd = fileno(f);
 
-	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
 		return 0;
+	*fsize = (size_t)st.st_size;
 	cap = (size_t)st.st_size / 32 + 64;
 	if (cap > SIPOVL_MAX_INTERCEPTS + 1)
 		cap = SIPOVL_MAX_INTERCEPTS + 1;
@@ -1006,6 +1136,104 @@ static int config_reserve(struct ctl_config *cfg, FILE *f)
 
 /* Intercepts handed to ready() at a time while parsing. */
 #define STREAM_STEP 2048
+/*
+ * The file is read in chunks of this size into one buffer and split into
+ * lines there (no getline copy, no stdio buffer refills of a few KiB: every
+ * read over the test VM's 9p root is a round trip to the host).
+ */
+#define READ_CHUNK (256 * 1024)
+
+struct reader {
+	FILE *f;
+	char *buf;
+	size_t cap, have, start;	/* buf[start..have) not yet parsed */
+	bool eof;
+};
+
+/* Reads more after the unparsed rest; 0, or -1 when out of memory. */
+static int read_more(struct reader *r)
+{
+	size_t n, want;
+	char *b;
+
+	if (r->start) {
+		memmove(r->buf, r->buf + r->start, r->have - r->start);
+		r->have -= r->start;
+		r->start = 0;
+	}
+	/* Room for a chunk and a terminating NUL. */
+	want = r->have + READ_CHUNK + 1;
+	if (r->cap < want) {
+		b = realloc(r->buf, want);
+		if (!b)
+			return -1;
+		r->buf = b;
+		r->cap = want;
+	}
+	n = fread(r->buf + r->have, 1, READ_CHUNK, r->f);
+	r->have += n;
+	if (!n)
+		r->eof = true;
+	return 0;
+}
+
+/*
+ * The next line, NUL-terminated in place (without its newline), its length
+ * in *len; NULL at the end of the input (or on a read error: see ferror) or
+ * with *len SIZE_MAX when out of memory.
+ */
+static char *next_line(struct reader *r, size_t *len)
+{
+	char *ln, *nl;
+
+	*len = 0;
+	for (;;) {
+		ln = r->buf ? r->buf + r->start : NULL;
+		nl = r->have > r->start ? memchr(ln, '\n', r->have - r->start) : NULL;
+		if (nl) {
+			*len = (size_t)(nl - ln);
+			*nl = '\0';
+			r->start += *len + 1;
+			return ln;
+		}
+		if (r->eof || ferror(r->f)) {
+			if (r->start == r->have || ferror(r->f))
+				return NULL;
+			/* The last line has no newline; buf has room for a NUL. */
+			*len = r->have - r->start;
+			ln[*len] = '\0';
+			r->start = r->have;
+			return ln;
+		}
+		if (read_more(r)) {
+			*len = SIZE_MAX;
+			return NULL;
+		}
+	}
+}
+
+/*
+ * Sizes the name set for the whole file from the lines of the first chunk
+ * read: growing it by doubling wrote (and, in the test VM, page-faulted)
+ * twice the memory of its final size. A wrong guess only costs a growth.
+ */
+static int names_presize(struct dupset *d, const struct reader *r, size_t fsize)
+{
+	const char *p = r->buf, *end = r->buf + r->have, *nl;
+	size_t lines = 0, est;
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+		lines++;
+		p = nl + 1;
+	}
+	if (lines < 64 || r->have >= fsize)
+		return 0;	/* small, or all read: grow as needed */
+	est = fsize / ((size_t)(p - r->buf) / lines) + 64;
+	if (est > SIPOVL_MAX_INTERCEPTS)
+		est = SIPOVL_MAX_INTERCEPTS;
+	/* At most half full, as dupset_insert keeps it. */
+	return dupset_grow_to(d, 2 * est + 2);
+}
 
 int parse_config(FILE *f, const char *fname, struct ctl_config *cfg,
 		 struct ctl_err *err)
@@ -1017,32 +1245,35 @@ int parse_config_stream(FILE *f, const char *fname, struct ctl_config *cfg,
 			const struct ctl_config_hooks *hooks,
 			struct ctl_err *err)
 {
-	struct dupset names = { 0 }, ids = { 0 };
-	unsigned int line = 0, sources_line = 0;
-	char *buf = NULL, **tok = NULL;
+	struct cfg_state st = { 0 };
+	struct reader rd = { .f = f };
+	unsigned int line = 0;
+	char *ln, **tok = NULL;
 	int cap = 0, ntok, ret = -1;
-	size_t bufsz = 0, i, lead = 0, told = 0;
+	size_t len, i, lead = 0, told = 0, fsize = 0;
 	uint32_t next_id = 1;
-	ssize_t len;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (hooks && config_reserve(cfg, f)) {
+	if (config_reserve(cfg, f, &fsize)) {
 		ctl_errf(err, "out of memory");
 		goto fail;
 	}
-	while ((len = getline(&buf, &bufsz, f)) >= 0) {
+	while ((ln = next_line(&rd, &len))) {
 		line++;
-		if (strlen(buf) != (size_t)len) {
+		if (line == 1 && fsize && names_presize(&st.names, &rd, fsize)) {
+			ctl_errf(err, "out of memory");
+			goto fail;
+		}
+		if (memchr(ln, '\0', len)) {
 			ctl_errf(err, "NUL byte in line");
 			goto fail_line;
 		}
-		ntok = tokenize_line(buf, &tok, &cap, err);
+		ntok = tokenize_line(ln, &tok, &cap, err);
 		if (ntok < 0)
 			goto fail_line;
 		if (!ntok)
 			continue;
-		if (config_line(cfg, tok, ntok, line, &sources_line, &names, &ids,
-				hooks, err))
+		if (config_line(cfg, tok, ntok, line, &st, hooks, err))
 			goto fail_line;
 		if (!hooks)
 			continue;
@@ -1053,6 +1284,10 @@ int parse_config_stream(FILE *f, const char *fname, struct ctl_config *cfg,
 			told = lead;
 			hooks->ready(hooks->arg, lead);
 		}
+	}
+	if (len == SIZE_MAX) {
+		ctl_errf(err, "out of memory");
+		goto fail;
 	}
 	if (ferror(f)) {
 		ctl_errf(err, "%s: read error: %s", fname, strerror(errno));
@@ -1065,7 +1300,11 @@ int parse_config_stream(FILE *f, const char *fname, struct ctl_config *cfg,
 
 		if (in->present & SIPOVL_I_ID)
 			continue;
-		while (dupset_has_id(&ids, cfg, next_id))
+		if (!st.ids_hashed && ids_hash(&st, cfg, cfg->n)) {
+			ctl_errf(err, "out of memory");
+			goto fail;
+		}
+		while (dupset_has_id(&st.ids, cfg, next_id))
 			next_id++;	/* < 2^20 intercepts: cannot wrap */
 		in->id = next_id++;
 		in->present |= SIPOVL_I_ID;
@@ -1082,10 +1321,10 @@ fail:
 		hooks->failed(hooks->arg);
 	ctl_config_release(cfg);
 out:
-	free(names.slot);
-	free(ids.slot);
+	free(st.names.slot);
+	free(st.ids.slot);
 	free(tok);
-	free(buf);
+	free(rd.buf);
 	return ret;
 }
 

@@ -82,13 +82,21 @@ int parse_intercept_args(int argc, char **argv, bool full,
  */
 int tokenize_line(char *line, char ***toks, int *cap, struct ctl_err *err);
 
+struct ctl_arena;
+
 struct ctl_config {
-	struct sipovl_intercept *v;	/* in file order, ids all assigned */
+	/*
+	 * In file order, ids all assigned. The arrays the intercepts point to
+	 * belong to the configuration (ctl_config_release frees them): do not
+	 * free them one by one.
+	 */
+	struct sipovl_intercept *v;
 	size_t n, cap;
 	unsigned int *lines;		/* line of each intercept */
 	bool has_sources;
 	struct sipovl_prefix *sources;
 	uint32_t n_sources;
+	struct ctl_arena *arena;	/* the intercepts' arrays */
 };
 
 /*

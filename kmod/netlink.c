@@ -134,6 +134,18 @@ static int addr_family(struct nlattr *fam, struct nlattr *addr, u8 *mtfam,
 	return -EAFNOSUPPORT;
 }
 
+/* The attributes of a validated nest by type, without nla_parse()'s setup. */
+static void nest_attrs(const struct nlattr *nest, struct nlattr **tb, int max)
+{
+	struct nlattr *a;
+	int rem;
+
+	memset(tb, 0, (max + 1) * sizeof(*tb));
+	nla_for_each_nested(a, nest, rem)
+		if (nla_type(a) <= max)
+			tb[nla_type(a)] = a;
+}
+
 static int parse_prefix(struct nlattr *nest, struct mt_prefix *p,
 			struct netlink_ext_ack *extack)
 {
@@ -141,9 +153,7 @@ static int parse_prefix(struct nlattr *nest, struct mt_prefix *p,
 	unsigned int bits, i;
 	int ret;
 
-	ret = nla_parse_nested(tb, SIPOVL_PREFIX_A_MAX, nest, VALIDATED, extack);
-	if (ret)
-		return ret;
+	nest_attrs(nest, tb, SIPOVL_PREFIX_A_MAX);
 	if (!tb[SIPOVL_PREFIX_A_FAMILY] || !tb[SIPOVL_PREFIX_A_ADDR] ||
 	    !tb[SIPOVL_PREFIX_A_LEN]) {
 		NL_SET_ERR_MSG_ATTR(extack, nest, "prefix needs family, address and length");
@@ -160,7 +170,7 @@ static int parse_prefix(struct nlattr *nest, struct mt_prefix *p,
 		return -EINVAL;
 	}
 	memset(p->addr, 0, sizeof(p->addr));
-	nla_memcpy(p->addr, tb[SIPOVL_PREFIX_A_ADDR], bits / 8);
+	memcpy(p->addr, nla_data(tb[SIPOVL_PREFIX_A_ADDR]), bits / 8);
 	for (i = p->len; i < bits; i++) {
 		if (p->addr[i / 8] & (0x80 >> (i % 8))) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[SIPOVL_PREFIX_A_ADDR],
@@ -190,13 +200,10 @@ static int parse_ports(struct nlattr *nest, struct mt_portrange *out,
 {
 	struct nlattr *tb[SIPOVL_PORTRANGE_A_MAX + 1];
 	struct nlattr *a;
-	int rem, ret, i = 0;
+	int rem, i = 0;
 
 	nla_for_each_nested(a, nest, rem) {
-		ret = nla_parse_nested(tb, SIPOVL_PORTRANGE_A_MAX, a, VALIDATED,
-				       extack);
-		if (ret)
-			return ret;
+		nest_attrs(a, tb, SIPOVL_PORTRANGE_A_MAX);
 		if (!tb[SIPOVL_PORTRANGE_A_LOW]) {
 			NL_SET_ERR_MSG_ATTR(extack, a, "port range needs a low port");
 			return -EINVAL;
@@ -321,7 +328,9 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 	if (ret)
 		return ERR_PTR(ret);
 
-	ic = sipovl_intercept_alloc(nd, np, ns);
+	ic = sipovl_intercept_alloc(nd, np, ns, tb[SIPOVL_INTERCEPT_A_NAME] ?
+				    min_t(u32, nla_len(tb[SIPOVL_INTERCEPT_A_NAME]) + 1,
+					  SIPOVL_NAME_MAXLEN) : 1);
 	if (!ic) {
 		sipovl_set_err(extack, "out of memory");
 		return ERR_PTR(-ENOMEM);
@@ -329,7 +338,9 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 	if (tb[SIPOVL_INTERCEPT_A_ID])
 		ic->id = nla_get_u32(tb[SIPOVL_INTERCEPT_A_ID]);
 	if (tb[SIPOVL_INTERCEPT_A_NAME])
-		nla_strscpy(ic->name, tb[SIPOVL_INTERCEPT_A_NAME], sizeof(ic->name));
+		nla_strscpy(ic->name, tb[SIPOVL_INTERCEPT_A_NAME],
+			    min_t(u32, nla_len(tb[SIPOVL_INTERCEPT_A_NAME]) + 1,
+				  SIPOVL_NAME_MAXLEN));
 	if (tb[SIPOVL_INTERCEPT_A_PROTOCOLS])
 		ic->protos = nla_get_u32(tb[SIPOVL_INTERCEPT_A_PROTOCOLS]);
 	if (tb[SIPOVL_INTERCEPT_A_POLICY])

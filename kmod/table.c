@@ -151,14 +151,24 @@ void sipovl_counters_read(const struct sipovl_intercept *ic,
 	}
 }
 
+/*
+ * One allocation per intercept: the header, then its port ranges, prefixes
+ * and name (@name_size bytes, at least 1), sized to what it holds: a typical
+ * intercept (one prefix, one range, a short name) fits kmalloc-96, not
+ * kmalloc-192 as with a fixed name buffer (memory every allocation zeroes
+ * with init_on_alloc, the Debian default).
+ */
 struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
-						u32 n_src)
+						u32 n_src, u32 name_size)
 {
 	struct sipovl_intercept *ic;
 	size_t sz = sizeof(*ic);
 
-	sz += (size_t)(n_dst + n_src) * sizeof(struct mt_prefix);
+	if (!name_size)
+		name_size = 1;
 	sz += (size_t)n_ports * sizeof(struct mt_portrange);
+	sz += (size_t)(n_dst + n_src) * sizeof(struct mt_prefix);
+	sz += name_size;
 	/* The arrays are filled by the caller: zero only the header. */
 	ic = kvmalloc(sz, GFP_KERNEL_ACCOUNT);
 	if (!ic)
@@ -168,9 +178,11 @@ struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
 	ic->n_dst = n_dst;
 	ic->n_src = n_src;
 	ic->n_ports = n_ports;
-	ic->dst = (struct mt_prefix *)(ic + 1);
+	ic->ports = (struct mt_portrange *)(ic + 1);
+	ic->dst = (struct mt_prefix *)(ic->ports + n_ports);
 	ic->src = ic->dst + n_dst;
-	ic->ports = (struct mt_portrange *)(ic->src + n_src);
+	ic->name = (char *)(ic->src + n_src);
+	ic->name[0] = '\0';
 	return ic;
 }
 
@@ -458,8 +470,7 @@ int sipovl_table_replace(struct sipovl_net *sn, struct sipovl_intercept *ic,
 		return -ENOENT;
 	}
 	ic->id = cur->id;
-	if (!ic->name[0])
-		strscpy(ic->name, cur->name, sizeof(ic->name));
+	/* A replacement always carries a name (parse_intercept, NEED_FULL). */
 	dup = sipovl_table_find(old, 0, ic->name);
 	if (dup && dup != cur) {
 		SIPOVL_ERR_FMT(extack, "name \"%s\" already used by intercept %u",

@@ -49,8 +49,8 @@ struct sipovl_intercept {
 	u32 id;
 	u8 protos;
 	u8 policy;
-	char name[SIPOVL_NAME_MAXLEN];
 	u32 n_dst, n_ports, n_src;
+	char *name;			/* NUL-terminated, in the same allocation */
 	struct mt_prefix *dst;
 	struct mt_prefix *src;
 	struct mt_portrange *ports;
@@ -85,7 +85,7 @@ int sipovl_table_init(void);
 void sipovl_table_exit(void);
 
 struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
-						u32 n_src);
+						u32 n_src, u32 name_size);
 void sipovl_intercept_put(struct sipovl_intercept *ic);
 
 /* Callers hold sn->lock. Functions taking an intercept consume the caller's

@@ -235,6 +235,9 @@ void mt_destroy(struct mt_table *t)
 	if (!t)
 		return;
 	mt_free(t->blob);
+	mt_free(t->nodes);
+	mt_free(t->segs);
+	mt_free(t->cands);
 	mt_free(t);
 }
 
@@ -695,11 +698,14 @@ static bool mt_same_list(const struct mt_build *b, u32 off, u32 n)
 	return !c[n].info;
 }
 
-static int mt_ht_grow(struct mt_build *b)
+/* Grows the list hash table to at least @min slots (at least doubling it). */
+static int mt_ht_grow(struct mt_build *b, u32 min)
 {
 	struct mt_hslot *old = b->ht, *nh;
 	u32 ocap = b->htcap, ncap = ocap ? ocap * 2 : 1024, i, h;
 
+	while (ncap < min && ncap < (1U << 30))
+		ncap *= 2;
 	if ((size_t)ncap * sizeof(*nh) > MT_MAX_BYTES / 2) {
 		b->err = "compiled table too large (candidate lists)";
 		return -E2BIG;
@@ -734,7 +740,7 @@ static int mt_store_list(struct mt_build *b, u32 n, u32 *list)
 		return 0;
 	}
 	if (2 * (b->htn + 1) > b->htcap) {
-		ret = mt_ht_grow(b);
+		ret = mt_ht_grow(b, 0);
 		if (ret)
 			return ret;
 	}
@@ -1077,10 +1083,15 @@ static void mt_fill_dir(u32 *dir, u32 bits, const struct mt_iv *iv, u32 nint)
 	dir[nb] = nint - 1;
 }
 
-/* Lay the final table out in one allocation. */
+/*
+ * Lay the final table out: the directories, intervals and source sets in one
+ * allocation; the nodes, port segments and candidate lists, the bulk of a
+ * large table, stay where they were built (copying them cost one more
+ * allocation of their size, zeroed with init_on_alloc, and a copy).
+ */
 static int mt_pack(struct mt_build *b, struct mt_table *t)
 {
-	size_t off[10], sz = 0;
+	size_t off[7], sz = 0, bulk;
 	struct mt_iv4 *iv4;
 	u32 bits[2], f, i;
 	u8 *p;
@@ -1096,19 +1107,16 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 	sz = mt_align(sz + (((size_t)1 << bits[1]) + 1) * sizeof(u32));
 	off[3] = sz;	/* iv6 */
 	sz = mt_align(sz + (size_t)b->niv[1] * sizeof(struct mt_iv));
-	off[4] = sz;	/* nodes */
-	sz = mt_align(sz + (size_t)b->nnode * sizeof(struct mt_node));
-	off[5] = sz;	/* segs */
-	sz = mt_align(sz + (size_t)b->nseg * sizeof(struct mt_seg));
-	off[6] = sz;	/* cands */
-	sz = mt_align(sz + (size_t)b->ncand * sizeof(struct mt_cand));
-	off[7] = sz;	/* srcsets */
+	off[4] = sz;	/* srcsets */
 	sz = mt_align(sz + (size_t)b->nsets * sizeof(struct mt_srcset));
-	off[8] = sz;	/* src4 */
+	off[5] = sz;	/* src4 */
 	sz = mt_align(sz + (size_t)b->nsrc4 * sizeof(struct mt_range4));
-	off[9] = sz;	/* src6 */
+	off[6] = sz;	/* src6 */
 	sz = mt_align(sz + (size_t)b->nsrc6 * sizeof(struct mt_range6));
-	if (sz > MT_MAX_BYTES) {
+	bulk = (size_t)b->nnode * sizeof(struct mt_node) +
+	       (size_t)b->segcap * sizeof(struct mt_seg) +
+	       (size_t)b->candcap * sizeof(struct mt_cand);
+	if (sz + bulk > MT_MAX_BYTES) {
 		b->err = "compiled table too large";
 		return -E2BIG;
 	}
@@ -1117,7 +1125,7 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 	if (!p)
 		return -ENOMEM;
 	t->blob = p;
-	t->size = sz;
+	t->size = sz + bulk;
 
 	for (f = 0; f < 2; f++) {
 		struct mt_fam *fm = f ? &t->f6 : &t->f4;
@@ -1136,19 +1144,20 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 	t->f4.iv4 = iv4;
 	memcpy(p + off[3], b->iv[1], (size_t)b->niv[1] * sizeof(struct mt_iv));
 	t->f6.iv6 = (const struct mt_iv *)(p + off[3]);
-	memcpy(p + off[4], b->nodes, (size_t)b->nnode * sizeof(struct mt_node));
-	memcpy(p + off[5], b->segs, (size_t)b->nseg * sizeof(struct mt_seg));
-	memcpy(p + off[6], b->cands, (size_t)b->ncand * sizeof(struct mt_cand));
-	memcpy(p + off[7], b->srcsets,
+	memcpy(p + off[4], b->srcsets,
 	       (size_t)b->nsets * sizeof(struct mt_srcset));
-	memcpy(p + off[8], b->src4, (size_t)b->nsrc4 * sizeof(struct mt_range4));
-	memcpy(p + off[9], b->src6, (size_t)b->nsrc6 * sizeof(struct mt_range6));
-	t->nodes = (const struct mt_node *)(p + off[4]);
-	t->segs = (const struct mt_seg *)(p + off[5]);
-	t->cands = (const struct mt_cand *)(p + off[6]);
-	t->srcsets = (const struct mt_srcset *)(p + off[7]);
-	t->src4 = (const struct mt_range4 *)(p + off[8]);
-	t->src6 = (const struct mt_range6 *)(p + off[9]);
+	memcpy(p + off[5], b->src4, (size_t)b->nsrc4 * sizeof(struct mt_range4));
+	memcpy(p + off[6], b->src6, (size_t)b->nsrc6 * sizeof(struct mt_range6));
+	t->srcsets = (const struct mt_srcset *)(p + off[4]);
+	t->src4 = (const struct mt_range4 *)(p + off[5]);
+	t->src6 = (const struct mt_range6 *)(p + off[6]);
+	/* The table owns these now. */
+	t->nodes = b->nodes;
+	t->segs = b->segs;
+	t->cands = b->cands;
+	b->nodes = NULL;
+	b->segs = NULL;
+	b->cands = NULL;
 	return 0;
 }
 
@@ -1170,6 +1179,14 @@ static void mt_build_free(struct mt_build *b)
 	mt_free(b->srcsets);
 	mt_free(b->src4);
 	mt_free(b->src6);
+}
+
+/* @want elements of @size bytes, at least 1024, or 1024 above @limit bytes. */
+static u32 mt_presize(size_t want, size_t size, size_t limit)
+{
+	if (want < 1024 || want * size > limit)
+		return 1024;
+	return (u32)want;
 }
 
 static int mt_do_compile(struct mt_build *b, struct mt_table *t)
@@ -1223,9 +1240,18 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 	b->ent = mt_alloc((size_t)b->maxg * sizeof(*b->ent));
 	b->act = mt_alloc((size_t)b->maxg * sizeof(*b->act));
 	b->tmp = mt_alloc((size_t)b->maxg * sizeof(*b->tmp));
-	b->segcap = 1024;
+	/*
+	 * Sized for the common case, a node with one port range: three
+	 * segments (below, in and above the range) and one list of one rule
+	 * (two slots with its end) per rule, with some room for overlaps.
+	 * Growing by doubling allocated (and, with init_on_alloc, zeroed) and
+	 * copied twice the final size; more is still grown.
+	 */
+	b->segcap = mt_presize(3 * (size_t)b->nnode + b->nnode / 2 + 1,
+			       sizeof(*b->segs), MT_MAX_BYTES / 4);
 	b->segs = mt_alloc((size_t)b->segcap * sizeof(*b->segs));
-	b->candcap = 1024;
+	b->candcap = mt_presize(2 * (size_t)b->n + b->n / 8 + 1,
+				sizeof(*b->cands), MT_MAX_BYTES / 2);
 	b->cands = mt_alloc((size_t)b->candcap * sizeof(*b->cands));
 	if (!b->ent || !b->act || !b->tmp || !b->segs || !b->cands)
 		return -ENOMEM;
@@ -1233,7 +1259,7 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 	b->cands[0].rule = 0;
 	b->cands[0].info = 0;
 	b->ncand = 1;
-	ret = mt_ht_grow(b);
+	ret = mt_ht_grow(b, b->n < MT_MAX_RULES ? 2 * b->n + 2 : 0);
 	if (ret)
 		return ret;
 
@@ -1275,8 +1301,7 @@ int mt_compile(const struct mt_rule *rules, u32 n, struct mt_table **out,
 			*err = b->err ? b->err : ret == -ENOMEM ?
 			       "out of memory" : "compile failed";
 		mt_free(b);
-		mt_free(t->blob);
-		mt_free(t);
+		mt_destroy(t);
 		return ret;
 	}
 	mt_free(b);

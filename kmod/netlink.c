@@ -927,24 +927,29 @@ out:
 	return ret;
 }
 
-static void stats_reset(struct sipovl_net *sn)
+/*
+ * A reset (SIPOVL_F_RESET_STATS) never writes to the per-CPU counters, which
+ * other CPUs update without locks while it runs: it makes the sums just read
+ * the new zero (the global base, @sum, the raw sums) and does the same for every
+ * intercept of the current table. Each count is then in exactly one read.
+ */
+static void stats_reset(struct sipovl_net *sn, const struct sipovl_gstats *sum)
 {
 	struct sipovl_table *t = sipovl_table_get_locked(sn);
-	int cpu;
 	u32 i;
 
-	for_each_possible_cpu(cpu) {
-		memset(per_cpu_ptr(sn->stats, cpu), 0, sizeof(struct sipovl_gstats));
-		for (i = 0; t && i < t->n; i++)
-			memset(per_cpu_ptr(t->ic[i]->ctr->pc, cpu), 0,
-			       sizeof(struct sipovl_istats));
+	sn->stats_base = *sum;
+	for (i = 0; t && i < t->n; i++) {
+		sipovl_counters_rebase(t->ic[i]);
+		if (!(i & 1023))
+			cond_resched();
 	}
 }
 
 static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
-	struct sipovl_gstats sum = {};
+	struct sipovl_gstats sum = {}, raw;
 	struct sk_buff *msg;
 	struct nlattr *nest;
 	void *hdr;
@@ -967,8 +972,11 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 		for (i = 0; i < SIPOVL_GS_MAX; i++)
 			sum.c[i] += READ_ONCE(s->c[i]);
 	}
+	raw = sum;
+	for (i = 0; i < SIPOVL_GS_MAX; i++)
+		sum.c[i] -= sn->stats_base.c[i];
 	if (flags & SIPOVL_F_RESET_STATS)
-		stats_reset(sn);
+		stats_reset(sn, &raw);
 	mutex_unlock(&sn->lock);
 
 	hdr = genlmsg_put_reply(msg, info, &sipovl_family, 0, SIPOVL_CMD_STATS_GET);

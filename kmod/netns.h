@@ -51,6 +51,11 @@ struct sipovl_net {
 	u32 n_txns;
 	u32 next_txn_id;
 	struct sipovl_gstats __percpu *stats;
+	/*
+	 * Subtracted from the sums of stats (under lock): a reset sets it to
+	 * the sums instead of writing to other CPUs' counters (netlink.c).
+	 */
+	struct sipovl_gstats stats_base;
 	/* Local-delivery routes through the loopback device. */
 	struct rtable *lo_rt4;
 	struct rt6_info *lo_rt6;

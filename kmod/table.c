@@ -107,6 +107,7 @@ static struct sipovl_counters *counters_alloc(void)
 	if (++b->used == CTR_BLOCK)
 		list_del(&b->node);
 	mutex_unlock(&ctr_lock);
+	memset(&ctr->base, 0, sizeof(ctr->base));
 	refcount_set(&ctr->ref, 1);
 	return ctr;
 
@@ -135,20 +136,48 @@ static void counters_put(struct sipovl_counters *ctr)
 	mutex_unlock(&ctr_lock);
 }
 
-void sipovl_counters_read(const struct sipovl_intercept *ic,
-			  struct sipovl_istats *out)
+static void counters_sum(const struct sipovl_counters *ctr,
+			 struct sipovl_istats *out)
 {
 	int cpu, i;
 
 	memset(out, 0, sizeof(*out));
-	if (!ic->ctr)
-		return;
 	for_each_possible_cpu(cpu) {
-		const struct sipovl_istats *s = per_cpu_ptr(ic->ctr->pc, cpu);
+		const struct sipovl_istats *s = per_cpu_ptr(ctr->pc, cpu);
 
 		for (i = 0; i < SIPOVL_IS_MAX; i++)
 			out->c[i] += READ_ONCE(s->c[i]);
 	}
+}
+
+/*
+ * Counters are only ever written by the CPU that counts (this_cpu_add); a
+ * reset does not zero them but moves the base that reads subtract, so that
+ * no packet counted while it runs is lost or counted twice.
+ */
+void sipovl_counters_read(const struct sipovl_intercept *ic,
+			  struct sipovl_istats *out)
+{
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	if (!ic->ctr)
+		return;
+	counters_sum(ic->ctr, out);
+	for (i = 0; i < SIPOVL_IS_MAX; i++)
+		out->c[i] -= READ_ONCE(ic->ctr->base.c[i]);
+}
+
+void sipovl_counters_rebase(const struct sipovl_intercept *ic)
+{
+	struct sipovl_istats sum;
+	int i;
+
+	if (!ic->ctr)
+		return;
+	counters_sum(ic->ctr, &sum);
+	for (i = 0; i < SIPOVL_IS_MAX; i++)
+		WRITE_ONCE(ic->ctr->base.c[i], sum.c[i]);
 }
 
 /*

@@ -7,6 +7,7 @@ interrupted), lookups and permissions."""
 import errno
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -225,6 +226,70 @@ tap(before == 1 and n_sockets() == 0, "a registered UDP socket connected later i
     f"sockets {before} -> {n_sockets()}")
 u.close()
 uc.close()
+
+# Stats reset under traffic: a reset never writes to the per-CPU counters that
+# other CPUs update, it moves the base reads subtract. Every packet counted is
+# in exactly one reply: the drops of all reset-reads taken while a sender
+# runs, plus a final read, add up to the packets sent (a reset that zeroed
+# the counters lost those counted between its read and its zeroing).
+def gstats(reset=False):
+    res = {}
+    for t, v in parse_attrs(g.cmd(CMD_STATS_GET, *([u32(A_FLAGS, 1)] if reset else []))[0][1]):
+        if t == A_STATS:
+            for t2, v2 in parse_attrs(v):
+                res[t2] = struct.unpack("=Q", v2)[0]
+    return res
+
+
+def istats(iid):
+    msgs = g.cmd(CMD_INTERCEPT_GET, intercept(iid, None, protos=None, dsts=None, prts=None))
+    for t, v in parse_attrs(msgs[0][1]):
+        if t == A_INTERCEPT:
+            for t2, v2 in parse_attrs(v):
+                if t2 == I_STATS:
+                    return {t3: struct.unpack("=Q", v3)[0] for t3, v3 in parse_attrs(v2)}
+    return {}
+
+
+S_DROPPED = 4      # SIPOVL_STATS_A_DROPPED
+IS_DROPS = 4       # SIPOVL_ISTATS_A_DROPS
+g.cmd(CMD_SOCKET_UNREGISTER)
+subprocess.run(["ip", "link", "add", "d77", "type", "dummy"], check=True)
+subprocess.run(["ip", "addr", "add", "10.77.255.254/16", "dev", "d77"], check=True)
+subprocess.run(["ip", "link", "set", "d77", "up"], check=True)
+g.cmd(CMD_INTERCEPT_ADD, intercept(7700, "resetq", dsts=("10.77.0.0/16",), prts=((9, 9),)))
+gstats(reset=True)
+tap(gstats().get(S_DROPPED) == 0 and istats(7700).get(IS_DROPS) == 0,
+    "stats reset: global and intercept counters read 0 after it",
+    f"{gstats()} {istats(7700)}")
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(50):
+    try:
+        u.sendto(b"x", ("10.77.0.1", 9))
+    except OSError:
+        pass
+tap(gstats().get(S_DROPPED) == 50 and istats(7700).get(IS_DROPS) == 50,
+    "stats: 50 datagrams, 50 drops, global and per intercept", f"{gstats()} {istats(7700)}")
+gstats(reset=True)
+SENT = 20000
+sender = subprocess.Popen([sys.executable, "-c",
+                           "import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                           f"for i in range({SENT}):\n"
+                           "    try: u.sendto(b'x', ('10.77.0.1', 9))\n"
+                           "    except OSError: pass\n"])
+total, reads = 0, 0
+while sender.poll() is None:
+    total += gstats(reset=True).get(S_DROPPED, 0)
+    reads += 1
+sender.wait()
+last = gstats()
+total += last.get(S_DROPPED, 0)
+tap(total == SENT and reads > 1,
+    f"stats reset under traffic: {reads} reset-reads and a last read add up to the drops counted",
+    f"{total} drops reported, {SENT} datagrams sent")
+u.close()
+g.cmd(CMD_INTERCEPT_DEL, intercept(7700, None, protos=None, dsts=None, prts=None))
+subprocess.run(["ip", "link", "del", "d77"], check=True)
 
 # Permissions: CAP_NET_ADMIN is required, even to read.
 code = ("import os,sys; sys.path.insert(0, %r); from nl import *; g = Genl()\n"

@@ -88,8 +88,14 @@
  *     SIPOVL_A_INTERCEPT_COUNT, SIPOVL_A_SOURCES and one SIPOVL_A_SOCKET nest
  *     per registered socket.
  * SIPOVL_CMD_STATS_GET (do): returns SIPOVL_A_STATS (global counters).
- *     With SIPOVL_A_FLAGS & SIPOVL_F_RESET_STATS, all counters are zeroed
- *     after being read.
+ *     With SIPOVL_A_FLAGS & SIPOVL_F_RESET_STATS, the global counters and
+ *     those of every intercept in the table restart from zero at the read:
+ *     the reply carries what was counted up to it, and every packet counted
+ *     after it is in the next read. Counting goes on while a reset runs and
+ *     no count is lost or reported twice (a reset moves the base reads
+ *     subtract; it never writes to the counters). Each counter is reset
+ *     exactly; the global and the per-intercept counters are not one
+ *     atomic snapshot.
  * SIPOVL_CMD_LOOKUP (do): SIPOVL_A_TUPLE names a packet; returns the
  *     intercept it would match in SIPOVL_A_INTERCEPT, or -ENOENT. The daemon uses it to learn which intercept a steered flow
  *     matched.

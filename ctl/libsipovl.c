@@ -940,6 +940,46 @@ int sipovl_table_commit(struct sipovl_nl *nl, uint32_t txn, uint32_t *generation
 	return transact(nl, nlh, u32_reply_cb, &r, NULL);
 }
 
+struct commit_reply {
+	uint32_t *generation;
+	bool *applied;
+};
+
+static int commit_reply_cb(struct sipovl_nl *nl, const struct nlmsghdr *nlh,
+			   void *data)
+{
+	struct commit_reply *r = data;
+	const struct nlattr *a = find_attr(nlh, SIPOVL_A_GENERATION);
+
+	if (a) {
+		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+			return fail(nl, EPROTO);
+		if (r->generation)
+			*r->generation = mnl_attr_get_u32(a);
+	}
+	if (find_attr(nlh, SIPOVL_A_SOURCES))
+		*r->applied = true;
+	return 0;
+}
+
+int sipovl_table_commit_sources(struct sipovl_nl *nl, uint32_t txn,
+				const struct sipovl_prefix *v, size_t n,
+				uint32_t *generation, bool *applied)
+{
+	struct commit_reply r = { generation, applied };
+	struct nlmsghdr *nlh = put_req(nl, SIPOVL_CMD_TABLE_COMMIT, NLM_F_ACK);
+
+	*applied = false;
+	if (n > SIPOVL_MAX_TRANSPARENT_SOURCES ||
+	    prefixes_size(v, n) > sbuf_room(nlh)) {
+		clear_err(nl);
+		return fail(nl, E2BIG);
+	}
+	mnl_attr_put_u32(nlh, SIPOVL_A_TXN_ID, txn);
+	put_prefixes(nlh, SIPOVL_A_SOURCES, v, n);
+	return transact(nl, nlh, commit_reply_cb, &r, NULL);
+}
+
 int sipovl_table_abort(struct sipovl_nl *nl, uint32_t txn)
 {
 	struct nlmsghdr *nlh = put_req(nl, SIPOVL_CMD_TABLE_ABORT, NLM_F_ACK);

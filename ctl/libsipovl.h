@@ -163,6 +163,15 @@ int sipovl_table_begin(struct sipovl_nl *nl, uint32_t *txn);
 int sipovl_table_add(struct sipovl_nl *nl, uint32_t txn,
 		     const struct sipovl_intercept *v, size_t n);
 int sipovl_table_commit(struct sipovl_nl *nl, uint32_t txn, uint32_t *generation);
+/*
+ * Commit that also replaces the transparent source ranges with @v[0..n), in
+ * the same step (no other change can come in between). *applied tells
+ * whether the kernel did; a module older than this always leaves the sources
+ * alone: then the caller sets them with sipovl_sources_set.
+ */
+int sipovl_table_commit_sources(struct sipovl_nl *nl, uint32_t txn,
+				const struct sipovl_prefix *v, size_t n,
+				uint32_t *generation, bool *applied);
 int sipovl_table_abort(struct sipovl_nl *nl, uint32_t txn);
 /* begin + add + commit; aborts (keeping the first error) on failure. */
 int sipovl_table_replace(struct sipovl_nl *nl, const struct sipovl_intercept *v,

@@ -592,7 +592,7 @@ static int do_apply(int argc, char **argv)
 	struct sipovl_nl *nl = NULL;
 	struct ctl_config cfg;
 	struct ctl_err err;
-	bool check = false, stream = false;
+	bool check = false, stream = false, sources_done = false;
 	char q[TOKQ_LEN];
 	uint32_t gen;
 	FILE *f;
@@ -687,7 +687,16 @@ static int do_apply(int argc, char **argv)
 		e = st.e;
 		sipovl_table_abort(nl, st.txn);
 	} else {
-		ret = sipovl_table_commit(nl, st.txn, &gen);
+		/*
+		 * The sources go with the commit, so that a concurrent apply
+		 * cannot put its sources between our table and ours.
+		 */
+		if (cfg.has_sources)
+			ret = sipovl_table_commit_sources(nl, st.txn, cfg.sources,
+							  cfg.n_sources, &gen,
+							  &sources_done);
+		else
+			ret = sipovl_table_commit(nl, st.txn, &gen);
 		if (ret) {
 			e = *sipovl_error(nl);
 			sipovl_table_abort(nl, st.txn);
@@ -702,8 +711,9 @@ static int do_apply(int argc, char **argv)
 		else
 			snprintf(what, sizeof(what), "apply");
 		rc = nl_fail(&e, what, NULL);
-	} else if (cfg.has_sources &&
+	} else if (cfg.has_sources && !sources_done &&
 		   sipovl_sources_set(nl, cfg.sources, cfg.n_sources)) {
+		/* (only with a module older than sipovlctl) */
 		rc = nl_fail(sipovl_error(nl),
 			     "apply: intercepts replaced, but setting the sources failed",
 			     NULL);

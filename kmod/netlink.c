@@ -736,26 +736,88 @@ out:
 	return ret;
 }
 
+/* SIPOVL_A_SOURCES compiled; NULL without it. */
+static struct sipovl_srcset *parse_sources(struct nlattr *nest,
+					   struct netlink_ext_ack *extack)
+{
+	struct sipovl_srcset *srcs;
+	struct mt_prefix *p = NULL;
+	u32 n;
+	int ret;
+
+	if (!nest)
+		return NULL;
+	ret = count_nested(nest, SIPOVL_MAX_TRANSPARENT_SOURCES, "source ranges",
+			   &n, extack);
+	if (ret)
+		return ERR_PTR(ret);
+	if (n) {
+		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL);
+		if (!p)
+			return ERR_PTR(-ENOMEM);
+		ret = parse_prefixes(nest, p, extack);
+		if (ret) {
+			kvfree(p);
+			return ERR_PTR(ret);
+		}
+	}
+	srcs = sipovl_srcset_build(p, n, extack);
+	kvfree(p);
+	return srcs;
+}
+
 static int nl_table_commit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
+	struct sipovl_srcset *srcs;
 	struct sipovl_txn *txn;
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
 	u32 gen = 0;
 	int ret;
 
+	/* Bad sources fail the commit; the transaction stays open. */
+	srcs = parse_sources(info->attrs[SIPOVL_A_SOURCES], info->extack);
+	if (IS_ERR(srcs))
+		return PTR_ERR(srcs);
+	msg = genlmsg_new(2 * nla_total_size(4), GFP_KERNEL);
+	if (!msg) {
+		sipovl_srcset_free(srcs);
+		return -ENOMEM;
+	}
 	mutex_lock(&sn->lock);
 	txn = txn_of(sn, info);
 	if (IS_ERR(txn)) {
 		ret = PTR_ERR(txn);
 	} else {
-		ret = sipovl_txn_commit(sn, txn, info->extack);
+		ret = sipovl_txn_commit(sn, txn, srcs, info->extack);
 		gen = sn->generation;
 	}
 	mutex_unlock(&sn->lock);
-	if (ret)
+	if (ret) {
+		sipovl_srcset_free(srcs);
+		nlmsg_free(msg);
 		return ret;
+	}
 	notify(genl_info_net(info), SIPOVL_CMD_TABLE_COMMIT, NULL, gen);
-	return reply_u32(info, SIPOVL_CMD_TABLE_COMMIT, SIPOVL_A_GENERATION, gen);
+	if (srcs)
+		notify(genl_info_net(info), SIPOVL_CMD_SOURCES_SET, NULL, gen);
+	hdr = genlmsg_put_reply(msg, info, &sipovl_family, 0, SIPOVL_CMD_TABLE_COMMIT);
+	if (!hdr || nla_put_u32(msg, SIPOVL_A_GENERATION, gen))
+		goto err;
+	if (srcs) {
+		/* An empty SIPOVL_A_SOURCES: the sources were replaced too. */
+		nest = nla_nest_start(msg, SIPOVL_A_SOURCES);
+		if (!nest)
+			goto err;
+		nla_nest_end(msg, nest);
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+err:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
 }
 
 static int nl_table_abort(struct sk_buff *skb, struct genl_info *info)

@@ -540,8 +540,9 @@ int sipovl_table_flush(struct sipovl_net *sn)
 	return 0;
 }
 
-int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
-		       u32 n, struct netlink_ext_ack *extack)
+/* Compiles transparent source ranges, to be published with srcset_publish. */
+struct sipovl_srcset *sipovl_srcset_build(const struct mt_prefix *p, u32 n,
+					  struct netlink_ext_ack *extack)
 {
 	struct mt_portrange all = { .lo = 0, .hi = 65535 };
 	struct mt_rule rule = {
@@ -552,24 +553,37 @@ int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
 		.dst = p,
 		.ports = &all,
 	};
-	struct sipovl_srcset *s, *old;
+	struct sipovl_srcset *s;
 	const char *msg = NULL;
 	int ret;
 
 	s = kvzalloc(struct_size(s, p, n), GFP_KERNEL_ACCOUNT);
 	if (!s) {
 		NL_SET_ERR_MSG(extack, "out of memory");
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	}
 	ret = mt_compile(&rule, n ? 1 : 0, &s->mt, &msg);
 	if (ret) {
 		sipovl_set_err(extack, msg ? msg : "cannot compile the source ranges");
 		kvfree(s);
-		return ret;
+		return ERR_PTR(ret);
 	}
 	s->n = n;
 	if (n)
 		memcpy(s->p, p, n * sizeof(*p));
+	return s;
+}
+
+void sipovl_srcset_free(struct sipovl_srcset *s)
+{
+	if (s)
+		srcset_free(s);
+}
+
+static void srcset_publish(struct sipovl_net *sn, struct sipovl_srcset *s)
+{
+	struct sipovl_srcset *old;
+
 	old = rcu_replace_pointer(sn->sources, s, lockdep_is_held(&sn->lock));
 	sipovl_gen_bump(sn);
 	sipovl_update_active(sn);
@@ -577,6 +591,16 @@ int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
 		INIT_RCU_WORK(&old->rwork, srcset_free_work);
 		queue_rcu_work(sipovl_wq, &old->rwork);
 	}
+}
+
+int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
+		       u32 n, struct netlink_ext_ack *extack)
+{
+	struct sipovl_srcset *s = sipovl_srcset_build(p, n, extack);
+
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	srcset_publish(sn, s);
 	return 0;
 }
 
@@ -741,8 +765,15 @@ out:
 	return ret;
 }
 
+/*
+ * Publishes the transaction's table and, with @srcs, these transparent source
+ * ranges, in one holding of sn->lock: two applies that commit concurrently
+ * leave one's table and sources, never one's table with the other's sources.
+ * Takes @srcs on success; on failure nothing changed and @srcs is the
+ * caller's.
+ */
 int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
-		      struct netlink_ext_ack *extack)
+		      struct sipovl_srcset *srcs, struct netlink_ext_ack *extack)
 {
 	struct sipovl_table *old = sipovl_table_get_locked(sn), *t;
 	u32 i;
@@ -783,6 +814,8 @@ int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
 	sn->n_txns--;
 	txn_free(txn, false);
 	table_publish(sn, t);
+	if (srcs)
+		srcset_publish(sn, srcs);
 	return 0;
 
 err:

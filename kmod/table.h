@@ -113,7 +113,11 @@ struct sipovl_txn *sipovl_txn_begin(struct sipovl_net *sn, u32 portid,
 struct sipovl_txn *sipovl_txn_find(struct sipovl_net *sn, u32 id, u32 portid);
 int sipovl_txn_append(struct sipovl_txn *txn, struct sipovl_intercept *ic,
 		      struct netlink_ext_ack *extack);
+struct sipovl_srcset *sipovl_srcset_build(const struct mt_prefix *p, u32 n,
+					  struct netlink_ext_ack *extack);
+void sipovl_srcset_free(struct sipovl_srcset *s);
 int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
+		      struct sipovl_srcset *srcs,
 		      struct netlink_ext_ack *extack);
 void sipovl_txn_abort(struct sipovl_net *sn, struct sipovl_txn *txn);
 void sipovl_txn_release_portid(struct sipovl_net *sn, u32 portid);

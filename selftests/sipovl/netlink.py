@@ -147,6 +147,44 @@ except Error as e:
     tap(e.errno == errno.ENOENT, "transaction belongs to its socket", str(e))
 g.cmd(CMD_TABLE_ABORT, u32(A_TXN_ID, txn))
 
+# TABLE_COMMIT with SIPOVL_A_SOURCES replaces the sources in the same step.
+def sources_now():
+    for t, v in parse_attrs(g.cmd(CMD_CONFIG_GET)[0][1]):
+        if t == A_SOURCES:
+            return [x for _, x in parse_attrs(v)]
+    return []
+
+
+src_before = sources_now()
+txn = begin()
+g.cmd(CMD_TABLE_ADD, u32(A_TXN_ID, txn), intercept(5, "base", dsts=("10.5.0.0/16",)))
+bad("commit with sources: host bits set", errno.EINVAL, "host bits set in prefix",
+    CMD_TABLE_COMMIT, u32(A_TXN_ID, txn), nest(A_SOURCES, prefix("192.0.2.1/24")))
+bad("commit with sources: prefix length 33", errno.EINVAL, "prefix length 33 out of range",
+    CMD_TABLE_COMMIT, u32(A_TXN_ID, txn), nest(A_SOURCES, prefix("192.0.2.0", 33)))
+bad("commit with sources: too many", errno.E2BIG, "too many source ranges",
+    CMD_TABLE_COMMIT, u32(A_TXN_ID, txn),
+    nest(A_SOURCES, *[prefix(f"10.{i >> 8}.{i & 255}.0/24") for i in range(4097)]))
+tap(sources_now() == src_before, "commit with bad sources: sources unchanged")
+gen0 = g.generation()
+r = g.cmd(CMD_TABLE_COMMIT, u32(A_TXN_ID, txn), nest(A_SOURCES, prefix("192.0.2.0/24")))
+ack = [t for t, _ in parse_attrs(r[0][1]) if t == A_SOURCES]
+tap(ack and g.ids() == [5] and len(sources_now()) == 1 and g.generation() > gen0,
+    "commit with sources: the transaction still open after bad sources commits "
+    "table and sources, and says so", f"ack {ack}, ids {g.ids()}, sources {sources_now()}")
+txn = begin()
+g.cmd(CMD_TABLE_ADD, u32(A_TXN_ID, txn), intercept(5, "base", dsts=("10.5.0.0/16",)))
+r = g.cmd(CMD_TABLE_COMMIT, u32(A_TXN_ID, txn), nest(A_SOURCES))
+tap(sources_now() == [] and [t for t, _ in parse_attrs(r[0][1]) if t == A_SOURCES],
+    "commit with an empty sources nest clears them")
+txn = begin()
+g.cmd(CMD_TABLE_ADD, u32(A_TXN_ID, txn), intercept(5, "base", dsts=("10.5.0.0/16",)))
+g.cmd(CMD_SOURCES_SET, nest(A_SOURCES, prefix("198.51.100.0/24")))
+r = g.cmd(CMD_TABLE_COMMIT, u32(A_TXN_ID, txn))
+tap(len(sources_now()) == 1 and not [t for t, _ in parse_attrs(r[0][1]) if t == A_SOURCES],
+    "commit without sources leaves them alone (and does not acknowledge any)")
+g.cmd(CMD_SOURCES_SET, nest(A_SOURCES))
+
 # Positive paths.
 r = g.cmd(CMD_INTERCEPT_ADD, intercept(None, "auto", dsts=("10.6.0.0/16",)))
 got = [v for t, v in parse_attrs(parse_attrs(r[0][1])[0][1]) if t == I_ID]

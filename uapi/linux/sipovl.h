@@ -69,7 +69,13 @@
  *     intercepts and publishes them as the new table in one step: a packet is
  *     matched against the old table or the new one, never a mix. Counters of
  *     intercepts whose id and name are unchanged are kept. The reply carries
- *     SIPOVL_A_GENERATION.
+ *     SIPOVL_A_GENERATION. With SIPOVL_A_SOURCES (as for
+ *     SIPOVL_CMD_SOURCES_SET) the commit also replaces the transparent
+ *     source ranges, in the same locked step (a concurrent commit or
+ *     SOURCES_SET comes entirely before or after it); bad sources fail the
+ *     commit and leave the transaction open. The reply then also carries an
+ *     empty SIPOVL_A_SOURCES; modules older than this extension ignore the
+ *     attribute and do not acknowledge it.
  * SIPOVL_CMD_TABLE_ABORT (do): SIPOVL_A_TXN_ID; drops the transaction.
  *
  * SIPOVL_CMD_SOCKET_REGISTER (do): SIPOVL_A_SOCKET_FD is a socket of the

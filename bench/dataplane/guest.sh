@@ -89,6 +89,12 @@ time_cmd() {
 	ip netns exec "$ns" bash -c 's=$EPOCHREALTIME; "$@" >&3 2>&1; rc=$?; e=$EPOCHREALTIME
 		echo $(( (${e/./} - ${s/./}) / 1000 )); exit $rc' time_cmd "$@"
 }
+# time_here CMD...: the same without a namespace.
+time_here() {
+	# shellcheck disable=SC2016
+	bash -c 's=$EPOCHREALTIME; "$@" >&3 2>&1; rc=$?; e=$EPOCHREALTIME
+		echo $(( (${e/./} - ${s/./}) / 1000 )); exit $rc' time_here "$@"
+}
 exec 3>>"$TMP/load.log"
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -96,45 +102,89 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 say ""
 say "## load times (each into an empty table in a fresh namespace; wall ms)"
 declare -A LOADMS=() LOADRANGE=()
-# With SIPOVL_BENCH_LOAD_SERIAL=1 every run of the 100k file also measures
-# sipovlctl with SIPOVLCTL_SERIAL=1 (parse the whole file first, then send: no
-# overlap of parsing and the kernel's work), alternating with the default,
-# streaming one (sipovlctl streams files of 2 MiB or more: not the 10k one).
+# Variants of sipovlctl apply measured in every run, in an order rotated from
+# run to run so that slow drifts of the host hit all alike:
+#   9p      the file over the guest's 9p root (as every figure before)
+#   tmpfs   the file copied to the guest's own tmpfs first (a gateway reads
+#           its configuration from local disk), SIPOVL_BENCH_LOAD_TMPFS=1
+#   serial  SIPOVLCTL_SERIAL=1 (no streaming; 100k only), SIPOVL_BENCH_LOAD_SERIAL=1
+#   old-*   the same with the sipovlctl (and sipovl.ko, when there is one) in
+#           SIPOVL_BENCH_LOAD_OLD, a build of an older commit: old and new side
+#           by side in one boot (the module is swapped with rmmod/insmod
+#           before each run that needs the other one)
+# Every run also times /bin/true and `sipovlctl --version` (process start).
+OLD=${SIPOVL_BENCH_LOAD_OLD:-}
+if [ -n "$OLD" ] && [ ! -x "$OLD/sipovlctl" ]; then
+	say "warning: no $OLD/sipovlctl: no old/new comparison"
+	OLD=
+fi
+LOCAL=$TMP/local
+mkdir -p "$LOCAL"
+cur_ko=new
+use_ko() {
+	local want=$1 ko=$SIPOVL_KO
+	[ "$want" != "$cur_ko" ] || return 0
+	[ "$want" = new ] || ko=$OLD/sipovl.ko
+	if [ "$want" = new ] || [ -f "$OLD/sipovl.ko" ]; then
+		rmmod sipovl && insmod "$ko" || bail_out "cannot switch sipovl.ko to $want"
+	fi
+	cur_ko=$want
+}
+variants=(9p)
+[ "${SIPOVL_BENCH_LOAD_TMPFS:-0}" != 1 ] || variants+=(tmpfs)
+if [ -n "$OLD" ]; then
+	for v in "${variants[@]}"; do variants+=("old-$v"); done
+fi
+[ "${SIPOVL_BENCH_LOAD_SERIAL:-0}" != 1 ] || variants+=(serial)
+say "variants: ${variants[*]}; old build: ${OLD:-none}"
 for n in 10000 100000; do
 	f=$TAB/sipovl-load-$n.conf
 	[ -f "$f" ] || continue
-	modes=(stream)
-	[ "${SIPOVL_BENCH_LOAD_SERIAL:-0}" != 1 ] || [ "$n" != 100000 ] || modes=(stream serial)
+	cp "$f" "$LOCAL/"
 	declare -A lvals=()
 	for i in $(seq 1 "$LOAD_RUNS"); do
-		# Alternate which mode goes first.
-		order=("${modes[@]}")
-		[ $((i % 2)) = 1 ] || [ ${#modes[@]} = 1 ] || order=("${modes[1]}" "${modes[0]}")
-		for mode in "${order[@]}"; do
-			key=sipovl-$n
-			[ "$mode" = stream ] || key=sipovl-$n-$mode
+		# Rotate the order by one every run.
+		order=()
+		for k in "${!variants[@]}"; do
+			order+=("${variants[$(((k + i) % ${#variants[@]}))]}")
+		done
+		ms=$(time_here /bin/true) || true
+		ms2=$(time_here "$CTL" --version) || true
+		say "RAWSTART n=$n run=$i true_ms=$ms ctl_version_ms=$ms2"
+		lvals[start-true]+="$ms "
+		lvals[start-ctl]+="$ms2 "
+		for v in "${order[@]}"; do
+			[ "$v" != serial ] || [ "$n" = 100000 ] || continue
+			ctl=$CTL file=$f
+			case $v in old-*) ctl=$OLD/sipovlctl; use_ko old ;; *) use_ko new ;; esac
+			case $v in *tmpfs) file=$LOCAL/${f##*/} ;; esac
 			setup_ns LD
 			rc=0
-			if [ "$mode" = stream ]; then
-				ms=$(SIPOVLCTL_TIMING=1 time_cmd "$LD" "$CTL" apply "$f") || rc=$?
+			if [ "$v" = serial ]; then
+				ms=$(SIPOVLCTL_TIMING=1 SIPOVLCTL_SERIAL=1 time_cmd "$LD" "$ctl" apply "$file") || rc=$?
 			else
-				ms=$(SIPOVLCTL_TIMING=1 SIPOVLCTL_SERIAL=1 time_cmd "$LD" "$CTL" apply "$f") || rc=$?
+				ms=$(SIPOVLCTL_TIMING=1 time_cmd "$LD" "$ctl" apply "$file") || rc=$?
 			fi
-			[ $rc = 0 ] ||
-				say "sipovl apply $n ($mode) failed: $(tail -3 "$TMP/load.log")"
-			say "RAWLOAD sipovl-apply n=$n mode=$mode run=$i ms=$ms $(grep 'timing:' "$TMP/load.log" | tail -1 | sed 's/^sipovlctl: //')"
-			lvals[$key]+="$ms "
+			[ $rc = 0 ] || say "sipovl apply $n ($v) failed: $(tail -3 "$TMP/load.log")"
+			say "RAWLOAD sipovl-apply n=$n mode=$v run=$i ms=$ms $(grep 'timing:' "$TMP/load.log" | tail -1 | sed 's/^sipovlctl: //')"
+			lvals[sipovl-$n-$v]+="$ms "
 			cleanup_ns "$LD"
 		done
 	done
+	use_ko new
 	for key in "${!lvals[@]}"; do
+		k=$key
+		case $key in start-*) k=$key-$n ;; esac
 		# shellcheck disable=SC2086 # a list of numbers
-		LOADMS[$key]=$(printf '%s\n' ${lvals[$key]} | median)
+		LOADMS[$k]=$(printf '%s\n' ${lvals[$key]} | median)
 		# shellcheck disable=SC2086
-		LOADRANGE[$key]=$(printf '%s\n' ${lvals[$key]} | sort -g | sed -n '1p;$p' | paste -sd-)
+		LOADRANGE[$k]=$(printf '%s\n' ${lvals[$key]} | sort -g | sed -n '1p;$p' | paste -sd-)
 	done
 	unset lvals
 done
+# For the data-plane summary below.
+LOADMS[sipovl-10000]=${LOADMS[sipovl-10000-9p]:-}
+LOADMS[sipovl-100000]=${LOADMS[sipovl-100000-9p]:-}
 
 # perf_apply: profile one sipovlctl apply of 100k intercepts into a fresh namespace.
 perf_apply() {
@@ -159,8 +209,8 @@ perf_apply() {
 if [ "${SIPOVL_BENCH_LOAD_ONLY:-0}" = 1 ]; then
 	say ""
 	say "### sipovl load times (wall ms, $LOAD_RUNS runs: median, min-max), guest load $(cut -d' ' -f1-3 /proc/loadavg)"
-	for key in sipovl-10000 sipovl-10000-serial sipovl-100000 sipovl-100000-serial; do
-		[ -z "${LOADMS[$key]:-}" ] || say "| $key | ${LOADMS[$key]} | ${LOADRANGE[$key]} |"
+	for key in $(printf '%s\n' "${!LOADRANGE[@]}" | sort); do
+		say "| $key | ${LOADMS[$key]} | ${LOADRANGE[$key]} |"
 	done
 	[ "${SIPOVL_BENCH_PERF:-0}" != 1 ] || perf_apply
 	say ""

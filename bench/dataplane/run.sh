@@ -7,12 +7,17 @@
 # each takes to load its table. Method and results: Documentation/benchmarks.md,
 # "Data plane (VM)".
 #
-#   bench/dataplane/run.sh [--kernel 6.1|6.12] [--quick] [--load] [--perf]
+#   bench/dataplane/run.sh [--kernel 6.1|6.12] [--quick] [--load] [--old REV] [--perf]
 #
 #   --quick   one run of 1 s per point, sizes 1 and 1000 (a smoke test)
 #   --load    only the load times of sipovlctl apply (10k and 100k), 7 runs
-#             each unless SIPOVL_BENCH_LOAD_RUNS says otherwise, alternating
-#             with SIPOVLCTL_SERIAL=1 runs (SIPOVL_BENCH_LOAD_SERIAL=0: not)
+#             each unless SIPOVL_BENCH_LOAD_RUNS says otherwise: the file over
+#             the guest's 9p root and copied to the guest's tmpfs
+#             (SIPOVL_BENCH_LOAD_TMPFS=0: only 9p), alternating; with
+#             SIPOVL_BENCH_LOAD_SERIAL=1 also SIPOVLCTL_SERIAL=1 at 100k
+#   --old REV with --load: also sipovlctl and sipovl.ko built from git
+#             revision REV (in $O/bench/old-REV), alternating with this
+#             checkout's in the same boot (old and new side by side)
 #   --perf    also profile sipovl and nft (perf, cpu-clock) after measuring
 #
 # The guest half is bench/dataplane/guest.sh; its SIPOVL_BENCH_* settings may
@@ -24,7 +29,7 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 O=${O:-$TOP/build}
-kernel=6.1
+kernel=6.1 old=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
@@ -34,8 +39,9 @@ while [ $# -gt 0 ]; do
 		shift ;;
 	--load)
 		export SIPOVL_BENCH_LOAD_ONLY=1 SIPOVL_BENCH_SIZES=1 SIPOVL_BENCH_LOAD_RUNS=${SIPOVL_BENCH_LOAD_RUNS:-7} \
-			SIPOVL_BENCH_LOAD_SERIAL=${SIPOVL_BENCH_LOAD_SERIAL:-1}
+			SIPOVL_BENCH_LOAD_SERIAL=${SIPOVL_BENCH_LOAD_SERIAL:-0} SIPOVL_BENCH_LOAD_TMPFS=${SIPOVL_BENCH_LOAD_TMPFS:-1}
 		shift ;;
+	--old) old=${2:?--old needs a git revision}; shift 2 ;;
 	--perf) export SIPOVL_BENCH_PERF=1; shift ;;
 	-h | --help) sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "bench/dataplane/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -46,6 +52,22 @@ case $O in
 esac
 
 make -s -C "$TOP" O="$O" dataplane-bench
+kver=$("$TOP/scripts/kver.sh" "$kernel")
+if [ -n "$old" ]; then
+	# The old build: sipovlctl and sipovl.ko of revision $old, from a clean
+	# export of that revision (nothing of the work tree).
+	rev=$(git -C "$TOP" rev-parse --short "$old^{commit}") || exit 2
+	od=$O/bench/old-$rev
+	rm -rf "$od/src"
+	mkdir -p "$od/src"
+	git -C "$TOP" archive "$rev" | tar -x -C "$od/src"
+	make -s -C "$od/src" O="$od" "$od/sipovlctl" >/dev/null
+	# (kmod-vm builds into the source tree's build/: O= would reach Kbuild)
+	make -s -C "$od/src" kmod-vm KVER="$kver" >/dev/null
+	cp "$od/src/build/kmod-$kver/sipovl.ko" "$od/sipovl.ko"
+	export SIPOVL_BENCH_LOAD_OLD=$od
+	echo "# old build: $old = $rev in $od"
+fi
 tables=$O/bench/dataplane-tables
 python3 "$TOP/bench/dataplane/gentables.py" "$tables" --seed "${SIPOVL_BENCH_SEED:-1}" \
 	--sizes "$(tr ' ' , <<<"${SIPOVL_BENCH_SIZES:-1 1000 10000}")"
@@ -57,7 +79,6 @@ export SIPOVL_VM_MEM=${SIPOVL_VM_MEM:-2048}
 limit=${SIPOVL_BENCH_LIMIT:-2400}
 export SIPOVL_VM_APPEND="${SIPOVL_VM_APPEND:-} VM_EXEC_TIMEOUT=$limit"
 
-kver=$("$TOP/scripts/kver.sh" "$kernel")
 log=$O/bench/dataplane-$kver-$(date +%Y%m%d-%H%M%S).log
 echo "# bench/dataplane/run.sh: kernel $kver, host $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$TOP" describe --always --dirty 2>/dev/null)" | tee "$log"
 start=$(date +%s)

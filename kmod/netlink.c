@@ -995,17 +995,24 @@ out:
  * the new zero (the global base, @sum, the raw sums) and does the same for every
  * intercept of the current table. Each count is then in exactly one read.
  */
-static void stats_reset(struct sipovl_net *sn, const struct sipovl_gstats *sum)
+static int stats_reset(struct sipovl_net *sn, const struct sipovl_gstats *sum)
 {
 	struct sipovl_table *t = sipovl_table_get_locked(sn);
 	u32 i;
+	int ret;
 
+	for (i = 0; t && i < t->n; i++) {
+		ret = sipovl_counters_prepare_rebase(t->ic[i]);
+		if (ret)
+			return ret;
+	}
 	sn->stats_base = *sum;
 	for (i = 0; t && i < t->n; i++) {
 		sipovl_counters_rebase(t->ic[i]);
 		if (!(i & 1023))
 			cond_resched();
 	}
+	return 0;
 }
 
 static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
@@ -1015,7 +1022,7 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	struct nlattr *nest;
 	void *hdr;
-	int cpu, i;
+	int cpu, i, ret = 0;
 	u32 flags = 0;
 
 	if (info->attrs[SIPOVL_A_FLAGS])
@@ -1038,8 +1045,13 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 	for (i = 0; i < SIPOVL_GS_MAX; i++)
 		sum.c[i] -= sn->stats_base.c[i];
 	if (flags & SIPOVL_F_RESET_STATS)
-		stats_reset(sn, &raw);
+		ret = stats_reset(sn, &raw);
 	mutex_unlock(&sn->lock);
+	if (ret) {
+		NL_SET_ERR_MSG(info->extack, "out of memory");
+		nlmsg_free(msg);
+		return ret;
+	}
 
 	hdr = genlmsg_put_reply(msg, info, &sipovl_family, 0, SIPOVL_CMD_STATS_GET);
 	if (!hdr)

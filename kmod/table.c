@@ -65,6 +65,12 @@ struct sipovl_ctr_block {
 	u32 used;			/* slots handed out */
 	u32 fresh;			/* slots fresh.. were never handed out */
 	u32 free;			/* index + 1 of the first freed slot */
+	/*
+	 * What reads of each slot subtract: set by a reset instead of writing
+	 * to counters other CPUs update. Allocated (zeroed) by the first reset
+	 * of any slot, so that tables never reset cost nothing.
+	 */
+	struct sipovl_istats *base;
 	struct sipovl_counters c[CTR_BLOCK];
 };
 
@@ -90,6 +96,7 @@ static struct sipovl_counters *counters_alloc(void)
 		b->used = 0;
 		b->fresh = 0;
 		b->free = 0;
+		b->base = NULL;
 		list_add(&b->node, &ctr_partial);
 	}
 	if (b->free) {
@@ -104,10 +111,11 @@ static struct sipovl_counters *counters_alloc(void)
 		ctr->pc = b->pc + b->fresh;
 		b->fresh++;
 	}
+	if (b->base)
+		memset(&b->base[ctr - b->c], 0, sizeof(*b->base));
 	if (++b->used == CTR_BLOCK)
 		list_del(&b->node);
 	mutex_unlock(&ctr_lock);
-	memset(&ctr->base, 0, sizeof(ctr->base));
 	refcount_set(&ctr->ref, 1);
 	return ctr;
 
@@ -131,6 +139,7 @@ static void counters_put(struct sipovl_counters *ctr)
 	if (!b->used) {
 		list_del(&b->node);
 		free_percpu(b->pc);
+		kfree(b->base);
 		kfree(b);
 	}
 	mutex_unlock(&ctr_lock);
@@ -158,26 +167,57 @@ static void counters_sum(const struct sipovl_counters *ctr,
 void sipovl_counters_read(const struct sipovl_intercept *ic,
 			  struct sipovl_istats *out)
 {
+	const struct sipovl_istats *base;
 	int i;
 
 	memset(out, 0, sizeof(*out));
 	if (!ic->ctr)
 		return;
 	counters_sum(ic->ctr, out);
+	/* Pairs with the release in prepare_rebase: a zeroed array. */
+	base = smp_load_acquire(&ic->ctr->blk->base);
+	if (!base)
+		return;
+	base += ic->ctr - ic->ctr->blk->c;
 	for (i = 0; i < SIPOVL_IS_MAX; i++)
-		out->c[i] -= READ_ONCE(ic->ctr->base.c[i]);
+		out->c[i] -= READ_ONCE(base->c[i]);
+}
+
+int sipovl_counters_prepare_rebase(const struct sipovl_intercept *ic)
+{
+	struct sipovl_ctr_block *b;
+	struct sipovl_istats *base;
+
+	/* Pairs with the release below (a reset in another namespace). */
+	if (!ic->ctr || smp_load_acquire(&ic->ctr->blk->base))
+		return 0;
+	b = ic->ctr->blk;
+	base = kcalloc(CTR_BLOCK, sizeof(*base), GFP_KERNEL_ACCOUNT);
+	if (!base)
+		return -ENOMEM;
+	/* Blocks are shared by namespaces: another reset may be first. */
+	mutex_lock(&ctr_lock);
+	if (!b->base) {
+		/* Zeroed before readers without the lock can see it. */
+		smp_store_release(&b->base, base);
+		base = NULL;
+	}
+	mutex_unlock(&ctr_lock);
+	kfree(base);
+	return 0;
 }
 
 void sipovl_counters_rebase(const struct sipovl_intercept *ic)
 {
-	struct sipovl_istats sum;
+	struct sipovl_istats sum, *base;
 	int i;
 
 	if (!ic->ctr)
 		return;
+	base = ic->ctr->blk->base + (ic->ctr - ic->ctr->blk->c);
 	counters_sum(ic->ctr, &sum);
 	for (i = 0; i < SIPOVL_IS_MAX; i++)
-		WRITE_ONCE(ic->ctr->base.c[i], sum.c[i]);
+		WRITE_ONCE(base->c[i], sum.c[i]);
 }
 
 /*

@@ -38,8 +38,6 @@ struct sipovl_counters {
 	u32 next_free;			/* free list of the block (index + 1) */
 	struct sipovl_istats __percpu *pc;
 	struct sipovl_ctr_block *blk;
-	/* Subtracted from the sums of pc: set by a reset (sn->lock held). */
-	struct sipovl_istats base;
 };
 
 /*
@@ -124,7 +122,12 @@ void sipovl_txn_release_portid(struct sipovl_net *sn, u32 portid);
 
 void sipovl_counters_read(const struct sipovl_intercept *ic,
 			  struct sipovl_istats *out);
-/* Counters of @ic read as zero from now on (sn->lock held). */
+/*
+ * Reset support (sn->lock held): prepare allocates what a rebase needs (it
+ * can fail, -ENOMEM; nothing changes then); rebase makes the counters of @ic
+ * read as zero from now on and cannot fail after a prepare.
+ */
+int sipovl_counters_prepare_rebase(const struct sipovl_intercept *ic);
 void sipovl_counters_rebase(const struct sipovl_intercept *ic);
 
 /* Netns teardown: frees every table, source set and transaction. */

@@ -101,7 +101,8 @@
  *     no count is lost or reported twice (a reset moves the base reads
  *     subtract; it never writes to the counters). Each counter is reset
  *     exactly; the global and the per-intercept counters are not one
- *     atomic snapshot.
+ *     atomic snapshot. A reset that cannot get memory fails (-ENOMEM) and
+ *     resets nothing.
  * SIPOVL_CMD_LOOKUP (do): SIPOVL_A_TUPLE names a packet; returns the
  *     intercept it would match in SIPOVL_A_INTERCEPT, or -ENOENT. The daemon uses it to learn which intercept a steered flow
  *     matched.

@@ -988,8 +988,9 @@ int sipovl_table_abort(struct sipovl_nl *nl, uint32_t txn)
 	return transact(nl, nlh, NULL, NULL, NULL);
 }
 
-int sipovl_table_replace(struct sipovl_nl *nl, const struct sipovl_intercept *v,
-			 size_t n, uint32_t *generation)
+static int table_replace(struct sipovl_nl *nl, const struct sipovl_intercept *v, size_t n,
+			 const struct sipovl_prefix *src, size_t nsrc, bool with_sources,
+			 uint32_t *generation, bool *applied)
 {
 	struct sipovl_err saved;
 	uint32_t txn;
@@ -1000,7 +1001,9 @@ int sipovl_table_replace(struct sipovl_nl *nl, const struct sipovl_intercept *v,
 		return ret;
 	ret = sipovl_table_add(nl, txn, v, n);
 	if (!ret)
-		ret = sipovl_table_commit(nl, txn, generation);
+		ret = with_sources ?
+			sipovl_table_commit_sources(nl, txn, src, nsrc, generation, applied) :
+			sipovl_table_commit(nl, txn, generation);
 	if (ret) {
 		/*
 		 * A failed TABLE_ADD already aborted the transaction in the
@@ -1012,6 +1015,19 @@ int sipovl_table_replace(struct sipovl_nl *nl, const struct sipovl_intercept *v,
 		nl->err = saved;
 	}
 	return ret;
+}
+
+int sipovl_table_replace(struct sipovl_nl *nl, const struct sipovl_intercept *v,
+			 size_t n, uint32_t *generation)
+{
+	return table_replace(nl, v, n, NULL, 0, false, generation, NULL);
+}
+
+int sipovl_table_replace_sources(struct sipovl_nl *nl, const struct sipovl_intercept *v,
+				 size_t n, const struct sipovl_prefix *src, size_t nsrc,
+				 uint32_t *generation, bool *applied)
+{
+	return table_replace(nl, v, n, src, nsrc, true, generation, applied);
 }
 
 /* ---- sockets, sources, config, stats, lookup ------------------------- */

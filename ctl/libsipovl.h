@@ -176,6 +176,10 @@ int sipovl_table_abort(struct sipovl_nl *nl, uint32_t txn);
 /* begin + add + commit; aborts (keeping the first error) on failure. */
 int sipovl_table_replace(struct sipovl_nl *nl, const struct sipovl_intercept *v,
 			 size_t n, uint32_t *generation);
+/* The same, committing the transparent source ranges with the table (*applied as above). */
+int sipovl_table_replace_sources(struct sipovl_nl *nl, const struct sipovl_intercept *v,
+				 size_t n, const struct sipovl_prefix *src, size_t nsrc,
+				 uint32_t *generation, bool *applied);
 
 int sipovl_socket_register(struct sipovl_nl *nl, int fd);
 /* @family 0 and @protocol 0: drop all registrations. */

@@ -334,7 +334,9 @@ again:
 		D.n_sources = ns;
 		goto out;
 	}
-	if (sipovl_table_replace(D.nl, v, n, &D.generation)) {
+	bool src_applied = false;
+
+	if (sipovl_table_replace_sources(D.nl, v, n, src, ns, &D.generation, &src_applied)) {
 		const struct sipovl_err *e = sipovl_error(D.nl);
 		char msg[300];
 
@@ -354,7 +356,8 @@ again:
 	}
 	D.kernel_err[0] = 0;
 	logm(L_INFO, "kernel: %zu intercepts (generation %u)", n, D.generation);
-	if (sipovl_sources_set(D.nl, src, ns)) {
+	/* sources go with the table's commit; a module without that takes them separately */
+	if (!src_applied && sipovl_sources_set(D.nl, src, ns)) {
 		const struct sipovl_err *e = sipovl_error(D.nl);
 
 		snprintf(D.kernel_err, sizeof(D.kernel_err), "sources set failed: %.200s",

@@ -279,14 +279,16 @@ lane() {
 		run_job "$job"
 	done
 }
+# Every lane is a child of this shell, none runs in it: a suite's CPU time is
+# then its lane's children only (a lane run here would also be charged the CPU
+# of the other lanes when this shell reaps them).
 lane_pids=()
-for ((i = 1; i < jobs; i++)); do
+for ((i = 0; i < jobs; i++)); do
 	lane &
 	lane_pids+=($!)
 done
 trap 'kill ${lane_pids[*]} 2>/dev/null || true; touch "$LOGS/.finished"' EXIT
-lane
-for p in ${lane_pids[@]+"${lane_pids[@]}"}; do wait "$p" || true; done
+for p in "${lane_pids[@]}"; do wait "$p" || true; done
 
 suites=(static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do suites+=("${hs%%:*}"); done

@@ -1441,13 +1441,11 @@ void print_port_list(FILE *f, const struct sipovl_portrange *v, uint32_t n)
 		fprintf(f, "%s%s", i ? "," : "", fmt_portrange(buf, &v[i]));
 }
 
-void print_intercept_config(FILE *f, const struct sipovl_intercept *in)
+void print_intercept_match(FILE *f, const struct sipovl_intercept *in)
 {
 	char pb[32];
 
-	fputs("intercept ", f);
-	print_name_token(f, in->name);
-	fprintf(f, " id %u proto %s addr ", in->id, fmt_protos(pb, in->protos));
+	fprintf(f, " proto %s addr ", fmt_protos(pb, in->protos));
 	print_prefix_list(f, in->dsts, in->n_dsts);
 	fputs(" port ", f);
 	print_port_list(f, in->ports, in->n_ports);
@@ -1455,7 +1453,16 @@ void print_intercept_config(FILE *f, const struct sipovl_intercept *in)
 		fputs(" src ", f);
 		print_prefix_list(f, in->srcs, in->n_srcs);
 	}
-	fprintf(f, " policy %s\n", fmt_policy(in->policy));
+	fprintf(f, " policy %s", fmt_policy(in->policy));
+}
+
+void print_intercept_config(FILE *f, const struct sipovl_intercept *in)
+{
+	fputs("intercept ", f);
+	print_name_token(f, in->name);
+	fprintf(f, " id %u", in->id);
+	print_intercept_match(f, in);
+	fputc('\n', f);
 }
 
 void print_sources_config(FILE *f, const struct sipovl_prefix *v, uint32_t n)

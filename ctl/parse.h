@@ -149,6 +149,8 @@ void print_name_token(FILE *f, const char *name);
 void print_prefix_list(FILE *f, const struct sipovl_prefix *v, uint32_t n);
 void print_port_list(FILE *f, const struct sipovl_portrange *v, uint32_t n);
 
+/* " proto P addr L port L [src L] policy P": the match, as both listings print it */
+void print_intercept_match(FILE *f, const struct sipovl_intercept *in);
 /*
  * The canonical apply-file line of @in, with trailing newline:
  * intercept NAME id N proto P addr L port L [src L] policy P

@@ -251,19 +251,9 @@ static void print_istats_line(FILE *f, const struct sipovl_istats *s)
 /* "ID: NAME proto P addr L port L [src L] policy P [counters]" */
 static void print_intercept_line(FILE *f, const struct sipovl_intercept *in)
 {
-	char pb[32];
-
 	fprintf(f, "%u: ", in->id);
 	print_name_token(f, in->name);
-	fprintf(f, " proto %s addr ", fmt_protos(pb, in->protos));
-	print_prefix_list(f, in->dsts, in->n_dsts);
-	fputs(" port ", f);
-	print_port_list(f, in->ports, in->n_ports);
-	if (in->n_srcs) {
-		fputs(" src ", f);
-		print_prefix_list(f, in->srcs, in->n_srcs);
-	}
-	fprintf(f, " policy %s", fmt_policy(in->policy));
+	print_intercept_match(f, in);
 	if (opt.stats) {
 		fputc(' ', f);
 		print_istats_line(f, &in->stats);

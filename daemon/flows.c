@@ -45,6 +45,7 @@ struct flow {
 	int fd;
 	struct zt_io io;
 	struct zt_conn *zc;
+	struct zt_dial_req *dreq;     /* host TCP: the router's Dial, answered when connect completes */
 	struct zt_timer timer;        /* dial / connect timeout, then UDP idle */
 	struct sockaddr_storage a, b; /* intercept: client, original destination; host: source, target */
 	bool spoofed;                 /* host side: originating from the caller's address */
@@ -258,6 +259,10 @@ static void flow_close(struct flow *f, int prio, const char *why)
 		zt_close(f->zc);
 		f->zc = NULL;
 	}
+	if (f->dreq) {
+		zt_reject(f->dreq, why);
+		f->dreq = NULL;
+	}
 	q_free(f);
 	if (f->prev)
 		f->prev->next = f->next;
@@ -379,8 +384,12 @@ static void timer_cb(void *arg)
 		return;
 	}
 	if (f->type == F_HTCP && !f->sock_up) {
+		char m[160], y[64];
+
 		D.c.hosted_connect_failed++;
-		flow_close(f, L_WARN, "connect to the target timed out");
+		snprintf(m, sizeof(m), "connect %s: timed out after %llu ms", cfg_fmt_sa(&f->b, y, sizeof(y)),
+			 (unsigned long long)(now - f->created_ms));
+		flow_close(f, L_WARN, m);
 		return;
 	}
 	if (is_udp(f)) {
@@ -520,6 +529,29 @@ static void udp_read(struct flow *f)
 	}
 }
 
+static const struct zt_conn_cbs flow_cbs;
+
+/*
+ * Host TCP: the target accepted the connection; now answer the router's Dial with
+ * DialSuccess. Returns nonzero when the flow was closed (the Dial went stale meanwhile).
+ */
+static int host_answer(struct flow *f)
+{
+	struct zt_dial_req *r = f->dreq;
+
+	f->dreq = NULL;
+	f->zc = zt_accept(r, &flow_cbs, f);
+	if (!f->zc) {
+		flow_close(f, L_WARN, "the router's dial went away while connecting to the target");
+		return -1;
+	}
+	f->zt_up = true;
+	if (f->svc)
+		f->svc->accepted++;
+	D.c.hosted_tcp++;
+	return 0;
+}
+
 static void io_cb(void *arg, uint32_t ev)
 {
 	struct flow *f = arg;
@@ -537,15 +569,17 @@ static void io_cb(void *arg, uint32_t ev)
 
 		getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &l);
 		if (err) {
-			char m[160];
+			char m[160], y[64];
 
 			D.c.hosted_connect_failed++;
-			snprintf(m, sizeof(m), "connect to the target failed: %s", strerror(err));
+			snprintf(m, sizeof(m), "connect %s: %s", cfg_fmt_sa(&f->b, y, sizeof(y)), strerror(err));
 			flow_close(f, L_WARN, m);
 			return;
 		}
 		f->sock_up = true;
 		zt_timer_stop(D.loop, &f->timer);
+		if (f->dreq && host_answer(f))
+			return;
 		tcp_flush(f);
 		if (!f->dead)
 			tcp_read(f);
@@ -1008,6 +1042,7 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	const uint8_t *adp = zt_dial_req_app_data(req, &adl);
 	const char *caller = zt_dial_req_caller(req);
 	int fd = -1, one = 1;
+	bool connected = false;
 
 	(void)l;
 	if (!caller || !*caller)
@@ -1053,9 +1088,14 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	}
 	if (t.proto == IPPROTO_TCP)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&t.dst, cfg_sa_len(&t.dst)) && errno != EINPROGRESS) {
-		snprintf(reason, sizeof(reason), "connect %s: %s", cfg_fmt_sa(&t.dst, y, sizeof(y)), strerror(errno));
-		goto refuse;
+	if (connect(fd, (struct sockaddr *)&t.dst, cfg_sa_len(&t.dst))) {
+		if (errno != EINPROGRESS) {
+			snprintf(reason, sizeof(reason), "connect %s: %s", cfg_fmt_sa(&t.dst, y, sizeof(y)),
+				 strerror(errno));
+			goto refuse;
+		}
+	} else {
+		connected = true;
 	}
 	struct flow *f = flow_new(t.proto == IPPROTO_TCP ? F_HTCP : F_HUDP, s, fd);
 
@@ -1071,19 +1111,33 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 		f->a = local;
 	f->b = t.dst;
 	f->spoofed = t.has_src;
-	f->zc = zt_accept(req, &flow_cbs, f);
-	if (!f->zc) {
-		flow_close(f, L_WARN, "accept failed");
-		return;
-	}
-	f->zt_up = true;
-	s->accepted++;
-	if (t.proto == IPPROTO_TCP) {
-		D.c.hosted_tcp++;
+	/*
+	 * TCP: answer the Dial once the target has accepted (or refused) the connection, as
+	 * ziti-edge-tunnel does, so a dead target reaches the dialer as a DialFailed with the
+	 * reason. UDP has nothing to wait for.
+	 */
+	if (t.proto == IPPROTO_TCP && !connected)
+		f->dreq = zt_dial_req_hold(req);
+	if (f->dreq) {
 		zt_timer_start(D.loop, &f->timer, s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000);
 	} else {
-		D.c.hosted_udp++;
-		zt_timer_start(D.loop, &f->timer, D.cfg.udp_idle_ms);
+		f->zc = zt_accept(req, &flow_cbs, f);
+		if (!f->zc) {
+			flow_close(f, L_WARN, "accept failed");
+			return;
+		}
+		f->zt_up = true;
+		s->accepted++;
+		if (t.proto == IPPROTO_TCP) {
+			D.c.hosted_tcp++;
+			f->sock_up = connected;
+			if (!connected)
+				zt_timer_start(D.loop, &f->timer,
+					       s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000);
+		} else {
+			D.c.hosted_udp++;
+			zt_timer_start(D.loop, &f->timer, D.cfg.udp_idle_ms);
+		}
 	}
 	flow_io(f);
 	logm(L_INFO, "service %s: hosting a %s dial from '%s' to %s from %s%s", s->name,

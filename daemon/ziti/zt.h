@@ -148,8 +148,9 @@ struct zt_listener_cbs {
 	/* Terminator established (err == 0), or binding failed/lost (it is retried with backoff). */
 	void (*on_status)(struct zt_listener *l, int err, const char *msg, void *user);
 	/*
-	 * A router forwarded a Dial. Call zt_accept() or zt_reject() before returning; req is
-	 * valid only during the callback. If neither is called, the dial is rejected.
+	 * A router forwarded a Dial. Call zt_accept() or zt_reject() before returning, or
+	 * zt_dial_req_hold() to answer later; req is valid only during the callback. If none is
+	 * called, the dial is rejected.
 	 */
 	void (*on_dial)(struct zt_listener *l, struct zt_dial_req *req, void *user);
 };
@@ -163,6 +164,16 @@ const char *zt_dial_req_caller(const struct zt_dial_req *r);
 const uint8_t *zt_dial_req_app_data(const struct zt_dial_req *r, size_t *len);
 struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, void *user);
 void zt_reject(struct zt_dial_req *r, const char *reason);
+/*
+ * Keep a dial to answer after on_dial returns (e.g. once the target's connect completes).
+ * Returns a heap copy that must be passed to exactly one zt_accept() or zt_reject(), which
+ * free it; NULL when out of memory (answer req in the callback then). caller and app_data
+ * are not kept. If the binding goes away first (router connection lost, listener closed or
+ * re-bound), the router is told "binding closed" when it can be, the copy goes stale:
+ * zt_dial_req_valid() is false, zt_accept() returns NULL and zt_reject() sends nothing.
+ */
+struct zt_dial_req *zt_dial_req_hold(struct zt_dial_req *req);
+bool zt_dial_req_valid(const struct zt_dial_req *req);
 
 const char *zt_strerror(int err);
 

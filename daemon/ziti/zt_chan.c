@@ -169,14 +169,14 @@ static void notify_writable(struct zt_chan *ch)
 	free(v);
 }
 
-void zt_chan_flush(struct zt_chan *ch)
+/* Write what is queued, now. */
+static void chan_write(void *arg)
 {
+	struct zt_chan *ch = arg;
 	char err[300];
 
 	if (ch->state != ZT_CH_UP && ch->state != ZT_CH_HELLO)
 		return;
-	if (ch->in_dispatch)
-		return; /* chan_read flushes after the batch */
 	while (zt_buf_used(&ch->out)) {
 		size_t n = zt_buf_used(&ch->out);
 
@@ -201,6 +201,24 @@ void zt_chan_flush(struct zt_chan *ch)
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
 	if (zt_buf_used(&ch->out) < ZT_CHAN_LWM)
 		notify_writable(ch);
+}
+
+/*
+ * Messages queued during one event-loop iteration go out together at its end: one SSL_write,
+ * so TLS records and syscalls are shared (one per datagram before), and the router reads
+ * them in fewer, fuller records. The busier the loop, the larger the batches. A batch that
+ * reaches ZT_CHAN_COALESCE bytes is written at once.
+ */
+void zt_chan_flush(struct zt_chan *ch)
+{
+	if (ch->state != ZT_CH_UP && ch->state != ZT_CH_HELLO)
+		return;
+	if (ch->in_dispatch)
+		return; /* chan_read flushes after the batch */
+	if (zt_buf_used(&ch->out) < ZT_CHAN_COALESCE && zt_task_post(ch->ctx->loop, &ch->flush_task))
+		return;
+	zt_task_cancel(ch->ctx->loop, &ch->flush_task);
+	chan_write(ch);
 }
 
 /* ---------------- lifecycle ---------------- */
@@ -230,6 +248,7 @@ static void teardown(struct zt_chan *ch)
 		close(ch->fd);
 		ch->fd = -1;
 	}
+	zt_task_cancel(l, &ch->flush_task);
 	SSL_free(ch->ssl);
 	ch->ssl = NULL;
 	if (!ch->in_dispatch) /* else chan_read frees it once the message is done */
@@ -429,11 +448,19 @@ static bool chan_live(const struct zt_chan *ch)
 	return ch->state == ZT_CH_UP || ch->state == ZT_CH_HELLO;
 }
 
+/*
+ * Read and dispatch what the router sent, up to ZT_CHAN_READ_BATCH bytes per call: the socket
+ * stays readable (level-triggered), so the rest comes in the next loop iteration, after the
+ * other ready sockets had their turn. Unbounded, a busy channel starved the flows' sockets of
+ * the same process (their datagrams aged in socket buffers). Without read-ahead OpenSSL
+ * holds no whole record back; a partial one waits for its remaining bytes in the socket.
+ */
 static void chan_read(struct zt_chan *ch)
 {
 	char err[300];
+	size_t got = 0;
 
-	for (;;) {
+	while (got < ZT_CHAN_READ_BATCH || SSL_pending(ch->ssl) > 0) {
 		if (zt_buf_reserve(&ch->in, 65536)) {
 			chan_fail(ch, "out of memory");
 			return;
@@ -457,6 +484,7 @@ static void chan_read(struct zt_chan *ch)
 			return;
 		}
 		ch->in.len += rc;
+		got += (size_t)rc;
 		for (;;) {
 			struct zt_msg m;
 			size_t used = 0;
@@ -642,6 +670,7 @@ struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *nam
 	ch->name = strdup(name ? name : url);
 	ch->fd = -1;
 	ch->state = ZT_CH_IDLE;
+	zt_task_init(&ch->flush_task, chan_write, ch);
 	zt_timer_init(&ch->latency_timer, latency_cb, ch);
 	zt_timer_init(&ch->backoff_timer, backoff_cb, ch);
 	zt_timer_init(&ch->io_timer, io_timeout_cb, ch);
@@ -658,7 +687,7 @@ void zt_chan_free_all(struct zt_ctx *ctx)
 		ctx->chans = ch->next;
 		/* best effort: flush pending bytes (StateClosed / Unbind) without blocking */
 		if (ch->state == ZT_CH_UP && zt_buf_used(&ch->out))
-			zt_chan_flush(ch);
+			chan_write(ch);
 		zt_ctx_cancel_auth_wait(ctx, ch);
 		teardown(ch);
 		zt_timer_stop(ctx->loop, &ch->backoff_timer);
@@ -694,19 +723,25 @@ static void send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *
 		memcpy(b, why, strlen(why));
 }
 
-void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason)
+void zt_send_dial_failed_to(struct zt_chan *ch, uint32_t bind_id, int32_t dial_seq, const char *reason)
 {
 	struct zt_msgb mb;
-	uint32_t bind_id = 0;
 
-	zt_msg_hdr_u32(dial, ZT_H_CONN_ID, &bind_id);
 	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_DIAL_FAILED, zt_chan_next_seq(ch)) ||
-	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, bind_id) || zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)dial->seq))
+	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, bind_id) || zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)dial_seq))
 		return;
 	uint8_t *b = zt_msgb_body(&mb, (uint32_t)strlen(reason));
 
 	if (b)
 		memcpy(b, reason, strlen(reason));
+}
+
+void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason)
+{
+	uint32_t bind_id = 0;
+
+	zt_msg_hdr_u32(dial, ZT_H_CONN_ID, &bind_id);
+	zt_send_dial_failed_to(ch, bind_id, dial->seq, reason);
 }
 
 void zt_chan_dispatch(struct zt_chan *ch, const struct zt_msg *m)

@@ -641,8 +641,29 @@ struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt
 
 static void lsn_start(struct zt_listener *l);
 
+/*
+ * The binding is going away: dials held for a later answer can no longer be answered on it.
+ * If the channel is still up, tell the router now rather than leave it waiting.
+ */
+static void lsn_drop_held(struct zt_listener *l, const char *why)
+{
+	while (l->held) {
+		struct zt_dial_req *r = l->held;
+
+		l->held = r->hnext;
+		if (l->held)
+			l->held->hprev = NULL;
+		r->hnext = r->hprev = NULL;
+		if (r->ch && r->ch == l->ch && r->ch->state == ZT_CH_UP)
+			zt_send_dial_failed_to(r->ch, r->bind_id, r->seq, why);
+		r->l = NULL;
+		r->ch = NULL;
+	}
+}
+
 static void lsn_detach(struct zt_listener *l)
 {
+	lsn_drop_held(l, "binding closed");
 	if (l->sreq) {
 		zt_sess_req_cancel(l->sreq);
 		l->sreq = NULL;
@@ -833,7 +854,9 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 		lsn_retry(l, -ECONNRESET, why, true);
 		return;
 	case ZT_CT_DIAL: {
-		struct zt_dial_req r = { .l = l, .ch = ch, .m = m };
+		struct zt_dial_req r = { .l = l, .ch = ch, .m = m, .bind_id = l->id, .seq = m->seq };
+		const uint8_t *pk;
+		uint32_t pkl;
 
 		if (l->state != ZT_L_BOUND) {
 			zt_send_dial_failed(ch, m, "binding not ready");
@@ -849,6 +872,10 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 			zt_send_dial_failed(ch, m, "invalid token");
 			zt_chan_flush(ch);
 			return;
+		}
+		if (zt_msg_hdr(m, ZT_H_PUBLIC_KEY, &pk, &pkl) && pkl == crypto_kx_PUBLICKEYBYTES) {
+			memcpy(r.pk, pk, sizeof(r.pk));
+			r.has_pk = true;
 		}
 		if (l->cbs.on_dial)
 			l->cbs.on_dial(l, &r, l->user);
@@ -867,7 +894,7 @@ const char *zt_dial_req_caller(const struct zt_dial_req *r)
 	const uint8_t *v;
 	uint32_t l;
 
-	if (!zt_msg_hdr(r->m, ZT_H_CALLER_ID, &v, &l))
+	if (!r->m || !zt_msg_hdr(r->m, ZT_H_CALLER_ID, &v, &l))
 		return NULL;
 	snprintf(buf, sizeof(buf), "%.*s", (int)(l > 255 ? 255 : l), v);
 	return buf;
@@ -878,44 +905,95 @@ const uint8_t *zt_dial_req_app_data(const struct zt_dial_req *r, size_t *len)
 	const uint8_t *v;
 	uint32_t l;
 
-	if (!zt_msg_hdr(r->m, ZT_H_APP_DATA, &v, &l))
+	if (!r->m || !zt_msg_hdr(r->m, ZT_H_APP_DATA, &v, &l))
 		return NULL;
 	*len = l;
 	return v;
 }
 
-void zt_reject(struct zt_dial_req *r, const char *reason)
+struct zt_dial_req *zt_dial_req_hold(struct zt_dial_req *r)
 {
-	if (r->answered)
-		return;
-	r->answered = true;
-	zt_send_dial_failed(r->ch, r->m, reason ? reason : "rejected");
-	zt_chan_flush(r->ch);
+	struct zt_dial_req *h;
+
+	if (r->held)
+		return r;
+	if (r->answered || !r->l)
+		return NULL;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return NULL;
+	*h = *r;
+	h->m = NULL;
+	h->held = true;
+	h->hprev = NULL;
+	h->hnext = r->l->held;
+	if (h->hnext)
+		h->hnext->hprev = h;
+	r->l->held = h;
+	r->answered = true; /* the stack copy is answered by whoever owns h now */
+	return h;
 }
 
-struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, void *user)
+bool zt_dial_req_valid(const struct zt_dial_req *r)
+{
+	return !r->answered && r->l && r->ch && r->ch->state == ZT_CH_UP;
+}
+
+/* A held request is answered: unlink and free it. */
+static void dial_req_done(struct zt_dial_req *r)
+{
+	if (!r->held)
+		return;
+	if (r->l) {
+		if (r->hprev)
+			r->hprev->hnext = r->hnext;
+		else
+			r->l->held = r->hnext;
+		if (r->hnext)
+			r->hnext->hprev = r->hprev;
+	}
+	sodium_memzero(r->pk, sizeof(r->pk));
+	free(r);
+}
+
+static void reject_req(struct zt_dial_req *r, const char *reason)
+{
+	if (zt_dial_req_valid(r)) {
+		zt_send_dial_failed_to(r->ch, r->bind_id, r->seq, reason ? reason : "rejected");
+		zt_chan_flush(r->ch);
+	}
+	r->answered = true;
+}
+
+void zt_reject(struct zt_dial_req *r, const char *reason)
+{
+	reject_req(r, reason);
+	dial_req_done(r);
+}
+
+static struct zt_conn *accept_req(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, void *user)
 {
 	struct zt_listener *l = r->l;
 	struct zt_chan *ch = r->ch;
-	const uint8_t *pk = NULL;
-	uint32_t pkl = 0;
 
-	if (r->answered)
+	if (!zt_dial_req_valid(r)) {
+		r->answered = true;
 		return NULL;
-	if (l->encrypted && (!zt_msg_hdr(r->m, ZT_H_PUBLIC_KEY, &pk, &pkl) || pkl != crypto_kx_PUBLICKEYBYTES)) {
-		zt_reject(r, "end-to-end encryption required but the dialer sent no public key");
+	}
+	if (l->encrypted && !r->has_pk) {
+		reject_req(r, "end-to-end encryption required but the dialer sent no public key");
 		return NULL;
 	}
 	int tag;
 
 	if (zt_chan_map_get(ch, r->new_id, &tag)) {
-		zt_reject(r, "connection id already in use");
+		reject_req(r, "connection id already in use");
 		return NULL;
 	}
 	struct zt_conn *c = conn_new(l->ctx, cbs, user);
 
 	if (!c) {
-		zt_reject(r, "out of memory");
+		reject_req(r, "out of memory");
 		return NULL;
 	}
 	zt_timer_init(&c->timer, conn_timer_cb, c);
@@ -926,18 +1004,18 @@ struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, 
 	c->id = r->new_id;
 	c->ch = ch;
 	if (c->encrypted &&
-	    crypto_kx_server_session_keys(c->rx_key, c->tx_key, l->pk, l->sk, pk) != 0) {
+	    crypto_kx_server_session_keys(c->rx_key, c->tx_key, l->pk, l->sk, r->pk) != 0) {
 		c->ch = NULL;
 		c->state = ZT_C_DEAD;
 		zt_close(c);
-		zt_reject(r, "dialer public key rejected (crypto_kx)");
+		reject_req(r, "dialer public key rejected (crypto_kx)");
 		return NULL;
 	}
 	if (zt_chan_map_add(ch, c->id, c, 0)) {
 		c->ch = NULL;
 		c->state = ZT_C_DEAD;
 		zt_close(c);
-		zt_reject(r, "out of memory");
+		reject_req(r, "out of memory");
 		return NULL;
 	}
 	r->answered = true;
@@ -946,7 +1024,7 @@ struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, 
 
 	zt_put_le32(idb, c->id);
 	if (!zt_msgb_begin(&mb, &ch->out, ZT_CT_DIAL_SUCCESS, zt_chan_next_seq(ch)) &&
-	    !zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, l->id) && !zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)r->m->seq)) {
+	    !zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, r->bind_id) && !zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)r->seq)) {
 		uint8_t *b = zt_msgb_body(&mb, 4);
 
 		if (b)
@@ -956,6 +1034,14 @@ struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, 
 	if (c->encrypted)
 		send_crypto_header(c);
 	zt_chan_flush(ch);
+	return c;
+}
+
+struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, void *user)
+{
+	struct zt_conn *c = accept_req(r, cbs, user);
+
+	dial_req_done(r);
 	return c;
 }
 

@@ -67,6 +67,7 @@ struct zt_chan {
 	SSL *ssl;
 	struct zt_io io;
 	struct zt_buf in, out;
+	struct zt_task flush_task; /* writes out at the end of the loop iteration */
 	bool want_write_cb; /* some conn waits for on_writable */
 	bool in_dispatch;   /* inside zt_chan_dispatch from chan_read */
 	int32_t seq;
@@ -113,6 +114,8 @@ bool zt_chan_congested(const struct zt_chan *ch);
 
 #define ZT_CHAN_HWM (4u << 20)
 #define ZT_CHAN_LWM (1u << 20)
+#define ZT_CHAN_COALESCE (64u << 10)    /* bytes a loop iteration may gather before writing */
+#define ZT_CHAN_READ_BATCH (256u << 10) /* bytes read from a router per loop iteration */
 
 /* ---- services / sessions ---- */
 struct zt_er {
@@ -258,14 +261,23 @@ struct zt_listener {
 	unsigned failures;
 	struct zt_timer timer;
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];
+	struct zt_dial_req *held;      /* dials being answered later (zt_dial_req_hold) */
 };
 
+/*
+ * A Dial forwarded to a listener. On the stack during on_dial; zt_dial_req_hold() copies it to
+ * the heap (m becomes NULL), linked on the listener until answered. lsn_detach() makes held
+ * requests stale (l and ch NULL): the binding they belong to is gone.
+ */
 struct zt_dial_req {
 	struct zt_listener *l;
 	struct zt_chan *ch;
 	const struct zt_msg *m;
-	uint32_t new_id;
-	bool answered;
+	struct zt_dial_req *hnext, *hprev;
+	uint32_t new_id, bind_id;
+	int32_t seq;
+	bool answered, held, has_pk;
+	uint8_t pk[crypto_kx_PUBLICKEYBYTES];
 };
 
 /* called by the channel dispatcher */
@@ -276,5 +288,6 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 void zt_listener_chan_lost(struct zt_listener *l, const char *why);
 void zt_listener_kick(struct zt_ctx *ctx); /* services changed: rebind waiting listeners soon */
 void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason);
+void zt_send_dial_failed_to(struct zt_chan *ch, uint32_t bind_id, int32_t dial_seq, const char *reason);
 
 #endif

@@ -14,6 +14,8 @@ struct zt_loop {
 	struct zt_timer **heap;
 	int nheap, capheap;
 	struct zt_deferred *deferred;
+	struct zt_task *tasks, **tasks_tail;
+	bool in_batch; /* running ready events, timers and tasks */
 };
 
 struct zt_deferred {
@@ -44,6 +46,59 @@ static void run_deferred(struct zt_loop *l)
 		l->deferred = d->next;
 		d->fn(d->obj);
 		free(d);
+	}
+}
+
+void zt_task_init(struct zt_task *t, void (*cb)(void *), void *arg)
+{
+	t->next = NULL;
+	t->cb = cb;
+	t->arg = arg;
+	t->queued = false;
+}
+
+bool zt_task_post(struct zt_loop *l, struct zt_task *t)
+{
+	if (!l->in_batch)
+		return false;
+	if (t->queued)
+		return true;
+	t->queued = true;
+	t->next = NULL;
+	if (!l->tasks)
+		l->tasks_tail = &l->tasks;
+	*l->tasks_tail = t;
+	l->tasks_tail = &t->next;
+	return true;
+}
+
+void zt_task_cancel(struct zt_loop *l, struct zt_task *t)
+{
+	if (!t->queued)
+		return;
+	for (struct zt_task **pp = &l->tasks; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			if (l->tasks_tail == &t->next)
+				l->tasks_tail = pp;
+			break;
+		}
+	t->queued = false;
+	t->next = NULL;
+}
+
+/* Tasks may post tasks (they run in this same pass). */
+static void run_tasks(struct zt_loop *l)
+{
+	while (l->tasks) {
+		struct zt_task *t = l->tasks;
+
+		l->tasks = t->next;
+		if (!l->tasks)
+			l->tasks_tail = &l->tasks;
+		t->next = NULL;
+		t->queued = false;
+		t->cb(t->arg);
 	}
 }
 
@@ -237,14 +292,18 @@ int zt_loop_run(struct zt_loop *l, int timeout_ms)
 				continue;
 			return -errno;
 		}
+		l->in_batch = true;
 		for (int i = 0; i < n && !l->stop; i++) {
 			struct zt_io *io = evs[i].data.ptr;
 
 			if (io->added)
 				io->cb(io->arg, evs[i].events);
 		}
+		run_tasks(l);
 		run_deferred(l);
 		run_timers(l);
+		run_tasks(l);
+		l->in_batch = false;
 		run_deferred(l);
 	}
 	return 0;

@@ -25,6 +25,17 @@ struct zt_timer {
 	int idx; /* heap index, -1 when not armed */
 };
 
+/*
+ * Work run once at the end of the current loop iteration, after the ready events and the due
+ * timers and before the loop waits again: e.g. one write for everything a batch queued.
+ */
+struct zt_task {
+	struct zt_task *next;
+	void (*cb)(void *arg);
+	void *arg;
+	bool queued;
+};
+
 struct zt_loop *zt_loop_new(void);
 void zt_loop_free(struct zt_loop *l);
 /* Run until zt_loop_stop() (or timeout_ms elapses if >= 0). Returns 0 or -errno. */
@@ -39,6 +50,10 @@ void zt_io_del(struct zt_loop *l, struct zt_io *io);
 void zt_timer_init(struct zt_timer *t, zt_timer_cb cb, void *arg);
 void zt_timer_start(struct zt_loop *l, struct zt_timer *t, uint64_t delay_ms);
 void zt_timer_stop(struct zt_loop *l, struct zt_timer *t);
+void zt_task_init(struct zt_task *t, void (*cb)(void *), void *arg);
+/* Queue t for the end of this iteration (once). false: no batch is running, do the work now. */
+bool zt_task_post(struct zt_loop *l, struct zt_task *t);
+void zt_task_cancel(struct zt_loop *l, struct zt_task *t);
 /* Free obj with fn after the current epoll batch (objects may still have queued events). */
 void zt_loop_defer_free(struct zt_loop *l, void (*fn)(void *), void *obj);
 

@@ -436,6 +436,26 @@ check "after all faults: our dial -> ziti tunnel host (go-tcp-e2e, 100 KB echo, 
 SD=$B/san/sipovld
 if [ -x "$SD" ]; then
 	cp "$ID/zt-client.json" "$W/renamed-file.json"
+	# Hosted TCP targets that refuse (nothing listens) and that never answer (a listener whose
+	# accept queue is full drops further SYNs): the Dial must be answered with DialFailed and
+	# the reason once the connect fails, not accepted and then closed.
+	read -r DEAD_PORT SLOW_PORT < <(python3 -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+	bg "$W/slow.log" python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(0)
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True); time.sleep(3600)' "$SLOW_PORT"
+	SLOW_PID=$BGPID
+	{ cli edge create config sd-dead-host host.v1 \
+		"{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":$DEAD_PORT}" &&
+	  cli edge create config sd-slow-host host.v1 \
+		"{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":$SLOW_PORT,\"listenOptions\":{\"connectTimeout\":\"2s\"}}" &&
+	  cli edge create service sd-dead -c sd-dead-host && cli edge create service sd-slow -c sd-slow-host &&
+	  cli edge create service-policy sd-dead-bind Bind --service-roles @sd-dead,@sd-slow --identity-roles @zt-client &&
+	  cli edge create service-policy sd-dead-dial Dial --service-roles @sd-dead,@sd-slow --identity-roles @zt-host
+	} > "$W/last.out" 2>&1 || { notok "sipovld: create the sd-dead/sd-slow services"; diag < "$W/last.out"; }
 	cat > "$W/sipovld.conf" <<CONF
 { "identities": ["$W/renamed-file.json"], "control_socket": "$W/sipovld.sock", "log_level": "info",
   "service_poll_s": 1 }
@@ -453,6 +473,32 @@ CONF
 	[ -n "$ready" ] && [ "$name" = zt-client ] &&
 		ok "sipovld: \$tunneler_id.name is the controller's name for the identity (zt-client, file renamed-file.json)" ||
 		{ notok "sipovld: \$tunneler_id.name from the controller (ready=$ready name=$name)"; tail -15 "$W/sipovld.log" | diag; }
+	for _ in $(seq 1 120); do
+		"$SD" --control "$W/sipovld.sock" --request status 2>/dev/null |
+			jq -e '[.services[] | select(.name == "sd-dead" or .name == "sd-slow") | .host.listening] == [true, true]' \
+			> /dev/null 2>&1 && break
+		sleep 0.25
+	done
+	t0=$(now_ms)
+	expect_fail "sipovld hosting: a target that refuses the connection -> DialFailed with the reason" \
+		"connect 127.0.0.1:$DEAD_PORT: Connection refused" \
+		"$SAN" dial -i "$ID/zt-host.json" -s sd-dead --bytes 100 --timeout-ms 20000
+	t1=$(now_ms)
+	grep -q "^ready" "$W/slow.log" || sleep 1
+	expect_fail "sipovld hosting: a target that never answers -> DialFailed after listenOptions.connectTimeout (2s)" \
+		"connect 127.0.0.1:$SLOW_PORT: timed out after [0-9]+ ms" \
+		"$SAN" dial -i "$ID/zt-host.json" -s sd-slow --bytes 100 --timeout-ms 20000
+	t2=$(now_ms)
+	"$SD" --control "$W/sipovld.sock" --request status > "$W/sd.status" 2>/dev/null
+	read -r cf htcp < <(jq -r '[.counters.hosted_connect_failed, .counters.hosted_tcp] | @tsv' "$W/sd.status")
+	# the controller retries a failed circuit, so one client dial may reach us more than once
+	if [ "${cf:-0}" -ge 2 ] && [ "${htcp:-1}" -eq 0 ] && [ $((t2 - t1)) -ge 2000 ]; then
+		ok "sipovld hosting: hosted_connect_failed=$cf, hosted_tcp=0 (refused after $((t1 - t0)) ms, timed out after $((t2 - t1)) ms)"
+	else
+		notok "sipovld hosting: counters after failed targets (connect_failed=$cf hosted_tcp=$htcp, $((t1 - t0)) / $((t2 - t1)) ms)"
+		grep -E "sd-dead|sd-slow" "$W/sipovld.log" | tail -8 | diag
+	fi
+	kill "$SLOW_PID" 2>/dev/null
 	sed -i 's/"service_poll_s": 1/"service_poll_s": 2/' "$W/sipovld.conf"
 	if "$SD" --control "$W/sipovld.sock" --request reload > "$W/sd.reload" 2>&1 && grep -q '"ok": *true' "$W/sd.reload" &&
 		"$SD" --control "$W/sipovld.sock" --request status 2>/dev/null | grep -q '"service_poll_s": *2'; then

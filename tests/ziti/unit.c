@@ -239,6 +239,199 @@ static void test_dispatch(void)
 	free(ch.conns);
 }
 
+/* ---- end-of-iteration tasks (the channel's coalesced write) ---- */
+
+struct task_probe {
+	struct zt_loop *l;
+	struct zt_task t, t2;
+	int runs, runs2, order, t_order, timer_order;
+	bool posted_in_timer, repost;
+};
+
+static void probe_task(void *arg)
+{
+	struct task_probe *p = arg;
+
+	p->runs++;
+	p->t_order = ++p->order;
+	if (p->repost) { /* a task posting a task: it runs in the same pass */
+		p->repost = false;
+		zt_task_post(p->l, &p->t2);
+	}
+}
+
+static void probe_task2(void *arg)
+{
+	((struct task_probe *)arg)->runs2++;
+}
+
+static void probe_timer(void *arg)
+{
+	struct task_probe *p = arg;
+
+	p->posted_in_timer = zt_task_post(p->l, &p->t);
+	zt_task_post(p->l, &p->t); /* twice: still runs once */
+	p->timer_order = ++p->order;
+}
+
+static void post_cancel_timer(void *arg)
+{
+	struct task_probe *p = arg;
+
+	zt_task_post(p->l, &p->t);
+	zt_task_cancel(p->l, &p->t);
+	zt_task_post(p->l, &p->t2);
+	zt_task_cancel(p->l, &p->t2); /* the list's tail: posting after it must still work */
+	zt_task_post(p->l, &p->t2);
+}
+
+static void stop_timer(void *arg)
+{
+	zt_loop_stop(arg);
+}
+
+static void test_tasks(void)
+{
+	struct task_probe p = { 0 };
+	struct zt_timer t1, t2, t3;
+
+	p.l = zt_loop_new();
+	zt_task_init(&p.t, probe_task, &p);
+	zt_task_init(&p.t2, probe_task2, &p);
+	check(!zt_task_post(p.l, &p.t) && !p.t.queued, "tasks: posting outside a loop iteration says 'do it now'");
+	zt_timer_init(&t1, probe_timer, &p);
+	zt_timer_init(&t3, stop_timer, p.l);
+	p.repost = true;
+	zt_timer_start(p.l, &t1, 0);
+	zt_timer_start(p.l, &t3, 20);
+	zt_loop_run(p.l, 1000);
+	check(p.posted_in_timer && p.runs == 1 && p.t_order > p.timer_order,
+	      "tasks: posted twice in an iteration, run once at its end (runs %d)", p.runs);
+	check(p.runs2 == 1, "tasks: a task posted by a task runs in the same pass");
+	/* cancelled before the end of the iteration: never runs */
+	p.runs = p.runs2 = 0;
+	zt_timer_init(&t2, post_cancel_timer, &p);
+	zt_timer_start(p.l, &t2, 0);
+	zt_timer_start(p.l, &t3, 20);
+	zt_loop_run(p.l, 1000);
+	check(p.runs == 0 && p.runs2 == 1, "tasks: a cancelled task does not run; re-posted after a cancel it does");
+	zt_task_post(p.l, &p.t); /* not in an iteration: refused */
+	check(!p.t.queued, "tasks: nothing queued after the loop returned");
+	zt_loop_free(p.l);
+}
+
+/* ---- a Dial held for a later answer (hosting: answer once the target connected) ---- */
+
+struct held_probe {
+	struct zt_dial_req *held;
+	bool hold;
+};
+
+static void held_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
+{
+	struct held_probe *hp = user;
+
+	(void)l;
+	if (hp->hold)
+		hp->held = zt_dial_req_hold(req);
+}
+
+static void held_dial(struct zt_chan *ch, int32_t seq)
+{
+	struct zt_buf in = { 0 };
+	struct zt_msgb mb;
+	struct zt_msg m;
+	size_t used;
+
+	zt_msgb_begin(&mb, &in, ZT_CT_DIAL, seq);
+	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, 777);
+	zt_msgb_hdr_u32(&mb, ZT_H_ROUTER_PROVIDED_CONN_ID, 0x80000000u + (uint32_t)seq);
+	zt_msgb_hdr(&mb, ZT_H_APP_DATA, (const uint8_t *)"{}", 2);
+	memcpy(zt_msgb_body(&mb, 3), "tok", 3);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	ch->in_dispatch = true; /* replies stay in ch->out (no TLS here) */
+	zt_chan_dispatch(ch, &m);
+	zt_buf_free(&in);
+}
+
+static void test_held_dial(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_session sess = { .token = "tok", .refs = 100 };
+	struct held_probe hp = { .hold = true };
+	struct zt_listener_cbs cbs = { .on_dial = held_on_dial };
+	struct zt_listener l = { 0 };
+	struct zt_msg r;
+	uint32_t u32;
+
+	ctx.o.log_level = -1;
+	ctx.o.backoff_max_ms = 1000;
+	ctx.loop = zt_loop_new();
+	ch.ctx = &ctx;
+	ch.name = "test";
+	ch.state = ZT_CH_UP;
+	l.ctx = &ctx;
+	l.service = "svc";
+	l.cbs = cbs;
+	l.user = &hp;
+	l.state = ZT_L_BOUND;
+	l.session = &sess;
+	l.ch = &ch;
+	l.id = 777;
+	zt_timer_init(&l.timer, NULL, &l);
+	zt_chan_map_add(&ch, 777, &l, 1);
+
+	held_dial(&ch, 42);
+	check(hp.held && zt_buf_used(&ch.out) == 0 && zt_dial_req_valid(hp.held),
+	      "held dial: on_dial returns without an answer; nothing sent yet");
+	check(hp.held && !zt_dial_req_app_data(hp.held, &(size_t){ 0 }) && !zt_dial_req_caller(hp.held),
+	      "held dial: app_data and caller are not kept");
+	zt_reject(hp.held, "connect 10.2.0.5:5060: Connection refused");
+	check(out_msg(&ch, &r) && r.content_type == ZT_CT_DIAL_FAILED && zt_msg_hdr_u32(&r, ZT_H_REPLY_FOR, &u32) &&
+		      u32 == 42 && zt_msg_hdr_u32(&r, ZT_H_CONN_ID, &u32) && u32 == 777 &&
+		      memmem(r.body, r.body_len, "Connection refused", 18),
+	      "held dial: a later reject is a DialFailed replying to the Dial, with the reason");
+	zt_buf_free(&ch.out);
+
+	/* the binding goes away while the dial is held (channel still up): router told at once */
+	hp.held = NULL;
+	held_dial(&ch, 43);
+	struct zt_dial_req *h1 = hp.held;
+
+	held_dial(&ch, 44);
+	struct zt_dial_req *h2 = hp.held;
+
+	check(h1 && h2 && l.held == h2 && h2->hnext == h1, "held dial: two held dials linked on the listener");
+	zt_listener_on_msg(&l, &ch,
+			   &(struct zt_msg){ .content_type = ZT_CT_STATE_CLOSED, .body = (const uint8_t *)"gone", .body_len = 4 });
+	int n = 0;
+	size_t off = ch.out.off;
+
+	while (out_msg(&ch, &r)) {
+		size_t used = 0;
+
+		zt_msg_parse(ch.out.data + ch.out.off, zt_buf_used(&ch.out), &r, &used, NULL);
+		if (r.content_type == ZT_CT_DIAL_FAILED && memmem(r.body, r.body_len, "binding closed", 14))
+			n++;
+		ch.out.off += used;
+	}
+	ch.out.off = off;
+	check(n == 2 && !l.held, "held dial: binding closed -> DialFailed('binding closed') for each held dial (%d)", n);
+	check(h1 && h2 && !zt_dial_req_valid(h1) && !zt_dial_req_valid(h2), "held dial: held requests went stale");
+	check(h1 && !zt_accept(h1, NULL, NULL), "held dial: accepting a stale request fails (and frees it)");
+	size_t before = zt_buf_used(&ch.out);
+
+	if (h2)
+		zt_reject(h2, "too late");
+	check(zt_buf_used(&ch.out) == before, "held dial: rejecting a stale request sends nothing");
+	zt_buf_free(&ch.out);
+	zt_timer_stop(ctx.loop, &l.timer);
+	zt_session_put(l.session);
+	free(ch.conns);
+	zt_loop_free(ctx.loop);
+}
+
 static char tmpdir[] = "/tmp/zt-unit.XXXXXX";
 
 static const char *write_file(const char *name, const char *text)
@@ -311,6 +504,8 @@ int main(void)
 	test_codec();
 	test_multipart();
 	test_dispatch();
+	test_tasks();
+	test_held_dial();
 	test_identity();
 	return failures ? 1 : 0;
 }

@@ -762,6 +762,13 @@ static struct json_object *status_json(void)
 		JADD(j, "ready", JB(id->ready));
 		if (id->err[0])
 			JADD(j, "error", JS(id->err));
+		if (id->ctx) {
+			uint64_t full, resumed;
+
+			zt_ctx_api_tls_stats(id->ctx, &full, &resumed);
+			JADD(j, "controller_tls_full", JI((int64_t)full));
+			JADD(j, "controller_tls_resumed", JI((int64_t)resumed));
+		}
 		json_object_array_add(ids, j);
 		for (struct svc *s = id->svcs; s; s = s->next) {
 			struct json_object *sj = json_object_new_object(), *p = json_object_new_array();

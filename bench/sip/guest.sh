@@ -58,6 +58,9 @@
 #   SIPOVL_BENCH_CALL_SECS seconds of offered calls (10): CPS x CALL_SECS calls
 #   SIPOVL_BENCH_MEM_FLOWS flows of the memory measurement at the end (200; 0: none), at
 #   SIPOVL_BENCH_MEM_PPS   packets/s each (1), after SIPOVL_BENCH_MEM_WARM s (30)
+#   SIPOVL_BENCH_PERF      1: profile both sipovlds (perf, cpu-clock) in each sipovld window
+#                          and print the top symbols as "PERF ..." lines (a diagnostic)
+#   SIPOVL_BENCH_DIAG      1: print socket queues and counters mid-window ("DIAG ..." lines)
 source "$SIPOVL_TOP/selftests/lib.sh"
 require_root
 in_vm || { echo "guest.sh: run me through bench/sip/run.sh" >&2; exit 2; }
@@ -80,6 +83,8 @@ CALL_SECS=${SIPOVL_BENCH_CALL_SECS:-10}
 MEM_FLOWS=${SIPOVL_BENCH_MEM_FLOWS:-200}
 MEM_PPS=${SIPOVL_BENCH_MEM_PPS:-1}
 MEM_WARM=${SIPOVL_BENCH_MEM_WARM:-30}
+PERF=${SIPOVL_BENCH_PERF:-}
+DIAG=${SIPOVL_BENCH_DIAG:-}
 for f in "$D" "$CTL" "$ZN/gw-a.json" "$ZN/gw-b.json" "$ZN/ziti-bin"; do
 	[ -e "$f" ] || { echo "guest.sh: missing $f (make sip-bench; bench/sip/run.sh)" >&2; exit 1; }
 done
@@ -316,7 +321,40 @@ measure() { # measure TUN N ROUND
 	rp=$!
 	waitfor $((WARM + 30)) test -e "$dir/window"
 	c0=$(cpu_ticks "$TUN_PID") b0=$(cpu_ticks "$GWB_PID") g0=$(guest_ticks) w0=$(date +%s)
-	sleep $((SECS - 1))
+	if [ -n "$PERF" ] && [ "$tun" = sipovld ]; then
+		# where both gateways' sipovld spend the window (a diagnostic: perf takes CPU too),
+		# and how many TCP connections each gateway opened in it (router, controller)
+		opens() { ip netns exec "$1" awk '$1 == "Tcp:" && $2 != "RtoAlgorithm" {print $6}' /proc/net/snmp; }
+		local oa0 ob0
+		oa0=$(opens "$GWA") ob0=$(opens "$GWB")
+		perf record -q -F 499 -e cpu-clock --call-graph dwarf,8192 -p "$TUN_PID,$GWB_PID" -o "$TMP/$m.perf" -- sleep $((SECS - 1)) \
+			>"$TMP/$m.perf.log" 2>&1
+		perf report -i "$TMP/$m.perf" --stdio --no-children --sort dso,sym -g none --percent-limit 0.7 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | head -60 | sed "s/^/PERF $m /"
+		# who calls the top symbols (callers, down to 5 % of the samples)
+		perf report -i "$TMP/$m.perf" --stdio --no-children --sort sym -g graph,5,caller --percent-limit 5 \
+			2>/dev/null | grep -v '^#' | grep -v '^$' | head -150 | sed "s/^/PERFG $m /"
+		say "PERF $m TCP connections opened in the window: gw-a $(($(opens "$GWA") - oa0)), gw-b $(($(opens "$GWB") - ob0))"
+		say "PERF $m controller TLS full/resumed: gw-a $("$D" --control "$TMP/a.sock" --request status 2>/dev/null |
+			jq -r '.identities[0] | "\(.controller_tls_full)/\(.controller_tls_resumed)"'), gw-b $("$D" --control "$TMP/b.sock" \
+			--request status 2>/dev/null | jq -r '.identities[0] | "\(.controller_tls_full)/\(.controller_tls_resumed)"')"
+		tail -n 12 "$TMP/$tun.log" | cut -c1-250 | sed "s/^/PERFLOG $m gw-a /"
+		tail -n 12 "$TMP/gwb.log" | cut -c1-250 | sed "s/^/PERFLOG $m gw-b /"
+	elif [ -n "$DIAG" ] && [ "$tun" = sipovld ]; then
+		# queues in the middle of the window: UDP receive queues (sum, max) and the router
+		# connection's queues in each gateway, and the daemons' counters
+		sleep $(((SECS - 1) / 2))
+		local ns
+		for ns in "$GWA" "$GWB"; do
+			say "DIAG $m $ns udp recv-q sum/max/n: $(ip netns exec "$ns" ss -Huan | awk '{s += $2; if ($2 > m) m = $2; n++} END {print s + 0 "/" m + 0 "/" n}')"
+			say "DIAG $m $ns tcp to router (recv-q send-q peer): $(ip netns exec "$ns" ss -Htn state established '( dport = :3022 )' | awk '{print $1, $2, $4}' | tr '\n' ';')"
+		done
+		say "DIAG $m gw-a counters: $("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq -c '.counters | {udp_dropped, mem_limit_hits, packets_to_ziti, packets_from_ziti}')"
+		say "DIAG $m gw-b counters: $("$D" --control "$TMP/b.sock" --request status 2>/dev/null | jq -c '.counters | {udp_dropped, mem_limit_hits, packets_to_ziti, packets_from_ziti}')"
+		sleep $(((SECS - 1) - (SECS - 1) / 2))
+	else
+		sleep $((SECS - 1))
+	fi
 	rss1=$(rss_kb "$TUN_PID")
 	c1=$(cpu_ticks "$TUN_PID") b1=$(cpu_ticks "$GWB_PID") g1=$(guest_ticks) w1=$(date +%s)
 	pct() { echo $((($2 - $1) * 100 / $(getconf CLK_TCK) / (SECS - 1))); } # % of one vCPU

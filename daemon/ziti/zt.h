@@ -91,6 +91,8 @@ const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i);
 const char *zt_ctx_api_session_id(struct zt_ctx *ctx);
 /* The controller's name for our identity, known once authenticated (else NULL). */
 const char *zt_ctx_identity_name(struct zt_ctx *ctx);
+/* Controller requests' TLS connections so far: full handshakes and resumed sessions. */
+void zt_ctx_api_tls_stats(const struct zt_ctx *ctx, uint64_t *full, uint64_t *resumed);
 /* Testing aid: pretend the API session expired (drop it, re-authenticate on next need). */
 void zt_ctx_forget_api_session(struct zt_ctx *ctx);
 

@@ -452,15 +452,16 @@ static bool chan_live(const struct zt_chan *ch)
  * Read and dispatch what the router sent, up to ZT_CHAN_READ_BATCH bytes per call: the socket
  * stays readable (level-triggered), so the rest comes in the next loop iteration, after the
  * other ready sockets had their turn. Unbounded, a busy channel starved the flows' sockets of
- * the same process (their datagrams aged in socket buffers). Without read-ahead OpenSSL
- * holds no whole record back; a partial one waits for its remaining bytes in the socket.
+ * the same process (their datagrams aged in socket buffers). The channel reads ahead (one
+ * read(2) for many records, not two per record); what OpenSSL has buffered is invisible to
+ * epoll, so that is always drained before returning.
  */
 static void chan_read(struct zt_chan *ch)
 {
 	char err[300];
 	size_t got = 0;
 
-	while (got < ZT_CHAN_READ_BATCH || SSL_pending(ch->ssl) > 0) {
+	while (got < ZT_CHAN_READ_BATCH || SSL_has_pending(ch->ssl)) {
 		if (zt_buf_reserve(&ch->in, 65536)) {
 			chan_fail(ch, "out of memory");
 			return;
@@ -535,6 +536,7 @@ static void chan_io(void *arg, uint32_t events)
 			return;
 		}
 		SSL_set_fd(ch->ssl, ch->fd);
+		SSL_set_read_ahead(ch->ssl, 1);
 		SSL_set1_host(ch->ssl, ch->host);
 		SSL_set_tlsext_host_name(ch->ssl, ch->host);
 		SSL_set_alpn_protos(ch->ssl, alpn_ziti_edge, sizeof(alpn_ziti_edge) - 1);
@@ -561,7 +563,7 @@ static void chan_io(void *arg, uint32_t events)
 	}
 	if (!chan_live(ch))
 		return;
-	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || SSL_has_pending(ch->ssl))
 		chan_read(ch);
 	if (chan_live(ch) && (events & EPOLLOUT))
 		zt_chan_flush(ch);

@@ -582,6 +582,12 @@ const char *zt_ctx_api_session_id(struct zt_ctx *ctx)
 	return ctx->api_session_id;
 }
 
+void zt_ctx_api_tls_stats(const struct zt_ctx *ctx, uint64_t *full, uint64_t *resumed)
+{
+	*full = ctx->id->api_handshakes;
+	*resumed = ctx->id->api_resumed;
+}
+
 const char *zt_ctx_identity_name(struct zt_ctx *ctx)
 {
 	return ctx->identity_name;

@@ -238,6 +238,9 @@ static void http_step(struct zt_http *h)
 			http_fail(h, "%s", "SSL_new failed");
 			return;
 		}
+		SSL_set_app_data(h->ssl, ZT_SSL_API);
+		if (h->ctx->id->api_sess)
+			SSL_set_session(h->ssl, h->ctx->id->api_sess); /* resume: no client signature */
 		SSL_set_fd(h->ssl, h->fd);
 		SSL_set1_host(h->ssl, h->ctx->id->host);
 		SSL_set_hostflags(h->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -262,6 +265,10 @@ static void http_step(struct zt_http *h)
 			http_fail(h, "%s", err);
 			return;
 		}
+		if (SSL_session_reused(h->ssl))
+			h->ctx->id->api_resumed++;
+		else
+			h->ctx->id->api_handshakes++;
 		h->state = H_SEND;
 	}
 	if (h->state == H_SEND) {
@@ -347,6 +354,14 @@ static void http_step(struct zt_http *h)
 		body[r.body_len] = 0;
 		r.body = body;
 		zt_buf_free(&dechunk);
+		/*
+		 * A complete response: close the TLS session cleanly (close_notify, best effort,
+		 * not waited for). OpenSSL drops a session whose connection ended without it, and
+		 * the next request would need a full handshake.
+		 */
+		ERR_clear_error();
+		if (SSL_shutdown(h->ssl) < 0)
+			ERR_clear_error();
 		http_finish(h, &r);
 		free(body);
 	}

@@ -146,8 +146,24 @@ void zt_identity_free(struct zt_identity *id)
 	free(id->port);
 	free(id->base_path);
 	free(id->cert_fp);
+	SSL_SESSION_free(id->api_sess);
 	SSL_CTX_free(id->ssl);
 	free(id);
+}
+
+/*
+ * A new session (TLS 1.3: a ticket after the handshake) on a controller connection: keep
+ * the latest for the next request. Router channels are long-lived and not resumed.
+ */
+static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct zt_identity *id = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	if (!id || SSL_get_app_data(ssl) != ZT_SSL_API || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	SSL_SESSION_free(id->api_sess);
+	id->api_sess = sess;
+	return 1; /* we keep the reference */
 }
 
 const char *zt_identity_api(const struct zt_identity *id)
@@ -268,6 +284,9 @@ static int setup_ssl(struct zt_identity *id, const char *cert_pem, const char *k
 	id->cert_fp = calloc(1, mdlen * 2 + 1);
 	for (unsigned i = 0; id->cert_fp && i < mdlen; i++)
 		sprintf(id->cert_fp + 2 * i, "%02x", md[i]);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
+	SSL_CTX_set_app_data(ctx, id);
 	id->ssl = ctx;
 	ctx = NULL;
 	rc = 0;

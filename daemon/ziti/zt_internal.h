@@ -19,7 +19,17 @@ struct zt_identity {
 	char *base_path; /* path part of ztAPI ("/edge/client/v1") */
 	SSL_CTX *ssl;    /* client cert + CA trust, shared by controller and routers */
 	char *cert_fp;   /* sha1 fingerprint (for logs) */
+	/*
+	 * The controller's latest session ticket: the next request resumes with it, which skips
+	 * the client certificate signature (with an RSA-4096 identity a full handshake is ~5 ms
+	 * of CPU natively and seconds under TCG, the event loop stalled all the while).
+	 */
+	SSL_SESSION *api_sess;
+	uint64_t api_handshakes, api_resumed;
 };
+
+/* SSL app data marking a controller (API) connection, whose sessions are kept for resumption */
+#define ZT_SSL_API ((void *)(uintptr_t)0x415049)
 
 /* ---- tiny async HTTPS client (one TLS connection per request, Connection: close) ---- */
 struct zt_http_resp {

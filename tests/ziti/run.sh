@@ -479,6 +479,15 @@ CONF
 			> /dev/null 2>&1 && break
 		sleep 0.25
 	done
+	# every controller request is its own TLS connection: after the first, they resume the
+	# session (no client-certificate signature, which is what costs CPU)
+	"$SD" --control "$W/sipovld.sock" --request status > "$W/sd.status" 2>/dev/null
+	read -r tls_full tls_res < <(jq -r '.identities[0] | [.controller_tls_full, .controller_tls_resumed] | @tsv' "$W/sd.status")
+	if [ "${tls_res:-0}" -ge 3 ] && [ "${tls_full:-9}" -le 2 ]; then
+		ok "sipovld: controller requests resume the TLS session ($tls_full full handshakes, $tls_res resumed)"
+	else
+		notok "sipovld: controller TLS resumption (full=$tls_full resumed=$tls_res)"
+	fi
 	t0=$(now_ms)
 	expect_fail "sipovld hosting: a target that refuses the connection -> DialFailed with the reason" \
 		"connect 127.0.0.1:$DEAD_PORT: Connection refused" \

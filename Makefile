@@ -18,6 +18,8 @@
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
+# (O= on the command line would reach the kernel's own make through MAKEFLAGS, where it means
+# the kernel build directory: every kernel sub-make below resets it with O=.)
 O ?= $(TOP)/build
 
 # Kernel selection: KVER61 / KVER612 are the installed Debian 6.1 and 6.12 kernels
@@ -57,7 +59,7 @@ tests: all $(TEST_BUILD)
 
 kmod:
 	@test -d "$(KDIR)" || { echo "error: no kernel headers at $(KDIR) (run scripts/deps.sh build, or set KDIR=)" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(TOP) modules
+	$(MAKE) -C $(KDIR) O= M=$(TOP) modules
 
 # The VM runner and the static checks build out of tree, one copy of the module sources per
 # kernel (and per purpose), so objects for different kernels never mix with each other or with
@@ -77,19 +79,19 @@ kmod-vm:
 	@test -f Kbuild || { echo "error: no Kbuild at the top: nothing to build" >&2; exit 1; }
 	@mkdir -p $(O)/kmod-$(KVER)
 	@$(call klock,kmod-$(KVER)); $(KSYNC) Kbuild kmod uapi $(O)/kmod-$(KVER)/ && \
-		$(MAKE) -C $(KDIR) M=$(O)/kmod-$(KVER) modules
+		$(MAKE) -C $(KDIR) O= M=$(O)/kmod-$(KVER) modules
 
 kmod-sparse:
 	$(kheaders)
 	@mkdir -p $(O)/sparse-$(KVER)
 	@$(call klock,sparse-$(KVER)); $(KSYNC) Kbuild kmod uapi $(O)/sparse-$(KVER)/ && \
-		$(MAKE) -C $(KDIR) M=$(O)/sparse-$(KVER) C=2 CF="-D__CHECK_ENDIAN__" modules
+		$(MAKE) -C $(KDIR) O= M=$(O)/sparse-$(KVER) C=2 CF="-D__CHECK_ENDIAN__" modules
 
 testmod:
 	$(kheaders)
 	@mkdir -p $(O)/testmod-$(KVER)
 	@$(call klock,testmod-$(KVER)); $(KSYNC) selftests/vm/testmod/ $(O)/testmod-$(KVER)/ && \
-		$(MAKE) -C $(KDIR) M=$(O)/testmod-$(KVER) modules
+		$(MAKE) -C $(KDIR) O= M=$(O)/testmod-$(KVER) modules
 
 # Installation (Documentation/admin-guide.md). DESTDIR= stages into a directory (packaging).
 PREFIX ?= /usr
@@ -136,5 +138,5 @@ bench:
 	@scripts/bench.sh
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(TOP) clean >/dev/null 2>&1
+	-$(MAKE) -C $(KDIR) O= M=$(TOP) clean >/dev/null 2>&1
 	rm -rf $(O)

@@ -343,8 +343,10 @@ measure() { # measure TUN N ROUND
 	elif [ -n "$DIAG" ] && [ "$tun" = sipovld ]; then
 		# queues in the middle of the window: UDP receive queues (sum, max) and the router
 		# connection's queues in each gateway, and the daemons' counters
+		local ns ua0 ub0
+		ua0=$(cut -d' ' -f14,15 "/proc/$TUN_PID/stat") ub0=$(cut -d' ' -f14,15 "/proc/$GWB_PID/stat")
 		sleep $(((SECS - 1) / 2))
-		local ns
+		say "DIAG $m user/system ticks in $(((SECS - 1) / 2)) s: gw-a $ua0 -> $(cut -d' ' -f14,15 "/proc/$TUN_PID/stat"), gw-b $ub0 -> $(cut -d' ' -f14,15 "/proc/$GWB_PID/stat")"
 		for ns in "$GWA" "$GWB"; do
 			say "DIAG $m $ns udp recv-q sum/max/n: $(ip netns exec "$ns" ss -Huan | awk '{s += $2; if ($2 > m) m = $2; n++} END {print s + 0 "/" m + 0 "/" n}')"
 			say "DIAG $m $ns tcp to router (recv-q send-q peer): $(ip netns exec "$ns" ss -Htn state established '( dport = :3022 )' | awk '{print $1, $2, $4}' | tr '\n' ';')"

@@ -1110,7 +1110,11 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 		if (errno != EINPROGRESS) {
 			snprintf(reason, sizeof(reason), "connect %s: %s", cfg_fmt_sa(&t.dst, y, sizeof(y)),
 				 strerror(errno));
-			goto refuse;
+			close(fd);
+			D.c.hosted_connect_failed++; /* the target's failure, as when it fails later */
+			logm(L_WARN, "service %s: a dial from '%s' failed: %s", s->name, caller, reason);
+			zt_reject(req, reason);
+			return;
 		}
 	} else {
 		connected = true;

@@ -60,7 +60,8 @@
 #   SIPOVL_BENCH_MEM_PPS   packets/s each (1), after SIPOVL_BENCH_MEM_WARM s (30)
 #   SIPOVL_BENCH_PERF      1: profile both sipovlds (perf, cpu-clock) in each sipovld window
 #                          and print the top symbols as "PERF ..." lines (a diagnostic)
-#   SIPOVL_BENCH_DIAG      1: print socket queues and counters mid-window ("DIAG ..." lines)
+#   SIPOVL_BENCH_DIAG      1: print socket queues and counters mid-window ("DIAG ..." lines);
+#                          with SIPOVL_BENCH_STRACE=1 also `strace -c` of both sipovlds
 source "$SIPOVL_TOP/selftests/lib.sh"
 require_root
 in_vm || { echo "guest.sh: run me through bench/sip/run.sh" >&2; exit 2; }
@@ -353,6 +354,12 @@ measure() { # measure TUN N ROUND
 		done
 		say "DIAG $m gw-a counters: $("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq -c '.counters | {udp_dropped, mem_limit_hits, packets_to_ziti, packets_from_ziti}')"
 		say "DIAG $m gw-b counters: $("$D" --control "$TMP/b.sock" --request status 2>/dev/null | jq -c '.counters | {udp_dropped, mem_limit_hits, packets_to_ziti, packets_from_ziti}')"
+		if [ -n "${SIPOVL_BENCH_STRACE:-}" ]; then # system calls, 4 s each (strace slows them)
+			timeout -s INT 4 strace -c -p "$TUN_PID" -o "$TMP/$m.stra" >/dev/null 2>&1
+			timeout -s INT 4 strace -c -p "$GWB_PID" -o "$TMP/$m.strb" >/dev/null 2>&1
+			sed "s/^/DIAG $m strace gw-a 4 s: /" "$TMP/$m.stra" | head -16
+			sed "s/^/DIAG $m strace gw-b 4 s: /" "$TMP/$m.strb" | head -16
+		fi
 		sleep $(((SECS - 1) - (SECS - 1) / 2))
 	else
 		sleep $((SECS - 1))

@@ -542,25 +542,33 @@ static unsigned int sipovl_out(void *priv, struct sk_buff *skb,
 	return local_out(sn, skb, state, pf_family(state));
 }
 
+/*
+ * Both hooks run right after destination NAT (so after defragmentation,
+ * conntrack and mangle): forwarded and local traffic are looked up at the
+ * same NAT stage, with the destination the packet will be delivered to. An
+ * admin's DNAT rule thus decides what is intercepted, and no NAT rewrites a
+ * steered packet's destination afterwards (which would drop its local route
+ * and, with the socket assigned, the packet: ip_forward() refuses it). In
+ * LOCAL_OUT, NAT may also reroute, which would undo the loopback route.
+ */
 static const struct nf_hook_ops sipovl_nf_ops[SIPOVL_NHOOKS] = {
 	{
 		.hook = sipovl_pre,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_PRE_ROUTING,
-		.priority = NF_IP_PRI_CONNTRACK + 1,
+		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = sipovl_out,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_OUT,
-		/* After mangle and NAT, which may reroute. */
 		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = sipovl_pre,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_PRE_ROUTING,
-		.priority = NF_IP6_PRI_CONNTRACK + 1,
+		.priority = NF_IP6_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = sipovl_out,

@@ -8,6 +8,8 @@
 
 #include <linux/version.h>
 #include <linux/netlink.h>
+#include <linux/ipv6.h>
+#include <net/ip.h>
 #include <net/inet_dscp.h>
 #include <net/route.h>
 
@@ -46,6 +48,19 @@ const char *sipovl_extack_fmt(const char *fmt, ...) __printf(1, 2);
 #define SIPOVL_RT_TOS(tos)	((tos) & IPTOS_RT_MASK)
 #else
 #define SIPOVL_RT_TOS(tos)	((tos) & INET_DSCP_MASK)
+#endif
+
+/*
+ * Route hints of list receive (ip_list_rcv_finish(), ip6_list_rcv_finish()):
+ * steer.c keeps a steered packet from becoming the hint with the flags the
+ * kernel itself uses to refuse a hint (multipath routes). They came with the
+ * multipath hint fix, which Debian's 6.1 (stable backport) and 6.12 both
+ * have, and they are read only by ip_extract_route_hint() and
+ * ip6_extract_route_hint(). Without them a steered packet's local-delivery
+ * route would leak to the packets after it: refuse to build.
+ */
+#if !defined(IPSKB_MULTIPATH) || !defined(IP6SKB_MULTIPATH)
+#error "sipovl needs IPSKB_MULTIPATH and IP6SKB_MULTIPATH to refuse route hints"
 #endif
 
 #endif /* _SIPOVL_COMPAT_H */

@@ -26,6 +26,7 @@
 #include <net/ipv6.h>
 #include <net/addrconf.h>
 #include <net/ip_fib.h>
+#include <net/ip6_route.h>
 #include <net/l3mdev.h>
 #include <linux/inetdevice.h>
 #include <net/tcp.h>
@@ -136,13 +137,81 @@ static bool pkt_src_martian(const struct sipovl_pkt *p)
 }
 
 /*
+ * A packet from another host claiming one of this host's addresses as its
+ * source. The kernel refuses these in the input route lookup
+ * (fib_validate_source(), unless the device has accept_local), which
+ * steering bypasses; IPv6 has no such rule, but a remote packet with a local
+ * source is spoofed there too. Loopback (local traffic) is exempt.
+ */
+static bool pkt_src_spoofs_local(struct net *net, const struct sipovl_pkt *p,
+				 const struct net_device *in)
+{
+	struct in_device *idev;
+
+	if (!in || (in->flags & IFF_LOOPBACK))
+		return false;
+	if (p->f == SIPOVL_F6)
+		return ipv6_chk_addr(net, p->saddr, NULL, 0);
+	idev = __in_dev_get_rcu(in);
+	if (idev && IN_DEV_ACCEPT_LOCAL(idev))
+		return false;
+	return inet_addr_type_dev_table(net, in, *(const __be32 *)p->saddr) ==
+	       RTN_LOCAL;
+}
+
+/*
+ * IPv6 reverse path, as the kernel's rpfilter match checks it: the source
+ * must be routed as unicast (not local, reject, blackhole or anycast) and,
+ * when @strict, back through the device the packet came in on. A link-local
+ * source is looked up on that device.
+ */
+static bool pkt_rpf6_ok(struct net *net, const struct sk_buff *skb,
+			const struct sipovl_pkt *p,
+			const struct net_device *in, bool strict)
+{
+	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	struct flowi6 fl6 = {
+		.flowi6_iif = LOOPBACK_IFINDEX,
+		.flowi6_l3mdev = l3mdev_master_ifindex_rcu(in),
+		.flowlabel = ip6_flowinfo(ip6h),
+		.flowi6_proto = p->l4,
+		.daddr = ip6h->saddr,
+		.saddr = ip6h->daddr,
+	};
+	int flags = RT6_LOOKUP_F_HAS_SADDR;
+	struct dst_entry *dst;
+	struct rt6_info *rt;
+	bool ok = false;
+
+	if (ipv6_addr_type(&ip6h->saddr) & IPV6_ADDR_LINKLOCAL) {
+		fl6.flowi6_oif = in->ifindex;
+		flags |= RT6_LOOKUP_F_IFACE;
+	} else if (strict) {
+		fl6.flowi6_oif = in->ifindex;
+	}
+	dst = ip6_route_lookup(net, &fl6, skb, flags);
+	rt = container_of(dst, struct rt6_info, dst);
+	if (dst->error || !rt->rt6i_idev ||
+	    (rt->rt6i_flags & (RTF_REJECT | RTF_ANYCAST | RTF_LOCAL)))
+		goto out;
+	ok = !strict || rt->rt6i_idev->dev == in ||
+	     l3mdev_master_ifindex_rcu(rt->rt6i_idev->dev) == in->ifindex;
+out:
+	dst_release(dst);
+	return ok;
+}
+
+/*
  * Reverse-path filtering for a packet that would start a flow. Steering
  * bypasses the input route lookup, which is where the kernel applies
  * rp_filter, so apply the device's setting here: the source must be
  * reachable back through the device the packet came in on (strict, 1) or at
  * all (loose, 2), as unicast (or local with accept_local). Counted where the
  * kernel counts its own rp_filter drops (IPReversePathFilter). IPv6 has no
- * rp_filter; loopback (local traffic) is not checked.
+ * rp_filter of its own: the same per-device setting (net.ipv4.conf.*.
+ * rp_filter) selects strict (1) or loose (0 or 2), so an IPv6 source that is
+ * not routable at all never starts a flow; counted as errors. Loopback
+ * (local traffic) is not checked.
  */
 static bool pkt_rpf_ok(struct net *net, const struct sk_buff *skb,
 		       const struct sipovl_pkt *p, const struct net_device *in)
@@ -153,10 +222,12 @@ static bool pkt_rpf_ok(struct net *net, const struct sk_buff *skb,
 	struct flowi4 fl4 = {};
 	int mode;
 
-	if (p->f != SIPOVL_F4 || !in || (in->flags & IFF_LOOPBACK))
+	if (!in || (in->flags & IFF_LOOPBACK))
 		return true;
 	idev = __in_dev_get_rcu(in);
 	mode = idev ? IN_DEV_RPFILTER(idev) : 0;
+	if (p->f == SIPOVL_F6)
+		return pkt_rpf6_ok(net, skb, p, in, mode == 1);
 	if (!mode)
 		return true;
 	fl4.daddr = iph->saddr;
@@ -285,12 +356,18 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		sk = flow_sock(state->net, skb, &p, state->in, true);
 		if (!sk)
 			return NF_ACCEPT;
+		if (pkt_src_spoofs_local(state->net, &p, state->in)) {
+			sock_gen_put(sk);
+			goto spoofed;
+		}
 		deliver(sn, skb, &p, sk);
 		sipovl_gstat_inc(sn, SIPOVL_GS_REPLIES);
 		return NF_ACCEPT;
 	}
 
 	ic = t->ic[idx];
+	if (pkt_src_spoofs_local(state->net, &p, state->in))
+		goto spoofed;
 	sk = flow_sock(state->net, skb, &p, state->in, true);
 	if (!sk) {
 		/*
@@ -309,8 +386,11 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 			return NF_DROP;
 		}
-		if (!pkt_rpf_ok(state->net, skb, &p, state->in))
+		if (!pkt_rpf_ok(state->net, skb, &p, state->in)) {
+			if (f == SIPOVL_F6)
+				sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 			return NF_DROP;
+		}
 		sk = sipovl_socket_get(sn, f, p.p);
 		if (!sk) {
 policy:
@@ -330,6 +410,10 @@ policy:
 	sipovl_gstat_inc(sn, SIPOVL_GS_STEERED);
 	deliver(sn, skb, &p, sk);
 	return NF_ACCEPT;
+
+spoofed:
+	sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+	return NF_DROP;
 }
 
 static bool addr_is_local(struct net *net, const struct sipovl_pkt *p)
@@ -458,25 +542,33 @@ static unsigned int sipovl_out(void *priv, struct sk_buff *skb,
 	return local_out(sn, skb, state, pf_family(state));
 }
 
+/*
+ * Both hooks run right after destination NAT (so after defragmentation,
+ * conntrack and mangle): forwarded and local traffic are looked up at the
+ * same NAT stage, with the destination the packet will be delivered to. An
+ * admin's DNAT rule thus decides what is intercepted, and no NAT rewrites a
+ * steered packet's destination afterwards (which would drop its local route
+ * and, with the socket assigned, the packet: ip_forward() refuses it). In
+ * LOCAL_OUT, NAT may also reroute, which would undo the loopback route.
+ */
 static const struct nf_hook_ops sipovl_nf_ops[SIPOVL_NHOOKS] = {
 	{
 		.hook = sipovl_pre,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_PRE_ROUTING,
-		.priority = NF_IP_PRI_CONNTRACK + 1,
+		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = sipovl_out,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_OUT,
-		/* After mangle and NAT, which may reroute. */
 		.priority = NF_IP_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = sipovl_pre,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_PRE_ROUTING,
-		.priority = NF_IP6_PRI_CONNTRACK + 1,
+		.priority = NF_IP6_PRI_NAT_DST + 1,
 	},
 	{
 		.hook = sipovl_out,

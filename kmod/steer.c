@@ -14,12 +14,14 @@
 #include <linux/file.h>
 #include <linux/net.h>
 #include <linux/netdevice.h>
+#include <net/ip.h>
 #include <net/route.h>
 #include <net/ip6_route.h>
 #include <net/addrconf.h>
 #include <net/tcp.h>
 #include <net/dst.h>
 
+#include "compat.h"
 #include "steer.h"
 
 /*
@@ -231,6 +233,26 @@ void sipovl_socket_unregister(struct sipovl_net *sn, int f, int p)
 				sock_put(old[i][j]);
 }
 
+/*
+ * A steered packet must not become a route hint. ip_list_rcv_finish() and
+ * ip6_list_rcv_finish() give the route of a packet of a receive list to the
+ * following packets to the same destination address (and, for IPv4, TOS)
+ * that have no route yet, as a hint: with the local-delivery route of a
+ * steered packet, every packet after it to that address (other ports, ICMP,
+ * policy pass) would be delivered here instead of forwarded. The kernel
+ * refuses a packet as the hint when its control block carries
+ * IPSKB_MULTIPATH / IP6SKB_MULTIPATH, flags read nowhere else (see
+ * compat.h); the control block is valid from the IP receive routine to the
+ * transport layer.
+ */
+static void sipovl_refuse_route_hint(struct sk_buff *skb, int f)
+{
+	if (f == SIPOVL_F4)
+		IPCB(skb)->flags |= IPSKB_MULTIPATH;
+	else
+		IP6CB(skb)->flags |= IP6SKB_MULTIPATH;
+}
+
 void sipovl_dst_local_input(struct sipovl_net *sn, struct sk_buff *skb, int f)
 {
 	struct dst_entry *dst = f == SIPOVL_F4 ? &sn->lo_rt4->dst :
@@ -239,6 +261,7 @@ void sipovl_dst_local_input(struct sipovl_net *sn, struct sk_buff *skb, int f)
 	/* PREROUTING runs inside the receive path's RCU section. */
 	skb_dst_drop(skb);
 	skb_dst_set_noref(skb, dst);
+	sipovl_refuse_route_hint(skb, f);
 }
 
 void sipovl_dst_loopback_output(struct sipovl_net *sn, struct sk_buff *skb,

@@ -38,6 +38,28 @@
  * neither inside a transparent source range nor a destination matched by an
  * intercept are dropped (counted as src_denied).
  *
+ * Sources, conntrack and NAT
+ * --------------------------
+ *
+ * A packet matching an intercept, or a reply for a transparent source range,
+ * that arrives from another host with one of the host's own addresses as its
+ * source is dropped (IPv4 devices with accept_local excepted). A packet that
+ * would start a flow must pass the reverse-path check selected by the ingress
+ * device's net.ipv4.conf rp_filter: IPv4 as the kernel applies it (0 none,
+ * 1 strict, 2 loose); IPv6 strict for 1, else loose (a unicast route back to
+ * the source must exist). These drops count as errors (IPv4 reverse-path
+ * drops in the kernel's IPReversePathFilter counter instead).
+ *
+ * Both hooks (PREROUTING and LOCAL_OUT) run right after destination NAT
+ * (priority NF_IP_PRI_NAT_DST + 1): intercepts match the destination a
+ * packet has after the admin's DNAT rules, for forwarded and local traffic
+ * alike, and a steered packet is not rewritten by NAT afterwards. The daemon
+ * sees the client's real source (source NAT applies on the way out, not to
+ * packets delivered locally). Conntrack runs before the hooks: a packet in
+ * the reply direction of a tracked connection never starts a flow. Steered
+ * packets go through the INPUT hooks (their conntrack entry is confirmed
+ * there), the daemon's replies through OUTPUT and POSTROUTING.
+ *
  * Commands
  * --------
  *
@@ -244,7 +266,12 @@ enum sipovl_stats_attr {
 	SIPOVL_STATS_A_STEERED,		/* packets given to a daemon socket */
 	SIPOVL_STATS_A_PASSED,		/* matched, passed by policy */
 	SIPOVL_STATS_A_DROPPED,		/* matched, dropped by policy */
-	SIPOVL_STATS_A_ERRORS,		/* malformed or unparseable packets */
+	/*
+	 * malformed or unparseable packets; packets dropped for their source:
+	 * martian, one of the host's own addresses from another host, or (IPv6)
+	 * failing the reverse-path check
+	 */
+	SIPOVL_STATS_A_ERRORS,
 	/* replies delivered to transparent originating sockets */
 	SIPOVL_STATS_A_REPLIES,
 	/* packets of transparent sockets with a source outside the ranges */

@@ -8,6 +8,7 @@
 
 #include <linux/version.h>
 #include <linux/netlink.h>
+#include <linux/netfilter_bridge.h>
 #include <net/inet_dscp.h>
 #include <net/route.h>
 
@@ -46,6 +47,16 @@ const char *sipovl_extack_fmt(const char *fmt, ...) __printf(1, 2);
 #define SIPOVL_RT_TOS(tos)	((tos) & IPTOS_RT_MASK)
 #else
 #define SIPOVL_RT_TOS(tos)	((tos) & INET_DSCP_MASK)
+#endif
+
+/*
+ * A frame bridged with br_netfilter. Without CONFIG_BRIDGE_NETFILTER the
+ * kernel does not declare nf_bridge_info_exists() at all.
+ */
+#if IS_ENABLED(CONFIG_BRIDGE_NETFILTER)
+#define sipovl_bridged(skb)	nf_bridge_info_exists(skb)
+#else
+#define sipovl_bridged(skb)	((void)(skb), false)
 #endif
 
 #endif /* _SIPOVL_COMPAT_H */

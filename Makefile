@@ -48,7 +48,7 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod kmod-vm kmod-sparse testmod user tests clean check demo bench deps install install-dkms FORCE
+.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check demo bench deps install install-dkms FORCE
 
 all: kmod user
 
@@ -66,6 +66,7 @@ kmod:
 # the plain `make kmod` build above:
 #   make kmod-vm KVER=<release>      -> $(O)/kmod-<release>/sipovl.ko
 #   make kmod-sparse KVER=<release>  -> sparse (C=2) over every file; warnings on stderr
+#   make kmod-nobrnf KVER=<release>  -> the module built as for a kernel without CONFIG_BRIDGE_NETFILTER
 #   make testmod KVER=<release>      -> $(O)/testmod-<release>/*.ko (the runner's own tests)
 KSYNC = rsync -a --delete --exclude='*.mod.c' --include='*/' --include='*.[ch]' --include=Kbuild --include=Makefile \
 	--exclude='*'
@@ -86,6 +87,14 @@ kmod-sparse:
 	@mkdir -p $(O)/sparse-$(KVER)
 	@$(call klock,sparse-$(KVER)); $(KSYNC) Kbuild kmod uapi $(O)/sparse-$(KVER)/ && \
 		$(MAKE) -C $(KDIR) O= M=$(O)/sparse-$(KVER) C=2 CF="-D__CHECK_ENDIAN__" modules
+
+# The module without CONFIG_BRIDGE_NETFILTER (forced off after the kernel's configuration).
+kmod-nobrnf:
+	$(kheaders)
+	@mkdir -p $(O)/nobrnf-$(KVER)
+	@$(call klock,nobrnf-$(KVER)); $(KSYNC) Kbuild kmod uapi $(O)/nobrnf-$(KVER)/ && \
+		$(MAKE) -C $(KDIR) O= M=$(O)/nobrnf-$(KVER) \
+			KCFLAGS="-include $(TOP)/scripts/kconfig-no-bridge-netfilter.h" modules
 
 testmod:
 	$(kheaders)

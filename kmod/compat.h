@@ -10,6 +10,7 @@
 #include <linux/netlink.h>
 #include <linux/ipv6.h>
 #include <net/ip.h>
+#include <linux/netfilter_bridge.h>
 #include <net/inet_dscp.h>
 #include <net/route.h>
 
@@ -61,6 +62,16 @@ const char *sipovl_extack_fmt(const char *fmt, ...) __printf(1, 2);
  */
 #if !defined(IPSKB_MULTIPATH) || !defined(IP6SKB_MULTIPATH)
 #error "sipovl needs IPSKB_MULTIPATH and IP6SKB_MULTIPATH to refuse route hints"
+#endif
+
+/*
+ * A frame bridged with br_netfilter. Without CONFIG_BRIDGE_NETFILTER the
+ * kernel does not declare nf_bridge_info_exists() at all.
+ */
+#if IS_ENABLED(CONFIG_BRIDGE_NETFILTER)
+#define sipovl_bridged(skb)	nf_bridge_info_exists(skb)
+#else
+#define sipovl_bridged(skb)	((void)(skb), false)
 #endif
 
 #endif /* _SIPOVL_COMPAT_H */

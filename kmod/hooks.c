@@ -335,7 +335,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	if (skb->pkt_type != PACKET_HOST)
 		return NF_ACCEPT;
 	/* Bridged frames (br_netfilter) are not ours to steer. */
-	if (IS_ENABLED(CONFIG_BRIDGE_NETFILTER) && nf_bridge_info_exists(skb))
+	if (sipovl_bridged(skb))
 		return NF_ACCEPT;
 	ret = pkt_parse(skb, f, &p);
 	if (ret) {

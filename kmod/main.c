@@ -2,8 +2,9 @@
 /*
  * sipovl: CIDR + port-range intercepts for a SIP/VoIP zero-trust overlay.
  *
- * Module entry points. Init order: work queue -> per-netns state (which
- * registers the netfilter hooks of every namespace) -> generic netlink.
+ * Module entry points. Init order: work queue -> per-netns state (the
+ * netfilter hooks of a namespace are registered by its first configuration
+ * change, netns.c) -> generic netlink.
  */
 
 #include <linux/module.h>

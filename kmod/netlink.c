@@ -46,7 +46,7 @@ static struct genl_family sipovl_family;
 static const struct nla_policy prefix_policy[SIPOVL_PREFIX_A_MAX + 1] = {
 	[SIPOVL_PREFIX_A_FAMILY] = { .type = NLA_U16 },
 	[SIPOVL_PREFIX_A_ADDR] = { .type = NLA_BINARY, .len = 16 },
-	[SIPOVL_PREFIX_A_LEN] = { .type = NLA_U8 },
+	[SIPOVL_PREFIX_A_LEN] = NLA_POLICY_MAX(NLA_U8, 128),
 };
 
 static const struct nla_policy portrange_policy[SIPOVL_PORTRANGE_A_MAX + 1] = {
@@ -55,13 +55,14 @@ static const struct nla_policy portrange_policy[SIPOVL_PORTRANGE_A_MAX + 1] = {
 };
 
 static const struct nla_policy intercept_policy[SIPOVL_INTERCEPT_A_MAX + 1] = {
-	[SIPOVL_INTERCEPT_A_ID] = { .type = NLA_U32 },
-	[SIPOVL_INTERCEPT_A_NAME] = { .type = NLA_NUL_STRING },
-	[SIPOVL_INTERCEPT_A_PROTOCOLS] = { .type = NLA_U32 },
+	[SIPOVL_INTERCEPT_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[SIPOVL_INTERCEPT_A_NAME] = { .type = NLA_NUL_STRING,
+				      .len = SIPOVL_NAME_MAXLEN - 1 },
+	[SIPOVL_INTERCEPT_A_PROTOCOLS] = NLA_POLICY_MASK(NLA_U32, __SIPOVL_PROTO_ALL),
 	[SIPOVL_INTERCEPT_A_DESTINATIONS] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
 	[SIPOVL_INTERCEPT_A_PORTS] = NLA_POLICY_NESTED_ARRAY(portrange_policy),
 	[SIPOVL_INTERCEPT_A_SOURCES] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
-	[SIPOVL_INTERCEPT_A_POLICY] = { .type = NLA_U8 },
+	[SIPOVL_INTERCEPT_A_POLICY] = NLA_POLICY_MAX(NLA_U8, __SIPOVL_POLICY_MAX),
 	[SIPOVL_INTERCEPT_A_STATS] = { .type = NLA_REJECT,
 				       .reject_message = "counters are read-only" },
 };
@@ -90,7 +91,7 @@ static const struct nla_policy sipovl_policy[SIPOVL_A_MAX + 1] = {
 	[SIPOVL_A_SOURCES] = NLA_POLICY_NESTED_ARRAY(prefix_policy),
 	[SIPOVL_A_STATS] = { .type = NLA_REJECT,
 			       .reject_message = "output-only attribute" },
-	[SIPOVL_A_FLAGS] = { .type = NLA_U32 },
+	[SIPOVL_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __SIPOVL_F_ALL),
 	[SIPOVL_A_TUPLE] = NLA_POLICY_NESTED(tuple_policy),
 };
 
@@ -239,36 +240,6 @@ static int count_nested(struct nlattr *nest, u32 max, const char *what,
 	return 0;
 }
 
-/* Value checks the policy cannot express with a message naming the problem. */
-static int check_intercept_values(struct nlattr **tb,
-				  struct netlink_ext_ack *extack)
-{
-	struct nlattr *a;
-
-	a = tb[SIPOVL_INTERCEPT_A_ID];
-	if (a && !nla_get_u32(a)) {
-		NL_SET_ERR_MSG_ATTR(extack, a, "intercept id must not be 0");
-		return -EINVAL;
-	}
-	a = tb[SIPOVL_INTERCEPT_A_NAME];
-	if (a && nla_len(a) > SIPOVL_NAME_MAXLEN) {
-		SIPOVL_ERR_FMT(extack, "name longer than %d bytes", SIPOVL_NAME_MAXLEN - 1);
-		return -ENAMETOOLONG;
-	}
-	a = tb[SIPOVL_INTERCEPT_A_PROTOCOLS];
-	if (a && (nla_get_u32(a) & ~__SIPOVL_PROTO_ALL)) {
-		SIPOVL_ERR_FMT(extack, "unknown protocol bits 0x%x",
-			       nla_get_u32(a) & ~__SIPOVL_PROTO_ALL);
-		return -EINVAL;
-	}
-	a = tb[SIPOVL_INTERCEPT_A_POLICY];
-	if (a && nla_get_u8(a) > __SIPOVL_POLICY_MAX) {
-		SIPOVL_ERR_FMT(extack, "unknown policy %u", nla_get_u8(a));
-		return -EINVAL;
-	}
-	return 0;
-}
-
 enum { NEED_KEY, NEED_FULL };
 
 /* A whole intercept (NEED_FULL) or just its id and/or name (NEED_KEY). */
@@ -288,9 +259,6 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 	if (ret)
 		return ERR_PTR(ret);
 
-	ret = check_intercept_values(tb, extack);
-	if (ret)
-		return ERR_PTR(ret);
 	if (need == NEED_FULL) {
 		if (!tb[SIPOVL_INTERCEPT_A_NAME] ||
 		    !*(char *)nla_data(tb[SIPOVL_INTERCEPT_A_NAME])) {
@@ -300,16 +268,6 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 		if (!tb[SIPOVL_INTERCEPT_A_PROTOCOLS] ||
 		    !nla_get_u32(tb[SIPOVL_INTERCEPT_A_PROTOCOLS])) {
 			NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs protocols (tcp, udp)");
-			return ERR_PTR(-EINVAL);
-		}
-		if (!tb[SIPOVL_INTERCEPT_A_DESTINATIONS] ||
-		    !nla_len(tb[SIPOVL_INTERCEPT_A_DESTINATIONS])) {
-			NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs destination prefixes");
-			return ERR_PTR(-EINVAL);
-		}
-		if (!tb[SIPOVL_INTERCEPT_A_PORTS] ||
-		    !nla_len(tb[SIPOVL_INTERCEPT_A_PORTS])) {
-			NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs port ranges");
 			return ERR_PTR(-EINVAL);
 		}
 	} else if (!tb[SIPOVL_INTERCEPT_A_ID] && !tb[SIPOVL_INTERCEPT_A_NAME]) {
@@ -327,6 +285,21 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 				   "source prefixes", &ns, extack);
 	if (ret)
 		return ERR_PTR(ret);
+	/* Presence is what the arrays hold, not whether the nest is there. */
+	if (need == NEED_FULL && !nd) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs destination prefixes");
+		return ERR_PTR(-EINVAL);
+	}
+	if (need == NEED_FULL && !np) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "intercept needs port ranges");
+		return ERR_PTR(-EINVAL);
+	}
+	/* An empty source list would read as "any source": fail open. */
+	if (tb[SIPOVL_INTERCEPT_A_SOURCES] && !ns) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[SIPOVL_INTERCEPT_A_SOURCES],
+				    "empty source prefixes (omit them for any source)");
+		return ERR_PTR(-EINVAL);
+	}
 
 	ic = sipovl_intercept_alloc(nd, np, ns, tb[SIPOVL_INTERCEPT_A_NAME] ?
 				    min_t(u32, nla_len(tb[SIPOVL_INTERCEPT_A_NAME]) + 1,
@@ -483,16 +456,20 @@ static void notify(struct net *net, u8 cmd, const struct sipovl_intercept *ic,
 
 /* Handlers */
 
+/* @gen: the table generation to report (0: none). */
 static int reply_intercept(struct genl_info *info,
-			   const struct sipovl_intercept *ic, u8 cmd)
+			   const struct sipovl_intercept *ic, u8 cmd, u32 gen)
 {
-	struct sk_buff *skb = genlmsg_new(intercept_size(ic), GFP_KERNEL);
+	struct sk_buff *skb = genlmsg_new(intercept_size(ic) + nla_total_size(4),
+					  GFP_KERNEL);
 	void *hdr;
 
 	if (!skb)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(skb, info, &sipovl_family, 0, cmd);
-	if (!hdr || put_intercept(skb, ic, true)) {
+	/* After the intercept: parsers that take the first attribute. */
+	if (!hdr || put_intercept(skb, ic, true) ||
+	    (gen && nla_put_u32(skb, SIPOVL_A_GENERATION, gen))) {
 		nlmsg_free(skb);
 		return -EMSGSIZE;
 	}
@@ -505,18 +482,25 @@ static int nl_intercept_addrep(struct sk_buff *skb, struct genl_info *info)
 	struct sipovl_net *sn = info_sn(info);
 	bool add = info->genlhdr->cmd == SIPOVL_CMD_INTERCEPT_ADD;
 	struct sipovl_intercept *ic, *cur;
+	int ret, used;
 	u32 gen;
-	int ret;
 
 	ic = parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_FULL, info->extack);
 	if (IS_ERR(ic))
 		return PTR_ERR(ic);
 	mutex_lock(&sn->lock);
+	used = sipovl_net_use(sn, info->extack);
+	if (used < 0) {
+		mutex_unlock(&sn->lock);
+		sipovl_intercept_put(ic);
+		return used;
+	}
 	if (add)
 		ret = sipovl_table_add(sn, ic, info->extack);
 	else
 		ret = sipovl_table_replace(sn, ic, info->extack);
 	if (ret) {
+		sipovl_net_unuse(sn, used);
 		mutex_unlock(&sn->lock);
 		return ret;
 	}
@@ -526,7 +510,7 @@ static int nl_intercept_addrep(struct sk_buff *skb, struct genl_info *info)
 	gen = sn->generation;
 	mutex_unlock(&sn->lock);
 
-	ret = reply_intercept(info, cur, info->genlhdr->cmd);
+	ret = reply_intercept(info, cur, info->genlhdr->cmd, 0);
 	notify(genl_info_net(info), info->genlhdr->cmd, cur, gen);
 	sipovl_intercept_put(cur);
 	return ret;
@@ -579,14 +563,20 @@ static int nl_intercept_get(struct sk_buff *skb, struct genl_info *info)
 		return -ENOENT;
 	}
 	sipovl_intercept_put(key);
-	ret = reply_intercept(info, cur, SIPOVL_CMD_INTERCEPT_GET);
+	ret = reply_intercept(info, cur, SIPOVL_CMD_INTERCEPT_GET, 0);
 	sipovl_intercept_put(cur);
 	return ret;
 }
 
+/*
+ * Dump cursor: args[0] is the next id to send, a u32 (cb->args are longs:
+ * 32 bits on 32-bit kernels, so "id + 1" of id U32_MAX must not be stored
+ * there); args[1] is set once the intercept with id U32_MAX was sent.
+ */
 static int nl_intercept_dump_start(struct netlink_callback *cb)
 {
-	cb->args[0] = 1;	/* next id to send */
+	cb->args[0] = 1;
+	cb->args[1] = 0;
 	/* One intercept with the maximum prefixes and ranges must fit. */
 	cb->min_dump_alloc = 32768;
 	return 0;
@@ -596,11 +586,11 @@ static int nl_intercept_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct sipovl_net *sn = sipovl_pernet(sock_net(skb->sk));
 	struct sipovl_table *t;
-	u64 next = cb->args[0];
-	u32 lo, hi, i;
+	u32 next = cb->args[0];
+	u32 lo, hi, i, id;
 	void *hdr;
 
-	if (next > U32_MAX)
+	if (cb->args[1])
 		return 0;
 	mutex_lock(&sn->lock);
 	t = sipovl_table_get_locked(sn);
@@ -626,7 +616,11 @@ static int nl_intercept_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			break;
 		}
 		genlmsg_end(skb, hdr);
-		cb->args[0] = (u64)t->ic[i]->id + 1;
+		id = t->ic[i]->id;
+		if (id == U32_MAX)
+			cb->args[1] = 1;
+		else
+			cb->args[0] = id + 1;
 	}
 	mutex_unlock(&sn->lock);
 	return skb->len;
@@ -725,7 +719,7 @@ static int nl_table_add(struct sk_buff *skb, struct genl_info *info)
 			ret = -EINVAL;
 			break;
 		}
-		ret = sipovl_txn_append(txn, ic, info->extack);
+		ret = sipovl_txn_append(sn, txn, ic, info->extack);
 		if (ret)
 			break;
 	}
@@ -775,7 +769,7 @@ static int nl_table_commit(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *nest;
 	void *hdr;
 	u32 gen = 0;
-	int ret;
+	int ret, used;
 
 	/* Bad sources fail the commit; the transaction stays open. */
 	srcs = parse_sources(info->attrs[SIPOVL_A_SOURCES], info->extack);
@@ -788,11 +782,14 @@ static int nl_table_commit(struct sk_buff *skb, struct genl_info *info)
 	}
 	mutex_lock(&sn->lock);
 	txn = txn_of(sn, info);
-	if (IS_ERR(txn)) {
-		ret = PTR_ERR(txn);
+	used = IS_ERR(txn) ? PTR_ERR(txn) : sipovl_net_use(sn, info->extack);
+	if (used < 0) {
+		ret = used;
 	} else {
 		ret = sipovl_txn_commit(sn, txn, srcs, info->extack);
 		gen = sn->generation;
+		if (ret)
+			sipovl_net_unuse(sn, used);
 	}
 	mutex_unlock(&sn->lock);
 	if (ret) {
@@ -839,18 +836,22 @@ static int nl_table_abort(struct sk_buff *skb, struct genl_info *info)
 static int nl_socket_register(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
+	int ret, used;
 	u32 gen;
-	int ret;
 
 	if (!info->attrs[SIPOVL_A_SOCKET_FD]) {
 		sipovl_set_err(info->extack, "missing SIPOVL_A_SOCKET_FD");
 		return -EINVAL;
 	}
 	mutex_lock(&sn->lock);
-	ret = sipovl_socket_register(sn, nla_get_s32(info->attrs[SIPOVL_A_SOCKET_FD]),
+	used = sipovl_net_use(sn, info->extack);
+	ret = used < 0 ? used :
+	      sipovl_socket_register(sn, nla_get_s32(info->attrs[SIPOVL_A_SOCKET_FD]),
 				     info->extack);
 	if (!ret)
 		sipovl_gen_bump(sn);
+	else
+		sipovl_net_unuse(sn, used);
 	gen = sn->generation;
 	mutex_unlock(&sn->lock);
 	if (!ret)
@@ -900,8 +901,8 @@ static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *nest = info->attrs[SIPOVL_A_SOURCES];
 	struct sipovl_net *sn = info_sn(info);
 	struct mt_prefix *p = NULL;
+	int ret, used;
 	u32 n, gen;
-	int ret;
 
 	if (!nest) {
 		sipovl_set_err(info->extack, "missing SIPOVL_A_SOURCES");
@@ -920,7 +921,10 @@ static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
 			goto out;
 	}
 	mutex_lock(&sn->lock);
-	ret = sipovl_sources_set(sn, p, n, info->extack);
+	used = sipovl_net_use(sn, info->extack);
+	ret = used < 0 ? used : sipovl_sources_set(sn, p, n, info->extack);
+	if (ret)
+		sipovl_net_unuse(sn, used);
 	gen = sn->generation;
 	mutex_unlock(&sn->lock);
 	if (!ret)
@@ -1001,6 +1005,7 @@ static int stats_reset(struct sipovl_net *sn, const struct sipovl_gstats *sum)
 	u32 i;
 	int ret;
 
+	lockdep_assert_held(&sn->lock);
 	for (i = 0; t && i < t->n; i++) {
 		ret = sipovl_counters_prepare_rebase(t->ic[i]);
 		if (ret)
@@ -1025,12 +1030,9 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 	int cpu, i, ret = 0;
 	u32 flags = 0;
 
+	/* Unknown bits were refused by the policy (NLA_POLICY_MASK). */
 	if (info->attrs[SIPOVL_A_FLAGS])
 		flags = nla_get_u32(info->attrs[SIPOVL_A_FLAGS]);
-	if (flags & ~__SIPOVL_F_ALL) {
-		SIPOVL_ERR_FMT(info->extack, "unknown flags 0x%x", flags & ~__SIPOVL_F_ALL);
-		return -EINVAL;
-	}
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
@@ -1080,6 +1082,7 @@ static int nl_lookup(struct sk_buff *skb, struct genl_info *info)
 	u8 src[16] = {}, dst[16] = {};
 	struct mt_key k = {};
 	u8 fam, proto;
+	u32 gen = 0;
 	s32 idx;
 	int ret;
 
@@ -1118,19 +1121,28 @@ static int nl_lookup(struct sk_buff *skb, struct genl_info *info)
 	k.saddr = src;
 	k.daddr = dst;
 
-	mutex_lock(&sn->lock);
-	t = sipovl_table_get_locked(sn);
-	idx = t ? mt_lookup(t->mt, &k) : -1;
-	if (idx >= 0) {
-		ic = t->ic[idx];
-		refcount_inc(&ic->ref);
+	/*
+	 * From the published table, as the hooks look up, not under sn->lock:
+	 * a lookup never waits for a commit compiling a large table, and it
+	 * says which table answered. A table holds a reference to each of its
+	 * intercepts until a grace period after it was replaced.
+	 */
+	rcu_read_lock();
+	t = rcu_dereference(sn->table);
+	if (t) {
+		gen = t->generation;
+		idx = mt_lookup(t->mt, &k);
+		if (idx >= 0) {
+			ic = t->ic[idx];
+			refcount_inc(&ic->ref);
+		}
 	}
-	mutex_unlock(&sn->lock);
+	rcu_read_unlock();
 	if (!ic) {
 		sipovl_set_err(info->extack, "no intercept matches");
 		return -ENOENT;
 	}
-	ret = reply_intercept(info, ic, SIPOVL_CMD_LOOKUP);
+	ret = reply_intercept(info, ic, SIPOVL_CMD_LOOKUP, gen);
 	sipovl_intercept_put(ic);
 	return ret;
 }

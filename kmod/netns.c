@@ -11,6 +11,7 @@
 #include <net/netns/generic.h>
 #include <net/genetlink.h>
 
+#include "compat.h"
 #include "hooks.h"
 #include "netns.h"
 #include "steer.h"
@@ -26,8 +27,10 @@ struct sipovl_net *sipovl_pernet(const struct net *net)
 /* Called with sn->lock held after every configuration change. */
 void sipovl_update_active(struct sipovl_net *sn)
 {
-	struct sipovl_table *t = rcu_dereference_protected(sn->table, true);
-	struct sipovl_srcset *s = rcu_dereference_protected(sn->sources, true);
+	struct sipovl_table *t = rcu_dereference_protected(sn->table,
+						lockdep_is_held(&sn->lock));
+	struct sipovl_srcset *s = rcu_dereference_protected(sn->sources,
+						lockdep_is_held(&sn->lock));
 	bool active = (t && t->n) || (s && s->n);
 	int i, j;
 
@@ -50,18 +53,44 @@ static int __net_init sipovl_net_init(struct net *net)
 	if (!sn->stats)
 		return -ENOMEM;
 	ret = sipovl_steer_netns_init(sn);
-	if (ret)
-		goto err_stats;
-	ret = sipovl_hooks_register(sn);
-	if (ret)
-		goto err_steer;
+	if (ret) {
+		free_percpu(sn->stats);
+		return ret;
+	}
 	return 0;
+}
 
-err_steer:
-	sipovl_steer_release_routes(sn);
-err_stats:
-	free_percpu(sn->stats);
-	return ret;
+/*
+ * The netfilter hooks and IPv4/IPv6 defragmentation are registered in a
+ * namespace by its first configuration change, not in every namespace (any
+ * user can create namespaces; those that never use sipovl pay nothing).
+ * Returns 1 if this call registered them: the caller undoes that with
+ * sipovl_net_unuse() when its change then fails. 0 if they already were.
+ * They stay registered until the namespace goes.
+ */
+int sipovl_net_use(struct sipovl_net *sn, struct netlink_ext_ack *extack)
+{
+	int ret;
+
+	lockdep_assert_held(&sn->lock);
+	if (sn->hooks_on)
+		return 0;
+	ret = sipovl_hooks_register(sn);
+	if (ret) {
+		sipovl_set_err(extack, "cannot register the netfilter hooks");
+		return ret;
+	}
+	sn->hooks_on = true;
+	return 1;
+}
+
+void sipovl_net_unuse(struct sipovl_net *sn, int used)
+{
+	lockdep_assert_held(&sn->lock);
+	if (used <= 0 || sn->active)
+		return;
+	sipovl_hooks_unregister(sn);
+	sn->hooks_on = false;
 }
 
 /*
@@ -73,7 +102,10 @@ static void __net_exit sipovl_net_pre_exit(struct net *net)
 {
 	struct sipovl_net *sn = sipovl_pernet(net);
 
-	sipovl_hooks_unregister(sn);
+	/* No netlink request runs in a namespace that is going away. */
+	if (sn->hooks_on)
+		sipovl_hooks_unregister(sn);
+	sn->hooks_on = false;
 	sipovl_steer_netns_stop(sn);
 	sipovl_steer_release_routes(sn);
 }
@@ -108,6 +140,14 @@ static int sipovl_netlink_event(struct notifier_block *nb, unsigned long event,
 	if (event != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC)
 		return NOTIFY_DONE;
 	sn = sipovl_pernet(n->net);
+	/*
+	 * Every generic netlink socket of the host comes here when it closes:
+	 * take the lock (which a commit holds for seconds) only when this
+	 * socket has a transaction. Its TABLE_BEGIN returned before the socket
+	 * could be released, so the transaction is on the list by now.
+	 */
+	if (!sipovl_txn_portid_has(sn, n->portid))
+		return NOTIFY_DONE;
 	mutex_lock(&sn->lock);
 	sipovl_txn_release_portid(sn, n->portid);
 	mutex_unlock(&sn->lock);

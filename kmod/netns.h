@@ -35,6 +35,34 @@ struct sipovl_gstats {
 	u64 c[SIPOVL_GS_MAX];
 };
 
+/*
+ * Per-namespace state. Locking, field by field ("lock" is sn->lock, a mutex
+ * taken by netlink handlers, the reaper and namespace exit; "RCU" readers
+ * are the netfilter hooks, in the receive/transmit RCU sections, and
+ * SIPOVL_CMD_LOOKUP under rcu_read_lock()):
+ *
+ *  net            set once at init.
+ *  lock           -
+ *  table, sources written under lock (rcu_replace_pointer with
+ *                 lockdep_is_held), read under lock or RCU; the old object
+ *                 is freed after a grace period (table.c).
+ *  sk             written under lock; read under lock or RCU
+ *                 (sipovl_socket_get takes a reference).
+ *  reaper         scheduled under lock; cancelled (sync) in pre_exit.
+ *  active         written under lock (sipovl_update_active), read without
+ *                 it by the hooks (READ_ONCE): a hint, the hooks then read
+ *                 the RCU pointers.
+ *  generation     lock. Published tables keep their own copy (LOOKUP).
+ *  txns           written under lock (RCU list operations); read under
+ *                 lock, or under RCU by the netlink release notifier
+ *                 (portid only) to skip the lock for sockets without one.
+ *  n_txns, next_txn_id, txn_bytes: lock.
+ *  stats          per-CPU, written by the hooks without locks.
+ *  stats_base     lock.
+ *  lo_rt4, lo_rt6 set at init, released in pre_exit.
+ *  hook_ops, n_hooks, hooks_on: lock (sipovl_net_use); pre_exit reads
+ *                 them without it, when no request can run any more.
+ */
 struct sipovl_net {
 	struct net *net;
 	/* Serialises every configuration change in this namespace. */
@@ -50,6 +78,8 @@ struct sipovl_net {
 	struct list_head txns;
 	u32 n_txns;
 	u32 next_txn_id;
+	/* Bytes of intercepts in open transactions (max_ns_bytes, table.c). */
+	size_t txn_bytes;
 	struct sipovl_gstats __percpu *stats;
 	/*
 	 * Subtracted from the sums of stats (under lock): a reset sets it to
@@ -61,10 +91,15 @@ struct sipovl_net {
 	struct rt6_info *lo_rt6;
 	struct nf_hook_ops hook_ops[SIPOVL_NHOOKS];
 	unsigned int n_hooks;
+	/* hook_ops and defragmentation registered (sipovl_net_use). */
+	bool hooks_on;
 };
 
 struct sipovl_net *sipovl_pernet(const struct net *net);
 void sipovl_update_active(struct sipovl_net *sn);
+struct netlink_ext_ack;
+int sipovl_net_use(struct sipovl_net *sn, struct netlink_ext_ack *extack);
+void sipovl_net_unuse(struct sipovl_net *sn, int used);
 
 /* Generation 0 would defeat dump consistency checks: skip it. */
 static inline void sipovl_gen_bump(struct sipovl_net *sn)

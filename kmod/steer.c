@@ -149,6 +149,7 @@ int sipovl_socket_register(struct sipovl_net *sn, int fd,
 	struct sock *sk, *old;
 	int err, f, p;
 
+	lockdep_assert_held(&sn->lock);
 	sock = sockfd_lookup(fd, &err);
 	if (!sock) {
 		SIPOVL_ERR_FMT(extack, "fd %d is not a socket of the calling process", fd);
@@ -215,11 +216,13 @@ void sipovl_socket_unregister(struct sipovl_net *sn, int f, int p)
 	bool any = false;
 	int i, j;
 
+	lockdep_assert_held(&sn->lock);
 	for (i = 0; i < SIPOVL_NFAMILIES; i++) {
 		for (j = 0; j < SIPOVL_NPROTOS; j++) {
 			if ((f >= 0 && f != i) || (p >= 0 && p != j))
 				continue;
-			old[i][j] = rcu_replace_pointer(sn->sk[i][j], NULL, true);
+			old[i][j] = rcu_replace_pointer(sn->sk[i][j], NULL,
+						lockdep_is_held(&sn->lock));
 			any |= !!old[i][j];
 		}
 	}

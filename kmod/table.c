@@ -8,6 +8,8 @@
  * mix. Old tables are freed from a work item after a grace period.
  */
 
+#include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/sort.h>
@@ -24,6 +26,11 @@
 #include "table.h"
 
 #define SIPOVL_MAX_TXNS 16
+
+unsigned long sipovl_max_ns_bytes __read_mostly = 256UL << 20;
+module_param_named(max_ns_bytes, sipovl_max_ns_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_ns_bytes,
+		 "Bytes of intercepts one network namespace may hold in its table and, separately, in its open transactions (default 256 MiB)");
 
 static struct workqueue_struct *sipovl_wq;
 
@@ -255,6 +262,14 @@ struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
 	return ic;
 }
 
+/* What an intercept counts against max_ns_bytes: its allocation. */
+static size_t intercept_bytes(const struct sipovl_intercept *ic)
+{
+	return sizeof(*ic) + ic->n_ports * sizeof(struct mt_portrange) +
+	       (size_t)(ic->n_dst + ic->n_src) * sizeof(struct mt_prefix) +
+	       strlen(ic->name) + 1;
+}
+
 void sipovl_intercept_put(struct sipovl_intercept *ic)
 {
 	if (ic && refcount_dec_and_test(&ic->ref)) {
@@ -385,6 +400,16 @@ static struct sipovl_table *table_build(struct sipovl_intercept **ics, u32 n,
 		kvfree(t);
 		return ERR_PTR(ret);
 	}
+	t->bytes = struct_size(t, ic, n) + mt_memory(t->mt);
+	for (i = 0; i < n; i++)
+		t->bytes += intercept_bytes(ics[i]);
+	if (t->bytes > READ_ONCE(sipovl_max_ns_bytes)) {
+		SIPOVL_ERR_FMT(extack, "table over the namespace limit of %lu bytes",
+			       READ_ONCE(sipovl_max_ns_bytes));
+		mt_destroy(t->mt);
+		kvfree(t);
+		return ERR_PTR(-E2BIG);
+	}
 	t->n = n;
 	if (n)
 		memcpy(t->ic, ics, n * sizeof(*ics));
@@ -400,8 +425,10 @@ static void table_publish(struct sipovl_net *sn, struct sipovl_table *t)
 {
 	struct sipovl_table *old;
 
-	old = rcu_replace_pointer(sn->table, t, lockdep_is_held(&sn->lock));
+	lockdep_assert_held(&sn->lock);
 	sipovl_gen_bump(sn);
+	t->generation = sn->generation;
+	old = rcu_replace_pointer(sn->table, t, lockdep_is_held(&sn->lock));
 	sipovl_update_active(sn);
 	if (old)
 		table_free_rcu(old);
@@ -486,6 +513,8 @@ int sipovl_table_add(struct sipovl_net *sn, struct sipovl_intercept *ic,
 	struct sipovl_table *old = sipovl_table_get_locked(sn);
 	struct sipovl_intercept *dup;
 
+	lockdep_assert_held(&sn->lock);
+
 	if (old && old->n >= SIPOVL_MAX_INTERCEPTS) {
 		NL_SET_ERR_MSG(extack, "too many intercepts in this namespace");
 		goto err_put;
@@ -529,6 +558,8 @@ int sipovl_table_replace(struct sipovl_net *sn, struct sipovl_intercept *ic,
 	struct sipovl_intercept *cur, *dup;
 	s32 pos;
 
+	lockdep_assert_held(&sn->lock);
+
 	cur = sipovl_table_find(old, ic->id, ic->name);
 	if (!cur) {
 		if (ic->id)
@@ -559,6 +590,8 @@ int sipovl_table_del(struct sipovl_net *sn, u32 id, const char *name,
 	struct sipovl_table *old = sipovl_table_get_locked(sn);
 	struct sipovl_intercept *cur = sipovl_table_find(old, id, name);
 
+	lockdep_assert_held(&sn->lock);
+
 	if (!cur) {
 		if (id)
 			SIPOVL_ERR_FMT(extack, "no intercept with id %u", id);
@@ -573,6 +606,8 @@ int sipovl_table_del(struct sipovl_net *sn, u32 id, const char *name,
 int sipovl_table_flush(struct sipovl_net *sn)
 {
 	struct sipovl_table *t = table_build(NULL, 0, NULL);
+
+	lockdep_assert_held(&sn->lock);
 
 	if (IS_ERR(t))
 		return PTR_ERR(t);
@@ -624,6 +659,7 @@ static void srcset_publish(struct sipovl_net *sn, struct sipovl_srcset *s)
 {
 	struct sipovl_srcset *old;
 
+	lockdep_assert_held(&sn->lock);
 	old = rcu_replace_pointer(sn->sources, s, lockdep_is_held(&sn->lock));
 	sipovl_gen_bump(sn);
 	sipovl_update_active(sn);
@@ -638,6 +674,8 @@ int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
 {
 	struct sipovl_srcset *s = sipovl_srcset_build(p, n, extack);
 
+	lockdep_assert_held(&sn->lock);
+
 	if (IS_ERR(s))
 		return PTR_ERR(s);
 	srcset_publish(sn, s);
@@ -651,6 +689,7 @@ struct sipovl_txn *sipovl_txn_begin(struct sipovl_net *sn, u32 portid,
 {
 	struct sipovl_txn *txn;
 
+	lockdep_assert_held(&sn->lock);
 	if (sn->n_txns >= SIPOVL_MAX_TXNS) {
 		NL_SET_ERR_MSG(extack, "too many open table transactions");
 		return ERR_PTR(-EBUSY);
@@ -664,7 +703,8 @@ struct sipovl_txn *sipovl_txn_begin(struct sipovl_net *sn, u32 portid,
 		txn->id = ++sn->next_txn_id;
 	} while (!txn->id || sipovl_txn_find(sn, txn->id, portid));
 	txn->portid = portid;
-	list_add_tail(&txn->node, &sn->txns);
+	/* RCU: the release notifier looks for its socket's without the lock. */
+	list_add_tail_rcu(&txn->node, &sn->txns);
 	sn->n_txns++;
 	return txn;
 }
@@ -673,17 +713,27 @@ struct sipovl_txn *sipovl_txn_find(struct sipovl_net *sn, u32 id, u32 portid)
 {
 	struct sipovl_txn *txn;
 
+	lockdep_assert_held(&sn->lock);
 	list_for_each_entry(txn, &sn->txns, node)
 		if (txn->id == id && txn->portid == portid)
 			return txn;
 	return NULL;
 }
 
-int sipovl_txn_append(struct sipovl_txn *txn, struct sipovl_intercept *ic,
-		      struct netlink_ext_ack *extack)
+int sipovl_txn_append(struct sipovl_net *sn, struct sipovl_txn *txn,
+		      struct sipovl_intercept *ic, struct netlink_ext_ack *extack)
 {
+	size_t bytes = intercept_bytes(ic);
+
+	lockdep_assert_held(&sn->lock);
 	if (txn->n >= SIPOVL_MAX_INTERCEPTS) {
 		NL_SET_ERR_MSG(extack, "too many intercepts in the transaction");
+		sipovl_intercept_put(ic);
+		return -E2BIG;
+	}
+	if (sn->txn_bytes + bytes > READ_ONCE(sipovl_max_ns_bytes)) {
+		SIPOVL_ERR_FMT(extack, "transactions over the namespace limit of %lu bytes",
+			       READ_ONCE(sipovl_max_ns_bytes));
 		sipovl_intercept_put(ic);
 		return -E2BIG;
 	}
@@ -704,6 +754,8 @@ int sipovl_txn_append(struct sipovl_txn *txn, struct sipovl_intercept *ic,
 		txn->cap = cap;
 	}
 	txn->ic[txn->n++] = ic;
+	txn->bytes += bytes;
+	sn->txn_bytes += bytes;
 	return 0;
 }
 
@@ -714,14 +766,39 @@ static void txn_free(struct sipovl_txn *txn, bool put)
 	for (i = 0; put && i < txn->n; i++)
 		sipovl_intercept_put(txn->ic[i]);
 	kvfree(txn->ic);
-	kfree(txn);
+	/* The release notifier may still be reading node and portid. */
+	kfree_rcu(txn, rcu);
+}
+
+static void txn_unlink(struct sipovl_net *sn, struct sipovl_txn *txn)
+{
+	lockdep_assert_held(&sn->lock);
+	list_del_rcu(&txn->node);
+	sn->n_txns--;
+	sn->txn_bytes -= txn->bytes;
 }
 
 void sipovl_txn_abort(struct sipovl_net *sn, struct sipovl_txn *txn)
 {
-	list_del(&txn->node);
-	sn->n_txns--;
+	txn_unlink(sn, txn);
 	txn_free(txn, true);
+}
+
+/* Without sn->lock: whether @portid may have a transaction. */
+bool sipovl_txn_portid_has(struct sipovl_net *sn, u32 portid)
+{
+	struct sipovl_txn *txn;
+	bool found = false;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(txn, &sn->txns, node) {
+		if (txn->portid == portid) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
 }
 
 void sipovl_txn_release_portid(struct sipovl_net *sn, u32 portid)
@@ -819,6 +896,7 @@ int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
 	u32 i;
 	int ret;
 
+	lockdep_assert_held(&sn->lock);
 	ret = txn_check_unique(txn, extack);
 	if (ret)
 		goto err;
@@ -850,12 +928,12 @@ int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
 		ret = PTR_ERR(t);
 		goto err;
 	}
-	list_del(&txn->node);
-	sn->n_txns--;
+	txn_unlink(sn, txn);
 	txn_free(txn, false);
-	table_publish(sn, t);
+	/* Sources first: the generation the commit returns is the table's. */
 	if (srcs)
 		srcset_publish(sn, srcs);
+	table_publish(sn, t);
 	return 0;
 
 err:
@@ -869,12 +947,13 @@ void sipovl_table_netns_exit(struct sipovl_net *sn)
 	struct sipovl_srcset *s;
 	struct sipovl_txn *txn, *tmp;
 
+	lockdep_assert_held(&sn->lock);
 	list_for_each_entry_safe(txn, tmp, &sn->txns, node)
 		sipovl_txn_abort(sn, txn);
-	t = rcu_replace_pointer(sn->table, NULL, true);
+	t = rcu_replace_pointer(sn->table, NULL, lockdep_is_held(&sn->lock));
 	if (t)
 		table_free_rcu(t);
-	s = rcu_replace_pointer(sn->sources, NULL, true);
+	s = rcu_replace_pointer(sn->sources, NULL, lockdep_is_held(&sn->lock));
 	if (s) {
 		INIT_RCU_WORK(&s->rwork, srcset_free_work);
 		queue_rcu_work(sipovl_wq, &s->rwork);

@@ -57,11 +57,17 @@ struct sipovl_intercept {
 	struct sipovl_counters *ctr;
 };
 
-/* The published, immutable lookup table: ic[i] is matcher rule i. */
+/*
+ * The published, immutable lookup table: ic[i] is matcher rule i.
+ * @generation is sn->generation right after it was published: what
+ * SIPOVL_CMD_LOOKUP reports as the table it answered from.
+ */
 struct sipovl_table {
 	struct rcu_work rwork;
 	struct mt_table *mt;
+	u32 generation;
 	u32 n;
+	size_t bytes;			/* intercepts + compiled matcher */
 	struct sipovl_intercept *ic[];
 };
 
@@ -74,12 +80,21 @@ struct sipovl_srcset {
 };
 
 struct sipovl_txn {
-	struct list_head node;
+	struct list_head node;		/* sn->txns: lock, or RCU for reading */
+	struct rcu_head rcu;
 	u32 id;
-	u32 portid;
+	u32 portid;			/* immutable */
 	u32 n, cap;
+	size_t bytes;			/* of its intercepts, in sn->txn_bytes */
 	struct sipovl_intercept **ic;
 };
+
+/*
+ * What one namespace may make the kernel hold in intercepts (module
+ * parameter max_ns_bytes): its table (intercepts and compiled matcher) and,
+ * separately, its open transactions together.
+ */
+extern unsigned long sipovl_max_ns_bytes;
 
 int sipovl_table_init(void);
 void sipovl_table_exit(void);
@@ -109,8 +124,8 @@ int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
 struct sipovl_txn *sipovl_txn_begin(struct sipovl_net *sn, u32 portid,
 				    struct netlink_ext_ack *extack);
 struct sipovl_txn *sipovl_txn_find(struct sipovl_net *sn, u32 id, u32 portid);
-int sipovl_txn_append(struct sipovl_txn *txn, struct sipovl_intercept *ic,
-		      struct netlink_ext_ack *extack);
+int sipovl_txn_append(struct sipovl_net *sn, struct sipovl_txn *txn,
+		      struct sipovl_intercept *ic, struct netlink_ext_ack *extack);
 struct sipovl_srcset *sipovl_srcset_build(const struct mt_prefix *p, u32 n,
 					  struct netlink_ext_ack *extack);
 void sipovl_srcset_free(struct sipovl_srcset *s);
@@ -119,6 +134,7 @@ int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
 		      struct netlink_ext_ack *extack);
 void sipovl_txn_abort(struct sipovl_net *sn, struct sipovl_txn *txn);
 void sipovl_txn_release_portid(struct sipovl_net *sn, u32 portid);
+bool sipovl_txn_portid_has(struct sipovl_net *sn, u32 portid);
 
 void sipovl_counters_read(const struct sipovl_intercept *ic,
 			  struct sipovl_istats *out);

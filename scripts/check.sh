@@ -176,6 +176,16 @@ static_checks() {
 			echo "ok $n sparse on kmod/ ($kver): $files files, no warnings"
 		fi
 	done
+	# A kernel without br_netfilter (the IS_ENABLED paths of kmod/compat.h).
+	n=$((n + 1))
+	if ! kver=$(KVER_HEADERS_ONLY=1 scripts/kver.sh 6.1 2>&1); then
+		echo "not ok $n kmod/ builds without CONFIG_BRIDGE_NETFILTER: $kver"
+	elif out=$(make -C "$TOP" --no-print-directory kmod-nobrnf KVER="$kver" 2>&1); then
+		echo "ok $n kmod/ builds without CONFIG_BRIDGE_NETFILTER ($kver)"
+	else
+		echo "not ok $n kmod/ builds without CONFIG_BRIDGE_NETFILTER ($kver)"
+		sed 's/^/# /' <<<"$out"
+	fi
 	for f in kmod/*.[ch]; do
 		n=$((n + 1))
 		if ! out=$(checkpatch --no-tree -f --terse --no-summary --show-types "$f" 2>&1); then

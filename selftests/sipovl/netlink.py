@@ -41,6 +41,8 @@ def bad(desc, want_errno, want_msg, cmd, *attrs, **kw):
     try:
         g.cmd(cmd, *attrs, **kw)
         tap(False, f"{desc}: rejected", "request succeeded")
+        if cmd == CMD_INTERCEPT_ADD:   # undo it, for the tests that follow
+            g.cmd(CMD_INTERCEPT_DEL, nest(A_INTERCEPT, u32(I_ID, 6)))
         return
     except Error as e:
         got = (e.errno, e.msg)
@@ -53,7 +55,7 @@ def bad(desc, want_errno, want_msg, cmd, *attrs, **kw):
 A = CMD_INTERCEPT_ADD
 bad("ipv4 prefix length 33", errno.EINVAL, "prefix length 33 out of range 0-32",
     A, intercept(6, "x", dsts=(prefix("10.0.0.0", 33),)))
-bad("ipv6 prefix length 129", errno.EINVAL, "prefix length 129 out of range 0-128",
+bad("ipv6 prefix length 129", errno.ERANGE, "integer out of range",
     A, intercept(6, "x", dsts=(prefix("fd00::", 129),)))
 bad("host bits set", errno.EINVAL, "host bits set in prefix",
     A, intercept(6, "x", dsts=("10.0.0.1/8",)))
@@ -71,25 +73,34 @@ bad("unknown intercept attribute", errno.EINVAL, "Unknown attribute type",
 bad("unknown prefix attribute", errno.EINVAL, "Unknown attribute type",
     A, intercept(6, "x", dsts=(nest(0, u16(P_FAMILY, socket.AF_INET), attr(P_ADDR, b"\0" * 4),
                                       u8(P_LEN, 8), u8(9, 1)),)))
-bad("unknown protocol bit", errno.EINVAL, "unknown protocol bits 0x4",
+bad("unknown protocol bit", errno.EINVAL, "reserved bit set",
     A, intercept(6, "x", protos=4))
 bad("no protocols", errno.EINVAL, "intercept needs protocols",
     A, intercept(6, "x", protos=0))
-bad("unknown policy", errno.EINVAL, "unknown policy 7",
+bad("unknown policy", errno.ERANGE, "integer out of range",
     A, intercept(6, "x", policy=7))
-bad("unknown stats flag", errno.EINVAL, "unknown flags 0x2", CMD_STATS_GET, u32(A_FLAGS, 2))
-bad("name of 64 bytes", errno.ENAMETOOLONG, "name longer than 63 bytes", A, intercept(6, "n" * 64))
+bad("unknown stats flag", errno.EINVAL, "reserved bit set", CMD_STATS_GET, u32(A_FLAGS, 2))
+bad("name of 64 bytes", errno.EINVAL, "Attribute failed policy validation",
+    A, intercept(6, "n" * 64))
+g.cmd(A, intercept(6, "n" * 63))
+tap(6 in g.ids(), "name of 63 bytes (the most the policy's .len allows) accepted")
+g.cmd(CMD_INTERCEPT_DEL, nest(A_INTERCEPT, u32(I_ID, 6)))
 bad("empty name", errno.EINVAL, "intercept needs a name", A, intercept(6, ""))
 bad("no destinations", errno.EINVAL, "intercept needs destination prefixes",
     A, intercept(6, "x", dsts=None))
 bad("no ports", errno.EINVAL, "intercept needs port ranges", A, intercept(6, "x", prts=None))
+bad("empty destination array", errno.EINVAL, "intercept needs destination prefixes",
+    A, intercept(6, "x", dsts=()))
+bad("empty port array", errno.EINVAL, "intercept needs port ranges", A, intercept(6, "x", prts=()))
+bad("empty source array (would read as any source)", errno.EINVAL, "empty source prefixes",
+    A, intercept(6, "x", extra=nest(I_SOURCES)))
 bad("257 port ranges", errno.E2BIG, "too many port ranges: 257, at most 256",
     A, intercept(6, "x", prts=[(p, p) for p in range(1000, 1257)]))
 bad("257 destination prefixes", errno.E2BIG, "too many destination prefixes: 257, at most 256",
     A, intercept(6, "x", dsts=[f"10.{i // 256}.{i % 256}.0/24" for i in range(257)]))
 bad("duplicate id", errno.EEXIST, "intercept id 5 already exists", A, intercept(5, "other"))
 bad("duplicate name", errno.EEXIST, 'name "base" already used by intercept 5', A, intercept(6, "base"))
-bad("id 0", errno.EINVAL, "intercept id must not be 0", A, intercept(0, "x"))
+bad("id 0", errno.ERANGE, "integer out of range", A, intercept(0, "x"))
 bad("delete unknown id", errno.ENOENT, "no intercept with id 77",
     CMD_INTERCEPT_DEL, nest(A_INTERCEPT, u32(I_ID, 77)))
 bad("delete unknown name", errno.ENOENT, 'no intercept named "nope"',
@@ -217,6 +228,14 @@ msgs = g.cmd(CMD_INTERCEPT_GET, dump=True)
 ids = g.ids()
 tap(ids == list(range(1, N + 1)), f"dump of {N} intercepts complete and ordered", f"got {len(ids)}")
 tap(len(msgs) == N, "one message per intercept")
+
+# The dump cursor past id 2^32-1 (a long on 32-bit kernels could not hold
+# id + 1): the dump ends, with that intercept once.
+g.cmd(CMD_INTERCEPT_ADD, intercept(0xffffffff, "last", dsts=("10.254.0.0/16",)))
+ids = g.ids()
+tap(ids[-1] == 0xffffffff and ids.count(0xffffffff) == 1 and len(ids) == N + 1,
+    "a dump with intercept id 4294967295 ends, with it once", f"{len(ids)} ids, last {ids[-1:]}")
+g.cmd(CMD_INTERCEPT_DEL, nest(A_INTERCEPT, u32(I_ID, 0xffffffff)))
 
 # An interrupted dump is flagged: change the table between dump parts.
 seq = g.send(g.fam, CMD_INTERCEPT_GET, flags=NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP)

@@ -126,8 +126,10 @@
  *     atomic snapshot. A reset that cannot get memory fails (-ENOMEM) and
  *     resets nothing.
  * SIPOVL_CMD_LOOKUP (do): SIPOVL_A_TUPLE names a packet; returns the
- *     intercept it would match in SIPOVL_A_INTERCEPT, or -ENOENT. The daemon uses it to learn which intercept a steered flow
- *     matched.
+ *     intercept it would match in SIPOVL_A_INTERCEPT, then the generation of
+ *     the table that answered in SIPOVL_A_GENERATION, or -ENOENT. Answered
+ *     from the published table without waiting for changes in progress. The
+ *     daemon uses it to learn which intercept a steered flow matched.
  *
  * Notifications: every successful change (intercepts, tables, sources,
  * socket registrations) is multicast on group SIPOVL_MCGRP_EVENTS as a
@@ -220,7 +222,9 @@ enum sipovl_intercept_attr {
 	SIPOVL_INTERCEPT_A_PROTOCOLS,	/* u32: enum sipovl_proto bits, not 0 */
 	SIPOVL_INTERCEPT_A_DESTINATIONS, /* nest of nests: sipovl_prefix_attr */
 	SIPOVL_INTERCEPT_A_PORTS,	/* nest of nests: sipovl_portrange_attr */
-	SIPOVL_INTERCEPT_A_SOURCES,	/* nest of nests: sipovl_prefix_attr */
+	SIPOVL_INTERCEPT_A_SOURCES,	/* nest of nests: sipovl_prefix_attr;
+					 * absent: any source; empty: refused
+					 */
 	SIPOVL_INTERCEPT_A_POLICY,	/* u8: enum sipovl_policy */
 	SIPOVL_INTERCEPT_A_STATS,	/* nest: sipovl_istats_attr (output) */
 	SIPOVL_INTERCEPT_A_PAD,

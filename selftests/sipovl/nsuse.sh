@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# What a network namespace that anyone can create (unshare -Urn) costs and
+# can make sipovl hold:
+#  - defragmentation (and with it the netfilter hooks) is registered only in
+#    namespaces that configure sipovl (first configuration change), not in
+#    every namespace; a failed first change leaves none. Seen through IPv4
+#    reassembly: fragments that a router namespace without forwarding drops
+#    are reassembled first (Ip ReasmReqds) only where nf_defrag is on;
+#  - intercept memory of one namespace (its table, with the compiled matcher,
+#    and its open transactions) is bounded by the module parameter
+#    max_ns_bytes: growing a transaction or the table past it fails with
+#    E2BIG and a message naming the limit. Run as an unprivileged user in
+#    `unshare -Urn` where user namespaces can be created; the VM guest runs
+#    chrooted, where unshare(CLONE_NEWUSER) fails (EPERM): then as root in a
+#    fresh namespace (the bound does not depend on who asks).
+source "$(dirname "$0")/../lib.sh"
+require_root
+require_cmd python3 setpriv unshare ping
+load_module
+DIR=$(cd "$(dirname "$0")" && pwd)
+
+setup_ns A R
+ip link add va netns "$A" type veth peer name vr netns "$R"
+ip -n "$A" addr add 10.99.0.1/24 dev va
+ip -n "$R" addr add 10.99.0.2/24 dev vr
+ip -n "$A" link set va up
+ip -n "$R" link set vr up
+ip -n "$A" route add 10.98.0.0/16 via 10.99.0.2
+ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=0
+
+# reasm: fragments R reassembled while A sent 3 fragmented pings through it.
+reasm() {
+	local before after
+	before=$(ip netns exec "$R" awk '/^Ip: [0-9]/ { print $15 }' /proc/net/snmp)
+	ip netns exec "$A" ping -q -c 3 -i 0.2 -W 1 -s 3000 10.98.0.1 >/dev/null 2>&1
+	after=$(ip netns exec "$R" awk '/^Ip: [0-9]/ { print $15 }' /proc/net/snmp)
+	echo $((after - before))
+}
+[ "$(ip netns exec "$R" awk '/^Ip: / { print $15; exit }' /proc/net/snmp)" = ReasmReqds ] ||
+	bail_out "unexpected /proc/net/snmp layout"
+
+genl() {
+	ip netns exec "$R" python3 -c "
+import os, sys; sys.path.insert(0, '$DIR'); from nl import *
+g = Genl()
+try:
+    $1
+    print('done')
+except Error as e:
+    print('refused', e.errno, e.msg)
+"
+}
+
+n=$(reasm)
+if [ "$n" = 0 ]; then
+	ok "a namespace that never configured sipovl does not defragment (0 fragments reassembled)"
+else
+	not_ok "a namespace that never configured sipovl does not defragment ($n fragments reassembled)"
+fi
+out=$(genl "g.cmd(CMD_SOCKET_REGISTER, s32(A_SOCKET_FD, os.open('/dev/null', os.O_RDONLY)))")
+[[ $out == refused* ]] || not_ok "registering a non-socket fails ($out)"
+n=$(reasm)
+if [ "$n" = 0 ]; then
+	ok "a failed first change leaves defragmentation off (0 fragments reassembled)"
+else
+	not_ok "a failed first change leaves defragmentation off ($n fragments reassembled)"
+fi
+out=$(genl "g.cmd(CMD_INTERCEPT_ADD, intercept(1, 'one'))")
+n=$(reasm)
+if [ "$out" = "done" ] && [ "$n" -ge 6 ]; then
+	ok "the first intercept enables defragmentation and the hooks ($n fragments reassembled)"
+else
+	not_ok "the first intercept enables defragmentation and the hooks ($out, $n fragments reassembled)"
+fi
+genl "g.cmd(CMD_INTERCEPT_FLUSH)" >/dev/null
+
+# Memory bound: a transaction grown to 8 MiB, the table through single adds
+# (each compiles the whole table) to 256 KiB.
+P=/sys/module/sipovl/parameters/max_ns_bytes
+if [ -w $P ]; then
+	old=$(cat $P)
+	on_exit "echo $old > $P"
+	ok "module parameter max_ns_bytes (default $old)"
+else
+	not_ok "module parameter max_ns_bytes"
+fi
+if setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Urn true 2>/dev/null; then
+	how=(setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Urn)
+	who="unprivileged, in unshare -Urn"
+else
+	diag "user namespaces cannot be created here (chrooted guest): as root in a fresh namespace"
+	setup_ns M
+	how=(ip netns exec "$M")
+	who="fresh namespace"
+fi
+for phase in txn:$((8 << 20)) table:$((256 << 10)); do
+	what=${phase%%:*} limit=${phase#*:}
+	[ ! -w $P ] || echo "$limit" >$P
+	res=$("${how[@]}" python3 "$DIR/nsuse.py" "$what" "$limit" 2>&1)
+	echo "$res" | sed 's/^/# /'
+	read -r _ n bytes err msg <<<"$(echo "$res" | grep "^$what ")"
+	if [ "${err:-0}" = 7 ] && [ "${bytes:-0}" -le "$limit" ] &&
+		[ "${bytes:-0}" -ge $((limit / 4)) ] && [[ $msg == *"$limit"* ]]; then
+		ok "$who, $what: E2BIG after $n intercepts (~$bytes of $limit bytes): $msg"
+	else
+		not_ok "$who, $what: E2BIG at the limit of $limit bytes (got $n intercepts, ~${bytes:-?} bytes, errno ${err:-?} $msg)"
+	fi
+done
+done_testing

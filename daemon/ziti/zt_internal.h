@@ -219,6 +219,15 @@ void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg);
 void zt_ctx_auth_invalid(struct zt_ctx *ctx);
 void zt_ctx_services_changed_hint(struct zt_ctx *ctx);
 void zt_ctx_check_session(struct zt_ctx *ctx); /* refresh the API session now */
+void zt_ctx_ready(struct zt_ctx *ctx, int err, const char *msg); /* on_ready, once */
+struct json_object *zt_jget(struct json_object *o, const char *key);
+const char *zt_jstr(struct json_object *o, const char *key);
+/* "what: HTTP status code: message" or "what: transport error" */
+void zt_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what);
+/* zt_services.c */
+void zt_services_list(struct zt_ctx *ctx);
+void zt_services_poll_timer_cb(void *arg);
+void zt_svc_free(struct zt_svc *s);
 
 /* ---- conns & listeners ---- */
 enum zt_conn_state { ZT_C_NEW, ZT_C_SESSION, ZT_C_CHAN, ZT_C_CONNECTING, ZT_C_UP, ZT_C_DEAD };

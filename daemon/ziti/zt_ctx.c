@@ -150,6 +150,16 @@ static void run_auth_waiters(struct zt_ctx *ctx, int err, const char *msg)
 
 static void start_auth(struct zt_ctx *ctx);
 
+/* /version or authenticate could not be sent: try authenticating again after a backoff */
+static void auth_not_issued(struct zt_ctx *ctx, const char *what)
+{
+	unsigned d = zt_ctx_backoff_ms(ctx, ctx->auth_failures++);
+
+	zt_log(ctx, 1, "%s: request could not be issued (retrying in %u ms)", what, d);
+	ctx->auth = ZT_AUTH_NONE;
+	zt_timer_start(ctx->loop, &ctx->auth_retry_timer, d);
+}
+
 static void auth_retry_cb(void *arg)
 {
 	start_auth(arg);
@@ -185,6 +195,7 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 		ctx->auth = ZT_AUTH_NONE;
 		ready(ctx, -EPROTO, "authenticate: no token in response");
 		run_auth_waiters(ctx, -EPROTO, "authenticate: no token in response");
+		zt_timer_start(ctx->loop, &ctx->auth_retry_timer, zt_ctx_backoff_ms(ctx, ctx->auth_failures++));
 		return;
 	}
 	struct json_object *aq = jget(data, "authQueries");
@@ -194,6 +205,7 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 		ctx->auth = ZT_AUTH_NONE;
 		ready(ctx, -EACCES, "authenticate: MFA (authQueries) required, not supported");
 		run_auth_waiters(ctx, -EACCES, "authenticate: MFA required, not supported");
+		zt_timer_start(ctx->loop, &ctx->auth_retry_timer, ctx->o.backoff_max_ms);
 		return;
 	}
 	free(ctx->api_token);
@@ -247,6 +259,8 @@ static void start_auth(struct zt_ctx *ctx)
 		 "\"envInfo\":{\"os\":\"%s\",\"arch\":\"%s\",\"osRelease\":\"%s\"},\"configTypes\":[\"all\"]}",
 		 ctx->o.app_id ? ctx->o.app_id : "sipovl", u.sysname, u.machine, u.release);
 	ctx->auth_req = zt_http_request(ctx, "POST", path, body, auth_cb, ctx);
+	if (!ctx->auth_req)
+		auth_not_issued(ctx, "authenticate");
 }
 
 void zt_ctx_need_auth(struct zt_ctx *ctx, void (*cb)(void *, int, const char *), void *arg)
@@ -352,6 +366,12 @@ static void refresh_timer_cb(void *arg)
 		return;
 	snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);
 	ctx->refresh_req = zt_http_request(ctx, "GET", path, NULL, refresh_cb, ctx);
+	if (!ctx->refresh_req) {
+		unsigned d = ctx->o.refresh_min_ms > 2000 ? ctx->o.refresh_min_ms : 2000;
+
+		zt_log(ctx, 1, "API session refresh: request could not be issued (retrying in %u ms)", d);
+		zt_timer_start(ctx->loop, &ctx->refresh_timer, d);
+	}
 }
 
 void zt_ctx_check_session(struct zt_ctx *ctx)
@@ -413,6 +433,8 @@ struct zt_sess_req {
 	void *arg;
 	struct zt_http *http;
 	bool retried;
+	unsigned failures;   /* consecutive requests that could not be issued */
+	struct zt_timer timer; /* retry after one could not be issued */
 };
 
 void zt_session_put(struct zt_session *s)
@@ -441,6 +463,7 @@ static void sreq_unlink(struct zt_sess_req *r)
 
 static void sreq_free(struct zt_sess_req *r)
 {
+	zt_timer_stop(r->ctx->loop, &r->timer);
 	sreq_unlink(r);
 	free(r->service_id);
 	free(r);
@@ -536,6 +559,19 @@ static void sreq_send(void *arg, int err, const char *msg)
 	snprintf(body, sizeof(body), "{\"serviceId\":\"%s\",\"type\":\"%s\"}", q->service_id,
 		 q->type == ZT_PERM_DIAL ? "Dial" : "Bind");
 	q->http = zt_http_request(q->ctx, "POST", path, body, sess_cb, q);
+	if (!q->http) {
+		unsigned d = zt_ctx_backoff_ms(q->ctx, q->failures++);
+
+		zt_log(q->ctx, 1, "create session: request could not be issued (retrying in %u ms)", d);
+		zt_timer_start(q->ctx->loop, &q->timer, d);
+	}
+}
+
+static void sreq_retry_cb(void *arg)
+{
+	struct zt_sess_req *q = arg;
+
+	zt_ctx_need_auth(q->ctx, sreq_send, q);
 }
 
 struct zt_sess_req *zt_session_create(struct zt_ctx *ctx, const char *service_id, int type,
@@ -552,6 +588,7 @@ struct zt_sess_req *zt_session_create(struct zt_ctx *ctx, const char *service_id
 	q->arg = arg;
 	q->next = ctx->sess_reqs;
 	ctx->sess_reqs = q;
+	zt_timer_init(&q->timer, sreq_retry_cb, q);
 	zt_ctx_need_auth(ctx, sreq_send, q);
 	return q;
 }
@@ -606,6 +643,7 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 	zt_timer_init(&ctx->poll_timer, zt_services_poll_timer_cb, ctx);
 	zt_timer_init(&ctx->refresh_timer, refresh_timer_cb, ctx);
 	zt_timer_init(&ctx->auth_retry_timer, auth_retry_cb, ctx);
+	zt_services_init(ctx);
 	return ctx;
 }
 
@@ -627,6 +665,8 @@ int zt_ctx_start(struct zt_ctx *ctx)
 	ctx->start_ms = zt_now_ms();
 	ctx->auth = ZT_AUTH_PENDING; /* version first, then authenticate */
 	ctx->version_req = zt_http_request(ctx, "GET", "/version", NULL, version_cb, ctx);
+	if (!ctx->version_req)
+		auth_not_issued(ctx, "controller /version");
 	return 0;
 }
 
@@ -674,6 +714,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 	free(ctx->identity_name);
 	free(ctx->edge_path);
 	free(ctx->last_change);
+	zt_services_free(ctx);
 	zt_identity_free(ctx->id);
 	free(ctx);
 }

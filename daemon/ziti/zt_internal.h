@@ -186,7 +186,15 @@ struct zt_ctx {
 	struct zt_auth_waiter *auth_waiters;
 	struct zt_http *auth_req, *poll_req, *refresh_req, *list_req, *version_req;
 	struct zt_timer poll_timer, refresh_timer, auth_retry_timer;
-	char *last_change;
+	/*
+	 * lastChangeAt: last_change is committed only by a listing that completed after the
+	 * poll saw it (list_stamp, taken when that listing started); seen_change is the
+	 * poll's latest. A failed listing leaves last_change alone, so the change is listed
+	 * again (list_retry_timer, backoff) until one listing succeeds.
+	 */
+	char *last_change, *seen_change, *list_stamp;
+	unsigned list_failures;
+	struct zt_timer list_retry_timer;
 	struct zt_svc **svcs;
 	size_t nsvcs;
 	/* list in progress */
@@ -227,6 +235,15 @@ void zt_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const ch
 /* zt_services.c */
 void zt_services_list(struct zt_ctx *ctx);
 void zt_services_poll_timer_cb(void *arg);
+void zt_services_init(struct zt_ctx *ctx);
+void zt_services_free(struct zt_ctx *ctx);
+/* retry delay after n consecutive failures: 250 ms doubling, capped at o.backoff_max_ms */
+static inline unsigned zt_ctx_backoff_ms(const struct zt_ctx *ctx, unsigned n)
+{
+	unsigned d = 250u << (n < 5 ? n : 5);
+
+	return d < ctx->o.backoff_max_ms ? d : ctx->o.backoff_max_ms;
+}
 void zt_svc_free(struct zt_svc *s);
 
 /* ---- conns & listeners ---- */

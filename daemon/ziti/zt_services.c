@@ -175,6 +175,25 @@ static void apply_service_list(struct zt_ctx *ctx, struct json_object *arr)
 }
 
 
+/* A listing failed or could not be sent: the change it was for stays pending; retry. */
+static void list_failed(struct zt_ctx *ctx, int code, const char *err)
+{
+	unsigned d = zt_ctx_backoff_ms(ctx, ctx->list_failures++);
+
+	json_object_put(ctx->list_acc);
+	ctx->list_acc = NULL;
+	free(ctx->list_stamp);
+	ctx->list_stamp = NULL;
+	zt_log(ctx, 1, "%s (retrying in %u ms)", err, d);
+	zt_timer_start(ctx->loop, &ctx->list_retry_timer, d);
+	if (!ctx->ready_reported)
+		zt_ctx_ready(ctx, code, err);
+}
+
+static void list_retry_cb(void *arg)
+{
+	zt_services_list(arg);
+}
 
 static void list_cb(void *arg, const struct zt_http_resp *r)
 {
@@ -192,11 +211,7 @@ static void list_cb(void *arg, const struct zt_http_resp *r)
 	}
 	if (r->status != 200) {
 		zt_resp_error(r, err, sizeof(err), "list services");
-		zt_log(ctx, 1, "%s", err);
-		json_object_put(ctx->list_acc);
-		ctx->list_acc = NULL;
-		if (!ctx->ready_reported && ctx->nsvcs == 0)
-			zt_ctx_ready(ctx, -EIO, err);
+		list_failed(ctx, -EIO, err);
 		return;
 	}
 	struct json_object *root = json_tokener_parse(r->body);
@@ -206,10 +221,7 @@ static void list_cb(void *arg, const struct zt_http_resp *r)
 
 	if (!data || !json_object_is_type(data, json_type_array)) {
 		json_object_put(root);
-		json_object_put(ctx->list_acc);
-		ctx->list_acc = NULL;
-		if (!ctx->ready_reported)
-			zt_ctx_ready(ctx, -EPROTO, "list services: malformed response");
+		list_failed(ctx, -EPROTO, "list services: malformed response");
 		return;
 	}
 	for (size_t i = 0; i < json_object_array_length(data); i++)
@@ -227,6 +239,12 @@ static void list_cb(void *arg, const struct zt_http_resp *r)
 	ctx->list_acc = NULL;
 	apply_service_list(ctx, all);
 	json_object_put(all);
+	ctx->list_failures = 0;
+	if (ctx->list_stamp) { /* the change the poll saw before this listing began is applied */
+		free(ctx->last_change);
+		ctx->last_change = ctx->list_stamp;
+		ctx->list_stamp = NULL;
+	}
 	zt_ctx_ready(ctx, 0, "ready");
 	if (ctx->list_again) {
 		ctx->list_again = false;
@@ -247,13 +265,34 @@ void zt_services_list(struct zt_ctx *ctx)
 		zt_ctx_need_auth(ctx, NULL, NULL);
 		return;
 	}
+	zt_timer_stop(ctx->loop, &ctx->list_retry_timer);
 	if (!ctx->list_acc) {
 		ctx->list_acc = json_object_new_array();
 		ctx->list_offset = 0;
+		free(ctx->list_stamp);
+		ctx->list_stamp = ctx->seen_change ? strdup(ctx->seen_change) : NULL;
+	}
+	if (!ctx->list_acc) {
+		list_failed(ctx, -ENOMEM, "list services: out of memory");
+		return;
 	}
 	snprintf(path, sizeof(path), "%s/services?configTypes=all&limit=500&offset=%u", ctx->edge_path,
 		 ctx->list_offset);
 	ctx->list_req = zt_http_request(ctx, "GET", path, NULL, list_cb, ctx);
+	if (!ctx->list_req)
+		list_failed(ctx, -ENOMEM, "list services: request could not be issued");
+}
+
+void zt_services_init(struct zt_ctx *ctx)
+{
+	zt_timer_init(&ctx->list_retry_timer, list_retry_cb, ctx);
+}
+
+void zt_services_free(struct zt_ctx *ctx)
+{
+	zt_timer_stop(ctx->loop, &ctx->list_retry_timer);
+	free(ctx->seen_change);
+	free(ctx->list_stamp);
 }
 
 void zt_ctx_services_changed_hint(struct zt_ctx *ctx)
@@ -286,12 +325,20 @@ static void poll_cb(void *arg, const struct zt_http_resp *r)
 	struct json_object *root = json_tokener_parse(r->body);
 	const char *lc = zt_jstr(zt_jget(root, "data"), "lastChangeAt");
 
+	/*
+	 * Not yet committed by a complete listing (the first poll too: a change may have come
+	 * between the first listing and this poll). A listing already under way for this
+	 * stamp, or a retry waiting for its backoff, is left to finish.
+	 */
 	if (lc && (!ctx->last_change || strcmp(lc, ctx->last_change))) {
-		bool first = ctx->last_change == NULL;
+		bool same = ctx->seen_change && !strcmp(lc, ctx->seen_change);
 
-		free(ctx->last_change);
-		ctx->last_change = strdup(lc);
-		if (!first)
+		if (!same) {
+			free(ctx->seen_change);
+			ctx->seen_change = strdup(lc);
+		}
+		if (!(same && ctx->list_req && ctx->list_stamp && !strcmp(lc, ctx->list_stamp)) &&
+		    !zt_timer_armed(&ctx->list_retry_timer))
 			zt_services_list(ctx);
 	}
 	json_object_put(root);
@@ -312,4 +359,8 @@ void zt_services_poll_timer_cb(void *arg)
 		return;
 	snprintf(path, sizeof(path), "%s/current-api-session/service-updates", ctx->edge_path);
 	ctx->poll_req = zt_http_request(ctx, "GET", path, NULL, poll_cb, ctx);
+	if (!ctx->poll_req) {
+		zt_log(ctx, 1, "service poll: request could not be issued (next in %u ms)", ctx->o.svc_poll_ms);
+		zt_timer_start(ctx->loop, &ctx->poll_timer, ctx->o.svc_poll_ms);
+	}
 }

@@ -2,7 +2,8 @@
 /*
  * Host unit tests of the native edge client: channel v2 codec, MULTIPART_MSG splitting,
  * the dispatcher's answers to messages for unknown bindings/connections (no I/O: replies are
- * read back from the channel's output buffer), and identity-file validation.
+ * read back from the channel's output buffer), identity-file validation, and (unit_ctrl.c) the
+ * context against a scripted controller that fails chosen requests.
  *
  * Prints "ok - desc" / "not ok - desc" lines (tests/ziti/run.sh numbers them).
  * With ZT_CORPUS=DIR it also writes seed inputs for the fuzz target.
@@ -19,8 +20,9 @@
 
 static int failures;
 
-static void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(int cond, const char *fmt, ...)
+void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void test_controller_faults(void); /* unit_ctrl.c */
+void check(int cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -507,5 +509,6 @@ int main(void)
 	test_tasks();
 	test_held_dial();
 	test_identity();
+	test_controller_faults();
 	return failures ? 1 : 0;
 }

@@ -779,15 +779,24 @@ static int dial(struct flow *f, const char *proto)
 	struct svc *s = f->svc;
 	struct app_data ad;
 	char identity[256], unknown[64], json[1024], d[200];
+	struct tpl_vars iv = ident_tpl(s->id);
 	int jl;
 
-	if (icpt_dial_params(&s->icpt, proto, &f->a, &f->b, s->id->name, &ad, identity, sizeof(identity), unknown,
+	if (icpt_dial_params(&s->icpt, proto, &f->a, &f->b, &iv, &ad, identity, sizeof(identity), unknown,
 			     sizeof(unknown))) {
 		logm(L_WARN, "service %s: dialOptions.identity or sourceIp expands beyond its limit", s->name);
 		return -1;
 	}
-	if (unknown[0])
-		logm(L_DEBUG, "service %s: template variable %s is not supported; left as written", s->name, unknown);
+	if (unknown[0]) { /* a tag or appData key our identity lacks: a wrong source is worse than none */
+		uint64_t now = zt_now_ms();
+
+		if (!s->tpl_warned_ms || now - s->tpl_warned_ms >= 10000) {
+			s->tpl_warned_ms = now;
+			logm(L_WARN, "service %s: sourceIp/dialOptions.identity: template variable %s has no value for "
+			     "identity %s; flows are not dialed", s->name, unknown, s->id->name ? s->id->name : "?");
+		}
+		return -1;
+	}
 	jl = app_data_build(&ad, json, sizeof(json));
 	if (jl < 0)
 		return -1;

@@ -20,6 +20,9 @@ void logm(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct ident;
 struct flow;
 
+/* The template variables of an identity ($tunneler_id.name, .tag[KEY], .appData[KEY]). */
+struct tpl_vars ident_tpl(struct ident *id);
+
 struct svc {
 	struct svc *next;
 	struct ident *id;
@@ -33,6 +36,7 @@ struct svc {
 	char kname[SIPOVL_NAME_MAXLEN];
 	bool in_kernel;
 	char icpt_err[CFG_ERRLEN];
+	uint64_t tpl_warned_ms;       /* last "template variable has no value" warning (1 per 10 s) */
 	/* host side */
 	bool has_host;
 	struct host_cfg host;

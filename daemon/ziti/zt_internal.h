@@ -195,6 +195,10 @@ struct zt_ctx {
 	char *last_change, *seen_change, *list_stamp;
 	unsigned list_failures;
 	struct zt_timer list_retry_timer;
+	/* GET /current-identity, read at the start of every listing: tags and appData */
+	struct json_object *cur_identity; /* its "data" */
+	struct zt_http *ident_req;
+	bool ident_done; /* read for the listing in progress */
 	struct zt_svc **svcs;
 	size_t nsvcs;
 	/* list in progress */

@@ -252,11 +252,52 @@ static void list_cb(void *arg, const struct zt_http_resp *r)
 	}
 }
 
+static void ident_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+	char err[512];
+
+	ctx->ident_req = NULL;
+	if (r->status == 401) {
+		zt_ctx_auth_invalid(ctx);
+		json_object_put(ctx->list_acc);
+		ctx->list_acc = NULL;
+		ctx->list_again = true; /* after re-authentication */
+		zt_ctx_need_auth(ctx, NULL, NULL);
+		return;
+	}
+	struct json_object *root = r->status == 200 ? json_tokener_parse(r->body) : NULL;
+	struct json_object *data = zt_jget(root, "data");
+
+	if (!data || !json_object_is_type(data, json_type_object)) {
+		json_object_put(root);
+		if (r->status == 200)
+			snprintf(err, sizeof(err), "current identity: malformed response");
+		else
+			zt_resp_error(r, err, sizeof(err), "current identity");
+		list_failed(ctx, -EIO, err);
+		return;
+	}
+	json_object_put(ctx->cur_identity);
+	ctx->cur_identity = json_object_get(data);
+	json_object_put(root);
+	ctx->ident_done = true;
+	zt_services_list(ctx);
+}
+
+const char *zt_ctx_identity_attr(struct zt_ctx *ctx, const char *kind, const char *key)
+{
+	struct json_object *m = zt_jget(ctx->cur_identity, !strcmp(kind, "tag") ? "tags" : kind);
+	struct json_object *v = json_object_is_type(m, json_type_object) ? zt_jget(m, key) : NULL;
+
+	return v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : NULL;
+}
+
 void zt_services_list(struct zt_ctx *ctx)
 {
 	char path[512];
 
-	if (ctx->list_req) {
+	if (ctx->list_req || ctx->ident_req) {
 		ctx->list_again = true;
 		return;
 	}
@@ -271,9 +312,17 @@ void zt_services_list(struct zt_ctx *ctx)
 		ctx->list_offset = 0;
 		free(ctx->list_stamp);
 		ctx->list_stamp = ctx->seen_change ? strdup(ctx->seen_change) : NULL;
+		ctx->ident_done = false;
 	}
 	if (!ctx->list_acc) {
 		list_failed(ctx, -ENOMEM, "list services: out of memory");
+		return;
+	}
+	if (!ctx->ident_done) { /* tags and appData first: templates of the services use them */
+		snprintf(path, sizeof(path), "%s/current-identity", ctx->edge_path);
+		ctx->ident_req = zt_http_request(ctx, "GET", path, NULL, ident_cb, ctx);
+		if (!ctx->ident_req)
+			list_failed(ctx, -ENOMEM, "current identity: request could not be issued");
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/services?configTypes=all&limit=500&offset=%u", ctx->edge_path,
@@ -291,6 +340,8 @@ void zt_services_init(struct zt_ctx *ctx)
 void zt_services_free(struct zt_ctx *ctx)
 {
 	zt_timer_stop(ctx->loop, &ctx->list_retry_timer);
+	zt_http_cancel(ctx->ident_req);
+	json_object_put(ctx->cur_identity);
 	free(ctx->seen_change);
 	free(ctx->list_stamp);
 }

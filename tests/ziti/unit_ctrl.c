@@ -91,6 +91,10 @@ static void fake_answer(void *arg)
 		r.status = 200;
 		snprintf(body, sizeof(body), "{\"data\":{\"token\":\"tok\",\"id\":\"as1\",\"expirationSeconds\":%d,"
 			 "\"identity\":{\"name\":\"me\"}}}", fk.exp_s);
+	} else if (path_match(h->path, "/current-identity$")) {
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"name\":\"me\",\"tags\":{\"ipaddr\":\"10.1.0.7\",\"n\":5},"
+			 "\"appData\":{\"sourcePort\":\"1999\"}}}");
 	} else if (strstr(h->path, "/service-updates")) {
 		fk.n_poll++;
 		r.status = 200;
@@ -246,6 +250,21 @@ static void test_list_fails_after_change(enum fault f)
 	ctx_down();
 }
 
+/* The identity's tags and appData are read with the services (for templates). */
+static void test_identity_attrs(void)
+{
+	ctx_up();
+	run_until(&h.ready, 2000);
+	const char *ip = zt_ctx_identity_attr(h.ctx, "tag", "ipaddr"), *n = zt_ctx_identity_attr(h.ctx, "tag", "n");
+	const char *sp = zt_ctx_identity_attr(h.ctx, "appData", "sourcePort");
+
+	check(ip && !strcmp(ip, "10.1.0.7") && n && !strcmp(n, "5") && sp && !strcmp(sp, "1999") &&
+		      !zt_ctx_identity_attr(h.ctx, "tag", "nope") && !zt_ctx_identity_attr(h.ctx, "appData", "ipaddr"),
+	      "current identity: tags and appData known once ready (tag ipaddr=%s, appData sourcePort=%s)",
+	      ip ? ip : "-", sp ? sp : "-");
+	ctx_down();
+}
+
 /* The change happens between the first listing and the first poll. */
 static void test_change_before_first_poll(void)
 {
@@ -345,6 +364,7 @@ void test_controller_faults(void)
 	test_list_fails_after_change(F_TIMEOUT);
 	test_list_fails_after_change(F_NOISSUE);
 	test_change_before_first_poll();
+	test_identity_attrs();
 	test_poll_not_issued();
 	test_refresh_not_issued();
 	test_session_not_issued();

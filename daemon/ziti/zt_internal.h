@@ -77,6 +77,7 @@ struct zt_chan {
 	SSL *ssl;
 	struct zt_io io;
 	struct zt_buf in, out;
+	uint64_t skip; /* bytes of a refused (oversized) message body still to discard from in */
 	struct zt_task flush_task; /* writes out at the end of the loop iteration */
 	bool want_write_cb; /* some conn waits for on_writable */
 	bool in_dispatch;   /* inside zt_chan_dispatch from chan_read */
@@ -120,6 +121,8 @@ void *zt_chan_map_get(struct zt_chan *ch, uint32_t id, int *tag);
 void zt_chan_map_del(struct zt_chan *ch, uint32_t id);
 /* the dispatcher; exported for unit tests (no I/O: replies go to ch->out) */
 void zt_chan_dispatch(struct zt_chan *ch, const struct zt_msg *m);
+/* dispatch the complete messages in ch->in (no I/O but the flush); -1: the channel is gone */
+int zt_chan_input(struct zt_chan *ch);
 bool zt_chan_congested(const struct zt_chan *ch);
 
 #define ZT_CHAN_HWM (4u << 20)
@@ -323,6 +326,8 @@ struct zt_dial_req {
 /* called by the channel dispatcher */
 void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m);
 void zt_conn_chan_lost(struct zt_conn *c, const char *why);
+/* a message for @c was refused (too large): StateClosed to the router, @why to the app */
+void zt_conn_refuse(struct zt_conn *c, const char *why);
 void zt_conn_writable(struct zt_conn *c);
 void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct zt_msg *m);
 void zt_listener_chan_lost(struct zt_listener *l, const char *why);

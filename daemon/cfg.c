@@ -1325,6 +1325,9 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	memset(d, 0, sizeof(*d));
 	d->log_level = 6;
 	d->udp_idle_ms = 60000;
+	d->tcp_idle_ms = 7200u * 1000;
+	d->tcp_half_closed_ms = 120000;
+	d->tcp_keepalive_s = 60;
 	d->memory_limit = 256ull << 20;
 	d->policy = SIPOVL_POLICY_DROP;
 	d->svc_poll_ms = 10000;
@@ -1399,6 +1402,24 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				goto out;
 			}
 			d->udp_idle_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "tcp_idle_timeout_s")) {
+			if (int_of(v, 1, 604800, &x)) {
+				fail(err, errlen, "%s: expected 1-604800", key);
+				goto out;
+			}
+			d->tcp_idle_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "tcp_half_closed_timeout_s")) {
+			if (int_of(v, 1, 86400, &x)) {
+				fail(err, errlen, "%s: expected 1-86400", key);
+				goto out;
+			}
+			d->tcp_half_closed_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "tcp_keepalive_s")) {
+			if (int_of(v, 0, 7200, &x)) {
+				fail(err, errlen, "%s: expected 0 (off) or 1-7200", key);
+				goto out;
+			}
+			d->tcp_keepalive_s = (unsigned)x;
 		} else if (!strcmp(key, "memory_limit_mb")) {
 			if (int_of(v, 1, 1 << 20, &x)) {
 				fail(err, errlen, "%s: expected 1-1048576", key);

@@ -704,8 +704,7 @@ static int reload(const char *why)
 	for (struct ident *id = D.idents; id; id = id->next)
 		if (id->ctx)
 			zt_ctx_tune(id->ctx, D.cfg.svc_poll_ms, zt_log_level());
-	if (D.cfg.udp_idle_ms != old_idle)
-		flows_reconfigure();
+	flows_reconfigure(); /* idle timers with the new bounds */
 	logm(L_NOTICE, "reloaded: log level %d -> %d, UDP idle %u -> %u s, memory limit %llu -> %llu bytes, service poll %u s, %zu identities",
 	     old_level, D.cfg.log_level, old_idle / 1000, D.cfg.udp_idle_ms / 1000, (unsigned long long)old_mem,
 	     (unsigned long long)D.cfg.memory_limit, D.cfg.svc_poll_ms / 1000, D.cfg.n_identities);
@@ -862,6 +861,7 @@ static struct json_object *status_json(void)
 	C(hosted_udp);
 	C(hosted_refused);
 	C(hosted_connect_failed);
+	C(tcp_expired);
 	C(mem_limit_hits);
 	C(udp_dropped);
 	C(tcp_reset);
@@ -879,6 +879,9 @@ static struct json_object *status_json(void)
 	JADD(o, "memory", m);
 	JADD(cf, "log_level", JI(D.cfg.log_level));
 	JADD(cf, "udp_idle_timeout_s", JI(D.cfg.udp_idle_ms / 1000));
+	JADD(cf, "tcp_idle_timeout_s", JI(D.cfg.tcp_idle_ms / 1000));
+	JADD(cf, "tcp_half_closed_timeout_s", JI(D.cfg.tcp_half_closed_ms / 1000));
+	JADD(cf, "tcp_keepalive_s", JI(D.cfg.tcp_keepalive_s));
 	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
 	JADD(cf, "service_poll_s", JI(D.cfg.svc_poll_ms / 1000));
 	JADD(cf, "intercept_policy", JS(D.cfg.policy == SIPOVL_POLICY_PASS ? "pass" : "drop"));

@@ -65,6 +65,7 @@ struct counters {
 	uint64_t hosted_tcp, hosted_udp, hosted_refused, hosted_connect_failed;
 	uint64_t mem_limit_hits, udp_dropped, tcp_reset, bytes_to_ziti, bytes_from_ziti;
 	uint64_t packets_to_ziti, packets_from_ziti;
+	uint64_t tcp_expired; /* TCP flows closed by tcp_idle_timeout_s / tcp_half_closed_timeout_s */
 };
 
 struct daemon {
@@ -92,7 +93,7 @@ extern struct daemon D;
 int flows_init(void);
 void flows_fini(void);
 void flows_close_svc(struct svc *s, const char *why);
-/* the configuration was reloaded: re-arm the UDP idle timers with the new timeout */
+/* the configuration was reloaded: re-arm the UDP and TCP idle timers with the new bounds */
 void flows_reconfigure(void);
 void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
 /* JSON array of the flows (status "flows") */

@@ -567,8 +567,13 @@ static void t_daemon_cfg(void)
 	char err[CFG_ERRLEN];
 
 	daemon_cfg_defaults(&d);
-	ok(d.log_level == 6 && d.udp_idle_ms == 60000 && d.memory_limit == 256ull << 20 && d.policy == 0,
+	ok(d.log_level == 6 && d.udp_idle_ms == 60000 && d.memory_limit == 256ull << 20 && d.policy == 0 &&
+		   d.tcp_idle_ms == 7200000u && d.tcp_half_closed_ms == 120000 && d.tcp_keepalive_s == 60,
 	   "defaults");
+	ok(!daemon_cfg_parse("{\"tcp_idle_timeout_s\":600,\"tcp_half_closed_timeout_s\":30,\"tcp_keepalive_s\":0}", &d,
+			     err, sizeof(err)) &&
+		   d.tcp_idle_ms == 600000 && d.tcp_half_closed_ms == 30000 && d.tcp_keepalive_s == 0,
+	   "TCP flow bounds and keepalive (%s)", err);
 	ok(!daemon_cfg_parse("{\"identities\":[\"/etc/sipovld/a.json\",\"/etc/sipovld/b.json\"],\"name\":\"gw\","
 			     "\"log_level\":\"debug\",\"udp_idle_timeout_s\":30,\"memory_limit_mb\":64,"
 			     "\"control_socket\":\"/tmp/x.sock\",\"intercept_policy\":\"pass\",\"service_poll_s\":2}",
@@ -587,6 +592,8 @@ static void t_daemon_cfg(void)
 		"[1]", "{\"memory_limit_bytes\":4095}", "{\"service_poll_s\":0}", "{\"udp_idle_timeout_s\":86401}",
 		"{\"identities\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}",
 		"{\"identities\":[\"a.json\",7]}",
+		"{\"tcp_idle_timeout_s\":0}", "{\"tcp_half_closed_timeout_s\":86401}", "{\"tcp_keepalive_s\":-1}",
+		"{\"tcp_keepalive_s\":7201}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);

@@ -246,18 +246,112 @@ const char *cfg_fmt_prefix(const struct sipovl_prefix *p, char *buf, size_t n)
 
 /* ------------------------------------------------------------------ templates */
 
-int tpl_expand(const char *tpl, const struct tpl_vars *v, char *out, size_t outlen, char *unknown,
-	       size_t unknown_len)
+enum { TV_LITERAL, TV_KNOWN, TV_UNKNOWN };
+
+/*
+ * The variable at @p (which points at a '$'): TV_LITERAL when the '$' starts no variable
+ * name; else its length in *len and TV_KNOWN (value in *val when @v is given, NULL when
+ * unavailable) or TV_UNKNOWN. The longest known name wins when the next character cannot
+ * continue a name ("$dst_ip.example" is $dst_ip then ".example"). @host_side: only the
+ * tunneler's own variables exist (a hosted terminator has no flow yet).
+ */
+static int tpl_var_at(const char *p, const struct tpl_vars *v, bool host_side, size_t *len, const char **val)
 {
 	const struct {
 		const char *name;
-		const char *val;
+		bool flow; /* per intercepted flow: not on the hosting side */
 	} vars[] = {
-		{ "tunneler_id.name", v->tunneler_name }, { "dst_protocol", v->dst_protocol },
-		{ "dst_hostname", v->dst_hostname },      { "dst_ip", v->dst_ip },
-		{ "dst_port", v->dst_port },              { "src_ip", v->src_ip },
-		{ "src_port", v->src_port },              { "intercepted_ip", v->dst_ip },
+		{ "tunneler_id.name", false }, { "dst_protocol", true }, { "dst_hostname", true },
+		{ "dst_ip", true },            { "dst_port", true },     { "src_ip", true },
+		{ "src_port", true },          { "intercepted_ip", true },
 	};
+	static const char *const kinds[] = { "tag", "appData" };
+	size_t best = 0;
+	int bi = -1;
+
+	*val = NULL;
+	if (!isalpha((unsigned char)p[1]) && p[1] != '_')
+		return TV_LITERAL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char pre[32];
+		size_t l = (size_t)snprintf(pre, sizeof(pre), "tunneler_id.%s[", kinds[i]);
+		const char *key = p + 1 + l, *close;
+
+		if (strncmp(p + 1, pre, l))
+			continue;
+		close = strchr(key, ']');
+		if (!close || close == key || memchr(key, '$', (size_t)(close - key)))
+			break; /* unclosed or empty key: unknown */
+		*len = (size_t)(close + 1 - p);
+		if (v && v->attr) {
+			char k[128];
+
+			snprintf(k, sizeof(k), "%.*s", (int)(close - key), key);
+			*val = v->attr(v->attr_arg, kinds[i], k);
+		}
+		return TV_KNOWN;
+	}
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		size_t l = strlen(vars[i].name);
+		char next;
+
+		if (strncmp(p + 1, vars[i].name, l))
+			continue;
+		next = p[1 + l]; /* within the string: the name matched */
+		if (!isalnum((unsigned char)next) && next != '_' && next != '[' && l > best &&
+		    !(host_side && vars[i].flow)) {
+			best = l;
+			bi = (int)i;
+		}
+	}
+	if (bi >= 0) {
+		const char *vals[] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+
+		if (v) {
+			vals[0] = v->tunneler_name;
+			vals[1] = v->dst_protocol;
+			vals[2] = v->dst_hostname;
+			vals[3] = v->dst_ip;
+			vals[4] = v->dst_port;
+			vals[5] = v->src_ip;
+			vals[6] = v->src_port;
+			vals[7] = v->dst_ip;
+		}
+		*len = 1 + best;
+		*val = vals[bi];
+		return TV_KNOWN;
+	}
+	size_t l = 1;
+
+	while (p[l] && (isalnum((unsigned char)p[l]) || strchr("_.[]-", p[l])))
+		l++;
+	*len = l;
+	return TV_UNKNOWN;
+}
+
+int tpl_check(const char *tpl, bool host_side, char *bad, size_t badlen)
+{
+	for (const char *p = tpl; *p; p++) {
+		size_t l;
+		const char *val;
+
+		if (*p != '$')
+			continue;
+		int k = tpl_var_at(p, NULL, host_side, &l, &val);
+
+		if (k == TV_UNKNOWN) {
+			snprintf(bad, badlen, "%.*s", (int)(l < 64 ? l : 64), p);
+			return -1;
+		}
+		if (k == TV_KNOWN)
+			p += l - 1;
+	}
+	return 0;
+}
+
+int tpl_expand(const char *tpl, const struct tpl_vars *v, char *out, size_t outlen, char *unknown,
+	       size_t unknown_len)
+{
 	size_t o = 0;
 
 	if (unknown && unknown_len)
@@ -266,43 +360,22 @@ int tpl_expand(const char *tpl, const struct tpl_vars *v, char *out, size_t outl
 		return -1;
 	for (const char *p = tpl; *p;) {
 		const char *val = NULL;
-		size_t skip = 0;
+		size_t l = 0;
 
 		if (*p == '$') {
-			size_t best = 0;
-			bool known = false;
+			int k = tpl_var_at(p, v, false, &l, &val);
 
-			for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-				size_t l = strlen(vars[i].name);
-
-				if (strncmp(p + 1, vars[i].name, l))
-					continue;
-				char next = p[1 + l]; /* within the string: the name matched */
-
-				if (!isalnum((unsigned char)next) && next != '_' && next != '[' && l > best) {
-					best = l;
-					val = vars[i].val;
-					known = val != NULL;
-				}
-			}
-			if (known) {
-				skip = 1 + best;
-			} else if (unknown && unknown_len && !unknown[0]) {
-				size_t l = 1;
-
-				while (p[l] && (isalnum((unsigned char)p[l]) || strchr("_.[]-", p[l])))
-					l++;
+			if (k != TV_LITERAL && !val && unknown && unknown_len && !unknown[0])
 				snprintf(unknown, unknown_len, "%.*s", (int)l, p);
-			}
 		}
-		if (skip) {
-			size_t l = strlen(val);
+		if (val) {
+			size_t vl = strlen(val);
 
-			if (o + l >= outlen)
+			if (o + vl >= outlen)
 				return -1;
-			memcpy(out + o, val, l);
-			o += l;
-			p += skip;
+			memcpy(out + o, val, vl);
+			o += vl;
+			p += l;
 		} else {
 			if (o + 1 >= outlen)
 				return -1;
@@ -588,6 +661,7 @@ void icpt_cfg_free(struct icpt_cfg *c)
 int icpt_cfg_parse(const char *json, struct icpt_cfg *c, char *err, size_t errlen)
 {
 	struct json_object *o, *v, *dopt;
+	char bad[72];
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
@@ -623,6 +697,10 @@ int icpt_cfg_parse(const char *json, struct icpt_cfg *c, char *err, size_t errle
 				fail(err, errlen, "dialOptions.identity: expected a string");
 				goto out;
 			}
+			if (tpl_check(s, false, bad, sizeof(bad))) {
+				fail(err, errlen, "dialOptions.identity \"%.60s\": unknown template variable %s", s, bad);
+				goto out;
+			}
 			if (*s && !(c->dial_identity = strdup(s))) {
 				fail(err, errlen, "out of memory");
 				goto out;
@@ -642,6 +720,10 @@ int icpt_cfg_parse(const char *json, struct icpt_cfg *c, char *err, size_t errle
 
 		if (!s) {
 			fail(err, errlen, "sourceIp: expected a string");
+			goto out;
+		}
+		if (tpl_check(s, false, bad, sizeof(bad))) {
+			fail(err, errlen, "sourceIp \"%.60s\": unknown template variable %s", s, bad);
 			goto out;
 		}
 		if (*s && !(c->source_ip = strdup(s))) {
@@ -769,7 +851,7 @@ out:
 }
 
 int icpt_dial_params(const struct icpt_cfg *c, const char *proto, const struct sockaddr_storage *src,
-		     const struct sockaddr_storage *dst, const char *tunneler_name, struct app_data *a,
+		     const struct sockaddr_storage *dst, const struct tpl_vars *ident, struct app_data *a,
 		     char *identity, size_t idlen, char *unknown, size_t unknown_len)
 {
 	char u2[64] = "";
@@ -784,7 +866,9 @@ int icpt_dial_params(const struct icpt_cfg *c, const char *proto, const struct s
 
 	struct tpl_vars tv = {
 		.dst_protocol = a->dst_protocol, .dst_ip = a->dst_ip, .dst_port = a->dst_port,
-		.src_ip = a->src_ip, .src_port = a->src_port, .tunneler_name = tunneler_name,
+		.src_ip = a->src_ip, .src_port = a->src_port, .dst_hostname = a->dst_hostname,
+		.tunneler_name = ident ? ident->tunneler_name : NULL,
+		.attr = ident ? ident->attr : NULL, .attr_arg = ident ? ident->attr_arg : NULL,
 	};
 
 	if (unknown && unknown_len)
@@ -870,6 +954,7 @@ static int duration_ms(const char *s, unsigned *ms)
 int host_cfg_parse(const char *json, struct host_cfg *h, char *err, size_t errlen)
 {
 	struct json_object *o, *v, *lo;
+	char bad[72];
 	bool b;
 	int rc = -1;
 
@@ -1000,6 +1085,11 @@ int host_cfg_parse(const char *json, struct host_cfg *h, char *err, size_t errle
 				fail(err, errlen, "listenOptions.identity: expected a string");
 				goto out;
 			}
+			if (tpl_check(s, true, bad, sizeof(bad))) {
+				fail(err, errlen, "listenOptions.identity \"%.40s\": unknown template variable %s "
+				     "(hosting knows only $tunneler_id.*)", s, bad);
+				goto out;
+			}
 			if (*s && !(h->listen_identity = strdup(s))) {
 				fail(err, errlen, "out of memory");
 				goto out;
@@ -1081,6 +1171,26 @@ static void set_sa(struct sockaddr_storage *ss, uint16_t family, const uint8_t *
 	}
 }
 
+/* @name (a hostname) is one of allowedAddresses' hostnames, or under one of its "*.domain" */
+static bool hostname_allowed(const struct host_cfg *h, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < h->n_allowed_hostnames; i++) {
+		const char *p = h->allowed_hostnames[i];
+
+		if (p[0] == '*' && p[1] == '.') {
+			size_t pl = strlen(p + 1); /* ".domain" */
+
+			if (nl > pl && !strcasecmp(name + nl - pl, p + 1))
+				return true;
+		} else if (!strcasecmp(name, p)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 int host_compute(const struct host_cfg *h, const struct app_data *a, struct host_target *t, char *err,
 		 size_t errlen)
 {
@@ -1115,17 +1225,24 @@ int host_compute(const struct host_cfg *h, const struct app_data *a, struct host
 	/* address */
 	struct sipovl_prefix ip;
 
-	if (h->fwd_addr) {
-		if (!a->dst_ip[0]) {
-			if (a->dst_hostname[0])
-				return fail(err, errlen, "forwarding hostnames ('%.60s') is not supported",
-					    a->dst_hostname);
-			return fail(err, errlen, "host.v1 has forwardAddress but the dialer sent no dst_ip");
-		}
-		if (cfg_parse_ip(a->dst_ip, &ip))
-			return fail(err, errlen, "invalid dst_ip '%.46s'", a->dst_ip);
+	/*
+	 * forwardAddress: the dialer's dst_hostname is preferred over its dst_ip (as
+	 * ziti-tunnel-sdk-c does); a hostname must be in allowedAddresses (exactly, or under a
+	 * "*.domain" wildcard) and is resolved like a fixed hostname address.
+	 */
+	const char *fwd = a->dst_hostname[0] ? a->dst_hostname : a->dst_ip;
+
+	if (h->fwd_addr && a->dst_hostname[0] && cfg_parse_ip(a->dst_hostname, &ip)) {
+		if (!hostname_allowed(h, a->dst_hostname))
+			return fail(err, errlen, "hostname %.60s is not in allowedAddresses", a->dst_hostname);
+		snprintf(t->dst_host, sizeof(t->dst_host), "%s", a->dst_hostname);
+	} else if (h->fwd_addr) {
+		if (!fwd[0])
+			return fail(err, errlen, "host.v1 has forwardAddress but the dialer sent no dst_ip or dst_hostname");
+		if (cfg_parse_ip(fwd, &ip))
+			return fail(err, errlen, "invalid dst_ip '%.46s'", fwd);
 		if (!cfg_prefixes_contain(h->allowed_addrs, h->n_allowed_addrs, ip.family, ip.addr))
-			return fail(err, errlen, "address %s is not in allowedAddresses", a->dst_ip);
+			return fail(err, errlen, "address %s is not in allowedAddresses", fwd);
 		for (size_t i = 0; i < h->n_xlats; i++) {
 			const struct addr_xlat *x = &h->xlats[i];
 
@@ -1166,10 +1283,11 @@ int host_compute(const struct host_cfg *h, const struct app_data *a, struct host
 	return 0;
 }
 
-int host_listen_identity(const struct host_cfg *h, const char *tunneler_name, char *out, size_t outlen,
+int host_listen_identity(const struct host_cfg *h, const struct tpl_vars *ident, char *out, size_t outlen,
 			 char *unknown, size_t unknown_len)
 {
-	struct tpl_vars tv = { .tunneler_name = tunneler_name };
+	struct tpl_vars tv = { .tunneler_name = ident ? ident->tunneler_name : NULL,
+			       .attr = ident ? ident->attr : NULL, .attr_arg = ident ? ident->attr_arg : NULL };
 
 	if (unknown && unknown_len)
 		unknown[0] = 0;
@@ -1207,6 +1325,9 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	memset(d, 0, sizeof(*d));
 	d->log_level = 6;
 	d->udp_idle_ms = 60000;
+	d->tcp_idle_ms = 7200u * 1000;
+	d->tcp_half_closed_ms = 120000;
+	d->tcp_keepalive_s = 60;
 	d->memory_limit = 256ull << 20;
 	d->policy = SIPOVL_POLICY_DROP;
 	d->svc_poll_ms = 10000;
@@ -1281,6 +1402,24 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				goto out;
 			}
 			d->udp_idle_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "tcp_idle_timeout_s")) {
+			if (int_of(v, 1, 604800, &x)) {
+				fail(err, errlen, "%s: expected 1-604800", key);
+				goto out;
+			}
+			d->tcp_idle_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "tcp_half_closed_timeout_s")) {
+			if (int_of(v, 1, 86400, &x)) {
+				fail(err, errlen, "%s: expected 1-86400", key);
+				goto out;
+			}
+			d->tcp_half_closed_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "tcp_keepalive_s")) {
+			if (int_of(v, 0, 7200, &x)) {
+				fail(err, errlen, "%s: expected 0 (off) or 1-7200", key);
+				goto out;
+			}
+			d->tcp_keepalive_s = (unsigned)x;
 		} else if (!strcmp(key, "memory_limit_mb")) {
 			if (int_of(v, 1, 1 << 20, &x)) {
 				fail(err, errlen, "%s: expected 1-1048576", key);

@@ -48,19 +48,30 @@ socklen_t cfg_sa_len(const struct sockaddr_storage *ss);
  * Variables of dialOptions.identity, sourceIp and listenOptions.identity templates. A NULL
  * member is "not available": its variable is left as written and reported as unknown.
  * $intercepted_ip (the 2020 SIP/RTP design's name) is an alias of $dst_ip.
+ * $tunneler_id.tag[KEY] and $tunneler_id.appData[KEY] are the tunneler identity's tags and
+ * appData at the controller, looked up through @attr (kind "tag" or "appData"; NULL: no
+ * such key, reported like an unknown variable).
  */
 struct tpl_vars {
 	const char *dst_protocol, *dst_ip, *dst_port, *dst_hostname;
 	const char *src_ip, *src_port, *tunneler_name;
+	const char *(*attr)(void *arg, const char *kind, const char *key);
+	void *attr_arg;
 };
 
 /*
- * Expands every known "$variable" of @tpl into @out. Unknown variables ("$ip_pool[x]",
- * "$tunneler_id.tag[x]") are copied literally and the first one is reported in @unknown
- * (up to @unknown_len bytes, "" when none). Returns 0, or -1 when @out is too small.
+ * Expands every known "$variable" of @tpl into @out. Unknown variables ("$ip_pool[x]") and
+ * known ones without a value (a tag the identity lacks) are copied literally and the first
+ * one is reported in @unknown (up to @unknown_len bytes, "" when none). Returns 0, or -1
+ * when @out is too small.
  */
 int tpl_expand(const char *tpl, const struct tpl_vars *v, char *out, size_t outlen, char *unknown,
 	       size_t unknown_len);
+/*
+ * When a config is read: 0 when every "$variable" of @tpl is one tpl_expand knows (with
+ * @host_side only $tunneler_id.*), else -1 with the first other one in @bad.
+ */
+int tpl_check(const char *tpl, bool host_side, char *bad, size_t badlen);
 
 /* ---- intercept.v1 ---- */
 
@@ -110,11 +121,12 @@ int app_data_parse(const void *json, size_t len, struct app_data *a, char *err, 
 /*
  * Intercept side: fill @a for a steered flow (proto "tcp"/"udp", client @src, original
  * destination @dst), expanding the intercept's sourceIp template, and expand the terminator
- * identity into @identity ("" when the config has none). @unknown as for tpl_expand.
+ * identity into @identity ("" when the config has none). @ident gives the tunneler's own
+ * variables (tunneler_name, attr; its flow members are ignored). @unknown as for tpl_expand.
  * Returns 0 or -1 (a template expands beyond its buffer).
  */
 int icpt_dial_params(const struct icpt_cfg *c, const char *proto, const struct sockaddr_storage *src,
-		     const struct sockaddr_storage *dst, const char *tunneler_name, struct app_data *a,
+		     const struct sockaddr_storage *dst, const struct tpl_vars *ident, struct app_data *a,
 		     char *identity, size_t idlen, char *unknown, size_t unknown_len);
 
 /* ---- host.v1 ---- */
@@ -169,8 +181,11 @@ struct host_target {
  */
 int host_compute(const struct host_cfg *h, const struct app_data *a, struct host_target *t, char *err,
 		 size_t errlen);
-/* The terminator identity to bind with ("" for none); @unknown as for tpl_expand. */
-int host_listen_identity(const struct host_cfg *h, const char *tunneler_name, char *out, size_t outlen,
+/*
+ * The terminator identity to bind with ("" for none); @ident as for icpt_dial_params,
+ * @unknown as for tpl_expand.
+ */
+int host_listen_identity(const struct host_cfg *h, const struct tpl_vars *ident, char *out, size_t outlen,
 			 char *unknown, size_t unknown_len);
 
 /* ---- sipovld.conf (JSON) ---- */
@@ -183,6 +198,9 @@ struct daemon_cfg {
 	char *name;                     /* $tunneler_id.name (default: identity file base name) */
 	int log_level;                  /* 3 err .. 7 debug (syslog numbers) */
 	unsigned udp_idle_ms;           /* intercepted and hosted UDP flows */
+	unsigned tcp_idle_ms;           /* TCP flows with no byte either way (default 2 h) */
+	unsigned tcp_half_closed_ms;    /* ... once either end sent FIN (default 120 s) */
+	unsigned tcp_keepalive_s;       /* TCP keepalive idle time of flow sockets (60 s; 0: off) */
 	uint64_t memory_limit;          /* bytes, for flows and their buffers */
 	char *ctl_socket;
 	uint8_t policy;                 /* SIPOVL_POLICY_* of programmed intercepts */

@@ -8,7 +8,9 @@
  * half-close; socket reads pause while the Ziti side is congested. UDP: one datagram is one
  * Ziti message; intercepted flows are keyed by their 5-tuple and have a per-flow socket bound
  * to the original destination and connected to the client (the kernel then delivers the
- * flow's datagrams to it); flows end after the configured idle time. Memory (flow state and
+ * flow's datagrams to it); flows end after the configured idle time. TCP flows end when both
+ * ends were silent for tcp_idle_timeout_s, or tcp_half_closed_timeout_s once either sent FIN,
+ * and their sockets carry TCP keepalive (a vanished peer is an error). Memory (flow state and
  * buffered bytes) is bounded by the configured limit: when it is reached new flows are
  * refused, datagrams dropped, and mem_limit_hits counts it.
  */
@@ -46,7 +48,7 @@ struct flow {
 	struct zt_io io;
 	struct zt_conn *zc;
 	struct zt_dial_req *dreq;     /* host TCP: the router's Dial, answered when connect completes */
-	struct zt_timer timer;        /* dial / connect timeout, then UDP idle */
+	struct zt_timer timer;        /* dial / connect timeout, then UDP or TCP idle */
 	struct sockaddr_storage a, b; /* intercept: client, original destination; host: source, target */
 	bool spoofed;                 /* host side: originating from the caller's address */
 	bool zt_up, sock_up;          /* Ziti connected; host TCP socket connected */
@@ -321,8 +323,46 @@ static struct flow *flow_new(enum ftype t, struct svc *s, int fd)
 void flows_reconfigure(void)
 {
 	for (struct flow *f = D.flows; f; f = f->next)
-		if (!f->dead && f->zt_up && (f->type == F_IUDP || f->type == F_HUDP))
+		if (!f->dead && f->zt_up && (f->type == F_IUDP || f->type == F_HUDP || f->sock_up))
 			zt_timer_start(D.loop, &f->timer, 0); /* timer_cb re-arms with the new timeout */
+}
+
+/*
+ * TCP keepalive on a flow's socket: probes after tcp_keepalive_s of silence, every sixth of
+ * it, five of them; TCP_USER_TIMEOUT to the same total bounds unacknowledged data too. A
+ * peer that vanished (no RST) then surfaces as ETIMEDOUT and the flow is closed.
+ */
+static void tcp_keepalive(int fd)
+{
+	int one = 1, idle = (int)D.cfg.tcp_keepalive_s, intvl = idle / 6 ? idle / 6 : 1, cnt = 5;
+	unsigned uto = (unsigned)(idle + intvl * cnt) * 1000;
+
+	if (!idle)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+}
+
+/* The idle bound of an established TCP flow: shorter once either end has sent FIN. */
+static bool tcp_half_closed(const struct flow *f)
+{
+	return f->sock_eof || f->zt_eof;
+}
+
+static uint64_t tcp_idle_bound(const struct flow *f)
+{
+	return tcp_half_closed(f) ? D.cfg.tcp_half_closed_ms : D.cfg.tcp_idle_ms;
+}
+
+static void tcp_idle_arm(struct flow *f)
+{
+	uint64_t idle = zt_now_ms() - f->last_ms, b = tcp_idle_bound(f);
+
+	if (!f->dead)
+		zt_timer_start(D.loop, &f->timer, idle >= b ? 0 : b - idle + 1);
 }
 
 void flows_close_svc(struct svc *s, const char *why)
@@ -398,6 +438,21 @@ static void timer_cb(void *arg)
 			return;
 		}
 		zt_timer_start(D.loop, &f->timer, D.cfg.udp_idle_ms - (now - f->last_ms) + 1);
+		return;
+	}
+	if (f->zt_up && f->sock_up) { /* an established TCP flow */
+		uint64_t b = tcp_idle_bound(f);
+		char m[96];
+
+		if (now - f->last_ms < b) {
+			zt_timer_start(D.loop, &f->timer, b - (now - f->last_ms) + 1);
+			return;
+		}
+		D.c.tcp_expired++;
+		snprintf(m, sizeof(m), "%s for %llu s", tcp_half_closed(f) ? "half-closed and silent" : "idle",
+			 (unsigned long long)(b / 1000));
+		tcp_rst(f);
+		flow_close(f, L_INFO, m);
 	}
 }
 
@@ -432,6 +487,8 @@ static void tcp_read(struct flow *f)
 			f->last_ms = zt_now_ms();
 		} else if (n == 0) {
 			f->sock_eof = true;
+			f->last_ms = zt_now_ms();
+			tcp_idle_arm(f); /* the half-closed bound from now */
 			if (!f->zt_fin_sent) {
 				f->zt_fin_sent = true;
 				zt_close_write(f->zc);
@@ -598,6 +655,7 @@ static void io_cb(void *arg, uint32_t ev)
 		zt_timer_stop(D.loop, &f->timer);
 		if (f->dreq && host_answer(f))
 			return;
+		tcp_idle_arm(f);
 		tcp_flush(f);
 		if (!f->dead)
 			tcp_read(f);
@@ -647,8 +705,11 @@ static void z_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 	}
 	if (!n) {
 		f->zt_eof = true;
-		if (f->sock_up)
+		f->last_ms = zt_now_ms();
+		if (f->sock_up) {
+			tcp_idle_arm(f); /* the half-closed bound from now */
 			tcp_flush(f);
+		}
 		return;
 	}
 	f->from_zt += n;
@@ -734,8 +795,8 @@ static void z_on_connect(struct zt_conn *c, int err, const char *reason, void *u
 		}
 		return;
 	}
-	zt_timer_stop(D.loop, &f->timer);
 	f->sock_up = true;
+	tcp_idle_arm(f);
 	tcp_read(f);
 }
 
@@ -779,15 +840,24 @@ static int dial(struct flow *f, const char *proto)
 	struct svc *s = f->svc;
 	struct app_data ad;
 	char identity[256], unknown[64], json[1024], d[200];
+	struct tpl_vars iv = ident_tpl(s->id);
 	int jl;
 
-	if (icpt_dial_params(&s->icpt, proto, &f->a, &f->b, s->id->name, &ad, identity, sizeof(identity), unknown,
+	if (icpt_dial_params(&s->icpt, proto, &f->a, &f->b, &iv, &ad, identity, sizeof(identity), unknown,
 			     sizeof(unknown))) {
 		logm(L_WARN, "service %s: dialOptions.identity or sourceIp expands beyond its limit", s->name);
 		return -1;
 	}
-	if (unknown[0])
-		logm(L_DEBUG, "service %s: template variable %s is not supported; left as written", s->name, unknown);
+	if (unknown[0]) { /* a tag or appData key our identity lacks: a wrong source is worse than none */
+		uint64_t now = zt_now_ms();
+
+		if (!s->tpl_warned_ms || now - s->tpl_warned_ms >= 10000) {
+			s->tpl_warned_ms = now;
+			logm(L_WARN, "service %s: sourceIp/dialOptions.identity: template variable %s has no value for "
+			     "identity %s; flows are not dialed", s->name, unknown, s->id->name ? s->id->name : "?");
+		}
+		return -1;
+	}
 	jl = app_data_build(&ad, json, sizeof(json));
 	if (jl < 0)
 		return -1;
@@ -851,6 +921,7 @@ static void tcp_accept(int lfd)
 		int one = 1;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tcp_keepalive(fd);
 		f->a = src;
 		f->b = dst;
 		f->sock_up = true; /* connected; nothing is read before the dial completes */
@@ -1104,8 +1175,10 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 			goto refuse;
 		}
 	}
-	if (t.proto == IPPROTO_TCP)
+	if (t.proto == IPPROTO_TCP) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tcp_keepalive(fd);
+	}
 	if (connect(fd, (struct sockaddr *)&t.dst, cfg_sa_len(&t.dst))) {
 		if (errno != EINPROGRESS) {
 			snprintf(reason, sizeof(reason), "connect %s: %s", cfg_fmt_sa(&t.dst, y, sizeof(y)),
@@ -1156,6 +1229,8 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 			if (!connected)
 				zt_timer_start(D.loop, &f->timer,
 					       s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000);
+			else
+				tcp_idle_arm(f);
 		} else {
 			D.c.hosted_udp++;
 			zt_timer_start(D.loop, &f->timer, D.cfg.udp_idle_ms);

@@ -125,17 +125,21 @@ static void listener_start(struct svc *s)
 {
 	char unknown[64];
 	struct zt_listener_cbs cbs = { .on_status = l_on_status, .on_dial = host_on_dial };
+	struct tpl_vars iv = ident_tpl(s->id);
 
 	listener_stop(s);
-	if (host_listen_identity(&s->host, s->id->name, s->term_id, sizeof(s->term_id), unknown, sizeof(unknown))) {
+	if (host_listen_identity(&s->host, &iv, s->term_id, sizeof(s->term_id), unknown, sizeof(unknown))) {
 		snprintf(s->host_err, sizeof(s->host_err), "listenOptions.identity expands beyond %zu bytes",
 			 sizeof(s->term_id) - 1);
 		logm(L_ERR, "service %s: %s; not hosted", s->name, s->host_err);
 		return;
 	}
-	if (unknown[0])
-		logm(L_WARN, "service %s: listenOptions.identity: template variable %s is not supported; binding as \"%s\"",
-		     s->name, unknown, s->term_id);
+	if (unknown[0]) {
+		snprintf(s->host_err, sizeof(s->host_err), "listenOptions.identity: template variable %s has no value "
+			 "for identity %s", unknown, s->id->name ? s->id->name : "?");
+		logm(L_ERR, "service %s: %s; not hosted", s->name, s->host_err);
+		return;
+	}
 	if (s->host.max_connections > 1)
 		logm(L_DEBUG, "service %s: listenOptions.maxConnections %u: one terminator per listener", s->name,
 		     s->host.max_connections);
@@ -201,9 +205,6 @@ static void svc_configure(struct svc *s, const struct zt_service *z)
 				logm(L_ERR, "service %s: bad host.v1 config: %s; not hosted", s->name, err);
 			} else {
 				s->has_host = true;
-				for (size_t i = 0; i < s->host.n_allowed_hostnames; i++)
-					logm(L_WARN, "service %s: allowedAddresses \"%s\" skipped (hostnames are not forwarded yet)",
-					     s->name, s->host.allowed_hostnames[i]);
 				listener_start(s);
 			}
 		}
@@ -425,6 +426,20 @@ static char *ident_wanted_name(struct ident *id)
 	if (D.cfg.name && D.cfg.n_identities == 1)
 		return strdup(D.cfg.name);
 	return cn ? strdup(cn) : default_name(id->path);
+}
+
+static const char *ident_attr(void *arg, const char *kind, const char *key)
+{
+	struct ident *id = arg;
+
+	return id->ctx ? zt_ctx_identity_attr(id->ctx, kind, key) : NULL;
+}
+
+struct tpl_vars ident_tpl(struct ident *id)
+{
+	struct tpl_vars v = { .tunneler_name = id->name, .attr = ident_attr, .attr_arg = id };
+
+	return v;
 }
 
 /* Adopt a changed name; hosted services re-bind (terminator identities may change). */
@@ -689,8 +704,7 @@ static int reload(const char *why)
 	for (struct ident *id = D.idents; id; id = id->next)
 		if (id->ctx)
 			zt_ctx_tune(id->ctx, D.cfg.svc_poll_ms, zt_log_level());
-	if (D.cfg.udp_idle_ms != old_idle)
-		flows_reconfigure();
+	flows_reconfigure(); /* idle timers with the new bounds */
 	logm(L_NOTICE, "reloaded: log level %d -> %d, UDP idle %u -> %u s, memory limit %llu -> %llu bytes, service poll %u s, %zu identities",
 	     old_level, D.cfg.log_level, old_idle / 1000, D.cfg.udp_idle_ms / 1000, (unsigned long long)old_mem,
 	     (unsigned long long)D.cfg.memory_limit, D.cfg.svc_poll_ms / 1000, D.cfg.n_identities);
@@ -847,6 +861,7 @@ static struct json_object *status_json(void)
 	C(hosted_udp);
 	C(hosted_refused);
 	C(hosted_connect_failed);
+	C(tcp_expired);
 	C(mem_limit_hits);
 	C(udp_dropped);
 	C(tcp_reset);
@@ -864,6 +879,9 @@ static struct json_object *status_json(void)
 	JADD(o, "memory", m);
 	JADD(cf, "log_level", JI(D.cfg.log_level));
 	JADD(cf, "udp_idle_timeout_s", JI(D.cfg.udp_idle_ms / 1000));
+	JADD(cf, "tcp_idle_timeout_s", JI(D.cfg.tcp_idle_ms / 1000));
+	JADD(cf, "tcp_half_closed_timeout_s", JI(D.cfg.tcp_half_closed_ms / 1000));
+	JADD(cf, "tcp_keepalive_s", JI(D.cfg.tcp_keepalive_s));
 	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
 	JADD(cf, "service_poll_s", JI(D.cfg.svc_poll_ms / 1000));
 	JADD(cf, "intercept_policy", JS(D.cfg.policy == SIPOVL_POLICY_PASS ? "pass" : "drop"));

@@ -20,6 +20,9 @@ void logm(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct ident;
 struct flow;
 
+/* The template variables of an identity ($tunneler_id.name, .tag[KEY], .appData[KEY]). */
+struct tpl_vars ident_tpl(struct ident *id);
+
 struct svc {
 	struct svc *next;
 	struct ident *id;
@@ -33,6 +36,7 @@ struct svc {
 	char kname[SIPOVL_NAME_MAXLEN];
 	bool in_kernel;
 	char icpt_err[CFG_ERRLEN];
+	uint64_t tpl_warned_ms;       /* last "template variable has no value" warning (1 per 10 s) */
 	/* host side */
 	bool has_host;
 	struct host_cfg host;
@@ -61,6 +65,7 @@ struct counters {
 	uint64_t hosted_tcp, hosted_udp, hosted_refused, hosted_connect_failed;
 	uint64_t mem_limit_hits, udp_dropped, tcp_reset, bytes_to_ziti, bytes_from_ziti;
 	uint64_t packets_to_ziti, packets_from_ziti;
+	uint64_t tcp_expired; /* TCP flows closed by tcp_idle_timeout_s / tcp_half_closed_timeout_s */
 };
 
 struct daemon {
@@ -88,7 +93,7 @@ extern struct daemon D;
 int flows_init(void);
 void flows_fini(void);
 void flows_close_svc(struct svc *s, const char *why);
-/* the configuration was reloaded: re-arm the UDP idle timers with the new timeout */
+/* the configuration was reloaded: re-arm the UDP and TCP idle timers with the new bounds */
 void flows_reconfigure(void);
 void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
 /* JSON array of the flows (status "flows") */

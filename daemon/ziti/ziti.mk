@@ -17,7 +17,7 @@ ZT_CLANG ?= clang
 
 ZT_HDRS := daemon/ziti/zt.h daemon/ziti/zt_internal.h daemon/ziti/zt_msg.h daemon/ziti/zt_loop.h
 ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c daemon/ziti/zt_http.c \
-	daemon/ziti/zt_ctx.c daemon/ziti/zt_chan.c daemon/ziti/zt_conn.c
+	daemon/ziti/zt_ctx.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c daemon/ziti/zt_conn.c
 ZT_OBJS := $(patsubst daemon/ziti/%.c,$(O)/ziti/%.o,$(ZT_SRCS))
 
 USER_PROGS += $(ZT_LIB)
@@ -40,9 +40,11 @@ $(O)/san/zt-tool: daemon/ziti/zt_tool.c $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) daemon/ziti/zt_tool.c $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
 
-$(O)/san/zt-unit: tests/ziti/unit.c $(ZT_SRCS) $(ZT_HDRS)
+# unit_ctrl.c stands in for the controller: it wraps the HTTP client's entry points.
+$(O)/san/zt-unit: tests/ziti/unit.c tests/ziti/unit_ctrl.c $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/ziti/unit.c $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/ziti/unit.c tests/ziti/unit_ctrl.c $(ZT_SRCS) -o $@ \
+		-Wl,--wrap=zt_http_request,--wrap=zt_http_cancel $(ZT_LDLIBS)
 
 # The parser is I/O free: the fuzz target links only zt_msg.c.
 $(O)/fuzz/zt-fuzz: tests/ziti/fuzz.c daemon/ziti/zt_msg.c daemon/ziti/zt_msg.h

@@ -91,6 +91,12 @@ const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i);
 const char *zt_ctx_api_session_id(struct zt_ctx *ctx);
 /* The controller's name for our identity, known once authenticated (else NULL). */
 const char *zt_ctx_identity_name(struct zt_ctx *ctx);
+/*
+ * One of our identity's tags (@kind "tag") or appData members ("appData") at the controller,
+ * as of the latest service listing (non-strings as JSON text); NULL when it has none of
+ * that name. Valid until the next listing.
+ */
+const char *zt_ctx_identity_attr(struct zt_ctx *ctx, const char *kind, const char *key);
 /* Controller requests' TLS connections so far: full handshakes and resumed sessions. */
 void zt_ctx_api_tls_stats(const struct zt_ctx *ctx, uint64_t *full, uint64_t *resumed);
 /* Testing aid: pretend the API session expired (drop it, re-authenticate on next need). */

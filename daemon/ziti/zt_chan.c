@@ -253,6 +253,7 @@ static void teardown(struct zt_chan *ch)
 	ch->ssl = NULL;
 	if (!ch->in_dispatch) /* else chan_read frees it once the message is done */
 		zt_buf_free(&ch->in);
+	ch->skip = 0;
 	zt_buf_free(&ch->out);
 	zt_timer_stop(l, &ch->latency_timer);
 	zt_timer_stop(l, &ch->io_timer);
@@ -448,6 +449,94 @@ static bool chan_live(const struct zt_chan *ch)
 	return ch->state == ZT_CH_UP || ch->state == ZT_CH_HELLO;
 }
 
+static void send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why);
+
+/*
+ * A message whose body exceeds ZT_MSG_MAX_BODY (m: its headers only): the connection it is
+ * for is refused (StateClosed to the router, the reason to the application) and its body
+ * skipped, so the channel and every other connection on it go on.
+ */
+static void refuse_oversize(struct zt_chan *ch, const struct zt_msg *m, uint32_t body_len)
+{
+	char why[200];
+	uint32_t id;
+	int tag = -1;
+
+	snprintf(why, sizeof(why), "message too large: %u bytes from the router exceeds the %u-byte limit", body_len,
+		 ZT_MSG_MAX_BODY);
+	if (!zt_msg_hdr_u32(m, ZT_H_CONN_ID, &id)) {
+		zt_log(ch->ctx, 1, "router %s: %s (content type %d, no connection id): skipped", ch->name, why,
+		       m->content_type);
+		return;
+	}
+	void *o = zt_chan_map_get(ch, id, &tag);
+
+	zt_log(ch->ctx, 1, "router %s: connection %u: %s: %s", ch->name, id, why,
+	       o && tag == 1 ? "skipped (a binding)" : "connection refused");
+	if (o && tag == 0)
+		zt_conn_refuse(o, why);
+	else if (!o)
+		send_state_closed(ch, id, "message too large");
+}
+
+/*
+ * Dispatch every complete message in ch->in. Returns 0, or -1 when the channel is gone
+ * (failed on a protocol error, or closed by a handler).
+ */
+int zt_chan_input(struct zt_chan *ch)
+{
+	char err[300];
+
+	for (;;) {
+		struct zt_msg m;
+		size_t used = 0;
+		uint32_t blen = 0;
+
+		if (ch->skip) { /* the rest of a refused message */
+			size_t n = zt_buf_used(&ch->in) < ch->skip ? zt_buf_used(&ch->in) : (size_t)ch->skip;
+
+			zt_buf_consume(&ch->in, n);
+			ch->skip -= n;
+			if (ch->skip)
+				return 0;
+		}
+		if (!zt_buf_used(&ch->in))
+			return 0;
+		int pr = zt_msg_parse(ch->in.data + ch->in.off, zt_buf_used(&ch->in), &m, &used, NULL);
+
+		if (pr == ZT_PARSE_TOO_BIG) {
+			pr = zt_msg_parse_head(ch->in.data + ch->in.off, zt_buf_used(&ch->in), &m, &used, &blen);
+			if (pr == ZT_PARSE_OK) {
+				ch->in_dispatch = true;
+				refuse_oversize(ch, &m, blen);
+				ch->in_dispatch = false;
+				if (!chan_live(ch)) {
+					zt_buf_free(&ch->in);
+					return -1;
+				}
+				zt_buf_consume(&ch->in, used);
+				ch->skip = blen;
+				continue;
+			}
+		}
+		if (pr == ZT_PARSE_MORE)
+			return 0;
+		if (pr < 0) {
+			snprintf(err, sizeof(err), "protocol error from router: %s", zt_parse_strerror(pr));
+			chan_fail(ch, err);
+			return -1;
+		}
+		ch->in_dispatch = true;
+		zt_chan_dispatch(ch, &m);
+		ch->in_dispatch = false;
+		if (!chan_live(ch)) {
+			zt_buf_free(&ch->in);
+			return -1;
+		}
+		zt_buf_consume(&ch->in, used);
+	}
+}
+
 /*
  * Read and dispatch what the router sent, up to ZT_CHAN_READ_BATCH bytes per call: the socket
  * stays readable (level-triggered), so the rest comes in the next loop iteration, after the
@@ -486,27 +575,8 @@ static void chan_read(struct zt_chan *ch)
 		}
 		ch->in.len += rc;
 		got += (size_t)rc;
-		for (;;) {
-			struct zt_msg m;
-			size_t used = 0;
-			int pr = zt_msg_parse(ch->in.data + ch->in.off, zt_buf_used(&ch->in), &m, &used, NULL);
-
-			if (pr == ZT_PARSE_MORE)
-				break;
-			if (pr < 0) {
-				snprintf(err, sizeof(err), "protocol error from router: %s", zt_parse_strerror(pr));
-				chan_fail(ch, err);
-				return;
-			}
-			ch->in_dispatch = true;
-			zt_chan_dispatch(ch, &m);
-			ch->in_dispatch = false;
-			if (!chan_live(ch)) {
-				zt_buf_free(&ch->in);
-				return;
-			}
-			zt_buf_consume(&ch->in, used);
-		}
+		if (zt_chan_input(ch))
+			return;
 		if (zt_buf_used(&ch->out)) {
 			zt_chan_flush(ch);
 			if (!chan_live(ch))

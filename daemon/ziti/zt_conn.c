@@ -113,6 +113,18 @@ void zt_conn_chan_lost(struct zt_conn *c, const char *why)
 	conn_dead(c, -ECONNRESET, msg);
 }
 
+void zt_conn_refuse(struct zt_conn *c, const char *why)
+{
+	if ((c->state == ZT_C_UP || c->state == ZT_C_CONNECTING) && c->ch && c->ch->state == ZT_CH_UP) {
+		struct zt_msgb mb;
+
+		if (!zt_msgb_begin(&mb, &c->ch->out, ZT_CT_STATE_CLOSED, zt_chan_next_seq(c->ch)) &&
+		    !zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c->id))
+			zt_chan_flush(c->ch);
+	}
+	conn_dead(c, -EMSGSIZE, why);
+}
+
 static struct zt_conn *conn_new(struct zt_ctx *ctx, const struct zt_conn_cbs *cbs, void *user)
 {
 	struct zt_conn *c = calloc(1, sizeof(*c));

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Controller side of the edge client: /version, legacy certificate authentication
- * (zt-session), API-session refresh, service listing with configTypes=all, service-update
- * polling and Dial/Bind session creation. Authentication is isolated behind
+ * (zt-session), API-session refresh and Dial/Bind session creation (the service list and
+ * its update poll are in zt_services.c). Authentication is isolated behind
  * zt_ctx_need_auth() so an OIDC flow can replace it later without touching callers.
  */
 #include "zt_internal.h"
@@ -71,89 +71,6 @@ static void resp_error(const struct zt_http_resp *r, char *buf, size_t len, cons
 	json_object_put(root);
 }
 
-/* ---------------- services ---------------- */
-
-static void svc_free(struct zt_svc *s)
-{
-	if (!s)
-		return;
-	free(s->pub.id);
-	free(s->pub.name);
-	free(s->pub.configs_json);
-	free(s->pub.intercept_v1_json);
-	free(s->pub.host_v1_json);
-	free(s->fingerprint);
-	zt_session_put(s->dial_session);
-	free(s);
-}
-
-static char *jdup_obj(struct json_object *o)
-{
-	return o ? strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) : NULL;
-}
-
-static struct zt_svc *svc_parse(struct json_object *o)
-{
-	const char *id = jstr(o, "id"), *name = jstr(o, "name");
-
-	if (!id || !name)
-		return NULL;
-	struct zt_svc *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return NULL;
-	s->pub.id = strdup(id);
-	s->pub.name = strdup(name);
-	struct json_object *perms = jget(o, "permissions");
-
-	for (size_t i = 0; perms && json_object_is_type(perms, json_type_array) &&
-			   i < json_object_array_length(perms); i++) {
-		const char *p = json_object_get_string(json_object_array_get_idx(perms, i));
-
-		if (p && !strcmp(p, "Dial"))
-			s->pub.perms |= ZT_PERM_DIAL;
-		else if (p && !strcmp(p, "Bind"))
-			s->pub.perms |= ZT_PERM_BIND;
-	}
-	struct json_object *enc = jget(o, "encryptionRequired");
-
-	s->pub.encryption_required = enc ? json_object_get_boolean(enc) : true;
-	struct json_object *cfg = jget(o, "config");
-
-	if (cfg && json_object_is_type(cfg, json_type_object)) {
-		s->pub.configs_json = jdup_obj(cfg);
-		s->pub.intercept_v1_json = jdup_obj(jget(cfg, "intercept.v1"));
-		s->pub.host_v1_json = jdup_obj(jget(cfg, "host.v1"));
-	}
-	char *fp = NULL;
-
-	if (asprintf(&fp, "%s|%u|%d|%s", id, s->pub.perms, s->pub.encryption_required,
-		     s->pub.configs_json ? s->pub.configs_json : "") < 0)
-		fp = NULL;
-	s->fingerprint = fp;
-	return s;
-}
-
-struct zt_svc *zt_svc_find(struct zt_ctx *ctx, const char *name)
-{
-	for (size_t i = 0; i < ctx->nsvcs; i++)
-		if (!strcmp(ctx->svcs[i]->pub.name, name))
-			return ctx->svcs[i];
-	return NULL;
-}
-
-const struct zt_service *zt_service_find(struct zt_ctx *ctx, const char *name)
-{
-	struct zt_svc *s = zt_svc_find(ctx, name);
-
-	return s ? &s->pub : NULL;
-}
-
-const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i)
-{
-	return i < ctx->nsvcs ? &ctx->svcs[i]->pub : NULL;
-}
-
 /*
  * Before the first success, transport trouble (refused, reset, timeout) is retried for
  * start_timeout_ms; certificate verification failures and HTTP errors are reported at once.
@@ -176,222 +93,30 @@ static void ready(struct zt_ctx *ctx, int err, const char *msg)
 		ctx->cbs.on_ready(ctx, err, msg, ctx->user);
 }
 
-static void apply_service_list(struct zt_ctx *ctx, struct json_object *arr)
+/* the helpers above, for the other parts of the context (zt_services.c) */
+struct json_object *zt_jget(struct json_object *o, const char *key)
 {
-	size_t n = json_object_array_length(arr);
-	struct zt_svc **nv = calloc(n ? n : 1, sizeof(*nv));
-	size_t nn = 0;
-
-	if (!nv)
-		return;
-	for (size_t i = 0; i < ctx->nsvcs; i++)
-		ctx->svcs[i]->seen = false;
-	for (size_t i = 0; i < n; i++) {
-		struct zt_svc *s = svc_parse(json_object_array_get_idx(arr, i));
-
-		if (!s)
-			continue;
-		struct zt_svc *old = zt_svc_find(ctx, s->pub.name);
-		int ev = ZT_SVC_ADDED;
-
-		if (old) {
-			old->seen = true;
-			if (!strcmp(old->fingerprint, s->fingerprint)) {
-				svc_free(s);
-				nv[nn++] = old;
-				continue;
-			}
-			ev = ZT_SVC_CHANGED;
-			if (!strcmp(old->pub.id, s->pub.id)) { /* keep the dial session */
-				s->dial_session = old->dial_session;
-				old->dial_session = NULL;
-			}
-		}
-		nv[nn++] = s;
-		s->seen = (ev == ZT_SVC_ADDED) ? false : true; /* marks "new object" below */
-		(void)ev;
-	}
-	/* swap lists, fire events */
-	struct zt_svc **oldv = ctx->svcs;
-	size_t oldn = ctx->nsvcs;
-
-	ctx->svcs = nv;
-	ctx->nsvcs = nn;
-	for (size_t i = 0; i < oldn; i++) {
-		struct zt_svc *o = oldv[i];
-		bool kept = false;
-
-		for (size_t j = 0; j < nn; j++)
-			if (nv[j] == o)
-				kept = true;
-		if (kept)
-			continue;
-		if (!o->seen) {
-			zt_log(ctx, 2, "service removed: %s", o->pub.name);
-			if (ctx->cbs.on_service)
-				ctx->cbs.on_service(ctx, &o->pub, ZT_SVC_REMOVED, ctx->user);
-		}
-		svc_free(o);
-	}
-	for (size_t j = 0; j < nn; j++) {
-		struct zt_svc *s = nv[j];
-		bool existed = false;
-
-		for (size_t i = 0; i < oldn; i++)
-			if (oldv[i] == s)
-				existed = true;
-		if (existed)
-			continue;
-		int ev = s->seen ? ZT_SVC_CHANGED : ZT_SVC_ADDED;
-
-		s->seen = true;
-		zt_log(ctx, 2, "service %s: %s (perms %u, encryption %s)", ev == ZT_SVC_ADDED ? "added" : "changed",
-		       s->pub.name, s->pub.perms, s->pub.encryption_required ? "required" : "off");
-		if (ctx->cbs.on_service)
-			ctx->cbs.on_service(ctx, &s->pub, ev, ctx->user);
-	}
-	free(oldv);
-	zt_listener_kick(ctx);
+	return jget(o, key);
 }
 
-static void list_services(struct zt_ctx *ctx);
-
-static void list_cb(void *arg, const struct zt_http_resp *r)
+const char *zt_jstr(struct json_object *o, const char *key)
 {
-	struct zt_ctx *ctx = arg;
-	char err[512];
+	return jstr(o, key);
+}
 
-	ctx->list_req = NULL;
-	if (r->status == 401) {
-		zt_ctx_auth_invalid(ctx);
-		json_object_put(ctx->list_acc);
-		ctx->list_acc = NULL;
-		ctx->list_again = true; /* after re-authentication */
-		zt_ctx_need_auth(ctx, NULL, NULL);
-		return;
-	}
-	if (r->status != 200) {
-		resp_error(r, err, sizeof(err), "list services");
-		zt_log(ctx, 1, "%s", err);
-		json_object_put(ctx->list_acc);
-		ctx->list_acc = NULL;
-		if (!ctx->ready_reported && ctx->nsvcs == 0)
-			ready(ctx, -EIO, err);
-		return;
-	}
-	struct json_object *root = json_tokener_parse(r->body);
-	struct json_object *data = jget(root, "data");
-	struct json_object *pag = jget(jget(root, "meta"), "pagination");
-	int64_t total = json_object_get_int64(jget(pag, "totalCount"));
+void zt_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what)
+{
+	resp_error(r, buf, len, what);
+}
 
-	if (!data || !json_object_is_type(data, json_type_array)) {
-		json_object_put(root);
-		json_object_put(ctx->list_acc);
-		ctx->list_acc = NULL;
-		if (!ctx->ready_reported)
-			ready(ctx, -EPROTO, "list services: malformed response");
-		return;
-	}
-	for (size_t i = 0; i < json_object_array_length(data); i++)
-		json_object_array_add(ctx->list_acc, json_object_get(json_object_array_get_idx(data, i)));
-	size_t got = json_object_array_length(data);
-
-	json_object_put(root);
-	ctx->list_offset += got;
-	if (got > 0 && ctx->list_offset < total) {
-		list_services(ctx);
-		return;
-	}
-	struct json_object *all = ctx->list_acc;
-
-	ctx->list_acc = NULL;
-	apply_service_list(ctx, all);
-	json_object_put(all);
-	ready(ctx, 0, "ready");
-	if (ctx->list_again) {
-		ctx->list_again = false;
-		list_services(ctx);
-	}
+void zt_ctx_ready(struct zt_ctx *ctx, int err, const char *msg)
+{
+	ready(ctx, err, msg);
 }
 
 static void list_services(struct zt_ctx *ctx)
 {
-	char path[512];
-
-	if (ctx->list_req) {
-		ctx->list_again = true;
-		return;
-	}
-	if (ctx->auth != ZT_AUTH_OK) {
-		ctx->list_again = true;
-		zt_ctx_need_auth(ctx, NULL, NULL);
-		return;
-	}
-	if (!ctx->list_acc) {
-		ctx->list_acc = json_object_new_array();
-		ctx->list_offset = 0;
-	}
-	snprintf(path, sizeof(path), "%s/services?configTypes=all&limit=500&offset=%u", ctx->edge_path,
-		 ctx->list_offset);
-	ctx->list_req = zt_http_request(ctx, "GET", path, NULL, list_cb, ctx);
-}
-
-void zt_ctx_services_changed_hint(struct zt_ctx *ctx)
-{
-	list_services(ctx);
-}
-
-/* ---------------- polling ---------------- */
-
-static void poll_cb(void *arg, const struct zt_http_resp *r)
-{
-	struct zt_ctx *ctx = arg;
-
-	ctx->poll_req = NULL;
-	zt_timer_start(ctx->loop, &ctx->poll_timer, ctx->o.svc_poll_ms);
-	if (r->status == 401) {
-		zt_log(ctx, 1, "service poll: API session no longer valid, re-authenticating");
-		zt_ctx_auth_invalid(ctx);
-		ctx->list_again = true;
-		zt_ctx_need_auth(ctx, NULL, NULL);
-		return;
-	}
-	if (r->status != 200) {
-		char err[512];
-
-		resp_error(r, err, sizeof(err), "service poll");
-		zt_log(ctx, 1, "%s", err);
-		return;
-	}
-	struct json_object *root = json_tokener_parse(r->body);
-	const char *lc = jstr(jget(root, "data"), "lastChangeAt");
-
-	if (lc && (!ctx->last_change || strcmp(lc, ctx->last_change))) {
-		bool first = ctx->last_change == NULL;
-
-		free(ctx->last_change);
-		ctx->last_change = strdup(lc);
-		if (!first)
-			list_services(ctx);
-	}
-	json_object_put(root);
-}
-
-static void poll_timer_cb(void *arg)
-{
-	struct zt_ctx *ctx = arg;
-	char path[512];
-
-	if (ctx->auth != ZT_AUTH_OK) {
-		zt_timer_start(ctx->loop, &ctx->poll_timer, ctx->o.svc_poll_ms);
-		ctx->list_again = true;
-		zt_ctx_need_auth(ctx, NULL, NULL);
-		return;
-	}
-	if (ctx->poll_req)
-		return;
-	snprintf(path, sizeof(path), "%s/current-api-session/service-updates", ctx->edge_path);
-	ctx->poll_req = zt_http_request(ctx, "GET", path, NULL, poll_cb, ctx);
+	zt_services_list(ctx);
 }
 
 /* ---------------- authentication ---------------- */
@@ -424,6 +149,16 @@ static void run_auth_waiters(struct zt_ctx *ctx, int err, const char *msg)
 }
 
 static void start_auth(struct zt_ctx *ctx);
+
+/* /version or authenticate could not be sent: try authenticating again after a backoff */
+static void auth_not_issued(struct zt_ctx *ctx, const char *what)
+{
+	unsigned d = zt_ctx_backoff_ms(ctx, ctx->auth_failures++);
+
+	zt_log(ctx, 1, "%s: request could not be issued (retrying in %u ms)", what, d);
+	ctx->auth = ZT_AUTH_NONE;
+	zt_timer_start(ctx->loop, &ctx->auth_retry_timer, d);
+}
 
 static void auth_retry_cb(void *arg)
 {
@@ -460,6 +195,7 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 		ctx->auth = ZT_AUTH_NONE;
 		ready(ctx, -EPROTO, "authenticate: no token in response");
 		run_auth_waiters(ctx, -EPROTO, "authenticate: no token in response");
+		zt_timer_start(ctx->loop, &ctx->auth_retry_timer, zt_ctx_backoff_ms(ctx, ctx->auth_failures++));
 		return;
 	}
 	struct json_object *aq = jget(data, "authQueries");
@@ -469,6 +205,7 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 		ctx->auth = ZT_AUTH_NONE;
 		ready(ctx, -EACCES, "authenticate: MFA (authQueries) required, not supported");
 		run_auth_waiters(ctx, -EACCES, "authenticate: MFA required, not supported");
+		zt_timer_start(ctx->loop, &ctx->auth_retry_timer, ctx->o.backoff_max_ms);
 		return;
 	}
 	free(ctx->api_token);
@@ -522,6 +259,8 @@ static void start_auth(struct zt_ctx *ctx)
 		 "\"envInfo\":{\"os\":\"%s\",\"arch\":\"%s\",\"osRelease\":\"%s\"},\"configTypes\":[\"all\"]}",
 		 ctx->o.app_id ? ctx->o.app_id : "sipovl", u.sysname, u.machine, u.release);
 	ctx->auth_req = zt_http_request(ctx, "POST", path, body, auth_cb, ctx);
+	if (!ctx->auth_req)
+		auth_not_issued(ctx, "authenticate");
 }
 
 void zt_ctx_need_auth(struct zt_ctx *ctx, void (*cb)(void *, int, const char *), void *arg)
@@ -627,6 +366,12 @@ static void refresh_timer_cb(void *arg)
 		return;
 	snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);
 	ctx->refresh_req = zt_http_request(ctx, "GET", path, NULL, refresh_cb, ctx);
+	if (!ctx->refresh_req) {
+		unsigned d = ctx->o.refresh_min_ms > 2000 ? ctx->o.refresh_min_ms : 2000;
+
+		zt_log(ctx, 1, "API session refresh: request could not be issued (retrying in %u ms)", d);
+		zt_timer_start(ctx->loop, &ctx->refresh_timer, d);
+	}
 }
 
 void zt_ctx_check_session(struct zt_ctx *ctx)
@@ -688,6 +433,8 @@ struct zt_sess_req {
 	void *arg;
 	struct zt_http *http;
 	bool retried;
+	unsigned failures;   /* consecutive requests that could not be issued */
+	struct zt_timer timer; /* retry after one could not be issued */
 };
 
 void zt_session_put(struct zt_session *s)
@@ -716,6 +463,7 @@ static void sreq_unlink(struct zt_sess_req *r)
 
 static void sreq_free(struct zt_sess_req *r)
 {
+	zt_timer_stop(r->ctx->loop, &r->timer);
 	sreq_unlink(r);
 	free(r->service_id);
 	free(r);
@@ -811,6 +559,19 @@ static void sreq_send(void *arg, int err, const char *msg)
 	snprintf(body, sizeof(body), "{\"serviceId\":\"%s\",\"type\":\"%s\"}", q->service_id,
 		 q->type == ZT_PERM_DIAL ? "Dial" : "Bind");
 	q->http = zt_http_request(q->ctx, "POST", path, body, sess_cb, q);
+	if (!q->http) {
+		unsigned d = zt_ctx_backoff_ms(q->ctx, q->failures++);
+
+		zt_log(q->ctx, 1, "create session: request could not be issued (retrying in %u ms)", d);
+		zt_timer_start(q->ctx->loop, &q->timer, d);
+	}
+}
+
+static void sreq_retry_cb(void *arg)
+{
+	struct zt_sess_req *q = arg;
+
+	zt_ctx_need_auth(q->ctx, sreq_send, q);
 }
 
 struct zt_sess_req *zt_session_create(struct zt_ctx *ctx, const char *service_id, int type,
@@ -827,6 +588,7 @@ struct zt_sess_req *zt_session_create(struct zt_ctx *ctx, const char *service_id
 	q->arg = arg;
 	q->next = ctx->sess_reqs;
 	ctx->sess_reqs = q;
+	zt_timer_init(&q->timer, sreq_retry_cb, q);
 	zt_ctx_need_auth(ctx, sreq_send, q);
 	return q;
 }
@@ -878,9 +640,10 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 	ctx->user = user;
 	ctx->edge_path = strdup(id->base_path && *id->base_path ? id->base_path : "/edge/client/v1");
 	ctx->next_conn_id = 1;
-	zt_timer_init(&ctx->poll_timer, poll_timer_cb, ctx);
+	zt_timer_init(&ctx->poll_timer, zt_services_poll_timer_cb, ctx);
 	zt_timer_init(&ctx->refresh_timer, refresh_timer_cb, ctx);
 	zt_timer_init(&ctx->auth_retry_timer, auth_retry_cb, ctx);
+	zt_services_init(ctx);
 	return ctx;
 }
 
@@ -902,6 +665,8 @@ int zt_ctx_start(struct zt_ctx *ctx)
 	ctx->start_ms = zt_now_ms();
 	ctx->auth = ZT_AUTH_PENDING; /* version first, then authenticate */
 	ctx->version_req = zt_http_request(ctx, "GET", "/version", NULL, version_cb, ctx);
+	if (!ctx->version_req)
+		auth_not_issued(ctx, "controller /version");
 	return 0;
 }
 
@@ -941,7 +706,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 		w = n;
 	}
 	for (size_t i = 0; i < ctx->nsvcs; i++)
-		svc_free(ctx->svcs[i]);
+		zt_svc_free(ctx->svcs[i]);
 	free(ctx->svcs);
 	json_object_put(ctx->list_acc);
 	free(ctx->api_token);
@@ -949,6 +714,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 	free(ctx->identity_name);
 	free(ctx->edge_path);
 	free(ctx->last_change);
+	zt_services_free(ctx);
 	zt_identity_free(ctx->id);
 	free(ctx);
 }

@@ -77,6 +77,7 @@ struct zt_chan {
 	SSL *ssl;
 	struct zt_io io;
 	struct zt_buf in, out;
+	uint64_t skip; /* bytes of a refused (oversized) message body still to discard from in */
 	struct zt_task flush_task; /* writes out at the end of the loop iteration */
 	bool want_write_cb; /* some conn waits for on_writable */
 	bool in_dispatch;   /* inside zt_chan_dispatch from chan_read */
@@ -120,6 +121,8 @@ void *zt_chan_map_get(struct zt_chan *ch, uint32_t id, int *tag);
 void zt_chan_map_del(struct zt_chan *ch, uint32_t id);
 /* the dispatcher; exported for unit tests (no I/O: replies go to ch->out) */
 void zt_chan_dispatch(struct zt_chan *ch, const struct zt_msg *m);
+/* dispatch the complete messages in ch->in (no I/O but the flush); -1: the channel is gone */
+int zt_chan_input(struct zt_chan *ch);
 bool zt_chan_congested(const struct zt_chan *ch);
 
 #define ZT_CHAN_HWM (4u << 20)
@@ -186,7 +189,19 @@ struct zt_ctx {
 	struct zt_auth_waiter *auth_waiters;
 	struct zt_http *auth_req, *poll_req, *refresh_req, *list_req, *version_req;
 	struct zt_timer poll_timer, refresh_timer, auth_retry_timer;
-	char *last_change;
+	/*
+	 * lastChangeAt: last_change is committed only by a listing that completed after the
+	 * poll saw it (list_stamp, taken when that listing started); seen_change is the
+	 * poll's latest. A failed listing leaves last_change alone, so the change is listed
+	 * again (list_retry_timer, backoff) until one listing succeeds.
+	 */
+	char *last_change, *seen_change, *list_stamp;
+	unsigned list_failures;
+	struct zt_timer list_retry_timer;
+	/* GET /current-identity, read at the start of every listing: tags and appData */
+	struct json_object *cur_identity; /* its "data" */
+	struct zt_http *ident_req;
+	bool ident_done; /* read for the listing in progress */
 	struct zt_svc **svcs;
 	size_t nsvcs;
 	/* list in progress */
@@ -219,6 +234,24 @@ void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg);
 void zt_ctx_auth_invalid(struct zt_ctx *ctx);
 void zt_ctx_services_changed_hint(struct zt_ctx *ctx);
 void zt_ctx_check_session(struct zt_ctx *ctx); /* refresh the API session now */
+void zt_ctx_ready(struct zt_ctx *ctx, int err, const char *msg); /* on_ready, once */
+struct json_object *zt_jget(struct json_object *o, const char *key);
+const char *zt_jstr(struct json_object *o, const char *key);
+/* "what: HTTP status code: message" or "what: transport error" */
+void zt_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what);
+/* zt_services.c */
+void zt_services_list(struct zt_ctx *ctx);
+void zt_services_poll_timer_cb(void *arg);
+void zt_services_init(struct zt_ctx *ctx);
+void zt_services_free(struct zt_ctx *ctx);
+/* retry delay after n consecutive failures: 250 ms doubling, capped at o.backoff_max_ms */
+static inline unsigned zt_ctx_backoff_ms(const struct zt_ctx *ctx, unsigned n)
+{
+	unsigned d = 250u << (n < 5 ? n : 5);
+
+	return d < ctx->o.backoff_max_ms ? d : ctx->o.backoff_max_ms;
+}
+void zt_svc_free(struct zt_svc *s);
 
 /* ---- conns & listeners ---- */
 enum zt_conn_state { ZT_C_NEW, ZT_C_SESSION, ZT_C_CHAN, ZT_C_CONNECTING, ZT_C_UP, ZT_C_DEAD };
@@ -293,6 +326,8 @@ struct zt_dial_req {
 /* called by the channel dispatcher */
 void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m);
 void zt_conn_chan_lost(struct zt_conn *c, const char *why);
+/* a message for @c was refused (too large): StateClosed to the router, @why to the app */
+void zt_conn_refuse(struct zt_conn *c, const char *why);
 void zt_conn_writable(struct zt_conn *c);
 void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct zt_msg *m);
 void zt_listener_chan_lost(struct zt_listener *l, const char *why);

@@ -71,6 +71,33 @@ int zt_msg_parse(const uint8_t *buf, size_t len, struct zt_msg *m, size_t *consu
 	return ZT_PARSE_OK;
 }
 
+int zt_msg_parse_head(const uint8_t *buf, size_t len, struct zt_msg *m, size_t *consumed, uint32_t *body_len)
+{
+	size_t cmp = len < 4 ? len : 4;
+
+	if (memcmp(buf, magic_v2, cmp) != 0)
+		return ZT_PARSE_BAD_MAGIC;
+	if (len < ZT_MSG_HDR_LEN)
+		return ZT_PARSE_MORE;
+	uint32_t hlen = zt_get_le32(buf + 12);
+
+	if (hlen > ZT_MSG_MAX_HEADERS)
+		return ZT_PARSE_TOO_BIG;
+	if (len < (size_t)ZT_MSG_HDR_LEN + hlen)
+		return ZT_PARSE_MORE;
+	if (!headers_valid(buf + ZT_MSG_HDR_LEN, hlen))
+		return ZT_PARSE_BAD_HEADERS;
+	m->content_type = (int32_t)zt_get_le32(buf + 4);
+	m->seq = (int32_t)zt_get_le32(buf + 8);
+	m->headers = buf + ZT_MSG_HDR_LEN;
+	m->headers_len = hlen;
+	m->body = NULL;
+	m->body_len = 0;
+	*body_len = zt_get_le32(buf + 16);
+	*consumed = (size_t)ZT_MSG_HDR_LEN + hlen;
+	return ZT_PARSE_OK;
+}
+
 bool zt_msg_hdr_next(const struct zt_msg *m, uint32_t *pos, int32_t *id, const uint8_t **val,
 		     uint32_t *len)
 {

@@ -121,6 +121,13 @@ struct zt_msg {
  * is set to the total bytes needed when known), or a negative ZT_PARSE_* error.
  */
 int zt_msg_parse(const uint8_t *buf, size_t len, struct zt_msg *m, size_t *consumed, size_t *need);
+/*
+ * The head of a message whose body zt_msg_parse refused as too large: once the fixed header
+ * and the (bounded, validated) header block are in @buf, fills @m with them (no body),
+ * @consumed with their length and @body_len with the body's declared length, which the
+ * caller then skips. ZT_PARSE_MORE / _BAD_MAGIC / _TOO_BIG (header block) / _BAD_HEADERS.
+ */
+int zt_msg_parse_head(const uint8_t *buf, size_t len, struct zt_msg *m, size_t *consumed, uint32_t *body_len);
 const char *zt_parse_strerror(int rc);
 
 /* Header lookup. Returns true and sets *val and *len when header id is present. */

@@ -12,9 +12,17 @@
 
 static const char *HOST =
 	"{\"forwardProtocol\":true,\"allowedProtocols\":[\"udp\",\"tcp\"],\"forwardAddress\":true,"
-	"\"allowedAddresses\":[\"10.2.0.0/24\",\"fd02::/64\"],\"forwardAddressTranslations\":[{\"from\":\"10.2.0.128\","
+	"\"allowedAddresses\":[\"10.2.0.0/24\",\"fd02::/64\",\"*.sip.example\"],\"forwardAddressTranslations\":[{\"from\":\"10.2.0.128\","
 	"\"to\":\"192.168.7.0\",\"prefixLength\":25}],\"forwardPort\":true,\"allowedPortRanges\":[{\"low\":1,\"high\":65535}],"
 	"\"allowedSourceAddresses\":[\"10.1.0.0/16\",\"fd01::/32\"]}";
+
+static const char *fz_attr(void *arg, const char *kind, const char *key)
+{
+	(void)arg;
+	return !strcmp(kind, "tag") && !strcmp(key, "ipaddr") ? "10.1.0.9" : NULL;
+}
+
+static const struct tpl_vars GW = { .tunneler_name = "gw", .attr = fz_attr };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			cfg_parse_hostport("10.1.0.2:40000", &a, NULL);
 			cfg_parse_hostport("10.2.0.2:5060", &b, NULL);
-			if (!icpt_dial_params(&c, "udp", &a, &b, "gw", &ad, id, sizeof(id), unk, sizeof(unk)))
+			if (!icpt_dial_params(&c, "udp", &a, &b, &GW, &ad, id, sizeof(id), unk, sizeof(unk)))
 				app_data_build(&ad, json, sizeof(json));
 			icpt_to_kernel(&c, 1, "x", 0, &k);
 			icpt_cfg_free(&c);
@@ -58,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!app_data_parse(j, strlen(j), &ad, err, sizeof(err)))
 				host_compute(&h, &ad, &t, err, sizeof(err));
 			host_compute(&h, NULL, &t, err, sizeof(err));
-			host_listen_identity(&h, "gw", id, sizeof(id), unk, sizeof(unk));
+			host_listen_identity(&h, &GW, id, sizeof(id), unk, sizeof(unk));
 			host_cfg_free(&h);
 		}
 		break;
@@ -87,10 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	default: {
-		struct tpl_vars v = { "udp", "10.2.0.2", "5060", NULL, "10.1.0.2", "4000", "gw" };
+		struct tpl_vars v = { "udp", "10.2.0.2", "5060", NULL, "10.1.0.2", "4000", "gw", fz_attr, NULL };
 		char out[128], unk[32];
 
 		tpl_expand(s, &v, out, sizeof(out), unk, sizeof(unk));
+		tpl_check(s, data[0] & 8, unk, sizeof(unk));
 		break;
 	}
 	}

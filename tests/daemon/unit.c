@@ -113,6 +113,153 @@ static void t_templates(void)
 	ok(!tpl_expand("", &v, out, sizeof(out), unk, sizeof(unk)) && !out[0], "empty template");
 }
 
+/* identity tags and appData as the controller reports them (GET /current-identity) */
+static const char *id_attr(void *arg, const char *kind, const char *key)
+{
+	static const char *const kv[][3] = {
+		{ "tag", "ipaddr", "10.1.0.7" },	   { "tag", "site", "paris" },
+		{ "appData", "sourceIp", "15.14.13.12" }, { "appData", "sourcePort", "1999" },
+	};
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		if (!strcmp(kind, kv[i][0]) && !strcmp(key, kv[i][1]))
+			return kv[i][2];
+	return NULL;
+}
+
+static void t_templates_ident(void)
+{
+	struct tpl_vars v = { .dst_protocol = "udp", .dst_ip = "10.2.0.5", .dst_port = "5060", .src_ip = "10.1.0.2",
+			      .src_port = "40000", .tunneler_name = "gw-a", .dst_hostname = "pbx.sip.example",
+			      .attr = id_attr };
+	char out[128], unk[64], err[CFG_ERRLEN];
+	struct icpt_cfg c;
+	struct host_cfg h;
+
+	ok(!tpl_expand("$tunneler_id.tag[ipaddr]", &v, out, sizeof(out), unk, sizeof(unk)) && !strcmp(out, "10.1.0.7") &&
+		   !unk[0],
+	   "$tunneler_id.tag[ipaddr] is the identity's tag (%s)", out);
+	ok(!tpl_expand("$tunneler_id.appData[sourceIp]:$tunneler_id.appData[sourcePort]", &v, out, sizeof(out), unk,
+		       sizeof(unk)) && !strcmp(out, "15.14.13.12:1999") && !unk[0],
+	   "$tunneler_id.appData[KEY] twice (%s)", out);
+	ok(!tpl_expand("$tunneler_id.name.$tunneler_id.tag[site]", &v, out, sizeof(out), unk, sizeof(unk)) &&
+		   !strcmp(out, "gw-a.paris"),
+	   "name and tag together (%s)", out);
+	ok(!tpl_expand("$tunneler_id.tag[nope]", &v, out, sizeof(out), unk, sizeof(unk)) &&
+		   !strcmp(unk, "$tunneler_id.tag[nope]"),
+	   "a tag the identity lacks is reported (%s)", unk);
+	ok(!tpl_expand("$dst_hostname", &v, out, sizeof(out), unk, sizeof(unk)) && !strcmp(out, "pbx.sip.example") &&
+		   !unk[0],
+	   "$dst_hostname (%s)", out);
+
+	/* unknown variables are refused when the config is read, naming the field and variable */
+	static const struct {
+		const char *json, *field, *var;
+	} bad[] = {
+		{ "{\"protocols\":[\"udp\"],\"addresses\":[\"10.0.0.1\"],\"portRanges\":[{\"low\":5060}],"
+		  "\"sourceIp\":\"$ip_pool[voip-ips]\"}", "sourceIp", "$ip_pool[voip-ips]" },
+		{ "{\"protocols\":[\"udp\"],\"addresses\":[\"10.0.0.1\"],\"portRanges\":[{\"low\":5060}],"
+		  "\"dialOptions\":{\"identity\":\"phone-$dst_ipx\"}}", "dialOptions.identity", "$dst_ipx" },
+		{ "{\"protocols\":[\"udp\"],\"addresses\":[\"10.0.0.1\"],\"portRanges\":[{\"low\":5060}],"
+		  "\"sourceIp\":\"$tunneler_id.tag[ipaddr\"}", "sourceIp", "$tunneler_id.tag[ipaddr" },
+		{ "{\"protocols\":[\"udp\"],\"addresses\":[\"10.0.0.1\"],\"portRanges\":[{\"low\":5060}],"
+		  "\"sourceIp\":\"$tunneler_id.tag[]\"}", "sourceIp", "$tunneler_id.tag[]" },
+		{ "{\"protocols\":[\"udp\"],\"addresses\":[\"10.0.0.1\"],\"portRanges\":[{\"low\":5060}],"
+		  "\"sourceIp\":\"$tunneler_id.id\"}", "sourceIp", "$tunneler_id.id" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = icpt_cfg_parse(bad[i].json, &c, err, sizeof(err));
+
+		ok(rc == -1 && strstr(err, bad[i].field) && strstr(err, bad[i].var),
+		   "intercept.v1 with %s %s refused when read: %s", bad[i].field, bad[i].var, rc ? err : "accepted");
+		if (!rc)
+			icpt_cfg_free(&c);
+	}
+	static const char *const good[] = { "$tunneler_id.tag[ipaddr]", "$tunneler_id.appData[srcip]:$src_port",
+					    "$dst_hostname", "$src_ip:$dst_port", "$$src_ip", "10.1.0.1$" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char j[256];
+
+		snprintf(j, sizeof(j), "{\"protocols\":[\"udp\"],\"addresses\":[\"10.0.0.1\"],"
+			 "\"portRanges\":[{\"low\":5060}],\"sourceIp\":\"%s\"}", good[i]);
+		int rc = icpt_cfg_parse(j, &c, err, sizeof(err));
+
+		ok(!rc, "sourceIp %s accepted (%s)", good[i], rc ? err : "ok");
+		if (!rc)
+			icpt_cfg_free(&c);
+	}
+	/* listenOptions.identity: only the tunneler's own variables exist on the hosting side */
+	static const char *const hbad[] = { "$ip_pool[x]", "$dst_ip", "$src_ip-$tunneler_id.name" };
+	for (size_t i = 0; i < sizeof(hbad) / sizeof(hbad[0]); i++) {
+		char j[256];
+
+		snprintf(j, sizeof(j), "{\"protocol\":\"udp\",\"address\":\"10.0.0.1\",\"port\":5060,"
+			 "\"listenOptions\":{\"identity\":\"%s\"}}", hbad[i]);
+		int rc = host_cfg_parse(j, &h, err, sizeof(err));
+
+		ok(rc == -1 && strstr(err, "listenOptions.identity") && strstr(err, "$"),
+		   "host.v1 listenOptions.identity %s refused when read: %s", hbad[i], rc ? err : "accepted");
+		if (!rc)
+			host_cfg_free(&h);
+	}
+	int rc = host_cfg_parse("{\"protocol\":\"udp\",\"address\":\"10.0.0.1\",\"port\":5060,"
+				"\"listenOptions\":{\"identity\":\"$tunneler_id.tag[site]-$tunneler_id.appData[k]\"}}",
+				&h, err, sizeof(err));
+
+	ok(!rc, "host.v1 listenOptions.identity with tag and appData accepted (%s)", rc ? err : "ok");
+	if (!rc)
+		host_cfg_free(&h);
+}
+
+/* forwardAddress: the dialer's dst_hostname is preferred over dst_ip (as ziti-tunnel-sdk-c) */
+static void t_host_hostname(void)
+{
+	struct host_cfg h;
+	struct host_target t;
+	struct app_data a;
+	char err[CFG_ERRLEN];
+	static const char *HJ =
+		"{\"protocol\":\"udp\",\"forwardAddress\":true,\"allowedAddresses\":[\"10.2.0.0/24\","
+		"\"*.sip.example\",\"pbx.example\"],\"port\":5060}";
+
+	if (host_cfg_parse(HJ, &h, err, sizeof(err))) {
+		ok(0, "hostname host.v1 parses: %s", err);
+		return;
+	}
+	static const struct {
+		const char *adj, *host, *ip, *refuse;
+	} c[] = {
+		{ "{\"dst_hostname\":\"a.sip.example\",\"dst_ip\":\"10.2.0.9\"}", "a.sip.example", NULL, NULL },
+		{ "{\"dst_hostname\":\"pbx.example\"}", "pbx.example", NULL, NULL },
+		{ "{\"dst_hostname\":\"PBX.Example\"}", "PBX.Example", NULL, NULL },
+		{ "{\"dst_ip\":\"10.2.0.9\"}", NULL, "10.2.0.9", NULL },
+		{ "{\"dst_hostname\":\"evil.example\",\"dst_ip\":\"10.2.0.9\"}", NULL, NULL, "not in allowedAddresses" },
+		{ "{\"dst_hostname\":\"sip.example\"}", NULL, NULL, "not in allowedAddresses" },
+		{ "{\"dst_hostname\":\"x.pbx.example\"}", NULL, NULL, "not in allowedAddresses" },
+		{ "{\"dst_hostname\":\"10.2.0.9\"}", NULL, "10.2.0.9", NULL },
+		{ "{\"dst_hostname\":\"10.3.0.9\"}", NULL, NULL, "not in allowedAddresses" },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char b[64] = "";
+		int rc = app_data_parse(c[i].adj, strlen(c[i].adj), &a, err, sizeof(err));
+
+		if (!rc)
+			rc = host_compute(&h, &a, &t, err, sizeof(err));
+		if (c[i].refuse)
+			ok(rc == -1 && strstr(err, c[i].refuse), "dst_hostname case %zu refused: %s", i, rc ? err : "accepted");
+		else if (c[i].host)
+			ok(!rc && !strcmp(t.dst_host, c[i].host) && t.dst_port == 5060,
+			   "dst_hostname case %zu: target %s (%s)", i, t.dst_host, rc ? err : "ok");
+		else
+			ok(!rc && !t.dst_host[0] && !strcmp(cfg_fmt_ip(&t.dst, b, sizeof(b)), c[i].ip),
+			   "dst_hostname case %zu: target %s (%s)", i, b, rc ? err : "ok");
+	}
+	host_cfg_free(&h);
+}
+
+static const struct tpl_vars GW_A = { .tunneler_name = "gw-a" }, GW_B = { .tunneler_name = "gw-b" };
+
 static const char *SEED_SIP =
 	"{\"protocols\":[\"udp\"],\"addresses\":[\"10.0.0.1\",\"10.1.0.0/16\",\"10.2.0.0/16\",\"10.3.0.0/16\","
 	"\"10.4.0.0/16\",\"sip.example.com\",\"*.voip.example\"],\"portRanges\":[{\"low\":5060,\"high\":5060}],"
@@ -148,7 +295,7 @@ static void t_intercept(void)
 
 	cfg_parse_hostport("10.1.0.2:40000", &src, NULL);
 	cfg_parse_hostport("10.2.0.5:5060", &dst, NULL);
-	ok(!icpt_dial_params(&c, "udp", &src, &dst, "gw-a", &ad, id, sizeof(id), unk, sizeof(unk)), "dial params");
+	ok(!icpt_dial_params(&c, "udp", &src, &dst, &GW_A, &ad, id, sizeof(id), unk, sizeof(unk)), "dial params");
 	ok(!strcmp(id, "10.2.0.5"), "terminator identity = intercepted IP (%s)", id);
 	ok(!strcmp(ad.source_addr, "10.1.0.2:40000"), "source_addr = caller (%s)", ad.source_addr);
 	struct sockaddr_storage src6, dst6;
@@ -158,7 +305,7 @@ static void t_intercept(void)
 
 	cfg_parse_hostport("[fd01::2]:40000", &src6, NULL);
 	cfg_parse_hostport("[fd02::5]:5060", &dst6, NULL);
-	ok(!icpt_dial_params(&c, "udp", &src6, &dst6, "gw-a", &ad6, id, sizeof(id), unk, sizeof(unk)) &&
+	ok(!icpt_dial_params(&c, "udp", &src6, &dst6, &GW_A, &ad6, id, sizeof(id), unk, sizeof(unk)) &&
 		   !strcmp(ad6.source_addr, "[fd01::2]:40000") && !strcmp(ad6.dst_ip, "fd02::5"),
 	   "IPv6 sourceIp $src_ip:$src_port is bracketed (%s)", ad6.source_addr);
 	ok(!host_cfg_parse("{\"forwardProtocol\":true,\"allowedProtocols\":[\"udp\"],\"forwardAddress\":true,"
@@ -324,7 +471,7 @@ static void t_host(void)
 	   "listenOptions");
 	char tid[64], unk[64];
 
-	ok(!host_listen_identity(&h, "gw-b", tid, sizeof(tid), unk, sizeof(unk)) && !strcmp(tid, "gw-b"),
+	ok(!host_listen_identity(&h, &GW_B, tid, sizeof(tid), unk, sizeof(unk)) && !strcmp(tid, "gw-b"),
 	   "bindUsingEdgeIdentity binds as the tunneler name");
 
 	ok(!compute(&h, "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\",\"source_addr\":\"10.1.0.2:40000\"}",
@@ -356,7 +503,7 @@ static void t_host(void)
 		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"50a\"}", "invalid dst_port" },
 		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\"}", "no dst_port" },
 		{ "{\"dst_protocol\":\"udp\",\"dst_port\":\"5060\"}", "no dst_ip" },
-		{ "{\"dst_protocol\":\"udp\",\"dst_hostname\":\"a.sip.example\",\"dst_port\":\"5060\"}", "hostnames" },
+		{ "{\"dst_protocol\":\"udp\",\"dst_hostname\":\"a.other.example\",\"dst_port\":\"5060\"}", "not in allowedAddresses" },
 		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.x\",\"dst_port\":\"5060\"}", "invalid dst_ip" },
 		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\",\"source_addr\":\"10.9.0.2:1\"}", "not in allowedSourceAddresses" },
 		{ "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"5060\",\"source_addr\":\"bogus\"}", "invalid source_addr" },
@@ -382,7 +529,7 @@ static void t_host(void)
 			   &h, err, sizeof(err)) &&
 		   !compute(&h, NULL, &t, err) && !strcmp(t.dst_host, "sip.internal") && t.dst_port == 5060 &&
 		   h.connect_timeout_ms == 9000 &&
-		   !host_listen_identity(&h, "gw-b", tid, sizeof(tid), unk, sizeof(unk)) && !strcmp(tid, "gw-b-sip"),
+		   !host_listen_identity(&h, &GW_B, tid, sizeof(tid), unk, sizeof(unk)) && !strcmp(tid, "gw-b-sip"),
 	   "fixed hostname target, identity template (%s)", tid);
 	host_cfg_free(&h);
 
@@ -420,8 +567,13 @@ static void t_daemon_cfg(void)
 	char err[CFG_ERRLEN];
 
 	daemon_cfg_defaults(&d);
-	ok(d.log_level == 6 && d.udp_idle_ms == 60000 && d.memory_limit == 256ull << 20 && d.policy == 0,
+	ok(d.log_level == 6 && d.udp_idle_ms == 60000 && d.memory_limit == 256ull << 20 && d.policy == 0 &&
+		   d.tcp_idle_ms == 7200000u && d.tcp_half_closed_ms == 120000 && d.tcp_keepalive_s == 60,
 	   "defaults");
+	ok(!daemon_cfg_parse("{\"tcp_idle_timeout_s\":600,\"tcp_half_closed_timeout_s\":30,\"tcp_keepalive_s\":0}", &d,
+			     err, sizeof(err)) &&
+		   d.tcp_idle_ms == 600000 && d.tcp_half_closed_ms == 30000 && d.tcp_keepalive_s == 0,
+	   "TCP flow bounds and keepalive (%s)", err);
 	ok(!daemon_cfg_parse("{\"identities\":[\"/etc/sipovld/a.json\",\"/etc/sipovld/b.json\"],\"name\":\"gw\","
 			     "\"log_level\":\"debug\",\"udp_idle_timeout_s\":30,\"memory_limit_mb\":64,"
 			     "\"control_socket\":\"/tmp/x.sock\",\"intercept_policy\":\"pass\",\"service_poll_s\":2}",
@@ -440,6 +592,8 @@ static void t_daemon_cfg(void)
 		"[1]", "{\"memory_limit_bytes\":4095}", "{\"service_poll_s\":0}", "{\"udp_idle_timeout_s\":86401}",
 		"{\"identities\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}",
 		"{\"identities\":[\"a.json\",7]}",
+		"{\"tcp_idle_timeout_s\":0}", "{\"tcp_half_closed_timeout_s\":86401}", "{\"tcp_keepalive_s\":-1}",
+		"{\"tcp_keepalive_s\":7201}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);
@@ -461,6 +615,8 @@ int main(void)
 	printf("TAP version 13\n");
 	t_prefixes();
 	t_templates();
+	t_templates_ident();
+	t_host_hostname();
 	t_intercept();
 	t_app_data();
 	t_host();

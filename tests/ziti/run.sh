@@ -529,6 +529,91 @@ CONF
 	rc=$?
 	[ $rc -eq 0 ] && san_clean "$W/sipovld.log" && ok "clean exit: sipovld --no-kernel (exit 0, no ASan/UBSan/leak report)" ||
 		{ notok "clean exit: sipovld --no-kernel (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sipovld.log" | head -30 | diag; }
+	# TCP flows expire: a hosted flow whose ends both fall silent is closed after
+	# tcp_idle_timeout_s, one that is half-closed (the dialer sent FIN, the target never
+	# closes) after tcp_half_closed_timeout_s, and the target sockets carry TCP keepalive
+	# (tcp_keepalive_s) so that a peer that vanishes is noticed. The target accepts, reads and
+	# discards, never sends, never closes.
+	HOLD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	bg "$W/hold.log" python3 -c 'import socket, sys, select
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); c = []; held = []
+print("ready", flush=True)
+while True:
+    r, _, _ = select.select([s] + c, [], [])
+    for x in r:
+        if x is s: c.append(s.accept()[0]); continue
+        try: d = x.recv(65536)
+        except OSError: d = None
+        if not d: c.remove(x); held.append(x)' "$HOLD_PORT"
+	HOLD_PID=$BGPID
+	{ cli edge create config sd-hold-host host.v1 "{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":$HOLD_PORT}" &&
+	  cli edge create service sd-hold -c sd-hold-host &&
+	  cli edge create service-policy sd-hold-bind Bind --service-roles @sd-hold --identity-roles @zt-client &&
+	  cli edge create service-policy sd-hold-dial Dial --service-roles @sd-hold --identity-roles @zt-host
+	} > "$W/last.out" 2>&1 || { notok "sipovld: create the sd-hold service"; diag < "$W/last.out"; }
+	cat > "$W/sipovld3.conf" <<CONF
+{ "identities": ["$W/renamed-file.json"], "control_socket": "$W/sipovld3.sock", "log_level": "info",
+  "service_poll_s": 1, "tcp_idle_timeout_s": 6, "tcp_half_closed_timeout_s": 2, "tcp_keepalive_s": 5 }
+CONF
+	bg "$W/sipovld3.log" "$SD" --no-kernel -c "$W/sipovld3.conf"
+	SD3_PID=$BGPID
+	sd3() { "$SD" --control "$W/sipovld3.sock" --request "$1" 2>/dev/null; }
+	sd3_flows() { sd3 status | jq -r '.flows.host_tcp // empty'; }
+	for _ in $(seq 1 120); do
+		sd3 status | jq -e '[.services[] | select(.name == "sd-hold") | .host.listening] == [true]' > /dev/null 2>&1 && break
+		sleep 0.25
+	done
+	# flow_life LOG: ms from the flow's appearance at sipovld to its end (or nothing within 25 s)
+	flow_life() {
+		local t_on='' t
+		for _ in $(seq 1 160); do
+			t=$(now_ms)
+			case "$(sd3_flows)" in
+			1) [ -z "$t_on" ] && t_on=$t ;;
+			0) [ -n "$t_on" ] && { echo $((t - t_on)); return 0; } ;;
+			esac
+			[ -n "$t_on" ] && [ $((t - t_on)) -gt 25000 ] && return 1
+			sleep 0.2
+		done
+		return 1
+	}
+	bg "$W/hold1.log" "$FAST" dial -i "$ID/zt-host.json" -s sd-hold --hold --linger-ms 30000 --bytes 100 --timeout-ms 40000
+	HOLD1_PID=$BGPID
+	ka=
+	for _ in $(seq 1 40); do
+		ka=$(ss -tnoH state established "( dport = :$HOLD_PORT )" 2>/dev/null | grep -o 'timer:(keepalive[^)]*)' | head -1)
+		[ -n "$ka" ] && break
+		sleep 0.25
+	done
+	life=$(flow_life)
+	if [ -n "$life" ] && [ "$life" -ge 5000 ] && [ "$life" -le 9000 ]; then
+		ok "sipovld: an idle hosted TCP flow (both ends silent) is closed after ${life} ms (tcp_idle_timeout_s 6)"
+	else
+		notok "sipovld: idle hosted TCP flow not closed within 6 s (+3 s): lived '${life:-more than 25 s}' ms"
+		tail -5 "$W/sipovld3.log" | diag
+	fi
+	if [ -n "$ka" ]; then
+		ok "sipovld: the hosted TCP socket has TCP keepalive on ($ka, tcp_keepalive_s 5)"
+	else
+		notok "sipovld: no keepalive timer on the hosted TCP socket"; ss -tnoH "( dport = :$HOLD_PORT )" 2>&1 | diag
+	fi
+	kill "$HOLD1_PID" 2>/dev/null
+	bg "$W/hold2.log" "$FAST" dial -i "$ID/zt-host.json" -s sd-hold --mode sink --bytes 1000 --timeout-ms 40000
+	HOLD2_PID=$BGPID
+	life=$(flow_life)
+	if [ -n "$life" ] && [ "$life" -le 5000 ]; then
+		ok "sipovld: a half-closed hosted TCP flow (dialer FIN, target silent) is closed after ${life} ms (tcp_half_closed_timeout_s 2)"
+	else
+		notok "sipovld: half-closed hosted TCP flow not closed within 2 s (+3 s): lived '${life:-more than 25 s}' ms"
+		tail -5 "$W/sipovld3.log" | diag
+	fi
+	kill "$HOLD2_PID" "$HOLD_PID" 2>/dev/null
+	kill -TERM "$SD3_PID"
+	wait "$SD3_PID"
+	rc=$?
+	[ $rc -eq 0 ] && san_clean "$W/sipovld3.log" && ok "clean exit: sipovld (TCP expiry) (exit 0, no ASan/UBSan/leak report)" ||
+		{ notok "clean exit: sipovld (TCP expiry) (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sipovld3.log" | head -30 | diag; }
 	# The memory bound's accounting against the allocator's own figure, with N hosted flows open:
 	# what the bound charges per flow must cover what the heap really grows by per flow.
 	cli edge create service sd-echo -e ON -c echo-tcp-host > "$W/last.out" 2>&1 &&

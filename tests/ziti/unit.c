@@ -2,7 +2,8 @@
 /*
  * Host unit tests of the native edge client: channel v2 codec, MULTIPART_MSG splitting,
  * the dispatcher's answers to messages for unknown bindings/connections (no I/O: replies are
- * read back from the channel's output buffer), and identity-file validation.
+ * read back from the channel's output buffer), identity-file validation, and (unit_ctrl.c) the
+ * context against a scripted controller that fails chosen requests.
  *
  * Prints "ok - desc" / "not ok - desc" lines (tests/ziti/run.sh numbers them).
  * With ZT_CORPUS=DIR it also writes seed inputs for the fuzz target.
@@ -19,8 +20,9 @@
 
 static int failures;
 
-static void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(int cond, const char *fmt, ...)
+void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void test_controller_faults(void); /* unit_ctrl.c */
+void check(int cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -162,7 +164,8 @@ static int out_msg(struct zt_chan *ch, struct zt_msg *m)
 {
 	size_t used;
 
-	return zt_msg_parse(ch->out.data + ch->out.off, zt_buf_used(&ch->out), m, &used, NULL) == ZT_PARSE_OK;
+	return zt_buf_used(&ch->out) &&
+	       zt_msg_parse(ch->out.data + ch->out.off, zt_buf_used(&ch->out), m, &used, NULL) == ZT_PARSE_OK;
 }
 
 static void test_dispatch(void)
@@ -237,6 +240,114 @@ static void test_dispatch(void)
 	check(zt_buf_used(&ch.out) == 0, "dispatch: Data without ConnId ignored");
 	zt_buf_free(&in);
 	free(ch.conns);
+}
+
+/* ---- one oversized message: only its connection is refused, the channel and others live ---- */
+
+struct ov_conn {
+	size_t got;
+	char data[16];
+	bool closed;
+	int err;
+	char why[200];
+};
+
+static void ov_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
+{
+	struct ov_conn *o = u;
+
+	(void)c;
+	if (o->got + n <= sizeof(o->data))
+		memcpy(o->data + o->got, p, n);
+	o->got += n;
+}
+
+static void ov_on_close(struct zt_conn *c, int err, const char *why, void *u)
+{
+	struct ov_conn *o = u;
+
+	(void)c;
+	o->closed = true;
+	o->err = err;
+	snprintf(o->why, sizeof(o->why), "%s", why ? why : "");
+}
+
+static void test_oversize(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c1 = { 0 }, c2 = { 0 };
+	struct ov_conn o1 = { 0 }, o2 = { 0 };
+	const struct zt_conn_cbs cbs = { .on_data = ov_on_data, .on_close = ov_on_close };
+	struct zt_buf wire = { 0 };
+	struct zt_msgb mb;
+	const size_t big = ZT_MSG_MAX_BODY + 4096;
+
+	ctx.loop = zt_loop_new();
+	ctx.o.log_level = -1;
+	ctx.o.backoff_max_ms = 1000;
+	ch.ctx = &ctx;
+	ch.name = "test";
+	ch.fd = -1;
+	ch.state = ZT_CH_UP;
+	zt_timer_init(&ch.latency_timer, NULL, NULL);
+	zt_timer_init(&ch.backoff_timer, NULL, NULL);
+	zt_timer_init(&ch.io_timer, NULL, NULL);
+	zt_task_init(&ch.flush_task, NULL, NULL);
+	struct zt_conn *cv[2] = { &c1, &c2 };
+	struct ov_conn *ov[2] = { &o1, &o2 };
+
+	for (int i = 0; i < 2; i++) {
+		cv[i]->ctx = &ctx;
+		cv[i]->ch = &ch;
+		cv[i]->id = (uint32_t)i + 1;
+		cv[i]->state = ZT_C_UP;
+		cv[i]->cbs = cbs;
+		cv[i]->user = ov[i];
+		zt_timer_init(&cv[i]->timer, NULL, NULL);
+		zt_chan_map_add(&ch, cv[i]->id, cv[i], 0);
+	}
+	/* the router sends conn 1 a Data message larger than the limit, then conn 2 a small one */
+	zt_msgb_begin(&mb, &wire, ZT_CT_DATA, 1);
+	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, 1);
+	memset(zt_msgb_body(&mb, big), 'x', big);
+	zt_msgb_begin(&mb, &wire, ZT_CT_DATA, 2);
+	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, 2);
+	memcpy(zt_msgb_body(&mb, 5), "hello", 5);
+	seed(wire.data, 64); /* the head of the oversized message, for the fuzz corpus */
+	/* as the socket delivers it: 64 KiB reads */
+	int gone = 0;
+
+	for (size_t off = 0; off < wire.len && !gone; off += 65536) {
+		size_t n = wire.len - off < 65536 ? wire.len - off : 65536;
+
+		zt_buf_append(&ch.in, wire.data + off, n);
+		gone = zt_chan_input(&ch);
+	}
+	check(!gone && ch.state == ZT_CH_UP, "oversize: a %zu-byte message (limit %u) does not fail the channel",
+	      big, ZT_MSG_MAX_BODY);
+	check(o2.got == 5 && !memcmp(o2.data, "hello", 5) && !o2.closed,
+	      "oversize: the next message, for another connection, is delivered (%zu bytes%s)", o2.got,
+	      o2.closed ? ", closed" : "");
+	check(o1.closed && o1.err && strstr(o1.why, "exceeds") && !strstr(o1.why, "router connection lost") && o1.got == 0,
+	      "oversize: the connection it was for is closed with the reason (%s)", o1.why);
+	struct zt_msg r;
+	uint32_t u32 = 0;
+
+	check(out_msg(&ch, &r) && r.content_type == ZT_CT_STATE_CLOSED && zt_msg_hdr_u32(&r, ZT_H_CONN_ID, &u32) &&
+		      u32 == 1,
+	      "oversize: the router is told that connection is closed (StateClosed)");
+	check(ch.in.cap <= (size_t)ZT_MSG_MAX_HEADERS + (1u << 20), "oversize: the input buffer stayed bounded (%zu bytes)",
+	      ch.in.cap);
+	for (int i = 0; i < 2; i++)
+		if (cv[i]->state != ZT_C_DEAD)
+			zt_chan_map_del(&ch, cv[i]->id);
+	zt_buf_free(&wire);
+	zt_buf_free(&ch.in);
+	zt_buf_free(&ch.out);
+	zt_timer_stop(ctx.loop, &ch.backoff_timer);
+	free(ch.conns);
+	zt_loop_free(ctx.loop);
 }
 
 /* ---- end-of-iteration tasks (the channel's coalesced write) ---- */
@@ -504,8 +615,10 @@ int main(void)
 	test_codec();
 	test_multipart();
 	test_dispatch();
+	test_oversize();
 	test_tasks();
 	test_held_dial();
 	test_identity();
+	test_controller_faults();
 	return failures ? 1 : 0;
 }

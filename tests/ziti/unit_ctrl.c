@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Controller faults, unit level: the context runs against a scripted controller that lives
+ * in this process. zt-unit is linked with --wrap=zt_http_request,--wrap=zt_http_cancel, so
+ * every controller request of zt_ctx.c / zt_services.c lands here and is answered from the
+ * loop (a timer), like a real request. Rules make chosen requests fail: HTTP 503, a reset
+ * (transport error), a timeout (transport error after http_timeout_ms) or a request that
+ * cannot be issued at all (zt_http_request returns NULL).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ziti/zt_internal.h"
+
+void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum fault { F_NONE, F_503, F_RESET, F_TIMEOUT, F_NOISSUE };
+static const char *const fault_name[] = { "none", "HTTP 503", "connection reset", "timeout", "not issued" };
+
+struct zt_http { /* the fake request */
+	struct zt_http *next;
+	struct zt_ctx *ctx;
+	zt_http_cb cb;
+	void *arg;
+	char path[256];
+	enum fault f;
+	struct zt_timer t;
+};
+
+static struct {
+	const char *stamp;    /* lastChangeAt */
+	const char *services; /* the service list, a JSON array */
+	int exp_s;            /* API session expirationSeconds */
+	struct { const char *match; enum fault f; int count; } rule[4];
+	struct zt_http *reqs;
+	unsigned n_refresh, n_list, n_poll;
+} fk;
+
+/* a pattern matches a substring of the path, or its end when it ends with '$' */
+static bool path_match(const char *path, const char *pat)
+{
+	size_t n = strlen(pat);
+
+	if (n && pat[n - 1] == '$')
+		return strlen(path) >= n - 1 && !strncmp(path + strlen(path) - (n - 1), pat, n - 1);
+	return strstr(path, pat) != NULL;
+}
+
+static enum fault take_fault(const char *path)
+{
+	for (size_t i = 0; i < sizeof(fk.rule) / sizeof(fk.rule[0]); i++)
+		if (fk.rule[i].match && fk.rule[i].count > 0 && path_match(path, fk.rule[i].match)) {
+			fk.rule[i].count--;
+			return fk.rule[i].f;
+		}
+	return F_NONE;
+}
+
+static void fake_unlink(struct zt_http *h)
+{
+	for (struct zt_http **pp = &fk.reqs; *pp; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			return;
+		}
+}
+
+static void fake_answer(void *arg)
+{
+	struct zt_http *h = arg;
+	struct zt_http_resp r = { 0 };
+	char body[4096];
+	zt_http_cb cb = h->cb;
+	void *cbarg = h->arg;
+
+	body[0] = 0;
+	if (h->f == F_503) {
+		r.status = 503;
+		snprintf(body, sizeof(body), "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"injected\"}}");
+	} else if (h->f == F_RESET) {
+		r.err = "controller: TLS I/O error: Connection reset by peer";
+	} else if (h->f == F_TIMEOUT) {
+		r.err = "controller request timed out";
+	} else if (strstr(h->path, "/version")) {
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"version\":\"fake\",\"apiVersions\":"
+			 "{\"edge-client\":{\"v1\":{\"path\":\"/edge/client/v1\"}}}}}");
+	} else if (strstr(h->path, "/authenticate")) {
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"token\":\"tok\",\"id\":\"as1\",\"expirationSeconds\":%d,"
+			 "\"identity\":{\"name\":\"me\"}}}", fk.exp_s);
+	} else if (path_match(h->path, "/current-identity$")) {
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"name\":\"me\",\"tags\":{\"ipaddr\":\"10.1.0.7\",\"n\":5},"
+			 "\"appData\":{\"sourcePort\":\"1999\"}}}");
+	} else if (strstr(h->path, "/service-updates")) {
+		fk.n_poll++;
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"lastChangeAt\":\"%s\"}}", fk.stamp);
+	} else if (strstr(h->path, "/services?")) {
+		fk.n_list++;
+		r.status = 200;
+		int total = 0;
+
+		for (const char *p = fk.services; (p = strstr(p, "\"name\"")); p++)
+			total++;
+		snprintf(body, sizeof(body), "{\"data\":%s,\"meta\":{\"pagination\":{\"totalCount\":%d}}}",
+			 fk.services, total);
+	} else if (path_match(h->path, "/current-api-session$")) {
+		fk.n_refresh++;
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"expirationSeconds\":%d}}", fk.exp_s);
+	} else if (path_match(h->path, "/sessions$")) {
+		r.status = 201;
+		snprintf(body, sizeof(body), "{\"data\":{\"id\":\"s1\",\"token\":\"st\",\"edgeRouters\":"
+			 "[{\"name\":\"er\",\"urls\":{\"tls\":\"tls://127.0.0.1:1\"}}]}}");
+	} else {
+		r.status = 404;
+	}
+	r.body = body;
+	r.body_len = strlen(body);
+	fake_unlink(h);
+	free(h);
+	if (cb)
+		cb(cbarg, &r);
+}
+
+struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, const char *path,
+				       const char *body, zt_http_cb cb, void *arg);
+void __wrap_zt_http_cancel(struct zt_http *h);
+
+struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, const char *path,
+				       const char *body, zt_http_cb cb, void *arg)
+{
+	enum fault f = take_fault(path);
+	struct zt_http *h;
+
+	(void)method;
+	(void)body;
+	if (f == F_NOISSUE || !(h = calloc(1, sizeof(*h))))
+		return NULL;
+	h->ctx = ctx;
+	h->cb = cb;
+	h->arg = arg;
+	h->f = f;
+	snprintf(h->path, sizeof(h->path), "%s", path);
+	zt_timer_init(&h->t, fake_answer, h);
+	zt_timer_start(ctx->loop, &h->t, f == F_TIMEOUT ? ctx->o.http_timeout_ms : 1);
+	h->next = fk.reqs;
+	fk.reqs = h;
+	return h;
+}
+
+void __wrap_zt_http_cancel(struct zt_http *h)
+{
+	if (!h)
+		return;
+	zt_timer_stop(h->ctx->loop, &h->t);
+	fake_unlink(h);
+	free(h);
+}
+
+/* ---------------------------------------------------------------- harness */
+
+#define SVC_A "{\"id\":\"idA\",\"name\":\"A\",\"permissions\":[\"Dial\"]}"
+#define SVC_B "{\"id\":\"idB\",\"name\":\"B\",\"permissions\":[\"Dial\"]}"
+
+static struct {
+	struct zt_loop *loop;
+	struct zt_ctx *ctx;
+	bool ready;
+	int ready_err;
+	bool b_added, a_removed;
+	bool sess_done;
+	int sess_err;
+} h;
+
+static void on_ready(struct zt_ctx *c, int err, const char *msg, void *u)
+{
+	(void)c;
+	(void)msg;
+	(void)u;
+	h.ready = true;
+	h.ready_err = err;
+}
+
+static void on_service(struct zt_ctx *c, const struct zt_service *s, int ev, void *u)
+{
+	(void)c;
+	(void)u;
+	if (ev == ZT_SVC_ADDED && !strcmp(s->name, "B"))
+		h.b_added = true;
+	if (ev == ZT_SVC_REMOVED && !strcmp(s->name, "A"))
+		h.a_removed = true;
+}
+
+static bool run_until(const bool *flag, uint64_t ms)
+{
+	uint64_t end = zt_now_ms() + ms;
+
+	while (!(flag && *flag) && zt_now_ms() < end)
+		zt_loop_run(h.loop, 10);
+	return flag && *flag;
+}
+
+/* A context against the fake controller serving A (stamp s1); rules set by the caller. */
+static void ctx_up(void)
+{
+	struct zt_identity *id = calloc(1, sizeof(*id));
+	struct zt_opts o = { .svc_poll_ms = 50, .backoff_max_ms = 200, .http_timeout_ms = 100,
+			     .refresh_min_ms = 50, .start_timeout_ms = 2000, .log_level = -1 };
+	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service };
+
+	memset(&h, 0, sizeof(h));
+	fk.stamp = "s1";
+	fk.services = "[" SVC_A "]";
+	fk.n_refresh = fk.n_list = fk.n_poll = 0;
+	id->base_path = strdup("/edge/client/v1");
+	id->host = strdup("ctrl.invalid");
+	id->port = strdup("1280");
+	h.loop = zt_loop_new();
+	h.ctx = zt_ctx_new(h.loop, id, &o, &cbs, NULL);
+	zt_ctx_start(h.ctx);
+}
+
+static void ctx_down(void)
+{
+	zt_ctx_free(h.ctx);
+	zt_loop_free(h.loop);
+	memset(&fk.rule, 0, sizeof(fk.rule));
+}
+
+/* The service list fails (f) right after a change was seen: the change must still apply. */
+static void test_list_fails_after_change(enum fault f)
+{
+	ctx_up();
+	run_until(&h.ready, 2000);
+	run_until(NULL, 300); /* a few polls: stamp s1 seen */
+	fk.rule[0].match = "/services?";
+	fk.rule[0].f = f;
+	fk.rule[0].count = 2;
+	fk.stamp = "s2";
+	fk.services = "[" SVC_B "]";
+	run_until(&h.b_added, 3000);
+	check(h.ready && !h.ready_err && h.b_added && h.a_removed,
+	      "controller faults: service list fails (%s, twice) after lastChangeAt moved: the change is applied "
+	      "later (B added %s, A removed %s)", fault_name[f], h.b_added ? "yes" : "no", h.a_removed ? "yes" : "no");
+	ctx_down();
+}
+
+/* The identity's tags and appData are read with the services (for templates). */
+static void test_identity_attrs(void)
+{
+	ctx_up();
+	run_until(&h.ready, 2000);
+	const char *ip = zt_ctx_identity_attr(h.ctx, "tag", "ipaddr"), *n = zt_ctx_identity_attr(h.ctx, "tag", "n");
+	const char *sp = zt_ctx_identity_attr(h.ctx, "appData", "sourcePort");
+
+	check(ip && !strcmp(ip, "10.1.0.7") && n && !strcmp(n, "5") && sp && !strcmp(sp, "1999") &&
+		      !zt_ctx_identity_attr(h.ctx, "tag", "nope") && !zt_ctx_identity_attr(h.ctx, "appData", "ipaddr"),
+	      "current identity: tags and appData known once ready (tag ipaddr=%s, appData sourcePort=%s)",
+	      ip ? ip : "-", sp ? sp : "-");
+	ctx_down();
+}
+
+/* The change happens between the first listing and the first poll. */
+static void test_change_before_first_poll(void)
+{
+	ctx_up();
+	run_until(&h.ready, 2000);
+	fk.stamp = "s2";
+	fk.services = "[" SVC_A "," SVC_B "]";
+	run_until(&h.b_added, 2000);
+	check(h.b_added, "controller faults: a change between the first listing and the first poll is applied");
+	ctx_down();
+}
+
+/* The poll request cannot be issued once: polling must go on. */
+static void test_poll_not_issued(void)
+{
+	ctx_up();
+	run_until(&h.ready, 2000);
+	run_until(NULL, 200);
+	fk.rule[0].match = "/service-updates";
+	fk.rule[0].f = F_NOISSUE;
+	fk.rule[0].count = 1;
+	run_until(NULL, 200); /* the failed poll happens here */
+	fk.stamp = "s2";
+	fk.services = "[" SVC_A "," SVC_B "]";
+	run_until(&h.b_added, 3000);
+	check(h.b_added && fk.rule[0].count == 0,
+	      "controller faults: a service-update poll that cannot be issued: polling goes on, B added %s",
+	      h.b_added ? "yes" : "no");
+	ctx_down();
+}
+
+/* The API-session refresh cannot be issued once: refreshes go on. */
+static void test_refresh_not_issued(void)
+{
+	fk.exp_s = 1; /* refresh every 500 ms */
+	ctx_up();
+	run_until(&h.ready, 2000);
+	fk.rule[0].match = "/current-api-session$";
+	fk.rule[0].f = F_NOISSUE;
+	fk.rule[0].count = 1;
+	run_until(NULL, 700); /* the failed refresh happens here */
+	unsigned before = fk.n_refresh;
+
+	run_until(NULL, 4000); /* the retry comes 2 s after the failure, then every 500 ms */
+	check(fk.rule[0].count == 0 && fk.n_refresh >= before + 2,
+	      "controller faults: an API-session refresh that cannot be issued: refreshes go on (%u after it)",
+	      fk.n_refresh - before);
+	fk.exp_s = 0;
+	ctx_down();
+}
+
+static void sess_cb(void *arg, struct zt_session *s, int err, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+	h.sess_done = true;
+	h.sess_err = err;
+	zt_session_put(s);
+}
+
+/* A Dial session request that cannot be issued: it is retried, the caller gets its session. */
+static void test_session_not_issued(void)
+{
+	ctx_up();
+	run_until(&h.ready, 2000);
+	fk.rule[0].match = "/sessions$";
+	fk.rule[0].f = F_NOISSUE;
+	fk.rule[0].count = 2;
+	struct zt_sess_req *q = zt_session_create(h.ctx, "idA", ZT_PERM_DIAL, sess_cb, NULL);
+
+	run_until(&h.sess_done, 3000);
+	check(q && h.sess_done && h.sess_err == 0,
+	      "controller faults: a Dial session request that cannot be issued (twice) is retried: %s",
+	      !h.sess_done ? "no answer" : h.sess_err ? zt_strerror(h.sess_err) : "session");
+	ctx_down();
+}
+
+/* /version or authenticate cannot be issued at start: the context still becomes ready. */
+static void test_start_not_issued(const char *what)
+{
+	fk.rule[0].match = what;
+	fk.rule[0].f = F_NOISSUE;
+	fk.rule[0].count = 1;
+	ctx_up();
+	run_until(&h.ready, 3000);
+	check(h.ready && h.ready_err == 0, "controller faults: %s cannot be issued at start: ready anyway (%s)",
+	      what, !h.ready ? "never ready" : h.ready_err ? zt_strerror(h.ready_err) : "ok");
+	ctx_down();
+}
+
+void test_controller_faults(void);
+void test_controller_faults(void)
+{
+	test_list_fails_after_change(F_NONE); /* the harness itself: a change is applied */
+	test_list_fails_after_change(F_503);
+	test_list_fails_after_change(F_RESET);
+	test_list_fails_after_change(F_TIMEOUT);
+	test_list_fails_after_change(F_NOISSUE);
+	test_change_before_first_poll();
+	test_identity_attrs();
+	test_poll_not_issued();
+	test_refresh_not_issued();
+	test_session_not_issued();
+	test_start_not_issued("/version");
+	test_start_not_issued("/authenticate");
+}

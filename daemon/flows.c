@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -325,8 +324,11 @@ void flows_reconfigure(void)
 			zt_timer_start(D.loop, &f->timer, 0); /* timer_cb re-arms with the new timeout */
 }
 
+static void hres_cancel(struct svc *s, const char *why);
+
 void flows_close_svc(struct svc *s, const char *why)
 {
+	hres_cancel(s, why);
 	for (struct flow *f = D.flows, *n; f; f = n) {
 		n = f->next;
 		if (f->svc == s)
@@ -1030,6 +1032,7 @@ skip:
 
 void flows_fini(void)
 {
+	hres_cancel(NULL, "sipovld stopping");
 	while (D.flows)
 		flow_close(D.flows, L_DEBUG, "sipovld stopping");
 	for (int i = 0; i < 2; i++) {
@@ -1050,45 +1053,22 @@ void flows_fini(void)
 
 /* ------------------------------------------------------------------ host side */
 
-void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
+static void host_refuse(struct svc *s, struct zt_dial_req *req, const char *caller, const char *reason)
 {
-	struct svc *s = user;
-	struct app_data ad;
-	struct host_target t;
-	char err[CFG_ERRLEN], x[64], y[64], reason[300];
-	size_t adl = 0;
-	const uint8_t *adp = zt_dial_req_app_data(req, &adl);
-	const char *caller = zt_dial_req_caller(req);
-	int fd = -1, one = 1;
+	s->refused++;
+	D.c.hosted_refused++;
+	logm(L_WARN, "service %s: refused a dial from '%s': %s", s->name, caller, reason);
+	zt_reject(req, reason);
+}
+
+/* Open the socket to the target t (an address) and start the flow; req may be held. */
+static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struct host_target *tp, const char *caller)
+{
+	struct host_target t = *tp;
+	char x[64], y[64], reason[300];
+	int fd, one = 1;
 	bool connected = false;
 
-	(void)l;
-	if (!caller || !*caller)
-		caller = "?";
-	if (app_data_parse(adp, adl, &ad, err, sizeof(err))) {
-		snprintf(reason, sizeof(reason), "malformed app_data: %s", err);
-		goto refuse;
-	}
-	if (host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {
-		snprintf(reason, sizeof(reason), "%s", err);
-		goto refuse;
-	}
-	if (t.dst_host[0]) { /* a fixed host name: resolve (numeric-only services never get here) */
-		struct addrinfo hints = { .ai_socktype = t.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM }, *res;
-		char port[8];
-
-		snprintf(port, sizeof(port), "%u", t.dst_port);
-		if (getaddrinfo(t.dst_host, port, &hints, &res)) {
-			snprintf(reason, sizeof(reason), "cannot resolve %s", t.dst_host);
-			goto refuse;
-		}
-		memcpy(&t.dst, res->ai_addr, res->ai_addrlen);
-		freeaddrinfo(res);
-		if (t.has_src && t.src.ss_family != t.dst.ss_family) {
-			snprintf(reason, sizeof(reason), "source_addr and %s are of different families", t.dst_host);
-			goto refuse;
-		}
-	}
 	fd = socket(t.dst.ss_family, (t.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0) {
@@ -1169,10 +1149,117 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 refuse:
 	if (fd >= 0)
 		close(fd);
-	s->refused++;
-	D.c.hosted_refused++;
-	logm(L_WARN, "service %s: refused a dial from '%s': %s", s->name, caller, reason);
-	zt_reject(req, reason);
+	host_refuse(s, req, caller, reason);
+}
+
+/*
+ * A hosted dial to a host name waits for the resolver (zt_resolve.h: never blocks the loop,
+ * answers cached for their TTL), holding the router's Dial meanwhile.
+ */
+struct hres {
+	struct hres *next, *prev;
+	struct svc *s;
+	struct zt_dial_req *req; /* held */
+	struct zt_resolve_req *rq;
+	struct host_target t;
+	char caller[256];
+};
+
+static struct hres *hres_list;
+
+static void hres_unlink(struct hres *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		hres_list = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+}
+
+static void hres_done(void *arg, int err, const char *msg, const struct zt_addrs *addrs)
+{
+	struct hres *h = arg;
+
+	hres_unlink(h);
+	if (!zt_dial_req_valid(h->req)) { /* the binding went away meanwhile */
+		zt_reject(h->req, "binding closed");
+		free(h);
+		return;
+	}
+	if (err) {
+		host_refuse(h->s, h->req, h->caller, msg);
+		free(h);
+		return;
+	}
+	h->t.dst = addrs->a[0];
+	host_dial_target(h->s, h->req, &h->t, h->caller);
+	free(h);
+}
+
+/* cancel the resolutions of one service (s) or all (NULL), refusing their dials */
+static void hres_cancel(struct svc *s, const char *why)
+{
+	for (struct hres *h = hres_list, *n; h; h = n) {
+		n = h->next;
+		if (s && h->s != s)
+			continue;
+		hres_unlink(h);
+		zt_resolve_cancel(h->rq);
+		zt_reject(h->req, why);
+		free(h);
+	}
+}
+
+void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
+{
+	struct svc *s = user;
+	struct app_data ad;
+	struct host_target t;
+	char err[CFG_ERRLEN], reason[300];
+	size_t adl = 0;
+	const uint8_t *adp = zt_dial_req_app_data(req, &adl);
+	const char *caller = zt_dial_req_caller(req);
+
+	(void)l;
+	if (!caller || !*caller)
+		caller = "?";
+	if (app_data_parse(adp, adl, &ad, err, sizeof(err))) {
+		snprintf(reason, sizeof(reason), "malformed app_data: %s", err);
+		host_refuse(s, req, caller, reason);
+		return;
+	}
+	if (host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {
+		host_refuse(s, req, caller, err);
+		return;
+	}
+	if (!t.dst_host[0]) {
+		host_dial_target(s, req, &t, caller);
+		return;
+	}
+	/* a fixed host name (numeric-only services never get here): resolve without blocking */
+	struct hres *h = calloc(1, sizeof(*h));
+	struct zt_dial_req *held = h ? zt_dial_req_hold(req) : NULL;
+
+	if (!held) {
+		free(h);
+		host_refuse(s, req, caller, "out of memory");
+		return;
+	}
+	h->s = s;
+	h->req = held;
+	h->t = t;
+	snprintf(h->caller, sizeof(h->caller), "%s", caller);
+	h->rq = zt_resolve(D.res, t.dst_host, t.dst_port, t.has_src ? t.src.ss_family : AF_UNSPEC, hres_done, h);
+	if (!h->rq) {
+		free(h);
+		host_refuse(s, held, caller, "out of memory");
+		return;
+	}
+	h->next = hres_list;
+	if (hres_list)
+		hres_list->prev = h;
+	hres_list = h;
 }
 
 /* ------------------------------------------------------------------ status */

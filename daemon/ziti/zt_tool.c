@@ -100,7 +100,7 @@ struct dconn {
 
 /* --pace-ms: echo latency counted from when each datagram was due */
 static uint64_t pace_max_ms, pace_max_at_ms, pace_over100;
-static struct zt_timer pace_timer;
+static struct zt_timer pace_timer, pace_grace;
 
 static struct dconn *dcs;
 static unsigned n_connected, n_done, n_failed, max_open, n_open;
@@ -130,10 +130,14 @@ static void dc_finish(struct dconn *d, bool ok, const char *why)
 
 		for (unsigned i = 0; i < opt.conns; i++)
 			tot += dcs[i].recvd;
+		uint64_t lost = 0;
+
+		for (unsigned i = 0; i < opt.conns; i++)
+			lost += opt.count - dcs[i].dgram_recvd;
 		if (opt.udp && opt.pace_ms)
 			printf("dial: paced %u ms: latency max %" PRIu64 " ms (at %.3f s), %" PRIu64
-			       " datagrams over 100 ms\n", opt.pace_ms, pace_max_ms, (double)pace_max_at_ms / 1000.0,
-			       pace_over100);
+			       " datagrams over 100 ms, %" PRIu64 " lost\n", opt.pace_ms, pace_max_ms,
+			       (double)pace_max_at_ms / 1000.0, pace_over100, lost);
 		if (opt.udp)
 			printf("dial: %u conns, %u failed, %u datagrams each, max open %u, %" PRIu64 " ms\n", opt.conns,
 			       n_failed, opt.count, max_open, ms);
@@ -378,12 +382,35 @@ static void deadline_cb(void *arg)
 	zt_loop_stop(loop);
 }
 
-static void pace_cb(void *arg)
+/* --pace-ms: 2 s after the last datagram was sent, what did not come back is lost */
+static void pace_grace_cb(void *arg)
 {
+	char why[64];
+
 	(void)arg;
 	for (unsigned i = 0; i < opt.conns; i++)
+		if (!dcs[i].done) {
+			snprintf(why, sizeof(why), "%u of %u datagrams echoed", dcs[i].dgram_recvd, opt.count);
+			dc_finish(&dcs[i], false, why);
+		}
+}
+
+static void pace_cb(void *arg)
+{
+	bool all_sent = true;
+
+	(void)arg;
+	for (unsigned i = 0; i < opt.conns; i++) {
 		if (dcs[i].connected && !dcs[i].done)
 			dc_pump(&dcs[i]);
+		if (dcs[i].dgram_sent < opt.count && !dcs[i].done)
+			all_sent = false;
+	}
+	if (all_sent) {
+		zt_timer_init(&pace_grace, pace_grace_cb, NULL);
+		zt_timer_start(loop, &pace_grace, 2000);
+		return;
+	}
 	zt_timer_start(loop, &pace_timer, opt.pace_ms);
 }
 

@@ -58,6 +58,16 @@ struct flow {
 	uint64_t to_zt, from_zt;      /* bytes */
 	uint64_t pk_to_zt, pk_from_zt;
 	size_t mem;
+	struct host_alt *alt;         /* host TCP to a name: the addresses not tried yet */
+};
+
+/* A hosted TCP target given by name: the next address is tried when a connect fails. */
+struct host_alt {
+	struct zt_addrs addrs;
+	unsigned next;
+	bool has_src;
+	struct sockaddr_storage src;
+	unsigned attempt_ms;
 };
 
 #define FLOW_MEM (sizeof(struct flow) + 2048) /* our state + the library's connection state */
@@ -234,7 +244,10 @@ static const char *flow_desc(const struct flow *f, char *buf, size_t n)
 
 static void flow_free_cb(void *p)
 {
-	free(p);
+	struct flow *f = p;
+
+	free(f->alt);
+	free(f);
 }
 
 static void flow_close(struct flow *f, int prio, const char *why)
@@ -368,6 +381,8 @@ static void flow_io(struct flow *f)
 	zt_io_set(D.loop, &f->io, ev);
 }
 
+static bool host_retry(struct flow *f, const char *why);
+
 static void timer_cb(void *arg)
 {
 	struct flow *f = arg;
@@ -388,6 +403,9 @@ static void timer_cb(void *arg)
 	if (f->type == F_HTCP && !f->sock_up) {
 		char m[160], y[64];
 
+		snprintf(m, sizeof(m), "timed out after %u ms", f->alt ? f->alt->attempt_ms : 0);
+		if (host_retry(f, m))
+			return;
 		D.c.hosted_connect_failed++;
 		snprintf(m, sizeof(m), "connect %s: timed out after %llu ms", cfg_fmt_sa(&f->b, y, sizeof(y)),
 			 (unsigned long long)(now - f->created_ms));
@@ -588,6 +606,15 @@ static void io_cb(void *arg, uint32_t ev)
 		socklen_t l = sizeof(err);
 
 		getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+		if (!err) {
+			struct sockaddr_storage peer;
+			socklen_t pl = sizeof(peer);
+
+			if (getpeername(f->fd, (struct sockaddr *)&peer, &pl) && errno == ENOTCONN)
+				return; /* still in progress */
+		}
+		if (err && host_retry(f, strerror(err)))
+			return;
 		if (err) {
 			char m[160], y[64];
 
@@ -1061,43 +1088,118 @@ static void host_refuse(struct svc *s, struct zt_dial_req *req, const char *call
 	zt_reject(req, reason);
 }
 
-/* Open the socket to the target t (an address) and start the flow; req may be held. */
-static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struct host_target *tp, const char *caller)
+/*
+ * A socket to dst (from t->src when t->has_src) with its connect started. 0: in progress or
+ * *connected; -1: could not set it up; -2: the connect failed at once. reason says why.
+ */
+static int host_open(const struct host_target *t, const struct sockaddr_storage *dst, int *fdp, bool *connected,
+		     char *reason, size_t rlen)
+{
+	char x[64], y[64];
+	int one = 1, fd = socket(dst->ss_family, (t->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
+				 SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	*connected = false;
+	if (fd < 0) {
+		snprintf(reason, rlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (t->has_src) {
+		if (set_transparent(fd, t->src.ss_family) ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(fd, (const struct sockaddr *)&t->src, cfg_sa_len(&t->src))) {
+			snprintf(reason, rlen, "cannot originate from %s: %s", cfg_fmt_sa(&t->src, x, sizeof(x)),
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (t->proto == IPPROTO_TCP)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)dst, cfg_sa_len(dst))) {
+		if (errno != EINPROGRESS) {
+			snprintf(reason, rlen, "connect %s: %s", cfg_fmt_sa(dst, y, sizeof(y)), strerror(errno));
+			close(fd);
+			return -2;
+		}
+	} else {
+		*connected = true;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/*
+ * Host TCP to a name: the connect to f->b failed (why); try the addresses left. false when
+ * none is left (the socket is then closed: the caller closes the flow).
+ */
+static bool host_retry(struct flow *f, const char *why)
+{
+	struct host_alt *h = f->alt;
+	char y[64], reason[300];
+
+	if (!h || f->sock_up || f->dead)
+		return false;
+	logm(L_INFO, "service %s: connect %s: %s; trying the next address", f->svc ? f->svc->name : "?",
+	     cfg_fmt_sa(&f->b, y, sizeof(y)), why);
+	zt_io_del(D.loop, &f->io);
+	close(f->fd);
+	f->fd = -1;
+	while (h->next < h->addrs.n) {
+		struct host_target t = { .proto = IPPROTO_TCP, .has_src = h->has_src, .src = h->src };
+		const struct sockaddr_storage *dst = &h->addrs.a[h->next++];
+		bool connected;
+		int fd;
+
+		f->b = *dst;
+		if (host_open(&t, dst, &fd, &connected, reason, sizeof(reason))) {
+			logm(L_INFO, "service %s: %s", f->svc ? f->svc->name : "?", reason);
+			continue;
+		}
+		struct sockaddr_storage local = { 0 };
+		socklen_t ll = sizeof(local);
+
+		f->fd = fd;
+		if (!getsockname(fd, (struct sockaddr *)&local, &ll))
+			f->a = local;
+		zt_io_init(&f->io, fd, io_cb, f);
+		flow_io(f); /* EPOLLOUT: fires at once when already connected */
+		zt_timer_start(D.loop, &f->timer, h->attempt_ms);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Open the socket to the target t (an address) and start the flow; req may be held. alts:
+ * every address of a target given by name (t->dst is alts->a[0]); a TCP connect that fails
+ * moves on to the next one.
+ */
+static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struct host_target *tp, const char *caller,
+			     const struct zt_addrs *alts)
 {
 	struct host_target t = *tp;
 	char x[64], y[64], reason[300];
-	int fd, one = 1;
+	int fd = -1, rc;
+	unsigned ai = 0;
 	bool connected = false;
 
-	fd = socket(t.dst.ss_family, (t.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0) {
-		snprintf(reason, sizeof(reason), "socket: %s", strerror(errno));
+	for (;;) {
+		rc = host_open(&t, &t.dst, &fd, &connected, reason, sizeof(reason));
+		if (rc != -2 || !alts || t.proto != IPPROTO_TCP || ai + 1 >= alts->n)
+			break;
+		logm(L_INFO, "service %s: %s; trying the next address", s->name, reason);
+		t.dst = alts->a[++ai];
+	}
+	if (rc == -1) {
+		fd = -1;
 		goto refuse;
 	}
-	if (t.has_src) {
-		if (set_transparent(fd, t.src.ss_family) ||
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		    bind(fd, (struct sockaddr *)&t.src, cfg_sa_len(&t.src))) {
-			snprintf(reason, sizeof(reason), "cannot originate from %s: %s", cfg_fmt_sa(&t.src, x, sizeof(x)),
-				 strerror(errno));
-			goto refuse;
-		}
-	}
-	if (t.proto == IPPROTO_TCP)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&t.dst, cfg_sa_len(&t.dst))) {
-		if (errno != EINPROGRESS) {
-			snprintf(reason, sizeof(reason), "connect %s: %s", cfg_fmt_sa(&t.dst, y, sizeof(y)),
-				 strerror(errno));
-			close(fd);
-			D.c.hosted_connect_failed++; /* the target's failure, as when it fails later */
-			logm(L_WARN, "service %s: a dial from '%s' failed: %s", s->name, caller, reason);
-			zt_reject(req, reason);
-			return;
-		}
-	} else {
-		connected = true;
+	if (rc == -2) {
+		D.c.hosted_connect_failed++; /* the target's failure, as when it fails later */
+		logm(L_WARN, "service %s: a dial from '%s' failed: %s", s->name, caller, reason);
+		zt_reject(req, reason);
+		return;
 	}
 	struct flow *f = flow_new(t.proto == IPPROTO_TCP ? F_HTCP : F_HUDP, s, fd);
 
@@ -1113,6 +1215,19 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 		f->a = local;
 	f->b = t.dst;
 	f->spoofed = t.has_src;
+	unsigned timeout_ms = s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000;
+
+	if (alts && t.proto == IPPROTO_TCP && !connected && ai + 1 < alts->n) {
+		f->alt = calloc(1, sizeof(*f->alt));
+		if (f->alt) { /* each address gets its share of the connect timeout (at least 1 s) */
+			f->alt->addrs = *alts;
+			f->alt->next = ai + 1;
+			f->alt->has_src = t.has_src;
+			f->alt->src = t.src;
+			f->alt->attempt_ms = timeout_ms / alts->n > 1000 ? timeout_ms / alts->n : 1000;
+			timeout_ms = f->alt->attempt_ms;
+		}
+	}
 	/*
 	 * TCP: answer the Dial once the target has accepted (or refused) the connection, as
 	 * ziti-edge-tunnel does, so a dead target reaches the dialer as a DialFailed with the
@@ -1121,7 +1236,7 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 	if (t.proto == IPPROTO_TCP && !connected)
 		f->dreq = zt_dial_req_hold(req);
 	if (f->dreq) {
-		zt_timer_start(D.loop, &f->timer, s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000);
+		zt_timer_start(D.loop, &f->timer, timeout_ms);
 	} else {
 		f->zc = zt_accept(req, &flow_cbs, f);
 		if (!f->zc) {
@@ -1134,8 +1249,7 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 			D.c.hosted_tcp++;
 			f->sock_up = connected;
 			if (!connected)
-				zt_timer_start(D.loop, &f->timer,
-					       s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000);
+				zt_timer_start(D.loop, &f->timer, timeout_ms);
 		} else {
 			D.c.hosted_udp++;
 			zt_timer_start(D.loop, &f->timer, D.cfg.udp_idle_ms);
@@ -1193,7 +1307,7 @@ static void hres_done(void *arg, int err, const char *msg, const struct zt_addrs
 		return;
 	}
 	h->t.dst = addrs->a[0];
-	host_dial_target(h->s, h->req, &h->t, h->caller);
+	host_dial_target(h->s, h->req, &h->t, h->caller, addrs);
 	free(h);
 }
 
@@ -1234,7 +1348,7 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 		return;
 	}
 	if (!t.dst_host[0]) {
-		host_dial_target(s, req, &t, caller);
+		host_dial_target(s, req, &t, caller, NULL);
 		return;
 	}
 	/* a fixed host name (numeric-only services never get here): resolve without blocking */

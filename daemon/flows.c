@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -61,6 +60,16 @@ struct flow {
 	uint64_t to_zt, from_zt;      /* bytes */
 	uint64_t pk_to_zt, pk_from_zt;
 	size_t mem;
+	struct host_alt *alt;         /* host TCP to a name: the addresses not tried yet */
+};
+
+/* A hosted TCP target given by name: the next address is tried when a connect fails. */
+struct host_alt {
+	struct zt_addrs addrs;
+	unsigned next;
+	bool has_src;
+	struct sockaddr_storage src;
+	unsigned attempt_ms;
 };
 
 #define FLOW_MEM (sizeof(struct flow) + 2048) /* our state + the library's connection state */
@@ -237,7 +246,10 @@ static const char *flow_desc(const struct flow *f, char *buf, size_t n)
 
 static void flow_free_cb(void *p)
 {
-	free(p);
+	struct flow *f = p;
+
+	free(f->alt);
+	free(f);
 }
 
 static void flow_close(struct flow *f, int prio, const char *why)
@@ -365,8 +377,11 @@ static void tcp_idle_arm(struct flow *f)
 		zt_timer_start(D.loop, &f->timer, idle >= b ? 0 : b - idle + 1);
 }
 
+static void hres_cancel(struct svc *s, const char *why);
+
 void flows_close_svc(struct svc *s, const char *why)
 {
+	hres_cancel(s, why);
 	for (struct flow *f = D.flows, *n; f; f = n) {
 		n = f->next;
 		if (f->svc == s)
@@ -406,6 +421,8 @@ static void flow_io(struct flow *f)
 	zt_io_set(D.loop, &f->io, ev);
 }
 
+static bool host_retry(struct flow *f, const char *why);
+
 static void timer_cb(void *arg)
 {
 	struct flow *f = arg;
@@ -426,6 +443,9 @@ static void timer_cb(void *arg)
 	if (f->type == F_HTCP && !f->sock_up) {
 		char m[160], y[64];
 
+		snprintf(m, sizeof(m), "timed out after %u ms", f->alt ? f->alt->attempt_ms : 0);
+		if (host_retry(f, m))
+			return;
 		D.c.hosted_connect_failed++;
 		snprintf(m, sizeof(m), "connect %s: timed out after %llu ms", cfg_fmt_sa(&f->b, y, sizeof(y)),
 			 (unsigned long long)(now - f->created_ms));
@@ -643,6 +663,15 @@ static void io_cb(void *arg, uint32_t ev)
 		socklen_t l = sizeof(err);
 
 		getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+		if (!err) {
+			struct sockaddr_storage peer;
+			socklen_t pl = sizeof(peer);
+
+			if (getpeername(f->fd, (struct sockaddr *)&peer, &pl) && errno == ENOTCONN)
+				return; /* still in progress */
+		}
+		if (err && host_retry(f, strerror(err)))
+			return;
 		if (err) {
 			char m[160], y[64];
 
@@ -1101,6 +1130,7 @@ skip:
 
 void flows_fini(void)
 {
+	hres_cancel(NULL, "sipovld stopping");
 	while (D.flows)
 		flow_close(D.flows, L_DEBUG, "sipovld stopping");
 	for (int i = 0; i < 2; i++) {
@@ -1121,76 +1151,128 @@ void flows_fini(void)
 
 /* ------------------------------------------------------------------ host side */
 
-void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
+static void host_refuse(struct svc *s, struct zt_dial_req *req, const char *caller, const char *reason)
 {
-	struct svc *s = user;
-	struct app_data ad;
-	struct host_target t;
-	char err[CFG_ERRLEN], x[64], y[64], reason[300];
-	size_t adl = 0;
-	const uint8_t *adp = zt_dial_req_app_data(req, &adl);
-	const char *caller = zt_dial_req_caller(req);
-	int fd = -1, one = 1;
-	bool connected = false;
+	s->refused++;
+	D.c.hosted_refused++;
+	logm(L_WARN, "service %s: refused a dial from '%s': %s", s->name, caller, reason);
+	zt_reject(req, reason);
+}
 
-	(void)l;
-	if (!caller || !*caller)
-		caller = "?";
-	if (app_data_parse(adp, adl, &ad, err, sizeof(err))) {
-		snprintf(reason, sizeof(reason), "malformed app_data: %s", err);
-		goto refuse;
-	}
-	if (host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {
-		snprintf(reason, sizeof(reason), "%s", err);
-		goto refuse;
-	}
-	if (t.dst_host[0]) { /* a fixed host name: resolve (numeric-only services never get here) */
-		struct addrinfo hints = { .ai_socktype = t.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM }, *res;
-		char port[8];
+/*
+ * A socket to dst (from t->src when t->has_src) with its connect started. 0: in progress or
+ * *connected; -1: could not set it up; -2: the connect failed at once. reason says why.
+ */
+static int host_open(const struct host_target *t, const struct sockaddr_storage *dst, int *fdp, bool *connected,
+		     char *reason, size_t rlen)
+{
+	char x[64], y[64];
+	int one = 1, fd = socket(dst->ss_family, (t->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
+				 SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-		snprintf(port, sizeof(port), "%u", t.dst_port);
-		if (getaddrinfo(t.dst_host, port, &hints, &res)) {
-			snprintf(reason, sizeof(reason), "cannot resolve %s", t.dst_host);
-			goto refuse;
-		}
-		memcpy(&t.dst, res->ai_addr, res->ai_addrlen);
-		freeaddrinfo(res);
-		if (t.has_src && t.src.ss_family != t.dst.ss_family) {
-			snprintf(reason, sizeof(reason), "source_addr and %s are of different families", t.dst_host);
-			goto refuse;
-		}
-	}
-	fd = socket(t.dst.ss_family, (t.proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	*connected = false;
 	if (fd < 0) {
-		snprintf(reason, sizeof(reason), "socket: %s", strerror(errno));
-		goto refuse;
+		snprintf(reason, rlen, "socket: %s", strerror(errno));
+		return -1;
 	}
-	if (t.has_src) {
-		if (set_transparent(fd, t.src.ss_family) ||
+	if (t->has_src) {
+		if (set_transparent(fd, t->src.ss_family) ||
 		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		    bind(fd, (struct sockaddr *)&t.src, cfg_sa_len(&t.src))) {
-			snprintf(reason, sizeof(reason), "cannot originate from %s: %s", cfg_fmt_sa(&t.src, x, sizeof(x)),
+		    bind(fd, (const struct sockaddr *)&t->src, cfg_sa_len(&t->src))) {
+			snprintf(reason, rlen, "cannot originate from %s: %s", cfg_fmt_sa(&t->src, x, sizeof(x)),
 				 strerror(errno));
-			goto refuse;
+			close(fd);
+			return -1;
 		}
 	}
-	if (t.proto == IPPROTO_TCP) {
+	if (t->proto == IPPROTO_TCP) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		tcp_keepalive(fd);
 	}
-	if (connect(fd, (struct sockaddr *)&t.dst, cfg_sa_len(&t.dst))) {
+	if (connect(fd, (const struct sockaddr *)dst, cfg_sa_len(dst))) {
 		if (errno != EINPROGRESS) {
-			snprintf(reason, sizeof(reason), "connect %s: %s", cfg_fmt_sa(&t.dst, y, sizeof(y)),
-				 strerror(errno));
+			snprintf(reason, rlen, "connect %s: %s", cfg_fmt_sa(dst, y, sizeof(y)), strerror(errno));
 			close(fd);
-			D.c.hosted_connect_failed++; /* the target's failure, as when it fails later */
-			logm(L_WARN, "service %s: a dial from '%s' failed: %s", s->name, caller, reason);
-			zt_reject(req, reason);
-			return;
+			return -2;
 		}
 	} else {
-		connected = true;
+		*connected = true;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/*
+ * Host TCP to a name: the connect to f->b failed (why); try the addresses left. false when
+ * none is left (the socket is then closed: the caller closes the flow).
+ */
+static bool host_retry(struct flow *f, const char *why)
+{
+	struct host_alt *h = f->alt;
+	char y[64], reason[300];
+
+	if (!h || f->sock_up || f->dead)
+		return false;
+	logm(L_INFO, "service %s: connect %s: %s; trying the next address", f->svc ? f->svc->name : "?",
+	     cfg_fmt_sa(&f->b, y, sizeof(y)), why);
+	zt_io_del(D.loop, &f->io);
+	close(f->fd);
+	f->fd = -1;
+	while (h->next < h->addrs.n) {
+		struct host_target t = { .proto = IPPROTO_TCP, .has_src = h->has_src, .src = h->src };
+		const struct sockaddr_storage *dst = &h->addrs.a[h->next++];
+		bool connected;
+		int fd;
+
+		f->b = *dst;
+		if (host_open(&t, dst, &fd, &connected, reason, sizeof(reason))) {
+			logm(L_INFO, "service %s: %s", f->svc ? f->svc->name : "?", reason);
+			continue;
+		}
+		struct sockaddr_storage local = { 0 };
+		socklen_t ll = sizeof(local);
+
+		f->fd = fd;
+		if (!getsockname(fd, (struct sockaddr *)&local, &ll))
+			f->a = local;
+		zt_io_init(&f->io, fd, io_cb, f);
+		flow_io(f); /* EPOLLOUT: fires at once when already connected */
+		zt_timer_start(D.loop, &f->timer, h->attempt_ms);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Open the socket to the target t (an address) and start the flow; req may be held. alts:
+ * every address of a target given by name (t->dst is alts->a[0]); a TCP connect that fails
+ * moves on to the next one.
+ */
+static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struct host_target *tp, const char *caller,
+			     const struct zt_addrs *alts)
+{
+	struct host_target t = *tp;
+	char x[64], y[64], reason[300];
+	int fd = -1, rc;
+	unsigned ai = 0;
+	bool connected = false;
+
+	for (;;) {
+		rc = host_open(&t, &t.dst, &fd, &connected, reason, sizeof(reason));
+		if (rc != -2 || !alts || t.proto != IPPROTO_TCP || ai + 1 >= alts->n)
+			break;
+		logm(L_INFO, "service %s: %s; trying the next address", s->name, reason);
+		t.dst = alts->a[++ai];
+	}
+	if (rc == -1) {
+		fd = -1;
+		goto refuse;
+	}
+	if (rc == -2) {
+		D.c.hosted_connect_failed++; /* the target's failure, as when it fails later */
+		logm(L_WARN, "service %s: a dial from '%s' failed: %s", s->name, caller, reason);
+		zt_reject(req, reason);
+		return;
 	}
 	struct flow *f = flow_new(t.proto == IPPROTO_TCP ? F_HTCP : F_HUDP, s, fd);
 
@@ -1206,6 +1288,19 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 		f->a = local;
 	f->b = t.dst;
 	f->spoofed = t.has_src;
+	unsigned timeout_ms = s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000;
+
+	if (alts && t.proto == IPPROTO_TCP && !connected && ai + 1 < alts->n) {
+		f->alt = calloc(1, sizeof(*f->alt));
+		if (f->alt) { /* each address gets its share of the connect timeout (at least 1 s) */
+			f->alt->addrs = *alts;
+			f->alt->next = ai + 1;
+			f->alt->has_src = t.has_src;
+			f->alt->src = t.src;
+			f->alt->attempt_ms = timeout_ms / alts->n > 1000 ? timeout_ms / alts->n : 1000;
+			timeout_ms = f->alt->attempt_ms;
+		}
+	}
 	/*
 	 * TCP: answer the Dial once the target has accepted (or refused) the connection, as
 	 * ziti-edge-tunnel does, so a dead target reaches the dialer as a DialFailed with the
@@ -1214,7 +1309,7 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	if (t.proto == IPPROTO_TCP && !connected)
 		f->dreq = zt_dial_req_hold(req);
 	if (f->dreq) {
-		zt_timer_start(D.loop, &f->timer, s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000);
+		zt_timer_start(D.loop, &f->timer, timeout_ms);
 	} else {
 		f->zc = zt_accept(req, &flow_cbs, f);
 		if (!f->zc) {
@@ -1227,8 +1322,7 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 			D.c.hosted_tcp++;
 			f->sock_up = connected;
 			if (!connected)
-				zt_timer_start(D.loop, &f->timer,
-					       s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000);
+				zt_timer_start(D.loop, &f->timer, timeout_ms);
 			else
 				tcp_idle_arm(f);
 		} else {
@@ -1244,10 +1338,117 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 refuse:
 	if (fd >= 0)
 		close(fd);
-	s->refused++;
-	D.c.hosted_refused++;
-	logm(L_WARN, "service %s: refused a dial from '%s': %s", s->name, caller, reason);
-	zt_reject(req, reason);
+	host_refuse(s, req, caller, reason);
+}
+
+/*
+ * A hosted dial to a host name waits for the resolver (zt_resolve.h: never blocks the loop,
+ * answers cached for their TTL), holding the router's Dial meanwhile.
+ */
+struct hres {
+	struct hres *next, *prev;
+	struct svc *s;
+	struct zt_dial_req *req; /* held */
+	struct zt_resolve_req *rq;
+	struct host_target t;
+	char caller[256];
+};
+
+static struct hres *hres_list;
+
+static void hres_unlink(struct hres *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		hres_list = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+}
+
+static void hres_done(void *arg, int err, const char *msg, const struct zt_addrs *addrs)
+{
+	struct hres *h = arg;
+
+	hres_unlink(h);
+	if (!zt_dial_req_valid(h->req)) { /* the binding went away meanwhile */
+		zt_reject(h->req, "binding closed");
+		free(h);
+		return;
+	}
+	if (err) {
+		host_refuse(h->s, h->req, h->caller, msg);
+		free(h);
+		return;
+	}
+	h->t.dst = addrs->a[0];
+	host_dial_target(h->s, h->req, &h->t, h->caller, addrs);
+	free(h);
+}
+
+/* cancel the resolutions of one service (s) or all (NULL), refusing their dials */
+static void hres_cancel(struct svc *s, const char *why)
+{
+	for (struct hres *h = hres_list, *n; h; h = n) {
+		n = h->next;
+		if (s && h->s != s)
+			continue;
+		hres_unlink(h);
+		zt_resolve_cancel(h->rq);
+		zt_reject(h->req, why);
+		free(h);
+	}
+}
+
+void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
+{
+	struct svc *s = user;
+	struct app_data ad;
+	struct host_target t;
+	char err[CFG_ERRLEN], reason[300];
+	size_t adl = 0;
+	const uint8_t *adp = zt_dial_req_app_data(req, &adl);
+	const char *caller = zt_dial_req_caller(req);
+
+	(void)l;
+	if (!caller || !*caller)
+		caller = "?";
+	if (app_data_parse(adp, adl, &ad, err, sizeof(err))) {
+		snprintf(reason, sizeof(reason), "malformed app_data: %s", err);
+		host_refuse(s, req, caller, reason);
+		return;
+	}
+	if (host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {
+		host_refuse(s, req, caller, err);
+		return;
+	}
+	if (!t.dst_host[0]) {
+		host_dial_target(s, req, &t, caller, NULL);
+		return;
+	}
+	/* a fixed host name (numeric-only services never get here): resolve without blocking */
+	struct hres *h = calloc(1, sizeof(*h));
+	struct zt_dial_req *held = h ? zt_dial_req_hold(req) : NULL;
+
+	if (!held) {
+		free(h);
+		host_refuse(s, req, caller, "out of memory");
+		return;
+	}
+	h->s = s;
+	h->req = held;
+	h->t = t;
+	snprintf(h->caller, sizeof(h->caller), "%s", caller);
+	h->rq = zt_resolve(D.res, t.dst_host, t.dst_port, t.has_src ? t.src.ss_family : AF_UNSPEC, hres_done, h);
+	if (!h->rq) {
+		free(h);
+		host_refuse(s, held, caller, "out of memory");
+		return;
+	}
+	h->next = hres_list;
+	if (hres_list)
+		hres_list->prev = h;
+	hres_list = h;
 }
 
 /* ------------------------------------------------------------------ status */

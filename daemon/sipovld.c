@@ -1177,6 +1177,13 @@ int main(int argc, char **argv)
 	zt_timer_init(&D.apply_timer, apply_cb, NULL);
 	if (!D.loop)
 		return 1;
+	char rerr[160];
+
+	D.res = zt_resolver_new(D.loop, 0, rerr, sizeof(rerr));
+	if (!D.res) {
+		logm(L_ERR, "%s", rerr);
+		return 1;
+	}
 	if (!D.no_kernel) {
 		struct sipovl_err e;
 
@@ -1236,6 +1243,7 @@ int main(int argc, char **argv)
 	unlink(D.cfg.ctl_socket);
 	zt_io_del(D.loop, &sig_io);
 	close(sig_fd);
+	zt_resolver_free(D.res);
 	zt_loop_free(D.loop);
 	logm(L_NOTICE, "stopped");
 	daemon_cfg_free(&D.cfg);

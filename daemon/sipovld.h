@@ -10,6 +10,7 @@
 
 #include "daemon/cfg.h"
 #include "daemon/ziti/zt.h"
+#include "daemon/ziti/zt_resolve.h"
 
 #define SIPOVLD_CTL_SOCK_DEFAULT "/run/sipovld/ctl.sock"
 
@@ -70,6 +71,7 @@ struct counters {
 
 struct daemon {
 	struct zt_loop *loop;
+	struct zt_resolver *res;     /* hosted targets given by name (zt_resolve.h) */
 	struct daemon_cfg cfg;
 	const char *cfg_path;
 	bool no_kernel;

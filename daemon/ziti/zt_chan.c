@@ -243,6 +243,8 @@ static void teardown(struct zt_chan *ch)
 {
 	struct zt_loop *l = ch->ctx->loop;
 
+	zt_connect_cancel(ch->conn);
+	ch->conn = NULL;
 	if (ch->fd >= 0) {
 		zt_io_del(l, &ch->io);
 		close(ch->fd);
@@ -648,26 +650,37 @@ static void io_timeout_cb(void *arg)
 	chan_fail(ch, "timed out connecting to router");
 }
 
+static void chan_connected(void *arg, int fd, const char *err)
+{
+	struct zt_chan *ch = arg;
+
+	ch->conn = NULL;
+	if (fd < 0) {
+		chan_fail(ch, err);
+		return;
+	}
+	ch->fd = fd;
+	zt_io_init(&ch->io, ch->fd, chan_io, ch);
+	zt_io_set(ch->ctx->loop, &ch->io, EPOLLOUT);
+}
+
 static void chan_auth_cb(void *arg, int err, const char *msg)
 {
 	struct zt_chan *ch = arg;
 	char e[300];
 
-	if (ch->state != ZT_CH_CONNECTING || ch->fd >= 0)
+	if (ch->state != ZT_CH_CONNECTING || ch->fd >= 0 || ch->conn)
 		return;
 	if (err) {
 		snprintf(e, sizeof(e), "no API session: %s", msg ? msg : "authentication failed");
 		chan_fail(ch, e);
 		return;
 	}
-	int rc = zt_tcp_connect(ch->host, ch->port, &ch->fd, e, sizeof(e));
-
-	if (rc) {
-		chan_fail(ch, e);
-		return;
-	}
-	zt_io_init(&ch->io, ch->fd, chan_io, ch);
-	zt_io_set(ch->ctx->loop, &ch->io, EPOLLOUT);
+	/* resolve without blocking, then try every address (a third of the connect time each) */
+	ch->conn = zt_connect_start(ch->ctx->res, ch->host, ch->port, ch->ctx->o.connect_timeout_ms / 3,
+				    chan_connected, ch);
+	if (!ch->conn)
+		chan_fail(ch, "cannot start connecting (out of memory or bad address)");
 }
 
 static void chan_connect(struct zt_chan *ch)

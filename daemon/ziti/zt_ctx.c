@@ -619,6 +619,13 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 	ctx->id = id;
 	if (o)
 		ctx->o = *o;
+	char rerr[160];
+
+	ctx->res = zt_resolver_new(loop, 0, rerr, sizeof(rerr));
+	if (!ctx->res) {
+		free(ctx);
+		return NULL;
+	}
 	if (!ctx->o.svc_poll_ms)
 		ctx->o.svc_poll_ms = 10000;
 	if (!ctx->o.latency_ms)
@@ -715,6 +722,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 	free(ctx->edge_path);
 	free(ctx->last_change);
 	zt_services_free(ctx);
+	zt_resolver_free(ctx->res); /* after every request that used it was cancelled above */
 	zt_identity_free(ctx->id);
 	free(ctx);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Minimal asynchronous HTTPS/1.1 client for the controller's edge client API.
+ * The controller's name is resolved without blocking (zt_resolve.h), every address tried.
  * One TLS connection per request with "Connection: close"; responses with Content-Length,
  * chunked encoding or read-until-close are accepted. The server certificate is verified
  * against the identity's CA bundle and the ztAPI host name; the identity certificate is
@@ -30,6 +31,7 @@ struct zt_http {
 	struct zt_ctx *ctx;
 	int fd;
 	SSL *ssl;
+	struct zt_connect *conn; /* resolving and connecting */
 	struct zt_io io;
 	struct zt_timer timer;
 	int state;
@@ -39,42 +41,6 @@ struct zt_http {
 	char *what; /* "GET /path" for errors */
 	char pending_err[300];
 };
-
-int zt_tcp_connect(const char *host, const char *port, int *fdp, char *err, size_t errlen)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	int rc = getaddrinfo(host, port, &hints, &res);
-
-	if (rc) {
-		snprintf(err, errlen, "cannot resolve %s:%s: %s", host, port, gai_strerror(rc));
-		return -EHOSTUNREACH;
-	}
-	int fd = -1, e = 0;
-
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			e = errno;
-			continue;
-		}
-		int one = 1;
-
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
-			break;
-		e = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		snprintf(err, errlen, "connect %s:%s: %s", host, port, strerror(e));
-		return -e;
-	}
-	*fdp = fd;
-	return 0;
-}
 
 void zt_ssl_err(char *buf, size_t len, const char *what, SSL *ssl, int rc)
 {
@@ -112,6 +78,8 @@ static void http_release(struct zt_http *h)
 	struct zt_loop *l = h->ctx->loop;
 
 	zt_timer_stop(l, &h->timer);
+	zt_connect_cancel(h->conn);
+	h->conn = NULL;
 	if (h->fd >= 0) {
 		zt_io_del(l, &h->io);
 		close(h->fd);
@@ -373,6 +341,21 @@ static void http_io(void *arg, uint32_t ev)
 	http_step(arg);
 }
 
+static void http_connected(void *arg, int fd, const char *err)
+{
+	struct zt_http *h = arg;
+
+	h->conn = NULL;
+	if (fd < 0) {
+		http_fail(h, "controller unreachable: %s", err);
+		return;
+	}
+	h->fd = fd;
+	zt_io_init(&h->io, h->fd, http_io, h);
+	h->state = H_CONNECT;
+	http_step(h);
+}
+
 static void http_timeout(void *arg)
 {
 	struct zt_http *h = arg;
@@ -387,7 +370,6 @@ struct zt_http *zt_http_request(struct zt_ctx *ctx, const char *method, const ch
 				const char *body, zt_http_cb cb, void *arg)
 {
 	struct zt_http *h = calloc(1, sizeof(*h));
-	char err[256];
 
 	if (!h)
 		return NULL;
@@ -412,18 +394,17 @@ struct zt_http *zt_http_request(struct zt_ctx *ctx, const char *method, const ch
 	h->what = malloc(strlen(method) + strlen(path) + 2);
 	if (h->what)
 		sprintf(h->what, "%s %s", method, path);
-	int rc = zt_tcp_connect(ctx->id->host, ctx->id->port, &h->fd, err, sizeof(err));
-
-	zt_io_init(&h->io, h->fd, http_io, h);
+	/* resolve without blocking, then try every address (a third of the request's time each) */
 	h->state = H_CONNECT;
-	if (rc) {
+	h->conn = zt_connect_start(ctx->res, ctx->id->host, ctx->id->port, ctx->o.http_timeout_ms / 3,
+				   http_connected, h);
+	if (!h->conn) {
 		/* report asynchronously for uniform callback semantics */
-		h->fd = -1;
-		snprintf(h->pending_err, sizeof(h->pending_err), "controller unreachable: %s", err);
+		snprintf(h->pending_err, sizeof(h->pending_err), "controller unreachable: cannot connect to %s:%s",
+			 ctx->id->host, ctx->id->port);
 		zt_timer_start(ctx->loop, &h->timer, 0);
 		return h;
 	}
-	zt_io_set(ctx->loop, &h->io, EPOLLOUT);
 	zt_timer_start(ctx->loop, &h->timer, ctx->o.http_timeout_ms);
 	return h;
 }

@@ -8,6 +8,7 @@
 
 #include "zt.h"
 #include "zt_msg.h"
+#include "zt_resolve.h"
 
 struct json_object;
 
@@ -45,7 +46,6 @@ struct zt_http *zt_http_request(struct zt_ctx *ctx, const char *method, const ch
 void zt_http_cancel(struct zt_http *h);
 
 /* ---- connection helpers shared with channels ---- */
-int zt_tcp_connect(const char *host, const char *port, int *fd, char *err, size_t errlen);
 int zt_parse_url(const char *url, char **scheme, char **host, char **port, char **path);
 void zt_ssl_err(char *buf, size_t len, const char *what, SSL *ssl, int rc);
 
@@ -74,6 +74,7 @@ struct zt_chan {
 	char *name;
 	enum zt_chan_state state;
 	int fd;
+	struct zt_connect *conn; /* resolving and connecting (state ZT_CH_CONNECTING) */
 	SSL *ssl;
 	struct zt_io io;
 	struct zt_buf in, out;
@@ -172,6 +173,7 @@ struct zt_auth_waiter {
 
 struct zt_ctx {
 	struct zt_loop *loop;
+	struct zt_resolver *res; /* controller and router names */
 	struct zt_identity *id;
 	struct zt_opts o;
 	struct zt_ctx_cbs cbs;

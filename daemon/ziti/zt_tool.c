@@ -4,7 +4,10 @@
  *
  *   zt-tool services -i ID.json
  *   zt-tool dial  -i ID.json -s SERVICE [--udp] [--mode echo|sink] [--bytes N] [--conns C]
- *                 [--count K --size S] [--hold [--linger-ms L]] [--timeout-ms T] [--app-data JSON]
+ *                 [--count K --size S [--pace-ms P]] [--hold [--linger-ms L]] [--timeout-ms T]
+ *                 [--app-data JSON]
+ *                 --pace-ms: one datagram every P ms (RTP-like); reports the largest latency of a
+ *                 datagram's echo counted from the moment it was due to be sent
  *   zt-tool host  -i ID.json -s SERVICE [--udp] [--mode echo|sink] [--ready-file F]
  *                 [--terminator-identity X] [--cost N] [--precedence P]
  *   zt-tool probe -i ID.json -s SERVICE --log FILE [--interval-ms I]
@@ -34,6 +37,7 @@ static struct {
 	uint64_t bytes;
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
 	unsigned linger_ms; /* --hold: keep all connections open this long before any data */
+	unsigned pace_ms;   /* --udp: send one datagram every pace_ms (0: all at once) */
 } opt = { .mode = "echo", .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
 	  .interval_ms = 250 };
 
@@ -91,7 +95,12 @@ struct dconn {
 	uint8_t got_digest[32];
 	unsigned dgram_sent, dgram_recvd;
 	uint8_t *seen;
+	uint64_t pace_start; /* --pace-ms: when datagram 0 was due */
 };
+
+/* --pace-ms: echo latency counted from when each datagram was due */
+static uint64_t pace_max_ms, pace_max_at_ms, pace_over100;
+static struct zt_timer pace_timer, pace_grace;
 
 static struct dconn *dcs;
 static unsigned n_connected, n_done, n_failed, max_open, n_open;
@@ -121,6 +130,14 @@ static void dc_finish(struct dconn *d, bool ok, const char *why)
 
 		for (unsigned i = 0; i < opt.conns; i++)
 			tot += dcs[i].recvd;
+		uint64_t lost = 0;
+
+		for (unsigned i = 0; i < opt.conns; i++)
+			lost += opt.count - dcs[i].dgram_recvd;
+		if (opt.udp && opt.pace_ms)
+			printf("dial: paced %u ms: latency max %" PRIu64 " ms (at %.3f s), %" PRIu64
+			       " datagrams over 100 ms, %" PRIu64 " lost\n", opt.pace_ms, pace_max_ms,
+			       (double)pace_max_at_ms / 1000.0, pace_over100, lost);
 		if (opt.udp)
 			printf("dial: %u conns, %u failed, %u datagrams each, max open %u, %" PRIu64 " ms\n", opt.conns,
 			       n_failed, opt.count, max_open, ms);
@@ -139,7 +156,12 @@ static void dc_pump(struct dconn *d)
 	uint8_t buf[16384];
 
 	if (opt.udp) {
-		while (d->dgram_sent < opt.count && zt_writable(d->c)) {
+		uint64_t now = zt_now_ms();
+
+		if (opt.pace_ms && !d->pace_start)
+			d->pace_start = now;
+		while (d->dgram_sent < opt.count && zt_writable(d->c) &&
+		       (!opt.pace_ms || now >= d->pace_start + (uint64_t)d->dgram_sent * opt.pace_ms)) {
 			uint32_t seq = d->dgram_sent;
 
 			memcpy(buf, &seq, 4);
@@ -286,6 +308,17 @@ static void d_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 			}
 		d->seen[seq] = 1;
 		d->recvd += n;
+		if (opt.pace_ms) {
+			uint64_t now = zt_now_ms(), due = d->pace_start + (uint64_t)seq * opt.pace_ms;
+			uint64_t lat = now > due ? now - due : 0;
+
+			if (lat > pace_max_ms) {
+				pace_max_ms = lat;
+				pace_max_at_ms = now - t0;
+			}
+			if (lat > 100)
+				pace_over100++;
+		}
 		if (++d->dgram_recvd == opt.count)
 			dc_finish(d, true, NULL);
 		return;
@@ -349,6 +382,38 @@ static void deadline_cb(void *arg)
 	zt_loop_stop(loop);
 }
 
+/* --pace-ms: 2 s after the last datagram was sent, what did not come back is lost */
+static void pace_grace_cb(void *arg)
+{
+	char why[64];
+
+	(void)arg;
+	for (unsigned i = 0; i < opt.conns; i++)
+		if (!dcs[i].done) {
+			snprintf(why, sizeof(why), "%u of %u datagrams echoed", dcs[i].dgram_recvd, opt.count);
+			dc_finish(&dcs[i], false, why);
+		}
+}
+
+static void pace_cb(void *arg)
+{
+	bool all_sent = true;
+
+	(void)arg;
+	for (unsigned i = 0; i < opt.conns; i++) {
+		if (dcs[i].connected && !dcs[i].done)
+			dc_pump(&dcs[i]);
+		if (dcs[i].dgram_sent < opt.count && !dcs[i].done)
+			all_sent = false;
+	}
+	if (all_sent) {
+		zt_timer_init(&pace_grace, pace_grace_cb, NULL);
+		zt_timer_start(loop, &pace_grace, 2000);
+		return;
+	}
+	zt_timer_start(loop, &pace_timer, opt.pace_ms);
+}
+
 static void run_dial(void)
 {
 	struct zt_dial_opts o = { .datagram = opt.udp, .terminator_identity = opt.term_id, .app_data = opt.app_data,
@@ -372,6 +437,10 @@ static void run_dial(void)
 	}
 	zt_timer_init(&deadline, deadline_cb, NULL);
 	zt_timer_start(loop, &deadline, opt.timeout_ms);
+	if (opt.udp && opt.pace_ms) {
+		zt_timer_init(&pace_timer, pace_cb, NULL);
+		zt_timer_start(loop, &pace_timer, opt.pace_ms);
+	}
 }
 
 /* ------------------------------------------------------------------ host */
@@ -686,7 +755,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: zt-tool services|dial|host|probe -i IDENTITY.json [-s SERVICE] [options]\n"
-		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --hold  --linger-ms L  --accept-close\n"
+		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --pace-ms P  --hold  --linger-ms L\n"
+		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
 		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n");
 	exit(2);
@@ -702,7 +772,7 @@ int main(int argc, char **argv)
 		{ "cost", 1, 0, 'C' }, { "precedence", 1, 0, 'P' }, { "log", 1, 0, 'l' },
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
 		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' },
-		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { 0, 0, 0, 0 },
+		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { "pace-ms", 1, 0, 'R' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -723,6 +793,7 @@ int main(int argc, char **argv)
 		case 'z': opt.size = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'H': opt.hold = true; break;
 		case 'g': opt.linger_ms = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'R': opt.pace_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 't': opt.timeout_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'r': opt.ready_file = optarg; break;
 		case 'T': opt.term_id = optarg; break;

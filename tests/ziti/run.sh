@@ -8,7 +8,9 @@
 #   message parser, then against a real quickstart network (tests/ziti/zitinet.sh):
 #   interop with `ziti tunnel host` / `ziti tunnel proxy` (stream + datagram, encrypted +
 #   not), our client to our client (1 MB, 100 MB, 1000 concurrent connections), bad input,
-#   faults with recovery bounds, ASan/UBSan on every zt-tool process, valgrind on two runs.
+#   faults with recovery bounds, name resolution (slow/silent resolver with a live datagram
+#   flow, every address tried, TTL cache: tests/ziti/dns.sh), ASan/UBSan on every zt-tool
+#   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
 # ZT_KEEP=1 keeps the work directory.
@@ -428,6 +430,12 @@ for _ in $(seq 1 120); do
 done
 check "after all faults: our dial -> ziti tunnel host (go-tcp-e2e, 100 KB echo, ASan)" \
 	"$SAN" dial -i "$ID/zt-client.json" -s go-tcp-e2e --bytes 100000 --timeout-ms 30000 --accept-close
+
+# ---------------------------------------------------------------- name resolution (tests/ziti/dns.sh)
+# a slow, silent or multi-address resolver for a client that names the controller by host name
+# shellcheck source=tests/ziti/dns.sh
+. "$TOP/tests/ziti/dns.sh"
+dns_tests
 
 # ---------------------------------------------------------------- sipovld without the kernel module
 # The identity file is named unlike the identity: $tunneler_id.name must be the controller's name.

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -607,6 +610,114 @@ static void test_identity(void)
 		fprintf(stderr, "cleanup failed\n");
 }
 
+/* ---- resolver and connector (zt_resolve.h) ---- */
+
+struct res_probe {
+	struct zt_loop *l;
+	int calls, err, fd;
+	struct zt_addrs a;
+	char msg[256];
+};
+
+static void res_cb(void *arg, int err, const char *msg, const struct zt_addrs *a)
+{
+	struct res_probe *p = arg;
+
+	p->calls++;
+	p->err = err;
+	snprintf(p->msg, sizeof(p->msg), "%s", msg ? msg : "");
+	if (!err)
+		p->a = *a;
+	zt_loop_stop(p->l);
+}
+
+static void conn_cb(void *arg, int fd, const char *err)
+{
+	struct res_probe *p = arg;
+
+	p->calls++;
+	p->fd = fd;
+	snprintf(p->msg, sizeof(p->msg), "%s", err ? err : "");
+	zt_loop_stop(p->l);
+}
+
+static void test_resolve(void)
+{
+	struct res_probe p = { .fd = -1 };
+	struct zt_resolver_stats st;
+	char err[160];
+	struct zt_resolver *r;
+
+	p.l = zt_loop_new();
+	r = zt_resolver_new(p.l, 0, err, sizeof(err));
+	check(r != NULL, "resolve: c-ares resolver on the loop (%s)", r ? "ok" : err);
+	if (!r)
+		return;
+	struct zt_resolve_req *q = zt_resolve(r, "127.0.0.1", 443, AF_UNSPEC, res_cb, &p);
+
+	check(q && p.calls == 0, "resolve: a numeric address answers from the loop, not from inside the call");
+	zt_loop_run(p.l, 1000);
+	struct sockaddr_in *in = (struct sockaddr_in *)&p.a.a[0];
+
+	zt_resolver_stats(r, &st);
+	check(p.calls == 1 && !p.err && p.a.n == 1 && in->sin_family == AF_INET && ntohs(in->sin_port) == 443 &&
+		      ntohl(in->sin_addr.s_addr) == 0x7f000001 && st.numeric == 1 && st.lookups == 0,
+	      "resolve: 127.0.0.1 is numeric: one address, port set, no lookup (lookups %llu)",
+	      (unsigned long long)st.lookups);
+	p.calls = 0;
+	zt_resolve(r, "::1", 5060, AF_INET, res_cb, &p);
+	zt_loop_run(p.l, 1000);
+	check(p.calls == 1 && p.err == -EAFNOSUPPORT && strstr(p.msg, "cannot resolve ::1: no IPv4 address"),
+	      "resolve: ::1 for an IPv4-only use: clear error (%s)", p.msg);
+	p.calls = 0;
+	q = zt_resolve(r, "127.0.0.2", 1, AF_UNSPEC, res_cb, &p);
+	zt_resolve_cancel(q);
+	zt_loop_run(p.l, 100);
+	check(p.calls == 0, "resolve: a cancelled request never calls back");
+	p.calls = 0;
+	zt_resolve(r, "", 1, AF_UNSPEC, res_cb, &p);
+	zt_loop_run(p.l, 1000);
+	check(p.calls == 1 && p.err == -EINVAL, "resolve: empty name refused (%s)", p.msg);
+
+	/* connector: refused, then a listener */
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t sl = sizeof(sa);
+	char port[16];
+
+	bind(ls, (struct sockaddr *)&sa, sizeof(sa));
+	getsockname(ls, (struct sockaddr *)&sa, &sl);
+	snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
+	p.calls = 0;
+	check(zt_connect_start(r, "127.0.0.1", port, 1000, conn_cb, &p) != NULL, "connect: started");
+	zt_loop_run(p.l, 3000);
+	check(p.calls == 1 && p.fd < 0 && strstr(p.msg, "Connection refused"),
+	      "connect: nothing listening: error names the address (%s)", p.msg);
+	listen(ls, 1);
+	p.calls = 0;
+	zt_connect_start(r, "127.0.0.1", port, 1000, conn_cb, &p);
+	zt_loop_run(p.l, 3000);
+	check(p.calls == 1 && p.fd >= 0, "connect: listening: a connected socket (%s)", p.msg);
+	if (p.fd >= 0)
+		close(p.fd);
+	struct zt_connect *c = zt_connect_start(r, "127.0.0.1", port, 1000, conn_cb, &p);
+
+	p.calls = 0;
+	zt_connect_cancel(c);
+	zt_loop_run(p.l, 200);
+	check(p.calls == 0, "connect: a cancelled connect never calls back, closes its socket (ASan/valgrind)");
+	close(ls);
+	/* /etc/hosts is read by c-ares: localhost without a DNS server */
+	p.calls = 0;
+	zt_resolve(r, "localhost", 80, AF_INET, res_cb, &p);
+	zt_loop_run(p.l, 3000);
+	zt_resolver_stats(r, &st);
+	check(p.calls == 1 && !p.err && p.a.n >= 1 && st.lookups == 1,
+	      "resolve: localhost from /etc/hosts (%s%u address(es))", p.msg, p.a.n);
+	zt_resolver_free(r);
+	zt_loop_free(p.l);
+}
+
 int main(void)
 {
 	corpus = getenv("ZT_CORPUS");
@@ -620,5 +731,6 @@ int main(void)
 	test_held_dial();
 	test_identity();
 	test_controller_faults();
+	test_resolve();
 	return failures ? 1 : 0;
 }

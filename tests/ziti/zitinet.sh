@@ -194,6 +194,23 @@ start_router() {
 	spawn router "$log" "$ZITI" router run "$D/qs/r1.yaml"
 }
 
+# A second controller certificate for the host name ZN_CTRL_NAME (chosen by SNI through the
+# controller's alt_server_certs), so that a client can name the controller by a host name
+# that is not localhost (c-ares answers localhost itself) and resolve it through a test DNS
+# server (tests/ziti/dns.sh). Same key, signed by the quickstart's intermediate CA.
+alt_cert() {
+	local pki=$D/qs/pki/intermediate-ca-quickstart
+	openssl req -new -key "$pki/keys/server.key" -subj "/CN=$ZN_CTRL_NAME" -out "$D/qs/alt.csr" 2>/dev/null &&
+		printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$ZN_CTRL_NAME" > "$D/qs/alt.ext" &&
+		openssl x509 -req -in "$D/qs/alt.csr" -CA "$pki/certs/intermediate-ca-quickstart.cert" \
+			-CAkey "$pki/keys/intermediate-ca-quickstart.key" -CAcreateserial -days 7 -extfile "$D/qs/alt.ext" \
+			-out "$D/qs/alt.cert" 2>/dev/null || die "cannot mint the $ZN_CTRL_NAME certificate"
+	cat "$D/qs/alt.cert" "$pki/certs/intermediate-ca-quickstart.cert" > "$D/qs/alt.chain.pem"
+	sed -i -e "s|^\([[:space:]]*\)#alt_server_certs:.*|\1alt_server_certs:\n\1  - server_cert: \"$D/qs/alt.chain.pem\"\n\1    server_key: \"$pki/keys/server.key\"|" \
+		"$D/qs/ctrl.yaml"
+	grep -q "alt.chain.pem" "$D/qs/ctrl.yaml" || die "cannot add the $ZN_CTRL_NAME certificate to ctrl.yaml"
+}
+
 cmd_start() {
 	mkdir -p "$D"
 	[ -z "$(ls -A "$D")" ] || die "$D is not empty"
@@ -213,6 +230,7 @@ ZN_ADMIN_PW=$pw
 ZN_TCP_ECHO_PORT=$(free_port)
 ZN_UDP_ECHO_PORT=$(free_udp_port)
 ZN_SESSION_TIMEOUT=${ZN_SESSION_TIMEOUT:-1m}
+ZN_CTRL_NAME=ctrl.zt.test
 EOF
 	load_env
 	# 1. provision with the quickstart
@@ -243,6 +261,7 @@ EOF
 	db=$(sed -n 's/^db:[[:space:]]*"\{0,1\}\([^"]*\)"\{0,1\}[[:space:]]*$/\1/p' "$D/qs/ctrl.yaml")
 	[ -n "$db" ] && [ -f "$db" ] || die "no controller database in $D/qs/ctrl.yaml"
 	[ "$(stat -c %s "$db")" -ge $((256 << 20)) ] || truncate -s 256M "$db"
+	alt_cert
 	start_ctrl
 	start_router
 	login

@@ -493,6 +493,14 @@ static void on_zlog(struct zt_ctx *ctx, int level, const char *msg, void *user)
 	logm(level <= 0 ? L_ERR : level == 1 ? L_WARN : level == 2 ? L_INFO : L_DEBUG, "ziti %s: %s", id->name, msg);
 }
 
+static void on_zcert(struct zt_ctx *ctx, int err, const char *msg, void *user)
+{
+	struct ident *id = user;
+
+	(void)ctx;
+	logm(!err ? L_NOTICE : err == -EAGAIN ? L_WARN : L_ERR, "identity %s (%s): %s", id->path, id->name, msg);
+}
+
 static void ident_stop(struct ident *id)
 {
 	while (id->svcs) {
@@ -532,7 +540,8 @@ static void ident_start(struct ident *id)
 		.log_level = zt_log_level(),
 		.app_id = "sipovld",
 	};
-	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_zlog };
+	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_zlog,
+				  .on_cert = on_zcert };
 
 	id->ctx = zt_ctx_new(D.loop, zi, &o, &cbs, id);
 	if (!id->ctx) {
@@ -756,6 +765,43 @@ static struct json_object *jports(const struct sipovl_portrange *v, size_t n)
 #define JS(x) json_object_new_string(x)
 #define JB(x) json_object_new_boolean(x)
 
+static struct json_object *jtime(int64_t t)
+{
+	char b[40];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t || !gmtime_r(&tt, &tm) || !strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return NULL;
+	return JS(b);
+}
+
+/* The identity certificate's validity and renewal state. */
+static struct json_object *cert_json(struct zt_ctx *ctx)
+{
+	struct json_object *c = json_object_new_object();
+	struct zt_cert_status cs;
+	int64_t now = time(NULL);
+
+	zt_ctx_cert_status(ctx, &cs);
+	JADD(c, "not_before", jtime(cs.not_before));
+	JADD(c, "not_after", jtime(cs.not_after));
+	JADD(c, "expires_in_s", JI(cs.not_after - now));
+	JADD(c, "fingerprint", JS(cs.fingerprint));
+	JADD(c, "renewal", JS(cs.state));
+	if (cs.renew_at) {
+		JADD(c, "renew_at", jtime(cs.renew_at));
+		JADD(c, "renew_in_s", JI(cs.renew_at > now ? cs.renew_at - now : 0));
+	}
+	JADD(c, "renewals", JI(cs.renewals));
+	if (cs.last_renewal)
+		JADD(c, "last_renewal", jtime(cs.last_renewal));
+	JADD(c, "failures", JI(cs.failures));
+	if (cs.last_error[0])
+		JADD(c, "last_error", JS(cs.last_error));
+	return c;
+}
+
 static struct json_object *status_json(void)
 {
 	struct json_object *o = json_object_new_object(), *ids = json_object_new_array(),
@@ -782,6 +828,7 @@ static struct json_object *status_json(void)
 			zt_ctx_api_tls_stats(id->ctx, &full, &resumed);
 			JADD(j, "controller_tls_full", JI((int64_t)full));
 			JADD(j, "controller_tls_resumed", JI((int64_t)resumed));
+			JADD(j, "certificate", cert_json(id->ctx));
 		}
 		json_object_array_add(ids, j);
 		for (struct svc *s = id->svcs; s; s = s->next) {
@@ -1106,7 +1153,49 @@ static void usage(FILE *f)
 		"usage: sipovld [-c CONFIG] [-i IDENTITY.json]... [-n NAME] [-l LEVEL] [--control PATH]\n"
 		"               [--udp-idle-timeout S] [--memory-limit MB] [--no-kernel]\n"
 		"       sipovld [--control PATH] --request status|flows|reload\n"
+		"       sipovld enroll JWT -o IDENTITY.json [--key-type T] [--cert CERT --key KEY] [--force]\n"
 		"See sipovld(8).\n");
+}
+
+/* sipovld enroll JWT -o IDENTITY.json [--key-type T] [--cert F --key F] [--force] */
+static int enroll_main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "out", 1, 0, 'o' }, { "key-type", 1, 0, 't' }, { "cert", 1, 0, 'c' },
+		{ "key", 1, 0, 'k' }, { "force", 0, 0, 'f' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	struct zt_enroll_opts o = { 0 };
+	char err[1024];
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'o': o.out = optarg; break;
+		case 't': o.key_type = optarg; break;
+		case 'c': o.cert = optarg; break;
+		case 'k': o.key = optarg; break;
+		case 'f': o.force = true; break;
+		case 'h':
+		default:
+			fprintf(ch == 'h' ? stdout : stderr,
+				"usage: sipovld enroll JWT -o IDENTITY.json [--key-type ec|ec:CURVE|rsa|rsa:BITS] [--force]\n"
+				"       sipovld enroll JWT -o IDENTITY.json --cert CERT.pem --key KEY.pem   (ottca)\n");
+			return ch == 'h' ? 0 : 2;
+		}
+	}
+	if (optind != argc - 1 || !o.out || (!!o.cert != !!o.key && o.cert)) {
+		fprintf(stderr, "sipovld enroll: %s\n", optind != argc - 1 ? "expected one enrollment token (JWT file)" :
+			!o.out ? "-o IDENTITY.json is required" : "--cert needs --key");
+		return 2;
+	}
+	o.jwt = argv[optind];
+	if (zt_enroll(&o, err, sizeof(err))) {
+		fprintf(stderr, "sipovld enroll: %s\n", err);
+		return 1;
+	}
+	printf("sipovld enroll: enrolled; identity written to %s\n", o.out);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -1120,6 +1209,8 @@ int main(int argc, char **argv)
 	const char *request = NULL;
 	int ch, rc = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "enroll"))
+		return enroll_main(argc - 1, argv + 1);
 	daemon_cfg_defaults(&D.cfg);
 	while ((ch = getopt_long(argc, argv, "c:i:n:l:hV", lo, NULL)) != -1) {
 		switch (ch) {

@@ -36,6 +36,21 @@ struct zt_identity *zt_identity_load(const char *path, char *err, size_t errlen)
 void zt_identity_free(struct zt_identity *id);
 const char *zt_identity_api(const struct zt_identity *id); /* ztAPI URL */
 
+/*
+ * Enroll from an enrollment token (JWT file, or the token itself) and write the identity JSON
+ * (mode 0600, atomically). ott: a new key (key_type "ec" (P-256, default), "ec:CURVE", "rsa",
+ * "rsa:BITS"); ottca: cert and key are the CA-issued client certificate and its key (PEM
+ * files). Blocking (a command, not for an event loop). 0, or -1 with a message in err; on
+ * error nothing is written.
+ */
+struct zt_enroll_opts {
+	const char *jwt, *out;
+	const char *key_type;
+	const char *cert, *key;
+	bool force; /* overwrite out if it exists */
+};
+int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen);
+
 /* ---------- context (controller session, services, router channels) ---------- */
 
 enum { ZT_PERM_DIAL = 1, ZT_PERM_BIND = 2 };
@@ -59,6 +74,8 @@ struct zt_ctx_cbs {
 	void (*on_service)(struct zt_ctx *ctx, const struct zt_service *svc, int event, void *user);
 	/* Non-fatal trouble worth logging (controller unreachable, re-authentication...). */
 	void (*on_log)(struct zt_ctx *ctx, int level, const char *msg, void *user);
+	/* Certificate renewal done (err == 0) or failed (retried); NULL: logged through on_log. */
+	void (*on_cert)(struct zt_ctx *ctx, int err, const char *msg, void *user);
 };
 
 struct zt_opts {
@@ -72,6 +89,15 @@ struct zt_opts {
 	unsigned start_timeout_ms;   /* retry unreachable controller this long before on_ready fails (30000) */
 	int log_level;               /* on_log receives levels <= this (0 err, 1 warn, 2 info, 3 debug) */
 	const char *app_id;          /* sdkInfo.appID sent to the controller */
+	/*
+	 * Certificate renewal (network-issued certificates only): renew this many seconds before
+	 * notAfter; 0: when a third of the validity remains, at most 30 days before. Failures are
+	 * retried after 2 s, doubling up to renew_retry_max_ms (default 600000). renew_off: never.
+	 */
+	unsigned renew_before_s;
+	unsigned renew_retry_max_ms;
+	bool renew_off;
+	bool renew_new_key;          /* a new key at each renewal (else only when the controller asks) */
 };
 
 struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const struct zt_opts *o,
@@ -99,6 +125,18 @@ const char *zt_ctx_identity_name(struct zt_ctx *ctx);
 const char *zt_ctx_identity_attr(struct zt_ctx *ctx, const char *kind, const char *key);
 /* Controller requests' TLS connections so far: full handshakes and resumed sessions. */
 void zt_ctx_api_tls_stats(const struct zt_ctx *ctx, uint64_t *full, uint64_t *resumed);
+/* The identity certificate and its renewal. */
+struct zt_cert_status {
+	int64_t not_before, not_after; /* Unix seconds */
+	int64_t renew_at;              /* next renewal attempt (Unix seconds), 0 if none planned */
+	int64_t last_renewal;          /* last successful renewal, 0 if none */
+	unsigned renewals, failures;   /* successful renewals; failed attempts since the last success */
+	const char *state;   /* "unknown" (not authenticated yet), "valid", "renewing", "retrying",
+			      * "not-renewable" (certificate not issued by the network), "disabled" */
+	const char *last_error; /* "" if none */
+	const char *fingerprint; /* sha1 of the certificate */
+};
+void zt_ctx_cert_status(struct zt_ctx *ctx, struct zt_cert_status *st);
 /* Testing aid: pretend the API session expired (drop it, re-authenticate on next need). */
 void zt_ctx_forget_api_session(struct zt_ctx *ctx);
 

@@ -71,6 +71,11 @@ static void resp_error(const struct zt_http_resp *r, char *buf, size_t len, cons
 	json_object_put(root);
 }
 
+void zt_http_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what)
+{
+	resp_error(r, buf, len, what);
+}
+
 /*
  * Before the first success, transport trouble (refused, reset, timeout) is retried for
  * start_timeout_ms; certificate verification failures and HTTP errors are reported at once.
@@ -224,6 +229,7 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 	int64_t exp = json_object_get_int64(jget(data, "expirationSeconds"));
 
 	zt_log(ctx, 2, "authenticated: api session %s, expires in %llds", sid ? sid : "?", (long long)exp);
+	zt_renew_on_auth(ctx->renew, data);
 	json_object_put(root);
 	schedule_refresh(ctx, exp);
 	/* dial sessions belong to the old API session */
@@ -651,6 +657,16 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 	zt_timer_init(&ctx->refresh_timer, refresh_timer_cb, ctx);
 	zt_timer_init(&ctx->auth_retry_timer, auth_retry_cb, ctx);
 	zt_services_init(ctx);
+	if (!ctx->o.renew_retry_max_ms)
+		ctx->o.renew_retry_max_ms = 600000;
+	ctx->renew = zt_renew_new(ctx);
+	if (!ctx->renew) {
+		zt_services_free(ctx);
+		zt_resolver_free(ctx->res);
+		free(ctx->edge_path);
+		free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -681,6 +697,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	zt_renew_free(ctx->renew);
 	while (ctx->listeners)
 		zt_listener_close(ctx->listeners);
 	while (ctx->conns)

@@ -65,19 +65,25 @@ static char *read_file(const char *path, size_t max, size_t *outlen)
 	return buf;
 }
 
+/* The file a "file://p", "file:p" or "p" value names; NULL for "pem:..." (inline). */
+static const char *value_path(const char *v)
+{
+	if (strncmp(v, "pem:", 4) == 0)
+		return NULL;
+	if (strncmp(v, "file://", 7) == 0)
+		return v + 7;
+	if (strncmp(v, "file:", 5) == 0)
+		return v + 5;
+	return v;
+}
+
 /* "pem:..." → the PEM text; "file://p", "file:p" or "p" → the file content. */
 static char *resolve_value(const char *v, const char *what, char *err, size_t errlen)
 {
-	const char *path;
+	const char *path = value_path(v);
 
-	if (strncmp(v, "pem:", 4) == 0)
+	if (!path)
 		return strdup(v + 4);
-	if (strncmp(v, "file://", 7) == 0)
-		path = v + 7;
-	else if (strncmp(v, "file:", 5) == 0)
-		path = v + 5;
-	else
-		path = v;
 	char *s = read_file(path, 1 << 20, NULL);
 
 	if (!s)
@@ -146,6 +152,15 @@ void zt_identity_free(struct zt_identity *id)
 	free(id->port);
 	free(id->base_path);
 	free(id->cert_fp);
+	free(id->path);
+	free(id->cert_val);
+	free(id->key_val);
+	free(id->ca_val);
+	free(id->ca_pem);
+	if (id->key_pem)
+		OPENSSL_cleanse(id->key_pem, strlen(id->key_pem));
+	free(id->key_pem);
+	X509_NAME_free(id->subject);
 	SSL_SESSION_free(id->api_sess);
 	SSL_CTX_free(id->ssl);
 	free(id);
@@ -159,7 +174,9 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
 	struct zt_identity *id = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
 
-	if (!id || SSL_get_app_data(ssl) != ZT_SSL_API || !SSL_SESSION_is_resumable(sess))
+	/* a session of a replaced certificate (renewal) is not worth keeping */
+	if (!id || SSL_get_app_data(ssl) != ZT_SSL_API || !SSL_SESSION_is_resumable(sess) ||
+	    SSL_get_SSL_CTX(ssl) != id->ssl)
 		return 0;
 	SSL_SESSION_free(id->api_sess);
 	id->api_sess = sess;
@@ -181,6 +198,10 @@ static void ossl_err(char *err, size_t errlen, const char *what)
 	seterr(err, errlen, "identity: %s: %s", what, e ? b : "no details");
 }
 
+/*
+ * Build the TLS context of (cert, key, ca) and make it the identity's. On error the identity
+ * is unchanged. A replaced context lives on in the connections made with it.
+ */
 static int setup_ssl(struct zt_identity *id, const char *cert_pem, const char *key_pem,
 		     const char *ca_pem, char *err, size_t errlen)
 {
@@ -279,16 +300,42 @@ static int setup_ssl(struct zt_identity *id, const char *cert_pem, const char *k
 
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	char *fp = NULL, *kp = strdup(key_pem), *cp = strdup(ca_pem);
+	X509_NAME *subj = X509_NAME_dup(X509_get_subject_name(leaf));
 
 	X509_digest(leaf, EVP_sha1(), md, &mdlen);
-	id->cert_fp = calloc(1, mdlen * 2 + 1);
-	for (unsigned i = 0; id->cert_fp && i < mdlen; i++)
-		sprintf(id->cert_fp + 2 * i, "%02x", md[i]);
+	fp = calloc(1, mdlen * 2 + 1);
+	for (unsigned i = 0; fp && i < mdlen; i++)
+		sprintf(fp + 2 * i, "%02x", md[i]);
+	if (!fp || !kp || !cp || !subj) {
+		free(fp);
+		free(kp);
+		free(cp);
+		X509_NAME_free(subj);
+		seterr(err, errlen, "identity: out of memory");
+		goto out;
+	}
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
 	SSL_CTX_set_app_data(ctx, id);
+	SSL_CTX_free(id->ssl);
 	id->ssl = ctx;
 	ctx = NULL;
+	free(id->cert_fp);
+	id->cert_fp = fp;
+	if (id->key_pem)
+		OPENSSL_cleanse(id->key_pem, strlen(id->key_pem));
+	free(id->key_pem);
+	id->key_pem = kp;
+	free(id->ca_pem);
+	id->ca_pem = cp;
+	X509_NAME_free(id->subject);
+	id->subject = subj;
+	id->not_before = zt_pki_time(X509_get0_notBefore(leaf));
+	id->not_after = zt_pki_time(X509_get0_notAfter(leaf));
+	/* the controller's session ticket belongs to the previous certificate */
+	SSL_SESSION_free(id->api_sess);
+	id->api_sess = NULL;
 	rc = 0;
 out:
 	BIO_free(b);
@@ -355,6 +402,14 @@ struct zt_identity *zt_identity_load(const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "identity: ztAPI '%s' is not an https:// URL", api);
 		goto fail;
 	}
+	id->path = strdup(path);
+	id->cert_val = strdup(vc);
+	id->key_val = strdup(vk);
+	id->ca_val = strdup(va);
+	if (!id->path || !id->cert_val || !id->key_val || !id->ca_val) {
+		seterr(err, errlen, "identity: out of memory");
+		goto fail;
+	}
 	if (!(cert = resolve_value(vc, "cert", err, errlen)) || !(key = resolve_value(vk, "key", err, errlen)) ||
 	    !(ca = resolve_value(va, "ca", err, errlen)))
 		goto fail;
@@ -376,4 +431,153 @@ out:
 	free(ca);
 	json_object_put(root);
 	return id;
+}
+
+int zt_identity_replace(struct zt_identity *id, const char *cert_pem, const char *key_pem, const char *ca_pem,
+			char *err, size_t errlen)
+{
+	return setup_ssl(id, cert_pem, key_pem ? key_pem : id->key_pem, ca_pem ? ca_pem : id->ca_pem, err, errlen);
+}
+
+int zt_identity_check(const char *cert_pem, const char *key_pem, const char *ca_pem, char *err, size_t errlen)
+{
+	struct zt_identity tmp = { 0 };
+	int rc = setup_ssl(&tmp, cert_pem, key_pem, ca_pem, err, errlen);
+
+	SSL_CTX_free(tmp.ssl);
+	free(tmp.cert_fp);
+	if (tmp.key_pem)
+		OPENSSL_cleanse(tmp.key_pem, strlen(tmp.key_pem));
+	free(tmp.key_pem);
+	free(tmp.ca_pem);
+	X509_NAME_free(tmp.subject);
+	return rc;
+}
+
+/*
+ * Stage the identity's new credentials (cert always; key and ca when not NULL) for an atomic
+ * replacement: an inline ("pem:") value is rewritten in the identity JSON, a file value has
+ * its file rewritten. The JSON is re-read so that fields we do not know are kept.
+ */
+int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const char *key_pem,
+			     const char *ca_pem, struct zt_stage *st, char *err, size_t errlen)
+{
+	struct json_object *root = NULL, *idobj = NULL;
+	char *text = read_file(id->path, 1 << 20, NULL);
+	bool json_changed = false;
+	int rc = -1;
+
+	if (!text) {
+		seterr(err, errlen, "cannot read '%s': %s", id->path, strerror(errno));
+		return -1;
+	}
+	root = json_tokener_parse(text);
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	if (!root || !json_object_object_get_ex(root, "id", &idobj) || !json_object_is_type(idobj, json_type_object)) {
+		seterr(err, errlen, "'%s' is no longer an identity file (no object 'id')", id->path);
+		goto out;
+	}
+	const struct {
+		const char *key, *val, *pem;
+		mode_t mode;
+	} items[] = {
+		{ "cert", id->cert_val, cert_pem, 0644 },
+		{ "key", id->key_val, key_pem, 0600 },
+		{ "ca", id->ca_val, ca_pem, 0644 },
+	};
+
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		if (!items[i].pem)
+			continue;
+		const char *path = value_path(items[i].val);
+
+		if (path) {
+			if (zt_stage_add(st, path, items[i].pem, strlen(items[i].pem), items[i].mode, err, errlen))
+				goto out;
+			continue;
+		}
+		char *v = NULL;
+
+		if (asprintf(&v, "pem:%s", items[i].pem) < 0) {
+			seterr(err, errlen, "out of memory");
+			goto out;
+		}
+		json_object_object_add(idobj, items[i].key, json_object_new_string(v));
+		OPENSSL_cleanse(v, strlen(v));
+		free(v);
+		json_changed = true;
+	}
+	if (json_changed) {
+		size_t len = 0;
+		const char *js = json_object_to_json_string_length(root, JSON_C_TO_STRING_PRETTY |
+								    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+		if (!js || zt_stage_add(st, id->path, js, len, 0600, err, errlen))
+			goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem)
+{
+	struct json_object *root = json_object_new_object(), *idobj = json_object_new_object();
+	char *c = NULL, *k = NULL, *a = NULL, *out = NULL;
+
+	if (!root || !idobj || asprintf(&c, "pem:%s", cert_pem) < 0 || asprintf(&k, "pem:%s", key_pem) < 0 ||
+	    asprintf(&a, "pem:%s", ca_pem) < 0)
+		goto done;
+	json_object_object_add(root, "ztAPI", json_object_new_string(api_url));
+	struct json_object *apis = json_object_new_array();
+
+	json_object_array_add(apis, json_object_new_string(api_url));
+	json_object_object_add(root, "ztAPIs", apis);
+	json_object_object_add(idobj, "key", json_object_new_string(k));
+	json_object_object_add(idobj, "cert", json_object_new_string(c));
+	json_object_object_add(idobj, "ca", json_object_new_string(a));
+	json_object_object_add(root, "id", idobj);
+	idobj = NULL;
+	out = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+done:
+	if (k)
+		OPENSSL_cleanse(k, strlen(k));
+	free(c);
+	free(k);
+	free(a);
+	json_object_put(idobj);
+	json_object_put(root);
+	return out;
+}
+
+int zt_identity_use_cert(SSL_CTX *ctx, const char *cert_pem, const char *key_pem, char *err, size_t errlen)
+{
+	BIO *b = BIO_new_mem_buf(cert_pem, -1);
+	X509 *leaf = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = NULL;
+	int rc = -1;
+
+	if (!leaf || SSL_CTX_use_certificate(ctx, leaf) != 1) {
+		ossl_err(err, errlen, "the client certificate is not a PEM certificate");
+		goto out;
+	}
+	for (X509 *x; (x = PEM_read_bio_X509(b, NULL, NULL, NULL));)
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1)
+			X509_free(x);
+	ERR_clear_error();
+	BIO_free(b);
+	b = BIO_new_mem_buf(key_pem, -1);
+	key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	if (!key || SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		ossl_err(err, errlen, key ? "the key does not match the client certificate" : "the key is not a PEM private key");
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(b);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	return rc;
 }

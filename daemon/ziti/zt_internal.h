@@ -5,6 +5,7 @@
 
 #include <openssl/ssl.h>
 #include <sodium.h>
+#include <sys/types.h>
 
 #include "zt.h"
 #include "zt_msg.h"
@@ -27,7 +28,61 @@ struct zt_identity {
 	 */
 	SSL_SESSION *api_sess;
 	uint64_t api_handshakes, api_resumed;
+	/* for renewal: where the credentials came from and what they are */
+	char *path;                       /* the identity file */
+	char *cert_val, *key_val, *ca_val; /* id.cert, id.key, id.ca as written in it */
+	char *key_pem, *ca_pem;
+	X509_NAME *subject;               /* of the certificate */
+	int64_t not_before, not_after;    /* of the certificate, Unix seconds */
 };
+
+/* ---- key material, atomic file replacement (zt_pki.c) ---- */
+#define ZT_STAGE_MAX 4
+struct zt_stage { /* files written to temporaries, renamed over their targets by commit */
+	char *tmp[ZT_STAGE_MAX], *dst[ZT_STAGE_MAX];
+	int n;
+};
+int zt_stage_add(struct zt_stage *s, const char *dst, const char *data, size_t len, mode_t mode_if_new,
+		 char *err, size_t errlen);
+int zt_stage_commit(struct zt_stage *s, char *err, size_t errlen);
+void zt_stage_abort(struct zt_stage *s);
+EVP_PKEY *zt_pki_keygen(const char *spec, char *err, size_t errlen); /* "ec", "ec:CURVE", "rsa[:BITS]" */
+EVP_PKEY *zt_pki_keygen_like(EVP_PKEY *old, char *err, size_t errlen);
+char *zt_pki_key_pem(EVP_PKEY *k);
+char *zt_pki_csr_pem(EVP_PKEY *k, const X509_NAME *subject, char *err, size_t errlen);
+X509 *zt_pki_first_cert(const char *pem);
+int64_t zt_pki_time(const ASN1_TIME *t);
+void zt_pki_fmt_time(int64_t t, char *buf, size_t len);
+
+/* identity credentials (zt_identity.c) */
+int zt_identity_replace(struct zt_identity *id, const char *cert_pem, const char *key_pem, const char *ca_pem,
+			char *err, size_t errlen); /* NULL key/ca: keep */
+int zt_identity_check(const char *cert_pem, const char *key_pem, const char *ca_pem, char *err, size_t errlen);
+int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const char *key_pem,
+			     const char *ca_pem, struct zt_stage *st, char *err, size_t errlen);
+
+char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem);
+/* certificate (+ chain) and key as an SSL_CTX's client credentials */
+int zt_identity_use_cert(SSL_CTX *ctx, const char *cert_pem, const char *key_pem, char *err, size_t errlen);
+
+/* ---- enrollment token (zt_enroll.c; the parser does no I/O) ---- */
+struct zt_jwt {
+	char *alg, *iss, *sub, *jti, *em;
+	int64_t exp;
+	char *signing_input;   /* header.claims */
+	unsigned char *sig;
+	size_t sig_len;
+};
+int zt_jwt_parse(const char *token, struct zt_jwt *j, char *err, size_t errlen);
+int zt_jwt_verify(const struct zt_jwt *j, EVP_PKEY *key, char *err, size_t errlen);
+void zt_jwt_free(struct zt_jwt *j);
+
+/* ---- certificate renewal (zt_renew.c) ---- */
+struct zt_renew;
+struct zt_renew *zt_renew_new(struct zt_ctx *ctx);
+void zt_renew_free(struct zt_renew *r);
+/* after each authentication: the API session's data object (authenticatorId, isCertExtendable...) */
+void zt_renew_on_auth(struct zt_renew *r, struct json_object *data);
 
 /* SSL app data marking a controller (API) connection, whose sessions are kept for resumption */
 #define ZT_SSL_API ((void *)(uintptr_t)0x415049)
@@ -44,6 +99,8 @@ struct zt_http;
 struct zt_http *zt_http_request(struct zt_ctx *ctx, const char *method, const char *path,
 				const char *body, zt_http_cb cb, void *arg);
 void zt_http_cancel(struct zt_http *h);
+/* "<what>: HTTP <status> <code>: <message>" from a controller error reply, or the transport error */
+void zt_http_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what);
 
 /* ---- connection helpers shared with channels ---- */
 int zt_parse_url(const char *url, char **scheme, char **host, char **port, char **path);
@@ -216,6 +273,7 @@ struct zt_ctx {
 	uint32_t next_conn_id;
 	struct zt_sess_req *sess_reqs;
 	struct zt_dsf *dsfs; /* coalesced Dial-session fetches */
+	struct zt_renew *renew; /* certificate renewal (zt_renew.c) */
 };
 
 /* one in-flight Dial session request per service, shared by every dial waiting for it */

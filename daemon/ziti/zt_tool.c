@@ -33,7 +33,7 @@
 
 static struct {
 	const char *cmd, *identity, *service, *mode, *ready_file, *term_id, *log_file, *session_file, *app_data;
-	bool udp, hold, verbose, accept_close;
+	bool udp, hold, verbose, accept_close, no_renew;
 	uint64_t bytes;
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
 	unsigned linger_ms; /* --hold: keep all connections open this long before any data */
@@ -758,7 +758,8 @@ static void usage(void)
 		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --pace-ms P  --hold  --linger-ms L\n"
 		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
-		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n");
+		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n"
+		"  --no-renew (do not renew the identity certificate)\n");
 	exit(2);
 }
 
@@ -772,7 +773,8 @@ int main(int argc, char **argv)
 		{ "cost", 1, 0, 'C' }, { "precedence", 1, 0, 'P' }, { "log", 1, 0, 'l' },
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
 		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' },
-		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { "pace-ms", 1, 0, 'R' }, { 0, 0, 0, 0 },
+		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { "pace-ms", 1, 0, 'R' },
+		{ "no-renew", 0, 0, 'N' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -808,6 +810,7 @@ int main(int argc, char **argv)
 		case 'D': opt.start_delay_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'v': opt.verbose = true; break;
 		case 'a': opt.app_data = optarg; break;
+		case 'N': opt.no_renew = true; break;
 		default: usage();
 		}
 	}
@@ -830,7 +833,7 @@ int main(int argc, char **argv)
 	}
 	loop = zt_loop_new();
 	struct zt_opts zo = { .svc_poll_ms = opt.poll_ms, .latency_ms = opt.latency_ms,
-			      .log_level = opt.verbose ? 2 : 1, .app_id = "zt-tool" };
+			      .log_level = opt.verbose ? 2 : 1, .app_id = "zt-tool", .renew_off = opt.no_renew };
 	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_log = on_log };
 
 	ctx = zt_ctx_new(loop, id, &zo, &cbs, NULL);

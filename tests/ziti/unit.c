@@ -18,6 +18,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <json-c/json.h>
+#include <openssl/ecdsa.h>
+#include <openssl/pem.h>
+#include <openssl/evp.h>
+#include <time.h>
 
 #include "daemon/ziti/zt_internal.h"
 
@@ -716,6 +721,268 @@ static void test_resolve(void)
 	      "resolve: localhost from /etc/hosts (%s%u address(es))", p.msg, p.a.n);
 	zt_resolver_free(r);
 	zt_loop_free(p.l);
+/* ---- enrollment token, key material, atomic replacement ---- */
+
+static void b64url(const unsigned char *in, size_t n, char *out)
+{
+	int l = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+
+	while (l > 0 && out[l - 1] == '=')
+		l--;
+	out[l] = 0;
+	for (char *c = out; *c; c++)
+		*c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+}
+
+/* an ES256 JWT with @claims signed by @k */
+static void make_jwt(EVP_PKEY *k, const char *claims, char *out, size_t outlen)
+{
+	char h[128], c[1024], sig[200], in[1200];
+	unsigned char der[128], raw[64];
+	size_t dl = sizeof(der);
+	const char *hdr = "{\"alg\":\"ES256\",\"typ\":\"JWT\"}";
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+
+	b64url((const unsigned char *)hdr, strlen(hdr), h);
+	b64url((const unsigned char *)claims, strlen(claims), c);
+	snprintf(in, sizeof(in), "%s.%s", h, c);
+	EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, k);
+	EVP_DigestSign(m, der, &dl, (unsigned char *)in, strlen(in));
+	EVP_MD_CTX_free(m);
+	const unsigned char *dp = der;
+	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &dp, (long)dl);
+
+	BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32);
+	BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32);
+	ECDSA_SIG_free(es);
+	b64url(raw, 64, sig);
+	snprintf(out, outlen, "%s.%s", in, sig);
+}
+
+static void test_enroll_parts(void)
+{
+	char err[512] = "", tok[2048], tok2[2048];
+	struct zt_jwt j;
+	EVP_PKEY *k = zt_pki_keygen(NULL, err, sizeof(err)), *other = zt_pki_keygen("ec", err, sizeof(err));
+	EVP_PKEY *rsa = zt_pki_keygen("rsa:2048", err, sizeof(err));
+
+	check(k && other && rsa && EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_bits(rsa) == 2048,
+	      "pki: EC P-256 (default) and RSA 2048 keys generated");
+	check(!zt_pki_keygen("dsa", err, sizeof(err)) && strstr(err, "not one of"), "pki: unknown key type: '%s'", err);
+	check(!zt_pki_keygen("rsa:512", err, sizeof(err)) && strstr(err, "2048-8192"), "pki: small RSA refused: '%s'", err);
+	make_jwt(k, "{\"iss\":\"https://127.0.0.1:1280\",\"sub\":\"abc\",\"jti\":\"t-1\",\"em\":\"ott\",\"exp\":4102444800}",
+		 tok, sizeof(tok));
+	check(zt_jwt_parse(tok, &j, err, sizeof(err)) == 0 && !strcmp(j.iss, "https://127.0.0.1:1280") &&
+		      !strcmp(j.jti, "t-1") && !strcmp(j.em, "ott") && j.exp == 4102444800 && !strcmp(j.alg, "ES256"),
+	      "jwt: claims parsed (%s)", err);
+	check(zt_jwt_verify(&j, k, err, sizeof(err)) == 0, "jwt: ES256 signature verifies with the signer's key");
+	check(zt_jwt_verify(&j, other, err, sizeof(err)) != 0 && strstr(err, "does not verify"),
+	      "jwt: another key (another controller) is refused: '%.80s...'", err);
+	check(zt_jwt_verify(&j, rsa, err, sizeof(err)) != 0 && strstr(err, "RSA"), "jwt: key type mismatch: '%s'", err);
+	zt_jwt_free(&j);
+	/* altered claims, same signature */
+	snprintf(tok2, sizeof(tok2), "%s", tok);
+	char *d1 = strchr(tok2, '.');
+
+	d1[3] = d1[3] == 'A' ? 'B' : 'A';
+	check(zt_jwt_parse(tok2, &j, err, sizeof(err)) != 0 ||
+		      (zt_jwt_verify(&j, k, err, sizeof(err)) != 0 && strstr(err, "altered")),
+	      "jwt: an altered token does not verify");
+	zt_jwt_free(&j);
+	check(zt_jwt_parse("abc", &j, err, sizeof(err)) != 0 && strstr(err, "three"), "jwt: not a JWT: '%s'", err);
+	check(zt_jwt_parse("a.b.c.d", &j, err, sizeof(err)) != 0, "jwt: four parts refused");
+	check(zt_jwt_parse("!!.e30.AA", &j, err, sizeof(err)) != 0 && strstr(err, "base64url"), "jwt: bad base64: '%s'", err);
+	make_jwt(k, "{\"iss\":\"https://h:1\",\"jti\":\"x\"}", tok2, sizeof(tok2));
+	check(zt_jwt_parse(tok2, &j, err, sizeof(err)) != 0 && strstr(err, "'em'"), "jwt: missing claim: '%s'", err);
+	make_jwt(k, "{\"iss\":\"http://h:1\",\"jti\":\"x\",\"em\":\"ott\"}", tok2, sizeof(tok2));
+	check(zt_jwt_parse(tok2, &j, err, sizeof(err)) != 0 && strstr(err, "https"), "jwt: http issuer: '%s'", err);
+
+	/* CSR carries the subject and the key */
+	X509_NAME *nm = X509_NAME_new();
+
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"id-1", -1, -1, 0);
+	char *csr = zt_pki_csr_pem(k, nm, err, sizeof(err));
+	BIO *b = csr ? BIO_new_mem_buf(csr, -1) : NULL;
+	X509_REQ *req = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
+
+	check(req && X509_REQ_verify(req, k) == 1 &&
+		      !X509_NAME_cmp(X509_REQ_get_subject_name(req), nm),
+	      "pki: CSR signed by the key, with the subject given");
+	X509_REQ_free(req);
+	BIO_free(b);
+	free(csr);
+	X509_NAME_free(nm);
+
+	/* atomic replacement keeps the mode; abort leaves nothing */
+	char dir[] = "/tmp/zt-stage.XXXXXX", f[300], g[300], cmd[400];
+	struct zt_stage st = { 0 };
+	struct stat sb;
+
+	if (mkdtemp(dir)) {
+		snprintf(f, sizeof(f), "%s/id.json", dir);
+		snprintf(g, sizeof(g), "%s/new.json", dir);
+		FILE *fp = fopen(f, "w");
+
+		fputs("old", fp);
+		fclose(fp);
+		chmod(f, 0640);
+		int r1 = zt_stage_add(&st, f, "new", 3, 0600, err, sizeof(err));
+		int r2 = zt_stage_add(&st, g, "x", 1, 0600, err, sizeof(err));
+		char buf[8] = "";
+
+		fp = fopen(f, "r");
+		size_t nr = fp ? fread(buf, 1, 7, fp) : 0;
+
+		if (fp)
+			fclose(fp);
+		check(r1 == 0 && r2 == 0 && nr == 3 && !strcmp(buf, "old") && access(g, F_OK) != 0,
+		      "stage: nothing visible before commit");
+		check(zt_stage_commit(&st, err, sizeof(err)) == 0 && stat(f, &sb) == 0 && (sb.st_mode & 0777) == 0640 &&
+			      sb.st_size == 3 && stat(g, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+		      "stage: commit replaces the file (mode 0640 kept), a new file gets 0600");
+		zt_stage_add(&st, f, "zzz", 3, 0600, err, sizeof(err));
+		zt_stage_abort(&st);
+		snprintf(cmd, sizeof(cmd), "test $(ls %s | wc -l) = 2 && grep -q new %s", dir, f);
+		check(system(cmd) == 0, "stage: abort leaves the file and no temporary");
+		snprintf(f, sizeof(f), "%s/nodir/id.json", dir);
+		check(zt_stage_add(&st, f, "x", 1, 0600, err, sizeof(err)) != 0 && strstr(err, "cannot create"),
+		      "stage: unwritable place: '%s'", err);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cleanup failed\n");
+	}
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(rsa);
+}
+
+/* a self-signed certificate for @k valid @days from now */
+static char *self_signed(EVP_PKEY *k, long serial, int days)
+{
+	X509 *x = X509_new();
+	X509_NAME *nm = X509_NAME_new();
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data = NULL, *out = NULL;
+
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"unit", -1, -1, 0);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_set_subject_name(x, nm);
+	X509_set_issuer_name(x, nm);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400);
+	X509_set_pubkey(x, k);
+	X509_sign(x, k, EVP_sha256());
+	PEM_write_bio_X509(b, x);
+	long n = BIO_get_mem_data(b, &data);
+
+	out = strndup(data, (size_t)n);
+	BIO_free(b);
+	X509_NAME_free(nm);
+	X509_free(x);
+	return out;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 65536);
+
+	if (f && buf && fread(buf, 1, 65535, f) == 0)
+		buf[0] = 0;
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* Renewal writes the new certificate where the identity keeps it: inline, or its file. */
+static void test_identity_update(void)
+{
+	char err[512] = "", dir[] = "/tmp/zt-idupd.XXXXXX", path[300], cpath[300], kpath[300], json[4096], cmd[400];
+	EVP_PKEY *k = zt_pki_keygen(NULL, err, sizeof(err));
+	char *c1 = self_signed(k, 1, 1), *c2 = self_signed(k, 2, 30), *kp = zt_pki_key_pem(k);
+	struct zt_stage st = { 0 };
+	struct stat sb;
+
+	if (!mkdtemp(dir) || !c1 || !c2 || !kp) {
+		check(0, "identity update: setup");
+		goto out;
+	}
+	/* file: references */
+	snprintf(cpath, sizeof(cpath), "%s/c.pem", dir);
+	snprintf(kpath, sizeof(kpath), "%s/k.pem", dir);
+	FILE *f = fopen(cpath, "w");
+
+	fputs(c1, f);
+	fclose(f);
+	chmod(cpath, 0640);
+	f = fopen(kpath, "w");
+	fputs(kp, f);
+	fclose(f);
+	snprintf(json, sizeof(json), "{\"ztAPI\":\"https://h:1\",\"id\":{\"cert\":\"file://%s\",\"key\":\"file:%s\",\"ca\":\"%s\"}}",
+		 cpath, kpath, cpath);
+	snprintf(path, sizeof(path), "%s/files.json", dir);
+	f = fopen(path, "w");
+	fputs(json, f);
+	fclose(f);
+	struct zt_identity *id = zt_identity_load(path, err, sizeof(err));
+	int64_t na1 = id ? id->not_after : 0;
+
+	check(id && zt_identity_stage_update(id, c2, NULL, NULL, &st, err, sizeof(err)) == 0 &&
+		      zt_stage_commit(&st, err, sizeof(err)) == 0, "identity update (file refs): staged and committed (%s)", err);
+	char *now_c = slurp(cpath), *now_j = slurp(path);
+
+	check(now_c && !strcmp(now_c, c2) && now_j && !strcmp(now_j, json) && stat(cpath, &sb) == 0 &&
+		      (sb.st_mode & 0777) == 0640,
+	      "identity update (file refs): the certificate file replaced (mode 0640 kept), the JSON untouched");
+	free(now_c);
+	free(now_j);
+	check(id && zt_identity_replace(id, c2, NULL, NULL, err, sizeof(err)) == 0 && id->not_after > na1 + 86400,
+	      "identity replace: the live identity uses the new certificate (notAfter +29 days)");
+	zt_identity_free(id);
+	/* inline pem: values, an unknown field kept */
+	struct json_object *o = json_object_new_object(), *ido = json_object_new_object();
+	char *v = NULL;
+
+	json_object_object_add(o, "ztAPI", json_object_new_string("https://h:1"));
+	json_object_object_add(o, "extra", json_object_new_string("kept"));
+	if (asprintf(&v, "pem:%s", c1) > 0)
+		json_object_object_add(ido, "cert", json_object_new_string(v));
+	free(v);
+	if (asprintf(&v, "pem:%s", kp) > 0)
+		json_object_object_add(ido, "key", json_object_new_string(v));
+	free(v);
+	if (asprintf(&v, "pem:%s", c1) > 0)
+		json_object_object_add(ido, "ca", json_object_new_string(v));
+	free(v);
+	json_object_object_add(o, "id", ido);
+	snprintf(path, sizeof(path), "%s/inline.json", dir);
+	json_object_to_file(path, o);
+	json_object_put(o);
+	chmod(path, 0600);
+	id = zt_identity_load(path, err, sizeof(err));
+	check(id && zt_identity_stage_update(id, c2, NULL, NULL, &st, err, sizeof(err)) == 0 &&
+		      zt_stage_commit(&st, err, sizeof(err)) == 0, "identity update (inline): staged and committed (%s)", err);
+	zt_identity_free(id);
+	o = json_object_from_file(path);
+	struct json_object *x = NULL, *y = NULL;
+	const char *nc = o && json_object_object_get_ex(o, "id", &x) && json_object_object_get_ex(x, "cert", &y) ?
+				 json_object_get_string(y) : "";
+
+	check(!strncmp(nc, "pem:", 4) && !strcmp(nc + 4, c2) && json_object_object_get_ex(o, "extra", &y) &&
+		      stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	      "identity update (inline): id.cert rewritten, other fields kept, mode 0600 kept");
+	json_object_put(o);
+	id = zt_identity_load(path, err, sizeof(err));
+	check(id != NULL, "identity update (inline): the rewritten file loads (%s)", id ? "ok" : err);
+	zt_identity_free(id);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup failed\n");
+out:
+	free(c1);
+	free(c2);
+	free(kp);
+	EVP_PKEY_free(k);
 }
 
 int main(void)
@@ -732,5 +999,7 @@ int main(void)
 	test_identity();
 	test_controller_faults();
 	test_resolve();
+	test_enroll_parts();
+	test_identity_update();
 	return failures ? 1 : 0;
 }

@@ -2,8 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # A throw-away OpenZiti test network on loopback for the native client tests.
+# ZN_ZITI=PATH runs the network with that ziti binary instead of the cached one.
 #
 #   zitinet.sh bin                      print the path of the cached ziti CLI (build it once)
+#   zitinet.sh bin-shortcert            the same ziti with a test knob (built once, cached): while
+#                                       the file named by ZITI_TEST_CLIENT_CERT_SECONDS_FILE (in
+#                                       the controller's environment) holds a number N, identity
+#                                       client certificates it signs (enrollment, extension) are
+#                                       valid N seconds (v1.6 hard-codes one year)
 #   zitinet.sh start DIR                create the network under DIR (must not exist or be empty)
 #   zitinet.sh env DIR                  print the network's variables (source-able)
 #   zitinet.sh cli DIR ARGS...          run `ziti ARGS...` as the logged-in admin
@@ -117,6 +123,70 @@ ziti_bin() {
 	die "could not build any of: $ZITI_VERSIONS"
 }
 
+# The ziti module's source directory for version $2 (downloaded into the module cache).
+ziti_src() {
+	local go=$1 v=$2
+	(cd /tmp && GONOSUMDB=github.com/openziti/ziti GOFLAGS=-mod=mod \
+		"$go" mod download -json "github.com/openziti/ziti@$v" 2>/dev/null |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+}
+
+# ziti built from a copy of its module source with one change: common/cert's ClientSigner takes the validity of the
+# client certificates it signs from the file named by ZITI_TEST_CLIENT_CERT_SECONDS_FILE, read
+# at each signature (no file, no variable: one year, as upstream), so that a test can make
+# certificates that expire within the run; nothing else in the binary changes.
+ziti_bin_shortcert() {
+	local base v out go dir ov
+	base=$(ziti_bin) || return 1
+	v=$(basename "$(dirname "$base")"); v=${v#ziti-}
+	out="$CACHE/ziti-$v-shortcert"
+	if [ -x "$out/ziti" ]; then echo "$out/ziti"; return 0; fi
+	go=$(find_go) || die "no Go toolchain"
+	mkdir -p "$out"
+	exec 7>"$out/.lock"
+	flock 7
+	if [ -x "$out/ziti" ]; then exec 7>&-; echo "$out/ziti"; return 0; fi
+	dir=$(ziti_src "$go" "$v") && [ -n "$dir" ] && [ -f "$dir/common/cert/cert.go" ] ||
+		die "no source for ziti $v in the Go module cache"
+	# (go build -overlay may not replace files in the module cache: build a writable copy)
+	ov="$out/src"
+	rm -rf "$ov" && cp -r "$dir" "$ov" && chmod -R u+w "$ov" || die "cannot copy $dir"
+	# the second "NotAfter: time.Now().AddDate(1, 0, 0)," (no comment after it) is ClientSigner.SignCsr's
+	awk '/NotAfter: *time\.Now\(\)\.AddDate\(1, 0, 0\),$/ && ++n == 1 {
+		sub(/time\.Now\(\)\.AddDate\(1, 0, 0\)/, "testClientNotAfter()") } { print }' \
+		"$dir/common/cert/cert.go" > "$ov/common/cert/cert.go"
+	grep -q 'testClientNotAfter()' "$ov/common/cert/cert.go" || die "ziti $v: ClientSigner NotAfter not found"
+	cat > "$ov/common/cert/testcert.go" <<'GO'
+package cert
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func testClientNotAfter() time.Time {
+	if f := os.Getenv("ZITI_TEST_CLIENT_CERT_SECONDS_FILE"); f != "" {
+		if b, err := os.ReadFile(f); err == nil {
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+				return time.Now().Add(time.Duration(n) * time.Second)
+			}
+		}
+	}
+	return time.Now().AddDate(1, 0, 0)
+}
+GO
+	echo "zitinet: building ziti $v with the client certificate validity knob once (cached in $out)..." >&2
+	(cd "$ov" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod "$go" build -trimpath \
+		-o "$out/ziti.tmp" ./ziti) > "$out/build.log" 2>&1 ||
+		{ tail -5 "$out/build.log" >&2; die "ziti $v (shortcert) could not be built (see $out/build.log)"; }
+	mv "$out/ziti.tmp" "$out/ziti"
+	rm -rf "$ov"
+	exec 7>&-
+	echo "$out/ziti"
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -215,7 +285,7 @@ cmd_start() {
 	mkdir -p "$D"
 	[ -z "$(ls -A "$D")" ] || die "$D is not empty"
 	D=$(cd "$D" && pwd)
-	ZITI=$(ziti_bin)
+	ZITI=${ZN_ZITI:-$(ziti_bin)}
 	mkdir -p "$D/home"
 	local cp rp pw
 	cp=$(free_port); rp=$(free_port)
@@ -321,8 +391,9 @@ cmd_stop() {
 what=${1:-}
 case $what in
 bin) ziti_bin; exit 0 ;;
+bin-shortcert) ziti_bin_shortcert; exit 0 ;;
 start|stop|env|cli|restart-router|restart-controller) ;;
-*) echo "usage: $0 bin|start|stop|env|cli|restart-router|restart-controller DIR [...]" >&2; exit 2 ;;
+*) echo "usage: $0 bin|bin-shortcert|start|stop|env|cli|restart-router|restart-controller DIR [...]" >&2; exit 2 ;;
 esac
 [ $# -ge 2 ] || { echo "usage: $0 $what DIR" >&2; exit 2; }
 D=$2

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Identity certificate renewal through the controller's certificate-extension API, as
+ * ziti-sdk-c does it (library/ziti.c, ztx_check_cert_extension):
+ *
+ *   the authentication reply says whether the certificate can be extended (isCertExtendable:
+ *   issued by the network, i.e. enrolled by one-time token) and whether the controller asks
+ *   for it (isCertExtendRequested / isCertKeyRollRequested). Before notAfter (or at once when
+ *   asked) we send a CSR, signed with the identity's key (a new key when the controller asks
+ *   for a key roll, or renew_new_key), to
+ *     POST <client API>/current-identity/authenticators/<authenticatorId>/extend
+ *   receive the new certificate chain and the CA bundle, write them next to the identity
+ *   (temporary files, fsync), then confirm with
+ *     POST .../extend-verify {"clientCert": ...}
+ *   after which the controller accepts only the new certificate: the files are renamed over
+ *   the old ones and the TLS context is switched. Router channels already up keep their
+ *   connection (routers check the certificate at connect time only); new connections and
+ *   controller requests use the new certificate. Nothing is confirmed unless the new files
+ *   could be written, so the identity file never holds a certificate the controller refuses.
+ *
+ * Timers run on the monotonic clock; the renewal time is on the wall clock, so a timer never
+ * waits more than an hour before looking at the wall clock again.
+ */
+#include "zt_internal.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RENEW_MAX_WINDOW_S (30 * 86400)
+#define RENEW_RETRY_MIN_MS 2000u
+#define RENEW_TIMER_MAX_MS (3600u * 1000u)
+
+enum { R_UNKNOWN, R_VALID, R_RENEWING, R_RETRYING, R_NOT_RENEWABLE, R_DISABLED };
+static const char *const state_names[] = { "unknown", "valid", "renewing", "retrying", "not-renewable", "disabled" };
+
+struct zt_renew {
+	struct zt_ctx *ctx;
+	struct zt_timer timer;
+	struct zt_http *req;
+	int state;
+	char *auth_id;
+	bool requested, key_roll, busy, waiting_auth;
+	unsigned failures, renewals;
+	int64_t renew_at, last_renewal;
+	char last_error[400];
+	/* an attempt in progress */
+	char *new_cert, *new_ca, *new_key;
+	struct zt_stage stage;
+};
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static void attempt_clear(struct zt_renew *r)
+{
+	zt_stage_abort(&r->stage);
+	free(r->new_cert);
+	free(r->new_ca);
+	if (r->new_key)
+		OPENSSL_cleanse(r->new_key, strlen(r->new_key));
+	free(r->new_key);
+	r->new_cert = r->new_ca = r->new_key = NULL;
+}
+
+static int64_t window_s(const struct zt_renew *r)
+{
+	const struct zt_identity *id = r->ctx->id;
+	int64_t life = id->not_after - id->not_before;
+
+	if (r->ctx->o.renew_before_s)
+		return r->ctx->o.renew_before_s;
+	return life / 3 < RENEW_MAX_WINDOW_S ? life / 3 : RENEW_MAX_WINDOW_S;
+}
+
+static void arm(struct zt_renew *r, uint64_t ms)
+{
+	zt_timer_start(r->ctx->loop, &r->timer, ms < RENEW_TIMER_MAX_MS ? ms : RENEW_TIMER_MAX_MS);
+}
+
+/* Plan the next attempt from the certificate's validity (or now, when the controller asked). */
+static void schedule(struct zt_renew *r)
+{
+	int64_t now = time(NULL);
+
+	if (r->state == R_NOT_RENEWABLE || r->state == R_DISABLED)
+		return;
+	r->state = R_VALID;
+	r->renew_at = r->requested ? now : r->ctx->id->not_after - window_s(r);
+	arm(r, r->renew_at > now ? (uint64_t)(r->renew_at - now) * 1000 : 0);
+}
+
+static void report(struct zt_renew *r, int err, const char *msg)
+{
+	struct zt_ctx *ctx = r->ctx;
+
+	if (ctx->cbs.on_cert)
+		ctx->cbs.on_cert(ctx, err, msg, ctx->user);
+	else
+		zt_log(ctx, err ? 1 : 2, "%s", msg);
+}
+
+static void fail(struct zt_renew *r, const char *fmt, const char *detail)
+{
+	char msg[1024], when[40];
+	unsigned shift = r->failures < 16 ? r->failures : 16;
+	uint64_t d = (uint64_t)RENEW_RETRY_MIN_MS << shift, cap = r->ctx->o.renew_retry_max_ms;
+
+	attempt_clear(r);
+	r->busy = false;
+	r->failures++;
+	if (d > cap)
+		d = cap;
+	snprintf(r->last_error, sizeof(r->last_error), fmt, detail);
+	r->state = R_RETRYING;
+	r->renew_at = time(NULL) + (int64_t)(d / 1000);
+	arm(r, d);
+	zt_pki_fmt_time(r->ctx->id->not_after, when, sizeof(when));
+	snprintf(msg, sizeof(msg), "certificate renewal failed (attempt %u): %s; retrying in %llu s (certificate valid until %s)",
+		 r->failures, r->last_error, (unsigned long long)(d / 1000), when);
+	report(r, -EAGAIN, msg);
+}
+
+static void verify_cb(void *arg, const struct zt_http_resp *resp)
+{
+	struct zt_renew *r = arg;
+	struct zt_ctx *ctx = r->ctx;
+	struct zt_identity *id = ctx->id;
+	char err[512], msg[1400], was[40], until[40];
+
+	r->req = NULL;
+	if (resp->status != 200) {
+		zt_http_resp_error(resp, err, sizeof(err), "extend-verify");
+		if (resp->status == 401)
+			zt_ctx_auth_invalid(ctx);
+		fail(r, "%s", err);
+		return;
+	}
+	/* the controller now accepts only the new certificate: put it on disk, then use it */
+	char saveerr[400] = "";
+	int saved = zt_stage_commit(&r->stage, saveerr, sizeof(saveerr));
+	int64_t old_after = id->not_after;
+
+	if (zt_identity_replace(id, r->new_cert, r->new_key, r->new_ca, err, sizeof(err))) {
+		/* checked before extend-verify; cannot happen short of memory exhaustion */
+		fail(r, "cannot use the renewed certificate: %s", err);
+		return;
+	}
+	r->renewals++;
+	r->failures = 0;
+	r->last_renewal = time(NULL);
+	r->requested = r->key_roll = false;
+	r->busy = false;
+	zt_pki_fmt_time(old_after, was, sizeof(was));
+	zt_pki_fmt_time(id->not_after, until, sizeof(until));
+	if (saved) {
+		snprintf(r->last_error, sizeof(r->last_error),
+			 "renewed certificate in use but not saved: %s (the identity file holds the old one)", saveerr);
+		snprintf(msg, sizeof(msg), "certificate renewed (valid until %s, was %s) but NOT SAVED: %s; "
+			 "the identity file holds the previous certificate, which the controller no longer accepts",
+			 until, was, saveerr);
+		report(r, -EIO, msg);
+	} else {
+		r->last_error[0] = 0;
+		snprintf(msg, sizeof(msg), "certificate renewed: valid until %s (was %s), %s, fingerprint %s, written to %s",
+			 until, was, r->new_key ? "new key" : "same key", id->cert_fp ? id->cert_fp : "?", id->path);
+		report(r, 0, msg);
+	}
+	attempt_clear(r);
+	schedule(r);
+}
+
+static void extend_cb(void *arg, const struct zt_http_resp *resp)
+{
+	struct zt_renew *r = arg;
+	struct zt_ctx *ctx = r->ctx;
+	struct zt_identity *id = ctx->id;
+	char err[512];
+
+	r->req = NULL;
+	if (resp->status != 200) {
+		zt_http_resp_error(resp, err, sizeof(err), "extend");
+		if (resp->status == 401)
+			zt_ctx_auth_invalid(ctx);
+		fail(r, "%s", err);
+		return;
+	}
+	struct json_object *root = json_tokener_parse(resp->body);
+	struct json_object *data = jget(root, "data");
+	const char *cert = jstr(data, "clientCert"), *ca = jstr(data, "ca");
+
+	if (!cert || !*cert) {
+		json_object_put(root);
+		fail(r, "%s", "extend: no clientCert in the controller's reply");
+		return;
+	}
+	r->new_cert = strdup(cert);
+	r->new_ca = ca && *ca && strcmp(ca, id->ca_pem) ? strdup(ca) : NULL;
+	json_object_put(root);
+	if (!r->new_cert) {
+		fail(r, "%s", "out of memory");
+		return;
+	}
+	/* the certificate must be one we can use (key, chain to the CA) before anything is written */
+	if (zt_identity_check(r->new_cert, r->new_key ? r->new_key : id->key_pem, r->new_ca ? r->new_ca : id->ca_pem,
+			      err, sizeof(err))) {
+		fail(r, "the controller's new certificate is not usable: %s", err);
+		return;
+	}
+	if (zt_identity_stage_update(id, r->new_cert, r->new_key, r->new_ca, &r->stage, err, sizeof(err))) {
+		fail(r, "cannot write the renewed identity (nothing confirmed, the current certificate stays valid): %s",
+		     err);
+		return;
+	}
+	struct json_object *body = json_object_new_object();
+	char path[512];
+
+	json_object_object_add(body, "clientCert", json_object_new_string(r->new_cert));
+	snprintf(path, sizeof(path), "%s/current-identity/authenticators/%s/extend-verify", ctx->edge_path, r->auth_id);
+	r->req = zt_http_request(ctx, "POST", path, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+				 verify_cb, r);
+	json_object_put(body);
+	if (!r->req)
+		fail(r, "%s", "extend-verify: cannot issue the request");
+}
+
+static void auth_ready(void *arg, int err, const char *emsg)
+{
+	struct zt_renew *r = arg;
+	struct zt_ctx *ctx = r->ctx;
+	struct zt_identity *id = ctx->id;
+	char e[512], path[512];
+	EVP_PKEY *key = NULL;
+	char *csr = NULL;
+
+	r->waiting_auth = false;
+	if (err) {
+		fail(r, "not authenticated: %s", emsg ? emsg : "?");
+		return;
+	}
+	if (r->state == R_NOT_RENEWABLE || !r->auth_id) {
+		r->busy = false;
+		return;
+	}
+	if (r->key_roll || ctx->o.renew_new_key) {
+		BIO *b = BIO_new_mem_buf(id->key_pem, -1);
+		EVP_PKEY *old = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+
+		BIO_free(b);
+		key = old ? zt_pki_keygen_like(old, e, sizeof(e)) : NULL;
+		EVP_PKEY_free(old);
+		if (!key || !(r->new_key = zt_pki_key_pem(key))) {
+			EVP_PKEY_free(key);
+			fail(r, "new key: %s", key ? "out of memory" : e);
+			return;
+		}
+	} else {
+		BIO *b = BIO_new_mem_buf(id->key_pem, -1);
+
+		key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+		BIO_free(b);
+		if (!key) {
+			fail(r, "%s", "cannot read the identity key");
+			return;
+		}
+	}
+	csr = zt_pki_csr_pem(key, id->subject, e, sizeof(e));
+	EVP_PKEY_free(key);
+	if (!csr) {
+		fail(r, "%s", e);
+		return;
+	}
+	struct json_object *body = json_object_new_object();
+
+	json_object_object_add(body, "clientCertCsr", json_object_new_string(csr));
+	free(csr);
+	snprintf(path, sizeof(path), "%s/current-identity/authenticators/%s/extend", ctx->edge_path, r->auth_id);
+	r->req = zt_http_request(ctx, "POST", path, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+				 extend_cb, r);
+	json_object_put(body);
+	if (!r->req)
+		fail(r, "%s", "extend: cannot issue the request");
+}
+
+static void timer_cb(void *arg)
+{
+	struct zt_renew *r = arg;
+	int64_t now = time(NULL);
+	char when[40], msg[256];
+
+	if (r->busy || r->state == R_NOT_RENEWABLE || r->state == R_DISABLED)
+		return;
+	if (r->renew_at > now) { /* a capped wait: look again */
+		arm(r, (uint64_t)(r->renew_at - now) * 1000);
+		return;
+	}
+	r->busy = true;
+	r->state = R_RENEWING;
+	zt_pki_fmt_time(r->ctx->id->not_after, when, sizeof(when));
+	snprintf(msg, sizeof(msg), "renewing the identity certificate (valid until %s%s)", when,
+		 r->requested ? ", the controller asked for it" : "");
+	zt_log(r->ctx, 2, "%s", msg);
+	r->waiting_auth = true;
+	zt_ctx_need_auth(r->ctx, auth_ready, r);
+}
+
+struct zt_renew *zt_renew_new(struct zt_ctx *ctx)
+{
+	struct zt_renew *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->ctx = ctx;
+	r->state = ctx->o.renew_off ? R_DISABLED : R_UNKNOWN;
+	zt_timer_init(&r->timer, timer_cb, r);
+	return r;
+}
+
+void zt_renew_free(struct zt_renew *r)
+{
+	if (!r)
+		return;
+	zt_timer_stop(r->ctx->loop, &r->timer);
+	if (r->waiting_auth)
+		zt_ctx_cancel_auth_wait(r->ctx, r);
+	zt_http_cancel(r->req);
+	attempt_clear(r);
+	free(r->auth_id);
+	free(r);
+}
+
+void zt_renew_on_auth(struct zt_renew *r, struct json_object *data)
+{
+	if (!r || r->state == R_DISABLED)
+		return;
+	const char *aid = jstr(data, "authenticatorId");
+	struct json_object *ext = jget(data, "isCertExtendable");
+	bool extendable = ext && json_object_get_boolean(ext);
+	bool req = json_object_get_boolean(jget(data, "isCertExtendRequested"));
+	bool roll = json_object_get_boolean(jget(data, "isCertKeyRollRequested"));
+
+	if (aid && (!r->auth_id || strcmp(aid, r->auth_id))) {
+		free(r->auth_id);
+		r->auth_id = strdup(aid);
+	}
+	if (!extendable || !r->auth_id) {
+		if (r->state != R_NOT_RENEWABLE)
+			zt_log(r->ctx, 2, "identity certificate is not renewable by the controller (not issued by the network)");
+		r->state = R_NOT_RENEWABLE;
+		r->renew_at = 0;
+		zt_timer_stop(r->ctx->loop, &r->timer);
+		return;
+	}
+	if (r->state == R_NOT_RENEWABLE)
+		r->state = R_UNKNOWN;
+	if (req || roll) {
+		if (!r->requested || roll != r->key_roll)
+			zt_log(r->ctx, 2, "the controller asks for a certificate renewal (%s key roll)", roll ? "with" : "without");
+		r->requested = true;
+		r->key_roll = roll;
+	}
+	if (r->busy || r->state == R_RETRYING)
+		return;
+	schedule(r);
+}
+
+void zt_ctx_cert_status(struct zt_ctx *ctx, struct zt_cert_status *st)
+{
+	struct zt_renew *r = ctx->renew;
+
+	memset(st, 0, sizeof(*st));
+	st->not_before = ctx->id->not_before;
+	st->not_after = ctx->id->not_after;
+	st->fingerprint = ctx->id->cert_fp ? ctx->id->cert_fp : "";
+	st->state = state_names[r ? r->state : R_UNKNOWN];
+	st->last_error = r ? r->last_error : "";
+	if (!r)
+		return;
+	st->renew_at = r->state == R_NOT_RENEWABLE || r->state == R_DISABLED ? 0 : r->renew_at;
+	st->last_renewal = r->last_renewal;
+	st->renewals = r->renewals;
+	st->failures = r->failures;
+}

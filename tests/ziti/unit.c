@@ -721,6 +721,8 @@ static void test_resolve(void)
 	      "resolve: localhost from /etc/hosts (%s%u address(es))", p.msg, p.a.n);
 	zt_resolver_free(r);
 	zt_loop_free(p.l);
+}
+
 /* ---- enrollment token, key material, atomic replacement ---- */
 
 static void b64url(const unsigned char *in, size_t n, char *out)

@@ -166,8 +166,9 @@ static __always_inline u32 mt_map32(const struct mt_table *t,
 	return kv[lo].val;
 }
 
-static u32 mt_map128(const struct mt_table *t, const struct mt_map *m,
-		     u64 ah, u64 al)
+static __always_inline u32 mt_map128(const struct mt_table *t,
+				     const struct mt_map *m,
+				     u64 ah, u64 al)
 {
 	const struct mt_kv128 *kv = t->kv128 + m->iv;
 	const struct mt_dn128 *dn;

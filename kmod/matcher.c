@@ -717,14 +717,13 @@ static int mt_make_nodes(struct mt_build *b)
 }
 
 /* Room for @more elements of @size bytes in @v (doubling). */
-static int mt_vgrow(struct mt_build *b, struct mt_vec *v, u32 more, size_t size)
+static int mt_vgrow_slow(struct mt_build *b, struct mt_vec *v, u32 more,
+			 size_t size)
 {
 	u64 need = (u64)v->n + more;
 	u32 cap = v->cap ? v->cap : 64;
 	void *p;
 
-	if (need <= v->cap)
-		return 0;
 	while (cap < need && cap < MT_MAX_POOL)
 		cap *= 2;
 	if (need > cap || (size_t)cap * size > MT_MAX_BYTES) {
@@ -740,6 +739,14 @@ static int mt_vgrow(struct mt_build *b, struct mt_vec *v, u32 more, size_t size)
 	v->p = p;
 	v->cap = cap;
 	return 0;
+}
+
+static inline int mt_vgrow(struct mt_build *b, struct mt_vec *v, u32 more,
+			   size_t size)
+{
+	if (likely((u64)v->n + more <= v->cap))
+		return 0;
+	return mt_vgrow_slow(b, v, more, size);
 }
 
 static int mt_charge(struct mt_build *b, u64 w)

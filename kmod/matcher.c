@@ -1303,15 +1303,17 @@ static int mt_put32(struct mt_build *b, const struct mt_map *m, u32 start,
 	u32 n = b->kv32.n - m->iv;
 	int ret;
 
-	kv = (struct mt_kv32 *)b->kv32.p + m->iv;
-	if (n && kv[n - 1].key == start) {
-		kv[n - 1].val = val;
-		if (n > 1 && kv[n - 2].val == val)
-			b->kv32.n--;
-		return 0;
+	if (n) {	/* the pool may not exist yet: no NULL + 0 */
+		kv = (struct mt_kv32 *)b->kv32.p + m->iv;
+		if (kv[n - 1].key == start) {
+			kv[n - 1].val = val;
+			if (n > 1 && kv[n - 2].val == val)
+				b->kv32.n--;
+			return 0;
+		}
+		if (kv[n - 1].val == val)
+			return 0;
 	}
-	if (n && kv[n - 1].val == val)
-		return 0;
 	ret = mt_vgrow(b, &b->kv32, 1, sizeof(*kv));
 	if (ret)
 		return ret;
@@ -1426,15 +1428,17 @@ static int mt_put128(struct mt_build *b, const struct mt_map *m,
 	u32 n = b->kv128.n - m->iv;
 	int ret;
 
-	kv = (struct mt_kv128 *)b->kv128.p + m->iv;
-	if (n && !mt_cmp_addr(&kv[n - 1].key, start)) {
-		kv[n - 1].val = val;
-		if (n > 1 && kv[n - 2].val == val)
-			b->kv128.n--;
-		return 0;
+	if (n) {	/* the pool may not exist yet: no NULL + 0 */
+		kv = (struct mt_kv128 *)b->kv128.p + m->iv;
+		if (!mt_cmp_addr(&kv[n - 1].key, start)) {
+			kv[n - 1].val = val;
+			if (n > 1 && kv[n - 2].val == val)
+				b->kv128.n--;
+			return 0;
+		}
+		if (kv[n - 1].val == val)
+			return 0;
 	}
-	if (n && kv[n - 1].val == val)
-		return 0;
 	ret = mt_vgrow(b, &b->kv128, 1, sizeof(*kv));
 	if (ret)
 		return ret;

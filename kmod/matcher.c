@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Intercept matcher: compiles rules into an immutable lookup structure.
- * The algorithm, its costs and its limits are described in
- * Documentation/matcher.md.
+ * Intercept matcher: compiles rules into an immutable lookup structure whose
+ * lookup cost does not grow with the table. The algorithm, its costs and its
+ * limits are described in Documentation/matcher.md.
  *
  * Addresses are handled as 128-bit numbers (hi, lo). An IPv4 address a is
  * stored as hi = a << 32, lo = 0, so that a prefix of length len covers the
@@ -11,78 +11,104 @@
 #include "matcher.h"
 
 #define MT_NONE		0xffffffffU
+#define MT_END		0xffffffffU	/* cell: no match */
+#define MT_CONT		0x40000000U	/* cell: continue in node | MT_CONT */
+#define MT_SMAP		0x80000000U	/* cell: source map index | MT_SMAP */
+#define MT_CHILD	0x80000000U	/* directory entry: child node */
+#define MT_WSHIFT	27		/* directory entry: window << MT_WSHIFT */
+#define MT_WMAX		15U		/* window too large: the node's win */
+#define MT_IDX		((1U << MT_WSHIFT) - 1)	/* directory entry: interval */
 #define MT_MAX_RULES	(1U << 24)
 #define MT_MAX_ENTRIES	(1U << 22)	/* rule x destination x port range */
-#define MT_MAX_WORK	(1ULL << 25)	/* list slots produced before dedupe */
+#define MT_MAX_WORK	(1ULL << 25)	/* list and map slots produced */
 #define MT_MAX_BYTES	((size_t)1 << 28)	/* one compiled table */
-#define MT_DIR_MIN_BITS	4
+#define MT_MAX_POOL	(1U << 27)	/* elements of one pool (MT_IDX) */
+#ifndef MT_LEAF
+#define MT_LEAF		8	/* a directory bucket holds at most this many starts */
+#endif
 #define MT_DIR_MAX_BITS	18
+#ifndef MT_DIR_DEPTH
+#define MT_DIR_DEPTH	4	/* directory levels below the root, at most */
+#endif
+#ifndef MT_COPY_MAX
+#define MT_COPY_MAX	8	/* leaves copy a parent map of at most this size */
+#endif
+#ifndef MT_CAT_MAX
+#define MT_CAT_MAX	16	/* lists copy a parent list of at most this size, */
+#endif
+#ifndef MT_CAT_BUDGET
+#define MT_CAT_BUDGET	(1U << 18)	/* or longer ones while this lasts, */
+#endif
+#ifndef MT_CAT_PER_SRC
+#define MT_CAT_PER_SRC	4	/* plus this much per source prefix */
+#endif
 #define MT_NPORTS	65536U
 
 struct mt_addr {
 	u64 hi, lo;
 };
 
-/* Elementary interval: first address and innermost prefix node (or MT_NONE). */
-struct mt_iv4 {
-	u32 start;
-	u32 node;
+/* Interval maps: sorted interval starts and the value of each interval. */
+struct mt_kv32 {
+	u32 key;
+	u32 val;
 };
 
-struct mt_iv {
-	struct mt_addr start;
-	u32 node;
+struct mt_kv128 {
+	struct mt_addr key;
+	u32 val;
 };
 
-/* Per-family sorted elementary address intervals and their directory. */
-struct mt_fam {
-	u32 shift;		/* directory index: address top bits >> shift */
-	u32 nint;		/* intervals */
-	const u32 *dir;		/* (1 << bits) + 1 interval indices */
-	const struct mt_iv4 *iv4;	/* IPv4 intervals */
-	const struct mt_iv *iv6;	/* IPv6 intervals */
+/*
+ * A directory node over the starts [a, b] of one map: keys below @lo belong
+ * to interval @before; else bucket (key - lo) >> shift (at most @last) holds
+ * the first interval of a window of @win + 1 intervals to search, or a child
+ * node (MT_CHILD).
+ */
+struct mt_dn32 {
+	u32 lo;
+	u32 shift;
+	u32 last;
+	u32 before;
+	u32 ent;
+	u32 win;
 };
 
-/* A distinct destination prefix. */
+struct mt_dn128 {
+	struct mt_addr lo;
+	u32 shift;
+	u32 last;
+	u32 before;
+	u32 ent;
+	u32 win;
+};
+
+struct mt_map {
+	u32 n;			/* intervals (>= 1, the first starts at 0) */
+	u32 iv;			/* first interval in the kv pool */
+	u32 dir;		/* root directory node, or MT_NONE */
+};
+
+/* A destination prefix: its port maps per protocol (values: cells). */
 struct mt_node {
-	u32 parent;		/* next shorter covering prefix, or MT_NONE */
-	u32 seg;		/* first port segment */
-	u32 nseg;		/* >= 1: the segments cover ports 0..65535 */
+	struct mt_map pm[2];	/* TCP, UDP */
 };
 
-struct mt_seg {
-	u32 start;		/* first port */
-	u32 list;		/* candidate list: index into cands */
-};
-
-struct mt_cand {
-	u32 rule;		/* index into the rules given to mt_compile */
-	u32 info;		/* protos | source set << 2; 0 ends a list */
-};
-
-struct mt_srcset {
-	u32 off4, n4;		/* into src4 */
-	u32 off6, n6;		/* into src6 */
-};
-
-struct mt_range4 {
-	u32 start, end;
-};
-
-struct mt_range6 {
-	struct mt_addr start, end;
+/* First-match maps of a candidate list over the packet's source address. */
+struct mt_smap {
+	struct mt_map m4, m6;
 };
 
 struct mt_table {
-	struct mt_fam f4, f6;
+	struct mt_map dst4, dst6;	/* values: node or MT_END */
 	const struct mt_node *nodes;
-	const struct mt_seg *segs;
-	const struct mt_cand *cands;	/* cands[0] is the empty list */
-	const struct mt_srcset *srcsets;	/* source set s is srcsets[s - 1] */
-	const struct mt_range4 *src4;
-	const struct mt_range6 *src6;
+	const struct mt_smap *smaps;
+	const struct mt_kv32 *kv32;
+	const struct mt_kv128 *kv128;
+	const struct mt_dn32 *dn32;
+	const struct mt_dn128 *dn128;
+	const u32 *dent;
 	size_t size;
-	void *blob;
 };
 
 /* ------------------------------------------------------------------ */
@@ -105,124 +131,127 @@ static inline bool mt_le(const struct mt_addr *a, u64 hi, u64 lo)
 	return a->hi < hi || (a->hi == hi && a->lo <= lo);
 }
 
-/* (ah, al) <= a */
-static inline bool mt_ge(const struct mt_addr *a, u64 ah, u64 al)
+static __always_inline u32 mt_map32(const struct mt_table *t,
+				    const struct mt_map *m, u32 key)
 {
-	return a->hi > ah || (a->hi == ah && a->lo >= al);
-}
+	const struct mt_kv32 *kv = t->kv32 + m->iv;
+	const struct mt_dn32 *dn;
+	u32 lo = 0, hi = m->n - 1, n, half, d = m->dir, e, b, w;
 
-static bool mt_src_ok6(const struct mt_range6 *r, u32 n, u64 ah, u64 al)
-{
-	u32 lo, hi, mid;
-
-	if (!n || !mt_le(&r[0].start, ah, al))
-		return false;
-	lo = 0;
-	hi = n - 1;
-	while (lo < hi) {
-		mid = (lo + hi + 1) >> 1;
-		if (mt_le(&r[mid].start, ah, al))
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	return mt_ge(&r[lo].end, ah, al);
-}
-
-static bool mt_src_ok(const struct mt_table *t, u32 set,
-		      const struct mt_key *k)
-{
-	const struct mt_srcset *s = &t->srcsets[set - 1];
-	u32 lo, hi, mid;
-
-	if (k->family == 4) {
-		const struct mt_range4 *r = t->src4 + s->off4;
-		u32 a = mt_be32(k->saddr);
-
-		if (!s->n4 || a < r[0].start)
-			return false;
-		lo = 0;
-		hi = s->n4 - 1;
-		while (lo < hi) {
-			mid = (lo + hi + 1) >> 1;
-			if (r[mid].start <= a)
-				lo = mid;
-			else
-				hi = mid - 1;
+	while (d != MT_NONE) {
+		dn = &t->dn32[d];
+		if (key < dn->lo)
+			return kv[dn->before].val;
+		b = (key - dn->lo) >> dn->shift;
+		if (b > dn->last)
+			b = dn->last;
+		e = t->dent[dn->ent + b];
+		if (!(e & MT_CHILD)) {
+			lo = e & MT_IDX;
+			w = e >> MT_WSHIFT;
+			if (w == MT_WMAX)
+				w = dn->win;
+			if (lo + w < hi)
+				hi = lo + w;
+			break;
 		}
-		return a <= r[lo].end;
+		d = e & ~MT_CHILD;
 	}
-	return mt_src_ok6(t->src6 + s->off6, s->n6, mt_be64(k->saddr),
-			  mt_be64(k->saddr + 8));
+	/* last interval starting at or below key in [lo, hi] */
+	for (n = hi - lo + 1; n > 1; n -= half) {
+		half = n >> 1;
+		if (kv[lo + half].key <= key)
+			lo += half;
+	}
+	return kv[lo].val;
 }
 
-static inline u32 mt_find4(const struct mt_fam *f, u32 a)
+static __always_inline u32 mt_map128(const struct mt_table *t,
+				     const struct mt_map *m,
+				     u64 ah, u64 al)
 {
-	u32 b = a >> f->shift;
-	u32 lo = f->dir[b], hi = f->dir[b + 1], mid;
+	const struct mt_kv128 *kv = t->kv128 + m->iv;
+	const struct mt_dn128 *dn;
+	u32 lo = 0, hi = m->n - 1, n, half, d = m->dir, e, w;
+	u64 dh, dl, b;
 
-	while (lo < hi) {
-		mid = (lo + hi + 1) >> 1;
-		if (f->iv4[mid].start <= a)
-			lo = mid;
+	while (d != MT_NONE) {
+		dn = &t->dn128[d];
+		if (!mt_le(&dn->lo, ah, al))
+			return kv[dn->before].val;
+		dl = al - dn->lo.lo;
+		dh = ah - dn->lo.hi - (al < dn->lo.lo);
+		if (dn->shift >= 64)
+			b = dh >> (dn->shift - 64);
+		else if (dh >> dn->shift)
+			b = dn->last;
+		else if (dn->shift)
+			b = dh << (64 - dn->shift) | dl >> dn->shift;
 		else
-			hi = mid - 1;
+			b = dl;
+		if (b > dn->last)
+			b = dn->last;
+		e = t->dent[dn->ent + b];
+		if (!(e & MT_CHILD)) {
+			lo = e & MT_IDX;
+			w = e >> MT_WSHIFT;
+			if (w == MT_WMAX)
+				w = dn->win;
+			if (lo + w < hi)
+				hi = lo + w;
+			break;
+		}
+		d = e & ~MT_CHILD;
 	}
-	return f->iv4[lo].node;
+	for (n = hi - lo + 1; n > 1; n -= half) {
+		half = n >> 1;
+		if (mt_le(&kv[lo + half].key, ah, al))
+			lo += half;
+	}
+	return kv[lo].val;
 }
 
-static inline u32 mt_find6(const struct mt_fam *f, u64 ah, u64 al)
+/* Resolve a cell to a rule, MT_END or MT_CONT | node through its source map. */
+static inline u32 mt_cell(const struct mt_table *t, u32 c,
+			  const struct mt_key *k)
 {
-	u32 b = ah >> (32 + f->shift);
-	u32 lo = f->dir[b], hi = f->dir[b + 1], mid;
+	const struct mt_smap *s;
 
-	while (lo < hi) {
-		mid = (lo + hi + 1) >> 1;
-		if (mt_le(&f->iv6[mid].start, ah, al))
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	return f->iv6[lo].node;
+	if (c < MT_SMAP || c == MT_END)
+		return c;
+	s = &t->smaps[c & ~MT_SMAP];
+	if (k->family == 4)
+		return mt_map32(t, &s->m4, mt_be32(k->saddr));
+	return mt_map128(t, &s->m6, mt_be64(k->saddr), mt_be64(k->saddr + 8));
 }
 
 s32 mt_lookup(const struct mt_table *t, const struct mt_key *k)
 {
 	const struct mt_node *n;
-	const struct mt_seg *sg;
-	const struct mt_cand *c;
-	u32 node, lo, hi, mid, port = k->dport, proto = k->proto;
+	u32 node, c, p;
 
-	if (k->family == 4)
-		node = mt_find4(&t->f4, mt_be32(k->daddr));
-	else if (k->family == 6)
-		node = mt_find6(&t->f6, mt_be64(k->daddr),
-				mt_be64(k->daddr + 8));
+	if (k->proto == MT_PROTO_TCP)
+		p = 0;
+	else if (k->proto == MT_PROTO_UDP)
+		p = 1;
 	else
 		return -1;
-
-	while (node != MT_NONE) {
-		n = &t->nodes[node];
-		sg = t->segs + n->seg;
-		lo = 0;
-		hi = n->nseg - 1;
-		while (lo < hi) {
-			mid = (lo + hi + 1) >> 1;
-			if (sg[mid].start <= port)
-				lo = mid;
-			else
-				hi = mid - 1;
-		}
-		for (c = t->cands + sg[lo].list; c->info; c++) {
-			if (!(c->info & proto))
-				continue;
-			if (c->info >> 2 && !mt_src_ok(t, c->info >> 2, k))
-				continue;
-			return c->rule;
-		}
-		node = n->parent;
+	if (k->family == 4)
+		node = mt_map32(t, &t->dst4, mt_be32(k->daddr));
+	else if (k->family == 6)
+		node = mt_map128(t, &t->dst6, mt_be64(k->daddr),
+				 mt_be64(k->daddr + 8));
+	else
+		return -1;
+	if (node == MT_END)
+		return -1;
+	n = &t->nodes[node];
+	c = mt_cell(t, mt_map32(t, &n->pm[p], k->dport), k);
+	while (unlikely(c >= MT_CONT && c < MT_SMAP)) {
+		n = &t->nodes[c & ~MT_CONT];
+		c = mt_cell(t, mt_map32(t, &n->pm[p], k->dport), k);
 	}
-	return -1;
+	return c == MT_END ? -1 : (s32)c;
 }
 
 size_t mt_memory(const struct mt_table *t)
@@ -234,10 +263,13 @@ void mt_destroy(struct mt_table *t)
 {
 	if (!t)
 		return;
-	mt_free(t->blob);
 	mt_free(t->nodes);
-	mt_free(t->segs);
-	mt_free(t->cands);
+	mt_free(t->smaps);
+	mt_free(t->kv32);
+	mt_free(t->kv128);
+	mt_free(t->dn32);
+	mt_free(t->dn128);
+	mt_free(t->dent);
 	mt_free(t);
 }
 
@@ -257,13 +289,7 @@ struct mt_ent {
 	u64 key;		/* width << 32 | id: lower is better */
 	u32 rule;
 	u32 lo, hi;
-};
-
-/* A (rule, port range) entry covering the port being swept. */
-struct mt_act {
-	u64 key;
-	u32 rule;
-	u32 hi;
+	u32 restricted;		/* the rule has source prefixes */
 };
 
 /* Compile-time view of a prefix node. */
@@ -274,10 +300,17 @@ struct mt_bnode {
 	u32 ndst;
 };
 
-/* Source prefix of one rule being normalised. */
+/* Elementary destination interval (compile time). */
+struct mt_iv {
+	struct mt_addr start;
+	u32 node;
+};
+
+/* A source prefix of a candidate list, for the first-match sweep. */
 struct mt_sitem {
 	struct mt_addr start, end;
-	u32 fam;
+	u32 len;
+	u32 prio;		/* position in the list */
 };
 
 struct mt_hslot {
@@ -285,11 +318,21 @@ struct mt_hslot {
 	u32 hash;
 };
 
+/* A growable array. */
+struct mt_vec {
+	void *p;
+	u32 n, cap;
+};
+
+/* Work list entry of the directory builder. */
+struct mt_dwork {
+	u32 a, b, depth;
+};
+
 struct mt_build {
 	const struct mt_rule *rules;
 	u32 n;
 	const char *err;
-	u32 *rinfo;		/* per rule: candidate info */
 	u32 *stamp;		/* per rule: last list it went into */
 	u32 gen;
 	u64 work;
@@ -298,29 +341,38 @@ struct mt_build {
 	u32 ndst;
 	struct mt_bnode *bn;
 	u32 nnode, nnode4;
-	struct mt_node *nodes;
-
-	struct mt_ent *ent;	/* scratch: entries of one node */
-	struct mt_act *act;	/* scratch: active entries, best first */
-	struct mt_cand *tmp;	/* scratch: one list */
+	u8 *inner;		/* per node: some node has it as parent */
+	u32 *order;		/* nodes by prefix length */
+	u64 catwork, catbudget;	/* long parent lists copied, allowed */
+	u64 nsrcent;		/* source prefixes of all rules */
+	u32 lencnt[130];
 	u32 maxg;
 
-	struct mt_seg *segs;
-	u32 nseg, segcap;
-	struct mt_cand *cands;
-	u32 ncand, candcap;
+	/* one node's entries, heaps and own port segments (scratch) */
+	struct mt_ent *ent;
+	u32 *hpe, *hpu, *hpr, *tmp;
+	struct mt_vec oseg;	/* u32 triples: start, own list offset, default */
+	struct mt_vec olst;	/* u32: own restricted lists (len, rules...) */
+	struct mt_vec cat;	/* u32: a list being built */
+
+	/* candidate lists: len, terminator, rules...; offset 0 unused */
+	struct mt_vec lst;
 	struct mt_hslot *ht;
 	u32 htn, htcap;
+	u32 *lcell;		/* per list offset: its cell, built lazily */
+	u32 lcellcap;
+	u32 lend;		/* the list [END] */
+
+	struct mt_vec nodes;	/* struct mt_node */
+	struct mt_vec smaps;	/* struct mt_smap */
+	struct mt_vec kv32, kv128, dn32, dn128, dent;
+	struct mt_vec dwork;	/* struct mt_dwork */
+	struct mt_vec sit;	/* struct mt_sitem */
+	u32 *stk;
+	u32 stkcap;
 
 	struct mt_iv *iv[2];
 	u32 niv[2];
-
-	struct mt_srcset *srcsets;
-	u32 nsets;
-	struct mt_range4 *src4;
-	u32 nsrc4;
-	struct mt_range6 *src6;
-	u32 nsrc6;
 };
 
 static void mt_addr_of(const struct mt_prefix *p, struct mt_addr *a)
@@ -633,8 +685,7 @@ static int mt_make_nodes(struct mt_build *b)
 			b->nnode++;
 	}
 	b->bn = mt_alloc((size_t)b->nnode * sizeof(*b->bn));
-	b->nodes = mt_alloc((size_t)b->nnode * sizeof(*b->nodes));
-	if (!b->bn || !b->nodes)
+	if (!b->bn)
 		return -ENOMEM;
 
 	b->nnode4 = 0;
@@ -665,270 +716,290 @@ static int mt_make_nodes(struct mt_build *b)
 	return 0;
 }
 
-static void *mt_regrow(void *old, size_t used, size_t size)
+/* Room for @more elements of @size bytes in @v (doubling). */
+static int mt_vgrow_slow(struct mt_build *b, struct mt_vec *v, u32 more,
+			 size_t size)
 {
-	void *p = mt_alloc(size);
+	u64 need = (u64)v->n + more;
+	u32 cap = v->cap ? v->cap : 64;
+	void *p;
 
-	if (p && used)
-		memcpy(p, old, used);
-	if (p)
-		mt_free(old);
-	return p;
-}
-
-static u32 mt_hash_list(const struct mt_cand *c, u32 n)
-{
-	u32 h = 0x811c9dc5 ^ n, i;
-
-	for (i = 0; i < n; i++) {
-		h = (h ^ c[i].rule) * 0x01000193;
-		h ^= h >> 15;
-	}
-	return h | 1;
-}
-
-static bool mt_same_list(const struct mt_build *b, u32 off, u32 n)
-{
-	const struct mt_cand *c = b->cands + off;
-	u32 i;
-
-	for (i = 0; i < n; i++)
-		if (!c[i].info || c[i].rule != b->tmp[i].rule)
-			return false;
-	return !c[n].info;
-}
-
-/* Grows the list hash table to at least @min slots (at least doubling it). */
-static int mt_ht_grow(struct mt_build *b, u32 min)
-{
-	struct mt_hslot *old = b->ht, *nh;
-	u32 ocap = b->htcap, ncap = ocap ? ocap * 2 : 1024, i, h;
-
-	while (ncap < min && ncap < (1U << 30))
-		ncap *= 2;
-	if ((size_t)ncap * sizeof(*nh) > MT_MAX_BYTES / 2) {
-		b->err = "compiled table too large (candidate lists)";
+	while (cap < need && cap < MT_MAX_POOL)
+		cap *= 2;
+	if (need > cap || (size_t)cap * size > MT_MAX_BYTES) {
+		b->err = "compiled table too large";
 		return -E2BIG;
 	}
-	nh = mt_alloc((size_t)ncap * sizeof(*nh));
-	if (!nh)
+	p = mt_alloc((size_t)cap * size);
+	if (!p)
 		return -ENOMEM;
-	memset(nh, 0, (size_t)ncap * sizeof(*nh));
-	for (i = 0; i < ocap; i++) {
-		if (!old[i].list)
-			continue;
-		for (h = old[i].hash & (ncap - 1); nh[h].list;
-		     h = (h + 1) & (ncap - 1))
-			;
-		nh[h] = old[i];
-	}
-	mt_free(old);
-	b->ht = nh;
-	b->htcap = ncap;
+	if (v->n)
+		memcpy(p, v->p, (size_t)v->n * size);
+	mt_free(v->p);
+	v->p = p;
+	v->cap = cap;
 	return 0;
 }
 
-/* Store b->tmp[0..n) as a candidate list (or find an identical one). */
-static int mt_store_list(struct mt_build *b, u32 n, u32 *list)
+static inline int mt_vgrow(struct mt_build *b, struct mt_vec *v, u32 more,
+			   size_t size)
 {
-	u32 h, i, need;
-	void *p;
-	int ret;
-
-	if (!n) {
-		*list = 0;
+	if (likely((u64)v->n + more <= v->cap))
 		return 0;
-	}
-	if (2 * (b->htn + 1) > b->htcap) {
-		ret = mt_ht_grow(b, 0);
-		if (ret)
-			return ret;
-	}
-	h = mt_hash_list(b->tmp, n);
-	for (i = h & (b->htcap - 1); b->ht[i].list; i = (i + 1) & (b->htcap - 1)) {
-		if (b->ht[i].hash == h && mt_same_list(b, b->ht[i].list, n)) {
-			*list = b->ht[i].list;
-			return 0;
-		}
-	}
-	need = b->ncand + n + 1;
-	if ((size_t)need * sizeof(struct mt_cand) > MT_MAX_BYTES / 2) {
-		b->err = "compiled table too large (candidate lists)";
+	return mt_vgrow_slow(b, v, more, size);
+}
+
+static int mt_charge(struct mt_build *b, u64 w)
+{
+	b->work += w;
+	if (b->work > MT_MAX_WORK) {
+		b->err = "rules overlap too much: compiled lists too large";
 		return -E2BIG;
 	}
-	if (need > b->candcap) {
-		u32 cap = b->candcap;
-
-		while (cap < need)
-			cap *= 2;
-		p = mt_regrow(b->cands, (size_t)b->ncand * sizeof(*b->cands),
-			      (size_t)cap * sizeof(*b->cands));
-		if (!p)
-			return -ENOMEM;
-		b->cands = p;
-		b->candcap = cap;
-	}
-	*list = b->ncand;
-	memcpy(b->cands + b->ncand, b->tmp, n * sizeof(*b->tmp));
-	b->cands[b->ncand + n].rule = 0;
-	b->cands[b->ncand + n].info = 0;
-	b->ncand = need;
-	b->ht[i].list = *list;
-	b->ht[i].hash = h;
-	b->htn++;
 	return 0;
 }
 
-static int mt_add_seg(struct mt_build *b, u32 start, u32 list)
+static u32 mt_ceil_log2(u64 x)
 {
-	void *p;
+	u32 r = 0;
 
-	if (b->nseg == b->segcap) {
-		if ((size_t)b->segcap * 2 * sizeof(*b->segs) > MT_MAX_BYTES / 4) {
-			b->err = "compiled table too large (port segments)";
-			return -E2BIG;
-		}
-		p = mt_regrow(b->segs, (size_t)b->nseg * sizeof(*b->segs),
-			      (size_t)b->segcap * 2 * sizeof(*b->segs));
-		if (!p)
-			return -ENOMEM;
-		b->segs = p;
-		b->segcap *= 2;
-	}
-	b->segs[b->nseg].start = start;
-	b->segs[b->nseg].list = list;
-	b->nseg++;
-	return 0;
+	while (r < 63 && (1ULL << r) < x)
+		r++;
+	return r;
 }
 
-static int mt_cmp_ent(const void *pa, const void *pb)
+static u32 mt_dir_bits(u32 c)
 {
-	const struct mt_ent *a = pa, *b = pb;
+	u32 bits = mt_ceil_log2(c) + 1;
 
-	return a->lo < b->lo ? -1 : a->lo > b->lo;
-}
-
-static int mt_cmp_act(const void *pa, const void *pb)
-{
-	const struct mt_act *a = pa, *b = pb;
-
-	return a->key < b->key ? -1 : a->key > b->key;
-}
-
-/* Insert @e into @act[0..na), kept sorted by key. */
-static void mt_act_insert(struct mt_act *act, u32 na, const struct mt_ent *e)
-{
-	u32 lo = 0, hi = na, mid;
-
-	while (lo < hi) {
-		mid = (lo + hi) >> 1;
-		if (act[mid].key < e->key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(act + lo + 1, act + lo, (na - lo) * sizeof(*act));
-	act[lo].key = e->key;
-	act[lo].rule = e->rule;
-	act[lo].hi = e->hi;
+	if (bits < 4)
+		bits = 4;
+	if (bits > MT_DIR_MAX_BITS)
+		bits = MT_DIR_MAX_BITS;
+	return bits;
 }
 
 /*
- * Port segments of one prefix node: sweep the node's (rule, range) entries
- * sorted by low port, keeping the set of ranges covering the current port
- * sorted by (width, id); every boundary starts a segment whose candidate
- * list is that set with each rule kept once (at its narrowest range).
- * The work is bounded by the total length of the lists produced, which is
- * capped by MT_MAX_WORK.
+ * Directory of the map @m (32-bit keys): nodes are built breadth first from
+ * a work list, no recursion. A node over the starts [a, b] spreads them by
+ * (key - key[a]) >> shift into at most 2^bits buckets; a bucket whose
+ * window (the interval holding its first key and the starts inside it)
+ * has more than MT_LEAF + 1 intervals gets a child node, up to
+ * MT_DIR_DEPTH levels.
  */
-static int mt_build_node(struct mt_build *b, u32 node)
+static int mt_dir32(struct mt_build *b, struct mt_map *m)
 {
-	const struct mt_bnode *bn = &b->bn[node];
-	struct mt_ent *e = b->ent;
-	struct mt_act *act = b->act;
-	const struct mt_rule *r;
-	u32 m = 0, i, j, na = 0, pos = 0, p = 0, next, c, list, prev = MT_NONE;
-	u32 rule;
+	const struct mt_kv32 *kv;
+	struct mt_dwork *w;
+	struct mt_dn32 *dn;
+	u32 d, first, i, j, g, e, nb, bits, shift, range, *ent;
+	u64 bs, be;
 	int ret;
 
-	for (i = 0; i < bn->ndst; i++) {
-		rule = b->dst[bn->dst + i].rule;
-		r = &b->rules[rule];
-		for (j = 0; j < r->n_ports; j++) {
-			e[m].lo = r->ports[j].lo;
-			e[m].hi = r->ports[j].hi;
-			e[m].key = (u64)(e[m].hi - e[m].lo) << 32 | r->id;
-			e[m].rule = rule;
-			m++;
-		}
-	}
-	if (m > 16) {
-		mt_sort(e, m, sizeof(*e), mt_cmp_ent);
-	} else {
-		for (i = 1; i < m; i++) {
-			struct mt_ent x = e[i];
+	m->dir = MT_NONE;
+	if (m->n <= MT_LEAF + 1)
+		return 0;
+	b->dwork.n = 0;
+	first = b->dn32.n;
+	ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
+	if (ret)
+		return ret;
+	w = b->dwork.p;
+	w[0].a = 1;
+	w[0].b = m->n - 1;
+	w[0].depth = 0;
+	b->dwork.n = 1;
+	for (d = 0; d < b->dwork.n; d++) {
+		struct mt_dwork cw = ((struct mt_dwork *)b->dwork.p)[d];
 
-			for (j = i; j && e[j - 1].lo > x.lo; j--)
-				e[j] = e[j - 1];
-			e[j] = x;
-		}
-	}
-
-	b->nodes[node].parent = bn->parent;
-	b->nodes[node].seg = b->nseg;
-	for (;;) {
-		for (i = 0, j = 0; i < na; i++)
-			if (act[i].hi >= p)
-				act[j++] = act[i];
-		na = j;
-		for (j = pos; j < m && e[j].lo <= p; j++)
+		kv = (const struct mt_kv32 *)b->kv32.p + m->iv;
+		range = kv[cw.b].key - kv[cw.a].key;
+		bits = mt_dir_bits(cw.b - cw.a + 1);
+		for (shift = 0; shift < 32 && (range >> shift) >> bits; shift++)
 			;
-		if (j - pos > 8) {
-			/* Many ranges start here: append and sort. */
-			for (; pos < j; pos++, na++) {
-				act[na].key = e[pos].key;
-				act[na].rule = e[pos].rule;
-				act[na].hi = e[pos].hi;
-			}
-			mt_sort(act, na, sizeof(*act), mt_cmp_act);
-		}
-		for (; pos < j; pos++, na++)
-			mt_act_insert(act, na, &e[pos]);
-		next = pos < m ? e[pos].lo : MT_NPORTS;
-		b->gen++;
-		for (i = 0, c = 0; i < na; i++) {
-			if (act[i].hi + 1 < next)
-				next = act[i].hi + 1;
-			rule = act[i].rule;
-			if (b->stamp[rule] == b->gen)
-				continue;
-			b->stamp[rule] = b->gen;
-			b->tmp[c].rule = rule;
-			b->tmp[c].info = b->rinfo[rule];
-			c++;
-		}
-		b->work += na + 1;
-		if (b->work > MT_MAX_WORK) {
-			b->err = "rules overlap too much: candidate lists too large";
-			return -E2BIG;
-		}
-		ret = mt_store_list(b, c, &list);
+		nb = (range >> shift) + 1;
+		ret = mt_vgrow(b, &b->dn32, 1, sizeof(*dn));
+		if (!ret)
+			ret = mt_vgrow(b, &b->dent, nb, sizeof(u32));
+		if (!ret)
+			ret = mt_charge(b, nb);
 		if (ret)
 			return ret;
-		if (list != prev) {
-			ret = mt_add_seg(b, p, list);
-			if (ret)
-				return ret;
-			prev = list;
+		kv = (const struct mt_kv32 *)b->kv32.p + m->iv;
+		dn = (struct mt_dn32 *)b->dn32.p + b->dn32.n++;
+		dn->lo = kv[cw.a].key;
+		dn->shift = shift;
+		dn->last = nb - 1;
+		dn->before = cw.a - 1;
+		dn->ent = b->dent.n;
+		dn->win = 0;
+		ent = (u32 *)b->dent.p + b->dent.n;
+		b->dent.n += nb;
+		i = cw.a;
+		for (j = 0; j < nb; j++) {
+			bs = dn->lo + ((u64)j << shift);
+			be = bs + ((u64)1 << shift) - 1;
+			while (i <= cw.b && kv[i].key <= bs)
+				i++;
+			e = i - 1;
+			for (g = i; g <= cw.b && kv[g].key <= be; g++)
+				;
+			/* window: intervals e .. g - 1 */
+			if (g - 1 - e > MT_LEAF && cw.depth < MT_DIR_DEPTH) {
+				ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
+				if (ret)
+					return ret;
+				w = (struct mt_dwork *)b->dwork.p + b->dwork.n;
+				w->a = i;
+				w->b = g - 1;
+				w->depth = cw.depth + 1;
+				ent[j] = MT_CHILD | (first + b->dwork.n);
+				b->dwork.n++;
+				continue;
+			}
+			ent[j] = e | (g - 1 - e < MT_WMAX ? g - 1 - e : MT_WMAX) <<
+				 MT_WSHIFT;
+			if (g - 1 - e > dn->win)
+				dn->win = g - 1 - e;
 		}
-		if (next >= MT_NPORTS)
-			break;
-		p = next;
+		mt_resched();
 	}
-	b->nodes[node].nseg = b->nseg - b->nodes[node].seg;
+	m->dir = first;
 	return 0;
 }
 
+static inline void mt_sub(struct mt_addr *r, const struct mt_addr *a,
+			  const struct mt_addr *b)
+{
+	r->lo = a->lo - b->lo;
+	r->hi = a->hi - b->hi - (a->lo < b->lo);
+}
+
+/* a >> s for s in 0..127 */
+static inline void mt_shr(struct mt_addr *r, const struct mt_addr *a, u32 s)
+{
+	if (s >= 64) {
+		r->lo = a->hi >> (s - 64);
+		r->hi = 0;
+	} else if (s) {
+		r->lo = a->lo >> s | a->hi << (64 - s);
+		r->hi = a->hi >> s;
+	} else {
+		*r = *a;
+	}
+}
+
+/* lo + (j << s), saturating at the top of the address space */
+static void mt_bucket(struct mt_addr *r, const struct mt_addr *lo, u64 j,
+		      u32 s)
+{
+	struct mt_addr x;
+
+	if (s >= 64) {
+		x.hi = j << (s - 64);
+		x.lo = 0;
+	} else if (s) {
+		x.hi = j >> (64 - s);
+		x.lo = j << s;
+	} else {
+		x.hi = 0;
+		x.lo = j;
+	}
+	r->lo = lo->lo + x.lo;
+	r->hi = lo->hi + x.hi + (r->lo < x.lo);
+	if (r->hi < lo->hi || (r->hi == lo->hi && r->lo < lo->lo))
+		r->hi = r->lo = ~0ULL;
+}
+
+/* The same for 128-bit keys. */
+static int mt_dir128(struct mt_build *b, struct mt_map *m)
+{
+	const struct mt_kv128 *kv;
+	struct mt_dwork *w;
+	struct mt_dn128 *dn;
+	struct mt_addr range, x, bs, be;
+	u32 d, first, i, j, g, e, nb, bits, shift, *ent;
+	int ret;
+
+	m->dir = MT_NONE;
+	if (m->n <= MT_LEAF + 1)
+		return 0;
+	b->dwork.n = 0;
+	first = b->dn128.n;
+	ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
+	if (ret)
+		return ret;
+	w = b->dwork.p;
+	w[0].a = 1;
+	w[0].b = m->n - 1;
+	w[0].depth = 0;
+	b->dwork.n = 1;
+	for (d = 0; d < b->dwork.n; d++) {
+		struct mt_dwork cw = ((struct mt_dwork *)b->dwork.p)[d];
+
+		kv = (const struct mt_kv128 *)b->kv128.p + m->iv;
+		mt_sub(&range, &kv[cw.b].key, &kv[cw.a].key);
+		bits = mt_dir_bits(cw.b - cw.a + 1);
+		for (shift = 0; shift < 127; shift++) {
+			mt_shr(&x, &range, shift);
+			if (!x.hi && !(x.lo >> bits))
+				break;
+		}
+		mt_shr(&x, &range, shift);
+		nb = (u32)x.lo + 1;
+		ret = mt_vgrow(b, &b->dn128, 1, sizeof(*dn));
+		if (!ret)
+			ret = mt_vgrow(b, &b->dent, nb, sizeof(u32));
+		if (!ret)
+			ret = mt_charge(b, nb);
+		if (ret)
+			return ret;
+		kv = (const struct mt_kv128 *)b->kv128.p + m->iv;
+		dn = (struct mt_dn128 *)b->dn128.p + b->dn128.n++;
+		dn->lo = kv[cw.a].key;
+		dn->shift = shift;
+		dn->last = nb - 1;
+		dn->before = cw.a - 1;
+		dn->ent = b->dent.n;
+		dn->win = 0;
+		ent = (u32 *)b->dent.p + b->dent.n;
+		b->dent.n += nb;
+		i = cw.a;
+		for (j = 0; j < nb; j++) {
+			mt_bucket(&bs, &dn->lo, j, shift);
+			mt_bucket(&be, &dn->lo, (u64)j + 1, shift);
+			if (be.lo-- == 0)
+				be.hi--;
+			if (j == nb - 1)
+				be.hi = be.lo = ~0ULL;
+			while (i <= cw.b && mt_cmp_addr(&kv[i].key, &bs) <= 0)
+				i++;
+			e = i - 1;
+			for (g = i; g <= cw.b && mt_cmp_addr(&kv[g].key, &be) <= 0;
+			     g++)
+				;
+			if (g - 1 - e > MT_LEAF && cw.depth < MT_DIR_DEPTH) {
+				ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
+				if (ret)
+					return ret;
+				w = (struct mt_dwork *)b->dwork.p + b->dwork.n;
+				w->a = i;
+				w->b = g - 1;
+				w->depth = cw.depth + 1;
+				ent[j] = MT_CHILD | (first + b->dwork.n);
+				b->dwork.n++;
+				continue;
+			}
+			ent[j] = e | (g - 1 - e < MT_WMAX ? g - 1 - e : MT_WMAX) <<
+				 MT_WSHIFT;
+			if (g - 1 - e > dn->win)
+				dn->win = g - 1 - e;
+		}
+		mt_resched();
+	}
+	m->dir = first;
+	return 0;
+}
 static void mt_emit(struct mt_iv *iv, u32 *cnt, const struct mt_addr *p,
 		    u32 node)
 {
@@ -977,222 +1048,760 @@ static u32 mt_sweep(struct mt_build *b, u32 f0, u32 f1, struct mt_iv *iv)
 	return cnt;
 }
 
-static u32 mt_dir_bits(u32 nint)
+static int mt_cmp_ent(const void *pa, const void *pb)
 {
-	u32 bits = 1;
+	const struct mt_ent *a = pa, *b = pb;
 
-	while (bits < 32 && (1U << bits) <= nint)
-		bits++;
-	bits++;
-	if (bits < MT_DIR_MIN_BITS)
-		bits = MT_DIR_MIN_BITS;
-	if (bits > MT_DIR_MAX_BITS)
-		bits = MT_DIR_MAX_BITS;
-	return bits;
-}
-
-static int mt_cmp_sitem(const void *pa, const void *pb)
-{
-	const struct mt_sitem *a = pa, *b = pb;
-
-	if (a->fam != b->fam)
-		return a->fam < b->fam ? -1 : 1;
-	return mt_cmp_addr(&a->start, &b->start);
-}
-
-/* Source prefixes of every rule as sorted, disjoint ranges per family. */
-static int mt_make_srcsets(struct mt_build *b, u32 maxsrc, u64 nsrc)
-{
-	const struct mt_rule *r;
-	struct mt_sitem *it, *cur;
-	struct mt_addr m;
-	u32 i, j, k, s = 0;
-
-	b->srcsets = mt_alloc((size_t)b->nsets * sizeof(*b->srcsets));
-	b->src4 = mt_alloc((size_t)nsrc * sizeof(*b->src4));
-	b->src6 = mt_alloc((size_t)nsrc * sizeof(*b->src6));
-	it = mt_alloc((size_t)maxsrc * sizeof(*it));
-	if (!b->srcsets || !b->src4 || !b->src6 || !it) {
-		mt_free(it);
-		return -ENOMEM;
-	}
-	for (i = 0; i < b->n; i++) {
-		r = &b->rules[i];
-		if (!r->n_src || !r->n_ports)
-			continue;
-		for (j = 0; j < r->n_src; j++) {
-			mt_addr_of(&r->src[j], &it[j].start);
-			mt_hostmask(r->src[j].len, &m);
-			it[j].end.hi = it[j].start.hi | m.hi;
-			it[j].end.lo = it[j].start.lo | m.lo;
-			it[j].fam = r->src[j].family;
-		}
-		mt_sort(it, r->n_src, sizeof(*it), mt_cmp_sitem);
-		/* Merge overlapping (i.e. nested or equal) prefixes. */
-		for (j = 0, k = 0; j < r->n_src; j++) {
-			cur = &it[k];
-			if (j && it[j].fam == cur->fam &&
-			    mt_cmp_addr(&it[j].start, &cur->end) <= 0) {
-				if (mt_cmp_addr(&it[j].end, &cur->end) > 0)
-					cur->end = it[j].end;
-				continue;
-			}
-			if (j)
-				k++;
-			it[k] = it[j];
-		}
-		b->srcsets[s].off4 = b->nsrc4;
-		b->srcsets[s].off6 = b->nsrc6;
-		for (j = 0; j <= k; j++) {
-			if (it[j].fam == 4) {
-				b->src4[b->nsrc4].start = it[j].start.hi >> 32;
-				b->src4[b->nsrc4].end = it[j].end.hi >> 32;
-				b->nsrc4++;
-			} else {
-				b->src6[b->nsrc6].start = it[j].start;
-				b->src6[b->nsrc6].end = it[j].end;
-				b->nsrc6++;
-			}
-		}
-		b->srcsets[s].n4 = b->nsrc4 - b->srcsets[s].off4;
-		b->srcsets[s].n6 = b->nsrc6 - b->srcsets[s].off6;
-		s++;
-	}
-	mt_free(it);
-	return 0;
-}
-
-static size_t mt_align(size_t x)
-{
-	return (x + 15) & ~(size_t)15;
-}
-
-static void mt_fill_dir(u32 *dir, u32 bits, const struct mt_iv *iv, u32 nint)
-{
-	u32 k, i = 0, nb = 1U << bits;
-	u64 bh;
-
-	for (k = 0; k < nb; k++) {
-		bh = (u64)k << (64 - bits);
-		while (i + 1 < nint && (iv[i + 1].start.hi < bh ||
-					(iv[i + 1].start.hi == bh &&
-					 !iv[i + 1].start.lo)))
-			i++;
-		dir[k] = i;
-	}
-	dir[nb] = nint - 1;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
 /*
- * Lay the final table out: the directories, intervals and source sets in one
- * allocation; the nodes, port segments and candidate lists, the bulk of a
- * large table, stay where they were built (copying them cost one more
- * allocation of their size, zeroed with init_on_alloc, and a copy).
+ * Binary heaps of entry indices for the port sweep: by end port (@byhi) or
+ * by (width, id) key.
  */
+static inline bool mt_hless(const struct mt_ent *e, u32 x, u32 y, bool byhi)
+{
+	return byhi ? e[x].hi < e[y].hi : e[x].key < e[y].key;
+}
+
+static void mt_hpush(const struct mt_ent *e, u32 *h, u32 *n, u32 x, bool byhi)
+{
+	u32 i = (*n)++, p;
+
+	while (i) {
+		p = (i - 1) / 2;
+		if (!mt_hless(e, x, h[p], byhi))
+			break;
+		h[i] = h[p];
+		i = p;
+	}
+	h[i] = x;
+}
+
+static u32 mt_hpop(const struct mt_ent *e, u32 *h, u32 *n, bool byhi)
+{
+	u32 top = h[0], x = h[--(*n)], i = 0, c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && mt_hless(e, h[c + 1], h[c], byhi))
+			c++;
+		if (!mt_hless(e, h[c], x, byhi))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	if (*n)
+		h[i] = x;
+	return top;
+}
+
+static u32 mt_hash_list(const u32 *l, u32 n, u32 term)
+{
+	u32 h = 0x811c9dc5 ^ n, i;
+
+	h = (h ^ term) * 0x01000193;
+	for (i = 0; i < n; i++) {
+		h = (h ^ l[i]) * 0x01000193;
+		h ^= h >> 15;
+	}
+	return h | 1;
+}
+
+/* Grows the list hash table (at least doubling it). */
+static int mt_ht_grow(struct mt_build *b)
+{
+	struct mt_hslot *old = b->ht, *nh;
+	u32 ocap = b->htcap, ncap = ocap ? ocap * 2 : 1024, i, h;
+
+	if ((size_t)ncap * sizeof(*nh) > MT_MAX_BYTES / 2) {
+		b->err = "compiled table too large (candidate lists)";
+		return -E2BIG;
+	}
+	nh = mt_alloc((size_t)ncap * sizeof(*nh));
+	if (!nh)
+		return -ENOMEM;
+	memset(nh, 0, (size_t)ncap * sizeof(*nh));
+	for (i = 0; i < ocap; i++) {
+		if (!old[i].list)
+			continue;
+		for (h = old[i].hash & (ncap - 1); nh[h].list;
+		     h = (h + 1) & (ncap - 1))
+			;
+		nh[h] = old[i];
+	}
+	mt_free(old);
+	b->ht = nh;
+	b->htcap = ncap;
+	return 0;
+}
+
+/*
+ * The list of rules @l[0..n) (restricted to sources, best first) followed by
+ * @term (a rule without source restriction, MT_END or MT_CONT), stored once:
+ * returns its offset in b->lst (> 0) in *out.
+ */
+static int mt_intern(struct mt_build *b, const u32 *l, u32 n, u32 term,
+		     u32 *out)
+{
+	u32 h, i, *p;
+	int ret;
+
+	if (2 * (b->htn + 1) > b->htcap) {
+		ret = mt_ht_grow(b);
+		if (ret)
+			return ret;
+	}
+	ret = mt_charge(b, n + 1);
+	if (ret)
+		return ret;
+	h = mt_hash_list(l, n, term);
+	for (i = h & (b->htcap - 1); b->ht[i].list; i = (i + 1) & (b->htcap - 1)) {
+		if (b->ht[i].hash != h)
+			continue;
+		p = (u32 *)b->lst.p + b->ht[i].list;
+		if (p[0] == n && p[1] == term &&
+		    (!n || !memcmp(p + 2, l, (size_t)n * sizeof(*l)))) {
+			*out = b->ht[i].list;
+			return 0;
+		}
+	}
+	ret = mt_vgrow(b, &b->lst, n + 2, sizeof(u32));
+	if (ret)
+		return ret;
+	p = (u32 *)b->lst.p + b->lst.n;
+	p[0] = n;
+	p[1] = term;
+	if (n)
+		memcpy(p + 2, l, (size_t)n * sizeof(*l));
+	*out = b->lst.n;
+	b->lst.n += n + 2;
+	b->ht[i].list = *out;
+	b->ht[i].hash = h;
+	b->htn++;
+	return 0;
+}
+
+/*
+ * Own port segments of node @node for protocol bit @proto: a sweep over its
+ * (rule, range) entries sorted by low port. At each boundary the candidates
+ * are the entries covering the port in (width, id) order, each rule once;
+ * only those before the first rule without source restriction (the
+ * default) can ever be chosen, and only they are collected, so the work is
+ * bounded by the size of the lists produced. Heaps: every active entry by
+ * end (next boundary), unrestricted ones by key (the default), restricted
+ * ones by key (the list); expired entries leave the key heaps lazily.
+ * Output: b->oseg triples (start, offset in b->olst or MT_NONE, default or
+ * MT_END); an own list is (count, rules...).
+ */
+static int mt_own_segs(struct mt_build *b, u32 node, u32 proto)
+{
+	const struct mt_bnode *bn = &b->bn[node];
+	struct mt_ent *e = b->ent;
+	const struct mt_rule *r;
+	u32 m = 0, i, j, pos = 0, p = 0, next, c, def, ne = 0, nu = 0, nr = 0;
+	u32 nt, rule, *s;
+	int ret;
+
+	b->oseg.n = 0;
+	b->olst.n = 0;
+	for (i = 0; i < bn->ndst; i++) {
+		rule = b->dst[bn->dst + i].rule;
+		r = &b->rules[rule];
+		if (!(r->protos & proto))
+			continue;
+		for (j = 0; j < r->n_ports; j++) {
+			e[m].lo = r->ports[j].lo;
+			e[m].hi = r->ports[j].hi;
+			e[m].key = (u64)(e[m].hi - e[m].lo) << 32 | r->id;
+			e[m].rule = rule;
+			e[m].restricted = r->n_src != 0;
+			m++;
+		}
+	}
+	if (m > 16) {
+		mt_sort(e, m, sizeof(*e), mt_cmp_ent);
+	} else {
+		for (i = 1; i < m; i++) {
+			struct mt_ent x = e[i];
+
+			for (j = i; j && e[j - 1].lo > x.lo; j--)
+				e[j] = e[j - 1];
+			e[j] = x;
+		}
+	}
+	for (;;) {
+		for (; pos < m && e[pos].lo <= p; pos++) {
+			mt_hpush(e, b->hpe, &ne, pos, true);
+			if (e[pos].restricted)
+				mt_hpush(e, b->hpr, &nr, pos, false);
+			else
+				mt_hpush(e, b->hpu, &nu, pos, false);
+		}
+		while (ne && e[b->hpe[0]].hi < p)
+			mt_hpop(e, b->hpe, &ne, true);
+		while (nu && e[b->hpu[0]].hi < p)
+			mt_hpop(e, b->hpu, &nu, false);
+		def = nu ? b->hpu[0] : MT_NONE;
+		/* restricted entries better than the default, in order */
+		nt = 0;
+		while (nr) {
+			i = b->hpr[0];
+			if (e[i].hi < p) {
+				mt_hpop(e, b->hpr, &nr, false);
+				continue;
+			}
+			if (def != MT_NONE && e[i].key > e[def].key)
+				break;
+			b->tmp[nt++] = mt_hpop(e, b->hpr, &nr, false);
+		}
+		b->gen++;
+		ret = mt_vgrow(b, &b->olst, nt + 1, sizeof(u32));
+		if (!ret)
+			ret = mt_vgrow(b, &b->oseg, 3, sizeof(u32));
+		if (!ret)
+			ret = mt_charge(b, nt + 1);
+		if (ret)
+			return ret;
+		s = (u32 *)b->oseg.p + b->oseg.n;
+		s[0] = p;
+		s[1] = MT_NONE;
+		s[2] = def == MT_NONE ? MT_END : e[def].rule;
+		b->oseg.n += 3;
+		if (nt) {
+			u32 *l = (u32 *)b->olst.p + b->olst.n;
+
+			s[1] = b->olst.n;
+			for (i = 0, c = 0; i < nt; i++) {
+				rule = e[b->tmp[i]].rule;
+				mt_hpush(e, b->hpr, &nr, b->tmp[i], false);
+				if (b->stamp[rule] == b->gen)
+					continue;
+				b->stamp[rule] = b->gen;
+				l[1 + c++] = rule;
+			}
+			l[0] = c;
+			b->olst.n += c + 1;
+		}
+		next = pos < m ? e[pos].lo : MT_NPORTS;
+		if (ne && e[b->hpe[0]].hi + 1 < next)
+			next = e[b->hpe[0]].hi + 1;
+		if (next >= MT_NPORTS)
+			break;
+		p = next;
+	}
+	return 0;
+}
+
+/* Append (start, val) to the map being built in b->kv32, merging repeats. */
+static int mt_put32(struct mt_build *b, const struct mt_map *m, u32 start,
+		    u32 val)
+{
+	struct mt_kv32 *kv;
+	u32 n = b->kv32.n - m->iv;
+	int ret;
+
+	if (n) {	/* the pool may not exist yet: no NULL + 0 */
+		kv = (struct mt_kv32 *)b->kv32.p + m->iv;
+		if (kv[n - 1].key == start) {
+			kv[n - 1].val = val;
+			if (n > 1 && kv[n - 2].val == val)
+				b->kv32.n--;
+			return 0;
+		}
+		if (kv[n - 1].val == val)
+			return 0;
+	}
+	ret = mt_vgrow(b, &b->kv32, 1, sizeof(*kv));
+	if (ret)
+		return ret;
+	kv = (struct mt_kv32 *)b->kv32.p + b->kv32.n++;
+	kv->key = start;
+	kv->val = val;
+	return 0;
+}
+
+/*
+ * Port map of @node for protocol @pi: its own segments laid over the map of
+ * @base (a node's map with list values; MT_NONE: one interval with the list
+ * @baselist). Where the node has a default, its own list decides; where it
+ * has nothing, the base list applies; else its restricted rules come first,
+ * then the base list.
+ */
+static int mt_node_map(struct mt_build *b, u32 node, u32 pi, u32 base,
+		       u32 baselist)
+{
+	struct mt_node *nd = (struct mt_node *)b->nodes.p + node;
+	struct mt_map *m = &nd->pm[pi];
+	const struct mt_kv32 *bkv;
+	u32 bn = 1, bi = 0, oi = 0, on = b->oseg.n / 3, p = 0, next, bl, list;
+	u32 *os, *ol, *l, *bl_p, len, blen;
+	int ret;
+
+	if (base != MT_NONE) {
+		const struct mt_map *bm =
+			&((struct mt_node *)b->nodes.p)[base].pm[pi];
+
+		bn = bm->n;
+		bi = bm->iv;
+	}
+	m->iv = b->kv32.n;
+	for (;;) {
+		os = (u32 *)b->oseg.p + 3 * oi;
+		bkv = base != MT_NONE ? (const struct mt_kv32 *)b->kv32.p + bi :
+		      NULL;
+		bl = bkv ? bkv->val : baselist;
+		if (os[2] != MT_END) {
+			ol = os[1] == MT_NONE ? NULL : (u32 *)b->olst.p + os[1];
+			ret = mt_intern(b, ol ? ol + 1 : NULL, ol ? ol[0] : 0,
+					os[2], &list);
+		} else if (os[1] == MT_NONE) {
+			list = bl;
+			ret = 0;
+		} else {
+			ol = (u32 *)b->olst.p + os[1];
+			bl_p = (u32 *)b->lst.p + bl;
+			len = ol[0];
+			blen = bl_p[0];
+			if (blen > MT_CAT_MAX &&
+			    b->catwork + blen > b->catbudget) {
+				/* a long list is not copied: continue in it */
+				ret = mt_intern(b, ol + 1, len, MT_CONT | base,
+						&list);
+				goto put;
+			}
+			b->cat.n = 0;
+			ret = mt_vgrow(b, &b->cat, len + blen, sizeof(u32));
+			if (ret)
+				return ret;
+			l = b->cat.p;
+			ol = (u32 *)b->olst.p + os[1];
+			bl_p = (u32 *)b->lst.p + bl;
+			memcpy(l, ol + 1, (size_t)len * sizeof(u32));
+			memcpy(l + len, bl_p + 2, (size_t)blen * sizeof(u32));
+			if (blen > MT_CAT_MAX)
+				b->catwork += blen;
+			ret = mt_intern(b, l, len + blen, bl_p[1], &list);
+		}
+put:
+		if (ret)
+			return ret;
+		m->n = b->kv32.n - m->iv;
+		ret = mt_put32(b, m, p, list);
+		if (ret)
+			return ret;
+		next = MT_NPORTS;
+		if (oi + 1 < on)
+			next = ((u32 *)b->oseg.p)[3 * (oi + 1)];
+		if (base != MT_NONE && bi + 1 < ((struct mt_node *)b->nodes.p)[base].pm[pi].iv + bn &&
+		    ((const struct mt_kv32 *)b->kv32.p)[bi + 1].key < next)
+			next = ((const struct mt_kv32 *)b->kv32.p)[bi + 1].key;
+		if (next >= MT_NPORTS)
+			break;
+		p = next;
+		if (oi + 1 < on && ((u32 *)b->oseg.p)[3 * (oi + 1)] == p)
+			oi++;
+		if (base != MT_NONE && bi + 1 < ((struct mt_node *)b->nodes.p)[base].pm[pi].iv + bn &&
+		    ((const struct mt_kv32 *)b->kv32.p)[bi + 1].key == p)
+			bi++;
+	}
+	m->n = b->kv32.n - m->iv;
+	return mt_dir32(b, m);
+}
+static int mt_cmp_sitem(const void *pa, const void *pb)
+{
+	const struct mt_sitem *a = pa, *b = pb;
+	int c = mt_cmp_addr(&a->start, &b->start);
+
+	if (c)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* Append (start, val) to the 128-bit map being built, merging repeats. */
+static int mt_put128(struct mt_build *b, const struct mt_map *m,
+		     const struct mt_addr *start, u32 val)
+{
+	struct mt_kv128 *kv;
+	u32 n = b->kv128.n - m->iv;
+	int ret;
+
+	if (n) {	/* the pool may not exist yet: no NULL + 0 */
+		kv = (struct mt_kv128 *)b->kv128.p + m->iv;
+		if (!mt_cmp_addr(&kv[n - 1].key, start)) {
+			kv[n - 1].val = val;
+			if (n > 1 && kv[n - 2].val == val)
+				b->kv128.n--;
+			return 0;
+		}
+		if (kv[n - 1].val == val)
+			return 0;
+	}
+	ret = mt_vgrow(b, &b->kv128, 1, sizeof(*kv));
+	if (ret)
+		return ret;
+	kv = (struct mt_kv128 *)b->kv128.p + b->kv128.n++;
+	kv->key = *start;
+	kv->val = val;
+	return 0;
+}
+
+static int mt_put(struct mt_build *b, const struct mt_map *m, u32 fam,
+		  const struct mt_addr *start, u32 val)
+{
+	if (fam == 4)
+		return mt_put32(b, m, (u32)(start->hi >> 32), val);
+	return mt_put128(b, m, start, val);
+}
+
+/*
+ * First-match map over the source address (family @fam) of the list at
+ * @lo: every address maps to the first rule of the list that allows it,
+ * else to the list's terminator. Source prefixes are laminar (nested or
+ * disjoint), so a sweep over them sorted by (start, length) with a stack of
+ * the open ones, each holding the best position among itself and the
+ * prefixes around it, gives the map.
+ */
+static int mt_smap_fam(struct mt_build *b, u32 lo, u32 fam, struct mt_map *m)
+{
+	const u32 *l = (const u32 *)b->lst.p + lo;
+	u32 n = l[0], term = l[1], i, j, k, sp = 0, ns = 0;
+	const struct mt_rule *r;
+	struct mt_sitem *it;
+	struct mt_addr p = { 0, 0 }, hm;
+	int ret;
+
+	b->sit.n = 0;
+	for (i = 0; i < n; i++) {
+		r = &b->rules[l[2 + i]];
+		for (j = 0; j < r->n_src; j++)
+			if (r->src[j].family == fam)
+				ns++;
+	}
+	ret = mt_vgrow(b, &b->sit, ns, sizeof(*it));
+	if (!ret)
+		ret = mt_charge(b, (u64)ns + 1);
+	if (ret)
+		return ret;
+	if (b->stkcap < ns) {
+		mt_free(b->stk);
+		b->stk = mt_alloc((size_t)ns * 2 * sizeof(*b->stk));
+		if (!b->stk)
+			return -ENOMEM;
+		b->stkcap = ns;
+	}
+	it = b->sit.p;
+	l = (const u32 *)b->lst.p + lo;
+	for (i = 0, k = 0; i < n; i++) {
+		r = &b->rules[l[2 + i]];
+		for (j = 0; j < r->n_src; j++) {
+			if (r->src[j].family != fam)
+				continue;
+			mt_addr_of(&r->src[j], &it[k].start);
+			mt_hostmask(r->src[j].len, &hm);
+			it[k].end.hi = it[k].start.hi | hm.hi;
+			it[k].end.lo = it[k].start.lo | hm.lo;
+			it[k].len = r->src[j].len;
+			it[k].prio = i;
+			k++;
+		}
+	}
+	if (ns > 1)
+		mt_sort(it, ns, sizeof(*it), mt_cmp_sitem);
+
+	/* stk[2 * d]: item, stk[2 * d + 1]: best position down to it */
+	m->iv = fam == 4 ? b->kv32.n : b->kv128.n;
+	m->n = 0;
+	ret = mt_put(b, m, fam, &p, term);
+	for (i = 0; !ret && i < ns; i++) {
+		while (sp && mt_cmp_addr(&it[b->stk[2 * (sp - 1)]].end,
+					 &it[i].start) < 0) {
+			p = it[b->stk[2 * (sp - 1)]].end;
+			mt_inc(&p);
+			sp--;
+			ret = mt_put(b, m, fam, &p, sp ?
+				     l[2 + b->stk[2 * sp - 1]] : term);
+			if (ret)
+				return ret;
+		}
+		k = it[i].prio;
+		if (sp && b->stk[2 * sp - 1] < k)
+			k = b->stk[2 * sp - 1];
+		b->stk[2 * sp] = i;
+		b->stk[2 * sp + 1] = k;
+		sp++;
+		ret = mt_put(b, m, fam, &it[i].start, l[2 + k]);
+	}
+	while (!ret && sp && !mt_is_max(&it[b->stk[2 * (sp - 1)]].end)) {
+		p = it[b->stk[2 * (sp - 1)]].end;
+		mt_inc(&p);
+		sp--;
+		ret = mt_put(b, m, fam, &p, sp ? l[2 + b->stk[2 * sp - 1]] : term);
+	}
+	if (ret)
+		return ret;
+	if (fam == 4) {
+		m->n = b->kv32.n - m->iv;
+		return mt_dir32(b, m);
+	}
+	m->n = b->kv128.n - m->iv;
+	return mt_dir128(b, m);
+}
+
+/* The cell of the list at @lo: its terminator, or a new source map. */
+static int mt_list_cell(struct mt_build *b, u32 lo, u32 *cell)
+{
+	const u32 *l = (const u32 *)b->lst.p + lo;
+	struct mt_smap *s;
+	u32 idx;
+	int ret;
+
+	if (!l[0]) {
+		*cell = l[1];
+		return 0;
+	}
+	if (b->lcell[lo] != MT_NONE) {
+		*cell = b->lcell[lo];
+		return 0;
+	}
+	ret = mt_vgrow(b, &b->smaps, 1, sizeof(*s));
+	if (ret)
+		return ret;
+	idx = b->smaps.n++;
+	if (idx >= ~MT_SMAP) {
+		b->err = "compiled table too large (source maps)";
+		return -E2BIG;
+	}
+	s = (struct mt_smap *)b->smaps.p + idx;
+	ret = mt_smap_fam(b, lo, 4, &s->m4);
+	if (ret)
+		return ret;
+	s = (struct mt_smap *)b->smaps.p + idx;
+	ret = mt_smap_fam(b, lo, 6, &s->m6);
+	if (ret)
+		return ret;
+	*cell = b->lcell[lo] = MT_SMAP | idx;
+	return 0;
+}
+/* The destination map of family @f from its elementary intervals. */
+static int mt_dst_map(struct mt_build *b, u32 f, struct mt_map *m)
+{
+	const struct mt_iv *iv = b->iv[f];
+	u32 i;
+	int ret = 0;
+
+	m->iv = f ? b->kv128.n : b->kv32.n;
+	m->n = 0;
+	for (i = 0; !ret && i < b->niv[f]; i++)
+		ret = mt_put(b, m, f ? 6 : 4, &iv[i].start, iv[i].node);
+	if (ret)
+		return ret;
+	if (!f) {
+		m->n = b->kv32.n - m->iv;
+		return mt_dir32(b, m);
+	}
+	m->n = b->kv128.n - m->iv;
+	return mt_dir128(b, m);
+}
+
+/*
+ * Port maps of every node, parents first (nodes are sorted by start, then
+ * length). A node that is some node's parent, or whose parent's maps are
+ * small, gets complete maps: its own lists continued by its parent's (a
+ * parent list longer than MT_CAT_MAX is not copied: MT_CONT | parent).
+ * Other nodes (leaves under a parent with large maps) keep only their own
+ * lists, ending in MT_CONT | parent where the parent's decide: one hop at
+ * lookup instead of a copy of the parent's maps into every leaf.
+ */
+static int mt_build_nodes(struct mt_build *b)
+{
+	struct mt_node *nd;
+	u32 i, k, pi, par, base, baselist, *cnt = b->lencnt;
+	int ret;
+
+	/*
+	 * Shorter prefixes first (parents before children): the budget for
+	 * copying long lists goes to the few short prefixes that many longer
+	 * ones continue in.
+	 */
+	memset(b->lencnt, 0, sizeof(b->lencnt));
+	for (i = 0; i < b->nnode; i++)
+		cnt[b->dst[b->bn[i].dst].len + 1]++;
+	for (k = 1; k < 130; k++)
+		cnt[k] += cnt[k - 1];
+	for (i = 0; i < b->nnode; i++)
+		b->order[cnt[b->dst[b->bn[i].dst].len]++] = i;
+	b->catwork = 0;
+	b->catbudget = MT_CAT_BUDGET + MT_CAT_PER_SRC * (u64)b->nsrcent;
+	for (k = 0; k < b->nnode; k++) {
+		i = b->order[k];
+		par = b->bn[i].parent;
+		base = MT_NONE;
+		baselist = b->lend;
+		if (par != MT_NONE) {
+			nd = (struct mt_node *)b->nodes.p + par;
+			if (b->inner[i] || (nd->pm[0].n <= MT_COPY_MAX &&
+					    nd->pm[1].n <= MT_COPY_MAX)) {
+				base = par;
+			} else {
+				ret = mt_intern(b, NULL, 0, MT_CONT | par,
+						&baselist);
+				if (ret)
+					return ret;
+			}
+		}
+		for (pi = 0; pi < 2; pi++) {
+			ret = mt_own_segs(b, i, pi ? MT_PROTO_UDP : MT_PROTO_TCP);
+			if (!ret)
+				ret = mt_node_map(b, i, pi, base, baselist);
+			if (ret)
+				return ret;
+		}
+		mt_resched();
+	}
+	return 0;
+}
+
+/* Replace the list offsets of the port maps by cells. */
+static int mt_make_cells(struct mt_build *b)
+{
+	const struct mt_node *nd;
+	u32 i, pi, j, iv, n, cell;
+	int ret;
+
+	b->lcellcap = b->lst.n;
+	b->lcell = mt_alloc((size_t)b->lcellcap * sizeof(*b->lcell));
+	if (!b->lcell)
+		return -ENOMEM;
+	memset(b->lcell, 0xff, (size_t)b->lcellcap * sizeof(*b->lcell));
+	for (i = 0; i < b->nnode; i++) {
+		for (pi = 0; pi < 2; pi++) {
+			nd = (const struct mt_node *)b->nodes.p + i;
+			iv = nd->pm[pi].iv;
+			n = nd->pm[pi].n;
+			for (j = 0; j < n; j++) {
+				ret = mt_list_cell(b, ((struct mt_kv32 *)
+						       b->kv32.p)[iv + j].val,
+						   &cell);
+				if (ret)
+					return ret;
+				((struct mt_kv32 *)b->kv32.p)[iv + j].val = cell;
+			}
+		}
+		mt_resched();
+	}
+	return 0;
+}
+
+static size_t mt_vbytes(const struct mt_vec *v, size_t size)
+{
+	return (size_t)v->cap * size;
+}
+
+/* Trim a pool to its size when that saves more than an eighth of it. */
+static int mt_vtrim(struct mt_vec *v, size_t size)
+{
+	void *p;
+
+	if (!v->n || v->cap - v->n <= v->cap / 8)
+		return 0;
+	p = mt_alloc((size_t)v->n * size);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, v->p, (size_t)v->n * size);
+	mt_free(v->p);
+	v->p = p;
+	v->cap = v->n;
+	return 0;
+}
+
+/* Hand the pools to the table. */
 static int mt_pack(struct mt_build *b, struct mt_table *t)
 {
-	size_t off[7], sz = 0, bulk;
-	struct mt_iv4 *iv4;
-	u32 bits[2], f, i;
-	u8 *p;
+	int ret;
 
-	for (f = 0; f < 2; f++)
-		bits[f] = mt_dir_bits(b->niv[f]);
-
-	off[0] = sz;	/* dir4 */
-	sz = mt_align(sz + (((size_t)1 << bits[0]) + 1) * sizeof(u32));
-	off[1] = sz;	/* iv4 */
-	sz = mt_align(sz + (size_t)b->niv[0] * sizeof(struct mt_iv4));
-	off[2] = sz;	/* dir6 */
-	sz = mt_align(sz + (((size_t)1 << bits[1]) + 1) * sizeof(u32));
-	off[3] = sz;	/* iv6 */
-	sz = mt_align(sz + (size_t)b->niv[1] * sizeof(struct mt_iv));
-	off[4] = sz;	/* srcsets */
-	sz = mt_align(sz + (size_t)b->nsets * sizeof(struct mt_srcset));
-	off[5] = sz;	/* src4 */
-	sz = mt_align(sz + (size_t)b->nsrc4 * sizeof(struct mt_range4));
-	off[6] = sz;	/* src6 */
-	sz = mt_align(sz + (size_t)b->nsrc6 * sizeof(struct mt_range6));
-	bulk = (size_t)b->nnode * sizeof(struct mt_node) +
-	       (size_t)b->segcap * sizeof(struct mt_seg) +
-	       (size_t)b->candcap * sizeof(struct mt_cand);
-	if (sz + bulk > MT_MAX_BYTES) {
+	ret = mt_vtrim(&b->nodes, sizeof(struct mt_node));
+	if (!ret)
+		ret = mt_vtrim(&b->smaps, sizeof(struct mt_smap));
+	if (!ret)
+		ret = mt_vtrim(&b->kv32, sizeof(struct mt_kv32));
+	if (!ret)
+		ret = mt_vtrim(&b->kv128, sizeof(struct mt_kv128));
+	if (!ret)
+		ret = mt_vtrim(&b->dn32, sizeof(struct mt_dn32));
+	if (!ret)
+		ret = mt_vtrim(&b->dn128, sizeof(struct mt_dn128));
+	if (!ret)
+		ret = mt_vtrim(&b->dent, sizeof(u32));
+	if (ret)
+		return ret;
+	t->size = mt_vbytes(&b->nodes, sizeof(struct mt_node)) +
+		  mt_vbytes(&b->smaps, sizeof(struct mt_smap)) +
+		  mt_vbytes(&b->kv32, sizeof(struct mt_kv32)) +
+		  mt_vbytes(&b->kv128, sizeof(struct mt_kv128)) +
+		  mt_vbytes(&b->dn32, sizeof(struct mt_dn32)) +
+		  mt_vbytes(&b->dn128, sizeof(struct mt_dn128)) +
+		  mt_vbytes(&b->dent, sizeof(u32));
+	if (t->size > MT_MAX_BYTES) {
 		b->err = "compiled table too large";
 		return -E2BIG;
 	}
-
-	p = mt_alloc(sz);
-	if (!p)
-		return -ENOMEM;
-	t->blob = p;
-	t->size = sz + bulk;
-
-	for (f = 0; f < 2; f++) {
-		struct mt_fam *fm = f ? &t->f6 : &t->f4;
-		u32 *dir = (u32 *)(p + off[f * 2]);
-
-		fm->nint = b->niv[f];
-		fm->shift = 32 - bits[f];
-		fm->dir = dir;
-		mt_fill_dir(dir, bits[f], b->iv[f], b->niv[f]);
-	}
-	iv4 = (struct mt_iv4 *)(p + off[1]);
-	for (i = 0; i < b->niv[0]; i++) {
-		iv4[i].start = b->iv[0][i].start.hi >> 32;
-		iv4[i].node = b->iv[0][i].node;
-	}
-	t->f4.iv4 = iv4;
-	memcpy(p + off[3], b->iv[1], (size_t)b->niv[1] * sizeof(struct mt_iv));
-	t->f6.iv6 = (const struct mt_iv *)(p + off[3]);
-	memcpy(p + off[4], b->srcsets,
-	       (size_t)b->nsets * sizeof(struct mt_srcset));
-	memcpy(p + off[5], b->src4, (size_t)b->nsrc4 * sizeof(struct mt_range4));
-	memcpy(p + off[6], b->src6, (size_t)b->nsrc6 * sizeof(struct mt_range6));
-	t->srcsets = (const struct mt_srcset *)(p + off[4]);
-	t->src4 = (const struct mt_range4 *)(p + off[5]);
-	t->src6 = (const struct mt_range6 *)(p + off[6]);
-	/* The table owns these now. */
-	t->nodes = b->nodes;
-	t->segs = b->segs;
-	t->cands = b->cands;
-	b->nodes = NULL;
-	b->segs = NULL;
-	b->cands = NULL;
+	t->nodes = b->nodes.p;
+	t->smaps = b->smaps.p;
+	t->kv32 = b->kv32.p;
+	t->kv128 = b->kv128.p;
+	t->dn32 = b->dn32.p;
+	t->dn128 = b->dn128.p;
+	t->dent = b->dent.p;
+	b->nodes.p = NULL;
+	b->smaps.p = NULL;
+	b->kv32.p = NULL;
+	b->kv128.p = NULL;
+	b->dn32.p = NULL;
+	b->dn128.p = NULL;
+	b->dent.p = NULL;
 	return 0;
 }
 
 static void mt_build_free(struct mt_build *b)
 {
-	mt_free(b->rinfo);
 	mt_free(b->stamp);
 	mt_free(b->dst);
 	mt_free(b->bn);
-	mt_free(b->nodes);
+	mt_free(b->inner);
+	mt_free(b->order);
 	mt_free(b->ent);
-	mt_free(b->act);
+	mt_free(b->hpe);
+	mt_free(b->hpu);
+	mt_free(b->hpr);
 	mt_free(b->tmp);
-	mt_free(b->segs);
-	mt_free(b->cands);
+	mt_free(b->oseg.p);
+	mt_free(b->olst.p);
+	mt_free(b->cat.p);
+	mt_free(b->lst.p);
 	mt_free(b->ht);
+	mt_free(b->lcell);
+	mt_free(b->nodes.p);
+	mt_free(b->smaps.p);
+	mt_free(b->kv32.p);
+	mt_free(b->kv128.p);
+	mt_free(b->dn32.p);
+	mt_free(b->dn128.p);
+	mt_free(b->dent.p);
+	mt_free(b->dwork.p);
+	mt_free(b->sit.p);
+	mt_free(b->stk);
 	mt_free(b->iv[0]);
 	mt_free(b->iv[1]);
-	mt_free(b->srcsets);
-	mt_free(b->src4);
-	mt_free(b->src6);
-}
-
-/* @want elements of @size bytes, at least 1024, or 1024 above @limit bytes. */
-static u32 mt_presize(size_t want, size_t size, size_t limit)
-{
-	if (want < 1024 || want * size > limit)
-		return 1024;
-	return (u32)want;
 }
 
 static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 {
 	u64 nent, nsrc;
 	u32 maxsrc, i, f, f0, f1;
+	size_t g;
 	int ret;
 
 	if (b->n > MT_MAX_RULES) {
@@ -1206,27 +1815,16 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 	ret = mt_validate(b, &nent, &maxsrc, &nsrc);
 	if (ret)
 		return ret;
+	b->nsrcent = nsrc;
 
-	b->rinfo = mt_alloc((size_t)b->n * sizeof(*b->rinfo));
-	b->stamp = mt_alloc((size_t)b->n * sizeof(*b->stamp));
-	if (!b->rinfo || !b->stamp)
+	b->stamp = mt_alloc(((size_t)b->n + 1) * sizeof(*b->stamp));
+	if (!b->stamp)
 		return -ENOMEM;
-	b->nsets = 0;
-	for (i = 0; i < b->n; i++) {
-		b->rinfo[i] = b->rules[i].protos;
-		b->stamp[i] = 0;
-		if (b->rules[i].n_src && b->rules[i].n_ports)
-			b->rinfo[i] |= ++b->nsets << 2;
-	}
-	ret = mt_make_srcsets(b, maxsrc, nsrc);
-	if (ret)
-		return ret;
+	memset(b->stamp, 0, ((size_t)b->n + 1) * sizeof(*b->stamp));
 
 	ret = mt_make_nodes(b);
 	if (ret)
 		return ret;
-
-	/* Parents first: the port segments copy them into the nodes. */
 	for (f = 0; f < 2; f++) {
 		f0 = f ? b->nnode4 : 0;
 		f1 = f ? b->nnode : b->nnode4;
@@ -1236,39 +1834,45 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 			return -ENOMEM;
 		b->niv[f] = mt_sweep(b, f0, f1, b->iv[f]);
 	}
-
-	b->ent = mt_alloc((size_t)b->maxg * sizeof(*b->ent));
-	b->act = mt_alloc((size_t)b->maxg * sizeof(*b->act));
-	b->tmp = mt_alloc((size_t)b->maxg * sizeof(*b->tmp));
-	/*
-	 * Sized for the common case, a node with one port range: three
-	 * segments (below, in and above the range) and one list of one rule
-	 * (two slots with its end) per rule, with some room for overlaps.
-	 * Growing by doubling allocated (and, with init_on_alloc, zeroed) and
-	 * copied twice the final size; more is still grown.
-	 */
-	b->segcap = mt_presize(3 * (size_t)b->nnode + b->nnode / 2 + 1,
-			       sizeof(*b->segs), MT_MAX_BYTES / 4);
-	b->segs = mt_alloc((size_t)b->segcap * sizeof(*b->segs));
-	b->candcap = mt_presize(2 * (size_t)b->n + b->n / 8 + 1,
-				sizeof(*b->cands), MT_MAX_BYTES / 2);
-	b->cands = mt_alloc((size_t)b->candcap * sizeof(*b->cands));
-	if (!b->ent || !b->act || !b->tmp || !b->segs || !b->cands)
+	b->inner = mt_alloc((size_t)b->nnode + 1);
+	b->order = mt_alloc(((size_t)b->nnode + 1) * sizeof(*b->order));
+	if (!b->inner || !b->order)
 		return -ENOMEM;
-	/* cands[0] is the shared empty list. */
-	b->cands[0].rule = 0;
-	b->cands[0].info = 0;
-	b->ncand = 1;
-	ret = mt_ht_grow(b, b->n < MT_MAX_RULES ? 2 * b->n + 2 : 0);
+	memset(b->inner, 0, (size_t)b->nnode + 1);
+	for (i = 0; i < b->nnode; i++)
+		if (b->bn[i].parent != MT_NONE)
+			b->inner[b->bn[i].parent] = 1;
+
+	g = b->maxg;
+	b->ent = mt_alloc(g * sizeof(*b->ent));
+	b->hpe = mt_alloc(g * sizeof(u32));
+	b->hpu = mt_alloc(g * sizeof(u32));
+	b->hpr = mt_alloc(g * sizeof(u32));
+	b->tmp = mt_alloc(g * sizeof(u32));
+	if (!b->ent || !b->hpe || !b->hpu || !b->hpr || !b->tmp)
+		return -ENOMEM;
+	/* sized for the common case: a few intervals per node and protocol */
+	ret = mt_vgrow(b, &b->nodes, b->nnode + 1, sizeof(struct mt_node));
+	if (!ret)
+		ret = mt_vgrow(b, &b->kv32, 6 * b->nnode + 2 * b->niv[0] + 1,
+			       sizeof(struct mt_kv32));
+	if (!ret)
+		ret = mt_vgrow(b, &b->lst, 3 * b->n + 4, sizeof(u32));
 	if (ret)
 		return ret;
-
-	for (i = 0; i < b->nnode; i++) {
-		ret = mt_build_node(b, i);
-		if (ret)
-			return ret;
-		mt_resched();
-	}
+	b->nodes.n = b->nnode;
+	b->lst.n = 1;		/* offset 0 is not a list */
+	ret = mt_intern(b, NULL, 0, MT_END, &b->lend);
+	if (!ret)
+		ret = mt_build_nodes(b);
+	if (!ret)
+		ret = mt_make_cells(b);
+	if (!ret)
+		ret = mt_dst_map(b, 0, &t->dst4);
+	if (!ret)
+		ret = mt_dst_map(b, 1, &t->dst6);
+	if (ret)
+		return ret;
 	return mt_pack(b, t);
 }
 

@@ -39,7 +39,7 @@ struct mt_rule {
 
 struct mt_key {
 	u8 family;		/* 4 or 6 */
-	u8 proto;		/* MT_PROTO_TCP or MT_PROTO_UDP */
+	u8 proto;		/* MT_PROTO_TCP or MT_PROTO_UDP; else no match */
 	u16 dport;		/* host order */
 	const u8 *saddr;	/* 4 or 16 bytes, network order */
 	const u8 *daddr;

@@ -53,6 +53,7 @@ typedef uint32_t u32;
 typedef int32_t s32;
 typedef uint64_t u64;
 
+/* __always_inline: from glibc's <sys/cdefs.h> (via <stdlib.h>) */
 #ifndef likely
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)

@@ -3,7 +3,12 @@
  * Matcher benchmark: builds a random, realistic intercept table, times
  * mt_compile and runs lookups of random packets.
  *
- *   bench [-6] [-n rules] [-l lookups] [-m pct-directed] [-s seed] [-r reps]
+ *   bench [-6] [-t shape] [-n rules] [-l lookups] [-m pct-directed] [-s seed]
+ *         [-r reps]
+ *
+ * -t picks an adversarial table of tests/matcher/shapes.h (src, srcnest, nest,
+ * ports, overlap, dense) instead of the random one; its packets are half hits,
+ * half near misses (-m is ignored).
  *
  * Under `valgrind --tool=callgrind --instr-atstart=no --toggle-collect=mt_lookup`
  * only the lookups are instrumented and counted: total Ir / lookups is the
@@ -18,6 +23,7 @@
 #include <unistd.h>
 
 #include "kmod/matcher.h"
+#include "tests/matcher/shapes.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/callgrind.h>)
@@ -235,11 +241,21 @@ int main(int argc, char **argv)
 	double t0, c0, best = 1e9, first = 0, cbest = 1e9, lt, lc;
 	volatile s32 sink = 0;
 	u32 hits = 0;
+	int shape = -1;
+	struct sh_table st;
+	u64 ss;
 
-	while ((c = getopt(argc, argv, "6n:l:m:s:r:")) != -1) {
+	while ((c = getopt(argc, argv, "6t:n:l:m:s:r:")) != -1) {
 		switch (c) {
 		case '6':
 			v6 = 1;
+			break;
+		case 't':
+			shape = sh_kind(optarg);
+			if (shape < 0) {
+				fprintf(stderr, "unknown shape %s\n", optarg);
+				return 2;
+			}
 			break;
 		case 'n':
 			n = (u32)strtoul(optarg, NULL, 0);
@@ -257,18 +273,35 @@ int main(int argc, char **argv)
 			reps = (u32)strtoul(optarg, NULL, 0);
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-6] [-n rules] [-l lookups] [-m pct-directed] [-s seed] [-r compile-reps]\n",
+			fprintf(stderr, "usage: %s [-6] [-t shape] [-n rules] [-l lookups] [-m pct-directed] [-s seed] [-r compile-reps]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	rng += seed * 0x9e3779b97f4a7c15ULL;
-	gen_table(&t, n, v6);
 	pk = calloc(nl ? nl : 1, sizeof(*pk));
 	if (!pk)
 		return 1;
-	for (i = 0; i < nl; i++)
-		gen_pkt(&t, &pk[i], v6, pct);
+	if (shape >= 0) {
+		ss = rng;
+		if (sh_table(&ss, &st, shape, v6, n)) {
+			perror("calloc");
+			return 1;
+		}
+		t.r = st.r;
+		t.pfx = st.pfx;
+		t.ports = st.ports;
+		t.n = st.n;
+		for (i = 0; i < nl; i++) {
+			sh_key(&ss, &st, &pk[i].k, pk[i].sa, pk[i].da);
+			pk[i].k.saddr = pk[i].sa;
+			pk[i].k.daddr = pk[i].da;
+		}
+	} else {
+		gen_table(&t, n, v6);
+		for (i = 0; i < nl; i++)
+			gen_pkt(&t, &pk[i], v6, pct);
+	}
 
 	if (RUNNING_ON_VALGRIND)
 		reps = 1;
@@ -307,8 +340,8 @@ int main(int argc, char **argv)
 	lc = cpu() - lc;
 	lt = now() - lt;
 
-	printf("family=%d rules=%u lookups=%u hits=%u compile_first_ms=%.2f compile_best_ms=%.2f compile_cpu_ms=%.2f memory=%zu lookup_ns=%.1f lookup_cpu_ns=%.1f\n",
-	       v6 ? 6 : 4, n, nl, hits, first * 1e3, best * 1e3, cbest * 1e3,
+	printf("shape=%s family=%d rules=%u lookups=%u hits=%u compile_first_ms=%.2f compile_best_ms=%.2f compile_cpu_ms=%.2f memory=%zu lookup_ns=%.1f lookup_cpu_ns=%.1f\n",
+	       shape >= 0 ? sh_names[shape] : "random", v6 ? 6 : 4, n, nl, hits, first * 1e3, best * 1e3, cbest * 1e3,
 	       mt_memory(mt), nl ? lt * 1e9 / (5.0 * nl) : 0.0,
 	       nl ? lc * 1e9 / (5.0 * nl) : 0.0);
 	(void)sink;

@@ -2,16 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Matcher benchmark: instructions per mt_lookup and per mt_compile (callgrind),
-# compile time, table size and native lookup time for random tables of 1, 100,
-# 10k and 100k intercepts, IPv4 and IPv6 (generator: bench/matcher/bench.c).
+# compile time, table size and native lookup time for tables of 1, 100, 10k
+# and 100k intercepts, IPv4 and IPv6: random tables (generator:
+# bench/matcher/bench.c) and adversarial shapes (tests/matcher/shapes.h).
 #
 #   bench/matcher/run.sh [sizes...]      default sizes: 1 100 10000 100000
 #
 # Environment: LOOKUPS (default 200000), MIX (percent of packets aimed at a
-# rule, the rest random; default 50), SEED (default 1).
+# rule in the random tables, the rest random; default 50), SEED (default 1),
+# SHAPES (default "random src srcnest nest ports overlap dense"), FAMS
+# (default "4 6").
 #
-# Columns: instr/lookup = callgrind Ir inside mt_lookup / lookups; x_vs_1 =
-# ratio to the 1-intercept table; hit% = lookups that matched; compile_Minstr =
+# Columns: shape; instr/lookup = callgrind Ir inside mt_lookup / lookups; x_vs_1 =
+# ratio to the 1-intercept table of the same shape; hit% = lookups that matched; compile_Minstr =
 # callgrind Ir inside mt_compile; compile_ms = best of 5 (wall), compile_cpu_ms
 # = best of 5 (process CPU time); memory = mt_memory(); cpu_ns/lookup = native
 # CPU time per lookup over 5 passes of the packets (cache effects included).
@@ -22,6 +25,8 @@ BIN=$O/matcher/bench
 LOOKUPS=${LOOKUPS:-200000}
 MIX=${MIX:-50}
 SEED=${SEED:-1}
+SHAPES=${SHAPES:-random src srcnest nest ports overlap dense}
+FAMS=${FAMS:-4 6}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1 100 10000 100000)
 
@@ -37,27 +42,37 @@ cg() {
 }
 
 echo "# matcher benchmark: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $LOOKUPS lookups, ${MIX}% aimed at a rule, seed $SEED"
-printf '%-4s %7s %12s %7s %5s %14s %11s %14s %11s %10s\n' fam rules instr/lookup x_vs_1 hit% \
+echo "# $LOOKUPS lookups, random tables: ${MIX}% aimed at a rule; shapes: half hits, half near misses; seed $SEED"
+printf '%-8s %-4s %7s %12s %7s %5s %14s %11s %14s %11s %10s\n' shape fam rules instr/lookup x_vs_1 hit% \
 	compile_Minstr compile_ms compile_cpu_ms memory_KiB cpu_ns/lookup
-for fam in 4 6; do
-	f=
-	[ $fam = 6 ] && f=-6
-	base=
-	for n in "${sizes[@]}"; do
-		ir=$(cg --instr-atstart=no --toggle-collect=mt_lookup \
-			"$BIN" $f -n "$n" -l "$LOOKUPS" -m "$MIX" -s "$SEED")
-		cir=$(cg --toggle-collect=mt_compile "$BIN" $f -n "$n" -l 0 -s "$SEED")
-		ipl=$(awk -v ir="$ir" -v l="$LOOKUPS" 'BEGIN { printf "%.1f", ir / l }')
-		[ -n "$base" ] || base=$ipl
-		line=$("$BIN" $f -n "$n" -l "$LOOKUPS" -m "$MIX" -s "$SEED" -r 5)
-		get() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-		printf '%-4s %7s %12s %7s %5s %14s %11s %14s %11s %10s\n' "v$fam" "$n" "$ipl" \
-			"$(awk -v a="$ipl" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" \
-			"$(awk -v h="$(get hits)" -v l="$LOOKUPS" 'BEGIN { printf "%.0f", 100 * h / l }')" \
-			"$(awk -v c="$cir" 'BEGIN { printf "%.1f", c / 1e6 }')" \
-			"$(get compile_best_ms)" "$(get compile_cpu_ms)" \
-			"$(awk -v m="$(get memory)" 'BEGIN { printf "%.1f", m / 1024 }')" \
-			"$(get lookup_cpu_ns)"
+for shape in $SHAPES; do
+	t=
+	[ "$shape" = random ] || t="-t $shape"
+	for fam in $FAMS; do
+		f=
+		[ "$fam" = 6 ] && f=-6
+		base=
+		for n in "${sizes[@]}"; do
+			# shellcheck disable=SC2086
+			if ! line=$("$BIN" $f $t -n "$n" -l "$LOOKUPS" -m "$MIX" -s "$SEED" -r 5 2>"$tmp/err"); then
+				printf '%-8s %-4s %7s %s\n' "$shape" "v$fam" "$n" "compile refused: $(cat "$tmp/err")"
+				continue
+			fi
+			# shellcheck disable=SC2086
+			ir=$(cg --instr-atstart=no --toggle-collect=mt_lookup \
+				"$BIN" $f $t -n "$n" -l "$LOOKUPS" -m "$MIX" -s "$SEED")
+			# shellcheck disable=SC2086
+			cir=$(cg --toggle-collect=mt_compile "$BIN" $f $t -n "$n" -l 0 -s "$SEED")
+			ipl=$(awk -v ir="$ir" -v l="$LOOKUPS" 'BEGIN { printf "%.1f", ir / l }')
+			[ -n "$base" ] || base=$ipl
+			get() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+			printf '%-8s %-4s %7s %12s %7s %5s %14s %11s %14s %11s %10s\n' "$shape" "v$fam" "$n" "$ipl" \
+				"$(awk -v a="$ipl" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" \
+				"$(awk -v h="$(get hits)" -v l="$LOOKUPS" 'BEGIN { printf "%.0f", 100 * h / l }')" \
+				"$(awk -v c="$cir" 'BEGIN { printf "%.1f", c / 1e6 }')" \
+				"$(get compile_best_ms)" "$(get compile_cpu_ms)" \
+				"$(awk -v m="$(get memory)" 'BEGIN { printf "%.1f", m / 1024 }')" \
+				"$(get lookup_cpu_ns)"
+		done
 	done
 done

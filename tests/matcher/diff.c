@@ -15,6 +15,7 @@
 #include "kmod/matcher.h"
 #include "ref.h"
 #include "gen.h"
+#include "shapes.h"
 
 static void print_key(const struct mt_key *k)
 {
@@ -101,6 +102,71 @@ static int run_seed(u64 seed, u32 n, u32 nlookups, u64 *hits, u64 *total)
 	return bad;
 }
 
+/*
+ * Adversarial shapes (shapes.h), mixed with random rules of gen.h so that
+ * they overlap with ordinary intercepts: every lookup against the reference.
+ */
+static int run_shape(u64 seed, int kind, int v6, u32 n, u32 nrand,
+		     u32 nlookups, u64 *hits, u64 *total)
+{
+	struct gsrc g = { .s = seed * 0x9e3779b97f4a7c15ULL + 3 };
+	u64 s = seed;
+	struct sh_table st;
+	struct gtable gt;
+	struct mt_rule *all;
+	struct mt_table *mt;
+	const char *err = NULL;
+	struct mt_key k;
+	u8 sa[16], da[16];
+	u32 i;
+	int bad = 0;
+	s32 got, want;
+
+	if (sh_table(&s, &st, kind, v6, n) || g_table(&g, &gt, nrand)) {
+		printf("# out of memory\n");
+		return 1;
+	}
+	all = calloc(n + nrand + 1, sizeof(*all));
+	if (!all)
+		return 1;
+	memcpy(all, st.r, n * sizeof(*all));
+	for (i = 0; i < nrand; i++) {
+		all[n + i] = gt.r[i];
+		all[n + i].id = 0x80000000U + i;	/* apart from the shape's */
+	}
+	if (mt_compile(all, n + nrand, &mt, &err)) {
+		printf("# shape %s v%d n=%u +%u: mt_compile: %s\n", sh_names[kind],
+		       v6 ? 6 : 4, n, nrand, err);
+		bad = 1;
+		goto out;
+	}
+	for (i = 0; i < nlookups; i++) {
+		if (i & 3)
+			sh_key(&s, &st, &k, sa, da);
+		else
+			g_key(&g, &gt, &k, sa, da);
+		got = mt_lookup(mt, &k);
+		want = ref_lookup(all, n + nrand, &k);
+		(*total)++;
+		*hits += want >= 0;
+		if (got != want && !bad++) {
+			printf("# shape %s v%d n=%u +%u seed %llu, lookup %u: matcher %d, reference %d\n",
+			       sh_names[kind], v6 ? 6 : 4, n, nrand,
+			       (unsigned long long)seed, i, got, want);
+			print_key(&k);
+			if (got >= 0)
+				print_rule(&all[got], got);
+			print_rule(want >= 0 ? &all[want] : NULL, want);
+		}
+	}
+	mt_destroy(mt);
+out:
+	free(all);
+	sh_free(&st);
+	g_free(&gt);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	u32 seeds = argc > 1 ? (u32)strtoul(argv[1], NULL, 0) : 400;
@@ -132,5 +198,26 @@ int main(int argc, char **argv)
 	       (unsigned long long)total, (unsigned long long)hits);
 	printf("%s - 20000-rule random tables\n",
 	       fail_big ? "not ok" : "ok");
-	return fail_small || fail_big;
+
+	/* Adversarial shapes, alone and mixed with random rules. */
+	{
+		static const u32 sz[] = { 1, 3, 50, 700, 3000 };
+		u32 z, fail_shapes = 0, runs = 0;
+		int kind, v6;
+
+		hits = 0;
+		total = 0;
+		for (s = first; s < first + (seeds + 39) / 40; s++)
+			for (kind = 0; kind < SH_N; kind++)
+				for (v6 = 0; v6 < 2; v6++)
+					for (z = 0; z < 5; z++, runs++)
+						fail_shapes += run_shape(s, kind, v6, sz[z],
+									 z & 1 ? 0 : 1 + (u32)(s % 60),
+									 1500, &hits, &total) != 0;
+		printf("# shapes: %u tables, %llu lookups, %llu matched\n", runs,
+		       (unsigned long long)total, (unsigned long long)hits);
+		printf("%s - adversarial shapes (tests/matcher/shapes.h), alone and mixed\n",
+		       fail_shapes ? "not ok" : "ok");
+		return fail_small || fail_big || fail_shapes;
+	}
 }

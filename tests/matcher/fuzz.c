@@ -13,6 +13,7 @@
 #include "kmod/matcher.h"
 #include "ref.h"
 #include "gen.h"
+#include "shapes.h"
 
 static void corrupt(struct gsrc *g, struct gtable *t)
 {
@@ -47,6 +48,39 @@ static void corrupt(struct gsrc *g, struct gtable *t)
 	}
 }
 
+/* An adversarial shape (shapes.h) picked and seeded by the input. */
+static void fuzz_shape(struct gsrc *g)
+{
+	struct sh_table st;
+	struct mt_table *mt;
+	const char *err = NULL;
+	struct mt_key k;
+	u8 sa[16], da[16];
+	int kind = (int)g_below(g, SH_N), v6 = (int)g_below(g, 2);
+	u32 n = g_below(g, 400), i;
+	u64 s = (u64)g_u32(g) << 32 | g_u32(g);
+	s32 got, want;
+
+	if (sh_table(&s, &st, kind, v6, n))
+		return;
+	if (mt_compile(st.r, st.n, &mt, &err)) {
+		fprintf(stderr, "shape %s rejected: %s\n", sh_names[kind], err);
+		abort();
+	}
+	for (i = 0; i < 256; i++) {
+		sh_key(&s, &st, &k, sa, da);
+		got = mt_lookup(mt, &k);
+		want = ref_lookup(st.r, st.n, &k);
+		if (got != want) {
+			fprintf(stderr, "shape %s n=%u lookup %u: matcher %d, reference %d\n",
+				sh_names[kind], n, i, got, want);
+			abort();
+		}
+	}
+	mt_destroy(mt);
+	sh_free(&st);
+}
+
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	struct gsrc g = { .buf = data, .len = size };
@@ -62,6 +96,10 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	if (size < 2)
 		return 0;
 	flags = g_u8(&g);
+	if ((flags & 0x18) == 0x18) {
+		fuzz_shape(&g);
+		return 0;
+	}
 	n = g_below(&g, 48);
 	if (g_table(&g, &t, n))
 		return 0;

@@ -74,19 +74,22 @@ fi
 run_prog "unit (ASan/UBSan)" "$B/unit-san"
 run_prog "unit (-O2)" "$B/unit"
 run_prog "differential" "$B/diff" 400 1
+run_prog "differential, tiny limits (ASan/UBSan)" "$B/diff-stress" 80 1
 
 # The differential test must fail on broken matchers: build mutants of
 # matcher.c and require a mismatch for each.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mutants=(
-	's/if (sg\[mid\].start <= port)/if (sg[mid].start < port)/'
+	's/if (kv\[lo + half\].key <= key)/if (kv[lo + half].key < key)/'
 	's/e\[m\].key = (u64)(e\[m\].hi - e\[m\].lo) << 32 | r->id;/e[m].key = (u64)(e[m].hi - e[m].lo) << 32 | (u32)~r->id;/'
-	's/^\t\tnode = n->parent;/\t\tbreak;/'
-	's/return a <= r\[lo\].end;/return a < r[lo].end;/'
-	's/if (f->iv4\[mid\].start <= a)/if (f->iv4[mid].start < a)/'
-	's/if (!(c->info \& proto))/if (!(c->info \& 3))/'
+	's/while (unlikely(c >= MT_CONT \&\& c < MT_SMAP)) {/while (0) {/'
+	's/if (key < dn->lo)/if (key <= dn->lo)/'
+	's/if (def != MT_NONE \&\& e\[i\].key > e\[def\].key)/if (def != MT_NONE)/'
+	's/if (sp \&\& b->stk\[2 \* sp - 1\] < k)/if (0)/'
+	's/\t\tp = 1;/\t\tp = 0;/'
 	's/if (!++a->lo)/if (!++a->lo \&\& 0)/'
+	's/ret = mt_intern(b, ol + 1, len, MT_CONT | base,/ret = mt_intern(b, ol + 1, len, bl_p[1],/'
 )
 caught=0
 for i in "${!mutants[@]}"; do

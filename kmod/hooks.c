@@ -13,6 +13,8 @@
  *      daemon's per-flow sockets, or a local one) gets it;
  *      else the daemon's registered socket for the family and protocol gets
  *      it (a new flow); else the intercept's policy drops or passes it.
+ *      A TCP segment other than a SYN starts no flow (policy), except the
+ *      ACK of a SYN-cookie handshake, which goes to the registered listener.
  */
 
 #include <linux/ip.h>
@@ -188,6 +190,29 @@ static bool pkt_is_reply(const struct sk_buff *skb)
 	return ct && CTINFO2DIR(ctinfo) == IP_CT_DIR_REPLY;
 }
 
+/*
+ * Is this TCP segment, which no socket owns and which is not a SYN, the ACK
+ * that completes a SYN-cookie handshake (the listener answered the SYN with
+ * a cookie and kept no request socket)? Only a valid cookie for this exact
+ * flow qualifies: segments of connections older than the intercept, late
+ * segments of closed ones and forged ACKs keep the intercept's policy.
+ */
+static bool pkt_syncookie_ack(struct net *net, const struct sk_buff *skb,
+			      const struct sipovl_pkt *p)
+{
+	struct tcphdr _th;
+	const struct tcphdr *th;
+
+	if (!READ_ONCE(net->ipv4.sysctl_tcp_syncookies))
+		return false;
+	th = skb_header_pointer(skb, p->thoff, sizeof(_th), &_th);
+	if (!th || !th->ack || th->rst || th->syn)
+		return false;
+	if (p->f == SIPOVL_F4)
+		return sipovl_cookie_v4_check(ip_hdr(skb), th) != 0;
+	return sipovl_cookie_v6_check(ipv6_hdr(skb), th) != 0;
+}
+
 static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
 {
 	k->family = p->f == SIPOVL_F4 ? 4 : 6;
@@ -299,11 +324,14 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		 * that no socket owns (a connection older than the intercept,
 		 * a late segment of a closed one) cannot start a flow: it gets
 		 * the intercept's policy, so nothing leaks past a fail-closed
-		 * intercept.
+		 * intercept. The one exception is the ACK of a SYN-cookie
+		 * handshake: it goes to the daemon's listener, which makes
+		 * the connection from it.
 		 */
 		if (pkt_is_reply(skb))
 			return NF_ACCEPT;
-		if (p.p == SIPOVL_PTCP && !p.syn)
+		if (p.p == SIPOVL_PTCP && !p.syn &&
+		    !pkt_syncookie_ack(state->net, skb, &p))
 			goto policy;
 		if (pkt_src_martian(&p)) {
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
@@ -323,7 +351,9 @@ policy:
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
 			return NF_DROP;
 		}
-		ic_count(ic, SIPOVL_IS_FLOWS, 1);
+		/* A cookie's ACK is the flow its SYN started. */
+		if (p.p != SIPOVL_PTCP || p.syn)
+			ic_count(ic, SIPOVL_IS_FLOWS, 1);
 	}
 	ic_count(ic, SIPOVL_IS_PACKETS, 1);
 	ic_count(ic, SIPOVL_IS_BYTES, skb->len);
@@ -409,8 +439,14 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	}
 	sk = flow_sock(net, skb, &p, net->loopback_dev, false);
 	if (!sk && idx >= 0) {
-		/* Segments of existing local connections and replies pass. */
-		if ((p.p == SIPOVL_PTCP && !p.syn) || pkt_is_reply(skb))
+		/*
+		 * Segments of existing local connections and replies pass; the
+		 * ACK of a SYN-cookie handshake goes to the daemon's listener.
+		 */
+		if (pkt_is_reply(skb))
+			return NF_ACCEPT;
+		if (p.p == SIPOVL_PTCP && !p.syn &&
+		    !pkt_syncookie_ack(net, skb, &p))
 			return NF_ACCEPT;
 		sk = sipovl_socket_get(sn, f, p.p);
 	}

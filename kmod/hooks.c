@@ -9,8 +9,9 @@
  *   2. No intercept: if the destination is a transparent source range and a
  *      transparent socket owns the flow (a reply to a connection the daemon
  *      originated with a foreign source), deliver it there. Else untouched.
- *   3. Intercept: an existing socket owning the flow (any socket: the
- *      daemon's per-flow sockets, or a local one) gets it;
+ *   3. Intercept: an existing socket owning the flow (the daemon's
+ *      per-flow sockets; a socket that is not transparent only for a local
+ *      destination) gets it;
  *      else the daemon's registered socket for the family and protocol gets
  *      it (a new flow); else the intercept's policy drops or passes it.
  *      A TCP segment other than a SYN starts no flow (policy), except the
@@ -222,6 +223,14 @@ static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
 	k->daddr = p->daddr;
 }
 
+/* Is @addr (of family @f) one of this namespace's own addresses? */
+static bool addr_is_local(struct net *net, int f, const void *addr)
+{
+	if (f == SIPOVL_F4)
+		return inet_addr_type(net, *(const __be32 *)addr) == RTN_LOCAL;
+	return ipv6_chk_addr(net, addr, NULL, 0);
+}
+
 /*
  * The socket owning this packet's flow (connected UDP, established, request
  * or TIME_WAIT TCP), with a reference, or NULL. A SYN hitting a TIME_WAIT
@@ -247,6 +256,16 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 	if (!sk)
 		return NULL;
 	/*
+	 * A flow to a foreign address belongs only to a transparent socket
+	 * (the daemon's: IP_TRANSPARENT takes CAP_NET_ADMIN or CAP_NET_RAW).
+	 * IPv6 lets any user bind a foreign address (IPV6_FREEBIND) and send
+	 * from it, which would otherwise take an intercepted flow over.
+	 */
+	if (!inet_sk_transparent(sk) && !addr_is_local(net, p->f, p->daddr)) {
+		sock_gen_put(sk);
+		return NULL;
+	}
+	/*
 	 * Only in PREROUTING (softirq): the ehash bucket lock taken by
 	 * inet_twsk_kill() is also taken from softirq. LOCAL_OUT treats the
 	 * TIME_WAIT socket as the owner and loops the SYN through lo.
@@ -256,8 +275,8 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 		return NULL;
 	}
 	/*
-	 * Any socket owning the exact flow keeps it, transparent or not: an
-	 * intercept never breaks a connection that exists on this host.
+	 * Any other socket owning the exact flow keeps it: an intercept never
+	 * breaks a connection to one of this host's addresses.
 	 */
 	return sk;
 }
@@ -362,20 +381,12 @@ policy:
 	return NF_ACCEPT;
 }
 
-static bool addr_is_local(struct net *net, const struct sipovl_pkt *p)
-{
-	if (p->f == SIPOVL_F4)
-		return inet_addr_type(net, *(const __be32 *)p->saddr) == RTN_LOCAL;
-	return ipv6_chk_addr(net, p->saddr, NULL, 0);
-}
-
 /*
- * May a transparent socket send this packet? Its source must be local, in a
- * transparent source range, or the destination of an intercepted flow (a
- * reply from the intercepted address).
+ * Is this packet's source claimed by sipovl: in a transparent source range,
+ * or the destination of an intercepted flow (a reply from the intercepted
+ * address)?
  */
-static bool src_allowed(struct sipovl_net *sn, struct net *net,
-			const struct sipovl_pkt *p)
+static bool src_claimed(struct sipovl_net *sn, const struct sipovl_pkt *p)
 {
 	struct sipovl_srcset *srcs = rcu_dereference(sn->sources);
 	struct sipovl_table *t = rcu_dereference(sn->table);
@@ -389,9 +400,31 @@ static bool src_allowed(struct sipovl_net *sn, struct net *net,
 
 	if (srcs && mt_lookup(srcs->mt, &k) >= 0)
 		return true;
-	if (t && mt_lookup(t->mt, &k) >= 0)
-		return true;
-	return addr_is_local(net, p);
+	return t && mt_lookup(t->mt, &k) >= 0;
+}
+
+/*
+ * May a transparent socket send this packet? Its source must be local or
+ * claimed by sipovl.
+ */
+static bool src_allowed(struct sipovl_net *sn, struct net *net,
+			const struct sipovl_pkt *p)
+{
+	return src_claimed(sn, p) || addr_is_local(net, p->f, p->saddr);
+}
+
+/*
+ * Does a socket that is not transparent send from a foreign address sipovl
+ * claims? It would answer in the daemon's place (IPv6 output accepts a
+ * foreign source bound with IPV6_FREEBIND; IPv4 refuses it without
+ * IP_TRANSPARENT). The kernel's own sockets (TCP resets and TIME_WAIT ACKs)
+ * answer for the flow's owner and pass.
+ */
+static bool src_usurped(struct sipovl_net *sn, struct net *net,
+			const struct sock *owner, const struct sipovl_pkt *p)
+{
+	return !owner->sk_kern_sock && src_claimed(sn, p) &&
+	       !addr_is_local(net, p->f, p->saddr);
 }
 
 static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
@@ -419,14 +452,22 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	if (f == SIPOVL_F4 && skb_rtable(skb) &&
 	    (skb_rtable(skb)->rt_flags & (RTCF_BROADCAST | RTCF_MULTICAST)))
 		return NF_ACCEPT;
-	/* Transparent sockets (the daemon's): police the source, never steer. */
+	/*
+	 * Transparent sockets (the daemon's): police the source, never steer.
+	 * Other sockets may not use a foreign source sipovl claims.
+	 */
 	if (owner && sk_fullsock(owner) &&
-	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6) &&
-	    inet_sk_transparent(owner)) {
-		if (src_allowed(sn, net, &p))
-			return NF_ACCEPT;
-		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
-		return NF_DROP;
+	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6)) {
+		if (inet_sk_transparent(owner)) {
+			if (src_allowed(sn, net, &p))
+				return NF_ACCEPT;
+			sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+			return NF_DROP;
+		}
+		if (src_usurped(sn, net, owner, &p)) {
+			sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+			return NF_DROP;
+		}
 	}
 
 	pkt_key(&p, &k);

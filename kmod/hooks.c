@@ -427,6 +427,21 @@ static bool src_usurped(struct sipovl_net *sn, struct net *net,
 	       !addr_is_local(net, p->f, p->saddr);
 }
 
+/* Is the packet's source (whatever it carries) one of this host's addresses? */
+static bool skb_src_local(struct net *net, const struct sk_buff *skb, int f)
+{
+	if (f == SIPOVL_F4)
+		return addr_is_local(net, f, &ip_hdr(skb)->saddr);
+	return addr_is_local(net, f, &ipv6_hdr(skb)->saddr);
+}
+
+static bool sk_transparent_inet(const struct sock *sk)
+{
+	return sk && sk_fullsock(sk) &&
+	       (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
+	       inet_sk_transparent(sk);
+}
+
 static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 			      const struct nf_hook_state *state, int f)
 {
@@ -445,6 +460,17 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	if (ret) {
 		if (ret < 0)
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+		/*
+		 * What a transparent socket sends and the source policing
+		 * cannot read (a protocol other than TCP and UDP, a fragment
+		 * defragmentation left alone, e.g. from a raw socket with
+		 * IP_NODEFRAG, a truncated header) must come from a local
+		 * address.
+		 */
+		if (sk_transparent_inet(owner) && !skb_src_local(net, skb, f)) {
+			sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+			return NF_DROP;
+		}
 		return NF_ACCEPT;
 	}
 	if (pkt_dst_special(&p))
@@ -456,18 +482,17 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	 * Transparent sockets (the daemon's): police the source, never steer.
 	 * Other sockets may not use a foreign source sipovl claims.
 	 */
+	if (sk_transparent_inet(owner)) {
+		if (src_allowed(sn, net, &p))
+			return NF_ACCEPT;
+		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+		return NF_DROP;
+	}
 	if (owner && sk_fullsock(owner) &&
-	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6)) {
-		if (inet_sk_transparent(owner)) {
-			if (src_allowed(sn, net, &p))
-				return NF_ACCEPT;
-			sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
-			return NF_DROP;
-		}
-		if (src_usurped(sn, net, owner, &p)) {
-			sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
-			return NF_DROP;
-		}
+	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6) &&
+	    src_usurped(sn, net, owner, &p)) {
+		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+		return NF_DROP;
 	}
 
 	pkt_key(&p, &k);
@@ -530,7 +555,8 @@ static unsigned int sipovl_out(void *priv, struct sk_buff *skb,
 {
 	struct sipovl_net *sn = priv;
 
-	if (!READ_ONCE(sn->active))
+	/* Source policing outlives the configuration (netns.h, policing). */
+	if (!READ_ONCE(sn->active) && !READ_ONCE(sn->policing))
 		return NF_ACCEPT;
 	return local_out(sn, skb, state, pf_family(state));
 }

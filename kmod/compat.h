@@ -74,4 +74,22 @@ const char *sipovl_extack_fmt(const char *fmt, ...) __printf(1, 2);
 #define sipovl_bridged(skb)	((void)(skb), false)
 #endif
 
+/*
+ * The MSS a SYN cookie in the ACK of @th encodes, 0 if it carries none (the
+ * hash covers the addresses and ports, so a cookie is valid only for its own
+ * flow). 6.8 stopped passing the cookie to __cookie_v4/v6_check().
+ */
+#if !IS_ENABLED(CONFIG_SYN_COOKIES)
+#define sipovl_cookie_v4_check(iph, th)	0
+#define sipovl_cookie_v6_check(ip6h, th)	0
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define sipovl_cookie_v4_check(iph, th)	__cookie_v4_check(iph, th)
+#define sipovl_cookie_v6_check(ip6h, th)	__cookie_v6_check(ip6h, th)
+#else
+#define sipovl_cookie_v4_check(iph, th) \
+	__cookie_v4_check(iph, th, ntohl((th)->ack_seq) - 1)
+#define sipovl_cookie_v6_check(ip6h, th) \
+	__cookie_v6_check(ip6h, th, ntohl((th)->ack_seq) - 1)
+#endif
+
 #endif /* _SIPOVL_COMPAT_H */

@@ -9,10 +9,13 @@
  *   2. No intercept: if the destination is a transparent source range and a
  *      transparent socket owns the flow (a reply to a connection the daemon
  *      originated with a foreign source), deliver it there. Else untouched.
- *   3. Intercept: an existing socket owning the flow (any socket: the
- *      daemon's per-flow sockets, or a local one) gets it;
+ *   3. Intercept: an existing socket owning the flow (the daemon's
+ *      per-flow sockets; a socket that is not transparent only for a local
+ *      destination) gets it;
  *      else the daemon's registered socket for the family and protocol gets
  *      it (a new flow); else the intercept's policy drops or passes it.
+ *      A TCP segment other than a SYN starts no flow (policy), except the
+ *      ACK of a SYN-cookie handshake, which goes to the registered listener.
  */
 
 #include <linux/ip.h>
@@ -259,6 +262,29 @@ static bool pkt_is_reply(const struct sk_buff *skb)
 	return ct && CTINFO2DIR(ctinfo) == IP_CT_DIR_REPLY;
 }
 
+/*
+ * Is this TCP segment, which no socket owns and which is not a SYN, the ACK
+ * that completes a SYN-cookie handshake (the listener answered the SYN with
+ * a cookie and kept no request socket)? Only a valid cookie for this exact
+ * flow qualifies: segments of connections older than the intercept, late
+ * segments of closed ones and forged ACKs keep the intercept's policy.
+ */
+static bool pkt_syncookie_ack(struct net *net, const struct sk_buff *skb,
+			      const struct sipovl_pkt *p)
+{
+	struct tcphdr _th;
+	const struct tcphdr *th;
+
+	if (!READ_ONCE(net->ipv4.sysctl_tcp_syncookies))
+		return false;
+	th = skb_header_pointer(skb, p->thoff, sizeof(_th), &_th);
+	if (!th || !th->ack || th->rst || th->syn)
+		return false;
+	if (p->f == SIPOVL_F4)
+		return sipovl_cookie_v4_check(ip_hdr(skb), th) != 0;
+	return sipovl_cookie_v6_check(ipv6_hdr(skb), th) != 0;
+}
+
 static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
 {
 	k->family = p->f == SIPOVL_F4 ? 4 : 6;
@@ -266,6 +292,14 @@ static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
 	k->dport = ntohs(p->dport);
 	k->saddr = p->saddr;
 	k->daddr = p->daddr;
+}
+
+/* Is @addr (of family @f) one of this namespace's own addresses? */
+static bool addr_is_local(struct net *net, int f, const void *addr)
+{
+	if (f == SIPOVL_F4)
+		return inet_addr_type(net, *(const __be32 *)addr) == RTN_LOCAL;
+	return ipv6_chk_addr(net, addr, NULL, 0);
 }
 
 /*
@@ -293,6 +327,16 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 	if (!sk)
 		return NULL;
 	/*
+	 * A flow to a foreign address belongs only to a transparent socket
+	 * (the daemon's: IP_TRANSPARENT takes CAP_NET_ADMIN or CAP_NET_RAW).
+	 * IPv6 lets any user bind a foreign address (IPV6_FREEBIND) and send
+	 * from it, which would otherwise take an intercepted flow over.
+	 */
+	if (!inet_sk_transparent(sk) && !addr_is_local(net, p->f, p->daddr)) {
+		sock_gen_put(sk);
+		return NULL;
+	}
+	/*
 	 * Only in PREROUTING (softirq): the ehash bucket lock taken by
 	 * inet_twsk_kill() is also taken from softirq. LOCAL_OUT treats the
 	 * TIME_WAIT socket as the owner and loops the SYN through lo.
@@ -302,8 +346,8 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 		return NULL;
 	}
 	/*
-	 * Any socket owning the exact flow keeps it, transparent or not: an
-	 * intercept never breaks a connection that exists on this host.
+	 * Any other socket owning the exact flow keeps it: an intercept never
+	 * breaks a connection to one of this host's addresses.
 	 */
 	return sk;
 }
@@ -376,11 +420,14 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		 * that no socket owns (a connection older than the intercept,
 		 * a late segment of a closed one) cannot start a flow: it gets
 		 * the intercept's policy, so nothing leaks past a fail-closed
-		 * intercept.
+		 * intercept. The one exception is the ACK of a SYN-cookie
+		 * handshake: it goes to the daemon's listener, which makes
+		 * the connection from it.
 		 */
 		if (pkt_is_reply(skb))
 			return NF_ACCEPT;
-		if (p.p == SIPOVL_PTCP && !p.syn)
+		if (p.p == SIPOVL_PTCP && !p.syn &&
+		    !pkt_syncookie_ack(state->net, skb, &p))
 			goto policy;
 		if (pkt_src_martian(&p)) {
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
@@ -403,7 +450,9 @@ policy:
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
 			return NF_DROP;
 		}
-		ic_count(ic, SIPOVL_IS_FLOWS, 1);
+		/* A cookie's ACK is the flow its SYN started. */
+		if (p.p != SIPOVL_PTCP || p.syn)
+			ic_count(ic, SIPOVL_IS_FLOWS, 1);
 	}
 	ic_count(ic, SIPOVL_IS_PACKETS, 1);
 	ic_count(ic, SIPOVL_IS_BYTES, skb->len);
@@ -416,20 +465,12 @@ spoofed:
 	return NF_DROP;
 }
 
-static bool addr_is_local(struct net *net, const struct sipovl_pkt *p)
-{
-	if (p->f == SIPOVL_F4)
-		return inet_addr_type(net, *(const __be32 *)p->saddr) == RTN_LOCAL;
-	return ipv6_chk_addr(net, p->saddr, NULL, 0);
-}
-
 /*
- * May a transparent socket send this packet? Its source must be local, in a
- * transparent source range, or the destination of an intercepted flow (a
- * reply from the intercepted address).
+ * Is this packet's source claimed by sipovl: in a transparent source range,
+ * or the destination of an intercepted flow (a reply from the intercepted
+ * address)?
  */
-static bool src_allowed(struct sipovl_net *sn, struct net *net,
-			const struct sipovl_pkt *p)
+static bool src_claimed(struct sipovl_net *sn, const struct sipovl_pkt *p)
 {
 	struct sipovl_srcset *srcs = rcu_dereference(sn->sources);
 	struct sipovl_table *t = rcu_dereference(sn->table);
@@ -443,9 +484,46 @@ static bool src_allowed(struct sipovl_net *sn, struct net *net,
 
 	if (srcs && mt_lookup(srcs->mt, &k) >= 0)
 		return true;
-	if (t && mt_lookup(t->mt, &k) >= 0)
-		return true;
-	return addr_is_local(net, p);
+	return t && mt_lookup(t->mt, &k) >= 0;
+}
+
+/*
+ * May a transparent socket send this packet? Its source must be local or
+ * claimed by sipovl.
+ */
+static bool src_allowed(struct sipovl_net *sn, struct net *net,
+			const struct sipovl_pkt *p)
+{
+	return src_claimed(sn, p) || addr_is_local(net, p->f, p->saddr);
+}
+
+/*
+ * Does a socket that is not transparent send from a foreign address sipovl
+ * claims? It would answer in the daemon's place (IPv6 output accepts a
+ * foreign source bound with IPV6_FREEBIND; IPv4 refuses it without
+ * IP_TRANSPARENT). The kernel's own sockets (TCP resets and TIME_WAIT ACKs)
+ * answer for the flow's owner and pass.
+ */
+static bool src_usurped(struct sipovl_net *sn, struct net *net,
+			const struct sock *owner, const struct sipovl_pkt *p)
+{
+	return !owner->sk_kern_sock && src_claimed(sn, p) &&
+	       !addr_is_local(net, p->f, p->saddr);
+}
+
+/* Is the packet's source (whatever it carries) one of this host's addresses? */
+static bool skb_src_local(struct net *net, const struct sk_buff *skb, int f)
+{
+	if (f == SIPOVL_F4)
+		return addr_is_local(net, f, &ip_hdr(skb)->saddr);
+	return addr_is_local(net, f, &ipv6_hdr(skb)->saddr);
+}
+
+static bool sk_transparent_inet(const struct sock *sk)
+{
+	return sk && sk_fullsock(sk) &&
+	       (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
+	       inet_sk_transparent(sk);
 }
 
 static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
@@ -466,6 +544,17 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	if (ret) {
 		if (ret < 0)
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+		/*
+		 * What a transparent socket sends and the source policing
+		 * cannot read (a protocol other than TCP and UDP, a fragment
+		 * defragmentation left alone, e.g. from a raw socket with
+		 * IP_NODEFRAG, a truncated header) must come from a local
+		 * address.
+		 */
+		if (sk_transparent_inet(owner) && !skb_src_local(net, skb, f)) {
+			sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+			return NF_DROP;
+		}
 		return NF_ACCEPT;
 	}
 	if (pkt_dst_special(&p))
@@ -473,12 +562,19 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	if (f == SIPOVL_F4 && skb_rtable(skb) &&
 	    (skb_rtable(skb)->rt_flags & (RTCF_BROADCAST | RTCF_MULTICAST)))
 		return NF_ACCEPT;
-	/* Transparent sockets (the daemon's): police the source, never steer. */
-	if (owner && sk_fullsock(owner) &&
-	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6) &&
-	    inet_sk_transparent(owner)) {
+	/*
+	 * Transparent sockets (the daemon's): police the source, never steer.
+	 * Other sockets may not use a foreign source sipovl claims.
+	 */
+	if (sk_transparent_inet(owner)) {
 		if (src_allowed(sn, net, &p))
 			return NF_ACCEPT;
+		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+		return NF_DROP;
+	}
+	if (owner && sk_fullsock(owner) &&
+	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6) &&
+	    src_usurped(sn, net, owner, &p)) {
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
 		return NF_DROP;
 	}
@@ -493,8 +589,14 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	}
 	sk = flow_sock(net, skb, &p, net->loopback_dev, false);
 	if (!sk && idx >= 0) {
-		/* Segments of existing local connections and replies pass. */
-		if ((p.p == SIPOVL_PTCP && !p.syn) || pkt_is_reply(skb))
+		/*
+		 * Segments of existing local connections and replies pass; the
+		 * ACK of a SYN-cookie handshake goes to the daemon's listener.
+		 */
+		if (pkt_is_reply(skb))
+			return NF_ACCEPT;
+		if (p.p == SIPOVL_PTCP && !p.syn &&
+		    !pkt_syncookie_ack(net, skb, &p))
 			return NF_ACCEPT;
 		sk = sipovl_socket_get(sn, f, p.p);
 	}
@@ -537,7 +639,8 @@ static unsigned int sipovl_out(void *priv, struct sk_buff *skb,
 {
 	struct sipovl_net *sn = priv;
 
-	if (!READ_ONCE(sn->active))
+	/* Source policing outlives the configuration (netns.h, policing). */
+	if (!READ_ONCE(sn->active) && !READ_ONCE(sn->policing))
 		return NF_ACCEPT;
 	return local_out(sn, skb, state, pf_family(state));
 }

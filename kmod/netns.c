@@ -38,6 +38,8 @@ void sipovl_update_active(struct sipovl_net *sn)
 		for (j = 0; j < SIPOVL_NPROTOS; j++)
 			active |= !!rcu_access_pointer(sn->sk[i][j]);
 	WRITE_ONCE(sn->active, active);
+	if (active)
+		WRITE_ONCE(sn->policing, true);
 }
 
 static int __net_init sipovl_net_init(struct net *net)

@@ -74,6 +74,13 @@ struct sipovl_net {
 	struct delayed_work reaper;
 	/* Any intercept, source range or socket configured: hooks do work. */
 	bool active;
+	/*
+	 * Set when the namespace first becomes active, never cleared: the
+	 * source policing of LOCAL_OUT stays on when the configuration is
+	 * flushed, so the daemon's remaining transparent sockets (hosted
+	 * connections) cannot then send from any address.
+	 */
+	bool policing;
 	u32 generation;
 	struct list_head txns;
 	u32 n_txns;

@@ -9,6 +9,7 @@
  *	"UDP <peer> <origdst> <payload>" sent from the original destination
  *	(except "blast N" datagrams, which are only logged).
  *	--sources PREFIX sets the transparent source ranges first.
+ *	--backlog N sets the TCP listen backlog (default 128).
  *   peer originate --tcp|--udp --src ADDR:PORT --dst ADDR:PORT --msg TEXT
  *	Transparent socket bound to a (foreign) source; sends TEXT, prints the
  *	reply. Exit 0 on a reply, 1 on timeout or error.
@@ -204,7 +205,8 @@ static void serve_tcp_conn(int c, const char *tag)
 	close(c);
 }
 
-static __attribute__((noreturn)) void cmd_listen(int family, int port, bool reg, const char *sources)
+static __attribute__((noreturn)) void cmd_listen(int family, int port, bool reg, const char *sources,
+						 int backlog)
 {
 	struct sockaddr_storage a = {};
 	socklen_t al;
@@ -236,7 +238,7 @@ static __attribute__((noreturn)) void cmd_listen(int family, int port, bool reg,
 	} else {
 		setsockopt(u, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one));
 	}
-	if (bind(t, (struct sockaddr *)&a, al) || listen(t, 128) ||
+	if (bind(t, (struct sockaddr *)&a, al) || listen(t, backlog) ||
 	    bind(u, (struct sockaddr *)&a, al))
 		die("bind/listen: %s", strerror(errno));
 	if (reg || sources) {
@@ -379,11 +381,12 @@ int main(int argc, char **argv)
 		{ "bind", required_argument, NULL, 'b' }, { "timeout", required_argument, NULL, 'T' },
 		{ "no-register", no_argument, NULL, 'N' }, { "sources", required_argument, NULL, 'S' },
 		{ "count", required_argument, NULL, 'c' }, { "gap-us", required_argument, NULL, 'g' },
+		{ "backlog", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *src = NULL, *dst = NULL, *msg = "hello", *bindaddr = NULL, *sources = NULL;
 	bool tcp = false, udp = false, reg = true;
-	int family = AF_INET, port = 0, c;
+	int family = AF_INET, port = 0, backlog = 128, c;
 	long count = 1, gap_us = 200;
 
 	if (argc < 2)
@@ -406,11 +409,12 @@ int main(int argc, char **argv)
 		case 'S': sources = optarg; break;
 		case 'c': count = atol(optarg); break;
 		case 'g': gap_us = atol(optarg); break;
+		case 'B': backlog = atoi(optarg); break;
 		default: exit(2);
 		}
 	}
 	if (!strcmp(argv[1], "listen"))
-		cmd_listen(family, port, reg, sources);
+		cmd_listen(family, port, reg, sources, backlog);
 	if (tcp == udp)
 		die("need exactly one of --tcp, --udp%s", "");
 	if (!strcmp(argv[1], "originate") && src && dst)

@@ -60,6 +60,13 @@
  * packets go through the INPUT hooks (their conntrack entry is confirmed
  * there), the daemon's replies through OUTPUT and POSTROUTING.
  *
+ * Local users: a flow to an address that is not the host's own is owned only
+ * by transparent sockets, and a socket that is not transparent may not send
+ * from a non-local address inside a transparent source range or matched by an
+ * intercept (dropped, src_denied); IPv6 would let any user bind such an
+ * address with IPV6_FREEBIND. SYN cookies: the ACK completing a cookie
+ * handshake goes to the registered listener when its cookie is valid.
+ *
  * Commands
  * --------
  *
@@ -278,7 +285,10 @@ enum sipovl_stats_attr {
 	SIPOVL_STATS_A_ERRORS,
 	/* replies delivered to transparent originating sockets */
 	SIPOVL_STATS_A_REPLIES,
-	/* packets of transparent sockets with a source outside the ranges */
+	/*
+	 * packets of transparent sockets with a source outside the ranges, and
+	 * of other sockets with a foreign source inside them
+	 */
 	SIPOVL_STATS_A_SRC_DENIED,
 	SIPOVL_STATS_A_PAD,
 	__SIPOVL_STATS_A_MAX

@@ -1,0 +1,137 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# sipovl.ko source policing of transparent sockets (LOCAL_OUT): the escapes
+# around it. What the policing cannot read (protocols other than TCP and
+# UDP, fragments that defragmentation leaves alone) must come from a local
+# address, and the policing stays on in a namespace whose configuration was
+# flushed. The foreign source 10.9.9.9 / fd09::9 is in no range and no
+# intercept; the server counts what arrives from it.
+#
+#   gw 10.2.0.1 fd02::1 --- srv 10.2.0.2 fd02::2
+source "$(dirname "$0")/../lib.sh"
+require_root
+require_cmd ip nft jq python3
+
+BIN=${SIPOVL_BIN:-$SIPOVL_TOP/build}
+PEER=$BIN/selftests/peer
+CTL=$BIN/sipovlctl
+[ -x "$PEER" ] && [ -x "$CTL" ] || bail_out "build first: $PEER, $CTL"
+
+load_module
+modprobe -q veth || bail_out "no veth module"
+modprobe -a nf_tables 2>/dev/null
+setup_ns GW SRV
+
+ip link add s0 netns "$SRV" type veth peer name g1 netns "$GW"
+ip -n "$GW" addr add 10.2.0.1/24 dev g1
+ip -n "$GW" addr add fd02::1/64 dev g1 nodad
+ip -n "$SRV" addr add 10.2.0.2/24 dev s0
+ip -n "$SRV" addr add fd02::2/64 dev s0 nodad
+ip -n "$GW" link set g1 up
+ip -n "$SRV" link set s0 up
+
+ctl() { ip netns exec "$GW" "$CTL" "$@"; }
+in_gw() { ip netns exec "$GW" "$@"; }
+stat_of() { ctl -j stats | jq -r ".global.$1 // .$1"; }
+
+ip netns exec "$SRV" nft -f - <<'NFT' || bail_out "nft counters on the server"
+table inet police_test {
+	counter from4 {}
+	counter from6 {}
+	chain pre {
+		# before defragmentation (-400), which would hold a lone fragment
+		type filter hook prerouting priority -500;
+		ip saddr 10.9.9.9 counter name from4
+		ip6 saddr fd09::9 counter name from6
+	}
+}
+NFT
+arrived() { # arrived 4|6: packets the server saw from the foreign source
+	ip netns exec "$SRV" nft -j list counter inet police_test "from$1" |
+		jq -r '[.nftables[] | select(.counter) | .counter.packets][0]'
+}
+
+# rawsend KIND: one packet from the foreign source through a transparent raw
+# socket (IP_HDRINCL / IPPROTO_RAW).
+#   proto4, proto6: IP protocol 253 (experimental), not TCP or UDP
+#   frag4: the first fragment of a UDP datagram to port 7000, IP_NODEFRAG
+#   udp4: a whole UDP datagram to port 7000 (the control: policed today)
+rawsend() {
+	in_gw python3 - "$1" <<'EOF'
+import socket, struct, sys
+kind = sys.argv[1]
+def csum(d):
+    if len(d) % 2:
+        d += b"\0"
+    t = sum(struct.unpack("!%dH" % (len(d) // 2), d))
+    while t >> 16:
+        t = (t & 0xffff) + (t >> 16)
+    return ~t & 0xffff
+if kind == "proto6":
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    s.setsockopt(socket.IPPROTO_IPV6, 75, 1)     # IPV6_TRANSPARENT
+    payload = b"x" * 8
+    pkt = struct.pack("!IHBB", 6 << 28, len(payload), 253, 64) + \
+        socket.inet_pton(socket.AF_INET6, "fd09::9") + \
+        socket.inet_pton(socket.AF_INET6, "fd02::2") + payload
+    s.sendto(pkt, ("fd02::2", 0))
+    sys.exit(0)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.setsockopt(socket.IPPROTO_IP, 19, 1)           # IP_TRANSPARENT
+if kind == "proto4":
+    proto, frag, payload = 253, 0, b"x" * 8
+else:
+    data = b"police"
+    payload = struct.pack("!HHHH", 7000, 7000, 8 + len(data) + (64 if kind == "frag4" else 0), 0) + data
+    proto, frag = 17, (0x2000 if kind == "frag4" else 0)   # MF
+    if kind == "frag4":
+        s.setsockopt(socket.IPPROTO_IP, 22, 1)   # IP_NODEFRAG
+        payload += b"y" * (-len(payload) % 8)
+ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(payload), 4242, frag, 64, proto, 0) + \
+    socket.inet_aton("10.9.9.9") + socket.inet_aton("10.2.0.2")
+ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+s.sendto(ip + payload, ("10.2.0.2", 0))
+EOF
+}
+
+# escape DESC FAMILY CMD...: CMD sends one packet from the foreign source; the
+# server must not see it and src_denied must count it.
+escape() {
+	local desc=$1 fam=$2 a0 a1 d0 d1
+	shift 2
+	a0=$(arrived "$fam") d0=$(stat_of src_denied)
+	"$@" >/dev/null 2>&1
+	sleep 0.5
+	a1=$(arrived "$fam") d1=$(stat_of src_denied)
+	if [ "$a1" = "$a0" ] && [ "$d1" -gt "$d0" ]; then
+		ok "$desc: not sent, src_denied $d0 -> $d1"
+	else
+		not_ok "$desc: not sent" "the server saw $((a1 - a0)) packet(s); src_denied $d0 -> $d1"
+	fi
+}
+
+check "sources set (sipovl configured)" ctl sources set 10.1.0.0/16,fd01::/32
+escape "control: a whole UDP datagram of a transparent raw socket" 4 rawsend udp4
+escape "a transparent raw socket's IPv4 packet that is neither TCP nor UDP" 4 rawsend proto4
+escape "a transparent raw socket's IPv6 packet that is neither TCP nor UDP" 6 rawsend proto6
+escape "a UDP fragment of a transparent raw socket with IP_NODEFRAG" 4 rawsend frag4
+
+# The policing stays on once the configuration is flushed.
+check "sources flush (nothing configured any more)" ctl sources flush
+escape "flushed namespace: a transparent UDP socket, IPv4" 4 \
+	in_gw "$PEER" originate --udp --timeout 1 --src 10.9.9.9:7000 --dst 10.2.0.2:7000 --msg flushed
+escape "flushed namespace: a transparent UDP socket, IPv6" 6 \
+	in_gw "$PEER" originate --udp --timeout 1 --src '[fd09::9]:7000' --dst '[fd02::2]:7000' --msg flushed
+# A local source is never the policing's business.
+TMP=$(mktemp -d)
+on_exit rm -rf "$TMP"
+ip netns exec "$SRV" "$PEER" echo --udp --bind 10.2.0.2:7000 >"$TMP/echo.out" 2>/dev/null &
+on_exit kill "$!"
+busywait 5000 grep -q ready "$TMP/echo.out" >/dev/null || bail_out "echo server did not start"
+if in_gw "$PEER" originate --udp --timeout 2 --src 10.2.0.1:7300 --dst 10.2.0.2:7000 --msg local | grep -q '^ECHO 10.2.0.1:7300 local$'; then
+	ok "flushed namespace: a transparent socket on a local address still talks"
+else
+	not_ok "flushed namespace: a transparent socket on a local address still talks"
+fi
+
+done_testing

@@ -83,6 +83,14 @@ ziti_bin() {
 	local go
 	go=$(find_go) || die "no Go toolchain (need go >= 1.24 to build the ziti test peer)"
 	mkdir -p "$CACHE"
+	# One build per machine: concurrent builds (several checkouts' `make tests`) would each
+	# compile the same thousand packages and write the same output. Wait for the first, then
+	# take what it cached.
+	exec 8>"$CACHE/.ziti-build.lock"
+	flock 8
+	for v in $ZITI_VERSIONS; do
+		if [ -x "$CACHE/ziti-$v/ziti" ]; then exec 8>&-; echo "$CACHE/ziti-$v/ziti"; return 0; fi
+	done
 	for v in $ZITI_VERSIONS; do
 		local out="$CACHE/ziti-$v" log="$CACHE/ziti-$v.build.log"
 		mkdir -p "$out"

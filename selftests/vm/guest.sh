@@ -28,13 +28,14 @@ cd /tmp || exit 1
 
 # Kernel log lines that fail the test file that produced them. Besides what any
 # kernel prints, the debug kernel's reports (selftests/vm/debug-kernel.sh):
-# KASAN/KFENCE ("BUG: KASAN: ...", "BUG: KFENCE: ..."), UBSAN, lockdep ("WARNING:
-# possible circular locking dependency detected", "inconsistent lock state",
-# "turning off the locking correctness validator"), PROVE_RCU ("suspicious RCU
-# usage"), DEBUG_ATOMIC_SLEEP ("BUG: sleeping function called from invalid
-# context"), DEBUG_OBJECTS ("ODEBUG:") and kmemleak ("unreferenced object",
-# appended to the file's kernel log by kmemleak_check).
-DMESG_BAD='(^|[^A-Za-z0-9_])BUG([: ]|$)|WARNING:|Oops|KASAN|UBSAN|KFENCE|refcount_t|unregister_netdevice: waiting|general protection fault|Call Trace|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO|self-detected stall|blocked for more than|list_(add|del) corruption|unreferenced object|suspected memory leak|stack-protector|stack segment|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|ODEBUG:|DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator|non-static key'
+# KASAN/KFENCE ("BUG: KASAN: ...", "BUG: KFENCE: ..."), UBSAN, lockdep
+# ("WARNING: possible circular locking dependency detected", "inconsistent lock
+# state", "turning off the locking correctness validator"), PROVE_RCU
+# ("suspicious RCU usage"), DEBUG_ATOMIC_SLEEP ("BUG: sleeping function called
+# from invalid context"), DEBUG_OBJECTS ("ODEBUG: ... object type: ...") and
+# kmemleak ("unreferenced object", appended to the file's kernel log by
+# kmemleak_check).
+DMESG_BAD='(^|[^A-Za-z0-9_])BUG([: ]|$)|WARNING:|Oops|KASAN|UBSAN|KFENCE|refcount_t|unregister_netdevice: waiting|general protection fault|Call Trace|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO|self-detected stall|blocked for more than|list_(add|del) corruption|unreferenced object|suspected memory leak|stack-protector|stack segment|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|ODEBUG: .*object type|DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator|non-static key'
 KMEMLEAK=/sys/kernel/debug/kmemleak
 # Taint bits that mean something went wrong: M(4) B(5) D(7) W(9) L(14).
 TAINT_BAD=$(((1 << 4) | (1 << 5) | (1 << 7) | (1 << 9) | (1 << 14)))

@@ -89,12 +89,13 @@ build() {
 		echo "== $(date -u) key $k; load $(cut -d' ' -f1-3 /proc/loadavg)"
 		# allnoconfig with the fragment as its base, then every requested
 		# value must have survived olddefconfig.
-		"${mk[@]}" KCONFIG_ALLCONFIG="$FRAG" allnoconfig
-		"${mk[@]}" olddefconfig
-		"$HERE/debug-kernel.sh" _verify "$B/.config"
-		"${mk[@]}" all
-		rm -rf "$B/mods"
-		"${mk[@]}" INSTALL_MOD_PATH="$B/mods" modules_install
+		# (&&: errexit does not apply inside an if condition)
+		"${mk[@]}" KCONFIG_ALLCONFIG="$FRAG" allnoconfig &&
+		"${mk[@]}" olddefconfig &&
+		"$HERE/debug-kernel.sh" _verify "$B/.config" &&
+		"${mk[@]}" all &&
+		rm -rf "$B/mods" &&
+		"${mk[@]}" INSTALL_MOD_PATH="$B/mods" modules_install &&
 		echo "== done $(date -u); load $(cut -d' ' -f1-3 /proc/loadavg)"
 	} >>"$B/build.log" 2>&1; then
 		tail -n 40 "$B/build.log" >&2

@@ -9,14 +9,24 @@
 #   host-*    every executable tests/*/run.sh (TAP)
 #   vm-6.1    the VM selftests (selftests/vm/run.sh: every file) on Debian's 6.1 kernel
 #   vm-6.12   the same suite, every file, on Debian 12's 6.12 kernel
+#   kernel-debug  build the debug kernel (KASAN, KFENCE, lockdep, PROVE_RCU,
+#             kmemleak, DEBUG_OBJECTS, UBSAN: selftests/vm/debug-kernel.sh)
+#             unless it is cached in ~/.cache/sipovl/debug-kernel
+#   vm-debug  the VM selftests on the debug kernel, every file but the daemon
+#             end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default
+#             "daemon.sh daemon-update.sh": they stay on the Debian kernels)
+#             kernel-debug and vm-debug run only when named: the debug kernel
+#             does not boot in the runner yet (Documentation/testing.md)
 #   dkms      dkms add/build/install for 6.1, modprobe in the VM, dkms remove
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
 #
 # After the build, the suites run from one queue in two lanes (SIPOVL_CHECK_JOBS,
-# default 2: one per CPU): vm-6.1 and vm-6.12 first, side by side, then static,
-# host-* and dkms in whichever lane frees first; results print in the order
-# above, each with its wall and CPU seconds and the load average.
+# default 2: one per CPU): kernel-debug and the VM suites first, then static,
+# host-* and dkms in whichever lane frees first. vm-debug and host-runner (which
+# boots the debug kernel too) wait for kernel-debug: while it builds (the first
+# time on a machine), the other lane takes the suites after them. Results print
+# in the order above, each with its wall and CPU seconds and the load average.
 #
 # Every TAP test point of every suite is counted; failures are printed with
 # their diagnostics. The summary line is `N passed, M failed`; skipped points
@@ -236,6 +246,38 @@ static_checks() {
 	echo "1..$n"
 }
 
+# ---- the debug kernel (TAP) ----
+kernel_debug() {
+	local dk=selftests/vm/debug-kernel.sh t0 out
+	echo "TAP version 13"
+	echo "1..1"
+	if "$dk" status; then
+		echo "ok 1 debug kernel $("$dk" release): cached ($("$dk" key))"
+		return 0
+	fi
+	t0=$(date +%s)
+	if out=$("$dk" build 2>&1); then
+		echo "ok 1 debug kernel $("$dk" release): built in $(($(date +%s) - t0))s (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	else
+		echo "not ok 1 debug kernel: the build failed"
+		sed 's/^/# /' <<<"$out"
+		return 1
+	fi
+}
+
+# vm_debug: the VM selftests on the debug kernel, but the excluded files.
+vm_debug() {
+	local t x files=("$TOP/selftests/vm/smoke.sh")
+	for t in "$TOP"/selftests/sipovl/*.sh; do
+		[ -x "$t" ] || continue
+		for x in ${SIPOVL_VM_DEBUG_EXCLUDE-daemon.sh daemon-update.sh}; do
+			[ "$(basename "$t")" != "$x" ] || continue 2
+		done
+		files+=("$t")
+	done
+	selftests/vm/run.sh --kernel debug "${files[@]}"
+}
+
 # ---- build ----
 if ! out=$(make -s -C "$TOP" tests 2>&1); then
 	echo "$out" | tail -n 40
@@ -259,6 +301,8 @@ done
 run_job() {
 	case $1 in
 	vm-6.1 | vm-6.12) run_suite "$1" selftests/vm/run.sh --kernel "${1#vm-}" ;;
+	kernel-debug) run_suite kernel-debug kernel_debug ;;
+	vm-debug) run_suite vm-debug vm_debug ;;
 	static) run_suite static static_checks ;;
 	dkms) run_suite dkms selftests/vm/dkms.sh --kernel 6.1 ;;
 	host-*)
@@ -269,24 +313,51 @@ run_job() {
 		;;
 	esac
 }
-queue=(vm-6.1 vm-6.12 static)
+# kernel-debug and vm-debug run only when asked for by name (`scripts/check.sh
+# kernel-debug vm-debug`): the debug kernel does not boot in the runner yet.
+queue=()
+for s in "${want[@]}"; do
+	case $s in kernel-debug | vm-debug) queue+=("$s") ;; esac
+done
+queue+=(vm-6.1 vm-6.12 static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do queue+=("${hs%%:*}"); done
 queue+=(dkms)
 printf '%s\n' "${queue[@]}" >"$LOGS/.queue"
-# next_job: print the first suite of the queue and remove it (lanes share it).
+# ready JOB: JOB may start (what it needs has finished, or is not part of this run).
+ready() {
+	case $1 in
+	vm-debug | host-runner) [[ " ${queue[*]} " != *" kernel-debug "* ]] || [ -f "$LOGS/kernel-debug.res" ] ;;
+	*) return 0 ;;
+	esac
+}
+# next_job: print the first ready suite of the queue and remove it (lanes share
+# it). Status 1: the queue is empty; 2: only suites that must wait are left.
 next_job() {
-	local job
+	local job='' j rc=1
 	{
 		flock 9
-		job=$(head -n 1 "$LOGS/.queue")
-		[ -z "$job" ] || sed -i 1d "$LOGS/.queue"
+		while read -r j; do
+			rc=2
+			if ready "$j"; then
+				job=$j
+				break
+			fi
+		done <"$LOGS/.queue"
+		[ -z "$job" ] || sed -i "/^$job\$/d" "$LOGS/.queue"
 	} 9>>"$LOGS/.queue.lock"
-	[ -n "$job" ] && echo "$job"
+	[ -n "$job" ] || return $rc
+	echo "$job"
 }
 lane() {
-	local job
-	while job=$(next_job); do
-		run_job "$job"
+	local job rc
+	while :; do
+		rc=0
+		job=$(next_job) || rc=$?
+		case $rc in
+		0) run_job "$job" ;;
+		2) sleep 5 ;;
+		*) break ;;
+		esac
 	done
 }
 # Every lane is a child of this shell, none runs in it: a suite's CPU time is
@@ -302,7 +373,11 @@ for p in "${lane_pids[@]}"; do wait "$p" || true; done
 
 suites=(static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do suites+=("${hs%%:*}"); done
-suites+=(vm-6.1 vm-6.12 dkms)
+suites+=(vm-6.1 vm-6.12)
+for s in kernel-debug vm-debug; do
+	[[ " ${queue[*]} " != *" $s "* ]] || suites+=("$s")
+done
+suites+=(dkms)
 for s in "${suites[@]}"; do
 	collect_suite "$s"
 done

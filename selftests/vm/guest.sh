@@ -26,8 +26,17 @@ export SIPOVL_IN_VM=1
 export SIPOVL_TOP SIPOVL_KO SIPOVL_KVER
 cd /tmp || exit 1
 
-# Kernel log lines that fail the test file that produced them.
-DMESG_BAD='(^|[^A-Za-z0-9_])BUG([: ]|$)|WARNING:|Oops|KASAN|UBSAN|KFENCE|refcount_t|unregister_netdevice: waiting|general protection fault|Call Trace|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO|self-detected stall|blocked for more than|list_(add|del) corruption|unreferenced object|stack-protector|stack segment'
+# Kernel log lines that fail the test file that produced them. Besides what any
+# kernel prints, the debug kernel's reports (selftests/vm/debug-kernel.sh):
+# KASAN/KFENCE ("BUG: KASAN: ...", "BUG: KFENCE: ..."), UBSAN, lockdep
+# ("WARNING: possible circular locking dependency detected", "inconsistent lock
+# state", "turning off the locking correctness validator"), PROVE_RCU
+# ("suspicious RCU usage"), DEBUG_ATOMIC_SLEEP ("BUG: sleeping function called
+# from invalid context"), DEBUG_OBJECTS ("ODEBUG: ... object type: ...") and
+# kmemleak ("unreferenced object", appended to the file's kernel log by
+# kmemleak_check).
+DMESG_BAD='(^|[^A-Za-z0-9_])BUG([: ]|$)|WARNING:|Oops|KASAN|UBSAN|KFENCE|refcount_t|unregister_netdevice: waiting|general protection fault|Call Trace|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO|self-detected stall|blocked for more than|list_(add|del) corruption|unreferenced object|suspected memory leak|stack-protector|stack segment|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|ODEBUG: .*object type|DEBUG_LOCKS_WARN_ON|turning off the locking correctness validator|non-static key'
+KMEMLEAK=/sys/kernel/debug/kmemleak
 # Taint bits that mean something went wrong: M(4) B(5) D(7) W(9) L(14).
 TAINT_BAD=$(((1 << 4) | (1 << 5) | (1 << 7) | (1 << 9) | (1 << 14)))
 TAINT_LETTERS=(P F S R M B U D A W C I O E L K X T)
@@ -53,11 +62,26 @@ check_kernel() {
 	if [ -n "$bad" ]; then
 		echo "kernel log:"
 		# Show the first report with some context.
-		grep -E -m 1 -B 2 -A 25 -- "$DMESG_BAD" "$dmesg"
+		grep -E -m 1 -B 2 -A 45 -- "$DMESG_BAD" "$dmesg"
 	fi
 	if ((gained)); then
 		echo "kernel taint gained: $(taint_names "$gained")"
 	fi
+}
+
+# kmemleak_check FILE: on a kernel with kmemleak (the debug kernel), scan for
+# leaks and append what it reports to FILE (a kernel log: "unreferenced object"
+# fails the test file). kmemleak reports only objects older than 5 s that two
+# scans found unreferenced, hence scan, pause, scan. The reported objects are
+# then cleared so that the next file starts clean.
+kmemleak_check() {
+	local out=$1
+	[ -w "$KMEMLEAK" ] || return 0
+	echo scan >"$KMEMLEAK" 2>/dev/null || return 0
+	sleep "${SIPOVL_KMEMLEAK_PAUSE:-6}"
+	echo scan >"$KMEMLEAK"
+	cat "$KMEMLEAK" >>"$out"
+	echo clear >"$KMEMLEAK"
 }
 
 # Leftovers of a test file: processes, network namespaces, the module.
@@ -125,7 +149,9 @@ run_file() {
 	local leftovers kern
 	leftovers=$(cleanup_leftovers 2>&1)
 	rm -rf "$wd"
+	phase $((120 + ${SIPOVL_KMEMLEAK_PAUSE:-6} + 120)) "$name (checks)"
 	dmesg -c >"$dm" 2>&1
+	kmemleak_check "$dm"
 	kern=$(check_kernel "$dm" "$before")
 
 	# Re-number the file's own test points into the run's TAP stream.
@@ -200,6 +226,7 @@ run_file() {
 boot_check() {
 	local dm=$R/boot.dmesg kern failed=0
 	dmesg -c >"$dm" 2>&1
+	kmemleak_check "$dm"
 	point=$((point + 1))
 	if [ "$(uname -r)" != "$SIPOVL_KVER" ]; then
 		tap "not ok $point boot: expected kernel $SIPOVL_KVER, running $(uname -r)"
@@ -238,6 +265,7 @@ exec)
 	phase 120 "exec (checks)"
 	leftovers=$(cleanup_leftovers 2>&1)
 	dmesg -c >"$R/exec.dmesg" 2>&1
+	kmemleak_check "$R/exec.dmesg"
 	kern=$(check_kernel "$R/exec.dmesg" "$before")
 	if [ -n "$kern" ]; then
 		printf '%s\n' "sipovl-vm: the kernel reported a problem:" "$kern" >>"$R/out"

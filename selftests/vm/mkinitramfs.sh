@@ -5,17 +5,27 @@
 #   mount the host root over virtio-9p (decompressed: busybox insmod cannot
 #   read .ko.xz), listed in load order in /modules.order.
 #
-#   selftests/vm/mkinitramfs.sh KVER OUTPUT.cpio.gz
+#   selftests/vm/mkinitramfs.sh KVER OUTPUT.cpio.gz [MODDIR]
+#
+# MODDIR is the kernel's module directory (default /lib/modules/KVER). One
+# elsewhere (the debug kernel's, selftests/vm/debug-kernel.sh) is copied into
+# the image as /kmods/KVER: the guest has no /lib/modules/KVER of its own, and
+# /init shows it there so that modprobe finds the built-in modules.
 set -euo pipefail
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: $0 KVER OUTPUT.cpio.gz"
+[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: $0 KVER OUTPUT.cpio.gz [MODDIR]"
 kver=$1
 out=$2
+moddir=${3:-/lib/modules/$kver}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-[ -d "/lib/modules/$kver" ] || die "no /lib/modules/$kver (install linux-image-$kver)"
+[ -d "$moddir" ] || die "no $moddir (install linux-image-$kver)"
+case $moddir in
+*/lib/modules/"$kver") base=${moddir%/lib/modules/"$kver"} ;;
+*) die "$moddir does not end in /lib/modules/$kver" ;;
+esac
 busybox=/bin/busybox
 [ -x "$busybox" ] || die "no $busybox (install busybox-static)"
 # Debian's /bin/busybox comes from busybox-static only when that is installed;
@@ -34,13 +44,18 @@ chmod 755 "$stage/init"
 # the initramfs root, not in the chroot the tests run in: forward it there.
 printf '#!/bin/sh\nexec /bin/chroot /host /sbin/modprobe "$@"\n' >"$stage/sbin/modprobe"
 chmod 755 "$stage/sbin/modprobe"
+if [ "$moddir" != "/lib/modules/$kver" ]; then
+	mkdir -p "$stage/kmods"
+	cp -a "$moddir" "$stage/kmods/$kver"
+	rm -f "$stage/kmods/$kver/build" "$stage/kmods/$kver/source"
+fi
 
 # Modules (and their dependencies, in order) for virtio-pci, 9p over virtio.
 # Built-in ones (6.12 builds virtio in) are reported as "builtin" and skipped.
 : >"$stage/modules.order"
 declare -A seen=()
 for m in virtio_pci 9pnet_virtio 9p; do
-	deps=$(modprobe -S "$kver" --show-depends "$m" 2>&1) ||
+	deps=$(modprobe ${base:+-d "$base"} -S "$kver" --show-depends "$m" 2>&1) ||
 		die "modprobe -S $kver --show-depends $m failed: $deps"
 	while read -r kind path _; do
 		[ "$kind" = insmod ] || continue
@@ -60,7 +75,8 @@ for m in virtio_pci 9pnet_virtio 9p; do
 		echo "$name" >>"$stage/modules.order"
 	done <<<"$deps"
 done
-grep -qx 9p.ko "$stage/modules.order" || die "kernel $kver has no 9p module"
+grep -qx 9p.ko "$stage/modules.order" || grep -qx 'kernel/fs/9p/9p.ko' "$moddir/modules.builtin" ||
+	die "kernel $kver has no 9p module"
 
 # Several runs may build the same image at once: write privately, rename.
 tmp=$(mktemp "$out.XXXXXX")

@@ -10,7 +10,9 @@
 # everything passed or skipped, 1 when anything failed, 2 on usage errors.
 #
 # Options:
-#   --kernel VER   6.1 (default), 6.12 or a full release (/boot/vmlinuz-VER)
+#   --kernel VER   6.1 (default), 6.12, a full release (/boot/vmlinuz-VER), or
+#                  debug: the KASAN/lockdep/kmemleak kernel of
+#                  selftests/vm/debug-kernel.sh (built first when not cached)
 #   --ko PATH      module the guest sees as $SIPOVL_KO
 #                  (default: build it: build/kmod-<release>/sipovl.ko)
 #   --no-build     do not build the module first
@@ -61,15 +63,26 @@ case $TOP in
 *[[:space:]]*) die "the checkout path must not contain white space: $TOP" ;;
 esac
 
-kver=$("$TOP/scripts/kver.sh" "$kernel") || exit 1
-vmlinuz=/boot/vmlinuz-$kver
+# The kernel: its release, image, build tree (KDIR) and module directory.
+if [ "$kernel" = debug ]; then
+	"$VM/debug-kernel.sh" build || exit 1
+	kver=$("$VM/debug-kernel.sh" release) || exit 1
+	vmlinuz=$("$VM/debug-kernel.sh" image)
+	kdir=$("$VM/debug-kernel.sh" path)
+	kmods=$("$VM/debug-kernel.sh" modules)
+else
+	kver=$("$TOP/scripts/kver.sh" "$kernel") || exit 1
+	vmlinuz=/boot/vmlinuz-$kver
+	kdir=/usr/src/linux-headers-$kver
+	kmods=/lib/modules/$kver
+fi
 [ -r "$vmlinuz" ] || die "cannot read $vmlinuz (install linux-image-$kver)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (scripts/deps.sh check)"
 
 if [ -z "$ko" ]; then
 	ko=$TOP/build/kmod-$kver/sipovl.ko
 	if [ $build = 1 ]; then
-		if ! out=$(make -s -C "$TOP" kmod-vm KVER="$kver" 2>&1); then
+		if ! out=$(make -s -C "$TOP" kmod-vm KVER="$kver" KDIR="$kdir" 2>&1); then
 			echo "$out" >&2
 			echo "$prog: building sipovl.ko for $kver failed" >&2
 			exit 1
@@ -100,8 +113,8 @@ done
 mkdir -p "$TOP/build/vm"
 initrd=$TOP/build/vm/initramfs-$kver.cpio.gz
 if [ ! -s "$initrd" ] || [ "$VM/init" -nt "$initrd" ] || [ "$VM/mkinitramfs.sh" -nt "$initrd" ] ||
-	[ "/lib/modules/$kver/modules.dep" -nt "$initrd" ]; then
-	"$VM/mkinitramfs.sh" "$kver" "$initrd" || exit 1
+	[ "$kmods/modules.dep" -nt "$initrd" ]; then
+	"$VM/mkinitramfs.sh" "$kver" "$initrd" "$kmods" || exit 1
 fi
 
 # Results directory, exported writable to the guest. The newest 10 finished
@@ -209,7 +222,7 @@ console_tail() {
 	local dir=$1 log=$1/console.log total first start
 	total=$(wc -l <"$log" 2>/dev/null || echo 0)
 	start=$((total > 40 ? total - 39 : 1))
-	first=$(grep -n -m1 -E 'Kernel panic|BUG:|Oops|general protection fault|WARNING:' "$log" 2>/dev/null | cut -d: -f1 || true)
+	first=$(grep -n -m1 -E 'Kernel panic|BUG:|Oops|general protection fault|WARNING:|UBSAN:' "$log" 2>/dev/null | cut -d: -f1 || true)
 	if [ -n "$first" ] && ((first < start)); then
 		start=$((total - first >= 150 ? total - 149 : first))
 	fi

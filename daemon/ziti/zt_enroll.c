@@ -183,6 +183,11 @@ int zt_jwt_verify(const struct zt_jwt *j, EVP_PKEY *key, char *err, size_t errle
 	int rc = -1;
 	bool ec = j->alg[0] == 'E';
 
+	/* exactly RS or ES and a digest size: a shorter name has nothing at alg + 2 */
+	if (strlen(j->alg) != 5) {
+		seterr(err, errlen, "enrollment token: signature algorithm '%s' is not supported", j->alg);
+		return -1;
+	}
 	if (!strcmp(j->alg + 2, "256"))
 		md = EVP_sha256();
 	else if (!strcmp(j->alg + 2, "384"))

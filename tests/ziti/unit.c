@@ -798,6 +798,20 @@ static void test_enroll_parts(void)
 	check(zt_jwt_parse(tok2, &j, err, sizeof(err)) != 0 && strstr(err, "'em'"), "jwt: missing claim: '%s'", err);
 	make_jwt(k, "{\"iss\":\"http://h:1\",\"jti\":\"x\",\"em\":\"ott\"}", tok2, sizeof(tok2));
 	check(zt_jwt_parse(tok2, &j, err, sizeof(err)) != 0 && strstr(err, "https"), "jwt: http issuer: '%s'", err);
+	/* algorithm names shorter than "ES256": refused, nothing read past them (ASan) */
+	static const char *const short_alg[] = {
+		"eyJhbGciOiIifQ.eyJpc3MiOiJodHRwczovL3giLCJqdGkiOiJhIiwiZW0iOiJvdHQifQ.AAAA", /* "" */
+		"eyJhbGciOiJFIn0.eyJpc3MiOiJodHRwczovL3giLCJqdGkiOiJhIiwiZW0iOiJvdHQifQ.AAAA", /* "E" */
+		"eyJhbGciOiJFUzI1In0.eyJpc3MiOiJodHRwczovL3giLCJqdGkiOiJhIiwiZW0iOiJvdHQifQ.AAAA", /* "ES25" */
+	};
+	for (size_t i = 0; i < sizeof(short_alg) / sizeof(short_alg[0]); i++) {
+		int prc = zt_jwt_parse(short_alg[i], &j, err, sizeof(err));
+
+		check(prc != 0 || (zt_jwt_verify(&j, k, err, sizeof(err)) != 0 && strstr(err, "not supported")),
+		      "jwt: short algorithm name %zu refused: '%s'", i, err);
+		if (!prc)
+			zt_jwt_free(&j);
+	}
 
 	/* CSR carries the subject and the key */
 	X509_NAME *nm = X509_NAME_new();

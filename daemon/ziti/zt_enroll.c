@@ -445,7 +445,8 @@ static int conn_request(struct conn *c, const char *method, const char *host, co
 			if (!nl || sz == 0)
 				break;
 			rd = nl + 2;
-			if (strlen(rd) < sz)
+			/* the chunk and its CRLF must be there: never step past the end */
+			if (strlen(rd) < sz + 2 || rd[sz] != '\r')
 				break;
 			memmove(wr, rd, sz);
 			wr += sz;

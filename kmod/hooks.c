@@ -557,14 +557,11 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 		}
 		return NF_ACCEPT;
 	}
-	if (pkt_dst_special(&p))
-		return NF_ACCEPT;
-	if (f == SIPOVL_F4 && skb_rtable(skb) &&
-	    (skb_rtable(skb)->rt_flags & (RTCF_BROADCAST | RTCF_MULTICAST)))
-		return NF_ACCEPT;
 	/*
 	 * Transparent sockets (the daemon's): police the source, never steer.
-	 * Other sockets may not use a foreign source sipovl claims.
+	 * Other sockets may not use a foreign source sipovl claims. Both
+	 * whatever the destination: broadcast and multicast are not steered,
+	 * but their sources are policed all the same.
 	 */
 	if (sk_transparent_inet(owner)) {
 		if (src_allowed(sn, net, &p))
@@ -578,6 +575,11 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
 		return NF_DROP;
 	}
+	if (pkt_dst_special(&p))
+		return NF_ACCEPT;
+	if (f == SIPOVL_F4 && skb_rtable(skb) &&
+	    (skb_rtable(skb)->rt_flags & (RTCF_BROADCAST | RTCF_MULTICAST)))
+		return NF_ACCEPT;
 
 	pkt_key(&p, &k);
 	t = rcu_dereference(sn->table);

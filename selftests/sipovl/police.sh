@@ -56,6 +56,8 @@ arrived() { # arrived 4|6: packets the server saw from the foreign source
 #   proto4, proto6: IP protocol 253 (experimental), not TCP or UDP
 #   frag4: the first fragment of a UDP datagram to port 7000, IP_NODEFRAG
 #   udp4: a whole UDP datagram to port 7000 (the control: policed today)
+#   bcast4: the same datagram to the subnet's broadcast address
+#   mcast6: a UDP datagram to ff02::1 (all nodes) on the link
 rawsend() {
 	in_gw python3 - "$1" <<'EOF'
 import socket, struct, sys
@@ -67,6 +69,18 @@ def csum(d):
     while t >> 16:
         t = (t & 0xffff) + (t >> 16)
     return ~t & 0xffff
+if kind == "mcast6":
+    # UDP to the all-nodes group on the link: multicast is not steered, but
+    # the source is still policed
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    s.setsockopt(socket.IPPROTO_IPV6, 75, 1)     # IPV6_TRANSPARENT
+    data = b"police"
+    payload = struct.pack("!HHHH", 7000, 7000, 8 + len(data), 0) + data
+    pkt = struct.pack("!IHBB", 6 << 28, len(payload), 17, 1) + \
+        socket.inet_pton(socket.AF_INET6, "fd09::9") + \
+        socket.inet_pton(socket.AF_INET6, "ff02::1") + payload
+    s.sendto(pkt, ("ff02::1", 0, 0, socket.if_nametoindex("g1")))
+    sys.exit(0)
 if kind == "proto6":
     s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
     s.setsockopt(socket.IPPROTO_IPV6, 75, 1)     # IPV6_TRANSPARENT
@@ -87,10 +101,14 @@ else:
     if kind == "frag4":
         s.setsockopt(socket.IPPROTO_IP, 22, 1)   # IP_NODEFRAG
         payload += b"y" * (-len(payload) % 8)
+dst = "10.2.0.2"
+if kind == "bcast4":                             # the subnet's broadcast address
+    dst = "10.2.0.255"
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
 ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(payload), 4242, frag, 64, proto, 0) + \
-    socket.inet_aton("10.9.9.9") + socket.inet_aton("10.2.0.2")
+    socket.inet_aton("10.9.9.9") + socket.inet_aton(dst)
 ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-s.sendto(ip + payload, ("10.2.0.2", 0))
+s.sendto(ip + payload, (dst, 0))
 EOF
 }
 
@@ -115,6 +133,8 @@ escape "control: a whole UDP datagram of a transparent raw socket" 4 rawsend udp
 escape "a transparent raw socket's IPv4 packet that is neither TCP nor UDP" 4 rawsend proto4
 escape "a transparent raw socket's IPv6 packet that is neither TCP nor UDP" 6 rawsend proto6
 escape "a UDP fragment of a transparent raw socket with IP_NODEFRAG" 4 rawsend frag4
+escape "a transparent socket's UDP datagram to the subnet broadcast address" 4 rawsend bcast4
+escape "a transparent socket's UDP datagram to the all-nodes multicast group" 6 rawsend mcast6
 
 # The policing stays on once the configuration is flushed.
 check "sources flush (nothing configured any more)" ctl sources flush

@@ -787,28 +787,73 @@ static u32 mt_dir_bits(u32 c)
  * has more than MT_LEAF + 1 intervals gets a child node, up to
  * MT_DIR_DEPTH levels.
  */
+/*
+ * The directory work list of a map of n keys: one item, every interval
+ * but the first (the keys below the lowest one), at depth 0.
+ */
+static int mt_dir_start(struct mt_build *b, u32 n)
+{
+	struct mt_dwork *w;
+	int ret;
+
+	b->dwork.n = 0;
+	ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
+	if (ret)
+		return ret;
+	w = b->dwork.p;
+	w->a = 1;
+	w->b = n - 1;
+	w->depth = 0;
+	b->dwork.n = 1;
+	return 0;
+}
+
+/*
+ * Slot *ent of a directory node, met by the intervals i - 1 .. g - 1 of the
+ * work item @cw: more than a leaf window holds, and not too deep, makes a
+ * child node (queued as work, numbered from @first); else the slot is the
+ * window itself, and the node's widest window (*win) grows to it.
+ */
+static int mt_dir_slot(struct mt_build *b, const struct mt_dwork *cw,
+		       u32 first, u32 i, u32 g, u32 *ent, u32 *win)
+{
+	u32 e = i - 1, n = g - 1 - e;
+	struct mt_dwork *w;
+	int ret;
+
+	if (n > MT_LEAF && cw->depth < MT_DIR_DEPTH) {
+		ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
+		if (ret)
+			return ret;
+		w = (struct mt_dwork *)b->dwork.p + b->dwork.n;
+		w->a = i;
+		w->b = g - 1;
+		w->depth = cw->depth + 1;
+		*ent = MT_CHILD | (first + b->dwork.n);
+		b->dwork.n++;
+		return 0;
+	}
+	*ent = e | (n < MT_WMAX ? n : MT_WMAX) << MT_WSHIFT;
+	if (n > *win)
+		*win = n;
+	return 0;
+}
+
 static int mt_dir32(struct mt_build *b, struct mt_map *m)
 {
 	const struct mt_kv32 *kv;
-	struct mt_dwork *w;
 	struct mt_dn32 *dn;
-	u32 d, first, i, j, g, e, nb, bits, shift, range, *ent;
+	u32 d, first, i, j, g, nb, bits, shift, range, *ent;
 	u64 bs, be;
 	int ret;
 
 	m->dir = MT_NONE;
 	if (m->n <= MT_LEAF + 1)
 		return 0;
-	b->dwork.n = 0;
 	first = b->dn32.n;
-	ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
+	ret = mt_dir_start(b, m->n);
 	if (ret)
 		return ret;
-	w = b->dwork.p;
-	w[0].a = 1;
-	w[0].b = m->n - 1;
-	w[0].depth = 0;
-	b->dwork.n = 1;
 	for (d = 0; d < b->dwork.n; d++) {
 		struct mt_dwork cw = ((struct mt_dwork *)b->dwork.p)[d];
 
@@ -841,26 +886,11 @@ static int mt_dir32(struct mt_build *b, struct mt_map *m)
 			be = bs + ((u64)1 << shift) - 1;
 			while (i <= cw.b && kv[i].key <= bs)
 				i++;
-			e = i - 1;
 			for (g = i; g <= cw.b && kv[g].key <= be; g++)
 				;
-			/* window: intervals e .. g - 1 */
-			if (g - 1 - e > MT_LEAF && cw.depth < MT_DIR_DEPTH) {
-				ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
-				if (ret)
-					return ret;
-				w = (struct mt_dwork *)b->dwork.p + b->dwork.n;
-				w->a = i;
-				w->b = g - 1;
-				w->depth = cw.depth + 1;
-				ent[j] = MT_CHILD | (first + b->dwork.n);
-				b->dwork.n++;
-				continue;
-			}
-			ent[j] = e | (g - 1 - e < MT_WMAX ? g - 1 - e : MT_WMAX) <<
-				 MT_WSHIFT;
-			if (g - 1 - e > dn->win)
-				dn->win = g - 1 - e;
+			ret = mt_dir_slot(b, &cw, first, i, g, &ent[j], &dn->win);
+			if (ret)
+				return ret;
 		}
 		mt_resched();
 	}
@@ -915,25 +945,18 @@ static void mt_bucket(struct mt_addr *r, const struct mt_addr *lo, u64 j,
 static int mt_dir128(struct mt_build *b, struct mt_map *m)
 {
 	const struct mt_kv128 *kv;
-	struct mt_dwork *w;
 	struct mt_dn128 *dn;
 	struct mt_addr range, x, bs, be;
-	u32 d, first, i, j, g, e, nb, bits, shift, *ent;
+	u32 d, first, i, j, g, nb, bits, shift, *ent;
 	int ret;
 
 	m->dir = MT_NONE;
 	if (m->n <= MT_LEAF + 1)
 		return 0;
-	b->dwork.n = 0;
 	first = b->dn128.n;
-	ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
+	ret = mt_dir_start(b, m->n);
 	if (ret)
 		return ret;
-	w = b->dwork.p;
-	w[0].a = 1;
-	w[0].b = m->n - 1;
-	w[0].depth = 0;
-	b->dwork.n = 1;
 	for (d = 0; d < b->dwork.n; d++) {
 		struct mt_dwork cw = ((struct mt_dwork *)b->dwork.p)[d];
 
@@ -974,32 +997,19 @@ static int mt_dir128(struct mt_build *b, struct mt_map *m)
 				be.hi = be.lo = ~0ULL;
 			while (i <= cw.b && mt_cmp_addr(&kv[i].key, &bs) <= 0)
 				i++;
-			e = i - 1;
 			for (g = i; g <= cw.b && mt_cmp_addr(&kv[g].key, &be) <= 0;
 			     g++)
 				;
-			if (g - 1 - e > MT_LEAF && cw.depth < MT_DIR_DEPTH) {
-				ret = mt_vgrow(b, &b->dwork, 1, sizeof(*w));
-				if (ret)
-					return ret;
-				w = (struct mt_dwork *)b->dwork.p + b->dwork.n;
-				w->a = i;
-				w->b = g - 1;
-				w->depth = cw.depth + 1;
-				ent[j] = MT_CHILD | (first + b->dwork.n);
-				b->dwork.n++;
-				continue;
-			}
-			ent[j] = e | (g - 1 - e < MT_WMAX ? g - 1 - e : MT_WMAX) <<
-				 MT_WSHIFT;
-			if (g - 1 - e > dn->win)
-				dn->win = g - 1 - e;
+			ret = mt_dir_slot(b, &cw, first, i, g, &ent[j], &dn->win);
+			if (ret)
+				return ret;
 		}
 		mt_resched();
 	}
 	m->dir = first;
 	return 0;
 }
+
 static void mt_emit(struct mt_iv *iv, u32 *cnt, const struct mt_addr *p,
 		    u32 node)
 {

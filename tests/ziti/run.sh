@@ -572,9 +572,10 @@ CONF
 		sd3 status | jq -e '[.services[] | select(.name == "sd-hold") | .host.listening] == [true]' > /dev/null 2>&1 && break
 		sleep 0.25
 	done
-	# flow_life LOG: ms from the flow's appearance at sipovld to its end (or nothing within 25 s)
+	# flow_life [T_ON]: ms from the flow's appearance at sipovld (at T_ON ms when given) to its
+	# end (or nothing within 25 s)
 	flow_life() {
-		local t_on='' t
+		local t_on=${1:-} t
 		for _ in $(seq 1 160); do
 			t=$(now_ms)
 			case "$(sd3_flows)" in
@@ -586,20 +587,40 @@ CONF
 		done
 		return 1
 	}
-	bg "$W/hold1.log" "$FAST" dial -i "$ID/zt-host.json" -s sd-hold --hold --linger-ms 30000 --bytes 100 --timeout-ms 40000
-	HOLD1_PID=$BGPID
+	# The target must be up and the controller must list sipovld3's terminator before the
+	# first dial: sipovld reports "listening" when its Bind is accepted, the terminator
+	# may reach the controller later (a dial in between fails with "no terminators").
+	for _ in $(seq 1 40); do grep -q '^ready' "$W/hold.log" 2>/dev/null && break; sleep 0.25; done
+	for _ in $(seq 1 60); do
+		[ "$(cli edge list terminators 'service.name="sd-hold"' -j 2>/dev/null | grep -c '"binding": *"edge"')" -ge 1 ] && break
+		sleep 0.5
+	done
+	# The holding dialer, restarted (3 tries) if it ends before its flow shows at sipovld;
+	# HOLD1_ON: when the flow showed (ms)
+	HOLD1_ON=
+	for try in 1 2 3; do
+		bg "$W/hold1.log" "$FAST" dial -i "$ID/zt-host.json" -s sd-hold --hold --linger-ms 30000 --bytes 100 --timeout-ms 40000
+		HOLD1_PID=$BGPID
+		for _ in $(seq 1 50); do
+			[ "$(sd3_flows)" = 1 ] && { HOLD1_ON=$(now_ms); break 2; }
+			kill -0 "$HOLD1_PID" 2>/dev/null || break
+			sleep 0.2
+		done
+		echo "dial $try: no flow at sipovld3: $(tail -2 "$W/hold1.log" | tr '\n' ' ')" >> "$W/hold1.tries"
+		kill "$HOLD1_PID" 2>/dev/null
+	done
 	ka=
 	for _ in $(seq 1 40); do
 		ka=$(ss -tnoH state established "( dport = :$HOLD_PORT )" 2>/dev/null | grep -o 'timer:(keepalive[^)]*)' | head -1)
 		[ -n "$ka" ] && break
 		sleep 0.25
 	done
-	life=$(flow_life)
+	life=$(flow_life "$HOLD1_ON")
 	if [ -n "$life" ] && [ "$life" -ge 5000 ] && [ "$life" -le 9000 ]; then
 		ok "sipovld: an idle hosted TCP flow (both ends silent) is closed after ${life} ms (tcp_idle_timeout_s 6)"
 	else
 		notok "sipovld: idle hosted TCP flow not closed within 6 s (+3 s): lived '${life:-more than 25 s}' ms"
-		tail -5 "$W/sipovld3.log" | diag
+		{ tail -5 "$W/sipovld3.log"; cat "$W/hold1.tries" 2>/dev/null; tail -5 "$W/hold1.log"; tail -3 "$W/hold.log"; } | diag
 	fi
 	if [ -n "$ka" ]; then
 		ok "sipovld: the hosted TCP socket has TCP keepalive on ($ka, tcp_keepalive_s 5)"

@@ -140,11 +140,34 @@ static bool pkt_src_martian(const struct sipovl_pkt *p)
 }
 
 /*
+ * Is @addr (of family @f) one of this host's addresses, as seen from @dev:
+ * in @dev's VRF (its l3mdev table; no VRF: the main one) and, for an IPv6
+ * address of link or host scope, on @dev itself (the same link-local address
+ * on another link is another host's), as the kernel's ipv6_chk_addr() has
+ * it. A device that is no link (loopback, a VRF master: the egress device of
+ * local traffic) takes any device of its VRF. @dev NULL: any device outside
+ * VRFs.
+ */
+static bool addr_is_local(struct net *net, int f, const void *addr,
+			  const struct net_device *dev)
+{
+	bool any_dev;
+
+	if (f == SIPOVL_F4)
+		return inet_addr_type_dev_table(net, dev, *(const __be32 *)addr) ==
+		       RTN_LOCAL;
+	any_dev = !dev || (dev->flags & IFF_LOOPBACK) || netif_is_l3_master(dev);
+	return ipv6_chk_addr_and_flags(net, addr, dev, any_dev, 0,
+				       IFA_F_TENTATIVE);
+}
+
+/*
  * A packet from another host claiming one of this host's addresses as its
  * source. The kernel refuses these in the input route lookup
  * (fib_validate_source(), unless the device has accept_local), which
  * steering bypasses; IPv6 has no such rule, but a remote packet with a local
- * source is spoofed there too. Loopback (local traffic) is exempt.
+ * source is spoofed there too. Loopback (local traffic) is exempt. Local as
+ * seen from the ingress device: its VRF, and its link for link-local sources.
  */
 static bool pkt_src_spoofs_local(struct net *net, const struct sipovl_pkt *p,
 				 const struct net_device *in)
@@ -153,13 +176,12 @@ static bool pkt_src_spoofs_local(struct net *net, const struct sipovl_pkt *p,
 
 	if (!in || (in->flags & IFF_LOOPBACK))
 		return false;
-	if (p->f == SIPOVL_F6)
-		return ipv6_chk_addr(net, p->saddr, NULL, 0);
-	idev = __in_dev_get_rcu(in);
-	if (idev && IN_DEV_ACCEPT_LOCAL(idev))
-		return false;
-	return inet_addr_type_dev_table(net, in, *(const __be32 *)p->saddr) ==
-	       RTN_LOCAL;
+	if (p->f == SIPOVL_F4) {
+		idev = __in_dev_get_rcu(in);
+		if (idev && IN_DEV_ACCEPT_LOCAL(idev))
+			return false;
+	}
+	return addr_is_local(net, p->f, p->saddr, in);
 }
 
 /*
@@ -294,14 +316,6 @@ static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
 	k->daddr = p->daddr;
 }
 
-/* Is @addr (of family @f) one of this namespace's own addresses? */
-static bool addr_is_local(struct net *net, int f, const void *addr)
-{
-	if (f == SIPOVL_F4)
-		return inet_addr_type(net, *(const __be32 *)addr) == RTN_LOCAL;
-	return ipv6_chk_addr(net, addr, NULL, 0);
-}
-
 /*
  * The socket owning this packet's flow (connected UDP, established, request
  * or TIME_WAIT TCP), with a reference, or NULL. A SYN hitting a TIME_WAIT
@@ -332,7 +346,8 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 	 * IPv6 lets any user bind a foreign address (IPV6_FREEBIND) and send
 	 * from it, which would otherwise take an intercepted flow over.
 	 */
-	if (!inet_sk_transparent(sk) && !addr_is_local(net, p->f, p->daddr)) {
+	if (!inet_sk_transparent(sk) &&
+	    !addr_is_local(net, p->f, p->daddr, input ? in : NULL)) {
 		sock_gen_put(sk);
 		return NULL;
 	}
@@ -488,13 +503,14 @@ static bool src_claimed(struct sipovl_net *sn, const struct sipovl_pkt *p)
 }
 
 /*
- * May a transparent socket send this packet? Its source must be local or
+ * May a transparent socket send this packet out of @out? Its source must be
+ * local (as seen from @out: its VRF, its link for a link-local source) or
  * claimed by sipovl.
  */
 static bool src_allowed(struct sipovl_net *sn, struct net *net,
-			const struct sipovl_pkt *p)
+			const struct sipovl_pkt *p, const struct net_device *out)
 {
-	return src_claimed(sn, p) || addr_is_local(net, p->f, p->saddr);
+	return src_claimed(sn, p) || addr_is_local(net, p->f, p->saddr, out);
 }
 
 /*
@@ -505,18 +521,23 @@ static bool src_allowed(struct sipovl_net *sn, struct net *net,
  * answer for the flow's owner and pass.
  */
 static bool src_usurped(struct sipovl_net *sn, struct net *net,
-			const struct sock *owner, const struct sipovl_pkt *p)
+			const struct sock *owner, const struct sipovl_pkt *p,
+			const struct net_device *out)
 {
 	return !owner->sk_kern_sock && src_claimed(sn, p) &&
-	       !addr_is_local(net, p->f, p->saddr);
+	       !addr_is_local(net, p->f, p->saddr, out);
 }
 
-/* Is the packet's source (whatever it carries) one of this host's addresses? */
-static bool skb_src_local(struct net *net, const struct sk_buff *skb, int f)
+/*
+ * Is the packet's source (whatever it carries) one of this host's addresses,
+ * as seen from @out?
+ */
+static bool skb_src_local(struct net *net, const struct sk_buff *skb, int f,
+			  const struct net_device *out)
 {
 	if (f == SIPOVL_F4)
-		return addr_is_local(net, f, &ip_hdr(skb)->saddr);
-	return addr_is_local(net, f, &ipv6_hdr(skb)->saddr);
+		return addr_is_local(net, f, &ip_hdr(skb)->saddr, out);
+	return addr_is_local(net, f, &ipv6_hdr(skb)->saddr, out);
 }
 
 static bool sk_transparent_inet(const struct sock *sk)
@@ -551,7 +572,7 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 		 * IP_NODEFRAG, a truncated header) must come from a local
 		 * address.
 		 */
-		if (sk_transparent_inet(owner) && !skb_src_local(net, skb, f)) {
+		if (sk_transparent_inet(owner) && !skb_src_local(net, skb, f, state->out)) {
 			sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
 			return NF_DROP;
 		}
@@ -564,14 +585,14 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	 * but their sources are policed all the same.
 	 */
 	if (sk_transparent_inet(owner)) {
-		if (src_allowed(sn, net, &p))
+		if (src_allowed(sn, net, &p, state->out))
 			return NF_ACCEPT;
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
 		return NF_DROP;
 	}
 	if (owner && sk_fullsock(owner) &&
 	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6) &&
-	    src_usurped(sn, net, owner, &p)) {
+	    src_usurped(sn, net, owner, &p, state->out)) {
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
 		return NF_DROP;
 	}

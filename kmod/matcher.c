@@ -259,17 +259,33 @@ size_t mt_memory(const struct mt_table *t)
 	return t ? sizeof(*t) + t->size : 0;
 }
 
+/*
+ * Every block the compile allocates (scratch and the pools the table keeps)
+ * starts with a header holding its size, so that the builder can count the
+ * bytes live at any time against its limit (mt_balloc).
+ */
+#define MT_HDR		16	/* keeps the blocks' 16-byte alignment */
+
+const char mt_err_limit[] = "compile over its memory limit";
+
+/* Frees a pool of a compiled table (allocated by mt_balloc). */
+static void mt_pfree(const void *p)
+{
+	if (p)
+		mt_free((const char *)p - MT_HDR);
+}
+
 void mt_destroy(struct mt_table *t)
 {
 	if (!t)
 		return;
-	mt_free(t->nodes);
-	mt_free(t->smaps);
-	mt_free(t->kv32);
-	mt_free(t->kv128);
-	mt_free(t->dn32);
-	mt_free(t->dn128);
-	mt_free(t->dent);
+	mt_pfree(t->nodes);
+	mt_pfree(t->smaps);
+	mt_pfree(t->kv32);
+	mt_pfree(t->kv128);
+	mt_pfree(t->dn32);
+	mt_pfree(t->dn128);
+	mt_pfree(t->dent);
 	mt_free(t);
 }
 
@@ -333,6 +349,9 @@ struct mt_build {
 	const struct mt_rule *rules;
 	u32 n;
 	const char *err;
+	size_t limit;		/* bytes allocated at once, at most */
+	size_t used;		/* bytes allocated now */
+	bool over;		/* an allocation was refused for the limit */
 	u32 *stamp;		/* per rule: last list it went into */
 	u32 gen;
 	u64 work;
@@ -374,6 +393,35 @@ struct mt_build {
 	struct mt_iv *iv[2];
 	u32 niv[2];
 };
+
+/* Allocates @size bytes for the compile, within the builder's limit. */
+static void *mt_balloc(struct mt_build *b, size_t size)
+{
+	char *p;
+
+	if (b->limit - b->used < MT_HDR || size > b->limit - b->used - MT_HDR) {
+		b->over = true;
+		b->err = mt_err_limit;
+		return NULL;
+	}
+	p = mt_alloc(size + MT_HDR);
+	if (!p)
+		return NULL;
+	*(size_t *)p = size + MT_HDR;
+	b->used += size + MT_HDR;
+	return p + MT_HDR;
+}
+
+static void mt_bfree(struct mt_build *b, const void *p)
+{
+	const char *h;
+
+	if (!p)
+		return;
+	h = (const char *)p - MT_HDR;
+	b->used -= *(const size_t *)h;
+	mt_free(h);
+}
 
 static void mt_addr_of(const struct mt_prefix *p, struct mt_addr *a)
 {
@@ -521,7 +569,7 @@ static int mt_validate(struct mt_build *b, u64 *nent, u32 *maxsrc,
 	}
 
 	/* Rule ids must be unique. */
-	ids = mt_alloc((size_t)b->n * 2 * sizeof(*ids));
+	ids = mt_balloc(b, (size_t)b->n * 2 * sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; i < b->n; i++)
@@ -535,7 +583,7 @@ static int mt_validate(struct mt_build *b, u64 *nent, u32 *maxsrc,
 			break;
 		}
 	}
-	mt_free(ids);
+	mt_bfree(b, ids);
 	return ret;
 }
 
@@ -595,12 +643,13 @@ static inline u32 mt_digit4(const struct mt_dst *d, u32 pass)
 	return (u32)(key >> (16 * pass)) & (MT_RADIX - 1);
 }
 
-static int mt_rsort_dst4(struct mt_dst *a, struct mt_dst *tmp, u32 n)
+static int mt_rsort_dst4(struct mt_build *b, struct mt_dst *a,
+			 struct mt_dst *tmp, u32 n)
 {
 	struct mt_dst *src = a, *dst = tmp, *t;
 	u32 *cnt, pass, i, c, sum;
 
-	cnt = mt_alloc(MT_RADIX * sizeof(*cnt));
+	cnt = mt_balloc(b, MT_RADIX * sizeof(*cnt));
 	if (!cnt)
 		return -ENOMEM;
 	for (pass = 0; pass < 3; pass++) {
@@ -621,7 +670,7 @@ static int mt_rsort_dst4(struct mt_dst *a, struct mt_dst *tmp, u32 n)
 	}
 	if (src != a)
 		memcpy(a, src, (size_t)n * sizeof(*a));
-	mt_free(cnt);
+	mt_bfree(b, cnt);
 	return 0;
 }
 
@@ -655,10 +704,10 @@ static int mt_make_nodes(struct mt_build *b)
 	struct mt_addr m;
 	u32 i, j, k, g, n4;
 
-	b->dst = mt_alloc((size_t)b->ndst * sizeof(*b->dst));
-	tmp = mt_alloc((size_t)b->ndst * sizeof(*tmp));
+	b->dst = mt_balloc(b, (size_t)b->ndst * sizeof(*b->dst));
+	tmp = mt_balloc(b, (size_t)b->ndst * sizeof(*tmp));
 	if (!b->dst || !tmp) {
-		mt_free(tmp);
+		mt_bfree(b, tmp);
 		return -ENOMEM;
 	}
 	/* IPv4 first (family 4 < 6), each in rule order. */
@@ -667,15 +716,15 @@ static int mt_make_nodes(struct mt_build *b)
 	n4 = k;
 	mt_fill_dst(b, 6, &k);
 	if (n4 >= 1024) {
-		if (mt_rsort_dst4(b->dst, tmp, n4)) {
-			mt_free(tmp);
+		if (mt_rsort_dst4(b, b->dst, tmp, n4)) {
+			mt_bfree(b, tmp);
 			return -ENOMEM;
 		}
 	} else {
 		mt_msort_dst(b->dst, tmp, n4);
 	}
 	mt_msort_dst(b->dst + n4, tmp, k - n4);
-	mt_free(tmp);
+	mt_bfree(b, tmp);
 
 	b->nnode = 0;
 	for (i = 0; i < b->ndst; i++) {
@@ -684,7 +733,7 @@ static int mt_make_nodes(struct mt_build *b)
 		    mt_cmp_addr(&b->dst[i].a, &b->dst[i - 1].a))
 			b->nnode++;
 	}
-	b->bn = mt_alloc((size_t)b->nnode * sizeof(*b->bn));
+	b->bn = mt_balloc(b, (size_t)b->nnode * sizeof(*b->bn));
 	if (!b->bn)
 		return -ENOMEM;
 
@@ -730,12 +779,12 @@ static int mt_vgrow_slow(struct mt_build *b, struct mt_vec *v, u32 more,
 		b->err = "compiled table too large";
 		return -E2BIG;
 	}
-	p = mt_alloc((size_t)cap * size);
+	p = mt_balloc(b, (size_t)cap * size);
 	if (!p)
 		return -ENOMEM;
 	if (v->n)
 		memcpy(p, v->p, (size_t)v->n * size);
-	mt_free(v->p);
+	mt_bfree(b, v->p);
 	v->p = p;
 	v->cap = cap;
 	return 0;
@@ -1130,7 +1179,7 @@ static int mt_ht_grow(struct mt_build *b)
 		b->err = "compiled table too large (candidate lists)";
 		return -E2BIG;
 	}
-	nh = mt_alloc((size_t)ncap * sizeof(*nh));
+	nh = mt_balloc(b, (size_t)ncap * sizeof(*nh));
 	if (!nh)
 		return -ENOMEM;
 	memset(nh, 0, (size_t)ncap * sizeof(*nh));
@@ -1142,7 +1191,7 @@ static int mt_ht_grow(struct mt_build *b)
 			;
 		nh[h] = old[i];
 	}
-	mt_free(old);
+	mt_bfree(b, old);
 	b->ht = nh;
 	b->htcap = ncap;
 	return 0;
@@ -1496,8 +1545,8 @@ static int mt_smap_fam(struct mt_build *b, u32 lo, u32 fam, struct mt_map *m)
 	if (ret)
 		return ret;
 	if (b->stkcap < ns) {
-		mt_free(b->stk);
-		b->stk = mt_alloc((size_t)ns * 2 * sizeof(*b->stk));
+		mt_bfree(b, b->stk);
+		b->stk = mt_balloc(b, (size_t)ns * 2 * sizeof(*b->stk));
 		if (!b->stk)
 			return -ENOMEM;
 		b->stkcap = ns;
@@ -1682,7 +1731,7 @@ static int mt_make_cells(struct mt_build *b)
 	int ret;
 
 	b->lcellcap = b->lst.n;
-	b->lcell = mt_alloc((size_t)b->lcellcap * sizeof(*b->lcell));
+	b->lcell = mt_balloc(b, (size_t)b->lcellcap * sizeof(*b->lcell));
 	if (!b->lcell)
 		return -ENOMEM;
 	memset(b->lcell, 0xff, (size_t)b->lcellcap * sizeof(*b->lcell));
@@ -1711,17 +1760,17 @@ static size_t mt_vbytes(const struct mt_vec *v, size_t size)
 }
 
 /* Trim a pool to its size when that saves more than an eighth of it. */
-static int mt_vtrim(struct mt_vec *v, size_t size)
+static int mt_vtrim(struct mt_build *b, struct mt_vec *v, size_t size)
 {
 	void *p;
 
 	if (!v->n || v->cap - v->n <= v->cap / 8)
 		return 0;
-	p = mt_alloc((size_t)v->n * size);
+	p = mt_balloc(b, (size_t)v->n * size);
 	if (!p)
 		return -ENOMEM;
 	memcpy(p, v->p, (size_t)v->n * size);
-	mt_free(v->p);
+	mt_bfree(b, v->p);
 	v->p = p;
 	v->cap = v->n;
 	return 0;
@@ -1732,19 +1781,19 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 {
 	int ret;
 
-	ret = mt_vtrim(&b->nodes, sizeof(struct mt_node));
+	ret = mt_vtrim(b, &b->nodes, sizeof(struct mt_node));
 	if (!ret)
-		ret = mt_vtrim(&b->smaps, sizeof(struct mt_smap));
+		ret = mt_vtrim(b, &b->smaps, sizeof(struct mt_smap));
 	if (!ret)
-		ret = mt_vtrim(&b->kv32, sizeof(struct mt_kv32));
+		ret = mt_vtrim(b, &b->kv32, sizeof(struct mt_kv32));
 	if (!ret)
-		ret = mt_vtrim(&b->kv128, sizeof(struct mt_kv128));
+		ret = mt_vtrim(b, &b->kv128, sizeof(struct mt_kv128));
 	if (!ret)
-		ret = mt_vtrim(&b->dn32, sizeof(struct mt_dn32));
+		ret = mt_vtrim(b, &b->dn32, sizeof(struct mt_dn32));
 	if (!ret)
-		ret = mt_vtrim(&b->dn128, sizeof(struct mt_dn128));
+		ret = mt_vtrim(b, &b->dn128, sizeof(struct mt_dn128));
 	if (!ret)
-		ret = mt_vtrim(&b->dent, sizeof(u32));
+		ret = mt_vtrim(b, &b->dent, sizeof(u32));
 	if (ret)
 		return ret;
 	t->size = mt_vbytes(&b->nodes, sizeof(struct mt_node)) +
@@ -1777,34 +1826,34 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 
 static void mt_build_free(struct mt_build *b)
 {
-	mt_free(b->stamp);
-	mt_free(b->dst);
-	mt_free(b->bn);
-	mt_free(b->inner);
-	mt_free(b->order);
-	mt_free(b->ent);
-	mt_free(b->hpe);
-	mt_free(b->hpu);
-	mt_free(b->hpr);
-	mt_free(b->tmp);
-	mt_free(b->oseg.p);
-	mt_free(b->olst.p);
-	mt_free(b->cat.p);
-	mt_free(b->lst.p);
-	mt_free(b->ht);
-	mt_free(b->lcell);
-	mt_free(b->nodes.p);
-	mt_free(b->smaps.p);
-	mt_free(b->kv32.p);
-	mt_free(b->kv128.p);
-	mt_free(b->dn32.p);
-	mt_free(b->dn128.p);
-	mt_free(b->dent.p);
-	mt_free(b->dwork.p);
-	mt_free(b->sit.p);
-	mt_free(b->stk);
-	mt_free(b->iv[0]);
-	mt_free(b->iv[1]);
+	mt_bfree(b, b->stamp);
+	mt_bfree(b, b->dst);
+	mt_bfree(b, b->bn);
+	mt_bfree(b, b->inner);
+	mt_bfree(b, b->order);
+	mt_bfree(b, b->ent);
+	mt_bfree(b, b->hpe);
+	mt_bfree(b, b->hpu);
+	mt_bfree(b, b->hpr);
+	mt_bfree(b, b->tmp);
+	mt_bfree(b, b->oseg.p);
+	mt_bfree(b, b->olst.p);
+	mt_bfree(b, b->cat.p);
+	mt_bfree(b, b->lst.p);
+	mt_bfree(b, b->ht);
+	mt_bfree(b, b->lcell);
+	mt_bfree(b, b->nodes.p);
+	mt_bfree(b, b->smaps.p);
+	mt_bfree(b, b->kv32.p);
+	mt_bfree(b, b->kv128.p);
+	mt_bfree(b, b->dn32.p);
+	mt_bfree(b, b->dn128.p);
+	mt_bfree(b, b->dent.p);
+	mt_bfree(b, b->dwork.p);
+	mt_bfree(b, b->sit.p);
+	mt_bfree(b, b->stk);
+	mt_bfree(b, b->iv[0]);
+	mt_bfree(b, b->iv[1]);
 }
 
 static int mt_do_compile(struct mt_build *b, struct mt_table *t)
@@ -1827,7 +1876,7 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 		return ret;
 	b->nsrcent = nsrc;
 
-	b->stamp = mt_alloc(((size_t)b->n + 1) * sizeof(*b->stamp));
+	b->stamp = mt_balloc(b, ((size_t)b->n + 1) * sizeof(*b->stamp));
 	if (!b->stamp)
 		return -ENOMEM;
 	memset(b->stamp, 0, ((size_t)b->n + 1) * sizeof(*b->stamp));
@@ -1838,14 +1887,14 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 	for (f = 0; f < 2; f++) {
 		f0 = f ? b->nnode4 : 0;
 		f1 = f ? b->nnode : b->nnode4;
-		b->iv[f] = mt_alloc((2 * (size_t)(f1 - f0) + 1) *
+		b->iv[f] = mt_balloc(b, (2 * (size_t)(f1 - f0) + 1) *
 				    sizeof(*b->iv[f]));
 		if (!b->iv[f])
 			return -ENOMEM;
 		b->niv[f] = mt_sweep(b, f0, f1, b->iv[f]);
 	}
-	b->inner = mt_alloc((size_t)b->nnode + 1);
-	b->order = mt_alloc(((size_t)b->nnode + 1) * sizeof(*b->order));
+	b->inner = mt_balloc(b, (size_t)b->nnode + 1);
+	b->order = mt_balloc(b, ((size_t)b->nnode + 1) * sizeof(*b->order));
 	if (!b->inner || !b->order)
 		return -ENOMEM;
 	memset(b->inner, 0, (size_t)b->nnode + 1);
@@ -1854,11 +1903,11 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 			b->inner[b->bn[i].parent] = 1;
 
 	g = b->maxg;
-	b->ent = mt_alloc(g * sizeof(*b->ent));
-	b->hpe = mt_alloc(g * sizeof(u32));
-	b->hpu = mt_alloc(g * sizeof(u32));
-	b->hpr = mt_alloc(g * sizeof(u32));
-	b->tmp = mt_alloc(g * sizeof(u32));
+	b->ent = mt_balloc(b, g * sizeof(*b->ent));
+	b->hpe = mt_balloc(b, g * sizeof(u32));
+	b->hpu = mt_balloc(b, g * sizeof(u32));
+	b->hpr = mt_balloc(b, g * sizeof(u32));
+	b->tmp = mt_balloc(b, g * sizeof(u32));
 	if (!b->ent || !b->hpe || !b->hpu || !b->hpr || !b->tmp)
 		return -ENOMEM;
 	/* sized for the common case: a few intervals per node and protocol */
@@ -1889,6 +1938,12 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 int mt_compile(const struct mt_rule *rules, u32 n, struct mt_table **out,
 	       const char **err)
 {
+	return mt_compile_limit(rules, n, SIZE_MAX, out, err);
+}
+
+int mt_compile_limit(const struct mt_rule *rules, u32 n, size_t limit,
+		     struct mt_table **out, const char **err)
+{
 	struct mt_build *b;
 	struct mt_table *t;
 	int ret;
@@ -1907,9 +1962,12 @@ int mt_compile(const struct mt_rule *rules, u32 n, struct mt_table **out,
 	memset(t, 0, sizeof(*t));
 	b->rules = rules;
 	b->n = n;
+	b->limit = limit;
 
 	ret = mt_do_compile(b, t);
 	mt_build_free(b);
+	if (ret && b->over)
+		ret = -E2BIG;
 	if (ret) {
 		if (err)
 			*err = b->err ? b->err : ret == -ENOMEM ?

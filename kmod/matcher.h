@@ -56,6 +56,14 @@ struct mt_table;
  */
 int mt_compile(const struct mt_rule *rules, u32 n, struct mt_table **out,
 	       const char **err);
+/*
+ * mt_compile, with at most @limit bytes allocated at any time during the
+ * compile (its scratch space and the compiled table together, besides the
+ * builder's own few hundred bytes): past it, -E2BIG with mt_err_limit.
+ */
+int mt_compile_limit(const struct mt_rule *rules, u32 n, size_t limit,
+		     struct mt_table **out, const char **err);
+extern const char mt_err_limit[];
 void mt_destroy(struct mt_table *t);
 
 /* Index (into the rules array given to mt_compile) of the best match, or -1. */

@@ -9,6 +9,7 @@
 #ifdef __KERNEL__
 
 #include <linux/types.h>
+#include <linux/limits.h>
 #include <linux/errno.h>
 #include <linux/compiler.h>
 #include <linux/mm.h>

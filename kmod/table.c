@@ -362,11 +362,25 @@ struct sipovl_intercept *sipovl_table_find(const struct sipovl_table *t,
 static struct sipovl_table *table_build(struct sipovl_intercept **ics, u32 n,
 					struct netlink_ext_ack *extack)
 {
+	size_t max = READ_ONCE(sipovl_max_ns_bytes), bytes, rules_bytes;
 	struct sipovl_table *t;
 	struct mt_rule *rules = NULL;
 	const char *msg = NULL;
 	u32 i;
 	int ret;
+
+	/*
+	 * Everything the table holds but the compiled matcher, and the rules
+	 * array alive during the compile, are known before it: the compile
+	 * gets what is left of the limit, so that the peak of the build stays
+	 * within it too (not only the table it leaves).
+	 */
+	rules_bytes = array_size(n, sizeof(*rules));
+	bytes = struct_size(t, ic, n);
+	for (i = 0; i < n; i++)
+		bytes += intercept_bytes(ics[i]);
+	if (bytes > max || rules_bytes > max - bytes)
+		goto over;
 
 	/* Not zeroed: ic[] is copied below, and nothing else is read early. */
 	t = kvmalloc(struct_size(t, ic, n), GFP_KERNEL_ACCOUNT);
@@ -393,27 +407,29 @@ static struct sipovl_table *table_build(struct sipovl_intercept **ics, u32 n,
 			.src = ic->src,
 		};
 	}
-	ret = mt_compile(rules, n, &t->mt, &msg);
+	ret = mt_compile_limit(rules, n, max - bytes - rules_bytes, &t->mt, &msg);
 	kvfree(rules);
 	if (ret) {
-		sipovl_set_err(extack, msg ? msg : "cannot compile the intercept table");
 		kvfree(t);
+		if (msg == mt_err_limit)
+			goto over;
+		sipovl_set_err(extack, msg ? msg : "cannot compile the intercept table");
 		return ERR_PTR(ret);
 	}
-	t->bytes = struct_size(t, ic, n) + mt_memory(t->mt);
-	for (i = 0; i < n; i++)
-		t->bytes += intercept_bytes(ics[i]);
-	if (t->bytes > READ_ONCE(sipovl_max_ns_bytes)) {
-		SIPOVL_ERR_FMT(extack, "table over the namespace limit of %lu bytes",
-			       READ_ONCE(sipovl_max_ns_bytes));
+	t->bytes = bytes + mt_memory(t->mt);
+	if (t->bytes > max) {
 		mt_destroy(t->mt);
 		kvfree(t);
-		return ERR_PTR(-E2BIG);
+		goto over;
 	}
 	t->n = n;
 	if (n)
 		memcpy(t->ic, ics, n * sizeof(*ics));
 	return t;
+
+over:
+	SIPOVL_ERR_FMT(extack, "table over the namespace limit of %zu bytes", max);
+	return ERR_PTR(-E2BIG);
 
 nomem:
 	kvfree(t);

@@ -190,6 +190,43 @@ cleanup_all_ns() {
 	[ ${#NS_LIST[@]} -eq 0 ] || cleanup_ns "${NS_LIST[@]}"
 }
 
+# topo_gateway: the client / gateway / server topology of the steering tests,
+# in new namespaces $CLI, $GW and $SRV (veth pairs need the veth module):
+#
+#   cli c0 10.1.0.2 fd01::2 --- g0 10.1.0.1 fd01::1  gw  g1 10.2.0.1 fd02::1 --- s0 10.2.0.2 fd02::2 srv
+#
+# The client and the server route everything through the gateway, which
+# forwards (IPv4 and IPv6). Links up, IPv6 addresses without DAD.
+topo_gateway() {
+	local ns dev addr
+	setup_ns CLI GW SRV
+	ip link add c0 netns "$CLI" type veth peer name g0 netns "$GW" ||
+		bail_out "cannot create veth (modprobe veth?)"
+	ip link add s0 netns "$SRV" type veth peer name g1 netns "$GW" ||
+		bail_out "cannot create veth (modprobe veth?)"
+	while read -r ns dev addr; do
+		case $addr in
+		*:*) ip -n "$ns" addr add "$addr" dev "$dev" nodad ;;
+		*) ip -n "$ns" addr add "$addr" dev "$dev" ;;
+		esac
+		ip -n "$ns" link set "$dev" up
+	done <<-EOF
+		$CLI c0 10.1.0.2/24
+		$CLI c0 fd01::2/64
+		$GW g0 10.1.0.1/24
+		$GW g0 fd01::1/64
+		$GW g1 10.2.0.1/24
+		$GW g1 fd02::1/64
+		$SRV s0 10.2.0.2/24
+		$SRV s0 fd02::2/64
+	EOF
+	ip -n "$CLI" route add default via 10.1.0.1
+	ip -n "$CLI" -6 route add default via fd01::1
+	ip -n "$SRV" route add default via 10.2.0.1
+	ip -n "$SRV" -6 route add default via fd02::1
+	ip netns exec "$GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
 # load_module [PARAM=VALUE...]: insmod the freshly built sipovl.ko ($SIPOVL_KO);
 # unloaded on exit.
 load_module() {

@@ -22,6 +22,13 @@ srcs = nest(I_SOURCES, *[prefix(f"fd00:{i:x}::/32") for i in range(256)])
 prts = nest(I_PORTS, *[ports(1000 + 2 * i, 1001 + 2 * i) for i in range(256)])
 if phase == "txn":
     PER = 64 + 256 * 4 + 512 * 18 + 8      # kernel bytes per intercept (approx.)
+elif phase.startswith("peak"):
+    # Single adds of intercepts whose compiled matcher is large for their
+    # size (256 destinations x 16 port ranges: ~27 kB of table each, which
+    # the compile needs about three times over while it runs).
+    srcs = None
+    prts = nest(I_PORTS, *[ports(1000 + 2 * i, 1001 + 2 * i) for i in range(16)])
+    PER = 64 + 16 * 4 + 256 * 18 + 8
 else:
     # Single adds recompile the table each time: one destination and port
     # (one matcher entry), 256 sources.
@@ -31,8 +38,11 @@ else:
 
 
 def big(i):
+    d = dsts
+    if phase.startswith("peak"):      # distinct destinations for each
+        d = nest(I_DESTINATIONS, *[prefix(f"10.{i % 256}.{j}.0/24") for j in range(256)])
     return nest(A_INTERCEPT, u32(I_ID, i), string(I_NAME, f"b{i}"), u32(I_PROTOCOLS, 3),
-                dsts, srcs, prts)
+                d, *([srcs] if srcs else []), prts)
 
 
 def grow(send, what):
@@ -49,8 +59,27 @@ def grow(send, what):
     sys.stdout.flush()
 
 
-if phase == "txn":
+if phase.startswith("peak"):
+    # One transaction of intercepts whose table would be 1.5 times the limit,
+    # committed in one compile: refused (E2BIG), and the peak of the attempt
+    # is what nsuse.sh measures. peak-dry builds the same messages without
+    # sending them (the process's own memory).
+    n = 3 * limit // 2 // 27000
+    if phase == "peak-dry":
+        for i in range(1, n + 1):
+            big(i)
+        print(f"peak-dry {n} 0 0")
+        sys.exit(0)
+    txn = int.from_bytes(parse_attrs(g.cmd(CMD_TABLE_BEGIN)[0][1])[0][1], "little")
+    for i in range(1, n + 1):
+        g.cmd(CMD_TABLE_ADD, u32(A_TXN_ID, txn), big(i))
+    try:
+        g.cmd(CMD_TABLE_COMMIT, u32(A_TXN_ID, txn))
+        print(f"peak {n} {n * PER} 0 committed")
+    except Error as e:
+        print(f"peak {n} {n * PER} {e.errno} {e.msg}")
+elif phase == "txn":
     txn = int.from_bytes(parse_attrs(g.cmd(CMD_TABLE_BEGIN)[0][1])[0][1], "little")
     grow(lambda i: g.cmd(CMD_TABLE_ADD, u32(A_TXN_ID, txn), big(i)), "txn")
 else:
-    grow(lambda i: g.cmd(CMD_INTERCEPT_ADD, big(i)), "table")
+    grow(lambda i: g.cmd(CMD_INTERCEPT_ADD, big(i)), phase)

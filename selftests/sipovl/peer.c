@@ -21,11 +21,13 @@
  *	Sends N numbered datagrams from one socket, U microseconds apart
  *	(default 200), without waiting for replies. --count 0: forever.
  *
- * ADDR:PORT is a.b.c.d:p or [v6]:p. --timeout S (default 3) bounds waits.
+ * ADDR:PORT is a.b.c.d:p or [v6]:p, [v6%IFNAME]:p for a scoped (link-local)
+ * address. --timeout S (default 3) bounds waits.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -70,7 +72,14 @@ static void parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *le
 	}
 	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+	char *scope = strchr(host, '%');
+	if (scope) {
+		*scope++ = 0;
+		a6->sin6_scope_id = if_nametoindex(scope);
+		if (!a6->sin6_scope_id)
+			die("bad scope in \"%s\"", s);
+	}
+	if (!scope && inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
 		a4->sin_family = AF_INET;
 		a4->sin_port = htons(atoi(port));
 		*len = sizeof(*a4);

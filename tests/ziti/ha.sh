@@ -16,7 +16,8 @@
 #      the raft cluster elects a new leader among ctrl2/ctrl3.
 #   2. a service change on the surviving controllers (a new service the identity may
 #      bind): sipovld must host it within BOUND_CHANGE ms (a dialer that uses ctrl2 dials it).
-#   3. ctrl1 comes back, ctrl2 is killed: a second change must reach sipovld as well.
+#   3. ctrl1 comes back (sipovld must then host the first change), ctrl2 is killed: a
+#      second change must reach sipovld as well.
 #
 # Environment: O=build dir (default ./build), ZT_KEEP=1 keeps the work directory,
 # ZT_HA_CALL_S (default 60) length of the call in seconds.
@@ -95,16 +96,16 @@ PY
 }
 
 # the client API's /controllers list, as every cluster member publishes it
-ctrls=$(curl -sk --cert <(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["id"]["cert"][4:])' "$NET/zt-host.json") \
-	--key <(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["id"]["key"][4:])' "$NET/zt-host.json") \
-	-X POST -H 'content-type: application/json' -d '{}' -D "$W/auth.hdr" -o /dev/null \
-	"https://$ZN_CTRL_ADDR/edge/client/v1/authenticate?method=cert" 2>&1 &&
-	tok=$(sed -n 's/^zt-session: *\([^[:space:]]*\).*/\1/Ip' "$W/auth.hdr") &&
-	curl -sk -H "zt-session: $tok" "https://$ZN_CTRL_ADDR/edge/client/v1/controllers" |
-	python3 -c 'import json,sys; print(" ".join(c["name"] + ("=" + c["apiAddresses"]["edge-client"][0]["url"] if c.get("apiAddresses", {}).get("edge-client") else "=(no address)") for c in json.load(sys.stdin)["data"]))')
-echo "# /edge/client/v1/controllers on ctrl1: $ctrls"
+id_pem() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"][sys.argv[2]][4:])' "$@"; }
+id_pem "$NET/zt-host.json" cert > "$W/host.cert"; id_pem "$NET/zt-host.json" key > "$W/host.key"
+curl -sk --cert "$W/host.cert" --key "$W/host.key" -X POST -H 'content-type: application/json' -d '{}' \
+	-D "$W/auth.hdr" -o /dev/null "https://$ZN_CTRL_ADDR/edge/client/v1/authenticate?method=cert" 2>&1
+tok=$(sed -n 's/^zt-session: *\([^[:space:]]*\).*/\1/Ip' "$W/auth.hdr")
+ctrls=$(curl -sk -H "zt-session: $tok" "https://$ZN_CTRL_ADDR/edge/client/v1/controllers" |
+	python3 -c 'import json,sys; print(" ".join(c["name"] + "=" + (c["apiAddresses"]["edge-client"][0]["url"] if c.get("apiAddresses", {}).get("edge-client") else "(no address)") for c in json.load(sys.stdin)["data"]))')
+echo "# /edge/client/v1/controllers on ctrl1 (legacy API session): $ctrls"
 other=$(curl -sk -o /dev/null -w '%{http_code}' -H "zt-session: $tok" "https://$(ctrl 2)/edge/client/v1/current-api-session")
-echo "# a legacy API session token of ctrl1 presented to ctrl2: HTTP $other"
+echo "# ctrl1's legacy API session token presented to ctrl2: HTTP $other"
 
 bg "$W/echo.log" python3 "$ECHO" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
 # the call's service, bound by sipovld's identity (zt-host, #zt-hosts)
@@ -177,7 +178,13 @@ else
 fi
 
 # ---------------------------------------------------------------- ctrl1 back, ctrl2 killed
+t_up=$(now_ms)
 "$ZN" start-ctrl "$NET" 1 > "$W/start1.log" 2>&1 || { notok "restart ctrl1"; tail -5 "$W/start1.log" | diag; }
+if ms=$(wait_dial ha-new1 2 "$BOUND_CHANGE"); then
+	ok "ctrl1 back: sipovld hosts ha-new1 $(( $(now_ms) - t_up )) ms after ctrl1 was started again"
+else
+	notok "ctrl1 back: sipovld hosts ha-new1 within $BOUND_CHANGE ms"; tail -3 "$W/dial1.log" | diag
+fi
 "$ZN" kill-ctrl "$NET" 2 > "$W/kill.log" 2>&1 || { notok "kill ctrl2"; diag < "$W/kill.log"; }
 if ldr=$("$ZN" leader "$NET" 2> "$W/leader.log"); then
 	ok "ctrl1 restarted, ctrl2 killed: leader ctrl$ldr"

@@ -7,7 +7,8 @@
 #                                       binary) and one edge router r1, provisioned like `start`
 #   zitinet.sh kill-ctrl DIR N [SIG]    stop controller N (1..3) with SIG (default KILL: a crash)
 #   zitinet.sh start-ctrl DIR N         start controller N again (its raft data is kept)
-#   zitinet.sh leader DIR               print N of the raft leader (waits up to 60 s for one)
+#   zitinet.sh leader DIR               print N of the raft leader, a running member (waits up
+#                                       to 60 s for one)
 #
 # How the cluster is made (v1.6 doc/ha/quickstart.md): `ziti edge quickstart ha` creates the
 # trust root (SPIFFE trust domain sipovl.test), ctrl1's intermediate CA and its server/client
@@ -59,7 +60,8 @@ cmd_leader() {
 			out=$(HOME="$D/home" "$ZITI" agent cluster list -p "$pid" 2>/dev/null) || continue
 			# table rows: │ ID │ ADDRESS │ VOTER │ LEADER │ VERSION │ CONNECTED │ ...
 			i=$(printf '%s\n' "$out" | awk -F'│' '$5 ~ /true/ { gsub(/[ ]/, "", $2); print $2; exit }')
-			case $i in ctrl[123]) echo "${i#ctrl}"; return 0 ;; esac
+			# a leader that is not running is a stale view (the members have not noticed yet)
+			case $i in ctrl[123]) [ -f "$D/$i.pid" ] && { echo "${i#ctrl}"; return 0; } ;; esac
 		done
 		sleep 0.5
 	done
@@ -116,10 +118,9 @@ EOF
 	for i in 1 2 3; do
 		sed -i -e "s/^\([[:space:]]*\)sessionTimeout:.*/\1sessionTimeout: $ZN_SESSION_TIMEOUT/" "$D/qs/ctrl$i/ctrl.yaml"
 		grep -q "sessionTimeout: $ZN_SESSION_TIMEOUT" "$D/qs/ctrl$i/ctrl.yaml" || die "cannot set sessionTimeout (ctrl$i)"
-		for db in "$D/qs/ctrl$i"/raft/ctrl-ha.db; do
-			[ -f "$db" ] || continue
-			[ "$(stat -c %s "$db")" -ge $((256 << 20)) ] || truncate -s 256M "$db"
-		done
+		db="$D/qs/ctrl$i/raft/ctrl-ha.db"
+		[ -f "$db" ] || die "no controller database $db"
+		[ "$(stat -c %s "$db")" -ge $((256 << 20)) ] || truncate -s 256M "$db"
 	done
 	# 3. every piece on its own
 	for i in 1 2 3; do start_ctrl_n "$i"; done

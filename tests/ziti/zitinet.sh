@@ -5,7 +5,8 @@
 # ZN_ZITI=PATH runs the network with that ziti binary instead of the cached one.
 #
 #   zitinet.sh bin                      print the path of the cached ziti CLI (build it once)
-#   zitinet.sh bin-shortcert            the same ziti with a test knob (built once, cached): while
+#   zitinet.sh bin-shortcert            ziti with a test knob (built once, cached; the first of
+#                                       ZITI_VERSIONS already built, else the first): while
 #                                       the file named by ZITI_TEST_CLIENT_CERT_SECONDS_FILE (in
 #                                       the controller's environment) holds a number N, identity
 #                                       client certificates it signs (enrollment, extension) are
@@ -176,9 +177,14 @@ ziti_src() {
 # at each signature (no file, no variable: one year, as upstream), so that a test can make
 # certificates that expire within the run; nothing else in the binary changes.
 ziti_bin_shortcert() {
-	local base v out go dir ov
-	base=$(ziti_bin) || return 1
-	v=$(basename "$(dirname "$base")"); v=${v#ziti-}
+	local v='' x out go dir ov
+	# the first of ZITI_VERSIONS whose variant is cached; else the first whose plain build is
+	# cached, else the first: its variant is built from its source (no plain build needed)
+	for x in $ZITI_VERSIONS; do
+		[ -x "$CACHE/ziti-$x-shortcert/ziti" ] && { echo "$CACHE/ziti-$x-shortcert/ziti"; return 0; }
+	done
+	for x in $ZITI_VERSIONS; do [ -x "$CACHE/ziti-$x/ziti" ] && { v=$x; break; }; done
+	v=${v:-${ZITI_VERSIONS%% *}}
 	out="$CACHE/ziti-$v-shortcert"
 	if [ -x "$out/ziti" ]; then echo "$out/ziti"; return 0; fi
 	go=$(find_go) || die "no Go toolchain"

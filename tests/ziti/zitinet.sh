@@ -28,13 +28,13 @@
 #
 # The ziti CLI (a test peer only; the product never needs Go) is built once with the Go
 # toolchain and cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sipovl/ziti-<version>/ziti.
-# ZITI_VERSIONS lists the tags tried in order (default "v1.6.3 v1.6.0": when the Go module
-# proxy serves the v1.6.3 dependency graph it is used, else the closest tag whose
-# dependencies are available).
+# ZITI_VERSIONS lists the tags tried in order (default "v1.6.5 v1.6.0": the newest release
+# whose dependencies the Go module proxy serves, see mod_fallback, else the old end of the
+# test matrix; Documentation/ziti-client.md).
 set -euo pipefail
 
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/sipovl
-ZITI_VERSIONS=${ZITI_VERSIONS:-"v1.6.3 v1.6.0"}
+ZITI_VERSIONS=${ZITI_VERSIONS:-"v1.6.5 v1.6.0"}
 
 die() { echo "zitinet: $*" >&2; exit 1; }
 
@@ -83,12 +83,22 @@ find_go() {
 	fetch_go && echo "$CACHE/$GO_TC_VERSION/bin/go"
 }
 
-# Print the cached binary (building it if needed). Quiet when present.
-ziti_bin() {
+# The first of ZITI_VERSIONS that is built, provided every tag before it was tried and could
+# not be built (ziti-<tag>.failed): a newer tag added to the list is tried once even where an
+# older one is cached. Status 1: a build is needed.
+ziti_cached() {
 	local v
 	for v in $ZITI_VERSIONS; do
 		if [ -x "$CACHE/ziti-$v/ziti" ]; then echo "$CACHE/ziti-$v/ziti"; return 0; fi
+		[ -f "$CACHE/ziti-$v.failed" ] || return 1
 	done
+	return 1
+}
+
+# Print the cached binary (building it if needed). Quiet when present.
+ziti_bin() {
+	local v
+	if v=$(ziti_cached); then echo "$v"; return 0; fi
 	local go
 	go=$(find_go) || die "no Go toolchain (need go >= 1.24 to build the ziti test peer)"
 	mkdir -p "$CACHE"
@@ -97,10 +107,9 @@ ziti_bin() {
 	# take what it cached.
 	exec 8>"$CACHE/.ziti-build.lock"
 	flock 8
+	if v=$(ziti_cached); then exec 8>&-; echo "$v"; return 0; fi
 	for v in $ZITI_VERSIONS; do
-		if [ -x "$CACHE/ziti-$v/ziti" ]; then exec 8>&-; echo "$CACHE/ziti-$v/ziti"; return 0; fi
-	done
-	for v in $ZITI_VERSIONS; do
+		[ -f "$CACHE/ziti-$v.failed" ] && continue
 		local out="$CACHE/ziti-$v" log="$CACHE/ziti-$v.build.log"
 		mkdir -p "$out"
 		echo "zitinet: building ziti $v once (cached in $out)..." >&2
@@ -131,8 +140,9 @@ ziti_bin() {
 			mv "$out/ziti.tmp" "$out/ziti"
 			echo "$out/ziti"; return 0
 		fi
-		echo "zitinet: ziti $v could not be built (see $log)" >&2
+		echo "zitinet: ziti $v could not be built (see $log; not tried again while $CACHE/ziti-$v.failed exists)" >&2
 		rm -rf "$out"
+		date > "$CACHE/ziti-$v.failed"
 	done
 	die "could not build any of: $ZITI_VERSIONS"
 }

@@ -59,6 +59,9 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	sleep 0.3
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	if [ -n "${ZT_KEEP:-}" ] && [ -d "$NET" ]; then
+		mkdir -p "$W/netlogs" && cp -L "$NET"/*.log "$W/netlogs/" 2>/dev/null
+	fi
 	[ -d "$NET" ] && "$ZN" stop "$NET" >/dev/null 2>&1
 	[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
 }
@@ -172,9 +175,9 @@ fi
 wait "$CALL_PID"
 call_rc=$?
 if [ $call_rc -eq 0 ]; then
-	ok "the call ($count datagrams, 20 ms apart) survived the loss of ctrl1: $(grep -o 'latency max [^,]*' "$W/call.log" | tail -1)"
+	ok "issue 13: the call ($count datagrams, 20 ms apart) survived the loss of ctrl1: $(grep -o 'latency max [^,]*' "$W/call.log" | tail -1)"
 else
-	notok "the call across the loss of ctrl1 (exit $call_rc)"; tail -5 "$W/call.log" | diag
+	notok "issue 13: the call across the loss of ctrl1 (exit $call_rc)"; tail -5 "$W/call.log" | diag
 fi
 
 # ---------------------------------------------------------------- ctrl1 back, ctrl2 killed

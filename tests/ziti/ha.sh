@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # sipovld against a three-controller raft cluster (TAP version 13). Exit 0 all pass, 1 any
-# failure, 4 whole suite skipped. NOT part of `make check` (issue 13 item 2 is not done: the
-# points marked "issue 13" below fail today, by design of this file); run it by hand:
+# failure, 4 whole suite skipped. NOT part of `make check`: the points marked "issue 13"
+# record what fails today (issue 13 items 1 and 2 are not done); run it by hand:
 #
 #   tests/ziti/ha.sh          (ZITI_VERSIONS picks the ziti release, as for tests/ziti)
 #

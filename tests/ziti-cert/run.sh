@@ -14,7 +14,7 @@
 #   the identity files: all of it works only if the certificate was renewed and written.
 #
 # Environment: O=build dir (default ./build), ZT_CERT_SECONDS (default 60), ZT_KEEP=1 keeps
-# the work directory.
+# the work directory, ZITI_CERT_VERSIONS (default v1.6.0) the ziti tags tried.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 TOP=$PWD
@@ -23,6 +23,9 @@ SAN=$B/san/zt-tool
 FAST=$B/zt-tool
 SD=$B/san/sipovld
 ZN=$TOP/tests/ziti/zitinet.sh
+# the old end of the test matrix (Documentation/ziti-client.md): tests/ziti runs the newest
+# release, this suite the oldest
+export ZITI_VERSIONS=${ZITI_CERT_VERSIONS:-v1.6.0}
 ECHO=$TOP/tests/ziti/echo.py
 CERT_S=${ZT_CERT_SECONDS:-60}
 

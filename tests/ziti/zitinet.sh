@@ -5,7 +5,8 @@
 # ZN_ZITI=PATH runs the network with that ziti binary instead of the cached one.
 #
 #   zitinet.sh bin                      print the path of the cached ziti CLI (build it once)
-#   zitinet.sh bin-shortcert            the same ziti with a test knob (built once, cached): while
+#   zitinet.sh bin-shortcert            ziti with a test knob (built once, cached; the first of
+#                                       ZITI_VERSIONS already built, else the first): while
 #                                       the file named by ZITI_TEST_CLIENT_CERT_SECONDS_FILE (in
 #                                       the controller's environment) holds a number N, identity
 #                                       client certificates it signs (enrollment, extension) are
@@ -16,6 +17,8 @@
 #   zitinet.sh restart-router DIR [S]   stop the edge router, wait S seconds (default 1), start it
 #   zitinet.sh restart-controller DIR [S]
 #   zitinet.sh stop DIR                 stop everything started here and remove DIR
+#   zitinet.sh start-cluster|kill-ctrl|start-ctrl|leader DIR ...
+#                                       a three-controller raft cluster (tests/ziti/zitinet-ha.sh)
 #
 # `start` runs `ziti edge quickstart` (controller + router, loopback addresses, free ports, a
 # temporary --home inside DIR) only to provision the PKI, database and router; it then stops
@@ -25,13 +28,13 @@
 #
 # The ziti CLI (a test peer only; the product never needs Go) is built once with the Go
 # toolchain and cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sipovl/ziti-<version>/ziti.
-# ZITI_VERSIONS lists the tags tried in order (default "v1.6.3 v1.6.0": when the Go module
-# proxy serves the v1.6.3 dependency graph it is used, else the closest tag whose
-# dependencies are available).
+# ZITI_VERSIONS lists the tags tried in order (default "v1.6.5 v1.6.0": the newest release
+# whose dependencies the Go module proxy serves, see mod_fallback, else the old end of the
+# test matrix; Documentation/ziti-client.md).
 set -euo pipefail
 
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/sipovl
-ZITI_VERSIONS=${ZITI_VERSIONS:-"v1.6.3 v1.6.0"}
+ZITI_VERSIONS=${ZITI_VERSIONS:-"v1.6.5 v1.6.0"}
 
 die() { echo "zitinet: $*" >&2; exit 1; }
 
@@ -80,12 +83,22 @@ find_go() {
 	fetch_go && echo "$CACHE/$GO_TC_VERSION/bin/go"
 }
 
-# Print the cached binary (building it if needed). Quiet when present.
-ziti_bin() {
+# The first of ZITI_VERSIONS that is built, provided every tag before it was tried and could
+# not be built (ziti-<tag>.failed): a newer tag added to the list is tried once even where an
+# older one is cached. Status 1: a build is needed.
+ziti_cached() {
 	local v
 	for v in $ZITI_VERSIONS; do
 		if [ -x "$CACHE/ziti-$v/ziti" ]; then echo "$CACHE/ziti-$v/ziti"; return 0; fi
+		[ -f "$CACHE/ziti-$v.failed" ] || return 1
 	done
+	return 1
+}
+
+# Print the cached binary (building it if needed). Quiet when present.
+ziti_bin() {
+	local v
+	if v=$(ziti_cached); then echo "$v"; return 0; fi
 	local go
 	go=$(find_go) || die "no Go toolchain (need go >= 1.24 to build the ziti test peer)"
 	mkdir -p "$CACHE"
@@ -94,10 +107,9 @@ ziti_bin() {
 	# take what it cached.
 	exec 8>"$CACHE/.ziti-build.lock"
 	flock 8
+	if v=$(ziti_cached); then exec 8>&-; echo "$v"; return 0; fi
 	for v in $ZITI_VERSIONS; do
-		if [ -x "$CACHE/ziti-$v/ziti" ]; then exec 8>&-; echo "$CACHE/ziti-$v/ziti"; return 0; fi
-	done
-	for v in $ZITI_VERSIONS; do
+		[ -f "$CACHE/ziti-$v.failed" ] && continue
 		local out="$CACHE/ziti-$v" log="$CACHE/ziti-$v.build.log"
 		mkdir -p "$out"
 		echo "zitinet: building ziti $v once (cached in $out)..." >&2
@@ -117,10 +129,49 @@ ziti_bin() {
 			mv "$out/ziti.tmp" "$out/ziti"
 			echo "$out/ziti"; return 0
 		fi
-		echo "zitinet: ziti $v could not be built (see $log)" >&2
+		# 3) the proxy serves some modules' zip but refuses their go.mod (403; ziti v1.6.5:
+		#    channel/v4 v4.2.13, storage v0.4.20): serve those go.mod files, taken from the
+		#    zips, from a local file:// proxy tried first. Go checks every go.mod and zip
+		#    against the ziti module's go.sum, so nothing unverified is built.
+		if [ -n "$dir" ] && mod_fallback "$go" "$log" &&
+			(cd "$dir" && GOPROXY="file://$CACHE/goproxy|$GOPROXY_URL" GOTOOLCHAIN=local \
+				CGO_ENABLED=0 GOFLAGS=-mod=mod "$go" build -trimpath -o "$out/ziti.tmp" ./ziti) \
+				>>"$log" 2>&1; then
+			mv "$out/ziti.tmp" "$out/ziti"
+			echo "$out/ziti"; return 0
+		fi
+		echo "zitinet: ziti $v could not be built (see $log; not tried again while $CACHE/ziti-$v.failed exists)" >&2
 		rm -rf "$out"
+		date > "$CACHE/ziti-$v.failed"
 	done
 	die "could not build any of: $ZITI_VERSIONS"
+}
+
+# mod_fallback GO LOG: for every "MODULE@VERSION: reading .../VERSION.mod: 403" in LOG, put
+# that module's go.mod (from its zip, in the module cache or fetched from the proxy) into the
+# local proxy $CACHE/goproxy. Status 1 when LOG names none or a zip is refused as well.
+mod_fallback() {
+	local go=$1 log=$2 mc m v esc zip dst n=0
+	mc=$("$go" env GOMODCACHE)
+	while read -r m v; do
+		esc=$(printf '%s' "$m" | sed 's/[A-Z]/!\L&/g')
+		dst="$CACHE/goproxy/$esc/@v"
+		[ -s "$dst/$v.mod" ] && { n=$((n + 1)); continue; }
+		zip="$mc/cache/download/$esc/@v/$v.zip"
+		if [ ! -s "$zip" ]; then
+			mkdir -p "$CACHE/goproxy.tmp"
+			zip="$CACHE/goproxy.tmp/$(printf '%s' "$esc" | tr / _)@$v.zip"
+			curl -fsS --retry 3 -o "$zip" "$GOPROXY_URL/$esc/@v/$v.zip" 2>>"$log" || return 1
+		fi
+		mkdir -p "$dst"
+		unzip -p "$zip" "$m@$v/go.mod" > "$dst/$v.mod.tmp" 2>>"$log" && [ -s "$dst/$v.mod.tmp" ] ||
+			{ rm -f "$dst/$v.mod.tmp"; return 1; }
+		mv "$dst/$v.mod.tmp" "$dst/$v.mod"
+		echo "zitinet: $m@$v: go.mod refused by the proxy, taken from its zip" >&2
+		n=$((n + 1))
+	done < <(sed -n 's|^.* \([^ ]*\)@\(v[^:]*\): reading [^ ]*/@v/v[^ ]*\.mod: 403.*$|\1 \2|p' "$log" | sort -u)
+	rm -rf "$CACHE/goproxy.tmp"
+	[ "$n" -gt 0 ]
 }
 
 # The ziti module's source directory for version $2 (downloaded into the module cache).
@@ -136,9 +187,14 @@ ziti_src() {
 # at each signature (no file, no variable: one year, as upstream), so that a test can make
 # certificates that expire within the run; nothing else in the binary changes.
 ziti_bin_shortcert() {
-	local base v out go dir ov
-	base=$(ziti_bin) || return 1
-	v=$(basename "$(dirname "$base")"); v=${v#ziti-}
+	local v='' x out go dir ov
+	# the first of ZITI_VERSIONS whose variant is cached; else the first whose plain build is
+	# cached, else the first: its variant is built from its source (no plain build needed)
+	for x in $ZITI_VERSIONS; do
+		[ -x "$CACHE/ziti-$x-shortcert/ziti" ] && { echo "$CACHE/ziti-$x-shortcert/ziti"; return 0; }
+	done
+	for x in $ZITI_VERSIONS; do [ -x "$CACHE/ziti-$x/ziti" ] && { v=$x; break; }; done
+	v=${v:-${ZITI_VERSIONS%% *}}
 	out="$CACHE/ziti-$v-shortcert"
 	if [ -x "$out/ziti" ]; then echo "$out/ziti"; return 0; fi
 	go=$(find_go) || die "no Go toolchain"
@@ -178,7 +234,8 @@ func testClientNotAfter() time.Time {
 }
 GO
 	echo "zitinet: building ziti $v with the client certificate validity knob once (cached in $out)..." >&2
-	(cd "$ov" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod "$go" build -trimpath \
+	# (the go.mod files ziti_bin had to take from their zips: see mod_fallback)
+	(cd "$ov" && GOPROXY="file://$CACHE/goproxy|$GOPROXY_URL" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod "$go" build -trimpath \
 		-o "$out/ziti.tmp" ./ziti) > "$out/build.log" 2>&1 ||
 		{ tail -5 "$out/build.log" >&2; die "ziti $v (shortcert) could not be built (see $out/build.log)"; }
 	mv "$out/ziti.tmp" "$out/ziti"
@@ -222,14 +279,17 @@ load_env() {
 
 zcli() { HOME="$D/home" "$ZITI" "$@"; }
 
-login() {
+login() { # the first controller that answers (a cluster lists several in ZN_CTRL_ADDRS)
+	local a
 	for _ in $(seq 1 30); do
-		if zcli edge login "$ZN_CTRL_ADDR" -u admin -p "$ZN_ADMIN_PW" -y >/dev/null 2>&1; then
-			return 0
-		fi
+		for a in ${ZN_CTRL_ADDRS:-$ZN_CTRL_ADDR}; do
+			if zcli edge login "$a" -u admin -p "$ZN_ADMIN_PW" -y >/dev/null 2>&1; then
+				return 0
+			fi
+		done
 		sleep 1
 	done
-	die "cannot log in to $ZN_CTRL_ADDR"
+	die "cannot log in to ${ZN_CTRL_ADDRS:-$ZN_CTRL_ADDR}"
 }
 
 wait_ctrl() {
@@ -388,8 +448,21 @@ cmd_stop() {
 	rm -rf "$D"
 }
 
+# shellcheck source=tests/ziti/zitinet-ha.sh
+. "$(dirname "$0")/zitinet-ha.sh"
+
 what=${1:-}
 case $what in
+start-cluster|kill-ctrl|start-ctrl|leader)
+	[ $# -ge 2 ] || { echo "usage: $0 $what DIR" >&2; exit 2; }
+	D=$2; w=$what; shift 2
+	case $w in
+	start-cluster) cmd_start_cluster ;;
+	kill-ctrl) load_env; cmd_kill_ctrl "$@" ;;
+	start-ctrl) load_env; start_ctrl_n "$1" ;;
+	leader) load_env; cmd_leader ;;
+	esac
+	exit 0 ;;
 bin) ziti_bin; exit 0 ;;
 bin-shortcert) ziti_bin_shortcert; exit 0 ;;
 start|stop|env|cli|restart-router|restart-controller) ;;

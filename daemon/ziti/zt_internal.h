@@ -383,6 +383,15 @@ struct zt_dial_req {
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES];
 };
 
+/* shared by dialing (zt_conn.c) and hosting (zt_host.c) */
+uint32_t zt_conn_next_id(struct zt_ctx *ctx);
+struct zt_conn *zt_conn_new(struct zt_ctx *ctx, const struct zt_conn_cbs *cbs, void *user);
+int zt_conn_send_crypto_header(struct zt_conn *c);
+void zt_conn_timer_cb(void *arg);
+
+/* ---- edge router selection (zt_router.c) ---- */
+struct zt_chan *zt_router_pick(struct zt_ctx *ctx, struct zt_session *s);
+
 /* called by the channel dispatcher */
 void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m);
 void zt_conn_chan_lost(struct zt_conn *c, const char *why);

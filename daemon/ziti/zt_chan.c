@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -197,6 +199,7 @@ static void chan_write(void *arg)
 			return;
 		}
 		zt_buf_consume(&ch->out, (size_t)rc);
+		ch->last_tx_ms = zt_now_ms();
 	}
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
 	if (zt_buf_used(&ch->out) < ZT_CHAN_LWM)
@@ -348,32 +351,36 @@ void zt_chan_auth_changed(struct zt_ctx *ctx)
 			chan_fail(ch, "API session replaced, reconnecting with the new one");
 }
 
-/* ---------------- latency ---------------- */
+/* ---------------- latency and health ---------------- */
+
+static unsigned opt_or(unsigned v, unsigned dflt)
+{
+	return v ? v : dflt;
+}
+
+static void rtt_sample(struct zt_chan *ch, uint64_t ms)
+{
+	ch->rtt_ms = ch->rtt_ms ? (unsigned)((ch->rtt_ms * 7u + ms) / 8u) : (unsigned)(ms ? ms : 1);
+}
 
 static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
 {
+	uint64_t now = zt_now_ms();
+
 	(void)arg;
 	(void)m;
 	(void)why;
 	if (err)
 		return;
 	ch->latency_outstanding = false;
-	zt_log(ch->ctx, 3, "router %s latency %llu ms", ch->name,
-	       (unsigned long long)(zt_now_ms() - ch->latency_sent_ms));
-	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_ms);
+	ch->probe_ok_ms = now;
+	rtt_sample(ch, now - ch->latency_sent_ms);
+	zt_log(ch->ctx, 3, "router %s latency %llu ms", ch->name, (unsigned long long)(now - ch->latency_sent_ms));
 }
 
-static void latency_cb(void *arg)
+static void send_probe(struct zt_chan *ch, unsigned timeout_ms)
 {
-	struct zt_chan *ch = arg;
 	struct zt_msgb mb;
-
-	if (ch->state != ZT_CH_UP)
-		return;
-	if (ch->latency_outstanding) {
-		chan_fail(ch, "latency probe timed out (router unresponsive)");
-		return;
-	}
 	int32_t seq = zt_chan_next_seq(ch);
 
 	ch->latency_sent_ms = zt_now_ms();
@@ -382,8 +389,42 @@ static void latency_cb(void *arg)
 	    zt_chan_expect_reply(ch, seq, latency_reply, NULL))
 		return;
 	ch->latency_outstanding = true;
-	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_timeout_ms);
+	ch->probe_deadline_ms = ch->latency_sent_ms + timeout_ms;
 	zt_chan_flush(ch);
+}
+
+/*
+ * Every ZT_CHAN_TICK_MS while UP: a probe every latency_ms when idle (its reply within
+ * latency_timeout_ms); and traffic-aware: when we sent since the router last sent us anything
+ * and it has been silent probe_silence_ms, a probe now, its reply within probe_timeout_ms. A
+ * router that stopped (process stopped, host gone) is so noticed about probe_silence_ms +
+ * probe_timeout_ms after the traffic through it stopped, without probing busy channels that
+ * answer, nor idle ones more than every latency_ms.
+ */
+static void latency_cb(void *arg)
+{
+	struct zt_chan *ch = arg;
+	const struct zt_opts *o = &ch->ctx->o;
+	uint64_t now = zt_now_ms();
+
+	if (ch->state != ZT_CH_UP)
+		return;
+	if (ch->latency_outstanding) {
+		if (now >= ch->probe_deadline_ms) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "latency probe not answered within %llu ms (router unresponsive)",
+				 (unsigned long long)(now - ch->latency_sent_ms));
+			chan_fail(ch, why);
+			return;
+		}
+	} else if (now - ch->probe_ok_ms >= o->latency_ms) {
+		send_probe(ch, o->latency_timeout_ms);
+	} else if (ch->last_tx_ms > ch->last_rx_ms && now - ch->last_rx_ms >= opt_or(o->probe_silence_ms, 500)) {
+		send_probe(ch, opt_or(o->probe_timeout_ms, 1000));
+	}
+	if (ch->state == ZT_CH_UP)
+		zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);
 }
 
 /* ---------------- hello ---------------- */
@@ -413,7 +454,11 @@ static void hello_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, i
 	ch->state = ZT_CH_UP;
 	ch->failures = 0;
 	ch->up_since_ms = zt_now_ms();
-	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_ms);
+	ch->rtt_ms = 0;
+	rtt_sample(ch, ch->up_since_ms - ch->hello_sent_ms);
+	ch->probe_ok_ms = ch->last_rx_ms = ch->up_since_ms;
+	ch->last_tx_ms = 0;
+	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);
 	run_waiters(ch, 0, NULL);
 }
 
@@ -441,6 +486,7 @@ static void send_hello(struct zt_chan *ch)
 	memcpy(b, idtok, sizeof(idtok) - 1);
 	ch->auth_gen = ch->ctx->auth_gen;
 	ch->state = ZT_CH_HELLO;
+	ch->hello_sent_ms = zt_now_ms();
 	zt_chan_flush(ch);
 }
 
@@ -577,6 +623,7 @@ static void chan_read(struct zt_chan *ch)
 		}
 		ch->in.len += rc;
 		got += (size_t)rc;
+		ch->last_rx_ms = zt_now_ms();
 		if (zt_chan_input(ch))
 			return;
 		if (zt_buf_used(&ch->out)) {
@@ -660,6 +707,15 @@ static void chan_connected(void *arg, int fd, const char *err)
 		return;
 	}
 	ch->fd = fd;
+	/*
+	 * Data the router does not acknowledge for this long ends the connection (a router host
+	 * that is gone; a stopped router process still has its kernel acknowledge, which the
+	 * probes of latency_cb catch).
+	 */
+	unsigned uto = opt_or(ch->ctx->o.tcp_user_timeout_ms, 5000);
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto)))
+		zt_log(ch->ctx, 2, "router %s: TCP_USER_TIMEOUT: %s", ch->name, strerror(errno));
 	zt_io_init(&ch->io, ch->fd, chan_io, ch);
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLOUT);
 }

@@ -67,6 +67,8 @@ static void conn_detach(struct zt_conn *c)
 	struct zt_ctx *ctx = c->ctx;
 
 	zt_timer_stop(ctx->loop, &c->timer);
+	zt_router_cancel(c->rsel);
+	c->rsel = NULL;
 	if (c->dsf) {
 		for (size_t i = 0; i < c->dsf->n; i++)
 			if (c->dsf->w[i] == c)
@@ -95,7 +97,7 @@ static void conn_dead(struct zt_conn *c, int err, const char *why)
 	c->state = ZT_C_DEAD;
 	if (c->closed_by_app)
 		return;
-	if (prev == ZT_C_UP) {
+	if (prev == ZT_C_UP || c->redialing) {
 		if (c->cbs.on_close)
 			c->cbs.on_close(c, err, why, c->user);
 	} else {
@@ -104,12 +106,50 @@ static void conn_dead(struct zt_conn *c, int err, const char *why)
 	}
 }
 
+static void dial_start(struct zt_conn *c);
+
+/* an established datagram dial (or one being dialed again) whose router or circuit is gone */
+static bool may_redial(const struct zt_conn *c)
+{
+	return c->datagram && !c->host_side && !c->closed_by_app && (c->state == ZT_C_UP || c->redialing);
+}
+
+/*
+ * Dial again through a router that is up: at once the first time, then every 200 ms until
+ * connect_timeout_ms after the loss; then the application is told (on_close).
+ */
+static void redial(struct zt_conn *c, const char *why)
+{
+	uint64_t now = zt_now_ms();
+	bool first = !c->redialing;
+
+	conn_detach(c);
+	if (first) {
+		c->redialing = true;
+		c->redials++;
+		c->redial_deadline_ms = now + c->ctx->o.connect_timeout_ms;
+		zt_log(c->ctx, 1, "dial %s: %s; dialing again", c->service, why);
+	}
+	if (now >= c->redial_deadline_ms) {
+		conn_dead(c, -ECONNRESET, why);
+		return;
+	}
+	c->state = ZT_C_NEW;
+	c->rx_ready = false;
+	c->attempts = 0;
+	zt_timer_start(c->ctx->loop, &c->timer, first ? 0 : 200);
+}
+
 void zt_conn_chan_lost(struct zt_conn *c, const char *why)
 {
 	char msg[400];
 
 	c->ch = NULL; /* the map entry is already gone */
 	snprintf(msg, sizeof(msg), "router connection lost: %s", why);
+	if (may_redial(c)) {
+		redial(c, msg);
+		return;
+	}
 	conn_dead(c, -ECONNRESET, msg);
 }
 
@@ -190,6 +230,10 @@ int zt_write(struct zt_conn *c, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
+	if (c->redialing && !c->closed_by_app) {
+		c->redial_dropped++;
+		return 0;
+	}
 	if (c->state != ZT_C_UP || !c->ch)
 		return -ENOTCONN;
 	if (c->fin_sent)
@@ -218,6 +262,8 @@ int zt_write(struct zt_conn *c, const void *data, size_t len)
 
 bool zt_writable(struct zt_conn *c)
 {
+	if (c->redialing)
+		return true; /* dropped while dialing again (zt_write) */
 	if (c->state != ZT_C_UP || !c->ch)
 		return false;
 	if (!zt_chan_congested(c->ch))
@@ -305,6 +351,7 @@ static void on_data_msg(struct zt_conn *c, const struct zt_msg *m)
 	uint32_t flags = 0;
 
 	zt_msg_hdr_u32(m, ZT_H_FLAGS, &flags);
+	c->last_rx_ms = zt_now_ms();
 	if (m->body_len > 0) {
 		if (c->encrypted) {
 			if (!c->rx_ready) {
@@ -375,11 +422,18 @@ static void connected(struct zt_conn *c, const struct zt_msg *m)
 	}
 	zt_timer_stop(c->ctx->loop, &c->timer);
 	c->state = ZT_C_UP;
+	c->last_rx_ms = zt_now_ms();
+	if (c->redialing) {
+		c->redialing = false;
+		zt_log(c->ctx, 1, "dial %s: connected again on router %s (%llu datagrams dropped meanwhile)", c->service,
+		       c->ch->name, (unsigned long long)c->redial_dropped);
+		c->redial_dropped = 0;
+		return;
+	}
+	zt_log(c->ctx, 2, "dial %s: connected on router %s", c->service, c->ch->name);
 	if (c->cbs.on_connect)
 		c->cbs.on_connect(c, 0, NULL, c->user);
 }
-
-static void dial_start(struct zt_conn *c);
 
 void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 {
@@ -392,6 +446,17 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 		return;
 	case ZT_CT_STATE_CLOSED:
 		snprintf(why, sizeof(why), "%.*s", (int)(m->body_len > 400 ? 400 : m->body_len), (const char *)m->body);
+		/*
+		 * A live datagram flow's circuit closed (its far router died): dial again. One
+		 * that was silent 2 s (the host closed an idle flow) is closed as before.
+		 */
+		if (may_redial(c) && (c->redialing || zt_now_ms() - c->last_rx_ms < 2000)) {
+			zt_chan_map_del(c->ch, c->id);
+			c->ch = NULL;
+			c->state = ZT_C_NEW; /* nothing left to detach on the channel */
+			redial(c, *why ? why : "closed by the network");
+			return;
+		}
 		if (c->state == ZT_C_CONNECTING) {
 			/* a stale Dial session (API session replaced, service re-created): retry once */
 			if (strcasestr(why, "invalid session") && c->attempts < 3) {
@@ -434,6 +499,10 @@ void zt_conn_timer_cb(void *arg)
 		dial_start(c);
 		return;
 	}
+	if (c->redialing) {
+		redial(c, "dial timed out");
+		return;
+	}
 	conn_dead(c, -ETIMEDOUT, "dial timed out");
 }
 
@@ -445,12 +514,18 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	/* Like the Go SDK: the caller is our identity's name unless the application says. */
 	const char *caller = c->caller_id ? c->caller_id : c->ctx->identity_name;
 
+	c->rsel = NULL;
 	if (err) {
 		c->ch = NULL;
 		snprintf(why, sizeof(why), "cannot reach edge router: %s", msg ? msg : "?");
+		if (c->redialing) {
+			redial(c, why);
+			return;
+		}
 		conn_dead(c, err, why);
 		return;
 	}
+	c->ch = ch;
 	c->id = zt_conn_next_id(c->ctx);
 	if (zt_chan_map_add(ch, c->id, c, 0)) {
 		conn_dead(c, -ENOMEM, "out of memory");
@@ -481,15 +556,12 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 
 static void dial_with_session(struct zt_conn *c)
 {
-	struct zt_chan *ch = zt_router_pick(c->ctx, c->session);
+	struct zt_rsel *rs;
 
-	if (!ch) {
-		conn_dead(c, -ENETUNREACH, "no usable edge router URL in session");
-		return;
-	}
-	c->ch = ch;
 	c->state = ZT_C_CHAN;
-	zt_chan_want(ch, dial_chan_cb, c);
+	rs = zt_router_want(c->ctx, c->session, NULL, 0, dial_chan_cb, c);
+	if (rs)
+		c->rsel = rs;
 }
 
 static void dsf_cb(void *arg, struct zt_session *s, int err, const char *msg)

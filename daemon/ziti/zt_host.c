@@ -14,6 +14,52 @@
 
 static void lsn_start(struct zt_listener *l);
 
+static struct zt_listener *group_primary(struct zt_listener *l)
+{
+	return l->primary ? l->primary : l;
+}
+
+static bool group_established(struct zt_listener *p)
+{
+	if (p->established)
+		return true;
+	for (unsigned i = 0; i < p->nsibs; i++)
+		if (p->sibs[i]->established)
+			return true;
+	return false;
+}
+
+/* the channels other members of l's group bind on (or are binding on) */
+static size_t group_chans(struct zt_listener *l, struct zt_chan **out)
+{
+	struct zt_listener *p = group_primary(l);
+	size_t n = 0;
+
+	for (unsigned i = 0; i <= p->nsibs; i++) {
+		struct zt_listener *m = i ? p->sibs[i - 1] : p;
+
+		if (m != l && m->ch && (m->state == ZT_L_BINDING || m->state == ZT_L_BOUND))
+			out[n++] = m->ch;
+	}
+	return n;
+}
+
+/*
+ * To the application, a group is one listener: established while any member is, an error
+ * (from the member it holds) only when none is.
+ */
+static void lsn_status(struct zt_listener *l, int err, const char *why)
+{
+	struct zt_listener *p = group_primary(l);
+
+	if (!p->cbs.on_status)
+		return;
+	if (!err)
+		p->cbs.on_status(p, 0, why, p->user);
+	else if (l == p && !group_established(p))
+		p->cbs.on_status(p, err, why, p->user);
+}
+
 /*
  * The binding is going away: dials held for a later answer can no longer be answered on it.
  * If the channel is still up, tell the router now rather than leave it waiting.
@@ -41,6 +87,8 @@ static void lsn_detach(struct zt_listener *l)
 		zt_sess_req_cancel(l->sreq);
 		l->sreq = NULL;
 	}
+	zt_router_cancel(l->rsel);
+	l->rsel = NULL;
 	if (l->ch) {
 		zt_chan_unwant(l->ch, l);
 		if (l->state == ZT_L_BINDING || l->state == ZT_L_BOUND)
@@ -66,9 +114,9 @@ static void lsn_retry(struct zt_listener *l, int err, const char *why, bool drop
 		d = ctx->o.backoff_max_ms;
 	l->state = ZT_L_BACKOFF;
 	zt_timer_start(ctx->loop, &l->timer, d);
-	zt_log(ctx, 1, "host %s: %s (retry in %u ms)", l->service, why, d);
-	if (l->cbs.on_status)
-		l->cbs.on_status(l, err, why, l->user);
+	/* an extra binding that finds no other router than its group's is not news */
+	zt_log(ctx, l->primary && err == -ENETUNREACH ? 3 : 1, "host %s: %s (retry in %u ms)", l->service, why, d);
+	lsn_status(l, err, why);
 }
 
 void zt_listener_chan_lost(struct zt_listener *l, const char *why)
@@ -85,13 +133,24 @@ static void lsn_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
 	struct zt_listener *l = arg;
 	struct zt_msgb mb;
 	char why[400];
+	struct zt_chan *used[ZT_LSN_MAX];
+	size_t nused;
 
+	l->rsel = NULL;
 	if (err) {
 		l->ch = NULL;
 		snprintf(why, sizeof(why), "cannot reach edge router: %s", msg ? msg : "?");
 		lsn_retry(l, err, why, false);
 		return;
 	}
+	/* two members of a group chose the same router while none was up: one looks further */
+	nused = group_chans(l, used);
+	for (size_t i = 0; i < nused; i++)
+		if (used[i] == ch) {
+			lsn_retry(l, -ENETUNREACH, "router taken by another binding of the service", false);
+			return;
+		}
+	l->ch = ch;
 	l->id = zt_conn_next_id(l->ctx);
 	if (zt_chan_map_add(ch, l->id, l, 1)) {
 		lsn_retry(l, -ENOMEM, "out of memory", false);
@@ -122,15 +181,18 @@ static void lsn_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
 
 static void lsn_bind(struct zt_listener *l)
 {
-	struct zt_chan *ch = zt_router_pick(l->ctx, l->session);
+	struct zt_chan *used[ZT_LSN_MAX];
+	size_t nused = group_chans(l, used);
+	struct zt_rsel *rs;
 
-	if (!ch) {
-		lsn_retry(l, -ENETUNREACH, "no usable edge router URL in session", true);
+	if (!l->session->ners) {
+		lsn_retry(l, -ENETUNREACH, "no edge router in the Bind session", true);
 		return;
 	}
-	l->ch = ch;
 	l->state = ZT_L_CHAN;
-	zt_chan_want(ch, lsn_chan_cb, l);
+	rs = zt_router_want(l->ctx, l->session, used, nused, lsn_chan_cb, l);
+	if (rs)
+		l->rsel = rs;
 }
 
 static void lsn_session_cb(void *arg, struct zt_session *s, int err, const char *msg)
@@ -216,8 +278,7 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 			l->state = ZT_L_BOUND;
 			l->established = true;
 			l->failures = 0;
-			if (l->cbs.on_status)
-				l->cbs.on_status(l, 0, "terminator established", l->user);
+			lsn_status(l, 0, "terminator established");
 		}
 		return;
 	case ZT_CT_STATE_CLOSED:
@@ -251,7 +312,7 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 			r.has_pk = true;
 		}
 		if (l->cbs.on_dial)
-			l->cbs.on_dial(l, &r, l->user);
+			l->cbs.on_dial(group_primary(l), &r, l->user);
 		if (!r.answered)
 			zt_reject(&r, "dial not accepted by application");
 		return;
@@ -418,8 +479,8 @@ struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, 
 	return c;
 }
 
-struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const struct zt_listen_opts *o,
-			      const struct zt_listener_cbs *cbs, void *user)
+static struct zt_listener *lsn_new(struct zt_ctx *ctx, const char *service, const struct zt_listen_opts *o,
+				   const struct zt_listener_cbs *cbs, void *user)
 {
 	struct zt_listener *l = calloc(1, sizeof(*l));
 
@@ -448,6 +509,32 @@ struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const str
 	return l;
 }
 
+/*
+ * listenOptions.maxConnections (default 3, as host.v1): one terminator on each of up to that
+ * many edge routers, so that dials go on through another when one router dies, and the
+ * binding is made again on a router that comes back (the members retry with backoff).
+ */
+struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const struct zt_listen_opts *o,
+			      const struct zt_listener_cbs *cbs, void *user)
+{
+	struct zt_listener *l = lsn_new(ctx, service, o, cbs, user);
+	unsigned n = o && o->max_connections ? o->max_connections : 3;
+
+	if (!l)
+		return NULL;
+	if (n > ZT_LSN_MAX)
+		n = ZT_LSN_MAX;
+	while (l->nsibs + 1 < n) {
+		struct zt_listener *s = lsn_new(ctx, service, o, cbs, user);
+
+		if (!s)
+			break; /* fewer terminators, still hosted */
+		s->primary = l;
+		l->sibs[l->nsibs++] = s;
+	}
+	return l;
+}
+
 void *zt_listener_user(struct zt_listener *l)
 {
 	return l->user;
@@ -469,6 +556,8 @@ void zt_listener_close(struct zt_listener *l)
 {
 	struct zt_ctx *ctx = l->ctx;
 
+	while (l->nsibs)
+		zt_listener_close(l->sibs[--l->nsibs]);
 	if ((l->state == ZT_L_BOUND || l->state == ZT_L_BINDING) && l->ch && l->ch->state == ZT_CH_UP &&
 	    l->session) {
 		struct zt_msgb mb;

@@ -389,6 +389,7 @@ static void send_probe(struct zt_chan *ch, unsigned timeout_ms)
 	    zt_chan_expect_reply(ch, seq, latency_reply, NULL))
 		return;
 	ch->latency_outstanding = true;
+	ch->probe_wait_ms = timeout_ms;
 	ch->probe_deadline_ms = ch->latency_sent_ms + timeout_ms;
 	zt_chan_flush(ch);
 }
@@ -410,6 +411,16 @@ static void latency_cb(void *arg)
 	if (ch->state != ZT_CH_UP)
 		return;
 	if (ch->latency_outstanding) {
+		/*
+		 * A probe queued behind bulk data we are still writing out (the socket takes
+		 * it) is not late: the deadline counts once the queue is written or stalls. Nor is
+		 * one whose router keeps sending: the deadline counts from its latest message.
+		 */
+		if (zt_buf_used(&ch->out) && now - ch->last_tx_ms < opt_or(o->probe_timeout_ms, 1000) &&
+		    ch->probe_deadline_ms < now + ch->probe_wait_ms)
+			ch->probe_deadline_ms = now + ch->probe_wait_ms;
+		if (ch->last_rx_ms > ch->latency_sent_ms && ch->probe_deadline_ms < ch->last_rx_ms + ch->probe_wait_ms)
+			ch->probe_deadline_ms = ch->last_rx_ms + ch->probe_wait_ms;
 		if (now >= ch->probe_deadline_ms) {
 			char why[160];
 

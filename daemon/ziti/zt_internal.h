@@ -148,6 +148,7 @@ struct zt_chan {
 	bool latency_outstanding;
 	/* health (zt_chan.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
 	uint64_t probe_deadline_ms, probe_ok_ms, last_rx_ms, last_tx_ms, hello_sent_ms;
+	unsigned probe_wait_ms; /* the outstanding probe's timeout */
 	unsigned rtt_ms; /* smoothed probe round trip (the hello's at first); router selection */
 	unsigned failures;
 	unsigned auth_gen;  /* ctx->auth_gen whose token the hello carried */

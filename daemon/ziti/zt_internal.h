@@ -116,7 +116,14 @@ enum zt_chan_state {
 	ZT_CH_BACKOFF,    /* waiting to reconnect */
 };
 
-struct zt_pending; /* a request waiting for a reply (keyed by sequence) */
+struct zt_chan;
+typedef void (*zt_reply_cb)(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why);
+struct zt_pending { /* a request waiting for a reply (keyed by sequence) */
+	struct zt_pending *next;
+	int32_t seq;
+	zt_reply_cb cb;
+	void *arg;
+};
 
 struct zt_hnode {
 	struct zt_hnode *next;
@@ -173,8 +180,7 @@ void zt_chan_close(struct zt_chan *ch, const char *why); /* drop connection, fai
 void zt_chan_auth_changed(struct zt_ctx *ctx);
 int32_t zt_chan_next_seq(struct zt_chan *ch);
 void zt_chan_flush(struct zt_chan *ch);
-/* pending replies */
-typedef void (*zt_reply_cb)(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why);
+/* pending replies (zt_dispatch.c) */
 int zt_chan_expect_reply(struct zt_chan *ch, int32_t seq, zt_reply_cb cb, void *arg);
 void zt_chan_cancel_replies(struct zt_chan *ch, void *arg);
 /* conn id table (tag: 0 conn, 1 listener) */
@@ -437,6 +443,7 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 void zt_listener_chan_lost(struct zt_listener *l, const char *why);
 void zt_listener_kick(struct zt_ctx *ctx); /* services changed: rebind waiting listeners soon */
 void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason);
+void zt_send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why);
 void zt_send_dial_failed_to(struct zt_chan *ch, uint32_t bind_id, int32_t dial_seq, const char *reason);
 
 #endif

@@ -16,7 +16,7 @@
 #      bound on it again, while the router carrying a new stream is stopped (SIGSTOP): the
 #      longest time without an echo (the gap; to the end of the stream if the echoes never
 #      came back) and the datagrams lost, with bounds ZT_RT_GAP_KILL (1000 ms) and
-#      ZT_RT_GAP_STOP (3000 ms) on the gap and on the loss (20 ms per datagram lost).
+#      ZT_RT_GAP_STOP (4000 ms) on the gap and on the loss (20 ms per datagram lost).
 # ZT_RT_SOAK=N repeats scenario 3 N times (make soak).
 
 rt_log_router() { # log: the router a dial connected on ("connected on router rN"), or ss
@@ -39,7 +39,7 @@ rt_log_router() { # log: the router a dial connected on ("connected on router rN
 rt_stream() {
 	local fault=$1 log=$W/rt-$2.log pid r t
 	rt_gap='' rt_lost='' rt_router=''
-	"$SAN" dial -i "$ID/zt-host.json" -s rt-udp --udp --count 300 --size 160 --pace-ms 20 \
+	"$SAN" dial -i "$ID/zt-host.json" -s rt-udp --udp --count 400 --size 160 --pace-ms 20 \
 		--timeout-ms 60000 -v > "$log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 80); do
@@ -82,7 +82,7 @@ rt_wait_terms() { # N tries: wait until rt-udp has terminators on N routers
 
 routers_tests() {
 	local SDR=$B/san/sipovld SDPID t0 t1 r c ok1 d why stopped i rounds=${ZT_RT_SOAK:-1}
-	local first_bound=${ZT_RT_FIRST_BOUND:-4000} gap_kill=${ZT_RT_GAP_KILL:-1000} gap_stop=${ZT_RT_GAP_STOP:-3000}
+	local first_bound=${ZT_RT_FIRST_BOUND:-4000} gap_kill=${ZT_RT_GAP_KILL:-1000} gap_stop=${ZT_RT_GAP_STOP:-4000}
 
 	if [ ! -x "$SDR" ]; then
 		skip "routers: failover tests" "$SDR not built"
@@ -141,7 +141,7 @@ CONF
 	# 3. live UDP stream, its router killed, then (another stream) its router stopped
 	for i in $(seq 1 "$rounds"); do
 		for f in kill pause; do
-			d="routers: paced UDP stream through sipovld (20 ms, 300 x 160 B), its router"
+			d="routers: paced UDP stream through sipovld (20 ms, 400 x 160 B), its router"
 			[ "$f" = kill ] && d="$d killed (SIGKILL)" || d="$d stopped (SIGSTOP)"
 			[ "$rounds" -gt 1 ] && d="$d, round $i"
 			local bound=$gap_kill

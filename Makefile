@@ -48,7 +48,7 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check demo bench deps install install-dkms FORCE
+.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check demo bench soak-routers deps install install-dkms FORCE
 
 all: kmod user
 
@@ -145,6 +145,15 @@ bench:
 	@scripts/deps.sh check
 	@$(MAKE) -s tests $(BENCH_BUILD)
 	@scripts/bench.sh
+
+# Router failover soak: a two-router network (ZN_ROUTERS=2), tests/ziti/routers.sh with its
+# stream faults (router killed, router stopped) repeated ZT_RT_SOAK times (default 10).
+soak-routers:
+	@scripts/deps.sh check
+	@$(MAKE) -s tests
+	@d=$$(mktemp -d /tmp/zt-soak.XXXXXX) && ZN_ROUTERS=2 tests/ziti/zitinet.sh start "$$d" && \
+	  { ZT_RT_SOAK=$${ZT_RT_SOAK:-10} O=$(O) tests/ziti/routers.sh "$$d"; rc=$$?; \
+	    tests/ziti/zitinet.sh stop "$$d"; exit $$rc; }
 
 clean:
 	-$(MAKE) -C $(KDIR) O= M=$(TOP) clean >/dev/null 2>&1

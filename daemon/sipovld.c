@@ -140,14 +140,12 @@ static void listener_start(struct svc *s)
 		logm(L_ERR, "service %s: %s; not hosted", s->name, s->host_err);
 		return;
 	}
-	if (s->host.max_connections > 1)
-		logm(L_DEBUG, "service %s: listenOptions.maxConnections %u: one terminator per listener", s->name,
-		     s->host.max_connections);
 	struct zt_listen_opts o = {
 		.terminator_identity = s->term_id[0] ? s->term_id : NULL,
 		.cost = s->host.cost,
 		.precedence = s->host.precedence,
 		.datagram = true, /* one socket read = one message, also for TCP (reads are <= 32 KiB) */
+		.max_connections = s->host.max_connections, /* terminators on that many routers */
 	};
 
 	s->lsn = zt_listen(s->id->ctx, s->name, &o, &cbs, s);

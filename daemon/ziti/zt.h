@@ -98,6 +98,13 @@ struct zt_opts {
 	unsigned renew_retry_max_ms;
 	bool renew_off;
 	bool renew_new_key;          /* a new key at each renewal (else only when the controller asks) */
+	/*
+	 * Dead-router detection (zt_chan.c): a channel that sent since it last received anything
+	 * and has been silent probe_silence_ms (default 500) is probed at once; no reply within
+	 * probe_timeout_ms (default 1000) closes it. Channel sockets carry TCP_USER_TIMEOUT
+	 * tcp_user_timeout_ms (default 5000): unacknowledged data that long ends the connection.
+	 */
+	unsigned probe_silence_ms, probe_timeout_ms, tcp_user_timeout_ms;
 };
 
 struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const struct zt_opts *o,
@@ -188,6 +195,8 @@ struct zt_listen_opts {
 	uint16_t cost;
 	uint8_t precedence;              /* ZT_PREC_* (0 default, 1 required, 2 failed) */
 	bool datagram;                   /* accepted conns are datagram conns */
+	/* terminators on this many edge routers at once (listenOptions.maxConnections; 0: 3) */
+	unsigned max_connections;
 };
 
 struct zt_listener_cbs {

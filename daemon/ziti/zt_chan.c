@@ -12,16 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-struct zt_pending {
-	struct zt_pending *next;
-	int32_t seq;
-	zt_reply_cb cb;
-	void *arg;
-};
 
 static const unsigned char alpn_ziti_edge[] = "\x09ziti-edge";
 
@@ -36,104 +31,6 @@ int32_t zt_chan_next_seq(struct zt_chan *ch)
 bool zt_chan_congested(const struct zt_chan *ch)
 {
 	return zt_buf_used(&ch->out) >= ZT_CHAN_HWM;
-}
-
-/* ---------------- id map ---------------- */
-
-static unsigned hslot(const struct zt_chan *ch, uint32_t id)
-{
-	return (id * 2654435761u) & (ch->nbuckets - 1);
-}
-
-int zt_chan_map_add(struct zt_chan *ch, uint32_t id, void *obj, int tag)
-{
-	if (!ch->conns) {
-		ch->nbuckets = 1024;
-		ch->conns = calloc(ch->nbuckets, sizeof(*ch->conns));
-		if (!ch->conns)
-			return -ENOMEM;
-	}
-	struct zt_hnode *n = malloc(sizeof(*n));
-
-	if (!n)
-		return -ENOMEM;
-	n->key = id;
-	n->val = (void *)((uintptr_t)obj | (uintptr_t)tag);
-	unsigned s = hslot(ch, id);
-
-	n->next = ch->conns[s];
-	ch->conns[s] = n;
-	ch->nconns++;
-	return 0;
-}
-
-void *zt_chan_map_get(struct zt_chan *ch, uint32_t id, int *tag)
-{
-	if (!ch->conns)
-		return NULL;
-	for (struct zt_hnode *n = ch->conns[hslot(ch, id)]; n; n = n->next)
-		if (n->key == id) {
-			*tag = (int)((uintptr_t)n->val & 1);
-			return (void *)((uintptr_t)n->val & ~(uintptr_t)1);
-		}
-	return NULL;
-}
-
-void zt_chan_map_del(struct zt_chan *ch, uint32_t id)
-{
-	if (!ch->conns)
-		return;
-	for (struct zt_hnode **pp = &ch->conns[hslot(ch, id)]; *pp; pp = &(*pp)->next)
-		if ((*pp)->key == id) {
-			struct zt_hnode *n = *pp;
-
-			*pp = n->next;
-			free(n);
-			ch->nconns--;
-			return;
-		}
-}
-
-/* ---------------- pending replies ---------------- */
-
-int zt_chan_expect_reply(struct zt_chan *ch, int32_t seq, zt_reply_cb cb, void *arg)
-{
-	struct zt_pending *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return -ENOMEM;
-	p->seq = seq;
-	p->cb = cb;
-	p->arg = arg;
-	p->next = ch->pending;
-	ch->pending = p;
-	return 0;
-}
-
-void zt_chan_cancel_replies(struct zt_chan *ch, void *arg)
-{
-	for (struct zt_pending **pp = &ch->pending; *pp;) {
-		if ((*pp)->arg == arg) {
-			struct zt_pending *p = *pp;
-
-			*pp = p->next;
-			free(p);
-		} else {
-			pp = &(*pp)->next;
-		}
-	}
-}
-
-static struct zt_pending *take_pending(struct zt_chan *ch, int32_t seq)
-{
-	for (struct zt_pending **pp = &ch->pending; *pp; pp = &(*pp)->next)
-		if ((*pp)->seq == seq) {
-			struct zt_pending *p = *pp;
-
-			*pp = p->next;
-			return p;
-		}
-	return NULL;
 }
 
 /* ---------------- output ---------------- */
@@ -197,6 +94,7 @@ static void chan_write(void *arg)
 			return;
 		}
 		zt_buf_consume(&ch->out, (size_t)rc);
+		ch->last_tx_ms = zt_now_ms();
 	}
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
 	if (zt_buf_used(&ch->out) < ZT_CHAN_LWM)
@@ -348,32 +246,36 @@ void zt_chan_auth_changed(struct zt_ctx *ctx)
 			chan_fail(ch, "API session replaced, reconnecting with the new one");
 }
 
-/* ---------------- latency ---------------- */
+/* ---------------- latency and health ---------------- */
+
+static unsigned opt_or(unsigned v, unsigned dflt)
+{
+	return v ? v : dflt;
+}
+
+static void rtt_sample(struct zt_chan *ch, uint64_t ms)
+{
+	ch->rtt_ms = ch->rtt_ms ? (unsigned)((ch->rtt_ms * 7u + ms) / 8u) : (unsigned)(ms ? ms : 1);
+}
 
 static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
 {
+	uint64_t now = zt_now_ms();
+
 	(void)arg;
 	(void)m;
 	(void)why;
 	if (err)
 		return;
 	ch->latency_outstanding = false;
-	zt_log(ch->ctx, 3, "router %s latency %llu ms", ch->name,
-	       (unsigned long long)(zt_now_ms() - ch->latency_sent_ms));
-	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_ms);
+	ch->probe_ok_ms = now;
+	rtt_sample(ch, now - ch->latency_sent_ms);
+	zt_log(ch->ctx, 3, "router %s latency %llu ms", ch->name, (unsigned long long)(now - ch->latency_sent_ms));
 }
 
-static void latency_cb(void *arg)
+static void send_probe(struct zt_chan *ch, unsigned timeout_ms)
 {
-	struct zt_chan *ch = arg;
 	struct zt_msgb mb;
-
-	if (ch->state != ZT_CH_UP)
-		return;
-	if (ch->latency_outstanding) {
-		chan_fail(ch, "latency probe timed out (router unresponsive)");
-		return;
-	}
 	int32_t seq = zt_chan_next_seq(ch);
 
 	ch->latency_sent_ms = zt_now_ms();
@@ -382,8 +284,53 @@ static void latency_cb(void *arg)
 	    zt_chan_expect_reply(ch, seq, latency_reply, NULL))
 		return;
 	ch->latency_outstanding = true;
-	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_timeout_ms);
+	ch->probe_wait_ms = timeout_ms;
+	ch->probe_deadline_ms = ch->latency_sent_ms + timeout_ms;
 	zt_chan_flush(ch);
+}
+
+/*
+ * Every ZT_CHAN_TICK_MS while UP: a probe every latency_ms when idle (its reply within
+ * latency_timeout_ms); and traffic-aware: when we sent since the router last sent us anything
+ * and it has been silent probe_silence_ms, a probe now, its reply within probe_timeout_ms. A
+ * router that stopped (process stopped, host gone) is so noticed about probe_silence_ms +
+ * probe_timeout_ms after the traffic through it stopped, without probing busy channels that
+ * answer, nor idle ones more than every latency_ms.
+ */
+static void latency_cb(void *arg)
+{
+	struct zt_chan *ch = arg;
+	const struct zt_opts *o = &ch->ctx->o;
+	uint64_t now = zt_now_ms();
+
+	if (ch->state != ZT_CH_UP)
+		return;
+	if (ch->latency_outstanding) {
+		/*
+		 * A probe queued behind bulk data we are still writing out (the socket takes
+		 * it) is not late: the deadline counts once the queue is written or stalls. Nor is
+		 * one whose router keeps sending: the deadline counts from its latest message.
+		 */
+		if (zt_buf_used(&ch->out) && now - ch->last_tx_ms < opt_or(o->probe_timeout_ms, 1000) &&
+		    ch->probe_deadline_ms < now + ch->probe_wait_ms)
+			ch->probe_deadline_ms = now + ch->probe_wait_ms;
+		if (ch->last_rx_ms > ch->latency_sent_ms && ch->probe_deadline_ms < ch->last_rx_ms + ch->probe_wait_ms)
+			ch->probe_deadline_ms = ch->last_rx_ms + ch->probe_wait_ms;
+		if (now >= ch->probe_deadline_ms) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "latency probe not answered within %llu ms (router unresponsive)",
+				 (unsigned long long)(now - ch->latency_sent_ms));
+			chan_fail(ch, why);
+			return;
+		}
+	} else if (now - ch->probe_ok_ms >= o->latency_ms) {
+		send_probe(ch, o->latency_timeout_ms);
+	} else if (ch->last_tx_ms > ch->last_rx_ms && now - ch->last_rx_ms >= opt_or(o->probe_silence_ms, 500)) {
+		send_probe(ch, opt_or(o->probe_timeout_ms, 1000));
+	}
+	if (ch->state == ZT_CH_UP)
+		zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);
 }
 
 /* ---------------- hello ---------------- */
@@ -413,7 +360,11 @@ static void hello_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, i
 	ch->state = ZT_CH_UP;
 	ch->failures = 0;
 	ch->up_since_ms = zt_now_ms();
-	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ch->ctx->o.latency_ms);
+	ch->rtt_ms = 0;
+	rtt_sample(ch, ch->up_since_ms - ch->hello_sent_ms);
+	ch->probe_ok_ms = ch->last_rx_ms = ch->up_since_ms;
+	ch->last_tx_ms = 0;
+	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);
 	run_waiters(ch, 0, NULL);
 }
 
@@ -441,6 +392,7 @@ static void send_hello(struct zt_chan *ch)
 	memcpy(b, idtok, sizeof(idtok) - 1);
 	ch->auth_gen = ch->ctx->auth_gen;
 	ch->state = ZT_CH_HELLO;
+	ch->hello_sent_ms = zt_now_ms();
 	zt_chan_flush(ch);
 }
 
@@ -450,8 +402,6 @@ static bool chan_live(const struct zt_chan *ch)
 {
 	return ch->state == ZT_CH_UP || ch->state == ZT_CH_HELLO;
 }
-
-static void send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why);
 
 /*
  * A message whose body exceeds ZT_MSG_MAX_BODY (m: its headers only): the connection it is
@@ -478,7 +428,7 @@ static void refuse_oversize(struct zt_chan *ch, const struct zt_msg *m, uint32_t
 	if (o && tag == 0)
 		zt_conn_refuse(o, why);
 	else if (!o)
-		send_state_closed(ch, id, "message too large");
+		zt_send_state_closed(ch, id, "message too large");
 }
 
 /*
@@ -577,6 +527,7 @@ static void chan_read(struct zt_chan *ch)
 		}
 		ch->in.len += rc;
 		got += (size_t)rc;
+		ch->last_rx_ms = zt_now_ms();
 		if (zt_chan_input(ch))
 			return;
 		if (zt_buf_used(&ch->out)) {
@@ -660,6 +611,15 @@ static void chan_connected(void *arg, int fd, const char *err)
 		return;
 	}
 	ch->fd = fd;
+	/*
+	 * Data the router does not acknowledge for this long ends the connection (a router host
+	 * that is gone; a stopped router process still has its kernel acknowledge, which the
+	 * probes of latency_cb catch).
+	 */
+	unsigned uto = opt_or(ch->ctx->o.tcp_user_timeout_ms, 5000);
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto)))
+		zt_log(ch->ctx, 2, "router %s: TCP_USER_TIMEOUT: %s", ch->name, strerror(errno));
 	zt_io_init(&ch->io, ch->fd, chan_io, ch);
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLOUT);
 }
@@ -790,106 +750,5 @@ void zt_chan_free_all(struct zt_ctx *ctx)
 		free(ch->port);
 		free(ch->name);
 		free(ch);
-	}
-}
-
-/* ---------------- dispatcher ---------------- */
-
-static void send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why)
-{
-	struct zt_msgb mb;
-
-	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_STATE_CLOSED, zt_chan_next_seq(ch)) ||
-	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, conn_id))
-		return;
-	uint8_t *b = zt_msgb_body(&mb, (uint32_t)strlen(why));
-
-	if (b)
-		memcpy(b, why, strlen(why));
-}
-
-void zt_send_dial_failed_to(struct zt_chan *ch, uint32_t bind_id, int32_t dial_seq, const char *reason)
-{
-	struct zt_msgb mb;
-
-	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_DIAL_FAILED, zt_chan_next_seq(ch)) ||
-	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, bind_id) || zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)dial_seq))
-		return;
-	uint8_t *b = zt_msgb_body(&mb, (uint32_t)strlen(reason));
-
-	if (b)
-		memcpy(b, reason, strlen(reason));
-}
-
-void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason)
-{
-	uint32_t bind_id = 0;
-
-	zt_msg_hdr_u32(dial, ZT_H_CONN_ID, &bind_id);
-	zt_send_dial_failed_to(ch, bind_id, dial->seq, reason);
-}
-
-void zt_chan_dispatch(struct zt_chan *ch, const struct zt_msg *m)
-{
-	uint32_t rf, conn_id;
-
-	if (zt_msg_hdr_u32(m, ZT_H_REPLY_FOR, &rf)) {
-		struct zt_pending *p = take_pending(ch, (int32_t)rf);
-
-		if (p) {
-			zt_reply_cb cb = p->cb;
-			void *arg = p->arg;
-
-			free(p);
-			cb(arg, ch, m, 0, NULL);
-			return;
-		}
-	}
-	switch (m->content_type) {
-	case ZT_CT_LATENCY: {
-		/* a peer probing us: answer with a reply echoing the reflected header */
-		struct zt_msgb mb;
-		const uint8_t *v;
-		uint32_t vl;
-
-		if (zt_msgb_begin(&mb, &ch->out, ZT_CT_RESULT, zt_chan_next_seq(ch)) ||
-		    zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)m->seq) || zt_msgb_hdr_u8(&mb, ZT_H_RESULT_SUCCESS, 1))
-			return;
-		if (zt_msg_hdr(m, ZT_H_REFLECTED, &v, &vl))
-			zt_msgb_hdr(&mb, ZT_H_REFLECTED, v, vl);
-		zt_chan_flush(ch);
-		return;
-	}
-	case ZT_CT_DATA:
-	case ZT_CT_STATE_CONNECTED:
-	case ZT_CT_STATE_CLOSED:
-	case ZT_CT_DIAL:
-	case ZT_CT_BIND_SUCCESS:
-	case ZT_CT_CONN_INSPECT_REQUEST: {
-		int tag = 0;
-
-		if (!zt_msg_hdr_u32(m, ZT_H_CONN_ID, &conn_id)) {
-			zt_log(ch->ctx, 1, "router %s: %s without ConnId ignored", ch->name, zt_ct_name(m->content_type));
-			return;
-		}
-		void *obj = zt_chan_map_get(ch, conn_id, &tag);
-
-		if (obj && tag == 0) {
-			zt_conn_on_msg(obj, m);
-		} else if (obj && tag == 1) {
-			zt_listener_on_msg(obj, ch, m);
-		} else if (m->content_type == ZT_CT_DIAL) {
-			zt_log(ch->ctx, 1, "router %s: Dial for unknown binding %u rejected", ch->name, conn_id);
-			zt_send_dial_failed(ch, m, "no such binding (service not hosted here)");
-			zt_chan_flush(ch);
-		} else if (m->content_type == ZT_CT_DATA || m->content_type == ZT_CT_STATE_CONNECTED) {
-			zt_log(ch->ctx, 3, "router %s: %s for unknown conn %u", ch->name, zt_ct_name(m->content_type), conn_id);
-			send_state_closed(ch, conn_id, "unknown connection");
-			zt_chan_flush(ch);
-		}
-		return;
-	}
-	default:
-		zt_log(ch->ctx, 3, "router %s: ignoring message type %d", ch->name, m->content_type);
 	}
 }

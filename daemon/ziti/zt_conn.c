@@ -14,7 +14,7 @@
 #define SS_HDR crypto_secretstream_xchacha20poly1305_HEADERBYTES
 #define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
 
-static uint32_t next_id(struct zt_ctx *ctx)
+uint32_t zt_conn_next_id(struct zt_ctx *ctx)
 {
 	uint32_t id = ctx->next_conn_id++;
 
@@ -67,6 +67,8 @@ static void conn_detach(struct zt_conn *c)
 	struct zt_ctx *ctx = c->ctx;
 
 	zt_timer_stop(ctx->loop, &c->timer);
+	zt_router_cancel(c->rsel);
+	c->rsel = NULL;
 	if (c->dsf) {
 		for (size_t i = 0; i < c->dsf->n; i++)
 			if (c->dsf->w[i] == c)
@@ -95,7 +97,7 @@ static void conn_dead(struct zt_conn *c, int err, const char *why)
 	c->state = ZT_C_DEAD;
 	if (c->closed_by_app)
 		return;
-	if (prev == ZT_C_UP) {
+	if (prev == ZT_C_UP || c->redialing) {
 		if (c->cbs.on_close)
 			c->cbs.on_close(c, err, why, c->user);
 	} else {
@@ -104,12 +106,50 @@ static void conn_dead(struct zt_conn *c, int err, const char *why)
 	}
 }
 
+static void dial_start(struct zt_conn *c);
+
+/* an established datagram dial (or one being dialed again) whose router or circuit is gone */
+static bool may_redial(const struct zt_conn *c)
+{
+	return c->datagram && !c->host_side && !c->closed_by_app && (c->state == ZT_C_UP || c->redialing);
+}
+
+/*
+ * Dial again through a router that is up: at once the first time, then every 200 ms until
+ * connect_timeout_ms after the loss; then the application is told (on_close).
+ */
+static void redial(struct zt_conn *c, const char *why)
+{
+	uint64_t now = zt_now_ms();
+	bool first = !c->redialing;
+
+	conn_detach(c);
+	if (first) {
+		c->redialing = true;
+		c->redials++;
+		c->redial_deadline_ms = now + c->ctx->o.connect_timeout_ms;
+		zt_log(c->ctx, 1, "dial %s: %s; dialing again", c->service, why);
+	}
+	if (now >= c->redial_deadline_ms) {
+		conn_dead(c, -ECONNRESET, why);
+		return;
+	}
+	c->state = ZT_C_NEW;
+	c->rx_ready = false;
+	c->attempts = 0;
+	zt_timer_start(c->ctx->loop, &c->timer, first ? 0 : 200);
+}
+
 void zt_conn_chan_lost(struct zt_conn *c, const char *why)
 {
 	char msg[400];
 
 	c->ch = NULL; /* the map entry is already gone */
 	snprintf(msg, sizeof(msg), "router connection lost: %s", why);
+	if (may_redial(c)) {
+		redial(c, msg);
+		return;
+	}
 	conn_dead(c, -ECONNRESET, msg);
 }
 
@@ -125,7 +165,7 @@ void zt_conn_refuse(struct zt_conn *c, const char *why)
 	conn_dead(c, -EMSGSIZE, why);
 }
 
-static struct zt_conn *conn_new(struct zt_ctx *ctx, const struct zt_conn_cbs *cbs, void *user)
+struct zt_conn *zt_conn_new(struct zt_ctx *ctx, const struct zt_conn_cbs *cbs, void *user)
 {
 	struct zt_conn *c = calloc(1, sizeof(*c));
 
@@ -170,7 +210,7 @@ nomem:
 }
 
 /* secretstream header: sent alone as the first Data message */
-static int send_crypto_header(struct zt_conn *c)
+int zt_conn_send_crypto_header(struct zt_conn *c)
 {
 	struct zt_msgb mb;
 	struct zt_chan *ch = c->ch;
@@ -190,6 +230,10 @@ int zt_write(struct zt_conn *c, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
+	if (c->redialing && !c->closed_by_app) {
+		c->redial_dropped++;
+		return 0;
+	}
 	if (c->state != ZT_C_UP || !c->ch)
 		return -ENOTCONN;
 	if (c->fin_sent)
@@ -218,6 +262,8 @@ int zt_write(struct zt_conn *c, const void *data, size_t len)
 
 bool zt_writable(struct zt_conn *c)
 {
+	if (c->redialing)
+		return true; /* dropped while dialing again (zt_write) */
 	if (c->state != ZT_C_UP || !c->ch)
 		return false;
 	if (!zt_chan_congested(c->ch))
@@ -305,6 +351,7 @@ static void on_data_msg(struct zt_conn *c, const struct zt_msg *m)
 	uint32_t flags = 0;
 
 	zt_msg_hdr_u32(m, ZT_H_FLAGS, &flags);
+	c->last_rx_ms = zt_now_ms();
 	if (m->body_len > 0) {
 		if (c->encrypted) {
 			if (!c->rx_ready) {
@@ -367,7 +414,7 @@ static void connected(struct zt_conn *c, const struct zt_msg *m)
 			conn_dead(c, -EPROTO, "host public key rejected (crypto_kx)");
 			return;
 		}
-		if (send_crypto_header(c)) {
+		if (zt_conn_send_crypto_header(c)) {
 			conn_dead(c, -ENOMEM, "out of memory");
 			return;
 		}
@@ -375,11 +422,18 @@ static void connected(struct zt_conn *c, const struct zt_msg *m)
 	}
 	zt_timer_stop(c->ctx->loop, &c->timer);
 	c->state = ZT_C_UP;
+	c->last_rx_ms = zt_now_ms();
+	if (c->redialing) {
+		c->redialing = false;
+		zt_log(c->ctx, 1, "dial %s: connected again on router %s (%llu datagrams dropped meanwhile)", c->service,
+		       c->ch->name, (unsigned long long)c->redial_dropped);
+		c->redial_dropped = 0;
+		return;
+	}
+	zt_log(c->ctx, 2, "dial %s: connected on router %s", c->service, c->ch->name);
 	if (c->cbs.on_connect)
 		c->cbs.on_connect(c, 0, NULL, c->user);
 }
-
-static void dial_start(struct zt_conn *c);
 
 void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 {
@@ -392,6 +446,17 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 		return;
 	case ZT_CT_STATE_CLOSED:
 		snprintf(why, sizeof(why), "%.*s", (int)(m->body_len > 400 ? 400 : m->body_len), (const char *)m->body);
+		/*
+		 * A live datagram flow's circuit closed (its far router died): dial again. One
+		 * that was silent 2 s (the host closed an idle flow) is closed as before.
+		 */
+		if (may_redial(c) && (c->redialing || zt_now_ms() - c->last_rx_ms < 2000)) {
+			zt_chan_map_del(c->ch, c->id);
+			c->ch = NULL;
+			c->state = ZT_C_NEW; /* nothing left to detach on the channel */
+			redial(c, *why ? why : "closed by the network");
+			return;
+		}
 		if (c->state == ZT_C_CONNECTING) {
 			/* a stale Dial session (API session replaced, service re-created): retry once */
 			if (strcasestr(why, "invalid session") && c->attempts < 3) {
@@ -426,12 +491,16 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 
 /* ---------------- dialing ---------------- */
 
-static void conn_timer_cb(void *arg)
+void zt_conn_timer_cb(void *arg)
 {
 	struct zt_conn *c = arg;
 
 	if (c->state == ZT_C_NEW) {
 		dial_start(c);
+		return;
+	}
+	if (c->redialing) {
+		redial(c, "dial timed out");
 		return;
 	}
 	conn_dead(c, -ETIMEDOUT, "dial timed out");
@@ -445,13 +514,19 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	/* Like the Go SDK: the caller is our identity's name unless the application says. */
 	const char *caller = c->caller_id ? c->caller_id : c->ctx->identity_name;
 
+	c->rsel = NULL;
 	if (err) {
 		c->ch = NULL;
 		snprintf(why, sizeof(why), "cannot reach edge router: %s", msg ? msg : "?");
+		if (c->redialing) {
+			redial(c, why);
+			return;
+		}
 		conn_dead(c, err, why);
 		return;
 	}
-	c->id = next_id(c->ctx);
+	c->ch = ch;
+	c->id = zt_conn_next_id(c->ctx);
 	if (zt_chan_map_add(ch, c->id, c, 0)) {
 		conn_dead(c, -ENOMEM, "out of memory");
 		return;
@@ -479,34 +554,14 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	zt_chan_flush(ch);
 }
 
-static struct zt_chan *pick_router(struct zt_ctx *ctx, struct zt_session *s)
-{
-	struct zt_chan *best = NULL;
-
-	for (size_t i = 0; i < s->ners; i++) {
-		struct zt_chan *ch = zt_chan_get(ctx, s->ers[i].url, s->ers[i].name);
-
-		if (!ch)
-			continue;
-		if (ch->state == ZT_CH_UP)
-			return ch;
-		if (!best || (best->state == ZT_CH_BACKOFF && ch->state != ZT_CH_BACKOFF))
-			best = ch;
-	}
-	return best;
-}
-
 static void dial_with_session(struct zt_conn *c)
 {
-	struct zt_chan *ch = pick_router(c->ctx, c->session);
+	struct zt_rsel *rs;
 
-	if (!ch) {
-		conn_dead(c, -ENETUNREACH, "no usable edge router URL in session");
-		return;
-	}
-	c->ch = ch;
 	c->state = ZT_C_CHAN;
-	zt_chan_want(ch, dial_chan_cb, c);
+	rs = zt_router_want(c->ctx, c->session, NULL, 0, dial_chan_cb, c);
+	if (rs)
+		c->rsel = rs;
 }
 
 static void dsf_cb(void *arg, struct zt_session *s, int err, const char *msg)
@@ -624,7 +679,7 @@ static void dial_start(struct zt_conn *c)
 struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt_dial_opts *o,
 			const struct zt_conn_cbs *cbs, void *user)
 {
-	struct zt_conn *c = conn_new(ctx, cbs, user);
+	struct zt_conn *c = zt_conn_new(ctx, cbs, user);
 
 	if (!c)
 		return NULL;
@@ -644,493 +699,7 @@ struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt
 		}
 	}
 	c->state = ZT_C_NEW;
-	zt_timer_init(&c->timer, conn_timer_cb, c);
+	zt_timer_init(&c->timer, zt_conn_timer_cb, c);
 	zt_timer_start(ctx->loop, &c->timer, 0); /* callbacks never run inside zt_dial() */
 	return c;
-}
-
-/* ---------------- hosting ---------------- */
-
-static void lsn_start(struct zt_listener *l);
-
-/*
- * The binding is going away: dials held for a later answer can no longer be answered on it.
- * If the channel is still up, tell the router now rather than leave it waiting.
- */
-static void lsn_drop_held(struct zt_listener *l, const char *why)
-{
-	while (l->held) {
-		struct zt_dial_req *r = l->held;
-
-		l->held = r->hnext;
-		if (l->held)
-			l->held->hprev = NULL;
-		r->hnext = r->hprev = NULL;
-		if (r->ch && r->ch == l->ch && r->ch->state == ZT_CH_UP)
-			zt_send_dial_failed_to(r->ch, r->bind_id, r->seq, why);
-		r->l = NULL;
-		r->ch = NULL;
-	}
-}
-
-static void lsn_detach(struct zt_listener *l)
-{
-	lsn_drop_held(l, "binding closed");
-	if (l->sreq) {
-		zt_sess_req_cancel(l->sreq);
-		l->sreq = NULL;
-	}
-	if (l->ch) {
-		zt_chan_unwant(l->ch, l);
-		if (l->state == ZT_L_BINDING || l->state == ZT_L_BOUND)
-			zt_chan_map_del(l->ch, l->id);
-		l->ch = NULL;
-	}
-	l->established = false;
-}
-
-static void lsn_retry(struct zt_listener *l, int err, const char *why, bool drop_session)
-{
-	struct zt_ctx *ctx = l->ctx;
-
-	lsn_detach(l);
-	if (drop_session) {
-		zt_session_put(l->session);
-		l->session = NULL;
-	}
-	l->failures++;
-	unsigned d = 100u << (l->failures < 8 ? l->failures : 8);
-
-	if (d > ctx->o.backoff_max_ms)
-		d = ctx->o.backoff_max_ms;
-	l->state = ZT_L_BACKOFF;
-	zt_timer_start(ctx->loop, &l->timer, d);
-	zt_log(ctx, 1, "host %s: %s (retry in %u ms)", l->service, why, d);
-	if (l->cbs.on_status)
-		l->cbs.on_status(l, err, why, l->user);
-}
-
-void zt_listener_chan_lost(struct zt_listener *l, const char *why)
-{
-	char msg[400];
-
-	l->ch = NULL;
-	snprintf(msg, sizeof(msg), "router connection lost: %s", why);
-	lsn_retry(l, -ECONNRESET, msg, false);
-}
-
-static void lsn_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
-{
-	struct zt_listener *l = arg;
-	struct zt_msgb mb;
-	char why[400];
-
-	if (err) {
-		l->ch = NULL;
-		snprintf(why, sizeof(why), "cannot reach edge router: %s", msg ? msg : "?");
-		lsn_retry(l, err, why, false);
-		return;
-	}
-	l->id = next_id(l->ctx);
-	if (zt_chan_map_add(ch, l->id, l, 1)) {
-		lsn_retry(l, -ENOMEM, "out of memory", false);
-		return;
-	}
-	l->state = ZT_L_BINDING;
-	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_BIND, zt_chan_next_seq(ch)) ||
-	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, l->id) || zt_msgb_hdr_u8(&mb, ZT_H_ROUTER_PROVIDED_CONN_ID, 1) ||
-	    zt_msgb_hdr_u8(&mb, ZT_H_SUPPORTS_BIND_SUCCESS, 1) ||
-	    (l->encrypted && zt_msgb_hdr(&mb, ZT_H_PUBLIC_KEY, l->pk, sizeof(l->pk))) ||
-	    (l->terminator_identity && zt_msgb_hdr_str(&mb, ZT_H_TERMINATOR_IDENTITY, l->terminator_identity)) ||
-	    (l->terminator_secret && zt_msgb_hdr_str(&mb, ZT_H_TERMINATOR_IDENTITY_SECRET, l->terminator_secret)) ||
-	    (l->o.cost && zt_msgb_hdr_u16(&mb, ZT_H_COST, l->o.cost)) ||
-	    (l->o.precedence && zt_msgb_hdr_u8(&mb, ZT_H_PRECEDENCE, l->o.precedence))) {
-		lsn_retry(l, -ENOMEM, "out of memory", false);
-		return;
-	}
-	size_t tl = strlen(l->session->token);
-	uint8_t *b = zt_msgb_body(&mb, (uint32_t)tl);
-
-	if (!b) {
-		lsn_retry(l, -ENOMEM, "out of memory", false);
-		return;
-	}
-	memcpy(b, l->session->token, tl);
-	zt_chan_flush(ch);
-}
-
-static void lsn_bind(struct zt_listener *l)
-{
-	struct zt_chan *ch = pick_router(l->ctx, l->session);
-
-	if (!ch) {
-		lsn_retry(l, -ENETUNREACH, "no usable edge router URL in session", true);
-		return;
-	}
-	l->ch = ch;
-	l->state = ZT_L_CHAN;
-	zt_chan_want(ch, lsn_chan_cb, l);
-}
-
-static void lsn_session_cb(void *arg, struct zt_session *s, int err, const char *msg)
-{
-	struct zt_listener *l = arg;
-
-	l->sreq = NULL;
-	if (err) {
-		lsn_retry(l, err, msg, true);
-		return;
-	}
-	l->session = s;
-	lsn_bind(l);
-}
-
-static void lsn_start(struct zt_listener *l)
-{
-	struct zt_ctx *ctx = l->ctx;
-	struct zt_svc *svc = zt_svc_find(ctx, l->service);
-	char why[400];
-
-	if (!svc) {
-		snprintf(why, sizeof(why), "service '%s' not found (unknown, or not visible to this identity)",
-			 l->service);
-		lsn_retry(l, -ENOENT, why, true);
-		return;
-	}
-	if (!(svc->pub.perms & ZT_PERM_BIND)) {
-		snprintf(why, sizeof(why), "identity has no Bind permission for service '%s'", l->service);
-		lsn_retry(l, -EACCES, why, true);
-		return;
-	}
-	if (l->session && strcmp(l->session->service_id, svc->pub.id)) {
-		zt_session_put(l->session);
-		l->session = NULL;
-	}
-	free(l->service_id);
-	l->service_id = strdup(svc->pub.id);
-	l->encrypted = svc->pub.encryption_required;
-	l->state = ZT_L_SESSION;
-	if (l->session) {
-		lsn_bind(l);
-		return;
-	}
-	l->sreq = zt_session_create(ctx, svc->pub.id, ZT_PERM_BIND, lsn_session_cb, l);
-	if (!l->sreq)
-		lsn_retry(l, -ENOMEM, "out of memory", true);
-}
-
-static void lsn_timer_cb(void *arg)
-{
-	lsn_start(arg);
-}
-
-void zt_listener_kick(struct zt_ctx *ctx)
-{
-	for (struct zt_listener *l = ctx->listeners; l; l = l->next) {
-		struct zt_svc *svc = zt_svc_find(ctx, l->service);
-
-		if (l->state == ZT_L_BACKOFF && svc && (svc->pub.perms & ZT_PERM_BIND)) {
-			l->failures = 0;
-			zt_timer_start(ctx->loop, &l->timer, 0);
-		} else if ((l->state == ZT_L_BOUND || l->state == ZT_L_BINDING) &&
-			   (!svc || !(svc->pub.perms & ZT_PERM_BIND) || strcmp(svc->pub.id, l->service_id))) {
-			lsn_retry(l, -ENOENT, svc ? "service re-created or permission changed" : "service removed", true);
-		}
-	}
-}
-
-void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct zt_msg *m)
-{
-	char why[512];
-
-	switch (m->content_type) {
-	case ZT_CT_STATE_CONNECTED:
-		if (l->state == ZT_L_BINDING) {
-			l->state = ZT_L_BOUND;
-			zt_log(l->ctx, 2, "host %s: bound on %s (conn %u)", l->service, ch->name, l->id);
-		}
-		return;
-	case ZT_CT_BIND_SUCCESS:
-		if (l->state == ZT_L_BOUND || l->state == ZT_L_BINDING) {
-			l->state = ZT_L_BOUND;
-			l->established = true;
-			l->failures = 0;
-			if (l->cbs.on_status)
-				l->cbs.on_status(l, 0, "terminator established", l->user);
-		}
-		return;
-	case ZT_CT_STATE_CLOSED:
-		snprintf(why, sizeof(why), "binding closed by router: %.*s",
-			 (int)(m->body_len > 400 ? 400 : m->body_len), (const char *)m->body);
-		/* the Bind session may be stale (service deleted/re-created, API session replaced) */
-		lsn_retry(l, -ECONNRESET, why, true);
-		return;
-	case ZT_CT_DIAL: {
-		struct zt_dial_req r = { .l = l, .ch = ch, .m = m, .bind_id = l->id, .seq = m->seq };
-		const uint8_t *pk;
-		uint32_t pkl;
-
-		if (l->state != ZT_L_BOUND) {
-			zt_send_dial_failed(ch, m, "binding not ready");
-			zt_chan_flush(ch);
-			return;
-		}
-		if (!zt_msg_hdr_u32(m, ZT_H_ROUTER_PROVIDED_CONN_ID, &r.new_id)) {
-			zt_send_dial_failed(ch, m, "router did not provide a connection id");
-			zt_chan_flush(ch);
-			return;
-		}
-		if (m->body_len != strlen(l->session->token) || memcmp(m->body, l->session->token, m->body_len)) {
-			zt_send_dial_failed(ch, m, "invalid token");
-			zt_chan_flush(ch);
-			return;
-		}
-		if (zt_msg_hdr(m, ZT_H_PUBLIC_KEY, &pk, &pkl) && pkl == crypto_kx_PUBLICKEYBYTES) {
-			memcpy(r.pk, pk, sizeof(r.pk));
-			r.has_pk = true;
-		}
-		if (l->cbs.on_dial)
-			l->cbs.on_dial(l, &r, l->user);
-		if (!r.answered)
-			zt_reject(&r, "dial not accepted by application");
-		return;
-	}
-	default:
-		return;
-	}
-}
-
-const char *zt_dial_req_caller(const struct zt_dial_req *r)
-{
-	static __thread char buf[256];
-	const uint8_t *v;
-	uint32_t l;
-
-	if (!r->m || !zt_msg_hdr(r->m, ZT_H_CALLER_ID, &v, &l))
-		return NULL;
-	snprintf(buf, sizeof(buf), "%.*s", (int)(l > 255 ? 255 : l), v);
-	return buf;
-}
-
-const uint8_t *zt_dial_req_app_data(const struct zt_dial_req *r, size_t *len)
-{
-	const uint8_t *v;
-	uint32_t l;
-
-	if (!r->m || !zt_msg_hdr(r->m, ZT_H_APP_DATA, &v, &l))
-		return NULL;
-	*len = l;
-	return v;
-}
-
-struct zt_dial_req *zt_dial_req_hold(struct zt_dial_req *r)
-{
-	struct zt_dial_req *h;
-
-	if (r->held)
-		return r;
-	if (r->answered || !r->l)
-		return NULL;
-	h = malloc(sizeof(*h));
-	if (!h)
-		return NULL;
-	*h = *r;
-	h->m = NULL;
-	h->held = true;
-	h->hprev = NULL;
-	h->hnext = r->l->held;
-	if (h->hnext)
-		h->hnext->hprev = h;
-	r->l->held = h;
-	r->answered = true; /* the stack copy is answered by whoever owns h now */
-	return h;
-}
-
-bool zt_dial_req_valid(const struct zt_dial_req *r)
-{
-	return !r->answered && r->l && r->ch && r->ch->state == ZT_CH_UP;
-}
-
-/* A held request is answered: unlink and free it. */
-static void dial_req_done(struct zt_dial_req *r)
-{
-	if (!r->held)
-		return;
-	if (r->l) {
-		if (r->hprev)
-			r->hprev->hnext = r->hnext;
-		else
-			r->l->held = r->hnext;
-		if (r->hnext)
-			r->hnext->hprev = r->hprev;
-	}
-	sodium_memzero(r->pk, sizeof(r->pk));
-	free(r);
-}
-
-static void reject_req(struct zt_dial_req *r, const char *reason)
-{
-	if (zt_dial_req_valid(r)) {
-		zt_send_dial_failed_to(r->ch, r->bind_id, r->seq, reason ? reason : "rejected");
-		zt_chan_flush(r->ch);
-	}
-	r->answered = true;
-}
-
-void zt_reject(struct zt_dial_req *r, const char *reason)
-{
-	reject_req(r, reason);
-	dial_req_done(r);
-}
-
-static struct zt_conn *accept_req(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, void *user)
-{
-	struct zt_listener *l = r->l;
-	struct zt_chan *ch = r->ch;
-
-	if (!zt_dial_req_valid(r)) {
-		r->answered = true;
-		return NULL;
-	}
-	if (l->encrypted && !r->has_pk) {
-		reject_req(r, "end-to-end encryption required but the dialer sent no public key");
-		return NULL;
-	}
-	int tag;
-
-	if (zt_chan_map_get(ch, r->new_id, &tag)) {
-		reject_req(r, "connection id already in use");
-		return NULL;
-	}
-	struct zt_conn *c = conn_new(l->ctx, cbs, user);
-
-	if (!c) {
-		reject_req(r, "out of memory");
-		return NULL;
-	}
-	zt_timer_init(&c->timer, conn_timer_cb, c);
-	c->service = strdup(l->service);
-	c->host_side = true;
-	c->datagram = l->o.datagram;
-	c->encrypted = l->encrypted;
-	c->id = r->new_id;
-	c->ch = ch;
-	if (c->encrypted &&
-	    crypto_kx_server_session_keys(c->rx_key, c->tx_key, l->pk, l->sk, r->pk) != 0) {
-		c->ch = NULL;
-		c->state = ZT_C_DEAD;
-		zt_close(c);
-		reject_req(r, "dialer public key rejected (crypto_kx)");
-		return NULL;
-	}
-	if (zt_chan_map_add(ch, c->id, c, 0)) {
-		c->ch = NULL;
-		c->state = ZT_C_DEAD;
-		zt_close(c);
-		reject_req(r, "out of memory");
-		return NULL;
-	}
-	r->answered = true;
-	struct zt_msgb mb;
-	uint8_t idb[4];
-
-	zt_put_le32(idb, c->id);
-	if (!zt_msgb_begin(&mb, &ch->out, ZT_CT_DIAL_SUCCESS, zt_chan_next_seq(ch)) &&
-	    !zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, r->bind_id) && !zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)r->seq)) {
-		uint8_t *b = zt_msgb_body(&mb, 4);
-
-		if (b)
-			memcpy(b, idb, 4);
-	}
-	c->state = ZT_C_UP;
-	if (c->encrypted)
-		send_crypto_header(c);
-	zt_chan_flush(ch);
-	return c;
-}
-
-struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, void *user)
-{
-	struct zt_conn *c = accept_req(r, cbs, user);
-
-	dial_req_done(r);
-	return c;
-}
-
-struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const struct zt_listen_opts *o,
-			      const struct zt_listener_cbs *cbs, void *user)
-{
-	struct zt_listener *l = calloc(1, sizeof(*l));
-
-	if (!l)
-		return NULL;
-	l->ctx = ctx;
-	l->service = strdup(service);
-	if (o) {
-		l->o = *o;
-		if (o->terminator_identity)
-			l->terminator_identity = strdup(o->terminator_identity);
-		if (o->terminator_secret)
-			l->terminator_secret = strdup(o->terminator_secret);
-	}
-	if (cbs)
-		l->cbs = *cbs;
-	l->user = user;
-	crypto_kx_keypair(l->pk, l->sk);
-	zt_timer_init(&l->timer, lsn_timer_cb, l);
-	l->state = ZT_L_BACKOFF;
-	l->next = ctx->listeners;
-	if (ctx->listeners)
-		ctx->listeners->prev = l;
-	ctx->listeners = l;
-	zt_timer_start(ctx->loop, &l->timer, 0);
-	return l;
-}
-
-void *zt_listener_user(struct zt_listener *l)
-{
-	return l->user;
-}
-
-static void lsn_free(void *p)
-{
-	struct zt_listener *l = p;
-
-	sodium_memzero(l->sk, sizeof(l->sk));
-	free(l->service);
-	free(l->service_id);
-	free(l->terminator_identity);
-	free(l->terminator_secret);
-	free(l);
-}
-
-void zt_listener_close(struct zt_listener *l)
-{
-	struct zt_ctx *ctx = l->ctx;
-
-	if ((l->state == ZT_L_BOUND || l->state == ZT_L_BINDING) && l->ch && l->ch->state == ZT_CH_UP &&
-	    l->session) {
-		struct zt_msgb mb;
-		size_t tl = strlen(l->session->token);
-
-		if (!zt_msgb_begin(&mb, &l->ch->out, ZT_CT_UNBIND, zt_chan_next_seq(l->ch)) &&
-		    !zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, l->id)) {
-			uint8_t *b = zt_msgb_body(&mb, (uint32_t)tl);
-
-			if (b)
-				memcpy(b, l->session->token, tl);
-		}
-		zt_chan_flush(l->ch);
-	}
-	lsn_detach(l);
-	zt_timer_stop(ctx->loop, &l->timer);
-	zt_session_put(l->session);
-	l->session = NULL;
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		ctx->listeners = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
-	zt_loop_defer_free(ctx->loop, lsn_free, l);
 }

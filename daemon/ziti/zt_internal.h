@@ -116,7 +116,14 @@ enum zt_chan_state {
 	ZT_CH_BACKOFF,    /* waiting to reconnect */
 };
 
-struct zt_pending; /* a request waiting for a reply (keyed by sequence) */
+struct zt_chan;
+typedef void (*zt_reply_cb)(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why);
+struct zt_pending { /* a request waiting for a reply (keyed by sequence) */
+	struct zt_pending *next;
+	int32_t seq;
+	zt_reply_cb cb;
+	void *arg;
+};
 
 struct zt_hnode {
 	struct zt_hnode *next;
@@ -146,6 +153,10 @@ struct zt_chan {
 	struct zt_timer latency_timer, backoff_timer, io_timer;
 	uint64_t latency_sent_ms;
 	bool latency_outstanding;
+	/* health (zt_chan.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
+	uint64_t probe_deadline_ms, probe_ok_ms, last_rx_ms, last_tx_ms, hello_sent_ms;
+	unsigned probe_wait_ms; /* the outstanding probe's timeout */
+	unsigned rtt_ms; /* smoothed probe round trip (the hello's at first); router selection */
 	unsigned failures;
 	unsigned auth_gen;  /* ctx->auth_gen whose token the hello carried */
 	uint64_t up_since_ms;
@@ -169,8 +180,7 @@ void zt_chan_close(struct zt_chan *ch, const char *why); /* drop connection, fai
 void zt_chan_auth_changed(struct zt_ctx *ctx);
 int32_t zt_chan_next_seq(struct zt_chan *ch);
 void zt_chan_flush(struct zt_chan *ch);
-/* pending replies */
-typedef void (*zt_reply_cb)(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why);
+/* pending replies (zt_dispatch.c) */
 int zt_chan_expect_reply(struct zt_chan *ch, int32_t seq, zt_reply_cb cb, void *arg);
 void zt_chan_cancel_replies(struct zt_chan *ch, void *arg);
 /* conn id table (tag: 0 conn, 1 listener) */
@@ -183,6 +193,7 @@ void zt_chan_dispatch(struct zt_chan *ch, const struct zt_msg *m);
 int zt_chan_input(struct zt_chan *ch);
 bool zt_chan_congested(const struct zt_chan *ch);
 
+#define ZT_CHAN_TICK_MS 250u
 #define ZT_CHAN_HWM (4u << 20)
 #define ZT_CHAN_LWM (1u << 20)
 #define ZT_CHAN_COALESCE (64u << 10)    /* bytes a loop iteration may gather before writing */
@@ -336,6 +347,15 @@ struct zt_conn {
 	struct zt_timer timer;
 	struct zt_dsf *dsf;
 	struct zt_session *session;
+	struct zt_rsel *rsel; /* choosing a router (zt_router.c) */
+	/*
+	 * A datagram dial whose router or circuit went away is dialed again (through a router
+	 * that is up) until redial_deadline_ms, unseen by the application: what it writes
+	 * meanwhile is dropped (redial_dropped), as the network would.
+	 */
+	bool redialing;
+	uint64_t redial_deadline_ms, last_rx_ms, redial_dropped;
+	unsigned redials;
 	/* e2e */
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];
 	uint8_t rx_key[crypto_kx_SESSIONKEYBYTES], tx_key[crypto_kx_SESSIONKEYBYTES];
@@ -343,6 +363,8 @@ struct zt_conn {
 	bool rx_ready;
 	uint64_t bytes_in, bytes_out;
 };
+
+#define ZT_LSN_MAX 8 /* terminators per listener at most */
 
 enum zt_lsn_state { ZT_L_SESSION, ZT_L_CHAN, ZT_L_BINDING, ZT_L_BOUND, ZT_L_BACKOFF };
 
@@ -365,6 +387,15 @@ struct zt_listener {
 	struct zt_timer timer;
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];
 	struct zt_dial_req *held;      /* dials being answered later (zt_dial_req_hold) */
+	struct zt_rsel *rsel;          /* choosing a router (zt_router.c) */
+	/*
+	 * One terminator per edge router, on up to max_connections routers: the listener the
+	 * application holds binds on one, its siblings (primary set, not on the application's
+	 * side) each on another router than the rest of the group.
+	 */
+	struct zt_listener *primary;
+	struct zt_listener *sibs[ZT_LSN_MAX - 1];
+	unsigned nsibs;
 };
 
 /*
@@ -383,6 +414,25 @@ struct zt_dial_req {
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES];
 };
 
+/* shared by dialing (zt_conn.c) and hosting (zt_host.c) */
+uint32_t zt_conn_next_id(struct zt_ctx *ctx);
+struct zt_conn *zt_conn_new(struct zt_ctx *ctx, const struct zt_conn_cbs *cbs, void *user);
+int zt_conn_send_crypto_header(struct zt_conn *c);
+void zt_conn_timer_cb(void *arg);
+
+/* ---- edge router selection (zt_router.c) ---- */
+/*
+ * Calls cb once with a channel that is UP (err 0), or with an error: at once when a channel
+ * of the session is up or none is usable (returns NULL), else when the first of the routers
+ * connected to in parallel is up or all failed (returns a handle for zt_router_cancel, which
+ * the callback must forget). Channels in avoid are not used.
+ */
+typedef void (*zt_router_cb)(void *arg, struct zt_chan *ch, int err, const char *msg);
+struct zt_rsel;
+struct zt_rsel *zt_router_want(struct zt_ctx *ctx, struct zt_session *s, struct zt_chan *const *avoid,
+			       size_t navoid, zt_router_cb cb, void *arg);
+void zt_router_cancel(struct zt_rsel *rs);
+
 /* called by the channel dispatcher */
 void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m);
 void zt_conn_chan_lost(struct zt_conn *c, const char *why);
@@ -393,6 +443,7 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 void zt_listener_chan_lost(struct zt_listener *l, const char *why);
 void zt_listener_kick(struct zt_ctx *ctx); /* services changed: rebind waiting listeners soon */
 void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason);
+void zt_send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why);
 void zt_send_dial_failed_to(struct zt_chan *ch, uint32_t bind_id, int32_t dial_seq, const char *reason);
 
 #endif

@@ -96,10 +96,13 @@ struct dconn {
 	unsigned dgram_sent, dgram_recvd;
 	uint8_t *seen;
 	uint64_t pace_start; /* --pace-ms: when datagram 0 was due */
+	uint64_t last_echo;  /* --pace-ms: when the latest echo came */
 };
 
 /* --pace-ms: echo latency counted from when each datagram was due */
 static uint64_t pace_max_ms, pace_max_at_ms, pace_over100;
+/* --pace-ms: the longest time without an echo (from the first echo to the last one due) */
+static uint64_t pace_gap_ms, pace_gap_at_ms;
 static struct zt_timer pace_timer, pace_grace;
 
 static struct dconn *dcs;
@@ -134,10 +137,23 @@ static void dc_finish(struct dconn *d, bool ok, const char *why)
 
 		for (unsigned i = 0; i < opt.conns; i++)
 			lost += opt.count - dcs[i].dgram_recvd;
-		if (opt.udp && opt.pace_ms)
+		if (opt.udp && opt.pace_ms) {
+			/* echoes that stopped for good: the gap runs to when the last one was due */
+			for (unsigned i = 0; i < opt.conns; i++) {
+				uint64_t last_due = dcs[i].pace_start + (uint64_t)(opt.count - 1) * opt.pace_ms;
+
+				if (dcs[i].last_echo && dcs[i].dgram_recvd < opt.count && last_due > dcs[i].last_echo &&
+				    last_due - dcs[i].last_echo > pace_gap_ms) {
+					pace_gap_ms = last_due - dcs[i].last_echo;
+					pace_gap_at_ms = dcs[i].last_echo - t0;
+				}
+			}
 			printf("dial: paced %u ms: latency max %" PRIu64 " ms (at %.3f s), %" PRIu64
 			       " datagrams over 100 ms, %" PRIu64 " lost\n", opt.pace_ms, pace_max_ms,
 			       (double)pace_max_at_ms / 1000.0, pace_over100, lost);
+			printf("dial: paced %u ms: longest gap between echoes %" PRIu64 " ms (from %.3f s)\n",
+			       opt.pace_ms, pace_gap_ms, (double)pace_gap_at_ms / 1000.0);
+		}
 		if (opt.udp)
 			printf("dial: %u conns, %u failed, %u datagrams each, max open %u, %" PRIu64 " ms\n", opt.conns,
 			       n_failed, opt.count, max_open, ms);
@@ -318,6 +334,11 @@ static void d_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 			}
 			if (lat > 100)
 				pace_over100++;
+			if (d->last_echo && now - d->last_echo > pace_gap_ms) {
+				pace_gap_ms = now - d->last_echo;
+				pace_gap_at_ms = d->last_echo - t0;
+			}
+			d->last_echo = now;
 		}
 		if (++d->dgram_recvd == opt.count)
 			dc_finish(d, true, NULL);

@@ -16,6 +16,11 @@
 #   zitinet.sh cli DIR ARGS...          run `ziti ARGS...` as the logged-in admin
 #   zitinet.sh restart-router DIR [S]   stop the edge router, wait S seconds (default 1), start it
 #   zitinet.sh restart-controller DIR [S]
+#   zitinet.sh add-router DIR NAME      add one more edge router NAME (public, not a tunneler)
+#   zitinet.sh router-stop|router-start|router-kill|router-pause|router-resume DIR NAME
+#                                       stop (TERM) / start / SIGKILL / SIGSTOP (silently dead:
+#                                       its sockets stay open) / SIGCONT one router (r1 is the
+#                                       quickstart's)
 #   zitinet.sh stop DIR                 stop everything started here and remove DIR
 #   zitinet.sh start-cluster|kill-ctrl|start-ctrl|leader DIR ...
 #                                       a three-controller raft cluster (tests/ziti/zitinet-ha.sh)
@@ -23,7 +28,8 @@
 # `start` runs `ziti edge quickstart` (controller + router, loopback addresses, free ports, a
 # temporary --home inside DIR) only to provision the PKI, database and router; it then stops
 # the quickstart and runs the controller and the router as separate processes (bound to
-# 127.0.0.1) so that each can be restarted on its own. The controller's API session timeout
+# 127.0.0.1) so that each can be restarted on its own. ZN_ROUTERS=N (default 1) makes `start`
+# add routers r2..rN (add-router); their addresses are ZN_ROUTER_ADDR_<name> in the env file. The controller's API session timeout
 # is set to ZN_SESSION_TIMEOUT (default 1m, the controller's minimum).
 #
 # The ziti CLI (a test peer only; the product never needs Go) is built once with the Go
@@ -324,6 +330,51 @@ start_router() {
 	spawn router "$log" "$ZITI" router run "$D/qs/r1.yaml"
 }
 
+# routers other than r1: pid file router-NAME.pid, logs router-NAME.log.*
+router_pidfile() { [ "$1" = r1 ] && echo "$D/router.pid" || echo "$D/router-$1.pid"; }
+start_router_n() { # name
+	local log
+	[ "$1" = r1 ] && { start_router; return; }
+	[ -f "$D/qs/$1.yaml" ] || die "no router $1 in $D"
+	log="$D/router-$1.log.$(date +%s%N)"
+	: > "$log"; ln -sf "$log" "$D/router-$1.log"
+	spawn "router-$1" "$log" "$ZITI" router run "$D/qs/$1.yaml"
+}
+wait_router_n() { # name
+	for _ in $(seq 1 120); do
+		zcli edge list edge-routers "name=\"$1\"" -j 2>/dev/null | grep -q '"isOnline": *true' && return 0
+		sleep 0.5
+	done
+	die "router $1 did not come online"
+}
+signal_router() { # name signal
+	local f pid
+	f=$(router_pidfile "$1")
+	[ -f "$f" ] || die "router $1 is not running"
+	pid=$(cat "$f")
+	kill "-$2" -- "-$pid" 2>/dev/null || kill "-$2" "$pid"
+}
+
+# One more edge router: created at the controller (attribute public, so the quickstart's
+# policies give it every identity and service), configured like r1 on its own port (no
+# tunnel binding), enrolled, started, online.
+add_router() { # name
+	local n=$1 rp
+	case $n in r1|*[!a-z0-9-]*|'') die "bad router name '$n'" ;; esac
+	[ -f "$D/qs/$n.yaml" ] && die "router $n exists"
+	rp=$(free_port)
+	zcli edge create edge-router "$n" -a public -o "$D/qs/$n.jwt" >/dev/null || die "cannot create router $n"
+	sed -e "s|/qs/r1\.|/qs/$n.|g" -e "s|127\.0\.0\.1:${ZN_ROUTER_ADDR##*:}|127.0.0.1:$rp|g" \
+		-e '/^  - binding: tunnel/,/^$/d' "$D/qs/r1.yaml" > "$D/qs/$n.yaml"
+	grep -q "127.0.0.1:$rp" "$D/qs/$n.yaml" && ! grep -q "binding: tunnel" "$D/qs/$n.yaml" ||
+		die "cannot derive $n.yaml from r1.yaml"
+	HOME="$D/home" "$ZITI" router enroll "$D/qs/$n.yaml" --jwt "$D/qs/$n.jwt" > "$D/qs/$n.enroll.log" 2>&1 ||
+		{ tail -5 "$D/qs/$n.enroll.log" >&2; die "cannot enroll router $n"; }
+	echo "ZN_ROUTER_ADDR_$n=127.0.0.1:$rp" | tr '-' '_' >> "$D/env"
+	start_router_n "$n"
+	wait_router_n "$n"
+}
+
 # A second controller certificate for the host name ZN_CTRL_NAME (chosen by SNI through the
 # controller's alt_server_certs), so that a client can name the controller by a host name
 # that is not localhost (c-ares answers localhost itself) and resolve it through a test DNS
@@ -397,6 +448,8 @@ EOF
 	login
 	wait_router
 	provision
+	local i
+	for i in $(seq 2 "${ZN_ROUTERS:-1}"); do add_router "r$i"; done
 	echo "zitinet: up in $D (controller $ZN_CTRL_ADDR, router $ZN_ROUTER_ADDR)" >&2
 }
 
@@ -466,7 +519,8 @@ start-cluster|kill-ctrl|start-ctrl|leader)
 bin) ziti_bin; exit 0 ;;
 bin-shortcert) ziti_bin_shortcert; exit 0 ;;
 start|stop|env|cli|restart-router|restart-controller) ;;
-*) echo "usage: $0 bin|bin-shortcert|start|stop|env|cli|restart-router|restart-controller DIR [...]" >&2; exit 2 ;;
+add-router|router-stop|router-start|router-kill|router-pause|router-resume) ;;
+*) echo "usage: $0 bin|bin-shortcert|start|stop|env|cli|restart-router|restart-controller|add-router|router-stop|router-start|router-kill|router-pause|router-resume DIR [...]" >&2; exit 2 ;;
 esac
 [ $# -ge 2 ] || { echo "usage: $0 $what DIR" >&2; exit 2; }
 D=$2
@@ -480,4 +534,12 @@ restart-router)
 	load_env; kill_pidfile "$D/router.pid"; sleep "${1:-1}"; start_router; login; wait_router ;;
 restart-controller)
 	load_env; kill_pidfile "$D/ctrl.pid"; sleep "${1:-1}"; start_ctrl ;;
+add-router) load_env; login; add_router "${1:?router name}" ;;
+router-stop) load_env; kill_pidfile "$(router_pidfile "${1:?router name}")" ;;
+router-start)
+	load_env; [ -f "$(router_pidfile "${1:?router name}")" ] && die "router $1 is running"
+	start_router_n "$1"; login; wait_router_n "$1" ;;
+router-kill) load_env; signal_router "${1:?router name}" KILL; rm -f "$(router_pidfile "$1")" ;;
+router-pause) load_env; signal_router "${1:?router name}" STOP ;;
+router-resume) load_env; signal_router "${1:?router name}" CONT ;;
 esac

@@ -828,6 +828,7 @@ static struct json_object *status_json(void)
 			zt_ctx_api_tls_stats(id->ctx, &full, &resumed);
 			JADD(j, "controller_tls_full", JI((int64_t)full));
 			JADD(j, "controller_tls_resumed", JI((int64_t)resumed));
+			JADD(j, "controller_requests", JI((int64_t)zt_ctx_api_requests(id->ctx)));
 			JADD(j, "certificate", cert_json(id->ctx));
 		}
 		json_object_array_add(ids, j);

@@ -348,6 +348,41 @@ void zt_chan_auth_changed(struct zt_ctx *ctx)
 			chan_fail(ch, "API session replaced, reconnecting with the new one");
 }
 
+/* OIDC: a router refused the refreshed token: reconnect with it (its hello carries it) */
+static void token_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
+{
+	char msg[300];
+
+	(void)arg;
+	(void)why;
+	if (err || m->content_type == ZT_CT_UPDATE_TOKEN_SUCCESS)
+		return;
+	snprintf(msg, sizeof(msg), "router refused the refreshed token: %.*s",
+		 (int)(m->body_len > 200 ? 200 : m->body_len), (const char *)m->body);
+	chan_fail(ch, msg);
+}
+
+void zt_chan_token_refreshed(struct zt_ctx *ctx)
+{
+	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next) {
+		struct zt_msgb mb;
+		int32_t seq;
+		uint8_t *b;
+		size_t n = strlen(ctx->api_token);
+
+		if (ch->state != ZT_CH_UP)
+			continue;
+		seq = zt_chan_next_seq(ch);
+		if (zt_msgb_begin(&mb, &ch->out, ZT_CT_UPDATE_TOKEN, seq) || !(b = zt_msgb_body(&mb, n)) ||
+		    zt_chan_expect_reply(ch, seq, token_reply, NULL)) {
+			chan_fail(ch, "out of memory");
+			continue;
+		}
+		memcpy(b, ctx->api_token, n);
+		zt_chan_flush(ch);
+	}
+}
+
 /* ---------------- latency ---------------- */
 
 static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)

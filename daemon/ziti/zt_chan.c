@@ -456,7 +456,17 @@ static void send_hello(struct zt_chan *ch)
 {
 	struct zt_msgb mb;
 	int32_t seq = zt_chan_next_seq(ch);
-	static const char idtok[] = "sipovl-zt";
+	/*
+	 * The hello's body is the channel's id at the router, which keys its state by it (an OIDC
+	 * channel's token, replaced by UpdateToken): unique per connection, or two clients' (or
+	 * two channels') states overwrite each other.
+	 */
+	char idtok[48];
+	unsigned char rnd[8];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(idtok, sizeof(idtok), "sipovl-zt-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+		 rnd[4], rnd[5], rnd[6], rnd[7]);
 
 	if (!ch->ctx->api_token) {
 		chan_fail(ch, "no API session");
@@ -467,13 +477,13 @@ static void send_hello(struct zt_chan *ch)
 		chan_fail(ch, "out of memory");
 		return;
 	}
-	uint8_t *b = zt_msgb_body(&mb, sizeof(idtok) - 1);
+	uint8_t *b = zt_msgb_body(&mb, (uint32_t)strlen(idtok));
 
 	if (!b || zt_chan_expect_reply(ch, seq, hello_reply, NULL)) {
 		chan_fail(ch, "out of memory");
 		return;
 	}
-	memcpy(b, idtok, sizeof(idtok) - 1);
+	memcpy(b, idtok, strlen(idtok));
 	ch->auth_gen = ch->ctx->auth_gen;
 	ch->state = ZT_CH_HELLO;
 	zt_chan_flush(ch);

@@ -242,6 +242,35 @@ else
 	notok "ours: terminator identity/cost/precedence at the controller"; head -c 1500 "$W/term.json" | diag
 fi
 
+# ---------------------------------------------------------------- OIDC
+# The controller advertises OIDC_AUTH. A host and a dialer both authenticate with OIDC (the
+# certificate login of the edge-oidc API) and dial with JWT sessions; a paced datagram stream
+# (RTP-like: one every 20 ms for 8 s) runs across several token refreshes on both sides, each
+# new access token pushed to the router in place (UpdateToken). v1.6.0's access tokens live
+# 30 min (edge.oidc.accessTokenDuration arrived later), so the clients refresh every 1.5 s
+# (--token-refresh-ms). Nothing may be lost and no router channel may drop.
+rm -f "$W/oidc.ready"
+bg "$W/oidchost.log" "$SAN" host -i "$ID/zt-host.json" -v --auth oidc --token-refresh-ms 1500 -s zt-addr:udp \
+	--terminator-identity oidc-1 --ready-file "$W/oidc.ready"
+OIDC_HOST=$BGPID
+for _ in $(seq 1 240); do [ -f "$W/oidc.ready" ] && break; sleep 0.25; done
+"$SAN" dial -i "$ID/zt-client.json" -s zt-addr --terminator-identity oidc-1 --udp --count 400 --size 200 \
+	--pace-ms 20 --auth oidc --token-refresh-ms 1500 -v --timeout-ms 60000 > "$W/oidcdial.log" 2>&1
+orc=$?
+kill -TERM "$OIDC_HOST" 2>/dev/null
+wait "$OIDC_HOST" 2>/dev/null
+dref=$(grep -o -E '^auth: oidc, [0-9]+ token refreshes' "$W/oidcdial.log" | grep -o -E '[0-9]+')
+href=$(grep -c 'OIDC access token refreshed' "$W/oidchost.log")
+if [ $orc -eq 0 ] && grep -q 'authenticated (OIDC)' "$W/oidcdial.log" && grep -q 'authenticated (OIDC)' "$W/oidchost.log" &&
+	grep -q -E 'paced 20 ms: .*, 0 lost' "$W/oidcdial.log" && [ "${dref:-0}" -ge 3 ] && [ "$href" -ge 3 ] &&
+	! grep -q -E 'refused the refreshed token|router connection lost|FAILED' "$W/oidcdial.log" "$W/oidchost.log" &&
+	san_clean "$W/oidcdial.log" && san_clean "$W/oidchost.log"; then
+	ok "oidc: host and dialer on OIDC, 400 paced datagrams across $dref (dialer) and $href (host) token refreshes pushed to the router: $(grep -o -E 'latency max [0-9]+ ms.*lost' "$W/oidcdial.log")"
+else
+	notok "oidc: paced stream across token refreshes (exit $orc, refreshes dialer=${dref:-?} host=$href)"
+	grep -v 'service added' "$W/oidcdial.log" | tail -8 | diag; grep -E 'WARN|ERR|refresh' "$W/oidchost.log" | tail -5 | diag
+fi
+
 # ---------------------------------------------------------------- 5. valgrind (plain build)
 if command -v valgrind > /dev/null; then
 	VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect"

@@ -47,7 +47,7 @@ $(O)/san/zt-tool: daemon/ziti/zt_tool.c $(ZT_SRCS) $(ZT_HDRS)
 $(O)/san/zt-unit: tests/ziti/unit.c tests/ziti/unit_ctrl.c $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/ziti/unit.c tests/ziti/unit_ctrl.c $(ZT_SRCS) -o $@ \
-		-Wl,--wrap=zt_http_request,--wrap=zt_http_cancel $(ZT_LDLIBS)
+		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel $(ZT_LDLIBS)
 
 # The parser is I/O free: the fuzz target links only zt_msg.c.
 $(O)/fuzz/zt-fuzz: tests/ziti/fuzz.c daemon/ziti/zt_msg.c daemon/ziti/zt_msg.h

@@ -247,8 +247,8 @@ static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *to
 	ctx->auth = ZT_AUTH_OK;
 	ctx->auth_failures = 0;
 	ctx->auth_gen++;
-	zt_log(ctx, 2, "authenticated (%s): api session %s, expires in %llds", ctx->bearer ? "OIDC" : "legacy",
-	       sid ? sid : "?", (long long)exp);
+	zt_log(ctx, 2, "authenticated: api session %s, expires in %llds (%s)", sid ? sid : "?", (long long)exp,
+	       ctx->bearer ? "OIDC" : "legacy");
 	zt_renew_on_auth(ctx->renew, data);
 	schedule_refresh(ctx, exp);
 	/* dial sessions belong to the old API session */

@@ -243,8 +243,9 @@ else
 fi
 
 # ---------------------------------------------------------------- OIDC
-# The controller advertises OIDC_AUTH. A host and a dialer both authenticate with OIDC (the
-# certificate login of the edge-oidc API) and dial with JWT sessions; a paced datagram stream
+# The controller advertises OIDC_AUTH. A host (--auth oidc) and a dialer (--auth auto: OIDC
+# because the controller offers it) both authenticate with OIDC (the certificate login of the
+# edge-oidc API) and dial with JWT sessions; a paced datagram stream
 # (RTP-like: one every 20 ms for 8 s) runs across several token refreshes on both sides, each
 # new access token pushed to the router in place (UpdateToken). v1.6.0's access tokens live
 # 30 min (edge.oidc.accessTokenDuration arrived later), so the clients refresh every 1.5 s
@@ -255,13 +256,14 @@ bg "$W/oidchost.log" "$SAN" host -i "$ID/zt-host.json" -v --auth oidc --token-re
 OIDC_HOST=$BGPID
 for _ in $(seq 1 240); do [ -f "$W/oidc.ready" ] && break; sleep 0.25; done
 "$SAN" dial -i "$ID/zt-client.json" -s zt-addr --terminator-identity oidc-1 --udp --count 400 --size 200 \
-	--pace-ms 20 --auth oidc --token-refresh-ms 1500 -v --timeout-ms 60000 > "$W/oidcdial.log" 2>&1
+	--pace-ms 20 --auth auto --token-refresh-ms 1500 -v --timeout-ms 60000 > "$W/oidcdial.log" 2>&1
 orc=$?
 kill -TERM "$OIDC_HOST" 2>/dev/null
 wait "$OIDC_HOST" 2>/dev/null
 dref=$(grep -o -E '^auth: oidc, [0-9]+ token refreshes' "$W/oidcdial.log" | grep -o -E '[0-9]+')
 href=$(grep -c 'OIDC access token refreshed' "$W/oidchost.log")
-if [ $orc -eq 0 ] && grep -q 'authenticated (OIDC)' "$W/oidcdial.log" && grep -q 'authenticated (OIDC)' "$W/oidchost.log" &&
+if [ $orc -eq 0 ] && grep -q -E 'authenticated: api session .*\(OIDC\)' "$W/oidcdial.log" &&
+	grep -q -E 'authenticated: api session .*\(OIDC\)' "$W/oidchost.log" &&
 	grep -q -E 'paced 20 ms: .*, 0 lost' "$W/oidcdial.log" && [ "${dref:-0}" -ge 3 ] && [ "$href" -ge 3 ] &&
 	! grep -q -E 'refused the refreshed token|router connection lost|FAILED' "$W/oidcdial.log" "$W/oidchost.log" &&
 	san_clean "$W/oidcdial.log" && san_clean "$W/oidchost.log"; then

@@ -553,7 +553,13 @@ int zt_curl_init(struct zt_ctx *ctx)
 	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) ||
 	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb) ||
 	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) ||
-	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 4L)) {
+	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 4L) ||
+	    /*
+	     * At most 2 connections to the controller: a burst of requests (start: listing,
+	     * identity, sessions) queues on them instead of opening one connection each, whose
+	     * full handshakes (no session ticket yet) would each sign with the identity's key.
+	     */
+	    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 2L)) {
 		curl_multi_cleanup(c->multi);
 		curl_share_cleanup(c->share);
 		free(c);

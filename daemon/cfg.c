@@ -1446,6 +1446,19 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				fail(err, errlen, "intercept_policy: expected \"drop\" or \"pass\"");
 				goto out;
 			}
+		} else if (!strcmp(key, "ziti_auth")) {
+			const char *s = str_of(v);
+
+			if (s && !strcmp(s, "legacy"))
+				d->ziti_auth = 0;
+			else if (s && !strcmp(s, "auto"))
+				d->ziti_auth = 1;
+			else if (s && !strcmp(s, "oidc"))
+				d->ziti_auth = 2;
+			else {
+				fail(err, errlen, "ziti_auth: expected \"legacy\", \"auto\" or \"oidc\"");
+				goto out;
+			}
 		} else if (!strcmp(key, "service_poll_s")) {
 			if (int_of(v, 1, 3600, &x)) {
 				fail(err, errlen, "%s: expected 1-3600", key);

@@ -205,6 +205,7 @@ struct daemon_cfg {
 	char *ctl_socket;
 	uint8_t policy;                 /* SIPOVL_POLICY_* of programmed intercepts */
 	unsigned svc_poll_ms;
+	int ziti_auth;                  /* ZT_AUTH_MODE_* of new identities (default legacy) */
 };
 
 void daemon_cfg_defaults(struct daemon_cfg *d);

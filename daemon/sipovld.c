@@ -535,6 +535,7 @@ static void ident_start(struct ident *id)
 	}
 	struct zt_opts o = {
 		.svc_poll_ms = D.cfg.svc_poll_ms,
+		.auth_mode = D.cfg.ziti_auth == 2 ? ZT_AUTH_MODE_OIDC : D.cfg.ziti_auth == 1 ? ZT_AUTH_MODE_AUTO : ZT_AUTH_MODE_LEGACY,
 		.log_level = zt_log_level(),
 		.app_id = "sipovld",
 	};
@@ -826,6 +827,9 @@ static struct json_object *status_json(void)
 			zt_ctx_api_tls_stats(id->ctx, &full, &resumed);
 			JADD(j, "controller_tls_full", JI((int64_t)full));
 			JADD(j, "controller_tls_resumed", JI((int64_t)resumed));
+			JADD(j, "controller_requests", JI((int64_t)zt_ctx_api_requests(id->ctx)));
+			JADD(j, "auth", json_object_new_string(zt_ctx_auth_method(id->ctx)));
+			JADD(j, "token_refreshes", JI((int64_t)zt_ctx_token_refreshes(id->ctx)));
 			JADD(j, "certificate", cert_json(id->ctx));
 		}
 		json_object_array_add(ids, j);

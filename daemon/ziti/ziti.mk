@@ -9,17 +9,17 @@
 #
 # Daemon code includes "daemon/ziti/zt.h" and links $(ZT_LIB) $(ZT_LDLIBS).
 
-ZT_PKGS := openssl libsodium json-c libcares
+ZT_PKGS := openssl libsodium json-c libcares libcurl
 ZT_CFLAGS := $(shell pkg-config --cflags $(ZT_PKGS) 2>/dev/null)
-ZT_LDLIBS := $(shell pkg-config --libs $(ZT_PKGS) 2>/dev/null || echo -lssl -lcrypto -lsodium -ljson-c -lcares)
+ZT_LDLIBS := $(shell pkg-config --libs $(ZT_PKGS) 2>/dev/null || echo -lssl -lcrypto -lsodium -ljson-c -lcares -lcurl)
 ZT_LIB := $(O)/libzt.a
 ZT_CLANG ?= clang
 
 ZT_HDRS := daemon/ziti/zt.h daemon/ziti/zt_internal.h daemon/ziti/zt_msg.h daemon/ziti/zt_loop.h \
 	daemon/ziti/zt_resolve.h
-ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c daemon/ziti/zt_http.c \
-	daemon/ziti/zt_ctx.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c daemon/ziti/zt_dispatch.c \
-	daemon/ziti/zt_conn.c daemon/ziti/zt_host.c daemon/ziti/zt_router.c daemon/ziti/zt_resolve.c \
+ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c daemon/ziti/zt_curl.c daemon/ziti/zt_oidc.c \
+	daemon/ziti/zt_tlserr.c daemon/ziti/zt_ctx.c daemon/ziti/zt_session.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c \
+	daemon/ziti/zt_dispatch.c daemon/ziti/zt_conn.c daemon/ziti/zt_host.c daemon/ziti/zt_router.c daemon/ziti/zt_resolve.c \
 	daemon/ziti/zt_connect.c daemon/ziti/zt_pki.c daemon/ziti/zt_renew.c daemon/ziti/zt_enroll.c
 ZT_OBJS := $(patsubst daemon/ziti/%.c,$(O)/ziti/%.o,$(ZT_SRCS))
 
@@ -47,7 +47,7 @@ $(O)/san/zt-tool: daemon/ziti/zt_tool.c $(ZT_SRCS) $(ZT_HDRS)
 $(O)/san/zt-unit: tests/ziti/unit.c tests/ziti/unit_ctrl.c $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/ziti/unit.c tests/ziti/unit_ctrl.c $(ZT_SRCS) -o $@ \
-		-Wl,--wrap=zt_http_request,--wrap=zt_http_cancel $(ZT_LDLIBS)
+		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel $(ZT_LDLIBS)
 
 # The parser is I/O free: the fuzz target links only zt_msg.c.
 $(O)/fuzz/zt-fuzz: tests/ziti/fuzz.c daemon/ziti/zt_msg.c daemon/ziti/zt_msg.h

@@ -105,7 +105,15 @@ struct zt_opts {
 	 * tcp_user_timeout_ms (default 5000): unacknowledged data that long ends the connection.
 	 */
 	unsigned probe_silence_ms, probe_timeout_ms, tcp_user_timeout_ms;
+	/*
+	 * Authentication: ZT_AUTH_MODE_LEGACY (API sessions, the default), ZT_AUTH_MODE_AUTO
+	 * (OIDC when the controller advertises it, else legacy) or ZT_AUTH_MODE_OIDC (fail if
+	 * the controller does not offer it).
+	 */
+	int auth_mode;
+	unsigned token_refresh_ms;   /* OIDC: refresh at least this often (0: at half the lifetime) */
 };
+enum { ZT_AUTH_MODE_LEGACY = 0, ZT_AUTH_MODE_AUTO = 1, ZT_AUTH_MODE_OIDC = 2 };
 
 struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const struct zt_opts *o,
 			  const struct zt_ctx_cbs *cbs, void *user);
@@ -132,6 +140,11 @@ const char *zt_ctx_identity_name(struct zt_ctx *ctx);
 const char *zt_ctx_identity_attr(struct zt_ctx *ctx, const char *kind, const char *key);
 /* Controller requests' TLS connections so far: full handshakes and resumed sessions. */
 void zt_ctx_api_tls_stats(const struct zt_ctx *ctx, uint64_t *full, uint64_t *resumed);
+/* Controller requests completed so far (keep-alive: many per TLS connection). */
+uint64_t zt_ctx_api_requests(const struct zt_ctx *ctx);
+/* "oidc" or "legacy" (authentication in use), and OIDC access tokens refreshed so far */
+const char *zt_ctx_auth_method(const struct zt_ctx *ctx);
+uint64_t zt_ctx_token_refreshes(const struct zt_ctx *ctx);
 /* The identity certificate and its renewal. */
 struct zt_cert_status {
 	int64_t not_before, not_after; /* Unix seconds */

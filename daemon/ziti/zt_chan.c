@@ -246,6 +246,41 @@ void zt_chan_auth_changed(struct zt_ctx *ctx)
 			chan_fail(ch, "API session replaced, reconnecting with the new one");
 }
 
+/* OIDC: a router refused the refreshed token: reconnect with it (its hello carries it) */
+static void token_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
+{
+	char msg[300];
+
+	(void)arg;
+	(void)why;
+	if (err || m->content_type == ZT_CT_UPDATE_TOKEN_SUCCESS)
+		return;
+	snprintf(msg, sizeof(msg), "router refused the refreshed token: %.*s",
+		 (int)(m->body_len > 200 ? 200 : m->body_len), (const char *)m->body);
+	chan_fail(ch, msg);
+}
+
+void zt_chan_token_refreshed(struct zt_ctx *ctx)
+{
+	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next) {
+		struct zt_msgb mb;
+		int32_t seq;
+		uint8_t *b;
+		size_t n = strlen(ctx->api_token);
+
+		if (ch->state != ZT_CH_UP)
+			continue;
+		seq = zt_chan_next_seq(ch);
+		if (zt_msgb_begin(&mb, &ch->out, ZT_CT_UPDATE_TOKEN, seq) || !(b = zt_msgb_body(&mb, n)) ||
+		    zt_chan_expect_reply(ch, seq, token_reply, NULL)) {
+			chan_fail(ch, "out of memory");
+			continue;
+		}
+		memcpy(b, ctx->api_token, n);
+		zt_chan_flush(ch);
+	}
+}
+
 /* ---------------- latency and health ---------------- */
 
 static unsigned opt_or(unsigned v, unsigned dflt)
@@ -372,7 +407,17 @@ static void send_hello(struct zt_chan *ch)
 {
 	struct zt_msgb mb;
 	int32_t seq = zt_chan_next_seq(ch);
-	static const char idtok[] = "sipovl-zt";
+	/*
+	 * The hello's body is the channel's id at the router, which keys its state by it (an OIDC
+	 * channel's token, replaced by UpdateToken): unique per connection, or two clients' (or
+	 * two channels') states overwrite each other.
+	 */
+	char idtok[48];
+	unsigned char rnd[8];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(idtok, sizeof(idtok), "sipovl-zt-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+		 rnd[4], rnd[5], rnd[6], rnd[7]);
 
 	if (!ch->ctx->api_token) {
 		chan_fail(ch, "no API session");
@@ -383,13 +428,13 @@ static void send_hello(struct zt_chan *ch)
 		chan_fail(ch, "out of memory");
 		return;
 	}
-	uint8_t *b = zt_msgb_body(&mb, sizeof(idtok) - 1);
+	uint8_t *b = zt_msgb_body(&mb, (uint32_t)strlen(idtok));
 
 	if (!b || zt_chan_expect_reply(ch, seq, hello_reply, NULL)) {
 		chan_fail(ch, "out of memory");
 		return;
 	}
-	memcpy(b, idtok, sizeof(idtok) - 1);
+	memcpy(b, idtok, strlen(idtok));
 	ch->auth_gen = ch->ctx->auth_gen;
 	ch->state = ZT_CH_HELLO;
 	ch->hello_sent_ms = zt_now_ms();

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Controller side of the edge client: /version, legacy certificate authentication
- * (zt-session), API-session refresh and Dial/Bind session creation (the service list and
- * its update poll are in zt_services.c). Authentication is isolated behind
- * zt_ctx_need_auth() so an OIDC flow can replace it later without touching callers.
+ * Controller side of the edge client: /version, authentication (legacy certificate
+ * authentication with zt-session, or OIDC: zt_oidc.c), API-session / token refresh (the
+ * service list and its update poll are in zt_services.c, Dial/Bind sessions in
+ * zt_session.c). Callers wait for authentication through zt_ctx_need_auth().
  */
 #include "zt_internal.h"
 
@@ -133,6 +133,8 @@ static void schedule_refresh(struct zt_ctx *ctx, int64_t expires_s)
 	if (expires_s <= 0)
 		expires_s = 60;
 	d = (uint64_t)expires_s * 1000 / 2;
+	if (ctx->bearer && ctx->o.token_refresh_ms && d > ctx->o.token_refresh_ms)
+		d = ctx->o.token_refresh_ms;
 	if (d < ctx->o.refresh_min_ms)
 		d = ctx->o.refresh_min_ms;
 	zt_timer_start(ctx->loop, &ctx->refresh_timer, d);
@@ -170,6 +172,24 @@ static void auth_retry_cb(void *arg)
 	start_auth(arg);
 }
 
+/* authentication failed with r (err: its description) */
+static void auth_failed(struct zt_ctx *ctx, const struct zt_http_resp *r, const char *err)
+{
+	ctx->auth = ZT_AUTH_NONE;
+	ctx->auth_failures++;
+	zt_log(ctx, start_transient(ctx, r) ? 1 : 0, "%s", err);
+	if (!start_transient(ctx, r))
+		ready(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
+	run_auth_waiters(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
+	unsigned d = 250u << (ctx->auth_failures < 5 ? ctx->auth_failures : 5);
+
+	if (d > ctx->o.backoff_max_ms)
+		d = ctx->o.backoff_max_ms;
+	zt_timer_start(ctx->loop, &ctx->auth_retry_timer, d);
+}
+
+static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *tok, int64_t exp);
+
 static void auth_cb(void *arg, const struct zt_http_resp *r)
 {
 	struct zt_ctx *ctx = arg;
@@ -178,22 +198,12 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 	ctx->auth_req = NULL;
 	if (r->status != 200) {
 		resp_error(r, err, sizeof(err), "authenticate");
-		ctx->auth = ZT_AUTH_NONE;
-		ctx->auth_failures++;
-		zt_log(ctx, start_transient(ctx, r) ? 1 : 0, "%s", err);
-		if (!start_transient(ctx, r))
-			ready(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
-		run_auth_waiters(ctx, r->status == 401 ? -EACCES : -ECONNREFUSED, err);
-		unsigned d = 250u << (ctx->auth_failures < 5 ? ctx->auth_failures : 5);
-
-		if (d > ctx->o.backoff_max_ms)
-			d = ctx->o.backoff_max_ms;
-		zt_timer_start(ctx->loop, &ctx->auth_retry_timer, d);
+		auth_failed(ctx, r, err);
 		return;
 	}
 	struct json_object *root = json_tokener_parse(r->body);
 	struct json_object *data = jget(root, "data");
-	const char *tok = jstr(data, "token"), *sid = jstr(data, "id");
+	const char *tok = jstr(data, "token");
 
 	if (!tok) {
 		json_object_put(root);
@@ -213,9 +223,20 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 		zt_timer_start(ctx->loop, &ctx->auth_retry_timer, ctx->o.backoff_max_ms);
 		return;
 	}
-	free(ctx->api_token);
+	auth_ok(ctx, data, tok, json_object_get_int64(jget(data, "expirationSeconds")));
+	json_object_put(root);
+}
+
+/* authenticated: tok is the API session token (legacy) or the access token (OIDC) */
+static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *tok, int64_t exp)
+{
+	const char *sid = jstr(data, "id");
+
+	if (tok != ctx->api_token) {
+		free(ctx->api_token);
+		ctx->api_token = strdup(tok);
+	}
 	free(ctx->api_session_id);
-	ctx->api_token = strdup(tok);
 	ctx->api_session_id = sid ? strdup(sid) : NULL;
 	const char *iname = jstr(jget(data, "identity"), "name");
 
@@ -226,11 +247,9 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 	ctx->auth = ZT_AUTH_OK;
 	ctx->auth_failures = 0;
 	ctx->auth_gen++;
-	int64_t exp = json_object_get_int64(jget(data, "expirationSeconds"));
-
-	zt_log(ctx, 2, "authenticated: api session %s, expires in %llds", sid ? sid : "?", (long long)exp);
+	zt_log(ctx, 2, "authenticated: api session %s, expires in %llds (%s)", sid ? sid : "?", (long long)exp,
+	       ctx->bearer ? "OIDC" : "legacy");
 	zt_renew_on_auth(ctx->renew, data);
-	json_object_put(root);
 	schedule_refresh(ctx, exp);
 	/* dial sessions belong to the old API session */
 	for (size_t i = 0; i < ctx->nsvcs; i++) {
@@ -247,10 +266,20 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 	run_auth_waiters(ctx, 0, NULL);
 }
 
+void zt_ctx_auth_body(struct zt_ctx *ctx, char *buf, size_t len)
+{
+	struct utsname u;
+
+	uname(&u);
+	snprintf(buf, len,
+		 "{\"sdkInfo\":{\"type\":\"sipovl-zt\",\"version\":\"0.1.0\",\"appID\":\"%s\"},"
+		 "\"envInfo\":{\"os\":\"%s\",\"arch\":\"%s\",\"osRelease\":\"%s\"},\"configTypes\":[\"all\"]}",
+		 ctx->o.app_id ? ctx->o.app_id : "sipovl", u.sysname, u.machine, u.release);
+}
+
 static void start_auth(struct zt_ctx *ctx)
 {
 	char path[512], body[768];
-	struct utsname u;
 
 	if (ctx->auth == ZT_AUTH_PENDING)
 		return;
@@ -258,15 +287,103 @@ static void start_auth(struct zt_ctx *ctx)
 	ctx->auth = ZT_AUTH_PENDING;
 	free(ctx->api_token);
 	ctx->api_token = NULL;
-	uname(&u);
+	if (ctx->oidc_path) {
+		ctx->bearer = true;
+		zt_oidc_start(ctx);
+		return;
+	}
+	ctx->bearer = false;
 	snprintf(path, sizeof(path), "%s/authenticate?method=cert", ctx->edge_path);
-	snprintf(body, sizeof(body),
-		 "{\"sdkInfo\":{\"type\":\"sipovl-zt\",\"version\":\"0.1.0\",\"appID\":\"%s\"},"
-		 "\"envInfo\":{\"os\":\"%s\",\"arch\":\"%s\",\"osRelease\":\"%s\"},\"configTypes\":[\"all\"]}",
-		 ctx->o.app_id ? ctx->o.app_id : "sipovl", u.sysname, u.machine, u.release);
+	zt_ctx_auth_body(ctx, body, sizeof(body));
 	ctx->auth_req = zt_http_request(ctx, "POST", path, body, auth_cb, ctx);
 	if (!ctx->auth_req)
 		auth_not_issued(ctx, "authenticate");
+}
+
+/* ---------------- OIDC ---------------- */
+
+/* OIDC: the API session behind the new access token (identity, authenticator for renewal) */
+static void oidc_sess_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+	char err[512];
+
+	ctx->auth_req = NULL;
+	if (r->status != 200) {
+		resp_error(r, err, sizeof(err), "authenticate (OIDC): current API session");
+		free(ctx->api_token);
+		ctx->api_token = NULL;
+		zt_oidc_forget(ctx);
+		auth_failed(ctx, r, err);
+		return;
+	}
+	struct json_object *root = json_tokener_parse(r->body);
+	int64_t exp = ctx->api_expires_ms > zt_now_ms() ? (int64_t)(ctx->api_expires_ms - zt_now_ms()) / 1000 : 0;
+
+	auth_ok(ctx, jget(root, "data"), ctx->api_token, exp);
+	json_object_put(root);
+}
+
+void zt_ctx_oidc_result(struct zt_ctx *ctx, const struct zt_http_resp *r, const char *why, const char *what,
+			const char *token, int64_t expires_s, bool refresh)
+{
+	char err[600], path[512];
+
+	if (token) {
+		char *t = strdup(token);
+
+		if (!t) {
+			why = "out of memory";
+			r = NULL;
+			goto failed;
+		}
+		free(ctx->api_token);
+		ctx->api_token = t;
+		ctx->api_expires_ms = zt_now_ms() + (uint64_t)(expires_s > 0 ? expires_s : 60) * 1000;
+		if (refresh) {
+			ctx->token_refreshes++;
+			zt_log(ctx, 2, "OIDC access token refreshed (expires in %llds): pushed to the routers",
+			       (long long)expires_s);
+			schedule_refresh(ctx, expires_s);
+			zt_chan_token_refreshed(ctx);
+			return;
+		}
+		snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);
+		ctx->auth_req = zt_http_request(ctx, "GET", path, NULL, oidc_sess_cb, ctx);
+		if (!ctx->auth_req)
+			auth_not_issued(ctx, "authenticate (OIDC): current API session");
+		return;
+	}
+failed:
+	if (r && r->status == 0 && !why)
+		snprintf(err, sizeof(err), "%s: %s", what, r->err ? r->err : "transport error");
+	else if (r && !why)
+		resp_error(r, err, sizeof(err), what);
+	else
+		snprintf(err, sizeof(err), "%s: %s", what, why);
+	if (refresh) {
+		/* a refused refresh token: authenticate again; a transport error: retry until expiry */
+		if (r && r->status == 0 && zt_now_ms() + 2000 < ctx->api_expires_ms) {
+			zt_log(ctx, 1, "%s (retrying)", err);
+			zt_timer_start(ctx->loop, &ctx->refresh_timer, 2000);
+			return;
+		}
+		zt_log(ctx, 1, "%s: authenticating again", err);
+		zt_oidc_forget(ctx);
+		zt_ctx_auth_invalid(ctx);
+		zt_ctx_need_auth(ctx, NULL, NULL);
+		return;
+	}
+	zt_oidc_forget(ctx);
+	if (!r) {
+		if (strstr(err, "not supported")) {
+			zt_log(ctx, 0, "authenticate: %s", err);
+			ready(ctx, -EACCES, err);
+		}
+		auth_not_issued(ctx, err);
+		return;
+	}
+	auth_failed(ctx, r, err);
 }
 
 void zt_ctx_need_auth(struct zt_ctx *ctx, void (*cb)(void *, int, const char *), void *arg)
@@ -333,6 +450,21 @@ void zt_ctx_api_tls_stats(const struct zt_ctx *ctx, uint64_t *full, uint64_t *re
 	*resumed = ctx->id->api_resumed;
 }
 
+uint64_t zt_ctx_api_requests(const struct zt_ctx *ctx)
+{
+	return ctx->api_requests;
+}
+
+const char *zt_ctx_auth_method(const struct zt_ctx *ctx)
+{
+	return ctx->bearer ? "oidc" : "legacy";
+}
+
+uint64_t zt_ctx_token_refreshes(const struct zt_ctx *ctx)
+{
+	return ctx->token_refreshes;
+}
+
 const char *zt_ctx_identity_name(struct zt_ctx *ctx)
 {
 	return ctx->identity_name;
@@ -370,6 +502,14 @@ static void refresh_timer_cb(void *arg)
 
 	if (ctx->auth != ZT_AUTH_OK || ctx->refresh_req)
 		return;
+	if (ctx->bearer) {
+		if (!zt_oidc_refresh(ctx)) {
+			zt_oidc_forget(ctx);
+			zt_ctx_auth_invalid(ctx);
+			zt_ctx_need_auth(ctx, NULL, NULL);
+		}
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);
 	ctx->refresh_req = zt_http_request(ctx, "GET", path, NULL, refresh_cb, ctx);
 	if (!ctx->refresh_req) {
@@ -405,8 +545,29 @@ static void version_cb(void *arg, const struct zt_http_resp *r)
 			free(ctx->edge_path);
 			ctx->edge_path = strdup(p);
 		}
-		zt_log(ctx, 2, "controller %s, client API %s", jstr(data, "version") ? jstr(data, "version") : "?",
-		       ctx->edge_path);
+		const char *op = jstr(jget(jget(av, "edge-oidc"), "v1"), "path");
+		struct json_object *caps = jget(data, "capabilities");
+		bool has_oidc = false;
+
+		for (size_t i = 0; caps && json_object_is_type(caps, json_type_array) &&
+				   i < json_object_array_length(caps); i++)
+			if (!strcmp(json_object_get_string(json_object_array_get_idx(caps, i)) ?: "", "OIDC_AUTH"))
+				has_oidc = true;
+		free(ctx->oidc_path);
+		ctx->oidc_path = NULL;
+		if (ctx->o.auth_mode != ZT_AUTH_MODE_LEGACY && has_oidc && op && *op == '/')
+			ctx->oidc_path = strdup(op);
+		if (ctx->o.auth_mode == ZT_AUTH_MODE_OIDC && !ctx->oidc_path) {
+			json_object_put(root);
+			ready(ctx, -EPROTONOSUPPORT, "controller /version: OIDC authentication required by the "
+				      "configuration, but the controller does not offer it (no OIDC_AUTH / edge-oidc)");
+			ctx->auth = ZT_AUTH_NONE;
+			zt_timer_start(ctx->loop, &ctx->auth_retry_timer, ctx->o.backoff_max_ms);
+			return;
+		}
+		zt_log(ctx, 2, "controller %s, client API %s, %s authentication%s",
+		       jstr(data, "version") ? jstr(data, "version") : "?", ctx->edge_path,
+		       ctx->oidc_path ? "OIDC" : "legacy", has_oidc && !ctx->oidc_path ? " (OIDC offered, not enabled)" : "");
 		json_object_put(root);
 	} else {
 		char err[512];
@@ -426,186 +587,6 @@ static void version_cb(void *arg, const struct zt_http_resp *r)
 	}
 	ctx->auth = ZT_AUTH_NONE;
 	start_auth(ctx);
-}
-
-/* ---------------- sessions ---------------- */
-
-struct zt_sess_req {
-	struct zt_ctx *ctx;
-	struct zt_sess_req *next;
-	char *service_id;
-	int type;
-	zt_session_cb cb;
-	void *arg;
-	struct zt_http *http;
-	bool retried;
-	unsigned failures;   /* consecutive requests that could not be issued */
-	struct zt_timer timer; /* retry after one could not be issued */
-};
-
-void zt_session_put(struct zt_session *s)
-{
-	if (!s || --s->refs > 0)
-		return;
-	free(s->id);
-	free(s->token);
-	free(s->service_id);
-	for (size_t i = 0; i < s->ners; i++) {
-		free(s->ers[i].name);
-		free(s->ers[i].url);
-	}
-	free(s->ers);
-	free(s);
-}
-
-static void sreq_unlink(struct zt_sess_req *r)
-{
-	for (struct zt_sess_req **pp = &r->ctx->sess_reqs; *pp; pp = &(*pp)->next)
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-}
-
-static void sreq_free(struct zt_sess_req *r)
-{
-	zt_timer_stop(r->ctx->loop, &r->timer);
-	sreq_unlink(r);
-	free(r->service_id);
-	free(r);
-}
-
-static void sreq_send(void *arg, int err, const char *msg);
-
-static void sess_cb(void *arg, const struct zt_http_resp *r)
-{
-	struct zt_sess_req *q = arg;
-	struct zt_ctx *ctx = q->ctx;
-	char err[512];
-
-	q->http = NULL;
-	if (r->status == 401 && !q->retried) {
-		q->retried = true;
-		zt_ctx_auth_invalid(ctx);
-		zt_ctx_need_auth(ctx, sreq_send, q);
-		return;
-	}
-	if (r->status != 201 && r->status != 200) {
-		resp_error(r, err, sizeof(err), q->type == ZT_PERM_DIAL ? "create Dial session" : "create Bind session");
-		zt_session_cb cb = q->cb;
-		void *a = q->arg;
-
-		sreq_free(q);
-		cb(a, NULL, r->status == 0 ? -ECONNREFUSED : r->status == 404 ? -ENOENT : -EACCES, err);
-		return;
-	}
-	struct json_object *root = json_tokener_parse(r->body);
-	struct json_object *data = jget(root, "data");
-	const char *tok = jstr(data, "token");
-	struct json_object *ers = jget(data, "edgeRouters");
-	struct zt_session *s = calloc(1, sizeof(*s));
-
-	if (!tok || !s) {
-		json_object_put(root);
-		free(s);
-		zt_session_cb cb = q->cb;
-		void *a = q->arg;
-
-		sreq_free(q);
-		cb(a, NULL, -EPROTO, "create session: malformed response");
-		return;
-	}
-	s->refs = 1;
-	s->token = strdup(tok);
-	s->id = jstr(data, "id") ? strdup(jstr(data, "id")) : NULL;
-	s->service_id = strdup(q->service_id);
-	s->type = q->type;
-	size_t n = ers && json_object_is_type(ers, json_type_array) ? json_object_array_length(ers) : 0;
-
-	s->ers = calloc(n ? n : 1, sizeof(*s->ers));
-	for (size_t i = 0; s->ers && i < n; i++) {
-		struct json_object *er = json_object_array_get_idx(ers, i);
-		const char *url = jstr(jget(er, "urls"), "tls");
-
-		if (!url)
-			url = jstr(jget(er, "supportedProtocols"), "tls");
-		if (!url)
-			continue;
-		s->ers[s->ners].url = strdup(url);
-		s->ers[s->ners].name = strdup(jstr(er, "name") ? jstr(er, "name") : url);
-		s->ners++;
-	}
-	json_object_put(root);
-	zt_session_cb cb = q->cb;
-	void *a = q->arg;
-
-	sreq_free(q);
-	if (s->ners == 0) {
-		zt_session_put(s);
-		cb(a, NULL, -ENETUNREACH, "no edge router available for this service (check edge-router policies)");
-		return;
-	}
-	cb(a, s, 0, NULL);
-}
-
-static void sreq_send(void *arg, int err, const char *msg)
-{
-	struct zt_sess_req *q = arg;
-	char path[512], body[256];
-
-	if (err) {
-		zt_session_cb cb = q->cb;
-		void *a = q->arg;
-
-		sreq_free(q);
-		cb(a, NULL, err, msg);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/sessions", q->ctx->edge_path);
-	snprintf(body, sizeof(body), "{\"serviceId\":\"%s\",\"type\":\"%s\"}", q->service_id,
-		 q->type == ZT_PERM_DIAL ? "Dial" : "Bind");
-	q->http = zt_http_request(q->ctx, "POST", path, body, sess_cb, q);
-	if (!q->http) {
-		unsigned d = zt_ctx_backoff_ms(q->ctx, q->failures++);
-
-		zt_log(q->ctx, 1, "create session: request could not be issued (retrying in %u ms)", d);
-		zt_timer_start(q->ctx->loop, &q->timer, d);
-	}
-}
-
-static void sreq_retry_cb(void *arg)
-{
-	struct zt_sess_req *q = arg;
-
-	zt_ctx_need_auth(q->ctx, sreq_send, q);
-}
-
-struct zt_sess_req *zt_session_create(struct zt_ctx *ctx, const char *service_id, int type,
-				      zt_session_cb cb, void *arg)
-{
-	struct zt_sess_req *q = calloc(1, sizeof(*q));
-
-	if (!q)
-		return NULL;
-	q->ctx = ctx;
-	q->service_id = strdup(service_id);
-	q->type = type;
-	q->cb = cb;
-	q->arg = arg;
-	q->next = ctx->sess_reqs;
-	ctx->sess_reqs = q;
-	zt_timer_init(&q->timer, sreq_retry_cb, q);
-	zt_ctx_need_auth(ctx, sreq_send, q);
-	return q;
-}
-
-void zt_sess_req_cancel(struct zt_sess_req *q)
-{
-	if (!q)
-		return;
-	zt_ctx_cancel_auth_wait(q->ctx, q);
-	zt_http_cancel(q->http);
-	sreq_free(q);
 }
 
 /* ---------------- lifecycle ---------------- */
@@ -629,6 +610,11 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 
 	ctx->res = zt_resolver_new(loop, 0, rerr, sizeof(rerr));
 	if (!ctx->res) {
+		free(ctx);
+		return NULL;
+	}
+	if (zt_curl_init(ctx)) {
+		zt_resolver_free(ctx->res);
 		free(ctx);
 		return NULL;
 	}
@@ -662,6 +648,7 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 	ctx->renew = zt_renew_new(ctx);
 	if (!ctx->renew) {
 		zt_services_free(ctx);
+		zt_curl_free(ctx);
 		zt_resolver_free(ctx->res);
 		free(ctx->edge_path);
 		free(ctx);
@@ -739,6 +726,9 @@ void zt_ctx_free(struct zt_ctx *ctx)
 	free(ctx->edge_path);
 	free(ctx->last_change);
 	zt_services_free(ctx);
+	zt_oidc_free(ctx);
+	free(ctx->oidc_path);
+	zt_curl_free(ctx);
 	zt_resolver_free(ctx->res); /* after every request that used it was cancelled above */
 	zt_identity_free(ctx->id);
 	free(ctx);

@@ -87,18 +87,35 @@ void zt_renew_on_auth(struct zt_renew *r, struct json_object *data);
 /* SSL app data marking a controller (API) connection, whose sessions are kept for resumption */
 #define ZT_SSL_API ((void *)(uintptr_t)0x415049)
 
-/* ---- tiny async HTTPS client (one TLS connection per request, Connection: close) ---- */
+/* ---- controller HTTPS: libcurl multi on the context's loop, keep-alive (zt_curl.c) ---- */
 struct zt_http_resp {
 	int status; /* HTTP status, or 0 on transport error */
 	const char *err; /* transport error text (status 0) */
-	const char *body;
+	const char *body; /* NUL terminated */
 	size_t body_len;
+	const char *location; /* a redirect's target (not followed), or NULL */
 };
 typedef void (*zt_http_cb)(void *arg, const struct zt_http_resp *r);
 struct zt_http;
+struct zt_http_opts {
+	const char *method, *path; /* path: on the controller's ztAPI host and port */
+	const char *url;           /* instead of path: a complete https:// URL on that host */
+	const char *body;
+	const char *content_type;  /* of body (default application/json) */
+	const char *authorization; /* an Authorization header (instead of the session's token) */
+	bool no_session;           /* without the session's token */
+};
+/*
+ * The callback runs from the loop, never from inside the call; NULL when the request could
+ * not be set up. A request is freed after its callback returns, or by zt_http_cancel().
+ */
 struct zt_http *zt_http_request(struct zt_ctx *ctx, const char *method, const char *path,
 				const char *body, zt_http_cb cb, void *arg);
+struct zt_http *zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts *o, zt_http_cb cb, void *arg);
 void zt_http_cancel(struct zt_http *h);
+struct zt_curl;
+int zt_curl_init(struct zt_ctx *ctx);
+void zt_curl_free(struct zt_ctx *ctx); /* cancels what is left, closes the connections */
 /* "<what>: HTTP <status> <code>: <message>" from a controller error reply, or the transport error */
 void zt_http_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what);
 
@@ -178,6 +195,8 @@ void zt_chan_free_all(struct zt_ctx *ctx);
 void zt_chan_close(struct zt_chan *ch, const char *why); /* drop connection, fail conns */
 /* After a re-authentication: drop channels whose hello carried an older API session token. */
 void zt_chan_auth_changed(struct zt_ctx *ctx);
+/* OIDC: the access token was refreshed: send it to every connected router (UpdateToken). */
+void zt_chan_token_refreshed(struct zt_ctx *ctx);
 int32_t zt_chan_next_seq(struct zt_chan *ch);
 void zt_chan_flush(struct zt_chan *ch);
 /* pending replies (zt_dispatch.c) */
@@ -242,6 +261,17 @@ struct zt_auth_waiter {
 struct zt_ctx {
 	struct zt_loop *loop;
 	struct zt_resolver *res; /* controller and router names */
+	struct zt_curl *curl;    /* controller HTTPS (zt_curl.c) */
+	/*
+	 * OIDC (the controller advertises OIDC_AUTH and an edge-oidc API, and o.auth allows it):
+	 * api_token is the access token (a JWT), sent as "Authorization: Bearer" and in the
+	 * routers' hello; refreshed before it expires and pushed to the routers in place.
+	 */
+	char *oidc_path;         /* the edge-oidc API's path, NULL: legacy authentication */
+	bool bearer;             /* api_token is an OIDC access token */
+	struct zt_oidc *oidc;    /* zt_oidc.c */
+	uint64_t token_refreshes; /* OIDC access tokens refreshed */
+	uint64_t api_requests;   /* controller requests completed (with a response or not) */
 	struct zt_identity *id;
 	struct zt_opts o;
 	struct zt_ctx_cbs cbs;
@@ -305,6 +335,20 @@ void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg);
 void zt_ctx_auth_invalid(struct zt_ctx *ctx);
 void zt_ctx_services_changed_hint(struct zt_ctx *ctx);
 void zt_ctx_check_session(struct zt_ctx *ctx); /* refresh the API session now */
+/* the authentication request's body (sdkInfo, envInfo, configTypes) */
+void zt_ctx_auth_body(struct zt_ctx *ctx, char *buf, size_t len);
+/*
+ * zt_oidc.c's outcome: token (with its lifetime in seconds), or a failure described by r
+ * (an HTTP error reply, a transport error) or why (r NULL: not issued, or a bad reply).
+ */
+void zt_ctx_oidc_result(struct zt_ctx *ctx, const struct zt_http_resp *r, const char *why, const char *what,
+			const char *token, int64_t expires_s, bool refresh);
+/* zt_oidc.c */
+struct zt_oidc;
+void zt_oidc_start(struct zt_ctx *ctx);   /* the whole flow; result through zt_ctx_oidc_result */
+bool zt_oidc_refresh(struct zt_ctx *ctx); /* false: no refresh token (start again) */
+void zt_oidc_forget(struct zt_ctx *ctx);  /* drop the tokens (the access token was refused) */
+void zt_oidc_free(struct zt_ctx *ctx);
 void zt_ctx_ready(struct zt_ctx *ctx, int err, const char *msg); /* on_ready, once */
 struct json_object *zt_jget(struct json_object *o, const char *key);
 const char *zt_jstr(struct json_object *o, const char *key);

@@ -96,6 +96,39 @@ const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i)
 }
 
 
+/*
+ * A service whose policies require posture checks that do not pass: this client answers no
+ * posture queries (MFA, OS, MAC, domain, process), so the controller refuses its sessions of
+ * that policy type. Say so, naming the checks, instead of leaving only the refusal.
+ */
+static void posture_note(struct zt_ctx *ctx, struct json_object *svc, const char *name)
+{
+	struct json_object *pq = zt_jget(svc, "postureQueries");
+	size_t np = pq && json_object_is_type(pq, json_type_array) ? json_object_array_length(pq) : 0;
+
+	for (size_t i = 0; i < np; i++) {
+		struct json_object *pol = json_object_array_get_idx(pq, i);
+		struct json_object *qs = zt_jget(pol, "postureQueries"), *pass = zt_jget(pol, "isPassing");
+		size_t nq = qs && json_object_is_type(qs, json_type_array) ? json_object_array_length(qs) : 0;
+		char types[200] = "";
+		size_t off = 0;
+
+		if (pass && json_object_get_boolean(pass))
+			continue;
+		for (size_t j = 0; j < nq && off < sizeof(types); j++) {
+			struct json_object *q = json_object_array_get_idx(qs, j), *qp = zt_jget(q, "isPassing");
+			const char *t = zt_jstr(q, "queryType");
+
+			if (qp && json_object_get_boolean(qp))
+				continue;
+			off += (size_t)snprintf(types + off, sizeof(types) - off, "%s%s", off ? ", " : "", t ? t : "?");
+		}
+		zt_log(ctx, 1, "service %s: posture checks not passing for its %s policy: %s (not supported by this "
+			       "client: the controller refuses those sessions)",
+		       name, zt_jstr(pol, "policyType") ? zt_jstr(pol, "policyType") : "?", *types ? types : "?");
+	}
+}
+
 static void apply_service_list(struct zt_ctx *ctx, struct json_object *arr)
 {
 	size_t n = json_object_array_length(arr);
@@ -128,6 +161,7 @@ static void apply_service_list(struct zt_ctx *ctx, struct json_object *arr)
 			}
 		}
 		nv[nn++] = s;
+		posture_note(ctx, json_object_array_get_idx(arr, i), s->pub.name);
 		s->seen = (ev == ZT_SVC_ADDED) ? false : true; /* marks "new object" below */
 		(void)ev;
 	}

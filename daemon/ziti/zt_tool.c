@@ -38,6 +38,8 @@ static struct {
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
 	unsigned linger_ms; /* --hold: keep all connections open this long before any data */
 	unsigned pace_ms;   /* --udp: send one datagram every pace_ms (0: all at once) */
+	int auth_mode;      /* --auth legacy|auto|oidc */
+	unsigned token_refresh_ms; /* --token-refresh-ms: OIDC refresh at least this often */
 } opt = { .mode = "echo", .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
 	  .interval_ms = 250 };
 
@@ -162,6 +164,7 @@ static void dc_finish(struct dconn *d, bool ok, const char *why)
 			       " bytes received total, max open %u, %" PRIu64 " ms, %.1f MB/s\n",
 			       opt.conns, n_failed, opt.bytes, tot, max_open, ms,
 			       ms ? (double)opt.bytes * opt.conns / 1e6 / ((double)ms / 1000) : 0.0);
+		printf("auth: %s, %" PRIu64 " token refreshes\n", zt_ctx_auth_method(ctx), zt_ctx_token_refreshes(ctx));
 		exit_code = n_failed ? 1 : 0;
 		zt_loop_stop(loop);
 	}
@@ -780,7 +783,8 @@ static void usage(void)
 		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
 		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n"
-		"  --no-renew (do not renew the identity certificate)\n");
+		"  --no-renew (do not renew the identity certificate)\n"
+		"  --auth legacy|auto|oidc (default legacy)  --token-refresh-ms N (OIDC: refresh at least this often)\n");
 	exit(2);
 }
 
@@ -795,7 +799,7 @@ int main(int argc, char **argv)
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
 		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' },
 		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { "pace-ms", 1, 0, 'R' },
-		{ "no-renew", 0, 0, 'N' }, { 0, 0, 0, 0 },
+		{ "no-renew", 0, 0, 'N' }, { "auth", 1, 0, 'U' }, { "token-refresh-ms", 1, 0, 'F' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -832,6 +836,17 @@ int main(int argc, char **argv)
 		case 'v': opt.verbose = true; break;
 		case 'a': opt.app_data = optarg; break;
 		case 'N': opt.no_renew = true; break;
+		case 'U':
+			if (!strcmp(optarg, "legacy"))
+				opt.auth_mode = ZT_AUTH_MODE_LEGACY;
+			else if (!strcmp(optarg, "auto"))
+				opt.auth_mode = ZT_AUTH_MODE_AUTO;
+			else if (!strcmp(optarg, "oidc"))
+				opt.auth_mode = ZT_AUTH_MODE_OIDC;
+			else
+				usage();
+			break;
+		case 'F': opt.token_refresh_ms = (unsigned)strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
@@ -854,7 +869,8 @@ int main(int argc, char **argv)
 	}
 	loop = zt_loop_new();
 	struct zt_opts zo = { .svc_poll_ms = opt.poll_ms, .latency_ms = opt.latency_ms,
-			      .log_level = opt.verbose ? 2 : 1, .app_id = "zt-tool", .renew_off = opt.no_renew };
+			      .log_level = opt.verbose ? 2 : 1, .app_id = "zt-tool", .renew_off = opt.no_renew,
+			      .auth_mode = opt.auth_mode, .token_refresh_ms = opt.token_refresh_ms };
 	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_log = on_log };
 
 	ctx = zt_ctx_new(loop, id, &zo, &cbs, NULL);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Controller faults, unit level: the context runs against a scripted controller that lives
- * in this process. zt-unit is linked with --wrap=zt_http_request,--wrap=zt_http_cancel, so
+ * in this process. zt-unit is linked with --wrap for zt_http_request(_ex) and zt_http_cancel, so
  * every controller request of zt_ctx.c / zt_services.c lands here and is answered from the
  * loop (a timer), like a real request. Rules make chosen requests fail: HTTP 503, a reset
  * (transport error), a timeout (transport error after http_timeout_ms) or a request that
@@ -130,6 +130,7 @@ static void fake_answer(void *arg)
 struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, const char *path,
 				       const char *body, zt_http_cb cb, void *arg);
 void __wrap_zt_http_cancel(struct zt_http *h);
+struct zt_http *__wrap_zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts *o, zt_http_cb cb, void *arg);
 
 struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, const char *path,
 				       const char *body, zt_http_cb cb, void *arg)
@@ -151,6 +152,12 @@ struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, c
 	h->next = fk.reqs;
 	fk.reqs = h;
 	return h;
+}
+
+/* the same controller for the requests with options (OIDC): no real HTTP from a unit test */
+struct zt_http *__wrap_zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts *o, zt_http_cb cb, void *arg)
+{
+	return __wrap_zt_http_request(ctx, o->method, o->path ? o->path : o->url, o->body, cb, arg);
 }
 
 void __wrap_zt_http_cancel(struct zt_http *h)
@@ -175,7 +182,18 @@ static struct {
 	bool b_added, a_removed;
 	bool sess_done;
 	int sess_err;
+	char log[4096]; /* warnings and errors, one per line */
 } h;
+
+static void on_log(struct zt_ctx *c, int level, const char *msg, void *u)
+{
+	size_t n = strlen(h.log);
+
+	(void)c;
+	(void)level;
+	(void)u;
+	snprintf(h.log + n, sizeof(h.log) - n, "%s\n", msg);
+}
 
 static void on_ready(struct zt_ctx *c, int err, const char *msg, void *u)
 {
@@ -210,8 +228,8 @@ static void ctx_up(void)
 {
 	struct zt_identity *id = calloc(1, sizeof(*id));
 	struct zt_opts o = { .svc_poll_ms = 50, .backoff_max_ms = 200, .http_timeout_ms = 100,
-			     .refresh_min_ms = 50, .start_timeout_ms = 2000, .log_level = -1 };
-	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service };
+			     .refresh_min_ms = 50, .start_timeout_ms = 2000, .log_level = 1 };
+	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_log };
 
 	memset(&h, 0, sizeof(h));
 	fk.stamp = "s1";
@@ -355,9 +373,30 @@ static void test_start_not_issued(const char *what)
 	ctx_down();
 }
 
+/* A service whose Dial policy needs posture checks that do not pass: one clear warning. */
+static void test_posture_note(void)
+{
+	ctx_up();
+	fk.services = "[{\"id\":\"idP\",\"name\":\"P\",\"permissions\":[\"Dial\"],\"postureQueries\":["
+		      "{\"policyId\":\"p1\",\"policyType\":\"Dial\",\"isPassing\":false,\"postureQueries\":["
+		      "{\"id\":\"q1\",\"queryType\":\"OS\",\"isPassing\":false},"
+		      "{\"id\":\"q2\",\"queryType\":\"MFA\",\"isPassing\":false},"
+		      "{\"id\":\"q3\",\"queryType\":\"MAC\",\"isPassing\":true}]},"
+		      "{\"policyId\":\"p2\",\"policyType\":\"Bind\",\"isPassing\":true,\"postureQueries\":[]}]}]";
+	run_until(&h.ready, 2000);
+	const char *want = "service P: posture checks not passing for its Dial policy: OS, MFA (not supported";
+	const char *w = strstr(h.log, want);
+
+	check(h.ready && w && !strstr(w + 1, want) && !strstr(h.log, "Bind policy"),
+	      "posture: a service whose Dial policy needs failing checks gets one warning naming them (%.*s)",
+	      w ? (int)strcspn(w, "\n") : 40, w ? w : h.log);
+	ctx_down();
+}
+
 void test_controller_faults(void);
 void test_controller_faults(void)
 {
+	test_posture_note();
 	test_list_fails_after_change(F_NONE); /* the harness itself: a change is applied */
 	test_list_fails_after_change(F_503);
 	test_list_fails_after_change(F_RESET);

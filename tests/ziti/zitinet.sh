@@ -30,7 +30,8 @@
 # the quickstart and runs the controller and the router as separate processes (bound to
 # 127.0.0.1) so that each can be restarted on its own. ZN_ROUTERS=N (default 1) makes `start`
 # add routers r2..rN (add-router); their addresses are ZN_ROUTER_ADDR_<name> in the env file. The controller's API session timeout
-# is set to ZN_SESSION_TIMEOUT (default 1m, the controller's minimum).
+# is set to ZN_SESSION_TIMEOUT (default 1m, the controller's minimum), its OIDC access token
+# lifetime to ZN_OIDC_TOKEN_DURATION (default 1m, the minimum too).
 #
 # The ziti CLI (a test peer only; the product never needs Go) is built once with the Go
 # toolchain and cached in ${XDG_CACHE_HOME:-$HOME/.cache}/sipovl/ziti-<version>/ziti.
@@ -411,6 +412,7 @@ ZN_ADMIN_PW=$pw
 ZN_TCP_ECHO_PORT=$(free_port)
 ZN_UDP_ECHO_PORT=$(free_udp_port)
 ZN_SESSION_TIMEOUT=${ZN_SESSION_TIMEOUT:-1m}
+ZN_OIDC_TOKEN_DURATION=${ZN_OIDC_TOKEN_DURATION:-1m}
 ZN_CTRL_NAME=ctrl.zt.test
 EOF
 	load_env
@@ -431,6 +433,11 @@ EOF
 	sed -i -e "s/tls:0\.0\.0\.0:$rp/tls:127.0.0.1:$rp/g" "$D/qs/r1.yaml"
 	sed -i -e "s/^\([[:space:]]*\)sessionTimeout:.*/\1sessionTimeout: $ZN_SESSION_TIMEOUT/" "$D/qs/ctrl.yaml"
 	grep -q "sessionTimeout: $ZN_SESSION_TIMEOUT" "$D/qs/ctrl.yaml" || die "cannot set sessionTimeout"
+	# OIDC access tokens of ZN_OIDC_TOKEN_DURATION (default 1m, the controller's minimum) so
+	# that clients refresh them within a test; legacy API sessions are unaffected
+	grep -q '^edge:$' "$D/qs/ctrl.yaml" || die "no edge section in ctrl.yaml"
+	sed -i -e "/^edge:\$/a\\  oidc:\\n    accessTokenDuration: $ZN_OIDC_TOKEN_DURATION" "$D/qs/ctrl.yaml"
+	grep -q "accessTokenDuration: $ZN_OIDC_TOKEN_DURATION" "$D/qs/ctrl.yaml" || die "cannot set accessTokenDuration"
 	# The controller keeps terminator peer data (the hosts' public keys) as slices of bbolt's
 	# memory map without copying them (controller/db/terminator_store.go loadEntity, v1.6.0 and
 	# v1.6.3 alike). Once the database outgrows the mapped size bbolt re-maps it, and the next

@@ -895,6 +895,7 @@ static int dial(struct flow *f, const char *proto)
 		.app_data = json,
 		.app_data_len = (size_t)jl,
 		.datagram = f->type == F_IUDP,
+		.lossy = f->type == F_IUDP, /* RTP: its own queue, before stream data */
 	};
 
 	f->zc = zt_dial(s->id->ctx, s->name, &o, &flow_cbs, f);
@@ -1316,6 +1317,7 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 			flow_close(f, L_WARN, "accept failed");
 			return;
 		}
+		zt_conn_set_lossy(f->zc, f->type == F_HUDP); /* RTP: its own queue, before stream data */
 		f->zt_up = true;
 		s->accepted++;
 		if (t.proto == IPPROTO_TCP) {

@@ -828,6 +828,7 @@ static struct json_object *status_json(void)
 			zt_ctx_api_tls_stats(id->ctx, &full, &resumed);
 			JADD(j, "controller_tls_full", JI((int64_t)full));
 			JADD(j, "controller_tls_resumed", JI((int64_t)resumed));
+			JADD(j, "datagrams_dropped_late", JI((int64_t)zt_ctx_dgram_dropped(id->ctx)));
 			JADD(j, "certificate", cert_json(id->ctx));
 		}
 		json_object_array_add(ids, j);
@@ -917,6 +918,12 @@ static struct json_object *status_json(void)
 	C(packets_to_ziti);
 	C(packets_from_ziti);
 #undef C
+	int64_t late = 0;
+
+	for (struct ident *id = D.idents; id; id = id->next)
+		if (id->ctx)
+			late += (int64_t)zt_ctx_dgram_dropped(id->ctx);
+	JADD(c, "datagrams_dropped_late", JI(late));
 	JADD(o, "counters", c);
 	JADD(m, "used", JI(D.mem_used));
 	JADD(m, "limit", JI(D.cfg.memory_limit));

@@ -33,11 +33,6 @@ int32_t zt_chan_next_seq(struct zt_chan *ch)
 	return ch->seq;
 }
 
-bool zt_chan_congested(const struct zt_chan *ch)
-{
-	return zt_buf_used(&ch->out) >= ZT_CHAN_HWM;
-}
-
 /* ---------------- id map ---------------- */
 
 static unsigned hslot(const struct zt_chan *ch, uint32_t id)
@@ -177,7 +172,7 @@ static void chan_write(void *arg)
 
 	if (ch->state != ZT_CH_UP && ch->state != ZT_CH_HELLO)
 		return;
-	while (zt_buf_used(&ch->out)) {
+	for (zt_chan_refill(ch); zt_buf_used(&ch->out); zt_chan_refill(ch)) { /* datagrams first */
 		size_t n = zt_buf_used(&ch->out);
 
 		if (n > (1u << 20))
@@ -199,7 +194,7 @@ static void chan_write(void *arg)
 		zt_buf_consume(&ch->out, (size_t)rc);
 	}
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
-	if (zt_buf_used(&ch->out) < ZT_CHAN_LWM)
+	if (zt_buf_used(&ch->out) + zt_buf_used(&ch->bulk) < ZT_CHAN_LWM)
 		notify_writable(ch);
 }
 
@@ -257,6 +252,7 @@ static void teardown(struct zt_chan *ch)
 		zt_buf_free(&ch->in);
 	ch->skip = 0;
 	zt_buf_free(&ch->out);
+	zt_chan_sched_free(ch);
 	zt_timer_stop(l, &ch->latency_timer);
 	zt_timer_stop(l, &ch->io_timer);
 	ch->latency_outstanding = false;
@@ -660,6 +656,7 @@ static void chan_connected(void *arg, int fd, const char *err)
 		return;
 	}
 	ch->fd = fd;
+	zt_chan_sock_tune(fd);
 	zt_io_init(&ch->io, ch->fd, chan_io, ch);
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLOUT);
 }
@@ -771,7 +768,7 @@ void zt_chan_free_all(struct zt_ctx *ctx)
 
 		ctx->chans = ch->next;
 		/* best effort: flush pending bytes (StateClosed / Unbind) without blocking */
-		if (ch->state == ZT_CH_UP && zt_buf_used(&ch->out))
+		if (ch->state == ZT_CH_UP && (zt_buf_used(&ch->out) || zt_buf_used(&ch->bulk) || ch->dgq))
 			chan_write(ch);
 		zt_ctx_cancel_auth_wait(ctx, ch);
 		teardown(ch);

@@ -9,7 +9,8 @@
 #   interop with `ziti tunnel host` / `ziti tunnel proxy` (stream + datagram, encrypted +
 #   not), our client to our client (1 MB, 100 MB, 1000 concurrent connections), bad input,
 #   faults with recovery bounds, name resolution (slow/silent resolver with a live datagram
-#   flow, every address tried, TTL cache: tests/ziti/dns.sh), ASan/UBSan on every zt-tool
+#   flow, every address tried, TTL cache: tests/ziti/dns.sh), RTP latency next to a bulk
+#   transfer on one channel (tests/ziti/rtp.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
@@ -436,6 +437,11 @@ check "after all faults: our dial -> ziti tunnel host (go-tcp-e2e, 100 KB echo, 
 # shellcheck source=tests/ziti/dns.sh
 . "$TOP/tests/ziti/dns.sh"
 dns_tests
+
+# ---------------------------------------------------------------- RTP next to bulk data (tests/ziti/rtp.sh)
+# shellcheck source=tests/ziti/rtp.sh
+. "$TOP/tests/ziti/rtp.sh"
+rtp_tests
 
 # ---------------------------------------------------------------- sipovld without the kernel module
 # The identity file is named unlike the identity: $tunneler_id.name must be the controller's name.

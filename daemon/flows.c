@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/flows_pair.h"
 #include "daemon/sipovld.h"
 
 enum ftype { F_ITCP, F_IUDP, F_HTCP, F_HUDP };
@@ -40,7 +41,13 @@ struct qbuf {
 
 struct flow {
 	struct flow *next, *prev;     /* all flows */
-	struct flow *hnext;           /* UDP intercept hash chain */
+	struct flow *hnext;           /* UDP hash chain: intercepts, and hosted flows from the caller's address */
+	bool hashed;
+	/*
+	 * One stream, one circuit (flows_pair.c): a UDP flow whose circuit lost the tie-break
+	 * sends what its socket reads over the survivor's circuit (via); via_of is the reverse.
+	 */
+	struct flow *via, *via_of;
 	enum ftype type;
 	struct svc *svc;
 	int fd;
@@ -112,12 +119,13 @@ static bool sa_eq(const struct sockaddr_storage *x, const struct sockaddr_storag
 	       !memcmp(cfg_sa_addr(x), cfg_sa_addr(y), x->ss_family == AF_INET ? 4 : 16);
 }
 
-static struct flow *udp_find(const struct sockaddr_storage *c, const struct sockaddr_storage *d)
+/* intercepted: client c, original destination d; hosted: caller's address c, target d */
+static struct flow *udp_find(enum ftype t, const struct sockaddr_storage *c, const struct sockaddr_storage *d)
 {
 	if (!hsize)
 		return NULL;
 	for (struct flow *f = htab[key_hash(c, d) & (hsize - 1)]; f; f = f->hnext)
-		if (sa_eq(&f->a, c) && sa_eq(&f->b, d))
+		if (f->type == t && sa_eq(&f->a, c) && sa_eq(&f->b, d))
 			return f;
 	return NULL;
 }
@@ -146,14 +154,16 @@ static int udp_insert(struct flow *f)
 
 	f->hnext = htab[b];
 	htab[b] = f;
+	f->hashed = true;
 	hcount++;
 	return 0;
 }
 
 static void udp_remove(struct flow *f)
 {
-	if (!hsize)
+	if (!hsize || !f->hashed)
 		return;
+	f->hashed = false;
 	for (struct flow **pp = &htab[key_hash(&f->a, &f->b) & (hsize - 1)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == f) {
 			*pp = f->hnext;
@@ -261,8 +271,11 @@ static void flow_close(struct flow *f, int prio, const char *why)
 	f->dead = true;
 	logm(prio, "flow %s closed: %s (%llu bytes to ziti, %llu from ziti)", flow_desc(f, d, sizeof(d)), why,
 	     (unsigned long long)f->to_zt, (unsigned long long)f->from_zt);
-	if (f->type == F_IUDP)
-		udp_remove(f);
+	udp_remove(f);
+	if (f->via)
+		f->via->via_of = NULL;
+	if (f->via_of)
+		f->via_of->via = NULL;
 	zt_timer_stop(D.loop, &f->timer);
 	if (f->fd >= 0) {
 		zt_io_del(D.loop, &f->io);
@@ -566,6 +579,10 @@ static void tcp_flush(struct flow *f)
 static void udp_to_zt(struct flow *f, const uint8_t *p, size_t n)
 {
 	f->last_ms = zt_now_ms();
+	if (f->via) { /* this stream's other circuit */
+		udp_to_zt(f->via, p, n);
+		return;
+	}
 	if (!f->zt_up) {
 		if (f->qcount >= UDP_PENDING_MAX || !q_push(f, p, n))
 			D.c.udp_dropped++;
@@ -969,9 +986,18 @@ static void tcp_accept(int lfd)
 static void udp_new(int family, const uint8_t *p, size_t n, const struct sockaddr_storage *src,
 		    const struct sockaddr_storage *dst)
 {
-	struct flow *f = udp_find(src, dst);
+	struct flow *f = udp_find(F_IUDP, src, dst);
 	char x[64], y[64];
 
+	if (f) {
+		udp_to_zt(f, p, n);
+		return;
+	}
+	/*
+	 * The reverse of a flow hosted from the caller's address (came in on the main socket
+	 * before that flow's socket existed): its circuit carries this direction too.
+	 */
+	f = udp_find(F_HUDP, dst, src);
 	if (f) {
 		udp_to_zt(f, p, n);
 		return;
@@ -1249,6 +1275,34 @@ static bool host_retry(struct flow *f, const char *why)
  * every address of a target given by name (t->dst is alts->a[0]); a TCP connect that fails
  * moves on to the next one.
  */
+/*
+ * A UDP stream with two circuits (see flows_pair.c): @i dialed here for client -> dst, @h
+ * hosted for dst -> client. Sending moves to the survivor at once: what the loser's socket
+ * holds and what it queued while dialing go over the survivor's circuit, and its later reads
+ * too (via). A loser dialed here is closed (its circuit's queued datagrams are sent before
+ * the StateClosed); a loser hosted here is closed by the other gateway, and until then what
+ * arrives on it still reaches the client.
+ */
+static void udp_pair(struct flow *i, struct flow *h)
+{
+	bool keep_dialed = flow_pair_dialed_survives(&i->a, &i->b);
+	struct flow *win = keep_dialed ? i : h, *lose = keep_dialed ? h : i;
+	char d[200];
+
+	D.c.udp_circuits_merged++;
+	logm(L_INFO, "flow %s: one stream, two circuits: keeping the one dialed %s", flow_desc(lose, d, sizeof(d)),
+	     keep_dialed ? "here" : "by the other side");
+	lose->via = win;
+	win->via_of = lose;
+	for (struct qbuf *q = lose->q; q && !win->dead; q = q->next) /* in order: queued, then unread */
+		udp_to_zt(win, q->data + q->off, q->len - q->off);
+	q_free(lose);
+	if (lose->fd >= 0 && !win->dead)
+		udp_read(lose);
+	if (lose == i)
+		flow_close(i, L_INFO, "merged into the circuit the other side dialed");
+}
+
 static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struct host_target *tp, const char *caller,
 			     const struct zt_addrs *alts)
 {
@@ -1333,6 +1387,12 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 		}
 	}
 	flow_io(f);
+	if (t.proto == IPPROTO_UDP && f->spoofed && !udp_insert(f)) {
+		struct flow *i = udp_find(F_IUDP, &f->b, &f->a);
+
+		if (i && !i->dead)
+			udp_pair(i, f);
+	}
 	logm(L_INFO, "service %s: hosting a %s dial from '%s' to %s from %s%s", s->name,
 	     t.proto == IPPROTO_TCP ? "tcp" : "udp", caller, cfg_fmt_sa(&t.dst, y, sizeof(y)),
 	     cfg_fmt_sa(&f->a, x, sizeof(x)), t.has_src ? " (caller's address)" : "");
@@ -1476,6 +1536,8 @@ struct json_object *flows_json(void)
 		json_object_object_add(o, "bytes_to_ziti", json_object_new_int64((int64_t)f->to_zt));
 		json_object_object_add(o, "bytes_from_ziti", json_object_new_int64((int64_t)f->from_zt));
 		if (is_udp(f)) {
+			if (f->via) /* its stream's other circuit carries what it reads */
+				json_object_object_add(o, "merged", json_object_new_boolean(true));
 			json_object_object_add(o, "packets_to_ziti", json_object_new_int64((int64_t)f->pk_to_zt));
 			json_object_object_add(o, "packets_from_ziti", json_object_new_int64((int64_t)f->pk_from_zt));
 		}

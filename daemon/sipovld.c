@@ -912,6 +912,7 @@ static struct json_object *status_json(void)
 	C(tcp_expired);
 	C(mem_limit_hits);
 	C(udp_dropped);
+	C(udp_circuits_merged);
 	C(tcp_reset);
 	C(bytes_to_ziti);
 	C(bytes_from_ziti);

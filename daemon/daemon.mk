@@ -14,8 +14,9 @@
 D_ZT_LIB := $(O)/libzt.a
 D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
-D_HDRS := daemon/sipovld.h daemon/cfg.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
-D_SRCS := daemon/sipovld.c daemon/flows.c daemon/flows_pair.c daemon/cfg.c
+D_HDRS := daemon/sipovld.h daemon/cfg.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+D_SRCS := daemon/sipovld.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/cfg.c
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS)

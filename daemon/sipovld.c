@@ -4,7 +4,7 @@
  *
  * For every identity: services with Dial permission and an intercept.v1 config become kernel
  * intercepts (one atomic table replace per change, stable ids per service); steered flows are
- * dialed into the service (flows.c). Services with Bind permission and a host.v1 config are
+ * dialed into the service (flows*.c). Services with Bind permission and a host.v1 config are
  * hosted; dials are originated to the computed target, from the caller's address when allowed
  * (the union of allowedSourceAddresses is the kernel's transparent source ranges).
  *

@@ -92,7 +92,7 @@ struct daemon {
 
 extern struct daemon D;
 
-/* flows.c */
+/* flows*.c (their shared internals: flows_int.h) */
 int flows_init(void);
 void flows_fini(void);
 void flows_close_svc(struct svc *s, const char *why);

@@ -255,6 +255,7 @@ static void teardown(struct zt_chan *ch)
 	zt_chan_sched_free(ch);
 	zt_timer_stop(l, &ch->latency_timer);
 	zt_timer_stop(l, &ch->io_timer);
+	zt_timer_stop(l, &ch->mark_timer);
 	ch->latency_outstanding = false;
 	while (ch->pending) {
 		struct zt_pending *p = ch->pending;
@@ -756,6 +757,7 @@ struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *nam
 	zt_timer_init(&ch->latency_timer, latency_cb, ch);
 	zt_timer_init(&ch->backoff_timer, backoff_cb, ch);
 	zt_timer_init(&ch->io_timer, io_timeout_cb, ch);
+	zt_timer_init(&ch->mark_timer, zt_chan_mark_timer_cb, ch);
 	ch->next = ctx->chans;
 	ctx->chans = ch;
 	return ch;

@@ -146,6 +146,7 @@ struct zt_chan {
 	uint64_t stream_sent, stream_acked, stream_marked;
 	struct { int32_t seq; uint64_t pos; } marks[16];
 	unsigned nmarks;
+	struct zt_timer mark_timer; /* held back: probe again (a router may leave a probe unanswered) */
 	uint64_t skip; /* bytes of a refused (oversized) message body still to discard from in */
 	struct zt_task flush_task; /* writes out at the end of the loop iteration */
 	bool want_write_cb; /* some conn waits for on_writable */
@@ -201,6 +202,7 @@ void zt_chan_dgram_forget(struct zt_chan *ch, struct zt_conn *c);     /* drop @c
 void zt_chan_refill(struct zt_chan *ch); /* when out is short: datagrams, then stream data */
 void zt_chan_sched_free(struct zt_chan *ch);
 void zt_chan_sock_tune(int fd); /* a short kernel send queue (TCP_NOTSENT_LOWAT) */
+void zt_chan_mark_timer_cb(void *arg);
 /* a Data message carrying @p for @c (encrypted when the conn is) into the conn's queue */
 int zt_conn_encode_data(struct zt_conn *c, const uint8_t *p, size_t n);
 
@@ -213,6 +215,7 @@ int zt_conn_encode_data(struct zt_conn *c, const uint8_t *p, size_t n);
 #define ZT_CHAN_NOTSENT (64u << 10)    /* unsent bytes the kernel may hold for a channel */
 #define ZT_CHAN_UNREAD (512u << 10)    /* stream bytes written that the router may not have read */
 #define ZT_CHAN_MARK_EVERY (64u << 10) /* a read-position probe after this many stream bytes */
+#define ZT_CHAN_MARK_RETRY_MS 20       /* held back this long without an answer: probe again */
 #define ZT_CHAN_COALESCE (64u << 10)    /* bytes a loop iteration may gather before writing */
 #define ZT_CHAN_READ_BATCH (256u << 10) /* bytes read from a router per loop iteration */
 

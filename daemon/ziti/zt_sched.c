@@ -202,9 +202,32 @@ void zt_chan_refill(struct zt_chan *ch)
 			mark(ch);
 	}
 	/* held back for the router to read: a probe after the last byte tells when it has */
-	if (zt_buf_used(&ch->bulk) && ch->stream_sent - ch->stream_acked >= ZT_CHAN_UNREAD &&
-	    ch->stream_marked < ch->stream_sent)
-		mark(ch);
+	if (zt_buf_used(&ch->bulk) && ch->stream_sent - ch->stream_acked >= ZT_CHAN_UNREAD) {
+		if (ch->stream_marked < ch->stream_sent)
+			mark(ch);
+		/*
+		 * A router answers one Latency probe at a time and may ignore one that arrives while
+		 * it is answering another: probe again until an answer releases more.
+		 */
+		if (ch->ctx->loop && !zt_timer_armed(&ch->mark_timer))
+			zt_timer_start(ch->ctx->loop, &ch->mark_timer, ZT_CHAN_MARK_RETRY_MS);
+	}
+}
+
+void zt_chan_mark_timer_cb(void *arg)
+{
+	struct zt_chan *ch = arg;
+
+	if (!zt_buf_used(&ch->bulk) || ch->stream_sent - ch->stream_acked < ZT_CHAN_UNREAD)
+		return;
+	if (ch->nmarks == sizeof(ch->marks) / sizeof(ch->marks[0])) { /* unanswered: forget the oldest */
+		ch->nmarks--;
+		memmove(ch->marks, ch->marks + 1, ch->nmarks * sizeof(ch->marks[0]));
+	}
+	mark(ch); /* at the same position: its answer confirms all that was sent */
+	zt_chan_flush(ch);
+	if (ch->state == ZT_CH_UP)
+		zt_timer_start(ch->ctx->loop, &ch->mark_timer, ZT_CHAN_MARK_RETRY_MS);
 }
 
 bool zt_chan_congested(const struct zt_chan *ch)

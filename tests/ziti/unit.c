@@ -1059,6 +1059,7 @@ static void test_sched(void)
 	ch.state = ZT_CH_UP;
 	ch.in_dispatch = true; /* zt_chan_flush leaves everything queued: the test takes it */
 	zt_task_init(&ch.flush_task, NULL, NULL);
+	zt_timer_init(&ch.mark_timer, zt_chan_mark_timer_cb, &ch);
 	struct zt_conn *cv[2] = { &c1, &c2 };
 
 	for (int i = 0; i < 2; i++) {
@@ -1102,6 +1103,28 @@ static void test_sched(void)
 	zt_chan_refill(&ch);
 	sched_take(&ch, &o);
 	check(o.stream > prev, "sched: the probe's answer releases more stream data (%zu more bytes)", o.stream - prev);
+	/* held back again, and the router leaves the probe unanswered: the timer probes again */
+	zt_write(&c1, big, sizeof(big));
+	do {
+		prev = o.stream;
+		zt_chan_refill(&ch);
+		sched_take(&ch, &o);
+	} while (o.stream != prev);
+	unsigned probes = o.probes;
+
+	check(zt_timer_armed(&ch.mark_timer), "sched: held back: a re-probe timer is armed");
+	zt_chan_mark_timer_cb(&ch);
+	sched_take(&ch, &o);
+	check(o.probes == probes + 1, "sched: an unanswered probe is followed by another (%u new)", o.probes - probes);
+	zt_msgb_begin(&mb, &in, ZT_CT_RESULT, 10);
+	zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)o.last_probe);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	zt_chan_dispatch(&ch, &m);
+	zt_buf_free(&in);
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.stream > prev, "sched: its answer releases more stream data (%zu more bytes)", o.stream - prev);
+	zt_timer_stop(ctx.loop, &ch.mark_timer);
 	/* a datagram that waited past the bound is dropped and counted */
 	ctx.o.dgram_max_age_ms = 1;
 	zt_write(&c2, "late", 4);

@@ -14,8 +14,9 @@
 D_ZT_LIB := $(O)/libzt.a
 D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
-D_HDRS := daemon/sipovld.h daemon/cfg.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
-D_SRCS := daemon/sipovld.c daemon/flows.c daemon/cfg.c
+D_HDRS := daemon/sipovld.h daemon/cfg.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+D_SRCS := daemon/sipovld.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/cfg.c
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS)
@@ -33,9 +34,10 @@ $(O)/san/sipovld: $(D_SRCS) $(D_HDRS) $(D_ZT_SRCS) ctl/libsipovl.c ctl/objects.c
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(CTL_CFLAGS) $(D_DEFS) $(D_SRCS) $(D_ZT_SRCS) \
 		ctl/libsipovl.c ctl/objects.c -o $@ $(D_LDLIBS)
 
-$(O)/san/daemon-unit: tests/daemon/unit.c daemon/cfg.c daemon/cfg.h ctl/objects.c
+$(O)/san/daemon-unit: tests/daemon/unit.c daemon/cfg.c daemon/cfg.h daemon/flows_pair.c daemon/flows_pair.h ctl/objects.c
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/unit.c daemon/cfg.c ctl/objects.c -o $@ $(ZT_LDLIBS)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/unit.c daemon/cfg.c daemon/flows_pair.c ctl/objects.c \
+		-o $@ $(ZT_LDLIBS)
 
 $(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c daemon/cfg.c daemon/cfg.h ctl/objects.c
 	@mkdir -p $(@D)

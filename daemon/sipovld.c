@@ -4,7 +4,7 @@
  *
  * For every identity: services with Dial permission and an intercept.v1 config become kernel
  * intercepts (one atomic table replace per change, stable ids per service); steered flows are
- * dialed into the service (flows.c). Services with Bind permission and a host.v1 config are
+ * dialed into the service (flows*.c). Services with Bind permission and a host.v1 config are
  * hosted; dials are originated to the computed target, from the caller's address when allowed
  * (the union of allowedSourceAddresses is the kernel's transparent source ranges).
  *
@@ -830,6 +830,7 @@ static struct json_object *status_json(void)
 			JADD(j, "controller_requests", JI((int64_t)zt_ctx_api_requests(id->ctx)));
 			JADD(j, "auth", json_object_new_string(zt_ctx_auth_method(id->ctx)));
 			JADD(j, "token_refreshes", JI((int64_t)zt_ctx_token_refreshes(id->ctx)));
+			JADD(j, "datagrams_dropped_late", JI((int64_t)zt_ctx_dgram_dropped(id->ctx)));
 			JADD(j, "certificate", cert_json(id->ctx));
 		}
 		json_object_array_add(ids, j);
@@ -913,12 +914,19 @@ static struct json_object *status_json(void)
 	C(tcp_expired);
 	C(mem_limit_hits);
 	C(udp_dropped);
+	C(udp_circuits_merged);
 	C(tcp_reset);
 	C(bytes_to_ziti);
 	C(bytes_from_ziti);
 	C(packets_to_ziti);
 	C(packets_from_ziti);
 #undef C
+	int64_t late = 0;
+
+	for (struct ident *id = D.idents; id; id = id->next)
+		if (id->ctx)
+			late += (int64_t)zt_ctx_dgram_dropped(id->ctx);
+	JADD(c, "datagrams_dropped_late", JI(late));
 	JADD(o, "counters", c);
 	JADD(m, "used", JI(D.mem_used));
 	JADD(m, "limit", JI(D.cfg.memory_limit));

@@ -65,6 +65,7 @@ struct counters {
 	uint64_t tcp_intercepted, udp_intercepted, unmatched, dials_ok, dials_failed, dial_timeouts;
 	uint64_t hosted_tcp, hosted_udp, hosted_refused, hosted_connect_failed;
 	uint64_t mem_limit_hits, udp_dropped, tcp_reset, bytes_to_ziti, bytes_from_ziti;
+	uint64_t udp_circuits_merged; /* one UDP stream had two circuits: one kept (flows_pair.c) */
 	uint64_t packets_to_ziti, packets_from_ziti;
 	uint64_t tcp_expired; /* TCP flows closed by tcp_idle_timeout_s / tcp_half_closed_timeout_s */
 };
@@ -91,7 +92,7 @@ struct daemon {
 
 extern struct daemon D;
 
-/* flows.c */
+/* flows*.c (their shared internals: flows_int.h) */
 int flows_init(void);
 void flows_fini(void);
 void flows_close_svc(struct svc *s, const char *why);

@@ -112,6 +112,11 @@ struct zt_opts {
 	 */
 	int auth_mode;
 	unsigned token_refresh_ms;   /* OIDC: refresh at least this often (0: at half the lifetime) */
+	/*
+	 * A datagram still queued towards its router after this long is dropped, not sent
+	 * (default 100 ms); datagrams are written before stream data.
+	 */
+	unsigned dgram_max_age_ms;
 };
 enum { ZT_AUTH_MODE_LEGACY = 0, ZT_AUTH_MODE_AUTO = 1, ZT_AUTH_MODE_OIDC = 2 };
 
@@ -130,6 +135,8 @@ const struct zt_service *zt_service_find(struct zt_ctx *ctx, const char *name);
 /* Iterate services: returns NULL after the last one. */
 const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i);
 const char *zt_ctx_api_session_id(struct zt_ctx *ctx);
+/* datagrams dropped because they waited past dgram_max_age_ms (or overflowed the queue) */
+uint64_t zt_ctx_dgram_dropped(const struct zt_ctx *ctx);
 /* The controller's name for our identity, known once authenticated (else NULL). */
 const char *zt_ctx_identity_name(struct zt_ctx *ctx);
 /*
@@ -179,6 +186,7 @@ struct zt_dial_opts {
 	const void *app_data; /* AppData header (tunnelers: JSON) */
 	size_t app_data_len;
 	bool datagram;        /* one zt_write = one message (no splitting) */
+	bool lossy;           /* realtime datagrams (RTP): see zt_conn_set_lossy() */
 };
 
 struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt_dial_opts *o,
@@ -196,6 +204,13 @@ void *zt_conn_user(struct zt_conn *c);
 void zt_conn_set_user(struct zt_conn *c, const struct zt_conn_cbs *cbs, void *user);
 bool zt_conn_encrypted(const struct zt_conn *c);
 uint32_t zt_conn_id(const struct zt_conn *c);
+/*
+ * A lossy conn's writes are datagrams (one message each, len <= ZT_MAX_DATAGRAM) that wait in
+ * their channel's datagram queue, written before any stream data and dropped once older than
+ * zt_opts.dgram_max_age_ms; it is always writable. Others (stream and message conns) keep
+ * the channel's backpressure (zt_writable).
+ */
+void zt_conn_set_lossy(struct zt_conn *c, bool lossy);
 
 #define ZT_MAX_CHUNK (32 * 1024)
 #define ZT_MAX_DATAGRAM 65507

@@ -28,11 +28,6 @@ int32_t zt_chan_next_seq(struct zt_chan *ch)
 	return ch->seq;
 }
 
-bool zt_chan_congested(const struct zt_chan *ch)
-{
-	return zt_buf_used(&ch->out) >= ZT_CHAN_HWM;
-}
-
 /* ---------------- output ---------------- */
 
 static void chan_fail(struct zt_chan *ch, const char *why);
@@ -74,7 +69,7 @@ static void chan_write(void *arg)
 
 	if (ch->state != ZT_CH_UP && ch->state != ZT_CH_HELLO)
 		return;
-	while (zt_buf_used(&ch->out)) {
+	for (zt_chan_refill(ch); zt_buf_used(&ch->out); zt_chan_refill(ch)) { /* datagrams first */
 		size_t n = zt_buf_used(&ch->out);
 
 		if (n > (1u << 20))
@@ -97,7 +92,7 @@ static void chan_write(void *arg)
 		ch->last_tx_ms = zt_now_ms();
 	}
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
-	if (zt_buf_used(&ch->out) < ZT_CHAN_LWM)
+	if (zt_buf_used(&ch->out) + zt_buf_used(&ch->bulk) < ZT_CHAN_LWM)
 		notify_writable(ch);
 }
 
@@ -155,8 +150,10 @@ static void teardown(struct zt_chan *ch)
 		zt_buf_free(&ch->in);
 	ch->skip = 0;
 	zt_buf_free(&ch->out);
+	zt_chan_sched_free(ch);
 	zt_timer_stop(l, &ch->latency_timer);
 	zt_timer_stop(l, &ch->io_timer);
+	zt_timer_stop(l, &ch->mark_timer);
 	ch->latency_outstanding = false;
 	while (ch->pending) {
 		struct zt_pending *p = ch->pending;
@@ -665,6 +662,7 @@ static void chan_connected(void *arg, int fd, const char *err)
 
 	if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto)))
 		zt_log(ch->ctx, 2, "router %s: TCP_USER_TIMEOUT: %s", ch->name, strerror(errno));
+	zt_chan_sock_tune(fd);
 	zt_io_init(&ch->io, ch->fd, chan_io, ch);
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLOUT);
 }
@@ -764,6 +762,7 @@ struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *nam
 	zt_timer_init(&ch->latency_timer, latency_cb, ch);
 	zt_timer_init(&ch->backoff_timer, backoff_cb, ch);
 	zt_timer_init(&ch->io_timer, io_timeout_cb, ch);
+	zt_timer_init(&ch->mark_timer, zt_chan_mark_timer_cb, ch);
 	ch->next = ctx->chans;
 	ctx->chans = ch;
 	return ch;
@@ -776,7 +775,7 @@ void zt_chan_free_all(struct zt_ctx *ctx)
 
 		ctx->chans = ch->next;
 		/* best effort: flush pending bytes (StateClosed / Unbind) without blocking */
-		if (ch->state == ZT_CH_UP && zt_buf_used(&ch->out))
+		if (ch->state == ZT_CH_UP && (zt_buf_used(&ch->out) || zt_buf_used(&ch->bulk) || ch->dgq))
 			chan_write(ch);
 		zt_ctx_cancel_auth_wait(ctx, ch);
 		teardown(ch);

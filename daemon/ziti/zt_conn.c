@@ -56,6 +56,11 @@ bool zt_conn_encrypted(const struct zt_conn *c)
 	return c->encrypted;
 }
 
+void zt_conn_set_lossy(struct zt_conn *c, bool lossy)
+{
+	c->lossy = lossy;
+}
+
 uint32_t zt_conn_id(const struct zt_conn *c)
 {
 	return c->id;
@@ -77,6 +82,7 @@ static void conn_detach(struct zt_conn *c)
 	}
 	if (c->ch) {
 		zt_chan_unwant(c->ch, c);
+		zt_chan_dgram_forget(c->ch, c);
 		if (c->state == ZT_C_CONNECTING || c->state == ZT_C_UP)
 			zt_chan_map_del(c->ch, c->id);
 		c->ch = NULL;
@@ -184,13 +190,14 @@ struct zt_conn *zt_conn_new(struct zt_ctx *ctx, const struct zt_conn_cbs *cbs, v
 
 /* ---------------- sending ---------------- */
 
+/* stream data waits in ch->bulk, behind datagrams (zt_sched.c); datagrams are encoded when sent */
 static int send_data(struct zt_conn *c, const uint8_t *p, size_t n, uint32_t flags)
 {
 	struct zt_chan *ch = c->ch;
 	struct zt_msgb mb;
 	size_t blen = (c->encrypted && n > 0) ? n + SS_ABYTES : n;
 
-	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_DATA, zt_chan_next_seq(ch)) ||
+	if (zt_msgb_begin(&mb, c->lossy ? &ch->out : &ch->bulk, ZT_CT_DATA, zt_chan_next_seq(ch)) ||
 	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c->id) || (flags && zt_msgb_hdr_u32(&mb, ZT_H_FLAGS, flags)))
 		goto nomem;
 	uint8_t *b = zt_msgb_body(&mb, (uint32_t)blen);
@@ -207,6 +214,11 @@ static int send_data(struct zt_conn *c, const uint8_t *p, size_t n, uint32_t fla
 nomem:
 	zt_msgb_abort(&mb);
 	return -ENOMEM;
+}
+
+int zt_conn_encode_data(struct zt_conn *c, const uint8_t *p, size_t n)
+{
+	return send_data(c, p, n, 0);
 }
 
 /* secretstream header: sent alone as the first Data message */
@@ -238,10 +250,10 @@ int zt_write(struct zt_conn *c, const void *data, size_t len)
 		return -ENOTCONN;
 	if (c->fin_sent)
 		return -EPIPE;
-	if (c->datagram) {
+	if (c->datagram || c->lossy) {
 		if (len > ZT_MAX_DATAGRAM)
 			return -EMSGSIZE;
-		int rc = send_data(c, p, len, 0);
+		int rc = c->lossy ? zt_chan_dgram_queue(c->ch, c, p, len) : send_data(c, p, len, 0);
 
 		if (rc)
 			return rc;
@@ -266,7 +278,7 @@ bool zt_writable(struct zt_conn *c)
 		return true; /* dropped while dialing again (zt_write) */
 	if (c->state != ZT_C_UP || !c->ch)
 		return false;
-	if (!zt_chan_congested(c->ch))
+	if (c->lossy || !zt_chan_congested(c->ch)) /* lossy: bounded by age, never wait */
 		return true;
 	c->want_writable = true;
 	c->ch->want_write_cb = true;
@@ -303,7 +315,11 @@ void zt_close(struct zt_conn *c)
 	if ((c->state == ZT_C_UP || c->state == ZT_C_CONNECTING) && c->ch && c->ch->state == ZT_CH_UP) {
 		struct zt_msgb mb;
 
-		if (!zt_msgb_begin(&mb, &c->ch->out, ZT_CT_STATE_CLOSED, zt_chan_next_seq(c->ch)) &&
+		if (c->lossy)
+			zt_chan_dgram_flush_conn(c->ch, c);
+		/* after the conn's own data: a stream's waits in bulk */
+		if (!zt_msgb_begin(&mb, c->lossy ? &c->ch->out : &c->ch->bulk, ZT_CT_STATE_CLOSED,
+				   zt_chan_next_seq(c->ch)) &&
 		    !zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c->id))
 			zt_chan_flush(c->ch);
 	}
@@ -686,6 +702,7 @@ struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt
 	c->service = strdup(service);
 	if (o) {
 		c->datagram = o->datagram;
+		c->lossy = o->lossy;
 		if (o->terminator_identity)
 			c->terminator_identity = strdup(o->terminator_identity);
 		if (o->caller_id)

@@ -159,6 +159,18 @@ struct zt_chan {
 	SSL *ssl;
 	struct zt_io io;
 	struct zt_buf in, out;
+	/* what waits to be moved into out (zt_sched.c): stream Data messages, datagrams */
+	struct zt_buf bulk;
+	struct zt_dgram *dgq, **dgq_tail;
+	size_t dgq_bytes;
+	/*
+	 * stream bytes moved to out (sent) and known read by the router (acked: a Latency probe
+	 * written after them was answered); marks: the probes in flight and their positions
+	 */
+	uint64_t stream_sent, stream_acked, stream_marked;
+	struct { int32_t seq; uint64_t pos; } marks[16];
+	unsigned nmarks;
+	struct zt_timer mark_timer; /* held back: probe again (a router may leave a probe unanswered) */
 	uint64_t skip; /* bytes of a refused (oversized) message body still to discard from in */
 	struct zt_task flush_task; /* writes out at the end of the loop iteration */
 	bool want_write_cb; /* some conn waits for on_writable */
@@ -210,11 +222,30 @@ void zt_chan_map_del(struct zt_chan *ch, uint32_t id);
 void zt_chan_dispatch(struct zt_chan *ch, const struct zt_msg *m);
 /* dispatch the complete messages in ch->in (no I/O but the flush); -1: the channel is gone */
 int zt_chan_input(struct zt_chan *ch);
-bool zt_chan_congested(const struct zt_chan *ch);
+bool zt_chan_congested(const struct zt_chan *ch); /* stream data must wait (out + bulk >= HWM) */
+
+/* output scheduling (zt_sched.c): datagrams before stream data, datagrams bounded in age */
+int zt_chan_dgram_queue(struct zt_chan *ch, struct zt_conn *c, const void *p, size_t n);
+void zt_chan_dgram_flush_conn(struct zt_chan *ch, struct zt_conn *c); /* encode @c's into out now */
+void zt_chan_dgram_forget(struct zt_chan *ch, struct zt_conn *c);     /* drop @c's */
+void zt_chan_refill(struct zt_chan *ch); /* when out is short: datagrams, then stream data */
+void zt_chan_sched_free(struct zt_chan *ch);
+void zt_chan_sock_tune(int fd); /* a short kernel send queue (TCP_NOTSENT_LOWAT) */
+void zt_chan_mark_timer_cb(void *arg);
+/* a Data message carrying @p for @c (encrypted when the conn is) into the conn's queue */
+int zt_conn_encode_data(struct zt_conn *c, const uint8_t *p, size_t n);
 
 #define ZT_CHAN_TICK_MS 250u
 #define ZT_CHAN_HWM (4u << 20)
 #define ZT_CHAN_LWM (1u << 20)
+#define ZT_CHAN_OUT_LOW (16u << 10)    /* out is refilled when shorter than this ... */
+#define ZT_CHAN_OUT_TARGET (64u << 10) /* ... with stream data up to this */
+#define ZT_DGQ_MAX_BYTES (256u << 10)  /* datagrams queued per channel (oldest dropped past it) */
+#define ZT_DGRAM_MAX_AGE_MS 100        /* default latency bound of a queued datagram */
+#define ZT_CHAN_NOTSENT (64u << 10)    /* unsent bytes the kernel may hold for a channel */
+#define ZT_CHAN_UNREAD (512u << 10)    /* stream bytes written that the router may not have read */
+#define ZT_CHAN_MARK_EVERY (64u << 10) /* a read-position probe after this many stream bytes */
+#define ZT_CHAN_MARK_RETRY_MS 20       /* held back this long without an answer: probe again */
 #define ZT_CHAN_COALESCE (64u << 10)    /* bytes a loop iteration may gather before writing */
 #define ZT_CHAN_READ_BATCH (256u << 10) /* bytes read from a router per loop iteration */
 
@@ -315,6 +346,7 @@ struct zt_ctx {
 	struct zt_sess_req *sess_reqs;
 	struct zt_dsf *dsfs; /* coalesced Dial-session fetches */
 	struct zt_renew *renew; /* certificate renewal (zt_renew.c) */
+	uint64_t dgram_dropped; /* datagrams dropped past the latency or size bound (zt_sched.c) */
 };
 
 /* one in-flight Dial session request per service, shared by every dial waiting for it */
@@ -384,6 +416,7 @@ struct zt_conn {
 	uint8_t *app_data;
 	size_t app_data_len;
 	bool datagram, encrypted, host_side;
+	bool lossy; /* datagrams through the channel's datagram queue (zt_sched.c) */
 	bool fin_sent, fin_recv, closed_by_app;
 	bool want_writable;
 	unsigned attempts;

@@ -3,16 +3,18 @@
  * zt-tool: a small CLI over the native edge client, used by the interop tests.
  *
  *   zt-tool services -i ID.json
- *   zt-tool dial  -i ID.json -s SERVICE [--udp] [--mode echo|sink] [--bytes N] [--conns C]
+ *   zt-tool dial  -i ID.json -s SERVICE [--udp] [--mode echo|sink|recv] [--bytes N] [--conns C]
  *                 [--count K --size S [--pace-ms P]] [--hold [--linger-ms L]] [--timeout-ms T]
  *                 [--app-data JSON]
- *                 --pace-ms: one datagram every P ms (RTP-like); reports the largest latency of a
- *                 datagram's echo counted from the moment it was due to be sent
+ *                 --pace-ms: one datagram every P ms (RTP-like); reports the largest, the median
+ *                 and the 99th percentile latency of a datagram's echo counted from the moment it
+ *                 was due to be sent (a lost datagram counts as slower than every echoed one)
  *   zt-tool host  -i ID.json -s SERVICE [--udp] [--mode echo|sink] [--ready-file F]
  *                 [--terminator-identity X] [--cost N] [--precedence P]
  *   zt-tool probe -i ID.json -s SERVICE --log FILE [--interval-ms I]
  *
  * Data is a deterministic pseudo-random stream per connection, verified byte by byte.
+ * dial --mode recv sends nothing and reads N bytes of whatever the service sends (bulk source).
  * Exit status: 0 success, 1 failure, 2 usage.
  */
 #include <errno.h>
@@ -105,6 +107,28 @@ struct dconn {
 static uint64_t pace_max_ms, pace_max_at_ms, pace_over100;
 /* --pace-ms: the longest time without an echo (from the first echo to the last one due) */
 static uint64_t pace_gap_ms, pace_gap_at_ms;
+static uint64_t *pace_lat; /* every echoed datagram's latency, for the percentiles */
+static size_t pace_nlat;
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* the p-th percentile (nearest rank) of the echo latencies, lost datagrams ranked last */
+static void pace_pct(unsigned p, uint64_t total, char *buf, size_t len)
+{
+	uint64_t rank = (total * p + 99) / 100;
+
+	if (!rank)
+		rank = 1;
+	if (rank > pace_nlat)
+		snprintf(buf, len, "lost");
+	else
+		snprintf(buf, len, "%" PRIu64, pace_lat[rank - 1]);
+}
 static struct zt_timer pace_timer, pace_grace;
 
 static struct dconn *dcs;
@@ -155,6 +179,12 @@ static void dc_finish(struct dconn *d, bool ok, const char *why)
 			       (double)pace_max_at_ms / 1000.0, pace_over100, lost);
 			printf("dial: paced %u ms: longest gap between echoes %" PRIu64 " ms (from %.3f s)\n",
 			       opt.pace_ms, pace_gap_ms, (double)pace_gap_at_ms / 1000.0);
+			char p50[24], p99[24];
+
+			qsort(pace_lat, pace_nlat, sizeof(*pace_lat), cmp_u64);
+			pace_pct(50, (uint64_t)opt.count * opt.conns, p50, sizeof(p50));
+			pace_pct(99, (uint64_t)opt.count * opt.conns, p99, sizeof(p99));
+			printf("dial: paced latency p50 %s ms, p99 %s ms\n", p50, p99);
 		}
 		if (opt.udp)
 			printf("dial: %u conns, %u failed, %u datagrams each, max open %u, %" PRIu64 " ms\n", opt.conns,
@@ -195,6 +225,8 @@ static void dc_pump(struct dconn *d)
 		}
 		return;
 	}
+	if (!strcmp(opt.mode, "recv"))
+		return;
 	while (d->sent < opt.bytes && zt_writable(d->c)) {
 		size_t n = opt.bytes - d->sent > sizeof(buf) ? sizeof(buf) : opt.bytes - d->sent;
 
@@ -342,8 +374,16 @@ static void d_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 				pace_gap_at_ms = d->last_echo - t0;
 			}
 			d->last_echo = now;
+			if (pace_lat)
+				pace_lat[pace_nlat++] = lat;
 		}
 		if (++d->dgram_recvd == opt.count)
+			dc_finish(d, true, NULL);
+		return;
+	}
+	if (!strcmp(opt.mode, "recv")) {
+		d->recvd += n;
+		if (d->recvd >= opt.bytes)
 			dc_finish(d, true, NULL);
 		return;
 	}
@@ -440,7 +480,7 @@ static void pace_cb(void *arg)
 
 static void run_dial(void)
 {
-	struct zt_dial_opts o = { .datagram = opt.udp, .terminator_identity = opt.term_id, .app_data = opt.app_data,
+	struct zt_dial_opts o = { .datagram = opt.udp, .lossy = opt.udp, .terminator_identity = opt.term_id, .app_data = opt.app_data,
 				  .app_data_len = opt.app_data ? strlen(opt.app_data) : 0 };
 
 	dcs = calloc(opt.conns, sizeof(*dcs));
@@ -455,6 +495,8 @@ static void run_dial(void)
 		}
 		if (opt.udp)
 			d->seen = calloc(opt.count, 1);
+		if (opt.udp && opt.pace_ms && !pace_lat)
+			pace_lat = calloc((size_t)opt.count * opt.conns, sizeof(*pace_lat));
 		d->c = zt_dial(ctx, opt.service, &o, &dial_cbs, d);
 		if (!d->c)
 			dc_finish(d, false, "zt_dial failed");
@@ -779,7 +821,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: zt-tool services|dial|host|probe -i IDENTITY.json [-s SERVICE] [options]\n"
-		"  --udp  --mode echo|sink  --bytes N  --conns C  --count K  --size S  --pace-ms P  --hold  --linger-ms L\n"
+		"  --udp  --mode echo|sink|recv  --bytes N  --conns C  --count K  --size S  --pace-ms P  --hold  --linger-ms L\n"
 		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
 		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n"
@@ -855,7 +897,8 @@ int main(int argc, char **argv)
 
 	if (!known || !opt.identity || (strcmp(opt.cmd, "services") && !opt.service) ||
 	    (!strcmp(opt.cmd, "probe") && !opt.log_file) || opt.conns == 0 || (opt.udp && (opt.size < 4 || opt.size > 65000)) ||
-	    (strcmp(opt.mode, "echo") && strcmp(opt.mode, "sink")))
+	    (strcmp(opt.mode, "echo") && strcmp(opt.mode, "sink") &&
+	     (strcmp(opt.mode, "recv") || strcmp(opt.cmd, "dial") || opt.udp)))
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -911,6 +954,7 @@ int main(int argc, char **argv)
 			free(dcs[i].seen);
 		}
 		free(dcs);
+		free(pace_lat);
 	}
 	zt_ctx_free(ctx);
 	zt_io_del(loop, &sig_io);

@@ -5,7 +5,8 @@
 # UDP (IPv4 and IPv6) cross the overlay both ways with the caller's real source address seen
 # by the target, that a port the hosting side does not allow is refused, that a SIP call
 # (SIPp, UDP and TCP signalling) with RTP echoed on a port-range intercept completes with the
-# callee seeing the caller's real IP, and that SIGTERM removes everything sipovld installed.
+# callee seeing the caller's real IP, that a UDP stream both phones start at the same moment
+# converges on one circuit, and that SIGTERM removes everything sipovld installed.
 #
 #   PA 10.1.0.2 fd01::2 -- GWA 10.1.0.1 | 10.99.1.2 -- ZT 10.99.0.1 -- 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2 fd02::2
 #   (phone A)              (gw-a)            (controller+router)          (gw-b)        (SIP server, phone B)
@@ -208,6 +209,66 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 		echo "sipovld counters gw-a: $(st a | jq -c .counters)"
 		echo "sipovld counters gw-b: $(st b | jq -c .counters)"
 	} | sed 's/^/# demo: /'
+fi
+
+# --- one RTP stream, one circuit (issue 12 item 11): both phones start sending at the same
+# moment, so each gateway intercepts its side before the other's dial arrives. The stream must
+# converge on one overlay circuit for both directions, with nothing lost on the way.
+cat >"$TMP/phone.py" <<'PY'
+import os, socket, sys, time
+me, port, peer, pport, go, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((me, port)); s.settimeout(0.005)
+got = set(); sent = 0
+print("ready", flush=True)
+while not os.path.exists(go): time.sleep(0.001)
+t0 = time.time(); end = None
+while True:
+    now = time.time()
+    if sent < count and now >= t0 + sent * 0.02:
+        s.sendto(b"rtp %d" % sent, (peer, pport)); sent += 1
+        if sent == count: end = now + 3
+    try:
+        d, a = s.recvfrom(2048)
+        if a == (peer, pport): got.add(d)
+    except socket.timeout: pass
+    if end and (now > end or len(got) == count): break
+print("received %d of %d" % (len(got), count), flush=True)
+PY
+RACE_N=150
+# both phones bound and waiting (python starts slowly in the guest), then both go at once
+in_pa python3 "$TMP/phone.py" 10.1.0.2 7310 10.2.0.2 7312 "$TMP/phones.go" $RACE_N >"$TMP/phone-a.out" 2>&1 &
+pa_pid=$!
+in_pb python3 "$TMP/phone.py" 10.2.0.2 7312 10.1.0.2 7310 "$TMP/phones.go" $RACE_N >"$TMP/phone-b.out" 2>&1 &
+pb_pid=$!
+waitfor 60 grep -q ready "$TMP/phone-a.out" && waitfor 60 grep -q ready "$TMP/phone-b.out" ||
+	diag "the phones did not start: $(cat "$TMP/phone-a.out" "$TMP/phone-b.out")"
+touch "$TMP/phones.go"
+wait "$pa_pid" "$pb_pid"
+ra=$(grep -o 'received [0-9]*' "$TMP/phone-a.out" | grep -o '[0-9]*$')
+rb=$(grep -o 'received [0-9]*' "$TMP/phone-b.out" | grep -o '[0-9]*$')
+# the pair's flows at each gateway (their UDP idle timeout is 30 s: still listed)
+pair='select((.client // .source) as $x | (.destination // .target) as $y |
+	([$x, $y] | sort) == (["10.1.0.2:7310", "10.2.0.2:7312"] | sort))'
+fa=$(st a flows | jq -c "[.[] | $pair]")
+fb=$(st b flows | jq -c "[.[] | $pair]")
+circuits=$(jq -n --argjson a "$fa" --argjson b "$fb" '[$a[], $b[]] | map(select(.type == "intercept-udp")) | length')
+split_a=$(jq '[.[] | select(.packets_to_ziti > 0)] | length' <<<"$fa")
+split_b=$(jq '[.[] | select(.packets_to_ziti > 0)] | length' <<<"$fb")
+merged="$(st a | jq '.counters.udp_circuits_merged // "n/a"') $(st b | jq '.counters.udp_circuits_merged // "n/a"')"
+diag "both phones at once: A got ${ra:-?} of $RACE_N, B got ${rb:-?}; circuits dialed for the pair: $circuits; flows sending to ziti: gw-a $split_a gw-b $split_b; udp_circuits_merged a b: $merged"
+diag "gw-a flows: $fa"
+diag "gw-b flows: $fb"
+if [ "$circuits" = 1 ] && [ "$split_a" -le 1 ] && [ "$split_b" -le 1 ]; then
+	ok "both phones sending at once: the stream converged on one circuit (each direction on it alone)"
+else
+	not_ok "both phones sending at once: one circuit per stream" "circuits dialed: $circuits (want 1)" \
+		"flows of the pair sending at gw-a: $split_a, gw-b: $split_b (want <= 1 each)"
+fi
+if [ "${ra:-0}" -ge $((RACE_N * 95 / 100)) ] && [ "${rb:-0}" -ge $((RACE_N * 95 / 100)) ]; then
+	ok "both phones sending at once: each received at least 95 % of the other's packets (A $ra, B $rb of $RACE_N)"
+else
+	not_ok "both phones sending at once: packets delivered" "A received ${ra:-?}, B ${rb:-?} of $RACE_N (want >= 95 %)"
 fi
 
 # --- SIGHUP keeps it running and working

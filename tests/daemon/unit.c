@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "daemon/cfg.h"
+#include "daemon/flows_pair.h"
 
 static int n, failed;
 
@@ -613,6 +614,59 @@ static void t_daemon_cfg(void)
 	   "log levels");
 }
 
+static struct sockaddr_storage sa(const char *ip, unsigned port)
+{
+	struct sockaddr_storage ss = { 0 };
+
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, ip, &s6->sin6_addr);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, ip, &s4->sin_addr);
+	}
+	return ss;
+}
+
+/*
+ * One UDP stream with two circuits: gateway 1 dialed X for phone A -> phone B and hosts Y
+ * (B -> A); gateway 2 dialed Y for B -> A and hosts X. Whatever the addresses, both must
+ * keep the same circuit: gateway 1 keeps its dialed one exactly when gateway 2 keeps its
+ * hosted one.
+ */
+static void t_flow_pair(void)
+{
+	static const char *const pairs[][4] = {
+		{ "10.1.0.10", "4000", "10.2.0.20", "5000" }, { "10.2.0.20", "4000", "10.1.0.10", "5000" },
+		{ "192.168.1.5", "10000", "192.168.1.5", "10002" }, { "10.0.0.255", "1", "10.0.1.0", "1" },
+		{ "fd01::10", "4000", "fd02::20", "4000" }, { "fd02::1", "65535", "fd01::ffff", "1" },
+	};
+	unsigned agree = 0, dialed1 = 0;
+
+	for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+		struct sockaddr_storage a = sa(pairs[k][0], (unsigned)atoi(pairs[k][1]));
+		struct sockaddr_storage b = sa(pairs[k][2], (unsigned)atoi(pairs[k][3]));
+		bool g1_keeps_dialed = flow_pair_dialed_survives(&a, &b); /* gateway 1: dialed A -> B */
+		bool g2_keeps_dialed = flow_pair_dialed_survives(&b, &a); /* gateway 2: dialed B -> A */
+
+		agree += g1_keeps_dialed != g2_keeps_dialed;
+		dialed1 += g1_keeps_dialed;
+	}
+	ok(agree == 6, "flow pair: both gateways keep the same one of the two circuits (%u of 6 pairs)", agree);
+	ok(dialed1 > 0 && dialed1 < 6, "flow pair: the circuit kept depends on the pair, not on the side (%u of 6 from gateway 1)",
+	   dialed1);
+	struct sockaddr_storage x = sa("10.1.0.10", 4000), y = sa("10.1.0.10", 4000);
+
+	ok(!flow_pair_cmp(&x, &y) && flow_pair_cmp(&x, &(struct sockaddr_storage){ .ss_family = AF_INET6 }) < 0,
+	   "flow pair: endpoint order is total (equal endpoints compare equal, IPv4 before IPv6)");
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -624,6 +678,7 @@ int main(void)
 	t_app_data();
 	t_host();
 	t_daemon_cfg();
+	t_flow_pair();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

@@ -10,7 +10,8 @@
 #   not), our client to our client (1 MB, 100 MB, 1000 concurrent connections), bad input,
 #   faults with recovery bounds, name resolution (slow/silent resolver with a live datagram
 #   flow, every address tried, TTL cache: tests/ziti/dns.sh), two routers (selection, failover
-#   of live UDP flows, terminators on both: tests/ziti/routers.sh), ASan/UBSan on every zt-tool
+#   of live UDP flows, terminators on both: tests/ziti/routers.sh), RTP latency next to a bulk
+#   transfer on one channel (tests/ziti/rtp.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
@@ -474,6 +475,11 @@ dns_tests
 # shellcheck source=tests/ziti/routers.sh
 . "$TOP/tests/ziti/routers.sh"
 routers_tests
+
+# ---------------------------------------------------------------- RTP next to bulk data (tests/ziti/rtp.sh)
+# shellcheck source=tests/ziti/rtp.sh
+. "$TOP/tests/ziti/rtp.sh"
+rtp_tests
 
 # ---------------------------------------------------------------- sipovld without the kernel module
 # The identity file is named unlike the identity: $tunneler_id.name must be the controller's name.

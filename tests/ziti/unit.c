@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <openssl/ecdsa.h>
 #include <openssl/pem.h>
@@ -1001,6 +1002,152 @@ out:
 	EVP_PKEY_free(k);
 }
 
+/*
+ * Output scheduling (zt_sched.c): datagrams of a lossy conn go out before stream data that
+ * was queued first, stream data waits once ZT_CHAN_UNREAD bytes are unconfirmed by a Latency
+ * probe's answer, datagrams older than the bound are dropped and counted, and a lossy conn
+ * stays writable while stream data is congested.
+ */
+struct sched_out {
+	unsigned msgs, probes, dgrams_for_2, stream_before_dgram;
+	size_t stream;
+	int32_t last_probe;
+};
+
+/* take everything in ch->out, as a write to the router would */
+static void sched_take(struct zt_chan *ch, struct sched_out *o)
+{
+	struct zt_msg m;
+	size_t used;
+	uint32_t id;
+
+	while (zt_buf_used(&ch->out) &&
+	       zt_msg_parse(ch->out.data + ch->out.off, zt_buf_used(&ch->out), &m, &used, NULL) == ZT_PARSE_OK) {
+		o->msgs++;
+		if (m.content_type == ZT_CT_LATENCY) {
+			o->probes++;
+			o->last_probe = m.seq;
+		} else if (m.content_type == ZT_CT_DATA && zt_msg_hdr_u32(&m, ZT_H_CONN_ID, &id)) {
+			if (id == 2)
+				o->dgrams_for_2++;
+			else
+				o->stream += used;
+			if (id == 1 && !o->dgrams_for_2)
+				o->stream_before_dgram++;
+		}
+		zt_buf_consume(&ch->out, used);
+	}
+}
+
+static void test_sched(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c1 = { 0 }, c2 = { 0 };
+	struct sched_out o = { 0 };
+	struct zt_msgb mb;
+	struct zt_buf in = { 0 };
+	struct zt_msg m;
+	size_t used, prev;
+	static uint8_t big[1u << 20];
+
+	ctx.loop = zt_loop_new();
+	ctx.o.log_level = -1;
+	ch.ctx = &ctx;
+	ch.name = "test";
+	ch.fd = -1;
+	ch.state = ZT_CH_UP;
+	ch.in_dispatch = true; /* zt_chan_flush leaves everything queued: the test takes it */
+	zt_task_init(&ch.flush_task, NULL, NULL);
+	zt_timer_init(&ch.mark_timer, zt_chan_mark_timer_cb, &ch);
+	struct zt_conn *cv[2] = { &c1, &c2 };
+
+	for (int i = 0; i < 2; i++) {
+		cv[i]->ctx = &ctx;
+		cv[i]->ch = &ch;
+		cv[i]->id = (uint32_t)i + 1;
+		cv[i]->state = ZT_C_UP;
+		zt_timer_init(&cv[i]->timer, NULL, NULL);
+		zt_chan_map_add(&ch, cv[i]->id, cv[i], 0);
+	}
+	c2.datagram = true;
+	zt_conn_set_lossy(&c2, true);
+	/* a bulk transfer queued 1 MiB of stream data, then an RTP datagram comes */
+	check(!zt_write(&c1, big, sizeof(big)) && !zt_write(&c2, "rtp0", 4), "sched: 1 MiB of stream data and a datagram queued");
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.dgrams_for_2 == 1 && o.stream_before_dgram == 0,
+	      "sched: the datagram is written before the stream data queued ahead of it (%u stream messages before it)",
+	      o.stream_before_dgram);
+	check(o.stream > 0 && o.stream <= ZT_CHAN_OUT_TARGET + ZT_MAX_CHUNK + 64,
+	      "sched: one refill takes at most ZT_CHAN_OUT_TARGET of stream data (%zu bytes)", o.stream);
+	/* the router does not answer: stream data stops at ZT_CHAN_UNREAD, with a probe after it */
+	do {
+		prev = o.stream;
+		zt_chan_refill(&ch);
+		sched_take(&ch, &o);
+	} while (o.stream != prev);
+	check(o.stream >= ZT_CHAN_UNREAD && o.stream < ZT_CHAN_UNREAD + ZT_MAX_CHUNK + 64 && o.probes >= 2,
+	      "sched: unconfirmed stream data stops at %zu bytes (bound %u), %u read-position probes", o.stream,
+	      ZT_CHAN_UNREAD, o.probes);
+	check(zt_writable(&c2) && !zt_write(&c2, "rtp1", 4), "sched: the lossy conn stays writable meanwhile");
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.dgrams_for_2 == 2 && o.stream == prev, "sched: and its datagram goes out at once (%u of 2)", o.dgrams_for_2);
+	/* the router answers the last probe: everything before it was read, more stream data flows */
+	zt_msgb_begin(&mb, &in, ZT_CT_RESULT, 9);
+	zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)o.last_probe);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	zt_chan_dispatch(&ch, &m);
+	zt_buf_free(&in);
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.stream > prev, "sched: the probe's answer releases more stream data (%zu more bytes)", o.stream - prev);
+	/* held back again, and the router leaves the probe unanswered: the timer probes again */
+	zt_write(&c1, big, sizeof(big));
+	do {
+		prev = o.stream;
+		zt_chan_refill(&ch);
+		sched_take(&ch, &o);
+	} while (o.stream != prev);
+	unsigned probes = o.probes;
+
+	check(zt_timer_armed(&ch.mark_timer), "sched: held back: a re-probe timer is armed");
+	zt_chan_mark_timer_cb(&ch);
+	sched_take(&ch, &o);
+	check(o.probes == probes + 1, "sched: an unanswered probe is followed by another (%u new)", o.probes - probes);
+	zt_msgb_begin(&mb, &in, ZT_CT_RESULT, 10);
+	zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)o.last_probe);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	zt_chan_dispatch(&ch, &m);
+	zt_buf_free(&in);
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.stream > prev, "sched: its answer releases more stream data (%zu more bytes)", o.stream - prev);
+	zt_timer_stop(ctx.loop, &ch.mark_timer);
+	/* a datagram that waited past the bound is dropped and counted */
+	ctx.o.dgram_max_age_ms = 1;
+	zt_write(&c2, "late", 4);
+	usleep(20000);
+	ch.out.len = ch.out.off; /* the channel was blocked: refill runs with out empty */
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.dgrams_for_2 == 2 && zt_ctx_dgram_dropped(&ctx) == 1,
+	      "sched: a datagram older than dgram_max_age_ms is dropped and counted (%" PRIu64 " dropped)",
+	      zt_ctx_dgram_dropped(&ctx));
+	/* stream data keeps its backpressure */
+	while (!zt_chan_congested(&ch))
+		zt_write(&c1, big, sizeof(big));
+	check(!zt_writable(&c1) && zt_writable(&c2), "sched: congested: the stream conn waits, the lossy one does not");
+	for (int i = 0; i < 2; i++)
+		zt_chan_map_del(&ch, cv[i]->id);
+	zt_chan_cancel_replies(&ch, &ch);
+	zt_chan_sched_free(&ch);
+	zt_buf_free(&ch.out);
+	free(ch.conns);
+	zt_loop_free(ctx.loop);
+}
+
 int main(void)
 {
 	corpus = getenv("ZT_CORPUS");
@@ -1012,6 +1159,7 @@ int main(void)
 	test_oversize();
 	test_tasks();
 	test_held_dial();
+	test_sched();
 	test_identity();
 	test_controller_faults();
 	test_resolve();

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld hosting side: a router's Dial for a hosted service becomes a connection (TCP) or a
+ * flow (UDP) to its target, from the caller's address where allowed; targets given by name
+ * are resolved without blocking.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/flows_int.h"
+
+/*
+ * Host TCP: the target accepted the connection; now answer the router's Dial with
+ * DialSuccess. Returns nonzero when the flow was closed (the Dial went stale meanwhile).
+ */
+int host_answer(struct flow *f)
+{
+	struct zt_dial_req *r = f->dreq;
+
+	f->dreq = NULL;
+	f->zc = zt_accept(r, &flow_cbs, f);
+	if (!f->zc) {
+		flow_close(f, L_WARN, "the router's dial went away while connecting to the target");
+		return -1;
+	}
+	f->zt_up = true;
+	if (f->svc)
+		f->svc->accepted++;
+	D.c.hosted_tcp++;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ host side */
+
+static void host_refuse(struct svc *s, struct zt_dial_req *req, const char *caller, const char *reason)
+{
+	s->refused++;
+	D.c.hosted_refused++;
+	logm(L_WARN, "service %s: refused a dial from '%s': %s", s->name, caller, reason);
+	zt_reject(req, reason);
+}
+
+/*
+ * A socket to dst (from t->src when t->has_src) with its connect started. 0: in progress or
+ * *connected; -1: could not set it up; -2: the connect failed at once. reason says why.
+ */
+static int host_open(const struct host_target *t, const struct sockaddr_storage *dst, int *fdp, bool *connected,
+		     char *reason, size_t rlen)
+{
+	char x[64], y[64];
+	int one = 1, fd = socket(dst->ss_family, (t->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
+				 SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	*connected = false;
+	if (fd < 0) {
+		snprintf(reason, rlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (t->has_src) {
+		if (flow_set_transparent(fd, t->src.ss_family) ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(fd, (const struct sockaddr *)&t->src, cfg_sa_len(&t->src))) {
+			snprintf(reason, rlen, "cannot originate from %s: %s", cfg_fmt_sa(&t->src, x, sizeof(x)),
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (t->proto == IPPROTO_TCP) {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tcp_keepalive(fd);
+	}
+	if (connect(fd, (const struct sockaddr *)dst, cfg_sa_len(dst))) {
+		if (errno != EINPROGRESS) {
+			snprintf(reason, rlen, "connect %s: %s", cfg_fmt_sa(dst, y, sizeof(y)), strerror(errno));
+			close(fd);
+			return -2;
+		}
+	} else {
+		*connected = true;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/*
+ * Host TCP to a name: the connect to f->b failed (why); try the addresses left. false when
+ * none is left (the socket is then closed: the caller closes the flow).
+ */
+bool host_retry(struct flow *f, const char *why)
+{
+	struct host_alt *h = f->alt;
+	char y[64], reason[300];
+
+	if (!h || f->sock_up || f->dead)
+		return false;
+	logm(L_INFO, "service %s: connect %s: %s; trying the next address", f->svc ? f->svc->name : "?",
+	     cfg_fmt_sa(&f->b, y, sizeof(y)), why);
+	zt_io_del(D.loop, &f->io);
+	close(f->fd);
+	f->fd = -1;
+	while (h->next < h->addrs.n) {
+		struct host_target t = { .proto = IPPROTO_TCP, .has_src = h->has_src, .src = h->src };
+		const struct sockaddr_storage *dst = &h->addrs.a[h->next++];
+		bool connected;
+		int fd;
+
+		f->b = *dst;
+		if (host_open(&t, dst, &fd, &connected, reason, sizeof(reason))) {
+			logm(L_INFO, "service %s: %s", f->svc ? f->svc->name : "?", reason);
+			continue;
+		}
+		struct sockaddr_storage local = { 0 };
+		socklen_t ll = sizeof(local);
+
+		f->fd = fd;
+		if (!getsockname(fd, (struct sockaddr *)&local, &ll))
+			f->a = local;
+		zt_io_init(&f->io, fd, flow_io_cb, f);
+		flow_io(f); /* EPOLLOUT: fires at once when already connected */
+		zt_timer_start(D.loop, &f->timer, h->attempt_ms);
+		return true;
+	}
+	return false;
+}
+
+static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struct host_target *tp, const char *caller,
+			     const struct zt_addrs *alts)
+{
+	struct host_target t = *tp;
+	char x[64], y[64], reason[300];
+	int fd = -1, rc;
+	unsigned ai = 0;
+	bool connected = false;
+
+	for (;;) {
+		rc = host_open(&t, &t.dst, &fd, &connected, reason, sizeof(reason));
+		if (rc != -2 || !alts || t.proto != IPPROTO_TCP || ai + 1 >= alts->n)
+			break;
+		logm(L_INFO, "service %s: %s; trying the next address", s->name, reason);
+		t.dst = alts->a[++ai];
+	}
+	if (rc == -1) {
+		fd = -1;
+		goto refuse;
+	}
+	if (rc == -2) {
+		D.c.hosted_connect_failed++; /* the target's failure, as when it fails later */
+		logm(L_WARN, "service %s: a dial from '%s' failed: %s", s->name, caller, reason);
+		zt_reject(req, reason);
+		return;
+	}
+	struct flow *f = flow_new(t.proto == IPPROTO_TCP ? F_HTCP : F_HUDP, s, fd);
+
+	if (!f) {
+		snprintf(reason, sizeof(reason), "memory limit reached");
+		goto refuse;
+	}
+	struct sockaddr_storage local = { 0 };
+	socklen_t ll = sizeof(local);
+
+	f->a = t.src;
+	if (!getsockname(fd, (struct sockaddr *)&local, &ll))
+		f->a = local;
+	f->b = t.dst;
+	f->spoofed = t.has_src;
+	unsigned timeout_ms = s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000;
+
+	if (alts && t.proto == IPPROTO_TCP && !connected && ai + 1 < alts->n) {
+		f->alt = calloc(1, sizeof(*f->alt));
+		if (f->alt) { /* each address gets its share of the connect timeout (at least 1 s) */
+			f->alt->addrs = *alts;
+			f->alt->next = ai + 1;
+			f->alt->has_src = t.has_src;
+			f->alt->src = t.src;
+			f->alt->attempt_ms = timeout_ms / alts->n > 1000 ? timeout_ms / alts->n : 1000;
+			timeout_ms = f->alt->attempt_ms;
+		}
+	}
+	/*
+	 * TCP: answer the Dial once the target has accepted (or refused) the connection, as
+	 * ziti-edge-tunnel does, so a dead target reaches the dialer as a DialFailed with the
+	 * reason. UDP has nothing to wait for.
+	 */
+	if (t.proto == IPPROTO_TCP && !connected)
+		f->dreq = zt_dial_req_hold(req);
+	if (f->dreq) {
+		zt_timer_start(D.loop, &f->timer, timeout_ms);
+	} else {
+		f->zc = zt_accept(req, &flow_cbs, f);
+		if (!f->zc) {
+			flow_close(f, L_WARN, "accept failed");
+			return;
+		}
+		zt_conn_set_lossy(f->zc, f->type == F_HUDP); /* RTP: its own queue, before stream data */
+		f->zt_up = true;
+		s->accepted++;
+		if (t.proto == IPPROTO_TCP) {
+			D.c.hosted_tcp++;
+			f->sock_up = connected;
+			if (!connected)
+				zt_timer_start(D.loop, &f->timer, timeout_ms);
+			else
+				tcp_idle_arm(f);
+		} else {
+			D.c.hosted_udp++;
+			zt_timer_start(D.loop, &f->timer, D.cfg.udp_idle_ms);
+		}
+	}
+	flow_io(f);
+	if (t.proto == IPPROTO_UDP && f->spoofed && !udp_insert(f)) {
+		struct flow *i = udp_find(F_IUDP, &f->b, &f->a);
+
+		if (i && !i->dead)
+			udp_pair(i, f);
+	}
+	logm(L_INFO, "service %s: hosting a %s dial from '%s' to %s from %s%s", s->name,
+	     t.proto == IPPROTO_TCP ? "tcp" : "udp", caller, cfg_fmt_sa(&t.dst, y, sizeof(y)),
+	     cfg_fmt_sa(&f->a, x, sizeof(x)), t.has_src ? " (caller's address)" : "");
+	return;
+refuse:
+	if (fd >= 0)
+		close(fd);
+	host_refuse(s, req, caller, reason);
+}
+
+/*
+ * A hosted dial to a host name waits for the resolver (zt_resolve.h: never blocks the loop,
+ * answers cached for their TTL), holding the router's Dial meanwhile.
+ */
+struct hres {
+	struct hres *next, *prev;
+	struct svc *s;
+	struct zt_dial_req *req; /* held */
+	struct zt_resolve_req *rq;
+	struct host_target t;
+	char caller[256];
+};
+
+static struct hres *hres_list;
+
+static void hres_unlink(struct hres *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		hres_list = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+}
+
+static void hres_done(void *arg, int err, const char *msg, const struct zt_addrs *addrs)
+{
+	struct hres *h = arg;
+
+	hres_unlink(h);
+	if (!zt_dial_req_valid(h->req)) { /* the binding went away meanwhile */
+		zt_reject(h->req, "binding closed");
+		free(h);
+		return;
+	}
+	if (err) {
+		host_refuse(h->s, h->req, h->caller, msg);
+		free(h);
+		return;
+	}
+	h->t.dst = addrs->a[0];
+	host_dial_target(h->s, h->req, &h->t, h->caller, addrs);
+	free(h);
+}
+
+/* cancel the resolutions of one service (s) or all (NULL), refusing their dials */
+void hres_cancel(struct svc *s, const char *why)
+{
+	for (struct hres *h = hres_list, *n; h; h = n) {
+		n = h->next;
+		if (s && h->s != s)
+			continue;
+		hres_unlink(h);
+		zt_resolve_cancel(h->rq);
+		zt_reject(h->req, why);
+		free(h);
+	}
+}
+
+void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
+{
+	struct svc *s = user;
+	struct app_data ad;
+	struct host_target t;
+	char err[CFG_ERRLEN], reason[300];
+	size_t adl = 0;
+	const uint8_t *adp = zt_dial_req_app_data(req, &adl);
+	const char *caller = zt_dial_req_caller(req);
+
+	(void)l;
+	if (!caller || !*caller)
+		caller = "?";
+	if (app_data_parse(adp, adl, &ad, err, sizeof(err))) {
+		snprintf(reason, sizeof(reason), "malformed app_data: %s", err);
+		host_refuse(s, req, caller, reason);
+		return;
+	}
+	if (host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {
+		host_refuse(s, req, caller, err);
+		return;
+	}
+	if (!t.dst_host[0]) {
+		host_dial_target(s, req, &t, caller, NULL);
+		return;
+	}
+	/* a fixed host name (numeric-only services never get here): resolve without blocking */
+	struct hres *h = calloc(1, sizeof(*h));
+	struct zt_dial_req *held = h ? zt_dial_req_hold(req) : NULL;
+
+	if (!held) {
+		free(h);
+		host_refuse(s, req, caller, "out of memory");
+		return;
+	}
+	h->s = s;
+	h->req = held;
+	h->t = t;
+	snprintf(h->caller, sizeof(h->caller), "%s", caller);
+	h->rq = zt_resolve(D.res, t.dst_host, t.dst_port, t.has_src ? t.src.ss_family : AF_UNSPEC, hres_done, h);
+	if (!h->rq) {
+		free(h);
+		host_refuse(s, held, caller, "out of memory");
+		return;
+	}
+	h->next = hres_list;
+	if (hres_list)
+		hres_list->prev = h;
+	hres_list = h;
+}

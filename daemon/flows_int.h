@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* sipovld data plane, shared by flows*.c (not an interface of the daemon: see sipovld.h). */
+#ifndef SIPOVLD_FLOWS_INT_H
+#define SIPOVLD_FLOWS_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "daemon/flows_pair.h"
+#include "daemon/sipovld.h"
+
+enum ftype { F_ITCP, F_IUDP, F_HTCP, F_HUDP };
+
+struct qbuf {
+	struct qbuf *next;
+	size_t len, off;
+	uint8_t data[];
+};
+
+struct flow {
+	struct flow *next, *prev;     /* all flows */
+	struct flow *hnext;           /* UDP hash chain: intercepts, and hosted flows from the caller's address */
+	bool hashed;
+	/*
+	 * One stream, one circuit (flows_pair.c): a UDP flow whose circuit lost the tie-break
+	 * sends what its socket reads over the survivor's circuit (via); via_of is the reverse.
+	 */
+	struct flow *via, *via_of;
+	enum ftype type;
+	struct svc *svc;
+	int fd;
+	struct zt_io io;
+	struct zt_conn *zc;
+	struct zt_dial_req *dreq;     /* host TCP: the router's Dial, answered when connect completes */
+	struct zt_timer timer;        /* dial / connect timeout, then UDP or TCP idle */
+	struct sockaddr_storage a, b; /* intercept: client, original destination; host: source, target */
+	bool spoofed;                 /* host side: originating from the caller's address */
+	bool zt_up, sock_up;          /* Ziti connected; host TCP socket connected */
+	bool sock_eof, zt_eof;        /* read 0 from the socket; FIN from Ziti */
+	bool zt_fin_sent, sock_fin_sent, zt_blocked, dead, hup;
+	struct qbuf *q, *qtail;       /* towards the socket (TCP), or pending towards Ziti (UDP) */
+	size_t qbytes;
+	unsigned qcount;
+	uint64_t last_ms, created_ms;
+	uint64_t to_zt, from_zt;      /* bytes */
+	uint64_t pk_to_zt, pk_from_zt;
+	size_t mem;
+	struct host_alt *alt;         /* host TCP to a name: the addresses not tried yet */
+};
+
+/* A hosted TCP target given by name: the next address is tried when a connect fails. */
+struct host_alt {
+	struct zt_addrs addrs;
+	unsigned next;
+	bool has_src;
+	struct sockaddr_storage src;
+	unsigned attempt_ms;
+};
+
+#define FLOW_MEM (sizeof(struct flow) + 2048) /* our state + the library's connection state */
+#define UDP_PENDING_MAX 64                    /* datagrams queued while the dial completes */
+#define TCP_QUEUE_MAX (4u << 20)              /* bytes queued towards one TCP socket */
+
+/* flows.c: the list of all flows, memory, queues, lifecycle, events, Ziti callbacks, status */
+bool mem_log_now(void);
+void mem_give(size_t n);
+void q_free(struct flow *f);
+bool q_push(struct flow *f, const void *p, size_t n);
+const char *flow_desc(const struct flow *f, char *buf, size_t n);
+void flow_close(struct flow *f, int prio, const char *why);
+struct flow *flow_new(enum ftype t, struct svc *s, int fd);
+void flow_io(struct flow *f);
+void flow_io_cb(void *arg, uint32_t ev);
+extern const struct zt_conn_cbs flow_cbs;
+
+/* flows_udp.c: UDP flows (flow table by address pair, pumping, intercept reads, one circuit per stream) */
+struct flow *udp_find(enum ftype t, const struct sockaddr_storage *c, const struct sockaddr_storage *d);
+int udp_insert(struct flow *f);
+void udp_remove(struct flow *f);
+void udp_to_zt(struct flow *f, const uint8_t *p, size_t n);
+void udp_read(struct flow *f);
+void udp_main_read(int fd, int family);
+void udp_pair(struct flow *i, struct flow *h);
+void udp_table_free(void);
+
+/* flows_tcp.c: TCP flows (keepalive, idle bounds, pumping) */
+void tcp_rst(struct flow *f);
+void tcp_keepalive(int fd);
+bool tcp_half_closed(const struct flow *f);
+uint64_t tcp_idle_bound(const struct flow *f);
+void tcp_idle_arm(struct flow *f);
+void tcp_read(struct flow *f);
+void tcp_flush(struct flow *f);
+
+/* flows_host.c: the hosting side (Dials from the router to targets) */
+int host_answer(struct flow *f);
+bool host_retry(struct flow *f, const char *why);
+void hres_cancel(struct svc *s, const char *why);
+
+/* flows_intercept.c: the intercept side (main sockets, matching, dialing) */
+int flow_set_transparent(int fd, int family);
+struct svc *flow_match(int proto, const struct sockaddr_storage *src, const struct sockaddr_storage *dst);
+int flow_dial(struct flow *f, const char *proto);
+
+#endif

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What a router channel writes next. Three queues feed the bytes handed to TLS (ch->out):
+ *
+ *   - control messages (Connect, Dial replies, StateClosed, latency...) go to ch->out directly;
+ *   - datagrams wait in ch->dgq, not yet encoded (their end-to-end encryption is a stream
+ *     cipher: a datagram encrypted and then dropped would break every later one), each with
+ *     the time it was queued;
+ *   - stream Data messages wait in ch->bulk, encoded.
+ *
+ * ch->out is kept short (ZT_CHAN_OUT_LOW/TARGET): it is refilled only when nearly empty,
+ * first with every queued datagram, then with whole stream messages up to the target. A
+ * datagram thus waits behind at most one refill of stream data, not behind the 4 MiB a bulk
+ * transfer keeps queued (ZT_CHAN_HWM still bounds stream data and gives it backpressure).
+ * A datagram older than the latency bound when its turn comes is dropped (the oldest go
+ * first), and so are the oldest when the queue holds more than ZT_DGQ_MAX_BYTES: late RTP is
+ * useless, and counted (zt_ctx_dgram_dropped).
+ */
+#include "zt_internal.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct zt_dgram {
+	struct zt_dgram *next;
+	struct zt_conn *c;
+	uint64_t t_ms;
+	uint32_t len;
+	uint8_t data[];
+};
+
+static unsigned max_age_ms(const struct zt_chan *ch)
+{
+	return ch->ctx->o.dgram_max_age_ms ? ch->ctx->o.dgram_max_age_ms : ZT_DGRAM_MAX_AGE_MS;
+}
+
+static struct zt_dgram *dgq_pop(struct zt_chan *ch)
+{
+	struct zt_dgram *d = ch->dgq;
+
+	ch->dgq = d->next;
+	if (!ch->dgq)
+		ch->dgq_tail = &ch->dgq;
+	ch->dgq_bytes -= d->len;
+	return d;
+}
+
+static void dgq_drop(struct zt_chan *ch)
+{
+	free(dgq_pop(ch));
+	ch->ctx->dgram_dropped++;
+}
+
+int zt_chan_dgram_queue(struct zt_chan *ch, struct zt_conn *c, const void *p, size_t n)
+{
+	struct zt_dgram *d = malloc(sizeof(*d) + n);
+
+	if (!d)
+		return -ENOMEM;
+	d->next = NULL;
+	d->c = c;
+	d->t_ms = zt_now_ms();
+	d->len = (uint32_t)n;
+	memcpy(d->data, p, n);
+	if (!ch->dgq_tail)
+		ch->dgq_tail = &ch->dgq;
+	*ch->dgq_tail = d;
+	ch->dgq_tail = &d->next;
+	ch->dgq_bytes += n;
+	while (ch->dgq_bytes > ZT_DGQ_MAX_BYTES && ch->dgq != d)
+		dgq_drop(ch);
+	return 0;
+}
+
+/* Encode the queued datagrams of @c (all of them when @c is NULL) into ch->out, in order. */
+static void dgq_encode(struct zt_chan *ch, struct zt_conn *only, uint64_t now)
+{
+	unsigned bound = max_age_ms(ch);
+
+	for (struct zt_dgram **pp = &ch->dgq; *pp;) {
+		struct zt_dgram *d = *pp;
+
+		if (only && d->c != only) {
+			pp = &d->next;
+			continue;
+		}
+		*pp = d->next;
+		if (ch->dgq_tail == &d->next)
+			ch->dgq_tail = pp;
+		ch->dgq_bytes -= d->len;
+		if (now - d->t_ms > bound)
+			ch->ctx->dgram_dropped++;
+		else
+			zt_conn_encode_data(d->c, d->data, d->len);
+		free(d);
+	}
+}
+
+void zt_chan_dgram_flush_conn(struct zt_chan *ch, struct zt_conn *c)
+{
+	dgq_encode(ch, c, zt_now_ms());
+}
+
+void zt_chan_dgram_forget(struct zt_chan *ch, struct zt_conn *c)
+{
+	for (struct zt_dgram **pp = &ch->dgq; *pp;) {
+		struct zt_dgram *d = *pp;
+
+		if (d->c != c) {
+			pp = &d->next;
+			continue;
+		}
+		*pp = d->next;
+		if (ch->dgq_tail == &d->next)
+			ch->dgq_tail = pp;
+		ch->dgq_bytes -= d->len;
+		free(d);
+	}
+}
+
+void zt_chan_sched_free(struct zt_chan *ch)
+{
+	while (ch->dgq)
+		free(dgq_pop(ch));
+	zt_buf_free(&ch->bulk);
+	ch->stream_sent = ch->stream_acked = ch->stream_marked = 0;
+	ch->nmarks = 0; /* their pending replies go with the channel's */
+}
+
+/*
+ * The router reads a channel in order and answers a Latency probe when it reads it: the
+ * answer means every byte written before the probe has left the kernel buffers on the way
+ * (the router's receive buffer autotunes to tens of megabytes: a router slower than us kept
+ * that much stream data, and every datagram waited behind it).
+ */
+static void mark_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
+{
+	uint32_t rf;
+
+	(void)arg;
+	(void)why;
+	if (err || !m || !zt_msg_hdr_u32(m, ZT_H_REPLY_FOR, &rf))
+		return;
+	for (unsigned i = 0; i < ch->nmarks; i++)
+		if (ch->marks[i].seq == (int32_t)rf) {
+			if (ch->marks[i].pos > ch->stream_acked)
+				ch->stream_acked = ch->marks[i].pos;
+			ch->nmarks -= i + 1;
+			memmove(ch->marks, ch->marks + i + 1, ch->nmarks * sizeof(ch->marks[0]));
+			break;
+		}
+	zt_task_post(ch->ctx->loop, &ch->flush_task); /* write what waited for this */
+}
+
+static void mark(struct zt_chan *ch)
+{
+	struct zt_msgb mb;
+	int32_t seq;
+
+	if (ch->nmarks == sizeof(ch->marks) / sizeof(ch->marks[0]) || ch->state != ZT_CH_UP)
+		return;
+	seq = zt_chan_next_seq(ch);
+	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_LATENCY, seq))
+		return;
+	if (zt_msgb_hdr_u64(&mb, ZT_H_REFLECTED, zt_now_ms()) || zt_chan_expect_reply(ch, seq, mark_reply, ch)) {
+		zt_msgb_abort(&mb);
+		return;
+	}
+	ch->marks[ch->nmarks].seq = seq;
+	ch->marks[ch->nmarks].pos = ch->stream_sent;
+	ch->nmarks++;
+	ch->stream_marked = ch->stream_sent;
+}
+
+/* length of the whole message at the start of @b (its header is always complete there) */
+static size_t msg_len(const struct zt_buf *b)
+{
+	const uint8_t *h = b->data + b->off;
+
+	return ZT_MSG_HDR_LEN + (size_t)zt_get_le32(h + 12) + zt_get_le32(h + 16);
+}
+
+void zt_chan_refill(struct zt_chan *ch)
+{
+	if (zt_buf_used(&ch->out) >= ZT_CHAN_OUT_LOW)
+		return;
+	if (ch->dgq)
+		dgq_encode(ch, NULL, zt_now_ms());
+	while (zt_buf_used(&ch->bulk) && zt_buf_used(&ch->out) < ZT_CHAN_OUT_TARGET &&
+	       ch->stream_sent - ch->stream_acked < ZT_CHAN_UNREAD) {
+		size_t n = msg_len(&ch->bulk);
+
+		if (zt_buf_append(&ch->out, ch->bulk.data + ch->bulk.off, n))
+			return;
+		zt_buf_consume(&ch->bulk, n);
+		ch->stream_sent += n;
+		if (ch->stream_sent - ch->stream_marked >= ZT_CHAN_MARK_EVERY)
+			mark(ch);
+	}
+	/* held back for the router to read: a probe after the last byte tells when it has */
+	if (zt_buf_used(&ch->bulk) && ch->stream_sent - ch->stream_acked >= ZT_CHAN_UNREAD) {
+		if (ch->stream_marked < ch->stream_sent)
+			mark(ch);
+		/*
+		 * A router answers one Latency probe at a time and may ignore one that arrives while
+		 * it is answering another: probe again until an answer releases more.
+		 */
+		if (ch->ctx->loop && !zt_timer_armed(&ch->mark_timer))
+			zt_timer_start(ch->ctx->loop, &ch->mark_timer, ZT_CHAN_MARK_RETRY_MS);
+	}
+}
+
+void zt_chan_mark_timer_cb(void *arg)
+{
+	struct zt_chan *ch = arg;
+
+	if (!zt_buf_used(&ch->bulk) || ch->stream_sent - ch->stream_acked < ZT_CHAN_UNREAD)
+		return;
+	if (ch->nmarks == sizeof(ch->marks) / sizeof(ch->marks[0])) { /* unanswered: forget the oldest */
+		ch->nmarks--;
+		memmove(ch->marks, ch->marks + 1, ch->nmarks * sizeof(ch->marks[0]));
+	}
+	mark(ch); /* at the same position: its answer confirms all that was sent */
+	zt_chan_flush(ch);
+	if (ch->state == ZT_CH_UP)
+		zt_timer_start(ch->ctx->loop, &ch->mark_timer, ZT_CHAN_MARK_RETRY_MS);
+}
+
+bool zt_chan_congested(const struct zt_chan *ch)
+{
+	return zt_buf_used(&ch->out) + zt_buf_used(&ch->bulk) >= ZT_CHAN_HWM;
+}
+
+/*
+ * The kernel's send queue is a FIFO too: without a bound it takes megabytes of stream data
+ * (autotuned send buffer) that every datagram then waits behind. With TCP_NOTSENT_LOWAT the
+ * socket stops taking data (EAGAIN) once this much is unsent, and the rest waits here, where
+ * datagrams can overtake it.
+ */
+void zt_chan_sock_tune(int fd)
+{
+	int v = ZT_CHAN_NOTSENT;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v));
+}
+
+uint64_t zt_ctx_dgram_dropped(const struct zt_ctx *ctx)
+{
+	return ctx->dgram_dropped;
+}

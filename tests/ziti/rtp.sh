@@ -1,0 +1,148 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# RTP next to bulk data on one router channel (sourced by tests/ziti/run.sh, which calls
+# rtp_tests; or run alone against a network from `zitinet.sh start DIR`:
+# tests/ziti/rtp.sh DIR, TAP output).
+#
+# sipovld (--no-kernel, the plain build: timing) hosts a UDP echo service and a TCP echo
+# service for one identity, so both share its one channel to the router. A paced datagram
+# flow (RTP-like: 172-byte datagrams every 20 ms) is dialed through it twice: alone, then
+# while a bulk TCP transfer (from a target that sends as fast as it is read, so sipovld sends
+# at the channel's full rate towards the router) runs on the same channel. Measured: the 99th percentile of the datagrams' echo
+# latency (lost ones rank last) in both runs; the latency added under load must stay within
+# RTP_ADDED_P99_MS (datagrams have their own queue, written before stream data, and stream
+# data waits once 512 KiB of it is not yet read by the router). Before, datagrams waited
+# behind up to 4 MiB of stream data in sipovld and megabytes more in the router's receive
+# buffer: a p50 of 0.8-1 s next to the transfer and a quarter of them later than 2 s (lost).
+# The median must stay within RTP_ADDED_P50_MS of the run alone, too. The p99 bound is wide:
+# on a loaded machine the tail is CPU scheduling, not queueing (p99 alone: 26-323 ms here).
+
+RTP_ADDED_P99_MS=${RTP_ADDED_P99_MS:-500}
+RTP_ADDED_P50_MS=${RTP_ADDED_P50_MS:-100}
+
+rtp_tests() {
+	local D=$W/rtp sd=$B/sipovld pid bulk_pid src_port src_pid base load b0 b1 rc dropped med0 med1
+	if [ ! -x "$sd" ]; then
+		notok "rtp: $sd not built"
+		return
+	fi
+	mkdir -p "$D"
+	# the bulk source: sends to whoever connects, as fast as it is read
+	src_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	bg "$D/source.log" python3 -c 'import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); buf = bytes(range(256)) * 256
+def feed(c):
+    try:
+        while True: c.sendall(buf)
+    except OSError: pass
+while True: threading.Thread(target=feed, args=(s.accept()[0],), daemon=True).start()' "$src_port"
+	src_pid=$BGPID
+	{ cli edge delete service-policy rtp-bind; cli edge delete service-policy rtp-dial
+	  cli edge delete service rtp-udp; cli edge delete config rtp-udp-host
+	  cli edge delete service rtp-bulk; cli edge delete config rtp-bulk-host; } > /dev/null 2>&1
+	{ cli edge create config rtp-udp-host host.v1 \
+		"{\"protocol\":\"udp\",\"address\":\"127.0.0.1\",\"port\":$ZN_UDP_ECHO_PORT}" &&
+	  cli edge create config rtp-bulk-host host.v1 \
+		"{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":$src_port}" &&
+	  cli edge create service rtp-udp -c rtp-udp-host && cli edge create service rtp-bulk -c rtp-bulk-host &&
+	  cli edge create service-policy rtp-bind Bind --service-roles @rtp-udp,@rtp-bulk --identity-roles @zt-client &&
+	  cli edge create service-policy rtp-dial Dial --service-roles @rtp-udp,@rtp-bulk --identity-roles @zt-host
+	} > "$D/cli.out" 2>&1 || { notok "rtp: create the rtp-udp/rtp-bulk services"; diag < "$D/cli.out"; return; }
+	cat > "$D/sipovld.conf" <<CONF
+{ "identities": ["$ID/zt-client.json"], "control_socket": "$D/sipovld.sock", "log_level": "notice",
+  "service_poll_s": 1 }
+CONF
+	bg "$D/sipovld.log" "$sd" --no-kernel -c "$D/sipovld.conf"
+	pid=$BGPID
+	rtp_sd() { "$sd" --control "$D/sipovld.sock" --request status 2>/dev/null; }
+	for _ in $(seq 1 160); do
+		rtp_sd | jq -e '[.services[] | select(.name == "rtp-udp" or .name == "rtp-bulk") | .host.listening] == [true, true]' \
+			> /dev/null 2>&1 && break
+		sleep 0.25
+	done
+	# the router may learn of the terminators a little after sipovld's BindSuccess
+	for _ in $(seq 1 40); do
+		"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --count 1 --size 100 --timeout-ms 5000 \
+			> /dev/null 2>&1 && break
+		sleep 0.25
+	done
+	"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --count 250 --size 172 --pace-ms 20 \
+		--timeout-ms 30000 > "$D/base.out" 2>&1
+	base=$(sed -n 's/^dial: paced latency p50 .* ms, p99 \(.*\) ms$/\1/p' "$D/base.out")
+	bg "$D/bulk.out" "$FAST" dial -i "$ID/zt-host.json" -s rtp-bulk --mode recv --bytes 20000000000 --timeout-ms 120000
+	bulk_pid=$BGPID
+	# the transfer is under way: sipovld has sent a few MB of it
+	for _ in $(seq 1 80); do
+		b0=$(rtp_sd | jq -r '.counters.bytes_to_ziti')
+		[ "${b0:-0}" -ge 8000000 ] && break
+		sleep 0.25
+	done
+	"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --count 250 --size 172 --pace-ms 20 \
+		--timeout-ms 30000 > "$D/load.out" 2>&1
+	b1=$(rtp_sd | jq -r '.counters.bytes_to_ziti')
+	rtp_sd > "$D/status.json"
+	kill -0 "$bulk_pid" 2>/dev/null
+	rc=$?
+	kill "$bulk_pid" "$src_pid" 2>/dev/null
+	load=$(sed -n 's/^dial: paced latency p50 .* ms, p99 \(.*\) ms$/\1/p' "$D/load.out")
+	med0=$(sed -n 's/^dial: paced latency p50 \(.*\) ms, p99 .*$/\1/p' "$D/base.out")
+	med1=$(sed -n 's/^dial: paced latency p50 \(.*\) ms, p99 .*$/\1/p' "$D/load.out")
+	dropped=$(jq -r '.counters.datagrams_dropped_late // empty' "$D/status.json")
+	echo "# rtp: p99 alone ${base:-?} ms, next to bulk ${load:-?} ms; bulk moved $(( (${b1:-0} - ${b0:-0}) / 1000000 )) MB meanwhile; datagrams dropped late: ${dropped:-n/a}"
+	grep "^dial:" "$D/base.out" "$D/load.out" | diag
+	if [ -z "$base" ] || [ "$base" = lost ]; then
+		notok "rtp: paced datagrams alone (no p99)"; tail -5 "$D/base.out" | diag
+	elif [ "$rc" != 0 ] || [ $(( ${b1:-0} - ${b0:-0} )) -lt 4000000 ]; then
+		notok "rtp: the bulk transfer did not run alongside (alive=$rc, $(( ${b1:-0} - ${b0:-0} )) bytes)"
+		tail -5 "$D/bulk.out" | diag
+	elif [ -n "$load" ] && [ "$load" != lost ] && [ $((load - base)) -le "$RTP_ADDED_P99_MS" ] &&
+		[ -n "$med1" ] && [ "$med1" != lost ] && [ $((med1 - med0)) -le "$RTP_ADDED_P50_MS" ]; then
+		ok "rtp: next to a bulk TCP transfer on the same router, RTP p99 latency $load ms (alone $base ms, added $((load - base)) <= $RTP_ADDED_P99_MS ms), p50 $med1 ms (alone $med0 ms)"
+	else
+		notok "rtp: next to a bulk TCP transfer, RTP p99 latency ${load:-?} ms (alone $base ms, bound +$RTP_ADDED_P99_MS ms), p50 ${med1:-?} ms (alone $med0 ms, bound +$RTP_ADDED_P50_MS ms)"
+	fi
+	if [ -n "$dropped" ] && jq -e '.identities[0].datagrams_dropped_late >= 0' "$D/status.json" > /dev/null 2>&1; then
+		ok "rtp: sipovld status counts datagrams dropped past the latency bound ($dropped)"
+	else
+		notok "rtp: sipovld status has no datagrams_dropped_late counter"
+	fi
+	kill -TERM "$pid"
+	wait "$pid"
+	{ cli edge delete service-policy rtp-bind; cli edge delete service-policy rtp-dial
+	  cli edge delete service rtp-udp; cli edge delete config rtp-udp-host
+	  cli edge delete service rtp-bulk; cli edge delete config rtp-bulk-host; } > /dev/null 2>&1
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	[ $# -eq 1 ] || { echo "usage: $0 NETDIR (from tests/ziti/zitinet.sh start NETDIR)" >&2; exit 2; }
+	set -u
+	cd "$(dirname "$0")/../.." || exit 1
+	TOP=$PWD
+	B=${O:-$TOP/build}
+	FAST=$B/zt-tool
+	NET=$(cd "$1" && pwd)
+	ID=$NET
+	# shellcheck disable=SC1091
+	. "$NET/env"
+	W=$(mktemp -d /tmp/zt-rtp.XXXXXX)
+	PIDS=()
+	n=0; failed=0
+	echo "TAP version 13"
+	ok() { n=$((n + 1)); echo "ok $n - $*"; }
+	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+	diag() { sed 's/^/# /'; }
+	bg() { local log=$1; shift; "$@" > "$log" 2>&1 & BGPID=$!; PIDS+=("$BGPID"); }
+	cleanup() {
+		local p
+		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
+	}
+	trap cleanup EXIT
+	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
+	bg "$W/echo.log" python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
+	rtp_tests
+	echo "1..$n"
+	[ $failed -eq 0 ] && exit 0 || exit 1
+fi

@@ -55,6 +55,7 @@ void daemon_cfg_free(struct daemon_cfg *d)
 		free(d->identities[i]);
 	free(d->name);
 	free(d->ctl_socket);
+	cfg_src_map_free(d);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -168,6 +169,20 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				goto out;
 			}
 			d->svc_poll_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "source_map")) {
+			if (cfg_src_map_parse(v, d, err, errlen))
+				goto out;
+		} else if (!strcmp(key, "source_identity")) {
+			const char *s = cfg_str(v);
+
+			if (s && !strcmp(s, "router"))
+				d->src_trust_caller = false;
+			else if (s && !strcmp(s, "caller"))
+				d->src_trust_caller = true;
+			else {
+				cfg_fail(err, errlen, "source_identity: expected \"router\" or \"caller\"");
+				goto out;
+			}
 		} else {
 			cfg_fail(err, errlen, "unknown key \"%.40s\"", key);
 			goto out;

@@ -9,7 +9,8 @@
 #   interop with `ziti tunnel host` / `ziti tunnel proxy` (stream + datagram, encrypted +
 #   not), our client to our client (1 MB, 100 MB, 1000 concurrent connections), bad input,
 #   faults with recovery bounds, name resolution (slow/silent resolver with a live datagram
-#   flow, every address tried, TTL cache: tests/ziti/dns.sh), ASan/UBSan on every zt-tool
+#   flow, every address tried, TTL cache: tests/ziti/dns.sh), the source map of sipovld
+#   (tests/ziti/auth.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
@@ -537,6 +538,10 @@ CONF
 	rc=$?
 	[ $rc -eq 0 ] && san_clean "$W/sipovld.log" && ok "clean exit: sipovld --no-kernel (exit 0, no ASan/UBSan/leak report)" ||
 		{ notok "clean exit: sipovld --no-kernel (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sipovld.log" | head -30 | diag; }
+	# which identity may claim which source (tests/ziti/auth.sh)
+	# shellcheck source=tests/ziti/auth.sh
+	. "$TOP/tests/ziti/auth.sh"
+	srcmap_tests
 	# TCP flows expire: a hosted flow whose ends both fall silent is closed after
 	# tcp_idle_timeout_s, one that is half-closed (the dialer sent FIN, the target never
 	# closes) after tcp_half_closed_timeout_s, and the target sockets carry TCP keepalive

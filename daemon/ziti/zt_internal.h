@@ -42,6 +42,12 @@ struct zt_stage { /* files written to temporaries, renamed over their targets by
 	char *tmp[ZT_STAGE_MAX], *dst[ZT_STAGE_MAX];
 	int n;
 };
+/*
+ * @dst keeps the mode and owner of the file it replaces (@mode_if_new when none); with
+ * ZT_STAGE_SECRET or'ed into @mode_if_new (keys, files holding one) group and others lose
+ * every bit whatever the replaced file had.
+ */
+#define ZT_STAGE_SECRET 0x10000
 int zt_stage_add(struct zt_stage *s, const char *dst, const char *data, size_t len, mode_t mode_if_new,
 		 char *err, size_t errlen);
 int zt_stage_commit(struct zt_stage *s, char *err, size_t errlen);
@@ -60,6 +66,8 @@ int zt_identity_replace(struct zt_identity *id, const char *cert_pem, const char
 int zt_identity_check(const char *cert_pem, const char *key_pem, const char *ca_pem, char *err, size_t errlen);
 int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const char *key_pem,
 			     const char *ca_pem, struct zt_stage *st, char *err, size_t errlen);
+/* after a committed update: the id.cert/key/ca references as the identity file now has them */
+int zt_identity_reread_refs(struct zt_identity *id, char *err, size_t errlen);
 
 char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem);
 /* certificate (+ chain) and key as an SSL_CTX's client credentials */

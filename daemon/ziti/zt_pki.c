@@ -214,7 +214,10 @@ int zt_stage_add(struct zt_stage *s, const char *dst, const char *data, size_t l
 		free(tmp);
 		return -1;
 	}
-	mode_t mode = exists ? (st.st_mode & 07777) : mode_if_new;
+	mode_t mode = exists ? (st.st_mode & 07777) : (mode_if_new & 07777);
+
+	if (mode_if_new & ZT_STAGE_SECRET)
+		mode &= 07700;
 
 	if (fchmod(fd, mode)) {
 		seterr(err, errlen, "cannot set the mode of '%s': %s", tmp, strerror(errno));

@@ -154,6 +154,9 @@ static void verify_cb(void *arg, const struct zt_http_resp *resp)
 	/* the controller now accepts only the new certificate: put it on disk, then use it */
 	char saveerr[400] = "";
 	int saved = zt_stage_commit(&r->stage, saveerr, sizeof(saveerr));
+
+	if (!saved)
+		saved = zt_identity_reread_refs(id, saveerr, sizeof(saveerr));
 	int64_t old_after = id->not_after;
 
 	if (zt_identity_replace(id, r->new_cert, r->new_key, r->new_ca, err, sizeof(err))) {

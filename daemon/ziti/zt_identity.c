@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
@@ -614,6 +617,66 @@ int zt_identity_reread_refs(struct zt_identity *id, char *err, size_t errlen)
 out:
 	json_object_put(root);
 	return rc;
+}
+
+int zt_identity_adopt_newer(struct zt_identity *id, bool *adopted, char *err, size_t errlen)
+{
+	struct zt_identity *n = zt_identity_load(id->path, err, errlen);
+	char *cert = NULL, *key = NULL, *ca = NULL;
+	int rc = -1;
+
+	*adopted = false;
+	if (!n)
+		return -1;
+	if (n->not_after <= id->not_after || !n->cert_fp || (id->cert_fp && !strcmp(n->cert_fp, id->cert_fp))) {
+		rc = 0;
+		goto out;
+	}
+	if (!(cert = resolve_value(n->cert_val, "cert", err, errlen)) ||
+	    !(key = resolve_value(n->key_val, "key", err, errlen)) || !(ca = resolve_value(n->ca_val, "ca", err, errlen)) ||
+	    setup_ssl(id, cert, key, ca, err, errlen) || zt_identity_reread_refs(id, err, errlen))
+		goto out;
+	*adopted = true;
+	rc = 0;
+out:
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	free(cert);
+	free(key);
+	free(ca);
+	zt_identity_free(n);
+	return rc;
+}
+
+int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen)
+{
+	char *lp = NULL, *slash = strrchr(id->path, '/');
+	int fd;
+
+	if (asprintf(&lp, "%.*s.%s.lock", slash ? (int)(slash - id->path + 1) : 0, id->path,
+		     slash ? slash + 1 : id->path) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		seterr(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(errno));
+		free(lp);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		if (e == EWOULDBLOCK)
+			seterr(err, errlen, "'%s' is held by another process renewing this identity", lp);
+		else
+			seterr(err, errlen, "cannot lock '%s': %s", lp, strerror(e));
+		close(fd);
+		free(lp);
+		return e == EWOULDBLOCK ? -2 : -1;
+	}
+	free(lp);
+	return fd;
 }
 
 char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem)

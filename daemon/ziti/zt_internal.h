@@ -68,6 +68,16 @@ int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const
 			     const char *ca_pem, struct zt_stage *st, char *err, size_t errlen);
 /* after a committed update: the id.cert/key/ca references as the identity file now has them */
 int zt_identity_reread_refs(struct zt_identity *id, char *err, size_t errlen);
+/*
+ * Another process may have renewed the same identity file: when the file holds a certificate
+ * other than ours that expires later, use it (and its key, CA) from now on (*@adopted).
+ */
+int zt_identity_adopt_newer(struct zt_identity *id, bool *adopted, char *err, size_t errlen);
+/*
+ * One renewal of an identity file at a time, across processes: flock on ".NAME.lock" next to
+ * it. The locked descriptor (close it to release), -2 when another process holds it, -1.
+ */
+int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen);
 
 char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem);
 /* certificate (+ chain) and key as an SSL_CTX's client credentials */

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RENEW_MAX_WINDOW_S (30 * 86400)
 #define RENEW_RETRY_MIN_MS 2000u
@@ -45,6 +46,7 @@ struct zt_renew {
 	int state;
 	char *auth_id;
 	bool requested, key_roll, busy, waiting_auth;
+	int lock_fd;                    /* zt_identity_lock while an attempt runs, else -1 */
 	unsigned failures, renewals;
 	int64_t renew_at, last_renewal;
 	char last_error[400];
@@ -70,6 +72,9 @@ static const char *jstr(struct json_object *o, const char *key)
 static void attempt_clear(struct zt_renew *r)
 {
 	zt_stage_abort(&r->stage);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	r->lock_fd = -1;
 	free(r->new_cert);
 	free(r->new_ca);
 	if (r->new_key)
@@ -304,12 +309,39 @@ static void timer_cb(void *arg)
 {
 	struct zt_renew *r = arg;
 	int64_t now = time(NULL);
-	char when[40], msg[256];
+	char when[40], msg[1024];
 
 	if (r->busy || r->state == R_NOT_RENEWABLE || r->state == R_DISABLED)
 		return;
 	if (r->renew_at > now) { /* a capped wait: look again */
 		arm(r, (uint64_t)(r->renew_at - now) * 1000);
+		return;
+	}
+	/* one process at a time renews an identity file; a newer certificate in it is adopted */
+	char err[400];
+	bool adopted = false;
+
+	r->lock_fd = zt_identity_lock(r->ctx->id, err, sizeof(err));
+	if (r->lock_fd == -2) {
+		r->lock_fd = -1;
+		zt_log(r->ctx, 2, "certificate renewal: %s; looking again in %u s", err, RENEW_RETRY_MIN_MS / 1000);
+		arm(r, RENEW_RETRY_MIN_MS);
+		return;
+	}
+	if (r->lock_fd < 0)
+		zt_log(r->ctx, 1, "certificate renewal without the lock: %s", err);
+	if (zt_identity_adopt_newer(r->ctx->id, &adopted, err, sizeof(err)))
+		zt_log(r->ctx, 1, "certificate renewal: cannot read back the identity file: %s", err);
+	if (adopted) {
+		zt_pki_fmt_time(r->ctx->id->not_after, when, sizeof(when));
+		snprintf(msg, sizeof(msg), "certificate renewed by another process: using it from %s (valid until %s, fingerprint %s)",
+			 r->ctx->id->path, when, r->ctx->id->cert_fp ? r->ctx->id->cert_fp : "?");
+		attempt_clear(r);
+		r->requested = r->key_roll = false;
+		r->renewals++;
+		r->last_renewal = time(NULL);
+		report(r, 0, msg);
+		schedule(r);
 		return;
 	}
 	r->busy = true;
@@ -329,6 +361,7 @@ struct zt_renew *zt_renew_new(struct zt_ctx *ctx)
 	if (!r)
 		return NULL;
 	r->ctx = ctx;
+	r->lock_fd = -1;
 	r->state = ctx->o.renew_off ? R_DISABLED : R_UNKNOWN;
 	zt_timer_init(&r->timer, timer_cb, r);
 	return r;

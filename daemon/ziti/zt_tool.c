@@ -38,7 +38,7 @@ static struct {
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
 	unsigned linger_ms; /* --hold: keep all connections open this long before any data */
 	unsigned pace_ms;   /* --udp: send one datagram every pace_ms (0: all at once) */
-} opt = { .mode = "echo", .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
+} opt = { .mode = "echo", .no_renew = true, .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
 	  .interval_ms = 250 };
 
 static struct zt_loop *loop;
@@ -759,7 +759,8 @@ static void usage(void)
 		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
 		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n"
-		"  --no-renew (do not renew the identity certificate)\n");
+		"  --renew (renew the identity certificate when due and write it to the identity file;\n"
+		"           off by default: a test tool must not rewrite an identity a daemon uses)\n");
 	exit(2);
 }
 
@@ -774,7 +775,7 @@ int main(int argc, char **argv)
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
 		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' },
 		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { "pace-ms", 1, 0, 'R' },
-		{ "no-renew", 0, 0, 'N' }, { 0, 0, 0, 0 },
+		{ "no-renew", 0, 0, 'N' }, { "renew", 0, 0, 'W' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -811,6 +812,7 @@ int main(int argc, char **argv)
 		case 'v': opt.verbose = true; break;
 		case 'a': opt.app_data = optarg; break;
 		case 'N': opt.no_renew = true; break;
+		case 'W': opt.no_renew = false; break;
 		default: usage();
 		}
 	}

@@ -619,6 +619,11 @@ out:
 	return rc;
 }
 
+char *zt_identity_cert_pem(const struct zt_identity *id, char *err, size_t errlen)
+{
+	return resolve_value(id->cert_val, "cert", err, errlen);
+}
+
 int zt_identity_adopt_newer(struct zt_identity *id, bool *adopted, char *err, size_t errlen)
 {
 	struct zt_identity *n = zt_identity_load(id->path, err, errlen);

@@ -78,6 +78,8 @@ int zt_identity_adopt_newer(struct zt_identity *id, bool *adopted, char *err, si
  * it. The locked descriptor (close it to release), -2 when another process holds it, -1.
  */
 int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen);
+/* the certificate as the identity file names it (PEM, to free), or NULL with @err */
+char *zt_identity_cert_pem(const struct zt_identity *id, char *err, size_t errlen);
 
 char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem);
 /* certificate (+ chain) and key as an SSL_CTX's client credentials */

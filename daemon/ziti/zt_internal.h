@@ -58,6 +58,12 @@ char *zt_pki_key_pem(EVP_PKEY *k);
 char *zt_pki_csr_pem(EVP_PKEY *k, const X509_NAME *subject, char *err, size_t errlen);
 X509 *zt_pki_first_cert(const char *pem);
 int64_t zt_pki_time(const ASN1_TIME *t);
+/*
+ * The CA bundle to trust after a renewal: the controller's new bundle (each a CA certificate,
+ * at least one) plus every certificate of the old one it lacks, so that a bundle without the
+ * root that verifies the controller and routers cannot lock the client out. NULL with @err.
+ */
+char *zt_pki_ca_union(const char *new_ca, const char *old_ca, char *err, size_t errlen);
 void zt_pki_fmt_time(int64_t t, char *buf, size_t len);
 
 /* identity credentials (zt_identity.c) */

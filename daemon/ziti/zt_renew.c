@@ -336,7 +336,18 @@ static void extend_cb(void *arg, const struct zt_http_resp *resp)
 		return;
 	}
 	r->new_cert = strdup(cert);
-	r->new_ca = ca && *ca && strcmp(ca, id->ca_pem) ? strdup(ca) : NULL;
+	if (ca && *ca && strcmp(ca, id->ca_pem)) {
+		r->new_ca = zt_pki_ca_union(ca, id->ca_pem, err, sizeof(err));
+		if (!r->new_ca) {
+			json_object_put(root);
+			fail(r, "the controller's CA bundle is not usable: %s", err);
+			return;
+		}
+		if (!strcmp(r->new_ca, id->ca_pem)) { /* nothing new in it */
+			free(r->new_ca);
+			r->new_ca = NULL;
+		}
+	}
 	json_object_put(root);
 	if (!r->new_cert) {
 		fail(r, "%s", "out of memory");

@@ -445,7 +445,8 @@ static void test_verify_reply_lost(bool applied)
 	fk.new_fp = strdup(id->cert_fp);
 	zt_identity_replace(id, c1, NULL, NULL, err, sizeof(err));
 	fk.new_cert = c2;
-	if (asprintf(&fk.new_ca, "%s%s", c1, c2) < 0)
+	/* without the lost answer: a CA bundle that lacks the root we trust the controller by */
+	if (asprintf(&fk.new_ca, "%s%s", applied ? c1 : "", c2) < 0)
 		fk.new_ca = NULL;
 	fk.renew = true;
 	fk.verify_reply_lost = applied;
@@ -481,6 +482,11 @@ static void test_verify_reply_lost(bool applied)
 	      applied ? "applied but its reply lost" : "lost before the controller (reset)", h.ctx->id->cert_fp && !strcmp(h.ctx->id->cert_fp, fk.new_fp) ? "new" : "old",
 	      file_now && !strcmp(file_now, fk.new_fp) ? "new" : "old", fk.n_extend, fk.n_verify);
 	free(file_now);
+	if (!applied)
+		check(h.ctx->id->ca_pem && strstr(h.ctx->id->ca_pem, c1) && strstr(h.ctx->id->ca_pem, c2),
+		      "renewal: a CA bundle from the controller without the current root is merged, not swapped in "
+		      "(old root %s, new root %s)", h.ctx->id->ca_pem && strstr(h.ctx->id->ca_pem, c1) ? "kept" : "dropped",
+		      h.ctx->id->ca_pem && strstr(h.ctx->id->ca_pem, c2) ? "added" : "missing");
 	zt_ctx_free(h.ctx);
 	zt_loop_free(h.loop);
 	memset(&fk.rule, 0, sizeof(fk.rule));

@@ -191,6 +191,15 @@ int host_listen_identity(const struct host_cfg *h, const struct tpl_vars *ident,
 /* ---- sipovld.conf (JSON) ---- */
 
 #define DCFG_MAX_IDENTITIES 16
+#define DCFG_MAX_SOURCE_MAP 4096        /* identities in source_map */
+#define DCFG_MAX_SOURCE_PREFIXES 256    /* prefixes of one identity */
+
+/* source_map: the sources one dialing identity (name or id) may claim (app_data source_addr) */
+struct src_map_entry {
+	char *identity;
+	struct sipovl_prefix *srcs;
+	size_t n_srcs;
+};
 
 struct daemon_cfg {
 	char *identities[DCFG_MAX_IDENTITIES];
@@ -206,12 +215,30 @@ struct daemon_cfg {
 	uint8_t policy;                 /* SIPOVL_POLICY_* of programmed intercepts */
 	unsigned svc_poll_ms;
 	int ziti_auth;                  /* ZT_AUTH_MODE_* of new identities (default legacy) */
+	struct src_map_entry *src_map;  /* sorted by identity */
+	size_t n_src_map;
+	bool has_src_map;               /* "source_map" given (even empty) */
+	bool src_trust_caller;          /* source_identity "caller": the dialer's own caller id */
 };
 
 void daemon_cfg_defaults(struct daemon_cfg *d);
 /* Merges the JSON text @json into @d (keys given override). 0, or -1 with @err. */
 int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t errlen);
 void daemon_cfg_free(struct daemon_cfg *d);
+
+/*
+ * May a hosted dial originate from @src (its app_data source_addr)? @rid/@rname: the dialer's
+ * identity id and name as the router authenticated them (NULL: the router sent none, routers
+ * before ziti 2.0); @caller: the caller id the dialer sent about itself (NULL: none). Without
+ * a source_map every source allowedSourceAddresses admits is allowed (*@unchecked set). With
+ * one, the identity (router-given; the caller id only with source_identity "caller") must be
+ * in the map with a prefix containing @src. 0 allowed, or -1 with the refusal in @err; @who
+ * gets the identity the decision was about ("" when none).
+ */
+int cfg_source_allowed(const struct daemon_cfg *d, const char *rid, const char *rname, const char *caller,
+		       const struct sockaddr_storage *src, char *who, size_t wholen, bool *unchecked, char *err,
+		       size_t errlen);
+
 /* "err"/"warning"/"info"/"debug" or 3..7 → syslog level; -1 if unknown. */
 int cfg_log_level(const char *s);
 

@@ -7,16 +7,18 @@
 #   $(O)/fuzz/daemon-fuzz     libFuzzer target of the config/app_data parsers  (TEST_BUILD)
 #
 # Links libsipovl ($(CTL_LIB), ctl/ctl.mk) for the kernel and libzt ($(ZT_LIB),
-# daemon/ziti/ziti.mk) for Ziti. daemon/cfg.c is I/O free: the unit tests and the fuzzer link
-# only it (and json-c).
+# daemon/ziti/ziti.mk) for Ziti. The configuration model daemon/cfg_*.c (cfg.h) is I/O free:
+# the unit tests and the fuzzer link only it (and json-c).
 
 # daemon/ziti/ziti.mk is included after this file: prerequisites name its files directly.
 D_ZT_LIB := $(O)/libzt.a
 D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
-D_HDRS := daemon/sipovld.h daemon/cfg.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+D_CFG_SRCS := $(wildcard daemon/cfg_*.c)
+D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
+D_HDRS := daemon/sipovld.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c daemon/cfg.c
+	daemon/flows_intercept.c daemon/flows_pair.c $(D_CFG_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS)
@@ -34,17 +36,17 @@ $(O)/san/sipovld: $(D_SRCS) $(D_HDRS) $(D_ZT_SRCS) ctl/libsipovl.c ctl/objects.c
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(CTL_CFLAGS) $(D_DEFS) $(D_SRCS) $(D_ZT_SRCS) \
 		ctl/libsipovl.c ctl/objects.c -o $@ $(D_LDLIBS)
 
-$(O)/san/daemon-unit: tests/daemon/unit.c daemon/cfg.c daemon/cfg.h daemon/flows_pair.c daemon/flows_pair.h ctl/objects.c
+$(O)/san/daemon-unit: tests/daemon/unit.c $(D_CFG_SRCS) $(D_CFG_HDRS) daemon/flows_pair.c daemon/flows_pair.h ctl/objects.c
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/unit.c daemon/cfg.c daemon/flows_pair.c ctl/objects.c \
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/unit.c $(D_CFG_SRCS) daemon/flows_pair.c ctl/objects.c \
 		-o $@ $(ZT_LDLIBS)
 
-$(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c daemon/cfg.c daemon/cfg.h ctl/objects.c
+$(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objects.c
 	@mkdir -p $(@D)
 	if command -v clang >/dev/null 2>&1; then \
 		clang $(CSTD) $(WARN) -O1 -g -I$(TOP)/uapi -I$(TOP) $(ZT_CFLAGS) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			tests/daemon/fuzz.c daemon/cfg.c ctl/objects.c -o $@ $(ZT_LDLIBS); \
+			tests/daemon/fuzz.c $(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS); \
 	else \
 		printf '#!/bin/sh\necho "daemon-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
 		chmod +x $@; \

@@ -292,6 +292,30 @@ void hres_cancel(struct svc *s, const char *why)
 	}
 }
 
+/*
+ * The source a dialer claims must be one of its identity's (source_map): refused and logged
+ * (identity, claimed source, service) otherwise.
+ */
+static bool host_source_refused(struct svc *s, struct zt_dial_req *req, const struct host_target *t, const char *caller)
+{
+	char rid[128], rname[256], who[256], err[400], ip[64];
+	bool unchecked, auth = zt_dial_req_dialer(req, rid, sizeof(rid), rname, sizeof(rname));
+
+	if (!cfg_source_allowed(&D.cfg, auth ? rid : NULL, auth ? rname : NULL, strcmp(caller, "?") ? caller : NULL,
+				&t->src, who, sizeof(who), &unchecked, err, sizeof(err))) {
+		if (!unchecked)
+			logm(L_DEBUG, "service %s: identity '%s' may originate from %s (source_map)", s->name, who,
+			     cfg_fmt_ip(&t->src, ip, sizeof(ip)));
+		return false;
+	}
+	s->refused++;
+	D.c.hosted_refused++;
+	D.c.hosted_src_refused++;
+	logm(L_WARN, "service %s: refused a dial from identity '%s': %s", s->name, who[0] ? who : caller, err);
+	zt_reject(req, err);
+	return true;
+}
+
 void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 {
 	struct svc *s = user;
@@ -314,6 +338,8 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 		host_refuse(s, req, caller, err);
 		return;
 	}
+	if (t.has_src && host_source_refused(s, req, &t, caller))
+		return;
 	if (!t.dst_host[0]) {
 		host_dial_target(s, req, &t, caller, NULL);
 		return;

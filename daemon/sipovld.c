@@ -910,6 +910,7 @@ static struct json_object *status_json(void)
 	C(hosted_tcp);
 	C(hosted_udp);
 	C(hosted_refused);
+	C(hosted_src_refused);
 	C(hosted_connect_failed);
 	C(tcp_expired);
 	C(mem_limit_hits);

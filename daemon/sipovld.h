@@ -64,6 +64,7 @@ struct ident {
 struct counters {
 	uint64_t tcp_intercepted, udp_intercepted, unmatched, dials_ok, dials_failed, dial_timeouts;
 	uint64_t hosted_tcp, hosted_udp, hosted_refused, hosted_connect_failed;
+	uint64_t hosted_src_refused;     /* claimed sources refused by the source_map */
 	uint64_t mem_limit_hits, udp_dropped, tcp_reset, bytes_to_ziti, bytes_from_ziti;
 	uint64_t udp_circuits_merged; /* one UDP stream had two circuits: one kept (flows_pair.c) */
 	uint64_t packets_to_ziti, packets_from_ziti;

@@ -245,6 +245,12 @@ void *zt_listener_user(struct zt_listener *l);
 
 const char *zt_dial_req_caller(const struct zt_dial_req *r);
 const uint8_t *zt_dial_req_app_data(const struct zt_dial_req *r, size_t *len);
+/*
+ * The dialing identity's id and name as the edge router authenticated them (routers from
+ * ziti 2.0 on send them; the caller id above is whatever the dialer says). Each is "" when
+ * absent; returns true when either was sent.
+ */
+bool zt_dial_req_dialer(const struct zt_dial_req *r, char *id, size_t idlen, char *name, size_t namelen);
 struct zt_conn *zt_accept(struct zt_dial_req *r, const struct zt_conn_cbs *cbs, void *user);
 void zt_reject(struct zt_dial_req *r, const char *reason);
 /*

@@ -550,6 +550,61 @@ static char *read_small(const char *path, char *err, size_t errlen, const char *
 	return buf;
 }
 
+/* @json to a new file (mode 0600, synced) from the mkostemp template @tmpl. 0 or -1 with @err. */
+static int write_new(char *tmpl, const char *json, char *err, size_t errlen)
+{
+	size_t len = strlen(json);
+	int fd = mkostemp(tmpl, O_CLOEXEC);
+
+	if (fd < 0) {
+		seterr(err, errlen, "%s: %s", tmpl, strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, 0600))
+		goto fail;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, json + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fsync(fd))
+		goto fail;
+	if (close(fd)) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	seterr(err, errlen, "%s: %s", tmpl, strerror(errno ? errno : EIO));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmpl);
+	return -1;
+}
+
+/*
+ * The token is spent and the identity could not be written (or used) as asked: save it next
+ * to @out, else in $TMPDIR (default /var/tmp, which survives a reboot). The path in @where.
+ */
+static int save_spent(const char *out, const char *json, char *where, size_t wl, char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR"), *base = strrchr(out, '/');
+	char e1[200] = "", e2[200] = "";
+
+	snprintf(where, wl, "%s.enrolled.XXXXXX", out);
+	if (!write_new(where, json, e1, sizeof(e1)))
+		return 0;
+	snprintf(where, wl, "%s/%s.enrolled.XXXXXX", tmp && *tmp ? tmp : "/var/tmp", base ? base + 1 : out);
+	if (!write_new(where, json, e2, sizeof(e2)))
+		return 0;
+	seterr(err, errlen, "%s; %s", e1, e2);
+	return -1;
+}
+
 int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen)
 {
 	struct zt_jwt j;
@@ -721,18 +776,37 @@ int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen)
 		cert_pem = strdup(cert_in);
 	}
 
-	/* 5. an identity we can use, written atomically */
-	if (zt_identity_check(cert_pem, key_pem, ca, e, sizeof(e))) {
-		seterr(err, errlen, "enrolled, but the result is not usable: %s", e);
-		goto out;
-	}
-	char api[600];
+	/*
+	 * 5. an identity we can use, written atomically. The token is spent from here on: what
+	 * the controller issued is never dropped (a local failure would leave the identity
+	 * enrolled at the controller with nobody holding its key).
+	 */
+	char api[600], where[PATH_MAX + 64], e2[300];
 
 	snprintf(api, sizeof(api), "%s/edge/client/v1", j.iss);
 	json = zt_identity_json(api, cert_pem, key_pem, ca);
-	if (!json || zt_stage_add(&st, o->out, json, strlen(json), 0600, e, sizeof(e)) ||
+	if (!json) {
+		seterr(err, errlen, "enrolled, but out of memory: the certificate is lost (token spent)");
+		goto out;
+	}
+	if (zt_identity_check(cert_pem, key_pem, ca, e, sizeof(e))) {
+		if (save_spent(o->out, json, where, sizeof(where), e2, sizeof(e2)))
+			seterr(err, errlen, "enrolled, but the result is not usable: %s; it could not be saved either (%s)", e,
+			       e2);
+		else
+			seterr(err, errlen, "enrolled, but the result is not usable here: %s; the identity as issued (token "
+			       "spent) is saved in %s (check the clock, then move it to %s)", e, where, o->out);
+		goto out;
+	}
+	if (zt_stage_add(&st, o->out, json, strlen(json), 0600 | ZT_STAGE_SECRET, e, sizeof(e)) ||
 	    zt_stage_commit(&st, e, sizeof(e))) {
-		seterr(err, errlen, "enrolled, but the identity could not be written: %s", json ? e : "out of memory");
+		zt_stage_abort(&st);
+		if (save_spent(o->out, json, where, sizeof(where), e2, sizeof(e2)))
+			seterr(err, errlen, "enrolled, but the identity could not be written: %s; nor saved elsewhere (%s)", e,
+			       e2);
+		else
+			seterr(err, errlen, "enrolled, but the identity could not be written to %s: %s; it is saved in %s "
+			       "instead (token spent: move it there)", o->out, e, where);
 		goto out;
 	}
 	rc = 0;

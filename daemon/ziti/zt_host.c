@@ -334,6 +334,26 @@ const char *zt_dial_req_caller(const struct zt_dial_req *r)
 	return buf;
 }
 
+static bool dial_hdr_str(const struct zt_dial_req *r, int hdr, char *out, size_t outlen)
+{
+	const uint8_t *v;
+	uint32_t l;
+
+	out[0] = 0;
+	if (!r->m || !zt_msg_hdr(r->m, hdr, &v, &l) || !l)
+		return false;
+	snprintf(out, outlen, "%.*s", (int)(l < outlen ? l : outlen - 1), v);
+	return true;
+}
+
+bool zt_dial_req_dialer(const struct zt_dial_req *r, char *id, size_t idlen, char *name, size_t namelen)
+{
+	bool a = dial_hdr_str(r, ZT_H_DIALER_IDENTITY_ID, id, idlen);
+	bool b = dial_hdr_str(r, ZT_H_DIALER_IDENTITY_NAME, name, namelen);
+
+	return a || b;
+}
+
 const uint8_t *zt_dial_req_app_data(const struct zt_dial_req *r, size_t *len)
 {
 	const uint8_t *v;

@@ -11,6 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <time.h>
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
 {
@@ -455,9 +460,42 @@ int zt_identity_check(const char *cert_pem, const char *key_pem, const char *ca_
 }
 
 /*
+ * A new file name next to @path for a new version of it: "<path without .vN>.v<time>", one
+ * that does not exist yet.
+ */
+static char *version_path(const char *path)
+{
+	size_t n = strlen(path);
+	const char *v = strrchr(path, '.');
+	char *out = NULL;
+
+	if (v && v[1] == 'v' && v[2] && strspn(v + 2, "0123456789") == strlen(v + 2))
+		n = (size_t)(v - path);
+	for (unsigned i = 0; i < 100; i++) {
+		struct stat sb;
+
+		free(out);
+		out = NULL;
+		if (asprintf(&out, "%.*s.v%lld%s%.0u", (int)n, path, (long long)time(NULL), i ? "-" : "", i) < 0)
+			return NULL;
+		if (stat(out, &sb) && errno == ENOENT)
+			return out;
+	}
+	free(out);
+	return NULL;
+}
+
+/*
  * Stage the identity's new credentials (cert always; key and ca when not NULL) for an atomic
  * replacement: an inline ("pem:") value is rewritten in the identity JSON, a file value has
  * its file rewritten. The JSON is re-read so that fields we do not know are kept.
+ *
+ * When more than one file changes (a key roll with file: references, or a new CA bundle in
+ * its own file), renaming them one after the other is not atomic as a set: a crash between
+ * leaves a certificate and a key that do not match. Each is then written as a new file
+ * (name.vTIME) and the identity JSON, renamed last, is rewritten to name them: the JSON's
+ * rename is the one commit point, the old files stay as they were until then (and after).
+ * Keys, and a JSON holding one, are written mode 0600 (group and others cleared).
  */
 int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const char *key_pem,
 			     const char *ca_pem, struct zt_stage *st, char *err, size_t errlen)
@@ -465,7 +503,7 @@ int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const
 	struct json_object *root = NULL, *idobj = NULL;
 	char *text = read_file(id->path, 1 << 20, NULL);
 	bool json_changed = false;
-	int rc = -1;
+	int rc = -1, nfiles = 0;
 
 	if (!text) {
 		seterr(err, errlen, "cannot read '%s': %s", id->path, strerror(errno));
@@ -483,23 +521,43 @@ int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const
 		mode_t mode;
 	} items[] = {
 		{ "cert", id->cert_val, cert_pem, 0644 },
-		{ "key", id->key_val, key_pem, 0600 },
+		{ "key", id->key_val, key_pem, 0600 | ZT_STAGE_SECRET },
 		{ "ca", id->ca_val, ca_pem, 0644 },
 	};
 
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
+		nfiles += items[i].pem && value_path(items[i].val);
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
 		if (!items[i].pem)
 			continue;
 		const char *path = value_path(items[i].val);
+		char *v = NULL;
 
-		if (path) {
+		if (path && nfiles < 2) {
 			if (zt_stage_add(st, path, items[i].pem, strlen(items[i].pem), items[i].mode, err, errlen))
 				goto out;
 			continue;
 		}
-		char *v = NULL;
+		if (path) { /* a new version of the file, named by the JSON */
+			char *np = version_path(path);
+			struct stat sb;
+			mode_t mode = items[i].mode;
 
-		if (asprintf(&v, "pem:%s", items[i].pem) < 0) {
+			if (!stat(path, &sb))
+				mode = (sb.st_mode & 07777) | (mode & ZT_STAGE_SECRET);
+			if (!np || zt_stage_add(st, np, items[i].pem, strlen(items[i].pem), mode, err, errlen)) {
+				if (!np)
+					seterr(err, errlen, "no free file name next to '%s'", path);
+				free(np);
+				goto out;
+			}
+			if (asprintf(&v, "file:%s", np) < 0)
+				v = NULL;
+			free(np);
+		} else if (asprintf(&v, "pem:%s", items[i].pem) < 0) {
+			v = NULL;
+		}
+		if (!v) {
 			seterr(err, errlen, "out of memory");
 			goto out;
 		}
@@ -512,14 +570,118 @@ int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const
 		size_t len = 0;
 		const char *js = json_object_to_json_string_length(root, JSON_C_TO_STRING_PRETTY |
 								    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+		mode_t jm = 0600 | (value_path(id->key_val) ? 0 : ZT_STAGE_SECRET);
 
-		if (!js || zt_stage_add(st, id->path, js, len, 0600, err, errlen))
+		if (!js || zt_stage_add(st, id->path, js, len, jm, err, errlen))
 			goto out;
 	}
 	rc = 0;
 out:
 	json_object_put(root);
 	return rc;
+}
+
+int zt_identity_reread_refs(struct zt_identity *id, char *err, size_t errlen)
+{
+	char *text = read_file(id->path, 1 << 20, NULL);
+	struct json_object *root = text ? json_tokener_parse(text) : NULL, *idobj = NULL;
+	int rc = -1;
+
+	if (text) {
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+	}
+	if (!root || !json_object_object_get_ex(root, "id", &idobj) || !json_object_is_type(idobj, json_type_object)) {
+		seterr(err, errlen, "cannot read back '%s'", id->path);
+		goto out;
+	}
+	const char *vc = json_str(idobj, "cert"), *vk = json_str(idobj, "key"), *va = json_str(idobj, "ca");
+	char *c = vc ? strdup(vc) : NULL, *k = vk ? strdup(vk) : NULL, *a = va ? strdup(va) : NULL;
+
+	if (!c || !k || !a) {
+		free(c);
+		free(k);
+		free(a);
+		seterr(err, errlen, "'%s' lost its id.cert, id.key or id.ca", id->path);
+		goto out;
+	}
+	free(id->cert_val);
+	if (id->key_val)
+		OPENSSL_cleanse(id->key_val, strlen(id->key_val));
+	free(id->key_val);
+	free(id->ca_val);
+	id->cert_val = c;
+	id->key_val = k;
+	id->ca_val = a;
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+char *zt_identity_cert_pem(const struct zt_identity *id, char *err, size_t errlen)
+{
+	return resolve_value(id->cert_val, "cert", err, errlen);
+}
+
+int zt_identity_adopt_newer(struct zt_identity *id, bool *adopted, char *err, size_t errlen)
+{
+	struct zt_identity *n = zt_identity_load(id->path, err, errlen);
+	char *cert = NULL, *key = NULL, *ca = NULL;
+	int rc = -1;
+
+	*adopted = false;
+	if (!n)
+		return -1;
+	if (n->not_after <= id->not_after || !n->cert_fp || (id->cert_fp && !strcmp(n->cert_fp, id->cert_fp))) {
+		rc = 0;
+		goto out;
+	}
+	if (!(cert = resolve_value(n->cert_val, "cert", err, errlen)) ||
+	    !(key = resolve_value(n->key_val, "key", err, errlen)) || !(ca = resolve_value(n->ca_val, "ca", err, errlen)) ||
+	    setup_ssl(id, cert, key, ca, err, errlen) || zt_identity_reread_refs(id, err, errlen))
+		goto out;
+	*adopted = true;
+	rc = 0;
+out:
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	free(cert);
+	free(key);
+	free(ca);
+	zt_identity_free(n);
+	return rc;
+}
+
+int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen)
+{
+	char *lp = NULL, *slash = strrchr(id->path, '/');
+	int fd;
+
+	if (asprintf(&lp, "%.*s.%s.lock", slash ? (int)(slash - id->path + 1) : 0, id->path,
+		     slash ? slash + 1 : id->path) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		seterr(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(errno));
+		free(lp);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		if (e == EWOULDBLOCK)
+			seterr(err, errlen, "'%s' is held by another process renewing this identity", lp);
+		else
+			seterr(err, errlen, "cannot lock '%s': %s", lp, strerror(e));
+		close(fd);
+		free(lp);
+		return e == EWOULDBLOCK ? -2 : -1;
+	}
+	free(lp);
+	return fd;
 }
 
 char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem)

@@ -42,6 +42,12 @@ struct zt_stage { /* files written to temporaries, renamed over their targets by
 	char *tmp[ZT_STAGE_MAX], *dst[ZT_STAGE_MAX];
 	int n;
 };
+/*
+ * @dst keeps the mode and owner of the file it replaces (@mode_if_new when none); with
+ * ZT_STAGE_SECRET or'ed into @mode_if_new (keys, files holding one) a file others could
+ * read becomes owner-only (0644 -> 0600); a group-only read (0640) is kept, group write never.
+ */
+#define ZT_STAGE_SECRET 0x10000
 int zt_stage_add(struct zt_stage *s, const char *dst, const char *data, size_t len, mode_t mode_if_new,
 		 char *err, size_t errlen);
 int zt_stage_commit(struct zt_stage *s, char *err, size_t errlen);
@@ -52,6 +58,12 @@ char *zt_pki_key_pem(EVP_PKEY *k);
 char *zt_pki_csr_pem(EVP_PKEY *k, const X509_NAME *subject, char *err, size_t errlen);
 X509 *zt_pki_first_cert(const char *pem);
 int64_t zt_pki_time(const ASN1_TIME *t);
+/*
+ * The CA bundle to trust after a renewal: the controller's new bundle (each a CA certificate,
+ * at least one) plus every certificate of the old one it lacks, so that a bundle without the
+ * root that verifies the controller and routers cannot lock the client out. NULL with @err.
+ */
+char *zt_pki_ca_union(const char *new_ca, const char *old_ca, char *err, size_t errlen);
 void zt_pki_fmt_time(int64_t t, char *buf, size_t len);
 
 /* identity credentials (zt_identity.c) */
@@ -60,6 +72,20 @@ int zt_identity_replace(struct zt_identity *id, const char *cert_pem, const char
 int zt_identity_check(const char *cert_pem, const char *key_pem, const char *ca_pem, char *err, size_t errlen);
 int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const char *key_pem,
 			     const char *ca_pem, struct zt_stage *st, char *err, size_t errlen);
+/* after a committed update: the id.cert/key/ca references as the identity file now has them */
+int zt_identity_reread_refs(struct zt_identity *id, char *err, size_t errlen);
+/*
+ * Another process may have renewed the same identity file: when the file holds a certificate
+ * other than ours that expires later, use it (and its key, CA) from now on (*@adopted).
+ */
+int zt_identity_adopt_newer(struct zt_identity *id, bool *adopted, char *err, size_t errlen);
+/*
+ * One renewal of an identity file at a time, across processes: flock on ".NAME.lock" next to
+ * it. The locked descriptor (close it to release), -2 when another process holds it, -1.
+ */
+int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen);
+/* the certificate as the identity file names it (PEM, to free), or NULL with @err */
+char *zt_identity_cert_pem(const struct zt_identity *id, char *err, size_t errlen);
 
 char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem);
 /* certificate (+ chain) and key as an SSL_CTX's client credentials */

@@ -83,6 +83,8 @@ enum {
 	ZT_H_CONNECTION_MARKER = 1025,
 	ZT_H_CIRCUIT_ID = 1026,
 	ZT_H_STRUCTURED_ERROR = 1033,
+	ZT_H_DIALER_IDENTITY_ID = 1034,   /* set by the router (ziti >= 2.0), not by the dialer */
+	ZT_H_DIALER_IDENTITY_NAME = 1035,
 	ZT_H_ROUTER_CAPABILITIES = 1039,
 };
 

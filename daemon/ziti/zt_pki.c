@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,62 @@ X509 *zt_pki_first_cert(const char *pem)
 	return x;
 }
 
+char *zt_pki_ca_union(const char *new_ca, const char *old_ca, char *err, size_t errlen)
+{
+	STACK_OF(X509) *nv = sk_X509_new_null();
+	BIO *in = NULL, *out = BIO_new(BIO_s_mem());
+	X509 *x;
+	char *data = NULL, *res = NULL;
+	long n;
+
+	if (!nv || !out) {
+		seterr(err, errlen, "out of memory");
+		goto done;
+	}
+	in = BIO_new_mem_buf(new_ca, -1);
+	while (in && (x = PEM_read_bio_X509(in, NULL, NULL, NULL))) {
+		if (!X509_check_ca(x)) {
+			seterr(err, errlen, "the controller's CA bundle holds a certificate that is not a CA");
+			X509_free(x);
+			goto done;
+		}
+		if (!sk_X509_push(nv, x) || !PEM_write_bio_X509(out, x)) {
+			seterr(err, errlen, "out of memory");
+			goto done;
+		}
+	}
+	ERR_clear_error();
+	BIO_free(in);
+	if (!sk_X509_num(nv)) {
+		in = NULL;
+		seterr(err, errlen, "the controller's CA bundle holds no certificate");
+		goto done;
+	}
+	in = BIO_new_mem_buf(old_ca, -1);
+	while (in && (x = PEM_read_bio_X509(in, NULL, NULL, NULL))) { /* every trusted root stays */
+		bool have = false;
+
+		for (int i = 0; i < sk_X509_num(nv) && !have; i++)
+			have = !X509_cmp(x, sk_X509_value(nv, i));
+		if (!have && !PEM_write_bio_X509(out, x)) {
+			X509_free(x);
+			seterr(err, errlen, "out of memory");
+			goto done;
+		}
+		X509_free(x);
+	}
+	ERR_clear_error();
+	n = BIO_get_mem_data(out, &data);
+	res = n > 0 ? strndup(data, (size_t)n) : NULL;
+	if (!res)
+		seterr(err, errlen, "out of memory");
+done:
+	BIO_free(in);
+	BIO_free(out);
+	sk_X509_pop_free(nv, X509_free);
+	return res;
+}
+
 int64_t zt_pki_time(const ASN1_TIME *t)
 {
 	struct tm tm;
@@ -214,7 +271,12 @@ int zt_stage_add(struct zt_stage *s, const char *dst, const char *data, size_t l
 		free(tmp);
 		return -1;
 	}
-	mode_t mode = exists ? (st.st_mode & 07777) : mode_if_new;
+	mode_t mode = exists ? (st.st_mode & 07777) : (mode_if_new & 07777);
+
+	if ((mode_if_new & ZT_STAGE_SECRET) && (mode & 007))
+		mode &= 07600; /* a key readable by others: owner only */
+	else if (mode_if_new & ZT_STAGE_SECRET)
+		mode &= 07740; /* a group-readable key (a deliberate 0640) stays so, never writable by it */
 
 	if (fchmod(fd, mode)) {
 		seterr(err, errlen, "cannot set the mode of '%s': %s", tmp, strerror(errno));

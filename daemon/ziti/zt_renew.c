@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RENEW_MAX_WINDOW_S (30 * 86400)
 #define RENEW_RETRY_MIN_MS 2000u
@@ -45,6 +46,15 @@ struct zt_renew {
 	int state;
 	char *auth_id;
 	bool requested, key_roll, busy, waiting_auth;
+	int lock_fd;                    /* zt_identity_lock while an attempt runs, else -1 */
+	/*
+	 * extend-verify sent but its answer lost (transport error, 5xx): the controller may
+	 * already accept only the new certificate. The attempt (new certificate, key, staged
+	 * files) is kept until it is known which certificate the controller accepts.
+	 */
+	bool verify_unsure, probing;
+	char *old_cert, *old_key, *old_ca; /* while probing the new certificate */
+	int64_t old_not_after;
 	unsigned failures, renewals;
 	int64_t renew_at, last_renewal;
 	char last_error[400];
@@ -70,12 +80,22 @@ static const char *jstr(struct json_object *o, const char *key)
 static void attempt_clear(struct zt_renew *r)
 {
 	zt_stage_abort(&r->stage);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	r->lock_fd = -1;
 	free(r->new_cert);
 	free(r->new_ca);
 	if (r->new_key)
 		OPENSSL_cleanse(r->new_key, strlen(r->new_key));
 	free(r->new_key);
 	r->new_cert = r->new_ca = r->new_key = NULL;
+	free(r->old_cert);
+	free(r->old_ca);
+	if (r->old_key)
+		OPENSSL_cleanse(r->old_key, strlen(r->old_key));
+	free(r->old_key);
+	r->old_cert = r->old_key = r->old_ca = NULL;
+	r->verify_unsure = r->probing = false;
 }
 
 static int64_t window_s(const struct zt_renew *r)
@@ -136,31 +156,27 @@ static void fail(struct zt_renew *r, const char *fmt, const char *detail)
 	report(r, -EAGAIN, msg);
 }
 
-static void verify_cb(void *arg, const struct zt_http_resp *resp)
+static void send_verify(struct zt_renew *r);
+
+/* The controller accepts the new certificate: put it on disk, then use it. */
+static void verified(struct zt_renew *r)
 {
-	struct zt_renew *r = arg;
 	struct zt_ctx *ctx = r->ctx;
 	struct zt_identity *id = ctx->id;
 	char err[512], msg[1400], was[40], until[40];
-
-	r->req = NULL;
-	if (resp->status != 200) {
-		zt_http_resp_error(resp, err, sizeof(err), "extend-verify");
-		if (resp->status == 401)
-			zt_ctx_auth_invalid(ctx);
-		fail(r, "%s", err);
-		return;
-	}
-	/* the controller now accepts only the new certificate: put it on disk, then use it */
 	char saveerr[400] = "";
 	int saved = zt_stage_commit(&r->stage, saveerr, sizeof(saveerr));
 	int64_t old_after = id->not_after;
 
+	if (!saved)
+		saved = zt_identity_reread_refs(id, saveerr, sizeof(saveerr));
 	if (zt_identity_replace(id, r->new_cert, r->new_key, r->new_ca, err, sizeof(err))) {
 		/* checked before extend-verify; cannot happen short of memory exhaustion */
 		fail(r, "cannot use the renewed certificate: %s", err);
 		return;
 	}
+	if (r->old_cert) /* probed: the identity already holds the new certificate */
+		old_after = r->old_not_after;
 	r->renewals++;
 	r->failures = 0;
 	r->last_renewal = time(NULL);
@@ -183,6 +199,116 @@ static void verify_cb(void *arg, const struct zt_http_resp *resp)
 	}
 	attempt_clear(r);
 	schedule(r);
+}
+
+/* After a lost extend-verify answer: try again later, keeping the attempt. */
+static void verify_unsure(struct zt_renew *r, const char *why)
+{
+	char msg[900];
+	unsigned shift = r->failures < 16 ? r->failures : 16;
+	uint64_t d = (uint64_t)RENEW_RETRY_MIN_MS << shift, cap = r->ctx->o.renew_retry_max_ms;
+
+	if (d > cap)
+		d = cap;
+	r->verify_unsure = true;
+	r->busy = false;
+	r->failures++;
+	r->state = R_RETRYING;
+	r->renew_at = time(NULL) + (int64_t)(d / 1000);
+	snprintf(r->last_error, sizeof(r->last_error), "%s", why);
+	snprintf(msg, sizeof(msg), "certificate renewal: %s; the controller may already have switched to the new "
+		 "certificate: it is kept (not written yet) and checked again in %llu s", why,
+		 (unsigned long long)(d / 1000));
+	report(r, -EAGAIN, msg);
+	arm(r, d);
+}
+
+/* Authenticated with the new certificate (probe): the controller switched; else go back. */
+static void probe_done(void *arg, int err, const char *emsg)
+{
+	struct zt_renew *r = arg;
+	struct zt_ctx *ctx = r->ctx;
+	char e[512];
+
+	r->waiting_auth = false;
+	r->probing = false;
+	if (!err) {
+		verified(r);
+		return;
+	}
+	/* the controller does not take the new certificate: back to the old one */
+	if (zt_identity_replace(ctx->id, r->old_cert, r->old_key, r->old_ca, e, sizeof(e)))
+		zt_log(ctx, 1, "certificate renewal: cannot go back to the previous certificate: %s", e);
+	zt_ctx_auth_invalid(ctx);
+	snprintf(e, sizeof(e), "the controller refuses the new certificate too (%s): starting over",
+		 emsg ? emsg : "?");
+	fail(r, "%s", e);
+}
+
+/* extend-verify was refused after a lost answer: is the new certificate the one now? */
+static void probe_new(struct zt_renew *r)
+{
+	struct zt_ctx *ctx = r->ctx;
+	struct zt_identity *id = ctx->id;
+	char e[512];
+
+	r->old_not_after = id->not_after;
+	r->old_cert = zt_identity_cert_pem(id, e, sizeof(e));
+	r->old_key = id->key_pem ? strdup(id->key_pem) : NULL;
+	r->old_ca = id->ca_pem ? strdup(id->ca_pem) : NULL;
+	if (!r->old_cert || !r->old_key || !r->old_ca) {
+		fail(r, "cannot keep the current certificate to try the new one: %s", r->old_cert ? "out of memory" : e);
+		return;
+	}
+	if (zt_identity_replace(id, r->new_cert, r->new_key, r->new_ca, e, sizeof(e))) {
+		fail(r, "cannot use the renewed certificate: %s", e);
+		return;
+	}
+	zt_log(ctx, 2, "certificate renewal: authenticating with the new certificate to see whether the controller "
+	       "switched to it");
+	r->probing = true;
+	r->busy = true;
+	zt_ctx_auth_invalid(ctx);
+	r->waiting_auth = true;
+	zt_ctx_need_auth(ctx, probe_done, r);
+}
+
+static void verify_cb(void *arg, const struct zt_http_resp *resp)
+{
+	struct zt_renew *r = arg;
+	struct zt_ctx *ctx = r->ctx;
+	char err[512];
+
+	r->req = NULL;
+	if (resp->status != 200) {
+		zt_http_resp_error(resp, err, sizeof(err), "extend-verify");
+		if (resp->status == 0 || resp->status >= 500) { /* did the controller switch? unknown */
+			verify_unsure(r, err);
+			return;
+		}
+		if (r->verify_unsure) { /* refused now: maybe because the lost one was applied */
+			probe_new(r);
+			return;
+		}
+		if (resp->status == 401)
+			zt_ctx_auth_invalid(ctx);
+		fail(r, "%s", err);
+		return;
+	}
+	verified(r);
+}
+
+/* again after a lost answer: authenticated (old certificate) or not (maybe switched) */
+static void verify_again(void *arg, int err, const char *emsg)
+{
+	struct zt_renew *r = arg;
+
+	(void)emsg;
+	r->waiting_auth = false;
+	if (err)
+		probe_new(r);
+	else
+		send_verify(r);
 }
 
 static void extend_cb(void *arg, const struct zt_http_resp *resp)
@@ -210,7 +336,18 @@ static void extend_cb(void *arg, const struct zt_http_resp *resp)
 		return;
 	}
 	r->new_cert = strdup(cert);
-	r->new_ca = ca && *ca && strcmp(ca, id->ca_pem) ? strdup(ca) : NULL;
+	if (ca && *ca && strcmp(ca, id->ca_pem)) {
+		r->new_ca = zt_pki_ca_union(ca, id->ca_pem, err, sizeof(err));
+		if (!r->new_ca) {
+			json_object_put(root);
+			fail(r, "the controller's CA bundle is not usable: %s", err);
+			return;
+		}
+		if (!strcmp(r->new_ca, id->ca_pem)) { /* nothing new in it */
+			free(r->new_ca);
+			r->new_ca = NULL;
+		}
+	}
 	json_object_put(root);
 	if (!r->new_cert) {
 		fail(r, "%s", "out of memory");
@@ -227,16 +364,28 @@ static void extend_cb(void *arg, const struct zt_http_resp *resp)
 		     err);
 		return;
 	}
+	send_verify(r);
+}
+
+static void send_verify(struct zt_renew *r)
+{
+	struct zt_ctx *ctx = r->ctx;
 	struct json_object *body = json_object_new_object();
 	char path[512];
 
+	r->busy = true;
+	r->state = R_RENEWING;
 	json_object_object_add(body, "clientCert", json_object_new_string(r->new_cert));
 	snprintf(path, sizeof(path), "%s/current-identity/authenticators/%s/extend-verify", ctx->edge_path, r->auth_id);
 	r->req = zt_http_request(ctx, "POST", path, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
 				 verify_cb, r);
 	json_object_put(body);
-	if (!r->req)
-		fail(r, "%s", "extend-verify: cannot issue the request");
+	if (!r->req) {
+		if (r->verify_unsure)
+			verify_unsure(r, "extend-verify: cannot issue the request");
+		else
+			fail(r, "%s", "extend-verify: cannot issue the request");
+	}
 }
 
 static void auth_ready(void *arg, int err, const char *emsg)
@@ -301,12 +450,46 @@ static void timer_cb(void *arg)
 {
 	struct zt_renew *r = arg;
 	int64_t now = time(NULL);
-	char when[40], msg[256];
+	char when[40], msg[1024];
 
 	if (r->busy || r->state == R_NOT_RENEWABLE || r->state == R_DISABLED)
 		return;
 	if (r->renew_at > now) { /* a capped wait: look again */
 		arm(r, (uint64_t)(r->renew_at - now) * 1000);
+		return;
+	}
+	if (r->verify_unsure) { /* the lock is still held: ask again about the kept certificate */
+		r->busy = true;
+		r->state = R_RENEWING;
+		r->waiting_auth = true;
+		zt_ctx_need_auth(r->ctx, verify_again, r);
+		return;
+	}
+	/* one process at a time renews an identity file; a newer certificate in it is adopted */
+	char err[400];
+	bool adopted = false;
+
+	r->lock_fd = zt_identity_lock(r->ctx->id, err, sizeof(err));
+	if (r->lock_fd == -2) {
+		r->lock_fd = -1;
+		zt_log(r->ctx, 2, "certificate renewal: %s; looking again in %u s", err, RENEW_RETRY_MIN_MS / 1000);
+		arm(r, RENEW_RETRY_MIN_MS);
+		return;
+	}
+	if (r->lock_fd < 0)
+		zt_log(r->ctx, 1, "certificate renewal without the lock: %s", err);
+	if (zt_identity_adopt_newer(r->ctx->id, &adopted, err, sizeof(err)))
+		zt_log(r->ctx, 1, "certificate renewal: cannot read back the identity file: %s", err);
+	if (adopted) {
+		zt_pki_fmt_time(r->ctx->id->not_after, when, sizeof(when));
+		snprintf(msg, sizeof(msg), "certificate renewed by another process: using it from %s (valid until %s, fingerprint %s)",
+			 r->ctx->id->path, when, r->ctx->id->cert_fp ? r->ctx->id->cert_fp : "?");
+		attempt_clear(r);
+		r->requested = r->key_roll = false;
+		r->renewals++;
+		r->last_renewal = time(NULL);
+		report(r, 0, msg);
+		schedule(r);
 		return;
 	}
 	r->busy = true;
@@ -326,6 +509,7 @@ struct zt_renew *zt_renew_new(struct zt_ctx *ctx)
 	if (!r)
 		return NULL;
 	r->ctx = ctx;
+	r->lock_fd = -1;
 	r->state = ctx->o.renew_off ? R_DISABLED : R_UNKNOWN;
 	zt_timer_init(&r->timer, timer_cb, r);
 	return r;

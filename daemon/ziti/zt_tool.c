@@ -42,7 +42,7 @@ static struct {
 	unsigned pace_ms;   /* --udp: send one datagram every pace_ms (0: all at once) */
 	int auth_mode;      /* --auth legacy|auto|oidc */
 	unsigned token_refresh_ms; /* --token-refresh-ms: OIDC refresh at least this often */
-} opt = { .mode = "echo", .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
+} opt = { .mode = "echo", .no_renew = true, .bytes = 1024, .conns = 1, .count = 20, .size = 512, .timeout_ms = 60000,
 	  .interval_ms = 250 };
 
 static struct zt_loop *loop;
@@ -825,7 +825,8 @@ static void usage(void)
 		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
 		"  --log FILE  --interval-ms I  --start-delay-ms D  --poll-ms P  --latency-ms L  --session-file F  -v\n"
-		"  --no-renew (do not renew the identity certificate)\n"
+		"  --renew (renew the identity certificate when due and write it to the identity file;\n"
+		"           off by default: a test tool must not rewrite an identity a daemon uses)\n"
 		"  --auth legacy|auto|oidc (default legacy)  --token-refresh-ms N (OIDC: refresh at least this often)\n");
 	exit(2);
 }
@@ -841,7 +842,7 @@ int main(int argc, char **argv)
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
 		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' },
 		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { "pace-ms", 1, 0, 'R' },
-		{ "no-renew", 0, 0, 'N' }, { "auth", 1, 0, 'U' }, { "token-refresh-ms", 1, 0, 'F' }, { 0, 0, 0, 0 },
+		{ "no-renew", 0, 0, 'N' }, { "renew", 0, 0, 'W' }, { "auth", 1, 0, 'U' }, { "token-refresh-ms", 1, 0, 'F' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -889,6 +890,7 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 'F': opt.token_refresh_ms = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'W': opt.no_renew = false; break;
 		default: usage();
 		}
 	}

@@ -667,6 +667,56 @@ static void t_flow_pair(void)
 	   "flow pair: endpoint order is total (equal endpoints compare equal, IPv4 before IPv6)");
 }
 
+static void t_source_map(void)
+{
+	struct daemon_cfg d;
+	struct sockaddr_storage a, b6;
+	socklen_t l;
+	char err[400], who[256];
+	bool unchecked;
+
+	cfg_parse_hostport("10.1.0.5", &a, &l);
+	cfg_parse_hostport("[fd02::9]", &b6, &l);
+	daemon_cfg_defaults(&d);
+	ok(!cfg_source_allowed(&d, NULL, NULL, "anyone", &a, who, sizeof(who), &unchecked, err, sizeof(err)) &&
+		   unchecked,
+	   "no source_map: every source allowedSourceAddresses admits, unchecked");
+	ok(!daemon_cfg_parse("{\"source_map\":{\"site-a\":[\"10.1.0.0/16\"],\"id-b\":[\"10.2.0.0/16\",\"fd02::/48\"]}}",
+			     &d, err, sizeof(err)) &&
+		   d.has_src_map && d.n_src_map == 2 && !d.src_trust_caller,
+	   "source_map parsed, source_identity router by default (%s)", err);
+	ok(!cfg_source_allowed(&d, "id-a", "site-a", "site-b", &a, who, sizeof(who), &unchecked, err, sizeof(err)) &&
+		   !unchecked && !strcmp(who, "site-a"),
+	   "router-authenticated name site-a may claim 10.1.0.5 (a lying caller id is ignored)");
+	ok(cfg_source_allowed(&d, "id-b", "site-b", "site-a", &a, who, sizeof(who), &unchecked, err, sizeof(err)) &&
+		   strstr(err, "not in the source_map of identity 'site-b' (authenticated by the router)"),
+	   "router-authenticated site-b (by id) claiming 10.1.0.5 refused although its caller id says site-a: %s", err);
+	ok(!cfg_source_allowed(&d, "id-b", NULL, NULL, &b6, who, sizeof(who), &unchecked, err, sizeof(err)),
+	   "router identity id only (id-b) matches by id: fd02::9 allowed");
+	ok(cfg_source_allowed(&d, NULL, NULL, "site-a", &a, who, sizeof(who), &unchecked, err, sizeof(err)) &&
+		   strstr(err, "the router did not authenticate the dialer"),
+	   "no router identity, source_identity router: refused (%s)", err);
+	ok(cfg_source_allowed(&d, "x", "nobody", NULL, &a, who, sizeof(who), &unchecked, err, sizeof(err)) &&
+		   strstr(err, "identity 'nobody' (authenticated by the router) has no source_map entry"),
+	   "an identity without an entry is refused: %s", err);
+	ok(!daemon_cfg_parse("{\"source_identity\":\"caller\"}", &d, err, sizeof(err)) && d.src_trust_caller &&
+		   !cfg_source_allowed(&d, NULL, NULL, "site-a", &a, who, sizeof(who), &unchecked, err, sizeof(err)) &&
+		   cfg_source_allowed(&d, NULL, NULL, "id-b", &a, who, sizeof(who), &unchecked, err, sizeof(err)) &&
+		   strstr(err, "caller id, not authenticated by the router"),
+	   "source_identity caller: the caller id decides (%s)", err);
+	daemon_cfg_free(&d);
+	static const char *bad[] = {
+		"{\"source_map\":[]}", "{\"source_map\":{\"a\":\"10.0.0.0/8\"}}", "{\"source_map\":{\"a\":[\"pbx.example\"]}}",
+		"{\"source_map\":{\"\":[\"10.0.0.0/8\"]}}", "{\"source_map\":{\"a\":[\"10.0.0.0/33\"]}}",
+		"{\"source_identity\":\"anyone\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		daemon_cfg_defaults(&d);
+		ok(daemon_cfg_parse(bad[i], &d, err, sizeof(err)) == -1 && err[0], "bad source map %zu: %s", i, err);
+		daemon_cfg_free(&d);
+	}
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -679,6 +729,7 @@ int main(void)
 	t_host();
 	t_daemon_cfg();
 	t_flow_pair();
+	t_source_map();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

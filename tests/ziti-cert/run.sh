@@ -135,14 +135,21 @@ else
 fi
 chmod 0640 "$W/cert-host.json"
 
-bg "$W/host.log" "$SAN" host -i "$W/cert-host.json" -s zt-e2e -v --poll-ms 1000 --ready-file "$W/host.ready"
+# zt-tool renews only when asked (--renew; before that option it renewed by default)
+renew=
+"$FAST" 2>&1 | grep -q -- --renew && renew=--renew
+bg "$W/host.log" "$SAN" host -i "$W/cert-host.json" -s zt-e2e -v --poll-ms 1000 --ready-file "$W/host.ready" $renew
 HOST_PID=$BGPID
+# a second process renewing the same identity file (review finding: nothing kept two
+# renewals apart; the loser's certificate is then refused by the controller)
+bg "$W/host2.log" "$SAN" host -i "$W/cert-host.json" -s zt-e2e -v --poll-ms 1000 --ready-file "$W/host2.ready" $renew
+HOST2_PID=$BGPID
 cat > "$W/sipovld.conf" <<CONF
 { "identities": ["$W/cert-sd.json"], "control_socket": "$W/sipovld.sock", "log_level": "info" }
 CONF
 bg "$W/sipovld.log" "$SD" --no-kernel -c "$W/sipovld.conf"
 SD_PID=$BGPID
-for _ in $(seq 1 100); do [ -f "$W/host.ready" ] && break; sleep 0.2; done
+for _ in $(seq 1 100); do [ -f "$W/host.ready" ] && [ -f "$W/host2.ready" ] && break; sleep 0.2; done
 : > "$W/probe.log"
 bg "$W/probe.err" "$FAST" probe -i "$NET/zt-client.json" -s zt-e2e --interval-ms 500 --log "$W/probe.log"
 PROBE_PID=$BGPID
@@ -184,6 +191,7 @@ ls "$W"/cert-host.json.* > /dev/null 2>&1 && notok "temporary files left next to
 
 # every client reconnects to the router with the certificate it holds now
 : > "$W/probe.log"
+b1=$(grep -c "bound on" "$W/host.log"); b2=$(grep -c "bound on" "$W/host2.log")
 t_r=$(date +%s%3N)
 "$ZN" restart-router "$NET" 1 > "$W/restart.log" 2>&1
 t_up=$(date +%s%3N)
@@ -199,6 +207,23 @@ else
 	notok "after a router restart the host (certificate expired unless renewed) is not reachable within 30 s"
 	tail -3 "$W/probe.log" | diag; grep -v "^\[.*\] dial" "$W/host.log" | tail -6 | diag
 fi
+
+# both processes on the renewed identity file bind again (one renewed, the other adopted it)
+rebound=
+for _ in $(seq 1 60); do
+	[ "$(grep -c "bound on" "$W/host.log")" -gt "$b1" ] && [ "$(grep -c "bound on" "$W/host2.log")" -gt "$b2" ] &&
+		{ rebound=1; break; }
+	sleep 0.5
+done
+r1=$(grep -c "certificate renewed:" "$W/host.log"); r2=$(grep -c "certificate renewed:" "$W/host2.log")
+a1=$(grep -c "renewed by another process" "$W/host.log"); a2=$(grep -c "renewed by another process" "$W/host2.log")
+if [ -n "$rebound" ]; then
+	ok "two processes renewing one identity file: both bind again after the router restart (renewed $r1+$r2, adopted the other's $a1+$a2)"
+else
+	notok "two processes renewing one identity file: not both bound again within 30 s after the router restart (renewed $r1+$r2, adopted $a1+$a2)"
+	grep -i -E "renew|certif|auth" "$W/host2.log" | tail -4 | diag; grep -i -E "renew|certif|auth" "$W/host.log" | tail -4 | diag
+fi
+stop_pid "$HOST2_PID"
 
 # the controller forgets the host's API session (as after a long outage): the host must
 # authenticate again, with the certificate it holds now (its policy refuses expired ones)
@@ -303,6 +328,27 @@ if "$SD" enroll "$W/enr-rsa.jwt" -o "$OUT/enr-rsa.json" --key-type rsa > "$W/enr
 	ok "enroll --key-type rsa: RSA 2048 key, the identity authenticates"
 else
 	notok "enroll --key-type rsa"; diag < "$W/enroll.out"; tail -3 "$W/svc.out" | diag
+fi
+# the token is spent, then the identity cannot be written (a full file system): what the
+# controller issued must be kept where it can be recovered (review finding: it was dropped)
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null &&
+	cli edge create identity enr-full -a clients -o "$W/enr-full.jwt" > "$W/last.out" 2>&1; then
+	mkdir -p "$W/full" "$W/spare"
+	unshare -m sh -c 'mount -t tmpfs -o size=16k tmpfs "$1" || exit 9
+		dd if=/dev/zero of="$1/fill" bs=4k > /dev/null 2>&1
+		TMPDIR=$2 "$3" enroll "$4" -o "$1/id.json"' _ "$W/full" "$W/spare" "$SD" "$W/enr-full.jwt" \
+		> "$W/enroll.out" 2>&1
+	rc=$?
+	saved=$(find "$W/spare" -name 'id.json.enrolled.*' | head -1)
+	if [ $rc -eq 1 ] && [ -n "$saved" ] && grep -q "$saved" "$W/enroll.out" && [ "$(stat -c %a "$saved")" = 600 ] &&
+		timeout 30 "$FAST" services -i "$saved" > "$W/svc.out" 2>&1; then
+		ok "enroll onto a full file system: exit 1, the issued identity saved in \$TMPDIR (mode 0600, named in the error) and it authenticates"
+	else
+		notok "enroll onto a full file system: the issued identity is not recoverable (exit $rc, saved '$saved')"
+		diag < "$W/enroll.out"; tail -2 "$W/svc.out" 2>/dev/null | diag
+	fi
+else
+	ok "enroll onto a full file system # SKIP needs root, unshare -m and the identity enr-full"
 fi
 if [ -s "$W/enr-exp.jwt" ]; then
 	rm -rf "${OUT:?}"/*

@@ -11,7 +11,8 @@
 #   faults with recovery bounds, name resolution (slow/silent resolver with a live datagram
 #   flow, every address tried, TTL cache: tests/ziti/dns.sh), two routers (selection, failover
 #   of live UDP flows, terminators on both: tests/ziti/routers.sh), RTP latency next to a bulk
-#   transfer on one channel (tests/ziti/rtp.sh), ASan/UBSan on every zt-tool
+#   transfer on one channel (tests/ziti/rtp.sh), the source map of sipovld
+#   (tests/ziti/auth.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
@@ -583,6 +584,10 @@ CONF
 	rc=$?
 	[ $rc -eq 0 ] && san_clean "$W/sipovld.log" && ok "clean exit: sipovld --no-kernel (exit 0, no ASan/UBSan/leak report)" ||
 		{ notok "clean exit: sipovld --no-kernel (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sipovld.log" | head -30 | diag; }
+	# which identity may claim which source (tests/ziti/auth.sh)
+	# shellcheck source=tests/ziti/auth.sh
+	. "$TOP/tests/ziti/auth.sh"
+	srcmap_tests
 	# TCP flows expire: a hosted flow whose ends both fall silent is closed after
 	# tcp_idle_timeout_s, one that is half-closed (the dialer sent FIN, the target never
 	# closes) after tcp_half_closed_timeout_s, and the target sockets carry TCP keepalive

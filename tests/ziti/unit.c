@@ -899,6 +899,12 @@ static char *self_signed(EVP_PKEY *k, long serial, int days)
 	return out;
 }
 
+char *zt_test_self_signed(EVP_PKEY *k, long serial, int days);
+char *zt_test_self_signed(EVP_PKEY *k, long serial, int days)
+{
+	return self_signed(k, serial, days);
+}
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -1148,6 +1154,107 @@ static void test_sched(void)
 	zt_loop_free(ctx.loop);
 }
 
+/* write @s to @path with @mode */
+static void put(const char *path, const char *s, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(s, f);
+		fclose(f);
+	}
+	chmod(path, mode);
+}
+
+/*
+ * Review findings on renewal's files: a new key keeps the 0644 of the file it replaces (keys
+ * must be 0600), and a key roll renames the certificate and the key one after the other (a
+ * crash between leaves a pair that does not match). Every prefix of the staged renames is
+ * applied here as a crash would leave it: the identity must load after each.
+ */
+static void test_identity_roll(void)
+{
+	char err[512] = "", dir[] = "/tmp/zt-idroll.XXXXXX", path[300], cpath[300], kpath[300], json[4096], cmd[400];
+	EVP_PKEY *k1 = zt_pki_keygen(NULL, err, sizeof(err)), *k2 = zt_pki_keygen(NULL, err, sizeof(err));
+	char *c1 = self_signed(k1, 1, 1), *c2 = self_signed(k2, 2, 30), *kp1 = zt_pki_key_pem(k1), *kp2 = zt_pki_key_pem(k2);
+	struct stat sb;
+	int loads = 0, states = 0;
+
+	if (!mkdtemp(dir) || !c1 || !c2 || !kp1 || !kp2) {
+		check(0, "identity key roll: setup");
+		goto out;
+	}
+	snprintf(cpath, sizeof(cpath), "%s/c.pem", dir);
+	snprintf(kpath, sizeof(kpath), "%s/k.pem", dir);
+	snprintf(path, sizeof(path), "%s/id.json", dir);
+	for (int crash_after = 0; crash_after <= ZT_STAGE_MAX; crash_after++) {
+		struct zt_stage st = { 0 };
+		struct zt_identity *id;
+
+		put(cpath, c1, 0644);
+		put(kpath, kp1, 0644); /* as an admin may have left it */
+		snprintf(json, sizeof(json), "{\"ztAPI\":\"https://h:1\",\"id\":{\"cert\":\"file://%s\",\"key\":\"file:%s\",\"ca\":\"%s\"}}",
+			 cpath, kpath, cpath);
+		put(path, json, 0600);
+		id = zt_identity_load(path, err, sizeof(err));
+		if (!id || zt_identity_stage_update(id, c2, kp2, NULL, &st, err, sizeof(err))) {
+			check(0, "identity key roll: stage (%s)", err);
+			zt_identity_free(id);
+			break;
+		}
+		zt_identity_free(id);
+		if (crash_after >= st.n) { /* the whole commit */
+			check(zt_stage_commit(&st, err, sizeof(err)) == 0, "identity key roll: committed (%s)", err);
+			id = zt_identity_load(path, err, sizeof(err));
+			check(id && id->not_after > time(NULL) + 86400 * 20,
+			      "identity key roll: after the commit the identity loads with the new certificate (%s)",
+			      id ? "ok" : err);
+			zt_identity_free(id);
+			/* the key now in use: the file the identity names */
+			char *t = slurp(path), *kref = t ? strstr(t, "\"key\"") : NULL, kfile[300] = "";
+
+			if (kref && (sscanf(kref, "\"key\":\"file:%299[^\"]\"", kfile) == 1 ||
+				     sscanf(kref, "\"key\": \"file:%299[^\"]\"", kfile) == 1)) {
+				int sr = stat(kfile, &sb);
+
+				check(sr == 0 && (sb.st_mode & 0777) == 0600, "identity key roll: the new key file is mode 0600 (%o)",
+				      sr ? 0u : (unsigned)(sb.st_mode & 0777));
+			} else
+				check(0, "identity key roll: no key file reference in %s", t ? t : "?");
+			free(t);
+			break;
+		}
+		/* a crash after @crash_after of the renames */
+		for (int i = 0; i < crash_after; i++)
+			if (rename(st.tmp[i], st.dst[i]))
+				check(0, "identity key roll: rename");
+		for (int i = crash_after; i < st.n; i++)
+			unlink(st.tmp[i]);
+		for (int i = 0; i < st.n; i++) {
+			free(st.tmp[i]);
+			free(st.dst[i]);
+		}
+		id = zt_identity_load(path, err, sizeof(err));
+		states++;
+		loads += id != NULL;
+		if (!id)
+			printf("# crash after %d of the renames: %s\n", crash_after, err);
+		zt_identity_free(id);
+	}
+	check(states > 0 && loads == states,
+	      "identity key roll: a crash between the renames leaves a loadable identity (%d of %d states)", loads, states);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup failed\n");
+out:
+	free(c1);
+	free(c2);
+	free(kp1);
+	free(kp2);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+}
+
 int main(void)
 {
 	corpus = getenv("ZT_CORPUS");
@@ -1165,5 +1272,6 @@ int main(void)
 	test_resolve();
 	test_enroll_parts();
 	test_identity_update();
+	test_identity_roll();
 	return failures ? 1 : 0;
 }

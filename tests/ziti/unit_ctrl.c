@@ -14,6 +14,9 @@
 
 #include "daemon/ziti/zt_internal.h"
 
+#include <json-c/json.h>
+#include <openssl/pem.h>
+
 void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 enum fault { F_NONE, F_503, F_RESET, F_TIMEOUT, F_NOISSUE };
@@ -36,6 +39,11 @@ static struct {
 	struct { const char *match; enum fault f; int count; } rule[4];
 	struct zt_http *reqs;
 	unsigned n_refresh, n_list, n_poll;
+	/* certificate extension: the authenticator's current and pending certificates */
+	bool renew;                 /* authenticate says extendable, extension requested */
+	char *cur_fp, *new_cert, *new_ca, *pending_fp, *new_fp;
+	bool verify_reply_lost;     /* the next extend-verify is applied, its reply lost */
+	unsigned n_extend, n_verify;
 } fk;
 
 /* a pattern matches a substring of the path, or its end when it ends with '$' */
@@ -87,6 +95,46 @@ static void fake_answer(void *arg)
 		r.status = 200;
 		snprintf(body, sizeof(body), "{\"data\":{\"version\":\"fake\",\"apiVersions\":"
 			 "{\"edge-client\":{\"v1\":{\"path\":\"/edge/client/v1\"}}}}}");
+	} else if (fk.renew && strstr(h->path, "/authenticate") &&
+		   (!h->ctx->id->cert_fp || strcmp(h->ctx->id->cert_fp, fk.cur_fp))) {
+		r.status = 401; /* not the authenticator's certificate */
+		snprintf(body, sizeof(body), "{\"error\":{\"code\":\"INVALID_AUTH\",\"message\":\"bad cert\"}}");
+	} else if (fk.renew && strstr(h->path, "/authenticate")) {
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"token\":\"tok\",\"id\":\"as1\",\"expirationSeconds\":%d,"
+			 "\"identity\":{\"name\":\"me\"},\"authenticatorId\":\"au1\",\"isCertExtendable\":true,"
+			 "\"isCertExtendRequested\":%s}}", fk.exp_s, strcmp(fk.cur_fp, fk.new_fp) ? "true" : "false");
+	} else if (path_match(h->path, "/authenticators/au1/extend$")) {
+		fk.n_extend++;
+		if (strcmp(h->ctx->id->cert_fp, fk.cur_fp)) {
+			r.status = 401;
+		} else {
+			struct json_object *o = json_object_new_object(), *d = json_object_new_object();
+
+			json_object_object_add(d, "clientCert", json_object_new_string(fk.new_cert));
+			json_object_object_add(d, "ca", json_object_new_string(fk.new_ca));
+			json_object_object_add(o, "data", d);
+			snprintf(body, sizeof(body), "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+			free(fk.pending_fp);
+			fk.pending_fp = strdup(fk.new_fp);
+			r.status = 200;
+		}
+	} else if (path_match(h->path, "/authenticators/au1/extend-verify$")) {
+		fk.n_verify++;
+		if (!fk.pending_fp) {
+			r.status = 400; /* nothing unverified: AuthenticatorCannotBeUpdated */
+		} else {
+			free(fk.cur_fp);
+			fk.cur_fp = fk.pending_fp; /* the controller switched */
+			fk.pending_fp = NULL;
+			r.status = 200;
+			if (fk.verify_reply_lost) {
+				fk.verify_reply_lost = false;
+				r.status = 0;
+				r.err = "controller: TLS I/O error: Connection reset by peer";
+			}
+		}
 	} else if (strstr(h->path, "/authenticate")) {
 		r.status = 200;
 		snprintf(body, sizeof(body), "{\"data\":{\"token\":\"tok\",\"id\":\"as1\",\"expirationSeconds\":%d,"
@@ -393,6 +441,113 @@ static void test_posture_note(void)
 	ctx_down();
 }
 
+char *zt_test_self_signed(EVP_PKEY *k, long serial, int days);
+
+/*
+ * Review finding: the reply to extend-verify is lost although the controller switched to the
+ * new certificate. The client must end up with the new certificate in use and in the file
+ * (the old one is refused from then on), not drop it and lock itself out.
+ */
+static void test_verify_reply_lost(bool applied)
+{
+	char err[512] = "", dir[] = "/tmp/zt-verify.XXXXXX", path[300], cmd[400];
+	EVP_PKEY *k = zt_pki_keygen(NULL, err, sizeof(err));
+	char *c1 = k ? zt_test_self_signed(k, 11, 1) : NULL, *c2 = k ? zt_test_self_signed(k, 12, 30) : NULL;
+	struct zt_identity *id = NULL, *tmp;
+	char *kp = k ? zt_pki_key_pem(k) : NULL, *js = NULL;
+	bool done = false;
+
+	if (!c1 || !c2 || !kp || !mkdtemp(dir)) {
+		check(0, "renewal, extend-verify reply lost: setup");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/id.json", dir);
+	js = zt_identity_json("https://ctrl.invalid:1280/edge/client/v1", c1, kp, c1);
+	FILE *f = js ? fopen(path, "w") : NULL;
+
+	if (f) {
+		fputs(js, f);
+		fclose(f);
+	}
+	id = zt_identity_load(path, err, sizeof(err));
+	tmp = zt_identity_load(path, err, sizeof(err));
+	if (!id || !tmp) {
+		check(0, "renewal, extend-verify reply lost: identity (%s)", err);
+		zt_identity_free(tmp);
+		zt_identity_free(id);
+		goto out;
+	}
+	fk.cur_fp = strdup(tmp->cert_fp);
+	zt_identity_free(tmp);
+	zt_identity_replace(id, c2, NULL, NULL, err, sizeof(err)); /* only for c2's fingerprint */
+	fk.new_fp = strdup(id->cert_fp);
+	zt_identity_replace(id, c1, NULL, NULL, err, sizeof(err));
+	fk.new_cert = c2;
+	/* without the lost answer: a CA bundle that lacks the root we trust the controller by */
+	if (asprintf(&fk.new_ca, "%s%s", applied ? c1 : "", c2) < 0)
+		fk.new_ca = NULL;
+	fk.renew = true;
+	fk.verify_reply_lost = applied;
+	if (!applied) { /* the request is lost before the controller sees it */
+		fk.rule[0].match = "/extend-verify";
+		fk.rule[0].f = F_RESET;
+		fk.rule[0].count = 1;
+	}
+	fk.n_extend = fk.n_verify = 0;
+
+	struct zt_opts o = { .svc_poll_ms = 50, .backoff_max_ms = 200, .http_timeout_ms = 100, .refresh_min_ms = 50,
+			     .start_timeout_ms = 2000, .log_level = -1, .renew_retry_max_ms = 2000 };
+	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service };
+
+	memset(&h, 0, sizeof(h));
+	fk.stamp = "s1";
+	fk.services = "[" SVC_A "]";
+	h.loop = zt_loop_new();
+	h.ctx = zt_ctx_new(h.loop, id, &o, &cbs, NULL);
+	zt_ctx_start(h.ctx);
+	for (uint64_t end = zt_now_ms() + 8000; zt_now_ms() < end && !done;) {
+		zt_loop_run(h.loop, 20);
+		done = h.ctx->id->cert_fp && !strcmp(h.ctx->id->cert_fp, fk.new_fp) && h.ctx->auth == ZT_AUTH_OK;
+	}
+	char *file_now = NULL;
+
+	tmp = zt_identity_load(path, err, sizeof(err));
+	file_now = tmp && tmp->cert_fp ? strdup(tmp->cert_fp) : NULL;
+	zt_identity_free(tmp);
+	check(done && file_now && !strcmp(file_now, fk.new_fp),
+	      "renewal, extend-verify %s: the new certificate is in use and in the file, "
+	      "authenticated (%s in use, %s in the file; %u extend, %u extend-verify)",
+	      applied ? "applied but its reply lost" : "lost before the controller (reset)", h.ctx->id->cert_fp && !strcmp(h.ctx->id->cert_fp, fk.new_fp) ? "new" : "old",
+	      file_now && !strcmp(file_now, fk.new_fp) ? "new" : "old", fk.n_extend, fk.n_verify);
+	free(file_now);
+	if (!applied)
+		check(h.ctx->id->ca_pem && strstr(h.ctx->id->ca_pem, c1) && strstr(h.ctx->id->ca_pem, c2),
+		      "renewal: a CA bundle from the controller without the current root is merged, not swapped in "
+		      "(old root %s, new root %s)", h.ctx->id->ca_pem && strstr(h.ctx->id->ca_pem, c1) ? "kept" : "dropped",
+		      h.ctx->id->ca_pem && strstr(h.ctx->id->ca_pem, c2) ? "added" : "missing");
+	zt_ctx_free(h.ctx);
+	zt_loop_free(h.loop);
+	memset(&fk.rule, 0, sizeof(fk.rule));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup failed\n");
+out:
+	fk.renew = false;
+	free(fk.cur_fp);
+	free(fk.new_fp);
+	free(fk.pending_fp);
+	free(fk.new_ca);
+	fk.cur_fp = fk.new_fp = fk.pending_fp = fk.new_ca = NULL;
+	fk.new_cert = NULL;
+	if (js)
+		OPENSSL_cleanse(js, strlen(js));
+	free(js);
+	free(kp);
+	free(c1);
+	free(c2);
+	EVP_PKEY_free(k);
+}
+
 void test_controller_faults(void);
 void test_controller_faults(void)
 {
@@ -409,4 +564,6 @@ void test_controller_faults(void)
 	test_session_not_issued();
 	test_start_not_issued("/version");
 	test_start_not_issued("/authenticate");
+	test_verify_reply_lost(true);
+	test_verify_reply_lost(false);
 }

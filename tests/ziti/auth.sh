@@ -1,0 +1,140 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Who may claim which source, and calls across re-authentication (sourced by
+# tests/ziti/run.sh, which calls srcmap_tests; or run alone against a network from
+# `zitinet.sh start DIR`: tests/ziti/auth.sh DIR, TAP output).
+#
+#   srcmap_tests: sipovld (--no-kernel) hosts sm-svc, a TCP echo whose host.v1 admits the
+#   sources 127.0.10.0/24 and 127.0.20.0/24 (allowedSourceAddresses). Its source_map gives
+#   127.0.10.0/24 to go-client ("site A") and 127.0.20.0/24 to zt-host ("site B"). Dials with
+#   app_data source_addr:
+#     - with the default source_identity "router": the test network's routers (ziti 1.x) do
+#       not authenticate the dialer, so even A's own source is refused;
+#     - with source_identity "caller": B claiming 127.0.10.5 (A's) is refused, with a log line
+#       naming identity, claimed source and service; A claiming it and B claiming 127.0.20.5
+#       are hosted (the echo comes back through the transparent socket).
+# Needs root (transparent sockets); skipped otherwise.
+
+srcmap_tests() {
+	local D=$W/srcmap sd=${SD:-$B/san/sipovld} pid rc ready
+	if [ "$(id -u)" != 0 ]; then
+		skip "source map: tests" "need root (transparent sockets)"
+		return
+	fi
+	mkdir -p "$D"
+	{ cli edge create config sm-host host.v1 \
+		"{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":$ZN_TCP_ECHO_PORT,\"allowedSourceAddresses\":[\"127.0.10.0/24\",\"127.0.20.0/24\"]}" &&
+	  cli edge create service sm-svc -c sm-host &&
+	  cli edge create service-policy sm-bind Bind --service-roles @sm-svc --identity-roles @zt-other &&
+	  cli edge create service-policy sm-dial Dial --service-roles @sm-svc --identity-roles @zt-host,@go-client
+	} > "$D/cli.out" 2>&1 || { notok "source map: create the sm-svc service"; diag < "$D/cli.out"; return; }
+	cp "$ID/zt-other.json" "$D/site.json"
+	cat > "$D/sipovld.conf" <<CONF
+{ "identities": ["$D/site.json"], "control_socket": "$D/sipovld.sock", "log_level": "debug",
+  "service_poll_s": 1 }
+CONF
+	"$sd" --no-kernel -c "$D/sipovld.conf" > "$D/sipovld.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	ready=
+	for _ in $(seq 1 240); do
+		"$sd" --control "$D/sipovld.sock" --request status 2>/dev/null |
+			jq -e '[.services[] | select(.name == "sm-svc") | .host.listening] == [true]' > /dev/null 2>&1 &&
+			{ ready=1; break; }
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.25
+	done
+	if [ -z "$ready" ]; then
+		notok "source map: sipovld hosting sm-svc"; tail -8 "$D/sipovld.log" | diag
+		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+		return
+	fi
+	# the source map comes with a reload (a daemon that does not know it keeps running without)
+	cat > "$D/sipovld.conf" <<CONF
+{ "identities": ["$D/site.json"], "control_socket": "$D/sipovld.sock", "log_level": "debug",
+  "service_poll_s": 1,
+  "source_map": { "go-client": ["127.0.10.0/24"], "zt-host": ["127.0.20.0/24", "fd20::/64"] } }
+CONF
+	"$sd" --control "$D/sipovld.sock" --request reload > "$D/reload.out" 2>&1 &&
+		ok "source map: reload with a source_map" ||
+		{ notok "source map: reload with a source_map"; diag < "$D/reload.out"; }
+	# dial IDENTITY SOURCE -> exit status of a 1000-byte echo; output in $D/dial.out
+	sm_dial() {
+		"$SAN" dial -i "$ID/$1.json" -s sm-svc --bytes 1000 --timeout-ms 20000 \
+			--app-data "{\"source_addr\":\"$2\"}" > "$D/dial.out" 2>&1
+	}
+	# default source_identity "router": ziti 1.x routers send no dialer identity
+	if sm_dial go-client 127.0.10.5; then
+		notok "source map, source_identity router: a dial without a router-authenticated identity must be refused"
+	elif grep -q "the router did not authenticate the dialer" "$D/dial.out"; then
+		ok "source map, source_identity router: go-client's own source refused, the router sent no dialer identity (ziti 1.x)"
+	else
+		notok "source map, source_identity router: refusal reason"; tail -4 "$D/dial.out" | diag
+	fi
+	sed -i 's/"service_poll_s": 1,/"service_poll_s": 1, "source_identity": "caller",/' "$D/sipovld.conf"
+	"$sd" --control "$D/sipovld.sock" --request reload > "$D/reload.out" 2>&1 ||
+		{ notok "source map: reload with source_identity caller"; diag < "$D/reload.out"; }
+	# site B claims a phone of site A
+	if sm_dial zt-host 127.0.10.5; then
+		notok "source map: zt-host (site B) claiming 127.0.10.5 (site A's) was hosted"
+	elif grep -q "not in the source_map of identity 'zt-host'" "$D/dial.out" &&
+		grep -q "service sm-svc: refused a dial from identity 'zt-host': claimed source 127.0.10.5 refused" "$D/sipovld.log"; then
+		ok "source map: zt-host (site B) claiming 127.0.10.5 (site A's) refused; logged with identity, source and service"
+	else
+		notok "source map: zt-host claiming 127.0.10.5: refusal reason or log line"
+		tail -3 "$D/dial.out" | diag; grep "sm-svc" "$D/sipovld.log" | tail -3 | diag
+	fi
+	check "source map: go-client (site A) claiming 127.0.10.5 is hosted (1000-byte echo)" sm_dial go-client 127.0.10.5
+	check "source map: zt-host (site B) claiming 127.0.20.5 is hosted (1000-byte echo)" sm_dial zt-host 127.0.20.5
+	rc=$("$sd" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -r '.counters.hosted_src_refused // 0')
+	[ "${rc:-0}" -ge 2 ] && ok "source map: hosted_src_refused counts the refusals ($rc)" ||
+		notok "source map: hosted_src_refused=$rc (expected at least 2)"
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	[ $rc -eq 0 ] && san_clean "$D/sipovld.log" && ok "clean exit: sipovld (source map) (exit 0, no ASan/UBSan/leak report)" ||
+		{ notok "clean exit: sipovld (source map) (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/sipovld.log" | head -30 | diag; }
+	cli edge delete service-policy sm-dial > /dev/null 2>&1
+	cli edge delete service-policy sm-bind > /dev/null 2>&1
+	cli edge delete service sm-svc > /dev/null 2>&1
+	cli edge delete config sm-host > /dev/null 2>&1
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	cd "$(dirname "$0")/../.." || exit 1
+	TOP=$PWD
+	B=${O:-$TOP/build}
+	SAN=$B/san/zt-tool
+	SD=${SD:-$B/san/sipovld}
+	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
+	ID=$NET
+	# shellcheck disable=SC1091
+	. "$NET/env"
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
+	W=$(mktemp -d /tmp/zt-auth.XXXXXX)
+	PIDS=()
+	n=0; failed=0
+	echo "TAP version 13"
+	ok() { n=$((n + 1)); echo "ok $n - $*"; }
+	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+	diag() { sed 's/^/# /'; }
+	check() { local d=$1; shift; if "$@" > "$W/last.out" 2>&1; then ok "$d"; else notok "$d"; tail -5 "$W/last.out" | diag; fi; }
+	now_ms() { date +%s%3N; }
+	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
+	cleanup() {
+		local p
+		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
+	}
+	trap cleanup EXIT
+	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
+	python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT" > "$W/echo.log" 2>&1 &
+	PIDS+=("$!")
+	srcmap_tests
+	echo "1..$n"
+	[ $failed -eq 0 ] && exit 0 || exit 1
+fi

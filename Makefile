@@ -2,6 +2,8 @@
 #
 #   make            build sipovl.ko (against an installed Debian kernel) and all userspace
 #   make check      install what is missing, then run every test; ends with "N passed, M failed"
+#   make check-debug  every kernel selftest on the debug kernel (make check runs a chosen few)
+#   make fuzz       the netlink fuzzer on the debug kernel for FUZZ_SECONDS (600; FUZZ_SEED=)
 #   make demo       install what is missing, boot the VM and run the demo
 #   make bench      benchmarks (see Documentation/benchmarks.md)
 #   make install    sipovlctl, sipovld, man page, bash completion, systemd unit (DESTDIR=, PREFIX=)
@@ -48,7 +50,7 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check demo bench soak-routers deps install install-dkms FORCE
+.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-debug fuzz demo bench soak-routers deps install install-dkms FORCE
 
 all: kmod user
 
@@ -135,6 +137,18 @@ deps:
 check:
 	@scripts/deps.sh check
 	@scripts/check.sh
+
+# The debug kernel (selftests/vm/debug-kernel.sh) is built first when it is not cached.
+check-debug:
+	@scripts/deps.sh check
+	@SIPOVL_VM_DEBUG_FILES=all scripts/check.sh kernel-debug vm-debug
+
+FUZZ_SECONDS ?= 600
+fuzz:
+	@scripts/deps.sh check
+	@SIPOVL_FUZZ_SECONDS=$(FUZZ_SECONDS) SIPOVL_FUZZ_SEED=$(FUZZ_SEED) \
+		SIPOVL_TEST_TIMEOUT=$$(($(FUZZ_SECONDS) * 2 + 600)) SIPOVL_VM_TIMEOUT=$$(($(FUZZ_SECONDS) * 2 + 1800)) \
+		selftests/vm/run.sh --kernel debug selftests/fuzz/nlfuzz.sh
 
 demo:
 	@scripts/deps.sh demo

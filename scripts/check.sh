@@ -12,11 +12,8 @@
 #   kernel-debug  build the debug kernel (KASAN, KFENCE, lockdep, PROVE_RCU,
 #             kmemleak, DEBUG_OBJECTS, UBSAN: selftests/vm/debug-kernel.sh)
 #             unless it is cached in ~/.cache/sipovl/debug-kernel
-#   vm-debug  the VM selftests on the debug kernel, every file but the daemon
-#             end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default
-#             "daemon.sh daemon-update.sh": they stay on the Debian kernels)
-#             kernel-debug and vm-debug run only when named: the debug kernel
-#             does not boot in the runner yet (Documentation/testing.md)
+#   vm-debug  on the debug kernel, the VM selftests chosen for make check (the
+#             full set: make check-debug) and the netlink fuzzer for 60 s
 #   dkms      dkms add/build/install for 6.1, modprobe in the VM, dkms remove
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
@@ -209,7 +206,7 @@ static_checks() {
 		fi
 		[ -z "$out" ] || sed 's/^/# /' <<<"$out"
 	done
-	for f in scripts/*.sh selftests/lib.sh selftests/vm/*.sh selftests/runner-tests/*.sh tests/*/run.sh \
+	for f in scripts/*.sh selftests/lib.sh selftests/vm/*.sh selftests/runner-tests/*.sh selftests/fuzz/*.sh tests/*/run.sh \
 		.ci/run; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
@@ -265,17 +262,31 @@ kernel_debug() {
 	fi
 }
 
-# vm_debug: the VM selftests on the debug kernel, but the excluded files.
+# vm_debug: the VM selftests on the debug kernel. In make check a chosen few
+# (VM_DEBUG_FILES; why these: Documentation/testing.md, "The debug kernel")
+# and the netlink fuzzer for SIPOVL_FUZZ_SECONDS (default 60); with
+# SIPOVL_VM_DEBUG_FILES=all (make check-debug) every file but the daemon
+# end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default "daemon.sh
+# daemon-update.sh": they stay on the Debian kernels), then the fuzzer.
+VM_DEBUG_FILES="netns.sh"
 vm_debug() {
-	local t x files=("$TOP/selftests/vm/smoke.sh")
-	for t in "$TOP"/selftests/sipovl/*.sh; do
-		[ -x "$t" ] || continue
-		for x in ${SIPOVL_VM_DEBUG_EXCLUDE-daemon.sh daemon-update.sh}; do
-			[ "$(basename "$t")" != "$x" ] || continue 2
+	local t x files=()
+	if [ "${SIPOVL_VM_DEBUG_FILES:-}" = all ]; then
+		files+=("$TOP/selftests/vm/smoke.sh")
+		for t in "$TOP"/selftests/sipovl/*.sh; do
+			[ -x "$t" ] || continue
+			for x in ${SIPOVL_VM_DEBUG_EXCLUDE-daemon.sh daemon-update.sh}; do
+				[ "$(basename "$t")" != "$x" ] || continue 2
+			done
+			files+=("$t")
 		done
-		files+=("$t")
-	done
-	selftests/vm/run.sh --kernel debug "${files[@]}"
+	else
+		for t in ${SIPOVL_VM_DEBUG_FILES:-$VM_DEBUG_FILES}; do
+			files+=("$TOP/selftests/sipovl/$t")
+		done
+	fi
+	files+=("$TOP/selftests/fuzz/nlfuzz.sh")
+	SIPOVL_FUZZ_SECONDS=${SIPOVL_FUZZ_SECONDS:-60} selftests/vm/run.sh --kernel debug "${files[@]}"
 }
 
 # ---- build ----
@@ -313,20 +324,14 @@ run_job() {
 		;;
 	esac
 }
-# kernel-debug and vm-debug run only when asked for by name (`scripts/check.sh
-# kernel-debug vm-debug`): the debug kernel does not boot in the runner yet.
-queue=()
-for s in "${want[@]}"; do
-	case $s in kernel-debug | vm-debug) queue+=("$s") ;; esac
-done
-queue+=(vm-6.1 vm-6.12 static)
+queue=(kernel-debug vm-6.1 vm-6.12 vm-debug static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do queue+=("${hs%%:*}"); done
 queue+=(dkms)
 printf '%s\n' "${queue[@]}" >"$LOGS/.queue"
 # ready JOB: JOB may start (what it needs has finished, or is not part of this run).
 ready() {
 	case $1 in
-	vm-debug | host-runner) [[ " ${queue[*]} " != *" kernel-debug "* ]] || [ -f "$LOGS/kernel-debug.res" ] ;;
+	vm-debug | host-runner) ! wanted kernel-debug || [ -f "$LOGS/kernel-debug.res" ] ;;
 	*) return 0 ;;
 	esac
 }
@@ -373,11 +378,7 @@ for p in "${lane_pids[@]}"; do wait "$p" || true; done
 
 suites=(static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do suites+=("${hs%%:*}"); done
-suites+=(vm-6.1 vm-6.12)
-for s in kernel-debug vm-debug; do
-	[[ " ${queue[*]} " != *" $s "* ]] || suites+=("$s")
-done
-suites+=(dkms)
+suites+=(vm-6.1 vm-6.12 kernel-debug vm-debug dkms)
 for s in "${suites[@]}"; do
 	collect_suite "$s"
 done

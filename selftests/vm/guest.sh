@@ -120,7 +120,8 @@ test_timeout() {
 	fi
 	dir=$(dirname "$t")
 	s=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$dir/settings" 2>/dev/null | tail -1)
-	echo "${s:-$VM_TIMEOUT_DEFAULT}"
+	# the debug kernel runs everything a few times slower (run.sh)
+	echo $((${s:-$VM_TIMEOUT_DEFAULT} * ${VM_TIMEOUT_SCALE:-1}))
 }
 
 # run_file IDX PATH: run one selftest file, append its TAP to $R/tap.

@@ -12,6 +12,10 @@
 #include "daemon/ziti/zt.h"
 #include "daemon/ziti/zt_resolve.h"
 
+#ifndef SIPOVLD_VERSION
+#define SIPOVLD_VERSION "0.1"
+#endif
+
 #define SIPOVLD_CTL_SOCK_DEFAULT "/run/sipovld/ctl.sock"
 
 /* syslog priorities, printed as "<N>" prefixes on stderr (journald) */
@@ -91,6 +95,26 @@ struct daemon {
 
 extern struct daemon D;
 
+/* sipovld.c */
+extern bool stopping;          /* SIGTERM/SIGINT seen */
+/* re-read the configuration and identities; -1 (and nothing changed) when it is invalid */
+int reload(const char *why);
+
+/* status.c: the "status" document */
+struct json_object;
+struct json_object *status_json(void);
+
+/* control.c: the control socket */
+int ctl_open(const char *path);
+void ctl_close(const char *path);
+/* client side (sipovld --request R): the exit status */
+int ctl_request(const char *path, const char *req);
+
+#define JADD(o, k, v) json_object_object_add(o, k, v)
+#define JI(x) json_object_new_int64((int64_t)(x))
+#define JS(x) json_object_new_string(x)
+#define JB(x) json_object_new_boolean(x)
+
 /* flows.c */
 int flows_init(void);
 void flows_fini(void);
@@ -99,7 +123,6 @@ void flows_close_svc(struct svc *s, const char *why);
 void flows_reconfigure(void);
 void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
 /* JSON array of the flows (status "flows") */
-struct json_object;
 struct json_object *flows_json(void);
 /* apply the kernel's table now: the service list changed */
 void kernel_schedule_apply(void);

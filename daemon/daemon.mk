@@ -15,10 +15,10 @@ D_ZT_LIB := $(O)/libzt.a
 D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
 D_HDRS := daemon/sipovld.h daemon/cfg.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
-D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/flows.c daemon/cfg.c
+D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/cfg.c
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
-D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS)
+D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap
 
 USER_PROGS += $(O)/sipovld
 TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz

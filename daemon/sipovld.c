@@ -35,7 +35,7 @@ struct daemon D;
 static struct {
 	const char *identities[DCFG_MAX_IDENTITIES];
 	size_t n_identities;
-	const char *name, *ctl, *level;
+	const char *name, *ctl, *level, *user;
 	long udp_idle_s, mem_mb;
 } cli = { .udp_idle_s = -1, .mem_mb = -1 };
 
@@ -525,9 +525,13 @@ static void restart_cb(void *arg)
 static void ident_start(struct ident *id)
 {
 	char err[512];
-	struct zt_identity *zi = zt_identity_load(id->path, err, sizeof(err));
+	struct zt_identity *zi = NULL;
+	const char *keyf;
 
-	if (!zi) {
+	if (priv_check_secret(id->path, err, sizeof(err)) ||
+	    !(zi = zt_identity_load(id->path, err, sizeof(err))) ||
+	    ((keyf = zt_identity_key_file(zi)) && priv_check_secret(keyf, err, sizeof(err)))) {
+		zt_identity_free(zi);
 		snprintf(id->err, sizeof(id->err), "%.250s", err);
 		logm(L_ERR, "identity %s: %s; not used (fix it and send SIGHUP)", id->path, err);
 		return;
@@ -669,6 +673,10 @@ static int load_config(struct daemon_cfg *out)
 		free(out->ctl_socket);
 		out->ctl_socket = strdup(cli.ctl);
 	}
+	if (cli.user) {
+		free(out->user);
+		out->user = strdup(cli.user);
+	}
 	if (cli.level)
 		out->log_level = cfg_log_level(cli.level);
 	if (cli.udp_idle_s > 0)
@@ -698,6 +706,8 @@ int reload(const char *why)
 
 	if (strcmp(n.ctl_socket, D.cfg.ctl_socket))
 		logm(L_WARN, "control_socket changes need a restart; still on %s", D.cfg.ctl_socket);
+	if ((!!n.user != !!D.cfg.user) || (n.user && strcmp(n.user, D.cfg.user)))
+		logm(L_WARN, "user changes need a restart; still running as uid %u", (unsigned)getuid());
 	free(n.ctl_socket);
 	n.ctl_socket = D.cfg.ctl_socket;
 	D.cfg.ctl_socket = NULL;
@@ -748,7 +758,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sipovld [-c CONFIG] [-i IDENTITY.json]... [-n NAME] [-l LEVEL] [--control PATH]\n"
-		"               [--udp-idle-timeout S] [--memory-limit MB] [--no-kernel]\n"
+		"               [--udp-idle-timeout S] [--memory-limit MB] [-u USER[:GROUP]] [--no-kernel]\n"
 		"       sipovld [--control PATH] --request status|flows|reload\n"
 		"       sipovld enroll JWT -o IDENTITY.json [--key-type T] [--cert CERT --key KEY] [--force]\n"
 		"See sipovld(8).\n");
@@ -801,7 +811,8 @@ int main(int argc, char **argv)
 		{ "config", 1, 0, 'c' },       { "identity", 1, 0, 'i' },   { "name", 1, 0, 'n' },
 		{ "log-level", 1, 0, 'l' },    { "control", 1, 0, 'C' },    { "udp-idle-timeout", 1, 0, 'U' },
 		{ "memory-limit", 1, 0, 'M' }, { "no-kernel", 0, 0, 'K' },  { "request", 1, 0, 'R' },
-		{ "help", 0, 0, 'h' },         { "version", 0, 0, 'V' },    { 0, 0, 0, 0 },
+		{ "help", 0, 0, 'h' },         { "version", 0, 0, 'V' },    { "user", 1, 0, 'u' },
+		{ 0, 0, 0, 0 },
 	};
 	const char *request = NULL;
 	int ch, rc = 0;
@@ -809,7 +820,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "enroll"))
 		return enroll_main(argc - 1, argv + 1);
 	daemon_cfg_defaults(&D.cfg);
-	while ((ch = getopt_long(argc, argv, "c:i:n:l:hV", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:i:n:l:u:hV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c': D.cfg_path = optarg; break;
 		case 'i':
@@ -828,6 +839,7 @@ int main(int argc, char **argv)
 			cli.level = optarg;
 			break;
 		case 'C': cli.ctl = optarg; break;
+		case 'u': cli.user = optarg; break;
 		case 'U':
 		case 'M': {
 			char *end;
@@ -858,6 +870,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "<3>sipovld: bad configuration, not starting\n");
 		return 1;
 	}
+	struct priv_user user = { 0 };
+	char perr[256];
+
+	if (D.cfg.user && priv_user_lookup(D.cfg.user, &user, perr, sizeof(perr))) {
+		fprintf(stderr, "<3>sipovld: %s; not starting\n", perr);
+		return 1;
+	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	D.started_ms = zt_now_ms();
@@ -886,7 +905,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (ctl_open(D.cfg.ctl_socket)) {
+	if (ctl_open(D.cfg.ctl_socket) || (user.set && ctl_chown(D.cfg.ctl_socket, user.uid, user.gid))) {
+		kernel_clear();
+		return 1;
+	}
+	/* start-up is done: from here on only what the daemon uses while running (priv.c) */
+	if (priv_drop(&user, perr, sizeof(perr))) {
+		logm(L_ERR, "%s; not starting", perr);
+		ctl_close(D.cfg.ctl_socket);
 		kernel_clear();
 		return 1;
 	}

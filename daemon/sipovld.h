@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "daemon/cfg.h"
 #include "daemon/ziti/zt.h"
@@ -107,6 +108,7 @@ struct json_object *status_json(void);
 /* control.c: the control socket */
 int ctl_open(const char *path);
 void ctl_close(const char *path);
+int ctl_chown(const char *path, uid_t uid, gid_t gid);
 /* client side (sipovld --request R): the exit status */
 int ctl_request(const char *path, const char *req);
 
@@ -114,6 +116,20 @@ int ctl_request(const char *path, const char *req);
 #define JI(x) json_object_new_int64((int64_t)(x))
 #define JS(x) json_object_new_string(x)
 #define JB(x) json_object_new_boolean(x)
+
+/* priv.c: least privilege */
+struct priv_user {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
+/* "USER" or "USER:GROUP" -> ids (looked up at start, before anything is opened) */
+int priv_user_lookup(const char *spec, struct priv_user *u, char *err, size_t errlen);
+/* Keep only the capabilities used after start-up; become u when u->set. */
+int priv_drop(const struct priv_user *u, char *err, size_t errlen);
+/* 0, or -1 with @err when @path (key material) is readable or writable by group or others. */
+int priv_check_secret(const char *path, char *err, size_t errlen);
 
 /* flows.c */
 int flows_init(void);

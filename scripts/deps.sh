@@ -11,7 +11,7 @@ K612_IMG=linux-image-6.12-amd64
 K612_HDR=linux-headers-6.12-amd64
 
 pkgs_build="make gcc pkg-config libc6-dev libmnl-dev libsodium-dev libjson-c-dev
-	libssl-dev libc-ares-dev $K61_HDR $K612_HDR kmod"
+	libssl-dev libc-ares-dev libcap-dev $K61_HDR $K612_HDR kmod"
 pkgs_check="$pkgs_build $K61_IMG $K612_IMG qemu-system-x86 busybox-static cpio
 	iproute2 nftables iptables sip-tester sparse dkms linux-source-6.1 xz-utils
 	socat jq clang libclang-rt-14-dev valgrind python3 man-db

@@ -45,8 +45,14 @@ privs() {
 		{ grep -E '^(Uid|Cap)' "$s"; return 1; }
 }
 check "it runs as sipovld with CAP_NET_ADMIN CAP_NET_BIND_SERVICE only, no ambient set" privs
-stop() { kill -TERM "$pid" && wait "$pid"; }
-check "SIGTERM: exit 0" stop
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+if [ $rc = 0 ] && [ ! -e /run/sipovld/ctl.sock ]; then
+	ok "SIGTERM: exit 0, its control socket removed"
+else
+	not_ok "SIGTERM: exit $rc, control socket $(ls /run/sipovld/ 2>&1)" "$(tail -3 /tmp/sipovld.log)"
+fi
 check "modprobe -r sipovl" modprobe -r sipovl
 rm -rf /run/sipovld
 done_testing

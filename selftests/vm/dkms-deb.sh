@@ -32,7 +32,9 @@ purge() { DEBIAN_FRONTEND=noninteractive apt-get -qy purge sipovl sipovl-dkms >"
 W=$(mktemp -d)
 on_exit rm -rf "$W"
 on_exit purge
-plan 12
+plan 11
+T0=$(date +%s)
+el() { echo "$(($(date +%s) - T0)) s"; }
 
 if ! ls "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb >/dev/null 2>&1; then
 	t0=$(date +%s)
@@ -44,6 +46,7 @@ install_debs() { # install_debs DIR
 		{ tail -20 "$W/apt.log"; return 1; }
 }
 check "apt install ./sipovl-dkms_*.deb ./sipovl_*.deb" install_debs "$DEB"
+diag "installed at $(el)"
 built_for_all() {
 	local k
 	for k in $kvers; do
@@ -57,6 +60,7 @@ check "the kernel headers hook (header_postinst.d/dkms) for $kver" /etc/kernel/h
 user_made() { getent passwd sipovld >/dev/null && [ "$(stat -c %U:%a /var/lib/sipovld)" = sipovld:700 ]; }
 check "system user sipovld, /var/lib/sipovld sipovld 0700" user_made
 
+diag "VM at $(el)"
 out=$("$TOP/selftests/vm/run.sh" --kernel "$kver" --no-build "$TOP/selftests/vm/dkms-deb-guest.sh" 2>&1)
 rc=$?
 vm_points=$(grep -E '^(not )?ok [0-9]+ vm/dkms-deb-guest.sh' <<<"$out" | sed -E 's/^(not )?ok [0-9]+ vm\/dkms-deb-guest\.sh:? ?/\1/')
@@ -78,7 +82,9 @@ newer() {
 	done
 	install_debs "$W/new"
 }
+diag "upgrade at $(el)"
 check "upgrade to the newer build (apt install)" newer
+diag "purge at $(el)"
 # On upgrade dkms's common.postinst builds for the running kernel and the newest one; the
 # running kernel of this host is not a Debian one, so: the newest (6.12).
 newest=$("$TOP/scripts/kver.sh" 6.12)
@@ -109,4 +115,5 @@ gone() {
 check "purge left no file, user, group, module or package entry" gone
 check "dkms status is empty for sipovl" sh -c "! dkms status -m sipovl | grep -q ."
 check "the built .debs pass lintian without errors" lintian --fail-on error --suppress-tags-from-file "$TOP/debian/lintian-justified" "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb
+diag "done at $(el)"
 done_testing

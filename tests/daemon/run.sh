@@ -65,8 +65,7 @@ SAN_SD=$B/san/sipovld
 SOCK=$W/sd.sock
 sd_status() { timeout 30 "$1" --control "$SOCK" --request status 2>/dev/null; }
 sd_wait() { # sd_wait BIN: the control socket answers
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		sd_status "$1" >/dev/null && return 0
 		sleep 0.1
 	done

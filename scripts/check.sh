@@ -17,7 +17,8 @@
 #             "daemon.sh daemon-update.sh": they stay on the Debian kernels)
 #             kernel-debug and vm-debug run only when named: the debug kernel
 #             does not boot in the runner yet (Documentation/testing.md)
-#   dkms      dkms add/build/install for 6.1, modprobe in the VM, dkms remove
+#   dkms      make deb; apt install of the .debs (DKMS builds for 6.1 and 6.12), modprobe
+#             and the packaged sipovld in the VM, upgrade, purge (selftests/vm/dkms-deb.sh)
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
 #
@@ -304,7 +305,7 @@ run_job() {
 	kernel-debug) run_suite kernel-debug kernel_debug ;;
 	vm-debug) run_suite vm-debug vm_debug ;;
 	static) run_suite static static_checks ;;
-	dkms) run_suite dkms selftests/vm/dkms.sh --kernel 6.1 ;;
+	dkms) run_suite dkms selftests/vm/dkms-deb.sh --kernel 6.1 ;;
 	host-*)
 		local hs
 		for hs in "${host_suites[@]}"; do

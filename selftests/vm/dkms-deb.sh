@@ -32,7 +32,7 @@ purge() { DEBIAN_FRONTEND=noninteractive apt-get -qy purge sipovl sipovl-dkms >"
 W=$(mktemp -d)
 on_exit rm -rf "$W"
 on_exit purge
-plan 11
+plan 13
 T0=$(date +%s)
 el() { echo "$(($(date +%s) - T0)) s"; }
 
@@ -57,6 +57,15 @@ built_for_all() {
 check "DKMS built and installed sipovl/$ver for $kvers" built_for_all
 # what a newly installed linux-headers package runs: a no-op when built, a build otherwise
 check "the kernel headers hook (header_postinst.d/dkms) for $kver" /etc/kernel/header_postinst.d/dkms "$kver"
+check "systemd-analyze verify sipovld.service (installed)" systemd-analyze verify /lib/systemd/system/sipovld.service
+exposure() {
+	local out
+	out=$(systemd-analyze security --offline=yes /lib/systemd/system/sipovld.service 2>&1 | tail -1)
+	echo "$out"
+	grep -qE 'exposure level for sipovld.service: [0-2]\.[0-9] OK' <<<"$out"
+}
+check "systemd-analyze security sipovld.service: OK (2.x or lower)" exposure
+diag "$(systemd-analyze security --offline=yes /lib/systemd/system/sipovld.service 2>&1 | tail -1)"
 user_made() { getent passwd sipovld >/dev/null && [ "$(stat -c %U:%a /var/lib/sipovld)" = sipovld:700 ]; }
 check "system user sipovld, /var/lib/sipovld sipovld 0700" user_made
 

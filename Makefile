@@ -8,6 +8,7 @@
 #   make bench      benchmarks (see Documentation/benchmarks.md)
 #   make install    sipovlctl, sipovld, man page, bash completion, systemd unit (DESTDIR=, PREFIX=)
 #   make install-dkms   the module's DKMS source tree in /usr/src/sipovl-<version> (DESTDIR=)
+#   make deb        the Debian packages sipovl-dkms and sipovl in build/deb/ (debian/; lintian)
 #   make kmod-vm KVER=<release>   sipovl.ko for that kernel in build/kmod-<release>/ (VM runner)
 #   make kmod-sparse / testmod KVER=<release>   sparse over kmod/; the VM runner's test modules
 #
@@ -50,7 +51,7 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-debug fuzz demo bench soak-routers deps install install-dkms FORCE
+.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-debug fuzz demo bench soak-routers deps install install-dkms deb FORCE
 
 all: kmod user
 
@@ -129,6 +130,15 @@ install-dkms:
 	install -m 0644 Kbuild dkms.conf $(DESTDIR)$(DKMSSRC)/
 	install -m 0644 $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) $(DESTDIR)$(DKMSSRC)/kmod/
 	install -m 0644 uapi/linux/*.h $(DESTDIR)$(DKMSSRC)/uapi/linux/
+
+# Debian packages: dpkg-buildpackage in a copy of the tree (its ../ is build/deb), then lintian.
+deb:
+	rm -rf $(O)/deb && mkdir -p $(O)/deb/sipovl
+	rsync -a --exclude=/build --exclude=.git --exclude='*.o' --exclude='*.ko' ./ $(O)/deb/sipovl/
+	cd $(O)/deb/sipovl && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -30 ../build.log >&2; exit 1; }
+	lintian --fail-on error --suppress-tags-from-file debian/lintian-justified $(O)/deb/*.changes
+	ls $(O)/deb/*.deb
 
 deps:
 	@scripts/deps.sh check

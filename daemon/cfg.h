@@ -212,6 +212,7 @@ struct daemon_cfg {
 	unsigned tcp_keepalive_s;       /* TCP keepalive idle time of flow sockets (60 s; 0: off) */
 	uint64_t memory_limit;          /* bytes, for flows and their buffers */
 	char *ctl_socket;
+	char *user;                     /* "USER[:GROUP]" sipovld becomes after start-up (NULL: stays) */
 	uint8_t policy;                 /* SIPOVL_POLICY_* of programmed intercepts */
 	unsigned svc_poll_ms;
 	int ziti_auth;                  /* ZT_AUTH_MODE_* of new identities (default legacy) */

@@ -55,6 +55,7 @@ void daemon_cfg_free(struct daemon_cfg *d)
 		free(d->identities[i]);
 	free(d->name);
 	free(d->ctl_socket);
+	free(d->user);
 	cfg_src_map_free(d);
 	memset(d, 0, sizeof(*d));
 }
@@ -151,6 +152,9 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 			d->memory_limit = (uint64_t)x;
 		} else if (!strcmp(key, "control_socket")) {
 			if (set_str(&d->ctl_socket, v, key, err, errlen))
+				goto out;
+		} else if (!strcmp(key, "user")) {
+			if (set_str(&d->user, v, key, err, errlen))
 				goto out;
 		} else if (!strcmp(key, "intercept_policy")) {
 			const char *s = cfg_str(v);

@@ -29,21 +29,18 @@
 
 #include "daemon/sipovld.h"
 
-#ifndef SIPOVLD_VERSION
-#define SIPOVLD_VERSION "0.1"
-#endif
-
 struct daemon D;
 
 /* command-line overrides, re-applied on top of the config file at every reload */
 static struct {
 	const char *identities[DCFG_MAX_IDENTITIES];
 	size_t n_identities;
-	const char *name, *ctl, *level;
+	const char *name, *ctl, *level, *user;
 	long udp_idle_s, mem_mb;
 } cli = { .udp_idle_s = -1, .mem_mb = -1 };
 
-static bool reload_pending, stopping;
+static bool reload_pending;
+bool stopping;
 
 /* ------------------------------------------------------------------ logging */
 
@@ -526,9 +523,13 @@ static void restart_cb(void *arg)
 static void ident_start(struct ident *id)
 {
 	char err[512];
-	struct zt_identity *zi = zt_identity_load(id->path, err, sizeof(err));
+	struct zt_identity *zi = NULL;
+	const char *keyf;
 
-	if (!zi) {
+	if (priv_check_secret(id->path, err, sizeof(err)) ||
+	    !(zi = zt_identity_load(id->path, err, sizeof(err))) ||
+	    ((keyf = zt_identity_key_file(zi)) && priv_check_secret(keyf, err, sizeof(err)))) {
+		zt_identity_free(zi);
 		snprintf(id->err, sizeof(id->err), "%.250s", err);
 		logm(L_ERR, "identity %s: %s; not used (fix it and send SIGHUP)", id->path, err);
 		return;
@@ -671,6 +672,10 @@ static int load_config(struct daemon_cfg *out)
 		free(out->ctl_socket);
 		out->ctl_socket = strdup(cli.ctl);
 	}
+	if (cli.user) {
+		free(out->user);
+		out->user = strdup(cli.user);
+	}
 	if (cli.level)
 		out->log_level = cfg_log_level(cli.level);
 	if (cli.udp_idle_s > 0)
@@ -686,7 +691,7 @@ static int load_config(struct daemon_cfg *out)
 }
 
 /* Re-read the configuration; 0, or -1 (logged) with the running configuration kept. */
-static int reload(const char *why)
+int reload(const char *why)
 {
 	struct daemon_cfg n;
 
@@ -700,6 +705,8 @@ static int reload(const char *why)
 
 	if (strcmp(n.ctl_socket, D.cfg.ctl_socket))
 		logm(L_WARN, "control_socket changes need a restart; still on %s", D.cfg.ctl_socket);
+	if ((!!n.user != !!D.cfg.user) || (n.user && strcmp(n.user, D.cfg.user)))
+		logm(L_WARN, "user changes need a restart; still running as uid %u", (unsigned)getuid());
 	free(n.ctl_socket);
 	n.ctl_socket = D.cfg.ctl_socket;
 	D.cfg.ctl_socket = NULL;
@@ -722,418 +729,6 @@ static int reload(const char *why)
 	if (!D.no_kernel && D.nl) /* the module may have been reloaded: re-apply the table and sources */
 		kernel_schedule_apply();
 	return 0;
-}
-
-/* ------------------------------------------------------------------ control socket */
-
-static int ctl_fd = -1;
-static struct zt_io ctl_io;
-
-static const char *proto_names(uint32_t p)
-{
-	return p == (SIPOVL_PROTO_TCP | SIPOVL_PROTO_UDP) ? "tcp,udp" : p == SIPOVL_PROTO_TCP ? "tcp" : "udp";
-}
-
-static struct json_object *jprefixes(const struct sipovl_prefix *v, size_t n)
-{
-	struct json_object *a = json_object_new_array();
-	char b[64];
-
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(cfg_fmt_prefix(&v[i], b, sizeof(b))));
-	return a;
-}
-
-static struct json_object *jports(const struct sipovl_portrange *v, size_t n)
-{
-	struct json_object *a = json_object_new_array();
-	char b[16];
-
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].low == v[i].high)
-			snprintf(b, sizeof(b), "%u", v[i].low);
-		else
-			snprintf(b, sizeof(b), "%u-%u", v[i].low, v[i].high);
-		json_object_array_add(a, json_object_new_string(b));
-	}
-	return a;
-}
-
-#define JADD(o, k, v) json_object_object_add(o, k, v)
-#define JI(x) json_object_new_int64((int64_t)(x))
-#define JS(x) json_object_new_string(x)
-#define JB(x) json_object_new_boolean(x)
-
-static struct json_object *jtime(int64_t t)
-{
-	char b[40];
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!t || !gmtime_r(&tt, &tm) || !strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return NULL;
-	return JS(b);
-}
-
-/* The identity certificate's validity and renewal state. */
-static struct json_object *cert_json(struct zt_ctx *ctx)
-{
-	struct json_object *c = json_object_new_object();
-	struct zt_cert_status cs;
-	int64_t now = time(NULL);
-
-	zt_ctx_cert_status(ctx, &cs);
-	JADD(c, "not_before", jtime(cs.not_before));
-	JADD(c, "not_after", jtime(cs.not_after));
-	JADD(c, "expires_in_s", JI(cs.not_after - now));
-	JADD(c, "fingerprint", JS(cs.fingerprint));
-	JADD(c, "renewal", JS(cs.state));
-	if (cs.renew_at) {
-		JADD(c, "renew_at", jtime(cs.renew_at));
-		JADD(c, "renew_in_s", JI(cs.renew_at > now ? cs.renew_at - now : 0));
-	}
-	JADD(c, "renewals", JI(cs.renewals));
-	if (cs.last_renewal)
-		JADD(c, "last_renewal", jtime(cs.last_renewal));
-	JADD(c, "failures", JI(cs.failures));
-	if (cs.last_error[0])
-		JADD(c, "last_error", JS(cs.last_error));
-	return c;
-}
-
-static struct json_object *status_json(void)
-{
-	struct json_object *o = json_object_new_object(), *ids = json_object_new_array(),
-			   *svcs = json_object_new_array(), *c = json_object_new_object(), *fl = json_object_new_object(),
-			   *k = json_object_new_object(), *m = json_object_new_object(),
-			   *cf = json_object_new_object();
-	struct sipovl_stats st;
-	struct sipovl_config kc;
-
-	JADD(o, "version", JS(SIPOVLD_VERSION));
-	JADD(o, "pid", JI(getpid()));
-	JADD(o, "uptime_s", JI((zt_now_ms() - D.started_ms) / 1000));
-	for (struct ident *id = D.idents; id; id = id->next) {
-		struct json_object *j = json_object_new_object();
-
-		JADD(j, "file", JS(id->path));
-		JADD(j, "name", JS(id->name));
-		JADD(j, "ready", JB(id->ready));
-		if (id->err[0])
-			JADD(j, "error", JS(id->err));
-		if (id->ctx) {
-			uint64_t full, resumed;
-
-			zt_ctx_api_tls_stats(id->ctx, &full, &resumed);
-			JADD(j, "controller_tls_full", JI((int64_t)full));
-			JADD(j, "controller_tls_resumed", JI((int64_t)resumed));
-			JADD(j, "controller_requests", JI((int64_t)zt_ctx_api_requests(id->ctx)));
-			JADD(j, "auth", json_object_new_string(zt_ctx_auth_method(id->ctx)));
-			JADD(j, "token_refreshes", JI((int64_t)zt_ctx_token_refreshes(id->ctx)));
-			JADD(j, "datagrams_dropped_late", JI((int64_t)zt_ctx_dgram_dropped(id->ctx)));
-			JADD(j, "certificate", cert_json(id->ctx));
-		}
-		json_object_array_add(ids, j);
-		for (struct svc *s = id->svcs; s; s = s->next) {
-			struct json_object *sj = json_object_new_object(), *p = json_object_new_array();
-
-			JADD(sj, "name", JS(s->name));
-			JADD(sj, "identity", JS(id->name));
-			if (s->perms & ZT_PERM_DIAL)
-				json_object_array_add(p, JS("dial"));
-			if (s->perms & ZT_PERM_BIND)
-				json_object_array_add(p, JS("bind"));
-			JADD(sj, "permissions", p);
-			if (s->has_icpt || s->icpt_err[0]) {
-				struct json_object *ij = json_object_new_object();
-
-				JADD(ij, "kernel_id", JI(s->kid));
-				JADD(ij, "kernel_name", JS(s->kname));
-				JADD(ij, "installed", JB(s->in_kernel));
-				if (s->has_icpt) {
-					JADD(ij, "protocols", JS(proto_names(s->icpt.protos)));
-					JADD(ij, "addresses", jprefixes(s->icpt.dsts, s->icpt.n_dsts));
-					JADD(ij, "ports", jports(s->icpt.ports, s->icpt.n_ports));
-					if (s->icpt.n_srcs)
-						JADD(ij, "sources", jprefixes(s->icpt.srcs, s->icpt.n_srcs));
-					if (s->icpt.n_skipped) {
-						struct json_object *sk = json_object_new_array();
-
-						for (size_t i = 0; i < s->icpt.n_skipped; i++)
-							json_object_array_add(sk, JS(s->icpt.skipped[i]));
-						JADD(ij, "skipped", sk);
-					}
-					if (s->icpt.dial_identity)
-						JADD(ij, "dial_identity", JS(s->icpt.dial_identity));
-					if (s->icpt.source_ip)
-						JADD(ij, "source_ip", JS(s->icpt.source_ip));
-					JADD(ij, "connect_timeout_ms", JI(s->icpt.connect_timeout_ms));
-				}
-				if (s->icpt_err[0])
-					JADD(ij, "error", JS(s->icpt_err));
-				JADD(ij, "dials", JI(s->dials));
-				JADD(ij, "dials_failed", JI(s->dial_failed));
-				JADD(sj, "intercept", ij);
-			}
-			if (s->has_host || s->host_err[0]) {
-				struct json_object *hj = json_object_new_object();
-
-				JADD(hj, "listening", JB(s->lsn_up));
-				if (s->term_id[0])
-					JADD(hj, "terminator_identity", JS(s->term_id));
-				if (s->has_host && s->host.n_allowed_srcs)
-					JADD(hj, "allowed_sources", jprefixes(s->host.allowed_srcs, s->host.n_allowed_srcs));
-				if (s->host_err[0])
-					JADD(hj, "error", JS(s->host_err));
-				JADD(hj, "accepted", JI(s->accepted));
-				JADD(hj, "refused", JI(s->refused));
-				JADD(sj, "host", hj);
-			}
-			JADD(sj, "active_flows", JI(s->active));
-			json_object_array_add(svcs, sj);
-		}
-	}
-	JADD(o, "identities", ids);
-	JADD(o, "services", svcs);
-	JADD(fl, "intercept_tcp", JI(D.n_flows[0]));
-	JADD(fl, "intercept_udp", JI(D.n_flows[1]));
-	JADD(fl, "host_tcp", JI(D.n_flows[2]));
-	JADD(fl, "host_udp", JI(D.n_flows[3]));
-	JADD(o, "flows", fl);
-#define C(x) JADD(c, #x, JI(D.c.x))
-	C(tcp_intercepted);
-	C(udp_intercepted);
-	C(unmatched);
-	C(dials_ok);
-	C(dials_failed);
-	C(dial_timeouts);
-	C(hosted_tcp);
-	C(hosted_udp);
-	C(hosted_refused);
-	C(hosted_src_refused);
-	C(hosted_connect_failed);
-	C(tcp_expired);
-	C(mem_limit_hits);
-	C(udp_dropped);
-	C(udp_circuits_merged);
-	C(tcp_reset);
-	C(bytes_to_ziti);
-	C(bytes_from_ziti);
-	C(packets_to_ziti);
-	C(packets_from_ziti);
-#undef C
-	int64_t late = 0;
-
-	for (struct ident *id = D.idents; id; id = id->next)
-		if (id->ctx)
-			late += (int64_t)zt_ctx_dgram_dropped(id->ctx);
-	JADD(c, "datagrams_dropped_late", JI(late));
-	JADD(o, "counters", c);
-	JADD(m, "used", JI(D.mem_used));
-	JADD(m, "limit", JI(D.cfg.memory_limit));
-	struct mallinfo2 mi = mallinfo2(); /* the allocator's view: heap in use, for comparison */
-
-	JADD(m, "heap_in_use", JI((int64_t)(mi.uordblks + mi.hblkhd)));
-	JADD(o, "memory", m);
-	JADD(cf, "log_level", JI(D.cfg.log_level));
-	JADD(cf, "udp_idle_timeout_s", JI(D.cfg.udp_idle_ms / 1000));
-	JADD(cf, "tcp_idle_timeout_s", JI(D.cfg.tcp_idle_ms / 1000));
-	JADD(cf, "tcp_half_closed_timeout_s", JI(D.cfg.tcp_half_closed_ms / 1000));
-	JADD(cf, "tcp_keepalive_s", JI(D.cfg.tcp_keepalive_s));
-	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
-	JADD(cf, "service_poll_s", JI(D.cfg.svc_poll_ms / 1000));
-	JADD(cf, "intercept_policy", JS(D.cfg.policy == SIPOVL_POLICY_PASS ? "pass" : "drop"));
-	JADD(o, "config", cf);
-	JADD(k, "enabled", JB(!D.no_kernel));
-	if (!D.no_kernel && D.nl) {
-		JADD(k, "generation", JI(D.generation));
-		if (!sipovl_config_get(D.nl, &kc)) {
-			JADD(k, "intercepts", JI(kc.intercept_count));
-			JADD(k, "sources", jprefixes(kc.sources, kc.n_sources));
-			JADD(k, "sockets", JI(kc.n_sockets));
-			sipovl_config_release(&kc);
-		}
-		if (!sipovl_stats_get(D.nl, false, &st)) {
-			struct json_object *ks = json_object_new_object();
-
-			JADD(ks, "lookups", JI(st.lookups));
-			JADD(ks, "steered", JI(st.steered));
-			JADD(ks, "passed", JI(st.passed));
-			JADD(ks, "dropped", JI(st.dropped));
-			JADD(ks, "errors", JI(st.errors));
-			JADD(ks, "replies", JI(st.replies));
-			JADD(ks, "src_denied", JI(st.src_denied));
-			JADD(k, "stats", ks);
-		}
-	} else {
-		JADD(k, "sources", JI(D.n_sources));
-	}
-	if (D.kernel_err[0])
-		JADD(k, "error", JS(D.kernel_err));
-	JADD(o, "kernel", k);
-	return o;
-}
-
-static void ctl_reply(int fd, const char *s)
-{
-	size_t n = strlen(s), off = 0;
-
-	while (off < n) {
-		ssize_t w = write(fd, s + off, n - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		off += (size_t)w;
-	}
-}
-
-/*
- * Control protocol (Documentation/sipovld.8.md): one request line per connection, one JSON
- * document in reply, then the daemon closes. Requests: "status", "flows", "reload".
- */
-static void ctl_cb(void *arg, uint32_t ev)
-{
-	(void)arg;
-	(void)ev;
-	for (int i = 0; i < 16; i++) {
-		int fd = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
-		char line[128];
-		size_t n = 0;
-
-		if (fd < 0)
-			return;
-		struct timeval tv = { 1, 0 };
-
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		while (n < sizeof(line) - 1) {
-			ssize_t r = read(fd, line + n, sizeof(line) - 1 - n);
-
-			if (r <= 0)
-				break;
-			n += (size_t)r;
-			if (memchr(line, '\n', n))
-				break;
-		}
-		line[n] = 0;
-		line[strcspn(line, "\r\n")] = 0;
-		struct json_object *o = NULL;
-
-		if (!strcmp(line, "status")) {
-			o = status_json();
-		} else if (!strcmp(line, "flows")) {
-			o = flows_json();
-		} else if (!strcmp(line, "reload")) {
-			/* answered once done, so `--request reload` tells whether it worked */
-			o = json_object_new_object();
-			if (stopping)
-				JADD(o, "error", JS("sipovld is stopping"));
-			else if (reload("control socket"))
-				JADD(o, "error", JS("reload failed: the configuration is invalid (see the log); "
-						    "keeping the running configuration"));
-			else
-				JADD(o, "ok", JB(true));
-		} else {
-			o = json_object_new_object();
-			JADD(o, "error", JS("unknown request: expected status, flows or reload"));
-		}
-		ctl_reply(fd, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-		ctl_reply(fd, "\n");
-		json_object_put(o);
-		close(fd);
-	}
-}
-
-static int ctl_open(const char *path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	char *dir = strdup(path), *d;
-
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		free(dir);
-		logm(L_ERR, "control socket path too long: %s", path);
-		return -1;
-	}
-	d = dirname(dir);
-	if (mkdir(d, 0755) && errno != EEXIST)
-		logm(L_WARN, "mkdir %s: %s", d, strerror(errno));
-	free(dir);
-	strcpy(a.sun_path, path);
-	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ctl_fd < 0)
-		return -1;
-	/* a stale socket of a dead daemon is replaced; a live one is not */
-	if (connect(ctl_fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-		logm(L_ERR, "another sipovld answers on %s", path);
-		close(ctl_fd);
-		ctl_fd = -1;
-		return -1;
-	}
-	close(ctl_fd);
-	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	unlink(path);
-	mode_t old = umask(0077);
-
-	if (bind(ctl_fd, (struct sockaddr *)&a, sizeof(a)) || listen(ctl_fd, 16)) {
-		umask(old);
-		logm(L_ERR, "control socket %s: %s", path, strerror(errno));
-		close(ctl_fd);
-		ctl_fd = -1;
-		return -1;
-	}
-	umask(old);
-	zt_io_init(&ctl_io, ctl_fd, ctl_cb, NULL);
-	zt_io_set(D.loop, &ctl_io, EPOLLIN);
-	return 0;
-}
-
-/* Client side: sipovld --request R. Exit status 1 when the daemon answers with an error. */
-static int ctl_request(const char *path, const char *req)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *doc = NULL, *err;
-	char buf[4096];
-	ssize_t n;
-	int rc = 0;
-
-	if (strlen(path) >= sizeof(a.sun_path) || fd < 0 || !tok) {
-		fprintf(stderr, "sipovld: %s: %s\n", path, fd < 0 ? strerror(errno) : "cannot use this path");
-		if (fd >= 0)
-			close(fd);
-		if (tok)
-			json_tokener_free(tok);
-		return 1;
-	}
-	strcpy(a.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		fprintf(stderr, "sipovld: %s: %s (is sipovld running?)\n", path, strerror(errno));
-		close(fd);
-		json_tokener_free(tok);
-		return 1;
-	}
-	dprintf(fd, "%s\n", req);
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		fwrite(buf, 1, (size_t)n, stdout);
-		if (!doc)
-			doc = json_tokener_parse_ex(tok, buf, (int)n);
-	}
-	close(fd);
-	json_tokener_free(tok);
-	if (!doc) {
-		fprintf(stderr, "sipovld: %s: no valid reply to \"%s\"\n", path, req);
-		return 1;
-	}
-	if (json_object_object_get_ex(doc, "error", &err)) {
-		fprintf(stderr, "sipovld: %s\n", json_object_get_string(err));
-		rc = 1;
-	}
-	json_object_put(doc);
-	return rc;
 }
 
 /* ------------------------------------------------------------------ main */
@@ -1162,7 +757,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sipovld [-c CONFIG] [-i IDENTITY.json]... [-n NAME] [-l LEVEL] [--control PATH]\n"
-		"               [--udp-idle-timeout S] [--memory-limit MB] [--no-kernel]\n"
+		"               [--udp-idle-timeout S] [--memory-limit MB] [-u USER[:GROUP]] [--no-kernel]\n"
 		"       sipovld [--control PATH] --request status|flows|reload\n"
 		"       sipovld enroll JWT -o IDENTITY.json [--key-type T] [--cert CERT --key KEY] [--force]\n"
 		"See sipovld(8).\n");
@@ -1215,7 +810,8 @@ int main(int argc, char **argv)
 		{ "config", 1, 0, 'c' },       { "identity", 1, 0, 'i' },   { "name", 1, 0, 'n' },
 		{ "log-level", 1, 0, 'l' },    { "control", 1, 0, 'C' },    { "udp-idle-timeout", 1, 0, 'U' },
 		{ "memory-limit", 1, 0, 'M' }, { "no-kernel", 0, 0, 'K' },  { "request", 1, 0, 'R' },
-		{ "help", 0, 0, 'h' },         { "version", 0, 0, 'V' },    { 0, 0, 0, 0 },
+		{ "help", 0, 0, 'h' },         { "version", 0, 0, 'V' },    { "user", 1, 0, 'u' },
+		{ 0, 0, 0, 0 },
 	};
 	const char *request = NULL;
 	int ch, rc = 0;
@@ -1223,7 +819,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "enroll"))
 		return enroll_main(argc - 1, argv + 1);
 	daemon_cfg_defaults(&D.cfg);
-	while ((ch = getopt_long(argc, argv, "c:i:n:l:hV", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:i:n:l:u:hV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c': D.cfg_path = optarg; break;
 		case 'i':
@@ -1242,6 +838,7 @@ int main(int argc, char **argv)
 			cli.level = optarg;
 			break;
 		case 'C': cli.ctl = optarg; break;
+		case 'u': cli.user = optarg; break;
 		case 'U':
 		case 'M': {
 			char *end;
@@ -1272,6 +869,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "<3>sipovld: bad configuration, not starting\n");
 		return 1;
 	}
+	struct priv_user user = { 0 };
+	char perr[256];
+
+	if (D.cfg.user && priv_user_lookup(D.cfg.user, &user, perr, sizeof(perr))) {
+		fprintf(stderr, "<3>sipovld: %s; not starting\n", perr);
+		return 1;
+	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	D.started_ms = zt_now_ms();
@@ -1300,7 +904,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (ctl_open(D.cfg.ctl_socket)) {
+	if (ctl_open(D.cfg.ctl_socket) || (user.set && ctl_chown(D.cfg.ctl_socket, user.uid, user.gid))) {
+		kernel_clear();
+		return 1;
+	}
+	/* start-up is done: from here on only what the daemon uses while running (priv.c) */
+	if (priv_drop(&user, perr, sizeof(perr))) {
+		logm(L_ERR, "%s; not starting", perr);
+		ctl_close(D.cfg.ctl_socket);
 		kernel_clear();
 		return 1;
 	}
@@ -1340,9 +951,7 @@ int main(int argc, char **argv)
 	kernel_clear();
 	if (D.nl)
 		sipovl_close(D.nl);
-	zt_io_del(D.loop, &ctl_io);
-	close(ctl_fd);
-	unlink(D.cfg.ctl_socket);
+	ctl_close(D.cfg.ctl_socket);
 	zt_io_del(D.loop, &sig_io);
 	close(sig_fd);
 	zt_resolver_free(D.res);

@@ -7,10 +7,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "daemon/cfg.h"
 #include "daemon/ziti/zt.h"
 #include "daemon/ziti/zt_resolve.h"
+
+#ifndef SIPOVLD_VERSION
+#define SIPOVLD_VERSION "0.1"
+#endif
 
 #define SIPOVLD_CTL_SOCK_DEFAULT "/run/sipovld/ctl.sock"
 
@@ -93,6 +98,41 @@ struct daemon {
 
 extern struct daemon D;
 
+/* sipovld.c */
+extern bool stopping;          /* SIGTERM/SIGINT seen */
+/* re-read the configuration and identities; -1 (and nothing changed) when it is invalid */
+int reload(const char *why);
+
+/* status.c: the "status" document */
+struct json_object;
+struct json_object *status_json(void);
+
+/* control.c: the control socket */
+int ctl_open(const char *path);
+void ctl_close(const char *path);
+int ctl_chown(const char *path, uid_t uid, gid_t gid);
+/* client side (sipovld --request R): the exit status */
+int ctl_request(const char *path, const char *req);
+
+#define JADD(o, k, v) json_object_object_add(o, k, v)
+#define JI(x) json_object_new_int64((int64_t)(x))
+#define JS(x) json_object_new_string(x)
+#define JB(x) json_object_new_boolean(x)
+
+/* priv.c: least privilege */
+struct priv_user {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
+/* "USER" or "USER:GROUP" -> ids (looked up at start, before anything is opened) */
+int priv_user_lookup(const char *spec, struct priv_user *u, char *err, size_t errlen);
+/* Keep only the capabilities used after start-up; become u when u->set. */
+int priv_drop(const struct priv_user *u, char *err, size_t errlen);
+/* 0, or -1 with @err when @path (key material) is readable or writable by group or others. */
+int priv_check_secret(const char *path, char *err, size_t errlen);
+
 /* flows*.c (their shared internals: flows_int.h) */
 int flows_init(void);
 void flows_fini(void);
@@ -101,7 +141,6 @@ void flows_close_svc(struct svc *s, const char *why);
 void flows_reconfigure(void);
 void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
 /* JSON array of the flows (status "flows") */
-struct json_object;
 struct json_object *flows_json(void);
 /* apply the kernel's table now: the service list changed */
 void kernel_schedule_apply(void);

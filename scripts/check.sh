@@ -14,7 +14,8 @@
 #             unless it is cached in ~/.cache/sipovl/debug-kernel
 #   vm-debug  on the debug kernel, the VM selftests chosen for make check (the
 #             full set: make check-debug) and the netlink fuzzer for 60 s
-#   dkms      dkms add/build/install for 6.1, modprobe in the VM, dkms remove
+#   dkms      make deb; apt install of the .debs (DKMS builds for 6.1 and 6.12), modprobe
+#             and the packaged sipovld in the VM, upgrade, purge (selftests/vm/dkms-deb.sh)
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
 #
@@ -315,7 +316,7 @@ run_job() {
 	kernel-debug) run_suite kernel-debug kernel_debug ;;
 	vm-debug) run_suite vm-debug vm_debug ;;
 	static) run_suite static static_checks ;;
-	dkms) run_suite dkms selftests/vm/dkms.sh --kernel 6.1 ;;
+	dkms) run_suite dkms selftests/vm/dkms-deb.sh --kernel 6.1 ;;
 	host-*)
 		local hs
 		for hs in "${host_suites[@]}"; do

@@ -35,6 +35,8 @@ struct zt_dial_req;
 struct zt_identity *zt_identity_load(const char *path, char *err, size_t errlen);
 void zt_identity_free(struct zt_identity *id);
 const char *zt_identity_api(const struct zt_identity *id); /* ztAPI URL */
+/* The file id.key names (file:), NULL when the key is inline (pem:). */
+const char *zt_identity_key_file(const struct zt_identity *id);
 
 /*
  * Enroll from an enrollment token (JWT file, or the token itself) and write the identity JSON

@@ -82,6 +82,11 @@ static const char *value_path(const char *v)
 	return v;
 }
 
+const char *zt_identity_key_file(const struct zt_identity *id)
+{
+	return value_path(id->key_val);
+}
+
 /* "pem:..." → the PEM text; "file://p", "file:p" or "p" → the file content. */
 static char *resolve_value(const char *v, const char *what, char *err, size_t errlen)
 {

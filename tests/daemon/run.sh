@@ -5,6 +5,10 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
+#   3. sipovld --no-kernel as a process (as root; skipped otherwise): a control socket client
+#      that never sends nor reads does not stall the daemon; identity files and key files
+#      readable by group or others are refused; --user drops to that user with only
+#      CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (effective, permitted, bounding; no ambient)
 #
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
 # calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh; service updates,
@@ -53,6 +57,138 @@ if "$FUZZ" -help=1 >/dev/null 2>&1; then
 	fi
 else
 	notok "fuzz: $FUZZ does not run"
+fi
+
+# 3. the daemon as a process
+SD=$B/sipovld
+SAN_SD=$B/san/sipovld
+SOCK=$W/sd.sock
+sd_status() { timeout 30 "$1" --control "$SOCK" --request status 2>/dev/null; }
+sd_wait() { # sd_wait BIN: the control socket answers
+	for _ in $(seq 1 100); do
+		sd_status "$1" >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+sd_stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+if [ "$(id -u)" != 0 ]; then
+	echo "# section 3 skipped: needs root (capabilities, --user)"
+elif ! [ -x "$SD" ] || ! [ -x "$SAN_SD" ]; then
+	notok "sipovld process tests: $SD or $SAN_SD not built"
+else
+	# identity files: a JSON file readable by others, and a valid-looking identity whose key
+	# file (file:) is readable by its group
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=t -days 2 \
+		-keyout "$W/key.pem" -out "$W/cert.pem" >/dev/null 2>&1
+	chmod 640 "$W/key.pem"
+	printf '{"ztAPI":"https://127.0.0.1:9","id":{"cert":"file://%s","key":"file://%s","ca":"file://%s"}}\n' \
+		"$W/cert.pem" "$W/key.pem" "$W/cert.pem" >"$W/keyopen.json"
+	chmod 600 "$W/keyopen.json"
+	printf '{"ztAPI":"https://127.0.0.1:9","id":{"cert":"pem:x","key":"pem:y","ca":"pem:z"}}\n' >"$W/open.json"
+	chmod 644 "$W/open.json"
+	printf '{ "identities": ["%s", "%s"], "control_socket": "%s", "log_level": "info" }\n' \
+		"$W/open.json" "$W/keyopen.json" "$W/sd.sock" >"$W/sd.conf"
+	"$SAN_SD" --no-kernel -c "$W/sd.conf" 2>"$W/sd.log" &
+	sd=$!
+	if ! sd_wait "$SAN_SD"; then
+		notok "sipovld --no-kernel did not answer on its control socket"
+		tail -5 "$W/sd.log" | sed 's/^/# /'
+	else
+		sd_status "$SAN_SD" >"$W/st.json"
+		e0=$(jq -r --arg f "$W/open.json" '.identities[] | select(.file == $f) | .error // ""' "$W/st.json")
+		e1=$(jq -r --arg f "$W/keyopen.json" '.identities[] | select(.file == $f) | .error // ""' "$W/st.json")
+		case $e0 in
+		*"$W/open.json"*"readable by group or others (mode 644)"*) ok "an identity file of mode 644 is refused: $e0" ;;
+		*) notok "an identity file of mode 644 is refused (error: '$e0')" ;;
+		esac
+		case $e1 in
+		*"$W/key.pem"*"readable by group or others (mode 640)"*) ok "an identity's key file of mode 640 is refused: $e1" ;;
+		*) notok "an identity's key file of mode 640 is refused (error: '$e1')" ;;
+		esac
+		# 20 clients connect and never send nor read; a status request must still be
+		# answered at once (the daemon used to read each with a 1 s timeout, in its loop)
+		python3 -c 'import socket, sys, time
+ss = []
+for i in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); ss.append(s)
+print("connected", flush=True)
+time.sleep(120)' "$W/sd.sock" 20 >"$W/silent.out" 2>&1 &
+		silent=$!
+		for _ in $(seq 1 100); do grep -q connected "$W/silent.out" && break; sleep 0.1; done
+		t0=$(date +%s%N)
+		sd_status "$SAN_SD" >"$W/st2.json"
+		t1=$(date +%s%N)
+		ms=$(((t1 - t0) / 1000000))
+		if grep -q connected "$W/silent.out" && jq -e .version "$W/st2.json" >/dev/null 2>&1 && [ $ms -lt 5000 ]; then
+			ok "control socket: 20 silent clients connected, status answered in $ms ms"
+		else
+			notok "control socket: 20 silent clients connected, status took $ms ms (limit 5000)"
+		fi
+		# a client that sends its request and never reads the reply does not stall it either
+		python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+s.connect(sys.argv[1]); s.sendall(b"status\n" * 1)
+print("sent", flush=True)
+time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
+		noread=$!
+		for _ in $(seq 1 100); do grep -q sent "$W/noread.out" && break; sleep 0.1; done
+		t0=$(date +%s%N)
+		sd_status "$SAN_SD" >"$W/st3.json"
+		t1=$(date +%s%N)
+		ms=$(((t1 - t0) / 1000000))
+		if jq -e .version "$W/st3.json" >/dev/null 2>&1 && [ $ms -lt 5000 ]; then
+			ok "control socket: a client that never reads its reply; status answered in $ms ms"
+		else
+			notok "control socket: a client that never reads its reply; status took $ms ms (limit 5000)"
+		fi
+		kill "$silent" "$noread" 2>/dev/null
+		wait "$silent" "$noread" 2>/dev/null
+	fi
+	sd_stop "$sd"
+	if grep -qE "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sd.log"; then
+		notok "sipovld (ASan/UBSan) exited with a sanitizer report"
+		grep -A8 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sd.log" | head -20 | sed 's/^/# /'
+	fi
+
+	# --user: the daemon drops to the user after start-up (the socket's directory is its own)
+	SOCK=$W/run/sd.sock
+	chmod 711 "$W" # as in /run: the user reaches its directory
+	printf '{ "control_socket": "%s" }\n' "$SOCK" >"$W/sd2.conf"
+	"$SD" --no-kernel -c "$W/sd2.conf" --user nobody 2>"$W/sd2.log" &
+	sd=$!
+	if sd_wait "$SD"; then
+		ps=/proc/$sd/status
+		uid=$(awk '/^Uid:/ {print $2 "," $3 "," $4 "," $5}' "$ps")
+		gid=$(awk '/^Gid:/ {print $2 "," $3 "," $4 "," $5}' "$ps")
+		grp=$(awk '/^Groups:/ {print $2}' "$ps")
+		caps=$(awk '/^Cap(Inh|Prm|Eff|Bnd|Amb):/ {printf "%s%s ", $1, $2}' "$ps")
+		nnp=$(awk '/^NoNewPrivs:/ {print $2}' "$ps")
+		nu=$(id -u nobody) ng=$(id -g nobody)
+		# CAP_NET_BIND_SERVICE (10) and CAP_NET_ADMIN (12): 0x1400
+		want="CapInh:0000000000000000 CapPrm:0000000000001400 CapEff:0000000000001400 CapBnd:0000000000001400 CapAmb:0000000000000000 "
+		if [ "$uid" = "$nu,$nu,$nu,$nu" ] && [ "$gid" = "$ng,$ng,$ng,$ng" ] && [ -z "$grp" ] &&
+			[ "$caps" = "$want" ] && [ "$nnp" = 1 ]; then
+			ok "--user nobody: uid $nu gid $ng, no supplementary groups, $caps, NoNewPrivs"
+		else
+			notok "--user nobody: uid $uid gid $gid groups '$grp' NoNewPrivs '$nnp' $caps"
+			tail -5 "$W/sd2.log" | sed 's/^/# /'
+		fi
+		sd_stop "$sd"
+		[ ! -e "$SOCK" ] && ok "--user nobody: the control socket is removed at exit" ||
+			notok "--user nobody: the control socket is left behind at exit"
+	else
+		notok "sipovld --no-kernel --user nobody did not answer on its control socket"
+		tail -5 "$W/sd2.log" | sed 's/^/# /'
+		sd_stop "$sd"
+	fi
+	if "$SD" --no-kernel -c "$W/sd2.conf" --user no-such-user-sipovl >/dev/null 2>"$W/sd3.log"; then
+		notok "--user no-such-user-sipovl must not start"
+	elif grep -q "no-such-user-sipovl.*no such user" "$W/sd3.log"; then
+		ok "--user no-such-user-sipovl: refused ($(grep -o 'user .*' "$W/sd3.log" | head -1))"
+	else
+		notok "--user no-such-user-sipovl: no clear error"; sed 's/^/# /' "$W/sd3.log" | head -5
+	fi
 fi
 
 echo "1..$n"

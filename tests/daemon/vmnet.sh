@@ -39,6 +39,7 @@ provision() {
 	for site in a b; do
 		zcli edge create identity "gw-$site" -a "gw-$site" -o "$ZD/gw-$site.jwt" >/dev/null
 		zcli edge enroll "$ZD/gw-$site.jwt" -o "$ZD/gw-$site.json" >/dev/null 2>&1 || die "enroll gw-$site"
+		chmod 600 "$ZD/gw-$site.json" # sipovld refuses key material others can read
 	done
 	for site in a b; do
 		if [ $site = a ]; then other=b; net=10.1.0.0/24; net6=fd01::/64; onet=10.2.0.0/24; onet6=fd02::/64

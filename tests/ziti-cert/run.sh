@@ -117,6 +117,7 @@ for i in cert-host:zt-hosts:no-expired-certs cert-sd:clients:default; do
 		cli edge enroll "$W/${i%%:*}.jwt" -o "$W/${i%%:*}.json" >> "$W/last.out" 2>&1 ||
 		{ notok "create and enroll ${i%%:*} with the ziti CLI"; diag < "$W/last.out"; }
 done
+chmod 600 "$W/cert-sd.json" # sipovld refuses key material others can read
 rm -f "$W/cert-seconds" # later identities (enrollment tests) get the default year
 # an enrollment token that expires in a minute (used once the renewal wait is over)
 cli edge create identity enr-exp -a clients --updb enr-exp-user > "$W/exp.out" 2>&1 &&

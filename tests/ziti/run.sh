@@ -489,6 +489,7 @@ rtp_tests
 SD=$B/san/sipovld
 if [ -x "$SD" ]; then
 	cp "$ID/zt-client.json" "$W/renamed-file.json"
+	chmod 600 "$W/renamed-file.json" # sipovld refuses key material others can read
 	# Hosted TCP targets that refuse (nothing listens) and that never answer (a listener whose
 	# accept queue is full drops further SYNs): the Dial must be answered with DialFailed and
 	# the reason once the connect fails, not accepted and then closed.

@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Package test (TAP, issue 18): the .debs of `make deb` installed with apt on this host
+# (DKMS builds the module for every installed kernel with headers: 6.1 and 6.12), the VM
+# loads the DKMS-built module and runs sipovld from the package's files the way its unit
+# does (user sipovld, ambient CAP_NET_ADMIN CAP_NET_BIND_SERVICE), an upgrade to a newer
+# build, then purge leaves no file, user or module behind. Changes the host's packages,
+# /usr/src, /var/lib/dkms and /lib/modules/*/updates/dkms for its duration; serialised with
+# dkms.sh by the same lock.
+#
+#   selftests/vm/dkms-deb.sh [--kernel 6.1|6.12]    (the VM's kernel; default 6.1)
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$TOP/selftests/lib.sh"
+
+kernel=6.1
+[ "${1:-}" != --kernel ] || kernel=${2:?--kernel needs a value}
+require_root
+require_cmd dkms apt-get dpkg-deb qemu-system-x86_64
+kver=$("$TOP/scripts/kver.sh" "$kernel") || bail_out "no $kernel kernel installed"
+kvers="$("$TOP/scripts/kver.sh" 6.1) $("$TOP/scripts/kver.sh" 6.12)" || bail_out "need the 6.1 and 6.12 kernels"
+B=${O:-$TOP/build}
+DEB=$B/deb
+ver=$(sed -n 's/^#define SIPOVL_VERSION "\(.*\)"$/\1/p' "$TOP/kmod/version.h")
+
+exec 9>/run/lock/sipovl-dkms-test.lock
+flock -w 1800 9 || bail_out "another DKMS test holds /run/lock/sipovl-dkms-test.lock"
+dpkg -s sipovl >/dev/null 2>&1 || dpkg -s sipovl-dkms >/dev/null 2>&1 &&
+	bail_out "sipovl packages are installed on this host: not touching them"
+purge() { DEBIAN_FRONTEND=noninteractive apt-get -qy purge sipovl sipovl-dkms >"$W/purge.log" 2>&1; }
+W=$(mktemp -d)
+on_exit rm -rf "$W"
+on_exit purge
+plan 13
+T0=$(date +%s)
+el() { echo "$(($(date +%s) - T0)) s"; }
+
+if ! ls "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb >/dev/null 2>&1; then
+	t0=$(date +%s)
+	make -s -C "$TOP" --no-print-directory deb >"$W/deb.log" 2>&1 || { sed 's/^/# /' "$W/deb.log" | tail -20; bail_out "make deb failed"; }
+	diag "make deb: $(($(date +%s) - t0)) s"
+fi
+install_debs() { # install_debs DIR
+	DEBIAN_FRONTEND=noninteractive apt-get -qy install "$1"/sipovl-dkms_*.deb "$1"/sipovl_*.deb >"$W/apt.log" 2>&1 ||
+		{ tail -20 "$W/apt.log"; return 1; }
+}
+check "apt install ./sipovl-dkms_*.deb ./sipovl_*.deb" install_debs "$DEB"
+diag "installed at $(el)"
+built_for_all() {
+	local k
+	for k in $kvers; do
+		dkms status -m sipovl -v "$ver" -k "$k" | grep -q ': installed' ||
+			{ echo "not installed for $k: $(dkms status -m sipovl)"; return 1; }
+	done
+}
+check "DKMS built and installed sipovl/$ver for $kvers" built_for_all
+# what a newly installed linux-headers package runs: a no-op when built, a build otherwise
+check "the kernel headers hook (header_postinst.d/dkms) for $kver" /etc/kernel/header_postinst.d/dkms "$kver"
+check "systemd-analyze verify sipovld.service (installed)" systemd-analyze verify /lib/systemd/system/sipovld.service
+exposure() {
+	local out
+	out=$(systemd-analyze security --offline=yes /lib/systemd/system/sipovld.service 2>&1 | tail -1)
+	echo "$out"
+	grep -qE 'exposure level for sipovld.service: [0-2]\.[0-9] OK' <<<"$out"
+}
+check "systemd-analyze security sipovld.service: OK (2.x or lower)" exposure
+diag "$(systemd-analyze security --offline=yes /lib/systemd/system/sipovld.service 2>&1 | tail -1)"
+user_made() { getent passwd sipovld >/dev/null && [ "$(stat -c %U:%a /var/lib/sipovld)" = sipovld:700 ]; }
+check "system user sipovld, /var/lib/sipovld sipovld 0700" user_made
+
+diag "VM at $(el)"
+out=$("$TOP/selftests/vm/run.sh" --kernel "$kver" --no-build "$TOP/selftests/vm/dkms-deb-guest.sh" 2>&1)
+rc=$?
+vm_points=$(grep -E '^(not )?ok [0-9]+ vm/dkms-deb-guest.sh' <<<"$out" | sed -E 's/^(not )?ok [0-9]+ vm\/dkms-deb-guest\.sh:? ?/\1/')
+if [ $rc = 0 ] && grep -q . <<<"$vm_points"; then
+	ok "VM ($kver): the DKMS module loads, sipovld runs from the package as sipovld, $(grep -c . <<<"$vm_points") checks"
+else
+	not_ok "VM ($kver): the packaged module and daemon (exit $rc)"
+	sed 's/^/#   /' <<<"$out" | tail -40
+fi
+
+# a newer build: the same files, version +1 in the Debian revision
+newer() {
+	local d p
+	mkdir -p "$W/new"
+	for p in "$DEB"/sipovl-dkms_*.deb "$DEB"/sipovl_*.deb; do
+		d=$W/x && rm -rf "$d" && dpkg-deb -R "$p" "$d" || return 1
+		sed -i 's/^Version: \(.*\)$/Version: \1+1/' "$d/DEBIAN/control"
+		dpkg-deb -b "$d" "$W/new/" >/dev/null || return 1
+	done
+	install_debs "$W/new"
+}
+diag "upgrade at $(el)"
+check "upgrade to the newer build (apt install)" newer
+diag "purge at $(el)"
+# On upgrade dkms's common.postinst builds for the running kernel and the newest one; the
+# running kernel of this host is not a Debian one, so: the newest (6.12).
+newest=$("$TOP/scripts/kver.sh" 6.12)
+upgraded() {
+	dpkg -s sipovl | grep -q '^Version: .*+1$' && dpkg -s sipovl-dkms | grep -q '^Version: .*+1$' &&
+		dkms status -m sipovl -v "$ver" -k "$newest" | grep -q ': installed' ||
+		{ dpkg -l sipovl sipovl-dkms | tail -2; dkms status -m sipovl; return 1; }
+}
+check "upgraded: both packages at the newer version, the module rebuilt for $newest" upgraded
+
+check "apt purge sipovl sipovl-dkms" purge
+gone() {
+	local k left=
+	for k in $kvers; do
+		ls /lib/modules/"$k"/updates/dkms/sipovl.ko* >/dev/null 2>&1 && left+=" /lib/modules/$k/updates/dkms/sipovl.ko"
+	done
+	[ -e /usr/src/sipovl-"$ver" ] && left+=" /usr/src/sipovl-$ver"
+	[ -e /var/lib/dkms/sipovl ] && left+=" /var/lib/dkms/sipovl"
+	for f in /etc/sipovld /var/lib/sipovld /usr/sbin/sipovld /usr/sbin/sipovlctl /lib/systemd/system/sipovld.service \
+		/usr/share/man/man8/sipovld.8.gz /usr/share/bash-completion/completions/sipovlctl /usr/share/doc/sipovl; do
+		[ -e "$f" ] && left+=" $f"
+	done
+	getent passwd sipovld >/dev/null && left+=" user sipovld"
+	getent group sipovld >/dev/null && left+=" group sipovld"
+	dpkg -l sipovl sipovl-dkms 2>/dev/null | grep -q '^[ir]' && left+=" dpkg entries"
+	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
+}
+check "purge left no file, user, group, module or package entry" gone
+check "dkms status is empty for sipovl" sh -c "! dkms status -m sipovl | grep -q ."
+check "the built .debs pass lintian without errors" lintian --fail-on error --suppress-tags-from-file "$TOP/debian/lintian-justified" "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb
+diag "done at $(el)"
+done_testing

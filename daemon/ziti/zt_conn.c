@@ -467,9 +467,9 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 		 * that was silent 2 s (the host closed an idle flow) is closed as before.
 		 */
 		if (may_redial(c) && (c->redialing || zt_now_ms() - c->last_rx_ms < 2000)) {
-			zt_chan_map_del(c->ch, c->id);
-			c->ch = NULL;
-			c->state = ZT_C_NEW; /* nothing left to detach on the channel */
+			/* off the channel: its map entry, its wait for writability, its queued datagrams */
+			conn_detach(c);
+			c->state = ZT_C_NEW;
 			redial(c, *why ? why : "closed by the network");
 			return;
 		}

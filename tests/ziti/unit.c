@@ -1154,6 +1154,73 @@ static void test_sched(void)
 	zt_loop_free(ctx.loop);
 }
 
+/*
+ * Review of the d-router x d-rtp merge: a live datagram dial whose circuit closes (StateClosed)
+ * is dialed again; its datagrams still queued in the channel's datagram queue must leave with
+ * it, not be encoded later for a conn that has no channel (NULL) or a new one.
+ */
+static void test_sched_redial(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c1 = { 0 }, c2 = { 0 };
+	struct sched_out o = { 0 };
+	struct zt_msgb mb;
+	struct zt_buf in = { 0 };
+	struct zt_msg m;
+	size_t used;
+	static uint8_t big[1u << 20];
+
+	ctx.loop = zt_loop_new();
+	ctx.o.log_level = -1;
+	ch.ctx = &ctx;
+	ch.name = "test";
+	ch.fd = -1;
+	ch.state = ZT_CH_UP;
+	ch.in_dispatch = true;
+	zt_task_init(&ch.flush_task, NULL, NULL);
+	struct zt_conn *cv[2] = { &c1, &c2 };
+
+	for (int i = 0; i < 2; i++) {
+		cv[i]->ctx = &ctx;
+		cv[i]->ch = &ch;
+		cv[i]->id = (uint32_t)i + 1;
+		cv[i]->state = ZT_C_UP;
+		cv[i]->service = "svc";
+		zt_timer_init(&cv[i]->timer, NULL, NULL);
+		zt_chan_map_add(&ch, cv[i]->id, cv[i], 0);
+	}
+	c2.datagram = true;
+	c2.last_rx_ms = zt_now_ms();
+	zt_conn_set_lossy(&c2, true);
+	/* stream data ahead, so the datagrams wait in the datagram queue */
+	zt_write(&c1, big, sizeof(big));
+	zt_chan_refill(&ch);
+	zt_write(&c2, "rtp0", 4);
+	zt_write(&c2, "rtp1", 4);
+	/* the far router dies: StateClosed for conn 2, a live datagram dial, dialed again */
+	zt_msgb_begin(&mb, &in, ZT_CT_STATE_CLOSED, 7);
+	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, 2);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	zt_chan_dispatch(&ch, &m);
+	zt_buf_free(&in);
+	check(c2.ch == NULL && (c2.redialing || c2.state == ZT_C_DEAD),
+	      "sched: StateClosed of a live datagram dial: it leaves the channel to be dialed again");
+	ch.out.len = ch.out.off; /* the router read everything: refill from the queues */
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.dgrams_for_2 == 0, "sched: its queued datagrams left with it (%u written for it afterwards)",
+	      o.dgrams_for_2);
+	c2.redialing = false;
+	zt_timer_stop(ctx.loop, &c2.timer);
+	zt_chan_map_del(&ch, 1);
+	zt_chan_cancel_replies(&ch, &ch);
+	zt_chan_sched_free(&ch);
+	zt_buf_free(&ch.out);
+	free(ch.conns);
+	zt_loop_free(ctx.loop);
+}
+
 /* write @s to @path with @mode */
 static void put(const char *path, const char *s, mode_t mode)
 {
@@ -1267,6 +1334,7 @@ int main(void)
 	test_tasks();
 	test_held_dial();
 	test_sched();
+	test_sched_redial();
 	test_identity();
 	test_controller_faults();
 	test_resolve();

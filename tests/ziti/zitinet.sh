@@ -471,6 +471,8 @@ provision() {
 		zcli edge create identity "${id%%:*}" -a "${id##*:}" -o "$D/${id%%:*}.jwt" >/dev/null
 		zcli edge enroll "$D/${id%%:*}.jwt" -o "$D/${id%%:*}.json" >/dev/null 2>&1 ||
 			die "enroll ${id%%:*} failed"
+		# key material: sipovld refuses identity files others can read (the CLI writes 0644)
+		chmod 600 "$D/${id%%:*}.json"
 	done
 	zcli edge create config echo-tcp-host host.v1 \
 		"{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":$ZN_TCP_ECHO_PORT}" >/dev/null

@@ -267,9 +267,8 @@ kernel_debug() {
 # (VM_DEBUG_FILES; why these: Documentation/testing.md, "The debug kernel")
 # the netlink fuzzer for SIPOVL_FUZZ_SECONDS (default 60) and the packet
 # fuzzer for SIPOVL_PKTFUZZ_SECONDS (20); its unload/namespace churn
-# (SIPOVL_CHURN_ROUNDS) runs in make fuzz only: on the debug kernel its
-# first round did not finish in 13 minutes at load ~30, cause not found
-# (Documentation/testing.md); with
+# (SIPOVL_CHURN_ROUNDS) runs in make fuzz only: on the debug kernel one
+# round took 542 s at load ~30 (Documentation/testing.md); with
 # SIPOVL_VM_DEBUG_FILES=all (make check-debug) every file but the daemon
 # end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default "daemon.sh
 # daemon-update.sh": they stay on the Debian kernels), then the fuzzer.

@@ -1322,6 +1322,8 @@ out:
 	EVP_PKEY_free(k2);
 }
 
+void test_ctrls(void); /* unit_ctrls.c */
+
 int main(void)
 {
 	corpus = getenv("ZT_CORPUS");
@@ -1337,6 +1339,7 @@ int main(void)
 	test_sched_redial();
 	test_identity();
 	test_controller_faults();
+	test_ctrls();
 	test_resolve();
 	test_enroll_parts();
 	test_identity_update();

@@ -358,6 +358,7 @@ void zt_ctx_oidc_result(struct zt_ctx *ctx, const struct zt_http_resp *r, const 
 			       (long long)expires_s);
 			schedule_refresh(ctx, expires_s);
 			zt_chan_token_refreshed(ctx);
+			zt_ctx_learn_ctrls(ctx);
 			return;
 		}
 		snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);

@@ -30,6 +30,7 @@ struct zt_http { /* the fake request */
 	char path[256];
 	enum fault f;
 	struct zt_timer t;
+	size_t ctrl; /* the member it went to, reported as zt_curl.c does */
 };
 
 static struct {
@@ -47,6 +48,7 @@ static struct {
 	/* /version: its capabilities member ("" none); requests seen for each way of authenticating */
 	const char *version_caps;
 	unsigned n_legacy_auth, n_oidc_discovery;
+	char auth_host[64], poll_host[64]; /* where the latest authenticate / poll went */
 	int auth_mode; /* of the next ctx_up */
 } fk;
 
@@ -175,6 +177,7 @@ static void fake_answer(void *arg)
 	r.body = body;
 	r.body_len = strlen(body);
 	fake_unlink(h);
+	zt_ctx_ctrl_outcome(h->ctx, h->ctrl, &r);
 	free(h);
 	if (cb)
 		cb(cbarg, &r);
@@ -195,8 +198,13 @@ struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, c
 	(void)body;
 	if (f == F_NOISSUE || !(h = calloc(1, sizeof(*h))))
 		return NULL;
-	if (strstr(path, "/authenticate?method=cert"))
+	h->ctrl = ctx->ctrls.cur;
+	if (strstr(path, "/authenticate?method=cert")) {
 		fk.n_legacy_auth++;
+		snprintf(fk.auth_host, sizeof(fk.auth_host), "%s", ctx->ctrls.v[h->ctrl].host);
+	}
+	if (strstr(path, "/service-updates"))
+		snprintf(fk.poll_host, sizeof(fk.poll_host), "%s", ctx->ctrls.v[h->ctrl].host);
 	if (strstr(path, "/.well-known/openid-configuration"))
 		fk.n_oidc_discovery++;
 	h->ctx = ctx;
@@ -581,9 +589,38 @@ static void test_auth_choice(int mode, const char *caps, bool want_oidc)
 	fk.version_caps = NULL;
 }
 
+/*
+ * Failover (zt_ctrls.c) as the context lives it: the service poll to the current member gets
+ * a reset; with legacy authentication the next member is current, authenticated at (legacy
+ * API sessions are per controller), polled, and a change made meanwhile is applied.
+ */
+static void test_failover_legacy(void)
+{
+	char err[100];
+
+	ctx_up();
+	zt_ctrls_add(&h.ctx->ctrls, "https://ctrl2.invalid:1281", err, sizeof(err));
+	run_until(&h.ready, 2000);
+	run_until(NULL, 200);
+	fk.n_legacy_auth = 0;
+	fk.rule[0].match = "/service-updates";
+	fk.rule[0].f = F_RESET;
+	fk.rule[0].count = 1;
+	fk.stamp = "s2";
+	fk.services = "[" SVC_A "," SVC_B "]";
+	run_until(&h.b_added, 3000);
+	run_until(NULL, 300); /* polls go on, to ctrl2 */
+	check(h.b_added && h.ctx->ctrls.cur == 1 && fk.n_legacy_auth >= 1 && !strcmp(fk.auth_host, "ctrl2.invalid") &&
+		      !strcmp(fk.poll_host, "ctrl2.invalid") && strstr(h.log, "continuing with ctrl2.invalid:1281"),
+	      "failover: a reset poll moves to ctrl2, authenticates there (legacy, %u), polls it (%s), B added %s",
+	      fk.n_legacy_auth, fk.poll_host, h.b_added ? "yes" : "no");
+	ctx_down();
+}
+
 void test_controller_faults(void);
 void test_controller_faults(void)
 {
+	test_failover_legacy();
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"OIDC_AUTH\",\"HA_CONTROLLER\"],", true);
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"OIDC_AUTH\"],", true);
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "", false);

@@ -52,7 +52,7 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-debug fuzz demo bench soak-routers deps install install-dkms deb FORCE
+.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-debug fuzz demo bench soak-routers soak-ha deps install install-dkms deb FORCE
 
 all: kmod user
 
@@ -182,6 +182,13 @@ soak-routers:
 	@d=$$(mktemp -d /tmp/zt-soak.XXXXXX) && ZN_ROUTERS=2 tests/ziti/zitinet.sh start "$$d" && \
 	  { ZT_RT_SOAK=$${ZT_RT_SOAK:-10} O=$(O) tests/ziti/routers.sh "$$d"; rc=$$?; \
 	    tests/ziti/zitinet.sh stop "$$d"; exit $$rc; }
+
+# HA controller cluster: tests/ziti/ha.sh (three raft controllers, controllers killed during a
+# call; 6-10 min, most of it the cluster's start: too long for make check).
+soak-ha:
+	@scripts/deps.sh check
+	@$(MAKE) -s tests
+	@O=$(O) tests/ziti/ha.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) O= M=$(TOP) clean >/dev/null 2>&1

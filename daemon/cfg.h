@@ -215,7 +215,7 @@ struct daemon_cfg {
 	char *user;                     /* "USER[:GROUP]" sipovld becomes after start-up (NULL: stays) */
 	uint8_t policy;                 /* SIPOVL_POLICY_* of programmed intercepts */
 	unsigned svc_poll_ms;
-	int ziti_auth;                  /* ZT_AUTH_MODE_* of new identities (default legacy) */
+	int ziti_auth;                  /* 0 legacy, 1 auto (default), 2 oidc */
 	struct src_map_entry *src_map;  /* sorted by identity */
 	size_t n_src_map;
 	bool has_src_map;               /* "source_map" given (even empty) */

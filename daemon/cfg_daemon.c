@@ -47,6 +47,7 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	d->memory_limit = 256ull << 20;
 	d->policy = SIPOVL_POLICY_DROP;
 	d->svc_poll_ms = 10000;
+	d->ziti_auth = 1; /* auto: OIDC when the controller offers it */
 }
 
 void daemon_cfg_free(struct daemon_cfg *d)

@@ -262,7 +262,19 @@ static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *to
 		ctx->list_again = false;
 		list_services(ctx);
 	}
+	if (ctx->bearer) {
+		/*
+		 * A new OIDC login (after a refused token, a failover): the routers take the new
+		 * token in place (UpdateToken), so established circuits stay; channels still in
+		 * their hello reconnect with it.
+		 */
+		zt_chan_token_refreshed(ctx);
+		for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next)
+			if (ch->state == ZT_CH_UP)
+				ch->auth_gen = ctx->auth_gen;
+	}
 	zt_chan_auth_changed(ctx);
+	zt_ctx_learn_ctrls(ctx);
 	run_auth_waiters(ctx, 0, NULL);
 }
 
@@ -346,6 +358,7 @@ void zt_ctx_oidc_result(struct zt_ctx *ctx, const struct zt_http_resp *r, const 
 			       (long long)expires_s);
 			schedule_refresh(ctx, expires_s);
 			zt_chan_token_refreshed(ctx);
+			zt_ctx_learn_ctrls(ctx);
 			return;
 		}
 		snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);
@@ -553,6 +566,9 @@ static void version_cb(void *arg, const struct zt_http_resp *r)
 				   i < json_object_array_length(caps); i++)
 			if (!strcmp(json_object_get_string(json_object_array_get_idx(caps, i)) ?: "", "OIDC_AUTH"))
 				has_oidc = true;
+			else if (!strcmp(json_object_get_string(json_object_array_get_idx(caps, i)) ?: "",
+					 "HA_CONTROLLER"))
+				ctx->ha = true;
 		free(ctx->oidc_path);
 		ctx->oidc_path = NULL;
 		if (ctx->o.auth_mode != ZT_AUTH_MODE_LEGACY && has_oidc && op && *op == '/')
@@ -590,6 +606,26 @@ static void version_cb(void *arg, const struct zt_http_resp *r)
 }
 
 /* ---------------- lifecycle ---------------- */
+
+/* the controllers known at the start: ztAPI first (current), then the identity's ztAPIs */
+static void ctrls_seed(struct zt_ctx *ctx)
+{
+	struct zt_identity *id = ctx->id;
+	bool v6 = id->host && strchr(id->host, ':');
+	char u[600], err[200];
+
+	snprintf(u, sizeof(u), "https://%s%s%s:%s", v6 ? "[" : "", id->host ? id->host : "", v6 ? "]" : "",
+		 id->port ? id->port : "");
+	if (zt_ctrls_add(&ctx->ctrls, u, err, sizeof(err)) < 0)
+		zt_log(ctx, 1, "%s", err);
+	struct json_object *a = id->apis_json ? json_tokener_parse(id->apis_json) : NULL;
+
+	for (size_t i = 0; a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++)
+		if (zt_ctrls_add(&ctx->ctrls, json_object_get_string(json_object_array_get_idx(a, i)), err,
+				 sizeof(err)) < 0)
+			zt_log(ctx, 1, "identity ztAPIs: %s", err);
+	json_object_put(a);
+}
 
 struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const struct zt_opts *o,
 			  const struct zt_ctx_cbs *cbs, void *user)
@@ -637,6 +673,7 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 	if (cbs)
 		ctx->cbs = *cbs;
 	ctx->user = user;
+	ctrls_seed(ctx);
 	ctx->edge_path = strdup(id->base_path && *id->base_path ? id->base_path : "/edge/client/v1");
 	ctx->next_conn_id = 1;
 	zt_timer_init(&ctx->poll_timer, zt_services_poll_timer_cb, ctx);
@@ -649,6 +686,7 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 	if (!ctx->renew) {
 		zt_services_free(ctx);
 		zt_curl_free(ctx);
+		zt_ctrls_free(&ctx->ctrls);
 		zt_resolver_free(ctx->res);
 		free(ctx->edge_path);
 		free(ctx);
@@ -705,6 +743,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 	zt_http_cancel(ctx->refresh_req);
 	zt_http_cancel(ctx->list_req);
 	zt_http_cancel(ctx->version_req);
+	zt_http_cancel(ctx->ctrls_req);
 	zt_timer_stop(ctx->loop, &ctx->poll_timer);
 	zt_timer_stop(ctx->loop, &ctx->refresh_timer);
 	zt_timer_stop(ctx->loop, &ctx->auth_retry_timer);
@@ -729,6 +768,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 	zt_oidc_free(ctx);
 	free(ctx->oidc_path);
 	zt_curl_free(ctx);
+	zt_ctrls_free(&ctx->ctrls);
 	zt_resolver_free(ctx->res); /* after every request that used it was cancelled above */
 	zt_identity_free(ctx->id);
 	free(ctx);

@@ -59,6 +59,8 @@ struct zt_http {
 	char *what; /* "GET /path" for errors */
 	char *url, *body, *ctype, *authz;
 	bool no_session;
+	size_t ctrl;         /* the member it went to (ctx->ctrls), SIZE_MAX: a complete URL */
+	char *host, *port;   /* that member's */
 	struct zt_timer fail_timer; /* reports a failure before curl was involved */
 	char fail[300];
 	char errbuf[CURL_ERROR_SIZE];
@@ -196,6 +198,8 @@ static void req_free(struct zt_http *h)
 	zt_buf_free(&h->in);
 	free(h->what);
 	free(h->url);
+	free(h->host);
+	free(h->port);
 	if (h->body)
 		OPENSSL_cleanse(h->body, strlen(h->body));
 	free(h->body);
@@ -211,6 +215,8 @@ static void req_finish(struct zt_http *h, struct zt_http_resp *r)
 
 	if (r->status == 0)
 		zt_log(h->c->ctx, 3, "%s: %s", h->what ? h->what : "?", r->err ? r->err : "?");
+	if (h->ctrl != SIZE_MAX)
+		zt_ctx_ctrl_outcome(h->c->ctx, h->ctrl, r);
 	if (cb)
 		cb(arg, r);
 }
@@ -422,7 +428,6 @@ out:
 static void resolved(void *arg, int err, const char *msg, const struct zt_addrs *a)
 {
 	struct zt_http *h = arg;
-	struct zt_identity *id = h->c->ctx->id;
 	char line[1024];
 	size_t n;
 
@@ -431,7 +436,7 @@ static void resolved(void *arg, int err, const char *msg, const struct zt_addrs 
 		req_fail_later(h, "controller unreachable: %s", msg);
 		return;
 	}
-	n = (size_t)snprintf(line, sizeof(line), "%s:%s:", id->host, id->port);
+	n = (size_t)snprintf(line, sizeof(line), "%s:%s:", h->host, h->port);
 	for (unsigned i = 0; i < a->n && n < sizeof(line); i++) {
 		char ab[INET6_ADDRSTRLEN];
 		const struct sockaddr *sa = (const struct sockaddr *)&a->a[i];
@@ -471,12 +476,14 @@ struct zt_http *zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts
 {
 	struct zt_curl *c = ctx->curl;
 	struct zt_http *h;
-	const char *host = ctx->id->host;
+	const struct zt_ctrl *ct = ctx->ctrls.n ? &ctx->ctrls.v[ctx->ctrls.cur] : NULL;
+	const char *host = ct ? ct->host : ctx->id->host, *port = ct ? ct->port : ctx->id->port;
 	bool v6 = strchr(host, ':') != NULL;
 
 	if (!c || c->dead || !(h = calloc(1, sizeof(*h))))
 		return NULL;
 	h->c = c;
+	h->ctrl = o->url || !ct ? SIZE_MAX : ctx->ctrls.cur;
 	h->cb = cb;
 	h->arg = arg;
 	h->no_session = o->no_session;
@@ -487,11 +494,12 @@ struct zt_http *zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts
 	}
 	if (o->url) {
 		h->url = strdup(o->url);
-	} else if (asprintf(&h->url, "https://%s%s%s:%s%s", v6 ? "[" : "", host, v6 ? "]" : "", ctx->id->port,
-			    o->path) < 0) {
+	} else if (asprintf(&h->url, "https://%s%s%s:%s%s", v6 ? "[" : "", host, v6 ? "]" : "", port, o->path) < 0) {
 		h->url = NULL;
 	}
-	if (!h->url || (o->body && !(h->body = strdup(o->body))) ||
+	h->host = strdup(host);
+	h->port = strdup(port);
+	if (!h->url || !h->host || !h->port || (o->body && !(h->body = strdup(o->body))) ||
 	    (o->content_type && !(h->ctype = strdup(o->content_type))) ||
 	    (o->authorization && !(h->authz = strdup(o->authorization))))
 		goto fail;
@@ -503,7 +511,7 @@ struct zt_http *zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts
 		req_free(h);
 		return NULL;
 	}
-	h->rq = zt_resolve(ctx->res, host, (uint16_t)atoi(ctx->id->port), AF_UNSPEC, resolved, h);
+	h->rq = zt_resolve(ctx->res, host, (uint16_t)atoi(port), AF_UNSPEC, resolved, h);
 	if (!h->rq)
 		req_fail_later(h, "controller unreachable: cannot resolve %s: out of memory", host);
 	return h;

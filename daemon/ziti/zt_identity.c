@@ -158,6 +158,7 @@ void zt_identity_free(struct zt_identity *id)
 	if (!id)
 		return;
 	free(id->api_url);
+	free(id->apis_json);
 	free(id->host);
 	free(id->port);
 	free(id->base_path);
@@ -412,6 +413,10 @@ struct zt_identity *zt_identity_load(const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "identity: ztAPI '%s' is not an https:// URL", api);
 		goto fail;
 	}
+	struct json_object *apis;
+
+	if (json_object_object_get_ex(root, "ztAPIs", &apis) && json_object_is_type(apis, json_type_array))
+		id->apis_json = strdup(json_object_to_json_string_ext(apis, JSON_C_TO_STRING_PLAIN));
 	id->path = strdup(path);
 	id->cert_val = strdup(vc);
 	id->key_val = strdup(vk);

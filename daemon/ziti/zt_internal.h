@@ -16,6 +16,7 @@ struct json_object;
 /* ---- identity ---- */
 struct zt_identity {
 	char *api_url;   /* ztAPI */
+	char *apis_json; /* ztAPIs (a JSON array of URLs: the cluster's members), or NULL */
 	char *host;      /* controller host */
 	char *port;      /* controller port */
 	char *base_path; /* path part of ztAPI ("/edge/client/v1") */
@@ -144,6 +145,30 @@ int zt_curl_init(struct zt_ctx *ctx);
 void zt_curl_free(struct zt_ctx *ctx); /* cancels what is left, closes the connections */
 /* "<what>: HTTP <status> <code>: <message>" from a controller error reply, or the transport error */
 void zt_http_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what);
+
+/* ---- the cluster's controllers, failover between them (zt_ctrls.c) ---- */
+#define ZT_CTRLS_MAX 16
+struct zt_ctrl {
+	char *host, *port;
+	uint64_t down_until_ms; /* held back after a failure until then */
+	unsigned fails;         /* consecutive failures */
+};
+struct zt_ctrls {
+	struct zt_ctrl v[ZT_CTRLS_MAX];
+	size_t n, cur; /* requests go to v[cur] */
+	uint64_t switches;
+};
+/* an https:// URL's host and port: 1 added, 0 known already, -1 (with @err) bad or no room */
+int zt_ctrls_add(struct zt_ctrls *l, const char *url, char *err, size_t errlen);
+/* a /controllers reply's apiAddresses.edge-client URLs: how many were new, -1 a bad reply */
+int zt_ctrls_add_list(struct zt_ctrls *l, const char *body, char *err, size_t errlen);
+/* a request to @idx failed: hold it back, move on; true when another member became current */
+bool zt_ctrls_failed(struct zt_ctrls *l, size_t idx, uint64_t now_ms);
+void zt_ctrls_ok(struct zt_ctrls *l, size_t idx);
+void zt_ctrls_free(struct zt_ctrls *l);
+/* the context's side: a request to member @idx ended with @r; GET /controllers (HA only) */
+void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_resp *r);
+void zt_ctx_learn_ctrls(struct zt_ctx *ctx);
 
 /* ---- connection helpers shared with channels ---- */
 int zt_parse_url(const char *url, char **scheme, char **host, char **port, char **path);
@@ -319,6 +344,9 @@ struct zt_ctx {
 	struct zt_loop *loop;
 	struct zt_resolver *res; /* controller and router names */
 	struct zt_curl *curl;    /* controller HTTPS (zt_curl.c) */
+	struct zt_ctrls ctrls;   /* the controllers, the current one (zt_ctrls.c) */
+	bool ha;                 /* /version lists HA_CONTROLLER: learn the members */
+	struct zt_http *ctrls_req;
 	/*
 	 * OIDC (the controller advertises OIDC_AUTH and an edge-oidc API, and o.auth allows it):
 	 * api_token is the access token (a JWT), sent as "Authorization: Bearer" and in the

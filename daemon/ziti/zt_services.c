@@ -442,6 +442,8 @@ void zt_services_poll_timer_cb(void *arg)
 	}
 	if (ctx->poll_req)
 		return;
+	if (ctx->ctrls.n < 2) /* a cluster's lists may lack every address at first: ask again */
+		zt_ctx_learn_ctrls(ctx);
 	snprintf(path, sizeof(path), "%s/current-api-session/service-updates", ctx->edge_path);
 	ctx->poll_req = zt_http_request(ctx, "GET", path, NULL, poll_cb, ctx);
 	if (!ctx->poll_req) {

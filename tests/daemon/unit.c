@@ -583,9 +583,10 @@ static void t_daemon_cfg(void)
 		   d.log_level == 7 && d.udp_idle_ms == 30000 && d.memory_limit == 64ull << 20 &&
 		   !strcmp(d.ctl_socket, "/tmp/x.sock") && d.policy == 1 && d.svc_poll_ms == 2000,
 	   "every key (%s)", err);
-	ok(d.ziti_auth == 0 && !daemon_cfg_parse("{\"ziti_auth\":\"oidc\"}", &d, err, sizeof(err)) && d.ziti_auth == 2 &&
+	ok(d.ziti_auth == 1 && !daemon_cfg_parse("{\"ziti_auth\":\"oidc\"}", &d, err, sizeof(err)) && d.ziti_auth == 2 &&
+		   !daemon_cfg_parse("{\"ziti_auth\":\"legacy\"}", &d, err, sizeof(err)) && d.ziti_auth == 0 &&
 		   !daemon_cfg_parse("{\"ziti_auth\":\"auto\"}", &d, err, sizeof(err)) && d.ziti_auth == 1,
-	   "ziti_auth: legacy by default, oidc, auto (%s)", err);
+	   "ziti_auth: auto by default, oidc, legacy, auto (%s)", err);
 	ok(!daemon_cfg_parse("{\"identity\":\"/x.json\",\"log_level\":4}", &d, err, sizeof(err)) &&
 		   d.n_identities == 1 && d.log_level == 4 && !strcmp(d.name, "gw"),
 	   "merging: a later file overrides only its keys");

@@ -17,7 +17,7 @@
 # Needs root (transparent sockets); skipped otherwise.
 
 srcmap_tests() {
-	local D=$W/srcmap sd=${SD:-$B/san/sipovld} pid rc ready
+	local D=$W/srcmap sd=${SD:-$B/san/sipovld} pid rc ready auth
 	if [ "$(id -u)" != 0 ]; then
 		skip "source map: tests" "need root (transparent sockets)"
 		return
@@ -49,6 +49,15 @@ CONF
 		notok "source map: sipovld hosting sm-svc"; tail -8 "$D/sipovld.log" | diag
 		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 		return
+	fi
+	# ziti_auth is not set: the default, auto, takes OIDC, which every ziti the suite runs on
+	# (v1.6.0, v1.6.5) offers (OIDC_AUTH and edge-oidc in /version)
+	auth=$("$sd" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -r '[.identities[].auth] | join(",")')
+	if [ "$auth" = oidc ]; then
+		ok "ziti_auth default (auto): sipovld authenticated with OIDC, the controller offers it"
+	else
+		notok "ziti_auth default (auto): sipovld should authenticate with OIDC (status auth: '$auth')"
+		grep -E 'controller .*authentication|authenticated' "$D/sipovld.log" | head -3 | diag
 	fi
 	# the source map comes with a reload (a daemon that does not know it keeps running without)
 	cat > "$D/sipovld.conf" <<CONF

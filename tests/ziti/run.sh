@@ -25,8 +25,6 @@ SAN=$B/san/zt-tool
 FAST=$B/zt-tool
 UNIT=$B/san/zt-unit
 FUZZ=$B/fuzz/zt-fuzz
-ZN=$TOP/tests/ziti/zitinet.sh
-ECHO=$TOP/tests/ziti/echo.py
 FUZZ_SECONDS=${ZT_FUZZ_SECONDS:-20}
 
 # recovery bounds (ms) stated in Documentation/ziti-client.md
@@ -36,48 +34,10 @@ BOUND_APISESS=15000
 BOUND_READD=15000
 BOUND_EXPIRE=15000
 
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
-
-echo "TAP version 13"
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-diag() { sed 's/^/# /'; }
-check() { # desc cmd...   (ok if the command succeeds)
-	local d=$1; shift
-	if "$@" > "$W/last.out" 2>&1; then ok "$d"; else notok "$d"; tail -15 "$W/last.out" | diag; fi
-}
-now_ms() { date +%s%3N; }
-san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
-
-for f in "$SAN" "$FAST" "$UNIT" "$FUZZ"; do
-	if [ ! -x "$f" ]; then
-		echo "1..0 # SKIP $f not built (run make tests)"
-		exit 4
-	fi
-done
-
-W=$(mktemp -d /tmp/zt-test.XXXXXX)
-NET=$W/net
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	[ -d "$NET" ] && "$ZN" stop "$NET" >/dev/null 2>&1
-	[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
-}
-trap cleanup EXIT
-bg() { # logfile cmd...  (background, pid in $BGPID)
-	local log=$1; shift
-	"$@" > "$log" 2>&1 &
-	BGPID=$!
-	PIDS+=("$BGPID")
-}
+# shellcheck source=tests/ziti/lib.sh
+. "$TOP/tests/ziti/lib.sh"
+zt_need "$SAN" "$FAST" "$UNIT" "$FUZZ"
+zt_workdir zt-test
 
 # ---------------------------------------------------------------- unit + fuzz
 mkdir -p "$W/corpus"
@@ -102,13 +62,12 @@ fi
 if ! ZITI=$("$ZN" bin 2> "$W/zitibin.log"); then
 	reason="no ziti test peer: $(tail -1 "$W/zitibin.log")"
 	for t in interop ours faults bad-input valgrind; do skip "network tests ($t)" "$reason"; done
-	echo "1..$n"
-	[ $failed -eq 0 ] && exit 0 || exit 1
+	zt_plan
 fi
 t_net=$(now_ms)
 if ! "$ZN" start "$NET" > "$W/zitinet.log" 2>&1; then
 	notok "test network: zitinet.sh start"; tail -20 "$W/zitinet.log" | diag
-	echo "1..$n"; exit 1
+	zt_plan
 fi
 # shellcheck disable=SC1091
 . "$NET/env"
@@ -774,5 +733,4 @@ left=$(pgrep -f -- "$NET" || true)
 [ -z "$left" ] && [ ! -d "$NET" ] && ok "test network stopped, no leftover processes or files" ||
 	notok "leftovers after stop: $left"
 
-echo "1..$n"
-[ $failed -eq 0 ] && exit 0 || exit 1
+zt_plan

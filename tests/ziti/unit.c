@@ -1045,6 +1045,49 @@ static void sched_take(struct zt_chan *ch, struct sched_out *o)
 	}
 }
 
+/*
+ * The scheduling tests' rig: a channel that is UP without a socket (zt_chan_flush leaves
+ * everything queued, sched_take takes it), a stream conn @c1 (id 1) and a lossy datagram
+ * conn @c2 (id 2) on it.
+ */
+static void sched_setup(struct zt_ctx *ctx, struct zt_chan *ch, struct zt_conn *c1, struct zt_conn *c2)
+{
+	struct zt_conn *cv[2] = { c1, c2 };
+
+	ctx->loop = zt_loop_new();
+	ctx->o.log_level = -1;
+	ch->ctx = ctx;
+	ch->name = "test";
+	ch->fd = -1;
+	ch->state = ZT_CH_UP;
+	ch->in_dispatch = true;
+	zt_task_init(&ch->flush_task, NULL, NULL);
+	zt_timer_init(&ch->mark_timer, zt_chan_mark_timer_cb, ch);
+	for (int i = 0; i < 2; i++) {
+		cv[i]->ctx = ctx;
+		cv[i]->ch = ch;
+		cv[i]->id = (uint32_t)i + 1;
+		cv[i]->state = ZT_C_UP;
+		cv[i]->service = "svc";
+		zt_timer_init(&cv[i]->timer, NULL, NULL);
+		zt_chan_map_add(ch, cv[i]->id, cv[i], 0);
+	}
+	c2->datagram = true;
+	zt_conn_set_lossy(c2, true);
+}
+
+static void sched_teardown(struct zt_ctx *ctx, struct zt_chan *ch)
+{
+	zt_timer_stop(ctx->loop, &ch->mark_timer);
+	zt_chan_map_del(ch, 1);
+	zt_chan_map_del(ch, 2);
+	zt_chan_cancel_replies(ch, ch);
+	zt_chan_sched_free(ch);
+	zt_buf_free(&ch->out);
+	free(ch->conns);
+	zt_loop_free(ctx->loop);
+}
+
 static void test_sched(void)
 {
 	struct zt_ctx ctx = { 0 };
@@ -1057,27 +1100,7 @@ static void test_sched(void)
 	size_t used, prev;
 	static uint8_t big[1u << 20];
 
-	ctx.loop = zt_loop_new();
-	ctx.o.log_level = -1;
-	ch.ctx = &ctx;
-	ch.name = "test";
-	ch.fd = -1;
-	ch.state = ZT_CH_UP;
-	ch.in_dispatch = true; /* zt_chan_flush leaves everything queued: the test takes it */
-	zt_task_init(&ch.flush_task, NULL, NULL);
-	zt_timer_init(&ch.mark_timer, zt_chan_mark_timer_cb, &ch);
-	struct zt_conn *cv[2] = { &c1, &c2 };
-
-	for (int i = 0; i < 2; i++) {
-		cv[i]->ctx = &ctx;
-		cv[i]->ch = &ch;
-		cv[i]->id = (uint32_t)i + 1;
-		cv[i]->state = ZT_C_UP;
-		zt_timer_init(&cv[i]->timer, NULL, NULL);
-		zt_chan_map_add(&ch, cv[i]->id, cv[i], 0);
-	}
-	c2.datagram = true;
-	zt_conn_set_lossy(&c2, true);
+	sched_setup(&ctx, &ch, &c1, &c2);
 	/* a bulk transfer queued 1 MiB of stream data, then an RTP datagram comes */
 	check(!zt_write(&c1, big, sizeof(big)) && !zt_write(&c2, "rtp0", 4), "sched: 1 MiB of stream data and a datagram queued");
 	zt_chan_refill(&ch);
@@ -1145,13 +1168,7 @@ static void test_sched(void)
 	while (!zt_chan_congested(&ch))
 		zt_write(&c1, big, sizeof(big));
 	check(!zt_writable(&c1) && zt_writable(&c2), "sched: congested: the stream conn waits, the lossy one does not");
-	for (int i = 0; i < 2; i++)
-		zt_chan_map_del(&ch, cv[i]->id);
-	zt_chan_cancel_replies(&ch, &ch);
-	zt_chan_sched_free(&ch);
-	zt_buf_free(&ch.out);
-	free(ch.conns);
-	zt_loop_free(ctx.loop);
+	sched_teardown(&ctx, &ch);
 }
 
 /*
@@ -1171,28 +1188,8 @@ static void test_sched_redial(void)
 	size_t used;
 	static uint8_t big[1u << 20];
 
-	ctx.loop = zt_loop_new();
-	ctx.o.log_level = -1;
-	ch.ctx = &ctx;
-	ch.name = "test";
-	ch.fd = -1;
-	ch.state = ZT_CH_UP;
-	ch.in_dispatch = true;
-	zt_task_init(&ch.flush_task, NULL, NULL);
-	struct zt_conn *cv[2] = { &c1, &c2 };
-
-	for (int i = 0; i < 2; i++) {
-		cv[i]->ctx = &ctx;
-		cv[i]->ch = &ch;
-		cv[i]->id = (uint32_t)i + 1;
-		cv[i]->state = ZT_C_UP;
-		cv[i]->service = "svc";
-		zt_timer_init(&cv[i]->timer, NULL, NULL);
-		zt_chan_map_add(&ch, cv[i]->id, cv[i], 0);
-	}
-	c2.datagram = true;
+	sched_setup(&ctx, &ch, &c1, &c2);
 	c2.last_rx_ms = zt_now_ms();
-	zt_conn_set_lossy(&c2, true);
 	/* stream data ahead, so the datagrams wait in the datagram queue */
 	zt_write(&c1, big, sizeof(big));
 	zt_chan_refill(&ch);
@@ -1213,12 +1210,7 @@ static void test_sched_redial(void)
 	      o.dgrams_for_2);
 	c2.redialing = false;
 	zt_timer_stop(ctx.loop, &c2.timer);
-	zt_chan_map_del(&ch, 1);
-	zt_chan_cancel_replies(&ch, &ch);
-	zt_chan_sched_free(&ch);
-	zt_buf_free(&ch.out);
-	free(ch.conns);
-	zt_loop_free(ctx.loop);
+	sched_teardown(&ctx, &ch);
 }
 
 /* write @s to @path with @mode */
@@ -1322,6 +1314,8 @@ out:
 	EVP_PKEY_free(k2);
 }
 
+void test_ctrls(void); /* unit_ctrls.c */
+
 int main(void)
 {
 	corpus = getenv("ZT_CORPUS");
@@ -1337,6 +1331,7 @@ int main(void)
 	test_sched_redial();
 	test_identity();
 	test_controller_faults();
+	test_ctrls();
 	test_resolve();
 	test_enroll_parts();
 	test_identity_update();

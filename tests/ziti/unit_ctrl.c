@@ -30,6 +30,7 @@ struct zt_http { /* the fake request */
 	char path[256];
 	enum fault f;
 	struct zt_timer t;
+	size_t ctrl; /* the member it went to, reported as zt_curl.c does */
 };
 
 static struct {
@@ -44,6 +45,11 @@ static struct {
 	char *cur_fp, *new_cert, *new_ca, *pending_fp, *new_fp;
 	bool verify_reply_lost;     /* the next extend-verify is applied, its reply lost */
 	unsigned n_extend, n_verify;
+	/* /version: its capabilities member ("" none); requests seen for each way of authenticating */
+	const char *version_caps;
+	unsigned n_legacy_auth, n_oidc_discovery;
+	char auth_host[64], poll_host[64]; /* where the latest authenticate / poll went */
+	int auth_mode; /* of the next ctx_up */
 } fk;
 
 /* a pattern matches a substring of the path, or its end when it ends with '$' */
@@ -93,8 +99,9 @@ static void fake_answer(void *arg)
 		r.err = "controller request timed out";
 	} else if (strstr(h->path, "/version")) {
 		r.status = 200;
-		snprintf(body, sizeof(body), "{\"data\":{\"version\":\"fake\",\"apiVersions\":"
-			 "{\"edge-client\":{\"v1\":{\"path\":\"/edge/client/v1\"}}}}}");
+		snprintf(body, sizeof(body), "{\"data\":{\"version\":\"fake\",%s\"apiVersions\":"
+			 "{\"edge-client\":{\"v1\":{\"path\":\"/edge/client/v1\"}},"
+			 "\"edge-oidc\":{\"v1\":{\"path\":\"/oidc\"}}}}}", fk.version_caps ? fk.version_caps : "");
 	} else if (fk.renew && strstr(h->path, "/authenticate") &&
 		   (!h->ctx->id->cert_fp || strcmp(h->ctx->id->cert_fp, fk.cur_fp))) {
 		r.status = 401; /* not the authenticator's certificate */
@@ -170,6 +177,7 @@ static void fake_answer(void *arg)
 	r.body = body;
 	r.body_len = strlen(body);
 	fake_unlink(h);
+	zt_ctx_ctrl_outcome(h->ctx, h->ctrl, &r);
 	free(h);
 	if (cb)
 		cb(cbarg, &r);
@@ -190,6 +198,15 @@ struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, c
 	(void)body;
 	if (f == F_NOISSUE || !(h = calloc(1, sizeof(*h))))
 		return NULL;
+	h->ctrl = ctx->ctrls.cur;
+	if (strstr(path, "/authenticate?method=cert")) {
+		fk.n_legacy_auth++;
+		snprintf(fk.auth_host, sizeof(fk.auth_host), "%s", ctx->ctrls.v[h->ctrl].host);
+	}
+	if (strstr(path, "/service-updates"))
+		snprintf(fk.poll_host, sizeof(fk.poll_host), "%s", ctx->ctrls.v[h->ctrl].host);
+	if (strstr(path, "/.well-known/openid-configuration"))
+		fk.n_oidc_discovery++;
 	h->ctx = ctx;
 	h->cb = cb;
 	h->arg = arg;
@@ -276,7 +293,8 @@ static void ctx_up(void)
 {
 	struct zt_identity *id = calloc(1, sizeof(*id));
 	struct zt_opts o = { .svc_poll_ms = 50, .backoff_max_ms = 200, .http_timeout_ms = 100,
-			     .refresh_min_ms = 50, .start_timeout_ms = 2000, .log_level = 1 };
+			     .refresh_min_ms = 50, .start_timeout_ms = 2000, .log_level = 1,
+			     .auth_mode = fk.auth_mode };
 	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_log };
 
 	memset(&h, 0, sizeof(h));
@@ -548,9 +566,66 @@ out:
 	EVP_PKEY_free(k);
 }
 
+/*
+ * auto (sipovld's default): OIDC when /version lists OIDC_AUTH and an edge-oidc path (what
+ * ziti v1.6.0 and v1.6.5 controllers do), legacy otherwise; legacy mode never takes OIDC.
+ */
+static void test_auth_choice(int mode, const char *caps, bool want_oidc)
+{
+	static const char *const mname[] = { "legacy", "auto", "oidc" };
+
+	fk.auth_mode = mode;
+	fk.version_caps = caps;
+	fk.n_legacy_auth = fk.n_oidc_discovery = 0;
+	ctx_up();
+	for (uint64_t end = zt_now_ms() + 2000; !fk.n_legacy_auth && !fk.n_oidc_discovery && zt_now_ms() < end;)
+		zt_loop_run(h.loop, 10);
+	check(want_oidc ? fk.n_oidc_discovery > 0 && !fk.n_legacy_auth : fk.n_legacy_auth > 0 && !fk.n_oidc_discovery,
+	      "auth %s, /version %s: %s authentication (OIDC discovery requests %u, legacy authenticate %u)",
+	      mname[mode], *caps ? caps : "without capabilities", want_oidc ? "OIDC" : "legacy", fk.n_oidc_discovery,
+	      fk.n_legacy_auth);
+	ctx_down();
+	fk.auth_mode = 0;
+	fk.version_caps = NULL;
+}
+
+/*
+ * Failover (zt_ctrls.c) as the context lives it: the service poll to the current member gets
+ * a reset; with legacy authentication the next member is current, authenticated at (legacy
+ * API sessions are per controller), polled, and a change made meanwhile is applied.
+ */
+static void test_failover_legacy(void)
+{
+	char err[100];
+
+	ctx_up();
+	zt_ctrls_add(&h.ctx->ctrls, "https://ctrl2.invalid:1281", err, sizeof(err));
+	run_until(&h.ready, 2000);
+	run_until(NULL, 200);
+	fk.n_legacy_auth = 0;
+	fk.rule[0].match = "/service-updates";
+	fk.rule[0].f = F_RESET;
+	fk.rule[0].count = 1;
+	fk.stamp = "s2";
+	fk.services = "[" SVC_A "," SVC_B "]";
+	run_until(&h.b_added, 3000);
+	run_until(NULL, 300); /* polls go on, to ctrl2 */
+	check(h.b_added && h.ctx->ctrls.cur == 1 && fk.n_legacy_auth >= 1 && !strcmp(fk.auth_host, "ctrl2.invalid") &&
+		      !strcmp(fk.poll_host, "ctrl2.invalid") && strstr(h.log, "continuing with ctrl2.invalid:1281"),
+	      "failover: a reset poll moves to ctrl2, authenticates there (legacy, %u), polls it (%s), B added %s",
+	      fk.n_legacy_auth, fk.poll_host, h.b_added ? "yes" : "no");
+	ctx_down();
+}
+
 void test_controller_faults(void);
 void test_controller_faults(void)
 {
+	test_failover_legacy();
+	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"OIDC_AUTH\",\"HA_CONTROLLER\"],", true);
+	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"OIDC_AUTH\"],", true);
+	test_auth_choice(ZT_AUTH_MODE_AUTO, "", false);
+	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"HA_CONTROLLER\"],", false);
+	test_auth_choice(ZT_AUTH_MODE_LEGACY, "\"capabilities\":[\"OIDC_AUTH\"],", false);
 	test_posture_note();
 	test_list_fails_after_change(F_NONE); /* the harness itself: a change is applied */
 	test_list_fails_after_change(F_503);

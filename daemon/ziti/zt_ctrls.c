@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The controllers of the network and failover between them (HA clusters).
+ *
+ * The list starts with the identity's ztAPI and grows with what the controller reports:
+ * GET <client API>/controllers (when /version lists HA_CONTROLLER), each member's
+ * apiAddresses["edge-client"][].url. Addresses are only added, never dropped: a member's
+ * list may lack some addresses (v1.6 sometimes omits one or all of them), so what was once
+ * learned is kept.
+ *
+ * Every controller request goes to the current member (zt_curl.c asks zt_ctrls_current).
+ * A request that ends with a transport error (refused, reset, timeout, TLS) or an HTTP 5xx
+ * marks that member failed: it is not chosen again for a while (1 s doubling, at most 30 s)
+ * and the next member in list order that is not held back becomes current; when all are held
+ * back, the one whose hold ends first. The callers retry as before (authentication, service
+ * poll, listing, sessions) and so continue against the new member.
+ *
+ * Authentication after a switch: an OIDC access token is a JWT signed for the whole cluster,
+ * so it is kept (a member that refuses it answers 401, which authenticates again there);
+ * legacy API sessions exist only at the member that issued them, so a switch with legacy
+ * authentication authenticates again at once. Router channels and circuits do not depend on
+ * the controller and stay up.
+ *
+ * The list logic (zt_ctrls_*) does no I/O; zt-unit tests it directly.
+ */
+#include "zt_internal.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOLD_MIN_MS 1000u
+#define HOLD_MAX_MS 30000u
+
+static int fail(char *err, size_t errlen, const char *fmt, const char *what)
+{
+	if (err && errlen)
+		snprintf(err, errlen, fmt, what);
+	return -1;
+}
+
+int zt_ctrls_add(struct zt_ctrls *l, const char *url, char *err, size_t errlen)
+{
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	int rc;
+
+	if (!url || zt_parse_url(url, &scheme, &host, &port, &path))
+		return fail(err, errlen, "controller address '%s': not a URL", url ? url : "(null)");
+	free(path);
+	if (strcmp(scheme, "https")) {
+		rc = fail(err, errlen, "controller address '%s': not https", url);
+		goto out;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].host, host) && !strcmp(l->v[i].port, port)) {
+			rc = 0;
+			goto out;
+		}
+	if (l->n == ZT_CTRLS_MAX) {
+		rc = fail(err, errlen, "controller address '%s': too many controllers", url);
+		goto out;
+	}
+	l->v[l->n] = (struct zt_ctrl){ .host = host, .port = port };
+	l->n++;
+	host = port = NULL;
+	rc = 1;
+out:
+	free(scheme);
+	free(host);
+	free(port);
+	return rc;
+}
+
+int zt_ctrls_add_list(struct zt_ctrls *l, const char *body, char *err, size_t errlen)
+{
+	struct json_object *root = json_tokener_parse(body ? body : "");
+	struct json_object *data = zt_jget(root, "data");
+	int added = 0;
+
+	if (!data || !json_object_is_type(data, json_type_array)) {
+		json_object_put(root);
+		return fail(err, errlen, "%s", "controller list: no data array");
+	}
+	for (size_t i = 0; i < json_object_array_length(data); i++) {
+		struct json_object *ec = zt_jget(zt_jget(json_object_array_get_idx(data, i), "apiAddresses"),
+						 "edge-client");
+
+		for (size_t j = 0; ec && json_object_is_type(ec, json_type_array) && j < json_object_array_length(ec);
+		     j++) {
+			const char *u = zt_jstr(json_object_array_get_idx(ec, j), "url");
+
+			/* a bad or surplus address is skipped; the others are still learned */
+			if (u && zt_ctrls_add(l, u, NULL, 0) == 1)
+				added++;
+		}
+	}
+	json_object_put(root);
+	return added;
+}
+
+bool zt_ctrls_failed(struct zt_ctrls *l, size_t idx, uint64_t now_ms)
+{
+	struct zt_ctrl *c;
+	size_t best = l->cur;
+	unsigned hold;
+
+	if (idx >= l->n || idx != l->cur) /* an older request: the list moved on already */
+		return false;
+	c = &l->v[idx];
+	hold = HOLD_MIN_MS << (c->fails < 5 ? c->fails : 5);
+	c->fails++;
+	c->down_until_ms = now_ms + (hold < HOLD_MAX_MS ? hold : HOLD_MAX_MS);
+	for (size_t k = 1; k < l->n; k++) {
+		size_t j = (idx + k) % l->n;
+
+		if (l->v[j].down_until_ms <= now_ms) {
+			best = j;
+			break;
+		}
+		if (best == idx || l->v[j].down_until_ms < l->v[best].down_until_ms)
+			best = j;
+	}
+	if (best == idx)
+		return false;
+	l->cur = best;
+	l->switches++;
+	return true;
+}
+
+void zt_ctrls_ok(struct zt_ctrls *l, size_t idx)
+{
+	if (idx < l->n) {
+		l->v[idx].fails = 0;
+		l->v[idx].down_until_ms = 0;
+	}
+}
+
+void zt_ctrls_free(struct zt_ctrls *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].host);
+		free(l->v[i].port);
+	}
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---------------- the context's side ---------------- */
+
+/* a request to member @idx ended: @r its outcome (zt_curl.c) */
+void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_resp *r)
+{
+	struct zt_ctrls *l = &ctx->ctrls;
+	char was[300];
+
+	if (r->status != 0 && r->status < 500) {
+		zt_ctrls_ok(l, idx);
+		return;
+	}
+	if (r->status == 0 && r->err && strstr(r->err, "out of memory"))
+		return;
+	if (idx >= l->n || idx != l->cur)
+		return;
+	snprintf(was, sizeof(was), "%s:%s", l->v[idx].host, l->v[idx].port);
+	if (!zt_ctrls_failed(l, idx, zt_now_ms()))
+		return;
+	if (r->status)
+		zt_log(ctx, 1, "controller %s failed (HTTP %d): continuing with %s:%s", was, r->status,
+		       l->v[l->cur].host, l->v[l->cur].port);
+	else
+		zt_log(ctx, 1, "controller %s failed (%s): continuing with %s:%s", was,
+		       r->err ? r->err : "transport error", l->v[l->cur].host, l->v[l->cur].port);
+	if (ctx->auth == ZT_AUTH_OK && !ctx->bearer) {
+		/* legacy API sessions are per controller: authenticate at the new one */
+		zt_ctx_auth_invalid(ctx);
+		ctx->list_again = true;
+		zt_ctx_need_auth(ctx, NULL, NULL);
+	}
+}
+
+static void ctrls_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+	char err[200];
+	int n;
+
+	ctx->ctrls_req = NULL;
+	if (r->status != 200) {
+		zt_resp_error(r, err, sizeof(err), "controller list");
+		zt_log(ctx, 1, "%s", err);
+		return;
+	}
+	n = zt_ctrls_add_list(&ctx->ctrls, r->body, err, sizeof(err));
+	if (n < 0)
+		zt_log(ctx, 1, "%s", err);
+	else if (n > 0)
+		zt_log(ctx, 2, "controller list: %d new member address%s, %zu known", n, n == 1 ? "" : "es",
+		       ctx->ctrls.n);
+}
+
+void zt_ctx_learn_ctrls(struct zt_ctx *ctx)
+{
+	char path[512];
+
+	if (!ctx->ha || ctx->ctrls_req)
+		return;
+	snprintf(path, sizeof(path), "%s/controllers", ctx->edge_path);
+	ctx->ctrls_req = zt_http_request(ctx, "GET", path, NULL, ctrls_cb, ctx);
+}

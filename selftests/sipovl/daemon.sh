@@ -19,9 +19,22 @@
 source "$(dirname "$0")/daemon-lib.sh"
 
 daemon_net daemon
-start_gw a "$GWA" --udp-idle-timeout 30
+# gw-a registers a group of two sockets per family and protocol (workers), gw-b one.
+printf '{ "workers": 2 }\n' >"$TMP/a-workers.conf"
+start_gw a "$GWA" --udp-idle-timeout 30 -c "$TMP/a-workers.conf"
 start_gw b "$GWB" --udp-idle-timeout 30
 gateways_ready
+
+for g in "a GWA 2" "b GWB 1"; do
+	set -- $g
+	socks=$(ip netns exec "${!2}" "$CTL" -j socket show)
+	if jq -e --argjson n "$3" 'length == 4 * $n and all(.[]; .members == $n and .alive) and
+		([.[] | [.family, .protocol]] | unique | length) == 4' <<<"$socks" >/dev/null; then
+		ok "gw-$1 (workers $3): $3 registered socket(s) per family and protocol"
+	else
+		not_ok "gw-$1 (workers $3): $3 registered socket(s) per family and protocol" "$socks"
+	fi
+done
 
 # The kernel table is what the service says.
 tbl=$(ip netns exec "$GWA" "$CTL" -j intercept show)

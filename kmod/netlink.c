@@ -1066,6 +1066,11 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 	/* Unknown bits were refused by the policy (NLA_POLICY_MASK). */
 	if (info->attrs[SIPOVL_A_FLAGS])
 		flags = nla_get_u32(info->attrs[SIPOVL_A_FLAGS]);
+	if (flags & ~SIPOVL_F_RESET_STATS) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[SIPOVL_A_FLAGS],
+				    "only SIPOVL_F_RESET_STATS applies to STATS_GET");
+		return -EINVAL;
+	}
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;

@@ -143,7 +143,7 @@
  *     subtract; it never writes to the counters). Each counter is reset
  *     exactly; the global and the per-intercept counters are not one
  *     atomic snapshot. A reset that cannot get memory fails (-ENOMEM) and
- *     resets nothing.
+ *     resets nothing. Any other flag: -EINVAL.
  * SIPOVL_CMD_LOOKUP (do): SIPOVL_A_TUPLE names a packet; returns the
  *     intercept it would match in SIPOVL_A_INTERCEPT, then the generation of
  *     the table that answered in SIPOVL_A_GENERATION, or -ENOENT. Answered

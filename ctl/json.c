@@ -120,6 +120,11 @@ struct json_object *json_config(const struct sipovl_config *c)
 				       json_object_new_string(proto_name(s->protocol)));
 		json_object_object_add(so, "port", json_object_new_int(s->port));
 		json_object_object_add(so, "alive", json_object_new_boolean(s->alive));
+		if (s->has_group) {
+			json_object_object_add(so, "member", json_object_new_uint64(s->member));
+			json_object_object_add(so, "members", json_object_new_uint64(s->members));
+			json_object_object_add(so, "inode", json_object_new_uint64(s->inode));
+		}
 		json_object_array_add(socks, so);
 	}
 	json_object_object_add(o, "sockets", socks);

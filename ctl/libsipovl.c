@@ -1040,6 +1040,23 @@ int sipovl_socket_register(struct sipovl_nl *nl, int fd)
 	return transact(nl, nlh, NULL, NULL, NULL);
 }
 
+int sipovl_socket_join(struct sipovl_nl *nl, int fd)
+{
+	struct nlmsghdr *nlh = put_req(nl, SIPOVL_CMD_SOCKET_REGISTER, NLM_F_ACK);
+
+	mnl_attr_put_u32(nlh, SIPOVL_A_SOCKET_FD, (uint32_t)fd);
+	mnl_attr_put_u32(nlh, SIPOVL_A_FLAGS, SIPOVL_F_SOCKET_JOIN);
+	return transact(nl, nlh, NULL, NULL, NULL);
+}
+
+int sipovl_socket_leave(struct sipovl_nl *nl, int fd)
+{
+	struct nlmsghdr *nlh = put_req(nl, SIPOVL_CMD_SOCKET_UNREGISTER, NLM_F_ACK);
+
+	mnl_attr_put_u32(nlh, SIPOVL_A_SOCKET_FD, (uint32_t)fd);
+	return transact(nl, nlh, NULL, NULL, NULL);
+}
+
 int sipovl_socket_unregister(struct sipovl_nl *nl, uint16_t family,
 			     uint8_t protocol)
 {
@@ -1093,6 +1110,22 @@ static int decode_socket(const struct nlattr *nest, struct sipovl_socket_info *s
 			if (mnl_attr_validate(a, MNL_TYPE_U8) < 0)
 				return -EPROTO;
 			s->alive = mnl_attr_get_u8(a);
+			break;
+		case SIPOVL_SOCKET_A_MEMBER:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+				return -EPROTO;
+			s->member = mnl_attr_get_u32(a);
+			s->has_group = true;
+			break;
+		case SIPOVL_SOCKET_A_MEMBERS:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+				return -EPROTO;
+			s->members = mnl_attr_get_u32(a);
+			break;
+		case SIPOVL_SOCKET_A_INODE:
+			if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+				return -EPROTO;
+			s->inode = mnl_attr_get_u64(a);
 			break;
 		}
 	}

@@ -21,6 +21,7 @@
 #define _SIPOVL_LIBSIPOVL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/sipovl.h>
@@ -75,7 +76,16 @@ struct sipovl_socket_info {
 	uint8_t protocol;
 	uint16_t port;
 	bool alive;
+	/* Group membership (modules with socket groups; else has_group false). */
+	bool has_group;
+	uint32_t member, members;
+	uint64_t inode;
 };
+/*
+ * "socket inet udp port 5060 alive[ member 1/4 inode 1234]" with a newline
+ * (objects.c, no netlink).
+ */
+void sipovl_socket_print(FILE *f, const struct sipovl_socket_info *s);
 
 struct sipovl_config {
 	uint32_t generation;
@@ -181,7 +191,15 @@ int sipovl_table_replace_sources(struct sipovl_nl *nl, const struct sipovl_inter
 				 size_t n, const struct sipovl_prefix *src, size_t nsrc,
 				 uint32_t *generation, bool *applied);
 
+/* @fd becomes the only socket for new flows of its family and protocol. */
 int sipovl_socket_register(struct sipovl_nl *nl, int fd);
+/*
+ * @fd joins the group of sockets for new flows of its family and protocol;
+ * modules without groups refuse it (EINVAL).
+ */
+int sipovl_socket_join(struct sipovl_nl *nl, int fd);
+/* @fd leaves its group (ENOENT if it is not a member). */
+int sipovl_socket_leave(struct sipovl_nl *nl, int fd);
 /* @family 0 and @protocol 0: drop all registrations. */
 int sipovl_socket_unregister(struct sipovl_nl *nl, uint16_t family,
 			     uint8_t protocol);

@@ -3,8 +3,12 @@
  * libsipovl object helpers that need no netlink (linked by the parsers'
  * unit tests and fuzzer as well as by libsipovl).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <inttypes.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "ctl/libsipovl.h"
 
@@ -32,6 +36,19 @@ void sipovl_config_release(struct sipovl_config *c)
 	free(c->sources);
 	free(c->sockets);
 	memset(c, 0, sizeof(*c));
+}
+
+void sipovl_socket_print(FILE *f, const struct sipovl_socket_info *s)
+{
+	fprintf(f, "socket %s %s port %u %s",
+		s->family == AF_INET ? "inet" : s->family == AF_INET6 ? "inet6" : "unknown",
+		s->protocol == IPPROTO_TCP ? "tcp" :
+		s->protocol == IPPROTO_UDP ? "udp" : "unknown",
+		s->port, s->alive ? "alive" : "closed");
+	if (s->has_group)
+		fprintf(f, " member %" PRIu32 "/%" PRIu32 " inode %" PRIu64,
+			s->member, s->members, s->inode);
+	fputc('\n', f);
 }
 
 const char *sipovl_cmd_name(uint8_t cmd)

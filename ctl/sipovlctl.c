@@ -906,24 +906,12 @@ static int do_sources_flush(int argc, char **argv)
 
 /* ---- socket, config ---------------------------------------------------- */
 
-static const char *family_str(uint16_t f)
-{
-	return f == AF_INET ? "inet" : f == AF_INET6 ? "inet6" : "unknown";
-}
-
-static const char *l4_str(uint8_t p)
-{
-	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "unknown";
-}
-
 static void print_sockets(const struct sipovl_config *c)
 {
 	uint32_t i;
 
 	for (i = 0; i < c->n_sockets; i++)
-		printf("socket %s %s port %u %s\n", family_str(c->sockets[i].family),
-		       l4_str(c->sockets[i].protocol), c->sockets[i].port,
-		       c->sockets[i].alive ? "alive" : "closed");
+		sipovl_socket_print(stdout, &c->sockets[i]);
 }
 
 static int get_config(struct sipovl_config *cfg, const char *what)

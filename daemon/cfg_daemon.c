@@ -44,6 +44,7 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	d->tcp_idle_ms = 7200u * 1000;
 	d->tcp_half_closed_ms = 120000;
 	d->tcp_keepalive_s = 60;
+	d->workers = 1;
 	d->memory_limit = 256ull << 20;
 	d->policy = SIPOVL_POLICY_DROP;
 	d->svc_poll_ms = 10000;
@@ -139,6 +140,13 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				goto out;
 			}
 			d->tcp_keepalive_s = (unsigned)x;
+		} else if (!strcmp(key, "workers")) {
+			/* SIPOVL_MAX_GROUP_MEMBERS: sockets in a kernel group. */
+			if (cfg_int(v, 1, 64, &x)) {
+				cfg_fail(err, errlen, "%s: expected 1-64", key);
+				goto out;
+			}
+			d->workers = (unsigned)x;
 		} else if (!strcmp(key, "memory_limit_mb")) {
 			if (cfg_int(v, 1, 1 << 20, &x)) {
 				cfg_fail(err, errlen, "%s: expected 1-1048576", key);

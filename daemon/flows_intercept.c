@@ -17,8 +17,15 @@
 
 #include "daemon/flows_int.h"
 
-static struct zt_io tcp_io[2], udp_io[2];
-static int tcp_fd[2] = { -1, -1 }, udp_fd[2] = { -1, -1 };
+/*
+ * The intercept sockets, per family (0: IPv4, 1: IPv6) and worker: D.cfg.workers of each protocol
+ * join the family's kernel socket group (sipovl.ko spreads new flows over them by a flow hash).
+ * One event loop serves them all for now (issue #16 item 2 gives each worker its own).
+ */
+#define MAX_WORKERS 64
+static struct zt_io tcp_io[2][MAX_WORKERS], udp_io[2][MAX_WORKERS];
+static int tcp_fd[2][MAX_WORKERS], udp_fd[2][MAX_WORKERS];
+static unsigned n_main[2];
 
 /* ------------------------------------------------------------------ intercept side */
 
@@ -154,13 +161,13 @@ static void tcp_accept(int lfd)
 
 static void main_io_cb(void *arg, uint32_t ev)
 {
-	intptr_t k = (intptr_t)arg; /* 0/1: tcp v4/v6, 2/3: udp v4/v6 */
+	intptr_t a = (intptr_t)arg, k = a & 3, w = a >> 2; /* k 0/1: tcp v4/v6, 2/3: udp v4/v6 */
 
 	(void)ev;
 	if (k < 2)
-		tcp_accept(tcp_fd[k]);
+		tcp_accept(tcp_fd[k][w]);
 	else
-		udp_main_read(udp_fd[k - 2], k == 2 ? AF_INET : AF_INET6);
+		udp_main_read(udp_fd[k - 2][w], k == 2 ? AF_INET : AF_INET6);
 }
 
 static int open_main(int family, int type)
@@ -186,40 +193,80 @@ fail:
 	return -1;
 }
 
+static void close_main(int i, unsigned w, bool in_loop)
+{
+	if (in_loop) {
+		zt_io_del(D.loop, &tcp_io[i][w]);
+		zt_io_del(D.loop, &udp_io[i][w]);
+	}
+	if (tcp_fd[i][w] >= 0)
+		close(tcp_fd[i][w]);
+	if (udp_fd[i][w] >= 0)
+		close(udp_fd[i][w]);
+	tcp_fd[i][w] = udp_fd[i][w] = -1;
+}
+
+/*
+ * Open and register one worker's intercept sockets of a family: worker 0 registers (replacing
+ * the registrations of any earlier sipovld), the others join the group. 1: the module has no
+ * socket groups (it refused the join), 0 done, -1 failed.
+ */
+static int open_worker(int i, unsigned w)
+{
+	int fam = i ? AF_INET6 : AF_INET;
+	const struct sipovl_err *e;
+
+	tcp_fd[i][w] = open_main(fam, SOCK_STREAM);
+	udp_fd[i][w] = open_main(fam, SOCK_DGRAM);
+	if (tcp_fd[i][w] < 0 || udp_fd[i][w] < 0) {
+		logm(i ? L_WARN : L_ERR, "cannot open the %s intercept sockets: %s", i ? "IPv6" : "IPv4",
+		     strerror(errno));
+		goto fail;
+	}
+	if (!w ? !sipovl_socket_register(D.nl, tcp_fd[i][w]) && !sipovl_socket_register(D.nl, udp_fd[i][w]) :
+		 !sipovl_socket_join(D.nl, tcp_fd[i][w]) && !sipovl_socket_join(D.nl, udp_fd[i][w])) {
+		zt_io_init(&tcp_io[i][w], tcp_fd[i][w], main_io_cb, (void *)(intptr_t)(i | (intptr_t)w << 2));
+		zt_io_init(&udp_io[i][w], udp_fd[i][w], main_io_cb, (void *)(intptr_t)((i + 2) | (intptr_t)w << 2));
+		zt_io_set(D.loop, &tcp_io[i][w], EPOLLIN);
+		zt_io_set(D.loop, &udp_io[i][w], EPOLLIN);
+		return 0;
+	}
+	e = sipovl_error(D.nl);
+	if (w && e->errnum == EINVAL && strstr(e->extack, "reserved bit")) {
+		/* SIPOVL_F_SOCKET_JOIN refused by the flags' mask: a module without groups. */
+		close_main(i, w, false);
+		return 1;
+	}
+	logm(L_ERR, "cannot register the %s sockets with sipovl.ko: %s", i ? "IPv6" : "IPv4",
+	     e->extack[0] ? e->extack : strerror(e->errnum));
+fail:
+	close_main(i, w, false);
+	return -1;
+}
+
 /* Open and register the intercept sockets (per family; a missing IPv6 stack is only logged). */
 int flows_init(void)
 {
-	int fams[2] = { AF_INET, AF_INET6 }, ok = 0;
+	int ok = 0;
 
 	if (D.no_kernel)
 		return 0;
 	for (int i = 0; i < 2; i++) {
-		tcp_fd[i] = open_main(fams[i], SOCK_STREAM);
-		udp_fd[i] = open_main(fams[i], SOCK_DGRAM);
-		if (tcp_fd[i] < 0 || udp_fd[i] < 0) {
-			logm(i ? L_WARN : L_ERR, "cannot open the %s intercept sockets: %s", i ? "IPv6" : "IPv4",
-			     strerror(errno));
-			goto skip;
-		}
-		if (sipovl_socket_register(D.nl, tcp_fd[i]) || sipovl_socket_register(D.nl, udp_fd[i])) {
-			const struct sipovl_err *e = sipovl_error(D.nl);
+		unsigned w;
+		int r = 0;
 
-			logm(L_ERR, "cannot register the %s sockets with sipovl.ko: %s", i ? "IPv6" : "IPv4",
-			     e->extack[0] ? e->extack : strerror(e->errnum));
-			goto skip;
+		for (w = 0; w < MAX_WORKERS; w++)
+			tcp_fd[i][w] = udp_fd[i][w] = -1;
+		for (w = 0; w < D.cfg.workers && w < MAX_WORKERS && !r; w++) {
+			r = open_worker(i, w);
+			if (r > 0)
+				logm(L_WARN, "sipovl.ko has no socket groups: one %s socket per protocol instead of %u",
+				     i ? "IPv6" : "IPv4", D.cfg.workers);
 		}
-		zt_io_init(&tcp_io[i], tcp_fd[i], main_io_cb, (void *)(intptr_t)i);
-		zt_io_init(&udp_io[i], udp_fd[i], main_io_cb, (void *)(intptr_t)(i + 2));
-		zt_io_set(D.loop, &tcp_io[i], EPOLLIN);
-		zt_io_set(D.loop, &udp_io[i], EPOLLIN);
-		ok++;
-		continue;
-skip:
-		if (tcp_fd[i] >= 0)
-			close(tcp_fd[i]);
-		if (udp_fd[i] >= 0)
-			close(udp_fd[i]);
-		tcp_fd[i] = udp_fd[i] = -1;
+		/* A failed join leaves the workers registered before it serving. */
+		n_main[i] = r ? w - 1 : w;
+		if (n_main[i])
+			ok++;
 	}
 	return ok ? 0 : -1;
 }
@@ -230,15 +277,8 @@ void flows_fini(void)
 	while (D.flows)
 		flow_close(D.flows, L_DEBUG, "sipovld stopping");
 	for (int i = 0; i < 2; i++) {
-		if (tcp_fd[i] >= 0) {
-			zt_io_del(D.loop, &tcp_io[i]);
-			close(tcp_fd[i]);
-		}
-		if (udp_fd[i] >= 0) {
-			zt_io_del(D.loop, &udp_io[i]);
-			close(udp_fd[i]);
-		}
-		tcp_fd[i] = udp_fd[i] = -1;
+		while (n_main[i])
+			close_main(i, --n_main[i], true);
 	}
 	udp_table_free();
 }

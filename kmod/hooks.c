@@ -453,7 +453,9 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 				sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 			return NF_DROP;
 		}
-		sk = sipovl_socket_get(sn, f, p.p);
+		sk = sipovl_socket_get(sn, f, p.p,
+				       sipovl_flow_hash(sn, f, p.saddr, p.daddr,
+							p.sport, p.dport));
 		if (!sk) {
 policy:
 			if (ic->policy == SIPOVL_POLICY_PASS) {
@@ -621,7 +623,9 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 		if (p.p == SIPOVL_PTCP && !p.syn &&
 		    !pkt_syncookie_ack(net, skb, &p))
 			return NF_ACCEPT;
-		sk = sipovl_socket_get(sn, f, p.p);
+		sk = sipovl_socket_get(sn, f, p.p,
+				       sipovl_flow_hash(sn, f, p.saddr, p.daddr,
+							p.sport, p.dport));
 	}
 	if (sk) {
 		/* Loop it through lo: PREROUTING steers it. */

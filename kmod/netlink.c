@@ -836,18 +836,25 @@ static int nl_table_abort(struct sk_buff *skb, struct genl_info *info)
 static int nl_socket_register(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
+	u32 gen, flags = 0;
 	int ret, used;
-	u32 gen;
 
 	if (!info->attrs[SIPOVL_A_SOCKET_FD]) {
 		sipovl_set_err(info->extack, "missing SIPOVL_A_SOCKET_FD");
+		return -EINVAL;
+	}
+	if (info->attrs[SIPOVL_A_FLAGS])
+		flags = nla_get_u32(info->attrs[SIPOVL_A_FLAGS]);
+	if (flags & ~SIPOVL_F_SOCKET_JOIN) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[SIPOVL_A_FLAGS],
+				    "only SIPOVL_F_SOCKET_JOIN applies to SOCKET_REGISTER");
 		return -EINVAL;
 	}
 	mutex_lock(&sn->lock);
 	used = sipovl_net_use(sn, info->extack);
 	ret = used < 0 ? used :
 	      sipovl_socket_register(sn, nla_get_s32(info->attrs[SIPOVL_A_SOCKET_FD]),
-				     info->extack);
+				     flags & SIPOVL_F_SOCKET_JOIN, info->extack);
 	if (!ret)
 		sipovl_gen_bump(sn);
 	else
@@ -864,9 +871,26 @@ static int nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
 	struct sipovl_net *sn = info_sn(info);
 	struct nlattr *fa = info->attrs[SIPOVL_A_FAMILY];
 	struct nlattr *pa = info->attrs[SIPOVL_A_PROTOCOL];
-	int f = -1, p = -1;
+	int f = -1, p = -1, ret;
 	u32 gen;
 
+	if (info->attrs[SIPOVL_A_SOCKET_FD]) {
+		if (fa || pa) {
+			sipovl_set_err(info->extack,
+				       "SIPOVL_A_SOCKET_FD excludes SIPOVL_A_FAMILY and SIPOVL_A_PROTOCOL");
+			return -EINVAL;
+		}
+		mutex_lock(&sn->lock);
+		ret = sipovl_socket_leave(sn, nla_get_s32(info->attrs[SIPOVL_A_SOCKET_FD]),
+					  info->extack);
+		if (!ret)
+			sipovl_gen_bump(sn);
+		gen = sn->generation;
+		mutex_unlock(&sn->lock);
+		if (!ret)
+			notify(genl_info_net(info), SIPOVL_CMD_SOCKET_UNREGISTER, NULL, gen);
+		return ret;
+	}
 	if (fa) {
 		u16 fam = nla_get_u16(fa);
 
@@ -934,6 +958,29 @@ out:
 	return ret;
 }
 
+/* One SIPOVL_A_SOCKET nest for a group member (CONFIG_GET). */
+static int put_member(void *arg, int f, int p, unsigned int idx,
+		      unsigned int n, struct sock *sk)
+{
+	struct sk_buff *msg = arg;
+	struct nlattr *nest;
+
+	nest = nla_nest_start(msg, SIPOVL_A_SOCKET);
+	if (!nest ||
+	    nla_put_u16(msg, SIPOVL_SOCKET_A_FAMILY, f == SIPOVL_F4 ? AF_INET : AF_INET6) ||
+	    nla_put_u8(msg, SIPOVL_SOCKET_A_PROTOCOL,
+		       p == SIPOVL_PTCP ? IPPROTO_TCP : IPPROTO_UDP) ||
+	    nla_put_u16(msg, SIPOVL_SOCKET_A_PORT, inet_sk(sk)->inet_num) ||
+	    nla_put_u8(msg, SIPOVL_SOCKET_A_ALIVE, sipovl_socket_alive(sk)) ||
+	    nla_put_u32(msg, SIPOVL_SOCKET_A_MEMBER, idx) ||
+	    nla_put_u32(msg, SIPOVL_SOCKET_A_MEMBERS, n) ||
+	    nla_put_u64_64bit(msg, SIPOVL_SOCKET_A_INODE, sock_i_ino(sk),
+			      SIPOVL_SOCKET_A_PAD))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
 static int nl_config_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
@@ -942,12 +989,15 @@ static int nl_config_get(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	struct nlattr *nest;
 	void *hdr;
-	int i, j, ret = -EMSGSIZE;
+	int i, ret = -EMSGSIZE;
 
 	mutex_lock(&sn->lock);
 	t = sipovl_table_get_locked(sn);
 	srcs = rcu_dereference_protected(sn->sources, lockdep_is_held(&sn->lock));
-	msg = genlmsg_new(NLMSG_GOODSIZE + (srcs ? srcs->n * 48 : 0), GFP_KERNEL);
+	/* 48 bytes per source range, 80 per group member. */
+	msg = genlmsg_new(NLMSG_GOODSIZE + (srcs ? srcs->n * 48 : 0) +
+			  SIPOVL_NFAMILIES * SIPOVL_NPROTOS *
+			  SIPOVL_MAX_GROUP_MEMBERS * 80, GFP_KERNEL);
 	if (!msg) {
 		ret = -ENOMEM;
 		goto out;
@@ -964,25 +1014,8 @@ static int nl_config_get(struct sk_buff *skb, struct genl_info *info)
 		if (put_prefix(msg, &srcs->p[i]))
 			goto err;
 	nla_nest_end(msg, nest);
-	for (i = 0; i < SIPOVL_NFAMILIES; i++) {
-		for (j = 0; j < SIPOVL_NPROTOS; j++) {
-			struct sock *sk = rcu_dereference_protected(sn->sk[i][j],
-						lockdep_is_held(&sn->lock));
-
-			if (!sk)
-				continue;
-			nest = nla_nest_start(msg, SIPOVL_A_SOCKET);
-			if (!nest ||
-			    nla_put_u16(msg, SIPOVL_SOCKET_A_FAMILY,
-					i == SIPOVL_F4 ? AF_INET : AF_INET6) ||
-			    nla_put_u8(msg, SIPOVL_SOCKET_A_PROTOCOL,
-				       j == SIPOVL_PTCP ? IPPROTO_TCP : IPPROTO_UDP) ||
-			    nla_put_u16(msg, SIPOVL_SOCKET_A_PORT, inet_sk(sk)->inet_num) ||
-			    nla_put_u8(msg, SIPOVL_SOCKET_A_ALIVE, sipovl_socket_alive(sk)))
-				goto err;
-			nla_nest_end(msg, nest);
-		}
-	}
+	if (sipovl_socket_for_each(sn, put_member, msg))
+		goto err;
 	mutex_unlock(&sn->lock);
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
@@ -1033,6 +1066,11 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 	/* Unknown bits were refused by the policy (NLA_POLICY_MASK). */
 	if (info->attrs[SIPOVL_A_FLAGS])
 		flags = nla_get_u32(info->attrs[SIPOVL_A_FLAGS]);
+	if (flags & ~SIPOVL_F_RESET_STATS) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[SIPOVL_A_FLAGS],
+				    "only SIPOVL_F_RESET_STATS applies to STATS_GET");
+		return -EINVAL;
+	}
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;

@@ -36,7 +36,7 @@ void sipovl_update_active(struct sipovl_net *sn)
 
 	for (i = 0; i < SIPOVL_NFAMILIES; i++)
 		for (j = 0; j < SIPOVL_NPROTOS; j++)
-			active |= !!rcu_access_pointer(sn->sk[i][j]);
+			active |= !!rcu_access_pointer(sn->groups[i][j]);
 	WRITE_ONCE(sn->active, active);
 	if (active)
 		WRITE_ONCE(sn->policing, true);

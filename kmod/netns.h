@@ -11,6 +11,7 @@
 
 struct sipovl_table;
 struct sipovl_srcset;
+struct sipovl_group;
 struct rtable;
 struct rt6_info;
 
@@ -46,8 +47,10 @@ struct sipovl_gstats {
  *  table, sources written under lock (rcu_replace_pointer with
  *                 lockdep_is_held), read under lock or RCU; the old object
  *                 is freed after a grace period (table.c).
- *  sk             written under lock; read under lock or RCU
+ *  groups         written under lock (a new immutable group replaces the
+ *                 old one, steer.c); read under lock or RCU
  *                 (sipovl_socket_get takes a reference).
+ *  hash_seed      set once at init.
  *  reaper         scheduled under lock; cancelled (sync) in pre_exit.
  *  active         written under lock (sipovl_update_active), read without
  *                 it by the hooks (READ_ONCE): a hint, the hooks then read
@@ -69,7 +72,10 @@ struct sipovl_net {
 	struct mutex lock;
 	struct sipovl_table __rcu *table;
 	struct sipovl_srcset __rcu *sources;
-	struct sock __rcu *sk[SIPOVL_NFAMILIES][SIPOVL_NPROTOS];
+	/* The daemon's sockets for new flows, per family and protocol. */
+	struct sipovl_group __rcu *groups[SIPOVL_NFAMILIES][SIPOVL_NPROTOS];
+	/* Seed of the flow hash that picks a group member (steer.c). */
+	u32 hash_seed;
 	/* Drops registrations whose socket the daemon closed (steer.c). */
 	struct delayed_work reaper;
 	/* Any intercept, source range or socket configured: hooks do work. */

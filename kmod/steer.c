@@ -12,6 +12,9 @@
  */
 
 #include <linux/file.h>
+#include <linux/jhash.h>
+#include <linux/random.h>
+#include <linux/slab.h>
 #include <linux/net.h>
 #include <linux/netdevice.h>
 #include <net/ip.h>
@@ -21,34 +24,145 @@
 #include <net/tcp.h>
 #include <net/dst.h>
 
+#include <uapi/linux/sipovl.h>
+
 #include "compat.h"
 #include "steer.h"
+
+/*
+ * A group: the daemon's sockets for new flows of one family and protocol.
+ * It is immutable once published; every change (a member joins or leaves, a
+ * registration replaces the group) publishes a new one under sn->lock and
+ * frees the old after a grace period. A member carries a random key drawn
+ * when it joins and kept while it is a member, so a member's flows do not
+ * depend on its position in the array or on the other members (rendezvous
+ * hashing, see sipovl_socket_get()).
+ */
+struct sipovl_member {
+	struct sock *sk;
+	u32 key;
+};
+
+struct sipovl_group {
+	unsigned int n;
+	struct sipovl_member m[];
+};
 
 /*
  * The kernel holds a reference to each registered socket, and a socket holds
  * its network namespace: once the daemon has closed a registered socket, the
  * reference must go, or the namespace could never be freed. The reaper checks
- * every second while any socket is registered.
+ * every second while any socket is registered. Until it runs, lookups skip
+ * the closed member already.
  */
 #define SIPOVL_REAP_INTERVAL HZ
+
+static struct sipovl_group *group_locked(struct sipovl_net *sn, int f, int p)
+{
+	return rcu_dereference_protected(sn->groups[f][p],
+					 lockdep_is_held(&sn->lock));
+}
+
+static void group_free(struct sipovl_group *g)
+{
+	unsigned int i;
+
+	if (!g)
+		return;
+	for (i = 0; i < g->n; i++)
+		sock_put(g->m[i].sk);
+	kfree(g);
+}
+
+/*
+ * A new group with the members of @old for which @keep is true, plus @add
+ * when it is not NULL; a reference is taken on every member. NULL with
+ * *@err = 0 when no member is left, *@err = -ENOMEM when memory ran out.
+ */
+static struct sipovl_group *group_build(const struct sipovl_group *old,
+					const struct sock *drop_sk, bool drop_dead,
+					struct sock *add, int *err)
+{
+	unsigned int i, n = 0, cap = (old ? old->n : 0) + !!add;
+	struct sipovl_group *g;
+
+	*err = 0;
+	if (!cap)
+		return NULL;
+	g = kmalloc(struct_size(g, m, cap), GFP_KERNEL);
+	if (!g) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	for (i = 0; old && i < old->n; i++) {
+		struct sock *sk = old->m[i].sk;
+
+		if (sk == drop_sk || (drop_dead && !sipovl_socket_alive(sk)))
+			continue;
+		sock_hold(sk);
+		g->m[n++] = old->m[i];
+	}
+	if (add) {
+		sock_hold(add);
+		g->m[n].sk = add;
+		g->m[n++].key = get_random_u32();
+	}
+	g->n = n;
+	if (!n) {
+		kfree(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* Publish @g (may be NULL) as the group of @f, @p; the old one is freed. */
+static void group_publish(struct sipovl_net *sn, int f, int p,
+			  struct sipovl_group *g)
+{
+	struct sipovl_group *old;
+
+	lockdep_assert_held(&sn->lock);
+	old = rcu_replace_pointer(sn->groups[f][p], g, lockdep_is_held(&sn->lock));
+	sipovl_update_active(sn);
+	if (g)
+		schedule_delayed_work(&sn->reaper, SIPOVL_REAP_INTERVAL);
+	if (old) {
+		synchronize_net();
+		group_free(old);
+	}
+}
+
+static bool group_has_dead(const struct sipovl_group *g)
+{
+	unsigned int i;
+
+	for (i = 0; g && i < g->n; i++)
+		if (!sipovl_socket_alive(g->m[i].sk))
+			return true;
+	return false;
+}
 
 static void sipovl_reap(struct work_struct *w)
 {
 	struct sipovl_net *sn = container_of(to_delayed_work(w), struct sipovl_net,
 					     reaper);
 	bool any = false;
-	int f, p;
+	int f, p, err;
 
 	mutex_lock(&sn->lock);
 	for (f = 0; f < SIPOVL_NFAMILIES; f++) {
 		for (p = 0; p < SIPOVL_NPROTOS; p++) {
-			struct sock *sk = rcu_dereference_protected(sn->sk[f][p],
-						lockdep_is_held(&sn->lock));
+			struct sipovl_group *g = group_locked(sn, f, p);
 
-			if (sk && !sipovl_socket_alive(sk))
-				sipovl_socket_unregister(sn, f, p);
-			else if (sk)
-				any = true;
+			if (group_has_dead(g)) {
+				struct sipovl_group *ng;
+
+				ng = group_build(g, NULL, true, NULL, &err);
+				/* Out of memory: lookups skip the dead; retry. */
+				if (!err)
+					group_publish(sn, f, p, ng);
+			}
+			any |= !!group_locked(sn, f, p);
 		}
 	}
 	if (any)
@@ -69,6 +183,7 @@ int sipovl_steer_netns_init(struct sipovl_net *sn)
 	rt->dst.output = ip_output;
 
 	INIT_DELAYED_WORK(&sn->reaper, sipovl_reap);
+	sn->hash_seed = get_random_u32();
 	sn->lo_rt4 = rt;
 	if (!ipv6_mod_enabled())
 		return 0;
@@ -131,25 +246,62 @@ bool sipovl_socket_alive(const struct sock *sk)
 	       READ_ONCE(sk->sk_state) != TCP_ESTABLISHED;
 }
 
-struct sock *sipovl_socket_get(struct sipovl_net *sn, int f, int p)
+u32 sipovl_flow_hash(const struct sipovl_net *sn, int f, const void *saddr,
+		     const void *daddr, __be16 sport, __be16 dport)
 {
-	struct sock *sk = rcu_dereference(sn->sk[f][p]);
+	u32 ports = ((u32)ntohs(sport) << 16) | ntohs(dport);
 
-	if (!sk || !sipovl_socket_alive(sk))
-		return NULL;
-	if (!refcount_inc_not_zero(&sk->sk_refcnt))
-		return NULL;
-	return sk;
+	if (f == SIPOVL_F4)
+		return jhash_3words(*(const u32 *)saddr, *(const u32 *)daddr,
+				    ports, sn->hash_seed);
+	return jhash_1word(ports, jhash2(daddr, 4, jhash2(saddr, 4, sn->hash_seed)));
 }
 
-int sipovl_socket_register(struct sipovl_net *sn, int fd,
-			   struct netlink_ext_ack *extack)
+/*
+ * Rendezvous (highest random weight) hashing: every live member scores the
+ * flow with its own key and the highest score wins. A flow's member depends
+ * only on the flow and on the set of live members, so it is the same for
+ * every packet of the flow; when a member leaves, only its flows move (each
+ * to the member that scored second), and a member that joins takes only the
+ * flows it now wins, about 1/n, from every other member alike.
+ */
+struct sock *sipovl_socket_get(struct sipovl_net *sn, int f, int p, u32 hash)
+{
+	struct sipovl_group *g = rcu_dereference(sn->groups[f][p]);
+	struct sock *best = NULL;
+	u32 best_score = 0;
+	unsigned int i;
+
+	if (!g)
+		return NULL;
+	for (i = 0; i < g->n; i++) {
+		struct sock *sk = g->m[i].sk;
+		u32 score;
+
+		if (!sipovl_socket_alive(sk))
+			continue;
+		score = jhash_1word(hash, g->m[i].key);
+		if (!best || score > best_score) {
+			best = sk;
+			best_score = score;
+		}
+	}
+	if (!best || !refcount_inc_not_zero(&best->sk_refcnt))
+		return NULL;
+	return best;
+}
+
+/*
+ * The socket of the calling process's @fd, checked as registration requires:
+ * on success *@sockp holds the file reference (sockfd_put()).
+ */
+static int socket_lookup(struct sipovl_net *sn, int fd, struct socket **sockp,
+			 int *fp, int *pp, struct netlink_ext_ack *extack)
 {
 	struct socket *sock;
-	struct sock *sk, *old;
+	struct sock *sk;
 	int err, f, p;
 
-	lockdep_assert_held(&sn->lock);
 	sock = sockfd_lookup(fd, &err);
 	if (!sock) {
 		SIPOVL_ERR_FMT(extack, "fd %d is not a socket of the calling process", fd);
@@ -172,39 +324,115 @@ int sipovl_socket_register(struct sipovl_net *sn, int fd,
 	}
 	if (sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP) {
 		p = SIPOVL_PTCP;
-		if (READ_ONCE(sk->sk_state) != TCP_LISTEN) {
-			sipovl_set_err(extack, "TCP socket is not listening");
-			goto out;
-		}
 	} else if (sk->sk_type == SOCK_DGRAM && sk->sk_protocol == IPPROTO_UDP) {
 		p = SIPOVL_PUDP;
-		if (!inet_sk(sk)->inet_num) {
-			sipovl_set_err(extack, "UDP socket is not bound");
-			goto out;
-		}
-		if (READ_ONCE(sk->sk_state) == TCP_ESTABLISHED) {
-			sipovl_set_err(extack, "UDP socket is connected");
-			goto out;
-		}
 	} else {
 		sipovl_set_err(extack, "socket is neither TCP nor UDP");
 		err = -EPROTONOSUPPORT;
 		goto out;
 	}
+	*sockp = sock;
+	*fp = f;
+	*pp = p;
+	return 0;
+out:
+	sockfd_put(sock);
+	return err;
+}
+
+static int socket_check(struct sock *sk, int p, struct netlink_ext_ack *extack)
+{
+	if (p == SIPOVL_PTCP) {
+		if (READ_ONCE(sk->sk_state) != TCP_LISTEN) {
+			sipovl_set_err(extack, "TCP socket is not listening");
+			return -EINVAL;
+		}
+	} else {
+		if (!inet_sk(sk)->inet_num) {
+			sipovl_set_err(extack, "UDP socket is not bound");
+			return -EINVAL;
+		}
+		if (READ_ONCE(sk->sk_state) == TCP_ESTABLISHED) {
+			sipovl_set_err(extack, "UDP socket is connected");
+			return -EINVAL;
+		}
+	}
 	if (!inet_sk_transparent(sk)) {
 		sipovl_set_err(extack, "socket lacks IP_TRANSPARENT / IPV6_TRANSPARENT");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool group_has(const struct sipovl_group *g, const struct sock *sk)
+{
+	unsigned int i;
+
+	for (i = 0; g && i < g->n; i++)
+		if (g->m[i].sk == sk)
+			return true;
+	return false;
+}
+
+int sipovl_socket_register(struct sipovl_net *sn, int fd, bool join,
+			   struct netlink_ext_ack *extack)
+{
+	struct sipovl_group *old, *g;
+	struct socket *sock;
+	int err, f, p;
+
+	lockdep_assert_held(&sn->lock);
+	err = socket_lookup(sn, fd, &sock, &f, &p, extack);
+	if (err)
+		return err;
+	err = socket_check(sock->sk, p, extack);
+	if (err)
+		goto out;
+	old = group_locked(sn, f, p);
+	if (join) {
+		if (group_has(old, sock->sk)) {
+			sipovl_set_err(extack, "socket is already a member of the group");
+			err = -EEXIST;
+			goto out;
+		}
+		if (old && old->n >= SIPOVL_MAX_GROUP_MEMBERS) {
+			SIPOVL_ERR_FMT(extack, "group is full (%u members)",
+				       SIPOVL_MAX_GROUP_MEMBERS);
+			err = -ENOSPC;
+			goto out;
+		}
+	}
+	/* Without join, the socket replaces the whole group. */
+	g = group_build(join ? old : NULL, NULL, false, sock->sk, &err);
+	if (err)
+		goto out;
+	group_publish(sn, f, p, g);
+out:
+	sockfd_put(sock);
+	return err;
+}
+
+int sipovl_socket_leave(struct sipovl_net *sn, int fd,
+			struct netlink_ext_ack *extack)
+{
+	struct sipovl_group *old, *g;
+	struct socket *sock;
+	int err, f, p;
+
+	lockdep_assert_held(&sn->lock);
+	err = socket_lookup(sn, fd, &sock, &f, &p, extack);
+	if (err)
+		return err;
+	old = group_locked(sn, f, p);
+	if (!group_has(old, sock->sk)) {
+		sipovl_set_err(extack, "socket is not a registered member");
+		err = -ENOENT;
 		goto out;
 	}
-
-	sock_hold(sk);
-	old = rcu_replace_pointer(sn->sk[f][p], sk, lockdep_is_held(&sn->lock));
-	sipovl_update_active(sn);
-	schedule_delayed_work(&sn->reaper, SIPOVL_REAP_INTERVAL);
-	if (old) {
-		synchronize_net();
-		sock_put(old);
-	}
-	err = 0;
+	g = group_build(old, sock->sk, false, NULL, &err);
+	if (err)
+		goto out;
+	group_publish(sn, f, p, g);
 out:
 	sockfd_put(sock);
 	return err;
@@ -212,7 +440,7 @@ out:
 
 void sipovl_socket_unregister(struct sipovl_net *sn, int f, int p)
 {
-	struct sock *old[SIPOVL_NFAMILIES][SIPOVL_NPROTOS] = {};
+	struct sipovl_group *old[SIPOVL_NFAMILIES][SIPOVL_NPROTOS] = {};
 	bool any = false;
 	int i, j;
 
@@ -221,7 +449,7 @@ void sipovl_socket_unregister(struct sipovl_net *sn, int f, int p)
 		for (j = 0; j < SIPOVL_NPROTOS; j++) {
 			if ((f >= 0 && f != i) || (p >= 0 && p != j))
 				continue;
-			old[i][j] = rcu_replace_pointer(sn->sk[i][j], NULL,
+			old[i][j] = rcu_replace_pointer(sn->groups[i][j], NULL,
 						lockdep_is_held(&sn->lock));
 			any |= !!old[i][j];
 		}
@@ -232,8 +460,30 @@ void sipovl_socket_unregister(struct sipovl_net *sn, int f, int p)
 	synchronize_net();
 	for (i = 0; i < SIPOVL_NFAMILIES; i++)
 		for (j = 0; j < SIPOVL_NPROTOS; j++)
-			if (old[i][j])
-				sock_put(old[i][j]);
+			group_free(old[i][j]);
+}
+
+int sipovl_socket_for_each(struct sipovl_net *sn,
+			   int (*fn)(void *arg, int f, int p, unsigned int idx,
+				     unsigned int n, struct sock *sk),
+			   void *arg)
+{
+	int f, p, err;
+
+	lockdep_assert_held(&sn->lock);
+	for (f = 0; f < SIPOVL_NFAMILIES; f++) {
+		for (p = 0; p < SIPOVL_NPROTOS; p++) {
+			struct sipovl_group *g = group_locked(sn, f, p);
+			unsigned int i;
+
+			for (i = 0; g && i < g->n; i++) {
+				err = fn(arg, f, p, i, g->n, g->m[i].sk);
+				if (err)
+					return err;
+			}
+		}
+	}
+	return 0;
 }
 
 /*

@@ -247,13 +247,31 @@ if [ -x "$SOCKREG" ]; then
 	sockreg=$!
 	on_exit kill "$sockreg"
 	slowwait 20 grep -q registered "$tmp/sockreg.out" >/dev/null
+	ino=$(awk '/^registered/ { print $3 }' "$tmp/sockreg.out")
 	expect_out "socket show: a socket registered through libsipovl" \
-		"socket inet udp port 5999 alive" socket show
+		"socket inet udp port 5999 alive member 0/1 inode $ino" socket show
 	run -j socket show
-	[ $rc = 0 ] && [ "$(jq -c . <<<"$out")" = '[{"family":"inet","protocol":"udp","port":5999,"alive":true}]' ] &&
+	[ $rc = 0 ] && [ "$(jq -c . <<<"$out")" = '[{"family":"inet","protocol":"udp","port":5999,"alive":true,"member":0,"members":1,"inode":'"$ino"'}]' ] &&
 		ok "socket show -j" || not_ok "socket show -j" "$out $err"
+	# A second socket joins the group (SIPOVL_F_SOCKET_JOIN); closed, it leaves it.
+	ip netns exec "$NS" "$SOCKREG" udp inet 5998 join >"$tmp/sockreg2.out" 2>&1 &
+	sockreg2=$!
+	on_exit kill "$sockreg2"
+	slowwait 20 grep -q registered "$tmp/sockreg2.out" >/dev/null
+	ino2=$(awk '/^registered/ { print $3 }' "$tmp/sockreg2.out")
+	expect_out "socket show: a group of two members" \
+		"socket inet udp port 5999 alive member 0/2 inode $ino"$'\n'"socket inet udp port 5998 alive member 1/2 inode $ino2" socket show
+	run -j socket show
+	[ $rc = 0 ] && jq -e --argjson a "$ino" --argjson b "$ino2" \
+		'map([.port, .member, .members, .inode]) == [[5999, 0, 2, $a], [5998, 1, 2, $b]]' <<<"$out" >/dev/null &&
+		ok "socket show -j: members with index, group size and inode" || not_ok "socket show -j: members" "$out $err"
+	kill "$sockreg2"; wait "$sockreg2" 2>/dev/null
+	one_left() { [ "$(ctl socket show)" = "socket inet udp port 5999 alive member 0/1 inode $ino" ]; }
+	slowwait 20 one_left >/dev/null
+	expect_out "socket show: the closed member is gone, the other kept" \
+		"socket inet udp port 5999 alive member 0/1 inode $ino" socket show
 	expect_out "socket unregister family inet proto tcp" "" socket unregister family inet proto tcp
-	expect_out "socket show: the UDP registration is kept" "socket inet udp port 5999 alive" socket show
+	expect_out "socket show: the UDP registration is kept" "socket inet udp port 5999 alive member 0/1 inode $ino" socket show
 	expect_out "socket unregister family inet proto udp" "" socket unregister family inet proto udp
 	expect_out "socket show: unregistered" "" socket show
 	kill "$sockreg"; wait "$sockreg" 2>/dev/null

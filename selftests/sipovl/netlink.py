@@ -79,7 +79,12 @@ bad("no protocols", errno.EINVAL, "intercept needs protocols",
     A, intercept(6, "x", protos=0))
 bad("unknown policy", errno.ERANGE, "integer out of range",
     A, intercept(6, "x", policy=7))
-bad("unknown stats flag", errno.EINVAL, "reserved bit set", CMD_STATS_GET, u32(A_FLAGS, 2))
+bad("unknown stats flag", errno.EINVAL, "reserved bit set", CMD_STATS_GET, u32(A_FLAGS, 1 << 31))
+bad("the socket join flag on STATS_GET", errno.EINVAL, "only SIPOVL_F_RESET_STATS applies to STATS_GET",
+    CMD_STATS_GET, u32(A_FLAGS, 2))
+bad("the stats reset flag on SOCKET_REGISTER", errno.EINVAL,
+    "only SIPOVL_F_SOCKET_JOIN applies to SOCKET_REGISTER",
+    CMD_SOCKET_REGISTER, s32(A_SOCKET_FD, 0), u32(A_FLAGS, 1))
 bad("name of 64 bytes", errno.EINVAL, "Attribute failed policy validation",
     A, intercept(6, "n" * 64))
 g.cmd(A, intercept(6, "n" * 63))

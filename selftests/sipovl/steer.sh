@@ -234,6 +234,20 @@ if [ "$n" = 0 ]; then ok "another namespace has an empty table"; else not_ok "an
 expect "another namespace is not intercepted" '^ECHO 10\.1\.0\.2:[0-9]+ ns$' \
 	in_cli "$PEER" send --udp --dst 10.2.0.2:7000 --msg ns
 
+# Fan-out: new flows spread over a group of registered sockets by a flow
+# hash (fanout.py: distribution, stickiness, a member joining, leaving and
+# closed, re-registration, the empty group, TCP). It replaces the
+# registrations above and drops every group when it ends.
+fo_rc=0
+in_gw python3 "$(dirname "$0")/fanout.py" "$CLI" 10.1.0.2 10.2.0.77 >"$TMP/fanout.out" 2>"$TMP/fanout.err" || fo_rc=$?
+while IFS='|' read -r res desc why; do
+	case $res in
+	ok) ok "fanout: $desc" ;;
+	"not ok") not_ok "fanout: $desc" "$why" ;;
+	esac
+done <"$TMP/fanout.out"
+if [ "$fo_rc" = 0 ]; then ok "fanout.py ran to the end"; else not_ok "fanout.py ran to the end" "exit $fo_rc: $(tail -5 "$TMP/fanout.err")"; fi
+
 # Fail-closed, then fail-open, when the daemon's sockets are gone.
 kill "$L4" "$L6"
 wait "$L4" "$L6" 2>/dev/null

@@ -4,9 +4,12 @@
  * the way sipovld does, and keeps it open until killed (for the selftests of
  * `sipovlctl socket`).
  *
- *   sockreg tcp|udp inet|inet6 PORT
+ *   sockreg tcp|udp inet|inet6 PORT [join]
  *
- * Prints "registered" once the kernel accepted it.
+ * With "join" the socket joins the group of its family and protocol instead
+ * of replacing it.
+ * Prints "registered inode N" (the socket's inode, as the kernel reports it)
+ * once the kernel accepted it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "ctl/libsipovl.h"
 
@@ -25,10 +29,11 @@ int main(int argc, char **argv)
 	const struct sipovl_err *e;
 	struct sipovl_nl *nl;
 	struct sipovl_err oe;
+	struct stat st;
 	int fd, one = 1, tcp, v6, port;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: sockreg tcp|udp inet|inet6 PORT\n");
+	if ((argc != 4 && argc != 5) || (argc == 5 && strcmp(argv[4], "join"))) {
+		fprintf(stderr, "usage: sockreg tcp|udp inet|inet6 PORT [join]\n");
 		return 2;
 	}
 	tcp = !strcmp(argv[1], "tcp");
@@ -64,13 +69,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sockreg: open: %s\n", strerror(oe.errnum));
 		return 1;
 	}
-	if (sipovl_socket_register(nl, fd)) {
+	if (argc == 5 ? sipovl_socket_join(nl, fd) : sipovl_socket_register(nl, fd)) {
 		e = sipovl_error(nl);
 		fprintf(stderr, "sockreg: register: %s (%s)\n", e->extack,
 			strerror(e->errnum));
 		return 1;
 	}
-	printf("registered\n");
+	if (fstat(fd, &st) < 0) {
+		perror("sockreg: fstat");
+		return 1;
+	}
+	printf("registered inode %llu\n", (unsigned long long)st.st_ino);
 	fflush(stdout);
 	for (;;)
 		pause();

@@ -601,6 +601,37 @@ static void test_format(void)
 	}
 }
 
+static void test_socket_format(void)
+{
+	struct sipovl_socket_info s = {
+		.family = AF_INET, .protocol = IPPROTO_UDP, .port = 5060, .alive = true,
+	};
+	char *buf = NULL;
+	size_t len;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	sipovl_socket_print(f, &s);
+	fclose(f);
+	expect_str(buf, "socket inet udp port 5060 alive\n",
+		   "socket format: a module without groups (no member attributes)");
+	free(buf);
+
+	s.family = AF_INET6;
+	s.protocol = IPPROTO_TCP;
+	s.alive = false;
+	s.has_group = true;
+	s.member = 2;
+	s.members = 4;
+	s.inode = 4294967301ULL;
+	f = open_memstream(&buf, &len);
+	sipovl_socket_print(f, &s);
+	fclose(f);
+	expect_str(buf, "socket inet6 tcp port 5060 closed member 2/4 inode 4294967301\n",
+		   "socket format: a group member with its index, group size and inode");
+	free(buf);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -613,6 +644,7 @@ int main(void)
 	test_config();
 	test_big_config();
 	test_format();
+	test_socket_format();
 	printf("1..%d\n", tap_n);
 	if (tap_failed)
 		printf("# %d of %d failed\n", tap_failed, tap_n);

@@ -583,6 +583,9 @@ static void t_daemon_cfg(void)
 		   d.log_level == 7 && d.udp_idle_ms == 30000 && d.memory_limit == 64ull << 20 &&
 		   !strcmp(d.ctl_socket, "/tmp/x.sock") && d.policy == 1 && d.svc_poll_ms == 2000,
 	   "every key (%s)", err);
+	ok(d.workers == 1 && !daemon_cfg_parse("{\"workers\":4}", &d, err, sizeof(err)) && d.workers == 4 &&
+		   !daemon_cfg_parse("{\"workers\":64}", &d, err, sizeof(err)) && d.workers == 64,
+	   "workers: 1 by default, 4, 64 (%s)", err);
 	ok(d.ziti_auth == 1 && !daemon_cfg_parse("{\"ziti_auth\":\"oidc\"}", &d, err, sizeof(err)) && d.ziti_auth == 2 &&
 		   !daemon_cfg_parse("{\"ziti_auth\":\"legacy\"}", &d, err, sizeof(err)) && d.ziti_auth == 0 &&
 		   !daemon_cfg_parse("{\"ziti_auth\":\"auto\"}", &d, err, sizeof(err)) && d.ziti_auth == 1,
@@ -598,7 +601,7 @@ static void t_daemon_cfg(void)
 		"{\"identities\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}",
 		"{\"identities\":[\"a.json\",7]}",
 		"{\"tcp_idle_timeout_s\":0}", "{\"tcp_half_closed_timeout_s\":86401}", "{\"tcp_keepalive_s\":-1}",
-		"{\"tcp_keepalive_s\":7201}", "{\"ziti_auth\":\"kerberos\"}", "{\"ziti_auth\":1}",
+		"{\"tcp_keepalive_s\":7201}", "{\"workers\":0}", "{\"workers\":65}", "{\"workers\":\"all\"}", "{\"ziti_auth\":\"kerberos\"}", "{\"ziti_auth\":1}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);

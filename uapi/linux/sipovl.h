@@ -110,18 +110,30 @@
  * SIPOVL_CMD_SOCKET_REGISTER (do): SIPOVL_A_SOCKET_FD is a socket of the
  *     calling process: a listening TCP socket or a bound, unconnected UDP
  *     socket, IPv4 or IPv6, with IP_TRANSPARENT / IPV6_TRANSPARENT set, in
- *     this network namespace. It becomes the target for new flows of its family
- *     and protocol, replacing any previous one. The kernel holds a reference to
- *     the socket, not to the file: when the daemon closes it, steering stops
- *     and policies apply.
- * SIPOVL_CMD_SOCKET_UNREGISTER (do): SIPOVL_A_FAMILY and SIPOVL_A_PROTOCOL
- *     select the registration to drop; without them all are dropped.
+ *     this network namespace. New flows of a family and protocol go to its
+ *     group of registered sockets. Without SIPOVL_F_SOCKET_JOIN in
+ *     SIPOVL_A_FLAGS the socket becomes the group's only member, replacing
+ *     the previous members; with it, it joins the group (-EEXIST if it is a
+ *     member already, -ENOSPC beyond SIPOVL_MAX_GROUP_MEMBERS). Modules
+ *     without groups refuse the flag (-EINVAL, reserved bit). The members
+ *     share the new flows by rendezvous hashing of the flow's addresses and
+ *     ports: every packet of a flow that no socket owns yet (every datagram
+ *     of a UDP 5-tuple, a TCP SYN) goes to the same member while the live
+ *     members stay the same; a member that leaves moves only its own flows,
+ *     each to another member; a member that joins takes about 1/n of the
+ *     flows from every member. The kernel holds a reference to the socket,
+ *     not to the file: when the daemon closes it, its flows go to the other
+ *     members at once; when no live member is left, policies apply.
+ * SIPOVL_CMD_SOCKET_UNREGISTER (do): with SIPOVL_A_SOCKET_FD, that socket
+ *     leaves its group (-ENOENT if it is not a member). Otherwise
+ *     SIPOVL_A_FAMILY and SIPOVL_A_PROTOCOL select the groups to drop;
+ *     without them all are dropped.
  *
  * SIPOVL_CMD_SOURCES_SET (do): SIPOVL_A_SOURCES replaces the transparent
  *     source ranges (an empty nest clears them).
  * SIPOVL_CMD_CONFIG_GET (do): returns SIPOVL_A_GENERATION,
  *     SIPOVL_A_INTERCEPT_COUNT, SIPOVL_A_SOURCES and one SIPOVL_A_SOCKET nest
- *     per registered socket.
+ *     per registered socket (group member).
  * SIPOVL_CMD_STATS_GET (do): returns SIPOVL_A_STATS (global counters).
  *     With SIPOVL_A_FLAGS & SIPOVL_F_RESET_STATS, the global counters and
  *     those of every intercept in the table restart from zero at the read:
@@ -131,7 +143,7 @@
  *     subtract; it never writes to the counters). Each counter is reset
  *     exactly; the global and the per-intercept counters are not one
  *     atomic snapshot. A reset that cannot get memory fails (-ENOMEM) and
- *     resets nothing.
+ *     resets nothing. Any other flag: -EINVAL.
  * SIPOVL_CMD_LOOKUP (do): SIPOVL_A_TUPLE names a packet; returns the
  *     intercept it would match in SIPOVL_A_INTERCEPT, then the generation of
  *     the table that answered in SIPOVL_A_GENERATION, or -ENOENT. Answered
@@ -161,6 +173,7 @@
 #define SIPOVL_MAX_PORT_RANGES 256	/* port ranges per intercept */
 #define SIPOVL_MAX_INTERCEPTS (1U << 20) /* per network namespace */
 #define SIPOVL_MAX_TRANSPARENT_SOURCES 4096
+#define SIPOVL_MAX_GROUP_MEMBERS 64	/* sockets per family and protocol */
 
 enum sipovl_cmd {
 	SIPOVL_CMD_UNSPEC,
@@ -204,8 +217,9 @@ enum sipovl_attr {
 #define SIPOVL_A_MAX (__SIPOVL_A_MAX - 1)
 
 enum sipovl_flags {
-	SIPOVL_F_RESET_STATS = 1U << 0,
-	__SIPOVL_F_ALL = SIPOVL_F_RESET_STATS
+	SIPOVL_F_RESET_STATS = 1U << 0,	/* STATS_GET */
+	SIPOVL_F_SOCKET_JOIN = 1U << 1,	/* SOCKET_REGISTER: join the group */
+	__SIPOVL_F_ALL = SIPOVL_F_RESET_STATS | SIPOVL_F_SOCKET_JOIN
 };
 
 /* Protocol bits of SIPOVL_INTERCEPT_A_PROTOCOLS. */
@@ -301,6 +315,10 @@ enum sipovl_socket_attr {
 	SIPOVL_SOCKET_A_PROTOCOL,	/* u8 */
 	SIPOVL_SOCKET_A_PORT,		/* u16: local port, host order */
 	SIPOVL_SOCKET_A_ALIVE,		/* u8: 0 once the daemon closed it */
+	SIPOVL_SOCKET_A_MEMBER,		/* u32: index in its group, from 0 */
+	SIPOVL_SOCKET_A_MEMBERS,	/* u32: members in its group */
+	SIPOVL_SOCKET_A_INODE,		/* u64: the socket's inode (ss, fstat) */
+	SIPOVL_SOCKET_A_PAD,
 	__SIPOVL_SOCKET_A_MAX
 };
 #define SIPOVL_SOCKET_A_MAX (__SIPOVL_SOCKET_A_MAX - 1)

@@ -20,7 +20,8 @@ ZT_HDRS := daemon/ziti/zt.h daemon/ziti/zt_internal.h daemon/ziti/zt_msg.h daemo
 ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c daemon/ziti/zt_curl.c daemon/ziti/zt_oidc.c \
 	daemon/ziti/zt_tlserr.c daemon/ziti/zt_ctx.c daemon/ziti/zt_session.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c \
 	daemon/ziti/zt_dispatch.c daemon/ziti/zt_conn.c daemon/ziti/zt_host.c daemon/ziti/zt_router.c daemon/ziti/zt_resolve.c \
-	daemon/ziti/zt_connect.c daemon/ziti/zt_pki.c daemon/ziti/zt_renew.c daemon/ziti/zt_enroll.c daemon/ziti/zt_sched.c
+	daemon/ziti/zt_connect.c daemon/ziti/zt_pki.c daemon/ziti/zt_renew.c daemon/ziti/zt_enroll.c daemon/ziti/zt_sched.c \
+	daemon/ziti/zt_health.c
 ZT_OBJS := $(patsubst daemon/ziti/%.c,$(O)/ziti/%.o,$(ZT_SRCS))
 
 USER_PROGS += $(ZT_LIB)

@@ -208,7 +208,7 @@ struct zt_chan {
 	struct zt_timer latency_timer, backoff_timer, io_timer;
 	uint64_t latency_sent_ms;
 	bool latency_outstanding;
-	/* health (zt_chan.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
+	/* health (zt_health.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
 	uint64_t probe_deadline_ms, probe_ok_ms, last_rx_ms, last_tx_ms, hello_sent_ms;
 	unsigned probe_wait_ms; /* the outstanding probe's timeout */
 	unsigned rtt_ms; /* smoothed probe round trip (the hello's at first); router selection */
@@ -258,6 +258,10 @@ void zt_chan_refill(struct zt_chan *ch); /* when out is short: datagrams, then s
 void zt_chan_sched_free(struct zt_chan *ch);
 void zt_chan_sock_tune(int fd); /* a short kernel send queue (TCP_NOTSENT_LOWAT) */
 void zt_chan_mark_timer_cb(void *arg);
+/* channel health (zt_health.c): the latency timer's tick, the smoothed round trip */
+void zt_chan_latency_tick(void *arg);
+void zt_chan_rtt_sample(struct zt_chan *ch, uint64_t ms);
+void zt_chan_send_hello(struct zt_chan *ch); /* zt_chan.c: TLS is up */
 /* a Data message carrying @p for @c (encrypted when the conn is) into the conn's queue */
 int zt_conn_encode_data(struct zt_conn *c, const uint8_t *p, size_t n);
 

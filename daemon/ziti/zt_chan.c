@@ -258,24 +258,35 @@ static void token_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, i
 	chan_fail(ch, msg);
 }
 
+static void send_token(struct zt_chan *ch)
+{
+	struct zt_msgb mb;
+	int32_t seq = zt_chan_next_seq(ch);
+	size_t n = strlen(ch->ctx->api_token);
+	uint8_t *b;
+
+	ch->token_stale = false;
+	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_UPDATE_TOKEN, seq) || !(b = zt_msgb_body(&mb, n)) ||
+	    zt_chan_expect_reply(ch, seq, token_reply, NULL)) {
+		chan_fail(ch, "out of memory");
+		return;
+	}
+	memcpy(b, ch->ctx->api_token, n);
+	zt_chan_flush(ch);
+}
+
+/*
+ * A channel whose hello is still unanswered carried the old token: it gets the new one as
+ * soon as the router accepted the hello (hello_reply), or it would run on a token that
+ * expires.
+ */
 void zt_chan_token_refreshed(struct zt_ctx *ctx)
 {
 	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next) {
-		struct zt_msgb mb;
-		int32_t seq;
-		uint8_t *b;
-		size_t n = strlen(ctx->api_token);
-
-		if (ch->state != ZT_CH_UP)
-			continue;
-		seq = zt_chan_next_seq(ch);
-		if (zt_msgb_begin(&mb, &ch->out, ZT_CT_UPDATE_TOKEN, seq) || !(b = zt_msgb_body(&mb, n)) ||
-		    zt_chan_expect_reply(ch, seq, token_reply, NULL)) {
-			chan_fail(ch, "out of memory");
-			continue;
-		}
-		memcpy(b, ctx->api_token, n);
-		zt_chan_flush(ch);
+		if (ch->state == ZT_CH_HELLO)
+			ch->token_stale = true;
+		else if (ch->state == ZT_CH_UP)
+			send_token(ch);
 	}
 }
 
@@ -311,6 +322,8 @@ static void hello_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, i
 	ch->probe_ok_ms = ch->last_rx_ms = ch->up_since_ms;
 	ch->last_tx_ms = 0;
 	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);
+	if (ch->token_stale && ch->ctx->api_token)
+		send_token(ch);
 	run_waiters(ch, 0, NULL);
 }
 
@@ -347,6 +360,7 @@ void zt_chan_send_hello(struct zt_chan *ch)
 	}
 	memcpy(b, idtok, strlen(idtok));
 	ch->auth_gen = ch->ctx->auth_gen;
+	ch->token_stale = false;
 	ch->state = ZT_CH_HELLO;
 	ch->hello_sent_ms = zt_now_ms();
 	zt_chan_flush(ch);

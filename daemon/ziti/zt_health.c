@@ -6,6 +6,7 @@
 #include "zt_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static unsigned opt_or(unsigned v, unsigned dflt)
 {
@@ -17,19 +18,57 @@ void zt_chan_rtt_sample(struct zt_chan *ch, uint64_t ms)
 	ch->rtt_ms = ch->rtt_ms ? (unsigned)((ch->rtt_ms * 7u + ms) / 8u) : (unsigned)(ms ? ms : 1);
 }
 
-static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
+/* a before b in the channel's sequence (which wraps) */
+static bool seq_before_eq(int32_t a, int32_t b)
+{
+	return (int32_t)((uint32_t)a - (uint32_t)b) <= 0;
+}
+
+/*
+ * The router answered the Latency probe @seq. It answers Latency probes one at a time, in
+ * order, and may skip one that arrives while it answers another; a skipped one is never
+ * answered. So this answer also stands for every probe written before it: the read-position
+ * probes (zt_sched.c) before it confirm their positions, and the liveness probe, if it was
+ * written before, is answered too (the router is alive and read it). Their replies are no
+ * longer expected: a pending-reply list that kept them would grow for as long as the
+ * channel lives.
+ */
+void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq)
 {
 	uint64_t now = zt_now_ms();
+	unsigned k = 0;
 
+	while (k < ch->nmarks && seq_before_eq(ch->marks[k].seq, seq)) {
+		if (ch->marks[k].pos > ch->stream_acked)
+			ch->stream_acked = ch->marks[k].pos;
+		if (ch->marks[k].seq != seq)
+			zt_chan_drop_reply(ch, ch->marks[k].seq);
+		k++;
+	}
+	if (k) {
+		ch->nmarks -= k;
+		memmove(ch->marks, ch->marks + k, ch->nmarks * sizeof(ch->marks[0]));
+	}
+	if (ch->latency_outstanding && seq_before_eq(ch->latency_seq, seq)) {
+		ch->latency_outstanding = false;
+		ch->probe_ok_ms = now;
+		if (ch->latency_seq == seq) {
+			zt_chan_rtt_sample(ch, now - ch->latency_sent_ms);
+			zt_log(ch->ctx, 3, "router %s latency %llu ms", ch->name,
+			       (unsigned long long)(now - ch->latency_sent_ms));
+		} else {
+			zt_chan_drop_reply(ch, ch->latency_seq);
+		}
+	}
+}
+
+static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
+{
 	(void)arg;
-	(void)m;
 	(void)why;
-	if (err)
+	if (err || !m)
 		return;
-	ch->latency_outstanding = false;
-	ch->probe_ok_ms = now;
-	zt_chan_rtt_sample(ch, now - ch->latency_sent_ms);
-	zt_log(ch->ctx, 3, "router %s latency %llu ms", ch->name, (unsigned long long)(now - ch->latency_sent_ms));
+	zt_chan_probe_answered(ch, ch->latency_seq);
 }
 
 static void send_probe(struct zt_chan *ch, unsigned timeout_ms)
@@ -43,6 +82,7 @@ static void send_probe(struct zt_chan *ch, unsigned timeout_ms)
 	    zt_chan_expect_reply(ch, seq, latency_reply, NULL))
 		return;
 	ch->latency_outstanding = true;
+	ch->latency_seq = seq;
 	ch->probe_wait_ms = timeout_ms;
 	ch->probe_deadline_ms = ch->latency_sent_ms + timeout_ms;
 	zt_chan_flush(ch);

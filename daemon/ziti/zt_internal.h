@@ -207,7 +207,9 @@ struct zt_chan {
 	unsigned nbuckets, nconns;
 	struct zt_timer latency_timer, backoff_timer, io_timer;
 	uint64_t latency_sent_ms;
+	int32_t latency_seq;      /* the outstanding liveness probe */
 	bool latency_outstanding;
+	bool token_stale;         /* OIDC: the token was refreshed after the hello carried it */
 	/* health (zt_health.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
 	uint64_t probe_deadline_ms, probe_ok_ms, last_rx_ms, last_tx_ms, hello_sent_ms;
 	unsigned probe_wait_ms; /* the outstanding probe's timeout */
@@ -240,6 +242,7 @@ void zt_chan_flush(struct zt_chan *ch);
 /* pending replies (zt_dispatch.c) */
 int zt_chan_expect_reply(struct zt_chan *ch, int32_t seq, zt_reply_cb cb, void *arg);
 void zt_chan_cancel_replies(struct zt_chan *ch, void *arg);
+void zt_chan_drop_reply(struct zt_chan *ch, int32_t seq);
 /* conn id table (tag: 0 conn, 1 listener) */
 int zt_chan_map_add(struct zt_chan *ch, uint32_t id, void *obj, int tag);
 void *zt_chan_map_get(struct zt_chan *ch, uint32_t id, int *tag);
@@ -260,6 +263,7 @@ void zt_chan_sock_tune(int fd); /* a short kernel send queue (TCP_NOTSENT_LOWAT)
 void zt_chan_mark_timer_cb(void *arg);
 /* channel health (zt_health.c): the latency timer's tick, the smoothed round trip */
 void zt_chan_latency_tick(void *arg);
+void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq); /* a Latency probe's answer */
 void zt_chan_rtt_sample(struct zt_chan *ch, uint64_t ms);
 void zt_chan_send_hello(struct zt_chan *ch); /* zt_chan.c: TLS is up */
 /* a Data message carrying @p for @c (encrypted when the conn is) into the conn's queue */

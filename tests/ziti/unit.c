@@ -1322,6 +1322,8 @@ out:
 	EVP_PKEY_free(k2);
 }
 
+void test_chan_probes(void); /* unit_chan.c */
+
 int main(void)
 {
 	corpus = getenv("ZT_CORPUS");
@@ -1335,6 +1337,7 @@ int main(void)
 	test_held_dial();
 	test_sched();
 	test_sched_redial();
+	test_chan_probes();
 	test_identity();
 	test_controller_faults();
 	test_resolve();

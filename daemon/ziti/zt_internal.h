@@ -44,8 +44,8 @@ struct zt_stage { /* files written to temporaries, renamed over their targets by
 };
 /*
  * @dst keeps the mode and owner of the file it replaces (@mode_if_new when none); with
- * ZT_STAGE_SECRET or'ed into @mode_if_new (keys, files holding one) a file others could
- * read becomes owner-only (0644 -> 0600); a group-only read (0640) is kept, group write never.
+ * ZT_STAGE_SECRET or'ed into @mode_if_new (keys, files holding one) it becomes owner-only
+ * (0644 or 0640 -> 0600): sipovld refuses key material group or others may read.
  */
 #define ZT_STAGE_SECRET 0x10000
 int zt_stage_add(struct zt_stage *s, const char *dst, const char *data, size_t len, mode_t mode_if_new,

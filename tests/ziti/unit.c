@@ -1323,6 +1323,7 @@ out:
 }
 
 void test_chan_probes(void); /* unit_chan.c */
+void test_secret_modes(void); /* unit_files.c */
 
 int main(void)
 {
@@ -1344,5 +1345,6 @@ int main(void)
 	test_enroll_parts();
 	test_identity_update();
 	test_identity_roll();
+	test_secret_modes();
 	return failures ? 1 : 0;
 }

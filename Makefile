@@ -112,6 +112,7 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDUNITDIR ?= /lib/systemd/system
+STATEDIR ?= /var/lib/sipovld
 SIPOVL_VERSION := $(shell sed -n 's/^\#define SIPOVL_VERSION "\(.*\)"$$/\1/p' $(TOP)/kmod/version.h)
 DKMSSRC ?= /usr/src/sipovl-$(SIPOVL_VERSION)
 
@@ -123,6 +124,16 @@ install: user
 	install -m 0644 ctl/sipovlctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/sipovlctl
 	install -m 0644 daemon/sipovld.service $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -d -m 0700 $(DESTDIR)/etc/sipovld
+	@# as the package's postinst: the unit runs as sipovld, its identities live in STATEDIR
+	@# (the unit's StateDirectory, writable for renewal); a staged install (DESTDIR) only
+	@# makes the directory: the user is the installing system's business
+	if [ -n "$(DESTDIR)" ]; then \
+		install -d -m 0700 $(DESTDIR)$(STATEDIR); \
+	else \
+		getent passwd sipovld >/dev/null || useradd --system --user-group --home-dir $(STATEDIR) \
+			--no-create-home --shell /usr/sbin/nologin --comment "sipovl gateway daemon" sipovld; \
+		install -d -o sipovld -g sipovld -m 0700 $(STATEDIR); \
+	fi
 
 # The tree dkms.conf describes: Kbuild, kmod/ and uapi/ sources, dkms.conf.
 install-dkms:

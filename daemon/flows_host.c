@@ -133,8 +133,42 @@ bool host_retry(struct flow *f, const char *why)
 	return false;
 }
 
+/*
+ * Who dialed a hosted flow: the router-authenticated identity, else the caller id; checked:
+ * its claimed source was checked against the source_map (it owns that address).
+ */
+struct host_dialer {
+	char id[256];
+	bool checked;
+};
+
+/*
+ * A hosted UDP flow from the caller's address has the same key (source, target) as a live
+ * one: the same dialer's re-dial (its circuit moved to another router) replaces the old
+ * flow, whose socket would otherwise share the four-tuple with the new one and take part of
+ * the target's datagrams to a circuit being closed; another dialer's is refused. false: go
+ * on; true: refused (reason written).
+ */
+static bool host_udp_redial(const struct host_target *t, const struct host_dialer *who, char *reason,
+			    size_t rlen)
+{
+	struct flow *old = udp_find(F_HUDP, &t->src, &t->dst);
+	char x[64], y[64];
+
+	if (!old || old->dead)
+		return false;
+	if (strcmp(old->dialer, who->id)) {
+		snprintf(reason, rlen, "udp %s -> %s is already hosted for another dialer", cfg_fmt_sa(&t->src, x, sizeof(x)),
+			 cfg_fmt_sa(&t->dst, y, sizeof(y)));
+		return true;
+	}
+	D.c.hosted_udp_redialed++;
+	flow_close(old, L_INFO, "replaced by a new dial of the same dialer (re-dial)");
+	return false;
+}
+
 static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struct host_target *tp, const char *caller,
-			     const struct zt_addrs *alts)
+			     const struct zt_addrs *alts, const struct host_dialer *who)
 {
 	struct host_target t = *tp;
 	char x[64], y[64], reason[300];
@@ -142,6 +176,8 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 	unsigned ai = 0;
 	bool connected = false;
 
+	if (t.proto == IPPROTO_UDP && t.has_src && host_udp_redial(&t, who, reason, sizeof(reason)))
+		goto refuse;
 	for (;;) {
 		rc = host_open(&t, &t.dst, &fd, &connected, reason, sizeof(reason));
 		if (rc != -2 || !alts || t.proto != IPPROTO_TCP || ai + 1 >= alts->n)
@@ -173,6 +209,8 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 		f->a = local;
 	f->b = t.dst;
 	f->spoofed = t.has_src;
+	f->src_checked = t.has_src && who->checked;
+	snprintf(f->dialer, sizeof(f->dialer), "%s", who->id);
 	unsigned timeout_ms = s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000;
 
 	if (alts && t.proto == IPPROTO_TCP && !connected && ai + 1 < alts->n) {
@@ -243,6 +281,7 @@ struct hres {
 	struct zt_dial_req *req; /* held */
 	struct zt_resolve_req *rq;
 	struct host_target t;
+	struct host_dialer who;
 	char caller[256];
 };
 
@@ -274,7 +313,7 @@ static void hres_done(void *arg, int err, const char *msg, const struct zt_addrs
 		return;
 	}
 	h->t.dst = addrs->a[0];
-	host_dial_target(h->s, h->req, &h->t, h->caller, addrs);
+	host_dial_target(h->s, h->req, &h->t, h->caller, addrs, &h->who);
 	free(h);
 }
 
@@ -294,18 +333,23 @@ void hres_cancel(struct svc *s, const char *why)
 
 /*
  * The source a dialer claims must be one of its identity's (source_map): refused and logged
- * (identity, claimed source, service) otherwise.
+ * (identity, claimed source, service) otherwise. dw: who dialed, and whether the claim was
+ * checked (false without a source_map).
  */
-static bool host_source_refused(struct svc *s, struct zt_dial_req *req, const struct host_target *t, const char *caller)
+static bool host_source_refused(struct svc *s, struct zt_dial_req *req, const struct host_target *t, const char *caller,
+				struct host_dialer *dw)
 {
 	char rid[128], rname[256], who[256], err[400], ip[64];
 	bool unchecked, auth = zt_dial_req_dialer(req, rid, sizeof(rid), rname, sizeof(rname));
 
 	if (!cfg_source_allowed(&D.cfg, auth ? rid : NULL, auth ? rname : NULL, strcmp(caller, "?") ? caller : NULL,
 				&t->src, who, sizeof(who), &unchecked, err, sizeof(err))) {
-		if (!unchecked)
+		dw->checked = !unchecked;
+		if (!unchecked) {
+			snprintf(dw->id, sizeof(dw->id), "%s", who);
 			logm(L_DEBUG, "service %s: identity '%s' may originate from %s (source_map)", s->name, who,
 			     cfg_fmt_ip(&t->src, ip, sizeof(ip)));
+		}
 		return false;
 	}
 	s->refused++;
@@ -325,10 +369,17 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	size_t adl = 0;
 	const uint8_t *adp = zt_dial_req_app_data(req, &adl);
 	const char *caller = zt_dial_req_caller(req);
+	struct host_dialer who = { .checked = false };
+	char rid[128], rname[256];
 
 	(void)l;
 	if (!caller || !*caller)
 		caller = "?";
+	/* who dialed: the router's word when it gives one (ziti >= 2.0), else the caller id */
+	if (zt_dial_req_dialer(req, rid, sizeof(rid), rname, sizeof(rname)))
+		snprintf(who.id, sizeof(who.id), "%s", rname[0] ? rname : rid);
+	else
+		snprintf(who.id, sizeof(who.id), "%s", caller);
 	if (app_data_parse(adp, adl, &ad, err, sizeof(err))) {
 		snprintf(reason, sizeof(reason), "malformed app_data: %s", err);
 		host_refuse(s, req, caller, reason);
@@ -338,10 +389,10 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 		host_refuse(s, req, caller, err);
 		return;
 	}
-	if (t.has_src && host_source_refused(s, req, &t, caller))
+	if (t.has_src && host_source_refused(s, req, &t, caller, &who))
 		return;
 	if (!t.dst_host[0]) {
-		host_dial_target(s, req, &t, caller, NULL);
+		host_dial_target(s, req, &t, caller, NULL, &who);
 		return;
 	}
 	/* a fixed host name (numeric-only services never get here): resolve without blocking */
@@ -356,6 +407,7 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	h->s = s;
 	h->req = held;
 	h->t = t;
+	h->who = who;
 	snprintf(h->caller, sizeof(h->caller), "%s", caller);
 	h->rq = zt_resolve(D.res, t.dst_host, t.dst_port, t.has_src ? t.src.ss_family : AF_UNSPEC, hres_done, h);
 	if (!h->rq) {

@@ -36,6 +36,8 @@ struct flow {
 	struct zt_timer timer;        /* dial / connect timeout, then UDP or TCP idle */
 	struct sockaddr_storage a, b; /* intercept: client, original destination; host: source, target */
 	bool spoofed;                 /* host side: originating from the caller's address */
+	bool src_checked;             /* host side: the dialer's claim to a checked against the source_map */
+	char dialer[256];             /* host side: the dialing identity (authenticated, else its caller id) */
 	bool zt_up, sock_up;          /* Ziti connected; host TCP socket connected */
 	bool sock_eof, zt_eof;        /* read 0 from the socket; FIN from Ziti */
 	bool zt_fin_sent, sock_fin_sent, zt_blocked, dead, hup;

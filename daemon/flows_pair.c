@@ -7,6 +7,17 @@
  * (source D -> target C). Both see the same two endpoints, so each keeps the circuit dialed
  * for the lower endpoint (address family, then address bytes, then port) and moves its
  * sending to it; the gateway that dialed the other one closes that circuit.
+ *
+ * Who may take the stream: the hosted flow's circuit was dialed by an identity allowed to
+ * dial the hosted service with dst as its source, which without a source_map is any such
+ * identity, not necessarily the gateway of dst. Its circuit may carry the intercepted
+ * stream (and the dialed flow be closed) only when the dialer's claim to dst was checked
+ * against the source_map (the dialer owns dst, so the stream still reaches dst's site);
+ * otherwise the dialed circuit is kept and what the hosted flow's socket reads of the stream
+ * goes over it. Both gateways still agree: a gateway keeps its hosted circuit only when the
+ * tie-break gives it, and then the other one keeps its dialed circuit (the same one) in any
+ * case. Without a source_map on both sides a stream both ends started at once keeps two
+ * circuits, one per direction, and each phone's packets take one of them.
  */
 #include <string.h>
 
@@ -26,7 +37,8 @@ int flow_pair_cmp(const struct sockaddr_storage *x, const struct sockaddr_storag
 	return px < py ? -1 : px > py;
 }
 
-bool flow_pair_dialed_survives(const struct sockaddr_storage *client, const struct sockaddr_storage *dst)
+bool flow_pair_dialed_survives(const struct sockaddr_storage *client, const struct sockaddr_storage *dst,
+			       bool hosted_checked)
 {
-	return flow_pair_cmp(client, dst) < 0;
+	return !hosted_checked || flow_pair_cmp(client, dst) < 0;
 }

@@ -10,8 +10,10 @@
 int flow_pair_cmp(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
 /*
  * A gateway holding a flow it dialed (client -> dst) and a hosted flow for the reverse pair
- * (dst -> client): true when the dialed circuit is the one both gateways keep.
+ * (dst -> client): true when the dialed circuit is the one kept. hosted_checked: the hosted
+ * flow's dialer was checked against the source_map as the owner of dst (flows_pair.c).
  */
-bool flow_pair_dialed_survives(const struct sockaddr_storage *client, const struct sockaddr_storage *dst);
+bool flow_pair_dialed_survives(const struct sockaddr_storage *client, const struct sockaddr_storage *dst,
+			       bool hosted_checked);
 
 #endif

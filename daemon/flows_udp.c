@@ -184,11 +184,15 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	}
 	/*
 	 * The reverse of a flow hosted from the caller's address (came in on the main socket
-	 * before that flow's socket existed): its circuit carries this direction too.
+	 * before that flow's socket existed): its circuit carries this direction too, when its
+	 * dialer owns dst (checked against the source_map). Otherwise any identity allowed to
+	 * dial the hosted service could take this stream: it gets its own dial, and what the
+	 * hosted flow's socket reads of it goes there too (udp_pair).
 	 */
-	f = udp_find(F_HUDP, dst, src);
-	if (f) {
-		udp_to_zt(f, p, n);
+	struct flow *h = udp_find(F_HUDP, dst, src);
+
+	if (h && h->src_checked) {
+		udp_to_zt(h, p, n);
 		return;
 	}
 	struct svc *s = flow_match(IPPROTO_UDP, src, dst);
@@ -236,6 +240,8 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 		return;
 	}
 	flow_io(f);
+	if (h && !h->dead && !f->dead)
+		udp_pair(f, h);
 }
 
 void udp_main_read(int fd, int family)
@@ -279,22 +285,30 @@ void udp_main_read(int fd, int family)
  */
 /*
  * A UDP stream with two circuits (see flows_pair.c): @i dialed here for client -> dst, @h
- * hosted for dst -> client. Sending moves to the survivor at once: what the loser's socket
- * holds and what it queued while dialing go over the survivor's circuit, and its later reads
- * too (via). A loser dialed here is closed (its circuit's queued datagrams are sent before
+ * hosted for dst -> client; the hosted circuit is kept only when its dialer was checked as
+ * the owner of dst (source_map) and the tie-break says so. Sending moves to the survivor at
+ * once: what the loser's socket holds and what it queued while dialing go over the
+ * survivor's circuit, and its later reads too (via). A loser dialed here is closed (its circuit's queued datagrams are sent before
  * the StateClosed); a loser hosted here is closed by the other gateway, and until then what
  * arrives on it still reaches the client.
  */
 void udp_pair(struct flow *i, struct flow *h)
 {
-	bool keep_dialed = flow_pair_dialed_survives(&i->a, &i->b);
+	bool keep_dialed = flow_pair_dialed_survives(&i->a, &i->b, h->src_checked);
 	struct flow *win = keep_dialed ? i : h, *lose = keep_dialed ? h : i;
 	char d[200];
 
 	D.c.udp_circuits_merged++;
 	logm(L_INFO, "flow %s: one stream, two circuits: keeping the one dialed %s", flow_desc(lose, d, sizeof(d)),
 	     keep_dialed ? "here" : "by the other side");
+	if (lose->via_of) /* via/via_of stay one to one: earlier pairings' links are dropped */
+		lose->via_of->via = NULL;
+	if (win->via_of && win->via_of != lose)
+		win->via_of->via = NULL;
+	if (lose->via)
+		lose->via->via_of = NULL;
 	lose->via = win;
+	lose->via_of = NULL;
 	win->via_of = lose;
 	for (struct qbuf *q = lose->q; q && !win->dead; q = q->next) /* in order: queued, then unread */
 		udp_to_zt(win, q->data + q->off, q->len - q->off);

@@ -115,7 +115,14 @@ int priv_drop(const struct priv_user *u, char *err, size_t errlen)
 		if (v == CAP_SET)
 			have[n_have++] = keep[i];
 	}
-	if (u->set) {
+	/*
+	 * Already that user (systemd's User= with "user" naming the same one): nothing to switch,
+	 * and no right to (the unit has no CAP_SETUID, and its SystemCallFilter refuses set*id).
+	 */
+	bool already = u->set && getuid() == u->uid && geteuid() == u->uid && getgid() == u->gid &&
+		       getegid() == u->gid;
+
+	if (u->set && !already) {
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups(0, NULL) || setresgid(u->gid, u->gid, u->gid) ||
 		    setresuid(u->uid, u->uid, u->uid)) {
 			snprintf(err, errlen, "cannot become user %s (uid %u gid %u): %s", u->name, (unsigned)u->uid,

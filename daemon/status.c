@@ -192,6 +192,7 @@ struct json_object *status_json(void)
 	C(mem_limit_hits);
 	C(udp_dropped);
 	C(udp_circuits_merged);
+	C(hosted_udp_redialed);
 	C(tcp_reset);
 	C(bytes_to_ziti);
 	C(bytes_from_ziti);

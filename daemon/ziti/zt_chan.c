@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Edge-router channel: TLS (client cert, ALPN "ziti-edge"), channel v2 hello with the API
- * session token, latency probes, reconnect with backoff, and the message dispatcher that
- * multiplexes every connection and binding on one router connection by ConnId.
+ * session token, reconnect with backoff, and the message dispatcher that multiplexes every
+ * connection and binding on one router connection by ConnId. Latency probes and liveness:
+ * zt_health.c.
  */
 #include "zt_internal.h"
 
@@ -257,112 +258,36 @@ static void token_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, i
 	chan_fail(ch, msg);
 }
 
-void zt_chan_token_refreshed(struct zt_ctx *ctx)
-{
-	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next) {
-		struct zt_msgb mb;
-		int32_t seq;
-		uint8_t *b;
-		size_t n = strlen(ctx->api_token);
-
-		if (ch->state != ZT_CH_UP)
-			continue;
-		seq = zt_chan_next_seq(ch);
-		if (zt_msgb_begin(&mb, &ch->out, ZT_CT_UPDATE_TOKEN, seq) || !(b = zt_msgb_body(&mb, n)) ||
-		    zt_chan_expect_reply(ch, seq, token_reply, NULL)) {
-			chan_fail(ch, "out of memory");
-			continue;
-		}
-		memcpy(b, ctx->api_token, n);
-		zt_chan_flush(ch);
-	}
-}
-
-/* ---------------- latency and health ---------------- */
-
-static unsigned opt_or(unsigned v, unsigned dflt)
-{
-	return v ? v : dflt;
-}
-
-static void rtt_sample(struct zt_chan *ch, uint64_t ms)
-{
-	ch->rtt_ms = ch->rtt_ms ? (unsigned)((ch->rtt_ms * 7u + ms) / 8u) : (unsigned)(ms ? ms : 1);
-}
-
-static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
-{
-	uint64_t now = zt_now_ms();
-
-	(void)arg;
-	(void)m;
-	(void)why;
-	if (err)
-		return;
-	ch->latency_outstanding = false;
-	ch->probe_ok_ms = now;
-	rtt_sample(ch, now - ch->latency_sent_ms);
-	zt_log(ch->ctx, 3, "router %s latency %llu ms", ch->name, (unsigned long long)(now - ch->latency_sent_ms));
-}
-
-static void send_probe(struct zt_chan *ch, unsigned timeout_ms)
+static void send_token(struct zt_chan *ch)
 {
 	struct zt_msgb mb;
 	int32_t seq = zt_chan_next_seq(ch);
+	size_t n = strlen(ch->ctx->api_token);
+	uint8_t *b;
 
-	ch->latency_sent_ms = zt_now_ms();
-	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_LATENCY, seq) ||
-	    zt_msgb_hdr_u64(&mb, ZT_H_REFLECTED, ch->latency_sent_ms) ||
-	    zt_chan_expect_reply(ch, seq, latency_reply, NULL))
+	ch->token_stale = false;
+	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_UPDATE_TOKEN, seq) || !(b = zt_msgb_body(&mb, n)) ||
+	    zt_chan_expect_reply(ch, seq, token_reply, NULL)) {
+		chan_fail(ch, "out of memory");
 		return;
-	ch->latency_outstanding = true;
-	ch->probe_wait_ms = timeout_ms;
-	ch->probe_deadline_ms = ch->latency_sent_ms + timeout_ms;
+	}
+	memcpy(b, ch->ctx->api_token, n);
 	zt_chan_flush(ch);
 }
 
 /*
- * Every ZT_CHAN_TICK_MS while UP: a probe every latency_ms when idle (its reply within
- * latency_timeout_ms); and traffic-aware: when we sent since the router last sent us anything
- * and it has been silent probe_silence_ms, a probe now, its reply within probe_timeout_ms. A
- * router that stopped (process stopped, host gone) is so noticed about probe_silence_ms +
- * probe_timeout_ms after the traffic through it stopped, without probing busy channels that
- * answer, nor idle ones more than every latency_ms.
+ * A channel whose hello is still unanswered carried the old token: it gets the new one as
+ * soon as the router accepted the hello (hello_reply), or it would run on a token that
+ * expires.
  */
-static void latency_cb(void *arg)
+void zt_chan_token_refreshed(struct zt_ctx *ctx)
 {
-	struct zt_chan *ch = arg;
-	const struct zt_opts *o = &ch->ctx->o;
-	uint64_t now = zt_now_ms();
-
-	if (ch->state != ZT_CH_UP)
-		return;
-	if (ch->latency_outstanding) {
-		/*
-		 * A probe queued behind bulk data we are still writing out (the socket takes
-		 * it) is not late: the deadline counts once the queue is written or stalls. Nor is
-		 * one whose router keeps sending: the deadline counts from its latest message.
-		 */
-		if (zt_buf_used(&ch->out) && now - ch->last_tx_ms < opt_or(o->probe_timeout_ms, 1000) &&
-		    ch->probe_deadline_ms < now + ch->probe_wait_ms)
-			ch->probe_deadline_ms = now + ch->probe_wait_ms;
-		if (ch->last_rx_ms > ch->latency_sent_ms && ch->probe_deadline_ms < ch->last_rx_ms + ch->probe_wait_ms)
-			ch->probe_deadline_ms = ch->last_rx_ms + ch->probe_wait_ms;
-		if (now >= ch->probe_deadline_ms) {
-			char why[160];
-
-			snprintf(why, sizeof(why), "latency probe not answered within %llu ms (router unresponsive)",
-				 (unsigned long long)(now - ch->latency_sent_ms));
-			chan_fail(ch, why);
-			return;
-		}
-	} else if (now - ch->probe_ok_ms >= o->latency_ms) {
-		send_probe(ch, o->latency_timeout_ms);
-	} else if (ch->last_tx_ms > ch->last_rx_ms && now - ch->last_rx_ms >= opt_or(o->probe_silence_ms, 500)) {
-		send_probe(ch, opt_or(o->probe_timeout_ms, 1000));
+	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next) {
+		if (ch->state == ZT_CH_HELLO)
+			ch->token_stale = true;
+		else if (ch->state == ZT_CH_UP)
+			send_token(ch);
 	}
-	if (ch->state == ZT_CH_UP)
-		zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);
 }
 
 /* ---------------- hello ---------------- */
@@ -393,14 +318,16 @@ static void hello_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, i
 	ch->failures = 0;
 	ch->up_since_ms = zt_now_ms();
 	ch->rtt_ms = 0;
-	rtt_sample(ch, ch->up_since_ms - ch->hello_sent_ms);
+	zt_chan_rtt_sample(ch, ch->up_since_ms - ch->hello_sent_ms);
 	ch->probe_ok_ms = ch->last_rx_ms = ch->up_since_ms;
 	ch->last_tx_ms = 0;
 	zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);
+	if (ch->token_stale && ch->ctx->api_token)
+		send_token(ch);
 	run_waiters(ch, 0, NULL);
 }
 
-static void send_hello(struct zt_chan *ch)
+void zt_chan_send_hello(struct zt_chan *ch)
 {
 	struct zt_msgb mb;
 	int32_t seq = zt_chan_next_seq(ch);
@@ -433,6 +360,7 @@ static void send_hello(struct zt_chan *ch)
 	}
 	memcpy(b, idtok, strlen(idtok));
 	ch->auth_gen = ch->ctx->auth_gen;
+	ch->token_stale = false;
 	ch->state = ZT_CH_HELLO;
 	ch->hello_sent_ms = zt_now_ms();
 	zt_chan_flush(ch);
@@ -623,7 +551,7 @@ static void chan_io(void *arg, uint32_t events)
 			return;
 		}
 		zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
-		send_hello(ch);
+		zt_chan_send_hello(ch);
 		return;
 	}
 	if (!chan_live(ch))
@@ -658,7 +586,7 @@ static void chan_connected(void *arg, int fd, const char *err)
 	 * that is gone; a stopped router process still has its kernel acknowledge, which the
 	 * probes of latency_cb catch).
 	 */
-	unsigned uto = opt_or(ch->ctx->o.tcp_user_timeout_ms, 5000);
+	unsigned uto = ch->ctx->o.tcp_user_timeout_ms ? ch->ctx->o.tcp_user_timeout_ms : 5000;
 
 	if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto)))
 		zt_log(ch->ctx, 2, "router %s: TCP_USER_TIMEOUT: %s", ch->name, strerror(errno));
@@ -759,7 +687,7 @@ struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *nam
 	ch->fd = -1;
 	ch->state = ZT_CH_IDLE;
 	zt_task_init(&ch->flush_task, chan_write, ch);
-	zt_timer_init(&ch->latency_timer, latency_cb, ch);
+	zt_timer_init(&ch->latency_timer, zt_chan_latency_tick, ch);
 	zt_timer_init(&ch->backoff_timer, backoff_cb, ch);
 	zt_timer_init(&ch->io_timer, io_timeout_cb, ch);
 	zt_timer_init(&ch->mark_timer, zt_chan_mark_timer_cb, ch);

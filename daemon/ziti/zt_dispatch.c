@@ -108,6 +108,12 @@ static struct zt_pending *take_pending(struct zt_chan *ch, int32_t seq)
 	return NULL;
 }
 
+/* a reply that will not come (a Latency probe the router skipped): no longer expected */
+void zt_chan_drop_reply(struct zt_chan *ch, int32_t seq)
+{
+	free(take_pending(ch, seq));
+}
+
 /* ---------------- dispatcher ---------------- */
 
 void zt_send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why)

@@ -45,8 +45,8 @@ struct zt_stage { /* files written to temporaries, renamed over their targets by
 };
 /*
  * @dst keeps the mode and owner of the file it replaces (@mode_if_new when none); with
- * ZT_STAGE_SECRET or'ed into @mode_if_new (keys, files holding one) a file others could
- * read becomes owner-only (0644 -> 0600); a group-only read (0640) is kept, group write never.
+ * ZT_STAGE_SECRET or'ed into @mode_if_new (keys, files holding one) it becomes owner-only
+ * (0644 or 0640 -> 0600): sipovld refuses key material group or others may read.
  */
 #define ZT_STAGE_SECRET 0x10000
 int zt_stage_add(struct zt_stage *s, const char *dst, const char *data, size_t len, mode_t mode_if_new,
@@ -232,8 +232,10 @@ struct zt_chan {
 	unsigned nbuckets, nconns;
 	struct zt_timer latency_timer, backoff_timer, io_timer;
 	uint64_t latency_sent_ms;
+	int32_t latency_seq;      /* the outstanding liveness probe */
 	bool latency_outstanding;
-	/* health (zt_chan.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
+	bool token_stale;         /* OIDC: the token was refreshed after the hello carried it */
+	/* health (zt_health.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
 	uint64_t probe_deadline_ms, probe_ok_ms, last_rx_ms, last_tx_ms, hello_sent_ms;
 	unsigned probe_wait_ms; /* the outstanding probe's timeout */
 	unsigned rtt_ms; /* smoothed probe round trip (the hello's at first); router selection */
@@ -265,6 +267,7 @@ void zt_chan_flush(struct zt_chan *ch);
 /* pending replies (zt_dispatch.c) */
 int zt_chan_expect_reply(struct zt_chan *ch, int32_t seq, zt_reply_cb cb, void *arg);
 void zt_chan_cancel_replies(struct zt_chan *ch, void *arg);
+void zt_chan_drop_reply(struct zt_chan *ch, int32_t seq);
 /* conn id table (tag: 0 conn, 1 listener) */
 int zt_chan_map_add(struct zt_chan *ch, uint32_t id, void *obj, int tag);
 void *zt_chan_map_get(struct zt_chan *ch, uint32_t id, int *tag);
@@ -283,6 +286,11 @@ void zt_chan_refill(struct zt_chan *ch); /* when out is short: datagrams, then s
 void zt_chan_sched_free(struct zt_chan *ch);
 void zt_chan_sock_tune(int fd); /* a short kernel send queue (TCP_NOTSENT_LOWAT) */
 void zt_chan_mark_timer_cb(void *arg);
+/* channel health (zt_health.c): the latency timer's tick, the smoothed round trip */
+void zt_chan_latency_tick(void *arg);
+void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq); /* a Latency probe's answer */
+void zt_chan_rtt_sample(struct zt_chan *ch, uint64_t ms);
+void zt_chan_send_hello(struct zt_chan *ch); /* zt_chan.c: TLS is up */
 /* a Data message carrying @p for @c (encrypted when the conn is) into the conn's queue */
 int zt_conn_encode_data(struct zt_conn *c, const uint8_t *p, size_t n);
 

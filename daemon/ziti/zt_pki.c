@@ -273,10 +273,8 @@ int zt_stage_add(struct zt_stage *s, const char *dst, const char *data, size_t l
 	}
 	mode_t mode = exists ? (st.st_mode & 07777) : (mode_if_new & 07777);
 
-	if ((mode_if_new & ZT_STAGE_SECRET) && (mode & 007))
-		mode &= 07600; /* a key readable by others: owner only */
-	else if (mode_if_new & ZT_STAGE_SECRET)
-		mode &= 07740; /* a group-readable key (a deliberate 0640) stays so, never writable by it */
+	if (mode_if_new & ZT_STAGE_SECRET)
+		mode &= 07600; /* key material: owner only, the one rule sipovld loads it by (priv.c) */
 
 	if (fchmod(fd, mode)) {
 		seterr(err, errlen, "cannot set the mode of '%s': %s", tmp, strerror(errno));

@@ -145,14 +145,7 @@ static void mark_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, in
 	(void)why;
 	if (err || !m || !zt_msg_hdr_u32(m, ZT_H_REPLY_FOR, &rf))
 		return;
-	for (unsigned i = 0; i < ch->nmarks; i++)
-		if (ch->marks[i].seq == (int32_t)rf) {
-			if (ch->marks[i].pos > ch->stream_acked)
-				ch->stream_acked = ch->marks[i].pos;
-			ch->nmarks -= i + 1;
-			memmove(ch->marks, ch->marks + i + 1, ch->nmarks * sizeof(ch->marks[0]));
-			break;
-		}
+	zt_chan_probe_answered(ch, (int32_t)rf); /* this mark, and the probes before it */
 	zt_task_post(ch->ctx->loop, &ch->flush_task); /* write what waited for this */
 }
 
@@ -221,6 +214,7 @@ void zt_chan_mark_timer_cb(void *arg)
 	if (!zt_buf_used(&ch->bulk) || ch->stream_sent - ch->stream_acked < ZT_CHAN_UNREAD)
 		return;
 	if (ch->nmarks == sizeof(ch->marks) / sizeof(ch->marks[0])) { /* unanswered: forget the oldest */
+		zt_chan_drop_reply(ch, ch->marks[0].seq);
 		ch->nmarks--;
 		memmove(ch->marks, ch->marks + 1, ch->nmarks * sizeof(ch->marks[0]));
 	}

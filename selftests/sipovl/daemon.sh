@@ -19,8 +19,15 @@
 source "$(dirname "$0")/daemon-lib.sh"
 
 daemon_net daemon
-start_gw a "$GWA" --udp-idle-timeout 30
-start_gw b "$GWB" --udp-idle-timeout 30
+# Each gateway knows which site may claim which sources (source_map; ziti 1.x routers send
+# no dialer identity, so the caller id is trusted): a stream both phones start at once
+# converges on one circuit only when the hosted dial's dialer was checked as the owner of
+# the far phone's address (daemon/flows_pair.c).
+SRCMAP='"source_identity": "caller",
+  "source_map": { "gw-a": ["10.1.0.0/24", "fd01::/64"], "gw-b": ["10.2.0.0/24", "fd02::/64"] }'
+for s in a b; do printf '{ %s }\n' "$SRCMAP" >"$TMP/$s.conf"; done
+start_gw a "$GWA" -c "$TMP/a.conf" --udp-idle-timeout 30
+start_gw b "$GWB" -c "$TMP/b.conf" --udp-idle-timeout 30
 gateways_ready
 
 # Each gateway (workers 1, the default) registers one socket per family and
@@ -285,6 +292,78 @@ if [ "${ra:-0}" -ge $((RACE_N * 95 / 100)) ] && [ "${rb:-0}" -ge $((RACE_N * 95 
 else
 	not_ok "both phones sending at once: packets delivered" "A received ${ra:-?}, B ${rb:-?} of $RACE_N (want >= 95 %)"
 fi
+
+# --- no hijack of a stream without a source_map (review of issue 12, item 11): gw-b has no
+# source_map, so any identity allowed to dial site-b may claim site A's addresses (gw-c here).
+# Phone B streams to phone A (intercepted at gw-b, dialed to gw-a); gw-c then dials site-b
+# for the reverse address pair. Its hosted flow must not take phone B's stream (before the
+# fix gw-b paired them and, 10.2.0.2 being above 10.1.0.2, kept gw-c's circuit: phone B's
+# packets went to gw-c and the dialed flow was closed).
+echo '{ }' >"$TMP/b.conf"
+"$D" --control "$TMP/b.sock" --request reload >"$TMP/b-reload.out" 2>&1 || diag "gw-b reload: $(cat "$TMP/b-reload.out")"
+HJ_N=3000 # at most 60 s: phone B stops sending 2 s after gw-c's dial ended
+cat >"$TMP/sink.py" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.settimeout(0.2)
+peer = (sys.argv[3], int(sys.argv[4])); got = set(); first = last = None
+print("ready", flush=True)
+while True:
+    try:
+        d, a = s.recvfrom(2048)
+        if a == peer and d.startswith(b"rtp "):
+            got.add(d); last = time.time(); first = first or last
+    except socket.timeout: pass
+    now = time.time()
+    if (last and now - last > 5) or len(got) == int(sys.argv[5]): break
+print("received %d" % len(got), flush=True)
+PY
+in_pa python3 "$TMP/sink.py" 10.1.0.2 7350 10.2.0.2 7352 $HJ_N >"$TMP/hj-a.out" 2>&1 &
+hj_sink=$!
+waitfor 60 grep -q ready "$TMP/hj-a.out" || diag "phone A's sink did not start: $(cat "$TMP/hj-a.out")"
+in_pb python3 -c 'import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.2.0.2", 7352)); t0 = time.time(); i = 0
+while i < int(sys.argv[1]) and not os.path.exists(sys.argv[2]):
+    time.sleep(max(0, t0 + i * 0.02 - time.time())); s.sendto(b"rtp %d" % i, ("10.1.0.2", 7350)); i += 1
+print("sent %d" % i, flush=True)' $HJ_N "$TMP/hj.stop" >"$TMP/hj-b.out" 2>&1 &
+hj_src=$!
+hj_flow='[.[] | select(.type == "intercept-udp" and .client == "10.2.0.2:7352" and .connected)] | length == 1'
+waitfor 30 bash -c "\"$D\" --control $TMP/b.sock --request flows | jq -e '$hj_flow' >/dev/null" ||
+	diag "gw-b has no connected flow for phone B's stream: $(st b flows | jq -c .)"
+ip netns exec "$GWA" "$BIN/zt-tool" dial -i "$SIPOVLD_ZN_DIR/gw-c.json" -s site-b --terminator-identity gw-b --udp \
+	--count 1 --size 64 --timeout-ms 20000 \
+	--app-data '{"dst_protocol":"udp","dst_ip":"10.2.0.2","dst_port":"7352","source_addr":"10.1.0.2:7350"}' \
+	>"$TMP/hj-c.out" 2>&1
+kill -0 $hj_src 2>/dev/null && hj_during=1 || hj_during=
+sleep 2 # phone B's stream goes on a little after the dial
+touch "$TMP/hj.stop"
+wait $hj_src $hj_sink
+hj_a=$(grep -o 'received [0-9]*' "$TMP/hj-a.out" | grep -o '[0-9]*$')
+hj_b=$(grep -o 'sent [0-9]*' "$TMP/hj-b.out" | grep -o '[0-9]*$')
+diag "hijack attempt: gw-c's dial: $(tail -2 "$TMP/hj-c.out" | tr '\n' '|'); phone A received ${hj_a:-?} of ${hj_b:-?}"
+if grep -q "hosting a udp dial from 'gw-c'" "$TMP/b.log" && [ -n "$hj_during" ]; then
+	ok "hijack attempt: gw-b hosted gw-c's dial claiming phone A's address while phone B's stream flowed"
+else
+	not_ok "hijack attempt: gw-c's dial hosted by gw-b during the stream" "stream still running: ${hj_during:-no}" \
+		"gw-b: $(grep -i "gw-c\|7352" "$TMP/b.log" | tail -3 | tr '\n' '|')"
+fi
+if grep -q 'datagram of [0-9]* bytes' "$TMP/hj-c.out"; then
+	not_ok "hijack attempt: gw-c received none of phone B's stream" "$(tail -2 "$TMP/hj-c.out" | tr '\n' '|')" \
+		"gw-b: $(grep "7352" "$TMP/b.log" | tail -4 | tr '\n' '|')"
+else
+	ok "hijack attempt: gw-c received none of phone B's stream"
+fi
+# phone A's count is only shown: a router channel lost under load also costs packets; what
+# the hijack did was close phone B's dialed flow in favour of gw-c's circuit
+if grep -q "flow host-udp site-b 10.1.0.2:7350 -> 10.2.0.2:7352: one stream, two circuits: keeping the one dialed here" \
+	"$TMP/b.log" && ! grep -q "10.2.0.2:7352 -> 10.1.0.2:7350 closed: merged into" "$TMP/b.log"; then
+	ok "hijack attempt: gw-b kept phone B's dialed circuit (phone A received ${hj_a:-?} of ${hj_b:-?})"
+else
+	not_ok "hijack attempt: gw-b kept phone B's dialed circuit" \
+		"gw-b: $(grep "7352" "$TMP/b.log" | grep -i "circuit\|merged" | tail -3 | tr '\n' '|')"
+fi
+printf '{ %s }\n' "$SRCMAP" >"$TMP/b.conf"
+"$D" --control "$TMP/b.sock" --request reload >"$TMP/b-reload.out" 2>&1 || diag "gw-b reload: $(cat "$TMP/b-reload.out")"
 
 # --- SIGHUP keeps it running and working
 n=$(grep -c 'reloaded: ' "$TMP/a.log")

@@ -182,12 +182,42 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		tail -5 "$W/sd2.log" | sed 's/^/# /'
 		sd_stop "$sd"
 	fi
+	# "user" naming the user it already runs as (the unit's User=sipovld with "user":
+	# "sipovld" in sipovld.conf): nothing to switch, it starts
+	SOCK=$W/run2/sd.sock
+	install -d -o nobody -m 0700 "$W/run2"
+	printf '{ "control_socket": "%s", "user": "nobody" }\n' "$SOCK" >"$W/sd4.conf"
+	chmod 644 "$W/sd4.conf"
+	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups -- "$SD" --no-kernel -c "$W/sd4.conf" 2>"$W/sd4.log" &
+	sd=$!
+	if sd_wait "$SD"; then
+		ok "\"user\": \"nobody\" started as nobody: runs (nothing to switch)"
+	else
+		notok "\"user\": \"nobody\" started as nobody: $(grep -v '^$' "$W/sd4.log" | tail -1)"
+	fi
+	sd_stop "$sd"
 	if "$SD" --no-kernel -c "$W/sd2.conf" --user no-such-user-sipovl >/dev/null 2>"$W/sd3.log"; then
 		notok "--user no-such-user-sipovl must not start"
 	elif grep -q "no-such-user-sipovl.*no such user" "$W/sd3.log"; then
 		ok "--user no-such-user-sipovl: refused ($(grep -o 'user .*' "$W/sd3.log" | head -1))"
 	else
 		notok "--user no-such-user-sipovl: no clear error"; sed 's/^/# /' "$W/sd3.log" | head -5
+	fi
+
+	# make install, in a mount namespace with a private copy of /etc (the user database) and
+	# a scratch state directory: creates the system user sipovld and STATEDIR (0700, its own),
+	# as the package's postinst does
+	mkdir -p "$W/etc" "$W/inst"
+	cp -a /etc/. "$W/etc/"
+	if unshare --mount sh -c 'mount --bind "$1/etc" /etc && make -s install PREFIX="$1/inst/usr" \
+		SYSTEMDUNITDIR="$1/inst/unit" STATEDIR="$1/inst/state" >"$1/install.log" 2>&1 &&
+		getent passwd sipovld && stat -c "%U %G %a" "$1/inst/state"' sh "$W" >"$W/install.out" 2>&1 &&
+		grep -q "^sipovld:.*:/usr/sbin/nologin$" "$W/install.out" &&
+		grep -q "^sipovld sipovld 700$" "$W/install.out"; then
+		ok "make install: system user sipovld and its state directory (0700) created"
+	else
+		notok "make install: system user sipovld and its state directory"
+		sed 's/^/# /' "$W/install.out" "$W/install.log" | tail -8
 	fi
 fi
 

@@ -651,20 +651,34 @@ static void t_flow_pair(void)
 		{ "192.168.1.5", "10000", "192.168.1.5", "10002" }, { "10.0.0.255", "1", "10.0.1.0", "1" },
 		{ "fd01::10", "4000", "fd02::20", "4000" }, { "fd02::1", "65535", "fd01::ffff", "1" },
 	};
-	unsigned agree = 0, dialed1 = 0;
+	unsigned agree = 0, dialed1 = 0, unchecked_kept = 0, both_hosted = 0;
 
 	for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
 		struct sockaddr_storage a = sa(pairs[k][0], (unsigned)atoi(pairs[k][1]));
 		struct sockaddr_storage b = sa(pairs[k][2], (unsigned)atoi(pairs[k][3]));
-		bool g1_keeps_dialed = flow_pair_dialed_survives(&a, &b); /* gateway 1: dialed A -> B */
-		bool g2_keeps_dialed = flow_pair_dialed_survives(&b, &a); /* gateway 2: dialed B -> A */
+		bool g1_keeps_dialed = flow_pair_dialed_survives(&a, &b, true); /* gateway 1: dialed A -> B */
+		bool g2_keeps_dialed = flow_pair_dialed_survives(&b, &a, true); /* gateway 2: dialed B -> A */
 
 		agree += g1_keeps_dialed != g2_keeps_dialed;
 		dialed1 += g1_keeps_dialed;
+		/*
+		 * A hosted flow whose dialer's claim to the far address was not checked (no
+		 * source_map): an identity allowed to dial the hosted service, not the owner of
+		 * that address, may have dialed it. Its circuit must never take the intercepted
+		 * stream's traffic (the dialed flow is kept), on either side, whatever the pair.
+		 */
+		unchecked_kept += flow_pair_dialed_survives(&a, &b, false) + flow_pair_dialed_survives(&b, &a, false);
+		/* one side checked: never both sides moving to their hosted circuit (both closed) */
+		both_hosted += !flow_pair_dialed_survives(&a, &b, true) && !flow_pair_dialed_survives(&b, &a, false);
+		both_hosted += !flow_pair_dialed_survives(&a, &b, false) && !flow_pair_dialed_survives(&b, &a, true);
 	}
 	ok(agree == 6, "flow pair: both gateways keep the same one of the two circuits (%u of 6 pairs)", agree);
 	ok(dialed1 > 0 && dialed1 < 6, "flow pair: the circuit kept depends on the pair, not on the side (%u of 6 from gateway 1)",
 	   dialed1);
+	ok(unchecked_kept == 12, "flow pair: a hosted flow whose dialer was not checked never takes the dialed stream (dialed kept %u of 12)",
+	   unchecked_kept);
+	ok(!both_hosted, "flow pair: one side checked, the other not: never both moving to the hosted circuit (%u of 12)",
+	   both_hosted);
 	struct sockaddr_storage x = sa("10.1.0.10", 4000), y = sa("10.1.0.10", 4000);
 
 	ok(!flow_pair_cmp(&x, &y) && flow_pair_cmp(&x, &(struct sockaddr_storage){ .ss_family = AF_INET6 }) < 0,

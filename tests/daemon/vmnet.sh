@@ -21,6 +21,8 @@
 #           RTP 7222-7422; hosted by gw-b forwarding protocol/address/port, allowed ports
 #           exclude 7002 (refusal test), allowedSourceAddresses 10.1.0.0/24 + fd01::/64
 #   site-a  the mirror image (gw-b intercepts site A, gw-a hosts it)
+#   gw-c    a third identity that may dial site-b (and so claim site A's sources): the
+#           hijack test of daemon.sh
 set -euo pipefail
 
 ZD=${SIPOVLD_ZN_DIR:-/tmp/sipovld-zn}
@@ -36,7 +38,7 @@ zcli() { HOME="$ZD/home" ip netns exec "$NS" "$ZITI" "$@"; }
 provision() {
 	local site other net6 onet6 net onet
 	zcli edge login "$ADDR:$CPORT" -u admin -p admin -y >/dev/null
-	for site in a b; do
+	for site in a b c; do
 		zcli edge create identity "gw-$site" -a "gw-$site" -o "$ZD/gw-$site.jwt" >/dev/null
 		zcli edge enroll "$ZD/gw-$site.jwt" -o "$ZD/gw-$site.json" >/dev/null 2>&1 || die "enroll gw-$site"
 		chmod 600 "$ZD/gw-$site.json" # sipovld refuses key material others can read
@@ -62,6 +64,9 @@ provision() {
 		zcli edge create service-policy "site-$site-bind" Bind --service-roles "@site-$site" \
 			--identity-roles "#gw-$site" >/dev/null
 	done
+	# gw-c: a third site allowed to dial site-b (and to claim site-b's allowedSourceAddresses,
+	# which are site A's), for the hijack test in daemon.sh; it hosts nothing
+	zcli edge create service-policy site-b-dial-c Dial --service-roles @site-b --identity-roles "#gw-c" >/dev/null
 }
 
 cmd_prepare() {

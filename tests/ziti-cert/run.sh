@@ -134,7 +134,7 @@ if [ $((life - 60)) -ge $((CERT_S - 5)) ] && [ $((life - 60)) -le $((CERT_S + 5)
 else
 	notok "short certificate validity: notAfter - notBefore = $life s, expected $((CERT_S + 60))"
 fi
-chmod 0640 "$W/cert-host.json"
+chmod 0640 "$W/cert-host.json" # group-readable key material: renewal writes it back 0600
 
 # zt-tool renews only when asked (--renew; before that option it renewed by default)
 renew=
@@ -181,8 +181,8 @@ renewals=$(grep -c "certificate renewed" "$W/host.log")
 NA1=$(not_after "$W/cert-host.json")
 FP1=$(fingerprint "$W/cert-host.json")
 mode=$(stat -c %a "$W/cert-host.json")
-if [ "$renewals" -ge 1 ] && [ "$NA1" -gt "$(date +%s)" ] && [ "$FP1" != "$FP0" ] && [ "$mode" = 640 ]; then
-	ok "zt-tool host renewed its certificate $renewals time(s); the identity file holds the new one (valid $((NA1 - $(date +%s))) s more, was expired $(( $(date +%s) - NA0 )) s ago), mode 0640 kept"
+if [ "$renewals" -ge 1 ] && [ "$NA1" -gt "$(date +%s)" ] && [ "$FP1" != "$FP0" ] && [ "$mode" = 600 ]; then
+	ok "zt-tool host renewed its certificate $renewals time(s); the identity file holds the new one (valid $((NA1 - $(date +%s))) s more, was expired $(( $(date +%s) - NA0 )) s ago), mode 0640 -> 0600 (key material is owner-only)"
 else
 	notok "renewal written to the identity file (renewals=$renewals notAfter $NA0 -> $NA1, now $(date +%s), mode $mode)"
 	grep -i -E "certif|renew" "$W/host.log" | tail -8 | diag

@@ -5,7 +5,7 @@
 # tests/ziti/run.sh, which calls srcmap_tests; or run alone against a network from
 # `zitinet.sh start DIR`: tests/ziti/auth.sh DIR, TAP output).
 #
-#   srcmap_tests: sipovld (--no-kernel) hosts sm-svc, a TCP echo whose host.v1 admits the
+#   srcmap_tests: sipovld (--no-kernel) hosts sm-svc (and sm-udp: redial_tests below), a TCP echo whose host.v1 admits the
 #   sources 127.0.10.0/24 and 127.0.20.0/24 (allowedSourceAddresses). Its source_map gives
 #   127.0.10.0/24 to go-client ("site A") and 127.0.20.0/24 to zt-host ("site B"). Dials with
 #   app_data source_addr:
@@ -23,7 +23,12 @@ srcmap_tests() {
 		return
 	fi
 	mkdir -p "$D"
-	{ cli edge create config sm-host host.v1 \
+	{ cli edge create config sm-udp-host host.v1 \
+		"{\"protocol\":\"udp\",\"address\":\"127.0.0.1\",\"port\":$ZN_UDP_ECHO_PORT,\"allowedSourceAddresses\":[\"127.0.10.0/24\"]}" &&
+	  cli edge create service sm-udp -c sm-udp-host &&
+	  cli edge create service-policy sm-udp-bind Bind --service-roles @sm-udp --identity-roles @zt-other &&
+	  cli edge create service-policy sm-udp-dial Dial --service-roles @sm-udp --identity-roles @go-client &&
+	  cli edge create config sm-host host.v1 \
 		"{\"protocol\":\"tcp\",\"address\":\"127.0.0.1\",\"port\":$ZN_TCP_ECHO_PORT,\"allowedSourceAddresses\":[\"127.0.10.0/24\",\"127.0.20.0/24\"]}" &&
 	  cli edge create service sm-svc -c sm-host &&
 	  cli edge create service-policy sm-bind Bind --service-roles @sm-svc --identity-roles @zt-other &&
@@ -96,6 +101,7 @@ CONF
 	fi
 	check "source map: go-client (site A) claiming 127.0.10.5 is hosted (1000-byte echo)" sm_dial go-client 127.0.10.5
 	check "source map: zt-host (site B) claiming 127.0.20.5 is hosted (1000-byte echo)" sm_dial zt-host 127.0.20.5
+	redial_tests
 	rc=$("$sd" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -r '.counters.hosted_src_refused // 0')
 	[ "${rc:-0}" -ge 2 ] && ok "source map: hosted_src_refused counts the refusals ($rc)" ||
 		notok "source map: hosted_src_refused=$rc (expected at least 2)"
@@ -104,10 +110,74 @@ CONF
 	rc=$?
 	[ $rc -eq 0 ] && san_clean "$D/sipovld.log" && ok "clean exit: sipovld (source map) (exit 0, no ASan/UBSan/leak report)" ||
 		{ notok "clean exit: sipovld (source map) (exit $rc)"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/sipovld.log" | head -30 | diag; }
+	cli edge delete service-policy sm-udp-dial > /dev/null 2>&1
+	cli edge delete service-policy sm-udp-bind > /dev/null 2>&1
+	cli edge delete service sm-udp > /dev/null 2>&1
+	cli edge delete config sm-udp-host > /dev/null 2>&1
 	cli edge delete service-policy sm-dial > /dev/null 2>&1
 	cli edge delete service-policy sm-bind > /dev/null 2>&1
 	cli edge delete service sm-svc > /dev/null 2>&1
 	cli edge delete config sm-host > /dev/null 2>&1
+}
+
+# redial_tests (inside srcmap_tests: sipovld hosts sm-udp, a UDP echo admitting the sources
+# 127.0.10.0/24, which the source map gives to go-client): a dialer whose circuit moved dials
+# again for the same source and target while the old hosted flow is still open (the far side
+# re-dials a live UDP flow before this side saw the old circuit close). The new dial must
+# replace the old flow, not add a second one with the same address pair (two sockets on one
+# four-tuple, the target's datagrams split between them), and its datagrams must come back.
+redial_tests() {
+	local ready='' hold redial n2 ctr
+	for _ in $(seq 1 120); do
+		"$sd" --control "$D/sipovld.sock" --request status 2>/dev/null |
+			jq -e '[.services[] | select(.name == "sm-udp") | .host.listening] == [true]' > /dev/null 2>&1 &&
+			{ ready=1; break; }
+		sleep 0.25
+	done
+	[ -n "$ready" ] || { notok "re-dial: sipovld hosting sm-udp"; tail -5 "$D/sipovld.log" | diag; return; }
+	udp_dial() { # udp_dial OUT ARGS... &: go-client dials sm-udp claiming 127.0.10.7:40000
+		local out=$1
+		shift
+		exec "$SAN" dial -i "$ID/go-client.json" -s sm-udp --udp --size 64 --timeout-ms 30000 \
+			--app-data '{"source_addr":"127.0.10.7:40000"}' "$@" > "$out" 2>&1
+	}
+	# the first circuit: connected, holding (its one datagram would go after 20 s)
+	udp_dial "$D/redial-1.out" --count 1 --hold --linger-ms 20000 &
+	hold=$!
+	PIDS+=("$hold")
+	flows_of() {
+		"$sd" --control "$D/sipovld.sock" --request flows 2>/dev/null |
+			jq '[.[] | select(.type == "host-udp" and .source == "127.0.10.7:40000")] | length'
+	}
+	for _ in $(seq 1 120); do [ "$(flows_of)" = 1 ] && break; sleep 0.25; done
+	# that dialer is gone without a word (its router died; here: stopped), its circuit still
+	# open at the router and at sipovld, when it dials again
+	kill -STOP "$hold"
+	# the re-dial, while the first is open: counted once it is hosted (it echoes for 3 s)
+	udp_dial "$D/redial-2.out" --count 150 --pace-ms 20 &
+	redial=$!
+	PIDS+=("$redial")
+	for _ in $(seq 1 120); do
+		[ "$(grep -c "hosting a udp dial from 'go-client' .* from 127.0.10.7:40000" "$D/sipovld.log")" -ge 2 ] && break
+		sleep 0.25
+	done
+	n2=$(flows_of)
+	"$sd" --control "$D/sipovld.sock" --request flows > "$D/redial-flows.json" 2>&1
+	ctr=$("$sd" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -r '.counters.hosted_udp_redialed // "n/a"')
+	if wait "$redial"; then
+		ok "re-dial: the new dial's 150 datagrams came back through sipovld"
+	else
+		notok "re-dial: the new dial's datagrams"; tail -3 "$D/redial-2.out" | diag
+	fi
+	if [ "$n2" = 1 ] && [ "$ctr" = 1 ]; then
+		ok "re-dial: one hosted flow for the address pair, the old one replaced (hosted_udp_redialed $ctr)"
+	else
+		notok "re-dial: hosted flows for 127.0.10.7:40000 -> the echo: $n2 (want 1), hosted_udp_redialed $ctr (want 1)"
+		grep "127.0.10.7:40000" "$D/sipovld.log" | tail -4 | diag
+		jq -c '.[] | select(.type == "host-udp")' "$D/redial-flows.json" | diag
+	fi
+	kill -KILL "$hold" 2>/dev/null
+	wait "$hold" 2>/dev/null
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -1315,6 +1315,8 @@ out:
 }
 
 void test_ctrls(void); /* unit_ctrls.c */
+void test_chan_probes(void); /* unit_chan.c */
+void test_secret_modes(void); /* unit_files.c */
 
 int main(void)
 {
@@ -1329,6 +1331,7 @@ int main(void)
 	test_held_dial();
 	test_sched();
 	test_sched_redial();
+	test_chan_probes();
 	test_identity();
 	test_controller_faults();
 	test_ctrls();
@@ -1336,5 +1339,6 @@ int main(void)
 	test_enroll_parts();
 	test_identity_update();
 	test_identity_roll();
+	test_secret_modes();
 	return failures ? 1 : 0;
 }

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zt-unit: a router channel's probes and tokens (review of issue 12's merge). The channel has
+ * no socket: what it writes is taken from ch->out as a router would read it, and the router's
+ * answers are dispatched by hand.
+ *
+ *   - probes: the liveness probe and the read-position (mark) probes are all Latency
+ *     messages, which a router answers one at a time, in order, and may skip while it answers
+ *     another. A skipped probe is never answered: an idle healthy channel must not be declared
+ *     dead for the liveness probe the router skipped, and probes left unanswered must not pile
+ *     up in the pending-reply list.
+ *   - token: an OIDC token refreshed while a channel waits for its hello's answer reaches that
+ *     router too (the hello carried the old one).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/ziti/zt_internal.h"
+
+void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct chan_out {
+	unsigned probes, updates;
+	int32_t last_probe, hello_seq;
+	char token[64];
+};
+
+/* take everything in ch->out, as a write to the router would */
+static void chan_take(struct zt_chan *ch, struct chan_out *o)
+{
+	struct zt_msg m;
+	size_t used;
+
+	while (zt_buf_used(&ch->out) &&
+	       zt_msg_parse(ch->out.data + ch->out.off, zt_buf_used(&ch->out), &m, &used, NULL) == ZT_PARSE_OK) {
+		if (m.content_type == ZT_CT_LATENCY) {
+			o->probes++;
+			o->last_probe = m.seq;
+		} else if (m.content_type == ZT_CT_HELLO) {
+			o->hello_seq = m.seq;
+		} else if (m.content_type == ZT_CT_UPDATE_TOKEN) {
+			o->updates++;
+			snprintf(o->token, sizeof(o->token), "%.*s", (int)m.body_len, (const char *)m.body);
+		}
+		zt_buf_consume(&ch->out, used);
+	}
+}
+
+/* the router answers the message of sequence @seq (a Result, as it answers Latency and hello) */
+static void answer(struct zt_chan *ch, int32_t seq)
+{
+	struct zt_msgb mb;
+	struct zt_buf in = { 0 };
+	struct zt_msg m;
+	size_t used;
+
+	zt_msgb_begin(&mb, &in, ZT_CT_RESULT, 90000 + seq);
+	zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)seq);
+	zt_msgb_hdr_u8(&mb, ZT_H_RESULT_SUCCESS, 1);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	zt_chan_dispatch(ch, &m);
+	zt_buf_free(&in);
+}
+
+static unsigned pending(const struct zt_chan *ch)
+{
+	unsigned n = 0;
+
+	for (const struct zt_pending *p = ch->pending; p; p = p->next)
+		n++;
+	return n;
+}
+
+static void chan_init(struct zt_ctx *ctx, struct zt_chan *ch, struct zt_conn *c)
+{
+	ctx->loop = zt_loop_new();
+	ctx->o.log_level = -1;
+	ch->ctx = ctx;
+	ch->name = "test";
+	ch->fd = -1;
+	ch->state = ZT_CH_UP;
+	ch->in_dispatch = true; /* zt_chan_flush leaves everything queued: the test takes it */
+	zt_task_init(&ch->flush_task, NULL, NULL);
+	zt_timer_init(&ch->mark_timer, zt_chan_mark_timer_cb, ch);
+	zt_timer_init(&ch->latency_timer, zt_chan_latency_tick, ch);
+	zt_timer_init(&ch->backoff_timer, NULL, NULL);
+	zt_timer_init(&ch->io_timer, NULL, NULL);
+	ctx->chans = ch;
+	if (c) {
+		c->ctx = ctx;
+		c->ch = ch;
+		c->id = 1;
+		c->state = ZT_C_UP;
+		zt_timer_init(&c->timer, NULL, NULL);
+		zt_chan_map_add(ch, c->id, c, 0);
+	}
+}
+
+static void chan_fini(struct zt_ctx *ctx, struct zt_chan *ch, struct zt_conn *c)
+{
+	zt_timer_stop(ctx->loop, &ch->mark_timer);
+	zt_timer_stop(ctx->loop, &ch->latency_timer);
+	zt_timer_stop(ctx->loop, &ch->backoff_timer);
+	zt_timer_stop(ctx->loop, &ch->io_timer);
+	if (c)
+		zt_chan_map_del(ch, c->id);
+	zt_chan_cancel_replies(ch, ch);
+	zt_chan_cancel_replies(ch, NULL);
+	zt_chan_sched_free(ch);
+	zt_buf_free(&ch->out);
+	zt_buf_free(&ch->in);
+	free(ch->conns);
+	zt_loop_free(ctx->loop);
+}
+
+/* stream data held back by a router that does not confirm it: mark probes go unanswered */
+static void hold_back(struct zt_chan *ch, struct zt_conn *c, struct chan_out *o)
+{
+	static uint8_t big[1u << 20];
+	size_t prev;
+
+	zt_write(c, big, sizeof(big));
+	do {
+		prev = zt_buf_used(&ch->bulk);
+		zt_chan_refill(ch);
+		chan_take(ch, o);
+	} while (zt_buf_used(&ch->bulk) != prev);
+}
+
+static void test_probe_pile_up(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c = { 0 };
+	struct chan_out o = { 0 };
+
+	chan_init(&ctx, &ch, &c);
+	hold_back(&ch, &c, &o);
+	/* the router stays silent: the re-probe timer fires 200 times (4 s at 20 ms) */
+	for (int i = 0; i < 200; i++) {
+		zt_chan_mark_timer_cb(&ch);
+		chan_take(&ch, &o);
+	}
+	unsigned n = pending(&ch);
+
+	check(n <= sizeof(ch.marks) / sizeof(ch.marks[0]) + 1,
+	      "probes: 200 unanswered re-probes leave at most %zu replies pending (%u pending, %u probes sent)",
+	      sizeof(ch.marks) / sizeof(ch.marks[0]) + 1, n, o.probes);
+	/* the router answers the latest: everything before it is read, nothing stays pending */
+	answer(&ch, o.last_probe);
+	check(pending(&ch) == 0, "probes: the answer to the latest probe leaves none pending (%u)", pending(&ch));
+	chan_fini(&ctx, &ch, &c);
+}
+
+static void test_probe_skipped(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c = { 0 };
+	struct chan_out o = { 0 };
+
+	chan_init(&ctx, &ch, &c);
+	ctx.o.latency_ms = 1;          /* the liveness probe is due at once ... */
+	ctx.o.latency_timeout_ms = 30; /* ... and late after 30 ms */
+	hold_back(&ch, &c, &o);
+	ch.probe_ok_ms = zt_now_ms() - 1000;
+	zt_chan_latency_tick(&ch);
+	chan_take(&ch, &o);
+	int32_t liveness = o.last_probe;
+
+	check(ch.latency_outstanding, "probes: a liveness probe is out (seq %d)", liveness);
+	/* a re-probe after it; the router, busy answering, skips the liveness probe and answers that */
+	zt_chan_mark_timer_cb(&ch);
+	chan_take(&ch, &o);
+	check(o.last_probe != liveness, "probes: a read-position probe follows it (seq %d)", o.last_probe);
+	answer(&ch, o.last_probe);
+	check(!ch.latency_outstanding && pending(&ch) == 0,
+	      "probes: the skipped liveness probe counts as answered (outstanding %d, %u replies pending)",
+	      ch.latency_outstanding, pending(&ch));
+	/* the channel then goes idle: no more traffic, the deadline passes */
+	ch.last_tx_ms = ch.last_rx_ms = zt_now_ms();
+	usleep(60 * 1000);
+	zt_chan_latency_tick(&ch);
+	check(ch.state == ZT_CH_UP, "probes: a router that answered a later probe is alive (state %d, want UP %d: %s)",
+	      ch.state, ZT_CH_UP, ch.last_err[0] ? ch.last_err : "no error");
+	chan_fini(&ctx, &ch, &c);
+}
+
+static void test_token_during_hello(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct chan_out o = { 0 };
+
+	chan_init(&ctx, &ch, NULL);
+	ch.state = ZT_CH_TLS;
+	ctx.api_token = strdup("token-1");
+	zt_chan_send_hello(&ch);
+	chan_take(&ch, &o);
+	check(ch.state == ZT_CH_HELLO, "token: the hello is out with token-1");
+	/* the OIDC token is refreshed before the router answered the hello */
+	free(ctx.api_token);
+	ctx.api_token = strdup("token-2");
+	zt_chan_token_refreshed(&ctx);
+	chan_take(&ch, &o);
+	answer(&ch, o.hello_seq);
+	chan_take(&ch, &o);
+	check(ch.state == ZT_CH_UP && o.updates == 1 && !strcmp(o.token, "token-2"),
+	      "token: refreshed while the hello was out: the router gets the new token once up (%u updates, '%s')",
+	      o.updates, o.token);
+	/* a refresh once up: one more, as before */
+	free(ctx.api_token);
+	ctx.api_token = strdup("token-3");
+	zt_chan_token_refreshed(&ctx);
+	chan_take(&ch, &o);
+	check(o.updates == 2 && !strcmp(o.token, "token-3"), "token: a refresh while up is pushed at once (%u, '%s')",
+	      o.updates, o.token);
+	free(ctx.api_token);
+	chan_fini(&ctx, &ch, NULL);
+}
+
+void test_chan_probes(void)
+{
+	test_probe_pile_up();
+	test_probe_skipped();
+	test_token_during_hello();
+}

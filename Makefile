@@ -3,7 +3,8 @@
 #   make            build sipovl.ko (against an installed Debian kernel) and all userspace
 #   make check      install what is missing, then run every test; ends with "N passed, M failed"
 #   make check-debug  every kernel selftest on the debug kernel (make check runs a chosen few)
-#   make fuzz       the netlink fuzzer on the debug kernel for FUZZ_SECONDS (600; FUZZ_SEED=)
+#   make fuzz       the netlink and packet fuzzers on the debug kernel for FUZZ_SECONDS (600; FUZZ_SEED=)
+#                   each, and FUZZ_ROUNDS (100) unload/namespace churn rounds
 #   make demo       install what is missing, boot the VM and run the demo
 #   make bench      benchmarks (see Documentation/benchmarks.md)
 #   make install    sipovlctl, sipovld, man page, bash completion, systemd unit (DESTDIR=, PREFIX=)
@@ -154,11 +155,14 @@ check-debug:
 	@SIPOVL_VM_DEBUG_FILES=all scripts/check.sh kernel-debug vm-debug
 
 FUZZ_SECONDS ?= 600
+FUZZ_ROUNDS ?= 100
 fuzz:
 	@scripts/deps.sh check
 	@SIPOVL_FUZZ_SECONDS=$(FUZZ_SECONDS) SIPOVL_FUZZ_SEED=$(FUZZ_SEED) \
-		SIPOVL_TEST_TIMEOUT=$$(($(FUZZ_SECONDS) * 2 + 600)) SIPOVL_VM_TIMEOUT=$$(($(FUZZ_SECONDS) * 2 + 1800)) \
-		selftests/vm/run.sh --kernel debug selftests/fuzz/nlfuzz.sh
+		SIPOVL_PKTFUZZ_SECONDS=$(FUZZ_SECONDS) SIPOVL_CHURN_ROUNDS=$(FUZZ_ROUNDS) SIPOVL_CHURN_SECONDS=$$(($(FUZZ_ROUNDS) * 40)) \
+		SIPOVL_TEST_TIMEOUT=$$(($(FUZZ_SECONDS) * 2 + $(FUZZ_ROUNDS) * 40 + 600)) \
+		SIPOVL_VM_TIMEOUT=$$(($(FUZZ_SECONDS) * 4 + $(FUZZ_ROUNDS) * 40 + 3600)) \
+		selftests/vm/run.sh --kernel debug selftests/fuzz/nlfuzz.sh selftests/fuzz/pktfuzz.sh
 
 demo:
 	@scripts/deps.sh demo

@@ -267,7 +267,10 @@ kernel_debug() {
 
 # vm_debug: the VM selftests on the debug kernel. In make check a chosen few
 # (VM_DEBUG_FILES; why these: Documentation/testing.md, "The debug kernel")
-# and the netlink fuzzer for SIPOVL_FUZZ_SECONDS (default 60); with
+# the netlink fuzzer for SIPOVL_FUZZ_SECONDS (default 60) and the packet
+# fuzzer for SIPOVL_PKTFUZZ_SECONDS (20); its unload/namespace churn
+# (SIPOVL_CHURN_ROUNDS) runs in make fuzz only: on the debug kernel one
+# round took 542 s at load ~30 (Documentation/testing.md); with
 # SIPOVL_VM_DEBUG_FILES=all (make check-debug) every file but the daemon
 # end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default "daemon.sh
 # daemon-update.sh": they stay on the Debian kernels), then the fuzzer.
@@ -288,8 +291,9 @@ vm_debug() {
 			files+=("$TOP/selftests/sipovl/$t")
 		done
 	fi
-	files+=("$TOP/selftests/fuzz/nlfuzz.sh")
-	SIPOVL_FUZZ_SECONDS=${SIPOVL_FUZZ_SECONDS:-60} selftests/vm/run.sh --kernel debug "${files[@]}"
+	files+=("$TOP/selftests/fuzz/nlfuzz.sh" "$TOP/selftests/fuzz/pktfuzz.sh")
+	SIPOVL_FUZZ_SECONDS=${SIPOVL_FUZZ_SECONDS:-60} SIPOVL_PKTFUZZ_SECONDS=${SIPOVL_PKTFUZZ_SECONDS:-20} \
+		SIPOVL_CHURN_ROUNDS=${SIPOVL_CHURN_ROUNDS:-0} selftests/vm/run.sh --kernel debug "${files[@]}"
 }
 
 # ---- build ----

@@ -1,0 +1,263 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The packet fuzzer and the unload/namespace churn, for the debug kernel (the
+# runner fails the file on any KASAN, KFENCE, lockdep, RCU, kmemleak or UBSAN
+# report; Documentation/testing.md, "The packet fuzzer").
+#
+# 1. pktfuzz.py for SIPOVL_PKTFUZZ_SECONDS (default 30): malformed and random
+#    IPv4/IPv6 packets from an AF_PACKET socket into the gateway's hooks,
+#    against a loaded intercept table replaced all the time, registered
+#    daemon sockets and a transparent source range; the valid reference
+#    packets in the mix must each arrive where the table says (steered to
+#    the daemon, or not: forwarded to the sink, delivered to a local socket
+#    or to the socket that owns a transparent-source flow).
+#
+#      snd s0 10.1.0.2 fd01::2 --- g0 gw (lo 10.9.0.1 fd09::1) g1 --- k0 sink (10.10/16, fd10::/48)
+#
+# 2. SIPOVL_CHURN_ROUNDS (default 5; at most SIPOVL_CHURN_SECONDS, 240) rounds of: insmod, tables and registered
+#    listeners in two namespaces with UDP and TCP traffic running, rmmod with
+#    all of it live; meanwhile namespaces with tables, registered sockets and
+#    traffic are created and deleted in a loop. Steering must work after it.
+#
+# SIPOVL_FUZZ_SEED reproduces a run (its seed is printed). `make fuzz` runs
+# both longer.
+source "$(dirname "$0")/../lib.sh"
+require_root
+require_cmd ip python3 nft
+
+BIN=${SIPOVL_BIN:-$SIPOVL_TOP/build}
+CTL=$BIN/sipovlctl
+PEER=$BIN/selftests/peer
+PY=$(dirname "$0")/pktfuzz.py
+[ -x "$CTL" ] && [ -x "$PEER" ] || bail_out "build first: $CTL $PEER"
+SECONDS_FUZZ=${SIPOVL_PKTFUZZ_SECONDS:-30}
+ROUNDS=${SIPOVL_CHURN_ROUNDS:-5}
+SEED=${SIPOVL_FUZZ_SEED:-$((RANDOM * 32768 + RANDOM))}
+diag "seed $SEED (SIPOVL_FUZZ_SEED=$SEED reproduces the packets)"
+
+load_module
+modprobe -q veth || true
+modprobe -q nf_tables || true
+TMP=$(mktemp -d)
+on_exit rm -rf "$TMP"
+
+# ---- 1. packet fuzzing
+setup_ns SND GW SINK
+ip link add s0 netns "$SND" address 02:00:00:00:00:02 type veth peer name g0 netns "$GW" address 02:00:00:00:00:01 ||
+	bail_out "cannot create veth"
+ip link add k0 netns "$SINK" type veth peer name g1 netns "$GW" || bail_out "cannot create veth"
+while read -r ns dev addr; do
+	case $addr in
+	*:*) ip -n "$ns" addr add "$addr" dev "$dev" nodad ;;
+	*) ip -n "$ns" addr add "$addr" dev "$dev" ;;
+	esac
+	ip -n "$ns" link set "$dev" up
+done <<-EOF
+	$SND s0 10.1.0.2/24
+	$SND s0 fd01::2/64
+	$GW g0 10.1.0.1/24
+	$GW g0 fd01::1/64
+	$GW g1 10.3.0.1/24
+	$GW g1 fd03::1/64
+	$GW lo 10.9.0.1/32
+	$GW lo fd09::1/128
+	$SINK k0 10.3.0.2/24
+	$SINK k0 fd03::2/64
+EOF
+ip -n "$GW" route add 10.10.0.0/16 via 10.3.0.2
+ip -n "$GW" -6 route add fd10::/48 via fd03::2
+ip -n "$SINK" route add local 10.10.0.0/16 dev lo
+ip -n "$SINK" -6 route add local fd10::/48 dev lo
+ip -n "$SINK" route add default via 10.3.0.1
+ip -n "$SINK" -6 route add default via fd03::1
+ip -n "$SND" route add default via 10.1.0.1
+ip -n "$SND" -6 route add default via fd01::1
+ip netns exec "$GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+# Fragment queues: room for the reference datagrams among the fuzzer's
+# overlapping and never-completed fragments.
+ip netns exec "$GW" sysctl -qw net.ipv4.ipfrag_time=2 net.ipv6.ip6frag_time=2
+
+# start NS NAME CMD...: a background process that prints "ready" when set
+# up; its pid in $PID.
+start() {
+	local ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	PID=$!
+	on_exit kill "$PID"
+	busywait 60000 grep -q ready "$TMP/$name.out" >/dev/null ||
+		bail_out "$name did not start: $(cat "$TMP/$name.err")"
+}
+start "$GW" daemon python3 "$PY" daemon --log "$TMP/daemon.log" --seed "$SEED"
+DPID=$PID
+start "$SINK" sink python3 "$PY" sink --log "$TMP/sink.log"
+SPID=$PID
+rc=0
+out=$(ip netns exec "$SND" python3 "$PY" send --dev s0 --log "$TMP/expected" --seconds "$SECONDS_FUZZ" --seed "$SEED" 2>&1) ||
+	rc=$?
+echo "$out"
+if [ $rc = 0 ]; then ok "sender ran $SECONDS_FUZZ s"; else not_ok "sender ran $SECONDS_FUZZ s (exit $rc)"; fi
+# Stragglers (a steered datagram may sit in a queue for a moment).
+sleep 1
+kill -TERM "$DPID" "$SPID"
+rc=0
+wait "$DPID" || rc=$?
+grep -v '^ready' "$TMP/daemon.out" || true
+if [ $rc = 0 ]; then
+	ok "the table was replaced all along without an error"
+else
+	not_ok "the table was replaced all along without an error (daemon exit $rc)" "$(tail -5 "$TMP/daemon.err")"
+fi
+wait "$SPID" 2>/dev/null || true
+rc=0
+out=$(python3 "$PY" check --expected "$TMP/expected" "$TMP/daemon.log" "$TMP/sink.log" "$TMP/expected.replies") || rc=$?
+echo "$out"
+if [ $rc = 0 ]; then
+	ok "reference packets: each one that arrived was steered or not as the table says"
+else
+	not_ok "reference packets: each one that arrived was steered or not as the table says"
+fi
+cleanup_ns "$SND" "$GW" "$SINK"
+check "module unloads after the packet fuzzing" unload_module
+diag "packet fuzzing took ${SECONDS} s"
+t0=$SECONDS
+
+# ---- 2. unload and namespace churn under traffic
+if [ "$ROUNDS" = 0 ]; then
+	skip "unload/namespace churn" "SIPOVL_CHURN_ROUNDS=0"
+	done_testing
+fi
+# Empty nft base chains keep the netfilter static keys enabled across the
+# reloads (QEMU TCG can mis-execute code live-patched on another vCPU; see
+# replace.sh).
+setup_ns KEEP L1 L2
+ip netns exec "$KEEP" nft -f - <<'NFT' || bail_out "cannot create the nft keep-alive chains"
+table inet sipovl_keys {
+	chain pre { type filter hook prerouting priority 0; }
+	chain out { type filter hook output priority 0; }
+}
+NFT
+cat >"$TMP/t" <<'EOF'
+intercept sip proto udp,tcp addr 10.6.0.0/16,fd06::/48 port 5060-5061
+intercept other proto udp addr 10.6.1.0/24 port 1-65535 policy pass
+EOF
+for ns in "$L1" "$L2"; do
+	ip -n "$ns" route add local 10.6.0.0/16 dev lo
+	ip -n "$ns" -6 route add local fd06::/48 dev lo
+done
+insmod "$SIPOVL_KO" || bail_out "insmod failed"
+for ns in "$L1" "$L2"; do
+	ip netns exec "$ns" "$PEER" blast --udp --dst 10.6.0.9:5060 --count 0 --gap-us 1000 >/dev/null 2>&1 &
+	on_exit kill $!
+	ip netns exec "$ns" "$PEER" blast --udp --dst '[fd06::9]:5060' --count 0 --gap-us 1000 >/dev/null 2>&1 &
+	on_exit kill $!
+	ip netns exec "$ns" bash -c "while :; do '$PEER' send --tcp --timeout 1 --dst 10.6.0.9:5061 --msg x; done" >/dev/null 2>&1 &
+	on_exit kill $!
+done
+
+# churn: namespaces with a table, registered sockets and traffic, created and
+# deleted until $TMP/stop appears; counts them in $TMP/churned.
+churn() {
+	local n=0 ns
+	while [ ! -e "$TMP/stop" ]; do
+		ns=churn-$n-$(mktemp -u XXXXXX)
+		ip netns add "$ns" || break
+		ip -n "$ns" link set lo up
+		ip -n "$ns" route add local 10.6.0.0/16 dev lo
+		ip netns exec "$ns" "$CTL" apply "$TMP/t" >/dev/null 2>&1
+		ip netns exec "$ns" "$PEER" listen -4 --port 9999 >/dev/null 2>&1 &
+		ip netns exec "$ns" "$PEER" blast --udp --dst 10.6.0.9:5060 --count 200 --gap-us 500 >/dev/null 2>&1
+		# Delete it with its sockets registered: the processes go with it.
+		ip netns pids "$ns" | xargs -r kill -TERM 2>/dev/null
+		ip netns del "$ns"
+		n=$((n + 1))
+		echo "$n" >"$TMP/churned"
+	done
+}
+churn &
+CHURN=$!
+on_exit kill "$CHURN"
+
+# rmmod_bounded ROUND: rmmod, reporting what it waits in when it takes over
+# SIPOVL_RMMOD_TIMEOUT (300 s): a module exit that never ends is a defect.
+rmmod_bounded() {
+	local pid i
+	rmmod sipovl &
+	pid=$!
+	for i in $(seq 1 "${SIPOVL_RMMOD_TIMEOUT:-300}"); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		diag "round $1: rmmod still running after $i s; its kernel stack:"
+		sed 's/^/#   /' "/proc/$pid/stack" 2>/dev/null
+		return 1
+	fi
+	wait "$pid"
+}
+
+# Rounds stop early (the points say how many ran) once SIPOVL_CHURN_SECONDS
+# (default 240) have passed: a loaded host makes the debug kernel slow.
+fails=0 done_rounds=0
+for r in $(seq 1 "$ROUNDS"); do
+	if [ $r -gt 1 ] && [ $((SECONDS - t0)) -ge "${SIPOVL_CHURN_SECONDS:-240}" ]; then
+		diag "churn: stopping after $done_rounds rounds ($((SECONDS - t0)) s)"
+		break
+	fi
+	[ -d /sys/module/sipovl ] || insmod "$SIPOVL_KO" || { fails=$((fails + 1)); diag "round $r: insmod failed"; break; }
+	lpids=()
+	for ns in "$L1" "$L2"; do
+		ip netns exec "$ns" "$CTL" apply "$TMP/t" >/dev/null || { fails=$((fails + 1)); diag "round $r: apply failed in $ns"; }
+		ip netns exec "$ns" "$PEER" listen -4 --port 9999 >"$TMP/l-$ns.out" 2>/dev/null &
+		lpids+=($!)
+		ip netns exec "$ns" "$PEER" listen -6 --port 9999 >"$TMP/l6-$ns.out" 2>/dev/null &
+		lpids+=($!)
+	done
+	for ns in "$L1" "$L2"; do
+		busywait 60000 grep -q ready "$TMP/l-$ns.out" "$TMP/l6-$ns.out" >/dev/null ||
+			{ fails=$((fails + 1)); diag "round $r: listener in $ns not ready"; }
+	done
+	# Steered traffic reaches the listeners, then unload with all of it live.
+	sleep 1
+	if rmmod_bounded "$r"; then
+		done_rounds=$((done_rounds + 1))
+	else
+		fails=$((fails + 1))
+		diag "round $r: rmmod failed"
+	fi
+	kill "${lpids[@]}" 2>/dev/null
+	wait "${lpids[@]}" 2>/dev/null
+	diag "round $r done at $((SECONDS - t0)) s"
+	[ $fails = 0 ] || break
+done
+touch "$TMP/stop"
+wait "$CHURN" 2>/dev/null
+churned=$(cat "$TMP/churned" 2>/dev/null || echo 0)
+if [ $fails = 0 ] && [ $done_rounds -ge 1 ]; then
+	ok "$done_rounds unload/reload rounds with live namespaces, registered sockets and traffic"
+else
+	not_ok "unload/reload rounds with live namespaces, registered sockets and traffic ($done_rounds done, $fails failures)"
+fi
+if [ "$churned" -gt 0 ]; then
+	ok "namespaces with registered sockets created and deleted meanwhile: $churned"
+else
+	not_ok "namespaces with registered sockets created and deleted meanwhile: none"
+fi
+
+diag "churn: $done_rounds rounds in $((SECONDS - t0)) s"
+
+# Steering still works after it all.
+[ -d /sys/module/sipovl ] || insmod "$SIPOVL_KO" || bail_out "insmod failed"
+ip netns exec "$L1" "$CTL" apply "$TMP/t" >/dev/null || bail_out "apply failed"
+ip netns exec "$L1" "$PEER" listen -4 --port 9999 >"$TMP/final.out" 2>/dev/null &
+on_exit kill $!
+busywait 30000 grep -q ready "$TMP/final.out" >/dev/null || bail_out "listener not ready"
+out=$(ip netns exec "$L1" "$PEER" send --udp --dst 10.6.0.77:5060 --msg after 2>&1)
+if grep -q '^UDP [0-9.]*:[0-9]* 10\.6\.0\.77:5060 after$' <<<"$out"; then
+	ok "steering works after the churn"
+else
+	not_ok "steering works after the churn" "$out"
+fi
+cleanup_all_ns
+check "module unloads at the end" unload_module
+done_testing

@@ -57,9 +57,10 @@ $(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objec
 
 # The DNS responder's message code (daemon/dns_msg.c) is I/O free like the configuration model.
 D_DNS_MSG := daemon/dns_msg.c daemon/dns_msg.h
-$(O)/san/dns-unit: tests/daemon/dns_unit.c $(D_DNS_MSG)
+D_DNS_ZONE := daemon/dns_zone.c daemon/dns_zone.h
+$(O)/san/dns-unit: tests/daemon/dns_unit.c $(D_DNS_MSG) $(D_DNS_ZONE)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/dns_unit.c daemon/dns_msg.c -o $@
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/dns_unit.c daemon/dns_msg.c daemon/dns_zone.c -o $@
 
 $(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG)
 	@mkdir -p $(@D)

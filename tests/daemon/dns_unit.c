@@ -2,14 +2,18 @@
 /*
  * Unit tests (TAP 13) of sipovld's DNS message parser and builder (daemon/dns_msg.c): names and
  * compression, label and name limits, QDCOUNT, EDNS0, answers of every type, errors,
- * truncation, TCP framing. Built with ASan/UBSan ($(O)/san/dns-unit); run by tests/daemon/run.sh.
+ * truncation, TCP framing; the responder's names (daemon/dns_zone.c): addresses from the
+ * virtual ranges, SIP discovery (NAPTR, SRV), negative answers, kernel prefixes. Built with ASan/UBSan ($(O)/san/dns-unit); run by tests/daemon/run.sh.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "daemon/dns_msg.h"
+#include "daemon/dns_zone.h"
 
 static int n, failed;
 
@@ -330,6 +334,144 @@ static void t_errors(void)
 	ok(dns_error(b, 5, &q, DNS_R_SERVFAIL) == 0, "no room: nothing");
 }
 
+
+/* The answer to @name/@type from @z: its rcode, records per section, and the first answer's data */
+struct got {
+	int rcode, an, ns, ar;
+	bool aa, tc;
+	uint16_t t0;                    /* type of the first record */
+	uint8_t d0[64];                 /* its data */
+	size_t l0;
+};
+
+static int zq(struct dns_zone *z, const char *name, uint16_t type, struct got *g, bool *changed)
+{
+	uint8_t qb[600], b[4096];
+	struct dns_query q;
+	char err[64], s[DNS_NAME_STRLEN];
+	size_t l = mkq(qb, name, type, 0), off, next;
+	int rl;
+
+	memset(g, 0, sizeof(*g));
+	if (dns_parse_query(qb, l, &q, err, sizeof(err)))
+		return -2;
+	rl = dns_zone_answer(z, &q, b, sizeof(b), dns_udp_limit(&q), true, changed);
+	if (rl <= 0)
+		return rl;
+	g->rcode = dns_get16(b + 2) & 0xf;
+	g->aa = dns_get16(b + 2) & DNS_F_AA;
+	g->tc = dns_get16(b + 2) & DNS_F_TC;
+	g->an = dns_get16(b + 6);
+	g->ns = dns_get16(b + 8);
+	g->ar = dns_get16(b + 10);
+	if (dns_name_read(b, (size_t)rl, DNS_HDRLEN, s, sizeof(s), &next, err, sizeof(err)))
+		return -3;
+	off = next + 4;
+	if (g->an + g->ns) {
+		if (dns_name_read(b, (size_t)rl, off, s, sizeof(s), &next, err, sizeof(err)))
+			return -3;
+		g->t0 = dns_get16(b + next);
+		g->l0 = dns_get16(b + next + 8);
+		memcpy(g->d0, b + next + 10, g->l0 < sizeof(g->d0) ? g->l0 : sizeof(g->d0));
+	}
+	unsigned nrr;
+
+	return walk(b, (size_t)rl, &nrr) ? -3 : rl;
+}
+
+static void t_zone(void)
+{
+	struct sipovl_prefix r4, r6;
+	struct dns_zone *z;
+	struct got g;
+	bool ch = false;
+	char *p1[] = { "PBX.example.ziti." }, *p2[] = { "*.voip.example" }, *p3[] = { "tls.example" };
+	struct sipovl_portrange sip = { 5060, 5061 }, rtp = { 10000, 20000 }, one = { 5080, 5080 };
+	struct dns_zsvc sv[] = {
+		{ 7, p1, 1, SIPOVL_PROTO_UDP | SIPOVL_PROTO_TCP, &sip, 1 },
+		{ 8, p2, 1, SIPOVL_PROTO_UDP, &one, 1 },
+		{ 9, p2, 1, SIPOVL_PROTO_UDP, &rtp, 1 },
+		{ 10, p3, 1, SIPOVL_PROTO_TCP, &sip, 1 },
+	};
+	uint8_t a4[4], a6[16];
+
+	memset(&r4, 0, sizeof(r4));
+	memset(&r6, 0, sizeof(r6));
+	r4.family = AF_INET, r4.len = 24, inet_pton(AF_INET, "100.64.1.0", r4.addr);
+	r6.family = AF_INET6, r6.len = 120, inet_pton(AF_INET6, "fd00:5::", r6.addr);
+	ok(!dns_zone_new(NULL, NULL), "a zone needs a range");
+	struct sipovl_prefix tiny = r4;
+
+	tiny.len = 31;
+	ok(!dns_zone_new(&tiny, NULL), "a /31 range refused");
+	z = dns_zone_new(&r4, &r6);
+	ok(z && dns_zone_set(z, sv, 4) == 0, "zone with 4 services");
+	ok(zq(z, "other.example", DNS_T_A, &g, &ch) == 0 && !ch, "a name of no service: relayed");
+	ok(zq(z, "pbx.example.ziti", DNS_T_A, &g, &ch) > 0 && ch && g.aa && g.rcode == 0 && g.an == 1 &&
+		   g.t0 == DNS_T_A && inet_pton(AF_INET, "100.64.1.1", a4) && !memcmp(g.d0, a4, 4),
+	   "exact name (pattern upper case, trailing dot): A 100.64.1.1, a new name");
+	ch = false;
+	ok(zq(z, "PBX.EXAMPLE.ZITI", DNS_T_AAAA, &g, &ch) > 0 && !ch && g.an == 1 && g.t0 == DNS_T_AAAA &&
+		   inet_pton(AF_INET6, "fd00:5::1", a6) && !memcmp(g.d0, a6, 16),
+	   "same name in upper case: AAAA fd00:5::1 (same offset), no new name");
+	ok(zq(z, "a.voip.example", DNS_T_A, &g, &ch) > 0 && ch && g.an == 1 && g.d0[3] == 2, "wildcard name: 100.64.1.2");
+	ok(zq(z, "b.c.voip.example", DNS_T_ANY, &g, &ch) > 0 && g.an == 2 && g.d0[3] == 3, "ANY: A and AAAA, .3");
+	ok(zq(z, "voip.example", DNS_T_A, &g, &ch) == 0, "wildcard base itself: relayed");
+	ok(zq(z, "pbx.example.ziti", DNS_T_MX, &g, &ch) > 0 && g.rcode == 0 && !g.an && g.ns == 1 && g.t0 == DNS_T_SOA,
+	   "MX: NODATA with SOA");
+	/* SIP discovery */
+	ok(zq(z, "pbx.example.ziti", DNS_T_NAPTR, &g, &ch) > 0 && g.an == 3 && g.ar == 5 && g.t0 == DNS_T_NAPTR,
+	   "NAPTR: SIPS+D2T, SIP+D2T, SIP+D2U; 3 SRV + A + AAAA additional (an %d ar %d)", g.an, g.ar);
+	ok(g.l0 > 12 && dns_get16(g.d0) == 10 && dns_get16(g.d0 + 2) == 30 && !memcmp(g.d0 + 4, "\1s\7SIP+D2U", 10),
+	   "first NAPTR: order 10 pref 30 \"s\" SIP+D2U");
+	ok(zq(z, "_sip._udp.pbx.example.ziti", DNS_T_SRV, &g, &ch) > 0 && g.an == 1 && g.ar == 2 && g.t0 == DNS_T_SRV &&
+		   dns_get16(g.d0 + 4) == 5060 && !memcmp(g.d0 + 6, "\3pbx\7example\4ziti", 18),
+	   "SRV _sip._udp: 10 1 5060 pbx.example.ziti, A and AAAA additional");
+	ok(zq(z, "_sips._tcp.pbx.example.ziti", DNS_T_SRV, &g, &ch) > 0 && g.an == 1 && dns_get16(g.d0 + 4) == 5061,
+	   "SRV _sips._tcp: 5061");
+	ok(zq(z, "_sip._udp.tls.example", DNS_T_SRV, &g, &ch) > 0 && g.rcode == DNS_R_NXDOMAIN && g.ns == 1 &&
+		   g.t0 == DNS_T_SOA,
+	   "SRV _sip._udp of a TCP-only service: NXDOMAIN with SOA");
+	ok(zq(z, "_sip._udp.x.voip.example", DNS_T_SRV, &g, &ch) > 0 && g.an == 1 && dns_get16(g.d0 + 4) == 5080,
+	   "wildcard service with one port: SRV _sip._udp 5080 (not the RTP range)");
+	ok(zq(z, "_sip._tcp.x.voip.example", DNS_T_SRV, &g, &ch) > 0 && g.rcode == DNS_R_NXDOMAIN,
+	   "wildcard UDP-only service: _sip._tcp NXDOMAIN");
+	ok(zq(z, "_sip._udp.x.voip.example", DNS_T_A, &g, &ch) > 0 && g.rcode == 0 && !g.an && g.ns == 1,
+	   "A of an SRV name: NODATA");
+	/* kernel prefixes: service 7 has pbx; 8 and 9 have the 4 wildcard names (a, b.c, x for SRV) */
+	struct sipovl_prefix *pv;
+	size_t np;
+
+	ok(!dns_zone_prefixes(z, 7, &pv, &np) && np == 2 && pv[0].len == 32 && pv[1].len == 128, "service 7: /32 + /128");
+	free(pv);
+	ok(!dns_zone_prefixes(z, 9, &pv, &np) && np == 6, "service 9: 3 names, 6 prefixes (%zu)", np);
+	free(pv);
+	ok(!dns_zone_prefixes(z, 99, &pv, &np) && np == 0 && !pv, "unknown service: none");
+	/* stability: removing the wildcard services drops their names only */
+	ok(dns_zone_set(z, sv, 1) == 4 && dns_zone_names(z) == 1, "services 8-10 gone: 4 names dropped");
+	ok(zq(z, "pbx.example.ziti", DNS_T_A, &g, &ch) > 0 && g.d0[3] == 1, "pbx keeps 100.64.1.1");
+	ch = false;
+	dns_zone_set(z, sv, 4);
+	ok(zq(z, "new.voip.example", DNS_T_A, &g, &ch) > 0 && ch && g.d0[3] == 2, "a freed address is given again: .2");
+	dns_zone_free(z);
+	/* full: a /29 has 6 usable addresses; IPv4 only */
+	r4.len = 29;
+	z = dns_zone_new(&r4, NULL);
+	dns_zone_set(z, sv, 4);
+	char nm[64];
+	int got_addr = 0;
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(nm, sizeof(nm), "h%d.voip.example", i);
+		if (zq(z, nm, DNS_T_A, &g, &ch) > 0 && g.rcode == 0 && g.an == 1)
+			got_addr++;
+	}
+	ok(got_addr == 6 && g.rcode == DNS_R_SERVFAIL, "/29: 6 names get addresses, the 8th SERVFAIL");
+	ok(zq(z, "h0.voip.example", DNS_T_AAAA, &g, &ch) > 0 && g.rcode == 0 && !g.an && g.ns == 1,
+	   "no IPv6 range: AAAA NODATA");
+	dns_zone_free(z);
+}
+
 static void t_tcp(void)
 {
 	uint8_t b[8] = { 0, 3, 'a', 'b', 'c', 0, 1 };
@@ -354,6 +496,7 @@ int main(void)
 	t_queries();
 	t_answers();
 	t_errors();
+	t_zone();
 	t_tcp();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;

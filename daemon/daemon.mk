@@ -18,9 +18,9 @@ D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
 D_CFG_SRCS := $(wildcard daemon/cfg_*.c)
 D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
-D_HDRS := daemon/sipovld.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+D_HDRS := daemon/sipovld.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_server.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c $(D_CFG_SRCS)
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/dns_msg.c daemon/dns_zone.c daemon/dns_server.c $(D_CFG_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap
@@ -58,9 +58,10 @@ $(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objec
 # The DNS responder's message code (daemon/dns_msg.c) is I/O free like the configuration model.
 D_DNS_MSG := daemon/dns_msg.c daemon/dns_msg.h
 D_DNS_ZONE := daemon/dns_zone.c daemon/dns_zone.h
-$(O)/san/dns-unit: tests/daemon/dns_unit.c $(D_DNS_MSG) $(D_DNS_ZONE)
+$(O)/san/dns-unit: tests/daemon/dns_unit.c $(D_DNS_MSG) $(D_DNS_ZONE) $(D_CFG_SRCS) $(D_CFG_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/dns_unit.c daemon/dns_msg.c daemon/dns_zone.c -o $@
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/dns_unit.c daemon/dns_msg.c daemon/dns_zone.c \
+		$(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS)
 
 $(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG)
 	@mkdir -p $(@D)

@@ -236,7 +236,7 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q, char *e
 	}
 	off = q->qend;
 	for (unsigned i = 0; i < ar; i++) {
-		size_t f;
+		size_t f = 0;
 
 		if (rr_skip(msg, len, &off, &f, name, err, errlen))
 			return DNS_R_FORMERR;

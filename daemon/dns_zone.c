@@ -202,6 +202,20 @@ static uint32_t name_idx(struct dns_zone *z, const char *name, bool *changed)
 	return 0;
 }
 
+const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t *addr)
+{
+	uint8_t a[16];
+
+	if (!(family == AF_INET ? z->has4 : z->has6))
+		return NULL;
+	for (size_t i = 0; i < z->n_names; i++) {
+		addr_of(z, z->names[i].idx, family, a);
+		if (!memcmp(a, addr, family == AF_INET ? 4 : 16))
+			return z->names[i].name;
+	}
+	return NULL;
+}
+
 size_t dns_zone_names(const struct dns_zone *z)
 {
 	return z->n_names;

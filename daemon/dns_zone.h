@@ -56,6 +56,8 @@ int dns_zone_answer(struct dns_zone *z, const struct dns_query *q, uint8_t *buf,
  * kernel intercept. *@out is malloc'ed (NULL with *@n 0 when none). 0, or -1 out of memory.
  */
 int dns_zone_prefixes(const struct dns_zone *z, uint32_t kid, struct sipovl_prefix **out, size_t *n);
+/* The name holding @addr (4 or 16 bytes of @family), or NULL. */
+const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t *addr);
 /* names holding an address */
 size_t dns_zone_names(const struct dns_zone *z);
 

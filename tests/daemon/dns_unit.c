@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 
+#include "daemon/cfg.h"
 #include "daemon/dns_msg.h"
 #include "daemon/dns_zone.h"
 
@@ -472,6 +473,65 @@ static void t_zone(void)
 	dns_zone_free(z);
 }
 
+
+/* the dns_* keys of sipovld.conf (daemon/cfg_dns.c) */
+static void t_cfg(void)
+{
+	struct daemon_cfg d;
+	char err[CFG_ERRLEN], b[64];
+	static const struct {
+		const char *json, *err;
+	} bad[] = {
+		{ "{\"dns_listen\": \"127.0.0.1\"}", "dns_listen: expected an array" },
+		{ "{\"dns_listen\": [\"gw.example\"]}", "dns_listen[0]: expected an IP address" },
+		{ "{\"dns_upstream\": [\"1.1.1.1\",\"1.1.1.2\",\"1.1.1.3\",\"1.1.1.4\",\"1.1.1.5\",\"1.1.1.6\",\"1.1.1.7\",\"1.1.1.8\",\"1.1.1.9\"]}",
+		  "dns_upstream: at most 8" },
+		{ "{\"dns_range4\": \"fd00::/64\"}", "dns_range4: expected an IPv4 CIDR" },
+		{ "{\"dns_range4\": \"100.64.0.0/31\"}", "dns_range4: expected an IPv4 CIDR of at least 4" },
+		{ "{\"dns_range6\": \"10.0.0.0/8\"}", "dns_range6: expected an IPv6 CIDR" },
+		{ "{\"dns_timeout_ms\": 50}", "dns_timeout_ms: expected 100-30000" },
+	};
+
+	daemon_cfg_defaults(&d);
+	ok(!d.n_dns_listen && d.has_dns_range4 && !d.has_dns_range6 && !d.has_dns_upstream && d.dns_timeout_ms == 2000 &&
+		   !strcmp(cfg_fmt_prefix(&d.dns_range4, b, sizeof(b)), "100.64.0.0/10"),
+	   "defaults: off, 100.64.0.0/10, no IPv6 range, resolv.conf, 2000 ms");
+	ok(!daemon_cfg_parse("{\"dns_listen\": [\"127.0.0.1\", \"[::1]:5353\"], \"dns_range4\": \"\", "
+			     "\"dns_range6\": \"fd00:5150::/120\", \"dns_upstream\": [], \"dns_timeout_ms\": 700}",
+			     &d, err, sizeof(err)) &&
+		   d.n_dns_listen == 2 && !strcmp(cfg_fmt_sa(&d.dns_listen[0], b, sizeof(b)), "127.0.0.1:53") &&
+		   cfg_sa_port(&d.dns_listen[1]) == 5353 && !d.has_dns_range4 && d.has_dns_range6 && d.has_dns_upstream &&
+		   !d.n_dns_upstream && d.dns_timeout_ms == 700,
+	   "dns keys: listen (port 53 by default), no IPv4 range, IPv6 range, no upstream, 700 ms");
+	daemon_cfg_free(&d);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		daemon_cfg_defaults(&d);
+		ok(daemon_cfg_parse(bad[i].json, &d, err, sizeof(err)) && strstr(err, bad[i].err), "refused: %s (%s)",
+		   bad[i].json, err);
+		daemon_cfg_free(&d);
+	}
+	/* a flow to a name's address is dialed with dst_hostname (and $dst_hostname) */
+	struct icpt_cfg c;
+	struct app_data ad;
+	struct sockaddr_storage src, dst;
+	char id[256], unk[64], json[1024];
+
+	ok(!icpt_cfg_parse("{\"protocols\":[\"udp\"],\"addresses\":[\"PBX.example\"],\"portRanges\":[{\"low\":5060,"
+			   "\"high\":5060}],\"dialOptions\":{\"identity\":\"sip-$dst_hostname\"}}", &c, err, sizeof(err)) &&
+		   c.n_skipped == 1 && !c.n_dsts,
+	   "intercept.v1 with a hostname only");
+	cfg_parse_hostport("10.1.0.2:40000", &src, NULL);
+	cfg_parse_hostport("100.64.0.1:5060", &dst, NULL);
+	ok(!icpt_dial_params_host(&c, "udp", &src, &dst, "pbx.example", NULL, &ad, id, sizeof(id), unk, sizeof(unk)) &&
+		   !strcmp(ad.dst_hostname, "pbx.example") && !strcmp(ad.dst_ip, "100.64.0.1") && !strcmp(id, "sip-pbx.example") &&
+		   app_data_build(&ad, json, sizeof(json)) > 0 && strstr(json, "\"dst_hostname\":\"pbx.example\""),
+	   "dial: dst_hostname pbx.example, dst_ip 100.64.0.1, identity sip-pbx.example (%s)", json);
+	ok(!icpt_dial_params(&c, "udp", &src, &dst, NULL, &ad, id, sizeof(id), unk, sizeof(unk)) && !ad.dst_hostname[0] &&
+		   !strcmp(id, "sip-"),
+	   "without a name: no dst_hostname");
+	icpt_cfg_free(&c);
+}
+
 static void t_tcp(void)
 {
 	uint8_t b[8] = { 0, 3, 'a', 'b', 'c', 0, 1 };
@@ -497,6 +557,7 @@ int main(void)
 	t_answers();
 	t_errors();
 	t_zone();
+	t_cfg();
 	t_tcp();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;

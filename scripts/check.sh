@@ -267,7 +267,7 @@ kernel_debug() {
 # (VM_DEBUG_FILES; why these: Documentation/testing.md, "The debug kernel")
 # and the netlink fuzzer for SIPOVL_FUZZ_SECONDS (default 60); with
 # SIPOVL_VM_DEBUG_FILES=all (make check-debug) every file but the daemon
-# end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default "daemon.sh
+# end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default "daemon.sh dnssip.sh
 # daemon-update.sh": they stay on the Debian kernels), then the fuzzer.
 VM_DEBUG_FILES="netns.sh"
 vm_debug() {
@@ -276,7 +276,7 @@ vm_debug() {
 		files+=("$TOP/selftests/vm/smoke.sh")
 		for t in "$TOP"/selftests/sipovl/*.sh; do
 			[ -x "$t" ] || continue
-			for x in ${SIPOVL_VM_DEBUG_EXCLUDE-daemon.sh daemon-update.sh}; do
+			for x in ${SIPOVL_VM_DEBUG_EXCLUDE-daemon.sh daemon-update.sh dnssip.sh}; do
 				[ "$(basename "$t")" != "$x" ] || continue 2
 			done
 			files+=("$t")

@@ -21,6 +21,8 @@
 #           RTP 7222-7422; hosted by gw-b forwarding protocol/address/port, allowed ports
 #           exclude 7002 (refusal test), allowedSourceAddresses 10.1.0.0/24 + fd01::/64
 #   site-a  the mirror image (gw-b intercepts site A, gw-a hosts it)
+#   pbx-b   intercepted by gw-a by name (pbx.site-b.sipovl.test, DNS responder), udp+tcp 5060;
+#           hosted by gw-b for that name (forwardAddress, allowedAddresses the name)
 set -euo pipefail
 
 ZD=${SIPOVLD_ZN_DIR:-/tmp/sipovld-zn}
@@ -62,6 +64,15 @@ provision() {
 		zcli edge create service-policy "site-$site-bind" Bind --service-roles "@site-$site" \
 			--identity-roles "#gw-$site" >/dev/null
 	done
+	# pbx-b: the SIP server of site B by name, intercepted by gw-a's DNS responder and hosted
+	# by gw-b for that name only (the dial's dst_hostname; selftests/sipovl/dnssip.sh)
+	zcli edge create config pbx-b-intercept intercept.v1 '{"protocols":["udp","tcp"],
+	  "addresses":["pbx.site-b.sipovl.test"], "portRanges":[{"low":5060,"high":5060}]}' >/dev/null
+	zcli edge create config pbx-b-host host.v1 '{"forwardProtocol":true, "allowedProtocols":["udp","tcp"],
+	  "forwardAddress":true, "allowedAddresses":["pbx.site-b.sipovl.test"], "port":5060}' >/dev/null
+	zcli edge create service pbx-b -c pbx-b-intercept,pbx-b-host >/dev/null
+	zcli edge create service-policy pbx-b-dial Dial --service-roles @pbx-b --identity-roles "#gw-a" >/dev/null
+	zcli edge create service-policy pbx-b-bind Bind --service-roles @pbx-b --identity-roles "#gw-b" >/dev/null
 }
 
 cmd_prepare() {

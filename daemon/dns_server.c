@@ -588,3 +588,29 @@ void dns_get_stats(struct dns_stats *st)
 	for (size_t i = 0; i < RELAY_MAX; i++)
 		st->pending += S.pend[i].used;
 }
+
+struct json_object *dns_status_json(void)
+{
+	struct json_object *j = json_object_new_object();
+	struct dns_stats st;
+
+	dns_get_stats(&st);
+	JADD(j, "enabled", JB(S.on));
+	JADD(j, "names", JI(st.names));
+	JADD(j, "upstreams", JI(S.n_ups));
+	JADD(j, "queries", JI(st.queries));
+	JADD(j, "answered", JI(st.answered));
+	JADD(j, "relayed", JI(st.relayed));
+	JADD(j, "relay_answers", JI(st.relay_answers));
+	JADD(j, "pending", JI(st.pending));
+	JADD(j, "upstream_timeouts", JI(st.upstream_timeouts));
+	JADD(j, "upstream_mismatch", JI(st.upstream_mismatch));
+	JADD(j, "relay_full", JI(st.relay_full));
+	JADD(j, "formerr", JI(st.formerr));
+	JADD(j, "servfail", JI(st.servfail));
+	JADD(j, "refused", JI(st.refused));
+	JADD(j, "dropped", JI(st.dropped));
+	JADD(j, "tcp_connections", JI(st.tcp_conns));
+	JADD(j, "tcp_refused", JI(st.tcp_refused));
+	return j;
+}

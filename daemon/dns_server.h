@@ -30,6 +30,8 @@ int dns_svc_prefixes(const struct svc *s, struct sipovl_prefix **out, size_t *n)
 /* the name given address @dst (port ignored), or NULL */
 const char *dns_hostname_of(const struct sockaddr_storage *dst);
 void dns_get_stats(struct dns_stats *st);
+/* the status document's "dns" object */
+struct json_object *dns_status_json(void);
 
 /* sipovld.c: apply the kernel's table now (a name got an address) */
 void kernel_apply_now(void);

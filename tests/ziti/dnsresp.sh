@@ -45,17 +45,28 @@ dnsresp_tests() {
 CONF
 	bg "$D/sipovld.log" "$SD" --no-kernel -c "$D/sipovld.conf"
 	sd_pid=$BGPID
-	for _ in $(seq 1 160); do
+	local t0=$SECONDS ready=
+	while [ $((SECONDS - t0)) -lt 180 ]; do # sipovld authenticates and lists its services
 		"$SD" --control "$D/sipovld.sock" --request status 2>/dev/null |
-			jq -e '[.services[] | select(.name == "dr-sip" or .name == "dr-tcp")] | length == 2' > /dev/null 2>&1 && break
+			jq -e '[.services[] | select((.name == "dr-sip" or .name == "dr-tcp") and (.intercept.skipped | length) > 0)] |
+				length == 2' > /dev/null 2>&1 && { ready=1; break; }
 		sleep 0.25
 	done
+	if [ -z "$ready" ]; then
+		notok "dnsresp: sipovld did not list dr-sip and dr-tcp within 180 s"; tail -5 "$D/sipovld.log" | diag
+		kill -TERM "$sd_pid" "$dns_pid" 2>/dev/null
+		return
+	fi
+	ok "dnsresp: sipovld lists dr-sip and dr-tcp with their hostname intercepts ($((SECONDS - t0)) s)"
 	Q() { dig @127.0.0.1 -p "$P" +time=3 +tries=1 "$@" 2>&1; }
 	S() { Q +short "$@" | tr '\n' ' ' | sed 's/ $//'; }
 	expect() { # expect DESCRIPTION WANTED GOT
-		if [ "$3" = "$2" ]; then ok "dnsresp: $1: $3"; else notok "dnsresp: $1: got '$3', wanted '$2'"; fi
+		if [ "$3" = "$2" ]; then ok "dnsresp: $1: $3"; else notok "dnsresp: $1: got '$3', wanted '$2'"; return 1; fi
 	}
-	expect "A of PBX.dr.sipovl.test (intercept pattern in upper case)" "100.80.0.1" "$(S pbx.dr.sipovl.test A)"
+	expect "A of PBX.dr.sipovl.test (intercept pattern in upper case)" "100.80.0.1" "$(S pbx.dr.sipovl.test A)" ||
+		{ grep -E 'dr-sip|dr-tcp|dns' "$D/sipovld.log" | tail -8 | diag
+		  "$SD" --control "$D/sipovld.sock" --request status 2>/dev/null |
+			jq -c '.dns, [.services[] | select(.name | startswith("dr-")) | {name, permissions, intercept}]' | diag; }
 	out=$(Q pbx.dr.sipovl.test AAAA)
 	if grep -q 'flags: qr aa' <<< "$out" && grep -q 'fd00:5150::1$' <<< "$out"; then
 		ok "dnsresp: AAAA fd00:5150::1, authoritative (aa)"
@@ -142,6 +153,13 @@ PY
 	grep -q 'status: SERVFAIL' <<< "$out" && ok "dnsresp: upstream does not answer: SERVFAIL ($(grep -o 'Query time: [0-9]* msec' <<< "$out"), timeout 700 ms)" ||
 		{ notok "dnsresp: upstream that does not answer"; diag <<< "$out"; }
 	expect "meanwhile our names are answered" "100.80.0.2" "$(S a.voip.dr.sipovl.test A)"
+	out=$("$SD" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -c '.dns')
+	if jq -e '.enabled and .names == 4 and .upstreams == 1 and .upstream_timeouts == 1 and .formerr >= 4 and
+		.refused == 0 and .dropped == 1 and .pending == 0 and .tcp_connections >= 4' <<< "$out" > /dev/null; then
+		ok "dnsresp: status dns: 4 names (pbx, a.voip, b.voip, tcponly), 1 upstream timeout, FORMERRs, 1 dropped"
+	else
+		notok "dnsresp: status dns counters: $out"
+	fi
 	echo "answer 60" > "$D/ctl"
 	# the Dial policy of dr-tcp goes: its name is no longer ours (relayed: the upstream's NXDOMAIN)
 	cli edge update service-policy dr-dial --service-roles @dr-sip > "$D/cli2.out" 2>&1 || diag < "$D/cli2.out"

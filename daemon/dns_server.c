@@ -596,6 +596,7 @@ struct json_object *dns_status_json(void)
 
 	dns_get_stats(&st);
 	JADD(j, "enabled", JB(S.on));
+	JADD(j, "services", JI(S.zone ? dns_zone_services(S.zone) : 0));
 	JADD(j, "names", JI(st.names));
 	JADD(j, "upstreams", JI(S.n_ups));
 	JADD(j, "queries", JI(st.queries));

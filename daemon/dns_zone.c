@@ -216,6 +216,11 @@ const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t
 	return NULL;
 }
 
+size_t dns_zone_services(const struct dns_zone *z)
+{
+	return z->n_svcs;
+}
+
 size_t dns_zone_names(const struct dns_zone *z)
 {
 	return z->n_names;

@@ -58,6 +58,8 @@ int dns_zone_answer(struct dns_zone *z, const struct dns_query *q, uint8_t *buf,
 int dns_zone_prefixes(const struct dns_zone *z, uint32_t kid, struct sipovl_prefix **out, size_t *n);
 /* The name holding @addr (4 or 16 bytes of @family), or NULL. */
 const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t *addr);
+/* services with hostname intercepts */
+size_t dns_zone_services(const struct dns_zone *z);
 /* names holding an address */
 size_t dns_zone_names(const struct dns_zone *z);
 

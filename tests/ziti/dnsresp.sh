@@ -12,6 +12,14 @@
 #   unchanged (answers, NXDOMAIN), an upstream that does not answer -> SERVFAIL; malformed,
 #   short, oversized queries, EDNS version 1; a service whose Dial policy goes loses its name.
 # Needs root (fakedns.py binds port 53 on a 127.x address) and dig; skipped otherwise.
+#
+# NOT in make check yet (tests/ziti/run.sh does not source it): at load 25-30 its first query
+# point failed in 8 of 20 runs (one of them while another run of mine used the same network)
+# while every later point passed: once the
+# first query was relayed although the status said the responder had both services, once dig
+# got "connection refused" from the responder's UDP port and the status showed no service at
+# all, after the wait had seen both. Not understood yet (a race in sipovld or in this script);
+# a flaky test stays out of make check until it is.
 
 dnsresp_tests() {
 	local D=$W/dnsresp SD=$B/san/sipovld P=$((20000 + RANDOM % 20000)) UP sd_pid dns_pid out rc
@@ -29,14 +37,15 @@ dnsresp_tests() {
 	bg "$D/fakedns.log" python3 "$TOP/tests/ziti/fakedns.py" "$UP" "$D/ctl" "$D/queries.log" \
 		up.dr.example=192.0.2.7,2001:db8::7
 	dns_pid=$BGPID
-	{ cli edge delete service-policy dr-dial; cli edge delete service dr-sip; cli edge delete service dr-tcp
-	  cli edge delete config dr-sip-icpt; cli edge delete config dr-tcp-icpt; } > /dev/null 2>&1
-	{ cli edge create config dr-sip-icpt intercept.v1 \
+	# names of this run only: the controller applies a deleted policy asynchronously, and a
+	# service of the same name made again right after can vanish from the next listing
+	local R=$RANDOM$RANDOM
+	{ cli edge create config dr-sip-icpt-$R intercept.v1 \
 		'{"protocols":["udp","tcp"],"addresses":["PBX.dr.sipovl.test","*.voip.dr.sipovl.test"],"portRanges":[{"low":5060,"high":5061}]}' &&
-	  cli edge create config dr-tcp-icpt intercept.v1 \
+	  cli edge create config dr-tcp-icpt-$R intercept.v1 \
 		'{"protocols":["tcp"],"addresses":["tcponly.dr.sipovl.test"],"portRanges":[{"low":5080,"high":5080}]}' &&
-	  cli edge create service dr-sip -c dr-sip-icpt && cli edge create service dr-tcp -c dr-tcp-icpt &&
-	  cli edge create service-policy dr-dial Dial --service-roles @dr-sip,@dr-tcp --identity-roles @zt-client
+	  cli edge create service dr-sip-$R -c dr-sip-icpt-$R && cli edge create service dr-tcp-$R -c dr-tcp-icpt-$R &&
+	  cli edge create service-policy dr-dial-$R Dial --service-roles "@dr-sip-$R,@dr-tcp-$R" --identity-roles @zt-client
 	} > "$D/cli.out" 2>&1 || { notok "dnsresp: create the services"; diag < "$D/cli.out"; return; }
 	cat > "$D/sipovld.conf" <<CONF
 { "identities": ["$ID/zt-client.json"], "control_socket": "$D/sipovld.sock", "log_level": "info",
@@ -48,8 +57,8 @@ CONF
 	local t0=$SECONDS ready=
 	while [ $((SECONDS - t0)) -lt 180 ]; do # sipovld authenticates and lists its services
 		"$SD" --control "$D/sipovld.sock" --request status 2>/dev/null |
-			jq -e '[.services[] | select((.name == "dr-sip" or .name == "dr-tcp") and (.intercept.skipped | length) > 0)] |
-				length == 2' > /dev/null 2>&1 && { ready=1; break; }
+			jq -e --arg r "$R" '([.services[] | select((.name == "dr-sip-\($r)" or .name == "dr-tcp-\($r)") and (.intercept.skipped | length) > 0)] |
+				length == 2) and .dns.services == 2' > /dev/null 2>&1 && { ready=1; break; }
 		sleep 0.25
 	done
 	if [ -z "$ready" ]; then
@@ -57,7 +66,7 @@ CONF
 		kill -TERM "$sd_pid" "$dns_pid" 2>/dev/null
 		return
 	fi
-	ok "dnsresp: sipovld lists dr-sip and dr-tcp with their hostname intercepts ($((SECONDS - t0)) s)"
+	ok "dnsresp: sipovld lists dr-sip and dr-tcp with their hostname intercepts, both in the responder's zone ($((SECONDS - t0)) s)"
 	Q() { dig @127.0.0.1 -p "$P" +time=3 +tries=1 "$@" 2>&1; }
 	S() { Q +short "$@" | tr '\n' ' ' | sed 's/ $//'; }
 	expect() { # expect DESCRIPTION WANTED GOT
@@ -162,7 +171,7 @@ PY
 	fi
 	echo "answer 60" > "$D/ctl"
 	# the Dial policy of dr-tcp goes: its name is no longer ours (relayed: the upstream's NXDOMAIN)
-	cli edge update service-policy dr-dial --service-roles @dr-sip > "$D/cli2.out" 2>&1 || diag < "$D/cli2.out"
+	cli edge update service-policy "dr-dial-$R" --service-roles "@dr-sip-$R" > "$D/cli2.out" 2>&1 || diag < "$D/cli2.out"
 	for _ in $(seq 1 80); do
 		Q tcponly.dr.sipovl.test A | grep -q 'status: NXDOMAIN' && break
 		sleep 0.25
@@ -175,8 +184,8 @@ PY
 	[ $rc -eq 0 ] && san_clean "$D/sipovld.log" && ok "dnsresp: clean exit (no ASan/UBSan/leak report)" ||
 		{ notok "dnsresp: clean exit (exit $rc)"; grep -A10 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/sipovld.log" | head -20 | diag; }
 	kill "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null
-	{ cli edge delete service-policy dr-dial; cli edge delete service dr-sip; cli edge delete service dr-tcp
-	  cli edge delete config dr-sip-icpt; cli edge delete config dr-tcp-icpt; } > /dev/null 2>&1
+	{ cli edge delete service-policy "dr-dial-$R"; cli edge delete service "dr-sip-$R"; cli edge delete service "dr-tcp-$R"
+	  cli edge delete config "dr-sip-icpt-$R"; cli edge delete config "dr-tcp-icpt-$R"; } > /dev/null 2>&1
 }
 
 # run alone: tests/ziti/dnsresp.sh NETDIR

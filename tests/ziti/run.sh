@@ -12,7 +12,7 @@
 #   flow, every address tried, TTL cache: tests/ziti/dns.sh), two routers (selection, failover
 #   of live UDP flows, terminators on both: tests/ziti/routers.sh), RTP latency next to a bulk
 #   transfer on one channel (tests/ziti/rtp.sh), the source map of sipovld
-#   (tests/ziti/auth.sh), sipovld's DNS responder (tests/ziti/dnsresp.sh), ASan/UBSan on every zt-tool
+#   (tests/ziti/auth.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
@@ -470,12 +470,6 @@ check "after all faults: our dial -> ziti tunnel host (go-tcp-e2e, 100 KB echo, 
 # shellcheck source=tests/ziti/dns.sh
 . "$TOP/tests/ziti/dns.sh"
 dns_tests
-
-# ---------------------------------------------------------------- sipovld's DNS responder (tests/ziti/dnsresp.sh)
-# hostname intercepts answered (A/AAAA/NAPTR/SRV), other names relayed, bad queries, upstream failure
-# shellcheck source=tests/ziti/dnsresp.sh
-. "$TOP/tests/ziti/dnsresp.sh"
-dnsresp_tests
 
 # ---------------------------------------------------------------- two routers (tests/ziti/routers.sh)
 # router selection, dead-router detection, terminators on every router, live UDP failover

@@ -128,6 +128,11 @@ int app_data_parse(const void *json, size_t len, struct app_data *a, char *err, 
 int icpt_dial_params(const struct icpt_cfg *c, const char *proto, const struct sockaddr_storage *src,
 		     const struct sockaddr_storage *dst, const struct tpl_vars *ident, struct app_data *a,
 		     char *identity, size_t idlen, char *unknown, size_t unknown_len);
+/* The same for a flow to an address the DNS responder gave @hostname (NULL: none): app_data's
+ * dst_hostname (and $dst_hostname) is that name, dst_ip the address. */
+int icpt_dial_params_host(const struct icpt_cfg *c, const char *proto, const struct sockaddr_storage *src,
+			  const struct sockaddr_storage *dst, const char *hostname, const struct tpl_vars *ident,
+			  struct app_data *a, char *identity, size_t idlen, char *unknown, size_t unknown_len);
 
 /* ---- host.v1 ---- */
 
@@ -193,6 +198,7 @@ int host_listen_identity(const struct host_cfg *h, const struct tpl_vars *ident,
 #define DCFG_MAX_IDENTITIES 16
 #define DCFG_MAX_SOURCE_MAP 4096        /* identities in source_map */
 #define DCFG_MAX_SOURCE_PREFIXES 256    /* prefixes of one identity */
+#define DCFG_MAX_DNS_ADDRS 8            /* dns_listen, dns_upstream */
 
 /* source_map: the sources one dialing identity (name or id) may claim (app_data source_addr) */
 struct src_map_entry {
@@ -221,6 +227,15 @@ struct daemon_cfg {
 	size_t n_src_map;
 	bool has_src_map;               /* "source_map" given (even empty) */
 	bool src_trust_caller;          /* source_identity "caller": the dialer's own caller id */
+	/* DNS responder (cfg_dns.c): off while dns_listen is empty */
+	struct sockaddr_storage dns_listen[DCFG_MAX_DNS_ADDRS];
+	size_t n_dns_listen;
+	struct sipovl_prefix dns_range4, dns_range6; /* virtual ranges (default 100.64.0.0/10, none) */
+	bool has_dns_range4, has_dns_range6;
+	struct sockaddr_storage dns_upstream[DCFG_MAX_DNS_ADDRS];
+	size_t n_dns_upstream;
+	bool has_dns_upstream;          /* given (even empty); else /etc/resolv.conf's servers */
+	unsigned dns_timeout_ms;        /* per upstream attempt */
 };
 
 void daemon_cfg_defaults(struct daemon_cfg *d);

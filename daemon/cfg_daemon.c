@@ -49,6 +49,7 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	d->policy = SIPOVL_POLICY_DROP;
 	d->svc_poll_ms = 10000;
 	d->ziti_auth = 1; /* auto: OIDC when the controller offers it */
+	cfg_dns_defaults(d);
 }
 
 void daemon_cfg_free(struct daemon_cfg *d)
@@ -83,7 +84,13 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 		return -1;
 	json_object_object_foreach(o, key, v) {
 		long long x;
+		int dns = cfg_dns_key(key, v, d, err, errlen);
 
+		if (dns <= 0) {
+			if (dns)
+				goto out;
+			continue;
+		}
 		if (!strcmp(key, "identities") || !strcmp(key, "identity")) {
 			size_t n = 1;
 			bool arr = json_object_is_type(v, json_type_array);

@@ -225,9 +225,18 @@ int icpt_dial_params(const struct icpt_cfg *c, const char *proto, const struct s
 		     const struct sockaddr_storage *dst, const struct tpl_vars *ident, struct app_data *a,
 		     char *identity, size_t idlen, char *unknown, size_t unknown_len)
 {
+	return icpt_dial_params_host(c, proto, src, dst, NULL, ident, a, identity, idlen, unknown, unknown_len);
+}
+
+int icpt_dial_params_host(const struct icpt_cfg *c, const char *proto, const struct sockaddr_storage *src,
+			  const struct sockaddr_storage *dst, const char *hostname, const struct tpl_vars *ident,
+			  struct app_data *a, char *identity, size_t idlen, char *unknown, size_t unknown_len)
+{
 	char u2[64] = "";
 
 	memset(a, 0, sizeof(*a));
+	if (hostname)
+		snprintf(a->dst_hostname, sizeof(a->dst_hostname), "%s", hostname);
 	snprintf(a->dst_protocol, sizeof(a->dst_protocol), "%s", proto);
 	snprintf(a->src_protocol, sizeof(a->src_protocol), "%s", proto);
 	cfg_fmt_ip(dst, a->dst_ip, sizeof(a->dst_ip));

@@ -44,5 +44,8 @@ int cfg_ports(struct json_object *v, const char *what, struct sipovl_portrange *
 /* sipovld.conf "source_map" (@v: an object) into @d, replacing its map. 0, or -1 with @err. */
 int cfg_src_map_parse(struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen);
 void cfg_src_map_free(struct daemon_cfg *d);
+/* cfg_dns.c: a dns_* key of sipovld.conf: 0, -1 (with @err), or 1 when @key is not one */
+int cfg_dns_key(const char *key, struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen);
+void cfg_dns_defaults(struct daemon_cfg *d);
 
 #endif

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/dns_server.h"
 #include "daemon/flows_int.h"
 
 /*
@@ -66,8 +67,8 @@ int flow_dial(struct flow *f, const char *proto)
 	struct tpl_vars iv = ident_tpl(s->id);
 	int jl;
 
-	if (icpt_dial_params(&s->icpt, proto, &f->a, &f->b, &iv, &ad, identity, sizeof(identity), unknown,
-			     sizeof(unknown))) {
+	if (icpt_dial_params_host(&s->icpt, proto, &f->a, &f->b, s->icpt.n_skipped ? dns_hostname_of(&f->b) : NULL,
+				  &iv, &ad, identity, sizeof(identity), unknown, sizeof(unknown))) {
 		logm(L_WARN, "service %s: dialOptions.identity or sourceIp expands beyond its limit", s->name);
 		return -1;
 	}

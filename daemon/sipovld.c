@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/dns_server.h"
 #include "daemon/sipovld.h"
 
 struct daemon D;
@@ -176,9 +177,10 @@ static void svc_configure(struct svc *s, const struct zt_service *z)
 			} else {
 				s->has_icpt = true;
 				for (size_t i = 0; i < s->icpt.n_skipped; i++)
-					logm(L_WARN, "service %s: intercept address \"%s\" skipped (hostnames and wildcards are not intercepted yet)",
-					     s->name, s->icpt.skipped[i]);
-				if (!s->icpt.n_dsts) {
+					logm(dns_on() ? L_INFO : L_WARN, "service %s: intercept address \"%s\" %s", s->name,
+					     s->icpt.skipped[i], dns_on() ? "answered by the DNS responder" :
+					     "skipped (hostnames need the DNS responder: dns_listen)");
+				if (!s->icpt.n_dsts && !(s->icpt.n_skipped && dns_on())) {
 					snprintf(s->icpt_err, sizeof(s->icpt_err), "no IP or CIDR address to intercept");
 					logm(L_WARN, "service %s: %s", s->name, s->icpt_err);
 				}
@@ -270,9 +272,13 @@ static void apply_cb(void *arg)
 	size_t n = 0, cap = 0, ns = 0, scap = 0;
 	int tries = 0;
 
+	struct sipovl_prefix **xdst = NULL; /* per intercept: its addresses with the DNS names' */
+	size_t xcap = 0;
+
 	if (!D.kernel_dirty)
 		return;
 	D.kernel_dirty = false;
+	dns_services_changed();
 again:
 	n = 0;
 	for (struct ident *id = D.idents; id; id = id->next)
@@ -288,11 +294,35 @@ again:
 					goto oom;
 				v = nv;
 			}
+			if (n >= xcap) {
+				struct sipovl_prefix **nx = realloc(xdst, cap * sizeof(*xdst));
+
+				if (!nx)
+					goto oom;
+				memset(nx + xcap, 0, (cap - xcap) * sizeof(*nx));
+				xdst = nx;
+				xcap = cap;
+			}
 			icpt_kernel_name(s->name, s->kid, s->kname);
 			for (size_t i = 0; i < n; i++) /* the same service name under two identities */
 				if (!strcmp(v[i].name, s->kname))
 					snprintf(s->kname, sizeof(s->kname), "svc%u-%.50s", s->kid, s->name);
-			if (icpt_to_kernel(&s->icpt, s->kid, s->kname, D.cfg.policy, &v[n]))
+			struct icpt_cfg ic = s->icpt;
+			size_t nx = 0;
+
+			free(xdst[n]);
+			xdst[n] = NULL;
+			if (ic.n_skipped && dns_svc_prefixes(s, &xdst[n], &nx) == 0 && nx) { /* dns_server.c */
+				struct sipovl_prefix *all = realloc(xdst[n], (nx + ic.n_dsts) * sizeof(*all));
+
+				if (!all)
+					goto oom;
+				memcpy(all + nx, ic.dsts, ic.n_dsts * sizeof(*all));
+				xdst[n] = all;
+				ic.dsts = all;
+				ic.n_dsts += nx;
+			}
+			if (icpt_to_kernel(&ic, s->kid, s->kname, D.cfg.policy, &v[n]))
 				continue;
 			s->in_kernel = true;
 			n++;
@@ -365,6 +395,9 @@ again:
 		D.n_sources = ns;
 	}
 out:
+	for (size_t i = 0; i < xcap; i++)
+		free(xdst[i]);
+	free(xdst);
 	free(v);
 	free(src);
 	return;
@@ -372,6 +405,12 @@ oom:
 	logm(L_ERR, "out of memory applying the kernel table");
 	D.kernel_dirty = true;
 	goto out;
+}
+
+void kernel_apply_now(void)
+{
+	D.kernel_dirty = true;
+	apply_cb(NULL);
 }
 
 void kernel_schedule_apply(void)
@@ -701,6 +740,13 @@ int reload(const char *why)
 		return -1;
 	}
 	bool policy_changed = n.policy != D.cfg.policy;
+	bool dns_changed = n.n_dns_listen != D.cfg.n_dns_listen || n.n_dns_upstream != D.cfg.n_dns_upstream ||
+			   n.has_dns_upstream != D.cfg.has_dns_upstream || n.dns_timeout_ms != D.cfg.dns_timeout_ms ||
+			   memcmp(n.dns_listen, D.cfg.dns_listen, sizeof(n.dns_listen)) ||
+			   memcmp(n.dns_upstream, D.cfg.dns_upstream, sizeof(n.dns_upstream)) ||
+			   n.has_dns_range4 != D.cfg.has_dns_range4 || n.has_dns_range6 != D.cfg.has_dns_range6 ||
+			   memcmp(&n.dns_range4, &D.cfg.dns_range4, sizeof(n.dns_range4)) ||
+			   memcmp(&n.dns_range6, &D.cfg.dns_range6, sizeof(n.dns_range6));
 	bool name_changed = (!!n.name != !!D.cfg.name) || (n.name && strcmp(n.name, D.cfg.name));
 
 	if (strcmp(n.ctl_socket, D.cfg.ctl_socket))
@@ -724,6 +770,10 @@ int reload(const char *why)
 	     old_level, D.cfg.log_level, old_idle / 1000, D.cfg.udp_idle_ms / 1000, (unsigned long long)old_mem,
 	     (unsigned long long)D.cfg.memory_limit, D.cfg.svc_poll_ms / 1000, D.cfg.n_identities);
 	idents_sync(name_changed);
+	if (dns_changed) { /* addresses given so far go: clients ask again after the TTL */
+		dns_start();
+		kernel_schedule_apply();
+	}
 	if (policy_changed)
 		kernel_schedule_apply();
 	if (!D.no_kernel && D.nl) /* the module may have been reloaded: re-apply the table and sources */
@@ -908,6 +958,12 @@ int main(int argc, char **argv)
 		kernel_clear();
 		return 1;
 	}
+	if (dns_start()) {
+		logm(L_ERR, "dns: a dns_listen address could not be opened; not starting");
+		ctl_close(D.cfg.ctl_socket);
+		kernel_clear();
+		return 1;
+	}
 	/* start-up is done: from here on only what the daemon uses while running (priv.c) */
 	if (priv_drop(&user, perr, sizeof(perr))) {
 		logm(L_ERR, "%s; not starting", perr);
@@ -940,6 +996,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* SIGTERM: remove everything we installed */
+	dns_stop();
 	flows_fini();
 	while (D.idents) {
 		struct ident *id = D.idents;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/dns_server.h"
 #include "daemon/sipovld.h"
 
 static const char *proto_names(uint32_t p)
@@ -89,6 +90,7 @@ struct json_object *status_json(void)
 	JADD(o, "version", JS(SIPOVLD_VERSION));
 	JADD(o, "pid", JI(getpid()));
 	JADD(o, "uptime_s", JI((zt_now_ms() - D.started_ms) / 1000));
+	JADD(o, "dns", dns_status_json()); /* dns_server.c */
 	for (struct ident *id = D.idents; id; id = id->next) {
 		struct json_object *j = json_object_new_object();
 

@@ -5,6 +5,8 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
+#   2b. the DNS message parser/builder (daemon/dns_msg.c): its unit tests and a bounded fuzz run
+#      (DNS_FUZZ_SECONDS, default 10)
 #   3. sipovld --no-kernel as a process (as root; skipped otherwise): a control socket client
 #      that never sends nor reads does not stall the daemon; identity files and key files
 #      readable by group or others are refused; --user drops to that user with only
@@ -19,31 +21,38 @@ B=${O:-$PWD/build}
 UNIT=$B/san/daemon-unit
 FUZZ=$B/fuzz/daemon-fuzz
 FUZZ_SECONDS=${DAEMON_FUZZ_SECONDS:-20}
+DNS_UNIT=$B/san/dns-unit
+DNS_FUZZ=$B/fuzz/dns-fuzz
+DNS_FUZZ_SECONDS=${DNS_FUZZ_SECONDS:-10}
 
 echo "TAP version 13"
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
-for f in "$UNIT" "$FUZZ"; do
+for f in "$UNIT" "$FUZZ" "$DNS_UNIT" "$DNS_FUZZ"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built (run make tests)"; exit 4; }
 done
 W=$(mktemp -d /tmp/sipovld-test.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
 # 1. unit tests: their TAP points become ours
-"$UNIT" >"$W/unit.out" 2>&1
-urc=$?
-while IFS= read -r l; do
-	case $l in
-	"ok "*) ok "unit: ${l#ok * - }" ;;
-	"not ok "*) notok "unit: ${l#not ok * - }" ;;
-	esac
-done <"$W/unit.out"
-if [ $urc != 0 ] || ! grep -q '^1\.\.' "$W/unit.out"; then
-	notok "unit test program exited $urc"
-	grep -v '^ok' "$W/unit.out" | head -30 | sed 's/^/# /'
-fi
+unit_run() { # unit_run PREFIX PROGRAM
+	"$2" >"$W/unit.out" 2>&1
+	urc=$?
+	while IFS= read -r l; do
+		case $l in
+		"ok "*) ok "$1: ${l#ok * - }" ;;
+		"not ok "*) notok "$1: ${l#not ok * - }" ;;
+		esac
+	done <"$W/unit.out"
+	if [ $urc != 0 ] || ! grep -q '^1\.\.' "$W/unit.out"; then
+		notok "$1 test program exited $urc"
+		grep -v '^ok' "$W/unit.out" | head -30 | sed 's/^/# /'
+	fi
+}
+unit_run unit "$UNIT"
+unit_run dns-unit "$DNS_UNIT"
 
 # 2. fuzzing (libFuzzer exits 0 when nothing was found in the time given)
 if "$FUZZ" -help=1 >/dev/null 2>&1; then
@@ -57,6 +66,19 @@ if "$FUZZ" -help=1 >/dev/null 2>&1; then
 	fi
 else
 	notok "fuzz: $FUZZ does not run"
+fi
+if "$DNS_FUZZ" -help=1 >/dev/null 2>&1; then
+	mkdir -p "$W/dns-corpus"
+	cp tests/daemon/dns-corpus/* "$W/dns-corpus/"
+	if "$DNS_FUZZ" -max_total_time="$DNS_FUZZ_SECONDS" -max_len=1024 -artifact_prefix="$B/fuzz/dns-" \
+		"$W/dns-corpus" >"$W/dns-fuzz.out" 2>&1; then
+		ok "dns-fuzz: $(grep -o 'Done [0-9]* runs' "$W/dns-fuzz.out" | tail -1) in ${DNS_FUZZ_SECONDS}s, no crash"
+	else
+		notok "dns-fuzz: crash or sanitizer report"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$W/dns-fuzz.out" | head -10 | sed 's/^/# /'
+	fi
+else
+	notok "dns-fuzz: $DNS_FUZZ does not run"
 fi
 
 # 3. the daemon as a process

@@ -23,6 +23,8 @@
 #   site-a  the mirror image (gw-b intercepts site A, gw-a hosts it)
 #   gw-c    a third identity that may dial site-b (and so claim site A's sources): the
 #           hijack test of daemon.sh
+#   pbx-b   intercepted by gw-a by name (pbx.site-b.sipovl.test, DNS responder), udp+tcp 5060;
+#           hosted by gw-b for that name (forwardAddress, allowedAddresses the name)
 set -euo pipefail
 
 ZD=${SIPOVLD_ZN_DIR:-/tmp/sipovld-zn}
@@ -67,6 +69,15 @@ provision() {
 	# gw-c: a third site allowed to dial site-b (and to claim site-b's allowedSourceAddresses,
 	# which are site A's), for the hijack test in daemon.sh; it hosts nothing
 	zcli edge create service-policy site-b-dial-c Dial --service-roles @site-b --identity-roles "#gw-c" >/dev/null
+	# pbx-b: the SIP server of site B by name, intercepted by gw-a's DNS responder and hosted
+	# by gw-b for that name only (the dial's dst_hostname; selftests/sipovl/dnssip.sh)
+	zcli edge create config pbx-b-intercept intercept.v1 '{"protocols":["udp","tcp"],
+	  "addresses":["pbx.site-b.sipovl.test"], "portRanges":[{"low":5060,"high":5060}]}' >/dev/null
+	zcli edge create config pbx-b-host host.v1 '{"forwardProtocol":true, "allowedProtocols":["udp","tcp"],
+	  "forwardAddress":true, "allowedAddresses":["pbx.site-b.sipovl.test"], "port":5060}' >/dev/null
+	zcli edge create service pbx-b -c pbx-b-intercept,pbx-b-host >/dev/null
+	zcli edge create service-policy pbx-b-dial Dial --service-roles @pbx-b --identity-roles "#gw-a" >/dev/null
+	zcli edge create service-policy pbx-b-bind Bind --service-roles @pbx-b --identity-roles "#gw-b" >/dev/null
 }
 
 cmd_prepare() {

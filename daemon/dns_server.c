@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld's DNS responder on the event loop: UDP and TCP listeners on dns_listen, answers for
+ * the intercepted services' names from dns_zone.c (their addresses installed in the kernel's
+ * intercepts before the answer leaves), every other query relayed unchanged to the upstream
+ * resolvers under a fresh query id (bounded pending table; an upstream that does not answer in
+ * dns_timeout_ms passes the query to the next one; after the last, SERVFAIL). Nothing blocks:
+ * sockets are non-blocking, a TCP client that does not read is closed when its output bound
+ * is reached.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/dns_msg.h"
+#include "daemon/dns_server.h"
+#include "daemon/dns_zone.h"
+#include "daemon/sipovld.h"
+
+#define RELAY_MAX 256           /* queries relayed and not answered yet */
+#define TCP_CONNS_MAX 32
+#define TCP_IDLE_MS 10000       /* RFC 7766 6.2.3: a few seconds */
+#define TCP_OUT_MAX (256u << 10)
+
+struct tconn {
+	struct tconn *next;
+	int fd;
+	struct zt_io io;
+	struct zt_timer idle;
+	uint8_t in[2 + DNS_TCP_MAX];
+	size_t inlen;
+	uint8_t *out;
+	size_t outlen;
+};
+
+struct client {
+	int ufd;                        /* UDP: the listener's socket; -1 for TCP */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct tconn *tc;
+};
+
+struct pend {
+	bool used;
+	uint16_t id, client_id;
+	unsigned upstream, tries;
+	struct client c;
+	struct dns_query q;
+	uint8_t *msg;                   /* the query as received (resent to the next upstream) */
+	size_t len;
+	struct zt_timer timer;
+};
+
+struct lsock {
+	int fd;
+	struct zt_io io;
+};
+
+static struct {
+	bool on;
+	struct dns_zone *zone;
+	struct lsock udp[DCFG_MAX_DNS_ADDRS], tcp[DCFG_MAX_DNS_ADDRS];
+	size_t n_listen;
+	struct lsock up[2];             /* upstream sockets, IPv4 and IPv6 */
+	struct sockaddr_storage ups[DCFG_MAX_DNS_ADDRS];
+	size_t n_ups;
+	unsigned timeout_ms;
+	struct pend pend[RELAY_MAX];
+	struct tconn *tconns;
+	unsigned n_tconns;
+	struct dns_stats st;
+} S;
+
+static uint8_t obuf[DNS_TCP_MAX];
+
+static void tc_close(struct tconn *t);
+
+/* ------------------------------------------------------------------ sending */
+
+static void reply(struct client *c, const uint8_t *m, size_t len)
+{
+	if (c->ufd >= 0) {
+		if (sendto(c->ufd, m, len, MSG_DONTWAIT, (struct sockaddr *)&c->sa, c->salen) < 0)
+			S.st.send_errors++;
+		return;
+	}
+	struct tconn *t = c->tc;
+
+	if (!t)
+		return;
+	if (t->outlen + 2 + len > TCP_OUT_MAX) {
+		logm(L_INFO, "dns: TCP client does not read its answers: closed");
+		tc_close(t);
+		return;
+	}
+	uint8_t *no = realloc(t->out, t->outlen + 2 + len);
+
+	if (!no)
+		return;
+	t->out = no;
+	dns_put16(no + t->outlen, (uint16_t)len);
+	memcpy(no + t->outlen + 2, m, len);
+	t->outlen += 2 + len;
+	zt_io_set(D.loop, &t->io, EPOLLIN | EPOLLOUT);
+}
+
+static void reply_error(struct client *c, const struct dns_query *q, int rcode)
+{
+	size_t l = dns_error(obuf, sizeof(obuf), q, rcode);
+
+	if (rcode == DNS_R_SERVFAIL)
+		S.st.servfail++;
+	else if (rcode == DNS_R_REFUSED)
+		S.st.refused++;
+	else
+		S.st.formerr++;
+	if (l)
+		reply(c, obuf, l);
+}
+
+/* ------------------------------------------------------------------ relay */
+
+static void pend_free(struct pend *p)
+{
+	zt_timer_stop(D.loop, &p->timer);
+	free(p->msg);
+	p->msg = NULL;
+	p->used = false;
+}
+
+static int relay_send(struct pend *p)
+{
+	const struct sockaddr_storage *u = &S.ups[p->upstream];
+	int fd = S.up[u->ss_family == AF_INET6].fd;
+
+	dns_put16(p->msg, p->id);
+	if (fd < 0 || sendto(fd, p->msg, p->len, MSG_DONTWAIT, (const struct sockaddr *)u, cfg_sa_len(u)) < 0)
+		return -1;
+	zt_timer_start(D.loop, &p->timer, S.timeout_ms);
+	return 0;
+}
+
+/* the upstream did not answer in time (or could not be sent to): the next one, or SERVFAIL */
+static void relay_next(void *arg)
+{
+	struct pend *p = arg;
+
+	while (++p->tries < S.n_ups) {
+		p->upstream = (p->upstream + 1) % (unsigned)S.n_ups;
+		if (!relay_send(p))
+			return;
+	}
+	S.st.upstream_timeouts++;
+	dns_put16(p->msg, p->client_id);
+	reply_error(&p->c, &p->q, DNS_R_SERVFAIL);
+	pend_free(p);
+}
+
+static void relay_start(const uint8_t *m, size_t len, const struct dns_query *q, struct client *c)
+{
+	struct pend *p = NULL;
+	uint16_t id;
+
+	for (size_t i = 0; i < RELAY_MAX && !p; i++)
+		if (!S.pend[i].used)
+			p = &S.pend[i];
+	if (!p || !(p->msg = malloc(len))) {
+		S.st.relay_full++;
+		reply_error(c, q, DNS_R_SERVFAIL);
+		return;
+	}
+	for (bool dup = true; dup;) { /* a random id no other pending query has */
+		id = (uint16_t)randombytes_uniform(65536);
+		dup = false;
+		for (size_t i = 0; i < RELAY_MAX && !dup; i++)
+			dup = S.pend[i].used && S.pend[i].id == id;
+	}
+	memcpy(p->msg, m, len);
+	p->len = len;
+	p->used = true;
+	p->id = id;
+	p->client_id = q->id;
+	p->c = *c;
+	p->q = *q;
+	p->tries = 0;
+	p->upstream = (unsigned)randombytes_uniform((uint32_t)S.n_ups);
+	zt_timer_init(&p->timer, relay_next, p);
+	S.st.relayed++;
+	if (relay_send(p)) {
+		p->tries = 0;
+		relay_next(p);
+	}
+}
+
+static void up_cb(void *arg, uint32_t ev)
+{
+	struct lsock *u = arg;
+	uint8_t m[65536];
+	struct sockaddr_storage from;
+	socklen_t fl;
+	ssize_t r;
+
+	(void)ev;
+	for (int burst = 0; burst < 64; burst++) {
+		fl = sizeof(from);
+		r = recvfrom(u->fd, m, sizeof(m), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		if (r < 0)
+			return;
+		if (r < DNS_HDRLEN)
+			continue;
+		uint16_t id = dns_get16(m);
+		struct pend *p = NULL;
+
+		for (size_t i = 0; i < RELAY_MAX && !p; i++)
+			if (S.pend[i].used && S.pend[i].id == id)
+				p = &S.pend[i];
+		if (!p)
+			continue;
+		/* from the upstream it was sent to, about the question asked */
+		const struct sockaddr_storage *want = &S.ups[p->upstream];
+		char name[DNS_NAME_STRLEN];
+		size_t next;
+
+		if (from.ss_family != want->ss_family || cfg_sa_port(&from) != cfg_sa_port(want) ||
+		    memcmp(cfg_sa_addr(&from), cfg_sa_addr(want), from.ss_family == AF_INET ? 4 : 16)) {
+			S.st.upstream_mismatch++;
+			continue;
+		}
+		if (!(dns_get16(m + 2) & DNS_F_QR) || dns_get16(m + 4) != 1 ||
+		    dns_name_read(m, (size_t)r, DNS_HDRLEN, name, sizeof(name), &next, NULL, 0) || strcmp(name, p->q.name) ||
+		    next + 4 > (size_t)r || dns_get16(m + next) != p->q.qtype) {
+			S.st.upstream_mismatch++;
+			continue;
+		}
+		dns_put16(m, p->client_id);
+		reply(&p->c, m, (size_t)r);
+		S.st.relay_answers++;
+		pend_free(p);
+	}
+}
+
+/* ------------------------------------------------------------------ queries */
+
+static void handle(const uint8_t *m, size_t len, struct client *c)
+{
+	struct dns_query q;
+	char err[128];
+	int rc = dns_parse_query(m, len, &q, err, sizeof(err));
+	bool changed = false;
+
+	S.st.queries++;
+	if (rc < 0) {
+		S.st.dropped++;
+		return;
+	}
+	if (rc) {
+		logm(L_DEBUG, "dns: bad query: %s", err);
+		reply_error(c, &q, rc);
+		return;
+	}
+	int l = S.zone ? dns_zone_answer(S.zone, &q, obuf, sizeof(obuf), c->ufd >= 0 ? dns_udp_limit(&q) : DNS_TCP_MAX,
+					 S.n_ups > 0, &changed) : 0;
+
+	if (l < 0) {
+		reply_error(c, &q, DNS_R_SERVFAIL);
+		return;
+	}
+	if (l > 0) {
+		S.st.answered++;
+		if (changed) {
+			logm(L_INFO, "dns: %s given an address (%u names); intercepts updated", q.name,
+			     (unsigned)dns_zone_names(S.zone));
+			kernel_apply_now(); /* the intercept is in place before the client has the address */
+			/* obuf was not touched by the apply: it holds the answer still */
+		}
+		reply(c, obuf, (size_t)l);
+		return;
+	}
+	if (!S.n_ups || q.qtype == DNS_T_AXFR || q.qtype == DNS_T_IXFR) {
+		reply_error(c, &q, DNS_R_REFUSED);
+		return;
+	}
+	relay_start(m, len, &q, c);
+}
+
+static void udp_cb(void *arg, uint32_t ev)
+{
+	struct lsock *ls = arg;
+	uint8_t m[65536];
+	struct client c = { .ufd = ls->fd };
+
+	(void)ev;
+	for (int burst = 0; burst < 64; burst++) {
+		c.salen = sizeof(c.sa);
+		ssize_t r = recvfrom(ls->fd, m, sizeof(m), MSG_DONTWAIT, (struct sockaddr *)&c.sa, &c.salen);
+
+		if (r < 0)
+			return;
+		handle(m, (size_t)r, &c);
+	}
+}
+
+/* ------------------------------------------------------------------ TCP */
+
+static void tc_close(struct tconn *t)
+{
+	for (size_t i = 0; i < RELAY_MAX; i++) /* answers still to come go nowhere */
+		if (S.pend[i].used && S.pend[i].c.tc == t)
+			pend_free(&S.pend[i]);
+	for (struct tconn **pp = &S.tconns; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	S.n_tconns--;
+	zt_io_del(D.loop, &t->io);
+	zt_timer_stop(D.loop, &t->idle);
+	close(t->fd);
+	free(t->out);
+	zt_loop_defer_free(D.loop, free, t);
+}
+
+static void tc_idle(void *arg)
+{
+	tc_close(arg);
+}
+
+static void tc_cb(void *arg, uint32_t ev)
+{
+	struct tconn *t = arg;
+	ssize_t r;
+
+	if (ev & EPOLLOUT) {
+		r = t->outlen ? send(t->fd, t->out, t->outlen, MSG_DONTWAIT | MSG_NOSIGNAL) : 0;
+		if (r < 0 && errno != EAGAIN) {
+			tc_close(t);
+			return;
+		}
+		if (r > 0) {
+			memmove(t->out, t->out + r, t->outlen - (size_t)r);
+			t->outlen -= (size_t)r;
+		}
+		if (!t->outlen)
+			zt_io_set(D.loop, &t->io, EPOLLIN);
+	}
+	if (!(ev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	r = recv(t->fd, t->in + t->inlen, sizeof(t->in) - t->inlen, MSG_DONTWAIT);
+	if (r == 0 || (r < 0 && errno != EAGAIN)) {
+		tc_close(t);
+		return;
+	}
+	if (r < 0)
+		return;
+	t->inlen += (size_t)r;
+	zt_timer_start(D.loop, &t->idle, TCP_IDLE_MS);
+	for (;;) {
+		size_t ml;
+		long used = dns_tcp_next(t->in, t->inlen, &ml);
+		struct client c = { .ufd = -1, .tc = t };
+
+		if (used < 0) {
+			tc_close(t);
+			return;
+		}
+		if (!used)
+			return;
+		handle(t->in + 2, ml, &c);
+		memmove(t->in, t->in + used, t->inlen - (size_t)used);
+		t->inlen -= (size_t)used;
+	}
+}
+
+static void accept_cb(void *arg, uint32_t ev)
+{
+	struct lsock *ls = arg;
+
+	(void)ev;
+	for (;;) {
+		int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		struct tconn *t = S.n_tconns < TCP_CONNS_MAX ? calloc(1, sizeof(*t)) : NULL;
+
+		if (!t) {
+			S.st.tcp_refused++;
+			close(fd);
+			continue;
+		}
+		t->fd = fd;
+		zt_io_init(&t->io, fd, tc_cb, t);
+		zt_timer_init(&t->idle, tc_idle, t);
+		zt_io_set(D.loop, &t->io, EPOLLIN);
+		zt_timer_start(D.loop, &t->idle, TCP_IDLE_MS);
+		t->next = S.tconns;
+		S.tconns = t;
+		S.n_tconns++;
+		S.st.tcp_conns++;
+	}
+}
+
+/* ------------------------------------------------------------------ start, stop */
+
+static int sock_open(const struct sockaddr_storage *a, int type, struct lsock *ls, zt_io_cb cb)
+{
+	int one = 1, fd = socket(a->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	char b[64];
+
+	ls->fd = -1;
+	if (fd < 0)
+		return -1;
+	if (type == SOCK_STREAM) /* not for UDP: two daemons would share the port silently */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)a, cfg_sa_len(a)) || (type == SOCK_STREAM && listen(fd, 64))) {
+		logm(L_ERR, "dns: cannot listen on %s/%s: %s", cfg_fmt_sa(a, b, sizeof(b)),
+		     type == SOCK_STREAM ? "tcp" : "udp", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	ls->fd = fd;
+	zt_io_init(&ls->io, fd, cb, ls);
+	zt_io_set(D.loop, &ls->io, EPOLLIN);
+	return 0;
+}
+
+static void sock_close(struct lsock *ls)
+{
+	if (ls->fd < 0)
+		return;
+	zt_io_del(D.loop, &ls->io);
+	close(ls->fd);
+	ls->fd = -1;
+}
+
+/* /etc/resolv.conf's name servers, read once when the responder starts (a small local file) */
+static void resolv_conf(void)
+{
+	FILE *f = fopen("/etc/resolv.conf", "re");
+	char line[256], a[128];
+
+	if (!f)
+		return;
+	while (S.n_ups < DCFG_MAX_DNS_ADDRS && fgets(line, sizeof(line), f))
+		if (sscanf(line, " nameserver %127s", a) == 1 && !strchr(a, '%') &&
+		    !cfg_parse_hostport(a, &S.ups[S.n_ups], NULL)) {
+			struct sockaddr_storage *u = &S.ups[S.n_ups];
+
+			if (u->ss_family == AF_INET)
+				((struct sockaddr_in *)u)->sin_port = htons(53);
+			else
+				((struct sockaddr_in6 *)u)->sin6_port = htons(53);
+			S.n_ups++;
+		}
+	fclose(f);
+}
+
+void dns_stop(void)
+{
+	if (!S.on)
+		return;
+	for (size_t i = 0; i < RELAY_MAX; i++)
+		if (S.pend[i].used)
+			pend_free(&S.pend[i]);
+	while (S.tconns)
+		tc_close(S.tconns);
+	for (size_t i = 0; i < S.n_listen; i++) {
+		sock_close(&S.udp[i]);
+		sock_close(&S.tcp[i]);
+	}
+	sock_close(&S.up[0]);
+	sock_close(&S.up[1]);
+	dns_zone_free(S.zone);
+	S.zone = NULL;
+	S.on = false;
+}
+
+int dns_start(void)
+{
+	const struct daemon_cfg *d = &D.cfg;
+	int ok = 0;
+
+	dns_stop();
+	if (!d->n_dns_listen)
+		return 0;
+	S.zone = dns_zone_new(d->has_dns_range4 ? &d->dns_range4 : NULL, d->has_dns_range6 ? &d->dns_range6 : NULL);
+	if (!S.zone)
+		logm(L_WARN, "dns: no virtual range (dns_range4, dns_range6): every query is relayed");
+	S.on = true;
+	S.n_listen = d->n_dns_listen;
+	for (size_t i = 0; i < S.n_listen; i++) {
+		ok += !sock_open(&d->dns_listen[i], SOCK_DGRAM, &S.udp[i], udp_cb);
+		ok += !sock_open(&d->dns_listen[i], SOCK_STREAM, &S.tcp[i], accept_cb);
+	}
+	S.n_ups = 0;
+	if (d->has_dns_upstream) {
+		memcpy(S.ups, d->dns_upstream, sizeof(S.ups));
+		S.n_ups = d->n_dns_upstream;
+	} else {
+		resolv_conf();
+	}
+	for (size_t i = 0; i < S.n_ups;) { /* never relay to ourselves */
+		bool self = false;
+
+		for (size_t j = 0; j < S.n_listen; j++)
+			self |= !memcmp(&S.ups[i], &d->dns_listen[j], cfg_sa_len(&S.ups[i]));
+		if (self)
+			S.ups[i] = S.ups[--S.n_ups];
+		else
+			i++;
+	}
+	for (int f = 0; f < 2; f++) {
+		struct sockaddr_storage any = { .ss_family = f ? AF_INET6 : AF_INET };
+
+		sock_open(&any, SOCK_DGRAM, &S.up[f], up_cb);
+	}
+	S.timeout_ms = d->dns_timeout_ms ? d->dns_timeout_ms : 2000;
+	logm(ok == 2 * (int)S.n_listen ? L_NOTICE : L_ERR, "dns: responder on %d of %zu sockets, %zu upstream resolvers",
+	     ok, 2 * S.n_listen, S.n_ups);
+	dns_services_changed();
+	return ok == 2 * (int)S.n_listen ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ services */
+
+void dns_services_changed(void)
+{
+	struct dns_zsvc *v = NULL;
+	size_t n = 0;
+	int dropped;
+
+	if (!S.zone)
+		return;
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next) {
+			if (!s->has_icpt || !(s->perms & ZT_PERM_DIAL) || !s->icpt.n_skipped)
+				continue;
+			struct dns_zsvc *nv = realloc(v, (n + 1) * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				logm(L_ERR, "dns: out of memory");
+				return;
+			}
+			v = nv;
+			v[n++] = (struct dns_zsvc){ s->kid, s->icpt.skipped, s->icpt.n_skipped, s->icpt.protos,
+						    s->icpt.ports, s->icpt.n_ports };
+		}
+	dropped = dns_zone_set(S.zone, v, n);
+	free(v);
+	if (dropped > 0)
+		logm(L_INFO, "dns: %d names released (no service has them any more)", dropped);
+}
+
+bool dns_on(void)
+{
+	return S.on && S.zone;
+}
+
+int dns_svc_prefixes(const struct svc *s, struct sipovl_prefix **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return S.zone ? dns_zone_prefixes(S.zone, s->kid, out, n) : 0;
+}
+
+const char *dns_hostname_of(const struct sockaddr_storage *dst)
+{
+	return S.zone ? dns_zone_name_of(S.zone, dst->ss_family, cfg_sa_addr(dst)) : NULL;
+}
+
+void dns_get_stats(struct dns_stats *st)
+{
+	*st = S.st;
+	st->names = S.zone ? dns_zone_names(S.zone) : 0;
+	st->pending = 0;
+	for (size_t i = 0; i < RELAY_MAX; i++)
+		st->pending += S.pend[i].used;
+}
+
+struct json_object *dns_status_json(void)
+{
+	struct json_object *j = json_object_new_object();
+	struct dns_stats st;
+
+	dns_get_stats(&st);
+	JADD(j, "enabled", JB(S.on));
+	JADD(j, "services", JI(S.zone ? dns_zone_services(S.zone) : 0));
+	JADD(j, "names", JI(st.names));
+	JADD(j, "upstreams", JI(S.n_ups));
+	JADD(j, "queries", JI(st.queries));
+	JADD(j, "answered", JI(st.answered));
+	JADD(j, "relayed", JI(st.relayed));
+	JADD(j, "relay_answers", JI(st.relay_answers));
+	JADD(j, "pending", JI(st.pending));
+	JADD(j, "upstream_timeouts", JI(st.upstream_timeouts));
+	JADD(j, "upstream_mismatch", JI(st.upstream_mismatch));
+	JADD(j, "relay_full", JI(st.relay_full));
+	JADD(j, "formerr", JI(st.formerr));
+	JADD(j, "servfail", JI(st.servfail));
+	JADD(j, "refused", JI(st.refused));
+	JADD(j, "dropped", JI(st.dropped));
+	JADD(j, "tcp_connections", JI(st.tcp_conns));
+	JADD(j, "tcp_refused", JI(st.tcp_refused));
+	return j;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The names sipovld's DNS responder answers for: the hostnames and "*." wildcards of the
+ * intercepted services, each queried name given an address from the configured virtual ranges
+ * (the same offset in the IPv4 and the IPv6 range), kept while a service still matches the
+ * name. Answers A, AAAA, ANY, and the RFC 3263 records of SIP discovery: NAPTR (SIP+D2U,
+ * SIP+D2T, SIPS+D2T) and SRV (_sip._udp, _sip._tcp, _sips._tcp) for the transports and ports
+ * the matching services intercept. Free of I/O (tests/daemon/dns_unit.c).
+ */
+#ifndef SIPOVLD_DNS_ZONE_H
+#define SIPOVLD_DNS_ZONE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl/libsipovl.h"
+#include "daemon/dns_msg.h"
+
+#define DNS_ZONE_MAX_NAMES 4096  /* names given an address at once */
+#define DNS_ZONE_TTL 60          /* of every answer, and the negative TTL of our SOA */
+
+/* One intercepted service with hostnames, as the zone sees it (copied by dns_zone_set). */
+struct dns_zsvc {
+	uint32_t kid;                   /* the service's kernel intercept id */
+	char *const *patterns;          /* hostnames and "*.domain" wildcards, any case */
+	size_t n_patterns;
+	uint32_t protos;                /* SIPOVL_PROTO_* */
+	const struct sipovl_portrange *ports;
+	size_t n_ports;
+};
+
+struct dns_zone;
+
+/* @r4 / @r6: the virtual ranges (NULL: that family is not answered). NULL when out of memory,
+ * or when neither range is given, or one is too small (needs at least 4 addresses). */
+struct dns_zone *dns_zone_new(const struct sipovl_prefix *r4, const struct sipovl_prefix *r6);
+void dns_zone_free(struct dns_zone *z);
+/*
+ * Replaces the services. Names no service matches any more lose their address. Returns the
+ * number of names dropped, or -1 when out of memory (the zone is then left as it was).
+ */
+int dns_zone_set(struct dns_zone *z, const struct dns_zsvc *v, size_t n);
+
+/*
+ * Answers @q when its name is ours: returns the answer's length in @buf (@limit: the
+ * transport's bound), 0 when the name is not ours (to be relayed), -1 when no answer can be
+ * built. *@changed is set when a name was given a new address (the kernel's intercepts must
+ * include it before the answer is sent). @ra: recursion available (upstreams configured).
+ */
+int dns_zone_answer(struct dns_zone *z, const struct dns_query *q, uint8_t *buf, size_t bufsize, size_t limit,
+		    bool ra, bool *changed);
+
+/*
+ * The addresses (host prefixes, both families) of the names service @kid matches, for its
+ * kernel intercept. *@out is malloc'ed (NULL with *@n 0 when none). 0, or -1 out of memory.
+ */
+int dns_zone_prefixes(const struct dns_zone *z, uint32_t kid, struct sipovl_prefix **out, size_t *n);
+/* The name holding @addr (4 or 16 bytes of @family), or NULL. */
+const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t *addr);
+/* services with hostname intercepts */
+size_t dns_zone_services(const struct dns_zone *z);
+/* names holding an address */
+size_t dns_zone_names(const struct dns_zone *z);
+
+#endif

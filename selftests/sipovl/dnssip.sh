@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# sipovld's DNS responder end to end (setup in daemon-lib.sh): phone A knows only the SIP
+# server's name, pbx.site-b.sipovl.test, which service pbx-b intercepts by name. gw-a's sipovld
+# answers it on 10.1.0.1:53: NAPTR, SRV, then A (RFC 3263, asked with dig), the address from
+# its virtual range joins pbx-b's kernel intercept, and SIP calls (SIPp, UDP and TCP) to it
+# cross the overlay. gw-b hosts pbx-b for that name only (allowedAddresses: the name), so a
+# call completes only when the dial carries dst_hostname; gw-b resolves it with its own
+# resolver (its /etc/hosts, bind-mounted: 10.2.0.2).
+source "$(dirname "$0")/daemon-lib.sh"
+require_cmd dig
+
+daemon_net dnssip
+cat >"$TMP/a.conf" <<CONF
+{ "identities": ["$SIPOVLD_ZN_DIR/gw-a.json"], "log_level": "debug", "dns_listen": ["10.1.0.1:53"],
+  "dns_range4": "100.64.7.0/24", "dns_upstream": [] }
+CONF
+start_gw_only a "$GWA" -c "$TMP/a.conf"
+printf '127.0.0.1 localhost\n10.2.0.2 pbx.site-b.sipovl.test\n' >"$TMP/hosts"
+# shellcheck disable=SC2016 # expanded by the inner shell
+ip netns exec "$GWB" unshare -m sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$TMP/hosts" \
+	"$D" -i "$SIPOVLD_ZN_DIR/gw-b.json" -l debug --control "$TMP/b.sock" 2>"$TMP/b.log" &
+echo $! >"$TMP/b.pid"
+on_exit kill "$!"
+gateways_ready
+pbx_ready() { st b | jq -e '[.services[] | select(.name == "pbx-b") | .host.listening] == [true]' >/dev/null; }
+waitfor 60 pbx_ready || not_ok "gw-b hosts pbx-b" "$(grep pbx-b "$TMP/b.log" | tail -3)"
+
+q() { in_pa dig @10.1.0.1 +time=5 +tries=2 +short "$@" 2>&1; }
+naptr=$(q pbx.site-b.sipovl.test NAPTR | sort | tr '\n' '|')
+if grep -q '"SIP+D2U" "" _sip._udp.pbx.site-b.sipovl.test.' <<<"$naptr" &&
+	grep -q '"SIP+D2T" "" _sip._tcp.pbx.site-b.sipovl.test.' <<<"$naptr" && ! grep -q SIPS <<<"$naptr"; then
+	ok "phone A: NAPTR of pbx.site-b.sipovl.test: SIP+D2U and SIP+D2T (no TLS: 5061 not intercepted)"
+else
+	not_ok "phone A: NAPTR of pbx.site-b.sipovl.test" "got: $naptr" "$(tail -5 "$TMP/a.log")"
+fi
+srv_u=$(q _sip._udp.pbx.site-b.sipovl.test SRV)
+srv_t=$(q _sip._tcp.pbx.site-b.sipovl.test SRV)
+if [ "$srv_u" = "10 1 5060 pbx.site-b.sipovl.test." ] && [ "$srv_t" = "10 1 5060 pbx.site-b.sipovl.test." ]; then
+	ok "phone A: SRV _sip._udp and _sip._tcp: 10 1 5060 pbx.site-b.sipovl.test."
+else
+	not_ok "phone A: SRV of pbx" "udp: $srv_u" "tcp: $srv_t"
+fi
+addr=$(q "${srv_u##* }" A)
+tbl=$(ip netns exec "$GWA" "$CTL" -j intercept show)
+if [ "$addr" = 100.64.7.1 ] &&
+	jq -e '.[] | select(.name == "pbx-b") | .destinations == ["100.64.7.1/32"]' <<<"$tbl" >/dev/null; then
+	ok "phone A: A of the SRV target: $addr, in pbx-b's kernel intercept"
+else
+	not_ok "phone A: A of the SRV target in pbx-b's kernel intercept" "A: $addr" "$(jq -c '.[] | {name, destinations}' <<<"$tbl")"
+fi
+[ -n "$addr" ] || addr=100.64.7.1
+
+# --- SIP calls to the resolved address and port (SIPp's built-in uac/uas, no media)
+port=$(awk '{print $3}' <<<"$srv_u")
+for t in u1 t1; do
+	ip netns exec "$PB" sipp -sn uas -i 10.2.0.2 -p 5060 -t "$t" -nostdin >"$TMP/uas_$t.out" 2>&1 &
+	uas=$!
+	on_exit kill "$uas"
+	uas_up() { ip netns exec "$PB" ss -Hln "$([ "$1" = u1 ] && echo -u || echo -t)" 'sport = :5060' | grep -q 5060; }
+	waitfor 30 uas_up "$t" || diag "SIPp UAS ($t) not listening after 30 s"
+	rc=0
+	(cd "$TMP" && in_pa timeout 120 sipp -sn uac "$addr:${port:-5060}" -i 10.1.0.2 -p 5062 -t "$t" -m 3 -l 1 \
+		-recv_timeout 30000 -nostdin -trace_stat -stf "$TMP/uac_$t.csv" >"$TMP/uac_$t.out" 2>&1) || rc=$?
+	succ=$(tail -1 "$TMP/uac_$t.csv" 2>/dev/null | awk -F';' '{print $16}')
+	tn=$([ "$t" = u1 ] && echo UDP || echo TCP)
+	if [ $rc = 0 ]; then
+		ok "SIP over $tn to $addr:${port:-?} (the name's SRV and A): 3 calls completed (successful ${succ:-?}, t=$(el)s)"
+	else
+		not_ok "SIP over $tn to $addr:${port:-?}: 3 calls (sipp exit $rc)" "$(tail -3 "$TMP/uac_$t.out")" \
+			"gw-a: $(grep -E 'pbx-b|dns' "$TMP/a.log" | tail -3)" "gw-b: $(grep -E 'pbx-b' "$TMP/b.log" | tail -3)"
+	fi
+	kill "$uas" 2>/dev/null
+	wait "$uas" 2>/dev/null
+done
+# gw-b allows pbx-b's dials only to the name: reaching 10.2.0.2 took the dial's dst_hostname
+if grep -qE 'service pbx-b: hosting a udp dial .* to 10\.2\.0\.2:5060' "$TMP/b.log" &&
+	grep -qE 'service pbx-b: hosting a tcp dial .* to 10\.2\.0\.2:5060' "$TMP/b.log"; then
+	ok "gw-b: pbx-b's udp and tcp dials went to 10.2.0.2:5060 (dst_hostname pbx.site-b.sipovl.test, resolved by gw-b)"
+else
+	not_ok "gw-b: pbx-b dials to 10.2.0.2:5060" "$(grep -E 'pbx-b' "$TMP/b.log" | tail -3)"
+fi
+expect "other names: REFUSED (no upstream)" 'status: REFUSED' in_pa dig @10.1.0.1 +time=5 +tries=2 example.org A
+done_testing

@@ -1,0 +1,223 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# sipovld's DNS responder against a real Ziti network (sourced by tests/ziti/run.sh, which
+# calls dnsresp_tests; or run alone against a network from `zitinet.sh start DIR`:
+# tests/ziti/dnsresp.sh DIR, TAP output). sipovld (--no-kernel) dials for zt-client, whose
+# services dr-sip (udp+tcp 5060-5061, "PBX.dr.sipovl.test" and "*.voip.dr.sipovl.test") and
+# dr-tcp (tcp 5080, "tcponly.dr.sipovl.test") have hostname intercepts; the upstream is
+# tests/ziti/fakedns.py. Checked with dig (and kdig when installed):
+#   A/AAAA from the virtual ranges, stable, wildcards; NAPTR, SRV _sip._udp/_sip._tcp/_sips._tcp
+#   with the intercepted ports; NXDOMAIN/NODATA with SOA; UDP and TCP; other names relayed
+#   unchanged (answers, NXDOMAIN), an upstream that does not answer -> SERVFAIL; malformed,
+#   short, oversized queries, EDNS version 1; a service whose Dial policy goes loses its name.
+# Needs root (fakedns.py binds port 53 on a 127.x address) and dig; skipped otherwise.
+#
+# NOT in make check yet (tests/ziti/run.sh does not source it): at load 25-30 its first query
+# point failed in 8 of 20 runs (one of them while another run of mine used the same network)
+# while every later point passed: once the
+# first query was relayed although the status said the responder had both services, once dig
+# got "connection refused" from the responder's UDP port and the status showed no service at
+# all, after the wait had seen both. Not understood yet (a race in sipovld or in this script);
+# a flaky test stays out of make check until it is.
+
+dnsresp_tests() {
+	local D=$W/dnsresp SD=$B/san/sipovld P=$((20000 + RANDOM % 20000)) UP sd_pid dns_pid out rc
+	if [ "$(id -u)" != 0 ] || ! command -v dig > /dev/null; then
+		skip "dnsresp: DNS responder tests" "need root and dig"
+		return
+	fi
+	if [ ! -x "$SD" ]; then
+		notok "dnsresp: $SD not built"
+		return
+	fi
+	mkdir -p "$D"
+	UP=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).53
+	echo "answer 60" > "$D/ctl"
+	bg "$D/fakedns.log" python3 "$TOP/tests/ziti/fakedns.py" "$UP" "$D/ctl" "$D/queries.log" \
+		up.dr.example=192.0.2.7,2001:db8::7
+	dns_pid=$BGPID
+	# names of this run only: the controller applies a deleted policy asynchronously, and a
+	# service of the same name made again right after can vanish from the next listing
+	local R=$RANDOM$RANDOM
+	{ cli edge create config dr-sip-icpt-$R intercept.v1 \
+		'{"protocols":["udp","tcp"],"addresses":["PBX.dr.sipovl.test","*.voip.dr.sipovl.test"],"portRanges":[{"low":5060,"high":5061}]}' &&
+	  cli edge create config dr-tcp-icpt-$R intercept.v1 \
+		'{"protocols":["tcp"],"addresses":["tcponly.dr.sipovl.test"],"portRanges":[{"low":5080,"high":5080}]}' &&
+	  cli edge create service dr-sip-$R -c dr-sip-icpt-$R && cli edge create service dr-tcp-$R -c dr-tcp-icpt-$R &&
+	  cli edge create service-policy dr-dial-$R Dial --service-roles "@dr-sip-$R,@dr-tcp-$R" --identity-roles @zt-client
+	} > "$D/cli.out" 2>&1 || { notok "dnsresp: create the services"; diag < "$D/cli.out"; return; }
+	cat > "$D/sipovld.conf" <<CONF
+{ "identities": ["$ID/zt-client.json"], "control_socket": "$D/sipovld.sock", "log_level": "info",
+  "service_poll_s": 1, "dns_listen": ["127.0.0.1:$P", "[::1]:$P"], "dns_range4": "100.80.0.0/24",
+  "dns_range6": "fd00:5150::/120", "dns_upstream": ["$UP"], "dns_timeout_ms": 700 }
+CONF
+	bg "$D/sipovld.log" "$SD" --no-kernel -c "$D/sipovld.conf"
+	sd_pid=$BGPID
+	local t0=$SECONDS ready=
+	while [ $((SECONDS - t0)) -lt 180 ]; do # sipovld authenticates and lists its services
+		"$SD" --control "$D/sipovld.sock" --request status 2>/dev/null |
+			jq -e --arg r "$R" '([.services[] | select((.name == "dr-sip-\($r)" or .name == "dr-tcp-\($r)") and (.intercept.skipped | length) > 0)] |
+				length == 2) and .dns.services == 2' > /dev/null 2>&1 && { ready=1; break; }
+		sleep 0.25
+	done
+	if [ -z "$ready" ]; then
+		notok "dnsresp: sipovld did not list dr-sip and dr-tcp within 180 s"; tail -5 "$D/sipovld.log" | diag
+		kill -TERM "$sd_pid" "$dns_pid" 2>/dev/null
+		return
+	fi
+	ok "dnsresp: sipovld lists dr-sip and dr-tcp with their hostname intercepts, both in the responder's zone ($((SECONDS - t0)) s)"
+	Q() { dig @127.0.0.1 -p "$P" +time=3 +tries=1 "$@" 2>&1; }
+	S() { Q +short "$@" | tr '\n' ' ' | sed 's/ $//'; }
+	expect() { # expect DESCRIPTION WANTED GOT
+		if [ "$3" = "$2" ]; then ok "dnsresp: $1: $3"; else notok "dnsresp: $1: got '$3', wanted '$2'"; return 1; fi
+	}
+	expect "A of PBX.dr.sipovl.test (intercept pattern in upper case)" "100.80.0.1" "$(S pbx.dr.sipovl.test A)" ||
+		{ grep -E 'dr-sip|dr-tcp|dns' "$D/sipovld.log" | tail -8 | diag
+		  "$SD" --control "$D/sipovld.sock" --request status 2>/dev/null |
+			jq -c '.dns, [.services[] | select(.name | startswith("dr-")) | {name, permissions, intercept}]' | diag; }
+	out=$(Q pbx.dr.sipovl.test AAAA)
+	if grep -q 'flags: qr aa' <<< "$out" && grep -q 'fd00:5150::1$' <<< "$out"; then
+		ok "dnsresp: AAAA fd00:5150::1, authoritative (aa)"
+	else
+		notok "dnsresp: AAAA of pbx"; diag <<< "$out"
+	fi
+	expect "A again over TCP and from ::1: the same address" "100.80.0.1" \
+		"$(dig @::1 -p "$P" +tcp +short +time=3 +tries=1 PbX.Dr.SipOvl.Test A)"
+	expect "wildcard *.voip: a.voip.dr.sipovl.test gets the next address" "100.80.0.2" "$(S a.voip.dr.sipovl.test A)"
+	expect "NAPTR of pbx: the three transports, TLS preferred" \
+		'10 10 "s" "SIPS+D2T" "" _sips._tcp.pbx.dr.sipovl.test. 10 20 "s" "SIP+D2T" "" _sip._tcp.pbx.dr.sipovl.test. 10 30 "s" "SIP+D2U" "" _sip._udp.pbx.dr.sipovl.test.' \
+		"$(S pbx.dr.sipovl.test NAPTR | tr ' ' '\n' | paste -d' ' - - - - - - | sort | tr '\n' ' ' | sed 's/ $//')"
+	out=$(Q pbx.dr.sipovl.test NAPTR)
+	if grep -q 'ADDITIONAL: 6' <<< "$out" && grep -q '^_sips._tcp.pbx.dr.sipovl.test. 60 IN SRV 10 1 5061 pbx.dr.sipovl.test.' <<< "$(tr -s '\t ' ' ' <<< "$out")"; then
+		ok "dnsresp: NAPTR's additional section: 3 SRV, A, AAAA (+ OPT)"
+	else
+		notok "dnsresp: NAPTR's additional section"; diag <<< "$out"
+	fi
+	expect "SRV _sip._udp.pbx" "10 1 5060 pbx.dr.sipovl.test." "$(S _sip._udp.pbx.dr.sipovl.test SRV)"
+	expect "SRV _sip._tcp.pbx over TCP" "10 1 5060 pbx.dr.sipovl.test." "$(S +tcp _sip._tcp.pbx.dr.sipovl.test SRV)"
+	expect "SRV _sips._tcp.pbx" "10 1 5061 pbx.dr.sipovl.test." "$(S _sips._tcp.pbx.dr.sipovl.test SRV)"
+	expect "SRV _sip._udp.b.voip (wildcard)" "10 1 5060 b.voip.dr.sipovl.test." "$(S _sip._udp.b.voip.dr.sipovl.test SRV)"
+	expect "SRV _sip._tcp.tcponly: its single port" "10 1 5080 tcponly.dr.sipovl.test." "$(S _sip._tcp.tcponly.dr.sipovl.test SRV)"
+	out=$(Q _sip._udp.tcponly.dr.sipovl.test SRV)
+	if grep -q 'status: NXDOMAIN' <<< "$out" && grep -q 'AUTHORITY: 1' <<< "$out" && grep -q 'SOA' <<< "$out"; then
+		ok "dnsresp: SRV _sip._udp of a TCP-only service: NXDOMAIN with SOA"
+	else
+		notok "dnsresp: SRV _sip._udp.tcponly"; diag <<< "$out"
+	fi
+	out=$(Q pbx.dr.sipovl.test MX)
+	if grep -q 'status: NOERROR' <<< "$out" && grep -q 'ANSWER: 0, AUTHORITY: 1' <<< "$out"; then
+		ok "dnsresp: MX of pbx: NODATA with SOA"
+	else
+		notok "dnsresp: MX of pbx"; diag <<< "$out"
+	fi
+	if command -v kdig > /dev/null; then
+		local t k=""
+		for t in A AAAA NAPTR; do
+			k+="$(kdig @127.0.0.1 -p "$P" +short pbx.dr.sipovl.test "$t" 2>&1 | sort | head -1) / "
+		done
+		k+=$(kdig @127.0.0.1 -p "$P" +short +tcp _sip._udp.pbx.dr.sipovl.test SRV 2>&1)
+		expect "kdig A, AAAA, NAPTR (the preferred), SRV over TCP" \
+			'100.80.0.1 / fd00:5150::1 / 10 10 "s" "SIPS+D2T" "" _sips._tcp.pbx.dr.sipovl.test. / 10 1 5060 pbx.dr.sipovl.test.' "$k"
+	else
+		skip "dnsresp: kdig" "not installed"
+	fi
+	# other names: relayed unchanged
+	expect "relayed: A of up.dr.example" "192.0.2.7" "$(S up.dr.example A)"
+	expect "relayed over TCP: AAAA of up.dr.example" "2001:db8::7" "$(S +tcp up.dr.example AAAA)"
+	out=$(Q nothere.dr.example A)
+	grep -q 'status: NXDOMAIN' <<< "$out" && ok "dnsresp: relayed: the upstream's NXDOMAIN" ||
+		{ notok "dnsresp: relayed NXDOMAIN"; diag <<< "$out"; }
+	# malformed, short, oversized, unknown opcode, EDNS version 1
+	out=$(python3 - "$P" <<'PY'
+import socket, struct, sys
+p = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+q = b"\x03pbx\x02dr\x06sipovl\x04test\x00\x00\x01\x00\x01"
+def ask(m):
+    s.sendto(m, ("127.0.0.1", p))
+    try:
+        r = s.recv(4096)
+        return "rcode%d,qd%d" % (r[3] & 15, r[5])
+    except socket.timeout:
+        return "none"
+out = [ask(struct.pack(">HHHHHH", 1, 0x100, 0, 0, 0, 0)),              # QDCOUNT 0
+       ask(b"\x00\x02\x01"),                                             # 3 bytes
+       ask(struct.pack(">HHHHHH", 3, 0x100, 1, 0, 0, 0) + q + b"x" * 3000),  # oversized: trailing bytes
+       ask(struct.pack(">HHHHHH", 4, 0x1100, 1, 0, 0, 0) + q),           # opcode 2
+       ask(struct.pack(">HHHHHH", 5, 0x100, 1, 0, 0, 0) + b"\xc0\x0c\x00\x01\x00\x01"),  # pointer loop
+       ask(struct.pack(">HHHHHH", 6, 0x100, 1, 0, 0, 0) + b"\x40" + b"a" * 64 + b"\x00\x00\x01\x00\x01"),  # 64-byte label
+       ask(struct.pack(">HHHHHH", 7, 0x100, 1, 0, 0, 0) + q)]            # still answering
+print(" ".join(out))
+PY
+)
+	expect "QDCOUNT 0, 3 bytes, 3 KB with trailing bytes, opcode 2, pointer loop, 64-byte label, then a good query" \
+		"rcode1,qd0 none rcode1,qd1 rcode4,qd0 rcode1,qd0 rcode1,qd0 rcode0,qd1" "$out"
+	out=$(Q +edns=1 +noednsnegotiation pbx.dr.sipovl.test A)
+	grep -q 'status: BADVERS' <<< "$out" && ok "dnsresp: EDNS version 1: BADVERS" ||
+		{ notok "dnsresp: EDNS version 1"; diag <<< "$out"; }
+	echo drop > "$D/ctl"
+	out=$(Q up.dr.example A)
+	grep -q 'status: SERVFAIL' <<< "$out" && ok "dnsresp: upstream does not answer: SERVFAIL ($(grep -o 'Query time: [0-9]* msec' <<< "$out"), timeout 700 ms)" ||
+		{ notok "dnsresp: upstream that does not answer"; diag <<< "$out"; }
+	expect "meanwhile our names are answered" "100.80.0.2" "$(S a.voip.dr.sipovl.test A)"
+	out=$("$SD" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -c '.dns')
+	if jq -e '.enabled and .names == 4 and .upstreams == 1 and .upstream_timeouts == 1 and .formerr >= 4 and
+		.refused == 0 and .dropped == 1 and .pending == 0 and .tcp_connections >= 4' <<< "$out" > /dev/null; then
+		ok "dnsresp: status dns: 4 names (pbx, a.voip, b.voip, tcponly), 1 upstream timeout, FORMERRs, 1 dropped"
+	else
+		notok "dnsresp: status dns counters: $out"
+	fi
+	echo "answer 60" > "$D/ctl"
+	# the Dial policy of dr-tcp goes: its name is no longer ours (relayed: the upstream's NXDOMAIN)
+	cli edge update service-policy "dr-dial-$R" --service-roles "@dr-sip-$R" > "$D/cli2.out" 2>&1 || diag < "$D/cli2.out"
+	for _ in $(seq 1 80); do
+		Q tcponly.dr.sipovl.test A | grep -q 'status: NXDOMAIN' && break
+		sleep 0.25
+	done
+	out=$(Q tcponly.dr.sipovl.test A)
+	grep -q 'status: NXDOMAIN' <<< "$out" && expect "after dr-tcp went: pbx keeps its address" "100.80.0.1" "$(S pbx.dr.sipovl.test A)" ||
+		{ notok "dnsresp: dr-tcp's name still answered after its Dial policy went"; diag <<< "$out"; }
+	kill -TERM "$sd_pid"; wait "$sd_pid"
+	rc=$?
+	[ $rc -eq 0 ] && san_clean "$D/sipovld.log" && ok "dnsresp: clean exit (no ASan/UBSan/leak report)" ||
+		{ notok "dnsresp: clean exit (exit $rc)"; grep -A10 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/sipovld.log" | head -20 | diag; }
+	kill "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null
+	{ cli edge delete service-policy "dr-dial-$R"; cli edge delete service "dr-sip-$R"; cli edge delete service "dr-tcp-$R"
+	  cli edge delete config "dr-sip-icpt-$R"; cli edge delete config "dr-tcp-icpt-$R"; } > /dev/null 2>&1
+}
+
+# run alone: tests/ziti/dnsresp.sh NETDIR
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	cd "$(dirname "$0")/../.." || exit 1
+	TOP=$PWD
+	B=${O:-$TOP/build}
+	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
+	ID=$NET
+	# shellcheck disable=SC1091
+	. "$NET/env"
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
+	W=$(mktemp -d /tmp/zt-dnsresp.XXXXXX)
+	PIDS=()
+	n=0; failed=0
+	echo "TAP version 13"
+	ok() { n=$((n + 1)); echo "ok $n - $*"; }
+	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+	diag() { sed 's/^/# /'; }
+	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
+	bg() { local log=$1; shift; "$@" > "$log" 2>&1 & BGPID=$!; PIDS+=("$BGPID"); }
+	cleanup() {
+		local p
+		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
+	}
+	trap cleanup EXIT
+	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
+	dnsresp_tests
+	echo "1..$n"
+	[ $failed -eq 0 ] && exit 0 || exit 1
+fi

@@ -77,10 +77,16 @@ static int pkt_parse(struct sk_buff *skb, int f, struct sipovl_pkt *p)
 	} else {
 		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
 		unsigned short fragoff = 0;
-		int thoff = 0, proto;
+		int thoff = 0, proto, flags = 0;
 
-		proto = ipv6_find_hdr(skb, &thoff, -1, &fragoff, NULL);
-		if (proto < 0 || fragoff)
+		/*
+		 * Any fragment, the first one too, as ip_is_fragment() has it
+		 * for IPv4: defragmentation lets some through (a first
+		 * fragment whose length is no multiple of 8), and ports read
+		 * from part of a datagram steer or police nothing.
+		 */
+		proto = ipv6_find_hdr(skb, &thoff, -1, &fragoff, &flags);
+		if (proto < 0 || (flags & IP6_FH_F_FRAG))
 			return 1;
 		l4 = proto;
 		p->thoff = thoff;
@@ -136,7 +142,13 @@ static bool pkt_src_martian(const struct sipovl_pkt *p)
 		return ipv4_is_multicast(s) || ipv4_is_lbcast(s) ||
 		       ipv4_is_loopback(s) || ipv4_is_zeronet(s);
 	}
-	return ipv6_addr_is_multicast(p->saddr) || ipv6_addr_loopback(p->saddr);
+	/*
+	 * The IPv6 input path refuses multicast and loopback sources itself,
+	 * but not the unspecified address, and not IPv4-mapped ones (an
+	 * AF_INET6 socket's reply to one leaves as IPv4).
+	 */
+	return ipv6_addr_is_multicast(p->saddr) || ipv6_addr_loopback(p->saddr) ||
+	       ipv6_addr_any(p->saddr) || ipv6_addr_v4mapped(p->saddr);
 }
 
 /*
@@ -507,12 +519,14 @@ static bool src_claimed(struct sipovl_net *sn, const struct sipovl_pkt *p)
 /*
  * May a transparent socket send this packet out of @out? Its source must be
  * local (as seen from @out: its VRF, its link for a link-local source) or
- * claimed by sipovl.
+ * claimed by sipovl and no martian (an intercept of ::/0 claims :: and
+ * ::ffff:0:0/96 too, which no packet may come from).
  */
 static bool src_allowed(struct sipovl_net *sn, struct net *net,
 			const struct sipovl_pkt *p, const struct net_device *out)
 {
-	return src_claimed(sn, p) || addr_is_local(net, p->f, p->saddr, out);
+	return (src_claimed(sn, p) && !pkt_src_martian(p)) ||
+	       addr_is_local(net, p->f, p->saddr, out);
 }
 
 /*

@@ -7,7 +7,8 @@
 # flushed. The foreign source 10.9.9.9 / fd09::9 is in no range and no
 # intercept; the server counts what arrives from it.
 #
-#   gw 10.2.0.1 fd02::1 --- srv 10.2.0.2 fd02::2
+# The claimed source fd01::9 is in the source range set below. Topology:
+# topo_gateway (selftests/lib.sh); the client is not used.
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_cmd ip nft jq python3
@@ -20,15 +21,7 @@ CTL=$BIN/sipovlctl
 load_module
 modprobe -q veth || bail_out "no veth module"
 modprobe -a nf_tables 2>/dev/null
-setup_ns GW SRV
-
-ip link add s0 netns "$SRV" type veth peer name g1 netns "$GW"
-ip -n "$GW" addr add 10.2.0.1/24 dev g1
-ip -n "$GW" addr add fd02::1/64 dev g1 nodad
-ip -n "$SRV" addr add 10.2.0.2/24 dev s0
-ip -n "$SRV" addr add fd02::2/64 dev s0 nodad
-ip -n "$GW" link set g1 up
-ip -n "$SRV" link set s0 up
+topo_gateway
 
 ctl() { ip netns exec "$GW" "$CTL" "$@"; }
 in_gw() { ip netns exec "$GW" "$@"; }
@@ -38,16 +31,24 @@ ip netns exec "$SRV" nft -f - <<'NFT' || bail_out "nft counters on the server"
 table inet police_test {
 	counter from4 {}
 	counter from6 {}
+	counter claim6 {}
+	counter any6 {}
+	counter mapped6 {}
 	chain pre {
 		# before defragmentation (-400), which would hold a lone fragment
 		type filter hook prerouting priority -500;
 		ip saddr 10.9.9.9 counter name from4
 		ip6 saddr fd09::9 counter name from6
+		ip6 saddr fd01::9 counter name claim6
+		ip6 saddr :: counter name any6
+		ip6 saddr ::ffff:0:0/96 counter name mapped6
 	}
 }
 NFT
-arrived() { # arrived 4|6: packets the server saw from the foreign source
-	ip netns exec "$SRV" nft -j list counter inet police_test "from$1" |
+arrived() { # arrived 4|6|COUNTER: packets the server saw from the foreign source
+	local c=$1
+	case $c in 4 | 6) c=from$c ;; esac
+	ip netns exec "$SRV" nft -j list counter inet police_test "$c" |
 		jq -r '[.nftables[] | select(.counter) | .counter.packets][0]'
 }
 
@@ -58,6 +59,10 @@ arrived() { # arrived 4|6: packets the server saw from the foreign source
 #   udp4: a whole UDP datagram to port 7000 (the control: policed today)
 #   bcast4: the same datagram to the subnet's broadcast address
 #   mcast6: a UDP datagram to ff02::1 (all nodes) on the link
+#   frag6: the first fragment of a UDP datagram to port 7000 from the claimed
+#     source fd01::9; its length is no multiple of 8, so defragmentation lets
+#     it through (nf_ct_frag6_queue: -EPROTO)
+#   any6, mapped6: a UDP datagram from [::]:5060 / [::ffff:10.9.9.9]:5060
 rawsend() {
 	in_gw python3 - "$1" <<'EOF'
 import socket, struct, sys
@@ -80,6 +85,22 @@ if kind == "mcast6":
         socket.inet_pton(socket.AF_INET6, "fd09::9") + \
         socket.inet_pton(socket.AF_INET6, "ff02::1") + payload
     s.sendto(pkt, ("ff02::1", 0, 0, socket.if_nametoindex("g1")))
+    sys.exit(0)
+if kind in ("frag6", "any6", "mapped6"):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    s.setsockopt(socket.IPPROTO_IPV6, 75, 1)     # IPV6_TRANSPARENT
+    src = {"frag6": "fd01::9", "any6": "::", "mapped6": "::ffff:10.9.9.9"}[kind]
+    port = 7000 if kind == "frag6" else 5060
+    data = b"police"
+    payload = struct.pack("!HHHH", port, port, 8 + len(data) + 64, 0) + data
+    nh = 17
+    if kind == "frag6":                          # fragment header, offset 0, M
+        payload = struct.pack("!BBHI", 17, 0, 1, 4242) + payload + b"y" * 3
+        nh = 44
+    pkt = struct.pack("!IHBB", 6 << 28, len(payload), nh, 64) + \
+        socket.inet_pton(socket.AF_INET6, src) + \
+        socket.inet_pton(socket.AF_INET6, "fd02::2") + payload
+    s.sendto(pkt, ("fd02::2", 0))
     sys.exit(0)
 if kind == "proto6":
     s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
@@ -112,14 +133,15 @@ s.sendto(ip + payload, (dst, 0))
 EOF
 }
 
-# escape DESC FAMILY CMD...: CMD sends one packet from the foreign source; the
-# server must not see it and src_denied must count it.
+# escape DESC FAMILY|COUNTER CMD...: CMD sends one packet from the foreign
+# source; the server must not see it and src_denied must count it. Waits
+# until either happens (src_denied counts in the sending call).
 escape() {
 	local desc=$1 fam=$2 a0 a1 d0 d1
 	shift 2
 	a0=$(arrived "$fam") d0=$(stat_of src_denied)
 	"$@" >/dev/null 2>&1
-	sleep 0.5
+	busywait 5000 eval '[ "$(stat_of src_denied)" -gt "$d0" ] || [ "$(arrived "$fam")" != "$a0" ]' >/dev/null
 	a1=$(arrived "$fam") d1=$(stat_of src_denied)
 	if [ "$a1" = "$a0" ] && [ "$d1" -gt "$d0" ]; then
 		ok "$desc: not sent, src_denied $d0 -> $d1"
@@ -133,6 +155,7 @@ escape "control: a whole UDP datagram of a transparent raw socket" 4 rawsend udp
 escape "a transparent raw socket's IPv4 packet that is neither TCP nor UDP" 4 rawsend proto4
 escape "a transparent raw socket's IPv6 packet that is neither TCP nor UDP" 6 rawsend proto6
 escape "a UDP fragment of a transparent raw socket with IP_NODEFRAG" 4 rawsend frag4
+escape "an IPv6 first UDP fragment from a claimed source (as IPv4 fragments)" claim6 rawsend frag6
 escape "a transparent socket's UDP datagram to the subnet broadcast address" 4 rawsend bcast4
 escape "a transparent socket's UDP datagram to the all-nodes multicast group" 6 rawsend mcast6
 
@@ -153,5 +176,11 @@ if in_gw "$PEER" originate --udp --timeout 2 --src 10.2.0.1:7300 --dst 10.2.0.2:
 else
 	not_ok "flushed namespace: a transparent socket on a local address still talks"
 fi
+
+# Martian sources are never claimed: an intercept of every destination on
+# port 5060 claims [::]:5060 and [::ffff:10.9.9.9]:5060 as reply sources.
+check "intercept add of ::/0 port 5060" ctl intercept add anysip proto udp addr ::/0 port 5060
+escape "a transparent socket's UDP datagram from the unspecified source ::" any6 rawsend any6
+escape "a transparent socket's UDP datagram from an IPv4-mapped source" mapped6 rawsend mapped6
 
 done_testing

@@ -12,7 +12,7 @@
 #   cli 10.1.0.2 fd01::2 --- gw 10.1.0.1 fd01::1 | 10.2.0.1 fd02::1 --- srv 10.2.0.2 fd02::2
 source "$(dirname "$0")/../lib.sh"
 require_root
-require_cmd ip jq
+require_cmd ip jq python3
 
 BIN=${SIPOVL_BIN:-$SIPOVL_TOP/build}
 PEER=$BIN/selftests/peer
@@ -21,27 +21,7 @@ CTL=$BIN/sipovlctl
 
 load_module
 modprobe -q veth || bail_out "no veth module"
-setup_ns CLI GW SRV
-
-ip link add c0 netns "$CLI" type veth peer name g0 netns "$GW"
-ip link add s0 netns "$SRV" type veth peer name g1 netns "$GW"
-ip -n "$CLI" addr add 10.1.0.2/24 dev c0
-ip -n "$CLI" addr add fd01::2/64 dev c0 nodad
-ip -n "$GW" addr add 10.1.0.1/24 dev g0
-ip -n "$GW" addr add fd01::1/64 dev g0 nodad
-ip -n "$GW" addr add 10.2.0.1/24 dev g1
-ip -n "$GW" addr add fd02::1/64 dev g1 nodad
-ip -n "$SRV" addr add 10.2.0.2/24 dev s0
-ip -n "$SRV" addr add fd02::2/64 dev s0 nodad
-for l in "$CLI c0" "$GW g0" "$GW g1" "$SRV s0"; do
-	set -- $l
-	ip -n "$1" link set "$2" up
-done
-ip -n "$CLI" route add default via 10.1.0.1
-ip -n "$CLI" -6 route add default via fd01::1
-ip -n "$SRV" route add default via 10.2.0.1
-ip -n "$SRV" -6 route add default via fd02::1
-ip netns exec "$GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+topo_gateway
 ip netns exec "$GW" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 	net.ipv4.conf.g0.rp_filter=0 net.ipv4.conf.g1.rp_filter=0
 
@@ -63,17 +43,58 @@ check "intercept add" ctl intercept add sip proto udp,tcp addr 10.2.0.0/16,fd02:
 
 # send SRC DST MSG: one datagram from the client; no reply is awaited.
 send() { in_cli "$PEER" send --udp --timeout 1 --src "$1" --dst "$2" --msg "$3" >/dev/null 2>&1 || true; }
-# seen MSG: did the registered socket receive MSG?
-seen() { sleep 0.3; grep -q " $1\$" "$TMP/l4.err" "$TMP/l6.err"; }
-# refused DESC SRC DST MSG
-refused() {
-	send "$2" "$3" "$4"
-	if seen "$4"; then not_ok "$1" "the registered socket received it"; else ok "$1"; fi
+# seen MSG: has the registered socket received MSG?
+seen() { grep -q " $1\$" "$TMP/l4.err" "$TMP/l6.err"; }
+# barrier DST: a datagram of the client's own address to DST's family, which
+# is steered; once the registered socket has it, the packets sent before it
+# on the same path have been steered or dropped.
+NBAR=0
+barrier() {
+	local src=10.1.0.2:0
+	case $1 in \[*) src='[fd01::2]:0' ;; esac
+	NBAR=$((NBAR + 1))
+	send "$src" "$1" "barrier$NBAR"
+	busywait 10000 seen "barrier$NBAR"
 }
-# steered DESC SRC DST MSG
+# refused DESC SRC DST MSG [SENDER]: SENDER (default: send) sends MSG.
+refused() {
+	${5:-send} "$2" "$3" "$4"
+	if ! barrier "$3"; then
+		not_ok "$1" "the barrier datagram after it was not steered"
+	elif seen "$4"; then
+		not_ok "$1" "the registered socket received it"
+	else
+		ok "$1"
+	fi
+}
+# steered DESC SRC DST MSG [SENDER]
 steered() {
-	send "$2" "$3" "$4"
-	if seen "$4"; then ok "$1"; else not_ok "$1" "the registered socket did not receive it"; fi
+	${5:-send} "$2" "$3" "$4"
+	if busywait 10000 seen "$4"; then ok "$1"; else not_ok "$1" "the registered socket did not receive it"; fi
+}
+# rawsend6 SRC DST MSG: a UDP datagram with any IPv6 source (SRC and DST are
+# [addr]:port), through the client's raw socket (IPPROTO_RAW, header included).
+rawsend6() {
+	in_cli python3 - "$1" "$2" "$3" <<'PY' >/dev/null 2>&1 || true
+import socket, struct, sys
+def ap(s):
+    a, p = s.rsplit(":", 1)
+    return socket.inet_pton(socket.AF_INET6, a.strip("[]")), int(p)
+(src, sport), (dst, dport) = ap(sys.argv[1]), ap(sys.argv[2])
+data = sys.argv[3].encode()
+ulen = 8 + len(data)
+ph = src + dst + struct.pack("!IxxxB", ulen, 17)
+u = struct.pack("!HHHH", sport or 40000, dport, ulen, 0) + data
+d = ph + u + (b"\0" if len(u) % 2 else b"")
+t = sum(struct.unpack("!%dH" % (len(d) // 2), d))
+while t >> 16:
+    t = (t & 0xffff) + (t >> 16)
+c = (~t & 0xffff) or 0xffff
+u = u[:6] + struct.pack("!H", c) + u[8:]
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.sendto(struct.pack("!IHBB", 6 << 28, ulen, 17, 64) + src + dst + u,
+         (socket.inet_ntop(socket.AF_INET6, dst), 0))
+PY
 }
 
 # Sources the client may use: the gateway's own addresses (spoofed; 10.1.0.9
@@ -109,6 +130,20 @@ out=$(in_gw "$PEER" send --udp --src 10.2.0.1:0 --dst 10.2.0.88:5060 --msg loc4 
 if grep -q ' loc4$' <<<"$out"; then ok "IPv4 local flow from the gateway's own address is steered"; else not_ok "IPv4 local flow from the gateway's own address is steered" "$out"; fi
 out=$(in_gw "$PEER" send --udp --src '[fd02::1]:0' --dst '[fd02::88]:5060' --msg loc6 2>&1) || true
 if grep -q ' loc6$' <<<"$out"; then ok "IPv6 local flow from the gateway's own address is steered"; else not_ok "IPv6 local flow from the gateway's own address is steered" "$out"; fi
+
+# IPv6 martian sources. The kernel's IPv6 input refuses multicast and
+# loopback sources before PREROUTING, but not the unspecified address nor
+# IPv4-mapped ones (::ffff:0:0/96: a reply of the daemon's AF_INET6 socket
+# to one leaves as IPv4). With a default route, as a gateway has, they pass
+# the loose reverse path; neither may start a flow.
+ip -n "$GW" -6 route add default via fd02::2
+steered "IPv6 raw control: a raw datagram from the client's own source is steered" \
+	'[fd01::2]:40000' '[fd02::77]:5060' raw6 rawsend6
+refused "IPv6: the unspecified source :: starts no flow" \
+	'[::]:40000' '[fd02::77]:5060' any6 rawsend6
+refused "IPv6: an IPv4-mapped source starts no flow" \
+	'[::ffff:10.1.0.2]:40000' '[fd02::77]:5060' mapped6 rawsend6
+ip -n "$GW" -6 route del default via fd02::2
 
 # IPv6 reverse path. fd07::/64 is routed back via g1, not g0 where it arrives.
 ip -n "$GW" -6 route add fd07::/64 via fd02::2

@@ -5,6 +5,8 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
+#   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
+#      default 10)
 #   3. sipovld --no-kernel as a process (as root; skipped otherwise): a control socket client
 #      that never sends nor reads does not stall the daemon; identity files and key files
 #      readable by group or others are refused; --user drops to that user with only
@@ -19,13 +21,16 @@ B=${O:-$PWD/build}
 UNIT=$B/san/daemon-unit
 FUZZ=$B/fuzz/daemon-fuzz
 FUZZ_SECONDS=${DAEMON_FUZZ_SECONDS:-20}
+RUNIT=$B/san/rtpq-unit
+RFUZZ=$B/fuzz/rtpq-fuzz
+RFUZZ_SECONDS=${RTPQ_FUZZ_SECONDS:-10}
 
 echo "TAP version 13"
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
-for f in "$UNIT" "$FUZZ"; do
+for f in "$UNIT" "$FUZZ" "$RUNIT" "$RFUZZ"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built (run make tests)"; exit 4; }
 done
 W=$(mktemp -d /tmp/sipovld-test.XXXXXX)
@@ -57,6 +62,32 @@ if "$FUZZ" -help=1 >/dev/null 2>&1; then
 	fi
 else
 	notok "fuzz: $FUZZ does not run"
+fi
+
+# 2b. RTP statistics: unit tests (their points become ours), then a bounded fuzz run
+"$RUNIT" >"$W/runit.out" 2>&1
+urc=$?
+while IFS= read -r l; do
+	case $l in
+	"ok "*) ok "rtpq: ${l#ok * - }" ;;
+	"not ok "*) notok "rtpq: ${l#not ok * - }" ;;
+	esac
+done <"$W/runit.out"
+if [ $urc != 0 ] || ! grep -q '^1\.\.' "$W/runit.out"; then
+	notok "rtpq unit test program exited $urc"
+	grep -v '^ok' "$W/runit.out" | head -30 | sed 's/^/# /'
+fi
+if "$RFUZZ" -help=1 >/dev/null 2>&1; then
+	mkdir -p "$W/rcorpus"
+	cp tests/daemon/rtpq-corpus/* "$W/rcorpus/" 2>/dev/null
+	if "$RFUZZ" -max_total_time="$RFUZZ_SECONDS" -max_len=4096 -artifact_prefix="$B/fuzz/rtpq-" "$W/rcorpus" >"$W/rfuzz.out" 2>&1; then
+		ok "rtpq fuzz: $(grep -o 'Done [0-9]* runs' "$W/rfuzz.out" | tail -1) in ${RFUZZ_SECONDS}s, no crash"
+	else
+		notok "rtpq fuzz: crash or sanitizer report"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$W/rfuzz.out" | head -10 | sed 's/^/# /'
+	fi
+else
+	notok "rtpq fuzz: $RFUZZ does not run"
 fi
 
 # 3. the daemon as a process

@@ -220,6 +220,9 @@ struct daemon_cfg {
 	size_t n_src_map;
 	bool has_src_map;               /* "source_map" given (even empty) */
 	bool src_trust_caller;          /* source_identity "caller": the dialer's own caller id */
+	bool has_metrics;               /* metrics_listen given: the OpenMetrics endpoint (metrics.c) */
+	struct sockaddr_storage metrics_addr;
+	unsigned rtp_oneway_ms;         /* one-way audio: a direction silent this long (rtp_oneway_s) */
 };
 
 void daemon_cfg_defaults(struct daemon_cfg *d);

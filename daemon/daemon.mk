@@ -18,9 +18,9 @@ D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
 D_CFG_SRCS := $(wildcard daemon/cfg_*.c)
 D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
-D_HDRS := daemon/sipovld.h daemon/rtpq.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+D_HDRS := daemon/sipovld.h daemon/rtpq.h daemon/metrics.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/rtpq.c $(D_CFG_SRCS)
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/rtpq.c daemon/metrics.c daemon/metrics_http.c $(D_CFG_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap

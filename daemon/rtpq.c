@@ -446,7 +446,8 @@ enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint6
  *   Ie and Bpl from ITU-T G.113 Appendix I by codec: G.711 with packet loss concealment
  *     (Ie 0, Bpl 25.1), G.729A (11, 19.0), G.723.1 at 6.3 kbit/s (15, 16.1); other codecs,
  *     wideband ones included (G.107 is the narrowband model), are taken as G.711 with PLC;
- *   MOS = 1 + 0.035 R + R (R - 60)(100 - R) 7e-6, 1 below R = 0, 4.5 above R = 100.
+ *   MOS = 1 + 0.035 R + R (R - 60)(100 - R) 7e-6, 1 below R = 0, 4.5 above R = 100, and at
+ *     least 1 (the polynomial dips to 0.99 for 0 < R < 13).
  */
 double rtpq_mos(const char *codec, double loss, double delay_ms, double *r_out)
 {
@@ -474,6 +475,8 @@ double rtpq_mos(const char *codec, double loss, double delay_ms, double *r_out)
 		mos = 4.5;
 	else
 		mos = 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+	if (mos < 1) /* the polynomial dips below 1 for 0 < R < 13 */
+		mos = 1;
 	if (r_out)
 		*r_out = r;
 	return mos;

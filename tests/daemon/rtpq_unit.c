@@ -405,6 +405,10 @@ static void t_mos(void)
 	rtpq_mos("PCMA", 0, 200, &r);
 	ok(fabs(r - (93.2 - 4.8 - 0.11 * 22.7)) < 1e-9, "200 ms: Id 0.024 d + 0.11 (d - 177.3) (R %.2f)", r);
 	ok(rtpq_mos("PCMU", 1, 1000, &r) == 1 && r < 0, "everything lost: MOS 1");
+	/* G.107's MOS(R) dips below 1 for 0 < R < 13 (found by rtpq-fuzz): MOS is at least 1 */
+	double m = rtpq_mos("PCMU", 0, 803.7, &r);
+
+	ok(m >= 1 && r > 4 && r < 6, "R %.2f (803.7 ms): MOS %.4f, not below 1", r, m);
 }
 
 static void t_oneway(void)

@@ -7,6 +7,7 @@
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
 #   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
 #      default 10)
+#   4. the metrics endpoint (tests/daemon/metrics.sh) of the sipovld of section 3
 #   3. sipovld --no-kernel as a process (as root; skipped otherwise): a control socket client
 #      that never sends nor reads does not stall the daemon; identity files and key files
 #      readable by group or others are refused; --user drops to that user with only
@@ -118,8 +119,11 @@ else
 	chmod 600 "$W/keyopen.json"
 	printf '{"ztAPI":"https://127.0.0.1:9","id":{"cert":"pem:x","key":"pem:y","ca":"pem:z"}}\n' >"$W/open.json"
 	chmod 644 "$W/open.json"
-	printf '{ "identities": ["%s", "%s"], "control_socket": "%s", "log_level": "info" }\n' \
-		"$W/open.json" "$W/keyopen.json" "$W/sd.sock" >"$W/sd.conf"
+	# shellcheck source=tests/daemon/metrics.sh
+	. tests/daemon/metrics.sh
+	MPORT=$(metrics_free_port)
+	printf '{ "identities": ["%s", "%s"], "control_socket": "%s", "log_level": "info", "metrics_listen": "127.0.0.1:%s" }\n' \
+		"$W/open.json" "$W/keyopen.json" "$W/sd.sock" "$MPORT" >"$W/sd.conf"
 	"$SAN_SD" --no-kernel -c "$W/sd.conf" 2>"$W/sd.log" &
 	sd=$!
 	if ! sd_wait "$SAN_SD"; then
@@ -175,6 +179,7 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		fi
 		kill "$silent" "$noread" 2>/dev/null
 		wait "$silent" "$noread" 2>/dev/null
+		metrics_tests "$MPORT" "$W"
 	fi
 	sd_stop "$sd"
 	if grep -qE "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sd.log"; then

@@ -232,6 +232,7 @@ static void rtp(struct mw *w)
 			continue;
 		rtp_flow_snap(f, now, s);
 		for (int i = 0; i < 2; i++) {
+			oneway[i] += f->rq[i].oneway;
 			if (!s[i].rtp)
 				continue;
 			sum[i].packets += s[i].packets;
@@ -241,7 +242,6 @@ static void rtp(struct mw *w)
 			sum[i].reordered += s[i].reordered;
 			sum[i].duplicates += s[i].duplicates;
 			sum[i].rtcp += s[i].rtcp_packets;
-			oneway[i] += f->rq[i].oneway;
 			if (s[i].idle_us > RTP_ACTIVE_US)
 				continue;
 			if (!active[i] || s[i].mos < mos_min[i])

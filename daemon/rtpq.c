@@ -401,6 +401,12 @@ enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint6
 	uint16_t seq = be16(p + 2);
 	unsigned pt = p[1] & 0x7f;
 
+	/*
+	 * Stamps may go back a little: a datagram timed on arrival in the loop, then older ones
+	 * read with their kernel receive times. Arrival order is what counts: never before the last.
+	 */
+	if (now_us < d->last_rtp_us)
+		now_us = d->last_rtp_us;
 	d->packets++;
 	d->bytes += n;
 	if (!d->last_rtp_us)
@@ -498,7 +504,7 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
 	s->rtcp_packets = d->rtcp_packets;
 	s->other = d->other;
 	s->invalid = d->invalid;
-	s->idle_us = d->last_rtp_us ? now_us - d->last_rtp_us : UINT64_MAX;
+	s->idle_us = !d->last_rtp_us ? UINT64_MAX : now_us > d->last_rtp_us ? now_us - d->last_rtp_us : 0;
 	s->rtp = d->valid || d->prev_expected;
 	if (!d->packets)
 		return;
@@ -530,7 +536,7 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
 			s->rr_fraction_lost = b->fraction_lost / 256.0;
 			s->rr_cum_lost = b->cum_lost;
 			s->rr_jitter_ms = d->clock_hz ? (double)b->jitter * 1000.0 / d->clock_hz : 0;
-			s->rr_age_us = now_us - reports->rtcp_us;
+			s->rr_age_us = now_us > reports->rtcp_us ? now_us - reports->rtcp_us : 0;
 			break;
 		}
 	}
@@ -549,8 +555,10 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
 
 int rtpq_oneway(struct rtpq_dir *a, const struct rtpq_dir *b, uint64_t now_us, uint64_t silent_us)
 {
-	bool a_silent = !a->last_rtp_us || now_us - a->last_rtp_us >= silent_us;
-	bool b_flows = b->last_rtp_us && now_us - b->last_rtp_us <= FLOWING_US && now_us - b->t0_us >= silent_us;
+	/* the two directions' stamps are not ordered between them (see rtpq_update): a later one is "now" */
+	bool a_silent = !a->last_rtp_us || (now_us > a->last_rtp_us && now_us - a->last_rtp_us >= silent_us);
+	bool b_flows = b->last_rtp_us && (now_us <= b->last_rtp_us || now_us - b->last_rtp_us <= FLOWING_US) &&
+		       now_us > b->t0_us && now_us - b->t0_us >= silent_us;
 
 	if (!a->oneway && a_silent && b_flows) {
 		a->oneway = true;

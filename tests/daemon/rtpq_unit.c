@@ -435,6 +435,39 @@ static void t_oneway(void)
 	   "one-way: raised after 5 s of the other side (%d), cleared when it flows (%d), 2 events", at, back);
 }
 
+/*
+ * Timestamps of the two directions come from different clocks' moments (kernel receive times
+ * of datagrams read late, against arrival in the loop for the other direction): a datagram
+ * stamped a little before the other direction's last packet is not a silence of 2^64 us.
+ */
+static void t_time_order(void)
+{
+	struct rtpq_dir a = { 0 }, b = { 0 };
+	struct rtpq_snap s;
+	int ev = 0;
+
+	for (unsigned i = 0; i < 500; i++) { /* both send for 10 s; b's stamps 5 ms behind a's */
+		uint64_t now = T0 + 20 * MS * (uint64_t)i;
+
+		feed(&a, 0, 0, i, 5 * MS, 1);
+		ev += rtpq_oneway(&b, &a, now + 5 * MS, 3000 * MS) != 0;
+		feed(&b, 0, 0, i, 0, 2);
+		ev += rtpq_oneway(&a, &b, now, 3000 * MS) != 0;
+	}
+	ok(ev == 0, "both directions flowing, stamps out of order across them: no one-way event (%d)", ev);
+	/* within one direction: the first datagram timed on arrival in the loop (100 ms late), the
+	 * next ones read from the socket with their earlier kernel stamps: no jump of 2^64 us */
+	struct rtpq_dir c = { 0 };
+
+	feed(&c, 0, 0, 0, 100 * MS, 1);
+	for (unsigned i = 1; i < 100; i++)
+		feed(&c, 0, 0, i, 0, 1);
+	rtpq_snapshot(&c, NULL, T0, &s);
+	ok(s.jitter_ms < 10 && s.idle_us == 0 && s.lost == 0,
+	   "first stamp later than the next ones: jitter %.3f ms, idle %llu us (snapshot before the last)", s.jitter_ms,
+	   (unsigned long long)s.idle_us);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -448,6 +481,7 @@ int main(void)
 	t_other();
 	t_mos();
 	t_oneway();
+	t_time_order();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

@@ -277,7 +277,8 @@ fi
 # packets (15 s, RTP timestamps from the moment each is sent: the guest's scheduling is not
 # counted as jitter), B answers with its own stream for 25 s. gw-a reads A's stream from its
 # socket with the kernel's receive times: the loss it reports must be within RQ_LOSS_TOL points
-# of RQ_LOSS and the mean RFC 3550 jitter (sampled each second while A sends) within RQ_JIT_TOL %
+# of RQ_LOSS and the mean RFC 3550 jitter (sampled while A sends: at least 2 samples, status
+# queries are slow under TCG) within RQ_JIT_TOL %
 # of 2/3 x RQ_JIT (the mean |difference| of two independent delays uniform on +-RQ_JIT); once A
 # is silent while B still sends, gw-a logs one-way audio (rtp_oneway_s, 5 s by default).
 RQ_LOSS=5 RQ_JIT=10 RQ_LOSS_TOL=2.5 RQ_JIT_TOL=30
@@ -314,13 +315,13 @@ if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%;
 	rqa=$!
 	rqf='[.[] | select(.client == "10.1.0.2:7320" and .destination == "10.2.0.2:7322")][0].rtp // empty'
 	: >"$TMP/rtpq-jitter"
-	for _ in $(seq 1 90); do
+	for _ in $(seq 1 150); do
 		r=$(st a flows | jq -c "$rqf")
 		[ -n "$r" ] && echo "$r" >"$TMP/rtpq-last.json"
-		jq -r 'select(.to_ziti.packets >= 150 and .to_ziti.packets <= 700) | .to_ziti.jitter_ms' <<<"$r" \
+		jq -r 'select(.to_ziti.packets >= 50 and .to_ziti.packets <= 745) | .to_ziti.jitter_ms' <<<"$r" \
 			>>"$TMP/rtpq-jitter" 2>/dev/null
 		grep -q "one-way audio: no RTP from the local side" "$TMP/a.log" && break
-		sleep 1
+		sleep 0.5
 	done
 	r=$(cat "$TMP/rtpq-last.json" 2>/dev/null)
 	wait "$rqa"
@@ -328,7 +329,7 @@ if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%;
 	in_pa tc qdisc del dev p0 root
 	lossp=$(jq -r '.to_ziti.loss_percent // empty' <<<"$r")
 	rqexp=$(jq -r '.to_ziti.expected // 0' <<<"$r")
-	jmean=$(awk '{ s += $1; n++ } END { if (n >= 5) printf "%.3f", s / n }' "$TMP/rtpq-jitter")
+	jmean=$(awk '{ s += $1; n++ } END { if (n >= 2) printf "%.3f", s / n }' "$TMP/rtpq-jitter")
 	jexp=$(awk -v j=$RQ_JIT 'BEGIN { printf "%.3f", 2 * j / 3 }')
 	diag "rtpq gw-a to_ziti: $(jq -c '.to_ziti | {packets, expected, lost, loss_percent, reordered, jitter_ms, mos}' <<<"$r")"
 	diag "rtpq gw-a from_ziti: $(jq -c '.from_ziti | {packets, expected, lost, jitter_ms, mos}' <<<"$r")"

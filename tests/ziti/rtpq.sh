@@ -15,14 +15,15 @@
 #
 # Checked on the flow's "to_ziti" direction (read by sipovld with the kernel's receive times):
 # lost = the count dropped, exactly; the final jitter within RTPQ_JITTER_TOL % of the source's
-# figure; nothing lost on the other direction; one-way audio logged within rtp_oneway_s (3 s)
+# figure (0-0.3 % off on an idle host, 13.9 % with a VM test running beside it: the source's own
+# scheduling between reading the clock and sending); nothing lost on the other direction; one-way audio logged within rtp_oneway_s (3 s)
 # + 3 s of the source falling silent, once (one event: no flapping while both flow); the
 # metrics endpoint (parsed by prometheus_client) counts that one event, the expected and lost
 # packets.
 
 RTPQ_LOSS=${RTPQ_LOSS:-5}
 RTPQ_JITTER_MS=${RTPQ_JITTER_MS:-8}
-RTPQ_JITTER_TOL=${RTPQ_JITTER_TOL:-15}
+RTPQ_JITTER_TOL=${RTPQ_JITTER_TOL:-30}
 
 rtpq_tests() {
 	local D=$W/rtpq sd=$B/sipovld pid tpid dpid port mport f

@@ -8,7 +8,8 @@
  * needs in the daemon's own loop: non-blocking sockets, a bounded request, a reply written as
  * the client reads it, an idle timer, a bound on connections. A library would bring its own
  * threads or fd sets, TLS and request machinery (and GnuTLS) into a privileged daemon for
- * that. The request parser (metrics_http_parse) is I/O free and unit tested.
+ * that. The request parser (metrics_http_parse) is I/O free; tests/daemon/metrics.sh sends it
+ * good, malformed (400), oversized (431), unknown (404) and non-GET (405) requests.
  *
  * Bounds: METRICS_MAX_CONNS connections (a new one closes the oldest), a request header of
  * at most METRICS_REQ_MAX bytes (431 beyond), METRICS_IDLE_MS without progress closes it.

@@ -274,8 +274,8 @@ fi
 
 # --- RTP quality under known impairment (issue 17): netem on phone A's link (its stream only)
 # drops RQ_LOSS % at random and delays each packet 40 ms +- RQ_JIT ms (uniform). A sends 750 RTP
-# packets (15 s, RTP timestamps from the moment each is sent: the guest's scheduling is not
-# counted as jitter), B answers with its own stream for 25 s. gw-a reads A's stream from its
+# packets (15 s, at least 20 ms apart so that netem does not reorder them; RTP timestamps from
+# the moment each is sent: the guest's scheduling is not counted as jitter), B answers with its own stream for 25 s. gw-a reads A's stream from its
 # socket with the kernel's receive times: the loss it reports must be within RQ_LOSS_TOL points
 # of RQ_LOSS and the mean RFC 3550 jitter (sampled while A sends: at least 2 samples, status
 # queries are slow under TCG) within RQ_JIT_TOL %
@@ -292,12 +292,15 @@ if len(sys.argv) > 5:
 else:
     peer = s.recvfrom(2048)[1]  # answer the first packet's sender
 s.setblocking(False)
-t0 = time.monotonic()
+t0 = time.monotonic(); last = t0 - 1
 for seq in range(count):
-    d = t0 + seq * 0.02 - time.monotonic()
+    # never closer than 20 ms to the previous one (late: lag, no burst), so that netem's
+    # +-10 ms cannot reorder them: A.8 then sees independent delays of consecutive packets
+    d = max(t0 + seq * 0.02, last + 0.02) - time.monotonic()
     if d > 0:
         time.sleep(d)
-    ts = int(round((time.monotonic() - t0) * 8000)) & 0xffffffff
+    last = time.monotonic()
+    ts = int(round((last - t0) * 8000)) & 0xffffffff
     s.sendto(struct.pack(">BBHII", 0x80, 0, seq, ts, ssrc) + b"\xd5" * 160, peer)
     try:
         while s.recv(2048):

@@ -236,6 +236,9 @@ struct daemon_cfg {
 	size_t n_dns_upstream;
 	bool has_dns_upstream;          /* given (even empty); else /etc/resolv.conf's servers */
 	unsigned dns_timeout_ms;        /* per upstream attempt */
+	bool has_metrics;               /* metrics_listen given: the OpenMetrics endpoint (metrics.c) */
+	struct sockaddr_storage metrics_addr;
+	unsigned rtp_oneway_ms;         /* one-way audio: a direction silent this long (rtp_oneway_s) */
 };
 
 void daemon_cfg_defaults(struct daemon_cfg *d);

@@ -7,6 +7,8 @@
 #   $(O)/fuzz/daemon-fuzz     libFuzzer target of the config/app_data parsers  (TEST_BUILD)
 #   $(O)/san/dns-unit         DNS message unit tests (tests/daemon/run.sh)     (TEST_BUILD)
 #   $(O)/fuzz/dns-fuzz        libFuzzer target of the DNS message parser       (TEST_BUILD)
+#   $(O)/san/rtpq-unit        RTP statistics unit tests (tests/daemon/run.sh)  (TEST_BUILD)
+#   $(O)/fuzz/rtpq-fuzz       libFuzzer target of the RTP statistics            (TEST_BUILD)
 #
 # Links libsipovl ($(CTL_LIB), ctl/ctl.mk) for the kernel and libzt ($(ZT_LIB),
 # daemon/ziti/ziti.mk) for Ziti. The configuration model daemon/cfg_*.c (cfg.h) is I/O free:
@@ -18,9 +20,10 @@ D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
 D_CFG_SRCS := $(wildcard daemon/cfg_*.c)
 D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
-D_HDRS := daemon/sipovld.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_server.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+D_HDRS := daemon/sipovld.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c daemon/dns_msg.c daemon/dns_zone.c daemon/dns_server.c $(D_CFG_SRCS)
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/rtpq.c daemon/metrics.c daemon/metrics_http.c \
+	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_server.c $(D_CFG_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap
@@ -28,6 +31,7 @@ D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap
 USER_PROGS += $(O)/sipovld
 TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz
 TEST_BUILD += $(O)/san/dns-unit $(O)/fuzz/dns-fuzz
+TEST_BUILD += $(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
 
 $(O)/sipovld: $(D_SRCS) $(D_HDRS) $(CTL_LIB) $(D_ZT_LIB)
 	@mkdir -p $(@D)
@@ -74,8 +78,24 @@ $(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG)
 		chmod +x $@; \
 	fi
 
+# RTP statistics (daemon/rtpq.c, I/O free): unit tests and fuzzer link only it.
+$(O)/san/rtpq-unit: tests/daemon/rtpq_unit.c daemon/rtpq.c daemon/rtpq.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/rtpq_unit.c daemon/rtpq.c -o $@ -lm
+
+$(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
+	@mkdir -p $(@D)
+	if command -v clang >/dev/null 2>&1; then \
+		clang $(CSTD) $(WARN) -O1 -g -I$(TOP) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			tests/daemon/rtpq_fuzz.c daemon/rtpq.c -o $@; \
+	else \
+		printf '#!/bin/sh\necho "rtpq-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
+		chmod +x $@; \
+	fi
+
 .PHONY: daemon-check
-daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/dns-unit $(O)/fuzz/dns-fuzz
+daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/dns-unit $(O)/fuzz/dns-fuzz \
+	$(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
 	tests/daemon/run.sh
 
 # The VM selftest's Ziti network, provisioned on the host once (tests/daemon/vmnet.sh says

@@ -3,7 +3,7 @@
  * zt-tool: a small CLI over the native edge client, used by the interop tests.
  *
  *   zt-tool services -i ID.json
- *   zt-tool dial  -i ID.json -s SERVICE [--udp] [--mode echo|sink|recv] [--bytes N] [--conns C]
+ *   zt-tool dial  -i ID.json -s SERVICE [--udp] [--mode echo|sink|recv|rtp] [--bytes N] [--conns C]
  *                 [--count K --size S [--pace-ms P]] [--hold [--linger-ms L]] [--timeout-ms T]
  *                 [--app-data JSON]
  *                 --pace-ms: one datagram every P ms (RTP-like); reports the largest, the median
@@ -15,6 +15,8 @@
  *
  * Data is a deterministic pseudo-random stream per connection, verified byte by byte.
  * dial --mode recv sends nothing and reads N bytes of whatever the service sends (bulk source).
+ * dial --udp --mode rtp sends K RTP datagrams (PCMU, one every --pace-ms) of S >= 12 bytes and
+ * only counts what comes back; it succeeds once all are sent (RTP quality tests).
  * Exit status: 0 success, 1 failure, 2 usage.
  */
 #include <errno.h>
@@ -137,6 +139,12 @@ static bool all_connected;
 static struct zt_timer deadline;
 static uint64_t dial_t0;
 
+/* dial --udp --mode rtp: paced RTP datagrams (PCMU, 20 ms); what comes back is only counted */
+static bool rtp_mode(void)
+{
+	return !strcmp(opt.mode, "rtp");
+}
+
 static void dc_finish(struct dconn *d, bool ok, const char *why)
 {
 	if (d->done)
@@ -215,6 +223,18 @@ static void dc_pump(struct dconn *d)
 
 			memcpy(buf, &seq, 4);
 			gen_fill(d->idx * 100000ull + seq, 0, buf + 4, opt.size - 4);
+			if (rtp_mode()) { /* RTP version 2, PCMU, 20 ms of 8 kHz per datagram */
+				uint32_t ts = seq * 160, ssrc = 0x5a000000u | d->idx;
+
+				buf[0] = 0x80;
+				buf[1] = 0;
+				buf[2] = (uint8_t)(seq >> 8);
+				buf[3] = (uint8_t)seq;
+				for (int i = 0; i < 4; i++) {
+					buf[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
+					buf[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+				}
+			}
 			int rc = zt_write(d->c, buf, opt.size);
 
 			if (rc) {
@@ -222,6 +242,10 @@ static void dc_pump(struct dconn *d)
 				return;
 			}
 			d->dgram_sent++;
+			if (rtp_mode() && d->dgram_sent == opt.count) {
+				dc_finish(d, true, NULL);
+				return;
+			}
 		}
 		return;
 	}
@@ -335,6 +359,11 @@ static void d_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 		} else {
 			dc_finish(d, true, NULL);
 		}
+		return;
+	}
+	if (opt.udp && rtp_mode()) { /* whatever the other side sends: counted only */
+		d->recvd += n;
+		d->dgram_recvd += d->dgram_recvd < opt.count;
 		return;
 	}
 	if (opt.udp) {
@@ -900,7 +929,8 @@ int main(int argc, char **argv)
 	if (!known || !opt.identity || (strcmp(opt.cmd, "services") && !opt.service) ||
 	    (!strcmp(opt.cmd, "probe") && !opt.log_file) || opt.conns == 0 || (opt.udp && (opt.size < 4 || opt.size > 65000)) ||
 	    (strcmp(opt.mode, "echo") && strcmp(opt.mode, "sink") &&
-	     (strcmp(opt.mode, "recv") || strcmp(opt.cmd, "dial") || opt.udp)))
+	     (strcmp(opt.mode, "recv") || strcmp(opt.cmd, "dial") || opt.udp) &&
+	     (strcmp(opt.mode, "rtp") || strcmp(opt.cmd, "dial") || !opt.udp || opt.size < 12)))
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);

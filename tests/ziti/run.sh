@@ -441,6 +441,11 @@ routers_tests
 . "$TOP/tests/ziti/rtp.sh"
 rtp_tests
 
+# ---------------------------------------------------------------- RTP quality under impairment (tests/ziti/rtpq.sh)
+# shellcheck source=tests/ziti/rtpq.sh
+. "$TOP/tests/ziti/rtpq.sh"
+rtpq_tests
+
 # ---------------------------------------------------------------- sipovld without the kernel module
 # The identity file is named unlike the identity: $tunneler_id.name must be the controller's name.
 # `--request reload` answers after the reload ran: ok for a good file, an error (exit 1) for a

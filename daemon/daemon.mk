@@ -5,6 +5,8 @@
 #   $(O)/san/sipovld          ASan/UBSan build used by the selftests           (TEST_BUILD)
 #   $(O)/san/daemon-unit      parser unit tests (tests/daemon/run.sh)          (TEST_BUILD)
 #   $(O)/fuzz/daemon-fuzz     libFuzzer target of the config/app_data parsers  (TEST_BUILD)
+#   $(O)/san/sip-unit         SIP/SDP parser and dialog tracker unit tests     (TEST_BUILD)
+#   $(O)/fuzz/sip-fuzz        libFuzzer target of the SIP view                 (TEST_BUILD)
 #
 # Links libsipovl ($(CTL_LIB), ctl/ctl.mk) for the kernel and libzt ($(ZT_LIB),
 # daemon/ziti/ziti.mk) for Ziti. The configuration model daemon/cfg_*.c (cfg.h) is I/O free:
@@ -16,15 +18,18 @@ D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
 D_CFG_SRCS := $(wildcard daemon/cfg_*.c)
 D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
-D_HDRS := daemon/sipovld.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+# The SIP view's I/O-free part (parsers, dialog tracker): unit tests and fuzzer link only it.
+D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c
+D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h
+D_HDRS := daemon/sipovld.h $(D_CFG_HDRS) $(D_SIP_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c $(D_CFG_SRCS)
+	daemon/flows_intercept.c daemon/flows_pair.c $(D_CFG_SRCS) $(D_SIP_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap
 
 USER_PROGS += $(O)/sipovld
-TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz
+TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/sip-unit $(O)/fuzz/sip-fuzz
 
 $(O)/sipovld: $(D_SRCS) $(D_HDRS) $(CTL_LIB) $(D_ZT_LIB)
 	@mkdir -p $(@D)
@@ -52,8 +57,23 @@ $(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objec
 		chmod +x $@; \
 	fi
 
+$(O)/san/sip-unit: tests/daemon/sip_unit.c tests/daemon/sip_msgs.h $(D_SIP_SRCS) $(D_SIP_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/sip_unit.c $(D_SIP_SRCS) -o $@
+
+$(O)/fuzz/sip-fuzz: tests/daemon/sip_fuzz.c $(D_SIP_SRCS) $(D_SIP_HDRS)
+	@mkdir -p $(@D)
+	if command -v clang >/dev/null 2>&1; then \
+		clang $(CSTD) $(WARN) -O1 -g -I$(TOP)/uapi -I$(TOP) \
+			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			tests/daemon/sip_fuzz.c $(D_SIP_SRCS) -o $@; \
+	else \
+		printf '#!/bin/sh\necho "sip-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
+		chmod +x $@; \
+	fi
+
 .PHONY: daemon-check
-daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz
+daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/sip-unit $(O)/fuzz/sip-fuzz
 	tests/daemon/run.sh
 
 # The VM selftest's Ziti network, provisioned on the host once (tests/daemon/vmnet.sh says

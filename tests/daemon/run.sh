@@ -5,6 +5,8 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
+#   1b, 2b. the same for the SIP view (SIP/SDP parsers, dialog tracker): sip-unit, and sip-fuzz
+#      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
 #   3. sipovld --no-kernel as a process (as root; skipped otherwise): a control socket client
 #      that never sends nor reads does not stall the daemon; identity files and key files
 #      readable by group or others are refused; --user drops to that user with only
@@ -19,13 +21,16 @@ B=${O:-$PWD/build}
 UNIT=$B/san/daemon-unit
 FUZZ=$B/fuzz/daemon-fuzz
 FUZZ_SECONDS=${DAEMON_FUZZ_SECONDS:-20}
+SIP_UNIT=$B/san/sip-unit
+SIP_FUZZ=$B/fuzz/sip-fuzz
+SIP_FUZZ_SECONDS=${SIP_FUZZ_SECONDS:-5}
 
 echo "TAP version 13"
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
-for f in "$UNIT" "$FUZZ"; do
+for f in "$UNIT" "$FUZZ" "$SIP_UNIT" "$SIP_FUZZ"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built (run make tests)"; exit 4; }
 done
 W=$(mktemp -d /tmp/sipovld-test.XXXXXX)
@@ -43,6 +48,34 @@ done <"$W/unit.out"
 if [ $urc != 0 ] || ! grep -q '^1\.\.' "$W/unit.out"; then
 	notok "unit test program exited $urc"
 	grep -v '^ok' "$W/unit.out" | head -30 | sed 's/^/# /'
+fi
+
+# 1b. the SIP view's unit tests
+"$SIP_UNIT" >"$W/sip-unit.out" 2>&1
+urc=$?
+while IFS= read -r l; do
+	case $l in
+	"ok "*) ok "sip-unit: ${l#ok * - }" ;;
+	"not ok "*) notok "sip-unit: ${l#not ok * - }" ;;
+	esac
+done <"$W/sip-unit.out"
+if [ $urc != 0 ] || ! grep -q '^1\.\.' "$W/sip-unit.out"; then
+	notok "sip-unit exited $urc"
+	grep -v '^ok' "$W/sip-unit.out" | head -30 | sed 's/^/# /'
+fi
+
+# 2b. fuzzing the SIP view, briefly (its corpus: tests/daemon/sip-corpus)
+if "$SIP_FUZZ" -help=1 >/dev/null 2>&1; then
+	mkdir -p "$W/sip-corpus"
+	cp tests/daemon/sip-corpus/* "$W/sip-corpus/"
+	if "$SIP_FUZZ" -max_total_time="$SIP_FUZZ_SECONDS" -max_len=4096 -artifact_prefix="$B/fuzz/sip-" "$W/sip-corpus" >"$W/sip-fuzz.out" 2>&1; then
+		ok "sip-fuzz: $(grep -o 'Done [0-9]* runs' "$W/sip-fuzz.out" | tail -1) in ${SIP_FUZZ_SECONDS}s, no crash"
+	else
+		notok "sip-fuzz: crash or sanitizer report"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$W/sip-fuzz.out" | head -10 | sed 's/^/# /'
+	fi
+else
+	notok "sip-fuzz: $SIP_FUZZ does not run"
 fi
 
 # 2. fuzzing (libFuzzer exits 0 when nothing was found in the time given)

@@ -220,6 +220,9 @@ struct daemon_cfg {
 	size_t n_src_map;
 	bool has_src_map;               /* "source_map" given (even empty) */
 	bool src_trust_caller;          /* source_identity "caller": the dialer's own caller id */
+	unsigned calls_max;             /* SIP view: calls tracked at most (0: the SIP view is off) */
+	unsigned calls_idle_ms;         /* a confirmed call with no SIP for this long has ended */
+	bool sip_debug;                 /* log each SIP message seen (headers, no body) at debug */
 };
 
 void daemon_cfg_defaults(struct daemon_cfg *d);

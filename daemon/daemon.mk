@@ -21,9 +21,9 @@ D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
 # The SIP view's I/O-free part (parsers, dialog tracker): unit tests and fuzzer link only it.
 D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c
 D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h
-D_HDRS := daemon/sipovld.h $(D_CFG_HDRS) $(D_SIP_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+D_HDRS := daemon/sipovld.h $(D_CFG_HDRS) $(D_SIP_HDRS) daemon/sip_view.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c $(D_CFG_SRCS) $(D_SIP_SRCS)
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/sip_view.c $(D_CFG_SRCS) $(D_SIP_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap

@@ -164,8 +164,10 @@ void udp_read(struct flow *f)
 			flow_close(f, L_INFO, strerror(errno));
 			return;
 		}
-		for (int i = 0; i < n && !f->dead; i++)
+		for (int i = 0; i < n && !f->dead; i++) {
+			sipv_data(f, true, slots[i], mm[i].msg_len);
 			udp_to_zt(f, slots[i], mm[i].msg_len);
+		}
 		if (n < UDP_READ_BATCH)
 			return;
 	}
@@ -179,6 +181,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	char x[64], y[64];
 
 	if (f) {
+		sipv_data(f, true, p, n);
 		udp_to_zt(f, p, n);
 		return;
 	}
@@ -188,6 +191,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	 */
 	f = udp_find(F_HUDP, dst, src);
 	if (f) {
+		sipv_data(f, true, p, n);
 		udp_to_zt(f, p, n);
 		return;
 	}
@@ -230,6 +234,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 		return;
 	}
 	D.c.udp_intercepted++;
+	sipv_data(f, true, p, n);
 	udp_to_zt(f, p, n);
 	if (flow_dial(f, "udp")) {
 		flow_close(f, L_WARN, "cannot dial");

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/sip_view.h"
 #include "daemon/sipovld.h"
 
 struct daemon D;
@@ -904,6 +905,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	sipv_init();
 	if (ctl_open(D.cfg.ctl_socket) || (user.set && ctl_chown(D.cfg.ctl_socket, user.uid, user.gid))) {
 		kernel_clear();
 		return 1;
@@ -941,6 +943,7 @@ int main(int argc, char **argv)
 	}
 	/* SIGTERM: remove everything we installed */
 	flows_fini();
+	sipv_fini();
 	while (D.idents) {
 		struct ident *id = D.idents;
 

@@ -177,6 +177,14 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		fi
 		kill "$silent" "$noread" 2>/dev/null
 		wait "$silent" "$noread" 2>/dev/null
+		# the "calls" request: the SIP view is on by default, nothing followed yet
+		timeout 30 "$SAN_SD" --control "$SOCK" --request calls >"$W/calls.json" 2>/dev/null
+		if jq -e '.enabled == true and .calls == [] and .stats.calls_active == 0 and .stats.calls_max == 1024' \
+			"$W/calls.json" >/dev/null 2>&1; then
+			ok "control socket: \"calls\" answers (SIP view on, no call, calls_max 1024)"
+		else
+			notok "control socket: \"calls\" answers: $(head -c 300 "$W/calls.json")"
+		fi
 	fi
 	sd_stop "$sd"
 	if grep -qE "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sd.log"; then

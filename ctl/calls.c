@@ -102,6 +102,22 @@ static void print_stream(struct json_object *s)
 		       str(q, "lost"), str(q, "jitter_ms"), str(q, "mos"));
 }
 
+static void print_flows(struct json_object *m)
+{
+	static const char *const kinds[] = { "rtp", "rtcp" };
+
+	for (int i = 0; i < 2; i++) {
+		struct json_object *f = get(m, kinds[i]);
+
+		if (f)
+			printf("    %-5s flow %s %s <-> %s (%s): %s packets to the overlay, %s from it\n", kinds[i],
+			       str(f, "flow"), str(f, "local"), str(f, "remote"), str(f, "service"),
+			       str(f, "packets_to_ziti"), str(f, "packets_from_ziti"));
+		else
+			printf("    %-5s no flow steered between the two sides' addresses\n", kinds[i]);
+	}
+}
+
 int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, size_t errlen)
 {
 	struct json_object *doc, *e, *calls, *st;
@@ -139,6 +155,9 @@ int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, 
 		if (stats && ss)
 			for (size_t k = 0; k < json_object_array_length(ss); k++)
 				print_stream(json_object_array_get_idx(ss, k));
+		if (stats && get(c, "media_flows"))
+			for (size_t k = 0; k < json_object_array_length(get(c, "media_flows")); k++)
+				print_flows(json_object_array_get_idx(get(c, "media_flows"), k));
 	}
 	st = get(doc, "stats");
 	if (st)

@@ -299,6 +299,73 @@ static struct json_object *media_json(const struct sdp_media *m)
 	return o;
 }
 
+/*
+ * The UDP flow steered between x and y (either way; intercepted, or hosted from the caller's
+ * address), and of a stream merged onto one circuit (flows_pair.c) the flow carrying it.
+ */
+static struct flow *flow_between(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
+{
+	struct flow *f = udp_find(F_IUDP, x, y);
+
+	if (!f)
+		f = udp_find(F_IUDP, y, x);
+	if (!f)
+		f = udp_find(F_HUDP, x, y);
+	if (!f)
+		f = udp_find(F_HUDP, y, x);
+	return f && f->via && !f->via->dead ? f->via : f;
+}
+
+static struct json_object *flow_ref(const struct flow *f)
+{
+	struct json_object *o = json_object_new_object();
+	char x[64], y[64];
+	bool local_a = f->type == F_IUDP; /* the socket's side: the client (a), or the target (b) */
+
+	JADD(o, "flow", JS(f->type == F_IUDP ? "intercept-udp" : "host-udp"));
+	JADD(o, "service", JS(f->svc ? f->svc->name : ""));
+	JADD(o, "local", JS(cfg_fmt_sa(local_a ? &f->a : &f->b, x, sizeof(x))));
+	JADD(o, "remote", JS(cfg_fmt_sa(local_a ? &f->b : &f->a, y, sizeof(y))));
+	JADD(o, "packets_to_ziti", JI(f->pk_to_zt));
+	JADD(o, "packets_from_ziti", JI(f->pk_from_zt));
+	JADD(o, "bytes_to_ziti", JI(f->to_zt));
+	JADD(o, "bytes_from_ziti", JI(f->from_zt));
+	return o;
+}
+
+/*
+ * The flows of a call's media: the i-th m= line of each side's SDP (offer and answer pair by
+ * position, RFC 3264 §6), its RTP between the two RTP addresses, its RTCP between the RTCP ones.
+ */
+static struct json_object *media_flows_json(const struct call *c)
+{
+	struct json_object *arr = json_object_new_array();
+
+	if (!c->has_sdp[0] || !c->has_sdp[1])
+		return arr;
+	for (unsigned i = 0; i < c->sdp[0].n_media && i < c->sdp[1].n_media; i++) {
+		const struct sdp_media *x = &c->sdp[0].m[i], *y = &c->sdp[1].m[i];
+		struct json_object *o;
+		struct flow *rtp, *rtcp;
+		char a[64], b[64];
+
+		if (!x->port || !y->port || !x->has_addr || !y->has_addr)
+			continue;
+		o = json_object_new_object();
+		JADD(o, "media", JS(x->media));
+		JADD(o, "caller_rtp", JS(cfg_fmt_sa(&x->rtp, a, sizeof(a))));
+		JADD(o, "callee_rtp", JS(cfg_fmt_sa(&y->rtp, b, sizeof(b))));
+		rtp = flow_between(&x->rtp, &y->rtp);
+		rtcp = x->rtcp_mux && y->rtcp_mux ? NULL : flow_between(&x->rtcp, &y->rtcp);
+		if (rtp)
+			JADD(o, "rtp", flow_ref(rtp));
+		if (rtcp && rtcp != rtp)
+			JADD(o, "rtcp", flow_ref(rtcp));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static struct json_object *call_json(const struct call *c, uint64_t now, time_t wall)
 {
 	struct json_object *o = json_object_new_object(), *streams = json_object_new_array();
@@ -341,6 +408,8 @@ static struct json_object *call_json(const struct call *c, uint64_t now, time_t 
 		}
 	}
 	JADD(o, "streams", streams);
+	if (c->state != CALL_ENDED)
+		JADD(o, "media_flows", media_flows_json(c));
 	return o;
 }
 

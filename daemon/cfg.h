@@ -223,6 +223,9 @@ struct daemon_cfg {
 	unsigned calls_max;             /* SIP view: calls tracked at most (0: the SIP view is off) */
 	unsigned calls_idle_ms;         /* a confirmed call with no SIP for this long has ended */
 	bool sip_debug;                 /* log each SIP message seen (headers, no body) at debug */
+	bool has_metrics;               /* metrics_listen given: the OpenMetrics endpoint (metrics.c) */
+	struct sockaddr_storage metrics_addr;
+	unsigned rtp_oneway_ms;         /* one-way audio: a direction silent this long (rtp_oneway_s) */
 };
 
 void daemon_cfg_defaults(struct daemon_cfg *d);

@@ -49,6 +49,7 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	d->svc_poll_ms = 10000;
 	d->calls_max = 1024;
 	d->calls_idle_ms = 3600u * 1000;
+	d->rtp_oneway_ms = 5000;
 }
 
 void daemon_cfg_free(struct daemon_cfg *d)
@@ -220,6 +221,22 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				cfg_fail(err, errlen, "source_identity: expected \"router\" or \"caller\"");
 				goto out;
 			}
+		} else if (!strcmp(key, "metrics_listen")) {
+			const char *s = cfg_str(v);
+			struct sockaddr_storage ma;
+
+			if (!s || cfg_parse_hostport(s, &ma, NULL) || !cfg_sa_port(&ma)) {
+				cfg_fail(err, errlen, "metrics_listen: expected ADDRESS:PORT (an IP address, a port 1-65535)");
+				goto out;
+			}
+			d->metrics_addr = ma;
+			d->has_metrics = true;
+		} else if (!strcmp(key, "rtp_oneway_s")) {
+			if (cfg_int(v, 1, 3600, &x)) {
+				cfg_fail(err, errlen, "%s: expected 1-3600", key);
+				goto out;
+			}
+			d->rtp_oneway_ms = (unsigned)x * 1000;
 		} else {
 			cfg_fail(err, errlen, "unknown key \"%.40s\"", key);
 			goto out;

@@ -7,6 +7,8 @@
 #   $(O)/fuzz/daemon-fuzz     libFuzzer target of the config/app_data parsers  (TEST_BUILD)
 #   $(O)/san/sip-unit         SIP/SDP parser and dialog tracker unit tests     (TEST_BUILD)
 #   $(O)/fuzz/sip-fuzz        libFuzzer target of the SIP view                 (TEST_BUILD)
+#   $(O)/san/rtpq-unit        RTP statistics unit tests (tests/daemon/run.sh)  (TEST_BUILD)
+#   $(O)/fuzz/rtpq-fuzz       libFuzzer target of the RTP statistics            (TEST_BUILD)
 #
 # Links libsipovl ($(CTL_LIB), ctl/ctl.mk) for the kernel and libzt ($(ZT_LIB),
 # daemon/ziti/ziti.mk) for Ziti. The configuration model daemon/cfg_*.c (cfg.h) is I/O free:
@@ -21,15 +23,17 @@ D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
 # The SIP view's I/O-free part (parsers, dialog tracker): unit tests and fuzzer link only it.
 D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c
 D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h
-D_HDRS := daemon/sipovld.h $(D_CFG_HDRS) $(D_SIP_HDRS) daemon/sip_view.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+D_HDRS := daemon/sipovld.h daemon/rtpq.h daemon/metrics.h $(D_CFG_HDRS) $(D_SIP_HDRS) daemon/sip_view.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c daemon/sip_view.c $(D_CFG_SRCS) $(D_SIP_SRCS)
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/rtpq.c daemon/metrics.c daemon/metrics_http.c daemon/sip_view.c \
+	$(D_CFG_SRCS) $(D_SIP_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap
 
 USER_PROGS += $(O)/sipovld
-TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/sip-unit $(O)/fuzz/sip-fuzz
+TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/sip-unit $(O)/fuzz/sip-fuzz \
+	$(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
 
 $(O)/sipovld: $(D_SRCS) $(D_HDRS) $(CTL_LIB) $(D_ZT_LIB)
 	@mkdir -p $(@D)
@@ -69,11 +73,24 @@ $(O)/fuzz/sip-fuzz: tests/daemon/sip_fuzz.c $(D_SIP_SRCS) $(D_SIP_HDRS)
 			tests/daemon/sip_fuzz.c $(D_SIP_SRCS) -o $@; \
 	else \
 		printf '#!/bin/sh\necho "sip-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
+# RTP statistics (daemon/rtpq.c, I/O free): unit tests and fuzzer link only it.
+$(O)/san/rtpq-unit: tests/daemon/rtpq_unit.c daemon/rtpq.c daemon/rtpq.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/rtpq_unit.c daemon/rtpq.c -o $@ -lm
+
+$(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
+	@mkdir -p $(@D)
+	if command -v clang >/dev/null 2>&1; then \
+		clang $(CSTD) $(WARN) -O1 -g -I$(TOP) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			tests/daemon/rtpq_fuzz.c daemon/rtpq.c -o $@; \
+	else \
+		printf '#!/bin/sh\necho "rtpq-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
 		chmod +x $@; \
 	fi
 
 .PHONY: daemon-check
-daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/sip-unit $(O)/fuzz/sip-fuzz
+daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/sip-unit $(O)/fuzz/sip-fuzz \
+	$(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
 	tests/daemon/run.sh
 
 # The VM selftest's Ziti network, provisioned on the host once (tests/daemon/vmnet.sh says

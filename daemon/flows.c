@@ -122,6 +122,7 @@ static void flow_free_cb(void *p)
 	struct flow *f = p;
 
 	free(f->alt);
+	free(f->rq);
 	free(f);
 }
 
@@ -132,6 +133,7 @@ void flow_close(struct flow *f, int prio, const char *why)
 	if (f->dead)
 		return;
 	f->dead = true;
+	rtp_flow_closed(f);
 	logm(prio, "flow %s closed: %s (%llu bytes to ziti, %llu from ziti)", flow_desc(f, d, sizeof(d)), why,
 	     (unsigned long long)f->to_zt, (unsigned long long)f->from_zt);
 	udp_remove(f);
@@ -182,6 +184,23 @@ struct flow *flow_new(enum ftype t, struct svc *s, int fd)
 		return NULL;
 	}
 	f->mem = FLOW_MEM;
+	if (t == F_IUDP || t == F_HUDP) { /* RTP quality (flows_rtp.c); datagrams' receive times */
+		int one = 1;
+
+		if (!mem_take(RTPQ_MEM)) {
+			mem_give(FLOW_MEM);
+			free(f);
+			return NULL;
+		}
+		f->rq = calloc(2, sizeof(*f->rq));
+		if (!f->rq) {
+			mem_give(RTPQ_MEM + FLOW_MEM);
+			free(f);
+			return NULL;
+		}
+		f->mem += RTPQ_MEM;
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+	}
 	f->type = t;
 	f->svc = s;
 	f->fd = fd;
@@ -385,6 +404,7 @@ static void z_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 		f->pk_from_zt++;
 		D.c.bytes_from_ziti += n;
 		D.c.packets_from_ziti++;
+		rtp_account(f, RTPQ_FROM_ZITI, p, n, rtp_now_us());
 		return;
 	}
 	if (!n) {
@@ -516,6 +536,10 @@ struct json_object *flows_json(void)
 				json_object_object_add(o, "merged", json_object_new_boolean(true));
 			json_object_object_add(o, "packets_to_ziti", json_object_new_int64((int64_t)f->pk_to_zt));
 			json_object_object_add(o, "packets_from_ziti", json_object_new_int64((int64_t)f->pk_from_zt));
+			struct json_object *r = rtp_flow_json(f);
+
+			if (r)
+				json_object_object_add(o, "rtp", r);
 		}
 		json_object_object_add(o, "age_ms", json_object_new_int64((int64_t)(now - f->created_ms)));
 		json_object_object_add(o, "idle_ms", json_object_new_int64((int64_t)(now - f->last_ms)));

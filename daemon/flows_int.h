@@ -9,6 +9,7 @@
 
 #include "daemon/flows_pair.h"
 #include "daemon/sip_view.h"
+#include "daemon/rtpq.h"
 #include "daemon/sipovld.h"
 
 enum ftype { F_ITCP, F_IUDP, F_HTCP, F_HUDP };
@@ -50,6 +51,7 @@ struct flow {
 	struct host_alt *alt;         /* host TCP to a name: the addresses not tried yet */
 	struct sip_tap *sip;          /* SIP view of a TCP flow (sip_view.c) */
 	int8_t sip_kind;              /* SIP view: undecided, SIP or not (sip_view.c) */
+	struct rtpq_dir *rq;          /* UDP: RTP quality, [RTPQ_TO_ZITI] and [RTPQ_FROM_ZITI] (flows_rtp.c) */
 };
 
 /* A hosted TCP target given by name: the next address is tried when a connect fails. */
@@ -62,6 +64,7 @@ struct host_alt {
 };
 
 #define FLOW_MEM (sizeof(struct flow) + 2048) /* our state + the library's connection state */
+#define RTPQ_MEM (2 * sizeof(struct rtpq_dir)) /* a UDP flow's RTP quality (flows_rtp.c) */
 #define UDP_PENDING_MAX 64                    /* datagrams queued while the dial completes */
 #define TCP_QUEUE_MAX (4u << 20)              /* bytes queued towards one TCP socket */
 
@@ -87,6 +90,25 @@ void udp_read(struct flow *f);
 void udp_main_read(int fd, int family);
 void udp_pair(struct flow *i, struct flow *h);
 void udp_table_free(void);
+
+/* flows_rtp.c: RTP quality of UDP flows (rtpq.h per direction), one-way audio events */
+enum { RTPQ_TO_ZITI = 0, RTPQ_FROM_ZITI = 1 };
+struct rtpq_snap;
+struct rtp_dir_totals {
+	uint64_t streams, packets, bytes, expected, lost, reordered, duplicates, rtcp;
+};
+struct rtp_totals {
+	struct rtp_dir_totals dir[2]; /* of closed flows */
+	uint64_t oneway_events;
+};
+extern struct rtp_totals rtp_totals;
+uint64_t rtp_now_us(void);
+int64_t rtp_real_to_mono_ns(void);
+uint64_t rtp_rx_time(struct msghdr *mh, int64_t real_to_mono_ns, uint64_t fallback_us);
+void rtp_account(struct flow *f, int dir, const uint8_t *p, size_t n, uint64_t now_us);
+void rtp_flow_snap(const struct flow *f, uint64_t now, struct rtpq_snap s[2]);
+struct json_object *rtp_flow_json(const struct flow *f);
+void rtp_flow_closed(const struct flow *f);
 
 /* flows_tcp.c: TCP flows (keepalive, idle bounds, pumping) */
 void tcp_rst(struct flow *f);

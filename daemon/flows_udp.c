@@ -148,13 +148,20 @@ void udp_read(struct flow *f)
 	static uint8_t slots[UDP_READ_BATCH][65536];
 	struct mmsghdr mm[UDP_READ_BATCH];
 	struct iovec iov[UDP_READ_BATCH];
+	union { /* the receive time (SO_TIMESTAMPNS, flow_new): RTP jitter (flows_rtp.c) */
+		char b[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} cm[UDP_READ_BATCH];
 
 	for (int call = 0; call < UDP_READ_CALLS && !f->dead; call++) {
 		for (int i = 0; i < UDP_READ_BATCH; i++) {
 			iov[i] = (struct iovec){ slots[i], sizeof(slots[i]) };
-			mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+			mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1, .msg_control = cm[i].b,
+							       .msg_controllen = sizeof(cm[i].b) } };
 		}
 		int n = recvmmsg(f->fd, mm, UDP_READ_BATCH, MSG_DONTWAIT, NULL);
+		uint64_t now = rtp_now_us();
+		int64_t r2m = n > 0 ? rtp_real_to_mono_ns() : 0;
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -166,6 +173,7 @@ void udp_read(struct flow *f)
 		}
 		for (int i = 0; i < n && !f->dead; i++) {
 			sipv_data(f, true, slots[i], mm[i].msg_len);
+			rtp_account(f, RTPQ_TO_ZITI, slots[i], mm[i].msg_len, rtp_rx_time(&mm[i].msg_hdr, r2m, now));
 			udp_to_zt(f, slots[i], mm[i].msg_len);
 		}
 		if (n < UDP_READ_BATCH)
@@ -182,6 +190,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 
 	if (f) {
 		sipv_data(f, true, p, n);
+		rtp_account(f, RTPQ_TO_ZITI, p, n, rtp_now_us());
 		udp_to_zt(f, p, n);
 		return;
 	}
@@ -192,6 +201,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	f = udp_find(F_HUDP, dst, src);
 	if (f) {
 		sipv_data(f, true, p, n);
+		rtp_account(f, RTPQ_TO_ZITI, p, n, rtp_now_us());
 		udp_to_zt(f, p, n);
 		return;
 	}
@@ -235,6 +245,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	}
 	D.c.udp_intercepted++;
 	sipv_data(f, true, p, n);
+	rtp_account(f, RTPQ_TO_ZITI, p, n, rtp_now_us());
 	udp_to_zt(f, p, n);
 	if (flow_dial(f, "udp")) {
 		flow_close(f, L_WARN, "cannot dial");

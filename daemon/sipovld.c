@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "daemon/sip_view.h"
+#include "daemon/metrics.h"
 #include "daemon/sipovld.h"
 
 struct daemon D;
@@ -721,6 +722,7 @@ int reload(const char *why)
 		if (id->ctx)
 			zt_ctx_tune(id->ctx, D.cfg.svc_poll_ms, zt_log_level());
 	flows_reconfigure(); /* idle timers with the new bounds */
+	metrics_apply();     /* metrics_listen added, changed or removed */
 	logm(L_NOTICE, "reloaded: log level %d -> %d, UDP idle %u -> %u s, memory limit %llu -> %llu bytes, service poll %u s, %zu identities",
 	     old_level, D.cfg.log_level, old_idle / 1000, D.cfg.udp_idle_ms / 1000, (unsigned long long)old_mem,
 	     (unsigned long long)D.cfg.memory_limit, D.cfg.svc_poll_ms / 1000, D.cfg.n_identities);
@@ -910,10 +912,12 @@ int main(int argc, char **argv)
 		kernel_clear();
 		return 1;
 	}
+	metrics_apply(); /* not fatal: the gateway runs without its metrics endpoint */
 	/* start-up is done: from here on only what the daemon uses while running (priv.c) */
 	if (priv_drop(&user, perr, sizeof(perr))) {
 		logm(L_ERR, "%s; not starting", perr);
 		ctl_close(D.cfg.ctl_socket);
+		metrics_close();
 		kernel_clear();
 		return 1;
 	}
@@ -955,6 +959,7 @@ int main(int argc, char **argv)
 	if (D.nl)
 		sipovl_close(D.nl);
 	ctl_close(D.cfg.ctl_socket);
+	metrics_close();
 	zt_io_del(D.loop, &sig_io);
 	close(sig_fd);
 	zt_resolver_free(D.res);

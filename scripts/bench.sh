@@ -8,6 +8,7 @@
 #   dataplane  bench/dataplane/run.sh  sipovl.ko vs iptables/nft TPROXY, load times (VM)
 #   ziti       bench/ziti/run.sh       our edge client vs the Go tunneler (host, Ziti network)
 #   sip        bench/sip/run.sh        SIP calls + RTP: sipovld vs `ziti tunnel tproxy` (VM)
+#   rtpq       bench/rtpq/run.sh       callgrind instructions per RTP statistics update (host)
 #
 #   scripts/bench.sh [NAME...]         default: all of them, in that order
 #
@@ -19,7 +20,7 @@ set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$TOP" || exit 1
 
-all=(matcher dataplane ziti sip)
+all=(matcher dataplane ziti sip rtpq)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 

@@ -139,6 +139,16 @@ const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i);
 const char *zt_ctx_api_session_id(struct zt_ctx *ctx);
 /* datagrams dropped because they waited past dgram_max_age_ms (or overflowed the queue) */
 uint64_t zt_ctx_dgram_dropped(const struct zt_ctx *ctx);
+/* An edge router channel of the context (metrics): name (or URL), state, probe round trip */
+struct zt_router_info {
+	const char *name;          /* valid until the event loop runs again */
+	bool up;
+	unsigned rtt_ms;           /* smoothed latency probe round trip; 0 before the first */
+	unsigned conns;            /* connections and bindings on it */
+	size_t dgram_queued_bytes; /* datagrams waiting to be written to it */
+};
+/* The @i-th router channel in @ri; false after the last. */
+bool zt_ctx_router_at(const struct zt_ctx *ctx, size_t i, struct zt_router_info *ri);
 /* The controller's name for our identity, known once authenticated (else NULL). */
 const char *zt_ctx_identity_name(struct zt_ctx *ctx);
 /*

@@ -252,3 +252,19 @@ uint64_t zt_ctx_dgram_dropped(const struct zt_ctx *ctx)
 {
 	return ctx->dgram_dropped;
 }
+
+bool zt_ctx_router_at(const struct zt_ctx *ctx, size_t i, struct zt_router_info *ri)
+{
+	const struct zt_chan *ch = ctx->chans;
+
+	while (ch && i--)
+		ch = ch->next;
+	if (!ch)
+		return false;
+	ri->name = ch->name ? ch->name : ch->url ? ch->url : "?";
+	ri->up = ch->state == ZT_CH_UP;
+	ri->rtt_ms = ch->rtt_ms;
+	ri->conns = ch->nconns;
+	ri->dgram_queued_bytes = ch->dgq_bytes;
+	return true;
+}

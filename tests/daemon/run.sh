@@ -7,6 +7,9 @@
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
 #   1b, 2b. the same for the SIP view (SIP/SDP parsers, dialog tracker): sip-unit, and sip-fuzz
 #      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
+#   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
+#      default 10)
+#   4. the metrics endpoint (tests/daemon/metrics.sh) of the sipovld of section 3
 #   3. sipovld --no-kernel as a process (as root; skipped otherwise): a control socket client
 #      that never sends nor reads does not stall the daemon; identity files and key files
 #      readable by group or others are refused; --user drops to that user with only
@@ -24,13 +27,16 @@ FUZZ_SECONDS=${DAEMON_FUZZ_SECONDS:-20}
 SIP_UNIT=$B/san/sip-unit
 SIP_FUZZ=$B/fuzz/sip-fuzz
 SIP_FUZZ_SECONDS=${SIP_FUZZ_SECONDS:-5}
+RUNIT=$B/san/rtpq-unit
+RFUZZ=$B/fuzz/rtpq-fuzz
+RFUZZ_SECONDS=${RTPQ_FUZZ_SECONDS:-10}
 
 echo "TAP version 13"
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
-for f in "$UNIT" "$FUZZ" "$SIP_UNIT" "$SIP_FUZZ"; do
+for f in "$UNIT" "$FUZZ" "$SIP_UNIT" "$SIP_FUZZ" "$RUNIT" "$RFUZZ"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built (run make tests)"; exit 4; }
 done
 W=$(mktemp -d /tmp/sipovld-test.XXXXXX)
@@ -92,6 +98,32 @@ else
 	notok "fuzz: $FUZZ does not run"
 fi
 
+# 2b. RTP statistics: unit tests (their points become ours), then a bounded fuzz run
+"$RUNIT" >"$W/runit.out" 2>&1
+urc=$?
+while IFS= read -r l; do
+	case $l in
+	"ok "*) ok "rtpq: ${l#ok * - }" ;;
+	"not ok "*) notok "rtpq: ${l#not ok * - }" ;;
+	esac
+done <"$W/runit.out"
+if [ $urc != 0 ] || ! grep -q '^1\.\.' "$W/runit.out"; then
+	notok "rtpq unit test program exited $urc"
+	grep -v '^ok' "$W/runit.out" | head -30 | sed 's/^/# /'
+fi
+if "$RFUZZ" -help=1 >/dev/null 2>&1; then
+	mkdir -p "$W/rcorpus"
+	cp tests/daemon/rtpq-corpus/* "$W/rcorpus/" 2>/dev/null
+	if "$RFUZZ" -max_total_time="$RFUZZ_SECONDS" -max_len=4096 -artifact_prefix="$B/fuzz/rtpq-" "$W/rcorpus" >"$W/rfuzz.out" 2>&1; then
+		ok "rtpq fuzz: $(grep -o 'Done [0-9]* runs' "$W/rfuzz.out" | tail -1) in ${RFUZZ_SECONDS}s, no crash"
+	else
+		notok "rtpq fuzz: crash or sanitizer report"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$W/rfuzz.out" | head -10 | sed 's/^/# /'
+	fi
+else
+	notok "rtpq fuzz: $RFUZZ does not run"
+fi
+
 # 3. the daemon as a process
 SD=$B/sipovld
 SAN_SD=$B/san/sipovld
@@ -120,8 +152,11 @@ else
 	chmod 600 "$W/keyopen.json"
 	printf '{"ztAPI":"https://127.0.0.1:9","id":{"cert":"pem:x","key":"pem:y","ca":"pem:z"}}\n' >"$W/open.json"
 	chmod 644 "$W/open.json"
-	printf '{ "identities": ["%s", "%s"], "control_socket": "%s", "log_level": "info" }\n' \
-		"$W/open.json" "$W/keyopen.json" "$W/sd.sock" >"$W/sd.conf"
+	# shellcheck source=tests/daemon/metrics.sh
+	. tests/daemon/metrics.sh
+	MPORT=$(metrics_free_port)
+	printf '{ "identities": ["%s", "%s"], "control_socket": "%s", "log_level": "info", "metrics_listen": "127.0.0.1:%s" }\n' \
+		"$W/open.json" "$W/keyopen.json" "$W/sd.sock" "$MPORT" >"$W/sd.conf"
 	"$SAN_SD" --no-kernel -c "$W/sd.conf" 2>"$W/sd.log" &
 	sd=$!
 	if ! sd_wait "$SAN_SD"; then
@@ -185,6 +220,7 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		else
 			notok "control socket: \"calls\" answers: $(head -c 300 "$W/calls.json")"
 		fi
+		metrics_tests "$MPORT" "$W"
 	fi
 	sd_stop "$sd"
 	if grep -qE "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sd.log"; then

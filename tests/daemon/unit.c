@@ -603,6 +603,8 @@ static void t_daemon_cfg(void)
 		"{\"tcp_idle_timeout_s\":0}", "{\"tcp_half_closed_timeout_s\":86401}", "{\"tcp_keepalive_s\":-1}",
 		"{\"tcp_keepalive_s\":7201}", "{\"ziti_auth\":\"kerberos\"}", "{\"ziti_auth\":1}",
 		"{\"calls_max\":-1}", "{\"calls_idle_timeout_s\":0}", "{\"sip_debug\":1}",
+		"{\"metrics_listen\":\"127.0.0.1\"}", "{\"metrics_listen\":\"localhost:9477\"}",
+		"{\"metrics_listen\":\"127.0.0.1:0\"}", "{\"metrics_listen\":9477}", "{\"rtp_oneway_s\":0}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);
@@ -613,6 +615,14 @@ static void t_daemon_cfg(void)
 	ok(!daemon_cfg_parse("{\"memory_limit_bytes\":4096,\"udp_idle_timeout_s\":86400}", &d, err, sizeof(err)) &&
 		   d.memory_limit == 4096 && d.udp_idle_ms == 86400000u,
 	   "smallest memory bound (4096 bytes, for tests), longest UDP idle timeout (%s)", err);
+	daemon_cfg_free(&d);
+	daemon_cfg_defaults(&d);
+	ok(!d.has_metrics && d.rtp_oneway_ms == 5000, "no metrics endpoint by default; one-way audio after 5 s");
+	ok(!daemon_cfg_parse("{\"metrics_listen\":\"127.0.0.1:9477\",\"rtp_oneway_s\":3}", &d, err, sizeof(err)) &&
+		   d.has_metrics && cfg_sa_port(&d.metrics_addr) == 9477 && d.rtp_oneway_ms == 3000,
+	   "metrics_listen 127.0.0.1:9477, rtp_oneway_s 3 (%s)", err);
+	ok(!daemon_cfg_parse("{\"metrics_listen\":\"[::1]:9477\"}", &d, err, sizeof(err)) &&
+		   d.metrics_addr.ss_family == AF_INET6, "metrics_listen [::1]:9477");
 	daemon_cfg_free(&d);
 	ok(cfg_log_level("warning") == 4 && cfg_log_level("err") == 3 && cfg_log_level("7") == 7 &&
 		   cfg_log_level("8") == -1,

@@ -92,14 +92,9 @@ static json_object *get(struct json_object *o, const char *k)
 
 static void print_stream(struct json_object *s)
 {
-	struct json_object *q = get(s, "quality");
-
 	printf("    %-6s %-5s %-22s rtcp %-22s %-8s %s%s\n", str(s, "side"), str(s, "media"),
 	       get(s, "rtp") ? str(s, "rtp") : "(refused)", get(s, "rtcp") ? str(s, "rtcp") : "-",
 	       str(s, "codec"), str(s, "direction"), json_object_get_boolean(get(s, "hold")) ? " hold" : "");
-	if (q)
-		printf("           received %s packets, lost %s, jitter %s ms, MOS %s\n", str(q, "packets"),
-		       str(q, "lost"), str(q, "jitter_ms"), str(q, "mos"));
 }
 
 static void print_flows(struct json_object *m)
@@ -109,11 +104,22 @@ static void print_flows(struct json_object *m)
 	for (int i = 0; i < 2; i++) {
 		struct json_object *f = get(m, kinds[i]);
 
-		if (f)
+		if (f) {
+			struct json_object *q = get(f, "quality");
+
 			printf("    %-5s flow %s %s <-> %s (%s): %s packets to the overlay, %s from it\n", kinds[i],
 			       str(f, "flow"), str(f, "local"), str(f, "remote"), str(f, "service"),
 			       str(f, "packets_to_ziti"), str(f, "packets_from_ziti"));
-		else
+			for (int d = 0; q && d < 2; d++) {
+				struct json_object *x = get(q, d ? "from_ziti" : "to_ziti");
+
+				if (x && json_object_get_boolean(get(x, "rtp")))
+					printf("          %s %s: %s RTP packets, lost %s (%.2f %%), jitter %.1f ms, MOS %.2f\n",
+					       d ? "from" : "to  ", str(f, d ? "local" : "remote"), str(x, "packets"),
+					       str(x, "lost"), json_object_get_double(get(x, "loss_ratio")) * 100,
+					       json_object_get_double(get(x, "jitter_ms")), json_object_get_double(get(x, "mos")));
+			}
+		} else
 			printf("    %-5s no flow steered between the two sides' addresses\n", kinds[i]);
 	}
 }

@@ -17,6 +17,7 @@
 
 #include "daemon/calls.h"
 #include "daemon/flows_int.h"
+#include "daemon/rtpq.h"
 #include "daemon/sip_view.h"
 
 /* flow->sip_kind: 0..SIPV_SNIFF-1 undecided (packets looked at), then one of these */
@@ -37,6 +38,40 @@ static struct {
 
 /* ------------------------------------------------------------------ CDR */
 
+static struct flow *flow_between(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
+
+/*
+ * The RTP quality of a call's first media (caller -> callee, callee -> caller) from the flow
+ * steered for it, for the CDR: "loss_pct=A/B jitter_ms=A/B mos=A/B", or "-" without a flow.
+ */
+static void fmt_quality(const struct call *c, char *b, size_t n)
+{
+	const struct sdp_media *x, *y;
+	struct flow *f;
+	struct rtpq_snap q[2];
+
+	snprintf(b, n, "loss_pct=- jitter_ms=- mos=-");
+	if (!c->has_sdp[0] || !c->has_sdp[1] || !c->sdp[0].n_media || !c->sdp[1].n_media)
+		return;
+	x = &c->sdp[0].m[0];
+	y = &c->sdp[1].m[0];
+	if (!x->port || !y->port || !x->has_addr || !y->has_addr)
+		return;
+	f = flow_between(&x->rtp, &y->rtp);
+	if (!f || !f->rq)
+		return;
+	rtp_flow_snap(f, rtp_now_us(), q);
+	/* RTPQ_TO_ZITI: what the flow's socket read, sent by its local end (intercepted: a) */
+	const struct sockaddr_storage *local = f->type == F_IUDP ? &f->a : &f->b;
+	bool caller_local = local->ss_family == x->rtp.ss_family && cfg_sa_port(local) == cfg_sa_port(&x->rtp) &&
+			    !memcmp(cfg_sa_addr(local), cfg_sa_addr(&x->rtp), local->ss_family == AF_INET ? 4 : 16);
+	int up = caller_local ? RTPQ_TO_ZITI : RTPQ_FROM_ZITI;
+	const struct rtpq_snap *a = &q[up], *r = &q[!up];
+
+	snprintf(b, n, "loss_pct=%.2f/%.2f jitter_ms=%.1f/%.1f mos=%.2f/%.2f", a->loss_ratio * 100, r->loss_ratio * 100,
+		 a->jitter_ms, r->jitter_ms, a->mos, r->mos);
+}
+
 static void fmt_media(const struct call *c, int side, char *b, size_t n)
 {
 	char h[INET6_ADDRSTRLEN];
@@ -54,18 +89,19 @@ static void fmt_media(const struct call *c, int side, char *b, size_t n)
 static void on_end(void *arg, const struct call *c)
 {
 	uint64_t now = zt_now_ms();
-	char ma[80], mb[80];
+	char ma[80], mb[80], qb[128];
 
 	(void)arg;
+	fmt_quality(c, qb, sizeof(qb));
 	fmt_media(c, 0, ma, sizeof(ma));
 	fmt_media(c, 1, mb, sizeof(mb));
 	logm(L_NOTICE,
 	     "call ended: call_id=%s caller=%s callee=%s reason=%s status=%u duration_s=%.1f setup_ms=%llu codec=%s "
-	     "media=%s,%s reinvites=%u",
+	     "media=%s,%s %s reinvites=%u",
 	     c->call_id, c->party[0][0] ? c->party[0] : "-", c->party[1][0] ? c->party[1] : "-", call_end_name(c->end),
 	     c->status, (double)call_duration_ms(c, now) / 1000.0,
 	     (unsigned long long)(c->status >= 200 && c->status < 300 ? c->answer_ms - c->start_ms : 0),
-	     call_codec(c)[0] ? call_codec(c) : "-", ma, mb, c->reinvites);
+	     call_codec(c)[0] ? call_codec(c) : "-", ma, mb, qb, c->reinvites);
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -330,6 +366,26 @@ static struct json_object *flow_ref(const struct flow *f)
 	JADD(o, "packets_from_ziti", JI(f->pk_from_zt));
 	JADD(o, "bytes_to_ziti", JI(f->to_zt));
 	JADD(o, "bytes_from_ziti", JI(f->from_zt));
+	if (f->rq) { /* RTP quality of each direction (flows_rtp.c) */
+		static const char *const dn[2] = { "to_ziti", "from_ziti" };
+		struct rtpq_snap q[2];
+		struct json_object *qo = json_object_new_object();
+
+		rtp_flow_snap(f, rtp_now_us(), q);
+		for (int i = 0; i < 2; i++) {
+			struct json_object *d = json_object_new_object();
+
+			JADD(d, "rtp", JB(q[i].rtp));
+			JADD(d, "packets", JI(q[i].packets));
+			JADD(d, "lost", JI(q[i].lost));
+			JADD(d, "loss_ratio", json_object_new_double(q[i].loss_ratio));
+			JADD(d, "jitter_ms", json_object_new_double(q[i].jitter_ms));
+			JADD(d, "mos", json_object_new_double(q[i].mos));
+			JADD(d, "codec", JS(q[i].codec));
+			JADD(qo, dn[i], d);
+		}
+		JADD(o, "quality", qo);
+	}
 	return o;
 }
 
@@ -411,6 +467,11 @@ static struct json_object *call_json(const struct call *c, uint64_t now, time_t 
 	if (c->state != CALL_ENDED)
 		JADD(o, "media_flows", media_flows_json(c));
 	return o;
+}
+
+const struct calls_stats *sipv_stats(void)
+{
+	return T ? calls_stats(T) : NULL;
 }
 
 struct json_object *sipv_calls_json(void)

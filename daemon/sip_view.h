@@ -33,6 +33,10 @@ void sipv_reconfigure(void); /* calls_max, calls_idle_timeout_s, sip_debug chang
 void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n);
 void sipv_flow_closed(struct flow *f);
 
+/* the tracker's counters (metrics.c), NULL when the SIP view is off */
+struct calls_stats;
+const struct calls_stats *sipv_stats(void);
+
 /* the "calls" document of the control socket */
 struct json_object *sipv_calls_json(void);
 

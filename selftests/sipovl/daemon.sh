@@ -156,7 +156,11 @@ calls_watch() {
 	done
 	return 1
 }
-cdrs() { grep -c "call ended: call_id=.* reason=bye-caller status=200" "$TMP/$1.log"; }
+# the CDRs of calls ended by the caller's BYE, with the RTP quality of their flow (loss, jitter, MOS)
+cdrs() {
+	grep -Ec "call ended: call_id=.* reason=bye-caller status=200 .* loss_pct=[0-9.]+/[0-9.]+ jitter_ms=[0-9.]+/[0-9.]+ mos=[0-9.]+/[0-9.]+ " \
+		"$TMP/$1.log"
+}
 sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	local t=$1 m=$2 rc=0
 	ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t "$t" -rtp_echo -mp 7230 -nostdin \

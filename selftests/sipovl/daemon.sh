@@ -266,6 +266,8 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 		echo "sipovld counters gw-b: $(st b | jq -c .counters)"
 		echo "sipovlctl -s calls on gw-a (the calls above, ended, with their media):"
 		SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -s calls 2>&1 | sed 's/^/  /'
+		echo "CDRs in gw-a's journal (quality: caller->callee/callee->caller):"
+		grep -o 'call ended: .*' "$TMP/a.log" | sed 's/^/  /'
 	} | sed 's/^/# demo: /'
 fi
 

@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "ctl/calls.h"
 #include "ctl/json.h"
 #include "ctl/libsipovl.h"
 #include "ctl/parse.h"
@@ -1260,6 +1261,22 @@ static int do_status(int argc, char **argv)
 	return 0;
 }
 
+/* "calls": the calls sipovld follows (ctl/calls.c) */
+static int do_calls(int argc, char **argv)
+{
+	const char *path = getenv("SIPOVLD_CTL_SOCK");
+	char err[300];
+	int rc = no_more_args(argc, argv);
+
+	if (rc)
+		return rc;
+	if (!path || !*path)
+		path = SIPOVLD_CTL_SOCK;
+	if (calls_show(path, opt.json, opt.pretty, opt.stats, err, sizeof(err)))
+		return fail("calls: %s", err);
+	return 0;
+}
+
 /* ---- tables ----------------------------------------------------------- */
 
 static const struct cmd intercept_cmds[] = {
@@ -1365,6 +1382,16 @@ static const struct cmd status_cmds[] = {
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
+static const struct cmd calls_cmds[] = {
+	{ "CALLS", NULL, do_calls, "",
+	  "Lists the calls sipovld follows in the SIP it carries (active ones, and\n"
+	  "ended ones for 32 s): id, state, end reason, duration, codec, caller and\n"
+	  "callee (user@host of From and To), Call-ID; then its SIP counters. -s adds\n"
+	  "each call's media streams (side, media, RTP and RTCP address from the SDP,\n"
+	  "codec, direction, hold); -j prints the daemon's JSON document (sipovld(8)).\n" },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
+
 /* Objects whose command is implicit have one pseudo-command in caps. */
 static const struct object objects[] = {
 	{ "intercept", intercept_cmds, "show", "add, replace, delete and show intercepts" },
@@ -1376,6 +1403,7 @@ static const struct object objects[] = {
 	{ "lookup", lookup_cmds, "TUPLE", "which intercept a packet matches" },
 	{ "monitor", monitor_cmds, "EVENTS", "print events" },
 	{ "status", status_cmds, "STATUS", "sipovld status: services, intercepts, flows, counters" },
+	{ "calls", calls_cmds, "CALLS", "the calls sipovld follows: SIP dialogs and their media" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -1463,7 +1491,7 @@ static int dispatch(int argc, char **argv)
 		return do_help(argc - 1, argv + 1);
 	o = find_object(argv[0]);
 	if (!o)
-		return usage_err("unknown object %s: expected intercept, apply, stats, sources, socket, config, lookup, monitor or status",
+		return usage_err("unknown object %s: expected intercept, apply, stats, sources, socket, config, lookup, monitor, status or calls",
 				 tokq(q, argv[0]));
 	argc--;
 	argv++;

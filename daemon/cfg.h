@@ -236,6 +236,9 @@ struct daemon_cfg {
 	size_t n_dns_upstream;
 	bool has_dns_upstream;          /* given (even empty); else /etc/resolv.conf's servers */
 	unsigned dns_timeout_ms;        /* per upstream attempt */
+	unsigned calls_max;             /* SIP view: calls tracked at most (0: the SIP view is off) */
+	unsigned calls_idle_ms;         /* a confirmed call with no SIP for this long has ended */
+	bool sip_debug;                 /* log each SIP message seen (headers, no body) at debug */
 	bool has_metrics;               /* metrics_listen given: the OpenMetrics endpoint (metrics.c) */
 	struct sockaddr_storage metrics_addr;
 	unsigned rtp_oneway_ms;         /* one-way audio: a direction silent this long (rtp_oneway_s) */

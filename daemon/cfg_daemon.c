@@ -50,6 +50,8 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	d->svc_poll_ms = 10000;
 	d->ziti_auth = 1; /* auto: OIDC when the controller offers it */
 	cfg_dns_defaults(d);
+	d->calls_max = 1024;
+	d->calls_idle_ms = 3600u * 1000;
 	d->rtp_oneway_ms = 5000;
 }
 
@@ -203,6 +205,24 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				goto out;
 			}
 			d->svc_poll_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "calls_max")) {
+			if (cfg_int(v, 0, 1000000, &x)) {
+				cfg_fail(err, errlen, "%s: expected 0 (SIP view off) or 1-1000000", key);
+				goto out;
+			}
+			d->calls_max = (unsigned)x;
+		} else if (!strcmp(key, "calls_idle_timeout_s")) {
+			if (cfg_int(v, 1, 604800, &x)) {
+				cfg_fail(err, errlen, "%s: expected 1-604800", key);
+				goto out;
+			}
+			d->calls_idle_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "sip_debug")) {
+			if (!json_object_is_type(v, json_type_boolean)) {
+				cfg_fail(err, errlen, "%s: expected true or false", key);
+				goto out;
+			}
+			d->sip_debug = json_object_get_boolean(v);
 		} else if (!strcmp(key, "source_map")) {
 			if (cfg_src_map_parse(v, d, err, errlen))
 				goto out;

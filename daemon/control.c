@@ -13,10 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/sip_view.h"
 #include "daemon/sipovld.h"
 /*
  * Control protocol (Documentation/sipovld.8.md): one request line per connection, one JSON
- * document in reply, then the daemon closes. Requests: "status", "flows", "reload".
+ * document in reply, then the daemon closes. Requests: "status", "flows", "calls", "reload".
  *
  * Nothing here blocks the event loop: connections are non-blocking and in the loop; a request
  * is read as it arrives and the reply written as the client reads it. A connection that is idle
@@ -78,6 +79,8 @@ static struct json_object *ctl_answer(const char *line)
 		return status_json();
 	if (!strcmp(line, "flows"))
 		return flows_json();
+	if (!strcmp(line, "calls"))
+		return sipv_calls_json();
 	o = json_object_new_object();
 	if (!strcmp(line, "reload")) {
 		/* answered once done, so `--request reload` tells whether it worked */
@@ -89,7 +92,7 @@ static struct json_object *ctl_answer(const char *line)
 		else
 			JADD(o, "ok", JB(true));
 	} else {
-		JADD(o, "error", JS("unknown request: expected status, flows or reload"));
+		JADD(o, "error", JS("unknown request: expected status, flows, calls or reload"));
 	}
 	return o;
 }

@@ -7,6 +7,8 @@
 #   $(O)/fuzz/daemon-fuzz     libFuzzer target of the config/app_data parsers  (TEST_BUILD)
 #   $(O)/san/dns-unit         DNS message unit tests (tests/daemon/run.sh)     (TEST_BUILD)
 #   $(O)/fuzz/dns-fuzz        libFuzzer target of the DNS message parser       (TEST_BUILD)
+#   $(O)/san/sip-unit         SIP/SDP parser and dialog tracker unit tests     (TEST_BUILD)
+#   $(O)/fuzz/sip-fuzz        libFuzzer target of the SIP view                 (TEST_BUILD)
 #   $(O)/san/rtpq-unit        RTP statistics unit tests (tests/daemon/run.sh)  (TEST_BUILD)
 #   $(O)/fuzz/rtpq-fuzz       libFuzzer target of the RTP statistics            (TEST_BUILD)
 #
@@ -20,10 +22,14 @@ D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
 D_CFG_SRCS := $(wildcard daemon/cfg_*.c)
 D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
-D_HDRS := daemon/sipovld.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h $(D_CFG_HDRS) daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
+# The SIP view's I/O-free part (parsers, dialog tracker): unit tests and fuzzer link only it.
+D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c
+D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h
+D_HDRS := daemon/sipovld.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h \
+	$(D_CFG_HDRS) $(D_SIP_HDRS) daemon/sip_view.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/rtpq.c daemon/metrics.c daemon/metrics_http.c \
-	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_server.c $(D_CFG_SRCS)
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/rtpq.c daemon/metrics.c daemon/metrics_http.c daemon/sip_view.c \
+	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_server.c $(D_CFG_SRCS) $(D_SIP_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap
@@ -32,6 +38,7 @@ USER_PROGS += $(O)/sipovld
 TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz
 TEST_BUILD += $(O)/san/dns-unit $(O)/fuzz/dns-fuzz
 TEST_BUILD += $(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
+TEST_BUILD += $(O)/san/sip-unit $(O)/fuzz/sip-fuzz
 
 $(O)/sipovld: $(D_SRCS) $(D_HDRS) $(CTL_LIB) $(D_ZT_LIB)
 	@mkdir -p $(@D)
@@ -78,6 +85,21 @@ $(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG)
 		chmod +x $@; \
 	fi
 
+$(O)/san/sip-unit: tests/daemon/sip_unit.c tests/daemon/sip_msgs.h $(D_SIP_SRCS) $(D_SIP_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/sip_unit.c $(D_SIP_SRCS) -o $@
+
+$(O)/fuzz/sip-fuzz: tests/daemon/sip_fuzz.c $(D_SIP_SRCS) $(D_SIP_HDRS)
+	@mkdir -p $(@D)
+	if command -v clang >/dev/null 2>&1; then \
+		clang $(CSTD) $(WARN) -O1 -g -I$(TOP)/uapi -I$(TOP) \
+			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			tests/daemon/sip_fuzz.c $(D_SIP_SRCS) -o $@; \
+	else \
+		printf '#!/bin/sh\necho "sip-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
+		chmod +x $@; \
+	fi
+
 # RTP statistics (daemon/rtpq.c, I/O free): unit tests and fuzzer link only it.
 $(O)/san/rtpq-unit: tests/daemon/rtpq_unit.c daemon/rtpq.c daemon/rtpq.h
 	@mkdir -p $(@D)
@@ -95,6 +117,7 @@ $(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
 
 .PHONY: daemon-check
 daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/dns-unit $(O)/fuzz/dns-fuzz \
+	$(O)/san/sip-unit $(O)/fuzz/sip-fuzz \
 	$(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
 	tests/daemon/run.sh
 

@@ -37,7 +37,7 @@ static const char *const ftype_name[] = { "intercept-tcp", "intercept-udp", "hos
 
 /* ------------------------------------------------------------------ memory */
 
-static bool mem_take(size_t n)
+bool mem_take(size_t n)
 {
 	if (D.mem_used + n > D.cfg.memory_limit) {
 		D.c.mem_limit_hits++;
@@ -137,6 +137,7 @@ void flow_close(struct flow *f, int prio, const char *why)
 	logm(prio, "flow %s closed: %s (%llu bytes to ziti, %llu from ziti)", flow_desc(f, d, sizeof(d)), why,
 	     (unsigned long long)f->to_zt, (unsigned long long)f->from_zt);
 	udp_remove(f);
+	sipv_flow_closed(f);
 	if (f->via)
 		f->via->via_of = NULL;
 	if (f->via_of)
@@ -218,6 +219,7 @@ struct flow *flow_new(enum ftype t, struct svc *s, int fd)
 
 void flows_reconfigure(void)
 {
+	sipv_reconfigure();
 	for (struct flow *f = D.flows; f; f = f->next)
 		if (!f->dead && f->zt_up && (f->type == F_IUDP || f->type == F_HUDP || f->sock_up))
 			zt_timer_start(D.loop, &f->timer, 0); /* timer_cb re-arms with the new timeout */
@@ -393,6 +395,7 @@ static void z_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 		if (!n)
 			return;
 		f->last_ms = zt_now_ms();
+		sipv_data(f, false, p, n);
 		if (send(f->fd, p, n, MSG_DONTWAIT) < 0) {
 			D.c.udp_dropped++;
 			return;
@@ -416,6 +419,7 @@ static void z_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 	f->from_zt += n;
 	D.c.bytes_from_ziti += n;
 	f->last_ms = zt_now_ms();
+	sipv_data(f, false, p, n);
 	if (f->qbytes + n > TCP_QUEUE_MAX || !q_push(f, p, n)) {
 		tcp_rst(f);
 		flow_close(f, L_WARN, "too much data queued towards the socket (memory limit)");

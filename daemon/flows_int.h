@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "daemon/flows_pair.h"
+#include "daemon/sip_view.h"
 #include "daemon/rtpq.h"
 #include "daemon/sipovld.h"
 
@@ -50,6 +51,8 @@ struct flow {
 	uint64_t pk_to_zt, pk_from_zt;
 	size_t mem;
 	struct host_alt *alt;         /* host TCP to a name: the addresses not tried yet */
+	struct sip_tap *sip;          /* SIP view of a TCP flow (sip_view.c) */
+	int8_t sip_kind;              /* SIP view: undecided, SIP or not (sip_view.c) */
 	struct rtpq_dir *rq;          /* UDP: RTP quality, [RTPQ_TO_ZITI] and [RTPQ_FROM_ZITI] (flows_rtp.c) */
 };
 
@@ -69,6 +72,7 @@ struct host_alt {
 
 /* flows.c: the list of all flows, memory, queues, lifecycle, events, Ziti callbacks, status */
 bool mem_log_now(void);
+bool mem_take(size_t n);
 void mem_give(size_t n);
 void q_free(struct flow *f);
 bool q_push(struct flow *f, const void *p, size_t n);

@@ -82,6 +82,7 @@ void tcp_read(struct flow *f)
 		ssize_t n = recv(f->fd, buf, sizeof(buf), 0);
 
 		if (n > 0) {
+			sipv_data(f, true, buf, (size_t)n);
 			int rc = zt_write(f->zc, buf, (size_t)n);
 
 			if (rc) {

@@ -172,6 +172,7 @@ void udp_read(struct flow *f)
 			return;
 		}
 		for (int i = 0; i < n && !f->dead; i++) {
+			sipv_data(f, true, slots[i], mm[i].msg_len);
 			rtp_account(f, RTPQ_TO_ZITI, slots[i], mm[i].msg_len, rtp_rx_time(&mm[i].msg_hdr, r2m, now));
 			udp_to_zt(f, slots[i], mm[i].msg_len);
 		}
@@ -188,6 +189,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	char x[64], y[64];
 
 	if (f) {
+		sipv_data(f, true, p, n);
 		rtp_account(f, RTPQ_TO_ZITI, p, n, rtp_now_us());
 		udp_to_zt(f, p, n);
 		return;
@@ -202,6 +204,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	struct flow *h = udp_find(F_HUDP, dst, src);
 
 	if (h && h->src_checked) {
+		sipv_data(h, true, p, n);
 		rtp_account(h, RTPQ_TO_ZITI, p, n, rtp_now_us());
 		udp_to_zt(h, p, n);
 		return;
@@ -245,6 +248,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 		return;
 	}
 	D.c.udp_intercepted++;
+	sipv_data(f, true, p, n);
 	rtp_account(f, RTPQ_TO_ZITI, p, n, rtp_now_us());
 	udp_to_zt(f, p, n);
 	if (flow_dial(f, "udp")) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/calls.h"
 #include "daemon/flows_int.h"
 #include "daemon/metrics.h"
 #include "daemon/rtpq.h"
@@ -292,6 +293,24 @@ static void rtp(struct mw *w)
 #undef R
 }
 
+/* calls followed in the SIP carried (sip_view.c); labels: end reasons, a fixed enumeration */
+static void calls(struct mw *w)
+{
+	const struct calls_stats *s = sipv_stats();
+
+	if (!s)
+		return;
+	M(w, "sipovld_calls_active", "gauge", "Calls followed in the SIP carried, not ended", s->active, NULL);
+	M(w, "sipovld_calls_started_total", "counter", "Calls followed (INVITEs that started a dialog)", s->started, NULL);
+	for (int e = 1; e < CALL_END__N; e++)
+		M(w, "sipovld_calls_ended_total", "counter", "Calls ended, by reason", s->ended[e], "reason",
+		  call_end_name((enum call_end)e), NULL);
+	M(w, "sipovld_calls_limit_hits_total", "counter", "Calls not followed: calls_max reached", s->limit_hits, NULL);
+	M(w, "sipovld_sip_messages_total", "counter", "SIP messages read", s->messages, NULL);
+	M(w, "sipovld_sip_malformed_total", "counter", "SIP messages that did not parse", s->malformed, NULL);
+	M(w, "sipovld_sip_sdp_malformed_total", "counter", "SDP bodies that did not parse", s->sdp_malformed, NULL);
+}
+
 int metrics_text(char **out, size_t *len)
 {
 	struct mw w = { 0 };
@@ -307,6 +326,7 @@ int metrics_text(char **out, size_t *len)
 	flows(&w);
 	kernel(&w);
 	rtp(&w);
+	calls(&w);
 	if (fclose(w.f)) {
 		free(*out);
 		*out = NULL;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "daemon/dns_server.h"
+#include "daemon/sip_view.h"
 #include "daemon/metrics.h"
 #include "daemon/sipovld.h"
 
@@ -956,6 +957,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	sipv_init();
 	if (ctl_open(D.cfg.ctl_socket) || (user.set && ctl_chown(D.cfg.ctl_socket, user.uid, user.gid))) {
 		kernel_clear();
 		return 1;
@@ -1002,6 +1004,7 @@ int main(int argc, char **argv)
 	/* SIGTERM: remove everything we installed */
 	dns_stop();
 	flows_fini();
+	sipv_fini();
 	while (D.idents) {
 		struct ident *id = D.idents;
 

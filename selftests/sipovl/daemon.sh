@@ -166,6 +166,24 @@ kdiag() {
 }
 kdiag "before SIP"
 calls_total=0 calls_ok=0
+# calls_watch T: poll gw-a's "sipovlctl calls" until a call is confirmed and RTP moves on the
+# flow steered for its media (kept in calls-T.json)
+calls_watch() {
+	local _
+	for _ in $(seq 1 500); do
+		SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls >"$TMP/calls-$1.json" 2>/dev/null &&
+			jq -e '[.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] |
+				length > 0' "$TMP/calls-$1.json" >/dev/null &&
+			return 0
+		sleep 0.2
+	done
+	return 1
+}
+# the CDRs of calls ended by the caller's BYE, with the RTP quality of their flow (loss, jitter, MOS)
+cdrs() {
+	grep -Ec "call ended: call_id=.* reason=bye-caller status=200 .* loss_pct=[0-9.]+/[0-9.]+ jitter_ms=[0-9.]+/[0-9.]+ mos=[0-9.]+/[0-9.]+ " \
+		"$TMP/$1.log"
+}
 sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	local t=$1 m=$2 rc=0
 	ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t "$t" -rtp_echo -mp 7230 -nostdin \
@@ -174,11 +192,17 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	# the UAS is listening (udp or tcp 10.2.0.2:5060) before the UAC starts
 	waitfor 20 eval "ip netns exec $PB ss -Hln$([ "$t" = u1 ] && echo u || echo t) 'sport = :5060' | grep -q 10.2.0.2" ||
 		diag "SIPp UAS ($t) not listening on 10.2.0.2:5060 after 20 s: $(tail -3 "$TMP/uas-$t.out" | tr '\n' '|')"
+	local cdr_a0 cdr_b0 watch wrc=0 tn
+	tn=$([ "$t" = u1 ] && echo UDP || echo TCP)
+	cdr_a0=$(cdrs a) cdr_b0=$(cdrs b)
+	calls_watch "$t" &
+	watch=$!
 	(cd "$TMP" && ip netns exec "$PA" timeout 120 sipp -sf "$TMP/uac_pcap.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
 		-t "$t" -m "$m" -l "$m" -r "$m" -mp 7300 -nostdin -timeout 100s -trace_stat -stf "$TMP/uac-$t.csv" \
 		-trace_msg -message_file "$TMP/uac-$t"_messages.log -trace_err -error_file "$TMP/uac-$t.err" >"$TMP/uac-$t.out" 2>&1) || rc=$?
 	kill "$uas" 2>/dev/null
 	wait "$uas" 2>/dev/null
+	wait "$watch" || wrc=$?
 	kdiag "after SIP $t (sipp exit $rc)"
 	local succ fail
 	succ=$(tail -1 "$TMP/uac-$t.csv" 2>/dev/null | awk -F';' '{print $16}')
@@ -194,9 +218,41 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 			"gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')" "gw-b: $(tail -5 "$TMP/b.log" | tr '\n' '|')"
 		sed -n '/^== before SIP/,$p' "$TMP/kernel-diag.out" | grep -v '^$' | sed 's/^/#   /' | cut -c1-300
 	fi
+	# the SIP view (issue 17): the running call listed by sipovlctl calls at gw-a, with the
+	# media of both sides from the SDP; then one CDR per ended call in each gateway's journal
+	local run
+	run=$(jq -c '[.calls[] | select(.state == "confirmed")][0] | {caller, callee, codec,
+		media: [.streams[] | .side + " " + .rtp], flow: (.media_flows[0].rtp | "\(.flow) \(.local) <-> \(.remote)")}' \
+		"$TMP/calls-$t.json" 2>/dev/null)
+	if [ $wrc = 0 ] && jq -e '.caller == "sipp@10.1.0.2:5061" and .callee == "service@10.2.0.2:5060" and
+		(.media | map(test("^caller 10\\.1\\.0\\.2:[0-9]+$")) | any) and
+		(.media | map(test("^callee 10\\.2\\.0\\.2:7230$")) | any) and
+		(.flow | test("^intercept-udp 10\\.1\\.0\\.2:[0-9]+ <-> 10\\.2\\.0\\.2:7230$"))' <<<"$run" >/dev/null 2>&1; then
+		ok "SIP over $tn: sipovlctl calls lists the running call at gw-a, with the RTP flow steered for its media: $run"
+	else
+		not_ok "SIP over $tn: sipovlctl calls lists the running call at gw-a" "watch exit $wrc" \
+			"$(head -c 1500 "$TMP/calls-$t.json" 2>/dev/null)"
+	fi
+	# a CDR is written once the BYE is seen: wait for it (the gateway may be slower than SIPp)
+	waitfor 20 eval '[ $(($(cdrs a) - cdr_a0)) -ge "${succ:-1}" ] && [ $(($(cdrs b) - cdr_b0)) -ge "${succ:-1}" ]' || true
+	local na nb
+	na=$(($(cdrs a) - cdr_a0)) nb=$(($(cdrs b) - cdr_b0))
+	if [ "${succ:-0}" -gt 0 ] && [ "$na" = "$succ" ] && [ "$nb" = "$succ" ]; then
+		ok "SIP over $tn: one CDR per call ended by BYE in each gateway's journal ($na at gw-a, $nb at gw-b): $(grep 'call ended:' "$TMP/a.log" | tail -1 | sed 's/^.*call ended: //')"
+	else
+		not_ok "SIP over $tn: one CDR per call ended by BYE in each gateway's journal" \
+			"successful calls ${succ:-?}, CDRs gw-a $na gw-b $nb" "$(grep 'call ended:' "$TMP/a.log" | tail -4)"
+	fi
 }
 sip_call u1 2
 sip_call t1 2
+sv=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls | jq -c .stats)
+if jq -e '.malformed == 0 and .calls_started >= 4 and .limit_hits == 0' <<<"$sv" >/dev/null &&
+	! grep -Eqi 'Via: SIP/2\.0|CSeq: [0-9]+ [A-Z]|c=IN IP' "$TMP/a.log" "$TMP/b.log"; then
+	ok "SIP view at gw-a: no malformed message, no SIP header or body in the logs ($sv)"
+else
+	not_ok "SIP view at gw-a: no malformed message, no SIP header or body in the logs" "$sv"
+fi
 
 rtp_out=$(cnt "$PA" rtp_out) rtp_in=$(cnt "$PA" rtp_in)
 b_rtp_real=$(cnt "$PB" rtp_in_real) b_rtp_other=$(cnt "$PB" rtp_in_other) b_echo=$(cnt "$PB" rtp_echo)
@@ -231,6 +287,10 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 		ip netns exec "$GWB" "$CTL" stats 2>&1 | sed 's/^/  /'
 		echo "sipovld counters gw-a: $(st a | jq -c .counters)"
 		echo "sipovld counters gw-b: $(st b | jq -c .counters)"
+		echo "sipovlctl -s calls on gw-a (the calls above, ended, with their media):"
+		SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -s calls 2>&1 | sed 's/^/  /'
+		echo "CDRs in gw-a's journal (quality: caller->callee/callee->caller):"
+		grep -o 'call ended: .*' "$TMP/a.log" | sed 's/^/  /'
 	} | sed 's/^/# demo: /'
 fi
 

@@ -86,7 +86,7 @@ fi
 
 # ---- global options and objects ---------------------------------------------
 fails "no object" 2 "missing OBJECT: try 'sipovlctl --help'"
-fails "unknown object" 2 'unknown object "route": expected intercept, apply, stats, sources, socket, config, lookup, monitor or status' route
+fails "unknown object" 2 'unknown object "route": expected intercept, apply, stats, sources, socket, config, lookup, monitor, status or calls' route
 fails "unknown option" 2 "unknown option \"-x\": try 'sipovlctl --help'" -x intercept show
 fails "unknown long option" 2 "unknown option \"--jsn\": try 'sipovlctl --help'" --jsn intercept show
 fails "-n without a value" 2 "option -n needs a value (a network namespace name)" -n
@@ -249,15 +249,15 @@ touch "$tmp/file"
 SIPOVLD_CTL_SOCK=$tmp/file fails "status: path is not a socket" 1 \
 	"sipovld not running (cannot connect to $tmp/file: Connection refused)" status
 # A stand-in daemon that checks the request and answers like sipovld.
-fake_daemon() { # fake_daemon SOCK REPLY: serve one connection in the background
+fake_daemon() { # fake_daemon SOCK REPLY [REQUEST]: serve one connection in the background
 	python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
 print("ready", flush=True)
 c, _ = s.accept()
 req = c.recv(100)
-c.sendall(sys.argv[2].encode() if req == b"status\n" else b"{\"error\": \"bad request\"}")
-c.close()' "$1" "$2" >"$tmp/fake.out" &
+c.sendall(sys.argv[2].encode() if req == (sys.argv[3] + "\n").encode() else b"{\"error\": \"bad request\"}")
+c.close()' "$1" "$2" "${3:-status}" >"$tmp/fake.out" &
 	for _ in $(seq 50); do grep -q ready "$tmp/fake.out" 2>/dev/null && return; sleep 0.1; done
 }
 rm -f "$tmp/sock"
@@ -282,6 +282,63 @@ rm -f "$tmp/sock"
 fake_daemon "$tmp/sock" '{"error":"unknown request: expected status, flows or reload"}'
 SIPOVLD_CTL_SOCK=$tmp/sock fails "status: the daemon's error is reported" 1 \
 	"status: sipovld: unknown request: expected status, flows or reload" status
+wait
+
+# calls: the "calls" request; a table, -s with each call's streams, -j the document as it is
+calls_doc='{"enabled":true,"calls":[{"id":7,"call_id":"1-4242@10.1.0.2","state":"confirmed","caller":"sipp@10.1.0.2:5061",
+"callee":"service@10.2.0.2:5060","duration_s":12.5,"codec":"PCMU","streams":[{"side":"caller","media":"audio",
+"rtp":"10.1.0.2:6000","rtcp":"10.1.0.2:6001","codec":"PCMU","direction":"sendrecv","hold":false},{"side":"callee",
+"media":"audio","rtp":"10.2.0.2:6000","rtcp":"10.2.0.2:6001","codec":"PCMU","direction":"sendonly","hold":true}],
+"media_flows":[{"media":"audio","caller_rtp":"10.1.0.2:6000","callee_rtp":"10.2.0.2:6000","rtp":{"flow":"intercept-udp",
+"service":"site-b","local":"10.1.0.2:6000","remote":"10.2.0.2:6000","packets_to_ziti":250,"packets_from_ziti":248,
+"quality":{"to_ziti":{"rtp":true,"packets":250,"lost":0,"loss_ratio":0,"jitter_ms":0.4,"mos":4.4,"codec":"PCMU"},
+"from_ziti":{"rtp":true,"packets":248,"lost":2,"loss_ratio":0.008,"jitter_ms":1.25,"mos":4.1,"codec":"PCMU"}}}}]},
+{"id":6,"call_id":"x-1","state":"ended","end_reason":"rejected","caller":"a@b","callee":"c@d","duration_s":0,"codec":"","streams":[]}],
+"stats":{"messages":9,"malformed":1,"calls_active":1,"limit_hits":0,"calls_max":1024}}'
+SIPOVLD_CTL_SOCK=$tmp/none fails "calls: sipovld not running" 1 \
+	"calls: sipovld not running (cannot connect to $tmp/none: No such file or directory)" calls
+rm -f "$tmp/sock"
+fake_daemon "$tmp/sock" "$calls_doc" calls
+SIPOVLD_CTL_SOCK=$tmp/sock run calls
+if [ "$rc" = 0 ] && grep -Eq '^7 +confirmed +- +12\.5s PCMU +sipp@10\.1\.0\.2:5061 -> service@10\.2\.0\.2:5060 +1-4242@10\.1\.0\.2$' <<<"$out" &&
+	grep -Eq '^6 +ended +rejected +0\.0s -' <<<"$out" && grep -q '^2 calls (1 active); 9 SIP messages, 1 malformed' <<<"$out" &&
+	! grep -q 10.1.0.2:6000 <<<"$out"; then
+	ok "calls: one line per call, then the counters"
+else
+	not_ok "calls: one line per call, then the counters" "exit $rc" "stdout: $out" "stderr: $err"
+fi
+wait
+rm -f "$tmp/sock"
+fake_daemon "$tmp/sock" "$calls_doc" calls
+SIPOVLD_CTL_SOCK=$tmp/sock run -s calls
+if [ "$rc" = 0 ] && grep -Eq '^ +caller +audio +10\.1\.0\.2:6000 +rtcp 10\.1\.0\.2:6001 +PCMU +sendrecv$' <<<"$out" &&
+	grep -Eq '^ +callee +audio +10\.2\.0\.2:6000 +rtcp 10\.2\.0\.2:6001 +PCMU +sendonly hold$' <<<"$out" &&
+	grep -Eq '^ +rtp +flow intercept-udp 10\.1\.0\.2:6000 <-> 10\.2\.0\.2:6000 \(site-b\): 250 packets to the overlay, 248 from it$' <<<"$out" &&
+	grep -Eq "^ +rtcp +no flow steered between the two sides' addresses$" <<<"$out" &&
+	grep -Eq '^ +to   10\.2\.0\.2:6000: 250 RTP packets, lost 0 \(0\.00 %\), jitter 0\.4 ms, MOS 4\.40$' <<<"$out" &&
+	grep -Eq '^ +from 10\.1\.0\.2:6000: 248 RTP packets, lost 2 \(0\.80 %\), jitter 1\.2 ms, MOS 4\.10$' <<<"$out"; then
+	ok "calls -s: each call's streams and the flows steered for them"
+else
+	not_ok "calls -s: each call's streams and the flows steered for them" "exit $rc" "stdout: $out" "stderr: $err"
+fi
+wait
+rm -f "$tmp/sock"
+fake_daemon "$tmp/sock" "$calls_doc" calls
+SIPOVLD_CTL_SOCK=$tmp/sock run -j calls
+if [ "$rc" = 0 ] && [ "$(jq -r '.calls[0].streams[1].rtp' <<<"$out")" = 10.2.0.2:6000 ]; then
+	ok "calls -j: the daemon's JSON"
+else
+	not_ok "calls -j: the daemon's JSON" "exit $rc" "stdout: $out" "stderr: $err"
+fi
+wait
+rm -f "$tmp/sock"
+fake_daemon "$tmp/sock" '{"enabled":false,"calls":[]}' calls
+SIPOVLD_CTL_SOCK=$tmp/sock run calls
+if [ "$rc" = 0 ] && [ "$out" = "the SIP view is off (calls_max 0 in sipovld.conf)" ]; then
+	ok "calls: the SIP view turned off is said so"
+else
+	not_ok "calls: the SIP view turned off is said so" "exit $rc" "stdout: $out" "stderr: $err"
+fi
 wait
 
 # ---- apply --------------------------------------------------------------------------

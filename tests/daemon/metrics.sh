@@ -37,11 +37,13 @@ for f in fams:
             bad.append("counter sample " + s.name)
         for k, v in s.labels.items():
             if k not in ("version", "identity", "service", "router", "type", "protocol", "result", "direction",
-                         "action", "quality"):
+                         "action", "quality", "reason"):
                 bad.append("label " + k)
 need = ["sipovld_info", "sipovld_flows", "sipovld_memory_used_bytes", "sipovld_ziti_bytes", "sipovld_dials",
         "sipovld_rtp_streams", "sipovld_rtp_packets", "sipovld_rtp_expected_packets", "sipovld_rtp_lost_packets",
-        "sipovld_rtp_jitter_seconds_max", "sipovld_rtp_one_way_events", "sipovld_rtp_streams_by_quality"]
+        "sipovld_rtp_jitter_seconds_max", "sipovld_rtp_one_way_events", "sipovld_rtp_streams_by_quality",
+        "sipovld_calls_active", "sipovld_calls_started", "sipovld_calls_ended", "sipovld_calls_limit_hits",
+        "sipovld_sip_messages", "sipovld_sip_malformed"]
 bad += ["missing " + n for n in need if n not in names]
 print("%d families, %d samples" % (len(fams), sum(len(f.samples) for f in fams)))
 if bad:

@@ -7,6 +7,8 @@
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
 #   2b. the DNS message parser/builder (daemon/dns_msg.c): its unit tests and a bounded fuzz run
 #      (DNS_FUZZ_SECONDS, default 10)
+#   1b, 2b. the same for the SIP view (SIP/SDP parsers, dialog tracker): sip-unit, and sip-fuzz
+#      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
 #   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
 #      default 10)
 #   4. the metrics endpoint (tests/daemon/metrics.sh) of the sipovld of section 3
@@ -27,6 +29,9 @@ FUZZ_SECONDS=${DAEMON_FUZZ_SECONDS:-20}
 DNS_UNIT=$B/san/dns-unit
 DNS_FUZZ=$B/fuzz/dns-fuzz
 DNS_FUZZ_SECONDS=${DNS_FUZZ_SECONDS:-10}
+SIP_UNIT=$B/san/sip-unit
+SIP_FUZZ=$B/fuzz/sip-fuzz
+SIP_FUZZ_SECONDS=${SIP_FUZZ_SECONDS:-5}
 RUNIT=$B/san/rtpq-unit
 RFUZZ=$B/fuzz/rtpq-fuzz
 RFUZZ_SECONDS=${RTPQ_FUZZ_SECONDS:-10}
@@ -36,7 +41,7 @@ n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
-for f in "$UNIT" "$FUZZ" "$DNS_UNIT" "$DNS_FUZZ" "$RUNIT" "$RFUZZ"; do
+for f in "$UNIT" "$FUZZ" "$DNS_UNIT" "$DNS_FUZZ" "$SIP_UNIT" "$SIP_FUZZ" "$RUNIT" "$RFUZZ"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built (run make tests)"; exit 4; }
 done
 W=$(mktemp -d /tmp/sipovld-test.XXXXXX)
@@ -59,6 +64,34 @@ unit_run() { # unit_run PREFIX PROGRAM
 }
 unit_run unit "$UNIT"
 unit_run dns-unit "$DNS_UNIT"
+
+# 1b. the SIP view's unit tests
+"$SIP_UNIT" >"$W/sip-unit.out" 2>&1
+urc=$?
+while IFS= read -r l; do
+	case $l in
+	"ok "*) ok "sip-unit: ${l#ok * - }" ;;
+	"not ok "*) notok "sip-unit: ${l#not ok * - }" ;;
+	esac
+done <"$W/sip-unit.out"
+if [ $urc != 0 ] || ! grep -q '^1\.\.' "$W/sip-unit.out"; then
+	notok "sip-unit exited $urc"
+	grep -v '^ok' "$W/sip-unit.out" | head -30 | sed 's/^/# /'
+fi
+
+# 2b. fuzzing the SIP view, briefly (its corpus: tests/daemon/sip-corpus)
+if "$SIP_FUZZ" -help=1 >/dev/null 2>&1; then
+	mkdir -p "$W/sip-corpus"
+	cp tests/daemon/sip-corpus/* "$W/sip-corpus/"
+	if "$SIP_FUZZ" -max_total_time="$SIP_FUZZ_SECONDS" -max_len=4096 -artifact_prefix="$B/fuzz/sip-" "$W/sip-corpus" >"$W/sip-fuzz.out" 2>&1; then
+		ok "sip-fuzz: $(grep -o 'Done [0-9]* runs' "$W/sip-fuzz.out" | tail -1) in ${SIP_FUZZ_SECONDS}s, no crash"
+	else
+		notok "sip-fuzz: crash or sanitizer report"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$W/sip-fuzz.out" | head -10 | sed 's/^/# /'
+	fi
+else
+	notok "sip-fuzz: $SIP_FUZZ does not run"
+fi
 
 # 2. fuzzing (libFuzzer exits 0 when nothing was found in the time given)
 if "$FUZZ" -help=1 >/dev/null 2>&1; then
@@ -201,6 +234,14 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		fi
 		kill "$silent" "$noread" 2>/dev/null
 		wait "$silent" "$noread" 2>/dev/null
+		# the "calls" request: the SIP view is on by default, nothing followed yet
+		timeout 30 "$SAN_SD" --control "$SOCK" --request calls >"$W/calls.json" 2>/dev/null
+		if jq -e '.enabled == true and .calls == [] and .stats.calls_active == 0 and .stats.calls_max == 1024' \
+			"$W/calls.json" >/dev/null 2>&1; then
+			ok "control socket: \"calls\" answers (SIP view on, no call, calls_max 1024)"
+		else
+			notok "control socket: \"calls\" answers: $(head -c 300 "$W/calls.json")"
+		fi
 		metrics_tests "$MPORT" "$W"
 	fi
 	sd_stop "$sd"

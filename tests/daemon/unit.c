@@ -575,6 +575,10 @@ static void t_daemon_cfg(void)
 			     err, sizeof(err)) &&
 		   d.tcp_idle_ms == 600000 && d.tcp_half_closed_ms == 30000 && d.tcp_keepalive_s == 0,
 	   "TCP flow bounds and keepalive (%s)", err);
+	ok(d.calls_max == 1024 && d.calls_idle_ms == 3600000 && !d.sip_debug &&
+		   !daemon_cfg_parse("{\"calls_max\":0,\"calls_idle_timeout_s\":60,\"sip_debug\":true}", &d, err, sizeof(err)) &&
+		   d.calls_max == 0 && d.calls_idle_ms == 60000 && d.sip_debug,
+	   "SIP view: calls_max 1024 and calls_idle_timeout_s 3600 by default; set (%s)", err);
 	ok(!daemon_cfg_parse("{\"identities\":[\"/etc/sipovld/a.json\",\"/etc/sipovld/b.json\"],\"name\":\"gw\","
 			     "\"log_level\":\"debug\",\"udp_idle_timeout_s\":30,\"memory_limit_mb\":64,"
 			     "\"control_socket\":\"/tmp/x.sock\",\"intercept_policy\":\"pass\",\"service_poll_s\":2}",
@@ -602,6 +606,7 @@ static void t_daemon_cfg(void)
 		"{\"identities\":[\"a.json\",7]}",
 		"{\"tcp_idle_timeout_s\":0}", "{\"tcp_half_closed_timeout_s\":86401}", "{\"tcp_keepalive_s\":-1}",
 		"{\"tcp_keepalive_s\":7201}", "{\"workers\":0}", "{\"workers\":65}", "{\"workers\":\"all\"}", "{\"ziti_auth\":\"kerberos\"}", "{\"ziti_auth\":1}",
+		"{\"calls_max\":-1}", "{\"calls_idle_timeout_s\":0}", "{\"sip_debug\":1}",
 		"{\"metrics_listen\":\"127.0.0.1\"}", "{\"metrics_listen\":\"localhost:9477\"}",
 		"{\"metrics_listen\":\"127.0.0.1:0\"}", "{\"metrics_listen\":9477}", "{\"rtp_oneway_s\":0}",
 	};

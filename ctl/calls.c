@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovlctl calls: the "calls" document of sipovld's control socket (Documentation/sipovld.8.md)
+ * as a table (one line per call), with -s each call's media streams, or with -j as it is.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl/calls.h"
+#include "ctl/json.h"
+
+int sipovld_request(const char *path, const char *req, struct json_object **doc, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t r;
+	int fd;
+
+	*doc = NULL;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, errlen, "sipovld not running (cannot connect to %s: %s)", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (dprintf(fd, "%s\n", req) < 0) {
+		snprintf(err, errlen, "write to %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (!len) {
+		free(buf);
+		snprintf(err, errlen, "sipovld closed %s without a reply", path);
+		return -1;
+	}
+	buf[len] = 0;
+	*doc = json_tokener_parse(buf);
+	free(buf);
+	if (!*doc) {
+		snprintf(err, errlen, "sipovld's reply is not JSON");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static json_object *get(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static void print_stream(struct json_object *s)
+{
+	printf("    %-6s %-5s %-22s rtcp %-22s %-8s %s%s\n", str(s, "side"), str(s, "media"),
+	       get(s, "rtp") ? str(s, "rtp") : "(refused)", get(s, "rtcp") ? str(s, "rtcp") : "-",
+	       str(s, "codec"), str(s, "direction"), json_object_get_boolean(get(s, "hold")) ? " hold" : "");
+}
+
+static void print_flows(struct json_object *m)
+{
+	static const char *const kinds[] = { "rtp", "rtcp" };
+
+	for (int i = 0; i < 2; i++) {
+		struct json_object *f = get(m, kinds[i]);
+
+		if (f) {
+			struct json_object *q = get(f, "quality");
+
+			printf("    %-5s flow %s %s <-> %s (%s): %s packets to the overlay, %s from it\n", kinds[i],
+			       str(f, "flow"), str(f, "local"), str(f, "remote"), str(f, "service"),
+			       str(f, "packets_to_ziti"), str(f, "packets_from_ziti"));
+			for (int d = 0; q && d < 2; d++) {
+				struct json_object *x = get(q, d ? "from_ziti" : "to_ziti");
+
+				if (x && json_object_get_boolean(get(x, "rtp")))
+					printf("          %s %s: %s RTP packets, lost %s (%.2f %%), jitter %.1f ms, MOS %.2f\n",
+					       d ? "from" : "to  ", str(f, d ? "local" : "remote"), str(x, "packets"),
+					       str(x, "lost"), json_object_get_double(get(x, "loss_ratio")) * 100,
+					       json_object_get_double(get(x, "jitter_ms")), json_object_get_double(get(x, "mos")));
+			}
+		} else
+			printf("    %-5s no flow steered between the two sides' addresses\n", kinds[i]);
+	}
+}
+
+int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, size_t errlen)
+{
+	struct json_object *doc, *e, *calls, *st;
+	size_t n;
+
+	if (sipovld_request(path, "calls", &doc, err, errlen))
+		return -1;
+	if (json_object_object_get_ex(doc, "error", &e)) {
+		snprintf(err, errlen, "sipovld: %s", json_object_get_string(e));
+		json_object_put(doc);
+		return -1;
+	}
+	if (json) {
+		json_emit(stdout, doc, pretty);
+		return 0;
+	}
+	if (!json_object_get_boolean(get(doc, "enabled"))) {
+		printf("the SIP view is off (calls_max 0 in sipovld.conf)\n");
+		json_object_put(doc);
+		return 0;
+	}
+	calls = get(doc, "calls");
+	n = calls ? json_object_array_length(calls) : 0;
+	printf("%-5s %-10s %-14s %9s %-8s %-44s %s\n", "ID", "STATE", "END", "DURATION", "CODEC", "CALLER -> CALLEE",
+	       "CALL-ID");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(calls, i), *ss = get(c, "streams");
+		char parties[200];
+
+		snprintf(parties, sizeof(parties), "%s -> %s", str(c, "caller"), str(c, "callee"));
+		printf("%-5s %-10s %-14s %8.1fs %-8s %-44s %s\n", str(c, "id"), str(c, "state"),
+		       *str(c, "end_reason") ? str(c, "end_reason") : "-",
+		       json_object_get_double(get(c, "duration_s")), *str(c, "codec") ? str(c, "codec") : "-", parties,
+		       str(c, "call_id"));
+		if (stats && ss)
+			for (size_t k = 0; k < json_object_array_length(ss); k++)
+				print_stream(json_object_array_get_idx(ss, k));
+		if (stats && get(c, "media_flows"))
+			for (size_t k = 0; k < json_object_array_length(get(c, "media_flows")); k++)
+				print_flows(json_object_array_get_idx(get(c, "media_flows"), k));
+	}
+	st = get(doc, "stats");
+	if (st)
+		printf("%zu calls (%s active); %s SIP messages, %s malformed, %s calls not followed (limit %s)\n", n,
+		       str(st, "calls_active"), str(st, "messages"), str(st, "malformed"), str(st, "limit_hits"),
+		       str(st, "calls_max"));
+	json_object_put(doc);
+	return 0;
+}

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests (TAP 13) of sipovld's SIP view, all I/O free: the message parser (sip_msg.c),
+ * the SDP parser (sip_sdp.c), stream framing, and the dialog tracker (calls.c), on the message
+ * shapes of tests/daemon/sip_msgs.h. Built with ASan/UBSan ($(O)/san/sip-unit); run by
+ * tests/daemon/run.sh.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/calls.h"
+#include "daemon/sip_msg.h"
+#include "daemon/sip_sdp.h"
+#include "tests/daemon/sip_msgs.h"
+
+static int n, failed;
+
+static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	n++;
+	printf("%sok %d - ", cond ? "" : "not ", n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!cond)
+		failed++;
+}
+
+static bool eq(struct sip_str s, const char *c)
+{
+	return s.n == strlen(c) && !memcmp(s.p, c, s.n);
+}
+
+static const char *sa(const struct sockaddr_storage *a)
+{
+	static char b[4][80];
+	static int i;
+	char *o = b[i++ & 3], h[64];
+	const void *ad = a->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)a)->sin_addr :
+						   (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+	unsigned port = ntohs(a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port :
+							((const struct sockaddr_in6 *)a)->sin6_port);
+
+	if (a->ss_family != AF_INET && a->ss_family != AF_INET6)
+		return "-";
+	inet_ntop(a->ss_family, ad, h, sizeof(h));
+	snprintf(o, 80, a->ss_family == AF_INET ? "%s:%u" : "[%s]:%u", h, port);
+	return o;
+}
+
+static struct sip_msg M;
+static char err[160];
+
+static enum sip_rc parse(const char *s, bool stream)
+{
+	err[0] = 0;
+	return sip_parse(s, strlen(s), stream, &M, err, sizeof(err));
+}
+
+static void t_requests(void)
+{
+	struct sip_str v;
+
+	ok(parse(SIPP_INVITE, false) == SIP_OK, "SIPp INVITE parses (%s)", err);
+	ok(M.request && eq(M.method, "INVITE") && eq(M.uri, "sip:service@10.2.0.2:5060"), "request line");
+	ok(eq(M.call_id, "1-4242@10.1.0.2") && M.cseq == 1 && eq(M.cseq_method, "INVITE"), "Call-ID, CSeq");
+	ok(sip_hdr_param(M.from, "tag", &v) && eq(v, "4242SIPpTag001"), "From tag");
+	ok(!sip_hdr_param(M.to, "tag", &v), "no To tag on the first INVITE");
+	ok(eq(sip_uri_aor(sip_hdr_uri(M.from)), "sipp@10.1.0.2:5061"), "From user@host");
+	ok(M.content_length == 127 && M.body.n == 127 && !strncmp(M.body.p, "v=0\r\n", 5), "Content-Length 127 (with spaces), body");
+	ok(M.len == strlen(SIPP_INVITE), "message length");
+	ok(M.n_via == 1 && M.n_hdr == 10, "10 header lines, 1 Via");
+
+	ok(parse(KAM_INVITE, false) == SIP_OK, "Kamailio INVITE parses (%s)", err);
+	ok(M.n_via == 2, "two Vias on one line: %u", M.n_via);
+	ok(sip_hdr_param(M.from, "tag", &v) && eq(v, "as5f2a1b"), "tag after a quoted display name with a comma");
+	ok(eq(sip_uri_aor(sip_hdr_uri(M.to)), "1002@example.com"), "To user@host");
+	ok(M.body.n == 0, "no body");
+	size_t pos = 0;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < M.n_hdr; i++)
+		if (sip_str_eq(M.hdr[i].name, "Allow"))
+			while (sip_next_value(M.hdr[i].value, &pos, &v))
+				k++;
+	ok(k == 7, "Allow: 7 values (%u)", k);
+
+	ok(parse(BARESIP_INVITE6, true) == SIP_OK, "baresip INVITE (compact forms, folded, IPv6) parses on a stream (%s)", err);
+	ok(eq(M.call_id, "b7c4a1f2e3d4@baresip") && M.cseq == 38451, "i: is Call-ID");
+	ok(sip_hdr_param(M.from, "tag", &v) && eq(v, "bs8f7c2"), "f: is From");
+	ok(eq(sip_hdr_uri(M.contact), "sip:alice-0x55d1@[2001:db8::10]:5060;transport=tcp"), "m: is Contact");
+	ok(M.content_length == 250 && eq(M.content_type, "application/sdp"), "l: and c:");
+	ok(M.n_via == 1, "v: is Via");
+	bool folded = false;
+
+	for (unsigned i = 0; i < M.n_hdr; i++)
+		if (sip_str_eq(M.hdr[i].name, "k"))
+			folded = eq(M.hdr[i].value, "replaces, 100rel, timer");
+	ok(folded, "folded k: line unfolded to one value");
+
+	ok(parse(LINPHONE_REINVITE, false) == SIP_OK, "linphone re-INVITE (LF line ends, folded From) parses (%s)", err);
+	ok(sip_hdr_param(M.from, "tag", &v) && eq(v, "Lp8wZ"), "tag on a folded From line");
+	ok(M.body.n == 118, "body with LF line ends: %zu", M.body.n);
+}
+
+static void t_responses(void)
+{
+	struct sip_str v;
+
+	ok(parse(SIPP_180, false) == SIP_OK && !M.request && M.status == 180 && eq(M.reason, "Ringing"), "180 Ringing (%s)", err);
+	ok(sip_hdr_param(M.to, "tag", &v) && eq(v, "5151SIPpTag011"), "To tag of the 180");
+	ok(parse(AST_486, false) == SIP_OK && M.status == 486 && M.n_via == 2, "Asterisk 486, two Via lines (%s)", err);
+	ok(parse("SIP/2.0 200\r\nCall-ID: x\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 1 OPTIONS\r\n\r\n", false) == SIP_OK &&
+	   M.status == 200 && !M.reason.n, "status line without a reason phrase");
+}
+
+static void t_bad(void)
+{
+	static const struct {
+		const char *msg, *why;
+	} bad[] = {
+		{ "HELLO\r\n\r\n", "neither a request line" },
+		{ "INVITE sip:a@b SIP/3.0\r\nCall-ID: x\r\n\r\n", "version is not SIP/2.0" },
+		{ "SIP/2.0 99 Odd\r\n\r\n", "3-digit code" },
+		{ "SIP/2.0 700 Odd\r\n\r\n", "3-digit code" },
+		{ "INVITE sip:a@b SIP/2.0\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 1 INVITE\r\n\r\n", "missing Call-ID" },
+		{ "INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nFrom: a\r\nTo: b\r\nCSeq: one INVITE\r\n\r\n", "CSeq: expected a number" },
+		{ "INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nFrom: a\r\nTo: b\r\nCSeq: 1 BYE\r\n\r\n", "CSeq method differs" },
+		{ "INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nFrom: a\r\nTo: b\r\nCSeq: 1 INVITE\r\nContent-Length: 10\r\n\r\nv=0\r\n", "only 5 bytes of body" },
+		{ "INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nFrom: a\r\nTo: b\r\nCSeq: 1 INVITE\r\nContent-Length: 99999\r\n\r\n", "Content-Length: expected a number up to" },
+		{ "INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nCall-ID: y\r\nFrom: a\r\nTo: b\r\nCSeq: 1 INVITE\r\n\r\n", "two different Call-ID" },
+		{ "INVITE sip:a@b SIP/2.0\r\nNoColon\r\n\r\n", "without ':'" },
+		{ "INVITE sip:a@b SIP/2.0\r\nCall-ID: x", "no empty line" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(parse(bad[i].msg, false) == SIP_BAD && strstr(err, bad[i].why), "malformed %zu refused: %s", i, err);
+}
+
+static void t_sniff(void)
+{
+	static const uint8_t rtp[] = { 0x80, 0x00, 0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 2 };
+
+	ok(sip_sniff(SIPP_INVITE, 60) && sip_sniff(SIPP_200, 20) && sip_sniff("OPTIONS sip:x SIP/2.0\n", 22),
+	   "sniff: requests and responses");
+	ok(!sip_sniff((const char *)rtp, sizeof(rtp)) && !sip_sniff("GET / HTTP/1.1\r\n", 16), "sniff: RTP and HTTP are not SIP");
+	ok(sip_keepalive("\r\n\r\n", 4) && sip_keepalive("\0\0\0\0", 4) && !sip_keepalive("\r\nX", 3), "keepalives");
+}
+
+static struct sdp S;
+
+static void t_sdp(void)
+{
+	parse(SIPP_INVITE, false);
+	ok(!sdp_parse(M.body.p, M.body.n, &S, err, sizeof(err)), "SIPp SDP parses (%s)", err);
+	ok(S.n_media == 1 && !strcmp(S.m[0].media, "audio") && S.m[0].port == 6000 && !strcmp(S.m[0].codec, "PCMU") &&
+	   S.m[0].clock == 8000, "m=audio 6000 PCMU/8000");
+	ok(!strcmp(sa(&S.m[0].rtp), "10.1.0.2:6000") && !strcmp(sa(&S.m[0].rtcp), "10.1.0.2:6001") && !S.m[0].hold,
+	   "session-level c=: RTP %s RTCP %s", sa(&S.m[0].rtp), sa(&S.m[0].rtcp));
+
+	parse(BARESIP_INVITE6, true);
+	ok(!sdp_parse(M.body.p, M.body.n, &S, err, sizeof(err)), "baresip IPv6 SDP parses (%s)", err);
+	ok(S.n_media == 2 && S.m[0].n_pt == 4 && S.m[0].pt[0] == 96 && !strcmp(S.m[0].codec, "opus") && S.m[0].clock == 48000,
+	   "dynamic payload type named by a=rtpmap: %s/%u", S.m[0].codec, S.m[0].clock);
+	ok(!strcmp(sa(&S.m[0].rtp), "[2001:db8::10]:10000") && !strcmp(sa(&S.m[0].rtcp), "[2001:db8::11]:10003"),
+	   "a=rtcp with its own address: %s", sa(&S.m[0].rtcp));
+	ok(S.m[1].port == 0 && !strcmp(S.m[1].media, "video"), "refused video stream (port 0)");
+
+	parse(LINPHONE_REINVITE, false);
+	ok(!sdp_parse(M.body.p, M.body.n, &S, err, sizeof(err)) && S.m[0].hold && S.m[0].dir == SDP_SENDONLY &&
+	   S.m[0].rtcp_mux && !strcmp(sa(&S.m[0].rtcp), "198.51.100.10:7078"), "hold by a=sendonly; rtcp-mux: RTCP on the RTP port");
+	const char *h = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 101\r\n";
+
+	ok(!sdp_parse(h, strlen(h), &S, err, sizeof(err)) && S.m[0].hold && !strcmp(S.m[0].codec, "PCMA"), "hold by c=0.0.0.0");
+	h = "v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.9\r\na=inactive\r\nm=audio 4002/2 RTP/AVP 0\r\n";
+	ok(!sdp_parse(h, strlen(h), &S, err, sizeof(err)) && !strcmp(sa(&S.m[0].rtp), "192.0.2.9:4000") && S.m[0].hold &&
+	   !strcmp(sa(&S.m[1].rtp), "192.0.2.1:4002") && S.m[1].nports == 2 && !S.m[1].hold,
+	   "media-level c= overrides the session's; a=inactive is per stream; port count");
+	h = "v=0\r\nc=IN IP4 192.0.2.1\r\nm=image 4000 udptl t38\r\n";
+	ok(!sdp_parse(h, strlen(h), &S, err, sizeof(err)) && S.m[0].n_pt == 0 && !S.m[0].codec[0], "T.38 image stream");
+
+	static const struct {
+		const char *sdp, *why;
+	} bad[] = {
+		{ "o=x\r\n", "v=0" },
+		{ "v=0\r\nm=audio 4000 RTP/AVP 0\r\n", "no c= line" },
+		{ "v=0\r\nc=IN IP4 host.example\r\nm=audio 4000 RTP/AVP 0\r\n", "numeric IPv4" },
+		{ "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 70000 RTP/AVP 0\r\n", "port is not a number" },
+		{ "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 200\r\n", "payload type" },
+		{ "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP\r\n", "no payload type" },
+		{ "v=0\r\nc=IN IP6 1.2.3.4\r\nm=audio 4000 RTP/AVP 0\r\n", "numeric IPv6" },
+		{ "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp:x\r\n", "a=rtcp" },
+		{ "v=0\r\nbogus\r\n", "TYPE=VALUE" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(sdp_parse(bad[i].sdp, strlen(bad[i].sdp), &S, err, sizeof(err)) && strstr(err, bad[i].why),
+		   "bad SDP %zu refused: %s", i, err);
+}
+
+/* stream framing: every split of two messages, then both in one read */
+static unsigned got;
+static char got_ids[8][64];
+static unsigned bad_calls;
+
+static void on_msg(void *arg, const struct sip_msg *m)
+{
+	(void)arg;
+	if (got < 8)
+		sip_str_copy(got_ids[got], 64, m->cseq_method);
+	got++;
+}
+
+static void on_bad(void *arg, const char *why)
+{
+	(void)arg;
+	(void)why;
+	bad_calls++;
+}
+
+static long mem_now;
+static bool on_mem(void *arg, long d)
+{
+	(void)arg;
+	if (mem_now + d > 8192)
+		return false;
+	mem_now += d;
+	return true;
+}
+
+static void t_stream(void)
+{
+	static const char two[] = "\r\n\r\n" SIPP_INVITE SIPP_BYE "\r\n";
+	struct sip_stream_ops ops = { on_msg, on_bad, on_mem, NULL };
+	size_t L = strlen(two);
+	unsigned good = 0;
+
+	for (size_t cut = 1; cut < L; cut++) {
+		struct sip_stream s = { 0 };
+
+		got = 0;
+		sip_stream_feed(&s, two, cut, &ops);
+		sip_stream_feed(&s, two + cut, L - cut, &ops);
+		good += got == 2 && !s.broken && !strcmp(got_ids[0], "INVITE") && !strcmp(got_ids[1], "BYE") && !s.len;
+		sip_stream_free(&s, &ops);
+	}
+	ok(good == L - 1, "two messages cut at every byte (keepalives around them): %u of %zu reads framed both", good, L - 1);
+	ok(mem_now == 0, "stream buffers given back: %ld", mem_now);
+	struct sip_stream s = { 0 };
+
+	got = 0;
+	for (size_t i = 0; i < L; i++)
+		sip_stream_feed(&s, two + i, 1, &ops);
+	ok(got == 2 && !s.broken, "byte by byte: %u messages", got);
+	sip_stream_free(&s, &ops);
+	got = 0;
+	sip_stream_feed(&s, two, L, &ops);
+	ok(got == 2, "both in one read: %u", got);
+	sip_stream_free(&s, &ops);
+
+	/* malformed in the middle: what came before is delivered, the stream stops */
+	static const char badmid[] = SIPP_100 "GARBAGE\r\n\r\n" SIPP_180;
+	got = bad_calls = 0;
+	sip_stream_feed(&s, badmid, strlen(badmid), &ops);
+	ok(got == 1 && s.broken && bad_calls == 1 && !s.buf, "malformed message stops the stream (%u before it)", got);
+	sip_stream_feed(&s, SIPP_180, strlen(SIPP_180), &ops);
+	ok(got == 1, "a broken stream parses nothing more");
+	sip_stream_free(&s, &ops);
+
+	/* the memory account refuses: broken, counted */
+	struct sip_stream s2 = { 0 };
+	static char big[20000];
+
+	memset(big, 'a', sizeof(big) - 1);
+	memcpy(big, "INVITE sip:x SIP/2.0\r\nX: ", 25);
+	bad_calls = 0;
+	sip_stream_feed(&s2, big, sizeof(big) - 1, &ops);
+	ok(s2.broken && bad_calls == 1 && mem_now == 0, "a header block past the memory account stops the stream");
+	sip_stream_free(&s2, &ops);
+}
+
+/* ------------------------------------------------------------------ the tracker */
+
+static struct call ended[16];
+static unsigned n_ended;
+
+static void on_end(void *arg, const struct call *c)
+{
+	(void)arg;
+	if (n_ended < 16)
+		ended[n_ended] = *c;
+	n_ended++;
+}
+
+static void feed(struct calls *t, const char *s, uint64_t now)
+{
+	if (sip_parse(s, strlen(s), false, &M, err, sizeof(err)) == SIP_OK)
+		calls_msg(t, &M, NULL, NULL, now);
+	else
+		calls_malformed(t, err);
+}
+
+static char *subst(const char *s, const char *from, const char *to)
+{
+	static char out[4][4096];
+	static int k;
+	char *o = out[k++ & 3], *w = o;
+	size_t fl = strlen(from);
+
+	while (*s) {
+		if (!strncmp(s, from, fl)) {
+			w += sprintf(w, "%s", to);
+			s += fl;
+		} else {
+			*w++ = *s++;
+		}
+	}
+	*w = 0;
+	return o;
+}
+
+static void t_calls(void)
+{
+	struct calls_cfg cfg = { .max_calls = 3, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end };
+	struct calls *t = calls_new(&cfg);
+	const struct call *c;
+
+	/* SIPp call: INVITE (retransmitted), 100, 180, 200, ACK, BYE, 200 */
+	feed(t, SIPP_INVITE, 1000);
+	feed(t, SIPP_INVITE, 1500);
+	feed(t, SIPP_100, 1600);
+	c = calls_first(t);
+	ok(c && c->state == CALL_PROCEEDING && calls_stats(t)->active == 1 && calls_stats(t)->started == 1,
+	   "INVITE (retransmitted) + 100: one call, proceeding");
+	feed(t, SIPP_180, 2000);
+	ok(c->state == CALL_EARLY && !strcmp(c->tag[1], "5151SIPpTag011") && !c->early_media, "180 with a To tag: early, no media");
+	feed(t, SIPP_200, 3000);
+	feed(t, SIPP_ACK, 3100);
+	ok(c->state == CALL_CONFIRMED && c->has_sdp[0] && c->has_sdp[1] &&
+	   !strcmp(sa(&c->sdp[0].m[0].rtp), "10.1.0.2:6000") && !strcmp(sa(&c->sdp[1].m[0].rtp), "10.2.0.2:6000"),
+	   "200 + ACK: confirmed, offer %s answer %s", sa(&c->sdp[0].m[0].rtp), sa(&c->sdp[1].m[0].rtp));
+	ok(!strcmp(c->party[0], "sipp@10.1.0.2:5061") && !strcmp(c->party[1], "service@10.2.0.2:5060") &&
+	   !strcmp(call_codec(c), "PCMU"), "parties %s -> %s, codec %s", c->party[0], c->party[1], call_codec(c));
+	feed(t, SIPP_BYE, 63000);
+	ok(n_ended == 1 && ended[0].end == CALL_END_BYE_CALLER && call_duration_ms(&ended[0], 0) == 60000 &&
+	   ended[0].status == 200, "BYE by the caller: ended once, 60 s after the answer");
+	feed(t, SIPP_BYE, 63500);
+	feed(t, SIPP_BYE_200, 63600);
+	ok(n_ended == 1 && !calls_stats(t)->unknown_dialog && calls_stats(t)->lingering == 1,
+	   "retransmitted BYE and its 200 find the lingering call");
+	calls_tick(t, 63000 + 29999);
+	ok(calls_first(t) != NULL, "lingers 30 s");
+	calls_tick(t, 63000 + 30000);
+	ok(calls_first(t) == NULL && calls_stats(t)->lingering == 0, "then freed");
+
+	/* rejected (Kamailio INVITE, Asterisk 486) */
+	feed(t, KAM_INVITE, 100000);
+	feed(t, AST_486, 100200);
+	ok(n_ended == 2 && ended[1].end == CALL_END_REJECTED && ended[1].status == 486 && !ended[1].has_sdp[0],
+	   "486: rejected (status %u)", ended[1].status);
+
+	/* cancelled: INVITE, 180, CANCEL, 487 */
+	const char *id = "Call-ID: 1-4242@10.1.0.2", *id2 = "Call-ID: cancel-1";
+
+	feed(t, subst(SIPP_INVITE, id, id2), 200000);
+	feed(t, subst(SIPP_180, id, id2), 200100);
+	feed(t, subst(subst(subst(SIPP_ACK, id, id2), "ACK", "CANCEL"), ";tag=5151SIPpTag011", ""), 201000);
+	ok(n_ended == 2, "CANCEL alone does not end the call");
+	feed(t, subst(subst(SIPP_100, id, id2), "100 Trying", "487 Request Terminated"), 201100);
+	ok(n_ended == 3 && ended[2].end == CALL_END_CANCELLED && call_duration_ms(&ended[2], 0) == 0,
+	   "CANCEL then 487: cancelled, duration 0");
+
+	/* early media, re-INVITE to hold by the callee, BYE by the callee */
+	const char *id3 = "Call-ID: reinv-1";
+	const char *p183 = subst(subst(SIPP_200, id, id3), "200 OK", "183 Session Progress");
+
+	feed(t, subst(SIPP_INVITE, id, id3), 300000);
+	feed(t, p183, 300100);
+	c = calls_first(t);
+	ok(c->state == CALL_EARLY && c->early_media, "183 with SDP: early media");
+	feed(t, subst(SIPP_200, id, id3), 301000);
+	/* the callee's re-INVITE: From/To swapped, its own CSeq */
+	char *re = subst(subst(subst(subst(subst(SIPP_INVITE, id, id3), "From: sipp <sip:sipp@10.1.0.2:5061>;tag=4242SIPpTag001", "From: X"),
+				     "To: service <sip:service@10.2.0.2:5060>", "From: <sip:service@10.2.0.2:5060>;tag=5151SIPpTag011"),
+			       "From: X", "To: sipp <sip:sipp@10.1.0.2:5061>;tag=4242SIPpTag001"), "c=IN IP4 10.1.0.2", "c=IN IP4 0.0.0.0");
+
+	re = subst(re, "Content-Length:   127", "Content-Length:   126");
+
+	feed(t, re, 310000);
+	ok(c->reinvites == 1 && c->sdp[1].m[0].hold && !c->sdp[0].m[0].hold, "callee's re-INVITE with c=0.0.0.0: callee side on hold");
+	char *bye = subst(subst(subst(subst(re, "INVITE sip", "BYE sip"), "1 INVITE", "9 BYE"), "Content-Length:   126", "Content-Length: 0"),
+			  "Content-Type: application/sdp\r\n", "");
+
+	bye[strstr(bye, "\r\n\r\n") - bye + 4] = 0;
+	feed(t, bye, 320000);
+	ok(n_ended == 4 && ended[3].end == CALL_END_BYE_CALLEE && call_duration_ms(&ended[3], 0) == 19000,
+	   "BYE by the callee: bye-callee, 19 s");
+
+	/* limits: max 3 records; lingering ones make room, active ones do not */
+	calls_tick(t, 400000);
+	ok(!calls_first(t), "all lingering calls freed");
+	feed(t, subst(SIPP_INVITE, id, "Call-ID: a"), 500000);
+	feed(t, subst(SIPP_INVITE, id, "Call-ID: b"), 500000);
+	feed(t, subst(SIPP_INVITE, id, "Call-ID: c"), 500000);
+	feed(t, subst(SIPP_INVITE, id, "Call-ID: d"), 500000);
+	ok(calls_stats(t)->active == 3 && calls_stats(t)->limit_hits == 1, "4th call past max_calls 3: not tracked, counted");
+	ok(calls_mem(t) <= sizeof(struct call) * 3 + 65536, "memory bounded: %zu bytes for 3 calls", calls_mem(t));
+
+	/* setup timeout: no answer for 60 s */
+	calls_tick(t, 559999);
+	ok(n_ended == 4, "no setup timeout before 60 s");
+	calls_tick(t, 560000);
+	ok(n_ended == 7 && ended[6].end == CALL_END_SETUP_TIMEOUT, "setup timeout after 60 s");
+
+	/* malformed and unknown */
+	feed(t, "INVITE sip:x SIP/2.0\r\n\r\n", 600000);
+	feed(t, SIPP_BYE, 600000);
+	ok(calls_stats(t)->malformed == 1 && calls_stats(t)->unknown_dialog == 1 && strstr(calls_last_error(t), "Call-ID"),
+	   "malformed counted (%s), a BYE of no call counted as unknown", calls_last_error(t));
+	feed(t, subst(SIPP_INVITE, "m=audio 6000", "m=audio 99999"), 600000);
+	ok(calls_stats(t)->sdp_malformed == 1 && calls_stats(t)->active == 1, "bad SDP counted, the call is still tracked");
+
+	/* idle timeout of a confirmed call, then stop */
+	feed(t, SIPP_200, 600100);
+	calls_tick(t, 600100 + 3600000);
+	ok(n_ended == 8 && ended[7].end == CALL_END_IDLE_TIMEOUT, "idle timeout of a confirmed call");
+	feed(t, subst(SIPP_INVITE, id, "Call-ID: z"), 700000);
+	calls_free(t);
+	ok(n_ended == 9 && ended[8].end == CALL_END_STOPPED, "stopping ends what is active");
+}
+
+int main(void)
+{
+	printf("TAP version 13\n");
+	t_requests();
+	t_responses();
+	t_bad();
+	t_sniff();
+	t_sdp();
+	t_stream();
+	t_calls();
+	printf("1..%d\n", n);
+	if (failed)
+		printf("# %d of %d failed\n", failed, n);
+	return failed ? 1 : 0;
+}

@@ -250,6 +250,7 @@ SIPOVLD_CTL_SOCK=$tmp/file fails "status: path is not a socket" 1 \
 	"sipovld not running (cannot connect to $tmp/file: Connection refused)" status
 # A stand-in daemon that checks the request and answers like sipovld.
 fake_daemon() { # fake_daemon SOCK REPLY [REQUEST]: serve one connection in the background
+	rm -f "$tmp/fake.out" # the previous one's "ready" must not be taken for this one's
 	python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)

@@ -367,7 +367,7 @@ cat >"$TMP/sink.py" <<'PY'
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.settimeout(0.2)
-peer = (sys.argv[3], int(sys.argv[4])); got = set(); first = last = None
+peer = (sys.argv[3], int(sys.argv[4])); got = set(); first = last = None; t0 = time.time()
 print("ready", flush=True)
 while True:
     try:
@@ -376,7 +376,8 @@ while True:
             got.add(d); last = time.time(); first = first or last
     except socket.timeout: pass
     now = time.time()
-    if (last and now - last > 5) or len(got) == int(sys.argv[5]): break
+    # nothing received (the hijack worked, or a channel was lost): give up after 120 s
+    if (last and now - last > 5) or len(got) == int(sys.argv[5]) or (not last and now - t0 > 120): break
 print("received %d" % len(got), flush=True)
 PY
 in_pa python3 "$TMP/sink.py" 10.1.0.2 7350 10.2.0.2 7352 $HJ_N >"$TMP/hj-a.out" 2>&1 &

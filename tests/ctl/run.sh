@@ -254,8 +254,10 @@ fake_daemon() { # fake_daemon SOCK REPLY [REQUEST]: serve one connection in the 
 	python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+s.settimeout(60) # a client that never comes (a failed point) must not hang the wait after it
 print("ready", flush=True)
 c, _ = s.accept()
+c.settimeout(60)
 req = c.recv(100)
 c.sendall(sys.argv[2].encode() if req == (sys.argv[3] + "\n").encode() else b"{\"error\": \"bad request\"}")
 c.close()' "$1" "$2" "${3:-status}" >"$tmp/fake.out" &

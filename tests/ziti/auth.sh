@@ -57,7 +57,13 @@ CONF
 	fi
 	# ziti_auth is not set: the default, auto, takes OIDC, which every ziti the suite runs on
 	# (v1.6.0, v1.6.5) offers (OIDC_AUTH and edge-oidc in /version)
-	auth=$("$sd" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -r '[.identities[].auth] | join(",")')
+	# (the identity's context is made again when its $tunneler_id.name arrives, and a context
+	# not yet authenticated reports "legacy": wait for the authentication of the current one)
+	for _ in $(seq 1 120); do
+		auth=$("$sd" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -r '[.identities[].auth] | join(",")')
+		[ "$auth" = oidc ] && break
+		sleep 0.25
+	done
 	if [ "$auth" = oidc ]; then
 		ok "ziti_auth default (auto): sipovld authenticated with OIDC, the controller offers it"
 	else

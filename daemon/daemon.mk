@@ -50,7 +50,7 @@ $(O)/san/sipovld: $(D_SRCS) $(D_HDRS) $(D_ZT_SRCS) ctl/libsipovl.c ctl/objects.c
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(CTL_CFLAGS) $(D_DEFS) $(D_SRCS) $(D_ZT_SRCS) \
 		ctl/libsipovl.c ctl/objects.c -o $@ $(D_LDLIBS)
 
-$(O)/san/daemon-unit: tests/daemon/unit.c $(D_CFG_SRCS) $(D_CFG_HDRS) daemon/flows_pair.c daemon/flows_pair.h ctl/objects.c
+$(O)/san/daemon-unit: tests/daemon/unit.c tests/daemon/tap.h $(D_CFG_SRCS) $(D_CFG_HDRS) daemon/flows_pair.c daemon/flows_pair.h ctl/objects.c
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/unit.c $(D_CFG_SRCS) daemon/flows_pair.c ctl/objects.c \
 		-o $@ $(ZT_LDLIBS)
@@ -69,7 +69,7 @@ $(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objec
 # The DNS responder's message code (daemon/dns_msg.c) is I/O free like the configuration model.
 D_DNS_MSG := daemon/dns_msg.c daemon/dns_msg.h
 D_DNS_ZONE := daemon/dns_zone.c daemon/dns_zone.h
-$(O)/san/dns-unit: tests/daemon/dns_unit.c $(D_DNS_MSG) $(D_DNS_ZONE) $(D_CFG_SRCS) $(D_CFG_HDRS)
+$(O)/san/dns-unit: tests/daemon/dns_unit.c tests/daemon/tap.h $(D_DNS_MSG) $(D_DNS_ZONE) $(D_CFG_SRCS) $(D_CFG_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/dns_unit.c daemon/dns_msg.c daemon/dns_zone.c \
 		$(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS)
@@ -85,7 +85,7 @@ $(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG)
 		chmod +x $@; \
 	fi
 
-$(O)/san/sip-unit: tests/daemon/sip_unit.c tests/daemon/sip_msgs.h $(D_SIP_SRCS) $(D_SIP_HDRS)
+$(O)/san/sip-unit: tests/daemon/sip_unit.c tests/daemon/tap.h tests/daemon/sip_msgs.h $(D_SIP_SRCS) $(D_SIP_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/sip_unit.c $(D_SIP_SRCS) -o $@
 
@@ -101,7 +101,7 @@ $(O)/fuzz/sip-fuzz: tests/daemon/sip_fuzz.c $(D_SIP_SRCS) $(D_SIP_HDRS)
 	fi
 
 # RTP statistics (daemon/rtpq.c, I/O free): unit tests and fuzzer link only it.
-$(O)/san/rtpq-unit: tests/daemon/rtpq_unit.c daemon/rtpq.c daemon/rtpq.h
+$(O)/san/rtpq-unit: tests/daemon/rtpq_unit.c tests/daemon/tap.h daemon/rtpq.c daemon/rtpq.h
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/rtpq_unit.c daemon/rtpq.c -o $@ -lm
 

@@ -16,22 +16,7 @@
 #include "daemon/dns_msg.h"
 #include "daemon/dns_zone.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	n++;
-	printf("%sok %d - ", cond ? "" : "not ", n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		failed++;
-}
+#include "tests/daemon/tap.h"
 
 /* A query for @name/@type; @edns: payload size (0: no OPT). Returns its length. */
 static size_t mkq(uint8_t *b, const char *name, uint16_t type, uint16_t edns)

@@ -12,22 +12,7 @@
 
 #include "daemon/rtpq.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	n++;
-	printf("%sok %d - ", cond ? "" : "not ", n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		failed++;
-}
+#include "tests/daemon/tap.h"
 
 static void put16(uint8_t *p, unsigned v)
 {

@@ -16,22 +16,7 @@
 #include "daemon/sip_sdp.h"
 #include "tests/daemon/sip_msgs.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	n++;
-	printf("%sok %d - ", cond ? "" : "not ", n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		failed++;
-}
+#include "tests/daemon/tap.h"
 
 static bool eq(struct sip_str s, const char *c)
 {

@@ -14,22 +14,7 @@
 #include "daemon/cfg.h"
 #include "daemon/flows_pair.h"
 
-static int n, failed;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	n++;
-	printf("%sok %d - ", cond ? "" : "not ", n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		failed++;
-}
+#include "tests/daemon/tap.h"
 
 static const char *pfx(const struct sipovl_prefix *p)
 {

@@ -15,8 +15,9 @@ CTL_CFLAGS := $(shell pkg-config --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LDLIBS := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null) -pthread
 CTL_LIB := $(O)/libsipovl.a
 
-CTL_HDRS := ctl/libsipovl.h ctl/parse.h ctl/json.h ctl/calls.h uapi/linux/sipovl.h
-CTL_SRCS := ctl/sipovlctl.c ctl/parse.c ctl/json.c ctl/calls.c ctl/libsipovl.c ctl/objects.c
+CTL_HDRS := ctl/libsipovl.h ctl/parse.h ctl/json.h ctl/calls.h ctl/sipovlctl.h uapi/linux/sipovl.h
+CTL_SRCS := ctl/sipovlctl.c ctl/cli.c ctl/intercept.c ctl/apply.c ctl/stats.c ctl/sources.c \
+	ctl/socket.c ctl/lookup.c ctl/monitor.c ctl/status.c ctl/parse.c ctl/json.c ctl/calls.c ctl/libsipovl.c ctl/objects.c
 CTL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 CTL_DEFS := -DSIPOVL_VERSION_STR='"$(CTL_VERSION)"'
 

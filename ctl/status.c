@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovlctl: status and calls: sipovld's state over its control socket.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "ctl/calls.h"
+#include "ctl/json.h"
+#include "ctl/libsipovl.h"
+#include "ctl/parse.h"
+#include "ctl/sipovlctl.h"
+
+#define SIPOVLD_CTL_SOCK "/run/sipovld/ctl.sock"
+
+static void status_print(struct json_object *o, int depth, const char *key)
+{
+	enum json_type t = json_object_get_type(o);
+	size_t i, n;
+
+	if (t == json_type_object) {
+		if (key)
+			printf("%*s%s:\n", depth * 2, "", key);
+		json_object_object_foreach(o, k, v)
+			status_print(v, key ? depth + 1 : depth, k);
+	} else if (t == json_type_array) {
+		n = json_object_array_length(o);
+		printf("%*s%s: (%zu)\n", depth * 2, "", key ? key : "-", n);
+		for (i = 0; i < n; i++)
+			status_print(json_object_array_get_idx(o, i), depth + 1, "-");
+	} else {
+		printf("%*s%s: %s\n", depth * 2, "", key ? key : "-",
+		       o ? json_object_get_string(o) : "null");
+	}
+}
+
+/*
+ * sipovld's control socket (Documentation/sipovld.8.md): one request line,
+ * one JSON document in reply.
+ */
+static int do_status(const struct ctl *ctl, int argc, char **argv)
+{
+	const char *path = getenv("SIPOVLD_CTL_SOCK");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct json_object *doc, *err;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t r;
+	int fd, rc = no_more_args(argc, argv);
+
+	if (rc)
+		return rc;
+	if (!path || !*path)
+		path = SIPOVLD_CTL_SOCK;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return fail("status: control socket path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail("status: socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = errno;
+		close(fd);
+		return fail("sipovld not running (cannot connect to %s: %s)", path,
+			    strerror(rc));
+	}
+	if (write(fd, "status\n", 7) != 7) {
+		close(fd);
+		return fail("status: write to %s: %s", path, strerror(errno));
+	}
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return fail("status: out of memory");
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (!buf)
+		return fail("status: sipovld closed %s without a reply", path);
+	buf[len] = 0;
+	doc = json_tokener_parse(buf);
+	free(buf);
+	if (!doc)
+		return fail("status: sipovld's reply is not JSON");
+	if (json_object_object_get_ex(doc, "error", &err)) {
+		rc = fail("status: sipovld: %s", json_object_get_string(err));
+		json_object_put(doc);
+		return rc;
+	}
+	if (ctl->json)
+		json_emit(stdout, doc, ctl->pretty);
+	else {
+		status_print(doc, 0, NULL);
+		json_object_put(doc);
+	}
+	return 0;
+}
+
+/* "calls": the calls sipovld follows (ctl/calls.c) */
+static int do_calls(const struct ctl *ctl, int argc, char **argv)
+{
+	const char *path = getenv("SIPOVLD_CTL_SOCK");
+	char err[300];
+	int rc = no_more_args(argc, argv);
+
+	if (rc)
+		return rc;
+	if (!path || !*path)
+		path = SIPOVLD_CTL_SOCK;
+	if (calls_show(path, ctl->json, ctl->pretty, ctl->stats, err, sizeof(err)))
+		return fail("calls: %s", err);
+	return 0;
+}
+
+
+const struct cmd status_cmds[] = {
+	{ "STATUS", NULL, do_status, "",
+	  "Reports sipovld's state over its control socket " SIPOVLD_CTL_SOCK "\n"
+	  "(or $SIPOVLD_CTL_SOCK): identities, services with their kernel intercepts\n"
+	  "and hosting state, flows, counters, memory, running configuration and the\n"
+	  "kernel's state, as indented \"key: value\" lines, or with -j the daemon's\n"
+	  "JSON document (fields: sipovld(8)). Fails with \"sipovld not running\"\n"
+	  "when nothing listens on the socket.\n" },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
+
+const struct cmd calls_cmds[] = {
+	{ "CALLS", NULL, do_calls, "",
+	  "Lists the calls sipovld follows in the SIP it carries (active ones, and\n"
+	  "ended ones for 32 s): id, state, end reason, duration, codec, caller and\n"
+	  "callee (user@host of From and To), Call-ID; then its SIP counters. -s adds\n"
+	  "each call's media streams (side, media, RTP and RTCP address from the SDP,\n"
+	  "codec, direction, hold); -j prints the daemon's JSON document (sipovld(8)).\n" },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

@@ -8,73 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "ctl/calls.h"
 #include "ctl/json.h"
-
-int sipovld_request(const char *path, const char *req, struct json_object **doc, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	ssize_t r;
-	int fd;
-
-	*doc = NULL;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket path too long: %s", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(err, errlen, "sipovld not running (cannot connect to %s: %s)", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (dprintf(fd, "%s\n", req) < 0) {
-		snprintf(err, errlen, "write to %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		if (len + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-
-			if (!nb) {
-				free(buf);
-				close(fd);
-				snprintf(err, errlen, "out of memory");
-				return -1;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	if (!len) {
-		free(buf);
-		snprintf(err, errlen, "sipovld closed %s without a reply", path);
-		return -1;
-	}
-	buf[len] = 0;
-	*doc = json_tokener_parse(buf);
-	free(buf);
-	if (!*doc) {
-		snprintf(err, errlen, "sipovld's reply is not JSON");
-		return -1;
-	}
-	return 0;
-}
+#include "ctl/request.h"
 
 static const char *str(struct json_object *o, const char *k)
 {
@@ -129,8 +66,10 @@ int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, 
 	struct json_object *doc, *e, *calls, *st;
 	size_t n;
 
-	if (sipovld_request(path, "calls", &doc, err, errlen))
-		return -1;
+	int rc = sipovld_request(path, "calls", &doc, err, errlen);
+
+	if (rc)
+		return rc;
 	if (json_object_object_get_ex(doc, "error", &e)) {
 		snprintf(err, errlen, "sipovld: %s", json_object_get_string(e));
 		json_object_put(doc);

@@ -9,12 +9,9 @@
 struct json_object;
 
 /*
- * One request line to sipovld's control socket ($SIPOVLD_CTL_SOCK or path), its JSON reply
- * in *doc. 0, or -1 with err saying what failed (not running, no reply, not JSON).
+ * "sipovlctl calls": a table, with stats the streams of each call too, or the JSON document.
+ * 0, or a negative enum sipovld_req_err (ctl/request.h) with err saying what failed.
  */
-int sipovld_request(const char *path, const char *req, struct json_object **doc, char *err, size_t errlen);
-
-/* "sipovlctl calls": a table, with stats the streams of each call too, or the JSON document */
 int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, size_t errlen);
 
 #endif

@@ -15,9 +15,9 @@ CTL_CFLAGS := $(shell pkg-config --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LDLIBS := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null) -pthread
 CTL_LIB := $(O)/libsipovl.a
 
-CTL_HDRS := ctl/libsipovl.h ctl/parse.h ctl/json.h ctl/calls.h ctl/sipovlctl.h uapi/linux/sipovl.h
+CTL_HDRS := ctl/libsipovl.h ctl/parse.h ctl/json.h ctl/calls.h ctl/request.h ctl/sipovlctl.h uapi/linux/sipovl.h
 CTL_SRCS := ctl/sipovlctl.c ctl/cli.c ctl/intercept.c ctl/apply.c ctl/stats.c ctl/sources.c \
-	ctl/socket.c ctl/lookup.c ctl/monitor.c ctl/status.c ctl/parse.c ctl/json.c ctl/calls.c ctl/libsipovl.c ctl/objects.c
+	ctl/socket.c ctl/lookup.c ctl/monitor.c ctl/status.c ctl/parse.c ctl/json.c ctl/calls.c ctl/request.c ctl/libsipovl.c ctl/objects.c
 CTL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 CTL_DEFS := -DSIPOVL_VERSION_STR='"$(CTL_VERSION)"'
 
@@ -33,11 +33,11 @@ $(O)/san/sipovlctl: $(CTL_SRCS) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(CTL_CFLAGS) $(CTL_DEFS) $(CTL_SRCS) -o $@ $(CTL_LDLIBS)
 
-$(O)/ctl/%.o: ctl/%.c ctl/libsipovl.h uapi/linux/sipovl.h
+$(O)/ctl/%.o: ctl/%.c ctl/libsipovl.h ctl/request.h uapi/linux/sipovl.h
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -fPIC $(CTL_CFLAGS) -c $< -o $@
 
-$(CTL_LIB): $(O)/ctl/libsipovl.o $(O)/ctl/objects.o
+$(CTL_LIB): $(O)/ctl/libsipovl.o $(O)/ctl/objects.o $(O)/ctl/request.o
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^

@@ -15,9 +15,8 @@
 #include "ctl/json.h"
 #include "ctl/libsipovl.h"
 #include "ctl/parse.h"
+#include "ctl/request.h"
 #include "ctl/sipovlctl.h"
-
-#define SIPOVLD_CTL_SOCK "/run/sipovld/ctl.sock"
 
 static void status_print(struct json_object *o, int depth, const char *key)
 {
@@ -46,60 +45,19 @@ static void status_print(struct json_object *o, int depth, const char *key)
  */
 static int do_status(const struct ctl *ctl, int argc, char **argv)
 {
-	const char *path = getenv("SIPOVLD_CTL_SOCK");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct json_object *doc, *err;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	ssize_t r;
-	int fd, rc = no_more_args(argc, argv);
+	char msg[300];
+	int rc = no_more_args(argc, argv);
 
 	if (rc)
 		return rc;
-	if (!path || !*path)
-		path = SIPOVLD_CTL_SOCK;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return fail("status: control socket path too long: %s", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail("status: socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = errno;
-		close(fd);
-		return fail("sipovld not running (cannot connect to %s: %s)", path,
-			    strerror(rc));
-	}
-	if (write(fd, "status\n", 7) != 7) {
-		close(fd);
-		return fail("status: write to %s: %s", path, strerror(errno));
-	}
-	for (;;) {
-		if (len + 4096 + 1 > cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-
-			if (!nb) {
-				free(buf);
-				close(fd);
-				return fail("status: out of memory");
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	if (!buf)
-		return fail("status: sipovld closed %s without a reply", path);
-	buf[len] = 0;
-	doc = json_tokener_parse(buf);
-	free(buf);
-	if (!doc)
-		return fail("status: sipovld's reply is not JSON");
+	rc = sipovld_request(NULL, "status", &doc, msg, sizeof(msg));
+	if (rc == SIPOVLD_REQ_NOT_RUNNING)
+		return fail("%s", msg);
+	if (rc == SIPOVLD_REQ_BAD_ENV)
+		return usage_err("status: %s", msg);
+	if (rc)
+		return fail("status: %s", msg);
 	if (json_object_object_get_ex(doc, "error", &err)) {
 		rc = fail("status: sipovld: %s", json_object_get_string(err));
 		json_object_put(doc);
@@ -117,19 +75,16 @@ static int do_status(const struct ctl *ctl, int argc, char **argv)
 /* "calls": the calls sipovld follows (ctl/calls.c) */
 static int do_calls(const struct ctl *ctl, int argc, char **argv)
 {
-	const char *path = getenv("SIPOVLD_CTL_SOCK");
 	char err[300];
 	int rc = no_more_args(argc, argv);
 
 	if (rc)
 		return rc;
-	if (!path || !*path)
-		path = SIPOVLD_CTL_SOCK;
-	if (calls_show(path, ctl->json, ctl->pretty, ctl->stats, err, sizeof(err)))
-		return fail("calls: %s", err);
-	return 0;
+	rc = calls_show(NULL, ctl->json, ctl->pretty, ctl->stats, err, sizeof(err));
+	if (rc == SIPOVLD_REQ_BAD_ENV)
+		return usage_err("calls: %s", err);
+	return rc ? fail("calls: %s", err) : 0;
 }
-
 
 const struct cmd status_cmds[] = {
 	{ "STATUS", NULL, do_status, "",
@@ -138,7 +93,8 @@ const struct cmd status_cmds[] = {
 	  "and hosting state, flows, counters, memory, running configuration and the\n"
 	  "kernel's state, as indented \"key: value\" lines, or with -j the daemon's\n"
 	  "JSON document (fields: sipovld(8)). Fails with \"sipovld not running\"\n"
-	  "when nothing listens on the socket.\n" },
+	  "when nothing listens on the socket, and when sipovld has not answered\n"
+	  "within $SIPOVLD_CTL_TIMEOUT seconds (default 10).\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/request.h"
 #include "daemon/sip_view.h"
 #include "daemon/sipovld.h"
 /*
@@ -238,50 +239,27 @@ int ctl_open(const char *path)
 	return 0;
 }
 
-/* Client side: sipovld --request R. Exit status 1 when the daemon answers with an error. */
+/*
+ * Client side: sipovld --request R (ctl/request.c: the whole exchange bounded by
+ * $SIPOVLD_CTL_TIMEOUT seconds). Exit status 1 when the daemon answers with an error.
+ */
 int ctl_request(const char *path, const char *req)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *doc = NULL, *err;
-	char buf[4096];
-	ssize_t n;
-	int rc = 0;
+	struct json_object *doc, *err;
+	char msg[300];
+	int rc;
 
-	if (strlen(path) >= sizeof(a.sun_path) || fd < 0 || !tok) {
-		fprintf(stderr, "sipovld: %s: %s\n", path, fd < 0 ? strerror(errno) : "cannot use this path");
-		if (fd >= 0)
-			close(fd);
-		if (tok)
-			json_tokener_free(tok);
+	if (sipovld_request(path, req, &doc, msg, sizeof(msg))) {
+		fprintf(stderr, "sipovld: %s\n", msg);
 		return 1;
 	}
-	strcpy(a.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		fprintf(stderr, "sipovld: %s: %s (is sipovld running?)\n", path, strerror(errno));
-		close(fd);
-		json_tokener_free(tok);
-		return 1;
-	}
-	dprintf(fd, "%s\n", req);
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		fwrite(buf, 1, (size_t)n, stdout);
-		if (!doc)
-			doc = json_tokener_parse_ex(tok, buf, (int)n);
-	}
-	close(fd);
-	json_tokener_free(tok);
-	if (!doc) {
-		fprintf(stderr, "sipovld: %s: no valid reply to \"%s\"\n", path, req);
-		return 1;
-	}
-	if (json_object_object_get_ex(doc, "error", &err)) {
+	printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	rc = json_object_object_get_ex(doc, "error", &err);
+	if (rc)
 		fprintf(stderr, "sipovld: %s\n", json_object_get_string(err));
-		rc = 1;
-	}
 	json_object_put(doc);
-	return rc;
+	return rc ? 1 : 0;
 }
 
 /* The user the daemon drops to owns the socket (and its directory if we made it): it removes it. */

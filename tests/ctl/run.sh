@@ -287,6 +287,42 @@ SIPOVLD_CTL_SOCK=$tmp/sock fails "status: the daemon's error is reported" 1 \
 	"status: sipovld: unknown request: expected status, flows or reload" status
 wait
 
+# A stand-in daemon that takes the request and never answers: the client gives up after
+# SIPOVLD_CTL_TIMEOUT seconds (default 10) with one line, instead of waiting for good.
+mute_daemon() { # mute_daemon SOCK: accept one connection, read the request, hold it 30 s
+	rm -f "$tmp/fake.out"
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+s.settimeout(60)
+print("ready", flush=True)
+c, _ = s.accept()
+c.recv(100)
+time.sleep(30)' "$1" >"$tmp/fake.out" &
+	mute_pid=$!
+	for _ in $(seq 50); do grep -q ready "$tmp/fake.out" 2>/dev/null && return; sleep 0.1; done
+}
+for req in status calls; do
+	rm -f "$tmp/sock"
+	mute_daemon "$tmp/sock"
+	rc=0
+	t0=$(date +%s%N)
+	SIPOVLD_CTL_SOCK=$tmp/sock SIPOVLD_CTL_TIMEOUT=1 timeout 20 "$CTL" "$req" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	err=$(cat "$tmp/err")
+	if [ "$rc" = 1 ] && [ "$err" = "sipovlctl: $req: sipovld did not answer on $tmp/sock within 1 s" ] &&
+		[ ! -s "$tmp/out" ] && [ "$ms" -lt 10000 ]; then
+		ok "$req: a daemon that never answers: one line after SIPOVLD_CTL_TIMEOUT ($ms ms)"
+	else
+		not_ok "$req: a daemon that never answers: one line after SIPOVLD_CTL_TIMEOUT" "exit $rc after $ms ms" \
+			"stderr: $err" "stdout: $(head -c 200 "$tmp/out")"
+	fi
+	kill "$mute_pid" 2>/dev/null
+	wait
+done
+SIPOVLD_CTL_SOCK=$tmp/sock SIPOVLD_CTL_TIMEOUT=1s fails "status: a bad SIPOVLD_CTL_TIMEOUT is named" 2 \
+	'status: SIPOVLD_CTL_TIMEOUT must be a whole number of seconds from 1 to 3600: "1s"' status
+
 # calls: the "calls" request; a table, -s with each call's streams, -j the document as it is
 calls_doc='{"enabled":true,"calls":[{"id":7,"call_id":"1-4242@10.1.0.2","state":"confirmed","caller":"sipp@10.1.0.2:5061",
 "callee":"service@10.2.0.2:5060","duration_s":12.5,"codec":"PCMU","streams":[{"side":"caller","media":"audio",

@@ -250,6 +250,27 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		grep -A8 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sd.log" | head -20 | sed 's/^/# /'
 	fi
 
+	# --request against a daemon that takes the request and never answers: one line after
+	# SIPOVLD_CTL_TIMEOUT seconds (default 10), not a hang
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
+	mute=$!
+	for _ in $(seq 50); do [ -S "$W/mute.sock" ] && break; sleep 0.1; done
+	t0=$(date +%s%N)
+	rc=0
+	SIPOVLD_CTL_TIMEOUT=1 timeout 20 "$SAN_SD" --control "$W/mute.sock" --request status >"$W/mute.out" 2>"$W/mute.err" || rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	if [ "$rc" = 1 ] && [ "$(cat "$W/mute.err")" = "sipovld: sipovld did not answer on $W/mute.sock within 1 s" ] &&
+		[ ! -s "$W/mute.out" ] && [ "$ms" -lt 10000 ]; then
+		ok "--request: a daemon that never answers: one line after SIPOVLD_CTL_TIMEOUT ($ms ms)"
+	else
+		notok "--request: a daemon that never answers: exit $rc after $ms ms: $(head -c 300 "$W/mute.err")"
+	fi
+	kill "$mute" 2>/dev/null
+	wait "$mute" 2>/dev/null
+
 	# --user: the daemon drops to the user after start-up (the socket's directory is its own)
 	SOCK=$W/run/sd.sock
 	chmod 711 "$W" # as in /run: the user reaches its directory

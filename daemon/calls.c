@@ -92,12 +92,13 @@ static void end_call(struct calls *t, struct call *c, enum call_end why, uint64_
 		t->cfg.on_end(t->cfg.arg, c);
 }
 
-void calls_free(struct calls *t)
+void calls_free(struct calls *t, uint64_t now)
 {
 	if (!t)
 		return;
+	/* still up as far as the SIP shows: a confirmed call lasted until now, not until its ACK */
 	for (struct call *c = t->list; c; c = c->next)
-		end_call(t, c, CALL_END_STOPPED, c->last_ms);
+		end_call(t, c, CALL_END_STOPPED, now > c->last_ms ? now : c->last_ms);
 	while (t->list)
 		unlink_call(t, t->list);
 	free(t);

@@ -77,8 +77,8 @@ struct calls_cfg {
 };
 
 struct calls *calls_new(const struct calls_cfg *cfg);
-/* ends every call (CALL_END_STOPPED, on_end called) and frees everything */
-void calls_free(struct calls *t);
+/* ends every call (CALL_END_STOPPED at @now, on_end called) and frees everything */
+void calls_free(struct calls *t, uint64_t now);
 void calls_set_cfg(struct calls *t, const struct calls_cfg *cfg);
 
 /* A message parsed from the wire between src and dst (either may be NULL). */

@@ -144,7 +144,7 @@ void sipv_init(void)
 void sipv_fini(void)
 {
 	zt_timer_stop(D.loop, &tick);
-	calls_free(T);
+	calls_free(T, zt_now_ms());
 	T = NULL;
 }
 

@@ -417,8 +417,18 @@ static void t_calls(void)
 	calls_tick(t, 600100 + 3600000);
 	ok(n_ended == 8 && ended[7].end == CALL_END_IDLE_TIMEOUT, "idle timeout of a confirmed call");
 	feed(t, subst(SIPP_INVITE, id, "Call-ID: z"), 700000);
-	calls_free(t);
-	ok(n_ended == 9 && ended[8].end == CALL_END_STOPPED, "stopping ends what is active");
+	feed(t, subst(SIPP_INVITE, id, "Call-ID: y"), 700000);
+	feed(t, subst(SIPP_200, id, "Call-ID: y"), 700100);
+	feed(t, subst(SIPP_ACK, id, "Call-ID: y"), 700150);
+	calls_free(t, 760150);
+	ok(n_ended == 10 && ended[8].end == CALL_END_STOPPED && ended[9].end == CALL_END_STOPPED,
+	   "stopping ends what is active");
+	const struct call *y = !strcmp(ended[8].call_id, "y") ? &ended[8] : &ended[9];
+	const struct call *z = y == &ended[8] ? &ended[9] : &ended[8];
+
+	ok(!strcmp(y->call_id, "y") && call_duration_ms(y, 0) == 60050 && call_duration_ms(z, 0) == 0,
+	   "a call stopped while confirmed lasts until the stop: %llu ms (60050: not until its last SIP message)",
+	   (unsigned long long)call_duration_ms(y, 0));
 }
 
 int main(void)

@@ -15,9 +15,10 @@ CTL_CFLAGS := $(shell pkg-config --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LDLIBS := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null) -pthread
 CTL_LIB := $(O)/libsipovl.a
 
-CTL_HDRS := ctl/libsipovl.h ctl/parse.h ctl/json.h ctl/calls.h ctl/request.h ctl/sipovlctl.h uapi/linux/sipovl.h
+CTL_HDRS := ctl/libsipovl.h ctl/parse.h ctl/parse_int.h ctl/json.h ctl/calls.h ctl/request.h ctl/sipovlctl.h uapi/linux/sipovl.h
 CTL_SRCS := ctl/sipovlctl.c ctl/cli.c ctl/intercept.c ctl/apply.c ctl/stats.c ctl/sources.c \
-	ctl/socket.c ctl/lookup.c ctl/monitor.c ctl/status.c ctl/parse.c ctl/json.c ctl/calls.c ctl/request.c ctl/libsipovl.c ctl/objects.c
+	ctl/socket.c ctl/lookup.c ctl/monitor.c ctl/status.c ctl/parse.c ctl/parse_config.c ctl/format.c \
+	ctl/json.c ctl/calls.c ctl/request.c ctl/libsipovl.c ctl/objects.c
 CTL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 CTL_DEFS := -DSIPOVL_VERSION_STR='"$(CTL_VERSION)"'
 
@@ -46,17 +47,17 @@ $(O)/ctl/sockreg: tests/ctl/sockreg.c $(CTL_LIB) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(CTL_CFLAGS) tests/ctl/sockreg.c $(CTL_LIB) -o $@ $(CTL_LDLIBS)
 
-$(O)/san/ctl-unit: tests/ctl/unit.c ctl/parse.c ctl/objects.c $(CTL_HDRS)
+$(O)/san/ctl-unit: tests/ctl/unit.c ctl/parse.c ctl/parse_config.c ctl/format.c ctl/objects.c $(CTL_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/ctl/unit.c ctl/parse.c ctl/objects.c -o $@
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/ctl/unit.c ctl/parse.c ctl/parse_config.c ctl/format.c ctl/objects.c -o $@
 
 # libFuzzer needs clang; without it the target is a stub that says so.
-$(O)/fuzz/ctl-fuzz: tests/ctl/fuzz.c ctl/parse.c ctl/objects.c $(CTL_HDRS)
+$(O)/fuzz/ctl-fuzz: tests/ctl/fuzz.c ctl/parse.c ctl/parse_config.c ctl/format.c ctl/objects.c $(CTL_HDRS)
 	@mkdir -p $(@D)
 	if command -v clang >/dev/null 2>&1; then \
 		clang $(CSTD) $(WARN) -O1 -g -I$(TOP)/uapi -I$(TOP) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			tests/ctl/fuzz.c ctl/parse.c ctl/objects.c -o $@; \
+			tests/ctl/fuzz.c ctl/parse.c ctl/parse_config.c ctl/format.c ctl/objects.c -o $@; \
 	else \
 		printf '#!/bin/sh\necho "ctl-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
 		chmod +x $@; \

@@ -18,27 +18,8 @@ CTL=$BIN/sipovlctl
 
 load_module
 modprobe -q veth || bail_out "no veth module"
-setup_ns CLI GW SRV GW2
-
-ip link add c0 netns "$CLI" type veth peer name g0 netns "$GW"
-ip link add s0 netns "$SRV" type veth peer name g1 netns "$GW"
-ip -n "$CLI" addr add 10.1.0.2/24 dev c0
-ip -n "$CLI" addr add fd01::2/64 dev c0 nodad
-ip -n "$GW" addr add 10.1.0.1/24 dev g0
-ip -n "$GW" addr add fd01::1/64 dev g0 nodad
-ip -n "$GW" addr add 10.2.0.1/24 dev g1
-ip -n "$GW" addr add fd02::1/64 dev g1 nodad
-ip -n "$SRV" addr add 10.2.0.2/24 dev s0
-ip -n "$SRV" addr add fd02::2/64 dev s0 nodad
-for l in "$CLI c0" "$GW g0" "$GW g1" "$SRV s0"; do
-	set -- $l
-	ip -n "$1" link set "$2" up
-done
-ip -n "$CLI" route add default via 10.1.0.1
-ip -n "$CLI" -6 route add default via fd01::1
-ip -n "$SRV" route add default via 10.2.0.1
-ip -n "$SRV" -6 route add default via fd02::1
-ip netns exec "$GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+topo_gateway
+setup_ns GW2
 
 ctl() { ip netns exec "$GW" "$CTL" "$@"; }
 in_cli() { ip netns exec "$CLI" "$@"; }

@@ -162,7 +162,7 @@ void zt_ctx_api_tls_stats(const struct zt_ctx *ctx, uint64_t *full, uint64_t *re
 /* Controller requests completed so far (keep-alive: many per TLS connection). */
 uint64_t zt_ctx_api_requests(const struct zt_ctx *ctx);
 /* "oidc" or "legacy" (authentication in use), and OIDC access tokens refreshed so far */
-const char *zt_ctx_auth_method(const struct zt_ctx *ctx);
+const char *zt_ctx_auth_method(const struct zt_ctx *ctx); /* "oidc", "legacy" or "none" (not authenticated) */
 uint64_t zt_ctx_token_refreshes(const struct zt_ctx *ctx);
 /* The identity certificate and its renewal. */
 struct zt_cert_status {

@@ -470,6 +470,8 @@ uint64_t zt_ctx_api_requests(const struct zt_ctx *ctx)
 
 const char *zt_ctx_auth_method(const struct zt_ctx *ctx)
 {
+	if (!ctx->api_token)
+		return "none"; /* not authenticated (yet, or again) */
 	return ctx->bearer ? "oidc" : "legacy";
 }
 

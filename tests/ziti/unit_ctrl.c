@@ -589,6 +589,15 @@ static void test_auth_choice(int mode, const char *caps, bool want_oidc)
 	fk.version_caps = NULL;
 }
 
+/* status's "auth" of an identity that has not authenticated yet: neither method (was "legacy") */
+static void test_auth_method_before_auth(void)
+{
+	ctx_up();
+	check(!strcmp(zt_ctx_auth_method(h.ctx), "none"), "auth method before the first authentication: %s (none)",
+	      zt_ctx_auth_method(h.ctx));
+	ctx_down();
+}
+
 /*
  * Failover (zt_ctrls.c) as the context lives it: the service poll to the current member gets
  * a reset; with legacy authentication the next member is current, authenticated at (legacy
@@ -621,6 +630,7 @@ void test_controller_faults(void);
 void test_controller_faults(void)
 {
 	test_failover_legacy();
+	test_auth_method_before_auth();
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"OIDC_AUTH\",\"HA_CONTROLLER\"],", true);
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"OIDC_AUTH\"],", true);
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "", false);

@@ -15,10 +15,13 @@ CTL_CFLAGS := $(shell pkg-config --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LDLIBS := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null) -pthread
 CTL_LIB := $(O)/libsipovl.a
 
-CTL_HDRS := ctl/libsipovl.h ctl/parse.h ctl/parse_int.h ctl/json.h ctl/calls.h ctl/request.h ctl/sipovlctl.h uapi/linux/sipovl.h
+# libsipovl.a (sipovld links it; its sanitizer build compiles these sources)
+CTL_LIB_SRCS := ctl/libsipovl.c ctl/nl_codec.c ctl/nl_intercept.c ctl/nl_objects.c ctl/objects.c \
+	ctl/request.c
+CTL_HDRS := ctl/libsipovl.h ctl/libsipovl_int.h ctl/parse.h ctl/parse_int.h ctl/json.h ctl/calls.h ctl/request.h ctl/sipovlctl.h uapi/linux/sipovl.h
 CTL_SRCS := ctl/sipovlctl.c ctl/cli.c ctl/intercept.c ctl/apply.c ctl/stats.c ctl/sources.c \
 	ctl/socket.c ctl/lookup.c ctl/monitor.c ctl/status.c ctl/parse.c ctl/parse_config.c ctl/format.c \
-	ctl/json.c ctl/calls.c ctl/request.c ctl/libsipovl.c ctl/objects.c
+	ctl/json.c ctl/calls.c $(CTL_LIB_SRCS)
 CTL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
 CTL_DEFS := -DSIPOVL_VERSION_STR='"$(CTL_VERSION)"'
 
@@ -34,11 +37,11 @@ $(O)/san/sipovlctl: $(CTL_SRCS) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(CTL_CFLAGS) $(CTL_DEFS) $(CTL_SRCS) -o $@ $(CTL_LDLIBS)
 
-$(O)/ctl/%.o: ctl/%.c ctl/libsipovl.h ctl/request.h uapi/linux/sipovl.h
+$(O)/ctl/%.o: ctl/%.c ctl/libsipovl.h ctl/libsipovl_int.h ctl/request.h uapi/linux/sipovl.h
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -fPIC $(CTL_CFLAGS) -c $< -o $@
 
-$(CTL_LIB): $(O)/ctl/libsipovl.o $(O)/ctl/objects.o $(O)/ctl/request.o
+$(CTL_LIB): $(patsubst ctl/%.c,$(O)/ctl/%.o,$(CTL_LIB_SRCS))
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^

@@ -45,10 +45,10 @@ $(O)/sipovld: $(D_SRCS) $(D_HDRS) $(CTL_LIB) $(D_ZT_LIB)
 	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $(CTL_CFLAGS) $(D_DEFS) $(D_SRCS) -o $@ $(D_ZT_LIB) $(CTL_LIB) $(D_LDLIBS)
 
 # Sanitizer build: the libraries are compiled in, instrumented too.
-$(O)/san/sipovld: $(D_SRCS) $(D_HDRS) $(D_ZT_SRCS) ctl/libsipovl.c ctl/objects.c ctl/request.c
+$(O)/san/sipovld: $(D_SRCS) $(D_HDRS) $(D_ZT_SRCS) $(CTL_LIB_SRCS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(CTL_CFLAGS) $(D_DEFS) $(D_SRCS) $(D_ZT_SRCS) \
-		ctl/libsipovl.c ctl/objects.c ctl/request.c -o $@ $(D_LDLIBS)
+		$(CTL_LIB_SRCS) -o $@ $(D_LDLIBS)
 
 $(O)/san/daemon-unit: tests/daemon/unit.c tests/daemon/tap.h $(D_CFG_SRCS) $(D_CFG_HDRS) daemon/flows_pair.c daemon/flows_pair.h ctl/objects.c
 	@mkdir -p $(@D)

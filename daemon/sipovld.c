@@ -1001,10 +1001,11 @@ int main(int argc, char **argv)
 			reload("SIGHUP");
 		}
 	}
-	/* SIGTERM: remove everything we installed */
+	/* SIGTERM: remove everything we installed. The SIP view first: the calls still active end
+	 * as "stopped", and their CDRs take the RTP quality from the flows, which are still open. */
 	dns_stop();
-	flows_fini();
 	sipv_fini();
+	flows_fini();
 	while (D.idents) {
 		struct ident *id = D.idents;
 

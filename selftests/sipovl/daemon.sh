@@ -430,14 +430,14 @@ printf '{ %s }\n' "$SRCMAP" >"$TMP/b.conf"
 # drops RQ_LOSS % at random and delays each packet 40 ms +- RQ_JIT ms (uniform). A sends 750 RTP
 # packets (15 s, at least 20 ms apart so that netem does not reorder them; RTP timestamps from
 # the moment each is sent: the guest's scheduling is not counted as jitter), B answers with its own stream for 25 s. gw-a reads A's stream from its
-# socket with the kernel's receive times: the loss it reports must be within RQ_LOSS_TOL points
-# of RQ_LOSS; once A is silent while B still sends, gw-a logs one-way audio (rtp_oneway_s, 5 s
+# socket with the kernel's receive times: the packets it reports lost must be those netem
+# dropped (tc -s qdisc; +-2: ARP/ND leave by the same link); once A is silent while B still sends, gw-a logs one-way audio (rtp_oneway_s, 5 s
 # by default). The mean RFC 3550 jitter (sampled while A sends) is compared with 2/3 x RQ_JIT
 # (the mean |difference| of two independent delays uniform on +-RQ_JIT) only as a diagnostic
 # (a point when SIPOVL_RTPQ_JITTER=1): under TCG on a loaded host the guest's own stalls add
 # to it (measured: 6.86-7.03 ms against 6.67 at host load ~20, 12-86 ms at load 32). The
 # jitter figure is checked exactly on the host: tests/ziti/rtpq.sh.
-RQ_LOSS=5 RQ_JIT=10 RQ_LOSS_TOL=2.5 RQ_JIT_TOL=30
+RQ_LOSS=5 RQ_JIT=10 RQ_JIT_TOL=30
 cat >"$TMP/rtpq.py" <<'PY'
 import socket, struct, sys, time
 me, port, count, ssrc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -466,6 +466,17 @@ for seq in range(count):
 print("sent %d" % count, flush=True)
 PY
 modprobe -q sch_netem || diag "no sch_netem module"
+# Once A's sender has exited, B's stream to it draws ICMP port unreachables that leave by the
+# same link and that netem drops too: keep them off it, so that netem's drop count is A's RTP.
+in_pa nft -f - <<'NFT' || diag "phone A: nft table rqicmp not created"
+table inet rqicmp {
+	chain out {
+		type filter hook output priority 0;
+		icmp type destination-unreachable drop
+		icmpv6 type destination-unreachable drop
+	}
+}
+NFT
 if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%; then
 	in_pb python3 "$TMP/rtpq.py" 10.2.0.2 7322 1250 2 >"$TMP/rtpq-b.out" 2>&1 &
 	rqb=$!
@@ -484,20 +495,29 @@ if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%;
 	done
 	r=$(cat "$TMP/rtpq-last.json" 2>/dev/null)
 	wait "$rqa"
+	# in_pb runs in a subshell: end the python behind it, not only the subshell
+	pkill -f "rtpq.py 10.2.0.2 7322" 2>/dev/null
 	kill "$rqb" 2>/dev/null
+	wait "$rqb" 2>/dev/null
+	# what netem dropped on A's link (A's RTP is the only traffic leaving it meanwhile, but for an
+	# ARP or ND packet or two)
+	nd=$(in_pa tc -s qdisc show dev p0 | awk '{ for (i = 1; i < NF; i++) if ($i == "(dropped") { sub(",", "", $(i + 1)); print $(i + 1); exit } }')
 	in_pa tc qdisc del dev p0 root
+	in_pa nft delete table inet rqicmp
 	lossp=$(jq -r '.to_ziti.loss_percent // empty' <<<"$r")
+	lostn=$(jq -r '.to_ziti.lost // empty' <<<"$r")
 	rqexp=$(jq -r '.to_ziti.expected // 0' <<<"$r")
 	jmean=$(awk '{ s += $1; n++ } END { if (n >= 2) printf "%.3f", s / n }' "$TMP/rtpq-jitter")
 	jexp=$(awk -v j=$RQ_JIT 'BEGIN { printf "%.3f", 2 * j / 3 }')
 	diag "rtpq gw-a to_ziti: $(jq -c '.to_ziti | {packets, expected, lost, loss_percent, reordered, jitter_ms, mos}' <<<"$r")"
 	diag "rtpq gw-a from_ziti: $(jq -c '.from_ziti | {packets, expected, lost, jitter_ms, mos}' <<<"$r")"
 	diag "rtpq jitter samples: $(tr '\n' ' ' <"$TMP/rtpq-jitter")"
-	if [ -n "$lossp" ] && [ "$rqexp" -ge 600 ] &&
-		awk -v l="$lossp" -v i=$RQ_LOSS -v t=$RQ_LOSS_TOL 'BEGIN { d = l - i; exit !(d <= t && -d <= t) }'; then
-		ok "RTP with $RQ_LOSS % loss injected on A's link: gw-a reports $lossp % (of $rqexp; tolerance +-$RQ_LOSS_TOL points)"
+	# gw-a's count against what netem dropped (a random 5 % of 750 varies: 17 of 750 was seen)
+	if [ -n "$lostn" ] && [ -n "$nd" ] && [ "$nd" -ge 1 ] && [ "$rqexp" -ge 600 ] &&
+		[ "$lostn" -le $((nd + 2)) ] && [ "$lostn" -ge $((nd - 2)) ]; then
+		ok "RTP with $RQ_LOSS % loss injected on A's link: gw-a reports $lostn lost of $rqexp ($lossp %), netem dropped $nd"
 	else
-		not_ok "RTP with $RQ_LOSS % loss injected on A's link: gw-a reports ${lossp:-nothing} (of $rqexp)"
+		not_ok "RTP with $RQ_LOSS % loss injected on A's link: gw-a reports ${lostn:-nothing} lost of $rqexp (${lossp:-?} %), netem dropped ${nd:-?}"
 	fi
 	if [ "${SIPOVL_RTPQ_JITTER:-0}" != 1 ]; then
 		diag "RTP with 40 +- $RQ_JIT ms delay on A's link: gw-a reports jitter ${jmean:-none} ms (netem alone: $jexp; load $(cut -d' ' -f1 /proc/loadavg))"
@@ -523,10 +543,38 @@ waitfor 20 eval '[ "$(grep -c "reloaded: " "$TMP/a.log")" -gt '"$n"' ]' || diag 
 expect "after SIGHUP: still working" '^ECHO 10\.1\.0\.2:[0-9]+ hup$' \
 	in_pa "$PEER" send --udp --timeout 20 --dst 10.2.0.2:7000 --msg hup
 
+# --- SIGTERM during a call: the call's CDR (reason stopped) still carries its RTP quality
+ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -rtp_echo -mp 7230 -nostdin \
+	>"$TMP/uas-stop.out" 2>&1 &
+st_uas=$!
+waitfor 20 eval "ip netns exec $PB ss -Hlnu 'sport = :5060' | grep -q 10.2.0.2" ||
+	diag "SIPp UAS not listening on 10.2.0.2:5060 after 20 s: $(tail -3 "$TMP/uas-stop.out" | tr '\n' '|')"
+(cd "$TMP" && ip netns exec "$PA" timeout 60 sipp -sf "$TMP/uac_pcap.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
+	-t u1 -m 1 -mp 7300 -nostdin -timeout 50s >"$TMP/uac-stop.out" 2>&1) &
+st_uac=$!
+if calls_watch stop; then
+	pid=$(cat "$TMP/a.pid")
+	kill -TERM "$pid"
+	waitfor 20 bash -c "! kill -0 $pid 2>/dev/null" || not_ok "gw-a: sipovld exits on SIGTERM during a call"
+	# the call lasted until the stop (not 0.0: until its ACK), with its flow's loss, jitter, MOS
+	if grep -Eq "call ended: call_id=.* reason=stopped status=200 duration_s=([1-9][0-9]*\.[0-9]|0\.[1-9]) .* loss_pct=[0-9.]+/[0-9.]+ jitter_ms=[0-9.]+/[0-9.]+ mos=[0-9.]+/[0-9.]+ " \
+		"$TMP/a.log"; then
+		ok "SIGTERM during a call: gw-a's CDR (reason stopped) has the call's duration and RTP quality: $(grep -o 'call ended: .*reason=stopped.*' "$TMP/a.log" | tail -1 | sed 's/^call ended: //')"
+	else
+		not_ok "SIGTERM during a call: gw-a's CDR (reason stopped) has the call's duration and RTP quality" \
+			"$(grep -o 'call ended: .*' "$TMP/a.log" | tail -2)"
+	fi
+else
+	not_ok "SIGTERM during a call: the call was confirmed with RTP at gw-a" "$(head -c 300 "$TMP/calls-stop.json" 2>/dev/null)"
+fi
+kill "$st_uac" "$st_uas" 2>/dev/null
+pkill -f "sipp -sf $TMP/uac_pcap.xml" 2>/dev/null
+wait "$st_uac" "$st_uas" 2>/dev/null
+
 # --- SIGTERM removes everything it installed
 for s in a b; do
 	pid=$(cat "$TMP/$s.pid")
-	kill -TERM "$pid"
+	kill -TERM "$pid" 2>/dev/null
 	waitfor 20 bash -c "! kill -0 $pid 2>/dev/null" || not_ok "gw-$s: sipovld exits on SIGTERM"
 done
 for ns in "$GWA" "$GWB"; do

@@ -18,8 +18,10 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -164,4 +166,27 @@ int priv_check_secret(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Whether the daemon, as it now runs (after priv_drop), can create files in the directory of
+ * @path: certificate renewal writes the new key, certificate and identity JSON there (temporary
+ * file, rename). 0, or -1 with @err saying why not (permissions, read-only file system).
+ */
+int priv_check_writable_dir(const char *path, char *err, size_t errlen)
+{
+	char *copy = strdup(path);
+	const char *dir;
+	int rc = 0;
+
+	if (!copy)
+		return 0; /* out of memory: no warning rather than a wrong one */
+	dir = dirname(copy);
+	if (access(dir, W_OK | X_OK)) {
+		snprintf(err, errlen, "its directory %s is not writable by sipovld (uid %u: %s)", dir,
+			 (unsigned)geteuid(), strerror(errno));
+		rc = -1;
+	}
+	free(copy);
+	return rc;
 }

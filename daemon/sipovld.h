@@ -133,6 +133,8 @@ int priv_user_lookup(const char *spec, struct priv_user *u, char *err, size_t er
 int priv_drop(const struct priv_user *u, char *err, size_t errlen);
 /* 0, or -1 with @err when @path (key material) is readable or writable by group or others. */
 int priv_check_secret(const char *path, char *err, size_t errlen);
+/* the directory of @path can take new files (renewal): 0, or -1 and why not in @err */
+int priv_check_writable_dir(const char *path, char *err, size_t errlen);
 
 /* flows*.c (their shared internals: flows_int.h) */
 int flows_init(void);

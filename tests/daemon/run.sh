@@ -194,6 +194,28 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		grep -A8 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sd.log" | head -20 | sed 's/^/# /'
 	fi
 
+	# an identity whose directory sipovld cannot write (here a read-only bind mount): certificate
+	# renewal writes the new files there, so sipovld says so when it starts the identity
+	mkdir -p "$W/ro"
+	cp "$W/cert.pem" "$W/ro/cert.pem"
+	install -m 600 "$W/key.pem" "$W/ro/key.pem"
+	printf '{"ztAPI":"https://127.0.0.1:9","id":{"cert":"file://%s","key":"file://%s","ca":"file://%s"}}\n' \
+		"$W/ro/cert.pem" "$W/ro/key.pem" "$W/ro/cert.pem" >"$W/ro/id.json"
+	chmod 600 "$W/ro/id.json"
+	printf '{ "identities": ["%s"], "control_socket": "%s", "log_level": "info" }\n' "$W/ro/id.json" "$W/ro.sock" \
+		>"$W/ro.conf"
+	unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec "$2" --no-kernel -c "$3"' \
+		sh "$W/ro" "$SAN_SD" "$W/ro.conf" 2>"$W/ro.log" &
+	rosd=$!
+	for _ in $(seq 1 100); do grep -q "identity $W/ro/id.json" "$W/ro.log" 2>/dev/null && break; sleep 0.1; done
+	if grep -q "identity $W/ro/id.json: its directory $W/ro is not writable by sipovld" "$W/ro.log" &&
+		! grep -q "not writable" "$W/sd.log"; then
+		ok "an identity in a directory sipovld cannot write: a warning at start ($(grep -o 'not writable.*' "$W/ro.log" | head -c 120)...); none for one it can"
+	else
+		notok "an identity in a directory sipovld cannot write: no warning at start: $(grep -i "identity\|not writable" "$W/ro.log" "$W/sd.log" | head -3)"
+	fi
+	sd_stop "$rosd"
+
 	# --request against a daemon that takes the request and never answers: one line after
 	# SIPOVLD_CTL_TIMEOUT seconds (default 10), not a hang
 	python3 -c '

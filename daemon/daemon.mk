@@ -11,6 +11,7 @@
 #   $(O)/fuzz/sip-fuzz        libFuzzer target of the SIP view                 (TEST_BUILD)
 #   $(O)/san/rtpq-unit        RTP statistics unit tests (tests/daemon/run.sh)  (TEST_BUILD)
 #   $(O)/fuzz/rtpq-fuzz       libFuzzer target of the RTP statistics            (TEST_BUILD)
+#   $(O)/san/pool-unit        ip-pool allocator, lease file, pool service      (TEST_BUILD)
 #
 # Links libsipovl ($(CTL_LIB), ctl/ctl.mk) for the kernel and libzt ($(ZT_LIB),
 # daemon/ziti/ziti.mk) for Ziti. The configuration model daemon/cfg_*.c (cfg.h) is I/O free:
@@ -39,6 +40,7 @@ TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemo
 TEST_BUILD += $(O)/san/dns-unit $(O)/fuzz/dns-fuzz
 TEST_BUILD += $(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
 TEST_BUILD += $(O)/san/sip-unit $(O)/fuzz/sip-fuzz
+TEST_BUILD += $(O)/san/pool-unit
 
 $(O)/sipovld: $(D_SRCS) $(D_HDRS) $(CTL_LIB) $(D_ZT_LIB)
 	@mkdir -p $(@D)
@@ -115,10 +117,15 @@ $(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
 		chmod +x $@; \
 	fi
 
+# The ip-pool (daemon/pool.c, I/O free): its unit tests link only it.
+$(O)/san/pool-unit: tests/daemon/pool_unit.c tests/daemon/tap.h daemon/pool.c daemon/pool.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/pool_unit.c daemon/pool.c -o $@
+
 .PHONY: daemon-check
 daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/dns-unit $(O)/fuzz/dns-fuzz \
 	$(O)/san/sip-unit $(O)/fuzz/sip-fuzz \
-	$(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
+	$(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz $(O)/san/pool-unit
 	tests/daemon/run.sh
 
 # The VM selftest's Ziti network, provisioned on the host once (tests/daemon/vmnet.sh says

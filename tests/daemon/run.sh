@@ -11,6 +11,7 @@
 #      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
 #   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
 #      default 10)
+#   1c. the ip-pool (daemon/pool.c): allocator, lease file, pool service messages (pool-unit)
 #   4. the metrics endpoint (tests/daemon/metrics.sh) of the sipovld of section 3
 #   3. sipovld --no-kernel as a process (as root; skipped otherwise): a control socket client
 #      that never sends nor reads does not stall the daemon; identity files and key files
@@ -35,13 +36,14 @@ SIP_FUZZ_SECONDS=${SIP_FUZZ_SECONDS:-5}
 RUNIT=$B/san/rtpq-unit
 RFUZZ=$B/fuzz/rtpq-fuzz
 RFUZZ_SECONDS=${RTPQ_FUZZ_SECONDS:-10}
+POOL_UNIT=$B/san/pool-unit
 
 echo "TAP version 13"
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
-for f in "$UNIT" "$FUZZ" "$DNS_UNIT" "$DNS_FUZZ" "$SIP_UNIT" "$SIP_FUZZ" "$RUNIT" "$RFUZZ"; do
+for f in "$UNIT" "$FUZZ" "$DNS_UNIT" "$DNS_FUZZ" "$SIP_UNIT" "$SIP_FUZZ" "$RUNIT" "$RFUZZ" "$POOL_UNIT"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built (run make tests)"; exit 4; }
 done
 W=$(mktemp -d /tmp/sipovld-test.XXXXXX)
@@ -64,6 +66,7 @@ unit_run() { # unit_run PREFIX PROGRAM
 }
 unit_run unit "$UNIT"
 unit_run dns-unit "$DNS_UNIT"
+unit_run pool-unit "$POOL_UNIT"
 
 # 1b. the SIP view's unit tests
 "$SIP_UNIT" >"$W/sip-unit.out" 2>&1

@@ -21,8 +21,8 @@
 D_ZT_LIB := $(O)/libzt.a
 D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
-D_CFG_SRCS := $(wildcard daemon/cfg_*.c)
-D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
+D_CFG_SRCS := $(wildcard daemon/cfg_*.c) daemon/pool.c
+D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h daemon/pool.h
 # The SIP view's I/O-free part (parsers, dialog tracker): unit tests and fuzzer link only it.
 D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c
 D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/pool.h"
+#include "daemon/pool_store.h"
 
 #include "tests/daemon/tap.h"
 
@@ -269,6 +271,54 @@ static void test_serve(void)
 	pool_fini(&p);
 }
 
+/* the lease file on disk (pool_store.c): a restart reads back what was acknowledged */
+static void test_store(void)
+{
+	struct pool p, q;
+	struct sipovl_prefix a, b;
+	char dir[] = "/tmp/pool-unit.XXXXXX", path[64], tmp[80], err[400];
+	FILE *f;
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "store: mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/voip-ips.leases", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	pinit(&q, "voip-ips", "100.127.0.0", 24);
+	ok(pool_store_read(path, &q, err, sizeof(err)) == 1 && !q.n, "store: no file yet: a new pool");
+	pool_claim(&p, "alice", NULL, &a);
+	pool_claim(&p, "bob", NULL, &b);
+	rc = pool_store_write(path, &p, err, sizeof(err));
+	ok(!rc && access(tmp, F_OK), "store: written, no temporary file left (%s)", rc ? err : "ok");
+	ok(!pool_store_read(path, &q, err, sizeof(err)) && q.n == 2 && !strcmp(pool_owner_of(&q, &a), "alice") &&
+		   !strcmp(pool_owner_of(&q, &b), "bob"),
+	   "store: a restarted server reads both leases back");
+	pool_release(&p, "bob");
+	pool_store_write(path, &p, err, sizeof(err));
+	ok(!pool_store_read(path, &q, err, sizeof(err)) && q.n == 1 && !pool_owner_of(&q, &b),
+	   "store: a release is persisted too");
+	f = fopen(path, "a");
+	if (f) {
+		fputs("100.127.0.300 carol\n", f);
+		fclose(f);
+	}
+	ok(pool_store_read(path, &q, err, sizeof(err)) == -1 && strstr(err, path) && strstr(err, "line 3") && q.n == 1,
+	   "store: a damaged file is refused naming file and line, leases unchanged: %s", err);
+	unlink(path);
+	ok(!symlink("/etc/passwd", path) && pool_store_read(path, &q, err, sizeof(err)) == -1 && q.n == 1,
+	   "store: a symbolic link is not followed: %s", err);
+	unlink(path);
+	snprintf(tmp, sizeof(tmp), "%s/none/voip-ips.leases", dir);
+	ok(pool_store_write(tmp, &p, err, sizeof(err)) == -1 && strstr(err, "none/voip-ips.leases.tmp"),
+	   "store: an unwritable place: error naming the file: %s", err);
+	rmdir(dir);
+	pool_fini(&p);
+	pool_fini(&q);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -277,6 +327,7 @@ int main(void)
 	test_reconcile();
 	test_file();
 	test_serve();
+	test_store();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

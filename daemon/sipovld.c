@@ -691,9 +691,10 @@ static int load_config(struct daemon_cfg *out)
 		fclose(f);
 		buf[n] = 0;
 		if (daemon_cfg_parse(buf, out, err, sizeof(err))) {
+			/* logged first: at start out is D.cfg, whose log level freeing zeroes */
+			logm(L_ERR, "config %s: %s", D.cfg_path, err);
 			free(buf);
 			daemon_cfg_free(out);
-			logm(L_ERR, "config %s: %s", D.cfg_path, err);
 			return -1;
 		}
 		free(buf);

@@ -167,6 +167,25 @@ if [ "$(id -u)" != 0 ]; then
 elif ! [ -x "$SD" ] || ! [ -x "$SAN_SD" ]; then
 	notok "sipovld process tests: $SD or $SAN_SD not built"
 else
+	# a bad sipovld.conf at start: sipovld exits 1 and its error names the key (the file's
+	# message was lost before: freeing the half-read configuration zeroed the log level first)
+	sd_badconf() { # sd_badconf WHAT JSON EXPECTED-TEXT
+		printf '%s\n' "$2" >"$W/bad.conf"
+		timeout 30 "$SAN_SD" --no-kernel --control "$W/bad.sock" -c "$W/bad.conf" >"$W/bad.out" 2>&1
+		brc=$?
+		if [ $brc = 1 ] && grep -qF "$3" "$W/bad.out"; then
+			ok "bad sipovld.conf ($1): exit 1 and the error: $(grep -F "$3" "$W/bad.out" | head -1)"
+		else
+			notok "bad sipovld.conf ($1): exit $brc, expected 1 and '$3'"
+			sed 's/^/# /' "$W/bad.out" | head -5
+		fi
+	}
+	sd_badconf "unknown key" '{"identities": ["/nonexistent.json"], "bogus_key": 1}' 'unknown key "bogus_key"'
+	sd_badconf "endpoint.pool" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip ips"}}' \
+		'endpoint.pool: expected a pool name'
+	sd_badconf "endpoint, not built" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip-ips",
+		"service": "voip-ips-pool", "interface": "sipovl0", "state_file": "/var/lib/sipovl/endpoint"}}' \
+		'endpoint: the ip-pool server and endpoint mode are not built yet'
 	# identity files: a JSON file readable by others, and a valid-looking identity whose key
 	# file (file:) is readable by its group
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=t -days 2 \

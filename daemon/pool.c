@@ -13,7 +13,7 @@
 
 static const char *const codes[] = {
 	[POOL_OK] = "ok", [POOL_E_INVAL] = "inval", [POOL_E_RANGE] = "range", [POOL_E_TAKEN] = "taken",
-	[POOL_E_FULL] = "full", [POOL_E_NOLEASE] = "nolease", [POOL_E_NOMEM] = "nomem",
+	[POOL_E_FULL] = "full", [POOL_E_NOLEASE] = "nolease", [POOL_E_NOMEM] = "nomem", [POOL_E_STORE] = "store",
 };
 
 const char *pool_strerror(enum pool_err e)
@@ -26,6 +26,7 @@ const char *pool_strerror(enum pool_err e)
 	case POOL_E_FULL: return "pool exhausted";
 	case POOL_E_NOLEASE: return "identity holds no lease";
 	case POOL_E_NOMEM: return "out of memory";
+	case POOL_E_STORE: return "lease file not written (pool server's disk), nothing changed";
 	}
 	return "unknown error";
 }
@@ -483,7 +484,7 @@ size_t pool_dump(const struct pool *p, char *buf, size_t cap)
 
 /* ---- the pool service's messages ---- */
 
-static size_t reply_err(char *reply, size_t cap, enum pool_err e)
+size_t pool_reply_err(char *reply, size_t cap, enum pool_err e)
 {
 	int k = snprintf(reply, cap, "err %s %s\n", codes[e], pool_strerror(e));
 
@@ -500,29 +501,29 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 
 	if (!len || len > sizeof(line) || req[len - 1] != '\n' || memchr(req, 0, len) ||
 	    memchr(req, '\n', len - 1))
-		return reply_err(reply, cap, POOL_E_INVAL);
+		return pool_reply_err(reply, cap, POOL_E_INVAL);
 	memcpy(line, req, len - 1);
 	line[len - 1] = 0;
 	nw = words(line, w, 4);
 	if (nw < 2 || strcmp(w[1], p->name) || !pool_owner_ok(caller))
-		return reply_err(reply, cap, POOL_E_INVAL);
+		return pool_reply_err(reply, cap, POOL_E_INVAL);
 	if (!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) {
 		if (nw == 3 && parse_addr(w[2], &want))
-			return reply_err(reply, cap, POOL_E_INVAL);
+			return pool_reply_err(reply, cap, POOL_E_INVAL);
 		e = pool_claim(p, caller, nw == 3 ? &want : NULL, &out);
 		if (e)
-			return reply_err(reply, cap, e);
+			return pool_reply_err(reply, cap, e);
 		k = snprintf(reply, cap, "ok %s\n", pool_fmt(&out, abuf, sizeof(abuf)));
 		return k < 0 ? 0 : (size_t)k;
 	}
 	if (!strcmp(w[0], "release") && nw == 2) {
 		e = pool_release(p, caller);
 		if (e)
-			return reply_err(reply, cap, e);
+			return pool_reply_err(reply, cap, e);
 		k = snprintf(reply, cap, "ok\n");
 		return (size_t)k;
 	}
-	return reply_err(reply, cap, POOL_E_INVAL);
+	return pool_reply_err(reply, cap, POOL_E_INVAL);
 }
 
 int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, char *err, size_t errlen)
@@ -539,7 +540,7 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 
 		if (sp)
 			*sp = 0;
-		for (int c = POOL_E_INVAL; c <= POOL_E_NOMEM; c++)
+		for (int c = POOL_E_INVAL; c <= POOL_E_STORE; c++)
 			if (!strcmp(line + 4, codes[c])) {
 				fail(err, errlen, "%s", sp ? sp + 1 : pool_strerror(c));
 				return c;

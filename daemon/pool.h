@@ -30,6 +30,7 @@ enum pool_err {
 	POOL_E_FULL,            /* no free address (or POOL_MAX_LEASES reached) */
 	POOL_E_NOLEASE,         /* release of an identity that holds no lease */
 	POOL_E_NOMEM,
+	POOL_E_STORE,           /* the change could not be written to the lease file: undone */
 };
 
 struct pool_lease {
@@ -80,6 +81,8 @@ size_t pool_dump(const struct pool *p, char *buf, size_t cap);
  * The owner is @caller, the dialer's authenticated identity id, never a field of the request:
  * an identity cannot claim or release another's lease. Returns the reply's length. */
 size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t len, char *reply, size_t cap);
+/* The reply "err CODE text\n" of @e. */
+size_t pool_reply_err(char *reply, size_t cap, enum pool_err e);
 /* Parses a reply: 0 and @out (claim) on "ok", else the pool_err code (>0) with its text in
  * @err, -1 when malformed. */
 int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, char *err, size_t errlen);

@@ -132,3 +132,28 @@ out:
 	free(dcopy);
 	return rc;
 }
+
+size_t pool_store_serve(struct pool *p, const char *path, const char *caller, const char *req, size_t len,
+			char *reply, size_t cap, char *err, size_t errlen)
+{
+	struct pool_lease *save = malloc((p->n ? p->n : 1) * sizeof(*save));
+	size_t save_n = p->n, n;
+	uint64_t gen = p->gen;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!save)
+		return pool_reply_err(reply, cap, POOL_E_NOMEM);
+	if (p->n)
+		memcpy(save, p->leases, p->n * sizeof(*save));
+	n = pool_serve(p, caller, req, len, reply, cap);
+	if (p->gen != gen && pool_store_write(path, p, err, errlen)) {
+		free(p->leases);
+		p->leases = save;
+		p->n = save_n;
+		p->gen = gen;
+		return pool_reply_err(reply, cap, POOL_E_STORE);
+	}
+	free(save);
+	return n;
+}

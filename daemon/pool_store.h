@@ -13,5 +13,12 @@ int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen);
 /* Replaces @path atomically with @p's leases (mode 0600): 0, or -1 with @err (the old file
  * stays). */
 int pool_store_write(const char *path, const struct pool *p, char *err, size_t errlen);
+/*
+ * The pool server's answer to one request (pool_serve): a change is written to @path before the
+ * reply is made, so an "ok" lease is on disk; when it cannot be written the change is undone
+ * and the reply is "err store" (@err says why, for the log). Returns the reply's length.
+ */
+size_t pool_store_serve(struct pool *p, const char *path, const char *caller, const char *req, size_t len,
+			char *reply, size_t cap, char *err, size_t errlen);
 
 #endif

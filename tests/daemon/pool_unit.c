@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/pool.h"
@@ -36,6 +37,14 @@ static void pinit(struct pool *p, const char *name, const char *range, unsigned 
 		printf("Bail out! %s\n", err);
 		exit(1);
 	}
+}
+
+/* @a is leased to @who (false when free) */
+static int owner_is(const struct pool *p, const struct sipovl_prefix *a, const char *who)
+{
+	const char *o = pool_owner_of(p, a);
+
+	return o && !strcmp(o, who);
 }
 
 static const char *fmt(const struct sipovl_prefix *a)
@@ -92,7 +101,7 @@ static void test_claim(void)
 	e = pool_claim(&p, "phone6", NULL, &a);
 	ok(e == POOL_E_FULL && p.n == 6, "claim: a 7th identity: pool exhausted (%s), nothing changed", pool_strerror(e));
 	e = pool_claim(&p, "phone3", NULL, &a);
-	ok(!e && !strcmp(pool_owner_of(&p, &a), "phone3"), "claim: again by phone3: its own address %s (stable)", fmt(&a));
+	ok(!e && owner_is(&p, &a, "phone3"), "claim: again by phone3: its own address %s (stable)", fmt(&a));
 	ok(!pool_release(&p, "phone3") && p.n == 5 && !pool_owner_of(&p, &a), "release: phone3's address is free");
 	ok(pool_release(&p, "phone3") == POOL_E_NOLEASE, "release: twice: no lease");
 	e = pool_claim(&p, "phone6", NULL, &b);
@@ -105,13 +114,13 @@ static void test_claim(void)
 	e = pool_claim(&p, "bob", &w, &b);
 	ok(!e && !memcmp(&b, &w, sizeof(w)), "claim: bob asks for %s and gets it", fmt(&w));
 	e = pool_claim(&p, "carol", &w, &c);
-	ok(e == POOL_E_TAKEN && !strcmp(pool_owner_of(&p, &w), "bob") && p.n == 2,
+	ok(e == POOL_E_TAKEN && owner_is(&p, &w, "bob") && p.n == 2,
 	   "claim: carol asks for bob's %s: taken, bob keeps it, nothing changed", fmt(&w));
 	e = pool_claim(&p, "bob", &a, &c);
 	ok(e == POOL_E_TAKEN, "claim: bob asks for alice's address: taken");
 	w = pfx("100.127.0.78", 32);
 	e = pool_claim(&p, "bob", &w, &c);
-	ok(!e && !strcmp(pool_owner_of(&p, &w), "bob") && !pool_owner_of(&p, &b) && p.n == 2,
+	ok(!e && owner_is(&p, &w, "bob") && !pool_owner_of(&p, &b) && p.n == 2,
 	   "claim: bob asks for a free address: his lease moves (one lease per identity)");
 	w = pfx("100.127.1.5", 32);
 	ok(pool_claim(&p, "dave", &w, &c) == POOL_E_RANGE, "claim: an address outside the range: not in the pool");
@@ -140,7 +149,7 @@ static void test_claim(void)
 		for (int i = 19; i >= 0; i--) {
 			snprintf(id, sizeof(id), "id-%d", i);
 			pool_claim(&q2, id, NULL, &x2);
-			if (!strcmp(pool_owner_of(&q1, &x2), id))
+			if (owner_is(&q1, &x2, id))
 				same++;
 		}
 		ok(same == 20, "claim: 20 identities in reverse order on an empty /16 get the same addresses (%d of 20)", same);
@@ -203,7 +212,7 @@ static void test_file(void)
 	len = pool_dump(&p, buf, sizeof(buf));
 	pinit(&q, "voip-ips", "100.127.0.0", 24);
 	ok(len < sizeof(buf) && !pool_load(&q, buf, len, err, sizeof(err)) && q.n == 2 &&
-	   !strcmp(pool_owner_of(&q, &a), "alice") && !strcmp(pool_owner_of(&q, &b), "bob"),
+	   owner_is(&q, &a, "alice") && owner_is(&q, &b, "bob"),
 	   "file: dump then load (a restart): the same two leases");
 	ok(!strncmp(buf, "sipovl-pool 1 voip-ips 100.127.0.0/24\n", 38), "file: header \"sipovl-pool 1 voip-ips 100.127.0.0/24\"");
 	ok(pool_dump(&p, buf, 10) == len, "file: dump into a short buffer returns the length needed");
@@ -211,7 +220,7 @@ static void test_file(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
 		ok(pool_load(&q, bad[i].text, strlen(bad[i].text), err, sizeof(err)) && strstr(err, bad[i].want) &&
-		   q.n == 2 && q.gen == gen && !strcmp(pool_owner_of(&q, &a), "alice"),
+		   q.n == 2 && q.gen == gen && owner_is(&q, &a, "alice"),
 		   "file: %s refused, leases unchanged: %s", bad[i].what, err);
 	}
 	ok(pool_load(&q, "sipovl-pool 1 voip-ips 100.127.0.0/24\n\0", 39, err, sizeof(err)) && strstr(err, "NUL"),
@@ -233,11 +242,11 @@ static void test_serve(void)
 	pinit(&p, "voip-ips", "100.127.0.0", 24);
 	n = pool_serve(&p, "alice", "claim voip-ips\n", 15, rep, sizeof(rep));
 	rc = pool_parse_reply(rep, n, &a, err, sizeof(err));
-	ok(!rc && !strcmp(pool_owner_of(&p, &a), "alice"), "serve: claim by alice: %.*s", (int)n - 1, rep);
+	ok(!rc && owner_is(&p, &a, "alice"), "serve: claim by alice: %.*s", (int)n - 1, rep);
 	snprintf(req, sizeof(req), "claim voip-ips %s\n", fmt(&a));
 	n = pool_serve(&p, "mallory", req, strlen(req), rep, sizeof(rep));
 	rc = pool_parse_reply(rep, n, &b, err, sizeof(err));
-	ok(rc == POOL_E_TAKEN && strstr(err, "another identity") && !strcmp(pool_owner_of(&p, &a), "alice"),
+	ok(rc == POOL_E_TAKEN && strstr(err, "another identity") && owner_is(&p, &a, "alice"),
 	   "serve: mallory claims alice's address: %.*s", (int)n - 1, rep);
 	n = pool_serve(&p, "mallory", "release voip-ips\n", 17, rep, sizeof(rep));
 	ok(pool_parse_reply(rep, n, NULL, err, sizeof(err)) == POOL_E_NOLEASE && p.n == 1,
@@ -293,8 +302,8 @@ static void test_store(void)
 	pool_claim(&p, "bob", NULL, &b);
 	rc = pool_store_write(path, &p, err, sizeof(err));
 	ok(!rc && access(tmp, F_OK), "store: written, no temporary file left (%s)", rc ? err : "ok");
-	ok(!pool_store_read(path, &q, err, sizeof(err)) && q.n == 2 && !strcmp(pool_owner_of(&q, &a), "alice") &&
-		   !strcmp(pool_owner_of(&q, &b), "bob"),
+	ok(!pool_store_read(path, &q, err, sizeof(err)) && q.n == 2 && owner_is(&q, &a, "alice") &&
+		   owner_is(&q, &b, "bob"),
 	   "store: a restarted server reads both leases back");
 	pool_release(&p, "bob");
 	pool_store_write(path, &p, err, sizeof(err));
@@ -314,6 +323,36 @@ static void test_store(void)
 	snprintf(tmp, sizeof(tmp), "%s/none/voip-ips.leases", dir);
 	ok(pool_store_write(tmp, &p, err, sizeof(err)) == -1 && strstr(err, "none/voip-ips.leases.tmp"),
 	   "store: an unwritable place: error naming the file: %s", err);
+	/* a request served: the change is on disk before the "ok"; a failed write undoes it */
+	{
+		char rep[200], sub[80];
+		size_t n;
+
+		snprintf(sub, sizeof(sub), "%s/d", dir);
+		mkdir(sub, 0700);
+		snprintf(path, sizeof(path), "%s/d/voip-ips.leases", dir);
+		pool_fini(&p);
+		pinit(&p, "voip-ips", "100.127.0.0", 24);
+		n = pool_store_serve(&p, path, "carol", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
+		pool_fini(&q);
+		pinit(&q, "voip-ips", "100.127.0.0", 24);
+		ok(!pool_parse_reply(rep, n, &a, err, sizeof(err)) && !pool_store_read(path, &q, err, sizeof(err)) &&
+			   q.n == 1 && owner_is(&q, &a, "carol"),
+		   "store: carol's claim answered ok %s is in the lease file", fmt(&a));
+		n = pool_store_serve(&p, path, "carol", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
+		ok(!pool_parse_reply(rep, n, &b, err, sizeof(err)) && !memcmp(&a, &b, sizeof(a)) && p.n == 1,
+		   "store: the same claim again: same address, nothing to write");
+		unlink(path);
+		rmdir(sub); /* the next write fails: no such directory */
+		n = pool_store_serve(&p, path, "dave", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
+		ok(strstr(err, "voip-ips.leases") && pool_parse_reply(rep, n, &b, err, sizeof(err)) == POOL_E_STORE &&
+			   p.n == 1 && owner_is(&p, &a, "carol"),
+		   "store: a claim whose lease cannot be written: err store (%.*s), no lease for dave", (int)n - 1, rep);
+		n = pool_store_serve(&p, path, "carol", "release voip-ips\n", 17, rep, sizeof(rep), err, sizeof(err));
+		ok(pool_parse_reply(rep, n, NULL, err, sizeof(err)) == POOL_E_STORE && p.n == 1 &&
+			   owner_is(&p, &a, "carol"),
+		   "store: a release that cannot be written: err store, carol keeps her lease");
+	}
 	rmdir(dir);
 	pool_fini(&p);
 	pool_fini(&q);

@@ -247,17 +247,21 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
 		i = find_off(p, off, &found);
 		if (found && strcmp(p->leases[i].owner, owner))
 			return POOL_E_TAKEN;
-		if (!found) {
-			/* a move: the new lease first (insert changes nothing when it fails), then the old */
-			uint32_t old = cur ? cur->off : 0;
+		if (!found && cur) {
+			/* a move, in place: no allocation, so it works in a full table too */
+			struct pool_lease l = *cur;
 
+			remove_at(p, (size_t)(cur - p->leases));
+			l.off = off;
+			i = find_off(p, off, &found);
+			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
+			p->leases[i] = l;
+			p->n++;
+			p->gen++;
+		} else if (!found) {
 			e = insert(p, off, owner);
 			if (e)
 				return e;
-			if (old) {
-				i = find_off(p, old, &found);
-				remove_at(p, i);
-			}
 			p->gen++;
 		}
 		pool_addr(p, off, out);

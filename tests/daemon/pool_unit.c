@@ -164,6 +164,34 @@ static void test_claim(void)
 	pool_fini(&p);
 }
 
+/* a full lease table (POOL_MAX_LEASES): an identity can still move its own lease */
+static void test_full_move(void)
+{
+	struct pool p;
+	struct sipovl_prefix a, w;
+	char id[32];
+	enum pool_err e = POOL_OK;
+	int i;
+
+	pinit(&p, "big", "100.64.0.0", 16);
+	for (i = 0; i < POOL_MAX_LEASES && !e; i++) {
+		snprintf(id, sizeof(id), "id-%d", i);
+		e = pool_claim(&p, id, NULL, &a);
+	}
+	ok(!e && p.n == POOL_MAX_LEASES && pool_claim(&p, "one-more", NULL, &a) == POOL_E_FULL,
+	   "full: %d leases, the next identity is refused (full)", POOL_MAX_LEASES);
+	pool_claim(&p, "id-7", NULL, &a);
+	for (uint32_t off = 1; off < p.size - 1; off++) {
+		pool_addr(&p, off, &w);
+		if (!pool_owner_of(&p, &w))
+			break;
+	}
+	e = pool_claim(&p, "id-7", &w, &a);
+	ok(!e && owner_is(&p, &w, "id-7") && p.n == POOL_MAX_LEASES,
+	   "full: id-7 moves its lease to %s all the same (%s)", fmt(&w), pool_strerror(e));
+	pool_fini(&p);
+}
+
 static void test_reconcile(void)
 {
 	struct pool p;
@@ -363,6 +391,7 @@ int main(void)
 	printf("TAP version 13\n");
 	test_init();
 	test_claim();
+	test_full_move();
 	test_reconcile();
 	test_file();
 	test_serve();

@@ -207,6 +207,23 @@ struct src_map_entry {
 	size_t n_srcs;
 };
 
+/* ip_pool: this sipovld serves a pool (cfg_pool.c) */
+struct cfg_pool_server {
+	char name[33];                  /* POOL_NAME_MAX */
+	struct sipovl_prefix range;
+	char *service;                  /* the Ziti service it hosts */
+	char *lease_file;
+	bool trust_caller;              /* routers before ziti 2.0: the dialer's self-set caller id */
+};
+
+/* endpoint: this sipovld holds an address of a pool (cfg_pool.c) */
+struct cfg_endpoint {
+	char pool[33];
+	char *service;                  /* the pool server's Ziti service */
+	char ifname[16];                /* IFNAMSIZ */
+	char *state_file;
+};
+
 struct daemon_cfg {
 	char *identities[DCFG_MAX_IDENTITIES];
 	size_t n_identities;
@@ -242,6 +259,9 @@ struct daemon_cfg {
 	bool has_metrics;               /* metrics_listen given: the OpenMetrics endpoint (metrics.c) */
 	struct sockaddr_storage metrics_addr;
 	unsigned rtp_oneway_ms;         /* one-way audio: a direction silent this long (rtp_oneway_s) */
+	bool has_pool_server, has_endpoint; /* "ip_pool", "endpoint" given (not acted upon yet) */
+	struct cfg_pool_server pool_server;
+	struct cfg_endpoint endpoint;
 };
 
 void daemon_cfg_defaults(struct daemon_cfg *d);

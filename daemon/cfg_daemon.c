@@ -63,6 +63,7 @@ void daemon_cfg_free(struct daemon_cfg *d)
 	free(d->ctl_socket);
 	free(d->user);
 	cfg_src_map_free(d);
+	cfg_pool_free(d);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -89,6 +90,8 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 		long long x;
 		int dns = cfg_dns_key(key, v, d, err, errlen);
 
+		if (dns > 0)
+			dns = cfg_pool_key(key, v, d, err, errlen);
 		if (dns <= 0) {
 			if (dns)
 				goto out;

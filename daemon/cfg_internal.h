@@ -47,5 +47,8 @@ void cfg_src_map_free(struct daemon_cfg *d);
 /* cfg_dns.c: a dns_* key of sipovld.conf: 0, -1 (with @err), or 1 when @key is not one */
 int cfg_dns_key(const char *key, struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen);
 void cfg_dns_defaults(struct daemon_cfg *d);
+/* cfg_pool.c: "ip_pool" or "endpoint": 0, -1 (with @err), or 1 when @key is neither */
+int cfg_pool_key(const char *key, struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen);
+void cfg_pool_free(struct daemon_cfg *d);
 
 #endif

@@ -11,6 +11,7 @@
 #   $(O)/fuzz/sip-fuzz        libFuzzer target of the SIP view                 (TEST_BUILD)
 #   $(O)/san/rtpq-unit        RTP statistics unit tests (tests/daemon/run.sh)  (TEST_BUILD)
 #   $(O)/fuzz/rtpq-fuzz       libFuzzer target of the RTP statistics            (TEST_BUILD)
+#   $(O)/san/pool-unit        ip-pool allocator, lease file, pool service      (TEST_BUILD)
 #
 # Links libsipovl ($(CTL_LIB), ctl/ctl.mk) for the kernel and libzt ($(ZT_LIB),
 # daemon/ziti/ziti.mk) for Ziti. The configuration model daemon/cfg_*.c (cfg.h) is I/O free:
@@ -20,8 +21,8 @@
 D_ZT_LIB := $(O)/libzt.a
 D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
 D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
-D_CFG_SRCS := $(wildcard daemon/cfg_*.c)
-D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h
+D_CFG_SRCS := $(wildcard daemon/cfg_*.c) daemon/pool.c
+D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h daemon/pool.h
 # The SIP view's I/O-free part (parsers, dialog tracker): unit tests and fuzzer link only it.
 D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c
 D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h
@@ -39,6 +40,7 @@ TEST_BUILD += $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemo
 TEST_BUILD += $(O)/san/dns-unit $(O)/fuzz/dns-fuzz
 TEST_BUILD += $(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
 TEST_BUILD += $(O)/san/sip-unit $(O)/fuzz/sip-fuzz
+TEST_BUILD += $(O)/san/pool-unit
 
 $(O)/sipovld: $(D_SRCS) $(D_HDRS) $(CTL_LIB) $(D_ZT_LIB)
 	@mkdir -p $(@D)
@@ -115,10 +117,16 @@ $(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
 		chmod +x $@; \
 	fi
 
+# The ip-pool (daemon/pool.c, I/O free) and its lease file (pool_store.c): unit tests.
+$(O)/san/pool-unit: tests/daemon/pool_unit.c tests/daemon/tap.h daemon/pool.c daemon/pool.h daemon/pool_store.c \
+		daemon/pool_store.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/pool_unit.c daemon/pool.c daemon/pool_store.c -o $@
+
 .PHONY: daemon-check
 daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/dns-unit $(O)/fuzz/dns-fuzz \
 	$(O)/san/sip-unit $(O)/fuzz/sip-fuzz \
-	$(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz
+	$(O)/san/rtpq-unit $(O)/fuzz/rtpq-fuzz $(O)/san/pool-unit
 	tests/daemon/run.sh
 
 # The VM selftest's Ziti network, provisioned on the host once (tests/daemon/vmnet.sh says

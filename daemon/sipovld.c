@@ -694,12 +694,19 @@ static int load_config(struct daemon_cfg *out)
 		fclose(f);
 		buf[n] = 0;
 		if (daemon_cfg_parse(buf, out, err, sizeof(err))) {
+			/* logged first: at start out is D.cfg, whose log level freeing zeroes */
+			logm(L_ERR, "config %s: %s", D.cfg_path, err);
 			free(buf);
 			daemon_cfg_free(out);
-			logm(L_ERR, "config %s: %s", D.cfg_path, err);
 			return -1;
 		}
 		free(buf);
+		if (out->has_pool_server || out->has_endpoint) { /* parsed and checked, not acted upon yet */
+			logm(L_ERR, "config %s: %s: the ip-pool server and endpoint mode are not built yet (issue 15)",
+			     D.cfg_path, out->has_pool_server ? "ip_pool" : "endpoint");
+			daemon_cfg_free(out);
+			return -1;
+		}
 	}
 	if (cli.n_identities) {
 		for (size_t i = 0; i < out->n_identities; i++)

@@ -2,13 +2,16 @@
 /*
  * libFuzzer target of sipovld's I/O-free parsers: the first byte selects intercept.v1,
  * host.v1 (+ host_compute against a fixed app_data), app_data (+ host_compute against a fixed
- * forwarding host.v1), sipovld.conf, or a template expansion.
+ * forwarding host.v1), sipovld.conf, or a template expansion; a first byte of 0xf0 or more
+ * selects the ip-pool's lease file (odd) or pool service request and reply (even), with the
+ * invariant that a loaded file dumps and loads back to the same leases.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/cfg.h"
+#include "daemon/pool.h"
 
 static const char *HOST =
 	"{\"forwardProtocol\":true,\"allowedProtocols\":[\"udp\",\"tcp\"],\"forwardAddress\":true,"
@@ -24,6 +27,42 @@ static const char *fz_attr(void *arg, const char *kind, const char *key)
 
 static const struct tpl_vars GW = { .tunneler_name = "gw", .attr = fz_attr };
 
+/* the ip-pool's parsers: the lease file, or a service request then the bytes as a reply */
+static void fuzz_pool(uint8_t sel, const char *in, size_t len)
+{
+	struct sipovl_prefix r = { .family = AF_INET, .len = 24, .addr = { 100, 127, 0, 0 } }, a;
+	struct pool p, q;
+	char err[300], rep[200], *dump;
+	size_t dl;
+
+	if (pool_init(&p, "voip-ips", &r, err, sizeof(err)))
+		abort();
+	pool_claim(&p, "alice", NULL, &a);
+	if (sel & 1) {
+		if (!pool_load(&p, in, len, err, sizeof(err))) {
+			dl = pool_dump(&p, NULL, 0);
+			dump = malloc(dl + 1);
+			if (dump) {
+				pool_dump(&p, dump, dl + 1);
+				pool_init(&q, "voip-ips", &r, err, sizeof(err));
+				if (pool_load(&q, dump, dl, err, sizeof(err)) || q.n != p.n)
+					abort(); /* what was loaded dumps and loads back */
+				pool_fini(&q);
+				free(dump);
+			}
+		} else if (p.n != 1) {
+			abort(); /* a refused file leaves the leases */
+		}
+	} else {
+		size_t n = pool_serve(&p, "bob", in, len, rep, sizeof(rep));
+
+		if (n >= sizeof(rep) || pool_parse_reply(rep, n, &a, err, sizeof(err)) < 0)
+			abort(); /* every reply is well-formed */
+		pool_parse_reply(in, len, &a, err, sizeof(err));
+	}
+	pool_fini(&p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[CFG_ERRLEN], *s;
@@ -35,6 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = 0;
+	if (data[0] >= 0xf0) {
+		fuzz_pool(data[0], (const char *)data + 1, size - 1);
+		free(s);
+		return 0;
+	}
 	switch (data[0] % 5) {
 	case 0: {
 		struct icpt_cfg c;

@@ -11,6 +11,7 @@
 #      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
 #   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
 #      default 10)
+#   1c. the ip-pool (daemon/pool.c): allocator, lease file, pool service messages (pool-unit)
 #   4. the metrics endpoint (tests/daemon/metrics.sh) of the sipovld of section 3
 #   3. sipovld --no-kernel as a process (as root; skipped otherwise): a control socket client
 #      that never sends nor reads does not stall the daemon; identity files and key files
@@ -35,13 +36,14 @@ SIP_FUZZ_SECONDS=${SIP_FUZZ_SECONDS:-5}
 RUNIT=$B/san/rtpq-unit
 RFUZZ=$B/fuzz/rtpq-fuzz
 RFUZZ_SECONDS=${RTPQ_FUZZ_SECONDS:-10}
+POOL_UNIT=$B/san/pool-unit
 
 echo "TAP version 13"
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
-for f in "$UNIT" "$FUZZ" "$DNS_UNIT" "$DNS_FUZZ" "$SIP_UNIT" "$SIP_FUZZ" "$RUNIT" "$RFUZZ"; do
+for f in "$UNIT" "$FUZZ" "$DNS_UNIT" "$DNS_FUZZ" "$SIP_UNIT" "$SIP_FUZZ" "$RUNIT" "$RFUZZ" "$POOL_UNIT"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built (run make tests)"; exit 4; }
 done
 W=$(mktemp -d /tmp/sipovld-test.XXXXXX)
@@ -66,6 +68,7 @@ unit_run unit "$UNIT"
 unit_run dns-unit "$DNS_UNIT"
 unit_run sip-unit "$SIP_UNIT"
 unit_run rtpq "$RUNIT"
+unit_run pool-unit "$POOL_UNIT"
 
 # 2. fuzzing, briefly (libFuzzer exits 0 when nothing was found in the time given; one input
 # running over 10 s is a hang, reported as a failure rather than holding the suite)
@@ -108,6 +111,25 @@ if [ "$(id -u)" != 0 ]; then
 elif ! [ -x "$SD" ] || ! [ -x "$SAN_SD" ]; then
 	notok "sipovld process tests: $SD or $SAN_SD not built"
 else
+	# a bad sipovld.conf at start: sipovld exits 1 and its error names the key (the file's
+	# message was lost before: freeing the half-read configuration zeroed the log level first)
+	sd_badconf() { # sd_badconf WHAT JSON EXPECTED-TEXT
+		printf '%s\n' "$2" >"$W/bad.conf"
+		timeout 30 "$SAN_SD" --no-kernel --control "$W/bad.sock" -c "$W/bad.conf" >"$W/bad.out" 2>&1
+		brc=$?
+		if [ $brc = 1 ] && grep -qF "$3" "$W/bad.out"; then
+			ok "bad sipovld.conf ($1): exit 1 and the error: $(grep -F "$3" "$W/bad.out" | head -1)"
+		else
+			notok "bad sipovld.conf ($1): exit $brc, expected 1 and '$3'"
+			sed 's/^/# /' "$W/bad.out" | head -5
+		fi
+	}
+	sd_badconf "unknown key" '{"identities": ["/nonexistent.json"], "bogus_key": 1}' 'unknown key "bogus_key"'
+	sd_badconf "endpoint.pool" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip ips"}}' \
+		'endpoint.pool: expected a pool name'
+	sd_badconf "endpoint, not built" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip-ips",
+		"service": "voip-ips-pool", "interface": "sipovl0", "state_file": "/var/lib/sipovl/endpoint"}}' \
+		'endpoint: the ip-pool server and endpoint mode are not built yet'
 	# identity files: a JSON file readable by others, and a valid-looking identity whose key
 	# file (file:) is readable by its group
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=t -days 2 \

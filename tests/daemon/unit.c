@@ -685,6 +685,76 @@ static void t_flow_pair(void)
 	   "flow pair: endpoint order is total (equal endpoints compare equal, IPv4 before IPv6)");
 }
 
+/* "ip_pool" and "endpoint" (cfg_pool.c): parsed, and every bad form refused naming the key */
+static void t_pool_cfg(void)
+{
+	struct daemon_cfg d;
+	char err[400];
+	int rc;
+	static const char *const good =
+		"{\"ip_pool\":{\"name\":\"voip-ips\",\"range\":\"100.127.0.0/24\",\"service\":\"voip-ips-pool\","
+		"\"lease_file\":\"/var/lib/sipovl/voip-ips.leases\"},"
+		"\"endpoint\":{\"pool\":\"voip-ips\",\"service\":\"voip-ips-pool\",\"interface\":\"sipovl0\","
+		"\"state_file\":\"/var/lib/sipovl/endpoint\"}}";
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+		{ "{\"ip_pool\":[]}", "ip_pool: expected an object" },
+		{ "{\"ip_pool\":{\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\"}}", "ip_pool.name: required" },
+		{ "{\"ip_pool\":{\"name\":\"voip ips\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\"}}",
+		  "ip_pool.name: expected a pool name" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/33\",\"service\":\"s\",\"lease_file\":\"/l\"}}",
+		  "ip_pool.range: expected a CIDR" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"service\":\"s\",\"lease_file\":\"/l\"}}", "ip_pool.range: expected a CIDR" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"10.0.0.0/8\",\"service\":\"s\",\"lease_file\":\"/l\"}}",
+		  "ip_pool.range: pool p: range must be an IPv4 /16 to /30" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"lease_file\":\"/l\"}}", "ip_pool.service: required" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"\",\"lease_file\":\"/l\"}}",
+		  "ip_pool.service: expected a non-empty string" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\"}}", "ip_pool.lease_file: required" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"leases\"}}",
+		  "ip_pool.lease_file: expected an absolute path" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"trust_caller\":1}}",
+		  "ip_pool.trust_caller: expected true or false" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"ranges\":[]}}",
+		  "ip_pool: unknown key \"ranges\"" },
+		{ "{\"endpoint\":\"voip-ips\"}", "endpoint: expected an object" },
+		{ "{\"endpoint\":{\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\"}}", "endpoint.pool: required" },
+		{ "{\"endpoint\":{\"pool\":\"$x\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\"}}",
+		  "endpoint.pool: expected a pool name" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"interface\":\"sipovl0\",\"state_file\":\"/s\"}}", "endpoint.service: required" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"state_file\":\"/s\"}}", "endpoint.interface: required" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"a-very-long-ifname\",\"state_file\":\"/s\"}}",
+		  "endpoint.interface: expected an interface name" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"a/b\",\"state_file\":\"/s\"}}",
+		  "endpoint.interface: expected an interface name" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\"}}", "endpoint.state_file: required" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"s\"}}",
+		  "endpoint.state_file: expected an absolute path" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\",\"addr\":1}}",
+		  "endpoint: unknown key \"addr\"" },
+	};
+
+	daemon_cfg_defaults(&d);
+	rc = daemon_cfg_parse(good, &d, err, sizeof(err));
+	ok(!rc && d.has_pool_server && d.has_endpoint && !strcmp(d.pool_server.name, "voip-ips") &&
+		   d.pool_server.range.len == 24 && !strcmp(d.pool_server.service, "voip-ips-pool") &&
+		   !strcmp(d.pool_server.lease_file, "/var/lib/sipovl/voip-ips.leases") && !d.pool_server.trust_caller &&
+		   !strcmp(d.endpoint.pool, "voip-ips") && !strcmp(d.endpoint.ifname, "sipovl0") &&
+		   !strcmp(d.endpoint.state_file, "/var/lib/sipovl/endpoint"),
+	   "ip_pool and endpoint parsed (%s)", rc ? err : "ok");
+	daemon_cfg_free(&d);
+	daemon_cfg_defaults(&d);
+	ok(!d.has_pool_server && !d.has_endpoint, "no ip_pool, no endpoint by default");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		daemon_cfg_defaults(&d);
+		err[0] = 0;
+		rc = daemon_cfg_parse(bad[i].json, &d, err, sizeof(err));
+		ok(rc == -1 && strstr(err, bad[i].want), "ip-pool config refused: %s", err);
+		daemon_cfg_free(&d);
+	}
+}
+
 static void t_source_map(void)
 {
 	struct daemon_cfg d;
@@ -748,6 +818,7 @@ int main(void)
 	t_daemon_cfg();
 	t_flow_pair();
 	t_source_map();
+	t_pool_cfg();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld ip-pool (I/O free, see pool.h): leases of one pool, the lease file's text, the pool
+ * service's messages.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/pool.h"
+
+static const char *const codes[] = {
+	[POOL_OK] = "ok", [POOL_E_INVAL] = "inval", [POOL_E_RANGE] = "range", [POOL_E_TAKEN] = "taken",
+	[POOL_E_FULL] = "full", [POOL_E_NOLEASE] = "nolease", [POOL_E_NOMEM] = "nomem", [POOL_E_STORE] = "store",
+};
+
+const char *pool_strerror(enum pool_err e)
+{
+	switch (e) {
+	case POOL_OK: return "ok";
+	case POOL_E_INVAL: return "malformed request, identity or address";
+	case POOL_E_RANGE: return "address not in the pool";
+	case POOL_E_TAKEN: return "address leased to another identity";
+	case POOL_E_FULL: return "pool exhausted";
+	case POOL_E_NOLEASE: return "identity holds no lease";
+	case POOL_E_NOMEM: return "out of memory";
+	case POOL_E_STORE: return "lease file not written (pool server's disk), nothing changed";
+	}
+	return "unknown error";
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static bool token_ok(const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+
+		if (i >= max || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+				  c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return i > 0;
+}
+
+bool pool_name_ok(const char *s)
+{
+	return s && token_ok(s, POOL_NAME_MAX);
+}
+
+bool pool_owner_ok(const char *s)
+{
+	return s && token_ok(s, POOL_OWNER_MAX);
+}
+
+static unsigned bits(const struct sipovl_prefix *a)
+{
+	return a->family == AF_INET ? 32 : 128;
+}
+
+static uint32_t low32(const struct sipovl_prefix *a)
+{
+	const uint8_t *b = a->addr + (a->family == AF_INET ? 0 : 12);
+
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* usable offsets: 1 .. last (IPv4 leaves the network and broadcast addresses, IPv6 the
+ * subnet-router anycast address) */
+static uint32_t last_off(const struct pool *p)
+{
+	return p->range.family == AF_INET ? p->size - 2 : p->size - 1;
+}
+
+void pool_addr(const struct pool *p, uint32_t off, struct sipovl_prefix *out)
+{
+	uint32_t v = (low32(&p->range) & ~(p->size - 1)) | off;
+	uint8_t *b;
+
+	*out = p->range;
+	out->len = (uint8_t)bits(&p->range);
+	b = out->addr + (out->family == AF_INET ? 0 : 12);
+	b[0] = v >> 24;
+	b[1] = v >> 16;
+	b[2] = v >> 8;
+	b[3] = v;
+}
+
+/* the offset of @a in @p, or 0 when @a is not a usable address of the pool */
+static uint32_t off_of(const struct pool *p, const struct sipovl_prefix *a)
+{
+	unsigned plen = p->range.len, full = plen / 8;
+	uint32_t off;
+
+	if (a->family != p->range.family)
+		return 0;
+	if (memcmp(a->addr, p->range.addr, full))
+		return 0;
+	if (plen % 8) {
+		uint8_t m = (uint8_t)(0xff << (8 - plen % 8));
+
+		if ((a->addr[full] & m) != (p->range.addr[full] & m))
+			return 0;
+	}
+	off = low32(a) & (p->size - 1);
+	return off >= 1 && off <= last_off(p) ? off : 0;
+}
+
+const char *pool_fmt(const struct sipovl_prefix *a, char *buf, size_t n)
+{
+	if (!inet_ntop(a->family, a->addr, buf, (socklen_t)n))
+		snprintf(buf, n, "?");
+	return buf;
+}
+
+static int parse_addr(const char *s, struct sipovl_prefix *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->addr) == 1) {
+		a->family = AF_INET;
+		a->len = 32;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->addr) == 1) {
+		a->family = AF_INET6;
+		a->len = 128;
+		return 0;
+	}
+	return -1;
+}
+
+int pool_init(struct pool *p, const char *name, const struct sipovl_prefix *range, char *err, size_t errlen)
+{
+	unsigned host;
+
+	memset(p, 0, sizeof(*p));
+	if (!pool_name_ok(name))
+		return fail(err, errlen, "pool name: 1-%d characters of A-Z a-z 0-9 . _ -", POOL_NAME_MAX);
+	if (range->family != AF_INET && range->family != AF_INET6)
+		return fail(err, errlen, "pool %s: range must be IPv4 or IPv6", name);
+	host = bits(range) - range->len;
+	if (host < 2 || host > 16)
+		return fail(err, errlen, "pool %s: range must be an IPv4 /16 to /30 or an IPv6 /112 to /126", name);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->range = *range;
+	p->size = 1u << host;
+	return 0;
+}
+
+void pool_fini(struct pool *p)
+{
+	free(p->leases);
+	p->leases = NULL;
+	p->n = 0;
+}
+
+static size_t find_off(const struct pool *p, uint32_t off, bool *found)
+{
+	size_t lo = 0, hi = p->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (p->leases[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < p->n && p->leases[lo].off == off;
+	return lo;
+}
+
+static struct pool_lease *find_owner(const struct pool *p, const char *owner)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->leases[i].owner, owner))
+			return &p->leases[i];
+	return NULL;
+}
+
+static void remove_at(struct pool *p, size_t i)
+{
+	memmove(&p->leases[i], &p->leases[i + 1], (p->n - i - 1) * sizeof(p->leases[0]));
+	p->n--;
+}
+
+static enum pool_err insert(struct pool *p, uint32_t off, const char *owner)
+{
+	struct pool_lease *l;
+	bool found;
+	size_t i;
+
+	if (p->n >= POOL_MAX_LEASES)
+		return POOL_E_FULL;
+	l = realloc(p->leases, (p->n + 1) * sizeof(*l));
+	if (!l)
+		return POOL_E_NOMEM;
+	p->leases = l;
+	i = find_off(p, off, &found);
+	memmove(&l[i + 1], &l[i], (p->n - i) * sizeof(*l));
+	l[i].off = off;
+	snprintf(l[i].owner, sizeof(l[i].owner), "%s", owner);
+	p->n++;
+	return POOL_OK;
+}
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
+			 struct sipovl_prefix *out)
+{
+	struct pool_lease *cur;
+	uint32_t usable, start, off;
+	bool found;
+	size_t i;
+	enum pool_err e;
+
+	if (!pool_owner_ok(owner))
+		return POOL_E_INVAL;
+	cur = find_owner(p, owner);
+	if (want) {
+		off = off_of(p, want);
+		if (!off)
+			return POOL_E_RANGE;
+		i = find_off(p, off, &found);
+		if (found && strcmp(p->leases[i].owner, owner))
+			return POOL_E_TAKEN;
+		if (!found && cur) {
+			/* a move, in place: no allocation, so it works in a full table too */
+			struct pool_lease l = *cur;
+
+			remove_at(p, (size_t)(cur - p->leases));
+			l.off = off;
+			i = find_off(p, off, &found);
+			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
+			p->leases[i] = l;
+			p->n++;
+			p->gen++;
+		} else if (!found) {
+			e = insert(p, off, owner);
+			if (e)
+				return e;
+			p->gen++;
+		}
+		pool_addr(p, off, out);
+		return POOL_OK;
+	}
+	if (cur) {
+		pool_addr(p, cur->off, out);
+		return POOL_OK;
+	}
+	usable = last_off(p);
+	start = fnv1a(owner) % usable;
+	for (uint32_t k = 0; k < usable; k++) {
+		off = 1 + (start + k) % usable;
+		find_off(p, off, &found);
+		if (found)
+			continue;
+		e = insert(p, off, owner);
+		if (e)
+			return e;
+		p->gen++;
+		pool_addr(p, off, out);
+		return POOL_OK;
+	}
+	return POOL_E_FULL;
+}
+
+enum pool_err pool_release(struct pool *p, const char *owner)
+{
+	struct pool_lease *cur = pool_owner_ok(owner) ? find_owner(p, owner) : NULL;
+
+	if (!cur)
+		return POOL_E_NOLEASE;
+	remove_at(p, (size_t)(cur - p->leases));
+	p->gen++;
+	return POOL_OK;
+}
+
+const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr)
+{
+	uint32_t off = off_of(p, addr);
+	bool found;
+	size_t i;
+
+	if (!off)
+		return NULL;
+	i = find_off(p, off, &found);
+	return found ? p->leases[i].owner : NULL;
+}
+
+size_t pool_reconcile(struct pool *p, const char *const *live, size_t n_live)
+{
+	size_t released = 0;
+
+	for (size_t i = 0; i < p->n;) {
+		bool alive = false;
+
+		for (size_t j = 0; j < n_live && !alive; j++)
+			alive = !strcmp(live[j], p->leases[i].owner);
+		if (alive) {
+			i++;
+			continue;
+		}
+		remove_at(p, i);
+		released++;
+	}
+	if (released)
+		p->gen++;
+	return released;
+}
+
+/* ---- lease file ---- */
+
+static int cmp_owner(const void *a, const void *b)
+{
+	return strcmp((*(const struct pool_lease *const *)a)->owner, (*(const struct pool_lease *const *)b)->owner);
+}
+
+static int cmp_off(const void *a, const void *b)
+{
+	uint32_t x = ((const struct pool_lease *)a)->off, y = ((const struct pool_lease *)b)->off;
+
+	return x < y ? -1 : x > y;
+}
+
+/* splits @line (NUL-terminated, modified) at single spaces into at most @max words */
+static size_t words(char *line, char **w, size_t max)
+{
+	size_t n = 0;
+
+	for (char *s = line; *s && n < max;) {
+		w[n++] = s;
+		s = strchr(s, ' ');
+		if (!s)
+			break;
+		*s++ = 0;
+	}
+	return n;
+}
+
+int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct pool_lease *l = NULL, **byowner = NULL;
+	char line[256], *w[5], rng[INET6_ADDRSTRLEN + 8], abuf[INET6_ADDRSTRLEN];
+	size_t pos = 0, n = 0, lineno = 0;
+	int rc = -1;
+
+	if (memchr(buf, 0, len))
+		return fail(err, errlen, "lease file: contains a NUL byte");
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t ll;
+		struct sipovl_prefix a;
+
+		lineno++;
+		if (!nl) {
+			fail(err, errlen, "lease file line %zu: not terminated by a newline (truncated file?)", lineno);
+			goto out;
+		}
+		ll = (size_t)(nl - (buf + pos));
+		if (ll >= sizeof(line)) {
+			fail(err, errlen, "lease file line %zu: longer than %zu bytes", lineno, sizeof(line) - 1);
+			goto out;
+		}
+		memcpy(line, buf + pos, ll);
+		line[ll] = 0;
+		pos += ll + 1;
+		if (lineno == 1) {
+			snprintf(rng, sizeof(rng), "%s/%u", pool_fmt(&p->range, abuf, sizeof(abuf)), p->range.len);
+			if (words(line, w, 5) != 4 || strcmp(w[0], "sipovl-pool") || strcmp(w[1], "1")) {
+				fail(err, errlen, "lease file line 1: expected \"sipovl-pool 1 NAME RANGE\"");
+				goto out;
+			}
+			if (strcmp(w[2], p->name) || strcmp(w[3], rng)) {
+				fail(err, errlen, "lease file is for pool %.32s %.50s, not %s %s (a pool's range cannot change while it has leases)",
+				     w[2], w[3], p->name, rng);
+				goto out;
+			}
+			continue;
+		}
+		if (words(line, w, 3) != 2 || parse_addr(w[0], &a) || !pool_owner_ok(w[1])) {
+			fail(err, errlen, "lease file line %zu: expected \"ADDRESS IDENTITY-ID\"", lineno);
+			goto out;
+		}
+		if (n >= POOL_MAX_LEASES) {
+			fail(err, errlen, "lease file line %zu: more than %d leases", lineno, POOL_MAX_LEASES);
+			goto out;
+		}
+		if (!(n % 64)) {
+			struct pool_lease *t = realloc(l, (n + 64) * sizeof(*l));
+
+			if (!t) {
+				fail(err, errlen, "out of memory");
+				goto out;
+			}
+			l = t;
+		}
+		l[n].off = off_of(p, &a);
+		if (!l[n].off) {
+			fail(err, errlen, "lease file line %zu: %s is not a usable address of pool %s", lineno, w[0], p->name);
+			goto out;
+		}
+		snprintf(l[n].owner, sizeof(l[n].owner), "%s", w[1]);
+		n++;
+	}
+	if (!lineno) {
+		fail(err, errlen, "lease file: empty (expected at least its \"sipovl-pool\" line)");
+		goto out;
+	}
+	if (n) {
+		qsort(l, n, sizeof(*l), cmp_off);
+		for (size_t i = 1; i < n; i++)
+			if (l[i].off == l[i - 1].off) {
+				struct sipovl_prefix a;
+
+				pool_addr(p, l[i].off, &a);
+				fail(err, errlen, "lease file: %s is leased twice (to %s and %s)",
+				     pool_fmt(&a, abuf, sizeof(abuf)), l[i - 1].owner, l[i].owner);
+				goto out;
+			}
+		byowner = malloc(n * sizeof(*byowner));
+		if (!byowner) {
+			fail(err, errlen, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			byowner[i] = &l[i];
+		qsort(byowner, n, sizeof(*byowner), cmp_owner);
+		for (size_t i = 1; i < n; i++)
+			if (!strcmp(byowner[i]->owner, byowner[i - 1]->owner)) {
+				fail(err, errlen, "lease file: identity %s holds two leases", byowner[i]->owner);
+				goto out;
+			}
+	}
+	free(p->leases);
+	p->leases = l;
+	p->n = n;
+	p->gen++;
+	l = NULL;
+	rc = 0;
+out:
+	free(byowner);
+	free(l);
+	return rc;
+}
+
+size_t pool_dump(const struct pool *p, char *buf, size_t cap)
+{
+	char abuf[INET6_ADDRSTRLEN];
+	size_t o = 0;
+	int k;
+
+	k = snprintf(buf, cap, "sipovl-pool 1 %s %s/%u\n", p->name, pool_fmt(&p->range, abuf, sizeof(abuf)), p->range.len);
+	o += (size_t)k;
+	for (size_t i = 0; i < p->n; i++) {
+		struct sipovl_prefix a;
+
+		pool_addr(p, p->leases[i].off, &a);
+		k = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s %s\n", pool_fmt(&a, abuf, sizeof(abuf)),
+			     p->leases[i].owner);
+		o += (size_t)k;
+	}
+	return o;
+}
+
+/* ---- the pool service's messages ---- */
+
+size_t pool_reply_err(char *reply, size_t cap, enum pool_err e)
+{
+	int k = snprintf(reply, cap, "err %s %s\n", codes[e], pool_strerror(e));
+
+	return k < 0 ? 0 : (size_t)k;
+}
+
+size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t len, char *reply, size_t cap)
+{
+	char line[128], *w[4], abuf[INET6_ADDRSTRLEN];
+	struct sipovl_prefix want, out;
+	size_t nw;
+	enum pool_err e;
+	int k;
+
+	if (!len || len > sizeof(line) || req[len - 1] != '\n' || memchr(req, 0, len) ||
+	    memchr(req, '\n', len - 1))
+		return pool_reply_err(reply, cap, POOL_E_INVAL);
+	memcpy(line, req, len - 1);
+	line[len - 1] = 0;
+	nw = words(line, w, 4);
+	if (nw < 2 || strcmp(w[1], p->name) || !pool_owner_ok(caller))
+		return pool_reply_err(reply, cap, POOL_E_INVAL);
+	if (!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) {
+		if (nw == 3 && parse_addr(w[2], &want))
+			return pool_reply_err(reply, cap, POOL_E_INVAL);
+		e = pool_claim(p, caller, nw == 3 ? &want : NULL, &out);
+		if (e)
+			return pool_reply_err(reply, cap, e);
+		k = snprintf(reply, cap, "ok %s\n", pool_fmt(&out, abuf, sizeof(abuf)));
+		return k < 0 ? 0 : (size_t)k;
+	}
+	if (!strcmp(w[0], "release") && nw == 2) {
+		e = pool_release(p, caller);
+		if (e)
+			return pool_reply_err(reply, cap, e);
+		k = snprintf(reply, cap, "ok\n");
+		return (size_t)k;
+	}
+	return pool_reply_err(reply, cap, POOL_E_INVAL);
+}
+
+int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, char *err, size_t errlen)
+{
+	char line[160], *w[3];
+	size_t nw;
+
+	if (!len || len > sizeof(line) || buf[len - 1] != '\n' || memchr(buf, 0, len) || memchr(buf, '\n', len - 1))
+		return fail(err, errlen, "malformed pool reply");
+	memcpy(line, buf, len - 1);
+	line[len - 1] = 0;
+	if (!strncmp(line, "err ", 4)) {
+		char *sp = strchr(line + 4, ' ');
+
+		if (sp)
+			*sp = 0;
+		for (int c = POOL_E_INVAL; c <= POOL_E_STORE; c++)
+			if (!strcmp(line + 4, codes[c])) {
+				fail(err, errlen, "%s", sp ? sp + 1 : pool_strerror(c));
+				return c;
+			}
+		return fail(err, errlen, "malformed pool reply");
+	}
+	nw = words(line, w, 3);
+	if (nw == 1 && !strcmp(w[0], "ok"))
+		return 0;
+	if (nw == 2 && !strcmp(w[0], "ok") && out && !parse_addr(w[1], out))
+		return 0;
+	return fail(err, errlen, "malformed pool reply");
+}

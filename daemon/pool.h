@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sipovld ip-pool (I/O free): the leases of one named pool of overlay addresses, the lease file's
+ * text form, and the pool service's request/reply messages. Design: Documentation/design.md,
+ * "Endpoints and the ip-pool".
+ *
+ * A lease maps one Ziti identity (its id) to one address of the pool's range; an identity holds
+ * at most one lease of a pool, an address belongs to at most one identity. The terminator
+ * identity of an endpoint (listenOptions.identity "$ip_pool[NAME]") is its address's text form.
+ */
+#ifndef SIPOVL_DAEMON_POOL_H
+#define SIPOVL_DAEMON_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl/libsipovl.h"
+
+#define POOL_NAME_MAX 32        /* pool names: [A-Za-z0-9._-], 1-32 */
+#define POOL_OWNER_MAX 64       /* Ziti identity ids: [A-Za-z0-9._-], 1-64 */
+#define POOL_MAX_ADDRS 65536    /* usable addresses of one pool at most */
+#define POOL_MAX_LEASES 4096
+
+enum pool_err {
+	POOL_OK = 0,
+	POOL_E_INVAL,           /* malformed request, owner or address */
+	POOL_E_RANGE,           /* the address asked for is not in the pool */
+	POOL_E_TAKEN,           /* the address asked for is leased to another identity */
+	POOL_E_FULL,            /* no free address (or POOL_MAX_LEASES reached) */
+	POOL_E_NOLEASE,         /* release of an identity that holds no lease */
+	POOL_E_NOMEM,
+	POOL_E_STORE,           /* the change could not be written to the lease file: undone */
+};
+
+struct pool_lease {
+	uint32_t off;                   /* offset of the address in the range (1 .. size-1/-2) */
+	char owner[POOL_OWNER_MAX + 1];
+};
+
+struct pool {
+	char name[POOL_NAME_MAX + 1];
+	struct sipovl_prefix range;     /* IPv4 /16../30 or IPv6 /112../126 */
+	uint32_t size;                  /* addresses in the range, 2^(bits - len) */
+	struct pool_lease *leases;      /* sorted by off */
+	size_t n;
+	uint64_t gen;                   /* incremented by every change (the caller persists on change) */
+};
+
+const char *pool_strerror(enum pool_err e);
+bool pool_name_ok(const char *s);
+bool pool_owner_ok(const char *s);
+
+/* A pool NAME of RANGE, with no lease. Returns 0, or -1 with @err saying what was wrong. */
+int pool_init(struct pool *p, const char *name, const struct sipovl_prefix *range, char *err, size_t errlen);
+void pool_fini(struct pool *p);
+
+/* The lease of @owner. When @owner holds one, that address (stable; @want ignored unless it
+ * names another address, then POOL_E_TAKEN if that one is someone else's, else the lease moves).
+ * Otherwise @want when given (the address the endpoint held before, e.g. after the pool's lease
+ * file was restored from an older backup), else the first free address from a start derived
+ * from @owner (so a lost lease file still tends to give the same address). @out: the address. */
+enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
+			 struct sipovl_prefix *out);
+enum pool_err pool_release(struct pool *p, const char *owner);
+/* The owner of @addr, or NULL. */
+const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr);
+/* Releases the leases of identities not in @live (the network's identity ids, e.g. after an
+ * identity was deleted). Returns the number released. */
+size_t pool_reconcile(struct pool *p, const char *const *live, size_t n_live);
+
+/* The lease file: "sipovl-pool 1 NAME RANGE\n" then one "ADDRESS OWNER\n" per lease.
+ * pool_load replaces @p's leases with the file's; any error leaves @p unchanged and names the
+ * line. pool_dump returns the length written (truncated: >= @cap, as snprintf). */
+int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t errlen);
+size_t pool_dump(const struct pool *p, char *buf, size_t cap);
+
+/* The pool service (one request, one reply per Ziti connection):
+ *   "claim POOL [ADDRESS]\n" -> "ok ADDRESS\n" | "err CODE text\n"
+ *   "release POOL\n"         -> "ok\n" | "err CODE text\n"
+ * The owner is @caller, the dialer's authenticated identity id, never a field of the request:
+ * an identity cannot claim or release another's lease. Returns the reply's length. */
+size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t len, char *reply, size_t cap);
+/* The reply "err CODE text\n" of @e. */
+size_t pool_reply_err(char *reply, size_t cap, enum pool_err e);
+/* Parses a reply: 0 and @out (claim) on "ok", else the pool_err code (>0) with its text in
+ * @err, -1 when malformed. */
+int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, char *err, size_t errlen);
+
+/* @a as text ("100.127.0.5"), @a from an offset of @p */
+const char *pool_fmt(const struct sipovl_prefix *a, char *buf, size_t n);
+void pool_addr(const struct pool *p, uint32_t off, struct sipovl_prefix *out);
+
+#endif

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld ip-pool: the lease file on disk (the pool server's side of pool.h). Reads it whole,
+ * parses it with pool_load (I/O free); writes it to a temporary file beside it, fsyncs it,
+ * renames it over the old one and fsyncs the directory, so after a crash the file is the old
+ * one or the new one, never a mix, and a lease acknowledged after pool_store_write is on disk.
+ * Small blocking file I/O: called at start and after each change of a pool of at most
+ * POOL_MAX_LEASES leases (under 400 KiB).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/pool.h"
+#include "daemon/pool_store.h"
+
+#define STORE_MAX (512u << 10)
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen)
+{
+	char *buf = NULL, lerr[300];
+	struct stat st;
+	size_t n = 0;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)STORE_MAX) {
+		fail(err, errlen, "%s: not a regular file of at most %u bytes", path, STORE_MAX);
+		goto out;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fail(err, errlen, "%s: %s", path, r ? strerror(errno) : "shorter than its size");
+			goto out;
+		}
+		n += (size_t)r;
+	}
+	if (pool_load(p, buf, n, lerr, sizeof(lerr))) {
+		fail(err, errlen, "%s: %s", path, lerr);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int pool_store_write(const char *path, const struct pool *p, char *err, size_t errlen)
+{
+	size_t len = pool_dump(p, NULL, 0), off = 0;
+	char *buf = malloc(len + 1), *tmp = NULL, *dcopy = NULL;
+	int fd = -1, dfd, rc = -1;
+
+	if (buf && asprintf(&tmp, "%s.tmp", path) < 0)
+		tmp = NULL;
+	if (!buf || !tmp || !(dcopy = strdup(path))) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	pool_dump(p, buf, len + 1);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		fail(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			fail(err, errlen, "%s: %s", tmp, strerror(errno));
+			goto out_unlink;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd)) {
+		fail(err, errlen, "%s: fsync: %s", tmp, strerror(errno));
+		goto out_unlink;
+	}
+	close(fd);
+	fd = -1;
+	if (rename(tmp, path)) {
+		fail(err, errlen, "%s: rename: %s", path, strerror(errno));
+		goto out_unlink;
+	}
+	dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+	goto out;
+out_unlink:
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(tmp);
+	free(dcopy);
+	return rc;
+}
+
+size_t pool_store_serve(struct pool *p, const char *path, const char *caller, const char *req, size_t len,
+			char *reply, size_t cap, char *err, size_t errlen)
+{
+	struct pool_lease *save = malloc((p->n ? p->n : 1) * sizeof(*save));
+	size_t save_n = p->n, n;
+	uint64_t gen = p->gen;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!save)
+		return pool_reply_err(reply, cap, POOL_E_NOMEM);
+	if (p->n)
+		memcpy(save, p->leases, p->n * sizeof(*save));
+	n = pool_serve(p, caller, req, len, reply, cap);
+	if (p->gen != gen && pool_store_write(path, p, err, errlen)) {
+		free(p->leases);
+		p->leases = save;
+		p->n = save_n;
+		p->gen = gen;
+		return pool_reply_err(reply, cap, POOL_E_STORE);
+	}
+	free(save);
+	return n;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* sipovld ip-pool: the lease file on disk (pool_store.c). */
+#ifndef SIPOVL_DAEMON_POOL_STORE_H
+#define SIPOVL_DAEMON_POOL_STORE_H
+
+#include <stddef.h>
+
+struct pool;
+
+/* Loads @path into @p: 0; 1 when the file does not exist (@p unchanged: a new pool); -1 with
+ * @err naming the file and what was wrong (@p unchanged). */
+int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen);
+/* Replaces @path atomically with @p's leases (mode 0600): 0, or -1 with @err (the old file
+ * stays). */
+int pool_store_write(const char *path, const struct pool *p, char *err, size_t errlen);
+/*
+ * The pool server's answer to one request (pool_serve): a change is written to @path before the
+ * reply is made, so an "ok" lease is on disk; when it cannot be written the change is undone
+ * and the reply is "err store" (@err says why, for the log). Returns the reply's length.
+ */
+size_t pool_store_serve(struct pool *p, const char *path, const char *caller, const char *req, size_t len,
+			char *reply, size_t cap, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests (TAP 13) of sipovld's ip-pool (daemon/pool.c): allocation (unique, stable, the
+ * asked-for address, exhaustion, conflicts), release and reconciliation with the network's
+ * identities, the lease file (round trip, every malformed form refused without change), the
+ * pool service's messages (the owner is the authenticated caller). Built with ASan/UBSan
+ * ($(O)/san/pool-unit); run by tests/daemon/run.sh.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/pool.h"
+#include "daemon/pool_store.h"
+
+#include "tests/daemon/tap.h"
+
+static struct sipovl_prefix pfx(const char *s, unsigned len)
+{
+	struct sipovl_prefix p = { 0 };
+
+	p.family = strchr(s, ':') ? AF_INET6 : AF_INET;
+	inet_pton(p.family, s, p.addr);
+	p.len = (uint8_t)len;
+	return p;
+}
+
+static void pinit(struct pool *p, const char *name, const char *range, unsigned len)
+{
+	struct sipovl_prefix r = pfx(range, len);
+	char err[200];
+
+	if (pool_init(p, name, &r, err, sizeof(err))) {
+		printf("Bail out! %s\n", err);
+		exit(1);
+	}
+}
+
+/* @a is leased to @who (false when free) */
+static int owner_is(const struct pool *p, const struct sipovl_prefix *a, const char *who)
+{
+	const char *o = pool_owner_of(p, a);
+
+	return o && !strcmp(o, who);
+}
+
+static const char *fmt(const struct sipovl_prefix *a)
+{
+	static char b[4][INET6_ADDRSTRLEN];
+	static int i;
+
+	i = (i + 1) % 4;
+	return pool_fmt(a, b[i], sizeof(b[i]));
+}
+
+static void test_init(void)
+{
+	struct pool p;
+	char err[200];
+	struct sipovl_prefix r;
+
+	r = pfx("100.127.0.0", 24);
+	ok(!pool_init(&p, "voip-ips", &r, err, sizeof(err)) && p.size == 256, "init: a /24 pool has 256 addresses");
+	pool_fini(&p);
+	r = pfx("100.127.0.0", 31);
+	ok(pool_init(&p, "voip-ips", &r, err, sizeof(err)) && strstr(err, "/16 to /30"), "init: a /31 is refused: %s", err);
+	r = pfx("10.0.0.0", 8);
+	ok(pool_init(&p, "voip-ips", &r, err, sizeof(err)) && strstr(err, "/16 to /30"), "init: a /8 is refused (too large)");
+	r = pfx("100.127.0.0", 24);
+	ok(pool_init(&p, "voip ips", &r, err, sizeof(err)) && strstr(err, "pool name"), "init: a name with a space is refused: %s", err);
+	ok(pool_init(&p, "", &r, err, sizeof(err)) && strstr(err, "pool name"), "init: an empty name is refused");
+	r = pfx("fd00:5::", 120);
+	ok(!pool_init(&p, "v6", &r, err, sizeof(err)) && p.size == 256, "init: an IPv6 /120 pool");
+	pool_fini(&p);
+}
+
+static void test_claim(void)
+{
+	struct pool p;
+	struct sipovl_prefix r = pfx("100.127.0.0", 29), a, b, c, w;
+	char err[200], id[32];
+	enum pool_err e;
+	int uniq = 1, inrange = 1;
+
+	pool_init(&p, "voip-ips", &r, err, sizeof(err));
+	/* a /29: 8 addresses, 6 usable (.1 to .6) */
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof(id), "phone%d", i);
+		e = pool_claim(&p, id, NULL, &a);
+		if (e || a.addr[3] < 1 || a.addr[3] > 6 || a.len != 32)
+			inrange = 0;
+		for (int j = 0; j < i; j++)
+			if (p.leases[j].off == p.leases[j + 1].off)
+				uniq = 0;
+	}
+	ok(inrange && p.n == 6, "claim: 6 identities get the 6 usable addresses of a /29 (no network, no broadcast)");
+	ok(uniq, "claim: no address leased twice");
+	e = pool_claim(&p, "phone6", NULL, &a);
+	ok(e == POOL_E_FULL && p.n == 6, "claim: a 7th identity: pool exhausted (%s), nothing changed", pool_strerror(e));
+	e = pool_claim(&p, "phone3", NULL, &a);
+	ok(!e && owner_is(&p, &a, "phone3"), "claim: again by phone3: its own address %s (stable)", fmt(&a));
+	ok(!pool_release(&p, "phone3") && p.n == 5 && !pool_owner_of(&p, &a), "release: phone3's address is free");
+	ok(pool_release(&p, "phone3") == POOL_E_NOLEASE, "release: twice: no lease");
+	e = pool_claim(&p, "phone6", NULL, &b);
+	ok(!e && !memcmp(&a, &b, sizeof(a)), "claim: phone6 gets the released address %s", fmt(&b));
+	pool_fini(&p);
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	pool_claim(&p, "alice", NULL, &a);
+	w = pfx("100.127.0.77", 32);
+	e = pool_claim(&p, "bob", &w, &b);
+	ok(!e && !memcmp(&b, &w, sizeof(w)), "claim: bob asks for %s and gets it", fmt(&w));
+	e = pool_claim(&p, "carol", &w, &c);
+	ok(e == POOL_E_TAKEN && owner_is(&p, &w, "bob") && p.n == 2,
+	   "claim: carol asks for bob's %s: taken, bob keeps it, nothing changed", fmt(&w));
+	e = pool_claim(&p, "bob", &a, &c);
+	ok(e == POOL_E_TAKEN, "claim: bob asks for alice's address: taken");
+	w = pfx("100.127.0.78", 32);
+	e = pool_claim(&p, "bob", &w, &c);
+	ok(!e && owner_is(&p, &w, "bob") && !pool_owner_of(&p, &b) && p.n == 2,
+	   "claim: bob asks for a free address: his lease moves (one lease per identity)");
+	w = pfx("100.127.1.5", 32);
+	ok(pool_claim(&p, "dave", &w, &c) == POOL_E_RANGE, "claim: an address outside the range: not in the pool");
+	w = pfx("100.127.0.255", 32);
+	ok(pool_claim(&p, "dave", &w, &c) == POOL_E_RANGE, "claim: the broadcast address: not usable");
+	w = pfx("100.127.0.0", 32);
+	ok(pool_claim(&p, "dave", &w, &c) == POOL_E_RANGE, "claim: the network address: not usable");
+	w = pfx("fd00::1", 128);
+	ok(pool_claim(&p, "dave", &w, &c) == POOL_E_RANGE, "claim: an IPv6 address in an IPv4 pool: not in the pool");
+	ok(pool_claim(&p, "bad id", NULL, &c) == POOL_E_INVAL && pool_claim(&p, "", NULL, &c) == POOL_E_INVAL,
+	   "claim: malformed identity ids refused");
+	pool_fini(&p);
+
+	/* stable start: a lost lease file gives the same addresses when claimed in another order */
+	{
+		struct pool q1, q2;
+		struct sipovl_prefix x1, x2;
+		int same = 0;
+
+		pinit(&q1, "n", "100.127.0.0", 16);
+		pinit(&q2, "n", "100.127.0.0", 16);
+		for (int i = 0; i < 20; i++) {
+			snprintf(id, sizeof(id), "id-%d", i);
+			pool_claim(&q1, id, NULL, &x1);
+		}
+		for (int i = 19; i >= 0; i--) {
+			snprintf(id, sizeof(id), "id-%d", i);
+			pool_claim(&q2, id, NULL, &x2);
+			if (owner_is(&q1, &x2, id))
+				same++;
+		}
+		ok(same == 20, "claim: 20 identities in reverse order on an empty /16 get the same addresses (%d of 20)", same);
+		pool_fini(&q1);
+		pool_fini(&q2);
+	}
+	pinit(&p, "v6", "fd00:5::", 126);
+	inrange = !pool_claim(&p, "a", NULL, &a) && !pool_claim(&p, "b", NULL, &b) && !pool_claim(&p, "c", NULL, &c) &&
+	    pool_claim(&p, "d", NULL, &w) == POOL_E_FULL && a.family == AF_INET6 && a.len == 128;
+	ok(inrange,
+	   "claim: an IPv6 /126 has 3 usable addresses (%s %s %s)", fmt(&a), fmt(&b), fmt(&c));
+	pool_fini(&p);
+}
+
+/* a full lease table (POOL_MAX_LEASES): an identity can still move its own lease */
+static void test_full_move(void)
+{
+	struct pool p;
+	struct sipovl_prefix a, w;
+	char id[32];
+	enum pool_err e = POOL_OK;
+	int i;
+
+	pinit(&p, "big", "100.64.0.0", 16);
+	for (i = 0; i < POOL_MAX_LEASES && !e; i++) {
+		snprintf(id, sizeof(id), "id-%d", i);
+		e = pool_claim(&p, id, NULL, &a);
+	}
+	ok(!e && p.n == POOL_MAX_LEASES && pool_claim(&p, "one-more", NULL, &a) == POOL_E_FULL,
+	   "full: %d leases, the next identity is refused (full)", POOL_MAX_LEASES);
+	pool_claim(&p, "id-7", NULL, &a);
+	for (uint32_t off = 1; off < p.size - 1; off++) {
+		pool_addr(&p, off, &w);
+		if (!pool_owner_of(&p, &w))
+			break;
+	}
+	e = pool_claim(&p, "id-7", &w, &a);
+	ok(!e && owner_is(&p, &w, "id-7") && p.n == POOL_MAX_LEASES,
+	   "full: id-7 moves its lease to %s all the same (%s)", fmt(&w), pool_strerror(e));
+	pool_fini(&p);
+}
+
+static void test_reconcile(void)
+{
+	struct pool p;
+	struct sipovl_prefix a;
+	const char *live[] = { "alice", "carol" };
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	pool_claim(&p, "alice", NULL, &a);
+	pool_claim(&p, "bob", NULL, &a);
+	pool_claim(&p, "carol", NULL, &a);
+	ok(pool_reconcile(&p, live, 2) == 1 && p.n == 2 && !pool_claim(&p, "alice", NULL, &a) && p.n == 2,
+	   "reconcile: bob deleted from the network: his lease released, alice keeps hers");
+	ok(pool_reconcile(&p, live, 2) == 0, "reconcile: nothing more to release");
+	pool_fini(&p);
+}
+
+static void test_file(void)
+{
+	struct pool p, q;
+	struct sipovl_prefix a, b;
+	char err[300], buf[4096];
+	size_t len;
+	uint64_t gen;
+	static const struct {
+		const char *text, *want, *what;
+	} bad[] = {
+		{ "", "empty", "an empty file" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24", "not terminated", "a truncated header" },
+		{ "sipovl-pool 2 voip-ips 100.127.0.0/24\n", "expected \"sipovl-pool 1", "another version" },
+		{ "sipovl-pool 1 other 100.127.0.0/24\n", "is for pool other", "another pool's file" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/23\n", "range cannot change", "another range" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.9 alice", "line 2: not terminated", "a truncated lease" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.9\n", "line 2: expected", "a lease with no identity" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.9  alice\n", "line 2: expected", "two spaces" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.x alice\n", "line 2: expected", "a bad address" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.9 al/ice\n", "line 2: expected", "a bad identity id" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.1.9 alice\n", "line 2: 100.127.1.9 is not a usable", "an address out of the range" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.255 alice\n", "not a usable", "the broadcast address" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.9 alice\n100.127.0.9 bob\n", "100.127.0.9 is leased twice", "one address twice" },
+		{ "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.9 alice\n100.127.0.10 alice\n", "alice holds two leases", "one identity twice" },
+	};
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	pool_claim(&p, "alice", NULL, &a);
+	pool_claim(&p, "bob", NULL, &b);
+	len = pool_dump(&p, buf, sizeof(buf));
+	pinit(&q, "voip-ips", "100.127.0.0", 24);
+	ok(len < sizeof(buf) && !pool_load(&q, buf, len, err, sizeof(err)) && q.n == 2 &&
+	   owner_is(&q, &a, "alice") && owner_is(&q, &b, "bob"),
+	   "file: dump then load (a restart): the same two leases");
+	ok(!strncmp(buf, "sipovl-pool 1 voip-ips 100.127.0.0/24\n", 38), "file: header \"sipovl-pool 1 voip-ips 100.127.0.0/24\"");
+	ok(pool_dump(&p, buf, 10) == len, "file: dump into a short buffer returns the length needed");
+	gen = q.gen;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		ok(pool_load(&q, bad[i].text, strlen(bad[i].text), err, sizeof(err)) && strstr(err, bad[i].want) &&
+		   q.n == 2 && q.gen == gen && owner_is(&q, &a, "alice"),
+		   "file: %s refused, leases unchanged: %s", bad[i].what, err);
+	}
+	ok(pool_load(&q, "sipovl-pool 1 voip-ips 100.127.0.0/24\n\0", 39, err, sizeof(err)) && strstr(err, "NUL"),
+	   "file: a NUL byte refused");
+	ok(!pool_load(&q, "sipovl-pool 1 voip-ips 100.127.0.0/24\n", 38, err, sizeof(err)) && q.n == 0,
+	   "file: a header alone: no lease");
+	pool_fini(&p);
+	pool_fini(&q);
+}
+
+static void test_serve(void)
+{
+	struct pool p;
+	struct sipovl_prefix a, b;
+	char err[200], rep[200], req[200];
+	size_t n;
+	int rc;
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	n = pool_serve(&p, "alice", "claim voip-ips\n", 15, rep, sizeof(rep));
+	rc = pool_parse_reply(rep, n, &a, err, sizeof(err));
+	ok(!rc && owner_is(&p, &a, "alice"), "serve: claim by alice: %.*s", (int)n - 1, rep);
+	snprintf(req, sizeof(req), "claim voip-ips %s\n", fmt(&a));
+	n = pool_serve(&p, "mallory", req, strlen(req), rep, sizeof(rep));
+	rc = pool_parse_reply(rep, n, &b, err, sizeof(err));
+	ok(rc == POOL_E_TAKEN && strstr(err, "another identity") && owner_is(&p, &a, "alice"),
+	   "serve: mallory claims alice's address: %.*s", (int)n - 1, rep);
+	n = pool_serve(&p, "mallory", "release voip-ips\n", 17, rep, sizeof(rep));
+	ok(pool_parse_reply(rep, n, NULL, err, sizeof(err)) == POOL_E_NOLEASE && p.n == 1,
+	   "serve: mallory's release cannot release alice's lease (the owner is the caller)");
+	n = pool_serve(&p, "alice", "claim voip-ips\n", 15, rep, sizeof(rep));
+	ok(!pool_parse_reply(rep, n, &b, err, sizeof(err)) && !memcmp(&a, &b, sizeof(a)),
+	   "serve: alice claims again (a restart, a re-enrollment with the same id): the same address");
+	n = pool_serve(&p, "alice", "release voip-ips\n", 17, rep, sizeof(rep));
+	ok(!pool_parse_reply(rep, n, NULL, err, sizeof(err)) && p.n == 0, "serve: alice releases");
+	{
+		static const char *const badreq[] = {
+			"claim voip-ips", "claim other\n", "claim\n", "claim voip-ips 1.2.3\n", "grab voip-ips\n",
+			"claim voip-ips\nclaim voip-ips\n", "claim voip-ips 100.127.0.5 x\n", "",
+		};
+		int all = 1;
+
+		for (size_t i = 0; i < sizeof(badreq) / sizeof(badreq[0]); i++) {
+			n = pool_serve(&p, "alice", badreq[i], strlen(badreq[i]), rep, sizeof(rep));
+			if (pool_parse_reply(rep, n, NULL, err, sizeof(err)) != POOL_E_INVAL || p.n)
+				all = 0;
+		}
+		ok(all, "serve: 8 malformed requests: err inval, no lease made");
+	}
+	n = pool_serve(&p, "bad caller", "claim voip-ips\n", 15, rep, sizeof(rep));
+	ok(pool_parse_reply(rep, n, NULL, err, sizeof(err)) == POOL_E_INVAL && !p.n, "serve: a malformed caller id: err inval");
+	ok(pool_parse_reply("ok\n", 3, NULL, err, sizeof(err)) == 0 &&
+	   pool_parse_reply("ok 1.2.3\n", 9, &a, err, sizeof(err)) == -1 &&
+	   pool_parse_reply("err bogus x\n", 12, NULL, err, sizeof(err)) == -1 &&
+	   pool_parse_reply("ok 1.2.3.4", 10, &a, err, sizeof(err)) == -1,
+	   "reply: malformed replies are refused");
+	pool_fini(&p);
+}
+
+/* the lease file on disk (pool_store.c): a restart reads back what was acknowledged */
+static void test_store(void)
+{
+	struct pool p, q;
+	struct sipovl_prefix a, b;
+	char dir[] = "/tmp/pool-unit.XXXXXX", path[64], tmp[80], err[400];
+	FILE *f;
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "store: mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/voip-ips.leases", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	pinit(&q, "voip-ips", "100.127.0.0", 24);
+	ok(pool_store_read(path, &q, err, sizeof(err)) == 1 && !q.n, "store: no file yet: a new pool");
+	pool_claim(&p, "alice", NULL, &a);
+	pool_claim(&p, "bob", NULL, &b);
+	rc = pool_store_write(path, &p, err, sizeof(err));
+	ok(!rc && access(tmp, F_OK), "store: written, no temporary file left (%s)", rc ? err : "ok");
+	ok(!pool_store_read(path, &q, err, sizeof(err)) && q.n == 2 && owner_is(&q, &a, "alice") &&
+		   owner_is(&q, &b, "bob"),
+	   "store: a restarted server reads both leases back");
+	pool_release(&p, "bob");
+	pool_store_write(path, &p, err, sizeof(err));
+	ok(!pool_store_read(path, &q, err, sizeof(err)) && q.n == 1 && !pool_owner_of(&q, &b),
+	   "store: a release is persisted too");
+	f = fopen(path, "a");
+	if (f) {
+		fputs("100.127.0.300 carol\n", f);
+		fclose(f);
+	}
+	ok(pool_store_read(path, &q, err, sizeof(err)) == -1 && strstr(err, path) && strstr(err, "line 3") && q.n == 1,
+	   "store: a damaged file is refused naming file and line, leases unchanged: %s", err);
+	unlink(path);
+	ok(!symlink("/etc/passwd", path) && pool_store_read(path, &q, err, sizeof(err)) == -1 && q.n == 1,
+	   "store: a symbolic link is not followed: %s", err);
+	unlink(path);
+	snprintf(tmp, sizeof(tmp), "%s/none/voip-ips.leases", dir);
+	ok(pool_store_write(tmp, &p, err, sizeof(err)) == -1 && strstr(err, "none/voip-ips.leases.tmp"),
+	   "store: an unwritable place: error naming the file: %s", err);
+	/* a request served: the change is on disk before the "ok"; a failed write undoes it */
+	{
+		char rep[200], sub[80];
+		size_t n;
+
+		snprintf(sub, sizeof(sub), "%s/d", dir);
+		mkdir(sub, 0700);
+		snprintf(path, sizeof(path), "%s/d/voip-ips.leases", dir);
+		pool_fini(&p);
+		pinit(&p, "voip-ips", "100.127.0.0", 24);
+		n = pool_store_serve(&p, path, "carol", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
+		pool_fini(&q);
+		pinit(&q, "voip-ips", "100.127.0.0", 24);
+		ok(!pool_parse_reply(rep, n, &a, err, sizeof(err)) && !pool_store_read(path, &q, err, sizeof(err)) &&
+			   q.n == 1 && owner_is(&q, &a, "carol"),
+		   "store: carol's claim answered ok %s is in the lease file", fmt(&a));
+		n = pool_store_serve(&p, path, "carol", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
+		ok(!pool_parse_reply(rep, n, &b, err, sizeof(err)) && !memcmp(&a, &b, sizeof(a)) && p.n == 1,
+		   "store: the same claim again: same address, nothing to write");
+		unlink(path);
+		rmdir(sub); /* the next write fails: no such directory */
+		n = pool_store_serve(&p, path, "dave", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
+		ok(strstr(err, "voip-ips.leases") && pool_parse_reply(rep, n, &b, err, sizeof(err)) == POOL_E_STORE &&
+			   p.n == 1 && owner_is(&p, &a, "carol"),
+		   "store: a claim whose lease cannot be written: err store (%.*s), no lease for dave", (int)n - 1, rep);
+		n = pool_store_serve(&p, path, "carol", "release voip-ips\n", 17, rep, sizeof(rep), err, sizeof(err));
+		ok(pool_parse_reply(rep, n, NULL, err, sizeof(err)) == POOL_E_STORE && p.n == 1 &&
+			   owner_is(&p, &a, "carol"),
+		   "store: a release that cannot be written: err store, carol keeps her lease");
+	}
+	rmdir(dir);
+	pool_fini(&p);
+	pool_fini(&q);
+}
+
+int main(void)
+{
+	printf("TAP version 13\n");
+	test_init();
+	test_claim();
+	test_full_move();
+	test_reconcile();
+	test_file();
+	test_serve();
+	test_store();
+	printf("1..%d\n", n);
+	return failed ? 1 : 0;
+}

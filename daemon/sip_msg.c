@@ -435,13 +435,12 @@ bool sip_next_value(struct sip_str list, size_t *pos, struct sip_str *v)
 	return true;
 }
 
-/* where the header parameters of a name-addr/addr-spec start (the first ';' after the URI) */
-static size_t params_at(struct sip_str v)
+/* the first of @stops in @v outside a quoted string (a display name), or v.n */
+static size_t unquoted(struct sip_str v, const char *stops)
 {
 	bool q = false;
-	size_t i;
 
-	for (i = 0; i < v.n; i++) {
+	for (size_t i = 0; i < v.n; i++) {
 		if (q) {
 			if (v.p[i] == '\\' && i + 1 < v.n)
 				i++;
@@ -449,20 +448,25 @@ static size_t params_at(struct sip_str v)
 				q = false;
 		} else if (v.p[i] == '"') {
 			q = true;
-		} else if (v.p[i] == '<') {
-			const char *gt = memchr(v.p + i, '>', v.n - i);
-
-			if (!gt)
-				return v.n;
-			i = (size_t)(gt - v.p);
-			const char *sc = memchr(v.p + i, ';', v.n - i);
-
-			return sc ? (size_t)(sc - v.p) : v.n;
-		} else if (v.p[i] == ';') {
+		} else if (v.p[i] && strchr(stops, v.p[i])) {
 			return i;
 		}
 	}
 	return v.n;
+}
+
+/* where the header parameters of a name-addr/addr-spec start (the first ';' after the URI) */
+static size_t params_at(struct sip_str v)
+{
+	size_t i = unquoted(v, "<;");
+
+	if (i < v.n && v.p[i] == '<') {
+		const char *gt = memchr(v.p + i, '>', v.n - i);
+		const char *sc = gt ? memchr(gt, ';', v.n - (size_t)(gt - v.p)) : NULL;
+
+		return sc ? (size_t)(sc - v.p) : v.n;
+	}
+	return i;
 }
 
 bool sip_hdr_param(struct sip_str v, const char *name, struct sip_str *out)
@@ -496,23 +500,14 @@ bool sip_hdr_param(struct sip_str v, const char *name, struct sip_str *out)
 
 struct sip_str sip_hdr_uri(struct sip_str v)
 {
-	bool q = false;
+	size_t i = unquoted(v, "<");
 
-	for (size_t i = 0; i < v.n; i++) {
-		if (q) {
-			if (v.p[i] == '\\' && i + 1 < v.n)
-				i++;
-			else if (v.p[i] == '"')
-				q = false;
-		} else if (v.p[i] == '"') {
-			q = true;
-		} else if (v.p[i] == '<') {
-			const char *gt = memchr(v.p + i, '>', v.n - i);
+	if (i < v.n) {
+		const char *gt = memchr(v.p + i, '>', v.n - i);
 
-			if (!gt)
-				return (struct sip_str){ v.p + v.n, 0 };
-			return trim((struct sip_str){ v.p + i + 1, (size_t)(gt - v.p) - i - 1 });
-		}
+		if (!gt)
+			return (struct sip_str){ v.p + v.n, 0 };
+		return trim((struct sip_str){ v.p + i + 1, (size_t)(gt - v.p) - i - 1 });
 	}
 	return trim((struct sip_str){ v.p, params_at(v) });
 }

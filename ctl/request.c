@@ -93,15 +93,20 @@ int sipovld_request(const char *path, const char *req, struct json_object **doc,
 	}
 	/* A full backlog makes a non-blocking connect(2) fail with EAGAIN: retry until the deadline. */
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno == EINTR || (errno == EAGAIN && mono_ms() < deadline)) {
-			if (errno == EAGAIN)
+		int e = errno;
+
+		if (e == EINTR || (e == EAGAIN && mono_ms() < deadline)) {
+			if (e == EAGAIN)
 				usleep(10000);
 			continue;
 		}
-		snprintf(err, errlen, "sipovld not running (cannot connect to %s: %s)", path,
-			 strerror(errno));
 		close(fd);
-		return errno == EAGAIN ? SIPOVLD_REQ_FAIL : SIPOVLD_REQ_NOT_RUNNING;
+		if (e == EAGAIN) {
+			snprintf(err, errlen, "sipovld did not accept on %s within %d s", path, tmo);
+			return SIPOVLD_REQ_FAIL;
+		}
+		snprintf(err, errlen, "sipovld not running (cannot connect to %s: %s)", path, strerror(e));
+		return SIPOVLD_REQ_NOT_RUNNING;
 	}
 	llen = strlen(req) + 1;
 	line = malloc(llen + 1);

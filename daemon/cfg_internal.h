@@ -18,7 +18,8 @@ void cfg_prefix_mask(struct sipovl_prefix *p);
 /* A decimal port 0-65535: 0, else -1. */
 int cfg_parse_port(const char *s, uint16_t *port);
 /* Formats into @err (when given) and returns -1. */
-int cfg_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#include "daemon/errf.h"
+#define cfg_fail errf /* message into err, -1 */
 /* One JSON object (not another type, no trailing data); NULL with @err. */
 struct json_object *cfg_parse_json(const char *json, size_t len, char *err, size_t errlen);
 bool cfg_get(struct json_object *o, const char *key, struct json_object **v);

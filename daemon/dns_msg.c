@@ -2,24 +2,11 @@
 /*
  * DNS message parser and builder (I/O free, see dns_msg.h).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/errf.h"
 #include "daemon/dns_msg.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -44,40 +31,40 @@ static int name_read(const uint8_t *msg, size_t len, size_t off, char *out, size
 	bool jumped = false;
 
 	if (outlen < 1)
-		return fail(err, errlen, "no room for the name");
+		return errf(err, errlen, "no room for the name");
 	for (;;) {
 		if (off >= len)
-			return fail(err, errlen, "name runs past the end of the message");
+			return errf(err, errlen, "name runs past the end of the message");
 		uint8_t l = msg[off];
 
 		if ((l & 0xc0) == 0xc0) {
 			if (off + 1 >= len)
-				return fail(err, errlen, "compression pointer cut short");
+				return errf(err, errlen, "compression pointer cut short");
 			size_t ptr = (size_t)(l & 0x3f) << 8 | msg[off + 1];
 
 			if (!jumped && next)
 				*next = off + 2;
 			jumped = true;
 			if (ptr >= lim)
-				return fail(err, errlen, "compression pointer to offset %zu does not point backwards", ptr);
+				return errf(err, errlen, "compression pointer to offset %zu does not point backwards", ptr);
 			lim = ptr;
 			off = ptr;
 			continue;
 		}
 		if (l & 0xc0)
-			return fail(err, errlen, "label type 0x%02x is not supported", l & 0xc0);
+			return errf(err, errlen, "label type 0x%02x is not supported", l & 0xc0);
 		wire += 1u + l;
 		if (wire > DNS_WIRE_NAME_MAX)
-			return fail(err, errlen, "name longer than %d bytes", DNS_WIRE_NAME_MAX);
+			return errf(err, errlen, "name longer than %d bytes", DNS_WIRE_NAME_MAX);
 		if (off + 1 + l > len)
-			return fail(err, errlen, "label runs past the end of the message");
+			return errf(err, errlen, "label runs past the end of the message");
 		if (wout)
 			memcpy(wout + wire - 1 - l, msg + off, 1u + l);
 		if (!l)
 			break;
 		if (o) {
 			if (o + 1 >= outlen)
-				return fail(err, errlen, "no room for the name");
+				return errf(err, errlen, "no room for the name");
 			out[o++] = '.';
 		}
 		for (size_t i = 0; i < l; i++) {
@@ -87,11 +74,11 @@ static int name_read(const uint8_t *msg, size_t len, size_t off, char *out, size
 				c = (uint8_t)(c + 32);
 			if (plain_char(c)) {
 				if (o + 1 >= outlen)
-					return fail(err, errlen, "no room for the name");
+					return errf(err, errlen, "no room for the name");
 				out[o++] = (char)c;
 			} else {
 				if (o + 4 >= outlen)
-					return fail(err, errlen, "no room for the name");
+					return errf(err, errlen, "no room for the name");
 				o += (size_t)snprintf(out + o, 5, "\\%03u", c);
 			}
 		}
@@ -183,12 +170,12 @@ static int rr_skip(const uint8_t *msg, size_t len, size_t *off, size_t *fixed, c
 	if (dns_name_read(msg, len, *off, name, DNS_NAME_STRLEN, &o, err, errlen))
 		return -1;
 	if (o + 10 > len)
-		return fail(err, errlen, "record cut short");
+		return errf(err, errlen, "record cut short");
 	*fixed = o;
 	size_t rdlen = dns_get16(msg + o + 8);
 
 	if (o + 10 + rdlen > len)
-		return fail(err, errlen, "record data runs past the end of the message");
+		return errf(err, errlen, "record data runs past the end of the message");
 	*off = o + 10 + rdlen;
 	return 0;
 }
@@ -201,29 +188,29 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q, char *e
 	memset(q, 0, sizeof(*q));
 	q->udp_size = DNS_UDP_PLAIN;
 	if (len < DNS_HDRLEN)
-		return fail(err, errlen, "%zu bytes: shorter than a DNS header", len);
+		return errf(err, errlen, "%zu bytes: shorter than a DNS header", len);
 	q->id = dns_get16(msg);
 	q->flags = dns_get16(msg + 2);
 	if (q->flags & DNS_F_QR)
-		return fail(err, errlen, "a response, not a query");
+		return errf(err, errlen, "a response, not a query");
 	if (DNS_OPCODE(q->flags) != 0) {
-		fail(err, errlen, "opcode %u is not implemented", DNS_OPCODE(q->flags));
+		errf(err, errlen, "opcode %u is not implemented", DNS_OPCODE(q->flags));
 		return DNS_R_NOTIMP;
 	}
 	uint16_t qd = dns_get16(msg + 4), an = dns_get16(msg + 6), ns = dns_get16(msg + 8), ar = dns_get16(msg + 10);
 
 	if (qd != 1) {
-		fail(err, errlen, "QDCOUNT %u (a query has one question)", qd);
+		errf(err, errlen, "QDCOUNT %u (a query has one question)", qd);
 		return DNS_R_FORMERR;
 	}
 	if (an || ns) {
-		fail(err, errlen, "a query with %u answer and %u authority records", an, ns);
+		errf(err, errlen, "a query with %u answer and %u authority records", an, ns);
 		return DNS_R_FORMERR;
 	}
 	if (name_read(msg, len, DNS_HDRLEN, q->name, sizeof(q->name), &off, q->qwire, err, errlen))
 		return DNS_R_FORMERR;
 	if (off + 4 > len) {
-		fail(err, errlen, "question cut short");
+		errf(err, errlen, "question cut short");
 		return DNS_R_FORMERR;
 	}
 	q->qtype = dns_get16(msg + off);
@@ -231,7 +218,7 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q, char *e
 	q->qend = off + 4;
 	q->has_question = true;
 	if (q->qtype == DNS_T_OPT) {
-		fail(err, errlen, "OPT is not a question type");
+		errf(err, errlen, "OPT is not a question type");
 		return DNS_R_FORMERR;
 	}
 	off = q->qend;
@@ -243,11 +230,11 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q, char *e
 		if (dns_get16(msg + f) != DNS_T_OPT)
 			continue; /* TSIG and others: not ours to check */
 		if (q->edns) {
-			fail(err, errlen, "more than one OPT record");
+			errf(err, errlen, "more than one OPT record");
 			return DNS_R_FORMERR;
 		}
 		if (name[0]) {
-			fail(err, errlen, "OPT record owner is not the root");
+			errf(err, errlen, "OPT record owner is not the root");
 			return DNS_R_FORMERR;
 		}
 		q->edns = true;
@@ -257,11 +244,11 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q, char *e
 		q->edns_do = msg[f + 6] & 0x80;
 	}
 	if (off != len) {
-		fail(err, errlen, "%zu bytes after the last record", len - off);
+		errf(err, errlen, "%zu bytes after the last record", len - off);
 		return DNS_R_FORMERR;
 	}
 	if (q->edns && q->edns_version) {
-		fail(err, errlen, "EDNS version %u (only 0 is known)", q->edns_version);
+		errf(err, errlen, "EDNS version %u (only 0 is known)", q->edns_version);
 		return DNS_R_BADVERS;
 	}
 	return DNS_R_NOERROR;

@@ -4,11 +4,11 @@
  * service's messages.
  */
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/errf.h"
 #include "daemon/pool.h"
 
 static const char *const codes[] = {
@@ -29,19 +29,6 @@ const char *pool_strerror(enum pool_err e)
 	case POOL_E_STORE: return "lease file not written (pool server's disk), nothing changed";
 	}
 	return "unknown error";
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 static bool token_ok(const char *s, size_t max)
@@ -150,12 +137,12 @@ int pool_init(struct pool *p, const char *name, const struct sipovl_prefix *rang
 
 	memset(p, 0, sizeof(*p));
 	if (!pool_name_ok(name))
-		return fail(err, errlen, "pool name: 1-%d characters of A-Z a-z 0-9 . _ -", POOL_NAME_MAX);
+		return errf(err, errlen, "pool name: 1-%d characters of A-Z a-z 0-9 . _ -", POOL_NAME_MAX);
 	if (range->family != AF_INET && range->family != AF_INET6)
-		return fail(err, errlen, "pool %s: range must be IPv4 or IPv6", name);
+		return errf(err, errlen, "pool %s: range must be IPv4 or IPv6", name);
 	host = bits(range) - range->len;
 	if (host < 2 || host > 16)
-		return fail(err, errlen, "pool %s: range must be an IPv4 /16 to /30 or an IPv6 /112 to /126", name);
+		return errf(err, errlen, "pool %s: range must be an IPv4 /16 to /30 or an IPv6 /112 to /126", name);
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->range = *range;
 	p->size = 1u << host;
@@ -369,7 +356,7 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 	int rc = -1;
 
 	if (memchr(buf, 0, len))
-		return fail(err, errlen, "lease file: contains a NUL byte");
+		return errf(err, errlen, "lease file: contains a NUL byte");
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t ll;
@@ -377,12 +364,12 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 
 		lineno++;
 		if (!nl) {
-			fail(err, errlen, "lease file line %zu: not terminated by a newline (truncated file?)", lineno);
+			errf(err, errlen, "lease file line %zu: not terminated by a newline (truncated file?)", lineno);
 			goto out;
 		}
 		ll = (size_t)(nl - (buf + pos));
 		if (ll >= sizeof(line)) {
-			fail(err, errlen, "lease file line %zu: longer than %zu bytes", lineno, sizeof(line) - 1);
+			errf(err, errlen, "lease file line %zu: longer than %zu bytes", lineno, sizeof(line) - 1);
 			goto out;
 		}
 		memcpy(line, buf + pos, ll);
@@ -391,43 +378,43 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 		if (lineno == 1) {
 			snprintf(rng, sizeof(rng), "%s/%u", pool_fmt(&p->range, abuf, sizeof(abuf)), p->range.len);
 			if (words(line, w, 5) != 4 || strcmp(w[0], "sipovl-pool") || strcmp(w[1], "1")) {
-				fail(err, errlen, "lease file line 1: expected \"sipovl-pool 1 NAME RANGE\"");
+				errf(err, errlen, "lease file line 1: expected \"sipovl-pool 1 NAME RANGE\"");
 				goto out;
 			}
 			if (strcmp(w[2], p->name) || strcmp(w[3], rng)) {
-				fail(err, errlen, "lease file is for pool %.32s %.50s, not %s %s (a pool's range cannot change while it has leases)",
+				errf(err, errlen, "lease file is for pool %.32s %.50s, not %s %s (a pool's range cannot change while it has leases)",
 				     w[2], w[3], p->name, rng);
 				goto out;
 			}
 			continue;
 		}
 		if (words(line, w, 3) != 2 || parse_addr(w[0], &a) || !pool_owner_ok(w[1])) {
-			fail(err, errlen, "lease file line %zu: expected \"ADDRESS IDENTITY-ID\"", lineno);
+			errf(err, errlen, "lease file line %zu: expected \"ADDRESS IDENTITY-ID\"", lineno);
 			goto out;
 		}
 		if (n >= POOL_MAX_LEASES) {
-			fail(err, errlen, "lease file line %zu: more than %d leases", lineno, POOL_MAX_LEASES);
+			errf(err, errlen, "lease file line %zu: more than %d leases", lineno, POOL_MAX_LEASES);
 			goto out;
 		}
 		if (!(n % 64)) {
 			struct pool_lease *t = realloc(l, (n + 64) * sizeof(*l));
 
 			if (!t) {
-				fail(err, errlen, "out of memory");
+				errf(err, errlen, "out of memory");
 				goto out;
 			}
 			l = t;
 		}
 		l[n].off = off_of(p, &a);
 		if (!l[n].off) {
-			fail(err, errlen, "lease file line %zu: %s is not a usable address of pool %s", lineno, w[0], p->name);
+			errf(err, errlen, "lease file line %zu: %s is not a usable address of pool %s", lineno, w[0], p->name);
 			goto out;
 		}
 		snprintf(l[n].owner, sizeof(l[n].owner), "%s", w[1]);
 		n++;
 	}
 	if (!lineno) {
-		fail(err, errlen, "lease file: empty (expected at least its \"sipovl-pool\" line)");
+		errf(err, errlen, "lease file: empty (expected at least its \"sipovl-pool\" line)");
 		goto out;
 	}
 	if (n) {
@@ -437,13 +424,13 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 				struct sipovl_prefix a;
 
 				pool_addr(p, l[i].off, &a);
-				fail(err, errlen, "lease file: %s is leased twice (to %s and %s)",
+				errf(err, errlen, "lease file: %s is leased twice (to %s and %s)",
 				     pool_fmt(&a, abuf, sizeof(abuf)), l[i - 1].owner, l[i].owner);
 				goto out;
 			}
 		byowner = malloc(n * sizeof(*byowner));
 		if (!byowner) {
-			fail(err, errlen, "out of memory");
+			errf(err, errlen, "out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -451,7 +438,7 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 		qsort(byowner, n, sizeof(*byowner), cmp_owner);
 		for (size_t i = 1; i < n; i++)
 			if (!strcmp(byowner[i]->owner, byowner[i - 1]->owner)) {
-				fail(err, errlen, "lease file: identity %s holds two leases", byowner[i]->owner);
+				errf(err, errlen, "lease file: identity %s holds two leases", byowner[i]->owner);
 				goto out;
 			}
 	}
@@ -536,7 +523,7 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 	size_t nw;
 
 	if (!len || len > sizeof(line) || buf[len - 1] != '\n' || memchr(buf, 0, len) || memchr(buf, '\n', len - 1))
-		return fail(err, errlen, "malformed pool reply");
+		return errf(err, errlen, "malformed pool reply");
 	memcpy(line, buf, len - 1);
 	line[len - 1] = 0;
 	if (!strncmp(line, "err ", 4)) {
@@ -546,15 +533,15 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 			*sp = 0;
 		for (int c = POOL_E_INVAL; c <= POOL_E_STORE; c++)
 			if (!strcmp(line + 4, codes[c])) {
-				fail(err, errlen, "%s", sp ? sp + 1 : pool_strerror(c));
+				errf(err, errlen, "%s", sp ? sp + 1 : pool_strerror(c));
 				return c;
 			}
-		return fail(err, errlen, "malformed pool reply");
+		return errf(err, errlen, "malformed pool reply");
 	}
 	nw = words(line, w, 3);
 	if (nw == 1 && !strcmp(w[0], "ok"))
 		return 0;
 	if (nw == 2 && !strcmp(w[0], "ok") && out && !parse_addr(w[1], out))
 		return 0;
-	return fail(err, errlen, "malformed pool reply");
+	return errf(err, errlen, "malformed pool reply");
 }

@@ -10,28 +10,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/errf.h"
 #include "daemon/pool.h"
 #include "daemon/pool_store.h"
 
 #define STORE_MAX (512u << 10)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen)
 {
@@ -44,14 +33,14 @@ int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 1;
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)STORE_MAX) {
-		fail(err, errlen, "%s: not a regular file of at most %u bytes", path, STORE_MAX);
+		errf(err, errlen, "%s: not a regular file of at most %u bytes", path, STORE_MAX);
 		goto out;
 	}
 	if (!(buf = malloc((size_t)st.st_size + 1))) {
-		fail(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto out;
 	}
 	while (n < (size_t)st.st_size) {
@@ -60,13 +49,13 @@ int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			fail(err, errlen, "%s: %s", path, r ? strerror(errno) : "shorter than its size");
+			errf(err, errlen, "%s: %s", path, r ? strerror(errno) : "shorter than its size");
 			goto out;
 		}
 		n += (size_t)r;
 	}
 	if (pool_load(p, buf, n, lerr, sizeof(lerr))) {
-		fail(err, errlen, "%s: %s", path, lerr);
+		errf(err, errlen, "%s: %s", path, lerr);
 		goto out;
 	}
 	rc = 0;
@@ -85,13 +74,13 @@ int pool_store_write(const char *path, const struct pool *p, char *err, size_t e
 	if (buf && asprintf(&tmp, "%s.tmp", path) < 0)
 		tmp = NULL;
 	if (!buf || !tmp || !(dcopy = strdup(path))) {
-		fail(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto out;
 	}
 	pool_dump(p, buf, len + 1);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		fail(err, errlen, "%s: %s", tmp, strerror(errno));
+		errf(err, errlen, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	while (off < len) {
@@ -100,19 +89,19 @@ int pool_store_write(const char *path, const struct pool *p, char *err, size_t e
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			fail(err, errlen, "%s: %s", tmp, strerror(errno));
+			errf(err, errlen, "%s: %s", tmp, strerror(errno));
 			goto out_unlink;
 		}
 		off += (size_t)w;
 	}
 	if (fsync(fd)) {
-		fail(err, errlen, "%s: fsync: %s", tmp, strerror(errno));
+		errf(err, errlen, "%s: fsync: %s", tmp, strerror(errno));
 		goto out_unlink;
 	}
 	close(fd);
 	fd = -1;
 	if (rename(tmp, path)) {
-		fail(err, errlen, "%s: rename: %s", path, strerror(errno));
+		errf(err, errlen, "%s: rename: %s", path, strerror(errno));
 		goto out_unlink;
 	}
 	dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -1,25 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* SIP message parser, free of I/O (see sip_msg.h). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/errf.h"
 #include "daemon/sip_msg.h"
-
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && n) {
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return SIP_BAD;
-}
 
 static bool is_ws(char c)
 {
@@ -162,7 +149,7 @@ static int start_line(struct sip_msg *m, const char *p, size_t n, char *err, siz
 	if (n >= 8 && !strncmp(p, "SIP/2.0 ", 8)) {
 		if (n < 11 || p[8] < '1' || p[8] > '6' || p[9] < '0' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
 		    (n > 11 && p[11] != ' '))
-			return fail(err, errlen, "status line: expected a 3-digit code 100-699 after SIP/2.0");
+			return errf(err, errlen, "status line: expected a 3-digit code 100-699 after SIP/2.0");
 		m->request = false;
 		m->status = (unsigned)((p[8] - '0') * 100 + (p[9] - '0') * 10 + (p[10] - '0'));
 		m->reason = n > 12 ? trim((struct sip_str){ p + 12, n - 12 }) : (struct sip_str){ p + n, 0 };
@@ -171,17 +158,17 @@ static int start_line(struct sip_msg *m, const char *p, size_t n, char *err, siz
 	const char *sp1 = memchr(p, ' ', n), *sp2;
 
 	if (!sp1 || sp1 == p)
-		return fail(err, errlen, "start line: neither a request line nor a status line");
+		return errf(err, errlen, "start line: neither a request line nor a status line");
 	for (const char *q = p; q < sp1; q++)
 		if (!is_tok(*q))
-			return fail(err, errlen, "request line: method is not a token");
+			return errf(err, errlen, "request line: method is not a token");
 	sp2 = sp1 + 1;
 	while (sp2 < p + n && *sp2 != ' ')
 		sp2++;
 	if (sp2 >= p + n || sp2 == sp1 + 1)
-		return fail(err, errlen, "request line: no Request-URI");
+		return errf(err, errlen, "request line: no Request-URI");
 	if ((size_t)(p + n - sp2 - 1) != 7 || strncmp(sp2 + 1, "SIP/2.0", 7))
-		return fail(err, errlen, "request line: version is not SIP/2.0");
+		return errf(err, errlen, "request line: version is not SIP/2.0");
 	m->request = true;
 	m->method = (struct sip_str){ p, (size_t)(sp1 - p) };
 	m->uri = (struct sip_str){ sp1 + 1, (size_t)(sp2 - sp1 - 1) };
@@ -244,16 +231,16 @@ static int header(struct sip_msg *m, struct sip_str name, struct sip_str v, char
 	uint32_t x;
 
 	if (m->n_hdr >= SIP_MAX_HDRS)
-		return fail(err, errlen, "more than %d header lines", SIP_MAX_HDRS);
+		return errf(err, errlen, "more than %d header lines", SIP_MAX_HDRS);
 	m->hdr[m->n_hdr++] = (struct sip_hdr){ id, name, v };
 	switch (id) {
 	case SH_CALL_ID:
 		if (!v.n)
-			return fail(err, errlen, "Call-ID is empty");
+			return errf(err, errlen, "Call-ID is empty");
 		if (!m->call_id.p)
 			m->call_id = v;
 		else if (m->call_id.n != v.n || memcmp(m->call_id.p, v.p, v.n))
-			return fail(err, errlen, "two different Call-ID headers");
+			return errf(err, errlen, "two different Call-ID headers");
 		break;
 	case SH_FROM:
 		if (!m->from.p)
@@ -281,10 +268,10 @@ static int header(struct sip_msg *m, struct sip_str name, struct sip_str v, char
 	}
 	case SH_CSEQ:
 		if (!parse_u32(v, &x, &rest) || !rest.n)
-			return fail(err, errlen, "CSeq: expected a number and a method");
+			return errf(err, errlen, "CSeq: expected a number and a method");
 		for (size_t i = 0; i < rest.n; i++)
 			if (!is_tok(rest.p[i]))
-				return fail(err, errlen, "CSeq: method is not a token");
+				return errf(err, errlen, "CSeq: method is not a token");
 		if (!m->cseq_method.p) {
 			m->cseq = x;
 			m->cseq_method = rest;
@@ -292,9 +279,9 @@ static int header(struct sip_msg *m, struct sip_str name, struct sip_str v, char
 		break;
 	case SH_CONTENT_LENGTH:
 		if (!parse_u32(v, &x, NULL) || x > SIP_MSG_MAX)
-			return fail(err, errlen, "Content-Length: expected a number up to %d", SIP_MSG_MAX);
+			return errf(err, errlen, "Content-Length: expected a number up to %d", SIP_MSG_MAX);
 		if (m->content_length >= 0 && m->content_length != (long)x)
-			return fail(err, errlen, "two different Content-Length headers");
+			return errf(err, errlen, "two different Content-Length headers");
 		m->content_length = (long)x;
 		break;
 	default:
@@ -316,11 +303,11 @@ enum sip_rc sip_parse(const char *buf, size_t len, bool stream, struct sip_msg *
 	b = buf + skip;
 	len -= skip;
 	if (!len)
-		return stream ? SIP_MORE : fail(err, errlen, "empty message");
+		return stream ? SIP_MORE : errf(err, errlen, "empty message");
 	hend = head_end(b, len);
 	if (!hend) {
 		if (len > SIP_MSG_MAX || !stream)
-			return fail(err, errlen, "no empty line after the headers%s", stream ? " in 64 KiB" : "");
+			return errf(err, errlen, "no empty line after the headers%s", stream ? " in 64 KiB" : "");
 		return SIP_MORE;
 	}
 	end = b + hend;
@@ -339,14 +326,14 @@ enum sip_rc sip_parse(const char *buf, size_t len, bool stream, struct sip_msg *
 		if (e) /* the empty line */
 			break;
 		if (is_ws(b[i]))
-			return fail(err, errlen, "header block starts with a continuation line");
+			return errf(err, errlen, "header block starts with a continuation line");
 		/* the logical line: up to an end of line not followed by SP/HT */
 		for (;;) {
 			while (!is_eol(b[i])) {
 				if (!colon && b[i] == ':')
 					colon = i;
 				if (!b[i])
-					return fail(err, errlen, "NUL byte in the headers");
+					return errf(err, errlen, "NUL byte in the headers");
 				i++;
 			}
 			le = i;
@@ -358,18 +345,18 @@ enum sip_rc sip_parse(const char *buf, size_t len, bool stream, struct sip_msg *
 			break;
 		}
 		if (!colon)
-			return fail(err, errlen, "header line without ':'");
+			return errf(err, errlen, "header line without ':'");
 		struct sip_str name = trim((struct sip_str){ b + ls, colon - ls });
 		struct sip_str val = { b + colon + 1, le - colon - 1 };
 
 		if (!name.n)
-			return fail(err, errlen, "header line with an empty name");
+			return errf(err, errlen, "header line with an empty name");
 		for (size_t k = 0; k < name.n; k++)
 			if (!is_tok(name.p[k]))
-				return fail(err, errlen, "header name is not a token");
+				return errf(err, errlen, "header name is not a token");
 		if (folded) {
 			if (unfold(m, val, &val))
-				return fail(err, errlen, "folded headers longer than %d bytes", SIP_SCRATCH);
+				return errf(err, errlen, "folded headers longer than %d bytes", SIP_SCRATCH);
 		} else {
 			val = trim(val);
 		}
@@ -383,7 +370,7 @@ enum sip_rc sip_parse(const char *buf, size_t len, bool stream, struct sip_msg *
 		if ((size_t)m->content_length > avail) {
 			if (stream)
 				return SIP_MORE;
-			return fail(err, errlen, "Content-Length %ld, but only %zu bytes of body", m->content_length, avail);
+			return errf(err, errlen, "Content-Length %ld, but only %zu bytes of body", m->content_length, avail);
 		}
 		avail = (size_t)m->content_length;
 	} else if (stream) {
@@ -392,10 +379,10 @@ enum sip_rc sip_parse(const char *buf, size_t len, bool stream, struct sip_msg *
 	m->body = (struct sip_str){ end, avail };
 	m->len = skip + hend + avail;
 	if (!m->call_id.p || !m->from.p || !m->to.p || !m->cseq_method.p)
-		return fail(err, errlen, "missing %s", !m->call_id.p ? "Call-ID" : !m->from.p ? "From" :
+		return errf(err, errlen, "missing %s", !m->call_id.p ? "Call-ID" : !m->from.p ? "From" :
 			    !m->to.p ? "To" : "CSeq");
 	if (m->request && (m->method.n != m->cseq_method.n || strncmp(m->method.p, m->cseq_method.p, m->method.n)))
-		return fail(err, errlen, "CSeq method differs from the request's method");
+		return errf(err, errlen, "CSeq method differs from the request's method");
 	return SIP_OK;
 }
 

@@ -2,25 +2,12 @@
 /* SDP parser, free of I/O (see sip_sdp.h). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/errf.h"
 #include "daemon/sip_sdp.h"
-
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && n) {
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static const struct {
 	unsigned pt;
@@ -104,12 +91,12 @@ static int conn_addr(const char *p, const char *end, struct sockaddr_storage *sa
 	int fam;
 
 	if (!word(&p, end, &w, &n) || n != 2 || strncmp(w, "IN", 2))
-		return fail(err, errlen, "connection data: network type is not IN");
+		return errf(err, errlen, "connection data: network type is not IN");
 	if (!word(&p, end, &w, &n) || n != 3 || (strncmp(w, "IP4", 3) && strncmp(w, "IP6", 3)))
-		return fail(err, errlen, "connection data: address type is not IP4 or IP6");
+		return errf(err, errlen, "connection data: address type is not IP4 or IP6");
 	fam = w[2] == '4' ? AF_INET : AF_INET6;
 	if (!word(&p, end, &w, &n) || n >= sizeof(a))
-		return fail(err, errlen, "connection data: no address");
+		return errf(err, errlen, "connection data: no address");
 	memcpy(a, w, n);
 	a[n] = 0;
 	char *slash = strchr(a, '/');
@@ -121,13 +108,13 @@ static int conn_addr(const char *p, const char *end, struct sockaddr_storage *sa
 		struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
 
 		if (inet_pton(AF_INET, a, &s4->sin_addr) != 1)
-			return fail(err, errlen, "connection data: \"%.40s\" is not a numeric IPv4 address", a);
+			return errf(err, errlen, "connection data: \"%.40s\" is not a numeric IPv4 address", a);
 		s4->sin_family = AF_INET;
 	} else {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
 
 		if (inet_pton(AF_INET6, a, &s6->sin6_addr) != 1)
-			return fail(err, errlen, "connection data: \"%.40s\" is not a numeric IPv6 address", a);
+			return errf(err, errlen, "connection data: \"%.40s\" is not a numeric IPv6 address", a);
 		s6->sin6_family = AF_INET6;
 	}
 	return 0;
@@ -167,24 +154,24 @@ static int m_line(struct sdp_media *m, const char *p, const char *end, char *err
 	unsigned long v;
 
 	if (!word(&p, end, &w, &n))
-		return fail(err, errlen, "m= line: no media");
+		return errf(err, errlen, "m= line: no media");
 	cpy(m->media, sizeof(m->media), w, n);
 	if (!word(&p, end, &w, &n))
-		return fail(err, errlen, "m= line: no port");
+		return errf(err, errlen, "m= line: no port");
 	const char *sl = memchr(w, '/', n);
 	size_t pn = sl ? (size_t)(sl - w) : n;
 
 	if (!num(w, pn, 65535, &v))
-		return fail(err, errlen, "m= line: port is not a number 0-65535");
+		return errf(err, errlen, "m= line: port is not a number 0-65535");
 	m->port = (uint16_t)v;
 	m->nports = 1;
 	if (sl) {
 		if (!num(sl + 1, n - pn - 1, 65535, &v) || !v)
-			return fail(err, errlen, "m= line: port count is not a number 1-65535");
+			return errf(err, errlen, "m= line: port count is not a number 1-65535");
 		m->nports = (uint16_t)v;
 	}
 	if (!word(&p, end, &w, &n))
-		return fail(err, errlen, "m= line: no transport protocol");
+		return errf(err, errlen, "m= line: no transport protocol");
 	cpy(m->proto, sizeof(m->proto), w, n);
 	bool rtp = !strncmp(m->proto, "RTP/", 4) || !strncmp(m->proto, "UDP/TLS/RTP/", 12);
 
@@ -192,13 +179,13 @@ static int m_line(struct sdp_media *m, const char *p, const char *end, char *err
 		if (!rtp)
 			continue;
 		if (!num(w, n, 127, &v))
-			return fail(err, errlen, "m= line: payload type \"%.*s\" is not a number 0-127",
+			return errf(err, errlen, "m= line: payload type \"%.*s\" is not a number 0-127",
 				    (int)(n < 16 ? n : 16), w);
 		if (m->n_pt < SDP_MAX_PT)
 			m->pt[m->n_pt++] = (uint8_t)v;
 	}
 	if (rtp && !m->n_pt)
-		return fail(err, errlen, "m= line: no payload type");
+		return errf(err, errlen, "m= line: no payload type");
 	return 0;
 }
 
@@ -254,13 +241,13 @@ int sdp_parse(const char *p, size_t n, struct sdp *s, char *err, size_t errlen)
 		if (lend == ln)
 			continue;
 		if (lend - ln < 2 || ln[1] != '=')
-			return fail(err, errlen, "line \"%.*s\" is not TYPE=VALUE", (int)(lend - ln < 20 ? lend - ln : 20), ln);
+			return errf(err, errlen, "line \"%.*s\" is not TYPE=VALUE", (int)(lend - ln < 20 ? lend - ln : 20), ln);
 		char t = ln[0];
 		const char *v = ln + 2;
 
 		if (!seen_v) {
 			if (t != 'v' || lend - v != 1 || *v != '0')
-				return fail(err, errlen, "does not start with v=0");
+				return errf(err, errlen, "does not start with v=0");
 			seen_v = true;
 			continue;
 		}
@@ -308,7 +295,7 @@ int sdp_parse(const char *p, size_t n, struct sdp *s, char *err, size_t errlen)
 					unsigned long port;
 
 					if (!word(&q, lend, &w, &wn) || !num(w, wn, 65535, &port))
-						return fail(err, errlen, "a=rtcp: port is not a number 0-65535");
+						return errf(err, errlen, "a=rtcp: port is not a number 0-65535");
 					rtcp_port[m - s->m] = (long)port;
 					while (q < lend && *q == ' ')
 						q++;
@@ -324,7 +311,7 @@ int sdp_parse(const char *p, size_t n, struct sdp *s, char *err, size_t errlen)
 		}
 	}
 	if (!seen_v)
-		return fail(err, errlen, "empty");
+		return errf(err, errlen, "empty");
 	for (unsigned i = 0; i < s->n_media; i++) {
 		struct sdp_media *x = &s->m[i];
 
@@ -332,7 +319,7 @@ int sdp_parse(const char *p, size_t n, struct sdp *s, char *err, size_t errlen)
 			if (has_sess)
 				x->rtp = sess;
 			else if (x->port)
-				return fail(err, errlen, "m=%s has no c= line (media or session level)", x->media);
+				return errf(err, errlen, "m=%s has no c= line (media or session level)", x->media);
 		}
 		x->has_addr = m_has_c[i] || has_sess;
 		if (!m_dir_set[i])

@@ -66,7 +66,7 @@ int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, 
 	struct json_object *doc, *e, *calls, *st;
 	size_t n;
 
-	int rc = sipovld_request(path, "calls", &doc, err, errlen);
+	int rc = sipovld_request(path, "calls", SIPOVLD_CTL_TIMEOUT_S, &doc, err, errlen);
 
 	if (rc)
 		return rc;

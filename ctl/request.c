@@ -25,15 +25,15 @@ static long long mono_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* $SIPOVLD_CTL_TIMEOUT: 1-3600 s; unset or empty: the default. */
-static int timeout_s(char *err, size_t errlen)
+/* $SIPOVLD_CTL_TIMEOUT: 1-3600 s; unset or empty: @default_s. */
+static int timeout_s(int default_s, char *err, size_t errlen)
 {
 	const char *v = getenv("SIPOVLD_CTL_TIMEOUT");
 	char *end;
 	long s;
 
 	if (!v || !*v)
-		return SIPOVLD_CTL_TIMEOUT_S;
+		return default_s;
 	errno = 0;
 	s = strtol(v, &end, 10);
 	if (errno || *end || end == v || s < 1 || s > 3600 || v[0] < '0' || v[0] > '9') {
@@ -62,8 +62,8 @@ static int wait_fd(int fd, short events, long long deadline)
 	}
 }
 
-int sipovld_request(const char *path, const char *req, struct json_object **doc,
-		    char *err, size_t errlen)
+int sipovld_request(const char *path, const char *req, int default_s,
+		    struct json_object **doc, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *buf = NULL, *line = NULL;
@@ -73,7 +73,7 @@ int sipovld_request(const char *path, const char *req, struct json_object **doc,
 	ssize_t r;
 
 	*doc = NULL;
-	tmo = timeout_s(err, errlen);
+	tmo = timeout_s(default_s, err, errlen);
 	if (tmo < 0)
 		return tmo;
 	if (!path || !*path)

@@ -51,7 +51,7 @@ static int do_status(const struct ctl *ctl, int argc, char **argv)
 
 	if (rc)
 		return rc;
-	rc = sipovld_request(NULL, "status", &doc, msg, sizeof(msg));
+	rc = sipovld_request(NULL, "status", SIPOVLD_CTL_TIMEOUT_S, &doc, msg, sizeof(msg));
 	if (rc == SIPOVLD_REQ_NOT_RUNNING)
 		return fail("%s", msg);
 	if (rc == SIPOVLD_REQ_BAD_ENV)

@@ -241,7 +241,8 @@ int ctl_open(const char *path)
 
 /*
  * Client side: sipovld --request R (ctl/request.c: the whole exchange bounded by
- * $SIPOVLD_CTL_TIMEOUT seconds). Exit status 1 when the daemon answers with an error.
+ * $SIPOVLD_CTL_TIMEOUT seconds, by default 10, and 60 for "reload", which is answered once the
+ * reload has run). Exit status 1 when the daemon answers with an error.
  */
 int ctl_request(const char *path, const char *req)
 {
@@ -249,7 +250,8 @@ int ctl_request(const char *path, const char *req)
 	char msg[300];
 	int rc;
 
-	if (sipovld_request(path, req, &doc, msg, sizeof(msg))) {
+	if (sipovld_request(path, req, strcmp(req, "reload") ? SIPOVLD_CTL_TIMEOUT_S : SIPOVLD_CTL_RELOAD_TIMEOUT_S,
+			    &doc, msg, sizeof(msg))) {
 		fprintf(stderr, "sipovld: %s\n", msg);
 		return 1;
 	}

@@ -575,9 +575,16 @@ static void ident_start(struct ident *id)
 		logm(L_ERR, "identity %s: %s; not used (fix it and send SIGHUP)", id->path, err);
 		return;
 	}
-	if (priv_check_writable_dir(id->path, err, sizeof(err)))
-		logm(L_WARN, "identity %s: %s: certificate renewal will fail (it writes the new files there); "
-		     "keep identities in a directory sipovld can write (/var/lib/sipovld)", id->path, err);
+	/* renewal writes the new files next to the identity and to its key file (file:) */
+	for (int i = 0; i < 2 && !id->warned_unwritable; i++) {
+		const char *f = i ? zt_identity_key_file(zi) : id->path;
+
+		if (f && priv_check_writable_dir(f, err, sizeof(err))) {
+			logm(L_WARN, "identity %s: %s: certificate renewal will fail (it writes the new files there); "
+			     "keep identities in a directory sipovld can write (/var/lib/sipovld)", id->path, err);
+			id->warned_unwritable = true;
+		}
+	}
 	struct zt_opts o = {
 		.svc_poll_ms = D.cfg.svc_poll_ms,
 		.auth_mode = D.cfg.ziti_auth == 2 ? ZT_AUTH_MODE_OIDC : D.cfg.ziti_auth == 1 ? ZT_AUTH_MODE_AUTO : ZT_AUTH_MODE_LEGACY,

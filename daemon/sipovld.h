@@ -64,6 +64,7 @@ struct ident {
 	char err[256];
 	struct svc *svcs;
 	struct zt_timer restart;
+	bool warned_unwritable;       /* the renewal warning is logged once, not at every restart */
 };
 
 struct counters {

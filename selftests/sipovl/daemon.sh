@@ -503,7 +503,6 @@ if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%;
 	# ARP or ND packet or two)
 	nd=$(in_pa tc -s qdisc show dev p0 | awk '{ for (i = 1; i < NF; i++) if ($i == "(dropped") { sub(",", "", $(i + 1)); print $(i + 1); exit } }')
 	in_pa tc qdisc del dev p0 root
-	in_pa nft delete table inet rqicmp
 	lossp=$(jq -r '.to_ziti.loss_percent // empty' <<<"$r")
 	lostn=$(jq -r '.to_ziti.lost // empty' <<<"$r")
 	rqexp=$(jq -r '.to_ziti.expected // 0' <<<"$r")
@@ -538,6 +537,7 @@ if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%;
 else
 	not_ok "netem on phone A's link (tc qdisc add)"
 fi
+in_pa nft delete table inet rqicmp 2>/dev/null
 
 # --- SIGHUP keeps it running and working
 n=$(grep -c 'reloaded: ' "$TMP/a.log")

@@ -119,9 +119,10 @@ $(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
 
 # The ip-pool (daemon/pool.c, I/O free) and its lease file (pool_store.c): unit tests.
 $(O)/san/pool-unit: tests/daemon/pool_unit.c tests/daemon/tap.h daemon/pool.c daemon/pool.h daemon/pool_store.c \
-		daemon/pool_store.h
+		daemon/pool_store.h daemon/cfg_addr.c daemon/cfg.h
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/pool_unit.c daemon/pool.c daemon/pool_store.c -o $@
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/pool_unit.c daemon/pool.c daemon/pool_store.c \
+		daemon/cfg_addr.c -o $@
 
 .PHONY: daemon-check
 daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/dns-unit $(O)/fuzz/dns-fuzz \

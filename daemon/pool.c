@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/cfg.h"
 #include "daemon/errf.h"
 #include "daemon/pool.h"
 
@@ -113,22 +114,6 @@ const char *pool_fmt(const struct sipovl_prefix *a, char *buf, size_t n)
 	if (!inet_ntop(a->family, a->addr, buf, (socklen_t)n))
 		snprintf(buf, n, "?");
 	return buf;
-}
-
-static int parse_addr(const char *s, struct sipovl_prefix *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, s, a->addr) == 1) {
-		a->family = AF_INET;
-		a->len = 32;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, a->addr) == 1) {
-		a->family = AF_INET6;
-		a->len = 128;
-		return 0;
-	}
-	return -1;
 }
 
 int pool_init(struct pool *p, const char *name, const struct sipovl_prefix *range, char *err, size_t errlen)
@@ -388,7 +373,7 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 			}
 			continue;
 		}
-		if (words(line, w, 3) != 2 || parse_addr(w[0], &a) || !pool_owner_ok(w[1])) {
+		if (words(line, w, 3) != 2 || cfg_parse_ip(w[0], &a) || !pool_owner_ok(w[1])) {
 			errf(err, errlen, "lease file line %zu: expected \"ADDRESS IDENTITY-ID\"", lineno);
 			goto out;
 		}
@@ -499,7 +484,7 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 	if (nw < 2 || strcmp(w[1], p->name) || !pool_owner_ok(caller))
 		return pool_reply_err(reply, cap, POOL_E_INVAL);
 	if (!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) {
-		if (nw == 3 && parse_addr(w[2], &want))
+		if (nw == 3 && cfg_parse_ip(w[2], &want))
 			return pool_reply_err(reply, cap, POOL_E_INVAL);
 		e = pool_claim(p, caller, nw == 3 ? &want : NULL, &out);
 		if (e)
@@ -541,7 +526,7 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 	nw = words(line, w, 3);
 	if (nw == 1 && !strcmp(w[0], "ok"))
 		return 0;
-	if (nw == 2 && !strcmp(w[0], "ok") && out && !parse_addr(w[1], out))
+	if (nw == 2 && !strcmp(w[0], "ok") && out && !cfg_parse_ip(w[1], out))
 		return 0;
 	return errf(err, errlen, "malformed pool reply");
 }

@@ -146,8 +146,26 @@ void flows_reconfigure(void);
 void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
 /* JSON array of the flows (status "flows") */
 struct json_object *flows_json(void);
-/* apply the kernel's table now: the service list changed */
+/* kernel_table.c: the intercept table and transparent sources from every identity's services */
+void kernel_apply_cb(void *arg);  /* D.apply_timer's callback */
+/* apply the kernel's table soon (once per loop iteration): the service list changed */
 void kernel_schedule_apply(void);
+/* remove the intercepts, sources and socket registrations (stop, failed start) */
+void kernel_clear(void);
+
+/* services.c: an identity's services */
+struct zt_service;
 struct svc *svc_by_kid(uint32_t kid);
+void on_service(struct zt_ctx *ctx, const struct zt_service *z, int event, void *user);
+void svc_free(struct svc *s);
+/* (re)bind a hosted service (its terminator identity may have changed) */
+void listener_start(struct svc *s);
+
+/* idents.c: the configured identities */
+/* bring the identity list in line with D.cfg (start new ones, stop removed ones) */
+void idents_sync(bool name_changed);
+void ident_free(struct ident *id);
+/* the Ziti library's log level for D.cfg.log_level */
+int zt_log_level(void);
 
 #endif

@@ -72,8 +72,7 @@ kmod:
 #   make kmod-sparse KVER=<release>  -> sparse (C=2) over every file; warnings on stderr
 #   make kmod-nobrnf KVER=<release>  -> the module built as for a kernel without CONFIG_BRIDGE_NETFILTER
 #   make testmod KVER=<release>      -> $(O)/testmod-<release>/*.ko (the runner's own tests)
-KSYNC = rsync -a --delete --exclude='*.mod.c' --include='*/' --include='*.[ch]' --include=Kbuild --include=Makefile \
-	--exclude='*'
+KSYNC = $(TOP)/scripts/ksync.sh
 kheaders = @test -d "$(KDIR)" || { echo "error: no kernel headers at $(KDIR) (run scripts/deps.sh check, or set KVER=/KDIR=)" >&2; exit 1; }
 
 # One build per directory at a time (several runs may share a checkout).

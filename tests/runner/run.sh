@@ -37,6 +37,35 @@ points_consistent() {
 	if [ -n "$plan" ] && [ "$plan" = "$n" ]; then ok "$1"; else not_ok "$1" "plan '$plan', $n points"; fi
 }
 
+# F: the out-of-tree copies of the module's sources (scripts/ksync.sh, used by make kmod-vm,
+# kmod-sparse, kmod-nobrnf, testmod) never leave an object newer than a changed source: a
+# source edited while a build ran (mtime between the copy and the object) and one rewritten
+# with the same size and mtime must both come out newer than the object, so make rebuilds it.
+ksync_dir=$(mktemp -d)
+ksync_edit() { # FILE CONTENT MTIME
+	printf '%s\n' "$2" >"$1" && touch -d "$3" "$1"
+}
+ksync_newer() { # DESC: dst/a.c has src/a.c's content and is newer than dst/a.o
+	if cmp -s "$ksync_dir/src/a.c" "$ksync_dir/dst/a.c" && [ "$ksync_dir/dst/a.c" -nt "$ksync_dir/dst/a.o" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "copy $(cat "$ksync_dir/dst/a.c") $(stat -c %y "$ksync_dir/dst/a.c"), object $(stat -c %y "$ksync_dir/dst/a.o")"
+	fi
+}
+mkdir -p "$ksync_dir/src" "$ksync_dir/dst"
+ksync_edit "$ksync_dir/src/a.c" "int a;" "2026-01-01 00:00:00"
+"$TOP/scripts/ksync.sh" "$ksync_dir/src/" "$ksync_dir/dst/"
+touch -d "2026-01-01 00:00:05" "$ksync_dir/dst/a.o"          # the build's object
+ksync_edit "$ksync_dir/src/a.c" "int b;" "2026-01-01 00:00:03" # edited during that build
+"$TOP/scripts/ksync.sh" "$ksync_dir/src/" "$ksync_dir/dst/"
+ksync_newer "F: a source edited during a build is copied newer than its object"
+touch -d "1 minute ago" "$ksync_dir/dst/a.o"                  # rebuilt
+mtime=$(stat -c %y "$ksync_dir/src/a.c")
+ksync_edit "$ksync_dir/src/a.c" "int c;" "$mtime"              # same size, same mtime
+"$TOP/scripts/ksync.sh" "$ksync_dir/src/" "$ksync_dir/dst/"
+ksync_newer "F: a source rewritten with the same size and mtime is copied too"
+rm -rf "$ksync_dir"
+
 usage_rc() { "$RUN" --bogus >/dev/null 2>&1; [ $? = 2 ]; }
 check "usage error exits 2" usage_rc
 

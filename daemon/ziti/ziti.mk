@@ -21,7 +21,7 @@ ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c 
 	daemon/ziti/zt_ctrls.c daemon/ziti/zt_tlserr.c daemon/ziti/zt_ctx.c daemon/ziti/zt_session.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c \
 	daemon/ziti/zt_dispatch.c daemon/ziti/zt_conn.c daemon/ziti/zt_host.c daemon/ziti/zt_router.c daemon/ziti/zt_resolve.c \
 	daemon/ziti/zt_connect.c daemon/ziti/zt_pki.c daemon/ziti/zt_renew.c daemon/ziti/zt_enroll.c daemon/ziti/zt_sched.c \
-	daemon/ziti/zt_health.c
+	daemon/ziti/zt_health.c daemon/ziti/zt_posture.c
 ZT_OBJS := $(patsubst daemon/ziti/%.c,$(O)/ziti/%.o,$(ZT_SRCS))
 
 USER_PROGS += $(ZT_LIB)
@@ -45,10 +45,11 @@ $(O)/san/zt-tool: daemon/ziti/zt_tool.c $(ZT_SRCS) $(ZT_HDRS)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) daemon/ziti/zt_tool.c $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
 
 # unit_ctrl.c stands in for the controller: it wraps the HTTP client's entry points.
-$(O)/san/zt-unit: tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c tests/ziti/unit_files.c $(ZT_SRCS) $(ZT_HDRS)
+$(O)/san/zt-unit: tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c tests/ziti/unit_files.c \
+		tests/ziti/unit_posture.c $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c \
-		tests/ziti/unit_files.c $(ZT_SRCS) -o $@ \
+		tests/ziti/unit_files.c tests/ziti/unit_posture.c $(ZT_SRCS) -o $@ \
 		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel $(ZT_LDLIBS)
 
 # The parser is I/O free: the fuzz target links only zt_msg.c.

@@ -342,6 +342,15 @@ struct zt_svc *zt_svc_find(struct zt_ctx *ctx, const char *name);
 /* ---- context ---- */
 enum zt_auth_state { ZT_AUTH_NONE, ZT_AUTH_PENDING, ZT_AUTH_OK };
 
+/* zt_posture.c's state in a context */
+struct zt_posture {
+	struct zt_http *req;   /* the POST in flight */
+	char *pending, *sent;  /* "API-session-id responses-JSON": in flight, last accepted */
+	char *noted;           /* the last still-failing check logged (with what was sent) */
+	unsigned failures;
+	struct zt_timer retry;
+};
+
 struct zt_auth_waiter {
 	struct zt_auth_waiter *next;
 	void (*cb)(void *arg, int err, const char *msg);
@@ -408,8 +417,32 @@ struct zt_ctx {
 	struct zt_sess_req *sess_reqs;
 	struct zt_dsf *dsfs; /* coalesced Dial-session fetches */
 	struct zt_renew *renew; /* certificate renewal (zt_renew.c) */
+	struct zt_posture posture; /* posture responses (zt_posture.c) */
 	uint64_t dgram_dropped; /* datagrams dropped past the latency or size bound (zt_sched.c) */
 };
+
+/* zt_posture.c: answers to the services' OS and MAC posture checks */
+#define ZT_POSTURE_MAX_MACS 32
+struct zt_posture_facts {
+	char os_type[16], os_version[24], os_build[128];
+	char macs[ZT_POSTURE_MAX_MACS][18];
+	size_t n_macs;
+};
+int zt_posture_facts_read(struct zt_posture_facts *f);
+/* "6.1.0-57-amd64" -> "6.1.0" (three numbers, missing ones 0) */
+void zt_posture_os_version(const char *release, char *out, size_t len);
+/*
+ * I/O-free: the posture-response-bulk array answering the OS and MAC queries of @services
+ * (the listing's array), one per query id; the query types it cannot answer go to
+ * @unsupported (comma-separated, each once). NULL: out of memory.
+ */
+struct json_object *zt_posture_build(struct json_object *services, const struct zt_posture_facts *f,
+				     char *unsupported, size_t ulen);
+/* after a listing: true when responses went out (the services are listed again on their reply) */
+bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services);
+void zt_posture_note_failing(struct zt_ctx *ctx, const char *service, const char *type);
+void zt_posture_init(struct zt_ctx *ctx);
+void zt_posture_free(struct zt_ctx *ctx);
 
 /* one in-flight Dial session request per service, shared by every dial waiting for it */
 struct zt_dsf {

@@ -97,11 +97,13 @@ const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i)
 
 
 /*
- * A service whose policies require posture checks that do not pass: this client answers no
- * posture queries (MFA, OS, MAC, domain, process), so the controller refuses its sessions of
- * that policy type. Say so, naming the checks, instead of leaving only the refusal.
+ * A service whose policies require posture checks that do not pass. OS and MAC checks are
+ * answered (zt_posture.c); for the others (MFA, DOMAIN, PROCESS) the controller refuses the
+ * sessions of that policy type: say so when the service appears or changes, naming the checks,
+ * instead of leaving only the refusal. With @answered, only the OS and MAC checks that still
+ * fail after this client's answer, each logged once (zt_posture_note_failing).
  */
-static void posture_note(struct zt_ctx *ctx, struct json_object *svc, const char *name)
+static void posture_note(struct zt_ctx *ctx, struct json_object *svc, const char *name, bool answered)
 {
 	struct json_object *pq = zt_jget(svc, "postureQueries");
 	size_t np = pq && json_object_is_type(pq, json_type_array) ? json_object_array_length(pq) : 0;
@@ -118,14 +120,20 @@ static void posture_note(struct zt_ctx *ctx, struct json_object *svc, const char
 		for (size_t j = 0; j < nq && off < sizeof(types); j++) {
 			struct json_object *q = json_object_array_get_idx(qs, j), *qp = zt_jget(q, "isPassing");
 			const char *t = zt_jstr(q, "queryType");
+			bool ours = t && (!strcmp(t, "OS") || !strcmp(t, "MAC"));
 
 			if (qp && json_object_get_boolean(qp))
 				continue;
+			if (answered && ours)
+				zt_posture_note_failing(ctx, name, t);
+			if (answered || ours)
+				continue;
 			off += (size_t)snprintf(types + off, sizeof(types) - off, "%s%s", off ? ", " : "", t ? t : "?");
 		}
-		zt_log(ctx, 1, "service %s: posture checks not passing for its %s policy: %s (not supported by this "
-			       "client: the controller refuses those sessions)",
-		       name, zt_jstr(pol, "policyType") ? zt_jstr(pol, "policyType") : "?", *types ? types : "?");
+		if (*types)
+			zt_log(ctx, 1, "service %s: posture checks not passing for its %s policy: %s (not supported by "
+				       "this client: the controller refuses those sessions)",
+			       name, zt_jstr(pol, "policyType") ? zt_jstr(pol, "policyType") : "?", types);
 	}
 }
 
@@ -161,7 +169,7 @@ static void apply_service_list(struct zt_ctx *ctx, struct json_object *arr)
 			}
 		}
 		nv[nn++] = s;
-		posture_note(ctx, json_object_array_get_idx(arr, i), s->pub.name);
+		posture_note(ctx, json_object_array_get_idx(arr, i), s->pub.name, false);
 		s->seen = (ev == ZT_SVC_ADDED) ? false : true; /* marks "new object" below */
 		(void)ev;
 	}
@@ -272,6 +280,15 @@ static void list_cb(void *arg, const struct zt_http_resp *r)
 
 	ctx->list_acc = NULL;
 	apply_service_list(ctx, all);
+	/* posture responses first: ready once the checks they answer pass (listed again) */
+	bool posting = zt_posture_after_list(ctx, all);
+
+	for (size_t i = 0; !posting && i < json_object_array_length(all); i++) {
+		struct json_object *o = json_object_array_get_idx(all, i);
+
+		if (zt_jstr(o, "name"))
+			posture_note(ctx, o, zt_jstr(o, "name"), true);
+	}
 	json_object_put(all);
 	ctx->list_failures = 0;
 	if (ctx->list_stamp) { /* the change the poll saw before this listing began is applied */
@@ -279,7 +296,8 @@ static void list_cb(void *arg, const struct zt_http_resp *r)
 		ctx->last_change = ctx->list_stamp;
 		ctx->list_stamp = NULL;
 	}
-	zt_ctx_ready(ctx, 0, "ready");
+	if (!posting)
+		zt_ctx_ready(ctx, 0, "ready");
 	if (ctx->list_again) {
 		ctx->list_again = false;
 		zt_services_list(ctx);
@@ -369,11 +387,13 @@ void zt_services_list(struct zt_ctx *ctx)
 void zt_services_init(struct zt_ctx *ctx)
 {
 	zt_timer_init(&ctx->list_retry_timer, list_retry_cb, ctx);
+	zt_posture_init(ctx);
 }
 
 void zt_services_free(struct zt_ctx *ctx)
 {
 	zt_timer_stop(ctx->loop, &ctx->list_retry_timer);
+	zt_posture_free(ctx);
 	zt_http_cancel(ctx->ident_req);
 	json_object_put(ctx->cur_identity);
 	free(ctx->seen_change);

@@ -186,12 +186,61 @@ redial_tests() {
 	wait "$hold" 2>/dev/null
 }
 
+# posture_tests: services whose Dial policies require posture checks. ps-ok needs an OS check
+# (Linux >= 1.0.0) and, when this host has Ethernet addresses, a MAC check listing them; ps-bad
+# needs Windows. Fresh identities (no posture data yet at the controller) dial with our client,
+# legacy and OIDC: ps-ok works (OS and MAC answered before the context is ready), ps-bad is
+# refused (409 INVALID_POSTURE) with one line saying which answered check still fails.
+posture_tests() {
+	local D=$W/posture zt=${SAN:-$B/san/zt-tool} macs roles=@ps-os i mode out
+	mkdir -p "$D"
+	macs=$(ip -j link 2>/dev/null | jq -r '[.[] | select(.link_type == "ether" and .address != "00:00:00:00:00:00") | .address] | join(",")')
+	{ cli edge create posture-check os ps-os --os "Linux:>=1.0.0" &&
+	  cli edge create posture-check os ps-os-win --os "Windows:>=1.0.0" &&
+	  { [ -z "$macs" ] || { cli edge create posture-check mac ps-mac -m "$macs" && roles=@ps-os,@ps-mac; }; } &&
+	  cli edge create service ps-ok && cli edge create service ps-bad &&
+	  cli edge create service-policy ps-bind Bind --service-roles @ps-ok,@ps-bad --identity-roles @zt-host &&
+	  cli edge create service-policy ps-dial-ok Dial --service-roles @ps-ok --identity-roles '#ps' --posture-check-roles "$roles" &&
+	  cli edge create service-policy ps-dial-bad Dial --service-roles @ps-bad --identity-roles '#ps' --posture-check-roles @ps-os-win &&
+	  for i in 1 2; do
+		cli edge create identity "ps-id$i" -a ps,clients -o "$D/ps-id$i.jwt" &&
+		"${SD:-$B/san/sipovld}" enroll "$D/ps-id$i.jwt" -o "$D/ps-id$i.json" || exit 1
+	  done
+	} > "$D/cli.out" 2>&1 || { notok "posture: create checks, services, identities"; tail -5 "$D/cli.out" | diag; return; }
+	"$zt" host -i "$ID/zt-host.json" -s ps-ok,ps-bad --ready-file "$D/host.ready" > "$D/host.log" 2>&1 &
+	PIDS+=("$!")
+	for _ in $(seq 1 240); do [ -s "$D/host.ready" ] && break; sleep 0.25; done
+	[ -s "$D/host.ready" ] || { notok "posture: our host binds ps-ok, ps-bad"; tail -5 "$D/host.log" | diag; return; }
+	i=0
+	for mode in legacy oidc; do
+		i=$((i + 1))
+		if "$zt" dial --auth "$mode" -i "$D/ps-id$i.json" -s ps-ok --bytes 1000 --timeout-ms 30000 -v \
+			> "$D/ok-$mode.log" 2>&1 && grep -q "posture responses accepted" "$D/ok-$mode.log"; then
+			ok "posture: $mode: a fresh identity dials ps-ok (checks OS${macs:+, MAC}: answered before ready)"
+		else
+			notok "posture: $mode: a fresh identity dials ps-ok (checks OS${macs:+, MAC})"
+			grep -E "posture|FAILED|dial:" "$D/ok-$mode.log" | tail -5 | diag
+		fi
+		"$zt" dial --auth "$mode" -i "$D/ps-id$i.json" -s ps-bad --bytes 1000 --timeout-ms 30000 > "$D/bad-$mode.log" 2>&1
+		out=$(grep -c "its OS posture check still fails with this host's answer" "$D/bad-$mode.log")
+		if grep -q "INVALID_POSTURE" "$D/bad-$mode.log" && [ "$out" = 1 ]; then
+			ok "posture: $mode: ps-bad (Windows only) refused, one line saying the answered OS check still fails"
+		else
+			notok "posture: $mode: ps-bad should be refused with one line (got $out)"
+			grep -E "posture|FAILED|dial:" "$D/bad-$mode.log" | tail -5 | diag
+		fi
+	done
+	san_clean "$D/ok-legacy.log" && san_clean "$D/ok-oidc.log" && san_clean "$D/bad-legacy.log" &&
+		san_clean "$D/bad-oidc.log" && ok "posture: no ASan/UBSan/leak report" ||
+		notok "posture: sanitizer report in the dials' logs"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -u
 	cd "$(dirname "$0")/../.." || exit 1
 	TOP=$PWD
 	B=${O:-$TOP/build}
-	SAN=$B/san/zt-tool
+	SAN=${SAN:-$B/san/zt-tool}
 	SD=${SD:-$B/san/sipovld}
 	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
 	ID=$NET
@@ -219,7 +268,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
 	python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT" > "$W/echo.log" 2>&1 &
 	PIDS+=("$!")
+	SAN=${SAN:-$B/san/zt-tool}
 	srcmap_tests
+	posture_tests
 	echo "1..$n"
 	[ $failed -eq 0 ] && exit 0 || exit 1
 fi

@@ -1317,6 +1317,7 @@ out:
 void test_ctrls(void); /* unit_ctrls.c */
 void test_chan_probes(void); /* unit_chan.c */
 void test_secret_modes(void); /* unit_files.c */
+void test_posture(void); /* unit_posture.c */
 
 int main(void)
 {
@@ -1340,5 +1341,6 @@ int main(void)
 	test_identity_update();
 	test_identity_roll();
 	test_secret_modes();
+	test_posture();
 	return failures ? 1 : 0;
 }

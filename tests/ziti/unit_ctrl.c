@@ -50,6 +50,10 @@ static struct {
 	unsigned n_legacy_auth, n_oidc_discovery;
 	char auth_host[64], poll_host[64]; /* where the latest authenticate / poll went */
 	int auth_mode; /* of the next ctx_up */
+	/* posture-response-bulk: requests seen, the last body; services_after replaces services */
+	unsigned n_posture;
+	char posture_body[1024];
+	const char *services_after;
 } fk;
 
 /* a pattern matches a substring of the path, or its end when it ends with '$' */
@@ -163,6 +167,12 @@ static void fake_answer(void *arg)
 			total++;
 		snprintf(body, sizeof(body), "{\"data\":%s,\"meta\":{\"pagination\":{\"totalCount\":%d}}}",
 			 fk.services, total);
+	} else if (path_match(h->path, "/posture-response-bulk$")) {
+		fk.n_posture++;
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"services\":[]}}");
+		if (fk.services_after)
+			fk.services = fk.services_after;
 	} else if (path_match(h->path, "/current-api-session$")) {
 		fk.n_refresh++;
 		r.status = 200;
@@ -195,9 +205,10 @@ struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, c
 	struct zt_http *h;
 
 	(void)method;
-	(void)body;
 	if (f == F_NOISSUE || !(h = calloc(1, sizeof(*h))))
 		return NULL;
+	if (strstr(path, "/posture-response-bulk"))
+		snprintf(fk.posture_body, sizeof(fk.posture_body), "%s", body ? body : "");
 	h->ctrl = ctx->ctrls.cur;
 	if (strstr(path, "/authenticate?method=cert")) {
 		fk.n_legacy_auth++;
@@ -439,10 +450,18 @@ static void test_start_not_issued(const char *what)
 	ctx_down();
 }
 
-/* A service whose Dial policy needs posture checks that do not pass: one clear warning. */
+/*
+ * A service whose Dial policy needs posture checks that do not pass: the OS and MAC checks are
+ * answered once (the answer is not resent on later listings); the ones this client cannot
+ * answer (MFA) get one clear warning, and an answered check the controller still finds
+ * failing one line saying so.
+ */
 static void test_posture_note(void)
 {
+	fk.n_posture = 0;
+	fk.services_after = NULL;
 	ctx_up();
+	fk.stamp = "p1";
 	fk.services = "[{\"id\":\"idP\",\"name\":\"P\",\"permissions\":[\"Dial\"],\"postureQueries\":["
 		      "{\"policyId\":\"p1\",\"policyType\":\"Dial\",\"isPassing\":false,\"postureQueries\":["
 		      "{\"id\":\"q1\",\"queryType\":\"OS\",\"isPassing\":false},"
@@ -450,12 +469,54 @@ static void test_posture_note(void)
 		      "{\"id\":\"q3\",\"queryType\":\"MAC\",\"isPassing\":true}]},"
 		      "{\"policyId\":\"p2\",\"policyType\":\"Bind\",\"isPassing\":true,\"postureQueries\":[]}]}]";
 	run_until(&h.ready, 2000);
-	const char *want = "service P: posture checks not passing for its Dial policy: OS, MFA (not supported";
+	fk.stamp = "p2"; /* another listing: nothing new to answer */
+	unsigned lists = fk.n_list;
+
+	for (int i = 0; i < 40 && fk.n_list == lists; i++)
+		run_until(NULL, 100);
+	run_until(NULL, 200);
+	const char *want = "service P: posture checks not passing for its Dial policy: MFA (not supported";
 	const char *w = strstr(h.log, want);
+	const char *still = "service P: its OS posture check still fails with this host's answer";
+	const char *s = strstr(h.log, still);
 
 	check(h.ready && w && !strstr(w + 1, want) && !strstr(h.log, "Bind policy"),
-	      "posture: a service whose Dial policy needs failing checks gets one warning naming them (%.*s)",
-	      w ? (int)strcspn(w, "\n") : 40, w ? w : h.log);
+	      "posture: a service whose Dial policy needs checks this client cannot answer gets one warning naming "
+	      "them (%.*s)", w ? (int)strcspn(w, "\n") : 40, w ? w : h.log);
+	check(fk.n_posture == 1 && fk.n_list > lists && s && !strstr(s + 1, still),
+	      "posture: OS and MAC answered once (%u posts over %u listings); one line for the check still failing "
+	      "(%.*s)", fk.n_posture, fk.n_list, s ? (int)strcspn(s, "\n") : 40, s ? s : "none");
+	ctx_down();
+}
+
+/* The OS and MAC checks answered before the context is ready: a dial right after start works. */
+static void test_posture_answer(void)
+{
+	fk.n_posture = 0;
+	fk.posture_body[0] = 0;
+	ctx_up();
+	fk.stamp = "a1";
+	fk.services = "[{\"id\":\"idQ\",\"name\":\"Q\",\"permissions\":[\"Dial\"],\"postureQueries\":["
+		      "{\"policyId\":\"p1\",\"policyType\":\"Dial\",\"isPassing\":false,\"postureQueries\":["
+		      "{\"id\":\"qos\",\"queryType\":\"OS\",\"isPassing\":false},"
+		      "{\"id\":\"qmac\",\"queryType\":\"MAC\",\"isPassing\":false}]}]}]";
+	fk.services_after = "[{\"id\":\"idQ\",\"name\":\"Q\",\"permissions\":[\"Dial\"],\"postureQueries\":["
+			    "{\"policyId\":\"p1\",\"policyType\":\"Dial\",\"isPassing\":true,\"postureQueries\":["
+			    "{\"id\":\"qos\",\"queryType\":\"OS\",\"isPassing\":true},"
+			    "{\"id\":\"qmac\",\"queryType\":\"MAC\",\"isPassing\":true}]}]}]";
+	unsigned lists = fk.n_list;
+
+	run_until(&h.ready, 2000);
+	unsigned at_ready = fk.n_posture, lists_at_ready = fk.n_list - lists;
+
+	check(h.ready && at_ready == 1 && lists_at_ready == 2 &&
+	      strstr(fk.posture_body, "{\"id\":\"qos\",\"typeId\":\"OS\",\"type\":\"Linux\",\"version\":\"") &&
+	      strstr(fk.posture_body, "{\"id\":\"qmac\",\"typeId\":\"MAC\",\"macAddresses\":["),
+	      "posture: OS and MAC answered before ready (%u posts, %u listings at ready; body %.160s)", at_ready,
+	      lists_at_ready, fk.posture_body);
+	check(!strstr(h.log, "posture check still fails") && !strstr(h.log, "not supported"),
+	      "posture: nothing logged once the checks pass");
+	fk.services_after = NULL;
 	ctx_down();
 }
 
@@ -637,6 +698,7 @@ void test_controller_faults(void)
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"HA_CONTROLLER\"],", false);
 	test_auth_choice(ZT_AUTH_MODE_LEGACY, "\"capabilities\":[\"OIDC_AUTH\"],", false);
 	test_posture_note();
+	test_posture_answer();
 	test_list_fails_after_change(F_NONE); /* the harness itself: a change is applied */
 	test_list_fails_after_change(F_503);
 	test_list_fails_after_change(F_RESET);

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Posture responses. A service policy may require posture checks; the controller then lists
+ * the checks as the service's postureQueries (per policy: isPassing, and per query its id,
+ * queryType and isPassing) and refuses sessions of that policy until the client has answered
+ * them (POST <edge>/posture-response-bulk, a JSON array of responses, each with the query's
+ * id and typeId). A Linux gateway answers the two checks it can:
+ *   OS   {"type": "Linux", "version": "6.1.0", "build": "#1 SMP ..."} (uname: the release's
+ *        leading numbers, so that ">=6.1.0" holds for "6.1.0-57-amd64", whose "-57" a
+ *        semantic-version comparison would read as a pre-release below 6.1.0)
+ *   MAC  {"macAddresses": ["52:54:00:12:34:56", ...]} (every non-loopback interface with a
+ *        6-byte hardware address)
+ * (zt_services.c says which checks it cannot answer: MFA, DOMAIN, a Windows domain, PROCESS).
+ *
+ * Responses go after every service listing whose answers differ from the last ones sent in
+ * this API session, and once more with each new API session (as ziti-sdk-c does; the v1.6
+ * controllers keep OS and MAC data per identity, seen here: a second client of an identity
+ * passed without answering, so this costs one request per session), then the services are
+ * listed again so that the checks' new isPassing is seen;
+ * a context is reported ready only after that, so a dial right after start-up is not refused.
+ * An answer the controller still finds failing (a MAC the check does not list) is not resent
+ * until the answers or the session change: it is logged once with what was sent.
+ *
+ * zt_posture_build() is free of I/O (unit tests); zt_posture_facts_read() reads the host.
+ */
+#include "zt_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <json-c/json.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+int zt_posture_facts_read(struct zt_posture_facts *f)
+{
+	struct utsname u;
+	struct ifaddrs *ifa = NULL;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->os_type, sizeof(f->os_type), "Linux");
+	if (uname(&u) == 0) {
+		zt_posture_os_version(u.release, f->os_version, sizeof(f->os_version));
+		snprintf(f->os_build, sizeof(f->os_build), "%s", u.version);
+	}
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (struct ifaddrs *i = ifa; i && f->n_macs < ZT_POSTURE_MAX_MACS; i = i->ifa_next) {
+		const struct sockaddr_ll *ll = (const void *)i->ifa_addr;
+		char mac[18];
+		bool zero = true, dup = false;
+
+		if (!ll || ll->sll_family != AF_PACKET || ll->sll_halen != 6 || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		for (int k = 0; k < 6; k++)
+			zero &= !ll->sll_addr[k];
+		if (zero)
+			continue;
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", ll->sll_addr[0], ll->sll_addr[1],
+			 ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4], ll->sll_addr[5]);
+		for (size_t k = 0; k < f->n_macs && !dup; k++)
+			dup = !strcmp(f->macs[k], mac);
+		if (!dup)
+			memcpy(f->macs[f->n_macs++], mac, sizeof(mac));
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+void zt_posture_os_version(const char *release, char *out, size_t len)
+{
+	unsigned v[3] = { 0, 0, 0 };
+	int n = 0;
+	const char *p = release;
+
+	while (n < 3 && isdigit((unsigned char)*p)) {
+		unsigned long x = strtoul(p, (char **)&p, 10);
+
+		v[n++] = x > 999999 ? 999999 : (unsigned)x;
+		if (*p != '.')
+			break;
+		p++;
+	}
+	snprintf(out, len, "%u.%u.%u", v[0], v[1], v[2]);
+}
+
+static void add_unsupported(char *buf, size_t len, const char *type)
+{
+	size_t tl = strlen(type), off = strlen(buf);
+
+	for (const char *p = buf; (p = strstr(p, type)); p += tl)
+		if ((p == buf || p[-1] == ' ') && (p[tl] == ',' || !p[tl]))
+			return;
+	snprintf(buf + off, len - off, "%s%s", off ? ", " : "", type);
+}
+
+static bool have_response(struct json_object *arr, const char *id)
+{
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+	{
+		const char *have = zt_jstr(json_object_array_get_idx(arr, i), "id");
+
+		if (have && !strcmp(have, id))
+			return true;
+	}
+	return false;
+}
+
+struct json_object *zt_posture_build(struct json_object *services, const struct zt_posture_facts *f,
+				     char *unsupported, size_t ulen)
+{
+	struct json_object *out = json_object_new_array();
+	size_t ns = json_object_is_type(services, json_type_array) ? json_object_array_length(services) : 0;
+
+	if (ulen)
+		unsupported[0] = 0;
+	if (!out)
+		return NULL;
+	for (size_t s = 0; s < ns; s++) {
+		struct json_object *sets = zt_jget(json_object_array_get_idx(services, s), "postureQueries");
+		size_t nsets = json_object_is_type(sets, json_type_array) ? json_object_array_length(sets) : 0;
+
+		for (size_t i = 0; i < nsets; i++) {
+			struct json_object *qs = zt_jget(json_object_array_get_idx(sets, i), "postureQueries");
+			size_t nq = json_object_is_type(qs, json_type_array) ? json_object_array_length(qs) : 0;
+
+			for (size_t j = 0; j < nq; j++) {
+				struct json_object *q = json_object_array_get_idx(qs, j), *r;
+				const char *id = zt_jstr(q, "id"), *t = zt_jstr(q, "queryType");
+				bool os = t && !strcmp(t, "OS"), mac = t && !strcmp(t, "MAC");
+
+				if (!id || !t)
+					continue;
+				if (!os && !mac) {
+					if (ulen)
+						add_unsupported(unsupported, ulen, t);
+					continue;
+				}
+				if (have_response(out, id) || !(r = json_object_new_object()))
+					continue;
+				json_object_object_add(r, "id", json_object_new_string(id));
+				json_object_object_add(r, "typeId", json_object_new_string(t));
+				if (os) {
+					json_object_object_add(r, "type", json_object_new_string(f->os_type));
+					json_object_object_add(r, "version", json_object_new_string(f->os_version));
+					json_object_object_add(r, "build", json_object_new_string(f->os_build));
+				} else {
+					struct json_object *m = json_object_new_array();
+
+					for (size_t k = 0; m && k < f->n_macs; k++)
+						json_object_array_add(m, json_object_new_string(f->macs[k]));
+					json_object_object_add(r, "macAddresses", m);
+				}
+				json_object_array_add(out, r);
+			}
+		}
+	}
+	return out;
+}
+
+/* ---------------- sending (event loop) ---------------- */
+
+static void post_cb(void *arg, const struct zt_http_resp *r)
+{
+	struct zt_ctx *ctx = arg;
+	struct zt_posture *p = &ctx->posture;
+	char err[512];
+
+	p->req = NULL;
+	if (r->status == 200 || r->status == 201) {
+		free(p->sent);
+		p->sent = p->pending;
+		p->pending = NULL;
+		p->failures = 0;
+		zt_log(ctx, 2, "posture responses accepted: %s", p->sent);
+		zt_services_list(ctx); /* the checks' new isPassing, then ready */
+		return;
+	}
+	free(p->pending);
+	p->pending = NULL;
+	if (r->status == 401) {
+		zt_ctx_auth_invalid(ctx);
+		ctx->list_again = true;
+		zt_ctx_need_auth(ctx, NULL, NULL);
+		return;
+	}
+	zt_resp_error(r, err, sizeof(err), "posture responses");
+	unsigned d = zt_ctx_backoff_ms(ctx, p->failures++);
+
+	zt_log(ctx, 1, "%s (retrying in %u ms)", err, d);
+	zt_timer_start(ctx->loop, &p->retry, d);
+	zt_ctx_ready(ctx, 0, "ready"); /* sessions needing the checks will be refused until then */
+}
+
+static void retry_cb(void *arg)
+{
+	zt_services_list(arg);
+}
+
+bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services)
+{
+	struct zt_posture *p = &ctx->posture;
+	struct zt_posture_facts f;
+	char path[512];
+
+	if (p->req)
+		return true; /* its reply lists the services again */
+	zt_posture_facts_read(&f);
+	struct json_object *resp = zt_posture_build(services, &f, NULL, 0);
+
+	if (!resp || !json_object_array_length(resp)) {
+		json_object_put(resp);
+		return false;
+	}
+	/* what was sent is keyed by the API session: answered again in a new one */
+	char *key = NULL;
+
+	if (asprintf(&key, "%s %s", ctx->api_session_id ? ctx->api_session_id : "-",
+		     json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN)) < 0) {
+		json_object_put(resp);
+		return false;
+	}
+	if (p->sent && !strcmp(p->sent, key)) {
+		free(key);
+		json_object_put(resp);
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s/posture-response-bulk", ctx->edge_path);
+	p->req = zt_http_request(ctx, "POST", path, json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN),
+				 post_cb, ctx);
+	json_object_put(resp);
+	if (!p->req) {
+		free(key);
+		zt_log(ctx, 1, "posture responses: request could not be issued");
+		return false;
+	}
+	free(p->pending);
+	p->pending = key;
+	return true;
+}
+
+/* A check sipovld answered and the controller still finds failing: once per answer. */
+void zt_posture_note_failing(struct zt_ctx *ctx, const char *service, const char *type)
+{
+	struct zt_posture *p = &ctx->posture;
+	char *k = NULL;
+
+	if (!p->sent || asprintf(&k, "%s/%s %s", service, type, p->sent) < 0)
+		return;
+	if (p->noted && !strcmp(p->noted, k)) {
+		free(k);
+		return;
+	}
+	free(p->noted);
+	p->noted = k;
+	zt_log(ctx, 1, "service %s: its %s posture check still fails with this host's answer (%s)", service, type,
+	       strchr(p->sent, ' ') ? strchr(p->sent, ' ') + 1 : p->sent);
+}
+
+void zt_posture_init(struct zt_ctx *ctx)
+{
+	zt_timer_init(&ctx->posture.retry, retry_cb, ctx);
+}
+
+void zt_posture_free(struct zt_ctx *ctx)
+{
+	struct zt_posture *p = &ctx->posture;
+
+	zt_timer_stop(ctx->loop, &p->retry);
+	zt_http_cancel(p->req);
+	p->req = NULL;
+	free(p->sent);
+	free(p->pending);
+	free(p->noted);
+	memset(p, 0, sizeof(*p));
+}

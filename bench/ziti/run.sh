@@ -25,7 +25,13 @@
 #
 #   bench/ziti/run.sh [REPS]     (default 3)
 #   env: ZB_BYTES (default 100000000), ZB_FLOWS (1000), ZB_LFLOWS (20), ZB_WARM (5),
-#        ZB_SECS (8), ZB_KEEP=1 keeps the work directory, O= build dir
+#        ZB_SECS (8), ZB_KEEP=1 keeps the work directory, O= build dir,
+#        ZB_BREAK=zt|go: that dial side is started as a command that exits at once (checks
+#        that a peer's failure is reported as a failed run and the benchmark still finishes)
+#
+# A run whose dial side does not start, does not listen, dies or fails its warm-up is recorded
+# as FAILED with the reason (counted per kind in the table's first line) and the benchmark goes
+# on with the next run: it always ends with its report.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TOP=$PWD
@@ -91,7 +97,7 @@ bg go-host env HOME="$NET/home" "$ZITI" tunnel host -i "$NET/go-host.json" --cli
 GO_HOST=$BGPID
 ROUTER=$(cat "$NET/router.pid")
 ok=
-for i in $(seq 1 240); do
+for _ in $(seq 1 240); do
 	if [ -s "$W/zt-host.ready" ] &&
 		[ "$(cli edge list terminators 'service.name contains "bench-"' -j 2>/dev/null | grep -c '"binding": *"edge"')" -ge 4 ]; then
 		ok=1; break
@@ -105,9 +111,14 @@ log "hosts up: ours (zt-tunnel $ZT_HOST), Go ($GO_HOST), router $ROUTER"
 # queued datagrams behind that would load the next one), warmed up with one small TCP
 # transfer and one short UDP flow (API session, Dial sessions, router channel), then measured.
 PROXY=
-proxy_start() { # zt|go
+PROXY_ERR=
+# proxy_start zt|go: 0, or 1 with the reason in PROXY_ERR (the run is recorded as failed)
+proxy_start() {
 	local n=0
-	if [ "$1" = zt ]; then
+	if [ "${ZB_BREAK:-}" = "$1" ]; then
+		bg "$1-proxy.$RUN" sh -c 'echo "ZB_BREAK: this dial side exits at once" >&2; exit 1'
+		if [ "$1" = zt ]; then PT=$PT_ZT; PU=$PU_ZT; HOST=$ZT_HOST; else PT=$PT_GO; PU=$PU_GO; HOST=$GO_HOST; fi
+	elif [ "$1" = zt ]; then
 		rm -f "$W/zt-proxy.ready"
 		bg "zt-proxy.$RUN" "$TUN" proxy -i "$NET/zt-client.json" --ready-file "$W/zt-proxy.ready" \
 			"bench-tcp-zt:$PT_ZT" "bench-udp-zt:$PU_ZT:udp"
@@ -119,24 +130,24 @@ proxy_start() { # zt|go
 	fi
 	PROXY=$BGPID
 	until ss -Hltn "sport = :$PT" | grep -q . && ss -Hlun "sport = :$PU" | grep -q .; do
-		n=$((n + 1)); [ $n -lt 120 ] || { log "proxy $1 did not listen"; exit 1; }
-		kill -0 "$PROXY" || { log "proxy $1 died"; exit 1; }
+		n=$((n + 1)); [ $n -lt 120 ] || { PROXY_ERR="proxy $1 did not listen"; return 1; }
+		kill -0 "$PROXY" 2>/dev/null || { PROXY_ERR="proxy $1 died"; return 1; }
 		sleep 0.25
 	done
 	"$LOAD" tcp --to "$PT" --sink "$TSINK" --bytes 1000000 --timeout-s 30 > /dev/null ||
-		{ log "warm-up (TCP) through $1 failed"; exit 1; }
+		{ PROXY_ERR="warm-up (TCP) through $1 failed"; return 1; }
 	"$LOAD" udp --to "$PU" --sink "$USINK" --flows 1 --warm-s 1 --secs 0.5 --drain-s 0.5 > /dev/null ||
-		{ log "warm-up (UDP) through $1 failed"; exit 1; }
+		{ PROXY_ERR="warm-up (UDP) through $1 failed"; return 1; }
 }
 proxy_stop() {
-	kill -TERM "$PROXY" 2>/dev/null; for i in $(seq 1 40); do kill -0 "$PROXY" 2>/dev/null || break; sleep 0.1; done
+	kill -TERM "$PROXY" 2>/dev/null; for _ in $(seq 1 40); do kill -0 "$PROXY" 2>/dev/null || break; sleep 0.1; done
 	kill -KILL "$PROXY" 2>/dev/null; wait "$PROXY" 2>/dev/null; PROXY=
 }
 # wait (at most 30 s) until the router and both hosts have been nearly idle (< 10% of a CPU
 # together) for a second: a saturated run leaves datagrams queued that are still delivered
 settle() {
-	local i a b
-	for i in $(seq 1 30); do
+	local a b
+	for _ in $(seq 1 30); do
 		a=$(ticks "$ROUTER" "$ZT_HOST" "$GO_HOST"); sleep 1; b=$(ticks "$ROUTER" "$ZT_HOST" "$GO_HOST")
 		[ $(( (b - a) * 100 / HZ )) -lt 10 ] && return 0
 	done
@@ -149,7 +160,16 @@ RUN=0
 measure() { # kind(tcp|udp|udpl) who(zt|go|direct)
 	local kind=$1 who=$2 c0 r0 c1 r1 t0 out pids=()
 	RUN=$((RUN + 1))
-	if [ "$who" = direct ]; then PT=; PU=$USINK; else proxy_start "$who"; pids=("$PROXY" "$HOST"); fi
+	if [ "$who" = direct ]; then
+		PT=; PU=$USINK
+	elif ! proxy_start "$who"; then
+		log "$kind $who FAILED: $PROXY_ERR"; echo "$kind $who FAILED $PROXY_ERR" >> "$RES"
+		tail -n 3 "$W/$who-proxy.$RUN.log" 2>/dev/null >&2
+		proxy_stop
+		return
+	else
+		pids=("$PROXY" "$HOST")
+	fi
 	settle
 	c0=$(ticks "${pids[@]}"); r0=$(ticks "$ROUTER"); t0=$(date +%s%3N)
 	case $kind in
@@ -194,11 +214,12 @@ log "done in $(( $(date +%s) - t_start )) s, load $(cut -d' ' -f1-3 /proc/loadav
 python3 - "$RES" "$BYTES" "$FLOWS" "$LFLOWS" <<'PY'
 import statistics as st, sys
 res, nbytes, flows, lflows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rows = {}
+rows, why = {}, []
 for line in open(res):
     f = line.split()
     if len(f) < 3 or f[2] == "FAILED":
-        rows.setdefault((f[0], f[1]), []).append(None); continue
+        rows.setdefault((f[0], f[1]), []).append(None)
+        why.append(f"{f[0]} {f[1]}: {' '.join(f[3:]) or 'the load failed (see the log)'}"); continue
     rows.setdefault((f[0], f[1]), []).append({k: float(v) for k, v in (x.split("=") for x in f[2:])})
 def med(kind, who, fn):
     v = [x for x in (fn(d) for d in rows.get((kind, who), []) if d) if x is not None]
@@ -208,6 +229,8 @@ def n(kind, who): return len(rows.get((kind, who), []))
 mb = nbytes / 1e6
 kinds = ("tcp", "udp", "udpl")
 print("runs (failed): " + ", ".join(f"{k} {w} {n(k, w)} ({nfail(k, w)})" for k in kinds for w in ("zt", "go", "direct") if n(k, w)))
+for w in why:
+    print(f"failed run: {w}")
 print()
 print("| metric (median) | ours (zt-tunnel) | Go tunneler | ours / Go |")
 print("|---|---:|---:|---:|")

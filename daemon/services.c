@@ -99,13 +99,37 @@ void listener_start(struct svc *s)
 		logm(L_ERR, "service %s: cannot host", s->name);
 }
 
+/* The ip-pool service (pool_server.c): hosted by every identity with Bind permission on it. */
+static void pool_listener_start(struct svc *s)
+{
+	struct zt_listener_cbs cbs = { .on_status = l_on_status, .on_dial = pool_server_on_dial };
+	struct zt_listen_opts o = { 0 };
+
+	listener_stop(s);
+	s->lsn = zt_listen(s->id->ctx, s->name, &o, &cbs, s);
+	if (!s->lsn)
+		logm(L_ERR, "service %s: cannot host the ip-pool", s->name);
+}
+
 static void svc_configure(struct svc *s, const struct zt_service *z)
 {
 	char err[CFG_ERRLEN];
 	bool icpt_changed = false, host_changed = false;
 	const char *ij = (z->perms & ZT_PERM_DIAL) ? z->intercept_v1_json : NULL;
 	const char *hj = (z->perms & ZT_PERM_BIND) ? z->host_v1_json : NULL;
+	bool pool = pool_server_service(s->name);
 
+	if (pool && hj) {
+		if (!s->host_json)
+			logm(L_WARN, "service %s: its host.v1 config is ignored: sipovld serves the ip-pool on it", s->name);
+		hj = NULL;
+	}
+	if (pool && !(z->perms & ZT_PERM_BIND) && s->lsn) {
+		logm(L_WARN, "service %s: no Bind permission any more: the ip-pool is not served", s->name);
+		listener_stop(s);
+	} else if (pool && (z->perms & ZT_PERM_BIND) && !s->lsn) {
+		pool_listener_start(s);
+	}
 	s->perms = z->perms;
 	if (!!ij != !!s->icpt_json || (ij && strcmp(ij, s->icpt_json)))
 		icpt_changed = true;

@@ -108,9 +108,8 @@ static int load_config(struct daemon_cfg *out)
 			return -1;
 		}
 		free(buf);
-		if (out->has_pool_server || out->has_endpoint) { /* parsed and checked, not acted upon yet */
-			logm(L_ERR, "config %s: %s: the ip-pool server and endpoint mode are not built yet (issue 15)",
-			     D.cfg_path, out->has_pool_server ? "ip_pool" : "endpoint");
+		if (out->has_endpoint) { /* parsed and checked, not acted upon yet */
+			logm(L_ERR, "config %s: endpoint: endpoint mode is not built yet (issue 15)", D.cfg_path);
 			daemon_cfg_free(out);
 			return -1;
 		}
@@ -148,6 +147,17 @@ static int load_config(struct daemon_cfg *out)
 	return 0;
 }
 
+static bool pool_server_changed(const struct daemon_cfg *n)
+{
+	const struct cfg_pool_server *a = &D.cfg.pool_server, *b = &n->pool_server;
+
+	if (n->has_pool_server != D.cfg.has_pool_server)
+		return true;
+	return n->has_pool_server && (strcmp(a->name, b->name) || memcmp(&a->range, &b->range, sizeof(a->range)) ||
+				      strcmp(a->service, b->service) || strcmp(a->lease_file, b->lease_file) ||
+				      a->trust_caller != b->trust_caller);
+}
+
 /* Re-read the configuration; 0, or -1 (logged) with the running configuration kept. */
 int reload(const char *why)
 {
@@ -172,6 +182,16 @@ int reload(const char *why)
 		logm(L_WARN, "control_socket changes need a restart; still on %s", D.cfg.ctl_socket);
 	if ((!!n.user != !!D.cfg.user) || (n.user && strcmp(n.user, D.cfg.user)))
 		logm(L_WARN, "user changes need a restart; still running as uid %u", (unsigned)getuid());
+	if (pool_server_changed(&n)) { /* the running pool's configuration stays */
+		struct cfg_pool_server keep = D.cfg.pool_server;
+		bool had = D.cfg.has_pool_server;
+
+		logm(L_WARN, "ip_pool changes need a restart; still serving %s", had ? keep.name : "no pool");
+		D.cfg.pool_server = n.pool_server;
+		D.cfg.has_pool_server = n.has_pool_server;
+		n.pool_server = keep;
+		n.has_pool_server = had;
+	}
 	free(n.ctl_socket);
 	n.ctl_socket = D.cfg.ctl_socket;
 	D.cfg.ctl_socket = NULL;
@@ -375,6 +395,11 @@ int main(int argc, char **argv)
 		}
 	}
 	sipv_init();
+	if (pool_server_start()) {
+		logm(L_ERR, "ip_pool: not starting");
+		kernel_clear();
+		return 1;
+	}
 	if (ctl_open(D.cfg.ctl_socket) || (user.set && ctl_chown(D.cfg.ctl_socket, user.uid, user.gid))) {
 		kernel_clear();
 		return 1;
@@ -429,6 +454,7 @@ int main(int argc, char **argv)
 		D.idents = id->next;
 		ident_free(id);
 	}
+	pool_server_stop();
 	zt_timer_stop(D.loop, &D.apply_timer);
 	kernel_clear();
 	if (D.nl)

@@ -161,6 +161,13 @@ void svc_free(struct svc *s);
 /* (re)bind a hosted service (its terminator identity may have changed) */
 void listener_start(struct svc *s);
 
+/* pool_server.c: the ip-pool server (ip_pool in sipovld.conf) */
+int pool_server_start(void);   /* at start: the pool and its lease file; -1 (logged): do not start */
+void pool_server_stop(void);
+bool pool_server_service(const char *name); /* the service the pool is served as */
+void pool_server_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
+struct json_object *pool_server_json(void); /* status "ip_pool", NULL when not serving */
+
 /* idents.c: the configured identities */
 /* bring the identity list in line with D.cfg (start new ones, stop removed ones) */
 void idents_sync(bool name_changed);

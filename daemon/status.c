@@ -91,6 +91,8 @@ struct json_object *status_json(void)
 	JADD(o, "pid", JI(getpid()));
 	JADD(o, "uptime_s", JI((zt_now_ms() - D.started_ms) / 1000));
 	JADD(o, "dns", dns_status_json()); /* dns_server.c */
+	if (D.cfg.has_pool_server)
+		JADD(o, "ip_pool", pool_server_json()); /* pool_server.c */
 	for (struct ident *id = D.idents; id; id = id->next) {
 		struct json_object *j = json_object_new_object();
 

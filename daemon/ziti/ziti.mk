@@ -36,13 +36,15 @@ $(ZT_LIB): $(ZT_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(O)/zt-tool: daemon/ziti/zt_tool.c $(ZT_LIB) $(ZT_HDRS)
+# zt-tool: the test CLI (not the library); its request command is in tool_request.c
+ZT_TOOL_SRCS := daemon/ziti/zt_tool.c daemon/ziti/tool_request.c
+$(O)/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/tool_request.h $(ZT_LIB) $(ZT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $< -o $@ $(ZT_LIB) $(ZT_LDLIBS)
+	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $(ZT_TOOL_SRCS) -o $@ $(ZT_LIB) $(ZT_LDLIBS)
 
-$(O)/san/zt-tool: daemon/ziti/zt_tool.c $(ZT_SRCS) $(ZT_HDRS)
+$(O)/san/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/tool_request.h $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) daemon/ziti/zt_tool.c $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_TOOL_SRCS) $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
 
 # unit_ctrl.c stands in for the controller: it wraps the HTTP client's entry points.
 $(O)/san/zt-unit: tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c tests/ziti/unit_files.c \

@@ -114,8 +114,15 @@ static void lsn_retry(struct zt_listener *l, int err, const char *why, bool drop
 		d = ctx->o.backoff_max_ms;
 	l->state = ZT_L_BACKOFF;
 	zt_timer_start(ctx->loop, &l->timer, d);
-	/* an extra binding that finds no other router than its group's is not news */
-	zt_log(ctx, l->primary && err == -ENETUNREACH ? 3 : 1, "host %s: %s (retry in %u ms)", l->service, why, d);
+	/*
+	 * A binding of the group that finds no router but the ones its siblings hold (a site with
+	 * fewer routers than maxConnections) is not news while one of them is bound: any member,
+	 * the primary too (it loses the race for the only router as often as not).
+	 */
+	struct zt_chan *used[ZT_LSN_MAX];
+	bool hosted = err == -ENETUNREACH && group_chans(l, used) > 0;
+
+	zt_log(ctx, hosted ? 3 : 1, "host %s: %s (retry in %u ms)", l->service, why, d);
 	lsn_status(l, err, why);
 }
 

@@ -34,9 +34,10 @@
 #include <unistd.h>
 
 #include "daemon/ziti/zt.h"
+#include "daemon/ziti/tool_request.h"
 
 static struct {
-	const char *cmd, *identity, *service, *mode, *ready_file, *term_id, *log_file, *session_file, *app_data;
+	const char *cmd, *identity, *service, *mode, *ready_file, *term_id, *log_file, *session_file, *app_data, *send;
 	bool udp, hold, verbose, accept_close, no_renew;
 	uint64_t bytes;
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
@@ -811,6 +812,8 @@ static void on_ready(struct zt_ctx *c, int err, const char *msg, void *u)
 		run_host();
 	} else if (!strcmp(opt.cmd, "probe")) {
 		run_probe();
+	} else if (!strcmp(opt.cmd, "request")) {
+		run_request(c, loop, opt.service, opt.send, opt.timeout_ms, &exit_code); /* tool_request.c */
 	}
 }
 
@@ -849,7 +852,8 @@ static void on_signal(void *arg, uint32_t ev)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: zt-tool services|dial|host|probe -i IDENTITY.json [-s SERVICE] [options]\n"
+		"usage: zt-tool services|dial|host|probe|request -i IDENTITY.json [-s SERVICE] [options]\n"
+		"  request: --send LINE (one line to SERVICE, the reply on standard output)\n"
 		"  --udp  --mode echo|sink|recv  --bytes N  --conns C  --count K  --size S  --pace-ms P  --hold  --linger-ms L\n"
 		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
@@ -871,7 +875,8 @@ int main(int argc, char **argv)
 		{ "interval-ms", 1, 0, 'I' }, { "poll-ms", 1, 0, 'p' }, { "latency-ms", 1, 0, 'L' },
 		{ "session-file", 1, 0, 'S' }, { "start-delay-ms", 1, 0, 'D' }, { "accept-close", 0, 0, 'A' }, { "verbose", 0, 0, 'v' },
 		{ "app-data", 1, 0, 'a' }, { "linger-ms", 1, 0, 'g' }, { "pace-ms", 1, 0, 'R' },
-		{ "no-renew", 0, 0, 'N' }, { "renew", 0, 0, 'W' }, { "auth", 1, 0, 'U' }, { "token-refresh-ms", 1, 0, 'F' }, { 0, 0, 0, 0 },
+		{ "no-renew", 0, 0, 'N' }, { "renew", 0, 0, 'W' }, { "auth", 1, 0, 'U' }, { "token-refresh-ms", 1, 0, 'F' },
+		{ "send", 1, 0, 'Q' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -919,15 +924,16 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 'F': opt.token_refresh_ms = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'Q': opt.send = optarg; break;
 		case 'W': opt.no_renew = false; break;
 		default: usage();
 		}
 	}
 	bool known = !strcmp(opt.cmd, "services") || !strcmp(opt.cmd, "dial") || !strcmp(opt.cmd, "host") ||
-		     !strcmp(opt.cmd, "probe");
+		     !strcmp(opt.cmd, "probe") || !strcmp(opt.cmd, "request");
 
 	if (!known || !opt.identity || (strcmp(opt.cmd, "services") && !opt.service) ||
-	    (!strcmp(opt.cmd, "probe") && !opt.log_file) || opt.conns == 0 || (opt.udp && (opt.size < 4 || opt.size > 65000)) ||
+	    (!strcmp(opt.cmd, "probe") && !opt.log_file) || (!strcmp(opt.cmd, "request") && !opt.send) || opt.conns == 0 || (opt.udp && (opt.size < 4 || opt.size > 65000)) ||
 	    (strcmp(opt.mode, "echo") && strcmp(opt.mode, "sink") &&
 	     (strcmp(opt.mode, "recv") || strcmp(opt.cmd, "dial") || opt.udp) &&
 	     (strcmp(opt.mode, "rtp") || strcmp(opt.cmd, "dial") || !opt.udp || opt.size < 12)))

@@ -129,7 +129,12 @@ else
 		'endpoint.pool: expected a pool name'
 	sd_badconf "endpoint, not built" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip-ips",
 		"service": "voip-ips-pool", "interface": "sipovl0", "state_file": "/var/lib/sipovl/endpoint"}}' \
-		'endpoint: the ip-pool server and endpoint mode are not built yet'
+		'endpoint: endpoint mode is not built yet'
+	# the pool server's lease file: one that does not parse stops sipovld, naming file and line
+	printf 'sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.5 id-a\n100.127.9.9 id-b\n' >"$W/bad.leases"
+	sd_badconf "ip_pool, damaged lease file" "{\"identities\": [\"/nonexistent.json\"], \"ip_pool\": {\"name\": \"voip-ips\",
+		\"range\": \"100.127.0.0/24\", \"service\": \"ip-pool\", \"lease_file\": \"$W/bad.leases\"}}" \
+		"$W/bad.leases: lease file line 3: 100.127.9.9 is not a usable address"
 	# identity files: a JSON file readable by others, and a valid-looking identity whose key
 	# file (file:) is readable by its group
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=t -days 2 \

@@ -235,6 +235,98 @@ posture_tests() {
 		notok "posture: sanitizer report in the dials' logs"
 }
 
+# pool_tests: sipovld (--no-kernel) serves the ip-pool voip-ips (100.127.0.0/24) as the Ziti
+# service ip-pool, hosted by zt-other; zt-client and zt-host claim through it with zt-tool
+# request. The test routers (ziti 1.x) do not say who dials, so the owner is the caller id
+# (ip_pool.trust_caller); without trust_caller the dial is refused, saying so. Leases are
+# stable, exclusive, kept in the lease file across a restart, and released on request.
+pool_tests() {
+	local D=$W/pool sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} pid a b r rc
+	mkdir -p "$D"
+	{ cli edge create service ip-pool &&
+	  cli edge create service-policy pool-bind Bind --service-roles @ip-pool --identity-roles @zt-other &&
+	  cli edge create service-policy pool-dial Dial --service-roles @ip-pool --identity-roles @zt-client,@zt-host
+	} > "$D/cli.out" 2>&1 || { notok "ip-pool: create the ip-pool service"; diag < "$D/cli.out"; return; }
+	cp "$ID/zt-other.json" "$D/pool-server.json"
+	pool_conf() { # trust_caller
+		cat > "$D/sipovld.conf" <<CONF
+{ "identities": ["$D/pool-server.json"], "control_socket": "$D/sipovld.sock", "log_level": "info",
+  "service_poll_s": 1,
+  "ip_pool": { "name": "voip-ips", "range": "100.127.0.0/24", "service": "ip-pool",
+               "lease_file": "$D/leases", "trust_caller": $1 } }
+CONF
+	}
+	pool_up() { # log: start sipovld, wait until it hosts ip-pool
+		"$sd" --no-kernel -c "$D/sipovld.conf" > "$D/$1" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		for _ in $(seq 1 240); do
+			grep -q "service ip-pool: hosting" "$D/$1" && return 0
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.25
+		done
+		return 1
+	}
+	pool_down() {
+		kill -TERM "$pid" 2>/dev/null; wait "$pid"; rc=$?
+	}
+	req() { "$zt" request -i "$ID/$1.json" -s ip-pool --send "$2" --timeout-ms 30000 2> "$D/req.err"; }
+	pool_conf true
+	if ! pool_up sipovld.log; then
+		notok "ip-pool: sipovld serves voip-ips on ip-pool"; tail -5 "$D/sipovld.log" | diag; pool_down; return
+	fi
+	ok "ip-pool: sipovld with ip_pool starts and hosts the service ip-pool"
+	a=$(req zt-client "claim voip-ips"); b=$(req zt-client "claim voip-ips")
+	if [[ $a =~ ^ok\ 100\.127\.0\.[0-9]+$ ]] && [ "$a" = "$b" ]; then
+		ok "ip-pool: zt-client claims an address of the range, the same one twice ($a)"
+	else
+		notok "ip-pool: zt-client's claims: '$a', '$b'"; diag < "$D/req.err"
+	fi
+	r=$(req zt-host "claim voip-ips ${a#ok }")
+	b=$(req zt-host "claim voip-ips")
+	if [[ $r == "err taken"* ]] && [[ $b =~ ^ok\ 100\.127\.0\.[0-9]+$ ]] && [ "$b" != "$a" ]; then
+		ok "ip-pool: zt-host cannot take zt-client's address ($r) and gets another ($b)"
+	else
+		notok "ip-pool: zt-host's claims: '$r', '$b' (zt-client holds '$a')"; diag < "$D/req.err"
+	fi
+	pool_down
+	if [ "$(grep -c '^100\.127\.0\.' "$D/leases" 2>/dev/null)" = 2 ] && grep -q "^${a#ok } zt-client$" "$D/leases"; then
+		ok "ip-pool: both leases in the lease file ($(head -1 "$D/leases"))"
+	else
+		notok "ip-pool: the lease file"; diag < "$D/leases"
+	fi
+	if pool_up sipovld2.log && [ "$(req zt-client "claim voip-ips")" = "$a" ]; then
+		ok "ip-pool: after a restart zt-client gets its address again"
+	else
+		notok "ip-pool: after a restart"; tail -3 "$D/sipovld2.log" | diag
+	fi
+	r=$(req zt-client "release voip-ips")
+	if [ "$r" = ok ] && [ "$(grep -c '^100\.127\.0\.' "$D/leases")" = 1 ] && ! grep -q " zt-client$" "$D/leases"; then
+		ok "ip-pool: release: the lease is gone from the file"
+	else
+		notok "ip-pool: release: '$r'"; diag < "$D/leases"
+	fi
+	r=$("$sd" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -c '.ip_pool | [.name, .range, .leases, .served]')
+	[ "$r" = '["voip-ips","100.127.0.0/24",1,2]' ] && ok "ip-pool: status shows the pool ($r)" ||
+		notok "ip-pool: status ip_pool $r, expected [\"voip-ips\",\"100.127.0.0/24\",1,2] (2 served since the restart)"
+	pool_down
+	# one router, listenOptions' default maxConnections 3: the bindings that find the router taken
+	# by their siblings retry quietly while the service is hosted
+	r=$(cat "$D/sipovld.log" "$D/sipovld2.log" | grep -c "<4>.*host ip-pool: cannot reach edge router")
+	[ "$r" = 0 ] && ok "ip-pool: no warning for the bindings that find the only router taken" ||
+		notok "ip-pool: $r warnings 'cannot reach edge router' while the service was hosted"
+	[ "$rc" = 0 ] && san_clean "$D/sipovld.log" && san_clean "$D/sipovld2.log" &&
+		ok "ip-pool: clean exits (no ASan/UBSan/leak report)" || notok "ip-pool: sipovld exit $rc or sanitizer report"
+	pool_conf false
+	if pool_up sipovld3.log && ! r=$(req zt-host "claim voip-ips") &&
+		grep -q "the router did not say who dials (routers before ziti 2.0) and ip_pool.trust_caller is off" "$D/sipovld3.log"; then
+		ok "ip-pool: without trust_caller a 1.x router's dial is refused, saying why"
+	else
+		notok "ip-pool: without trust_caller: reply '$r'"; tail -3 "$D/sipovld3.log" | diag
+	fi
+	pool_down
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -u
 	cd "$(dirname "$0")/../.." || exit 1
@@ -271,6 +363,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	SAN=${SAN:-$B/san/zt-tool}
 	srcmap_tests
 	posture_tests
+	pool_tests
 	echo "1..$n"
 	[ $failed -eq 0 ] && exit 0 || exit 1
 fi

@@ -554,6 +554,7 @@ CONF
 	. "$TOP/tests/ziti/auth.sh"
 	srcmap_tests
 	posture_tests
+	pool_tests
 	# TCP flows expire: a hosted flow whose ends both fall silent is closed after
 	# tcp_idle_timeout_s, one that is half-closed (the dialer sent FIN, the target never
 	# closes) after tcp_half_closed_timeout_s, and the target sockets carry TCP keepalive

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld: the ip-pool server (`ip_pool` in sipovld.conf; design.md, "Endpoints and the
+ * ip-pool"). The pool and its lease file are loaded at start (a file that does not parse, or is
+ * for another pool, stops sipovld with the line named); every identity with Bind permission on
+ * `ip_pool.service` hosts it. One request line and one reply line per Ziti connection
+ * (pool.c's pool_serve; pool_store.c writes a change before its "ok" is sent). The owner of a
+ * claim is the dialer's identity id as the edge router authenticated it (routers from ziti 2.0
+ * on); routers before 2.0 send only the caller id the dialer chose, taken only with
+ * `ip_pool.trust_caller` (otherwise the dial is refused, saying so).
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/pool.h"
+#include "daemon/pool_store.h"
+#include "daemon/sipovld.h"
+
+#define PSRV_REQ_MAX 128 /* pool_serve's longest request line */
+#define PSRV_CONNS_MAX 64 /* open connections at most (each is answered at once, then FIN) */
+
+static struct {
+	bool on;
+	struct pool pool;
+	uint64_t served, refused, conns;
+	unsigned open;
+} ps;
+
+struct pconn {
+	struct zt_conn *c;
+	char owner[POOL_OWNER_MAX + 1];
+	char buf[PSRV_REQ_MAX];
+	size_t len;
+	bool answered;
+};
+
+int pool_server_start(void)
+{
+	const struct cfg_pool_server *c = &D.cfg.pool_server;
+	char err[512];
+	int rc;
+
+	if (!D.cfg.has_pool_server)
+		return 0;
+	if (pool_init(&ps.pool, c->name, &c->range, err, sizeof(err))) {
+		logm(L_ERR, "ip_pool %s: %s", c->name, err);
+		return -1;
+	}
+	rc = pool_store_read(c->lease_file, &ps.pool, err, sizeof(err));
+	if (rc < 0) {
+		logm(L_ERR, "ip_pool %s: %s", c->name, err);
+		pool_fini(&ps.pool);
+		return -1;
+	}
+	ps.on = true;
+	logm(L_NOTICE, "ip_pool %s: %s/%u, %zu leases %s %s%s; served as Ziti service %s", c->name,
+	     pool_fmt(&c->range, err, sizeof(err)), c->range.len, ps.pool.n, rc ? "(new lease file" : "from",
+	     c->lease_file, rc ? ")" : "", c->service);
+	return 0;
+}
+
+void pool_server_stop(void)
+{
+	if (ps.on)
+		pool_fini(&ps.pool);
+	memset(&ps, 0, sizeof(ps));
+}
+
+bool pool_server_service(const char *name)
+{
+	return ps.on && !strcmp(name, D.cfg.pool_server.service);
+}
+
+static void pc_free(struct pconn *p)
+{
+	if (p->c)
+		zt_close(p->c);
+	ps.open--;
+	free(p);
+}
+
+/* the dialer closed (after reading the reply), or the circuit went */
+static void pc_on_close(struct zt_conn *c, int err, const char *reason, void *user)
+{
+	struct pconn *p = user;
+
+	(void)c;
+	(void)err;
+	if (!p->answered)
+		logm(L_DEBUG, "ip_pool: %s closed before a complete request (%s)", p->owner, reason ? reason : "?");
+	pc_free(p);
+}
+
+static void pc_on_data(struct zt_conn *c, const uint8_t *data, size_t len, void *user)
+{
+	struct pconn *p = user;
+	char reply[160], err[512];
+	size_t n;
+
+	if (p->answered)
+		return;
+	if (len == 0) { /* FIN before a newline: answer what came (pool_serve refuses it) */
+		n = pool_reply_err(reply, sizeof(reply), POOL_E_INVAL);
+	} else {
+		const uint8_t *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) + 1 : len;
+
+		if (p->len + take > sizeof(p->buf) || (nl && take != len)) {
+			n = pool_reply_err(reply, sizeof(reply), POOL_E_INVAL); /* too long, or more than one line */
+		} else {
+			memcpy(p->buf + p->len, data, take);
+			p->len += take;
+			if (!nl)
+				return;
+			err[0] = 0;
+			n = pool_store_serve(&ps.pool, D.cfg.pool_server.lease_file, p->owner, p->buf, p->len, reply,
+					     sizeof(reply), err, sizeof(err));
+			if (err[0])
+				logm(L_ERR, "ip_pool %s: %s", ps.pool.name, err);
+		}
+	}
+	p->answered = true;
+	if (n >= sizeof(reply))
+		n = sizeof(reply) - 1;
+	if (!strncmp(reply, "ok", 2))
+		ps.served++;
+	else
+		ps.refused++;
+	logm(L_INFO, "ip_pool %s: %s: %.*s -> %.*s", ps.pool.name, p->owner, (int)strcspn(p->buf, "\n"),
+	     p->len ? p->buf : "(malformed)", (int)strcspn(reply, "\n"), reply);
+	if (zt_write(c, reply, n) == 0)
+		zt_close_write(c);
+}
+
+static const struct zt_conn_cbs pc_cbs = { .on_data = pc_on_data, .on_close = pc_on_close };
+
+void pool_server_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
+{
+	struct svc *s = user;
+	char id[POOL_OWNER_MAX + 1], name[128];
+	const char *caller = zt_dial_req_caller(req);
+	struct pconn *p;
+
+	(void)l;
+	ps.conns++;
+	if (ps.open >= PSRV_CONNS_MAX) {
+		logm(L_WARN, "ip_pool %s: dial refused: %u connections open", ps.pool.name, ps.open);
+		ps.refused++;
+		zt_reject(req, "ip_pool: busy");
+		return;
+	}
+	if (!zt_dial_req_dialer(req, id, sizeof(id), name, sizeof(name)) || !id[0]) {
+		if (!D.cfg.pool_server.trust_caller || !caller || !*caller) {
+			logm(L_WARN, "ip_pool %s: dial on %s refused: the router did not say who dials (routers "
+			     "before ziti 2.0) and ip_pool.trust_caller is off", ps.pool.name, s->name);
+			ps.refused++;
+			zt_reject(req, "ip_pool: no authenticated dialer identity");
+			return;
+		}
+		snprintf(id, sizeof(id), "%s", caller);
+	}
+	if (!pool_owner_ok(id)) {
+		logm(L_WARN, "ip_pool %s: dial on %s refused: dialer '%.64s' is not a valid owner", ps.pool.name, s->name,
+		     id);
+		ps.refused++;
+		zt_reject(req, "ip_pool: bad dialer identity");
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		zt_reject(req, "ip_pool: out of memory");
+		return;
+	}
+	snprintf(p->owner, sizeof(p->owner), "%s", id);
+	ps.open++;
+	p->c = zt_accept(req, &pc_cbs, p);
+	if (!p->c)
+		pc_free(p);
+}
+
+/* status "ip_pool": the pool, its leases, what was served */
+struct json_object *pool_server_json(void)
+{
+	struct json_object *o;
+	char buf[64];
+
+	if (!ps.on || !(o = json_object_new_object()))
+		return NULL;
+	JADD(o, "name", JS(ps.pool.name));
+	pool_fmt(&ps.pool.range, buf, sizeof(buf) - 4);
+	snprintf(buf + strlen(buf), 5, "/%u", ps.pool.range.len);
+	JADD(o, "range", JS(buf));
+	JADD(o, "service", JS(D.cfg.pool_server.service));
+	JADD(o, "lease_file", JS(D.cfg.pool_server.lease_file));
+	JADD(o, "size", JI(ps.pool.size));
+	JADD(o, "leases", JI(ps.pool.n));
+	JADD(o, "served", JI(ps.served));
+	JADD(o, "refused", JI(ps.refused));
+	JADD(o, "connections", JI(ps.conns));
+	return o;
+}

@@ -80,14 +80,20 @@ user_made() { getent passwd sipovld >/dev/null && [ "$(stat -c %U:%a /var/lib/si
 check "system user sipovld, /var/lib/sipovld sipovld 0700" user_made
 
 diag "VM at $(el)"
-out=$("$TOP/selftests/vm/run.sh" --kernel "$kver" --no-build "$TOP/selftests/vm/dkms-deb-guest.sh" 2>&1)
+# the guest runs sipovl-dkms's prerm as dpkg would (its /var, and so the dpkg database, is its own)
+ctrl=$B/deb/ctrl
+rm -rf "$ctrl" && mkdir -p "$ctrl" && dpkg-deb -e "$DEB"/sipovl-dkms_*.deb "$ctrl/sipovl-dkms" ||
+	bail_out "dpkg-deb -e sipovl-dkms"
+out=$(SIPOVL_PKG_CTRL=$ctrl SIPOVL_TEST_TIMEOUT=${SIPOVL_TEST_TIMEOUT:-600} \
+	"$TOP/selftests/vm/run.sh" --kernel "$kver" --no-build "$TOP/selftests/vm/dkms-deb-guest.sh" 2>&1)
 rc=$?
 vm_points=$(grep -E '^(not )?ok [0-9]+ vm/dkms-deb-guest.sh' <<<"$out" | sed -E 's/^(not )?ok [0-9]+ vm\/dkms-deb-guest\.sh:? ?/\1/')
 if [ $rc = 0 ] && grep -q . <<<"$vm_points"; then
-	ok "VM ($kver): the DKMS module loads, sipovld runs from the package as sipovld, $(grep -c . <<<"$vm_points") checks"
+	ok "VM ($kver): the DKMS module loads, sipovld from the package carries a call across its restart, $(grep -c . <<<"$vm_points") checks ($(el))"
+	grep -v '^TAP version' <<<"$out" | sed 's/^/#   /'
 else
 	not_ok "VM ($kver): the packaged module and daemon (exit $rc)"
-	sed 's/^/#   /' <<<"$out" | tail -40
+	sed 's/^/#   /' <<<"$out" | tail -60
 fi
 
 # a newer build: the same files, version +1 in the Debian revision
@@ -114,6 +120,8 @@ upgraded() {
 }
 check "upgraded: both packages at the newer version, the module rebuilt for $newest" upgraded
 
+# every file the two packages installed (dpkg -L), to look for after the purge
+dpkg -L sipovl sipovl-dkms >"$W/files" 2>/dev/null
 check "apt purge sipovl sipovl-dkms" purge
 gone() {
 	local k left=
@@ -126,6 +134,12 @@ gone() {
 		/usr/share/man/man8/sipovld.8.gz /usr/share/bash-completion/completions/sipovlctl /usr/share/doc/sipovl; do
 		[ -e "$f" ] && left+=" $f"
 	done
+	while read -r f; do
+		[ ! -d "$f" ] && { [ -f "$f" ] || [ -L "$f" ]; } && left+=" $f"
+	done <"$W/files"
+	# the unit's enablement (deb-systemd-helper) and the daemon's runtime directory
+	f=$(find /etc/systemd /var/lib/systemd /run/sipovld -name '*sipovld*' 2>/dev/null | tr '\n' ' ')
+	[ -z "$f" ] || left+=" $f"
 	getent passwd sipovld >/dev/null && left+=" user sipovld"
 	getent group sipovld >/dev/null && left+=" group sipovld"
 	dpkg -l sipovl sipovl-dkms 2>/dev/null | grep -q '^[ir]' && left+=" dpkg entries"

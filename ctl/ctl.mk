@@ -31,7 +31,7 @@ TEST_BUILD += $(O)/sipovlctl $(O)/san/sipovlctl $(O)/san/ctl-unit $(O)/fuzz/ctl-
 
 $(O)/sipovlctl: $(CTL_SRCS) $(CTL_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(CTL_CFLAGS) $(CTL_DEFS) $(CTL_SRCS) -o $@ $(CTL_LDLIBS)
+	$(CC) $(USER_CFLAGS) $(CTL_CFLAGS) $(CTL_DEFS) $(CTL_SRCS) -o $@ $(LDFLAGS) $(CTL_LDLIBS)
 
 $(O)/san/sipovlctl: $(CTL_SRCS) $(CTL_HDRS)
 	@mkdir -p $(@D)

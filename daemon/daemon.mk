@@ -44,7 +44,7 @@ TEST_BUILD += $(O)/san/pool-unit
 
 $(O)/sipovld: $(D_SRCS) $(D_HDRS) $(CTL_LIB) $(D_ZT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $(CTL_CFLAGS) $(D_DEFS) $(D_SRCS) -o $@ $(D_ZT_LIB) $(CTL_LIB) $(D_LDLIBS)
+	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $(CTL_CFLAGS) $(D_DEFS) $(D_SRCS) -o $@ $(LDFLAGS) $(D_ZT_LIB) $(CTL_LIB) $(D_LDLIBS)
 
 # Sanitizer build: the libraries are compiled in, instrumented too.
 $(O)/san/sipovld: $(D_SRCS) $(D_HDRS) $(D_ZT_SRCS) $(CTL_LIB_SRCS)

@@ -11,6 +11,7 @@
 # build/daemon-zitinet.tar.gz) and only run here (see there why).
 #
 #   daemon_net RESULTS_SUBDIR   topology + Ziti network; logs kept in /run/sipovl-vm/RESULTS_SUBDIR
+#                               (loads $SIPOVL_KO, or with DAEMON_MODULE=loaded uses the loaded sipovl)
 #   start_gw SITE NS [ARGS...]  start sipovld for site a|b in NS (extra daemon arguments)
 #   start_gw_only SITE NS ARGS...  the same with only ARGS (no -i, -l: a config file's own)
 #   gateways_ready              wait until both gateways intercept and host their services
@@ -58,7 +59,12 @@ daemon_net() { # daemon_net RESULTS_SUBDIR
 	local vmnet=$!
 	on_exit kill "$vmnet"
 
-	load_module
+	# DAEMON_MODULE=loaded: the module is already loaded (the package test's DKMS-built one)
+	if [ "${DAEMON_MODULE:-}" = loaded ]; then
+		[ -d /sys/module/sipovl ] || bail_out "DAEMON_MODULE=loaded but sipovl is not loaded"
+	else
+		load_module
+	fi
 	modprobe -q veth || bail_out "no veth module"
 	diag "module loaded (t=$(el)s)"
 	setup_ns PA GWA GWB PB

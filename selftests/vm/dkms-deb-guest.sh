@@ -2,42 +2,66 @@
 # SPDX-License-Identifier: GPL-2.0
 # Guest half of the package test (selftests/vm/dkms-deb.sh): the module DKMS built from
 # sipovl-dkms loads; sipovld runs from the package's files as its unit runs it (user
-# sipovld, ambient CAP_NET_ADMIN CAP_NET_BIND_SERVICE, /run/sipovld its own), registers
-# with the module, keeps only those two capabilities, and stops cleanly on SIGTERM.
+# sipovld, ambient CAP_NET_ADMIN CAP_NET_BIND_SERVICE, /run/sipovld its own, the packaged
+# /etc/sipovld/sipovld.conf, an identity in /var/lib/sipovld) as gateway A of daemon.sh's
+# two-site Ziti network (daemon-lib.sh; gateway B is the build's sipovld), carries a SIP call
+# with RTP, keeps carrying it across a restart of the daemon as an upgrade does (the
+# package's postinst restarts sipovld.service; the loaded module stays: Documentation/
+# admin-guide.md, "Install from the Debian packages"), and stops cleanly on SIGTERM.
+# There is no systemd in the guest: the unit's User=, Group=, capabilities, RuntimeDirectory=
+# and ExecStart= are applied with setpriv, as systemd would.
 set -uo pipefail
-source "$(dirname "$0")/../lib.sh"
-
-require_root
-in_vm || skip_all "runs only in the test VM (selftests/vm/dkms-deb.sh)"
-require_cmd setpriv
-plan 7
+in_vm() { [ "${SIPOVL_IN_VM:-}" = 1 ]; }
+if ! in_vm; then
+	echo "1..0 # SKIP runs only in the test VM (selftests/vm/dkms-deb.sh)"
+	exit 0
+fi
 kver=$(uname -r)
-check "modinfo finds sipovl in /lib/modules/$kver/updates/dkms" \
-	sh -c "modinfo -n sipovl | grep -q '^/lib/modules/$kver/updates/dkms/sipovl\.ko'"
-check "modprobe sipovl (the unit's ExecStartPre)" modprobe sipovl
-mkdir -p /run/sipovld && chown sipovld:sipovld /run/sipovld && chmod 750 /run/sipovld
-# the unit's User=, Group=, AmbientCapabilities=, CapabilityBoundingSet=, ExecStart=
-exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/sipovld.service)
-# shellcheck disable=SC2086 # the unit's command line, split as systemd does
-setpriv --reuid=sipovld --regid=sipovld --clear-groups --inh-caps=+net_admin,+net_bind_service \
-	--ambient-caps=+net_admin,+net_bind_service --bounding-set=-all,+net_admin,+net_bind_service \
-	$exec_start 2>/tmp/sipovld.log &
-pid=$!
-on_exit kill "$pid"
-answers() {
+modcheck() { modinfo -n sipovl | grep -q "^/lib/modules/$kver/updates/dkms/sipovl\.ko"; }
+# before daemon-lib.sh: its set-up uses the loaded module (DAEMON_MODULE=loaded)
+modcheck_out=$(modcheck 2>&1) && modcheck_rc=0 || modcheck_rc=$?
+modprobe_out=$(modprobe sipovl 2>&1) && modprobe_rc=0 || modprobe_rc=$?
+export DAEMON_MODULE=loaded
+source "$(dirname "$0")/../sipovl/daemon-lib.sh"
+require_cmd setpriv python3
+plan 13
+if [ $modcheck_rc = 0 ]; then ok "modinfo finds sipovl in /lib/modules/$kver/updates/dkms"; else not_ok "modinfo finds sipovl in /lib/modules/$kver/updates/dkms" "$modcheck_out"; fi
+if [ $modprobe_rc = 0 ]; then ok "modprobe sipovl (the unit's ExecStartPre)"; else not_ok "modprobe sipovl (the unit's ExecStartPre)" "$modprobe_out"; fi
+[ $modprobe_rc = 0 ] || bail_out "no module"
+PKG_D=/usr/sbin/sipovld PKG_CTL=/usr/sbin/sipovlctl
+UNIT=/lib/systemd/system/sipovld.service
+[ -x "$PKG_D" ] && [ -x "$PKG_CTL" ] && [ -f "$UNIT" ] || bail_out "the sipovl package is not installed"
 
-	for _ in $(seq 1 150); do
-		/usr/sbin/sipovld --request status >/tmp/sipovld.status 2>/dev/null && return 0
-		sleep 0.2
-	done
-	cat /tmp/sipovld.log
-	return 1
+daemon_net dkms-deb
+
+# The unit's RuntimeDirectory= and StateDirectory= (the guest's /run and /var are its own
+# tmpfs: the package's /var/lib/sipovld is the host's), the identity enrolled as sipovld.
+install -d -o sipovld -g sipovld -m 0750 /run/sipovld
+install -d -o sipovld -g sipovld -m 0700 /var/lib/sipovld
+install -o sipovld -g sipovld -m 0600 "$SIPOVLD_ZN_DIR/gw-a.json" /var/lib/sipovld/gw-a.json
+on_exit rm -rf /run/sipovld /var/lib/sipovld
+ln -s /run/sipovld/ctl.sock "$TMP/a.sock"
+exec_start=$(sed -n 's/^ExecStart=//p' "$UNIT")
+# start_pkg_gw: gw-a as the unit starts it (User=, Group=, CapabilityBoundingSet=,
+# AmbientCapabilities=, ExecStart=), in gw-a's namespace, with the test identity
+start_pkg_gw() {
+	# shellcheck disable=SC2086 # the unit's command line, split as systemd does
+	ip netns exec "$GWA" setpriv --reuid=sipovld --regid=sipovld --clear-groups \
+		--inh-caps=+net_admin,+net_bind_service --ambient-caps=+net_admin,+net_bind_service \
+		--bounding-set=-all,+net_admin,+net_bind_service \
+		$exec_start -i /var/lib/sipovld/gw-a.json 2>>"$TMP/a.log" &
+	pid=$!
+	echo "$pid" >"$TMP/a.pid"
+	on_exit kill "$pid"
 }
-check "sipovld (package files, user sipovld) answers on /run/sipovld/ctl.sock" answers
+start_pkg_gw
+start_gw b "$GWB"
+gateways_ready
+
 registered() {
-	jq -e '.kernel | (.error == null)' /tmp/sipovld.status >/dev/null || { jq -c .kernel /tmp/sipovld.status; return 1; }
+	st a | jq -e '.kernel | (.error == null)' >/dev/null || { st a | jq -c .kernel; return 1; }
 }
-check "sipovld drives the module (no kernel error in its status)" registered
+check "the packaged sipovld drives the DKMS module (no kernel error in its status)" registered
 privs() {
 	local s=/proc/$pid/status
 	grep -q "^Uid:.*\b$(id -u sipovld)\b" "$s" && grep -q '^CapEff:.*0000000000001400$' "$s" &&
@@ -45,14 +69,142 @@ privs() {
 		{ grep -E '^(Uid|Cap)' "$s"; return 1; }
 }
 check "it runs as sipovld with CAP_NET_ADMIN CAP_NET_BIND_SERVICE only, no ambient set" privs
+
+# --- a call: SIPp UAC at A, UAS at B echoing the RTP (the 7222-7422 intercept). The UAC plays
+# its 8 s recording again and again until an INFO in the dialog (end_call, below) arrives,
+# then hangs up: the call lasts as long as the test needs, however slow the restart.
+sipp -sd uac_pcap 2>/dev/null | sed 's#pcap/#/usr/share/sip-tester/#' | awk '
+	/<!-- Play a pre-recorded PCAP file/ {
+		skip = 1
+		print "  <label id=\"1\"/>"
+		print "  <nop>"
+		print "    <action>"
+		print "      <exec play_pcap_audio=\"/usr/share/sip-tester/g711a.pcap\"/>"
+		print "    </action>"
+		print "  </nop>"
+		print "  <recv request=\"INFO\" timeout=\"8000\" ontimeout=\"1\"/>"
+		next
+	}
+	/<!-- Play an out of band DTMF/ { skip = 0 }
+	!skip { print }' >"$TMP/uac.xml"
+grep -q 'recv request="INFO"' "$TMP/uac.xml" && [ "$(grep -c 'g711a.pcap' "$TMP/uac.xml")" = 1 ] ||
+	bail_out "sipp -sd uac_pcap: unexpected built-in scenario"
+# end_call: the INFO that ends the UAC's loop (Call-ID from -cid_str), sent to it locally
+end_call() {
+	ip netns exec "$PA" python3 -c '
+import socket
+m = ("INFO sip:sipp@10.1.0.2:5061 SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.2:5999;branch=z9hG4bK-pkgtest\r\n"
+     "From: <sip:test@10.1.0.2>;tag=pkgtest\r\nTo: <sip:sipp@10.1.0.2:5061>\r\nCall-ID: pkgtest-1\r\n"
+     "CSeq: 1 INFO\r\nContent-Length: 0\r\n\r\n")
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(m.encode(), ("10.1.0.2", 5061))'
+}
+# the UAS absorbs INVITE retransmissions while it waits for the ACK (daemon.sh says why)
+sipp -sd uas 2>/dev/null |
+	sed 's#^\( *\)<recv request="ACK"#\1<recv request="INVITE" optional="true"/>\n&#' >"$TMP/uas.xml"
+for ns in "$PA" "$PB"; do
+	ip netns exec "$ns" nft -f - <<'EOF' || bail_out "nft counters"
+table inet cnt {
+	counter rtp {}
+	chain in {
+		type filter hook input priority 0;
+		ip saddr { 10.1.0.2, 10.2.0.2 } udp dport 7222-7422 counter name rtp
+		ip saddr { 10.1.0.2, 10.2.0.2 } udp sport 7222-7422 counter name rtp
+	}
+}
+EOF
+done
+cnt() { ip netns exec "$1" nft -j list counter inet cnt rtp | jq '.nftables[] | select(.counter) | .counter.packets'; }
+ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -rtp_echo -mp 7230 -nostdin \
+	-trace_err -error_file "$TMP/uas.err" >"$TMP/uas.out" 2>&1 &
+uas=$!
+on_exit kill "$uas"
+waitfor 20 eval "ip netns exec $PB ss -Hlnu 'sport = :5060' | grep -q 10.2.0.2" || diag "SIPp UAS not listening after 20 s"
+t_call=$(date +%s)
+(cd "$TMP" && ip netns exec "$PA" timeout 300 sipp -sf "$TMP/uac.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 -t u1 \
+	-m 1 -mp 7300 -nostdin -timeout 280s -cid_str 'pkgtest-%u' -trace_stat -stf "$TMP/uac.csv" -trace_err -error_file "$TMP/uac.err" \
+	>"$TMP/uac.out" 2>&1) &
+uac=$!
+on_exit kill "$uac"
+# the call confirmed at gw-a, with RTP steered for its media, and echoed back to the caller
+rtp_flows() {
+	SIPOVLD_CTL_SOCK=$TMP/a.sock "$PKG_CTL" -j calls >"$TMP/calls.json" 2>/dev/null &&
+		jq -e '[.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] |
+			length > 0' "$TMP/calls.json" >/dev/null && [ "$(cnt "$PA")" -gt 10 ] && [ "$(cnt "$PB")" -gt 10 ]
+}
+if waitfor 120 rtp_flows; then
+	ok "a SIP call through the packaged gateway: confirmed, RTP both ways (at B $(cnt "$PB"), back at A $(cnt "$PA") packets, $(($(date +%s) - t_call)) s after the INVITE)"
+else
+	not_ok "a SIP call through the packaged gateway: confirmed, RTP both ways" "RTP at B $(cnt "$PB"), at A $(cnt "$PA")" \
+		"calls: $(head -c 600 "$TMP/calls.json" 2>/dev/null)" "gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')"
+fi
+
+# --- an upgrade during the call: sipovl-dkms's prerm (upgrade) keeps the loaded module, the
+# new sipovl's postinst restarts sipovld.service (SIGTERM, start again); the module's
+# counters go on
+PRERM=${SIPOVL_PKG_CTRL:-}/sipovl-dkms/prerm
+[ -x "$PRERM" ] || bail_out "no sipovl-dkms prerm at $PRERM (SIPOVL_PKG_CTRL)"
+steered() { ip netns exec "$GWA" "$PKG_CTL" -j stats | jq '.global.steered'; }
+k0=$(steered)
+t0=$(date +%s)
+"$PRERM" upgrade "$(sed -n 's/^Version: //p' "$SIPOVL_PKG_CTRL/sipovl-dkms/control")+1" >"$TMP/prerm-upgrade.out" 2>&1 ||
+	diag "prerm upgrade: exit $?: $(cat "$TMP/prerm-upgrade.out")"
 kill -TERM "$pid"
-wait "$pid"
-rc=$?
+rc=0
+wait "$pid" || rc=$?
+if [ $rc = 0 ] && [ ! -e /run/sipovld/ctl.sock ]; then
+	ok "SIGTERM during the call (the upgrade's stop): exit 0, its control socket removed"
+else
+	not_ok "SIGTERM during the call (the upgrade's stop): exit $rc, control socket $(ls /run/sipovld/ 2>&1)" "$(tail -3 "$TMP/a.log")"
+fi
+start_pkg_gw
+if waitfor 120 ready a; then
+	ok "restarted: gw-a intercepts and hosts again $(($(date +%s) - t0)) s after the stop"
+else
+	not_ok "restarted: gw-a intercepts and hosts again" "$(tail -5 "$TMP/a.log" | tr '\n' '|')"
+fi
+t_up=$(date +%s)
+b1=$(cnt "$PB") a1=$(cnt "$PA")
+rtp_again() { [ "$(cnt "$PB")" -gt $((b1 + 10)) ] && [ "$(cnt "$PA")" -gt $((a1 + 10)) ]; }
+if waitfor 60 rtp_again; then
+	ok "the call's RTP flows both ways again after the restart ($(($(date +%s) - t_up)) s)"
+else
+	not_ok "the call's RTP flows both ways again after the restart" \
+		"RTP at B $b1 -> $(cnt "$PB"), at A $a1 -> $(cnt "$PA")" "gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')"
+fi
+k1=$(steered)
+if [ -n "$k0" ] && [ -n "$k1" ] && [ "$k0" -gt 0 ] && [ "$k1" -gt "$k0" ]; then
+	ok "the module stayed loaded across prerm upgrade and the restart (steered $k0 -> $k1)"
+else
+	not_ok "the module stayed loaded across prerm upgrade and the restart (steered $k0 -> $k1)"
+fi
+end_call || diag "could not send the INFO that ends the call"
+rc=0
+wait "$uac" || rc=$?
+succ=$(tail -1 "$TMP/uac.csv" 2>/dev/null | awk -F';' '{print $16}')
+if [ $rc = 0 ] && [ "$succ" = 1 ]; then
+	ok "the call ends with BYE and 200 across the restart (SIPp exit 0, $(($(date +%s) - t_call)) s)"
+else
+	not_ok "the call ends with BYE and 200 across the restart (SIPp exit $rc, successful ${succ:-?})" \
+		"uac: $(tail -c 400 "$TMP/uac.err" 2>/dev/null | tr '\n' '|')"
+fi
+kill "$uas" 2>/dev/null
+
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
 if [ $rc = 0 ] && [ ! -e /run/sipovld/ctl.sock ]; then
 	ok "SIGTERM: exit 0, its control socket removed"
 else
-	not_ok "SIGTERM: exit $rc, control socket $(ls /run/sipovld/ 2>&1)" "$(tail -3 /tmp/sipovld.log)"
+	not_ok "SIGTERM: exit $rc, control socket $(ls /run/sipovld/ 2>&1)" "$(tail -3 "$TMP/a.log")"
 fi
-check "modprobe -r sipovl" modprobe -r sipovl
-rm -rf /run/sipovld
+b=$(cat "$TMP/b.pid")
+kill -TERM "$b" && wait "$b" 2>/dev/null
+cleanup_all_ns
+"$VMNET" stop >/dev/null 2>&1
+# removal: sipovl's prerm stops sipovld (above), sipovl-dkms's prerm unloads the module
+prerm_remove() {
+	"$PRERM" remove || return 1
+	[ ! -d /sys/module/sipovl ] || { echo "sipovl still loaded: $(grep '^sipovl ' /proc/modules)"; return 1; }
+}
+check "sipovl-dkms's prerm (remove) unloads the module" prerm_remove
 done_testing

@@ -412,14 +412,15 @@ enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint6
 	if (!d->last_rtp_us)
 		d->t0_us = now_us;
 	d->last_rtp_us = now_us;
-	if (d->packets == 1 || ssrc != d->ssrc) {
-		if (d->packets > 1)
+	if (d->packets == 1 || ssrc != d->ssrc || d->fresh) {
+		if (d->packets > 1 && ssrc != d->ssrc)
 			d->ssrc_changes++;
 		else
 			d->pt = PT_NONE;
 		seq_retire(d);
 		d->ssrc = ssrc;
 		d->have_transit = false;
+		d->fresh = false;
 		seq_new(d, seq);
 	}
 	uint64_t dup = d->duplicates;
@@ -492,24 +493,33 @@ double rtpq_mos(const char *codec, double loss, double delay_ms, double *r_out)
 
 #define FRAME_MS 20.0 /* packetisation assumed in the delay of the E-model */
 
-void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uint64_t now_us, struct rtpq_snap *s)
+static uint64_t dir_received(const struct rtpq_dir *d)
+{
+	return d->prev_received + (d->valid ? d->received : 0);
+}
+
+/* @d's figures minus those at @b (all zero: since the start) */
+static void snapshot(const struct rtpq_dir *d, const struct rtpq_base *b, const struct rtpq_dir *reports,
+		     uint64_t now_us, struct rtpq_snap *s)
 {
 	const char *c = NULL;
-	uint64_t received;
+	uint64_t expected, received;
 
 	memset(s, 0, sizeof(*s));
 	s->pt = -1;
-	s->packets = d->packets;
-	s->bytes = d->bytes;
-	s->rtcp_packets = d->rtcp_packets;
-	s->other = d->other;
-	s->invalid = d->invalid;
+	s->packets = d->packets - b->packets;
+	s->bytes = d->bytes - b->bytes;
+	s->rtcp_packets = d->rtcp_packets - b->rtcp_packets;
+	s->other = d->other - b->other;
+	s->invalid = d->invalid - b->invalid;
 	s->idle_us = !d->last_rtp_us ? UINT64_MAX : now_us > d->last_rtp_us ? now_us - d->last_rtp_us : 0;
-	s->rtp = d->valid || d->prev_expected;
-	if (!d->packets)
+	expected = d->prev_expected + dir_expected(d);
+	received = dir_received(d);
+	s->rtp = (d->valid || d->prev_expected) && expected > b->expected;
+	if (!s->packets)
 		return;
 	s->ssrc = d->ssrc;
-	s->ssrc_changes = d->ssrc_changes;
+	s->ssrc_changes = d->ssrc_changes - b->ssrc_changes;
 	if (d->pt != PT_NONE) {
 		uint32_t clk;
 
@@ -518,24 +528,23 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
 		snprintf(s->codec, sizeof(s->codec), "%s", c ? c : "");
 		s->clock_hz = clk;
 	}
-	s->expected = d->prev_expected + dir_expected(d);
-	received = d->prev_received + (d->valid ? d->received : 0);
-	s->lost = (int64_t)s->expected - (int64_t)received;
+	s->expected = expected - b->expected;
+	s->lost = (int64_t)s->expected - (int64_t)(received - b->received);
 	s->loss_ratio = s->expected && s->lost > 0 ? (double)s->lost / (double)s->expected : 0;
-	s->reordered = d->reordered;
-	s->duplicates = d->duplicates;
+	s->reordered = d->reordered - b->reordered;
+	s->duplicates = d->duplicates - b->duplicates;
 	if (d->clock_hz)
 		s->jitter_ms = (double)d->jitter16 / 16.0 * 1000.0 / d->clock_hz;
 	if (reports && reports->rtcp_us) {
 		for (unsigned i = 0; i < reports->rtcp.nblocks; i++) {
-			const struct rtpq_block *b = &reports->rtcp.block[i];
+			const struct rtpq_block *rb = &reports->rtcp.block[i];
 
-			if (b->ssrc != d->ssrc)
+			if (rb->ssrc != d->ssrc)
 				continue;
 			s->rr = true;
-			s->rr_fraction_lost = b->fraction_lost / 256.0;
-			s->rr_cum_lost = b->cum_lost;
-			s->rr_jitter_ms = d->clock_hz ? (double)b->jitter * 1000.0 / d->clock_hz : 0;
+			s->rr_fraction_lost = rb->fraction_lost / 256.0;
+			s->rr_cum_lost = rb->cum_lost;
+			s->rr_jitter_ms = d->clock_hz ? (double)rb->jitter * 1000.0 / d->clock_hz : 0;
 			s->rr_age_us = now_us > reports->rtcp_us ? now_us - reports->rtcp_us : 0;
 			break;
 		}
@@ -547,6 +556,40 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
 		s->mos_loss = s->rr_fraction_lost;
 	s->mos_delay_ms = FRAME_MS + 2 * (s->rr_jitter_ms > s->jitter_ms ? s->rr_jitter_ms : s->jitter_ms);
 	s->mos = rtpq_mos(s->codec, s->mos_loss, s->mos_delay_ms, &s->r_factor);
+}
+
+void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uint64_t now_us, struct rtpq_snap *s)
+{
+	static const struct rtpq_base zero;
+
+	snapshot(d, &zero, reports, now_us, s);
+}
+
+void rtpq_snapshot_since(const struct rtpq_dir *d, const struct rtpq_dir *reports, uint64_t now_us,
+			 struct rtpq_snap *s)
+{
+	snapshot(d, &d->base, reports, now_us, s);
+}
+
+void rtpq_mark(struct rtpq_dir *d)
+{
+	seq_retire(d); /* the current source's figures into prev_* */
+	d->base = (struct rtpq_base){
+		.packets = d->packets,
+		.bytes = d->bytes,
+		.rtcp_packets = d->rtcp_packets,
+		.other = d->other,
+		.invalid = d->invalid,
+		.expected = d->prev_expected,
+		.received = d->prev_received,
+		.reordered = d->reordered,
+		.duplicates = d->duplicates,
+		.ssrc_changes = d->ssrc_changes,
+	};
+	d->fresh = true;
+	d->jitter16 = 0;
+	d->have_transit = false;
+	d->rtcp_us = 0;
 }
 
 /* ------------------------------------------------------------------ one-way audio */

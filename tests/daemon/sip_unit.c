@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/call_rtp.h"
 #include "daemon/calls.h"
 #include "daemon/sip_msg.h"
 #include "daemon/sip_sdp.h"
@@ -431,6 +432,89 @@ static void t_calls(void)
 	   (unsigned long long)call_duration_ms(y, 0));
 }
 
+/* ------------------------------------------------------------------ a call's RTP (call_rtp.c) */
+
+static struct rtpq_dir RQ[2];        /* one flow's two directions: [0] the caller's stream */
+static struct call_rtp RV = { { &RQ[0], &RQ[1] }, { &RQ[1], &RQ[0] } };
+static char cdr[4][160];
+static unsigned n_cdr;
+
+static void on_end_cdr(void *arg, const struct call *c)
+{
+	(void)arg;
+	(void)c;
+	if (n_cdr < 4)
+		call_rtp_end(&RV, 0, cdr[n_cdr], sizeof(cdr[0]));
+	n_cdr++;
+}
+
+/*
+ * SIPp's pcap play (g711a.pcap): 236 PCMA packets 30 ms apart, SSRC dee0ee8f, sequence
+ * numbers from 0xe6fd and timestamps from 240, sent unchanged in every call (from the
+ * call's media port) and echoed unchanged by the UAS (-rtp_echo). Packet i of direction d
+ * arrives at t0 + 30 ms i + jit_us when i is odd; lost when lose and i % 10 == 5.
+ */
+static void sipp_rtp(uint64_t t0_us, unsigned jit_us, bool lose)
+{
+	uint8_t b[252];
+
+	for (unsigned i = 0; i < 236; i++)
+		for (int d = 0; d < 2; d++) {
+			uint16_t seq = (uint16_t)(0xe6fd + i);
+			uint32_t ts = 240 * (i + 1);
+
+			if (lose && d == 0 && i % 10 == 5)
+				continue;
+			memset(b, 0xd5, sizeof(b));
+			b[0] = 0x80;
+			b[1] = i ? 8 : 0x88;
+			b[2] = (uint8_t)(seq >> 8), b[3] = (uint8_t)seq;
+			b[4] = (uint8_t)(ts >> 24), b[5] = (uint8_t)(ts >> 16), b[6] = (uint8_t)(ts >> 8), b[7] = (uint8_t)ts;
+			b[8] = 0xde, b[9] = 0xe0, b[10] = 0xee, b[11] = 0x8f;
+			rtpq_update(&RQ[d], b, sizeof(b), t0_us + 30000ull * i + (i & 1 ? jit_us : 0) + (unsigned)d * 1000);
+		}
+}
+
+static void sipp_call(struct calls *t, const char *id, uint64_t t0_ms, unsigned jit_us, bool lose)
+{
+	const char *o = "Call-ID: 1-4242@10.1.0.2";
+
+	feed(t, subst(SIPP_INVITE, o, id), t0_ms);
+	feed(t, subst(SIPP_200, o, id), t0_ms + 50);
+	feed(t, subst(SIPP_ACK, o, id), t0_ms + 60);
+	sipp_rtp((t0_ms + 100) * 1000, jit_us, lose);
+	feed(t, subst(SIPP_BYE, o, id), t0_ms + 9000);
+}
+
+static bool cdr_figs(const char *s, double *loss, double *jit)
+{
+	const char *p = strstr(s, "loss_pct="), *q = strstr(s, "jitter_ms=");
+
+	return p && q && sscanf(p, "loss_pct=%lf/%lf", &loss[0], &loss[1]) == 2 &&
+	       sscanf(q, "jitter_ms=%lf/%lf", &jit[0], &jit[1]) == 2;
+}
+
+static void t_call_rtp(void)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end_cdr };
+	struct calls *t = calls_new(&cfg);
+	double l1[2], j1[2], l2[2], j2[2];
+
+	/* two SIPp calls on the same media ports, one flow: the first with loss and jitter */
+	sipp_call(t, "Call-ID: rtp-1", 1000000, 6000, true);
+	sipp_call(t, "Call-ID: rtp-2", 1020000, 0, false);
+	ok(n_cdr == 2 && cdr_figs(cdr[0], l1, j1) && cdr_figs(cdr[1], l2, j2), "two CDRs: '%s' and '%s'", cdr[0], cdr[1]);
+	ok(l1[0] > 9.5 && l1[0] < 10.5 && l1[1] == 0 && j1[0] > 2.0 && j1[1] > 2.0,
+	   "first call: 10 %% lost caller to callee (%.2f), jitter %.1f/%.1f ms", l1[0], j1[0], j1[1]);
+	ok(l2[0] == 0 && l2[1] == 0, "second call (same ports, none lost): loss %.2f/%.2f %%, none of the first call's",
+	   l2[0], l2[1]);
+	ok(j2[0] == 0 && j2[1] == 0, "second call (sent on time): jitter %.1f/%.1f ms, none of the first call's", j2[0],
+	   j2[1]);
+	ok(strstr(cdr[0], "packets=212/236 ") && strstr(cdr[1], "packets=236/236 "), "packets: the call's own");
+	calls_free(t, 1040000);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -441,6 +525,7 @@ int main(void)
 	t_sdp();
 	t_stream();
 	t_calls();
+	t_call_rtp();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

@@ -26,3 +26,52 @@ void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n)
 			rtpq_mark(r->rep[i]);
 	}
 }
+
+static bool listed(const struct sdp_media *m, unsigned pt)
+{
+	for (unsigned i = 0; m && i < m->n_pt; i++)
+		if (m->pt[i] == pt)
+			return true;
+	return false;
+}
+
+/* @from's maps into @t (n of them): those @other lists too (both: true) or the others */
+static unsigned add_maps(struct rtpq_map *t, unsigned n, const struct sdp_media *from, const struct sdp_media *other,
+			 bool both)
+{
+	for (unsigned i = 0; from && i < from->n_map && n < RTPQ_MAX_RTPMAP; i++) {
+		const struct sdp_rtpmap *s = &from->map[i];
+		bool dup = false;
+
+		if (listed(other, s->pt) != both)
+			continue;
+		for (unsigned j = 0; j < n; j++)
+			dup |= t[j].pt == s->pt;
+		if (dup)
+			continue;
+		t[n].pt = s->pt;
+		t[n].clock_hz = s->clock;
+		snprintf(t[n].name, sizeof(t[n].name), "%s", s->name);
+		n++;
+	}
+	return n;
+}
+
+void call_rtp_rtpmap(const struct call_rtp *r, const struct call *c, unsigned i)
+{
+	const struct sdp_media *m[2];
+
+	for (int s = 0; s < 2; s++)
+		m[s] = c->has_sdp[s] && i < c->sdp[s].n_media ? &c->sdp[s].m[i] : NULL;
+	for (int d = 0; d < 2; d++) { /* d = 0: the caller's stream, received by the callee */
+		const struct sdp_media *rx = m[!d], *tx = m[d];
+		struct rtpq_map t[RTPQ_MAX_RTPMAP] = { 0 };
+		unsigned n = 0;
+
+		n = add_maps(t, n, rx, tx, true);
+		n = add_maps(t, n, tx, rx, true);
+		n = add_maps(t, n, rx, tx, false);
+		n = add_maps(t, n, tx, rx, false);
+		rtpq_set_rtpmaps(r->dir[d], t, n);
+	}
+}

@@ -32,4 +32,13 @@ void call_rtp_quality(const struct call_rtp *r, uint64_t now_us, struct rtpq_sna
  */
 void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n);
 
+/*
+ * The a=rtpmap of the @i-th media of each side's SDP to the stream's two directions, so that
+ * dynamic payload types have their codec name and clock rate (jitter): a stream gets the
+ * maps of the payload types both sides list first, its receiver's before its sender's (RFC
+ * 3264: the numbers an SDP lists are those its author receives), then the others', at most
+ * RTPQ_MAX_RTPMAP. Without both SDPs, the one there is.
+ */
+void call_rtp_rtpmap(const struct call_rtp *r, const struct call *c, unsigned i);
+
 #endif

@@ -89,7 +89,7 @@ $(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG)
 
 $(O)/san/sip-unit: tests/daemon/sip_unit.c tests/daemon/tap.h tests/daemon/sip_msgs.h $(D_SIP_SRCS) $(D_SIP_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/sip_unit.c $(D_SIP_SRCS) -o $@
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/sip_unit.c $(D_SIP_SRCS) -o $@ -lm
 
 $(O)/fuzz/sip-fuzz: tests/daemon/sip_fuzz.c $(D_SIP_SRCS) $(D_SIP_HDRS)
 	@mkdir -p $(@D)

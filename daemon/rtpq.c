@@ -142,6 +142,25 @@ int rtpq_rtpmap(struct rtpq_dir *d, const char *line, size_t len)
 	return 0;
 }
 
+void rtpq_set_rtpmaps(struct rtpq_dir *d, const struct rtpq_map *m, unsigned n)
+{
+	unsigned k = 0;
+	uint32_t clock;
+
+	memset(d->map, 0, sizeof(d->map));
+	for (unsigned i = 0; i < n && k < RTPQ_MAX_RTPMAP; i++)
+		if (m[i].pt <= 127 && m[i].clock_hz)
+			d->map[k++] = m[i];
+	if (d->pt == PT_NONE || !d->packets || pt_aux(d, d->pt))
+		return;
+	pt_codec(d, d->pt, &clock);
+	if (clock != d->clock_hz) { /* the stream already runs on it */
+		d->clock_hz = clock;
+		d->have_transit = false;
+		d->jitter16 = 0;
+	}
+}
+
 /* ------------------------------------------------------------------ classification */
 
 /* RTP header length (fixed + CSRC + extension), or 0 if malformed; *pad: padding bytes */

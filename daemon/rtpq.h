@@ -178,6 +178,13 @@ int rtpq_rtcp_parse(const uint8_t *p, size_t n, struct rtpq_rtcp *out, char *err
  */
 int rtpq_rtpmap(struct rtpq_dir *d, const char *line, size_t len);
 
+/*
+ * The SDP's maps, already parsed: @d's table becomes the first RTPQ_MAX_RTPMAP of @m (entries
+ * with pt > 127 or clock 0 are skipped). A stream already running on a payload type whose
+ * clock rate this changes restarts its jitter estimator with the new rate.
+ */
+void rtpq_set_rtpmaps(struct rtpq_dir *d, const struct rtpq_map *m, unsigned n);
+
 /* The codec name and clock rate of a static payload type (RFC 3551); NULL/0 if unknown. */
 const char *rtpq_static_codec(unsigned pt, uint32_t *clock_hz);
 

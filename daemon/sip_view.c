@@ -40,6 +40,7 @@ static struct {
 /* ------------------------------------------------------------------ CDR */
 
 static struct flow *flow_between(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
+static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
 
 /*
  * The call's view of the RTP flow @f steered for a stream whose caller end is @caller_rtp:
@@ -48,9 +49,7 @@ static struct flow *flow_between(const struct sockaddr_storage *x, const struct 
 static void call_view(struct flow *f, const struct sockaddr_storage *caller_rtp, struct call_rtp *r)
 {
 	const struct sockaddr_storage *local = f->type == F_IUDP ? &f->a : &f->b;
-	bool caller_local = local->ss_family == caller_rtp->ss_family && cfg_sa_port(local) == cfg_sa_port(caller_rtp) &&
-			    !memcmp(cfg_sa_addr(local), cfg_sa_addr(caller_rtp), local->ss_family == AF_INET ? 4 : 16);
-	int up = caller_local ? RTPQ_TO_ZITI : RTPQ_FROM_ZITI;
+	int up = sa_same(local, caller_rtp) ? RTPQ_TO_ZITI : RTPQ_FROM_ZITI;
 	struct flow *rf = rtp_rtcp_flow(f);
 
 	for (int i = 0; i < 2; i++) {
@@ -85,6 +84,60 @@ static void fmt_quality(const struct call *c, char *b, size_t n)
 		return;
 	call_view(f, &x->rtp, &r);
 	call_rtp_end(&r, rtp_now_us(), b, n);
+}
+
+static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
+{
+	return x->ss_family == y->ss_family && cfg_sa_port(x) == cfg_sa_port(y) &&
+	       !memcmp(cfg_sa_addr(x), cfg_sa_addr(y), x->ss_family == AF_INET ? 4 : 16);
+}
+
+/* the i-th media of both sides' SDP, when both have an address and a port */
+static bool media_pair(const struct call *c, unsigned i, const struct sdp_media **x, const struct sdp_media **y)
+{
+	if (!c->has_sdp[0] || !c->has_sdp[1] || i >= c->sdp[0].n_media || i >= c->sdp[1].n_media)
+		return false;
+	*x = &c->sdp[0].m[i];
+	*y = &c->sdp[1].m[i];
+	return (*x)->port && (*y)->port && (*x)->has_addr && (*y)->has_addr;
+}
+
+/* The SDP's a=rtpmap to the RTP flows of the call's media (SDP taken, or the flow steered). */
+static void on_media(void *arg, const struct call *c, int side)
+{
+	(void)arg;
+	(void)side;
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		const struct sdp_media *x, *y;
+		struct flow *f;
+		struct call_rtp r;
+
+		if (!media_pair(c, i, &x, &y))
+			continue;
+		f = flow_between(&x->rtp, &y->rtp);
+		if (!f || !f->rq)
+			continue;
+		call_view(f, &x->rtp, &r);
+		call_rtp_rtpmap(&r, c, i);
+	}
+}
+
+void sipv_flow_new(struct flow *f)
+{
+	if (!T || !f->rq)
+		return;
+	for (const struct call *c = calls_first(T); c; c = c->next) {
+		const struct sdp_media *x, *y;
+
+		if (c->state == CALL_ENDED)
+			continue;
+		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+			if (media_pair(c, i, &x, &y) && ((sa_same(&f->a, &x->rtp) && sa_same(&f->b, &y->rtp)) ||
+							 (sa_same(&f->a, &y->rtp) && sa_same(&f->b, &x->rtp)))) {
+				on_media(NULL, c, 0);
+				return;
+			}
+	}
 }
 
 static void fmt_media(const struct call *c, int side, char *b, size_t n)
@@ -129,6 +182,7 @@ static struct calls_cfg tracker_cfg(void)
 		.idle_timeout_ms = D.cfg.calls_idle_ms,
 		.linger_ms = 32000,
 		.on_end = on_end,
+		.on_media = on_media,
 	};
 }
 

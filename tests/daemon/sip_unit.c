@@ -6,10 +6,12 @@
  * tests/daemon/run.sh.
  */
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "daemon/call_rtp.h"
 #include "daemon/calls.h"
@@ -515,6 +517,111 @@ static void t_call_rtp(void)
 	calls_free(t, 1040000);
 }
 
+/* an SDP of 10.X.0.2:6000 offering or answering opus and telephone-event (dynamic types) */
+static const char *opus_sdp(int x)
+{
+	static char b[2][512];
+
+	snprintf(b[x - 1], sizeof(b[0]),
+		 "v=0\r\no=- 1 1 IN IP4 10.%d.0.2\r\ns=-\r\nc=IN IP4 10.%d.0.2\r\nt=0 0\r\n"
+		 "m=audio 6000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"
+		 "a=rtpmap:101 telephone-event/48000\r\na=fmtp:101 0-16\r\n", x, x);
+	return b[x - 1];
+}
+
+/* @msg with its body replaced by @body */
+static char *with_body(const char *msg, const char *body)
+{
+	static char out[2][4096];
+	static int k;
+	char *o = out[k++ & 1];
+	const char *e = strstr(msg, "\r\n\r\n");
+	int n = 0;
+
+	for (const char *l = msg; l < e + 2;) {
+		const char *nl = strstr(l, "\r\n");
+
+		if (strncasecmp(l, "Content-Length:", 15))
+			n += sprintf(o + n, "%.*s", (int)(nl + 2 - l), l);
+		l = nl + 2;
+	}
+	sprintf(o + n, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+	return o;
+}
+
+static void on_media_rtpmap(void *arg, const struct call *c, int side)
+{
+	(void)arg;
+	(void)side;
+	call_rtp_rtpmap(&RV, c, 0);
+}
+
+/* @n opus packets from packet @i0 of 20 ms (960 units at 48 kHz), odd ones 10 ms late, both ways */
+static void opus_rtp(unsigned i0, unsigned n)
+{
+	uint8_t b[92];
+
+	for (unsigned i = i0; i < i0 + n; i++)
+		for (int d = 0; d < 2; d++) {
+			uint32_t ts = 960 * i;
+
+			memset(b, 0x55, sizeof(b));
+			b[0] = 0x80, b[1] = 111;
+			b[2] = (uint8_t)(i >> 8), b[3] = (uint8_t)i;
+			b[4] = (uint8_t)(ts >> 24), b[5] = (uint8_t)(ts >> 16), b[6] = (uint8_t)(ts >> 8), b[7] = (uint8_t)ts;
+			b[11] = (uint8_t)(d + 1);
+			rtpq_update(&RQ[d], b, sizeof(b), 50000000ull + 20000ull * i + (i & 1 ? 10000 : 0));
+		}
+}
+
+/* a telephone-event packet (its timestamp is the event's start, not the media clock) */
+static void dtmf_rtp(unsigned i)
+{
+	uint8_t b[16] = { 0x80, 101, (uint8_t)(i >> 8), (uint8_t)i, 0, 0, 0x30, 0x39, 0, 0, 0, 1, 1, 10, 0, 160 };
+
+	rtpq_update(&RQ[0], b, sizeof(b), 50000000ull + 20000ull * i + 3000);
+}
+
+static void t_call_rtpmap(void)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end_cdr, .on_media = on_media_rtpmap };
+	struct calls *t = calls_new(&cfg);
+	const char *o = "Call-ID: 1-4242@10.1.0.2";
+	struct rtpq_snap q[2];
+
+	/* the SDP first (the flow's RTP then starts with the maps learnt) */
+	memset(RQ, 0, sizeof(RQ));
+	feed(t, with_body(subst(SIPP_INVITE, o, "Call-ID: opus-1"), opus_sdp(1)), 2000000);
+	feed(t, with_body(subst(SIPP_200, o, "Call-ID: opus-1"), opus_sdp(2)), 2000050);
+	ok(calls_first(t) && calls_first(t)->sdp[1].n_media == 1 && calls_first(t)->sdp[1].m[0].n_map == 2 &&
+	   calls_first(t)->sdp[1].m[0].map[1].pt == 101 && calls_first(t)->sdp[1].m[0].map[1].clock == 48000,
+	   "SDP: 2 rtpmaps of dynamic types kept");
+	opus_rtp(0, 300);
+	dtmf_rtp(300);
+	dtmf_rtp(301);
+	opus_rtp(302, 200);
+	call_rtp_quality(&RV, 50000000 + 20000 * 502, q);
+	/* |D| = 480 units at 48 kHz: J16 converges to 7672 (rtpq-unit): 9.99 ms */
+	ok(!strcmp(q[0].codec, "opus") && q[0].clock_hz == 48000 && !strcmp(q[1].codec, "opus") &&
+	   fabs(q[0].jitter_ms - 7672.0 / 16 / 48) < 0.01 && fabs(q[1].jitter_ms - 7672.0 / 16 / 48) < 0.01,
+	   "opus/48000 from the SDP: codec '%s'/'%s', jitter %.2f/%.2f ms (9.99: telephone-event left out)", q[0].codec,
+	   q[1].codec, q[0].jitter_ms, q[1].jitter_ms);
+
+	/* the flow first: RTP of an unknown type, then the SDP (answer late) */
+	memset(RQ, 0, sizeof(RQ));
+	opus_rtp(0, 100);
+	call_rtp_quality(&RV, 50000000 + 20000 * 100, q);
+	ok(q[0].codec[0] == 0 && q[0].jitter_ms == 0, "PT 111 before the SDP: no codec, no jitter");
+	feed(t, with_body(subst(SIPP_INVITE, o, "Call-ID: opus-2"), opus_sdp(1)), 2100000);
+	feed(t, with_body(subst(SIPP_200, o, "Call-ID: opus-2"), opus_sdp(2)), 2100050);
+	opus_rtp(100, 300);
+	call_rtp_quality(&RV, 50000000 + 20000 * 400, q);
+	ok(!strcmp(q[0].codec, "opus") && !strcmp(q[1].codec, "opus") && fabs(q[0].jitter_ms - 7672.0 / 16 / 48) < 0.01,
+	   "SDP after the flow: codec '%s'/'%s', jitter %.2f ms", q[0].codec, q[1].codec, q[0].jitter_ms);
+	calls_free(t, 2200000);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -526,6 +633,7 @@ int main(void)
 	t_stream();
 	t_calls();
 	t_call_rtp();
+	t_call_rtpmap();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

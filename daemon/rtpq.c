@@ -13,7 +13,9 @@
  * kept times 16 in integers as A.8 does. Arrival times are the monotonic microseconds of
  * rtpq_update() converted to the payload type's clock (RFC 3551 table, or SDP a=rtpmap).
  * Comfort noise (PT 13) and telephone-event packets do not enter the estimator (their
- * timestamps do not follow the media clock); a change of payload type restarts it.
+ * timestamps do not follow the media clock), nor, once a payload type of known clock rate was
+ * seen, one of unknown rate (a dynamic type without a=rtpmap: telephone-event when the SDP was
+ * not seen, as SIPp's DTMF at the end of its calls); a change of payload type restarts it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -448,10 +450,15 @@ enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint6
 	if (d->duplicates != dup)
 		return RTPQ_RTP;
 	if (pt != d->pt) {
+		uint32_t clock;
+
 		if (pt_aux(d, pt))
 			return RTPQ_RTP;
+		pt_codec(d, pt, &clock);
+		if (!clock && d->clock_hz) /* unknown rate after media of a known one: kept out too */
+			return RTPQ_RTP;
 		d->pt = (uint8_t)pt;
-		pt_codec(d, pt, &d->clock_hz);
+		d->clock_hz = clock;
 		d->have_transit = false;
 	}
 	if (d->clock_hz)

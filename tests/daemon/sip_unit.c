@@ -622,6 +622,45 @@ static void t_call_rtpmap(void)
 	calls_free(t, 2200000);
 }
 
+/*
+ * SIPp's uac_pcap call as selftests/sipovl/daemon.sh makes it: the offer is PCMA and
+ * telephone-event 101, the UAS answers PCMU; the UAC plays g711a.pcap, then 1 s before its BYE
+ * dtmf_2833_1.pcap (PT 101, another SSRC, one timestamp), echoed by the UAS. The CDR's jitter
+ * is the audio's, with the SDP's rtpmap (@sdp) and without it (SIP not seen).
+ */
+static void t_sipp_dtmf(bool sdp)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end_cdr, .on_media = sdp ? on_media_rtpmap : NULL };
+	struct calls *t = calls_new(&cfg);
+	const char *o = "Call-ID: 1-4242@10.1.0.2";
+	const char *offer = "v=0\r\no=user1 53655765 2353687637 IN IP4 10.1.0.2\r\ns=-\r\nc=IN IP4 10.1.0.2\r\nt=0 0\r\n"
+			    "m=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+			    "a=fmtp:101 0-11,16\r\n";
+	double l[2], j[2];
+	uint8_t b[16];
+
+	memset(RQ, 0, sizeof(RQ));
+	n_cdr = 0;
+	feed(t, with_body(subst(SIPP_INVITE, o, "Call-ID: dtmf-1"), offer), 3000000);
+	feed(t, subst(SIPP_200, o, "Call-ID: dtmf-1"), 3000050);
+	feed(t, subst(SIPP_ACK, o, "Call-ID: dtmf-1"), 3000060);
+	sipp_rtp(3000100ull * 1000, 6000, false);
+	for (unsigned i = 0; i < 10; i++) /* dtmf_2833_1.pcap, 8 s after the audio started */
+		for (int d = 0; d < 2; d++) {
+			uint16_t seq = (uint16_t)(7984 + (i < 8 ? i : 7));
+			uint8_t e[16] = { 0x80, 101, (uint8_t)(seq >> 8), (uint8_t)seq, 0, 0, 0x33, 0xe0,
+					  0x0e, 0x05, 0x38, 0x4e, 1, 10, 0, (uint8_t)(64 * i) };
+
+			memcpy(b, e, sizeof(b));
+			rtpq_update(&RQ[d], b, sizeof(b), 3008100ull * 1000 + 20000ull * i + (unsigned)d * 1000);
+		}
+	feed(t, subst(SIPP_BYE, o, "Call-ID: dtmf-1"), 3009100);
+	ok(n_cdr == 1 && cdr_figs(cdr[0], l, j) && j[0] > 2.0 && j[1] > 2.0,
+	   "SIPp call ending with DTMF, %s: CDR '%s'", sdp ? "rtpmap from the SDP" : "no SDP seen", cdr[0]);
+	calls_free(t, 3100000);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -634,6 +673,8 @@ int main(void)
 	t_calls();
 	t_call_rtp();
 	t_call_rtpmap();
+	t_sipp_dtmf(true);
+	t_sipp_dtmf(false);
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

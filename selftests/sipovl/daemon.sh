@@ -302,11 +302,21 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 		ip netns exec "$GWB" "$CTL" stats 2>&1 | sed 's/^/  /'
 		echo "sipovld counters gw-a: $(st a | jq -c .counters)"
 		echo "sipovld counters gw-b: $(st b | jq -c .counters)"
+	} | sed 's/^/# demo: /'
+	# the calls and their quality: daemon/demo/demo.sh prints these last
+	{
 		echo "sipovlctl -s calls on gw-a (the calls above, ended, with their media):"
 		SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -s calls 2>&1 | sed 's/^/  /'
-		echo "CDRs in gw-a's journal (quality: caller->callee/callee->caller):"
+		echo "their quality, from the CDRs in gw-a's journal (each figure caller->callee/callee->caller):"
+		grep -o 'call ended: .*' "$TMP/a.log" | awk '
+			BEGIN { printf "  %-24s %-10s %8s %-6s %-9s %-11s %-11s %s\n", "call_id", "reason", "duration", "codec",
+				"packets", "loss_%", "jitter_ms", "MOS" }
+			{ delete v; for (i = 3; i <= NF; i++) { k = $i; sub(/=.*/, "", k); x = $i; sub(/^[^=]*=/, "", x); v[k] = x }
+			  printf "  %-24s %-10s %7ss %-6s %-9s %-11s %-11s %s\n", v["call_id"], v["reason"], v["duration_s"], v["codec"],
+				v["packets"], v["loss_pct"], v["jitter_ms"], v["mos"] }'
+		echo "the CDR lines:"
 		grep -o 'call ended: .*' "$TMP/a.log" | sed 's/^/  /'
-	} | sed 's/^/# demo: /'
+	} | sed 's/^/# demo-calls: /'
 fi
 
 # --- one RTP stream, one circuit (issue 12 item 11): both phones start sending at the same

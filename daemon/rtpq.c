@@ -392,6 +392,22 @@ static void rtp_jitter(struct rtpq_dir *d, uint32_t ts, uint64_t now_us)
 	d->have_transit = true;
 }
 
+/* A packet of payload type @pt, not the stream's: false when it stays out of the jitter */
+static __attribute__((noinline)) bool pt_change(struct rtpq_dir *d, unsigned pt)
+{
+	uint32_t clock;
+
+	if (pt_aux(d, pt))
+		return false;
+	pt_codec(d, pt, &clock);
+	if (!clock && d->clock_hz) /* unknown rate after media of a known one: kept out too */
+		return false;
+	d->pt = (uint8_t)pt;
+	d->clock_hz = clock;
+	d->have_transit = false;
+	return true;
+}
+
 enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint64_t now_us)
 {
 	size_t pad;
@@ -433,15 +449,14 @@ enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint6
 	if (!d->last_rtp_us)
 		d->t0_us = now_us;
 	d->last_rtp_us = now_us;
-	if (d->packets == 1 || ssrc != d->ssrc || d->fresh) {
-		if (d->packets > 1 && ssrc != d->ssrc)
+	if (d->packets == 1 || ssrc != d->ssrc) {
+		if (d->packets > 1)
 			d->ssrc_changes++;
 		else
 			d->pt = PT_NONE;
 		seq_retire(d);
 		d->ssrc = ssrc;
 		d->have_transit = false;
-		d->fresh = false;
 		seq_new(d, seq);
 	}
 	uint64_t dup = d->duplicates;
@@ -449,18 +464,8 @@ enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint6
 	seq_update(d, seq);
 	if (d->duplicates != dup)
 		return RTPQ_RTP;
-	if (pt != d->pt) {
-		uint32_t clock;
-
-		if (pt_aux(d, pt))
-			return RTPQ_RTP;
-		pt_codec(d, pt, &clock);
-		if (!clock && d->clock_hz) /* unknown rate after media of a known one: kept out too */
-			return RTPQ_RTP;
-		d->pt = (uint8_t)pt;
-		d->clock_hz = clock;
-		d->have_transit = false;
-	}
+	if (pt != d->pt && !pt_change(d, pt))
+		return RTPQ_RTP;
 	if (d->clock_hz)
 		rtp_jitter(d, be32(p + 4), now_us);
 	return RTPQ_RTP;
@@ -612,7 +617,7 @@ void rtpq_mark(struct rtpq_dir *d)
 		.duplicates = d->duplicates,
 		.ssrc_changes = d->ssrc_changes,
 	};
-	d->fresh = true;
+	d->probation = MIN_SEQUENTIAL; /* the next packets start a new source, whatever their numbers */
 	d->jitter16 = 0;
 	d->have_transit = false;
 	d->rtcp_us = 0;

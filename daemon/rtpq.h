@@ -104,9 +104,8 @@ struct rtpq_dir {
 	uint64_t rtcp_us;         /* when; 0 never */
 	/* SDP a=rtpmap for dynamic payload types */
 	struct rtpq_map map[RTPQ_MAX_RTPMAP];
-	/* rtpq_mark(): the counters then; the next RTP packet starts a new source */
+	/* rtpq_mark(): the counters then */
 	struct rtpq_base base;
-	bool fresh;
 };
 
 /* A direction's figures. */

@@ -134,7 +134,11 @@ void sipv_flow_new(struct flow *f)
 		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 			if (media_pair(c, i, &x, &y) && ((sa_same(&f->a, &x->rtp) && sa_same(&f->b, &y->rtp)) ||
 							 (sa_same(&f->a, &y->rtp) && sa_same(&f->b, &x->rtp)))) {
-				on_media(NULL, c, 0);
+				struct call_rtp r;
+
+				/* f itself: flow_between() may find another flow of the pair, f may carry it later */
+				call_view(f, &x->rtp, &r);
+				call_rtp_rtpmap(&r, c, i);
 				return;
 			}
 	}

@@ -179,6 +179,8 @@ static void take_sdp(struct calls *t, struct call *c, int side, const struct sip
 	}
 	c->sdp[side] = s;
 	c->has_sdp[side] = true;
+	if (t->cfg.on_media)
+		t->cfg.on_media(t->cfg.arg, c, side);
 }
 
 static void tag_of(struct sip_str hv, char *dst, size_t n)

@@ -68,11 +68,13 @@ struct calls_stats {
 
 struct calls;
 typedef void (*calls_end_cb)(void *arg, const struct call *c);
+typedef void (*calls_media_cb)(void *arg, const struct call *c, int side);
 
 struct calls_cfg {
 	unsigned max_calls;
 	uint32_t setup_timeout_ms, idle_timeout_ms, linger_ms;
 	calls_end_cb on_end;                  /* once per call, when it ends */
+	calls_media_cb on_media;              /* an SDP of @side (0 caller, 1 callee) was taken, or NULL */
 	void *arg;
 };
 

@@ -106,7 +106,7 @@ static void sa_set_port(struct sockaddr_storage *ss, uint16_t port)
 }
 
 /* The RTCP flow of an RTP flow (ports + 1, same type), or NULL. */
-static const struct flow *rtcp_flow(const struct flow *f)
+struct flow *rtp_rtcp_flow(const struct flow *f)
 {
 	struct sockaddr_storage a = f->a, b = f->b;
 	uint16_t pa = cfg_sa_port(&a), pb = cfg_sa_port(&b);
@@ -124,7 +124,7 @@ static const struct flow *rtcp_flow(const struct flow *f)
  */
 void rtp_flow_snap(const struct flow *f, uint64_t now, struct rtpq_snap s[2])
 {
-	const struct flow *r = rtcp_flow(f);
+	const struct flow *r = rtp_rtcp_flow(f);
 
 	for (int i = 0; i < 2; i++)
 		rtpq_snapshot(&f->rq[i], r && r->rq ? &r->rq[!i] : &f->rq[!i], now, &s[i]);

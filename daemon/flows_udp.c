@@ -89,6 +89,7 @@ int udp_insert(struct flow *f)
 	htab[b] = f;
 	f->hashed = true;
 	hcount++;
+	sipv_flow_new(f); /* a call's SDP may describe it: its rtpmap */
 	return 0;
 }
 

@@ -5,8 +5,8 @@
  *
  * Why not libmicrohttpd: the endpoint answers one fixed resource, once per connection
  * (Connection: close), and the control socket (control.c) already has the pattern this
- * needs in the daemon's own loop: non-blocking sockets, a bounded request, a reply written as
- * the client reads it, an idle timer, a bound on connections. A library would bring its own
+ * needs in the daemon's own loop, shared in reqsrv.c: non-blocking sockets, a bounded
+ * request, a reply written as the client reads it, an idle timer, a bound on connections. A library would bring its own
  * threads or fd sets, TLS and request machinery (and GnuTLS) into a privileged daemon for
  * that. The request parser (metrics_http_parse) is I/O free; tests/daemon/metrics.sh sends it
  * good, malformed (400), oversized (431), unknown (404) and non-GET (405) requests.
@@ -18,33 +18,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon/metrics.h"
+#include "daemon/reqsrv.h"
 #include "daemon/sipovld.h"
 
 #define METRICS_MAX_CONNS 16
 #define METRICS_IDLE_MS 10000
 #define METRICS_REQ_MAX 4096
 
-struct mconn {
-	struct mconn *next;
-	int fd;
-	struct zt_io io;
-	struct zt_timer idle;
-	char req[METRICS_REQ_MAX];
-	size_t n;
-	char *out;
-	size_t out_len, out_off;
-};
+static int request_cb(struct reqsrv_conn *c, ssize_t r);
 
-static int lfd = -1;
-static struct zt_io lio;
+static struct reqsrv srv = {
+	.max_conns = METRICS_MAX_CONNS,
+	.idle_ms = METRICS_IDLE_MS,
+	.in_max = METRICS_REQ_MAX,
+	.request = request_cb,
+	.lfd = -1,
+};
 static struct sockaddr_storage bound;
-static struct mconn *conns;
-static unsigned n_conns;
 uint64_t metrics_scrapes; /* requests answered 200 */
 
 int metrics_http_parse(const char *buf, size_t n, char *method, size_t mlen, char *path, size_t plen)
@@ -97,33 +91,7 @@ int metrics_http_parse(const char *buf, size_t n, char *method, size_t mlen, cha
 	return 0;
 }
 
-static void conn_free(void *arg)
-{
-	free(arg);
-}
-
-static void conn_close(struct mconn *c)
-{
-	struct mconn **pp = &conns;
-
-	while (*pp != c)
-		pp = &(*pp)->next;
-	*pp = c->next;
-	n_conns--;
-	zt_timer_stop(D.loop, &c->idle);
-	zt_io_del(D.loop, &c->io);
-	close(c->fd);
-	free(c->out);
-	c->out = NULL;
-	zt_loop_defer_free(D.loop, conn_free, c);
-}
-
-static void conn_idle(void *arg)
-{
-	conn_close(arg);
-}
-
-static int respond(struct mconn *c, int code, const char *reason, const char *ctype, const char *body, size_t blen,
+static int respond(struct reqsrv_conn *c, int code, const char *reason, const char *ctype, const char *body, size_t blen,
 		   bool head)
 {
 	int h = asprintf(&c->out,
@@ -148,7 +116,7 @@ static int respond(struct mconn *c, int code, const char *reason, const char *ct
 	return 0;
 }
 
-static int answer(struct mconn *c, int rc, const char *method, const char *path)
+static int answer(struct reqsrv_conn *c, int rc, const char *method, const char *path)
 {
 	static const char *txt = "text/plain; charset=utf-8";
 	bool head = rc == 0 && !strcmp(method, "HEAD");
@@ -175,109 +143,32 @@ static int answer(struct mconn *c, int rc, const char *method, const char *path)
 	return rc;
 }
 
-/* Write what the socket takes; true when done (all written or failed). */
-static bool conn_flush(struct mconn *c)
+/* the request so far: answered once complete, malformed or too large (reqsrv.h) */
+static int request_cb(struct reqsrv_conn *c, ssize_t r)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	char method[16] = "", path[256] = "";
+	int rc;
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno != EAGAIN;
-		}
-		c->out_off += (size_t)w;
-	}
-	return true;
-}
-
-static void conn_cb(void *arg, uint32_t ev)
-{
-	struct mconn *c = arg;
-
-	(void)ev;
-	if (!c->out) {
-		char method[16] = "", path[256] = "";
-		int rc = 1;
-
-		for (;;) {
-			ssize_t r = recv(c->fd, c->req + c->n, sizeof(c->req) - c->n, 0);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0 && errno == EAGAIN)
-				return;
-			if (r <= 0) { /* closed or failed before a complete request */
-				conn_close(c);
-				return;
-			}
-			c->n += (size_t)r;
-			rc = metrics_http_parse(c->req, c->n, method, sizeof(method), path, sizeof(path));
-			if (rc != 1)
-				break;
-			if (c->n == sizeof(c->req)) {
-				rc = 2;
-				break;
-			}
-		}
-		if (answer(c, rc, method, path)) {
-			conn_close(c);
-			return;
-		}
-		shutdown(c->fd, SHUT_RD);
-	}
-	if (conn_flush(c)) {
-		conn_close(c);
-		return;
-	}
-	zt_io_set(D.loop, &c->io, EPOLLOUT);
-	zt_timer_start(D.loop, &c->idle, METRICS_IDLE_MS);
-}
-
-static void listen_cb(void *arg, uint32_t ev)
-{
-	(void)arg;
-	(void)ev;
-	for (int i = 0; i < 16; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		struct mconn *c;
-
-		if (fd < 0)
-			return;
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		if (n_conns == METRICS_MAX_CONNS) {
-			struct mconn *old = conns;
-
-			while (old->next)
-				old = old->next;
-			conn_close(old);
-		}
-		c->fd = fd;
-		c->next = conns;
-		conns = c;
-		n_conns++;
-		zt_io_init(&c->io, fd, conn_cb, c);
-		zt_timer_init(&c->idle, conn_idle, c);
-		zt_timer_start(D.loop, &c->idle, METRICS_IDLE_MS);
-		if (zt_io_set(D.loop, &c->io, EPOLLIN))
-			conn_close(c);
-	}
+	if (r <= 0) /* closed or failed before a complete request */
+		return -1;
+	rc = metrics_http_parse(c->in, c->n, method, sizeof(method), path, sizeof(path));
+	if (rc == 1 && c->n < METRICS_REQ_MAX)
+		return 0;
+	if (rc == 1)
+		rc = 2;
+	if (answer(c, rc, method, path))
+		return -1;
+	shutdown(c->fd, SHUT_RD);
+	return 1;
 }
 
 void metrics_close(void)
 {
-	while (conns)
-		conn_close(conns);
-	if (lfd < 0)
-		return;
-	zt_io_del(D.loop, &lio);
-	close(lfd);
-	lfd = -1;
-	memset(&bound, 0, sizeof(bound));
+	bool listening = srv.lfd >= 0;
+
+	reqsrv_close(&srv);
+	if (listening)
+		memset(&bound, 0, sizeof(bound));
 }
 
 int metrics_apply(void)
@@ -287,26 +178,24 @@ int metrics_apply(void)
 	int one = 1;
 
 	if (!D.cfg.has_metrics) {
-		if (lfd >= 0)
+		if (srv.lfd >= 0)
 			logm(L_NOTICE, "metrics endpoint %s closed", cfg_fmt_sa(&bound, x, sizeof(x)));
 		metrics_close();
 		return 0;
 	}
-	if (lfd >= 0 && !memcmp(&bound, a, sizeof(bound)))
+	if (srv.lfd >= 0 && !memcmp(&bound, a, sizeof(bound)))
 		return 0;
 	metrics_close();
-	lfd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int lfd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(lfd, (const struct sockaddr *)a, cfg_sa_len(a)) || listen(lfd, 16)) {
 		logm(L_ERR, "metrics_listen %s: %s; no metrics endpoint", cfg_fmt_sa(a, x, sizeof(x)), strerror(errno));
 		if (lfd >= 0)
 			close(lfd);
-		lfd = -1;
 		return -1;
 	}
 	bound = *a;
-	zt_io_init(&lio, lfd, listen_cb, NULL);
-	zt_io_set(D.loop, &lio, EPOLLIN);
+	reqsrv_listen(&srv, lfd);
 	logm(L_NOTICE, "metrics endpoint on http://%s/metrics", cfg_fmt_sa(a, x, sizeof(x)));
 	return 0;
 }

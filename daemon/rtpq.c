@@ -13,7 +13,9 @@
  * kept times 16 in integers as A.8 does. Arrival times are the monotonic microseconds of
  * rtpq_update() converted to the payload type's clock (RFC 3551 table, or SDP a=rtpmap).
  * Comfort noise (PT 13) and telephone-event packets do not enter the estimator (their
- * timestamps do not follow the media clock); a change of payload type restarts it.
+ * timestamps do not follow the media clock), nor, once a payload type of known clock rate was
+ * seen, one of unknown rate (a dynamic type without a=rtpmap: telephone-event when the SDP was
+ * not seen, as SIPp's DTMF at the end of its calls); a change of payload type restarts it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -140,6 +142,25 @@ int rtpq_rtpmap(struct rtpq_dir *d, const char *line, size_t len)
 		d->have_transit = false;
 	}
 	return 0;
+}
+
+void rtpq_set_rtpmaps(struct rtpq_dir *d, const struct rtpq_map *m, unsigned n)
+{
+	unsigned k = 0;
+	uint32_t clock;
+
+	memset(d->map, 0, sizeof(d->map));
+	for (unsigned i = 0; i < n && k < RTPQ_MAX_RTPMAP; i++)
+		if (m[i].pt <= 127 && m[i].clock_hz)
+			d->map[k++] = m[i];
+	if (d->pt == PT_NONE || !d->packets || pt_aux(d, d->pt))
+		return;
+	pt_codec(d, d->pt, &clock);
+	if (clock != d->clock_hz) { /* the stream already runs on it */
+		d->clock_hz = clock;
+		d->have_transit = false;
+		d->jitter16 = 0;
+	}
 }
 
 /* ------------------------------------------------------------------ classification */
@@ -371,6 +392,22 @@ static void rtp_jitter(struct rtpq_dir *d, uint32_t ts, uint64_t now_us)
 	d->have_transit = true;
 }
 
+/* A packet of payload type @pt, not the stream's: false when it stays out of the jitter */
+static __attribute__((noinline)) bool pt_change(struct rtpq_dir *d, unsigned pt)
+{
+	uint32_t clock;
+
+	if (pt_aux(d, pt))
+		return false;
+	pt_codec(d, pt, &clock);
+	if (!clock && d->clock_hz) /* unknown rate after media of a known one: kept out too */
+		return false;
+	d->pt = (uint8_t)pt;
+	d->clock_hz = clock;
+	d->have_transit = false;
+	return true;
+}
+
 enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint64_t now_us)
 {
 	size_t pad;
@@ -427,13 +464,8 @@ enum rtpq_kind rtpq_update(struct rtpq_dir *d, const uint8_t *p, size_t n, uint6
 	seq_update(d, seq);
 	if (d->duplicates != dup)
 		return RTPQ_RTP;
-	if (pt != d->pt) {
-		if (pt_aux(d, pt))
-			return RTPQ_RTP;
-		d->pt = (uint8_t)pt;
-		pt_codec(d, pt, &d->clock_hz);
-		d->have_transit = false;
-	}
+	if (pt != d->pt && !pt_change(d, pt))
+		return RTPQ_RTP;
 	if (d->clock_hz)
 		rtp_jitter(d, be32(p + 4), now_us);
 	return RTPQ_RTP;
@@ -492,24 +524,33 @@ double rtpq_mos(const char *codec, double loss, double delay_ms, double *r_out)
 
 #define FRAME_MS 20.0 /* packetisation assumed in the delay of the E-model */
 
-void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uint64_t now_us, struct rtpq_snap *s)
+static uint64_t dir_received(const struct rtpq_dir *d)
+{
+	return d->prev_received + (d->valid ? d->received : 0);
+}
+
+/* @d's figures minus those at @b (all zero: since the start) */
+static void snapshot(const struct rtpq_dir *d, const struct rtpq_base *b, const struct rtpq_dir *reports,
+		     uint64_t now_us, struct rtpq_snap *s)
 {
 	const char *c = NULL;
-	uint64_t received;
+	uint64_t expected, received;
 
 	memset(s, 0, sizeof(*s));
 	s->pt = -1;
-	s->packets = d->packets;
-	s->bytes = d->bytes;
-	s->rtcp_packets = d->rtcp_packets;
-	s->other = d->other;
-	s->invalid = d->invalid;
+	s->packets = d->packets - b->packets;
+	s->bytes = d->bytes - b->bytes;
+	s->rtcp_packets = d->rtcp_packets - b->rtcp_packets;
+	s->other = d->other - b->other;
+	s->invalid = d->invalid - b->invalid;
 	s->idle_us = !d->last_rtp_us ? UINT64_MAX : now_us > d->last_rtp_us ? now_us - d->last_rtp_us : 0;
-	s->rtp = d->valid || d->prev_expected;
-	if (!d->packets)
+	expected = d->prev_expected + dir_expected(d);
+	received = dir_received(d);
+	s->rtp = (d->valid || d->prev_expected) && expected > b->expected;
+	if (!s->packets)
 		return;
 	s->ssrc = d->ssrc;
-	s->ssrc_changes = d->ssrc_changes;
+	s->ssrc_changes = d->ssrc_changes - b->ssrc_changes;
 	if (d->pt != PT_NONE) {
 		uint32_t clk;
 
@@ -518,24 +559,23 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
 		snprintf(s->codec, sizeof(s->codec), "%s", c ? c : "");
 		s->clock_hz = clk;
 	}
-	s->expected = d->prev_expected + dir_expected(d);
-	received = d->prev_received + (d->valid ? d->received : 0);
-	s->lost = (int64_t)s->expected - (int64_t)received;
+	s->expected = expected - b->expected;
+	s->lost = (int64_t)s->expected - (int64_t)(received - b->received);
 	s->loss_ratio = s->expected && s->lost > 0 ? (double)s->lost / (double)s->expected : 0;
-	s->reordered = d->reordered;
-	s->duplicates = d->duplicates;
+	s->reordered = d->reordered - b->reordered;
+	s->duplicates = d->duplicates - b->duplicates;
 	if (d->clock_hz)
 		s->jitter_ms = (double)d->jitter16 / 16.0 * 1000.0 / d->clock_hz;
 	if (reports && reports->rtcp_us) {
 		for (unsigned i = 0; i < reports->rtcp.nblocks; i++) {
-			const struct rtpq_block *b = &reports->rtcp.block[i];
+			const struct rtpq_block *rb = &reports->rtcp.block[i];
 
-			if (b->ssrc != d->ssrc)
+			if (rb->ssrc != d->ssrc)
 				continue;
 			s->rr = true;
-			s->rr_fraction_lost = b->fraction_lost / 256.0;
-			s->rr_cum_lost = b->cum_lost;
-			s->rr_jitter_ms = d->clock_hz ? (double)b->jitter * 1000.0 / d->clock_hz : 0;
+			s->rr_fraction_lost = rb->fraction_lost / 256.0;
+			s->rr_cum_lost = rb->cum_lost;
+			s->rr_jitter_ms = d->clock_hz ? (double)rb->jitter * 1000.0 / d->clock_hz : 0;
 			s->rr_age_us = now_us > reports->rtcp_us ? now_us - reports->rtcp_us : 0;
 			break;
 		}
@@ -547,6 +587,40 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
 		s->mos_loss = s->rr_fraction_lost;
 	s->mos_delay_ms = FRAME_MS + 2 * (s->rr_jitter_ms > s->jitter_ms ? s->rr_jitter_ms : s->jitter_ms);
 	s->mos = rtpq_mos(s->codec, s->mos_loss, s->mos_delay_ms, &s->r_factor);
+}
+
+void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uint64_t now_us, struct rtpq_snap *s)
+{
+	static const struct rtpq_base zero;
+
+	snapshot(d, &zero, reports, now_us, s);
+}
+
+void rtpq_snapshot_since(const struct rtpq_dir *d, const struct rtpq_dir *reports, uint64_t now_us,
+			 struct rtpq_snap *s)
+{
+	snapshot(d, &d->base, reports, now_us, s);
+}
+
+void rtpq_mark(struct rtpq_dir *d)
+{
+	seq_retire(d); /* the current source's figures into prev_* */
+	d->base = (struct rtpq_base){
+		.packets = d->packets,
+		.bytes = d->bytes,
+		.rtcp_packets = d->rtcp_packets,
+		.other = d->other,
+		.invalid = d->invalid,
+		.expected = d->prev_expected,
+		.received = d->prev_received,
+		.reordered = d->reordered,
+		.duplicates = d->duplicates,
+		.ssrc_changes = d->ssrc_changes,
+	};
+	d->probation = MIN_SEQUENTIAL; /* the next packets start a new source, whatever their numbers */
+	d->jitter16 = 0;
+	d->have_transit = false;
+	d->rtcp_us = 0;
 }
 
 /* ------------------------------------------------------------------ one-way audio */

@@ -54,6 +54,13 @@ struct rtpq_rtcp {
 	struct rtpq_block block[RTPQ_MAX_BLOCKS];
 };
 
+/* A direction's counters at its last rtpq_mark(): what rtpq_snapshot_since() subtracts */
+struct rtpq_base {
+	uint64_t packets, bytes, rtcp_packets, other, invalid;
+	uint64_t expected, received, reordered, duplicates;
+	uint32_t ssrc_changes;
+};
+
 struct rtpq_map {
 	uint8_t pt;              /* 96..127 (or a static one given explicitly); 0 with clock 0 = unused */
 	uint32_t clock_hz;
@@ -97,6 +104,8 @@ struct rtpq_dir {
 	uint64_t rtcp_us;         /* when; 0 never */
 	/* SDP a=rtpmap for dynamic payload types */
 	struct rtpq_map map[RTPQ_MAX_RTPMAP];
+	/* rtpq_mark(): the counters then */
+	struct rtpq_base base;
 };
 
 /* A direction's figures. */
@@ -142,6 +151,19 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
 		   struct rtpq_snap *s);
 
 /*
+ * An interval: rtpq_mark() ends the current one (a call that used the stream ended) and
+ * rtpq_snapshot_since() gives @d's figures since the last mark (since the start without one):
+ * packets, bytes, expected, lost, reordered, duplicates and the counters are differences; the
+ * jitter estimator restarts at the mark, the next RTP packet starts a new source (probation,
+ * so a stream that starts over with the same SSRC and sequence numbers, as a replayed
+ * capture does, is a new stream, not a late or restarted one) and RTCP reports read before
+ * the mark are forgotten. rtpq_snapshot() keeps giving the figures since the start.
+ */
+void rtpq_mark(struct rtpq_dir *d);
+void rtpq_snapshot_since(const struct rtpq_dir *d, const struct rtpq_dir *reports, uint64_t now_us,
+			 struct rtpq_snap *s);
+
+/*
  * Parse an RTCP compound packet (RFC 3550 6.1: every packet version 2, lengths within the
  * datagram, the first one SR or RR; RFC 5506 reduced size accepted if it is an SR/RR alone).
  * Returns 0, or -1 with a reason in @err (NULL allowed). Changes @out only on success.
@@ -154,6 +176,13 @@ int rtpq_rtcp_parse(const uint8_t *p, size_t n, struct rtpq_rtcp *out, char *err
  * table is full (RTPQ_MAX_RTPMAP); @d is unchanged then.
  */
 int rtpq_rtpmap(struct rtpq_dir *d, const char *line, size_t len);
+
+/*
+ * The SDP's maps, already parsed: @d's table becomes the first RTPQ_MAX_RTPMAP of @m (entries
+ * with pt > 127 or clock 0 are skipped). A stream already running on a payload type whose
+ * clock rate this changes restarts its jitter estimator with the new rate.
+ */
+void rtpq_set_rtpmaps(struct rtpq_dir *d, const struct rtpq_map *m, unsigned n);
 
 /* The codec name and clock rate of a static payload type (RFC 3551); NULL/0 if unknown. */
 const char *rtpq_static_codec(unsigned pt, uint32_t *clock_hz);

@@ -189,27 +189,47 @@ static int m_line(struct sdp_media *m, const char *p, const char *end, char *err
 	return 0;
 }
 
-/* a=rtpmap:PT NAME/CLOCK[/CH] for the first payload type of the media */
+/*
+ * a=rtpmap:PT NAME/CLOCK[/CH]: the codec of the first payload type of the media, and the maps
+ * of payload types of the m= line without a static meaning (dynamic ones) into m->map
+ */
 static void rtpmap(struct sdp_media *m, const char *p, const char *end)
 {
 	const char *w;
 	size_t n;
-	unsigned long pt, clk;
+	unsigned long pt, clk = 0;
+	bool listed = false;
 
-	if (!m->n_pt || !word(&p, end, &w, &n) || !num(w, n, 127, &pt) || pt != m->pt[0])
+	if (!m->n_pt || !word(&p, end, &w, &n) || !num(w, n, 127, &pt))
 		return;
-	if (!word(&p, end, &w, &n))
+	for (unsigned i = 0; i < m->n_pt; i++)
+		listed |= m->pt[i] == pt;
+	if (!listed || !word(&p, end, &w, &n))
 		return;
 	const char *sl = memchr(w, '/', n);
 
-	cpy(m->codec, sizeof(m->codec), w, sl ? (size_t)(sl - w) : n);
 	if (sl) {
 		const char *sl2 = memchr(sl + 1, '/', (size_t)(w + n - sl - 1));
 		size_t cn = sl2 ? (size_t)(sl2 - sl - 1) : (size_t)(w + n - sl - 1);
 
-		if (num(sl + 1, cn, 10000000, &clk))
+		if (!num(sl + 1, cn, 10000000, &clk))
+			clk = 0;
+	}
+	if (pt == m->pt[0]) {
+		cpy(m->codec, sizeof(m->codec), w, sl ? (size_t)(sl - w) : n);
+		if (clk)
 			m->clock = (unsigned)clk;
 	}
+	if (!clk || sdp_static_codec((unsigned)pt, NULL) || m->n_map >= SDP_MAX_MAP)
+		return;
+	for (unsigned i = 0; i < m->n_map; i++)
+		if (m->map[i].pt == pt)
+			return; /* the first one counts */
+	struct sdp_rtpmap *r = &m->map[m->n_map++];
+
+	r->pt = (uint8_t)pt;
+	r->clock = (uint32_t)clk;
+	cpy(r->name, sizeof(r->name), w, sl ? (size_t)(sl - w) : n);
 }
 
 int sdp_parse(const char *p, size_t n, struct sdp *s, char *err, size_t errlen)

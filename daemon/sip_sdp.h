@@ -17,8 +17,17 @@
 #define SDP_MAX_MEDIA 4
 #define SDP_MAX_PT 12
 #define SDP_CODEC_LEN 24
+#define SDP_MAX_MAP 6          /* a=rtpmap kept per m= line (payload types without a static meaning) */
+#define SDP_MAP_NAME_LEN 16
 
 enum sdp_dir { SDP_SENDRECV, SDP_SENDONLY, SDP_RECVONLY, SDP_INACTIVE };
+
+/* a=rtpmap:PT NAME/CLOCK[/CHANNELS] */
+struct sdp_rtpmap {
+	uint8_t pt;
+	uint32_t clock;
+	char name[SDP_MAP_NAME_LEN];     /* cut */
+};
 
 struct sdp_media {
 	char media[8];                   /* audio, video, image, ... (cut) */
@@ -31,6 +40,9 @@ struct sdp_media {
 	unsigned n_pt;
 	char codec[SDP_CODEC_LEN];       /* the first payload type's name (a=rtpmap or static, RFC 3551) */
 	unsigned clock;                  /* its clock rate (0 when unknown) */
+	struct sdp_rtpmap map[SDP_MAX_MAP]; /* the first a=rtpmap of payload types of the m= line
+					       that have no static meaning (RFC 3551), in their order */
+	unsigned n_map;
 	enum sdp_dir dir;
 	bool hold;                       /* c=0.0.0.0/::, sendonly or inactive */
 };

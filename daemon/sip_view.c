@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/call_rtp.h"
 #include "daemon/calls.h"
 #include "daemon/flows_int.h"
 #include "daemon/rtpq.h"
@@ -39,18 +40,39 @@ static struct {
 /* ------------------------------------------------------------------ CDR */
 
 static struct flow *flow_between(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
+static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
+
+/*
+ * The call's view of the RTP flow @f steered for a stream whose caller end is @caller_rtp:
+ * RTPQ_TO_ZITI is what the flow's socket read, sent by its local end (intercepted: a; hosted: b).
+ */
+static void call_view(struct flow *f, const struct sockaddr_storage *caller_rtp, struct call_rtp *r)
+{
+	const struct sockaddr_storage *local = f->type == F_IUDP ? &f->a : &f->b;
+	int up = sa_same(local, caller_rtp) ? RTPQ_TO_ZITI : RTPQ_FROM_ZITI;
+	struct flow *rf = rtp_rtcp_flow(f);
+
+	for (int i = 0; i < 2; i++) {
+		int d = i == 0 ? up : !up;
+
+		r->dir[i] = &f->rq[d];
+		/* the peer's reports about direction d: the other direction of the RTCP flow, or of this one (mux) */
+		r->rep[i] = rf && rf->rq ? &rf->rq[!d] : &f->rq[!d];
+	}
+}
 
 /*
  * The RTP quality of a call's first media (caller -> callee, callee -> caller) from the flow
- * steered for it, for the CDR: "loss_pct=A/B jitter_ms=A/B mos=A/B", or "-" without a flow.
+ * steered for it, for the CDR: "packets=A/B loss_pct=A/B jitter_ms=A/B mos=A/B" of the call's
+ * interval on the flow (call_rtp.h), or "-" without a flow. The interval ends here.
  */
 static void fmt_quality(const struct call *c, char *b, size_t n)
 {
 	const struct sdp_media *x, *y;
 	struct flow *f;
-	struct rtpq_snap q[2];
+	struct call_rtp r;
 
-	snprintf(b, n, "loss_pct=- jitter_ms=- mos=-");
+	snprintf(b, n, "packets=- loss_pct=- jitter_ms=- mos=-");
 	if (!c->has_sdp[0] || !c->has_sdp[1] || !c->sdp[0].n_media || !c->sdp[1].n_media)
 		return;
 	x = &c->sdp[0].m[0];
@@ -60,16 +82,66 @@ static void fmt_quality(const struct call *c, char *b, size_t n)
 	f = flow_between(&x->rtp, &y->rtp);
 	if (!f || !f->rq)
 		return;
-	rtp_flow_snap(f, rtp_now_us(), q);
-	/* RTPQ_TO_ZITI: what the flow's socket read, sent by its local end (intercepted: a) */
-	const struct sockaddr_storage *local = f->type == F_IUDP ? &f->a : &f->b;
-	bool caller_local = local->ss_family == x->rtp.ss_family && cfg_sa_port(local) == cfg_sa_port(&x->rtp) &&
-			    !memcmp(cfg_sa_addr(local), cfg_sa_addr(&x->rtp), local->ss_family == AF_INET ? 4 : 16);
-	int up = caller_local ? RTPQ_TO_ZITI : RTPQ_FROM_ZITI;
-	const struct rtpq_snap *a = &q[up], *r = &q[!up];
+	call_view(f, &x->rtp, &r);
+	call_rtp_end(&r, rtp_now_us(), b, n);
+}
 
-	snprintf(b, n, "loss_pct=%.2f/%.2f jitter_ms=%.1f/%.1f mos=%.2f/%.2f", a->loss_ratio * 100, r->loss_ratio * 100,
-		 a->jitter_ms, r->jitter_ms, a->mos, r->mos);
+static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
+{
+	return x->ss_family == y->ss_family && cfg_sa_port(x) == cfg_sa_port(y) &&
+	       !memcmp(cfg_sa_addr(x), cfg_sa_addr(y), x->ss_family == AF_INET ? 4 : 16);
+}
+
+/* the i-th media of both sides' SDP, when both have an address and a port */
+static bool media_pair(const struct call *c, unsigned i, const struct sdp_media **x, const struct sdp_media **y)
+{
+	if (!c->has_sdp[0] || !c->has_sdp[1] || i >= c->sdp[0].n_media || i >= c->sdp[1].n_media)
+		return false;
+	*x = &c->sdp[0].m[i];
+	*y = &c->sdp[1].m[i];
+	return (*x)->port && (*y)->port && (*x)->has_addr && (*y)->has_addr;
+}
+
+/* The SDP's a=rtpmap to the RTP flows of the call's media (SDP taken, or the flow steered). */
+static void on_media(void *arg, const struct call *c, int side)
+{
+	(void)arg;
+	(void)side;
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		const struct sdp_media *x, *y;
+		struct flow *f;
+		struct call_rtp r;
+
+		if (!media_pair(c, i, &x, &y))
+			continue;
+		f = flow_between(&x->rtp, &y->rtp);
+		if (!f || !f->rq)
+			continue;
+		call_view(f, &x->rtp, &r);
+		call_rtp_rtpmap(&r, c, i);
+	}
+}
+
+void sipv_flow_new(struct flow *f)
+{
+	if (!T || !f->rq)
+		return;
+	for (const struct call *c = calls_first(T); c; c = c->next) {
+		const struct sdp_media *x, *y;
+
+		if (c->state == CALL_ENDED)
+			continue;
+		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+			if (media_pair(c, i, &x, &y) && ((sa_same(&f->a, &x->rtp) && sa_same(&f->b, &y->rtp)) ||
+							 (sa_same(&f->a, &y->rtp) && sa_same(&f->b, &x->rtp)))) {
+				struct call_rtp r;
+
+				/* f itself: flow_between() may find another flow of the pair, f may carry it later */
+				call_view(f, &x->rtp, &r);
+				call_rtp_rtpmap(&r, c, i);
+				return;
+			}
+	}
 }
 
 static void fmt_media(const struct call *c, int side, char *b, size_t n)
@@ -114,6 +186,7 @@ static struct calls_cfg tracker_cfg(void)
 		.idle_timeout_ms = D.cfg.calls_idle_ms,
 		.linger_ms = 32000,
 		.on_end = on_end,
+		.on_media = on_media,
 	};
 }
 
@@ -366,12 +439,14 @@ static struct json_object *flow_ref(const struct flow *f)
 	JADD(o, "packets_from_ziti", JI(f->pk_from_zt));
 	JADD(o, "bytes_to_ziti", JI(f->to_zt));
 	JADD(o, "bytes_from_ziti", JI(f->from_zt));
-	if (f->rq) { /* RTP quality of each direction (flows_rtp.c) */
+	if (f->rq) { /* RTP quality of each direction since the flow's previous call ended (call_rtp.h) */
 		static const char *const dn[2] = { "to_ziti", "from_ziti" };
 		struct rtpq_snap q[2];
 		struct json_object *qo = json_object_new_object();
+		const struct flow *rf = rtp_rtcp_flow(f);
 
-		rtp_flow_snap(f, rtp_now_us(), q);
+		for (int i = 0; i < 2; i++)
+			rtpq_snapshot_since(&f->rq[i], rf && rf->rq ? &rf->rq[!i] : &f->rq[!i], rtp_now_us(), &q[i]);
 		for (int i = 0; i < 2; i++) {
 			struct json_object *d = json_object_new_object();
 

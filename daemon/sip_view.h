@@ -32,6 +32,8 @@ void sipv_reconfigure(void); /* calls_max, calls_idle_timeout_s, sip_debug chang
  */
 void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n);
 void sipv_flow_closed(struct flow *f);
+/* A UDP flow is steered: the SDP of a call with media between its addresses gives its rtpmap. */
+void sipv_flow_new(struct flow *f);
 
 /* the tracker's counters (metrics.c), NULL when the SIP view is off */
 struct calls_stats;

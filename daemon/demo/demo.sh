@@ -5,7 +5,8 @@
 # namespaces joined by a Ziti network, each gateway running sipovl.ko and sipovld; SIPp at
 # site A calls SIPp at site B over UDP and TCP with RTP echoed through a port-range intercept.
 # Prints the calls attempted and completed, RTP packets each way and `sipovlctl stats`, then
-# the test's own verdicts. Exit status: the selftest's.
+# the test's own verdicts, and last the calls it made (`sipovlctl -s calls` at gw-a) with their
+# quality (packets, loss, jitter and MOS each way, from the CDRs). Exit status: the selftest's.
 #
 #   daemon/demo/demo.sh [--kernel 6.1|6.12]
 set -uo pipefail
@@ -25,4 +26,6 @@ sed -n 's/^.*# demo: //p' "$out"
 echo "---- checks"
 grep -E '^(not )?ok [0-9]+ sipovl/daemon.sh' "$out" | sed 's/ sipovl\/daemon.sh:/:/'
 grep -E '^# results' "$out"
+echo "---- the calls the demo made and their quality"
+sed -n 's/^.*# demo-calls: //p' "$out"
 exit $rc

@@ -243,6 +243,21 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 		not_ok "SIP over $tn: one CDR per call ended by BYE in each gateway's journal" \
 			"successful calls ${succ:-?}, CDRs gw-a $na gw-b $nb" "$(grep 'call ended:' "$TMP/a.log" | tail -4)"
 	fi
+	# Each CDR has its own call's RTP: SIPp sends 236 PCMA packets (g711a.pcap) and 10 of
+	# telephone-event (dtmf_2833_1.pcap) per call, from the same ports in the UDP and the TCP
+	# run (one flow for both: the TCP calls' CDRs once counted the UDP calls' packets too);
+	# and the audio's jitter, which the pcap's own timing puts at 0.2-0.8 ms (RFC 3550 A.8 over
+	# its timestamps), not the 0.0 of the telephone-event packets at the end of the call.
+	local bad
+	bad=$(grep -o 'call ended: .*reason=bye-caller .*' "$TMP/a.log" | tail -n "$na" |
+		awk '{ p = ""; j = ""; for (i = 1; i <= NF; i++) { if ($i ~ /^packets=/) p = $i; if ($i ~ /^jitter_ms=/) j = $i }
+			split(substr(p, 9), pp, "/"); split(substr(j, 11), jj, "/")
+			if (!(pp[1] >= 1 && pp[1] <= 246 && jj[1] >= 0.1 && jj[2] >= 0.1)) print }')
+	if [ "$na" -gt 0 ] && [ -z "$bad" ]; then
+		ok "SIP over $tn: each CDR at gw-a has its own call's RTP (1-246 packets from the caller) and the audio's jitter (>= 0.1 ms each way)"
+	else
+		not_ok "SIP over $tn: each CDR at gw-a has its own call's RTP and the audio's jitter" "$bad"
+	fi
 }
 sip_call u1 2
 sip_call t1 2
@@ -287,11 +302,21 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 		ip netns exec "$GWB" "$CTL" stats 2>&1 | sed 's/^/  /'
 		echo "sipovld counters gw-a: $(st a | jq -c .counters)"
 		echo "sipovld counters gw-b: $(st b | jq -c .counters)"
+	} | sed 's/^/# demo: /'
+	# the calls and their quality: daemon/demo/demo.sh prints these last
+	{
 		echo "sipovlctl -s calls on gw-a (the calls above, ended, with their media):"
 		SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -s calls 2>&1 | sed 's/^/  /'
-		echo "CDRs in gw-a's journal (quality: caller->callee/callee->caller):"
+		echo "their quality, from the CDRs in gw-a's journal (each figure caller->callee/callee->caller):"
+		grep -o 'call ended: .*' "$TMP/a.log" | awk '
+			BEGIN { printf "  %-24s %-10s %8s %-6s %-9s %-11s %-11s %s\n", "call_id", "reason", "duration", "codec",
+				"packets", "loss_%", "jitter_ms", "MOS" }
+			{ delete v; for (i = 3; i <= NF; i++) { k = $i; sub(/=.*/, "", k); x = $i; sub(/^[^=]*=/, "", x); v[k] = x }
+			  printf "  %-24s %-10s %7ss %-6s %-9s %-11s %-11s %s\n", v["call_id"], v["reason"], v["duration_s"], v["codec"],
+				v["packets"], v["loss_pct"], v["jitter_ms"], v["mos"] }'
+		echo "the CDR lines:"
 		grep -o 'call ended: .*' "$TMP/a.log" | sed 's/^/  /'
-	} | sed 's/^/# demo: /'
+	} | sed 's/^/# demo-calls: /'
 fi
 
 # --- one RTP stream, one circuit (issue 12 item 11): both phones start sending at the same

@@ -453,6 +453,35 @@ static void t_time_order(void)
 	   (unsigned long long)s.idle_us);
 }
 
+/*
+ * SIPp's uac_pcap scenario ends each call with dtmf_2833_1.pcap: telephone-event packets (PT
+ * 101, another SSRC, all with one timestamp) 1 s before the BYE. Without the SDP's rtpmap
+ * (SIP over TLS, or SIP not seen) PT 101 has no known clock: the jitter of the audio must stay
+ * what it was, not become 0 (the CDRs' "jitter_ms=0.0/0.0" of SIPp calls).
+ */
+static void t_dtmf_unknown(void)
+{
+	struct rtpq_dir d = { 0 };
+	struct rtpq_snap before, after;
+	uint8_t b[200];
+
+	for (unsigned i = 0; i < 236; i++) /* PCMA, odd packets 4 ms late */
+		feed(&d, 8, 0xe6fd, i, i & 1 ? 4 * MS : 0, 0xdee0ee8f);
+	rtpq_snapshot(&d, NULL, T0 + 20 * MS * 236, &before);
+	for (unsigned i = 0; i < 10; i++) { /* 8 events + 2 retransmitted ends, 20 ms apart */
+		mk_rtp(b, 101, (uint16_t)(7984 + (i < 8 ? i : 7)), 13280, 0x0e05384e);
+		rtpq_update(&d, b, 16, T0 + 20 * MS * (236 + 50 + i)); /* 12 + 4 bytes of event */
+	}
+	rtpq_snapshot(&d, NULL, T0 + 20 * MS * 300, &after);
+	ok(before.jitter_ms > 3.5 && after.jitter_ms == before.jitter_ms && !strcmp(after.codec, "PCMA") &&
+		   after.clock_hz == 8000,
+	   "PT 101 without rtpmap after PCMA: jitter %.2f ms before, %.2f ms after, codec '%s'", before.jitter_ms,
+	   after.jitter_ms, after.codec);
+	ok(after.packets == 246 && after.duplicates == 2 && after.lost == 0 && after.ssrc_changes == 1,
+	   "its packets counted: %llu packets, %llu duplicates, %lld lost", (unsigned long long)after.packets,
+	   (unsigned long long)after.duplicates, (long long)after.lost);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -467,6 +496,7 @@ int main(void)
 	t_mos();
 	t_oneway();
 	t_time_order();
+	t_dtmf_unknown();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

@@ -6,11 +6,14 @@
  * tests/daemon/run.sh.
  */
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "daemon/call_rtp.h"
 #include "daemon/calls.h"
 #include "daemon/sip_msg.h"
 #include "daemon/sip_sdp.h"
@@ -431,6 +434,233 @@ static void t_calls(void)
 	   (unsigned long long)call_duration_ms(y, 0));
 }
 
+/* ------------------------------------------------------------------ a call's RTP (call_rtp.c) */
+
+static struct rtpq_dir RQ[2];        /* one flow's two directions: [0] the caller's stream */
+static struct call_rtp RV = { { &RQ[0], &RQ[1] }, { &RQ[1], &RQ[0] } };
+static char cdr[4][160];
+static unsigned n_cdr;
+
+static void on_end_cdr(void *arg, const struct call *c)
+{
+	(void)arg;
+	(void)c;
+	if (n_cdr < 4)
+		call_rtp_end(&RV, 0, cdr[n_cdr], sizeof(cdr[0]));
+	n_cdr++;
+}
+
+/*
+ * SIPp's pcap play (g711a.pcap): 236 PCMA packets 30 ms apart, SSRC dee0ee8f, sequence
+ * numbers from 0xe6fd and timestamps from 240, sent unchanged in every call (from the
+ * call's media port) and echoed unchanged by the UAS (-rtp_echo). Packet i of direction d
+ * arrives at t0 + 30 ms i + jit_us when i is odd; lost when lose and i % 10 == 5.
+ */
+static void sipp_rtp(uint64_t t0_us, unsigned jit_us, bool lose)
+{
+	uint8_t b[252];
+
+	for (unsigned i = 0; i < 236; i++)
+		for (int d = 0; d < 2; d++) {
+			uint16_t seq = (uint16_t)(0xe6fd + i);
+			uint32_t ts = 240 * (i + 1);
+
+			if (lose && d == 0 && i % 10 == 5)
+				continue;
+			memset(b, 0xd5, sizeof(b));
+			b[0] = 0x80;
+			b[1] = i ? 8 : 0x88;
+			b[2] = (uint8_t)(seq >> 8), b[3] = (uint8_t)seq;
+			b[4] = (uint8_t)(ts >> 24), b[5] = (uint8_t)(ts >> 16), b[6] = (uint8_t)(ts >> 8), b[7] = (uint8_t)ts;
+			b[8] = 0xde, b[9] = 0xe0, b[10] = 0xee, b[11] = 0x8f;
+			rtpq_update(&RQ[d], b, sizeof(b), t0_us + 30000ull * i + (i & 1 ? jit_us : 0) + (unsigned)d * 1000);
+		}
+}
+
+static void sipp_call(struct calls *t, const char *id, uint64_t t0_ms, unsigned jit_us, bool lose)
+{
+	const char *o = "Call-ID: 1-4242@10.1.0.2";
+
+	feed(t, subst(SIPP_INVITE, o, id), t0_ms);
+	feed(t, subst(SIPP_200, o, id), t0_ms + 50);
+	feed(t, subst(SIPP_ACK, o, id), t0_ms + 60);
+	sipp_rtp((t0_ms + 100) * 1000, jit_us, lose);
+	feed(t, subst(SIPP_BYE, o, id), t0_ms + 9000);
+}
+
+static bool cdr_figs(const char *s, double *loss, double *jit)
+{
+	const char *p = strstr(s, "loss_pct="), *q = strstr(s, "jitter_ms=");
+
+	return p && q && sscanf(p, "loss_pct=%lf/%lf", &loss[0], &loss[1]) == 2 &&
+	       sscanf(q, "jitter_ms=%lf/%lf", &jit[0], &jit[1]) == 2;
+}
+
+static void t_call_rtp(void)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end_cdr };
+	struct calls *t = calls_new(&cfg);
+	double l1[2], j1[2], l2[2], j2[2];
+
+	/* two SIPp calls on the same media ports, one flow: the first with loss and jitter */
+	sipp_call(t, "Call-ID: rtp-1", 1000000, 6000, true);
+	sipp_call(t, "Call-ID: rtp-2", 1020000, 0, false);
+	ok(n_cdr == 2 && cdr_figs(cdr[0], l1, j1) && cdr_figs(cdr[1], l2, j2), "two CDRs: '%s' and '%s'", cdr[0], cdr[1]);
+	ok(l1[0] > 9.5 && l1[0] < 10.5 && l1[1] == 0 && j1[0] > 2.0 && j1[1] > 2.0,
+	   "first call: 10 %% lost caller to callee (%.2f), jitter %.1f/%.1f ms", l1[0], j1[0], j1[1]);
+	ok(l2[0] == 0 && l2[1] == 0, "second call (same ports, none lost): loss %.2f/%.2f %%, none of the first call's",
+	   l2[0], l2[1]);
+	ok(j2[0] == 0 && j2[1] == 0, "second call (sent on time): jitter %.1f/%.1f ms, none of the first call's", j2[0],
+	   j2[1]);
+	ok(strstr(cdr[0], "packets=212/236 ") && strstr(cdr[1], "packets=236/236 "), "packets: the call's own");
+	calls_free(t, 1040000);
+}
+
+/* an SDP of 10.X.0.2:6000 offering or answering opus and telephone-event (dynamic types) */
+static const char *opus_sdp(int x)
+{
+	static char b[2][512];
+
+	snprintf(b[x - 1], sizeof(b[0]),
+		 "v=0\r\no=- 1 1 IN IP4 10.%d.0.2\r\ns=-\r\nc=IN IP4 10.%d.0.2\r\nt=0 0\r\n"
+		 "m=audio 6000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"
+		 "a=rtpmap:101 telephone-event/48000\r\na=fmtp:101 0-16\r\n", x, x);
+	return b[x - 1];
+}
+
+/* @msg with its body replaced by @body */
+static char *with_body(const char *msg, const char *body)
+{
+	static char out[2][4096];
+	static int k;
+	char *o = out[k++ & 1];
+	const char *e = strstr(msg, "\r\n\r\n");
+	int n = 0;
+
+	for (const char *l = msg; l < e + 2;) {
+		const char *nl = strstr(l, "\r\n");
+
+		if (strncasecmp(l, "Content-Length:", 15))
+			n += sprintf(o + n, "%.*s", (int)(nl + 2 - l), l);
+		l = nl + 2;
+	}
+	sprintf(o + n, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+	return o;
+}
+
+static void on_media_rtpmap(void *arg, const struct call *c, int side)
+{
+	(void)arg;
+	(void)side;
+	call_rtp_rtpmap(&RV, c, 0);
+}
+
+/* @n opus packets from packet @i0 of 20 ms (960 units at 48 kHz), odd ones 10 ms late, both ways */
+static void opus_rtp(unsigned i0, unsigned n)
+{
+	uint8_t b[92];
+
+	for (unsigned i = i0; i < i0 + n; i++)
+		for (int d = 0; d < 2; d++) {
+			uint32_t ts = 960 * i;
+
+			memset(b, 0x55, sizeof(b));
+			b[0] = 0x80, b[1] = 111;
+			b[2] = (uint8_t)(i >> 8), b[3] = (uint8_t)i;
+			b[4] = (uint8_t)(ts >> 24), b[5] = (uint8_t)(ts >> 16), b[6] = (uint8_t)(ts >> 8), b[7] = (uint8_t)ts;
+			b[11] = (uint8_t)(d + 1);
+			rtpq_update(&RQ[d], b, sizeof(b), 50000000ull + 20000ull * i + (i & 1 ? 10000 : 0));
+		}
+}
+
+/* a telephone-event packet (its timestamp is the event's start, not the media clock) */
+static void dtmf_rtp(unsigned i)
+{
+	uint8_t b[16] = { 0x80, 101, (uint8_t)(i >> 8), (uint8_t)i, 0, 0, 0x30, 0x39, 0, 0, 0, 1, 1, 10, 0, 160 };
+
+	rtpq_update(&RQ[0], b, sizeof(b), 50000000ull + 20000ull * i + 3000);
+}
+
+static void t_call_rtpmap(void)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end_cdr, .on_media = on_media_rtpmap };
+	struct calls *t = calls_new(&cfg);
+	const char *o = "Call-ID: 1-4242@10.1.0.2";
+	struct rtpq_snap q[2];
+
+	/* the SDP first (the flow's RTP then starts with the maps learnt) */
+	memset(RQ, 0, sizeof(RQ));
+	feed(t, with_body(subst(SIPP_INVITE, o, "Call-ID: opus-1"), opus_sdp(1)), 2000000);
+	feed(t, with_body(subst(SIPP_200, o, "Call-ID: opus-1"), opus_sdp(2)), 2000050);
+	ok(calls_first(t) && calls_first(t)->sdp[1].n_media == 1 && calls_first(t)->sdp[1].m[0].n_map == 2 &&
+	   calls_first(t)->sdp[1].m[0].map[1].pt == 101 && calls_first(t)->sdp[1].m[0].map[1].clock == 48000,
+	   "SDP: 2 rtpmaps of dynamic types kept");
+	opus_rtp(0, 300);
+	dtmf_rtp(300);
+	dtmf_rtp(301);
+	opus_rtp(302, 200);
+	call_rtp_quality(&RV, 50000000 + 20000 * 502, q);
+	/* |D| = 480 units at 48 kHz: J16 converges to 7672 (rtpq-unit): 9.99 ms */
+	ok(!strcmp(q[0].codec, "opus") && q[0].clock_hz == 48000 && !strcmp(q[1].codec, "opus") &&
+	   fabs(q[0].jitter_ms - 7672.0 / 16 / 48) < 0.01 && fabs(q[1].jitter_ms - 7672.0 / 16 / 48) < 0.01,
+	   "opus/48000 from the SDP: codec '%s'/'%s', jitter %.2f/%.2f ms (9.99: telephone-event left out)", q[0].codec,
+	   q[1].codec, q[0].jitter_ms, q[1].jitter_ms);
+
+	/* the flow first: RTP of an unknown type, then the SDP (answer late) */
+	memset(RQ, 0, sizeof(RQ));
+	opus_rtp(0, 100);
+	call_rtp_quality(&RV, 50000000 + 20000 * 100, q);
+	ok(q[0].codec[0] == 0 && q[0].jitter_ms == 0, "PT 111 before the SDP: no codec, no jitter");
+	feed(t, with_body(subst(SIPP_INVITE, o, "Call-ID: opus-2"), opus_sdp(1)), 2100000);
+	feed(t, with_body(subst(SIPP_200, o, "Call-ID: opus-2"), opus_sdp(2)), 2100050);
+	opus_rtp(100, 300);
+	call_rtp_quality(&RV, 50000000 + 20000 * 400, q);
+	ok(!strcmp(q[0].codec, "opus") && !strcmp(q[1].codec, "opus") && fabs(q[0].jitter_ms - 7672.0 / 16 / 48) < 0.01,
+	   "SDP after the flow: codec '%s'/'%s', jitter %.2f ms", q[0].codec, q[1].codec, q[0].jitter_ms);
+	calls_free(t, 2200000);
+}
+
+/*
+ * SIPp's uac_pcap call as selftests/sipovl/daemon.sh makes it: the offer is PCMA and
+ * telephone-event 101, the UAS answers PCMU; the UAC plays g711a.pcap, then 1 s before its BYE
+ * dtmf_2833_1.pcap (PT 101, another SSRC, one timestamp), echoed by the UAS. The CDR's jitter
+ * is the audio's, with the SDP's rtpmap (@sdp) and without it (SIP not seen).
+ */
+static void t_sipp_dtmf(bool sdp)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end_cdr, .on_media = sdp ? on_media_rtpmap : NULL };
+	struct calls *t = calls_new(&cfg);
+	const char *o = "Call-ID: 1-4242@10.1.0.2";
+	const char *offer = "v=0\r\no=user1 53655765 2353687637 IN IP4 10.1.0.2\r\ns=-\r\nc=IN IP4 10.1.0.2\r\nt=0 0\r\n"
+			    "m=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+			    "a=fmtp:101 0-11,16\r\n";
+	double l[2], j[2];
+	uint8_t b[16];
+
+	memset(RQ, 0, sizeof(RQ));
+	n_cdr = 0;
+	feed(t, with_body(subst(SIPP_INVITE, o, "Call-ID: dtmf-1"), offer), 3000000);
+	feed(t, subst(SIPP_200, o, "Call-ID: dtmf-1"), 3000050);
+	feed(t, subst(SIPP_ACK, o, "Call-ID: dtmf-1"), 3000060);
+	sipp_rtp(3000100ull * 1000, 6000, false);
+	for (unsigned i = 0; i < 10; i++) /* dtmf_2833_1.pcap, 8 s after the audio started */
+		for (int d = 0; d < 2; d++) {
+			uint16_t seq = (uint16_t)(7984 + (i < 8 ? i : 7));
+			uint8_t e[16] = { 0x80, 101, (uint8_t)(seq >> 8), (uint8_t)seq, 0, 0, 0x33, 0xe0,
+					  0x0e, 0x05, 0x38, 0x4e, 1, 10, 0, (uint8_t)(64 * i) };
+
+			memcpy(b, e, sizeof(b));
+			rtpq_update(&RQ[d], b, sizeof(b), 3008100ull * 1000 + 20000ull * i + (unsigned)d * 1000);
+		}
+	feed(t, subst(SIPP_BYE, o, "Call-ID: dtmf-1"), 3009100);
+	ok(n_cdr == 1 && cdr_figs(cdr[0], l, j) && j[0] > 2.0 && j[1] > 2.0,
+	   "SIPp call ending with DTMF, %s: CDR '%s'", sdp ? "rtpmap from the SDP" : "no SDP seen", cdr[0]);
+	calls_free(t, 3100000);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -441,6 +671,10 @@ int main(void)
 	t_sdp();
 	t_stream();
 	t_calls();
+	t_call_rtp();
+	t_call_rtpmap();
+	t_sipp_dtmf(true);
+	t_sipp_dtmf(false);
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

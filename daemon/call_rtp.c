@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+/* A call's RTP, free of I/O (see call_rtp.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/call_rtp.h"
+
+void call_rtp_quality(const struct call_rtp *r, uint64_t now_us, struct rtpq_snap q[2])
+{
+	for (int i = 0; i < 2; i++)
+		rtpq_snapshot_since(r->dir[i], r->rep[i], now_us, &q[i]);
+}
+
+void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n)
+{
+	struct rtpq_snap q[2];
+
+	call_rtp_quality(r, now_us, q);
+	snprintf(b, n, "packets=%llu/%llu loss_pct=%.2f/%.2f jitter_ms=%.1f/%.1f mos=%.2f/%.2f",
+		 (unsigned long long)q[0].packets, (unsigned long long)q[1].packets, q[0].loss_ratio * 100,
+		 q[1].loss_ratio * 100, q[0].jitter_ms, q[1].jitter_ms, q[0].mos, q[1].mos);
+	/* the next call on this flow starts here */
+	for (int i = 0; i < 2; i++) {
+		rtpq_mark(r->dir[i]);
+		if (r->rep[i] && r->rep[i] != r->dir[!i])
+			rtpq_mark(r->rep[i]);
+	}
+}
+
+static bool listed(const struct sdp_media *m, unsigned pt)
+{
+	for (unsigned i = 0; m && i < m->n_pt; i++)
+		if (m->pt[i] == pt)
+			return true;
+	return false;
+}
+
+/* @from's maps into @t (n of them): those @other lists too (both: true) or the others */
+static unsigned add_maps(struct rtpq_map *t, unsigned n, const struct sdp_media *from, const struct sdp_media *other,
+			 bool both)
+{
+	for (unsigned i = 0; from && i < from->n_map && n < RTPQ_MAX_RTPMAP; i++) {
+		const struct sdp_rtpmap *s = &from->map[i];
+		bool dup = false;
+
+		if (listed(other, s->pt) != both)
+			continue;
+		for (unsigned j = 0; j < n; j++)
+			dup |= t[j].pt == s->pt;
+		if (dup)
+			continue;
+		t[n].pt = s->pt;
+		t[n].clock_hz = s->clock;
+		snprintf(t[n].name, sizeof(t[n].name), "%s", s->name);
+		n++;
+	}
+	return n;
+}
+
+void call_rtp_rtpmap(const struct call_rtp *r, const struct call *c, unsigned i)
+{
+	const struct sdp_media *m[2];
+
+	for (int s = 0; s < 2; s++)
+		m[s] = c->has_sdp[s] && i < c->sdp[s].n_media ? &c->sdp[s].m[i] : NULL;
+	for (int d = 0; d < 2; d++) { /* d = 0: the caller's stream, received by the callee */
+		const struct sdp_media *rx = m[!d], *tx = m[d];
+		struct rtpq_map t[RTPQ_MAX_RTPMAP] = { 0 };
+		unsigned n = 0;
+
+		n = add_maps(t, n, rx, tx, true);
+		n = add_maps(t, n, tx, rx, true);
+		n = add_maps(t, n, rx, tx, false);
+		n = add_maps(t, n, tx, rx, false);
+		rtpq_set_rtpmaps(r->dir[d], t, n);
+	}
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A call's RTP (daemon/call_rtp.c), free of I/O: the RTP quality of one media stream of a
+ * call from the two directions of the flow steered for it (rtpq.h), for the CDR and the calls
+ * view, and the SDP's a=rtpmap given to those directions.
+ *
+ * A flow outlives calls: phones and SIPp reuse their media ports, so consecutive calls
+ * between the same addresses share one flow. A call's figures are those of its interval: from
+ * the flow's start, or from the end of the previous call that used the flow, to its own end;
+ * call_rtp_end() closes the interval (rtpq_mark) after the CDR's figures are taken.
+ */
+#ifndef SIPOVLD_CALL_RTP_H
+#define SIPOVLD_CALL_RTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/calls.h"
+#include "daemon/rtpq.h"
+
+struct call_rtp {
+	struct rtpq_dir *dir[2]; /* [0] the caller's stream (to the callee), [1] the callee's */
+	struct rtpq_dir *rep[2]; /* where the peer's RTCP reports about dir[i] are read, or NULL */
+};
+
+/* the call's figures of each stream, [0] caller to callee, [1] callee to caller */
+void call_rtp_quality(const struct call_rtp *r, uint64_t now_us, struct rtpq_snap q[2]);
+
+/*
+ * The CDR's quality fields ("packets=A/B loss_pct=A/B jitter_ms=A/B mos=A/B", A caller to
+ * callee, B callee to caller) into @b, then the end of the call's interval on the flow.
+ */
+void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n);
+
+/*
+ * The a=rtpmap of the @i-th media of each side's SDP to the stream's two directions, so that
+ * dynamic payload types have their codec name and clock rate (jitter): a stream gets the
+ * maps of the payload types both sides list first, its receiver's before its sender's (RFC
+ * 3264: the numbers an SDP lists are those its author receives), then the others', at most
+ * RTPQ_MAX_RTPMAP. Without both SDPs, the one there is.
+ */
+void call_rtp_rtpmap(const struct call_rtp *r, const struct call *c, unsigned i);
+
+#endif

@@ -391,9 +391,17 @@ static void ic_count(struct sipovl_intercept *ic, enum sipovl_istat s, u64 v)
 	this_cpu_add(ic->ctr->pc->c[s], v);
 }
 
+/* A packet the hooks cannot parse (passed on): counted twice, see uapi. */
+static void count_malformed(struct sipovl_net *sn)
+{
+	sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+	sipovl_gstat_inc(sn, SIPOVL_GS_MALFORMED);
+}
+
 static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			       const struct nf_hook_state *state, int f)
 {
+	enum sipovl_gstat reason = SIPOVL_GS_DROP_NO_SOCKET;
 	struct sipovl_intercept *ic;
 	struct sipovl_table *t;
 	struct sipovl_srcset *srcs;
@@ -411,7 +419,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	ret = pkt_parse(skb, f, &p);
 	if (ret) {
 		if (ret < 0)
-			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+			count_malformed(sn);
 		return NF_ACCEPT;
 	}
 	if (pkt_dst_special(&p))
@@ -454,15 +462,19 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		if (pkt_is_reply(skb))
 			return NF_ACCEPT;
 		if (p.p == SIPOVL_PTCP && !p.syn &&
-		    !pkt_syncookie_ack(state->net, skb, &p))
+		    !pkt_syncookie_ack(state->net, skb, &p)) {
+			reason = SIPOVL_GS_DROP_NOT_NEW;
 			goto policy;
+		}
 		if (pkt_src_martian(&p)) {
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+			sipovl_gstat_inc(sn, SIPOVL_GS_DROP_MARTIAN);
 			return NF_DROP;
 		}
 		if (!pkt_rpf_ok(state->net, skb, &p, state->in)) {
 			if (f == SIPOVL_F6)
 				sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+			sipovl_gstat_inc(sn, SIPOVL_GS_DROP_RP_FILTER);
 			return NF_DROP;
 		}
 		sk = sipovl_socket_get(sn, f, p.p,
@@ -477,6 +489,7 @@ policy:
 			}
 			ic_count(ic, SIPOVL_IS_DROPS, 1);
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
+			sipovl_gstat_inc(sn, reason);
 			return NF_DROP;
 		}
 		/* A cookie's ACK is the flow its SYN started. */
@@ -491,6 +504,7 @@ policy:
 
 spoofed:
 	sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+	sipovl_gstat_inc(sn, SIPOVL_GS_DROP_LOCAL_SRC);
 	return NF_DROP;
 }
 
@@ -580,7 +594,7 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	ret = pkt_parse(skb, f, &p);
 	if (ret) {
 		if (ret < 0)
-			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+			count_malformed(sn);
 		/*
 		 * What a transparent socket sends and the source policing
 		 * cannot read (a protocol other than TCP and UDP, a fragment
@@ -657,6 +671,7 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	}
 	ic_count(ic, SIPOVL_IS_DROPS, 1);
 	sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
+	sipovl_gstat_inc(sn, SIPOVL_GS_DROP_NO_SOCKET);
 	return NF_DROP;
 }
 

@@ -20,7 +20,10 @@ struct rt6_info;
 enum { SIPOVL_F4, SIPOVL_F6, SIPOVL_NFAMILIES };
 enum { SIPOVL_PTCP, SIPOVL_PUDP, SIPOVL_NPROTOS };
 
-/* Global counters, per CPU. Indexes follow enum sipovl_stats_attr - 1. */
+/*
+ * Global counters, per CPU; sent as the enum sipovl_stats_attr of the same
+ * name (netlink.c). The DROP_ ones count per reason.
+ */
 enum sipovl_gstat {
 	SIPOVL_GS_LOOKUPS,
 	SIPOVL_GS_STEERED,
@@ -29,6 +32,12 @@ enum sipovl_gstat {
 	SIPOVL_GS_ERRORS,
 	SIPOVL_GS_REPLIES,
 	SIPOVL_GS_SRC_DENIED,
+	SIPOVL_GS_DROP_NO_SOCKET,
+	SIPOVL_GS_DROP_NOT_NEW,
+	SIPOVL_GS_DROP_MARTIAN,
+	SIPOVL_GS_DROP_LOCAL_SRC,
+	SIPOVL_GS_DROP_RP_FILTER,
+	SIPOVL_GS_MALFORMED,
 	SIPOVL_GS_MAX
 };
 

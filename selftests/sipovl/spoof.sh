@@ -156,6 +156,59 @@ if grep -q ' loc4$' <<<"$out"; then ok "IPv4 local flow from the gateway's own a
 out=$(in_gw "$PEER" send --udp --src '[fd02::1]:0' --dst '[fd02::88]:5060' --msg loc6 2>&1) || true
 if grep -q ' loc6$' <<<"$out"; then ok "IPv6 local flow from the gateway's own address is steered"; else not_ok "IPv6 local flow from the gateway's own address is steered" "$out"; fi
 
+# A subnet-directed broadcast (10.2.0.0/24 is g1's subnet) is no unicast
+# flow, even inside an intercepted prefix: the kernel handles it.
+# (the barrier goes to a unicast address: the broadcast one is not steered)
+send 10.1.0.2:0 10.2.0.255:5060 bcast4
+if ! barrier 10.2.0.77:5060; then
+	not_ok "IPv4: a datagram to the subnet broadcast address 10.2.0.255 is not intercepted" \
+		"the barrier datagram after it was not steered"
+elif seen bcast4; then
+	not_ok "IPv4: a datagram to the subnet broadcast address 10.2.0.255 is not intercepted" \
+		"the registered socket received it"
+else
+	ok "IPv4: a datagram to the subnet broadcast address 10.2.0.255 is not intercepted"
+fi
+
+# TIME_WAIT: the daemon closed an intercepted connection first, so the
+# gateway holds its TIME_WAIT. A SYN of the same flow that the reverse-path
+# check refuses must not end it (only a SYN that starts a flow may).
+tw_left() { in_gw ss -Htan state time-wait '( sport = :5060 and dport = :41000 )' | grep -q .; }
+# (peer send shuts its side down first: this client waits for the daemon's
+# close, so the TIME_WAIT is the gateway's)
+out=$(in_cli python3 - <<'PY' 2>&1
+import socket
+c = socket.create_connection(("10.2.0.77", 5060), 3, ("10.1.0.2", 41000))
+c.sendall(b"tw1\n")
+d = b""
+while True:
+    r = c.recv(1024)
+    if not r:
+        break
+    d += r
+c.close()
+print(d.decode().strip())
+PY
+) || true
+if grep -q ' tw1$' <<<"$out" && busywait 5000 tw_left; then
+	ok "TIME_WAIT control: an intercepted connection the daemon closed first is in TIME_WAIT"
+else
+	not_ok "TIME_WAIT control: an intercepted connection the daemon closed first is in TIME_WAIT" "$out"
+fi
+ip -n "$GW" route add 10.1.0.2/32 via 10.2.0.2
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=1
+d0=$(drops rp_filter)
+# (connect() would wait for SYN retransmissions: timeout ends it)
+timeout 2 ip netns exec "$CLI" "$PEER" send --tcp --timeout 1 --src 10.1.0.2:41000 --dst 10.2.0.77:5060 --msg tw2 >/dev/null 2>&1 || true
+wait_drop rp_filter "${d0/null/0}" "IPv4 rp_filter=1: the SYN of a flow in TIME_WAIT routed back via another device"
+if tw_left; then
+	ok "a SYN the reverse-path check refuses leaves the flow's TIME_WAIT alone"
+else
+	not_ok "a SYN the reverse-path check refuses leaves the flow's TIME_WAIT alone" "the TIME_WAIT socket is gone"
+fi
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=0
+ip -n "$GW" route del 10.1.0.2/32 via 10.2.0.2
+
 # IPv6 martian sources. The kernel's IPv6 input refuses multicast and
 # loopback sources before PREROUTING, but not the unspecified address nor
 # IPv4-mapped ones (::ffff:0:0/96: a reply of the daemon's AF_INET6 socket

@@ -87,6 +87,18 @@ struct json_object *json_stats(const struct sipovl_stats *s)
 	json_object_object_add(o, "errors", json_object_new_uint64(s->errors));
 	json_object_object_add(o, "replies", json_object_new_uint64(s->replies));
 	json_object_object_add(o, "src_denied", json_object_new_uint64(s->src_denied));
+	if (s->has_drops) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "no_socket", json_object_new_uint64(s->drops.no_socket));
+		json_object_object_add(d, "not_new", json_object_new_uint64(s->drops.not_new));
+		json_object_object_add(d, "martian", json_object_new_uint64(s->drops.martian));
+		json_object_object_add(d, "local_src", json_object_new_uint64(s->drops.local_src));
+		json_object_object_add(d, "rp_filter", json_object_new_uint64(s->drops.rp_filter));
+		json_object_object_add(d, "src_denied", json_object_new_uint64(s->src_denied));
+		json_object_object_add(o, "drops", d);
+		json_object_object_add(o, "malformed", json_object_new_uint64(s->malformed));
+	}
 	return o;
 }
 

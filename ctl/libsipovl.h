@@ -40,8 +40,17 @@ struct sipovl_istats {
 	uint64_t packets, bytes, flows, drops, passes;
 };
 
+/* Packets sipovl.ko dropped, per reason (uapi: SIPOVL_STATS_A_DROP_*). */
+struct sipovl_drops {
+	uint64_t no_socket, not_new, martian, local_src, rp_filter;
+};
+
 struct sipovl_stats {
 	uint64_t lookups, steered, passed, dropped, errors, replies, src_denied;
+	/* false: a module older than the per-reason counters (drops, malformed) */
+	bool has_drops;
+	struct sipovl_drops drops;
+	uint64_t malformed;
 };
 
 /* Which optional fields of struct sipovl_intercept are set. */

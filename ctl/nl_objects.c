@@ -193,7 +193,16 @@ static int stats_cb(struct sipovl_nl *nl, const struct nlmsghdr *nlh, void *data
 		case SIPOVL_STATS_A_ERRORS: s->errors = snl_get_u64(a); break;
 		case SIPOVL_STATS_A_REPLIES: s->replies = snl_get_u64(a); break;
 		case SIPOVL_STATS_A_SRC_DENIED: s->src_denied = snl_get_u64(a); break;
+		case SIPOVL_STATS_A_DROP_NO_SOCKET: s->drops.no_socket = snl_get_u64(a); break;
+		case SIPOVL_STATS_A_DROP_NOT_NEW: s->drops.not_new = snl_get_u64(a); break;
+		case SIPOVL_STATS_A_DROP_MARTIAN: s->drops.martian = snl_get_u64(a); break;
+		case SIPOVL_STATS_A_DROP_LOCAL_SRC: s->drops.local_src = snl_get_u64(a); break;
+		case SIPOVL_STATS_A_DROP_RP_FILTER: s->drops.rp_filter = snl_get_u64(a); break;
+		case SIPOVL_STATS_A_MALFORMED: s->malformed = snl_get_u64(a); break;
 		}
+		if (mnl_attr_get_type(a) >= SIPOVL_STATS_A_DROP_NO_SOCKET &&
+		    mnl_attr_get_type(a) <= SIPOVL_STATS_A_MALFORMED)
+			s->has_drops = true;
 	}
 	return 0;
 }

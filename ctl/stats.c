@@ -23,6 +23,13 @@ static void print_stats_line(const struct sipovl_stats *s)
 	       (unsigned long long)s->passed, (unsigned long long)s->dropped,
 	       (unsigned long long)s->errors, (unsigned long long)s->replies,
 	       (unsigned long long)s->src_denied);
+	/* A module older than the per-reason counters does not send them. */
+	if (s->has_drops)
+		printf("drops: no_socket %llu not_new %llu martian %llu local_src %llu rp_filter %llu src_denied %llu malformed %llu\n",
+		       (unsigned long long)s->drops.no_socket, (unsigned long long)s->drops.not_new,
+		       (unsigned long long)s->drops.martian, (unsigned long long)s->drops.local_src,
+		       (unsigned long long)s->drops.rp_filter, (unsigned long long)s->src_denied,
+		       (unsigned long long)s->malformed);
 }
 
 static void print_intercept_stats(const struct sipovl_intercept *in)

@@ -29,6 +29,7 @@
 #include <net/ipv6.h>
 #include <net/addrconf.h>
 #include <net/ip_fib.h>
+#include <net/route.h>
 #include <net/ip6_route.h>
 #include <net/l3mdev.h>
 #include <linux/inetdevice.h>
@@ -331,7 +332,8 @@ static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
 /*
  * The socket owning this packet's flow (connected UDP, established, request
  * or TIME_WAIT TCP), with a reference, or NULL. A SYN hitting a TIME_WAIT
- * socket ends the TIME_WAIT: it starts a new flow.
+ * socket ends the TIME_WAIT, but only once it is known to start a new flow:
+ * the caller decides (prerouting), after the source and policy checks.
  */
 static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 			      const struct sipovl_pkt *p,
@@ -364,19 +366,20 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 		return NULL;
 	}
 	/*
-	 * Only in PREROUTING (softirq): the ehash bucket lock taken by
-	 * inet_twsk_kill() is also taken from softirq. LOCAL_OUT treats the
-	 * TIME_WAIT socket as the owner and loops the SYN through lo.
-	 */
-	if (input && sk->sk_state == TCP_TIME_WAIT && p->syn) {
-		inet_twsk_deschedule_put(inet_twsk(sk));
-		return NULL;
-	}
-	/*
 	 * Any other socket owning the exact flow keeps it: an intercept never
 	 * breaks a connection to one of this host's addresses.
 	 */
 	return sk;
+}
+
+/*
+ * A SYN for the flow of a TIME_WAIT socket starts a new flow (only in
+ * PREROUTING: LOCAL_OUT treats the TIME_WAIT socket as the owner and loops
+ * the SYN through lo).
+ */
+static bool sk_ends_time_wait(const struct sock *sk, const struct sipovl_pkt *p)
+{
+	return sk->sk_state == TCP_TIME_WAIT && p->syn;
 }
 
 static void deliver(struct sipovl_net *sn, struct sk_buff *skb,
@@ -391,9 +394,18 @@ static void ic_count(struct sipovl_intercept *ic, enum sipovl_istat s, u64 v)
 	this_cpu_add(ic->ctr->pc->c[s], v);
 }
 
+/* A packet the hooks cannot parse (passed on): counted twice, see uapi. */
+static void count_malformed(struct sipovl_net *sn)
+{
+	sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+	sipovl_gstat_inc(sn, SIPOVL_GS_MALFORMED);
+}
+
 static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			       const struct nf_hook_state *state, int f)
 {
+	enum sipovl_gstat reason = SIPOVL_GS_DROP_NO_SOCKET;
+	struct sock *tw = NULL;
 	struct sipovl_intercept *ic;
 	struct sipovl_table *t;
 	struct sipovl_srcset *srcs;
@@ -411,7 +423,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	ret = pkt_parse(skb, f, &p);
 	if (ret) {
 		if (ret < 0)
-			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+			count_malformed(sn);
 		return NF_ACCEPT;
 	}
 	if (pkt_dst_special(&p))
@@ -431,6 +443,11 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			sock_gen_put(sk);
 			goto spoofed;
 		}
+		if (sk_ends_time_wait(sk, &p)) {
+			/* A new flow, not a reply: routed as usual. */
+			inet_twsk_deschedule_put(inet_twsk(sk));
+			return NF_ACCEPT;
+		}
 		deliver(sn, skb, &p, sk);
 		sipovl_gstat_inc(sn, SIPOVL_GS_REPLIES);
 		return NF_ACCEPT;
@@ -440,6 +457,11 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	if (pkt_src_spoofs_local(state->net, &p, state->in))
 		goto spoofed;
 	sk = flow_sock(state->net, skb, &p, state->in, true);
+	if (sk && sk_ends_time_wait(sk, &p)) {
+		/* Ended only if the SYN is steered (below). */
+		tw = sk;
+		sk = NULL;
+	}
 	if (!sk) {
 		/*
 		 * Replies of connections the other side opened (known only
@@ -452,18 +474,30 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		 * the connection from it.
 		 */
 		if (pkt_is_reply(skb))
-			return NF_ACCEPT;
+			goto accept;
+		/*
+		 * A subnet-directed broadcast is no unicast flow: the kernel
+		 * delivers or forwards it as a broadcast.
+		 */
+		if (f == SIPOVL_F4 &&
+		    inet_addr_type_dev_table(state->net, state->in,
+					     *(const __be32 *)p.daddr) == RTN_BROADCAST)
+			goto accept;
 		if (p.p == SIPOVL_PTCP && !p.syn &&
-		    !pkt_syncookie_ack(state->net, skb, &p))
+		    !pkt_syncookie_ack(state->net, skb, &p)) {
+			reason = SIPOVL_GS_DROP_NOT_NEW;
 			goto policy;
+		}
 		if (pkt_src_martian(&p)) {
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
-			return NF_DROP;
+			sipovl_gstat_inc(sn, SIPOVL_GS_DROP_MARTIAN);
+			goto drop;
 		}
 		if (!pkt_rpf_ok(state->net, skb, &p, state->in)) {
 			if (f == SIPOVL_F6)
 				sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
-			return NF_DROP;
+			sipovl_gstat_inc(sn, SIPOVL_GS_DROP_RP_FILTER);
+			goto drop;
 		}
 		sk = sipovl_socket_get(sn, f, p.p,
 				       sipovl_flow_hash(sn, f, p.saddr, p.daddr,
@@ -473,12 +507,20 @@ policy:
 			if (ic->policy == SIPOVL_POLICY_PASS) {
 				ic_count(ic, SIPOVL_IS_PASSES, 1);
 				sipovl_gstat_inc(sn, SIPOVL_GS_PASSED);
-				return NF_ACCEPT;
+				goto accept;
 			}
 			ic_count(ic, SIPOVL_IS_DROPS, 1);
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
-			return NF_DROP;
+			sipovl_gstat_inc(sn, reason);
+			goto drop;
 		}
+		/*
+		 * The SYN starts a new flow at the daemon: the TIME_WAIT ends
+		 * (here, in softirq, as the ehash bucket lock taken by
+		 * inet_twsk_kill() is also taken from softirq).
+		 */
+		if (tw)
+			inet_twsk_deschedule_put(inet_twsk(tw));
 		/* A cookie's ACK is the flow its SYN started. */
 		if (p.p != SIPOVL_PTCP || p.syn)
 			ic_count(ic, SIPOVL_IS_FLOWS, 1);
@@ -489,8 +531,17 @@ policy:
 	deliver(sn, skb, &p, sk);
 	return NF_ACCEPT;
 
+accept:
+	if (tw)
+		sock_gen_put(tw);
+	return NF_ACCEPT;
+drop:
+	if (tw)
+		sock_gen_put(tw);
+	return NF_DROP;
 spoofed:
 	sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+	sipovl_gstat_inc(sn, SIPOVL_GS_DROP_LOCAL_SRC);
 	return NF_DROP;
 }
 
@@ -580,7 +631,7 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	ret = pkt_parse(skb, f, &p);
 	if (ret) {
 		if (ret < 0)
-			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
+			count_malformed(sn);
 		/*
 		 * What a transparent socket sends and the source policing
 		 * cannot read (a protocol other than TCP and UDP, a fragment
@@ -657,6 +708,7 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	}
 	ic_count(ic, SIPOVL_IS_DROPS, 1);
 	sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
+	sipovl_gstat_inc(sn, SIPOVL_GS_DROP_NO_SOCKET);
 	return NF_DROP;
 }
 

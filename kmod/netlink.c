@@ -1053,6 +1053,23 @@ static int stats_reset(struct sipovl_net *sn, const struct sipovl_gstats *sum)
 	return 0;
 }
 
+/* The attribute each global counter is sent as. */
+static const u16 gstat_attr[SIPOVL_GS_MAX] = {
+	[SIPOVL_GS_LOOKUPS] = SIPOVL_STATS_A_LOOKUPS,
+	[SIPOVL_GS_STEERED] = SIPOVL_STATS_A_STEERED,
+	[SIPOVL_GS_PASSED] = SIPOVL_STATS_A_PASSED,
+	[SIPOVL_GS_DROPPED] = SIPOVL_STATS_A_DROPPED,
+	[SIPOVL_GS_ERRORS] = SIPOVL_STATS_A_ERRORS,
+	[SIPOVL_GS_REPLIES] = SIPOVL_STATS_A_REPLIES,
+	[SIPOVL_GS_SRC_DENIED] = SIPOVL_STATS_A_SRC_DENIED,
+	[SIPOVL_GS_DROP_NO_SOCKET] = SIPOVL_STATS_A_DROP_NO_SOCKET,
+	[SIPOVL_GS_DROP_NOT_NEW] = SIPOVL_STATS_A_DROP_NOT_NEW,
+	[SIPOVL_GS_DROP_MARTIAN] = SIPOVL_STATS_A_DROP_MARTIAN,
+	[SIPOVL_GS_DROP_LOCAL_SRC] = SIPOVL_STATS_A_DROP_LOCAL_SRC,
+	[SIPOVL_GS_DROP_RP_FILTER] = SIPOVL_STATS_A_DROP_RP_FILTER,
+	[SIPOVL_GS_MALFORMED] = SIPOVL_STATS_A_MALFORMED,
+};
+
 static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
@@ -1100,7 +1117,8 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 	if (!nest)
 		goto err;
 	for (i = 0; i < SIPOVL_GS_MAX; i++)
-		if (nla_put_u64_64bit(msg, i + 1, sum.c[i], SIPOVL_STATS_A_PAD))
+		if (nla_put_u64_64bit(msg, gstat_attr[i], sum.c[i],
+				      SIPOVL_STATS_A_PAD))
 			goto err;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);

@@ -38,8 +38,14 @@ void sipovl_update_active(struct sipovl_net *sn)
 		for (j = 0; j < SIPOVL_NPROTOS; j++)
 			active |= !!rcu_access_pointer(sn->groups[i][j]);
 	WRITE_ONCE(sn->active, active);
-	if (active)
+	/*
+	 * Policing continues past the configuration while a socket that was
+	 * registered here is open (netns.h, policing).
+	 */
+	if (active || !list_empty(&sn->known) || sn->police_stuck)
 		WRITE_ONCE(sn->policing, true);
+	else
+		WRITE_ONCE(sn->policing, false);
 }
 
 static int __net_init sipovl_net_init(struct net *net)
@@ -51,6 +57,7 @@ static int __net_init sipovl_net_init(struct net *net)
 	sn->generation = 1;
 	mutex_init(&sn->lock);
 	INIT_LIST_HEAD(&sn->txns);
+	INIT_LIST_HEAD(&sn->known);
 	sn->stats = alloc_percpu(struct sipovl_gstats);
 	if (!sn->stats)
 		return -ENOMEM;

@@ -20,7 +20,10 @@ struct rt6_info;
 enum { SIPOVL_F4, SIPOVL_F6, SIPOVL_NFAMILIES };
 enum { SIPOVL_PTCP, SIPOVL_PUDP, SIPOVL_NPROTOS };
 
-/* Global counters, per CPU. Indexes follow enum sipovl_stats_attr - 1. */
+/*
+ * Global counters, per CPU; sent as the enum sipovl_stats_attr of the same
+ * name (netlink.c). The DROP_ ones count per reason.
+ */
 enum sipovl_gstat {
 	SIPOVL_GS_LOOKUPS,
 	SIPOVL_GS_STEERED,
@@ -29,6 +32,12 @@ enum sipovl_gstat {
 	SIPOVL_GS_ERRORS,
 	SIPOVL_GS_REPLIES,
 	SIPOVL_GS_SRC_DENIED,
+	SIPOVL_GS_DROP_NO_SOCKET,
+	SIPOVL_GS_DROP_NOT_NEW,
+	SIPOVL_GS_DROP_MARTIAN,
+	SIPOVL_GS_DROP_LOCAL_SRC,
+	SIPOVL_GS_DROP_RP_FILTER,
+	SIPOVL_GS_MALFORMED,
 	SIPOVL_GS_MAX
 };
 
@@ -55,6 +64,8 @@ struct sipovl_gstats {
  *  active         written under lock (sipovl_update_active), read without
  *                 it by the hooks (READ_ONCE): a hint, the hooks then read
  *                 the RCU pointers.
+ *  policing       the same.
+ *  known, n_known, police_stuck: lock.
  *  generation     lock. Published tables keep their own copy (LOOKUP).
  *  txns           written under lock (RCU list operations); read under
  *                 lock, or under RCU by the netlink release notifier
@@ -81,12 +92,24 @@ struct sipovl_net {
 	/* Any intercept, source range or socket configured: hooks do work. */
 	bool active;
 	/*
-	 * Set when the namespace first becomes active, never cleared: the
-	 * source policing of LOCAL_OUT stays on when the configuration is
-	 * flushed, so the daemon's remaining transparent sockets (hosted
-	 * connections) cannot then send from any address.
+	 * The source policing of LOCAL_OUT is on: while the namespace is
+	 * active, and after that for as long as a socket once registered
+	 * here is still open (on known), so the daemon's remaining
+	 * transparent sockets (hosted connections) cannot send from any
+	 * address once its configuration is gone. It ends with the last of
+	 * them (the reaper notices), so another TPROXY program is not policed
+	 * for good by a sipovl that was once used (sipovl_update_active).
 	 */
 	bool policing;
+	/*
+	 * Sockets registered here and still open (struct sipovl_known, a
+	 * reference each; steer.c), at most SIPOVL_MAX_KNOWN. police_stuck:
+	 * one could not be tracked (the limit, no memory), so the policing
+	 * stays on until the namespace goes, as it fails closed.
+	 */
+	struct list_head known;
+	unsigned int n_known;
+	bool police_stuck;
 	u32 generation;
 	struct list_head txns;
 	u32 n_txns;

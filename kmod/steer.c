@@ -57,6 +57,58 @@ struct sipovl_group {
  */
 #define SIPOVL_REAP_INTERVAL HZ
 
+/*
+ * A socket registered in the namespace and not yet closed, whether or not it
+ * is still a member of a group: while one is open, the source policing
+ * outlives the configuration (netns.h, policing). The reaper drops the
+ * closed ones.
+ */
+struct sipovl_known {
+	struct list_head node;
+	struct sock *sk;
+};
+
+#define SIPOVL_MAX_KNOWN 1024
+
+/* Remember @sk (registered now) until it is closed. */
+static void known_add(struct sipovl_net *sn, struct sock *sk)
+{
+	struct sipovl_known *k;
+
+	lockdep_assert_held(&sn->lock);
+	list_for_each_entry(k, &sn->known, node)
+		if (k->sk == sk)
+			return;
+	k = NULL;
+	if (sn->n_known < SIPOVL_MAX_KNOWN)
+		k = kmalloc(sizeof(*k), GFP_KERNEL_ACCOUNT);
+	if (!k) {
+		/* Untracked: police until the namespace goes (fail closed). */
+		sn->police_stuck = true;
+		return;
+	}
+	sock_hold(sk);
+	k->sk = sk;
+	list_add(&k->node, &sn->known);
+	sn->n_known++;
+}
+
+/* Forget the closed sockets (all with @all). */
+static void known_prune(struct sipovl_net *sn, bool all)
+{
+	struct sipovl_known *k, *tmp;
+
+	lockdep_assert_held(&sn->lock);
+	list_for_each_entry_safe(k, tmp, &sn->known, node) {
+		if (!all && !sock_flag(k->sk, SOCK_DEAD))
+			continue;
+		list_del(&k->node);
+		sn->n_known--;
+		sock_put(k->sk);
+		kfree(k);
+	}
+}
+
 static struct sipovl_group *group_locked(struct sipovl_net *sn, int f, int p)
 {
 	return rcu_dereference_protected(sn->groups[f][p],
@@ -165,7 +217,10 @@ static void sipovl_reap(struct work_struct *w)
 			any |= !!group_locked(sn, f, p);
 		}
 	}
-	if (any)
+	known_prune(sn, false);
+	/* The policing ends with the last registered socket (netns.h). */
+	sipovl_update_active(sn);
+	if (any || !list_empty(&sn->known))
 		schedule_delayed_work(&sn->reaper, SIPOVL_REAP_INTERVAL);
 	mutex_unlock(&sn->lock);
 }
@@ -231,6 +286,7 @@ void sipovl_steer_netns_stop(struct sipovl_net *sn)
 void sipovl_steer_netns_exit(struct sipovl_net *sn)
 {
 	sipovl_socket_unregister(sn, -1, -1);
+	known_prune(sn, true);
 }
 
 /*
@@ -406,6 +462,7 @@ int sipovl_socket_register(struct sipovl_net *sn, int fd, bool join,
 	g = group_build(join ? old : NULL, NULL, false, sock->sk, &err);
 	if (err)
 		goto out;
+	known_add(sn, sock->sk);
 	group_publish(sn, f, p, g);
 out:
 	sockfd_put(sock);

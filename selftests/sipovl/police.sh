@@ -4,7 +4,7 @@
 # around it. What the policing cannot read (protocols other than TCP and
 # UDP, fragments that defragmentation leaves alone) must come from a local
 # address, and the policing stays on in a namespace whose configuration was
-# flushed. The foreign source 10.9.9.9 / fd09::9 is in no range and no
+# flushed while a socket once registered there is open, and only then. The foreign source 10.9.9.9 / fd09::9 is in no range and no
 # intercept; the server counts what arrives from it.
 #
 # The claimed source fd01::9 is in the source range set below. Topology:
@@ -159,23 +159,52 @@ escape "an IPv6 first UDP fragment from a claimed source (as IPv4 fragments)" cl
 escape "a transparent socket's UDP datagram to the subnet broadcast address" 4 rawsend bcast4
 escape "a transparent socket's UDP datagram to the all-nodes multicast group" 6 rawsend mcast6
 
-# The policing stays on once the configuration is flushed.
-check "sources flush (nothing configured any more)" ctl sources flush
-escape "flushed namespace: a transparent UDP socket, IPv4" 4 \
-	in_gw "$PEER" originate --udp --timeout 1 --src 10.9.9.9:7000 --dst 10.2.0.2:7000 --msg flushed
-escape "flushed namespace: a transparent UDP socket, IPv6" 6 \
-	in_gw "$PEER" originate --udp --timeout 1 --src '[fd09::9]:7000' --dst '[fd02::2]:7000' --msg flushed
-# A local source is never the policing's business.
+# The policing outlives the configuration while a socket that was registered
+# with sipovl is still open (the daemon's hosted connections may outlive its
+# configuration), and ends with the last one: then another program's
+# transparent sockets are no longer policed.
 TMP=$(mktemp -d)
 on_exit rm -rf "$TMP"
+# (ip netns exec execs the listener: $! is its pid, not a subshell's)
+ip netns exec "$GW" "$PEER" listen -4 --port 7100 >"$TMP/listen.out" 2>&1 &
+LISTENER=$!
+on_exit kill "$LISTENER"
+busywait 5000 grep -q ready "$TMP/listen.out" >/dev/null || bail_out "registered listener did not start"
+check "sources flush (nothing configured any more)" ctl sources flush
+check "socket unregister (the registered socket stays open)" ctl socket unregister
+escape "unconfigured namespace, a registered socket still open: a transparent UDP socket, IPv4" 4 \
+	in_gw "$PEER" originate --udp --timeout 1 --src 10.9.9.9:7000 --dst 10.2.0.2:7000 --msg flushed
+escape "unconfigured namespace, a registered socket still open: a transparent UDP socket, IPv6" 6 \
+	in_gw "$PEER" originate --udp --timeout 1 --src '[fd09::9]:7000' --dst '[fd02::2]:7000' --msg flushed
+# A local source is never the policing's business.
 ip netns exec "$SRV" "$PEER" echo --udp --bind 10.2.0.2:7000 >"$TMP/echo.out" 2>/dev/null &
 on_exit kill "$!"
 busywait 5000 grep -q ready "$TMP/echo.out" >/dev/null || bail_out "echo server did not start"
 if in_gw "$PEER" originate --udp --timeout 2 --src 10.2.0.1:7300 --dst 10.2.0.2:7000 --msg local | grep -q '^ECHO 10.2.0.1:7300 local$'; then
-	ok "flushed namespace: a transparent socket on a local address still talks"
+	ok "unconfigured namespace: a transparent socket on a local address still talks"
 else
-	not_ok "flushed namespace: a transparent socket on a local address still talks"
+	not_ok "unconfigured namespace: a transparent socket on a local address still talks"
 fi
+# The last socket once registered closes: the policing ends (the module
+# notices within its reaper's second). Each try sends one datagram.
+kill "$LISTENER"
+wait "$LISTENER" 2>/dev/null
+sent_foreign() { # sent_foreign 4|6: one datagram from the foreign source arrives
+	local a0 src=10.9.9.9:7000 dst=10.2.0.2:7000
+	[ "$1" = 6 ] && src='[fd09::9]:7000' dst='[fd02::2]:7000'
+	a0=$(arrived "$1")
+	in_gw "$PEER" originate --udp --timeout 1 --src "$src" --dst "$dst" --msg free >/dev/null 2>&1
+	[ "$(arrived "$1")" != "$a0" ]
+}
+for fam in 4 6; do
+	d0=$(stat_of src_denied)
+	if busywait 10000 sent_foreign "$fam" >/dev/null; then
+		ok "no registered socket left: another program's transparent socket may use a foreign source, IPv$fam"
+	else
+		not_ok "no registered socket left: another program's transparent socket may use a foreign source, IPv$fam" \
+			"nothing arrived in 10 s; src_denied $d0 -> $(stat_of src_denied)"
+	fi
+done
 
 # Martian sources are never claimed: an intercept of every destination on
 # port 5060 claims [::]:5060 and [::ffff:10.9.9.9]:5060 as reply sources.

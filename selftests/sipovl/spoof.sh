@@ -67,6 +67,31 @@ refused() {
 		ok "$1"
 	fi
 }
+# drops REASON: sipovl's drop counter for REASON (null: a module without it).
+drops() { ctl -j stats | jq -r ".global.drops.$1"; }
+# refused_as REASON DESC SRC DST MSG [SENDER]: refused, and counted once as
+# drops.REASON (one more point).
+refused_as() {
+	local r=$1 d0 d1
+	shift
+	d0=$(drops "$r")
+	refused "$@"
+	d1=$(drops "$r")
+	if [ "$d0" != null ] && [ "$d1" != null ] && [ $((d1 - d0)) = 1 ]; then
+		ok "$1: counted as drops.$r ($d0 -> $d1)"
+	else
+		not_ok "$1: counted as drops.$r" "drops.$r $d0 -> $d1"
+	fi
+}
+# wait_drop REASON D0 DESC: drops.REASON goes past D0 within 10 s.
+drop_past() { local d; d=$(drops "$1"); [ "$d" != null ] && [ "$d" -gt "$2" ]; }
+wait_drop() {
+	if busywait 10000 drop_past "$1" "$2" >/dev/null; then
+		ok "$3: counted as drops.$1 ($2 -> $(drops "$1"))"
+	else
+		not_ok "$3: counted as drops.$1" "drops.$1 $2 -> $(drops "$1")"
+	fi
+}
 # steered DESC SRC DST MSG [SENDER]
 steered() {
 	${5:-send} "$2" "$3" "$4"
@@ -112,13 +137,13 @@ steered "IPv4 control: the client's own source is steered" 10.1.0.2:0 10.2.0.77:
 steered "IPv6 control: the client's own source is steered" '[fd01::2]:0' '[fd02::77]:5060' ctl6
 
 # Local addresses as sources, rp_filter=0.
-refused "IPv4: a remote source claiming the gateway's address on another device starts no flow" \
+refused_as local_src "IPv4: a remote source claiming the gateway's address on another device starts no flow" \
 	10.2.0.1:0 10.2.0.77:5060 own4a
-refused "IPv4: a remote source claiming the gateway's address on the ingress device starts no flow" \
+refused_as local_src "IPv4: a remote source claiming the gateway's address on the ingress device starts no flow" \
 	10.1.0.9:0 10.2.0.77:5060 own4b
-refused "IPv6: a remote source claiming the gateway's address on another device starts no flow" \
+refused_as local_src "IPv6: a remote source claiming the gateway's address on another device starts no flow" \
 	'[fd02::1]:0' '[fd02::77]:5060' own6a
-refused "IPv6: a remote source claiming the gateway's address on the ingress device starts no flow" \
+refused_as local_src "IPv6: a remote source claiming the gateway's address on the ingress device starts no flow" \
 	'[fd01::9]:0' '[fd02::77]:5060' own6b
 # IPv4 accept_local: the kernel accepts local sources on that device, so does sipovl.
 in_gw sysctl -qw net.ipv4.conf.g0.accept_local=1
@@ -131,6 +156,59 @@ if grep -q ' loc4$' <<<"$out"; then ok "IPv4 local flow from the gateway's own a
 out=$(in_gw "$PEER" send --udp --src '[fd02::1]:0' --dst '[fd02::88]:5060' --msg loc6 2>&1) || true
 if grep -q ' loc6$' <<<"$out"; then ok "IPv6 local flow from the gateway's own address is steered"; else not_ok "IPv6 local flow from the gateway's own address is steered" "$out"; fi
 
+# A subnet-directed broadcast (10.2.0.0/24 is g1's subnet) is no unicast
+# flow, even inside an intercepted prefix: the kernel handles it.
+# (the barrier goes to a unicast address: the broadcast one is not steered)
+send 10.1.0.2:0 10.2.0.255:5060 bcast4
+if ! barrier 10.2.0.77:5060; then
+	not_ok "IPv4: a datagram to the subnet broadcast address 10.2.0.255 is not intercepted" \
+		"the barrier datagram after it was not steered"
+elif seen bcast4; then
+	not_ok "IPv4: a datagram to the subnet broadcast address 10.2.0.255 is not intercepted" \
+		"the registered socket received it"
+else
+	ok "IPv4: a datagram to the subnet broadcast address 10.2.0.255 is not intercepted"
+fi
+
+# TIME_WAIT: the daemon closed an intercepted connection first, so the
+# gateway holds its TIME_WAIT. A SYN of the same flow that the reverse-path
+# check refuses must not end it (only a SYN that starts a flow may).
+tw_left() { in_gw ss -Htan state time-wait '( sport = :5060 and dport = :41000 )' | grep -q .; }
+# (peer send shuts its side down first: this client waits for the daemon's
+# close, so the TIME_WAIT is the gateway's)
+out=$(in_cli python3 - <<'PY' 2>&1
+import socket
+c = socket.create_connection(("10.2.0.77", 5060), 3, ("10.1.0.2", 41000))
+c.sendall(b"tw1\n")
+d = b""
+while True:
+    r = c.recv(1024)
+    if not r:
+        break
+    d += r
+c.close()
+print(d.decode().strip())
+PY
+) || true
+if grep -q ' tw1$' <<<"$out" && busywait 5000 tw_left; then
+	ok "TIME_WAIT control: an intercepted connection the daemon closed first is in TIME_WAIT"
+else
+	not_ok "TIME_WAIT control: an intercepted connection the daemon closed first is in TIME_WAIT" "$out"
+fi
+ip -n "$GW" route add 10.1.0.2/32 via 10.2.0.2
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=1
+d0=$(drops rp_filter)
+# (connect() would wait for SYN retransmissions: timeout ends it)
+timeout 2 ip netns exec "$CLI" "$PEER" send --tcp --timeout 1 --src 10.1.0.2:41000 --dst 10.2.0.77:5060 --msg tw2 >/dev/null 2>&1 || true
+wait_drop rp_filter "${d0/null/0}" "IPv4 rp_filter=1: the SYN of a flow in TIME_WAIT routed back via another device"
+if tw_left; then
+	ok "a SYN the reverse-path check refuses leaves the flow's TIME_WAIT alone"
+else
+	not_ok "a SYN the reverse-path check refuses leaves the flow's TIME_WAIT alone" "the TIME_WAIT socket is gone"
+fi
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=0
+ip -n "$GW" route del 10.1.0.2/32 via 10.2.0.2
+
 # IPv6 martian sources. The kernel's IPv6 input refuses multicast and
 # loopback sources before PREROUTING, but not the unspecified address nor
 # IPv4-mapped ones (::ffff:0:0/96: a reply of the daemon's AF_INET6 socket
@@ -139,16 +217,16 @@ if grep -q ' loc6$' <<<"$out"; then ok "IPv6 local flow from the gateway's own a
 ip -n "$GW" -6 route add default via fd02::2
 steered "IPv6 raw control: a raw datagram from the client's own source is steered" \
 	'[fd01::2]:40000' '[fd02::77]:5060' raw6 rawsend6
-refused "IPv6: the unspecified source :: starts no flow" \
+refused_as martian "IPv6: the unspecified source :: starts no flow" \
 	'[::]:40000' '[fd02::77]:5060' any6 rawsend6
-refused "IPv6: an IPv4-mapped source starts no flow" \
+refused_as martian "IPv6: an IPv4-mapped source starts no flow" \
 	'[::ffff:10.1.0.2]:40000' '[fd02::77]:5060' mapped6 rawsend6
 ip -n "$GW" -6 route del default via fd02::2
 
 # IPv6 reverse path. fd07::/64 is routed back via g1, not g0 where it arrives.
 ip -n "$GW" -6 route add fd07::/64 via fd02::2
 in_gw sysctl -qw net.ipv4.conf.all.rp_filter=1
-refused "IPv6 rp_filter=1 (strict): a source routed via another device starts no flow" \
+refused_as rp_filter "IPv6 rp_filter=1 (strict): a source routed via another device starts no flow" \
 	'[fd07::2]:0' '[fd02::77]:5060' rpf6s
 steered "IPv6 rp_filter=1 (strict): a source routed back via its device is steered" \
 	'[fd01::2]:0' '[fd02::77]:5060' rpf6ok
@@ -160,10 +238,40 @@ steered "IPv6 rp_filter=0 (loose): a source routed via another device is steered
 	'[fd07::2]:0' '[fd02::77]:5060' rpf6z
 ip -n "$GW" -6 route del fd07::/64 via fd02::2
 ip -n "$GW" -6 route add unreachable fd07::/64
-refused "IPv6 rp_filter=0 (loose): a source with an unreachable route back starts no flow" \
+refused_as rp_filter "IPv6 rp_filter=0 (loose): a source with an unreachable route back starts no flow" \
 	'[fd07::2]:0' '[fd02::77]:5060' rpf6u
 ip -n "$GW" -6 route del unreachable fd07::/64
-refused "IPv6 rp_filter=0 (loose): a source with no route back starts no flow" \
+refused_as rp_filter "IPv6 rp_filter=0 (loose): a source with no route back starts no flow" \
 	'[fd07::2]:0' '[fd02::77]:5060' rpf6n
+
+# IPv4 reverse path. 10.7.0.0/24 is routed back via g1, not g0.
+ip -n "$CLI" addr add 10.7.0.2/32 dev c0
+ip -n "$GW" route add 10.7.0.0/24 via 10.2.0.2
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=1
+refused_as rp_filter "IPv4 rp_filter=1 (strict): a source routed via another device starts no flow" \
+	10.7.0.2:0 10.2.0.77:5060 rpf4s
+in_gw sysctl -qw net.ipv4.conf.all.rp_filter=0
+
+# Drop reasons of the intercept's policy. A TCP ACK that no socket owns and
+# that is no SYN-cookie ACK: not_new.
+d0=$(drops not_new)
+in_cli python3 - <<'PY' >/dev/null 2>&1 || true
+import socket, struct
+src, dst = socket.inet_aton("10.1.0.2"), socket.inet_aton("10.2.0.77")
+th = struct.pack("!HHIIBBHHH", 40001, 5060, 1, 1, 5 << 4, 0x10, 1024, 0, 0)
+d = src + dst + struct.pack("!BBH", 0, 6, len(th)) + th
+t = sum(struct.unpack("!%dH" % (len(d) // 2), d))
+while t >> 16:
+    t = (t & 0xffff) + (t >> 16)
+th = th[:16] + struct.pack("!H", ~t & 0xffff) + th[18:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+s.sendto(th, ("10.2.0.77", 0))
+PY
+wait_drop not_new "${d0/null/0}" "IPv4: a TCP ACK no socket owns is dropped by the policy"
+# No registered socket: a new flow meets the (drop) policy: no_socket.
+check "socket unregister" ctl socket unregister
+d0=$(drops no_socket)
+send 10.1.0.2:0 10.2.0.77:5060 nosock
+wait_drop no_socket "${d0/null/0}" "IPv4: a new flow without a daemon socket is dropped by the policy"
 
 done_testing

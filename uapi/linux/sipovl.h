@@ -305,6 +305,24 @@ enum sipovl_stats_attr {
 	 */
 	SIPOVL_STATS_A_SRC_DENIED,
 	SIPOVL_STATS_A_PAD,
+	/*
+	 * Drop reasons: the packets sipovl.ko dropped, one counter per reason
+	 * (SIPOVL_STATS_A_DROPPED is NO_SOCKET + NOT_NEW; SIPOVL_STATS_A_ERRORS
+	 * counts MALFORMED + MARTIAN + LOCAL_SRC + the IPv6 part of
+	 * RP_FILTER). Modules before these attributes do not send them.
+	 */
+	/* a new flow of a drop-policy intercept without a live daemon socket */
+	SIPOVL_STATS_A_DROP_NO_SOCKET,
+	/* a TCP segment other than a SYN that no socket owns (drop policy) */
+	SIPOVL_STATS_A_DROP_NOT_NEW,
+	/* a new flow from a martian source */
+	SIPOVL_STATS_A_DROP_MARTIAN,
+	/* a remote packet claiming one of the host's own addresses */
+	SIPOVL_STATS_A_DROP_LOCAL_SRC,
+	/* a new flow failing the reverse-path check (IPv4 and IPv6) */
+	SIPOVL_STATS_A_DROP_RP_FILTER,
+	/* packets the hooks could not parse (passed on, not dropped) */
+	SIPOVL_STATS_A_MALFORMED,
 	__SIPOVL_STATS_A_MAX
 };
 #define SIPOVL_STATS_A_MAX (__SIPOVL_STATS_A_MAX - 1)

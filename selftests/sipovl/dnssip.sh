@@ -51,6 +51,16 @@ else
 fi
 [ -n "$addr" ] || addr=100.64.7.1
 
+# gw-a fetched pbx-b's Dial session when it answered the name: the first call does not wait
+# for the controller (before: the first UDP call's setup took 505-1184 ms under TCG, the
+# INVITE retransmitted)
+sess_ready() { grep -q 'service pbx-b: Dial session fetched ahead of its dials' "$TMP/a.log"; }
+if waitfor 30 sess_ready; then
+	diag "gw-a: $(grep -m1 -o 'service pbx-b: Dial session fetched ahead.*' "$TMP/a.log")"
+else
+	diag "gw-a: pbx-b's Dial session not fetched ahead after 30 s: $(grep -E 'pbx-b.*Dial session|dns: pbx' "$TMP/a.log" | tail -2)"
+fi
+
 # --- SIP calls to the resolved address and port (SIPp's built-in uac; the UAS is
 # sipp-uas.xml, which answers an INVITE retransmission with its 200: the first call's INVITE
 # waits for gw-a's first dial, and when that takes longer than T1 the retransmission reaches
@@ -83,6 +93,14 @@ for t in u1 t1; do
 	kill "$uas" 2>/dev/null
 	wait "$uas" 2>/dev/null
 done
+# the first dial (UDP) found the Dial session in hand, fetched at the DNS answer
+d1=$(grep -m1 'dial pbx-b: connected on router' "$TMP/a.log")
+if grep -q 'Dial session in hand' <<<"$d1"; then
+	ok "gw-a: pbx-b's Dial session fetched when the name was answered; the first dial did not wait for it (${d1#*: dial pbx-b: })"
+else
+	not_ok "gw-a: pbx-b's Dial session fetched when the name was answered" "first dial: ${d1:-none logged}" \
+		"$(grep -E 'dns: pbx' "$TMP/a.log" | tail -2)"
+fi
 # gw-b allows pbx-b's dials only to the name: reaching 10.2.0.2 took the dial's dst_hostname
 if grep -qE 'service pbx-b: hosting a udp dial .* to 10\.2\.0\.2:5060' "$TMP/b.log" &&
 	grep -qE 'service pbx-b: hosting a tcp dial .* to 10\.2\.0\.2:5060' "$TMP/b.log"; then

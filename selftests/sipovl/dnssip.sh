@@ -23,7 +23,7 @@ ip netns exec "$GWB" unshare -m sh -c 'mount --bind "$1" /etc/hosts && shift && 
 echo $! >"$TMP/b.pid"
 on_exit kill "$!"
 gateways_ready
-pbx_ready() { st b | jq -e '[.services[] | select(.name == "pbx-b") | .host.listening] == [true]' >/dev/null; }
+pbx_ready() { st b | jq -en 'input | [.services[] | select(.name == "pbx-b") | .host.listening] == [true]' >/dev/null 2>&1; }
 waitfor 60 pbx_ready || not_ok "gw-b hosts pbx-b" "$(grep pbx-b "$TMP/b.log" | tail -3)"
 
 q() { in_pa dig @10.1.0.1 +time=5 +tries=2 +short "$@" 2>&1; }
@@ -44,7 +44,7 @@ fi
 addr=$(q "${srv_u##* }" A)
 tbl=$(ip netns exec "$GWA" "$CTL" -j intercept show)
 if [ "$addr" = 100.64.7.1 ] &&
-	jq -e '.[] | select(.name == "pbx-b") | .destinations == ["100.64.7.1/32"]' <<<"$tbl" >/dev/null; then
+	jq -en 'input | .[] | select(.name == "pbx-b") | .destinations == ["100.64.7.1/32"]' <<<"$tbl" >/dev/null 2>&1; then
 	ok "phone A: A of the SRV target: $addr, in pbx-b's kernel intercept"
 else
 	not_ok "phone A: A of the SRV target in pbx-b's kernel intercept" "A: $addr" "$(jq -c '.[] | {name, destinations}' <<<"$tbl")"

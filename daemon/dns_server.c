@@ -250,6 +250,24 @@ static void up_cb(void *arg, uint32_t ev)
 
 /* ------------------------------------------------------------------ queries */
 
+/*
+ * A client that asks for a service's name is about to dial it: fetch the services' Dial
+ * sessions now, so that the first packet does not wait for the controller (a phone sends its
+ * INVITE right after the lookup; a dial that waits longer than T1 gets the INVITE retransmitted).
+ */
+static void prepare_dials(const char *name)
+{
+	uint32_t kids[8];
+	size_t n = dns_zone_kids(S.zone, name, kids, 8);
+
+	for (size_t i = 0; i < n; i++) {
+		struct svc *s = svc_by_kid(kids[i]);
+
+		if (s && s->id->ctx && zt_dial_prepare(s->id->ctx, s->name) == 2)
+			logm(L_DEBUG, "dns: %s: fetching service %s's Dial session before its first dial", name, s->name);
+	}
+}
+
 static void handle(const uint8_t *m, size_t len, struct client *c)
 {
 	struct dns_query q;
@@ -283,6 +301,7 @@ static void handle(const uint8_t *m, size_t len, struct client *c)
 			/* obuf was not touched by the apply: it holds the answer still */
 		}
 		reply(c, obuf, (size_t)l);
+		prepare_dials(q.name);
 		return;
 	}
 	if (!S.n_ups || q.qtype == DNS_T_AXFR || q.qtype == DNS_T_IXFR) {

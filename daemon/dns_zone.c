@@ -376,6 +376,24 @@ static const char *apex_of(const struct dns_zone *z, const char *name)
 	return name;
 }
 
+size_t dns_zone_kids(const struct dns_zone *z, const char *name, uint32_t *kids, size_t max)
+{
+	size_t n = 0;
+
+	for (int t = 0; t < T_N; t++) { /* an SRV name: its domain's services */
+		size_t l = strlen(t_srv[t]);
+
+		if (!strncmp(name, t_srv[t], l) && any_matches(z, name + l)) {
+			name += l;
+			break;
+		}
+	}
+	for (size_t i = 0; i < z->n_svcs && n < max; i++)
+		if (svc_matches(&z->svcs[i], name))
+			kids[n++] = z->svcs[i].kid;
+	return n;
+}
+
 int dns_zone_answer(struct dns_zone *z, const struct dns_query *q, uint8_t *buf, size_t bufsize, size_t limit,
 		    bool ra, bool *changed)
 {

@@ -56,6 +56,12 @@ int dns_zone_answer(struct dns_zone *z, const struct dns_query *q, uint8_t *buf,
  * kernel intercept. *@out is malloc'ed (NULL with *@n 0 when none). 0, or -1 out of memory.
  */
 int dns_zone_prefixes(const struct dns_zone *z, uint32_t kid, struct sipovl_prefix **out, size_t *n);
+/*
+ * The kernel intercept ids of the services matching @name (as a query has it: lower case, no
+ * final dot), or, for an SRV name (_sip._udp. ...), its domain: at most @max in @kids. The
+ * services whose dial is to be expected soon. Returns how many.
+ */
+size_t dns_zone_kids(const struct dns_zone *z, const char *name, uint32_t *kids, size_t max);
 /* The name holding @addr (4 or 16 bytes of @family), or NULL. */
 const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t *addr);
 /* services with hostname intercepts */

@@ -283,10 +283,16 @@ const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr
 	return found ? p->leases[i].owner : NULL;
 }
 
-size_t pool_reconcile(struct pool *p, const char *const *live, size_t n_live)
+enum pool_err pool_reconcile(struct pool *p, const char *const *live, size_t n_live, size_t *releasedp)
 {
 	size_t released = 0;
 
+	*releasedp = 0;
+	if (!n_live)
+		return POOL_E_INVAL; /* a failed listing, far more likely than a network without identities */
+	for (size_t j = 0; j < n_live; j++)
+		if (!live[j] || !pool_owner_ok(live[j]))
+			return POOL_E_INVAL;
 	for (size_t i = 0; i < p->n;) {
 		bool alive = false;
 
@@ -301,7 +307,8 @@ size_t pool_reconcile(struct pool *p, const char *const *live, size_t n_live)
 	}
 	if (released)
 		p->gen++;
-	return released;
+	*releasedp = released;
+	return POOL_OK;
 }
 
 /* ---- lease file ---- */

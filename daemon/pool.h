@@ -66,8 +66,9 @@ enum pool_err pool_release(struct pool *p, const char *owner);
 /* The owner of @addr, or NULL. */
 const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr);
 /* Releases the leases of identities not in @live (the network's identity ids, e.g. after an
- * identity was deleted). Returns the number released. */
-size_t pool_reconcile(struct pool *p, const char *const *live, size_t n_live);
+ * identity was deleted); *@released: how many. POOL_E_INVAL, nothing released, when @live is
+ * empty (a failed listing must not free every address) or holds a malformed id. */
+enum pool_err pool_reconcile(struct pool *p, const char *const *live, size_t n_live, size_t *released);
 
 /* The lease file: "sipovl-pool 1 NAME RANGE\n" then one "ADDRESS OWNER\n" per lease.
  * pool_load replaces @p's leases with the file's; any error leaves @p unchanged and names the

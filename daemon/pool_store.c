@@ -146,3 +146,37 @@ size_t pool_store_serve(struct pool *p, const char *path, const char *caller, co
 	free(save);
 	return n;
 }
+
+int pool_store_reconcile(struct pool *p, const char *path, const char *const *live, size_t n_live, size_t *released,
+			 char *err, size_t errlen)
+{
+	struct pool_lease *save = malloc((p->n ? p->n : 1) * sizeof(*save));
+	size_t save_n = p->n;
+	uint64_t gen = p->gen;
+	enum pool_err e;
+
+	*released = 0;
+	if (err && errlen)
+		err[0] = 0;
+	if (!save)
+		return POOL_E_NOMEM;
+	if (p->n)
+		memcpy(save, p->leases, p->n * sizeof(*save));
+	e = pool_reconcile(p, live, n_live, released);
+	if (e) {
+		errf(err, errlen, "pool %s: reconcile: %s; nothing released", p->name,
+		     n_live ? "a malformed identity id in the list" : "the identity list is empty");
+		free(save);
+		return e;
+	}
+	if (p->gen != gen && pool_store_write(path, p, err, errlen)) {
+		free(p->leases);
+		p->leases = save;
+		p->n = save_n;
+		p->gen = gen;
+		*released = 0;
+		return POOL_E_STORE;
+	}
+	free(save);
+	return POOL_OK;
+}

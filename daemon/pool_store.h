@@ -21,4 +21,12 @@ int pool_store_write(const char *path, const struct pool *p, char *err, size_t e
 size_t pool_store_serve(struct pool *p, const char *path, const char *caller, const char *req, size_t len,
 			char *reply, size_t cap, char *err, size_t errlen);
 
+/*
+ * pool_reconcile, persisted: the releases are written to @path before they are kept; when the
+ * file cannot be written they are undone (POOL_E_STORE, @err says why). POOL_E_INVAL (@err
+ * too) as pool_reconcile. *@released: how many leases went.
+ */
+int pool_store_reconcile(struct pool *p, const char *path, const char *const *live, size_t n_live, size_t *released,
+			 char *err, size_t errlen);
+
 #endif

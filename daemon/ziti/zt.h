@@ -204,6 +204,14 @@ struct zt_dial_opts {
 struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt_dial_opts *o,
 			const struct zt_conn_cbs *cbs, void *user);
 /*
+ * A dial of @service is expected soon (e.g. its name was just resolved): fetch its Dial
+ * session now unless it is in hand or being fetched, so that the dial does not wait for the
+ * controller. Returns 0 (in hand), 1 (being fetched already), 2 (fetch started; dials join
+ * it; logged when done), -ENOENT (unknown service), -EACCES (no Dial permission), -ENOMEM.
+ * A failed fetch costs only itself (logged): the dials fetch again.
+ */
+int zt_dial_prepare(struct zt_ctx *ctx, const char *service);
+/*
  * Queue data. Stream conns split into messages of at most ZT_MAX_CHUNK bytes; datagram conns
  * send exactly one message (len <= ZT_MAX_DATAGRAM). Returns 0 or a negative errno
  * (-ENOTCONN, -EPIPE after half-close, -EMSGSIZE). Never blocks: check zt_writable().

@@ -446,7 +446,9 @@ static void connected(struct zt_conn *c, const struct zt_msg *m)
 		c->redial_dropped = 0;
 		return;
 	}
-	zt_log(c->ctx, 2, "dial %s: connected on router %s", c->service, c->ch->name);
+	zt_log(c->ctx, 2, "dial %s: connected on router %s in %llu ms (Dial session %s%llu ms)", c->service,
+	       c->ch->name, (unsigned long long)(zt_now_ms() - c->dial_start_ms),
+	       c->session_fetched ? "fetched in " : "in hand, ", (unsigned long long)(c->session_ms - c->dial_start_ms));
 	if (c->cbs.on_connect)
 		c->cbs.on_connect(c, 0, NULL, c->user);
 }
@@ -574,6 +576,7 @@ static void dial_with_session(struct zt_conn *c)
 {
 	struct zt_rsel *rs;
 
+	c->session_ms = zt_now_ms();
 	c->state = ZT_C_CHAN;
 	rs = zt_router_want(c->ctx, c->session, NULL, 0, dial_chan_cb, c);
 	if (rs)
@@ -600,6 +603,11 @@ static void dsf_cb(void *arg, struct zt_session *s, int err, const char *msg)
 			svc->dial_session = s;
 			s->refs++;
 		}
+		if (f->prepared)
+			zt_log(ctx, 2, "service %s: Dial session fetched ahead of its dials in %llu ms (%zu dials joined)",
+			       svc ? svc->pub.name : f->service_id, (unsigned long long)(zt_now_ms() - f->start_ms), f->n);
+	} else if (f->prepared) {
+		zt_log(ctx, 1, "service %s: Dial session not fetched ahead: %s", f->service_id, msg ? msg : zt_strerror(err));
 	}
 	for (size_t i = 0; i < f->n; i++) {
 		struct zt_conn *c = f->w[i];
@@ -623,30 +631,42 @@ static void dsf_cb(void *arg, struct zt_session *s, int err, const char *msg)
 	free(f);
 }
 
-static int dsf_join(struct zt_conn *c, const char *service_id)
+/* the service's Dial session fetch in flight, started if there is none; NULL: out of memory */
+static struct zt_dsf *dsf_get(struct zt_ctx *ctx, const char *service_id)
 {
-	struct zt_ctx *ctx = c->ctx;
 	struct zt_dsf *f;
 
 	for (f = ctx->dsfs; f; f = f->next)
 		if (!strcmp(f->service_id, service_id))
-			break;
-	if (!f) {
-		f = calloc(1, sizeof(*f));
-		if (!f)
-			return -ENOMEM;
-		f->ctx = ctx;
-		f->service_id = strdup(service_id);
-		f->next = ctx->dsfs;
-		ctx->dsfs = f;
-		f->sreq = zt_session_create(ctx, service_id, ZT_PERM_DIAL, dsf_cb, f);
-		if (!f->sreq) {
-			ctx->dsfs = f->next;
-			free(f->service_id);
-			free(f);
-			return -ENOMEM;
-		}
+			return f;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->ctx = ctx;
+	f->start_ms = zt_now_ms();
+	f->service_id = strdup(service_id);
+	if (!f->service_id) {
+		free(f);
+		return NULL;
 	}
+	f->next = ctx->dsfs;
+	ctx->dsfs = f;
+	f->sreq = zt_session_create(ctx, service_id, ZT_PERM_DIAL, dsf_cb, f);
+	if (!f->sreq) {
+		ctx->dsfs = f->next;
+		free(f->service_id);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static int dsf_join(struct zt_conn *c, const char *service_id)
+{
+	struct zt_dsf *f = dsf_get(c->ctx, service_id);
+
+	if (!f)
+		return -ENOMEM;
 	if (f->n == f->cap) {
 		size_t nc = f->cap ? f->cap * 2 : 8;
 		struct zt_conn **nw = realloc(f->w, nc * sizeof(*nw));
@@ -658,7 +678,30 @@ static int dsf_join(struct zt_conn *c, const char *service_id)
 	}
 	f->w[f->n++] = c;
 	c->dsf = f;
+	c->session_fetched = true;
 	return 0;
+}
+
+int zt_dial_prepare(struct zt_ctx *ctx, const char *service)
+{
+	struct zt_svc *svc = zt_svc_find(ctx, service);
+
+	if (!svc)
+		return -ENOENT;
+	if (!(svc->pub.perms & ZT_PERM_DIAL))
+		return -EACCES;
+	struct zt_dsf *f;
+
+	if (svc->dial_session)
+		return 0;
+	for (f = ctx->dsfs; f; f = f->next)
+		if (!strcmp(f->service_id, svc->pub.id))
+			return 1;
+	f = dsf_get(ctx, svc->pub.id);
+	if (!f)
+		return -ENOMEM;
+	f->prepared = true;
+	return 2;
 }
 
 static void dial_start(struct zt_conn *c)
@@ -668,6 +711,8 @@ static void dial_start(struct zt_conn *c)
 	char why[400];
 
 	c->attempts++;
+	if (c->attempts == 1)
+		c->dial_start_ms = zt_now_ms();
 	if (!svc) {
 		snprintf(why, sizeof(why), "service '%s' not found (unknown, or not visible to this identity)",
 			 c->service);

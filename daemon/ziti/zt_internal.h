@@ -452,6 +452,8 @@ struct zt_dsf {
 	struct zt_sess_req *sreq;
 	struct zt_conn **w;
 	size_t n, cap;
+	bool prepared;     /* started by zt_dial_prepare, before any dial */
+	uint64_t start_ms;
 };
 
 void zt_log(struct zt_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -520,6 +522,9 @@ struct zt_conn {
 	struct zt_dsf *dsf;
 	struct zt_session *session;
 	struct zt_rsel *rsel; /* choosing a router (zt_router.c) */
+	/* the dial's timing, for its log line: started, and its Dial session in hand */
+	uint64_t dial_start_ms, session_ms;
+	bool session_fetched; /* the dial waited for its Dial session */
 	/*
 	 * A datagram dial whose router or circuit went away is dialed again (through a router
 	 * that is up) until redial_deadline_ms, unseen by the application: what it writes

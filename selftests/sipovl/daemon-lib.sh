@@ -111,9 +111,10 @@ st() { "$D" --control "$TMP/$1.sock" --request "${2:-status}" 2>/dev/null; }
 ready() {
 	local o=a
 	[ "$1" = a ] && o=b
-	st "$1" | jq -e --arg i "site-$o" --arg h "site-$1" '
+	# -n and input: jq 1.6's -e exits 0 on an empty input (the daemon not answering yet)
+	st "$1" | jq -en --arg i "site-$o" --arg h "site-$1" 'input |
 		([.services[] | select(.name == $i) | .intercept.installed] == [true]) and
-		([.services[] | select(.name == $h) | .host.listening] == [true])' >/dev/null
+		([.services[] | select(.name == $h) | .host.listening] == [true])' >/dev/null 2>&1
 }
 waitfor() { # waitfor SECONDS CMD...: poll once a second
 	local s=$1 i

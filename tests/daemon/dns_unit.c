@@ -433,6 +433,17 @@ static void t_zone(void)
 	ok(!dns_zone_prefixes(z, 9, &pv, &np) && np == 6, "service 9: 3 names, 6 prefixes (%zu)", np);
 	free(pv);
 	ok(!dns_zone_prefixes(z, 99, &pv, &np) && np == 0 && !pv, "unknown service: none");
+	/* the services whose dial a query announces (their Dial sessions are fetched then) */
+	uint32_t kids[4];
+
+	ok(dns_zone_kids(z, "pbx.example.ziti", kids, 4) == 1 && kids[0] == 7, "kids of pbx.example.ziti: 7");
+	ok(dns_zone_kids(z, "_sip._tcp.pbx.example.ziti", kids, 4) == 1 && kids[0] == 7,
+	   "kids of _sip._tcp.pbx.example.ziti: 7 (its domain's)");
+	ok(dns_zone_kids(z, "_sip._udp.x.voip.example", kids, 4) == 2 && kids[0] == 8 && kids[1] == 9,
+	   "kids of an SRV name under a wildcard: 8 and 9");
+	ok(dns_zone_kids(z, "a.voip.example", kids, 1) == 1 && kids[0] == 8, "at most max: 1");
+	ok(dns_zone_kids(z, "other.example", kids, 4) == 0 && dns_zone_kids(z, "voip.example", kids, 4) == 0,
+	   "kids of names no service has: none");
 	/* stability: removing the wildcard services drops their names only */
 	ok(dns_zone_set(z, sv, 1) == 4 && dns_zone_names(z) == 1, "services 8-10 gone: 4 names dropped");
 	ok(zq(z, "pbx.example.ziti", DNS_T_A, &g, &ch) > 0 && g.d0[3] == 1, "pbx keeps 100.64.1.1");

@@ -202,9 +202,20 @@ static void test_reconcile(void)
 	pool_claim(&p, "alice", NULL, &a);
 	pool_claim(&p, "bob", NULL, &a);
 	pool_claim(&p, "carol", NULL, &a);
-	ok(pool_reconcile(&p, live, 2) == 1 && p.n == 2 && !pool_claim(&p, "alice", NULL, &a) && p.n == 2,
+	const char *none[] = { NULL }, *bad[] = { "alice", "carol", "no such id!" };
+	size_t rel = 99;
+
+	ok(pool_reconcile(&p, live, 2, &rel) == POOL_OK && rel == 1 && p.n == 2 && !pool_claim(&p, "alice", NULL, &a) &&
+		   p.n == 2,
 	   "reconcile: bob deleted from the network: his lease released, alice keeps hers");
-	ok(pool_reconcile(&p, live, 2) == 0, "reconcile: nothing more to release");
+	ok(pool_reconcile(&p, live, 2, &rel) == POOL_OK && rel == 0, "reconcile: nothing more to release");
+	/* an empty identity list is a failed listing far more often than a network without
+	 * identities: it must not release every lease (before: 3 of 3 released) */
+	pool_claim(&p, "bob", NULL, &a);
+	ok(pool_reconcile(&p, none, 0, &rel) == POOL_E_INVAL && rel == 0 && p.n == 3,
+	   "reconcile: an empty identity list is refused, the 3 leases kept");
+	ok(pool_reconcile(&p, bad, 3, &rel) == POOL_E_INVAL && rel == 0 && p.n == 3,
+	   "reconcile: a list with a malformed id is refused, nothing released (before: bob's released)");
 	pool_fini(&p);
 }
 
@@ -380,6 +391,36 @@ static void test_store(void)
 		ok(pool_parse_reply(rep, n, NULL, err, sizeof(err)) == POOL_E_STORE && p.n == 1 &&
 			   owner_is(&p, &a, "carol"),
 		   "store: a release that cannot be written: err store, carol keeps her lease");
+	}
+	/* deleted identities' leases: released and written, or, when the file cannot be written,
+	 * kept in memory and on disk */
+	{
+		const char *live[] = { "alice" };
+		char sub[80];
+		size_t rel = 99;
+
+		snprintf(sub, sizeof(sub), "%s/r", dir);
+		mkdir(sub, 0700);
+		snprintf(path, sizeof(path), "%s/r/voip-ips.leases", dir);
+		pool_fini(&p);
+		pinit(&p, "voip-ips", "100.127.0.0", 24);
+		pool_claim(&p, "alice", NULL, &a);
+		pool_claim(&p, "bob", NULL, &b);
+		pool_store_write(path, &p, err, sizeof(err));
+		ok(pool_store_reconcile(&p, path, live, 1, &rel, err, sizeof(err)) == POOL_OK && rel == 1 && p.n == 1 &&
+			   !pool_store_read(path, &q, err, sizeof(err)) && q.n == 1 && owner_is(&q, &a, "alice") &&
+			   !pool_owner_of(&q, &b),
+		   "store: reconcile: bob's lease released and the lease file says so");
+		pool_claim(&p, "bob", NULL, &b);
+		pool_store_write(path, &p, err, sizeof(err));
+		unlink(path);
+		rmdir(sub);
+		ok(pool_store_reconcile(&p, path, live, 1, &rel, err, sizeof(err)) == POOL_E_STORE && rel == 0 &&
+			   p.n == 2 && owner_is(&p, &b, "bob") && strstr(err, "voip-ips.leases"),
+		   "store: reconcile that cannot be written: undone, bob keeps his lease: %s", err);
+		err[0] = 0;
+		ok(pool_store_reconcile(&p, path, NULL, 0, &rel, err, sizeof(err)) == POOL_E_INVAL && p.n == 2 && err[0],
+		   "store: reconcile with no identity: refused with a reason (%s)", err);
 	}
 	rmdir(dir);
 	pool_fini(&p);

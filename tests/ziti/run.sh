@@ -12,7 +12,7 @@
 #   flow, every address tried, TTL cache: tests/ziti/dns.sh), two routers (selection, failover
 #   of live UDP flows, terminators on both: tests/ziti/routers.sh), RTP latency next to a bulk
 #   transfer on one channel (tests/ziti/rtp.sh), the source map of sipovld
-#   (tests/ziti/auth.sh), ASan/UBSan on every zt-tool
+#   (tests/ziti/auth.sh), sipovld's DNS responder (tests/ziti/dnsresp.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
@@ -555,6 +555,10 @@ CONF
 	srcmap_tests
 	posture_tests
 	pool_tests
+	# the DNS responder with dig/kdig (tests/ziti/dnsresp.sh)
+	# shellcheck source=tests/ziti/dnsresp.sh
+	. "$TOP/tests/ziti/dnsresp.sh"
+	dnsresp_tests
 	# TCP flows expire: a hosted flow whose ends both fall silent is closed after
 	# tcp_idle_timeout_s, one that is half-closed (the dialer sent FIN, the target never
 	# closes) after tcp_half_closed_timeout_s, and the target sockets carry TCP keepalive

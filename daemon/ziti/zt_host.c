@@ -262,6 +262,27 @@ void zt_listener_kick(struct zt_ctx *ctx)
 	}
 }
 
+/*
+ * A new API session: Bind sessions belong to the old one (the router closes a binding made
+ * with one: "invalid api session"). Listeners not bound drop theirs and bind again at once,
+ * instead of binding with the stale session, being refused and backing off; bound ones keep
+ * theirs (their channel carried over with an OIDC token update; legacy channels of the old
+ * API session were closed, and their listeners are in backoff by now).
+ */
+void zt_listener_auth_changed(struct zt_ctx *ctx)
+{
+	for (struct zt_listener *l = ctx->listeners; l; l = l->next) {
+		if (l->state == ZT_L_BOUND || l->state == ZT_L_BINDING || l->state == ZT_L_SESSION)
+			continue;
+		lsn_detach(l);
+		zt_session_put(l->session);
+		l->session = NULL;
+		l->failures = 0;
+		l->state = ZT_L_BACKOFF;
+		zt_timer_start(ctx->loop, &l->timer, 0);
+	}
+}
+
 void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct zt_msg *m)
 {
 	char why[512];

@@ -581,6 +581,7 @@ void zt_conn_writable(struct zt_conn *c);
 void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct zt_msg *m);
 void zt_listener_chan_lost(struct zt_listener *l, const char *why);
 void zt_listener_kick(struct zt_ctx *ctx); /* services changed: rebind waiting listeners soon */
+void zt_listener_auth_changed(struct zt_ctx *ctx); /* new API session: rebind unbound listeners now */
 void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason);
 void zt_send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why);
 void zt_send_dial_failed_to(struct zt_chan *ch, uint32_t bind_id, int32_t dial_seq, const char *reason);

@@ -11,7 +11,8 @@
 #   faults with recovery bounds, name resolution (slow/silent resolver with a live datagram
 #   flow, every address tried, TTL cache: tests/ziti/dns.sh), two routers (selection, failover
 #   of live UDP flows, terminators on both: tests/ziti/routers.sh), RTP latency next to a bulk
-#   transfer on one channel (tests/ziti/rtp.sh), the source map of sipovld
+#   transfer on one channel (tests/ziti/rtp.sh), RTP across re-authentication
+#   (tests/ziti/reauth.sh), the source map of sipovld
 #   (tests/ziti/auth.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
@@ -435,6 +436,12 @@ dns_tests
 # shellcheck source=tests/ziti/routers.sh
 . "$TOP/tests/ziti/routers.sh"
 routers_tests
+
+# ---------------------------------------------------------------- re-authentication (tests/ziti/reauth.sh)
+# a call's RTP through sipovld across OIDC token refreshes and legacy re-authentications
+# shellcheck source=tests/ziti/reauth.sh
+. "$TOP/tests/ziti/reauth.sh"
+reauth_tests
 
 # ---------------------------------------------------------------- RTP next to bulk data (tests/ziti/rtp.sh)
 # shellcheck source=tests/ziti/rtp.sh

@@ -140,7 +140,12 @@ static void lsn_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
 	if (err) {
 		l->ch = NULL;
 		snprintf(why, sizeof(why), "cannot reach edge router: %s", msg ? msg : "?");
-		lsn_retry(l, err, why, false);
+		/*
+		 * The session lists the routers online when it was made: one that was offline
+		 * then (restarting, or not yet back with a restarted controller) is never tried.
+		 * Every fourth failure fetches a new session, with the routers online now.
+		 */
+		lsn_retry(l, err, why, err == -ENETUNREACH && l->failures % 4 == 3);
 		return;
 	}
 	/* two members of a group chose the same router while none was up: one looks further */

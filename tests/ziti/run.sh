@@ -443,6 +443,12 @@ routers_tests
 . "$TOP/tests/ziti/reauth.sh"
 reauth_tests
 
+# ---------------------------------------------------------------- fault soak, short (tests/ziti/soak.sh)
+# calls through a controller restart and a re-authentication (make soak: more faults, rounds)
+# shellcheck source=tests/ziti/soak.sh
+. "$TOP/tests/ziti/soak.sh"
+soak_tests
+
 # ---------------------------------------------------------------- RTP next to bulk data (tests/ziti/rtp.sh)
 # shellcheck source=tests/ziti/rtp.sh
 . "$TOP/tests/ziti/rtp.sh"

@@ -54,7 +54,7 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-debug fuzz demo bench soak-routers soak-ha deps install install-dkms deb FORCE
+.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-debug fuzz demo bench soak soak-routers soak-ha deps install install-dkms deb FORCE
 
 all: kmod user
 
@@ -188,6 +188,16 @@ bench:
 	@scripts/deps.sh check
 	@$(MAKE) -s tests $(BENCH_BUILD)
 	@scripts/bench.sh
+
+# Fault soak: a two-router network, tests/ziti/soak.sh with every fault (router killed, router
+# stopped, controller restarted, API session deleted) ZT_SK_ROUNDS times (default 5), two calls
+# through each; make check runs one round of the controller and re-authentication faults.
+soak:
+	@scripts/deps.sh check
+	@$(MAKE) -s tests
+	@d=$$(mktemp -d /tmp/zt-soak.XXXXXX) && ZN_ROUTERS=2 tests/ziti/zitinet.sh start "$$d" && \
+	  { ZT_SK_ROUNDS=$${ZT_SK_ROUNDS:-5} ZT_SK_FAULTS="$${ZT_SK_FAULTS:-kill stop ctrl reauth}" O=$(O) \
+	    tests/ziti/soak.sh "$$d"; rc=$$?; tests/ziti/zitinet.sh stop "$$d"; exit $$rc; }
 
 # Router failover soak: a two-router network (ZN_ROUTERS=2), tests/ziti/routers.sh with its
 # stream faults (router killed, router stopped) repeated ZT_RT_SOAK times (default 10).

@@ -240,6 +240,7 @@ struct daemon_cfg {
 	uint8_t policy;                 /* SIPOVL_POLICY_* of programmed intercepts */
 	unsigned svc_poll_ms;
 	int ziti_auth;                  /* 0 legacy, 1 auto (default), 2 oidc */
+	unsigned token_refresh_ms;      /* OIDC: refresh tokens at least this often (0: at half their life) */
 	struct src_map_entry *src_map;  /* sorted by identity */
 	size_t n_src_map;
 	bool has_src_map;               /* "source_map" given (even empty) */

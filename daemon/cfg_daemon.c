@@ -202,6 +202,12 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				cfg_fail(err, errlen, "ziti_auth: expected \"legacy\", \"auto\" or \"oidc\"");
 				goto out;
 			}
+		} else if (!strcmp(key, "ziti_token_refresh_s")) {
+			if (cfg_int(v, 1, 86400, &x)) {
+				cfg_fail(err, errlen, "%s: expected 1-86400", key);
+				goto out;
+			}
+			d->token_refresh_ms = (unsigned)x * 1000;
 		} else if (!strcmp(key, "service_poll_s")) {
 			if (cfg_int(v, 1, 3600, &x)) {
 				cfg_fail(err, errlen, "%s: expected 1-3600", key);

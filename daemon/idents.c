@@ -163,6 +163,7 @@ static void ident_start(struct ident *id)
 	struct zt_opts o = {
 		.svc_poll_ms = D.cfg.svc_poll_ms,
 		.auth_mode = D.cfg.ziti_auth == 2 ? ZT_AUTH_MODE_OIDC : D.cfg.ziti_auth == 1 ? ZT_AUTH_MODE_AUTO : ZT_AUTH_MODE_LEGACY,
+		.token_refresh_ms = D.cfg.token_refresh_ms,
 		.log_level = zt_log_level(),
 		.app_id = "sipovld",
 	};

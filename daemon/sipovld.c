@@ -414,10 +414,8 @@ int main(int argc, char **argv)
 	/* start-up is done: from here on only what the daemon uses while running (priv.c) */
 	if (priv_drop(&user, perr, sizeof(perr))) {
 		logm(L_ERR, "%s; not starting", perr);
-		ctl_close(D.cfg.ctl_socket);
-		metrics_close();
-		kernel_clear();
-		return 1;
+		rc = 1;
+		goto stop; /* everything is open by now: the same teardown as at SIGTERM */
 	}
 	sigset_t ss;
 
@@ -445,6 +443,7 @@ int main(int argc, char **argv)
 	}
 	/* SIGTERM: remove everything we installed. The SIP view first: the calls still active end
 	 * as "stopped", and their CDRs take the RTP quality from the flows, which are still open. */
+stop:
 	dns_stop();
 	sipv_fini();
 	flows_fini();
@@ -461,8 +460,10 @@ int main(int argc, char **argv)
 		sipovl_close(D.nl);
 	ctl_close(D.cfg.ctl_socket);
 	metrics_close();
-	zt_io_del(D.loop, &sig_io);
-	close(sig_fd);
+	if (sig_fd >= 0) {
+		zt_io_del(D.loop, &sig_io);
+		close(sig_fd);
+	}
 	zt_resolver_free(D.res);
 	zt_loop_free(D.loop);
 	logm(L_NOTICE, "stopped");

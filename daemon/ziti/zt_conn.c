@@ -146,6 +146,23 @@ static void redial(struct zt_conn *c, const char *why)
 	zt_timer_start(c->ctx->loop, &c->timer, first ? 0 : 200);
 }
 
+/*
+ * Its router fell silent (zt_health.c): a live datagram dial leaves its circuit there (told to
+ * close it, should the router still read) and dials again; anything else stays. True if moved.
+ */
+bool zt_conn_move(struct zt_conn *c, const char *why)
+{
+	struct zt_msgb mb;
+
+	if (!may_redial(c) || c->state != ZT_C_UP || c->redialing || !c->ch)
+		return false;
+	if (!zt_msgb_begin(&mb, &c->ch->out, ZT_CT_STATE_CLOSED, zt_chan_next_seq(c->ch)) &&
+	    !zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c->id))
+		zt_chan_flush(c->ch);
+	redial(c, why);
+	return true;
+}
+
 void zt_conn_chan_lost(struct zt_conn *c, const char *why)
 {
 	char msg[400];

@@ -274,6 +274,7 @@ static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *to
 				ch->auth_gen = ctx->auth_gen;
 	}
 	zt_chan_auth_changed(ctx);
+	zt_listener_auth_changed(ctx);
 	zt_ctx_learn_ctrls(ctx);
 	run_auth_waiters(ctx, 0, NULL);
 }

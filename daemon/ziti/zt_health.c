@@ -5,7 +5,9 @@
  */
 #include "zt_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static unsigned opt_or(unsigned v, unsigned dflt)
@@ -51,6 +53,7 @@ void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq)
 	}
 	if (ch->latency_outstanding && seq_before_eq(ch->latency_seq, seq)) {
 		ch->latency_outstanding = false;
+		ch->probe_silent = ch->suspect = false;
 		ch->probe_ok_ms = now;
 		if (ch->latency_seq == seq) {
 			zt_chan_rtt_sample(ch, now - ch->latency_sent_ms);
@@ -71,7 +74,7 @@ static void latency_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m,
 	zt_chan_probe_answered(ch, ch->latency_seq);
 }
 
-static void send_probe(struct zt_chan *ch, unsigned timeout_ms)
+static void send_probe(struct zt_chan *ch, unsigned timeout_ms, bool silent)
 {
 	struct zt_msgb mb;
 	int32_t seq = zt_chan_next_seq(ch);
@@ -82,10 +85,52 @@ static void send_probe(struct zt_chan *ch, unsigned timeout_ms)
 	    zt_chan_expect_reply(ch, seq, latency_reply, NULL))
 		return;
 	ch->latency_outstanding = true;
+	ch->probe_silent = silent;
+	ch->suspect = false;
 	ch->latency_seq = seq;
 	ch->probe_wait_ms = timeout_ms;
 	ch->probe_deadline_ms = ch->latency_sent_ms + timeout_ms;
 	zt_chan_flush(ch);
+}
+
+/* another channel that is up and not suspect: somewhere to move datagram flows to */
+static bool healthy_other(const struct zt_chan *ch)
+{
+	for (const struct zt_chan *o = ch->ctx->chans; o; o = o->next)
+		if (o != ch && o->state == ZT_CH_UP && !o->suspect)
+			return true;
+	return false;
+}
+
+/*
+ * The router has been silent probe_silence_ms while we sent, and its probe is unanswered as
+ * long again: make before break. Live datagram dials on the channel are dialed again through
+ * another router that is up (router selection passes over a suspect channel), and the channel
+ * stays until probe_timeout_ms closes it (a router that answers late keeps its other flows).
+ * A call's RTP so moves about 2 x probe_silence_ms after its router stopped, instead of
+ * probe_silence_ms + probe_timeout_ms.
+ */
+static void move_datagrams(struct zt_chan *ch, uint64_t now)
+{
+	struct zt_conn **v;
+	unsigned n = 0;
+	char why[160];
+
+	ch->suspect = true;
+	if (!ch->nconns || !healthy_other(ch))
+		return;
+	v = calloc(ch->nconns, sizeof(*v));
+	if (!v)
+		return;
+	for (unsigned b = 0; b < ch->nbuckets && n < ch->nconns; b++)
+		for (struct zt_hnode *h = ch->conns[b]; h && n < ch->nconns; h = h->next)
+			if (!((uintptr_t)h->val & 1))
+				v[n++] = h->val;
+	snprintf(why, sizeof(why), "router %s silent for %llu ms (probe unanswered)", ch->name,
+		 (unsigned long long)(now - ch->last_rx_ms));
+	for (unsigned i = 0; i < n; i++)
+		zt_conn_move(v[i], why);
+	free(v);
 }
 
 /*
@@ -123,10 +168,13 @@ void zt_chan_latency_tick(void *arg)
 			zt_chan_close(ch, why);
 			return;
 		}
+		if (ch->probe_silent && !ch->suspect && now - ch->latency_sent_ms >= opt_or(o->probe_silence_ms, 300) &&
+		    ch->last_rx_ms <= ch->latency_sent_ms)
+			move_datagrams(ch, now);
 	} else if (now - ch->probe_ok_ms >= o->latency_ms) {
-		send_probe(ch, o->latency_timeout_ms);
-	} else if (ch->last_tx_ms > ch->last_rx_ms && now - ch->last_rx_ms >= opt_or(o->probe_silence_ms, 500)) {
-		send_probe(ch, opt_or(o->probe_timeout_ms, 1000));
+		send_probe(ch, o->latency_timeout_ms, false);
+	} else if (ch->last_tx_ms > ch->last_rx_ms && now - ch->last_rx_ms >= opt_or(o->probe_silence_ms, 300)) {
+		send_probe(ch, opt_or(o->probe_timeout_ms, 1000), true);
 	}
 	if (ch->state == ZT_CH_UP)
 		zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);

@@ -147,7 +147,12 @@ static void lsn_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
 	if (err) {
 		l->ch = NULL;
 		snprintf(why, sizeof(why), "cannot reach edge router: %s", msg ? msg : "?");
-		lsn_retry(l, err, why, false);
+		/*
+		 * The session lists the routers online when it was made: one that was offline
+		 * then (restarting, or not yet back with a restarted controller) is never tried.
+		 * Every fourth failure fetches a new session, with the routers online now.
+		 */
+		lsn_retry(l, err, why, err == -ENETUNREACH && l->failures % 4 == 3);
 		return;
 	}
 	/* two members of a group chose the same router while none was up: one looks further */
@@ -266,6 +271,27 @@ void zt_listener_kick(struct zt_ctx *ctx)
 			   (!svc || !(svc->pub.perms & ZT_PERM_BIND) || strcmp(svc->pub.id, l->service_id))) {
 			lsn_retry(l, -ENOENT, svc ? "service re-created or permission changed" : "service removed", true);
 		}
+	}
+}
+
+/*
+ * A new API session: Bind sessions belong to the old one (the router closes a binding made
+ * with one: "invalid api session"). Listeners not bound drop theirs and bind again at once,
+ * instead of binding with the stale session, being refused and backing off; bound ones keep
+ * theirs (their channel carried over with an OIDC token update; legacy channels of the old
+ * API session were closed, and their listeners are in backoff by now).
+ */
+void zt_listener_auth_changed(struct zt_ctx *ctx)
+{
+	for (struct zt_listener *l = ctx->listeners; l; l = l->next) {
+		if (l->state == ZT_L_BOUND || l->state == ZT_L_BINDING || l->state == ZT_L_SESSION)
+			continue;
+		lsn_detach(l);
+		zt_session_put(l->session);
+		l->session = NULL;
+		l->failures = 0;
+		l->state = ZT_L_BACKOFF;
+		zt_timer_start(ctx->loop, &l->timer, 0);
 	}
 }
 

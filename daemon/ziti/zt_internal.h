@@ -238,6 +238,8 @@ struct zt_chan {
 	/* health (zt_health.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
 	uint64_t probe_deadline_ms, probe_ok_ms, last_rx_ms, last_tx_ms, hello_sent_ms;
 	unsigned probe_wait_ms; /* the outstanding probe's timeout */
+	bool probe_silent;      /* the outstanding probe was sent because the router fell silent */
+	bool suspect;           /* ...and is unanswered probe_silence_ms: datagram flows moved off */
 	unsigned rtt_ms; /* smoothed probe round trip (the hello's at first); router selection */
 	unsigned failures;
 	unsigned auth_gen;  /* ctx->auth_gen whose token the hello carried */
@@ -294,7 +296,7 @@ void zt_chan_send_hello(struct zt_chan *ch); /* zt_chan.c: TLS is up */
 /* a Data message carrying @p for @c (encrypted when the conn is) into the conn's queue */
 int zt_conn_encode_data(struct zt_conn *c, const uint8_t *p, size_t n);
 
-#define ZT_CHAN_TICK_MS 250u
+#define ZT_CHAN_TICK_MS 100u
 #define ZT_CHAN_HWM (4u << 20)
 #define ZT_CHAN_LWM (1u << 20)
 #define ZT_CHAN_OUT_LOW (16u << 10)    /* out is refilled when shorter than this ... */
@@ -613,12 +615,14 @@ void zt_router_cancel(struct zt_rsel *rs);
 /* called by the channel dispatcher */
 void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m);
 void zt_conn_chan_lost(struct zt_conn *c, const char *why);
+bool zt_conn_move(struct zt_conn *c, const char *why); /* a live datagram dial: dial again elsewhere */
 /* a message for @c was refused (too large): StateClosed to the router, @why to the app */
 void zt_conn_refuse(struct zt_conn *c, const char *why);
 void zt_conn_writable(struct zt_conn *c);
 void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct zt_msg *m);
 void zt_listener_chan_lost(struct zt_listener *l, const char *why);
 void zt_listener_kick(struct zt_ctx *ctx); /* services changed: rebind waiting listeners soon */
+void zt_listener_auth_changed(struct zt_ctx *ctx); /* new API session: rebind unbound listeners now */
 void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason);
 void zt_send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why);
 void zt_send_dial_failed_to(struct zt_chan *ch, uint32_t bind_id, int32_t dial_seq, const char *reason);

@@ -75,7 +75,7 @@ static void rsel_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
 struct zt_rsel *zt_router_want(struct zt_ctx *ctx, struct zt_session *s, struct zt_chan *const *avoid,
 			       size_t navoid, zt_router_cb cb, void *arg)
 {
-	struct zt_chan *best = NULL;
+	struct zt_chan *best = NULL, *suspect = NULL;
 	struct zt_rsel *rs;
 	char why[300];
 
@@ -90,8 +90,11 @@ struct zt_rsel *zt_router_want(struct zt_ctx *ctx, struct zt_session *s, struct 
 		if (!ch || avoided(ch, avoid, navoid))
 			continue;
 		if (ch->state == ZT_CH_UP) {
-			if (!best || ch->rtt_ms < best->rtt_ms)
-				best = ch;
+			/* one fallen silent (zt_health.c) only when no other is up */
+			struct zt_chan **pick = ch->suspect ? &suspect : &best;
+
+			if (!*pick || ch->rtt_ms < (*pick)->rtt_ms)
+				*pick = ch;
 			continue;
 		}
 		/* insertion by rank, at most ZT_ROUTER_PARALLEL */
@@ -107,6 +110,8 @@ struct zt_rsel *zt_router_want(struct zt_ctx *ctx, struct zt_session *s, struct 
 		rs->ch[j] = ch;
 		rs->n++;
 	}
+	if (!best && !rs->n)
+		best = suspect;
 	if (best) {
 		free(rs);
 		cb(arg, best, 0, NULL);

@@ -579,6 +579,9 @@ static void t_daemon_cfg(void)
 		   !daemon_cfg_parse("{\"ziti_auth\":\"legacy\"}", &d, err, sizeof(err)) && d.ziti_auth == 0 &&
 		   !daemon_cfg_parse("{\"ziti_auth\":\"auto\"}", &d, err, sizeof(err)) && d.ziti_auth == 1,
 	   "ziti_auth: auto by default, oidc, legacy, auto (%s)", err);
+	ok(d.token_refresh_ms == 0 && !daemon_cfg_parse("{\"ziti_token_refresh_s\":30}", &d, err, sizeof(err)) &&
+		   d.token_refresh_ms == 30000,
+	   "ziti_token_refresh_s: 0 (half the token's lifetime) by default, 30 (%s)", err);
 	ok(!daemon_cfg_parse("{\"identity\":\"/x.json\",\"log_level\":4}", &d, err, sizeof(err)) &&
 		   d.n_identities == 1 && d.log_level == 4 && !strcmp(d.name, "gw"),
 	   "merging: a later file overrides only its keys");
@@ -591,6 +594,7 @@ static void t_daemon_cfg(void)
 		"{\"identities\":[\"a.json\",7]}",
 		"{\"tcp_idle_timeout_s\":0}", "{\"tcp_half_closed_timeout_s\":86401}", "{\"tcp_keepalive_s\":-1}",
 		"{\"tcp_keepalive_s\":7201}", "{\"workers\":0}", "{\"workers\":65}", "{\"workers\":\"all\"}", "{\"ziti_auth\":\"kerberos\"}", "{\"ziti_auth\":1}",
+		"{\"ziti_token_refresh_s\":0}", "{\"ziti_token_refresh_s\":86401}",
 		"{\"calls_max\":-1}", "{\"calls_idle_timeout_s\":0}", "{\"sip_debug\":1}",
 		"{\"metrics_listen\":\"127.0.0.1\"}", "{\"metrics_listen\":\"localhost:9477\"}",
 		"{\"metrics_listen\":\"127.0.0.1:0\"}", "{\"metrics_listen\":9477}", "{\"rtp_oneway_s\":0}",

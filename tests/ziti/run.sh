@@ -11,7 +11,8 @@
 #   faults with recovery bounds, name resolution (slow/silent resolver with a live datagram
 #   flow, every address tried, TTL cache: tests/ziti/dns.sh), two routers (selection, failover
 #   of live UDP flows, terminators on both: tests/ziti/routers.sh), RTP latency next to a bulk
-#   transfer on one channel (tests/ziti/rtp.sh), the source map of sipovld
+#   transfer on one channel (tests/ziti/rtp.sh), RTP across re-authentication
+#   (tests/ziti/reauth.sh), the source map, posture checks and the ip-pool server of sipovld
 #   (tests/ziti/auth.sh), sipovld's DNS responder (tests/ziti/dnsresp.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
@@ -435,6 +436,18 @@ dns_tests
 # shellcheck source=tests/ziti/routers.sh
 . "$TOP/tests/ziti/routers.sh"
 routers_tests
+
+# ---------------------------------------------------------------- re-authentication (tests/ziti/reauth.sh)
+# a call's RTP through sipovld across OIDC token refreshes and legacy re-authentications
+# shellcheck source=tests/ziti/reauth.sh
+. "$TOP/tests/ziti/reauth.sh"
+reauth_tests
+
+# ---------------------------------------------------------------- fault soak, short (tests/ziti/soak.sh)
+# calls through a controller restart and a re-authentication (make soak: more faults, rounds)
+# shellcheck source=tests/ziti/soak.sh
+. "$TOP/tests/ziti/soak.sh"
+soak_tests
 
 # ---------------------------------------------------------------- RTP next to bulk data (tests/ziti/rtp.sh)
 # shellcheck source=tests/ziti/rtp.sh

@@ -1,0 +1,152 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Calls across re-authentication (issue 12, item 7): sipovld (--no-kernel) hosts the UDP echo
+# service ra-udp; a paced stream (RTP-like: 160 B every 20 ms, echoed) runs through it while
+# sipovld's authentication changes under it (sourced by tests/ziti/run.sh, which calls
+# reauth_tests; or alone against a network from `zitinet.sh start DIR`: tests/ziti/reauth.sh
+# DIR, TAP output). Measured per case: the longest time without an echo (the gap), the
+# datagrams lost, and whether sipovld lost or replaced a router channel meanwhile.
+#   1. OIDC (ziti_auth "oidc"), access tokens refreshed every second (ziti_token_refresh_s 1):
+#      at least ZT_RA_REFRESHES (3) refreshes during the stream; nothing lost, no channel
+#      dropped, gap under ZT_RA_GAP_REFRESH (1000 ms);
+#   2. legacy API sessions (ziti_auth "legacy"), sipovld's API session deleted at the
+#      controller (what the controller's expiry does) ZT_RA_ROUNDS (3) times during the
+#      stream: sipovld authenticates again each time. The router closes the channels of a
+#      removed API session (the protocol keeps no circuit across it), so the dialer re-dials:
+#      each re-authentication may cost at most ZT_RA_GAP_REAUTH (1000 ms) of echoes and its
+#      share of loss (20 ms per datagram). (OIDC API sessions cannot be deleted that way: the
+#      controller's api-sessions list does not hold them.)
+
+ra_api_session() { # sipovld log: the API session it authenticated last
+	grep -o 'authenticated: api session [^ ,]*' "$1" 2>/dev/null | tail -1 | awk '{print $4}'
+}
+
+ra_terms() { # terminators of ra-udp
+	"$ZN" cli "$NET" edge list terminators 'service.name="ra-udp"' -j 2>/dev/null | jq -r '.data | length' 2>/dev/null
+}
+
+# ra_case TAG AUTH REFRESH_S ROUNDS: sipovld with ziti_auth AUTH (token refresh REFRESH_S, 0:
+# default), a stream of 1 + 3 * ROUNDS seconds (at least 8 s); ROUNDS > 0: its API session
+# deleted at the controller ROUNDS times, 3 s apart, each once the previous re-authentication
+# happened. Sets ra_gap ra_lost ra_reauth ra_drops ra_refreshes; returns 1 if not measured.
+ra_case() {
+	local auth=$2 refresh=$3 rounds=$4 log=$W/ra-$2-$1 sd pid s t secs c
+	ra_gap='' ra_lost='' ra_reauth=0 ra_drops='' ra_refreshes=''
+	{ printf '{ "identities": ["%s"], "control_socket": "%s.sock", "log_level": "debug",\n' "$W/ra-id.json" "$log"
+	  printf '  "service_poll_s": 1, "ziti_auth": "%s"' "$auth"
+	  [ "$refresh" != 0 ] && printf ', "ziti_token_refresh_s": %s' "$refresh"
+	  printf ' }\n'; } > "$log.conf"
+	"$B/san/sipovld" --no-kernel -c "$log.conf" > "$log.log" 2>&1 &
+	sd=$!
+	PIDS+=("$sd")
+	c=0
+	for _ in $(seq 1 160); do
+		c=$(ra_terms); [ "${c:-0}" -ge 1 ] && break
+		sleep 0.25
+	done
+	if [ "${c:-0}" -lt 1 ]; then
+		kill -TERM "$sd"; wait "$sd"
+		tail -5 "$log.log" | diag
+		return 1
+	fi
+	secs=$((1 + 3 * rounds)); [ $secs -lt 8 ] && secs=8
+	"$SAN" dial -i "$ID/zt-host.json" -s ra-udp --udp --count $((secs * 50)) --size 160 --pace-ms 20 \
+		--timeout-ms 60000 -v > "$log.dial" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 "$rounds"); do
+		sleep 3
+		s=$(ra_api_session "$log.log")
+		[ -n "$s" ] && "$ZN" cli "$NET" edge delete api-session "$s" > "$W/last.out" 2>&1 || continue
+		echo "deleted $s at $(now_ms)" >> "$log.faults"
+		t=$(now_ms)
+		while [ $(($(now_ms) - t)) -lt 10000 ] && [ "$(ra_api_session "$log.log")" = "$s" ]; do sleep 0.1; done
+		[ "$(ra_api_session "$log.log")" != "$s" ] && ra_reauth=$((ra_reauth + 1))
+	done
+	wait "$pid"
+	ra_refreshes=$("$B/sipovld" --control "$log.sock" --request status 2>/dev/null | jq -r '.identities[0].token_refreshes')
+	kill -TERM "$sd"
+	wait "$sd"
+	[ $? = 0 ] && san_clean "$log.log" || { echo "sipovld: exit or sanitizer report" >> "$log.faults"; ra_gap=''; return 1; }
+	# channel failures are logged "router NAME: why" (not a connection's, not a socket option)
+	ra_drops=$(grep -E 'router [^ ]+: ' "$log.log" | grep -c -v -E ': connection [0-9]+:|TCP_USER_TIMEOUT')
+	ra_gap=$(sed -n 's/.*longest gap between echoes \([0-9]*\) ms.*/\1/p' "$log.dial" | tail -1)
+	ra_lost=$(sed -n 's/.* \([0-9]*\) lost$/\1/p' "$log.dial" | tail -1)
+	[ -n "$ra_gap" ] && [ -n "$ra_lost" ]
+}
+
+reauth_tests() {
+	local rounds=${ZT_RA_ROUNDS:-3} nref=${ZT_RA_REFRESHES:-3} gref=${ZT_RA_GAP_REFRESH:-1000}
+	local greauth=${ZT_RA_GAP_REAUTH:-1000} d b a
+
+	if [ ! -x "$B/san/sipovld" ]; then
+		skip "reauth: calls across re-authentication" "$B/san/sipovld not built"
+		return
+	fi
+	"$ZN" cli "$NET" edge list services 'name="ra-udp"' -j 2>/dev/null | grep -q '"name": *"ra-udp"' ||
+	{ "$ZN" cli "$NET" edge create config ra-udp-host host.v1 \
+		"{\"protocol\":\"udp\",\"address\":\"127.0.0.1\",\"port\":$ZN_UDP_ECHO_PORT}" &&
+	  "$ZN" cli "$NET" edge create service ra-udp -e ON -c ra-udp-host &&
+	  "$ZN" cli "$NET" edge create service-policy ra-bind Bind --service-roles @ra-udp --identity-roles @zt-client &&
+	  "$ZN" cli "$NET" edge create service-policy ra-dial Dial --service-roles @ra-udp --identity-roles @zt-host
+	} > "$W/last.out" 2>&1 || { notok "reauth: create the ra-udp service"; diag < "$W/last.out"; return; }
+	cp "$ID/zt-client.json" "$W/ra-id.json"
+	chmod 600 "$W/ra-id.json"
+
+	d="reauth: paced UDP stream through sipovld (20 ms x 160 B)"
+	if ra_case refresh oidc 1 0; then
+		if [ "${ra_refreshes:-0}" -ge "$nref" ] && [ "$ra_lost" = 0 ] && [ "$ra_drops" = 0 ] && [ "$ra_gap" -le "$gref" ]; then
+			ok "$d across $ra_refreshes OIDC token refreshes: $ra_lost lost, longest gap $ra_gap ms, no router channel dropped"
+		else
+			notok "$d across OIDC token refreshes: $ra_refreshes refreshes (>= $nref), $ra_lost lost (0), gap $ra_gap ms (<= $gref), $ra_drops channel events (0)"
+			grep -E 'WARN|ERR|router|refresh' "$W/ra-oidc-refresh.log" | tail -6 | diag
+		fi
+	else
+		notok "$d across OIDC token refreshes: not measured"; tail -6 "$W/ra-oidc-refresh.dial" "$W/ra-oidc-refresh.faults" 2>/dev/null | diag
+	fi
+	a=legacy b=$greauth
+	if ra_case reauth "$a" 0 "$rounds"; then
+		if [ "$ra_reauth" -ge "$rounds" ] && [ "$ra_gap" -le "$b" ] && [ $((ra_lost * 20)) -le $((b * rounds)) ]; then
+			ok "$d, $a: $ra_reauth re-authentications after its API session was deleted: longest gap $ra_gap ms, $ra_lost lost (bound $b ms each)"
+		else
+			notok "$d, $a: $ra_reauth of $rounds re-authentications, longest gap $ra_gap ms, $ra_lost lost (bound $b ms each)"
+			grep -E 'WARN|ERR|router|authenticated|no longer' "$W/ra-$a-reauth.log" | tail -8 | diag
+			grep -E 'FAILED|router|redial|gap' "$W/ra-$a-reauth.dial" | tail -4 | diag
+		fi
+	else
+		notok "$d, $a re-authentication: not measured"; tail -6 "$W/ra-$a-reauth.dial" "$W/ra-$a-reauth.faults" 2>/dev/null | diag
+	fi
+}
+
+# run alone: tests/ziti/reauth.sh DIR (a network from zitinet.sh start)
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	cd "$(dirname "$0")/../.." || exit 1
+	TOP=$PWD
+	B=${O:-$TOP/build}
+	SAN=$B/san/zt-tool
+	ZN=$TOP/tests/ziti/zitinet.sh
+	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
+	ID=$NET
+	W=$(mktemp -d /tmp/zt-ra.XXXXXX)
+	PIDS=()
+	p=
+	n=0; failed=0
+	ok() { n=$((n + 1)); echo "ok $n - $*"; }
+	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+	diag() { sed 's/^/# /'; }
+	now_ms() { date +%s%3N; }
+	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
+	# shellcheck disable=SC1091
+	. "$NET/env"
+	python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT" > "$W/echo.log" 2>&1 &
+	PIDS+=("$!")
+	trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${ZT_KEEP:-}" ] && echo "# kept $W" || rm -rf "$W"' EXIT
+	echo "TAP version 13"
+	reauth_tests
+	echo "1..$n"
+	[ $failed -eq 0 ]
+fi

@@ -1,0 +1,190 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Fault soak (issue 12): calls (paced UDP streams, RTP-like: 160 B every 20 ms, echoed) through
+# sipovld (--no-kernel, legacy API sessions, hosting the UDP echo service sk-udp on two
+# routers) while faults hit the network, one fault per set of calls; per fault the longest gap
+# between echoes and the datagrams lost of every call, a call counted lost when its echoes
+# stopped for good (gap over ZT_SK_CALL_LOST_MS, 3000 ms). Sourced by tests/ziti/run.sh
+# (soak_tests: the short version, ~30 s), or alone against a network from `zitinet.sh start
+# DIR`: tests/ziti/soak.sh DIR (`make soak`: ZN_ROUTERS=2 network, ZT_SK_ROUNDS rounds).
+#   ZT_SK_FAULTS  faults in order (default "ctrl reauth"; make soak: "kill stop ctrl reauth"):
+#                 kill   the router carrying the first call is killed (SIGKILL), restarted after
+#                 stop   the same stopped (SIGSTOP: answers nothing, closes nothing), resumed after
+#                 ctrl   the controller restarted (down 2 s)
+#                 reauth sipovld's API session deleted at the controller (re-authentication)
+#   ZT_SK_ROUNDS  times the fault list runs (default 1)
+#   ZT_SK_CALLS   concurrent calls per fault (default 2), ZT_SK_SECONDS their length (6)
+#   ZT_SK_GAP     bound on each call's longest gap and on its loss (20 ms per datagram),
+#                 per fault (default 1000 ms)
+# Bounds are asserted per fault and call; the summary line adds up calls, lost calls and
+# datagrams lost per fault kind.
+
+sk_router_of() { # dial log -> the router its dial connected on last
+	grep -o "connected \(again \)\{0,1\}on router [a-z0-9-]*" "$1" 2>/dev/null | tail -1 | awk '{print $NF}'
+}
+
+sk_terms() { # routers holding a terminator of sk-udp
+	"$ZN" cli "$NET" edge list terminators 'service.name="sk-udp"' -j 2>/dev/null |
+		jq -r '[.data[].router.name] | unique | length' 2>/dev/null
+}
+
+sk_online() { # edge routers the controller has online
+	"$ZN" cli "$NET" edge list edge-routers -j 2>/dev/null | jq -r '[.data[] | select(.isOnline)] | length' 2>/dev/null
+}
+
+# sk_wait_terms N: N tries until sk-udp has terminators on 2 routers and the controller has
+# both routers online (terminators outlive a router's link to a restarted controller; a new
+# call's dial session lists only online routers); prints the smaller of the two counts
+sk_wait_terms() {
+	local c=0 o=0
+	for _ in $(seq 1 "$1"); do
+		c=$(sk_terms) o=$(sk_online)
+		[ "${c:-0}" -ge 2 ] && [ "${o:-0}" -ge 2 ] && break
+		sleep 0.25
+	done
+	[ "${o:-0}" -lt "${c:-0}" ] && c=$o
+	echo "${c:-0}"
+}
+
+# sk_fault F ROUND: C calls, fault F after 2 s, recovery; asserts the bounds; adds to totals
+sk_fault() {
+	local f=$1 round=$2 calls=${ZT_SK_CALLS:-2} secs=${ZT_SK_SECONDS:-6} bound=${ZT_SK_GAP:-1000}
+	local lostcall=${ZT_SK_CALL_LOST_MS:-3000} i pids=() r='' s t gap lost log bad=0 what
+	for i in $(seq 1 "$calls"); do
+		"$SAN" dial -i "$ID/zt-host.json" -s sk-udp --udp --count $((secs * 50)) --size 160 --pace-ms 20 \
+			--timeout-ms 60000 -v > "$W/sk-$f$round-$i.log" 2>&1 &
+		pids+=("$!")
+	done
+	for _ in $(seq 1 40); do
+		r=$(sk_router_of "$W/sk-$f${round}-1.log"); [ -n "$r" ] && break
+		sleep 0.1
+	done
+	sleep 2
+	what=$f
+	case $f in
+	kill) [ -n "$r" ] && "$ZN" router-kill "$NET" "$r" > "$W/last.out" 2>&1; what="$r killed" ;;
+	stop) [ -n "$r" ] && "$ZN" router-pause "$NET" "$r" > "$W/last.out" 2>&1; what="$r stopped" ;;
+	ctrl) "$ZN" restart-controller "$NET" 2 > "$W/last.out" 2>&1; what="controller restarted" ;;
+	reauth)
+		s=$(grep -o 'authenticated: api session [^ ,]*' "$W/sk-sipovld.log" | tail -1 | awk '{print $4}')
+		[ -n "$s" ] && "$ZN" cli "$NET" edge delete api-session "$s" > "$W/last.out" 2>&1
+		what="API session deleted" ;;
+	esac
+	for i in "${!pids[@]}"; do wait "${pids[$i]}"; done
+	case $f in
+	kill) [ -n "$r" ] && "$ZN" router-start "$NET" "$r" > "$W/last.out" 2>&1 ;;
+	stop) [ -n "$r" ] && "$ZN" router-resume "$NET" "$r" > "$W/last.out" 2>&1 ;;
+	esac
+	t=$(now_ms)
+	for i in $(seq 1 "$calls"); do
+		log=$W/sk-$f$round-$i.log
+		gap=$(sed -n 's/.*longest gap between echoes \([0-9]*\) ms.*/\1/p' "$log" | tail -1)
+		lost=$(sed -n 's/.* \([0-9]*\) lost$/\1/p' "$log" | tail -1)
+		sk_calls=$((sk_calls + 1))
+		# lost: the echoes stopped for good, or never came (a dial that failed: gap 0)
+		if [ -z "$gap" ] || [ -z "$lost" ] || [ "$gap" -gt "$lostcall" ] || [ $((lost * 20)) -gt "$lostcall" ]; then
+			sk_lostcalls=$((sk_lostcalls + 1)); bad=1
+			notok "soak: round $round, $what: call $i lost (longest gap ${gap:-?} ms, ${lost:-?} lost)"
+			grep -E 'FAILED|router|again' "$log" | tail -4 | diag
+			continue
+		fi
+		eval "sk_lost_$f=\$((sk_lost_$f + lost))"
+		eval "sk_max_$f=\$(( gap > sk_max_$f ? gap : sk_max_$f ))"
+		if [ "$gap" -gt "$bound" ] || [ $((lost * 20)) -gt "$bound" ]; then
+			bad=1
+			notok "soak: round $round, $what: call $i longest gap $gap ms, $lost lost (bound $bound ms)"
+			grep -E 'FAILED|router|again' "$log" | tail -4 | diag
+		fi
+	done
+	[ $bad = 0 ] && ok "soak: round $round, $what: $calls calls kept, longest gaps $(for i in $(seq 1 "$calls"); do
+		sed -n 's/.*longest gap between echoes \([0-9]*\) ms.*/\1/p' "$W/sk-$f$round-$i.log" | tail -1; done | paste -sd/) ms, lost $(for i in $(seq 1 "$calls"); do
+		sed -n 's/.* \([0-9]*\) lost$/\1/p' "$W/sk-$f$round-$i.log" | tail -1; done | paste -sd/) (bound $bound ms)"
+	# the network whole again before the next fault: sipovld bound on both routers
+	[ "$(sk_wait_terms 160)" -ge 2 ] ||
+		notok "soak: round $round, after $what: sipovld's terminators not back on 2 routers (both online) within 40 s"
+	echo "# soak: recovery after $what: $(($(now_ms) - t)) ms"
+}
+
+soak_tests() {
+	local rounds=${ZT_SK_ROUNDS:-1} faults=${ZT_SK_FAULTS:-ctrl reauth} sd rc f rd
+	sk_calls=0 sk_lostcalls=0
+	for f in kill stop ctrl reauth; do eval "sk_lost_$f=0 sk_max_$f=0"; done
+
+	if [ ! -x "$B/san/sipovld" ]; then
+		skip "soak: calls through faults" "$B/san/sipovld not built"
+		return
+	fi
+	if [ -z "${ZN_ROUTER_ADDR_r2:-}" ]; then
+		"$ZN" add-router "$NET" r2 > "$W/last.out" 2>&1 || { notok "soak: add router r2"; diag < "$W/last.out"; return; }
+		# shellcheck disable=SC1091
+		. "$NET/env"
+	fi
+	"$ZN" cli "$NET" edge list services 'name="sk-udp"' -j 2>/dev/null | grep -q '"name": *"sk-udp"' ||
+	{ "$ZN" cli "$NET" edge create config sk-udp-host host.v1 \
+		"{\"protocol\":\"udp\",\"address\":\"127.0.0.1\",\"port\":$ZN_UDP_ECHO_PORT}" &&
+	  "$ZN" cli "$NET" edge create service sk-udp -e ON -c sk-udp-host &&
+	  "$ZN" cli "$NET" edge create service-policy sk-bind Bind --service-roles @sk-udp --identity-roles @zt-client &&
+	  "$ZN" cli "$NET" edge create service-policy sk-dial Dial --service-roles @sk-udp --identity-roles @zt-host
+	} > "$W/last.out" 2>&1 || { notok "soak: create the sk-udp service"; diag < "$W/last.out"; return; }
+	cp "$ID/zt-client.json" "$W/sk-id.json"
+	chmod 600 "$W/sk-id.json"
+	printf '{ "identities": ["%s"], "control_socket": "%s", "log_level": "debug", "service_poll_s": 1, "ziti_auth": "legacy" }\n' \
+		"$W/sk-id.json" "$W/sk.sock" > "$W/sk.conf"
+	"$B/san/sipovld" --no-kernel -c "$W/sk.conf" > "$W/sk-sipovld.log" 2>&1 &
+	sd=$!
+	PIDS+=("$sd")
+	if [ "$(sk_wait_terms 240)" -lt 2 ]; then
+		notok "soak: sipovld hosts sk-udp on 2 routers"; grep -v DEBUG "$W/sk-sipovld.log" | tail -5 | diag
+		kill -TERM "$sd"; wait "$sd"
+		return
+	fi
+	for rd in $(seq 1 "$rounds"); do
+		for f in $faults; do sk_fault "$f" "$rd"; done
+	done
+	kill -TERM "$sd"
+	wait "$sd"
+	rc=$?
+	if [ $rc = 0 ] && san_clean "$W/sk-sipovld.log"; then
+		ok "soak: sipovld exits cleanly after the faults (no ASan/UBSan/leak report)"
+	else
+		notok "soak: sipovld exit $rc or a sanitizer report"; grep -A12 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$W/sk-sipovld.log" | head -20 | diag
+	fi
+	echo "# soak summary: $rounds round(s) of '$faults', $sk_calls calls, $sk_lostcalls lost; datagrams lost (longest gap):$(
+		for f in $faults; do eval "echo -n \" $f \$sk_lost_$f (\$sk_max_$f ms)\""; done)"
+	[ "$sk_lostcalls" = 0 ] && ok "soak: $sk_calls calls through $((rounds * $(echo "$faults" | wc -w))) faults, none lost" ||
+		notok "soak: $sk_lostcalls of $sk_calls calls lost"
+}
+
+# run alone: tests/ziti/soak.sh DIR (a network from zitinet.sh start)
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	cd "$(dirname "$0")/../.." || exit 1
+	TOP=$PWD
+	B=${O:-$TOP/build}
+	SAN=$B/san/zt-tool
+	ZN=$TOP/tests/ziti/zitinet.sh
+	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
+	ID=$NET
+	W=$(mktemp -d /tmp/zt-sk.XXXXXX)
+	PIDS=()
+	p=
+	n=0; failed=0
+	ok() { n=$((n + 1)); echo "ok $n - $*"; }
+	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+	diag() { sed 's/^/# /'; }
+	now_ms() { date +%s%3N; }
+	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
+	# shellcheck disable=SC1091
+	. "$NET/env"
+	python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT" > "$W/echo.log" 2>&1 &
+	PIDS+=("$!")
+	trap 'for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; [ -n "${ZT_KEEP:-}" ] && echo "# kept $W" || rm -rf "$W"' EXIT
+	echo "TAP version 13"
+	soak_tests
+	echo "1..$n"
+	[ $failed -eq 0 ]
+fi

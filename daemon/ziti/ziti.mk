@@ -18,7 +18,7 @@ ZT_CLANG ?= clang
 ZT_HDRS := daemon/ziti/zt.h daemon/ziti/zt_internal.h daemon/ziti/zt_msg.h daemon/ziti/zt_loop.h \
 	daemon/ziti/zt_resolve.h
 ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c daemon/ziti/zt_curl.c daemon/ziti/zt_oidc.c \
-	daemon/ziti/zt_ctrls.c daemon/ziti/zt_tlserr.c daemon/ziti/zt_ctx.c daemon/ziti/zt_session.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c \
+	daemon/ziti/zt_ctrls.c daemon/ziti/zt_idapis.c daemon/ziti/zt_tlserr.c daemon/ziti/zt_ctx.c daemon/ziti/zt_session.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c \
 	daemon/ziti/zt_dispatch.c daemon/ziti/zt_conn.c daemon/ziti/zt_host.c daemon/ziti/zt_router.c daemon/ziti/zt_resolve.c \
 	daemon/ziti/zt_connect.c daemon/ziti/zt_pki.c daemon/ziti/zt_renew.c daemon/ziti/zt_enroll.c daemon/ziti/zt_sched.c \
 	daemon/ziti/zt_health.c

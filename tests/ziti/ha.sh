@@ -23,6 +23,10 @@
 #      bind): sipovld must host it within BOUND_CHANGE ms (a dialer that uses ctrl2 dials it).
 #   3. ctrl1 comes back (sipovld must then host the first change), ctrl2 is killed: a
 #      second change must reach sipovld as well.
+#   4. gateway B, a second sipovld whose identity names ctrl1 alone (ztAPI, no ztAPIs, as
+#      enrolled), has written the three members into the file's ztAPIs once v1.6.5 lists
+#      them all (after ctrl1's return; other fields unchanged, mode 0600); restarted with
+#      ctrl1 down (ctrl2 back first, for a quorum), it must reach the cluster and host again.
 #
 # Environment: O=build dir (default ./build), ZT_KEEP=1 keeps the work directory,
 # ZT_HA_CALL_S (default 60) length of the call in seconds.
@@ -95,6 +99,30 @@ cat > "$W/sipovld.conf" <<CONF
 CONF
 bg "$W/sipovld.log" "$SD" --no-kernel -c "$W/sipovld.conf"
 SD_PID=$BGPID
+# Gateway B: a second sipovld with an identity as enrolled, ztAPI ctrl1 alone (no ztAPIs). It
+# must write the members it learns into the file's ztAPIs (everything else kept, mode 0600),
+# and, restarted at the end with ctrl1 down, reach the cluster through them. It hosts the
+# go-hosted services (its identity is go-host; no Go tunneler runs here).
+cp "$NET/go-host.json" "$W/gwb.json" && chmod 600 "$W/gwb.json" && cp "$W/gwb.json" "$W/gwb.orig.json"
+cat > "$W/gwb.conf" <<CONF
+{ "identities": ["$W/gwb.json"], "control_socket": "$W/gwb.sock", "log_level": "info", "service_poll_s": 2 }
+CONF
+bg "$W/gwb.log" "$SD" --no-kernel -c "$W/gwb.conf"
+GWB_PID=$BGPID
+# F's ztAPIs ("URL ..."), then "same" when every other field equals ORIG's, then F's mode
+apis_of() { # F ORIG
+	python3 - "$1" "$2" <<'PY'
+import json, os, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+apis = a.pop("ztAPIs", None) or []; b.pop("ztAPIs", None)
+print(" ".join(apis) + "|" + ("same" if a == b else "changed") + "|" + oct(os.stat(sys.argv[1]).st_mode & 0o7777))
+PY
+}
+all_apis() { local u; for u in 1 2 3; do printf '%s ' "https://$(ctrl "$u")/edge/client/v1"; done; }
+has_all() { # "URL ...": all three members' URLs in it
+	local u
+	for u in 1 2 3; do [[ " $1 " == *" https://$(ctrl "$u")/edge/client/v1 "* ]] || return 1; done
+}
 
 # dial SERVICE through controller N: ok when 5 datagrams are echoed
 id_on "$NET/zt-client.json" 2 "$W/client-c2.json"
@@ -119,6 +147,11 @@ if ms=$(wait_dial ha-call 1 60000); then
 	ok "sipovld hosts ha-call (dialled through ctrl1 after $ms ms)"
 else
 	notok "sipovld hosts ha-call"; tail -5 "$W/dial1.log" | diag; tail -10 "$W/sipovld.log" | diag
+fi
+if ms=$(wait_dial go-udp-e2e 1 60000); then
+	ok "gateway B (identity: ztAPI ctrl1 alone) hosts go-udp-e2e (dialled through ctrl1 after $ms ms); its ztAPIs: '$(apis_of "$W/gwb.json" "$W/gwb.orig.json" | cut -d'|' -f1)'"
+else
+	notok "gateway B hosts go-udp-e2e"; tail -5 "$W/dial1.log" | diag; tail -10 "$W/gwb.log" | diag
 fi
 
 # ---------------------------------------------------------------- the call, ctrl1 killed
@@ -182,6 +215,19 @@ if ms=$(wait_dial ha-new1 2 "$BOUND_CHANGE"); then
 else
 	notok "ctrl1 back: sipovld hosts ha-new1 within $BOUND_CHANGE ms"; tail -3 "$W/dial1.log" | diag
 fi
+# v1.6.5 lists every member's address once ctrl1 rejoined a cluster whose leader changed
+t_w=$(now_ms)
+for _ in $(seq 1 180); do
+	has_all "$(apis_of "$W/gwb.json" "$W/gwb.orig.json" | cut -d'|' -f1)" && break
+	sleep 0.5
+done
+IFS='|' read -r gwb_apis gwb_rest gwb_mode < <(apis_of "$W/gwb.json" "$W/gwb.orig.json")
+if has_all "$gwb_apis" && [ "$gwb_rest" = same ] && [ "$gwb_mode" = 0o600 ] && grep -q 'ztAPIs now lists' "$W/gwb.log"; then
+	ok "gateway B wrote the three members into its identity's ztAPIs ($(( $(now_ms) - t_w )) ms after ctrl1 was back; every other field unchanged, mode 0600, logged): $gwb_apis"
+else
+	notok "gateway B's identity lists the three members in ztAPIs (ztAPIs '$gwb_apis', other fields $gwb_rest, mode $gwb_mode; want $(all_apis))"
+	grep -i -E 'controller|ztAPIs' "$W/gwb.log" | tail -6 | diag
+fi
 "$ZN" kill-ctrl "$NET" 2 > "$W/kill.log" 2>&1 || { notok "kill ctrl2"; diag < "$W/kill.log"; }
 if ldr=$("$ZN" leader "$NET" 2> "$W/leader.log"); then
 	ok "ctrl1 restarted, ctrl2 killed: leader ctrl$ldr"
@@ -202,6 +248,33 @@ if dial_once ha-call 3; then
 	ok "ha-call still hosted at the end"
 else
 	notok "ha-call still hosted at the end"; tail -3 "$W/dial1.log" | diag
+fi
+
+# ---------------------------------------------------------------- gateway B restarted, ctrl1 down
+"$ZN" start-ctrl "$NET" 2 > "$W/start2.log" 2>&1 || { notok "restart ctrl2"; tail -5 "$W/start2.log" | diag; }
+kill -TERM "$GWB_PID" 2>/dev/null
+wait "$GWB_PID"
+gwb_rc=$?
+"$ZN" kill-ctrl "$NET" 1 > "$W/kill.log" 2>&1 || { notok "kill ctrl1 again"; diag < "$W/kill.log"; }
+ldr=$("$ZN" leader "$NET" 2> "$W/leader.log") || { notok "a leader after ctrl1 was killed again"; diag < "$W/leader.log"; }
+t_b=$(now_ms)
+bg "$W/gwb2.log" "$SD" --no-kernel -c "$W/gwb.conf"
+GWB_PID=$BGPID
+if ms=$(wait_dial go-udp-e2e 3 60000) &&
+	"$SD" --control "$W/gwb.sock" --request status 2>/dev/null | jq -e '.identities[0].ready == true' > /dev/null; then
+	ok "gateway B restarted with ctrl1 down (ctrl2, ctrl3 up, leader ctrl$ldr) reaches the cluster through its ztAPIs: ready, hosts go-udp-e2e (dialled through ctrl3 $(( $(now_ms) - t_b )) ms after its start)"
+else
+	notok "gateway B restarted with ctrl1 down: not ready / go-udp-e2e not hosted within 60 s"
+	tail -3 "$W/dial1.log" | diag; grep -v '^\[.*\] \(dial\|conn\)' "$W/gwb2.log" | tail -8 | diag
+fi
+kill -TERM "$GWB_PID" 2>/dev/null
+wait "$GWB_PID"
+rc=$?
+if [ $gwb_rc -eq 0 ] && [ $rc -eq 0 ] && san_clean "$W/gwb.log" && san_clean "$W/gwb2.log"; then
+	ok "gateway B exited 0 on SIGTERM twice, ASan/UBSan clean"
+else
+	notok "gateway B exit $gwb_rc / $rc / sanitizer report"
+	grep -A5 -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$W/gwb.log" "$W/gwb2.log" | head -20 | diag
 fi
 
 kill -TERM "$SD_PID" 2>/dev/null

@@ -45,10 +45,11 @@ $(O)/san/zt-tool: daemon/ziti/zt_tool.c $(ZT_SRCS) $(ZT_HDRS)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) daemon/ziti/zt_tool.c $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
 
 # unit_ctrl.c stands in for the controller: it wraps the HTTP client's entry points.
-$(O)/san/zt-unit: tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c tests/ziti/unit_files.c $(ZT_SRCS) $(ZT_HDRS)
+ZT_UNIT_SRCS := tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_apis.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c \
+	tests/ziti/unit_files.c
+$(O)/san/zt-unit: $(ZT_UNIT_SRCS) tests/ziti/unit_ctrl.h $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c \
-		tests/ziti/unit_files.c $(ZT_SRCS) -o $@ \
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_UNIT_SRCS) $(ZT_SRCS) -o $@ \
 		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel $(ZT_LDLIBS)
 
 # The parser is I/O free: the fuzz target links only zt_msg.c.

@@ -8,22 +8,16 @@
  * cannot be issued at all (zt_http_request returns NULL).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "daemon/ziti/zt_internal.h"
+#include "tests/ziti/unit_ctrl.h"
 
 #include <json-c/json.h>
 #include <openssl/pem.h>
 
-void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-enum fault { F_NONE, F_503, F_RESET, F_TIMEOUT, F_NOISSUE };
 static const char *const fault_name[] = { "none", "HTTP 503", "connection reset", "timeout", "not issued" };
 
 struct zt_http { /* the fake request */
@@ -37,28 +31,7 @@ struct zt_http { /* the fake request */
 	size_t ctrl; /* the member it went to, reported as zt_curl.c does */
 };
 
-static struct {
-	const char *stamp;    /* lastChangeAt */
-	const char *services; /* the service list, a JSON array */
-	int exp_s;            /* API session expirationSeconds */
-	struct { const char *match; enum fault f; int count; } rule[4];
-	struct zt_http *reqs;
-	unsigned n_refresh, n_list, n_poll;
-	/* certificate extension: the authenticator's current and pending certificates */
-	bool renew;                 /* authenticate says extendable, extension requested */
-	char *cur_fp, *new_cert, *new_ca, *pending_fp, *new_fp;
-	bool verify_reply_lost;     /* the next extend-verify is applied, its reply lost */
-	unsigned n_extend, n_verify;
-	/* /version: its capabilities member ("" none); requests seen for each way of authenticating */
-	const char *version_caps;
-	unsigned n_legacy_auth, n_oidc_discovery;
-	char auth_host[64], poll_host[64]; /* where the latest authenticate / poll went */
-	int auth_mode; /* of the next ctx_up */
-	/* GET /controllers: its data array; the identity file of the next ctx_up (save_ctrls) */
-	const char *ctrls;
-	unsigned n_ctrls;
-	const char *id_path;
-} fk;
+struct fake_ctrl fk;
 
 /* a pattern matches a substring of the path, or its end when it ends with '$' */
 static bool path_match(const char *path, const char *pat)
@@ -248,19 +221,7 @@ void __wrap_zt_http_cancel(struct zt_http *h)
 
 /* ---------------------------------------------------------------- harness */
 
-#define SVC_A "{\"id\":\"idA\",\"name\":\"A\",\"permissions\":[\"Dial\"]}"
-#define SVC_B "{\"id\":\"idB\",\"name\":\"B\",\"permissions\":[\"Dial\"]}"
-
-static struct {
-	struct zt_loop *loop;
-	struct zt_ctx *ctx;
-	bool ready;
-	int ready_err;
-	bool b_added, a_removed;
-	bool sess_done;
-	int sess_err;
-	char log[4096]; /* warnings and errors, one per line */
-} h;
+struct unit_harness h;
 
 static void on_log(struct zt_ctx *c, int level, const char *msg, void *u)
 {
@@ -291,7 +252,7 @@ static void on_service(struct zt_ctx *c, const struct zt_service *s, int ev, voi
 		h.a_removed = true;
 }
 
-static bool run_until(const bool *flag, uint64_t ms)
+bool run_until(const bool *flag, uint64_t ms)
 {
 	uint64_t end = zt_now_ms() + ms;
 
@@ -301,7 +262,7 @@ static bool run_until(const bool *flag, uint64_t ms)
 }
 
 /* A context against the fake controller serving A (stamp s1); rules set by the caller. */
-static void ctx_up(void)
+void ctx_up(void)
 {
 	struct zt_identity *id = calloc(1, sizeof(*id));
 	struct zt_opts o = { .svc_poll_ms = 50, .backoff_max_ms = 200, .http_timeout_ms = 100,
@@ -325,7 +286,7 @@ static void ctx_up(void)
 	zt_ctx_start(h.ctx);
 }
 
-static void ctx_down(void)
+void ctx_down(void)
 {
 	zt_ctx_free(h.ctx);
 	zt_loop_free(h.loop);
@@ -640,183 +601,6 @@ static void test_failover_legacy(void)
 	      "failover: a reset poll moves to ctrl2, authenticates there (legacy, %u), polls it (%s), B added %s",
 	      fk.n_legacy_auth, fk.poll_host, h.b_added ? "yes" : "no");
 	ctx_down();
-}
-
-/* ---------------------------------------------------------------- ztAPIs written back */
-
-#define MEMBER(n, port) "{\"name\":\"ctrl" #n "\",\"apiAddresses\":{\"edge-client\":[{\"url\":" \
-	"\"https://ctrl" #n ".invalid:" #port "/edge/client/v1\"}],\"edge-oidc\":[{\"url\":\"https://x.invalid:1/oidc\"}]}}"
-#define NOADDR(n) "{\"name\":\"ctrl" #n "\"}"
-#define URL(n, port) "https://ctrl" #n ".invalid:" #port "/edge/client/v1"
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *b = calloc(1, 65536);
-
-	if (f && b)
-		b[fread(b, 1, 65535, f)] = 0;
-	if (f)
-		fclose(f);
-	return b;
-}
-
-/* the identity file's ztAPIs as "u1 u2 ...", and whether every other field equals @orig's */
-static void apis_of(const char *path, const char *orig, char *out, size_t len, bool *rest_same)
-{
-	char *t = slurp(path);
-	struct json_object *a = json_tokener_parse(t), *b = json_tokener_parse(orig), *arr = NULL;
-
-	out[0] = 0;
-	if (json_object_object_get_ex(a, "ztAPIs", &arr) && json_object_is_type(arr, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(arr); i++)
-			snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "",
-				 json_object_get_string(json_object_array_get_idx(arr, i)));
-	json_object_object_del(a, "ztAPIs");
-	json_object_object_del(b, "ztAPIs");
-	*rest_same = a && b && json_object_equal(a, b);
-	json_object_put(a);
-	json_object_put(b);
-	free(t);
-}
-
-static unsigned count_of(const char *hay, const char *needle)
-{
-	unsigned n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
-}
-
-/* files in @dir other than the identity and its lock */
-static int strays(const char *dir)
-{
-	char cmd[400], line[64] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -v -x -e id.json -e .id.json.lock | wc -l", dir);
-	p = popen(cmd, "r");
-	if (p && !fgets(line, sizeof(line), p))
-		line[0] = 0;
-	if (p)
-		pclose(p);
-	return atoi(line);
-}
-
-/* ask for the members again and let the reply arrive */
-static void learn_again(void)
-{
-	unsigned n = fk.n_ctrls;
-
-	zt_ctx_learn_ctrls(h.ctx);
-	for (int i = 0; i < 100 && fk.n_ctrls == n; i++)
-		zt_loop_run(h.loop, 10);
-	run_until(NULL, 30);
-}
-
-/*
- * An identity with one controller (ztAPI, no ztAPIs) in an HA cluster: the members learned
- * from /controllers are written into its ztAPIs, everything else kept, mode 0600; the same
- * set is not written again; a reply with members lacking addresses keeps the others; a
- * changed set is written; a failed write leaves the file as it was, logged once.
- */
-static void test_save_members(void)
-{
-	static const char orig[] = "{\"ztAPI\":\"https://ctrl.invalid:1280/edge/client/v1\",\"ztAPIs\":null,"
-		"\"configTypes\":null,\"id\":{\"key\":\"pem:K\",\"cert\":\"pem:C\",\"ca\":\"pem:A\"},"
-		"\"x\":{\"n\":1.50,\"s\":\"a/b\",\"l\":[1,true,null]}}";
-	char dir[] = "/tmp/zt-unit-apis.XXXXXX", path[300], apis[600], *before;
-	struct stat st0, st;
-	struct rlimit rl0, rl;
-	bool same = false, ok;
-
-	if (!mkdtemp(dir)) {
-		check(0, "ztAPIs: temporary directory: %s", strerror(errno));
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/id.json", dir);
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fputs(orig, f);
-		fclose(f);
-	}
-	chmod(path, 0644);
-	fk.id_path = path;
-	fk.version_caps = "\"capabilities\":[\"HA_CONTROLLER\"],";
-	fk.ctrls = "[" MEMBER(1, 1280) "," MEMBER(2, 1281) "," MEMBER(3, 1282) "]";
-	fk.n_ctrls = 0;
-	ctx_up();
-	run_until(&h.ready, 2000);
-	for (int i = 0; i < 100 && fk.n_ctrls == 0; i++)
-		zt_loop_run(h.loop, 10);
-	run_until(NULL, 50);
-	apis_of(path, orig, apis, sizeof(apis), &same);
-	stat(path, &st0);
-	check(!strcmp(apis, URL(1, 1280) " " URL(2, 1281) " " URL(3, 1282)) && same && (st0.st_mode & 07777) == 0600 &&
-		      !strays(dir),
-	      "ztAPIs: the three members learned are written into the identity (%s), other fields kept: %s, "
-	      "mode %o (0600), %d stray files", apis, same ? "yes" : "no", st0.st_mode & 07777, strays(dir));
-
-	learn_again();
-	stat(path, &st);
-	check(st.st_ino == st0.st_ino,
-	      "ztAPIs: the same members again: not written again (inode %s)", st.st_ino == st0.st_ino ? "kept" : "changed");
-
-	fk.ctrls = "[" MEMBER(1, 1280) "," NOADDR(2) "," NOADDR(3) "]";
-	learn_again();
-	stat(path, &st);
-	apis_of(path, orig, apis, sizeof(apis), &same);
-	check(st.st_ino == st0.st_ino && !strcmp(apis, URL(1, 1280) " " URL(2, 1281) " " URL(3, 1282)),
-	      "ztAPIs: a reply with members lacking addresses (v1.6.5 after a start) drops none (%s)", apis);
-	unsigned n = fk.n_ctrls;
-
-	run_until(NULL, 200); /* service polls every 50 ms: the incomplete reply is asked again */
-	check(fk.n_ctrls >= n + 2, "ztAPIs: an incomplete member list is asked again at the polls (%u times in 200 ms)",
-	      fk.n_ctrls - n);
-
-	fk.ctrls = "[" MEMBER(1, 1280) "," MEMBER(2, 1281) "," MEMBER(4, 1284) "]";
-	learn_again();
-	stat(path, &st);
-	apis_of(path, orig, apis, sizeof(apis), &same);
-	check(st.st_ino != st0.st_ino && !strcmp(apis, URL(1, 1280) " " URL(2, 1281) " " URL(4, 1284)) && same,
-	      "ztAPIs: ctrl4 replaced ctrl3: written (%s)", apis);
-
-	/* a failed write: the file may not grow past 64 bytes (write fails with EFBIG) */
-	before = slurp(path);
-	stat(path, &st0);
-	getrlimit(RLIMIT_FSIZE, &rl0);
-	rl = rl0;
-	rl.rlim_cur = 64;
-	signal(SIGXFSZ, SIG_IGN);
-	setrlimit(RLIMIT_FSIZE, &rl);
-	fk.ctrls = "[" MEMBER(1, 1280) "," MEMBER(2, 1281) "," MEMBER(3, 1282) "]";
-	learn_again();
-	learn_again();
-	setrlimit(RLIMIT_FSIZE, &rl0);
-	signal(SIGXFSZ, SIG_DFL);
-	char *after = slurp(path);
-
-	stat(path, &st);
-	ok = before && after && !strcmp(before, after) && st.st_ino == st0.st_ino && !strays(dir);
-	check(ok && count_of(h.log, "cannot write the cluster's controllers") == 1 && strstr(h.log, "File too large"),
-	      "ztAPIs: a failed write (file size limit) leaves the file as it was (%s, %d stray files), logged once (%u)",
-	      ok ? "same bytes" : "CHANGED", strays(dir), count_of(h.log, "cannot write the cluster's controllers"));
-	free(after);
-	learn_again();
-	apis_of(path, orig, apis, sizeof(apis), &same);
-	check(!strcmp(apis, URL(1, 1280) " " URL(2, 1281) " " URL(3, 1282)) && same,
-	      "ztAPIs: written at the next reply once writing works again (%s)", apis);
-	free(before);
-	ctx_down();
-	fk.id_path = NULL;
-	fk.ctrls = NULL;
-	fk.version_caps = NULL;
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/.id.json.lock", dir);
-	unlink(path);
-	rmdir(dir);
 }
 
 void test_controller_faults(void);

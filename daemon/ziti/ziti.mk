@@ -36,13 +36,15 @@ $(ZT_LIB): $(ZT_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(O)/zt-tool: daemon/ziti/zt_tool.c $(ZT_LIB) $(ZT_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $< -o $@ $(ZT_LIB) $(ZT_LDLIBS)
+ZT_TOOL_SRCS := daemon/ziti/zt_tool.c daemon/ziti/zt_tool_dial.c daemon/ziti/zt_tool_host.c daemon/ziti/zt_tool_probe.c
 
-$(O)/san/zt-tool: daemon/ziti/zt_tool.c $(ZT_SRCS) $(ZT_HDRS)
+$(O)/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/zt_tool.h $(ZT_LIB) $(ZT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) daemon/ziti/zt_tool.c $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
+	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $(ZT_TOOL_SRCS) -o $@ $(ZT_LIB) $(ZT_LDLIBS)
+
+$(O)/san/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/zt_tool.h $(ZT_SRCS) $(ZT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_TOOL_SRCS) $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
 
 # unit_ctrl.c stands in for the controller: it wraps the HTTP client's entry points.
 ZT_UNIT_SRCS := tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_apis.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c \

@@ -20,7 +20,7 @@
 # daemon/ziti/ziti.mk is included after this file: prerequisites name its files directly.
 D_ZT_LIB := $(O)/libzt.a
 D_ZT_HDRS := $(wildcard daemon/ziti/*.h)
-D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool.c,$(wildcard daemon/ziti/zt_*.c))
+D_ZT_SRCS := $(filter-out daemon/ziti/zt_tool%.c,$(wildcard daemon/ziti/zt_*.c))
 D_CFG_SRCS := $(wildcard daemon/cfg_*.c) daemon/pool.c
 D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h daemon/pool.h daemon/pool_store.h daemon/errf.h
 # The SIP view's I/O-free part (parsers, dialog tracker, a call's RTP): unit tests and fuzzer link only it.

@@ -104,6 +104,14 @@ static void on_zlog(struct zt_ctx *ctx, int level, const char *msg, void *user)
 	logm(level <= 0 ? L_ERR : level == 1 ? L_WARN : level == 2 ? L_INFO : L_DEBUG, "ziti %s: %s", id->name, msg);
 }
 
+static void on_zctrls(struct zt_ctx *ctx, const char *msg, void *user)
+{
+	struct ident *id = user;
+
+	(void)ctx;
+	logm(L_NOTICE, "identity %s: %s", id->path, msg);
+}
+
 static void on_zcert(struct zt_ctx *ctx, int err, const char *msg, void *user)
 {
 	struct ident *id = user;
@@ -166,9 +174,10 @@ static void ident_start(struct ident *id)
 		.token_refresh_ms = D.cfg.token_refresh_ms,
 		.log_level = zt_log_level(),
 		.app_id = "sipovld",
+		.save_ctrls = true,
 	};
 	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_zlog,
-				  .on_cert = on_zcert };
+				  .on_cert = on_zcert, .on_ctrls = on_zctrls };
 
 	id->ctx = zt_ctx_new(D.loop, zi, &o, &cbs, id);
 	if (!id->ctx) {

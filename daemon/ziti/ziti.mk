@@ -18,7 +18,7 @@ ZT_CLANG ?= clang
 ZT_HDRS := daemon/ziti/zt.h daemon/ziti/zt_internal.h daemon/ziti/zt_msg.h daemon/ziti/zt_loop.h \
 	daemon/ziti/zt_resolve.h
 ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c daemon/ziti/zt_curl.c daemon/ziti/zt_oidc.c \
-	daemon/ziti/zt_ctrls.c daemon/ziti/zt_tlserr.c daemon/ziti/zt_ctx.c daemon/ziti/zt_session.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c \
+	daemon/ziti/zt_ctrls.c daemon/ziti/zt_idapis.c daemon/ziti/zt_tlserr.c daemon/ziti/zt_ctx.c daemon/ziti/zt_session.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c \
 	daemon/ziti/zt_dispatch.c daemon/ziti/zt_conn.c daemon/ziti/zt_host.c daemon/ziti/zt_router.c daemon/ziti/zt_resolve.c \
 	daemon/ziti/zt_connect.c daemon/ziti/zt_pki.c daemon/ziti/zt_renew.c daemon/ziti/zt_enroll.c daemon/ziti/zt_sched.c \
 	daemon/ziti/zt_health.c daemon/ziti/zt_posture.c
@@ -36,22 +36,23 @@ $(ZT_LIB): $(ZT_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# zt-tool: the test CLI (not the library); its request command is in tool_request.c
-ZT_TOOL_SRCS := daemon/ziti/zt_tool.c daemon/ziti/tool_request.c
-$(O)/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/tool_request.h $(ZT_LIB) $(ZT_HDRS)
+ZT_TOOL_SRCS := daemon/ziti/zt_tool.c daemon/ziti/zt_tool_dial.c daemon/ziti/zt_tool_host.c daemon/ziti/zt_tool_probe.c \
+	daemon/ziti/zt_tool_request.c
+
+$(O)/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/zt_tool.h daemon/ziti/zt_tool_request.h $(ZT_LIB) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) $(ZT_TOOL_SRCS) -o $@ $(ZT_LIB) $(ZT_LDLIBS)
 
-$(O)/san/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/tool_request.h $(ZT_SRCS) $(ZT_HDRS)
+$(O)/san/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/zt_tool.h daemon/ziti/zt_tool_request.h $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_TOOL_SRCS) $(ZT_SRCS) -o $@ $(ZT_LDLIBS)
 
 # unit_ctrl.c stands in for the controller: it wraps the HTTP client's entry points.
-$(O)/san/zt-unit: tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c tests/ziti/unit_files.c \
-		tests/ziti/unit_posture.c $(ZT_SRCS) $(ZT_HDRS)
+ZT_UNIT_SRCS := tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_apis.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c \
+	tests/ziti/unit_files.c tests/ziti/unit_posture.c
+$(O)/san/zt-unit: $(ZT_UNIT_SRCS) tests/ziti/unit_ctrl.h $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c \
-		tests/ziti/unit_files.c tests/ziti/unit_posture.c $(ZT_SRCS) -o $@ \
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_UNIT_SRCS) $(ZT_SRCS) -o $@ \
 		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel $(ZT_LDLIBS)
 
 # The parser is I/O free: the fuzz target links only zt_msg.c.

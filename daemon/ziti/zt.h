@@ -78,6 +78,8 @@ struct zt_ctx_cbs {
 	void (*on_log)(struct zt_ctx *ctx, int level, const char *msg, void *user);
 	/* Certificate renewal done (err == 0) or failed (retried); NULL: logged through on_log. */
 	void (*on_cert)(struct zt_ctx *ctx, int err, const char *msg, void *user);
+	/* The identity file's ztAPIs rewritten (o.save_ctrls; msg says with what); NULL: on_log. */
+	void (*on_ctrls)(struct zt_ctx *ctx, const char *msg, void *user);
 };
 
 struct zt_opts {
@@ -100,6 +102,12 @@ struct zt_opts {
 	unsigned renew_retry_max_ms;
 	bool renew_off;
 	bool renew_new_key;          /* a new key at each renewal (else only when the controller asks) */
+	/*
+	 * HA clusters: write the members learned from the controller (their Edge API URLs) into
+	 * the identity file's ztAPIs when the set changes, so that a restart can reach the
+	 * cluster through any of them (zt_ctrls.c).
+	 */
+	bool save_ctrls;
 	/*
 	 * Dead-router detection (zt_chan.c): a channel that sent since it last received anything
 	 * and has been silent probe_silence_ms (default 300) is probed at once; unanswered as long

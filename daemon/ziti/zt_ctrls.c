@@ -21,7 +21,16 @@
  * authentication authenticates again at once. Router channels and circuits do not depend on
  * the controller and stay up.
  *
- * The list logic (zt_ctrls_*) does no I/O; zt-unit tests it directly.
+ * The members are also written back to the identity file's ztAPIs (o.save_ctrls; sipovld
+ * does), as ziti-sdk-c hands its application the learned list to save: each member's first
+ * Edge API URL, members without one left out, written only when the set differs from what
+ * the file holds, so that a restart reaches the cluster even when the ztAPI member is down.
+ * One rule beyond the SDK: a reply in which some member lacks an address (v1.6.5 lists the
+ * other members without addresses for a while after the cluster starts) keeps the file's
+ * other URLs, and a reply without any address changes nothing; such a reply is asked again
+ * at every service poll until it is complete. The file is written by zt_idapis.c.
+ *
+ * The list logic (zt_ctrls_*, zt_urls_*) does no I/O; zt-unit tests it directly.
  */
 #include "zt_internal.h"
 
@@ -98,6 +107,132 @@ int zt_ctrls_add_list(struct zt_ctrls *l, const char *body, char *err, size_t er
 	json_object_put(root);
 	return added;
 }
+
+/* ---------------- the members written back to the identity (ztAPIs) ---------------- */
+
+static bool is_https_url(const char *u)
+{
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	bool ok = u && !zt_parse_url(u, &scheme, &host, &port, &path) && !strcmp(scheme, "https");
+
+	free(scheme);
+	free(host);
+	free(port);
+	free(path);
+	return ok;
+}
+
+static bool urls_has(const struct zt_urls *m, const char *u)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->v[i], u))
+			return true;
+	return false;
+}
+
+/* append a copy of @u unless known or there is no room: -1 only when out of memory */
+static int urls_push(struct zt_urls *m, const char *u)
+{
+	if (urls_has(m, u) || m->n == ZT_CTRLS_MAX)
+		return 0;
+	m->v[m->n] = strdup(u);
+	if (!m->v[m->n])
+		return -1;
+	m->n++;
+	return 0;
+}
+
+void zt_urls_free(struct zt_urls *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i]);
+	memset(m, 0, sizeof(*m));
+}
+
+int zt_urls_members(struct zt_urls *m, const char *body, char *err, size_t errlen)
+{
+	struct json_object *root = json_tokener_parse(body ? body : "");
+	struct json_object *data = zt_jget(root, "data");
+
+	memset(m, 0, sizeof(*m));
+	if (!data || !json_object_is_type(data, json_type_array)) {
+		json_object_put(root);
+		return fail(err, errlen, "%s", "controller list: no data array");
+	}
+	for (size_t i = 0; i < json_object_array_length(data); i++) {
+		struct json_object *ec = zt_jget(zt_jget(json_object_array_get_idx(data, i), "apiAddresses"),
+						 "edge-client");
+		size_t n = ec && json_object_is_type(ec, json_type_array) ? json_object_array_length(ec) : 0;
+
+		m->listed++;
+		for (size_t j = 0; j < n; j++) {
+			const char *u = zt_jstr(json_object_array_get_idx(ec, j), "url");
+
+			if (!is_https_url(u))
+				continue;
+			if (urls_push(m, u)) {
+				zt_urls_free(m);
+				json_object_put(root);
+				return fail(err, errlen, "%s", "controller list: out of memory");
+			}
+			break; /* the member's first usable address, as ziti-sdk-c takes its first */
+		}
+	}
+	json_object_put(root);
+	return 0;
+}
+
+int zt_urls_apis(struct zt_urls *m, struct json_object *apis, const char *ztapi)
+{
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; apis && json_object_is_type(apis, json_type_array) && i < json_object_array_length(apis);
+	     i++) {
+		struct json_object *e = json_object_array_get_idx(apis, i);
+
+		if (json_object_is_type(e, json_type_string) && urls_push(m, json_object_get_string(e)))
+			goto oom;
+	}
+	if (!m->n && ztapi && urls_push(m, ztapi)) /* no ztAPIs: the one controller the file names */
+		goto oom;
+	m->listed = m->n;
+	return 0;
+oom:
+	zt_urls_free(m);
+	return -1;
+}
+
+bool zt_urls_same_set(const struct zt_urls *a, const struct zt_urls *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!urls_has(b, a->v[i]))
+			return false;
+	return true;
+}
+
+int zt_urls_next(const struct zt_urls *m, const struct zt_urls *old, struct zt_urls *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!m->n)
+		return 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (urls_push(out, m->v[i]))
+			goto oom;
+	for (size_t i = 0; m->n < m->listed && i < old->n; i++)
+		if (urls_push(out, old->v[i]))
+			goto oom;
+	out->listed = out->n;
+	if (!zt_urls_same_set(out, old))
+		return 1;
+	zt_urls_free(out);
+	return 0;
+oom:
+	zt_urls_free(out);
+	return -1;
+}
+
+/* ---------------- failover ---------------- */
 
 bool zt_ctrls_failed(struct zt_ctrls *l, size_t idx, uint64_t now_ms)
 {
@@ -178,6 +313,55 @@ void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_re
 	}
 }
 
+/*
+ * The members of the reply @body into the identity file's ztAPIs (o.save_ctrls), as ziti-sdk-c
+ * reports them to its application (a config event) when the set changed: checked first against
+ * what the identity had when loaded or last written (no file I/O while nothing changed), then
+ * against the file itself under its lock. A failed write is logged once (until one succeeds);
+ * a write put off by the lock (a renewal running) is tried at the next reply.
+ */
+static void save_members(struct zt_ctx *ctx, const char *body)
+{
+	struct zt_identity *id = ctx->id;
+	struct zt_urls m, old, next;
+	struct json_object *apis = NULL;
+	char err[1024];
+	int rc;
+
+	if (zt_urls_members(&m, body, NULL, 0))
+		return;
+	ctx->ctrls_incomplete = m.n < m.listed;
+	if (!ctx->o.save_ctrls || !id->path) {
+		zt_urls_free(&m);
+		return;
+	}
+	if (id->apis_json)
+		apis = json_tokener_parse(id->apis_json);
+	rc = zt_urls_apis(&old, apis, id->api_url);
+	json_object_put(apis);
+	if (rc == 0)
+		rc = zt_urls_next(&m, &old, &next);
+	zt_urls_free(&old);
+	if (rc == 1) {
+		zt_urls_free(&next);
+		rc = zt_identity_save_apis(id, &m, err, sizeof(err));
+		if (rc == 1) {
+			snprintf(err, sizeof(err), "ztAPIs now lists the cluster's controllers: %s",
+				 id->apis_json ? id->apis_json : "?");
+			if (ctx->cbs.on_ctrls)
+				ctx->cbs.on_ctrls(ctx, err, ctx->user);
+			else
+				zt_log(ctx, 2, "identity %s: %s", id->path, err);
+			ctx->apis_save_warned = false;
+		} else if (rc == -1 && !ctx->apis_save_warned) {
+			zt_log(ctx, 1, "identity %s: cannot write the cluster's controllers into ztAPIs: %s "
+			       "(the file is unchanged; logged once)", id->path, err);
+			ctx->apis_save_warned = true;
+		}
+	}
+	zt_urls_free(&m);
+}
+
 static void ctrls_cb(void *arg, const struct zt_http_resp *r)
 {
 	struct zt_ctx *ctx = arg;
@@ -196,6 +380,8 @@ static void ctrls_cb(void *arg, const struct zt_http_resp *r)
 	else if (n > 0)
 		zt_log(ctx, 2, "controller list: %d new member address%s, %zu known", n, n == 1 ? "" : "es",
 		       ctx->ctrls.n);
+	if (n >= 0)
+		save_members(ctx, r->body);
 }
 
 void zt_ctx_learn_ctrls(struct zt_ctx *ctx)

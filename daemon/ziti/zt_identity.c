@@ -28,7 +28,7 @@ static void seterr(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static char *read_file(const char *path, size_t max, size_t *outlen)
+char *zt_read_file(const char *path, size_t max, size_t *outlen)
 {
 	FILE *f = fopen(path, "rb");
 
@@ -94,7 +94,7 @@ static char *resolve_value(const char *v, const char *what, char *err, size_t er
 
 	if (!path)
 		return strdup(v + 4);
-	char *s = read_file(path, 1 << 20, NULL);
+	char *s = zt_read_file(path, 1 << 20, NULL);
 
 	if (!s)
 		seterr(err, errlen, "identity: cannot read %s file '%s': %s", what, path, strerror(errno));
@@ -363,7 +363,7 @@ struct zt_identity *zt_identity_load(const char *path, char *err, size_t errlen)
 	char *text = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	char *scheme = NULL;
 
-	text = read_file(path, 1 << 20, NULL);
+	text = zt_read_file(path, 1 << 20, NULL);
 	if (!text) {
 		seterr(err, errlen, "identity: cannot read '%s': %s", path, strerror(errno));
 		return NULL;
@@ -511,7 +511,7 @@ int zt_identity_stage_update(struct zt_identity *id, const char *cert_pem, const
 			     const char *ca_pem, struct zt_stage *st, char *err, size_t errlen)
 {
 	struct json_object *root = NULL, *idobj = NULL;
-	char *text = read_file(id->path, 1 << 20, NULL);
+	char *text = zt_read_file(id->path, 1 << 20, NULL);
 	bool json_changed = false;
 	int rc = -1, nfiles = 0;
 
@@ -593,7 +593,7 @@ out:
 
 int zt_identity_reread_refs(struct zt_identity *id, char *err, size_t errlen)
 {
-	char *text = read_file(id->path, 1 << 20, NULL);
+	char *text = zt_read_file(id->path, 1 << 20, NULL);
 	struct json_object *root = text ? json_tokener_parse(text) : NULL, *idobj = NULL;
 	int rc = -1;
 

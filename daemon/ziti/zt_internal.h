@@ -169,6 +169,38 @@ void zt_ctrls_free(struct zt_ctrls *l);
 /* the context's side: a request to member @idx ended with @r; GET /controllers (HA only) */
 void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_resp *r);
 void zt_ctx_learn_ctrls(struct zt_ctx *ctx);
+/*
+ * A set of controller URLs, in order: the Edge API URLs of a /controllers reply (each member's
+ * first https edge-client URL; @listed counts the members, with an address or not), or an
+ * identity's ztAPIs.
+ */
+struct zt_urls {
+	char *v[ZT_CTRLS_MAX];
+	size_t n, listed;
+};
+/* a /controllers reply's members: 0, or -1 (with @err) when it is not a list */
+int zt_urls_members(struct zt_urls *m, const char *body, char *err, size_t errlen);
+/* an identity file's ztAPIs (a JSON array; NULL or empty: its ztAPI alone) */
+int zt_urls_apis(struct zt_urls *m, struct json_object *apis, const char *ztapi);
+bool zt_urls_same_set(const struct zt_urls *a, const struct zt_urls *b);
+/*
+ * What the identity's ztAPIs should be after the reply @m, given what it is (@old), into @out:
+ * 1 a different set, 0 the same one (nothing to write), -1 out of memory. The members' URLs,
+ * those without one left out (as ziti-sdk-c); when some member lacks one (v1.6.5 lists
+ * members without addresses for a while after a cluster starts) @old's other URLs are kept
+ * after them, and a reply with no URL at all changes nothing.
+ */
+int zt_urls_next(const struct zt_urls *m, const struct zt_urls *old, struct zt_urls *out);
+void zt_urls_free(struct zt_urls *m);
+/*
+ * Write @m's cluster members into the identity file's ztAPIs when the set differs from what
+ * the file holds (zt_urls_next), under the identity's lock; every other field is kept. The
+ * file is replaced atomically (temporary file beside it, fsync, mode 0600, rename, fsync of
+ * the directory) and id->apis_json follows it. 1 written, 0 nothing to write, -2 the lock is
+ * held (a renewal: try again later), -1 with @err (the file is unchanged).
+ */
+int zt_identity_save_apis(struct zt_identity *id, const struct zt_urls *m, char *err, size_t errlen);
+char *zt_read_file(const char *path, size_t max, size_t *outlen); /* NUL-terminated, or NULL (errno) */
 
 /* ---- connection helpers shared with channels ---- */
 int zt_parse_url(const char *url, char **scheme, char **host, char **port, char **path);
@@ -366,6 +398,8 @@ struct zt_ctx {
 	struct zt_ctrls ctrls;   /* the controllers, the current one (zt_ctrls.c) */
 	bool ha;                 /* /version lists HA_CONTROLLER: learn the members */
 	struct zt_http *ctrls_req;
+	bool ctrls_incomplete;   /* the latest /controllers reply had a member without an address */
+	bool apis_save_warned;   /* a failed write of ztAPIs was logged (once, until one succeeds) */
 	/*
 	 * OIDC (the controller advertises OIDC_AUTH and an edge-oidc API, and o.auth allows it):
 	 * api_token is the access token (a JWT), sent as "Authorization: Bearer" and in the

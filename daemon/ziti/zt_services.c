@@ -462,7 +462,8 @@ void zt_services_poll_timer_cb(void *arg)
 	}
 	if (ctx->poll_req)
 		return;
-	if (ctx->ctrls.n < 2) /* a cluster's lists may lack every address at first: ask again */
+	/* a cluster's lists may lack members' addresses for a while after its start: ask again */
+	if (ctx->ctrls.n < 2 || ctx->ctrls_incomplete)
 		zt_ctx_learn_ctrls(ctx);
 	snprintf(path, sizeof(path), "%s/current-api-session/service-updates", ctx->edge_path);
 	ctx->poll_req = zt_http_request(ctx, "GET", path, NULL, poll_cb, ctx);

@@ -23,6 +23,15 @@
 #      bind): sipovld must host it within BOUND_CHANGE ms (a dialer that uses ctrl2 dials it).
 #   3. ctrl1 comes back (sipovld must then host the first change), ctrl2 is killed: a
 #      second change must reach sipovld as well.
+#   4. gateway B, a second sipovld whose identity names ctrl1 alone (ztAPI, no ztAPIs, as
+#      enrolled), has written the members /controllers lists into the file's ztAPIs (after
+#      ctrl1's return; other fields unchanged, mode 0600); restarted with ctrl1 down (ctrl2
+#      back first, for a quorum), it must reach the cluster and host again. What v1.6.5 lists
+#      depends on the cluster's history: when it lists no second member's address, both
+#      points are skipped with the listing (nothing to write, nothing to fail over to).
+#   5. a write on a follower: a sipovld whose identity names one follower alone renews its
+#      certificate (the controller was asked to extend it) through that follower; the leader
+#      accepts the new certificate afterwards.
 #
 # Environment: O=build dir (default ./build), ZT_KEEP=1 keeps the work directory,
 # ZT_HA_CALL_S (default 60) length of the call in seconds.
@@ -95,6 +104,41 @@ cat > "$W/sipovld.conf" <<CONF
 CONF
 bg "$W/sipovld.log" "$SD" --no-kernel -c "$W/sipovld.conf"
 SD_PID=$BGPID
+# Gateway B: a second sipovld with an identity as enrolled, ztAPI ctrl1 alone (no ztAPIs). It
+# must write the members it learns into the file's ztAPIs (everything else kept, mode 0600),
+# and, restarted at the end with ctrl1 down, reach the cluster through them. It hosts the
+# go-hosted services (its identity is go-host; no Go tunneler runs here).
+cp "$NET/go-host.json" "$W/gwb.json" && chmod 600 "$W/gwb.json" && cp "$W/gwb.json" "$W/gwb.orig.json"
+cat > "$W/gwb.conf" <<CONF
+{ "identities": ["$W/gwb.json"], "control_socket": "$W/gwb.sock", "log_level": "info", "service_poll_s": 2 }
+CONF
+bg "$W/gwb.log" "$SD" --no-kernel -c "$W/gwb.conf"
+GWB_PID=$BGPID
+# F's ztAPIs ("URL ..."), then "same" when every other field equals ORIG's, then F's mode
+apis_of() { # F ORIG
+	python3 - "$1" "$2" <<'PY'
+import json, os, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+apis = a.pop("ztAPIs", None) or []; b.pop("ztAPIs", None)
+print(" ".join(apis) + "|" + ("same" if a == b else "changed") + "|" + oct(os.stat(sys.argv[1]).st_mode & 0o7777))
+PY
+}
+has_each() { # "URL ..." "URL ...": every URL of the first list is in the second
+	local u
+	for u in $1; do [[ " $2 " == *" $u "* ]] || return 1; done
+}
+# the members' edge-client URLs that member N's /controllers lists (a legacy session of zt-host)
+listed_urls() { # N
+	local a t
+	a=$(ctrl "$1")
+	curl -sk --max-time 5 --cert "$W/host.cert" --key "$W/host.key" -X POST -H 'content-type: application/json' \
+		-d '{}' -D "$W/auth$1.hdr" -o /dev/null "https://$a/edge/client/v1/authenticate?method=cert" 2>/dev/null
+	t=$(sed -n 's/^zt-session: *\([^[:space:]]*\).*/\1/Ip' "$W/auth$1.hdr")
+	curl -sk --max-time 5 -H "zt-session: $t" "https://$a/edge/client/v1/controllers" 2>/dev/null | python3 -c 'import json,sys
+try: d = json.load(sys.stdin)["data"]
+except Exception: d = []
+print(" ".join(e[0]["url"] for e in ((c.get("apiAddresses") or {}).get("edge-client") for c in d) if e and e[0].get("url")))'
+}
 
 # dial SERVICE through controller N: ok when 5 datagrams are echoed
 id_on "$NET/zt-client.json" 2 "$W/client-c2.json"
@@ -120,6 +164,26 @@ if ms=$(wait_dial ha-call 1 60000); then
 else
 	notok "sipovld hosts ha-call"; tail -5 "$W/dial1.log" | diag; tail -10 "$W/sipovld.log" | diag
 fi
+if ms=$(wait_dial go-udp-e2e 1 60000); then
+	ok "gateway B (identity: ztAPI ctrl1 alone) hosts go-udp-e2e (dialled through ctrl1 after $ms ms); its ztAPIs: '$(apis_of "$W/gwb.json" "$W/gwb.orig.json" | cut -d'|' -f1)'"
+else
+	notok "gateway B hosts go-udp-e2e"; tail -5 "$W/dial1.log" | diag; tail -10 "$W/gwb.log" | diag
+fi
+
+RENEW_SKIP=
+# an identity for the write on a follower (step 5), enrolled while every member is up; the
+# controller is asked to have its certificate extended (the client does it at its next login)
+{ iid=$(cli edge create identity ha-renew -o "$W/ha-renew.jwt" | sed -n 's/.*created with id: *\([^ ]*\).*/\1/p') &&
+  cli edge enroll "$W/ha-renew.jwt" -o "$W/ha-renew0.json" &&
+  aid=$(cli edge list authenticators "identity=\"$iid\"" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])') &&
+  cli edge update authenticator cert "$aid" --request-extend; } > "$W/renew-setup.log" 2>&1 || {
+	if grep -q 'unknown flag: --request-extend' "$W/renew-setup.log"; then
+		RENEW_SKIP="this ziti CLI has no 'edge update authenticator cert --request-extend' (v1.6.0)"
+	else
+		notok "identity ha-renew with an extension requested"; tail -5 "$W/renew-setup.log" | diag
+	fi
+}
+fp_of() { python3 -c 'import json,sys,subprocess; c=json.load(open(sys.argv[1]))["id"]["cert"]; c=c[4:] if c.startswith("pem:") else open(c.replace("file://","").replace("file:","")).read(); print(subprocess.run(["openssl","x509","-noout","-fingerprint","-sha1"],input=c.encode(),capture_output=True).stdout.decode().strip())' "$1"; }
 
 # ---------------------------------------------------------------- the call, ctrl1 killed
 count=$((CALL_S * 50))
@@ -182,6 +246,26 @@ if ms=$(wait_dial ha-new1 2 "$BOUND_CHANGE"); then
 else
 	notok "ctrl1 back: sipovld hosts ha-new1 within $BOUND_CHANGE ms"; tail -3 "$W/dial1.log" | diag
 fi
+# What v1.6.5 lists depends on the cluster's history (ziti-client.md, HA): gateway B must hold
+# what the cluster lists (with ctrl1: its ztAPI stays when the others lack an address); when
+# the cluster lists no second member, there is nothing to write and nothing to fail over to.
+t_w=$(now_ms)
+while [ $(( $(now_ms) - t_w )) -lt 90000 ]; do
+	lst=$(listed_urls 2)
+	[ "$(wc -w <<< "$lst")" -ge 2 ] && has_each "$lst" "$(apis_of "$W/gwb.json" "$W/gwb.orig.json" | cut -d'|' -f1)" && break
+	sleep 0.5
+done
+IFS='|' read -r gwb_apis gwb_rest gwb_mode < <(apis_of "$W/gwb.json" "$W/gwb.orig.json")
+GWB_SKIP=
+if [ "$(wc -w <<< "$lst")" -lt 2 ]; then
+	GWB_SKIP="v1.6.5 listed no second member's address within 90 s of ctrl1's return (/controllers: '$lst')"
+	skip "gateway B writes the members the cluster lists into its identity's ztAPIs" "$GWB_SKIP"
+elif has_each "$lst" "$gwb_apis" && [ "$gwb_rest" = same ] && [ "$gwb_mode" = 0o600 ] && grep -q 'ztAPIs now lists' "$W/gwb.log"; then
+	ok "gateway B wrote the $(wc -w <<< "$lst") members the cluster lists into its identity's ztAPIs ($(( $(now_ms) - t_w )) ms after ctrl1 was back; every other field unchanged, mode 0600, logged): $gwb_apis"
+else
+	notok "gateway B's identity lists the cluster's members in ztAPIs (ztAPIs '$gwb_apis', other fields $gwb_rest, mode $gwb_mode; the cluster lists '$lst')"
+	grep -i -E 'controller|ztAPIs' "$W/gwb.log" | tail -6 | diag
+fi
 "$ZN" kill-ctrl "$NET" 2 > "$W/kill.log" 2>&1 || { notok "kill ctrl2"; diag < "$W/kill.log"; }
 if ldr=$("$ZN" leader "$NET" 2> "$W/leader.log"); then
 	ok "ctrl1 restarted, ctrl2 killed: leader ctrl$ldr"
@@ -202,6 +286,64 @@ if dial_once ha-call 3; then
 	ok "ha-call still hosted at the end"
 else
 	notok "ha-call still hosted at the end"; tail -3 "$W/dial1.log" | diag
+fi
+
+# ---------------------------------------------------------------- gateway B restarted, ctrl1 down
+"$ZN" start-ctrl "$NET" 2 > "$W/start2.log" 2>&1 || { notok "restart ctrl2"; tail -5 "$W/start2.log" | diag; }
+kill -TERM "$GWB_PID" 2>/dev/null
+wait "$GWB_PID"
+gwb_rc=$?
+"$ZN" kill-ctrl "$NET" 1 > "$W/kill.log" 2>&1 || { notok "kill ctrl1 again"; diag < "$W/kill.log"; }
+ldr=$("$ZN" leader "$NET" 2> "$W/leader.log") || { notok "a leader after ctrl1 was killed again"; diag < "$W/leader.log"; }
+t_b=$(now_ms)
+bg "$W/gwb2.log" "$SD" --no-kernel -c "$W/gwb.conf"
+GWB_PID=$BGPID
+if [ -n "$GWB_SKIP" ]; then
+	skip "gateway B restarted with ctrl1 down reaches the cluster through its ztAPIs" "$GWB_SKIP"
+elif ms=$(wait_dial go-udp-e2e 3 60000) &&
+	"$SD" --control "$W/gwb.sock" --request status 2>/dev/null | jq -e '.identities[0].ready == true' > /dev/null; then
+	ok "gateway B restarted with ctrl1 down (ctrl2, ctrl3 up, leader ctrl$ldr) reaches the cluster through its ztAPIs: ready, hosts go-udp-e2e (dialled through ctrl3 $(( $(now_ms) - t_b )) ms after its start)"
+else
+	notok "gateway B restarted with ctrl1 down: not ready / go-udp-e2e not hosted within 60 s"
+	tail -3 "$W/dial1.log" | diag; grep -v '^\[.*\] \(dial\|conn\)' "$W/gwb2.log" | tail -8 | diag
+fi
+kill -TERM "$GWB_PID" 2>/dev/null
+wait "$GWB_PID"
+rc=$?
+if [ $gwb_rc -eq 0 ] && [ $rc -eq 0 ] && san_clean "$W/gwb.log" && san_clean "$W/gwb2.log"; then
+	ok "gateway B exited 0 on SIGTERM twice, ASan/UBSan clean"
+else
+	notok "gateway B exit $gwb_rc / $rc / sanitizer report"
+	grep -A5 -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$W/gwb.log" "$W/gwb2.log" | head -20 | diag
+fi
+
+# ---------------------------------------------------------------- a write on a follower
+# Certificate extension (extend, then extend-verify) is a raft write: a sipovld whose identity
+# names a follower alone renews through it (v1.6.5 forwards the command to the leader), and the
+# leader then accepts the new certificate.
+fol=2; [ "$ldr" = 2 ] && fol=3
+if [ -n "$RENEW_SKIP" ]; then
+	skip "a write on a follower: certificate renewal through ctrl$fol" "$RENEW_SKIP"
+else
+	id_on "$W/ha-renew0.json" "$fol" "$W/ha-renew.json"
+	fp0=$(fp_of "$W/ha-renew.json")
+	printf '{ "identities": ["%s"], "control_socket": "%s", "log_level": "info" }\n' "$W/ha-renew.json" "$W/renew.sock" > "$W/renew.conf"
+	t_r=$(now_ms)
+	bg "$W/renew.log" "$SD" --no-kernel -c "$W/renew.conf"
+	RENEW_PID=$BGPID
+	for _ in $(seq 1 240); do grep -q 'certificate renewed' "$W/renew.log" && break; sleep 0.25; done
+	kill -TERM "$RENEW_PID" 2>/dev/null
+	wait "$RENEW_PID"
+	rc=$?
+	fp1=$(fp_of "$W/ha-renew.json")
+	id_on "$W/ha-renew.json" "$ldr" "$W/ha-renew-ldr.json"
+	if grep -q 'certificate renewed' "$W/renew.log" && [ -n "$fp1" ] && [ "$fp1" != "$fp0" ] &&
+		timeout 60 "$SAN" services -i "$W/ha-renew-ldr.json" --auth auto > "$W/renew-svc.log" 2>&1 && [ $rc -eq 0 ] && san_clean "$W/renew.log"; then
+		ok "a write on a follower: sipovld (identity: ctrl$fol alone, leader ctrl$ldr) renewed its certificate through it ($(( $(now_ms) - t_r )) ms; extend + extend-verify), the leader accepts the new one"
+	else
+		notok "a write on a follower: certificate renewal through ctrl$fol (leader ctrl$ldr; fingerprint ${fp0#*=} -> ${fp1#*=}, exit $rc)"
+		grep -i -E 'certif|renew|controller' "$W/renew.log" | tail -6 | diag; tail -3 "$W/renew-svc.log" | diag
+	fi
 fi
 
 kill -TERM "$SD_PID" 2>/dev/null

@@ -13,13 +13,11 @@
 #include <string.h>
 
 #include "daemon/ziti/zt_internal.h"
+#include "tests/ziti/unit_ctrl.h"
 
 #include <json-c/json.h>
 #include <openssl/pem.h>
 
-void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-enum fault { F_NONE, F_503, F_RESET, F_TIMEOUT, F_NOISSUE };
 static const char *const fault_name[] = { "none", "HTTP 503", "connection reset", "timeout", "not issued" };
 
 struct zt_http { /* the fake request */
@@ -33,28 +31,7 @@ struct zt_http { /* the fake request */
 	size_t ctrl; /* the member it went to, reported as zt_curl.c does */
 };
 
-static struct {
-	const char *stamp;    /* lastChangeAt */
-	const char *services; /* the service list, a JSON array */
-	int exp_s;            /* API session expirationSeconds */
-	struct { const char *match; enum fault f; int count; } rule[4];
-	struct zt_http *reqs;
-	unsigned n_refresh, n_list, n_poll;
-	/* certificate extension: the authenticator's current and pending certificates */
-	bool renew;                 /* authenticate says extendable, extension requested */
-	char *cur_fp, *new_cert, *new_ca, *pending_fp, *new_fp;
-	bool verify_reply_lost;     /* the next extend-verify is applied, its reply lost */
-	unsigned n_extend, n_verify;
-	/* /version: its capabilities member ("" none); requests seen for each way of authenticating */
-	const char *version_caps;
-	unsigned n_legacy_auth, n_oidc_discovery;
-	char auth_host[64], poll_host[64]; /* where the latest authenticate / poll went */
-	int auth_mode; /* of the next ctx_up */
-	/* posture-response-bulk: requests seen, the last body; services_after replaces services */
-	unsigned n_posture;
-	char posture_body[1024];
-	const char *services_after;
-} fk;
+struct fake_ctrl fk;
 
 /* a pattern matches a substring of the path, or its end when it ends with '$' */
 static bool path_match(const char *path, const char *pat)
@@ -150,6 +127,10 @@ static void fake_answer(void *arg)
 		r.status = 200;
 		snprintf(body, sizeof(body), "{\"data\":{\"token\":\"tok\",\"id\":\"as1\",\"expirationSeconds\":%d,"
 			 "\"identity\":{\"name\":\"me\"}}}", fk.exp_s);
+	} else if (path_match(h->path, "/controllers$") && fk.ctrls) {
+		fk.n_ctrls++;
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":%s}", fk.ctrls);
 	} else if (path_match(h->path, "/current-identity$")) {
 		r.status = 200;
 		snprintf(body, sizeof(body), "{\"data\":{\"name\":\"me\",\"tags\":{\"ipaddr\":\"10.1.0.7\",\"n\":5},"
@@ -247,19 +228,7 @@ void __wrap_zt_http_cancel(struct zt_http *h)
 
 /* ---------------------------------------------------------------- harness */
 
-#define SVC_A "{\"id\":\"idA\",\"name\":\"A\",\"permissions\":[\"Dial\"]}"
-#define SVC_B "{\"id\":\"idB\",\"name\":\"B\",\"permissions\":[\"Dial\"]}"
-
-static struct {
-	struct zt_loop *loop;
-	struct zt_ctx *ctx;
-	bool ready;
-	int ready_err;
-	bool b_added, a_removed;
-	bool sess_done;
-	int sess_err;
-	char log[4096]; /* warnings and errors, one per line */
-} h;
+struct unit_harness h;
 
 static void on_log(struct zt_ctx *c, int level, const char *msg, void *u)
 {
@@ -290,7 +259,7 @@ static void on_service(struct zt_ctx *c, const struct zt_service *s, int ev, voi
 		h.a_removed = true;
 }
 
-static bool run_until(const bool *flag, uint64_t ms)
+bool run_until(const bool *flag, uint64_t ms)
 {
 	uint64_t end = zt_now_ms() + ms;
 
@@ -300,12 +269,12 @@ static bool run_until(const bool *flag, uint64_t ms)
 }
 
 /* A context against the fake controller serving A (stamp s1); rules set by the caller. */
-static void ctx_up(void)
+void ctx_up(void)
 {
 	struct zt_identity *id = calloc(1, sizeof(*id));
 	struct zt_opts o = { .svc_poll_ms = 50, .backoff_max_ms = 200, .http_timeout_ms = 100,
 			     .refresh_min_ms = 50, .start_timeout_ms = 2000, .log_level = 1,
-			     .auth_mode = fk.auth_mode };
+			     .auth_mode = fk.auth_mode, .save_ctrls = fk.id_path != NULL };
 	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_log };
 
 	memset(&h, 0, sizeof(h));
@@ -315,12 +284,16 @@ static void ctx_up(void)
 	id->base_path = strdup("/edge/client/v1");
 	id->host = strdup("ctrl.invalid");
 	id->port = strdup("1280");
+	if (fk.id_path) {
+		id->path = strdup(fk.id_path);
+		id->api_url = strdup("https://ctrl.invalid:1280/edge/client/v1");
+	}
 	h.loop = zt_loop_new();
 	h.ctx = zt_ctx_new(h.loop, id, &o, &cbs, NULL);
 	zt_ctx_start(h.ctx);
 }
 
-static void ctx_down(void)
+void ctx_down(void)
 {
 	zt_ctx_free(h.ctx);
 	zt_loop_free(h.loop);
@@ -690,6 +663,7 @@ static void test_failover_legacy(void)
 void test_controller_faults(void);
 void test_controller_faults(void)
 {
+	test_save_members();
 	test_failover_legacy();
 	test_auth_method_before_auth();
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"OIDC_AUTH\",\"HA_CONTROLLER\"],", true);

@@ -8,6 +8,8 @@
 
 #include "daemon/ziti/zt_internal.h"
 
+#include <json-c/json.h>
+
 void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static const char *cur(const struct zt_ctrls *l)
@@ -105,9 +107,74 @@ static void test_ctrls_failover(void)
 	zt_ctrls_free(&l);
 }
 
+static const char *joined(const struct zt_urls *m)
+{
+	static char b[512];
+
+	b[0] = 0;
+	for (size_t i = 0; i < m->n; i++)
+		snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s", i ? " " : "", m->v[i]);
+	return b;
+}
+
+/* what the identity's ztAPIs become after a /controllers reply (zt_urls_*: no I/O) */
+static void test_urls_next(void)
+{
+	struct zt_urls m, old, out;
+	struct json_object *a;
+	char err[100] = "";
+	int rc;
+
+	/* a member with two edge-client URLs (the first usable one counts), one without, one bad */
+	rc = zt_urls_members(&m,
+			     "{\"data\":[{\"apiAddresses\":{\"edge-client\":[{\"url\":\"http://c1:1\"},"
+			     "{\"url\":\"https://c1:1/e\"},{\"url\":\"https://c1b:1/e\"}]}},{\"name\":\"c2\"},"
+			     "{\"apiAddresses\":{\"edge-client\":[{\"url\":\"https://c3:3/e\"}]}}]}",
+			     err, sizeof(err));
+	check(rc == 0 && m.listed == 3 && !strcmp(joined(&m), "https://c1:1/e https://c3:3/e"),
+	      "ztAPIs: a reply's members: each one's first https edge-client URL (%s), %zu listed", joined(&m), m.listed);
+	zt_urls_free(&m);
+	rc = zt_urls_members(&m, "{\"error\":{}}", err, sizeof(err));
+	check(rc == -1 && m.n == 0 && strstr(err, "no data array"), "ztAPIs: a reply without data is an error (%s)", err);
+
+	a = json_tokener_parse("[\"https://c1:1/e\",\"https://c2:2/e\",7]");
+	zt_urls_apis(&old, a, "https://c1:1/e");
+	json_object_put(a);
+	check(old.n == 2, "ztAPIs: the file's list, non-strings skipped (%s)", joined(&old));
+	zt_urls_members(&m, "{\"data\":[{\"apiAddresses\":{\"edge-client\":[{\"url\":\"https://c2:2/e\"}]}},"
+			"{\"apiAddresses\":{\"edge-client\":[{\"url\":\"https://c1:1/e\"}]}}]}", NULL, 0);
+	rc = zt_urls_next(&m, &old, &out);
+	check(rc == 0 && out.n == 0, "ztAPIs: the same set in another order: nothing to write (%d)", rc);
+	zt_urls_free(&m);
+	zt_urls_members(&m, "{\"data\":[{\"apiAddresses\":{\"edge-client\":[{\"url\":\"https://c2:2/e\"}]}}]}",
+			NULL, 0);
+	rc = zt_urls_next(&m, &old, &out);
+	check(rc == 1 && !strcmp(joined(&out), "https://c2:2/e"),
+	      "ztAPIs: a complete reply without c1 (removed from the cluster): written without it (%s)", joined(&out));
+	zt_urls_free(&out);
+	zt_urls_free(&m);
+	zt_urls_members(&m, "{\"data\":[{\"apiAddresses\":{\"edge-client\":[{\"url\":\"https://c3:3/e\"}]}},"
+			"{\"name\":\"c4\"}]}", NULL, 0);
+	rc = zt_urls_next(&m, &old, &out);
+	check(rc == 1 && !strcmp(joined(&out), "https://c3:3/e https://c1:1/e https://c2:2/e"),
+	      "ztAPIs: an incomplete reply adds its URLs before the file's, drops none (%s)", joined(&out));
+	zt_urls_free(&out);
+	zt_urls_free(&m);
+	zt_urls_members(&m, "{\"data\":[{\"name\":\"c1\"},{\"name\":\"c2\"}]}", NULL, 0);
+	rc = zt_urls_next(&m, &old, &out);
+	check(rc == 0 && m.listed == 2, "ztAPIs: a reply with no address at all changes nothing (%d)", rc);
+	zt_urls_free(&m);
+	zt_urls_free(&old);
+	zt_urls_apis(&old, NULL, "https://c1:1/e");
+	check(old.n == 1 && !strcmp(old.v[0], "https://c1:1/e"), "ztAPIs: no ztAPIs: the file's ztAPI (%s)",
+	      joined(&old));
+	zt_urls_free(&old);
+}
+
 void test_ctrls(void);
 void test_ctrls(void)
 {
+	test_urls_next();
 	test_ctrls_learn();
 	test_ctrls_failover();
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/ziti/tool_request.h"
+#include "daemon/ziti/zt_tool_request.h"
 
 static struct {
 	struct zt_loop *loop;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* zt-tool request (tool_request.c) */
+/* zt-tool request (zt_tool_request.c) */
 #ifndef SIPOVL_ZT_TOOL_REQUEST_H
 #define SIPOVL_ZT_TOOL_REQUEST_H
 

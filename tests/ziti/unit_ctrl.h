@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The scripted controller of zt-unit (tests/ziti/unit_ctrl.c) and the harness around a context
+ * that runs against it, shared with the tests in other files (unit_apis.c).
+ */
+#ifndef UNIT_CTRL_H
+#define UNIT_CTRL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/ziti/zt_internal.h"
+
+void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum fault { F_NONE, F_503, F_RESET, F_TIMEOUT, F_NOISSUE };
+
+/* what the scripted controller answers, and what it saw */
+struct fake_ctrl {
+	const char *stamp;    /* lastChangeAt */
+	const char *services; /* the service list, a JSON array */
+	int exp_s;            /* API session expirationSeconds */
+	struct { const char *match; enum fault f; int count; } rule[4];
+	struct zt_http *reqs;
+	unsigned n_refresh, n_list, n_poll;
+	/* certificate extension: the authenticator's current and pending certificates */
+	bool renew;                 /* authenticate says extendable, extension requested */
+	char *cur_fp, *new_cert, *new_ca, *pending_fp, *new_fp;
+	bool verify_reply_lost;     /* the next extend-verify is applied, its reply lost */
+	unsigned n_extend, n_verify;
+	/* /version: its capabilities member ("" none); requests seen for each way of authenticating */
+	const char *version_caps;
+	unsigned n_legacy_auth, n_oidc_discovery;
+	char auth_host[64], poll_host[64]; /* where the latest authenticate / poll went */
+	int auth_mode; /* of the next ctx_up */
+	/* GET /controllers: its data array; the identity file of the next ctx_up (save_ctrls) */
+	const char *ctrls;
+	unsigned n_ctrls;
+	const char *id_path;
+	/* posture-response-bulk: requests seen, the last body; services_after replaces services */
+	unsigned n_posture;
+	char posture_body[1024];
+	const char *services_after;
+};
+extern struct fake_ctrl fk;
+
+#define SVC_A "{\"id\":\"idA\",\"name\":\"A\",\"permissions\":[\"Dial\"]}"
+#define SVC_B "{\"id\":\"idB\",\"name\":\"B\",\"permissions\":[\"Dial\"]}"
+
+/* the context under test and what its callbacks reported */
+struct unit_harness {
+	struct zt_loop *loop;
+	struct zt_ctx *ctx;
+	bool ready;
+	int ready_err;
+	bool b_added, a_removed;
+	bool sess_done;
+	int sess_err;
+	char log[4096]; /* warnings and errors, one per line */
+};
+extern struct unit_harness h;
+
+/* run the loop until *flag (NULL: for ms) or ms elapse; whether *flag is set */
+bool run_until(const bool *flag, uint64_t ms);
+/* a context against the scripted controller serving service A (stamp s1), and its end */
+void ctx_up(void);
+void ctx_down(void);
+
+void test_save_members(void); /* unit_apis.c */
+
+#endif

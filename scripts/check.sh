@@ -268,9 +268,11 @@ kernel_debug() {
 # vm_debug: the VM selftests on the debug kernel. In make check a chosen few
 # (VM_DEBUG_FILES; why these: Documentation/testing.md, "The debug kernel")
 # the netlink fuzzer for SIPOVL_FUZZ_SECONDS (default 60) and the packet
-# fuzzer for SIPOVL_PKTFUZZ_SECONDS (20); its unload/namespace churn
-# (SIPOVL_CHURN_ROUNDS) runs in make fuzz only: on the debug kernel one
-# round took 542 s at load ~30 (Documentation/testing.md); with
+# fuzzer for SIPOVL_PKTFUZZ_SECONDS (20) with one light unload/namespace
+# churn round (SIPOVL_CHURN_ROUNDS=1, one namespace with traffic at 10
+# datagrams/s per sender, one namespace churned: SIPOVL_CHURN_NS,
+# SIPOVL_CHURN_GAP_US, SIPOVL_CHURN_MAXNS); make fuzz runs the long churn
+# (Documentation/testing.md, "The packet fuzzer"); with
 # SIPOVL_VM_DEBUG_FILES=all (make check-debug) every file but the daemon
 # end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default "daemon.sh dnssip.sh
 # daemon-update.sh": they stay on the Debian kernels), then the fuzzer.
@@ -293,7 +295,9 @@ vm_debug() {
 	fi
 	files+=("$TOP/selftests/fuzz/nlfuzz.sh" "$TOP/selftests/fuzz/pktfuzz.sh")
 	SIPOVL_FUZZ_SECONDS=${SIPOVL_FUZZ_SECONDS:-60} SIPOVL_PKTFUZZ_SECONDS=${SIPOVL_PKTFUZZ_SECONDS:-20} \
-		SIPOVL_CHURN_ROUNDS=${SIPOVL_CHURN_ROUNDS:-0} selftests/vm/run.sh --kernel debug "${files[@]}"
+		SIPOVL_CHURN_ROUNDS=${SIPOVL_CHURN_ROUNDS:-1} SIPOVL_CHURN_NS=${SIPOVL_CHURN_NS:-1} \
+		SIPOVL_CHURN_GAP_US=${SIPOVL_CHURN_GAP_US:-100000} SIPOVL_CHURN_MAXNS=${SIPOVL_CHURN_MAXNS:-1} \
+		selftests/vm/run.sh --kernel debug "${files[@]}"
 }
 
 # ---- build ----

@@ -43,6 +43,9 @@ IP_TRANSPARENT = 19
 IPV6_TRANSPARENT = 75
 IP_RECVORIGDSTADDR = 20
 ETH_P_ALL, ETH_P_IP, ETH_P_IPV6 = 0x0003, 0x0800, 0x86DD
+# Past net.core.rmem_max: the receivers run as root, and the super-packets
+# bring thousands of datagrams at once.
+SO_RCVBUFFORCE = 33
 
 # Addresses (pktfuzz.sh builds them).
 SND4, SND6 = "10.1.0.2", "fd01::2"
@@ -133,27 +136,43 @@ def tsock(fam, kind):
     else:
         s.setsockopt(socket.IPPROTO_IP, IP_TRANSPARENT, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
     return s
 
 
+STREAM_HDR = 21     # b"REF" + 10-digit tag + 8-byte length of what follows
+
+
+def stream_header(tag, length):
+    return b"REF" + tag.encode() + struct.pack("!Q", length)
+
+
 def receive_loop(socks, out, stop, tcp=()):
-    """socks: {sock: where}. Logs every datagram carrying a tag."""
+    """socks: {sock: where} (datagram sockets); tcp: {listener: where}.
+    Logs every datagram carrying a tag, and every TCP stream that starts
+    with a stream_header() once it has ended: "TAG WHERE" when all its bytes
+    arrived, "TAG WHERE-short" when not."""
     poller = select.poll()
     fds = {}
+    streams = {}        # fd -> [conn, where, header bytes, bytes after it]
     for s in list(socks) + list(tcp):
         s.setblocking(False)
         poller.register(s.fileno(), select.POLLIN)
         fds[s.fileno()] = s
     while not stop.is_set():
         for fd, _ in poller.poll(200):
+            if fd in streams:
+                read_stream(poller, streams, fd, out)
+                continue
             s = fds[fd]
             if s in tcp:
                 try:
                     c, _ = s.accept()
-                    c.close()
                 except OSError:
-                    pass
+                    continue
+                c.setblocking(False)
+                streams[c.fileno()] = [c, tcp[s], b"", 0]
+                poller.register(c.fileno(), select.POLLIN)
                 continue
             while True:
                 try:
@@ -164,6 +183,34 @@ def receive_loop(socks, out, stop, tcp=()):
                     break
                 if data.startswith(b"REF"):
                     log_line(out, "%s %s" % (data[3:13].decode(errors="replace"), socks[s]))
+    for c, _, _, _ in streams.values():
+        c.close()
+
+
+def read_stream(poller, streams, fd, out):
+    st = streams[fd]
+    c = st[0]
+    while True:
+        try:
+            data = c.recv(1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            need = STREAM_HDR - len(st[2])
+            st[2] += data[:need]
+            st[3] += len(data[need:])
+            continue
+        poller.unregister(fd)
+        c.close()
+        del streams[fd]
+        h = st[2]
+        if len(h) == STREAM_HDR and h.startswith(b"REF"):
+            want = struct.unpack("!Q", h[13:])[0]
+            log_line(out, "%s %s%s" % (h[3:13].decode(errors="replace"), st[1],
+                                       "" if st[3] == want else "-short"))
+        return
 
 
 def run_daemon(a):
@@ -172,7 +219,7 @@ def run_daemon(a):
     txn = table_begin(g)
     g.cmd(CMD_TABLE_ADD, u32(A_TXN_ID, txn), *core_intercepts())
     g.cmd(CMD_TABLE_COMMIT, u32(A_TXN_ID, txn))
-    socks, tcp = {}, []
+    socks, tcp = {}, {}
     for fam, any_ in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         u = tsock(fam, socket.SOCK_DGRAM)
         u.bind((any_, 9999))
@@ -182,11 +229,11 @@ def run_daemon(a):
         g.cmd(CMD_SOCKET_REGISTER, s32(A_SOCKET_FD, u.fileno()))
         g.cmd(CMD_SOCKET_REGISTER, s32(A_SOCKET_FD, t.fileno()))
         socks[u] = "daemon"
-        tcp.append(t)
+        tcp[t] = "daemon"
     # Plain sockets on the unsteered local port.
     for fam, addr in ((socket.AF_INET, GW4), (socket.AF_INET6, GW6)):
         s = socket.socket(fam, socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
         s.bind((addr, 9100))
         socks[s] = "local"
     # A flow the daemon originated from a transparent source address.
@@ -209,20 +256,28 @@ def run_daemon(a):
 
 
 def run_sink(a):
-    socks = {}
+    socks, tcp = {}, {}
     for fam, any_ in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         for port in (5050, 5060, 5061, 9000):
             s = socket.socket(fam, socket.SOCK_DGRAM)
             if fam == socket.AF_INET6:
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
             s.bind((any_, port))
             socks[s] = "sink"
+        # TCP streams forwarded through the gateway (pktfuzz_gso.py, pktfuzz_local.py).
+        t = socket.socket(fam, socket.SOCK_STREAM)
+        if fam == socket.AF_INET6:
+            t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        t.bind((any_, 9000))
+        t.listen(128)
+        tcp[t] = "sink"
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open(a.log, "w") as out:
         print("ready", flush=True)
-        receive_loop(socks, out, stop)
+        receive_loop(socks, out, stop, tcp)
     return 0
 
 
@@ -288,7 +343,7 @@ class Sender:
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         self.sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.sniff.bind((a.dev, 0))
-        self.sniff.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sniff.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
         self.sniff.setblocking(False)
         self.exp = open(a.log, "w")
         self.tag = 0
@@ -656,11 +711,12 @@ def run_send(a):
 def run_check(a):
     exp = {}
     kinds = {}
-    with open(a.expected) as f:
-        for line in f:
-            tag, where, kind = line.split()
-            exp[tag] = where
-            kinds[tag] = kind
+    for path in a.expected:
+        with open(path) as f:
+            for line in f:
+                tag, where, kind = line.split()
+                exp[tag] = where
+                kinds[tag] = kind
     got = {}
     dup = []
     for path in a.logs:
@@ -674,11 +730,13 @@ def run_check(a):
                     dup.append((tag, got[tag], where))
                 got[tag] = where
     wrong = [(t, exp.get(t), w, kinds.get(t)) for t, w in got.items() if exp.get(t) != w]
+    # "none": the packet must not arrive anywhere (it counts as delivered
+    # when it did not).
     per = {}
     for t, kind in kinds.items():
         d, r = per.setdefault(kind, [0, 0])
-        per[kind] = [d + (t in got), r + 1]
-    delivered = sum(1 for t in exp if t in got)
+        per[kind] = [d + ((t in got) != (exp[t] == "none")), r + 1]
+    delivered = sum(1 for t in exp if (t in got) != (exp[t] == "none"))
     print("# reference packets: %d sent, %d arrived, %d at the wrong place, %d twice" %
           (len(exp), delivered, len(wrong), len(dup)))
     print("# per kind (arrived/sent): " + " ".join("%s %d/%d" % (k, v[0], v[1]) for k, v in sorted(per.items())))
@@ -715,7 +773,7 @@ def main():
     x.add_argument("--seconds", type=int, default=60)
     x.add_argument("--seed", type=int, default=1)
     c = sub.add_parser("check")
-    c.add_argument("--expected", required=True)
+    c.add_argument("--expected", required=True, action="append")
     c.add_argument("--min-delivered", type=float, default=0.9)
     c.add_argument("logs", nargs="+")
     a = p.parse_args()

@@ -23,12 +23,14 @@
 # both longer.
 source "$(dirname "$0")/../lib.sh"
 require_root
-require_cmd ip python3 nft
+require_cmd ip python3 nft ethtool
 
 BIN=${SIPOVL_BIN:-$SIPOVL_TOP/build}
 CTL=$BIN/sipovlctl
 PEER=$BIN/selftests/peer
 PY=$(dirname "$0")/pktfuzz.py
+GSO_PY=$(dirname "$0")/pktfuzz_gso.py
+LOCAL_PY=$(dirname "$0")/pktfuzz_local.py
 [ -x "$CTL" ] && [ -x "$PEER" ] || bail_out "build first: $CTL $PEER"
 SECONDS_FUZZ=${SIPOVL_PKTFUZZ_SECONDS:-30}
 ROUNDS=${SIPOVL_CHURN_ROUNDS:-5}
@@ -70,6 +72,10 @@ ip -n "$SINK" route add local 10.10.0.0/16 dev lo
 ip -n "$SINK" -6 route add local fd10::/48 dev lo
 ip -n "$SINK" route add default via 10.3.0.1
 ip -n "$SINK" -6 route add default via fd03::1
+# Random destinations of the gateway's own packets go to the sink, which
+# does not forward.
+ip -n "$GW" route add default via 10.3.0.2
+ip -n "$GW" -6 route add default via fd03::2
 ip -n "$SND" route add default via 10.1.0.1
 ip -n "$SND" -6 route add default via fd01::1
 ip netns exec "$GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
@@ -92,11 +98,71 @@ start "$GW" daemon python3 "$PY" daemon --log "$TMP/daemon.log" --seed "$SEED"
 DPID=$PID
 start "$SINK" sink python3 "$PY" sink --log "$TMP/sink.log"
 SPID=$PID
+
+# GSO/GRO super-packets: g0 (the gateway's side) merges with GRO, s0 sends
+# TSO and UDP GSO skbs unsegmented; offloads() switches them while packets
+# flow (pktfuzz_gso.py).
+ip netns exec "$GW" ethtool -K g0 gro on rx-udp-gro-forwarding on >/dev/null 2>&1 ||
+	bail_out "cannot switch GRO on for g0"
+ip netns exec "$SND" ethtool -K s0 tso on gso on tx-udp-segmentation on >/dev/null 2>&1 ||
+	bail_out "cannot switch TSO and UDP segmentation on for s0"
+diag "offloads: $(ip netns exec "$GW" ethtool -k g0 | grep -E '^(generic-receive-offload|rx-udp-gro-forwarding|rx-gro-list):' | tr -s ' \n' ' ')"
+offloads() {
+	local i=0
+	while [ ! -e "$TMP/offloads.stop" ]; do
+		case $((i % 4)) in
+		0) ip netns exec "$GW" ethtool -K g0 gro on rx-udp-gro-forwarding on rx-gro-list off
+		   ip netns exec "$SND" ethtool -K s0 tso on gso on tx-udp-segmentation on ;;
+		1) ip netns exec "$GW" ethtool -K g0 gro on rx-gro-list on
+		   ip netns exec "$SND" ethtool -K s0 tso off gso off tx-udp-segmentation off ;;
+		2) ip netns exec "$GW" ethtool -K g0 gro off
+		   ip netns exec "$SND" ethtool -K s0 tso on gso on tx-udp-segmentation on ;;
+		3) ip netns exec "$GW" ethtool -K g0 gro on rx-udp-gro-forwarding off rx-gro-list on
+		   ip netns exec "$SND" ethtool -K s0 tso off gso on tx-udp-segmentation off ;;
+		esac
+		i=$((i + 1))
+		echo "$i" >"$TMP/offloads.n"
+		sleep 2
+	done
+} >/dev/null 2>&1
+offloads &
+OPID=$!
+on_exit kill "$OPID"
+ip netns exec "$SND" python3 "$GSO_PY" --dev s0 --log "$TMP/expected.gso" --seconds "$SECONDS_FUZZ" \
+	--seed "$SEED" >"$TMP/gso.out" 2>"$TMP/gso.err" &
+GPID=$!
+on_exit kill "$GPID"
+# LOCAL_OUT: packets the gateway itself originates, from raw sockets,
+# transparent sockets and a local user's ordinary sockets (pktfuzz_local.py).
+ip netns exec "$GW" python3 "$LOCAL_PY" --log "$TMP/expected.local" --seconds "$SECONDS_FUZZ" \
+	--seed "$SEED" >"$TMP/local.out" 2>"$TMP/local.err" &
+LPID=$!
+on_exit kill "$LPID"
 rc=0
 out=$(ip netns exec "$SND" python3 "$PY" send --dev s0 --log "$TMP/expected" --seconds "$SECONDS_FUZZ" --seed "$SEED" 2>&1) ||
 	rc=$?
 echo "$out"
 if [ $rc = 0 ]; then ok "sender ran $SECONDS_FUZZ s"; else not_ok "sender ran $SECONDS_FUZZ s (exit $rc)"; fi
+rc=0
+wait "$GPID" || rc=$?
+cat "$TMP/gso.out"
+if [ $rc = 0 ]; then
+	ok "GSO/GRO super-packet sender ran $SECONDS_FUZZ s"
+else
+	not_ok "GSO/GRO super-packet sender ran $SECONDS_FUZZ s (exit $rc)" "$(tail -5 "$TMP/gso.err")"
+fi
+rc=0
+wait "$LPID" || rc=$?
+cat "$TMP/local.out"
+if [ $rc = 0 ]; then
+	ok "local (LOCAL_OUT) senders ran $SECONDS_FUZZ s"
+else
+	not_ok "local (LOCAL_OUT) senders ran $SECONDS_FUZZ s (exit $rc)" "$(tail -5 "$TMP/local.err")"
+fi
+touch "$TMP/offloads.stop"
+wait "$OPID" 2>/dev/null || true
+diag "offload settings switched $(cat "$TMP/offloads.n" 2>/dev/null || echo 0) times"
+sed -n 's/^/# /p' "$TMP/gso.err" "$TMP/local.err" | head -10
 # Stragglers (a steered datagram may sit in a queue for a moment).
 sleep 1
 kill -TERM "$DPID" "$SPID"
@@ -110,7 +176,9 @@ else
 fi
 wait "$SPID" 2>/dev/null || true
 rc=0
-out=$(python3 "$PY" check --expected "$TMP/expected" "$TMP/daemon.log" "$TMP/sink.log" "$TMP/expected.replies") || rc=$?
+out=$(python3 "$PY" check --expected "$TMP/expected" --expected "$TMP/expected.gso" \
+	--expected "$TMP/expected.local" --expected "$TMP/expected.local.user" \
+	"$TMP/daemon.log" "$TMP/sink.log" "$TMP/expected.replies") || rc=$?
 echo "$out"
 if [ $rc = 0 ]; then
 	ok "reference packets: each one that arrived was steered or not as the table says"
@@ -130,7 +198,10 @@ fi
 # Empty nft base chains keep the netfilter static keys enabled across the
 # reloads (QEMU TCG can mis-execute code live-patched on another vCPU; see
 # replace.sh).
+# SIPOVL_CHURN_NS (2; make check: 1) namespaces with listeners and traffic.
 setup_ns KEEP L1 L2
+LNS=("$L1" "$L2")
+[ "${SIPOVL_CHURN_NS:-2}" = 1 ] && LNS=("$L1")
 ip netns exec "$KEEP" nft -f - <<'NFT' || bail_out "cannot create the nft keep-alive chains"
 table inet sipovl_keys {
 	chain pre { type filter hook prerouting priority 0; }
@@ -141,25 +212,35 @@ cat >"$TMP/t" <<'EOF'
 intercept sip proto udp,tcp addr 10.6.0.0/16,fd06::/48 port 5060-5061
 intercept other proto udp addr 10.6.1.0/24 port 1-65535 policy pass
 EOF
-for ns in "$L1" "$L2"; do
+for ns in "${LNS[@]}"; do
 	ip -n "$ns" route add local 10.6.0.0/16 dev lo
 	ip -n "$ns" -6 route add local fd06::/48 dev lo
 done
 insmod "$SIPOVL_KO" || bail_out "insmod failed"
-for ns in "$L1" "$L2"; do
-	ip netns exec "$ns" "$PEER" blast --udp --dst 10.6.0.9:5060 --count 0 --gap-us 1000 >/dev/null 2>&1 &
+# The traffic's rate: SIPOVL_CHURN_GAP_US between the datagrams of each of
+# the four UDP senders, and as many ms between TCP connections (per
+# namespace). 1000 us (4,000 datagrams/s) kept both vCPUs of the debug kernel
+# busy: rounds of minutes (Documentation/testing.md).
+GAP_US=${SIPOVL_CHURN_GAP_US:-20000}
+for ns in "${LNS[@]}"; do
+	ip netns exec "$ns" "$PEER" blast --udp --dst 10.6.0.9:5060 --count 0 --gap-us "$GAP_US" >/dev/null 2>&1 &
 	on_exit kill $!
-	ip netns exec "$ns" "$PEER" blast --udp --dst '[fd06::9]:5060' --count 0 --gap-us 1000 >/dev/null 2>&1 &
+	ip netns exec "$ns" "$PEER" blast --udp --dst '[fd06::9]:5060' --count 0 --gap-us "$GAP_US" >/dev/null 2>&1 &
 	on_exit kill $!
-	ip netns exec "$ns" bash -c "while :; do '$PEER' send --tcp --timeout 1 --dst 10.6.0.9:5061 --msg x; done" >/dev/null 2>&1 &
+	ip netns exec "$ns" bash -c "while :; do '$PEER' send --tcp --timeout 1 --dst 10.6.0.9:5061 --msg x; sleep $((GAP_US / 1000))e-3; done" >/dev/null 2>&1 &
 	on_exit kill $!
 done
+# cpu_busy: "busy idle" jiffies of all CPUs so far (/proc/stat).
+cpu_busy() {
+	awk '/^cpu /{ t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, $5 + $6 }' /proc/stat
+}
 
 # churn: namespaces with a table, registered sockets and traffic, created and
 # deleted until $TMP/stop appears; counts them in $TMP/churned.
 churn() {
-	local n=0 ns
-	while [ ! -e "$TMP/stop" ]; do
+	local n=0 ns ts
+	while [ ! -e "$TMP/stop" ] && [ "$n" -lt "${SIPOVL_CHURN_MAXNS:-1000000}" ]; do
+		ts=$SECONDS
 		ns=churn-$n-$(mktemp -u XXXXXX)
 		ip netns add "$ns" || break
 		ip -n "$ns" link set lo up
@@ -172,6 +253,7 @@ churn() {
 		ip netns del "$ns"
 		n=$((n + 1))
 		echo "$n" >"$TMP/churned"
+		echo "$((SECONDS - ts))" >>"$TMP/churn.times"
 	done
 }
 churn &
@@ -204,21 +286,27 @@ for r in $(seq 1 "$ROUNDS"); do
 		diag "churn: stopping after $done_rounds rounds ($((SECONDS - t0)) s)"
 		break
 	fi
+	ts=$SECONDS
+	read -r b0 i0 <<<"$(cpu_busy)"
 	[ -d /sys/module/sipovl ] || insmod "$SIPOVL_KO" || { fails=$((fails + 1)); diag "round $r: insmod failed"; break; }
+	t_ins=$((SECONDS - ts))
 	lpids=()
-	for ns in "$L1" "$L2"; do
+	for ns in "${LNS[@]}"; do
 		ip netns exec "$ns" "$CTL" apply "$TMP/t" >/dev/null || { fails=$((fails + 1)); diag "round $r: apply failed in $ns"; }
+		t_apply=$((SECONDS - ts))
 		ip netns exec "$ns" "$PEER" listen -4 --port 9999 >"$TMP/l-$ns.out" 2>/dev/null &
 		lpids+=($!)
 		ip netns exec "$ns" "$PEER" listen -6 --port 9999 >"$TMP/l6-$ns.out" 2>/dev/null &
 		lpids+=($!)
 	done
-	for ns in "$L1" "$L2"; do
+	for ns in "${LNS[@]}"; do
 		busywait 60000 grep -q ready "$TMP/l-$ns.out" "$TMP/l6-$ns.out" >/dev/null ||
 			{ fails=$((fails + 1)); diag "round $r: listener in $ns not ready"; }
 	done
+	t_ready=$((SECONDS - ts))
 	# Steered traffic reaches the listeners, then unload with all of it live.
 	sleep 1
+	tr=$SECONDS
 	if rmmod_bounded "$r"; then
 		done_rounds=$((done_rounds + 1))
 	else
@@ -227,7 +315,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	fi
 	kill "${lpids[@]}" 2>/dev/null
 	wait "${lpids[@]}" 2>/dev/null
-	diag "round $r done at $((SECONDS - t0)) s"
+	read -r b1 i1 <<<"$(cpu_busy)"
+	diag "round $r done at $((SECONDS - t0)) s (insmod ${t_ins} s, tables ${t_apply} s, listeners ready ${t_ready} s, rmmod $((SECONDS - tr)) s; CPUs $(((b1 - b0) * 100 / (b1 - b0 + i1 - i0 + 1)))% busy; namespaces churned so far $(cat "$TMP/churned" 2>/dev/null || echo 0))"
 	[ $fails = 0 ] || break
 done
 touch "$TMP/stop"
@@ -244,7 +333,7 @@ else
 	not_ok "namespaces with registered sockets created and deleted meanwhile: none"
 fi
 
-diag "churn: $done_rounds rounds in $((SECONDS - t0)) s"
+diag "churn: $done_rounds rounds in $((SECONDS - t0)) s; seconds per churned namespace: $(tr '\n' ' ' <"$TMP/churn.times" 2>/dev/null)"
 
 # Steering still works after it all.
 [ -d /sys/module/sipovl ] || insmod "$SIPOVL_KO" || bail_out "insmod failed"

@@ -694,7 +694,7 @@ CONF
 	sd2() { "$B/sipovld" --control "$W/sipovld2.sock" --request "$1" 2>/dev/null; }
 	listening=
 	for _ in $(seq 1 120); do
-		sd2 status | jq -e '[.services[] | select(.name == "sd-echo") | .host.listening] == [true]' > /dev/null 2>&1 &&
+		sd2 status | jq -en 'input | [.services[] | select(.name == "sd-echo") | .host.listening] == [true]' > /dev/null 2>&1 &&
 			{ listening=1; break; }
 		sleep 0.25
 	done

@@ -46,17 +46,20 @@ static size_t group_chans(struct zt_listener *l, struct zt_chan **out)
 
 /*
  * To the application, a group is one listener: established while any member is, an error
- * (from the member it holds) only when none is.
+ * (from the member it holds) only when none is. The primary finding no router but the ones
+ * its siblings are binding on (it lost the race for the router at start) is no error either:
+ * the group is about to be established.
  */
 static void lsn_status(struct zt_listener *l, int err, const char *why)
 {
 	struct zt_listener *p = group_primary(l);
+	struct zt_chan *used[ZT_LSN_MAX];
 
 	if (!p->cbs.on_status)
 		return;
 	if (!err)
 		p->cbs.on_status(p, 0, why, p->user);
-	else if (l == p && !group_established(p))
+	else if (l == p && !group_established(p) && !(err == -ENETUNREACH && group_chans(l, used) > 0))
 		p->cbs.on_status(p, err, why, p->user);
 }
 

@@ -81,31 +81,60 @@ out:
 	return rc;
 }
 
-int zt_ctrls_add_list(struct zt_ctrls *l, const char *body, char *err, size_t errlen)
+/*
+ * The `/controllers` reply: for each member (data[]), each of its edge-client API URLs in order.
+ * @fn returns 0 for the member's next URL, 1 to go on with the next member, -1 to stop with
+ * an error (out of memory). Returns 0, or -1 with @err filled.
+ */
+typedef int (*ctrls_url_fn)(void *arg, const char *url);
+
+static int ctrls_walk(const char *body, ctrls_url_fn fn, void *arg, size_t *members, char *err, size_t errlen)
 {
 	struct json_object *root = json_tokener_parse(body ? body : "");
 	struct json_object *data = zt_jget(root, "data");
-	int added = 0;
+	int rc = 0;
 
 	if (!data || !json_object_is_type(data, json_type_array)) {
 		json_object_put(root);
 		return fail(err, errlen, "%s", "controller list: no data array");
 	}
-	for (size_t i = 0; i < json_object_array_length(data); i++) {
+	for (size_t i = 0; rc >= 0 && i < json_object_array_length(data); i++) {
 		struct json_object *ec = zt_jget(zt_jget(json_object_array_get_idx(data, i), "apiAddresses"),
 						 "edge-client");
+		size_t n = ec && json_object_is_type(ec, json_type_array) ? json_object_array_length(ec) : 0;
 
-		for (size_t j = 0; ec && json_object_is_type(ec, json_type_array) && j < json_object_array_length(ec);
-		     j++) {
-			const char *u = zt_jstr(json_object_array_get_idx(ec, j), "url");
-
-			/* a bad or surplus address is skipped; the others are still learned */
-			if (u && zt_ctrls_add(l, u, NULL, 0) == 1)
-				added++;
-		}
+		if (members)
+			(*members)++;
+		rc = 0;
+		for (size_t j = 0; rc == 0 && j < n; j++)
+			rc = fn(arg, zt_jstr(json_object_array_get_idx(ec, j), "url"));
 	}
 	json_object_put(root);
-	return added;
+	return rc < 0 ? fail(err, errlen, "%s", "controller list: out of memory") : 0;
+}
+
+struct add_arg {
+	struct zt_ctrls *l;
+	int added;
+};
+
+static int add_url(void *arg, const char *url)
+{
+	struct add_arg *a = arg;
+
+	/* a bad or surplus address is skipped; the others are still learned */
+	if (url && zt_ctrls_add(a->l, url, NULL, 0) == 1)
+		a->added++;
+	return 0;
+}
+
+int zt_ctrls_add_list(struct zt_ctrls *l, const char *body, char *err, size_t errlen)
+{
+	struct add_arg a = { .l = l };
+
+	if (ctrls_walk(body, add_url, &a, NULL, err, errlen))
+		return -1;
+	return a.added;
 }
 
 /* ---------------- the members written back to the identity (ztAPIs) ---------------- */
@@ -149,36 +178,21 @@ void zt_urls_free(struct zt_urls *m)
 	memset(m, 0, sizeof(*m));
 }
 
+static int member_url(void *arg, const char *url)
+{
+	if (!is_https_url(url))
+		return 0;
+	/* the member's first usable address, as ziti-sdk-c takes its first */
+	return urls_push(arg, url) ? -1 : 1;
+}
+
 int zt_urls_members(struct zt_urls *m, const char *body, char *err, size_t errlen)
 {
-	struct json_object *root = json_tokener_parse(body ? body : "");
-	struct json_object *data = zt_jget(root, "data");
-
 	memset(m, 0, sizeof(*m));
-	if (!data || !json_object_is_type(data, json_type_array)) {
-		json_object_put(root);
-		return fail(err, errlen, "%s", "controller list: no data array");
+	if (ctrls_walk(body, member_url, m, &m->listed, err, errlen)) {
+		zt_urls_free(m);
+		return -1;
 	}
-	for (size_t i = 0; i < json_object_array_length(data); i++) {
-		struct json_object *ec = zt_jget(zt_jget(json_object_array_get_idx(data, i), "apiAddresses"),
-						 "edge-client");
-		size_t n = ec && json_object_is_type(ec, json_type_array) ? json_object_array_length(ec) : 0;
-
-		m->listed++;
-		for (size_t j = 0; j < n; j++) {
-			const char *u = zt_jstr(json_object_array_get_idx(ec, j), "url");
-
-			if (!is_https_url(u))
-				continue;
-			if (urls_push(m, u)) {
-				zt_urls_free(m);
-				json_object_put(root);
-				return fail(err, errlen, "%s", "controller list: out of memory");
-			}
-			break; /* the member's first usable address, as ziti-sdk-c takes its first */
-		}
-	}
-	json_object_put(root);
 	return 0;
 }
 

@@ -199,7 +199,7 @@ GWB_PID=$!
 on_exit kill "$GWB_PID"
 hosted_b() {
 	"$D" --control "$TMP/b.sock" --request status 2>/dev/null |
-		jq -e '[.services[] | select(.name == "site-b") | .host.listening] == [true]' >/dev/null
+		jq -en 'input | [.services[] | select(.name == "site-b") | .host.listening] == [true]' >/dev/null
 }
 waitfor 300 hosted_b || bail_out "gw-b: site-b not hosted after 300 s: $(tail -3 "$TMP/gwb.log" | tr '\n' '|')"
 say "gw-b hosting site-b at t=$(el)s"
@@ -213,7 +213,7 @@ go_ready() {
 }
 sipovld_ready() {
 	"$D" --control "$TMP/a.sock" --request status 2>/dev/null |
-		jq -e '[.services[] | select(.name == "site-b") | .intercept.installed] == [true]' >/dev/null
+		jq -en 'input | [.services[] | select(.name == "site-b") | .intercept.installed] == [true]' >/dev/null
 }
 start_tun() { # start_tun sipovld|go LOG
 	case $1 in

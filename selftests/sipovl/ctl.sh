@@ -73,7 +73,7 @@ expect_out "add sip-eu (kernel picks id 1)" "" \
 expect_out "show: one line per intercept" \
 	"1: sip-eu proto tcp,udp addr 10.2.0.0/16,fd00:2::/48 port 5060-5061 policy drop" intercept show
 run -j intercept add rtp id 5 proto udp addr 10.3.0.0/16 port 10000-20000,30000 src 10.1.0.0/16 policy pass
-if [ $rc = 0 ] && jq -e '.id == 5 and .name == "rtp" and .protocols == ["udp"] and
+if [ $rc = 0 ] && jq -en 'input | .id == 5 and .name == "rtp" and .protocols == ["udp"] and
 	.ports == [{"low":10000,"high":20000},{"low":30000,"high":30000}] and
 	.sources == ["10.1.0.0/16"] and .policy == "pass"' <<<"$out" >/dev/null; then
 	ok "add -j prints the new intercept as JSON"
@@ -137,7 +137,7 @@ expect_out "after del" "1: sip-eu proto tcp,udp addr 10.2.0.0/16,fd00:2::/48 por
 # ---- JSON ---------------------------------------------------------------------------------
 ctl intercept add rtp id 5 proto udp addr 10.3.0.0/16 port 10000-20000 src 10.1.0.0/16 policy pass >/dev/null
 run -j -s intercept show
-if [ $rc = 0 ] && jq -e 'length == 2 and .[0].id == 1 and .[0].destinations == ["10.2.0.0/16","fd00:2::/48"] and
+if [ $rc = 0 ] && jq -en 'input | length == 2 and .[0].id == 1 and .[0].destinations == ["10.2.0.0/16","fd00:2::/48"] and
 	.[0].stats.packets == 0 and .[1].name == "rtp" and .[1].policy == "pass"' <<<"$out" >/dev/null; then
 	ok "show -j -s: parsed by jq"
 else
@@ -224,14 +224,14 @@ expect_out "stats NAME" "intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 pass
 expect_err "stats: unknown intercept" 1 \
 	'stats: no intercept with id 9 (No such file or directory)' stats show 9
 run -j stats
-if [ $rc = 0 ] && jq -e '(.global | has("lookups") and has("src_denied")) and (.intercepts | length == 2) and
+if [ $rc = 0 ] && jq -en 'input | (.global | has("lookups") and has("src_denied")) and (.intercepts | length == 2) and
 	.intercepts[1].stats.passes == 0' <<<"$out" >/dev/null; then
 	ok "stats -j: parsed by jq"
 else
 	not_ok "stats -j: parsed by jq" "$out"
 fi
 run -j stats reset
-if [ $rc = 0 ] && jq -e 'has("lookups")' <<<"$out" >/dev/null; then ok "stats reset -j"; else not_ok "stats reset -j" "exit $rc: $err"; fi
+if [ $rc = 0 ] && jq -en 'input | has("lookups")' <<<"$out" >/dev/null; then ok "stats reset -j"; else not_ok "stats reset -j" "exit $rc: $err"; fi
 
 # ---- sources, socket, config, lookup ------------------------------------------------------------
 expect_out "sources: empty" "" sources show
@@ -262,8 +262,8 @@ if [ -x "$SOCKREG" ]; then
 	expect_out "socket show: a group of two members" \
 		"socket inet udp port 5999 alive member 0/2 inode $ino"$'\n'"socket inet udp port 5998 alive member 1/2 inode $ino2" socket show
 	run -j socket show
-	[ $rc = 0 ] && jq -e --argjson a "$ino" --argjson b "$ino2" \
-		'map([.port, .member, .members, .inode]) == [[5999, 0, 2, $a], [5998, 1, 2, $b]]' <<<"$out" >/dev/null &&
+	[ $rc = 0 ] && jq -en --argjson a "$ino" --argjson b "$ino2" \
+		'input | map([.port, .member, .members, .inode]) == [[5999, 0, 2, $a], [5998, 1, 2, $b]]' <<<"$out" >/dev/null &&
 		ok "socket show -j: members with index, group size and inode" || not_ok "socket show -j: members" "$out $err"
 	kill "$sockreg2"; wait "$sockreg2" 2>/dev/null
 	one_left() { [ "$(ctl socket show)" = "socket inet udp port 5999 alive member 0/1 inode $ino" ]; }
@@ -288,7 +288,7 @@ else
 	not_ok "config show" "$out $err"
 fi
 run -j config show
-[ $rc = 0 ] && jq -e '.intercepts == 2 and .sockets == [] and (.sources | length == 2)' <<<"$out" >/dev/null &&
+[ $rc = 0 ] && jq -en 'input | .intercepts == 2 and .sockets == [] and (.sources | length == 2)' <<<"$out" >/dev/null &&
 	ok "config show -j" || not_ok "config show -j" "$out"
 expect_out "lookup: match" "1 sip-eu" lookup proto udp src 10.1.2.3 dst 10.2.3.4 dport 5061
 expect_out "lookup: IPv6 match" "1 sip-eu" lookup proto tcp src fd00:1::1 dst fd00:2::5 dport 5060
@@ -296,7 +296,7 @@ expect_out "lookup: allowed source" "5 rtp" lookup proto udp src 10.1.0.9 dst 10
 expect_out "lookup: source not allowed" "no match" lookup proto udp src 10.7.0.9 dst 10.3.0.1 dport 15000
 expect_out "lookup: port outside" "no match" lookup proto udp src 10.1.2.3 dst 10.2.3.4 dport 5062
 run -j lookup proto udp src 10.1.2.3 dst 10.2.3.4 dport 5060
-[ $rc = 0 ] && jq -e '.id == 1 and .name == "sip-eu"' <<<"$out" >/dev/null &&
+[ $rc = 0 ] && jq -en 'input | .id == 1 and .name == "sip-eu"' <<<"$out" >/dev/null &&
 	ok "lookup -j" || not_ok "lookup -j" "$out"
 
 # ---- netns isolation ---------------------------------------------------------------------------------

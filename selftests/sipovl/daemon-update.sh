@@ -137,7 +137,7 @@ kwait() {
 	while :; do
 		tbl=$(ktab)
 		ms=$((($(date +%s%N) - t0) / 1000000))
-		if jq -e "$2" <<<"$tbl" >/dev/null 2>&1; then
+		if jq -en "input | $2" <<<"$tbl" >/dev/null 2>&1; then
 			if [ "$ms" -le $((UPDATE_BOUND * 1000)) ]; then
 				ok "$1 (in $ms ms, bound ${UPDATE_BOUND} s)"
 				return 0
@@ -273,7 +273,7 @@ st a reload >/dev/null
 memlimit() { [ "$(st a | jq '.memory.limit')" = "$1" ]; }
 waitfor 10 memlimit 4096 # the reload runs after the reply
 cf=$(st a | jq -c .config)
-if jq -e '.memory_limit_bytes == 4096 and .udp_idle_timeout_s == 9 and .log_level == 6' <<<"$cf" >/dev/null &&
+if jq -en 'input | .memory_limit_bytes == 4096 and .udp_idle_timeout_s == 9 and .log_level == 6' <<<"$cf" >/dev/null &&
 	grep -q 'reloaded: log level 7 -> 6, UDP idle 6 -> 9 s, memory limit 268435456 -> 4096 bytes' "$TMP/a.log"; then
 	ok "the reload applied log level, UDP idle timeout and memory bound ($cf)"
 else
@@ -358,7 +358,7 @@ hup_a() {
 echo '{"udp_idle_timeout_s": 9, "memory_limit_mb": "lots"}' >"$TMP/a.conf"
 hup_a
 if grep -q "config $TMP/a.conf: memory_limit_mb: expected" "$TMP/a.log" && grep -q 'reload failed: keeping' "$TMP/a.log" &&
-	st a | jq -e '.config.memory_limit_bytes == 268435456 and .config.log_level == 7 and .config.udp_idle_timeout_s == 6' >/dev/null; then
+	st a | jq -en 'input | .config.memory_limit_bytes == 268435456 and .config.log_level == 7 and .config.udp_idle_timeout_s == 6' >/dev/null; then
 	ok "SIGHUP with a broken config file: logged ($(grep -o "config $TMP/a.conf: .*" "$TMP/a.log" | tail -1 | sed "s#$TMP/##")), running configuration kept"
 else
 	not_ok "SIGHUP with a broken config file: logged, running configuration kept" \
@@ -428,7 +428,7 @@ ip netns exec "$GWA" "$CTL" intercept del stray >/dev/null 2>&1
 IDS="\"$SIPOVLD_ZN_DIR/gw-a.json\",\"$SIPOVLD_ZN_DIR/gw-b.json\"" gwconf a
 hup_a || not_ok "gw-a logged the reload"
 two() {
-	st a | jq -e '(.identities | length) == 2 and all(.identities[]; .ready) and
+	st a | jq -en 'input | (.identities | length) == 2 and all(.identities[]; .ready) and
 		([.services[] | select(.name == "site-b" and .identity == "gw-a") | .intercept.installed] == [true]) and
 		([.services[] | select(.name == "site-a" and .identity == "gw-b") | .intercept.installed] == [true]) and
 		([.services[] | select(.name == "site-a" and .identity == "gw-a") | .host.listening] == [true]) and
@@ -445,7 +445,7 @@ printf '{"ztAPI":"https://10.99.0.1:1280","id":{"cert":"pem:garbage","key":"pem:
 IDS="\"$SIPOVLD_ZN_DIR/gw-a.json\",\"$TMP/broken.json\"" gwconf a
 hup_a || not_ok "gw-a logged the reload"
 one() {
-	st a | jq -e --arg b "$TMP/broken.json" '(.identities | length) == 2 and
+	st a | jq -en --arg b "$TMP/broken.json" 'input | (.identities | length) == 2 and
 		any(.identities[]; .file == $b and (.ready | not) and (.error | length) > 0) and
 		all(.services[]; .identity == "gw-a")' >/dev/null && [ "$(ktab | jq -c '[.[].name]')" = '["site-b"]' ]
 }

@@ -38,7 +38,7 @@ gateways_ready
 for g in "a GWA 1" "b GWB 1"; do
 	set -- $g
 	socks=$(ip netns exec "${!2}" "$CTL" -j socket show)
-	if jq -e --argjson n "$3" 'length == 4 * $n and all(.[]; .members == $n and .alive) and
+	if jq -en --argjson n "$3" 'input | length == 4 * $n and all(.[]; .members == $n and .alive) and
 		([.[] | [.family, .protocol]] | unique | length) == 4' <<<"$socks" >/dev/null; then
 		ok "gw-$1 (workers $3): $3 registered socket(s) per family and protocol"
 	else
@@ -48,7 +48,7 @@ done
 
 # The kernel table is what the service says.
 tbl=$(ip netns exec "$GWA" "$CTL" -j intercept show)
-if jq -e '.[] | select(.name == "site-b") | (.destinations | sort) == ["10.2.0.0/24","fd02::/64"] and
+if jq -en 'input | .[] | select(.name == "site-b") | (.destinations | sort) == ["10.2.0.0/24","fd02::/64"] and
 	(.ports | length) == 3' <<<"$tbl" >/dev/null; then
 	ok "gw-a kernel intercept site-b: CIDRs and port ranges from intercept.v1"
 else
@@ -172,7 +172,7 @@ calls_watch() {
 	local _
 	for _ in $(seq 1 500); do
 		SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls >"$TMP/calls-$1.json" 2>/dev/null &&
-			jq -e '[.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] |
+			jq -en 'input | [.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] |
 				length > 0' "$TMP/calls-$1.json" >/dev/null &&
 			return 0
 		sleep 0.2
@@ -224,7 +224,7 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	run=$(jq -c '[.calls[] | select(.state == "confirmed")][0] | {caller, callee, codec,
 		media: [.streams[] | .side + " " + .rtp], flow: (.media_flows[0].rtp | "\(.flow) \(.local) <-> \(.remote)")}' \
 		"$TMP/calls-$t.json" 2>/dev/null)
-	if [ $wrc = 0 ] && jq -e '.caller == "sipp@10.1.0.2:5061" and .callee == "service@10.2.0.2:5060" and
+	if [ $wrc = 0 ] && jq -en 'input | .caller == "sipp@10.1.0.2:5061" and .callee == "service@10.2.0.2:5060" and
 		(.media | map(test("^caller 10\\.1\\.0\\.2:[0-9]+$")) | any) and
 		(.media | map(test("^callee 10\\.2\\.0\\.2:7230$")) | any) and
 		(.flow | test("^intercept-udp 10\\.1\\.0\\.2:[0-9]+ <-> 10\\.2\\.0\\.2:7230$"))' <<<"$run" >/dev/null 2>&1; then
@@ -262,7 +262,7 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 sip_call u1 2
 sip_call t1 2
 sv=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls | jq -c .stats)
-if jq -e '.malformed == 0 and .calls_started >= 4 and .limit_hits == 0' <<<"$sv" >/dev/null &&
+if jq -en 'input | .malformed == 0 and .calls_started >= 4 and .limit_hits == 0' <<<"$sv" >/dev/null &&
 	! grep -Eqi 'Via: SIP/2\.0|CSeq: [0-9]+ [A-Z]|c=IN IP' "$TMP/a.log" "$TMP/b.log"; then
 	ok "SIP view at gw-a: no malformed message, no SIP header or body in the logs ($sv)"
 else
@@ -415,7 +415,7 @@ while i < int(sys.argv[1]) and not os.path.exists(sys.argv[2]):
 print("sent %d" % i, flush=True)' $HJ_N "$TMP/hj.stop" >"$TMP/hj-b.out" 2>&1 &
 hj_src=$!
 hj_flow='[.[] | select(.type == "intercept-udp" and .client == "10.2.0.2:7352" and .connected)] | length == 1'
-waitfor 30 bash -c "\"$D\" --control $TMP/b.sock --request flows | jq -e '$hj_flow' >/dev/null" ||
+waitfor 30 bash -c "\"$D\" --control $TMP/b.sock --request flows | jq -en 'input | $hj_flow' >/dev/null" ||
 	diag "gw-b has no connected flow for phone B's stream: $(st b flows | jq -c .)"
 ip netns exec "$GWA" "$BIN/zt-tool" dial -i "$SIPOVLD_ZN_DIR/gw-c.json" -s site-b --terminator-identity gw-b --udp \
 	--count 1 --size 64 --timeout-ms 20000 \
@@ -608,7 +608,7 @@ done
 for ns in "$GWA" "$GWB"; do
 	n=$(ip netns exec "$ns" "$CTL" -j intercept show | jq length)
 	cfg=$(ip netns exec "$ns" "$CTL" -j config show 2>&1)
-	if [ "$n" = 0 ] && jq -e '(.sockets // [] | map(select(.alive)) | length) == 0 and ((.sources // []) | length) == 0' \
+	if [ "$n" = 0 ] && jq -en 'input | (.sockets // [] | map(select(.alive)) | length) == 0 and ((.sources // []) | length) == 0' \
 		<<<"$cfg" >/dev/null; then
 		ok "${ns%%-*}: after SIGTERM no intercepts, sources or live sockets remain"
 	else

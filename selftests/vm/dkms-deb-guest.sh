@@ -59,7 +59,7 @@ start_gw b "$GWB"
 gateways_ready
 
 registered() {
-	st a | jq -e '.kernel | (.error == null)' >/dev/null || { st a | jq -c .kernel; return 1; }
+	st a | jq -en 'input | .kernel | (.error == null)' >/dev/null || { st a | jq -c .kernel; return 1; }
 }
 check "the packaged sipovld drives the DKMS module (no kernel error in its status)" registered
 privs() {
@@ -128,7 +128,7 @@ on_exit kill "$uac"
 # the call confirmed at gw-a, with RTP steered for its media, and echoed back to the caller
 rtp_flows() {
 	SIPOVLD_CTL_SOCK=$TMP/a.sock "$PKG_CTL" -j calls >"$TMP/calls.json" 2>/dev/null &&
-		jq -e '[.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] |
+		jq -en 'input | [.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] |
 			length > 0' "$TMP/calls.json" >/dev/null && [ "$(cnt "$PA")" -gt 10 ] && [ "$(cnt "$PB")" -gt 10 ]
 }
 if waitfor 120 rtp_flows; then

@@ -396,7 +396,7 @@ EOF
 succeeds "apply --check: valid file, no kernel needed" apply --check "$tmp/good.conf"
 [ -z "$out" ] && ok "apply --check prints nothing without -j" || not_ok "apply --check prints nothing without -j" "$out"
 run -j apply --check "$tmp/good.conf"
-if [ $rc = 0 ] && jq -e 'length == 3 and .[0].name == "sip-eu" and .[0].id == 2 and
+if [ $rc = 0 ] && jq -en 'input | length == 3 and .[0].name == "sip-eu" and .[0].id == 2 and
 	.[0].protocols == ["tcp","udp"] and .[0].destinations == ["10.2.0.0/16","fd00:2::/48"] and
 	.[0].ports == [{"low":5060,"high":5061}] and .[0].sources == ["10.1.0.0/16"] and
 	.[0].policy == "drop" and .[1].id == 1 and .[1].policy == "pass" and

@@ -181,7 +181,7 @@ time.sleep(120)' "$W/sd.sock" 20 >"$W/silent.out" 2>&1 &
 		sd_status "$SAN_SD" >"$W/st2.json"
 		t1=$(date +%s%N)
 		ms=$(((t1 - t0) / 1000000))
-		if grep -q connected "$W/silent.out" && jq -e .version "$W/st2.json" >/dev/null 2>&1 && [ $ms -lt 5000 ]; then
+		if grep -q connected "$W/silent.out" && jq -en 'input | .version' "$W/st2.json" >/dev/null 2>&1 && [ $ms -lt 5000 ]; then
 			ok "control socket: 20 silent clients connected, status answered in $ms ms"
 		else
 			notok "control socket: 20 silent clients connected, status took $ms ms (limit 5000)"
@@ -198,7 +198,7 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		sd_status "$SAN_SD" >"$W/st3.json"
 		t1=$(date +%s%N)
 		ms=$(((t1 - t0) / 1000000))
-		if jq -e .version "$W/st3.json" >/dev/null 2>&1 && [ $ms -lt 5000 ]; then
+		if jq -en 'input | .version' "$W/st3.json" >/dev/null 2>&1 && [ $ms -lt 5000 ]; then
 			ok "control socket: a client that never reads its reply; status answered in $ms ms"
 		else
 			notok "control socket: a client that never reads its reply; status took $ms ms (limit 5000)"
@@ -207,7 +207,7 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		wait "$silent" "$noread" 2>/dev/null
 		# the "calls" request: the SIP view is on by default, nothing followed yet
 		timeout 30 "$SAN_SD" --control "$SOCK" --request calls >"$W/calls.json" 2>/dev/null
-		if jq -e '.enabled == true and .calls == [] and .stats.calls_active == 0 and .stats.calls_max == 1024' \
+		if jq -en 'input | .enabled == true and .calls == [] and .stats.calls_active == 0 and .stats.calls_max == 1024' \
 			"$W/calls.json" >/dev/null 2>&1; then
 			ok "control socket: \"calls\" answers (SIP view on, no call, calls_max 1024)"
 		else

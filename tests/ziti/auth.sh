@@ -45,7 +45,7 @@ CONF
 	ready=
 	for _ in $(seq 1 240); do
 		"$sd" --control "$D/sipovld.sock" --request status 2>/dev/null |
-			jq -e '[.services[] | select(.name == "sm-svc") | .host.listening] == [true]' > /dev/null 2>&1 &&
+			jq -en 'input | [.services[] | select(.name == "sm-svc") | .host.listening] == [true]' > /dev/null 2>&1 &&
 			{ ready=1; break; }
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.25
@@ -136,7 +136,7 @@ redial_tests() {
 	local ready='' hold redial n2 ctr
 	for _ in $(seq 1 120); do
 		"$sd" --control "$D/sipovld.sock" --request status 2>/dev/null |
-			jq -e '[.services[] | select(.name == "sm-udp") | .host.listening] == [true]' > /dev/null 2>&1 &&
+			jq -en 'input | [.services[] | select(.name == "sm-udp") | .host.listening] == [true]' > /dev/null 2>&1 &&
 			{ ready=1; break; }
 		sleep 0.25
 	done

@@ -191,7 +191,7 @@ CONF
 		sd_pid=$BGPID
 		for _ in $(seq 1 160); do
 			"$SD" --control "$D/sipovld.sock" --request status 2>/dev/null |
-				jq -e '[.services[] | select(.name == "dns-udp" or .name == "dns-tcp") | .host.listening] == [true, true]' \
+				jq -en 'input | [.services[] | select(.name == "dns-udp" or .name == "dns-tcp") | .host.listening] == [true, true]' \
 				> /dev/null 2>&1 && break
 			sleep 0.25
 		done

@@ -301,7 +301,7 @@ GWB_PID=$BGPID
 if [ -n "$GWB_SKIP" ]; then
 	skip "gateway B restarted with ctrl1 down reaches the cluster through its ztAPIs" "$GWB_SKIP"
 elif ms=$(wait_dial go-udp-e2e 3 60000) &&
-	"$SD" --control "$W/gwb.sock" --request status 2>/dev/null | jq -e '.identities[0].ready == true' > /dev/null; then
+	"$SD" --control "$W/gwb.sock" --request status 2>/dev/null | jq -en 'input | .identities[0].ready == true' > /dev/null; then
 	ok "gateway B restarted with ctrl1 down (ctrl2, ctrl3 up, leader ctrl$ldr) reaches the cluster through its ztAPIs: ready, hosts go-udp-e2e (dialled through ctrl3 $(( $(now_ms) - t_b )) ms after its start)"
 else
 	notok "gateway B restarted with ctrl1 down: not ready / go-udp-e2e not hosted within 60 s"

@@ -58,7 +58,7 @@ CONF
 	pid=$BGPID
 	rtp_sd() { "$sd" --control "$D/sipovld.sock" --request status 2>/dev/null; }
 	for _ in $(seq 1 160); do
-		rtp_sd | jq -e '[.services[] | select(.name == "rtp-udp" or .name == "rtp-bulk") | .host.listening] == [true, true]' \
+		rtp_sd | jq -en 'input | [.services[] | select(.name == "rtp-udp" or .name == "rtp-bulk") | .host.listening] == [true, true]' \
 			> /dev/null 2>&1 && break
 		sleep 0.25
 	done
@@ -103,7 +103,7 @@ CONF
 	else
 		notok "rtp: next to a bulk TCP transfer, RTP p99 latency ${load:-?} ms (alone $base ms, bound +$RTP_ADDED_P99_MS ms), p50 ${med1:-?} ms (alone $med0 ms, bound +$RTP_ADDED_P50_MS ms)"
 	fi
-	if [ -n "$dropped" ] && jq -e '.identities[0].datagrams_dropped_late >= 0' "$D/status.json" > /dev/null 2>&1; then
+	if [ -n "$dropped" ] && jq -en 'input | .identities[0].datagrams_dropped_late >= 0' "$D/status.json" > /dev/null 2>&1; then
 		ok "rtp: sipovld status counts datagrams dropped past the latency bound ($dropped)"
 	else
 		notok "rtp: sipovld status has no datagrams_dropped_late counter"

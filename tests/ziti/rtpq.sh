@@ -50,7 +50,7 @@ CONF
 	pid=$BGPID
 	rq_sd() { "$sd" --control "$D/sipovld.sock" --request "$1" 2>/dev/null; }
 	for _ in $(seq 1 160); do
-		rq_sd status | jq -e '[.services[] | select(.name == "rtpq-udp") | .host.listening] == [true]' \
+		rq_sd status | jq -en 'input | [.services[] | select(.name == "rtpq-udp") | .host.listening] == [true]' \
 			> /dev/null 2>&1 && break
 		sleep 0.25
 	done

@@ -507,7 +507,7 @@ CONF
 		{ notok "sipovld: \$tunneler_id.name from the controller (ready=$ready name=$name)"; tail -15 "$W/sipovld.log" | diag; }
 	for _ in $(seq 1 120); do
 		"$SD" --control "$W/sipovld.sock" --request status 2>/dev/null |
-			jq -e '[.services[] | select(.name == "sd-dead" or .name == "sd-slow") | .host.listening] == [true, true]' \
+			jq -en 'input | [.services[] | select(.name == "sd-dead" or .name == "sd-slow") | .host.listening] == [true, true]' \
 			> /dev/null 2>&1 && break
 		sleep 0.25
 	done
@@ -605,7 +605,7 @@ CONF
 	sd3() { "$SD" --control "$W/sipovld3.sock" --request "$1" 2>/dev/null; }
 	sd3_flows() { sd3 status | jq -r '.flows.host_tcp // empty'; }
 	for _ in $(seq 1 120); do
-		sd3 status | jq -e '[.services[] | select(.name == "sd-hold") | .host.listening] == [true]' > /dev/null 2>&1 && break
+		sd3 status | jq -en 'input | [.services[] | select(.name == "sd-hold") | .host.listening] == [true]' > /dev/null 2>&1 && break
 		sleep 0.25
 	done
 	# flow_life [T_ON]: ms from the flow's appearance at sipovld (at T_ON ms when given) to its

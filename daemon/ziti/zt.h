@@ -128,6 +128,11 @@ struct zt_opts {
 	 * (default 100 ms); datagrams are written before stream data.
 	 */
 	unsigned dgram_max_age_ms;
+	/*
+	 * Posture responses (zt_posture.c) are posted at most once per posture_min_ms (default
+	 * 5000): a later need to answer waits for the rest of the interval.
+	 */
+	unsigned posture_min_ms;
 };
 enum { ZT_AUTH_MODE_LEGACY = 0, ZT_AUTH_MODE_AUTO = 1, ZT_AUTH_MODE_OIDC = 2 };
 

@@ -493,8 +493,12 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 			return;
 		}
 		if (c->state == ZT_C_CONNECTING) {
-			/* a stale Dial session (API session replaced, service re-created): retry once */
-			if (strcasestr(why, "invalid session") && c->attempts < 3) {
+			/*
+			 * A stale Dial session (API session replaced, service re-created; or removed
+			 * by the controller, e.g. when its posture checks failed after a controller
+			 * restart: the router then says "session closed"): retry with a new one.
+			 */
+			if ((strcasestr(why, "invalid session") || strcasestr(why, "session closed")) && c->attempts < 3) {
 				struct zt_svc *s = zt_svc_find(c->ctx, c->service);
 
 				zt_log(c->ctx, 2, "dial %s: router says '%s', new session", c->service, why);

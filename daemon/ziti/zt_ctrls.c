@@ -304,10 +304,16 @@ void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_re
 
 	if (r->status != 0 && r->status < 500) {
 		zt_ctrls_ok(l, idx);
+		if (ctx->posture.ctrl_lost) {
+			/* restarted, or another member: it may not have the posture answers */
+			ctx->posture.ctrl_lost = false;
+			zt_posture_resend(ctx, "the controller answers again");
+		}
 		return;
 	}
 	if (r->status == 0 && r->err && strstr(r->err, "out of memory"))
 		return;
+	ctx->posture.ctrl_lost = true;
 	if (idx >= l->n || idx != l->cur)
 		return;
 	snprintf(was, sizeof(was), "%s:%s", l->v[idx].host, l->v[idx].port);

@@ -114,6 +114,16 @@ void zt_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const ch
 	resp_error(r, buf, len, what);
 }
 
+bool zt_resp_code_is(const struct zt_http_resp *r, const char *code)
+{
+	struct json_object *root = json_tokener_parse(r->body ? r->body : "");
+	const char *c = jstr(jget(root, "error"), "code");
+	bool is = c && !strcmp(c, code);
+
+	json_object_put(root);
+	return is;
+}
+
 void zt_ctx_ready(struct zt_ctx *ctx, int err, const char *msg)
 {
 	ready(ctx, err, msg);
@@ -673,6 +683,8 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 		ctx->o.refresh_min_ms = 1000;
 	if (!ctx->o.start_timeout_ms)
 		ctx->o.start_timeout_ms = 30000;
+	if (!ctx->o.posture_min_ms)
+		ctx->o.posture_min_ms = 5000;
 	if (cbs)
 		ctx->cbs = *cbs;
 	ctx->user = user;

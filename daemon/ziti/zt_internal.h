@@ -377,10 +377,17 @@ struct zt_svc *zt_svc_find(struct zt_ctx *ctx, const char *name);
 enum zt_auth_state { ZT_AUTH_NONE, ZT_AUTH_PENDING, ZT_AUTH_OK };
 
 /* zt_posture.c's state in a context */
+#define ZT_POSTURE_NOTED_MAX 32
 struct zt_posture {
 	struct zt_http *req;   /* the POST in flight */
 	char *pending, *sent;  /* "API-session-id responses-JSON": in flight, last accepted */
-	char *noted;           /* the last still-failing check logged (with what was sent) */
+	uint64_t posted_ms;    /* when the last POST went out (0: never) */
+	bool ctrl_lost;        /* a controller request failed since the last one answered */
+	unsigned resends;      /* sent again since a session was last created: doubles the wait */
+	/* the still-failing checks logged ("service/type") for the answers noted_for */
+	char *noted[ZT_POSTURE_NOTED_MAX];
+	size_t n_noted;
+	char *noted_for;
 	unsigned failures;
 	struct zt_timer retry;
 };
@@ -477,6 +484,14 @@ struct json_object *zt_posture_build(struct json_object *services, const struct 
 /* after a listing: true when responses went out (the services are listed again on their reply) */
 bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services);
 void zt_posture_note_failing(struct zt_ctx *ctx, const char *service, const char *type);
+/*
+ * The controller may have lost the answers (a session refused 409 INVALID_POSTURE, or the
+ * controller answering again after failed requests: restarted, or another HA member): send
+ * them again, once the minimum interval since the last POST has passed.
+ */
+void zt_posture_resend(struct zt_ctx *ctx, const char *why);
+/* a session was created: the answers are in place (a later need to resend waits the minimum only) */
+void zt_posture_session_ok(struct zt_ctx *ctx);
 void zt_posture_init(struct zt_ctx *ctx);
 void zt_posture_free(struct zt_ctx *ctx);
 
@@ -519,6 +534,8 @@ struct json_object *zt_jget(struct json_object *o, const char *key);
 const char *zt_jstr(struct json_object *o, const char *key);
 /* "what: HTTP status code: message" or "what: transport error" */
 void zt_resp_error(const struct zt_http_resp *r, char *buf, size_t len, const char *what);
+/* whether an error reply's envelope carries the error code @code (e.g. INVALID_POSTURE) */
+bool zt_resp_code_is(const struct zt_http_resp *r, const char *code);
 /* zt_services.c */
 void zt_services_list(struct zt_ctx *ctx);
 void zt_services_poll_timer_cb(void *arg);

@@ -18,8 +18,15 @@
  * passed without answering, so this costs one request per session), then the services are
  * listed again so that the checks' new isPassing is seen;
  * a context is reported ready only after that, so a dial right after start-up is not refused.
+ * The controller keeps the answers in memory only: a restarted controller, or another member
+ * of an HA cluster, has none while the API session (the key of what was sent) lives on. So
+ * they are sent again when a session request is refused 409 INVALID_POSTURE and when the
+ * controller answers again after failed requests (zt_posture_resend).
+ * POSTs are at least posture_min_ms apart (a later need waits for the rest of the interval),
+ * and none goes while a failed one waits out its backoff. MAC addresses are sorted, so that
+ * the answer does not change with the order the kernel lists interfaces in.
  * An answer the controller still finds failing (a MAC the check does not list) is not resent
- * until the answers or the session change: it is logged once with what was sent.
+ * until the answers or the session change: it is logged once per check with what was sent.
  *
  * zt_posture_build() is free of I/O (unit tests); zt_posture_facts_read() reads the host.
  */
@@ -98,6 +105,11 @@ static void add_unsupported(char *buf, size_t len, const char *type)
 	snprintf(buf + off, len - off, "%s%s", off ? ", " : "", type);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static bool have_response(struct json_object *arr, const char *id)
 {
 	for (size_t i = 0; i < json_object_array_length(arr); i++)
@@ -150,9 +162,14 @@ struct json_object *zt_posture_build(struct json_object *services, const struct 
 					json_object_object_add(r, "build", json_object_new_string(f->os_build));
 				} else {
 					struct json_object *m = json_object_new_array();
+					const char *sorted[ZT_POSTURE_MAX_MACS];
+					size_t nm = f->n_macs < ZT_POSTURE_MAX_MACS ? f->n_macs : ZT_POSTURE_MAX_MACS;
 
-					for (size_t k = 0; m && k < f->n_macs; k++)
-						json_object_array_add(m, json_object_new_string(f->macs[k]));
+					for (size_t k = 0; k < nm; k++)
+						sorted[k] = f->macs[k];
+					qsort(sorted, nm, sizeof(sorted[0]), cmp_str);
+					for (size_t k = 0; m && k < nm; k++)
+						json_object_array_add(m, json_object_new_string(sorted[k]));
 					json_object_object_add(r, "macAddresses", m);
 				}
 				json_object_array_add(out, r);
@@ -163,6 +180,23 @@ struct json_object *zt_posture_build(struct json_object *services, const struct 
 }
 
 /* ---------------- sending (event loop) ---------------- */
+
+static void noted_clear(struct zt_posture *p)
+{
+	for (size_t i = 0; i < p->n_noted; i++)
+		free(p->noted[i]);
+	p->n_noted = 0;
+	free(p->noted_for);
+	p->noted_for = NULL;
+}
+
+/* the answers of a "session-id answers" key */
+static const char *key_answers(const char *key)
+{
+	const char *sp = strchr(key, ' ');
+
+	return sp ? sp + 1 : key;
+}
 
 static void post_cb(void *arg, const struct zt_http_resp *r)
 {
@@ -176,6 +210,10 @@ static void post_cb(void *arg, const struct zt_http_resp *r)
 		p->sent = p->pending;
 		p->pending = NULL;
 		p->failures = 0;
+		if (!p->noted_for || strcmp(p->noted_for, key_answers(p->sent))) {
+			noted_clear(p); /* other answers: a check still failing is news again */
+			p->noted_for = strdup(key_answers(p->sent));
+		}
 		zt_log(ctx, 2, "posture responses accepted: %s", p->sent);
 		zt_services_list(ctx); /* the checks' new isPassing, then ready */
 		return;
@@ -209,6 +247,8 @@ bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services)
 
 	if (p->req)
 		return true; /* its reply lists the services again */
+	if (zt_timer_armed(&p->retry))
+		return false; /* a failed POST waits out its backoff, or the interval is not over */
 	zt_posture_facts_read(&f);
 	struct json_object *resp = zt_posture_build(services, &f, NULL, 0);
 
@@ -229,6 +269,15 @@ bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services)
 		json_object_put(resp);
 		return false;
 	}
+	uint64_t now = zt_now_ms();
+
+	if (p->posted_ms && now < p->posted_ms + ctx->o.posture_min_ms) {
+		/* answered a moment ago: the listing at the end of the interval answers this */
+		zt_timer_start(ctx->loop, &p->retry, p->posted_ms + ctx->o.posture_min_ms - now);
+		free(key);
+		json_object_put(resp);
+		return false;
+	}
 	snprintf(path, sizeof(path), "%s/posture-response-bulk", ctx->edge_path);
 	p->req = zt_http_request(ctx, "POST", path, json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN),
 				 post_cb, ctx);
@@ -240,25 +289,54 @@ bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services)
 	}
 	free(p->pending);
 	p->pending = key;
+	p->posted_ms = now;
 	return true;
 }
 
-/* A check sipovld answered and the controller still finds failing: once per answer. */
+void zt_posture_resend(struct zt_ctx *ctx, const char *why)
+{
+	struct zt_posture *p = &ctx->posture;
+	uint64_t now = zt_now_ms(), due;
+
+	if (!p->sent || p->req)
+		return; /* nothing answered yet, or an answer on its way (its reply lists again) */
+	free(p->sent);
+	p->sent = NULL;
+	/* a check that really fails refuses every session: each time again, twice as late */
+	due = p->posted_ms + ((uint64_t)ctx->o.posture_min_ms << (p->resends < 6 ? p->resends : 6));
+	p->resends++;
+	zt_log(ctx, 2, "posture responses: sending them again in %llu ms (%s)",
+	       (unsigned long long)(due > now ? due - now : 0), why);
+	if (zt_timer_armed(&p->retry))
+		zt_timer_stop(ctx->loop, &p->retry);
+	zt_timer_start(ctx->loop, &p->retry, due > now ? due - now : 0);
+}
+
+void zt_posture_session_ok(struct zt_ctx *ctx)
+{
+	ctx->posture.resends = 0;
+}
+
+/* A check sipovld answered and the controller still finds failing: once per check and answer. */
 void zt_posture_note_failing(struct zt_ctx *ctx, const char *service, const char *type)
 {
 	struct zt_posture *p = &ctx->posture;
 	char *k = NULL;
 
-	if (!p->sent || asprintf(&k, "%s/%s %s", service, type, p->sent) < 0)
+	if (!p->noted_for || asprintf(&k, "%s/%s", service, type) < 0)
 		return;
-	if (p->noted && !strcmp(p->noted, k)) {
-		free(k);
+	for (size_t i = 0; i < p->n_noted; i++)
+		if (!strcmp(p->noted[i], k)) {
+			free(k);
+			return;
+		}
+	if (p->n_noted == ZT_POSTURE_NOTED_MAX) {
+		free(k); /* that many failing checks: the first ones were logged */
 		return;
 	}
-	free(p->noted);
-	p->noted = k;
+	p->noted[p->n_noted++] = k;
 	zt_log(ctx, 1, "service %s: its %s posture check still fails with this host's answer (%s)", service, type,
-	       strchr(p->sent, ' ') ? strchr(p->sent, ' ') + 1 : p->sent);
+	       p->noted_for);
 }
 
 void zt_posture_init(struct zt_ctx *ctx)
@@ -275,6 +353,6 @@ void zt_posture_free(struct zt_ctx *ctx)
 	p->req = NULL;
 	free(p->sent);
 	free(p->pending);
-	free(p->noted);
+	noted_clear(p);
 	memset(p, 0, sizeof(*p));
 }

@@ -74,6 +74,8 @@ static void sess_cb(void *arg, const struct zt_http_resp *r)
 	}
 	if (r->status != 201 && r->status != 200) {
 		zt_resp_error(r, err, sizeof(err), q->type == ZT_PERM_DIAL ? "create Dial session" : "create Bind session");
+		if (r->status == 409 && zt_resp_code_is(r, "INVALID_POSTURE"))
+			zt_posture_resend(ctx, "a session was refused: INVALID_POSTURE");
 		zt_session_cb cb = q->cb;
 		void *a = q->arg;
 
@@ -97,6 +99,7 @@ static void sess_cb(void *arg, const struct zt_http_resp *r)
 		cb(a, NULL, -EPROTO, "create session: malformed response");
 		return;
 	}
+	zt_posture_session_ok(ctx);
 	s->refs = 1;
 	s->token = strdup(tok);
 	s->id = zt_jstr(data, "id") ? strdup(zt_jstr(data, "id")) : NULL;

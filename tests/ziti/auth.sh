@@ -230,8 +230,34 @@ posture_tests() {
 			grep -E "posture|FAILED|dial:" "$D/bad-$mode.log" | tail -5 | diag
 		fi
 	done
+	# The controller keeps posture answers in memory: restarted, it has none for ps-id1 (whose
+	# API session lives on) and removes its Dial session. A client dialing every 300 ms must
+	# answer again and fetch a new session ("session closed" from the router), not stay refused.
+	local pp t_back res good=0
+	"$zt" probe -i "$D/ps-id1.json" -s ps-ok --interval-ms 300 --poll-ms 1000 -v --log "$D/probe.log" \
+		> "$D/probe.err" 2>&1 &
+	pp=$!
+	PIDS+=("$pp")
+	for _ in $(seq 1 60); do grep -q '^ok' "$D/probe.log" 2>/dev/null && break; sleep 0.25; done
+	"$TOP/tests/ziti/zitinet.sh" restart-controller "$NET" 1 > "$D/restart.log" 2>&1
+	t_back=$(now_ms)
+	for _ in $(seq 1 80); do
+		res=$(awk -v t="$t_back" '$1 != "log" && $2 >= t { print $1 }' "$D/probe.log" | tail -5 | tr '\n' ' ')
+		[ "$res" = "ok ok ok ok ok " ] && { good=1; break; }
+		sleep 0.25
+	done
+	kill "$pp" 2>/dev/null
+	wait "$pp" 2>/dev/null
+	if [ "$good" = 1 ] && grep -q "posture responses: sending them again" "$D/probe.err"; then
+		ok "posture: after a controller restart (answers lost) the dials work again: answered again, new Dial session" \
+			"($(awk -v t="$t_back" '$1 == "fail" && $2 >= t' "$D/probe.log" | wc -l) refused after the restart)"
+	else
+		notok "posture: dials after a controller restart (last results: ${res:-none})"
+		grep -E "posture|WARN" "$D/probe.err" | tail -4 | diag
+		awk -v t="$t_back" '$1 == "fail" && $2 >= t' "$D/probe.log" | tail -2 | diag
+	fi
 	san_clean "$D/ok-legacy.log" && san_clean "$D/ok-oidc.log" && san_clean "$D/bad-legacy.log" &&
-		san_clean "$D/bad-oidc.log" && ok "posture: no ASan/UBSan/leak report" ||
+		san_clean "$D/bad-oidc.log" && san_clean "$D/probe.err" && ok "posture: no ASan/UBSan/leak report" ||
 		notok "posture: sanitizer report in the dials' logs"
 }
 

@@ -158,7 +158,13 @@ static void fake_answer(void *arg)
 		fk.n_refresh++;
 		r.status = 200;
 		snprintf(body, sizeof(body), "{\"data\":{\"expirationSeconds\":%d}}", fk.exp_s);
+	} else if (path_match(h->path, "/sessions$") && fk.sess_409 > 0) {
+		fk.sess_409--;
+		r.status = 409;
+		snprintf(body, sizeof(body), "{\"error\":{\"code\":\"INVALID_POSTURE\",\"message\":"
+			 "\"the posture checks of the policy are not passing\"}}");
 	} else if (path_match(h->path, "/sessions$")) {
+		fk.n_sess++;
 		r.status = 201;
 		snprintf(body, sizeof(body), "{\"data\":{\"id\":\"s1\",\"token\":\"st\",\"edgeRouters\":"
 			 "[{\"name\":\"er\",\"urls\":{\"tls\":\"tls://127.0.0.1:1\"}}]}}");
@@ -660,6 +666,7 @@ static void test_failover_legacy(void)
 	ctx_down();
 }
 
+void test_posture_again(void); /* unit_posture_ctrl.c */
 void test_controller_faults(void);
 void test_controller_faults(void)
 {
@@ -673,6 +680,7 @@ void test_controller_faults(void)
 	test_auth_choice(ZT_AUTH_MODE_LEGACY, "\"capabilities\":[\"OIDC_AUTH\"],", false);
 	test_posture_note();
 	test_posture_answer();
+	test_posture_again();
 	test_list_fails_after_change(F_NONE); /* the harness itself: a change is applied */
 	test_list_fails_after_change(F_503);
 	test_list_fails_after_change(F_RESET);

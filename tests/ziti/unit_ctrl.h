@@ -41,6 +41,9 @@ struct fake_ctrl {
 	unsigned n_posture;
 	char posture_body[1024];
 	const char *services_after;
+	/* POST /sessions: the next sess_409 are refused 409 INVALID_POSTURE; sessions created */
+	int sess_409;
+	unsigned n_sess;
 };
 extern struct fake_ctrl fk;
 

@@ -63,8 +63,23 @@ void test_posture(void)
 			    "{\"id\":\"q-os\",\"typeId\":\"OS\",\"type\":\"Linux\",\"version\":\"6.1.0\",\"build\":\"#1 SMP\"}"),
 	      "posture: the OS response (%s)", os ? json_object_to_json_string_ext(os, JSON_C_TO_STRING_PLAIN) : "none");
 	check(mac && !strcmp(json_object_to_json_string_ext(mac, JSON_C_TO_STRING_PLAIN),
-			     "{\"id\":\"q-mac\",\"typeId\":\"MAC\",\"macAddresses\":[\"52:54:00:12:34:56\",\"02:00:00:00:00:01\"]}"),
-	      "posture: the MAC response (%s)", mac ? json_object_to_json_string_ext(mac, JSON_C_TO_STRING_PLAIN) : "none");
+			     "{\"id\":\"q-mac\",\"typeId\":\"MAC\",\"macAddresses\":[\"02:00:00:00:00:01\",\"52:54:00:12:34:56\"]}"),
+	      "posture: the MAC response, addresses sorted (%s)",
+	      mac ? json_object_to_json_string_ext(mac, JSON_C_TO_STRING_PLAIN) : "none");
+	{
+		/* the interfaces listed in another order: the same answer (else it is posted again) */
+		struct zt_posture_facts g = f;
+		struct json_object *r2;
+		char a[512];
+
+		snprintf(a, sizeof(a), "%s", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
+		memcpy(g.macs[0], f.macs[1], sizeof(g.macs[0]));
+		memcpy(g.macs[1], f.macs[0], sizeof(g.macs[1]));
+		r2 = zt_posture_build(svcs, &g, NULL, 0);
+		check(r2 && !strcmp(a, json_object_to_json_string_ext(r2, JSON_C_TO_STRING_PLAIN)),
+		      "posture: MAC addresses in another order give the same answer");
+		json_object_put(r2);
+	}
 	check(!strcmp(unsup, "MFA, PROCESS"), "posture: the checks it cannot answer, each once (%s)", unsup);
 	json_object_put(r);
 

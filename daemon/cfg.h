@@ -214,6 +214,7 @@ struct cfg_pool_server {
 	char *service;                  /* the Ziti service it hosts */
 	char *lease_file;
 	bool trust_caller;              /* routers before ziti 2.0: the dialer's self-set caller id */
+	unsigned idle_ms;               /* a connection open this long is closed (idle_timeout_s, 10 s) */
 };
 
 /* endpoint: this sipovld holds an address of a pool (cfg_pool.c) */

@@ -48,7 +48,7 @@ static int name_member(struct json_object *v, const char *what, const char *key,
 	return 0;
 }
 
-/* "ip_pool": {"name", "range", "service", "lease_file", ["trust_caller"]} */
+/* "ip_pool": {"name", "range", "service", "lease_file", ["trust_caller"], ["idle_timeout_s"]} */
 static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen)
 {
 	struct cfg_pool_server *p = &d->pool_server;
@@ -60,7 +60,7 @@ static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t
 		return cfg_fail(err, errlen, "ip_pool: expected an object");
 	json_object_object_foreach(v, key, mv) {
 		if (strcmp(key, "name") && strcmp(key, "range") && strcmp(key, "service") && strcmp(key, "lease_file") &&
-		    strcmp(key, "trust_caller"))
+		    strcmp(key, "trust_caller") && strcmp(key, "idle_timeout_s"))
 			return cfg_fail(err, errlen, "ip_pool: unknown key \"%.40s\"", key);
 		(void)mv;
 	}
@@ -81,6 +81,11 @@ static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t
 		return -1;
 	if (cfg_get(v, "trust_caller", &m) && cfg_bool(m, &p->trust_caller))
 		return cfg_fail(err, errlen, "ip_pool.trust_caller: expected true or false");
+	long long idle = 10;
+
+	if (cfg_get(v, "idle_timeout_s", &m) && cfg_int(m, 1, 3600, &idle))
+		return cfg_fail(err, errlen, "ip_pool.idle_timeout_s: expected seconds, 1 to 3600");
+	p->idle_ms = (unsigned)idle * 1000;
 	d->has_pool_server = true;
 	return 0;
 }

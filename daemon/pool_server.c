@@ -21,20 +21,24 @@
 #define PSRV_REQ_MAX 128 /* pool_serve's longest request line */
 #define PSRV_CONNS_MAX 64 /* open connections at most (each is answered at once, then FIN) */
 
-static struct {
-	bool on;
-	struct pool pool;
-	uint64_t served, refused, conns;
-	unsigned open;
-} ps;
-
 struct pconn {
+	struct pconn *next, **pprev;
+	struct svc *svc;       /* the hosted service it came in on */
 	struct zt_conn *c;
+	struct zt_timer idle;  /* ip_pool.idle_timeout_s from the dial: closed then */
 	char owner[POOL_OWNER_MAX + 1];
 	char buf[PSRV_REQ_MAX];
 	size_t len;
 	bool answered;
 };
+
+static struct {
+	bool on;
+	struct pool pool;
+	uint64_t served, refused, conns, idle_closed;
+	unsigned open;
+	struct pconn *pconns;  /* the open connections */
+} ps;
 
 int pool_server_start(void)
 {
@@ -75,10 +79,40 @@ bool pool_server_service(const char *name)
 
 static void pc_free(struct pconn *p)
 {
+	zt_timer_stop(D.loop, &p->idle);
 	if (p->c)
 		zt_close(p->c);
+	*p->pprev = p->next;
+	if (p->next)
+		p->next->pprev = p->pprev;
 	ps.open--;
 	free(p);
+}
+
+/* a dialer that neither completes its request nor closes does not hold a slot for ever */
+static void pc_idle(void *arg)
+{
+	struct pconn *p = arg;
+
+	logm(L_INFO, "ip_pool %s: %s: connection closed after %u s (%s)", ps.pool.name, p->owner,
+	     D.cfg.pool_server.idle_ms / 1000, p->answered ? "answered, not closed by the dialer" : "no request");
+	ps.idle_closed++;
+	pc_free(p);
+}
+
+/*
+ * The service @s stops being hosted (removed, or its identity stopped: zt_ctx_free would close
+ * the connections under us, with no on_close): its connections end here.
+ */
+void pool_server_close_svc(struct svc *s)
+{
+	struct pconn *p = ps.pconns, *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		if (p->svc == s)
+			pc_free(p);
+	}
 }
 
 /* the dialer closed (after reading the reply), or the circuit went */
@@ -101,7 +135,7 @@ static void pc_on_data(struct zt_conn *c, const uint8_t *data, size_t len, void 
 
 	if (p->answered)
 		return;
-	if (len == 0) { /* FIN before a newline: answer what came (pool_serve refuses it) */
+	if (len == 0) { /* FIN before a newline: an incomplete request, refused */
 		n = pool_reply_err(reply, sizeof(reply), POOL_E_INVAL);
 	} else {
 		const uint8_t *nl = memchr(data, '\n', len);
@@ -128,7 +162,11 @@ static void pc_on_data(struct zt_conn *c, const uint8_t *data, size_t len, void 
 		ps.served++;
 	else
 		ps.refused++;
-	logm(L_INFO, "ip_pool %s: %s: %.*s -> %.*s", ps.pool.name, p->owner, (int)strcspn(p->buf, "\n"),
+	/* the request up to its newline; the buffer is not a string (full without one) */
+	const char *rnl = memchr(p->buf, '\n', p->len);
+	int shown = rnl ? (int)(rnl - p->buf) : (int)p->len;
+
+	logm(L_INFO, "ip_pool %s: %s: %.*s -> %.*s", ps.pool.name, p->owner, p->len ? shown : 11,
 	     p->len ? p->buf : "(malformed)", (int)strcspn(reply, "\n"), reply);
 	if (zt_write(c, reply, n) == 0)
 		zt_close_write(c);
@@ -174,10 +212,20 @@ void pool_server_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *u
 		return;
 	}
 	snprintf(p->owner, sizeof(p->owner), "%s", id);
+	p->svc = s;
+	zt_timer_init(&p->idle, pc_idle, p);
+	p->next = ps.pconns;
+	if (p->next)
+		p->next->pprev = &p->next;
+	p->pprev = &ps.pconns;
+	ps.pconns = p;
 	ps.open++;
 	p->c = zt_accept(req, &pc_cbs, p);
-	if (!p->c)
+	if (!p->c) {
 		pc_free(p);
+		return;
+	}
+	zt_timer_start(D.loop, &p->idle, D.cfg.pool_server.idle_ms);
 }
 
 /* status "ip_pool": the pool, its leases, what was served */
@@ -199,5 +247,7 @@ struct json_object *pool_server_json(void)
 	JADD(o, "served", JI(ps.served));
 	JADD(o, "refused", JI(ps.refused));
 	JADD(o, "connections", JI(ps.conns));
+	JADD(o, "connections_open", JI(ps.open));
+	JADD(o, "connections_idle_closed", JI(ps.idle_closed));
 	return o;
 }

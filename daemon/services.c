@@ -184,6 +184,7 @@ static void svc_configure(struct svc *s, const struct zt_service *z)
 void svc_free(struct svc *s)
 {
 	flows_close_svc(s, "service removed");
+	pool_server_close_svc(s);
 	listener_stop(s);
 	if (s->has_icpt)
 		icpt_cfg_free(&s->icpt);

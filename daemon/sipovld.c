@@ -401,12 +401,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (ctl_open(D.cfg.ctl_socket) || (user.set && ctl_chown(D.cfg.ctl_socket, user.uid, user.gid))) {
+		pool_server_stop();
 		kernel_clear();
 		return 1;
 	}
 	if (dns_start()) {
 		logm(L_ERR, "dns: a dns_listen address could not be opened; not starting");
 		ctl_close(D.cfg.ctl_socket);
+		pool_server_stop();
 		kernel_clear();
 		return 1;
 	}

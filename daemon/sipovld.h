@@ -166,6 +166,7 @@ int pool_server_start(void);   /* at start: the pool and its lease file; -1 (log
 void pool_server_stop(void);
 bool pool_server_service(const char *name); /* the service the pool is served as */
 void pool_server_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
+void pool_server_close_svc(struct svc *s); /* before the service (or its identity) goes */
 struct json_object *pool_server_json(void); /* status "ip_pool", NULL when not serving */
 
 /* idents.c: the configured identities */

@@ -351,6 +351,62 @@ CONF
 		notok "ip-pool: without trust_caller: reply '$r'"; tail -3 "$D/sipovld3.log" | diag
 	fi
 	pool_down
+	pool_conns_tests
+}
+
+# pool_conns_tests (from pool_tests): the pool server's connections end when their identity
+# stops (zt_ctx_free closed them without on_close: each leaked a slot of the 64 and its
+# memory) and when a dialer holds one idle past ip_pool.idle_timeout_s.
+pool_conns_tests() {
+	local D=$W/pool sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} pid rc dp t0 life open ids
+	pool_conf4() { # identities (JSON list items)
+		cat > "$D/sipovld4.conf" <<CONF
+{ "identities": [$1], "control_socket": "$D/sipovld4.sock", "log_level": "info", "service_poll_s": 1,
+  "ip_pool": { "name": "voip-ips", "range": "100.127.0.0/24", "service": "ip-pool",
+               "lease_file": "$D/leases", "trust_caller": true, "idle_timeout_s": 4 } }
+CONF
+	}
+	popen() { "$sd" --control "$D/sipovld4.sock" --request status 2>/dev/null | jq -en 'input | .ip_pool.connections_open'; }
+	cp "$ID/zt-host.json" "$D/other.json"
+	ids="\"$D/pool-server.json\", \"$D/other.json\""
+	pool_conf4 "$ids"
+	"$sd" --no-kernel -c "$D/sipovld4.conf" > "$D/sipovld4.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 1 240); do grep -q "service ip-pool: hosting" "$D/sipovld4.log" && break; sleep 0.25; done
+	"$zt" dial -i "$ID/zt-client.json" -s ip-pool --mode recv --bytes 0 --timeout-ms 20000 > "$D/hold.log" 2>&1 &
+	dp=$!
+	for _ in $(seq 1 40); do [ "$(popen)" = 1 ] && break; sleep 0.1; done
+	open=$(popen)
+	pool_conf4 "\"$D/other.json\""
+	"$sd" --control "$D/sipovld4.sock" --request reload > "$D/reload.out" 2>&1
+	sleep 0.5
+	if [ "$open" = 1 ] && [ "$(popen)" = 0 ]; then
+		ok "ip-pool: a connection of an identity removed by a reload is closed with it (open 1, then 0)"
+	else
+		notok "ip-pool: identity removed with a connection open: open '$open', then '$(popen)'"
+		tail -3 "$D/sipovld4.log" | diag
+	fi
+	kill "$dp" 2>/dev/null
+	wait "$dp" 2>/dev/null
+	pool_conf4 "$ids"
+	"$sd" --control "$D/sipovld4.sock" --request reload > "$D/reload.out" 2>&1
+	for _ in $(seq 1 240); do [ "$(grep -c "service ip-pool: hosting" "$D/sipovld4.log")" -ge 2 ] && break; sleep 0.25; done
+	t0=$(now_ms)
+	"$zt" dial -i "$ID/zt-client.json" -s ip-pool --mode recv --bytes 0 --timeout-ms 20000 > "$D/idle.log" 2>&1
+	life=$(($(now_ms) - t0))
+	r=$("$sd" --control "$D/sipovld4.sock" --request status 2>/dev/null |
+		jq -cn 'input | .ip_pool | [.connections_open, .connections_idle_closed]')
+	if [ "$life" -ge 3500 ] && [ "$life" -le 12000 ] && [ "$r" = "[0,1]" ]; then
+		ok "ip-pool: a dialer that sends nothing is closed after ip_pool.idle_timeout_s 4 ($life ms; open, idle-closed $r)"
+	else
+		notok "ip-pool: an idle connection lived $life ms (idle_timeout_s 4; open, idle-closed '$r')"
+		tail -3 "$D/sipovld4.log" | diag
+	fi
+	kill -TERM "$pid" 2>/dev/null; wait "$pid"; rc=$?
+	[ "$rc" = 0 ] && san_clean "$D/sipovld4.log" &&
+		ok "ip-pool: clean exit after the connection tests (no ASan/UBSan/leak report)" ||
+		{ notok "ip-pool: sipovld exit $rc or sanitizer report"; grep -A6 "LeakSanitizer\|ERROR:" "$D/sipovld4.log" | head -12 | diag; }
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -720,6 +720,10 @@ static void t_pool_cfg(void)
 		  "ip_pool.lease_file: expected an absolute path" },
 		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"trust_caller\":1}}",
 		  "ip_pool.trust_caller: expected true or false" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"idle_timeout_s\":0}}",
+		  "ip_pool.idle_timeout_s: expected seconds, 1 to 3600" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"idle_timeout_s\":\"5\"}}",
+		  "ip_pool.idle_timeout_s: expected seconds, 1 to 3600" },
 		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"ranges\":[]}}",
 		  "ip_pool: unknown key \"ranges\"" },
 		{ "{\"endpoint\":\"voip-ips\"}", "endpoint: expected an object" },
@@ -744,6 +748,7 @@ static void t_pool_cfg(void)
 	ok(!rc && d.has_pool_server && d.has_endpoint && !strcmp(d.pool_server.name, "voip-ips") &&
 		   d.pool_server.range.len == 24 && !strcmp(d.pool_server.service, "voip-ips-pool") &&
 		   !strcmp(d.pool_server.lease_file, "/var/lib/sipovl/voip-ips.leases") && !d.pool_server.trust_caller &&
+		   d.pool_server.idle_ms == 10000 &&
 		   !strcmp(d.endpoint.pool, "voip-ips") && !strcmp(d.endpoint.ifname, "sipovl0") &&
 		   !strcmp(d.endpoint.state_file, "/var/lib/sipovl/endpoint"),
 	   "ip_pool and endpoint parsed (%s)", rc ? err : "ok");

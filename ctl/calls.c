@@ -61,6 +61,24 @@ static void print_flows(struct json_object *m)
 	}
 }
 
+/* an ended call's final RTP quality (its first media stream), as in its CDR */
+static void print_final(struct json_object *q)
+{
+	static const char *const dn[2] = { "caller_to_callee", "callee_to_caller" };
+	static const char *const label[2] = { "caller -> callee", "callee -> caller" };
+
+	for (int d = 0; d < 2; d++) {
+		struct json_object *x = get(q, dn[d]);
+
+		if (x && json_object_get_boolean(get(x, "rtp")))
+			printf("    final %s: %s RTP packets, lost %s (%.2f %%), jitter %.1f ms, MOS %.2f\n", label[d],
+			       str(x, "packets"), str(x, "lost"), json_object_get_double(get(x, "loss_ratio")) * 100,
+			       json_object_get_double(get(x, "jitter_ms")), json_object_get_double(get(x, "mos")));
+		else if (x)
+			printf("    final %s: no RTP\n", label[d]);
+	}
+}
+
 int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, size_t errlen)
 {
 	struct json_object *doc, *e, *calls, *st;
@@ -103,6 +121,8 @@ int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, 
 		if (stats && get(c, "media_flows"))
 			for (size_t k = 0; k < json_object_array_length(get(c, "media_flows")); k++)
 				print_flows(json_object_array_get_idx(get(c, "media_flows"), k));
+		if (stats && get(c, "quality"))
+			print_final(get(c, "quality"));
 	}
 	st = get(doc, "stats");
 	if (st)

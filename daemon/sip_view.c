@@ -33,6 +33,18 @@ struct sip_tap {
 
 static struct calls *T;
 static struct zt_timer tick;
+
+/*
+ * The final RTP quality of recently ended calls (their first media stream, the CDR's figures),
+ * by call number, for the calls view while an ended call lingers (the flow has moved on to
+ * the next call's interval by then). A ring: the oldest is overwritten.
+ */
+#define ENDQ_N 64
+static struct endq {
+	uint64_t seq;             /* 0: free */
+	struct rtpq_snap q[2];    /* caller to callee, callee to caller */
+} endq[ENDQ_N];
+static unsigned endq_next;
 static struct {
 	uint64_t flows_sip, flows_not_sip, tap_refused;
 } vc;
@@ -83,7 +95,19 @@ static void fmt_quality(const struct call *c, char *b, size_t n)
 	if (!f || !f->rq)
 		return;
 	call_view(f, &x->rtp, &r);
+	struct endq *e = &endq[endq_next++ % ENDQ_N];
+
+	e->seq = c->seq;
+	call_rtp_quality(&r, rtp_now_us(), e->q);
 	call_rtp_end(&r, rtp_now_us(), b, n);
+}
+
+static const struct endq *endq_find(uint64_t seq)
+{
+	for (unsigned i = 0; i < ENDQ_N; i++)
+		if (endq[i].seq == seq)
+			return &endq[i];
+	return NULL;
 }
 
 static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
@@ -204,6 +228,7 @@ void sipv_init(void)
 	struct calls_cfg c = tracker_cfg();
 
 	zt_timer_init(&tick, tick_cb, NULL);
+	memset(endq, 0, sizeof(endq)); /* a new tracker numbers its calls from 1 again */
 	if (!D.cfg.calls_max)
 		return;
 	T = calls_new(&c);
@@ -425,6 +450,20 @@ static struct flow *flow_between(const struct sockaddr_storage *x, const struct 
 	return f && f->via && !f->via->dead ? f->via : f;
 }
 
+static struct json_object *snap_json(const struct rtpq_snap *q)
+{
+	struct json_object *d = json_object_new_object();
+
+	JADD(d, "rtp", JB(q->rtp));
+	JADD(d, "packets", JI(q->packets));
+	JADD(d, "lost", JI(q->lost));
+	JADD(d, "loss_ratio", json_object_new_double(q->loss_ratio));
+	JADD(d, "jitter_ms", json_object_new_double(q->jitter_ms));
+	JADD(d, "mos", json_object_new_double(q->mos));
+	JADD(d, "codec", JS(q->codec));
+	return d;
+}
+
 static struct json_object *flow_ref(const struct flow *f)
 {
 	struct json_object *o = json_object_new_object();
@@ -447,18 +486,8 @@ static struct json_object *flow_ref(const struct flow *f)
 
 		for (int i = 0; i < 2; i++)
 			rtpq_snapshot_since(&f->rq[i], rf && rf->rq ? &rf->rq[!i] : &f->rq[!i], rtp_now_us(), &q[i]);
-		for (int i = 0; i < 2; i++) {
-			struct json_object *d = json_object_new_object();
-
-			JADD(d, "rtp", JB(q[i].rtp));
-			JADD(d, "packets", JI(q[i].packets));
-			JADD(d, "lost", JI(q[i].lost));
-			JADD(d, "loss_ratio", json_object_new_double(q[i].loss_ratio));
-			JADD(d, "jitter_ms", json_object_new_double(q[i].jitter_ms));
-			JADD(d, "mos", json_object_new_double(q[i].mos));
-			JADD(d, "codec", JS(q[i].codec));
-			JADD(qo, dn[i], d);
-		}
+		for (int i = 0; i < 2; i++)
+			JADD(qo, dn[i], snap_json(&q[i]));
 		JADD(o, "quality", qo);
 	}
 	return o;
@@ -539,8 +568,20 @@ static struct json_object *call_json(const struct call *c, uint64_t now, time_t 
 		}
 	}
 	JADD(o, "streams", streams);
-	if (c->state != CALL_ENDED)
+	if (c->state != CALL_ENDED) {
 		JADD(o, "media_flows", media_flows_json(c));
+	} else {
+		/* its final figures, as in its CDR (the flow has started the next call's interval) */
+		const struct endq *e = endq_find(c->seq);
+
+		if (e) {
+			struct json_object *qo = json_object_new_object();
+
+			JADD(qo, "caller_to_callee", snap_json(&e->q[0]));
+			JADD(qo, "callee_to_caller", snap_json(&e->q[1]));
+			JADD(o, "quality", qo);
+		}
+	}
 	return o;
 }
 

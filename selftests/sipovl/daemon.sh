@@ -235,6 +235,15 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	fi
 	# a CDR is written once the BYE is seen: wait for it (the gateway may be slower than SIPp)
 	waitfor 20 eval '[ $(($(cdrs a) - cdr_a0)) -ge "${succ:-1}" ] && [ $(($(cdrs b) - cdr_b0)) -ge "${succ:-1}" ]' || true
+	# an ended call (it lingers 32 s) keeps its final RTP quality in sipovlctl calls
+	local fin
+	fin=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended" and
+		.end_reason == "bye-caller")][-1] | .quality | [.caller_to_callee.packets, .callee_to_caller.packets, .caller_to_callee.mos]' 2>/dev/null)
+	if jq -en 'input | .[0] > 0 and .[1] > 0 and .[2] > 1' <<<"$fin" >/dev/null 2>&1; then
+		ok "SIP over $tn: an ended call keeps its final RTP quality in sipovlctl calls (packets each way, MOS: $fin)"
+	else
+		not_ok "SIP over $tn: an ended call's final quality in sipovlctl calls" "got: ${fin:-nothing}"
+	fi
 	local na nb
 	na=$(($(cdrs a) - cdr_a0)) nb=$(($(cdrs b) - cdr_b0))
 	if [ "${succ:-0}" -gt 0 ] && [ "$na" = "$succ" ] && [ "$nb" = "$succ" ]; then

@@ -332,7 +332,9 @@ calls_doc='{"enabled":true,"calls":[{"id":7,"call_id":"1-4242@10.1.0.2","state":
 "service":"site-b","local":"10.1.0.2:6000","remote":"10.2.0.2:6000","packets_to_ziti":250,"packets_from_ziti":248,
 "quality":{"to_ziti":{"rtp":true,"packets":250,"lost":0,"loss_ratio":0,"jitter_ms":0.4,"mos":4.4,"codec":"PCMU"},
 "from_ziti":{"rtp":true,"packets":248,"lost":2,"loss_ratio":0.008,"jitter_ms":1.25,"mos":4.1,"codec":"PCMU"}}}}]},
-{"id":6,"call_id":"x-1","state":"ended","end_reason":"rejected","caller":"a@b","callee":"c@d","duration_s":0,"codec":"","streams":[]}],
+{"id":6,"call_id":"x-1","state":"ended","end_reason":"rejected","caller":"a@b","callee":"c@d","duration_s":0,"codec":"","streams":[],
+"quality":{"caller_to_callee":{"rtp":true,"packets":100,"lost":1,"loss_ratio":0.01,"jitter_ms":2.5,"mos":4.2,"codec":"PCMU"},
+"callee_to_caller":{"rtp":false,"packets":0,"lost":0,"loss_ratio":0,"jitter_ms":0,"mos":0,"codec":""}}}],
 "stats":{"messages":9,"malformed":1,"calls_active":1,"limit_hits":0,"calls_max":1024}}'
 SIPOVLD_CTL_SOCK=$tmp/none fails "calls: sipovld not running" 1 \
 	"calls: sipovld not running (cannot connect to $tmp/none: No such file or directory)" calls
@@ -355,8 +357,10 @@ if [ "$rc" = 0 ] && grep -Eq '^ +caller +audio +10\.1\.0\.2:6000 +rtcp 10\.1\.0\
 	grep -Eq '^ +rtp +flow intercept-udp 10\.1\.0\.2:6000 <-> 10\.2\.0\.2:6000 \(site-b\): 250 packets to the overlay, 248 from it$' <<<"$out" &&
 	grep -Eq "^ +rtcp +no flow steered between the two sides' addresses$" <<<"$out" &&
 	grep -Eq '^ +to   10\.2\.0\.2:6000: 250 RTP packets, lost 0 \(0\.00 %\), jitter 0\.4 ms, MOS 4\.40$' <<<"$out" &&
-	grep -Eq '^ +from 10\.1\.0\.2:6000: 248 RTP packets, lost 2 \(0\.80 %\), jitter 1\.2 ms, MOS 4\.10$' <<<"$out"; then
-	ok "calls -s: each call's streams and the flows steered for them"
+	grep -Eq '^ +from 10\.1\.0\.2:6000: 248 RTP packets, lost 2 \(0\.80 %\), jitter 1\.2 ms, MOS 4\.10$' <<<"$out" &&
+	grep -Eq '^ +final caller -> callee: 100 RTP packets, lost 1 \(1\.00 %\), jitter 2\.5 ms, MOS 4\.20$' <<<"$out" &&
+	grep -Eq '^ +final callee -> caller: no RTP$' <<<"$out"; then
+	ok "calls -s: each call's streams and the flows steered for them, an ended call's final quality"
 else
 	not_ok "calls -s: each call's streams and the flows steered for them" "exit $rc" "stdout: $out" "stderr: $err"
 fi

@@ -205,6 +205,16 @@ static void kernel(struct mw *w)
 	M(w, "sipovl_kernel_replies_total", "counter", "Reply packets of steered flows", st.replies, NULL);
 	M(w, "sipovl_kernel_errors_total", "counter", "Steering errors", st.errors, NULL);
 	M(w, "sipovl_kernel_source_denied_total", "counter", "Packets from sources not allowed", st.src_denied, NULL);
+	if (!st.has_drops) /* a module older than the per-reason counters */
+		return;
+	M(w, "sipovl_kernel_drops_total", "counter", "Packets sipovl.ko dropped, by reason", st.drops.no_socket, "reason",
+	  "no_socket", NULL);
+	M(w, "sipovl_kernel_drops_total", "counter", "", st.drops.not_new, "reason", "not_new", NULL);
+	M(w, "sipovl_kernel_drops_total", "counter", "", st.drops.martian, "reason", "martian", NULL);
+	M(w, "sipovl_kernel_drops_total", "counter", "", st.drops.local_src, "reason", "local_src", NULL);
+	M(w, "sipovl_kernel_drops_total", "counter", "", st.drops.rp_filter, "reason", "rp_filter", NULL);
+	M(w, "sipovl_kernel_malformed_total", "counter", "Packets the hooks could not parse (passed on)", st.malformed,
+	  NULL);
 }
 
 /* R-factor bands of ITU-T G.107 Annex B (user satisfaction) */

@@ -27,6 +27,8 @@ daemon_net daemon
 SRCMAP='"source_identity": "caller",
   "source_map": { "gw-a": ["10.1.0.0/24", "fd01::/64"], "gw-b": ["10.2.0.0/24", "fd02::/64"] }'
 for s in a b; do printf '{ %s }\n' "$SRCMAP" >"$TMP/$s.conf"; done
+# gw-a's metrics endpoint (Prometheus), in its namespace
+printf '{ %s, "metrics_listen": "127.0.0.1:9477" }\n' "$SRCMAP" >"$TMP/a.conf"
 start_gw a "$GWA" -c "$TMP/a.conf" --udp-idle-timeout 30
 start_gw b "$GWB" -c "$TMP/b.conf" --udp-idle-timeout 30
 gateways_ready
@@ -579,6 +581,22 @@ kill -HUP "$(cat "$TMP/a.pid")"
 waitfor 20 eval '[ "$(grep -c "reloaded: " "$TMP/a.log")" -gt '"$n"' ]' || diag "gw-a logged no reload within 20 s of SIGHUP"
 expect "after SIGHUP: still working" '^ECHO 10\.1\.0\.2:[0-9]+ hup$' \
 	in_pa "$PEER" send --udp --timeout 20 --dst 10.2.0.2:7000 --msg hup
+
+# --- gw-a's metrics: sipovl.ko's drop counters by reason, the same as sipovlctl stats
+metrics_drops() { # the five reasons' values, in sipovlctl's order
+	ip netns exec "$GWA" curl -s --max-time 10 http://127.0.0.1:9477/metrics |
+		awk '/^sipovl_kernel_drops_total\{reason="/ { split($1, k, "\""); v[k[2]] = $2 }
+		     END { printf "%s %s %s %s %s", v["no_socket"], v["not_new"], v["martian"], v["local_src"], v["rp_filter"] }'
+}
+ctl_drops() {
+	ip netns exec "$GWA" "$CTL" -j stats | jq -r '.global.drops | "\(.no_socket) \(.not_new) \(.martian) \(.local_src) \(.rp_filter)"'
+}
+d0=$(ctl_drops) dm=$(metrics_drops) d1=$(ctl_drops)
+if [[ $dm =~ ^[0-9]+\ [0-9]+\ [0-9]+\ [0-9]+\ [0-9]+$ ]] && { [ "$dm" = "$d0" ] || [ "$dm" = "$d1" ]; }; then
+	ok "gw-a metrics: sipovl_kernel_drops_total by reason as sipovlctl stats (no_socket not_new martian local_src rp_filter: $dm)"
+else
+	not_ok "gw-a metrics: sipovl_kernel_drops_total by reason" "metrics: '$dm'" "sipovlctl stats: '$d0' / '$d1'"
+fi
 
 # --- SIGTERM during a call: the call's CDR (reason stopped) still carries its RTP quality
 ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -rtp_echo -mp 7230 -nostdin \

@@ -153,7 +153,10 @@ static bool pool_server_changed(const struct daemon_cfg *n)
 
 	if (n->has_pool_server != D.cfg.has_pool_server)
 		return true;
-	return n->has_pool_server && (strcmp(a->name, b->name) || memcmp(&a->range, &b->range, sizeof(a->range)) ||
+	/* field by field: a struct's padding is not part of its value */
+	return n->has_pool_server && (strcmp(a->name, b->name) || a->range.family != b->range.family ||
+				      a->range.len != b->range.len ||
+				      memcmp(a->range.addr, b->range.addr, sizeof(a->range.addr)) ||
 				      strcmp(a->service, b->service) || strcmp(a->lease_file, b->lease_file) ||
 				      a->trust_caller != b->trust_caller);
 }

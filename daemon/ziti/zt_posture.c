@@ -307,9 +307,7 @@ void zt_posture_resend(struct zt_ctx *ctx, const char *why)
 	p->resends++;
 	zt_log(ctx, 2, "posture responses: sending them again in %llu ms (%s)",
 	       (unsigned long long)(due > now ? due - now : 0), why);
-	if (zt_timer_armed(&p->retry))
-		zt_timer_stop(ctx->loop, &p->retry);
-	zt_timer_start(ctx->loop, &p->retry, due > now ? due - now : 0);
+	zt_timer_start(ctx->loop, &p->retry, due > now ? due - now : 0); /* re-arms one pending */
 }
 
 void zt_posture_session_ok(struct zt_ctx *ctx)

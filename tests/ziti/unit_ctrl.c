@@ -390,7 +390,7 @@ static void test_refresh_not_issued(void)
 	ctx_down();
 }
 
-static void sess_cb(void *arg, struct zt_session *s, int err, const char *msg)
+void unit_sess_cb(void *arg, struct zt_session *s, int err, const char *msg)
 {
 	(void)arg;
 	(void)msg;
@@ -407,7 +407,7 @@ static void test_session_not_issued(void)
 	fk.rule[0].match = "/sessions$";
 	fk.rule[0].f = F_NOISSUE;
 	fk.rule[0].count = 2;
-	struct zt_sess_req *q = zt_session_create(h.ctx, "idA", ZT_PERM_DIAL, sess_cb, NULL);
+	struct zt_sess_req *q = zt_session_create(h.ctx, "idA", ZT_PERM_DIAL, unit_sess_cb, NULL);
 
 	run_until(&h.sess_done, 3000);
 	check(q && h.sess_done && h.sess_err == 0,

@@ -65,6 +65,8 @@ extern struct unit_harness h;
 
 /* run the loop until *flag (NULL: for ms) or ms elapse; whether *flag is set */
 bool run_until(const bool *flag, uint64_t ms);
+/* a session request's callback: the outcome into h.sess_done / h.sess_err */
+void unit_sess_cb(void *arg, struct zt_session *s, int err, const char *msg);
 /* a context against the scripted controller serving service A (stamp s1), and its end */
 void ctx_up(void);
 void ctx_down(void);

@@ -18,21 +18,12 @@
 	"{\"id\":\"qos\",\"queryType\":\"OS\",\"isPassing\":" ok "},"                                          \
 	"{\"id\":\"qmac\",\"queryType\":\"MAC\",\"isPassing\":" ok "}]}]}]"
 
-static void sess_done_cb(void *arg, struct zt_session *s, int err, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-	h.sess_done = true;
-	h.sess_err = err;
-	zt_session_put(s);
-}
-
 /* a Dial session for Q: 0, or the error the request ended with */
 static int dial_session(void)
 {
 	h.sess_done = false;
 	h.sess_err = 0;
-	if (!zt_session_create(h.ctx, "idQ", ZT_PERM_DIAL, sess_done_cb, NULL))
+	if (!zt_session_create(h.ctx, "idQ", ZT_PERM_DIAL, unit_sess_cb, NULL))
 		return -1;
 	run_until(&h.sess_done, 3000);
 	return h.sess_done ? h.sess_err : -2;
@@ -53,15 +44,21 @@ static void forget(void)
 	fk.services_after = FAILING("true");
 }
 
-static void test_posture_409(void)
+/* a context whose service Q needs OS and MAC checks, posting at most every @min_ms; ready */
+static void posture_up(unsigned min_ms, const char *stamp)
 {
 	fk.n_posture = 0;
 	fk.sess_409 = 0;
 	ctx_up();
-	h.ctx->o.posture_min_ms = 1000;
-	fk.stamp = "q1";
+	h.ctx->o.posture_min_ms = min_ms;
+	fk.stamp = stamp;
 	forget();
 	run_until(&h.ready, 2000);
+}
+
+static void test_posture_409(void)
+{
+	posture_up(1000, "q1");
 	unsigned at_ready = fk.n_posture;
 
 	run_until(NULL, 1100); /* past the minimum interval since that answer */
@@ -95,13 +92,7 @@ static void test_posture_409(void)
 /* The controller unreachable a while (restarted, or failed over): answered again when back. */
 static void test_posture_ctrl_back(void)
 {
-	fk.n_posture = 0;
-	fk.sess_409 = 0;
-	ctx_up();
-	h.ctx->o.posture_min_ms = 200;
-	fk.stamp = "r1";
-	forget();
-	run_until(&h.ready, 2000);
+	posture_up(200, "r1");
 	unsigned at_ready = fk.n_posture;
 
 	run_until(NULL, 300);

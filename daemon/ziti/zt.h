@@ -112,7 +112,8 @@ struct zt_opts {
 	 * Dead-router detection (zt_chan.c): a channel that sent since it last received anything
 	 * and has been silent probe_silence_ms (default 300) is probed at once; unanswered as long
 	 * again, its live datagram dials are dialed again through another router that is up
-	 * (zt_health.c); no reply within probe_timeout_ms (default 1000) closes it. Channel sockets carry TCP_USER_TIMEOUT
+	 * (zt_health.c); no reply within probe_timeout_ms (default 1000) closes it when another router
+	 * is up and answering, else only after tcp_user_timeout_ms. Channel sockets carry TCP_USER_TIMEOUT
 	 * tcp_user_timeout_ms (default 5000): unacknowledged data that long ends the connection.
 	 */
 	unsigned probe_silence_ms, probe_timeout_ms, tcp_user_timeout_ms;

@@ -53,7 +53,10 @@ void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq)
 	}
 	if (ch->latency_outstanding && seq_before_eq(ch->latency_seq, seq)) {
 		ch->latency_outstanding = false;
-		ch->probe_silent = ch->suspect = false;
+		if (ch->lone_wait)
+			zt_log(ch->ctx, 1, "router %s: answered after %llu ms", ch->name,
+			       (unsigned long long)(now - ch->latency_sent_ms));
+		ch->probe_silent = ch->suspect = ch->lone_wait = false;
 		ch->probe_ok_ms = now;
 		if (ch->latency_seq == seq) {
 			zt_chan_rtt_sample(ch, now - ch->latency_sent_ms);
@@ -86,7 +89,7 @@ static void send_probe(struct zt_chan *ch, unsigned timeout_ms, bool silent)
 		return;
 	ch->latency_outstanding = true;
 	ch->probe_silent = silent;
-	ch->suspect = false;
+	ch->suspect = ch->lone_wait = false;
 	ch->latency_seq = seq;
 	ch->probe_wait_ms = timeout_ms;
 	ch->probe_deadline_ms = ch->latency_sent_ms + timeout_ms;
@@ -134,6 +137,29 @@ static void move_datagrams(struct zt_chan *ch, uint64_t now)
 }
 
 /*
+ * A probe past its deadline, and no other router up and answering: closing the channel would
+ * end every circuit on it and gain nothing (the dials would come back to this router). A
+ * router that is slow to answer (paused, its host or ours short of CPU, a latency spike) keeps
+ * its circuits; one that is gone is closed once the probe is unanswered tcp_user_timeout_ms,
+ * the time after which TCP gives up on unacknowledged data too (a stopped process's kernel
+ * still acknowledges).
+ */
+static bool keep_alone(struct zt_chan *ch, uint64_t now)
+{
+	const struct zt_opts *o = &ch->ctx->o;
+	unsigned bound = opt_or(o->tcp_user_timeout_ms, 5000);
+
+	if (bound < opt_or(o->probe_timeout_ms, 1000) || healthy_other(ch) || now - ch->latency_sent_ms >= bound)
+		return false;
+	if (!ch->lone_wait)
+		zt_log(ch->ctx, 1, "router %s: latency probe unanswered for %llu ms; no other router to move to: "
+		       "keeping its circuits (closed if still unanswered after %u ms)", ch->name,
+		       (unsigned long long)(now - ch->latency_sent_ms), bound);
+	ch->lone_wait = true;
+	return true;
+}
+
+/*
  * Every ZT_CHAN_TICK_MS while UP: a probe every latency_ms when idle (its reply within
  * latency_timeout_ms); and traffic-aware: when we sent since the router last sent us anything
  * and it has been silent probe_silence_ms, a probe now, its reply within probe_timeout_ms. A
@@ -160,6 +186,8 @@ void zt_chan_latency_tick(void *arg)
 			ch->probe_deadline_ms = now + ch->probe_wait_ms;
 		if (ch->last_rx_ms > ch->latency_sent_ms && ch->probe_deadline_ms < ch->last_rx_ms + ch->probe_wait_ms)
 			ch->probe_deadline_ms = ch->last_rx_ms + ch->probe_wait_ms;
+		if (now >= ch->probe_deadline_ms && keep_alone(ch, now))
+			goto next;
 		if (now >= ch->probe_deadline_ms) {
 			char why[160];
 
@@ -176,6 +204,7 @@ void zt_chan_latency_tick(void *arg)
 	} else if (ch->last_tx_ms > ch->last_rx_ms && now - ch->last_rx_ms >= opt_or(o->probe_silence_ms, 300)) {
 		send_probe(ch, opt_or(o->probe_timeout_ms, 1000), true);
 	}
+next:
 	if (ch->state == ZT_CH_UP)
 		zt_timer_start(ch->ctx->loop, &ch->latency_timer, ZT_CHAN_TICK_MS);
 }

@@ -362,6 +362,7 @@ in_pb python3 "$TMP/phone.py" 10.2.0.2 7312 10.1.0.2 7310 "$TMP/phones.go" $RACE
 pb_pid=$!
 waitfor 60 grep -q ready "$TMP/phone-a.out" && waitfor 60 grep -q ready "$TMP/phone-b.out" ||
 	diag "the phones did not start: $(cat "$TMP/phone-a.out" "$TMP/phone-b.out")"
+declare -A race_log=([a]=$(wc -l <"$TMP/a.log") [b]=$(wc -l <"$TMP/b.log"))
 touch "$TMP/phones.go"
 wait "$pa_pid" "$pb_pid"
 ra=$(grep -o 'received [0-9]*' "$TMP/phone-a.out" | grep -o '[0-9]*$')
@@ -378,6 +379,10 @@ merged="$(st a | jq '.counters.udp_circuits_merged // "n/a"') $(st b | jq '.coun
 diag "both phones at once: A got ${ra:-?} of $RACE_N, B got ${rb:-?}; circuits dialed for the pair: $circuits; flows sending to ziti: gw-a $split_a gw-b $split_b; udp_circuits_merged a b: $merged"
 diag "gw-a flows: $fa"
 diag "gw-b flows: $fb"
+for g in a b; do
+	diag "gw-$g drops: $(st $g | jq -c '.counters | {udp_dropped, datagrams_dropped_late}')"
+	tail -n +"$((${race_log[$g]} + 1))" "$TMP/$g.log" | grep -E 'router|again|merged|circuit' | tail -8 | sed "s/^/# gw-$g log: /"
+done
 if [ "$circuits" = 1 ] && [ "$split_a" -le 1 ] && [ "$split_b" -le 1 ]; then
 	ok "both phones sending at once: the stream converged on one circuit (each direction on it alone)"
 else

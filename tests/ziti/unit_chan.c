@@ -188,6 +188,66 @@ static void test_probe_skipped(void)
 	chan_fini(&ctx, &ch, &c);
 }
 
+/*
+ * A router that answers nothing for a while (paused, its host starved of CPU, a latency
+ * spike): its channel is closed at probe_timeout_ms only when another router is up to take
+ * the flows; alone, closing it ends every circuit on it for nothing (the dials come back to
+ * it), so it is closed only when silent tcp_user_timeout_ms (issue 12: a call's RTP lost for
+ * a second each time a loaded gateway's only router was slow to answer).
+ */
+static void silent_probe(struct zt_ctx *ctx, struct zt_chan *ch)
+{
+	uint64_t now = zt_now_ms();
+
+	ctx->o.latency_ms = 600000;     /* no idle probe due */
+	ctx->o.probe_silence_ms = 10;
+	ctx->o.probe_timeout_ms = 50;
+	ctx->o.tcp_user_timeout_ms = 400;
+	ch->probe_ok_ms = now;
+	ch->last_rx_ms = now - 100;     /* we sent, it has been silent since */
+	ch->last_tx_ms = now;
+	zt_chan_latency_tick(ch);
+}
+
+static void test_probe_lone_router(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 }, other = { 0 };
+	struct chan_out o = { 0 };
+
+	chan_init(&ctx, &ch, NULL);
+	silent_probe(&ctx, &ch);
+	chan_take(&ch, &o);
+	check(ch.latency_outstanding && ch.probe_silent, "probes: a silent router is probed (%u probes)", o.probes);
+	usleep(150 * 1000);
+	zt_chan_latency_tick(&ch);
+	check(ch.state == ZT_CH_UP,
+	      "probes: the only router, unanswered 150 ms (probe_timeout_ms 50): its channel stays (state %d, want UP %d: %s)",
+	      ch.state, ZT_CH_UP, ch.last_err[0] ? ch.last_err : "no error");
+	usleep(300 * 1000);
+	zt_chan_latency_tick(&ch);
+	check(ch.state != ZT_CH_UP,
+	      "probes: the only router, unanswered 450 ms (tcp_user_timeout_ms 400): closed (state %d: %s)", ch.state,
+	      ch.last_err[0] ? ch.last_err : "no error");
+	chan_fini(&ctx, &ch, NULL);
+
+	/* another router up and answering: the flows can go there, the silent one is closed */
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&ch, 0, sizeof(ch));
+	chan_init(&ctx, &ch, NULL);
+	other.state = ZT_CH_UP;
+	other.name = "other";
+	ch.next = &other;
+	silent_probe(&ctx, &ch);
+	usleep(150 * 1000);
+	zt_chan_latency_tick(&ch);
+	check(ch.state != ZT_CH_UP,
+	      "probes: with another router up, one unanswered 150 ms (probe_timeout_ms 50) is closed (state %d: %s)",
+	      ch.state, ch.last_err[0] ? ch.last_err : "no error");
+	ch.next = NULL;
+	chan_fini(&ctx, &ch, NULL);
+}
+
 static void test_token_during_hello(void)
 {
 	struct zt_ctx ctx = { 0 };
@@ -225,5 +285,6 @@ void test_chan_probes(void)
 {
 	test_probe_pile_up();
 	test_probe_skipped();
+	test_probe_lone_router();
 	test_token_during_hello();
 }

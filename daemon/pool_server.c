@@ -8,7 +8,13 @@
  * claim is the dialer's identity id as the edge router authenticated it (routers from ziti 2.0
  * on); routers before 2.0 send only the caller id the dialer chose, taken only with
  * `ip_pool.trust_caller` (otherwise the dial is refused, saying so).
+ *
+ * A change is written to the lease file by pool_writer.c's thread and answered when it is on
+ * disk; meanwhile the loop goes on, and the requests that come in wait in arrival order (each
+ * is served on the pool as the previous one left it, so a change that could not be written is
+ * undone before the next request sees the pool).
  */
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +22,7 @@
 
 #include "daemon/pool.h"
 #include "daemon/pool_store.h"
+#include "daemon/pool_writer.h"
 #include "daemon/sipovld.h"
 
 #define PSRV_REQ_MAX 128 /* pool_serve's longest request line */
@@ -29,7 +36,11 @@ struct pconn {
 	char owner[POOL_OWNER_MAX + 1];
 	char buf[PSRV_REQ_MAX];
 	size_t len;
+	bool complete;         /* its request line is in: served in turn (ps.waiting) */
 	bool answered;
+	struct pconn *wnext;   /* ps.waiting */
+	char reply[160];       /* served, waiting for the lease file: the reply then */
+	size_t rlen;
 };
 
 static struct {
@@ -38,6 +49,13 @@ static struct {
 	uint64_t served, refused, conns, idle_closed;
 	unsigned open;
 	struct pconn *pconns;  /* the open connections */
+	struct pconn *waiting, **wtail; /* complete requests not yet served, in arrival order */
+	bool writing;          /* a change is being written (pool_writer.c) ... */
+	struct pconn *wconn;   /* ... for this connection (NULL: it went meanwhile) */
+	struct pool_lease *undo; /* the leases before that change: put back if it is not written */
+	size_t undo_n;
+	uint64_t undo_gen;
+	uint64_t writes, write_errors;
 } ps;
 
 int pool_server_start(void)
@@ -67,8 +85,10 @@ int pool_server_start(void)
 
 void pool_server_stop(void)
 {
+	pool_writer_stop(); /* a change served and being written is on disk when this returns */
 	if (ps.on)
 		pool_fini(&ps.pool);
+	free(ps.undo);
 	memset(&ps, 0, sizeof(ps));
 }
 
@@ -79,6 +99,19 @@ bool pool_server_service(const char *name)
 
 static void pc_free(struct pconn *p)
 {
+	if (p == ps.wconn)
+		ps.wconn = NULL; /* its change is still written */
+	if (p->complete && !p->answered) {
+		struct pconn **pp = &ps.waiting;
+
+		while (*pp && *pp != p)
+			pp = &(*pp)->wnext;
+		if (*pp) {
+			*pp = p->wnext;
+			if (ps.wtail == &p->wnext)
+				ps.wtail = pp;
+		}
+	}
 	zt_timer_stop(D.loop, &p->idle);
 	if (p->c)
 		zt_close(p->c);
@@ -127,37 +160,12 @@ static void pc_on_close(struct zt_conn *c, int err, const char *reason, void *us
 	pc_free(p);
 }
 
-static void pc_on_data(struct zt_conn *c, const uint8_t *data, size_t len, void *user)
+/* the reply to @p's request: logged, counted, sent, then FIN */
+static void pc_answer(struct pconn *p, const char *reply, size_t n)
 {
-	struct pconn *p = user;
-	char reply[160], err[512];
-	size_t n;
-
-	if (p->answered)
-		return;
-	if (len == 0) { /* FIN before a newline: an incomplete request, refused */
-		n = pool_reply_err(reply, sizeof(reply), POOL_E_INVAL);
-	} else {
-		const uint8_t *nl = memchr(data, '\n', len);
-		size_t take = nl ? (size_t)(nl - data) + 1 : len;
-
-		if (p->len + take > sizeof(p->buf) || (nl && take != len)) {
-			n = pool_reply_err(reply, sizeof(reply), POOL_E_INVAL); /* too long, or more than one line */
-		} else {
-			memcpy(p->buf + p->len, data, take);
-			p->len += take;
-			if (!nl)
-				return;
-			err[0] = 0;
-			n = pool_store_serve(&ps.pool, D.cfg.pool_server.lease_file, p->owner, p->buf, p->len, reply,
-					     sizeof(reply), err, sizeof(err));
-			if (err[0])
-				logm(L_ERR, "ip_pool %s: %s", ps.pool.name, err);
-		}
-	}
 	p->answered = true;
-	if (n >= sizeof(reply))
-		n = sizeof(reply) - 1;
+	if (n >= sizeof(p->reply))
+		n = sizeof(p->reply) - 1;
 	if (!strncmp(reply, "ok", 2))
 		ps.served++;
 	else
@@ -168,8 +176,116 @@ static void pc_on_data(struct zt_conn *c, const uint8_t *data, size_t len, void 
 
 	logm(L_INFO, "ip_pool %s: %s: %.*s -> %.*s", ps.pool.name, p->owner, p->len ? shown : 11,
 	     p->len ? p->buf : "(malformed)", (int)strcspn(reply, "\n"), reply);
-	if (zt_write(c, reply, n) == 0)
-		zt_close_write(c);
+	if (zt_write(p->c, reply, n) == 0)
+		zt_close_write(p->c);
+}
+
+static void ps_pump(void);
+
+/* on the loop: the change served to ps.wconn is on disk, or could not be written */
+static void ps_written(int rc, const char *err, void *unused)
+{
+	struct pconn *p = ps.wconn;
+
+	(void)unused;
+	ps.writing = false;
+	ps.wconn = NULL;
+	if (rc) {
+		ps.write_errors++;
+		logm(L_ERR, "ip_pool %s: %s; the change is undone", ps.pool.name, err);
+		free(ps.pool.leases);
+		ps.pool.leases = ps.undo;
+		ps.pool.n = ps.undo_n;
+		ps.pool.gen = ps.undo_gen;
+		ps.undo = NULL;
+		if (p)
+			p->rlen = pool_reply_err(p->reply, sizeof(p->reply), POOL_E_STORE);
+	} else {
+		ps.writes++;
+		free(ps.undo);
+		ps.undo = NULL;
+	}
+	if (p)
+		pc_answer(p, p->reply, p->rlen);
+	ps_pump();
+}
+
+/* Serves @p's request; a change is answered once written (ps_written). */
+static void ps_serve(struct pconn *p)
+{
+	uint64_t gen = ps.pool.gen;
+	size_t n = ps.pool.n, len;
+	char *text;
+	int rc;
+
+	free(ps.undo);
+	ps.undo = malloc((n ? n : 1) * sizeof(*ps.undo));
+	if (!ps.undo) {
+		pc_answer(p, p->reply, pool_reply_err(p->reply, sizeof(p->reply), POOL_E_NOMEM));
+		return;
+	}
+	if (n)
+		memcpy(ps.undo, ps.pool.leases, n * sizeof(*ps.undo));
+	ps.undo_n = n;
+	ps.undo_gen = gen;
+	p->rlen = pool_serve(&ps.pool, p->owner, p->buf, p->len, p->reply, sizeof(p->reply));
+	if (ps.pool.gen == gen) { /* nothing changed: answered at once */
+		free(ps.undo);
+		ps.undo = NULL;
+		pc_answer(p, p->reply, p->rlen);
+		return;
+	}
+	text = pool_store_dump(&ps.pool, &len);
+	rc = text ? pool_writer_submit(D.loop, D.cfg.pool_server.lease_file, text, len, ps_written, NULL) : -ENOMEM;
+	ps.writing = true;
+	ps.wconn = p;
+	if (rc) /* not submitted: undone and refused as a failed write */
+		ps_written(-1, text ? "the lease file writer could not start" : "out of memory", NULL);
+}
+
+/* Serves the waiting requests in turn while no change is being written. */
+static void ps_pump(void)
+{
+	while (!ps.writing && ps.waiting) {
+		struct pconn *p = ps.waiting;
+
+		ps.waiting = p->wnext;
+		if (!ps.waiting)
+			ps.wtail = &ps.waiting;
+		p->wnext = NULL;
+		ps_serve(p);
+	}
+}
+
+static void pc_on_data(struct zt_conn *c, const uint8_t *data, size_t len, void *user)
+{
+	struct pconn *p = user;
+	char reply[160];
+
+	(void)c;
+	if (p->answered || p->complete) /* more after the request line, or FIN: ignored */
+		return;
+	if (len == 0) { /* FIN before a newline: an incomplete request, refused */
+		pc_answer(p, reply, pool_reply_err(reply, sizeof(reply), POOL_E_INVAL));
+		return;
+	}
+	const uint8_t *nl = memchr(data, '\n', len);
+	size_t take = nl ? (size_t)(nl - data) + 1 : len;
+
+	if (p->len + take > sizeof(p->buf) || (nl && take != len)) { /* too long, or more than one line */
+		pc_answer(p, reply, pool_reply_err(reply, sizeof(reply), POOL_E_INVAL));
+		return;
+	}
+	memcpy(p->buf + p->len, data, take);
+	p->len += take;
+	if (!nl)
+		return;
+	p->complete = true;
+	if (!ps.wtail)
+		ps.wtail = &ps.waiting;
+	*ps.wtail = p;
+	ps.wtail = &p->wnext;
+	ps_pump();
 }
 
 static const struct zt_conn_cbs pc_cbs = { .on_data = pc_on_data, .on_close = pc_on_close };
@@ -249,5 +365,7 @@ struct json_object *pool_server_json(void)
 	JADD(o, "connections", JI(ps.conns));
 	JADD(o, "connections_open", JI(ps.open));
 	JADD(o, "connections_idle_closed", JI(ps.idle_closed));
+	JADD(o, "lease_file_writes", JI(ps.writes));
+	JADD(o, "lease_file_write_errors", JI(ps.write_errors));
 	return o;
 }

@@ -4,8 +4,8 @@
  * parses it with pool_load (I/O free); writes it to a temporary file beside it, fsyncs it,
  * renames it over the old one and fsyncs the directory, so after a crash the file is the old
  * one or the new one, never a mix, and a lease acknowledged after pool_store_write is on disk.
- * Small blocking file I/O: called at start and after each change of a pool of at most
- * POOL_MAX_LEASES leases (under 400 KiB).
+ * Blocking file I/O: read at start; sipovld writes from a worker thread (pool_writer.c), after
+ * each change of a pool of at most POOL_MAX_LEASES leases (under 400 KiB).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,19 +65,42 @@ out:
 	return rc;
 }
 
+char *pool_store_dump(const struct pool *p, size_t *len)
+{
+	size_t n = pool_dump(p, NULL, 0);
+	char *buf = malloc(n + 1);
+
+	if (buf)
+		pool_dump(p, buf, n + 1);
+	*len = n;
+	return buf;
+}
+
 int pool_store_write(const char *path, const struct pool *p, char *err, size_t errlen)
 {
-	size_t len = pool_dump(p, NULL, 0), off = 0;
-	char *buf = malloc(len + 1), *tmp = NULL, *dcopy = NULL;
+	size_t len;
+	char *buf = pool_store_dump(p, &len);
+	int rc;
+
+	if (!buf)
+		return errf(err, errlen, "out of memory");
+	rc = pool_store_write_buf(path, buf, len, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int pool_store_write_buf(const char *path, const char *buf, size_t len, char *err, size_t errlen)
+{
+	char *tmp = NULL, *dcopy = NULL;
+	size_t off = 0;
 	int fd = -1, dfd, rc = -1;
 
-	if (buf && asprintf(&tmp, "%s.tmp", path) < 0)
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
 		tmp = NULL;
-	if (!buf || !tmp || !(dcopy = strdup(path))) {
+	if (!tmp || !(dcopy = strdup(path))) {
 		errf(err, errlen, "out of memory");
 		goto out;
 	}
-	pool_dump(p, buf, len + 1);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		errf(err, errlen, "%s: %s", tmp, strerror(errno));
@@ -116,7 +139,6 @@ out_unlink:
 out:
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	free(tmp);
 	free(dcopy);
 	return rc;

@@ -13,6 +13,10 @@ int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen);
 /* Replaces @path atomically with @p's leases (mode 0600): 0, or -1 with @err (the old file
  * stays). */
 int pool_store_write(const char *path, const struct pool *p, char *err, size_t errlen);
+/* The same with the file's text given (@len bytes; pool_store_dump): thread-safe, no pool used. */
+int pool_store_write_buf(const char *path, const char *buf, size_t len, char *err, size_t errlen);
+/* @p's lease file text, malloc'd (NULL: out of memory), *@len its length. */
+char *pool_store_dump(const struct pool *p, size_t *len);
 /*
  * The pool server's answer to one request (pool_serve): a change is written to @path before the
  * reply is made, so an "ok" lease is on disk; when it cannot be written the change is undone

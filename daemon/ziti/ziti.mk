@@ -6,6 +6,7 @@
 #   $(O)/san/zt-tool          ASan/UBSan build of zt-tool                    (TEST_BUILD)
 #   $(O)/san/zt-unit          message codec / dispatcher unit tests (ASan)   (TEST_BUILD)
 #   $(O)/fuzz/zt-fuzz         libFuzzer target of the channel/edge parser    (TEST_BUILD)
+#   $(O)/slowfsync.so         LD_PRELOAD slow disk for tests/ziti/auth.sh    (TEST_BUILD)
 #
 # Daemon code includes "daemon/ziti/zt.h" and links $(ZT_LIB) $(ZT_LDLIBS).
 
@@ -25,7 +26,7 @@ ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c 
 ZT_OBJS := $(patsubst daemon/ziti/%.c,$(O)/ziti/%.o,$(ZT_SRCS))
 
 USER_PROGS += $(ZT_LIB)
-TEST_BUILD += $(O)/zt-tool $(O)/san/zt-tool $(O)/san/zt-unit $(O)/fuzz/zt-fuzz
+TEST_BUILD += $(O)/zt-tool $(O)/san/zt-tool $(O)/san/zt-unit $(O)/fuzz/zt-fuzz $(O)/slowfsync.so
 
 $(O)/ziti/%.o: daemon/ziti/%.c $(ZT_HDRS)
 	@mkdir -p $(@D)
@@ -55,6 +56,11 @@ $(O)/san/zt-unit: $(ZT_UNIT_SRCS) tests/ziti/unit_ctrl.h $(ZT_SRCS) $(ZT_HDRS)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_UNIT_SRCS) $(ZT_SRCS) -o $@ \
 		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel $(ZT_LDLIBS)
 
+# LD_PRELOAD for tests/ziti/auth.sh: a slow fsync(2) of *.tmp files
+$(O)/slowfsync.so: tests/ziti/slowfsync.c
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -fPIC -shared $< -o $@
+
 # The parser is I/O free: the fuzz target links only zt_msg.c.
 $(O)/fuzz/zt-fuzz: tests/ziti/fuzz.c daemon/ziti/zt_msg.c daemon/ziti/zt_msg.h
 	@mkdir -p $(@D)
@@ -63,4 +69,4 @@ $(O)/fuzz/zt-fuzz: tests/ziti/fuzz.c daemon/ziti/zt_msg.c daemon/ziti/zt_msg.h
 		tests/ziti/fuzz.c daemon/ziti/zt_msg.c -o $@
 
 .PHONY: ziti-tests
-ziti-tests: $(O)/zt-tool $(O)/san/zt-tool $(O)/san/zt-unit $(O)/fuzz/zt-fuzz
+ziti-tests: $(O)/zt-tool $(O)/san/zt-tool $(O)/san/zt-unit $(O)/fuzz/zt-fuzz $(O)/slowfsync.so

@@ -351,7 +351,83 @@ CONF
 		notok "ip-pool: without trust_caller: reply '$r'"; tail -3 "$D/sipovld3.log" | diag
 	fi
 	pool_down
+	pool_slow_disk_tests
 	pool_conns_tests
+}
+
+# pool_slow_disk_tests (from pool_tests): the lease file's fsync takes 3 s (slowfsync.so); a
+# claim is answered once its lease is on disk, one made meanwhile after its own write, and
+# sipovld answers meanwhile (the write was on the event loop: a status request waited for the
+# fsync). Then the fsync fails (EIO): the change is refused and undone.
+pool_slow_disk_tests() {
+	local D=$W/pool sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} pid rc cp t0 t1 t2 ts r q
+	cat > "$D/slow.conf" <<CONF
+{ "identities": ["$D/pool-server.json"], "control_socket": "$D/slow.sock", "log_level": "info",
+  "service_poll_s": 1,
+  "ip_pool": { "name": "voip-ips", "range": "100.127.0.0/24", "service": "ip-pool",
+               "lease_file": "$D/slow.leases", "trust_caller": true } }
+CONF
+	rm -f "$D/slow.leases" "$D/slow.leases.tmp"
+	LD_PRELOAD=$B/slowfsync.so SLOW_FSYNC_MS=3000 ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 \
+		"$sd" --no-kernel -c "$D/slow.conf" > "$D/sipovld-slow.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 1 240); do grep -q "service ip-pool: hosting" "$D/sipovld-slow.log" && break; sleep 0.25; done
+	t0=$(now_ms)
+	{ "$zt" request -i "$ID/zt-host.json" -s ip-pool --send "claim voip-ips" --timeout-ms 30000 > "$D/slow-claim.out" 2>&1
+	  now_ms > "$D/slow-claim.t"; } &
+	cp=$!
+	# the new lease file is written, its fsync under way: sipovld must still answer at once
+	for _ in $(seq 1 200); do [ -e "$D/slow.leases.tmp" ] && break; sleep 0.05; done
+	q=$(now_ms)
+	r=$("$sd" --control "$D/slow.sock" --request status 2>/dev/null | jq -cn 'input | .ip_pool.leases')
+	ts=$(($(now_ms) - q))
+	# a second claim meanwhile waits its turn: answered after its own write
+	"$zt" request -i "$ID/zt-client.json" -s ip-pool --send "claim voip-ips" --timeout-ms 30000 > "$D/slow-claim2.out" 2>&1
+	t2=$(($(now_ms) - t0))
+	wait "$cp"
+	t1=$(($(cat "$D/slow-claim.t") - t0))
+	if [ -n "$r" ] && [ "$ts" -lt 1000 ]; then
+		ok "ip-pool: sipovld answers status in $ts ms while the lease file's fsync takes 3 s"
+	else
+		notok "ip-pool: status during a 3 s fsync took $ts ms (answer '$r'; want < 1000 ms)"
+	fi
+	r=$(cat "$D/slow-claim.out")
+	if grep -q "^ok 100\.127\.0\." <<<"$r" && [ "$t1" -ge 3000 ] && grep -qF "${r#ok }" "$D/slow.leases"; then
+		ok "ip-pool: the claim is answered ($r) after its lease is on disk ($t1 ms with a 3 s fsync)"
+	else
+		notok "ip-pool: claim during a slow fsync: '$r' after $t1 ms (want an address after >= 3000 ms)"
+		tail -3 "$D/sipovld-slow.log" | diag
+	fi
+	q=$(cat "$D/slow-claim2.out")
+	if grep -q "^ok 100\.127\.0\." <<<"$q" && [ "$q" != "$r" ] && [ "$t2" -ge 6000 ] && grep -qF "${q#ok }" "$D/slow.leases"; then
+		ok "ip-pool: a claim made during that write is answered after its own ($q, $t2 ms)"
+	else
+		notok "ip-pool: second claim during a slow fsync: '$q' after $t2 ms (want another address after >= 6000 ms)"
+	fi
+	kill -TERM "$pid" 2>/dev/null; wait "$pid"; rc=$?
+	[ "$rc" = 0 ] && san_clean "$D/sipovld-slow.log" &&
+		ok "ip-pool: clean exit after the slow-disk claims (no ASan/UBSan/leak report)" ||
+		{ notok "ip-pool: sipovld exit $rc or sanitizer report (slow disk)"; tail -12 "$D/sipovld-slow.log" | diag; }
+	# the disk fails: zt-host's release is refused and its lease kept
+	LD_PRELOAD=$B/slowfsync.so SLOW_FSYNC_MS=0 SLOW_FSYNC_FAIL=1 ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 \
+		"$sd" --no-kernel -c "$D/slow.conf" > "$D/sipovld-eio.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 1 240); do grep -q "service ip-pool: hosting" "$D/sipovld-eio.log" && break; sleep 0.25; done
+	r=$("$zt" request -i "$ID/zt-host.json" -s ip-pool --send "release voip-ips" --timeout-ms 30000 2>&1)
+	q=$("$sd" --control "$D/slow.sock" --request status 2>/dev/null |
+		jq -cn 'input | .ip_pool | [.leases, .lease_file_write_errors]')
+	if [ "${r%% lease file*}" = "err store" ] && [ "$q" = "[2,1]" ] && grep -q "fsync: Input/output error; the change is undone" "$D/sipovld-eio.log"; then
+		ok "ip-pool: a lease file that cannot be written: '$r', the release undone (leases, write errors $q)"
+	else
+		notok "ip-pool: write error: reply '$r', [leases, write errors] $q (want 'err store ...', [2,1])"
+		grep "ip_pool" "$D/sipovld-eio.log" | tail -3 | diag
+	fi
+	kill -TERM "$pid" 2>/dev/null; wait "$pid"; rc=$?
+	[ "$rc" = 0 ] && san_clean "$D/sipovld-eio.log" &&
+		ok "ip-pool: clean exit after the disk error (no ASan/UBSan/leak report)" ||
+		{ notok "ip-pool: sipovld exit $rc or sanitizer report (disk error)"; tail -12 "$D/sipovld-eio.log" | diag; }
 }
 
 # pool_conns_tests (from pool_tests): the pool server's connections end when their identity

@@ -19,11 +19,11 @@ void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n)
 	snprintf(b, n, "packets=%llu/%llu loss_pct=%.2f/%.2f jitter_ms=%.1f/%.1f mos=%.2f/%.2f",
 		 (unsigned long long)q[0].packets, (unsigned long long)q[1].packets, q[0].loss_ratio * 100,
 		 q[1].loss_ratio * 100, q[0].jitter_ms, q[1].jitter_ms, q[0].mos, q[1].mos);
-	/* the next call on this flow starts here */
+	/* the interval ends here; the next call's starts when it takes the flow (call_rtp_rtpmap) */
 	for (int i = 0; i < 2; i++) {
-		rtpq_mark(r->dir[i]);
+		rtpq_end(r->dir[i]);
 		if (r->rep[i] && r->rep[i] != r->dir[!i])
-			rtpq_mark(r->rep[i]);
+			rtpq_end(r->rep[i]);
 	}
 }
 
@@ -73,5 +73,10 @@ void call_rtp_rtpmap(const struct call_rtp *r, const struct call *c, unsigned i)
 		n = add_maps(t, n, rx, tx, false);
 		n = add_maps(t, n, tx, rx, false);
 		rtpq_set_rtpmaps(r->dir[d], t, n);
+	}
+	for (int d = 0; d < 2; d++) { /* the call takes the flow: what came since the last call's end is not its */
+		rtpq_claim(r->dir[d]);
+		if (r->rep[d] && r->rep[d] != r->dir[!d])
+			rtpq_claim(r->rep[d]);
 	}
 }

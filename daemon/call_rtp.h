@@ -28,7 +28,8 @@ void call_rtp_quality(const struct call_rtp *r, uint64_t now_us, struct rtpq_sna
 
 /*
  * The CDR's quality fields ("packets=A/B loss_pct=A/B jitter_ms=A/B mos=A/B", A caller to
- * callee, B callee to caller) into @b, then the end of the call's interval on the flow.
+ * callee, B callee to caller) into @b, then the end of the call's interval on the flow
+ * (rtpq_end: the next call's starts when it takes the flow, call_rtp_rtpmap).
  */
 void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n);
 
@@ -37,7 +38,8 @@ void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n);
  * dynamic payload types have their codec name and clock rate (jitter): a stream gets the
  * maps of the payload types both sides list first, its receiver's before its sender's (RFC
  * 3264: the numbers an SDP lists are those its author receives), then the others', at most
- * RTPQ_MAX_RTPMAP. Without both SDPs, the one there is.
+ * RTPQ_MAX_RTPMAP. Without both SDPs, the one there is. The call takes the flow then: what
+ * the flow carried since the previous call's end (its late RTP) is left out (rtpq_claim).
  */
 void call_rtp_rtpmap(const struct call_rtp *r, const struct call *c, unsigned i);
 

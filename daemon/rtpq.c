@@ -623,6 +623,20 @@ void rtpq_mark(struct rtpq_dir *d)
 	d->rtcp_us = 0;
 }
 
+void rtpq_end(struct rtpq_dir *d)
+{
+	rtpq_mark(d);
+	d->between = true;
+}
+
+void rtpq_claim(struct rtpq_dir *d)
+{
+	if (!d->between)
+		return;
+	rtpq_mark(d);
+	d->between = false;
+}
+
 /* ------------------------------------------------------------------ one-way audio */
 
 #define FLOWING_US 1000000u /* the other direction sent RTP within this */

@@ -94,6 +94,7 @@ struct rtpq_dir {
 	bool valid;               /* a source passed probation */
 	bool not_rtp;             /* given up: RTPQ_GIVEUP datagrams and no RTP */
 	bool oneway;              /* rtpq_oneway(): this direction is silent (event raised) */
+	bool between;             /* rtpq_end() since the last rtpq_claim(): between two calls */
 	uint64_t t0_us;           /* first RTP packet (arrival clock origin) */
 	uint64_t last_rtp_us;     /* last valid RTP packet, 0 never */
 	/* counters */
@@ -160,6 +161,14 @@ void rtpq_snapshot(const struct rtpq_dir *d, const struct rtpq_dir *reports, uin
  * the mark are forgotten. rtpq_snapshot() keeps giving the figures since the start.
  */
 void rtpq_mark(struct rtpq_dir *d);
+/*
+ * A call that used the stream ended (rtpq_mark), and what comes until the next call takes the
+ * stream (rtpq_claim: a mark again) is no call's: the previous call's late or trailing RTP.
+ * rtpq_claim() does nothing unless rtpq_end() came first, so a call may claim its stream as
+ * often as its SDP changes.
+ */
+void rtpq_end(struct rtpq_dir *d);
+void rtpq_claim(struct rtpq_dir *d);
 void rtpq_snapshot_since(const struct rtpq_dir *d, const struct rtpq_dir *reports, uint64_t now_us,
 			 struct rtpq_snap *s);
 

@@ -661,6 +661,42 @@ static void t_sipp_dtmf(bool sdp)
 	calls_free(t, 3100000);
 }
 
+/*
+ * RTP of the previous call that arrives after its BYE (late, or the phone still sending) on a
+ * flow the next call takes again: the next call's figures are its own (issue 17). SIPp replays
+ * the same capture in every call: same SSRC, sequence numbers from 0xe6fd again.
+ */
+static void t_late_rtp(void)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end_cdr, .on_media = on_media_rtpmap };
+	struct calls *t = calls_new(&cfg);
+	double l[2], j[2];
+	uint8_t b[252];
+
+	memset(RQ, 0, sizeof(RQ));
+	n_cdr = 0;
+	sipp_call(t, "Call-ID: late-1", 5000000, 0, false);
+	for (unsigned i = 236; i < 246; i++) /* the first call's stream goes on 300 ms after its BYE */
+		for (int d = 0; d < 2; d++) {
+			uint16_t seq = (uint16_t)(0xe6fd + i);
+			uint32_t ts = 240 * (i + 1);
+
+			memset(b, 0xd5, sizeof(b));
+			b[0] = 0x80, b[1] = 8;
+			b[2] = (uint8_t)(seq >> 8), b[3] = (uint8_t)seq;
+			b[4] = (uint8_t)(ts >> 24), b[5] = (uint8_t)(ts >> 16), b[6] = (uint8_t)(ts >> 8), b[7] = (uint8_t)ts;
+			b[8] = 0xde, b[9] = 0xe0, b[10] = 0xee, b[11] = 0x8f;
+			rtpq_update(&RQ[d], b, sizeof(b), 5009000ull * 1000 + 30000ull * (i - 236) + (unsigned)d * 1000);
+		}
+	sipp_call(t, "Call-ID: late-2", 5020000, 0, false);
+	ok(n_cdr == 2 && cdr_figs(cdr[1], l, j) && strstr(cdr[1], "packets=236/236 ") && l[0] == 0 && l[1] == 0 &&
+	   j[0] == 0 && j[1] == 0,
+	   "the previous call's RTP after its BYE is not the next call's: CDR '%s' (want 236/236, no loss, no jitter)",
+	   n_cdr > 1 ? cdr[1] : "none");
+	calls_free(t, 5040000);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -675,6 +711,7 @@ int main(void)
 	t_call_rtpmap();
 	t_sipp_dtmf(true);
 	t_sipp_dtmf(false);
+	t_late_rtp();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

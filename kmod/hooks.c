@@ -27,12 +27,7 @@
 #include <linux/netfilter_ipv6.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
-#include <net/addrconf.h>
-#include <net/ip_fib.h>
 #include <net/route.h>
-#include <net/ip6_route.h>
-#include <net/l3mdev.h>
-#include <linux/inetdevice.h>
 #include <net/tcp.h>
 #include <net/inet_timewait_sock.h>
 #include <linux/netfilter_bridge.h>
@@ -44,290 +39,9 @@
 #include "compat.h"
 #include "hooks.h"
 #include "netns.h"
+#include "pkt.h"
 #include "steer.h"
 #include "table.h"
-
-struct sipovl_pkt {
-	int f;			/* SIPOVL_F4 / SIPOVL_F6 */
-	int p;			/* SIPOVL_PTCP / SIPOVL_PUDP */
-	u8 l4;			/* IPPROTO_TCP / IPPROTO_UDP */
-	bool syn;		/* TCP SYN without ACK */
-	int thoff;
-	__be16 sport, dport;
-	const void *saddr, *daddr;
-};
-
-static int pkt_parse(struct sk_buff *skb, int f, struct sipovl_pkt *p)
-{
-	struct tcphdr _th;
-	const struct tcphdr *th;
-	__be16 _ports[2];
-	const __be16 *ports;
-	u8 l4;
-
-	p->f = f;
-	if (f == SIPOVL_F4) {
-		const struct iphdr *iph = ip_hdr(skb);
-
-		if (ip_is_fragment(iph))
-			return 1;
-		l4 = iph->protocol;
-		p->thoff = ip_hdrlen(skb);
-		p->saddr = &iph->saddr;
-		p->daddr = &iph->daddr;
-	} else {
-		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
-		unsigned short fragoff = 0;
-		int thoff = 0, proto, flags = 0;
-
-		/*
-		 * Any fragment, the first one too, as ip_is_fragment() has it
-		 * for IPv4: defragmentation lets some through (a first
-		 * fragment whose length is no multiple of 8), and ports read
-		 * from part of a datagram steer or police nothing.
-		 */
-		proto = ipv6_find_hdr(skb, &thoff, -1, &fragoff, &flags);
-		if (proto < 0 || (flags & IP6_FH_F_FRAG))
-			return 1;
-		l4 = proto;
-		p->thoff = thoff;
-		p->saddr = &ip6h->saddr;
-		p->daddr = &ip6h->daddr;
-	}
-	if (l4 == IPPROTO_TCP)
-		p->p = SIPOVL_PTCP;
-	else if (l4 == IPPROTO_UDP)
-		p->p = SIPOVL_PUDP;
-	else
-		return 1;
-	p->l4 = l4;
-	p->syn = false;
-	if (l4 == IPPROTO_TCP) {
-		th = skb_header_pointer(skb, p->thoff, sizeof(_th), &_th);
-		if (!th)
-			return -EINVAL;
-		p->sport = th->source;
-		p->dport = th->dest;
-		p->syn = th->syn && !th->ack;
-		return 0;
-	}
-	ports = skb_header_pointer(skb, p->thoff, sizeof(_ports), _ports);
-	if (!ports)
-		return -EINVAL;
-	p->sport = ports[0];
-	p->dport = ports[1];
-	return 0;
-}
-
-/*
- * Destinations that are never intercepted (multicast, broadcast, loopback,
- * unspecified) and sources that are never accepted on a steered packet.
- */
-static bool pkt_dst_special(const struct sipovl_pkt *p)
-{
-	if (p->f == SIPOVL_F4) {
-		__be32 d = *(const __be32 *)p->daddr;
-
-		return ipv4_is_multicast(d) || ipv4_is_lbcast(d) ||
-		       ipv4_is_loopback(d) || ipv4_is_zeronet(d);
-	}
-	return ipv6_addr_is_multicast(p->daddr) || ipv6_addr_loopback(p->daddr) ||
-	       ipv6_addr_any(p->daddr);
-}
-
-static bool pkt_src_martian(const struct sipovl_pkt *p)
-{
-	if (p->f == SIPOVL_F4) {
-		__be32 s = *(const __be32 *)p->saddr;
-
-		return ipv4_is_multicast(s) || ipv4_is_lbcast(s) ||
-		       ipv4_is_loopback(s) || ipv4_is_zeronet(s);
-	}
-	/*
-	 * The IPv6 input path refuses multicast and loopback sources itself,
-	 * but not the unspecified address, and not IPv4-mapped ones (an
-	 * AF_INET6 socket's reply to one leaves as IPv4).
-	 */
-	return ipv6_addr_is_multicast(p->saddr) || ipv6_addr_loopback(p->saddr) ||
-	       ipv6_addr_any(p->saddr) || ipv6_addr_v4mapped(p->saddr);
-}
-
-/*
- * Is @addr (of family @f) one of this host's addresses, as seen from @dev:
- * in @dev's VRF (its l3mdev table; no VRF: the main one) and, for an IPv6
- * address of link or host scope, on @dev itself (the same link-local address
- * on another link is another host's), as the kernel's ipv6_chk_addr() has
- * it. A device that is no link (loopback, a VRF master: the egress device of
- * local traffic) takes any device of its VRF. @dev NULL: any device outside
- * VRFs.
- */
-static bool addr_is_local(struct net *net, int f, const void *addr,
-			  const struct net_device *dev)
-{
-	bool any_dev;
-
-	if (f == SIPOVL_F4)
-		return inet_addr_type_dev_table(net, dev, *(const __be32 *)addr) ==
-		       RTN_LOCAL;
-	any_dev = !dev || (dev->flags & IFF_LOOPBACK) || netif_is_l3_master(dev);
-	return ipv6_chk_addr_and_flags(net, addr, dev, any_dev, 0,
-				       IFA_F_TENTATIVE);
-}
-
-/*
- * A packet from another host claiming one of this host's addresses as its
- * source. The kernel refuses these in the input route lookup
- * (fib_validate_source(), unless the device has accept_local), which
- * steering bypasses; IPv6 has no such rule, but a remote packet with a local
- * source is spoofed there too. Loopback (local traffic) is exempt. Local as
- * seen from the ingress device: its VRF, and its link for link-local sources.
- */
-static bool pkt_src_spoofs_local(struct net *net, const struct sipovl_pkt *p,
-				 const struct net_device *in)
-{
-	struct in_device *idev;
-
-	if (!in || (in->flags & IFF_LOOPBACK))
-		return false;
-	if (p->f == SIPOVL_F4) {
-		idev = __in_dev_get_rcu(in);
-		if (idev && IN_DEV_ACCEPT_LOCAL(idev))
-			return false;
-	}
-	return addr_is_local(net, p->f, p->saddr, in);
-}
-
-/*
- * IPv6 reverse path, as the kernel's rpfilter match checks it: the source
- * must be routed as unicast (not local, reject, blackhole or anycast) and,
- * when @strict, back through the device the packet came in on. A link-local
- * source is looked up on that device.
- */
-static bool pkt_rpf6_ok(struct net *net, const struct sk_buff *skb,
-			const struct sipovl_pkt *p,
-			const struct net_device *in, bool strict)
-{
-	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
-	struct flowi6 fl6 = {
-		.flowi6_iif = LOOPBACK_IFINDEX,
-		.flowi6_l3mdev = l3mdev_master_ifindex_rcu(in),
-		.flowlabel = ip6_flowinfo(ip6h),
-		.flowi6_proto = p->l4,
-		.daddr = ip6h->saddr,
-		.saddr = ip6h->daddr,
-	};
-	int flags = RT6_LOOKUP_F_HAS_SADDR;
-	struct dst_entry *dst;
-	struct rt6_info *rt;
-	bool ok = false;
-
-	if (ipv6_addr_type(&ip6h->saddr) & IPV6_ADDR_LINKLOCAL) {
-		fl6.flowi6_oif = in->ifindex;
-		flags |= RT6_LOOKUP_F_IFACE;
-	} else if (strict) {
-		fl6.flowi6_oif = in->ifindex;
-	}
-	dst = ip6_route_lookup(net, &fl6, skb, flags);
-	rt = container_of(dst, struct rt6_info, dst);
-	if (dst->error || !rt->rt6i_idev ||
-	    (rt->rt6i_flags & (RTF_REJECT | RTF_ANYCAST | RTF_LOCAL)))
-		goto out;
-	ok = !strict || rt->rt6i_idev->dev == in ||
-	     l3mdev_master_ifindex_rcu(rt->rt6i_idev->dev) == in->ifindex;
-out:
-	dst_release(dst);
-	return ok;
-}
-
-/*
- * Reverse-path filtering for a packet that would start a flow. Steering
- * bypasses the input route lookup, which is where the kernel applies
- * rp_filter, so apply the device's setting here: the source must be
- * reachable back through the device the packet came in on (strict, 1) or at
- * all (loose, 2), as unicast (or local with accept_local). Counted where the
- * kernel counts its own rp_filter drops (IPReversePathFilter). IPv6 has no
- * rp_filter of its own: the same per-device setting (net.ipv4.conf.*.
- * rp_filter) selects strict (1) or loose (0 or 2), so an IPv6 source that is
- * not routable at all never starts a flow; counted as errors. Loopback
- * (local traffic) is not checked.
- */
-static bool pkt_rpf_ok(struct net *net, const struct sk_buff *skb,
-		       const struct sipovl_pkt *p, const struct net_device *in)
-{
-	const struct iphdr *iph = ip_hdr(skb);
-	struct in_device *idev;
-	struct fib_result res;
-	struct flowi4 fl4 = {};
-	int mode;
-
-	if (!in || (in->flags & IFF_LOOPBACK))
-		return true;
-	idev = __in_dev_get_rcu(in);
-	mode = idev ? IN_DEV_RPFILTER(idev) : 0;
-	if (p->f == SIPOVL_F6)
-		return pkt_rpf6_ok(net, skb, p, in, mode == 1);
-	if (!mode)
-		return true;
-	fl4.daddr = iph->saddr;
-	fl4.saddr = iph->daddr;
-	fl4.flowi4_iif = LOOPBACK_IFINDEX;
-	fl4.flowi4_l3mdev = l3mdev_master_ifindex_rcu(in);
-	fl4.flowi4_tos = SIPOVL_RT_TOS(iph->tos);
-	fl4.flowi4_scope = RT_SCOPE_UNIVERSE;
-	fl4.flowi4_mark = IN_DEV_SRC_VMARK(idev) ? skb->mark : 0;
-	if (fib_lookup(net, &fl4, &res, FIB_LOOKUP_IGNORE_LINKSTATE))
-		goto fail;
-	if (res.type == RTN_LOCAL && IN_DEV_ACCEPT_LOCAL(idev))
-		return true;
-	if (res.type != RTN_UNICAST)
-		goto fail;
-	if (mode == 2 || fib_info_nh_uses_dev(res.fi, in))
-		return true;
-fail:
-	__NET_INC_STATS(net, LINUX_MIB_IPRPFILTER);
-	return false;
-}
-
-/* In the reply direction of a connection conntrack tracks? */
-static bool pkt_is_reply(const struct sk_buff *skb)
-{
-	enum ip_conntrack_info ctinfo;
-	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
-
-	return ct && CTINFO2DIR(ctinfo) == IP_CT_DIR_REPLY;
-}
-
-/*
- * Is this TCP segment, which no socket owns and which is not a SYN, the ACK
- * that completes a SYN-cookie handshake (the listener answered the SYN with
- * a cookie and kept no request socket)? Only a valid cookie for this exact
- * flow qualifies: segments of connections older than the intercept, late
- * segments of closed ones and forged ACKs keep the intercept's policy.
- */
-static bool pkt_syncookie_ack(struct net *net, const struct sk_buff *skb,
-			      const struct sipovl_pkt *p)
-{
-	struct tcphdr _th;
-	const struct tcphdr *th;
-
-	if (!READ_ONCE(net->ipv4.sysctl_tcp_syncookies))
-		return false;
-	th = skb_header_pointer(skb, p->thoff, sizeof(_th), &_th);
-	if (!th || !th->ack || th->rst || th->syn)
-		return false;
-	if (p->f == SIPOVL_F4)
-		return sipovl_cookie_v4_check(ip_hdr(skb), th) != 0;
-	return sipovl_cookie_v6_check(ipv6_hdr(skb), th) != 0;
-}
-
-static void pkt_key(const struct sipovl_pkt *p, struct mt_key *k)
-{
-	k->family = p->f == SIPOVL_F4 ? 4 : 6;
-	k->proto = p->p == SIPOVL_PTCP ? MT_PROTO_TCP : MT_PROTO_UDP;
-	k->dport = ntohs(p->dport);
-	k->saddr = p->saddr;
-	k->daddr = p->daddr;
-}
 
 /*
  * The socket owning this packet's flow (connected UDP, established, request
@@ -361,7 +75,7 @@ static struct sock *flow_sock(struct net *net, struct sk_buff *skb,
 	 * from it, which would otherwise take an intercepted flow over.
 	 */
 	if (!inet_sk_transparent(sk) &&
-	    !addr_is_local(net, p->f, p->daddr, input ? in : NULL)) {
+	    !sipovl_addr_is_local(net, p->f, p->daddr, input ? in : NULL)) {
 		sock_gen_put(sk);
 		return NULL;
 	}
@@ -420,7 +134,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	/* Bridged frames (br_netfilter) are not ours to steer. */
 	if (sipovl_bridged(skb))
 		return NF_ACCEPT;
-	ret = pkt_parse(skb, f, &p);
+	ret = sipovl_pkt_parse(skb, f, &p);
 	if (ret) {
 		if (ret < 0)
 			count_malformed(sn);
@@ -439,7 +153,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		sk = flow_sock(state->net, skb, &p, state->in, true);
 		if (!sk)
 			return NF_ACCEPT;
-		if (pkt_src_spoofs_local(state->net, &p, state->in)) {
+		if (sipovl_pkt_src_spoofs_local(state->net, &p, state->in)) {
 			sock_gen_put(sk);
 			goto spoofed;
 		}
@@ -454,7 +168,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	}
 
 	ic = t->ic[idx];
-	if (pkt_src_spoofs_local(state->net, &p, state->in))
+	if (sipovl_pkt_src_spoofs_local(state->net, &p, state->in))
 		goto spoofed;
 	sk = flow_sock(state->net, skb, &p, state->in, true);
 	if (sk && sk_ends_time_wait(sk, &p)) {
@@ -473,7 +187,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		 * handshake: it goes to the daemon's listener, which makes
 		 * the connection from it.
 		 */
-		if (pkt_is_reply(skb))
+		if (sipovl_pkt_is_reply(skb))
 			goto accept;
 		/*
 		 * A subnet-directed broadcast is no unicast flow: the kernel
@@ -484,7 +198,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 					     *(const __be32 *)p.daddr) == RTN_BROADCAST)
 			goto accept;
 		if (p.p == SIPOVL_PTCP && !p.syn &&
-		    !pkt_syncookie_ack(state->net, skb, &p)) {
+		    !sipovl_pkt_syncookie_ack(state->net, skb, &p)) {
 			reason = SIPOVL_GS_DROP_NOT_NEW;
 			goto policy;
 		}
@@ -493,7 +207,7 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROP_MARTIAN);
 			goto drop;
 		}
-		if (!pkt_rpf_ok(state->net, skb, &p, state->in)) {
+		if (!sipovl_pkt_rpf_ok(state->net, skb, &p, state->in)) {
 			if (f == SIPOVL_F6)
 				sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROP_RP_FILTER);
@@ -577,7 +291,7 @@ static bool src_allowed(struct sipovl_net *sn, struct net *net,
 			const struct sipovl_pkt *p, const struct net_device *out)
 {
 	return (src_claimed(sn, p) && !pkt_src_martian(p)) ||
-	       addr_is_local(net, p->f, p->saddr, out);
+	       sipovl_addr_is_local(net, p->f, p->saddr, out);
 }
 
 /*
@@ -592,7 +306,7 @@ static bool src_usurped(struct sipovl_net *sn, struct net *net,
 			const struct net_device *out)
 {
 	return !owner->sk_kern_sock && src_claimed(sn, p) &&
-	       !addr_is_local(net, p->f, p->saddr, out);
+	       !sipovl_addr_is_local(net, p->f, p->saddr, out);
 }
 
 /*
@@ -603,8 +317,8 @@ static bool skb_src_local(struct net *net, const struct sk_buff *skb, int f,
 			  const struct net_device *out)
 {
 	if (f == SIPOVL_F4)
-		return addr_is_local(net, f, &ip_hdr(skb)->saddr, out);
-	return addr_is_local(net, f, &ipv6_hdr(skb)->saddr, out);
+		return sipovl_addr_is_local(net, f, &ip_hdr(skb)->saddr, out);
+	return sipovl_addr_is_local(net, f, &ipv6_hdr(skb)->saddr, out);
 }
 
 static bool sk_transparent_inet(const struct sock *sk)
@@ -628,7 +342,7 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	s32 idx;
 	int ret;
 
-	ret = pkt_parse(skb, f, &p);
+	ret = sipovl_pkt_parse(skb, f, &p);
 	if (ret) {
 		if (ret < 0)
 			count_malformed(sn);
@@ -683,10 +397,10 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 		 * Segments of existing local connections and replies pass; the
 		 * ACK of a SYN-cookie handshake goes to the daemon's listener.
 		 */
-		if (pkt_is_reply(skb))
+		if (sipovl_pkt_is_reply(skb))
 			return NF_ACCEPT;
 		if (p.p == SIPOVL_PTCP && !p.syn &&
-		    !pkt_syncookie_ack(net, skb, &p))
+		    !sipovl_pkt_syncookie_ack(net, skb, &p))
 			return NF_ACCEPT;
 		sk = sipovl_socket_get(sn, f, p.p,
 				       sipovl_flow_hash(sn, f, p.saddr, p.daddr,

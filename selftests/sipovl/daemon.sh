@@ -221,9 +221,11 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 		sed -n '/^== before SIP/,$p' "$TMP/kernel-diag.out" | grep -v '^$' | sed 's/^/#   /' | cut -c1-300
 	fi
 	# the SIP view (issue 17): the running call listed by sipovlctl calls at gw-a, with the
-	# media of both sides from the SDP; then one CDR per ended call in each gateway's journal
+	# media of both sides from the SDP (the call calls_watch saw with RTP flowing: the other
+	# call of the pair may be listed first, just answered, its flow not steered yet); then
+	# one CDR per ended call in each gateway's journal
 	local run
-	run=$(jq -c '[.calls[] | select(.state == "confirmed")][0] | {caller, callee, codec,
+	run=$(jq -c '[.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)][0] | {caller, callee, codec,
 		media: [.streams[] | .side + " " + .rtp], flow: (.media_flows[0].rtp | "\(.flow) \(.local) <-> \(.remote)")}' \
 		"$TMP/calls-$t.json" 2>/dev/null)
 	if [ $wrc = 0 ] && jq -en 'input | .caller == "sipp@10.1.0.2:5061" and .callee == "service@10.2.0.2:5060" and

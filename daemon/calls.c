@@ -193,6 +193,20 @@ static void tag_of(struct sip_str hv, char *dst, size_t n)
 		dst[0] = 0;
 }
 
+/*
+ * Once the call is answered, its dialog is the tags of the caller and of the 2xx that made it.
+ * A forked INVITE may be answered in other dialogs too (other phones, other To tags): the
+ * caller ACKs and ends those at once (RFC 3261 13.2.2.4); their messages are not the call's.
+ * A message with no To tag (tags are mandatory; some UAs forget) keeps matching by Call-ID.
+ */
+static bool other_dialog(const struct call *c, const char *ftag, const char *ttag)
+{
+	if (c->state != CALL_CONFIRMED || !*ttag)
+		return false;
+	return !((!strcmp(ftag, c->tag[0]) && !strcmp(ttag, c->tag[1])) ||
+		 (!strcmp(ftag, c->tag[1]) && !strcmp(ttag, c->tag[0])));
+}
+
 static void request(struct calls *t, struct call *c, const struct sip_msg *m, const char *ftag,
 		    const char *ttag, const struct sockaddr_storage *src, const struct sockaddr_storage *dst,
 		    uint64_t now)
@@ -220,6 +234,10 @@ static void request(struct calls *t, struct call *c, const struct sip_msg *m, co
 			c->sig[1] = *dst;
 		c->invite_cseq = m->cseq;
 		take_sdp(t, c, 0, m);
+		return;
+	}
+	if (other_dialog(c, ftag, ttag)) {
+		t->st.other_dialog++;
 		return;
 	}
 	c->last_ms = now;
@@ -250,6 +268,10 @@ static void response(struct calls *t, struct call *c, const struct sip_msg *m, c
 
 	if (!c) {
 		t->st.unknown_dialog++;
+		return;
+	}
+	if (other_dialog(c, ftag, ttag)) { /* another fork's answer, or a response in its dialog */
+		t->st.other_dialog++;
 		return;
 	}
 	c->last_ms = now;

@@ -61,6 +61,7 @@ struct calls_stats {
 	uint64_t messages, requests, responses;
 	uint64_t malformed, sdp_malformed;    /* messages / SDP bodies that did not parse */
 	uint64_t unknown_dialog;              /* in-dialog messages of no tracked call */
+	uint64_t other_dialog;                /* of another dialog of an answered call's Call-ID (forked INVITE) */
 	uint64_t started, ended[CALL_END__N];
 	uint64_t limit_hits;                  /* calls not tracked: max_calls reached */
 	unsigned active, lingering;

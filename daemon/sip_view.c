@@ -614,6 +614,7 @@ struct json_object *sipv_calls_json(void)
 	JADD(st, "malformed", JI(s->malformed));
 	JADD(st, "sdp_malformed", JI(s->sdp_malformed));
 	JADD(st, "unknown_dialog", JI(s->unknown_dialog));
+	JADD(st, "other_dialog", JI(s->other_dialog));
 	JADD(st, "calls_started", JI(s->started));
 	JADD(st, "calls_active", JI(s->active));
 	JADD(st, "calls_lingering", JI(s->lingering));

@@ -697,6 +697,51 @@ static void t_late_rtp(void)
 	calls_free(t, 5040000);
 }
 
+/*
+ * A forked INVITE (RFC 3261 13.2.2.4, 19.3): a proxy rings two phones; each answers in a
+ * dialog of its own (To tags A and B). Phone A's 200 makes the call; phone B's 200 comes
+ * after, and the caller ACKs it and ends that dialog at once with a BYE. Phone B's answer
+ * is not the call's SDP and its BYE does not end the call; the BYE in dialog A does.
+ */
+static void t_fork(void)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = on_end };
+	struct calls *t = calls_new(&cfg);
+	const char *o = "Call-ID: 1-4242@10.1.0.2", *id = "Call-ID: fork-1", *ta = "tag=5151SIPpTag011",
+		   *tb = "tag=7777SIPpTag022";
+	const struct call *c;
+	char b200[4096];
+
+	n_ended = 0;
+	feed(t, subst(SIPP_INVITE, o, id), 7000000);
+	feed(t, subst(SIPP_180, o, id), 7000010);
+	feed(t, subst(subst(SIPP_180, o, id), ta, tb), 7000011);
+	feed(t, subst(SIPP_200, o, id), 7000050);
+	/* phone B's 200: its own tag and media address (10.2.0.9) */
+	snprintf(b200, sizeof(b200), "%s", subst(subst(subst(SIPP_200, o, id), ta, tb), "10.2.0.2", "10.2.0.9"));
+	feed(t, b200, 7000060);
+	feed(t, subst(SIPP_ACK, o, id), 7000070);
+	feed(t, subst(subst(SIPP_ACK, o, id), ta, tb), 7000071);
+	feed(t, subst(subst(SIPP_BYE, o, id), ta, tb), 7000072);
+	c = calls_first(t);
+	ok(n_ended == 0 && c && c->state == CALL_CONFIRMED && !strcmp(c->tag[1], "5151SIPpTag011"),
+	   "forked INVITE: the BYE of the second phone's dialog does not end the call (ended %u, state %d, tag '%s')",
+	   n_ended, c ? (int)c->state : -1, c ? c->tag[1] : "");
+	char h[64] = "";
+
+	if (c && c->has_sdp[1])
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->sdp[1].m[0].rtp)->sin_addr, h, sizeof(h));
+	ok(!strcmp(h, "10.2.0.2"), "forked INVITE: the call's media is the answering phone's (%s), not the other's", h);
+	ok(calls_stats(t)->other_dialog == 3, "forked INVITE: the other dialog's 200, ACK and BYE counted apart (%llu)",
+	   (unsigned long long)calls_stats(t)->other_dialog);
+	feed(t, subst(SIPP_BYE, o, id), 7060000);
+	ok(n_ended == 1 && ended[0].end == CALL_END_BYE_CALLER && call_duration_ms(&ended[0], 0) == 59950,
+	   "forked INVITE: the BYE in the call's dialog ends it (ended %u, %llu ms)", n_ended,
+	   n_ended ? (unsigned long long)call_duration_ms(&ended[0], 0) : 0);
+	calls_free(t, 7100000);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -712,6 +757,7 @@ int main(void)
 	t_sipp_dtmf(true);
 	t_sipp_dtmf(false);
 	t_late_rtp();
+	t_fork();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

@@ -202,7 +202,7 @@ soak:
 	@scripts/deps.sh check
 	@$(MAKE) -s tests
 	@d=$$(mktemp -d /tmp/zt-soak.XXXXXX) && ZN_ROUTERS=2 tests/ziti/zitinet.sh start "$$d" && \
-	  { ZT_SK_ROUNDS=$${ZT_SK_ROUNDS:-5} ZT_SK_FAULTS="$${ZT_SK_FAULTS:-kill stop ctrl reauth}" O=$(O) \
+	  { ZT_SK_ROUNDS=$${ZT_SK_ROUNDS:-5} ZT_SK_FAULTS="$${ZT_SK_FAULTS:-kill stop ctrl reauth hang}" O=$(O) \
 	    tests/ziti/soak.sh "$$d"; rc=$$?; tests/ziti/zitinet.sh stop "$$d"; exit $$rc; }
 
 # Router failover soak: a two-router network (ZN_ROUTERS=2), tests/ziti/routers.sh with its

@@ -8,11 +8,13 @@
 # stopped for good (gap over ZT_SK_CALL_LOST_MS, 3000 ms). Sourced by tests/ziti/run.sh
 # (soak_tests: the short version, ~30 s), or alone against a network from `zitinet.sh start
 # DIR`: tests/ziti/soak.sh DIR (`make soak`: ZN_ROUTERS=2 network, ZT_SK_ROUNDS rounds).
-#   ZT_SK_FAULTS  faults in order (default "ctrl"; make soak: "kill stop ctrl reauth"):
+#   ZT_SK_FAULTS  faults in order (default "ctrl"; make soak: "kill stop ctrl reauth hang"):
 #                 kill   the router carrying the first call is killed (SIGKILL), restarted after
 #                 stop   the same stopped (SIGSTOP: answers nothing, closes nothing), resumed after
 #                 ctrl   the controller restarted (down 2 s)
 #                 reauth sipovld's API session deleted at the controller (re-authentication)
+#                 hang   the controller stopped (SIGSTOP: every request sipovld makes hangs, its
+#                        service polls time out) for ZT_SK_HANG_S (8) seconds, then resumed
 #   ZT_SK_ROUNDS  times the fault list runs (default 1)
 #   ZT_SK_CALLS   concurrent calls per fault (default 2), ZT_SK_SECONDS their length (6)
 #   ZT_SK_GAP     bound on each call's longest gap and on its loss (20 ms per datagram),
@@ -50,7 +52,7 @@ sk_wait_terms() {
 # sk_fault F ROUND: C calls, fault F after 2 s, recovery; asserts the bounds; adds to totals
 sk_fault() {
 	local f=$1 round=$2 calls=${ZT_SK_CALLS:-2} secs=${ZT_SK_SECONDS:-6} bound=${ZT_SK_GAP:-1000}
-	local lostcall=${ZT_SK_CALL_LOST_MS:-3000} i pids=() r='' s t gap lost log bad=0 what
+	local lostcall=${ZT_SK_CALL_LOST_MS:-3000} i pids=() r='' s t gap lost log bad=0 what hang_pid=
 	for i in $(seq 1 "$calls"); do
 		"$SAN" dial -i "$ID/zt-host.json" -s sk-udp --udp --count $((secs * 50)) --size 160 --pace-ms 20 \
 			--timeout-ms 60000 -v > "$W/sk-$f$round-$i.log" 2>&1 &
@@ -70,8 +72,12 @@ sk_fault() {
 		s=$(grep -o 'authenticated: api session [^ ,]*' "$W/sk-sipovld.log" | tail -1 | awk '{print $4}')
 		[ -n "$s" ] && "$ZN" cli "$NET" edge delete api-session "$s" > "$W/last.out" 2>&1
 		what="API session deleted" ;;
+	hang) "$ZN" ctrl-pause "$NET" > "$W/last.out" 2>&1; what="controller hung ${ZT_SK_HANG_S:-8} s"
+		( sleep "${ZT_SK_HANG_S:-8}"; "$ZN" ctrl-resume "$NET" > /dev/null 2>&1 ) &
+		hang_pid=$! ;;
 	esac
 	for i in "${!pids[@]}"; do wait "${pids[$i]}"; done
+	[ "$f" = hang ] && { wait "$hang_pid"; "$ZN" ctrl-resume "$NET" > /dev/null 2>&1; }
 	case $f in
 	kill) [ -n "$r" ] && "$ZN" router-start "$NET" "$r" > "$W/last.out" 2>&1 ;;
 	stop) [ -n "$r" ] && "$ZN" router-resume "$NET" "$r" > "$W/last.out" 2>&1 ;;
@@ -109,7 +115,7 @@ sk_fault() {
 soak_tests() {
 	local rounds=${ZT_SK_ROUNDS:-1} faults=${ZT_SK_FAULTS:-ctrl} sd rc f rd
 	sk_calls=0 sk_lostcalls=0
-	for f in kill stop ctrl reauth; do eval "sk_lost_$f=0 sk_max_$f=0"; done
+	for f in kill stop ctrl reauth hang; do eval "sk_lost_$f=0 sk_max_$f=0"; done
 
 	if [ ! -x "$B/san/sipovld" ]; then
 		skip "soak: calls through faults" "$B/san/sipovld not built"

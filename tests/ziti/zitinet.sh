@@ -528,8 +528,8 @@ start-cluster|kill-ctrl|start-ctrl|leader)
 bin) ziti_bin; exit 0 ;;
 bin-shortcert) ziti_bin_shortcert; exit 0 ;;
 start|stop|env|cli|restart-router|restart-controller) ;;
-add-router|router-stop|router-start|router-kill|router-pause|router-resume) ;;
-*) echo "usage: $0 bin|bin-shortcert|start|stop|env|cli|restart-router|restart-controller|add-router|router-stop|router-start|router-kill|router-pause|router-resume DIR [...]" >&2; exit 2 ;;
+add-router|router-stop|router-start|router-kill|router-pause|router-resume|ctrl-pause|ctrl-resume) ;;
+*) echo "usage: $0 bin|bin-shortcert|start|stop|env|cli|restart-router|restart-controller|add-router|router-stop|router-start|router-kill|router-pause|router-resume|ctrl-pause|ctrl-resume DIR [...]" >&2; exit 2 ;;
 esac
 [ $# -ge 2 ] || { echo "usage: $0 $what DIR" >&2; exit 2; }
 D=$2
@@ -549,6 +549,8 @@ router-start)
 	load_env; [ -f "$(router_pidfile "${1:?router name}")" ] && die "router $1 is running"
 	start_router_n "$1"; login; wait_router_n "$1" ;;
 router-kill) load_env; signal_router "${1:?router name}" KILL; rm -f "$(router_pidfile "$1")" ;;
+ctrl-pause) load_env; kill -STOP "$(cat "$D/ctrl.pid")" ;;
+ctrl-resume) load_env; kill -CONT "$(cat "$D/ctrl.pid")" ;;
 router-pause) load_env; signal_router "${1:?router name}" STOP ;;
 router-resume) load_env; signal_router "${1:?router name}" CONT ;;
 esac

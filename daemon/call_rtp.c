@@ -11,6 +11,16 @@ void call_rtp_quality(const struct call_rtp *r, uint64_t now_us, struct rtpq_sna
 		rtpq_snapshot_since(r->dir[i], r->rep[i], now_us, &q[i]);
 }
 
+/* the interval ends here; the next call's starts when it takes the flow (call_rtp_rtpmap) */
+static void end_interval(const struct call_rtp *r)
+{
+	for (int i = 0; i < 2; i++) {
+		rtpq_end(r->dir[i]);
+		if (r->rep[i] && r->rep[i] != r->dir[!i])
+			rtpq_end(r->rep[i]);
+	}
+}
+
 void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n)
 {
 	struct rtpq_snap q[2];
@@ -19,12 +29,42 @@ void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n)
 	snprintf(b, n, "packets=%llu/%llu loss_pct=%.2f/%.2f jitter_ms=%.1f/%.1f mos=%.2f/%.2f",
 		 (unsigned long long)q[0].packets, (unsigned long long)q[1].packets, q[0].loss_ratio * 100,
 		 q[1].loss_ratio * 100, q[0].jitter_ms, q[1].jitter_ms, q[0].mos, q[1].mos);
-	/* the interval ends here; the next call's starts when it takes the flow (call_rtp_rtpmap) */
-	for (int i = 0; i < 2; i++) {
-		rtpq_end(r->dir[i]);
-		if (r->rep[i] && r->rep[i] != r->dir[!i])
-			rtpq_end(r->rep[i]);
+	end_interval(r);
+}
+
+bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, uint64_t now_us, char *b, size_t n,
+		       struct rtpq_snap q0[2])
+{
+	struct call_rtp r;
+	struct rtpq_snap q[2];
+	bool first = find(arg, c, 0, &r);
+	size_t len;
+
+	if (q0)
+		memset(q0, 0, 2 * sizeof(*q0));
+	if (first) {
+		if (q0)
+			call_rtp_quality(&r, now_us, q0);
+		call_rtp_end(&r, now_us, b, n);
+	} else {
+		snprintf(b, n, "packets=- loss_pct=- jitter_ms=- mos=-");
 	}
+	for (unsigned i = 1; i < SDP_MAX_MEDIA; i++) {
+		if (!find(arg, c, i, &r))
+			continue;
+		call_rtp_quality(&r, now_us, q);
+		len = strlen(b);
+		if (len < n)
+			snprintf(b + len, n - len, " m%u=%s packets%u=%llu/%llu loss_pct%u=%.2f/%.2f jitter_ms%u=%.1f/%.1f", i,
+				 c->sdp[0].m[i].media[0] ? c->sdp[0].m[i].media : "-", i,
+				 (unsigned long long)q[0].packets, (unsigned long long)q[1].packets, i,
+				 q[0].loss_ratio * 100, q[1].loss_ratio * 100, i, q[0].jitter_ms, q[1].jitter_ms);
+		len = strlen(b);
+		if (!strcmp(c->sdp[0].m[i].media, "audio") && len < n)
+			snprintf(b + len, n - len, " mos%u=%.2f/%.2f", i, q[0].mos, q[1].mos);
+		end_interval(&r);
+	}
+	return first;
 }
 
 static bool listed(const struct sdp_media *m, unsigned pt)

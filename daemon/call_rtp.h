@@ -6,8 +6,9 @@
  *
  * A flow outlives calls: phones and SIPp reuse their media ports, so consecutive calls
  * between the same addresses share one flow. A call's figures are those of its interval: from
- * the flow's start, or from the end of the previous call that used the flow, to its own end;
- * call_rtp_end() closes the interval (rtpq_mark) after the CDR's figures are taken.
+ * the flow's start, or from when it takes a flow a previous call used (call_rtp_rtpmap), to
+ * its own end; call_rtp_end() closes the interval (rtpq_end) after the CDR's figures are taken,
+ * call_rtp_end_call() that of every media stream of the call.
  */
 #ifndef SIPOVLD_CALL_RTP_H
 #define SIPOVLD_CALL_RTP_H
@@ -32,6 +33,24 @@ void call_rtp_quality(const struct call_rtp *r, uint64_t now_us, struct rtpq_sna
  * (rtpq_end: the next call's starts when it takes the flow, call_rtp_rtpmap).
  */
 void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n);
+
+/*
+ * The view of the call @c's @i-th media stream (its flow's directions) into @r: false when no
+ * flow carries it. Given by the caller (sip_view.c looks the flow up between the two SDP
+ * addresses).
+ */
+typedef bool (*call_rtp_find_fn)(void *arg, const struct call *c, unsigned i, struct call_rtp *r);
+
+/*
+ * The end of call @c: the CDR's quality fields into @b, for the first media stream as
+ * call_rtp_end() writes them ("packets=- loss_pct=- jitter_ms=- mos=-" without a flow), then
+ * for each further stream that has a flow " mI=MEDIA packetsI=A/B loss_pctI=A/B
+ * jitter_msI=A/B" (I from 1; MEDIA of the caller's m= line: audio, video, image...), and
+ * "mosI=A/B" for audio; the interval of every stream ends. @q0 (NULL: not wanted): the first
+ * stream's figures, zeroed without a flow. True when the first stream had a flow.
+ */
+bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, uint64_t now_us, char *b, size_t n,
+		       struct rtpq_snap q0[2]);
 
 /*
  * The a=rtpmap of the @i-th media of each side's SDP to the stream's two directions, so that

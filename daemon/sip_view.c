@@ -73,33 +73,40 @@ static void call_view(struct flow *f, const struct sockaddr_storage *caller_rtp,
 	}
 }
 
-/*
- * The RTP quality of a call's first media (caller -> callee, callee -> caller) from the flow
- * steered for it, for the CDR: "packets=A/B loss_pct=A/B jitter_ms=A/B mos=A/B" of the call's
- * interval on the flow (call_rtp.h), or "-" without a flow. The interval ends here.
- */
-static void fmt_quality(const struct call *c, char *b, size_t n)
+static bool media_pair(const struct call *c, unsigned i, const struct sdp_media **x, const struct sdp_media **y);
+
+/* call_rtp_find_fn: the flow steered between the two SDP addresses of the @i-th media */
+static bool find_media_flow(void *arg, const struct call *c, unsigned i, struct call_rtp *r)
 {
 	const struct sdp_media *x, *y;
 	struct flow *f;
-	struct call_rtp r;
 
-	snprintf(b, n, "packets=- loss_pct=- jitter_ms=- mos=-");
-	if (!c->has_sdp[0] || !c->has_sdp[1] || !c->sdp[0].n_media || !c->sdp[1].n_media)
-		return;
-	x = &c->sdp[0].m[0];
-	y = &c->sdp[1].m[0];
-	if (!x->port || !y->port || !x->has_addr || !y->has_addr)
-		return;
+	(void)arg;
+	if (!media_pair(c, i, &x, &y))
+		return false;
 	f = flow_between(&x->rtp, &y->rtp);
 	if (!f || !f->rq)
+		return false;
+	call_view(f, &x->rtp, r);
+	return true;
+}
+
+/*
+ * The RTP quality of a call's media streams from the flows steered for them, for the CDR
+ * (call_rtp_end_call: the first stream's "packets=A/B loss_pct=A/B jitter_ms=A/B mos=A/B",
+ * or "-" without a flow, then the further streams'); the interval of every stream ends here.
+ * The first stream's figures are kept for the calls view while the call lingers.
+ */
+static void fmt_quality(const struct call *c, char *b, size_t n)
+{
+	struct rtpq_snap q[2];
+
+	if (!call_rtp_end_call(c, find_media_flow, NULL, rtp_now_us(), b, n, q))
 		return;
-	call_view(f, &x->rtp, &r);
 	struct endq *e = &endq[endq_next++ % ENDQ_N];
 
 	e->seq = c->seq;
-	call_rtp_quality(&r, rtp_now_us(), e->q);
-	call_rtp_end(&r, rtp_now_us(), b, n);
+	memcpy(e->q, q, sizeof(q));
 }
 
 static const struct endq *endq_find(uint64_t seq)
@@ -185,7 +192,7 @@ static void fmt_media(const struct call *c, int side, char *b, size_t n)
 static void on_end(void *arg, const struct call *c)
 {
 	uint64_t now = zt_now_ms();
-	char ma[80], mb[80], qb[128];
+	char ma[80], mb[80], qb[512];
 
 	(void)arg;
 	fmt_quality(c, qb, sizeof(qb));

@@ -742,6 +742,113 @@ static void t_fork(void)
 	calls_free(t, 7100000);
 }
 
+/*
+ * A call with audio and video (two m= lines, two flows): the CDR gives each stream's figures,
+ * and each stream's interval ends with the call, so the next call on the same ports counts
+ * only its own video (issue 17: only the first stream's interval ended; a second stream's
+ * figures ran on over every call that used its flow).
+ */
+static struct rtpq_dir RQV[2];
+static struct call_rtp RVV = { { &RQV[0], &RQV[1] }, { &RQV[1], &RQV[0] } };
+static char av_cdr[2][512];
+static unsigned n_av;
+
+static bool av_find(void *arg, const struct call *c, unsigned i, struct call_rtp *r)
+{
+	(void)arg;
+	(void)c;
+	if (i > 1)
+		return false;
+	*r = i ? RVV : RV;
+	return true;
+}
+
+static void av_on_end(void *arg, const struct call *c)
+{
+	(void)arg;
+	if (n_av < 2)
+		call_rtp_end_call(c, av_find, NULL, 0, av_cdr[n_av], sizeof(av_cdr[0]), NULL);
+	n_av++;
+}
+
+static void av_on_media(void *arg, const struct call *c, int side)
+{
+	(void)arg;
+	(void)side;
+	call_rtp_rtpmap(&RV, c, 0);
+	call_rtp_rtpmap(&RVV, c, 1);
+}
+
+static const char *av_sdp(int x)
+{
+	static char b[2][512];
+
+	snprintf(b[x - 1], sizeof(b[0]),
+		 "v=0\r\no=- 1 1 IN IP4 10.%d.0.2\r\ns=-\r\nc=IN IP4 10.%d.0.2\r\nt=0 0\r\n"
+		 "m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+		 "m=video 6002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n", x, x);
+	return b[x - 1];
+}
+
+/* @n packets of PT @pt from sequence number @s0, 20 ms apart from @t0_us, both ways; every 10th of direction 0 lost when @lose */
+static void av_rtp(struct rtpq_dir *q, uint8_t pt, uint32_t clock, uint16_t s0, unsigned n, uint64_t t0_us, bool lose)
+{
+	uint8_t b[200];
+
+	for (unsigned i = 0; i < n; i++)
+		for (int d = 0; d < 2; d++) {
+			uint16_t seq = (uint16_t)(s0 + i);
+			uint32_t ts = clock / 50 * i;
+
+			if (lose && d == 0 && i % 10 == 5)
+				continue;
+			memset(b, 0x11, sizeof(b));
+			b[0] = 0x80, b[1] = pt;
+			b[2] = (uint8_t)(seq >> 8), b[3] = (uint8_t)seq;
+			b[4] = (uint8_t)(ts >> 24), b[5] = (uint8_t)(ts >> 16), b[6] = (uint8_t)(ts >> 8), b[7] = (uint8_t)ts;
+			b[8] = 0xab, b[11] = (uint8_t)(d + 1);
+			rtpq_update(&q[d], b, sizeof(b), t0_us + 20000ull * i + (unsigned)d * 1000);
+		}
+}
+
+static void t_two_media(void)
+{
+	struct calls_cfg cfg = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				 .linger_ms = 30000, .on_end = av_on_end, .on_media = av_on_media };
+	struct calls *t = calls_new(&cfg);
+	const char *o = "Call-ID: 1-4242@10.1.0.2";
+	struct rtpq_snap q[2];
+
+	memset(RQ, 0, sizeof(RQ));
+	memset(RQV, 0, sizeof(RQV));
+	n_av = 0;
+	for (int k = 0; k < 2; k++) {
+		char id[32];
+		uint64_t t0 = 8000000 + 20000 * (uint64_t)k;
+
+		snprintf(id, sizeof(id), "Call-ID: av-%d", k + 1);
+		feed(t, with_body(subst(SIPP_INVITE, o, id), av_sdp(1)), t0);
+		feed(t, with_body(subst(SIPP_200, o, id), av_sdp(2)), t0 + 50);
+		feed(t, subst(SIPP_ACK, o, id), t0 + 60);
+		av_rtp(RQ, 0, 8000, (uint16_t)(1000 * k), 300, (t0 + 100) * 1000, false);
+		av_rtp(RQV, 96, 90000, (uint16_t)(5000 + 1000 * k), 200, (t0 + 100) * 1000, k == 0);
+		if (k == 1) {
+			call_rtp_quality(&RVV, (t0 + 9000) * 1000, q);
+			ok(q[0].packets == 200 && q[1].packets == 200 && q[0].loss_ratio == 0,
+			   "two streams: the second call's video is its own while it runs (%llu/%llu packets, loss %.3f)",
+			   (unsigned long long)q[0].packets, (unsigned long long)q[1].packets, q[0].loss_ratio);
+		}
+		feed(t, subst(SIPP_BYE, o, id), t0 + 9000);
+	}
+	ok(n_av == 2 && strstr(av_cdr[0], "packets=300/300 ") && strstr(av_cdr[0], " m1=video packets1=180/200 loss_pct1=10.00/0.00 ") &&
+	   !strstr(av_cdr[0], "mos1="),
+	   "two streams: the first CDR gives the video's figures too (10 %% lost one way), no MOS for video: '%s'",
+	   av_cdr[0]);
+	ok(n_av == 2 && strstr(av_cdr[1], " m1=video packets1=200/200 loss_pct1=0.00/0.00 "),
+	   "two streams: the second CDR's video is its own: '%s'", av_cdr[1]);
+	calls_free(t, 8100000);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -758,6 +865,7 @@ int main(void)
 	t_sipp_dtmf(false);
 	t_late_rtp();
 	t_fork();
+	t_two_media();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

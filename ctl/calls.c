@@ -61,21 +61,45 @@ static void print_flows(struct json_object *m)
 	}
 }
 
-/* an ended call's final RTP quality (its first media stream), as in its CDR */
-static void print_final(struct json_object *q)
+/*
+ * An ended call's final RTP quality, as in its CDR: of each media stream (media_quality,
+ * "final video caller -> callee: ..."), or from a sipovld without it of the first stream
+ * (quality, "final caller -> callee: ...").
+ */
+static void print_final(struct json_object *q, const char *media)
 {
 	static const char *const dn[2] = { "caller_to_callee", "callee_to_caller" };
 	static const char *const label[2] = { "caller -> callee", "callee -> caller" };
+	const char *sp = *media ? " " : "";
 
 	for (int d = 0; d < 2; d++) {
 		struct json_object *x = get(q, dn[d]);
 
-		if (x && json_object_get_boolean(get(x, "rtp")))
-			printf("    final %s: %s RTP packets, lost %s (%.2f %%), jitter %.1f ms, MOS %.2f\n", label[d],
+		if (x && json_object_get_boolean(get(x, "rtp"))) {
+			printf("    final %s%s%s: %s RTP packets, lost %s (%.2f %%), jitter %.1f ms", media, sp, label[d],
 			       str(x, "packets"), str(x, "lost"), json_object_get_double(get(x, "loss_ratio")) * 100,
-			       json_object_get_double(get(x, "jitter_ms")), json_object_get_double(get(x, "mos")));
-		else if (x)
-			printf("    final %s: no RTP\n", label[d]);
+			       json_object_get_double(get(x, "jitter_ms")));
+			if (!*media || !strcmp(media, "audio")) /* the E-model is for speech: no MOS of video */
+				printf(", MOS %.2f", json_object_get_double(get(x, "mos")));
+			printf("\n");
+		} else if (x)
+			printf("    final %s%s%s: no RTP\n", media, sp, label[d]);
+	}
+}
+
+static void print_finals(struct json_object *c)
+{
+	struct json_object *mq = get(c, "media_quality");
+
+	if (!mq) {
+		if (get(c, "quality"))
+			print_final(get(c, "quality"), "");
+		return;
+	}
+	for (size_t k = 0; k < json_object_array_length(mq); k++) {
+		struct json_object *q = json_object_array_get_idx(mq, k);
+
+		print_final(q, *str(q, "media") ? str(q, "media") : "-");
 	}
 }
 
@@ -121,8 +145,8 @@ int calls_show(const char *path, bool json, bool pretty, bool stats, char *err, 
 		if (stats && get(c, "media_flows"))
 			for (size_t k = 0; k < json_object_array_length(get(c, "media_flows")); k++)
 				print_flows(json_object_array_get_idx(get(c, "media_flows"), k));
-		if (stats && get(c, "quality"))
-			print_final(get(c, "quality"));
+		if (stats)
+			print_finals(c);
 	}
 	st = get(doc, "stats");
 	if (st)

@@ -33,18 +33,20 @@ void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n)
 }
 
 bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, uint64_t now_us, char *b, size_t n,
-		       struct rtpq_snap q0[2])
+		       struct call_rtp_final *fin)
 {
 	struct call_rtp r;
 	struct rtpq_snap q[2];
 	bool first = find(arg, c, 0, &r);
 	size_t len;
 
-	if (q0)
-		memset(q0, 0, 2 * sizeof(*q0));
+	if (fin)
+		memset(fin, 0, sizeof(*fin));
 	if (first) {
-		if (q0)
-			call_rtp_quality(&r, now_us, q0);
+		if (fin) {
+			call_rtp_quality(&r, now_us, fin->q[0]);
+			fin->has |= 1u;
+		}
 		call_rtp_end(&r, now_us, b, n);
 	} else {
 		snprintf(b, n, "packets=- loss_pct=- jitter_ms=- mos=-");
@@ -53,6 +55,10 @@ bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, u
 		if (!find(arg, c, i, &r))
 			continue;
 		call_rtp_quality(&r, now_us, q);
+		if (fin) {
+			memcpy(fin->q[i], q, sizeof(q));
+			fin->has |= 1u << i;
+		}
 		len = strlen(b);
 		if (len < n)
 			snprintf(b + len, n - len, " m%u=%s packets%u=%llu/%llu loss_pct%u=%.2f/%.2f jitter_ms%u=%.1f/%.1f", i,

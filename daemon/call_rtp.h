@@ -41,16 +41,23 @@ void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n);
  */
 typedef bool (*call_rtp_find_fn)(void *arg, const struct call *c, unsigned i, struct call_rtp *r);
 
+/* the final figures of each media stream of a call (call_rtp_end_call) */
+struct call_rtp_final {
+	unsigned has;                         /* bit i: the i-th stream had a flow */
+	struct rtpq_snap q[SDP_MAX_MEDIA][2]; /* [i][0] caller to callee, [i][1] callee to caller */
+};
+
 /*
  * The end of call @c: the CDR's quality fields into @b, for the first media stream as
  * call_rtp_end() writes them ("packets=- loss_pct=- jitter_ms=- mos=-" without a flow), then
  * for each further stream that has a flow " mI=MEDIA packetsI=A/B loss_pctI=A/B
  * jitter_msI=A/B" (I from 1; MEDIA of the caller's m= line: audio, video, image...), and
- * "mosI=A/B" for audio; the interval of every stream ends. @q0 (NULL: not wanted): the first
- * stream's figures, zeroed without a flow. True when the first stream had a flow.
+ * "mosI=A/B" for audio; the interval of every stream ends. @fin (NULL: not wanted): every
+ * stream's figures, as in the CDR (zeroed, its bit clear, without a flow). True when the
+ * first stream had a flow.
  */
 bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, uint64_t now_us, char *b, size_t n,
-		       struct rtpq_snap q0[2]);
+		       struct call_rtp_final *fin);
 
 /*
  * The a=rtpmap of the @i-th media of each side's SDP to the stream's two directions, so that

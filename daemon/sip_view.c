@@ -35,14 +35,14 @@ static struct calls *T;
 static struct zt_timer tick;
 
 /*
- * The final RTP quality of recently ended calls (their first media stream, the CDR's figures),
- * by call number, for the calls view while an ended call lingers (the flow has moved on to
- * the next call's interval by then). A ring: the oldest is overwritten.
+ * The final RTP quality of recently ended calls (every media stream with a flow, the CDR's
+ * figures), by call number, for the calls view while an ended call lingers (the flows have
+ * moved on to the next call's interval by then). A ring: the oldest is overwritten.
  */
 #define ENDQ_N 64
 static struct endq {
 	uint64_t seq;             /* 0: free */
-	struct rtpq_snap q[2];    /* caller to callee, callee to caller */
+	struct call_rtp_final fin;
 } endq[ENDQ_N];
 static unsigned endq_next;
 static struct {
@@ -99,14 +99,15 @@ static bool find_media_flow(void *arg, const struct call *c, unsigned i, struct 
  */
 static void fmt_quality(const struct call *c, char *b, size_t n)
 {
-	struct rtpq_snap q[2];
+	struct call_rtp_final fin;
+	struct endq *e;
 
-	if (!call_rtp_end_call(c, find_media_flow, NULL, rtp_now_us(), b, n, q))
+	call_rtp_end_call(c, find_media_flow, NULL, rtp_now_us(), b, n, &fin);
+	if (!fin.has)
 		return;
-	struct endq *e = &endq[endq_next++ % ENDQ_N];
-
+	e = &endq[endq_next++ % ENDQ_N];
 	e->seq = c->seq;
-	memcpy(e->q, q, sizeof(q));
+	e->fin = fin;
 }
 
 static const struct endq *endq_find(uint64_t seq)
@@ -582,11 +583,23 @@ static struct json_object *call_json(const struct call *c, uint64_t now, time_t 
 		const struct endq *e = endq_find(c->seq);
 
 		if (e) {
-			struct json_object *qo = json_object_new_object();
+			struct json_object *mq = json_object_new_array();
 
-			JADD(qo, "caller_to_callee", snap_json(&e->q[0]));
-			JADD(qo, "callee_to_caller", snap_json(&e->q[1]));
-			JADD(o, "quality", qo);
+			for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+				struct json_object *qo;
+
+				if (!(e->fin.has & 1u << i))
+					continue;
+				qo = json_object_new_object();
+				JADD(qo, "index", JI(i));
+				JADD(qo, "media", JS(i < c->sdp[0].n_media ? c->sdp[0].m[i].media : ""));
+				JADD(qo, "caller_to_callee", snap_json(&e->fin.q[i][0]));
+				JADD(qo, "callee_to_caller", snap_json(&e->fin.q[i][1]));
+				if (i == 0) /* the first stream's, as before media_quality */
+					JADD(o, "quality", json_object_get(qo));
+				json_object_array_add(mq, qo);
+			}
+			JADD(o, "media_quality", mq);
 		}
 	}
 	return o;

@@ -332,6 +332,100 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 	} | sed 's/^/# demo-calls: /'
 fi
 
+# --- a call with two media streams (issue 17): audio and video in one SDP each way, RTP on
+# both. gw-a's CDR has the video's figures ("m1=video packets1=..."), and the ended call keeps
+# the final quality of each stream in sipovlctl calls (media_quality; quality is the first's).
+# SIPp's built-in scenarios with the SDP's m= line replaced by audio 7330/7340 and video
+# 7332/7342 (the UAC holds the call 8 s); the RTP is av.py's (PT 0 and PT 96, 20 ms apart).
+av_sdp() { # av_sdp AUDIO_PORT VIDEO_PORT: sed script putting both m= lines in place of SIPp's
+	printf 's#^\\( *\\)m=audio \\[media_port\\] RTP/AVP 0#\\1m=audio %s RTP/AVP 0#\n' "$1"
+	printf 's#^\\( *\\)a=rtpmap:0 PCMU/8000#&\\n\\1m=video %s RTP/AVP 96\\n\\1a=rtpmap:96 H264/90000#\n' "$2"
+}
+sipp -sd uac 2>/dev/null | sed "$(av_sdp 7330 7332)" >"$TMP/uac_av.xml"
+sed "$(av_sdp 7340 7342)" "$TMP/uas.xml" >"$TMP/uas_av.xml"
+[ "$(grep -c 'm=video' "$TMP/uac_av.xml" "$TMP/uas_av.xml" | awk -F: '{ s += $2 } END { print s }')" = 2 ] ||
+	diag "two-media scenarios: m=video not put in place ($(grep -c 'm=video' "$TMP/uac_av.xml" "$TMP/uas_av.xml" | tr '\n' ' '))"
+cat >"$TMP/av.py" <<'PY'
+import socket, struct, sys, time
+# av.py ME PORT PT COUNT [PEER PEER_PORT]: COUNT RTP packets of payload type PT, 20 ms apart,
+# to PEER, or without one to the first packet's sender; reads what comes back meanwhile
+me, port, pt, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((me, port))
+print("ready", flush=True)
+peer = (sys.argv[5], int(sys.argv[6])) if len(sys.argv) > 5 else s.recvfrom(2048)[1]
+s.setblocking(False)
+t0 = time.monotonic()
+for seq in range(count):
+    d = t0 + seq * 0.02 - time.monotonic()
+    if d > 0:
+        time.sleep(d)
+    s.sendto(struct.pack(">BBHII", 0x80, pt, seq, seq * 160, 0x5000 + port) + b"\xd5" * 160, peer)
+    try:
+        while s.recv(2048):
+            pass
+    except BlockingIOError:
+        pass
+print("sent %d" % count, flush=True)
+PY
+AV_N=150
+for p in 7340 7342; do
+	in_pb python3 "$TMP/av.py" 10.2.0.2 $p $([ $p = 7340 ] && echo 0 || echo 96) $AV_N >"$TMP/av-b$p.out" 2>&1 &
+done
+ip netns exec "$PB" sipp -sf "$TMP/uas_av.xml" -i 10.2.0.2 -p 5060 -t u1 -mp 7230 -nostdin \
+	-trace_err -error_file "$TMP/uas-av.err" >"$TMP/uas-av.out" 2>&1 &
+av_uas=$!
+waitfor 20 eval "ip netns exec $PB ss -Hlnu 'sport = :5060' | grep -q 10.2.0.2" ||
+	diag "SIPp UAS (two media) not listening on 10.2.0.2:5060 after 20 s: $(tail -3 "$TMP/uas-av.out" | tr '\n' '|')"
+waitfor 20 eval '[ "$(cat "$TMP"/av-b7340.out "$TMP"/av-b7342.out 2>/dev/null | grep -c ready)" = 2 ]' ||
+	diag "phone B's two RTP senders not ready"
+cdr_av0=$(grep -c 'call ended: ' "$TMP/a.log")
+(cd "$TMP" && ip netns exec "$PA" timeout 60 sipp -sf "$TMP/uac_av.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
+	-t u1 -m 1 -d 8000 -mp 7300 -nostdin -timeout 50s -trace_err -error_file "$TMP/uac-av.err" \
+	>"$TMP/uac-av.out" 2>&1) &
+av_uac=$!
+# the RTP once the call is answered (the SDP of both sides known)
+waitfor 20 eval "SIPOVLD_CTL_SOCK=$TMP/a.sock $CTL -j calls 2>/dev/null | jq -en 'input | [.calls[] | select(.state == \"confirmed\" and (.streams | length) == 4)] | length > 0' >/dev/null" ||
+	diag "the two-media call not confirmed at gw-a within 20 s"
+in_pa python3 "$TMP/av.py" 10.1.0.2 7330 0 $AV_N 10.2.0.2 7340 >"$TMP/av-a7330.out" 2>&1 &
+av_a1=$!
+in_pa python3 "$TMP/av.py" 10.1.0.2 7332 96 $AV_N 10.2.0.2 7342 >"$TMP/av-a7332.out" 2>&1 &
+av_a2=$!
+av_rc=0
+wait "$av_uac" || av_rc=$?
+wait "$av_a1" "$av_a2" 2>/dev/null
+pkill -f "av.py 10.2.0.2" 2>/dev/null
+kill "$av_uas" 2>/dev/null
+wait "$av_uas" 2>/dev/null
+waitfor 20 eval '[ "$(grep -c "call ended: " "$TMP/a.log")" -gt "$cdr_av0" ]' || true
+av_cdr=$(grep -o 'call ended: .*' "$TMP/a.log" | tail -n +$((cdr_av0 + 1)) | grep ' m1=video ' | tail -1)
+# each way at least 80 % of the 150 sent; the call's own figures (the flows are new)
+av_ok() { # av_ok FIELD: FIELD=A/B in the CDR with 120 <= A, B <= 150
+	awk -v f="$1" -v n=$AV_N '{ for (i = 1; i <= NF; i++) if (index($i, f "=") == 1) { split(substr($i, length(f) + 2), v, "/")
+		exit !(v[1] >= n * 0.8 && v[1] <= n && v[2] >= n * 0.8 && v[2] <= n) } exit 1 }' <<<"$av_cdr"
+}
+if [ "$av_rc" = 0 ] && av_ok packets && av_ok packets1; then
+	ok "two media streams: gw-a's CDR has both streams' RTP (audio, then m1=video): ${av_cdr#call ended: }"
+else
+	not_ok "two media streams: gw-a's CDR has both streams' RTP (audio, then m1=video)" "sipp exit $av_rc" "cdr: ${av_cdr:-none}" \
+		"$(grep -o 'call ended: .*' "$TMP/a.log" | tail -2)" "$(tail -2 "$TMP/uac-av.out" | tr '\n' '|')"
+fi
+av_fin=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended" and
+	(.streams | length) == 4)][-1] | [.media_quality[]? | [.media, .caller_to_callee.packets, .callee_to_caller.packets]]' 2>/dev/null)
+if jq -en --argjson n $AV_N 'input | length == 2 and .[0][0] == "audio" and .[1][0] == "video" and
+	all(.[]; .[1] >= $n * 0.8 and .[1] <= $n and .[2] >= $n * 0.8 and .[2] <= $n)' <<<"$av_fin" >/dev/null 2>&1; then
+	ok "two media streams: the ended call keeps each stream's final quality in sipovlctl calls (media_quality: $av_fin)"
+else
+	not_ok "two media streams: the ended call keeps each stream's final quality in sipovlctl calls" "media_quality: ${av_fin:-nothing}" \
+		"$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended")][-1] | .quality' 2>/dev/null)"
+fi
+av_s=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -s calls 2>/dev/null | grep -c 'final video caller -> callee: [0-9]* RTP packets')
+if [ "${av_s:-0}" -ge 1 ]; then
+	ok "two media streams: sipovlctl -s calls shows the ended call's video"
+else
+	not_ok "two media streams: sipovlctl -s calls shows the ended call's video" \
+		"$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -s calls 2>&1 | grep -i final | tail -4)"
+fi
+
 # --- one RTP stream, one circuit (issue 12 item 11): both phones start sending at the same
 # moment, so each gateway intercepts its side before the other's dial arrives. The stream must
 # converge on one overlay circuit for both directions, with nothing lost on the way.

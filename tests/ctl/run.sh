@@ -334,7 +334,14 @@ calls_doc='{"enabled":true,"calls":[{"id":7,"call_id":"1-4242@10.1.0.2","state":
 "from_ziti":{"rtp":true,"packets":248,"lost":2,"loss_ratio":0.008,"jitter_ms":1.25,"mos":4.1,"codec":"PCMU"}}}}]},
 {"id":6,"call_id":"x-1","state":"ended","end_reason":"rejected","caller":"a@b","callee":"c@d","duration_s":0,"codec":"","streams":[],
 "quality":{"caller_to_callee":{"rtp":true,"packets":100,"lost":1,"loss_ratio":0.01,"jitter_ms":2.5,"mos":4.2,"codec":"PCMU"},
-"callee_to_caller":{"rtp":false,"packets":0,"lost":0,"loss_ratio":0,"jitter_ms":0,"mos":0,"codec":""}}}],
+"callee_to_caller":{"rtp":false,"packets":0,"lost":0,"loss_ratio":0,"jitter_ms":0,"mos":0,"codec":""}}},
+{"id":5,"call_id":"av-1","state":"ended","end_reason":"bye-caller","caller":"a@b","callee":"c@d","duration_s":9,"codec":"PCMU","streams":[],
+"quality":{"index":0,"media":"audio","caller_to_callee":{"rtp":true,"packets":300,"lost":0,"loss_ratio":0,"jitter_ms":0.5,"mos":4.4,"codec":"PCMU"},
+"callee_to_caller":{"rtp":true,"packets":299,"lost":1,"loss_ratio":0.0033,"jitter_ms":0.7,"mos":4.3,"codec":"PCMU"}},
+"media_quality":[{"index":0,"media":"audio","caller_to_callee":{"rtp":true,"packets":300,"lost":0,"loss_ratio":0,"jitter_ms":0.5,"mos":4.4,"codec":"PCMU"},
+"callee_to_caller":{"rtp":true,"packets":299,"lost":1,"loss_ratio":0.0033,"jitter_ms":0.7,"mos":4.3,"codec":"PCMU"}},
+{"index":1,"media":"video","caller_to_callee":{"rtp":true,"packets":180,"lost":20,"loss_ratio":0.1,"jitter_ms":3.3,"mos":0,"codec":"H264"},
+"callee_to_caller":{"rtp":false,"packets":0,"lost":0,"loss_ratio":0,"jitter_ms":0,"mos":0,"codec":""}}]}],
 "stats":{"messages":9,"malformed":1,"calls_active":1,"limit_hits":0,"calls_max":1024}}'
 SIPOVLD_CTL_SOCK=$tmp/none fails "calls: sipovld not running" 1 \
 	"calls: sipovld not running (cannot connect to $tmp/none: No such file or directory)" calls
@@ -342,7 +349,7 @@ rm -f "$tmp/sock"
 fake_daemon "$tmp/sock" "$calls_doc" calls
 SIPOVLD_CTL_SOCK=$tmp/sock run calls
 if [ "$rc" = 0 ] && grep -Eq '^7 +confirmed +- +12\.5s PCMU +sipp@10\.1\.0\.2:5061 -> service@10\.2\.0\.2:5060 +1-4242@10\.1\.0\.2$' <<<"$out" &&
-	grep -Eq '^6 +ended +rejected +0\.0s -' <<<"$out" && grep -q '^2 calls (1 active); 9 SIP messages, 1 malformed' <<<"$out" &&
+	grep -Eq '^6 +ended +rejected +0\.0s -' <<<"$out" && grep -q '^3 calls (1 active); 9 SIP messages, 1 malformed' <<<"$out" &&
 	! grep -q 10.1.0.2:6000 <<<"$out"; then
 	ok "calls: one line per call, then the counters"
 else
@@ -359,8 +366,13 @@ if [ "$rc" = 0 ] && grep -Eq '^ +caller +audio +10\.1\.0\.2:6000 +rtcp 10\.1\.0\
 	grep -Eq '^ +to   10\.2\.0\.2:6000: 250 RTP packets, lost 0 \(0\.00 %\), jitter 0\.4 ms, MOS 4\.40$' <<<"$out" &&
 	grep -Eq '^ +from 10\.1\.0\.2:6000: 248 RTP packets, lost 2 \(0\.80 %\), jitter 1\.2 ms, MOS 4\.10$' <<<"$out" &&
 	grep -Eq '^ +final caller -> callee: 100 RTP packets, lost 1 \(1\.00 %\), jitter 2\.5 ms, MOS 4\.20$' <<<"$out" &&
-	grep -Eq '^ +final callee -> caller: no RTP$' <<<"$out"; then
-	ok "calls -s: each call's streams and the flows steered for them, an ended call's final quality"
+	grep -Eq '^ +final callee -> caller: no RTP$' <<<"$out" &&
+	grep -Eq '^ +final audio caller -> callee: 300 RTP packets, lost 0 \(0\.00 %\), jitter 0\.5 ms, MOS 4\.40$' <<<"$out" &&
+	grep -Eq '^ +final audio callee -> caller: 299 RTP packets, lost 1 \(0\.33 %\), jitter 0\.7 ms, MOS 4\.30$' <<<"$out" &&
+	grep -Eq '^ +final video caller -> callee: 180 RTP packets, lost 20 \(10\.00 %\), jitter 3\.3 ms$' <<<"$out" &&
+	grep -Eq '^ +final video callee -> caller: no RTP$' <<<"$out" &&
+	[ "$(grep -c ' final ' <<<"$out")" = 6 ]; then
+	ok "calls -s: each call's streams and the flows steered for them, an ended call's final quality (of each media stream)"
 else
 	not_ok "calls -s: each call's streams and the flows steered for them" "exit $rc" "stdout: $out" "stderr: $err"
 fi

@@ -763,11 +763,13 @@ static bool av_find(void *arg, const struct call *c, unsigned i, struct call_rtp
 	return true;
 }
 
+static struct call_rtp_final av_fin[2];
+
 static void av_on_end(void *arg, const struct call *c)
 {
 	(void)arg;
 	if (n_av < 2)
-		call_rtp_end_call(c, av_find, NULL, 0, av_cdr[n_av], sizeof(av_cdr[0]), NULL);
+		call_rtp_end_call(c, av_find, NULL, 0, av_cdr[n_av], sizeof(av_cdr[0]), &av_fin[n_av]);
 	n_av++;
 }
 
@@ -846,6 +848,13 @@ static void t_two_media(void)
 	   av_cdr[0]);
 	ok(n_av == 2 && strstr(av_cdr[1], " m1=video packets1=200/200 loss_pct1=0.00/0.00 "),
 	   "two streams: the second CDR's video is its own: '%s'", av_cdr[1]);
+	/* the ended call's figures of every stream, as in its CDR (the calls view's media_quality) */
+	ok(n_av == 2 && av_fin[0].has == 3 && av_fin[0].q[0][0].packets == 300 && av_fin[0].q[0][1].packets == 300 &&
+	   av_fin[0].q[1][0].packets == 180 && av_fin[0].q[1][1].packets == 200 &&
+	   fabs(av_fin[0].q[1][0].loss_ratio - 0.1) < 1e-9 && av_fin[1].has == 3 && av_fin[1].q[1][0].packets == 200,
+	   "two streams: each ended call's final figures of both streams (has %u/%u, video %llu/%llu then %llu)",
+	   av_fin[0].has, av_fin[1].has, (unsigned long long)av_fin[0].q[1][0].packets,
+	   (unsigned long long)av_fin[0].q[1][1].packets, (unsigned long long)av_fin[1].q[1][0].packets);
 	calls_free(t, 8100000);
 }
 

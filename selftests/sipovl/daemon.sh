@@ -369,7 +369,7 @@ print("sent %d" % count, flush=True)
 PY
 AV_N=150
 for p in 7340 7342; do
-	in_pb python3 "$TMP/av.py" 10.2.0.2 $p $([ $p = 7340 ] && echo 0 || echo 96) $AV_N >"$TMP/av-b$p.out" 2>&1 &
+	in_pb python3 "$TMP/av.py" 10.2.0.2 $p "$([ $p = 7340 ] && echo 0 || echo 96)" $AV_N >"$TMP/av-b$p.out" 2>&1 &
 done
 ip netns exec "$PB" sipp -sf "$TMP/uas_av.xml" -i 10.2.0.2 -p 5060 -t u1 -mp 7230 -nostdin \
 	-trace_err -error_file "$TMP/uas-av.err" >"$TMP/uas-av.out" 2>&1 &

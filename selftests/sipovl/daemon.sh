@@ -6,8 +6,10 @@
 # by the target, that a port the hosting side does not allow is refused, that a SIP call
 # (SIPp, UDP and TCP signalling) with RTP echoed on a port-range intercept completes with the
 # callee seeing the caller's real IP, that a UDP stream both phones start at the same moment
-# converges on one circuit, that RTP quality under netem loss and jitter is reported within
-# tolerance with one-way audio detected, and that SIGTERM removes everything sipovld installed.
+# converges on one circuit, that a call with audio and video has both streams' quality in its
+# CDR and in sipovlctl calls, that RTP quality under netem loss and jitter is reported within
+# tolerance with one-way audio detected, that netem reordering is counted as reordering (what
+# the receiving phone saw) and not as loss, and that SIGTERM removes everything sipovld installed.
 #
 #   PA 10.1.0.2 fd01::2 -- GWA 10.1.0.1 | 10.99.1.2 -- ZT 10.99.0.1 -- 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2 fd02::2
 #   (phone A)              (gw-a)            (controller+router)          (gw-b)        (SIP server, phone B)
@@ -673,6 +675,53 @@ if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%;
 	fi
 else
 	not_ok "netem on phone A's link (tc qdisc add)"
+fi
+# Reordering: netem sends 25 % of A's packets at once and delays the others 50 ms, so with 20
+# ms between packets an undelayed one overtakes the one or two before it. gw-a reads the stream
+# in that order and forwards it in that order over one circuit, so phone B receives the same
+# order: B counts the packets that arrive behind a higher sequence number (as RFC 3550's
+# receiver does, without duplicates) and gw-a's "reordered" must be that count (+-2: its
+# probation may leave out a reordering in the first packets), with nothing reported lost.
+cat >"$TMP/rxorder.py" <<'PY'
+import socket, struct, sys
+me, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((me, port))
+print("ready", flush=True)
+s.settimeout(30)
+seen, top, late = set(), -1, 0
+try:
+    while True:
+        seq = struct.unpack(">H", s.recv(2048)[2:4])[0]
+        s.settimeout(3)
+        if seq in seen:
+            continue
+        seen.add(seq)
+        if seq < top:
+            late += 1
+        top = max(top, seq)
+except socket.timeout:
+    pass
+print("received %d late %d" % (len(seen), late), flush=True)
+PY
+if in_pa tc qdisc add dev p0 root netem delay 50ms reorder 25% 50%; then
+	in_pb python3 "$TMP/rxorder.py" 10.2.0.2 7324 >"$TMP/rxorder.out" 2>&1 &
+	rxo=$!
+	waitfor 60 grep -q ready "$TMP/rxorder.out" || diag "phone B (rxorder) did not start"
+	in_pa python3 "$TMP/rtpq.py" 10.1.0.2 7326 300 3 10.2.0.2 7324 >"$TMP/rtpq-reo.out" 2>&1
+	wait "$rxo"
+	in_pa tc qdisc del dev p0 root
+	ro=$(st a flows | jq -c '[.[] | select(.client == "10.1.0.2:7326" and .destination == "10.2.0.2:7324")][0].rtp.to_ziti // empty |
+		{packets, expected, lost, reordered, duplicates}')
+	read -r _ bgot _ blate <<<"$(tail -1 "$TMP/rxorder.out")"
+	if [ -n "$ro" ] && [[ ${blate:-x} =~ ^[0-9]+$ ]] && [ "$blate" -ge 10 ] && [ "${bgot:-0}" -ge 295 ] &&
+		jq -en --argjson l "$blate" 'input | .lost == 0 and .reordered >= $l - 2 and .reordered <= $l + 2' <<<"$ro" >/dev/null; then
+		ok "RTP reordered on A's link (netem reorder 25 %, 50 ms): gw-a reports $(jq -r .reordered <<<"$ro") reordered and 0 lost; phone B saw $blate of its $bgot packets arrive late"
+	else
+		not_ok "RTP reordered on A's link: gw-a's reordered count is what phone B saw, nothing lost" "gw-a: ${ro:-no flow}" \
+			"phone B: $(tail -1 "$TMP/rxorder.out")"
+	fi
+else
+	not_ok "netem reorder on phone A's link (tc qdisc add)"
 fi
 in_pa nft delete table inet rqicmp 2>/dev/null
 

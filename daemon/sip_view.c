@@ -37,7 +37,8 @@ static struct zt_timer tick;
 /*
  * The final RTP quality of recently ended calls (every media stream with a flow, the CDR's
  * figures), by call number, for the calls view while an ended call lingers (the flows have
- * moved on to the next call's interval by then). A ring: the oldest is overwritten.
+ * moved on to the next call's interval by then). A ring: the oldest is overwritten. Static,
+ * ENDQ_N x SDP_MAX_MEDIA x 2 snapshots (about 107 KB), not in calls_mem().
  */
 #define ENDQ_N 64
 static struct endq {
@@ -95,7 +96,7 @@ static bool find_media_flow(void *arg, const struct call *c, unsigned i, struct 
  * The RTP quality of a call's media streams from the flows steered for them, for the CDR
  * (call_rtp_end_call: the first stream's "packets=A/B loss_pct=A/B jitter_ms=A/B mos=A/B",
  * or "-" without a flow, then the further streams'); the interval of every stream ends here.
- * The first stream's figures are kept for the calls view while the call lingers.
+ * Every stream's figures are kept (endq) for the calls view while the call lingers.
  */
 static void fmt_quality(const struct call *c, char *b, size_t n)
 {

@@ -244,7 +244,7 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 	# an ended call (it lingers 32 s) keeps its final RTP quality in sipovlctl calls
 	local fin
 	fin=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended" and
-		.end_reason == "bye-caller")][-1] | .quality | [.caller_to_callee.packets, .callee_to_caller.packets, .caller_to_callee.mos]' 2>/dev/null)
+		.end_reason == "bye-caller")][0] | .quality | [.caller_to_callee.packets, .callee_to_caller.packets, .caller_to_callee.mos]' 2>/dev/null)
 	if jq -en 'input | .[0] > 0 and .[1] > 0 and .[2] > 1' <<<"$fin" >/dev/null 2>&1; then
 		ok "SIP over $tn: an ended call keeps its final RTP quality in sipovlctl calls (packets each way, MOS: $fin)"
 	else
@@ -361,7 +361,9 @@ for seq in range(count):
     d = t0 + seq * 0.02 - time.monotonic()
     if d > 0:
         time.sleep(d)
-    s.sendto(struct.pack(">BBHII", 0x80, pt, seq, seq * 160, 0x5000 + port) + b"\xd5" * 160, peer)
+    # the RTP clock of the SDP's rtpmap: PCMU 8 kHz, H264 (PT 96) 90 kHz; 20 ms a packet
+    ts = seq * (1800 if pt == 96 else 160) & 0xffffffff
+    s.sendto(struct.pack(">BBHII", 0x80, pt, seq, ts, 0x5000 + port) + b"\xd5" * 160, peer)
     try:
         while s.recv(2048):
             pass
@@ -412,15 +414,15 @@ else
 		"$(grep -o 'call ended: .*' "$TMP/a.log" | tail -2)" "$(tail -2 "$TMP/uac-av.out" | tr '\n' '|')"
 fi
 av_fin=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended" and
-	(.streams | length) == 4)][-1] | [.media_quality[]? | [.media, .caller_to_callee.packets, .callee_to_caller.packets]]' 2>/dev/null)
+	(.streams | length) == 4)][0] | [.media_quality[]? | [.media, .caller_to_callee.packets, .callee_to_caller.packets]]' 2>/dev/null)
 if jq -en --argjson n $AV_N 'input | length == 2 and .[0][0] == "audio" and .[1][0] == "video" and
 	all(.[]; .[1] >= $n * 0.8 and .[1] <= $n and .[2] >= $n * 0.8 and .[2] <= $n)' <<<"$av_fin" >/dev/null 2>&1; then
 	ok "two media streams: the ended call keeps each stream's final quality in sipovlctl calls (media_quality: $av_fin)"
 else
 	not_ok "two media streams: the ended call keeps each stream's final quality in sipovlctl calls" "media_quality: ${av_fin:-nothing}" \
-		"$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended")][-1] | .quality' 2>/dev/null)"
+		"$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended")][0] | .quality' 2>/dev/null)"
 fi
-av_s=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -s calls 2>/dev/null | grep -c 'final video caller -> callee: [0-9]* RTP packets')
+av_s=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -s calls 2>/dev/null | grep -c 'final video caller -> callee: [1-9][0-9]* RTP packets')
 if [ "${av_s:-0}" -ge 1 ]; then
 	ok "two media streams: sipovlctl -s calls shows the ended call's video"
 else
@@ -676,12 +678,17 @@ if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%;
 else
 	not_ok "netem on phone A's link (tc qdisc add)"
 fi
-# Reordering: netem sends 25 % of A's packets at once and delays the others 50 ms, so with 20
-# ms between packets an undelayed one overtakes the one or two before it. gw-a reads the stream
-# in that order and forwards it in that order over one circuit, so phone B receives the same
-# order: B counts the packets that arrive behind a higher sequence number (as RFC 3550's
-# receiver does, without duplicates) and gw-a's "reordered" must be that count (+-2: its
-# probation may leave out a reordering in the first packets), with nothing reported lost.
+# Reordering: netem sends some of A's packets at once and delays the others 50 ms ("reorder
+# 25% 50%": 25 % with 50 % correlation, which netem's correlated generator makes about 7 %
+# in effect; 24 of 300 late were seen), so with 20 ms between packets an undelayed one
+# overtakes the one or two before it. gw-a reads the stream in that order and forwards it in
+# that order over one circuit, so phone B receives the same order: B counts the packets that
+# arrive behind a higher sequence number (as RFC 3550's receiver does, without duplicates) and
+# gw-a's "reordered" must be that count, with nothing reported lost. RFC 3550's probation
+# (two packets in sequence before a source is valid; A.1) makes both figures fuzzy at the
+# start: a packet reordered during it is not counted, and one that arrives after the base
+# was set is counted lost or found (+-1, about 7 % of runs by a simulation of netem and
+# rtpq.c): reordered +-2 and lost +-1.
 cat >"$TMP/rxorder.py" <<'PY'
 import socket, struct, sys
 me, port = sys.argv[1], int(sys.argv[2])
@@ -692,7 +699,7 @@ seen, top, late = set(), -1, 0
 try:
     while True:
         seq = struct.unpack(">H", s.recv(2048)[2:4])[0]
-        s.settimeout(3)
+        s.settimeout(10)
         if seq in seen:
             continue
         seen.add(seq)
@@ -714,10 +721,10 @@ if in_pa tc qdisc add dev p0 root netem delay 50ms reorder 25% 50%; then
 		{packets, expected, lost, reordered, duplicates}')
 	read -r _ bgot _ blate <<<"$(tail -1 "$TMP/rxorder.out")"
 	if [ -n "$ro" ] && [[ ${blate:-x} =~ ^[0-9]+$ ]] && [ "$blate" -ge 10 ] && [ "${bgot:-0}" -ge 295 ] &&
-		jq -en --argjson l "$blate" 'input | .lost == 0 and .reordered >= $l - 2 and .reordered <= $l + 2' <<<"$ro" >/dev/null; then
-		ok "RTP reordered on A's link (netem reorder 25 %, 50 ms): gw-a reports $(jq -r .reordered <<<"$ro") reordered and 0 lost; phone B saw $blate of its $bgot packets arrive late"
+		jq -en --argjson l "$blate" 'input | .lost >= -1 and .lost <= 1 and .reordered >= $l - 2 and .reordered <= $l + 2' <<<"$ro" >/dev/null; then
+		ok "RTP reordered on A's link (netem reorder 25 % 50 %, 50 ms): gw-a reports $(jq -r .reordered <<<"$ro") reordered and $(jq -r .lost <<<"$ro") lost; phone B saw $blate of its $bgot packets arrive late"
 	else
-		not_ok "RTP reordered on A's link: gw-a's reordered count is what phone B saw, nothing lost" "gw-a: ${ro:-no flow}" \
+		not_ok "RTP reordered on A's link: gw-a's reordered count is what phone B saw (+-2), lost within +-1" "gw-a: ${ro:-no flow}" \
 			"phone B: $(tail -1 "$TMP/rxorder.out")"
 	fi
 else

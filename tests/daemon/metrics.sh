@@ -55,6 +55,39 @@ PY
 	else
 		notok "metrics: prometheus_client parser: $out"
 	fi
+	# the Grafana dashboard (contrib/grafana/sipovl.json): every metric its queries name is
+	# sipovld's (in this exposition, or a family daemon/metrics.c writes in other states: with
+	# the kernel module, routers, RTP streams), and it has the calls (the SIP view) as well as
+	# the RTP quality
+	if out=$(/usr/bin/python3 - "$w/m.txt" contrib/grafana/sipovl.json daemon/metrics.c 2>&1 <<'PY'
+import json, re, sys
+from prometheus_client.parser import text_string_to_metric_families
+have = set()
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    have.add(f.name)
+    have.update(s.name for s in f.samples)
+for n in re.findall(r'"(sipovl(?:d|_kernel)_[a-z0-9_]+)', open(sys.argv[3]).read()):
+    have.update((n, n + "_total"))
+d = json.load(open(sys.argv[2]))
+exprs = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+used = set()
+for e in exprs:
+    used.update(re.findall(r"\b(sipovl(?:d|_kernel)_[a-z0-9_]+)", e))
+missing = sorted(used - have)
+need = ["sipovld_calls_active", "sipovld_calls_started_total", "sipovld_calls_ended_total",
+        "sipovld_calls_limit_hits_total", "sipovld_sip_messages_total", "sipovld_sip_malformed_total",
+        "sipovld_rtp_mos_min", "sipovld_rtp_one_way_events_total"]
+absent = [n for n in need if n not in used]
+print("%d panels, %d queries naming %d metrics" % (len(d["panels"]), len(exprs), len(used)))
+if missing or absent:
+    print("not sipovld's: %s; not on the dashboard: %s" % (missing, absent))
+    sys.exit(1)
+PY
+	); then
+		ok "metrics: the Grafana dashboard's queries name only metrics sipovld exposes, calls and RTP quality included ($out)"
+	else
+		notok "metrics: the Grafana dashboard: $out"
+	fi
 	code=$(curl -s -I -o "$w/head.out" -w '%{http_code}' --max-time 10 "$url/metrics")
 	[ "$code" = 200 ] && ok "metrics: HEAD /metrics 200" || notok "metrics: HEAD /metrics: $code"
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$url/nope")

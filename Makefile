@@ -179,6 +179,7 @@ FUZZ_CHURN_SECONDS ?= $$(($(FUZZ_ROUNDS) * 40))
 FUZZ_FILE_TIMEOUT ?= $$(($(FUZZ_SECONDS) * 2 + $(FUZZ_CHURN_SECONDS) + 600))
 fuzz:
 	@scripts/deps.sh check
+	@$(MAKE) -s tests
 	@SIPOVL_FUZZ_SECONDS=$(FUZZ_SECONDS) SIPOVL_FUZZ_SEED=$(FUZZ_SEED) \
 		SIPOVL_PKTFUZZ_SECONDS=$(FUZZ_SECONDS) SIPOVL_CHURN_ROUNDS=$(FUZZ_ROUNDS) SIPOVL_CHURN_SECONDS=$(FUZZ_CHURN_SECONDS) \
 		SIPOVL_TEST_TIMEOUT=$(FUZZ_FILE_TIMEOUT) \
@@ -196,13 +197,14 @@ bench:
 	@scripts/bench.sh
 
 # Fault soak: a two-router network, tests/ziti/soak.sh with every fault (router killed, router
-# stopped, controller restarted, API session deleted) ZT_SK_ROUNDS times (default 5), two calls
-# through each; make check runs one round of the controller and re-authentication faults.
+# stopped, controller restarted, API session deleted, controller hung, resolver slow,
+# certificate renewed) ZT_SK_ROUNDS times (default 5), two calls through each; make check runs
+# one round of the controller restart and slow resolver faults.
 soak:
 	@scripts/deps.sh check
 	@$(MAKE) -s tests
 	@d=$$(mktemp -d /tmp/zt-soak.XXXXXX) && ZN_ROUTERS=2 tests/ziti/zitinet.sh start "$$d" && \
-	  { ZT_SK_ROUNDS=$${ZT_SK_ROUNDS:-5} ZT_SK_FAULTS="$${ZT_SK_FAULTS:-kill stop ctrl reauth hang}" O=$(O) \
+	  { ZT_SK_ROUNDS=$${ZT_SK_ROUNDS:-5} ZT_SK_FAULTS="$${ZT_SK_FAULTS:-kill stop ctrl reauth hang dns renew}" O=$(O) \
 	    tests/ziti/soak.sh "$$d"; rc=$$?; tests/ziti/zitinet.sh stop "$$d"; exit $$rc; }
 
 # Router failover soak: a two-router network (ZN_ROUTERS=2), tests/ziti/routers.sh with its

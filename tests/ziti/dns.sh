@@ -27,8 +27,10 @@
 # Needs root (mount namespace, port 53); skipped otherwise.
 
 dns_tests() {
-	local fdns=$TOP/tests/ziti/fakedns.py D=$W/dns name ip4 rc pid lat over lost n_slow t_slow
-	if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
+	local D=$W/dns name rc pid lat over lost n_slow t_slow
+	# shellcheck source=tests/ziti/fakedns.sh
+	. "$TOP/tests/ziti/fakedns.sh"
+	if ! fakedns_usable; then
 		skip "dns: resolver tests" "need root and unshare -m"
 		return
 	fi
@@ -40,26 +42,8 @@ dns_tests() {
 		skip "dns: resolver tests" "the test network has no ZN_CTRL_NAME (made by an older zitinet.sh)"
 		return
 	fi
-	ip4=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
-	printf 'nameserver %s\noptions timeout:5 attempts:2\n' "$ip4" > "$D/resolv.conf"
-	printf '127.0.0.1 localhost\n::1 localhost ip6-localhost\n' > "$D/hosts"
-	python3 - "$ID/zt-client.json" "$D/byname.json" "$name" <<'PY'
-import json, sys, urllib.parse
-j = json.load(open(sys.argv[1]))
-u = urllib.parse.urlsplit(j["ztAPI"])
-j["ztAPI"] = u._replace(netloc="%s:%d" % (sys.argv[3], u.port)).geturl()
-j.pop("ztAPIs", None)
-json.dump(j, open(sys.argv[2], "w"))
-PY
-	dns_mode() { echo "$*" > "$D/control"; }
-	# run a command in the namespace that sees the fake resolver (a script, not a function:
-	# started in the background, its pid is the command's own, which then gets our signals)
-	cat > "$D/ns.sh" <<'NS'
-#!/bin/sh
-d=$(dirname "$0")
-exec unshare -m /bin/sh -c 'mount --bind "$1/resolv.conf" /etc/resolv.conf && mount --bind "$1/hosts" /etc/hosts && shift && exec "$@"' sh "$d" "$@"
-NS
-	chmod +x "$D/ns.sh"
+	fakedns_byname "$ID/zt-client.json" "$D/byname.json" "$name"
+	dns_mode() { fakedns_mode "$D" "$@"; }
 	local in_ns=$D/ns.sh
 	paced() { # zt-tool dial --pace-ms output -> "latency_max over_100ms lost"
 		sed -n 's/^dial: paced [0-9]* ms: latency max \([0-9]*\) ms.*, \([0-9]*\) datagrams over 100 ms, \([0-9]*\) lost$/\1 \2 \3/p' "$1"
@@ -69,10 +53,9 @@ NS
 	}
 	: > "$D/queries.log"
 	dns_mode answer 0
-	bg "$D/fakedns.out" python3 "$fdns" "$ip4" "$D/control" "$D/queries.log" "$name=127.0.0.1" \
-		"echo.zt.test=127.0.0.1" "echo2.zt.test=::1,127.0.0.1"
-	local dns_pid=$BGPID
-	wait_file "$D/fakedns.out" 20 || { notok "dns: fake DNS server did not start"; diag < "$D/fakedns.out"; return; }
+	fakedns_start "$D" "$name=127.0.0.1" "echo.zt.test=127.0.0.1" "echo2.zt.test=::1,127.0.0.1" ||
+		{ notok "dns: fake DNS server did not start"; diag < "$D/fakedns.out"; return; }
+	local dns_pid=$FD_PID
 
 	# 1. a paced datagram flow while every controller lookup takes 3 s
 	local t0
@@ -99,10 +82,8 @@ NS
 	# 2. first address unreachable, second works
 	kill "$dns_pid"; wait "$dns_pid" 2>/dev/null
 	: > "$D/fakedns.out"
-	bg "$D/fakedns.out" python3 "$fdns" "$ip4" "$D/control" "$D/queries.log" "$name=::1,127.0.0.1" \
-		"echo.zt.test=127.0.0.1" "echo2.zt.test=::1,127.0.0.1"
-	dns_pid=$BGPID
-	wait_file "$D/fakedns.out" 20
+	fakedns_start "$D" "$name=::1,127.0.0.1" "echo.zt.test=127.0.0.1" "echo2.zt.test=::1,127.0.0.1"
+	dns_pid=$FD_PID
 	dns_mode answer 0
 	"$in_ns" "$SAN" services -i "$D/byname.json" > "$D/two.out" 2>&1
 	rc=$?
@@ -115,10 +96,8 @@ NS
 	# back to one address for the rest
 	kill "$dns_pid"; wait "$dns_pid" 2>/dev/null
 	: > "$D/fakedns.out"
-	bg "$D/fakedns.out" python3 "$fdns" "$ip4" "$D/control" "$D/queries.log" "$name=127.0.0.1" \
-		"echo.zt.test=127.0.0.1" "echo2.zt.test=::1,127.0.0.1"
-	dns_pid=$BGPID
-	wait_file "$D/fakedns.out" 20
+	fakedns_start "$D" "$name=127.0.0.1" "echo.zt.test=127.0.0.1" "echo2.zt.test=::1,127.0.0.1"
+	dns_pid=$FD_PID
 
 	# 3. TTL honoured
 	dns_mode answer 60

@@ -8,13 +8,23 @@
 # stopped for good (gap over ZT_SK_CALL_LOST_MS, 3000 ms). Sourced by tests/ziti/run.sh
 # (soak_tests: the short version, ~30 s), or alone against a network from `zitinet.sh start
 # DIR`: tests/ziti/soak.sh DIR (`make soak`: ZN_ROUTERS=2 network, ZT_SK_ROUNDS rounds).
-#   ZT_SK_FAULTS  faults in order (default "ctrl"; make soak: "kill stop ctrl reauth hang"):
+#   ZT_SK_FAULTS  faults in order (default "ctrl dns"; make soak: "kill stop ctrl reauth hang dns renew"):
 #                 kill   the router carrying the first call is killed (SIGKILL), restarted after
 #                 stop   the same stopped (SIGSTOP: answers nothing, closes nothing), resumed after
 #                 ctrl   the controller restarted (down 2 s)
 #                 reauth sipovld's API session deleted at the controller (re-authentication)
 #                 hang   the controller stopped (SIGSTOP: every request sipovld makes hangs, its
 #                        service polls time out) for ZT_SK_HANG_S (8) seconds, then resumed
+#                 dns    the resolver slow: sipovld runs in a mount namespace whose resolver is
+#                        tests/ziti/fakedns.sh's and its identity names the controller by host
+#                        name (ZN_CTRL_NAME, TTL 0: every controller request looks it up); during
+#                        the calls every answer comes 3 s late (skipped without root/unshare)
+#                 renew  the certificate renewed: the controller asks for an extension of
+#                        sipovld's certificate (edge update authenticator cert --request-extend)
+#                        and its API session is deleted; sipovld re-authenticates, renews during
+#                        the calls and must log "certificate renewed" with a new fingerprint in
+#                        its identity file (sipovld's identity is sk-gw, made for the soak, so
+#                        that the others' certificates stay as they are)
 #   ZT_SK_ROUNDS  times the fault list runs (default 1)
 #   ZT_SK_CALLS   concurrent calls per fault (default 2), ZT_SK_SECONDS their length (6)
 #   ZT_SK_GAP     bound on each call's longest gap and on its loss (20 ms per datagram),
@@ -75,9 +85,39 @@ sk_fault() {
 	hang) "$ZN" ctrl-pause "$NET" > "$W/last.out" 2>&1; what="controller hung ${ZT_SK_HANG_S:-8} s"
 		( sleep "${ZT_SK_HANG_S:-8}"; "$ZN" ctrl-resume "$NET" > /dev/null 2>&1 ) &
 		hang_pid=$! ;;
+	dns) t_dns=$(now_ms); fakedns_mode "$W/skdns" delay 3000 0; what="resolver answering 3 s late" ;;
+	renew)
+		n_renew=$(grep -c 'certificate renewed: ' "$W/sk-sipovld.log")
+		fp0=$(sk_fp "$W/sk-id.json")
+		s=$(grep -o 'authenticated: api session [^ ,]*' "$W/sk-sipovld.log" | tail -1 | awk '{print $4}')
+		{ "$ZN" cli "$NET" edge update authenticator cert "$sk_aid" --request-extend &&
+		  "$ZN" cli "$NET" edge delete api-session "$s"; } > "$W/last.out" 2>&1 ||
+			{ notok "soak: round $round: extension requested, API session deleted"; diag < "$W/last.out"; }
+		what="certificate renewal" ;;
 	esac
 	for i in "${!pids[@]}"; do wait "${pids[$i]}"; done
 	[ "$f" = hang ] && { wait "$hang_pid"; "$ZN" ctrl-resume "$NET" > /dev/null 2>&1; }
+	if [ "$f" = dns ]; then
+		fakedns_mode "$W/skdns" answer 0
+		# the fault must have bitten: controller lookups answered late during the calls
+		n_slow=$(awk -v t="$t_dns" -v n="$ZN_CTRL_NAME" '$1 > t && $2 == n && $4 ~ /^delay/' "$W/skdns/queries.log" | wc -l)
+		what="$what ($n_slow lookups)"
+		[ "$n_slow" -ge 2 ] || { bad=1; notok "soak: round $round, $what: fewer than 2 lookups answered late"; }
+	fi
+	if [ "$f" = renew ]; then
+		for _ in $(seq 1 80); do
+			[ "$(grep -c 'certificate renewed: ' "$W/sk-sipovld.log")" -gt "$n_renew" ] && break
+			sleep 0.25
+		done
+		fp1=$(sk_fp "$W/sk-id.json")
+		if [ "$(grep -c 'certificate renewed: ' "$W/sk-sipovld.log")" -gt "$n_renew" ] && [ -n "$fp1" ] && [ "$fp1" != "$fp0" ]; then
+			what="$what (${fp0#*=} -> ${fp1#*=})"
+		else
+			bad=1
+			notok "soak: round $round, $what: no renewal logged, or the identity's certificate unchanged (${fp0#*=} -> ${fp1#*=})"
+			grep -i -E 'certif|renew|authenticat' "$W/sk-sipovld.log" | grep -v DEBUG | tail -4 | diag
+		fi
+	fi
 	case $f in
 	kill) [ -n "$r" ] && "$ZN" router-start "$NET" "$r" > "$W/last.out" 2>&1 ;;
 	stop) [ -n "$r" ] && "$ZN" router-resume "$NET" "$r" > "$W/last.out" 2>&1 ;;
@@ -112,10 +152,31 @@ sk_fault() {
 	echo "# soak: recovery after $what: $(($(now_ms) - t)) ms"
 }
 
+# sk_fp IDENTITY: the SHA-1 fingerprint of its certificate (inline "pem:" or a file)
+sk_fp() {
+	python3 -c 'import json,sys,subprocess; c=json.load(open(sys.argv[1]))["id"]["cert"]; c=c[4:] if c.startswith("pem:") else open(c.replace("file://","").replace("file:","")).read(); print(subprocess.run(["openssl","x509","-noout","-fingerprint","-sha1"],input=c.encode(),capture_output=True).stdout.decode().strip())' "$1" 2>/dev/null
+}
+
+# sk_identity: sipovld's own identity sk-gw (made again for each run: a renewal changes its
+# certificate at the controller), allowed to bind sk-udp; its authenticator's id in sk_aid
+sk_identity() {
+	local iid
+	# (a policy's @name role holds the id of the identity it named: both made again)
+	{ "$ZN" cli "$NET" edge delete service-policy sk-bind-gw; "$ZN" cli "$NET" edge delete identity sk-gw; } > /dev/null 2>&1
+	iid=$("$ZN" cli "$NET" edge create identity sk-gw -o "$W/sk-gw.jwt" | sed -n 's/.*created with id: *\([^ ]*\).*/\1/p') &&
+		[ -n "$iid" ] && "$ZN" cli "$NET" edge enroll "$W/sk-gw.jwt" -o "$W/sk-id0.json" &&
+		sk_aid=$("$ZN" cli "$NET" edge list authenticators "identity=\"$iid\"" -j | jq -r '.data[0].id') &&
+		[ -n "$sk_aid" ] && [ "$sk_aid" != null ] &&
+		"$ZN" cli "$NET" edge create service-policy sk-bind-gw Bind --service-roles @sk-udp --identity-roles @sk-gw
+}
+
 soak_tests() {
-	local rounds=${ZT_SK_ROUNDS:-1} faults=${ZT_SK_FAULTS:-ctrl} sd rc f rd
+	local rounds=${ZT_SK_ROUNDS:-1} faults=${ZT_SK_FAULTS:-ctrl dns} sd rc f rd in_ns=
+	local t_dns=0 n_slow n_renew fp0 fp1 sk_aid='' fl
 	sk_calls=0 sk_lostcalls=0
-	for f in kill stop ctrl reauth hang; do eval "sk_lost_$f=0 sk_max_$f=0"; done
+	for f in kill stop ctrl reauth hang dns renew; do eval "sk_lost_$f=0 sk_max_$f=0"; done
+	# shellcheck source=tests/ziti/fakedns.sh
+	. "$TOP/tests/ziti/fakedns.sh"
 
 	if [ ! -x "$B/san/sipovld" ]; then
 		skip "soak: calls through faults" "$B/san/sipovld not built"
@@ -133,11 +194,33 @@ soak_tests() {
 	  "$ZN" cli "$NET" edge create service-policy sk-bind Bind --service-roles @sk-udp --identity-roles @zt-client &&
 	  "$ZN" cli "$NET" edge create service-policy sk-dial Dial --service-roles @sk-udp --identity-roles @zt-host
 	} > "$W/last.out" 2>&1 || { notok "soak: create the sk-udp service"; diag < "$W/last.out"; return; }
-	cp "$ID/zt-client.json" "$W/sk-id.json"
+	sk_identity > "$W/sk-identity.out" 2>&1 || { notok "soak: sipovld's identity sk-gw"; diag < "$W/sk-identity.out"; return; }
+	# the faults this network and host can have: dns needs the fake resolver, renew a CLI
+	# that can ask for an extension (v1.6.0's cannot)
+	fl=
+	for f in $faults; do
+		if [ "$f" = dns ] && { ! fakedns_usable || [ -z "${ZN_CTRL_NAME:-}" ]; }; then
+			skip "soak: fault dns" "needs root, unshare -m and a network with ZN_CTRL_NAME"
+		elif [ "$f" = renew ] && ! "$ZN" cli "$NET" edge update authenticator cert --help 2>&1 | grep -q -- --request-extend; then
+			skip "soak: fault renew" "this ziti CLI has no 'edge update authenticator cert --request-extend'"
+		else
+			fl="$fl $f"
+		fi
+	done
+	faults=${fl# }
+	if [[ " $faults " = *" dns "* ]]; then
+		mkdir -p "$W/skdns"
+		fakedns_start "$W/skdns" "$ZN_CTRL_NAME=127.0.0.1" ||
+			{ notok "soak: fake resolver did not start"; diag < "$W/skdns/fakedns.out"; return; }
+		fakedns_byname "$W/sk-id0.json" "$W/sk-id.json" "$ZN_CTRL_NAME"
+		in_ns=$W/skdns/ns.sh
+	else
+		cp "$W/sk-id0.json" "$W/sk-id.json"
+	fi
 	chmod 600 "$W/sk-id.json"
 	printf '{ "identities": ["%s"], "control_socket": "%s", "log_level": "debug", "service_poll_s": 1, "ziti_auth": "legacy" }\n' \
 		"$W/sk-id.json" "$W/sk.sock" > "$W/sk.conf"
-	"$B/san/sipovld" --no-kernel -c "$W/sk.conf" > "$W/sk-sipovld.log" 2>&1 &
+	$in_ns "$B/san/sipovld" --no-kernel -c "$W/sk.conf" > "$W/sk-sipovld.log" 2>&1 &
 	sd=$!
 	PIDS+=("$sd")
 	if [ "$(sk_wait_terms 240)" -lt 2 ]; then

@@ -20,6 +20,7 @@
 # SIPOVL_DAEMON_DEMO=1: print the demo report (calls, RTP packets each way, sipovlctl stats) too,
 # as "# demo: " lines (daemon/demo/demo.sh shows them).
 source "$(dirname "$0")/daemon-lib.sh"
+SD=$(cd "$(dirname "$0")" && pwd) # av.py, rxorder.py, sipcmp.py
 
 daemon_net daemon
 # Each gateway knows which site may claim which sources (source_map; ziti 1.x routers send
@@ -239,6 +240,15 @@ sip_call() { # sip_call TRANSPORT(u1|t1) CALLS
 		not_ok "SIP over $tn: sipovlctl calls lists the running call at gw-a" "watch exit $wrc" \
 			"$(head -c 1500 "$TMP/calls-$t.json" 2>/dev/null)"
 	fi
+	# the gateways carry SIP as it is: every message the caller sent reached the callee byte for
+	# byte and the other way (SIPp's message logs; a set of distinct messages each way, so that
+	# a retransmission counts once), none changed by the SIP view or anything else on the way
+	local cmp
+	if cmp=$(python3 "$SD/sipcmp.py" "$TMP/uac-$t"_messages.log "$TMP/uas-$t"_messages.log 2>&1); then
+		ok "SIP over $tn: the SIP messages arrive unchanged both ways ($cmp)"
+	else
+		not_ok "SIP over $tn: the SIP messages arrive unchanged both ways" "$cmp"
+	fi
 	# a CDR is written once the BYE is seen: wait for it (the gateway may be slower than SIPp)
 	waitfor 20 eval '[ $(($(cdrs a) - cdr_a0)) -ge "${succ:-1}" ] && [ $(($(cdrs b) - cdr_b0)) -ge "${succ:-1}" ]' || true
 	# an ended call (it lingers 32 s) keeps its final RTP quality in sipovlctl calls
@@ -347,33 +357,9 @@ sipp -sd uac 2>/dev/null | sed "$(av_sdp 7330 7332)" >"$TMP/uac_av.xml"
 sed "$(av_sdp 7340 7342)" "$TMP/uas.xml" >"$TMP/uas_av.xml"
 [ "$(grep -c 'm=video' "$TMP/uac_av.xml" "$TMP/uas_av.xml" | awk -F: '{ s += $2 } END { print s }')" = 2 ] ||
 	diag "two-media scenarios: m=video not put in place ($(grep -c 'm=video' "$TMP/uac_av.xml" "$TMP/uas_av.xml" | tr '\n' ' '))"
-cat >"$TMP/av.py" <<'PY'
-import socket, struct, sys, time
-# av.py ME PORT PT COUNT [PEER PEER_PORT]: COUNT RTP packets of payload type PT, 20 ms apart,
-# to PEER, or without one to the first packet's sender; reads what comes back meanwhile
-me, port, pt, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((me, port))
-print("ready", flush=True)
-peer = (sys.argv[5], int(sys.argv[6])) if len(sys.argv) > 5 else s.recvfrom(2048)[1]
-s.setblocking(False)
-t0 = time.monotonic()
-for seq in range(count):
-    d = t0 + seq * 0.02 - time.monotonic()
-    if d > 0:
-        time.sleep(d)
-    # the RTP clock of the SDP's rtpmap: PCMU 8 kHz, H264 (PT 96) 90 kHz; 20 ms a packet
-    ts = seq * (1800 if pt == 96 else 160) & 0xffffffff
-    s.sendto(struct.pack(">BBHII", 0x80, pt, seq, ts, 0x5000 + port) + b"\xd5" * 160, peer)
-    try:
-        while s.recv(2048):
-            pass
-    except BlockingIOError:
-        pass
-print("sent %d" % count, flush=True)
-PY
 AV_N=150
 for p in 7340 7342; do
-	in_pb python3 "$TMP/av.py" 10.2.0.2 $p "$([ $p = 7340 ] && echo 0 || echo 96)" $AV_N >"$TMP/av-b$p.out" 2>&1 &
+	in_pb python3 "$SD/av.py" 10.2.0.2 $p "$([ $p = 7340 ] && echo 0 || echo 96)" $AV_N >"$TMP/av-b$p.out" 2>&1 &
 done
 ip netns exec "$PB" sipp -sf "$TMP/uas_av.xml" -i 10.2.0.2 -p 5060 -t u1 -mp 7230 -nostdin \
 	-trace_err -error_file "$TMP/uas-av.err" >"$TMP/uas-av.out" 2>&1 &
@@ -390,9 +376,9 @@ av_uac=$!
 # the RTP once the call is answered (the SDP of both sides known)
 waitfor 20 eval "SIPOVLD_CTL_SOCK=$TMP/a.sock $CTL -j calls 2>/dev/null | jq -en 'input | [.calls[] | select(.state == \"confirmed\" and (.streams | length) == 4)] | length > 0' >/dev/null" ||
 	diag "the two-media call not confirmed at gw-a within 20 s"
-in_pa python3 "$TMP/av.py" 10.1.0.2 7330 0 $AV_N 10.2.0.2 7340 >"$TMP/av-a7330.out" 2>&1 &
+in_pa python3 "$SD/av.py" 10.1.0.2 7330 0 $AV_N 10.2.0.2 7340 >"$TMP/av-a7330.out" 2>&1 &
 av_a1=$!
-in_pa python3 "$TMP/av.py" 10.1.0.2 7332 96 $AV_N 10.2.0.2 7342 >"$TMP/av-a7332.out" 2>&1 &
+in_pa python3 "$SD/av.py" 10.1.0.2 7332 96 $AV_N 10.2.0.2 7342 >"$TMP/av-a7332.out" 2>&1 &
 av_a2=$!
 av_rc=0
 wait "$av_uac" || av_rc=$?
@@ -689,29 +675,8 @@ fi
 # start: a packet reordered during it is not counted, and one that arrives after the base
 # was set is counted lost or found (+-1, about 7 % of runs by a simulation of netem and
 # rtpq.c): reordered +-2 and lost +-1.
-cat >"$TMP/rxorder.py" <<'PY'
-import socket, struct, sys
-me, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((me, port))
-print("ready", flush=True)
-s.settimeout(30)
-seen, top, late = set(), -1, 0
-try:
-    while True:
-        seq = struct.unpack(">H", s.recv(2048)[2:4])[0]
-        s.settimeout(10)
-        if seq in seen:
-            continue
-        seen.add(seq)
-        if seq < top:
-            late += 1
-        top = max(top, seq)
-except socket.timeout:
-    pass
-print("received %d late %d" % (len(seen), late), flush=True)
-PY
 if in_pa tc qdisc add dev p0 root netem delay 50ms reorder 25% 50%; then
-	in_pb python3 "$TMP/rxorder.py" 10.2.0.2 7324 >"$TMP/rxorder.out" 2>&1 &
+	in_pb python3 "$SD/rxorder.py" 10.2.0.2 7324 >"$TMP/rxorder.out" 2>&1 &
 	rxo=$!
 	waitfor 60 grep -q ready "$TMP/rxorder.out" || diag "phone B (rxorder) did not start"
 	in_pa python3 "$TMP/rtpq.py" 10.1.0.2 7326 300 3 10.2.0.2 7324 >"$TMP/rtpq-reo.out" 2>&1

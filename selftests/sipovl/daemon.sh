@@ -560,11 +560,14 @@ printf '{ %s }\n' "$SRCMAP" >"$TMP/b.conf"
 # socket with the kernel's receive times: the packets it reports lost must be those netem
 # dropped (tc -s qdisc; +-2: ARP/ND leave by the same link); once A is silent while B still sends, gw-a logs one-way audio (rtp_oneway_s, 5 s
 # by default). The mean RFC 3550 jitter (sampled while A sends) is compared with 2/3 x RQ_JIT
-# (the mean |difference| of two independent delays uniform on +-RQ_JIT) only as a diagnostic
-# (a point when SIPOVL_RTPQ_JITTER=1): under TCG on a loaded host the guest's own stalls add
-# to it (measured: 6.86-7.03 ms against 6.67 at host load ~20, 12-86 ms at load 32). The
-# jitter figure is checked exactly on the host: tests/ziti/rtpq.sh.
-RQ_LOSS=5 RQ_JIT=10 RQ_JIT_TOL=30
+# (the mean |difference| of two independent delays uniform on +-RQ_JIT): under TCG the guest's
+# own stalls can only add to it (measured: 6.78 ms against 6.67 at guest load 2, 6.86-7.03 at
+# host load ~20, 12-86 ms at load 32), so the point takes from -30 % to +100 %
+# (RQ_JIT_LO/RQ_JIT_HI): wide for the guest's scheduling, narrow enough for a wrong clock
+# rate, unit or formula (a factor of 2 or more); SIPOVL_RTPQ_JITTER=0 makes it a diagnostic
+# (a host too loaded for it). The jitter figure is checked to +-30 % on the host as well:
+# tests/ziti/rtpq.sh.
+RQ_LOSS=5 RQ_JIT=10 RQ_JIT_LO=30 RQ_JIT_HI=100
 cat >"$TMP/rtpq.py" <<'PY'
 import socket, struct, sys, time
 me, port, count, ssrc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -648,13 +651,14 @@ if in_pa tc qdisc add dev p0 root netem delay 40ms ${RQ_JIT}ms loss ${RQ_LOSS}%;
 	else
 		not_ok "RTP with $RQ_LOSS % loss injected on A's link: gw-a reports ${lostn:-nothing} lost of $rqexp expected (${lossp:-?} %; $rqall of the 750 sent), netem dropped ${nd:-?}"
 	fi
-	if [ "${SIPOVL_RTPQ_JITTER:-0}" != 1 ]; then
+	if [ "${SIPOVL_RTPQ_JITTER:-1}" = 0 ]; then
 		diag "RTP with 40 +- $RQ_JIT ms delay on A's link: gw-a reports jitter ${jmean:-none} ms (netem alone: $jexp; load $(cut -d' ' -f1 /proc/loadavg))"
 	elif [ -n "$jmean" ] &&
-		awk -v m="$jmean" -v e="$jexp" -v t=$RQ_JIT_TOL 'BEGIN { exit !(m >= e * (1 - t / 100) && m <= e * (1 + t / 100)) }'; then
-		ok "RTP with 40 +- $RQ_JIT ms delay on A's link: gw-a reports jitter $jmean ms (expected $jexp +- $RQ_JIT_TOL %)"
+		awk -v m="$jmean" -v e="$jexp" -v lo=$RQ_JIT_LO -v hi=$RQ_JIT_HI 'BEGIN { exit !(m >= e * (1 - lo / 100) && m <= e * (1 + hi / 100)) }'; then
+		ok "RTP with 40 +- $RQ_JIT ms delay on A's link: gw-a reports jitter $jmean ms (expected $jexp -$RQ_JIT_LO/+$RQ_JIT_HI %; guest load $(cut -d' ' -f1 /proc/loadavg))"
 	else
-		not_ok "RTP with 40 +- $RQ_JIT ms delay on A's link: gw-a reports jitter ${jmean:-none} ms (expected $jexp +- $RQ_JIT_TOL %)"
+		not_ok "RTP with 40 +- $RQ_JIT ms delay on A's link: gw-a reports jitter ${jmean:-none} ms (expected $jexp -$RQ_JIT_LO/+$RQ_JIT_HI %; guest load $(cut -d' ' -f1 /proc/loadavg))" \
+			"samples: $(tr '\n' ' ' <"$TMP/rtpq-jitter" | cut -c1-400)"
 	fi
 	if grep -q "one-way audio: no RTP from the local side" "$TMP/a.log"; then
 		ok "one-way audio (A silent, B sending) logged by gw-a: $(grep -o 'one-way audio: no RTP from the local side.*' "$TMP/a.log" | head -1)"

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 import socket, struct, sys, time
-# av.py ME PORT PT COUNT [PEER PEER_PORT]: COUNT RTP packets of payload type PT, 20 ms apart,
-# to PEER, or without one to the first packet's sender; reads what comes back meanwhile
+import os
+# av.py ME PORT PT COUNT [PEER PEER_PORT [GO]]: COUNT RTP packets of payload type PT, 20 ms
+# apart, to PEER (once the file GO exists, when given: started ahead, the sender does not wait
+# for Python to start on a loaded guest), or without a peer to the first packet's sender;
+# reads what comes back meanwhile
 me, port, pt, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((me, port))
 print("ready", flush=True)
+if len(sys.argv) > 7:
+    while not os.path.exists(sys.argv[7]):
+        time.sleep(0.005)
 peer = (sys.argv[5], int(sys.argv[6])) if len(sys.argv) > 5 else s.recvfrom(2048)[1]
 s.setblocking(False)
 t0 = time.monotonic()

@@ -348,7 +348,7 @@ fi
 # both. gw-a's CDR has the video's figures ("m1=video packets1=..."), and the ended call keeps
 # the final quality of each stream in sipovlctl calls (media_quality; quality is the first's).
 # SIPp's built-in scenarios with the SDP's m= line replaced by audio 7330/7340 and video
-# 7332/7342 (the UAC holds the call 8 s); the RTP is av.py's (PT 0 and PT 96, 20 ms apart).
+# 7332/7342 (the UAC holds the call 8 s); the RTP is av.py's (PT 0 and PT 96, 20 ms apart, 3 s).
 av_sdp() { # av_sdp AUDIO_PORT VIDEO_PORT: sed script putting both m= lines in place of SIPp's
 	printf 's#^\\( *\\)m=audio \\[media_port\\] RTP/AVP 0#\\1m=audio %s RTP/AVP 0#\n' "$1"
 	printf 's#^\\( *\\)a=rtpmap:0 PCMU/8000#&\\n\\1m=video %s RTP/AVP 96\\n\\1a=rtpmap:96 H264/90000#\n' "$2"
@@ -368,6 +368,14 @@ waitfor 20 eval "ip netns exec $PB ss -Hlnu 'sport = :5060' | grep -q 10.2.0.2" 
 	diag "SIPp UAS (two media) not listening on 10.2.0.2:5060 after 20 s: $(tail -3 "$TMP/uas-av.out" | tr '\n' '|')"
 waitfor 20 eval '[ "$(cat "$TMP"/av-b7340.out "$TMP"/av-b7342.out 2>/dev/null | grep -c ready)" = 2 ]' ||
 	diag "phone B's two RTP senders not ready"
+# phone A's two senders, started now and sending once av-go exists (the call answered)
+rm -f "$TMP/av-go"
+in_pa python3 "$SD/av.py" 10.1.0.2 7330 0 $AV_N 10.2.0.2 7340 "$TMP/av-go" >"$TMP/av-a7330.out" 2>&1 &
+av_a1=$!
+in_pa python3 "$SD/av.py" 10.1.0.2 7332 96 $AV_N 10.2.0.2 7342 "$TMP/av-go" >"$TMP/av-a7332.out" 2>&1 &
+av_a2=$!
+waitfor 20 eval '[ "$(cat "$TMP"/av-a7330.out "$TMP"/av-a7332.out 2>/dev/null | grep -c ready)" = 2 ]' ||
+	diag "phone A's two RTP senders not ready"
 cdr_av0=$(grep -c 'call ended: ' "$TMP/a.log")
 (cd "$TMP" && ip netns exec "$PA" timeout 60 sipp -sf "$TMP/uac_av.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
 	-t u1 -m 1 -d 8000 -mp 7300 -nostdin -timeout 50s -trace_err -error_file "$TMP/uac-av.err" \
@@ -376,10 +384,7 @@ av_uac=$!
 # the RTP once the call is answered (the SDP of both sides known)
 waitfor 20 eval "SIPOVLD_CTL_SOCK=$TMP/a.sock $CTL -j calls 2>/dev/null | jq -en 'input | [.calls[] | select(.state == \"confirmed\" and (.streams | length) == 4)] | length > 0' >/dev/null" ||
 	diag "the two-media call not confirmed at gw-a within 20 s"
-in_pa python3 "$SD/av.py" 10.1.0.2 7330 0 $AV_N 10.2.0.2 7340 >"$TMP/av-a7330.out" 2>&1 &
-av_a1=$!
-in_pa python3 "$SD/av.py" 10.1.0.2 7332 96 $AV_N 10.2.0.2 7342 >"$TMP/av-a7332.out" 2>&1 &
-av_a2=$!
+touch "$TMP/av-go"
 av_rc=0
 wait "$av_uac" || av_rc=$?
 wait "$av_a1" "$av_a2" 2>/dev/null

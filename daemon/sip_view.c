@@ -596,6 +596,11 @@ static struct json_object *call_json(const struct call *c, uint64_t now, time_t 
 				JADD(qo, "media", JS(i < c->sdp[0].n_media ? c->sdp[0].m[i].media : ""));
 				JADD(qo, "caller_to_callee", snap_json(&e->fin.q[i][0]));
 				JADD(qo, "callee_to_caller", snap_json(&e->fin.q[i][1]));
+				if (i < c->sdp[0].n_media && strcmp(c->sdp[0].m[i].media, "audio")) {
+					/* the E-model is for speech: no MOS of video or other media */
+					json_object_object_del(json_object_object_get(qo, "caller_to_callee"), "mos");
+					json_object_object_del(json_object_object_get(qo, "callee_to_caller"), "mos");
+				}
 				if (i == 0) /* the first stream's, as before media_quality */
 					JADD(o, "quality", json_object_get(qo));
 				json_object_array_add(mq, qo);

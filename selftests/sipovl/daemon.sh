@@ -405,8 +405,10 @@ else
 		"$(grep -o 'call ended: .*' "$TMP/a.log" | tail -2)" "$(tail -2 "$TMP/uac-av.out" | tr '\n' '|')"
 fi
 av_fin=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended" and
-	(.streams | length) == 4)][0] | [.media_quality[]? | [.media, .caller_to_callee.packets, .callee_to_caller.packets]]' 2>/dev/null)
-if jq -en --argjson n $AV_N 'input | length == 2 and .[0][0] == "audio" and .[1][0] == "video" and
+	(.streams | length) == 4)][0] | [.media_quality[]? | [.media, .caller_to_callee.packets, .callee_to_caller.packets,
+	(.caller_to_callee | has("mos"))]]' 2>/dev/null)
+# (a MOS for the audio, none for the video: the E-model is for speech)
+if jq -en --argjson n $AV_N 'input | length == 2 and .[0][0] == "audio" and .[1][0] == "video" and .[0][3] and (.[1][3] | not) and
 	all(.[]; .[1] >= $n * 0.8 and .[1] <= $n and .[2] >= $n * 0.8 and .[2] <= $n)' <<<"$av_fin" >/dev/null 2>&1; then
 	ok "two media streams: the ended call keeps each stream's final quality in sipovlctl calls (media_quality: $av_fin)"
 else

@@ -348,7 +348,7 @@ fi
 # both. gw-a's CDR has the video's figures ("m1=video packets1=..."), and the ended call keeps
 # the final quality of each stream in sipovlctl calls (media_quality; quality is the first's).
 # SIPp's built-in scenarios with the SDP's m= line replaced by audio 7330/7340 and video
-# 7332/7342 (the UAC holds the call 8 s); the RTP is av.py's (PT 0 and PT 96, 20 ms apart, 3 s).
+# 7332/7342 (the UAC holds the call 15 s: the 3 s of RTP each way start after the answer is seen and, at phone B, after the first packet from A crossed the overlay, a few seconds on a loaded guest); the RTP is av.py's (PT 0 and PT 96, 20 ms apart, 3 s).
 av_sdp() { # av_sdp AUDIO_PORT VIDEO_PORT: sed script putting both m= lines in place of SIPp's
 	printf 's#^\\( *\\)m=audio \\[media_port\\] RTP/AVP 0#\\1m=audio %s RTP/AVP 0#\n' "$1"
 	printf 's#^\\( *\\)a=rtpmap:0 PCMU/8000#&\\n\\1m=video %s RTP/AVP 96\\n\\1a=rtpmap:96 H264/90000#\n' "$2"
@@ -378,7 +378,7 @@ waitfor 20 eval '[ "$(cat "$TMP"/av-a7330.out "$TMP"/av-a7332.out 2>/dev/null | 
 	diag "phone A's two RTP senders not ready"
 cdr_av0=$(grep -c 'call ended: ' "$TMP/a.log")
 (cd "$TMP" && ip netns exec "$PA" timeout 60 sipp -sf "$TMP/uac_av.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
-	-t u1 -m 1 -d 8000 -mp 7300 -nostdin -timeout 50s -trace_err -error_file "$TMP/uac-av.err" \
+	-t u1 -m 1 -d 15000 -mp 7300 -nostdin -timeout 50s -trace_err -error_file "$TMP/uac-av.err" \
 	>"$TMP/uac-av.out" 2>&1) &
 av_uac=$!
 # the RTP once the call is answered (the SDP of both sides known)

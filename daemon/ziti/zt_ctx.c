@@ -505,6 +505,7 @@ static void refresh_cb(void *arg, const struct zt_http_resp *r)
 		struct json_object *root = json_tokener_parse(r->body);
 
 		schedule_refresh(ctx, json_object_get_int64(jget(jget(root, "data"), "expirationSeconds")));
+		zt_renew_on_refresh(ctx->renew, jget(root, "data"), ctx->refresh_issued_ms);
 		json_object_put(root);
 		return;
 	}
@@ -537,6 +538,7 @@ static void refresh_timer_cb(void *arg)
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);
+	ctx->refresh_issued_ms = zt_now_ms();
 	ctx->refresh_req = zt_http_request(ctx, "GET", path, NULL, refresh_cb, ctx);
 	if (!ctx->refresh_req) {
 		unsigned d = ctx->o.refresh_min_ms > 2000 ? ctx->o.refresh_min_ms : 2000;

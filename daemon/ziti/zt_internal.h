@@ -110,6 +110,7 @@ struct zt_renew *zt_renew_new(struct zt_ctx *ctx);
 void zt_renew_free(struct zt_renew *r);
 /* after each authentication: the API session's data object (authenticatorId, isCertExtendable...) */
 void zt_renew_on_auth(struct zt_renew *r, struct json_object *data);
+void zt_renew_on_refresh(struct zt_renew *r, struct json_object *data, uint64_t issued_ms);
 
 /* SSL app data marking a controller (API) connection, whose sessions are kept for resumption */
 #define ZT_SSL_API ((void *)(uintptr_t)0x415049)
@@ -434,6 +435,7 @@ struct zt_ctx {
 	unsigned auth_gen; /* counts successful authentications (a new API session token each) */
 	struct zt_auth_waiter *auth_waiters;
 	struct zt_http *auth_req, *poll_req, *refresh_req, *list_req, *version_req;
+	uint64_t refresh_issued_ms; /* zt_now_ms() when refresh_req was issued */
 	struct zt_timer poll_timer, refresh_timer, auth_retry_timer;
 	/*
 	 * lastChangeAt: last_change is committed only by a listing that completed after the

@@ -57,6 +57,7 @@ struct zt_renew {
 	int64_t old_not_after;
 	unsigned failures, renewals;
 	int64_t renew_at, last_renewal;
+	uint64_t done_ms;               /* zt_now_ms() when the last attempt ended */
 	char last_error[400];
 	/* an attempt in progress */
 	char *new_cert, *new_ca, *new_key;
@@ -143,6 +144,7 @@ static void fail(struct zt_renew *r, const char *fmt, const char *detail)
 
 	attempt_clear(r);
 	r->busy = false;
+	r->done_ms = zt_now_ms();
 	r->failures++;
 	if (d > cap)
 		d = cap;
@@ -180,6 +182,7 @@ static void verified(struct zt_renew *r)
 	r->renewals++;
 	r->failures = 0;
 	r->last_renewal = time(NULL);
+	r->done_ms = zt_now_ms();
 	r->requested = r->key_roll = false;
 	r->busy = false;
 	zt_pki_fmt_time(old_after, was, sizeof(was));
@@ -488,6 +491,7 @@ static void timer_cb(void *arg)
 		r->requested = r->key_roll = false;
 		r->renewals++;
 		r->last_renewal = time(NULL);
+		r->done_ms = zt_now_ms();
 		report(r, 0, msg);
 		schedule(r);
 		return;
@@ -561,6 +565,24 @@ void zt_renew_on_auth(struct zt_renew *r, struct json_object *data)
 	if (r->busy || r->state == R_RETRYING)
 		return;
 	schedule(r);
+}
+
+/*
+ * A legacy API session refresh's reply (GET current-api-session) carries the same flags as the
+ * authentication's, read from the authenticator for every request: an extension the admin
+ * requested after the login is seen within one refresh interval, not only at the next
+ * re-authentication (a legacy session is refreshed for months). A reply to a request issued
+ * before the last attempt ended may still show the flag that attempt cleared (the controller
+ * clears it at extend-verify): it is ignored, so one request renews once. (OIDC tokens carry
+ * the flags as claims copied from the login at every refresh: they change only at a login.)
+ */
+void zt_renew_on_refresh(struct zt_renew *r, struct json_object *data, uint64_t issued_ms)
+{
+	if (!r || r->state == R_DISABLED || r->busy || !jget(data, "isCertExtendable"))
+		return;
+	if (r->done_ms && issued_ms <= r->done_ms)
+		return;
+	zt_renew_on_auth(r, data);
 }
 
 void zt_ctx_cert_status(struct zt_ctx *ctx, struct zt_cert_status *st)

@@ -91,7 +91,8 @@ static void fake_answer(void *arg)
 		r.status = 200;
 		snprintf(body, sizeof(body), "{\"data\":{\"token\":\"tok\",\"id\":\"as1\",\"expirationSeconds\":%d,"
 			 "\"identity\":{\"name\":\"me\"},\"authenticatorId\":\"au1\",\"isCertExtendable\":true,"
-			 "\"isCertExtendRequested\":%s}}", fk.exp_s, strcmp(fk.cur_fp, fk.new_fp) ? "true" : "false");
+			 "\"isCertExtendRequested\":%s}}", fk.exp_s,
+			 !fk.req_at_refresh && strcmp(fk.cur_fp, fk.new_fp) ? "true" : "false");
 	} else if (path_match(h->path, "/authenticators/au1/extend$")) {
 		fk.n_extend++;
 		if (strcmp(h->ctx->id->cert_fp, fk.cur_fp)) {
@@ -154,6 +155,12 @@ static void fake_answer(void *arg)
 		snprintf(body, sizeof(body), "{\"data\":{\"services\":[]}}");
 		if (fk.services_after)
 			fk.services = fk.services_after;
+	} else if (path_match(h->path, "/current-api-session$") && fk.renew) {
+		fk.n_refresh++; /* the controller reads the authenticator's flag for every request */
+		r.status = 200;
+		snprintf(body, sizeof(body), "{\"data\":{\"id\":\"as1\",\"expirationSeconds\":%d,\"authenticatorId\":\"au1\","
+			 "\"isCertExtendable\":true,\"isCertExtendRequested\":%s}}", fk.exp_s,
+			 strcmp(fk.cur_fp, fk.new_fp) ? "true" : "false");
 	} else if (path_match(h->path, "/current-api-session$")) {
 		fk.n_refresh++;
 		r.status = 200;
@@ -505,15 +512,23 @@ char *zt_test_self_signed(EVP_PKEY *k, long serial, int days);
  * Review finding: the reply to extend-verify is lost although the controller switched to the
  * new certificate. The client must end up with the new certificate in use and in the file
  * (the old one is refused from then on), not drop it and lock itself out.
+ *
+ * at_refresh (issue 12): the controller asks for the extension after the client authenticated
+ * (an admin's `edge update authenticator cert --request-extend`); a legacy API session lives
+ * for months on refreshes, so the refresh reply's isCertExtendRequested must start the
+ * renewal, and only once (the controller clears the flag at extend-verify).
  */
-static void test_verify_reply_lost(bool applied)
+static void test_renew_case(bool applied, bool at_refresh)
 {
 	char err[512] = "", dir[] = "/tmp/zt-verify.XXXXXX", path[300], cmd[400];
 	EVP_PKEY *k = zt_pki_keygen(NULL, err, sizeof(err));
-	char *c1 = k ? zt_test_self_signed(k, 11, 1) : NULL, *c2 = k ? zt_test_self_signed(k, 12, 30) : NULL;
+	/* at_refresh: valid for 400 days, so only the controller's request makes it renew */
+	char *c1 = k ? zt_test_self_signed(k, 11, at_refresh ? 400 : 1) : NULL;
+	char *c2 = k ? zt_test_self_signed(k, 12, at_refresh ? 800 : 30) : NULL;
 	struct zt_identity *id = NULL, *tmp;
 	char *kp = k ? zt_pki_key_pem(k) : NULL, *js = NULL;
 	bool done = false;
+	int exp_s = fk.exp_s;
 
 	if (!c1 || !c2 || !kp || !mkdtemp(dir)) {
 		check(0, "renewal, extend-verify reply lost: setup");
@@ -546,7 +561,10 @@ static void test_verify_reply_lost(bool applied)
 		fk.new_ca = NULL;
 	fk.renew = true;
 	fk.verify_reply_lost = applied;
-	if (!applied) { /* the request is lost before the controller sees it */
+	fk.req_at_refresh = at_refresh;
+	if (at_refresh) {
+		fk.exp_s = 1; /* a refresh every 500 ms */
+	} else if (!applied) { /* the request is lost before the controller sees it */
 		fk.rule[0].match = "/extend-verify";
 		fk.rule[0].f = F_RESET;
 		fk.rule[0].count = 1;
@@ -560,12 +578,22 @@ static void test_verify_reply_lost(bool applied)
 	memset(&h, 0, sizeof(h));
 	fk.stamp = "s1";
 	fk.services = "[" SVC_A "]";
+	fk.n_refresh = 0;
 	h.loop = zt_loop_new();
 	h.ctx = zt_ctx_new(h.loop, id, &o, &cbs, NULL);
 	zt_ctx_start(h.ctx);
 	for (uint64_t end = zt_now_ms() + 8000; zt_now_ms() < end && !done;) {
 		zt_loop_run(h.loop, 20);
 		done = h.ctx->id->cert_fp && !strcmp(h.ctx->id->cert_fp, fk.new_fp) && h.ctx->auth == ZT_AUTH_OK;
+	}
+	if (at_refresh) {
+		unsigned n_refresh = fk.n_refresh;
+
+		run_until(NULL, 1500); /* three more refreshes: the flag is cleared, no second renewal */
+		check(done && fk.n_extend == 1 && fk.n_verify == 1 && fk.n_refresh > n_refresh,
+		      "renewal requested after the login: seen in an API session refresh's reply and done once "
+		      "(%s; %u extend, %u extend-verify, %u refreshes)", done ? "renewed" : "not renewed",
+		      fk.n_extend, fk.n_verify, fk.n_refresh);
 	}
 	char *file_now = NULL;
 
@@ -575,10 +603,10 @@ static void test_verify_reply_lost(bool applied)
 	check(done && file_now && !strcmp(file_now, fk.new_fp),
 	      "renewal, extend-verify %s: the new certificate is in use and in the file, "
 	      "authenticated (%s in use, %s in the file; %u extend, %u extend-verify)",
-	      applied ? "applied but its reply lost" : "lost before the controller (reset)", h.ctx->id->cert_fp && !strcmp(h.ctx->id->cert_fp, fk.new_fp) ? "new" : "old",
+	      at_refresh ? "requested at a refresh" : applied ? "applied but its reply lost" : "lost before the controller (reset)", h.ctx->id->cert_fp && !strcmp(h.ctx->id->cert_fp, fk.new_fp) ? "new" : "old",
 	      file_now && !strcmp(file_now, fk.new_fp) ? "new" : "old", fk.n_extend, fk.n_verify);
 	free(file_now);
-	if (!applied)
+	if (!applied && !at_refresh)
 		check(h.ctx->id->ca_pem && strstr(h.ctx->id->ca_pem, c1) && strstr(h.ctx->id->ca_pem, c2),
 		      "renewal: a CA bundle from the controller without the current root is merged, not swapped in "
 		      "(old root %s, new root %s)", h.ctx->id->ca_pem && strstr(h.ctx->id->ca_pem, c1) ? "kept" : "dropped",
@@ -591,6 +619,8 @@ static void test_verify_reply_lost(bool applied)
 		fprintf(stderr, "cleanup failed\n");
 out:
 	fk.renew = false;
+	fk.req_at_refresh = false;
+	fk.exp_s = exp_s;
 	free(fk.cur_fp);
 	free(fk.new_fp);
 	free(fk.pending_fp);
@@ -693,6 +723,7 @@ void test_controller_faults(void)
 	test_session_not_issued();
 	test_start_not_issued("/version");
 	test_start_not_issued("/authenticate");
-	test_verify_reply_lost(true);
-	test_verify_reply_lost(false);
+	test_renew_case(true, false);
+	test_renew_case(false, false);
+	test_renew_case(false, true);
 }

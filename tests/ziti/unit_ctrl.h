@@ -27,6 +27,7 @@ struct fake_ctrl {
 	bool renew;                 /* authenticate says extendable, extension requested */
 	char *cur_fp, *new_cert, *new_ca, *pending_fp, *new_fp;
 	bool verify_reply_lost;     /* the next extend-verify is applied, its reply lost */
+	bool req_at_refresh;        /* authenticate never says requested; refreshes do */
 	unsigned n_extend, n_verify;
 	/* /version: its capabilities member ("" none); requests seen for each way of authenticating */
 	const char *version_caps;

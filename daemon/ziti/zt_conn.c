@@ -481,6 +481,8 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 		return;
 	case ZT_CT_STATE_CLOSED:
 		snprintf(why, sizeof(why), "%.*s", (int)(m->body_len > 400 ? 400 : m->body_len), (const char *)m->body);
+		zt_log(c->ctx, 3, "dial %s: conn %u closed by router %s in state %d: %s", c->service, c->id,
+		       c->ch ? c->ch->name : "?", c->state, why);
 		/*
 		 * A live datagram flow's circuit closed (its far router died): dial again. One
 		 * that was silent 2 s (the host closed an idle flow) is closed as before.
@@ -591,6 +593,8 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	}
 	memcpy(b, c->session->token, tl);
 	zt_chan_flush(ch);
+	zt_log(c->ctx, 3, "dial %s: Connect sent on router %s (conn %u, attempt %u%s)", c->service, ch->name, c->id,
+	       c->attempts, c->redialing ? ", dialing again" : "");
 }
 
 static void dial_with_session(struct zt_conn *c)

@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 		case 'S': opt.session_file = optarg; break;
 		case 'A': opt.accept_close = true; break;
 		case 'D': opt.start_delay_ms = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'v': opt.verbose = true; break;
+		case 'v': opt.verbose++; break;
 		case 'a': opt.app_data = optarg; break;
 		case 'N': opt.no_renew = true; break;
 		case 'U':
@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 	}
 	loop = zt_loop_new();
 	struct zt_opts zo = { .svc_poll_ms = opt.poll_ms, .latency_ms = opt.latency_ms,
-			      .log_level = opt.verbose ? 2 : 1, .app_id = "zt-tool", .renew_off = opt.no_renew,
+			      .log_level = opt.verbose > 1 ? 3 : opt.verbose ? 2 : 1, .app_id = "zt-tool", .renew_off = opt.no_renew,
 			      .auth_mode = opt.auth_mode, .token_refresh_ms = opt.token_refresh_ms };
 	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_log = on_log };
 

@@ -15,7 +15,8 @@
 
 struct zt_tool_opt {
 	const char *cmd, *identity, *service, *mode, *ready_file, *term_id, *log_file, *session_file, *app_data, *send;
-	bool udp, hold, verbose, accept_close, no_renew;
+	bool udp, hold, accept_close, no_renew;
+	int verbose; /* -v: informational, -v -v: debug */
 	uint64_t bytes;
 	unsigned conns, count, size, timeout_ms, interval_ms, poll_ms, latency_ms, cost, precedence, start_delay_ms;
 	unsigned linger_ms; /* --hold: keep all connections open this long before any data */

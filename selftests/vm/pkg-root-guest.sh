@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest half of selftests/vm/pkg-root.sh: runs inside the fresh Debian 12 root booted with its
+# own systemd (a oneshot unit, sipovl-pkgtest.service, ordered after sipovld.service), and
+# looks at sipovld.service as the package left it: enabled, started by systemd at boot from
+# the packaged unit (User=, capabilities, sandboxing) and configuration (no identity yet).
+# One line per check into /results/points ("ok|not ok<TAB>what<TAB>detail"), then power off.
+set -u
+R=/mnt/results
+mkdir -p "$R"
+mount -t 9p -o trans=virtio,version=9p2000.L results "$R" || { echo "pkgtest: no results mount" >/dev/console; systemctl poweroff; exit 1; }
+out=$R/points
+: >"$out"
+pt() { # pt 0|1 WHAT [DETAIL]
+	local d=${3:-}
+	d=${d//$'\n'/ | }
+	if [ "$1" = 0 ]; then printf 'ok\t%s\t%s\n' "$2" "$d" >>"$out"; else printf 'not ok\t%s\t%s\n' "$2" "$d" >>"$out"; fi
+}
+show() { systemctl show -P "$1" sipovld.service; }
+
+# started at boot by systemd (enabled by the package), active within 60 s
+st=
+for _ in $(seq 1 120); do
+	st=$(systemctl is-active sipovld.service)
+	[ "$st" = active ] && break
+	sleep 0.5
+done
+[ "$st" = active ]; pt $? "systemd started sipovld.service at boot (enabled by the package): $st" \
+	"$(systemctl status --no-pager sipovld.service 2>&1 | tail -8)"
+[ "$(systemctl is-enabled sipovld.service)" = enabled ]; pt $? "sipovld.service is enabled"
+[ -d /sys/module/sipovl ]; pt $? "ExecStartPre=+/sbin/modprobe sipovl loaded the DKMS module ($(modinfo -n sipovl 2>&1))"
+
+pid=$(show MainPID)
+uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+want_uid=$(getent passwd sipovld | cut -d: -f3)
+[ -n "$uid" ] && [ "$uid" = "$want_uid" ]; pt $? "sipovld runs as the system user sipovld (uid ${uid:-?}, sipovld is ${want_uid:-missing})"
+# CAP_NET_BIND_SERVICE (10) and CAP_NET_ADMIN (12): 0x1400; sipovld empties the ambient set
+eff=$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+bnd=$(awk '/^CapBnd:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+amb=$(awk '/^CapAmb:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+[ "$eff" = 0000000000001400 ] && [ "$bnd" = 0000000000001400 ] && [ "$amb" = 0000000000000000 ]
+pt $? "its capabilities: effective and bounding exactly CAP_NET_ADMIN CAP_NET_BIND_SERVICE, ambient empty (CapEff $eff CapBnd $bnd CapAmb $amb)"
+nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+sec=$(awk '/^Seccomp:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+[ "$nnp" = 1 ] && [ "$sec" = 2 ]; pt $? "NoNewPrivs set and a seccomp filter in force (NoNewPrivs $nnp, Seccomp $sec)"
+
+# the journal: stderr lines with their <N> priorities (SyslogLevelPrefix=yes)
+j=$(journalctl -b -u sipovld.service -o json --no-pager 2>/dev/null | grep -F 'no identity configured' | head -1)
+grep -q '"PRIORITY":"4"' <<<"$j"; pt $? "journald has sipovld's warning 'no identity configured' at priority 4 (warning)" "$j"
+
+# the control socket in RuntimeDirectory=/run/sipovld, answered from the sandbox
+s=$(/usr/sbin/sipovld --control /run/sipovld/ctl.sock --request status 2>&1)
+grep -q '"version"\|"identities"\|"services"' <<<"$s"; pt $? "status over the control socket /run/sipovld/ctl.sock" "$(head -c 300 <<<"$s")"
+m=$(stat -c '%U:%G %a' /run/sipovld 2>&1)
+[ "$m" = "sipovld:sipovld 750" ]; pt $? "RuntimeDirectory /run/sipovld: $m (sipovld:sipovld 750)"
+
+# systemctl reload: SIGHUP, the configuration read again, the same process
+systemctl reload sipovld.service
+sleep 2
+[ "$(systemctl is-active sipovld.service)" = active ] && [ "$(show MainPID)" = "$pid" ] &&
+	journalctl -b -u sipovld.service --no-pager 2>/dev/null | grep -q -i 'SIGHUP\|reload'
+pt $? "systemctl reload: still active, same process, the reload logged" \
+	"$(journalctl -b -u sipovld.service --no-pager 2>/dev/null | tail -3)"
+
+# real systemd's view of the unit's exposure (the build host checks it offline)
+sa=$(systemd-analyze security --no-pager sipovld.service 2>&1 | tail -1)
+score=$(sed -n 's/^.*exposure level for sipovld\.service: \([0-9]*\.[0-9]*\) .*$/\1/p' <<<"$sa")
+[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 1.7) }'; pt $? "systemd-analyze security on the running system: exposure ${score:-?} (at most 1.7)" "$sa"
+
+# stop: SIGTERM, a clean exit
+systemctl stop sipovld.service
+res=$(show Result) code=$(show ExecMainStatus) act=$(systemctl is-active sipovld.service)
+[ "$res" = success ] && [ "$code" = 0 ] && [ "$act" = inactive ]
+pt $? "systemctl stop: exit status $code, result $res, $act"
+j=$(journalctl -b -u sipovld.service -p warning --no-pager -o cat 2>/dev/null | grep -v 'no identity configured')
+[ -z "$j" ]; pt $? "no other warning or error from sipovld in the journal" "$j"
+
+# and again: systemctl start after a stop (the module stays loaded: modprobe is a no-op)
+systemctl start sipovld.service
+sleep 1
+[ "$(systemctl is-active sipovld.service)" = active ]; pt $? "systemctl start again: $(systemctl is-active sipovld.service)"
+systemctl stop sipovld.service
+echo finished >"$R/finished"
+sync
+umount "$R"
+systemctl poweroff --no-block

@@ -1,0 +1,167 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Package test in a fresh Debian 12 root (TAP, issue 18): debootstrap makes a new bookworm
+# root (minbase, systemd, udev); in it (chroot) apt installs dkms and the 6.1 kernel's
+# headers, then the .debs of `make deb`, and DKMS builds the module; installing a second
+# kernel's headers (6.12) makes DKMS build for that one too (the headers' postinst hook). The
+# VM then boots that root with its own systemd as PID 1, which starts sipovld.service from the
+# package (selftests/vm/pkg-root-guest.sh looks at it from inside: user, capabilities,
+# seccomp, journal, control socket, reload, stop); back on the host, apt purge in the root
+# must leave no file, user or module of sipovl. The build host's own packages are untouched
+# (selftests/vm/dkms-deb.sh is the test that installs on the host and carries a call across
+# an upgrade).
+#
+#   selftests/vm/pkg-root.sh          (needs root, debootstrap, network access to the Debian mirror)
+#   SIPOVL_DEBIAN_MIRROR              the mirror (default: the first URI of /etc/apt/sources.list.d/debian.sources,
+#                                     else http://deb.debian.org/debian)
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$TOP/selftests/lib.sh"
+
+require_root
+require_cmd debootstrap qemu-system-x86_64 dpkg-deb
+k61=$("$TOP/scripts/kver.sh" 6.1) || bail_out "no 6.1 kernel installed"
+k612=$("$TOP/scripts/kver.sh" 6.12) || bail_out "no 6.12 kernel installed"
+[ -r "/boot/vmlinuz-$k61" ] || bail_out "no /boot/vmlinuz-$k61"
+B=${O:-$TOP/build}
+DEB=$B/deb
+ver=$(sed -n 's/^#define SIPOVL_VERSION "\(.*\)"$/\1/p' "$TOP/kmod/version.h")
+mirror=${SIPOVL_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
+mirror=${mirror:-http://deb.debian.org/debian}
+
+W=$(mktemp -d "$B/pkg-root.XXXXXX")
+R=$W/root
+# never remove the root while something is mounted in it
+unmount_all() {
+	local m
+	for m in $(awk -v r="$R" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null
+	done
+}
+cleanup() {
+	unmount_all
+	if awk -v r="$R" '$2 == r || index($2, r "/") == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+		echo "# pkg-root: $R still has mounts, left in place" >&2
+	else
+		rm -rf "$W"
+	fi
+}
+on_exit cleanup
+plan 10
+T0=$(date +%s)
+el() { echo "$(($(date +%s) - T0)) s"; }
+in_root() { chroot "$R" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+
+# the .debs, made once per build (dkms-deb.sh may be making them at the same moment)
+mkdir -p "$B"
+exec 8>"$B/deb.lock"
+flock -w 1200 8 || bail_out "$B/deb.lock held for 20 minutes"
+if ! ls "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb >/dev/null 2>&1; then
+	make -s -C "$TOP" --no-print-directory deb >"$W/deb.log" 2>&1 || { sed 's/^/# /' "$W/deb.log" | tail -20; bail_out "make deb failed"; }
+	diag "make deb: $(el)"
+fi
+flock -u 8
+
+# 1. a fresh root; apt sources: the mirror and Debian's security archive beside it (the
+# installed kernels' headers come from there)
+base=${mirror%/debian}
+fresh() {
+	debootstrap --variant=minbase --include=systemd,systemd-sysv,udev,dbus,kmod,iproute2 bookworm "$R" "$mirror" \
+		>"$W/debootstrap.log" 2>&1 || { tail -5 "$W/debootstrap.log"; return 1; }
+	printf 'deb %s/debian bookworm main\ndeb %s/debian bookworm-updates main\ndeb %s/debian-security bookworm-security main\n' \
+		"$base" "$base" "$base" >"$R/etc/apt/sources.list"
+	mount -t proc proc "$R/proc" && mount -t sysfs sys "$R/sys" && mount --bind /dev "$R/dev" || return 1
+	in_root apt-get -q update >"$W/update.log" 2>&1 || { tail -5 "$W/update.log"; return 1; }
+}
+check "fresh Debian 12 root: debootstrap --variant=minbase bookworm (+ systemd, udev) from $mirror, apt update" fresh
+[ -x "$R/lib/systemd/systemd" ] || bail_out "no fresh root"
+diag "root made at $(el)"
+
+check "apt install dkms linux-headers-$k61 in the root" \
+	in_root apt-get -qy install --no-install-recommends dkms "linux-headers-$k61"
+mkdir -p "$R/tmp/debs" && cp "$DEB"/sipovl-dkms_*.deb "$DEB"/sipovl_*.deb "$R/tmp/debs/" || bail_out "copy the .debs"
+install_debs() { in_root sh -c 'apt-get -qy install /tmp/debs/sipovl-dkms_*.deb /tmp/debs/sipovl_*.deb' >"$W/apt.log" 2>&1 || { tail -20 "$W/apt.log"; return 1; }; }
+check "apt install ./sipovl-dkms_*.deb ./sipovl_*.deb in the root" install_debs
+built_for() { in_root dkms status -m sipovl -v "$ver" -k "$1" | grep -q ': installed' && [ -e "$R/lib/modules/$1/updates/dkms/sipovl.ko" ] ||
+	{ in_root dkms status; return 1; }; }
+check "DKMS built and installed sipovl/$ver for $k61 (the root's only kernel headers)" built_for "$k61"
+check "apt install linux-headers-$k612 (a second kernel)" \
+	in_root apt-get -qy install --no-install-recommends "linux-headers-$k612"
+check "DKMS built sipovl/$ver for $k612 when its headers came (the headers' postinst hook)" built_for "$k612"
+diag "packages installed at $(el)"
+
+# 2. boot the root with its own systemd. The kernel's modules are the host's (hard links:
+# same file system; the root has only its headers and DKMS's module), depmod run for them.
+umount "$R/dev" "$R/sys" "$R/proc"
+mkdir -p "$R/lib/modules/$k61"
+cp -al "/lib/modules/$k61/kernel" "$R/lib/modules/$k61/kernel" 2>/dev/null ||
+	cp -a "/lib/modules/$k61/kernel" "$R/lib/modules/$k61/kernel" || bail_out "copy the $k61 modules"
+cp "/lib/modules/$k61"/modules.{order,builtin,builtin.modinfo} "$R/lib/modules/$k61/" 2>/dev/null
+depmod -b "$R" "$k61" || bail_out "depmod in the root"
+install -m 0755 "$TOP/selftests/vm/pkg-root-guest.sh" "$R/usr/local/sbin/sipovl-pkgtest"
+cat >"$R/etc/systemd/system/sipovl-pkgtest.service" <<'UNIT'
+[Unit]
+Description=sipovl package test (selftests/vm/pkg-root-guest.sh)
+After=sipovld.service multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/sipovl-pkgtest
+StandardOutput=journal+console
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -sf /etc/systemd/system/sipovl-pkgtest.service "$R/etc/systemd/system/multi-user.target.wants/sipovl-pkgtest.service"
+# no login prompts on a console nobody reads
+for u in getty@tty1.service serial-getty@ttyS0.service; do ln -sf /dev/null "$R/etc/systemd/system/$u"; done
+echo pkgroot >"$R/etc/hostname"
+initrd=$W/initrd.cpio.gz
+"$TOP/selftests/vm/mkinitramfs.sh" "$k61" "$initrd" >"$W/initrd.log" 2>&1 || { cat "$W/initrd.log"; bail_out "mkinitramfs"; }
+mkdir -p "$W/results"
+diag "booting at $(el)"
+boot_vm() {
+	timeout "${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
+		-nodefaults -display none -no-reboot -monitor none \
+		-kernel "/boot/vmlinuz-$k61" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 no_timer_check sipovl.sysroot=1 systemd.show_status=0 loglevel=4" \
+		-virtfs "local,path=$R,mount_tag=hostroot,security_model=passthrough,multidevs=remap" \
+		-virtfs "local,path=$W/results,mount_tag=results,security_model=none,multidevs=remap" \
+		-serial "file:$W/console.log"
+	[ -e "$W/results/finished" ] || { echo "the guest's test did not finish; console:"; tail -30 "$W/console.log"; return 1; }
+}
+t_boot=$(date +%s)
+check "VM ($k61) booted the root with its systemd; the guest's checks ran and it powered off" boot_vm
+diag "VM: $(($(date +%s) - t_boot)) s"
+n_guest=0
+while IFS=$'\t' read -r verdict what detail; do
+	n_guest=$((n_guest + 1))
+	if [ "$verdict" = ok ]; then diag "  guest: ok - $what"; else diag "  guest: NOT OK - $what: $detail"; fi
+done <"$W/results/points" 2>/dev/null
+guest_ok() {
+	[ "$n_guest" -ge 14 ] || { echo "$n_guest of 14 guest checks reported"; return 1; }
+	! grep -q '^not ok' "$W/results/points" || { grep '^not ok' "$W/results/points"; return 1; }
+}
+check "under systemd: sipovld.service from the package started at boot, as user sipovld with only its two capabilities, seccomp, journal priorities, control socket, reload, stop ($n_guest checks)" guest_ok
+
+# 3. purge in the root: nothing of sipovl left
+mount -t proc proc "$R/proc" && mount -t sysfs sys "$R/sys" && mount --bind /dev "$R/dev"
+in_root sh -c 'dpkg -L sipovl sipovl-dkms' >"$W/files" 2>/dev/null
+check "apt purge sipovl sipovl-dkms in the root" in_root apt-get -qy purge sipovl sipovl-dkms
+gone() {
+	local left='' f k
+	for k in "$k61" "$k612"; do
+		ls "$R/lib/modules/$k/updates/dkms/sipovl.ko"* >/dev/null 2>&1 && left+=" /lib/modules/$k/updates/dkms/sipovl.ko"
+	done
+	for f in /usr/src/sipovl-"$ver" /var/lib/dkms/sipovl /etc/sipovld /var/lib/sipovld /usr/sbin/sipovld /usr/sbin/sipovlctl \
+		/lib/systemd/system/sipovld.service /etc/systemd/system/multi-user.target.wants/sipovld.service; do
+		[ -e "$R$f" ] || [ -L "$R$f" ] && left+=" $f"
+	done
+	while read -r f; do
+		[ ! -d "$R$f" ] && { [ -f "$R$f" ] || [ -L "$R$f" ]; } && left+=" $f"
+	done <"$W/files"
+	in_root getent passwd sipovld >/dev/null && left+=" user sipovld"
+	in_root getent group sipovld >/dev/null && left+=" group sipovld"
+	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
+}
+check "purged: no file, module, unit link, user or group of sipovl left in the root" gone
+diag "done at $(el)"

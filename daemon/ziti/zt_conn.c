@@ -124,7 +124,7 @@ static bool may_redial(const struct zt_conn *c)
  * Dial again through a router that is up: at once the first time, then every 200 ms until
  * connect_timeout_ms after the loss; then the application is told (on_close).
  */
-static void redial(struct zt_conn *c, const char *why)
+static void redial_after(struct zt_conn *c, const char *why, unsigned delay_ms)
 {
 	uint64_t now = zt_now_ms();
 	bool first = !c->redialing;
@@ -133,6 +133,7 @@ static void redial(struct zt_conn *c, const char *why)
 	if (first) {
 		c->redialing = true;
 		c->redials++;
+		c->redial_unanswered = 0;
 		c->redial_deadline_ms = now + c->ctx->o.connect_timeout_ms;
 		zt_log(c->ctx, 1, "dial %s: %s; dialing again", c->service, why);
 	}
@@ -143,7 +144,47 @@ static void redial(struct zt_conn *c, const char *why)
 	c->state = ZT_C_NEW;
 	c->rx_ready = false;
 	c->attempts = 0;
-	zt_timer_start(c->ctx->loop, &c->timer, first ? 0 : 200);
+	zt_timer_start(c->ctx->loop, &c->timer, first ? 0 : delay_ms);
+}
+
+static void redial(struct zt_conn *c, const char *why)
+{
+	redial_after(c, why, 200);
+}
+
+/*
+ * How long one attempt of a re-dial may wait for the router's answer: 1 s, then 2 s, 4 s, ...
+ * (a dial is answered in tens of milliseconds, a refused one within a second even when the
+ * controller tries several terminators), never past the re-dial's deadline. The network may
+ * drop a circuit request and never answer it (seen after a re-authentication of the hosting
+ * side, OpenZiti v1.6.5): waiting out the whole connect timeout on it would end the call.
+ */
+#define ZT_REDIAL_ATTEMPT_MS 1000u
+
+static uint64_t redial_attempt_ms(const struct zt_conn *c)
+{
+	unsigned shift = c->redial_unanswered < 4 ? c->redial_unanswered : 4;
+	uint64_t d = (uint64_t)ZT_REDIAL_ATTEMPT_MS << shift, now = zt_now_ms();
+	uint64_t left = c->redial_deadline_ms > now ? c->redial_deadline_ms - now : 0;
+
+	return d < left ? d : left;
+}
+
+/* a re-dial's attempt went unanswered: the router is told to forget it, and it is sent again */
+static void redial_unanswered(struct zt_conn *c)
+{
+	char why[160];
+	uint64_t waited = zt_now_ms() - c->session_ms;
+
+	if (c->ch) {
+		zt_send_state_closed(c->ch, c->id, "dial abandoned: no answer");
+		zt_chan_flush(c->ch);
+	}
+	c->redial_unanswered++;
+	snprintf(why, sizeof(why), "no answer to the dial in %llu ms", (unsigned long long)waited);
+	zt_log(c->ctx, 1, "dial %s: %s on router %s (conn %u): dialing again", c->service, why,
+	       c->ch ? c->ch->name : "?", c->id);
+	redial_after(c, why, 0);
 }
 
 /*
@@ -540,6 +581,10 @@ void zt_conn_timer_cb(void *arg)
 		dial_start(c);
 		return;
 	}
+	if (c->redialing && c->state == ZT_C_CONNECTING) {
+		redial_unanswered(c);
+		return;
+	}
 	if (c->redialing) {
 		redial(c, "dial timed out");
 		return;
@@ -593,6 +638,8 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	}
 	memcpy(b, c->session->token, tl);
 	zt_chan_flush(ch);
+	if (c->redialing)
+		zt_timer_start(c->ctx->loop, &c->timer, redial_attempt_ms(c));
 	zt_log(c->ctx, 3, "dial %s: Connect sent on router %s (conn %u, attempt %u%s)", c->service, ch->name, c->id,
 	       c->attempts, c->redialing ? ", dialing again" : "");
 }

@@ -589,6 +589,7 @@ struct zt_conn {
 	bool redialing;
 	uint64_t redial_deadline_ms, last_rx_ms, redial_dropped;
 	unsigned redials;
+	unsigned redial_unanswered; /* attempts of this re-dial given up without an answer */
 	/* e2e */
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];
 	uint8_t rx_key[crypto_kx_SESSIONKEYBYTES], tx_key[crypto_kx_SESSIONKEYBYTES];

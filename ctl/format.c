@@ -59,6 +59,8 @@ const char *fmt_policy(uint8_t policy)
 		return "drop";
 	case SIPOVL_POLICY_PASS:
 		return "pass";
+	case SIPOVL_POLICY_REJECT:
+		return "reject";
 	}
 	return "unknown";
 }

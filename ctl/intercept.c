@@ -19,10 +19,10 @@
 
 void print_istats_line(FILE *f, const struct sipovl_istats *s)
 {
-	fprintf(f, "packets %llu bytes %llu flows %llu drops %llu passes %llu",
+	fprintf(f, "packets %llu bytes %llu flows %llu drops %llu passes %llu rejects %llu",
 		(unsigned long long)s->packets, (unsigned long long)s->bytes,
 		(unsigned long long)s->flows, (unsigned long long)s->drops,
-		(unsigned long long)s->passes);
+		(unsigned long long)s->passes, (unsigned long long)s->rejects);
 }
 
 /* "ID: NAME proto P addr L port L [src L] policy P [counters]" */
@@ -217,17 +217,18 @@ static int do_intercept_flush(const struct ctl *ctl, int argc, char **argv)
 
 const struct cmd intercept_cmds[] = {
 	{ "add", NULL, do_intercept_add,
-	  "add NAME [id ID] proto PROTOS addr PREFIXES port PORTS [src PREFIXES] [policy drop|pass]",
+	  "add NAME [id ID] proto PROTOS addr PREFIXES port PORTS [src PREFIXES] [policy drop|pass|reject]",
 	  "Adds an intercept. PROTOS is tcp, udp or tcp,udp; PREFIXES a comma-separated\n"
 	  "list of IPv4/IPv6 prefixes (host bits zero; a bare address is a host prefix);\n"
 	  "PORTS a comma-separated list of PORT or LOW-HIGH (0-65535). src restricts the\n"
 	  "clients allowed to match. policy is what happens when no sipovld socket can\n"
-	  "take the flow: drop (default, fail-closed) or pass (fail-open). Without id\n"
-	  "the kernel picks the lowest free id. NAME: 1-63 bytes of UTF-8, not all\n"
-	  "digits, not starting with \"-\".\n"
+	  "take the flow: drop (default, fail-closed), pass (fail-open) or reject\n"
+	  "(fail-closed, failing fast: a TCP RST or an ICMP port unreachable).\n"
+	  "Without id the kernel picks the lowest free id. NAME: 1-63 bytes of UTF-8,\n"
+	  "not all digits, not starting with \"-\".\n"
 	  "  sipovlctl intercept add sip-eu proto udp,tcp addr 10.2.0.0/16,fd00:2::/48 port 5060-5061\n" },
 	{ "replace", "change", do_intercept_replace,
-	  "replace NAME [id ID] proto PROTOS addr PREFIXES port PORTS [src PREFIXES] [policy drop|pass]",
+	  "replace NAME [id ID] proto PROTOS addr PREFIXES port PORTS [src PREFIXES] [policy drop|pass|reject]",
 	  "Replaces the intercept with the given id (it may be renamed), or with\n"
 	  "NAME when no id is given. Counters are kept. Arguments as for add.\n" },
 	{ "del", "delete", do_intercept_del, "del NAME|ID",

@@ -46,6 +46,7 @@ struct json_object *json_istats(const struct sipovl_istats *s)
 	json_object_object_add(o, "flows", json_object_new_uint64(s->flows));
 	json_object_object_add(o, "drops", json_object_new_uint64(s->drops));
 	json_object_object_add(o, "passes", json_object_new_uint64(s->passes));
+	json_object_object_add(o, "rejects", json_object_new_uint64(s->rejects));
 	return o;
 }
 
@@ -87,6 +88,7 @@ struct json_object *json_stats(const struct sipovl_stats *s)
 	json_object_object_add(o, "errors", json_object_new_uint64(s->errors));
 	json_object_object_add(o, "replies", json_object_new_uint64(s->replies));
 	json_object_object_add(o, "src_denied", json_object_new_uint64(s->src_denied));
+	json_object_object_add(o, "rejected", json_object_new_uint64(s->rejected));
 	if (s->has_drops) {
 		struct json_object *d = json_object_new_object();
 

@@ -37,7 +37,8 @@ struct sipovl_portrange {
 };
 
 struct sipovl_istats {
-	uint64_t packets, bytes, flows, drops, passes;
+	/* rejects: 0 from a module older than the reject policy */
+	uint64_t packets, bytes, flows, drops, passes, rejects;
 };
 
 /* Packets sipovl.ko dropped, per reason (uapi: SIPOVL_STATS_A_DROP_*). */
@@ -47,6 +48,8 @@ struct sipovl_drops {
 
 struct sipovl_stats {
 	uint64_t lookups, steered, passed, dropped, errors, replies, src_denied;
+	/* rejected by policy; 0 from a module older than the reject policy */
+	uint64_t rejected;
 	/* false: a module older than the per-reason counters (drops, malformed) */
 	bool has_drops;
 	struct sipovl_drops drops;

@@ -270,6 +270,7 @@ static void decode_istats(const struct nlattr *nest, struct sipovl_istats *s)
 		case SIPOVL_ISTATS_A_FLOWS: s->flows = snl_get_u64(a); break;
 		case SIPOVL_ISTATS_A_DROPS: s->drops = snl_get_u64(a); break;
 		case SIPOVL_ISTATS_A_PASSES: s->passes = snl_get_u64(a); break;
+		case SIPOVL_ISTATS_A_REJECTS: s->rejects = snl_get_u64(a); break;
 		}
 	}
 }

@@ -350,8 +350,10 @@ int parse_policy(const char *tok, uint8_t *policy, struct ctl_err *err)
 		*policy = SIPOVL_POLICY_DROP;
 	} else if (!strcmp(tok, "pass")) {
 		*policy = SIPOVL_POLICY_PASS;
+	} else if (!strcmp(tok, "reject")) {
+		*policy = SIPOVL_POLICY_REJECT;
 	} else {
-		ctl_errf(err, "bad policy %s: expected drop or pass", tokq(q, tok));
+		ctl_errf(err, "bad policy %s: expected drop, pass or reject", tokq(q, tok));
 		return -1;
 	}
 	return 0;

@@ -67,7 +67,7 @@ bool is_id_token(const char *tok);
 
 /*
  * argv[0] is the intercept name, then keyword/value pairs:
- *   id N, proto LIST, addr LIST, port LIST, src LIST, policy drop|pass.
+ *   id N, proto LIST, addr LIST, port LIST, src LIST, policy drop|pass|reject.
  * With @full (add, replace, apply), proto, addr and port are required and a
  * missing policy means drop. Frees nothing on error beyond what it allocated.
  */

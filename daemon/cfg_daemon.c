@@ -185,8 +185,10 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				d->policy = SIPOVL_POLICY_DROP;
 			else if (s && !strcmp(s, "pass"))
 				d->policy = SIPOVL_POLICY_PASS;
+			else if (s && !strcmp(s, "reject"))
+				d->policy = SIPOVL_POLICY_REJECT;
 			else {
-				cfg_fail(err, errlen, "intercept_policy: expected \"drop\" or \"pass\"");
+				cfg_fail(err, errlen, "intercept_policy: expected \"drop\", \"pass\" or \"reject\"");
 				goto out;
 			}
 		} else if (!strcmp(key, "ziti_auth")) {

@@ -202,6 +202,7 @@ static void kernel(struct mw *w)
 	M(w, "sipovl_kernel_packets_total", "counter", "Packets by what sipovl.ko did", st.steered, "action", "steered", NULL);
 	M(w, "sipovl_kernel_packets_total", "counter", "", st.passed, "action", "passed", NULL);
 	M(w, "sipovl_kernel_packets_total", "counter", "", st.dropped, "action", "dropped", NULL);
+	M(w, "sipovl_kernel_packets_total", "counter", "", st.rejected, "action", "rejected", NULL);
 	M(w, "sipovl_kernel_replies_total", "counter", "Reply packets of steered flows", st.replies, NULL);
 	M(w, "sipovl_kernel_errors_total", "counter", "Steering errors", st.errors, NULL);
 	M(w, "sipovl_kernel_source_denied_total", "counter", "Packets from sources not allowed", st.src_denied, NULL);

@@ -223,7 +223,8 @@ struct json_object *status_json(void)
 	JADD(cf, "tcp_keepalive_s", JI(D.cfg.tcp_keepalive_s));
 	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
 	JADD(cf, "service_poll_s", JI(D.cfg.svc_poll_ms / 1000));
-	JADD(cf, "intercept_policy", JS(D.cfg.policy == SIPOVL_POLICY_PASS ? "pass" : "drop"));
+	JADD(cf, "intercept_policy", JS(D.cfg.policy == SIPOVL_POLICY_PASS ? "pass" :
+					D.cfg.policy == SIPOVL_POLICY_REJECT ? "reject" : "drop"));
 	JADD(o, "config", cf);
 	JADD(k, "enabled", JB(!D.no_kernel));
 	if (!D.no_kernel && D.nl) {
@@ -244,6 +245,7 @@ struct json_object *status_json(void)
 			JADD(ks, "errors", JI(st.errors));
 			JADD(ks, "replies", JI(st.replies));
 			JADD(ks, "src_denied", JI(st.src_denied));
+			JADD(ks, "rejected", JI(st.rejected));
 			JADD(k, "stats", ks);
 		}
 	} else {

@@ -65,6 +65,15 @@ const char *sipovl_extack_fmt(const char *fmt, ...) __printf(1, 2);
 #endif
 
 /*
+ * The reject policy answers with the kernel's nf_reject helpers
+ * (nf_send_reset(), nf_send_unreach() and their IPv6 twins, the same on 6.1
+ * and 6.12). Debian builds both as modules.
+ */
+#if !IS_ENABLED(CONFIG_NF_REJECT_IPV4) || !IS_ENABLED(CONFIG_NF_REJECT_IPV6)
+#error "sipovl needs CONFIG_NF_REJECT_IPV4 and CONFIG_NF_REJECT_IPV6 (policy reject)"
+#endif
+
+/*
  * A frame bridged with br_netfilter. Without CONFIG_BRIDGE_NETFILTER the
  * kernel does not declare nf_bridge_info_exists() at all.
  */

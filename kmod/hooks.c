@@ -13,9 +13,13 @@
  *      per-flow sockets; a socket that is not transparent only for a local
  *      destination) gets it;
  *      else the daemon's registered socket for the family and protocol gets
- *      it (a new flow); else the intercept's policy drops or passes it.
- *      A TCP segment other than a SYN starts no flow (policy), except the
- *      ACK of a SYN-cookie handshake, which goes to the registered listener.
+ *      it (a new flow); else the intercept's policy drops, passes or
+ *      rejects it. A TCP segment other than a SYN starts no flow (policy),
+ *      except the ACK of a SYN-cookie handshake, which goes to the
+ *      registered listener.
+ *
+ * LOCAL_OUT applies the same policies to a local new flow no socket takes;
+ * a rejected one is answered as nft's "reject" would answer it there.
  */
 
 #include <linux/ip.h>
@@ -35,6 +39,8 @@
 #include <net/netfilter/nf_tproxy.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
+#include <net/netfilter/ipv4/nf_reject.h>
+#include <net/netfilter/ipv6/nf_reject.h>
 
 #include "compat.h"
 #include "hooks.h"
@@ -106,6 +112,59 @@ static void deliver(struct sipovl_net *sn, struct sk_buff *skb,
 static void ic_count(struct sipovl_intercept *ic, enum sipovl_istat s, u64 v)
 {
 	this_cpu_add(ic->ctr->pc->c[s], v);
+}
+
+/*
+ * Answer a rejected packet as nft's "reject" does in @state's hook: a TCP
+ * RST (none for a RST: the helpers check), else an ICMP or ICMPv6 port
+ * unreachable (icmp_send() and icmpv6_send() refuse errors about ICMP
+ * errors, broadcasts and multicast, and rate limit). The helpers check the
+ * checksum of a packet from the wire as the hook needs and route the answer
+ * from the packet (PREROUTING: a route back to its source), which the caller
+ * then drops. A martian source gets no answer.
+ */
+static void send_reject(struct sk_buff *skb, const struct sipovl_pkt *p,
+			const struct nf_hook_state *state)
+{
+	if (pkt_src_martian(p))
+		return;
+	if (p->p == SIPOVL_PTCP) {
+		if (p->f == SIPOVL_F4)
+			nf_send_reset(state->net, state->sk, skb, state->hook);
+		else
+			nf_send_reset6(state->net, state->sk, skb, state->hook);
+	} else if (p->f == SIPOVL_F4) {
+		nf_send_unreach(skb, ICMP_PORT_UNREACH, state->hook);
+	} else {
+		nf_send_unreach6(state->net, skb, ICMPV6_PORT_UNREACH, state->hook);
+	}
+}
+
+/*
+ * The intercept's policy for a matched packet no socket takes: the verdict.
+ * A drop counts @reason too; a reject is not a drop (its own counters).
+ */
+static unsigned int apply_policy(struct sipovl_net *sn,
+				 struct sipovl_intercept *ic,
+				 struct sk_buff *skb, const struct sipovl_pkt *p,
+				 const struct nf_hook_state *state,
+				 enum sipovl_gstat reason)
+{
+	switch (ic->policy) {
+	case SIPOVL_POLICY_PASS:
+		ic_count(ic, SIPOVL_IS_PASSES, 1);
+		sipovl_gstat_inc(sn, SIPOVL_GS_PASSED);
+		return NF_ACCEPT;
+	case SIPOVL_POLICY_REJECT:
+		ic_count(ic, SIPOVL_IS_REJECTS, 1);
+		sipovl_gstat_inc(sn, SIPOVL_GS_REJECTED);
+		send_reject(skb, p, state);
+		return NF_DROP;
+	}
+	ic_count(ic, SIPOVL_IS_DROPS, 1);
+	sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
+	sipovl_gstat_inc(sn, reason);
+	return NF_DROP;
 }
 
 /* A packet the hooks cannot parse (passed on): counted twice, see uapi. */
@@ -218,14 +277,8 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 							p.sport, p.dport));
 		if (!sk) {
 policy:
-			if (ic->policy == SIPOVL_POLICY_PASS) {
-				ic_count(ic, SIPOVL_IS_PASSES, 1);
-				sipovl_gstat_inc(sn, SIPOVL_GS_PASSED);
+			if (apply_policy(sn, ic, skb, &p, state, reason) == NF_ACCEPT)
 				goto accept;
-			}
-			ic_count(ic, SIPOVL_IS_DROPS, 1);
-			sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
-			sipovl_gstat_inc(sn, reason);
 			goto drop;
 		}
 		/*
@@ -333,7 +386,6 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 {
 	struct net *net = state->net;
 	struct sock *owner = skb_to_full_sk(skb);
-	struct sipovl_intercept *ic;
 	struct sipovl_srcset *srcs;
 	struct sipovl_table *t;
 	struct sipovl_pkt p;
@@ -414,16 +466,8 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	}
 	if (idx < 0)
 		return NF_ACCEPT;
-	ic = t->ic[idx];
-	if (ic->policy == SIPOVL_POLICY_PASS) {
-		ic_count(ic, SIPOVL_IS_PASSES, 1);
-		sipovl_gstat_inc(sn, SIPOVL_GS_PASSED);
-		return NF_ACCEPT;
-	}
-	ic_count(ic, SIPOVL_IS_DROPS, 1);
-	sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
-	sipovl_gstat_inc(sn, SIPOVL_GS_DROP_NO_SOCKET);
-	return NF_DROP;
+	return apply_policy(sn, t->ic[idx], skb, &p, state,
+			    SIPOVL_GS_DROP_NO_SOCKET);
 }
 
 static int pf_family(const struct nf_hook_state *state)

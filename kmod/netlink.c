@@ -370,6 +370,16 @@ static int put_prefixes(struct sk_buff *skb, int type, const struct mt_prefix *p
 	return 0;
 }
 
+/* The attribute each per-intercept counter is sent as. */
+static const u16 istat_attr[SIPOVL_IS_MAX] = {
+	[SIPOVL_IS_PACKETS] = SIPOVL_ISTATS_A_PACKETS,
+	[SIPOVL_IS_BYTES] = SIPOVL_ISTATS_A_BYTES,
+	[SIPOVL_IS_FLOWS] = SIPOVL_ISTATS_A_FLOWS,
+	[SIPOVL_IS_DROPS] = SIPOVL_ISTATS_A_DROPS,
+	[SIPOVL_IS_PASSES] = SIPOVL_ISTATS_A_PASSES,
+	[SIPOVL_IS_REJECTS] = SIPOVL_ISTATS_A_REJECTS,
+};
+
 static int put_intercept(struct sk_buff *skb, const struct sipovl_intercept *ic,
 			 bool full)
 {
@@ -408,7 +418,8 @@ static int put_intercept(struct sk_buff *skb, const struct sipovl_intercept *ic,
 	if (!pr)
 		goto err;
 	for (i = 0; i < SIPOVL_IS_MAX; i++)
-		if (nla_put_u64_64bit(skb, i + 1, st.c[i], SIPOVL_ISTATS_A_PAD))
+		if (nla_put_u64_64bit(skb, istat_attr[i], st.c[i],
+				      SIPOVL_ISTATS_A_PAD))
 			goto err;
 	nla_nest_end(skb, pr);
 out:
@@ -1068,6 +1079,7 @@ static const u16 gstat_attr[SIPOVL_GS_MAX] = {
 	[SIPOVL_GS_DROP_LOCAL_SRC] = SIPOVL_STATS_A_DROP_LOCAL_SRC,
 	[SIPOVL_GS_DROP_RP_FILTER] = SIPOVL_STATS_A_DROP_RP_FILTER,
 	[SIPOVL_GS_MALFORMED] = SIPOVL_STATS_A_MALFORMED,
+	[SIPOVL_GS_REJECTED] = SIPOVL_STATS_A_REJECTED,
 };
 
 static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)

@@ -12,13 +12,17 @@
 struct sipovl_net;
 struct netlink_ext_ack;
 
-/* Per-intercept counters; indexes follow enum sipovl_istats_attr - 1. */
+/*
+ * Per-intercept counters; sent as the enum sipovl_istats_attr of the same
+ * name (netlink.c).
+ */
 enum sipovl_istat {
 	SIPOVL_IS_PACKETS,
 	SIPOVL_IS_BYTES,
 	SIPOVL_IS_FLOWS,
 	SIPOVL_IS_DROPS,
 	SIPOVL_IS_PASSES,
+	SIPOVL_IS_REJECTS,
 	SIPOVL_IS_MAX
 };
 

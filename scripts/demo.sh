@@ -39,7 +39,7 @@ step "guest kernel"
 show uname -r
 
 step "load Debian's netfilter modules and the freshly built sipovl.ko"
-show modprobe -a nf_tproxy_ipv4 nf_tproxy_ipv6 nf_defrag_ipv4 nf_defrag_ipv6
+show modprobe -a nf_tproxy_ipv4 nf_tproxy_ipv6 nf_defrag_ipv4 nf_defrag_ipv6 nf_reject_ipv4 nf_reject_ipv6
 show insmod "$SIPOVL_KO"
 
 step "the module"

@@ -237,6 +237,8 @@ load_module() {
 	modprobe -q nf_tproxy_ipv6 2>/dev/null || true
 	modprobe -q nf_defrag_ipv4 2>/dev/null || true
 	modprobe -q nf_defrag_ipv6 2>/dev/null || true
+	modprobe -q nf_reject_ipv4 2>/dev/null || true
+	modprobe -q nf_reject_ipv6 2>/dev/null || true
 	insmod "$SIPOVL_KO" "$@" || bail_out "insmod $SIPOVL_KO failed"
 	_module_loaded_by_us=1
 }

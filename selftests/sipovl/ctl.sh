@@ -91,7 +91,7 @@ expect_out "show ID" "5: rtp proto udp addr 10.3.0.0/16 port 10000-20000,30000 s
 expect_out "show NAME --config" \
 	"intercept web id 3 proto tcp addr 192.0.2.0/24 port 443 policy drop" intercept show web --config
 expect_out "show -s: counters on the same line" \
-	"3: web proto tcp addr 192.0.2.0/24 port 443 policy drop packets 0 bytes 0 flows 0 drops 0 passes 0" \
+	"3: web proto tcp addr 192.0.2.0/24 port 443 policy drop packets 0 bytes 0 flows 0 drops 0 passes 0 rejects 0" \
 	-s intercept show web
 
 # ---- kernel errors, verbatim ------------------------------------------------------------
@@ -212,20 +212,20 @@ fi
 
 # ---- stats ---------------------------------------------------------------------------------
 run stats
-if [ $rc = 0 ] && grep -qx 'global: lookups [0-9]* steered [0-9]* passed [0-9]* dropped [0-9]* errors [0-9]* replies [0-9]* src_denied [0-9]*' <<<"$out" &&
-	grep -qx 'intercept 1 sip-eu: packets 0 bytes 0 flows 0 drops 0 passes 0' <<<"$out" &&
-	grep -qx 'intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0' <<<"$out"; then
+if [ $rc = 0 ] && grep -qx 'global: lookups [0-9]* steered [0-9]* passed [0-9]* dropped [0-9]* errors [0-9]* replies [0-9]* src_denied [0-9]* rejected [0-9]*' <<<"$out" &&
+	grep -qx 'intercept 1 sip-eu: packets 0 bytes 0 flows 0 drops 0 passes 0 rejects 0' <<<"$out" &&
+	grep -qx 'intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0 rejects 0' <<<"$out"; then
 	ok "stats: global and per-intercept lines"
 else
 	not_ok "stats: global and per-intercept lines" "exit $rc: $err" "$out"
 fi
-expect_out "stats show NAME" "intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0" stats show rtp
-expect_out "stats NAME" "intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0" stats rtp
+expect_out "stats show NAME" "intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0 rejects 0" stats show rtp
+expect_out "stats NAME" "intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0 rejects 0" stats rtp
 expect_err "stats: unknown intercept" 1 \
 	'stats: no intercept with id 9 (No such file or directory)' stats show 9
 run -j stats
-if [ $rc = 0 ] && jq -en 'input | (.global | has("lookups") and has("src_denied")) and (.intercepts | length == 2) and
-	.intercepts[1].stats.passes == 0' <<<"$out" >/dev/null; then
+if [ $rc = 0 ] && jq -en 'input | (.global | has("lookups") and has("src_denied") and has("rejected")) and (.intercepts | length == 2) and
+	.intercepts[1].stats.passes == 0 and .intercepts[1].stats.rejects == 0' <<<"$out" >/dev/null; then
 	ok "stats -j: parsed by jq"
 else
 	not_ok "stats -j: parsed by jq" "$out"

@@ -79,6 +79,26 @@ bad("no protocols", errno.EINVAL, "intercept needs protocols",
     A, intercept(6, "x", protos=0))
 bad("unknown policy", errno.ERANGE, "integer out of range",
     A, intercept(6, "x", policy=7))
+bad("policy 3 (one past reject)", errno.ERANGE, "integer out of range",
+    A, intercept(6, "x", policy=3))
+
+
+def policy_of(iid):
+    for _, a, _ in g.cmd(CMD_INTERCEPT_GET, nest(A_INTERCEPT, u32(I_ID, iid))):
+        for t, v in parse_attrs(a):
+            if t == A_INTERCEPT:
+                for t2, v2 in parse_attrs(v):
+                    if t2 == I_POLICY:
+                        return v2[0]
+    return None
+
+
+try:
+    g.cmd(A, intercept(6, "rej", policy=2))
+    tap(policy_of(6) == 2, "policy 2 (reject) accepted and read back", f"policy {policy_of(6)}")
+    g.cmd(CMD_INTERCEPT_DEL, nest(A_INTERCEPT, u32(I_ID, 6)))
+except Error as e:
+    tap(False, "policy 2 (reject) accepted and read back", str(e))
 bad("unknown stats flag", errno.EINVAL, "reserved bit set", CMD_STATS_GET, u32(A_FLAGS, 1 << 31))
 bad("the socket join flag on STATS_GET", errno.EINVAL, "only SIPOVL_F_RESET_STATS applies to STATS_GET",
     CMD_STATS_GET, u32(A_FLAGS, 2))
@@ -350,6 +370,31 @@ total += last.get(S_DROPPED, 0)
 tap(total == SENT and reads > 1,
     f"stats reset under traffic: {reads} reset-reads and a last read add up to the drops counted",
     f"{total} drops reported, {SENT} datagrams sent")
+
+# The reject policy's counters: global rejected, per intercept rejects; not
+# counted as drops; reset like the others.
+S_REJECTED = 15    # SIPOVL_STATS_A_REJECTED
+IS_REJECTS = 7     # SIPOVL_ISTATS_A_REJECTS
+try:
+    g.cmd(CMD_INTERCEPT_ADD, intercept(7701, "rejectq", dsts=("10.77.0.0/16",), prts=((10, 10),),
+                                       policy=2))
+    gstats(reset=True)
+    for i in range(10):
+        try:
+            u.sendto(b"x", ("10.77.0.1", 10))
+        except OSError:
+            pass
+    gs, ist = gstats(), istats(7701)
+    tap(gs.get(S_REJECTED) == 10 and ist.get(IS_REJECTS) == 10 and gs.get(S_DROPPED) == 0 and
+        ist.get(IS_DROPS) == 0,
+        "stats: 10 datagrams to a reject intercept, 10 rejects (global and per intercept), no drops",
+        f"{gs} {ist}")
+    gstats(reset=True)
+    tap(gstats().get(S_REJECTED) == 0 and istats(7701).get(IS_REJECTS) == 0,
+        "stats reset: the reject counters read 0 after it", f"{gstats()} {istats(7701)}")
+    g.cmd(CMD_INTERCEPT_DEL, nest(A_INTERCEPT, u32(I_ID, 7701)))
+except Error as e:
+    tap(False, "stats: the reject counters", str(e))
 u.close()
 g.cmd(CMD_INTERCEPT_DEL, intercept(7700, None, protos=None, dsts=None, prts=None))
 subprocess.run(["ip", "link", "del", "d77"], check=True)

@@ -35,8 +35,8 @@ udp_datagram() {
 }
 check "UDP datagram across the veth pair" udp_datagram
 
-check "modprobe Debian's nf_tproxy_ipv4 and nf_tproxy_ipv6" \
-	modprobe -a nf_tproxy_ipv4 nf_tproxy_ipv6
+check "modprobe Debian's nf_tproxy and nf_reject modules" \
+	modprobe -a nf_tproxy_ipv4 nf_tproxy_ipv6 nf_reject_ipv4 nf_reject_ipv6
 check "nft tproxy rule in a namespace" ip netns exec "$A" nft -f - <<'NFT'
 table inet smoke {
 	chain pre {

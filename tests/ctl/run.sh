@@ -162,8 +162,10 @@ fails "add: bad protocol" 2 'bad protocol "icmp": expected tcp or udp' \
 	"${A[@]}" sip-eu proto icmp addr 10.2.0.0/16 port 5060
 fails "add: protocol twice" 2 'bad protocol list "udp,udp": "udp" listed twice' \
 	"${A[@]}" sip-eu proto udp,udp addr 10.2.0.0/16 port 5060
-fails "add: bad policy" 2 'bad policy "reject": expected drop or pass' \
-	"${A[@]}" sip-eu proto udp addr 10.2.0.0/16 port 5060 policy reject
+fails "add: bad policy" 2 'bad policy "bogus": expected drop, pass or reject' \
+	"${A[@]}" sip-eu proto udp addr 10.2.0.0/16 port 5060 policy bogus
+fails "replace: bad policy" 2 'bad policy "Reject": expected drop, pass or reject' \
+	intercept replace sip-eu proto udp addr 10.2.0.0/16 port 5060 policy Reject
 fails "add: bad source" 2 'bad prefix "10.1.0.0/99": prefix length must be 0-32' \
 	"${A[@]}" sip-eu proto udp addr 10.2.0.0/16 port 5060 src 10.1.0.0/99
 fails "add: id 0" 2 'bad id "0": must be 1-4294967295' \
@@ -422,6 +424,13 @@ if [ $rc = 0 ] && jq -en 'input | length == 3 and .[0].name == "sip-eu" and .[0]
 else
 	not_ok "apply --check -j: JSON parsed by jq, ids assigned" "exit $rc" "$out"
 fi
+printf 'intercept r proto tcp,udp addr 10.9.0.0/16 port 5060 policy reject\n' >"$tmp/reject.conf"
+run -j apply --check "$tmp/reject.conf"
+if [ $rc = 0 ] && jq -en 'input | length == 1 and .[0].policy == "reject"' <<<"$out" >/dev/null; then
+	ok "apply --check -j: policy reject parsed and printed"
+else
+	not_ok "apply --check -j: policy reject parsed and printed" "exit $rc" "$out" "$err"
+fi
 run -j -p apply --check "$tmp/good.conf"
 if [ $rc = 0 ] && python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d)==3 and d[2]["name"]=="two words"' <<<"$out" &&
 	[ "$(wc -l <<<"$out")" -gt 10 ]; then
@@ -464,6 +473,8 @@ bad_file unknown-keyword 1 'unknown keyword "prot": expected id, proto, addr, po
 	$'intercept a prot udp addr 10.0.0.0/8 port 1\n'
 bad_file missing-value 1 'missing value after "policy"' \
 	$'intercept a proto udp addr 10.0.0.0/8 port 1 policy\n'
+bad_file bad-policy 2 'bad policy "bogus": expected drop, pass or reject' \
+	"$ok_line"$'\nintercept b proto udp addr 10.2.0.0/16 port 1 policy bogus\n'
 bad_file long-name 1 "bad name \"$long\": longer than 63 bytes" \
 	"intercept $long proto udp addr 10.0.0.0/8 port 1"$'\n'
 bad_file unknown-line 2 'unknown keyword "intercepts": expected intercept or sources' \
@@ -507,7 +518,7 @@ if [ -f "$man8" ]; then
 	if [ -z "$warn" ]; then ok "man page renders without groff warnings"; else not_ok "man page renders without groff warnings" "$warn"; fi
 	text=$(LC_ALL=C groff -man -Tascii -P-c -P-b -P-u "$man8" 2>/dev/null)
 	missing=()
-	for w in intercept apply stats sources socket config lookup monitor status replace flush --check \
+	for w in intercept apply stats sources socket config lookup monitor status replace flush "drop|pass|reject" --check \
 		--json --pretty --stats --netns --version "module not loaded" CAP_NET_ADMIN "EXIT STATUS"; do
 		grep -q -- "$w" <<<"$text" || missing+=("$w")
 	done
@@ -533,13 +544,15 @@ if [ -f "$comp" ]; then
 	c4=$(complete_words sipovlctl -j intercept add x "" | sort | tr '\n' ' ')
 	c5=$(complete_words sipovlctl intercept add x proto udp "" | sort | tr '\n' ' ')
 	c6=$(complete_words sipovlctl lookup proto udp "" | sort | tr '\n' ' ')
+	c7=$(complete_words sipovlctl intercept add x policy "" | sort | tr '\n' ' ')
 	if [ "$c1" = "intercept " ] && [ "$c2" = "add del flush replace show " ] &&
 		[ "$c3" = "tcp tcp,udp udp " ] && [[ $c4 == *"addr "*"proto "* ]] &&
-		[[ $c5 != *"proto "* ]] && [[ $c5 == *"port "* ]] && [ "$c6" = "dport dst sport src " ]; then
+		[[ $c5 != *"proto "* ]] && [[ $c5 == *"port "* ]] && [ "$c6" = "dport dst sport src " ] &&
+		[ "$c7" = "drop pass reject " ]; then
 		ok "bash completion: objects, commands, keywords, values"
 	else
 		not_ok "bash completion: objects, commands, keywords, values" "in: '$c1'" "intercept: '$c2'" \
-			"proto: '$c3'" "keywords: '$c4'" "after proto: '$c5'" "lookup: '$c6'"
+			"proto: '$c3'" "keywords: '$c4'" "after proto: '$c5'" "lookup: '$c6'" "policy: '$c7'"
 	fi
 else
 	not_ok "bash completion exists" "$comp"

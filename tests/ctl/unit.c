@@ -260,8 +260,13 @@ static void test_protos_policy_id_name(void)
 
 	tap(parse_policy("pass", &pol, &e) == 0 && pol == SIPOVL_POLICY_PASS, "policy pass");
 	tap(parse_policy("drop", &pol, &e) == 0 && pol == SIPOVL_POLICY_DROP, "policy drop");
+	tap(parse_policy("reject", &pol, &e) == 0 && pol == SIPOVL_POLICY_REJECT, "policy reject");
+	expect_str(fmt_policy(SIPOVL_POLICY_REJECT), "reject", "policy reject printed reject");
+	expect_str(fmt_policy(3), "unknown", "an unknown policy printed unknown");
 	expect_err(parse_policy("accept", &pol, &e), &e,
-		   "bad policy \"accept\": expected drop or pass", "policy accept rejected");
+		   "bad policy \"accept\": expected drop, pass or reject", "policy accept rejected");
+	expect_err(parse_policy("REJECT", &pol, &e), &e,
+		   "bad policy \"REJECT\": expected drop, pass or reject", "policies are lower case");
 
 	tap(parse_id("4294967295", &id, &e) == 0 && id == 4294967295U, "id 4294967295");
 	expect_err(parse_id("0", &id, &e), &e, "bad id \"0\": must be 1-4294967295", "id 0");
@@ -372,7 +377,7 @@ static void test_intercept_args(void)
 	t_args_err("x proto udp addr 10.0.0.0/8 port 1 src 10.1.0.1/16",
 		   "bad prefix \"10.1.0.1/16\": host bits set (did you mean 10.1.0.0/16?)");
 	t_args_err("x proto udp addr 10.0.0.0/8 port 1 policy allow",
-		   "bad policy \"allow\": expected drop or pass");
+		   "bad policy \"allow\": expected drop, pass or reject");
 	t_args_err("x proto udp addr 10.0.0.0/8 port 1 id 0",
 		   "bad id \"0\": must be 1-4294967295");
 	t_args_err("42 proto udp addr 10.0.0.0/8 port 1",
@@ -581,6 +586,19 @@ static void test_format(void)
 	fclose(f);
 	expect_str(buf, "intercept \"weird\\\"name\" id 5 proto tcp addr 10.0.0.0/8 port 1 policy drop\n",
 		   "format: names with quotes are quoted and escaped");
+	free(buf);
+	sipovl_intercept_release(&in);
+
+	if (args("r proto tcp,udp addr 10.0.0.0/8 port 5060 policy reject", true, &in, &e)) {
+		tap(false, "format: parse policy reject");
+		return;
+	}
+	in.id = 6;
+	f = open_memstream(&buf, &len);
+	print_intercept_config(f, &in);
+	fclose(f);
+	expect_str(buf, "intercept r id 6 proto tcp,udp addr 10.0.0.0/8 port 5060 policy reject\n",
+		   "format: policy reject printed back");
 	free(buf);
 	sipovl_intercept_release(&in);
 

@@ -572,6 +572,11 @@ static void t_daemon_cfg(void)
 		   d.log_level == 7 && d.udp_idle_ms == 30000 && d.memory_limit == 64ull << 20 &&
 		   !strcmp(d.ctl_socket, "/tmp/x.sock") && d.policy == 1 && d.svc_poll_ms == 2000,
 	   "every key (%s)", err);
+	ok(!daemon_cfg_parse("{\"intercept_policy\":\"reject\"}", &d, err, sizeof(err)) &&
+		   d.policy == SIPOVL_POLICY_REJECT &&
+		   !daemon_cfg_parse("{\"intercept_policy\":\"drop\"}", &d, err, sizeof(err)) &&
+		   d.policy == SIPOVL_POLICY_DROP,
+	   "intercept_policy: reject, drop (%s)", err);
 	ok(d.workers == 1 && !daemon_cfg_parse("{\"workers\":4}", &d, err, sizeof(err)) && d.workers == 4 &&
 		   !daemon_cfg_parse("{\"workers\":64}", &d, err, sizeof(err)) && d.workers == 64,
 	   "workers: 1 by default, 4, 64 (%s)", err);

@@ -28,8 +28,13 @@
  * to the transparent socket registered for its family and protocol
  * (SIPOVL_CMD_SOCKET_REGISTER). When no socket is registered (or the registered
  * one was closed), the intercept's policy decides: SIPOVL_POLICY_DROP (the
- * default, fail-closed) or SIPOVL_POLICY_PASS (fail-open: the packet continues
- * untouched).
+ * default, fail-closed), SIPOVL_POLICY_PASS (fail-open: the packet continues
+ * untouched) or SIPOVL_POLICY_REJECT (fail-closed, failing fast: the packet
+ * is dropped and answered, as nft's "reject" answers, with a TCP RST, or for
+ * UDP an ICMP or ICMPv6 port unreachable; never a RST to a RST, never an
+ * ICMP error to a martian source; ICMP errors are rate limited as the
+ * kernel's own are). Local traffic (LOCAL_OUT) is rejected the same way: a
+ * connect() fails with ECONNREFUSED.
  *
  * Transparent source ranges (SIPOVL_CMD_SOURCES_SET) are the addresses the
  * daemon may use as the source of connections it originates with IP_TRANSPARENT
@@ -229,11 +234,15 @@ enum sipovl_proto {
 	__SIPOVL_PROTO_ALL = SIPOVL_PROTO_TCP | SIPOVL_PROTO_UDP
 };
 
-/* What happens to a matched new flow when no daemon socket can take it. */
+/*
+ * What happens to a matched new flow when no daemon socket can take it.
+ * Modules before SIPOVL_POLICY_REJECT refuse it (-ERANGE).
+ */
 enum sipovl_policy {
 	SIPOVL_POLICY_DROP = 0,		/* fail-closed (default) */
 	SIPOVL_POLICY_PASS = 1,		/* fail-open */
-	__SIPOVL_POLICY_MAX = SIPOVL_POLICY_PASS
+	SIPOVL_POLICY_REJECT = 2,	/* fail-closed: TCP RST, ICMP unreachable */
+	__SIPOVL_POLICY_MAX = SIPOVL_POLICY_REJECT
 };
 
 enum sipovl_intercept_attr {
@@ -280,6 +289,11 @@ enum sipovl_istats_attr {
 	SIPOVL_ISTATS_A_DROPS,		/* dropped: no daemon socket, policy drop */
 	SIPOVL_ISTATS_A_PASSES,		/* passed: no daemon socket, policy pass */
 	SIPOVL_ISTATS_A_PAD,
+	/*
+	 * rejected: no daemon socket, policy reject (dropped and answered; not
+	 * in DROPS). Modules before it do not send it.
+	 */
+	SIPOVL_ISTATS_A_REJECTS,
 	__SIPOVL_ISTATS_A_MAX
 };
 #define SIPOVL_ISTATS_A_MAX (__SIPOVL_ISTATS_A_MAX - 1)
@@ -323,6 +337,12 @@ enum sipovl_stats_attr {
 	SIPOVL_STATS_A_DROP_RP_FILTER,
 	/* packets the hooks could not parse (passed on, not dropped) */
 	SIPOVL_STATS_A_MALFORMED,
+	/*
+	 * matched, rejected by policy: dropped and answered with a TCP RST or
+	 * an ICMP error where the kernel's rules allow one (not in DROPPED nor
+	 * in the drop reasons). Modules before it do not send it.
+	 */
+	SIPOVL_STATS_A_REJECTED,
 	__SIPOVL_STATS_A_MAX
 };
 #define SIPOVL_STATS_A_MAX (__SIPOVL_STATS_A_MAX - 1)

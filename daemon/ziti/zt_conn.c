@@ -153,13 +153,14 @@ static void redial(struct zt_conn *c, const char *why)
 }
 
 /*
- * How long one attempt of a re-dial may wait for the router's answer: 1 s, then 2 s, 4 s, ...
- * (a dial is answered in tens of milliseconds, a refused one within a second even when the
- * controller tries several terminators), never past the re-dial's deadline. The network may
+ * How long one attempt of a re-dial may wait for the router's answer: 500 ms, then 1 s, 2 s, ...
+ * (a dial is answered in tens of milliseconds; one the controller is still trying terminators
+ * for, and would refuse, is given up a little early at no cost), never past the re-dial's
+ * deadline. The network may
  * drop a circuit request and never answer it (seen after a re-authentication of the hosting
  * side, OpenZiti v1.6.5): waiting out the whole connect timeout on it would end the call.
  */
-#define ZT_REDIAL_ATTEMPT_MS 1000u
+#define ZT_REDIAL_ATTEMPT_MS 500u
 
 static uint64_t redial_attempt_ms(const struct zt_conn *c)
 {

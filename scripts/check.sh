@@ -16,6 +16,9 @@
 #             full set: make check-debug) and the netlink fuzzer for 60 s
 #   dkms      make deb; apt install of the .debs (DKMS builds for 6.1 and 6.12), modprobe
 #             and the packaged sipovld in the VM, upgrade, purge (selftests/vm/dkms-deb.sh)
+#   pkg-root  the .debs in a fresh Debian 12 root (debootstrap), DKMS for two kernels'
+#             headers, the root booted with its own systemd running sipovld.service, purge
+#             (selftests/vm/pkg-root.sh)
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
 #
@@ -327,6 +330,7 @@ run_job() {
 	vm-debug) run_suite vm-debug vm_debug ;;
 	static) run_suite static static_checks ;;
 	dkms) run_suite dkms selftests/vm/dkms-deb.sh --kernel 6.1 ;;
+	pkg-root) run_suite pkg-root selftests/vm/pkg-root.sh ;;
 	host-*)
 		local hs
 		for hs in "${host_suites[@]}"; do
@@ -337,7 +341,7 @@ run_job() {
 }
 queue=(kernel-debug vm-6.1 vm-6.12 vm-debug static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do queue+=("${hs%%:*}"); done
-queue+=(dkms)
+queue+=(dkms pkg-root)
 printf '%s\n' "${queue[@]}" >"$LOGS/.queue"
 # ready JOB: JOB may start (what it needs has finished, or is not part of this run).
 ready() {
@@ -389,7 +393,7 @@ for p in "${lane_pids[@]}"; do wait "$p" || true; done
 
 suites=(static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do suites+=("${hs%%:*}"); done
-suites+=(vm-6.1 vm-6.12 kernel-debug vm-debug dkms)
+suites+=(vm-6.1 vm-6.12 kernel-debug vm-debug dkms pkg-root)
 for s in "${suites[@]}"; do
 	collect_suite "$s"
 done

@@ -14,7 +14,7 @@ pkgs_build="make gcc pkg-config libc6-dev libmnl-dev libsodium-dev libjson-c-dev
 	libssl-dev libc-ares-dev libcurl4-openssl-dev libcap-dev $K61_HDR $K612_HDR kmod"
 pkgs_check="$pkgs_build $K61_IMG $K612_IMG qemu-system-x86 busybox-static cpio
 	iproute2 nftables iptables sip-tester sparse dkms linux-source-6.1 xz-utils
-	debhelper dh-dkms go-md2man lintian socat jq clang libclang-rt-14-dev valgrind python3 python3-prometheus-client man-db
+	debhelper dh-dkms debootstrap go-md2man lintian socat jq clang libclang-rt-14-dev valgrind python3 python3-prometheus-client man-db
 	bash-completion tcpdump procps psmisc shellcheck rsync iputils-ping curl openssl unzip ethtool
 	flex bison bc libelf-dev bind9-dnsutils knot-dnsutils"
 

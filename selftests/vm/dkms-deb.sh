@@ -36,11 +36,16 @@ plan 13
 T0=$(date +%s)
 el() { echo "$(($(date +%s) - T0)) s"; }
 
+# the .debs, made once per build (pkg-root.sh may be making them at the same moment)
+mkdir -p "$B"
+exec 8>"$B/deb.lock"
+flock -w 1200 8 || bail_out "$B/deb.lock held for 20 minutes"
 if ! ls "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb >/dev/null 2>&1; then
 	t0=$(date +%s)
 	make -s -C "$TOP" --no-print-directory deb >"$W/deb.log" 2>&1 || { sed 's/^/# /' "$W/deb.log" | tail -20; bail_out "make deb failed"; }
 	diag "make deb: $(($(date +%s) - t0)) s"
 fi
+flock -u 8
 install_debs() { # install_debs DIR
 	DEBIAN_FRONTEND=noninteractive apt-get -qy install "$1"/sipovl-dkms_*.deb "$1"/sipovl_*.deb >"$W/apt.log" 2>&1 ||
 		{ tail -20 "$W/apt.log"; return 1; }

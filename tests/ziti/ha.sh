@@ -176,7 +176,7 @@ RENEW_SKIP=
 { iid=$(cli edge create identity ha-renew -o "$W/ha-renew.jwt" | sed -n 's/.*created with id: *\([^ ]*\).*/\1/p') &&
   cli edge enroll "$W/ha-renew.jwt" -o "$W/ha-renew0.json" &&
   aid=$(cli edge list authenticators "identity=\"$iid\"" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])') &&
-  cli edge update authenticator cert "$aid" --request-extend; } > "$W/renew-setup.log" 2>&1 || {
+  cli edge update authenticator cert --request-extend -- "$aid"; } > "$W/renew-setup.log" 2>&1 || {
 	if grep -q 'unknown flag: --request-extend' "$W/renew-setup.log"; then
 		RENEW_SKIP="this ziti CLI has no 'edge update authenticator cert --request-extend' (v1.6.0)"
 	else

@@ -90,7 +90,7 @@ sk_fault() {
 		n_renew=$(grep -c 'certificate renewed: ' "$W/sk-sipovld.log")
 		fp0=$(sk_fp "$W/sk-id.json")
 		s=$(grep -o 'authenticated: api session [^ ,]*' "$W/sk-sipovld.log" | tail -1 | awk '{print $4}')
-		{ "$ZN" cli "$NET" edge update authenticator cert "$sk_aid" --request-extend &&
+		{ "$ZN" cli "$NET" edge update authenticator cert --request-extend -- "$sk_aid" &&
 		  "$ZN" cli "$NET" edge delete api-session "$s"; } > "$W/last.out" 2>&1 ||
 			{ notok "soak: round $round: extension requested, API session deleted"; diag < "$W/last.out"; }
 		what="certificate renewal" ;;

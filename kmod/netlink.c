@@ -1217,10 +1217,16 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 		return -ENOMEM;
 	mutex_lock(&sn->lock);
 	for_each_possible_cpu(cpu) {
-		const struct sipovl_gstats *s = per_cpu_ptr(sn->stats, cpu);
+		const struct sipovl_gstats_pcpu *s = per_cpu_ptr(sn->stats, cpu);
+		unsigned int start;
 
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (i = 0; i < SIPOVL_GS_MAX; i++)
+				raw.c[i] = u64_stats_read(&s->c[i]);
+		} while (u64_stats_fetch_retry(&s->syncp, start));
 		for (i = 0; i < SIPOVL_GS_MAX; i++)
-			sum.c[i] += READ_ONCE(s->c[i]);
+			sum.c[i] += raw.c[i];
 	}
 	raw = sum;
 	for (i = 0; i < SIPOVL_GS_MAX; i++)

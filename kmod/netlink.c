@@ -870,7 +870,7 @@ static struct sipovl_srcset *parse_sources(struct nlattr *nest,
 	if (ret)
 		return ERR_PTR(ret);
 	if (n) {
-		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL);
+		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL_ACCOUNT);
 		if (!p)
 			return ERR_PTR(-ENOMEM);
 		ret = parse_prefixes(nest, p, extack);
@@ -1061,7 +1061,7 @@ static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 	if (n) {
-		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL);
+		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL_ACCOUNT);
 		if (!p)
 			return -ENOMEM;
 		ret = parse_prefixes(nest, p, info->extack);

@@ -58,7 +58,9 @@ static int __net_init sipovl_net_init(struct net *net)
 	mutex_init(&sn->lock);
 	INIT_LIST_HEAD(&sn->txns);
 	INIT_LIST_HEAD(&sn->known);
-	sn->stats = alloc_percpu(struct sipovl_gstats_pcpu);
+	/* Any user can create namespaces: charged to its memory cgroup. */
+	sn->stats = alloc_percpu_gfp(struct sipovl_gstats_pcpu,
+				     GFP_KERNEL_ACCOUNT);
 	if (!sn->stats)
 		return -ENOMEM;
 	for_each_possible_cpu(cpu)

@@ -31,14 +31,14 @@ static inline void sipovl_set_err(struct netlink_ext_ack *extack,
 	NL_SET_ERR_MSG_FMT(extack, fmt, ##args)
 #else
 /*
- * Before 6.2 extack has no buffer for formatted messages. The message must
- * outlive the handler (the ack is written after it returns), so it is
- * formatted into one slot of a ring of static buffers; a slot is reused only
- * after SIPOVL_EXTACK_SLOTS further formatted errors.
+ * Before 6.2 extack has no buffer for formatted messages, and the message
+ * must outlive the handler (the ack is written after it returns): it is
+ * formatted into a buffer of the calling task's (netlink.c).
  */
-const char *sipovl_extack_fmt(const char *fmt, ...) __printf(1, 2);
+void sipovl_extack_fmt(struct netlink_ext_ack *extack, const char *fmt, ...)
+	__printf(2, 3);
 #define SIPOVL_ERR_FMT(extack, fmt, args...) \
-	sipovl_set_err(extack, sipovl_extack_fmt(fmt, ##args))
+	sipovl_extack_fmt(extack, fmt, ##args)
 #endif
 
 /*

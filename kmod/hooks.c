@@ -109,9 +109,17 @@ static void deliver(struct sipovl_net *sn, struct sk_buff *skb,
 	sipovl_dst_local_input(sn, skb, p->f);
 }
 
-static void ic_count(struct sipovl_intercept *ic, enum sipovl_istat s, u64 v)
+/* As sipovl_gstat_inc() (netns.h). */
+static void ic_count(struct sipovl_intercept *ic, enum sipovl_istat s,
+		     unsigned long v)
 {
-	this_cpu_add(ic->ctr->pc->c[s], v);
+	struct sipovl_istats_pcpu *st = get_cpu_ptr(ic->ctr->pc);
+	unsigned long flags;
+
+	flags = u64_stats_update_begin_irqsave(&st->syncp);
+	u64_stats_add(&st->c[s], v);
+	u64_stats_update_end_irqrestore(&st->syncp, flags);
+	put_cpu_ptr(ic->ctr->pc);
 }
 
 /*

@@ -8,9 +8,14 @@
  */
 
 #include <linux/kernel.h>
+#include <linux/hashtable.h>
 #include <linux/in.h>
 #include <linux/in6.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/socket.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <net/genetlink.h>
 #include <net/sock.h>
@@ -23,21 +28,140 @@
 #include "table.h"
 
 #ifndef NL_SET_ERR_MSG_FMT
-#define SIPOVL_EXTACK_SLOTS 64
+/*
+ * Formatted extack messages before 6.2, whose struct netlink_ext_ack has no
+ * buffer for them. netlink_ack() reads the message after the handler has
+ * returned, twice (to size the ack, then to copy it) with an allocation that
+ * may sleep in between, so the message must outlive the handler and nothing
+ * may write it until then. A buffer shared between requests (there may be
+ * any number at once: the family has parallel_ops) would hand one request,
+ * in any namespace, the message of another.
+ *
+ * So each task (thread) formats into a buffer of its own. A task is in one
+ * request at a time, and netlink_rcv_skb() writes a request's ack before it
+ * calls the next handler; a dump writes a message in the same call of
+ * netlink_dump() that formatted it. When the task formats its next message,
+ * nobody reads its buffer any more. Buffers are found by the task's struct
+ * pid (a reference each); those of tasks that have gone are freed when
+ * buffers are added, once their number has doubled since the last sweep,
+ * and all of them at module exit, after the family is unregistered (when
+ * no request runs any more).
+ */
 #define SIPOVL_EXTACK_LEN 80
-static char sipovl_extack_buf[SIPOVL_EXTACK_SLOTS][SIPOVL_EXTACK_LEN];
-static atomic_t sipovl_extack_slot = ATOMIC_INIT(0);
 
-const char *sipovl_extack_fmt(const char *fmt, ...)
+struct sipovl_extack_buf {
+	struct hlist_node node;
+	struct pid *pid;
+	char msg[SIPOVL_EXTACK_LEN];
+};
+
+static DEFINE_SPINLOCK(extack_lock);
+static DEFINE_HASHTABLE(extack_bufs, 8);
+static unsigned int extack_n, extack_sweep_at = 64;
+
+static struct sipovl_extack_buf *extack_buf_find(struct pid *pid)
 {
-	unsigned int i = (unsigned int)atomic_inc_return(&sipovl_extack_slot);
-	char *buf = sipovl_extack_buf[i % SIPOVL_EXTACK_SLOTS];
+	struct sipovl_extack_buf *b;
+
+	hash_for_each_possible(extack_bufs, b, node, (unsigned long)pid)
+		if (b->pid == pid)
+			return b;
+	return NULL;
+}
+
+/* Unhashes the buffers of tasks that have gone onto @dead. */
+static void extack_sweep(struct hlist_head *dead)
+{
+	struct sipovl_extack_buf *b;
+	struct hlist_node *tmp;
+	int bkt;
+
+	lockdep_assert_held(&extack_lock);
+	hash_for_each_safe(extack_bufs, bkt, tmp, b, node) {
+		if (pid_has_task(b->pid, PIDTYPE_PID))
+			continue;
+		hash_del(&b->node);
+		hlist_add_head(&b->node, dead);
+		extack_n--;
+	}
+	extack_sweep_at = max(2 * extack_n, 64U);
+}
+
+static void extack_free(struct hlist_head *list)
+{
+	struct sipovl_extack_buf *b;
+	struct hlist_node *tmp;
+
+	hlist_for_each_entry_safe(b, tmp, list, node) {
+		put_pid(b->pid);
+		kfree(b);
+	}
+}
+
+/* The calling task's buffer, NULL without memory. Process context. */
+static struct sipovl_extack_buf *extack_buf(void)
+{
+	struct pid *pid = task_pid(current);
+	struct sipovl_extack_buf *b;
+	HLIST_HEAD(dead);
+
+	spin_lock(&extack_lock);
+	b = extack_buf_find(pid);
+	spin_unlock(&extack_lock);
+	if (b)
+		return b;
+
+	/* Only this task adds its own buffer: no one can have meanwhile. */
+	b = kmalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+	if (!b)
+		return NULL;
+	b->pid = get_pid(pid);
+	spin_lock(&extack_lock);
+	if (extack_n >= extack_sweep_at)
+		extack_sweep(&dead);
+	hash_add(extack_bufs, &b->node, (unsigned long)pid);
+	extack_n++;
+	spin_unlock(&extack_lock);
+	extack_free(&dead);
+	return b;
+}
+
+void sipovl_extack_fmt(struct netlink_ext_ack *extack, const char *fmt, ...)
+{
+	struct sipovl_extack_buf *b;
 	va_list ap;
 
+	if (!extack)
+		return;
+	b = extack_buf();
+	if (!b) {
+		/* Without memory: the message unformatted, better than none. */
+		extack->_msg = fmt;
+		return;
+	}
 	va_start(ap, fmt);
-	vscnprintf(buf, SIPOVL_EXTACK_LEN, fmt, ap);
+	vscnprintf(b->msg, sizeof(b->msg), fmt, ap);
 	va_end(ap);
-	return buf;
+	extack->_msg = b->msg;
+}
+
+static void extack_bufs_free(void)
+{
+	struct sipovl_extack_buf *b;
+	struct hlist_node *tmp;
+	HLIST_HEAD(all);
+	int bkt;
+
+	hash_for_each_safe(extack_bufs, bkt, tmp, b, node) {
+		hash_del(&b->node);
+		hlist_add_head(&b->node, &all);
+	}
+	extack_n = 0;
+	extack_free(&all);
+}
+#else
+static void extack_bufs_free(void)
+{
 }
 #endif
 
@@ -757,7 +881,7 @@ static struct sipovl_srcset *parse_sources(struct nlattr *nest,
 	if (ret)
 		return ERR_PTR(ret);
 	if (n) {
-		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL);
+		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL_ACCOUNT);
 		if (!p)
 			return ERR_PTR(-ENOMEM);
 		ret = parse_prefixes(nest, p, extack);
@@ -948,7 +1072,7 @@ static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 	if (n) {
-		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL);
+		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL_ACCOUNT);
 		if (!p)
 			return -ENOMEM;
 		ret = parse_prefixes(nest, p, info->extack);
@@ -1105,10 +1229,16 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 		return -ENOMEM;
 	mutex_lock(&sn->lock);
 	for_each_possible_cpu(cpu) {
-		const struct sipovl_gstats *s = per_cpu_ptr(sn->stats, cpu);
+		const struct sipovl_gstats_pcpu *s = per_cpu_ptr(sn->stats, cpu);
+		unsigned int start;
 
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (i = 0; i < SIPOVL_GS_MAX; i++)
+				raw.c[i] = u64_stats_read(&s->c[i]);
+		} while (u64_stats_fetch_retry(&s->syncp, start));
 		for (i = 0; i < SIPOVL_GS_MAX; i++)
-			sum.c[i] += READ_ONCE(s->c[i]);
+			sum.c[i] += raw.c[i];
 	}
 	raw = sum;
 	for (i = 0; i < SIPOVL_GS_MAX; i++)
@@ -1321,4 +1451,5 @@ int __init sipovl_genl_init(void)
 void sipovl_genl_exit(void)
 {
 	genl_unregister_family(&sipovl_family);
+	extack_bufs_free();
 }

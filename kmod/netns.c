@@ -51,16 +51,20 @@ void sipovl_update_active(struct sipovl_net *sn)
 static int __net_init sipovl_net_init(struct net *net)
 {
 	struct sipovl_net *sn = sipovl_pernet(net);
-	int ret;
+	int cpu, ret;
 
 	sn->net = net;
 	sn->generation = 1;
 	mutex_init(&sn->lock);
 	INIT_LIST_HEAD(&sn->txns);
 	INIT_LIST_HEAD(&sn->known);
-	sn->stats = alloc_percpu(struct sipovl_gstats);
+	/* Any user can create namespaces: charged to its memory cgroup. */
+	sn->stats = alloc_percpu_gfp(struct sipovl_gstats_pcpu,
+				     GFP_KERNEL_ACCOUNT);
 	if (!sn->stats)
 		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(sn->stats, cpu)->syncp);
 	ret = sipovl_steer_netns_init(sn);
 	if (ret) {
 		free_percpu(sn->stats);

@@ -5,6 +5,7 @@
 #include <linux/mutex.h>
 #include <linux/list.h>
 #include <linux/percpu.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
 #include <linux/netfilter.h>
 #include <net/net_namespace.h>
@@ -21,8 +22,9 @@ enum { SIPOVL_F4, SIPOVL_F6, SIPOVL_NFAMILIES };
 enum { SIPOVL_PTCP, SIPOVL_PUDP, SIPOVL_NPROTOS };
 
 /*
- * Global counters, per CPU; sent as the enum sipovl_stats_attr of the same
- * name (netlink.c). The DROP_ ones count per reason.
+ * Global counters, per CPU (struct sipovl_gstats_pcpu); sent as the enum
+ * sipovl_stats_attr of the same name (netlink.c). The DROP_ ones count per
+ * reason.
  */
 enum sipovl_gstat {
 	SIPOVL_GS_LOOKUPS,
@@ -42,8 +44,18 @@ enum sipovl_gstat {
 	SIPOVL_GS_MAX
 };
 
+/* Sums of the global counters (and what a reset subtracts from them). */
 struct sipovl_gstats {
 	u64 c[SIPOVL_GS_MAX];
+};
+
+/*
+ * The global counters of one CPU. u64_stats: a reader on a 32-bit machine
+ * never sees half an update (sipovl_gstat_inc(), nl_stats_get()).
+ */
+struct sipovl_gstats_pcpu {
+	u64_stats_t c[SIPOVL_GS_MAX];
+	struct u64_stats_sync syncp;
 };
 
 /*
@@ -117,7 +129,7 @@ struct sipovl_net {
 	u32 next_txn_id;
 	/* Bytes of intercepts in open transactions (max_ns_bytes, table.c). */
 	size_t txn_bytes;
-	struct sipovl_gstats __percpu *stats;
+	struct sipovl_gstats_pcpu __percpu *stats;
 	/*
 	 * Subtracted from the sums of stats (under lock): a reset sets it to
 	 * the sums instead of writing to other CPUs' counters (netlink.c).
@@ -145,9 +157,20 @@ static inline void sipovl_gen_bump(struct sipovl_net *sn)
 		sn->generation = 1;
 }
 
+/*
+ * From the hooks: in softirq context (PREROUTING) or, for LOCAL_OUT, in a
+ * task that softirqs of the same CPU may interrupt. The update section
+ * keeps them from nesting on one CPU (interrupts off, on 32-bit only).
+ */
 static inline void sipovl_gstat_inc(struct sipovl_net *sn, enum sipovl_gstat s)
 {
-	this_cpu_inc(sn->stats->c[s]);
+	struct sipovl_gstats_pcpu *st = get_cpu_ptr(sn->stats);
+	unsigned long flags;
+
+	flags = u64_stats_update_begin_irqsave(&st->syncp);
+	u64_stats_inc(&st->c[s]);
+	u64_stats_update_end_irqrestore(&st->syncp, flags);
+	put_cpu_ptr(sn->stats);
 }
 
 int sipovl_netns_init(void);

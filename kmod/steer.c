@@ -130,6 +130,9 @@ static void group_free(struct sipovl_group *g)
  * A new group with the members of @old for which @keep is true, plus @add
  * when it is not NULL; a reference is taken on every member. NULL with
  * *@err = 0 when no member is left, *@err = -ENOMEM when memory ran out.
+ * Charged to the caller's memory cgroup; a group that only shrinks (a
+ * leave, the reaper) is made without the charge when the cgroup is at its
+ * limit, so that the limit cannot keep a socket in a group.
  */
 static struct sipovl_group *group_build(const struct sipovl_group *old,
 					const struct sock *drop_sk, bool drop_dead,
@@ -141,7 +144,9 @@ static struct sipovl_group *group_build(const struct sipovl_group *old,
 	*err = 0;
 	if (!cap)
 		return NULL;
-	g = kmalloc(struct_size(g, m, cap), GFP_KERNEL);
+	g = kmalloc(struct_size(g, m, cap), GFP_KERNEL_ACCOUNT);
+	if (!g && !add)
+		g = kmalloc(struct_size(g, m, cap), GFP_KERNEL);
 	if (!g) {
 		*err = -ENOMEM;
 		return NULL;

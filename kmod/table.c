@@ -66,9 +66,19 @@ void sipovl_table_exit(void)
  */
 #define CTR_BLOCK 256
 
+/*
+ * What reads of a slot subtract. Written under the namespace's lock (a
+ * reset), read without it (a GET, a LOOKUP): u64_stats, so that a reader on
+ * a 32-bit machine does not see half of a value.
+ */
+struct sipovl_istats_base {
+	u64_stats_t c[SIPOVL_IS_MAX];
+	struct u64_stats_sync syncp;
+};
+
 struct sipovl_ctr_block {
 	struct list_head node;		/* on ctr_partial while not full */
-	struct sipovl_istats __percpu *pc;
+	struct sipovl_istats_pcpu __percpu *pc;
 	u32 used;			/* slots handed out */
 	u32 fresh;			/* slots fresh.. were never handed out */
 	u32 free;			/* index + 1 of the first freed slot */
@@ -77,15 +87,16 @@ struct sipovl_ctr_block {
 	 * to counters other CPUs update. Allocated (zeroed) by the first reset
 	 * of any slot, so that tables never reset cost nothing.
 	 */
-	struct sipovl_istats *base;
+	struct sipovl_istats_base *base;
 	struct sipovl_counters c[CTR_BLOCK];
 };
 
 static struct sipovl_counters *counters_alloc(void)
 {
+	struct sipovl_istats_pcpu *s;
 	struct sipovl_ctr_block *b;
 	struct sipovl_counters *ctr;
-	int cpu;
+	int cpu, i;
 
 	mutex_lock(&ctr_lock);
 	b = list_first_entry_or_null(&ctr_partial, struct sipovl_ctr_block, node);
@@ -93,8 +104,8 @@ static struct sipovl_counters *counters_alloc(void)
 		b = kmalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
 		if (!b)
 			goto nomem;
-		b->pc = __alloc_percpu_gfp(CTR_BLOCK * sizeof(struct sipovl_istats),
-					   __alignof__(struct sipovl_istats),
+		b->pc = __alloc_percpu_gfp(CTR_BLOCK * sizeof(*b->pc),
+					   __alignof__(*b->pc),
 					   GFP_KERNEL_ACCOUNT);
 		if (!b->pc) {
 			kfree(b);
@@ -106,20 +117,27 @@ static struct sipovl_counters *counters_alloc(void)
 		b->base = NULL;
 		list_add(&b->node, &ctr_partial);
 	}
+	/* Nobody counts into a free slot, nor reads it. */
 	if (b->free) {
 		ctr = &b->c[b->free - 1];
 		b->free = ctr->next_free;
-		for_each_possible_cpu(cpu)
-			memset(per_cpu_ptr(ctr->pc, cpu), 0, sizeof(struct sipovl_istats));
+		for_each_possible_cpu(cpu) {
+			s = per_cpu_ptr(ctr->pc, cpu);
+			for (i = 0; i < SIPOVL_IS_MAX; i++)
+				u64_stats_set(&s->c[i], 0);
+		}
 	} else {
 		/* alloc_percpu() zeroed the fresh ones. */
 		ctr = &b->c[b->fresh];
 		ctr->blk = b;
 		ctr->pc = b->pc + b->fresh;
 		b->fresh++;
+		for_each_possible_cpu(cpu)
+			u64_stats_init(&per_cpu_ptr(ctr->pc, cpu)->syncp);
 	}
 	if (b->base)
-		memset(&b->base[ctr - b->c], 0, sizeof(*b->base));
+		for (i = 0; i < SIPOVL_IS_MAX; i++)
+			u64_stats_set(&b->base[ctr - b->c].c[i], 0);
 	if (++b->used == CTR_BLOCK)
 		list_del(&b->node);
 	mutex_unlock(&ctr_lock);
@@ -155,45 +173,60 @@ static void counters_put(struct sipovl_counters *ctr)
 static void counters_sum(const struct sipovl_counters *ctr,
 			 struct sipovl_istats *out)
 {
+	struct sipovl_istats v;
+	unsigned int start;
 	int cpu, i;
 
 	memset(out, 0, sizeof(*out));
 	for_each_possible_cpu(cpu) {
-		const struct sipovl_istats *s = per_cpu_ptr(ctr->pc, cpu);
+		const struct sipovl_istats_pcpu *s = per_cpu_ptr(ctr->pc, cpu);
 
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (i = 0; i < SIPOVL_IS_MAX; i++)
+				v.c[i] = u64_stats_read(&s->c[i]);
+		} while (u64_stats_fetch_retry(&s->syncp, start));
 		for (i = 0; i < SIPOVL_IS_MAX; i++)
-			out->c[i] += READ_ONCE(s->c[i]);
+			out->c[i] += v.c[i];
 	}
 }
 
 /*
- * Counters are only ever written by the CPU that counts (this_cpu_add); a
+ * Counters are only ever written by the CPU that counts (ic_count()); a
  * reset does not zero them but moves the base that reads subtract, so that
  * no packet counted while it runs is lost or counted twice.
  */
 void sipovl_counters_read(const struct sipovl_intercept *ic,
 			  struct sipovl_istats *out)
 {
-	const struct sipovl_istats *base;
+	const struct sipovl_istats_base *base;
+	struct sipovl_istats v;
+	unsigned int start;
 	int i;
 
 	memset(out, 0, sizeof(*out));
 	if (!ic->ctr)
 		return;
 	counters_sum(ic->ctr, out);
-	/* Pairs with the release in prepare_rebase: a zeroed array. */
+	/* Pairs with the release in prepare_rebase: an initialised array. */
 	base = smp_load_acquire(&ic->ctr->blk->base);
 	if (!base)
 		return;
 	base += ic->ctr - ic->ctr->blk->c;
+	do {
+		start = u64_stats_fetch_begin(&base->syncp);
+		for (i = 0; i < SIPOVL_IS_MAX; i++)
+			v.c[i] = u64_stats_read(&base->c[i]);
+	} while (u64_stats_fetch_retry(&base->syncp, start));
 	for (i = 0; i < SIPOVL_IS_MAX; i++)
-		out->c[i] -= READ_ONCE(base->c[i]);
+		out->c[i] -= v.c[i];
 }
 
 int sipovl_counters_prepare_rebase(const struct sipovl_intercept *ic)
 {
+	struct sipovl_istats_base *base;
 	struct sipovl_ctr_block *b;
-	struct sipovl_istats *base;
+	int i;
 
 	/* Pairs with the release below (a reset in another namespace). */
 	if (!ic->ctr || smp_load_acquire(&ic->ctr->blk->base))
@@ -202,10 +235,12 @@ int sipovl_counters_prepare_rebase(const struct sipovl_intercept *ic)
 	base = kcalloc(CTR_BLOCK, sizeof(*base), GFP_KERNEL_ACCOUNT);
 	if (!base)
 		return -ENOMEM;
+	for (i = 0; i < CTR_BLOCK; i++)
+		u64_stats_init(&base[i].syncp);
 	/* Blocks are shared by namespaces: another reset may be first. */
 	mutex_lock(&ctr_lock);
 	if (!b->base) {
-		/* Zeroed before readers without the lock can see it. */
+		/* Initialised before readers without the lock can see it. */
 		smp_store_release(&b->base, base);
 		base = NULL;
 	}
@@ -214,17 +249,22 @@ int sipovl_counters_prepare_rebase(const struct sipovl_intercept *ic)
 	return 0;
 }
 
+/* Under the lock of the intercept's namespace: the slot's only writer. */
 void sipovl_counters_rebase(const struct sipovl_intercept *ic)
 {
-	struct sipovl_istats sum, *base;
+	struct sipovl_istats_base *base;
+	struct sipovl_istats sum;
+	unsigned long flags;
 	int i;
 
 	if (!ic->ctr)
 		return;
 	base = ic->ctr->blk->base + (ic->ctr - ic->ctr->blk->c);
 	counters_sum(ic->ctr, &sum);
+	flags = u64_stats_update_begin_irqsave(&base->syncp);
 	for (i = 0; i < SIPOVL_IS_MAX; i++)
-		WRITE_ONCE(base->c[i], sum.c[i]);
+		u64_stats_set(&base->c[i], sum.c[i]);
+	u64_stats_update_end_irqrestore(&base->syncp, flags);
 }
 
 /*

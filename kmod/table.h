@@ -4,6 +4,7 @@
 
 #include <linux/types.h>
 #include <linux/refcount.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
 #include <uapi/linux/sipovl.h>
 
@@ -26,8 +27,18 @@ enum sipovl_istat {
 	SIPOVL_IS_MAX
 };
 
+/* Sums of an intercept's counters. */
 struct sipovl_istats {
 	u64 c[SIPOVL_IS_MAX];
+};
+
+/*
+ * An intercept's counters on one CPU. u64_stats: a reader on a 32-bit
+ * machine never sees half an update (ic_count() in hooks.c, table.c).
+ */
+struct sipovl_istats_pcpu {
+	u64_stats_t c[SIPOVL_IS_MAX];
+	struct u64_stats_sync syncp;
 };
 
 struct sipovl_ctr_block;
@@ -40,7 +51,7 @@ struct sipovl_ctr_block;
 struct sipovl_counters {
 	refcount_t ref;
 	u32 next_free;			/* free list of the block (index + 1) */
-	struct sipovl_istats __percpu *pc;
+	struct sipovl_istats_pcpu __percpu *pc;
 	struct sipovl_ctr_block *blk;
 };
 

@@ -4,6 +4,7 @@
 #
 #   build     make tests (the module and all userspace, -Werror)
 #   static    sparse (C=2) on kmod/ for 6.1 and 6.12: no warnings;
+#             the YNL spec against the kernel's schema (scripts/ynl.sh);
 #             checkpatch.pl --no-tree -f on kmod/*.[ch]: no errors;
 #             and shellcheck (-S warning) on the test infrastructure's scripts
 #   host-*    every executable tests/*/run.sh (TAP)
@@ -223,6 +224,25 @@ static_checks() {
 			sed 's/^/# /' <<<"$out"
 		fi
 	done
+	# The YNL spec against the kernel's schema (Debian's linux-source-6.12).
+	local ynl
+	n=$((n + 1))
+	if ! ynl=$(scripts/ynl.sh 2>&1); then
+		echo "not ok $n YNL spec: no ynl tool: $ynl"
+	elif out=$(/usr/bin/python3 - "$ynl/tools/net/ynl" Documentation/netlink/specs/sipovl.yaml \
+		"$ynl/Documentation/netlink/genetlink-legacy.yaml" 2>&1 <<-'EOF'
+			import sys
+			sys.path.insert(0, sys.argv[1])
+			from lib import SpecFamily
+			f = SpecFamily(sys.argv[2], sys.argv[3])
+			print('%d attribute sets, %d operations' % (len(f.attr_sets), len(f.msgs)))
+		EOF
+	); then
+		echo "ok $n YNL spec Documentation/netlink/specs/sipovl.yaml validates against genetlink-legacy.yaml: $out"
+	else
+		echo "not ok $n YNL spec Documentation/netlink/specs/sipovl.yaml fails genetlink-legacy.yaml"
+		sed 's/^/# /' <<<"$out"
+	fi
 	# make install / install-dkms stage every file where Debian expects it.
 	local d want missing
 	d=$(mktemp -d)

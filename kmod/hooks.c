@@ -182,6 +182,74 @@ static void count_malformed(struct sipovl_net *sn)
 	sipovl_gstat_inc(sn, SIPOVL_GS_MALFORMED);
 }
 
+/*
+ * Is this packet's source claimed by sipovl: in a transparent source range,
+ * or the destination of an intercepted flow (a reply from the intercepted
+ * address)?
+ */
+static bool src_claimed(struct sipovl_net *sn, const struct sipovl_pkt *p)
+{
+	struct sipovl_srcset *srcs = rcu_dereference(sn->sources);
+	struct sipovl_table *t = rcu_dereference(sn->table);
+	struct mt_key k = {
+		.family = p->f == SIPOVL_F4 ? 4 : 6,
+		.proto = p->p == SIPOVL_PTCP ? MT_PROTO_TCP : MT_PROTO_UDP,
+		.dport = ntohs(p->sport),
+		.saddr = p->daddr,
+		.daddr = p->saddr,
+	};
+
+	if (srcs && mt_lookup(srcs->mt, &k) >= 0)
+		return true;
+	return t && mt_lookup(t->mt, &k) >= 0;
+}
+
+/*
+ * An ICMP error about a packet a socket sent from a foreign address sipovl
+ * claims (fragmentation needed, packet too big, port unreachable, ...) is
+ * addressed to that foreign address: routed, it would leave the host or die
+ * for want of a route, and the socket would learn neither the path MTU (a
+ * black hole behind every smaller-MTU hop: tunnels, PPPoE) nor a closed
+ * port. When a socket owns the quoted flow, deliver the error here: the ICMP
+ * layer then finds that socket as for any local address (udp_err(),
+ * tcp_v4_err(), their IPv6 twins) and applies its own checks (the TCP
+ * sequence window, the minimum MTU). Its source is checked as a new flow's
+ * would be. Anything else is routed as before.
+ */
+static unsigned int icmp_error(struct sipovl_net *sn, struct sk_buff *skb,
+			       const struct nf_hook_state *state, int f)
+{
+	struct sipovl_icmp_err e;
+	struct sipovl_pkt r;
+	struct sock *sk;
+
+	if (sipovl_pkt_parse_icmp_err(skb, f, &e))
+		return NF_ACCEPT;
+	/* An error is sent back to the quoted packet's source. */
+	if (memcmp(e.outer.daddr, e.inner.saddr, f == SIPOVL_F4 ? 4 : 16))
+		return NF_ACCEPT;
+	if (pkt_dst_special(&e.outer) || !src_claimed(sn, &e.inner))
+		return NF_ACCEPT;
+	if (pkt_src_martian(&e.outer) ||
+	    sipovl_pkt_src_spoofs_local(state->net, &e.outer, state->in) ||
+	    !sipovl_pkt_rpf_ok(state->net, skb, &e.outer, state->in))
+		return NF_ACCEPT;
+	/* The owner of the quoted flow, looked up as its peer's packet. */
+	r = e.inner;
+	r.saddr = e.inner.daddr;
+	r.daddr = e.inner.saddr;
+	r.sport = e.inner.dport;
+	r.dport = e.inner.sport;
+	r.thoff = e.outer.thoff;
+	sk = flow_sock(state->net, skb, &r, state->in, true);
+	if (!sk)
+		return NF_ACCEPT;
+	sock_gen_put(sk);
+	sipovl_gstat_inc(sn, SIPOVL_GS_ICMP_ERRORS);
+	sipovl_dst_local_input(sn, skb, f);
+	return NF_ACCEPT;
+}
+
 static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			       const struct nf_hook_state *state, int f)
 {
@@ -205,6 +273,8 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	if (ret) {
 		if (ret < 0)
 			count_malformed(sn);
+		else
+			return icmp_error(sn, skb, state, f);
 		return NF_ACCEPT;
 	}
 	if (pkt_dst_special(&p))
@@ -318,28 +388,6 @@ spoofed:
 	sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 	sipovl_gstat_inc(sn, SIPOVL_GS_DROP_LOCAL_SRC);
 	return NF_DROP;
-}
-
-/*
- * Is this packet's source claimed by sipovl: in a transparent source range,
- * or the destination of an intercepted flow (a reply from the intercepted
- * address)?
- */
-static bool src_claimed(struct sipovl_net *sn, const struct sipovl_pkt *p)
-{
-	struct sipovl_srcset *srcs = rcu_dereference(sn->sources);
-	struct sipovl_table *t = rcu_dereference(sn->table);
-	struct mt_key k = {
-		.family = p->f == SIPOVL_F4 ? 4 : 6,
-		.proto = p->p == SIPOVL_PTCP ? MT_PROTO_TCP : MT_PROTO_UDP,
-		.dport = ntohs(p->sport),
-		.saddr = p->daddr,
-		.daddr = p->saddr,
-	};
-
-	if (srcs && mt_lookup(srcs->mt, &k) >= 0)
-		return true;
-	return t && mt_lookup(t->mt, &k) >= 0;
 }
 
 /*

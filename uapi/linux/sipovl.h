@@ -343,6 +343,13 @@ enum sipovl_stats_attr {
 	 * in the drop reasons). Modules before it do not send it.
 	 */
 	SIPOVL_STATS_A_REJECTED,
+	/*
+	 * ICMP and ICMPv6 errors (fragmentation needed, packet too big, port
+	 * unreachable, ...) about packets a socket sent from an address sipovl
+	 * claims, delivered to the socket owning that flow (they are addressed
+	 * to that foreign address). Modules before it do not send it.
+	 */
+	SIPOVL_STATS_A_ICMP_ERRORS,
 	__SIPOVL_STATS_A_MAX
 };
 #define SIPOVL_STATS_A_MAX (__SIPOVL_STATS_A_MAX - 1)

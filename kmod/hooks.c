@@ -36,6 +36,8 @@
 #include <net/inet_timewait_sock.h>
 #include <linux/netfilter_bridge.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_extend.h>
+#include <net/netfilter/nf_conntrack_helper.h>
 #include <net/netfilter/nf_tproxy.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
@@ -102,9 +104,43 @@ static bool sk_ends_time_wait(const struct sock *sk, const struct sipovl_pkt *p)
 	return sk->sk_state == TCP_TIME_WAIT && p->syn;
 }
 
+/*
+ * Keep conntrack helpers off sipovl's flows. The SIP helper (nf_conntrack_sip
+ * with nf_nat_sip), once an admin's "ct helper set" rule or a CT template
+ * assigns it, rewrites the addresses inside the SIP messages of a NATed
+ * connection (a DNATed INVITE reaches the daemon with another Request-URI)
+ * and drops what it cannot rewrite; sipovl carries SIP as the phones sent
+ * it. A new connection gets IPS_HELPER_BIT, which makes the ruleset's helper
+ * assignment (nft_ct's, later in the hook) leave it alone, and a helper
+ * assigned before (a template, an older connection) is detached as the
+ * kernel's own unhelp() does. The helper extension is found without
+ * nf_ct_ext_find(), whose out-of-line part would make sipovl.ko depend on
+ * nf_conntrack: a stale extension's generation only keeps the connection
+ * from being confirmed, and clearing its pointer is harmless.
+ */
+static void ct_no_helper(struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_conn_help *help;
+	struct nf_ct_ext *ext;
+
+	if (!ct || nf_ct_is_template(ct))
+		return;
+	if (!nf_ct_is_confirmed(ct) && !test_bit(IPS_HELPER_BIT, &ct->status))
+		set_bit(IPS_HELPER_BIT, &ct->status);
+	ext = READ_ONCE(ct->ext);
+	if (!ext || !__nf_ct_ext_exist(ext, NF_CT_EXT_HELPER))
+		return;
+	help = (void *)ext + ext->offset[NF_CT_EXT_HELPER];
+	if (rcu_access_pointer(help->helper))
+		RCU_INIT_POINTER(help->helper, NULL);
+}
+
 static void deliver(struct sipovl_net *sn, struct sk_buff *skb,
 		    const struct sipovl_pkt *p, struct sock *sk)
 {
+	ct_no_helper(skb);
 	nf_tproxy_assign_sock(skb, sk);
 	sipovl_dst_local_input(sn, skb, p->f);
 }
@@ -474,8 +510,10 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	 * but their sources are policed all the same.
 	 */
 	if (sk_transparent_inet(owner)) {
-		if (src_allowed(sn, net, &p, state->out))
+		if (src_allowed(sn, net, &p, state->out)) {
+			ct_no_helper(skb);
 			return NF_ACCEPT;
+		}
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
 		return NF_DROP;
 	}

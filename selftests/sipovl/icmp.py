@@ -7,8 +7,8 @@ Each command prints one line: what happened, and exits 0; icmp.sh judges.
   udp-pmtu SRC SPORT DST DPORT         transparent UDP, PMTUDISC_DO: send 1400
                                        bytes until IP_MTU drops or 3 s pass;
                                        prints "mtu N"
-  udp-big SRC SPORT DST DPORT          transparent UDP, PMTUDISC_WANT: a 1400-
-                                       byte datagram every 100 ms for 3 s;
+  udp-big SRC SPORT DST DPORT          transparent UDP, PMTUDISC_WANT: 30
+                                       datagrams of 1400 bytes, 100 ms apart;
                                        prints "sent N"
   udp-refused SRC SPORT DST DPORT      transparent UDP to a closed port: send,
                                        recv; prints "refused MS" or "timeout"
@@ -20,7 +20,8 @@ Each command prints one line: what happened, and exits 0; icmp.sh judges.
                                        an ICMP fragmentation needed (ICMPv6
                                        packet too big), MTU 1280, to DST,
                                        quoting a UDP packet QSRC -> QDST
-  udp-sink ADDR PORT SECONDS           prints "got N LARGEST" (datagrams)
+  udp-sink ADDR PORT N                 until N datagrams came (at most 60 s):
+                                       prints "got N LARGEST"
   tcp-sink ADDR PORT                   one connection: reads to EOF, answers
                                        the byte count
 """
@@ -86,8 +87,7 @@ def udp_big(src, sport, dst, dport):
     s = transparent(socket.SOCK_DGRAM, src, int(sport), IP_PMTUDISC_WANT)
     s.connect((dst, int(dport)))
     n = 0
-    end = time.monotonic() + 3
-    while time.monotonic() < end:
+    for _ in range(30):
         try:
             s.send(b"y" * 1400)
             n += 1
@@ -166,21 +166,21 @@ def icmp_forge(dst, qsrc, qsport, qdst, qdport):
     print("sent")
 
 
-def udp_sink(addr, port, secs):
+def udp_sink(addr, port, want):
     s = socket.socket(fam(addr), socket.SOCK_DGRAM)
     s.bind((addr, int(port)))
     print("ready", flush=True)
     s.settimeout(0.2)
     n = largest = 0
-    end = time.monotonic() + float(secs)
-    while time.monotonic() < end:
+    end = time.monotonic() + 60
+    while time.monotonic() < end and n < int(want):
         try:
             d = s.recv(65536)
         except socket.timeout:
             continue
         n += 1
         largest = max(largest, len(d))
-    print("got %d %d" % (n, largest))
+    print("got %d %d" % (n, largest), flush=True)
 
 
 def tcp_sink(addr, port):

@@ -89,6 +89,7 @@ struct json_object *json_stats(const struct sipovl_stats *s)
 	json_object_object_add(o, "replies", json_object_new_uint64(s->replies));
 	json_object_object_add(o, "src_denied", json_object_new_uint64(s->src_denied));
 	json_object_object_add(o, "rejected", json_object_new_uint64(s->rejected));
+	json_object_object_add(o, "icmp_errors", json_object_new_uint64(s->icmp_errors));
 	if (s->has_drops) {
 		struct json_object *d = json_object_new_object();
 

@@ -50,6 +50,8 @@ struct sipovl_stats {
 	uint64_t lookups, steered, passed, dropped, errors, replies, src_denied;
 	/* rejected by policy; 0 from a module older than the reject policy */
 	uint64_t rejected;
+	/* ICMP errors delivered to steered flows' sockets; 0 from older modules */
+	uint64_t icmp_errors;
 	/* false: a module older than the per-reason counters (drops, malformed) */
 	bool has_drops;
 	struct sipovl_drops drops;

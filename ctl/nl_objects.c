@@ -200,6 +200,7 @@ static int stats_cb(struct sipovl_nl *nl, const struct nlmsghdr *nlh, void *data
 		case SIPOVL_STATS_A_DROP_RP_FILTER: s->drops.rp_filter = snl_get_u64(a); break;
 		case SIPOVL_STATS_A_MALFORMED: s->malformed = snl_get_u64(a); break;
 		case SIPOVL_STATS_A_REJECTED: s->rejected = snl_get_u64(a); break;
+		case SIPOVL_STATS_A_ICMP_ERRORS: s->icmp_errors = snl_get_u64(a); break;
 		}
 		if (mnl_attr_get_type(a) >= SIPOVL_STATS_A_DROP_NO_SOCKET &&
 		    mnl_attr_get_type(a) <= SIPOVL_STATS_A_MALFORMED)

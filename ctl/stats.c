@@ -18,11 +18,12 @@
 
 static void print_stats_line(const struct sipovl_stats *s)
 {
-	printf("global: lookups %llu steered %llu passed %llu dropped %llu errors %llu replies %llu src_denied %llu rejected %llu\n",
+	printf("global: lookups %llu steered %llu passed %llu dropped %llu errors %llu replies %llu src_denied %llu rejected %llu icmp_errors %llu\n",
 	       (unsigned long long)s->lookups, (unsigned long long)s->steered,
 	       (unsigned long long)s->passed, (unsigned long long)s->dropped,
 	       (unsigned long long)s->errors, (unsigned long long)s->replies,
-	       (unsigned long long)s->src_denied, (unsigned long long)s->rejected);
+	       (unsigned long long)s->src_denied, (unsigned long long)s->rejected,
+	       (unsigned long long)s->icmp_errors);
 	/* A module older than the per-reason counters does not send them. */
 	if (s->has_drops)
 		printf("drops: no_socket %llu not_new %llu martian %llu local_src %llu rp_filter %llu src_denied %llu malformed %llu\n",

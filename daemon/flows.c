@@ -396,7 +396,12 @@ static void z_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 			return;
 		f->last_ms = zt_now_ms();
 		sipv_data(f, false, p, n);
-		if (send(f->fd, p, n, MSG_DONTWAIT) < 0) {
+		/*
+		 * A port unreachable from the peer (sipovl.ko hands ICMP errors about steered
+		 * flows to their sockets) fails the next send once, sending nothing: send again.
+		 */
+		if (send(f->fd, p, n, MSG_DONTWAIT) < 0 &&
+		    (errno != ECONNREFUSED || send(f->fd, p, n, MSG_DONTWAIT) < 0)) {
 			D.c.udp_dropped++;
 			return;
 		}

@@ -204,6 +204,8 @@ static void kernel(struct mw *w)
 	M(w, "sipovl_kernel_packets_total", "counter", "", st.dropped, "action", "dropped", NULL);
 	M(w, "sipovl_kernel_packets_total", "counter", "", st.rejected, "action", "rejected", NULL);
 	M(w, "sipovl_kernel_replies_total", "counter", "Reply packets of steered flows", st.replies, NULL);
+	M(w, "sipovl_kernel_icmp_errors_total", "counter", "ICMP errors delivered to the sockets of steered flows",
+	  st.icmp_errors, NULL);
 	M(w, "sipovl_kernel_errors_total", "counter", "Steering errors", st.errors, NULL);
 	M(w, "sipovl_kernel_source_denied_total", "counter", "Packets from sources not allowed", st.src_denied, NULL);
 	if (!st.has_drops) /* a module older than the per-reason counters */

@@ -246,6 +246,7 @@ struct json_object *status_json(void)
 			JADD(ks, "replies", JI(st.replies));
 			JADD(ks, "src_denied", JI(st.src_denied));
 			JADD(ks, "rejected", JI(st.rejected));
+			JADD(ks, "icmp_errors", JI(st.icmp_errors));
 			JADD(k, "stats", ks);
 		}
 	} else {

@@ -36,6 +36,8 @@
 #include <net/inet_timewait_sock.h>
 #include <linux/netfilter_bridge.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_extend.h>
+#include <net/netfilter/nf_conntrack_helper.h>
 #include <net/netfilter/nf_tproxy.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
@@ -102,9 +104,43 @@ static bool sk_ends_time_wait(const struct sock *sk, const struct sipovl_pkt *p)
 	return sk->sk_state == TCP_TIME_WAIT && p->syn;
 }
 
+/*
+ * Keep conntrack helpers off sipovl's flows. The SIP helper (nf_conntrack_sip
+ * with nf_nat_sip), once an admin's "ct helper set" rule or a CT template
+ * assigns it, rewrites the addresses inside the SIP messages of a NATed
+ * connection (a DNATed INVITE reaches the daemon with another Request-URI)
+ * and drops what it cannot rewrite; sipovl carries SIP as the phones sent
+ * it. A new connection gets IPS_HELPER_BIT, which makes the ruleset's helper
+ * assignment (nft_ct's, later in the hook) leave it alone, and a helper
+ * assigned before (a template, an older connection) is detached as the
+ * kernel's own unhelp() does. The helper extension is found without
+ * nf_ct_ext_find(), whose out-of-line part would make sipovl.ko depend on
+ * nf_conntrack: a stale extension's generation only keeps the connection
+ * from being confirmed, and clearing its pointer is harmless.
+ */
+static void ct_no_helper(struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_conn_help *help;
+	struct nf_ct_ext *ext;
+
+	if (!ct || nf_ct_is_template(ct))
+		return;
+	if (!nf_ct_is_confirmed(ct) && !test_bit(IPS_HELPER_BIT, &ct->status))
+		set_bit(IPS_HELPER_BIT, &ct->status);
+	ext = READ_ONCE(ct->ext);
+	if (!ext || !__nf_ct_ext_exist(ext, NF_CT_EXT_HELPER))
+		return;
+	help = (void *)ext + ext->offset[NF_CT_EXT_HELPER];
+	if (rcu_access_pointer(help->helper))
+		RCU_INIT_POINTER(help->helper, NULL);
+}
+
 static void deliver(struct sipovl_net *sn, struct sk_buff *skb,
 		    const struct sipovl_pkt *p, struct sock *sk)
 {
+	ct_no_helper(skb);
 	nf_tproxy_assign_sock(skb, sk);
 	sipovl_dst_local_input(sn, skb, p->f);
 }
@@ -182,6 +218,74 @@ static void count_malformed(struct sipovl_net *sn)
 	sipovl_gstat_inc(sn, SIPOVL_GS_MALFORMED);
 }
 
+/*
+ * Is this packet's source claimed by sipovl: in a transparent source range,
+ * or the destination of an intercepted flow (a reply from the intercepted
+ * address)?
+ */
+static bool src_claimed(struct sipovl_net *sn, const struct sipovl_pkt *p)
+{
+	struct sipovl_srcset *srcs = rcu_dereference(sn->sources);
+	struct sipovl_table *t = rcu_dereference(sn->table);
+	struct mt_key k = {
+		.family = p->f == SIPOVL_F4 ? 4 : 6,
+		.proto = p->p == SIPOVL_PTCP ? MT_PROTO_TCP : MT_PROTO_UDP,
+		.dport = ntohs(p->sport),
+		.saddr = p->daddr,
+		.daddr = p->saddr,
+	};
+
+	if (srcs && mt_lookup(srcs->mt, &k) >= 0)
+		return true;
+	return t && mt_lookup(t->mt, &k) >= 0;
+}
+
+/*
+ * An ICMP error about a packet a socket sent from a foreign address sipovl
+ * claims (fragmentation needed, packet too big, port unreachable, ...) is
+ * addressed to that foreign address: routed, it would leave the host or die
+ * for want of a route, and the socket would learn neither the path MTU (a
+ * black hole behind every smaller-MTU hop: tunnels, PPPoE) nor a closed
+ * port. When a socket owns the quoted flow, deliver the error here: the ICMP
+ * layer then finds that socket as for any local address (udp_err(),
+ * tcp_v4_err(), their IPv6 twins) and applies its own checks (the TCP
+ * sequence window, the minimum MTU). Its source is checked as a new flow's
+ * would be. Anything else is routed as before.
+ */
+static unsigned int icmp_error(struct sipovl_net *sn, struct sk_buff *skb,
+			       const struct nf_hook_state *state, int f)
+{
+	struct sipovl_icmp_err e;
+	struct sipovl_pkt r;
+	struct sock *sk;
+
+	if (sipovl_pkt_parse_icmp_err(skb, f, &e))
+		return NF_ACCEPT;
+	/* An error is sent back to the quoted packet's source. */
+	if (memcmp(e.outer.daddr, e.inner.saddr, f == SIPOVL_F4 ? 4 : 16))
+		return NF_ACCEPT;
+	if (pkt_dst_special(&e.outer) || !src_claimed(sn, &e.inner))
+		return NF_ACCEPT;
+	if (pkt_src_martian(&e.outer) ||
+	    sipovl_pkt_src_spoofs_local(state->net, &e.outer, state->in) ||
+	    !sipovl_pkt_rpf_ok(state->net, skb, &e.outer, state->in))
+		return NF_ACCEPT;
+	/* The owner of the quoted flow, looked up as its peer's packet. */
+	r = e.inner;
+	r.saddr = e.inner.daddr;
+	r.daddr = e.inner.saddr;
+	r.sport = e.inner.dport;
+	r.dport = e.inner.sport;
+	r.thoff = e.outer.thoff;
+	sk = flow_sock(state->net, skb, &r, state->in, true);
+	if (!sk)
+		return NF_ACCEPT;
+	sock_gen_put(sk);
+	sipovl_gstat_inc(sn, SIPOVL_GS_ICMP_ERRORS);
+	sipovl_dst_local_input(sn, skb, f);
+	return NF_ACCEPT;
+}
+
 static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 			       const struct nf_hook_state *state, int f)
 {
@@ -205,6 +309,8 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 	if (ret) {
 		if (ret < 0)
 			count_malformed(sn);
+		else
+			return icmp_error(sn, skb, state, f);
 		return NF_ACCEPT;
 	}
 	if (pkt_dst_special(&p))
@@ -321,28 +427,6 @@ spoofed:
 }
 
 /*
- * Is this packet's source claimed by sipovl: in a transparent source range,
- * or the destination of an intercepted flow (a reply from the intercepted
- * address)?
- */
-static bool src_claimed(struct sipovl_net *sn, const struct sipovl_pkt *p)
-{
-	struct sipovl_srcset *srcs = rcu_dereference(sn->sources);
-	struct sipovl_table *t = rcu_dereference(sn->table);
-	struct mt_key k = {
-		.family = p->f == SIPOVL_F4 ? 4 : 6,
-		.proto = p->p == SIPOVL_PTCP ? MT_PROTO_TCP : MT_PROTO_UDP,
-		.dport = ntohs(p->sport),
-		.saddr = p->daddr,
-		.daddr = p->saddr,
-	};
-
-	if (srcs && mt_lookup(srcs->mt, &k) >= 0)
-		return true;
-	return t && mt_lookup(t->mt, &k) >= 0;
-}
-
-/*
  * May a transparent socket send this packet out of @out? Its source must be
  * local (as seen from @out: its VRF, its link for a link-local source) or
  * claimed by sipovl and no martian (an intercept of ::/0 claims :: and
@@ -426,8 +510,10 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 	 * but their sources are policed all the same.
 	 */
 	if (sk_transparent_inet(owner)) {
-		if (src_allowed(sn, net, &p, state->out))
+		if (src_allowed(sn, net, &p, state->out)) {
+			ct_no_helper(skb);
 			return NF_ACCEPT;
+		}
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
 		return NF_DROP;
 	}

@@ -1204,6 +1204,7 @@ static const u16 gstat_attr[SIPOVL_GS_MAX] = {
 	[SIPOVL_GS_DROP_RP_FILTER] = SIPOVL_STATS_A_DROP_RP_FILTER,
 	[SIPOVL_GS_MALFORMED] = SIPOVL_STATS_A_MALFORMED,
 	[SIPOVL_GS_REJECTED] = SIPOVL_STATS_A_REJECTED,
+	[SIPOVL_GS_ICMP_ERRORS] = SIPOVL_STATS_A_ICMP_ERRORS,
 };
 
 static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)

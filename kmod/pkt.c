@@ -7,6 +7,8 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
 #include <linux/inetdevice.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
@@ -82,6 +84,105 @@ int sipovl_pkt_parse(struct sk_buff *skb, int f, struct sipovl_pkt *p)
 	p->sport = ports[0];
 	p->dport = ports[1];
 	return 0;
+}
+
+static int icmp_quote_l4(struct sk_buff *skb, u8 l4, int off,
+			 struct sipovl_pkt *in)
+{
+	__be16 _ports[2];
+	const __be16 *ports;
+
+	if (l4 == IPPROTO_TCP)
+		in->p = SIPOVL_PTCP;
+	else if (l4 == IPPROTO_UDP)
+		in->p = SIPOVL_PUDP;
+	else
+		return 1;
+	/* An error quotes at least 8 bytes past the IP header: the ports. */
+	ports = skb_header_pointer(skb, off, sizeof(_ports), _ports);
+	if (!ports)
+		return 1;
+	in->l4 = l4;
+	in->syn = false;
+	in->thoff = off;
+	in->sport = ports[0];
+	in->dport = ports[1];
+	return 0;
+}
+
+static int icmp4_err_parse(struct sk_buff *skb, struct sipovl_icmp_err *e)
+{
+	const struct iphdr *iph = ip_hdr(skb), *q;
+	struct icmphdr _ih;
+	const struct icmphdr *ih;
+	int off = ip_hdrlen(skb);
+
+	if (iph->protocol != IPPROTO_ICMP || ip_is_fragment(iph))
+		return 1;
+	ih = skb_header_pointer(skb, off, sizeof(_ih), &_ih);
+	if (!ih || (ih->type != ICMP_DEST_UNREACH &&
+		    ih->type != ICMP_TIME_EXCEEDED &&
+		    ih->type != ICMP_PARAMETERPROB))
+		return 1;
+	off += sizeof(_ih);
+	q = skb_header_pointer(skb, off, sizeof(e->q.v4), &e->q.v4);
+	if (!q || q->version != 4 || q->ihl < 5 ||
+	    (q->frag_off & htons(IP_OFFSET)))
+		return 1;
+	e->outer.f = SIPOVL_F4;
+	e->outer.l4 = IPPROTO_ICMP;
+	e->outer.thoff = ip_hdrlen(skb);
+	e->outer.saddr = &iph->saddr;
+	e->outer.daddr = &iph->daddr;
+	e->inner.f = SIPOVL_F4;
+	e->inner.saddr = &q->saddr;
+	e->inner.daddr = &q->daddr;
+	return icmp_quote_l4(skb, q->protocol, off + q->ihl * 4, &e->inner);
+}
+
+static int icmp6_err_parse(struct sk_buff *skb, struct sipovl_icmp_err *e)
+{
+	const struct ipv6hdr *ip6h = ipv6_hdr(skb), *q;
+	struct icmp6hdr _ih;
+	const struct icmp6hdr *ih;
+	unsigned short fragoff = 0;
+	int thoff = 0, proto, flags = 0, off;
+	__be16 qfrag = 0;
+	u8 nexthdr;
+
+	proto = ipv6_find_hdr(skb, &thoff, -1, &fragoff, &flags);
+	if (proto != IPPROTO_ICMPV6 || (flags & IP6_FH_F_FRAG))
+		return 1;
+	ih = skb_header_pointer(skb, thoff, sizeof(_ih), &_ih);
+	if (!ih || (ih->icmp6_type != ICMPV6_DEST_UNREACH &&
+		    ih->icmp6_type != ICMPV6_PKT_TOOBIG &&
+		    ih->icmp6_type != ICMPV6_TIME_EXCEED &&
+		    ih->icmp6_type != ICMPV6_PARAMPROB))
+		return 1;
+	off = thoff + sizeof(_ih);
+	q = skb_header_pointer(skb, off, sizeof(e->q.v6), &e->q.v6);
+	if (!q || q->version != 6)
+		return 1;
+	nexthdr = q->nexthdr;
+	off = ipv6_skip_exthdr(skb, off + sizeof(*q), &nexthdr, &qfrag);
+	/* Not a later fragment: those carry no ports. */
+	if (off < 0 || (ntohs(qfrag) & ~0x7))
+		return 1;
+	e->outer.f = SIPOVL_F6;
+	e->outer.l4 = IPPROTO_ICMPV6;
+	e->outer.thoff = thoff;
+	e->outer.saddr = &ip6h->saddr;
+	e->outer.daddr = &ip6h->daddr;
+	e->inner.f = SIPOVL_F6;
+	e->inner.saddr = &q->saddr;
+	e->inner.daddr = &q->daddr;
+	return icmp_quote_l4(skb, nexthdr, off, &e->inner);
+}
+
+int sipovl_pkt_parse_icmp_err(struct sk_buff *skb, int f,
+			      struct sipovl_icmp_err *e)
+{
+	return f == SIPOVL_F4 ? icmp4_err_parse(skb, e) : icmp6_err_parse(skb, e);
 }
 
 /*

@@ -26,11 +26,33 @@ struct sipovl_pkt {
 };
 
 /*
+ * An ICMP or ICMPv6 error and the TCP or UDP packet it quotes, as that
+ * packet was sent (its source is where the error is addressed). The quoted
+ * addresses point into @q when the skb is not linear there.
+ */
+struct sipovl_icmp_err {
+	struct sipovl_pkt outer;	/* l4: IPPROTO_ICMP / IPPROTO_ICMPV6 */
+	struct sipovl_pkt inner;
+	union {
+		struct iphdr v4;
+		struct ipv6hdr v6;
+	} q;
+};
+
+/*
  * Reads @skb's family (@f: SIPOVL_F4 or SIPOVL_F6), protocol and ports into
  * @p: 0; 1 when it is no TCP or UDP packet sipovl reads (another protocol, a
  * fragment); -EINVAL when its transport header is truncated.
  */
 int sipovl_pkt_parse(struct sk_buff *skb, int f, struct sipovl_pkt *p);
+/*
+ * @skb (family @f) is an ICMP error of a kind a socket is told about
+ * (destination unreachable, fragmentation needed / packet too big, time
+ * exceeded, parameter problem) quoting the first fragment of a TCP or UDP
+ * packet: 0, and @e filled; else 1.
+ */
+int sipovl_pkt_parse_icmp_err(struct sk_buff *skb, int f,
+			      struct sipovl_icmp_err *e);
 bool sipovl_addr_is_local(struct net *net, int f, const void *addr,
 			  const struct net_device *dev);
 bool sipovl_pkt_src_spoofs_local(struct net *net, const struct sipovl_pkt *p,

@@ -63,7 +63,13 @@
  * packets delivered locally). Conntrack runs before the hooks: a packet in
  * the reply direction of a tracked connection never starts a flow. Steered
  * packets go through the INPUT hooks (their conntrack entry is confirmed
- * there), the daemon's replies through OUTPUT and POSTROUTING.
+ * there), the daemon's replies through OUTPUT and POSTROUTING. Conntrack
+ * helpers are kept off steered flows and off what transparent sockets send
+ * (the connection is marked IPS_HELPER so that "ct helper set" rules leave
+ * it alone; a helper assigned before is detached): the SIP helper never
+ * rewrites or drops the SIP the daemon carries. ICMP errors about packets a
+ * socket sent from an address sipovl claims are delivered to the socket that
+ * owns the quoted flow (path MTU discovery, port unreachable; icmp_errors).
  *
  * Local users: a flow to an address that is not the host's own is owned only
  * by transparent sockets, and a socket that is not transparent may not send
@@ -343,6 +349,13 @@ enum sipovl_stats_attr {
 	 * in the drop reasons). Modules before it do not send it.
 	 */
 	SIPOVL_STATS_A_REJECTED,
+	/*
+	 * ICMP and ICMPv6 errors (fragmentation needed, packet too big, port
+	 * unreachable, ...) about packets a socket sent from an address sipovl
+	 * claims, delivered to the socket owning that flow (they are addressed
+	 * to that foreign address). Modules before it do not send it.
+	 */
+	SIPOVL_STATS_A_ICMP_ERRORS,
 	__SIPOVL_STATS_A_MAX
 };
 #define SIPOVL_STATS_A_MAX (__SIPOVL_STATS_A_MAX - 1)

@@ -98,7 +98,7 @@ struct mt_node {
  * First-match maps of a candidate list over the packet's source address. A
  * map with n == 0 is persistent: iv is the root slot of a tree over the
  * table's elementary source intervals (mt_table.src4/src6), whose slots hold
- * a cell value or MT_SMAP | child node.
+ * a cell value or MT_SMAP | the child node's first slot.
  */
 struct mt_smap {
 	struct mt_map m4, m6;
@@ -230,7 +230,7 @@ static __always_inline u32 mt_pwalk(const struct mt_table *t, u32 v, u32 sh,
 				    u32 idx)
 {
 	while (mt_pchild(v)) {
-		v = t->pn[((v - MT_SMAP) << MT_PBITS) + ((idx >> sh) & (MT_PFAN - 1))];
+		v = t->pn[v - MT_SMAP + ((idx >> sh) & (MT_PFAN - 1))];
 		sh -= MT_PBITS;
 	}
 	return v;
@@ -437,7 +437,7 @@ struct mt_build {
 	u32 psh[2];		/* shift of the root digit */
 	struct mt_map gmap[2];	/* source address -> interval */
 	struct mt_vec pn;	/* u32 tree slots */
-	u32 pmark;		/* nodes from here on are private to a build */
+	u32 pmark;		/* slots from here on are private to a build */
 	u32 *lpm;		/* per flat list offset: its persistent smap */
 	struct mt_vec pend;	/* u32: lists waiting for their parent's */
 	struct mt_pwork pw[MT_PWORK];
@@ -1803,7 +1803,7 @@ static u32 mt_src_idx(const struct mt_build *b, u32 fi, const struct mt_addr *a)
 
 /*
  * Assign @v to the elementary intervals @a..@z in the tree of family @fi
- * whose root slot is *@root. Nodes numbered from b->pmark on belong to the
+ * whose root slot is *@root. Nodes from slot b->pmark on belong to the
  * map being built and are written in place; older ones are shared and are
  * copied first (path copying). No recursion: a stack of partly covered
  * slots, at most two per level.
@@ -1829,11 +1829,10 @@ static int mt_passign(struct mt_build *b, u32 fi, u32 *root, u32 a, u32 z,
 				ret = mt_charge(b, MT_PFAN);
 			if (ret)
 				return ret;
-			node = b->pn.n / MT_PFAN;
-			slot = (u32 *)b->pn.p + b->pn.n;
+			node = b->pn.n;
+			slot = (u32 *)b->pn.p + node;
 			if (mt_pchild(cur))
-				memcpy(slot, (u32 *)b->pn.p +
-				       (size_t)(cur - MT_SMAP) * MT_PFAN,
+				memcpy(slot, (u32 *)b->pn.p + (cur - MT_SMAP),
 				       MT_PFAN * sizeof(u32));
 			else
 				for (k = 0; k < MT_PFAN; k++)
@@ -1845,7 +1844,7 @@ static int mt_passign(struct mt_build *b, u32 fi, u32 *root, u32 a, u32 z,
 				((u32 *)b->pn.p)[cw.ref] = MT_SMAP | node;
 		}
 		csh = cw.sh - MT_PBITS;
-		slot = (u32 *)b->pn.p + (size_t)node * MT_PFAN;
+		slot = (u32 *)b->pn.p + node;
 		for (k = 0; k < MT_PFAN; k++) {
 			clo = cw.lo + (k << csh);
 			chi = clo + ((1U << csh) - 1);
@@ -1859,7 +1858,7 @@ static int mt_passign(struct mt_build *b, u32 fi, u32 *root, u32 a, u32 z,
 				b->err = "compile failed (source tree)";
 				return -EINVAL;
 			}
-			w[sp].ref = node * MT_PFAN + k;
+			w[sp].ref = node + k;
 			w[sp].lo = clo;
 			w[sp++].sh = csh;
 		}
@@ -1880,7 +1879,7 @@ static int mt_pm_over(struct mt_build *b, u32 lo, u32 *root, u32 *idx)
 	u32 i, j, n, fi, rule, x, y;
 	int ret;
 
-	b->pmark = b->pn.n / MT_PFAN;
+	b->pmark = b->pn.n;
 	n = ((const u32 *)b->lst.p)[lo];
 	for (i = n; i-- > 0;) {
 		rule = ((const u32 *)b->lst.p)[lo + 2 + i];

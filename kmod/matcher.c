@@ -63,8 +63,13 @@ struct mt_kv128 {
  * A directory node over the starts [a, b] of one map: keys below @lo belong
  * to interval @before; else bucket (key - lo) >> shift (at most @last) holds
  * the first interval of a window of @win + 1 intervals to search, or a child
- * node (MT_CHILD).
+ * node (MT_CHILD). A node with shift MT_LOG buckets by scale around @piv
+ * instead (for starts clustered at many scales, as nested prefixes are):
+ * key == piv is bucket B (32 or 128, the key bits), key > piv bucket B +
+ * fls(key - piv), key < piv bucket B - fls(piv - key).
  */
+#define MT_LOG		0xffU
+
 struct mt_dn32 {
 	u32 lo;
 	u32 shift;
@@ -72,10 +77,12 @@ struct mt_dn32 {
 	u32 before;
 	u32 ent;
 	u32 win;
+	u32 piv;
 };
 
 struct mt_dn128 {
 	struct mt_addr lo;
+	struct mt_addr piv;
 	u32 shift;
 	u32 last;
 	u32 before;
@@ -139,21 +146,59 @@ static inline bool mt_le(const struct mt_addr *a, u64 hi, u64 lo)
 	return a->hi < hi || (a->hi == hi && a->lo <= lo);
 }
 
+/* Bucket of @key >= dn->lo in the directory node @dn. */
+static __always_inline u32 mt_bkt32(const struct mt_dn32 *dn, u32 key)
+{
+	u32 b;
+
+	if (unlikely(dn->shift == MT_LOG))
+		return key >= dn->piv ? 32 + mt_fls32(key - dn->piv) :
+					32 - mt_fls32(dn->piv - key);
+	b = (key - dn->lo) >> dn->shift;
+	return b > dn->last ? dn->last : b;
+}
+
+/* Bucket of (ah, al) >= dn->lo in the directory node @dn. */
+static __always_inline u32 mt_bkt128(const struct mt_dn128 *dn, u64 ah,
+				     u64 al)
+{
+	u64 dh, dl, b;
+
+	if (unlikely(dn->shift == MT_LOG)) {
+		if (mt_le(&dn->piv, ah, al)) {
+			dl = al - dn->piv.lo;
+			dh = ah - dn->piv.hi - (al < dn->piv.lo);
+			return 128 + (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));
+		}
+		dl = dn->piv.lo - al;
+		dh = dn->piv.hi - ah - (dn->piv.lo < al);
+		return 128 - (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));
+	}
+	dl = al - dn->lo.lo;
+	dh = ah - dn->lo.hi - (al < dn->lo.lo);
+	if (dn->shift >= 64)
+		b = dh >> (dn->shift - 64);
+	else if (dh >> dn->shift)
+		b = dn->last;
+	else if (dn->shift)
+		b = dh << (64 - dn->shift) | dl >> dn->shift;
+	else
+		b = dl;
+	return b > dn->last ? dn->last : (u32)b;
+}
+
 static __always_inline u32 mt_map32(const struct mt_table *t,
 				    const struct mt_map *m, u32 key)
 {
 	const struct mt_kv32 *kv = t->kv32 + m->iv;
 	const struct mt_dn32 *dn;
-	u32 lo = 0, hi = m->n - 1, n, half, d = m->dir, e, b, w;
+	u32 lo = 0, hi = m->n - 1, n, half, d = m->dir, e, w;
 
 	while (d != MT_NONE) {
 		dn = &t->dn32[d];
 		if (key < dn->lo)
 			return kv[dn->before].val;
-		b = (key - dn->lo) >> dn->shift;
-		if (b > dn->last)
-			b = dn->last;
-		e = t->dent[dn->ent + b];
+		e = t->dent[dn->ent + mt_bkt32(dn, key)];
 		if (!(e & MT_CHILD)) {
 			lo = e & MT_IDX;
 			w = e >> MT_WSHIFT;
@@ -181,25 +226,12 @@ static __always_inline u32 mt_map128(const struct mt_table *t,
 	const struct mt_kv128 *kv = t->kv128 + m->iv;
 	const struct mt_dn128 *dn;
 	u32 lo = 0, hi = m->n - 1, n, half, d = m->dir, e, w;
-	u64 dh, dl, b;
 
 	while (d != MT_NONE) {
 		dn = &t->dn128[d];
 		if (!mt_le(&dn->lo, ah, al))
 			return kv[dn->before].val;
-		dl = al - dn->lo.lo;
-		dh = ah - dn->lo.hi - (al < dn->lo.lo);
-		if (dn->shift >= 64)
-			b = dh >> (dn->shift - 64);
-		else if (dh >> dn->shift)
-			b = dn->last;
-		else if (dn->shift)
-			b = dh << (64 - dn->shift) | dl >> dn->shift;
-		else
-			b = dl;
-		if (b > dn->last)
-			b = dn->last;
-		e = t->dent[dn->ent + b];
+		e = t->dent[dn->ent + mt_bkt128(dn, ah, al)];
 		if (!(e & MT_CHILD)) {
 			lo = e & MT_IDX;
 			w = e >> MT_WSHIFT;
@@ -948,11 +980,82 @@ static int mt_dir_slot(struct mt_build *b, const struct mt_dwork *cw,
 	return 0;
 }
 
+/* The most starts of kv[a..b] that fall in one bucket of @dn. */
+static u32 mt_run32(const struct mt_kv32 *kv, u32 a, u32 b,
+		    const struct mt_dn32 *dn)
+{
+	u32 i, run = 1, best = 1, prev = mt_bkt32(dn, kv[a].key), x;
+
+	for (i = a + 1; i <= b; i++) {
+		x = mt_bkt32(dn, kv[i].key);
+		run = x == prev ? run + 1 : 1;
+		prev = x;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/*
+ * A node whose linear buckets would leave more than a leaf window in one
+ * bucket is bucketed by scale around its median start instead when that
+ * spreads its starts better (*piv, MT_LOG).
+ */
+static u32 mt_pick32(const struct mt_kv32 *kv, const struct mt_dwork *cw,
+		     u32 shift, u32 nb, u32 *piv)
+{
+	struct mt_dn32 dn = { .lo = kv[cw->a].key, .shift = shift,
+			      .last = nb - 1 };
+	u32 lin;
+
+	if (cw->b - cw->a + 1 <= MT_LEAF)
+		return shift;
+	lin = mt_run32(kv, cw->a, cw->b, &dn);
+	if (lin <= MT_LEAF)
+		return shift;
+	dn.shift = MT_LOG;
+	dn.piv = kv[cw->a + (cw->b - cw->a) / 2].key;
+	if (mt_run32(kv, cw->a, cw->b, &dn) >= lin)
+		return shift;
+	*piv = dn.piv;
+	return MT_LOG;
+}
+
+/* Keys of bucket @j of a scale node around @piv: *bs..*be (empty: bs > be). */
+static void mt_logb32(u32 piv, u32 j, u64 *bs, u64 *be)
+{
+	u64 m, h, f;
+
+	if (j == 32) {
+		*bs = piv;
+		*be = piv;
+	} else if (j < 32) {
+		m = 32 - j;
+		h = 1ULL << (m - 1);
+		f = (1ULL << m) - 1;
+		if (piv < h) {
+			*bs = 0;
+			*be = 0;
+			return;
+		}
+		*be = piv - h;
+		*bs = piv >= f ? piv - f : 0;
+	} else {
+		m = j - 32;
+		*bs = piv + (1ULL << (m - 1));
+		*be = piv + (1ULL << m) - 1;
+		if (*bs > 0xffffffffULL)
+			*bs = 0xffffffffULL;
+		if (*be > 0xffffffffULL)
+			*be = 0xffffffffULL;
+	}
+}
+
 static int mt_dir32(struct mt_build *b, struct mt_map *m)
 {
 	const struct mt_kv32 *kv;
 	struct mt_dn32 *dn;
-	u32 d, first, i, j, g, nb, bits, shift, range, *ent;
+	u32 d, first, i, j, g, nb, bits, shift, range, piv, *ent;
 	u64 bs, be;
 	int ret;
 
@@ -972,6 +1075,10 @@ static int mt_dir32(struct mt_build *b, struct mt_map *m)
 		for (shift = 0; shift < 32 && (range >> shift) >> bits; shift++)
 			;
 		nb = (range >> shift) + 1;
+		piv = 0;
+		shift = mt_pick32(kv, &cw, shift, nb, &piv);
+		if (shift == MT_LOG)
+			nb = 65;
 		ret = mt_vgrow(b, &b->dn32, 1, sizeof(*dn));
 		if (!ret)
 			ret = mt_vgrow(b, &b->dent, nb, sizeof(u32));
@@ -987,12 +1094,17 @@ static int mt_dir32(struct mt_build *b, struct mt_map *m)
 		dn->before = cw.a - 1;
 		dn->ent = b->dent.n;
 		dn->win = 0;
+		dn->piv = piv;
 		ent = (u32 *)b->dent.p + b->dent.n;
 		b->dent.n += nb;
 		i = cw.a;
 		for (j = 0; j < nb; j++) {
-			bs = dn->lo + ((u64)j << shift);
-			be = bs + ((u64)1 << shift) - 1;
+			if (shift == MT_LOG) {
+				mt_logb32(piv, j, &bs, &be);
+			} else {
+				bs = dn->lo + ((u64)j << shift);
+				be = bs + ((u64)1 << shift) - 1;
+			}
 			while (i <= cw.b && kv[i].key <= bs)
 				i++;
 			for (g = i; g <= cw.b && kv[g].key <= be; g++)
@@ -1050,12 +1162,90 @@ static void mt_bucket(struct mt_addr *r, const struct mt_addr *lo, u64 j,
 		r->hi = r->lo = ~0ULL;
 }
 
+static u32 mt_run128(const struct mt_kv128 *kv, u32 a, u32 b,
+		     const struct mt_dn128 *dn)
+{
+	u32 i, run = 1, best = 1, x;
+	u32 prev = mt_bkt128(dn, kv[a].key.hi, kv[a].key.lo);
+
+	for (i = a + 1; i <= b; i++) {
+		x = mt_bkt128(dn, kv[i].key.hi, kv[i].key.lo);
+		run = x == prev ? run + 1 : 1;
+		prev = x;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+static u32 mt_pick128(const struct mt_kv128 *kv, const struct mt_dwork *cw,
+		      u32 shift, u32 nb, struct mt_addr *piv)
+{
+	struct mt_dn128 dn = { .lo = kv[cw->a].key, .shift = shift,
+			       .last = nb - 1 };
+	u32 lin;
+
+	if (cw->b - cw->a + 1 <= MT_LEAF)
+		return shift;
+	lin = mt_run128(kv, cw->a, cw->b, &dn);
+	if (lin <= MT_LEAF)
+		return shift;
+	dn.shift = MT_LOG;
+	dn.piv = kv[cw->a + (cw->b - cw->a) / 2].key;
+	if (mt_run128(kv, cw->a, cw->b, &dn) >= lin)
+		return shift;
+	*piv = dn.piv;
+	return MT_LOG;
+}
+
+/* r = a + x, saturating at the top of the address space */
+static void mt_add_sat(struct mt_addr *r, const struct mt_addr *a,
+		       const struct mt_addr *x)
+{
+	r->lo = a->lo + x->lo;
+	r->hi = a->hi + x->hi + (r->lo < x->lo);
+	if (mt_cmp_addr(r, a) < 0)
+		r->hi = r->lo = ~0ULL;
+}
+
+static void mt_logb128(const struct mt_addr *piv, u32 j, struct mt_addr *bs,
+		       struct mt_addr *be)
+{
+	struct mt_addr h, f;
+	u32 m;
+
+	if (j == 128) {
+		*bs = *piv;
+		*be = *piv;
+		return;
+	}
+	m = j < 128 ? 128 - j : j - 128;
+	mt_hostmask(128 - m, &f);	/* 2^m - 1 */
+	mt_hostmask(129 - m, &h);
+	mt_inc(&h);			/* 2^(m - 1) */
+	if (j < 128) {
+		if (mt_cmp_addr(piv, &h) < 0) {
+			bs->hi = bs->lo = 0;
+			*be = *bs;
+			return;
+		}
+		mt_sub(be, piv, &h);
+		if (mt_cmp_addr(piv, &f) >= 0)
+			mt_sub(bs, piv, &f);
+		else
+			bs->hi = bs->lo = 0;
+		return;
+	}
+	mt_add_sat(bs, piv, &h);
+	mt_add_sat(be, piv, &f);
+}
+
 /* The same for 128-bit keys. */
 static int mt_dir128(struct mt_build *b, struct mt_map *m)
 {
 	const struct mt_kv128 *kv;
 	struct mt_dn128 *dn;
-	struct mt_addr range, x, bs, be;
+	struct mt_addr range, x, bs, be, piv;
 	u32 d, first, i, j, g, nb, bits, shift, *ent;
 	int ret;
 
@@ -1079,6 +1269,11 @@ static int mt_dir128(struct mt_build *b, struct mt_map *m)
 		}
 		mt_shr(&x, &range, shift);
 		nb = (u32)x.lo + 1;
+		piv.hi = 0;
+		piv.lo = 0;
+		shift = mt_pick128(kv, &cw, shift, nb, &piv);
+		if (shift == MT_LOG)
+			nb = 257;
 		ret = mt_vgrow(b, &b->dn128, 1, sizeof(*dn));
 		if (!ret)
 			ret = mt_vgrow(b, &b->dent, nb, sizeof(u32));
@@ -1094,16 +1289,21 @@ static int mt_dir128(struct mt_build *b, struct mt_map *m)
 		dn->before = cw.a - 1;
 		dn->ent = b->dent.n;
 		dn->win = 0;
+		dn->piv = piv;
 		ent = (u32 *)b->dent.p + b->dent.n;
 		b->dent.n += nb;
 		i = cw.a;
 		for (j = 0; j < nb; j++) {
-			mt_bucket(&bs, &dn->lo, j, shift);
-			mt_bucket(&be, &dn->lo, (u64)j + 1, shift);
-			if (be.lo-- == 0)
-				be.hi--;
-			if (j == nb - 1)
-				be.hi = be.lo = ~0ULL;
+			if (shift == MT_LOG) {
+				mt_logb128(&piv, j, &bs, &be);
+			} else {
+				mt_bucket(&bs, &dn->lo, j, shift);
+				mt_bucket(&be, &dn->lo, (u64)j + 1, shift);
+				if (be.lo-- == 0)
+					be.hi--;
+				if (j == nb - 1)
+					be.hi = be.lo = ~0ULL;
+			}
 			while (i <= cw.b && mt_cmp_addr(&kv[i].key, &bs) <= 0)
 				i++;
 			for (g = i; g <= cw.b && mt_cmp_addr(&kv[g].key, &be) <= 0;

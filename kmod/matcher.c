@@ -2096,6 +2096,8 @@ static int mt_pm_over(struct mt_build *b, u32 lo, u32 *root, u32 *idx)
 			if (ret)
 				return ret;
 		}
+		if (!(i & 1023))
+			mt_resched();
 	}
 	ret = mt_vgrow(b, &b->smaps, 1, sizeof(*s));
 	if (ret)

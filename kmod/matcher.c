@@ -34,14 +34,14 @@
 #define MT_COPY_MAX	8	/* leaves copy a parent map of at most this size */
 #endif
 #ifndef MT_CAT_MAX
-#define MT_CAT_MAX	16	/* lists copy a parent list of at most this size, */
+#define MT_CAT_MAX	16	/* lists copy a parent list of at most this size */
 #endif
-#ifndef MT_CAT_BUDGET
-#define MT_CAT_BUDGET	(1U << 18)	/* or longer ones while this lasts, */
+#ifndef MT_PBITS
+#define MT_PBITS	4	/* persistent source tree: 2^MT_PBITS slots a node */
 #endif
-#ifndef MT_CAT_PER_SRC
-#define MT_CAT_PER_SRC	4	/* plus this much per source prefix */
-#endif
+#define MT_PFAN		(1U << MT_PBITS)
+#define MT_PAR		0x80000000U	/* list terminator: then list | MT_PAR */
+#define MT_PWORK	64	/* persistent tree assignment: work items */
 #define MT_NPORTS	65536U
 
 struct mt_addr {
@@ -63,8 +63,13 @@ struct mt_kv128 {
  * A directory node over the starts [a, b] of one map: keys below @lo belong
  * to interval @before; else bucket (key - lo) >> shift (at most @last) holds
  * the first interval of a window of @win + 1 intervals to search, or a child
- * node (MT_CHILD).
+ * node (MT_CHILD). A node with shift MT_LOG buckets by scale around @piv
+ * instead (for starts clustered at many scales, as nested prefixes are):
+ * key == piv is bucket B (32 or 128, the key bits), key > piv bucket B +
+ * fls(key - piv), key < piv bucket B - fls(piv - key).
  */
+#define MT_LOG		0xffU
+
 struct mt_dn32 {
 	u32 lo;
 	u32 shift;
@@ -72,10 +77,12 @@ struct mt_dn32 {
 	u32 before;
 	u32 ent;
 	u32 win;
+	u32 piv;
 };
 
 struct mt_dn128 {
 	struct mt_addr lo;
+	struct mt_addr piv;
 	u32 shift;
 	u32 last;
 	u32 before;
@@ -94,7 +101,12 @@ struct mt_node {
 	struct mt_map pm[2];	/* TCP, UDP */
 };
 
-/* First-match maps of a candidate list over the packet's source address. */
+/*
+ * First-match maps of a candidate list over the packet's source address. A
+ * map with n == 0 is persistent: iv is the root slot of a tree over the
+ * table's elementary source intervals (mt_table.src4/src6), whose slots hold
+ * a cell value or MT_SMAP | the child node's first slot.
+ */
 struct mt_smap {
 	struct mt_map m4, m6;
 };
@@ -108,6 +120,9 @@ struct mt_table {
 	const struct mt_dn32 *dn32;
 	const struct mt_dn128 *dn128;
 	const u32 *dent;
+	struct mt_map src4, src6;	/* source address: elementary interval */
+	const u32 *pn;		/* persistent tree nodes, MT_PFAN slots each */
+	u32 psh4, psh6;		/* shift of the root's digit of an interval */
 	size_t size;
 };
 
@@ -131,21 +146,59 @@ static inline bool mt_le(const struct mt_addr *a, u64 hi, u64 lo)
 	return a->hi < hi || (a->hi == hi && a->lo <= lo);
 }
 
+/* Bucket of @key >= dn->lo in the directory node @dn. */
+static __always_inline u32 mt_bkt32(const struct mt_dn32 *dn, u32 key)
+{
+	u32 b;
+
+	if (unlikely(dn->shift == MT_LOG))
+		return key >= dn->piv ? 32 + mt_fls32(key - dn->piv) :
+					32 - mt_fls32(dn->piv - key);
+	b = (key - dn->lo) >> dn->shift;
+	return b > dn->last ? dn->last : b;
+}
+
+/* Bucket of (ah, al) >= dn->lo in the directory node @dn. */
+static __always_inline u32 mt_bkt128(const struct mt_dn128 *dn, u64 ah,
+				     u64 al)
+{
+	u64 dh, dl, b;
+
+	if (unlikely(dn->shift == MT_LOG)) {
+		if (mt_le(&dn->piv, ah, al)) {
+			dl = al - dn->piv.lo;
+			dh = ah - dn->piv.hi - (al < dn->piv.lo);
+			return 128 + (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));
+		}
+		dl = dn->piv.lo - al;
+		dh = dn->piv.hi - ah - (dn->piv.lo < al);
+		return 128 - (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));
+	}
+	dl = al - dn->lo.lo;
+	dh = ah - dn->lo.hi - (al < dn->lo.lo);
+	if (dn->shift >= 64)
+		b = dh >> (dn->shift - 64);
+	else if (dh >> dn->shift)
+		b = dn->last;
+	else if (dn->shift)
+		b = dh << (64 - dn->shift) | dl >> dn->shift;
+	else
+		b = dl;
+	return b > dn->last ? dn->last : (u32)b;
+}
+
 static __always_inline u32 mt_map32(const struct mt_table *t,
 				    const struct mt_map *m, u32 key)
 {
 	const struct mt_kv32 *kv = t->kv32 + m->iv;
 	const struct mt_dn32 *dn;
-	u32 lo = 0, hi = m->n - 1, n, half, d = m->dir, e, b, w;
+	u32 lo = 0, hi = m->n - 1, n, half, d = m->dir, e, w;
 
 	while (d != MT_NONE) {
 		dn = &t->dn32[d];
 		if (key < dn->lo)
 			return kv[dn->before].val;
-		b = (key - dn->lo) >> dn->shift;
-		if (b > dn->last)
-			b = dn->last;
-		e = t->dent[dn->ent + b];
+		e = t->dent[dn->ent + mt_bkt32(dn, key)];
 		if (!(e & MT_CHILD)) {
 			lo = e & MT_IDX;
 			w = e >> MT_WSHIFT;
@@ -173,25 +226,12 @@ static __always_inline u32 mt_map128(const struct mt_table *t,
 	const struct mt_kv128 *kv = t->kv128 + m->iv;
 	const struct mt_dn128 *dn;
 	u32 lo = 0, hi = m->n - 1, n, half, d = m->dir, e, w;
-	u64 dh, dl, b;
 
 	while (d != MT_NONE) {
 		dn = &t->dn128[d];
 		if (!mt_le(&dn->lo, ah, al))
 			return kv[dn->before].val;
-		dl = al - dn->lo.lo;
-		dh = ah - dn->lo.hi - (al < dn->lo.lo);
-		if (dn->shift >= 64)
-			b = dh >> (dn->shift - 64);
-		else if (dh >> dn->shift)
-			b = dn->last;
-		else if (dn->shift)
-			b = dh << (64 - dn->shift) | dl >> dn->shift;
-		else
-			b = dl;
-		if (b > dn->last)
-			b = dn->last;
-		e = t->dent[dn->ent + b];
+		e = t->dent[dn->ent + mt_bkt128(dn, ah, al)];
 		if (!(e & MT_CHILD)) {
 			lo = e & MT_IDX;
 			w = e >> MT_WSHIFT;
@@ -211,18 +251,51 @@ static __always_inline u32 mt_map128(const struct mt_table *t,
 	return kv[lo].val;
 }
 
+/* A slot of a persistent tree that is a child node (not a cell value). */
+static inline bool mt_pchild(u32 v)
+{
+	return v - MT_SMAP < MT_END - MT_SMAP;
+}
+
+/* The value of elementary source interval @idx in the tree whose root is @v. */
+static __always_inline u32 mt_pwalk(const struct mt_table *t, u32 v, u32 sh,
+				    u32 idx)
+{
+	while (mt_pchild(v)) {
+		v = t->pn[v - MT_SMAP + ((idx >> sh) & (MT_PFAN - 1))];
+		sh -= MT_PBITS;
+	}
+	return v;
+}
+
 /* Resolve a cell to a rule, MT_END or MT_CONT | node through its source map. */
 static inline u32 mt_cell(const struct mt_table *t, u32 c,
 			  const struct mt_key *k)
 {
 	const struct mt_smap *s;
+	u32 v;
 
 	if (c < MT_SMAP || c == MT_END)
 		return c;
 	s = &t->smaps[c & ~MT_SMAP];
-	if (k->family == 4)
-		return mt_map32(t, &s->m4, mt_be32(k->saddr));
-	return mt_map128(t, &s->m6, mt_be64(k->saddr), mt_be64(k->saddr + 8));
+	if (k->family == 4) {
+		if (likely(s->m4.n))
+			return mt_map32(t, &s->m4, mt_be32(k->saddr));
+		v = s->m4.iv;
+		if (!mt_pchild(v))
+			return v;
+		return mt_pwalk(t, v, t->psh4,
+				mt_map32(t, &t->src4, mt_be32(k->saddr)));
+	}
+	if (likely(s->m6.n))
+		return mt_map128(t, &s->m6, mt_be64(k->saddr),
+				 mt_be64(k->saddr + 8));
+	v = s->m6.iv;
+	if (!mt_pchild(v))
+		return v;
+	return mt_pwalk(t, v, t->psh6,
+			mt_map128(t, &t->src6, mt_be64(k->saddr),
+				  mt_be64(k->saddr + 8)));
 }
 
 s32 mt_lookup(const struct mt_table *t, const struct mt_key *k)
@@ -286,6 +359,7 @@ void mt_destroy(struct mt_table *t)
 	mt_pfree(t->dn32);
 	mt_pfree(t->dn128);
 	mt_pfree(t->dent);
+	mt_pfree(t->pn);
 	mt_free(t);
 }
 
@@ -345,6 +419,14 @@ struct mt_dwork {
 	u32 a, b, depth;
 };
 
+/*
+ * Work item of a persistent tree assignment: the slot @ref (MT_NONE: the
+ * root) covers the elementary intervals @lo .. @lo + 2^@sh - 1.
+ */
+struct mt_pwork {
+	u32 ref, lo, sh;
+};
+
 struct mt_build {
 	const struct mt_rule *rules;
 	u32 n;
@@ -362,8 +444,6 @@ struct mt_build {
 	u32 nnode, nnode4;
 	u8 *inner;		/* per node: some node has it as parent */
 	u32 *order;		/* nodes by prefix length */
-	u64 catwork, catbudget;	/* long parent lists copied, allowed */
-	u64 nsrcent;		/* source prefixes of all rules */
 	u32 lencnt[130];
 	u32 maxg;
 
@@ -381,6 +461,18 @@ struct mt_build {
 	u32 *lcell;		/* per list offset: its cell, built lazily */
 	u32 lcellcap;
 	u32 lend;		/* the list [END] */
+
+	/* persistent source maps (lists ending in MT_PAR | list) */
+	bool psrc;		/* the elementary source intervals are built */
+	struct mt_addr *sb[2];	/* per family: their sorted starts */
+	u32 nsb[2];
+	u32 psh[2];		/* shift of the root digit */
+	struct mt_map gmap[2];	/* source address -> interval */
+	struct mt_vec pn;	/* u32 tree slots */
+	u32 pmark;		/* slots from here on are private to a build */
+	u32 *lpm;		/* per flat list offset: its persistent smap */
+	struct mt_vec pend;	/* u32: lists waiting for their parent's */
+	struct mt_pwork pw[MT_PWORK];
 
 	struct mt_vec nodes;	/* struct mt_node */
 	struct mt_vec smaps;	/* struct mt_smap */
@@ -888,11 +980,82 @@ static int mt_dir_slot(struct mt_build *b, const struct mt_dwork *cw,
 	return 0;
 }
 
+/* The most starts of kv[a..b] that fall in one bucket of @dn. */
+static u32 mt_run32(const struct mt_kv32 *kv, u32 a, u32 b,
+		    const struct mt_dn32 *dn)
+{
+	u32 i, run = 1, best = 1, prev = mt_bkt32(dn, kv[a].key), x;
+
+	for (i = a + 1; i <= b; i++) {
+		x = mt_bkt32(dn, kv[i].key);
+		run = x == prev ? run + 1 : 1;
+		prev = x;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/*
+ * A node whose linear buckets would leave more than a leaf window in one
+ * bucket is bucketed by scale around its median start instead when that
+ * spreads its starts better (*piv, MT_LOG).
+ */
+static u32 mt_pick32(const struct mt_kv32 *kv, const struct mt_dwork *cw,
+		     u32 shift, u32 nb, u32 *piv)
+{
+	struct mt_dn32 dn = { .lo = kv[cw->a].key, .shift = shift,
+			      .last = nb - 1 };
+	u32 lin;
+
+	if (cw->b - cw->a + 1 <= MT_LEAF)
+		return shift;
+	lin = mt_run32(kv, cw->a, cw->b, &dn);
+	if (lin <= MT_LEAF)
+		return shift;
+	dn.shift = MT_LOG;
+	dn.piv = kv[cw->a + (cw->b - cw->a) / 2].key;
+	if (mt_run32(kv, cw->a, cw->b, &dn) >= lin)
+		return shift;
+	*piv = dn.piv;
+	return MT_LOG;
+}
+
+/* Keys of bucket @j of a scale node around @piv: *bs..*be (empty: bs > be). */
+static void mt_logb32(u32 piv, u32 j, u64 *bs, u64 *be)
+{
+	u64 m, h, f;
+
+	if (j == 32) {
+		*bs = piv;
+		*be = piv;
+	} else if (j < 32) {
+		m = 32 - j;
+		h = 1ULL << (m - 1);
+		f = (1ULL << m) - 1;
+		if (piv < h) {
+			*bs = 0;
+			*be = 0;
+			return;
+		}
+		*be = piv - h;
+		*bs = piv >= f ? piv - f : 0;
+	} else {
+		m = j - 32;
+		*bs = piv + (1ULL << (m - 1));
+		*be = piv + (1ULL << m) - 1;
+		if (*bs > 0xffffffffULL)
+			*bs = 0xffffffffULL;
+		if (*be > 0xffffffffULL)
+			*be = 0xffffffffULL;
+	}
+}
+
 static int mt_dir32(struct mt_build *b, struct mt_map *m)
 {
 	const struct mt_kv32 *kv;
 	struct mt_dn32 *dn;
-	u32 d, first, i, j, g, nb, bits, shift, range, *ent;
+	u32 d, first, i, j, g, nb, bits, shift, range, piv, *ent;
 	u64 bs, be;
 	int ret;
 
@@ -912,6 +1075,10 @@ static int mt_dir32(struct mt_build *b, struct mt_map *m)
 		for (shift = 0; shift < 32 && (range >> shift) >> bits; shift++)
 			;
 		nb = (range >> shift) + 1;
+		piv = 0;
+		shift = mt_pick32(kv, &cw, shift, nb, &piv);
+		if (shift == MT_LOG)
+			nb = 65;
 		ret = mt_vgrow(b, &b->dn32, 1, sizeof(*dn));
 		if (!ret)
 			ret = mt_vgrow(b, &b->dent, nb, sizeof(u32));
@@ -927,12 +1094,17 @@ static int mt_dir32(struct mt_build *b, struct mt_map *m)
 		dn->before = cw.a - 1;
 		dn->ent = b->dent.n;
 		dn->win = 0;
+		dn->piv = piv;
 		ent = (u32 *)b->dent.p + b->dent.n;
 		b->dent.n += nb;
 		i = cw.a;
 		for (j = 0; j < nb; j++) {
-			bs = dn->lo + ((u64)j << shift);
-			be = bs + ((u64)1 << shift) - 1;
+			if (shift == MT_LOG) {
+				mt_logb32(piv, j, &bs, &be);
+			} else {
+				bs = dn->lo + ((u64)j << shift);
+				be = bs + ((u64)1 << shift) - 1;
+			}
 			while (i <= cw.b && kv[i].key <= bs)
 				i++;
 			for (g = i; g <= cw.b && kv[g].key <= be; g++)
@@ -990,12 +1162,90 @@ static void mt_bucket(struct mt_addr *r, const struct mt_addr *lo, u64 j,
 		r->hi = r->lo = ~0ULL;
 }
 
+static u32 mt_run128(const struct mt_kv128 *kv, u32 a, u32 b,
+		     const struct mt_dn128 *dn)
+{
+	u32 i, run = 1, best = 1, x;
+	u32 prev = mt_bkt128(dn, kv[a].key.hi, kv[a].key.lo);
+
+	for (i = a + 1; i <= b; i++) {
+		x = mt_bkt128(dn, kv[i].key.hi, kv[i].key.lo);
+		run = x == prev ? run + 1 : 1;
+		prev = x;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+static u32 mt_pick128(const struct mt_kv128 *kv, const struct mt_dwork *cw,
+		      u32 shift, u32 nb, struct mt_addr *piv)
+{
+	struct mt_dn128 dn = { .lo = kv[cw->a].key, .shift = shift,
+			       .last = nb - 1 };
+	u32 lin;
+
+	if (cw->b - cw->a + 1 <= MT_LEAF)
+		return shift;
+	lin = mt_run128(kv, cw->a, cw->b, &dn);
+	if (lin <= MT_LEAF)
+		return shift;
+	dn.shift = MT_LOG;
+	dn.piv = kv[cw->a + (cw->b - cw->a) / 2].key;
+	if (mt_run128(kv, cw->a, cw->b, &dn) >= lin)
+		return shift;
+	*piv = dn.piv;
+	return MT_LOG;
+}
+
+/* r = a + x, saturating at the top of the address space */
+static void mt_add_sat(struct mt_addr *r, const struct mt_addr *a,
+		       const struct mt_addr *x)
+{
+	r->lo = a->lo + x->lo;
+	r->hi = a->hi + x->hi + (r->lo < x->lo);
+	if (mt_cmp_addr(r, a) < 0)
+		r->hi = r->lo = ~0ULL;
+}
+
+static void mt_logb128(const struct mt_addr *piv, u32 j, struct mt_addr *bs,
+		       struct mt_addr *be)
+{
+	struct mt_addr h, f;
+	u32 m;
+
+	if (j == 128) {
+		*bs = *piv;
+		*be = *piv;
+		return;
+	}
+	m = j < 128 ? 128 - j : j - 128;
+	mt_hostmask(128 - m, &f);	/* 2^m - 1 */
+	mt_hostmask(129 - m, &h);
+	mt_inc(&h);			/* 2^(m - 1) */
+	if (j < 128) {
+		if (mt_cmp_addr(piv, &h) < 0) {
+			bs->hi = bs->lo = 0;
+			*be = *bs;
+			return;
+		}
+		mt_sub(be, piv, &h);
+		if (mt_cmp_addr(piv, &f) >= 0)
+			mt_sub(bs, piv, &f);
+		else
+			bs->hi = bs->lo = 0;
+		return;
+	}
+	mt_add_sat(bs, piv, &h);
+	mt_add_sat(be, piv, &f);
+}
+
 /* The same for 128-bit keys. */
 static int mt_dir128(struct mt_build *b, struct mt_map *m)
 {
 	const struct mt_kv128 *kv;
 	struct mt_dn128 *dn;
-	struct mt_addr range, x, bs, be;
+	struct mt_addr range, x, bs, be, piv;
 	u32 d, first, i, j, g, nb, bits, shift, *ent;
 	int ret;
 
@@ -1019,6 +1269,11 @@ static int mt_dir128(struct mt_build *b, struct mt_map *m)
 		}
 		mt_shr(&x, &range, shift);
 		nb = (u32)x.lo + 1;
+		piv.hi = 0;
+		piv.lo = 0;
+		shift = mt_pick128(kv, &cw, shift, nb, &piv);
+		if (shift == MT_LOG)
+			nb = 257;
 		ret = mt_vgrow(b, &b->dn128, 1, sizeof(*dn));
 		if (!ret)
 			ret = mt_vgrow(b, &b->dent, nb, sizeof(u32));
@@ -1034,16 +1289,21 @@ static int mt_dir128(struct mt_build *b, struct mt_map *m)
 		dn->before = cw.a - 1;
 		dn->ent = b->dent.n;
 		dn->win = 0;
+		dn->piv = piv;
 		ent = (u32 *)b->dent.p + b->dent.n;
 		b->dent.n += nb;
 		i = cw.a;
 		for (j = 0; j < nb; j++) {
-			mt_bucket(&bs, &dn->lo, j, shift);
-			mt_bucket(&be, &dn->lo, (u64)j + 1, shift);
-			if (be.lo-- == 0)
-				be.hi--;
-			if (j == nb - 1)
-				be.hi = be.lo = ~0ULL;
+			if (shift == MT_LOG) {
+				mt_logb128(&piv, j, &bs, &be);
+			} else {
+				mt_bucket(&bs, &dn->lo, j, shift);
+				mt_bucket(&be, &dn->lo, (u64)j + 1, shift);
+				if (be.lo-- == 0)
+					be.hi--;
+				if (j == nb - 1)
+					be.hi = be.lo = ~0ULL;
+			}
 			while (i <= cw.b && mt_cmp_addr(&kv[i].key, &bs) <= 0)
 				i++;
 			for (g = i; g <= cw.b && mt_cmp_addr(&kv[g].key, &be) <= 0;
@@ -1354,6 +1614,12 @@ static int mt_own_segs(struct mt_build *b, u32 node, u32 proto)
 	return 0;
 }
 
+/* A list terminator that continues in another list (persistent source maps). */
+static inline bool mt_is_par(u32 term)
+{
+	return (term & MT_PAR) && term != MT_END;
+}
+
 /* Append (start, val) to the map being built in b->kv32, merging repeats. */
 static int mt_put32(struct mt_build *b, const struct mt_map *m, u32 start,
 		    u32 val)
@@ -1424,10 +1690,13 @@ static int mt_node_map(struct mt_build *b, u32 node, u32 pi, u32 base,
 			bl_p = (u32 *)b->lst.p + bl;
 			len = ol[0];
 			blen = bl_p[0];
-			if (blen > MT_CAT_MAX &&
-			    b->catwork + blen > b->catbudget) {
-				/* a long list is not copied: continue in it */
-				ret = mt_intern(b, ol + 1, len, MT_CONT | base,
+			if (blen > MT_CAT_MAX || mt_is_par(bl_p[1])) {
+				/*
+				 * A long list is not copied: the node's rules
+				 * then the base list, whose persistent source
+				 * map the node's will extend.
+				 */
+				ret = mt_intern(b, ol + 1, len, MT_PAR | bl,
 						&list);
 				goto put;
 			}
@@ -1440,8 +1709,6 @@ static int mt_node_map(struct mt_build *b, u32 node, u32 pi, u32 base,
 			bl_p = (u32 *)b->lst.p + bl;
 			memcpy(l, ol + 1, (size_t)len * sizeof(u32));
 			memcpy(l + len, bl_p + 2, (size_t)blen * sizeof(u32));
-			if (blen > MT_CAT_MAX)
-				b->catwork += blen;
 			ret = mt_intern(b, l, len + blen, bl_p[1], &list);
 		}
 put:
@@ -1609,6 +1876,311 @@ static int mt_smap_fam(struct mt_build *b, u32 lo, u32 fam, struct mt_map *m)
 	return mt_dir128(b, m);
 }
 
+/*
+ * Persistent source maps. A list that ends in MT_PAR | base (the node's own
+ * restricted rules, then a long list of its parent) does not get a source
+ * map of its own: its map is the base list's with the own rules' sources
+ * assigned over it, and shares everything else with it. Such maps are trees
+ * over the table's elementary source intervals (the cuts of all source
+ * prefixes of a family, numbered 0..nsb - 1): a node has MT_PFAN slots,
+ * each a cell value for its whole range or a child node; the tree shape is
+ * fixed by nsb, so an assignment copies at most two nodes per level (the
+ * ends of the range) and never rebalances.
+ */
+static void mt_msort_addr(struct mt_addr *a, struct mt_addr *tmp, u32 n)
+{
+	struct mt_addr *src = a, *dst = tmp, *t;
+	u32 i, x, y, k, m, r;
+	u64 w;
+
+	for (w = 1; w < n; w *= 2) {
+		for (i = 0; i < n; i = r) {
+			m = i + w < n ? i + w : n;
+			r = i + 2 * w < n ? i + 2 * w : n;
+			for (x = i, y = m, k = i; x < m && y < r;)
+				dst[k++] = mt_cmp_addr(&src[y], &src[x]) < 0 ?
+					   src[y++] : src[x++];
+			while (x < m)
+				dst[k++] = src[x++];
+			while (y < r)
+				dst[k++] = src[y++];
+		}
+		t = src;
+		src = dst;
+		dst = t;
+		mt_resched();
+	}
+	if (src != a)
+		memcpy(a, src, (size_t)n * sizeof(*a));
+}
+
+/*
+ * The elementary source intervals of family @fi (0: IPv4, 1: IPv6): the
+ * sorted distinct starts and ends + 1 of every source prefix, and 0; the
+ * map from a source address to its interval; the tree depth.
+ */
+static int mt_src_cuts(struct mt_build *b, u32 fi)
+{
+	u32 fam = fi ? 6 : 4, i, j, k = 0, ns = 0, d;
+	const struct mt_rule *r;
+	struct mt_addr *a, *tmp, hm;
+	int ret;
+
+	for (i = 0; i < b->n; i++) {
+		r = &b->rules[i];
+		for (j = 0; j < r->n_src; j++)
+			ns += r->src[j].family == fam;
+	}
+	ret = mt_charge(b, 2 * (u64)ns + 1);
+	if (ret)
+		return ret;
+	a = mt_balloc(b, (2 * (size_t)ns + 1) * sizeof(*a));
+	tmp = mt_balloc(b, (2 * (size_t)ns + 1) * sizeof(*a));
+	if (!a || !tmp) {
+		mt_bfree(b, a);
+		mt_bfree(b, tmp);
+		return -ENOMEM;
+	}
+	a[k].hi = 0;
+	a[k++].lo = 0;
+	for (i = 0; i < b->n; i++) {
+		r = &b->rules[i];
+		for (j = 0; j < r->n_src; j++) {
+			if (r->src[j].family != fam)
+				continue;
+			mt_addr_of(&r->src[j], &a[k]);
+			mt_hostmask(r->src[j].len, &hm);
+			a[k + 1].hi = a[k].hi | hm.hi;
+			a[k + 1].lo = a[k].lo | hm.lo;
+			k++;
+			if (!mt_is_max(&a[k]))
+				mt_inc(&a[k++]);
+		}
+	}
+	mt_msort_addr(a, tmp, k);
+	mt_bfree(b, tmp);
+	for (i = 1, j = 1; i < k; i++)
+		if (mt_cmp_addr(&a[i], &a[j - 1]))
+			a[j++] = a[i];
+	b->sb[fi] = a;
+	b->nsb[fi] = j;
+	for (d = 1; d < 32 / MT_PBITS && (1ULL << (d * MT_PBITS)) < j; d++)
+		;
+	if ((1ULL << (d * MT_PBITS)) < j) {
+		b->err = "too many source prefixes";
+		return -E2BIG;
+	}
+	b->psh[fi] = (d - 1) * MT_PBITS;
+
+	b->gmap[fi].iv = fi ? b->kv128.n : b->kv32.n;
+	b->gmap[fi].n = 0;
+	for (i = 0; i < j; i++) {
+		ret = mt_put(b, &b->gmap[fi], fam, &b->sb[fi][i], i);
+		if (ret)
+			return ret;
+	}
+	if (!fi) {
+		b->gmap[fi].n = b->kv32.n - b->gmap[fi].iv;
+		return mt_dir32(b, &b->gmap[fi]);
+	}
+	b->gmap[fi].n = b->kv128.n - b->gmap[fi].iv;
+	return mt_dir128(b, &b->gmap[fi]);
+}
+
+/* The elementary interval of family @fi holding the address @a. */
+static u32 mt_src_idx(const struct mt_build *b, u32 fi, const struct mt_addr *a)
+{
+	const struct mt_addr *s = b->sb[fi];
+	u32 lo = 0, n, half;
+
+	for (n = b->nsb[fi]; n > 1; n -= half) {
+		half = n >> 1;
+		if (mt_cmp_addr(&s[lo + half], a) <= 0)
+			lo += half;
+	}
+	return lo;
+}
+
+/*
+ * Assign @v to the elementary intervals @a..@z in the tree of family @fi
+ * whose root slot is *@root. Nodes from slot b->pmark on belong to the
+ * map being built and are written in place; older ones are shared and are
+ * copied first (path copying). No recursion: a stack of partly covered
+ * slots, at most two per level.
+ */
+static int mt_passign(struct mt_build *b, u32 fi, u32 *root, u32 a, u32 z,
+		      u32 v)
+{
+	struct mt_pwork *w = b->pw, cw;
+	u32 sp = 0, cur, node, k, clo, chi, csh, *slot;
+	int ret;
+
+	w[sp].ref = MT_NONE;
+	w[sp].lo = 0;
+	w[sp++].sh = b->psh[fi] + MT_PBITS;
+	while (sp) {
+		cw = w[--sp];
+		cur = cw.ref == MT_NONE ? *root : ((u32 *)b->pn.p)[cw.ref];
+		if (mt_pchild(cur) && cur - MT_SMAP >= b->pmark) {
+			node = cur - MT_SMAP;
+		} else {
+			ret = mt_vgrow(b, &b->pn, MT_PFAN, sizeof(u32));
+			if (!ret)
+				ret = mt_charge(b, MT_PFAN);
+			if (ret)
+				return ret;
+			node = b->pn.n;
+			slot = (u32 *)b->pn.p + node;
+			if (mt_pchild(cur))
+				memcpy(slot, (u32 *)b->pn.p + (cur - MT_SMAP),
+				       MT_PFAN * sizeof(u32));
+			else
+				for (k = 0; k < MT_PFAN; k++)
+					slot[k] = cur;
+			b->pn.n += MT_PFAN;
+			if (cw.ref == MT_NONE)
+				*root = MT_SMAP | node;
+			else
+				((u32 *)b->pn.p)[cw.ref] = MT_SMAP | node;
+		}
+		csh = cw.sh - MT_PBITS;
+		slot = (u32 *)b->pn.p + node;
+		for (k = 0; k < MT_PFAN; k++) {
+			clo = cw.lo + (k << csh);
+			chi = clo + ((1U << csh) - 1);
+			if (chi < a || clo > z)
+				continue;
+			if (a <= clo && chi <= z) {
+				slot[k] = v;
+				continue;
+			}
+			if (sp >= MT_PWORK) {
+				b->err = "compile failed (source tree)";
+				return -EINVAL;
+			}
+			w[sp].ref = node + k;
+			w[sp].lo = clo;
+			w[sp++].sh = csh;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Assign the rules of the list at @lo (best first) over the trees @root[2],
+ * worst first so that the best wins, and store the result as a new source
+ * map: *idx.
+ */
+static int mt_pm_over(struct mt_build *b, u32 lo, u32 *root, u32 *idx)
+{
+	const struct mt_rule *r;
+	struct mt_addr a, hm;
+	struct mt_smap *s;
+	u32 i, j, n, fi, rule, x, y;
+	int ret;
+
+	b->pmark = b->pn.n;
+	n = ((const u32 *)b->lst.p)[lo];
+	for (i = n; i-- > 0;) {
+		rule = ((const u32 *)b->lst.p)[lo + 2 + i];
+		r = &b->rules[rule];
+		for (j = 0; j < r->n_src; j++) {
+			fi = r->src[j].family == 6;
+			mt_addr_of(&r->src[j], &a);
+			x = mt_src_idx(b, fi, &a);
+			mt_hostmask(r->src[j].len, &hm);
+			a.hi |= hm.hi;
+			a.lo |= hm.lo;
+			y = mt_src_idx(b, fi, &a);
+			ret = mt_passign(b, fi, &root[fi], x, y, rule);
+			if (ret)
+				return ret;
+		}
+		if (!(i & 1023))
+			mt_resched();
+	}
+	ret = mt_vgrow(b, &b->smaps, 1, sizeof(*s));
+	if (ret)
+		return ret;
+	*idx = b->smaps.n++;
+	if (*idx >= ~MT_SMAP) {
+		b->err = "compiled table too large (source maps)";
+		return -E2BIG;
+	}
+	s = (struct mt_smap *)b->smaps.p + *idx;
+	s->m4.n = 0;
+	s->m4.iv = root[0];
+	s->m4.dir = MT_NONE;
+	s->m6.n = 0;
+	s->m6.iv = root[1];
+	s->m6.dir = MT_NONE;
+	return 0;
+}
+
+/*
+ * The cell of the list at @lo, which ends in MT_PAR | base: a persistent
+ * source map over the base list's. The chain of bases whose maps do not
+ * exist yet is walked first (no recursion), down to a list that has a
+ * persistent map or a flat list (whose persistent form is built from its
+ * rules and kept in b->lpm), then the maps are built back up.
+ */
+static int mt_pm_cell(struct mt_build *b, u32 lo, u32 *cell)
+{
+	const struct mt_smap *s;
+	u32 x = lo, idx, root[2], term;
+	int ret;
+
+	if (!b->psrc) {
+		ret = mt_src_cuts(b, 0);
+		if (!ret)
+			ret = mt_src_cuts(b, 1);
+		if (ret)
+			return ret;
+		b->psrc = true;
+	}
+	b->pend.n = 0;
+	for (;;) {
+		term = ((const u32 *)b->lst.p)[x + 1];
+		if (!mt_is_par(term) || b->lcell[x] != MT_NONE)
+			break;
+		ret = mt_vgrow(b, &b->pend, 1, sizeof(u32));
+		if (ret)
+			return ret;
+		((u32 *)b->pend.p)[b->pend.n++] = x;
+		x = term & ~MT_PAR;
+	}
+	if (mt_is_par(term)) {
+		idx = b->lcell[x] & ~MT_SMAP;
+	} else {
+		if (!b->lpm) {
+			b->lpm = mt_balloc(b, (size_t)b->lcellcap * sizeof(u32));
+			if (!b->lpm)
+				return -ENOMEM;
+			memset(b->lpm, 0xff, (size_t)b->lcellcap * sizeof(u32));
+		}
+		if (b->lpm[x] == MT_NONE) {
+			root[0] = term;
+			root[1] = term;
+			ret = mt_pm_over(b, x, root, &b->lpm[x]);
+			if (ret)
+				return ret;
+		}
+		idx = b->lpm[x];
+	}
+	while (b->pend.n) {
+		x = ((u32 *)b->pend.p)[--b->pend.n];
+		s = (const struct mt_smap *)b->smaps.p + idx;
+		root[0] = s->m4.iv;
+		root[1] = s->m6.iv;
+		ret = mt_pm_over(b, x, root, &idx);
+		if (ret)
+			return ret;
+		b->lcell[x] = MT_SMAP | idx;
+	}
+	*cell = b->lcell[lo];
+	return 0;
+}
+
 /* The cell of the list at @lo: its terminator, or a new source map. */
 static int mt_list_cell(struct mt_build *b, u32 lo, u32 *cell)
 {
@@ -1625,6 +2197,8 @@ static int mt_list_cell(struct mt_build *b, u32 lo, u32 *cell)
 		*cell = b->lcell[lo];
 		return 0;
 	}
+	if (mt_is_par(l[1]))
+		return mt_pm_cell(b, lo, cell);
 	ret = mt_vgrow(b, &b->smaps, 1, sizeof(*s));
 	if (ret)
 		return ret;
@@ -1692,8 +2266,6 @@ static int mt_build_nodes(struct mt_build *b)
 		cnt[k] += cnt[k - 1];
 	for (i = 0; i < b->nnode; i++)
 		b->order[cnt[b->dst[b->bn[i].dst].len]++] = i;
-	b->catwork = 0;
-	b->catbudget = MT_CAT_BUDGET + MT_CAT_PER_SRC * (u64)b->nsrcent;
 	for (k = 0; k < b->nnode; k++) {
 		i = b->order[k];
 		par = b->bn[i].parent;
@@ -1794,6 +2366,8 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 		ret = mt_vtrim(b, &b->dn128, sizeof(struct mt_dn128));
 	if (!ret)
 		ret = mt_vtrim(b, &b->dent, sizeof(u32));
+	if (!ret)
+		ret = mt_vtrim(b, &b->pn, sizeof(u32));
 	if (ret)
 		return ret;
 	t->size = mt_vbytes(&b->nodes, sizeof(struct mt_node)) +
@@ -1802,7 +2376,8 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 		  mt_vbytes(&b->kv128, sizeof(struct mt_kv128)) +
 		  mt_vbytes(&b->dn32, sizeof(struct mt_dn32)) +
 		  mt_vbytes(&b->dn128, sizeof(struct mt_dn128)) +
-		  mt_vbytes(&b->dent, sizeof(u32));
+		  mt_vbytes(&b->dent, sizeof(u32)) +
+		  mt_vbytes(&b->pn, sizeof(u32));
 	if (t->size > MT_MAX_BYTES) {
 		b->err = "compiled table too large";
 		return -E2BIG;
@@ -1814,6 +2389,12 @@ static int mt_pack(struct mt_build *b, struct mt_table *t)
 	t->dn32 = b->dn32.p;
 	t->dn128 = b->dn128.p;
 	t->dent = b->dent.p;
+	t->pn = b->pn.p;
+	t->src4 = b->gmap[0];
+	t->src6 = b->gmap[1];
+	t->psh4 = b->psh[0];
+	t->psh6 = b->psh[1];
+	b->pn.p = NULL;
 	b->nodes.p = NULL;
 	b->smaps.p = NULL;
 	b->kv32.p = NULL;
@@ -1849,6 +2430,11 @@ static void mt_build_free(struct mt_build *b)
 	mt_bfree(b, b->dn32.p);
 	mt_bfree(b, b->dn128.p);
 	mt_bfree(b, b->dent.p);
+	mt_bfree(b, b->pn.p);
+	mt_bfree(b, b->sb[0]);
+	mt_bfree(b, b->sb[1]);
+	mt_bfree(b, b->lpm);
+	mt_bfree(b, b->pend.p);
 	mt_bfree(b, b->dwork.p);
 	mt_bfree(b, b->sit.p);
 	mt_bfree(b, b->stk);
@@ -1874,7 +2460,6 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 	ret = mt_validate(b, &nent, &maxsrc, &nsrc);
 	if (ret)
 		return ret;
-	b->nsrcent = nsrc;
 
 	b->stamp = mt_balloc(b, ((size_t)b->n + 1) * sizeof(*b->stamp));
 	if (!b->stamp)

@@ -17,6 +17,18 @@
 #include <linux/sort.h>
 #include <linux/sched.h>
 #include <linux/string.h>
+#include <linux/bitops.h>
+
+/* Bit length: 0 for 0, else the position of the highest set bit (1..32/64). */
+static inline u32 mt_fls32(u32 x)
+{
+	return fls(x);
+}
+
+static inline u32 mt_fls64(u64 x)
+{
+	return fls64(x);
+}
 
 static inline void *mt_alloc(size_t size)
 {
@@ -59,6 +71,16 @@ typedef uint64_t u64;
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 #endif
+
+static inline u32 mt_fls32(u32 x)
+{
+	return x ? 32 - (u32)__builtin_clz(x) : 0;
+}
+
+static inline u32 mt_fls64(u64 x)
+{
+	return x ? 64 - (u32)__builtin_clzll(x) : 0;
+}
 
 static inline void *mt_alloc(size_t size)
 {

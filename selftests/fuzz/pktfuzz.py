@@ -80,7 +80,7 @@ def core_intercepts():
 def extra_intercepts(rnd, base_id):
     """Random intercepts that never change a reference packet's fate:
     10.11.0.0/16 and fd11::/32, and ports of the core prefixes that no
-    reference packet uses (6000-6999)."""
+    reference packet uses (6000-6999); policy drop, pass or reject."""
     out = []
     for k in range(rnd.randrange(0, 40)):
         if rnd.random() < 0.5:
@@ -97,7 +97,7 @@ def extra_intercepts(rnd, base_id):
             prts = ((lo, lo + rnd.randrange(0, 99)),)
         out.append(intercept(base_id + k, "x%d" % (base_id + k),
                              protos=rnd.choice((PROTO_UDP, PROTO_TCP, PROTO_UDP | PROTO_TCP)),
-                             dsts=dsts, prts=prts, policy=rnd.choice((0, 1))))
+                             dsts=dsts, prts=prts, policy=rnd.choice((0, 1, 2))))
     return out
 
 

@@ -89,7 +89,11 @@ mutants=(
 	's/if (sp \&\& b->stk\[2 \* sp - 1\] < k)/if (0)/'
 	's/\t\tp = 1;/\t\tp = 0;/'
 	's/if (!++a->lo)/if (!++a->lo \&\& 0)/'
-	's/ret = mt_intern(b, ol + 1, len, MT_CONT | base,/ret = mt_intern(b, ol + 1, len, bl_p[1],/'
+	's/ret = mt_intern(b, ol + 1, len, MT_PAR | bl,/ret = mt_intern(b, ol + 1, len, bl_p[1],/'
+	's/if (mt_pchild(cur) \&\& cur - MT_SMAP >= b->pmark) {/if (mt_pchild(cur)) {/'
+	's/for (i = n; i-- > 0;) {/for (i = 0; i < n; i++) {/'
+	's/32 - mt_fls32(dn->piv - key);/31 - mt_fls32(dn->piv - key);/'
+	's/return 128 - (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));/return 127 - (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));/'
 )
 caught=0
 for i in "${!mutants[@]}"; do

@@ -15,6 +15,10 @@
  *   overlap  n intercepts on one destination whose port ranges all contain
  *            port 5060, half tcp and half udp, half restricted to a source
  *   dense    n host destinations packed in one small region
+ *   nestx    nest with variations: chains of 33 nested destinations (/0../32
+ *            or /0../128 by 4) of both families, per level different port
+ *            ranges and protocols, overlapping source prefixes of both
+ *            families (some rules two), a few unrestricted levels
  *
  * Randomness: the caller's PRNG state (xorshift64*), so the benchmark and the
  * tests reproduce the same tables from a seed.
@@ -28,10 +32,10 @@
 #include "kmod/matcher.h"
 
 enum sh_kind { SH_SRC, SH_SRCNEST, SH_NEST, SH_PORTS, SH_OVERLAP, SH_DENSE,
-	       SH_N };
+	       SH_NESTX, SH_N };
 
 static const char *const sh_names[SH_N] = {
-	"src", "srcnest", "nest", "ports", "overlap", "dense",
+	"src", "srcnest", "nest", "ports", "overlap", "dense", "nestx",
 };
 
 struct sh_table {
@@ -125,7 +129,42 @@ static inline u32 sh_levels(int kind, int v6)
 {
 	if (kind == SH_NEST)
 		return v6 ? 129 : 33;
+	if (kind == SH_NESTX)
+		return 33;
 	return 25;		/* SH_SRCNEST */
+}
+
+/* nestx: chain @c is of the table's family, every third of the other one. */
+static inline int sh_nestx_v6(int v6, u32 c)
+{
+	return c % 3 == 2 ? !v6 : v6;
+}
+
+/* nestx: a hash of intercept @i, for its variations. */
+static inline u32 sh_mix(u32 i)
+{
+	u32 h = i * 0x9e3779b1U;
+
+	h ^= h >> 15;
+	h *= 0x85ebca77U;
+	return h ^ (h >> 13);
+}
+
+/*
+ * nestx: source prefix of intercept @i (family @v6): one of 48 hosts of
+ * sh_src_addr, widened to a prefix of one of five lengths, so that the
+ * sources of different intercepts nest and repeat.
+ */
+static inline void sh_nestx_src(struct mt_prefix *p, int v6, u32 h)
+{
+	static const u8 l4[5] = { 12, 20, 24, 30, 32 };
+	static const u8 l6[5] = { 32, 64, 100, 124, 128 };
+	u8 a[16];
+
+	sh_src_addr(v6, h % 48, a);
+	sh_host(p, v6, a);
+	p->len = v6 ? l6[(h >> 8) % 5] : l4[(h >> 8) % 5];
+	sh_mask(p);
 }
 
 static inline u32 sh_srcnest_len(int v6, u32 level)
@@ -144,7 +183,7 @@ static inline int sh_table(u64 *s, struct sh_table *t, int kind, int v6,
 
 	memset(t, 0, sizeof(*t));
 	t->r = calloc(n ? n : 1, sizeof(*t->r));
-	t->pfx = calloc((size_t)(n ? n : 1) * 2, sizeof(*t->pfx));
+	t->pfx = calloc((size_t)(n ? n : 1) * 3, sizeof(*t->pfx));
 	t->ports = calloc(n ? n : 1, sizeof(*t->ports));
 	if (!t->r || !t->pfx || !t->ports)
 		return -1;
@@ -211,6 +250,36 @@ static inline int sh_table(u64 *s, struct sh_table *t, int kind, int v6,
 				r->src = &t->pfx[np];
 				sh_src_addr(v6, i, a);
 				sh_host(&t->pfx[np++], v6, a);
+			}
+			break;
+		}
+		case SH_NESTX: {
+			u32 h = sh_mix(i), c = i / 33, lv = i % 33;
+			int f6 = sh_nestx_v6(v6, c);
+
+			sh_chain(s, f6, c, d->addr);
+			d->family = f6 ? 6 : 4;
+			d->len = (u8)(f6 ? 4 * lv : lv);
+			sh_mask(d);
+			pr->lo = (u16)(5060 - (h & 3));
+			pr->hi = (u16)(5060 + ((h >> 2) % 3));
+			if ((h >> 4) % 5 == 0) {	/* elsewhere: 5061..5070 */
+				pr->lo = 5061;
+				pr->hi = 5070;
+			}
+			r->protos = (h >> 12) % 4 == 0 ? MT_PROTO_TCP :
+				    (h >> 12) % 4 == 1 ? MT_PROTO_TCP | MT_PROTO_UDP :
+				    MT_PROTO_UDP;
+			if ((h >> 16) % 13 == 12)
+				break;		/* unrestricted */
+			r->src = &t->pfx[np];
+			r->n_src = 1;
+			/* one in seven of the other family, one in five both */
+			sh_nestx_src(&t->pfx[np++], (h >> 20) % 7 ? f6 : !f6,
+				     h >> 3);
+			if ((h >> 24) % 5 == 0) {
+				r->n_src = 2;
+				sh_nestx_src(&t->pfx[np++], !f6, h >> 7);
 			}
 			break;
 		}
@@ -290,6 +359,29 @@ static inline void sh_key(u64 *s, const struct sh_table *t, struct mt_key *k,
 		if (hit && r->n_src)
 			memcpy(sa, r->src[0].addr, 16);
 		break;
+	case SH_NESTX: {
+		const struct mt_prefix *sp = r->n_src ? &r->src[0] : NULL;
+
+		v6 = r->dst[0].family == 6;
+		k->family = v6 ? 6 : 4;
+		sh_chain(s, v6, i / 33, da);
+		k->proto = r->protos == MT_PROTO_TCP ? MT_PROTO_TCP :
+			   r->protos == MT_PROTO_UDP ? MT_PROTO_UDP : k->proto;
+		k->dport = (u16)(5058 + sh_below(s, 14));
+		for (j = 0; j < 16; j++)
+			sa[j] = (u8)sh_rnd(s);
+		if (!v6)
+			memset(sa + 4, 0, 12);
+		/* hit: the low bits of one of the 48 source hosts */
+		if (sp && sp->family == k->family && hit) {
+			sh_src_addr(v6, sh_below(s, 48), sa);
+			if (sh_below(s, 2))
+				memcpy(sa, sp->addr, v6 ? 16 : 4);
+		} else if (hit) {
+			sh_src_addr(v6, sh_below(s, 48), sa);
+		}
+		break;
+	}
 	default:	/* SH_DENSE */
 		memcpy(da, r->dst[0].addr, 16);
 		if (!hit)

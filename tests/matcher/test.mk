@@ -26,7 +26,7 @@ $(MT_O)/diff: $(TOP)/tests/matcher/diff.c $(MT_DEPS)
 # differential test reaches the paths large tables take (child directories,
 # depth-limited windows, MT_CONT hops, an exhausted copy budget).
 MT_STRESS := -DMT_LEAF=2 -DMT_DIR_DEPTH=1 -DMT_COPY_MAX=1 -DMT_CAT_MAX=2 \
-	-DMT_CAT_BUDGET=8 -DMT_CAT_PER_SRC=0
+	-DMT_PBITS=1
 $(MT_O)/diff-stress: $(TOP)/tests/matcher/diff.c $(MT_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(MT_STRESS) -o $@ $< $(MT_SRC)

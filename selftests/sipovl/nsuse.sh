@@ -11,9 +11,9 @@
 #    and its open transactions) is bounded by the module parameter
 #    max_ns_bytes: growing a transaction or the table past it fails with
 #    E2BIG and a message naming the limit. Run as an unprivileged user in
-#    `unshare -Urn` where user namespaces can be created; the VM guest runs
-#    chrooted, where unshare(CLONE_NEWUSER) fails (EPERM): then as root in a
-#    fresh namespace (the bound does not depend on who asks).
+#    `unshare -Urn` (the VM guest switches to its root, so it may create user
+#    namespaces); where that fails (a chroot: EPERM) as root in a fresh
+#    namespace (the bound does not depend on who asks).
 source "$(dirname "$0")/../lib.sh"
 require_root
 require_cmd python3 setpriv unshare ping
@@ -93,7 +93,7 @@ if setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Urn true 2>/dev/n
 	how=(setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Urn)
 	who="unprivileged, in unshare -Urn"
 else
-	diag "user namespaces cannot be created here (chrooted guest): as root in a fresh namespace"
+	diag "user namespaces cannot be created here (a chroot?): as root in a fresh namespace"
 	setup_ns M
 	how=(ip netns exec "$M")
 	who="fresh namespace"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Guest half of the VM runner: runs inside the VM, chrooted into the host's
+# Guest half of the VM runner: runs inside the VM, switched to the host's
 # root (see selftests/vm/init), with the run's results directory writable at
 # /run/sipovl-vm. Never run this on the host.
 #

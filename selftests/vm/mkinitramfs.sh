@@ -40,8 +40,8 @@ mkdir -p "$stage"/{bin,sbin,dev,proc,sys,host,mnt,lib/modules}
 cp "$busybox" "$stage/bin/busybox"
 cp "$here/init" "$stage/init"
 chmod 755 "$stage/init"
-# The kernel runs /sbin/modprobe (module autoloading: veth, nfnetlink, ...) in
-# the initramfs root, not in the chroot the tests run in: forward it there.
+# Module autoloading (the kernel's /sbin/modprobe) before init switches to
+# the host root (none is expected): forwarded there.
 printf '#!/bin/sh\nexec /bin/chroot /host /sbin/modprobe "$@"\n' >"$stage/sbin/modprobe"
 chmod 755 "$stage/sbin/modprobe"
 if [ "$moddir" != "/lib/modules/$kver" ]; then

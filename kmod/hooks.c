@@ -51,6 +51,15 @@
 #include "steer.h"
 #include "table.h"
 
+#define CREATE_TRACE_POINTS
+#include "sipovl_trace.h"
+
+/* The hook's device: ingress in PREROUTING, egress in LOCAL_OUT. */
+static const struct net_device *hook_dev(const struct nf_hook_state *state)
+{
+	return state->in ? state->in : state->out;
+}
+
 /*
  * The socket owning this packet's flow (connected UDP, established, request
  * or TIME_WAIT TCP), with a reference, or NULL. A SYN hitting a TIME_WAIT
@@ -208,6 +217,7 @@ static unsigned int apply_policy(struct sipovl_net *sn,
 	ic_count(ic, SIPOVL_IS_DROPS, 1);
 	sipovl_gstat_inc(sn, SIPOVL_GS_DROPPED);
 	sipovl_gstat_inc(sn, reason);
+	trace_sipovl_drop(skb, p, hook_dev(state), reason);
 	return NF_DROP;
 }
 
@@ -378,12 +388,14 @@ static unsigned int prerouting(struct sipovl_net *sn, struct sk_buff *skb,
 		if (pkt_src_martian(&p)) {
 			sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROP_MARTIAN);
+			trace_sipovl_drop(skb, &p, state->in, SIPOVL_GS_DROP_MARTIAN);
 			goto drop;
 		}
 		if (!sipovl_pkt_rpf_ok(state->net, skb, &p, state->in)) {
 			if (f == SIPOVL_F6)
 				sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 			sipovl_gstat_inc(sn, SIPOVL_GS_DROP_RP_FILTER);
+			trace_sipovl_drop(skb, &p, state->in, SIPOVL_GS_DROP_RP_FILTER);
 			goto drop;
 		}
 		sk = sipovl_socket_get(sn, f, p.p,
@@ -423,6 +435,7 @@ drop:
 spoofed:
 	sipovl_gstat_inc(sn, SIPOVL_GS_ERRORS);
 	sipovl_gstat_inc(sn, SIPOVL_GS_DROP_LOCAL_SRC);
+	trace_sipovl_drop(skb, &p, state->in, SIPOVL_GS_DROP_LOCAL_SRC);
 	return NF_DROP;
 }
 
@@ -499,6 +512,7 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 		 */
 		if (sk_transparent_inet(owner) && !skb_src_local(net, skb, f, state->out)) {
 			sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+			trace_sipovl_drop(skb, NULL, state->out, SIPOVL_GS_SRC_DENIED);
 			return NF_DROP;
 		}
 		return NF_ACCEPT;
@@ -515,12 +529,14 @@ static unsigned int local_out(struct sipovl_net *sn, struct sk_buff *skb,
 			return NF_ACCEPT;
 		}
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+		trace_sipovl_drop(skb, &p, state->out, SIPOVL_GS_SRC_DENIED);
 		return NF_DROP;
 	}
 	if (owner && sk_fullsock(owner) &&
 	    (owner->sk_family == AF_INET || owner->sk_family == AF_INET6) &&
 	    src_usurped(sn, net, owner, &p, state->out)) {
 		sipovl_gstat_inc(sn, SIPOVL_GS_SRC_DENIED);
+		trace_sipovl_drop(skb, &p, state->out, SIPOVL_GS_SRC_DENIED);
 		return NF_DROP;
 	}
 	if (pkt_dst_special(&p))

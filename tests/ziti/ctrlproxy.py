@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """A fault proxy in front of the controller's port (edge client API) for the fault soak.
 
-  ctrlproxy.py LISTEN_PORT UPSTREAM_PORT DIR CERT KEY [ALT_NAME ALT_CERT]
+  ctrlproxy.py LISTEN_ADDR LISTEN_PORT UPSTREAM_PORT DIR CERT KEY [ALT_NAME ALT_CERT]
 
-Listens on 127.0.0.1:LISTEN_PORT. The mode is the first word of DIR/mode (written by the
+Listens on LISTEN_ADDR:LISTEN_PORT (an IPv6 address like ::1 too: the controller's own port
+on ::1, for clients whose Host header must name a port the controller serves, as its OIDC
+issuer check wants). The mode is the first word of DIR/mode (written by the
 test, read every 50 ms and at each accepted connection):
 
   pass   every connection is relayed to 127.0.0.1:UPSTREAM_PORT byte for byte (TLS end to
@@ -17,6 +19,8 @@ test, read every 50 ms and at each accepted connection):
                   "503 Service Unavailable" in the controller's error format
            stall  accepted, read and never answered (a black hole: the client's request
                   times out) until the mode changes back to pass, then reset
+  503    as fail, but every new connection is answered 503 (the controller refusing every
+         request; an OIDC token refresh answered so is a refused refresh)
 
 DIR/proxy.log gets a line per connection: "<ms> <action> [<method> <path>]", and a line
 "<ms> mode <mode>" for each change seen.
@@ -29,10 +33,10 @@ import sys
 import threading
 import time
 
-lport, uport, d = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-cert, key = sys.argv[4], sys.argv[5]
-alt_name = sys.argv[6] if len(sys.argv) > 7 else None
-alt_cert = sys.argv[7] if len(sys.argv) > 7 else None
+laddr, lport, uport, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+cert, key = sys.argv[5], sys.argv[6]
+alt_name = sys.argv[7] if len(sys.argv) > 8 else None
+alt_cert = sys.argv[8] if len(sys.argv) > 8 else None
 
 lock = threading.Lock()
 relayed = set()   # sockets of relayed connections (both ends)
@@ -179,7 +183,7 @@ def watch():
         if m != mode:
             with lock:
                 mode = m
-                victims = list(relayed) if m == 'fail' else list(stalled)
+                victims = list(relayed) if m != 'pass' else list(stalled)
                 relayed.difference_update(victims)
                 stalled.difference_update(victims)
             log('mode %s (%d connections reset)' % (m, len(victims)))
@@ -190,9 +194,9 @@ def watch():
 
 def main():
     global turn
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = socket.socket(socket.AF_INET6 if ':' in laddr else socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(('127.0.0.1', lport))
+    ls.bind((laddr, lport))
     ls.listen(64)
     threading.Thread(target=watch, daemon=True).start()
     open(os.path.join(d, 'ready'), 'w').close()
@@ -203,7 +207,9 @@ def main():
             k = turn % 3
             if m == 'fail':
                 turn += 1
-        if m != 'fail':
+        if m == '503':
+            threading.Thread(target=answer_503, args=(c,), daemon=True).start()
+        elif m != 'fail':
             relay(c)
         elif k == 0:
             log('reset')

@@ -101,7 +101,7 @@ sk_fault() {
 	dns) t_dns=$(now_ms); fakedns_mode "$W/skdns" delay 3000 0; what="resolver answering 3 s late" ;;
 	ctrlfail)
 		cf_n0=$(wc -l < "$W/skproxy/proxy.log")
-		echo fail > "$W/skproxy/mode"
+		ctrlproxy_mode "$W/skproxy" fail
 		what="controller requests failing ${ZT_SK_FAIL_S:-4} s"
 		# the service change comes once sipovld's requests have begun to fail
 		for _ in $(seq 1 40); do
@@ -112,7 +112,7 @@ sk_fault() {
 			"$ZN" cli "$NET" edge create service-policy "sk-cf-bind$round" Bind --service-roles "@sk-cf$round" \
 				--identity-roles @sk-gw >> "$W/last.out" 2>&1 ||
 			{ notok "soak: round $round: service sk-cf$round created during the window"; diag < "$W/last.out"; }
-		( sleep "${ZT_SK_FAIL_S:-4}"; echo pass > "$W/skproxy/mode" ) &
+		( sleep "${ZT_SK_FAIL_S:-4}"; ctrlproxy_mode "$W/skproxy" pass ) &
 		cf_pid=$! ;;
 	renew)
 		n_renew=$(grep -c 'certificate renewed: ' "$W/sk-sipovld.log")
@@ -187,7 +187,7 @@ sk_fault() {
 sk_ctrlfail_check() {
 	local round=$1 apply=${ZT_SK_APPLY_MS:-10000} c=0 nf n503 nrst nst refresh='' applied=
 	wait "$cf_pid"
-	echo pass > "$W/skproxy/mode"
+	ctrlproxy_mode "$W/skproxy" pass
 	cf_t1=$(now_ms)
 	while :; do
 		c=$("$ZN" cli "$NET" edge list terminators "service.name=\"sk-cf$round\"" -j 2>/dev/null | jq -r '.data | length' 2>/dev/null)
@@ -240,6 +240,8 @@ soak_tests() {
 	for f in kill stop ctrl reauth hang dns renew ctrlfail; do eval "sk_lost_$f=0 sk_max_$f=0"; done
 	# shellcheck source=tests/ziti/fakedns.sh
 	. "$TOP/tests/ziti/fakedns.sh"
+	# shellcheck source=tests/ziti/ctrlproxy.sh
+	. "$TOP/tests/ziti/ctrlproxy.sh"
 
 	if [ ! -x "$B/san/sipovld" ]; then
 		skip "soak: calls through faults" "$B/san/sipovld not built"
@@ -271,30 +273,10 @@ soak_tests() {
 		fi
 	done
 	faults=${fl# }
-	local ztapi_port=''
 	if [[ " $faults " = *" ctrlfail "* ]]; then
-		mkdir -p "$W/skproxy"
-		echo pass > "$W/skproxy/mode"
-		ztapi_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-		python3 "$TOP/tests/ziti/ctrlproxy.py" "$ztapi_port" "${ZN_CTRL_ADDR##*:}" "$W/skproxy" \
-			"$NET/qs/pki/intermediate-ca-quickstart/certs/server.chain.pem" \
-			"$NET/qs/pki/intermediate-ca-quickstart/keys/server.key" \
-			"${ZN_CTRL_NAME:-}" "$NET/qs/alt.chain.pem" > "$W/skproxy/out" 2>&1 &
-		PIDS+=("$!")
-		for _ in $(seq 1 40); do [ -f "$W/skproxy/ready" ] && break; sleep 0.1; done
-		[ -f "$W/skproxy/ready" ] || { notok "soak: controller fault proxy did not start"; diag < "$W/skproxy/out"; return; }
-		# sipovld reaches the controller through the proxy
-		python3 - "$W/sk-id0.json" "$ztapi_port" <<'PY'
-import json, os, sys, urllib.parse
-j = json.load(open(sys.argv[1]))
-u = urllib.parse.urlsplit(j["ztAPI"])
-j["ztAPI"] = u._replace(netloc="%s:%s" % (u.hostname, sys.argv[2])).geturl()
-j.pop("ztAPIs", None)
-fd = os.open(sys.argv[1] + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-os.write(fd, json.dumps(j).encode())
-os.close(fd)
-os.replace(sys.argv[1] + ".tmp", sys.argv[1])
-PY
+		# sipovld reaches the controller through the fault proxy
+		ctrlproxy_start "$W/skproxy" "$W/sk-id0.json" ||
+			{ notok "soak: controller fault proxy did not start"; diag < "$W/skproxy/out"; return; }
 	fi
 	if [[ " $faults " = *" dns "* ]]; then
 		mkdir -p "$W/skdns"

@@ -6,8 +6,9 @@
 # routers) while faults hit the network, one fault per set of calls; per fault the longest gap
 # between echoes and the datagrams lost of every call, a call counted lost when its echoes
 # stopped for good (gap over ZT_SK_CALL_LOST_MS, 3000 ms). Sourced by tests/ziti/run.sh
-# (soak_tests: the short version, 1.5-2 min at load 10-15), or alone against a network from `zitinet.sh start
-# DIR`: tests/ziti/soak.sh DIR (`make soak`: ZN_ROUTERS=2 network, ZT_SK_ROUNDS rounds).
+# (soak_tests: the short version, 1.5-2 min at load 10-15), or alone against a network from
+# `zitinet.sh start DIR`: tests/ziti/soak.sh DIR (`make soak`: ZN_ROUTERS=2 network,
+# ZT_SK_ROUNDS rounds).
 #   ZT_SK_FAULTS  faults in order (default "ctrl dns renew reauth ctrlfail"; make soak: all eight,
 #                 "kill stop ctrl reauth hang dns renew ctrlfail"):
 #                 kill   the router carrying the first call is killed (SIGKILL), restarted after

@@ -198,9 +198,9 @@ bench:
 
 # Fault soak: a two-router network, tests/ziti/soak.sh with every fault (router killed, router
 # stopped, controller restarted, API session deleted, controller hung, resolver slow,
-# certificate renewed) ZT_SK_ROUNDS times (default 5), two calls through each; make check runs
-# one round of the controller restart, slow resolver, certificate renewal and re-authentication
-# faults.
+# certificate renewed, controller requests failing through a fault proxy) ZT_SK_ROUNDS times
+# (default 5), two calls through each; make check runs one round of the controller restart,
+# slow resolver, certificate renewal, re-authentication and failing-request faults.
 soak:
 	@scripts/deps.sh check
 	@$(MAKE) -s tests

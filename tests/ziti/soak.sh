@@ -35,9 +35,13 @@
 #                        reset, an HTTP 503 (TLS answered with the controller's own server
 #                        certificate) or silence (reset when the window ends). A service sipovld
 #                        may bind (sk-cfROUND) is created during the window, after sipovld's
-#                        first failed request: after the window sipovld must bind it (the service
-#                        poll, listing and session requests re-armed after their failures; defect
-#                        1 of issue 12) within ZT_SK_APPLY_MS (10000) ms of the window's end
+#                        first failed request: after the window sipovld must bind it (its
+#                        service poll re-armed after failed requests; defect 1 of issue 12)
+#                        within ZT_SK_APPLY_MS (10000) ms of the window's end. Which requests
+#                        failed is in the proxy's log (skproxy/windowROUND.log): mostly the
+#                        service polls; a listing, session or API session refresh only when one
+#                        happens to fall in the window (zt-unit's scripted controller aims at
+#                        those)
 #   ZT_SK_ROUNDS  times the fault list runs (default 1)
 #   ZT_SK_CALLS   concurrent calls per fault (default 2), ZT_SK_SECONDS their length (6)
 #   ZT_SK_GAP     bound on each call's longest gap and on its loss (20 ms per datagram),

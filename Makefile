@@ -198,13 +198,14 @@ bench:
 
 # Fault soak: a two-router network, tests/ziti/soak.sh with every fault (router killed, router
 # stopped, controller restarted, API session deleted, controller hung, resolver slow,
-# certificate renewed) ZT_SK_ROUNDS times (default 5), two calls through each; make check runs
-# one round of the controller restart and slow resolver faults.
+# certificate renewed, controller requests failing through a fault proxy) ZT_SK_ROUNDS times
+# (default 5), two calls through each; make check runs one round of the controller restart,
+# slow resolver, certificate renewal, re-authentication and failing-request faults.
 soak:
 	@scripts/deps.sh check
 	@$(MAKE) -s tests
 	@d=$$(mktemp -d /tmp/zt-soak.XXXXXX) && ZN_ROUTERS=2 tests/ziti/zitinet.sh start "$$d" && \
-	  { ZT_SK_ROUNDS=$${ZT_SK_ROUNDS:-5} ZT_SK_FAULTS="$${ZT_SK_FAULTS:-kill stop ctrl reauth hang dns renew}" O=$(O) \
+	  { ZT_SK_ROUNDS=$${ZT_SK_ROUNDS:-5} ZT_SK_FAULTS="$${ZT_SK_FAULTS:-kill stop ctrl reauth hang dns renew ctrlfail}" O=$(O) \
 	    tests/ziti/soak.sh "$$d"; rc=$$?; tests/ziti/zitinet.sh stop "$$d"; exit $$rc; }
 
 # Router failover soak: a two-router network (ZN_ROUTERS=2), tests/ziti/routers.sh with its

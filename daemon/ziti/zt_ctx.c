@@ -241,6 +241,7 @@ static void auth_cb(void *arg, const struct zt_http_resp *r)
 static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *tok, int64_t exp)
 {
 	const char *sid = jstr(data, "id");
+	bool same = sid && ctx->api_session_id && !strcmp(sid, ctx->api_session_id);
 
 	if (tok != ctx->api_token) {
 		free(ctx->api_token);
@@ -272,11 +273,14 @@ static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *to
 		ctx->list_again = false;
 		list_services(ctx);
 	}
-	if (ctx->bearer) {
+	if (ctx->bearer && same) {
 		/*
-		 * A new OIDC login (after a refused token, a failover): the routers take the new
-		 * token in place (UpdateToken), so established circuits stay; channels still in
-		 * their hello reconnect with it.
+		 * An OIDC login that kept its API session: the routers take the new token in place
+		 * (UpdateToken), so established circuits stay; channels still in their hello
+		 * reconnect with it. A login from scratch (after a refused refresh, a failover) is a
+		 * new API session, whose token a v1.6.5 router refuses on a channel of the old one
+		 * ("bearer token api session ids did not match"): those channels reconnect at once
+		 * below, as after a legacy re-authentication, instead of after that refusal.
 		 */
 		zt_chan_token_refreshed(ctx);
 		for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next)

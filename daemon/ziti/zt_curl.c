@@ -425,18 +425,12 @@ out:
 	return rc;
 }
 
-static void resolved(void *arg, int err, const char *msg, const struct zt_addrs *a)
+/* the RESOLVE entry handing curl the resolver's addresses for h's host; 0 or -1 */
+static int resolve_entry(struct zt_http *h, const struct zt_addrs *a)
 {
-	struct zt_http *h = arg;
-	char line[1024];
-	size_t n;
+	char line[1024], plus[1030];
+	size_t n = (size_t)snprintf(line, sizeof(line), "%s:%s:", h->host, h->port);
 
-	h->rq = NULL;
-	if (err) {
-		req_fail_later(h, "controller unreachable: %s", msg);
-		return;
-	}
-	n = (size_t)snprintf(line, sizeof(line), "%s:%s:", h->host, h->port);
 	for (unsigned i = 0; i < a->n && n < sizeof(line); i++) {
 		char ab[INET6_ADDRSTRLEN];
 		const struct sockaddr *sa = (const struct sockaddr *)&a->a[i];
@@ -451,20 +445,39 @@ static void resolved(void *arg, int err, const char *msg, const struct zt_addrs 
 	}
 	if (n >= sizeof(line)) {
 		req_fail_later(h, "controller unreachable: %s", "too many addresses");
-		return;
+		return -1;
 	}
 	/* '+': an ordinary cache entry (it expires), replacing the previous request's */
-	char plus[1030];
-
 	snprintf(plus, sizeof(plus), "+%s", line);
 	struct curl_slist *l = curl_slist_append(NULL, plus);
 
 	if (!l || curl_easy_setopt(h->e, CURLOPT_RESOLVE, l)) {
 		curl_slist_free_all(l);
 		req_fail_later(h, "%s", "out of memory");
-		return;
+		return -1;
 	}
 	h->resolve = l;
+	return 0;
+}
+
+static void resolved(void *arg, int err, const char *msg, const struct zt_addrs *a)
+{
+	struct zt_http *h = arg;
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	h->rq = NULL;
+	if (err) {
+		req_fail_later(h, "controller unreachable: %s", msg);
+		return;
+	}
+	/*
+	 * An address literal needs no entry (curl does not resolve one), and an IPv6 one cannot
+	 * have one: libcurl 7.88 refuses "+::1:PORT:[::1]" as unparsable, so a ztAPI (or a
+	 * cluster member) at https://[::1]:PORT was never reached.
+	 */
+	if (inet_pton(AF_INET6, h->host, bin) != 1 && inet_pton(AF_INET, h->host, bin) != 1 &&
+	    resolve_entry(h, a))
+		return;
 	if (curl_multi_add_handle(h->c->multi, h->e)) {
 		req_fail_later(h, "%s", "curl_multi_add_handle failed");
 		return;

@@ -17,6 +17,19 @@
 #      each re-authentication may cost at most ZT_RA_GAP_REAUTH (1000 ms) of echoes and its
 #      share of loss (20 ms per datagram). (OIDC API sessions cannot be deleted that way: the
 #      controller's api-sessions list does not hold them.)
+#   3. OIDC, a forced login from scratch: sipovld reaches the controller through
+#      tests/ziti/ctrlproxy.py, which answers every request with HTTP 503 for ZT_RA_RELOGIN_MS
+#      (1500 ms) during the stream. The token refresh (every second) refused so, sipovld must
+#      drop its tokens and log in again from the start (discovery, authorize, certificate
+#      login, code exchange; those fail too until the window ends); the routers keep the
+#      channels on the old access token meanwhile. The new login is a new API session, whose
+#      token a v1.6.5 router refuses on a channel of the old one ("bearer token api session
+#      ids did not match"): sipovld must not offer it there but reconnect its channels at once
+#      (no "router refused the refreshed token"), and the dialer re-dials as after case 2.
+#      Bounds as in 2: ZT_RA_GAP_REAUTH (1000 ms) of echoes and of loss. (The v1.6.5 controller offers no way
+#      to refuse a live refresh token: edge.oidc.refreshTokenDuration sets the access token's
+#      duration instead, and a refresh token's revocation is not looked at by its refresh
+#      grant; so the proxy refuses it, as a controller answering 5xx would.)
 
 ra_api_session() { # sipovld log: the API session it authenticated last
 	grep -o 'authenticated: api session [^ ,]*' "$1" 2>/dev/null | tail -1 | awk '{print $4}'
@@ -26,14 +39,21 @@ ra_terms() { # terminators of ra-udp
 	"$ZN" cli "$NET" edge list terminators 'service.name="ra-udp"' -j 2>/dev/null | jq -r '.data | length' 2>/dev/null
 }
 
-# ra_case TAG AUTH REFRESH_S ROUNDS: sipovld with ziti_auth AUTH (token refresh REFRESH_S, 0:
-# default), a stream of 1 + 3 * ROUNDS seconds (at least 8 s); ROUNDS > 0: its API session
-# deleted at the controller ROUNDS times, 3 s apart, each once the previous re-authentication
-# happened. Sets ra_gap ra_lost ra_reauth ra_drops ra_refreshes; returns 1 if not measured.
+# ra_case TAG AUTH REFRESH_S ROUNDS [relogin]: sipovld with ziti_auth AUTH (token refresh
+# REFRESH_S, 0: default), a stream of 1 + 3 * ROUNDS seconds (at least 8 s); ROUNDS > 0: its API
+# session deleted at the controller ROUNDS times, 3 s apart, each once the previous
+# re-authentication happened; relogin: through the fault proxy, every request answered 503 for
+# ZT_RA_RELOGIN_MS from 3 s into the stream. Sets ra_gap ra_lost ra_reauth ra_drops
+# ra_refreshes; returns 1 if not measured.
 ra_case() {
-	local auth=$2 refresh=$3 rounds=$4 log=$W/ra-$2-$1 sd pid s t secs c
+	local auth=$2 refresh=$3 rounds=$4 log=$W/ra-$2-$1 sd pid s t secs c id=$W/ra-id.json
 	ra_gap='' ra_lost='' ra_reauth=0 ra_drops='' ra_refreshes=''
-	{ printf '{ "identities": ["%s"], "control_socket": "%s.sock", "log_level": "debug",\n' "$W/ra-id.json" "$log"
+	if [ "${5:-}" = relogin ]; then
+		id=$W/ra-idp.json
+		cp "$W/ra-id.json" "$id"
+		ctrlproxy_start "$log.proxy" "$id" v6 || { diag < "$log.proxy/out"; return 1; }
+	fi
+	{ printf '{ "identities": ["%s"], "control_socket": "%s.sock", "log_level": "debug",\n' "$id" "$log"
 	  printf '  "service_poll_s": 1, "ziti_auth": "%s"' "$auth"
 	  [ "$refresh" != 0 ] && printf ', "ziti_token_refresh_s": %s' "$refresh"
 	  printf ' }\n'; } > "$log.conf"
@@ -54,6 +74,14 @@ ra_case() {
 	"$SAN" dial -i "$ID/zt-host.json" -s ra-udp --udp --count $((secs * 50)) --size 160 --pace-ms 20 \
 		--timeout-ms 60000 -v > "$log.dial" 2>&1 &
 	pid=$!
+	if [ "${5:-}" = relogin ]; then
+		sleep 3
+		ctrlproxy_mode "$log.proxy" 503
+		echo "503 from $(now_ms)" >> "$log.faults"
+		sleep "$(awk -v m="${ZT_RA_RELOGIN_MS:-1500}" 'BEGIN { printf "%.3f", m / 1000 }')"
+		ctrlproxy_mode "$log.proxy" pass
+		echo "pass from $(now_ms)" >> "$log.faults"
+	fi
 	for _ in $(seq 1 "$rounds"); do
 		sleep 3
 		s=$(ra_api_session "$log.log")
@@ -79,6 +107,8 @@ reauth_tests() {
 	local rounds=${ZT_RA_ROUNDS:-3} nref=${ZT_RA_REFRESHES:-3} gref=${ZT_RA_GAP_REFRESH:-1000}
 	local greauth=${ZT_RA_GAP_REAUTH:-1000} d b a
 
+	# shellcheck source=tests/ziti/ctrlproxy.sh
+	. "$TOP/tests/ziti/ctrlproxy.sh"
 	if [ ! -x "$B/san/sipovld" ]; then
 		skip "reauth: calls across re-authentication" "$B/san/sipovld not built"
 		return
@@ -103,6 +133,25 @@ reauth_tests() {
 		fi
 	else
 		notok "$d across OIDC token refreshes: not measured"; tail -6 "$W/ra-oidc-refresh.dial" "$W/ra-oidc-refresh.faults" 2>/dev/null | diag
+	fi
+	# 3. a forced login from scratch (OIDC): the refresh refused, the login redone
+	if ! python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+		skip "$d across an OIDC login from scratch" "no IPv6 loopback (::1) for the fault proxy"
+	elif ra_case relogin oidc 1 0 relogin; then
+		local nlog refused pushed
+		nlog=$(grep -c 'authenticated: api session .*(OIDC)' "$W/ra-oidc-relogin.log")
+		refused=$(grep -c 'OIDC token refresh: HTTP 503.*authenticating again' "$W/ra-oidc-relogin.log")
+		pushed=$(grep -c 'router refused the refreshed token' "$W/ra-oidc-relogin.log")
+		if [ "$refused" -ge 1 ] && [ "$nlog" -ge 2 ] && [ "$pushed" = 0 ] && [ "$ra_gap" -le "$greauth" ] &&
+			[ $((ra_lost * 20)) -le "$greauth" ]; then
+			ok "$d across an OIDC login from scratch (token refresh refused with HTTP 503, every request refused for ${ZT_RA_RELOGIN_MS:-1500} ms): $((nlog - 1)) new login(s), $ra_lost lost, longest gap $ra_gap ms, $ra_drops router channel events (bound $greauth ms)"
+		else
+			notok "$d across an OIDC login from scratch: $refused refused refresh(es) (>= 1), $((nlog - 1)) new login(s) (>= 1), $pushed new-session token(s) refused by a router on an old channel (0), $ra_lost lost, longest gap $ra_gap ms (bound $greauth ms)"
+			grep -E 'WARN|ERR|router|refresh|authenticat' "$W/ra-oidc-relogin.log" | grep -v DEBUG | tail -8 | diag
+			tail -8 "$W/ra-oidc-relogin.proxy/proxy.log" | diag
+		fi
+	else
+		notok "$d across an OIDC login from scratch: not measured"; tail -6 "$W/ra-oidc-relogin.dial" "$W/ra-oidc-relogin.faults" 2>/dev/null | diag
 	fi
 	a=legacy b=$greauth
 	if ra_case reauth "$a" 0 "$rounds"; then

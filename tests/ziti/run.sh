@@ -444,8 +444,8 @@ routers_tests
 reauth_tests
 
 # ---------------------------------------------------------------- fault soak, short (tests/ziti/soak.sh)
-# calls through a controller restart (make soak: more faults, rounds; the re-authentication fault
-# is out of check: a known defect with two routers, Documentation/testing.md "Fault soak")
+# calls through a controller restart, a slow resolver, a certificate renewal and a
+# re-authentication (make soak: more faults, rounds; Documentation/testing.md "Fault soak")
 # shellcheck source=tests/ziti/soak.sh
 . "$TOP/tests/ziti/soak.sh"
 soak_tests

@@ -6,9 +6,11 @@
 # routers) while faults hit the network, one fault per set of calls; per fault the longest gap
 # between echoes and the datagrams lost of every call, a call counted lost when its echoes
 # stopped for good (gap over ZT_SK_CALL_LOST_MS, 3000 ms). Sourced by tests/ziti/run.sh
-# (soak_tests: the short version, ~30 s), or alone against a network from `zitinet.sh start
-# DIR`: tests/ziti/soak.sh DIR (`make soak`: ZN_ROUTERS=2 network, ZT_SK_ROUNDS rounds).
-#   ZT_SK_FAULTS  faults in order (default "ctrl dns"; make soak: "kill stop ctrl reauth hang dns renew"):
+# (soak_tests: the short version, 1.5-2 min at load 10-15), or alone against a network from
+# `zitinet.sh start DIR`: tests/ziti/soak.sh DIR (`make soak`: ZN_ROUTERS=2 network,
+# ZT_SK_ROUNDS rounds).
+#   ZT_SK_FAULTS  faults in order (default "ctrl dns renew reauth ctrlfail"; make soak: all eight,
+#                 "kill stop ctrl reauth hang dns renew ctrlfail"):
 #                 kill   the router carrying the first call is killed (SIGKILL), restarted after
 #                 stop   the same stopped (SIGSTOP: answers nothing, closes nothing), resumed after
 #                 ctrl   the controller restarted (down 2 s)
@@ -25,6 +27,21 @@
 #                        the calls and must log "certificate renewed" with a new fingerprint in
 #                        its identity file (sipovld's identity is sk-gw, made for the soak, so
 #                        that the others' certificates stay as they are)
+#                 ctrlfail the controller's client API fails sipovld's requests for ZT_SK_FAIL_S
+#                        (4) seconds: sipovld reaches the controller through
+#                        tests/ziti/ctrlproxy.py (its identity's ztAPI names the proxy's port,
+#                        which relays the TLS connections unchanged); in the window the proxy
+#                        resets the relayed connections and answers each new one in turn with a
+#                        reset, an HTTP 503 (TLS answered with the controller's own server
+#                        certificate) or silence (reset when the window ends). A service sipovld
+#                        may bind (sk-cfROUND) is created during the window, after sipovld's
+#                        first failed request: after the window sipovld must bind it (its
+#                        service poll re-armed after failed requests; defect 1 of issue 12)
+#                        within ZT_SK_APPLY_MS (10000) ms of the window's end. Which requests
+#                        failed is in the proxy's log (skproxy/windowROUND.log): mostly the
+#                        service polls; a listing, session or API session refresh only when one
+#                        happens to fall in the window (zt-unit's scripted controller aims at
+#                        those)
 #   ZT_SK_ROUNDS  times the fault list runs (default 1)
 #   ZT_SK_CALLS   concurrent calls per fault (default 2), ZT_SK_SECONDS their length (6)
 #   ZT_SK_GAP     bound on each call's longest gap and on its loss (20 ms per datagram),
@@ -63,6 +80,7 @@ sk_wait_terms() {
 sk_fault() {
 	local f=$1 round=$2 calls=${ZT_SK_CALLS:-2} secs=${ZT_SK_SECONDS:-6} bound=${ZT_SK_GAP:-1000}
 	local lostcall=${ZT_SK_CALL_LOST_MS:-3000} i pids=() r='' s t gap lost log bad=0 what hang_pid=
+	local cf_n0=0 cf_t1=0 cf_pid=
 	for i in $(seq 1 "$calls"); do
 		"$SAN" dial -i "$ID/zt-host.json" -s sk-udp --udp --count $((secs * 50)) --size 160 --pace-ms 20 \
 			--timeout-ms 60000 -v > "$W/sk-$f$round-$i.log" 2>&1 &
@@ -86,6 +104,21 @@ sk_fault() {
 		( sleep "${ZT_SK_HANG_S:-8}"; "$ZN" ctrl-resume "$NET" > /dev/null 2>&1 ) &
 		hang_pid=$! ;;
 	dns) t_dns=$(now_ms); fakedns_mode "$W/skdns" delay 3000 0; what="resolver answering 3 s late" ;;
+	ctrlfail)
+		cf_n0=$(wc -l < "$W/skproxy/proxy.log")
+		ctrlproxy_mode "$W/skproxy" fail
+		what="controller requests failing ${ZT_SK_FAIL_S:-4} s"
+		# the service change comes once sipovld's requests have begun to fail
+		for _ in $(seq 1 40); do
+			tail -n +$((cf_n0 + 1)) "$W/skproxy/proxy.log" | grep -q -E ' (reset|503|stall)' && break
+			sleep 0.1
+		done
+		"$ZN" cli "$NET" edge create service "sk-cf$round" -e ON -c sk-udp-host > "$W/last.out" 2>&1 &&
+			"$ZN" cli "$NET" edge create service-policy "sk-cf-bind$round" Bind --service-roles "@sk-cf$round" \
+				--identity-roles @sk-gw >> "$W/last.out" 2>&1 ||
+			{ notok "soak: round $round: service sk-cf$round created during the window"; diag < "$W/last.out"; }
+		( sleep "${ZT_SK_FAIL_S:-4}"; ctrlproxy_mode "$W/skproxy" pass ) &
+		cf_pid=$! ;;
 	renew)
 		n_renew=$(grep -c 'certificate renewed: ' "$W/sk-sipovld.log")
 		fp0=$(sk_fp "$W/sk-id.json")
@@ -97,6 +130,7 @@ sk_fault() {
 	esac
 	for i in "${!pids[@]}"; do wait "${pids[$i]}"; done
 	[ "$f" = hang ] && { wait "$hang_pid"; "$ZN" ctrl-resume "$NET" > /dev/null 2>&1; }
+	[ "$f" = ctrlfail ] && sk_ctrlfail_check "$round"
 	if [ "$f" = dns ]; then
 		fakedns_mode "$W/skdns" answer 0
 		# the fault must have bitten: controller lookups answered late during the calls
@@ -152,6 +186,40 @@ sk_fault() {
 	echo "# soak: recovery after $what: $(($(now_ms) - t)) ms"
 }
 
+# sk_ctrlfail_check ROUND (in sk_fault, after the calls): the window over, the failures counted
+# (at least two of sipovld's requests failed in it), sipovld bound the service created during
+# it within ZT_SK_APPLY_MS of its end; the service removed again. Adds to what and bad.
+sk_ctrlfail_check() {
+	local round=$1 apply=${ZT_SK_APPLY_MS:-10000} c=0 nf n503 nrst nst refresh='' applied=
+	wait "$cf_pid"
+	ctrlproxy_mode "$W/skproxy" pass
+	cf_t1=$(now_ms)
+	while :; do
+		c=$("$ZN" cli "$NET" edge list terminators "service.name=\"sk-cf$round\"" -j 2>/dev/null | jq -r '.data | length' 2>/dev/null)
+		[ "${c:-0}" -ge 1 ] && { applied=$(($(now_ms) - cf_t1)); break; }
+		[ $(($(now_ms) - cf_t1)) -gt "$apply" ] && break
+		sleep 0.2
+	done
+	tail -n +$((cf_n0 + 1)) "$W/skproxy/proxy.log" > "$W/skproxy/window$round.log"
+	nrst=$(grep -c ' reset$' "$W/skproxy/window$round.log")
+	n503=$(grep -c ' 503 ' "$W/skproxy/window$round.log")
+	nst=$(grep -c ' stall$' "$W/skproxy/window$round.log")
+	nf=$((nrst + n503 + nst))
+	grep -q ' 503 GET [^ ]*/current-api-session$' "$W/skproxy/window$round.log" && refresh=", a session refresh among them"
+	what="$what ($nrst reset, $n503 answered 503, $nst unanswered$refresh)"
+	if [ "$nf" -lt 2 ] || [ "$n503" -lt 1 ]; then
+		bad=1; notok "soak: round $round, $what: fewer than 2 failed requests, or none answered 503"
+		diag < "$W/skproxy/window$round.log"
+	fi
+	if [ -n "$applied" ]; then
+		what="$what, sk-cf$round bound $applied ms after the window"
+	else
+		bad=1; notok "soak: round $round, $what: sipovld did not bind sk-cf$round (created during the window) within $apply ms after it"
+		grep -E 'WARN|ERR|service|poll|list' "$W/sk-sipovld.log" | grep -v DEBUG | tail -8 | diag
+	fi
+	{ "$ZN" cli "$NET" edge delete service-policy "sk-cf-bind$round"; "$ZN" cli "$NET" edge delete service "sk-cf$round"; } > /dev/null 2>&1
+}
+
 # sk_fp IDENTITY: the SHA-1 fingerprint of its certificate (inline "pem:" or a file)
 sk_fp() {
 	python3 -c 'import json,sys,subprocess; c=json.load(open(sys.argv[1]))["id"]["cert"]; c=c[4:] if c.startswith("pem:") else open(c.replace("file://","").replace("file:","")).read(); print(subprocess.run(["openssl","x509","-noout","-fingerprint","-sha1"],input=c.encode(),capture_output=True).stdout.decode().strip())' "$1" 2>/dev/null
@@ -171,12 +239,14 @@ sk_identity() {
 }
 
 soak_tests() {
-	local rounds=${ZT_SK_ROUNDS:-1} faults=${ZT_SK_FAULTS:-ctrl dns} sd rc f rd in_ns=
+	local rounds=${ZT_SK_ROUNDS:-1} faults=${ZT_SK_FAULTS:-ctrl dns renew reauth ctrlfail} sd rc f rd in_ns=
 	local t_dns=0 n_slow n_renew fp0 fp1 sk_aid='' fl
 	sk_calls=0 sk_lostcalls=0
-	for f in kill stop ctrl reauth hang dns renew; do eval "sk_lost_$f=0 sk_max_$f=0"; done
+	for f in kill stop ctrl reauth hang dns renew ctrlfail; do eval "sk_lost_$f=0 sk_max_$f=0"; done
 	# shellcheck source=tests/ziti/fakedns.sh
 	. "$TOP/tests/ziti/fakedns.sh"
+	# shellcheck source=tests/ziti/ctrlproxy.sh
+	. "$TOP/tests/ziti/ctrlproxy.sh"
 
 	if [ ! -x "$B/san/sipovld" ]; then
 		skip "soak: calls through faults" "$B/san/sipovld not built"
@@ -208,6 +278,11 @@ soak_tests() {
 		fi
 	done
 	faults=${fl# }
+	if [[ " $faults " = *" ctrlfail "* ]]; then
+		# sipovld reaches the controller through the fault proxy
+		ctrlproxy_start "$W/skproxy" "$W/sk-id0.json" ||
+			{ notok "soak: controller fault proxy did not start"; diag < "$W/skproxy/out"; return; }
+	fi
 	if [[ " $faults " = *" dns "* ]]; then
 		mkdir -p "$W/skdns"
 		fakedns_start "$W/skdns" "$ZN_CTRL_NAME=127.0.0.1" ||

@@ -212,7 +212,7 @@ fi
 
 # ---- stats ---------------------------------------------------------------------------------
 run stats
-if [ $rc = 0 ] && grep -qx 'global: lookups [0-9]* steered [0-9]* passed [0-9]* dropped [0-9]* errors [0-9]* replies [0-9]* src_denied [0-9]* rejected [0-9]*' <<<"$out" &&
+if [ $rc = 0 ] && grep -qx 'global: lookups [0-9]* steered [0-9]* passed [0-9]* dropped [0-9]* errors [0-9]* replies [0-9]* src_denied [0-9]* rejected [0-9]* icmp_errors [0-9]*' <<<"$out" &&
 	grep -qx 'intercept 1 sip-eu: packets 0 bytes 0 flows 0 drops 0 passes 0 rejects 0' <<<"$out" &&
 	grep -qx 'intercept 5 rtp: packets 0 bytes 0 flows 0 drops 0 passes 0 rejects 0' <<<"$out"; then
 	ok "stats: global and per-intercept lines"

@@ -577,33 +577,42 @@ static int mt_check_prefix(const struct mt_prefix *p, const char **err)
 /*
  * Bottom-up merge sorts: no recursion, no indirect calls (the kernel's sort()
  * is a heapsort calling its comparison through a pointer, several times
- * slower on large arrays). @tmp has room for @n elements.
+ * slower on large arrays). MT_DEFINE_MSORT(name, elem_t, less) defines
+ * name(elem_t *a, elem_t *tmp, u32 n), a stable sort of @a with @tmp room for
+ * @n elements; less(x, y) is true when *x sorts before *y.
  */
-static void mt_msort_u32(u32 *a, u32 *tmp, u32 n)
-{
-	u32 *src = a, *dst = tmp, *t;
-	u32 i, x, y, k, m, r;
-	u64 w;
-
-	for (w = 1; w < n; w *= 2) {
-		for (i = 0; i < n; i = r) {
-			m = i + w < n ? i + w : n;
-			r = i + 2 * w < n ? i + 2 * w : n;
-			for (x = i, y = m, k = i; x < m && y < r;)
-				dst[k++] = src[y] < src[x] ? src[y++] : src[x++];
-			while (x < m)
-				dst[k++] = src[x++];
-			while (y < r)
-				dst[k++] = src[y++];
-		}
-		t = src;
-		src = dst;
-		dst = t;
-		mt_resched();
-	}
-	if (src != a)
-		memcpy(a, src, (size_t)n * sizeof(*a));
+#define MT_DEFINE_MSORT(name, elem_t, less)				\
+static void name(elem_t *a, elem_t *tmp, u32 n)				\
+{									\
+	elem_t *src = a, *dst = tmp, *t;				\
+	u32 i, x, y, k, m, r;						\
+	u64 w;								\
+									\
+	for (w = 1; w < n; w *= 2) {					\
+		for (i = 0; i < n; i = r) {				\
+			m = i + w < n ? i + w : n;			\
+			r = i + 2 * w < n ? i + 2 * w : n;		\
+			for (x = i, y = m, k = i; x < m && y < r;)	\
+				dst[k++] = less(&src[y], &src[x]) ?	\
+					   src[y++] : src[x++];		\
+			while (x < m)					\
+				dst[k++] = src[x++];			\
+			while (y < r)					\
+				dst[k++] = src[y++];			\
+		}							\
+		t = src;						\
+		src = dst;						\
+		dst = t;						\
+		mt_resched();						\
+	}								\
+	if (src != a)							\
+		memcpy(a, src, (size_t)n * sizeof(*a));			\
 }
+
+#define MT_LESS_U32(x, y) (*(x) < *(y))
+MT_DEFINE_MSORT(mt_msort_u32, u32, MT_LESS_U32)
+#define MT_LESS_ADDR(x, y) (mt_cmp_addr(x, y) < 0)
+MT_DEFINE_MSORT(mt_msort_addr, struct mt_addr, MT_LESS_ADDR)
 
 static int mt_validate(struct mt_build *b, u64 *nent, u32 *maxsrc,
 		       u64 *nsrc)
@@ -693,32 +702,8 @@ static inline int mt_cmp_dst(const struct mt_dst *a, const struct mt_dst *b)
 	return a->rule < b->rule ? -1 : a->rule > b->rule;
 }
 
-static void mt_msort_dst(struct mt_dst *a, struct mt_dst *tmp, u32 n)
-{
-	struct mt_dst *src = a, *dst = tmp, *t;
-	u32 i, x, y, k, m, r;
-	u64 w;
-
-	for (w = 1; w < n; w *= 2) {
-		for (i = 0; i < n; i = r) {
-			m = i + w < n ? i + w : n;
-			r = i + 2 * w < n ? i + 2 * w : n;
-			for (x = i, y = m, k = i; x < m && y < r;)
-				dst[k++] = mt_cmp_dst(&src[y], &src[x]) < 0 ?
-					   src[y++] : src[x++];
-			while (x < m)
-				dst[k++] = src[x++];
-			while (y < r)
-				dst[k++] = src[y++];
-		}
-		t = src;
-		src = dst;
-		dst = t;
-		mt_resched();
-	}
-	if (src != a)
-		memcpy(a, src, (size_t)n * sizeof(*a));
-}
+#define MT_LESS_DST(x, y) (mt_cmp_dst(x, y) < 0)
+MT_DEFINE_MSORT(mt_msort_dst, struct mt_dst, MT_LESS_DST)
 
 /*
  * IPv4 destinations: a stable LSD radix sort on (address, length), three
@@ -1887,32 +1872,6 @@ static int mt_smap_fam(struct mt_build *b, u32 lo, u32 fam, struct mt_map *m)
  * fixed by nsb, so an assignment copies at most two nodes per level (the
  * ends of the range) and never rebalances.
  */
-static void mt_msort_addr(struct mt_addr *a, struct mt_addr *tmp, u32 n)
-{
-	struct mt_addr *src = a, *dst = tmp, *t;
-	u32 i, x, y, k, m, r;
-	u64 w;
-
-	for (w = 1; w < n; w *= 2) {
-		for (i = 0; i < n; i = r) {
-			m = i + w < n ? i + w : n;
-			r = i + 2 * w < n ? i + 2 * w : n;
-			for (x = i, y = m, k = i; x < m && y < r;)
-				dst[k++] = mt_cmp_addr(&src[y], &src[x]) < 0 ?
-					   src[y++] : src[x++];
-			while (x < m)
-				dst[k++] = src[x++];
-			while (y < r)
-				dst[k++] = src[y++];
-		}
-		t = src;
-		src = dst;
-		dst = t;
-		mt_resched();
-	}
-	if (src != a)
-		memcpy(a, src, (size_t)n * sizeof(*a));
-}
 
 /*
  * The elementary source intervals of family @fi (0: IPv4, 1: IPv6): the

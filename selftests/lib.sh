@@ -190,6 +190,19 @@ cleanup_all_ns() {
 	[ ${#NS_LIST[@]} -eq 0 ] || cleanup_ns "${NS_LIST[@]}"
 }
 
+# ns_addrs: for each line "NS DEV ADDR/LEN" on stdin, add the address to the
+# device in that namespace (IPv6 without DAD) and set the device up.
+ns_addrs() {
+	local ns dev addr
+	while read -r ns dev addr; do
+		case $addr in
+		*:*) ip -n "$ns" addr add "$addr" dev "$dev" nodad ;;
+		*) ip -n "$ns" addr add "$addr" dev "$dev" ;;
+		esac
+		ip -n "$ns" link set "$dev" up
+	done
+}
+
 # topo_gateway: the client / gateway / server topology of the steering tests,
 # in new namespaces $CLI, $GW and $SRV (veth pairs need the veth module):
 #
@@ -198,19 +211,12 @@ cleanup_all_ns() {
 # The client and the server route everything through the gateway, which
 # forwards (IPv4 and IPv6). Links up, IPv6 addresses without DAD.
 topo_gateway() {
-	local ns dev addr
 	setup_ns CLI GW SRV
 	ip link add c0 netns "$CLI" type veth peer name g0 netns "$GW" ||
 		bail_out "cannot create veth (modprobe veth?)"
 	ip link add s0 netns "$SRV" type veth peer name g1 netns "$GW" ||
 		bail_out "cannot create veth (modprobe veth?)"
-	while read -r ns dev addr; do
-		case $addr in
-		*:*) ip -n "$ns" addr add "$addr" dev "$dev" nodad ;;
-		*) ip -n "$ns" addr add "$addr" dev "$dev" ;;
-		esac
-		ip -n "$ns" link set "$dev" up
-	done <<-EOF
+	ns_addrs <<-EOF
 		$CLI c0 10.1.0.2/24
 		$CLI c0 fd01::2/64
 		$GW g0 10.1.0.1/24

@@ -48,13 +48,7 @@ setup_ns SND GW SINK
 ip link add s0 netns "$SND" address 02:00:00:00:00:02 type veth peer name g0 netns "$GW" address 02:00:00:00:00:01 ||
 	bail_out "cannot create veth"
 ip link add k0 netns "$SINK" type veth peer name g1 netns "$GW" || bail_out "cannot create veth"
-while read -r ns dev addr; do
-	case $addr in
-	*:*) ip -n "$ns" addr add "$addr" dev "$dev" nodad ;;
-	*) ip -n "$ns" addr add "$addr" dev "$dev" ;;
-	esac
-	ip -n "$ns" link set "$dev" up
-done <<-EOF
+ns_addrs <<-EOF
 	$SND s0 10.1.0.2/24
 	$SND s0 fd01::2/64
 	$GW g0 10.1.0.1/24

@@ -29,13 +29,7 @@ modprobe -q veth || bail_out "no veth module"
 setup_ns PH R GW
 ip link add p0 netns "$PH" type veth peer name r0 netns "$R" || bail_out "cannot create veth"
 ip link add r1 netns "$R" type veth peer name g0 netns "$GW" || bail_out "cannot create veth"
-while read -r ns dev addr; do
-	case $addr in
-	*:*) ip -n "$ns" addr add "$addr" dev "$dev" nodad ;;
-	*) ip -n "$ns" addr add "$addr" dev "$dev" ;;
-	esac
-	ip -n "$ns" link set "$dev" up
-done <<-EOF
+ns_addrs <<-EOF
 	$PH p0 10.1.0.2/24
 	$PH p0 10.1.0.3/24
 	$PH p0 10.1.0.4/24

@@ -488,6 +488,17 @@ print("ready", flush=True); time.sleep(3600)' "$SLOW_PORT"
 	  cli edge create service-policy sd-dead-bind Bind --service-roles @sd-dead,@sd-slow --identity-roles @zt-client &&
 	  cli edge create service-policy sd-dead-dial Dial --service-roles @sd-dead,@sd-slow --identity-roles @zt-host
 	} > "$W/last.out" 2>&1 || { notok "sipovld: create the sd-dead/sd-slow services"; diag < "$W/last.out"; }
+	# Configs naming a template variable sipovld does not know (issue 12, defect 8) are refused
+	# when read, with a log line naming the service, the field and the variable; the service
+	# is then neither intercepted nor hosted (before, the variable was sent as written).
+	{ cli edge create config sd-tpl-icpt intercept.v1 \
+		'{"protocols":["udp"],"addresses":["10.77.0.1"],"portRanges":[{"low":5060,"high":5060}],"sourceIp":"$no_such_var:$src_port"}' &&
+	  cli edge create config sd-tpl-host host.v1 \
+		'{"protocol":"udp","address":"127.0.0.1","port":5060,"listenOptions":{"identity":"$ip_pool[voip-ips]"}}' &&
+	  cli edge create service sd-tpl-i -c sd-tpl-icpt && cli edge create service sd-tpl-h -c sd-tpl-host &&
+	  cli edge create service-policy sd-tpl-dial Dial --service-roles @sd-tpl-i --identity-roles @zt-client &&
+	  cli edge create service-policy sd-tpl-bind Bind --service-roles @sd-tpl-h --identity-roles @zt-client
+	} > "$W/last.out" 2>&1 || { notok "sipovld: create the sd-tpl services"; diag < "$W/last.out"; }
 	cat > "$W/sipovld.conf" <<CONF
 { "identities": ["$W/renamed-file.json"], "control_socket": "$W/sipovld.sock", "log_level": "info",
   "service_poll_s": 1 }
@@ -511,6 +522,21 @@ CONF
 			> /dev/null 2>&1 && break
 		sleep 0.25
 	done
+	for _ in $(seq 1 40); do
+		grep -q "service sd-tpl-h: bad host.v1" "$W/sipovld.log" && grep -q "service sd-tpl-i: bad intercept.v1" "$W/sipovld.log" && break
+		sleep 0.25
+	done
+	tpl_i='service sd-tpl-i: bad intercept.v1 config: sourceIp "$no_such_var:$src_port": unknown template variable $no_such_var; not intercepted'
+	tpl_h='service sd-tpl-h: bad host.v1 config: listenOptions.identity "$ip_pool[voip-ips]": unknown template variable $ip_pool[voip-ips]'
+	"$SD" --control "$W/sipovld.sock" --request status > "$W/sd.status" 2>/dev/null
+	if grep -qF "$tpl_i" "$W/sipovld.log" && grep -qF "$tpl_h" "$W/sipovld.log" &&
+		jq -en 'input | [.services[] | select(.name == "sd-tpl-h") | .host.listening] | all(. != true)' \
+			< "$W/sd.status" > /dev/null; then
+		ok "sipovld: unknown template variables refused when read, the log names service, field and variable; not hosted"
+	else
+		notok "sipovld: unknown template variables (service, field and variable in the log)"
+		grep "sd-tpl" "$W/sipovld.log" | tail -4 | diag
+	fi
 	# controller requests share kept-alive connections (one TLS handshake for many requests;
 	# a connection the controller closed while idle is replaced by a resumed session): at most
 	# 2 full handshakes (client-certificate signatures, what costs CPU), and at least 3 of the

@@ -297,6 +297,28 @@ static int enroll_main(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * --request: to --control's socket, else to the control_socket of the configuration file
+ * given with -c (the unit's ExecReload= names the file, so a moved socket needs no second
+ * edit), else to the default. A file that cannot be read or does not parse sends nothing.
+ */
+static int request_main(const char *request)
+{
+	struct daemon_cfg c;
+	int rc;
+
+	if (cli.ctl || !D.cfg_path)
+		return ctl_request(cli.ctl ? cli.ctl : SIPOVLD_CTL_SOCK_DEFAULT, request);
+	daemon_cfg_defaults(&c);
+	if (load_config(&c)) {
+		fprintf(stderr, "sipovld: %s: no control socket to send \"%s\" to\n", D.cfg_path, request);
+		return 1;
+	}
+	rc = ctl_request(c.ctl_socket, request);
+	daemon_cfg_free(&c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -357,7 +379,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (request)
-		return ctl_request(cli.ctl ? cli.ctl : SIPOVLD_CTL_SOCK_DEFAULT, request);
+		return request_main(request);
 	if (load_config(&D.cfg)) {
 		fprintf(stderr, "<3>sipovld: bad configuration, not starting\n");
 		return 1;

@@ -205,6 +205,23 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		fi
 		kill "$silent" "$noread" 2>/dev/null
 		wait "$silent" "$noread" 2>/dev/null
+		# a request given the configuration file (-c) goes to its control_socket: the
+		# packaged unit's ExecReload= names the file, so that a moved socket needs no edit there
+		timeout 30 "$SAN_SD" -c "$W/sd.conf" --request status >"$W/st4.json" 2>"$W/st4.err"
+		if jq -en 'input | .version' "$W/st4.json" >/dev/null 2>&1; then
+			ok "sipovld -c FILE --request: the request goes to FILE's control_socket ($W/sd.sock)"
+		else
+			notok "sipovld -c FILE --request: not answered on FILE's control_socket: $(head -c 200 "$W/st4.err")"
+		fi
+		# a file that does not parse: the request is not sent, the error names the file
+		echo '{ "identities": [' >"$W/broken.conf"
+		timeout 30 "$SAN_SD" -c "$W/broken.conf" --request reload >"$W/st5.out" 2>&1
+		brc=$?
+		if [ "$brc" = 1 ] && grep -q "$W/broken.conf" "$W/st5.out"; then
+			ok "sipovld -c FILE --request with a FILE that does not parse: exit 1, naming it ($(head -c 120 "$W/st5.out"))"
+		else
+			notok "sipovld -c FILE --request with a broken FILE: exit $brc: $(head -c 200 "$W/st5.out")"
+		fi
 		# the "calls" request: the SIP view is on by default, nothing followed yet
 		timeout 30 "$SAN_SD" --control "$SOCK" --request calls >"$W/calls.json" 2>/dev/null
 		if jq -en 'input | .enabled == true and .calls == [] and .stats.calls_active == 0 and .stats.calls_max == 1024' \

@@ -495,6 +495,11 @@ uint64_t zt_ctx_token_refreshes(const struct zt_ctx *ctx)
 	return ctx->token_refreshes;
 }
 
+uint64_t zt_ctx_logins(const struct zt_ctx *ctx)
+{
+	return ctx->auth_gen;
+}
+
 const char *zt_ctx_identity_name(struct zt_ctx *ctx)
 {
 	return ctx->identity_name;

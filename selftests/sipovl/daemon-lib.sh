@@ -57,7 +57,7 @@ daemon_net() { # daemon_net RESULTS_SUBDIR [ha]
 	on_exit rm -rf "$TMP"
 	# keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
 	if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml /run/sipovl-vm/$1/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; for c in $SIPOVLD_ZN_DIR/ctrl*.log; do cp \$c /run/sipovl-vm/$1/ziti-\${c##*/} 2>/dev/null; done; true"
+		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml $TMP/*.pcap /run/sipovl-vm/$1/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; for c in $SIPOVLD_ZN_DIR/ctrl*.log; do cp \$c /run/sipovl-vm/$1/ziti-\${c##*/} 2>/dev/null; done; true"
 	fi
 
 	# --- the Ziti network, started first: under TCG the controller's start is the longest

@@ -6,12 +6,12 @@
       a pcap (Ethernet) of SECONDS of PCMA RTP, one 160-byte packet every 20 ms, sequence
       numbers 0, 1, ... and timestamps +160 each, one SSRC: what SIPp's play_pcap_audio sends
       (it takes the timing and the RTP from the file, the addresses and ports from the SDP)
-  rtplong.py stat CAPTURE.pcap (--to IP:PORT | --from IP:PORT) [--split T]
+  rtplong.py stat CAPTURE.pcap (--to IP:PORT | --from IP:PORT) [--split T [--skip N]]
       the PCMA RTP packets of the capture (tcpdump -w) sent to (or from) IP:PORT, as one JSON line:
       packets, distinct sequence numbers, first..last, lost (missing between the first and the
       last), longest gap between two arrivals in ms and when it started (s after the first),
       the source addresses seen; with --split T (Unix time) the same for the packets before
-      and after T ("before", "after")
+      and after T ("before", "after"); --skip N: packets numbered below N are left out
 """
 import json
 import struct
@@ -102,6 +102,7 @@ def summary(rows):
 def stat(args):
     path, how, ep = args[0], args[1], args[2]
     split = float(args[4]) if len(args) > 4 and args[3] == "--split" else None
+    skip = int(args[6]) if len(args) > 6 and args[5] == "--skip" else 0
     ip, port = ep.rsplit(":", 1)
     port = int(port)
     rows = []
@@ -112,7 +113,9 @@ def stat(args):
             continue
         if len(pl) < 12 or pl[0] >> 6 != 2 or pl[1] & 0x7F != 8:  # PCMA only (no telephone-event)
             continue
-        rows.append((t, "%s:%d" % (src, sport), struct.unpack(">H", pl[2:4])[0]))
+        seq = struct.unpack(">H", pl[2:4])[0]
+        if seq >= skip:  # (the calls here are shorter than 65536 packets: no wrap)
+            rows.append((t, "%s:%d" % (src, sport), seq))
     out = summary(rows)
     if split is not None:
         out["before"] = summary([r for r in rows if r[0] < split])
@@ -123,7 +126,7 @@ def stat(args):
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "gen":
         gen(sys.argv[2], float(sys.argv[3]))
-    elif len(sys.argv) in (5, 7) and sys.argv[1] == "stat" and sys.argv[3] in ("--to", "--from"):
+    elif len(sys.argv) in (5, 7, 9) and sys.argv[1] == "stat" and sys.argv[3] in ("--to", "--from"):
         stat(sys.argv[2:])
     else:
         sys.exit(__doc__)

@@ -87,7 +87,7 @@ on_exit kill $uac
 # the call is up when gw-a lists it confirmed with RTP on its media flow
 confirmed() {
 	SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null |
-		jq -en 'input | [.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] | length > 0' >/dev/null
+		jq -en 'input | [.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] | length > 0' >/dev/null 2>&1
 }
 if waitfor 60 confirmed; then
 	ok "the call is up: confirmed at gw-a with RTP on its media flow $(($(date +%s) - t_call)) s after the INVITE"

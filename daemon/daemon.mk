@@ -136,3 +136,8 @@ TEST_BUILD += $(O)/daemon-zitinet.tar.gz
 $(O)/daemon-zitinet.tar.gz: tests/daemon/vmnet.sh
 	@mkdir -p $(@D)
 	tests/daemon/vmnet.sh prepare $@ || echo "warning: $@ not built: the sipovld VM selftest will bail out" >&2
+# The same services on a three-controller cluster (selftests/sipovl/daemon-ha.sh)
+TEST_BUILD += $(O)/daemon-zitinet-ha.tar.gz
+$(O)/daemon-zitinet-ha.tar.gz: tests/daemon/vmnet.sh
+	@mkdir -p $(@D)
+	tests/daemon/vmnet.sh prepare-ha $@ || echo "warning: $@ not built: the sipovld HA VM selftest will bail out" >&2

@@ -102,7 +102,8 @@ struct json_object *status_json(void)
 		if (id->err[0])
 			JADD(j, "error", JS(id->err));
 		if (id->ctx) {
-			uint64_t full, resumed;
+			uint64_t full, resumed, switches;
+			char cbuf[300];
 
 			zt_ctx_api_tls_stats(id->ctx, &full, &resumed);
 			JADD(j, "controller_tls_full", JI((int64_t)full));
@@ -110,6 +111,9 @@ struct json_object *status_json(void)
 			JADD(j, "controller_requests", JI((int64_t)zt_ctx_api_requests(id->ctx)));
 			JADD(j, "auth", json_object_new_string(zt_ctx_auth_method(id->ctx)));
 			JADD(j, "token_refreshes", JI((int64_t)zt_ctx_token_refreshes(id->ctx)));
+			JADD(j, "logins", JI((int64_t)zt_ctx_logins(id->ctx)));
+			JADD(j, "controller", JS(zt_ctx_controller(id->ctx, cbuf, sizeof(cbuf), &switches)));
+			JADD(j, "controller_switches", JI((int64_t)switches));
 			JADD(j, "datagrams_dropped_late", JI((int64_t)zt_ctx_dgram_dropped(id->ctx)));
 			JADD(j, "certificate", cert_json(id->ctx));
 		}

@@ -179,6 +179,13 @@ uint64_t zt_ctx_api_requests(const struct zt_ctx *ctx);
 /* "oidc" or "legacy" (authentication in use), and OIDC access tokens refreshed so far */
 const char *zt_ctx_auth_method(const struct zt_ctx *ctx); /* "oidc", "legacy" or "none" (not authenticated) */
 uint64_t zt_ctx_token_refreshes(const struct zt_ctx *ctx);
+/* Logins so far (first authentication and every one after it; a token refresh is none). */
+uint64_t zt_ctx_logins(const struct zt_ctx *ctx);
+/*
+ * The controller (HA cluster member) requests go to now, as "host:port" in @buf ("" before
+ * any is known), and how many times requests moved to another member.
+ */
+const char *zt_ctx_controller(const struct zt_ctx *ctx, char *buf, size_t len, uint64_t *switches);
 /* The identity certificate and its renewal. */
 struct zt_cert_status {
 	int64_t not_before, not_after; /* Unix seconds */

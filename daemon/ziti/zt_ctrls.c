@@ -296,6 +296,18 @@ void zt_ctrls_free(struct zt_ctrls *l)
 
 /* ---------------- the context's side ---------------- */
 
+const char *zt_ctx_controller(const struct zt_ctx *ctx, char *buf, size_t len, uint64_t *switches)
+{
+	const struct zt_ctrls *l = &ctx->ctrls;
+
+	if (l->cur < l->n)
+		snprintf(buf, len, "%s:%s", l->v[l->cur].host, l->v[l->cur].port);
+	else if (len)
+		buf[0] = '\0';
+	*switches = l->switches;
+	return buf;
+}
+
 /* a request to member @idx ended: @r its outcome (zt_curl.c) */
 void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_resp *r)
 {

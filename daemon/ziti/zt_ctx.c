@@ -177,9 +177,17 @@ static void auth_not_issued(struct zt_ctx *ctx, const char *what)
 	zt_timer_start(ctx->loop, &ctx->auth_retry_timer, d);
 }
 
+static void ask_version(struct zt_ctx *ctx);
+
 static void auth_retry_cb(void *arg)
 {
-	start_auth(arg);
+	struct zt_ctx *ctx = arg;
+
+	/* without /version's answer the method is not known (auto could take OIDC): ask again */
+	if (!ctx->version_known && ctx->o.auth_mode != ZT_AUTH_MODE_LEGACY)
+		ask_version(ctx);
+	else
+		start_auth(ctx);
 }
 
 /* authentication failed with r (err: its description) */
@@ -434,7 +442,7 @@ void zt_ctx_need_auth(struct zt_ctx *ctx, void (*cb)(void *, int, const char *),
 		ctx->auth_waiters = w;
 	}
 	if (ctx->auth == ZT_AUTH_NONE && !zt_timer_armed(&ctx->auth_retry_timer))
-		start_auth(ctx);
+		auth_retry_cb(ctx);
 }
 
 void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg)
@@ -493,6 +501,11 @@ const char *zt_ctx_auth_method(const struct zt_ctx *ctx)
 uint64_t zt_ctx_token_refreshes(const struct zt_ctx *ctx)
 {
 	return ctx->token_refreshes;
+}
+
+uint64_t zt_ctx_logins(const struct zt_ctx *ctx)
+{
+	return ctx->auth_gen;
 }
 
 const char *zt_ctx_identity_name(struct zt_ctx *ctx)
@@ -600,6 +613,7 @@ static void version_cb(void *arg, const struct zt_http_resp *r)
 			zt_timer_start(ctx->loop, &ctx->auth_retry_timer, ctx->o.backoff_max_ms);
 			return;
 		}
+		ctx->version_known = true;
 		zt_log(ctx, 2, "controller %s, client API %s, %s authentication%s",
 		       jstr(data, "version") ? jstr(data, "version") : "?", ctx->edge_path,
 		       ctx->oidc_path ? "OIDC" : "legacy", has_oidc && !ctx->oidc_path ? " (OIDC offered, not enabled)" : "");
@@ -616,6 +630,15 @@ static void version_cb(void *arg, const struct zt_http_resp *r)
 				ready(ctx, -ECONNREFUSED, err);
 			ctx->auth = ZT_AUTH_NONE;
 			zt_timer_start(ctx->loop, &ctx->auth_retry_timer, again ? 500 : ctx->o.backoff_max_ms);
+			return;
+		}
+		if (r->status >= 500 && ctx->o.auth_mode != ZT_AUTH_MODE_LEGACY) {
+			/* a member starting or without a leader: its answer decides OIDC, ask again */
+			unsigned d = zt_ctx_backoff_ms(ctx, ctx->auth_failures++);
+
+			zt_log(ctx, 1, "%s (retrying in %u ms)", err, d);
+			ctx->auth = ZT_AUTH_NONE;
+			zt_timer_start(ctx->loop, &ctx->auth_retry_timer, d);
 			return;
 		}
 		zt_log(ctx, 0, "%s", err);
@@ -732,11 +755,17 @@ int zt_ctx_start(struct zt_ctx *ctx)
 		return -EALREADY;
 	ctx->started = true;
 	ctx->start_ms = zt_now_ms();
+	ask_version(ctx);
+	return 0;
+}
+
+static void ask_version(struct zt_ctx *ctx)
+{
+	zt_timer_stop(ctx->loop, &ctx->auth_retry_timer);
 	ctx->auth = ZT_AUTH_PENDING; /* version first, then authenticate */
 	ctx->version_req = zt_http_request(ctx, "GET", "/version", NULL, version_cb, ctx);
 	if (!ctx->version_req)
 		auth_not_issued(ctx, "controller /version");
-	return 0;
 }
 
 void zt_ctx_free(struct zt_ctx *ctx)

@@ -406,6 +406,7 @@ struct zt_ctx {
 	struct zt_curl *curl;    /* controller HTTPS (zt_curl.c) */
 	struct zt_ctrls ctrls;   /* the controllers, the current one (zt_ctrls.c) */
 	bool ha;                 /* /version lists HA_CONTROLLER: learn the members */
+	bool version_known; /* /version answered: the authentication method is decided */
 	struct zt_http *ctrls_req;
 	bool ctrls_incomplete;   /* the latest /controllers reply had a member without an address */
 	bool apis_save_warned;   /* a failed write of ztAPIs was logged (once, until one succeeds) */

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Shared setup of the sipovld end-to-end selftests (daemon.sh, daemon-update.sh); sourced, not run.
+# Shared setup of the sipovld end-to-end selftests (daemon.sh, daemon-update.sh, daemon-ha.sh);
+# sourced, not run.
 # Two sites joined by a Ziti network, each gateway running sipovl.ko and sipovld with its own
 # identity:
 #
@@ -10,11 +11,14 @@
 # The Ziti network is provisioned on the host by tests/daemon/vmnet.sh (make tests builds
 # build/daemon-zitinet.tar.gz) and only run here (see there why).
 #
-#   daemon_net RESULTS_SUBDIR   topology + Ziti network; logs kept in /run/sipovl-vm/RESULTS_SUBDIR
-#                               (loads $SIPOVL_KO, or with DAEMON_MODULE=loaded uses the loaded sipovl)
+#   daemon_net RESULTS_SUBDIR [ha]  topology + Ziti network; logs kept in /run/sipovl-vm/RESULTS_SUBDIR
+#                               (loads $SIPOVL_KO, or with DAEMON_MODULE=loaded uses the loaded sipovl);
+#                               ha: the three-controller cluster of vmnet.sh prepare-ha (ZT owns
+#                               10.99.0.1-3, one controller each; build/daemon-zitinet-ha.tar.gz)
 #   start_gw SITE NS [ARGS...]  start sipovld for site a|b in NS (extra daemon arguments)
 #   start_gw_only SITE NS ARGS...  the same with only ARGS (no -i, -l: a config file's own)
 #   gateways_ready              wait until both gateways intercept and host their services
+#   sipp_scenarios              $TMP/uac_pcap.xml and $TMP/uas.xml (SIPp's, see there)
 # and the helpers st, ready, waitfor, bg, expect, in_pa, in_pb, el.
 # shellcheck disable=SC2034 # variables used by the sourcing files
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -28,7 +32,6 @@ CTL=$BIN/sipovlctl
 NET=$BIN/daemon-zitinet.tar.gz
 VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
 [ -x "$D" ] && [ -x "$PEER" ] && [ -x "$CTL" ] || bail_out "build first (make tests): $D $PEER $CTL"
-[ -f "$NET" ] || bail_out "no $NET: run make tests (tests/daemon/vmnet.sh prepare $NET)"
 T0=$(date +%s)
 el() { echo $(($(date +%s) - T0)); }
 SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
@@ -42,20 +45,30 @@ link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
 	ip -n "$4" link set "$5" up
 }
 
-daemon_net() { # daemon_net RESULTS_SUBDIR
+daemon_net() { # daemon_net RESULTS_SUBDIR [ha]
+	local how=start a
+	if [ "${2:-}" = ha ]; then
+		NET=$BIN/daemon-zitinet-ha.tar.gz how=start-ha
+		[ -f "$NET" ] || bail_out "no $NET: run make tests (tests/daemon/vmnet.sh prepare-ha $NET)"
+	else
+		[ -f "$NET" ] || bail_out "no $NET: run make tests (tests/daemon/vmnet.sh prepare $NET)"
+	fi
 	TMP=$(mktemp -d)
 	on_exit rm -rf "$TMP"
 	# keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
 	if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml /run/sipovl-vm/$1/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; cp $SIPOVLD_ZN_DIR/ctrl.log /run/sipovl-vm/$1/ziti-ctrl.log 2>/dev/null; true"
+		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml $TMP/*.pcap /run/sipovl-vm/$1/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; for c in $SIPOVLD_ZN_DIR/ctrl*.log; do cp \$c /run/sipovl-vm/$1/ziti-\${c##*/} 2>/dev/null; done; true"
 	fi
 
 	# --- the Ziti network, started first: under TCG the controller's start is the longest
 	# step (20-60 s), and it needs only its namespace; the rest is built meanwhile.
 	setup_ns ZT
-	ip -n "$ZT" addr add 10.99.0.1/32 dev lo
+	for a in 10.99.0.1 10.99.0.2 10.99.0.3; do
+		ip -n "$ZT" addr add $a/32 dev lo
+		[ $how = start-ha ] || break
+	done
 	on_exit "$VMNET" stop
-	"$VMNET" start "$NET" "$ZT" 2>"$TMP/vmnet.err" &
+	"$VMNET" $how "$NET" "$ZT" 2>"$TMP/vmnet.err" &
 	local vmnet=$!
 	on_exit kill "$vmnet"
 
@@ -152,6 +165,25 @@ expect() { # expect DESC PATTERN CMD...
 	else
 		not_ok "$desc" "expected /$pat/ from: $*" "got (exit $rc): $out"
 	fi
+}
+# sipp_scenarios: $TMP/uac_pcap.xml (SIPp's built-in UAC with RTP, pcap paths made absolute)
+# and $TMP/uas.xml (the built-in UAS made to absorb INVITE retransmissions, see below)
+sipp_scenarios() {
+	sipp -sd uac_pcap 2>/dev/null | sed 's#pcap/#/usr/share/sip-tester/#' >"$TMP/uac_pcap.xml"
+	# The UAS is SIPp's built-in "uas" scenario plus what a UDP UAS must do with a retransmitted
+	# INVITE. The first datagrams of a flow wait for the Ziti dial; on a loaded TCG guest that can
+	# take longer than T1 (500 ms), and the UAC's INVITE retransmission then reaches the UAS right
+	# behind the original, after the UAS has sent 180 and 200. The built-in scenario (SIPp 3.6.1)
+	# only recognises a retransmission of the request that preceded its last send, and the 200
+	# follows the 180, so it takes the INVITE for an unexpected message and aborts the call; the
+	# UAC's BYE is then never answered ("UDP retransmission timeout"), with nothing lost on the way.
+	# Here the UAS absorbs INVITE retransmissions while it waits for the ACK, as RFC 6026 (7.1,
+	# "Accepted" state) specifies; its 200 keeps being retransmitted on its own timer until the ACK
+	# (a jump back to the 200 would not resend it: SIPp sends nothing new while a retransmission is
+	# pending). TCP never retransmits, so the same scenario serves both transports.
+	sipp -sd uas 2>/dev/null |
+		sed 's#^\( *\)<recv request="ACK"#\1<recv request="INVITE" optional="true"/>\n&#' >"$TMP/uas.xml"
+	[ "$(grep -c '<recv request="INVITE"' "$TMP/uas.xml")" = 2 ] || bail_out "sipp -sd uas: unexpected built-in scenario"
 }
 in_pa() { ip netns exec "$PA" "$@"; }
 in_pb() { ip netns exec "$PB" "$@"; }

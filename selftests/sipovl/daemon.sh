@@ -108,21 +108,7 @@ fl=$(st a flows | jq 'length')
 diag "gw-a flows now: $fl (t=$(el)s)"
 
 # --- SIP: SIPp UAC at A calls the UAS at B, RTP echoed on the 7222-7422 intercept
-sipp -sd uac_pcap 2>/dev/null | sed 's#pcap/#/usr/share/sip-tester/#' >"$TMP/uac_pcap.xml"
-# The UAS is SIPp's built-in "uas" scenario plus what a UDP UAS must do with a retransmitted
-# INVITE. The first datagrams of a flow wait for the Ziti dial; on a loaded TCG guest that can
-# take longer than T1 (500 ms), and the UAC's INVITE retransmission then reaches the UAS right
-# behind the original, after the UAS has sent 180 and 200. The built-in scenario (SIPp 3.6.1)
-# only recognises a retransmission of the request that preceded its last send, and the 200
-# follows the 180, so it takes the INVITE for an unexpected message and aborts the call; the
-# UAC's BYE is then never answered ("UDP retransmission timeout"), with nothing lost on the way.
-# Here the UAS absorbs INVITE retransmissions while it waits for the ACK, as RFC 6026 (7.1,
-# "Accepted" state) specifies; its 200 keeps being retransmitted on its own timer until the ACK
-# (a jump back to the 200 would not resend it: SIPp sends nothing new while a retransmission is
-# pending). TCP never retransmits, so the same scenario serves both transports.
-sipp -sd uas 2>/dev/null |
-	sed 's#^\( *\)<recv request="ACK"#\1<recv request="INVITE" optional="true"/>\n&#' >"$TMP/uas.xml"
-[ "$(grep -c '<recv request="INVITE"' "$TMP/uas.xml")" = 2 ] || bail_out "sipp -sd uas: unexpected built-in scenario"
+sipp_scenarios
 nft_counters() { # nft_counters NS: counters of RTP/SIP packets by source
 	ip netns exec "$1" nft -f - <<'EOF'
 table inet cnt {

@@ -8,6 +8,12 @@
 #   vmnet.sh start NS             (guest) unpack it to $ZD and run the controller and the
 #                                 router in network namespace NS (which must own 10.99.0.1)
 #   vmnet.sh stop                 (guest) stop them
+#   vmnet.sh prepare-ha OUT.tar.gz  (host) the same services on a three-controller raft cluster
+#                                 (ctrl1..3 at 10.99.0.1-3:1280, router r1 at 10.99.0.1:3022),
+#                                 OIDC access tokens of 1 minute; the gateways' identities name
+#                                 ctrl1 as ztAPI and all three in ztAPIs (admin-guide.md, HA)
+#   vmnet.sh start-ha TARBALL NS  (guest) run the three controllers and the router in NS (which
+#                                 must own 10.99.0.1-3); kill-ctrl N / leader as zitinet-ha.sh
 #
 # Why: under TCG (no KVM on these machines) `ziti edge quickstart` inside the guest times out
 # waiting for its own controller (measured: fails after 98 s), and every `ziti` CLI call
@@ -90,20 +96,10 @@ cmd_prepare() {
 	# plain build, and a cold machine then builds ziti twice (v1.6.5, this) instead of three times.
 	ZITI=$(ZITI_VERSIONS=${VMNET_ZITI_VERSIONS:-v1.6.0} "$TOP/tests/ziti/zitinet.sh" bin-shortcert) ||
 		die "no ziti binary"
-	# $ZD is a fixed path (the guest's), and builds in other checkouts may prepare a network
-	# at the same time: work in a private mount namespace, on a tmpfs of our own over $ZD.
-	if [ -z "${VMNET_PRIVATE_ZD:-}" ]; then
-		mkdir -p "$ZD"
-		VMNET_PRIVATE_ZD=1 exec unshare --mount --propagation private "$0" prepare "$out"
-	fi
-	mount -t tmpfs -o mode=0755 vmnet-prepare "$ZD" || die "cannot mount a tmpfs on $ZD"
-	NS=sipovld-prep-$$
-	mkdir -p "$ZD/home"
-	ip netns add "$NS"
+	private_zd prepare "$out"
 	pid=
 	trap '[ -z "$pid" ] || { kill -TERM $pid 2>/dev/null; sleep 1; kill -KILL $pid 2>/dev/null; }; ip netns del $NS 2>/dev/null' EXIT
-	ip -n "$NS" link set lo up
-	ip -n "$NS" addr add "$ADDR/32" dev lo
+	prep_ns "$ADDR"
 	HOME="$ZD/home" ZITI_ROUTER_NAME=r1 ZITI_CTRL_EDGE_IP_OVERRIDE=$ADDR ZITI_ROUTER_IP_OVERRIDE=$ADDR setsid ip netns exec "$NS" "$ZITI" edge quickstart --home "$ZD/qs" \
 		--ctrl-address "$ADDR" --ctrl-port "$CPORT" --router-address "$ADDR" --router-port "$RPORT" \
 		-u admin -p admin >"$ZD/quickstart.log" 2>&1 </dev/null &
@@ -120,21 +116,154 @@ cmd_prepare() {
 	kill -KILL $pid 2>/dev/null || true
 	pid=
 	ls "$ZD"/qs/*.yaml >/dev/null || die "no configuration written"
-	# TLS handshakes on the controller's and router's listeners: 5 s by default, which a TCG
-	# guest on a loaded host misses (the controller logs "handshake failed: context deadline
-	# exceeded"; the client, curl or a Ziti SDK, sees the connection dropped).
+	handshake_30s "$ZD/qs/ctrl.yaml" "$ZD/qs/r1.yaml"
+	pack "$out"
+}
+
+# private_zd MODE OUT: $ZD is a fixed path (the guest's), and builds in other checkouts may
+# prepare a network at the same time: work in a private mount namespace, on a tmpfs of our own
+# over $ZD (re-executes this script there).
+private_zd() {
+	if [ -z "${VMNET_PRIVATE_ZD:-}" ]; then
+		mkdir -p "$ZD"
+		VMNET_PRIVATE_ZD=1 exec unshare --mount --propagation private "$0" "$1" "$2"
+	fi
+	mount -t tmpfs -o mode=0755 vmnet-prepare "$ZD" || die "cannot mount a tmpfs on $ZD"
+	mkdir -p "$ZD/home"
+}
+
+prep_ns() { # prep_ns ADDR...: the throw-away namespace $NS owning ADDR...
+	local a
+	NS=sipovld-prep-$$
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
+	for a in "$@"; do ip -n "$NS" addr add "$a/32" dev lo; done
+}
+
+# TLS handshakes on the controller's and router's listeners: 5 s by default, which a TCG
+# guest on a loaded host misses (the controller logs "handshake failed: context deadline
+# exceeded"; the client, curl or a Ziti SDK, sees the connection dropped).
+handshake_30s() { # YAML...
 	local y
-	for y in "$ZD/qs/ctrl.yaml" "$ZD/qs/r1.yaml"; do
+	for y in "$@"; do
 		[ -f "$y" ] || die "no $y"
 		! grep -q '^tls:' "$y" || die "$y already has a tls: section"
 		printf '\ntls:\n  handshakeTimeout: 30s\n' >>"$y"
 	done
+}
+
+pack() { # pack OUT: $ZD (sparse files kept sparse) into OUT
 	rm -f "$ZD"/*.jwt
 	echo "$ZITI" >"$ZD/ziti-bin" # the guest sees the host's root: same path there
-	mkdir -p "$(dirname "$out")"
-	tar -C / -czf "$out.tmp" "${ZD#/}"
-	mv "$out.tmp" "$out"
-	echo "vmnet: network packed in $out" >&2
+	mkdir -p "$(dirname "$1")"
+	tar -C / --sparse -czf "$1.tmp" "${ZD#/}"
+	mv "$1.tmp" "$1"
+	echo "vmnet: network packed in $1" >&2
+}
+
+# The three-controller cluster (prepare-ha), made as tests/ziti/zitinet-ha.sh makes it (v1.6's
+# doc/ha/quickstart.md): `quickstart ha` bootstraps ctrl1 (trust domain sipovl.test) and enrolls
+# r1, `quickstart join` adds ctrl2 and ctrl3. Each controller binds its own address (one port,
+# 1280, for the control plane and the edge APIs). Provisioned through ctrl1 while all three run.
+HA_CTRLS="10.99.0.1 10.99.0.2 10.99.0.3"
+cmd_prepare_ha() {
+	local out=$1 i a ok how y db ztapis
+	pids=()
+	[ "$(id -u)" = 0 ] || die "prepare-ha needs root (a network namespace)"
+	# v1.6.5: the newest release that builds here (ziti-client.md, Tested)
+	ZITI=$(ZITI_VERSIONS=${VMNET_HA_ZITI_VERSIONS:-v1.6.5} "$TOP/tests/ziti/zitinet.sh" bin) || die "no ziti binary"
+	private_zd prepare-ha "$out"
+	trap '[ ${#pids[@]} = 0 ] || { kill -TERM "${pids[@]}" 2>/dev/null; sleep 1; kill -KILL "${pids[@]}" 2>/dev/null; }; ip netns del $NS 2>/dev/null' EXIT
+	# shellcheck disable=SC2086
+	prep_ns $HA_CTRLS
+	i=0
+	for a in $HA_CTRLS; do
+		i=$((i + 1))
+		how=(ha)
+		[ $i = 1 ] || how=(join --cluster-member "tls:$ADDR:$CPORT" --no-router)
+		HOME="$ZD/home" ZITI_ROUTER_NAME=r1 ZITI_CTRL_BIND_ADDRESS=$a ZITI_CTRL_EDGE_BIND_ADDRESS=$a \
+			ZITI_CTRL_EDGE_IP_OVERRIDE=$a ZITI_ROUTER_IP_OVERRIDE=$ADDR setsid ip netns exec "$NS" \
+			"$ZITI" edge quickstart "${how[@]}" --home "$ZD/qs" --instance-id "ctrl$i" --trust-domain sipovl.test \
+			--ctrl-address "$a" --ctrl-port "$CPORT" --router-address "$ADDR" --router-port "$RPORT" \
+			-u admin -p admin >"$ZD/quickstart$i.log" 2>&1 </dev/null &
+		pids+=($!)
+		ok=
+		for _ in $(seq 1 480); do
+			grep -q "controller and router started" "$ZD/quickstart$i.log" && { ok=1; break; }
+			kill -0 "${pids[$((i - 1))]}" 2>/dev/null || break
+			sleep 0.5
+		done
+		[ -n "$ok" ] || { tail -20 "$ZD/quickstart$i.log" >&2; die "quickstart of ctrl$i failed"; }
+	done
+	provision
+	for i in 2 1 0; do
+		kill -TERM "${pids[$i]}" 2>/dev/null || true
+		for _ in $(seq 1 50); do kill -0 "${pids[$i]}" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "${pids[$i]}" 2>/dev/null || true
+	done
+	pids=()
+	for i in 1 2 3; do
+		y=$ZD/qs/ctrl$i/ctrl.yaml
+		[ -f "$y" ] || die "no $y"
+		# OIDC access tokens of 1 minute (the controller's minimum): sipovld refreshes them at
+		# half their lifetime, so every 30 s during a call
+		grep -q '^edge:$' "$y" || die "no edge section in $y"
+		sed -i -e '/^edge:$/a\  oidc:\n    accessTokenDuration: 1m' "$y"
+		grep -q 'accessTokenDuration: 1m' "$y" || die "cannot set accessTokenDuration in $y"
+		# pre-sized database (tests/ziti/zitinet.sh says why; sparse, kept so by pack)
+		db=$ZD/qs/ctrl$i/raft/ctrl-ha.db
+		[ -f "$db" ] || die "no controller database $db"
+		[ "$(stat -c %s "$db")" -ge $((256 << 20)) ] || truncate -s 256M "$db"
+	done
+	handshake_30s "$ZD"/qs/ctrl[123]/ctrl.yaml "$ZD/qs/ctrl1/r1.yaml"
+	# the gateways' identities: ztAPI ctrl1, ztAPIs every member (what admin-guide.md tells)
+	ztapis=$(for a in $HA_CTRLS; do printf '"https://%s:%s/edge/client/v1",' "$a" "$CPORT"; done)
+	for i in a b c; do
+		jq --argjson l "[${ztapis%,}]" '.ztAPI = $l[0] | .ztAPIs = $l' "$ZD/gw-$i.json" >"$ZD/gw-$i.json.tmp" &&
+			chmod 600 "$ZD/gw-$i.json.tmp" && mv "$ZD/gw-$i.json.tmp" "$ZD/gw-$i.json" || die "cannot edit gw-$i.json"
+	done
+	pack "$out"
+}
+
+# start_ha: the three controllers at once (raft needs two for a leader), then the router
+cmd_start_ha() {
+	local tarball=$1 t0 i a up
+	[ -f "$tarball" ] || die "no $tarball (run: $0 prepare-ha $tarball)"
+	rm -rf "$ZD"
+	tar -C / -xzf "$tarball"
+	ZITI=$(cat "$ZD/ziti-bin")
+	[ -x "$ZITI" ] || die "no ziti binary at $ZITI (recorded when the network was prepared)"
+	t0=$(date +%s)
+	for i in 1 2 3; do start_ctrl_n "$i"; done
+	i=0
+	for a in $HA_CTRLS; do
+		i=$((i + 1))
+		up=
+		for _ in $(seq 1 900); do
+			ip netns exec "$NS" curl -sk --max-time 2 "https://$a:$CPORT/version" 2>/dev/null | grep -q '"data"' && { up=1; break; }
+			sleep 0.5
+		done
+		[ -n "$up" ] || die "controller ctrl$i did not come up (see $ZD/ctrl$i.log)"
+	done
+	echo "vmnet: controllers up after $(($(date +%s) - t0)) s" >&2
+	setsid ip netns exec "$NS" "$ZITI" router run "$ZD/qs/ctrl1/r1.yaml" >"$ZD/router.log" 2>&1 </dev/null &
+	echo $! >"$ZD/router.pid"
+}
+
+start_ctrl_n() { # N: controller N (its log appended to: a restart keeps the first run's)
+	ZITI=$(cat "$ZD/ziti-bin")
+	setsid ip netns exec "$NS" "$ZITI" controller run "$ZD/qs/ctrl$1/ctrl.yaml" >>"$ZD/ctrl$1.log" 2>&1 </dev/null &
+	echo $! >"$ZD/ctrl$1.pid"
+}
+
+cmd_kill_ctrl() { # N [SIG]: stop controller N (SIGKILL: a crash)
+	local f="$ZD/ctrl$1.pid" pid
+	[ -f "$f" ] || die "controller $1 is not running"
+	pid=$(cat "$f")
+	kill "-${2:-KILL}" "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && die "controller $1 (pid $pid) did not stop"
+	rm -f "$f"
 }
 
 cmd_start() {
@@ -161,7 +290,7 @@ cmd_start() {
 
 cmd_stop() {
 	local f pid
-	for f in "$ZD/router.pid" "$ZD/ctrl.pid"; do
+	for f in "$ZD/router.pid" "$ZD"/ctrl*.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f")
 		kill -TERM "$pid" 2>/dev/null || true
@@ -175,5 +304,9 @@ case ${1:-} in
 prepare) [ $# = 2 ] || die "usage: $0 prepare OUT.tar.gz"; cmd_prepare "$2" ;;
 start) [ $# = 3 ] || die "usage: $0 start TARBALL NS"; NS=$3; cmd_start "$2" ;;
 stop) cmd_stop ;;
-*) echo "usage: $0 prepare OUT.tar.gz | start TARBALL NS | stop" >&2; exit 2 ;;
+prepare-ha) [ $# = 2 ] || die "usage: $0 prepare-ha OUT.tar.gz"; cmd_prepare_ha "$2" ;;
+start-ha) [ $# = 3 ] || die "usage: $0 start-ha TARBALL NS"; NS=$3; cmd_start_ha "$2" ;;
+kill-ctrl) [ $# -ge 2 ] || die "usage: $0 kill-ctrl N [SIG]"; cmd_kill_ctrl "$2" "${3:-}" ;;
+start-ctrl) [ $# = 3 ] || die "usage: $0 start-ctrl N NS"; NS=$3; start_ctrl_n "$2" ;;
+*) echo "usage: $0 prepare OUT.tar.gz | start TARBALL NS | stop | prepare-ha OUT.tar.gz | start-ha TARBALL NS | kill-ctrl N [SIG] | start-ctrl N NS" >&2; exit 2 ;;
 esac

@@ -782,6 +782,32 @@ static void test_auth_choice(int mode, const char *caps, bool want_oidc)
 	fk.version_caps = NULL;
 }
 
+/*
+ * auto, /version failing at the start (a cluster member still starting: refused, timed out or
+ * HTTP 5xx): the answer decides the method, so /version is asked again, and the OIDC it lists
+ * is taken; not legacy authentication without an answer (the daemon-ha.sh VM run: gw-a on
+ * legacy for its whole life after ctrl1's /version failed at its start).
+ */
+static void test_auth_choice_version_fault(enum fault f)
+{
+	fk.auth_mode = ZT_AUTH_MODE_AUTO;
+	fk.version_caps = "\"capabilities\":[\"OIDC_AUTH\",\"HA_CONTROLLER\"],";
+	fk.n_legacy_auth = fk.n_oidc_discovery = 0;
+	fk.rule[0].match = "/version";
+	fk.rule[0].f = f;
+	fk.rule[0].count = 1;
+	ctx_up();
+	for (uint64_t end = zt_now_ms() + 5000; !fk.n_legacy_auth && !fk.n_oidc_discovery && zt_now_ms() < end;)
+		zt_loop_run(h.loop, 10);
+	check(fk.n_oidc_discovery > 0 && !fk.n_legacy_auth,
+	      "auth auto, the first /version failing (%s), then listing OIDC_AUTH: OIDC authentication (OIDC discovery "
+	      "requests %u, legacy authenticate %u)", fault_name[f], fk.n_oidc_discovery, fk.n_legacy_auth);
+	ctx_down();
+	memset(&fk.rule[0], 0, sizeof(fk.rule[0]));
+	fk.auth_mode = 0;
+	fk.version_caps = NULL;
+}
+
 /* status's "auth" of an identity that has not authenticated yet: neither method (was "legacy") */
 static void test_auth_method_before_auth(void)
 {
@@ -831,6 +857,9 @@ void test_controller_faults(void)
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "", false);
 	test_auth_choice(ZT_AUTH_MODE_AUTO, "\"capabilities\":[\"HA_CONTROLLER\"],", false);
 	test_auth_choice(ZT_AUTH_MODE_LEGACY, "\"capabilities\":[\"OIDC_AUTH\"],", false);
+	test_auth_choice_version_fault(F_RESET);
+	test_auth_choice_version_fault(F_TIMEOUT);
+	test_auth_choice_version_fault(F_503);
 	test_posture_note();
 	test_posture_answer();
 	test_posture_again();

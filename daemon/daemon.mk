@@ -136,8 +136,11 @@ TEST_BUILD += $(O)/daemon-zitinet.tar.gz
 $(O)/daemon-zitinet.tar.gz: tests/daemon/vmnet.sh
 	@mkdir -p $(@D)
 	tests/daemon/vmnet.sh prepare $@ || echo "warning: $@ not built: the sipovld VM selftest will bail out" >&2
-# The same services on a three-controller cluster (selftests/sipovl/daemon-ha.sh)
-TEST_BUILD += $(O)/daemon-zitinet-ha.tar.gz
+# The same services on a three-controller cluster (selftests/sipovl/daemon-ha.sh). Not in
+# TEST_BUILD: the file is not in make check's VM list yet (SIPOVL_VM_EXCLUDE), and the
+# cluster's provisioning costs 90 s or more; `make daemon-ha-net` builds it.
+.PHONY: daemon-ha-net
+daemon-ha-net: $(O)/daemon-zitinet-ha.tar.gz
 $(O)/daemon-zitinet-ha.tar.gz: tests/daemon/vmnet.sh
 	@mkdir -p $(@D)
 	tests/daemon/vmnet.sh prepare-ha $@ || echo "warning: $@ not built: the sipovld HA VM selftest will bail out" >&2

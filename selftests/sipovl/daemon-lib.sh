@@ -49,7 +49,7 @@ daemon_net() { # daemon_net RESULTS_SUBDIR [ha]
 	local how=start a
 	if [ "${2:-}" = ha ]; then
 		NET=$BIN/daemon-zitinet-ha.tar.gz how=start-ha
-		[ -f "$NET" ] || bail_out "no $NET: run make tests (tests/daemon/vmnet.sh prepare-ha $NET)"
+		[ -f "$NET" ] || bail_out "no $NET: run make daemon-ha-net (tests/daemon/vmnet.sh prepare-ha $NET)"
 	else
 		[ -f "$NET" ] || bail_out "no $NET: run make tests (tests/daemon/vmnet.sh prepare $NET)"
 	fi

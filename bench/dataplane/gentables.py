@@ -3,6 +3,7 @@
 """Intercept tables for the data-plane benchmark, in every data plane's format.
 
     gentables.py OUTDIR [--seed S] [--sizes 1,1000,10000] [--load-sizes 10000,100000]
+                 [--fib 100000]
 
 For each size N of --sizes, the same N intercepts as
   sipovl-N.conf     sipovlctl apply file (proto tcp,udp each)
@@ -19,6 +20,15 @@ its protocol's chain before matching: the worst case for a linear list).
 For each size M of --load-sizes: sipovl-load-M.conf (random, for apply
 timing) and, up to 10000, ipt-udp-M.rules (M UDP TPROXY rules in PREROUTING, the form of
 the reference figures, for iptables-restore timing).
+
+For --fib R (0: none): fib-R.batch, `ip -batch` input of R IPv4 routes for
+the gateway's main table (the anti-spoof FIB lookups of a large routing
+table): 252 host routes 10.1.0.X/32 dev g0 (X = 3-254: the addresses of
+the client's /24 above the client's own, so the lookups of the client's
+address descend to a full node of /32 leaves and back up to the connected
+/24), then R - 252 distinct random prefixes dev d0, as a BGP table has them:
+/24 (60 %), /16-/23 (30 %), /25-/32 (10 %), from 1.0.0.0-223.255.255.255
+outside 10.0.0.0/8 and 127.0.0.0/8.
 
 Random intercepts never overlap (nft rejects some overlapping elements of
 concatenated interval sets): each lies in its own /24 of 11.0.0.0-99.255.255.0,
@@ -62,6 +72,21 @@ def random_intercepts(rng, n, used):
     return out
 
 
+def fib_routes(rng, r):
+    out = ["route add 10.1.0.%d/32 dev g0" % x for x in range(3, 255)]
+    seen = set()
+    while len(out) < r:
+        x = rng.random()
+        plen = 24 if x < .6 else rng.randint(16, 23) if x < .9 else rng.randint(25, 32)
+        a = rng.randint(1 << 24, (224 << 24) - 1) & ~((1 << (32 - plen)) - 1) & 0xffffffff
+        if a >> 24 in (10, 127) or (a, plen) in seen:
+            continue
+        seen.add((a, plen))
+        out.append("route add %d.%d.%d.%d/%d dev d0" %
+                   (a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, plen))
+    return out
+
+
 def pstr(lo, hi, sep):
     return str(lo) if lo == hi else "%d%s%d" % (lo, sep, hi)
 
@@ -83,8 +108,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sizes", default="1,1000,10000")
     ap.add_argument("--load-sizes", default="10000,100000")
+    ap.add_argument("--fib", type=int, default=0)
     o = ap.parse_args()
     os.makedirs(o.outdir, exist_ok=True)
+    if o.fib:
+        write(os.path.join(o.outdir, "fib-%d.batch" % o.fib),
+              fib_routes(random.Random(o.seed * 104729 + o.fib), o.fib))
 
     for n in [int(x) for x in o.sizes.split(",") if x]:
         rng = random.Random(o.seed * 1000003 + n)

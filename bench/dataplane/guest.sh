@@ -29,6 +29,17 @@
 #                            with perf after the measurements
 #   SIPOVL_BENCH_LOAD_ONLY   1: only sipovl's load times (and, with
 #                            SIPOVL_BENCH_PERF, a profile of apply 100k)
+#   SIPOVL_BENCH_FIB         routes of the large FIB (100000; 0: no FIB pairs).
+#                            The anti-spoof lookups of a new flow (the local-
+#                            source check, and the reverse-path lookup with
+#                            rp_filter 1) against the gateway's FIB: 1-intercept
+#                            sipovl pairs with rp_filter 1 (sipovl+rpf), with
+#                            the FIB's routes (sipovl+fib), with both
+#                            (sipovl+fib+rpf), and the baseline with the routes
+#                            (local+fib), measured in the same rotation as
+#                            sipovl/1 and local/0 (small FIB, rp_filter 0);
+#                            needs $SIPOVL_BENCH_TABLES/fib-N.batch
+#   SIPOVL_BENCH_SKIP_LOAD   1: no load-time measurements
 source "$SIPOVL_TOP/selftests/lib.sh"
 require_root
 in_vm || { echo "guest.sh: run me through bench/dataplane/run.sh" >&2; exit 2; }
@@ -101,6 +112,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 
 say ""
 say "## load times (each into an empty table in a fresh namespace; wall ms)"
+[ "${SIPOVL_BENCH_SKIP_LOAD:-0}" != 1 ] || say "(skipped: SIPOVL_BENCH_SKIP_LOAD=1)"
 declare -A LOADMS=() LOADRANGE=()
 # Variants of sipovlctl apply measured in every run, in an order rotated from
 # run to run so that slow drifts of the host hit all alike:
@@ -137,7 +149,10 @@ if [ -n "$OLD" ]; then
 fi
 [ "${SIPOVL_BENCH_LOAD_SERIAL:-0}" != 1 ] || variants+=(serial)
 say "variants: ${variants[*]}; old build: ${OLD:-none}"
+FIB=${SIPOVL_BENCH_FIB:-100000}
+SKIP_LOAD=${SIPOVL_BENCH_SKIP_LOAD:-0}
 for n in 10000 100000; do
+	[ "$SKIP_LOAD" != 1 ] || break
 	f=$TAB/sipovl-load-$n.conf
 	[ -f "$f" ] || continue
 	cp "$f" "$LOCAL/"
@@ -219,7 +234,7 @@ if [ "${SIPOVL_BENCH_LOAD_ONLY:-0}" = 1 ]; then
 fi
 for be in nft legacy; do
 	f=$TAB/ipt-udp-10000.rules
-	[ -f "$f" ] || continue
+	[ -f "$f" ] && [ "$SKIP_LOAD" != 1 ] || continue
 	vals=()
 	for i in $(seq 1 "$LOAD_RUNS"); do
 		setup_ns LD
@@ -244,8 +259,10 @@ plumb_tproxy() { # fwmark 1 -> table 100 -> local delivery
 	ip -n "$ns" route add local 0.0.0.0/0 dev lo table 100
 }
 
+# setup_dp DP N: DP is a data plane, optionally with +fib (the large FIB's
+# routes in gw's main table) and +rpf (rp_filter 1 on gw).
 setup_dp() {
-	local dp=$1 n=$2 k=$1/$2 c g ms rc=0 reg=
+	local dp=$1 n=$2 k=$1/$2 c g ms rc=0 reg="" fms
 	setup_ns C G
 	c=$C g=$G
 	CLI[$k]=$c GW[$k]=$g
@@ -262,6 +279,20 @@ setup_dp() {
 	ip -n "$c" route add default via 10.1.0.1
 	ip netns exec "$g" sysctl -qw net.ipv4.ip_forward=1
 	case $dp in
+	*+rpf*)
+		ip netns exec "$g" sysctl -qw net.ipv4.conf.all.rp_filter=1 \
+			net.ipv4.conf.g0.rp_filter=1 net.ipv4.conf.d0.rp_filter=1
+		;;
+	esac
+	case $dp in
+	*+fib*)
+		fms=$(time_cmd "$g" ip -batch "$TAB/fib-$FIB.batch") || rc=$?
+		say "RAWLOAD fib dp=$dp routes=$(ip -n "$g" -4 route show table main | wc -l) ms=$fms rc=$rc"
+		LOADMS[fib-$dp]=$fms
+		[ $rc = 0 ] || { STATE[$k]="ip -batch of the FIB failed (exit $rc)"; return 0; }
+		;;
+	esac
+	case ${dp%%+*} in
 	local)
 		# Baseline: the destination is a local address, a plain socket
 		# receives it; no table, no steering (the path's ceiling).
@@ -311,15 +342,30 @@ for n in "${SIZES[@]}"; do
 		setup_dp "$dp" "$n"
 	done
 done
+# The anti-spoof FIB pairs, beside their references sipovl/1 and local/0.
+FIBKEYS=()
+if [ "$FIB" != 0 ]; then
+	if [ ! -f "$TAB/fib-$FIB.batch" ] || [ ! -f "$TAB/sipovl-1.conf" ]; then
+		say "warning: no $TAB/fib-$FIB.batch or sipovl-1.conf: no FIB pairs"
+		FIB=0
+	else
+		[ -n "${STATE[sipovl/1]:-}" ] || setup_dp sipovl 1
+		FIBKEYS=(sipovl/1 sipovl+rpf/1 sipovl+fib/1 sipovl+fib+rpf/1 local+fib/0)
+		for k in "${FIBKEYS[@]:1}"; do
+			setup_dp "${k%/*}" "${k#*/}"
+		done
+	fi
+fi
 say "setup done at $(elapsed)s"
 
 # targets: dp-load bench targets of every data plane and size that loaded,
 # and the baseline (local/0).
 targets() {
 	local k
-	for k in local/0 $(for n in "${SIZES[@]}"; do for dp in "${DPS[@]}"; do echo "$dp/$n"; done; done); do
+	for k in local/0 $(for n in "${SIZES[@]}"; do for dp in "${DPS[@]}"; do echo "$dp/$n"; done; done) \
+		${FIBKEYS[@]+"${FIBKEYS[@]}"}; do
 		[ "${STATE[$k]:-}" != ok ] || printf '%s,%s,%s\n' "$k" "${CLI[$k]}" "${SINKCTL[$k]}"
-	done
+	done | awk -F, '!seen[$1]++'
 }
 
 # bench PROTO RUNS SECONDS: alternating measurements over all targets; RAW lines.
@@ -412,6 +458,29 @@ for proto in "${PROTOS[@]}"; do
 	say "| baseline: local socket, no table | $(med "$proto" local 0) |"
 done
 
+if [ "$FIB" != 0 ]; then
+	say ""
+	say "### anti-spoof FIB lookups: 1 intercept, small FIB (connected routes) or $FIB routes, rp_filter 0 or 1"
+	say "ratios: median of the per-run ratios to the reference in the last column"
+	say "| pair | udp/s | tcp/s | udp ratio | tcp ratio | reference |"
+	say "|---|---:|---:|---:|---:|---|"
+	for k in "${FIBKEYS[@]}"; do
+		ref=sipovl/1
+		case $k in local*) ref=local/0 ;; esac
+		if [ "${STATE[$k]:-}" != ok ]; then
+			say "| $k | (${STATE[$k]:-not run}) | | | | |"
+			continue
+		fi
+		say "| $k | $(med udp "${k%/*}" "${k#*/}") | $(med tcp "${k%/*}" "${k#*/}") | $(pratio udp "$k" "$ref") | $(pratio tcp "$k" "$ref") | $ref |"
+	done
+	say "| sipovl+fib+rpf/1 vs sipovl+rpf/1 | | | $(pratio udp sipovl+fib+rpf/1 sipovl+rpf/1) | $(pratio tcp sipovl+fib+rpf/1 sipovl+rpf/1) | sipovl+rpf/1 |"
+	say "| sipovl+fib/1 vs local+fib/0 | | | $(pratio udp sipovl+fib/1 local+fib/0) | $(pratio tcp sipovl+fib/1 local+fib/0) | local+fib/0 |"
+	for k in sipovl+rpf/1 sipovl+fib+rpf/1; do
+		[ "${STATE[$k]:-}" = ok ] || continue
+		say "$k: IPReversePathFilter drops $(ip netns exec "${GW[$k]}" nstat -asz TcpExtIPReversePathFilter | awk '$1 == "TcpExtIPReversePathFilter" { print $2 }'), sipovl stats: $(ip netns exec "${GW[$k]}" "$CTL" stats | head -1)"
+	done
+fi
+
 say ""
 say "### spread: min-max of the $RUNS runs"
 cut -d, -f1 "$TMP/targets" >"$TMP/targets.keys"
@@ -432,6 +501,9 @@ for n in "${SIZES[@]}"; do
 	for dp in "${DPS[@]}"; do
 		say "| setup $dp $n (one run) | ${LOADMS[setup-$dp-$n]:--} |"
 	done
+done
+for k in ${FIBKEYS[@]+"${FIBKEYS[@]}"}; do
+	[ -z "${LOADMS[fib-${k%/*}]:-}" ] || say "| ip -batch of $FIB routes, ${k%/*} (one run) | ${LOADMS[fib-${k%/*}]} |"
 done
 say ""
 say "load log (last lines):"

@@ -7,7 +7,7 @@
 # each takes to load its table. Method and results: Documentation/benchmarks.md,
 # "Data plane (VM)".
 #
-#   bench/dataplane/run.sh [--kernel 6.1|6.12] [--quick] [--load] [--old REV] [--perf]
+#   bench/dataplane/run.sh [--kernel 6.1|6.12] [--quick] [--load] [--fib] [--old REV] [--perf]
 #
 #   --quick   one run of 1 s per point, sizes 1 and 1000 (a smoke test)
 #   --load    only the load times of sipovlctl apply (10k and 100k), 7 runs
@@ -15,6 +15,9 @@
 #             the guest's 9p root and copied to the guest's tmpfs
 #             (SIPOVL_BENCH_LOAD_TMPFS=0: only 9p), alternating; with
 #             SIPOVL_BENCH_LOAD_SERIAL=1 also SIPOVLCTL_SERIAL=1 at 100k
+#   --fib     only the anti-spoof FIB pairs and their references (sipovl with 1
+#             intercept, the baseline; no load times). Every full run has them:
+#             SIPOVL_BENCH_FIB routes (default 100000; 0: none)
 #   --old REV with --load: also sipovlctl and sipovl.ko built from git
 #             revision REV (in $O/bench/old-REV), alternating with this
 #             checkout's in the same boot (old and new side by side)
@@ -40,6 +43,9 @@ while [ $# -gt 0 ]; do
 	--load)
 		export SIPOVL_BENCH_LOAD_ONLY=1 SIPOVL_BENCH_SIZES=1 SIPOVL_BENCH_LOAD_RUNS=${SIPOVL_BENCH_LOAD_RUNS:-7} \
 			SIPOVL_BENCH_LOAD_SERIAL=${SIPOVL_BENCH_LOAD_SERIAL:-0} SIPOVL_BENCH_LOAD_TMPFS=${SIPOVL_BENCH_LOAD_TMPFS:-1}
+		shift ;;
+	--fib)
+		export SIPOVL_BENCH_DATAPLANES=sipovl SIPOVL_BENCH_SIZES=1 SIPOVL_BENCH_SKIP_LOAD=1
 		shift ;;
 	--old) old=${2:?--old needs a git revision}; shift 2 ;;
 	--perf) export SIPOVL_BENCH_PERF=1; shift ;;
@@ -70,7 +76,7 @@ if [ -n "$old" ]; then
 fi
 tables=$O/bench/dataplane-tables
 python3 "$TOP/bench/dataplane/gentables.py" "$tables" --seed "${SIPOVL_BENCH_SEED:-1}" \
-	--sizes "$(tr ' ' , <<<"${SIPOVL_BENCH_SIZES:-1 1000 10000}")"
+	--sizes "$(tr ' ' , <<<"${SIPOVL_BENCH_SIZES:-1 1000 10000}")" --fib "${SIPOVL_BENCH_FIB:-100000}"
 
 export SIPOVL_BENCH_TABLES=$tables SIPOVL_BENCH_BIN=$O
 export SIPOVL_VM_MEM=${SIPOVL_VM_MEM:-2048}

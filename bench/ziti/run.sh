@@ -26,6 +26,7 @@
 #   bench/ziti/run.sh [REPS]     (default 3)
 #   env: ZB_BYTES (default 100000000), ZB_FLOWS (1000), ZB_LFLOWS (20), ZB_WARM (5),
 #        ZB_SECS (8), ZB_KEEP=1 keeps the work directory, O= build dir,
+#        ZB_KINDS (default "tcp udpl udp"): the points measured (e.g. "tcp": the stream only),
 #        ZB_BREAK=zt|go: that dial side is started as a command that exits at once (checks
 #        that a peer's failure is reported as a failed run and the benchmark still finishes)
 #
@@ -43,6 +44,7 @@ FLOWS=${ZB_FLOWS:-1000}
 LFLOWS=${ZB_LFLOWS:-20}
 WARM=${ZB_WARM:-5}
 SECS=${ZB_SECS:-8}
+KINDS=" ${ZB_KINDS:-tcp udpl udp} "
 
 make -s O="$B" ziti-bench >/dev/null
 TUN=$B/bench/zt-tunnel
@@ -179,15 +181,18 @@ measure() { # kind(tcp|udp|udpl) who(zt|go|direct)
 	udpl) out=$("$LOAD" udp --to "$PU" --sink "$USINK" --flows "$LFLOWS" --pps 50 --size 172 \
 		--warm-s 2 --secs "$SECS" --drain-s 2 2>&1) ;;
 	esac
-	local rc=$?
+	local rc=$? line
 	c1=$(ticks "${pids[@]}"); r1=$(ticks "$ROUTER")
+	line="$kind $who $out cpu_ms=$(( (c1 - c0) * 1000 / HZ )) router_cpu_ms=$(( (r1 - r0) * 1000 / HZ ))"
+	line+=" wall_ms=$(( $(date +%s%3N) - t0 )) load=$(cut -d' ' -f1 /proc/loadavg)"
+	[ "$who" = direct ] || proxy_stop
+	# ours: how long its stream data waited for the router (zt-tunnel's exit line, zt_sched.c)
+	[ "$who" != zt ] || line+=" $(grep -o 'stream_held=.*' "$W/zt-proxy.$RUN.log" 2>/dev/null | tail -n 1)"
 	if [ $rc -ne 0 ]; then
 		log "$kind $who failed: $out"; echo "$kind $who FAILED" >> "$RES"
 	else
-		echo "$kind $who $out cpu_ms=$(( (c1 - c0) * 1000 / HZ )) router_cpu_ms=$(( (r1 - r0) * 1000 / HZ ))" \
-			"wall_ms=$(( $(date +%s%3N) - t0 )) load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RES" >&2
+		echo "$line" | tee -a "$RES" >&2
 	fi
-	[ "$who" = direct ] || proxy_stop
 }
 
 log "$REPS alternating rounds"
@@ -196,11 +201,14 @@ set +e
 # saturated run leaves queues behind in the router and the Go host that take minutes to drain
 for r in $(seq 1 "$REPS"); do
 	if [ $((r % 2)) -eq 1 ]; then order="zt go"; else order="go zt"; fi
-	for who in $order; do measure tcp "$who"; done
-	measure udpl direct
-	for who in $order; do measure udpl "$who"; done
+	if [[ $KINDS == *" tcp "* ]]; then for who in $order; do measure tcp "$who"; done; fi
+	if [[ $KINDS == *" udpl "* ]]; then
+		measure udpl direct
+		for who in $order; do measure udpl "$who"; done
+	fi
 done
 for r in $(seq 1 "$REPS"); do
+	[[ $KINDS == *" udp "* ]] || break
 	if [ $((r % 2)) -eq 1 ]; then order="zt go"; else order="go zt"; fi
 	measure udp direct
 	for who in $order; do measure udp "$who"; done
@@ -243,6 +251,8 @@ line(f"TCP stream throughput, MB/s ({mb:.0f} MB)", "tcp", lambda d: d["mbps"], "
 line("TCP stream: tunneler CPU ms per MB (proxy + host)", "tcp", lambda d: d["cpu_ms"] / mb, "{:.2f}")
 line("TCP stream: router CPU ms per MB", "tcp", lambda d: d["router_cpu_ms"] / mb, "{:.2f}")
 line("TCP stream: connect to first byte at the sink, ms", "tcp", lambda d: d["setup_ms"], "{:.1f}")
+line("TCP stream: ours held back for the router's read confirmation, ms", "tcp", lambda d: d.get("held_ms"), "{:.0f}")
+line("TCP stream: ours re-probed after 20 ms without an answer, times", "tcp", lambda d: d.get("reprobes"), "{:.0f}")
 for kind, fl in (("udp", flows), ("udpl", lflows)):
     base50, base99 = med(kind, "direct", lambda d: d["p50_us"]), med(kind, "direct", lambda d: d["p99_us"])
     line(f"RTP {fl} flows x 50 pps x 172 B: loss %", kind, lambda d: d["loss_pct"], "{:.2f}")

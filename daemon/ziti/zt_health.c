@@ -47,6 +47,8 @@ void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq)
 			zt_chan_drop_reply(ch, ch->marks[k].seq);
 		k++;
 	}
+	if (ch->stream_sent - ch->stream_acked < ZT_CHAN_UNREAD)
+		zt_chan_held_end(ch);
 	if (k) {
 		ch->nmarks -= k;
 		memmove(ch->marks, ch->marks + k, ch->nmarks * sizeof(ch->marks[0]));

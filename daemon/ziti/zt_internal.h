@@ -255,6 +255,8 @@ struct zt_chan {
 	struct { int32_t seq; uint64_t pos; } marks[16];
 	unsigned nmarks;
 	struct zt_timer mark_timer; /* held back: probe again (a router may leave a probe unanswered) */
+	/* stream data held back: how often, for how long in all, since when (us); timer re-probes */
+	uint64_t held, held_us, held_since_us, mark_retries;
 	uint64_t skip; /* bytes of a refused (oversized) message body still to discard from in */
 	struct zt_task flush_task; /* writes out at the end of the loop iteration */
 	bool want_write_cb; /* some conn waits for on_writable */
@@ -322,6 +324,7 @@ void zt_chan_refill(struct zt_chan *ch); /* when out is short: datagrams, then s
 void zt_chan_sched_free(struct zt_chan *ch);
 void zt_chan_sock_tune(int fd); /* a short kernel send queue (TCP_NOTSENT_LOWAT) */
 void zt_chan_mark_timer_cb(void *arg);
+void zt_chan_held_end(struct zt_chan *ch);
 /* channel health (zt_health.c): the latency timer's tick, the smoothed round trip */
 void zt_chan_latency_tick(void *arg);
 void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq); /* a Latency probe's answer */

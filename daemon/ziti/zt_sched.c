@@ -127,6 +127,7 @@ void zt_chan_sched_free(struct zt_chan *ch)
 	while (ch->dgq)
 		free(dgq_pop(ch));
 	zt_buf_free(&ch->bulk);
+	zt_chan_held_end(ch);
 	ch->stream_sent = ch->stream_acked = ch->stream_marked = 0;
 	ch->nmarks = 0; /* their pending replies go with the channel's */
 }
@@ -196,6 +197,10 @@ void zt_chan_refill(struct zt_chan *ch)
 	}
 	/* held back for the router to read: a probe after the last byte tells when it has */
 	if (zt_buf_used(&ch->bulk) && ch->stream_sent - ch->stream_acked >= ZT_CHAN_UNREAD) {
+		if (!ch->held_since_us) {
+			ch->held++;
+			ch->held_since_us = zt_now_us();
+		}
 		if (ch->stream_marked < ch->stream_sent)
 			mark(ch);
 		/*
@@ -218,10 +223,19 @@ void zt_chan_mark_timer_cb(void *arg)
 		ch->nmarks--;
 		memmove(ch->marks, ch->marks + 1, ch->nmarks * sizeof(ch->marks[0]));
 	}
+	ch->mark_retries++;
 	mark(ch); /* at the same position: its answer confirms all that was sent */
 	zt_chan_flush(ch);
 	if (ch->state == ZT_CH_UP)
 		zt_timer_start(ch->ctx->loop, &ch->mark_timer, ZT_CHAN_MARK_RETRY_MS);
+}
+
+/* stream data no longer held back (released, or the channel is gone): count the time */
+void zt_chan_held_end(struct zt_chan *ch)
+{
+	if (ch->held_since_us)
+		ch->held_us += zt_now_us() - ch->held_since_us;
+	ch->held_since_us = 0;
 }
 
 bool zt_chan_congested(const struct zt_chan *ch)
@@ -260,5 +274,8 @@ bool zt_ctx_router_at(const struct zt_ctx *ctx, size_t i, struct zt_router_info 
 	ri->rtt_ms = ch->rtt_ms;
 	ri->conns = ch->nconns;
 	ri->dgram_queued_bytes = ch->dgq_bytes;
+	ri->stream_held = ch->held;
+	ri->stream_held_us = ch->held_us + (ch->held_since_us ? zt_now_us() - ch->held_since_us : 0);
+	ri->mark_retries = ch->mark_retries;
 	return true;
 }

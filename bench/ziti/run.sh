@@ -26,6 +26,12 @@
 #   bench/ziti/run.sh [REPS]     (default 3)
 #   env: ZB_BYTES (default 100000000), ZB_FLOWS (1000), ZB_LFLOWS (20), ZB_WARM (5),
 #        ZB_SECS (8), ZB_KEEP=1 keeps the work directory, O= build dir,
+#        ZB_KINDS (default "tcp udpl udp"): the points measured (e.g. "tcp": the stream only),
+#        ZB_NICE=N (e.g. -15, root): the autogroup nice value of this script's session (hosts,
+#        dial sides, load) and of the router: on a machine shared with other work, a quieter
+#        machine for the benchmark's processes (sched_autogroup shares CPU per session),
+#        ZB_BEFORE=PATH: a second zt-tunnel binary (e.g. built from an older commit) measured
+#        as "zb" in the same rounds (orders zb zt go / go zt zb), a before/after in one run,
 #        ZB_BREAK=zt|go: that dial side is started as a command that exits at once (checks
 #        that a peer's failure is reported as a failed run and the benchmark still finishes)
 #
@@ -43,6 +49,7 @@ FLOWS=${ZB_FLOWS:-1000}
 LFLOWS=${ZB_LFLOWS:-20}
 WARM=${ZB_WARM:-5}
 SECS=${ZB_SECS:-8}
+KINDS=" ${ZB_KINDS:-tcp udpl udp} "
 
 make -s O="$B" ziti-bench >/dev/null
 TUN=$B/bench/zt-tunnel
@@ -106,22 +113,26 @@ for _ in $(seq 1 240); do
 done
 [ -n "$ok" ] || { log "terminators not established"; tail -n 5 "$W"/*.log >&2; exit 1; }
 log "hosts up: ours (zt-tunnel $ZT_HOST), Go ($GO_HOST), router $ROUTER"
+if [ -n "${ZB_NICE:-}" ]; then
+	for p in $$ "$ROUTER"; do echo "$ZB_NICE" > "/proc/$p/autogroup" || { log "cannot set autogroup nice"; exit 1; }; done
+	log "autogroup nice $ZB_NICE: $(cat /proc/$$/autogroup), router $(cat "/proc/$ROUTER/autogroup")"
+fi
 
 # The dial side is started afresh for every measured run (a saturated run leaves flows and
 # queued datagrams behind that would load the next one), warmed up with one small TCP
 # transfer and one short UDP flow (API session, Dial sessions, router channel), then measured.
 PROXY=
 PROXY_ERR=
-# proxy_start zt|go: 0, or 1 with the reason in PROXY_ERR (the run is recorded as failed)
+# proxy_start zt|zb|go: 0, or 1 with the reason in PROXY_ERR (the run is recorded as failed)
 proxy_start() {
 	local n=0
 	if [ "${ZB_BREAK:-}" = "$1" ]; then
 		bg "$1-proxy.$RUN" sh -c 'echo "ZB_BREAK: this dial side exits at once" >&2; exit 1'
-		if [ "$1" = zt ]; then PT=$PT_ZT; PU=$PU_ZT; HOST=$ZT_HOST; else PT=$PT_GO; PU=$PU_GO; HOST=$GO_HOST; fi
-	elif [ "$1" = zt ]; then
+		if [ "$1" != go ]; then PT=$PT_ZT; PU=$PU_ZT; HOST=$ZT_HOST; else PT=$PT_GO; PU=$PU_GO; HOST=$GO_HOST; fi
+	elif [ "$1" = zt ] || [ "$1" = zb ]; then
 		rm -f "$W/zt-proxy.ready"
-		bg "zt-proxy.$RUN" "$TUN" proxy -i "$NET/zt-client.json" --ready-file "$W/zt-proxy.ready" \
-			"bench-tcp-zt:$PT_ZT" "bench-udp-zt:$PU_ZT:udp"
+		bg "$1-proxy.$RUN" "$([ "$1" = zb ] && echo "$ZB_BEFORE" || echo "$TUN")" proxy -i "$NET/zt-client.json" \
+			--ready-file "$W/zt-proxy.ready" "bench-tcp-zt:$PT_ZT" "bench-udp-zt:$PU_ZT:udp"
 		PT=$PT_ZT; PU=$PU_ZT; HOST=$ZT_HOST
 	else
 		bg "go-proxy.$RUN" env HOME="$NET/home" "$ZITI" tunnel proxy -i "$NET/go-client.json" --cli-agent=false \
@@ -179,15 +190,19 @@ measure() { # kind(tcp|udp|udpl) who(zt|go|direct)
 	udpl) out=$("$LOAD" udp --to "$PU" --sink "$USINK" --flows "$LFLOWS" --pps 50 --size 172 \
 		--warm-s 2 --secs "$SECS" --drain-s 2 2>&1) ;;
 	esac
-	local rc=$?
+	local rc=$? line
 	c1=$(ticks "${pids[@]}"); r1=$(ticks "$ROUTER")
+	line="$kind $who $out cpu_ms=$(( (c1 - c0) * 1000 / HZ )) router_cpu_ms=$(( (r1 - r0) * 1000 / HZ ))"
+	line+=" wall_ms=$(( $(date +%s%3N) - t0 )) load=$(cut -d' ' -f1 /proc/loadavg)"
+	[ "$who" = direct ] || proxy_stop
+	# ours: how long its stream data waited for the router (zt-tunnel's exit line, zt_sched.c)
+	[ "$who" = go ] || [ "$who" = direct ] ||
+		line+=" $(grep -o 'stream_held=.*' "$W/$who-proxy.$RUN.log" 2>/dev/null | tail -n 1)"
 	if [ $rc -ne 0 ]; then
 		log "$kind $who failed: $out"; echo "$kind $who FAILED" >> "$RES"
 	else
-		echo "$kind $who $out cpu_ms=$(( (c1 - c0) * 1000 / HZ )) router_cpu_ms=$(( (r1 - r0) * 1000 / HZ ))" \
-			"wall_ms=$(( $(date +%s%3N) - t0 )) load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RES" >&2
+		echo "$line" | tee -a "$RES" >&2
 	fi
-	[ "$who" = direct ] || proxy_stop
 }
 
 log "$REPS alternating rounds"
@@ -196,12 +211,17 @@ set +e
 # saturated run leaves queues behind in the router and the Go host that take minutes to drain
 for r in $(seq 1 "$REPS"); do
 	if [ $((r % 2)) -eq 1 ]; then order="zt go"; else order="go zt"; fi
-	for who in $order; do measure tcp "$who"; done
-	measure udpl direct
-	for who in $order; do measure udpl "$who"; done
+	[ -z "${ZB_BEFORE:-}" ] || if [ $((r % 2)) -eq 1 ]; then order="zb zt go"; else order="go zt zb"; fi
+	if [[ $KINDS == *" tcp "* ]]; then for who in $order; do measure tcp "$who"; done; fi
+	if [[ $KINDS == *" udpl "* ]]; then
+		measure udpl direct
+		for who in $order; do measure udpl "$who"; done
+	fi
 done
 for r in $(seq 1 "$REPS"); do
+	[[ $KINDS == *" udp "* ]] || break
 	if [ $((r % 2)) -eq 1 ]; then order="zt go"; else order="go zt"; fi
+	[ -z "${ZB_BEFORE:-}" ] || if [ $((r % 2)) -eq 1 ]; then order="zb zt go"; else order="go zt zb"; fi
 	measure udp direct
 	for who in $order; do measure udp "$who"; done
 done
@@ -228,21 +248,24 @@ def nfail(kind, who): return sum(1 for d in rows.get((kind, who), []) if d is No
 def n(kind, who): return len(rows.get((kind, who), []))
 mb = nbytes / 1e6
 kinds = ("tcp", "udp", "udpl")
-print("runs (failed): " + ", ".join(f"{k} {w} {n(k, w)} ({nfail(k, w)})" for k in kinds for w in ("zt", "go", "direct") if n(k, w)))
+print("runs (failed): " + ", ".join(f"{k} {w} {n(k, w)} ({nfail(k, w)})" for k in kinds for w in ("zt", "zb", "go", "direct") if n(k, w)))
 for w in why:
     print(f"failed run: {w}")
 print()
-print("| metric (median) | ours (zt-tunnel) | Go tunneler | ours / Go |")
-print("|---|---:|---:|---:|")
+zb = any(w == "zb" for _, w in rows)
+print("| metric (median) | ours (zt-tunnel) | Go tunneler | ours / Go |" + (" ours before (ZB_BEFORE) | before / Go |" if zb else ""))
+print("|---|---:|---:|---:|" + ("---:|---:|" if zb else ""))
 def line(name, kind, fn, fmt):
-    a, b = med(kind, "zt", fn), med(kind, "go", fn)
+    a, b, c = med(kind, "zt", fn), med(kind, "go", fn), med(kind, "zb", fn)
     f = lambda x: "-" if x != x else fmt.format(x)
-    r = f"{a / b:.2f}" if b and a == a and b == b else "-"
-    print(f"| {name} | {f(a)} | {f(b)} | {r} |")
+    r = lambda x: f"{x / b:.2f}" if b and x == x and b == b else "-"
+    print(f"| {name} | {f(a)} | {f(b)} | {r(a)} |" + (f" {f(c)} | {r(c)} |" if zb else ""))
 line(f"TCP stream throughput, MB/s ({mb:.0f} MB)", "tcp", lambda d: d["mbps"], "{:.1f}")
 line("TCP stream: tunneler CPU ms per MB (proxy + host)", "tcp", lambda d: d["cpu_ms"] / mb, "{:.2f}")
 line("TCP stream: router CPU ms per MB", "tcp", lambda d: d["router_cpu_ms"] / mb, "{:.2f}")
 line("TCP stream: connect to first byte at the sink, ms", "tcp", lambda d: d["setup_ms"], "{:.1f}")
+line("TCP stream: ours held back for the router's read confirmation, ms", "tcp", lambda d: d.get("held_ms"), "{:.0f}")
+line("TCP stream: ours re-probed after 20 ms without an answer, times", "tcp", lambda d: d.get("reprobes"), "{:.0f}")
 for kind, fl in (("udp", flows), ("udpl", lflows)):
     base50, base99 = med(kind, "direct", lambda d: d["p50_us"]), med(kind, "direct", lambda d: d["p99_us"])
     line(f"RTP {fl} flows x 50 pps x 172 B: loss %", kind, lambda d: d["loss_pct"], "{:.2f}")

@@ -820,6 +820,13 @@ int main(int argc, char **argv)
 	zt_io_set(loop, &sig_io, EPOLLIN);
 	zt_ctx_start(ctx);
 	zt_loop_run(loop, -1);
+	/* for bench/ziti/run.sh: how long stream data waited for the router to read it */
+	struct zt_router_info ri;
+
+	for (size_t i = 0; zt_ctx_router_at(ctx, i, &ri); i++)
+		fprintf(stderr, "zt-tunnel: router %s: stream_held=%llu held_ms=%llu reprobes=%llu\n", ri.name,
+			(unsigned long long)ri.stream_held, (unsigned long long)(ri.stream_held_us / 1000),
+			(unsigned long long)ri.mark_retries);
 	for (unsigned i = 0; i < nspecs; i++)
 		if (specs[i].l)
 			zt_listener_close(specs[i].l);

@@ -161,6 +161,8 @@ struct zt_router_info {
 	unsigned rtt_ms;           /* smoothed latency probe round trip; 0 before the first */
 	unsigned conns;            /* connections and bindings on it */
 	size_t dgram_queued_bytes; /* datagrams waiting to be written to it */
+	/* stream data held back for the router to read (zt_sched.c): times, total us; re-probes */
+	uint64_t stream_held, stream_held_us, mark_retries;
 };
 /* The @i-th router channel in @ri; false after the last. */
 bool zt_ctx_router_at(const struct zt_ctx *ctx, size_t i, struct zt_router_info *ri);

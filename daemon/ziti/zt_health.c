@@ -47,6 +47,9 @@ void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq)
 			zt_chan_drop_reply(ch, ch->marks[k].seq);
 		k++;
 	}
+	ch->mark_wait = false; /* the router answered: it reads the next probe (zt_sched.c) */
+	if (ch->stream_sent - ch->stream_acked < ZT_CHAN_UNREAD)
+		zt_chan_held_end(ch);
 	if (k) {
 		ch->nmarks -= k;
 		memmove(ch->marks, ch->marks + k, ch->nmarks * sizeof(ch->marks[0]));

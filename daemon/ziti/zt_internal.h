@@ -255,6 +255,9 @@ struct zt_chan {
 	struct { int32_t seq; uint64_t pos; } marks[16];
 	unsigned nmarks;
 	struct zt_timer mark_timer; /* held back: probe again (a router may leave a probe unanswered) */
+	/* stream data held back: how often, for how long in all, since when (us); timer re-probes */
+	uint64_t held, held_us, held_since_us, mark_retries;
+	bool mark_wait; /* a probe went since the router last answered one: the next waits */
 	uint64_t skip; /* bytes of a refused (oversized) message body still to discard from in */
 	struct zt_task flush_task; /* writes out at the end of the loop iteration */
 	bool want_write_cb; /* some conn waits for on_writable */
@@ -322,6 +325,7 @@ void zt_chan_refill(struct zt_chan *ch); /* when out is short: datagrams, then s
 void zt_chan_sched_free(struct zt_chan *ch);
 void zt_chan_sock_tune(int fd); /* a short kernel send queue (TCP_NOTSENT_LOWAT) */
 void zt_chan_mark_timer_cb(void *arg);
+void zt_chan_held_end(struct zt_chan *ch);
 /* channel health (zt_health.c): the latency timer's tick, the smoothed round trip */
 void zt_chan_latency_tick(void *arg);
 void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq); /* a Latency probe's answer */
@@ -339,7 +343,8 @@ int zt_conn_encode_data(struct zt_conn *c, const uint8_t *p, size_t n);
 #define ZT_DGRAM_MAX_AGE_MS 100        /* default latency bound of a queued datagram */
 #define ZT_CHAN_NOTSENT (64u << 10)    /* unsent bytes the kernel may hold for a channel */
 #define ZT_CHAN_UNREAD (512u << 10)    /* stream bytes written that the router may not have read */
-#define ZT_CHAN_MARK_EVERY (64u << 10) /* a read-position probe after this many stream bytes */
+#define ZT_CHAN_MARK_EVERY (64u << 10) /* a read-position probe after this many stream bytes, */
+                                       /* once the one before was answered (zt_sched.c) */
 #define ZT_CHAN_MARK_RETRY_MS 20       /* held back this long without an answer: probe again */
 #define ZT_CHAN_COALESCE (64u << 10)    /* bytes a loop iteration may gather before writing */
 #define ZT_CHAN_READ_BATCH (256u << 10) /* bytes read from a router per loop iteration */

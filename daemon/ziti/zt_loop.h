@@ -42,6 +42,7 @@ void zt_loop_free(struct zt_loop *l);
 int zt_loop_run(struct zt_loop *l, int timeout_ms);
 void zt_loop_stop(struct zt_loop *l);
 uint64_t zt_now_ms(void);
+uint64_t zt_now_us(void);
 
 int zt_io_init(struct zt_io *io, int fd, zt_io_cb cb, void *arg);
 int zt_io_set(struct zt_loop *l, struct zt_io *io, uint32_t events); /* add or modify */

@@ -127,8 +127,10 @@ void zt_chan_sched_free(struct zt_chan *ch)
 	while (ch->dgq)
 		free(dgq_pop(ch));
 	zt_buf_free(&ch->bulk);
+	zt_chan_held_end(ch);
 	ch->stream_sent = ch->stream_acked = ch->stream_marked = 0;
 	ch->nmarks = 0; /* their pending replies go with the channel's */
+	ch->mark_wait = false;
 }
 
 /*
@@ -163,6 +165,7 @@ static void mark(struct zt_chan *ch)
 		zt_msgb_abort(&mb);
 		return;
 	}
+	ch->mark_wait = true;
 	ch->marks[ch->nmarks].seq = seq;
 	ch->marks[ch->nmarks].pos = ch->stream_sent;
 	ch->nmarks++;
@@ -191,18 +194,26 @@ void zt_chan_refill(struct zt_chan *ch)
 			return;
 		zt_buf_consume(&ch->bulk, n);
 		ch->stream_sent += n;
-		if (ch->stream_sent - ch->stream_marked >= ZT_CHAN_MARK_EVERY)
-			mark(ch);
 	}
-	/* held back for the router to read: a probe after the last byte tells when it has */
-	if (zt_buf_used(&ch->bulk) && ch->stream_sent - ch->stream_acked >= ZT_CHAN_UNREAD) {
-		if (ch->stream_marked < ch->stream_sent)
-			mark(ch);
-		/*
-		 * A router answers one Latency probe at a time and may ignore one that arrives while
-		 * it is answering another: probe again until an answer releases more.
-		 */
-		if (ch->ctx->loop && !zt_timer_armed(&ch->mark_timer))
+	bool held = zt_buf_used(&ch->bulk) && ch->stream_sent - ch->stream_acked >= ZT_CHAN_UNREAD;
+
+	/*
+	 * One read-position probe at a time. A router answers Latency probes one at a time and
+	 * skips one it reads while an answer is still to be sent (openziti/channel v4,
+	 * latency.LatencyHandler), and it reads a burst of our data before that answer goes: a
+	 * probe every 64 KiB had most of them skipped, often the last one before the window
+	 * closed, and the stream then waited for the 20 ms re-probe. The next probe goes once an
+	 * answer came back (zt_chan_probe_answered), after ZT_CHAN_MARK_EVERY more bytes or when
+	 * held back (right after the last byte: its answer releases all).
+	 */
+	if (!ch->mark_wait && ch->stream_marked < ch->stream_sent &&
+	    (held || ch->stream_sent - ch->stream_marked >= ZT_CHAN_MARK_EVERY))
+		mark(ch);
+	/* held back: if no answer comes, probe again (the router may still skip one) */
+	if (held && !ch->held_since_us) {
+		ch->held++;
+		ch->held_since_us = zt_now_us();
+		if (ch->ctx->loop)
 			zt_timer_start(ch->ctx->loop, &ch->mark_timer, ZT_CHAN_MARK_RETRY_MS);
 	}
 }
@@ -218,10 +229,19 @@ void zt_chan_mark_timer_cb(void *arg)
 		ch->nmarks--;
 		memmove(ch->marks, ch->marks + 1, ch->nmarks * sizeof(ch->marks[0]));
 	}
+	ch->mark_retries++;
 	mark(ch); /* at the same position: its answer confirms all that was sent */
 	zt_chan_flush(ch);
 	if (ch->state == ZT_CH_UP)
 		zt_timer_start(ch->ctx->loop, &ch->mark_timer, ZT_CHAN_MARK_RETRY_MS);
+}
+
+/* stream data no longer held back (released, or the channel is gone): count the time */
+void zt_chan_held_end(struct zt_chan *ch)
+{
+	if (ch->held_since_us)
+		ch->held_us += zt_now_us() - ch->held_since_us;
+	ch->held_since_us = 0;
 }
 
 bool zt_chan_congested(const struct zt_chan *ch)
@@ -260,5 +280,8 @@ bool zt_ctx_router_at(const struct zt_ctx *ctx, size_t i, struct zt_router_info 
 	ri->rtt_ms = ch->rtt_ms;
 	ri->conns = ch->nconns;
 	ri->dgram_queued_bytes = ch->dgq_bytes;
+	ri->stream_held = ch->held;
+	ri->stream_held_us = ch->held_us + (ch->held_since_us ? zt_now_us() - ch->held_since_us : 0);
+	ri->mark_retries = ch->mark_retries;
 	return true;
 }

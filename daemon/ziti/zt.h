@@ -113,10 +113,12 @@ struct zt_opts {
 	 * and has been silent probe_silence_ms (default 300) is probed at once; unanswered as long
 	 * again, its live datagram dials are dialed again through another router that is up
 	 * (zt_health.c); no reply within probe_timeout_ms (default 1000) closes it when another router
-	 * is up and answering, else only after tcp_user_timeout_ms. Channel sockets carry TCP_USER_TIMEOUT
+	 * is up and answering, else only after lone_timeout_ms (default 30000: a sole router that is
+	 * slow, its host short of CPU or its cluster electing a leader, keeps its circuits; one whose
+	 * host is gone is noticed by TCP first). Channel sockets carry TCP_USER_TIMEOUT
 	 * tcp_user_timeout_ms (default 5000): unacknowledged data that long ends the connection.
 	 */
-	unsigned probe_silence_ms, probe_timeout_ms, tcp_user_timeout_ms;
+	unsigned probe_silence_ms, probe_timeout_ms, tcp_user_timeout_ms, lone_timeout_ms;
 	/*
 	 * Authentication: ZT_AUTH_MODE_LEGACY (API sessions, the default), ZT_AUTH_MODE_AUTO
 	 * (OIDC when the controller advertises it, else legacy) or ZT_AUTH_MODE_OIDC (fail if

@@ -75,14 +75,14 @@ rt_stream() {
 # lives on and what was sent meanwhile arrives late, not lost (the channels were closed
 # after 1.3 s: the circuit was gone and the stream dialed again once the router was back).
 rt_lone_pause() {
-	local early all l0 bound=5000
+	local early all l0 bound=30000
 	l0=$(wc -l < "$W/rt-sipovld.log")
 	"$ZN" router-stop "$NET" r2 > "$W/rt-fault.log" 2>&1
 	for _ in $(seq 1 80); do [ "$(rt_terms)" -le 1 ] && break; sleep 0.25; done
 	rt_stream pause2s lone
 	# sipovld's and the dialer's log lines since this scenario began (the earlier scenarios
 	# close a stopped router's channels). A lone channel may be closed only once its probe has
-	# been unanswered tcp_user_timeout_ms (5000, the default): the paused router, once
+	# been unanswered lone_timeout_ms (30000, the default): the paused router, once
 	# resumed, must answer what it was sent meanwhile, and a host short of CPU (a cold make
 	# check's load, other clients of the same router) can take that long; any earlier close
 	# is the defect this scenario is for.

@@ -230,8 +230,15 @@ static void test_probe_lone_router(void)
 	      ch.state, ZT_CH_UP, ch.last_err[0] ? ch.last_err : "no error");
 	usleep(300 * 1000);
 	zt_chan_latency_tick(&ch);
+	check(ch.state == ZT_CH_UP,
+	      "probes: the only router, unanswered 450 ms, past tcp_user_timeout_ms (400), within lone_timeout_ms "
+	      "(default 30000): its channel stays (state %d, want UP %d: %s)",
+	      ch.state, ZT_CH_UP, ch.last_err[0] ? ch.last_err : "no error");
+	ctx.o.lone_timeout_ms = 600;
+	usleep(200 * 1000);
+	zt_chan_latency_tick(&ch);
 	check(ch.state != ZT_CH_UP,
-	      "probes: the only router, unanswered 450 ms (tcp_user_timeout_ms 400): closed (state %d: %s)", ch.state,
+	      "probes: the only router, unanswered 650 ms (lone_timeout_ms 600): closed (state %d: %s)", ch.state,
 	      ch.last_err[0] ? ch.last_err : "no error");
 	chan_fini(&ctx, &ch, NULL);
 

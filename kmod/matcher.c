@@ -33,6 +33,9 @@
 #ifndef MT_COPY_MAX
 #define MT_COPY_MAX	8	/* leaves copy a parent map of at most this size */
 #endif
+#ifndef MT_COPY_KIDS
+#define MT_COPY_KIDS	1	/* a leaf that is its parent's only child copies */
+#endif
 #ifndef MT_CAT_MAX
 #define MT_CAT_MAX	16	/* lists copy a parent list of at most this size */
 #endif
@@ -442,7 +445,7 @@ struct mt_build {
 	u32 ndst;
 	struct mt_bnode *bn;
 	u32 nnode, nnode4;
-	u8 *inner;		/* per node: some node has it as parent */
+	u8 *inner;		/* per node: its children, saturating at 255 */
 	u32 *order;		/* nodes by prefix length */
 	u32 lencnt[130];
 	u32 maxg;
@@ -991,7 +994,7 @@ static u32 mt_pick32(const struct mt_kv32 *kv, const struct mt_dwork *cw,
 {
 	struct mt_dn32 dn = { .lo = kv[cw->a].key, .shift = shift,
 			      .last = nb - 1 };
-	u32 lin;
+	u32 lin, run, best, i, g, x;
 
 	if (cw->b - cw->a + 1 <= MT_LEAF)
 		return shift;
@@ -1000,9 +1003,20 @@ static u32 mt_pick32(const struct mt_kv32 *kv, const struct mt_dwork *cw,
 		return shift;
 	dn.shift = MT_LOG;
 	dn.piv = kv[cw->a + (cw->b - cw->a) / 2].key;
-	if (mt_run32(kv, cw->a, cw->b, &dn) >= lin)
+	run = mt_run32(kv, cw->a, cw->b, &dn);
+	best = dn.piv;
+	for (i = cw->a + 1, g = cw->a; i <= cw->b; i++)
+		if (kv[i].key - kv[i - 1].key < kv[g + 1].key - kv[g].key)
+			g = i - 1;
+	dn.piv = kv[g].key;
+	x = mt_run32(kv, cw->a, cw->b, &dn);
+	if (x < run) {
+		run = x;
+		best = dn.piv;
+	}
+	if (run >= lin)
 		return shift;
-	*piv = dn.piv;
+	*piv = best;
 	return MT_LOG;
 }
 
@@ -1168,7 +1182,8 @@ static u32 mt_pick128(const struct mt_kv128 *kv, const struct mt_dwork *cw,
 {
 	struct mt_dn128 dn = { .lo = kv[cw->a].key, .shift = shift,
 			       .last = nb - 1 };
-	u32 lin;
+	struct mt_addr best, gap, d;
+	u32 lin, run, i, g, x;
 
 	if (cw->b - cw->a + 1 <= MT_LEAF)
 		return shift;
@@ -1177,9 +1192,25 @@ static u32 mt_pick128(const struct mt_kv128 *kv, const struct mt_dwork *cw,
 		return shift;
 	dn.shift = MT_LOG;
 	dn.piv = kv[cw->a + (cw->b - cw->a) / 2].key;
-	if (mt_run128(kv, cw->a, cw->b, &dn) >= lin)
+	run = mt_run128(kv, cw->a, cw->b, &dn);
+	best = dn.piv;
+	mt_sub(&gap, &kv[cw->a + 1].key, &kv[cw->a].key);
+	for (i = cw->a + 2, g = cw->a; i <= cw->b; i++) {
+		mt_sub(&d, &kv[i].key, &kv[i - 1].key);
+		if (mt_cmp_addr(&d, &gap) < 0) {
+			gap = d;
+			g = i - 1;
+		}
+	}
+	dn.piv = kv[g].key;
+	x = mt_run128(kv, cw->a, cw->b, &dn);
+	if (x < run) {
+		run = x;
+		best = dn.piv;
+	}
+	if (run >= lin)
 		return shift;
-	*piv = dn.piv;
+	*piv = best;
 	return MT_LOG;
 }
 
@@ -2232,8 +2263,9 @@ static int mt_build_nodes(struct mt_build *b)
 		baselist = b->lend;
 		if (par != MT_NONE) {
 			nd = (struct mt_node *)b->nodes.p + par;
-			if (b->inner[i] || (nd->pm[0].n <= MT_COPY_MAX &&
-					    nd->pm[1].n <= MT_COPY_MAX)) {
+			if (b->inner[i] || b->inner[par] <= MT_COPY_KIDS ||
+			    (nd->pm[0].n <= MT_COPY_MAX &&
+			     nd->pm[1].n <= MT_COPY_MAX)) {
 				base = par;
 			} else {
 				ret = mt_intern(b, NULL, 0, MT_CONT | par,
@@ -2404,7 +2436,7 @@ static void mt_build_free(struct mt_build *b)
 static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 {
 	u64 nent, nsrc;
-	u32 maxsrc, i, f, f0, f1;
+	u32 maxsrc, i, k, f, f0, f1;
 	size_t g;
 	int ret;
 
@@ -2442,9 +2474,11 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 	if (!b->inner || !b->order)
 		return -ENOMEM;
 	memset(b->inner, 0, (size_t)b->nnode + 1);
-	for (i = 0; i < b->nnode; i++)
-		if (b->bn[i].parent != MT_NONE)
-			b->inner[b->bn[i].parent] = 1;
+	for (i = 0; i < b->nnode; i++) {
+		k = b->bn[i].parent;
+		if (k != MT_NONE && b->inner[k] < 255)
+			b->inner[k]++;
+	}
 
 	g = b->maxg;
 	b->ent = mt_balloc(b, g * sizeof(*b->ent));

@@ -81,6 +81,7 @@ struct mt_dn32 {
 	u32 ent;
 	u32 win;
 	u32 piv;
+	u32 pad;	/* 32 bytes: an index is a shift */
 };
 
 struct mt_dn128 {
@@ -91,6 +92,7 @@ struct mt_dn128 {
 	u32 before;
 	u32 ent;
 	u32 win;
+	u32 pad[3];	/* 64 bytes: an index is a shift */
 };
 
 struct mt_map {

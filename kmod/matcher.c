@@ -14,6 +14,7 @@
 #define MT_END		0xffffffffU	/* cell: no match */
 #define MT_CONT		0x40000000U	/* cell: continue in node | MT_CONT */
 #define MT_SMAP		0x80000000U	/* cell: source map index | MT_SMAP */
+#define MT_PEND		0x3fffffffU	/* no match, in a persistent tree */
 #define MT_CHILD	0x80000000U	/* directory entry: child node */
 #define MT_WSHIFT	27		/* directory entry: window << MT_WSHIFT */
 #define MT_WMAX		15U		/* window too large: the node's win */
@@ -262,14 +263,19 @@ static inline bool mt_pchild(u32 v)
 	return v - MT_SMAP < MT_END - MT_SMAP;
 }
 
-/* The value of elementary source interval @idx in the tree whose root is @v. */
+/*
+ * The value of elementary source interval @idx in the tree whose root is @v
+ * (a child node: no match inside a tree is MT_PEND, so that every value with
+ * the top bit set is a child). @sh: shift of the root's digit.
+ */
 static __always_inline u32 mt_pwalk(const struct mt_table *t, u32 v, u32 sh,
 				    u32 idx)
 {
-	while (mt_pchild(v)) {
-		v = t->pn[v - MT_SMAP + ((idx >> sh) & (MT_PFAN - 1))];
-		sh -= MT_PBITS;
-	}
+	idx <<= 32 - MT_PBITS - sh;
+	do {
+		v = t->pn[v - MT_SMAP + (idx >> (32 - MT_PBITS))];
+		idx <<= MT_PBITS;
+	} while ((s32)v < 0);
 	return v;
 }
 
@@ -287,7 +293,7 @@ static inline u32 mt_cell(const struct mt_table *t, u32 c,
 		if (likely(s->m4.n))
 			return mt_map32(t, &s->m4, mt_be32(k->saddr));
 		v = s->m4.iv;
-		if (!mt_pchild(v))
+		if ((s32)v >= 0)
 			return v;
 		return mt_pwalk(t, v, t->psh4,
 				mt_map32(t, &t->src4, mt_be32(k->saddr)));
@@ -296,7 +302,7 @@ static inline u32 mt_cell(const struct mt_table *t, u32 c,
 		return mt_map128(t, &s->m6, mt_be64(k->saddr),
 				 mt_be64(k->saddr + 8));
 	v = s->m6.iv;
-	if (!mt_pchild(v))
+	if ((s32)v >= 0)
 		return v;
 	return mt_pwalk(t, v, t->psh6,
 			mt_map128(t, &t->src6, mt_be64(k->saddr),
@@ -329,7 +335,7 @@ s32 mt_lookup(const struct mt_table *t, const struct mt_key *k)
 		n = &t->nodes[c & ~MT_CONT];
 		c = mt_cell(t, mt_map32(t, &n->pm[p], k->dport), k);
 	}
-	return c == MT_END ? -1 : (s32)c;
+	return c >= MT_PEND ? -1 : (s32)c;
 }
 
 size_t mt_memory(const struct mt_table *t)
@@ -2151,8 +2157,8 @@ static int mt_pm_cell(struct mt_build *b, u32 lo, u32 *cell)
 			memset(b->lpm, 0xff, (size_t)b->lcellcap * sizeof(u32));
 		}
 		if (b->lpm[x] == MT_NONE) {
-			root[0] = term;
-			root[1] = term;
+			root[0] = term == MT_END ? MT_PEND : term;
+			root[1] = root[0];
 			ret = mt_pm_over(b, x, root, &b->lpm[x]);
 			if (ret)
 				return ret;

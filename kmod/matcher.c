@@ -208,10 +208,12 @@ static __always_inline u32 mt_map32(const struct mt_table *t,
 		if (!(e & MT_CHILD)) {
 			lo = e & MT_IDX;
 			w = e >> MT_WSHIFT;
-			if (w == MT_WMAX)
+			if (unlikely(w == MT_WMAX)) {
 				w = dn->win;
-			if (lo + w < hi)
-				hi = lo + w;
+				if (w > hi - lo)
+					w = hi - lo;
+			}
+			hi = lo + w;
 			break;
 		}
 		d = e & ~MT_CHILD;
@@ -241,10 +243,12 @@ static __always_inline u32 mt_map128(const struct mt_table *t,
 		if (!(e & MT_CHILD)) {
 			lo = e & MT_IDX;
 			w = e >> MT_WSHIFT;
-			if (w == MT_WMAX)
+			if (unlikely(w == MT_WMAX)) {
 				w = dn->win;
-			if (lo + w < hi)
-				hi = lo + w;
+				if (w > hi - lo)
+					w = hi - lo;
+			}
+			hi = lo + w;
 			break;
 		}
 		d = e & ~MT_CHILD;

@@ -70,9 +70,11 @@ struct mt_kv128 {
  * node (MT_CHILD). A node with shift MT_LOG buckets by scale around @piv
  * instead (for starts clustered at many scales, as nested prefixes are):
  * key == piv is bucket B (32 or 128, the key bits), key > piv bucket B +
- * fls(key - piv), key < piv bucket B - fls(piv - key).
+ * fls(key - piv), key < piv bucket B - fls(piv - key). A 128-bit node whose
+ * starts span less than 2^64 stores shift | MT_SHORT and buckets in 64 bits.
  */
 #define MT_LOG		0xffU
+#define MT_SHORT	0x80U	/* 128-bit node: shift | MT_SHORT, range < 2^64 */
 
 struct mt_dn32 {
 	u32 lo;
@@ -170,7 +172,14 @@ static __always_inline u32 mt_bkt128(const struct mt_dn128 *dn, u64 ah,
 {
 	u64 dh, dl, b;
 
-	if (unlikely(dn->shift == MT_LOG)) {
+	if (unlikely(dn->shift >= MT_SHORT)) {
+		if (dn->shift != MT_LOG) {
+			/* range below 2^64: a key 2^64 above lo is past it */
+			if (ah - dn->lo.hi - (al < dn->lo.lo))
+				return dn->last;
+			b = (al - dn->lo.lo) >> (dn->shift - MT_SHORT);
+			return b > dn->last ? dn->last : (u32)b;
+		}
 		if (mt_le(&dn->piv, ah, al)) {
 			dl = al - dn->piv.lo;
 			dh = ah - dn->piv.hi - (al < dn->piv.lo);
@@ -1313,6 +1322,8 @@ static int mt_dir128(struct mt_build *b, struct mt_map *m)
 		dn = (struct mt_dn128 *)b->dn128.p + b->dn128.n++;
 		dn->lo = kv[cw.a].key;
 		dn->shift = shift;
+		if (shift < 64 && !range.hi)
+			dn->shift = shift | MT_SHORT;
 		dn->last = nb - 1;
 		dn->before = cw.a - 1;
 		dn->ent = b->dent.n;

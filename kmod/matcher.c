@@ -14,6 +14,7 @@
 #define MT_END		0xffffffffU	/* cell: no match */
 #define MT_CONT		0x40000000U	/* cell: continue in node | MT_CONT */
 #define MT_SMAP		0x80000000U	/* cell: source map index | MT_SMAP */
+#define MT_PEND		0x3fffffffU	/* no match, in a persistent tree */
 #define MT_CHILD	0x80000000U	/* directory entry: child node */
 #define MT_WSHIFT	27		/* directory entry: window << MT_WSHIFT */
 #define MT_WMAX		15U		/* window too large: the node's win */
@@ -32,6 +33,9 @@
 #endif
 #ifndef MT_COPY_MAX
 #define MT_COPY_MAX	8	/* leaves copy a parent map of at most this size */
+#endif
+#ifndef MT_COPY_KIDS
+#define MT_COPY_KIDS	1	/* a leaf that is its parent's only child copies */
 #endif
 #ifndef MT_CAT_MAX
 #define MT_CAT_MAX	16	/* lists copy a parent list of at most this size */
@@ -66,9 +70,11 @@ struct mt_kv128 {
  * node (MT_CHILD). A node with shift MT_LOG buckets by scale around @piv
  * instead (for starts clustered at many scales, as nested prefixes are):
  * key == piv is bucket B (32 or 128, the key bits), key > piv bucket B +
- * fls(key - piv), key < piv bucket B - fls(piv - key).
+ * fls(key - piv), key < piv bucket B - fls(piv - key). A 128-bit node whose
+ * starts span less than 2^64 stores shift | MT_SHORT and buckets in 64 bits.
  */
 #define MT_LOG		0xffU
+#define MT_SHORT	0x80U	/* 128-bit node: shift | MT_SHORT, range < 2^64 */
 
 struct mt_dn32 {
 	u32 lo;
@@ -78,6 +84,7 @@ struct mt_dn32 {
 	u32 ent;
 	u32 win;
 	u32 piv;
+	u32 pad;	/* 32 bytes: an index is a shift */
 };
 
 struct mt_dn128 {
@@ -88,6 +95,7 @@ struct mt_dn128 {
 	u32 before;
 	u32 ent;
 	u32 win;
+	u32 pad[3];	/* 64 bytes: an index is a shift */
 };
 
 struct mt_map {
@@ -164,7 +172,14 @@ static __always_inline u32 mt_bkt128(const struct mt_dn128 *dn, u64 ah,
 {
 	u64 dh, dl, b;
 
-	if (unlikely(dn->shift == MT_LOG)) {
+	if (unlikely(dn->shift >= MT_SHORT)) {
+		if (dn->shift != MT_LOG) {
+			/* range below 2^64: a key 2^64 above lo is past it */
+			if (ah - dn->lo.hi - (al < dn->lo.lo))
+				return dn->last;
+			b = (al - dn->lo.lo) >> (dn->shift - MT_SHORT);
+			return b > dn->last ? dn->last : (u32)b;
+		}
 		if (mt_le(&dn->piv, ah, al)) {
 			dl = al - dn->piv.lo;
 			dh = ah - dn->piv.hi - (al < dn->piv.lo);
@@ -202,10 +217,12 @@ static __always_inline u32 mt_map32(const struct mt_table *t,
 		if (!(e & MT_CHILD)) {
 			lo = e & MT_IDX;
 			w = e >> MT_WSHIFT;
-			if (w == MT_WMAX)
+			if (unlikely(w == MT_WMAX)) {
 				w = dn->win;
-			if (lo + w < hi)
-				hi = lo + w;
+				if (w > hi - lo)
+					w = hi - lo;
+			}
+			hi = lo + w;
 			break;
 		}
 		d = e & ~MT_CHILD;
@@ -235,10 +252,12 @@ static __always_inline u32 mt_map128(const struct mt_table *t,
 		if (!(e & MT_CHILD)) {
 			lo = e & MT_IDX;
 			w = e >> MT_WSHIFT;
-			if (w == MT_WMAX)
+			if (unlikely(w == MT_WMAX)) {
 				w = dn->win;
-			if (lo + w < hi)
-				hi = lo + w;
+				if (w > hi - lo)
+					w = hi - lo;
+			}
+			hi = lo + w;
 			break;
 		}
 		d = e & ~MT_CHILD;
@@ -257,14 +276,19 @@ static inline bool mt_pchild(u32 v)
 	return v - MT_SMAP < MT_END - MT_SMAP;
 }
 
-/* The value of elementary source interval @idx in the tree whose root is @v. */
+/*
+ * The value of elementary source interval @idx in the tree whose root is @v
+ * (a child node: no match inside a tree is MT_PEND, so that every value with
+ * the top bit set is a child). @sh: shift of the root's digit.
+ */
 static __always_inline u32 mt_pwalk(const struct mt_table *t, u32 v, u32 sh,
 				    u32 idx)
 {
-	while (mt_pchild(v)) {
-		v = t->pn[v - MT_SMAP + ((idx >> sh) & (MT_PFAN - 1))];
-		sh -= MT_PBITS;
-	}
+	idx <<= 32 - MT_PBITS - sh;
+	do {
+		v = t->pn[v - MT_SMAP + (idx >> (32 - MT_PBITS))];
+		idx <<= MT_PBITS;
+	} while ((s32)v < 0);
 	return v;
 }
 
@@ -282,7 +306,7 @@ static inline u32 mt_cell(const struct mt_table *t, u32 c,
 		if (likely(s->m4.n))
 			return mt_map32(t, &s->m4, mt_be32(k->saddr));
 		v = s->m4.iv;
-		if (!mt_pchild(v))
+		if ((s32)v >= 0)
 			return v;
 		return mt_pwalk(t, v, t->psh4,
 				mt_map32(t, &t->src4, mt_be32(k->saddr)));
@@ -291,7 +315,7 @@ static inline u32 mt_cell(const struct mt_table *t, u32 c,
 		return mt_map128(t, &s->m6, mt_be64(k->saddr),
 				 mt_be64(k->saddr + 8));
 	v = s->m6.iv;
-	if (!mt_pchild(v))
+	if ((s32)v >= 0)
 		return v;
 	return mt_pwalk(t, v, t->psh6,
 			mt_map128(t, &t->src6, mt_be64(k->saddr),
@@ -324,7 +348,7 @@ s32 mt_lookup(const struct mt_table *t, const struct mt_key *k)
 		n = &t->nodes[c & ~MT_CONT];
 		c = mt_cell(t, mt_map32(t, &n->pm[p], k->dport), k);
 	}
-	return c == MT_END ? -1 : (s32)c;
+	return c >= MT_PEND ? -1 : (s32)c;
 }
 
 size_t mt_memory(const struct mt_table *t)
@@ -442,7 +466,7 @@ struct mt_build {
 	u32 ndst;
 	struct mt_bnode *bn;
 	u32 nnode, nnode4;
-	u8 *inner;		/* per node: some node has it as parent */
+	u8 *inner;		/* per node: its children, saturating at 255 */
 	u32 *order;		/* nodes by prefix length */
 	u32 lencnt[130];
 	u32 maxg;
@@ -991,7 +1015,7 @@ static u32 mt_pick32(const struct mt_kv32 *kv, const struct mt_dwork *cw,
 {
 	struct mt_dn32 dn = { .lo = kv[cw->a].key, .shift = shift,
 			      .last = nb - 1 };
-	u32 lin;
+	u32 lin, run, best, i, g, x;
 
 	if (cw->b - cw->a + 1 <= MT_LEAF)
 		return shift;
@@ -1000,9 +1024,20 @@ static u32 mt_pick32(const struct mt_kv32 *kv, const struct mt_dwork *cw,
 		return shift;
 	dn.shift = MT_LOG;
 	dn.piv = kv[cw->a + (cw->b - cw->a) / 2].key;
-	if (mt_run32(kv, cw->a, cw->b, &dn) >= lin)
+	run = mt_run32(kv, cw->a, cw->b, &dn);
+	best = dn.piv;
+	for (i = cw->a + 1, g = cw->a; i <= cw->b; i++)
+		if (kv[i].key - kv[i - 1].key < kv[g + 1].key - kv[g].key)
+			g = i - 1;
+	dn.piv = kv[g].key;
+	x = mt_run32(kv, cw->a, cw->b, &dn);
+	if (x < run) {
+		run = x;
+		best = dn.piv;
+	}
+	if (run >= lin)
 		return shift;
-	*piv = dn.piv;
+	*piv = best;
 	return MT_LOG;
 }
 
@@ -1168,7 +1203,8 @@ static u32 mt_pick128(const struct mt_kv128 *kv, const struct mt_dwork *cw,
 {
 	struct mt_dn128 dn = { .lo = kv[cw->a].key, .shift = shift,
 			       .last = nb - 1 };
-	u32 lin;
+	struct mt_addr best, gap, d;
+	u32 lin, run, i, g, x;
 
 	if (cw->b - cw->a + 1 <= MT_LEAF)
 		return shift;
@@ -1177,9 +1213,25 @@ static u32 mt_pick128(const struct mt_kv128 *kv, const struct mt_dwork *cw,
 		return shift;
 	dn.shift = MT_LOG;
 	dn.piv = kv[cw->a + (cw->b - cw->a) / 2].key;
-	if (mt_run128(kv, cw->a, cw->b, &dn) >= lin)
+	run = mt_run128(kv, cw->a, cw->b, &dn);
+	best = dn.piv;
+	mt_sub(&gap, &kv[cw->a + 1].key, &kv[cw->a].key);
+	for (i = cw->a + 2, g = cw->a; i <= cw->b; i++) {
+		mt_sub(&d, &kv[i].key, &kv[i - 1].key);
+		if (mt_cmp_addr(&d, &gap) < 0) {
+			gap = d;
+			g = i - 1;
+		}
+	}
+	dn.piv = kv[g].key;
+	x = mt_run128(kv, cw->a, cw->b, &dn);
+	if (x < run) {
+		run = x;
+		best = dn.piv;
+	}
+	if (run >= lin)
 		return shift;
-	*piv = dn.piv;
+	*piv = best;
 	return MT_LOG;
 }
 
@@ -1270,6 +1322,8 @@ static int mt_dir128(struct mt_build *b, struct mt_map *m)
 		dn = (struct mt_dn128 *)b->dn128.p + b->dn128.n++;
 		dn->lo = kv[cw.a].key;
 		dn->shift = shift;
+		if (shift < 64 && !range.hi)
+			dn->shift = shift | MT_SHORT;
 		dn->last = nb - 1;
 		dn->before = cw.a - 1;
 		dn->ent = b->dent.n;
@@ -2118,8 +2172,8 @@ static int mt_pm_cell(struct mt_build *b, u32 lo, u32 *cell)
 			memset(b->lpm, 0xff, (size_t)b->lcellcap * sizeof(u32));
 		}
 		if (b->lpm[x] == MT_NONE) {
-			root[0] = term;
-			root[1] = term;
+			root[0] = term == MT_END ? MT_PEND : term;
+			root[1] = root[0];
 			ret = mt_pm_over(b, x, root, &b->lpm[x]);
 			if (ret)
 				return ret;
@@ -2232,8 +2286,9 @@ static int mt_build_nodes(struct mt_build *b)
 		baselist = b->lend;
 		if (par != MT_NONE) {
 			nd = (struct mt_node *)b->nodes.p + par;
-			if (b->inner[i] || (nd->pm[0].n <= MT_COPY_MAX &&
-					    nd->pm[1].n <= MT_COPY_MAX)) {
+			if (b->inner[i] || b->inner[par] <= MT_COPY_KIDS ||
+			    (nd->pm[0].n <= MT_COPY_MAX &&
+			     nd->pm[1].n <= MT_COPY_MAX)) {
 				base = par;
 			} else {
 				ret = mt_intern(b, NULL, 0, MT_CONT | par,
@@ -2404,7 +2459,7 @@ static void mt_build_free(struct mt_build *b)
 static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 {
 	u64 nent, nsrc;
-	u32 maxsrc, i, f, f0, f1;
+	u32 maxsrc, i, k, f, f0, f1;
 	size_t g;
 	int ret;
 
@@ -2442,9 +2497,11 @@ static int mt_do_compile(struct mt_build *b, struct mt_table *t)
 	if (!b->inner || !b->order)
 		return -ENOMEM;
 	memset(b->inner, 0, (size_t)b->nnode + 1);
-	for (i = 0; i < b->nnode; i++)
-		if (b->bn[i].parent != MT_NONE)
-			b->inner[b->bn[i].parent] = 1;
+	for (i = 0; i < b->nnode; i++) {
+		k = b->bn[i].parent;
+		if (k != MT_NONE && b->inner[k] < 255)
+			b->inner[k]++;
+	}
 
 	g = b->maxg;
 	b->ent = mt_balloc(b, g * sizeof(*b->ent));

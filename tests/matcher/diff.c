@@ -103,8 +103,23 @@ static int run_seed(u64 seed, u32 n, u32 nlookups, u64 *hits, u64 *total)
 }
 
 /*
+ * Add 2^64 to the IPv6 address @a (its high half + 1): the same low half in
+ * the next /64, past a 128-bit directory node whose starts span less than
+ * 2^64 by a distance its 64-bit bucket arithmetic alone would not see.
+ */
+static void far_key(u8 *a)
+{
+	int i;
+
+	for (i = 7; i >= 0 && !++a[i]; i--)
+		;
+}
+
+/*
  * Adversarial shapes (shapes.h), mixed with random rules of gen.h so that
- * they overlap with ordinary intercepts: every lookup against the reference.
+ * they overlap with ordinary intercepts: every lookup against the reference
+ * (one in eight of the shape's IPv6 packets moved 2^64 up, destination or
+ * source).
  */
 static int run_shape(u64 seed, int kind, int v6, u32 n, u32 nrand,
 		     u32 nlookups, u64 *hits, u64 *total)
@@ -145,6 +160,8 @@ static int run_shape(u64 seed, int kind, int v6, u32 n, u32 nrand,
 			sh_key(&s, &st, &k, sa, da);
 		else
 			g_key(&g, &gt, &k, sa, da);
+		if ((i & 7) == 5 && k.family == 6)
+			far_key(i & 8 ? sa : da);
 		got = mt_lookup(mt, &k);
 		want = ref_lookup(all, n + nrand, &k);
 		(*total)++;

@@ -94,6 +94,9 @@ mutants=(
 	's/for (i = n; i-- > 0;) {/for (i = 0; i < n; i++) {/'
 	's/32 - mt_fls32(dn->piv - key);/31 - mt_fls32(dn->piv - key);/'
 	's/return 128 - (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));/return 127 - (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));/'
+	's/return c >= MT_PEND ? -1 : (s32)c;/return c == MT_END ? -1 : (s32)c;/'
+	's/idx <<= 32 - MT_PBITS - sh;/idx <<= 31 - MT_PBITS - sh;/'
+	's/if (ah - dn->lo.hi - (al < dn->lo.lo))/if (0)/'
 )
 caught=0
 for i in "${!mutants[@]}"; do

@@ -139,11 +139,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	default: {
-		struct tpl_vars v = { "udp", "10.2.0.2", "5060", NULL, "10.1.0.2", "4000", "gw", fz_attr, NULL };
+		bool ep = data[0] & 16; /* an endpoint of pool voip-ips, its address claimed or not */
+		struct tpl_vars v = { "udp", "10.2.0.2", "5060", NULL, "10.1.0.2", "4000", "gw", fz_attr, NULL,
+				      ep ? "voip-ips" : NULL, ep && (data[0] & 32) ? "100.127.0.5" : NULL };
 		char out[128], unk[32];
 
 		tpl_expand(s, &v, out, sizeof(out), unk, sizeof(unk));
 		tpl_check(s, data[0] & 8, unk, sizeof(unk));
+		tpl_check_pool(s, data[0] & 8, ep ? "voip-ips" : NULL, unk, sizeof(unk));
 		break;
 	}
 	}

@@ -14,7 +14,9 @@
 #   forwardAddress in the pool). A dial for terminator identity X with dst_ip X (what an
 #   endpoint's intercept sends: dialOptions.identity "$intercepted_ip", sourceIp
 #   "$ip_pool[voip-ips]", unit-tested in pool-unit) reaches the target on X through X's
-#   endpoint only, from the claimed source. A restarted endpoint gets the same address; an
+#   endpoint only, from the claimed source. A restarted endpoint gets the same address; a
+#   state file whose address is outside the range, or another identity's, is said so in the log
+#   and another address claimed (never a shared one); an
 #   interface sipovld did not create is refused naming it; another pool's $ip_pool[...] in a
 #   service is refused naming the service, field and variable.
 #
@@ -77,6 +79,8 @@ CONF
 	python3 "$TOP/tests/ziti/echo.py" whoami "$port" > "$D/whoami.log" 2>&1 &
 	wp=$!
 	PIDS+=("$wp")
+	# B held an address outside the pool's range before (its range changed since)
+	echo "sipovl-endpoint 1 voip-ips 100.126.0.7" > "$D/b.state"
 	# the endpoints first: their pool server is down
 	"$sd" --no-kernel -c "$D/a.conf" > "$D/a.log" 2>&1 &
 	pa=$!
@@ -118,6 +122,12 @@ CONF
 	else
 		notok "endpoint: claims: A '$a', B '$b' (want two distinct addresses of $net.0/24)"
 		tail -4 "$D/a.log" | diag; tail -4 "$D/server.log" | diag
+	fi
+	if grep -q "endpoint: pool voip-ips: 100.126.0.7, held last (state file $D/b.state), is not in the pool's range: .*; claiming another address" "$D/b.log" &&
+		[ "$(cat "$D/b.state" 2>/dev/null)" = "sipovl-endpoint 1 voip-ips $b" ]; then
+		ok "endpoint: B's state file named an address outside the range: said so, claimed another ($b), state file updated"
+	else
+		notok "endpoint: B with an out-of-range state file"; grep "endpoint" "$D/b.log" | tail -4 | diag
 	fi
 	if [ "$(ep_if_addrs "$ifa")" = "$a/32" ] && [ "$(ep_if_addrs "$ifb")" = "$b/32" ] &&
 		grep -qx "$a zt-client" "$D/leases" && grep -qx "$b zt-host" "$D/leases" &&
@@ -179,6 +189,21 @@ CONF
 	else
 		notok "endpoint: A after a restart: '$r' (want $a)"; grep "endpoint" "$D/a2.log" | tail -4 | diag
 	fi
+	# B restarted with A's address in its state file: refused (taken), B keeps its own
+	kill -TERM "$pb"; wait "$pb"; rc=$?
+	echo "sipovl-endpoint 1 voip-ips $a" > "$D/b.state"
+	"$sd" --no-kernel -c "$D/b.conf" > "$D/b2.log" 2>&1 &
+	pb=$!
+	PIDS+=("$pb")
+	r=
+	for _ in $(seq 1 240); do r=$(ep_addr b); [ -n "$r" ] && break; sleep 0.25; done
+	if [ "$rc" = 0 ] && [ "$r" = "$b" ] && grep -q "endpoint: pool voip-ips: $a, held last (state file $D/b.state), is leased to another identity: .*; claiming another address" "$D/b2.log" &&
+		[ "$(grep -c "^$a " "$D/leases")" = 1 ] && grep -qx "$a zt-client" "$D/leases"; then
+		ok "endpoint: B claiming A's address $a (its state file) is refused (taken), said so; B gets $b again, A keeps $a"
+	else
+		notok "endpoint: B with A's address in its state file: got '$r' (want $b), exit before $rc"
+		grep "endpoint" "$D/b2.log" | tail -4 | diag; diag < "$D/leases"
+	fi
 	# an interface of that name that sipovld did not create
 	ip link add "$ifc" type ifb 2>/dev/null || ip link add "$ifc" type dummy 2>/dev/null
 	ep_conf c "$ifc"
@@ -197,7 +222,7 @@ CONF
 	for p in "$pa" "$pb" "$ps"; do wait "$p" || rc=$?; done
 	kill "$wp" 2>/dev/null
 	wait "$wp" 2>/dev/null
-	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/server.log" &&
+	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/b2.log" && san_clean "$D/server.log" &&
 		! ip link show "$ifa" > /dev/null 2>&1 && ! ip link show "$ifb" > /dev/null 2>&1; then
 		ok "endpoint: clean exits, interfaces removed (no ASan/UBSan/leak report)"
 	else

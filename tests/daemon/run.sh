@@ -127,9 +127,9 @@ else
 	sd_badconf "unknown key" '{"identities": ["/nonexistent.json"], "bogus_key": 1}' 'unknown key "bogus_key"'
 	sd_badconf "endpoint.pool" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip ips"}}' \
 		'endpoint.pool: expected a pool name'
-	sd_badconf "endpoint, not built" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip-ips",
+	sd_badconf "endpoint, two identities" '{"identities": ["/nonexistent.json", "/nonexistent2.json"], "endpoint": {"pool": "voip-ips",
 		"service": "voip-ips-pool", "interface": "sipovl0", "state_file": "/var/lib/sipovl/endpoint"}}' \
-		'endpoint: endpoint mode is not built yet'
+		'endpoint: an endpoint has exactly one identity (its lease is that identity'"'"'s); 2 configured'
 	# the pool server's lease file: one that does not parse stops sipovld, naming file and line
 	printf 'sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.5 id-a\n100.127.9.9 id-b\n' >"$W/bad.leases"
 	sd_badconf "ip_pool, damaged lease file" "{\"identities\": [\"/nonexistent.json\"], \"ip_pool\": {\"name\": \"voip-ips\",

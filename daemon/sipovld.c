@@ -218,6 +218,15 @@ int reload(const char *why)
 		n.endpoint = keep;
 		n.has_endpoint = had;
 	}
+	if (D.cfg.has_endpoint && n.has_endpoint && D.cfg.n_identities == 1 &&
+	    strcmp(n.identities[0], D.cfg.identities[0])) { /* its lease is the running identity's */
+		logm(L_WARN, "endpoint: a change of its identity needs a restart (the address is %s's lease); still %s",
+		     D.cfg.identities[0], D.cfg.identities[0]);
+		char *keep = n.identities[0];
+
+		n.identities[0] = D.cfg.identities[0];
+		D.cfg.identities[0] = keep;
+	}
 	free(n.ctl_socket);
 	n.ctl_socket = D.cfg.ctl_socket;
 	D.cfg.ctl_socket = NULL;

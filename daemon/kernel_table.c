@@ -90,6 +90,7 @@ again:
 			if (icpt_to_kernel(&ic, s->kid, s->kname, D.cfg.policy, &v[n]))
 				continue;
 			s->in_kernel = true;
+			s->kernel_dsts = (unsigned)ic.n_dsts;
 			n++;
 		}
 	/* transparent source ranges: the union of allowedSourceAddresses of hosted services */

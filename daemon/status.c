@@ -137,6 +137,8 @@ struct json_object *status_json(void)
 				JADD(ij, "kernel_id", JI(s->kid));
 				JADD(ij, "kernel_name", JS(s->kname));
 				JADD(ij, "installed", JB(s->in_kernel));
+				if (s->in_kernel)
+					JADD(ij, "installed_prefixes", JI(s->kernel_dsts));
 				if (s->has_icpt) {
 					JADD(ij, "protocols", JS(proto_names(s->icpt.protos)));
 					JADD(ij, "addresses", jprefixes(s->icpt.dsts, s->icpt.n_dsts));

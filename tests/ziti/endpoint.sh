@@ -25,7 +25,7 @@
 
 endpoint_tests() {
 	local D=$W/endpoint sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} oct net port ifa ifb ifc
-	local pa pb ps wp rc a b r t0 n_fail p
+	local pa pb ps wp rc a b r q t0 n_fail p
 	if [ "$(id -u)" != 0 ]; then
 		skip "endpoint: tests" "need root (interfaces, transparent sockets)"
 		return
@@ -74,6 +74,7 @@ CONF
 	ep_conf a "$ifa"
 	ep_conf b "$ifb"
 	ep_st() { "$sd" --control "$D/$1.sock" --request status 2>/dev/null | jq -c ".endpoint | $2"; }
+	ep_icpt() { "$sd" --control "$D/$1.sock" --request status 2>/dev/null | jq -c '[.services[] | select(.name == "ep-sip") | .intercept | .installed, .installed_prefixes]'; }
 	ep_addr() { "$sd" --control "$D/$1.sock" --request status 2>/dev/null | jq -r '.endpoint.address // empty'; }
 	ep_if_addrs() { ip -j addr show dev "$1" 2>/dev/null | jq -r '[.[0].addr_info[] | select(.family == "inet") | "\(.local)/\(.prefixlen)"] | join(",")'; }
 	python3 "$TOP/tests/ziti/echo.py" whoami "$port" > "$D/whoami.log" 2>&1 &
@@ -94,13 +95,15 @@ CONF
 		sleep 0.25
 	done
 	r=$(ep_st a '[.state, .address, .interface_kind]')
-	if grep -q "endpoint: pool voip-ips: cannot reach the pool server (service ep-pool): .*; claiming again in" "$D/a.log" &&
+	q=$(ep_icpt a)
+	if [ "$q" = '[false,null]' ] && grep -q "endpoint: pool voip-ips: cannot reach the pool server (service ep-pool): .*; claiming again in" "$D/a.log" &&
 		[[ $r == '["'*'",null,"'*'"]' ]] && [ -z "$(ep_if_addrs "$ifa")" ] && ip link show "$ifa" > /dev/null 2>&1 &&
 		grep -q "service ep-sip: not hosted until the pool server gives this endpoint its address" "$D/a.log" &&
 		! grep -q "service ep-sip: hosting" "$D/a.log"; then
-		ok "endpoint: pool server down: the endpoints retry, $ifa is up without an address, ep-sip not hosted ($r)"
+		ok "endpoint: pool server down: the endpoints retry, $ifa is up without an address, ep-sip not hosted," \
+			"its intercept not installed ($r, intercept $q)"
 	else
-		notok "endpoint: pool server down: status $r, $ifa addresses '$(ep_if_addrs "$ifa")'"
+		notok "endpoint: pool server down: status $r, intercept $q, $ifa addresses '$(ep_if_addrs "$ifa")'"
 		grep "endpoint\|ep-sip" "$D/a.log" | tail -5 | diag
 	fi
 	grep -q "service ep-bad: bad intercept.v1 config: sourceIp \"\$ip_pool\[other-ips\]\": unknown template variable \$ip_pool\[other-ips\] (this sipovld's endpoint.pool is voip-ips)" "$D/a.log" &&
@@ -142,6 +145,11 @@ CONF
 			grep -q "service ep-sip: hosting (terminator identity $b)" "$D/b.log" && break
 		sleep 0.25
 	done
+	# the kernel table (computed as with sipovl.ko; --no-kernel only skips its netlink commands)
+	q=$(ep_icpt a)
+	[ "$q" = '[true,8]' ] &&
+		ok "endpoint: ep-sip's intercept installed once A has its address: $net.0/24 without $a is 8 prefixes ($q)" ||
+		notok "endpoint: ep-sip's intercept at A: [installed, prefixes] $q, want [true,8]"
 	# a dial as an endpoint's intercept makes it: terminator identity and dst_ip the callee's
 	# address ($intercepted_ip), source_addr the caller's ($ip_pool[voip-ips])
 	ep_call() { # to from

@@ -27,7 +27,8 @@ static const char *fz_attr(void *arg, const char *kind, const char *key)
 
 static const struct tpl_vars GW = { .tunneler_name = "gw", .attr = fz_attr };
 
-/* the ip-pool's parsers: the lease file, or a service request then the bytes as a reply */
+/* the ip-pool's parsers: the lease file, or a service request then the bytes as a reply and
+ * as an endpoint's state file */
 static void fuzz_pool(uint8_t sel, const char *in, size_t len)
 {
 	struct sipovl_prefix r = { .family = AF_INET, .len = 24, .addr = { 100, 127, 0, 0 } }, a;
@@ -59,6 +60,16 @@ static void fuzz_pool(uint8_t sel, const char *in, size_t len)
 		if (n >= sizeof(rep) || pool_parse_reply(rep, n, &a, err, sizeof(err)) < 0)
 			abort(); /* every reply is well-formed */
 		pool_parse_reply(in, len, &a, err, sizeof(err));
+		/* an endpoint's state file: what it reads back, it writes back the same */
+		if (pool_state_parse(in, len, "voip-ips", &a, err, sizeof(err)) == 0) {
+			char st[160];
+			struct sipovl_prefix b;
+			size_t sn = pool_state_fmt("voip-ips", &a, st, sizeof(st));
+
+			if (sn >= sizeof(st) || pool_state_parse(st, sn, "voip-ips", &b, err, sizeof(err)) ||
+			    memcmp(&a, &b, sizeof(a)))
+				abort();
+		}
 	}
 	pool_fini(&p);
 }

@@ -29,6 +29,13 @@ int cfg_parse_prefix(const char *s, struct sipovl_prefix *p);
 int cfg_parse_ip(const char *s, struct sipovl_prefix *p);
 bool cfg_prefix_contains(const struct sipovl_prefix *p, uint16_t family, const uint8_t *addr);
 bool cfg_prefixes_contain(const struct sipovl_prefix *v, size_t n, uint16_t family, const uint8_t *addr);
+/*
+ * @in without the one address @addr (of @family): prefixes that hold it are split into the
+ * prefixes covering the rest (a /24 becomes /25, /26 ... /32: 8). *@out is malloc'd (NULL when
+ * nothing is left). 0, or -1 when out of memory.
+ */
+int cfg_prefixes_without(const struct sipovl_prefix *in, size_t n, uint16_t family, const uint8_t *addr,
+			 struct sipovl_prefix **out, size_t *nout);
 bool cfg_ports_contain(const struct sipovl_portrange *v, size_t n, uint16_t port);
 /* "ip", "ip:port", "[v6]:port", "[v6]"; port 0 when absent. 0 or -1. */
 int cfg_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len);
@@ -51,12 +58,16 @@ socklen_t cfg_sa_len(const struct sockaddr_storage *ss);
  * $tunneler_id.tag[KEY] and $tunneler_id.appData[KEY] are the tunneler identity's tags and
  * appData at the controller, looked up through @attr (kind "tag" or "appData"; NULL: no
  * such key, reported like an unknown variable).
+ * $ip_pool[NAME] is an endpoint's address of its pool (endpoint in sipovld.conf): @pool_name
+ * is that pool's name (NULL: not an endpoint, every $ip_pool[...] is unknown), @pool_addr the
+ * address's text (NULL until the pool server answered the claim: no value yet).
  */
 struct tpl_vars {
 	const char *dst_protocol, *dst_ip, *dst_port, *dst_hostname;
 	const char *src_ip, *src_port, *tunneler_name;
 	const char *(*attr)(void *arg, const char *kind, const char *key);
 	void *attr_arg;
+	const char *pool_name, *pool_addr;
 };
 
 /*
@@ -72,6 +83,8 @@ int tpl_expand(const char *tpl, const struct tpl_vars *v, char *out, size_t outl
  * @host_side only $tunneler_id.*), else -1 with the first other one in @bad.
  */
 int tpl_check(const char *tpl, bool host_side, char *bad, size_t badlen);
+/* The same where $ip_pool[@pool] is known too (@pool: this sipovld's endpoint.pool, or NULL). */
+int tpl_check_pool(const char *tpl, bool host_side, const char *pool, char *bad, size_t badlen);
 
 /* ---- intercept.v1 ---- */
 
@@ -92,6 +105,8 @@ struct icpt_cfg {
 
 /* 0, or -1 with a message in @err. On success free with icpt_cfg_free. */
 int icpt_cfg_parse(const char *json, struct icpt_cfg *c, char *err, size_t errlen);
+/* The same on an endpoint of pool @pool (endpoint.pool; NULL: none): $ip_pool[@pool] is known. */
+int icpt_cfg_parse_pool(const char *json, const char *pool, struct icpt_cfg *c, char *err, size_t errlen);
 void icpt_cfg_free(struct icpt_cfg *c);
 
 /* Kernel intercept name for a service: the name itself when it fits and is not all digits. */
@@ -168,6 +183,8 @@ struct host_cfg {
 };
 
 int host_cfg_parse(const char *json, struct host_cfg *h, char *err, size_t errlen);
+/* The same on an endpoint of pool @pool (NULL: none): listenOptions.identity may use $ip_pool[@pool]. */
+int host_cfg_parse_pool(const char *json, const char *pool, struct host_cfg *h, char *err, size_t errlen);
 void host_cfg_free(struct host_cfg *h);
 
 /* Where and how to originate a hosted connection. */

@@ -231,3 +231,38 @@ const char *cfg_fmt_prefix(const struct sipovl_prefix *p, char *buf, size_t n)
 	snprintf(buf, n, "%s/%u", h, p->len);
 	return buf;
 }
+
+int cfg_prefixes_without(const struct sipovl_prefix *in, size_t n, uint16_t family, const uint8_t *addr,
+			 struct sipovl_prefix **out, size_t *nout)
+{
+	unsigned bits = family == AF_INET ? 32 : 128;
+	size_t cap = 0, k = 0;
+	struct sipovl_prefix *v;
+
+	for (size_t i = 0; i < n; i++)
+		cap += cfg_prefix_contains(&in[i], family, addr) ? bits - in[i].len : 1;
+	*out = NULL;
+	*nout = 0;
+	if (!cap)
+		return 0;
+	if (!(v = calloc(cap, sizeof(*v))))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!cfg_prefix_contains(&in[i], family, addr)) {
+			v[k++] = in[i];
+			continue;
+		}
+		/* the halves that do not hold @addr, from the widest down to its sibling /bits */
+		for (unsigned l = in[i].len; l < bits; l++) {
+			struct sipovl_prefix q = { .family = family, .len = (uint8_t)(l + 1) };
+
+			memcpy(q.addr, addr, family == AF_INET ? 4 : 16);
+			q.addr[l / 8] ^= (uint8_t)(0x80u >> (l % 8));
+			cfg_prefix_mask(&q);
+			v[k++] = q;
+		}
+	}
+	*out = v;
+	*nout = k;
+	return 0;
+}

@@ -70,8 +70,13 @@ static int duration_ms(const char *s, unsigned *ms)
 
 int host_cfg_parse(const char *json, struct host_cfg *h, char *err, size_t errlen)
 {
+	return host_cfg_parse_pool(json, NULL, h, err, errlen);
+}
+
+int host_cfg_parse_pool(const char *json, const char *pool, struct host_cfg *h, char *err, size_t errlen)
+{
 	struct json_object *o, *v, *lo;
-	char bad[72];
+	char bad[72], hint[96];
 	bool b;
 	int rc = -1;
 
@@ -202,9 +207,10 @@ int host_cfg_parse(const char *json, struct host_cfg *h, char *err, size_t errle
 				cfg_fail(err, errlen, "listenOptions.identity: expected a string");
 				goto out;
 			}
-			if (tpl_check(s, true, bad, sizeof(bad))) {
-				cfg_fail(err, errlen, "listenOptions.identity \"%.40s\": unknown template variable %s "
-				     "(hosting knows only $tunneler_id.*)", s, bad);
+			if (tpl_check_pool(s, true, pool, bad, sizeof(bad))) {
+				cfg_fail(err, errlen, "listenOptions.identity \"%.40s\": unknown template variable %s%s", s, bad,
+					 !strncmp(bad, "$ip_pool[", 9) ? tpl_pool_hint(bad, pool, hint, sizeof(hint)) :
+					 " (hosting knows only $tunneler_id.* and an endpoint's $ip_pool[NAME])");
 				goto out;
 			}
 			if (*s && !(h->listen_identity = strdup(s))) {
@@ -404,7 +410,8 @@ int host_listen_identity(const struct host_cfg *h, const struct tpl_vars *ident,
 			 char *unknown, size_t unknown_len)
 {
 	struct tpl_vars tv = { .tunneler_name = ident ? ident->tunneler_name : NULL,
-			       .attr = ident ? ident->attr : NULL, .attr_arg = ident ? ident->attr_arg : NULL };
+			       .attr = ident ? ident->attr : NULL, .attr_arg = ident ? ident->attr_arg : NULL,
+			       .pool_name = ident ? ident->pool_name : NULL, .pool_addr = ident ? ident->pool_addr : NULL };
 
 	if (unknown && unknown_len)
 		unknown[0] = 0;

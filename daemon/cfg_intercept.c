@@ -31,8 +31,13 @@ void icpt_cfg_free(struct icpt_cfg *c)
 
 int icpt_cfg_parse(const char *json, struct icpt_cfg *c, char *err, size_t errlen)
 {
+	return icpt_cfg_parse_pool(json, NULL, c, err, errlen);
+}
+
+int icpt_cfg_parse_pool(const char *json, const char *pool, struct icpt_cfg *c, char *err, size_t errlen)
+{
 	struct json_object *o, *v, *dopt;
-	char bad[72];
+	char bad[72], hint[96];
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
@@ -68,8 +73,9 @@ int icpt_cfg_parse(const char *json, struct icpt_cfg *c, char *err, size_t errle
 				cfg_fail(err, errlen, "dialOptions.identity: expected a string");
 				goto out;
 			}
-			if (tpl_check(s, false, bad, sizeof(bad))) {
-				cfg_fail(err, errlen, "dialOptions.identity \"%.60s\": unknown template variable %s", s, bad);
+			if (tpl_check_pool(s, false, pool, bad, sizeof(bad))) {
+				cfg_fail(err, errlen, "dialOptions.identity \"%.60s\": unknown template variable %s%s", s, bad,
+					 tpl_pool_hint(bad, pool, hint, sizeof(hint)));
 				goto out;
 			}
 			if (*s && !(c->dial_identity = strdup(s))) {
@@ -93,8 +99,9 @@ int icpt_cfg_parse(const char *json, struct icpt_cfg *c, char *err, size_t errle
 			cfg_fail(err, errlen, "sourceIp: expected a string");
 			goto out;
 		}
-		if (tpl_check(s, false, bad, sizeof(bad))) {
-			cfg_fail(err, errlen, "sourceIp \"%.60s\": unknown template variable %s", s, bad);
+		if (tpl_check_pool(s, false, pool, bad, sizeof(bad))) {
+			cfg_fail(err, errlen, "sourceIp \"%.60s\": unknown template variable %s%s", s, bad,
+				 tpl_pool_hint(bad, pool, hint, sizeof(hint)));
 			goto out;
 		}
 		if (*s && !(c->source_ip = strdup(s))) {
@@ -249,6 +256,7 @@ int icpt_dial_params_host(const struct icpt_cfg *c, const char *proto, const str
 		.src_ip = a->src_ip, .src_port = a->src_port, .dst_hostname = a->dst_hostname,
 		.tunneler_name = ident ? ident->tunneler_name : NULL,
 		.attr = ident ? ident->attr : NULL, .attr_arg = ident ? ident->attr_arg : NULL,
+		.pool_name = ident ? ident->pool_name : NULL, .pool_addr = ident ? ident->pool_addr : NULL,
 	};
 
 	if (unknown && unknown_len)

@@ -42,6 +42,10 @@ int cfg_addrs(struct json_object *v, const char *what, bool required, size_t max
 int cfg_ports(struct json_object *v, const char *what, struct sipovl_portrange **pv, size_t *pn, char *err,
 	      size_t errlen);
 
+/* " (this sipovld's endpoint.pool is P)" or " (...: not an endpoint)" when @bad is a $ip_pool[...]
+ * variable, else "": the second half of an "unknown template variable" message */
+const char *tpl_pool_hint(const char *bad, const char *pool, char *buf, size_t n);
+
 /* sipovld.conf "source_map" (@v: an object) into @d, replacing its map. 0, or -1 with @err. */
 int cfg_src_map_parse(struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen);
 void cfg_src_map_free(struct daemon_cfg *d);

@@ -20,6 +20,17 @@
 
 enum { TV_LITERAL, TV_KNOWN, TV_UNKNOWN };
 
+/* an unknown variable at @p: its name's length in *len */
+static int tpl_unknown_len(const char *p, size_t *len)
+{
+	size_t l = 1;
+
+	while (p[l] && (isalnum((unsigned char)p[l]) || strchr("_.[]-", p[l])))
+		l++;
+	*len = l;
+	return TV_UNKNOWN;
+}
+
 /*
  * The variable at @p (which points at a '$'): TV_LITERAL when the '$' starts no variable
  * name; else its length in *len and TV_KNOWN (value in *val when @v is given, NULL when
@@ -27,7 +38,8 @@ enum { TV_LITERAL, TV_KNOWN, TV_UNKNOWN };
  * continue a name ("$dst_ip.example" is $dst_ip then ".example"). @host_side: only the
  * tunneler's own variables exist (a hosted terminator has no flow yet).
  */
-static int tpl_var_at(const char *p, const struct tpl_vars *v, bool host_side, size_t *len, const char **val)
+static int tpl_var_at(const char *p, const struct tpl_vars *v, const char *pool, bool host_side, size_t *len,
+		      const char **val)
 {
 	const struct {
 		const char *name;
@@ -44,6 +56,20 @@ static int tpl_var_at(const char *p, const struct tpl_vars *v, bool host_side, s
 	*val = NULL;
 	if (!isalpha((unsigned char)p[1]) && p[1] != '_')
 		return TV_LITERAL;
+	/* $ip_pool[NAME]: this endpoint's address, known only for its own pool (endpoint.pool) */
+	if (!strncmp(p + 1, "ip_pool[", 8)) {
+		const char *key = p + 9, *close = strchr(key, ']');
+
+		if (!close || close == key || memchr(key, '$', (size_t)(close - key)))
+			return tpl_unknown_len(p, len);
+		*len = (size_t)(close + 1 - p);
+		if (v)
+			pool = v->pool_name;
+		if (!pool || strlen(pool) != (size_t)(close - key) || strncmp(key, pool, (size_t)(close - key)))
+			return TV_UNKNOWN;
+		*val = v ? v->pool_addr : NULL;
+		return TV_KNOWN;
+	}
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		char pre[32];
 		size_t l = (size_t)snprintf(pre, sizeof(pre), "tunneler_id.%s[", kinds[i]);
@@ -93,15 +119,15 @@ static int tpl_var_at(const char *p, const struct tpl_vars *v, bool host_side, s
 		*val = vals[bi];
 		return TV_KNOWN;
 	}
-	size_t l = 1;
-
-	while (p[l] && (isalnum((unsigned char)p[l]) || strchr("_.[]-", p[l])))
-		l++;
-	*len = l;
-	return TV_UNKNOWN;
+	return tpl_unknown_len(p, len);
 }
 
 int tpl_check(const char *tpl, bool host_side, char *bad, size_t badlen)
+{
+	return tpl_check_pool(tpl, host_side, NULL, bad, badlen);
+}
+
+int tpl_check_pool(const char *tpl, bool host_side, const char *pool, char *bad, size_t badlen)
 {
 	for (const char *p = tpl; *p; p++) {
 		size_t l;
@@ -109,7 +135,7 @@ int tpl_check(const char *tpl, bool host_side, char *bad, size_t badlen)
 
 		if (*p != '$')
 			continue;
-		int k = tpl_var_at(p, NULL, host_side, &l, &val);
+		int k = tpl_var_at(p, NULL, pool, host_side, &l, &val);
 
 		if (k == TV_UNKNOWN) {
 			snprintf(bad, badlen, "%.*s", (int)(l < 64 ? l : 64), p);
@@ -135,7 +161,7 @@ int tpl_expand(const char *tpl, const struct tpl_vars *v, char *out, size_t outl
 		size_t l = 0;
 
 		if (*p == '$') {
-			int k = tpl_var_at(p, v, false, &l, &val);
+			int k = tpl_var_at(p, v, NULL, false, &l, &val);
 
 			if (k != TV_LITERAL && !val && unknown && unknown_len && !unknown[0])
 				snprintf(unknown, unknown_len, "%.*s", (int)l, p);
@@ -156,4 +182,15 @@ int tpl_expand(const char *tpl, const struct tpl_vars *v, char *out, size_t outl
 	}
 	out[o] = 0;
 	return 0;
+}
+
+const char *tpl_pool_hint(const char *bad, const char *pool, char *buf, size_t n)
+{
+	if (strncmp(bad, "$ip_pool[", 9))
+		snprintf(buf, n, "%s", "");
+	else if (pool)
+		snprintf(buf, n, " (this sipovld's endpoint.pool is %s)", pool);
+	else
+		snprintf(buf, n, "%s", " (this sipovld is not an endpoint: no endpoint in sipovld.conf)");
+	return buf;
 }

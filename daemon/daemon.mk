@@ -11,7 +11,8 @@
 #   $(O)/fuzz/sip-fuzz        libFuzzer target of the SIP view                 (TEST_BUILD)
 #   $(O)/san/rtpq-unit        RTP statistics unit tests (tests/daemon/run.sh)  (TEST_BUILD)
 #   $(O)/fuzz/rtpq-fuzz       libFuzzer target of the RTP statistics            (TEST_BUILD)
-#   $(O)/san/pool-unit        ip-pool allocator, lease file, pool service      (TEST_BUILD)
+#   $(O)/san/pool-unit        ip-pool allocator, lease file, pool service,     (TEST_BUILD)
+#                             endpoint mode's templates and state file
 #
 # Links libsipovl ($(CTL_LIB), ctl/ctl.mk) for the kernel and libzt ($(ZT_LIB),
 # daemon/ziti/ziti.mk) for Ziti. The configuration model daemon/cfg_*.c (cfg.h) is I/O free:
@@ -26,9 +27,9 @@ D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h daemon/pool.h daemon/pool_store
 # The SIP view's I/O-free part (parsers, dialog tracker, a call's RTP): unit tests and fuzzer link only it.
 D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c daemon/call_rtp.c daemon/rtpq.c
 D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h daemon/call_rtp.h daemon/rtpq.h daemon/errf.h
-D_HDRS := ctl/libsipovl_int.h ctl/request.h daemon/sipovld.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h daemon/reqsrv.h \
+D_HDRS := ctl/libsipovl_int.h ctl/request.h daemon/sipovld.h daemon/endpoint.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h daemon/reqsrv.h \
 	$(D_CFG_HDRS) $(D_SIP_HDRS) daemon/sip_view.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
-D_SRCS := daemon/sipovld.c daemon/idents.c daemon/services.c daemon/kernel_table.c daemon/pool_server.c daemon/pool_store.c daemon/pool_writer.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
+D_SRCS := daemon/sipovld.c daemon/idents.c daemon/services.c daemon/kernel_table.c daemon/pool_server.c daemon/endpoint.c daemon/endpoint_if.c daemon/pool_store.c daemon/pool_writer.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
 	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/metrics.c daemon/metrics_http.c daemon/reqsrv.c daemon/sip_view.c \
 	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_server.c $(D_CFG_SRCS) $(D_SIP_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
@@ -118,11 +119,11 @@ $(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
 	fi
 
 # The ip-pool (daemon/pool.c, I/O free) and its lease file (pool_store.c): unit tests.
-$(O)/san/pool-unit: tests/daemon/pool_unit.c tests/daemon/tap.h daemon/pool.c daemon/pool.h daemon/pool_store.c \
-		daemon/pool_store.h daemon/cfg_addr.c daemon/cfg.h
+$(O)/san/pool-unit: tests/daemon/pool_unit.c tests/daemon/endpoint_unit.h tests/daemon/tap.h daemon/pool_store.c \
+		daemon/pool_store.h $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objects.c
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/pool_unit.c daemon/pool.c daemon/pool_store.c \
-		daemon/cfg_addr.c -o $@
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/pool_unit.c daemon/pool_store.c \
+		$(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS)
 
 .PHONY: daemon-check
 daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/dns-unit $(O)/fuzz/dns-fuzz \

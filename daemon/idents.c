@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/endpoint.h"
 #include "daemon/sipovld.h"
 
 static char *default_name(const char *path)
@@ -48,7 +49,8 @@ static const char *ident_attr(void *arg, const char *kind, const char *key)
 
 struct tpl_vars ident_tpl(struct ident *id)
 {
-	struct tpl_vars v = { .tunneler_name = id->name, .attr = ident_attr, .attr_arg = id };
+	struct tpl_vars v = { .tunneler_name = id->name, .attr = ident_attr, .attr_arg = id,
+			      .pool_name = endpoint_pool(), .pool_addr = endpoint_addr_text() };
 
 	return v;
 }
@@ -128,6 +130,7 @@ static void ident_stop(struct ident *id)
 		id->svcs = s->next;
 		svc_free(s);
 	}
+	endpoint_ident_stop(id);
 	if (id->ctx) {
 		zt_ctx_free(id->ctx);
 		id->ctx = NULL;

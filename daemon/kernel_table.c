@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon/dns_server.h"
+#include "daemon/endpoint.h"
 #include "daemon/sipovld.h"
 
 void kernel_apply_cb(void *arg)
@@ -23,6 +24,11 @@ void kernel_apply_cb(void *arg)
 	struct sipovl_prefix **xdst = NULL; /* per intercept: its addresses with the DNS names' */
 	size_t xcap = 0;
 
+	/* an endpoint: none before its address is known, and its own address left out of every one
+	 * (flows to it are its own terminator's: intercepted, they would loop into the overlay) */
+	struct sipovl_prefix me;
+	bool hold = endpoint_holds_intercepts(), have_me = endpoint_addr(&me);
+
 	if (!D.kernel_dirty)
 		return;
 	D.kernel_dirty = false;
@@ -32,7 +38,7 @@ again:
 	for (struct ident *id = D.idents; id; id = id->next)
 		for (struct svc *s = id->svcs; s; s = s->next) {
 			s->in_kernel = false;
-			if (!s->has_icpt || !(s->perms & ZT_PERM_DIAL) || s->icpt_err[0])
+			if (!s->has_icpt || !(s->perms & ZT_PERM_DIAL) || s->icpt_err[0] || hold)
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -70,9 +76,21 @@ again:
 				ic.dsts = all;
 				ic.n_dsts += nx;
 			}
+			if (have_me && cfg_prefixes_contain(ic.dsts, ic.n_dsts, me.family, me.addr)) {
+				struct sipovl_prefix *rest;
+				size_t nr;
+
+				if (cfg_prefixes_without(ic.dsts, ic.n_dsts, me.family, me.addr, &rest, &nr))
+					goto oom;
+				free(xdst[n]);
+				xdst[n] = rest;
+				ic.dsts = rest;
+				ic.n_dsts = nr;
+			}
 			if (icpt_to_kernel(&ic, s->kid, s->kname, D.cfg.policy, &v[n]))
 				continue;
 			s->in_kernel = true;
+			s->kernel_dsts = (unsigned)ic.n_dsts;
 			n++;
 		}
 	/* transparent source ranges: the union of allowedSourceAddresses of hosted services */

@@ -537,3 +537,43 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 		return 0;
 	return errf(err, errlen, "malformed pool reply");
 }
+
+/* ------------------------------------------------------------------ the endpoint's side */
+
+size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *buf, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+	int n = snprintf(buf, cap, "claim %s%s%s\n", pool, want ? " " : "", want ? pool_fmt(want, a, sizeof(a)) : "");
+
+	return n < 0 ? cap : (size_t)n;
+}
+
+size_t pool_state_fmt(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+	int n = snprintf(buf, cap, "sipovl-endpoint 1 %s %s\n", pool, pool_fmt(a, t, sizeof(t)));
+
+	return n < 0 ? cap : (size_t)n;
+}
+
+int pool_state_parse(const char *buf, size_t len, const char *pool, struct sipovl_prefix *out, char *err,
+		     size_t errlen)
+{
+	char line[160], *w[5];
+	size_t nw;
+
+	if (!len || len >= sizeof(line) || buf[len - 1] != '\n' || memchr(buf, 0, len) || memchr(buf, '\n', len - 1))
+		return errf(err, errlen, "expected one line \"sipovl-endpoint 1 POOL ADDRESS\"");
+	memcpy(line, buf, len - 1);
+	line[len - 1] = 0;
+	nw = words(line, w, 5);
+	if (nw != 4 || strcmp(w[0], "sipovl-endpoint") || strcmp(w[1], "1"))
+		return errf(err, errlen, "expected \"sipovl-endpoint 1 POOL ADDRESS\"");
+	if (cfg_parse_ip(w[3], out))
+		return errf(err, errlen, "\"%.60s\" is not an IP address", w[3]);
+	if (strcmp(w[2], pool)) {
+		errf(err, errlen, "it is for pool \"%.40s\", not %s", w[2], pool);
+		return 1;
+	}
+	return 0;
+}

@@ -88,6 +88,17 @@ size_t pool_reply_err(char *reply, size_t cap, enum pool_err e);
  * @err, -1 when malformed. */
 int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, char *err, size_t errlen);
 
+/* The endpoint's side (endpoint.c):
+ * pool_claim_req: "claim POOL [WANT]\n" (@want: the address held before, or NULL); the length.
+ * The state file (endpoint.state_file): "sipovl-endpoint 1 POOL ADDRESS\n", the address this
+ * endpoint held last, asked for again when it claims (so a pool server whose lease file was
+ * restored from an older backup gives it back). pool_state_parse: 0 and @out, 1 (with @err)
+ * when the file is for another pool (ignored), -1 (with @err) when malformed. */
+size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *buf, size_t cap);
+size_t pool_state_fmt(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
+int pool_state_parse(const char *buf, size_t len, const char *pool, struct sipovl_prefix *out, char *err,
+		     size_t errlen);
+
 /* @a as text ("100.127.0.5"), @a from an offset of @p */
 const char *pool_fmt(const struct sipovl_prefix *a, char *buf, size_t n);
 void pool_addr(const struct pool *p, uint32_t off, struct sipovl_prefix *out);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon/dns_server.h"
+#include "daemon/endpoint.h"
 #include "daemon/sipovld.h"
 
 static struct svc *svc_find(struct ident *id, const char *name)
@@ -80,6 +81,12 @@ void listener_start(struct svc *s)
 		logm(L_ERR, "service %s: %s; not hosted", s->name, s->host_err);
 		return;
 	}
+	if (unknown[0] && !strncmp(unknown, "$ip_pool[", 9) && endpoint_pool()) {
+		snprintf(s->host_err, sizeof(s->host_err), "listenOptions.identity: waiting for the ip-pool address (%s)",
+			 unknown);
+		logm(L_INFO, "service %s: not hosted until the pool server gives this endpoint its address", s->name);
+		return;
+	}
 	if (unknown[0]) {
 		snprintf(s->host_err, sizeof(s->host_err), "listenOptions.identity: template variable %s has no value "
 			 "for identity %s", unknown, s->id->name ? s->id->name : "?");
@@ -94,6 +101,7 @@ void listener_start(struct svc *s)
 		.max_connections = s->host.max_connections, /* terminators on that many routers */
 	};
 
+	s->host_err[0] = 0;
 	s->lsn = zt_listen(s->id->ctx, s->name, &o, &cbs, s);
 	if (!s->lsn)
 		logm(L_ERR, "service %s: cannot host", s->name);
@@ -143,7 +151,7 @@ static void svc_configure(struct svc *s, const struct zt_service *z)
 		s->has_icpt = false;
 		s->icpt_err[0] = 0;
 		if (ij) {
-			if (icpt_cfg_parse(ij, &s->icpt, err, sizeof(err))) {
+			if (icpt_cfg_parse_pool(ij, endpoint_pool(), &s->icpt, err, sizeof(err))) {
 				snprintf(s->icpt_err, sizeof(s->icpt_err), "%s", err);
 				logm(L_ERR, "service %s: bad intercept.v1 config: %s; not intercepted", s->name, err);
 			} else {
@@ -169,7 +177,7 @@ static void svc_configure(struct svc *s, const struct zt_service *z)
 		s->has_host = false;
 		s->host_err[0] = 0;
 		if (hj) {
-			if (host_cfg_parse(hj, &s->host, err, sizeof(err))) {
+			if (host_cfg_parse_pool(hj, endpoint_pool(), &s->host, err, sizeof(err))) {
 				snprintf(s->host_err, sizeof(s->host_err), "%s", err);
 				logm(L_ERR, "service %s: bad host.v1 config: %s; not hosted", s->name, err);
 			} else {

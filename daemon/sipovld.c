@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "daemon/dns_server.h"
+#include "daemon/endpoint.h"
 #include "daemon/sip_view.h"
 #include "daemon/metrics.h"
 #include "daemon/sipovld.h"
@@ -108,11 +109,6 @@ static int load_config(struct daemon_cfg *out)
 			return -1;
 		}
 		free(buf);
-		if (out->has_endpoint) { /* parsed and checked, not acted upon yet */
-			logm(L_ERR, "config %s: endpoint: endpoint mode is not built yet (issue 15)", D.cfg_path);
-			daemon_cfg_free(out);
-			return -1;
-		}
 	}
 	if (cli.n_identities) {
 		for (size_t i = 0; i < out->n_identities; i++)
@@ -141,6 +137,12 @@ static int load_config(struct daemon_cfg *out)
 		out->memory_limit = (uint64_t)cli.mem_mb << 20;
 	if (!out->ctl_socket)
 		out->ctl_socket = strdup(SIPOVLD_CTL_SOCK_DEFAULT);
+	if (out->has_endpoint && out->n_identities != 1) { /* one identity holds the lease */
+		logm(L_ERR, "config%s%s: endpoint: an endpoint has exactly one identity (its lease is that identity's); "
+		     "%zu configured", D.cfg_path ? " " : "", D.cfg_path ? D.cfg_path : "", out->n_identities);
+		daemon_cfg_free(out);
+		return -1;
+	}
 	if (out->name && out->n_identities > 1)
 		logm(L_WARN, "name \"%s\" ignored: %zu identities, each takes its name at the controller", out->name,
 		     out->n_identities);
@@ -159,6 +161,16 @@ static bool pool_server_changed(const struct daemon_cfg *n)
 				      memcmp(a->range.addr, b->range.addr, sizeof(a->range.addr)) ||
 				      strcmp(a->service, b->service) || strcmp(a->lease_file, b->lease_file) ||
 				      a->trust_caller != b->trust_caller);
+}
+
+static bool endpoint_changed(const struct daemon_cfg *n)
+{
+	const struct cfg_endpoint *a = &D.cfg.endpoint, *b = &n->endpoint;
+
+	if (n->has_endpoint != D.cfg.has_endpoint)
+		return true;
+	return n->has_endpoint && (strcmp(a->pool, b->pool) || strcmp(a->service, b->service) ||
+				   strcmp(a->ifname, b->ifname) || strcmp(a->state_file, b->state_file));
 }
 
 /* Re-read the configuration; 0, or -1 (logged) with the running configuration kept. */
@@ -194,6 +206,26 @@ int reload(const char *why)
 		D.cfg.has_pool_server = n.has_pool_server;
 		n.pool_server = keep;
 		n.has_pool_server = had;
+	}
+	if (endpoint_changed(&n)) { /* the running endpoint's configuration stays */
+		struct cfg_endpoint keep = D.cfg.endpoint;
+		bool had = D.cfg.has_endpoint;
+
+		logm(L_WARN, "endpoint changes need a restart; still %s%s", had ? "an endpoint of pool " : "not an endpoint",
+		     had ? keep.pool : "");
+		D.cfg.endpoint = n.endpoint;
+		D.cfg.has_endpoint = n.has_endpoint;
+		n.endpoint = keep;
+		n.has_endpoint = had;
+	}
+	if (D.cfg.has_endpoint && n.has_endpoint && D.cfg.n_identities == 1 &&
+	    strcmp(n.identities[0], D.cfg.identities[0])) { /* its lease is the running identity's */
+		logm(L_WARN, "endpoint: a change of its identity needs a restart (the address is %s's lease); still %s",
+		     D.cfg.identities[0], D.cfg.identities[0]);
+		char *keep = n.identities[0];
+
+		n.identities[0] = D.cfg.identities[0];
+		D.cfg.identities[0] = keep;
 	}
 	free(n.ctl_socket);
 	n.ctl_socket = D.cfg.ctl_socket;
@@ -425,7 +457,14 @@ int main(int argc, char **argv)
 		kernel_clear();
 		return 1;
 	}
+	if (endpoint_start()) {
+		logm(L_ERR, "endpoint: not starting");
+		pool_server_stop();
+		kernel_clear();
+		return 1;
+	}
 	if (ctl_open(D.cfg.ctl_socket) || (user.set && ctl_chown(D.cfg.ctl_socket, user.uid, user.gid))) {
+		endpoint_stop();
 		pool_server_stop();
 		kernel_clear();
 		return 1;
@@ -433,6 +472,7 @@ int main(int argc, char **argv)
 	if (dns_start()) {
 		logm(L_ERR, "dns: a dns_listen address could not be opened; not starting");
 		ctl_close(D.cfg.ctl_socket);
+		endpoint_stop();
 		pool_server_stop();
 		kernel_clear();
 		return 1;
@@ -457,6 +497,7 @@ int main(int argc, char **argv)
 	if (!D.cfg.n_identities)
 		logm(L_WARN, "no identity configured: nothing to do until one is (SIGHUP)");
 	idents_sync(false);
+	endpoint_run();
 	kernel_schedule_apply();
 	logm(L_NOTICE, "sipovld %s started (%s, control %s, UDP idle %u s, memory limit %llu MiB)", SIPOVLD_VERSION,
 	     D.no_kernel ? "no kernel" : "sipovl.ko", D.cfg.ctl_socket, D.cfg.udp_idle_ms / 1000,
@@ -480,6 +521,7 @@ stop:
 		D.idents = id->next;
 		ident_free(id);
 	}
+	endpoint_stop();
 	pool_server_stop();
 	zt_timer_stop(D.loop, &D.apply_timer);
 	kernel_clear();

@@ -41,6 +41,7 @@ struct svc {
 	uint32_t kid;                /* kernel intercept id, stable for the service's lifetime */
 	char kname[SIPOVL_NAME_MAXLEN];
 	bool in_kernel;
+	unsigned kernel_dsts;        /* its destinations in the kernel's table (an endpoint's own address left out) */
 	char icpt_err[CFG_ERRLEN];
 	uint64_t tpl_warned_ms;       /* last "template variable has no value" warning (1 per 10 s) */
 	/* host side */

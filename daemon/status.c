@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/endpoint.h"
 #include "daemon/dns_server.h"
 #include "daemon/sipovld.h"
 
@@ -93,6 +94,8 @@ struct json_object *status_json(void)
 	JADD(o, "dns", dns_status_json()); /* dns_server.c */
 	if (D.cfg.has_pool_server)
 		JADD(o, "ip_pool", pool_server_json()); /* pool_server.c */
+	if (D.cfg.has_endpoint)
+		JADD(o, "endpoint", endpoint_json()); /* endpoint.c */
 	for (struct ident *id = D.idents; id; id = id->next) {
 		struct json_object *j = json_object_new_object();
 
@@ -134,6 +137,8 @@ struct json_object *status_json(void)
 				JADD(ij, "kernel_id", JI(s->kid));
 				JADD(ij, "kernel_name", JS(s->kname));
 				JADD(ij, "installed", JB(s->in_kernel));
+				if (s->in_kernel)
+					JADD(ij, "installed_prefixes", JI(s->kernel_dsts));
 				if (s->has_icpt) {
 					JADD(ij, "protocols", JS(proto_names(s->icpt.protos)));
 					JADD(ij, "addresses", jprefixes(s->icpt.dsts, s->icpt.n_dsts));

@@ -4,6 +4,7 @@
  * service's protocol: "claim POOL [ADDRESS]" -> "ok ADDRESS"). Test tool, not the library.
  *
  *   zt-tool request -i IDENTITY.json -s SERVICE --send "claim voip-ips" [--timeout-ms T]
+ *                   [--terminator-identity X] [--app-data JSON]
  * (T: the whole request's deadline, from the context's readiness; default 60000)
  *
  * Exit 0 when a reply came (whatever it says), 1 when the dial failed or nothing came back.
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/ziti/zt_tool.h"
 #include "daemon/ziti/zt_tool_request.h"
 
 static struct {
@@ -91,7 +93,8 @@ static void rq_deadline_cb(void *arg)
 void run_request(struct zt_ctx *ctx, struct zt_loop *loop, const char *service, const char *text,
 		 unsigned timeout_ms, int *exit_code)
 {
-	struct zt_dial_opts o = { 0 };
+	struct zt_dial_opts o = { .terminator_identity = opt.term_id, .app_data = opt.app_data,
+				  .app_data_len = opt.app_data ? strlen(opt.app_data) : 0 };
 
 	rq.loop = loop;
 	rq.exit_code = exit_code;

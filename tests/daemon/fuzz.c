@@ -27,7 +27,8 @@ static const char *fz_attr(void *arg, const char *kind, const char *key)
 
 static const struct tpl_vars GW = { .tunneler_name = "gw", .attr = fz_attr };
 
-/* the ip-pool's parsers: the lease file, or a service request then the bytes as a reply */
+/* the ip-pool's parsers: the lease file, or a service request then the bytes as a reply and
+ * as an endpoint's state file */
 static void fuzz_pool(uint8_t sel, const char *in, size_t len)
 {
 	struct sipovl_prefix r = { .family = AF_INET, .len = 24, .addr = { 100, 127, 0, 0 } }, a;
@@ -59,6 +60,16 @@ static void fuzz_pool(uint8_t sel, const char *in, size_t len)
 		if (n >= sizeof(rep) || pool_parse_reply(rep, n, &a, err, sizeof(err)) < 0)
 			abort(); /* every reply is well-formed */
 		pool_parse_reply(in, len, &a, err, sizeof(err));
+		/* an endpoint's state file: what it reads back, it writes back the same */
+		if (pool_state_parse(in, len, "voip-ips", &a, err, sizeof(err)) == 0) {
+			char st[160];
+			struct sipovl_prefix b;
+			size_t sn = pool_state_fmt("voip-ips", &a, st, sizeof(st));
+
+			if (sn >= sizeof(st) || pool_state_parse(st, sn, "voip-ips", &b, err, sizeof(err)) ||
+			    memcmp(&a, &b, sizeof(a)))
+				abort();
+		}
 	}
 	pool_fini(&p);
 }
@@ -139,11 +150,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	default: {
-		struct tpl_vars v = { "udp", "10.2.0.2", "5060", NULL, "10.1.0.2", "4000", "gw", fz_attr, NULL };
+		bool ep = data[0] & 16; /* an endpoint of pool voip-ips, its address claimed or not */
+		struct tpl_vars v = { "udp", "10.2.0.2", "5060", NULL, "10.1.0.2", "4000", "gw", fz_attr, NULL,
+				      ep ? "voip-ips" : NULL, ep && (data[0] & 32) ? "100.127.0.5" : NULL };
 		char out[128], unk[32];
 
 		tpl_expand(s, &v, out, sizeof(out), unk, sizeof(unk));
 		tpl_check(s, data[0] & 8, unk, sizeof(unk));
+		tpl_check_pool(s, data[0] & 8, ep ? "voip-ips" : NULL, unk, sizeof(unk));
 		break;
 	}
 	}

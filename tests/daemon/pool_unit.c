@@ -17,6 +17,7 @@
 #include "daemon/pool_store.h"
 
 #include "tests/daemon/tap.h"
+#include "tests/daemon/endpoint_unit.h"
 
 static struct sipovl_prefix pfx(const char *s, unsigned len)
 {
@@ -437,6 +438,7 @@ int main(void)
 	test_file();
 	test_serve();
 	test_store();
+	test_endpoint();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

@@ -6,6 +6,8 @@
   echo.py tcp PORT NBYTES [SEED]       connect, send NBYTES pseudo-random bytes, half-close,
                                        verify the echo byte for byte and the EOF
   echo.py udp PORT COUNT SIZE          send COUNT datagrams of SIZE bytes, expect each echoed
+  echo.py whoami TCP_PORT              TCP on every address: after one line, answers
+                                       "LOCAL_ADDRESS PEER_ADDRESS" (who was dialed, from where)
 Exit status 0 on success; failures print the reason.
 """
 import os
@@ -131,6 +133,27 @@ def udp_client(port, count, size):
     return 0
 
 
+def whoami(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(64)
+    while True:
+        c, peer = s.accept()
+        c.settimeout(10)
+        try:
+            buf = b""
+            while b"\n" not in buf:
+                d = c.recv(4096)
+                if not d:
+                    break
+                buf += d
+            c.sendall(("%s %s\n" % (c.getsockname()[0], peer[0])).encode())
+        except OSError:
+            pass
+        c.close()
+
+
 def main():
     a = sys.argv[1:]
     try:
@@ -145,6 +168,8 @@ def dispatch(a):
         serve(int(a[1]), int(a[2]))
     elif a and a[0] == "tcp":
         sys.exit(tcp_client(int(a[1]), int(a[2]), int(a[3]) if len(a) > 3 else 1))
+    elif a and a[0] == "whoami":
+        whoami(int(a[1]))
     elif a and a[0] == "udp":
         sys.exit(udp_client(int(a[1]), int(a[2]), int(a[3])))
     print(__doc__)

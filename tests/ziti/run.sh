@@ -13,7 +13,8 @@
 #   of live UDP flows, terminators on both: tests/ziti/routers.sh), RTP latency next to a bulk
 #   transfer on one channel (tests/ziti/rtp.sh), RTP across re-authentication
 #   (tests/ziti/reauth.sh), the source map, posture checks and the ip-pool server of sipovld
-#   (tests/ziti/auth.sh), sipovld's DNS responder (tests/ziti/dnsresp.sh), ASan/UBSan on every zt-tool
+#   (tests/ziti/auth.sh), sipovld in endpoint mode (tests/ziti/endpoint.sh), sipovld's DNS
+#   responder (tests/ziti/dnsresp.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
@@ -595,6 +596,10 @@ CONF
 	srcmap_tests
 	posture_tests
 	pool_tests
+	# sipovld in endpoint mode: claims, interfaces, terminators by address (tests/ziti/endpoint.sh)
+	# shellcheck source=tests/ziti/endpoint.sh
+	. "$TOP/tests/ziti/endpoint.sh"
+	endpoint_tests
 	# the DNS responder with dig/kdig (tests/ziti/dnsresp.sh)
 	# shellcheck source=tests/ziti/dnsresp.sh
 	. "$TOP/tests/ziti/dnsresp.sh"

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld endpoint mode (`endpoint` in sipovld.conf; design.md, "Endpoints and the ip-pool"):
+ * this sipovld runs on a SIP endpoint host and holds one address of a named pool.
+ *
+ * At start the state file (the address held last) is read and the interface created
+ * (endpoint_if.c). Once the identity is ready, the address is claimed through the pool service
+ * (pool.c's protocol: "claim POOL [ADDRESS]" -> "ok ADDRESS" | "err CODE text"), on the loop
+ * like any dial; while the pool server cannot be reached or refuses, the claim is retried with
+ * backoff (1 s doubling to 30 s). Until it is answered the endpoint has no address: nothing
+ * that uses $ip_pool[POOL] is bound, and no intercept is installed (kernel_table.c), so no
+ * flow uses a stale or foreign address. Then the address goes on the interface, the services
+ * whose listenOptions.identity uses $ip_pool[POOL] bind with it, the intercepts are installed
+ * without it, and the state file is written (off the loop, pool_writer.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/endpoint.h"
+#include "daemon/pool.h"
+#include "daemon/pool_writer.h"
+
+#define EP_BACKOFF_MIN_MS 1000
+#define EP_BACKOFF_MAX_MS 30000
+#define EP_REPLY_MS 15000       /* a claim not answered by then is dialed again */
+#define EP_NOSVC_WARN_MS 10000  /* ready, but the pool service not listed: warned after this */
+
+static struct {
+	bool on;
+	struct ident *id;       /* the identity the claim is dialed with */
+	struct zt_conn *c;      /* the claim under way */
+	char req[96], buf[160];
+	size_t len;
+	struct zt_timer timer;  /* next attempt, or the reply's deadline while c */
+	unsigned backoff_ms;
+	bool has_want, has_addr;
+	struct sipovl_prefix want, addr;
+	char text[48];
+	uint64_t attempts, failures, wait_since;
+	bool warned_nosvc;
+	char last_err[200];
+	struct zt_timer wtimer; /* the state file: written once the writer is free */
+	bool write_pending;
+	uint64_t state_writes, state_write_errors;
+} ep;
+
+const char *endpoint_pool(void)
+{
+	return D.cfg.has_endpoint ? D.cfg.endpoint.pool : NULL;
+}
+
+const char *endpoint_addr_text(void)
+{
+	return ep.on && ep.has_addr ? ep.text : NULL;
+}
+
+bool endpoint_addr(struct sipovl_prefix *out)
+{
+	if (!ep.on || !ep.has_addr)
+		return false;
+	*out = ep.addr;
+	return true;
+}
+
+bool endpoint_holds_intercepts(void)
+{
+	return ep.on && !ep.has_addr;
+}
+
+static void ep_try(void *arg);
+
+static void ep_close(void)
+{
+	if (ep.c) {
+		zt_close(ep.c);
+		ep.c = NULL;
+	}
+	ep.len = 0;
+}
+
+static void __attribute__((format(printf, 2, 3))) ep_fail(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ep.last_err, sizeof(ep.last_err), fmt, ap);
+	va_end(ap);
+	ep_close();
+	ep.failures++;
+	logm(prio, "endpoint: pool %s: %s; claiming again in %u s", D.cfg.endpoint.pool, ep.last_err,
+	     ep.backoff_ms / 1000);
+	zt_timer_stop(D.loop, &ep.timer);
+	zt_timer_start(D.loop, &ep.timer, ep.backoff_ms);
+	ep.backoff_ms = ep.backoff_ms * 2 > EP_BACKOFF_MAX_MS ? EP_BACKOFF_MAX_MS : ep.backoff_ms * 2;
+}
+
+/* ------------------------------------------------------------------ the state file */
+
+static void ep_write_state(void *arg);
+
+static void ep_written(int rc, const char *err, void *arg)
+{
+	(void)arg;
+	if (rc) {
+		ep.state_write_errors++;
+		logm(L_ERR, "endpoint: %s (the address is kept; the next start claims without it)", err);
+	} else {
+		ep.state_writes++;
+		logm(L_INFO, "endpoint: %s: %s", D.cfg.endpoint.state_file, ep.text);
+	}
+}
+
+static void ep_write_state(void *arg)
+{
+	char line[128], *buf;
+	size_t n = pool_state_fmt(D.cfg.endpoint.pool, &ep.addr, line, sizeof(line));
+	int rc;
+
+	(void)arg;
+	if (!ep.write_pending)
+		return;
+	if (pool_writer_busy()) { /* the pool server's lease file (this sipovld serves a pool too) */
+		zt_timer_start(D.loop, &ep.wtimer, 100);
+		return;
+	}
+	ep.write_pending = false;
+	if (n >= sizeof(line) || !(buf = malloc(n))) {
+		ep_written(-1, "out of memory writing the state file", NULL);
+		return;
+	}
+	memcpy(buf, line, n);
+	rc = pool_writer_submit(D.loop, D.cfg.endpoint.state_file, buf, n, ep_written, NULL);
+	if (rc == -EBUSY) {
+		ep.write_pending = true;
+		zt_timer_start(D.loop, &ep.wtimer, 100);
+	} else if (rc) {
+		ep_written(-1, "the state file writer could not start", NULL);
+	}
+}
+
+/* The state file at start: the address held last, asked for again (a missing file: none). */
+static void ep_read_state(void)
+{
+	const char *path = D.cfg.endpoint.state_file;
+	char buf[256], err[160];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	ssize_t n;
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			logm(L_WARN, "endpoint: state file %s: %s; claiming without it", path, strerror(errno));
+		return;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0) {
+		logm(L_WARN, "endpoint: state file %s: %s; claiming without it", path, strerror(errno));
+		return;
+	}
+	rc = pool_state_parse(buf, (size_t)n, D.cfg.endpoint.pool, &ep.want, err, sizeof(err));
+	if (rc) {
+		logm(L_WARN, "endpoint: state file %s: %s; claiming without it", path, err);
+		return;
+	}
+	ep.has_want = true;
+	pool_fmt(&ep.want, buf, sizeof(buf));
+	logm(L_INFO, "endpoint: state file %s: %s held last; asking for it again", path, buf);
+}
+
+/* ------------------------------------------------------------------ the claim */
+
+/* the address is ours: on the interface, the services bound with it, the intercepts without it */
+static void ep_have(const struct sipovl_prefix *a)
+{
+	char err[200];
+
+	if (ep.has_addr && !memcmp(ep.addr.addr, a->addr, sizeof(a->addr)) && ep.addr.family == a->family)
+		return;
+	if (epif_addr(a, true, err, sizeof(err))) {
+		ep_fail(L_ERR, "%s", err);
+		return;
+	}
+	ep.addr = *a;
+	ep.has_addr = true;
+	pool_fmt(a, ep.text, sizeof(ep.text));
+	ep.backoff_ms = EP_BACKOFF_MIN_MS;
+	ep.last_err[0] = 0;
+	logm(L_NOTICE, "endpoint: pool %s: address %s (%s/%u on %s); binding the services that use $ip_pool[%s]",
+	     D.cfg.endpoint.pool, ep.text, ep.text, a->family == AF_INET ? 32 : 128, D.cfg.endpoint.ifname,
+	     D.cfg.endpoint.pool);
+	if (!ep.has_want || memcmp(&ep.want, a, sizeof(*a))) {
+		ep.want = *a;
+		ep.has_want = true;
+		ep.write_pending = true;
+		ep_write_state(NULL);
+	}
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next)
+			if (s->has_host && s->host.listen_identity && strstr(s->host.listen_identity, "$ip_pool["))
+				listener_start(s);
+	kernel_schedule_apply();
+}
+
+static void ep_reply(void)
+{
+	struct sipovl_prefix a = { 0 };
+	char err[160], w[48];
+	int rc;
+
+	zt_timer_stop(D.loop, &ep.timer);
+	rc = pool_parse_reply(ep.buf, ep.len, &a, err, sizeof(err));
+	ep_close();
+	if (rc == 0 && a.family) {
+		ep_have(&a);
+		return;
+	}
+	if (rc == 0 || rc < 0) {
+		ep_fail(L_ERR, "the pool server's reply is not an address (%s)", rc ? err : "\"ok\" alone");
+		return;
+	}
+	if (ep.has_want)
+		pool_fmt(&ep.want, w, sizeof(w));
+	if ((rc == POOL_E_TAKEN || rc == POOL_E_RANGE) && ep.has_want) {
+		/* the address held before is another identity's now, or outside the pool's range: a new one */
+		logm(L_ERR, "endpoint: pool %s: %s, held last (state file %s), %s: %s; claiming another address",
+		     D.cfg.endpoint.pool, w, D.cfg.endpoint.state_file,
+		     rc == POOL_E_TAKEN ? "is leased to another identity" : "is not in the pool's range", err);
+		ep.has_want = false;
+		ep.failures++;
+		snprintf(ep.last_err, sizeof(ep.last_err), "%s: %.140s", w, err);
+		zt_timer_start(D.loop, &ep.timer, 0);
+		return;
+	}
+	ep_fail(L_ERR, "the pool server refused the claim: %s (%s)", pool_strerror(rc), err);
+}
+
+static void ep_on_connect(struct zt_conn *c, int err, const char *reason, void *u)
+{
+	(void)u;
+	if (c != ep.c)
+		return;
+	if (err) {
+		ep_fail(L_WARN, "cannot reach the pool server (service %s): %s", D.cfg.endpoint.service,
+			reason ? reason : zt_strerror(err));
+		return;
+	}
+	if (zt_write(c, ep.req, strlen(ep.req)) || zt_close_write(c))
+		ep_fail(L_WARN, "cannot send the claim");
+}
+
+static void ep_on_data(struct zt_conn *c, const uint8_t *d, size_t n, void *u)
+{
+	(void)u;
+	if (c != ep.c)
+		return;
+	if (!n) { /* FIN: the whole reply is here */
+		ep_reply();
+		return;
+	}
+	if (ep.len + n > sizeof(ep.buf)) {
+		ep_fail(L_ERR, "the pool server's reply is too long");
+		return;
+	}
+	memcpy(ep.buf + ep.len, d, n);
+	ep.len += n;
+}
+
+static void ep_on_close(struct zt_conn *c, int err, const char *reason, void *u)
+{
+	(void)err;
+	(void)u;
+	if (c != ep.c)
+		return;
+	if (ep.len && ep.buf[ep.len - 1] == '\n')
+		ep_reply();
+	else
+		ep_fail(L_WARN, "the pool server closed before its reply (%s)", reason ? reason : "closed");
+}
+
+static const struct zt_conn_cbs ep_cbs = { .on_connect = ep_on_connect, .on_data = ep_on_data,
+					   .on_close = ep_on_close };
+
+static bool ep_has_service(struct ident *id)
+{
+	for (struct svc *s = id->svcs; s; s = s->next)
+		if (!strcmp(s->name, D.cfg.endpoint.service))
+			return (s->perms & ZT_PERM_DIAL) != 0;
+	return false;
+}
+
+static void ep_try(void *arg)
+{
+	struct ident *id = D.idents;
+	struct zt_dial_opts o = { 0 };
+
+	(void)arg;
+	if (ep.c) { /* the reply's deadline */
+		ep_fail(L_WARN, "no reply from the pool server in %u s", EP_REPLY_MS / 1000);
+		return;
+	}
+	if (ep.has_addr)
+		return;
+	if (!id || !id->ready || !id->ctx || !ep_has_service(id)) {
+		uint64_t now = zt_now_ms();
+
+		if (!ep.wait_since)
+			ep.wait_since = now;
+		if (id && id->ready && !ep.warned_nosvc && now - ep.wait_since >= EP_NOSVC_WARN_MS) {
+			ep.warned_nosvc = true;
+			snprintf(ep.last_err, sizeof(ep.last_err), "identity %s has no Dial permission on service %s",
+				 id->name ? id->name : id->path, D.cfg.endpoint.service);
+			logm(L_WARN, "endpoint: pool %s: %s (yet); no address until it has", D.cfg.endpoint.pool,
+			     ep.last_err);
+		}
+		zt_timer_start(D.loop, &ep.timer, 250);
+		return;
+	}
+	ep.wait_since = 0;
+	ep.id = id;
+	ep.len = 0;
+	pool_claim_req(D.cfg.endpoint.pool, ep.has_want ? &ep.want : NULL, ep.req, sizeof(ep.req));
+	ep.attempts++;
+	logm(L_INFO, "endpoint: pool %s: %.*s through %s", D.cfg.endpoint.pool, (int)strcspn(ep.req, "\n"), ep.req,
+	     D.cfg.endpoint.service);
+	ep.c = zt_dial(id->ctx, D.cfg.endpoint.service, &o, &ep_cbs, NULL);
+	if (!ep.c) {
+		ep_fail(L_WARN, "cannot dial service %s", D.cfg.endpoint.service);
+		return;
+	}
+	zt_timer_start(D.loop, &ep.timer, EP_REPLY_MS);
+}
+
+void endpoint_ident_stop(struct ident *id)
+{
+	if (!ep.on || !ep.c || ep.id != id)
+		return;
+	ep_close(); /* before its context frees the connection under us */
+	zt_timer_stop(D.loop, &ep.timer);
+	zt_timer_start(D.loop, &ep.timer, EP_BACKOFF_MIN_MS);
+}
+
+int endpoint_start(void)
+{
+	char err[256];
+
+	if (!D.cfg.has_endpoint)
+		return 0;
+	memset(&ep, 0, sizeof(ep));
+	zt_timer_init(&ep.timer, ep_try, NULL);
+	zt_timer_init(&ep.wtimer, ep_write_state, NULL);
+	ep.backoff_ms = EP_BACKOFF_MIN_MS;
+	ep_read_state();
+	if (epif_create(D.cfg.endpoint.ifname, err, sizeof(err))) {
+		logm(L_ERR, "endpoint: %s", err);
+		return -1;
+	}
+	ep.on = true;
+	logm(L_NOTICE, "endpoint: pool %s through service %s; interface %s (%s) created, no address until the pool "
+	     "server answers", D.cfg.endpoint.pool, D.cfg.endpoint.service, D.cfg.endpoint.ifname, epif_kind());
+	return 0;
+}
+
+void endpoint_run(void)
+{
+	if (ep.on)
+		zt_timer_start(D.loop, &ep.timer, 0);
+}
+
+void endpoint_stop(void)
+{
+	if (!ep.on)
+		return;
+	ep_close();
+	zt_timer_stop(D.loop, &ep.timer);
+	zt_timer_stop(D.loop, &ep.wtimer);
+	if (ep.write_pending) /* not written yet: now (sipovld stops; the writer is free or finishes) */
+		logm(L_WARN, "endpoint: state file %s not written before the stop", D.cfg.endpoint.state_file);
+	epif_remove();
+	ep.on = false;
+}
+
+struct json_object *endpoint_json(void)
+{
+	struct json_object *o;
+
+	if (!ep.on || !(o = json_object_new_object()))
+		return NULL;
+	JADD(o, "pool", JS(D.cfg.endpoint.pool));
+	JADD(o, "service", JS(D.cfg.endpoint.service));
+	JADD(o, "interface", JS(D.cfg.endpoint.ifname));
+	JADD(o, "interface_kind", JS(epif_kind() ? epif_kind() : ""));
+	JADD(o, "state", JS(ep.has_addr ? "claimed" : ep.c ? "claiming" : "waiting"));
+	JADD(o, "address", ep.has_addr ? JS(ep.text) : NULL);
+	JADD(o, "claims", JI(ep.attempts));
+	JADD(o, "claim_failures", JI(ep.failures));
+	JADD(o, "last_error", ep.last_err[0] ? JS(ep.last_err) : NULL);
+	JADD(o, "state_file_writes", JI(ep.state_writes));
+	JADD(o, "state_file_write_errors", JI(ep.state_write_errors));
+	return o;
+}

@@ -1,0 +1,285 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# sipovld in endpoint mode (issue 15 item 5; design.md "Endpoints and the ip-pool"), sourced by
+# tests/ziti/run.sh (endpoint_tests), or run alone against a network from `zitinet.sh start
+# DIR`: tests/ziti/endpoint.sh DIR (TAP output). Needs root (interfaces, transparent sockets).
+#
+#   Two endpoint sipovlds (--no-kernel: the host has no sipovl.ko; identities zt-client "A" and
+#   zt-host "B") start before their pool server (zt-other, ip_pool voip-ips on a /24 of
+#   100.127.0.0/16 chosen per run, trust_caller: the test routers are ziti 1.x): they retry
+#   while it is down and bind nothing meanwhile; then they claim distinct addresses, put them
+#   on their interfaces (created by sipovld, removed when it stops) and host ep-sip with their
+#   address as terminator identity (host.v1 listenOptions.identity "$ip_pool[voip-ips]",
+#   forwardAddress in the pool). A dial for terminator identity X with dst_ip X (what an
+#   endpoint's intercept sends: dialOptions.identity "$intercepted_ip", sourceIp
+#   "$ip_pool[voip-ips]", unit-tested in pool-unit) reaches the target on X through X's
+#   endpoint only, from the claimed source. A restarted endpoint gets the same address; a
+#   state file whose address is outside the range, or another identity's, is said so in the log
+#   and another address claimed (never a shared one); an
+#   interface sipovld did not create is refused naming it; another pool's $ip_pool[...] in a
+#   service is refused naming the service, field and variable.
+#
+# The interfaces (ifb here: this host's kernel has no dummy driver; dummy where it has) live
+# in the test's network namespace for the duration of the test, named zte<pid>a/b/c.
+
+endpoint_tests() {
+	local D=$W/endpoint sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} oct net port ifa ifb ifc
+	local pa pb ps wp rc a b r q t0 n_fail p
+	if [ "$(id -u)" != 0 ]; then
+		skip "endpoint: tests" "need root (interfaces, transparent sockets)"
+		return
+	fi
+	mkdir -p "$D"
+	oct=$((RANDOM % 200 + 20))
+	net=100.127.$oct
+	port=$((21000 + RANDOM % 20000))
+	ifa=zte$$a ifb=zte$$b ifc=zte$$c
+	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15}
+	{ cli edge create service ep-pool &&
+	  cli edge create service-policy ep-pool-bind Bind --service-roles @ep-pool --identity-roles @zt-other &&
+	  cli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles @zt-client,@zt-host &&
+	  cli edge create config ep-sip-host host.v1 \
+		"{\"protocol\":\"tcp\",\"forwardAddress\":true,\"allowedAddresses\":[\"$net.0/24\"],\"port\":$port,
+		  \"allowedSourceAddresses\":[\"$net.0/24\"],\"listenOptions\":{\"identity\":\"\$ip_pool[voip-ips]\"}}" &&
+	  cli edge create config ep-sip-icpt intercept.v1 \
+		"{\"protocols\":[\"tcp\"],\"addresses\":[\"$net.0/24\"],\"portRanges\":[{\"low\":$port,\"high\":$port}],
+		  \"dialOptions\":{\"identity\":\"\$intercepted_ip\"},\"sourceIp\":\"\$ip_pool[voip-ips]\"}" &&
+	  cli edge create service ep-sip -c ep-sip-host,ep-sip-icpt &&
+	  cli edge create service-policy ep-sip-bind Bind --service-roles @ep-sip --identity-roles @zt-client,@zt-host &&
+	  cli edge create service-policy ep-sip-dial Dial --service-roles @ep-sip --identity-roles @go-client,@zt-client,@zt-host &&
+	  cli edge create config ep-bad-icpt intercept.v1 \
+		"{\"protocols\":[\"udp\"],\"addresses\":[\"$net.0/24\"],\"portRanges\":[{\"low\":5060,\"high\":5060}],\"sourceIp\":\"\$ip_pool[other-ips]\"}" &&
+	  cli edge create service ep-bad -c ep-bad-icpt &&
+	  cli edge create service-policy ep-bad-dial Dial --service-roles @ep-bad --identity-roles @zt-client
+	} > "$D/cli.out" 2>&1 || {
+		notok "endpoint: create the ep-pool and ep-sip services"; grep -A3 '"cause"' "$D/cli.out" | diag
+		ep_cli_clean
+		return
+	}
+	cp "$ID/zt-other.json" "$D/server.json"
+	cp "$ID/zt-client.json" "$D/a.json"
+	cp "$ID/zt-host.json" "$D/b.json"
+	cat > "$D/server.conf" <<CONF
+{ "identities": ["$D/server.json"], "control_socket": "$D/server.sock", "log_level": "info", "service_poll_s": 1,
+  "ip_pool": { "name": "voip-ips", "range": "$net.0/24", "service": "ep-pool", "lease_file": "$D/leases",
+               "trust_caller": true } }
+CONF
+	ep_conf() { # x iface
+		cat > "$D/$1.conf" <<CONF
+{ "identities": ["$D/$1.json"], "control_socket": "$D/$1.sock", "log_level": "info", "service_poll_s": 1,
+  "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "$2", "state_file": "$D/$1.state" } }
+CONF
+	}
+	ep_conf a "$ifa"
+	ep_conf b "$ifb"
+	ep_st() { "$sd" --control "$D/$1.sock" --request status 2>/dev/null | jq -c ".endpoint | $2"; }
+	ep_icpt() { "$sd" --control "$D/$1.sock" --request status 2>/dev/null | jq -c '[.services[] | select(.name == "ep-sip") | .intercept | .installed, .installed_prefixes]'; }
+	ep_addr() { "$sd" --control "$D/$1.sock" --request status 2>/dev/null | jq -r '.endpoint.address // empty'; }
+	ep_if_addrs() { ip -j addr show dev "$1" 2>/dev/null | jq -r '[.[0].addr_info[] | select(.family == "inet") | "\(.local)/\(.prefixlen)"] | join(",")'; }
+	python3 "$TOP/tests/ziti/echo.py" whoami "$port" > "$D/whoami.log" 2>&1 &
+	wp=$!
+	PIDS+=("$wp")
+	# B held an address outside the pool's range before (its range changed since)
+	echo "sipovl-endpoint 1 voip-ips 100.126.0.7" > "$D/b.state"
+	# the endpoints first: their pool server is down
+	"$sd" --no-kernel -c "$D/a.conf" > "$D/a.log" 2>&1 &
+	pa=$!
+	PIDS+=("$pa")
+	"$sd" --no-kernel -c "$D/b.conf" > "$D/b.log" 2>&1 &
+	pb=$!
+	PIDS+=("$pb")
+	for _ in $(seq 1 120); do
+		grep -q "cannot reach the pool server" "$D/a.log" && grep -q "cannot reach the pool server" "$D/b.log" && break
+		kill -0 "$pa" 2>/dev/null && kill -0 "$pb" 2>/dev/null || break
+		sleep 0.25
+	done
+	r=$(ep_st a '[.state, .address, .interface_kind]')
+	q=$(ep_icpt a)
+	if [ "$q" = '[false,null]' ] && grep -q "endpoint: pool voip-ips: cannot reach the pool server (service ep-pool): .*; claiming again in" "$D/a.log" &&
+		[[ $r == '["'*'",null,"'*'"]' ]] && [ -z "$(ep_if_addrs "$ifa")" ] && ip link show "$ifa" > /dev/null 2>&1 &&
+		grep -q "service ep-sip: not hosted until the pool server gives this endpoint its address" "$D/a.log" &&
+		! grep -q "service ep-sip: hosting" "$D/a.log"; then
+		ok "endpoint: pool server down: the endpoints retry, $ifa is up without an address, ep-sip not hosted," \
+			"its intercept not installed ($r, intercept $q)"
+	else
+		notok "endpoint: pool server down: status $r, intercept $q, $ifa addresses '$(ep_if_addrs "$ifa")'"
+		grep "endpoint\|ep-sip" "$D/a.log" | tail -5 | diag
+	fi
+	grep -q "service ep-bad: bad intercept.v1 config: sourceIp \"\$ip_pool\[other-ips\]\": unknown template variable \$ip_pool\[other-ips\] (this sipovld's endpoint.pool is voip-ips)" "$D/a.log" &&
+		ok "endpoint: a service with another pool's \$ip_pool[other-ips] is refused naming service, field and variable" ||
+		{ notok "endpoint: ep-bad's \$ip_pool[other-ips] should be refused"; grep "ep-bad" "$D/a.log" | diag; }
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	t0=$(now_ms)
+	for _ in $(seq 1 240); do
+		a=$(ep_addr a) b=$(ep_addr b)
+		[ -n "$a" ] && [ -n "$b" ] && break
+		sleep 0.25
+	done
+	n_fail=$(ep_st a .claim_failures)
+	if [[ $a == "$net".* ]] && [[ $b == "$net".* ]] && [ "$a" != "$b" ]; then
+		ok "endpoint: A and B claim distinct addresses of $net.0/24 once the pool server is up (A $a, B $b;" \
+			"$(($(now_ms) - t0)) ms after its start; A failed $n_fail claims before)"
+	else
+		notok "endpoint: claims: A '$a', B '$b' (want two distinct addresses of $net.0/24)"
+		tail -4 "$D/a.log" | diag; tail -4 "$D/server.log" | diag
+	fi
+	if grep -q "endpoint: pool voip-ips: 100.126.0.7, held last (state file $D/b.state), is not in the pool's range: .*; claiming another address" "$D/b.log" &&
+		[ "$(cat "$D/b.state" 2>/dev/null)" = "sipovl-endpoint 1 voip-ips $b" ]; then
+		ok "endpoint: B's state file named an address outside the range: said so, claimed another ($b), state file updated"
+	else
+		notok "endpoint: B with an out-of-range state file"; grep "endpoint" "$D/b.log" | tail -4 | diag
+	fi
+	if [ "$(ep_if_addrs "$ifa")" = "$a/32" ] && [ "$(ep_if_addrs "$ifb")" = "$b/32" ] &&
+		grep -qx "$a zt-client" "$D/leases" && grep -qx "$b zt-host" "$D/leases" &&
+		[ "$(cat "$D/a.state" 2>/dev/null)" = "sipovl-endpoint 1 voip-ips $a" ]; then
+		ok "endpoint: each address on its endpoint's interface (/32), in the lease file, in A's state file"
+	else
+		notok "endpoint: $ifa '$(ep_if_addrs "$ifa")', $ifb '$(ep_if_addrs "$ifb")', state '$(cat "$D/a.state" 2>/dev/null)'"
+		diag < "$D/leases"
+	fi
+	for _ in $(seq 1 120); do
+		grep -q "service ep-sip: hosting (terminator identity $a)" "$D/a.log" &&
+			grep -q "service ep-sip: hosting (terminator identity $b)" "$D/b.log" && break
+		sleep 0.25
+	done
+	# the kernel table (computed as with sipovl.ko; --no-kernel only skips its netlink commands)
+	q=$(ep_icpt a)
+	[ "$q" = '[true,8]' ] &&
+		ok "endpoint: ep-sip's intercept installed once A has its address: $net.0/24 without $a is 8 prefixes ($q)" ||
+		notok "endpoint: ep-sip's intercept at A: [installed, prefixes] $q, want [true,8]"
+	# a dial as an endpoint's intercept makes it: terminator identity and dst_ip the callee's
+	# address ($intercepted_ip), source_addr the caller's ($ip_pool[voip-ips])
+	ep_call() { # to from
+		"$zt" request -i "$ID/go-client.json" -s ep-sip --send hello --timeout-ms 20000 --terminator-identity "$1" \
+			--app-data "{\"dst_protocol\":\"tcp\",\"dst_ip\":\"$1\",\"dst_port\":\"$port\",\"src_protocol\":\"tcp\",\"source_addr\":\"$2\"}" \
+			2> "$D/call.err"
+	}
+	r=$(ep_call "$a" "$b")
+	if [ "$r" = "$a $b" ] && [ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/a.log")" = 1 ] &&
+		[ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/b.log")" = 0 ]; then
+		ok "endpoint: a dial for terminator $a reaches A's target on $a from B's address (answer '$r'), B hosts nothing"
+	else
+		notok "endpoint: dial for terminator $a: answer '$r' (want '$a $b'), hosted by A $(grep -c "hosting a tcp dial" "$D/a.log"), B $(grep -c "hosting a tcp dial" "$D/b.log")"
+		diag < "$D/call.err"; grep "ep-sip" "$D/a.log" | tail -3 | diag
+	fi
+	r=$(ep_call "$b" "$a")
+	if [ "$r" = "$b $a" ] && [ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/b.log")" = 1 ] &&
+		[ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/a.log")" = 1 ]; then
+		ok "endpoint: a dial for terminator $b reaches B only (answer '$r')"
+	else
+		notok "endpoint: dial for terminator $b: answer '$r' (want '$b $a')"; diag < "$D/call.err"
+	fi
+	if ! r=$(ep_call "$net.250" "$a") && [ "$(grep -c "hosting a tcp dial" "$D/a.log")" = 1 ] &&
+		[ "$(grep -c "hosting a tcp dial" "$D/b.log")" = 1 ]; then
+		ok "endpoint: a dial for $net.250, which no endpoint holds, reaches no endpoint ($(tail -1 "$D/call.err"))"
+	else
+		notok "endpoint: a dial for $net.250 answered '$r'"; diag < "$D/call.err"
+	fi
+	# restart: the same address again; the interface went with the old sipovld
+	kill -TERM "$pa"; wait "$pa"; rc=$?
+	if [ "$rc" = 0 ] && ! ip link show "$ifa" > /dev/null 2>&1 && san_clean "$D/a.log"; then
+		ok "endpoint: A stops cleanly and removes $ifa (exit 0, no ASan/UBSan/leak report)"
+	else
+		notok "endpoint: A's stop: exit $rc, $ifa $(ip link show "$ifa" > /dev/null 2>&1 && echo still there)"
+		grep -A8 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$D/a.log" | head -20 | diag
+	fi
+	"$sd" --no-kernel -c "$D/a.conf" > "$D/a2.log" 2>&1 &
+	pa=$!
+	PIDS+=("$pa")
+	r=
+	for _ in $(seq 1 240); do r=$(ep_addr a); [ -n "$r" ] && break; sleep 0.25; done
+	if [ "$r" = "$a" ] && [ "$(ep_if_addrs "$ifa")" = "$a/32" ] &&
+		grep -q "endpoint: pool voip-ips: claim voip-ips $a through ep-pool" "$D/a2.log"; then
+		ok "endpoint: A restarted claims $a (its state file's) and gets it again"
+	else
+		notok "endpoint: A after a restart: '$r' (want $a)"; grep "endpoint" "$D/a2.log" | tail -4 | diag
+	fi
+	# B restarted with A's address in its state file: refused (taken), B keeps its own
+	kill -TERM "$pb"; wait "$pb"; rc=$?
+	echo "sipovl-endpoint 1 voip-ips $a" > "$D/b.state"
+	"$sd" --no-kernel -c "$D/b.conf" > "$D/b2.log" 2>&1 &
+	pb=$!
+	PIDS+=("$pb")
+	r=
+	for _ in $(seq 1 240); do r=$(ep_addr b); [ -n "$r" ] && break; sleep 0.25; done
+	if [ "$rc" = 0 ] && [ "$r" = "$b" ] && grep -q "endpoint: pool voip-ips: $a, held last (state file $D/b.state), is leased to another identity: .*; claiming another address" "$D/b2.log" &&
+		[ "$(grep -c "^$a " "$D/leases")" = 1 ] && grep -qx "$a zt-client" "$D/leases"; then
+		ok "endpoint: B claiming A's address $a (its state file) is refused (taken), said so; B gets $b again, A keeps $a"
+	else
+		notok "endpoint: B with A's address in its state file: got '$r' (want $b), exit before $rc"
+		grep "endpoint" "$D/b2.log" | tail -4 | diag; diag < "$D/leases"
+	fi
+	# an interface of that name that sipovld did not create
+	ip link add "$ifc" type ifb 2>/dev/null || ip link add "$ifc" type dummy 2>/dev/null
+	ep_conf c "$ifc"
+	cp "$ID/zt-client.json" "$D/c.json"
+	"$sd" --no-kernel -c "$D/c.conf" > "$D/c.log" 2>&1
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "endpoint.interface $ifc: an interface of that name exists (kind [a-z]*) and sipovld did not create it" "$D/c.log" &&
+		ip link show "$ifc" > /dev/null 2>&1; then
+		ok "endpoint: an existing $ifc that sipovld did not create: not started, named, left alone"
+	else
+		notok "endpoint: existing $ifc: exit $rc"; tail -3 "$D/c.log" | diag
+	fi
+	ip link del "$ifc" 2>/dev/null
+	for p in "$pa" "$pb" "$ps"; do kill -TERM "$p" 2>/dev/null; done
+	rc=0
+	for p in "$pa" "$pb" "$ps"; do wait "$p" || rc=$?; done
+	kill "$wp" 2>/dev/null
+	wait "$wp" 2>/dev/null
+	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/b2.log" && san_clean "$D/server.log" &&
+		! ip link show "$ifa" > /dev/null 2>&1 && ! ip link show "$ifb" > /dev/null 2>&1; then
+		ok "endpoint: clean exits, interfaces removed (no ASan/UBSan/leak report)"
+	else
+		notok "endpoint: exits ($rc) or interfaces left"
+		cat "$D/a2.log" "$D/b.log" "$D/server.log" | grep -A8 -E "ERROR: AddressSanitizer|runtime error|LeakSanitizer" | head -20 | diag
+	fi
+	ip link del "$ifa" 2>/dev/null
+	ip link del "$ifb" 2>/dev/null
+	ep_cli_clean
+}
+
+ep_cli_clean() {
+	local x
+	for x in ep-bad-dial ep-sip-dial ep-sip-bind ep-pool-dial ep-pool-bind; do cli edge delete service-policy "$x" > /dev/null 2>&1; done
+	for x in ep-bad ep-sip ep-pool; do cli edge delete service "$x" > /dev/null 2>&1; done
+	for x in ep-bad-icpt ep-sip-icpt ep-sip-host; do cli edge delete config "$x" > /dev/null 2>&1; done
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	cd "$(dirname "$0")/../.." || exit 1
+	TOP=$PWD
+	B=${O:-$TOP/build}
+	SAN=${SAN:-$B/san/zt-tool}
+	SD=${SD:-$B/san/sipovld}
+	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
+	ID=$NET
+	# shellcheck disable=SC1091
+	. "$NET/env"
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
+	W=$(mktemp -d /tmp/zt-endpoint.XXXXXX)
+	PIDS=()
+	n=0; failed=0
+	echo "TAP version 13"
+	ok() { n=$((n + 1)); echo "ok $n - $*"; }
+	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+	diag() { sed 's/^/# /'; }
+	now_ms() { date +%s%3N; }
+	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
+	cleanup() {
+		local p
+		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
+	}
+	trap cleanup EXIT
+	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
+	endpoint_tests
+	echo "1..$n"
+	[ $failed -eq 0 ] && exit 0 || exit 1
+fi

@@ -12,7 +12,9 @@
 # build/daemon-zitinet.tar.gz) and only run here (see there why).
 #
 #   daemon_net RESULTS_SUBDIR [ha]  topology + Ziti network; logs kept in /run/sipovl-vm/RESULTS_SUBDIR
-#                               (loads $SIPOVL_KO, or with DAEMON_MODULE=loaded uses the loaded sipovl);
+#                               (loads $SIPOVL_KO, or with DAEMON_MODULE=loaded uses the loaded sipovl;
+#                               DAEMON_GWA=init: gw-a is the machine's own network namespace, named
+#                               $GWA for ip netns, where a system's sipovld.service runs);
 #                               ha: the three-controller cluster of vmnet.sh prepare-ha (ZT owns
 #                               10.99.0.1-3, one controller each; build/daemon-zitinet-ha.tar.gz)
 #   start_gw SITE NS [ARGS...]  start sipovld for site a|b in NS (extra daemon arguments)
@@ -80,7 +82,16 @@ daemon_net() { # daemon_net RESULTS_SUBDIR [ha]
 	fi
 	modprobe -q veth || bail_out "no veth module"
 	diag "module loaded (t=$(el)s)"
-	setup_ns PA GWA GWB PB
+	if [ "${DAEMON_GWA:-}" = init ]; then
+		# a name for PID 1's namespace; never in NS_LIST, whose clean-up kills every process
+		# of a namespace: only the name goes on exit
+		setup_ns PA GWB PB
+		GWA=GWA-init-$(mktemp -u XXXXXXXX)
+		ip netns attach "$GWA" 1 || bail_out "ip netns attach $GWA 1"
+		on_exit ip netns del "$GWA"
+	else
+		setup_ns PA GWA GWB PB
+	fi
 	link "$PA" p0 10.1.0.2/24,fd01::2/64 "$GWA" l0 10.1.0.1/24,fd01::1/64
 	link "$GWA" u0 10.99.1.2/24 "$ZT" a0 10.99.1.1/24
 	link "$GWB" u0 10.99.2.2/24 "$ZT" b0 10.99.2.1/24

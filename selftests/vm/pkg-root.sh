@@ -6,18 +6,24 @@
 # kernel's headers (6.12) makes DKMS build for that one too (the headers' postinst hook). The
 # VM then boots that root with its own systemd as PID 1, which starts sipovld.service from the
 # package (selftests/vm/pkg-root-guest.sh looks at it from inside: user, capabilities,
-# seccomp, journal, control socket, reload, stop); back on the host, apt purge in the root
-# must leave no file, user or module of sipovl. The build host's own packages are untouched
-# (selftests/vm/dkms-deb.sh is the test that installs on the host and carries a call across
-# an upgrade).
+# seccomp, journal, control socket, reload, stop). Then, on that running system
+# (selftests/vm/pkg-call-guest.sh), sipovld.service configured with an identity as an admin
+# would carries a SIP call with RTP across daemon-lib.sh's Ziti network, `apt-get install` of
+# a newer build of both packages runs during the call (systemd restarts the daemon, the loaded
+# module stays, the RTP gap is measured), and `apt-get purge` leaves no module, process or
+# network state; back on the host, no file, user or package entry of sipovl may be left in the
+# root. The build host's own packages are untouched (selftests/vm/dkms-deb.sh is the test
+# that installs on the host). Needs `make tests` (gateway B, the Ziti network).
 #
 #   selftests/vm/pkg-root.sh          (needs root, debootstrap, network access to the Debian mirror)
+#   SIPOVL_PKG_ROOT_KEEP=1            keep the work directory (the root, console.log, results/)
 #   SIPOVL_DEBIAN_MIRROR              the mirror (default: the first URI of /etc/apt/sources.list.d/debian.sources,
 #                                     else http://deb.debian.org/debian)
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$TOP/selftests/lib.sh"
+source "$TOP/selftests/vm/deb-lib.sh"
 
 require_root
 require_cmd debootstrap qemu-system-x86_64 dpkg-deb
@@ -26,6 +32,10 @@ k612=$("$TOP/scripts/kver.sh" 6.12) || bail_out "no 6.12 kernel installed"
 [ -r "/boot/vmlinuz-$k61" ] || bail_out "no /boot/vmlinuz-$k61"
 B=${O:-$TOP/build}
 DEB=$B/deb
+# the call in the VM (pkg-call-guest.sh): the build's gateway B, peer, sipovlctl and Ziti network
+for f in "$B/sipovld" "$B/selftests/peer" "$B/sipovlctl" "$B/daemon-zitinet.tar.gz"; do
+	[ -e "$f" ] || bail_out "no $f: make tests first"
+done
 ver=$(sed -n 's/^#define SIPOVL_VERSION "\(.*\)"$/\1/p' "$TOP/kmod/version.h")
 mirror=${SIPOVL_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
 mirror=${mirror:-http://deb.debian.org/debian}
@@ -43,6 +53,8 @@ cleanup() {
 	unmount_all
 	if awk -v r="$R" '$2 == r || index($2, r "/") == 1 { f = 1 } END { exit !f }' /proc/mounts; then
 		echo "# pkg-root: $R still has mounts, left in place" >&2
+	elif [ -n "${SIPOVL_PKG_ROOT_KEEP:-}" ]; then
+		echo "# pkg-root: kept $W" >&2
 	else
 		rm -rf "$W"
 	fi
@@ -53,15 +65,10 @@ T0=$(date +%s)
 el() { echo "$(($(date +%s) - T0)) s"; }
 in_root() { chroot "$R" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 
-# the .debs, made once per build (dkms-deb.sh may be making them at the same moment)
-mkdir -p "$B"
-exec 8>"$B/deb.lock"
-flock -w 1200 8 || bail_out "$B/deb.lock held for 20 minutes"
-if ! ls "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb >/dev/null 2>&1; then
-	make -s -C "$TOP" --no-print-directory deb >"$W/deb.log" 2>&1 || { sed 's/^/# /' "$W/deb.log" | tail -20; bail_out "make deb failed"; }
-	diag "make deb: $(el)"
-fi
-flock -u 8
+# the .debs, made once per build (dkms-deb.sh may be making them at the same moment), and a
+# newer build of them for the upgrade in the VM
+debs_made "$DEB" "$W/deb.log"
+debs_newer "$DEB" "$W/new" || bail_out "a newer build of the .debs"
 
 # 1. a fresh root; apt sources: the mirror and Debian's security archive beside it (the
 # installed kernels' headers come from there)
@@ -100,12 +107,18 @@ cp -al "/lib/modules/$k61/kernel" "$R/lib/modules/$k61/kernel" 2>/dev/null ||
 cp "/lib/modules/$k61"/modules.{order,builtin,builtin.modinfo} "$R/lib/modules/$k61/" 2>/dev/null
 depmod -b "$R" "$k61" || bail_out "depmod in the root"
 install -m 0755 "$TOP/selftests/vm/pkg-root-guest.sh" "$R/usr/local/sbin/sipovl-pkgtest"
+# what pkg-root-guest.sh hands to pkg-call-guest.sh: the checkout and build it runs from (the
+# build host's root, read-only in the VM), where the newer .debs are in this root
+mkdir -p "$R/root/sipovl-debs-new" "$R/usr/local/etc"
+cp "$W"/new/*.deb "$R/root/sipovl-debs-new/" || bail_out "copy the newer .debs"
+printf 'TOP=%q\nBIN=%q\nNEW_DEBS=/root/sipovl-debs-new\n' "$TOP" "$B" >"$R/usr/local/etc/sipovl-pkgtest.env"
 cat >"$R/etc/systemd/system/sipovl-pkgtest.service" <<'UNIT'
 [Unit]
 Description=sipovl package test (selftests/vm/pkg-root-guest.sh)
 After=sipovld.service multi-user.target
 [Service]
 Type=oneshot
+TimeoutStartSec=infinity
 ExecStart=/usr/local/sbin/sipovl-pkgtest
 StandardOutput=journal+console
 [Install]
@@ -120,12 +133,13 @@ initrd=$W/initrd.cpio.gz
 mkdir -p "$W/results"
 diag "booting at $(el)"
 boot_vm() {
-	timeout "${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
+	timeout "${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
 		-nodefaults -display none -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$k61" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 no_timer_check sipovl.sysroot=1 systemd.show_status=0 loglevel=4" \
 		-virtfs "local,path=$R,mount_tag=hostroot,security_model=passthrough,multidevs=remap" \
 		-virtfs "local,path=$W/results,mount_tag=results,security_model=none,multidevs=remap" \
+		-virtfs "local,path=/,mount_tag=buildhost,security_model=none,readonly=on,multidevs=remap" \
 		-serial "file:$W/console.log"
 	[ -e "$W/results/finished" ] || { echo "the guest's test did not finish; console:"; tail -30 "$W/console.log"; return 1; }
 }
@@ -143,10 +157,25 @@ guest_ok() {
 }
 check "under systemd: sipovld.service from the package started at boot, as user sipovld with only its two capabilities, seccomp, journal priorities, control socket, reload, stop ($n_guest checks)" guest_ok
 
-# 3. purge in the root: nothing of sipovl left
+# 3. the call, the upgrade during it and the purge on the running system (pkg-call-guest.sh,
+# TAP in results/call.tap)
+n_call=0 call_plan=
+while IFS= read -r l; do
+	case $l in
+	"ok "* | "not ok "*) n_call=$((n_call + 1)); diag "  call: $l" ;;
+	1..*) call_plan=${l#1..} ;;
+	"#"*) diag "  call: ${l#\# }" ;;
+	"Bail out!"*) diag "  call: $l" ;;
+	esac
+done <"$W/results/call.tap" 2>/dev/null
+call_ok() {
+	[ -n "$call_plan" ] && [ "$n_call" = "$call_plan" ] && ! grep -q '^not ok\|^Bail out!' "$W/results/call.tap" ||
+		{ echo "$n_call of ${call_plan:-?} points, $(cat "$W/results/call.exit" 2>/dev/null)"; tail -5 "$W/results/call.err" 2>/dev/null; return 1; }
+}
+check "in the VM: sipovld.service with an identity carries a SIP call (the far phone sees the caller's address), apt-get install of a newer build during it (restart, the loaded module kept, RTP again, the gap measured), apt-get purge on the running system leaves no module, process or network state ($n_call points)" call_ok
+
 mount -t proc proc "$R/proc" && mount -t sysfs sys "$R/sys" && mount --bind /dev "$R/dev"
-in_root sh -c 'dpkg -L sipovl sipovl-dkms' >"$W/files" 2>/dev/null
-check "apt purge sipovl sipovl-dkms in the root" in_root apt-get -qy purge sipovl sipovl-dkms
+cp "$W/results/files" "$W/files" 2>/dev/null || in_root sh -c 'dpkg -L sipovl sipovl-dkms' >"$W/files" 2>/dev/null
 gone() {
 	local left='' f k
 	for k in "$k61" "$k612"; do
@@ -161,7 +190,8 @@ gone() {
 	done <"$W/files"
 	in_root getent passwd sipovld >/dev/null && left+=" user sipovld"
 	in_root getent group sipovld >/dev/null && left+=" group sipovld"
+	in_root dpkg -l sipovl sipovl-dkms 2>/dev/null | grep -q '^[ir]' && left+=" dpkg entries"
 	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
 }
-check "purged: no file, module, unit link, user or group of sipovl left in the root" gone
+check "purged: no file, module, unit link, user, group or package entry of sipovl left in the root" gone
 diag "done at $(el)"

@@ -39,7 +39,9 @@ el() { echo $(($(date +%s) - T0)); }
 SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
 
 link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
-	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+	# made from inside NS1: the kernel looks a new link's name up in the namespace it is asked
+	# in, and the names repeat across namespaces (with DAEMON_GWA=init this one is gw-a's)
+	ip -n "$1" link add "$2" type veth peer name "$5" netns "$4"
 	local a
 	for a in ${3//,/ }; do ip -n "$1" addr add "$a" dev "$2" nodad 2>/dev/null || ip -n "$1" addr add "$a" dev "$2"; done
 	for a in ${6//,/ }; do ip -n "$4" addr add "$a" dev "$5" nodad 2>/dev/null || ip -n "$4" addr add "$a" dev "$5"; done

@@ -7,10 +7,15 @@
 # sipovld, mode 0600, listed under "identities" in the packaged /etc/sipovld/sipovld.conf,
 # `systemctl restart sipovld`). It carries a SIP call with RTP to phone B across the Ziti
 # network of daemon-lib.sh, the far phone seeing the caller's own address; `apt-get install`
-# of a newer build of both packages (the postinst restarts sipovld.service; sipovl-dkms's
-# DKMS build for the running kernel) runs during the call, whose RTP must flow again, the gap
-# measured at the phones; a new flow after it; then `apt-get purge` while the system runs
-# must leave no module, process, unit or network state behind.
+# of a newer build of sipovl (its postinst restarts sipovld.service) runs during the call,
+# whose RTP must flow again, the gap measured at the phones, the loaded module untouched; a
+# new flow after it; then `apt-get purge` while the system runs must leave no module,
+# process, unit or network state behind.
+#
+# Only sipovl is upgraded here: the newer sipovl-dkms would have DKMS build the module for
+# the running kernel inside this TCG guest, which did not finish in 11 minutes at a host load
+# of 12 (measured); its upgrade (prerm upgrade keeps the loaded module, the postinst rebuilds
+# the files) is dkms-deb.sh's, natively on the build host.
 #
 # Where it runs: the fresh root has none of SIPp, the Ziti controller and router, jq, nft,
 # tcpdump or the build's gateway B, and installing them would change the system under test;
@@ -81,10 +86,6 @@ else
 		"SIP at B $(longcall_sip_in), RTP at B $(longcall_rtp "$PB"), at A $(longcall_rtp "$PA")" \
 		"calls: $(head -c 600 "$TMP/calls.json" 2>/dev/null)" "journal: $(sys journalctl -u sipovld.service -n 5 --no-pager -o cat | tr '\n' '|')"
 fi
-sleep 3
-# RTP sent and received before the upgrade (packets in flight: a few)
-s_ao=$(longcall_rtp_out "$PA") s_bi=$(longcall_rtp "$PB") s_bo=$(longcall_rtp_out "$PB") s_ai=$(longcall_rtp "$PA")
-diag "RTP before the upgrade: A sent $s_ao, B received $s_bi; B echoed $s_bo, A received $s_ai"
 
 # --- the upgrade during the call: arrival times of the call's RTP at both phones
 ip netns exec "$PB" tcpdump -i p0 -Q in -n -tt -l 'udp and src host 10.1.0.2 and dst host 10.2.0.2 and portrange 7222-7422' \
@@ -98,19 +99,20 @@ waitfor 20 grep -q . "$TMP/rtp-at-b.txt" || diag "tcpdump at B saw nothing for 2
 k0=$(steered)
 ino0=$(stat -c '%i %Y' "$SYS$ko" 2>&1)
 sys dpkg-query -W sipovl sipovl-dkms >"$TMP/versions0"
+UPLOG=/run/sipovl-vm/upgrade.log
 t_up=$(date +%s.%N)
 # no --force-conf*: the admin's sipovld.conf against a packaged one unchanged, as dpkg decides
-sys sh -c "apt-get -qy install $NEW/sipovl-dkms_*.deb $NEW/sipovl_*.deb" >"$TMP/upgrade.log" 2>&1 </dev/null
+sys sh -c "apt-get -qy install $NEW/sipovl_*.deb" >"$UPLOG" 2>&1 </dev/null
 up_rc=$?
 t_up1=$(date +%s.%N)
 up_s=$(awk -v a="$t_up" -v b="$t_up1" 'BEGIN { printf "%.0f", b - a }')
 versions=$(sys dpkg-query -W sipovl sipovl-dkms 2>&1 | tr '\n\t' '; ')
-if [ $up_rc = 0 ] && [ "$(grep -c '+1$' <<<"$(sys dpkg-query -W -f '${Version}\n' sipovl sipovl-dkms)")" = 2 ]; then
-	ok "apt-get install of the newer build during the call: exit 0, $versions ($up_s s)"
+if [ $up_rc = 0 ] && sys dpkg-query -W -f '${Version}\n' sipovl | grep -q '+1$'; then
+	ok "apt-get install of a newer sipovl during the call: exit 0, $versions ($up_s s)"
 else
-	not_ok "apt-get install of the newer build during the call: exit $up_rc, $versions" "$(tail -15 "$TMP/upgrade.log" | tr '\n' '|')"
+	not_ok "apt-get install of a newer sipovl during the call: exit $up_rc, $versions" "$(tail -15 "$UPLOG" | tr '\n' '|')"
 fi
-grep -E 'Building for|Building initial|Removing old|restart|sipovld' "$TMP/upgrade.log" | sed 's/^/# apt: /' | head -12
+grep -E 'Building for|Building initial|Removing old|restart|sipovld' "$UPLOG" | sed 's/^/# apt: /' | head -12
 pid1=$(unit MainPID)
 started=$(date -d "$(unit ExecMainStartTimestamp)" +%s 2>/dev/null || echo 0)
 if [ "$(sys systemctl is-active sipovld.service)" = active ] && [ -n "$pid1" ] && [ "$pid1" != 0 ] && [ "$pid1" != "$pid0" ] &&
@@ -120,18 +122,17 @@ else
 	not_ok "systemd restarted sipovld.service during the upgrade (pid $pid0 -> $pid1, started $started, upgrade $t_up)" \
 		"$(sys journalctl -u sipovld.service -n 8 --no-pager -o cat | tr '\n' '|')"
 fi
-# the module: the loaded one stays (its counters go on, never reset), DKMS put a rebuilt
-# file in its place on disk for the running kernel
+# the module: the loaded one stays (its counters go on, never reset; the restart's modprobe
+# a no-op), its file on disk untouched
 k1=$(steered)
 ino1=$(stat -c '%i %Y' "$SYS$ko" 2>&1)
 if [ -d /sys/module/sipovl ] && [ -n "$k0" ] && [ -n "$k1" ] && [ "$k0" -gt 0 ] && [ "$k1" -ge "$k0" ] &&
-	[ "$ino1" != "$ino0" ] && sys dkms status -m sipovl -k "$kver" | grep -q ': installed'; then
-	ok "the loaded module stayed (steered $k0 -> $k1, never reset); DKMS rebuilt $ko on disk (inode, mtime $ino0 -> $ino1)"
+	[ "$ino1" = "$ino0" ] && sys dkms status -m sipovl -k "$kver" | grep -q ': installed'; then
+	ok "the loaded module stayed (steered $k0 -> $k1, never reset), $ko untouched (inode, mtime $ino1)"
 else
-	not_ok "the loaded module stayed and DKMS rebuilt it on disk (steered $k0 -> $k1, $ko $ino0 -> $ino1)" \
+	not_ok "the loaded module stayed, its file untouched (steered $k0 -> $k1, $ko $ino0 -> $ino1)" \
 		"$(sys dkms status -m sipovl 2>&1 | tr '\n' '|')"
 fi
-diag "dkms status after the upgrade: $(sys dkms status -m sipovl 2>&1 | tr '\n' ';')"
 # the admin's configuration kept, gw-a back with its identity; the call's RTP again both ways
 b1=$(longcall_rtp "$PB") a1=$(longcall_rtp "$PA")
 rtp_again() { [ "$(longcall_rtp "$PB")" -gt $((b1 + 10)) ] && [ "$(longcall_rtp "$PA")" -gt $((a1 + 10)) ]; }
@@ -170,9 +171,10 @@ if longcall_end; then
 else
 	not_ok "the call ends with BYE and 200 across the upgrade" "$lc_err"
 fi
+# the counters once the call is over (read while RTP flows, each nft call taking a second or
+# more under TCG, they would not be of one moment)
 e_ao=$(longcall_rtp_out "$PA") e_bi=$(longcall_rtp "$PB") e_bo=$(longcall_rtp_out "$PB") e_ai=$(longcall_rtp "$PA")
-diag "RTP over the whole call: A sent $e_ao, B received $e_bi; B echoed $e_bo, A received $e_ai"
-diag "RTP from the upgrade's start on: A sent $((e_ao - s_ao)), B received $((e_bi - s_bi)); B echoed $((e_bo - s_bo)), A received $((e_ai - s_ai))"
+diag "RTP over the whole call, the upgrade's gap included: A sent $e_ao, B received $e_bi; B echoed $e_bo, A received $e_ai"
 
 # --- the test's network goes (phones, Ziti network, gw-b; gw-a's links with them), then purge
 b=$(cat "$TMP/b.pid")

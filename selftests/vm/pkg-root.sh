@@ -110,7 +110,7 @@ install -m 0755 "$TOP/selftests/vm/pkg-root-guest.sh" "$R/usr/local/sbin/sipovl-
 # what pkg-root-guest.sh hands to pkg-call-guest.sh: the checkout and build it runs from (the
 # build host's root, read-only in the VM), where the newer .debs are in this root
 mkdir -p "$R/root/sipovl-debs-new" "$R/usr/local/etc"
-cp "$W"/new/*.deb "$R/root/sipovl-debs-new/" || bail_out "copy the newer .debs"
+cp "$W"/new/sipovl_*.deb "$R/root/sipovl-debs-new/" || bail_out "copy the newer sipovl .deb"
 printf 'TOP=%q\nBIN=%q\nNEW_DEBS=/root/sipovl-debs-new\n' "$TOP" "$B" >"$R/usr/local/etc/sipovl-pkgtest.env"
 cat >"$R/etc/systemd/system/sipovl-pkgtest.service" <<'UNIT'
 [Unit]

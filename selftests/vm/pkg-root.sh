@@ -9,8 +9,9 @@
 # seccomp, journal, control socket, reload, stop). Then, on that running system
 # (selftests/vm/pkg-call-guest.sh), sipovld.service configured with an identity as an admin
 # would carries a SIP call with RTP across daemon-lib.sh's Ziti network, `apt-get install` of
-# a newer build of both packages runs during the call (systemd restarts the daemon, the loaded
-# module stays, the RTP gap is measured), and `apt-get purge` leaves no module, process or
+# a newer build of sipovl runs during the call (systemd restarts the daemon, the loaded module
+# stays, the RTP gap is measured; pkg-call-guest.sh says why not sipovl-dkms's too), and
+# `apt-get purge` leaves no module, process or
 # network state; back on the host, no file, user or package entry of sipovl may be left in the
 # root. The build host's own packages are untouched (selftests/vm/dkms-deb.sh is the test
 # that installs on the host). Needs `make tests` (gateway B, the Ziti network).
@@ -66,7 +67,7 @@ el() { echo "$(($(date +%s) - T0)) s"; }
 in_root() { chroot "$R" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 
 # the .debs, made once per build (dkms-deb.sh may be making them at the same moment), and a
-# newer build of them for the upgrade in the VM
+# newer build of them (sipovl's for the upgrade in the VM)
 debs_made "$DEB" "$W/deb.log"
 debs_newer "$DEB" "$W/new" || bail_out "a newer build of the .debs"
 
@@ -172,7 +173,7 @@ call_ok() {
 	[ -n "$call_plan" ] && [ "$n_call" = "$call_plan" ] && ! grep -q '^not ok\|^Bail out!' "$W/results/call.tap" ||
 		{ echo "$n_call of ${call_plan:-?} points, $(cat "$W/results/call.exit" 2>/dev/null)"; tail -5 "$W/results/call.err" 2>/dev/null; return 1; }
 }
-check "in the VM: sipovld.service with an identity carries a SIP call (the far phone sees the caller's address), apt-get install of a newer build during it (restart, the loaded module kept, RTP again, the gap measured), apt-get purge on the running system leaves no module, process or network state ($n_call points)" call_ok
+check "in the VM: sipovld.service with an identity carries a SIP call (the far phone sees the caller's address), apt-get install of a newer sipovl during it (restart, the loaded module kept, RTP again, the gap measured), apt-get purge on the running system leaves no module, process or network state ($n_call points)" call_ok
 
 mount -t proc proc "$R/proc" && mount -t sysfs sys "$R/sys" && mount --bind /dev "$R/dev"
 cp "$W/results/files" "$W/files" 2>/dev/null || in_root sh -c 'dpkg -L sipovl sipovl-dkms' >"$W/files" 2>/dev/null

@@ -18,7 +18,8 @@
 #   dkms      make deb; apt install of the .debs (DKMS builds for 6.1 and 6.12), modprobe
 #             and the packaged sipovld in the VM, upgrade, purge (selftests/vm/dkms-deb.sh)
 #   pkg-root  the .debs in a fresh Debian 12 root (debootstrap), DKMS for two kernels'
-#             headers, the root booted with its own systemd running sipovld.service, purge
+#             headers, the root booted with its own systemd running sipovld.service, which
+#             carries a SIP call while apt upgrades sipovl, purge on the running system
 #             (selftests/vm/pkg-root.sh)
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)

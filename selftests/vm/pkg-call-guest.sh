@@ -144,13 +144,14 @@ else
 		"$(grep identities "$SYS/etc/sipovld/sipovld.conf")" "journal: $(sys journalctl -u sipovld.service -n 8 --no-pager -o cat | tr '\n' '|')"
 fi
 sleep 2
+t_cap=$(date +%s.%N)
 kill "$td_a" "$td_b" 2>/dev/null
 wait "$td_a" "$td_b" 2>/dev/null
-# gap: the longest time between two RTP packets of the call, at each phone, while apt ran
-# and after (50 packets a second otherwise)
+# gap: the longest time without an RTP packet of the call at each phone, from the upgrade's
+# start to the end of the capture (50 packets a second otherwise)
 gap() { # gap FILE: "SECONDS PACKETS START" (START: seconds after the upgrade began)
-	awk -v t0="$t_up" '{ t = $1 + 0; if (n && t - p > g) { g = t - p; s = p - t0 } p = t; n++ }
-		END { printf "%.2f %d %.1f\n", g, n, s }' "$1"
+	awk -v t0="$t_up" -v t1="$t_cap" '{ t = $1 + 0; if (t < t0) next; if (!n) p = t0; if (t - p > g) { g = t - p; s = p - t0 } p = t; n++ }
+		END { if (!n) p = t0; if (t1 - p > g) { g = t1 - p; s = p - t0 } printf "%.2f %d %.1f\n", g, n, s }' "$1"
 }
 read -r gb nb sb < <(gap "$TMP/rtp-at-b.txt")
 read -r ga na sa < <(gap "$TMP/rtp-at-a.txt")

@@ -11,9 +11,8 @@
 # would carries a SIP call with RTP across daemon-lib.sh's Ziti network, `apt-get install` of
 # a newer build of sipovl runs during the call (systemd restarts the daemon, the loaded module
 # stays, the RTP gap is measured; pkg-call-guest.sh says why not sipovl-dkms's too), and
-# `apt-get purge` leaves no module, process or
-# network state; back on the host, no file, user or package entry of sipovl may be left in the
-# root. The build host's own packages are untouched (selftests/vm/dkms-deb.sh is the test
+# `apt-get purge` leaves no module, process or network state; back on the host, no file,
+# user or package entry of sipovl may be left in the root. The build host's own packages are untouched (selftests/vm/dkms-deb.sh is the test
 # that installs on the host). Needs `make tests` (gateway B, the Ziti network).
 #
 #   selftests/vm/pkg-root.sh          (needs root, debootstrap, network access to the Debian mirror)

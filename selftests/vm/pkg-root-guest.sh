@@ -108,9 +108,10 @@ call() {
 		mount --bind "$R" "$H/run/sipovl-vm" || return 1
 	chroot "$H" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp \
 		LC_ALL=C.UTF-8 SIPOVL_IN_VM=1 SIPOVL_TOP="$TOP" SIPOVL_BIN="$BIN" PKGTEST_NEW_DEBS="$NEW_DEBS" \
-		timeout 1500 /bin/bash "$TOP/selftests/vm/pkg-call-guest.sh" >"$R/call.tap" 2>"$R/call.err"
+		timeout 2400 /bin/bash "$TOP/selftests/vm/pkg-call-guest.sh" >"$R/call.tap" 2>"$R/call.err"
 	echo "exit $?" >"$R/call.exit"
 	umount -R "$H" "$H2" 2>/dev/null
+	return 0
 }
 call || echo "set-up failed" >"$R/call.exit"
 echo finished >"$R/finished"

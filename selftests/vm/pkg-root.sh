@@ -107,8 +107,10 @@ diag "packages installed at $(el)"
 
 # 2. boot the root with its own systemd. The kernel's modules are the host's (hard links:
 # same file system; the root has only its headers and DKMS's module), depmod run for them.
-# apt's cache of downloaded .debs goes (the image is smaller by it; apt needs none of them).
-in_root apt-get clean
+# The downloaded .debs go (the image is smaller by them; apt needs none of them again); not
+# `apt-get clean`, which removes apt's package caches too: the guest's apt would then parse
+# all of the mirror's package lists again under TCG.
+rm -f "$R"/var/cache/apt/archives/*.deb
 umount "$R/dev" "$R/sys" "$R/proc"
 mkdir -p "$R/lib/modules/$k61"
 cp -al "/lib/modules/$k61/kernel" "$R/lib/modules/$k61/kernel" 2>/dev/null ||
@@ -161,7 +163,7 @@ fi
 mkdir -p "$W/results"
 diag "booting at $(el)"
 boot_vm() {
-	timeout "${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
+	timeout "${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-3000}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
 		-nodefaults -display none -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$k61" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 no_timer_check sipovl.sysroot=$sysroot systemd.show_status=0 loglevel=4" \

@@ -18,7 +18,8 @@
 #   dkms      make deb; apt install of the .debs (DKMS builds for 6.1 and 6.12), modprobe
 #             and the packaged sipovld in the VM, upgrade, purge (selftests/vm/dkms-deb.sh)
 #   pkg-root  the .debs in a fresh Debian 12 root (debootstrap), DKMS for two kernels'
-#             headers, the root booted with its own systemd running sipovld.service, purge
+#             headers, the root booted with its own systemd running sipovld.service, which
+#             carries a SIP call while apt upgrades sipovl, purge on the running system
 #             (selftests/vm/pkg-root.sh)
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
@@ -26,8 +27,9 @@
 # After the build, the suites run from one queue in lanes (SIPOVL_CHECK_JOBS,
 # default one per CPU plus one: a TCG guest keeps about 0.9 of a CPU busy and the
 # host suites wait on timers and sockets, so one lane per CPU left a quarter of
-# the CPUs idle): kernel-debug and the VM suites first, then static,
-# host-* and dkms in whichever lane frees first. vm-debug and host-runner (which
+# the CPUs idle): kernel-debug, the two VM suites and pkg-root first (pkg-root
+# is the longest after them: last in the queue, it ended the run), then vm-debug,
+# static, host-* and dkms in whichever lane frees first. vm-debug and host-runner (which
 # boots the debug kernel too) wait for kernel-debug: while it builds (the first
 # time on a machine), the other lane takes the suites after them. Results print
 # in the order above, each with its wall and CPU seconds and the load average.
@@ -332,9 +334,10 @@ if ! out=$(make -s -C "$TOP" tests 2>&1); then
 fi
 passed=$((passed + 1))
 
-# The suites go into one queue, the longest first (the two VM suites), and
-# SIPOVL_CHECK_JOBS lanes (default: CPUs + 1) each take the next suite as
-# soon as they are free. So the two VM suites start side by side and the others
+# The suites go into one queue, the longest first (the two VM suites, then
+# pkg-root), and SIPOVL_CHECK_JOBS lanes (default: CPUs + 1) each take the next
+# suite as soon as they are free. So the two VM suites start side by side, with
+# pkg-root in the third lane (its make deb serves dkms too), and the others
 # fill in whichever lane frees first. SIPOVL_CHECK_JOBS=1 runs them one after
 # the other in that order.
 host_suites=()
@@ -359,9 +362,9 @@ run_job() {
 		;;
 	esac
 }
-queue=(kernel-debug vm-6.1 vm-6.12 vm-debug static)
+queue=(kernel-debug vm-6.1 vm-6.12 pkg-root vm-debug static)
 for hs in ${host_suites[@]+"${host_suites[@]}"}; do queue+=("${hs%%:*}"); done
-queue+=(dkms pkg-root)
+queue+=(dkms)
 printf '%s\n' "${queue[@]}" >"$LOGS/.queue"
 # ready JOB: JOB may start (what it needs has finished, or is not part of this run).
 ready() {

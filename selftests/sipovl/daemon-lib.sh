@@ -12,7 +12,9 @@
 # build/daemon-zitinet.tar.gz) and only run here (see there why).
 #
 #   daemon_net RESULTS_SUBDIR [ha]  topology + Ziti network; logs kept in /run/sipovl-vm/RESULTS_SUBDIR
-#                               (loads $SIPOVL_KO, or with DAEMON_MODULE=loaded uses the loaded sipovl);
+#                               (loads $SIPOVL_KO, or with DAEMON_MODULE=loaded uses the loaded sipovl;
+#                               DAEMON_GWA=init: gw-a is the machine's own network namespace, named
+#                               $GWA for ip netns, where a system's sipovld.service runs);
 #                               ha: the three-controller cluster of vmnet.sh prepare-ha (ZT owns
 #                               10.99.0.1-3, one controller each; build/daemon-zitinet-ha.tar.gz)
 #   start_gw SITE NS [ARGS...]  start sipovld for site a|b in NS (extra daemon arguments)
@@ -37,7 +39,9 @@ el() { echo $(($(date +%s) - T0)); }
 SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
 
 link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
-	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+	# made from inside NS1: the kernel looks a new link's name up in the namespace it is asked
+	# in, and the names repeat across namespaces (with DAEMON_GWA=init this one is gw-a's)
+	ip -n "$1" link add "$2" type veth peer name "$5" netns "$4"
 	local a
 	for a in ${3//,/ }; do ip -n "$1" addr add "$a" dev "$2" nodad 2>/dev/null || ip -n "$1" addr add "$a" dev "$2"; done
 	for a in ${6//,/ }; do ip -n "$4" addr add "$a" dev "$5" nodad 2>/dev/null || ip -n "$4" addr add "$a" dev "$5"; done
@@ -80,7 +84,16 @@ daemon_net() { # daemon_net RESULTS_SUBDIR [ha]
 	fi
 	modprobe -q veth || bail_out "no veth module"
 	diag "module loaded (t=$(el)s)"
-	setup_ns PA GWA GWB PB
+	if [ "${DAEMON_GWA:-}" = init ]; then
+		# a name for PID 1's namespace; never in NS_LIST, whose clean-up kills every process
+		# of a namespace: only the name goes on exit
+		setup_ns PA GWB PB
+		GWA=GWA-init-$(mktemp -u XXXXXXXX)
+		ip netns attach "$GWA" 1 || bail_out "ip netns attach $GWA 1"
+		on_exit ip netns del "$GWA"
+	else
+		setup_ns PA GWA GWB PB
+	fi
 	link "$PA" p0 10.1.0.2/24,fd01::2/64 "$GWA" l0 10.1.0.1/24,fd01::1/64
 	link "$GWA" u0 10.99.1.2/24 "$ZT" a0 10.99.1.1/24
 	link "$GWB" u0 10.99.2.2/24 "$ZT" b0 10.99.2.1/24

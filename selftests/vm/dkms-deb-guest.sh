@@ -23,6 +23,7 @@ modcheck_out=$(modcheck 2>&1) && modcheck_rc=0 || modcheck_rc=$?
 modprobe_out=$(modprobe sipovl 2>&1) && modprobe_rc=0 || modprobe_rc=$?
 export DAEMON_MODULE=loaded
 source "$(dirname "$0")/../sipovl/daemon-lib.sh"
+source "$(dirname "$0")/../sipovl/longcall-lib.sh"
 require_cmd setpriv python3
 plan 13
 if [ $modcheck_rc = 0 ]; then ok "modinfo finds sipovl in /lib/modules/$kver/updates/dkms"; else not_ok "modinfo finds sipovl in /lib/modules/$kver/updates/dkms" "$modcheck_out"; fi
@@ -70,61 +71,11 @@ privs() {
 }
 check "it runs as sipovld with CAP_NET_ADMIN CAP_NET_BIND_SERVICE only, no ambient set" privs
 
-# --- a call: SIPp UAC at A, UAS at B echoing the RTP (the 7222-7422 intercept). The UAC plays
-# its 8 s recording again and again until an INFO in the dialog (end_call, below) arrives,
-# then hangs up: the call lasts as long as the test needs, however slow the restart.
-sipp -sd uac_pcap 2>/dev/null | sed 's#pcap/#/usr/share/sip-tester/#' | awk '
-	/<!-- Play a pre-recorded PCAP file/ {
-		skip = 1
-		print "  <label id=\"1\"/>"
-		print "  <nop>"
-		print "    <action>"
-		print "      <exec play_pcap_audio=\"/usr/share/sip-tester/g711a.pcap\"/>"
-		print "    </action>"
-		print "  </nop>"
-		print "  <recv request=\"INFO\" timeout=\"8000\" ontimeout=\"1\"/>"
-		next
-	}
-	/<!-- Play an out of band DTMF/ { skip = 0 }
-	!skip { print }' >"$TMP/uac.xml"
-grep -q 'recv request="INFO"' "$TMP/uac.xml" && [ "$(grep -c 'g711a.pcap' "$TMP/uac.xml")" = 1 ] ||
-	bail_out "sipp -sd uac_pcap: unexpected built-in scenario"
-# end_call: the INFO that ends the UAC's loop (Call-ID from -cid_str), sent to it locally
-end_call() {
-	ip netns exec "$PA" python3 -c '
-import socket
-m = ("INFO sip:sipp@10.1.0.2:5061 SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.2:5999;branch=z9hG4bK-pkgtest\r\n"
-     "From: <sip:test@10.1.0.2>;tag=pkgtest\r\nTo: <sip:sipp@10.1.0.2:5061>\r\nCall-ID: pkgtest-1\r\n"
-     "CSeq: 1 INFO\r\nContent-Length: 0\r\n\r\n")
-socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(m.encode(), ("10.1.0.2", 5061))'
-}
-# the UAS absorbs INVITE retransmissions while it waits for the ACK (daemon.sh says why)
-sipp -sd uas 2>/dev/null |
-	sed 's#^\( *\)<recv request="ACK"#\1<recv request="INVITE" optional="true"/>\n&#' >"$TMP/uas.xml"
-for ns in "$PA" "$PB"; do
-	ip netns exec "$ns" nft -f - <<'EOF' || bail_out "nft counters"
-table inet cnt {
-	counter rtp {}
-	chain in {
-		type filter hook input priority 0;
-		ip saddr { 10.1.0.2, 10.2.0.2 } udp dport 7222-7422 counter name rtp
-		ip saddr { 10.1.0.2, 10.2.0.2 } udp sport 7222-7422 counter name rtp
-	}
-}
-EOF
-done
-cnt() { ip netns exec "$1" nft -j list counter inet cnt rtp | jq '.nftables[] | select(.counter) | .counter.packets'; }
-ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -rtp_echo -mp 7230 -nostdin \
-	-trace_err -error_file "$TMP/uas.err" >"$TMP/uas.out" 2>&1 &
-uas=$!
-on_exit kill "$uas"
-waitfor 20 eval "ip netns exec $PB ss -Hlnu 'sport = :5060' | grep -q 10.2.0.2" || diag "SIPp UAS not listening after 20 s"
-t_call=$(date +%s)
-(cd "$TMP" && ip netns exec "$PA" timeout 300 sipp -sf "$TMP/uac.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 -t u1 \
-	-m 1 -mp 7300 -nostdin -timeout 280s -cid_str 'pkgtest-%u' -trace_stat -stf "$TMP/uac.csv" -trace_err -error_file "$TMP/uac.err" \
-	>"$TMP/uac.out" 2>&1) &
-uac=$!
-on_exit kill "$uac"
+# --- a call (longcall-lib.sh): SIPp UAC at A, UAS at B echoing the RTP; it lasts until
+# longcall_end, however slow the restart
+longcall_start
+cnt() { longcall_rtp "$1"; }
+t_call=$lc_t0
 # the call confirmed at gw-a, with RTP steered for its media, and echoed back to the caller
 rtp_flows() {
 	SIPOVLD_CTL_SOCK=$TMP/a.sock "$PKG_CTL" -j calls >"$TMP/calls.json" 2>/dev/null &&
@@ -177,17 +128,11 @@ if [ -n "$k0" ] && [ -n "$k1" ] && [ "$k0" -gt 0 ] && [ "$k1" -gt "$k0" ]; then
 else
 	not_ok "the module stayed loaded across prerm upgrade and the restart (steered $k0 -> $k1)"
 fi
-end_call || diag "could not send the INFO that ends the call"
-rc=0
-wait "$uac" || rc=$?
-succ=$(tail -1 "$TMP/uac.csv" 2>/dev/null | awk -F';' '{print $16}')
-if [ $rc = 0 ] && [ "$succ" = 1 ]; then
+if longcall_end; then
 	ok "the call ends with BYE and 200 across the restart (SIPp exit 0, $(($(date +%s) - t_call)) s)"
 else
-	not_ok "the call ends with BYE and 200 across the restart (SIPp exit $rc, successful ${succ:-?})" \
-		"uac: $(tail -c 400 "$TMP/uac.err" 2>/dev/null | tr '\n' '|')"
+	not_ok "the call ends with BYE and 200 across the restart" "$lc_err"
 fi
-kill "$uas" 2>/dev/null
 
 kill -TERM "$pid"
 rc=0

@@ -13,6 +13,7 @@ set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$TOP/selftests/lib.sh"
+source "$TOP/selftests/vm/deb-lib.sh"
 
 kernel=6.1
 [ "${1:-}" != --kernel ] || kernel=${2:?--kernel needs a value}
@@ -37,15 +38,7 @@ T0=$(date +%s)
 el() { echo "$(($(date +%s) - T0)) s"; }
 
 # the .debs, made once per build (pkg-root.sh may be making them at the same moment)
-mkdir -p "$B"
-exec 8>"$B/deb.lock"
-flock -w 1200 8 || bail_out "$B/deb.lock held for 20 minutes"
-if ! ls "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb >/dev/null 2>&1; then
-	t0=$(date +%s)
-	make -s -C "$TOP" --no-print-directory deb >"$W/deb.log" 2>&1 || { sed 's/^/# /' "$W/deb.log" | tail -20; bail_out "make deb failed"; }
-	diag "make deb: $(($(date +%s) - t0)) s"
-fi
-flock -u 8
+debs_made "$DEB" "$W/deb.log"
 install_debs() { # install_debs DIR
 	DEBIAN_FRONTEND=noninteractive apt-get -qy install "$1"/sipovl-dkms_*.deb "$1"/sipovl_*.deb >"$W/apt.log" 2>&1 ||
 		{ tail -20 "$W/apt.log"; return 1; }
@@ -102,16 +95,7 @@ else
 fi
 
 # a newer build: the same files, version +1 in the Debian revision
-newer() {
-	local d p
-	mkdir -p "$W/new"
-	for p in "$DEB"/sipovl-dkms_*.deb "$DEB"/sipovl_*.deb; do
-		d=$W/x && rm -rf "$d" && dpkg-deb -R "$p" "$d" || return 1
-		sed -i 's/^Version: \(.*\)$/Version: \1+1/' "$d/DEBIAN/control"
-		dpkg-deb -b "$d" "$W/new/" >/dev/null || return 1
-	done
-	install_debs "$W/new"
-}
+newer() { debs_newer "$DEB" "$W/new" && install_debs "$W/new"; }
 diag "upgrade at $(el)"
 check "upgrade to the newer build (apt install)" newer
 diag "purge at $(el)"

@@ -6,6 +6,8 @@
 #   read .ko.xz), listed in load order in /modules.order.
 #
 #   selftests/vm/mkinitramfs.sh KVER OUTPUT.cpio.gz [MODDIR]
+#   SIPOVL_INITRD_MODULES="virtio_blk ext4"   more modules (with their dependencies), after
+#                                             those: pkg-root.sh boots a root on a virtio disk
 #
 # MODDIR is the kernel's module directory (default /lib/modules/KVER). One
 # elsewhere (the debug kernel's, selftests/vm/debug-kernel.sh) is copied into
@@ -50,11 +52,13 @@ if [ "$moddir" != "/lib/modules/$kver" ]; then
 	rm -f "$stage/kmods/$kver/build" "$stage/kmods/$kver/source"
 fi
 
-# Modules (and their dependencies, in order) for virtio-pci, 9p over virtio.
+# Modules (and their dependencies, in order) for virtio-pci, 9p over virtio (and
+# SIPOVL_INITRD_MODULES).
 # Built-in ones (6.12 builds virtio in) are reported as "builtin" and skipped.
 : >"$stage/modules.order"
 declare -A seen=()
-for m in virtio_pci 9pnet_virtio 9p; do
+# shellcheck disable=SC2086 # a list of module names
+for m in virtio_pci 9pnet_virtio 9p ${SIPOVL_INITRD_MODULES:-}; do
 	deps=$(modprobe ${base:+-d "$base"} -S "$kver" --show-depends "$m" 2>&1) ||
 		die "modprobe -S $kver --show-depends $m failed: $deps"
 	while read -r kind path _; do

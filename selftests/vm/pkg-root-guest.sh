@@ -80,6 +80,40 @@ systemctl start sipovld.service
 sleep 1
 [ "$(systemctl is-active sipovld.service)" = active ]; pt $? "systemctl start again: $(systemctl is-active sipovld.service)"
 systemctl stop sipovld.service
+
+# The call, the upgrade during it and the purge: selftests/vm/pkg-call-guest.sh (TAP into
+# /results/call.tap), chrooted into the build host's root, read-only over 9p (buildhost),
+# with its own /tmp, /run and /var (as the VM's /init makes them for the other VM tests):
+# pkg-call-guest.sh says why it runs there and not in this root.
+# /usr/local/etc/sipovl-pkgtest.env (from pkg-root.sh): TOP, BIN, NEW_DEBS
+. /usr/local/etc/sipovl-pkgtest.env
+H=/mnt/buildhost H2=/mnt/buildhost-under
+call() {
+	local d p
+	mkdir -p "$H" "$H2"
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose buildhost "$H" || return 1
+	# private (systemd makes / shared): what is mounted below $H stays out of $H2, and the
+	# unmount at the end does not travel to this system's own /sys and /dev
+	mount --make-private "$H" && mount --bind "$H" "$H2" || return 1
+	for d in tmp run var; do mount -t tmpfs -o mode=755 tmpfs "$H/$d" || return 1; done
+	chmod 1777 "$H/tmp"
+	mkdir -p "$H/var/tmp" "$H/var/lib" "$H/var/log" "$H/var/cache" "$H/run/lock" "$H/run/sipovl-vm"
+	chmod 1777 "$H/var/tmp"
+	# a checkout or build directory below those: seen through them again
+	for p in "$TOP" "$BIN"; do
+		case $p in /tmp/* | /run/* | /var/*) mkdir -p "$H$p" && mount --bind "$H2$p" "$H$p" || return 1 ;; esac
+	done
+	mount -t proc proc "$H/proc" && mount --rbind /sys "$H/sys" && mount --make-rslave "$H/sys" &&
+		mount --rbind /dev "$H/dev" && mount --make-rslave "$H/dev" &&
+		mount --bind "$R" "$H/run/sipovl-vm" || return 1
+	chroot "$H" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp \
+		LC_ALL=C.UTF-8 SIPOVL_IN_VM=1 SIPOVL_TOP="$TOP" SIPOVL_BIN="$BIN" PKGTEST_NEW_DEBS="$NEW_DEBS" \
+		timeout 2400 /bin/bash "$TOP/selftests/vm/pkg-call-guest.sh" >"$R/call.tap" 2>"$R/call.err"
+	echo "exit $?" >"$R/call.exit"
+	umount -R "$H" "$H2" 2>/dev/null
+	return 0
+}
+call || echo "set-up failed" >"$R/call.exit"
 echo finished >"$R/finished"
 sync
 umount "$R"

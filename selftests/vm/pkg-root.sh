@@ -4,45 +4,64 @@
 # root (minbase, systemd, udev); in it (chroot) apt installs dkms and the 6.1 kernel's
 # headers, then the .debs of `make deb`, and DKMS builds the module; installing a second
 # kernel's headers (6.12) makes DKMS build for that one too (the headers' postinst hook). The
-# VM then boots that root with its own systemd as PID 1, which starts sipovld.service from the
+# root becomes an ext4 file system image (mkfs.ext4 -d), and the VM boots it from a virtio
+# disk with its own systemd as PID 1, which starts sipovld.service from the
 # package (selftests/vm/pkg-root-guest.sh looks at it from inside: user, capabilities,
-# seccomp, journal, control socket, reload, stop); back on the host, apt purge in the root
-# must leave no file, user or module of sipovl. The build host's own packages are untouched
-# (selftests/vm/dkms-deb.sh is the test that installs on the host and carries a call across
-# an upgrade).
+# seccomp, journal, control socket, reload, stop). Then, on that running system
+# (selftests/vm/pkg-call-guest.sh), sipovld.service configured with an identity as an admin
+# would carries a SIP call with RTP across daemon-lib.sh's Ziti network, `apt-get install` of
+# a newer build of sipovl runs during the call (systemd restarts the daemon, the loaded module
+# stays, the RTP gap is measured; pkg-call-guest.sh says why not sipovl-dkms's too), and
+# `apt-get purge` leaves no module, process or network state; back on the host (the image
+# mounted), no file, user or package entry of sipovl may be left in the root. The build
+# host's own packages are untouched (selftests/vm/dkms-deb.sh is the test that installs on
+# the host). Needs `make tests` (gateway B, the Ziti network).
 #
 #   selftests/vm/pkg-root.sh          (needs root, debootstrap, network access to the Debian mirror)
+#   SIPOVL_PKG_ROOT_KEEP=1            keep the work directory (the root as it was before the boot,
+#                                     root.img as the VM left it, console.log, results/)
+#   SIPOVL_PKG_ROOT_9P=1              boot the root over 9p instead, as before the disk image
+#                                     (the guest's dpkg then takes minutes more: testing.md)
 #   SIPOVL_DEBIAN_MIRROR              the mirror (default: the first URI of /etc/apt/sources.list.d/debian.sources,
 #                                     else http://deb.debian.org/debian)
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$TOP/selftests/lib.sh"
+source "$TOP/selftests/vm/deb-lib.sh"
 
 require_root
-require_cmd debootstrap qemu-system-x86_64 dpkg-deb
+require_cmd debootstrap qemu-system-x86_64 dpkg-deb mkfs.ext4 losetup
 k61=$("$TOP/scripts/kver.sh" 6.1) || bail_out "no 6.1 kernel installed"
 k612=$("$TOP/scripts/kver.sh" 6.12) || bail_out "no 6.12 kernel installed"
 [ -r "/boot/vmlinuz-$k61" ] || bail_out "no /boot/vmlinuz-$k61"
 B=${O:-$TOP/build}
 DEB=$B/deb
+# the call in the VM (pkg-call-guest.sh): the build's gateway B, peer, sipovlctl and Ziti network
+for f in "$B/sipovld" "$B/selftests/peer" "$B/sipovlctl" "$B/daemon-zitinet.tar.gz"; do
+	[ -e "$f" ] || bail_out "no $f: make tests first"
+done
 ver=$(sed -n 's/^#define SIPOVL_VERSION "\(.*\)"$/\1/p' "$TOP/kmod/version.h")
 mirror=${SIPOVL_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
 mirror=${mirror:-http://deb.debian.org/debian}
 
 W=$(mktemp -d "$B/pkg-root.XXXXXX")
 R=$W/root
-# never remove the root while something is mounted in it
+IMG=$W/root.img
+# never remove the work directory while something is mounted in it (the root's /proc, /sys,
+# /dev; the image, mounted on the root after the VM)
 unmount_all() {
 	local m
-	for m in $(awk -v r="$R" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount -l "$m" 2>/dev/null
+	for m in $(awk -v r="$W" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
 }
 cleanup() {
 	unmount_all
-	if awk -v r="$R" '$2 == r || index($2, r "/") == 1 { f = 1 } END { exit !f }' /proc/mounts; then
-		echo "# pkg-root: $R still has mounts, left in place" >&2
+	if awk -v r="$W" '$2 == r || index($2, r "/") == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+		echo "# pkg-root: $W still has mounts, left in place" >&2
+	elif [ -n "${SIPOVL_PKG_ROOT_KEEP:-}" ]; then
+		echo "# pkg-root: kept $W" >&2
 	else
 		rm -rf "$W"
 	fi
@@ -53,15 +72,10 @@ T0=$(date +%s)
 el() { echo "$(($(date +%s) - T0)) s"; }
 in_root() { chroot "$R" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 
-# the .debs, made once per build (dkms-deb.sh may be making them at the same moment)
-mkdir -p "$B"
-exec 8>"$B/deb.lock"
-flock -w 1200 8 || bail_out "$B/deb.lock held for 20 minutes"
-if ! ls "$DEB"/sipovl_*.deb "$DEB"/sipovl-dkms_*.deb >/dev/null 2>&1; then
-	make -s -C "$TOP" --no-print-directory deb >"$W/deb.log" 2>&1 || { sed 's/^/# /' "$W/deb.log" | tail -20; bail_out "make deb failed"; }
-	diag "make deb: $(el)"
-fi
-flock -u 8
+# the .debs, made once per build (dkms-deb.sh may be making them at the same moment), and a
+# newer build of them (sipovl's for the upgrade in the VM)
+debs_made "$DEB" "$W/deb.log"
+debs_newer "$DEB" "$W/new" || bail_out "a newer build of the .debs"
 
 # 1. a fresh root; apt sources: the mirror and Debian's security archive beside it (the
 # installed kernels' headers come from there)
@@ -93,6 +107,13 @@ diag "packages installed at $(el)"
 
 # 2. boot the root with its own systemd. The kernel's modules are the host's (hard links:
 # same file system; the root has only its headers and DKMS's module), depmod run for them.
+# The guest has no network and apt there installs and purges local .debs only: the mirror's
+# package lists go, with apt's caches of them and the downloaded .debs. Otherwise every
+# apt-get in the guest loads (or rebuilds) a cache of all of Debian's ~63,000 packages under
+# TCG: the upgrade's apt-get install took 192-227 s at host load 20-25, with or without the
+# caches, on the ext4 image as over 9p (216 s at load 8-17).
+rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/*.bin
+rm -f "$R"/var/cache/apt/archives/*.deb
 umount "$R/dev" "$R/sys" "$R/proc"
 mkdir -p "$R/lib/modules/$k61"
 cp -al "/lib/modules/$k61/kernel" "$R/lib/modules/$k61/kernel" 2>/dev/null ||
@@ -100,12 +121,18 @@ cp -al "/lib/modules/$k61/kernel" "$R/lib/modules/$k61/kernel" 2>/dev/null ||
 cp "/lib/modules/$k61"/modules.{order,builtin,builtin.modinfo} "$R/lib/modules/$k61/" 2>/dev/null
 depmod -b "$R" "$k61" || bail_out "depmod in the root"
 install -m 0755 "$TOP/selftests/vm/pkg-root-guest.sh" "$R/usr/local/sbin/sipovl-pkgtest"
+# what pkg-root-guest.sh hands to pkg-call-guest.sh: the checkout and build it runs from (the
+# build host's root, read-only in the VM), where the newer .debs are in this root
+mkdir -p "$R/root/sipovl-debs-new" "$R/usr/local/etc"
+cp "$W"/new/sipovl_*.deb "$R/root/sipovl-debs-new/" || bail_out "copy the newer sipovl .deb"
+printf 'TOP=%q\nBIN=%q\nNEW_DEBS=/root/sipovl-debs-new\n' "$TOP" "$B" >"$R/usr/local/etc/sipovl-pkgtest.env"
 cat >"$R/etc/systemd/system/sipovl-pkgtest.service" <<'UNIT'
 [Unit]
 Description=sipovl package test (selftests/vm/pkg-root-guest.sh)
 After=sipovld.service multi-user.target
 [Service]
 Type=oneshot
+TimeoutStartSec=infinity
 ExecStart=/usr/local/sbin/sipovl-pkgtest
 StandardOutput=journal+console
 [Install]
@@ -116,16 +143,36 @@ ln -sf /etc/systemd/system/sipovl-pkgtest.service "$R/etc/systemd/system/multi-u
 for u in getty@tty1.service serial-getty@ttyS0.service; do ln -sf /dev/null "$R/etc/systemd/system/$u"; done
 echo pkgroot >"$R/etc/hostname"
 initrd=$W/initrd.cpio.gz
-"$TOP/selftests/vm/mkinitramfs.sh" "$k61" "$initrd" >"$W/initrd.log" 2>&1 || { cat "$W/initrd.log"; bail_out "mkinitramfs"; }
+SIPOVL_INITRD_MODULES="virtio_blk ext4" "$TOP/selftests/vm/mkinitramfs.sh" "$k61" "$initrd" >"$W/initrd.log" 2>&1 ||
+	{ cat "$W/initrd.log"; bail_out "mkinitramfs"; }
+# The root as an ext4 image on a virtio disk: under TCG every 9p request is a slow round trip,
+# and dpkg reads its whole database (and DKMS the module tree) file by file: the guest's
+# apt-get install and purge took 216 s and 436 s over 9p (testing.md). Its size: the root's
+# plus 1 GiB for what the guest writes; inodes for the root's files twice over. cache=unsafe:
+# the host does not sync the image for the guest's fsyncs (it is thrown away, or mounted
+# only after QEMU has exited).
+if [ -z "${SIPOVL_PKG_ROOT_9P:-}" ]; then
+	t_img=$(date +%s)
+	kb=$(du -sk "$R" | cut -f1)
+	nf=$(find "$R" -xdev | wc -l)
+	truncate -s $(((kb + kb / 4 + 1048576) / 1024))M "$IMG" &&
+		mkfs.ext4 -q -F -L pkgroot -N $((nf * 2 + 16384)) -d "$R" "$IMG" >"$W/mkfs.log" 2>&1 ||
+		{ cat "$W/mkfs.log"; bail_out "mkfs.ext4 -d $R"; }
+	diag "root image: $((kb / 1024)) MiB in $nf files, mkfs.ext4 -d $(($(date +%s) - t_img)) s"
+	sysroot=/dev/vda disk=(-drive "file=$IMG,format=raw,if=virtio,cache=unsafe")
+else
+	sysroot=1 disk=(-virtfs "local,path=$R,mount_tag=hostroot,security_model=passthrough,multidevs=remap")
+fi
 mkdir -p "$W/results"
 diag "booting at $(el)"
 boot_vm() {
-	timeout "${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
+	timeout "${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-3000}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
 		-nodefaults -display none -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$k61" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 no_timer_check sipovl.sysroot=1 systemd.show_status=0 loglevel=4" \
-		-virtfs "local,path=$R,mount_tag=hostroot,security_model=passthrough,multidevs=remap" \
+		-append "console=ttyS0 panic=-1 no_timer_check sipovl.sysroot=$sysroot systemd.show_status=0 loglevel=4" \
+		"${disk[@]}" \
 		-virtfs "local,path=$W/results,mount_tag=results,security_model=none,multidevs=remap" \
+		-virtfs "local,path=/,mount_tag=buildhost,security_model=none,readonly=on,multidevs=remap" \
 		-serial "file:$W/console.log"
 	[ -e "$W/results/finished" ] || { echo "the guest's test did not finish; console:"; tail -30 "$W/console.log"; return 1; }
 }
@@ -143,10 +190,29 @@ guest_ok() {
 }
 check "under systemd: sipovld.service from the package started at boot, as user sipovld with only its two capabilities, seccomp, journal priorities, control socket, reload, stop ($n_guest checks)" guest_ok
 
-# 3. purge in the root: nothing of sipovl left
+# 3. the call, the upgrade during it and the purge on the running system (pkg-call-guest.sh,
+# TAP in results/call.tap)
+n_call=0 call_plan=
+while IFS= read -r l; do
+	case $l in
+	"ok "* | "not ok "*) n_call=$((n_call + 1)); diag "  call: $l" ;;
+	1..*) call_plan=${l#1..} ;;
+	"#"*) diag "  call: ${l#\# }" ;;
+	"Bail out!"*) diag "  call: $l" ;;
+	esac
+done <"$W/results/call.tap" 2>/dev/null
+call_ok() {
+	[ -n "$call_plan" ] && [ "$n_call" = "$call_plan" ] && ! grep -q '^not ok\|^Bail out!' "$W/results/call.tap" ||
+		{ echo "$n_call of ${call_plan:-?} points, $(cat "$W/results/call.exit" 2>/dev/null)"; tail -5 "$W/results/call.err" 2>/dev/null; return 1; }
+}
+check "in the VM: sipovld.service with an identity carries a SIP call (the far phone sees the caller's address), apt-get install of a newer sipovl during it (restart, the loaded module kept, RTP again, the gap measured), apt-get purge on the running system leaves no module, process or network state ($n_call points)" call_ok
+
+# the root as the VM left it: the image, mounted on the root as it was before the boot
+if [ -z "${SIPOVL_PKG_ROOT_9P:-}" ]; then
+	mount -o loop "$IMG" "$R" || bail_out "mount -o loop $IMG"
+fi
 mount -t proc proc "$R/proc" && mount -t sysfs sys "$R/sys" && mount --bind /dev "$R/dev"
-in_root sh -c 'dpkg -L sipovl sipovl-dkms' >"$W/files" 2>/dev/null
-check "apt purge sipovl sipovl-dkms in the root" in_root apt-get -qy purge sipovl sipovl-dkms
+cp "$W/results/files" "$W/files" 2>/dev/null || in_root sh -c 'dpkg -L sipovl sipovl-dkms' >"$W/files" 2>/dev/null
 gone() {
 	local left='' f k
 	for k in "$k61" "$k612"; do
@@ -161,7 +227,8 @@ gone() {
 	done <"$W/files"
 	in_root getent passwd sipovld >/dev/null && left+=" user sipovld"
 	in_root getent group sipovld >/dev/null && left+=" group sipovld"
+	in_root dpkg -l sipovl sipovl-dkms 2>/dev/null | grep -q '^[ir]' && left+=" dpkg entries"
 	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
 }
-check "purged: no file, module, unit link, user or group of sipovl left in the root" gone
+check "purged: no file, module, unit link, user, group or package entry of sipovl left in the root" gone
 diag "done at $(el)"

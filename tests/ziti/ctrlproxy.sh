@@ -23,7 +23,7 @@ ctrlproxy_start() {
 	mkdir -p "$d"
 	ctrlproxy_mode "$d" pass
 	if [ "${3:-}" = v6 ]; then
-		addr=::1 host=[::1] port=${ZN_CTRL_ADDR##*:}
+		addr=::1 host='[::1]' port=${ZN_CTRL_ADDR##*:}
 	else
 		port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	fi

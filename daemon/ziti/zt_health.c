@@ -162,7 +162,8 @@ static bool keep_alone(struct zt_chan *ch, uint64_t now)
 		zt_log(ch->ctx, 1, "router %s: latency probe unanswered for %llu ms; no other router to move to: "
 		       "keeping its circuits (closed if still unanswered after %u ms)", ch->name,
 		       (unsigned long long)(now - ch->latency_sent_ms), bound);
-	ch->lone_wait = true;
+	/* kept for its circuits, but new dials go to the session's other routers (zt_router.c) */
+	ch->lone_wait = ch->suspect = true;
 	return true;
 }
 

@@ -242,6 +242,28 @@ static void test_probe_lone_router(void)
 	      ch.last_err[0] ? ch.last_err : "no error");
 	chan_fini(&ctx, &ch, NULL);
 
+	/*
+	 * An idle channel's liveness probe unanswered past its deadline, alone: kept, but suspect,
+	 * so that new dials go to the session's other routers (connected for them) rather than to
+	 * one that may be hung for lone_timeout_ms.
+	 */
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&ch, 0, sizeof(ch));
+	chan_init(&ctx, &ch, NULL);
+	ctx.o.latency_ms = 1;          /* the liveness probe is due at once ... */
+	ctx.o.latency_timeout_ms = 30; /* ... and late after 30 ms */
+	ctx.o.tcp_user_timeout_ms = 400;
+	ch.probe_ok_ms = zt_now_ms() - 1000;
+	zt_chan_latency_tick(&ch);
+	chan_take(&ch, &o);
+	usleep(60 * 1000);
+	zt_chan_latency_tick(&ch);
+	check(ch.latency_outstanding && !ch.probe_silent && ch.state == ZT_CH_UP && ch.suspect,
+	      "probes: the only router's idle probe unanswered 60 ms (latency_timeout_ms 30): kept and suspect "
+	      "(outstanding %d, silent %d, state %d, suspect %d)", ch.latency_outstanding, ch.probe_silent, ch.state,
+	      ch.suspect);
+	chan_fini(&ctx, &ch, NULL);
+
 	/* another router up and answering: the flows can go there, the silent one is closed */
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&ch, 0, sizeof(ch));

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,24 @@ void logm(int prio, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------ configuration */
+
+/*
+ * @a and @b name the same file: the same path, or the same name in the same directory once
+ * the directories are resolved (symbolic links, "..": the files themselves need not exist).
+ */
+static bool same_file(const char *a, const char *b)
+{
+	char da[PATH_MAX], db[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX];
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+
+	if (!strcmp(a, b))
+		return true;
+	if (!sa || !sb || strcmp(sa, sb) || (size_t)(sa - a) >= sizeof(da) || (size_t)(sb - b) >= sizeof(db))
+		return false;
+	snprintf(da, sizeof(da), "%.*s", (int)(sa - a), a);
+	snprintf(db, sizeof(db), "%.*s", (int)(sb - b), b);
+	return realpath(da[0] ? da : "/", ra) && realpath(db[0] ? db : "/", rb) && !strcmp(ra, rb);
+}
 
 static int load_config(struct daemon_cfg *out)
 {
@@ -140,6 +159,14 @@ static int load_config(struct daemon_cfg *out)
 	if (out->has_endpoint && out->n_identities != 1) { /* one identity holds the lease */
 		logm(L_ERR, "config%s%s: endpoint: an endpoint has exactly one identity (its lease is that identity's); "
 		     "%zu configured", D.cfg_path ? " " : "", D.cfg_path ? D.cfg_path : "", out->n_identities);
+		daemon_cfg_free(out);
+		return -1;
+	}
+	if (out->has_endpoint && out->has_pool_server &&
+	    same_file(out->endpoint.state_file, out->pool_server.lease_file)) { /* one line would replace every lease */
+		logm(L_ERR, "config%s%s: endpoint.state_file %s: the same file as ip_pool.lease_file (%s)",
+		     D.cfg_path ? " " : "", D.cfg_path ? D.cfg_path : "", out->endpoint.state_file,
+		     out->pool_server.lease_file);
 		daemon_cfg_free(out);
 		return -1;
 	}
@@ -218,14 +245,23 @@ int reload(const char *why)
 		n.endpoint = keep;
 		n.has_endpoint = had;
 	}
-	if (D.cfg.has_endpoint && n.has_endpoint && D.cfg.n_identities == 1 &&
-	    strcmp(n.identities[0], D.cfg.identities[0])) { /* its lease is the running identity's */
+	/*
+	 * n now holds the endpoint that runs on (the old one when its keys changed, a removed one
+	 * included): its one identity stays too, as its lease is that identity's. The running
+	 * endpoint has exactly one (checked when its file was read).
+	 */
+	if (n.has_endpoint && D.cfg.n_identities == 1 &&
+	    (n.n_identities != 1 || strcmp(n.identities[0], D.cfg.identities[0]))) {
 		logm(L_WARN, "endpoint: a change of its identity needs a restart (the address is %s's lease); still %s",
 		     D.cfg.identities[0], D.cfg.identities[0]);
-		char *keep = n.identities[0];
+		char *tmp[DCFG_MAX_IDENTITIES];
+		size_t tn = n.n_identities;
 
-		n.identities[0] = D.cfg.identities[0];
-		D.cfg.identities[0] = keep;
+		memcpy(tmp, n.identities, sizeof(tmp));
+		memcpy(n.identities, D.cfg.identities, sizeof(tmp));
+		memcpy(D.cfg.identities, tmp, sizeof(tmp));
+		n.n_identities = D.cfg.n_identities;
+		D.cfg.n_identities = tn;
 	}
 	free(n.ctl_socket);
 	n.ctl_socket = D.cfg.ctl_socket;

@@ -153,6 +153,17 @@ else
 		else
 			notok "endpoint: reload with another identity and interface: status $r"; grep endpoint "$W/ep.log" | tail -4 | sed 's/^/# /'
 		fi
+		# the endpoint removed from the file and two other identities: the running endpoint
+		# stays (a restart ends it), and so does its one identity
+		printf '{"identities": ["/nonexistent2.json", "/nonexistent3.json"], "control_socket": "%s"}\n' "$W/ep.sock" >"$W/ep.conf"
+		"$SAN_SD" --control "$W/ep.sock" --request reload >"$W/ep.reload" 2>&1
+		r=$("$SAN_SD" --control "$W/ep.sock" --request status 2>/dev/null | jq -c '[[.identities[].file], .endpoint.interface]')
+		if [ "$r" = '[["/nonexistent1.json"],"sipe0"]' ]; then
+			ok "endpoint: a reload that drops the endpoint and names two other identities keeps both ($r)"
+		else
+			notok "endpoint: reload without the endpoint and with two other identities: status $r"
+			grep endpoint "$W/ep.log" | tail -4 | sed 's/^/# /'
+		fi
 		sd_stop "$epsd"
 	else
 		ok "endpoint reload # SKIP needs unshare -n"
@@ -162,6 +173,14 @@ else
 	sd_badconf "ip_pool, damaged lease file" "{\"identities\": [\"/nonexistent.json\"], \"ip_pool\": {\"name\": \"voip-ips\",
 		\"range\": \"100.127.0.0/24\", \"service\": \"ip-pool\", \"lease_file\": \"$W/bad.leases\"}}" \
 		"$W/bad.leases: lease file line 3: 100.127.9.9 is not a usable address"
+	# one sipovld as pool server and endpoint: the endpoint's state file may not be the lease
+	# file (its one line would replace every lease), also when named through another path
+	mkdir -p "$W/pooldir"
+	sd_badconf "endpoint.state_file = ip_pool.lease_file" "{\"identities\": [\"/nonexistent.json\"], \"ip_pool\": {\"name\": \"voip-ips\",
+		\"range\": \"100.127.0.0/24\", \"service\": \"ip-pool\", \"lease_file\": \"$W/pooldir/leases\"},
+		\"endpoint\": {\"pool\": \"voip-ips\", \"service\": \"ip-pool\", \"interface\": \"sipe9\",
+		\"state_file\": \"$W/pooldir/../pooldir/leases\"}}" \
+		"endpoint.state_file $W/pooldir/../pooldir/leases: the same file as ip_pool.lease_file"
 	# identity files: a JSON file readable by others, and a valid-looking identity whose key
 	# file (file:) is readable by its group
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=t -days 2 \

@@ -215,6 +215,11 @@ static void ep_reply(void)
 	zt_timer_stop(D.loop, &ep.timer);
 	rc = pool_parse_reply(ep.buf, ep.len, &a, err, sizeof(err));
 	ep_close();
+	if (rc == 0 && a.family && pool_addr_usable(&a, err, sizeof(err))) {
+		pool_fmt(&a, w, sizeof(w));
+		ep_fail(L_ERR, "the pool server's reply names %s: %s; not taken", w, err);
+		return;
+	}
 	if (rc == 0 && a.family) {
 		ep_have(&a);
 		return;

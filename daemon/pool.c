@@ -538,6 +538,29 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 	return errf(err, errlen, "malformed pool reply");
 }
 
+int pool_addr_usable(const struct sipovl_prefix *a, char *err, size_t errlen)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *b = a->addr;
+	static const uint8_t zero[16];
+
+	if (a->family == AF_INET) {
+		if (!memcmp(b, zero, 4) || b[0] == 127 || b[0] >= 224 || (b[0] == 169 && b[1] == 254))
+			return errf(err, errlen, "not a usable unicast address (unspecified, loopback, multicast, "
+				    "reserved, broadcast or link-local)");
+		return 0;
+	}
+	if (a->family != AF_INET6)
+		return errf(err, errlen, "no address family");
+	if (!memcmp(b, zero, 15) && b[15] <= 1)
+		return errf(err, errlen, "the unspecified or loopback address");
+	if (b[0] == 0xff || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80))
+		return errf(err, errlen, "a multicast or link-local address");
+	if (!memcmp(b, mapped, sizeof(mapped)))
+		return errf(err, errlen, "an IPv4-mapped address");
+	return 0;
+}
+
 /* ------------------------------------------------------------------ the endpoint's side */
 
 size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *buf, size_t cap)

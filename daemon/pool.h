@@ -87,6 +87,10 @@ size_t pool_reply_err(char *reply, size_t cap, enum pool_err e);
 /* Parses a reply: 0 and @out (claim) on "ok", else the pool_err code (>0) with its text in
  * @err, -1 when malformed. */
 int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, char *err, size_t errlen);
+/* An address a pool server may hand an endpoint: not unspecified, loopback, multicast,
+ * link-local, the IPv4 limited broadcast or an IPv4-mapped IPv6 address (0 ok; -1 with the
+ * reason in @err). Put on the endpoint's interface, such an address would break the host. */
+int pool_addr_usable(const struct sipovl_prefix *a, char *err, size_t errlen);
 
 /* The endpoint's side (endpoint.c):
  * pool_claim_req: "claim POOL [WANT]\n" (@want: the address held before, or NULL); the length.

@@ -317,6 +317,22 @@ static void test_serve(void)
 	   pool_parse_reply("err bogus x\n", 12, NULL, err, sizeof(err)) == -1 &&
 	   pool_parse_reply("ok 1.2.3.4", 10, &a, err, sizeof(err)) == -1,
 	   "reply: malformed replies are refused");
+	{
+		static const char *const bad[] = { "0.0.0.0", "127.0.0.1", "224.0.0.1", "239.1.2.3", "240.0.0.1",
+						   "255.255.255.255", "169.254.1.1", "::", "::1", "ff02::1",
+						   "fe80::1", "::ffff:10.0.0.1" };
+		static const char *const good[] = { "100.127.0.5", "10.1.2.3", "fd00:77::5", "2001:db8::1" };
+		bool all = true;
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			if (cfg_parse_ip(bad[i], &a) || !pool_addr_usable(&a, err, sizeof(err)))
+				all = false;
+		for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+			if (cfg_parse_ip(good[i], &a) || pool_addr_usable(&a, err, sizeof(err)))
+				all = false;
+		ok(all, "reply: an endpoint takes no unspecified, loopback, multicast, link-local, broadcast or "
+		   "IPv4-mapped address (12 refused, 4 unicast taken)");
+	}
 	pool_fini(&p);
 }
 

@@ -56,6 +56,24 @@ zt_cleanup() {
 	[ -d "$NET" ] && "$ZN" stop "$NET" >/dev/null 2>&1
 	if [ -n "${ZT_KEEP:-}" ]; then echo "# work directory kept: $W"; else rm -rf "$W"; fi
 }
+# zt_standalone NAME NETDIR: a file of the suite run alone against a standing network (from
+# `zitinet.sh start NETDIR`): NET and ID are NETDIR, its env is sourced, W is a new
+# /tmp/NAME.XXXXXX; on exit the background processes are stopped and W removed (ZT_KEEP=1
+# keeps it), the network left running.
+zt_standalone() {
+	NET=$(cd "${2:?usage: $0 NETDIR}" && pwd)
+	ID=$NET
+	# shellcheck disable=SC1091
+	. "$NET/env"
+	W=$(mktemp -d "/tmp/$1.XXXXXX")
+	PIDS=()
+	trap zt_standalone_cleanup EXIT
+}
+zt_standalone_cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	if [ -n "${ZT_KEEP:-}" ]; then echo "# work directory kept: $W"; else rm -rf "$W"; fi
+}
 bg() { # logfile cmd...  (background, pid in $BGPID)
 	local log=$1; shift
 	"$@" > "$log" 2>&1 &

@@ -357,7 +357,7 @@ e2e_elsewhere() {
 }
 
 # ---- build ----
-if ! out=$(make -s -C "$TOP" tests 2>&1); then
+if ! out=$(make -s -j"$(nproc)" -C "$TOP" tests 2>&1); then
 	echo "$out" | tail -n 40
 	echo "check: the build failed (make tests)"
 	echo "0 passed, 1 failed"

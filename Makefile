@@ -2,6 +2,8 @@
 #
 #   make            build sipovl.ko (against an installed Debian kernel) and all userspace
 #   make check      install what is missing, then run every test; ends with "N passed, M failed"
+#   make check-full   make check with every daemon end-to-end VM file on both kernels (make
+#                   check runs each on one) and dkms-deb.sh's call in the VM
 #   make check-debug  every kernel selftest on the debug kernel (make check runs a chosen few)
 #   make fuzz       the netlink and packet fuzzers on the debug kernel for FUZZ_SECONDS (600; FUZZ_SEED=)
 #                   each, and FUZZ_ROUNDS (100) unload/namespace churn rounds
@@ -56,7 +58,7 @@ USER_PROGS :=
 TEST_BUILD :=
 BENCH_BUILD :=
 
-.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-debug fuzz demo bench soak soak-routers soak-ha deps install install-dkms deb FORCE
+.PHONY: all kmod kmod-vm kmod-sparse kmod-nobrnf testmod user tests clean check check-full check-debug fuzz demo bench soak soak-routers soak-ha deps install install-dkms deb FORCE
 
 all: kmod user
 
@@ -165,6 +167,10 @@ deps:
 check:
 	@scripts/deps.sh check
 	@scripts/check.sh
+
+check-full:
+	@scripts/deps.sh check
+	@SIPOVL_CHECK_E2E=both SIPOVL_DKMS_DEB_VM=1 scripts/check.sh
 
 # The debug kernel (selftests/vm/debug-kernel.sh) is built first when it is not cached.
 check-debug:

@@ -22,6 +22,9 @@
 #                                     root.img as the VM left it, console.log, results/)
 #   SIPOVL_PKG_ROOT_9P=1              boot the root over 9p instead, as before the disk image
 #                                     (the guest's dpkg then takes minutes more: testing.md)
+#   SIPOVL_PKG_ROOT_CACHE=0           debootstrap every time (default: the pristine debootstrap
+#                                     result is kept in ~/.cache/sipovl/pkg-root for 7 days and
+#                                     unpacked instead; apt update and everything after run as ever)
 #   SIPOVL_DEBIAN_MIRROR              the mirror (default: the first URI of /etc/apt/sources.list.d/debian.sources,
 #                                     else http://deb.debian.org/debian)
 set -uo pipefail
@@ -80,15 +83,32 @@ debs_newer "$DEB" "$W/new" || bail_out "a newer build of the .debs"
 # 1. a fresh root; apt sources: the mirror and Debian's security archive beside it (the
 # installed kernels' headers come from there)
 base=${mirror%/debian}
+# debootstrap takes ~100 s of the run and its result depends only on the mirror's packages of
+# the day: it is kept (as the tar of the untouched root, before apt update) for a week.
+include=systemd,systemd-sysv,udev,dbus,kmod,iproute2
+rcache=${XDG_CACHE_HOME:-$HOME/.cache}/sipovl/pkg-root
+rtar=$rcache/bookworm-minbase-$(printf '%s %s' "$mirror" "$include" | sha256sum | cut -c1-16).tar
+made="debootstrap --variant=minbase bookworm (+ systemd, udev) from $mirror" kept=0
+if [ "${SIPOVL_PKG_ROOT_CACHE:-1}" != 0 ] && [ -n "$(find "$rtar" -mtime -7 2>/dev/null)" ]; then
+	made="$made on $(date -u -r "$rtar" +%F) (kept in $rcache)" kept=1
+fi
 fresh() {
-	debootstrap --variant=minbase --include=systemd,systemd-sysv,udev,dbus,kmod,iproute2 bookworm "$R" "$mirror" \
-		>"$W/debootstrap.log" 2>&1 || { tail -5 "$W/debootstrap.log"; return 1; }
+	if [ $kept = 1 ]; then
+		mkdir -p "$R" && tar -xpf "$rtar" --numeric-owner -C "$R" || return 1
+	else
+		debootstrap --variant=minbase --include="$include" bookworm "$R" "$mirror" \
+			>"$W/debootstrap.log" 2>&1 || { tail -5 "$W/debootstrap.log"; return 1; }
+		if [ "${SIPOVL_PKG_ROOT_CACHE:-1}" != 0 ]; then
+			mkdir -p "$rcache" && tar -cpf "$rtar.tmp" --numeric-owner -C "$R" . && mv "$rtar.tmp" "$rtar" ||
+				rm -f "$rtar.tmp"
+		fi
+	fi
 	printf 'deb %s/debian bookworm main\ndeb %s/debian bookworm-updates main\ndeb %s/debian-security bookworm-security main\n' \
 		"$base" "$base" "$base" >"$R/etc/apt/sources.list"
 	mount -t proc proc "$R/proc" && mount -t sysfs sys "$R/sys" && mount --bind /dev "$R/dev" || return 1
 	in_root apt-get -q update >"$W/update.log" 2>&1 || { tail -5 "$W/update.log"; return 1; }
 }
-check "fresh Debian 12 root: debootstrap --variant=minbase bookworm (+ systemd, udev) from $mirror, apt update" fresh
+check "fresh Debian 12 root: $made, apt update" fresh
 [ -x "$R/lib/systemd/systemd" ] || bail_out "no fresh root"
 diag "root made at $(el)"
 

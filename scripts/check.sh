@@ -307,7 +307,7 @@ kernel_debug() {
 # SIPOVL_CHURN_GAP_US, SIPOVL_CHURN_MAXNS); make fuzz runs the long churn
 # (Documentation/testing.md, "The packet fuzzer"); with
 # SIPOVL_VM_DEBUG_FILES=all (make check-debug) every file but the daemon
-# end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default "daemon.sh dnssip.sh daemon-ha.sh
+# end-to-end ones (SIPOVL_VM_DEBUG_EXCLUDE, default "daemon.sh dnssip.sh daemon-ha.sh endpoint.sh
 # daemon-update.sh": they stay on the Debian kernels), then the fuzzer.
 VM_DEBUG_FILES="netns.sh"
 vm_debug() {
@@ -316,7 +316,7 @@ vm_debug() {
 		files+=("$TOP/selftests/vm/smoke.sh")
 		for t in "$TOP"/selftests/sipovl/*.sh; do
 			[ -x "$t" ] || continue
-			for x in ${SIPOVL_VM_DEBUG_EXCLUDE-daemon.sh daemon-update.sh dnssip.sh daemon-ha.sh}; do
+			for x in ${SIPOVL_VM_DEBUG_EXCLUDE-daemon.sh daemon-update.sh dnssip.sh daemon-ha.sh endpoint.sh}; do
 				[ "$(basename "$t")" != "$x" ] || continue 2
 			done
 			files+=("$t")

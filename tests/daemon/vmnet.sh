@@ -31,6 +31,8 @@
 #           hijack test of daemon.sh
 #   pbx-b   intercepted by gw-a by name (pbx.site-b.sipovl.test, DNS responder), udp+tcp 5060;
 #           hosted by gw-b for that name (forwardAddress, allowedAddresses the name)
+#   ep-pool, voip, voip-gw  the seed's ip-pool endpoints (identities ep-1, ep-2, ep-srv, ep-gw;
+#           selftests/sipovl/endpoint.sh): provision_ep below
 set -euo pipefail
 
 ZD=${SIPOVLD_ZN_DIR:-/tmp/sipovld-zn}
@@ -84,6 +86,42 @@ provision() {
 	zcli edge create service pbx-b -c pbx-b-intercept,pbx-b-host >/dev/null
 	zcli edge create service-policy pbx-b-dial Dial --service-roles @pbx-b --identity-roles "#gw-a" >/dev/null
 	zcli edge create service-policy pbx-b-bind Bind --service-roles @pbx-b --identity-roles "#gw-b" >/dev/null
+	provision_ep
+}
+
+# The seed's ip-pool endpoints (selftests/sipovl/endpoint.sh): ep-1, ep-2 (phones) and ep-srv
+# (SIP server), role #ep, run sipovld in endpoint mode with pool voip-ips (100.127.9.0/24),
+# served through ep-pool by ep-gw, a gateway sipovld that also hosts the pool. voip is the seed's
+# service between endpoints (dialOptions.identity $intercepted_ip, sourceIp and
+# listenOptions.identity $ip_pool[voip-ips]); voip-gw lets ep-gw's site (10.1.0.0/24) call an
+# endpoint, the phone's own address as the source (a gateway has no pool address).
+provision_ep() {
+	local x pool=100.127.9.0/24 ports='{"low":5060,"high":5060},{"low":6000,"high":6999}'
+	for x in ep-1 ep-2 ep-srv ep-gw; do
+		zcli edge create identity "$x" -a "$([ $x = ep-gw ] && echo ep-gw || echo ep)" -o "$ZD/$x.jwt" >/dev/null
+		zcli edge enroll "$ZD/$x.jwt" -o "$ZD/$x.json" >/dev/null 2>&1 || die "enroll $x"
+		chmod 600 "$ZD/$x.json"
+	done
+	zcli edge create service ep-pool >/dev/null
+	zcli edge create service-policy ep-pool-bind Bind --service-roles @ep-pool --identity-roles "#ep-gw" >/dev/null
+	zcli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles "#ep" >/dev/null
+	zcli edge create config voip-intercept intercept.v1 "{\"protocols\":[\"udp\",\"tcp\"],
+	  \"addresses\":[\"$pool\"], \"portRanges\":[$ports],
+	  \"dialOptions\":{\"identity\":\"\$intercepted_ip\"}, \"sourceIp\":\"\$ip_pool[voip-ips]\"}" >/dev/null
+	zcli edge create config voip-gw-intercept intercept.v1 "{\"protocols\":[\"udp\",\"tcp\"],
+	  \"addresses\":[\"$pool\"], \"portRanges\":[$ports],
+	  \"dialOptions\":{\"identity\":\"\$intercepted_ip\"}, \"sourceIp\":\"\$src_ip:\$src_port\"}" >/dev/null
+	for x in voip:"$pool" voip-gw:10.1.0.0/24; do
+		zcli edge create config "${x%%:*}-host" host.v1 "{\"forwardProtocol\":true, \"allowedProtocols\":[\"udp\",\"tcp\"],
+		  \"forwardAddress\":true, \"allowedAddresses\":[\"$pool\"], \"forwardPort\":true,
+		  \"allowedPortRanges\":[$ports], \"allowedSourceAddresses\":[\"${x#*:}\"],
+		  \"listenOptions\":{\"identity\":\"\$ip_pool[voip-ips]\"}}" >/dev/null
+		x=${x%%:*}
+		zcli edge create service "$x" -c "$x-intercept,$x-host" >/dev/null
+		zcli edge create service-policy "$x-bind" Bind --service-roles "@$x" --identity-roles "#ep" >/dev/null
+	done
+	zcli edge create service-policy voip-dial Dial --service-roles @voip --identity-roles "#ep" >/dev/null
+	zcli edge create service-policy voip-gw-dial Dial --service-roles @voip-gw --identity-roles "#ep-gw" >/dev/null
 }
 
 cmd_prepare() {

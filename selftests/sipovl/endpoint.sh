@@ -1,0 +1,242 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The seed's ip-pool sequence end to end with sipovl.ko (issue 15 item 7; setup in
+# daemon-lib.sh, services in tests/daemon/vmnet.sh provision_ep): three endpoint hosts, each
+# its own namespace with sipovld in endpoint mode (identities ep-1, ep-2: phones; ep-srv: the
+# SIP server), get addresses of pool voip-ips (100.127.9.0/24) from the pool server, which the
+# gateway sipovld of site A (identity ep-gw, in gw-a's namespace) hosts (service ep-pool). Their
+# kernel intercept of service voip is the pool's range without their own address. The phones
+# REGISTER with the server (sipreg.py, a registrar and proxy) through the overlay, phone 1 calls
+# phone 2 through it (SIPp), RTP flows both ways between the phones' pool addresses; the
+# server's registrations and the callee see the callers' pool addresses. Meanwhile phone A,
+# behind the gateway, calls phone 2 at its pool address (service voip-gw): gateways and
+# endpoints in one network.
+#
+#   PA 10.1.0.2 -- ep-gw (GWA, pool server) -- ZT 10.99.0.1 -- E1 10.99.3.2 (phone 1)
+#                                                            -- E2 10.99.4.2 (phone 2)
+#                                                            -- ES 10.99.5.2 (SIP server)
+source "$(dirname "$0")/daemon-lib.sh"
+require_cmd python3
+
+POOL=100.127.9.0/24
+daemon_net endpoint
+setup_ns E1 E2 ES
+i=3
+for e in E1 E2 ES; do
+	link "${!e}" u0 10.99.$i.2/24 "$ZT" "e$i" 10.99.$i.1/24
+	ip -n "${!e}" route add default via 10.99.$i.1
+	i=$((i + 1))
+done
+for x in ep-1 ep-2 ep-srv ep-gw; do
+	[ -f "$SIPOVLD_ZN_DIR/$x.json" ] || bail_out "no identity $x in $NET: rebuild it (make tests)"
+done
+modprobe -q dummy 2>/dev/null
+cat >"$TMP/gw.conf" <<CONF
+{ "identities": ["$SIPOVLD_ZN_DIR/ep-gw.json"], "log_level": "debug", "service_poll_s": 2,
+  "ip_pool": { "name": "voip-ips", "range": "$POOL", "service": "ep-pool", "lease_file": "$TMP/leases",
+               "trust_caller": true } }
+CONF
+start_gw_only gw "$GWA" -c "$TMP/gw.conf"
+for x in 1 2 srv; do
+	cat >"$TMP/ep$x.conf" <<CONF
+{ "identities": ["$SIPOVLD_ZN_DIR/ep-$x.json"], "log_level": "debug", "service_poll_s": 2,
+  "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "voip0", "state_file": "$TMP/ep$x.state" } }
+CONF
+done
+start_gw_only ep1 "$E1" -c "$TMP/ep1.conf"
+start_gw_only ep2 "$E2" -c "$TMP/ep2.conf"
+start_gw_only epsrv "$ES" -c "$TMP/epsrv.conf"
+
+# the SIP scenarios while the daemons start (SIPp is slow to start under TCG): a phone's
+# REGISTER, and SIPp's uac_pcap and uas (daemon-lib.sh)
+cat >"$TMP/register.xml" <<'XML'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register">
+  <send retrans="500">
+    <![CDATA[
+
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[service]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:[service]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Expires: 3600
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+XML
+sipp_scenarios
+
+# --- the pool addresses
+addr() { st "$1" | jq -r '.endpoint.address // empty' 2>/dev/null; }
+all_addrs() { [ -n "$(addr ep1)" ] && [ -n "$(addr ep2)" ] && [ -n "$(addr epsrv)" ]; }
+waitfor 240 all_addrs
+P1=$(addr ep1) P2=$(addr ep2) PS=$(addr epsrv)
+in_pool() { python3 -c 'import ipaddress,sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))' "$1" "$POOL"; }
+if [ -n "$P1" ] && [ -n "$P2" ] && [ -n "$PS" ] && in_pool "$P1" && in_pool "$P2" && in_pool "$PS" &&
+	[ "$(printf '%s\n' "$P1" "$P2" "$PS" | sort -u | wc -l)" = 3 ]; then
+	ok "three endpoints got distinct addresses of $POOL from the pool server: phone 1 $P1, phone 2 $P2, SIP server $PS (t=$(el)s)"
+else
+	not_ok "three endpoints got distinct pool addresses" "phone 1 '$P1', phone 2 '$P2', server '$PS'" \
+		"ep1: $(grep endpoint "$TMP/ep1.log" | tail -3 | tr '\n' '|')" "gw: $(grep -i pool "$TMP/gw.log" | tail -3 | tr '\n' '|')"
+	bail_out "no pool addresses"
+fi
+if_addrs() { ip -n "$1" -j addr show dev voip0 2>/dev/null | jq -r '[.[0].addr_info[] | select(.family == "inet") | "\(.local)/\(.prefixlen)"] | join(",")'; }
+leases=$(grep -v '^sipovl-pool' "$TMP/leases" 2>/dev/null | sort | tr '\n' '|')
+if [ "$(if_addrs "$E1")" = "$P1/32" ] && [ "$(if_addrs "$E2")" = "$P2/32" ] && [ "$(if_addrs "$ES")" = "$PS/32" ] &&
+	[ "$(grep -c "^\($P1\|$P2\|$PS\) " "$TMP/leases")" = 3 ]; then
+	ok "each address on its endpoint's voip0 (/32) and in the pool server's lease file ($leases)"
+else
+	not_ok "addresses on voip0 and in the lease file" "E1 '$(if_addrs "$E1")' E2 '$(if_addrs "$E2")' ES '$(if_addrs "$ES")'" "leases: $leases"
+fi
+
+# --- the services hosted and intercepted; the kernel tables
+svc_ready() { # svc_ready SITE SERVICE intercept|host|both
+	st "$1" | jq -en --arg s "$2" --arg w "$3" 'input | [.services[] | select(.name == $s) |
+		(($w == "host" or .intercept.installed) and ($w == "intercept" or .host.listening))] == [true]' >/dev/null 2>&1
+}
+eps_ready() { svc_ready ep1 voip both && svc_ready ep2 voip both && svc_ready epsrv voip both &&
+	svc_ready ep2 voip-gw host && svc_ready gw voip-gw intercept; }
+if waitfor 120 eps_ready; then
+	ok "voip intercepted and hosted at the three endpoints, voip-gw hosted at phone 2 and intercepted at ep-gw (t=$(el)s)"
+else
+	not_ok "services ready" "ep1: $(st ep1 | jq -c '[.services[] | {name, i: .intercept.installed, h: .host.listening}]')" \
+		"ep2: $(grep -E 'voip' "$TMP/ep2.log" | tail -3 | tr '\n' '|')" "gw: $(grep voip "$TMP/gw.log" | tail -2 | tr '\n' '|')"
+fi
+# the kernel's intercept of voip at each endpoint: the pool's range without the endpoint's own
+# address (a flow to it is local; intercepting it would loop it back into the overlay)
+without() { python3 -c 'import ipaddress,sys,json
+n = ipaddress.ip_network(sys.argv[1]); a = ipaddress.ip_network(sys.argv[2] + "/32")
+print(json.dumps(sorted(str(p) for p in n.address_exclude(a)), separators=(",", ":")))' "$POOL" "$1"; }
+kdsts() { ip netns exec "$1" "$CTL" -j intercept show | jq -c --arg s "$2" '[.[] | select(.name == $s) | .destinations[]] | sort'; }
+for e in 1:E1:$P1 2:E2:$P2 srv:ES:$PS; do
+	IFS=: read -r x ns a <<<"$e"
+	want=$(without "$a") got=$(kdsts "${!ns}" voip)
+	if [ "$got" = "$want" ]; then
+		ok "ep-$x: sipovl.ko intercepts voip for $POOL without its own $a ($(jq length <<<"$got") prefixes)"
+	else
+		not_ok "ep-$x: the kernel intercept of voip is $POOL without $a" "want $want" "got $got"
+	fi
+done
+got=$(kdsts "$GWA" voip-gw)
+if [ "$got" = "[\"$POOL\"]" ]; then
+	ok "ep-gw: sipovl.ko intercepts voip-gw for the whole pool $POOL"
+else
+	not_ok "ep-gw: the kernel intercept of voip-gw" "got $got"
+fi
+
+# --- SIP: registrations, then phone 1 calls phone 2 through the server while phone A (behind
+# ep-gw) calls phone 2 directly at its pool address. Counters of what each phone sends and
+# receives, by address (the hosting endpoint delivers with the caller's address as source).
+nft_phone() { # NS RULES...
+	local ns=$1
+	shift
+	ip netns exec "$ns" nft -f - <<NFT || bail_out "nft in $ns"
+table inet t {
+	$(for c in "$@"; do echo "counter ${c%%=*} {}"; done)
+	chain i {
+		type filter hook input priority 0
+$(for c in "$@"; do [[ ${c#*=} != in:* ]] || echo "		${c#*=in:} counter name ${c%%=*}"; done)
+	}
+	chain o {
+		type filter hook output priority 0
+$(for c in "$@"; do [[ ${c#*=} != out:* ]] || echo "		${c#*=out:} counter name ${c%%=*}"; done)
+	}
+}
+NFT
+}
+cnt() { ip netns exec "$1" nft -j list counter inet t "$2" 2>/dev/null | jq '.nftables[1].counter.packets // 0'; }
+nft_phone "$E1" "rtp_out=out:ip daddr $P2 udp dport 6100" "rtp_back=in:ip saddr $P2 udp sport 6100 ip daddr $P1"
+nft_phone "$E2" "rtp_p1=in:ip saddr $P1 udp dport 6100" "rtp_pa=in:ip saddr 10.1.0.2 udp dport 6100" \
+	"sip_srv=in:ip saddr $PS udp dport 5060" "sip_pa=in:ip saddr 10.1.0.2 udp dport 5060" \
+	"rtp_other=in:ip saddr != { $P1, 10.1.0.2 } udp dport 6100" \
+	"echo_p1=out:ip saddr $P2 udp sport 6100 ip daddr $P1" "echo_pa=out:ip saddr $P2 udp sport 6100 ip daddr 10.1.0.2"
+nft_phone "$PA" "rtp_out=out:ip daddr $P2 udp dport 6100" "rtp_back=in:ip saddr $P2 udp sport 6100"
+
+bg "$ES" sipreg python3 "$SIPOVL_TOP/selftests/sipovl/sipreg.py" "$PS" 5060 "$TMP/sipreg.log"
+reg() { # NS USER ADDR
+	(cd "$TMP" && ip netns exec "$1" timeout 60 sipp -sf "$TMP/register.xml" "$PS:5060" -s "$2" -i "$3" -p 5060 -m 1 \
+		-recv_timeout 30000 -nostdin >"$TMP/reg_$2.out" 2>&1)
+}
+reg "$E1" p1 "$P1" & r1=$!
+reg "$E2" p2 "$P2" & r2=$!
+rc1=0 rc2=0
+wait $r1 || rc1=$?
+wait $r2 || rc2=$?
+if [ $rc1 = 0 ] && [ $rc2 = 0 ] && grep -qx "REGISTER p1 from $P1:[0-9]* contact $P1:5060" "$TMP/sipreg.log" &&
+	grep -qx "REGISTER p2 from $P2:[0-9]* contact $P2:5060" "$TMP/sipreg.log" && ! grep -qv "^REGISTER p[12] from \($P1\|$P2\):" "$TMP/sipreg.log"; then
+	ok "both phones registered with the SIP server through the overlay; it sees them from their pool addresses ($(tr '\n' '|' <"$TMP/sipreg.log"), t=$(el)s)"
+else
+	not_ok "phones REGISTER with the SIP server" "sipp exits $rc1 $rc2" "server: $(tr '\n' '|' <"$TMP/sipreg.log")" \
+		"p1: $(tail -3 "$TMP/reg_p1.out" | tr '\n' '|')" "ep1: $(grep voip "$TMP/ep1.log" | tail -3 | tr '\n' '|')"
+fi
+
+# phone 2: SIPp's UAS (absorbing INVITE retransmissions, daemon-lib.sh) echoing RTP on 6100,
+# for both calls
+(cd "$TMP" && ip netns exec "$E2" sipp -sf "$TMP/uas.xml" -i "$P2" -p 5060 -t u1 -rtp_echo -mp 6100 -m 2 \
+	-nostdin -trace_msg -message_file "$TMP/uas_msgs.log" >"$TMP/uas.out" 2>&1) &
+uas=$!
+on_exit kill "$uas"
+uas_up() { ip netns exec "$E2" ss -Hlnu "sport = :5060" | grep -q 5060; }
+waitfor 30 uas_up || diag "phone 2's SIPp UAS not listening after 30 s"
+call() { # NS TARGET ADDR MEDIA_PORT NAME
+	(cd "$TMP" && ip netns exec "$1" timeout 120 sipp -sf "$TMP/uac_pcap.xml" "$2:5060" -s p2 -i "$3" -p 5062 -mp "$4" \
+		-t u1 -m 1 -recv_timeout 30000 -nostdin -trace_stat -stf "$TMP/uac_$5.csv" >"$TMP/uac_$5.out" 2>&1)
+}
+call "$E1" "$PS" "$P1" 6000 p1 & c1=$!
+call "$PA" "$P2" 10.1.0.2 6200 pa & c2=$!
+rc1=0 rc2=0
+wait $c1 || rc1=$?
+wait $c2 || rc2=$?
+if [ $rc1 = 0 ] && grep -q "^INVITE p2 from $P1:[0-9]* to $P2:5060" "$TMP/sipreg.log" &&
+	grep -q "^BYE p2 from $P1:[0-9]* to $P2:5060" "$TMP/sipreg.log"; then
+	ok "phone 1 called phone 2 through the SIP server: INVITE and BYE from $P1, forwarded to $P2 (sipp exit 0, t=$(el)s)"
+else
+	not_ok "phone 1 calls phone 2 through the SIP server" "sipp exit $rc1: $(tail -3 "$TMP/uac_p1.out" | tr '\n' '|')" \
+		"server: $(tr '\n' '|' <"$TMP/sipreg.log")" "ep2: $(grep voip "$TMP/ep2.log" | tail -3 | tr '\n' '|')"
+fi
+if [ $rc2 = 0 ]; then
+	ok "phone A behind the gateway ep-gw called phone 2 at its pool address $P2 (sipp exit 0)"
+else
+	not_ok "phone A behind ep-gw calls phone 2 at $P2" "sipp exit $rc2: $(tail -3 "$TMP/uac_pa.out" | tr '\n' '|')" \
+		"gw: $(grep voip-gw "$TMP/gw.log" | tail -3 | tr '\n' '|')" "ep2: $(grep voip-gw "$TMP/ep2.log" | tail -3 | tr '\n' '|')"
+fi
+uas_done() { ! kill -0 "$uas" 2>/dev/null; }
+waitfor 30 uas_done || diag "phone 2's UAS still running 30 s after the calls"
+
+# what the callee saw: the INVITEs from the server (carrying phone 1's SDP) and from phone A,
+# the RTP from the callers' addresses only, echoed back to them
+inv=$(grep -A40 '^INVITE ' "$TMP/uas_msgs.log" 2>/dev/null | grep -E '^(INVITE|c=)' | tr '\n' '|')
+e1_out=$(cnt "$E1" rtp_out) e1_back=$(cnt "$E1" rtp_back) pa_out=$(cnt "$PA" rtp_out) pa_back=$(cnt "$PA" rtp_back)
+e2_p1=$(cnt "$E2" rtp_p1) e2_pa=$(cnt "$E2" rtp_pa) e2_other=$(cnt "$E2" rtp_other) e2_sip_srv=$(cnt "$E2" sip_srv)
+e2_sip_pa=$(cnt "$E2" sip_pa) echo_p1=$(cnt "$E2" echo_p1) echo_pa=$(cnt "$E2" echo_pa)
+udp_drops() { ip netns exec "$1" nstat -az UdpRcvbufErrors UdpSndbufErrors 2>/dev/null | awk '/^Udp/ { printf "%s %s ", $1, $2 }'; }
+diag "UDP socket buffer drops: phone 1 $(udp_drops "$E1"); phone 2 $(udp_drops "$E2"); server $(udp_drops "$ES"); phone A $(udp_drops "$PA"); ep-gw $(udp_drops "$GWA")"
+diag "RTP phone 1 -> 2: sent $e1_out, received from $P1 $e2_p1; echoed $echo_p1, back at phone 1 $e1_back"
+diag "RTP phone A -> 2: sent $pa_out, received from 10.1.0.2 $e2_pa; echoed $echo_pa, back at phone A $pa_back; from elsewhere $e2_other"
+if grep -q "c=IN IP4 $P1" <<<"$inv" && [ "$e2_sip_srv" -gt 0 ] && [ "$e2_sip_pa" -gt 0 ]; then
+	ok "the callee got phone 1's INVITE from the server's $PS with phone 1's pool address in its SDP, phone A's from 10.1.0.2 ($inv)"
+else
+	not_ok "the callee sees the callers' addresses in SIP" "INVITEs and c= lines: $inv" "SIP from $PS: $e2_sip_srv, from 10.1.0.2: $e2_sip_pa"
+fi
+rtp_ok() { # SENT RECEIVED ECHOED BACK
+	[ "$1" -gt 100 ] && [ "$2" -gt $(($1 * 9 / 10)) ] && [ "$3" -gt 100 ] && [ "$4" -gt $(($3 * 9 / 10)) ]
+}
+if rtp_ok "$e1_out" "$e2_p1" "$echo_p1" "$e1_back" && [ "$e2_other" = 0 ]; then
+	ok "RTP both ways between the phones' pool addresses ($P1 -> $P2 $e2_p1 of $e1_out, back $e1_back of $echo_p1; from no other address)"
+else
+	not_ok "RTP both ways between $P1 and $P2 (> 100 each way and 90 %)" "sent $e1_out, received $e2_p1, echoed $echo_p1, back $e1_back, other $e2_other"
+fi
+if rtp_ok "$pa_out" "$e2_pa" "$echo_pa" "$pa_back"; then
+	ok "RTP both ways between phone A (10.1.0.2, behind ep-gw) and phone 2's $P2 ($e2_pa of $pa_out, back $pa_back of $echo_pa)"
+else
+	not_ok "RTP both ways between phone A and $P2 (> 100 each way and 90 %)" "sent $pa_out, received $e2_pa, echoed $echo_pa, back $pa_back"
+fi
+diag "t=$(el)s"
+done_testing

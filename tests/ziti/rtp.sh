@@ -137,6 +137,28 @@ PY
 	else
 		notok "rtp: metrics of the stream held back for the router: $out"
 	fi
+	# system calls per datagram from the router: the channel's read(2) that empties the socket
+	# ends its read loop (before, every wakeup read again for an EAGAIN: one system call per
+	# datagram). strace on sipovld while 100 paced datagrams are echoed (the bulk has ended).
+	if command -v strace > /dev/null; then
+		strace -f -yy -qq -e trace=read -o "$D/strace.log" -p "$pid" 2> "$D/strace.err" &
+		local st=$! reads eagain
+		sleep 1
+		"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --count 100 --size 172 --pace-ms 20 \
+			--timeout-ms 30000 > "$D/strace-dial.out" 2>&1
+		kill -INT "$st"
+		wait "$st" 2> /dev/null
+		reads=$(grep -c ":${ZN_ROUTER_ADDR##*:}]>" "$D/strace.log")
+		eagain=$(grep ":${ZN_ROUTER_ADDR##*:}]>" "$D/strace.log" | grep -c "= -1 EAGAIN")
+		if [ "$reads" -ge 50 ] && [ "$eagain" -le 10 ]; then
+			ok "rtp: 100 datagrams from the router: $reads reads of its channel, $eagain of them EAGAIN"
+		else
+			notok "rtp: 100 datagrams from the router: $reads reads of its channel, $eagain of them EAGAIN (at most 10)"
+			tail -n 3 "$D/strace-dial.out" "$D/strace.err" | diag
+		fi
+	else
+		skip "rtp: reads per datagram" "no strace"
+	fi
 	kill -TERM "$pid"
 	wait "$pid"
 	{ cli edge delete service-policy rtp-bind; cli edge delete service-policy rtp-dial
@@ -161,6 +183,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	echo "TAP version 13"
 	ok() { n=$((n + 1)); echo "ok $n - $*"; }
 	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 	diag() { sed 's/^/# /'; }
 	bg() { local log=$1; shift; "$@" > "$log" 2>&1 & BGPID=$!; PIDS+=("$BGPID"); }
 	cleanup() {

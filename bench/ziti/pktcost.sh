@@ -17,7 +17,8 @@
 # dial's setup and teardown, timers, the controller). Counts are independent of load (the
 # tracing slows sipovld, so wakeups may gather more than one event; at PC_PACE_MS apart
 # they do not: the echo comes back long before the next datagram).
-# callgrind: sipovld under valgrind --tool=callgrind with instrumentation off until the dial
+# sipovld polls the controller hourly here (service_poll_s 3600), not every 10 s: its requests
+# (libcurl) are not per-packet work. callgrind: sipovld under valgrind --tool=callgrind with instrumentation off until the dial
 # starts (callgrind_control -i on), dumped when it ends: instructions executed in user space
 # (sipovld, OpenSSL, libc), split by the inclusive cost of the channel's read handler
 # (from Ziti: TLS read, decrypt, parse, UDP send) and of the flow's UDP read plus the
@@ -64,7 +65,7 @@ cleanup_svc > /dev/null 2>&1
 } > "$W/cli.out" 2>&1 || { cat "$W/cli.out"; echo "cannot create the service" >&2; exit 1; }
 cat > "$W/sipovld.conf" <<CONF
 { "identities": ["$NET/zt-client.json"], "control_socket": "$W/sipovld.sock", "log_level": "notice",
-  "service_poll_s": 1 }
+  "service_poll_s": 3600 }
 CONF
 
 start_sd() { # command prefix...
@@ -154,6 +155,6 @@ rd, ur, cw = incl("chan_io"), incl("udp_read"), incl("chan_write")
 print(f"# callgrind: {tot} instructions (user space) in the dial, {tot / n:.0f} per round trip")
 print(f"#   from Ziti (chan_io: TLS read, decrypt, parse, UDP send): {rd / n:.0f} per datagram")
 print(f"#   to Ziti (udp_read {ur / n:.0f} + chan_write {cw / n:.0f}: UDP receive, frame, encrypt, TLS write): {(ur + cw) / n:.0f} per datagram")
-print(f"#   the rest (event loop, timers, the dial's setup): {(tot - rd - ur - cw) / n:.0f} per datagram")
+print(f"#   the rest (event loop, timers, the controller, the dial's setup): {(tot - rd - ur - cw) / n:.0f} per datagram")
 PY
 fi

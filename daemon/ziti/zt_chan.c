@@ -460,14 +460,6 @@ int zt_chan_input(struct zt_chan *ch)
 }
 
 /*
- * Read and dispatch what the router sent, up to ZT_CHAN_READ_BATCH bytes per call: the socket
- * stays readable (level-triggered), so the rest comes in the next loop iteration, after the
- * other ready sockets had their turn. Unbounded, a busy channel starved the flows' sockets of
- * the same process (their datagrams aged in socket buffers). The channel reads ahead (one
- * read(2) for many records, not two per record); what OpenSSL has buffered is invisible to
- * epoll, so that is always drained before returning.
- */
-/*
  * A read(2) of the channel's socket that returned less than OpenSSL asked for emptied it: the
  * read loop then ends there instead of reading again only to be told EAGAIN (that was one
  * system call of every datagram from the router). epoll is level-triggered: data arriving
@@ -486,6 +478,15 @@ static long rbio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, lo
 	return ret;
 }
 
+/*
+ * Read and dispatch what the router sent, up to ZT_CHAN_READ_BATCH bytes per call: the socket
+ * stays readable (level-triggered), so the rest comes in the next loop iteration, after the
+ * other ready sockets had their turn. Unbounded, a busy channel starved the flows' sockets of
+ * the same process (their datagrams aged in socket buffers). The channel reads ahead (one
+ * read(2) for many records, not two per record); what OpenSSL has buffered is invisible to
+ * epoll, so that is always drained before returning. It ends, too, once a read(2) emptied the
+ * socket and OpenSSL holds nothing (rbio_cb), without a last read(2) for EAGAIN.
+ */
 static void chan_read(struct zt_chan *ch)
 {
 	char err[300];

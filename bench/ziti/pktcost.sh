@@ -106,9 +106,9 @@ if [ "$MODE" = strace ] || [ "$MODE" = both ]; then
 	kill -INT "$ST"
 	wait "$ST" 2>/dev/null
 	stop_sd
-	python3 - "$W/strace.log" "$N" "$UPORT" "${ZN_ROUTER_ADDR##*:}" <<'PY'
+	python3 - "$W/strace.log" "$N" "$UPORT" "$(set | sed -n 's/^ZN_ROUTER_ADDR[_a-z0-9]*=.*:\([0-9]*\)$/\1/p')" <<'PY'
 import collections, re, sys
-log, n, uport, rport = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+log, n, uport, rports = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split()
 c = collections.Counter()
 for line in open(log):
     m = re.match(r"^\d+\s+([a-z0-9_]+)\((?:\d+(<.*?\]>|<[^>]*>))?", line)
@@ -119,7 +119,7 @@ for line in open(log):
         k = "wakeup"
     elif fd.startswith("<UDP:") and fd.endswith(f":{uport}]>"):
         k = "udp flow"
-    elif fd.startswith("<TCP:") and fd.endswith(f":{rport}]>"):
+    elif fd.startswith("<TCP:") and any(fd.endswith(f":{p}]>") for p in rports):
         k = "router channel"
     else:
         k = "other"

@@ -114,21 +114,40 @@ static void gateway(struct mw *w)
 
 static void routers(struct mw *w)
 {
+	/*
+	 * The last three: stream data held back once ZT_CHAN_UNREAD bytes of it wait for the router's
+	 * read confirmation (zt_sched.c), how often, for how long in all (a hold in progress counts
+	 * up to now), and the read-position probes sent again because the router left one unanswered.
+	 * Per channel: they start at 0 when the channel to the router is made again.
+	 */
 	static const char *const names[] = { "sipovld_router_up", "sipovld_router_rtt_seconds",
-					     "sipovld_router_connections", "sipovld_router_datagram_queue_bytes" };
+					     "sipovld_router_connections", "sipovld_router_datagram_queue_bytes",
+					     "sipovld_router_stream_held_back_total",
+					     "sipovld_router_stream_held_back_seconds_total",
+					     "sipovld_router_read_probe_retries_total" };
 	static const char *const helps[] = {
 		"1 when the channel to the edge router is up", "Smoothed latency probe round trip to the edge router",
 		"Connections and bindings on the router channel", "Datagrams waiting to be written to the router",
+		"Times stream data was held back until the edge router confirmed reading what was sent",
+		"Time stream data was held back for the edge router's read confirmation",
+		"Read-position probes sent again because the edge router left one unanswered",
 	};
 
-	for (int m = 0; m < 4; m++)
+	for (int m = 0; m < 7; m++)
 		for (struct ident *id = D.idents; id; id = id->next) {
 			struct zt_router_info ri;
 
 			for (size_t i = 0; id->ctx && zt_ctx_router_at(id->ctx, i, &ri); i++) {
-				double v = m == 0 ? ri.up : m == 1 ? ri.rtt_ms / 1000.0 : m == 2 ? ri.conns : ri.dgram_queued_bytes;
+				double v = m == 0   ? ri.up
+					   : m == 1 ? ri.rtt_ms / 1000.0
+					   : m == 2 ? ri.conns
+					   : m == 3 ? (double)ri.dgram_queued_bytes
+					   : m == 4 ? (double)ri.stream_held
+					   : m == 5 ? ri.stream_held_us / 1e6
+						    : (double)ri.mark_retries;
 
-				M(w, names[m], "gauge", helps[m], v, "identity", id->name, "router", ri.name, NULL);
+				M(w, names[m], m < 4 ? "gauge" : "counter", helps[m], v, "identity", id->name, "router",
+				  ri.name, NULL);
 			}
 		}
 }

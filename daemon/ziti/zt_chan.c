@@ -460,12 +460,32 @@ int zt_chan_input(struct zt_chan *ch)
 }
 
 /*
+ * A read(2) of the channel's socket that returned less than OpenSSL asked for emptied it: the
+ * read loop then ends there instead of reading again only to be told EAGAIN (that was one
+ * system call of every datagram from the router). epoll is level-triggered: data arriving
+ * after the read wakes the loop again.
+ */
+static long rbio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+		    size_t *processed)
+{
+	struct zt_chan *ch = (struct zt_chan *)BIO_get_callback_arg(b);
+
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+		ch->rx_drained = ret > 0 && processed && *processed < len;
+	return ret;
+}
+
+/*
  * Read and dispatch what the router sent, up to ZT_CHAN_READ_BATCH bytes per call: the socket
  * stays readable (level-triggered), so the rest comes in the next loop iteration, after the
  * other ready sockets had their turn. Unbounded, a busy channel starved the flows' sockets of
  * the same process (their datagrams aged in socket buffers). The channel reads ahead (one
  * read(2) for many records, not two per record); what OpenSSL has buffered is invisible to
- * epoll, so that is always drained before returning.
+ * epoll, so that is always drained before returning. It ends, too, once a read(2) emptied the
+ * socket and OpenSSL holds nothing (rbio_cb), without a last read(2) for EAGAIN.
  */
 static void chan_read(struct zt_chan *ch)
 {
@@ -505,6 +525,10 @@ static void chan_read(struct zt_chan *ch)
 			if (!chan_live(ch))
 				return;
 		}
+		if (ch->rx_drained && !SSL_has_pending(ch->ssl)) {
+			zt_chan_flush(ch);
+			return;
+		}
 	}
 }
 
@@ -529,6 +553,9 @@ static void chan_io(void *arg, uint32_t events)
 			return;
 		}
 		SSL_set_fd(ch->ssl, ch->fd);
+		ch->rx_drained = false;
+		BIO_set_callback_ex(SSL_get_rbio(ch->ssl), rbio_cb);
+		BIO_set_callback_arg(SSL_get_rbio(ch->ssl), (char *)ch);
 		SSL_set_read_ahead(ch->ssl, 1);
 		SSL_set1_host(ch->ssl, ch->host);
 		SSL_set_tlsext_host_name(ch->ssl, ch->host);

@@ -261,6 +261,7 @@ struct zt_chan {
 	uint64_t skip; /* bytes of a refused (oversized) message body still to discard from in */
 	struct zt_task flush_task; /* writes out at the end of the loop iteration */
 	bool want_write_cb; /* some conn waits for on_writable */
+	bool rx_drained;    /* the last read(2) of fd returned less than asked: the socket is empty */
 	bool in_dispatch;   /* inside zt_chan_dispatch from chan_read */
 	int32_t seq;
 	struct zt_pending *pending;

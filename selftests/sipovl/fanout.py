@@ -25,7 +25,7 @@ IP_TRANSPARENT = 19
 F_SOCKET_JOIN = 1 << 1
 (SK_FAMILY, SK_PROTOCOL, SK_PORT, SK_ALIVE, SK_MEMBER, SK_MEMBERS,
  SK_INODE) = range(1, 8)
-STATS_DROPPED = 4
+STATS_DROPPED, STATS_SRC_DENIED = 4, 7
 FLOWS, DGRAMS, PORT0 = 1000, 2, 20000
 ME = os.path.abspath(__file__)
 
@@ -47,6 +47,32 @@ def send_udp(src, dst, tag, first, n, dgrams):
             s.close()
         # Pace the rounds a little: the members drain their queues.
         time.sleep(0.2)
+
+
+def claim_client(src, dst, n):
+    """Start n flows and keep their sockets: the gateway's workers claim them and answer."""
+    socks = []
+    for i in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((src, PORT0 + i))
+        s.sendto(f"claim:{i}:0".encode(), (dst, 5060))
+        socks.append(s)
+    print("sent", flush=True)
+    sys.stdin.readline()
+    good, pending = 0, set(range(n))
+    deadline = time.monotonic() + 60
+    while pending and time.monotonic() < deadline:
+        r, _, _ = select.select([socks[i] for i in pending], [], [], 1)
+        for s in r:
+            i = socks.index(s)
+            data, addr = s.recvfrom(64)
+            good += data == f"reply:{i}".encode() and addr == (dst, 5060)
+            pending.discard(i)
+    for i, s in enumerate(socks):
+        s.sendto(f"claim:{i}:1".encode(), (dst, 5060))
+    print(f"replies {good}", flush=True)
+    sys.stdin.readline()
 
 
 def send_tcp(src, dst, n):
@@ -101,11 +127,14 @@ class Gateway:
                         struct.unpack("=Q", a[SK_INODE])[0], a[SK_ALIVE][0]))
         return out
 
-    def dropped(self):
+    def stat(self, which):
         for t, v in parse_attrs(self.g.cmd(CMD_STATS_GET)[0][1]):
             if t == A_STATS:
-                return struct.unpack("=Q", dict(parse_attrs(v))[STATS_DROPPED])[0]
+                return struct.unpack("=Q", dict(parse_attrs(v))[which])[0]
         return None
+
+    def dropped(self):
+        return self.stat(STATS_DROPPED)
 
     def client(self, *args):
         return subprocess.Popen(["ip", "netns", "exec", self.cli_ns, sys.executable, ME,
@@ -142,6 +171,144 @@ def spread(seen, n):
         for i in m:
             c[i] += 1
     return c
+
+
+def claim(gw, socks, n=200):
+    """Both directions of a flow stay with the worker that got its first datagram.
+
+    Each member (a worker) claims the flows it gets with a connected transparent socket from
+    the intercepted address, as sipovld does, and answers through it; then a member joins.
+    The client must get every answer from the intercepted address, and its next datagram of
+    every flow must reach the claiming socket, none a member; once the claims are closed,
+    the joined member wins its share of the same flows (so the join did cover them)."""
+    cl = subprocess.Popen(["ip", "netns", "exec", gw.cli_ns, sys.executable, ME, "claim", str(n),
+                           gw.src, gw.dst], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if cl.stdout.readline().strip() != "sent":
+        cl.kill()
+        return result(False, "claim: the client started its flows", f"exit {cl.wait()}")
+    owner, claims = {}, {}
+    denied0 = gw.stat(STATS_SRC_DENIED)
+    deadline = time.monotonic() + 60
+    while len(owner) < n and time.monotonic() < deadline:
+        r, _, _ = select.select(socks, [], [], 0.5)
+        for s in r:
+            while True:
+                try:
+                    data, addr = s.recvfrom(64)
+                except BlockingIOError:
+                    break
+                t, i, k = data.decode().split(":")
+                if t != "claim" or k != "0":
+                    continue
+                i = int(i)
+                owner.setdefault(i, set()).add(socks.index(s))
+                c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                c.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                c.bind((gw.dst, 5060))
+                c.connect(addr)
+                c.setblocking(False)
+                c.send(f"reply:{i}".encode())
+                claims[c] = i
+    result(len(owner) == n and all(len(m) == 1 for m in owner.values()),
+           f"claim: {n} flows' first datagrams, each at one member, claimed by its worker",
+           f"seen {len(owner)}")
+    extra = gw.udp_member()
+    gw.register(extra)
+    cl.stdin.write("go\n")
+    cl.stdin.flush()
+    line = cl.stdout.readline().split()
+    replies = int(line[1]) if len(line) == 2 and line[0] == "replies" else -1
+    at_claim, at_member = 0, 0
+    group = socks + [extra]
+    deadline = time.monotonic() + 60
+    while at_claim + at_member < n and time.monotonic() < deadline:
+        r, _, _ = select.select(list(claims) + group, [], [], 0.5)
+        for s in r:
+            while True:
+                try:
+                    data = s.recv(64)
+                except (BlockingIOError, ConnectionRefusedError):
+                    break
+                t, i, k = data.decode().split(":")
+                if t != "claim" or k != "1":
+                    continue
+                if s in claims and claims[s] == int(i):
+                    at_claim += 1
+                else:
+                    at_member += 1
+    result(replies == n and gw.stat(STATS_SRC_DENIED) == denied0,
+           f"claim: the client got {replies} of {n} answers, each from {gw.dst}:5060 to its own port "
+           "(none denied by the source policing)")
+    result(at_claim == n and at_member == 0,
+           f"claim: after a member joined, {at_claim} of {n} flows' next datagrams at their worker's "
+           f"claiming socket, {at_member} at a group member")
+    cl.stdin.write("end\n")
+    cl.stdin.flush()
+    cl.wait()
+    for c in claims:
+        c.close()
+    seen, lost = gw.round(group, n=n, dgrams=1)
+    to_new = sum(m == {len(socks)} for m in seen.values())
+    result(lost == 0 and to_new > 0,
+           f"claim: unclaimed, {to_new} of the {n} flows go to the joined member (the join covered them)",
+           f"lost {lost}")
+    gw.leave(extra)
+    extra.close()
+
+
+def churn(gw, socks, n=100, dgrams=8, every=0.03):
+    """Joins and leaves while flows run: no datagram meets a half-made group.
+
+    A fifth member joins and leaves over and over (each change published whole, under RCU)
+    while the client sends n flows x dgrams datagrams. Every datagram must reach a member
+    (the kernel drops none for want of one), and a flow may only be at its own member or at
+    the churning one (rendezvous: a join or leave moves no flow between the others)."""
+    seen0, lost0 = gw.round(socks, n=n, dgrams=1)
+    home = {i: min(m) for i, m in seen0.items()}
+    extra = gw.udp_member()
+    group = socks + [extra]
+    gw.tag += 1
+    tag = str(gw.tag)
+    d0 = gw.dropped()
+    p = gw.client("send-udp", tag, "0", str(n), str(dgrams))
+    want, got, seen, ops, joined = n * dgrams, 0, {}, 0, False
+    t_op = time.monotonic()
+    deadline = t_op + 120
+    while got < want and time.monotonic() < deadline:
+        if p.poll() is None and time.monotonic() >= t_op:
+            if joined:
+                gw.leave(extra)
+            else:
+                gw.register(extra)
+            joined = not joined
+            ops += 1
+            t_op = time.monotonic() + every
+        r, _, _ = select.select(group, [], [], every)
+        for s in r:
+            while True:
+                try:
+                    data = s.recv(64)
+                except BlockingIOError:
+                    break
+                t, i, _ = data.decode().split(":")
+                if t != tag:
+                    continue
+                got += 1
+                seen.setdefault(int(i), set()).add(group.index(s))
+    p.wait()
+    if joined:
+        gw.leave(extra)
+    d1 = gw.dropped()
+    stray = sum(not m <= {home.get(i), len(socks)} for i, m in seen.items())
+    on_extra = sum(len(socks) in m for m in seen.values())
+    result(lost0 == 0 and got == want and d1 == d0 and ops >= 10,
+           f"churn: {ops} joins and leaves while {n} flows x {dgrams} datagrams ran: {got} of {want} "
+           f"delivered, none dropped by the kernel ({d0} -> {d1})")
+    result(stray == 0 and on_extra > 0,
+           f"churn: every flow only at its own member or the churning one ({on_extra} flows at times "
+           f"on the latter), {stray} elsewhere")
+    extra.close()
 
 
 def gateway(cli_ns, src, dst):
@@ -244,6 +411,9 @@ def gateway(cli_ns, src, dst):
     result(lost == 0 and all(len(m) == 1 for m in seen.values()) and all(x > 0 for x in c),
            f"re-registered group of {n}: spread {c}, every flow on one member", f"lost {lost}")
 
+    claim(gw, fresh)
+    churn(gw, fresh)
+
     # Every member leaves: the intercept's policy (drop) applies.
     for s in fresh:
         gw.leave(s)
@@ -312,6 +482,9 @@ def main():
     if mode == "send-udp":
         tag, first, n, dgrams, src, dst = sys.argv[2:8]
         send_udp(src, dst, tag, int(first), int(n), int(dgrams))
+    elif mode == "claim":
+        n, src, dst = sys.argv[2:5]
+        claim_client(src, dst, int(n))
     elif mode == "send-tcp":
         n, src, dst = sys.argv[2:5]
         send_tcp(src, dst, int(n))

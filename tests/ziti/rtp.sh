@@ -22,7 +22,7 @@ RTP_ADDED_P99_MS=${RTP_ADDED_P99_MS:-500}
 RTP_ADDED_P50_MS=${RTP_ADDED_P50_MS:-100}
 
 rtp_tests() {
-	local D=$W/rtp sd=$B/sipovld pid bulk_pid src_port src_pid base load b0 b1 rc dropped med0 med1
+	local D=$W/rtp sd=$B/sipovld pid bulk_pid src_port src_pid base load b0 b1 rc dropped med0 med1 mport out
 	if [ ! -x "$sd" ]; then
 		notok "rtp: $sd not built"
 		return
@@ -50,9 +50,10 @@ while True: threading.Thread(target=feed, args=(s.accept()[0],), daemon=True).st
 	  cli edge create service-policy rtp-bind Bind --service-roles @rtp-udp,@rtp-bulk --identity-roles @zt-client &&
 	  cli edge create service-policy rtp-dial Dial --service-roles @rtp-udp,@rtp-bulk --identity-roles @zt-host
 	} > "$D/cli.out" 2>&1 || { notok "rtp: create the rtp-udp/rtp-bulk services"; diag < "$D/cli.out"; return; }
+	mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	cat > "$D/sipovld.conf" <<CONF
 { "identities": ["$ID/zt-client.json"], "control_socket": "$D/sipovld.sock", "log_level": "notice",
-  "service_poll_s": 1 }
+  "service_poll_s": 1, "metrics_listen": "127.0.0.1:$mport" }
 CONF
 	bg "$D/sipovld.log" "$sd" --no-kernel -c "$D/sipovld.conf"
 	pid=$BGPID
@@ -83,6 +84,7 @@ CONF
 		--timeout-ms 30000 > "$D/load.out" 2>&1
 	b1=$(rtp_sd | jq -r '.counters.bytes_to_ziti')
 	rtp_sd > "$D/status.json"
+	curl -sf --max-time 10 "http://127.0.0.1:$mport/metrics" > "$D/metrics.txt"
 	kill -0 "$bulk_pid" 2>/dev/null
 	rc=$?
 	kill "$bulk_pid" "$src_pid" 2>/dev/null
@@ -108,6 +110,66 @@ CONF
 	else
 		notok "rtp: sipovld status has no datagrams_dropped_late counter"
 	fi
+	# the bulk transfer's stream data waits for the router's read confirmation once 512 KiB of
+	# it are unconfirmed (zt_sched.c): the metrics count those holds, their time and the
+	# read-position probes sent again, as counters of the router channel
+	if out=$(/usr/bin/python3 - "$D/metrics.txt" 2>&1 <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+bad, got = [], {}
+for n in ("sipovld_router_stream_held_back", "sipovld_router_stream_held_back_seconds",
+          "sipovld_router_read_probe_retries"):
+    f = fams.get(n)
+    if not f or f.type != "counter" or not f.samples:
+        bad.append("no counter " + n)
+        continue
+    for s in f.samples:
+        if s.name != n + "_total" or set(s.labels) != {"identity", "router"}:
+            bad.append("sample %s %s" % (s.name, s.labels))
+    got[n] = sum(s.value for s in f.samples)
+print(", ".join("%s_total %g" % kv for kv in got.items()) + ("; " + "; ".join(bad) if bad else ""))
+ok = not bad and got["sipovld_router_stream_held_back"] >= 1 and got["sipovld_router_stream_held_back_seconds"] > 0
+sys.exit(0 if ok else 1)
+PY
+	); then
+		ok "rtp: metrics count the bulk stream held back for the router's read confirmation: $out"
+	else
+		notok "rtp: metrics of the stream held back for the router: $out"
+	fi
+	# system calls per datagram from the router: the channel's read(2) that empties the socket
+	# ends its read loop (before, every wakeup read again for an EAGAIN: one system call per
+	# datagram). strace on sipovld while 100 paced datagrams are echoed (the bulk has ended).
+	if command -v strace > /dev/null; then
+		strace -f -yy -qq -e trace=read -o "$D/strace.log" -p "$pid" 2> "$D/strace.err" &
+		local st=$! reads eagain
+		# attached once sipovld has a tracer (seconds on a loaded host)
+		for _ in $(seq 1 100); do
+			[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$pid/status" 2> /dev/null)" -gt 0 ] 2> /dev/null && break
+			kill -0 "$st" 2> /dev/null || break
+			sleep 0.1
+		done
+	fi
+	if ! command -v strace > /dev/null; then
+		skip "rtp: reads per datagram" "no strace"
+	elif ! kill -0 "$st" 2> /dev/null; then
+		skip "rtp: reads per datagram" "strace cannot attach to sipovld: $(head -c 200 "$D/strace.err")"
+	else
+		"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --count 100 --size 172 --pace-ms 20 \
+			--timeout-ms 30000 > "$D/strace-dial.out" 2>&1
+		kill -INT "$st"
+		wait "$st" 2> /dev/null
+		# reads of TCP sockets but the controller's: the channel to whichever router it uses
+		grep '<TCP:' "$D/strace.log" | grep -v ":${ZN_CTRL_ADDR##*:}]>" > "$D/strace.chan"
+		reads=$(grep -c . "$D/strace.chan")
+		eagain=$(grep -c "= -1 EAGAIN" "$D/strace.chan")
+		if [ "$reads" -ge 50 ] && [ "$eagain" -le 10 ]; then
+			ok "rtp: 100 datagrams from the router: $reads reads of its channel, $eagain of them EAGAIN"
+		else
+			notok "rtp: 100 datagrams from the router: $reads reads of its channel, $eagain of them EAGAIN (at most 10)"
+			tail -n 3 "$D/strace-dial.out" "$D/strace.err" | diag
+		fi
+	fi
 	kill -TERM "$pid"
 	wait "$pid"
 	{ cli edge delete service-policy rtp-bind; cli edge delete service-policy rtp-dial
@@ -132,6 +194,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	echo "TAP version 13"
 	ok() { n=$((n + 1)); echo "ok $n - $*"; }
 	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 	diag() { sed 's/^/# /'; }
 	bg() { local log=$1; shift; "$@" > "$log" 2>&1 & BGPID=$!; PIDS+=("$BGPID"); }
 	cleanup() {

@@ -103,7 +103,8 @@ static void send_probe(struct zt_chan *ch, unsigned timeout_ms, bool silent)
 static bool healthy_other(const struct zt_chan *ch)
 {
 	for (const struct zt_chan *o = ch->ctx->chans; o; o = o->next)
-		if (o != ch && o->state == ZT_CH_UP && !o->suspect)
+		if (o != ch && o->state == ZT_CH_UP && !o->suspect && !o->retired &&
+		    !(o->url && ch->url && !strcmp(o->url, ch->url))) /* a replaced session's: the same router */
 			return true;
 	return false;
 }

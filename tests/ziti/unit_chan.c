@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "daemon/ziti/zt_internal.h"
 
@@ -285,6 +288,50 @@ static void test_probe_lone_router(void)
 	chan_fini(&ctx, &ch, NULL);
 }
 
+static unsigned uto_of(int fd)
+{
+	unsigned v = 0;
+	socklen_t l = sizeof(v);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &l) ? 0 : v;
+}
+
+/*
+ * A sole router kept past its probe's deadline is kept lone_timeout_ms: the socket's
+ * TCP_USER_TIMEOUT must not end it sooner (daemon-ha.sh: the router silent 10.9 s during an
+ * election; the channel ended "Connection timed out" at tcp_user_timeout_ms, 5 s, with the
+ * call's media flow), and is back to tcp_user_timeout_ms once the router answers.
+ */
+static void test_probe_lone_uto(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	unsigned u = 400;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &u, sizeof(u))) {
+		check(0, "probes: a TCP socket for TCP_USER_TIMEOUT");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	chan_init(&ctx, &ch, NULL);
+	silent_probe(&ctx, &ch);
+	ch.fd = fd;
+	ctx.o.lone_timeout_ms = 20000;
+	usleep(150 * 1000);
+	zt_chan_latency_tick(&ch);
+	check(ch.state == ZT_CH_UP && ch.lone_wait && uto_of(fd) >= 20000,
+	      "probes: the only router kept past its deadline: TCP_USER_TIMEOUT raised to lone_timeout_ms "
+	      "(%u ms, want >= 20000; lone %d)", uto_of(fd), ch.lone_wait);
+	answer(&ch, ch.latency_seq);
+	check(!ch.lone_wait && uto_of(fd) == 400,
+	      "probes: the router answered: TCP_USER_TIMEOUT back to tcp_user_timeout_ms (%u ms, want 400)", uto_of(fd));
+	ch.fd = -1;
+	close(fd);
+	chan_fini(&ctx, &ch, NULL);
+}
+
 /*
  * A router answers Latency probes one at a time: one it reads while the answer to another is
  * still to be sent is skipped, never answered (openziti/channel v4, latency.LatencyHandler: a
@@ -439,6 +486,7 @@ void test_chan_probes(void)
 	test_probe_pile_up();
 	test_probe_skipped();
 	test_probe_lone_router();
+	test_probe_lone_uto();
 	test_probe_one_at_a_time();
 	test_token_during_hello();
 	test_new_session_keeps_circuits();

@@ -118,6 +118,7 @@ void zt_chan_flush(struct zt_chan *ch)
 /* ---------------- lifecycle ---------------- */
 
 static void chan_connect(struct zt_chan *ch);
+static void chan_free(struct zt_chan *ch, const char *why);
 
 static void run_waiters(struct zt_chan *ch, int err, const char *msg)
 {
@@ -194,6 +195,18 @@ static void backoff_cb(void *arg)
 {
 	struct zt_chan *ch = arg;
 
+	if (ch->retired) { /* failed, or carries nothing any more */
+		struct zt_chan **pp = &ch->ctx->chans;
+
+		zt_log(ch->ctx, 2, "router %s: the replaced API session's channel closed (%u left on it)", ch->name,
+		       ch->nconns);
+		while (*pp && *pp != ch)
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = ch->next;
+		chan_free(ch, "the API session was replaced");
+		return;
+	}
 	ch->state = ZT_CH_IDLE;
 	if (ch->waiters)
 		chan_connect(ch);
@@ -239,9 +252,29 @@ void zt_chan_close(struct zt_chan *ch, const char *why)
  */
 void zt_chan_auth_changed(struct zt_ctx *ctx)
 {
-	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next)
-		if ((ch->state == ZT_CH_UP || ch->state == ZT_CH_HELLO) && ch->auth_gen != ctx->auth_gen)
-			chan_fail(ch, "API session replaced, reconnecting with the new one");
+	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next) {
+		if (ch->retired || (ch->state != ZT_CH_UP && ch->state != ZT_CH_HELLO) || ch->auth_gen == ctx->auth_gen)
+			continue;
+		/*
+		 * OIDC: the old session's token stays good at the router for the circuits already
+		 * on the channel (a v1.6.5 router closes a channel when its API session is revoked,
+		 * not when its token expires), so a login from scratch (a refresh token spent by a
+		 * refresh whose answer was lost) must not cut the calls on it: make before break.
+		 */
+		if (ctx->bearer && ch->state == ZT_CH_UP && ch->nconns) {
+			ch->retired = true;
+			zt_log(ctx, 1, "router %s: API session replaced: the channel keeps its %u circuit(s) and "
+			       "terminator(s), new ones go to a new channel", ch->name, ch->nconns);
+			continue;
+		}
+		chan_fail(ch, "API session replaced, reconnecting with the new one");
+	}
+}
+
+void zt_chan_retired_check(struct zt_chan *ch)
+{
+	if (ch->retired && !ch->nconns)
+		zt_timer_start(ch->ctx->loop, &ch->backoff_timer, 0); /* backoff_cb frees it */
 }
 
 /* OIDC: a router refused the refreshed token: reconnect with it (its hello carries it) */
@@ -283,6 +316,8 @@ static void send_token(struct zt_chan *ch)
 void zt_chan_token_refreshed(struct zt_ctx *ctx)
 {
 	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next) {
+		if (ch->retired) /* another API session's: the router would refuse the token */
+			continue;
 		if (ch->state == ZT_CH_HELLO)
 			ch->token_stale = true;
 		else if (ch->state == ZT_CH_UP)
@@ -691,7 +726,7 @@ void zt_chan_unwant(struct zt_chan *ch, void *arg)
 struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *name)
 {
 	for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next)
-		if (!strcmp(ch->url, url))
+		if (!ch->retired && !strcmp(ch->url, url))
 			return ch;
 	struct zt_chan *ch = calloc(1, sizeof(*ch));
 	char *scheme = NULL, *path = NULL;
@@ -729,25 +764,32 @@ void zt_chan_free_all(struct zt_ctx *ctx)
 		struct zt_chan *ch = ctx->chans;
 
 		ctx->chans = ch->next;
-		/* best effort: flush pending bytes (StateClosed / Unbind) without blocking */
-		if (ch->state == ZT_CH_UP && (zt_buf_used(&ch->out) || zt_buf_used(&ch->bulk) || ch->dgq))
-			chan_write(ch);
-		zt_ctx_cancel_auth_wait(ctx, ch);
-		teardown(ch);
-		zt_timer_stop(ctx->loop, &ch->backoff_timer);
-		drop_map(ch, "context closed");
-		struct zt_waiter *w = ch->waiters;
-
-		while (w) {
-			struct zt_waiter *n = w->next;
-
-			free(w);
-			w = n;
-		}
-		free(ch->url);
-		free(ch->host);
-		free(ch->port);
-		free(ch->name);
-		free(ch);
+		chan_free(ch, "context closed");
 	}
+}
+
+/* ch is unlinked from ctx->chans */
+static void chan_free(struct zt_chan *ch, const char *why)
+{
+	struct zt_ctx *ctx = ch->ctx;
+	struct zt_waiter *w = ch->waiters;
+
+	/* best effort: flush pending bytes (StateClosed / Unbind) without blocking */
+	if (ch->state == ZT_CH_UP && (zt_buf_used(&ch->out) || zt_buf_used(&ch->bulk) || ch->dgq))
+		chan_write(ch);
+	zt_ctx_cancel_auth_wait(ctx, ch);
+	teardown(ch);
+	zt_timer_stop(ctx->loop, &ch->backoff_timer);
+	drop_map(ch, why);
+	while (w) {
+		struct zt_waiter *n = w->next;
+
+		free(w);
+		w = n;
+	}
+	free(ch->url);
+	free(ch->host);
+	free(ch->port);
+	free(ch->name);
+	free(ch);
 }

@@ -287,8 +287,9 @@ static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *to
 		 * (UpdateToken), so established circuits stay; channels still in their hello
 		 * reconnect with it. A login from scratch (after a refused refresh, a failover) is a
 		 * new API session, whose token a v1.6.5 router refuses on a channel of the old one
-		 * ("bearer token api session ids did not match"): those channels reconnect at once
-		 * below, as after a legacy re-authentication, instead of after that refusal.
+		 * ("bearer token api session ids did not match"): zt_chan_auth_changed below
+		 * retires those that carry circuits (they keep them; new work gets new channels)
+		 * and reconnects the others at once, instead of after that refusal.
 		 */
 		zt_chan_token_refreshed(ctx);
 		for (struct zt_chan *ch = ctx->chans; ch; ch = ch->next)

@@ -62,6 +62,7 @@ void zt_chan_map_del(struct zt_chan *ch, uint32_t id)
 			*pp = n->next;
 			free(n);
 			ch->nconns--;
+			zt_chan_retired_check(ch);
 			return;
 		}
 }

@@ -5,14 +5,39 @@
  */
 #include "zt_internal.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static unsigned opt_or(unsigned v, unsigned dflt)
 {
 	return v ? v : dflt;
+}
+
+/*
+ * The channel socket's TCP_USER_TIMEOUT: tcp_user_timeout_ms normally; while a sole router is
+ * kept (keep_alone) lone_timeout_ms, or the kernel would end the connection after 5 s of
+ * unacknowledged data before that bound (seen: a TCG guest's router, starved while its
+ * controllers elected a leader, silent 10.9 s; the channel ended "Connection timed out" at 5 s
+ * and the call's media flow with it). Nothing is gained by closing sooner: there is no other
+ * router to go to, and a router host that restarted answers with a reset.
+ */
+static void set_uto(struct zt_chan *ch, unsigned ms)
+{
+	if (ch->fd >= 0 && setsockopt(ch->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)))
+		zt_log(ch->ctx, 2, "router %s: TCP_USER_TIMEOUT %u ms: %s", ch->name, ms, strerror(errno));
+}
+
+static void lone_end(struct zt_chan *ch)
+{
+	if (ch->lone_wait)
+		set_uto(ch, opt_or(ch->ctx->o.tcp_user_timeout_ms, 5000));
+	ch->lone_wait = false;
 }
 
 void zt_chan_rtt_sample(struct zt_chan *ch, uint64_t ms)
@@ -59,7 +84,8 @@ void zt_chan_probe_answered(struct zt_chan *ch, int32_t seq)
 		if (ch->lone_wait)
 			zt_log(ch->ctx, 1, "router %s: answered after %llu ms", ch->name,
 			       (unsigned long long)(now - ch->latency_sent_ms));
-		ch->probe_silent = ch->suspect = ch->lone_wait = false;
+		lone_end(ch);
+		ch->probe_silent = ch->suspect = false;
 		ch->probe_ok_ms = now;
 		if (ch->latency_seq == seq) {
 			zt_chan_rtt_sample(ch, now - ch->latency_sent_ms);
@@ -92,7 +118,8 @@ static void send_probe(struct zt_chan *ch, unsigned timeout_ms, bool silent)
 		return;
 	ch->latency_outstanding = true;
 	ch->probe_silent = silent;
-	ch->suspect = ch->lone_wait = false;
+	lone_end(ch);
+	ch->suspect = false;
 	ch->latency_seq = seq;
 	ch->probe_wait_ms = timeout_ms;
 	ch->probe_deadline_ms = ch->latency_sent_ms + timeout_ms;
@@ -103,7 +130,8 @@ static void send_probe(struct zt_chan *ch, unsigned timeout_ms, bool silent)
 static bool healthy_other(const struct zt_chan *ch)
 {
 	for (const struct zt_chan *o = ch->ctx->chans; o; o = o->next)
-		if (o != ch && o->state == ZT_CH_UP && !o->suspect)
+		if (o != ch && o->state == ZT_CH_UP && !o->suspect && !o->retired &&
+		    !(o->url && ch->url && !strcmp(o->url, ch->url))) /* a replaced session's: the same router */
 			return true;
 	return false;
 }
@@ -158,10 +186,12 @@ static bool keep_alone(struct zt_chan *ch, uint64_t now)
 
 	if (bound < opt_or(o->probe_timeout_ms, 1000) || healthy_other(ch) || now - ch->latency_sent_ms >= bound)
 		return false;
-	if (!ch->lone_wait)
+	if (!ch->lone_wait) {
 		zt_log(ch->ctx, 1, "router %s: latency probe unanswered for %llu ms; no other router to move to: "
 		       "keeping its circuits (closed if still unanswered after %u ms)", ch->name,
 		       (unsigned long long)(now - ch->latency_sent_ms), bound);
+		set_uto(ch, bound);
+	}
 	/* kept for its circuits, but new dials go to the session's other routers (zt_router.c) */
 	ch->lone_wait = ch->suspect = true;
 	return true;

@@ -272,6 +272,13 @@ struct zt_chan {
 	int32_t latency_seq;      /* the outstanding liveness probe */
 	bool latency_outstanding;
 	bool token_stale;         /* OIDC: the token was refreshed after the hello carried it */
+	/*
+	 * OIDC: a login from scratch replaced the API session of its hello (a router refuses the
+	 * new session's token on it): it keeps its circuits and terminators, takes nothing new
+	 * (zt_chan_get passes over it), gets no token updates, and is closed once it carries
+	 * nothing. Make before break: new work goes to a new channel to the same router.
+	 */
+	bool retired;
 	/* health (zt_health.c): the latency timer ticks every ZT_CHAN_TICK_MS while UP */
 	uint64_t probe_deadline_ms, probe_ok_ms, last_rx_ms, last_tx_ms, hello_sent_ms;
 	unsigned probe_wait_ms; /* the outstanding probe's timeout */
@@ -298,8 +305,13 @@ void zt_chan_unwant(struct zt_chan *ch, void *arg);
 struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *name);
 void zt_chan_free_all(struct zt_ctx *ctx);
 void zt_chan_close(struct zt_chan *ch, const char *why); /* drop connection, fail conns */
-/* After a re-authentication: drop channels whose hello carried an older API session token. */
+/*
+ * After a re-authentication: channels whose hello carried an older API session token are
+ * dropped (legacy: that session is gone), or with OIDC retired while they carry circuits.
+ */
 void zt_chan_auth_changed(struct zt_ctx *ctx);
+/* a retired channel's last conn/listener left it (zt_chan_map_del): close it soon */
+void zt_chan_retired_check(struct zt_chan *ch);
 /* OIDC: the access token was refreshed: send it to every connected router (UpdateToken). */
 void zt_chan_token_refreshed(struct zt_ctx *ctx);
 int32_t zt_chan_next_seq(struct zt_chan *ch);

@@ -13,11 +13,18 @@
  *     router skips (it answers the first); the stream then waits for the re-probe timer.
  *   - token: an OIDC token refreshed while a channel waits for its hello's answer reaches that
  *     router too (the hello carried the old one).
+ *   - new API session: an OIDC login from scratch (a refresh answer lost: its refresh token is
+ *     spent) keeps the circuits on the channels of the old session (make before break): new
+ *     work gets a new channel to the router, the old one gets no token update (the router
+ *     would refuse it, "api session ids did not match") and closes once it carries nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "daemon/ziti/zt_internal.h"
 
@@ -281,6 +288,50 @@ static void test_probe_lone_router(void)
 	chan_fini(&ctx, &ch, NULL);
 }
 
+static unsigned uto_of(int fd)
+{
+	unsigned v = 0;
+	socklen_t l = sizeof(v);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &l) ? 0 : v;
+}
+
+/*
+ * A sole router kept past its probe's deadline is kept lone_timeout_ms: the socket's
+ * TCP_USER_TIMEOUT must not end it sooner (daemon-ha.sh: the router silent 10.9 s during an
+ * election; the channel ended "Connection timed out" at tcp_user_timeout_ms, 5 s, with the
+ * call's media flow), and is back to tcp_user_timeout_ms once the router answers.
+ */
+static void test_probe_lone_uto(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	unsigned u = 400;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &u, sizeof(u))) {
+		check(0, "probes: a TCP socket for TCP_USER_TIMEOUT");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	chan_init(&ctx, &ch, NULL);
+	silent_probe(&ctx, &ch);
+	ch.fd = fd;
+	ctx.o.lone_timeout_ms = 20000;
+	usleep(150 * 1000);
+	zt_chan_latency_tick(&ch);
+	check(ch.state == ZT_CH_UP && ch.lone_wait && uto_of(fd) >= 20000,
+	      "probes: the only router kept past its deadline: TCP_USER_TIMEOUT raised to lone_timeout_ms "
+	      "(%u ms, want >= 20000; lone %d)", uto_of(fd), ch.lone_wait);
+	answer(&ch, ch.latency_seq);
+	check(!ch.lone_wait && uto_of(fd) == 400,
+	      "probes: the router answered: TCP_USER_TIMEOUT back to tcp_user_timeout_ms (%u ms, want 400)", uto_of(fd));
+	ch.fd = -1;
+	close(fd);
+	chan_fini(&ctx, &ch, NULL);
+}
+
 /*
  * A router answers Latency probes one at a time: one it reads while the answer to another is
  * still to be sent is skipped, never answered (openziti/channel v4, latency.LatencyHandler: a
@@ -364,11 +415,79 @@ static void test_token_during_hello(void)
 	chan_fini(&ctx, &ch, NULL);
 }
 
+static void test_new_session_keeps_circuits(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan *ch, *fresh;
+	struct zt_conn c = { 0 };
+	struct chan_out o = { 0 };
+	bool gone = true;
+	int tag = -1;
+
+	ctx.loop = zt_loop_new();
+	ctx.o.log_level = -1;
+	ch = zt_chan_get(&ctx, "tls://r1.test:3022", "r1");
+	if (!ch) {
+		check(0, "new API session: a channel");
+		zt_loop_free(ctx.loop);
+		return;
+	}
+	ch->state = ZT_CH_UP;
+	ch->in_dispatch = true;
+	c.ctx = &ctx;
+	c.ch = ch;
+	c.id = 7;
+	c.state = ZT_C_UP;
+	zt_timer_init(&c.timer, NULL, NULL);
+	zt_chan_map_add(ch, c.id, &c, 0);
+	ctx.bearer = true;
+	ctx.api_token = strdup("session-1-token");
+	ctx.auth_gen = ch->auth_gen = 1;
+	/* the refresh answer was lost, sipovld logged in from scratch: a new API session */
+	ctx.auth_gen = 2;
+	free(ctx.api_token);
+	ctx.api_token = strdup("session-2-token");
+	zt_chan_auth_changed(&ctx);
+	check(ch->state == ZT_CH_UP && c.state == ZT_C_UP && c.ch == ch && zt_chan_map_get(ch, c.id, &tag) == &c,
+	      "new API session: the circuit on the old session's channel goes on (channel state %d, want UP %d; "
+	      "conn state %d, want UP %d: %s)", ch->state, ZT_CH_UP, c.state, ZT_C_UP,
+	      ch->last_err[0] ? ch->last_err : "no error");
+	zt_chan_token_refreshed(&ctx);
+	if (ch->state == ZT_CH_UP)
+		chan_take(ch, &o);
+	check(o.updates == 0, "new API session: the old session's channel gets no token update (%u sent)", o.updates);
+	fresh = zt_chan_get(&ctx, "tls://r1.test:3022", "r1");
+	check(fresh && fresh != ch, "new API session: new work goes to a new channel to the same router");
+	/* the call ends: the old channel carries nothing and is closed, the new one stays */
+	if (ch->state == ZT_CH_UP) {
+		zt_chan_map_del(ch, c.id);
+		c.ch = NULL;
+		check(zt_timer_armed(&ch->backoff_timer), "new API session: the old channel, empty, is closed soon");
+		if (zt_timer_armed(&ch->backoff_timer)) {
+			zt_timer_stop(ctx.loop, &ch->backoff_timer);
+			ch->backoff_timer.cb(ch->backoff_timer.arg);
+		}
+		gone = true;
+		for (struct zt_chan *x = ctx.chans; x; x = x->next)
+			if (x == ch)
+				gone = false;
+		check(gone && ctx.chans == fresh && !fresh->next,
+		      "new API session: the empty old channel is freed, the new one is kept");
+	}
+	if (!gone)
+		ch->in_dispatch = false;
+	zt_chan_free_all(&ctx);
+	free(ctx.api_token);
+	zt_loop_free(ctx.loop);
+}
+
 void test_chan_probes(void)
 {
 	test_probe_pile_up();
 	test_probe_skipped();
 	test_probe_lone_router();
+	test_probe_lone_uto();
 	test_probe_one_at_a_time();
 	test_token_during_hello();
+	test_new_session_keeps_circuits();
 }

@@ -31,6 +31,7 @@ PEER=$BIN/selftests/peer
 PY=$(dirname "$0")/pktfuzz.py
 GSO_PY=$(dirname "$0")/pktfuzz_gso.py
 LOCAL_PY=$(dirname "$0")/pktfuzz_local.py
+STATS_PY=$(dirname "$0")/pktfuzz_stats.py
 [ -x "$CTL" ] && [ -x "$PEER" ] || bail_out "build first: $CTL $PEER"
 SECONDS_FUZZ=${SIPOVL_PKTFUZZ_SECONDS:-30}
 ROUNDS=${SIPOVL_CHURN_ROUNDS:-5}
@@ -88,6 +89,37 @@ start() {
 	busywait 60000 grep -q ready "$TMP/$name.out" >/dev/null ||
 		bail_out "$name did not start: $(cat "$TMP/$name.err")"
 }
+# snap NAME: each namespace's drop counters (pktfuzz_stats.py).
+snap() {
+	local ns
+	for ns in "$SND" "$GW" "$SINK"; do
+		ip netns exec "$ns" python3 "$STATS_PY" snap "$TMP/$1.$ns.json"
+	done
+}
+# drops FROM TO [FILE]: the counters that changed, per namespace (all of
+# them appended to FILE for the check).
+drops() {
+	local ns
+	for ns in "$SND" "$GW" "$SINK"; do
+		diag "drops $1..$2 in ${ns%%-*}: $(python3 "$STATS_PY" diff "$TMP/$1.$ns.json" "$TMP/$2.$ns.json" ${3:+"$3"})"
+	done
+}
+trace_on() {
+	[ "${SIPOVL_PKTFUZZ_TRACE:-0}" = 1 ] || return 0
+	T=/sys/kernel/tracing
+	[ -e $T/trace ] || mount -t tracefs nodev $T 2>/dev/null || T=/sys/kernel/debug/tracing
+	echo 16384 >$T/buffer_size_kb
+	echo >$T/trace
+	echo 1 >$T/events/skb/kfree_skb/enable
+}
+trace_off() {
+	[ "${SIPOVL_PKTFUZZ_TRACE:-0}" = 1 ] || return 0
+	echo 0 >$T/events/skb/kfree_skb/enable
+	diag "kfree_skb by reason and location: $(sed -n 's/.*location=\([^ ]*\).*reason: \(.*\)/\2@\1/p' $T/trace | sort | uniq -c | sort -rn | head -40 | tr -s ' \n' ' ')"
+	diag "trace lines $(wc -l <$T/trace); lost: $(grep -h -i 'entries-in-buffer\|overrun' $T/per_cpu/cpu*/stats 2>/dev/null | tr -s ' \n' ' ')"
+}
+snap before
+trace_on
 start "$GW" daemon python3 "$PY" daemon --log "$TMP/daemon.log" --seed "$SEED"
 DPID=$PID
 start "$SINK" sink python3 "$PY" sink --log "$TMP/sink.log"
@@ -159,6 +191,7 @@ diag "offload settings switched $(cat "$TMP/offloads.n" 2>/dev/null || echo 0) t
 sed -n 's/^/# /p' "$TMP/gso.err" "$TMP/local.err" | head -10
 # Stragglers (a steered datagram may sit in a queue for a moment).
 sleep 1
+snap atkill
 kill -TERM "$DPID" "$SPID"
 rc=0
 wait "$DPID" || rc=$?
@@ -169,10 +202,15 @@ else
 	not_ok "the table was replaced all along without an error (daemon exit $rc)" "$(tail -5 "$TMP/daemon.err")"
 fi
 wait "$SPID" 2>/dev/null || true
+trace_off
+snap after
+drops before atkill
+drops atkill after
+drops before after "$TMP/drops" >/dev/null
 rc=0
 out=$(python3 "$PY" check --expected "$TMP/expected" --expected "$TMP/expected.gso" \
 	--expected "$TMP/expected.local" --expected "$TMP/expected.local.user" \
-	"$TMP/daemon.log" "$TMP/sink.log" "$TMP/expected.replies") || rc=$?
+	--drops "$TMP/drops" "$TMP/daemon.log" "$TMP/sink.log" "$TMP/expected.replies") || rc=$?
 echo "$out"
 if [ $rc = 0 ]; then
 	ok "reference packets: each one that arrived was steered or not as the table says"

@@ -150,19 +150,27 @@ class Gateway:
         deadline = time.monotonic() + timeout
         while got < want and time.monotonic() < deadline:
             r, _, _ = select.select(socks, [], [], 0.5)
-            for s in r:
-                while True:
-                    try:
-                        data = s.recv(64)
-                    except BlockingIOError:
-                        break
-                    t, i, _ = data.decode().split(":")
-                    if t != tag:
-                        continue
-                    got += 1
-                    seen.setdefault(int(i), set()).add(socks.index(s))
+            got += drain(r, socks, tag, seen)
         p.wait()
         return seen, want - got
+
+
+def drain(ready, socks, tag, seen):
+    """Read what waits on the sockets in ready; count the datagrams of round tag
+    into seen ({flow: set(index in socks)}) and return how many there were."""
+    n = 0
+    for s in ready:
+        while True:
+            try:
+                data = s.recv(64)
+            except BlockingIOError:
+                break
+            t, i, _ = data.decode().split(":")
+            if t != tag:
+                continue
+            n += 1
+            seen.setdefault(int(i), set()).add(socks.index(s))
+    return n
 
 
 def spread(seen, n):
@@ -285,17 +293,7 @@ def churn(gw, socks, n=100, dgrams=8, every=0.03):
             ops += 1
             t_op = time.monotonic() + every
         r, _, _ = select.select(group, [], [], every)
-        for s in r:
-            while True:
-                try:
-                    data = s.recv(64)
-                except BlockingIOError:
-                    break
-                t, i, _ = data.decode().split(":")
-                if t != tag:
-                    continue
-                got += 1
-                seen.setdefault(int(i), set()).add(group.index(s))
+        got += drain(r, group, tag, seen)
     p.wait()
     if joined:
         gw.leave(extra)

@@ -492,36 +492,12 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	B=${O:-$TOP/build}
 	SAN=${SAN:-$B/san/zt-tool}
 	SD=${SD:-$B/san/sipovld}
-	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
-	ID=$NET
-	# shellcheck disable=SC1091
-	. "$NET/env"
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
-	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
-	W=$(mktemp -d /tmp/zt-auth.XXXXXX)
-	PIDS=()
-	n=0; failed=0
-	echo "TAP version 13"
-	ok() { n=$((n + 1)); echo "ok $n - $*"; }
-	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-	diag() { sed 's/^/# /'; }
-	check() { local d=$1; shift; if "$@" > "$W/last.out" 2>&1; then ok "$d"; else notok "$d"; tail -5 "$W/last.out" | diag; fi; }
-	now_ms() { date +%s%3N; }
-	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
-	cleanup() {
-		local p
-		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
-	}
-	trap cleanup EXIT
-	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
-	python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT" > "$W/echo.log" 2>&1 &
-	PIDS+=("$!")
-	SAN=${SAN:-$B/san/zt-tool}
+	# shellcheck source=tests/ziti/lib.sh
+	. "$TOP/tests/ziti/lib.sh"
+	zt_standalone zt-auth "${1:-}"
+	bg "$W/echo.log" python3 "$ECHO" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
 	srcmap_tests
 	posture_tests
 	pool_tests
-	echo "1..$n"
-	[ $failed -eq 0 ] && exit 0 || exit 1
+	zt_plan
 fi

@@ -232,45 +232,13 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	B=${O:-$TOP/build}
 	SAN=$B/san/zt-tool
 	FAST=$B/zt-tool
-	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
-	ID=$NET
-	# shellcheck disable=SC1091
-	. "$NET/env"
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
-	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
-	W=$(mktemp -d /tmp/zt-dns.XXXXXX)
-	PIDS=()
-	n=0; failed=0
-	echo "TAP version 13"
-	ok() { n=$((n + 1)); echo "ok $n - $*"; }
-	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-	diag() { sed 's/^/# /'; }
-	now_ms() { date +%s%3N; }
-	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
-	bg() { local log=$1; shift; "$@" > "$log" 2>&1 & BGPID=$!; PIDS+=("$BGPID"); }
-	wait_file() { local _; for _ in $(seq 1 "$2"); do [ -s "$1" ] && return 0; sleep 0.25; done; return 1; }
-	first_ok_after() { awk -v t="$2" '$1=="ok" && $2>t {print $2-t; exit}' "$1"; }
-	wait_ok_after() {
-		local r
-		for _ in $(seq 1 $(( $3 / 250 + 8 ))); do
-			r=$(first_ok_after "$1" "$2"); [ -n "$r" ] && { echo "$r"; return 0; }
-			sleep 0.25
-		done
-		return 1
-	}
-	cleanup() {
-		local p
-		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
-	}
-	trap cleanup EXIT
-	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
+	# shellcheck source=tests/ziti/lib.sh
+	. "$TOP/tests/ziti/lib.sh"
+	zt_standalone zt-dns "${1:-}"
 	# what run.sh runs for these tests: an echo host for zt-e2e and zt-udp-e2e, the echo server
-	bg "$W/echo.log" python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
+	bg "$W/echo.log" python3 "$ECHO" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
 	bg "$W/host.log" "$SAN" host -i "$ID/zt-host.json" -s zt-e2e,zt-udp-e2e:udp --ready-file "$W/host.ready"
 	wait_file "$W/host.ready" 120 || { echo "Bail out! host not ready"; tail "$W/host.log"; exit 1; }
 	dns_tests
-	echo "1..$n"
-	[ $failed -eq 0 ] && exit 0 || exit 1
+	zt_plan
 fi

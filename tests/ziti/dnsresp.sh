@@ -202,30 +202,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	cd "$(dirname "$0")/../.." || exit 1
 	TOP=$PWD
 	B=${O:-$TOP/build}
-	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
-	ID=$NET
-	# shellcheck disable=SC1091
-	. "$NET/env"
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
-	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
-	W=$(mktemp -d /tmp/zt-dnsresp.XXXXXX)
-	PIDS=()
-	n=0; failed=0
-	echo "TAP version 13"
-	ok() { n=$((n + 1)); echo "ok $n - $*"; }
-	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-	diag() { sed 's/^/# /'; }
-	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
-	bg() { local log=$1; shift; "$@" > "$log" 2>&1 & BGPID=$!; PIDS+=("$BGPID"); }
-	cleanup() {
-		local p
-		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
-	}
-	trap cleanup EXIT
-	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
+	# shellcheck source=tests/ziti/lib.sh
+	. "$TOP/tests/ziti/lib.sh"
+	zt_standalone zt-dnsresp "${1:-}"
 	dnsresp_tests
-	echo "1..$n"
-	[ $failed -eq 0 ] && exit 0 || exit 1
+	zt_plan
 fi

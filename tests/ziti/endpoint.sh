@@ -259,7 +259,6 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	# shellcheck source=tests/ziti/lib.sh
 	. "$TOP/tests/ziti/lib.sh"
 	zt_standalone zt-endpoint "${1:-}"
-	cli() { "$ZN" cli "$NET" "$@"; }
 	endpoint_tests
 	zt_plan
 fi

@@ -62,7 +62,6 @@ fi
 # shellcheck disable=SC1091
 . "$NET/env"
 ok "three-controller cluster up: $ZN_CTRL_ADDRS, leader ctrl$("$ZN" leader "$NET"), router $ZN_ROUTER_ADDR ($(( $(now_ms) - t0 )) ms, $(basename "$(dirname "$ZITI")"))"
-cli() { "$ZN" cli "$NET" "$@"; }
 ctrl() { set -- "$1" $ZN_CTRL_ADDRS; local a=$(( $1 + 1 )); echo "${!a}"; }
 
 # an identity file like F whose ztAPI is controller N's (ztAPIs: the URLs that follow)

@@ -25,6 +25,19 @@ check() { # desc cmd...   (ok if the command succeeds)
 	if "$@" > "$W/last.out" 2>&1; then ok "$d"; else notok "$d"; tail -15 "$W/last.out" | diag; fi
 }
 now_ms() { date +%s%3N; }
+cli() { "$ZN" cli "$NET" "$@"; }
+# wait_file F N: F exists and is not empty within N quarter seconds
+wait_file() { local _; for _ in $(seq 1 "$2"); do [ -s "$1" ] && return 0; sleep 0.25; done; return 1; }
+# first_ok_after LOG T: ms from T to the first "ok <ms>" line of a probe log after T
+first_ok_after() { awk -v t="$2" '$1=="ok" && $2>t {print $2-t; exit}' "$1"; }
+wait_ok_after() { # log t bound -> prints ms or nothing
+	local r _
+	for _ in $(seq 1 $(( $3 / 250 + 8 ))); do
+		r=$(first_ok_after "$1" "$2"); [ -n "$r" ] && { echo "$r"; return 0; }
+		sleep 0.25
+	done
+	return 1
+}
 san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
 
 # zt_need FILE...: the whole suite is skipped (exit 4) unless every FILE is built
@@ -62,6 +75,7 @@ zt_cleanup() {
 # keeps it), the network left running.
 zt_standalone() {
 	NET=$(cd "${2:?usage: $0 NETDIR}" && pwd)
+	# shellcheck disable=SC2034 # ID: read by the file that sources this one
 	ID=$NET
 	# shellcheck disable=SC1091
 	. "$NET/env"
@@ -71,7 +85,7 @@ zt_standalone() {
 }
 zt_standalone_cleanup() {
 	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
 	if [ -n "${ZT_KEEP:-}" ]; then echo "# work directory kept: $W"; else rm -rf "$W"; fi
 }
 bg() { # logfile cmd...  (background, pid in $BGPID)

@@ -178,34 +178,15 @@ PY
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	[ $# -eq 1 ] || { echo "usage: $0 NETDIR (from tests/ziti/zitinet.sh start NETDIR)" >&2; exit 2; }
 	set -u
 	cd "$(dirname "$0")/../.." || exit 1
 	TOP=$PWD
 	B=${O:-$TOP/build}
 	FAST=$B/zt-tool
-	NET=$(cd "$1" && pwd)
-	ID=$NET
-	# shellcheck disable=SC1091
-	. "$NET/env"
-	W=$(mktemp -d /tmp/zt-rtp.XXXXXX)
-	PIDS=()
-	n=0; failed=0
-	echo "TAP version 13"
-	ok() { n=$((n + 1)); echo "ok $n - $*"; }
-	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-	diag() { sed 's/^/# /'; }
-	bg() { local log=$1; shift; "$@" > "$log" 2>&1 & BGPID=$!; PIDS+=("$BGPID"); }
-	cleanup() {
-		local p
-		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
-	}
-	trap cleanup EXIT
-	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
-	bg "$W/echo.log" python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
+	# shellcheck source=tests/ziti/lib.sh
+	. "$TOP/tests/ziti/lib.sh"
+	zt_standalone zt-rtp "${1:-}"
+	bg "$W/echo.log" python3 "$ECHO" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
 	rtp_tests
-	echo "1..$n"
-	[ $failed -eq 0 ] && exit 0 || exit 1
+	zt_plan
 fi

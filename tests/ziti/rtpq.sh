@@ -177,32 +177,14 @@ PY
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	[ $# -eq 1 ] || { echo "usage: $0 NETDIR (from tests/ziti/zitinet.sh start NETDIR)" >&2; exit 2; }
 	set -u
 	cd "$(dirname "$0")/../.." || exit 1
 	TOP=$PWD
 	B=${O:-$TOP/build}
 	FAST=$B/zt-tool
-	NET=$(cd "$1" && pwd)
-	ID=$NET
-	# shellcheck disable=SC1091
-	. "$NET/env"
-	W=$(mktemp -d /tmp/zt-rtpq.XXXXXX)
-	PIDS=()
-	n=0; failed=0
-	echo "TAP version 13"
-	ok() { n=$((n + 1)); echo "ok $n - $*"; }
-	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-	diag() { sed 's/^/# /'; }
-	bg() { local log=$1; shift; "$@" > "$log" 2>&1 & BGPID=$!; PIDS+=("$BGPID"); }
-	cleanup() {
-		local p
-		for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-		[ -n "${ZT_KEEP:-}" ] && echo "# work directory kept: $W" || rm -rf "$W"
-	}
-	trap cleanup EXIT
-	cli() { "$TOP/tests/ziti/zitinet.sh" cli "$NET" "$@"; }
+	# shellcheck source=tests/ziti/lib.sh
+	. "$TOP/tests/ziti/lib.sh"
+	zt_standalone zt-rtpq "${1:-}"
 	rtpq_tests
-	echo "1..$n"
-	[ $failed -eq 0 ] && exit 0 || exit 1
+	zt_plan
 fi

@@ -74,7 +74,6 @@ fi
 # shellcheck disable=SC1091
 . "$NET/env"
 ok "test network up: quickstart controller $ZN_CTRL_ADDR + router $ZN_ROUTER_ADDR ($(( $(now_ms) - t_net )) ms, $(basename "$(dirname "$ZITI")"))"
-cli() { "$ZN" cli "$NET" "$@"; }
 ID=$NET
 zt_env() { HOME="$NET/home" "$@"; }
 
@@ -110,7 +109,6 @@ kill -STOP "$EXP_PID"
 t_stop=$(now_ms)
 EXP_SESSION=$(cat "$W/expire.session" 2>/dev/null)
 
-wait_file() { local _; for _ in $(seq 1 "$2"); do [ -s "$1" ] && return 0; sleep 0.25; done; return 1; }
 if wait_file "$W/host.ready" 120 && wait_file "$W/sink.ready" 60 && wait_file "$W/addr.ready" 60; then
 	ok "our hosts bound 9 services (terminators established, BindSuccess)"
 else
@@ -319,15 +317,6 @@ PFAULT_PID=$BGPID
 bg "$W/preadd.err" "$SAN" probe -i "$ID/zt-client.json" -s zt-readd -v --poll-ms 1000 --interval-ms 200 \
 	--log "$W/preadd.log" --session-file "$W/preadd.session"
 PREADD_PID=$BGPID
-first_ok_after() { awk -v t="$2" '$1=="ok" && $2>t {print $2-t; exit}' "$1"; }
-wait_ok_after() { # log t bound -> prints ms or nothing
-	local r
-	for _ in $(seq 1 $(( $3 / 250 + 8 ))); do
-		r=$(first_ok_after "$1" "$2"); [ -n "$r" ] && { echo "$r"; return 0; }
-		sleep 0.25
-	done
-	return 1
-}
 sleep 1
 if [ -n "$(wait_ok_after "$W/pfault.log" 0 10000)" ]; then ok "faults: probe dialer working before faults"; else
 	notok "faults: probe dialer working before faults"; tail -5 "$W/pfault.err" | diag; fi

@@ -327,28 +327,11 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	TOP=$PWD
 	B=${O:-$TOP/build}
 	SAN=$B/san/zt-tool
-	ZN=$TOP/tests/ziti/zitinet.sh
-	NET=$(cd "${1:?usage: $0 NETDIR}" && pwd)
-	ID=$NET
-	W=$(mktemp -d /tmp/zt-sk.XXXXXX)
-	PIDS=()
 	p=
-	n=0; failed=0
-	ok() { n=$((n + 1)); echo "ok $n - $*"; }
-	notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-	skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-	diag() { sed 's/^/# /'; }
-	now_ms() { date +%s%3N; }
-	san_clean() { ! grep -q -E "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$1"; }
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
-	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
-	# shellcheck disable=SC1091
-	. "$NET/env"
-	python3 "$TOP/tests/ziti/echo.py" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT" > "$W/echo.log" 2>&1 &
-	PIDS+=("$!")
-	trap 'for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done; [ -n "${ZT_KEEP:-}" ] && echo "# kept $W" || rm -rf "$W"' EXIT
-	echo "TAP version 13"
+	# shellcheck source=tests/ziti/lib.sh
+	. "$TOP/tests/ziti/lib.sh"
+	zt_standalone zt-sk "${1:-}"
+	bg "$W/echo.log" python3 "$ECHO" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
 	soak_tests
-	echo "1..$n"
-	[ $failed -eq 0 ]
+	zt_plan
 fi

@@ -210,6 +210,11 @@ else
 	not_ok "phone A behind ep-gw calls phone 2 at $P2" "sipp exit $rc2: $(tail -3 "$TMP/uac_pa.out" | tr '\n' '|')" \
 		"gw: $(grep voip-gw "$TMP/gw.log" | tail -3 | tr '\n' '|')" "ep2: $(grep voip-gw "$TMP/ep2.log" | tail -3 | tr '\n' '|')"
 fi
+# the demo's view of the calls, while the ended calls are still listed (32 s after their BYE)
+if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
+	calls_ep1=$(SIPOVLD_CTL_SOCK=$TMP/ep1.sock "$CTL" -s calls 2>&1)
+	calls_ep2=$(SIPOVLD_CTL_SOCK=$TMP/ep2.sock "$CTL" -s calls 2>&1)
+fi
 uas_done() { ! kill -0 "$uas" 2>/dev/null; }
 waitfor 30 uas_done || diag "phone 2's UAS still running 30 s after the calls"
 
@@ -246,7 +251,7 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 		echo "pool voip-ips $POOL, served by ep-gw (service ep-pool); each endpoint's address, claimed at start:"
 		for e in 1:E1:ep1:"phone 1" 2:E2:ep2:"phone 2" srv:ES:epsrv:"SIP server"; do
 			IFS=: read -r x ns site who <<<"$e"
-			printf '  ep-%-4s %-11s %-15s on voip0: %-18s kernel intercept of voip: %s prefixes (the pool without it)\n' \
+			printf '  ep-%-4s %-13s %-15s on voip0: %-18s kernel intercept of voip: %s prefixes (the pool without it)\n' \
 				"$x" "($who)" "$(addr "$site")" "$(if_addrs "${!ns}")" "$(kdsts "${!ns}" voip | jq length)"
 		done
 		echo "the pool server's lease file ($(grep -vc '^sipovl-pool' "$TMP/leases") leases):"
@@ -270,8 +275,10 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 		ip netns exec "$E2" "$CTL" stats 2>&1 | sed 's/^/  /'
 	} | sed 's/^/# demo-ep: /'
 	{
-		echo "sipovlctl -s calls at phone 1 (ep-1; the call above, ended, with its media):"
-		SIPOVLD_CTL_SOCK=$TMP/ep1.sock "$CTL" -s calls 2>&1 | sed 's/^/  /'
+		echo "sipovlctl -s calls at phone 1 (ep-1), taken as the calls ended: its call to phone 2, with its media:"
+		sed 's/^/  /' <<<"$calls_ep1"
+		echo "sipovlctl -s calls at phone 2 (ep-2), the callee of both calls, at the same moment:"
+		sed 's/^/  /' <<<"$calls_ep2"
 		echo "the CDR lines in the endpoints' logs:"
 		for site in ep1 ep2 epsrv; do grep -o 'call ended: .*' "$TMP/$site.log" | sed "s/^/  $site: /"; done
 	} | sed 's/^/# demo-ep-calls: /'

@@ -9,7 +9,8 @@
 #                   each, and FUZZ_ROUNDS (100) unload/namespace churn rounds
 #                   (stopping after FUZZ_CHURN_SECONDS, default 40 per round;
 #                   FUZZ_FILE_TIMEOUT per file)
-#   make demo       install what is missing, boot the VM and run the demo
+#   make demo       install what is missing, boot the VM and run the demo (SCENARIO=gateway,
+#                   the default; endpoint: the ip-pool endpoint model; all: both)
 #   make bench      benchmarks (see Documentation/benchmarks.md)
 #   make install    sipovlctl, sipovld, man page, bash completion, systemd unit (DESTDIR=, PREFIX=)
 #   make install-dkms   the module's DKMS source tree in /usr/src/sipovl-<version> (DESTDIR=)
@@ -192,10 +193,12 @@ fuzz:
 		SIPOVL_VM_TIMEOUT=$$(($(FUZZ_FILE_TIMEOUT) * 2 + 3600)) \
 		selftests/vm/run.sh --kernel debug selftests/fuzz/nlfuzz.sh selftests/fuzz/pktfuzz.sh
 
+# make demo SCENARIO=endpoint: the ip-pool endpoint model; SCENARIO=all: both (one VM boot)
+SCENARIO ?= gateway
 demo:
 	@scripts/deps.sh demo
 	@$(MAKE) -s tests
-	@scripts/demo.sh
+	@scripts/demo.sh --scenario $(SCENARIO)
 
 bench:
 	@scripts/deps.sh check

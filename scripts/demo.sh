@@ -2,29 +2,33 @@
 # SPDX-License-Identifier: GPL-2.0
 # `make demo`: a SIP call with RTP across the overlay in the test VM on
 # Debian's 6.1 kernel: two sites, each gateway running sipovl.ko and sipovld,
-# joined by a local Ziti network (daemon/demo/demo.sh prints the report).
+# joined by a local Ziti network (daemon/demo/demo.sh prints the report); --scenario
+# endpoint shows the ip-pool endpoint model instead, --scenario all both (`make demo
+# SCENARIO=endpoint|all`; daemon/demo/demo.sh says what each runs).
 # --module-only instead loads the freshly built sipovl.ko and shows what
 # exists: on the host this re-runs itself inside the VM (selftests/vm/run.sh
 # --exec); the part after "In the VM" is what the guest runs.
 #
-#   scripts/demo.sh [--kernel 6.1|6.12] [--module-only]   (`make demo` builds first)
+#   scripts/demo.sh [--kernel 6.1|6.12] [--scenario gateway|endpoint|all] [--module-only]
+#   (`make demo` builds first)
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 if [ "${SIPOVL_IN_VM:-}" != 1 ]; then
-	kernel=6.1 module_only=0
+	kernel=6.1 module_only=0 scenario=gateway
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
+		--scenario) scenario=${2:?--scenario needs a value}; shift 2 ;;
 		--module-only) module_only=1; shift ;;
-		*) echo "usage: scripts/demo.sh [--kernel 6.1|6.12] [--module-only]" >&2; exit 2 ;;
+		*) echo "usage: scripts/demo.sh [--kernel 6.1|6.12] [--scenario gateway|endpoint|all] [--module-only]" >&2; exit 2 ;;
 		esac
 	done
 	if [ $module_only = 0 ]; then
 		# The main job: a SIP call with RTP across the overlay (sipovld + sipovl.ko
 		# at two sites, a local Ziti network), with a report.
-		exec "$TOP/daemon/demo/demo.sh" --kernel "$kernel"
+		exec "$TOP/daemon/demo/demo.sh" --scenario "$scenario" --kernel "$kernel"
 	fi
 	echo "demo: booting Debian's $("$TOP/scripts/kver.sh" "$kernel") kernel in QEMU (TCG)..."
 	exec "$TOP/selftests/vm/run.sh" --kernel "$kernel" --exec "$TOP/scripts/demo.sh"

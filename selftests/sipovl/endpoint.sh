@@ -15,6 +15,9 @@
 #   PA 10.1.0.2 -- ep-gw (GWA, pool server) -- ZT 10.99.0.1 -- E1 10.99.3.2 (phone 1)
 #                                                            -- E2 10.99.4.2 (phone 2)
 #                                                            -- ES 10.99.5.2 (SIP server)
+#
+# SIPOVL_DAEMON_DEMO=1: print the demo report too (`make demo SCENARIO=endpoint`), as
+# "# demo-ep: " and "# demo-ep-calls: " lines (daemon/demo/demo.sh shows them).
 source "$(dirname "$0")/daemon-lib.sh"
 require_cmd python3
 
@@ -207,6 +210,11 @@ else
 	not_ok "phone A behind ep-gw calls phone 2 at $P2" "sipp exit $rc2: $(tail -3 "$TMP/uac_pa.out" | tr '\n' '|')" \
 		"gw: $(grep voip-gw "$TMP/gw.log" | tail -3 | tr '\n' '|')" "ep2: $(grep voip-gw "$TMP/ep2.log" | tail -3 | tr '\n' '|')"
 fi
+# the demo's view of the calls, while the ended calls are still listed (32 s after their BYE)
+if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
+	calls_ep1=$(SIPOVLD_CTL_SOCK=$TMP/ep1.sock "$CTL" -s calls 2>&1)
+	calls_ep2=$(SIPOVLD_CTL_SOCK=$TMP/ep2.sock "$CTL" -s calls 2>&1)
+fi
 uas_done() { ! kill -0 "$uas" 2>/dev/null; }
 waitfor 30 uas_done || diag "phone 2's UAS still running 30 s after the calls"
 
@@ -237,6 +245,43 @@ if rtp_ok "$pa_out" "$e2_pa" "$echo_pa" "$pa_back"; then
 	ok "RTP both ways between phone A (10.1.0.2, behind ep-gw) and phone 2's $P2 ($e2_pa of $pa_out, back $pa_back of $echo_pa)"
 else
 	not_ok "RTP both ways between phone A and $P2 (> 100 each way and 90 %)" "sent $pa_out, received $e2_pa, echoed $echo_pa, back $pa_back"
+fi
+if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
+	{
+		echo "pool voip-ips $POOL, served by ep-gw (service ep-pool); each endpoint's address, claimed at start:"
+		for e in 1:E1:ep1:"phone 1" 2:E2:ep2:"phone 2" srv:ES:epsrv:"SIP server"; do
+			IFS=: read -r x ns site who <<<"$e"
+			printf '  ep-%-4s %-13s %-15s on voip0: %-18s kernel intercept of voip: %s prefixes (the pool without it)\n' \
+				"$x" "($who)" "$(addr "$site")" "$(if_addrs "${!ns}")" "$(kdsts "${!ns}" voip | jq length)"
+		done
+		echo "the pool server's lease file ($(grep -vc '^sipovl-pool' "$TMP/leases") leases):"
+		grep -v '^sipovl-pool' "$TMP/leases" | sed 's/^/  /'
+		echo "ip_pool at ep-gw: $(st gw | jq -c '.ip_pool | {size, leases, served, refused, lease_file_writes}')"
+		echo "the SIP server (sipreg.py on $PS:5060) saw, in order:"
+		sed 's/^/  /' "$TMP/sipreg.log"
+		echo "calls attempted: 2, completed: $(( (rc1 == 0) + (rc2 == 0) )) (phone 1 $P1 -> server $PS -> phone 2 $P2: sipp exit $rc1;" \
+			"phone A 10.1.0.2 behind ep-gw -> phone 2 $P2 direct: sipp exit $rc2)"
+		echo "the INVITEs phone 2 received (request line, SDP c=): $inv"
+		echo "SIP packets at phone 2 from the server's $PS: $e2_sip_srv, from phone A's 10.1.0.2: $e2_sip_pa"
+		echo "RTP phone 1 -> phone 2: $e1_out sent by $P1, $e2_p1 received by $P2 from $P1 (from any other source: $e2_other)"
+		echo "RTP phone 2 -> phone 1: $echo_p1 echoed by $P2, $e1_back received back at $P1"
+		echo "RTP phone A -> phone 2: $pa_out sent by 10.1.0.2, $e2_pa received by $P2 from 10.1.0.2"
+		echo "RTP phone 2 -> phone A: $echo_pa echoed by $P2, $pa_back received back at 10.1.0.2"
+		for site in ep1 ep2 epsrv; do
+			echo "sipovld $site: endpoint $(st "$site" | jq -c '.endpoint | {state, address, claims, claim_failures}')"
+			echo "  counters $(st "$site" | jq -c '.counters | {dials_ok, dials_failed, hosted_udp, hosted_refused, packets_to_ziti, packets_from_ziti}')"
+		done
+		echo "sipovlctl stats at phone 2 (the callee's kernel):"
+		ip netns exec "$E2" "$CTL" stats 2>&1 | sed 's/^/  /'
+	} | sed 's/^/# demo-ep: /'
+	{
+		echo "sipovlctl -s calls at phone 1 (ep-1), taken as the calls ended: its call to phone 2, with its media:"
+		sed 's/^/  /' <<<"$calls_ep1"
+		echo "sipovlctl -s calls at phone 2 (ep-2), the callee of both calls, at the same moment:"
+		sed 's/^/  /' <<<"$calls_ep2"
+		echo "the CDR lines in the endpoints' logs:"
+		for site in ep1 ep2 epsrv; do grep -o 'call ended: .*' "$TMP/$site.log" | sed "s/^/  $site: /"; done
+	} | sed 's/^/# demo-ep-calls: /'
 fi
 diag "t=$(el)s"
 done_testing

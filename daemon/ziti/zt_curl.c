@@ -59,6 +59,8 @@ struct zt_http {
 	char *what; /* "GET /path" for errors */
 	char *url, *body, *ctype, *authz;
 	bool no_session;
+	char *sent_token;    /* the session token the request carries (NULL: none) */
+	bool resent;         /* sent again once with a newer token (a 401 for a replaced one) */
 	size_t ctrl;         /* the member it went to (ctx->ctrls), SIZE_MAX: a complete URL */
 	char *host, *port;   /* that member's */
 	struct zt_timer fail_timer; /* reports a failure before curl was involved */
@@ -205,6 +207,9 @@ static void req_free(struct zt_http *h)
 	free(h->body);
 	free(h->ctype);
 	free(h->authz);
+	if (h->sent_token)
+		OPENSSL_cleanse(h->sent_token, strlen(h->sent_token));
+	free(h->sent_token);
 	free(h);
 }
 
@@ -284,6 +289,8 @@ static void transfer_error(struct zt_http *h, CURLcode rc, char *buf, size_t len
 	}
 }
 
+static bool resend_stale(struct zt_http *h);
+
 static void check_done(struct zt_curl *c)
 {
 	unsigned gen = c->gen;
@@ -305,6 +312,8 @@ static void check_done(struct zt_curl *c)
 		req_unlink(h);
 		if (rc == CURLE_OK) {
 			curl_easy_getinfo(h->e, CURLINFO_RESPONSE_CODE, &status);
+			if (status == 401 && resend_stale(h))
+				continue;
 			if (!zt_buf_append(&h->in, "", 1)) {
 				h->in.len--;
 				r.status = (int)status;
@@ -362,6 +371,28 @@ done:
 	return out;
 }
 
+/* h's request headers, with the session's current token unless the request goes without it */
+static int build_headers(struct zt_http *h)
+{
+	struct zt_ctx *ctx = h->c->ctx;
+	bool tok = ctx->api_token && !h->no_session && !h->authz;
+
+	curl_slist_free_all(h->hdrs);
+	h->hdrs = NULL;
+	if (h->sent_token)
+		OPENSSL_cleanse(h->sent_token, strlen(h->sent_token));
+	free(h->sent_token);
+	h->sent_token = NULL;
+	if (add_header(&h->hdrs, "%s", "Accept: application/json") ||
+	    (tok && add_header(&h->hdrs, ctx->bearer ? "Authorization: Bearer %s" : "zt-session: %s", ctx->api_token)) ||
+	    (tok && !(h->sent_token = strdup(ctx->api_token))) ||
+	    (h->authz && add_header(&h->hdrs, "Authorization: %s", h->authz)) ||
+	    (h->body && add_header(&h->hdrs, "Content-Type: %s", h->ctype ? h->ctype : "application/json")) ||
+	    add_header(&h->hdrs, "%s", "Expect:"))
+		return -1;
+	return h->e ? (curl_easy_setopt(h->e, CURLOPT_HTTPHEADER, h->hdrs) ? -1 : 0) : 0;
+}
+
 static int setup_easy(struct zt_http *h, const char *method)
 {
 	struct zt_ctx *ctx = h->c->ctx;
@@ -380,12 +411,7 @@ static int setup_easy(struct zt_http *h, const char *method)
 	struct curl_blob kb = { id->key_pem, strlen(id->key_pem), CURL_BLOB_COPY };
 	struct curl_blob ab = { id->ca_pem, strlen(id->ca_pem), CURL_BLOB_COPY };
 
-	if (add_header(&h->hdrs, "%s", "Accept: application/json") ||
-	    (ctx->api_token && !h->no_session && !h->authz &&
-	     add_header(&h->hdrs, ctx->bearer ? "Authorization: Bearer %s" : "zt-session: %s", ctx->api_token)) ||
-	    (h->authz && add_header(&h->hdrs, "Authorization: %s", h->authz)) ||
-	    (h->body && add_header(&h->hdrs, "Content-Type: %s", h->ctype ? h->ctype : "application/json")) ||
-	    add_header(&h->hdrs, "%s", "Expect:"))
+	if (build_headers(h))
 		goto out;
 	if (curl_easy_setopt(e, CURLOPT_URL, h->url) || curl_easy_setopt(e, CURLOPT_PRIVATE, h) ||
 	    curl_easy_setopt(e, CURLOPT_SHARE, h->c->share) ||
@@ -485,6 +511,46 @@ static void resolved(void *arg, int err, const char *msg, const struct zt_addrs 
 	h->added = true;
 }
 
+static void req_link(struct zt_http *h)
+{
+	struct zt_curl *c = h->c;
+
+	h->prev = NULL;
+	h->next = c->reqs;
+	if (c->reqs)
+		c->reqs->prev = h;
+	c->reqs = h;
+}
+
+/*
+ * A 401 for a request that carried a session token the context has replaced since (refreshed,
+ * or a new login, while the request was out) says nothing of the current token. The v1.6.5
+ * controller revokes an OIDC login's access token at the login's first refresh (the refresh
+ * token carries the access token's id, and the refresh revokes that id), so a request sent
+ * before that refresh was answered is refused "access token has been revoked by id"; its owner
+ * would drop the new, valid token and log in from scratch. Such a request is sent again, once,
+ * with the current token. True when it was.
+ */
+static bool resend_stale(struct zt_http *h)
+{
+	struct zt_ctx *ctx = h->c->ctx;
+
+	if (!h->sent_token || h->resent || ctx->auth != ZT_AUTH_OK || !ctx->api_token ||
+	    !strcmp(ctx->api_token, h->sent_token) || build_headers(h))
+		return false;
+	h->resent = true;
+	zt_buf_consume(&h->in, zt_buf_used(&h->in));
+	h->too_large = false;
+	h->errbuf[0] = 0;
+	if (curl_multi_add_handle(h->c->multi, h->e))
+		return false;
+	h->added = true;
+	req_link(h);
+	zt_log(ctx, 2, "%s: HTTP 401 for the session token it was sent with, replaced since: sent again with the current one",
+	       h->what ? h->what : "?");
+	return true;
+}
+
 struct zt_http *zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts *o, zt_http_cb cb, void *arg)
 {
 	struct zt_curl *c = ctx->curl;
@@ -516,10 +582,7 @@ struct zt_http *zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts
 	    (o->content_type && !(h->ctype = strdup(o->content_type))) ||
 	    (o->authorization && !(h->authz = strdup(o->authorization))))
 		goto fail;
-	h->next = c->reqs;
-	if (c->reqs)
-		c->reqs->prev = h;
-	c->reqs = h;
+	req_link(h);
 	if (setup_easy(h, o->method)) {
 		req_free(h);
 		return NULL;

@@ -1321,6 +1321,7 @@ void test_ctrls(void); /* unit_ctrls.c */
 void test_chan_probes(void); /* unit_chan.c */
 void test_secret_modes(void); /* unit_files.c */
 void test_posture(void); /* unit_posture.c */
+void test_curl_stale_token(void); /* unit_curl.c */
 
 int main(void)
 {
@@ -1345,5 +1346,6 @@ int main(void)
 	test_identity_roll();
 	test_secret_modes();
 	test_posture();
+	test_curl_stale_token();
 	return failures ? 1 : 0;
 }

@@ -33,11 +33,38 @@ static void set_uto(struct zt_chan *ch, unsigned ms)
 		zt_log(ch->ctx, 2, "router %s: TCP_USER_TIMEOUT %u ms: %s", ch->name, ms, strerror(errno));
 }
 
+/* the kernel retransmits or probes a zero window on the socket: data of the stall unacknowledged */
+static bool tcp_backlogged(int fd)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l))
+		return false;
+	return ti.tcpi_retransmits || ti.tcpi_probes || ti.tcpi_backoff;
+}
+
+/*
+ * Back to tcp_user_timeout_ms once the router answers and the socket is no longer backlogged.
+ * The kernel measures the user timeout from the first retransmission or zero-window probe of
+ * the current series, not from the setsockopt: lowered while the router, answering again, has
+ * not yet acknowledged the data queued during its stall, the connection is ended at once
+ * (daemon-ha.sh, 2026-12-06 03:26: r1 'answered after 24569 ms', then at once 'router
+ * connection lost: TLS I/O error: Connection timed out', the call's media flow re-dialed during
+ * the controllers' election, RTP gaps of 30-32 s). Tried again at each probe sent or answered.
+ */
+static void uto_settle(struct zt_chan *ch)
+{
+	if (!ch->uto_raised || ch->lone_wait || tcp_backlogged(ch->fd))
+		return;
+	set_uto(ch, opt_or(ch->ctx->o.tcp_user_timeout_ms, 5000));
+	ch->uto_raised = false;
+}
+
 static void lone_end(struct zt_chan *ch)
 {
-	if (ch->lone_wait)
-		set_uto(ch, opt_or(ch->ctx->o.tcp_user_timeout_ms, 5000));
 	ch->lone_wait = false;
+	uto_settle(ch);
 }
 
 void zt_chan_rtt_sample(struct zt_chan *ch, uint64_t ms)
@@ -191,6 +218,7 @@ static bool keep_alone(struct zt_chan *ch, uint64_t now)
 		       "keeping its circuits (closed if still unanswered after %u ms)", ch->name,
 		       (unsigned long long)(now - ch->latency_sent_ms), bound);
 		set_uto(ch, bound);
+		ch->uto_raised = true;
 	}
 	/* kept for its circuits, but new dials go to the session's other routers (zt_router.c) */
 	ch->lone_wait = ch->suspect = true;

@@ -285,6 +285,7 @@ struct zt_chan {
 	bool probe_silent;      /* the outstanding probe was sent because the router fell silent */
 	bool suspect;           /* ...and is unanswered probe_silence_ms: datagram flows moved off */
 	bool lone_wait;         /* past its deadline, kept: no other router to go to (zt_health.c) */
+	bool uto_raised;        /* TCP_USER_TIMEOUT at lone_timeout_ms, not yet back (zt_health.c) */
 	unsigned rtt_ms; /* smoothed probe round trip (the hello's at first); router selection */
 	unsigned failures;
 	unsigned auth_gen;  /* ctx->auth_gen whose token the hello carried */

@@ -24,6 +24,9 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include "daemon/ziti/zt_internal.h"
@@ -332,6 +335,96 @@ static void test_probe_lone_uto(void)
 	chan_fini(&ctx, &ch, NULL);
 }
 
+static bool backlogged(int fd, unsigned *probes)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l))
+		return false;
+	*probes = ti.tcpi_probes;
+	return ti.tcpi_probes || ti.tcpi_backoff || ti.tcpi_retransmits;
+}
+
+/* a loopback connection whose peer (returned in *peer) reads nothing until told */
+static int stalled_pair(int *peer)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int small = 4096, l = socket(AF_INET, SOCK_STREAM, 0), fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	*peer = -1;
+	if (l < 0 || fd < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) || bind(l, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(l, 1) || getsockname(l, (struct sockaddr *)&sa, &sl) || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    (*peer = accept(l, NULL, NULL)) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) || fcntl(*peer, F_SETFL, O_NONBLOCK)) {
+		if (l >= 0)
+			close(l);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(l);
+	return fd;
+}
+
+/*
+ * The router answers again after a long stall, but has not yet taken the data queued during it:
+ * the kernel probes its zero window (or retransmits) since the stall. TCP_USER_TIMEOUT counts
+ * from the first probe of that series, so put back to tcp_user_timeout_ms now it ends the
+ * connection at the next probe (daemon-ha.sh 2026-12-06 03:26: 'answered after 24569 ms', then
+ * at once 'Connection timed out'). It stays raised until the socket has caught up.
+ */
+static void test_probe_lone_uto_backlog(void)
+{
+	static char junk[65536];
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	unsigned probes = 0, u = 400;
+	int peer, err = 0, fd = stalled_pair(&peer);
+	socklen_t el = sizeof(err);
+	uint64_t end;
+
+	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &u, sizeof(u))) {
+		check(0, "probes: a stalled loopback connection");
+		if (fd >= 0)
+			close(fd);
+		if (peer >= 0)
+			close(peer);
+		return;
+	}
+	chan_init(&ctx, &ch, NULL);
+	silent_probe(&ctx, &ch);
+	ch.fd = fd;
+	ctx.o.lone_timeout_ms = 20000;
+	usleep(150 * 1000);
+	zt_chan_latency_tick(&ch); /* kept alone: TCP_USER_TIMEOUT raised */
+	while (write(fd, junk, sizeof(junk)) > 0)
+		;
+	for (end = zt_now_ms() + 5000; !backlogged(fd, &probes) && zt_now_ms() < end;)
+		usleep(20 * 1000);
+	usleep(900 * 1000); /* the probes have gone on for longer than tcp_user_timeout_ms */
+	answer(&ch, ch.latency_seq);
+	usleep(2500 * 1000); /* the next zero-window probes */
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	check(ch.lone_wait == false && err == 0 && uto_of(fd) >= 20000,
+	      "probes: answered after a stall with the socket still backlogged (zero-window probes %u): the connection "
+	      "stays (error '%s'), TCP_USER_TIMEOUT still %u ms (want >= 20000)", probes, err ? strerror(err) : "none",
+	      uto_of(fd));
+	for (end = zt_now_ms() + 3000; backlogged(fd, &probes) && zt_now_ms() < end;) {
+		while (read(peer, junk, sizeof(junk)) > 0)
+			;
+		usleep(20 * 1000);
+	}
+	silent_probe(&ctx, &ch); /* the next probe: caught up, back to normal */
+	check(!err && uto_of(fd) == 400, "probes: the socket caught up: TCP_USER_TIMEOUT back to tcp_user_timeout_ms at "
+	      "the next probe (%u ms, want 400)", uto_of(fd));
+	ch.fd = -1;
+	close(fd);
+	close(peer);
+	chan_fini(&ctx, &ch, NULL);
+}
+
 /*
  * A router answers Latency probes one at a time: one it reads while the answer to another is
  * still to be sent is skipped, never answered (openziti/channel v4, latency.LatencyHandler: a
@@ -487,6 +580,7 @@ void test_chan_probes(void)
 	test_probe_skipped();
 	test_probe_lone_router();
 	test_probe_lone_uto();
+	test_probe_lone_uto_backlog();
 	test_probe_one_at_a_time();
 	test_token_during_hello();
 	test_new_session_keeps_circuits();

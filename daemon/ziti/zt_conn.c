@@ -540,9 +540,13 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 			/*
 			 * A stale Dial session (API session replaced, service re-created; or removed
 			 * by the controller, e.g. when its posture checks failed after a controller
-			 * restart: the router then says "session closed"): retry with a new one.
+			 * restart: the router then says "session closed"; one of an API session
+			 * replaced while the dial waited, sent on a channel of the new one: "invalid
+			 * api session id, expected NEW, got OLD", v1.6.5's ValidateServiceAccessToken):
+			 * retry with a new one.
 			 */
-			if ((strcasestr(why, "invalid session") || strcasestr(why, "session closed")) && c->attempts < 3) {
+			if ((strcasestr(why, "invalid session") || strcasestr(why, "session closed") ||
+			     strcasestr(why, "invalid api session id")) && c->attempts < 3) {
 				struct zt_svc *s = zt_svc_find(c->ctx, c->service);
 
 				zt_log(c->ctx, 2, "dial %s: router says '%s', new session", c->service, why);

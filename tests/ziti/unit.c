@@ -1216,6 +1216,57 @@ static void test_sched_redial(void)
 	sched_teardown(&ctx, &ch);
 }
 
+static char stale_why[512];
+
+static void stale_on_connect(struct zt_conn *c, int err, const char *why, void *u)
+{
+	(void)c;
+	(void)err;
+	(void)u;
+	snprintf(stale_why, sizeof(stale_why), "%s", why ? why : "");
+}
+
+/*
+ * A dial whose Dial session belongs to an API session replaced meanwhile (a login from scratch
+ * while it waited: its channel is of the new session) is refused by the v1.6.5 controller
+ * through the router "invalid api session id, expected NEW, got OLD" (controller/env/appenv.go,
+ * ValidateServiceAccessToken): a stale Dial session, to be fetched again as for "invalid
+ * session", not the end of the dial (daemon-ha.sh 2026-12-06 03:41: the call's media flow
+ * closed "ziti dial failed: dial refused by network: invalid api session id ...").
+ */
+static void test_dial_stale_api_session(void)
+{
+	static const char why[] = "invalid api session id, expected a9d68c46, got 2a9c1cad";
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c1 = { 0 }, c2 = { 0 };
+	struct zt_msgb mb;
+	struct zt_buf in = { 0 };
+	struct zt_msg m;
+	size_t used;
+
+	sched_setup(&ctx, &ch, &c1, &c2);
+	c1.state = ZT_C_CONNECTING;
+	c1.attempts = 1;
+	c1.cbs.on_connect = stale_on_connect;
+	stale_why[0] = 0;
+	zt_msgb_begin(&mb, &in, ZT_CT_STATE_CLOSED, 8);
+	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, 1);
+	uint8_t *body = zt_msgb_body(&mb, sizeof(why) - 1);
+
+	if (body)
+		memcpy(body, why, sizeof(why) - 1);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	zt_chan_dispatch(&ch, &m);
+	zt_buf_free(&in);
+	/* dialed again: the test's context knows no service, so the new attempt ends there */
+	check(c1.attempts == 2 && strstr(stale_why, "not found") && !strstr(stale_why, "refused"),
+	      "dial refused 'invalid api session id' (a Dial session of a replaced API session): dialed again with a "
+	      "new session (attempts %u, ended '%s')", c1.attempts, stale_why);
+	zt_timer_stop(ctx.loop, &c1.timer);
+	sched_teardown(&ctx, &ch);
+}
+
 /* write @s to @path with @mode */
 static void put(const char *path, const char *s, mode_t mode)
 {
@@ -1336,6 +1387,7 @@ int main(void)
 	test_held_dial();
 	test_sched();
 	test_sched_redial();
+	test_dial_stale_api_session();
 	test_chan_probes();
 	test_identity();
 	test_controller_faults();

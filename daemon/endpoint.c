@@ -44,8 +44,6 @@ static struct {
 	uint64_t attempts, failures, wait_since;
 	bool warned_nosvc;
 	char last_err[200];
-	struct zt_timer wtimer; /* the state file: written once the writer is free */
-	bool write_pending;
 	uint64_t state_writes, state_write_errors;
 } ep;
 
@@ -101,8 +99,6 @@ static void __attribute__((format(printf, 2, 3))) ep_fail(int prio, const char *
 
 /* ------------------------------------------------------------------ the state file */
 
-static void ep_write_state(void *arg);
-
 static void ep_written(int rc, const char *err, void *arg)
 {
 	(void)arg;
@@ -115,32 +111,19 @@ static void ep_written(int rc, const char *err, void *arg)
 	}
 }
 
-static void ep_write_state(void *arg)
+static void ep_write_state(void)
 {
 	char line[128], *buf;
 	size_t n = pool_state_fmt(D.cfg.endpoint.pool, &ep.addr, line, sizeof(line));
-	int rc;
 
-	(void)arg;
-	if (!ep.write_pending)
-		return;
-	if (pool_writer_busy()) { /* the pool server's lease file (this sipovld serves a pool too) */
-		zt_timer_start(D.loop, &ep.wtimer, 100);
-		return;
-	}
-	ep.write_pending = false;
 	if (n >= sizeof(line) || !(buf = malloc(n))) {
 		ep_written(-1, "out of memory writing the state file", NULL);
 		return;
 	}
 	memcpy(buf, line, n);
-	rc = pool_writer_submit(D.loop, D.cfg.endpoint.state_file, buf, n, ep_written, NULL);
-	if (rc == -EBUSY) {
-		ep.write_pending = true;
-		zt_timer_start(D.loop, &ep.wtimer, 100);
-	} else if (rc) {
+	/* queued behind the pool server's lease file when this sipovld serves a pool too */
+	if (pool_writer_submit(D.loop, D.cfg.endpoint.state_file, buf, n, ep_written, NULL))
 		ep_written(-1, "the state file writer could not start", NULL);
-	}
 }
 
 /* The state file at start: the address held last, asked for again (a missing file: none). */
@@ -196,8 +179,7 @@ static void ep_have(const struct sipovl_prefix *a)
 	if (!ep.has_want || memcmp(&ep.want, a, sizeof(*a))) {
 		ep.want = *a;
 		ep.has_want = true;
-		ep.write_pending = true;
-		ep_write_state(NULL);
+		ep_write_state();
 	}
 	for (struct ident *id = D.idents; id; id = id->next)
 		for (struct svc *s = id->svcs; s; s = s->next)
@@ -357,7 +339,6 @@ int endpoint_start(void)
 		return 0;
 	memset(&ep, 0, sizeof(ep));
 	zt_timer_init(&ep.timer, ep_try, NULL);
-	zt_timer_init(&ep.wtimer, ep_write_state, NULL);
 	ep.backoff_ms = EP_BACKOFF_MIN_MS;
 	ep_read_state();
 	if (epif_create(D.cfg.endpoint.ifname, err, sizeof(err))) {
@@ -382,9 +363,6 @@ void endpoint_stop(void)
 		return;
 	ep_close();
 	zt_timer_stop(D.loop, &ep.timer);
-	zt_timer_stop(D.loop, &ep.wtimer);
-	if (ep.write_pending) /* not written yet: now (sipovld stops; the writer is free or finishes) */
-		logm(L_WARN, "endpoint: state file %s not written before the stop", D.cfg.endpoint.state_file);
 	epif_remove();
 	ep.on = false;
 }

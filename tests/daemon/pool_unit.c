@@ -15,6 +15,7 @@
 
 #include "daemon/pool.h"
 #include "daemon/pool_store.h"
+#include "daemon/pool_writer.h"
 
 #include "tests/daemon/tap.h"
 #include "tests/daemon/endpoint_unit.h"
@@ -444,6 +445,66 @@ static void test_store(void)
 	pool_fini(&q);
 }
 
+/* pool_writer.c: one sipovld as pool server and endpoint writes the lease file and the state
+ * file through the one writer; a write submitted while another is under way waits its turn
+ * (it used to be refused with -EBUSY, and the pool server answered "err store") */
+struct wjob {
+	int rc, order;
+	bool done;
+};
+static int w_order;
+static struct zt_loop *w_loop;
+
+static void w_cb(int rc, const char *err, void *arg)
+{
+	struct wjob *j = arg;
+
+	(void)err;
+	j->rc = rc;
+	j->done = true;
+	j->order = ++w_order;
+}
+
+static void test_writer(void)
+{
+	char dir[] = "/tmp/pool-writer-XXXXXX", p1[80], p2[80], rb[64];
+	struct wjob j[3] = { { 0 } };
+	int rc[3];
+	FILE *f;
+
+	w_loop = zt_loop_new();
+	if (!mkdtemp(dir) || !w_loop) {
+		printf("Bail out! mkdtemp or zt_loop_new\n");
+		exit(1);
+	}
+	snprintf(p1, sizeof(p1), "%s/leases", dir);
+	snprintf(p2, sizeof(p2), "%s/state", dir);
+	rc[0] = pool_writer_submit(w_loop, p1, strdup("lease 1\n"), 8, w_cb, &j[0]);
+	rc[1] = pool_writer_submit(w_loop, p2, strdup("state\n"), 6, w_cb, &j[1]);
+	rc[2] = pool_writer_submit(w_loop, p1, strdup("lease 2\n"), 8, w_cb, &j[2]);
+	ok(!rc[0] && !rc[1] && !rc[2] && pool_writer_busy(),
+	   "writer: three writes submitted at once are all taken (rc %d %d %d; was -EBUSY for the 2nd and 3rd)", rc[0],
+	   rc[1], rc[2]);
+	for (int i = 0; i < 200 && !(j[0].done && j[1].done && j[2].done); i++)
+		zt_loop_run(w_loop, 10);
+	ok(j[0].done && j[1].done && j[2].done && !j[0].rc && !j[1].rc && !j[2].rc && j[0].order == 1 &&
+		   j[1].order == 2 && j[2].order == 3 && !pool_writer_busy(),
+	   "writer: each callback ran once, rc 0, in submission order (%d %d %d)", j[0].order, j[1].order, j[2].order);
+	rb[0] = 0;
+	f = fopen(p1, "r");
+	if (f) {
+		if (!fgets(rb, sizeof(rb), f))
+			rb[0] = 0;
+		fclose(f);
+	}
+	ok(!strcmp(rb, "lease 2\n"), "writer: the lease file holds the last write (%.*s)", (int)strcspn(rb, "\n"), rb);
+	pool_writer_stop();
+	zt_loop_free(w_loop);
+	unlink(p1);
+	unlink(p2);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -455,6 +516,7 @@ int main(void)
 	test_serve();
 	test_store();
 	test_endpoint();
+	test_writer();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

@@ -224,6 +224,11 @@ struct src_map_entry {
 	size_t n_srcs;
 };
 
+/* an endpoint re-confirms its lease every renew_s; a pool server just started holds new leases
+ * back for hold_s, which must exceed every endpoint's renew_s (design.md) */
+#define CFG_EP_RENEW_S 60
+#define CFG_POOL_HOLD_S 150
+
 /* ip_pool: this sipovld serves a pool (cfg_pool.c) */
 struct cfg_pool_server {
 	char name[33];                  /* POOL_NAME_MAX */
@@ -232,6 +237,7 @@ struct cfg_pool_server {
 	char *lease_file;
 	bool trust_caller;              /* routers before ziti 2.0: the dialer's self-set caller id */
 	unsigned idle_ms;               /* a connection open this long is closed (idle_timeout_s, 10 s) */
+	unsigned hold_ms;               /* after start, only renewals and unchanged leases (hold_s, 150 s) */
 };
 
 /* endpoint: this sipovld holds an address of a pool (cfg_pool.c) */
@@ -240,6 +246,7 @@ struct cfg_endpoint {
 	char *service;                  /* the pool server's Ziti service */
 	char ifname[16];                /* IFNAMSIZ */
 	char *state_file;
+	unsigned renew_ms;              /* the lease re-confirmed this often (renew_s, 60 s) */
 };
 
 struct daemon_cfg {

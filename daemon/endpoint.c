@@ -39,9 +39,10 @@ static struct {
 	struct zt_timer timer;  /* next attempt, or the reply's deadline while c */
 	unsigned backoff_ms;
 	bool has_want, has_addr;
+	bool renewing;          /* the request under way is a renewal of addr */
 	struct sipovl_prefix want, addr;
 	char text[48];
-	uint64_t attempts, failures, wait_since;
+	uint64_t attempts, failures, wait_since, renewals, withdrawals;
 	bool warned_nosvc;
 	char last_err[200];
 	uint64_t state_writes, state_write_errors;
@@ -157,11 +158,23 @@ static void ep_read_state(void)
 
 /* ------------------------------------------------------------------ the claim */
 
+/* the services that use $ip_pool[...]: hosted with the address, or unbound without it */
+static void ep_rebind(void)
+{
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next)
+			if (s->has_host && s->host.listen_identity && strstr(s->host.listen_identity, "$ip_pool["))
+				listener_start(s);
+	kernel_schedule_apply();
+}
+
 /* the address is ours: on the interface, the services bound with it, the intercepts without it */
 static void ep_have(const struct sipovl_prefix *a)
 {
 	char err[200];
 
+	zt_timer_stop(D.loop, &ep.timer);
+	zt_timer_start(D.loop, &ep.timer, D.cfg.endpoint.renew_ms); /* re-confirmed then (E1) */
 	if (ep.has_addr && !memcmp(ep.addr.addr, a->addr, sizeof(a->addr)) && ep.addr.family == a->family)
 		return;
 	if (epif_addr(a, true, err, sizeof(err))) {
@@ -181,11 +194,31 @@ static void ep_have(const struct sipovl_prefix *a)
 		ep.has_want = true;
 		ep_write_state();
 	}
-	for (struct ident *id = D.idents; id; id = id->next)
-		for (struct svc *s = id->svcs; s; s = s->next)
-			if (s->has_host && s->host.listen_identity && strstr(s->host.listen_identity, "$ip_pool["))
-				listener_start(s);
-	kernel_schedule_apply();
+	ep_rebind();
+}
+
+/*
+ * The pool server says the address this endpoint holds is not its own (another identity's, or
+ * no longer in the range: its lease file was restored from an older backup and another endpoint
+ * got it meanwhile). Off the interface, its services unbound and its intercepts removed before
+ * another address is claimed: never two endpoints on one address.
+ */
+static void ep_withdraw(const char *why)
+{
+	char err[200];
+
+	ep.withdrawals++;
+	ep.has_addr = false;
+	if (epif_addr(&ep.addr, false, err, sizeof(err)))
+		logm(L_ERR, "endpoint: %s", err);
+	logm(L_ERR, "endpoint: pool %s: %s withdrawn from %s: %s; its services unbound, its intercepts removed; "
+	     "claiming another address", D.cfg.endpoint.pool, ep.text, D.cfg.endpoint.ifname, why);
+	snprintf(ep.last_err, sizeof(ep.last_err), "%.46s withdrawn: %.130s", ep.text, why);
+	ep.text[0] = 0;
+	ep.has_want = false;
+	ep_rebind();
+	zt_timer_stop(D.loop, &ep.timer);
+	zt_timer_start(D.loop, &ep.timer, 0);
 }
 
 static void ep_reply(void)
@@ -200,6 +233,31 @@ static void ep_reply(void)
 	if (rc == 0 && a.family && pool_addr_usable(&a, err, sizeof(err))) {
 		pool_fmt(&a, w, sizeof(w));
 		ep_fail(L_ERR, "the pool server's reply names %s: %s; not taken", w, err);
+		return;
+	}
+	if (ep.renewing && ep.has_addr) {
+		if (rc == 0 && a.family == ep.addr.family && !memcmp(a.addr, ep.addr.addr, sizeof(a.addr))) {
+			ep.renewals++;
+			ep.backoff_ms = EP_BACKOFF_MIN_MS;
+			ep.last_err[0] = 0;
+			logm(L_DEBUG, "endpoint: pool %s: %s renewed", D.cfg.endpoint.pool, ep.text);
+			zt_timer_start(D.loop, &ep.timer, D.cfg.endpoint.renew_ms);
+			return;
+		}
+		if (rc == POOL_E_TAKEN || rc == POOL_E_RANGE) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "the pool server refused its renewal: %s (%.100s)", pool_strerror(rc), err);
+			ep_withdraw(why);
+			return;
+		}
+		if (rc == 0) {
+			pool_fmt(&a, w, sizeof(w));
+			ep_fail(L_ERR, "the pool server's reply to a renewal names %s, not %s; kept", w, ep.text);
+		} else {
+			ep_fail(L_WARN, "renewal of %s not confirmed: %s (%s); kept", ep.text,
+				rc < 0 ? "malformed reply" : pool_strerror(rc), err);
+		}
 		return;
 	}
 	if (rc == 0 && a.family) {
@@ -290,8 +348,6 @@ static void ep_try(void *arg)
 		ep_fail(L_WARN, "no reply from the pool server in %u s", EP_REPLY_MS / 1000);
 		return;
 	}
-	if (ep.has_addr)
-		return;
 	if (!id || !id->ready || !id->ctx || !ep_has_service(id)) {
 		uint64_t now = zt_now_ms();
 
@@ -310,9 +366,13 @@ static void ep_try(void *arg)
 	ep.wait_since = 0;
 	ep.id = id;
 	ep.len = 0;
-	pool_claim_req(D.cfg.endpoint.pool, ep.has_want ? &ep.want : NULL, ep.req, sizeof(ep.req));
+	ep.renewing = ep.has_addr;
+	if (ep.renewing)
+		pool_renew_req(D.cfg.endpoint.pool, &ep.addr, ep.req, sizeof(ep.req));
+	else
+		pool_claim_req(D.cfg.endpoint.pool, ep.has_want ? &ep.want : NULL, ep.req, sizeof(ep.req));
 	ep.attempts++;
-	logm(L_INFO, "endpoint: pool %s: %.*s through %s", D.cfg.endpoint.pool, (int)strcspn(ep.req, "\n"), ep.req,
+	logm(ep.renewing ? L_DEBUG : L_INFO, "endpoint: pool %s: %.*s through %s", D.cfg.endpoint.pool, (int)strcspn(ep.req, "\n"), ep.req,
 	     D.cfg.endpoint.service);
 	ep.c = zt_dial(id->ctx, D.cfg.endpoint.service, &o, &ep_cbs, NULL);
 	if (!ep.c) {
@@ -381,6 +441,9 @@ struct json_object *endpoint_json(void)
 	JADD(o, "address", ep.has_addr ? JS(ep.text) : NULL);
 	JADD(o, "claims", JI(ep.attempts));
 	JADD(o, "claim_failures", JI(ep.failures));
+	JADD(o, "renewals", JI(ep.renewals));
+	JADD(o, "withdrawals", JI(ep.withdrawals));
+	JADD(o, "renew_s", JI(D.cfg.endpoint.renew_ms / 1000));
 	JADD(o, "last_error", ep.last_err[0] ? JS(ep.last_err) : NULL);
 	JADD(o, "state_file_writes", JI(ep.state_writes));
 	JADD(o, "state_file_write_errors", JI(ep.state_write_errors));

@@ -15,6 +15,7 @@
 static const char *const codes[] = {
 	[POOL_OK] = "ok", [POOL_E_INVAL] = "inval", [POOL_E_RANGE] = "range", [POOL_E_TAKEN] = "taken",
 	[POOL_E_FULL] = "full", [POOL_E_NOLEASE] = "nolease", [POOL_E_NOMEM] = "nomem", [POOL_E_STORE] = "store",
+	[POOL_E_WAIT] = "wait",
 };
 
 const char *pool_strerror(enum pool_err e)
@@ -28,6 +29,7 @@ const char *pool_strerror(enum pool_err e)
 	case POOL_E_NOLEASE: return "identity holds no lease";
 	case POOL_E_NOMEM: return "out of memory";
 	case POOL_E_STORE: return "lease file not written (pool server's disk), nothing changed";
+	case POOL_E_WAIT: return "pool server started recently, new leases wait until the endpoints renewed theirs";
 	}
 	return "unknown error";
 }
@@ -200,8 +202,8 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
-			 struct sipovl_prefix *out)
+static enum pool_err claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
+			   struct sipovl_prefix *out, bool renew)
 {
 	struct pool_lease *cur;
 	uint32_t usable, start, off;
@@ -212,6 +214,20 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
 	if (!pool_owner_ok(owner))
 		return POOL_E_INVAL;
 	cur = find_owner(p, owner);
+	if (p->hold && !renew) { /* only what changes nothing */
+		if (!want && !cur)
+			return POOL_E_WAIT;
+		if (want) {
+			off = off_of(p, want);
+			if (!off)
+				return POOL_E_RANGE;
+			i = find_off(p, off, &found);
+			if (!found)
+				return POOL_E_WAIT;
+			if (strcmp(p->leases[i].owner, owner))
+				return POOL_E_TAKEN;
+		}
+	}
 	if (want) {
 		off = off_of(p, want);
 		if (!off)
@@ -258,6 +274,18 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
 		return POOL_OK;
 	}
 	return POOL_E_FULL;
+}
+
+enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
+			 struct sipovl_prefix *out)
+{
+	return claim(p, owner, want, out, false);
+}
+
+enum pool_err pool_renew(struct pool *p, const char *owner, const struct sipovl_prefix *addr,
+			 struct sipovl_prefix *out)
+{
+	return claim(p, owner, addr, out, true);
 }
 
 enum pool_err pool_release(struct pool *p, const char *owner)
@@ -490,10 +518,10 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 	nw = words(line, w, 4);
 	if (nw < 2 || strcmp(w[1], p->name) || !pool_owner_ok(caller))
 		return pool_reply_err(reply, cap, POOL_E_INVAL);
-	if (!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) {
+	if ((!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) || (!strcmp(w[0], "renew") && nw == 3)) {
 		if (nw == 3 && cfg_parse_ip(w[2], &want))
 			return pool_reply_err(reply, cap, POOL_E_INVAL);
-		e = pool_claim(p, caller, nw == 3 ? &want : NULL, &out);
+		e = claim(p, caller, nw == 3 ? &want : NULL, &out, w[0][0] == 'r');
 		if (e)
 			return pool_reply_err(reply, cap, e);
 		k = snprintf(reply, cap, "ok %s\n", pool_fmt(&out, abuf, sizeof(abuf)));
@@ -523,7 +551,7 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 
 		if (sp)
 			*sp = 0;
-		for (int c = POOL_E_INVAL; c <= POOL_E_STORE; c++)
+		for (int c = POOL_E_INVAL; c <= POOL_E_WAIT; c++)
 			if (!strcmp(line + 4, codes[c])) {
 				errf(err, errlen, "%s", sp ? sp + 1 : pool_strerror(c));
 				return c;
@@ -567,6 +595,14 @@ size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *
 {
 	char a[INET6_ADDRSTRLEN];
 	int n = snprintf(buf, cap, "claim %s%s%s\n", pool, want ? " " : "", want ? pool_fmt(want, a, sizeof(a)) : "");
+
+	return n < 0 ? cap : (size_t)n;
+}
+
+size_t pool_renew_req(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+	int n = snprintf(buf, cap, "renew %s %s\n", pool, pool_fmt(a, t, sizeof(t)));
 
 	return n < 0 ? cap : (size_t)n;
 }

@@ -31,6 +31,7 @@ enum pool_err {
 	POOL_E_NOLEASE,         /* release of an identity that holds no lease */
 	POOL_E_NOMEM,
 	POOL_E_STORE,           /* the change could not be written to the lease file: undone */
+	POOL_E_WAIT,            /* the pool server holds new leases back (pool.hold): ask again later */
 };
 
 struct pool_lease {
@@ -45,6 +46,13 @@ struct pool {
 	struct pool_lease *leases;      /* sorted by off */
 	size_t n;
 	uint64_t gen;                   /* incremented by every change (the caller persists on change) */
+	/*
+	 * The hold (ip_pool.hold_s after the pool server's start): its lease file may be older than
+	 * the leases the endpoints hold (restored from a backup), so an address free here may be
+	 * on an endpoint's interface. Meanwhile only renewals and claims that change nothing are
+	 * served; any other claim is POOL_E_WAIT, until every endpoint renewed what it holds.
+	 */
+	bool hold;
 };
 
 const char *pool_strerror(enum pool_err e);
@@ -62,6 +70,12 @@ void pool_fini(struct pool *p);
  * from @owner (so a lost lease file still tends to give the same address). @out: the address. */
 enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
 			 struct sipovl_prefix *out);
+/* An endpoint re-confirms the address it holds (on its interface): POOL_OK when @addr is
+ * @owner's, or free (a lease the server lost: @owner's again, its old one, if any, moved);
+ * POOL_E_TAKEN when another identity holds it (the endpoint must withdraw it), POOL_E_RANGE.
+ * Served during the hold too. */
+enum pool_err pool_renew(struct pool *p, const char *owner, const struct sipovl_prefix *addr,
+			 struct sipovl_prefix *out);
 enum pool_err pool_release(struct pool *p, const char *owner);
 /* The owner of @addr, or NULL. */
 const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr);
@@ -78,6 +92,7 @@ size_t pool_dump(const struct pool *p, char *buf, size_t cap);
 
 /* The pool service (one request, one reply per Ziti connection):
  *   "claim POOL [ADDRESS]\n" -> "ok ADDRESS\n" | "err CODE text\n"
+ *   "renew POOL ADDRESS\n"   -> "ok ADDRESS\n" | "err CODE text\n"   (pool_renew)
  *   "release POOL\n"         -> "ok\n" | "err CODE text\n"
  * The owner is @caller, the dialer's authenticated identity id, never a field of the request:
  * an identity cannot claim or release another's lease. Returns the reply's length. */
@@ -99,6 +114,8 @@ int pool_addr_usable(const struct sipovl_prefix *a, char *err, size_t errlen);
  * restored from an older backup gives it back). pool_state_parse: 0 and @out, 1 (with @err)
  * when the file is for another pool (ignored), -1 (with @err) when malformed. */
 size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *buf, size_t cap);
+/* "renew POOL ADDRESS\n": the endpoint re-confirms the address it holds (every endpoint.renew_s) */
+size_t pool_renew_req(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
 size_t pool_state_fmt(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
 int pool_state_parse(const char *buf, size_t len, const char *pool, struct sipovl_prefix *out, char *err,
 		     size_t errlen);

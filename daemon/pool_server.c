@@ -56,7 +56,18 @@ static struct {
 	size_t undo_n;
 	uint64_t undo_gen;
 	uint64_t writes, write_errors;
+	struct zt_timer hold;  /* the end of ip_pool.hold_s */
+	uint64_t hold_until;   /* zt_now_ms() then, 0 when over */
 } ps;
+
+static void ps_hold_end(void *unused)
+{
+	(void)unused;
+	ps.pool.hold = false;
+	ps.hold_until = 0;
+	logm(L_NOTICE, "ip_pool %s: hold over (%zu leases confirmed or on file); new leases are served",
+	     ps.pool.name, ps.pool.n);
+}
 
 int pool_server_start(void)
 {
@@ -80,14 +91,25 @@ int pool_server_start(void)
 	logm(L_NOTICE, "ip_pool %s: %s/%u, %zu leases %s %s%s; served as Ziti service %s", c->name,
 	     pool_fmt(&c->range, err, sizeof(err)), c->range.len, ps.pool.n, rc ? "(new lease file" : "from",
 	     c->lease_file, rc ? ")" : "", c->service);
+	zt_timer_init(&ps.hold, ps_hold_end, NULL);
+	if (c->hold_ms) {
+		/* the file may be older than what the endpoints hold: they renew first */
+		ps.pool.hold = true;
+		ps.hold_until = zt_now_ms() + c->hold_ms;
+		zt_timer_start(D.loop, &ps.hold, c->hold_ms);
+		logm(L_NOTICE, "ip_pool %s: holding new leases for %u s (ip_pool.hold_s): the endpoints renew the "
+		     "addresses they hold first", c->name, c->hold_ms / 1000);
+	}
 	return 0;
 }
 
 void pool_server_stop(void)
 {
 	pool_writer_stop(); /* a change served and being written is on disk when this returns */
-	if (ps.on)
+	if (ps.on) {
+		zt_timer_stop(D.loop, &ps.hold);
 		pool_fini(&ps.pool);
+	}
 	free(ps.undo);
 	memset(&ps, 0, sizeof(ps));
 }
@@ -367,5 +389,6 @@ struct json_object *pool_server_json(void)
 	JADD(o, "connections_idle_closed", JI(ps.idle_closed));
 	JADD(o, "lease_file_writes", JI(ps.writes));
 	JADD(o, "lease_file_write_errors", JI(ps.write_errors));
+	JADD(o, "hold_s_left", JI(ps.hold_until > zt_now_ms() ? (ps.hold_until - zt_now_ms() + 999) / 1000 : 0));
 	return o;
 }

@@ -505,6 +505,76 @@ static void test_writer(void)
 	rmdir(dir);
 }
 
+/* E1: an endpoint re-confirms its lease ("renew POOL ADDRESS"), and a pool server that may have
+ * lost leases (its lease file restored from an older backup) hands out no new address until
+ * the endpoints had time to renew theirs (pool.hold, ip_pool.hold_s) */
+static struct sipovl_prefix serve_addr(struct pool *p, const char *who, const char *req, int *rc)
+{
+	struct sipovl_prefix a = { 0 };
+	char rep[200], err[200];
+	size_t n = pool_serve(p, who, req, strlen(req), rep, sizeof(rep));
+
+	*rc = pool_parse_reply(rep, n, &a, err, sizeof(err));
+	return a;
+}
+
+static void test_renew_hold(void)
+{
+	struct pool p;
+	struct sipovl_prefix a, b, c;
+	char req[200];
+	uint64_t gen;
+	int rc;
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	a = serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	snprintf(req, sizeof(req), "renew voip-ips %s\n", fmt(&a));
+	gen = p.gen;
+	b = serve_addr(&p, "alice", req, &rc);
+	ok(rc == 0 && !memcmp(&a, &b, sizeof(a)) && p.gen == gen, "renew: alice renews %s: ok, nothing to write (rc %d)",
+	   fmt(&a), rc);
+	b = serve_addr(&p, "mallory", req, &rc);
+	ok(rc == POOL_E_TAKEN && owner_is(&p, &a, "alice") && p.n == 1,
+	   "renew: mallory renewing alice's %s: err taken (rc %d)", fmt(&a), rc);
+	/* the pool server lost bob's lease: his renewal gives it back to him */
+	c = pfx("100.127.0.77", 32);
+	snprintf(req, sizeof(req), "renew voip-ips %s\n", fmt(&c));
+	b = serve_addr(&p, "bob", req, &rc);
+	ok(rc == 0 && !memcmp(&b, &c, sizeof(b)) && owner_is(&p, &c, "bob") && p.n == 2,
+	   "renew: bob renewing %s, unknown to the server: leased to him again (rc %d)", fmt(&c), rc);
+	b = serve_addr(&p, "bob", "renew voip-ips 100.126.0.1\n", &rc);
+	ok(rc == POOL_E_RANGE && p.n == 2, "renew: an address outside the range: err range (rc %d)", rc);
+	b = serve_addr(&p, "bob", "renew voip-ips\n", &rc);
+	ok(rc == POOL_E_INVAL && p.n == 2, "renew: without an address: err inval (rc %d)", rc);
+	/* the hold: only renewals and claims that change nothing */
+	p.hold = true;
+	gen = p.gen;
+	b = serve_addr(&p, "carol", "claim voip-ips\n", &rc);
+	ok(rc == POOL_E_WAIT && !pool_owner_of(&p, &b) && p.n == 2 && p.gen == gen,
+	   "hold: carol's first claim: err wait, no lease (rc %d)", rc);
+	b = serve_addr(&p, "carol", "claim voip-ips 100.127.0.9\n", &rc);
+	ok(rc == POOL_E_WAIT && p.n == 2 && p.gen == gen,
+	   "hold: carol's claim of a free address she names (her state file): err wait (rc %d)", rc);
+	snprintf(req, sizeof(req), "claim voip-ips %s\n", fmt(&a));
+	b = serve_addr(&p, "carol", req, &rc);
+	ok(rc == POOL_E_TAKEN && p.gen == gen, "hold: carol's claim of alice's address: err taken (rc %d)", rc);
+	b = serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	ok(rc == 0 && !memcmp(&a, &b, sizeof(a)) && p.gen == gen, "hold: alice's claim of her own lease: ok %s", fmt(&b));
+	b = serve_addr(&p, "alice", "claim voip-ips 100.127.0.9\n", &rc);
+	ok(rc == POOL_E_WAIT && owner_is(&p, &a, "alice") && p.gen == gen,
+	   "hold: alice asking to move to a free address: err wait, she keeps %s (rc %d)", fmt(&a), rc);
+	b = serve_addr(&p, "dave", "renew voip-ips 100.127.0.9\n", &rc);
+	ok(rc == 0 && owner_is(&p, &b, "dave") && p.n == 3, "hold: dave's renewal of %s: ok, leased to him", fmt(&b));
+	p.hold = false;
+	b = serve_addr(&p, "carol", "claim voip-ips 100.127.0.9\n", &rc);
+	ok(rc == POOL_E_TAKEN, "after the hold: carol's stale state file names dave's renewed address: err taken (rc %d)",
+	   rc);
+	b = serve_addr(&p, "carol", "claim voip-ips\n", &rc);
+	ok(rc == 0 && owner_is(&p, &b, "carol") && memcmp(&b, &a, sizeof(a)) && memcmp(&b, &c, sizeof(a)) && p.n == 4,
+	   "after the hold: carol gets a free address %s", fmt(&b));
+	pool_fini(&p);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -517,6 +587,7 @@ int main(void)
 	test_store();
 	test_endpoint();
 	test_writer();
+	test_renew_hold();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

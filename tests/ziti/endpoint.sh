@@ -25,7 +25,7 @@
 
 endpoint_tests() {
 	local D=$W/endpoint sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} oct net port ifa ifb ifc
-	local pa pb ps wp rc a b r q t0 n_fail p
+	local pa pb ps pd wp rc a b a2 d r q t0 n_fail p ifd
 	if [ "$(id -u)" != 0 ]; then
 		skip "endpoint: tests" "need root (interfaces, transparent sockets)"
 		return
@@ -34,11 +34,11 @@ endpoint_tests() {
 	oct=$((RANDOM % 200 + 20))
 	net=100.127.$oct
 	port=$((21000 + RANDOM % 20000))
-	ifa=zte$$a ifb=zte$$b ifc=zte$$c
-	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15}
+	ifa=zte$$a ifb=zte$$b ifc=zte$$c ifd=zte$$d
+	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15} ifd=${ifd:0:15}
 	{ cli edge create service ep-pool &&
 	  cli edge create service-policy ep-pool-bind Bind --service-roles @ep-pool --identity-roles @zt-other &&
-	  cli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles @zt-client,@zt-host &&
+	  cli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles @zt-client,@zt-host,@go-client &&
 	  cli edge create config ep-sip-host host.v1 \
 		"{\"protocol\":\"tcp\",\"forwardAddress\":true,\"allowedAddresses\":[\"$net.0/24\"],\"port\":$port,
 		  \"allowedSourceAddresses\":[\"$net.0/24\"],\"listenOptions\":{\"identity\":\"\$ip_pool[voip-ips]\"}}" &&
@@ -60,15 +60,19 @@ endpoint_tests() {
 	cp "$ID/zt-other.json" "$D/server.json"
 	cp "$ID/zt-client.json" "$D/a.json"
 	cp "$ID/zt-host.json" "$D/b.json"
-	cat > "$D/server.conf" <<CONF
+	srv_conf() { # hold_s
+		cat > "$D/server.conf" <<CONF
 { "identities": ["$D/server.json"], "control_socket": "$D/server.sock", "log_level": "info", "service_poll_s": 1,
   "ip_pool": { "name": "voip-ips", "range": "$net.0/24", "service": "ep-pool", "lease_file": "$D/leases",
-               "trust_caller": true } }
+               "trust_caller": true, "hold_s": $1 } }
 CONF
-	ep_conf() { # x iface
+	}
+	srv_conf 0
+	ep_conf() { # x iface (renewals every second: E1's points below wait for them)
 		cat > "$D/$1.conf" <<CONF
 { "identities": ["$D/$1.json"], "control_socket": "$D/$1.sock", "log_level": "info", "service_poll_s": 1,
-  "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "$2", "state_file": "$D/$1.state" } }
+  "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "$2", "state_file": "$D/$1.state",
+                "renew_s": 1 } }
 CONF
 	}
 	ep_conf a "$ifa"
@@ -212,6 +216,68 @@ CONF
 		notok "endpoint: B with A's address in its state file: got '$r' (want $b), exit before $rc"
 		grep "endpoint" "$D/b2.log" | tail -4 | diag; diag < "$D/leases"
 	fi
+	# E1: the pool server's lease file restored from an older backup that lacks A's lease. With
+	# no hold (hold_s 0), D (go-client), whose state file names A's address, gets it; A's next
+	# renewal is refused (taken): A withdraws it and claims another, so the two share it for
+	# one renewal period at most (before: for good)
+	kill -TERM "$ps"; wait "$ps"
+	grep -v "^$a " "$D/leases" > "$D/leases.old"
+	cp "$D/leases.old" "$D/leases"
+	cp "$ID/go-client.json" "$D/d.json"
+	ep_conf d "$ifd"
+	echo "sipovl-endpoint 1 voip-ips $a" > "$D/d.state"
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server2.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	"$sd" --no-kernel -c "$D/d.conf" > "$D/d.log" 2>&1 &
+	pd=$!
+	PIDS+=("$pd")
+	d= a2=
+	for _ in $(seq 1 160); do
+		d=$(ep_addr d) a2=$(ep_addr a)
+		[ -n "$d" ] && [ -n "$a2" ] && [ "$a2" != "$a" ] && break
+		sleep 0.25
+	done
+	if [ "$d" = "$a" ] && [[ $a2 == "$net".* ]] && [ "$a2" != "$a" ] && [ "$a2" != "$b" ] &&
+		[ "$(ep_if_addrs "$ifa")" = "$a2/32" ] && [ "$(ep_st a .withdrawals)" = 1 ] &&
+		grep -q "endpoint: pool voip-ips: $a withdrawn from $ifa: the pool server refused its renewal: address leased to another identity .*; its services unbound, its intercepts removed; claiming another address" "$D/a2.log" &&
+		grep -qx "$a go-client" "$D/leases" && grep -qx "$a2 zt-client" "$D/leases"; then
+		ok "endpoint: E1: lease file restored without A's lease, D got A's $a: A's renewal is refused, A withdraws $a and claims $a2"
+	else
+		notok "endpoint: E1: after the restore D has '$d', A has '$a2' (was $a; want A on another address)," \
+			"$ifa '$(ep_if_addrs "$ifa")', withdrawals $(ep_st a .withdrawals)"
+		grep "endpoint" "$D/a2.log" | tail -4 | diag; diag < "$D/leases"
+	fi
+	# E1 with the hold (hold_s 4): restored again, without A's and D's leases; D's stale state file
+	# names A's new address. D's claim waits for the hold, A renews $a2 meanwhile, so D is refused
+	# (taken) and claims another; before, D got $a2 at once, the address A holds
+	kill -TERM "$ps" "$pd"; wait "$ps" "$pd"
+	grep -v "^$a2 \|^$a " "$D/leases" > "$D/leases.old"
+	cp "$D/leases.old" "$D/leases"
+	echo "sipovl-endpoint 1 voip-ips $a2" > "$D/d.state"
+	srv_conf 4
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server3.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	"$sd" --no-kernel -c "$D/d.conf" > "$D/d2.log" 2>&1 &
+	pd=$!
+	PIDS+=("$pd")
+	d=
+	for _ in $(seq 1 160); do d=$(ep_addr d); [ -n "$d" ] && break; sleep 0.25; done
+	r=$(ep_addr a)
+	if [[ $d == "$net".* ]] && [ "$d" != "$a2" ] && [ "$r" = "$a2" ] && [ "$(ep_st a .withdrawals)" = 1 ] &&
+		grep -q "ip_pool voip-ips: holding new leases for 4 s" "$D/server3.log" &&
+		grep -q "endpoint: pool voip-ips: the pool server refused the claim: pool server started recently" "$D/d2.log" &&
+		grep -q "endpoint: pool voip-ips: $a2, held last (state file $D/d.state), is leased to another identity" "$D/d2.log" &&
+		grep -qx "$a2 zt-client" "$D/leases"; then
+		ok "endpoint: E1: hold_s 4 after a restore: D's claim waited, A renewed $a2 first, D got $d (not A's)"
+	else
+		notok "endpoint: E1 with the hold: D '$d', A '$r' (A's address $a2 must stay A's only)"
+		grep "endpoint" "$D/d2.log" | tail -4 | diag; grep "ip_pool" "$D/server3.log" | tail -4 | diag
+	fi
+	kill -TERM "$pd"; wait "$pd" || rc=$?
+	san_clean "$D/d.log" && san_clean "$D/d2.log" && ! ip link show "$ifd" > /dev/null 2>&1 ||
+		notok "endpoint: D's exits: ASan/UBSan report or $ifd left"
 	# an interface of that name that sipovld did not create
 	ip link add "$ifc" type ifb 2>/dev/null || ip link add "$ifc" type dummy 2>/dev/null
 	ep_conf c "$ifc"
@@ -231,6 +297,7 @@ CONF
 	kill "$wp" 2>/dev/null
 	wait "$wp" 2>/dev/null
 	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/b2.log" && san_clean "$D/server.log" &&
+		san_clean "$D/server2.log" && san_clean "$D/server3.log" &&
 		! ip link show "$ifa" > /dev/null 2>&1 && ! ip link show "$ifb" > /dev/null 2>&1; then
 		ok "endpoint: clean exits, interfaces removed (no ASan/UBSan/leak report)"
 	else
@@ -239,6 +306,7 @@ CONF
 	fi
 	ip link del "$ifa" 2>/dev/null
 	ip link del "$ifb" 2>/dev/null
+	ip link del "$ifd" 2>/dev/null
 	ep_cli_clean
 }
 

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ static struct {
 	unsigned backoff_ms;
 	bool has_want, has_addr;
 	bool renewing;          /* the request under way is a renewal of addr */
+	bool has_avoid;         /* the next claim asks for any address but avoid (local elsewhere) */
+	struct sipovl_prefix avoid;
 	struct sipovl_prefix want, addr;
 	char text[48];
 	uint64_t attempts, failures, wait_since, renewals, withdrawals;
@@ -177,12 +180,28 @@ static void ep_have(const struct sipovl_prefix *a)
 	zt_timer_start(D.loop, &ep.timer, D.cfg.endpoint.renew_ms); /* re-confirmed then (E1) */
 	if (ep.has_addr && !memcmp(ep.addr.addr, a->addr, sizeof(a->addr)) && ep.addr.family == a->family)
 		return;
+	char other[IFNAMSIZ + 4], t[48];
+	int rc = epif_addr_elsewhere(a, other, sizeof(other));
+
+	if (rc == 1) { /* never on the host twice: another one is asked for */
+		ep.avoid = *a;
+		ep.has_avoid = true;
+		ep.has_want = false;
+		ep_fail(L_ERR, "%s is already an address of interface %s on this host: not added to %s (it would be "
+			"there twice); asking the pool server for another", pool_fmt(a, t, sizeof(t)), other,
+			D.cfg.endpoint.ifname);
+		return;
+	}
+	if (rc < 0)
+		logm(L_WARN, "endpoint: cannot list this host's addresses (%s); adding %s without that check",
+		     strerror(-rc), pool_fmt(a, t, sizeof(t)));
 	if (epif_addr(a, true, err, sizeof(err))) {
 		ep_fail(L_ERR, "%s", err);
 		return;
 	}
 	ep.addr = *a;
 	ep.has_addr = true;
+	ep.has_avoid = false;
 	pool_fmt(a, ep.text, sizeof(ep.text));
 	ep.backoff_ms = EP_BACKOFF_MIN_MS;
 	ep.last_err[0] = 0;
@@ -369,6 +388,8 @@ static void ep_try(void *arg)
 	ep.renewing = ep.has_addr;
 	if (ep.renewing)
 		pool_renew_req(D.cfg.endpoint.pool, &ep.addr, ep.req, sizeof(ep.req));
+	else if (ep.has_avoid)
+		pool_claim_other_req(D.cfg.endpoint.pool, &ep.avoid, ep.req, sizeof(ep.req));
 	else
 		pool_claim_req(D.cfg.endpoint.pool, ep.has_want ? &ep.want : NULL, ep.req, sizeof(ep.req));
 	ep.attempts++;
@@ -408,6 +429,10 @@ int endpoint_start(void)
 	ep.on = true;
 	logm(L_NOTICE, "endpoint: pool %s through service %s; interface %s (%s) created, no address until the pool "
 	     "server answers", D.cfg.endpoint.pool, D.cfg.endpoint.service, D.cfg.endpoint.ifname, epif_kind());
+	if (!strcmp(epif_kind(), "ifb"))
+		logm(L_WARN, "endpoint.interface %s: this kernel has no dummy driver, so it is an ifb interface; the ifb "
+		     "module, when it loads, also creates its default ifb0 and ifb1 (unused; a kernel with the dummy "
+		     "driver avoids them)", D.cfg.endpoint.ifname);
 	return 0;
 }
 

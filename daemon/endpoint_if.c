@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <net/if.h> /* before linux/if.h: its libc-compat then defines nothing twice */
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -58,7 +59,8 @@ static int epif_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 	int rc;
 
 	nlh->nlmsg_seq = ++ei.seq;
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK; /* an answer, then the ack (or the error) */
+	/* an answer, then the ack (or the error); a dump ends with NLMSG_DONE instead */
+	nlh->nlmsg_flags |= NLM_F_REQUEST | ((nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : NLM_F_ACK);
 	if (mnl_socket_sendto(ei.nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
@@ -256,6 +258,58 @@ int epif_addr(const struct sipovl_prefix *a, bool add, char *err, size_t errlen)
 		return errf(err, errlen, "endpoint.interface %s: cannot %s the address: %s", ei.name,
 			    add ? "add" : "remove", strerror(-rc));
 	return 0;
+}
+
+struct addr_find {
+	const struct sipovl_prefix *a;
+	int index; /* the first other interface holding it, 0: none */
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct addr_find *f = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	size_t al = f->a->family == AF_INET ? 4 : 16;
+	const struct nlattr *at;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != f->a->family || (int)ifa->ifa_index == ei.ifindex ||
+	    f->index)
+		return MNL_CB_OK;
+	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
+		unsigned t = mnl_attr_get_type(at);
+
+		/* IPv4: IFA_LOCAL is the address (IFA_ADDRESS the peer on point-to-point); IPv6: IFA_ADDRESS */
+		if ((t == IFA_LOCAL || (t == IFA_ADDRESS && al == 16)) && mnl_attr_get_payload_len(at) == al &&
+		    !memcmp(mnl_attr_get_payload(at), f->a->addr, al))
+			f->index = (int)ifa->ifa_index;
+	}
+	return MNL_CB_OK;
+}
+
+int epif_addr_elsewhere(const struct sipovl_prefix *a, char *ifname, size_t len)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	struct addr_find f = { .a = a };
+	char name[IFNAMSIZ];
+	int rc;
+
+	if (!ei.nl)
+		return -ENOTCONN;
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (uint8_t)a->family;
+	rc = epif_talk(nlh, addr_cb, &f);
+	if (rc)
+		return rc;
+	if (!f.index)
+		return 0;
+	if (!if_indextoname((unsigned)f.index, name))
+		snprintf(name, sizeof(name), "#%d", f.index);
+	snprintf(ifname, len, "%s", name);
+	return 1;
 }
 
 void epif_remove(void)

@@ -202,6 +202,46 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
+/* a free address for @owner other than @aoff (an address local elsewhere on its host), its lease
+ * (@cur, if any) moved there */
+static enum pool_err claim_other(struct pool *p, const char *owner, struct pool_lease *cur, uint32_t aoff,
+				 struct sipovl_prefix *out)
+{
+	uint32_t usable = last_off(p), off;
+	bool found;
+	size_t i;
+
+	if (p->hold)
+		return POOL_E_WAIT;
+	for (uint32_t k = 0; k < usable; k++) {
+		off = 1 + (aoff + k) % usable;
+		if (off == aoff)
+			continue;
+		find_off(p, off, &found);
+		if (found)
+			continue;
+		if (cur) {
+			struct pool_lease l = *cur;
+
+			remove_at(p, (size_t)(cur - p->leases));
+			l.off = off;
+			i = find_off(p, off, &found);
+			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
+			p->leases[i] = l;
+			p->n++;
+		} else {
+			enum pool_err e = insert(p, off, owner);
+
+			if (e)
+				return e;
+		}
+		p->gen++;
+		pool_addr(p, off, out);
+		return POOL_OK;
+	}
+	return POOL_E_FULL;
+}
+
 static enum pool_err claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
 			   struct sipovl_prefix *out, bool renew)
 {
@@ -280,6 +320,24 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
 			 struct sipovl_prefix *out)
 {
 	return claim(p, owner, want, out, false);
+}
+
+enum pool_err pool_claim_other(struct pool *p, const char *owner, const struct sipovl_prefix *avoid,
+			       struct sipovl_prefix *out)
+{
+	struct pool_lease *cur;
+	uint32_t aoff = off_of(p, avoid);
+
+	if (!pool_owner_ok(owner))
+		return POOL_E_INVAL;
+	cur = find_owner(p, owner);
+	if (!aoff)
+		return claim(p, owner, NULL, out, false);
+	if (cur && cur->off != aoff) {
+		pool_addr(p, cur->off, out);
+		return POOL_OK;
+	}
+	return claim_other(p, owner, cur, aoff, out);
 }
 
 enum pool_err pool_renew(struct pool *p, const char *owner, const struct sipovl_prefix *addr,
@@ -504,7 +562,7 @@ size_t pool_reply_err(char *reply, size_t cap, enum pool_err e)
 
 size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t len, char *reply, size_t cap)
 {
-	char line[128], *w[4], abuf[INET6_ADDRSTRLEN];
+	char line[128], *w[5], abuf[INET6_ADDRSTRLEN];
 	struct sipovl_prefix want, out;
 	size_t nw;
 	enum pool_err e;
@@ -515,9 +573,18 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 		return pool_reply_err(reply, cap, POOL_E_INVAL);
 	memcpy(line, req, len - 1);
 	line[len - 1] = 0;
-	nw = words(line, w, 4);
-	if (nw < 2 || strcmp(w[1], p->name) || !pool_owner_ok(caller))
+	nw = words(line, w, 5);
+	if (nw < 2 || nw > 4 || strcmp(w[1], p->name) || !pool_owner_ok(caller))
 		return pool_reply_err(reply, cap, POOL_E_INVAL);
+	if (!strcmp(w[0], "claim") && nw == 4 && !strcmp(w[2], "not")) {
+		if (cfg_parse_ip(w[3], &want))
+			return pool_reply_err(reply, cap, POOL_E_INVAL);
+		e = pool_claim_other(p, caller, &want, &out);
+		if (e)
+			return pool_reply_err(reply, cap, e);
+		k = snprintf(reply, cap, "ok %s\n", pool_fmt(&out, abuf, sizeof(abuf)));
+		return k < 0 ? 0 : (size_t)k;
+	}
 	if ((!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) || (!strcmp(w[0], "renew") && nw == 3)) {
 		if (nw == 3 && cfg_parse_ip(w[2], &want))
 			return pool_reply_err(reply, cap, POOL_E_INVAL);
@@ -595,6 +662,14 @@ size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *
 {
 	char a[INET6_ADDRSTRLEN];
 	int n = snprintf(buf, cap, "claim %s%s%s\n", pool, want ? " " : "", want ? pool_fmt(want, a, sizeof(a)) : "");
+
+	return n < 0 ? cap : (size_t)n;
+}
+
+size_t pool_claim_other_req(const char *pool, const struct sipovl_prefix *avoid, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+	int n = snprintf(buf, cap, "claim %s not %s\n", pool, pool_fmt(avoid, t, sizeof(t)));
 
 	return n < 0 ? cap : (size_t)n;
 }

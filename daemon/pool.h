@@ -76,6 +76,11 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
  * Served during the hold too. */
 enum pool_err pool_renew(struct pool *p, const char *owner, const struct sipovl_prefix *addr,
 			 struct sipovl_prefix *out);
+/* A lease for @owner on any address but @avoid (it is local on the endpoint's host already, on
+ * another interface): @owner's lease when elsewhere, else moved to (or made on) a free address
+ * after @avoid. POOL_E_WAIT during the hold, POOL_E_FULL. */
+enum pool_err pool_claim_other(struct pool *p, const char *owner, const struct sipovl_prefix *avoid,
+			       struct sipovl_prefix *out);
 enum pool_err pool_release(struct pool *p, const char *owner);
 /* The owner of @addr, or NULL. */
 const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr);
@@ -92,6 +97,7 @@ size_t pool_dump(const struct pool *p, char *buf, size_t cap);
 
 /* The pool service (one request, one reply per Ziti connection):
  *   "claim POOL [ADDRESS]\n" -> "ok ADDRESS\n" | "err CODE text\n"
+ *   "claim POOL not ADDRESS\n" -> "ok ADDRESS\n" | "err CODE text\n" (pool_claim_other)
  *   "renew POOL ADDRESS\n"   -> "ok ADDRESS\n" | "err CODE text\n"   (pool_renew)
  *   "release POOL\n"         -> "ok\n" | "err CODE text\n"
  * The owner is @caller, the dialer's authenticated identity id, never a field of the request:
@@ -114,6 +120,8 @@ int pool_addr_usable(const struct sipovl_prefix *a, char *err, size_t errlen);
  * restored from an older backup gives it back). pool_state_parse: 0 and @out, 1 (with @err)
  * when the file is for another pool (ignored), -1 (with @err) when malformed. */
 size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *buf, size_t cap);
+/* "claim POOL not ADDRESS\n": any address but @avoid (local on this host already) */
+size_t pool_claim_other_req(const char *pool, const struct sipovl_prefix *avoid, char *buf, size_t cap);
 /* "renew POOL ADDRESS\n": the endpoint re-confirms the address it holds (every endpoint.renew_s) */
 size_t pool_renew_req(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
 size_t pool_state_fmt(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);

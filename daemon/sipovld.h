@@ -42,6 +42,7 @@ struct svc {
 	char kname[SIPOVL_NAME_MAXLEN];
 	bool in_kernel;
 	unsigned kernel_dsts;        /* its destinations in the kernel's table (an endpoint's own address left out) */
+	bool own_addr_only;          /* an endpoint's: its addresses are only the endpoint's own (not installed) */
 	char icpt_err[CFG_ERRLEN];
 	uint64_t tpl_warned_ms;       /* last "template variable has no value" warning (1 per 10 s) */
 	/* host side */

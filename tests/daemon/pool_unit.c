@@ -575,6 +575,34 @@ static void test_renew_hold(void)
 	pool_fini(&p);
 }
 
+/* an address local on the endpoint's host already (another interface): "claim POOL not ADDRESS" */
+static void test_claim_other(void)
+{
+	struct pool p;
+	struct sipovl_prefix a, b, c;
+	char req[200];
+	int rc;
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	a = serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	snprintf(req, sizeof(req), "claim voip-ips not %s\n", fmt(&a));
+	b = serve_addr(&p, "alice", req, &rc);
+	ok(rc == 0 && b.family && memcmp(&a, &b, sizeof(a)) && owner_is(&p, &b, "alice") && !pool_owner_of(&p, &a) &&
+		   p.n == 1,
+	   "claim not: alice's %s is local elsewhere on her host: moved to %s (rc %d)", fmt(&a), fmt(&b), rc);
+	c = serve_addr(&p, "alice", req, &rc);
+	ok(rc == 0 && !memcmp(&b, &c, sizeof(b)) && p.n == 1, "claim not: again: she keeps %s", fmt(&c));
+	c = serve_addr(&p, "bob", req, &rc);
+	ok(rc == 0 && c.family && memcmp(&c, &a, sizeof(a)) && memcmp(&c, &b, sizeof(b)) && owner_is(&p, &c, "bob"),
+	   "claim not: bob's first claim avoiding %s: %s", fmt(&a), fmt(&c));
+	b = serve_addr(&p, "carol", "claim voip-ips not 1.2.3\n", &rc);
+	ok(rc == POOL_E_INVAL && p.n == 2, "claim not: a malformed address: err inval (rc %d)", rc);
+	p.hold = true;
+	b = serve_addr(&p, "carol", req, &rc);
+	ok(rc == POOL_E_WAIT && p.n == 2, "claim not: during the hold: err wait (rc %d)", rc);
+	pool_fini(&p);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -588,6 +616,7 @@ int main(void)
 	test_endpoint();
 	test_writer();
 	test_renew_hold();
+	test_claim_other();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

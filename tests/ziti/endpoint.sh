@@ -25,7 +25,7 @@
 
 endpoint_tests() {
 	local D=$W/endpoint sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} oct net port ifa ifb ifc
-	local pa pb ps pd wp rc a b a2 d r q t0 n_fail p ifd
+	local pa pb ps pd wp rc a b a2 d r q t0 n_fail p ifd ife
 	if [ "$(id -u)" != 0 ]; then
 		skip "endpoint: tests" "need root (interfaces, transparent sockets)"
 		return
@@ -34,8 +34,8 @@ endpoint_tests() {
 	oct=$((RANDOM % 200 + 20))
 	net=100.127.$oct
 	port=$((21000 + RANDOM % 20000))
-	ifa=zte$$a ifb=zte$$b ifc=zte$$c ifd=zte$$d
-	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15} ifd=${ifd:0:15}
+	ifa=zte$$a ifb=zte$$b ifc=zte$$c ifd=zte$$d ife=zte$$e
+	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15} ifd=${ifd:0:15} ife=${ife:0:15}
 	{ cli edge create service ep-pool &&
 	  cli edge create service-policy ep-pool-bind Bind --service-roles @ep-pool --identity-roles @zt-other &&
 	  cli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles @zt-client,@zt-host,@go-client &&
@@ -110,6 +110,14 @@ CONF
 		notok "endpoint: pool server down: status $r, intercept $q, $ifa addresses '$(ep_if_addrs "$ifa")'"
 		grep "endpoint\|ep-sip" "$D/a.log" | tail -5 | diag
 	fi
+	if [ "$(ep_st a .interface_kind)" = '"ifb"' ]; then
+		grep -q "<4>endpoint.interface $ifa: this kernel has no dummy driver, so it is an ifb interface; the ifb module, when it loads, also creates its default ifb0 and ifb1" "$D/a.log" &&
+			ok "endpoint: the ifb fallback (no dummy driver here) is logged at WARN" ||
+			{ notok "endpoint: the ifb fallback should be logged at WARN"; grep "endpoint" "$D/a.log" | head -3 | diag; }
+	else
+		! grep -q "no dummy driver" "$D/a.log" && ok "endpoint: a dummy interface: no ifb warning" ||
+			notok "endpoint: ifb warning with a dummy interface"
+	fi
 	grep -q "service ep-bad: bad intercept.v1 config: sourceIp \"\$ip_pool\[other-ips\]\": unknown template variable \$ip_pool\[other-ips\] (this sipovld's endpoint.pool is voip-ips)" "$D/a.log" &&
 		ok "endpoint: a service with another pool's \$ip_pool[other-ips] is refused naming service, field and variable" ||
 		{ notok "endpoint: ep-bad's \$ip_pool[other-ips] should be refused"; grep "ep-bad" "$D/a.log" | diag; }
@@ -154,6 +162,24 @@ CONF
 	[ "$q" = '[true,8]' ] &&
 		ok "endpoint: ep-sip's intercept installed once A has its address: $net.0/24 without $a is 8 prefixes ($q)" ||
 		notok "endpoint: ep-sip's intercept at A: [installed, prefixes] $q, want [true,8]"
+	# E8: an intercept whose only address is A's own: nothing to intercept, said once and in status
+	cli edge create config ep-own-icpt intercept.v1 \
+		"{\"protocols\":[\"udp\"],\"addresses\":[\"$a/32\"],\"portRanges\":[{\"low\":5060,\"high\":5060}]}" > /dev/null 2>&1 &&
+	cli edge create service ep-own -c ep-own-icpt > /dev/null 2>&1 &&
+	cli edge create service-policy ep-own-dial Dial --service-roles @ep-own --identity-roles @zt-client > /dev/null 2>&1 ||
+		notok "endpoint: create service ep-own"
+	for _ in $(seq 1 60); do
+		grep -q "service ep-own: its intercept.v1 addresses" "$D/a.log" && break
+		sleep 0.25
+	done
+	sleep 1.5 # a few more applies: said once
+	q=$("$sd" --control "$D/a.sock" --request status 2>/dev/null | jq -c '[.services[] | select(.name == "ep-own") | .intercept | .installed, .note]')
+	if [ "$(grep -c "<5>service ep-own: its intercept.v1 addresses are only this endpoint's own address $a: nothing to intercept (flows to it are its own services'); not installed" "$D/a.log")" = 1 ] &&
+		[ "$q" = "[false,\"only this endpoint's own address: nothing to intercept\"]" ]; then
+		ok "endpoint: E8: an intercept of A's own $a/32 is not installed, said once in the log and in status ($q)"
+	else
+		notok "endpoint: E8: intercept of A's own address: status $q"; grep "ep-own" "$D/a.log" | diag
+	fi
 	# a dial as an endpoint's intercept makes it: terminator identity and dst_ip the callee's
 	# address ($intercepted_ip), source_addr the caller's ($ip_pool[voip-ips])
 	ep_call() { # to from
@@ -217,67 +243,97 @@ CONF
 		grep "endpoint" "$D/b2.log" | tail -4 | diag; diag < "$D/leases"
 	fi
 	# E1: the pool server's lease file restored from an older backup that lacks A's lease. With
-	# no hold (hold_s 0), D (go-client), whose state file names A's address, gets it; A's next
-	# renewal is refused (taken): A withdraws it and claims another, so the two share it for
-	# one renewal period at most (before: for good)
+	# no hold (hold_s 0), another endpoint (go-client through zt-tool, as from another host)
+	# whose stale state file names A's address gets it; A's next renewal is refused (taken): A
+	# withdraws it and claims another, so the two share it for one renewal period at most
+	# (before: for good)
+	ep_req() { # request line, as go-client: the first reply (dials until the server answers)
+		local rr
+		for _ in $(seq 1 40); do
+			rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "$1" --timeout-ms 5000 2> "$D/req.err") &&
+				[ -n "$rr" ] && { echo "$rr"; return; }
+			sleep 0.25
+		done
+	}
+	# (A is stopped (SIGSTOP) until that claim is answered: its renewals every second would
+	# otherwise always come first; on a real network the other endpoint may well be first)
 	kill -TERM "$ps"; wait "$ps"
 	grep -v "^$a " "$D/leases" > "$D/leases.old"
 	cp "$D/leases.old" "$D/leases"
-	cp "$ID/go-client.json" "$D/d.json"
-	ep_conf d "$ifd"
-	echo "sipovl-endpoint 1 voip-ips $a" > "$D/d.state"
+	kill -STOP "$pa"
 	"$sd" --no-kernel -c "$D/server.conf" > "$D/server2.log" 2>&1 &
 	ps=$!
 	PIDS+=("$ps")
-	"$sd" --no-kernel -c "$D/d.conf" > "$D/d.log" 2>&1 &
-	pd=$!
-	PIDS+=("$pd")
-	d= a2=
-	for _ in $(seq 1 160); do
-		d=$(ep_addr d) a2=$(ep_addr a)
-		[ -n "$d" ] && [ -n "$a2" ] && [ "$a2" != "$a" ] && break
+	q=$(ep_req "claim voip-ips $a")
+	kill -CONT "$pa"
+	a2=
+	for _ in $(seq 1 60); do
+		a2=$(ep_addr a)
+		[ -n "$a2" ] && [ "$a2" != "$a" ] && break
 		sleep 0.25
 	done
-	if [ "$d" = "$a" ] && [[ $a2 == "$net".* ]] && [ "$a2" != "$a" ] && [ "$a2" != "$b" ] &&
+	if [ "$q" = "ok $a" ] && [[ $a2 == "$net".* ]] && [ "$a2" != "$a" ] && [ "$a2" != "$b" ] &&
 		[ "$(ep_if_addrs "$ifa")" = "$a2/32" ] && [ "$(ep_st a .withdrawals)" = 1 ] &&
-		grep -q "endpoint: pool voip-ips: $a withdrawn from $ifa: the pool server refused its renewal: address leased to another identity .*; its services unbound, its intercepts removed; claiming another address" "$D/a2.log" &&
+		grep -q "<3>endpoint: pool voip-ips: $a withdrawn from $ifa: the pool server refused its renewal: address leased to another identity .*; its services unbound, its intercepts removed; claiming another address" "$D/a2.log" &&
 		grep -qx "$a go-client" "$D/leases" && grep -qx "$a2 zt-client" "$D/leases"; then
-		ok "endpoint: E1: lease file restored without A's lease, D got A's $a: A's renewal is refused, A withdraws $a and claims $a2"
+		ok "endpoint: E1: lease file restored without A's lease, another identity got A's $a ($q): A's renewal is refused, A withdraws $a and claims $a2"
 	else
-		notok "endpoint: E1: after the restore D has '$d', A has '$a2' (was $a; want A on another address)," \
+		notok "endpoint: E1: after the restore go-client's claim got '$q', A has '$a2' (was $a; want A on another address)," \
 			"$ifa '$(ep_if_addrs "$ifa")', withdrawals $(ep_st a .withdrawals)"
 		grep "endpoint" "$D/a2.log" | tail -4 | diag; diag < "$D/leases"
 	fi
-	# E1 with the hold (hold_s 4): restored again, without A's and D's leases; D's stale state file
-	# names A's new address. D's claim waits for the hold, A renews $a2 meanwhile, so D is refused
-	# (taken) and claims another; before, D got $a2 at once, the address A holds
-	kill -TERM "$ps" "$pd"; wait "$ps" "$pd"
+	# E1 with the hold (hold_s 10): restored again, without A's lease; go-client's stale state
+	# names A's new address. Its claim waits for the hold (err wait), A renews $a2 meanwhile, so
+	# after the hold it is refused (taken); before, it got $a2 at once, the address A holds (A is
+	# stopped again until that first claim is answered)
+	kill -TERM "$ps"; wait "$ps"
 	grep -v "^$a2 \|^$a " "$D/leases" > "$D/leases.old"
 	cp "$D/leases.old" "$D/leases"
-	echo "sipovl-endpoint 1 voip-ips $a2" > "$D/d.state"
-	srv_conf 4
+	srv_conf 10
+	kill -STOP "$pa"
 	"$sd" --no-kernel -c "$D/server.conf" > "$D/server3.log" 2>&1 &
 	ps=$!
 	PIDS+=("$ps")
-	"$sd" --no-kernel -c "$D/d.conf" > "$D/d2.log" 2>&1 &
+	q=$(ep_req "claim voip-ips $a2")
+	kill -CONT "$pa"
+	for _ in $(seq 1 80); do grep -q "ip_pool voip-ips: hold over" "$D/server3.log" && break; sleep 0.25; done
+	r=$(ep_req "claim voip-ips $a2")
+	if [[ $q == "err wait "* ]] && [[ $r == "err taken "* ]] && [ "$(ep_addr a)" = "$a2" ] &&
+		[ "$(ep_st a .withdrawals)" = 1 ] && grep -q "ip_pool voip-ips: holding new leases for 10 s" "$D/server3.log" &&
+		grep -qx "$a2 zt-client" "$D/leases"; then
+		ok "endpoint: E1: hold_s 10 after a restore: a claim of A's $a2 during the hold waits ($q), A renews it, after the hold it is taken"
+	else
+		notok "endpoint: E1 with the hold: go-client's claims of $a2: '$q' then '$r'; A '$(ep_addr a)'"
+		grep "ip_pool" "$D/server3.log" | tail -4 | diag
+	fi
+	# D (go-client, a sipovld), whose state file names an address already local on the host
+	# (another interface, $ife): not added twice; another claimed
+	d=$net.200
+	[ "$d" = "$a2" ] || [ "$d" = "$b" ] && d=$net.201
+	[ "$d" = "$a2" ] || [ "$d" = "$b" ] && d=$net.202
+	cp "$ID/go-client.json" "$D/d.json"
+	ep_conf d "$ifd"
+	echo "sipovl-endpoint 1 voip-ips $d" > "$D/d.state"
+	ip link add "$ife" type ifb 2>/dev/null || ip link add "$ife" type dummy 2>/dev/null
+	ip addr add "$d/32" dev "$ife"
+	"$sd" --no-kernel -c "$D/d.conf" > "$D/d.log" 2>&1 &
 	pd=$!
 	PIDS+=("$pd")
-	d=
-	for _ in $(seq 1 160); do d=$(ep_addr d); [ -n "$d" ] && break; sleep 0.25; done
-	r=$(ep_addr a)
-	if [[ $d == "$net".* ]] && [ "$d" != "$a2" ] && [ "$r" = "$a2" ] && [ "$(ep_st a .withdrawals)" = 1 ] &&
-		grep -q "ip_pool voip-ips: holding new leases for 4 s" "$D/server3.log" &&
-		grep -q "endpoint: pool voip-ips: the pool server refused the claim: pool server started recently" "$D/d2.log" &&
-		grep -q "endpoint: pool voip-ips: $a2, held last (state file $D/d.state), is leased to another identity" "$D/d2.log" &&
-		grep -qx "$a2 zt-client" "$D/leases"; then
-		ok "endpoint: E1: hold_s 4 after a restore: D's claim waited, A renewed $a2 first, D got $d (not A's)"
+	r=
+	for _ in $(seq 1 120); do r=$(ep_addr d); [ -n "$r" ] && break; sleep 0.25; done
+	if [[ $r == "$net".* ]] && [ "$r" != "$d" ] && [ "$(ep_if_addrs "$ifd")" = "$r/32" ] &&
+		grep -q "<3>endpoint: pool voip-ips: $d is already an address of interface $ife on this host: not added to $ifd (it would be there twice); asking the pool server for another" "$D/d.log" &&
+		grep -q "claim voip-ips not $d through ep-pool" "$D/d.log" && grep -qx "$r go-client" "$D/leases" &&
+		! grep -q "^$d " "$D/leases"; then
+		ok "endpoint: D's $d is local on $ife already: refused saying so, D got $r instead"
 	else
-		notok "endpoint: E1 with the hold: D '$d', A '$r' (A's address $a2 must stay A's only)"
-		grep "endpoint" "$D/d2.log" | tail -4 | diag; grep "ip_pool" "$D/server3.log" | tail -4 | diag
+		notok "endpoint: D with $d local on $ife: D has '$r', $ifd '$(ep_if_addrs "$ifd")'"
+		grep "endpoint" "$D/d.log" | tail -4 | diag
 	fi
+	ip link del "$ife" 2>/dev/null
 	kill -TERM "$pd"; wait "$pd" || rc=$?
-	san_clean "$D/d.log" && san_clean "$D/d2.log" && ! ip link show "$ifd" > /dev/null 2>&1 ||
-		notok "endpoint: D's exits: ASan/UBSan report or $ifd left"
+	san_clean "$D/d.log" && ! ip link show "$ifd" > /dev/null 2>&1 ||
+		notok "endpoint: D's exit: ASan/UBSan report or $ifd left"
 	# an interface of that name that sipovld did not create
 	ip link add "$ifc" type ifb 2>/dev/null || ip link add "$ifc" type dummy 2>/dev/null
 	ep_conf c "$ifc"
@@ -307,14 +363,15 @@ CONF
 	ip link del "$ifa" 2>/dev/null
 	ip link del "$ifb" 2>/dev/null
 	ip link del "$ifd" 2>/dev/null
+	ip link del "$ife" 2>/dev/null
 	ep_cli_clean
 }
 
 ep_cli_clean() {
 	local x
-	for x in ep-bad-dial ep-sip-dial ep-sip-bind ep-pool-dial ep-pool-bind; do cli edge delete service-policy "$x" > /dev/null 2>&1; done
-	for x in ep-bad ep-sip ep-pool; do cli edge delete service "$x" > /dev/null 2>&1; done
-	for x in ep-bad-icpt ep-sip-icpt ep-sip-host; do cli edge delete config "$x" > /dev/null 2>&1; done
+	for x in ep-own-dial ep-bad-dial ep-sip-dial ep-sip-bind ep-pool-dial ep-pool-bind; do cli edge delete service-policy "$x" > /dev/null 2>&1; done
+	for x in ep-own ep-bad ep-sip ep-pool; do cli edge delete service "$x" > /dev/null 2>&1; done
+	for x in ep-own-icpt ep-bad-icpt ep-sip-icpt ep-sip-host; do cli edge delete config "$x" > /dev/null 2>&1; done
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

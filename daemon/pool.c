@@ -167,6 +167,14 @@ static struct pool_lease *find_owner(const struct pool *p, const char *owner)
 	return NULL;
 }
 
+static void stamp(struct pool *p, struct pool_lease *l)
+{
+	if (l->seen != p->now) {
+		l->seen = p->now;
+		p->seen_dirty = true;
+	}
+}
+
 static void remove_at(struct pool *p, size_t i)
 {
 	memmove(&p->leases[i], &p->leases[i + 1], (p->n - i - 1) * sizeof(p->leases[0]));
@@ -189,6 +197,7 @@ static enum pool_err insert(struct pool *p, uint32_t off, const char *owner)
 	memmove(&l[i + 1], &l[i], (p->n - i) * sizeof(*l));
 	l[i].off = off;
 	snprintf(l[i].owner, sizeof(l[i].owner), "%s", owner);
+	l[i].seen = p->now;
 	p->n++;
 	return POOL_OK;
 }
@@ -225,6 +234,7 @@ static enum pool_err claim_other(struct pool *p, const char *owner, struct pool_
 
 			remove_at(p, (size_t)(cur - p->leases));
 			l.off = off;
+			l.seen = p->now;
 			i = find_off(p, off, &found);
 			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
 			p->leases[i] = l;
@@ -281,6 +291,7 @@ static enum pool_err claim(struct pool *p, const char *owner, const struct sipov
 
 			remove_at(p, (size_t)(cur - p->leases));
 			l.off = off;
+			l.seen = p->now;
 			i = find_off(p, off, &found);
 			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
 			p->leases[i] = l;
@@ -291,11 +302,14 @@ static enum pool_err claim(struct pool *p, const char *owner, const struct sipov
 			if (e)
 				return e;
 			p->gen++;
+		} else {
+			stamp(p, &p->leases[i]); /* its own: a renewal */
 		}
 		pool_addr(p, off, out);
 		return POOL_OK;
 	}
 	if (cur) {
+		stamp(p, cur);
 		pool_addr(p, cur->off, out);
 		return POOL_OK;
 	}
@@ -334,6 +348,7 @@ enum pool_err pool_claim_other(struct pool *p, const char *owner, const struct s
 	if (!aoff)
 		return claim(p, owner, NULL, out, false);
 	if (cur && cur->off != aoff) {
+		stamp(p, cur);
 		pool_addr(p, cur->off, out);
 		return POOL_OK;
 	}
@@ -353,6 +368,54 @@ enum pool_err pool_release(struct pool *p, const char *owner)
 	if (!cur)
 		return POOL_E_NOLEASE;
 	remove_at(p, (size_t)(cur - p->leases));
+	p->gen++;
+	return POOL_OK;
+}
+
+size_t pool_expire(struct pool *p, unsigned lease_s,
+		   void (*gone)(const struct pool *p, const struct pool_lease *l, void *arg), void *arg)
+{
+	size_t n = 0;
+
+	if (!lease_s || p->hold)
+		return 0;
+	for (size_t i = 0; i < p->n;) {
+		if (p->now - p->leases[i].seen < (int64_t)lease_s) {
+			i++;
+			continue;
+		}
+		if (gone)
+			gone(p, &p->leases[i], arg);
+		remove_at(p, i);
+		n++;
+	}
+	if (n)
+		p->gen++;
+	return n;
+}
+
+void pool_seen_floor(struct pool *p, int64_t floor)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->leases[i].seen < floor) {
+			p->leases[i].seen = floor;
+			p->seen_dirty = true;
+		}
+}
+
+enum pool_err pool_release_addr(struct pool *p, const struct sipovl_prefix *addr, char *owner, size_t ownerlen)
+{
+	uint32_t off = off_of(p, addr);
+	bool found;
+	size_t i;
+
+	if (!off)
+		return POOL_E_RANGE;
+	i = find_off(p, off, &found);
+	if (!found)
+		return POOL_E_NOLEASE;
+	snprintf(owner, ownerlen, "%s", p->leases[i].owner);
+	remove_at(p, i);
 	p->gen++;
 	return POOL_OK;
 }
@@ -426,6 +489,23 @@ static size_t words(char *line, char **w, size_t max)
 	return n;
 }
 
+/* a lease file time: decimal seconds, no sign, at most 12 digits */
+static int parse_seen(const char *s, long long *out)
+{
+	long long v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 12)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (!i)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t errlen)
 {
 	struct pool_lease *l = NULL, **byowner = NULL;
@@ -466,8 +546,12 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 			}
 			continue;
 		}
-		if (words(line, w, 3) != 2 || cfg_parse_ip(w[0], &a) || !pool_owner_ok(w[1])) {
-			errf(err, errlen, "lease file line %zu: expected \"ADDRESS IDENTITY-ID\"", lineno);
+		size_t nw = words(line, w, 4);
+		long long seen = p->now + p->wall_off;
+
+		if ((nw != 2 && nw != 3) || cfg_parse_ip(w[0], &a) || !pool_owner_ok(w[1]) ||
+		    (nw == 3 && parse_seen(w[2], &seen))) {
+			errf(err, errlen, "lease file line %zu: expected \"ADDRESS IDENTITY-ID [SECONDS]\"", lineno);
 			goto out;
 		}
 		if (n >= POOL_MAX_LEASES) {
@@ -489,6 +573,7 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 			goto out;
 		}
 		snprintf(l[n].owner, sizeof(l[n].owner), "%s", w[1]);
+		l[n].seen = (int64_t)seen - p->wall_off;
 		n++;
 	}
 	if (!lineno) {
@@ -544,8 +629,14 @@ size_t pool_dump(const struct pool *p, char *buf, size_t cap)
 		struct sipovl_prefix a;
 
 		pool_addr(p, p->leases[i].off, &a);
-		k = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s %s\n", pool_fmt(&a, abuf, sizeof(abuf)),
-			     p->leases[i].owner);
+		long long seen = (long long)(p->leases[i].seen + p->wall_off);
+
+		if (seen > 0)
+			k = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s %s %lld\n",
+				     pool_fmt(&a, abuf, sizeof(abuf)), p->leases[i].owner, seen);
+		else
+			k = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s %s\n",
+				     pool_fmt(&a, abuf, sizeof(abuf)), p->leases[i].owner);
 		o += (size_t)k;
 	}
 	return o;

@@ -37,6 +37,7 @@ enum pool_err {
 struct pool_lease {
 	uint32_t off;                   /* offset of the address in the range (1 .. size-1/-2) */
 	char owner[POOL_OWNER_MAX + 1];
+	int64_t seen;                   /* its last claim or renewal, on the pool's clock (s) */
 };
 
 struct pool {
@@ -53,6 +54,15 @@ struct pool {
 	 * served; any other claim is POOL_E_WAIT, until every endpoint renewed what it holds.
 	 */
 	bool hold;
+	/*
+	 * Expiry (ip_pool.lease_s): every claim or renewal stamps its lease with @now (the caller's
+	 * clock, seconds); pool_expire() removes the leases not stamped for lease_s (an identity
+	 * deleted at the controller can no longer renew). The lease file has wall-clock times:
+	 * @now + @wall_off. @seen_dirty: a stamp changed since the caller last wrote the file and cleared it (no change of
+	 * @gen: the caller writes the file when it suits it).
+	 */
+	int64_t now, wall_off;
+	bool seen_dirty;
 };
 
 const char *pool_strerror(enum pool_err e);
@@ -89,7 +99,21 @@ const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr
  * empty (a failed listing must not free every address) or holds a malformed id. */
 enum pool_err pool_reconcile(struct pool *p, const char *const *live, size_t n_live, size_t *released);
 
-/* The lease file: "sipovl-pool 1 NAME RANGE\n" then one "ADDRESS OWNER\n" per lease.
+/* Removes the leases of @p not claimed or renewed for @lease_s seconds at @p->now (0: never;
+ * none during the hold), calling @gone for each before it goes. Returns how many (@gen
+ * incremented when any). */
+size_t pool_expire(struct pool *p, unsigned lease_s,
+		   void (*gone)(const struct pool *p, const struct pool_lease *l, void *arg), void *arg);
+/* Every lease stamped before @floor is stamped @floor (a restarted server: the endpoints may
+ * not have reached it while it was down; they get time to renew before anything expires). */
+void pool_seen_floor(struct pool *p, int64_t floor);
+/* Releases the lease on @addr, whoever holds it (the admin's "ip-pool release"): POOL_OK and
+ * its owner in @owner, POOL_E_RANGE, POOL_E_NOLEASE when it is free. */
+enum pool_err pool_release_addr(struct pool *p, const struct sipovl_prefix *addr, char *owner, size_t ownerlen);
+
+/* The lease file: "sipovl-pool 1 NAME RANGE\n" then one "ADDRESS OWNER [SEEN]\n" per lease
+ * (SEEN: the wall-clock time of its last claim or renewal, seconds since 1970; a line without it
+ * is stamped @p->now when loaded).
  * pool_load replaces @p's leases with the file's; any error leaves @p unchanged and names the
  * line. pool_dump returns the length written (truncated: >= @cap, as snprintf). */
 int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t errlen);

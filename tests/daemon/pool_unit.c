@@ -603,6 +603,95 @@ static void test_claim_other(void)
 	pool_fini(&p);
 }
 
+static long long find_seen(const struct pool *p, const char *owner)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->leases[i].owner, owner))
+			return (long long)p->leases[i].seen;
+	return -1;
+}
+
+/* issue 15 item 6: a lease not renewed for lease_s expires (an identity deleted at the
+ * controller can no longer renew); the time of the last claim or renewal is in the lease file */
+static const struct pool_lease *exp_gone[8];
+static char exp_names[8][POOL_OWNER_MAX + 1];
+static size_t exp_n;
+
+static void exp_cb(const struct pool *p, const struct pool_lease *l, void *arg)
+{
+	(void)p;
+	(void)arg;
+	if (exp_n < 8) {
+		exp_gone[exp_n] = l;
+		snprintf(exp_names[exp_n], sizeof(exp_names[0]), "%s", l->owner);
+	}
+	exp_n++;
+}
+
+static void test_expire(void)
+{
+	struct pool p, q;
+	struct sipovl_prefix a, b;
+	char req[200], buf[512], line[200], err[200];
+	uint64_t gen;
+	size_t len;
+	int rc;
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	p.now = 1000;
+	a = serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	b = serve_addr(&p, "bob", "claim voip-ips\n", &rc);
+	p.now = 1500;
+	p.seen_dirty = false;
+	gen = p.gen;
+	snprintf(req, sizeof(req), "renew voip-ips %s\n", fmt(&a));
+	serve_addr(&p, "alice", req, &rc);
+	ok(rc == 0 && p.gen == gen && p.seen_dirty, "expire: alice's renewal at 1500: no change to answer for, the time to write");
+	p.now = 1599;
+	exp_n = 0;
+	ok(pool_expire(&p, 600, exp_cb, NULL) == 0 && p.n == 2 && p.gen == gen,
+	   "expire: lease_s 600 at 1599: bob (claimed at 1000) is 599 s old, kept");
+	p.now = 1600;
+	ok(pool_expire(&p, 600, exp_cb, NULL) == 1 && exp_n == 1 && !strcmp(exp_names[0], "bob") && p.n == 1 &&
+		   !pool_owner_of(&p, &b) && owner_is(&p, &a, "alice") && p.gen != gen,
+	   "expire: at 1600 bob's lease (600 s without renewal) expires, alice's (renewed at 1500) stays");
+	p.now = 100000;
+	ok(pool_expire(&p, 0, exp_cb, NULL) == 0 && p.n == 1, "expire: lease_s 0 never expires");
+	p.hold = true;
+	ok(pool_expire(&p, 600, exp_cb, NULL) == 0 && p.n == 1, "expire: nothing expires during the hold");
+	p.hold = false;
+	/* a claim of one's own lease is a renewal too */
+	p.now = 2000;
+	serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	p.now = 2599;
+	ok(pool_expire(&p, 600, exp_cb, NULL) == 0 && p.n == 1, "expire: alice's claim at 2000 renewed her lease");
+	/* the file: ADDRESS OWNER SEEN, in wall-clock seconds (the pool's clock + wall_off) */
+	p.wall_off = 1700000000;
+	pool_dump(&p, buf, sizeof(buf));
+	snprintf(line, sizeof(line), "%s alice 1700002000\n", fmt(&a));
+	ok(strstr(buf, line) != NULL, "expire: the lease file line has the time of the last renewal (%.*s)",
+	   (int)strcspn(line, "\n"), line);
+	pinit(&q, "voip-ips", "100.127.0.0", 24);
+	q.now = 50;
+	q.wall_off = 1700001900;
+	len = strlen(buf);
+	snprintf(buf + len, sizeof(buf) - len, "100.127.0.200 carol\n");
+	rc = pool_load(&q, buf, strlen(buf), err, sizeof(err));
+	ok(rc == 0 && q.n == 2 && find_seen(&q, "alice") == 100 &&
+		   find_seen(&q, "carol") == 50,
+	   "expire: loaded, alice's time is 100 on the new clock, carol's line without one gets the load time (%lld, %lld)",
+	   (long long)find_seen(&q, "alice"), (long long)find_seen(&q, "carol"));
+	pool_seen_floor(&q, 80);
+	ok(find_seen(&q, "alice") == 100 && find_seen(&q, "carol") == 80, "expire: pool_seen_floor raises older times only");
+	snprintf(buf, sizeof(buf), "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.5 dave x1\n");
+	ok(pool_load(&q, buf, strlen(buf), err, sizeof(err)) == -1 && strstr(err, "line 2") && q.n == 2,
+	   "expire: a malformed time is refused naming the line (%s)", err);
+	snprintf(buf, sizeof(buf), "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.5 dave -5\n");
+	ok(pool_load(&q, buf, strlen(buf), err, sizeof(err)) == -1 && q.n == 2, "expire: a negative time is refused");
+	pool_fini(&q);
+	pool_fini(&p);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -617,6 +706,7 @@ int main(void)
 	test_writer();
 	test_renew_hold();
 	test_claim_other();
+	test_expire();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

@@ -60,14 +60,15 @@ endpoint_tests() {
 	cp "$ID/zt-other.json" "$D/server.json"
 	cp "$ID/zt-client.json" "$D/a.json"
 	cp "$ID/zt-host.json" "$D/b.json"
-	srv_conf() { # hold_s
+	srv_conf() { # hold_s [lease_s]
 		cat > "$D/server.conf" <<CONF
 { "identities": ["$D/server.json"], "control_socket": "$D/server.sock", "log_level": "info", "service_poll_s": 1,
   "ip_pool": { "name": "voip-ips", "range": "$net.0/24", "service": "ep-pool", "lease_file": "$D/leases",
-               "trust_caller": true, "hold_s": $1 } }
+               "trust_caller": true, "hold_s": $1, "lease_s": ${2:-86400} } }
 CONF
 	}
-	srv_conf 0
+	# the first start has no lease file: hold_s 150 (the default) must not hold its claims
+	srv_conf 150
 	ep_conf() { # x iface (renewals every second: E1's points below wait for them)
 		cat > "$D/$1.conf" <<CONF
 { "identities": ["$D/$1.json"], "control_socket": "$D/$1.sock", "log_level": "info", "service_poll_s": 1,
@@ -138,6 +139,14 @@ CONF
 		notok "endpoint: claims: A '$a', B '$b' (want two distinct addresses of $net.0/24)"
 		tail -4 "$D/a.log" | diag; tail -4 "$D/server.log" | diag
 	fi
+	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool.hold_s_left')
+	if [ "$q" = 0 ] && grep -q "ip_pool voip-ips: no lease restored (no lease file): no hold, new leases are served at once" "$D/server.log" &&
+		! grep -q "holding new leases" "$D/server.log" && ! grep -q "err wait" "$D/server.log"; then
+		ok "endpoint: a pool server without a lease file does not hold (hold_s 150): claims served at once (hold_s_left $q)"
+	else
+		notok "endpoint: a pool server without a lease file held its claims (hold_s_left '$q')"
+		grep "ip_pool" "$D/server.log" | head -4 | diag
+	fi
 	if grep -q "endpoint: pool voip-ips: 100.126.0.7, held last (state file $D/b.state), is not in the pool's range: .*; claiming another address" "$D/b.log" &&
 		[ "$(cat "$D/b.state" 2>/dev/null)" = "sipovl-endpoint 1 voip-ips $b" ]; then
 		ok "endpoint: B's state file named an address outside the range: said so, claimed another ($b), state file updated"
@@ -145,7 +154,7 @@ CONF
 		notok "endpoint: B with an out-of-range state file"; grep "endpoint" "$D/b.log" | tail -4 | diag
 	fi
 	if [ "$(ep_if_addrs "$ifa")" = "$a/32" ] && [ "$(ep_if_addrs "$ifb")" = "$b/32" ] &&
-		grep -qx "$a zt-client" "$D/leases" && grep -qx "$b zt-host" "$D/leases" &&
+		grep -qE "^$a zt-client [0-9]+$" "$D/leases" && grep -qE "^$b zt-host [0-9]+$" "$D/leases" &&
 		[ "$(cat "$D/a.state" 2>/dev/null)" = "sipovl-endpoint 1 voip-ips $a" ]; then
 		ok "endpoint: each address on its endpoint's interface (/32), in the lease file, in A's state file"
 	else
@@ -236,7 +245,7 @@ CONF
 	r=
 	for _ in $(seq 1 240); do r=$(ep_addr b); [ -n "$r" ] && break; sleep 0.25; done
 	if [ "$rc" = 0 ] && [ "$r" = "$b" ] && grep -q "endpoint: pool voip-ips: $a, held last (state file $D/b.state), is leased to another identity: .*; claiming another address" "$D/b2.log" &&
-		[ "$(grep -c "^$a " "$D/leases")" = 1 ] && grep -qx "$a zt-client" "$D/leases"; then
+		[ "$(grep -c "^$a " "$D/leases")" = 1 ] && grep -qE "^$a zt-client [0-9]+$" "$D/leases"; then
 		ok "endpoint: B claiming A's address $a (its state file) is refused (taken), said so; B gets $b again, A keeps $a"
 	else
 		notok "endpoint: B with A's address in its state file: got '$r' (want $b), exit before $rc"
@@ -258,6 +267,7 @@ CONF
 	# (A is stopped (SIGSTOP) until that claim is answered: its renewals every second would
 	# otherwise always come first; on a real network the other endpoint may well be first)
 	kill -TERM "$ps"; wait "$ps"
+	srv_conf 0
 	grep -v "^$a " "$D/leases" > "$D/leases.old"
 	cp "$D/leases.old" "$D/leases"
 	kill -STOP "$pa"
@@ -275,7 +285,7 @@ CONF
 	if [ "$q" = "ok $a" ] && [[ $a2 == "$net".* ]] && [ "$a2" != "$a" ] && [ "$a2" != "$b" ] &&
 		[ "$(ep_if_addrs "$ifa")" = "$a2/32" ] && [ "$(ep_st a .withdrawals)" = 1 ] &&
 		grep -q "<3>endpoint: pool voip-ips: $a withdrawn from $ifa: the pool server refused its renewal: address leased to another identity .*; its services unbound, its intercepts removed; claiming another address" "$D/a2.log" &&
-		grep -qx "$a go-client" "$D/leases" && grep -qx "$a2 zt-client" "$D/leases"; then
+		grep -qE "^$a go-client [0-9]+$" "$D/leases" && grep -qE "^$a2 zt-client [0-9]+$" "$D/leases"; then
 		ok "endpoint: E1: lease file restored without A's lease, another identity got A's $a ($q): A's renewal is refused, A withdraws $a and claims $a2"
 	else
 		notok "endpoint: E1: after the restore go-client's claim got '$q', A has '$a2' (was $a; want A on another address)," \
@@ -300,7 +310,7 @@ CONF
 	r=$(ep_req "claim voip-ips $a2")
 	if [[ $q == "err wait "* ]] && [[ $r == "err taken "* ]] && [ "$(ep_addr a)" = "$a2" ] &&
 		[ "$(ep_st a .withdrawals)" = 1 ] && grep -q "ip_pool voip-ips: holding new leases for 10 s" "$D/server3.log" &&
-		grep -qx "$a2 zt-client" "$D/leases"; then
+		grep -qE "^$a2 zt-client [0-9]+$" "$D/leases"; then
 		ok "endpoint: E1: hold_s 10 after a restore: a claim of A's $a2 during the hold waits ($q), A renews it, after the hold it is taken"
 	else
 		notok "endpoint: E1 with the hold: go-client's claims of $a2: '$q' then '$r'; A '$(ep_addr a)'"
@@ -323,7 +333,7 @@ CONF
 	for _ in $(seq 1 120); do r=$(ep_addr d); [ -n "$r" ] && break; sleep 0.25; done
 	if [[ $r == "$net".* ]] && [ "$r" != "$d" ] && [ "$(ep_if_addrs "$ifd")" = "$r/32" ] &&
 		grep -q "<3>endpoint: pool voip-ips: $d is already an address of interface $ife on this host: not added to $ifd (it would be there twice); asking the pool server for another" "$D/d.log" &&
-		grep -q "claim voip-ips not $d through ep-pool" "$D/d.log" && grep -qx "$r go-client" "$D/leases" &&
+		grep -q "claim voip-ips not $d through ep-pool" "$D/d.log" && grep -qE "^$r go-client [0-9]+$" "$D/leases" &&
 		! grep -q "^$d " "$D/leases"; then
 		ok "endpoint: D's $d is local on $ife already: refused saying so, D got $r instead"
 	else
@@ -334,6 +344,37 @@ CONF
 	kill -TERM "$pd"; wait "$pd" || rc=$?
 	san_clean "$D/d.log" && ! ip link show "$ifd" > /dev/null 2>&1 ||
 		notok "endpoint: D's exit: ASan/UBSan report or $ifd left"
+	# issue 15 item 6: a lease that is not renewed (D stopped: as an identity deleted at the
+	# controller) expires after lease_s 6 (the restarted server gives it lease_s/2 first) and
+	# leaves the lease file; A and B, renewing every second, keep theirs. Then the admin
+	# releases a lease explicitly through the control socket.
+	kill -TERM "$ps"; wait "$ps"
+	srv_conf 0 6
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server4.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	for _ in $(seq 1 120); do grep -q "the lease of go-client on $r expired" "$D/server4.log" && break; sleep 0.25; done
+	sleep 1.5 # the expiry's write, and a sweep with A's and B's renewals
+	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool | [.lease_s, .expired, .leases]')
+	if grep -q "<5>ip_pool voip-ips: the lease of go-client on $r expired: not renewed for [0-9]* s (ip_pool.lease_s 6); the address is free" "$D/server4.log" &&
+		[ "$q" = "[6,1,2]" ] && ! grep -q " go-client " "$D/leases" && grep -qE "^$a2 zt-client [0-9]+$" "$D/leases" &&
+		grep -qE "^$b zt-host [0-9]+$" "$D/leases" && [ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ]; then
+		ok "endpoint: lease_s 6: go-client's lease of $r, not renewed, expires, logged, gone from the lease file; A and B keep theirs ([lease_s, expired, leases] $q)"
+	else
+		notok "endpoint: lease expiry: [lease_s, expired, leases] $q (want [6,1,2]); A '$(ep_addr a)' B '$(ep_addr b)'"
+		grep "ip_pool" "$D/server4.log" | tail -4 | diag; diag < "$D/leases"
+	fi
+	q=$(ep_req "claim voip-ips")
+	t=$("$sd" --control "$D/server.sock" --request "ip-pool release ${q#ok }" 2>&1 | jq -c '[.ok, .owner, .address]')
+	r=$("$sd" --control "$D/server.sock" --request "ip-pool release ${q#ok }" 2>&1)
+	if [[ $q == "ok $net."* ]] && [ "$t" = "[true,\"go-client\",\"${q#ok }\"]" ] && ! grep -q "^${q#ok } " "$D/leases" &&
+		grep -q "ip_pool voip-ips: the lease of go-client on ${q#ok } released by the admin (control socket)" "$D/server4.log" &&
+		grep -q "ip-pool release: no lease on that address" <<<"$r" &&
+		"$sd" --control "$D/server.sock" --request "ip-pool release 10.9.9.9" 2>&1 | grep -q "not in the pool's range"; then
+		ok "endpoint: the admin's \"ip-pool release ${q#ok }\" frees go-client's lease ($t), logged; again: no lease; outside the range: said so"
+	else
+		notok "endpoint: ip-pool release: claim '$q', release '$t', again '$r'"; diag < "$D/leases"
+	fi
 	# an interface of that name that sipovld did not create
 	ip link add "$ifc" type ifb 2>/dev/null || ip link add "$ifc" type dummy 2>/dev/null
 	ep_conf c "$ifc"
@@ -353,7 +394,7 @@ CONF
 	kill "$wp" 2>/dev/null
 	wait "$wp" 2>/dev/null
 	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/b2.log" && san_clean "$D/server.log" &&
-		san_clean "$D/server2.log" && san_clean "$D/server3.log" &&
+		san_clean "$D/server2.log" && san_clean "$D/server3.log" && san_clean "$D/server4.log" &&
 		! ip link show "$ifa" > /dev/null 2>&1 && ! ip link show "$ifb" > /dev/null 2>&1; then
 		ok "endpoint: clean exits, interfaces removed (no ASan/UBSan/leak report)"
 	else

@@ -49,6 +49,9 @@ static struct {
 	bool warned_nosvc;
 	char last_err[200];
 	uint64_t state_writes, state_write_errors;
+	struct zt_timer repair;  /* E6: the interface or its address removed by someone else */
+	bool lost_link, lost_addr;
+	uint64_t repairs;
 } ep;
 
 const char *endpoint_pool(void)
@@ -196,7 +199,11 @@ static void ep_have(const struct sipovl_prefix *a)
 		logm(L_WARN, "endpoint: cannot list this host's addresses (%s); adding %s without that check",
 		     strerror(-rc), pool_fmt(a, t, sizeof(t)));
 	if (epif_addr(a, true, err, sizeof(err))) {
-		ep_fail(L_ERR, "%s", err);
+		/* E6: not this address again (the lease moves: "claim POOL not ADDRESS") */
+		ep.avoid = *a;
+		ep.has_avoid = true;
+		ep.has_want = false;
+		ep_fail(L_ERR, "%s; asking the pool server for another address", err);
 		return;
 	}
 	ep.addr = *a;
@@ -412,6 +419,61 @@ void endpoint_ident_stop(struct ident *id)
 	zt_timer_start(D.loop, &ep.timer, EP_BACKOFF_MIN_MS);
 }
 
+/*
+ * E6: the interface, or the address on it, was removed by someone else (an admin): made again
+ * and the address put back, on the loop (epif_watch's notification); retried every second
+ * while that fails
+ */
+static void ep_repair(void *arg)
+{
+	char err[256];
+	bool link = ep.lost_link;
+
+	(void)arg;
+	if (!ep.on)
+		return;
+	if (link) {
+		epif_forget();
+		if (epif_create(D.cfg.endpoint.ifname, err, sizeof(err))) {
+			logm(L_ERR, "endpoint.interface %s was deleted (not by sipovld) and cannot be made again: %s; "
+			     "trying again in 1 s", D.cfg.endpoint.ifname, err);
+			zt_timer_start(D.loop, &ep.repair, 1000);
+			return;
+		}
+	}
+	ep.lost_link = ep.lost_addr = false;
+	if (!ep.has_addr) {
+		if (link)
+			logm(L_WARN, "endpoint.interface %s was deleted (not by sipovld): made again (no address yet)",
+			     D.cfg.endpoint.ifname);
+		return;
+	}
+	if (epif_addr(&ep.addr, true, err, sizeof(err))) {
+		logm(L_ERR, "endpoint: %s (removed by someone else); trying again in 1 s", err);
+		ep.lost_addr = true;
+		zt_timer_start(D.loop, &ep.repair, 1000);
+		return;
+	}
+	ep.repairs++;
+	if (link)
+		logm(L_WARN, "endpoint.interface %s was deleted (not by sipovld): made again, %s put back",
+		     D.cfg.endpoint.ifname, ep.text);
+	else
+		logm(L_NOTICE, "endpoint: %s was removed from %s (not by sipovld): put back", ep.text,
+		     D.cfg.endpoint.ifname);
+}
+
+static void ep_lost(bool link, bool addr)
+{
+	/* our own removal (a withdrawal) is no loss: the address is not ours then */
+	if (!link && (!addr || !ep.has_addr))
+		return;
+	ep.lost_link |= link;
+	ep.lost_addr |= addr;
+	zt_timer_stop(D.loop, &ep.repair);
+	zt_timer_start(D.loop, &ep.repair, 0);
+}
+
 int endpoint_start(void)
 {
 	char err[256];
@@ -420,6 +482,7 @@ int endpoint_start(void)
 		return 0;
 	memset(&ep, 0, sizeof(ep));
 	zt_timer_init(&ep.timer, ep_try, NULL);
+	zt_timer_init(&ep.repair, ep_repair, NULL);
 	ep.backoff_ms = EP_BACKOFF_MIN_MS;
 	ep_read_state();
 	if (epif_create(D.cfg.endpoint.ifname, err, sizeof(err))) {
@@ -438,8 +501,14 @@ int endpoint_start(void)
 
 void endpoint_run(void)
 {
-	if (ep.on)
-		zt_timer_start(D.loop, &ep.timer, 0);
+	char err[256];
+
+	if (!ep.on)
+		return;
+	if (epif_watch(D.loop, ep_lost, err, sizeof(err)))
+		logm(L_WARN, "endpoint.interface %s: %s; an interface or address removed by someone else is not "
+		     "noticed", D.cfg.endpoint.ifname, err);
+	zt_timer_start(D.loop, &ep.timer, 0);
 }
 
 void endpoint_stop(void)
@@ -448,6 +517,7 @@ void endpoint_stop(void)
 		return;
 	ep_close();
 	zt_timer_stop(D.loop, &ep.timer);
+	zt_timer_stop(D.loop, &ep.repair);
 	epif_remove();
 	ep.on = false;
 }
@@ -468,6 +538,7 @@ struct json_object *endpoint_json(void)
 	JADD(o, "claim_failures", JI(ep.failures));
 	JADD(o, "renewals", JI(ep.renewals));
 	JADD(o, "withdrawals", JI(ep.withdrawals));
+	JADD(o, "interface_repairs", JI(ep.repairs));
 	JADD(o, "renew_s", JI(D.cfg.endpoint.renew_ms / 1000));
 	JADD(o, "last_error", ep.last_err[0] ? JS(ep.last_err) : NULL);
 	JADD(o, "state_file_writes", JI(ep.state_writes));

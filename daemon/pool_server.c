@@ -61,6 +61,7 @@ static struct {
 	uint64_t hold_until;   /* zt_now_ms() then, 0 when over */
 	struct zt_timer sweep; /* ip_pool.lease_s: expired leases removed, renewal times written */
 	uint64_t expired, admin_released;
+	bool reachable;        /* a request was served since the start: the expiry's clock runs */
 } ps;
 
 /* the pool's clock: monotonic seconds (a wall clock step expires nothing); the lease file has
@@ -127,7 +128,7 @@ static void ps_sweep(void *unused)
 
 	(void)unused;
 	zt_timer_start(D.loop, &ps.sweep, ps_sweep_ms());
-	if (ps.writing || ps.pool.hold) /* next time */
+	if (ps.writing || ps.pool.hold || !ps.reachable) /* next time */
 		return;
 	ps.pool.now = ps_now();
 	if (ps_save_undo())
@@ -192,11 +193,8 @@ int pool_server_start(void)
 		     "addresses they hold first", c->name, c->hold_ms / 1000);
 	}
 	zt_timer_init(&ps.sweep, ps_sweep, NULL);
-	if (c->lease_s) {
-		/* the endpoints could not renew while this server was down: half lease_s at least */
-		pool_seen_floor(&ps.pool, ps.pool.now - (int64_t)(c->lease_s / 2));
+	if (c->lease_s)
 		zt_timer_start(D.loop, &ps.sweep, ps_sweep_ms());
-	}
 	return 0;
 }
 
@@ -341,6 +339,14 @@ static void ps_serve(struct pconn *p)
 		return;
 	}
 	ps.pool.now = ps_now();
+	if (!ps.reachable && D.cfg.pool_server.lease_s) {
+		/*
+		 * The first request since the start: the service is reachable now. The endpoints could
+		 * not renew while this server was down or starting: every lease gets lease_s/2 from now
+		 */
+		ps.reachable = true;
+		pool_seen_floor(&ps.pool, ps.pool.now - (int64_t)(D.cfg.pool_server.lease_s / 2));
+	}
 	p->rlen = pool_serve(&ps.pool, p->owner, p->buf, p->len, p->reply, sizeof(p->reply));
 	if (ps.pool.gen == gen) { /* nothing changed: answered at once (a renewal's time: the next sweep) */
 		free(ps.undo);

@@ -345,23 +345,24 @@ CONF
 	san_clean "$D/d.log" && ! ip link show "$ifd" > /dev/null 2>&1 ||
 		notok "endpoint: D's exit: ASan/UBSan report or $ifd left"
 	# issue 15 item 6: a lease that is not renewed (D stopped: as an identity deleted at the
-	# controller) expires after lease_s 6 (the restarted server gives it lease_s/2 first) and
+	# controller) expires after lease_s 10 (the restarted server gives every lease lease_s/2 from
+	# its first request, once it is reachable) and
 	# leaves the lease file; A and B, renewing every second, keep theirs. Then the admin
 	# releases a lease explicitly through the control socket.
 	kill -TERM "$ps"; wait "$ps"
-	srv_conf 0 6
+	srv_conf 0 10
 	"$sd" --no-kernel -c "$D/server.conf" > "$D/server4.log" 2>&1 &
 	ps=$!
 	PIDS+=("$ps")
 	for _ in $(seq 1 120); do grep -q "the lease of go-client on $r expired" "$D/server4.log" && break; sleep 0.25; done
 	sleep 1.5 # the expiry's write, and a sweep with A's and B's renewals
 	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool | [.lease_s, .expired, .leases]')
-	if grep -q "<5>ip_pool voip-ips: the lease of go-client on $r expired: not renewed for [0-9]* s (ip_pool.lease_s 6); the address is free" "$D/server4.log" &&
-		[ "$q" = "[6,1,2]" ] && ! grep -q " go-client " "$D/leases" && grep -qE "^$a2 zt-client [0-9]+$" "$D/leases" &&
+	if grep -q "<5>ip_pool voip-ips: the lease of go-client on $r expired: not renewed for [0-9]* s (ip_pool.lease_s 10); the address is free" "$D/server4.log" &&
+		[ "$q" = "[10,1,2]" ] && ! grep -q " go-client " "$D/leases" && grep -qE "^$a2 zt-client [0-9]+$" "$D/leases" &&
 		grep -qE "^$b zt-host [0-9]+$" "$D/leases" && [ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ]; then
-		ok "endpoint: lease_s 6: go-client's lease of $r, not renewed, expires, logged, gone from the lease file; A and B keep theirs ([lease_s, expired, leases] $q)"
+		ok "endpoint: lease_s 10: go-client's lease of $r, not renewed, expires, logged, gone from the lease file; A and B keep theirs ([lease_s, expired, leases] $q)"
 	else
-		notok "endpoint: lease expiry: [lease_s, expired, leases] $q (want [6,1,2]); A '$(ep_addr a)' B '$(ep_addr b)'"
+		notok "endpoint: lease expiry: [lease_s, expired, leases] $q (want [10,1,2]); A '$(ep_addr a)' B '$(ep_addr b)'"
 		grep "ip_pool" "$D/server4.log" | tail -4 | diag; diag < "$D/leases"
 	fi
 	q=$(ep_req "claim voip-ips")
@@ -374,6 +375,26 @@ CONF
 		ok "endpoint: the admin's \"ip-pool release ${q#ok }\" frees go-client's lease ($t), logged; again: no lease; outside the range: said so"
 	else
 		notok "endpoint: ip-pool release: claim '$q', release '$t', again '$r'"; diag < "$D/leases"
+	fi
+	# E6: an admin removes A's address, then deletes A's interface: sipovld notices (its rtnetlink
+	# watch) and puts them back (E7: the re-made interface carries the alias "sipovld endpoint",
+	# set after its creation)
+	ip addr del "$a2/32" dev "$ifa"
+	for _ in $(seq 1 40); do [ "$(ep_if_addrs "$ifa")" = "$a2/32" ] && break; sleep 0.25; done
+	q=$(ep_if_addrs "$ifa")
+	ip link del "$ifa"
+	for _ in $(seq 1 40); do [ "$(ep_if_addrs "$ifa")" = "$a2/32" ] && break; sleep 0.25; done
+	r=$(ep_if_addrs "$ifa")
+	t=$(ip -j -d link show "$ifa" 2>/dev/null | jq -r '.[0].ifalias // empty')
+	if [ "$q" = "$a2/32" ] && [ "$r" = "$a2/32" ] && [ "$t" = "sipovld endpoint" ] && [ "$(ep_addr a)" = "$a2" ] &&
+		grep -q "<5>endpoint: $a2 was removed from $ifa (not by sipovld): put back" "$D/a2.log" &&
+		grep -q "<4>endpoint.interface $ifa was deleted (not by sipovld): made again, $a2 put back" "$D/a2.log" &&
+		[ "$(ep_st a .interface_repairs)" = 2 ]; then
+		ok "endpoint: E6: $a2 removed from $ifa, then $ifa deleted by an admin: both put back (alias '$t'), logged"
+	else
+		notok "endpoint: E6: after 'ip addr del': '$q', after 'ip link del': '$r' (alias '$t'; want $a2/32 both times)," \
+			"repairs $(ep_st a .interface_repairs)"
+		grep "endpoint" "$D/a2.log" | tail -4 | diag
 	fi
 	# an interface of that name that sipovld did not create
 	ip link add "$ifc" type ifb 2>/dev/null || ip link add "$ifc" type dummy 2>/dev/null

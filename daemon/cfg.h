@@ -224,6 +224,13 @@ struct src_map_entry {
 	size_t n_srcs;
 };
 
+/* an endpoint re-confirms its lease every renew_s; a pool server just started holds new leases
+ * back for hold_s, which must exceed every endpoint's renew_s (design.md) */
+#define CFG_EP_RENEW_S 60
+#define CFG_POOL_HOLD_S 150
+/* a lease not renewed for lease_s expires (an identity deleted at the controller cannot renew) */
+#define CFG_POOL_LEASE_S 86400
+
 /* ip_pool: this sipovld serves a pool (cfg_pool.c) */
 struct cfg_pool_server {
 	char name[33];                  /* POOL_NAME_MAX */
@@ -232,6 +239,8 @@ struct cfg_pool_server {
 	char *lease_file;
 	bool trust_caller;              /* routers before ziti 2.0: the dialer's self-set caller id */
 	unsigned idle_ms;               /* a connection open this long is closed (idle_timeout_s, 10 s) */
+	unsigned hold_ms;               /* after start, only renewals and unchanged leases (hold_s, 150 s) */
+	unsigned lease_s;               /* a lease not renewed this long expires (lease_s, 86400; 0 never) */
 };
 
 /* endpoint: this sipovld holds an address of a pool (cfg_pool.c) */
@@ -240,6 +249,7 @@ struct cfg_endpoint {
 	char *service;                  /* the pool server's Ziti service */
 	char ifname[16];                /* IFNAMSIZ */
 	char *state_file;
+	unsigned renew_ms;              /* the lease re-confirmed this often (renew_s, 60 s) */
 };
 
 struct daemon_cfg {

@@ -48,7 +48,8 @@ static int name_member(struct json_object *v, const char *what, const char *key,
 	return 0;
 }
 
-/* "ip_pool": {"name", "range", "service", "lease_file", ["trust_caller"], ["idle_timeout_s"]} */
+/* "ip_pool": {"name", "range", "service", "lease_file", ["trust_caller"], ["idle_timeout_s"], ["hold_s"],
+ * ["lease_s"]} */
 static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen)
 {
 	struct cfg_pool_server *p = &d->pool_server;
@@ -60,7 +61,8 @@ static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t
 		return cfg_fail(err, errlen, "ip_pool: expected an object");
 	json_object_object_foreach(v, key, mv) {
 		if (strcmp(key, "name") && strcmp(key, "range") && strcmp(key, "service") && strcmp(key, "lease_file") &&
-		    strcmp(key, "trust_caller") && strcmp(key, "idle_timeout_s"))
+		    strcmp(key, "trust_caller") && strcmp(key, "idle_timeout_s") && strcmp(key, "hold_s") &&
+		    strcmp(key, "lease_s"))
 			return cfg_fail(err, errlen, "ip_pool: unknown key \"%.40s\"", key);
 		(void)mv;
 	}
@@ -86,11 +88,23 @@ static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t
 	if (cfg_get(v, "idle_timeout_s", &m) && cfg_int(m, 1, 3600, &idle))
 		return cfg_fail(err, errlen, "ip_pool.idle_timeout_s: expected seconds, 1 to 3600");
 	p->idle_ms = (unsigned)idle * 1000;
+	long long hold = CFG_POOL_HOLD_S;
+
+	if (cfg_get(v, "hold_s", &m) && cfg_int(m, 0, 3600, &hold))
+		return cfg_fail(err, errlen, "ip_pool.hold_s: expected seconds, 0 to 3600 (longer than the endpoints' "
+				"renew_s)");
+	p->hold_ms = (unsigned)hold * 1000;
+	long long lease = CFG_POOL_LEASE_S;
+
+	if (cfg_get(v, "lease_s", &m) && (cfg_int(m, 0, 31536000, &lease) || lease == 1))
+		return cfg_fail(err, errlen, "ip_pool.lease_s: expected seconds, 0 (never expire) or 2 to 31536000 "
+				"(several times the endpoints' renew_s)");
+	p->lease_s = (unsigned)lease;
 	d->has_pool_server = true;
 	return 0;
 }
 
-/* "endpoint": {"pool", "service", "interface", "state_file"} */
+/* "endpoint": {"pool", "service", "interface", "state_file", ["renew_s"]} */
 static int endpoint(struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen)
 {
 	struct cfg_endpoint *e = &d->endpoint;
@@ -100,7 +114,8 @@ static int endpoint(struct json_object *v, struct daemon_cfg *d, char *err, size
 	if (!json_object_is_type(v, json_type_object))
 		return cfg_fail(err, errlen, "endpoint: expected an object");
 	json_object_object_foreach(v, key, mv) {
-		if (strcmp(key, "pool") && strcmp(key, "service") && strcmp(key, "interface") && strcmp(key, "state_file"))
+		if (strcmp(key, "pool") && strcmp(key, "service") && strcmp(key, "interface") && strcmp(key, "state_file") &&
+		    strcmp(key, "renew_s"))
 			return cfg_fail(err, errlen, "endpoint: unknown key \"%.40s\"", key);
 		(void)mv;
 	}
@@ -123,6 +138,11 @@ static int endpoint(struct json_object *v, struct daemon_cfg *d, char *err, size
 		return cfg_fail(err, errlen, "endpoint.state_file: required (where the endpoint keeps its address)");
 	if (path_member(m, "endpoint", "state_file", &e->state_file, err, errlen))
 		return -1;
+	long long renew = CFG_EP_RENEW_S;
+
+	if (cfg_get(v, "renew_s", &m) && cfg_int(m, 1, 3600, &renew))
+		return cfg_fail(err, errlen, "endpoint.renew_s: expected seconds, 1 to 3600");
+	e->renew_ms = (unsigned)renew * 1000;
 	d->has_endpoint = true;
 	return 0;
 }

@@ -18,7 +18,8 @@
 #include "daemon/sipovld.h"
 /*
  * Control protocol (Documentation/sipovld.8.md): one request line per connection, one JSON
- * document in reply, then the daemon closes. Requests: "status", "flows", "calls", "reload".
+ * document in reply, then the daemon closes. Requests: "status", "flows", "calls", "reload",
+ * "ip-pool release ADDRESS".
  *
  * Nothing here blocks the event loop: connections are non-blocking and in the loop (reqsrv.c);
  * a request is read as it arrives and the reply written as the client reads it. A connection
@@ -51,6 +52,8 @@ static struct json_object *ctl_answer(const char *line)
 		return flows_json();
 	if (!strcmp(line, "calls"))
 		return sipv_calls_json();
+	if (!strncmp(line, "ip-pool release ", 16))
+		return pool_server_release(line + 16);
 	o = json_object_new_object();
 	if (!strcmp(line, "reload")) {
 		/* answered once done, so `--request reload` tells whether it worked */
@@ -62,7 +65,7 @@ static struct json_object *ctl_answer(const char *line)
 		else
 			JADD(o, "ok", JB(true));
 	} else {
-		JADD(o, "error", JS("unknown request: expected status, flows, calls or reload"));
+		JADD(o, "error", JS("unknown request: expected status, flows, calls, reload or ip-pool release ADDRESS"));
 	}
 	return o;
 }

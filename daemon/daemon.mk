@@ -120,10 +120,11 @@ $(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
 
 # The ip-pool (daemon/pool.c, I/O free) and its lease file (pool_store.c): unit tests.
 $(O)/san/pool-unit: tests/daemon/pool_unit.c tests/daemon/endpoint_unit.h tests/daemon/tap.h daemon/pool_store.c \
-		daemon/pool_store.h $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objects.c
+		daemon/pool_store.h daemon/pool_writer.c daemon/pool_writer.h daemon/ziti/zt_loop.c \
+		$(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objects.c
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/pool_unit.c daemon/pool_store.c \
-		$(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS)
+		daemon/pool_writer.c daemon/ziti/zt_loop.c $(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS) -lpthread
 
 .PHONY: daemon-check
 daemon-check: $(O)/sipovld $(O)/san/sipovld $(O)/san/daemon-unit $(O)/fuzz/daemon-fuzz $(O)/san/dns-unit $(O)/fuzz/dns-fuzz \

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +40,18 @@ static struct {
 	struct zt_timer timer;  /* next attempt, or the reply's deadline while c */
 	unsigned backoff_ms;
 	bool has_want, has_addr;
+	bool renewing;          /* the request under way is a renewal of addr */
+	bool has_avoid;         /* the next claim asks for any address but avoid (local elsewhere) */
+	struct sipovl_prefix avoid;
 	struct sipovl_prefix want, addr;
 	char text[48];
-	uint64_t attempts, failures, wait_since;
+	uint64_t attempts, failures, wait_since, renewals, withdrawals;
 	bool warned_nosvc;
 	char last_err[200];
-	struct zt_timer wtimer; /* the state file: written once the writer is free */
-	bool write_pending;
 	uint64_t state_writes, state_write_errors;
+	struct zt_timer repair;  /* E6: the interface or its address removed by someone else */
+	bool lost_link, lost_addr;
+	uint64_t repairs;
 } ep;
 
 const char *endpoint_pool(void)
@@ -101,8 +106,6 @@ static void __attribute__((format(printf, 2, 3))) ep_fail(int prio, const char *
 
 /* ------------------------------------------------------------------ the state file */
 
-static void ep_write_state(void *arg);
-
 static void ep_written(int rc, const char *err, void *arg)
 {
 	(void)arg;
@@ -115,32 +118,19 @@ static void ep_written(int rc, const char *err, void *arg)
 	}
 }
 
-static void ep_write_state(void *arg)
+static void ep_write_state(void)
 {
 	char line[128], *buf;
 	size_t n = pool_state_fmt(D.cfg.endpoint.pool, &ep.addr, line, sizeof(line));
-	int rc;
 
-	(void)arg;
-	if (!ep.write_pending)
-		return;
-	if (pool_writer_busy()) { /* the pool server's lease file (this sipovld serves a pool too) */
-		zt_timer_start(D.loop, &ep.wtimer, 100);
-		return;
-	}
-	ep.write_pending = false;
 	if (n >= sizeof(line) || !(buf = malloc(n))) {
 		ep_written(-1, "out of memory writing the state file", NULL);
 		return;
 	}
 	memcpy(buf, line, n);
-	rc = pool_writer_submit(D.loop, D.cfg.endpoint.state_file, buf, n, ep_written, NULL);
-	if (rc == -EBUSY) {
-		ep.write_pending = true;
-		zt_timer_start(D.loop, &ep.wtimer, 100);
-	} else if (rc) {
+	/* queued behind the pool server's lease file when this sipovld serves a pool too */
+	if (pool_writer_submit(D.loop, D.cfg.endpoint.state_file, buf, n, ep_written, NULL))
 		ep_written(-1, "the state file writer could not start", NULL);
-	}
 }
 
 /* The state file at start: the address held last, asked for again (a missing file: none). */
@@ -174,19 +164,51 @@ static void ep_read_state(void)
 
 /* ------------------------------------------------------------------ the claim */
 
+/* the services that use $ip_pool[...]: hosted with the address, or unbound without it */
+static void ep_rebind(void)
+{
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next)
+			if (s->has_host && s->host.listen_identity && strstr(s->host.listen_identity, "$ip_pool["))
+				listener_start(s);
+	kernel_schedule_apply();
+}
+
 /* the address is ours: on the interface, the services bound with it, the intercepts without it */
 static void ep_have(const struct sipovl_prefix *a)
 {
 	char err[200];
 
+	zt_timer_stop(D.loop, &ep.timer);
+	zt_timer_start(D.loop, &ep.timer, D.cfg.endpoint.renew_ms); /* re-confirmed then (E1) */
 	if (ep.has_addr && !memcmp(ep.addr.addr, a->addr, sizeof(a->addr)) && ep.addr.family == a->family)
 		return;
+	char other[IFNAMSIZ + 4], t[48];
+	int rc = epif_addr_elsewhere(a, other, sizeof(other));
+
+	if (rc == 1) { /* never on the host twice: another one is asked for */
+		ep.avoid = *a;
+		ep.has_avoid = true;
+		ep.has_want = false;
+		ep_fail(L_ERR, "%s is already an address of interface %s on this host: not added to %s (it would be "
+			"there twice); asking the pool server for another", pool_fmt(a, t, sizeof(t)), other,
+			D.cfg.endpoint.ifname);
+		return;
+	}
+	if (rc < 0)
+		logm(L_WARN, "endpoint: cannot list this host's addresses (%s); adding %s without that check",
+		     strerror(-rc), pool_fmt(a, t, sizeof(t)));
 	if (epif_addr(a, true, err, sizeof(err))) {
-		ep_fail(L_ERR, "%s", err);
+		/* E6: not this address again (the lease moves: "claim POOL not ADDRESS") */
+		ep.avoid = *a;
+		ep.has_avoid = true;
+		ep.has_want = false;
+		ep_fail(L_ERR, "%s; asking the pool server for another address", err);
 		return;
 	}
 	ep.addr = *a;
 	ep.has_addr = true;
+	ep.has_avoid = false;
 	pool_fmt(a, ep.text, sizeof(ep.text));
 	ep.backoff_ms = EP_BACKOFF_MIN_MS;
 	ep.last_err[0] = 0;
@@ -196,14 +218,33 @@ static void ep_have(const struct sipovl_prefix *a)
 	if (!ep.has_want || memcmp(&ep.want, a, sizeof(*a))) {
 		ep.want = *a;
 		ep.has_want = true;
-		ep.write_pending = true;
-		ep_write_state(NULL);
+		ep_write_state();
 	}
-	for (struct ident *id = D.idents; id; id = id->next)
-		for (struct svc *s = id->svcs; s; s = s->next)
-			if (s->has_host && s->host.listen_identity && strstr(s->host.listen_identity, "$ip_pool["))
-				listener_start(s);
-	kernel_schedule_apply();
+	ep_rebind();
+}
+
+/*
+ * The pool server says the address this endpoint holds is not its own (another identity's, or
+ * no longer in the range: its lease file was restored from an older backup and another endpoint
+ * got it meanwhile). Off the interface, its services unbound and its intercepts removed before
+ * another address is claimed: never two endpoints on one address.
+ */
+static void ep_withdraw(const char *why)
+{
+	char err[200];
+
+	ep.withdrawals++;
+	ep.has_addr = false;
+	if (epif_addr(&ep.addr, false, err, sizeof(err)))
+		logm(L_ERR, "endpoint: %s", err);
+	logm(L_ERR, "endpoint: pool %s: %s withdrawn from %s: %s; its services unbound, its intercepts removed; "
+	     "claiming another address", D.cfg.endpoint.pool, ep.text, D.cfg.endpoint.ifname, why);
+	snprintf(ep.last_err, sizeof(ep.last_err), "%.46s withdrawn: %.130s", ep.text, why);
+	ep.text[0] = 0;
+	ep.has_want = false;
+	ep_rebind();
+	zt_timer_stop(D.loop, &ep.timer);
+	zt_timer_start(D.loop, &ep.timer, 0);
 }
 
 static void ep_reply(void)
@@ -218,6 +259,31 @@ static void ep_reply(void)
 	if (rc == 0 && a.family && pool_addr_usable(&a, err, sizeof(err))) {
 		pool_fmt(&a, w, sizeof(w));
 		ep_fail(L_ERR, "the pool server's reply names %s: %s; not taken", w, err);
+		return;
+	}
+	if (ep.renewing && ep.has_addr) {
+		if (rc == 0 && a.family == ep.addr.family && !memcmp(a.addr, ep.addr.addr, sizeof(a.addr))) {
+			ep.renewals++;
+			ep.backoff_ms = EP_BACKOFF_MIN_MS;
+			ep.last_err[0] = 0;
+			logm(L_DEBUG, "endpoint: pool %s: %s renewed", D.cfg.endpoint.pool, ep.text);
+			zt_timer_start(D.loop, &ep.timer, D.cfg.endpoint.renew_ms);
+			return;
+		}
+		if (rc == POOL_E_TAKEN || rc == POOL_E_RANGE) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "the pool server refused its renewal: %s (%.100s)", pool_strerror(rc), err);
+			ep_withdraw(why);
+			return;
+		}
+		if (rc == 0) {
+			pool_fmt(&a, w, sizeof(w));
+			ep_fail(L_ERR, "the pool server's reply to a renewal names %s, not %s; kept", w, ep.text);
+		} else {
+			ep_fail(L_WARN, "renewal of %s not confirmed: %s (%s); kept", ep.text,
+				rc < 0 ? "malformed reply" : pool_strerror(rc), err);
+		}
 		return;
 	}
 	if (rc == 0 && a.family) {
@@ -308,8 +374,6 @@ static void ep_try(void *arg)
 		ep_fail(L_WARN, "no reply from the pool server in %u s", EP_REPLY_MS / 1000);
 		return;
 	}
-	if (ep.has_addr)
-		return;
 	if (!id || !id->ready || !id->ctx || !ep_has_service(id)) {
 		uint64_t now = zt_now_ms();
 
@@ -328,9 +392,15 @@ static void ep_try(void *arg)
 	ep.wait_since = 0;
 	ep.id = id;
 	ep.len = 0;
-	pool_claim_req(D.cfg.endpoint.pool, ep.has_want ? &ep.want : NULL, ep.req, sizeof(ep.req));
+	ep.renewing = ep.has_addr;
+	if (ep.renewing)
+		pool_renew_req(D.cfg.endpoint.pool, &ep.addr, ep.req, sizeof(ep.req));
+	else if (ep.has_avoid)
+		pool_claim_other_req(D.cfg.endpoint.pool, &ep.avoid, ep.req, sizeof(ep.req));
+	else
+		pool_claim_req(D.cfg.endpoint.pool, ep.has_want ? &ep.want : NULL, ep.req, sizeof(ep.req));
 	ep.attempts++;
-	logm(L_INFO, "endpoint: pool %s: %.*s through %s", D.cfg.endpoint.pool, (int)strcspn(ep.req, "\n"), ep.req,
+	logm(ep.renewing ? L_DEBUG : L_INFO, "endpoint: pool %s: %.*s through %s", D.cfg.endpoint.pool, (int)strcspn(ep.req, "\n"), ep.req,
 	     D.cfg.endpoint.service);
 	ep.c = zt_dial(id->ctx, D.cfg.endpoint.service, &o, &ep_cbs, NULL);
 	if (!ep.c) {
@@ -349,6 +419,61 @@ void endpoint_ident_stop(struct ident *id)
 	zt_timer_start(D.loop, &ep.timer, EP_BACKOFF_MIN_MS);
 }
 
+/*
+ * E6: the interface, or the address on it, was removed by someone else (an admin): made again
+ * and the address put back, on the loop (epif_watch's notification); retried every second
+ * while that fails
+ */
+static void ep_repair(void *arg)
+{
+	char err[256];
+	bool link = ep.lost_link;
+
+	(void)arg;
+	if (!ep.on)
+		return;
+	if (link) {
+		epif_forget();
+		if (epif_create(D.cfg.endpoint.ifname, err, sizeof(err))) {
+			logm(L_ERR, "endpoint.interface %s was deleted (not by sipovld) and cannot be made again: %s; "
+			     "trying again in 1 s", D.cfg.endpoint.ifname, err);
+			zt_timer_start(D.loop, &ep.repair, 1000);
+			return;
+		}
+	}
+	ep.lost_link = ep.lost_addr = false;
+	if (!ep.has_addr) {
+		if (link)
+			logm(L_WARN, "endpoint.interface %s was deleted (not by sipovld): made again (no address yet)",
+			     D.cfg.endpoint.ifname);
+		return;
+	}
+	if (epif_addr(&ep.addr, true, err, sizeof(err))) {
+		logm(L_ERR, "endpoint: %s (removed by someone else); trying again in 1 s", err);
+		ep.lost_addr = true;
+		zt_timer_start(D.loop, &ep.repair, 1000);
+		return;
+	}
+	ep.repairs++;
+	if (link)
+		logm(L_WARN, "endpoint.interface %s was deleted (not by sipovld): made again, %s put back",
+		     D.cfg.endpoint.ifname, ep.text);
+	else
+		logm(L_NOTICE, "endpoint: %s was removed from %s (not by sipovld): put back", ep.text,
+		     D.cfg.endpoint.ifname);
+}
+
+static void ep_lost(bool link, bool addr)
+{
+	/* our own removal (a withdrawal) is no loss: the address is not ours then */
+	if (!link && (!addr || !ep.has_addr))
+		return;
+	ep.lost_link |= link;
+	ep.lost_addr |= addr;
+	zt_timer_stop(D.loop, &ep.repair);
+	zt_timer_start(D.loop, &ep.repair, 0);
+}
+
 int endpoint_start(void)
 {
 	char err[256];
@@ -357,7 +482,7 @@ int endpoint_start(void)
 		return 0;
 	memset(&ep, 0, sizeof(ep));
 	zt_timer_init(&ep.timer, ep_try, NULL);
-	zt_timer_init(&ep.wtimer, ep_write_state, NULL);
+	zt_timer_init(&ep.repair, ep_repair, NULL);
 	ep.backoff_ms = EP_BACKOFF_MIN_MS;
 	ep_read_state();
 	if (epif_create(D.cfg.endpoint.ifname, err, sizeof(err))) {
@@ -367,13 +492,23 @@ int endpoint_start(void)
 	ep.on = true;
 	logm(L_NOTICE, "endpoint: pool %s through service %s; interface %s (%s) created, no address until the pool "
 	     "server answers", D.cfg.endpoint.pool, D.cfg.endpoint.service, D.cfg.endpoint.ifname, epif_kind());
+	if (!strcmp(epif_kind(), "ifb"))
+		logm(L_WARN, "endpoint.interface %s: this kernel has no dummy driver, so it is an ifb interface; the ifb "
+		     "module, when it loads, also creates its default ifb0 and ifb1 (unused; a kernel with the dummy "
+		     "driver avoids them)", D.cfg.endpoint.ifname);
 	return 0;
 }
 
 void endpoint_run(void)
 {
-	if (ep.on)
-		zt_timer_start(D.loop, &ep.timer, 0);
+	char err[256];
+
+	if (!ep.on)
+		return;
+	if (epif_watch(D.loop, ep_lost, err, sizeof(err)))
+		logm(L_WARN, "endpoint.interface %s: %s; an interface or address removed by someone else is not "
+		     "noticed", D.cfg.endpoint.ifname, err);
+	zt_timer_start(D.loop, &ep.timer, 0);
 }
 
 void endpoint_stop(void)
@@ -382,9 +517,7 @@ void endpoint_stop(void)
 		return;
 	ep_close();
 	zt_timer_stop(D.loop, &ep.timer);
-	zt_timer_stop(D.loop, &ep.wtimer);
-	if (ep.write_pending) /* not written yet: now (sipovld stops; the writer is free or finishes) */
-		logm(L_WARN, "endpoint: state file %s not written before the stop", D.cfg.endpoint.state_file);
+	zt_timer_stop(D.loop, &ep.repair);
 	epif_remove();
 	ep.on = false;
 }
@@ -403,6 +536,10 @@ struct json_object *endpoint_json(void)
 	JADD(o, "address", ep.has_addr ? JS(ep.text) : NULL);
 	JADD(o, "claims", JI(ep.attempts));
 	JADD(o, "claim_failures", JI(ep.failures));
+	JADD(o, "renewals", JI(ep.renewals));
+	JADD(o, "withdrawals", JI(ep.withdrawals));
+	JADD(o, "interface_repairs", JI(ep.repairs));
+	JADD(o, "renew_s", JI(D.cfg.endpoint.renew_ms / 1000));
 	JADD(o, "last_error", ep.last_err[0] ? JS(ep.last_err) : NULL);
 	JADD(o, "state_file_writes", JI(ep.state_writes));
 	JADD(o, "state_file_write_errors", JI(ep.state_write_errors));

@@ -30,6 +30,12 @@ struct json_object *endpoint_json(void); /* status "endpoint", NULL when not an 
 int epif_create(const char *name, char *err, size_t errlen);
 int epif_addr(const struct sipovl_prefix *a, bool add, char *err, size_t errlen);
 const char *epif_kind(void); /* "dummy" or "ifb", NULL when none */
+/* @a is an address of another interface of this host: 1 and its name, 0 no, a negative errno */
+int epif_addr_elsewhere(const struct sipovl_prefix *a, char *ifname, size_t len);
+/* watches the interface (rtnetlink notifications on @loop): @lost when it or its address is
+ * removed by someone else */
+int epif_watch(struct zt_loop *loop, void (*lost)(bool link, bool addr), char *err, size_t errlen);
+void epif_forget(void); /* the interface is gone: epif_create makes it anew */
 void epif_remove(void);
 
 #endif

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <net/if.h> /* before linux/if.h: its libc-compat then defines nothing twice */
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "daemon/endpoint.h"
@@ -32,6 +35,10 @@ static struct {
 	int ifindex;             /* ours, 0: none */
 	char name[IFNAMSIZ];
 	char kind[8];
+	/* the watch (epif_watch): link and address notifications, non-blocking, on the loop */
+	struct mnl_socket *mon;
+	struct zt_io io;
+	void (*lost)(bool link, bool addr);
 } ei;
 
 static int epif_open(char *err, size_t errlen)
@@ -58,7 +65,8 @@ static int epif_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 	int rc;
 
 	nlh->nlmsg_seq = ++ei.seq;
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK; /* an answer, then the ack (or the error) */
+	/* an answer, then the ack (or the error); a dump ends with NLMSG_DONE instead */
+	nlh->nlmsg_flags |= NLM_F_REQUEST | ((nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : NLM_F_ACK);
 	if (mnl_socket_sendto(ei.nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
@@ -142,6 +150,20 @@ static int link_del(int index)
 	return epif_talk(nlh, NULL, NULL);
 }
 
+/* by name: a link made by link_new whose index could not be read */
+static int link_del_name(const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = RTM_DELLINK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	return epif_talk(nlh, NULL, NULL);
+}
+
 static int link_new(const char *name, const char *kind)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -160,14 +182,17 @@ static int link_new(const char *name, const char *kind)
 	return epif_talk(nlh, NULL, NULL);
 }
 
-/* the alias that marks it as ours, and up */
+/*
+ * The alias that marks it as ours, and up: a request of its own after the creation (kernels
+ * from 6.18 on ignore IFLA_IFALIAS in the RTM_NEWLINK that creates a link)
+ */
 static int link_setup(int index)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifm;
 
-	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_type = RTM_SETLINK;
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
 	ifm->ifi_index = index;
@@ -213,11 +238,17 @@ int epif_create(const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "endpoint.interface %s: cannot create it (dummy or ifb): %s", name, strerror(-rc));
 		return -1;
 	}
+	/* made: from here on every failure removes it again (half made, the next start would refuse it) */
 	rc = link_get(name, &li);
-	if (rc || (rc = link_setup(li.index))) {
-		snprintf(err, errlen, "endpoint.interface %s: cannot set it up: %s", name, strerror(-rc));
-		if (li.index)
-			link_del(li.index);
+	if (!rc)
+		rc = link_setup(li.index);
+	if (!rc && !(rc = link_get(name, &li)) && strcmp(li.alias, EPIF_ALIAS))
+		rc = -EPROTO; /* the alias did not stick: the next start could not tell it from the admin's */
+	if (rc) {
+		snprintf(err, errlen, "endpoint.interface %s: cannot set it up: %s", name,
+			 rc == -EPROTO ? "the kernel did not keep its alias" : strerror(-rc));
+		if (li.index ? link_del(li.index) : link_del_name(name))
+			logm(L_ERR, "endpoint.interface %s: cannot remove it after that failure", name);
 		return -1;
 	}
 	ei.ifindex = li.index;
@@ -258,8 +289,132 @@ int epif_addr(const struct sipovl_prefix *a, bool add, char *err, size_t errlen)
 	return 0;
 }
 
+struct addr_find {
+	const struct sipovl_prefix *a;
+	int index; /* the first other interface holding it, 0: none */
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct addr_find *f = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	size_t al = f->a->family == AF_INET ? 4 : 16;
+	const struct nlattr *at;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != f->a->family || (int)ifa->ifa_index == ei.ifindex ||
+	    f->index)
+		return MNL_CB_OK;
+	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
+		unsigned t = mnl_attr_get_type(at);
+
+		/* IPv4: IFA_LOCAL is the address (IFA_ADDRESS the peer on point-to-point); IPv6: IFA_ADDRESS */
+		if ((t == IFA_LOCAL || (t == IFA_ADDRESS && al == 16)) && mnl_attr_get_payload_len(at) == al &&
+		    !memcmp(mnl_attr_get_payload(at), f->a->addr, al))
+			f->index = (int)ifa->ifa_index;
+	}
+	return MNL_CB_OK;
+}
+
+int epif_addr_elsewhere(const struct sipovl_prefix *a, char *ifname, size_t len)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	struct addr_find f = { .a = a };
+	char name[IFNAMSIZ];
+	int rc;
+
+	if (!ei.nl)
+		return -ENOTCONN;
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (uint8_t)a->family;
+	rc = epif_talk(nlh, addr_cb, &f);
+	if (rc)
+		return rc;
+	if (!f.index)
+		return 0;
+	if (!if_indextoname((unsigned)f.index, name))
+		snprintf(name, sizeof(name), "#%d", f.index);
+	snprintf(ifname, len, "%s", name);
+	return 1;
+}
+
+/* the watch socket is readable: notifications about our link and its addresses */
+static void epif_mon_cb(void *arg, uint32_t events)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	bool link = false, addr = false;
+
+	(void)arg;
+	(void)events;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(ei.mon, buf, sizeof(buf));
+
+		if (n < 0) {
+			if (errno == ENOBUFS) /* notifications lost: check both */
+				link = addr = true;
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			break; /* EAGAIN: all read */
+		}
+		int len = (int)n;
+
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			if (nlh->nlmsg_type == RTM_DELLINK) {
+				const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+
+				link |= ifm->ifi_index == ei.ifindex;
+			} else if (nlh->nlmsg_type == RTM_DELADDR) {
+				const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+
+				addr |= (int)ifa->ifa_index == ei.ifindex;
+			}
+		}
+	}
+	if ((link || addr) && ei.ifindex && ei.lost)
+		ei.lost(link, addr);
+}
+
+int epif_watch(struct zt_loop *loop, void (*lost)(bool link, bool addr), char *err, size_t errlen)
+{
+	ei.lost = lost;
+	if (ei.mon)
+		return 0;
+	ei.mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!ei.mon || mnl_socket_bind(ei.mon, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+				       MNL_SOCKET_AUTOPID) < 0) {
+		errf(err, errlen, "rtnetlink watch: %s", strerror(errno));
+		if (ei.mon)
+			mnl_socket_close(ei.mon);
+		ei.mon = NULL;
+		return -1;
+	}
+	zt_io_init(&ei.io, mnl_socket_get_fd(ei.mon), epif_mon_cb, NULL);
+	if (zt_io_set(loop, &ei.io, EPOLLIN)) {
+		errf(err, errlen, "rtnetlink watch: cannot add it to the event loop");
+		mnl_socket_close(ei.mon);
+		ei.mon = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* our link is gone (deleted by someone else): forgotten, so epif_create makes it anew */
+void epif_forget(void)
+{
+	ei.ifindex = 0;
+}
+
 void epif_remove(void)
 {
+	if (ei.mon) { /* our own deletion is no news */
+		zt_io_del(D.loop, &ei.io);
+		mnl_socket_close(ei.mon);
+		ei.mon = NULL;
+	}
 	if (ei.ifindex) {
 		int rc = link_del(ei.ifindex);
 

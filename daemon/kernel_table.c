@@ -11,6 +11,7 @@
 
 #include "daemon/dns_server.h"
 #include "daemon/endpoint.h"
+#include "daemon/pool.h"
 #include "daemon/sipovld.h"
 
 void kernel_apply_cb(void *arg)
@@ -86,7 +87,18 @@ again:
 				xdst[n] = rest;
 				ic.dsts = rest;
 				ic.n_dsts = nr;
+				if (!nr) { /* E8: said once, and in status, not left out silently */
+					char t[48];
+
+					if (!s->own_addr_only)
+						logm(L_NOTICE, "service %s: its intercept.v1 addresses are only this endpoint's own "
+						     "address %s: nothing to intercept (flows to it are its own services'); "
+						     "not installed", s->name, pool_fmt(&me, t, sizeof(t)));
+					s->own_addr_only = true;
+					continue;
+				}
 			}
+			s->own_addr_only = false;
 			if (icpt_to_kernel(&ic, s->kid, s->kname, D.cfg.policy, &v[n]))
 				continue;
 			s->in_kernel = true;

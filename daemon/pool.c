@@ -15,6 +15,7 @@
 static const char *const codes[] = {
 	[POOL_OK] = "ok", [POOL_E_INVAL] = "inval", [POOL_E_RANGE] = "range", [POOL_E_TAKEN] = "taken",
 	[POOL_E_FULL] = "full", [POOL_E_NOLEASE] = "nolease", [POOL_E_NOMEM] = "nomem", [POOL_E_STORE] = "store",
+	[POOL_E_WAIT] = "wait",
 };
 
 const char *pool_strerror(enum pool_err e)
@@ -28,6 +29,7 @@ const char *pool_strerror(enum pool_err e)
 	case POOL_E_NOLEASE: return "identity holds no lease";
 	case POOL_E_NOMEM: return "out of memory";
 	case POOL_E_STORE: return "lease file not written (pool server's disk), nothing changed";
+	case POOL_E_WAIT: return "pool server started recently, new leases wait until the endpoints renewed theirs";
 	}
 	return "unknown error";
 }
@@ -165,6 +167,14 @@ static struct pool_lease *find_owner(const struct pool *p, const char *owner)
 	return NULL;
 }
 
+static void stamp(struct pool *p, struct pool_lease *l)
+{
+	if (l->seen != p->now) {
+		l->seen = p->now;
+		p->seen_dirty = true;
+	}
+}
+
 static void remove_at(struct pool *p, size_t i)
 {
 	memmove(&p->leases[i], &p->leases[i + 1], (p->n - i - 1) * sizeof(p->leases[0]));
@@ -187,6 +197,7 @@ static enum pool_err insert(struct pool *p, uint32_t off, const char *owner)
 	memmove(&l[i + 1], &l[i], (p->n - i) * sizeof(*l));
 	l[i].off = off;
 	snprintf(l[i].owner, sizeof(l[i].owner), "%s", owner);
+	l[i].seen = p->now;
 	p->n++;
 	return POOL_OK;
 }
@@ -200,8 +211,49 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
-			 struct sipovl_prefix *out)
+/* a free address for @owner other than @aoff (an address local elsewhere on its host), its lease
+ * (@cur, if any) moved there */
+static enum pool_err claim_other(struct pool *p, const char *owner, struct pool_lease *cur, uint32_t aoff,
+				 struct sipovl_prefix *out)
+{
+	uint32_t usable = last_off(p), off;
+	bool found;
+	size_t i;
+
+	if (p->hold)
+		return POOL_E_WAIT;
+	for (uint32_t k = 0; k < usable; k++) {
+		off = 1 + (aoff + k) % usable;
+		if (off == aoff)
+			continue;
+		find_off(p, off, &found);
+		if (found)
+			continue;
+		if (cur) {
+			struct pool_lease l = *cur;
+
+			remove_at(p, (size_t)(cur - p->leases));
+			l.off = off;
+			l.seen = p->now;
+			i = find_off(p, off, &found);
+			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
+			p->leases[i] = l;
+			p->n++;
+		} else {
+			enum pool_err e = insert(p, off, owner);
+
+			if (e)
+				return e;
+		}
+		p->gen++;
+		pool_addr(p, off, out);
+		return POOL_OK;
+	}
+	return POOL_E_FULL;
+}
+
+static enum pool_err claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
+			   struct sipovl_prefix *out, bool renew)
 {
 	struct pool_lease *cur;
 	uint32_t usable, start, off;
@@ -212,6 +264,20 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
 	if (!pool_owner_ok(owner))
 		return POOL_E_INVAL;
 	cur = find_owner(p, owner);
+	if (p->hold && !renew) { /* only what changes nothing */
+		if (!want && !cur)
+			return POOL_E_WAIT;
+		if (want) {
+			off = off_of(p, want);
+			if (!off)
+				return POOL_E_RANGE;
+			i = find_off(p, off, &found);
+			if (!found)
+				return POOL_E_WAIT;
+			if (strcmp(p->leases[i].owner, owner))
+				return POOL_E_TAKEN;
+		}
+	}
 	if (want) {
 		off = off_of(p, want);
 		if (!off)
@@ -225,6 +291,7 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
 
 			remove_at(p, (size_t)(cur - p->leases));
 			l.off = off;
+			l.seen = p->now;
 			i = find_off(p, off, &found);
 			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
 			p->leases[i] = l;
@@ -235,11 +302,14 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
 			if (e)
 				return e;
 			p->gen++;
+		} else {
+			stamp(p, &p->leases[i]); /* its own: a renewal */
 		}
 		pool_addr(p, off, out);
 		return POOL_OK;
 	}
 	if (cur) {
+		stamp(p, cur);
 		pool_addr(p, cur->off, out);
 		return POOL_OK;
 	}
@@ -260,6 +330,37 @@ enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_
 	return POOL_E_FULL;
 }
 
+enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
+			 struct sipovl_prefix *out)
+{
+	return claim(p, owner, want, out, false);
+}
+
+enum pool_err pool_claim_other(struct pool *p, const char *owner, const struct sipovl_prefix *avoid,
+			       struct sipovl_prefix *out)
+{
+	struct pool_lease *cur;
+	uint32_t aoff = off_of(p, avoid);
+
+	if (!pool_owner_ok(owner))
+		return POOL_E_INVAL;
+	cur = find_owner(p, owner);
+	if (!aoff)
+		return claim(p, owner, NULL, out, false);
+	if (cur && cur->off != aoff) {
+		stamp(p, cur);
+		pool_addr(p, cur->off, out);
+		return POOL_OK;
+	}
+	return claim_other(p, owner, cur, aoff, out);
+}
+
+enum pool_err pool_renew(struct pool *p, const char *owner, const struct sipovl_prefix *addr,
+			 struct sipovl_prefix *out)
+{
+	return claim(p, owner, addr, out, true);
+}
+
 enum pool_err pool_release(struct pool *p, const char *owner)
 {
 	struct pool_lease *cur = pool_owner_ok(owner) ? find_owner(p, owner) : NULL;
@@ -267,6 +368,54 @@ enum pool_err pool_release(struct pool *p, const char *owner)
 	if (!cur)
 		return POOL_E_NOLEASE;
 	remove_at(p, (size_t)(cur - p->leases));
+	p->gen++;
+	return POOL_OK;
+}
+
+size_t pool_expire(struct pool *p, unsigned lease_s,
+		   void (*gone)(const struct pool *p, const struct pool_lease *l, void *arg), void *arg)
+{
+	size_t n = 0;
+
+	if (!lease_s || p->hold)
+		return 0;
+	for (size_t i = 0; i < p->n;) {
+		if (p->now - p->leases[i].seen < (int64_t)lease_s) {
+			i++;
+			continue;
+		}
+		if (gone)
+			gone(p, &p->leases[i], arg);
+		remove_at(p, i);
+		n++;
+	}
+	if (n)
+		p->gen++;
+	return n;
+}
+
+void pool_seen_floor(struct pool *p, int64_t floor)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->leases[i].seen < floor) {
+			p->leases[i].seen = floor;
+			p->seen_dirty = true;
+		}
+}
+
+enum pool_err pool_release_addr(struct pool *p, const struct sipovl_prefix *addr, char *owner, size_t ownerlen)
+{
+	uint32_t off = off_of(p, addr);
+	bool found;
+	size_t i;
+
+	if (!off)
+		return POOL_E_RANGE;
+	i = find_off(p, off, &found);
+	if (!found)
+		return POOL_E_NOLEASE;
+	snprintf(owner, ownerlen, "%s", p->leases[i].owner);
+	remove_at(p, i);
 	p->gen++;
 	return POOL_OK;
 }
@@ -340,6 +489,23 @@ static size_t words(char *line, char **w, size_t max)
 	return n;
 }
 
+/* a lease file time: decimal seconds, no sign, at most 12 digits */
+static int parse_seen(const char *s, long long *out)
+{
+	long long v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 12)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (!i)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t errlen)
 {
 	struct pool_lease *l = NULL, **byowner = NULL;
@@ -380,8 +546,12 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 			}
 			continue;
 		}
-		if (words(line, w, 3) != 2 || cfg_parse_ip(w[0], &a) || !pool_owner_ok(w[1])) {
-			errf(err, errlen, "lease file line %zu: expected \"ADDRESS IDENTITY-ID\"", lineno);
+		size_t nw = words(line, w, 4);
+		long long seen = p->now + p->wall_off;
+
+		if ((nw != 2 && nw != 3) || cfg_parse_ip(w[0], &a) || !pool_owner_ok(w[1]) ||
+		    (nw == 3 && parse_seen(w[2], &seen))) {
+			errf(err, errlen, "lease file line %zu: expected \"ADDRESS IDENTITY-ID [SECONDS]\"", lineno);
 			goto out;
 		}
 		if (n >= POOL_MAX_LEASES) {
@@ -403,6 +573,7 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 			goto out;
 		}
 		snprintf(l[n].owner, sizeof(l[n].owner), "%s", w[1]);
+		l[n].seen = (int64_t)seen - p->wall_off;
 		n++;
 	}
 	if (!lineno) {
@@ -458,8 +629,14 @@ size_t pool_dump(const struct pool *p, char *buf, size_t cap)
 		struct sipovl_prefix a;
 
 		pool_addr(p, p->leases[i].off, &a);
-		k = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s %s\n", pool_fmt(&a, abuf, sizeof(abuf)),
-			     p->leases[i].owner);
+		long long seen = (long long)(p->leases[i].seen + p->wall_off);
+
+		if (seen > 0)
+			k = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s %s %lld\n",
+				     pool_fmt(&a, abuf, sizeof(abuf)), p->leases[i].owner, seen);
+		else
+			k = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, "%s %s\n",
+				     pool_fmt(&a, abuf, sizeof(abuf)), p->leases[i].owner);
 		o += (size_t)k;
 	}
 	return o;
@@ -476,7 +653,7 @@ size_t pool_reply_err(char *reply, size_t cap, enum pool_err e)
 
 size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t len, char *reply, size_t cap)
 {
-	char line[128], *w[4], abuf[INET6_ADDRSTRLEN];
+	char line[128], *w[5], abuf[INET6_ADDRSTRLEN];
 	struct sipovl_prefix want, out;
 	size_t nw;
 	enum pool_err e;
@@ -487,13 +664,22 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 		return pool_reply_err(reply, cap, POOL_E_INVAL);
 	memcpy(line, req, len - 1);
 	line[len - 1] = 0;
-	nw = words(line, w, 4);
-	if (nw < 2 || strcmp(w[1], p->name) || !pool_owner_ok(caller))
+	nw = words(line, w, 5);
+	if (nw < 2 || nw > 4 || strcmp(w[1], p->name) || !pool_owner_ok(caller))
 		return pool_reply_err(reply, cap, POOL_E_INVAL);
-	if (!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) {
+	if (!strcmp(w[0], "claim") && nw == 4 && !strcmp(w[2], "not")) {
+		if (cfg_parse_ip(w[3], &want))
+			return pool_reply_err(reply, cap, POOL_E_INVAL);
+		e = pool_claim_other(p, caller, &want, &out);
+		if (e)
+			return pool_reply_err(reply, cap, e);
+		k = snprintf(reply, cap, "ok %s\n", pool_fmt(&out, abuf, sizeof(abuf)));
+		return k < 0 ? 0 : (size_t)k;
+	}
+	if ((!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) || (!strcmp(w[0], "renew") && nw == 3)) {
 		if (nw == 3 && cfg_parse_ip(w[2], &want))
 			return pool_reply_err(reply, cap, POOL_E_INVAL);
-		e = pool_claim(p, caller, nw == 3 ? &want : NULL, &out);
+		e = claim(p, caller, nw == 3 ? &want : NULL, &out, w[0][0] == 'r');
 		if (e)
 			return pool_reply_err(reply, cap, e);
 		k = snprintf(reply, cap, "ok %s\n", pool_fmt(&out, abuf, sizeof(abuf)));
@@ -523,7 +709,7 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 
 		if (sp)
 			*sp = 0;
-		for (int c = POOL_E_INVAL; c <= POOL_E_STORE; c++)
+		for (int c = POOL_E_INVAL; c <= POOL_E_WAIT; c++)
 			if (!strcmp(line + 4, codes[c])) {
 				errf(err, errlen, "%s", sp ? sp + 1 : pool_strerror(c));
 				return c;
@@ -567,6 +753,22 @@ size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *
 {
 	char a[INET6_ADDRSTRLEN];
 	int n = snprintf(buf, cap, "claim %s%s%s\n", pool, want ? " " : "", want ? pool_fmt(want, a, sizeof(a)) : "");
+
+	return n < 0 ? cap : (size_t)n;
+}
+
+size_t pool_claim_other_req(const char *pool, const struct sipovl_prefix *avoid, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+	int n = snprintf(buf, cap, "claim %s not %s\n", pool, pool_fmt(avoid, t, sizeof(t)));
+
+	return n < 0 ? cap : (size_t)n;
+}
+
+size_t pool_renew_req(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap)
+{
+	char t[INET6_ADDRSTRLEN];
+	int n = snprintf(buf, cap, "renew %s %s\n", pool, pool_fmt(a, t, sizeof(t)));
 
 	return n < 0 ? cap : (size_t)n;
 }

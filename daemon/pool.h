@@ -31,11 +31,13 @@ enum pool_err {
 	POOL_E_NOLEASE,         /* release of an identity that holds no lease */
 	POOL_E_NOMEM,
 	POOL_E_STORE,           /* the change could not be written to the lease file: undone */
+	POOL_E_WAIT,            /* the pool server holds new leases back (pool.hold): ask again later */
 };
 
 struct pool_lease {
 	uint32_t off;                   /* offset of the address in the range (1 .. size-1/-2) */
 	char owner[POOL_OWNER_MAX + 1];
+	int64_t seen;                   /* its last claim or renewal, on the pool's clock (s) */
 };
 
 struct pool {
@@ -45,6 +47,22 @@ struct pool {
 	struct pool_lease *leases;      /* sorted by off */
 	size_t n;
 	uint64_t gen;                   /* incremented by every change (the caller persists on change) */
+	/*
+	 * The hold (ip_pool.hold_s after the pool server's start): its lease file may be older than
+	 * the leases the endpoints hold (restored from a backup), so an address free here may be
+	 * on an endpoint's interface. Meanwhile only renewals and claims that change nothing are
+	 * served; any other claim is POOL_E_WAIT, until every endpoint renewed what it holds.
+	 */
+	bool hold;
+	/*
+	 * Expiry (ip_pool.lease_s): every claim or renewal stamps its lease with @now (the caller's
+	 * clock, seconds); pool_expire() removes the leases not stamped for lease_s (an identity
+	 * deleted at the controller can no longer renew). The lease file has wall-clock times:
+	 * @now + @wall_off. @seen_dirty: a stamp changed since the caller last wrote the file and cleared it (no change of
+	 * @gen: the caller writes the file when it suits it).
+	 */
+	int64_t now, wall_off;
+	bool seen_dirty;
 };
 
 const char *pool_strerror(enum pool_err e);
@@ -62,6 +80,17 @@ void pool_fini(struct pool *p);
  * from @owner (so a lost lease file still tends to give the same address). @out: the address. */
 enum pool_err pool_claim(struct pool *p, const char *owner, const struct sipovl_prefix *want,
 			 struct sipovl_prefix *out);
+/* An endpoint re-confirms the address it holds (on its interface): POOL_OK when @addr is
+ * @owner's, or free (a lease the server lost: @owner's again, its old one, if any, moved);
+ * POOL_E_TAKEN when another identity holds it (the endpoint must withdraw it), POOL_E_RANGE.
+ * Served during the hold too. */
+enum pool_err pool_renew(struct pool *p, const char *owner, const struct sipovl_prefix *addr,
+			 struct sipovl_prefix *out);
+/* A lease for @owner on any address but @avoid (it is local on the endpoint's host already, on
+ * another interface): @owner's lease when elsewhere, else moved to (or made on) a free address
+ * after @avoid. POOL_E_WAIT during the hold, POOL_E_FULL. */
+enum pool_err pool_claim_other(struct pool *p, const char *owner, const struct sipovl_prefix *avoid,
+			       struct sipovl_prefix *out);
 enum pool_err pool_release(struct pool *p, const char *owner);
 /* The owner of @addr, or NULL. */
 const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr);
@@ -70,7 +99,21 @@ const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr
  * empty (a failed listing must not free every address) or holds a malformed id. */
 enum pool_err pool_reconcile(struct pool *p, const char *const *live, size_t n_live, size_t *released);
 
-/* The lease file: "sipovl-pool 1 NAME RANGE\n" then one "ADDRESS OWNER\n" per lease.
+/* Removes the leases of @p not claimed or renewed for @lease_s seconds at @p->now (0: never;
+ * none during the hold), calling @gone for each before it goes. Returns how many (@gen
+ * incremented when any). */
+size_t pool_expire(struct pool *p, unsigned lease_s,
+		   void (*gone)(const struct pool *p, const struct pool_lease *l, void *arg), void *arg);
+/* Every lease stamped before @floor is stamped @floor (a restarted server: the endpoints may
+ * not have reached it while it was down; they get time to renew before anything expires). */
+void pool_seen_floor(struct pool *p, int64_t floor);
+/* Releases the lease on @addr, whoever holds it (the admin's "ip-pool release"): POOL_OK and
+ * its owner in @owner, POOL_E_RANGE, POOL_E_NOLEASE when it is free. */
+enum pool_err pool_release_addr(struct pool *p, const struct sipovl_prefix *addr, char *owner, size_t ownerlen);
+
+/* The lease file: "sipovl-pool 1 NAME RANGE\n" then one "ADDRESS OWNER [SEEN]\n" per lease
+ * (SEEN: the wall-clock time of its last claim or renewal, seconds since 1970; a line without it
+ * is stamped @p->now when loaded).
  * pool_load replaces @p's leases with the file's; any error leaves @p unchanged and names the
  * line. pool_dump returns the length written (truncated: >= @cap, as snprintf). */
 int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t errlen);
@@ -78,6 +121,8 @@ size_t pool_dump(const struct pool *p, char *buf, size_t cap);
 
 /* The pool service (one request, one reply per Ziti connection):
  *   "claim POOL [ADDRESS]\n" -> "ok ADDRESS\n" | "err CODE text\n"
+ *   "claim POOL not ADDRESS\n" -> "ok ADDRESS\n" | "err CODE text\n" (pool_claim_other)
+ *   "renew POOL ADDRESS\n"   -> "ok ADDRESS\n" | "err CODE text\n"   (pool_renew)
  *   "release POOL\n"         -> "ok\n" | "err CODE text\n"
  * The owner is @caller, the dialer's authenticated identity id, never a field of the request:
  * an identity cannot claim or release another's lease. Returns the reply's length. */
@@ -99,6 +144,10 @@ int pool_addr_usable(const struct sipovl_prefix *a, char *err, size_t errlen);
  * restored from an older backup gives it back). pool_state_parse: 0 and @out, 1 (with @err)
  * when the file is for another pool (ignored), -1 (with @err) when malformed. */
 size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *buf, size_t cap);
+/* "claim POOL not ADDRESS\n": any address but @avoid (local on this host already) */
+size_t pool_claim_other_req(const char *pool, const struct sipovl_prefix *avoid, char *buf, size_t cap);
+/* "renew POOL ADDRESS\n": the endpoint re-confirms the address it holds (every endpoint.renew_s) */
+size_t pool_renew_req(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
 size_t pool_state_fmt(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
 int pool_state_parse(const char *buf, size_t len, const char *pool, struct sipovl_prefix *out, char *err,
 		     size_t errlen);

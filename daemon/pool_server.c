@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/pool.h"
 #include "daemon/pool_store.h"
@@ -56,7 +57,100 @@ static struct {
 	size_t undo_n;
 	uint64_t undo_gen;
 	uint64_t writes, write_errors;
+	struct zt_timer hold;  /* the end of ip_pool.hold_s */
+	uint64_t hold_until;   /* zt_now_ms() then, 0 when over */
+	struct zt_timer sweep; /* ip_pool.lease_s: expired leases removed, renewal times written */
+	uint64_t expired, admin_released;
+	bool reachable;        /* a request was served since the start: the expiry's clock runs */
 } ps;
+
+/* the pool's clock: monotonic seconds (a wall clock step expires nothing); the lease file has
+ * wall-clock times (pool.wall_off, taken at start) */
+static int64_t ps_now(void)
+{
+	return (int64_t)(zt_now_ms() / 1000);
+}
+
+static unsigned ps_sweep_ms(void)
+{
+	unsigned ms = D.cfg.pool_server.lease_s * 250u; /* a quarter of lease_s, 1 to 60 s */
+
+	return ms < 1000 ? 1000 : ms > 60000 ? 60000 : ms;
+}
+
+static void ps_written(int rc, const char *err, void *unused);
+
+/* keeps the leases as they are (put back if the change is not written) */
+static int ps_save_undo(void)
+{
+	free(ps.undo);
+	ps.undo = malloc((ps.pool.n ? ps.pool.n : 1) * sizeof(*ps.undo));
+	if (!ps.undo)
+		return -1;
+	if (ps.pool.n)
+		memcpy(ps.undo, ps.pool.leases, ps.pool.n * sizeof(*ps.undo));
+	ps.undo_n = ps.pool.n;
+	ps.undo_gen = ps.pool.gen;
+	return 0;
+}
+
+/* writes the pool to the lease file for @p's request (NULL: no request's) */
+static void ps_write(struct pconn *p)
+{
+	size_t len;
+	char *text = pool_store_dump(&ps.pool, &len);
+	int rc;
+
+	ps.pool.seen_dirty = false; /* the renewal times are in this write */
+	rc = text ? pool_writer_submit(D.loop, D.cfg.pool_server.lease_file, text, len, ps_written, NULL) : -ENOMEM;
+	ps.writing = true;
+	ps.wconn = p;
+	if (rc) /* not submitted: undone and refused as a failed write */
+		ps_written(-1, text ? "the lease file writer could not start" : "out of memory", NULL);
+}
+
+static void ps_expired_log(const struct pool *p, const struct pool_lease *l, void *unused)
+{
+	struct sipovl_prefix a;
+	char abuf[64];
+
+	(void)unused;
+	pool_addr(p, l->off, &a);
+	logm(L_NOTICE, "ip_pool %s: the lease of %s on %s expired: not renewed for %lld s (ip_pool.lease_s %u); "
+	     "the address is free", p->name, l->owner, pool_fmt(&a, abuf, sizeof(abuf)), (long long)(p->now - l->seen),
+	     D.cfg.pool_server.lease_s);
+}
+
+/* every ps_sweep_ms: leases not renewed for lease_s expire; the renewal times are written */
+static void ps_sweep(void *unused)
+{
+	size_t n;
+
+	(void)unused;
+	zt_timer_start(D.loop, &ps.sweep, ps_sweep_ms());
+	if (ps.writing || ps.pool.hold || !ps.reachable) /* next time */
+		return;
+	ps.pool.now = ps_now();
+	if (ps_save_undo())
+		return;
+	n = pool_expire(&ps.pool, D.cfg.pool_server.lease_s, ps_expired_log, NULL);
+	ps.expired += n;
+	if (!n && !ps.pool.seen_dirty) {
+		free(ps.undo);
+		ps.undo = NULL;
+		return;
+	}
+	ps_write(NULL);
+}
+
+static void ps_hold_end(void *unused)
+{
+	(void)unused;
+	ps.pool.hold = false;
+	ps.hold_until = 0;
+	logm(L_NOTICE, "ip_pool %s: hold over (%zu leases confirmed or on file); new leases are served",
+	     ps.pool.name, ps.pool.n);
+}
 
 int pool_server_start(void)
 {
@@ -70,6 +164,8 @@ int pool_server_start(void)
 		logm(L_ERR, "ip_pool %s: %s", c->name, err);
 		return -1;
 	}
+	ps.pool.now = ps_now();
+	ps.pool.wall_off = (int64_t)time(NULL) - ps.pool.now;
 	rc = pool_store_read(c->lease_file, &ps.pool, err, sizeof(err));
 	if (rc < 0) {
 		logm(L_ERR, "ip_pool %s: %s", c->name, err);
@@ -80,14 +176,36 @@ int pool_server_start(void)
 	logm(L_NOTICE, "ip_pool %s: %s/%u, %zu leases %s %s%s; served as Ziti service %s", c->name,
 	     pool_fmt(&c->range, err, sizeof(err)), c->range.len, ps.pool.n, rc ? "(new lease file" : "from",
 	     c->lease_file, rc ? ")" : "", c->service);
+	zt_timer_init(&ps.hold, ps_hold_end, NULL);
+	/*
+	 * Only a restored lease file can be older than what the endpoints hold; without one (or
+	 * with one that holds no lease) there is nothing to confirm and new leases are served at once
+	 */
+	if (c->hold_ms && (rc || !ps.pool.n)) {
+		logm(L_INFO, "ip_pool %s: no lease restored (%s): no hold, new leases are served at once", c->name,
+		     rc ? "no lease file" : "the lease file holds none");
+	} else if (c->hold_ms) {
+		/* the file may be older than what the endpoints hold: they renew first */
+		ps.pool.hold = true;
+		ps.hold_until = zt_now_ms() + c->hold_ms;
+		zt_timer_start(D.loop, &ps.hold, c->hold_ms);
+		logm(L_NOTICE, "ip_pool %s: holding new leases for %u s (ip_pool.hold_s): the endpoints renew the "
+		     "addresses they hold first", c->name, c->hold_ms / 1000);
+	}
+	zt_timer_init(&ps.sweep, ps_sweep, NULL);
+	if (c->lease_s)
+		zt_timer_start(D.loop, &ps.sweep, ps_sweep_ms());
 	return 0;
 }
 
 void pool_server_stop(void)
 {
 	pool_writer_stop(); /* a change served and being written is on disk when this returns */
-	if (ps.on)
+	if (ps.on) {
+		zt_timer_stop(D.loop, &ps.hold);
+		zt_timer_stop(D.loop, &ps.sweep);
 		pool_fini(&ps.pool);
+	}
 	free(ps.undo);
 	memset(&ps, 0, sizeof(ps));
 }
@@ -197,6 +315,7 @@ static void ps_written(int rc, const char *err, void *unused)
 		ps.pool.leases = ps.undo;
 		ps.pool.n = ps.undo_n;
 		ps.pool.gen = ps.undo_gen;
+		ps.pool.seen_dirty = true; /* the renewal times were not written either */
 		ps.undo = NULL;
 		if (p)
 			p->rlen = pool_reply_err(p->reply, sizeof(p->reply), POOL_E_STORE);
@@ -214,33 +333,28 @@ static void ps_written(int rc, const char *err, void *unused)
 static void ps_serve(struct pconn *p)
 {
 	uint64_t gen = ps.pool.gen;
-	size_t n = ps.pool.n, len;
-	char *text;
-	int rc;
 
-	free(ps.undo);
-	ps.undo = malloc((n ? n : 1) * sizeof(*ps.undo));
-	if (!ps.undo) {
+	if (ps_save_undo()) {
 		pc_answer(p, p->reply, pool_reply_err(p->reply, sizeof(p->reply), POOL_E_NOMEM));
 		return;
 	}
-	if (n)
-		memcpy(ps.undo, ps.pool.leases, n * sizeof(*ps.undo));
-	ps.undo_n = n;
-	ps.undo_gen = gen;
+	ps.pool.now = ps_now();
+	if (!ps.reachable && D.cfg.pool_server.lease_s) {
+		/*
+		 * The first request since the start: the service is reachable now. The endpoints could
+		 * not renew while this server was down or starting: every lease gets lease_s/2 from now
+		 */
+		ps.reachable = true;
+		pool_seen_floor(&ps.pool, ps.pool.now - (int64_t)(D.cfg.pool_server.lease_s / 2));
+	}
 	p->rlen = pool_serve(&ps.pool, p->owner, p->buf, p->len, p->reply, sizeof(p->reply));
-	if (ps.pool.gen == gen) { /* nothing changed: answered at once */
+	if (ps.pool.gen == gen) { /* nothing changed: answered at once (a renewal's time: the next sweep) */
 		free(ps.undo);
 		ps.undo = NULL;
 		pc_answer(p, p->reply, p->rlen);
 		return;
 	}
-	text = pool_store_dump(&ps.pool, &len);
-	rc = text ? pool_writer_submit(D.loop, D.cfg.pool_server.lease_file, text, len, ps_written, NULL) : -ENOMEM;
-	ps.writing = true;
-	ps.wconn = p;
-	if (rc) /* not submitted: undone and refused as a failed write */
-		ps_written(-1, text ? "the lease file writer could not start" : "out of memory", NULL);
+	ps_write(p);
 }
 
 /* Serves the waiting requests in turn while no change is being written. */
@@ -367,5 +481,59 @@ struct json_object *pool_server_json(void)
 	JADD(o, "connections_idle_closed", JI(ps.idle_closed));
 	JADD(o, "lease_file_writes", JI(ps.writes));
 	JADD(o, "lease_file_write_errors", JI(ps.write_errors));
+	JADD(o, "lease_s", JI(D.cfg.pool_server.lease_s));
+	JADD(o, "expired", JI(ps.expired));
+	JADD(o, "admin_released", JI(ps.admin_released));
+	JADD(o, "hold_s_left", JI(ps.hold_until > zt_now_ms() ? (ps.hold_until - zt_now_ms() + 999) / 1000 : 0));
+	return o;
+}
+
+/* control request "ip-pool release ADDRESS": the admin frees the lease on ADDRESS, whoever holds
+ * it (an identity deleted at the controller, before its lease expires) */
+struct json_object *pool_server_release(const char *arg)
+{
+	struct json_object *o = json_object_new_object();
+	struct sipovl_prefix a;
+	char owner[POOL_OWNER_MAX + 1], abuf[64];
+	enum pool_err e;
+
+	if (!o)
+		return NULL;
+	if (!ps.on) {
+		JADD(o, "error", JS("ip-pool release: this sipovld serves no pool (no ip_pool in its configuration)"));
+		return o;
+	}
+	if (cfg_parse_ip(arg, &a)) {
+		JADD(o, "error", JS("ip-pool release: expected an address of the pool, e.g. ip-pool release 100.127.0.5"));
+		return o;
+	}
+	if (ps.writing) {
+		JADD(o, "error", JS("ip-pool release: the lease file is being written; ask again"));
+		return o;
+	}
+	if (ps_save_undo()) {
+		JADD(o, "error", JS("out of memory"));
+		return o;
+	}
+	ps.pool.now = ps_now();
+	e = pool_release_addr(&ps.pool, &a, owner, sizeof(owner));
+	if (e) {
+		free(ps.undo);
+		ps.undo = NULL;
+		json_object_put(o);
+		o = json_object_new_object();
+		if (o)
+			JADD(o, "error", JS(e == POOL_E_RANGE ? "ip-pool release: the address is not in the pool's range" :
+					    "ip-pool release: no lease on that address"));
+		return o;
+	}
+	ps.admin_released++;
+	pool_fmt(&a, abuf, sizeof(abuf));
+	logm(L_NOTICE, "ip_pool %s: the lease of %s on %s released by the admin (control socket)", ps.pool.name, owner,
+	     abuf);
+	ps_write(NULL);
+	JADD(o, "ok", JB(true));
+	JADD(o, "address", JS(abuf));
+	JADD(o, "owner", JS(owner));
 	return o;
 }

@@ -319,7 +319,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sipovld [-c CONFIG] [-i IDENTITY.json]... [-n NAME] [-l LEVEL] [--control PATH]\n"
 		"               [--udp-idle-timeout S] [--memory-limit MB] [-u USER[:GROUP]] [--no-kernel]\n"
-		"       sipovld [--control PATH] --request status|flows|calls|reload\n"
+		"       sipovld [--control PATH] --request status|flows|calls|reload|\"ip-pool release ADDRESS\"\n"
 		"       sipovld enroll JWT -o IDENTITY.json [--key-type T] [--cert CERT --key KEY] [--force]\n"
 		"See sipovld(8).\n");
 }

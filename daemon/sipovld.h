@@ -42,6 +42,7 @@ struct svc {
 	char kname[SIPOVL_NAME_MAXLEN];
 	bool in_kernel;
 	unsigned kernel_dsts;        /* its destinations in the kernel's table (an endpoint's own address left out) */
+	bool own_addr_only;          /* an endpoint's: its addresses are only the endpoint's own (not installed) */
 	char icpt_err[CFG_ERRLEN];
 	uint64_t tpl_warned_ms;       /* last "template variable has no value" warning (1 per 10 s) */
 	/* host side */
@@ -169,6 +170,7 @@ bool pool_server_service(const char *name); /* the service the pool is served as
 void pool_server_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);
 void pool_server_close_svc(struct svc *s); /* before the service (or its identity) goes */
 struct json_object *pool_server_json(void); /* status "ip_pool", NULL when not serving */
+struct json_object *pool_server_release(const char *addr); /* control "ip-pool release ADDRESS" */
 
 /* idents.c: the configured identities */
 /* bring the identity list in line with D.cfg (start new ones, stop removed ones) */

@@ -139,6 +139,8 @@ struct json_object *status_json(void)
 				JADD(ij, "installed", JB(s->in_kernel));
 				if (s->in_kernel)
 					JADD(ij, "installed_prefixes", JI(s->kernel_dsts));
+				if (s->own_addr_only)
+					JADD(ij, "note", JS("only this endpoint's own address: nothing to intercept"));
 				if (s->has_icpt) {
 					JADD(ij, "protocols", JS(proto_names(s->icpt.protos)));
 					JADD(ij, "addresses", jprefixes(s->icpt.dsts, s->icpt.n_dsts));

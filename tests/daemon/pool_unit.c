@@ -15,6 +15,7 @@
 
 #include "daemon/pool.h"
 #include "daemon/pool_store.h"
+#include "daemon/pool_writer.h"
 
 #include "tests/daemon/tap.h"
 #include "tests/daemon/endpoint_unit.h"
@@ -444,6 +445,253 @@ static void test_store(void)
 	pool_fini(&q);
 }
 
+/* pool_writer.c: one sipovld as pool server and endpoint writes the lease file and the state
+ * file through the one writer; a write submitted while another is under way waits its turn
+ * (it used to be refused with -EBUSY, and the pool server answered "err store") */
+struct wjob {
+	int rc, order;
+	bool done;
+};
+static int w_order;
+static struct zt_loop *w_loop;
+
+static void w_cb(int rc, const char *err, void *arg)
+{
+	struct wjob *j = arg;
+
+	(void)err;
+	j->rc = rc;
+	j->done = true;
+	j->order = ++w_order;
+}
+
+static void test_writer(void)
+{
+	char dir[] = "/tmp/pool-writer-XXXXXX", p1[80], p2[80], rb[64];
+	struct wjob j[3] = { { 0 } };
+	int rc[3];
+	FILE *f;
+
+	w_loop = zt_loop_new();
+	if (!mkdtemp(dir) || !w_loop) {
+		printf("Bail out! mkdtemp or zt_loop_new\n");
+		exit(1);
+	}
+	snprintf(p1, sizeof(p1), "%s/leases", dir);
+	snprintf(p2, sizeof(p2), "%s/state", dir);
+	rc[0] = pool_writer_submit(w_loop, p1, strdup("lease 1\n"), 8, w_cb, &j[0]);
+	rc[1] = pool_writer_submit(w_loop, p2, strdup("state\n"), 6, w_cb, &j[1]);
+	rc[2] = pool_writer_submit(w_loop, p1, strdup("lease 2\n"), 8, w_cb, &j[2]);
+	ok(!rc[0] && !rc[1] && !rc[2] && pool_writer_busy(),
+	   "writer: three writes submitted at once are all taken (rc %d %d %d; was -EBUSY for the 2nd and 3rd)", rc[0],
+	   rc[1], rc[2]);
+	for (int i = 0; i < 200 && !(j[0].done && j[1].done && j[2].done); i++)
+		zt_loop_run(w_loop, 10);
+	ok(j[0].done && j[1].done && j[2].done && !j[0].rc && !j[1].rc && !j[2].rc && j[0].order == 1 &&
+		   j[1].order == 2 && j[2].order == 3 && !pool_writer_busy(),
+	   "writer: each callback ran once, rc 0, in submission order (%d %d %d)", j[0].order, j[1].order, j[2].order);
+	rb[0] = 0;
+	f = fopen(p1, "r");
+	if (f) {
+		if (!fgets(rb, sizeof(rb), f))
+			rb[0] = 0;
+		fclose(f);
+	}
+	ok(!strcmp(rb, "lease 2\n"), "writer: the lease file holds the last write (%.*s)", (int)strcspn(rb, "\n"), rb);
+	pool_writer_stop();
+	zt_loop_free(w_loop);
+	unlink(p1);
+	unlink(p2);
+	rmdir(dir);
+}
+
+/* E1: an endpoint re-confirms its lease ("renew POOL ADDRESS"), and a pool server that may have
+ * lost leases (its lease file restored from an older backup) hands out no new address until
+ * the endpoints had time to renew theirs (pool.hold, ip_pool.hold_s) */
+static struct sipovl_prefix serve_addr(struct pool *p, const char *who, const char *req, int *rc)
+{
+	struct sipovl_prefix a = { 0 };
+	char rep[200], err[200];
+	size_t n = pool_serve(p, who, req, strlen(req), rep, sizeof(rep));
+
+	*rc = pool_parse_reply(rep, n, &a, err, sizeof(err));
+	return a;
+}
+
+static void test_renew_hold(void)
+{
+	struct pool p;
+	struct sipovl_prefix a, b, c;
+	char req[200];
+	uint64_t gen;
+	int rc;
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	a = serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	snprintf(req, sizeof(req), "renew voip-ips %s\n", fmt(&a));
+	gen = p.gen;
+	b = serve_addr(&p, "alice", req, &rc);
+	ok(rc == 0 && !memcmp(&a, &b, sizeof(a)) && p.gen == gen, "renew: alice renews %s: ok, nothing to write (rc %d)",
+	   fmt(&a), rc);
+	b = serve_addr(&p, "mallory", req, &rc);
+	ok(rc == POOL_E_TAKEN && owner_is(&p, &a, "alice") && p.n == 1,
+	   "renew: mallory renewing alice's %s: err taken (rc %d)", fmt(&a), rc);
+	/* the pool server lost bob's lease: his renewal gives it back to him */
+	c = pfx("100.127.0.77", 32);
+	snprintf(req, sizeof(req), "renew voip-ips %s\n", fmt(&c));
+	b = serve_addr(&p, "bob", req, &rc);
+	ok(rc == 0 && !memcmp(&b, &c, sizeof(b)) && owner_is(&p, &c, "bob") && p.n == 2,
+	   "renew: bob renewing %s, unknown to the server: leased to him again (rc %d)", fmt(&c), rc);
+	b = serve_addr(&p, "bob", "renew voip-ips 100.126.0.1\n", &rc);
+	ok(rc == POOL_E_RANGE && p.n == 2, "renew: an address outside the range: err range (rc %d)", rc);
+	b = serve_addr(&p, "bob", "renew voip-ips\n", &rc);
+	ok(rc == POOL_E_INVAL && p.n == 2, "renew: without an address: err inval (rc %d)", rc);
+	/* the hold: only renewals and claims that change nothing */
+	p.hold = true;
+	gen = p.gen;
+	b = serve_addr(&p, "carol", "claim voip-ips\n", &rc);
+	ok(rc == POOL_E_WAIT && !pool_owner_of(&p, &b) && p.n == 2 && p.gen == gen,
+	   "hold: carol's first claim: err wait, no lease (rc %d)", rc);
+	b = serve_addr(&p, "carol", "claim voip-ips 100.127.0.9\n", &rc);
+	ok(rc == POOL_E_WAIT && p.n == 2 && p.gen == gen,
+	   "hold: carol's claim of a free address she names (her state file): err wait (rc %d)", rc);
+	snprintf(req, sizeof(req), "claim voip-ips %s\n", fmt(&a));
+	b = serve_addr(&p, "carol", req, &rc);
+	ok(rc == POOL_E_TAKEN && p.gen == gen, "hold: carol's claim of alice's address: err taken (rc %d)", rc);
+	b = serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	ok(rc == 0 && !memcmp(&a, &b, sizeof(a)) && p.gen == gen, "hold: alice's claim of her own lease: ok %s", fmt(&b));
+	b = serve_addr(&p, "alice", "claim voip-ips 100.127.0.9\n", &rc);
+	ok(rc == POOL_E_WAIT && owner_is(&p, &a, "alice") && p.gen == gen,
+	   "hold: alice asking to move to a free address: err wait, she keeps %s (rc %d)", fmt(&a), rc);
+	b = serve_addr(&p, "dave", "renew voip-ips 100.127.0.9\n", &rc);
+	ok(rc == 0 && owner_is(&p, &b, "dave") && p.n == 3, "hold: dave's renewal of %s: ok, leased to him", fmt(&b));
+	p.hold = false;
+	b = serve_addr(&p, "carol", "claim voip-ips 100.127.0.9\n", &rc);
+	ok(rc == POOL_E_TAKEN, "after the hold: carol's stale state file names dave's renewed address: err taken (rc %d)",
+	   rc);
+	b = serve_addr(&p, "carol", "claim voip-ips\n", &rc);
+	ok(rc == 0 && owner_is(&p, &b, "carol") && memcmp(&b, &a, sizeof(a)) && memcmp(&b, &c, sizeof(a)) && p.n == 4,
+	   "after the hold: carol gets a free address %s", fmt(&b));
+	pool_fini(&p);
+}
+
+/* an address local on the endpoint's host already (another interface): "claim POOL not ADDRESS" */
+static void test_claim_other(void)
+{
+	struct pool p;
+	struct sipovl_prefix a, b, c;
+	char req[200];
+	int rc;
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	a = serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	snprintf(req, sizeof(req), "claim voip-ips not %s\n", fmt(&a));
+	b = serve_addr(&p, "alice", req, &rc);
+	ok(rc == 0 && b.family && memcmp(&a, &b, sizeof(a)) && owner_is(&p, &b, "alice") && !pool_owner_of(&p, &a) &&
+		   p.n == 1,
+	   "claim not: alice's %s is local elsewhere on her host: moved to %s (rc %d)", fmt(&a), fmt(&b), rc);
+	c = serve_addr(&p, "alice", req, &rc);
+	ok(rc == 0 && !memcmp(&b, &c, sizeof(b)) && p.n == 1, "claim not: again: she keeps %s", fmt(&c));
+	c = serve_addr(&p, "bob", req, &rc);
+	ok(rc == 0 && c.family && memcmp(&c, &a, sizeof(a)) && memcmp(&c, &b, sizeof(b)) && owner_is(&p, &c, "bob"),
+	   "claim not: bob's first claim avoiding %s: %s", fmt(&a), fmt(&c));
+	b = serve_addr(&p, "carol", "claim voip-ips not 1.2.3\n", &rc);
+	ok(rc == POOL_E_INVAL && p.n == 2, "claim not: a malformed address: err inval (rc %d)", rc);
+	p.hold = true;
+	b = serve_addr(&p, "carol", req, &rc);
+	ok(rc == POOL_E_WAIT && p.n == 2, "claim not: during the hold: err wait (rc %d)", rc);
+	pool_fini(&p);
+}
+
+static long long find_seen(const struct pool *p, const char *owner)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->leases[i].owner, owner))
+			return (long long)p->leases[i].seen;
+	return -1;
+}
+
+/* issue 15 item 6: a lease not renewed for lease_s expires (an identity deleted at the
+ * controller can no longer renew); the time of the last claim or renewal is in the lease file */
+static const struct pool_lease *exp_gone[8];
+static char exp_names[8][POOL_OWNER_MAX + 1];
+static size_t exp_n;
+
+static void exp_cb(const struct pool *p, const struct pool_lease *l, void *arg)
+{
+	(void)p;
+	(void)arg;
+	if (exp_n < 8) {
+		exp_gone[exp_n] = l;
+		snprintf(exp_names[exp_n], sizeof(exp_names[0]), "%s", l->owner);
+	}
+	exp_n++;
+}
+
+static void test_expire(void)
+{
+	struct pool p, q;
+	struct sipovl_prefix a, b;
+	char req[200], buf[512], line[200], err[200];
+	uint64_t gen;
+	size_t len;
+	int rc;
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	p.now = 1000;
+	a = serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	b = serve_addr(&p, "bob", "claim voip-ips\n", &rc);
+	p.now = 1500;
+	p.seen_dirty = false;
+	gen = p.gen;
+	snprintf(req, sizeof(req), "renew voip-ips %s\n", fmt(&a));
+	serve_addr(&p, "alice", req, &rc);
+	ok(rc == 0 && p.gen == gen && p.seen_dirty, "expire: alice's renewal at 1500: no change to answer for, the time to write");
+	p.now = 1599;
+	exp_n = 0;
+	ok(pool_expire(&p, 600, exp_cb, NULL) == 0 && p.n == 2 && p.gen == gen,
+	   "expire: lease_s 600 at 1599: bob (claimed at 1000) is 599 s old, kept");
+	p.now = 1600;
+	ok(pool_expire(&p, 600, exp_cb, NULL) == 1 && exp_n == 1 && !strcmp(exp_names[0], "bob") && p.n == 1 &&
+		   !pool_owner_of(&p, &b) && owner_is(&p, &a, "alice") && p.gen != gen,
+	   "expire: at 1600 bob's lease (600 s without renewal) expires, alice's (renewed at 1500) stays");
+	p.now = 100000;
+	ok(pool_expire(&p, 0, exp_cb, NULL) == 0 && p.n == 1, "expire: lease_s 0 never expires");
+	p.hold = true;
+	ok(pool_expire(&p, 600, exp_cb, NULL) == 0 && p.n == 1, "expire: nothing expires during the hold");
+	p.hold = false;
+	/* a claim of one's own lease is a renewal too */
+	p.now = 2000;
+	serve_addr(&p, "alice", "claim voip-ips\n", &rc);
+	p.now = 2599;
+	ok(pool_expire(&p, 600, exp_cb, NULL) == 0 && p.n == 1, "expire: alice's claim at 2000 renewed her lease");
+	/* the file: ADDRESS OWNER SEEN, in wall-clock seconds (the pool's clock + wall_off) */
+	p.wall_off = 1700000000;
+	pool_dump(&p, buf, sizeof(buf));
+	snprintf(line, sizeof(line), "%s alice 1700002000\n", fmt(&a));
+	ok(strstr(buf, line) != NULL, "expire: the lease file line has the time of the last renewal (%.*s)",
+	   (int)strcspn(line, "\n"), line);
+	pinit(&q, "voip-ips", "100.127.0.0", 24);
+	q.now = 50;
+	q.wall_off = 1700001900;
+	len = strlen(buf);
+	snprintf(buf + len, sizeof(buf) - len, "100.127.0.200 carol\n");
+	rc = pool_load(&q, buf, strlen(buf), err, sizeof(err));
+	ok(rc == 0 && q.n == 2 && find_seen(&q, "alice") == 100 &&
+		   find_seen(&q, "carol") == 50,
+	   "expire: loaded, alice's time is 100 on the new clock, carol's line without one gets the load time (%lld, %lld)",
+	   (long long)find_seen(&q, "alice"), (long long)find_seen(&q, "carol"));
+	pool_seen_floor(&q, 80);
+	ok(find_seen(&q, "alice") == 100 && find_seen(&q, "carol") == 80, "expire: pool_seen_floor raises older times only");
+	snprintf(buf, sizeof(buf), "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.5 dave x1\n");
+	ok(pool_load(&q, buf, strlen(buf), err, sizeof(err)) == -1 && strstr(err, "line 2") && q.n == 2,
+	   "expire: a malformed time is refused naming the line (%s)", err);
+	snprintf(buf, sizeof(buf), "sipovl-pool 1 voip-ips 100.127.0.0/24\n100.127.0.5 dave -5\n");
+	ok(pool_load(&q, buf, strlen(buf), err, sizeof(err)) == -1 && q.n == 2, "expire: a negative time is refused");
+	pool_fini(&q);
+	pool_fini(&p);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -455,6 +703,10 @@ int main(void)
 	test_serve();
 	test_store();
 	test_endpoint();
+	test_writer();
+	test_renew_hold();
+	test_claim_other();
+	test_expire();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

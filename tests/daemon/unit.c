@@ -729,6 +729,10 @@ static void t_pool_cfg(void)
 		  "ip_pool.idle_timeout_s: expected seconds, 1 to 3600" },
 		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"idle_timeout_s\":\"5\"}}",
 		  "ip_pool.idle_timeout_s: expected seconds, 1 to 3600" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"lease_s\":1}}",
+		  "ip_pool.lease_s: expected seconds, 0 (never expire) or 2 to 31536000" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"lease_s\":-1}}",
+		  "ip_pool.lease_s: expected seconds" },
 		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"ranges\":[]}}",
 		  "ip_pool: unknown key \"ranges\"" },
 		{ "{\"endpoint\":\"voip-ips\"}", "endpoint: expected an object" },
@@ -753,7 +757,7 @@ static void t_pool_cfg(void)
 	ok(!rc && d.has_pool_server && d.has_endpoint && !strcmp(d.pool_server.name, "voip-ips") &&
 		   d.pool_server.range.len == 24 && !strcmp(d.pool_server.service, "voip-ips-pool") &&
 		   !strcmp(d.pool_server.lease_file, "/var/lib/sipovl/voip-ips.leases") && !d.pool_server.trust_caller &&
-		   d.pool_server.idle_ms == 10000 &&
+		   d.pool_server.idle_ms == 10000 && d.pool_server.lease_s == 86400 &&
 		   !strcmp(d.endpoint.pool, "voip-ips") && !strcmp(d.endpoint.ifname, "sipovl0") &&
 		   !strcmp(d.endpoint.state_file, "/var/lib/sipovl/endpoint"),
 	   "ip_pool and endpoint parsed (%s)", rc ? err : "ok");

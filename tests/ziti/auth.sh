@@ -316,7 +316,7 @@ CONF
 		notok "ip-pool: zt-host's claims: '$r', '$b' (zt-client holds '$a')"; diag < "$D/req.err"
 	fi
 	pool_down
-	if [ "$(grep -c '^100\.127\.0\.' "$D/leases" 2>/dev/null)" = 2 ] && grep -q "^${a#ok } zt-client$" "$D/leases"; then
+	if [ "$(grep -c '^100\.127\.0\.' "$D/leases" 2>/dev/null)" = 2 ] && grep -qE "^${a#ok } zt-client [0-9]+$" "$D/leases"; then
 		ok "ip-pool: both leases in the lease file ($(head -1 "$D/leases"))"
 	else
 		notok "ip-pool: the lease file"; diag < "$D/leases"
@@ -327,7 +327,7 @@ CONF
 		notok "ip-pool: after a restart"; tail -3 "$D/sipovld2.log" | diag
 	fi
 	r=$(req zt-client "release voip-ips")
-	if [ "$r" = ok ] && [ "$(grep -c '^100\.127\.0\.' "$D/leases")" = 1 ] && ! grep -q " zt-client$" "$D/leases"; then
+	if [ "$r" = ok ] && [ "$(grep -c '^100\.127\.0\.' "$D/leases")" = 1 ] && ! grep -q " zt-client " "$D/leases"; then
 		ok "ip-pool: release: the lease is gone from the file"
 	else
 		notok "ip-pool: release: '$r'"; diag < "$D/leases"

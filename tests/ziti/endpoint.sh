@@ -25,7 +25,7 @@
 
 endpoint_tests() {
 	local D=$W/endpoint sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} oct net port ifa ifb ifc
-	local pa pb ps wp rc a b r q t0 n_fail p
+	local pa pb ps pd wp rc a b a2 d r q t0 n_fail p ifd ife
 	if [ "$(id -u)" != 0 ]; then
 		skip "endpoint: tests" "need root (interfaces, transparent sockets)"
 		return
@@ -34,11 +34,11 @@ endpoint_tests() {
 	oct=$((RANDOM % 200 + 20))
 	net=100.127.$oct
 	port=$((21000 + RANDOM % 20000))
-	ifa=zte$$a ifb=zte$$b ifc=zte$$c
-	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15}
+	ifa=zte$$a ifb=zte$$b ifc=zte$$c ifd=zte$$d ife=zte$$e
+	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15} ifd=${ifd:0:15} ife=${ife:0:15}
 	{ cli edge create service ep-pool &&
 	  cli edge create service-policy ep-pool-bind Bind --service-roles @ep-pool --identity-roles @zt-other &&
-	  cli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles @zt-client,@zt-host &&
+	  cli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles @zt-client,@zt-host,@go-client &&
 	  cli edge create config ep-sip-host host.v1 \
 		"{\"protocol\":\"tcp\",\"forwardAddress\":true,\"allowedAddresses\":[\"$net.0/24\"],\"port\":$port,
 		  \"allowedSourceAddresses\":[\"$net.0/24\"],\"listenOptions\":{\"identity\":\"\$ip_pool[voip-ips]\"}}" &&
@@ -60,15 +60,20 @@ endpoint_tests() {
 	cp "$ID/zt-other.json" "$D/server.json"
 	cp "$ID/zt-client.json" "$D/a.json"
 	cp "$ID/zt-host.json" "$D/b.json"
-	cat > "$D/server.conf" <<CONF
+	srv_conf() { # hold_s [lease_s]
+		cat > "$D/server.conf" <<CONF
 { "identities": ["$D/server.json"], "control_socket": "$D/server.sock", "log_level": "info", "service_poll_s": 1,
   "ip_pool": { "name": "voip-ips", "range": "$net.0/24", "service": "ep-pool", "lease_file": "$D/leases",
-               "trust_caller": true } }
+               "trust_caller": true, "hold_s": $1, "lease_s": ${2:-86400} } }
 CONF
-	ep_conf() { # x iface
+	}
+	# the first start has no lease file: hold_s 150 (the default) must not hold its claims
+	srv_conf 150
+	ep_conf() { # x iface (renewals every second: E1's points below wait for them)
 		cat > "$D/$1.conf" <<CONF
 { "identities": ["$D/$1.json"], "control_socket": "$D/$1.sock", "log_level": "info", "service_poll_s": 1,
-  "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "$2", "state_file": "$D/$1.state" } }
+  "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "$2", "state_file": "$D/$1.state",
+                "renew_s": 1 } }
 CONF
 	}
 	ep_conf a "$ifa"
@@ -106,6 +111,14 @@ CONF
 		notok "endpoint: pool server down: status $r, intercept $q, $ifa addresses '$(ep_if_addrs "$ifa")'"
 		grep "endpoint\|ep-sip" "$D/a.log" | tail -5 | diag
 	fi
+	if [ "$(ep_st a .interface_kind)" = '"ifb"' ]; then
+		grep -q "<4>endpoint.interface $ifa: this kernel has no dummy driver, so it is an ifb interface; the ifb module, when it loads, also creates its default ifb0 and ifb1" "$D/a.log" &&
+			ok "endpoint: the ifb fallback (no dummy driver here) is logged at WARN" ||
+			{ notok "endpoint: the ifb fallback should be logged at WARN"; grep "endpoint" "$D/a.log" | head -3 | diag; }
+	else
+		! grep -q "no dummy driver" "$D/a.log" && ok "endpoint: a dummy interface: no ifb warning" ||
+			notok "endpoint: ifb warning with a dummy interface"
+	fi
 	grep -q "service ep-bad: bad intercept.v1 config: sourceIp \"\$ip_pool\[other-ips\]\": unknown template variable \$ip_pool\[other-ips\] (this sipovld's endpoint.pool is voip-ips)" "$D/a.log" &&
 		ok "endpoint: a service with another pool's \$ip_pool[other-ips] is refused naming service, field and variable" ||
 		{ notok "endpoint: ep-bad's \$ip_pool[other-ips] should be refused"; grep "ep-bad" "$D/a.log" | diag; }
@@ -126,6 +139,14 @@ CONF
 		notok "endpoint: claims: A '$a', B '$b' (want two distinct addresses of $net.0/24)"
 		tail -4 "$D/a.log" | diag; tail -4 "$D/server.log" | diag
 	fi
+	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool.hold_s_left')
+	if [ "$q" = 0 ] && grep -q "ip_pool voip-ips: no lease restored (no lease file): no hold, new leases are served at once" "$D/server.log" &&
+		! grep -q "holding new leases" "$D/server.log" && ! grep -q "err wait" "$D/server.log"; then
+		ok "endpoint: a pool server without a lease file does not hold (hold_s 150): claims served at once (hold_s_left $q)"
+	else
+		notok "endpoint: a pool server without a lease file held its claims (hold_s_left '$q')"
+		grep "ip_pool" "$D/server.log" | head -4 | diag
+	fi
 	if grep -q "endpoint: pool voip-ips: 100.126.0.7, held last (state file $D/b.state), is not in the pool's range: .*; claiming another address" "$D/b.log" &&
 		[ "$(cat "$D/b.state" 2>/dev/null)" = "sipovl-endpoint 1 voip-ips $b" ]; then
 		ok "endpoint: B's state file named an address outside the range: said so, claimed another ($b), state file updated"
@@ -133,7 +154,7 @@ CONF
 		notok "endpoint: B with an out-of-range state file"; grep "endpoint" "$D/b.log" | tail -4 | diag
 	fi
 	if [ "$(ep_if_addrs "$ifa")" = "$a/32" ] && [ "$(ep_if_addrs "$ifb")" = "$b/32" ] &&
-		grep -qx "$a zt-client" "$D/leases" && grep -qx "$b zt-host" "$D/leases" &&
+		grep -qE "^$a zt-client [0-9]+$" "$D/leases" && grep -qE "^$b zt-host [0-9]+$" "$D/leases" &&
 		[ "$(cat "$D/a.state" 2>/dev/null)" = "sipovl-endpoint 1 voip-ips $a" ]; then
 		ok "endpoint: each address on its endpoint's interface (/32), in the lease file, in A's state file"
 	else
@@ -150,6 +171,24 @@ CONF
 	[ "$q" = '[true,8]' ] &&
 		ok "endpoint: ep-sip's intercept installed once A has its address: $net.0/24 without $a is 8 prefixes ($q)" ||
 		notok "endpoint: ep-sip's intercept at A: [installed, prefixes] $q, want [true,8]"
+	# E8: an intercept whose only address is A's own: nothing to intercept, said once and in status
+	cli edge create config ep-own-icpt intercept.v1 \
+		"{\"protocols\":[\"udp\"],\"addresses\":[\"$a/32\"],\"portRanges\":[{\"low\":5060,\"high\":5060}]}" > /dev/null 2>&1 &&
+	cli edge create service ep-own -c ep-own-icpt > /dev/null 2>&1 &&
+	cli edge create service-policy ep-own-dial Dial --service-roles @ep-own --identity-roles @zt-client > /dev/null 2>&1 ||
+		notok "endpoint: create service ep-own"
+	for _ in $(seq 1 60); do
+		grep -q "service ep-own: its intercept.v1 addresses" "$D/a.log" && break
+		sleep 0.25
+	done
+	sleep 1.5 # a few more applies: said once
+	q=$("$sd" --control "$D/a.sock" --request status 2>/dev/null | jq -c '[.services[] | select(.name == "ep-own") | .intercept | .installed, .note]')
+	if [ "$(grep -c "<5>service ep-own: its intercept.v1 addresses are only this endpoint's own address $a: nothing to intercept (flows to it are its own services'); not installed" "$D/a.log")" = 1 ] &&
+		[ "$q" = "[false,\"only this endpoint's own address: nothing to intercept\"]" ]; then
+		ok "endpoint: E8: an intercept of A's own $a/32 is not installed, said once in the log and in status ($q)"
+	else
+		notok "endpoint: E8: intercept of A's own address: status $q"; grep "ep-own" "$D/a.log" | diag
+	fi
 	# a dial as an endpoint's intercept makes it: terminator identity and dst_ip the callee's
 	# address ($intercepted_ip), source_addr the caller's ($ip_pool[voip-ips])
 	ep_call() { # to from
@@ -206,11 +245,156 @@ CONF
 	r=
 	for _ in $(seq 1 240); do r=$(ep_addr b); [ -n "$r" ] && break; sleep 0.25; done
 	if [ "$rc" = 0 ] && [ "$r" = "$b" ] && grep -q "endpoint: pool voip-ips: $a, held last (state file $D/b.state), is leased to another identity: .*; claiming another address" "$D/b2.log" &&
-		[ "$(grep -c "^$a " "$D/leases")" = 1 ] && grep -qx "$a zt-client" "$D/leases"; then
+		[ "$(grep -c "^$a " "$D/leases")" = 1 ] && grep -qE "^$a zt-client [0-9]+$" "$D/leases"; then
 		ok "endpoint: B claiming A's address $a (its state file) is refused (taken), said so; B gets $b again, A keeps $a"
 	else
 		notok "endpoint: B with A's address in its state file: got '$r' (want $b), exit before $rc"
 		grep "endpoint" "$D/b2.log" | tail -4 | diag; diag < "$D/leases"
+	fi
+	# E1: the pool server's lease file restored from an older backup that lacks A's lease. With
+	# no hold (hold_s 0), another endpoint (go-client through zt-tool, as from another host)
+	# whose stale state file names A's address gets it; A's next renewal is refused (taken): A
+	# withdraws it and claims another, so the two share it for one renewal period at most
+	# (before: for good)
+	ep_req() { # request line, as go-client: the first reply (dials until the server answers)
+		local rr
+		for _ in $(seq 1 40); do
+			rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "$1" --timeout-ms 5000 2> "$D/req.err") &&
+				[ -n "$rr" ] && { echo "$rr"; return; }
+			sleep 0.25
+		done
+	}
+	# (A is stopped (SIGSTOP) until that claim is answered: its renewals every second would
+	# otherwise always come first; on a real network the other endpoint may well be first)
+	kill -TERM "$ps"; wait "$ps"
+	srv_conf 0
+	grep -v "^$a " "$D/leases" > "$D/leases.old"
+	cp "$D/leases.old" "$D/leases"
+	kill -STOP "$pa"
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server2.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	q=$(ep_req "claim voip-ips $a")
+	kill -CONT "$pa"
+	a2=
+	for _ in $(seq 1 60); do
+		a2=$(ep_addr a)
+		[ -n "$a2" ] && [ "$a2" != "$a" ] && break
+		sleep 0.25
+	done
+	if [ "$q" = "ok $a" ] && [[ $a2 == "$net".* ]] && [ "$a2" != "$a" ] && [ "$a2" != "$b" ] &&
+		[ "$(ep_if_addrs "$ifa")" = "$a2/32" ] && [ "$(ep_st a .withdrawals)" = 1 ] &&
+		grep -q "<3>endpoint: pool voip-ips: $a withdrawn from $ifa: the pool server refused its renewal: address leased to another identity .*; its services unbound, its intercepts removed; claiming another address" "$D/a2.log" &&
+		grep -qE "^$a go-client [0-9]+$" "$D/leases" && grep -qE "^$a2 zt-client [0-9]+$" "$D/leases"; then
+		ok "endpoint: E1: lease file restored without A's lease, another identity got A's $a ($q): A's renewal is refused, A withdraws $a and claims $a2"
+	else
+		notok "endpoint: E1: after the restore go-client's claim got '$q', A has '$a2' (was $a; want A on another address)," \
+			"$ifa '$(ep_if_addrs "$ifa")', withdrawals $(ep_st a .withdrawals)"
+		grep "endpoint" "$D/a2.log" | tail -4 | diag; diag < "$D/leases"
+	fi
+	# E1 with the hold (hold_s 10): restored again, without A's lease; go-client's stale state
+	# names A's new address. Its claim waits for the hold (err wait), A renews $a2 meanwhile, so
+	# after the hold it is refused (taken); before, it got $a2 at once, the address A holds (A is
+	# stopped again until that first claim is answered)
+	kill -TERM "$ps"; wait "$ps"
+	grep -v "^$a2 \|^$a " "$D/leases" > "$D/leases.old"
+	cp "$D/leases.old" "$D/leases"
+	srv_conf 10
+	kill -STOP "$pa"
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server3.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	q=$(ep_req "claim voip-ips $a2")
+	kill -CONT "$pa"
+	for _ in $(seq 1 80); do grep -q "ip_pool voip-ips: hold over" "$D/server3.log" && break; sleep 0.25; done
+	r=$(ep_req "claim voip-ips $a2")
+	if [[ $q == "err wait "* ]] && [[ $r == "err taken "* ]] && [ "$(ep_addr a)" = "$a2" ] &&
+		[ "$(ep_st a .withdrawals)" = 1 ] && grep -q "ip_pool voip-ips: holding new leases for 10 s" "$D/server3.log" &&
+		grep -qE "^$a2 zt-client [0-9]+$" "$D/leases"; then
+		ok "endpoint: E1: hold_s 10 after a restore: a claim of A's $a2 during the hold waits ($q), A renews it, after the hold it is taken"
+	else
+		notok "endpoint: E1 with the hold: go-client's claims of $a2: '$q' then '$r'; A '$(ep_addr a)'"
+		grep "ip_pool" "$D/server3.log" | tail -4 | diag
+	fi
+	# D (go-client, a sipovld), whose state file names an address already local on the host
+	# (another interface, $ife): not added twice; another claimed
+	d=$net.200
+	[ "$d" = "$a2" ] || [ "$d" = "$b" ] && d=$net.201
+	[ "$d" = "$a2" ] || [ "$d" = "$b" ] && d=$net.202
+	cp "$ID/go-client.json" "$D/d.json"
+	ep_conf d "$ifd"
+	echo "sipovl-endpoint 1 voip-ips $d" > "$D/d.state"
+	ip link add "$ife" type ifb 2>/dev/null || ip link add "$ife" type dummy 2>/dev/null
+	ip addr add "$d/32" dev "$ife"
+	"$sd" --no-kernel -c "$D/d.conf" > "$D/d.log" 2>&1 &
+	pd=$!
+	PIDS+=("$pd")
+	r=
+	for _ in $(seq 1 120); do r=$(ep_addr d); [ -n "$r" ] && break; sleep 0.25; done
+	if [[ $r == "$net".* ]] && [ "$r" != "$d" ] && [ "$(ep_if_addrs "$ifd")" = "$r/32" ] &&
+		grep -q "<3>endpoint: pool voip-ips: $d is already an address of interface $ife on this host: not added to $ifd (it would be there twice); asking the pool server for another" "$D/d.log" &&
+		grep -q "claim voip-ips not $d through ep-pool" "$D/d.log" && grep -qE "^$r go-client [0-9]+$" "$D/leases" &&
+		! grep -q "^$d " "$D/leases"; then
+		ok "endpoint: D's $d is local on $ife already: refused saying so, D got $r instead"
+	else
+		notok "endpoint: D with $d local on $ife: D has '$r', $ifd '$(ep_if_addrs "$ifd")'"
+		grep "endpoint" "$D/d.log" | tail -4 | diag
+	fi
+	ip link del "$ife" 2>/dev/null
+	kill -TERM "$pd"; wait "$pd" || rc=$?
+	san_clean "$D/d.log" && ! ip link show "$ifd" > /dev/null 2>&1 ||
+		notok "endpoint: D's exit: ASan/UBSan report or $ifd left"
+	# issue 15 item 6: a lease that is not renewed (D stopped: as an identity deleted at the
+	# controller) expires after lease_s 10 (the restarted server gives every lease lease_s/2 from
+	# its first request, once it is reachable) and
+	# leaves the lease file; A and B, renewing every second, keep theirs. Then the admin
+	# releases a lease explicitly through the control socket.
+	kill -TERM "$ps"; wait "$ps"
+	srv_conf 0 10
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server4.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	for _ in $(seq 1 120); do grep -q "the lease of go-client on $r expired" "$D/server4.log" && break; sleep 0.25; done
+	sleep 1.5 # the expiry's write, and a sweep with A's and B's renewals
+	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool | [.lease_s, .expired, .leases]')
+	if grep -q "<5>ip_pool voip-ips: the lease of go-client on $r expired: not renewed for [0-9]* s (ip_pool.lease_s 10); the address is free" "$D/server4.log" &&
+		[ "$q" = "[10,1,2]" ] && ! grep -q " go-client " "$D/leases" && grep -qE "^$a2 zt-client [0-9]+$" "$D/leases" &&
+		grep -qE "^$b zt-host [0-9]+$" "$D/leases" && [ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ]; then
+		ok "endpoint: lease_s 10: go-client's lease of $r, not renewed, expires, logged, gone from the lease file; A and B keep theirs ([lease_s, expired, leases] $q)"
+	else
+		notok "endpoint: lease expiry: [lease_s, expired, leases] $q (want [10,1,2]); A '$(ep_addr a)' B '$(ep_addr b)'"
+		grep "ip_pool" "$D/server4.log" | tail -4 | diag; diag < "$D/leases"
+	fi
+	q=$(ep_req "claim voip-ips")
+	t=$("$sd" --control "$D/server.sock" --request "ip-pool release ${q#ok }" 2>&1 | jq -c '[.ok, .owner, .address]')
+	r=$("$sd" --control "$D/server.sock" --request "ip-pool release ${q#ok }" 2>&1)
+	if [[ $q == "ok $net."* ]] && [ "$t" = "[true,\"go-client\",\"${q#ok }\"]" ] && ! grep -q "^${q#ok } " "$D/leases" &&
+		grep -q "ip_pool voip-ips: the lease of go-client on ${q#ok } released by the admin (control socket)" "$D/server4.log" &&
+		grep -q "ip-pool release: no lease on that address" <<<"$r" &&
+		"$sd" --control "$D/server.sock" --request "ip-pool release 10.9.9.9" 2>&1 | grep -q "not in the pool's range"; then
+		ok "endpoint: the admin's \"ip-pool release ${q#ok }\" frees go-client's lease ($t), logged; again: no lease; outside the range: said so"
+	else
+		notok "endpoint: ip-pool release: claim '$q', release '$t', again '$r'"; diag < "$D/leases"
+	fi
+	# E6: an admin removes A's address, then deletes A's interface: sipovld notices (its rtnetlink
+	# watch) and puts them back (E7: the re-made interface carries the alias "sipovld endpoint",
+	# set after its creation)
+	ip addr del "$a2/32" dev "$ifa"
+	for _ in $(seq 1 40); do [ "$(ep_if_addrs "$ifa")" = "$a2/32" ] && break; sleep 0.25; done
+	q=$(ep_if_addrs "$ifa")
+	ip link del "$ifa"
+	for _ in $(seq 1 40); do [ "$(ep_if_addrs "$ifa")" = "$a2/32" ] && break; sleep 0.25; done
+	r=$(ep_if_addrs "$ifa")
+	t=$(ip -j -d link show "$ifa" 2>/dev/null | jq -r '.[0].ifalias // empty')
+	if [ "$q" = "$a2/32" ] && [ "$r" = "$a2/32" ] && [ "$t" = "sipovld endpoint" ] && [ "$(ep_addr a)" = "$a2" ] &&
+		grep -q "<5>endpoint: $a2 was removed from $ifa (not by sipovld): put back" "$D/a2.log" &&
+		grep -q "<4>endpoint.interface $ifa was deleted (not by sipovld): made again, $a2 put back" "$D/a2.log" &&
+		[ "$(ep_st a .interface_repairs)" = 2 ]; then
+		ok "endpoint: E6: $a2 removed from $ifa, then $ifa deleted by an admin: both put back (alias '$t'), logged"
+	else
+		notok "endpoint: E6: after 'ip addr del': '$q', after 'ip link del': '$r' (alias '$t'; want $a2/32 both times)," \
+			"repairs $(ep_st a .interface_repairs)"
+		grep "endpoint" "$D/a2.log" | tail -4 | diag
 	fi
 	# an interface of that name that sipovld did not create
 	ip link add "$ifc" type ifb 2>/dev/null || ip link add "$ifc" type dummy 2>/dev/null
@@ -231,6 +415,7 @@ CONF
 	kill "$wp" 2>/dev/null
 	wait "$wp" 2>/dev/null
 	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/b2.log" && san_clean "$D/server.log" &&
+		san_clean "$D/server2.log" && san_clean "$D/server3.log" && san_clean "$D/server4.log" &&
 		! ip link show "$ifa" > /dev/null 2>&1 && ! ip link show "$ifb" > /dev/null 2>&1; then
 		ok "endpoint: clean exits, interfaces removed (no ASan/UBSan/leak report)"
 	else
@@ -239,14 +424,16 @@ CONF
 	fi
 	ip link del "$ifa" 2>/dev/null
 	ip link del "$ifb" 2>/dev/null
+	ip link del "$ifd" 2>/dev/null
+	ip link del "$ife" 2>/dev/null
 	ep_cli_clean
 }
 
 ep_cli_clean() {
 	local x
-	for x in ep-bad-dial ep-sip-dial ep-sip-bind ep-pool-dial ep-pool-bind; do cli edge delete service-policy "$x" > /dev/null 2>&1; done
-	for x in ep-bad ep-sip ep-pool; do cli edge delete service "$x" > /dev/null 2>&1; done
-	for x in ep-bad-icpt ep-sip-icpt ep-sip-host; do cli edge delete config "$x" > /dev/null 2>&1; done
+	for x in ep-own-dial ep-bad-dial ep-sip-dial ep-sip-bind ep-pool-dial ep-pool-bind; do cli edge delete service-policy "$x" > /dev/null 2>&1; done
+	for x in ep-own ep-bad ep-sip ep-pool; do cli edge delete service "$x" > /dev/null 2>&1; done
+	for x in ep-own-icpt ep-bad-icpt ep-sip-icpt ep-sip-host; do cli edge delete config "$x" > /dev/null 2>&1; done
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

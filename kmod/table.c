@@ -24,6 +24,7 @@
 
 #include "netns.h"
 #include "table.h"
+#include "table_int.h"
 
 #define SIPOVL_MAX_TXNS 16
 
@@ -34,7 +35,7 @@ MODULE_PARM_DESC(max_ns_bytes,
 
 static struct workqueue_struct *sipovl_wq;
 
-/* The pool of counter blocks (see counters_alloc). */
+/* The pool of counter blocks (see sipovl_counters_alloc). */
 static DEFINE_MUTEX(ctr_lock);
 static LIST_HEAD(ctr_partial);
 
@@ -49,8 +50,7 @@ void sipovl_table_exit(void)
 	/* Wait for pending call_rcu()s of queue_rcu_work(), then drain. */
 	rcu_barrier();
 	destroy_workqueue(sipovl_wq);
-	/* Every intercept is gone, and with it every block of counters. */
-	WARN_ON_ONCE(!list_empty(&ctr_partial));
+	sipovl_counters_exit();
 }
 
 /*
@@ -91,7 +91,7 @@ struct sipovl_ctr_block {
 	struct sipovl_counters c[CTR_BLOCK];
 };
 
-static struct sipovl_counters *counters_alloc(void)
+struct sipovl_counters *sipovl_counters_alloc(void)
 {
 	struct sipovl_istats_pcpu *s;
 	struct sipovl_ctr_block *b;
@@ -149,7 +149,7 @@ nomem:
 	return NULL;
 }
 
-static void counters_put(struct sipovl_counters *ctr)
+void sipovl_counters_put(struct sipovl_counters *ctr)
 {
 	struct sipovl_ctr_block *b;
 
@@ -168,6 +168,12 @@ static void counters_put(struct sipovl_counters *ctr)
 		kfree(b);
 	}
 	mutex_unlock(&ctr_lock);
+}
+
+void sipovl_counters_exit(void)
+{
+	/* Every intercept is gone, and with it every block of counters. */
+	WARN_ON_ONCE(!list_empty(&ctr_partial));
 }
 
 static void counters_sum(const struct sipovl_counters *ctr,
@@ -303,7 +309,7 @@ struct sipovl_intercept *sipovl_intercept_alloc(u32 n_dst, u32 n_ports,
 }
 
 /* What an intercept counts against max_ns_bytes: its allocation. */
-static size_t intercept_bytes(const struct sipovl_intercept *ic)
+size_t sipovl_intercept_bytes(const struct sipovl_intercept *ic)
 {
 	return sizeof(*ic) + ic->n_ports * sizeof(struct mt_portrange) +
 	       (size_t)(ic->n_dst + ic->n_src) * sizeof(struct mt_prefix) +
@@ -313,7 +319,7 @@ static size_t intercept_bytes(const struct sipovl_intercept *ic)
 void sipovl_intercept_put(struct sipovl_intercept *ic)
 {
 	if (ic && refcount_dec_and_test(&ic->ref)) {
-		counters_put(ic->ctr);
+		sipovl_counters_put(ic->ctr);
 		kvfree(ic);
 	}
 }
@@ -399,8 +405,8 @@ struct sipovl_intercept *sipovl_table_find(const struct sipovl_table *t,
  * Build a table from @ics (sorted by id, unique ids and names, counters
  * attached). On success the table owns the references in @ics.
  */
-static struct sipovl_table *table_build(struct sipovl_intercept **ics, u32 n,
-					struct netlink_ext_ack *extack)
+struct sipovl_table *sipovl_table_build(struct sipovl_intercept **ics, u32 n,
+					 struct netlink_ext_ack *extack)
 {
 	size_t max = READ_ONCE(sipovl_max_ns_bytes), bytes, rules_bytes;
 	struct sipovl_table *t;
@@ -418,7 +424,7 @@ static struct sipovl_table *table_build(struct sipovl_intercept **ics, u32 n,
 	rules_bytes = array_size(n, sizeof(*rules));
 	bytes = struct_size(t, ic, n);
 	for (i = 0; i < n; i++)
-		bytes += intercept_bytes(ics[i]);
+		bytes += sipovl_intercept_bytes(ics[i]);
 	if (bytes > max || rules_bytes > max - bytes)
 		goto over;
 
@@ -477,7 +483,7 @@ nomem:
 	return ERR_PTR(-ENOMEM);
 }
 
-static void table_publish(struct sipovl_net *sn, struct sipovl_table *t)
+void sipovl_table_publish(struct sipovl_net *sn, struct sipovl_table *t)
 {
 	struct sipovl_table *old;
 
@@ -521,7 +527,7 @@ static int table_edit(struct sipovl_net *sn, u32 pos, bool replace,
 	if (ic && !replace && pos >= n_old)
 		ics[j++] = ic;
 
-	t = table_build(ics, n, extack);
+	t = sipovl_table_build(ics, n, extack);
 	if (IS_ERR(t)) {
 		kvfree(ics);
 		sipovl_intercept_put(ic);
@@ -532,7 +538,7 @@ static int table_edit(struct sipovl_net *sn, u32 pos, bool replace,
 		if (t->ic[i] != ic)
 			refcount_inc(&t->ic[i]->ref);
 	kvfree(ics);
-	table_publish(sn, t);
+	sipovl_table_publish(sn, t);
 	return 0;
 }
 
@@ -594,7 +600,7 @@ int sipovl_table_add(struct sipovl_net *sn, struct sipovl_intercept *ic,
 		sipovl_intercept_put(ic);
 		return -EEXIST;
 	}
-	ic->ctr = counters_alloc();
+	ic->ctr = sipovl_counters_alloc();
 	if (!ic->ctr) {
 		sipovl_intercept_put(ic);
 		NL_SET_ERR_MSG(extack, "out of memory");
@@ -661,17 +667,17 @@ int sipovl_table_del(struct sipovl_net *sn, u32 id, const char *name,
 
 int sipovl_table_flush(struct sipovl_net *sn)
 {
-	struct sipovl_table *t = table_build(NULL, 0, NULL);
+	struct sipovl_table *t = sipovl_table_build(NULL, 0, NULL);
 
 	lockdep_assert_held(&sn->lock);
 
 	if (IS_ERR(t))
 		return PTR_ERR(t);
-	table_publish(sn, t);
+	sipovl_table_publish(sn, t);
 	return 0;
 }
 
-/* Compiles transparent source ranges, to be published with srcset_publish. */
+/* Compiles transparent source ranges, to be published with sipovl_srcset_publish. */
 struct sipovl_srcset *sipovl_srcset_build(const struct mt_prefix *p, u32 n,
 					  struct netlink_ext_ack *extack)
 {
@@ -711,7 +717,7 @@ void sipovl_srcset_free(struct sipovl_srcset *s)
 		srcset_free(s);
 }
 
-static void srcset_publish(struct sipovl_net *sn, struct sipovl_srcset *s)
+void sipovl_srcset_publish(struct sipovl_net *sn, struct sipovl_srcset *s)
 {
 	struct sipovl_srcset *old;
 
@@ -734,7 +740,7 @@ int sipovl_sources_set(struct sipovl_net *sn, const struct mt_prefix *p,
 
 	if (IS_ERR(s))
 		return PTR_ERR(s);
-	srcset_publish(sn, s);
+	sipovl_srcset_publish(sn, s);
 	return 0;
 }
 
@@ -779,7 +785,7 @@ struct sipovl_txn *sipovl_txn_find(struct sipovl_net *sn, u32 id, u32 portid)
 int sipovl_txn_append(struct sipovl_net *sn, struct sipovl_txn *txn,
 		      struct sipovl_intercept *ic, struct netlink_ext_ack *extack)
 {
-	size_t bytes = intercept_bytes(ic);
+	size_t bytes = sipovl_intercept_bytes(ic);
 
 	lockdep_assert_held(&sn->lock);
 	if (txn->n >= SIPOVL_MAX_INTERCEPTS) {
@@ -968,7 +974,7 @@ int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
 			refcount_inc(&old->ic[j]->ctr->ref);
 			ic->ctr = old->ic[j]->ctr;
 		} else {
-			ic->ctr = counters_alloc();
+			ic->ctr = sipovl_counters_alloc();
 			if (!ic->ctr) {
 				NL_SET_ERR_MSG(extack, "out of memory");
 				ret = -ENOMEM;
@@ -979,7 +985,7 @@ int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
 			cond_resched();
 	}
 
-	t = table_build(txn->ic, txn->n, extack);
+	t = sipovl_table_build(txn->ic, txn->n, extack);
 	if (IS_ERR(t)) {
 		ret = PTR_ERR(t);
 		goto err;
@@ -988,8 +994,8 @@ int sipovl_txn_commit(struct sipovl_net *sn, struct sipovl_txn *txn,
 	txn_free(txn, false);
 	/* Sources first: the generation the commit returns is the table's. */
 	if (srcs)
-		srcset_publish(sn, srcs);
-	table_publish(sn, t);
+		sipovl_srcset_publish(sn, srcs);
+	sipovl_table_publish(sn, t);
 	return 0;
 
 err:

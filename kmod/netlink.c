@@ -26,6 +26,7 @@
 #include "netns.h"
 #include "steer.h"
 #include "table.h"
+#include "nl_int.h"
 
 #ifndef NL_SET_ERR_MSG_FMT
 /*
@@ -145,7 +146,7 @@ void sipovl_extack_fmt(struct netlink_ext_ack *extack, const char *fmt, ...)
 	extack->_msg = b->msg;
 }
 
-static void extack_bufs_free(void)
+void sipovl_extack_bufs_free(void)
 {
 	struct sipovl_extack_buf *b;
 	struct hlist_node *tmp;
@@ -160,7 +161,7 @@ static void extack_bufs_free(void)
 	extack_free(&all);
 }
 #else
-static void extack_bufs_free(void)
+void sipovl_extack_bufs_free(void)
 {
 }
 #endif
@@ -191,7 +192,7 @@ static const struct nla_policy intercept_policy[SIPOVL_INTERCEPT_A_MAX + 1] = {
 				       .reject_message = "counters are read-only" },
 };
 
-static const struct nla_policy tuple_policy[SIPOVL_TUPLE_A_MAX + 1] = {
+const struct nla_policy sipovl_tuple_policy[SIPOVL_TUPLE_A_MAX + 1] = {
 	[SIPOVL_TUPLE_A_FAMILY] = { .type = NLA_U16 },
 	[SIPOVL_TUPLE_A_PROTOCOL] = { .type = NLA_U8 },
 	[SIPOVL_TUPLE_A_SRC] = { .type = NLA_BINARY, .len = 16 },
@@ -200,7 +201,7 @@ static const struct nla_policy tuple_policy[SIPOVL_TUPLE_A_MAX + 1] = {
 	[SIPOVL_TUPLE_A_DPORT] = { .type = NLA_U16 },
 };
 
-static const struct nla_policy sipovl_policy[SIPOVL_A_MAX + 1] = {
+const struct nla_policy sipovl_policy[SIPOVL_A_MAX + 1] = {
 	[SIPOVL_A_INTERCEPT] = NLA_POLICY_NESTED(intercept_policy),
 	[SIPOVL_A_TXN_ID] = { .type = NLA_U32 },
 	[SIPOVL_A_GENERATION] = { .type = NLA_REJECT,
@@ -216,13 +217,8 @@ static const struct nla_policy sipovl_policy[SIPOVL_A_MAX + 1] = {
 	[SIPOVL_A_STATS] = { .type = NLA_REJECT,
 			       .reject_message = "output-only attribute" },
 	[SIPOVL_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __SIPOVL_F_ALL),
-	[SIPOVL_A_TUPLE] = NLA_POLICY_NESTED(tuple_policy),
+	[SIPOVL_A_TUPLE] = NLA_POLICY_NESTED(sipovl_tuple_policy),
 };
-
-static struct sipovl_net *info_sn(struct genl_info *info)
-{
-	return sipovl_pernet(genl_info_net(info));
-}
 
 /*
  * Parsing. The genetlink core has validated the whole request against
@@ -234,8 +230,8 @@ static struct sipovl_net *info_sn(struct genl_info *info)
  */
 #define VALIDATED NULL
 
-static int addr_family(struct nlattr *fam, struct nlattr *addr, u8 *mtfam,
-		       struct netlink_ext_ack *extack)
+int sipovl_nl_addr_family(struct nlattr *fam, struct nlattr *addr, u8 *mtfam,
+			  struct netlink_ext_ack *extack)
 {
 	u16 f = nla_get_u16(fam);
 
@@ -284,7 +280,7 @@ static int parse_prefix(struct nlattr *nest, struct mt_prefix *p,
 		NL_SET_ERR_MSG_ATTR(extack, nest, "prefix needs family, address and length");
 		return -EINVAL;
 	}
-	ret = addr_family(tb[SIPOVL_PREFIX_A_FAMILY], tb[SIPOVL_PREFIX_A_ADDR],
+	ret = sipovl_nl_addr_family(tb[SIPOVL_PREFIX_A_FAMILY], tb[SIPOVL_PREFIX_A_ADDR],
 			  &p->family, extack);
 	if (ret)
 		return ret;
@@ -306,8 +302,8 @@ static int parse_prefix(struct nlattr *nest, struct mt_prefix *p,
 	return 0;
 }
 
-static int parse_prefixes(struct nlattr *nest, struct mt_prefix *out,
-			  struct netlink_ext_ack *extack)
+int sipovl_nl_parse_prefixes(struct nlattr *nest, struct mt_prefix *out,
+			     struct netlink_ext_ack *extack)
 {
 	struct nlattr *a;
 	int rem, ret, i = 0;
@@ -346,8 +342,8 @@ static int parse_ports(struct nlattr *nest, struct mt_portrange *out,
 	return 0;
 }
 
-static int count_nested(struct nlattr *nest, u32 max, const char *what,
-			u32 *n, struct netlink_ext_ack *extack)
+int sipovl_nl_count_nested(struct nlattr *nest, u32 max, const char *what,
+			   u32 *n, struct netlink_ext_ack *extack)
 {
 	struct nlattr *a;
 	int rem;
@@ -364,11 +360,10 @@ static int count_nested(struct nlattr *nest, u32 max, const char *what,
 	return 0;
 }
 
-enum { NEED_KEY, NEED_FULL };
-
 /* A whole intercept (NEED_FULL) or just its id and/or name (NEED_KEY). */
-static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
-						struct netlink_ext_ack *extack)
+struct sipovl_intercept *sipovl_nl_parse_intercept(struct nlattr *nest,
+						   int need,
+						   struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[SIPOVL_INTERCEPT_A_MAX + 1];
 	struct sipovl_intercept *ic;
@@ -399,13 +394,13 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 		return ERR_PTR(-EINVAL);
 	}
 
-	ret = count_nested(tb[SIPOVL_INTERCEPT_A_DESTINATIONS], SIPOVL_MAX_PREFIXES,
+	ret = sipovl_nl_count_nested(tb[SIPOVL_INTERCEPT_A_DESTINATIONS], SIPOVL_MAX_PREFIXES,
 			   "destination prefixes", &nd, extack);
 	if (!ret)
-		ret = count_nested(tb[SIPOVL_INTERCEPT_A_PORTS], SIPOVL_MAX_PORT_RANGES,
+		ret = sipovl_nl_count_nested(tb[SIPOVL_INTERCEPT_A_PORTS], SIPOVL_MAX_PORT_RANGES,
 				   "port ranges", &np, extack);
 	if (!ret)
-		ret = count_nested(tb[SIPOVL_INTERCEPT_A_SOURCES], SIPOVL_MAX_PREFIXES,
+		ret = sipovl_nl_count_nested(tb[SIPOVL_INTERCEPT_A_SOURCES], SIPOVL_MAX_PREFIXES,
 				   "source prefixes", &ns, extack);
 	if (ret)
 		return ERR_PTR(ret);
@@ -443,11 +438,11 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 	if (tb[SIPOVL_INTERCEPT_A_POLICY])
 		ic->policy = nla_get_u8(tb[SIPOVL_INTERCEPT_A_POLICY]);
 	if (nd)
-		ret = parse_prefixes(tb[SIPOVL_INTERCEPT_A_DESTINATIONS], ic->dst, extack);
+		ret = sipovl_nl_parse_prefixes(tb[SIPOVL_INTERCEPT_A_DESTINATIONS], ic->dst, extack);
 	if (!ret && np)
 		ret = parse_ports(tb[SIPOVL_INTERCEPT_A_PORTS], ic->ports, extack);
 	if (!ret && ns)
-		ret = parse_prefixes(tb[SIPOVL_INTERCEPT_A_SOURCES], ic->src, extack);
+		ret = sipovl_nl_parse_prefixes(tb[SIPOVL_INTERCEPT_A_SOURCES], ic->src, extack);
 	if (ret) {
 		sipovl_intercept_put(ic);
 		return ERR_PTR(ret);
@@ -457,7 +452,7 @@ static struct sipovl_intercept *parse_intercept(struct nlattr *nest, int need,
 
 /* Output */
 
-static int put_prefix(struct sk_buff *skb, const struct mt_prefix *p)
+int sipovl_nl_put_prefix(struct sk_buff *skb, const struct mt_prefix *p)
 {
 	struct nlattr *n = nla_nest_start(skb, 0);
 
@@ -485,7 +480,7 @@ static int put_prefixes(struct sk_buff *skb, int type, const struct mt_prefix *p
 	if (!nest)
 		return -EMSGSIZE;
 	for (i = 0; i < n; i++) {
-		if (put_prefix(skb, &p[i])) {
+		if (sipovl_nl_put_prefix(skb, &p[i])) {
 			nla_nest_cancel(skb, nest);
 			return -EMSGSIZE;
 		}
@@ -504,8 +499,8 @@ static const u16 istat_attr[SIPOVL_IS_MAX] = {
 	[SIPOVL_IS_REJECTS] = SIPOVL_ISTATS_A_REJECTS,
 };
 
-static int put_intercept(struct sk_buff *skb, const struct sipovl_intercept *ic,
-			 bool full)
+int sipovl_nl_put_intercept(struct sk_buff *skb,
+			    const struct sipovl_intercept *ic, bool full)
 {
 	struct nlattr *nest, *ports, *pr;
 	struct sipovl_istats st;
@@ -554,7 +549,7 @@ err:
 	return -EMSGSIZE;
 }
 
-static size_t intercept_size(const struct sipovl_intercept *ic)
+size_t sipovl_nl_intercept_size(const struct sipovl_intercept *ic)
 {
 	size_t pfx = nla_total_size(0) + nla_total_size(2) + nla_total_size(16) +
 		     nla_total_size(1);
@@ -567,8 +562,8 @@ static size_t intercept_size(const struct sipovl_intercept *ic)
 	       nla_total_size(0) + SIPOVL_IS_MAX * nla_total_size_64bit(8);
 }
 
-static void notify(struct net *net, u8 cmd, const struct sipovl_intercept *ic,
-		   u32 generation)
+void sipovl_nl_notify(struct net *net, u8 cmd,
+		      const struct sipovl_intercept *ic, u32 generation)
 {
 	struct sk_buff *skb;
 	void *hdr;
@@ -581,12 +576,26 @@ static void notify(struct net *net, u8 cmd, const struct sipovl_intercept *ic,
 	hdr = genlmsg_put(skb, 0, 0, &sipovl_family, 0, cmd);
 	if (!hdr ||
 	    nla_put_u32(skb, SIPOVL_A_GENERATION, generation) ||
-	    (ic && put_intercept(skb, ic, false))) {
+	    (ic && sipovl_nl_put_intercept(skb, ic, false))) {
 		nlmsg_free(skb);
 		return;
 	}
 	genlmsg_end(skb, hdr);
 	genlmsg_multicast_netns(&sipovl_family, net, skb, 0, 0, GFP_KERNEL);
+}
+
+/* A reply to @info's request: the family stays private to this file. */
+void *sipovl_nl_reply_put(struct sk_buff *skb, struct genl_info *info, u8 cmd)
+{
+	return genlmsg_put_reply(skb, info, &sipovl_family, 0, cmd);
+}
+
+/* A message of the dump @cb. */
+void *sipovl_nl_dump_put(struct sk_buff *skb, struct netlink_callback *cb,
+			 u8 cmd)
+{
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			   &sipovl_family, NLM_F_MULTI, cmd);
 }
 
 /* Handlers */
@@ -595,15 +604,15 @@ static void notify(struct net *net, u8 cmd, const struct sipovl_intercept *ic,
 static int reply_intercept(struct genl_info *info,
 			   const struct sipovl_intercept *ic, u8 cmd, u32 gen)
 {
-	struct sk_buff *skb = genlmsg_new(intercept_size(ic) + nla_total_size(4),
+	struct sk_buff *skb = genlmsg_new(sipovl_nl_intercept_size(ic) + nla_total_size(4),
 					  GFP_KERNEL);
 	void *hdr;
 
 	if (!skb)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(skb, info, &sipovl_family, 0, cmd);
+	hdr = sipovl_nl_reply_put(skb, info, cmd);
 	/* After the intercept: parsers that take the first attribute. */
-	if (!hdr || put_intercept(skb, ic, true) ||
+	if (!hdr || sipovl_nl_put_intercept(skb, ic, true) ||
 	    (gen && nla_put_u32(skb, SIPOVL_A_GENERATION, gen))) {
 		nlmsg_free(skb);
 		return -EMSGSIZE;
@@ -612,7 +621,7 @@ static int reply_intercept(struct genl_info *info,
 	return genlmsg_reply(skb, info);
 }
 
-static int nl_intercept_addrep(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_intercept_addrep(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	bool add = info->genlhdr->cmd == SIPOVL_CMD_INTERCEPT_ADD;
@@ -620,7 +629,7 @@ static int nl_intercept_addrep(struct sk_buff *skb, struct genl_info *info)
 	int ret, used;
 	u32 gen;
 
-	ic = parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_FULL, info->extack);
+	ic = sipovl_nl_parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_FULL, info->extack);
 	if (IS_ERR(ic))
 		return PTR_ERR(ic);
 	mutex_lock(&sn->lock);
@@ -646,19 +655,19 @@ static int nl_intercept_addrep(struct sk_buff *skb, struct genl_info *info)
 	mutex_unlock(&sn->lock);
 
 	ret = reply_intercept(info, cur, info->genlhdr->cmd, 0);
-	notify(genl_info_net(info), info->genlhdr->cmd, cur, gen);
+	sipovl_nl_notify(genl_info_net(info), info->genlhdr->cmd, cur, gen);
 	sipovl_intercept_put(cur);
 	return ret;
 }
 
-static int nl_intercept_del(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_intercept_del(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct sipovl_intercept *key, *cur;
 	u32 gen;
 	int ret;
 
-	key = parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_KEY, info->extack);
+	key = sipovl_nl_parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_KEY, info->extack);
 	if (IS_ERR(key))
 		return PTR_ERR(key);
 	mutex_lock(&sn->lock);
@@ -669,19 +678,19 @@ static int nl_intercept_del(struct sk_buff *skb, struct genl_info *info)
 	gen = sn->generation;
 	mutex_unlock(&sn->lock);
 	if (!ret)
-		notify(genl_info_net(info), SIPOVL_CMD_INTERCEPT_DEL, cur, gen);
+		sipovl_nl_notify(genl_info_net(info), SIPOVL_CMD_INTERCEPT_DEL, cur, gen);
 	sipovl_intercept_put(cur);
 	sipovl_intercept_put(key);
 	return ret;
 }
 
-static int nl_intercept_get(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_intercept_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct sipovl_intercept *key, *cur;
 	int ret;
 
-	key = parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_KEY, info->extack);
+	key = sipovl_nl_parse_intercept(info->attrs[SIPOVL_A_INTERCEPT], NEED_KEY, info->extack);
 	if (IS_ERR(key))
 		return PTR_ERR(key);
 	mutex_lock(&sn->lock);
@@ -708,7 +717,7 @@ static int nl_intercept_get(struct sk_buff *skb, struct genl_info *info)
  * 32 bits on 32-bit kernels, so "id + 1" of id U32_MAX must not be stored
  * there); args[1] is set once the intercept with id U32_MAX was sent.
  */
-static int nl_intercept_dump_start(struct netlink_callback *cb)
+int sipovl_nl_intercept_dump_start(struct netlink_callback *cb)
 {
 	cb->args[0] = 1;
 	cb->args[1] = 0;
@@ -717,7 +726,7 @@ static int nl_intercept_dump_start(struct netlink_callback *cb)
 	return 0;
 }
 
-static int nl_intercept_dump(struct sk_buff *skb, struct netlink_callback *cb)
+int sipovl_nl_intercept_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct sipovl_net *sn = sipovl_pernet(sock_net(skb->sk));
 	struct sipovl_table *t;
@@ -741,12 +750,11 @@ static int nl_intercept_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			hi = mid;
 	}
 	for (i = lo; t && i < t->n; i++) {
-		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-				  &sipovl_family, NLM_F_MULTI, SIPOVL_CMD_INTERCEPT_GET);
+		hdr = sipovl_nl_dump_put(skb, cb, SIPOVL_CMD_INTERCEPT_GET);
 		if (!hdr)
 			break;
 		genl_dump_check_consistent(cb, hdr);
-		if (put_intercept(skb, t->ic[i], true)) {
+		if (sipovl_nl_put_intercept(skb, t->ic[i], true)) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}
@@ -761,7 +769,7 @@ static int nl_intercept_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-static int nl_intercept_flush(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_intercept_flush(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	u32 gen;
@@ -772,7 +780,7 @@ static int nl_intercept_flush(struct sk_buff *skb, struct genl_info *info)
 	gen = sn->generation;
 	mutex_unlock(&sn->lock);
 	if (!ret)
-		notify(genl_info_net(info), SIPOVL_CMD_INTERCEPT_FLUSH, NULL, gen);
+		sipovl_nl_notify(genl_info_net(info), SIPOVL_CMD_INTERCEPT_FLUSH, NULL, gen);
 	return ret;
 }
 
@@ -783,7 +791,7 @@ static int reply_u32(struct genl_info *info, u8 cmd, int type, u32 v)
 
 	if (!skb)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(skb, info, &sipovl_family, 0, cmd);
+	hdr = sipovl_nl_reply_put(skb, info, cmd);
 	if (!hdr || nla_put_u32(skb, type, v)) {
 		nlmsg_free(skb);
 		return -EMSGSIZE;
@@ -792,7 +800,7 @@ static int reply_u32(struct genl_info *info, u8 cmd, int type, u32 v)
 	return genlmsg_reply(skb, info);
 }
 
-static int nl_table_begin(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_table_begin(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct sipovl_txn *txn;
@@ -825,7 +833,7 @@ static struct sipovl_txn *txn_of(struct sipovl_net *sn, struct genl_info *info)
 	return txn;
 }
 
-static int nl_table_add(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_table_add(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct sipovl_intercept *ic;
@@ -842,7 +850,7 @@ static int nl_table_add(struct sk_buff *skb, struct genl_info *info)
 	nlmsg_for_each_attr(a, info->nlhdr, GENL_HDRLEN, rem) {
 		if (nla_type(a) != SIPOVL_A_INTERCEPT)
 			continue;
-		ic = parse_intercept(a, NEED_FULL, info->extack);
+		ic = sipovl_nl_parse_intercept(a, NEED_FULL, info->extack);
 		if (IS_ERR(ic)) {
 			ret = PTR_ERR(ic);
 			break;
@@ -866,8 +874,8 @@ out:
 }
 
 /* SIPOVL_A_SOURCES compiled; NULL without it. */
-static struct sipovl_srcset *parse_sources(struct nlattr *nest,
-					   struct netlink_ext_ack *extack)
+struct sipovl_srcset *sipovl_nl_parse_sources(struct nlattr *nest,
+					      struct netlink_ext_ack *extack)
 {
 	struct sipovl_srcset *srcs;
 	struct mt_prefix *p = NULL;
@@ -876,7 +884,7 @@ static struct sipovl_srcset *parse_sources(struct nlattr *nest,
 
 	if (!nest)
 		return NULL;
-	ret = count_nested(nest, SIPOVL_MAX_TRANSPARENT_SOURCES, "source ranges",
+	ret = sipovl_nl_count_nested(nest, SIPOVL_MAX_TRANSPARENT_SOURCES, "source ranges",
 			   &n, extack);
 	if (ret)
 		return ERR_PTR(ret);
@@ -884,7 +892,7 @@ static struct sipovl_srcset *parse_sources(struct nlattr *nest,
 		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL_ACCOUNT);
 		if (!p)
 			return ERR_PTR(-ENOMEM);
-		ret = parse_prefixes(nest, p, extack);
+		ret = sipovl_nl_parse_prefixes(nest, p, extack);
 		if (ret) {
 			kvfree(p);
 			return ERR_PTR(ret);
@@ -895,7 +903,7 @@ static struct sipovl_srcset *parse_sources(struct nlattr *nest,
 	return srcs;
 }
 
-static int nl_table_commit(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_table_commit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct sipovl_srcset *srcs;
@@ -907,7 +915,7 @@ static int nl_table_commit(struct sk_buff *skb, struct genl_info *info)
 	int ret, used;
 
 	/* Bad sources fail the commit; the transaction stays open. */
-	srcs = parse_sources(info->attrs[SIPOVL_A_SOURCES], info->extack);
+	srcs = sipovl_nl_parse_sources(info->attrs[SIPOVL_A_SOURCES], info->extack);
 	if (IS_ERR(srcs))
 		return PTR_ERR(srcs);
 	msg = genlmsg_new(2 * nla_total_size(4), GFP_KERNEL);
@@ -932,10 +940,10 @@ static int nl_table_commit(struct sk_buff *skb, struct genl_info *info)
 		nlmsg_free(msg);
 		return ret;
 	}
-	notify(genl_info_net(info), SIPOVL_CMD_TABLE_COMMIT, NULL, gen);
+	sipovl_nl_notify(genl_info_net(info), SIPOVL_CMD_TABLE_COMMIT, NULL, gen);
 	if (srcs)
-		notify(genl_info_net(info), SIPOVL_CMD_SOURCES_SET, NULL, gen);
-	hdr = genlmsg_put_reply(msg, info, &sipovl_family, 0, SIPOVL_CMD_TABLE_COMMIT);
+		sipovl_nl_notify(genl_info_net(info), SIPOVL_CMD_SOURCES_SET, NULL, gen);
+	hdr = sipovl_nl_reply_put(msg, info, SIPOVL_CMD_TABLE_COMMIT);
 	if (!hdr || nla_put_u32(msg, SIPOVL_A_GENERATION, gen))
 		goto err;
 	if (srcs) {
@@ -952,7 +960,7 @@ err:
 	return -EMSGSIZE;
 }
 
-static int nl_table_abort(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_table_abort(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct sipovl_txn *txn;
@@ -968,7 +976,7 @@ static int nl_table_abort(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-static int nl_socket_register(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_socket_register(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	u32 gen, flags = 0;
@@ -997,11 +1005,11 @@ static int nl_socket_register(struct sk_buff *skb, struct genl_info *info)
 	gen = sn->generation;
 	mutex_unlock(&sn->lock);
 	if (!ret)
-		notify(genl_info_net(info), SIPOVL_CMD_SOCKET_REGISTER, NULL, gen);
+		sipovl_nl_notify(genl_info_net(info), SIPOVL_CMD_SOCKET_REGISTER, NULL, gen);
 	return ret;
 }
 
-static int nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct nlattr *fa = info->attrs[SIPOVL_A_FAMILY];
@@ -1023,7 +1031,7 @@ static int nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
 		gen = sn->generation;
 		mutex_unlock(&sn->lock);
 		if (!ret)
-			notify(genl_info_net(info), SIPOVL_CMD_SOCKET_UNREGISTER, NULL, gen);
+			sipovl_nl_notify(genl_info_net(info), SIPOVL_CMD_SOCKET_UNREGISTER, NULL, gen);
 		return ret;
 	}
 	if (fa) {
@@ -1051,11 +1059,11 @@ static int nl_socket_unregister(struct sk_buff *skb, struct genl_info *info)
 	sipovl_gen_bump(sn);
 	gen = sn->generation;
 	mutex_unlock(&sn->lock);
-	notify(genl_info_net(info), SIPOVL_CMD_SOCKET_UNREGISTER, NULL, gen);
+	sipovl_nl_notify(genl_info_net(info), SIPOVL_CMD_SOCKET_UNREGISTER, NULL, gen);
 	return 0;
 }
 
-static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_sources_set(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *nest = info->attrs[SIPOVL_A_SOURCES];
 	struct sipovl_net *sn = info_sn(info);
@@ -1067,7 +1075,7 @@ static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
 		sipovl_set_err(info->extack, "missing SIPOVL_A_SOURCES");
 		return -EINVAL;
 	}
-	ret = count_nested(nest, SIPOVL_MAX_TRANSPARENT_SOURCES, "source ranges",
+	ret = sipovl_nl_count_nested(nest, SIPOVL_MAX_TRANSPARENT_SOURCES, "source ranges",
 			   &n, info->extack);
 	if (ret)
 		return ret;
@@ -1075,7 +1083,7 @@ static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
 		p = kvmalloc_array(n, sizeof(*p), GFP_KERNEL_ACCOUNT);
 		if (!p)
 			return -ENOMEM;
-		ret = parse_prefixes(nest, p, info->extack);
+		ret = sipovl_nl_parse_prefixes(nest, p, info->extack);
 		if (ret)
 			goto out;
 	}
@@ -1087,7 +1095,7 @@ static int nl_sources_set(struct sk_buff *skb, struct genl_info *info)
 	gen = sn->generation;
 	mutex_unlock(&sn->lock);
 	if (!ret)
-		notify(genl_info_net(info), SIPOVL_CMD_SOURCES_SET, NULL, gen);
+		sipovl_nl_notify(genl_info_net(info), SIPOVL_CMD_SOURCES_SET, NULL, gen);
 out:
 	kvfree(p);
 	return ret;
@@ -1116,7 +1124,7 @@ static int put_member(void *arg, int f, int p, unsigned int idx,
 	return 0;
 }
 
-static int nl_config_get(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_config_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct sipovl_srcset *srcs;
@@ -1137,7 +1145,7 @@ static int nl_config_get(struct sk_buff *skb, struct genl_info *info)
 		ret = -ENOMEM;
 		goto out;
 	}
-	hdr = genlmsg_put_reply(msg, info, &sipovl_family, 0, SIPOVL_CMD_CONFIG_GET);
+	hdr = sipovl_nl_reply_put(msg, info, SIPOVL_CMD_CONFIG_GET);
 	if (!hdr ||
 	    nla_put_u32(msg, SIPOVL_A_GENERATION, sn->generation) ||
 	    nla_put_u32(msg, SIPOVL_A_INTERCEPT_COUNT, t ? t->n : 0))
@@ -1146,7 +1154,7 @@ static int nl_config_get(struct sk_buff *skb, struct genl_info *info)
 	if (!nest)
 		goto err;
 	for (i = 0; srcs && i < srcs->n; i++)
-		if (put_prefix(msg, &srcs->p[i]))
+		if (sipovl_nl_put_prefix(msg, &srcs->p[i]))
 			goto err;
 	nla_nest_end(msg, nest);
 	if (sipovl_socket_for_each(sn, put_member, msg))
@@ -1207,7 +1215,7 @@ static const u16 gstat_attr[SIPOVL_GS_MAX] = {
 	[SIPOVL_GS_ICMP_ERRORS] = SIPOVL_STATS_A_ICMP_ERRORS,
 };
 
-static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sipovl_net *sn = info_sn(info);
 	struct sipovl_gstats sum = {}, raw;
@@ -1253,7 +1261,7 @@ static int nl_stats_get(struct sk_buff *skb, struct genl_info *info)
 		return ret;
 	}
 
-	hdr = genlmsg_put_reply(msg, info, &sipovl_family, 0, SIPOVL_CMD_STATS_GET);
+	hdr = sipovl_nl_reply_put(msg, info, SIPOVL_CMD_STATS_GET);
 	if (!hdr)
 		goto err;
 	nest = nla_nest_start(msg, SIPOVL_A_STATS);
@@ -1271,7 +1279,7 @@ err:
 	return -EMSGSIZE;
 }
 
-static int nl_lookup(struct sk_buff *skb, struct genl_info *info)
+int sipovl_nl_lookup(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[SIPOVL_TUPLE_A_MAX + 1];
 	struct nlattr *nest = info->attrs[SIPOVL_A_TUPLE];
@@ -1289,7 +1297,7 @@ static int nl_lookup(struct sk_buff *skb, struct genl_info *info)
 		sipovl_set_err(info->extack, "missing SIPOVL_A_TUPLE");
 		return -EINVAL;
 	}
-	ret = nla_parse_nested(tb, SIPOVL_TUPLE_A_MAX, nest, tuple_policy, info->extack);
+	ret = nla_parse_nested(tb, SIPOVL_TUPLE_A_MAX, nest, sipovl_tuple_policy, info->extack);
 	if (ret)
 		return ret;
 	if (!tb[SIPOVL_TUPLE_A_FAMILY] || !tb[SIPOVL_TUPLE_A_PROTOCOL] ||
@@ -1299,10 +1307,10 @@ static int nl_lookup(struct sk_buff *skb, struct genl_info *info)
 				    "tuple needs family, protocol, src, dst and dport");
 		return -EINVAL;
 	}
-	ret = addr_family(tb[SIPOVL_TUPLE_A_FAMILY], tb[SIPOVL_TUPLE_A_SRC], &fam,
+	ret = sipovl_nl_addr_family(tb[SIPOVL_TUPLE_A_FAMILY], tb[SIPOVL_TUPLE_A_SRC], &fam,
 			  info->extack);
 	if (!ret)
-		ret = addr_family(tb[SIPOVL_TUPLE_A_FAMILY], tb[SIPOVL_TUPLE_A_DST],
+		ret = sipovl_nl_addr_family(tb[SIPOVL_TUPLE_A_FAMILY], tb[SIPOVL_TUPLE_A_DST],
 				  &fam, info->extack);
 	if (ret)
 		return ret;
@@ -1349,79 +1357,79 @@ static int nl_lookup(struct sk_buff *skb, struct genl_info *info)
 static const struct genl_ops sipovl_ops[] = {
 	{
 		.cmd = SIPOVL_CMD_INTERCEPT_ADD,
-		.doit = nl_intercept_addrep,
+		.doit = sipovl_nl_intercept_addrep,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_INTERCEPT_REPLACE,
-		.doit = nl_intercept_addrep,
+		.doit = sipovl_nl_intercept_addrep,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_INTERCEPT_DEL,
-		.doit = nl_intercept_del,
+		.doit = sipovl_nl_intercept_del,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_INTERCEPT_GET,
-		.doit = nl_intercept_get,
-		.start = nl_intercept_dump_start,
-		.dumpit = nl_intercept_dump,
+		.doit = sipovl_nl_intercept_get,
+		.start = sipovl_nl_intercept_dump_start,
+		.dumpit = sipovl_nl_intercept_dump,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_INTERCEPT_FLUSH,
-		.doit = nl_intercept_flush,
+		.doit = sipovl_nl_intercept_flush,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_TABLE_BEGIN,
-		.doit = nl_table_begin,
+		.doit = sipovl_nl_table_begin,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_TABLE_ADD,
-		.doit = nl_table_add,
+		.doit = sipovl_nl_table_add,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_TABLE_COMMIT,
-		.doit = nl_table_commit,
+		.doit = sipovl_nl_table_commit,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_TABLE_ABORT,
-		.doit = nl_table_abort,
+		.doit = sipovl_nl_table_abort,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_SOCKET_REGISTER,
-		.doit = nl_socket_register,
+		.doit = sipovl_nl_socket_register,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_SOCKET_UNREGISTER,
-		.doit = nl_socket_unregister,
+		.doit = sipovl_nl_socket_unregister,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_SOURCES_SET,
-		.doit = nl_sources_set,
+		.doit = sipovl_nl_sources_set,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_CONFIG_GET,
-		.doit = nl_config_get,
+		.doit = sipovl_nl_config_get,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_STATS_GET,
-		.doit = nl_stats_get,
+		.doit = sipovl_nl_stats_get,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = SIPOVL_CMD_LOOKUP,
-		.doit = nl_lookup,
+		.doit = sipovl_nl_lookup,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };
@@ -1452,5 +1460,5 @@ int __init sipovl_genl_init(void)
 void sipovl_genl_exit(void)
 {
 	genl_unregister_family(&sipovl_family);
-	extack_bufs_free();
+	sipovl_extack_bufs_free();
 }

@@ -1,14 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Matcher test suite (kmod/matcher.c), TAP version 13 on stdout.
+# Matcher test suite (kmod/matcher*.c), TAP version 13 on stdout.
 #
 #   tests/matcher/run.sh            everything (about a minute)
 #   FUZZ_TIME=60 tests/matcher/run.sh
 #
 # Runs: the unit tests (ASan/UBSan build), the randomized differential test
 # against the naive reference matcher, a check that the differential test
-# catches seeded bugs (mutants of matcher.c), the libFuzzer target for
+# catches seeded bugs (mutants of the matcher), the libFuzzer target for
 # FUZZ_TIME seconds, kernel-constraint checks (frame size, no VLA, no FP) and,
 # when kernel headers are installed, a kbuild W=1 + sparse build.
 # Exit status: 0 if every test passed, 1 otherwise.
@@ -76,8 +76,12 @@ run_prog "unit (-O2)" "$B/unit"
 run_prog "differential" "$B/diff" 400 1
 run_prog "differential, tiny limits (ASan/UBSan)" "$B/diff-stress" 80 1
 
+# The matcher's files: kmod/matcher*.c and their headers.
+mt_src=("$TOP"/kmod/matcher*.c)
+mt_hdr=("$TOP"/kmod/matcher*.h)
+
 # The differential test must fail on broken matchers: build mutants of
-# matcher.c and require a mismatch for each.
+# the matcher's files and require a mismatch for each.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mutants=(
@@ -101,14 +105,19 @@ mutants=(
 caught=0
 for i in "${!mutants[@]}"; do
 	m=${mutants[$i]}
-	sed "$m" "$TOP/kmod/matcher.c" >"$tmp/matcher.c"
-	if cmp -s "$TOP/kmod/matcher.c" "$tmp/matcher.c"; then
+	mkdir -p "$tmp/m"
+	rm -f "$tmp"/m/*
+	applied=0
+	for f in "${mt_src[@]}" "${mt_hdr[@]}"; do
+		sed "$m" "$f" >"$tmp/m/${f##*/}"
+		cmp -s "$f" "$tmp/m/${f##*/}" || applied=1
+	done
+	if [ $applied -eq 0 ]; then
 		echo "# mutant $i did not apply: $m"
 		continue
 	fi
-	cp "$TOP/kmod/matcher.h" "$TOP/kmod/matcher_compat.h" "$tmp/"
-	if ! $CC -std=c11 -D_GNU_SOURCE -O1 -I"$tmp" -I"$TOP" -o "$tmp/diff" \
-		"$TOP/tests/matcher/diff.c" "$tmp/matcher.c" 2>"$tmp/err"; then
+	if ! $CC -std=c11 -D_GNU_SOURCE -O1 -I"$tmp/m" -I"$TOP" -o "$tmp/diff" \
+		"$TOP/tests/matcher/diff.c" "$tmp"/m/matcher*.c 2>"$tmp/err"; then
 		echo "# mutant $i does not compile: $m"
 		diag <"$tmp/err"
 		continue
@@ -137,12 +146,16 @@ fi
 
 # Kernel constraints checked with the host compiler: no VLA, no floating
 # point (general registers only), frames under 512 bytes.
-if out=$($CC -std=gnu11 -O2 -Wall -Wextra -Werror -Wvla -Wframe-larger-than=512 \
-	-mgeneral-regs-only -fno-builtin -I"$TOP" -c "$TOP/kmod/matcher.c" \
-	-o "$tmp/kc.o" 2>&1); then
-	ok "matcher.c: no VLA, no FP, stack frames < 512 bytes"
+out=
+for f in "${mt_src[@]}"; do
+	out+=$($CC -std=gnu11 -O2 -Wall -Wextra -Werror -Wvla -Wframe-larger-than=512 \
+		-mgeneral-regs-only -fno-builtin -I"$TOP" -c "$f" \
+		-o "$tmp/kc.o" 2>&1) || out+="${out:+$'\n'}$f: the compile failed"
+done
+if [ -z "$out" ]; then
+	ok "matcher (${#mt_src[@]} files): no VLA, no FP, stack frames < 512 bytes"
 else
-	not_ok "matcher.c: no VLA, no FP, stack frames < 512 bytes"
+	not_ok "matcher (${#mt_src[@]} files): no VLA, no FP, stack frames < 512 bytes"
 	echo "$out" | diag
 fi
 
@@ -151,18 +164,19 @@ KVER=${KVER:-$(ls -1 /usr/src 2>/dev/null | sed -n 's/^linux-headers-\(6\.1\.[0-
 KDIR=${KDIR:-/usr/src/linux-headers-$KVER}
 if [ -n "$KVER" ] && [ -d "$KDIR" ] && command -v sparse >/dev/null; then
 	mkdir -p "$tmp/kb"
-	cp "$TOP/kmod/matcher.c" "$TOP/kmod/matcher.h" "$TOP/kmod/matcher_compat.h" "$tmp/kb/"
+	cp "${mt_src[@]}" "${mt_hdr[@]}" "$tmp/kb/"
 	printf '// SPDX-License-Identifier: GPL-2.0\n#include <linux/module.h>\nMODULE_LICENSE("GPL");\nMODULE_DESCRIPTION("matcher build test");\n' >"$tmp/kb/mtmod.c"
-	printf 'obj-m := mtk.o\nmtk-y := matcher.o mtmod.o\nccflags-y += -Wframe-larger-than=512 -Werror\n' >"$tmp/kb/Kbuild"
+	objs=$(for f in "${mt_src[@]}"; do f=${f##*/}; printf '%s ' "${f%.c}.o"; done)
+	printf 'obj-m := mtk.o\nmtk-y := %smtmod.o\nccflags-y += -Wframe-larger-than=512 -Werror\n' "$objs" >"$tmp/kb/Kbuild"
 	if out=$(make -s -C "$KDIR" M="$tmp/kb" W=1 C=2 modules 2>&1) &&
 	   ! echo "$out" | grep -E 'warning|error' | grep -q matcher; then
-		ok "kernel build of matcher.c against $KVER: W=1 and sparse clean"
+		ok "kernel build of the matcher against $KVER: W=1 and sparse clean"
 	else
-		not_ok "kernel build of matcher.c against $KVER: W=1 and sparse clean"
+		not_ok "kernel build of the matcher against $KVER: W=1 and sparse clean"
 		echo "$out" | diag
 	fi
 else
-	ok "kernel build of matcher.c # SKIP no kernel headers or sparse"
+	ok "kernel build of the matcher # SKIP no kernel headers or sparse"
 fi
 
 echo "1..$n"

@@ -1,9 +1,10 @@
-# Matcher (kmod/matcher.c): host unit, differential and fuzz tests, and the
+# Matcher (kmod/matcher*.c): host unit, differential and fuzz tests, and the
 # instruction-count benchmark. Included by the top-level Makefile.
 
 MT_O := $(O)/matcher
-MT_SRC := $(TOP)/kmod/matcher.c
-MT_DEPS := $(MT_SRC) $(TOP)/kmod/matcher.h $(TOP)/kmod/matcher_compat.h \
+# The matcher is kmod/matcher*.c with its headers kmod/matcher*.h.
+MT_SRC := $(sort $(wildcard $(TOP)/kmod/matcher*.c))
+MT_DEPS := $(MT_SRC) $(wildcard $(TOP)/kmod/matcher*.h) \
 	$(TOP)/tests/matcher/ref.h $(TOP)/tests/matcher/gen.h \
 	$(TOP)/tests/matcher/shapes.h
 MT_CLANG ?= clang

@@ -9,198 +9,12 @@
  * same top len bits in both families and one set of helpers serves both.
  */
 #include "matcher.h"
-
-#define MT_NONE		0xffffffffU
-#define MT_END		0xffffffffU	/* cell: no match */
-#define MT_CONT		0x40000000U	/* cell: continue in node | MT_CONT */
-#define MT_SMAP		0x80000000U	/* cell: source map index | MT_SMAP */
-#define MT_PEND		0x3fffffffU	/* no match, in a persistent tree */
-#define MT_CHILD	0x80000000U	/* directory entry: child node */
-#define MT_WSHIFT	27		/* directory entry: window << MT_WSHIFT */
-#define MT_WMAX		15U		/* window too large: the node's win */
-#define MT_IDX		((1U << MT_WSHIFT) - 1)	/* directory entry: interval */
-#define MT_MAX_RULES	(1U << 24)
-#define MT_MAX_ENTRIES	(1U << 22)	/* rule x destination x port range */
-#define MT_MAX_WORK	(1ULL << 25)	/* list and map slots produced */
-#define MT_MAX_BYTES	((size_t)1 << 28)	/* one compiled table */
-#define MT_MAX_POOL	(1U << 27)	/* elements of one pool (MT_IDX) */
-#ifndef MT_LEAF
-#define MT_LEAF		8	/* a directory bucket holds at most this many starts */
-#endif
-#define MT_DIR_MAX_BITS	18
-#ifndef MT_DIR_DEPTH
-#define MT_DIR_DEPTH	4	/* directory levels below the root, at most */
-#endif
-#ifndef MT_COPY_MAX
-#define MT_COPY_MAX	8	/* leaves copy a parent map of at most this size */
-#endif
-#ifndef MT_COPY_KIDS
-#define MT_COPY_KIDS	1	/* a leaf that is its parent's only child copies */
-#endif
-#ifndef MT_CAT_MAX
-#define MT_CAT_MAX	16	/* lists copy a parent list of at most this size */
-#endif
-#ifndef MT_PBITS
-#define MT_PBITS	4	/* persistent source tree: 2^MT_PBITS slots a node */
-#endif
-#define MT_PFAN		(1U << MT_PBITS)
-#define MT_PAR		0x80000000U	/* list terminator: then list | MT_PAR */
-#define MT_PWORK	64	/* persistent tree assignment: work items */
-#define MT_NPORTS	65536U
-
-struct mt_addr {
-	u64 hi, lo;
-};
-
-/* Interval maps: sorted interval starts and the value of each interval. */
-struct mt_kv32 {
-	u32 key;
-	u32 val;
-};
-
-struct mt_kv128 {
-	struct mt_addr key;
-	u32 val;
-};
-
-/*
- * A directory node over the starts [a, b] of one map: keys below @lo belong
- * to interval @before; else bucket (key - lo) >> shift (at most @last) holds
- * the first interval of a window of @win + 1 intervals to search, or a child
- * node (MT_CHILD). A node with shift MT_LOG buckets by scale around @piv
- * instead (for starts clustered at many scales, as nested prefixes are):
- * key == piv is bucket B (32 or 128, the key bits), key > piv bucket B +
- * fls(key - piv), key < piv bucket B - fls(piv - key). A 128-bit node whose
- * starts span less than 2^64 stores shift | MT_SHORT and buckets in 64 bits.
- */
-#define MT_LOG		0xffU
-#define MT_SHORT	0x80U	/* 128-bit node: shift | MT_SHORT, range < 2^64 */
-
-struct mt_dn32 {
-	u32 lo;
-	u32 shift;
-	u32 last;
-	u32 before;
-	u32 ent;
-	u32 win;
-	u32 piv;
-	u32 pad;	/* 32 bytes: an index is a shift */
-};
-
-struct mt_dn128 {
-	struct mt_addr lo;
-	struct mt_addr piv;
-	u32 shift;
-	u32 last;
-	u32 before;
-	u32 ent;
-	u32 win;
-	u32 pad[3];	/* 64 bytes: an index is a shift */
-};
-
-struct mt_map {
-	u32 n;			/* intervals (>= 1, the first starts at 0) */
-	u32 iv;			/* first interval in the kv pool */
-	u32 dir;		/* root directory node, or MT_NONE */
-};
-
-/* A destination prefix: its port maps per protocol (values: cells). */
-struct mt_node {
-	struct mt_map pm[2];	/* TCP, UDP */
-};
-
-/*
- * First-match maps of a candidate list over the packet's source address. A
- * map with n == 0 is persistent: iv is the root slot of a tree over the
- * table's elementary source intervals (mt_table.src4/src6), whose slots hold
- * a cell value or MT_SMAP | the child node's first slot.
- */
-struct mt_smap {
-	struct mt_map m4, m6;
-};
-
-struct mt_table {
-	struct mt_map dst4, dst6;	/* values: node or MT_END */
-	const struct mt_node *nodes;
-	const struct mt_smap *smaps;
-	const struct mt_kv32 *kv32;
-	const struct mt_kv128 *kv128;
-	const struct mt_dn32 *dn32;
-	const struct mt_dn128 *dn128;
-	const u32 *dent;
-	struct mt_map src4, src6;	/* source address: elementary interval */
-	const u32 *pn;		/* persistent tree nodes, MT_PFAN slots each */
-	u32 psh4, psh6;		/* shift of the root's digit of an interval */
-	size_t size;
-};
+#include "matcher_int.h"
+#include "matcher_build.h"
 
 /* ------------------------------------------------------------------ */
 /* Lookup                                                              */
 /* ------------------------------------------------------------------ */
-
-static inline u32 mt_be32(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
-
-static inline u64 mt_be64(const u8 *p)
-{
-	return (u64)mt_be32(p) << 32 | mt_be32(p + 4);
-}
-
-/* a <= (hi, lo) */
-static inline bool mt_le(const struct mt_addr *a, u64 hi, u64 lo)
-{
-	return a->hi < hi || (a->hi == hi && a->lo <= lo);
-}
-
-/* Bucket of @key >= dn->lo in the directory node @dn. */
-static __always_inline u32 mt_bkt32(const struct mt_dn32 *dn, u32 key)
-{
-	u32 b;
-
-	if (unlikely(dn->shift == MT_LOG))
-		return key >= dn->piv ? 32 + mt_fls32(key - dn->piv) :
-					32 - mt_fls32(dn->piv - key);
-	b = (key - dn->lo) >> dn->shift;
-	return b > dn->last ? dn->last : b;
-}
-
-/* Bucket of (ah, al) >= dn->lo in the directory node @dn. */
-static __always_inline u32 mt_bkt128(const struct mt_dn128 *dn, u64 ah,
-				     u64 al)
-{
-	u64 dh, dl, b;
-
-	if (unlikely(dn->shift >= MT_SHORT)) {
-		if (dn->shift != MT_LOG) {
-			/* range below 2^64: a key 2^64 above lo is past it */
-			if (ah - dn->lo.hi - (al < dn->lo.lo))
-				return dn->last;
-			b = (al - dn->lo.lo) >> (dn->shift - MT_SHORT);
-			return b > dn->last ? dn->last : (u32)b;
-		}
-		if (mt_le(&dn->piv, ah, al)) {
-			dl = al - dn->piv.lo;
-			dh = ah - dn->piv.hi - (al < dn->piv.lo);
-			return 128 + (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));
-		}
-		dl = dn->piv.lo - al;
-		dh = dn->piv.hi - ah - (dn->piv.lo < al);
-		return 128 - (dh ? 64 + mt_fls64(dh) : mt_fls64(dl));
-	}
-	dl = al - dn->lo.lo;
-	dh = ah - dn->lo.hi - (al < dn->lo.lo);
-	if (dn->shift >= 64)
-		b = dh >> (dn->shift - 64);
-	else if (dh >> dn->shift)
-		b = dn->last;
-	else if (dn->shift)
-		b = dh << (64 - dn->shift) | dl >> dn->shift;
-	else
-		b = dl;
-	return b > dn->last ? dn->last : (u32)b;
-}
 
 static __always_inline u32 mt_map32(const struct mt_table *t,
 				    const struct mt_map *m, u32 key)
@@ -268,12 +82,6 @@ static __always_inline u32 mt_map128(const struct mt_table *t,
 			lo += half;
 	}
 	return kv[lo].val;
-}
-
-/* A slot of a persistent tree that is a child node (not a cell value). */
-static inline bool mt_pchild(u32 v)
-{
-	return v - MT_SMAP < MT_END - MT_SMAP;
 }
 
 /*
@@ -391,125 +199,6 @@ void mt_destroy(struct mt_table *t)
 /* Compilation                                                         */
 /* ------------------------------------------------------------------ */
 
-/* One destination prefix of one rule. */
-struct mt_dst {
-	struct mt_addr a;
-	u32 rule;
-	u8 fam, len;
-};
-
-/* One (rule, port range) at the prefix node being compiled. */
-struct mt_ent {
-	u64 key;		/* width << 32 | id: lower is better */
-	u32 rule;
-	u32 lo, hi;
-	u32 restricted;		/* the rule has source prefixes */
-};
-
-/* Compile-time view of a prefix node. */
-struct mt_bnode {
-	struct mt_addr start, end;
-	u32 parent;
-	u32 dst;		/* first of its entries in the sorted dst[] */
-	u32 ndst;
-};
-
-/* Elementary destination interval (compile time). */
-struct mt_iv {
-	struct mt_addr start;
-	u32 node;
-};
-
-/* A source prefix of a candidate list, for the first-match sweep. */
-struct mt_sitem {
-	struct mt_addr start, end;
-	u32 len;
-	u32 prio;		/* position in the list */
-};
-
-struct mt_hslot {
-	u32 list;		/* 0: free */
-	u32 hash;
-};
-
-/* A growable array. */
-struct mt_vec {
-	void *p;
-	u32 n, cap;
-};
-
-/* Work list entry of the directory builder. */
-struct mt_dwork {
-	u32 a, b, depth;
-};
-
-/*
- * Work item of a persistent tree assignment: the slot @ref (MT_NONE: the
- * root) covers the elementary intervals @lo .. @lo + 2^@sh - 1.
- */
-struct mt_pwork {
-	u32 ref, lo, sh;
-};
-
-struct mt_build {
-	const struct mt_rule *rules;
-	u32 n;
-	const char *err;
-	size_t limit;		/* bytes allocated at once, at most */
-	size_t used;		/* bytes allocated now */
-	bool over;		/* an allocation was refused for the limit */
-	u32 *stamp;		/* per rule: last list it went into */
-	u32 gen;
-	u64 work;
-
-	struct mt_dst *dst;
-	u32 ndst;
-	struct mt_bnode *bn;
-	u32 nnode, nnode4;
-	u8 *inner;		/* per node: its children, saturating at 255 */
-	u32 *order;		/* nodes by prefix length */
-	u32 lencnt[130];
-	u32 maxg;
-
-	/* one node's entries, heaps and own port segments (scratch) */
-	struct mt_ent *ent;
-	u32 *hpe, *hpu, *hpr, *tmp;
-	struct mt_vec oseg;	/* u32 triples: start, own list offset, default */
-	struct mt_vec olst;	/* u32: own restricted lists (len, rules...) */
-	struct mt_vec cat;	/* u32: a list being built */
-
-	/* candidate lists: len, terminator, rules...; offset 0 unused */
-	struct mt_vec lst;
-	struct mt_hslot *ht;
-	u32 htn, htcap;
-	u32 *lcell;		/* per list offset: its cell, built lazily */
-	u32 lcellcap;
-	u32 lend;		/* the list [END] */
-
-	/* persistent source maps (lists ending in MT_PAR | list) */
-	bool psrc;		/* the elementary source intervals are built */
-	struct mt_addr *sb[2];	/* per family: their sorted starts */
-	u32 nsb[2];
-	u32 psh[2];		/* shift of the root digit */
-	struct mt_map gmap[2];	/* source address -> interval */
-	struct mt_vec pn;	/* u32 tree slots */
-	u32 pmark;		/* slots from here on are private to a build */
-	u32 *lpm;		/* per flat list offset: its persistent smap */
-	struct mt_vec pend;	/* u32: lists waiting for their parent's */
-	struct mt_pwork pw[MT_PWORK];
-
-	struct mt_vec nodes;	/* struct mt_node */
-	struct mt_vec smaps;	/* struct mt_smap */
-	struct mt_vec kv32, kv128, dn32, dn128, dent;
-	struct mt_vec dwork;	/* struct mt_dwork */
-	struct mt_vec sit;	/* struct mt_sitem */
-	u32 *stk;
-	u32 stkcap;
-
-	struct mt_iv *iv[2];
-	u32 niv[2];
-};
-
 /* Allocates @size bytes for the compile, within the builder's limit. */
 static void *mt_balloc(struct mt_build *b, size_t size)
 {
@@ -557,26 +246,6 @@ static void mt_hostmask(u32 len, struct mt_addr *m)
 	m->lo = len <= 64 ? ~0ULL : len >= 128 ? 0 : ~0ULL >> (len - 64);
 }
 
-static inline int mt_cmp_addr(const struct mt_addr *a, const struct mt_addr *b)
-{
-	if (a->hi != b->hi)
-		return a->hi < b->hi ? -1 : 1;
-	if (a->lo != b->lo)
-		return a->lo < b->lo ? -1 : 1;
-	return 0;
-}
-
-static inline bool mt_is_max(const struct mt_addr *a)
-{
-	return a->hi == ~0ULL && a->lo == ~0ULL;
-}
-
-static inline void mt_inc(struct mt_addr *a)
-{
-	if (!++a->lo)
-		a->hi++;
-}
-
 static int mt_check_prefix(const struct mt_prefix *p, const char **err)
 {
 	struct mt_addr a, m;
@@ -596,41 +265,6 @@ static int mt_check_prefix(const struct mt_prefix *p, const char **err)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/*
- * Bottom-up merge sorts: no recursion, no indirect calls (the kernel's sort()
- * is a heapsort calling its comparison through a pointer, several times
- * slower on large arrays). MT_DEFINE_MSORT(name, elem_t, less) defines
- * name(elem_t *a, elem_t *tmp, u32 n), a stable sort of @a with @tmp room for
- * @n elements; less(x, y) is true when *x sorts before *y.
- */
-#define MT_DEFINE_MSORT(name, elem_t, less)				\
-static void name(elem_t *a, elem_t *tmp, u32 n)				\
-{									\
-	elem_t *src = a, *dst = tmp, *t;				\
-	u32 i, x, y, k, m, r;						\
-	u64 w;								\
-									\
-	for (w = 1; w < n; w *= 2) {					\
-		for (i = 0; i < n; i = r) {				\
-			m = i + w < n ? i + w : n;			\
-			r = i + 2 * w < n ? i + 2 * w : n;		\
-			for (x = i, y = m, k = i; x < m && y < r;)	\
-				dst[k++] = less(&src[y], &src[x]) ?	\
-					   src[y++] : src[x++];		\
-			while (x < m)					\
-				dst[k++] = src[x++];			\
-			while (y < r)					\
-				dst[k++] = src[y++];			\
-		}							\
-		t = src;						\
-		src = dst;						\
-		dst = t;						\
-		mt_resched();						\
-	}								\
-	if (src != a)							\
-		memcpy(a, src, (size_t)n * sizeof(*a));			\
 }
 
 #define MT_LESS_U32(x, y) (*(x) < *(y))

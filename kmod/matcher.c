@@ -200,7 +200,7 @@ void mt_destroy(struct mt_table *t)
 /* ------------------------------------------------------------------ */
 
 /* Allocates @size bytes for the compile, within the builder's limit. */
-static void *mt_balloc(struct mt_build *b, size_t size)
+void *mt_balloc(struct mt_build *b, size_t size)
 {
 	char *p;
 
@@ -217,7 +217,7 @@ static void *mt_balloc(struct mt_build *b, size_t size)
 	return p + MT_HDR;
 }
 
-static void mt_bfree(struct mt_build *b, const void *p)
+void mt_bfree(struct mt_build *b, const void *p)
 {
 	const char *h;
 
@@ -228,7 +228,7 @@ static void mt_bfree(struct mt_build *b, const void *p)
 	mt_free(h);
 }
 
-static void mt_addr_of(const struct mt_prefix *p, struct mt_addr *a)
+void mt_addr_of(const struct mt_prefix *p, struct mt_addr *a)
 {
 	if (p->family == 4) {
 		a->hi = (u64)mt_be32(p->addr) << 32;
@@ -240,7 +240,7 @@ static void mt_addr_of(const struct mt_prefix *p, struct mt_addr *a)
 }
 
 /* Host part mask of a prefix of length @len (0..128) in the 128-bit space. */
-static void mt_hostmask(u32 len, struct mt_addr *m)
+void mt_hostmask(u32 len, struct mt_addr *m)
 {
 	m->hi = len >= 64 ? 0 : ~0ULL >> len;
 	m->lo = len <= 64 ? ~0ULL : len >= 128 ? 0 : ~0ULL >> (len - 64);
@@ -501,8 +501,8 @@ static int mt_make_nodes(struct mt_build *b)
 }
 
 /* Room for @more elements of @size bytes in @v (doubling). */
-static int mt_vgrow_slow(struct mt_build *b, struct mt_vec *v, u32 more,
-			 size_t size)
+int mt_vgrow_slow(struct mt_build *b, struct mt_vec *v, u32 more,
+		  size_t size)
 {
 	u64 need = (u64)v->n + more;
 	u32 cap = v->cap ? v->cap : 64;
@@ -525,15 +525,7 @@ static int mt_vgrow_slow(struct mt_build *b, struct mt_vec *v, u32 more,
 	return 0;
 }
 
-static inline int mt_vgrow(struct mt_build *b, struct mt_vec *v, u32 more,
-			   size_t size)
-{
-	if (likely((u64)v->n + more <= v->cap))
-		return 0;
-	return mt_vgrow_slow(b, v, more, size);
-}
-
-static int mt_charge(struct mt_build *b, u64 w)
+int mt_charge(struct mt_build *b, u64 w)
 {
 	b->work += w;
 	if (b->work > MT_MAX_WORK) {
@@ -705,7 +697,7 @@ static void mt_logb32(u32 piv, u32 j, u64 *bs, u64 *be)
 	}
 }
 
-static int mt_dir32(struct mt_build *b, struct mt_map *m)
+int mt_dir32(struct mt_build *b, struct mt_map *m)
 {
 	const struct mt_kv32 *kv;
 	struct mt_dn32 *dn;
@@ -912,7 +904,7 @@ static void mt_logb128(const struct mt_addr *piv, u32 j, struct mt_addr *bs,
 }
 
 /* The same for 128-bit keys. */
-static int mt_dir128(struct mt_build *b, struct mt_map *m)
+int mt_dir128(struct mt_build *b, struct mt_map *m)
 {
 	const struct mt_kv128 *kv;
 	struct mt_dn128 *dn;
@@ -1013,7 +1005,7 @@ static void mt_emit(struct mt_iv *iv, u32 *cnt, const struct mt_addr *p,
  * (start, length). Prefixes are nested or disjoint, so the chain of open
  * prefixes is the parent chain of the innermost one: no stack is needed.
  */
-static u32 mt_sweep(struct mt_build *b, u32 f0, u32 f1, struct mt_iv *iv)
+u32 mt_sweep(struct mt_build *b, u32 f0, u32 f1, struct mt_iv *iv)
 {
 	struct mt_addr p = { 0, 0 };
 	u32 cnt = 0, top = MT_NONE, i;
@@ -1135,8 +1127,7 @@ static int mt_ht_grow(struct mt_build *b)
  * @term (a rule without source restriction, MT_END or MT_CONT), stored once:
  * returns its offset in b->lst (> 0) in *out.
  */
-static int mt_intern(struct mt_build *b, const u32 *l, u32 n, u32 term,
-		     u32 *out)
+int mt_intern(struct mt_build *b, const u32 *l, u32 n, u32 term, u32 *out)
 {
 	u32 h, i, *p;
 	int ret;
@@ -1188,7 +1179,7 @@ static int mt_intern(struct mt_build *b, const u32 *l, u32 n, u32 term,
  * Output: b->oseg triples (start, offset in b->olst or MT_NONE, default or
  * MT_END); an own list is (count, rules...).
  */
-static int mt_own_segs(struct mt_build *b, u32 node, u32 proto)
+int mt_own_segs(struct mt_build *b, u32 node, u32 proto)
 {
 	const struct mt_bnode *bn = &b->bn[node];
 	struct mt_ent *e = b->ent;
@@ -1328,8 +1319,8 @@ static int mt_put32(struct mt_build *b, const struct mt_map *m, u32 start,
  * has nothing, the base list applies; else its restricted rules come first,
  * then the base list.
  */
-static int mt_node_map(struct mt_build *b, u32 node, u32 pi, u32 base,
-		       u32 baselist)
+int mt_node_map(struct mt_build *b, u32 node, u32 pi, u32 base,
+		u32 baselist)
 {
 	struct mt_node *nd = (struct mt_node *)b->nodes.p + node;
 	struct mt_map *m = &nd->pm[pi];
@@ -1829,7 +1820,7 @@ static int mt_pm_cell(struct mt_build *b, u32 lo, u32 *cell)
 }
 
 /* The cell of the list at @lo: its terminator, or a new source map. */
-static int mt_list_cell(struct mt_build *b, u32 lo, u32 *cell)
+int mt_list_cell(struct mt_build *b, u32 lo, u32 *cell)
 {
 	const u32 *l = (const u32 *)b->lst.p + lo;
 	struct mt_smap *s;
@@ -1866,7 +1857,7 @@ static int mt_list_cell(struct mt_build *b, u32 lo, u32 *cell)
 	return 0;
 }
 /* The destination map of family @f from its elementary intervals. */
-static int mt_dst_map(struct mt_build *b, u32 f, struct mt_map *m)
+int mt_dst_map(struct mt_build *b, u32 f, struct mt_map *m)
 {
 	const struct mt_iv *iv = b->iv[f];
 	u32 i;

@@ -182,4 +182,36 @@ static void name(elem_t *a, elem_t *tmp, u32 n)				\
 		memcpy(a, src, (size_t)n * sizeof(*a));			\
 }
 
+/* matcher.c: allocation within the limit, growable arrays, work budget */
+void *mt_balloc(struct mt_build *b, size_t size);
+void mt_bfree(struct mt_build *b, const void *p);
+int mt_vgrow_slow(struct mt_build *b, struct mt_vec *v, u32 more,
+		  size_t size);
+int mt_charge(struct mt_build *b, u64 w);
+void mt_addr_of(const struct mt_prefix *p, struct mt_addr *a);
+void mt_hostmask(u32 len, struct mt_addr *m);
+
+static inline int mt_vgrow(struct mt_build *b, struct mt_vec *v, u32 more,
+			   size_t size)
+{
+	if (likely((u64)v->n + more <= v->cap))
+		return 0;
+	return mt_vgrow_slow(b, v, more, size);
+}
+
+/* matcher_dir.c: directories of interval maps */
+int mt_dir32(struct mt_build *b, struct mt_map *m);
+int mt_dir128(struct mt_build *b, struct mt_map *m);
+
+/* matcher_list.c: candidate lists */
+u32 mt_sweep(struct mt_build *b, u32 f0, u32 f1, struct mt_iv *iv);
+int mt_intern(struct mt_build *b, const u32 *l, u32 n, u32 term, u32 *out);
+int mt_own_segs(struct mt_build *b, u32 node, u32 proto);
+
+/* matcher_maps.c: port, source and destination maps */
+int mt_node_map(struct mt_build *b, u32 node, u32 pi, u32 base,
+		u32 baselist);
+int mt_list_cell(struct mt_build *b, u32 lo, u32 *cell);
+int mt_dst_map(struct mt_build *b, u32 f, struct mt_map *m);
+
 #endif /* _SIPOVL_MATCHER_BUILD_H */

@@ -52,7 +52,7 @@ struct sipovl_gstats {
 
 /*
  * The global counters of one CPU. u64_stats: a reader on a 32-bit machine
- * never sees half an update (sipovl_gstat_inc(), nl_stats_get()).
+ * never sees half an update (sipovl_gstat_inc(), sipovl_nl_stats_get()).
  */
 struct sipovl_gstats_pcpu {
 	u64_stats_t c[SIPOVL_GS_MAX];

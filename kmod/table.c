@@ -406,7 +406,7 @@ int sipovl_table_replace(struct sipovl_net *sn, struct sipovl_intercept *ic,
 		return -ENOENT;
 	}
 	ic->id = cur->id;
-	/* A replacement always carries a name (parse_intercept, NEED_FULL). */
+	/* A replacement always carries a name (sipovl_nl_parse_intercept, NEED_FULL). */
 	dup = sipovl_table_find(old, 0, ic->name);
 	if (dup && dup != cur) {
 		SIPOVL_ERR_FMT(extack, "name \"%s\" already used by intercept %u",

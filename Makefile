@@ -3,7 +3,8 @@
 #   make            build sipovl.ko (against an installed Debian kernel) and all userspace
 #   make check      install what is missing, then run every test; ends with "N passed, M failed"
 #   make check-full   make check with every daemon end-to-end VM file on both kernels (make
-#                   check runs each on one) and dkms-deb.sh's call in the VM
+#                   check runs each on one), dkms-deb.sh's call in the VM and pkg-root's
+#                   sipovl-dkms upgrade during the call (a DKMS build in the TCG guest)
 #   make check-debug  every kernel selftest on the debug kernel (make check runs a chosen few)
 #   make fuzz       the netlink and packet fuzzers on the debug kernel for FUZZ_SECONDS (600; FUZZ_SEED=)
 #                   each, and FUZZ_ROUNDS (100) unload/namespace churn rounds
@@ -171,7 +172,7 @@ check:
 
 check-full:
 	@scripts/deps.sh check
-	@SIPOVL_CHECK_E2E=both SIPOVL_DKMS_DEB_VM=1 scripts/check.sh
+	@SIPOVL_CHECK_E2E=both SIPOVL_DKMS_DEB_VM=1 SIPOVL_PKG_ROOT_DKMS_UPGRADE=1 scripts/check.sh
 
 # The debug kernel (selftests/vm/debug-kernel.sh) is built first when it is not cached.
 check-debug:

@@ -22,8 +22,9 @@
 #             lintian (selftests/vm/dkms-deb.sh; its VM call: SIPOVL_DKMS_DEB_VM=1)
 #   pkg-root  the .debs in a fresh Debian 12 root (debootstrap), DKMS for two kernels'
 #             headers, the root booted with its own systemd running sipovld.service, which
-#             carries a SIP call while apt upgrades sipovl, purge on the running system
-#             (selftests/vm/pkg-root.sh)
+#             carries a SIP call while apt upgrades sipovl (and sipovl-dkms, a DKMS build
+#             in the guest, with SIPOVL_PKG_ROOT_DKMS_UPGRADE=1: make check-full), purge on
+#             the running system (selftests/vm/pkg-root.sh)
 #
 #   scripts/check.sh [SUITE...]   (default: all; e.g. `scripts/check.sh static vm-6.1`)
 #

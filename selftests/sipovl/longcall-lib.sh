@@ -67,8 +67,10 @@ EOF
 	# TCG guest starved by a loaded host makes during a long call: pkg-root's UAC ended so
 	# during the upgrade at host load 20-25 (121 trips). What is tested is the call's RTP and
 	# its end with BYE and 200, not SIPp's scheduling: no limit on the trips. The call may
-	# last up to 20 minutes (the guest's apt under such load).
+	# last up to LONGCALL_MAX_S seconds (default 1200: the guest's apt under such load;
+	# pkg-root's DKMS upgrade in the guest needs more).
 	local wd="-watchdog_minor_maxtriggers 1000000 -watchdog_major_maxtriggers 1000000"
+	local max=${LONGCALL_MAX_S:-1200}
 	# shellcheck disable=SC2086 # $wd: options
 	ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -rtp_echo -mp 7230 -nostdin $wd \
 		-trace_err -error_file "$TMP/uas.err" >"$TMP/uas.out" 2>&1 &
@@ -77,8 +79,8 @@ EOF
 	waitfor 20 eval "ip netns exec $PB ss -Hlnu 'sport = :5060' | grep -q 10.2.0.2" || diag "SIPp UAS not listening after 20 s"
 	lc_t0=$(date +%s)
 	# shellcheck disable=SC2086 # $wd: options
-	(cd "$TMP" && ip netns exec "$PA" timeout 1200 sipp -sf "$TMP/uac.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 -t u1 $wd \
-		-m 1 -mp 7300 -nostdin -timeout 1180s -cid_str 'pkgtest-%u' -trace_stat -stf "$TMP/uac.csv" \
+	(cd "$TMP" && ip netns exec "$PA" timeout "$max" sipp -sf "$TMP/uac.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 -t u1 $wd \
+		-m 1 -mp 7300 -nostdin -timeout "$((max - 20))s" -cid_str 'pkgtest-%u' -trace_stat -stf "$TMP/uac.csv" \
 		-trace_err -error_file "$TMP/uac.err" >"$TMP/uac.out" 2>&1) &
 	lc_uac=$!
 	on_exit kill "$lc_uac"

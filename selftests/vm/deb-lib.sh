@@ -6,6 +6,12 @@
 #                              both tests may want them at the same moment (a lock beside it)
 #   debs_newer DEB_DIR OUT     a newer build of both: the same files, "+1" on the Debian
 #                              version, into OUT (what an upgrade installs)
+#   dkms_newer DEB_DIR VER OUT a newer release of sipovl-dkms: the Debian version "+1" as
+#                              debs_newer's, and its module "VER+1" as well (the sources in
+#                              /usr/src/sipovl-VER+1, dkms.conf, kmod/version.h and so
+#                              MODULE_VERSION and srcversion, the maintainer scripts'
+#                              DKMS_VERSION), into OUT: what DKMS builds on the upgrade can be
+#                              told apart from the module loaded before it
 
 debs_made() {
 	local deb=$1 log=$2 t0
@@ -32,4 +38,25 @@ debs_newer() {
 		dpkg-deb -b "$d/x" "$out/" >/dev/null || { rm -rf "$d"; return 1; }
 	done
 	rm -rf "$d"
+}
+
+dkms_newer() {
+	local deb=$1 ver=$2 out=$3 d x
+	mkdir -p "$out"
+	d=$(mktemp -d)
+	x=$d/x
+	dpkg-deb -R "$deb"/sipovl-dkms_*.deb "$x" && [ -d "$x/usr/src/sipovl-$ver" ] &&
+		mv "$x/usr/src/sipovl-$ver" "$x/usr/src/sipovl-$ver+1" &&
+		sed -i 's/^Version: \(.*\)$/Version: \1+1/' "$x/DEBIAN/control" &&
+		sed -i "s/^DKMS_VERSION=$ver\$/DKMS_VERSION=$ver+1/" "$x/DEBIAN/postinst" "$x/DEBIAN/prerm" &&
+		sed -i "s/^PACKAGE_VERSION=\"$ver\"\$/PACKAGE_VERSION=\"$ver+1\"/" "$x/usr/src/sipovl-$ver+1/dkms.conf" &&
+		sed -i "s/^#define SIPOVL_VERSION \"$ver\"\$/#define SIPOVL_VERSION \"$ver+1\"/" "$x/usr/src/sipovl-$ver+1/kmod/version.h" &&
+		grep -q "^DKMS_VERSION=$ver+1\$" "$x/DEBIAN/postinst" && grep -q "^DKMS_VERSION=$ver+1\$" "$x/DEBIAN/prerm" &&
+		grep -q "^PACKAGE_VERSION=\"$ver+1\"\$" "$x/usr/src/sipovl-$ver+1/dkms.conf" &&
+		grep -q "^#define SIPOVL_VERSION \"$ver+1\"\$" "$x/usr/src/sipovl-$ver+1/kmod/version.h" &&
+		(cd "$x" && find usr -type f -printf '%P\n' | sort | sed 's#^#usr/#' | xargs md5sum >DEBIAN/md5sums) &&
+		dpkg-deb -b "$x" "$out/" >/dev/null
+	local rc=$?
+	rm -rf "$d"
+	return $rc
 }

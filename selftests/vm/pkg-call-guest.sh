@@ -12,10 +12,13 @@
 # new flow after it; then `apt-get purge` while the system runs must leave no module,
 # process, unit or network state behind.
 #
-# Only sipovl is upgraded here: the newer sipovl-dkms would have DKMS build the module for
-# the running kernel inside this TCG guest, which did not finish in 11 minutes at a host load
-# of 12 (measured); its upgrade (prerm upgrade keeps the loaded module, the postinst rebuilds
-# the files) is dkms-deb.sh's, natively on the build host.
+# With PKGTEST_DKMS_UPGRADE=1 (pkg-root.sh's SIPOVL_PKG_ROOT_DKMS_UPGRADE=1, on in make
+# check-full) a newer release of sipovl-dkms (deb-lib.sh's dkms_newer: module version
+# VER+1) is installed with apt during the same call after that: DKMS builds the new module
+# for the running kernel inside this TCG guest (minutes: testing.md), the loaded module
+# stays (its version and srcversion in /sys/module/sipovl, its counters, sipovld not
+# restarted) while modinfo and dkms status name the new one, and the call's RTP goes on, the
+# longest gap measured. Without it, only sipovl is upgraded here (make check's time budget).
 #
 # Where it runs: the fresh root has none of SIPp, the Ziti controller and router, jq, nft,
 # tcpdump or the build's gateway B, and installing them would change the system under test;
@@ -25,6 +28,8 @@
 # `sys` (chroot /proc/1/root: PID 1's root, the fresh one; systemctl talks to its systemd).
 #
 #   PKGTEST_NEW_DEBS   where the newer .debs are in the fresh root
+#   PKGTEST_DKMS_UPGRADE=1, PKGTEST_VER   the sipovl-dkms upgrade (above); the version of the
+#                      installed sipovl-dkms's module (kmod/version.h)
 set -uo pipefail
 in_vm() { [ "${SIPOVL_IN_VM:-}" = 1 ]; }
 if ! in_vm; then
@@ -36,13 +41,18 @@ source "$(dirname "$0")/../sipovl/daemon-lib.sh"
 source "$(dirname "$0")/../sipovl/longcall-lib.sh"
 require_cmd python3 tcpdump chroot
 NEW=${PKGTEST_NEW_DEBS:?}
+DKMS_UP=${PKGTEST_DKMS_UPGRADE:-0}
+VER=${PKGTEST_VER:-}
+[ "$DKMS_UP" = 0 ] || [ -n "$VER" ] || bail_out "PKGTEST_DKMS_UPGRADE=1 needs PKGTEST_VER"
+# the call lasts across both upgrades: the DKMS build under TCG takes minutes
+[ "$DKMS_UP" = 0 ] || export LONGCALL_MAX_S=${SIPOVL_PKG_DKMS_CALL_MAX:-4800}
 SYS=/proc/1/root
 sys() { chroot "$SYS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 unit() { sys systemctl show -P "$1" sipovld.service; }
 steered() { sys sipovlctl -j stats | jq '.global.steered'; }
 kver=$(uname -r)
 ko=/lib/modules/$kver/updates/dkms/sipovl.ko
-plan 12
+plan $((12 + 4 * DKMS_UP))
 [ -d /sys/module/sipovl ] && [ "$(sys systemctl is-active sipovld.service)" = inactive ] ||
 	bail_out "expected sipovl loaded and sipovld.service stopped (pkg-root-guest.sh)"
 # what the purge must leave: this namespace's rules, routes and nftables ruleset now
@@ -149,8 +159,8 @@ kill "$td_a" "$td_b" 2>/dev/null
 wait "$td_a" "$td_b" 2>/dev/null
 # gap: the longest time without an RTP packet of the call at each phone, from the upgrade's
 # start to the end of the capture (50 packets a second otherwise)
-gap() { # gap FILE: "SECONDS PACKETS START" (START: seconds after the upgrade began)
-	awk -v t0="$t_up" -v t1="$t_cap" '{ t = $1 + 0; if (t < t0) next; if (!n) p = t0; if (t - p > g) { g = t - p; s = p - t0 } p = t; n++ }
+gap() { # gap FILE [T0 T1]: "SECONDS PACKETS START" (START: seconds after the upgrade began at T0)
+	awk -v t0="${2:-$t_up}" -v t1="${3:-$t_cap}" '{ t = $1 + 0; if (t < t0) next; if (!n) p = t0; if (t - p > g) { g = t - p; s = p - t0 } p = t; n++ }
 		END { if (!n) p = t0; if (t1 - p > g) { g = t1 - p; s = p - t0 } printf "%.2f %d %.1f\n", g, n, s }' "$1"
 }
 read -r gb nb sb < <(gap "$TMP/rtp-at-b.txt")
@@ -167,6 +177,9 @@ fi
 bg "$PB" eb-u4 "$PEER" echo --udp --bind 10.2.0.2:7000
 expect "a new flow after the upgrade: udp A->B, the target sees 10.1.0.2" '^ECHO 10\.1\.0\.2:[0-9]+ new$' \
 	in_pa "$PEER" send --udp --timeout 30 --dst 10.2.0.2:7000 --msg new
+
+# --- sipovl-dkms upgraded during the same call (PKGTEST_DKMS_UPGRADE=1)
+[ "$DKMS_UP" = 0 ] || source "$(dirname "$0")/pkg-dkms-guest.sh"
 if longcall_end; then
 	ok "the call ends with BYE and 200 across the upgrade ($(($(date +%s) - lc_t0)) s long)"
 else

@@ -85,7 +85,8 @@ systemctl stop sipovld.service
 # /results/call.tap), chrooted into the build host's root, read-only over 9p (buildhost),
 # with its own /tmp, /run and /var (as the VM's /init makes them for the other VM tests):
 # pkg-call-guest.sh says why it runs there and not in this root.
-# /usr/local/etc/sipovl-pkgtest.env (from pkg-root.sh): TOP, BIN, NEW_DEBS
+# /usr/local/etc/sipovl-pkgtest.env (from pkg-root.sh): TOP, BIN, NEW_DEBS, DKMS_UPGRADE,
+# VER, CALL_TIMEOUT
 . /usr/local/etc/sipovl-pkgtest.env
 H=/mnt/buildhost H2=/mnt/buildhost-under
 call() {
@@ -108,7 +109,8 @@ call() {
 		mount --bind "$R" "$H/run/sipovl-vm" || return 1
 	chroot "$H" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp \
 		LC_ALL=C.UTF-8 SIPOVL_IN_VM=1 SIPOVL_TOP="$TOP" SIPOVL_BIN="$BIN" PKGTEST_NEW_DEBS="$NEW_DEBS" \
-		timeout 2400 /bin/bash "$TOP/selftests/vm/pkg-call-guest.sh" >"$R/call.tap" 2>"$R/call.err"
+		PKGTEST_DKMS_UPGRADE="${DKMS_UPGRADE:-0}" PKGTEST_VER="${VER:-}" \
+		timeout "${CALL_TIMEOUT:-2400}" /bin/bash "$TOP/selftests/vm/pkg-call-guest.sh" >"$R/call.tap" 2>"$R/call.err"
 	echo "exit $?" >"$R/call.exit"
 	umount -R "$H" "$H2" 2>/dev/null
 	return 0

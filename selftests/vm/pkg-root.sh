@@ -11,7 +11,9 @@
 # (selftests/vm/pkg-call-guest.sh), sipovld.service configured with an identity as an admin
 # would carries a SIP call with RTP across daemon-lib.sh's Ziti network, `apt-get install` of
 # a newer build of sipovl runs during the call (systemd restarts the daemon, the loaded module
-# stays, the RTP gap is measured; pkg-call-guest.sh says why not sipovl-dkms's too), and
+# stays, the RTP gap is measured), with SIPOVL_PKG_ROOT_DKMS_UPGRADE=1 (make check-full) then
+# `apt-get install` of a newer release of sipovl-dkms during the same call (DKMS builds the
+# new module in the guest, the loaded one stays, RTP goes on: pkg-dkms-guest.sh), and
 # `apt-get purge` leaves no module, process or network state; back on the host (the image
 # mounted), no file, user or package entry of sipovl may be left in the root. The build
 # host's own packages are untouched (selftests/vm/dkms-deb.sh is the test that installs on
@@ -22,6 +24,9 @@
 #                                     root.img as the VM left it, console.log, results/)
 #   SIPOVL_PKG_ROOT_9P=1              boot the root over 9p instead, as before the disk image
 #                                     (the guest's dpkg then takes minutes more: testing.md)
+#   SIPOVL_PKG_ROOT_DKMS_UPGRADE=1    also upgrade sipovl-dkms (module VER+1) during the call: a
+#                                     DKMS build under TCG, minutes more (testing.md); off in
+#                                     make check, on in make check-full
 #   SIPOVL_PKG_ROOT_CACHE=0           debootstrap every time (default: the pristine debootstrap
 #                                     result is kept in ~/.cache/sipovl/pkg-root for 7 days and
 #                                     unpacked instead; apt update and everything after run as ever)
@@ -47,6 +52,8 @@ done
 ver=$(sed -n 's/^#define SIPOVL_VERSION "\(.*\)"$/\1/p' "$TOP/kmod/version.h")
 mirror=${SIPOVL_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
 mirror=${mirror:-http://deb.debian.org/debian}
+dkms_up=${SIPOVL_PKG_ROOT_DKMS_UPGRADE:-0}
+case $dkms_up in 0 | 1) ;; *) bail_out "SIPOVL_PKG_ROOT_DKMS_UPGRADE must be 0 or 1, not '$dkms_up'" ;; esac
 
 W=$(mktemp -d "$B/pkg-root.XXXXXX")
 R=$W/root
@@ -79,6 +86,9 @@ in_root() { chroot "$R" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 PATH=/
 # newer build of them (sipovl's for the upgrade in the VM)
 debs_made "$DEB" "$W/deb.log"
 debs_newer "$DEB" "$W/new" || bail_out "a newer build of the .debs"
+if [ "$dkms_up" = 1 ]; then
+	dkms_newer "$DEB" "$ver" "$W/new-dkms" || bail_out "a newer release of sipovl-dkms (module $ver+1)"
+fi
 
 # 1. a fresh root; apt sources: the mirror and Debian's security archive beside it (the
 # installed kernels' headers come from there)
@@ -145,7 +155,14 @@ install -m 0755 "$TOP/selftests/vm/pkg-root-guest.sh" "$R/usr/local/sbin/sipovl-
 # build host's root, read-only in the VM), where the newer .debs are in this root
 mkdir -p "$R/root/sipovl-debs-new" "$R/usr/local/etc"
 cp "$W"/new/sipovl_*.deb "$R/root/sipovl-debs-new/" || bail_out "copy the newer sipovl .deb"
-printf 'TOP=%q\nBIN=%q\nNEW_DEBS=/root/sipovl-debs-new\n' "$TOP" "$B" >"$R/usr/local/etc/sipovl-pkgtest.env"
+# the DKMS upgrade's build in the guest: up to an hour more for the call file and the VM
+call_timeout=2400 boot_timeout=${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-3000}
+if [ "$dkms_up" = 1 ]; then
+	cp "$W"/new-dkms/sipovl-dkms_*.deb "$R/root/sipovl-debs-new/" || bail_out "copy the newer sipovl-dkms .deb"
+	call_timeout=$((call_timeout + 3600)) boot_timeout=$((boot_timeout + 3600))
+fi
+printf 'TOP=%q\nBIN=%q\nNEW_DEBS=/root/sipovl-debs-new\nDKMS_UPGRADE=%s\nVER=%q\nCALL_TIMEOUT=%s\n' \
+	"$TOP" "$B" "$dkms_up" "$ver" "$call_timeout" >"$R/usr/local/etc/sipovl-pkgtest.env"
 cat >"$R/etc/systemd/system/sipovl-pkgtest.service" <<'UNIT'
 [Unit]
 Description=sipovl package test (selftests/vm/pkg-root-guest.sh)
@@ -185,8 +202,9 @@ else
 fi
 mkdir -p "$W/results"
 diag "booting at $(el)"
+[ "$dkms_up" = 0 ] || diag "with the sipovl-dkms upgrade during the call (module $ver -> $ver+1)"
 boot_vm() {
-	timeout "${SIPOVL_PKG_ROOT_BOOT_TIMEOUT:-3000}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
+	timeout "$boot_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
 		-nodefaults -display none -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$k61" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 no_timer_check sipovl.sysroot=$sysroot systemd.show_status=0 loglevel=4" \
@@ -225,7 +243,9 @@ call_ok() {
 	[ -n "$call_plan" ] && [ "$n_call" = "$call_plan" ] && ! grep -q '^not ok\|^Bail out!' "$W/results/call.tap" ||
 		{ echo "$n_call of ${call_plan:-?} points, $(cat "$W/results/call.exit" 2>/dev/null)"; tail -5 "$W/results/call.err" 2>/dev/null; return 1; }
 }
-check "in the VM: sipovld.service with an identity carries a SIP call (the far phone sees the caller's address), apt-get install of a newer sipovl during it (restart, the loaded module kept, RTP again, the gap measured), apt-get purge on the running system leaves no module, process or network state ($n_call points)" call_ok
+dk_what=
+[ "$dkms_up" = 0 ] || dk_what=", then apt-get install of a newer sipovl-dkms during it (DKMS builds $ver+1 in the guest, the loaded module stays, RTP goes on)"
+check "in the VM: sipovld.service with an identity carries a SIP call (the far phone sees the caller's address), apt-get install of a newer sipovl during it (restart, the loaded module kept, RTP again, the gap measured)$dk_what, apt-get purge on the running system leaves no module, process or network state ($n_call points)" call_ok
 
 # the root as the VM left it: the image, mounted on the root as it was before the boot
 if [ -z "${SIPOVL_PKG_ROOT_9P:-}" ]; then
@@ -238,7 +258,7 @@ gone() {
 	for k in "$k61" "$k612"; do
 		ls "$R/lib/modules/$k/updates/dkms/sipovl.ko"* >/dev/null 2>&1 && left+=" /lib/modules/$k/updates/dkms/sipovl.ko"
 	done
-	for f in /usr/src/sipovl-"$ver" /var/lib/dkms/sipovl /etc/sipovld /var/lib/sipovld /usr/sbin/sipovld /usr/sbin/sipovlctl \
+	for f in /usr/src/sipovl-"$ver" /usr/src/sipovl-"$ver"+1 /var/lib/dkms/sipovl /etc/sipovld /var/lib/sipovld /usr/sbin/sipovld /usr/sbin/sipovlctl \
 		/lib/systemd/system/sipovld.service /etc/systemd/system/multi-user.target.wants/sipovld.service; do
 		[ -e "$R$f" ] || [ -L "$R$f" ] && left+=" $f"
 	done

@@ -6,7 +6,7 @@
 #   $(O)/san/daemon-unit      parser unit tests (tests/daemon/run.sh)          (TEST_BUILD)
 #   $(O)/fuzz/daemon-fuzz     libFuzzer target of the config/app_data parsers  (TEST_BUILD)
 #   $(O)/san/dns-unit         DNS message unit tests (tests/daemon/run.sh)     (TEST_BUILD)
-#   $(O)/fuzz/dns-fuzz        libFuzzer target of the DNS message parser       (TEST_BUILD)
+#   $(O)/fuzz/dns-fuzz        libFuzzer target of the DNS messages and the zone (TEST_BUILD)
 #   $(O)/san/sip-unit         SIP/SDP parser and dialog tracker unit tests     (TEST_BUILD)
 #   $(O)/fuzz/sip-fuzz        libFuzzer target of the SIP view                 (TEST_BUILD)
 #   $(O)/san/rtpq-unit        RTP statistics unit tests (tests/daemon/run.sh)  (TEST_BUILD)
@@ -77,12 +77,12 @@ $(O)/san/dns-unit: tests/daemon/dns_unit.c tests/daemon/tap.h $(D_DNS_MSG) $(D_D
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/dns_unit.c daemon/dns_msg.c daemon/dns_zone.c \
 		$(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS)
 
-$(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG)
+$(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG) $(D_DNS_ZONE)
 	@mkdir -p $(@D)
 	if command -v clang >/dev/null 2>&1; then \
 		clang $(CSTD) $(WARN) -O1 -g -I$(TOP)/uapi -I$(TOP) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			tests/daemon/dns_fuzz.c daemon/dns_msg.c -o $@; \
+			tests/daemon/dns_fuzz.c daemon/dns_msg.c daemon/dns_zone.c -o $@; \
 	else \
 		printf '#!/bin/sh\necho "dns-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
 		chmod +x $@; \

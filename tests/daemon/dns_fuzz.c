@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer target of sipovld's DNS message parser and builder (daemon/dns_msg.c): every input
- * is parsed as a query; a query that parses is answered with records of every type built from
- * its own name (UDP and TCP bounds), its error answers are built, and the answers are read back.
+ * libFuzzer target of sipovld's DNS message parser and builder (daemon/dns_msg.c) and of the
+ * names it answers for (daemon/dns_zone.c): every input is parsed as a query; a query that
+ * parses is answered with records of every type built from its own name (UDP and TCP bounds),
+ * its error answers are built, and the answers are read back; then the zone answers it (exact
+ * names, "*." wildcards, SIP services on UDP, TCP or both, a range small enough to run out),
+ * within the transport's bound, and now and then the zone's services change under it.
  */
+#include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/dns_msg.h"
+#include "daemon/dns_zone.h"
 
 static void check_answer(const uint8_t *b, size_t len)
 {
@@ -21,6 +27,67 @@ static void check_answer(const uint8_t *b, size_t len)
 	if (dns_get16(b + 4) && dns_name_read(b, len, DNS_HDRLEN, s, sizeof(s), &next, err, sizeof(err)))
 		abort(); /* an answer we built must read back */
 	(void)q;
+}
+
+static char *p_pbx[] = { "pbx.example.ziti", "*.voip.example" }, *p_wild[] = { "*.voip.example" },
+	    *p_tls[] = { "TLS.example." }, *p_deep[] = { "*.a.b.c.d.example" };
+static const struct sipovl_portrange sip = { 5060, 5061 }, one = { 5080, 5080 }, rtp = { 10000, 20000 };
+static const struct dns_zsvc zsv[] = {
+	{ 7, p_pbx, 2, SIPOVL_PROTO_UDP | SIPOVL_PROTO_TCP, &sip, 1 },
+	{ 8, p_wild, 1, SIPOVL_PROTO_UDP, &one, 1 },
+	{ 9, p_wild, 1, SIPOVL_PROTO_UDP, &rtp, 1 },
+	{ 10, p_tls, 1, SIPOVL_PROTO_TCP, &sip, 1 },
+	{ 11, p_deep, 1, SIPOVL_PROTO_TCP, &one, 1 },
+};
+
+/* the zone of every run: a /28 and a /124, so that names run out of addresses */
+static struct dns_zone *zone(void)
+{
+	static struct dns_zone *z;
+	struct sipovl_prefix r4, r6;
+
+	if (z)
+		return z;
+	memset(&r4, 0, sizeof(r4));
+	memset(&r6, 0, sizeof(r6));
+	r4.family = AF_INET, r4.len = 28, inet_pton(AF_INET, "100.64.1.0", r4.addr);
+	r6.family = AF_INET6, r6.len = 124, inet_pton(AF_INET6, "fd00:5::", r6.addr);
+	z = dns_zone_new(&r4, &r6);
+	if (!z || dns_zone_set(z, zsv, sizeof(zsv) / sizeof(zsv[0])) != 0)
+		abort();
+	return z;
+}
+
+static void zone_answer(const struct dns_query *q)
+{
+	static uint8_t b[DNS_TCP_MAX];
+	struct dns_zone *z = zone();
+	size_t nsv = sizeof(zsv) / sizeof(zsv[0]);
+
+	for (int tcp = 0; tcp < 2; tcp++) {
+		size_t lim = tcp ? DNS_TCP_MAX : dns_udp_limit(q);
+		bool changed = false;
+		int l = dns_zone_answer(z, q, b, sizeof(b), lim, q->id & 1, &changed);
+
+		if (l > 0 && (size_t)l > lim)
+			abort();
+		if (l > 0)
+			check_answer(b, (size_t)l);
+		if (dns_zone_names(z) > DNS_ZONE_MAX_NAMES || (changed && !dns_zone_names(z)))
+			abort();
+	}
+	/*
+	 * Now and then the services change: fewer, then all of them again. The zone lives
+	 * across runs, so its few addresses would soon all be held and every new name
+	 * answered SERVFAIL: most queries with 8 or more names held drop them all.
+	 */
+	if ((q->id & 0xff) == 0x5a) {
+		if (dns_zone_set(z, zsv, 1 + q->id % nsv) < 0 || dns_zone_set(z, zsv, nsv) < 0)
+			abort();
+	} else if (dns_zone_names(z) >= 8 && (q->id & 3)) {
+		if (dns_zone_set(z, zsv, 0) < 0 || dns_zone_names(z) || dns_zone_set(z, zsv, nsv) < 0)
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -94,5 +161,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		check_answer(b, l);
 	}
+	zone_answer(&q);
 	return 0;
 }

@@ -5,7 +5,7 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
-#   2b. the DNS message parser/builder (daemon/dns_msg.c): its unit tests and a bounded fuzz run
+#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c): unit tests and a bounded fuzz run
 #      (DNS_FUZZ_SECONDS, default 10)
 #   1b, 2b. the same for the SIP view (SIP/SDP parsers, dialog tracker): sip-unit, and sip-fuzz
 #      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)

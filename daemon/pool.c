@@ -181,6 +181,22 @@ static void remove_at(struct pool *p, size_t i)
 	p->n--;
 }
 
+/* @cur's lease moved to @off (free), in place: no allocation, so it works in a full table too */
+static void move_lease(struct pool *p, struct pool_lease *cur, uint32_t off)
+{
+	struct pool_lease l = *cur;
+	bool found;
+	size_t i;
+
+	remove_at(p, (size_t)(cur - p->leases));
+	l.off = off;
+	l.seen = p->now;
+	i = find_off(p, off, &found);
+	memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
+	p->leases[i] = l;
+	p->n++;
+}
+
 static enum pool_err insert(struct pool *p, uint32_t off, const char *owner)
 {
 	struct pool_lease *l;
@@ -218,7 +234,6 @@ static enum pool_err claim_other(struct pool *p, const char *owner, struct pool_
 {
 	uint32_t usable = last_off(p), off;
 	bool found;
-	size_t i;
 
 	if (p->hold)
 		return POOL_E_WAIT;
@@ -230,15 +245,7 @@ static enum pool_err claim_other(struct pool *p, const char *owner, struct pool_
 		if (found)
 			continue;
 		if (cur) {
-			struct pool_lease l = *cur;
-
-			remove_at(p, (size_t)(cur - p->leases));
-			l.off = off;
-			l.seen = p->now;
-			i = find_off(p, off, &found);
-			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
-			p->leases[i] = l;
-			p->n++;
+			move_lease(p, cur, off);
 		} else {
 			enum pool_err e = insert(p, off, owner);
 
@@ -286,16 +293,7 @@ static enum pool_err claim(struct pool *p, const char *owner, const struct sipov
 		if (found && strcmp(p->leases[i].owner, owner))
 			return POOL_E_TAKEN;
 		if (!found && cur) {
-			/* a move, in place: no allocation, so it works in a full table too */
-			struct pool_lease l = *cur;
-
-			remove_at(p, (size_t)(cur - p->leases));
-			l.off = off;
-			l.seen = p->now;
-			i = find_off(p, off, &found);
-			memmove(&p->leases[i + 1], &p->leases[i], (p->n - i) * sizeof(l));
-			p->leases[i] = l;
-			p->n++;
+			move_lease(p, cur, off);
 			p->gen++;
 		} else if (!found) {
 			e = insert(p, off, owner);

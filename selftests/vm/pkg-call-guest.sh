@@ -98,14 +98,20 @@ else
 fi
 
 # --- the upgrade during the call: arrival times of the call's RTP at both phones
-ip netns exec "$PB" tcpdump -i p0 -Q in -n -tt -l 'udp and src host 10.1.0.2 and dst host 10.2.0.2 and portrange 7222-7422' \
-	>"$TMP/rtp-at-b.txt" 2>"$TMP/tcpdump-b.err" &
-td_b=$!
-ip netns exec "$PA" tcpdump -i p0 -Q in -n -tt -l 'udp and src host 10.2.0.2 and dst host 10.1.0.2 and portrange 7222-7422' \
-	>"$TMP/rtp-at-a.txt" 2>"$TMP/tcpdump-a.err" &
-td_a=$!
-on_exit kill "$td_a" "$td_b"
-waitfor 20 grep -q . "$TMP/rtp-at-b.txt" || diag "tcpdump at B saw nothing for 20 s"
+# rtp_capture PREFIX: the call's RTP as it arrives at each phone, in $TMP/PREFIXrtp-at-{a,b}.txt
+# (tcpdump -tt), the captures' pids in cap_a and cap_b (also stopped on exit)
+rtp_capture() {
+	ip netns exec "$PB" tcpdump -i p0 -Q in -n -tt -l 'udp and src host 10.1.0.2 and dst host 10.2.0.2 and portrange 7222-7422' \
+		>"$TMP/${1}rtp-at-b.txt" 2>"$TMP/${1}tcpdump-b.err" &
+	cap_b=$!
+	ip netns exec "$PA" tcpdump -i p0 -Q in -n -tt -l 'udp and src host 10.2.0.2 and dst host 10.1.0.2 and portrange 7222-7422' \
+		>"$TMP/${1}rtp-at-a.txt" 2>"$TMP/${1}tcpdump-a.err" &
+	cap_a=$!
+	on_exit kill "$cap_a" "$cap_b"
+	waitfor 20 grep -q . "$TMP/${1}rtp-at-b.txt" || diag "tcpdump at B saw nothing for 20 s"
+}
+rtp_capture ""
+td_a=$cap_a td_b=$cap_b
 k0=$(steered)
 ino0=$(stat -c '%i %Y' "$SYS$ko" 2>&1)
 sys dpkg-query -W sipovl sipovl-dkms >"$TMP/versions0"

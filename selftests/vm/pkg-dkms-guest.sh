@@ -28,14 +28,8 @@ dk_src0=$(cat /sys/module/sipovl/srcversion 2>&1)
 dk_file_src0=$(sys modinfo -F srcversion sipovl 2>&1)
 [ "$dk_src0" = "$dk_file_src0" ] ||
 	diag "before the upgrade the loaded srcversion $dk_src0 is not the installed file's ($dk_file_src0)"
-ip netns exec "$PB" tcpdump -i p0 -Q in -n -tt -l 'udp and src host 10.1.0.2 and dst host 10.2.0.2 and portrange 7222-7422' \
-	>"$TMP/dk-rtp-at-b.txt" 2>"$TMP/dk-tcpdump-b.err" &
-dk_td_b=$!
-ip netns exec "$PA" tcpdump -i p0 -Q in -n -tt -l 'udp and src host 10.2.0.2 and dst host 10.1.0.2 and portrange 7222-7422' \
-	>"$TMP/dk-rtp-at-a.txt" 2>"$TMP/dk-tcpdump-a.err" &
-dk_td_a=$!
-on_exit kill "$dk_td_a" "$dk_td_b"
-waitfor 20 grep -q . "$TMP/dk-rtp-at-b.txt" || diag "tcpdump at B saw nothing for 20 s"
+rtp_capture dk-
+dk_td_a=$cap_a dk_td_b=$cap_b
 dk_k0=$(steered)
 dk_t0=$(date +%s.%N)
 sys sh -c "timeout ${SIPOVL_PKG_DKMS_APT_MAX:-3600} apt-get -qy install $NEW/sipovl-dkms_*.deb" >"$DKLOG" 2>&1 </dev/null

@@ -150,16 +150,18 @@ install-dkms:
 	install -m 0644 $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) $(DESTDIR)$(DKMSSRC)/kmod/
 	install -m 0644 uapi/linux/*.h $(DESTDIR)$(DKMSSRC)/uapi/linux/
 
-# Debian packages: dpkg-buildpackage in a copy of the tree (its ../ is build/deb), then lintian:
+# Debian packages: the source package (dpkg-source -b: it must build) and the binary ones
+# (dpkg-buildpackage) from a copy of the tree (its ../ is build/deb), then lintian on both:
 # any error, warning or information tag fails (justified ones are overridden, with the reason,
 # in debian/*.lintian-overrides; selftests/vm/dkms-deb.sh runs the same command).
 LINTIAN := lintian --display-info --fail-on error,warning,info
 deb:
 	rm -rf $(O)/deb && mkdir -p $(O)/deb/sipovl
 	rsync -a --exclude=/build --exclude=.git --exclude='*.o' --exclude='*.ko' ./ $(O)/deb/sipovl/
+	cd $(O)/deb && dpkg-source -b sipovl >source.log 2>&1 || { cat source.log >&2; exit 1; }
 	cd $(O)/deb/sipovl && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
 		{ tail -30 ../build.log >&2; exit 1; }
-	$(LINTIAN) $(O)/deb/*.changes
+	$(LINTIAN) $(O)/deb/*.changes $(O)/deb/*.dsc
 	ls $(O)/deb/*.deb
 
 deps:

@@ -22,7 +22,10 @@ CTL_HDRS := ctl/libsipovl.h ctl/libsipovl_int.h ctl/parse.h ctl/parse_int.h ctl/
 CTL_SRCS := ctl/sipovlctl.c ctl/cli.c ctl/intercept.c ctl/apply.c ctl/stats.c ctl/sources.c \
 	ctl/socket.c ctl/lookup.c ctl/monitor.c ctl/status.c ctl/parse.c ctl/parse_config.c ctl/format.c \
 	ctl/json.c ctl/calls.c $(CTL_LIB_SRCS)
-CTL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
+# a git checkout: its description; otherwise (a tarball) the release in kmod/version.h; the
+# packages pass the Debian version (debian/rules)
+SIPOVL_RELEASE := $(shell sed -n 's/^\#define SIPOVL_VERSION "\(.*\)"$$/\1/p' $(TOP)/kmod/version.h)
+CTL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo $(SIPOVL_RELEASE))
 CTL_DEFS := -DSIPOVL_VERSION_STR='"$(CTL_VERSION)"'
 
 USER_PROGS += $(O)/sipovlctl $(CTL_LIB)

@@ -32,7 +32,7 @@ D_HDRS := ctl/libsipovl_int.h ctl/request.h daemon/sipovld.h daemon/endpoint.h d
 D_SRCS := daemon/sipovld.c daemon/idents.c daemon/services.c daemon/kernel_table.c daemon/pool_server.c daemon/endpoint.c daemon/endpoint_if.c daemon/pool_store.c daemon/pool_writer.c daemon/status.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
 	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/metrics.c daemon/metrics_http.c daemon/reqsrv.c daemon/sip_view.c \
 	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_server.c $(D_CFG_SRCS) $(D_SIP_SRCS)
-D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo 0.1)
+D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo $(SIPOVL_RELEASE))
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap -pthread
 

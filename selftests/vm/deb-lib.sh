@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # The .debs of the package tests (dkms-deb.sh, pkg-root.sh); sourced after selftests/lib.sh.
 #
-#   debs_made DEB_DIR LOG      `make deb` into DEB_DIR (the build's build/deb) once per build:
-#                              both tests may want them at the same moment (a lock beside it)
+#   debs_made DEB_DIR LOG      `make deb` into DEB_DIR (the build's build/deb) once per tree
+#                              (made again when the checkout's commit or uncommitted changes
+#                              differ from those of the .debs there: DEB_DIR/source-id); both
+#                              tests may want them at the same moment (a lock beside it)
 #   debs_newer DEB_DIR OUT     a newer build of both: the same files, "+1" on the Debian
 #                              version, into OUT (what an upgrade installs)
 #   dkms_newer DEB_DIR VER OUT a newer release of sipovl-dkms: the Debian version "+1" as
@@ -18,10 +20,17 @@ debs_made() {
 	mkdir -p "$(dirname "$deb")"
 	exec 8>"$(dirname "$deb")/deb.lock"
 	flock -w 1200 8 || bail_out "$(dirname "$deb")/deb.lock held for 20 minutes"
-	if ! ls "$deb"/sipovl_*.deb "$deb"/sipovl-dkms_*.deb >/dev/null 2>&1; then
+	# the tree the .debs were made from: a checkout's commit and uncommitted changes (a
+	# tarball: always made again); .debs of another tree are made again
+	local id
+	id=$({ git -C "$SIPOVL_TOP" rev-parse HEAD && git -C "$SIPOVL_TOP" diff HEAD; } 2>/dev/null | sha256sum | cut -d' ' -f1)
+	git -C "$SIPOVL_TOP" rev-parse HEAD >/dev/null 2>&1 || id=none-$$
+	if ! ls "$deb"/sipovl_*.deb "$deb"/sipovl-dkms_*.deb >/dev/null 2>&1 ||
+		[ "$(cat "$deb/source-id" 2>/dev/null)" != "$id" ]; then
 		t0=$(date +%s)
 		make -s -C "$SIPOVL_TOP" --no-print-directory deb >"$log" 2>&1 ||
 			{ sed 's/^/# /' "$log" | tail -20; bail_out "make deb failed"; }
+		echo "$id" >"$deb/source-id"
 		diag "make deb: $(($(date +%s) - t0)) s"
 	fi
 	flock -u 8

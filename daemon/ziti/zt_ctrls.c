@@ -345,6 +345,19 @@ void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_re
 	}
 }
 
+void zt_ctx_ctrl_unable(struct zt_ctx *ctx, size_t idx, const char *what)
+{
+	struct zt_ctrls *l = &ctx->ctrls;
+	char was[300];
+
+	if (idx >= l->n || idx != l->cur)
+		return;
+	snprintf(was, sizeof(was), "%s:%s", l->v[idx].host, l->v[idx].port);
+	if (zt_ctrls_failed(l, idx, zt_now_ms()))
+		zt_log(ctx, 1, "controller %s %s: continuing with %s:%s", was, what, l->v[l->cur].host,
+		       l->v[l->cur].port);
+}
+
 /*
  * The members of the reply @body into the identity file's ztAPIs (o.save_ctrls), as ziti-sdk-c
  * reports them to its application (a config event) when the set changed: checked first against

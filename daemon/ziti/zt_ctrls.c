@@ -10,13 +10,14 @@
  *
  * Every controller request goes to the current member (zt_curl.c asks zt_ctrls_current).
  * A request that ends with a transport error (refused, reset, timeout, TLS) or an HTTP 5xx
- * marks that member failed: it is not chosen again for a while (1 s doubling, at most 30 s)
+ * marks that member failed, and so does an OIDC token refresh it answers without a raft
+ * leader (zt_ctx_ctrl_unable, from zt_oidc.c): it is not chosen again for a while (1 s doubling, at most 30 s)
  * and the next member in list order that is not held back becomes current; when all are held
  * back, the one whose hold ends first. The callers retry as before (authentication, service
  * poll, listing, sessions) and so continue against the new member.
  *
  * Authentication after a switch: an OIDC access token is a JWT signed for the whole cluster,
- * so it is kept (a member that refuses it answers 401, which authenticates again there);
+ * so it is kept (a member that refuses it answers 401, which refreshes it first);
  * legacy API sessions exist only at the member that issued them, so a switch with legacy
  * authentication authenticates again at once. Router channels and circuits do not depend on
  * the controller and stay up.

@@ -56,9 +56,12 @@ ra_case() {
 	local auth=$2 refresh=$3 rounds=$4 log=$W/ra-$2-$1 sd pid s t secs c id=$W/ra-id.json
 	ra_gap='' ra_lost='' ra_reauth=0 ra_drops='' ra_refreshes=''
 	if [ -n "${5:-}" ]; then
+		# the previous case's proxy holds [::1] at the controller's port
+		[ -z "${RA_PROXY:-}" ] || { kill "$RA_PROXY" 2>/dev/null; wait "$RA_PROXY" 2>/dev/null; RA_PROXY=''; }
 		id=$W/ra-idp.json
 		cp "$W/ra-id.json" "$id"
 		ctrlproxy_start "$log.proxy" "$id" v6 || { diag < "$log.proxy/out"; return 1; }
+		RA_PROXY=${PIDS[-1]}
 	fi
 	{ printf '{ "identities": ["%s"], "control_socket": "%s.sock", "log_level": "debug",\n' "$id" "$log"
 	  printf '  "service_poll_s": 1, "ziti_auth": "%s"' "$auth"

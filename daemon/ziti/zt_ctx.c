@@ -66,6 +66,12 @@ static void resp_error(const struct zt_http_resp *r, char *buf, size_t len, cons
 	const char *code = jstr(e, "code"), *msg = jstr(e, "message");
 	const char *cause = jstr(jget(e, "cause"), "message");
 
+	/* the OIDC endpoints' form (RFC 6749 5.2): {"error":"server_error","error_description":...} */
+	if (e && json_object_is_type(e, json_type_string)) {
+		code = json_object_get_string(e);
+		msg = jstr(root, "error_description");
+	}
+
 	snprintf(buf, len, "%s: HTTP %d%s%s%s%s%s%s", what, r->status, code ? " " : "", code ? code : "",
 		 msg ? ": " : "", msg ? msg : "", cause ? " - " : "", cause ? cause : "");
 	json_object_put(root);

@@ -50,7 +50,8 @@ $(O)/san/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/zt_tool.h daemon/ziti/zt_tool_requ
 
 # unit_ctrl.c stands in for the controller: it wraps the HTTP client's entry points.
 ZT_UNIT_SRCS := tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_apis.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c \
-	tests/ziti/unit_files.c tests/ziti/unit_posture.c tests/ziti/unit_posture_ctrl.c tests/ziti/unit_curl.c
+	tests/ziti/unit_files.c tests/ziti/unit_posture.c tests/ziti/unit_posture_ctrl.c tests/ziti/unit_curl.c \
+	tests/ziti/unit_oidc.c
 $(O)/san/zt-unit: $(ZT_UNIT_SRCS) tests/ziti/unit_ctrl.h $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_UNIT_SRCS) $(ZT_SRCS) -o $@ \

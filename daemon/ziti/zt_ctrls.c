@@ -10,13 +10,14 @@
  *
  * Every controller request goes to the current member (zt_curl.c asks zt_ctrls_current).
  * A request that ends with a transport error (refused, reset, timeout, TLS) or an HTTP 5xx
- * marks that member failed: it is not chosen again for a while (1 s doubling, at most 30 s)
+ * marks that member failed, and so does an OIDC token refresh it answers without a raft
+ * leader (zt_ctx_ctrl_unable, from zt_oidc.c): it is not chosen again for a while (1 s doubling, at most 30 s)
  * and the next member in list order that is not held back becomes current; when all are held
  * back, the one whose hold ends first. The callers retry as before (authentication, service
  * poll, listing, sessions) and so continue against the new member.
  *
  * Authentication after a switch: an OIDC access token is a JWT signed for the whole cluster,
- * so it is kept (a member that refuses it answers 401, which authenticates again there);
+ * so it is kept (a member that refuses it answers 401, which refreshes it first);
  * legacy API sessions exist only at the member that issued them, so a switch with legacy
  * authentication authenticates again at once. Router channels and circuits do not depend on
  * the controller and stay up.
@@ -343,6 +344,19 @@ void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_re
 		ctx->list_again = true;
 		zt_ctx_need_auth(ctx, NULL, NULL);
 	}
+}
+
+void zt_ctx_ctrl_unable(struct zt_ctx *ctx, size_t idx, const char *what)
+{
+	struct zt_ctrls *l = &ctx->ctrls;
+	char was[300];
+
+	if (idx >= l->n || idx != l->cur)
+		return;
+	snprintf(was, sizeof(was), "%s:%s", l->v[idx].host, l->v[idx].port);
+	if (zt_ctrls_failed(l, idx, zt_now_ms()))
+		zt_log(ctx, 1, "controller %s %s: continuing with %s:%s", was, what, l->v[l->cur].host,
+		       l->v[l->cur].port);
 }
 
 /*

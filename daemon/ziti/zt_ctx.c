@@ -66,6 +66,12 @@ static void resp_error(const struct zt_http_resp *r, char *buf, size_t len, cons
 	const char *code = jstr(e, "code"), *msg = jstr(e, "message");
 	const char *cause = jstr(jget(e, "cause"), "message");
 
+	/* the OIDC endpoints' form (RFC 6749 5.2): {"error":"server_error","error_description":...} */
+	if (e && json_object_is_type(e, json_type_string)) {
+		code = json_object_get_string(e);
+		msg = jstr(root, "error_description");
+	}
+
 	snprintf(buf, len, "%s: HTTP %d%s%s%s%s%s%s", what, r->status, code ? " " : "", code ? code : "",
 		 msg ? ": " : "", msg ? msg : "", cause ? " - " : "", cause ? cause : "");
 	json_object_put(root);
@@ -264,6 +270,7 @@ static void auth_ok(struct zt_ctx *ctx, struct json_object *data, const char *to
 		ctx->identity_name = strdup(iname);
 	}
 	ctx->auth = ZT_AUTH_OK;
+	ctx->refreshing = false;
 	ctx->auth_failures = 0;
 	ctx->auth_gen++;
 	zt_log(ctx, 2, "authenticated: api session %s, expires in %llds (%s)", sid ? sid : "?", (long long)exp,
@@ -383,6 +390,15 @@ void zt_ctx_oidc_result(struct zt_ctx *ctx, const struct zt_http_resp *r, const 
 			schedule_refresh(ctx, expires_s);
 			zt_chan_token_refreshed(ctx);
 			zt_ctx_learn_ctrls(ctx);
+			if (ctx->refreshing) { /* requests waited for it: the session goes on */
+				ctx->refreshing = false;
+				ctx->auth = ZT_AUTH_OK;
+				if (ctx->list_again) {
+					ctx->list_again = false;
+					list_services(ctx);
+				}
+				run_auth_waiters(ctx, 0, NULL);
+			}
 			return;
 		}
 		snprintf(path, sizeof(path), "%s/current-api-session", ctx->edge_path);
@@ -399,13 +415,18 @@ failed:
 	else
 		snprintf(err, sizeof(err), "%s: %s", what, why);
 	if (refresh) {
-		/* a refused refresh token: authenticate again; a transport error: retry until expiry */
-		if (r && r->status == 0 && zt_now_ms() + 2000 < ctx->api_expires_ms) {
-			zt_log(ctx, 1, "%s (retrying)", err);
-			zt_timer_start(ctx->loop, &ctx->refresh_timer, 2000);
+		char why2[100];
+		unsigned d;
+
+		/* zt_oidc.c decides: the session kept (refreshed again), or a login */
+		if (zt_oidc_refresh_again(ctx, r, &d, why2, sizeof(why2))) {
+			zt_log(ctx, 1, "%s (the session is kept: refreshing again in %u ms at %s:%s)", err, d,
+			       ctx->ctrls.n ? ctx->ctrls.v[ctx->ctrls.cur].host : ctx->id->host,
+			       ctx->ctrls.n ? ctx->ctrls.v[ctx->ctrls.cur].port : ctx->id->port);
+			zt_timer_start(ctx->loop, &ctx->refresh_timer, d);
 			return;
 		}
-		zt_log(ctx, 1, "%s: authenticating again", err);
+		zt_log(ctx, 1, "%s (%s): authenticating again", err, why2);
 		zt_oidc_forget(ctx);
 		zt_ctx_auth_invalid(ctx);
 		zt_ctx_need_auth(ctx, NULL, NULL);
@@ -462,13 +483,30 @@ void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg)
 
 void zt_ctx_auth_invalid(struct zt_ctx *ctx)
 {
-	if (ctx->auth != ZT_AUTH_OK)
+	if (ctx->auth != ZT_AUTH_OK && !ctx->refreshing)
 		return;
 	zt_log(ctx, 1, "API session %s is no longer valid", ctx->api_session_id ? ctx->api_session_id : "?");
+	ctx->refreshing = false;
 	ctx->auth = ZT_AUTH_NONE;
 	free(ctx->api_token);
 	ctx->api_token = NULL;
 	zt_timer_stop(ctx->loop, &ctx->refresh_timer);
+}
+
+void zt_ctx_token_refused(struct zt_ctx *ctx)
+{
+	if (ctx->auth != ZT_AUTH_OK)
+		return;
+	if (!ctx->bearer || !zt_oidc_can_refresh(ctx)) {
+		zt_ctx_auth_invalid(ctx);
+		return;
+	}
+	zt_log(ctx, 1, "OIDC access token refused (expired or revoked): refreshing it; requests wait");
+	ctx->auth = ZT_AUTH_PENDING;
+	ctx->refreshing = true;
+	zt_oidc_token_refused(ctx);
+	if (!zt_oidc_refreshing(ctx))
+		zt_timer_start(ctx->loop, &ctx->refresh_timer, 0);
 }
 
 void zt_ctx_forget_api_session(struct zt_ctx *ctx)
@@ -545,9 +583,11 @@ static void refresh_timer_cb(void *arg)
 	struct zt_ctx *ctx = arg;
 	char path[512];
 
-	if (ctx->auth != ZT_AUTH_OK || ctx->refresh_req)
+	if ((ctx->auth != ZT_AUTH_OK && !ctx->refreshing) || ctx->refresh_req)
 		return;
 	if (ctx->bearer) {
+		if (zt_oidc_refreshing(ctx)) /* one in flight already (zt_ctx_check_session) */
+			return;
 		if (!zt_oidc_refresh(ctx)) {
 			zt_oidc_forget(ctx);
 			zt_ctx_auth_invalid(ctx);

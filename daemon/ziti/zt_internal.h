@@ -169,6 +169,8 @@ void zt_ctrls_ok(struct zt_ctrls *l, size_t idx);
 void zt_ctrls_free(struct zt_ctrls *l);
 /* the context's side: a request to member @idx ended with @r; GET /controllers (HA only) */
 void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_resp *r);
+/* member idx answered but cannot do what (a refresh without a raft leader): the next one is current */
+void zt_ctx_ctrl_unable(struct zt_ctx *ctx, size_t idx, const char *what);
 void zt_ctx_learn_ctrls(struct zt_ctx *ctx);
 /*
  * A set of controller URLs, in order: the Edge API URLs of a /controllers reply (each member's
@@ -438,6 +440,7 @@ struct zt_ctx {
 	bool bearer;             /* api_token is an OIDC access token */
 	struct zt_oidc *oidc;    /* zt_oidc.c */
 	uint64_t token_refreshes; /* OIDC access tokens refreshed */
+	bool refreshing;         /* OIDC: requests wait (auth PENDING) for a refresh, not a login */
 	uint64_t api_requests;   /* controller requests completed (with a response or not) */
 	struct zt_identity *id;
 	struct zt_opts o;
@@ -534,8 +537,14 @@ void zt_log(struct zt_ctx *ctx, int level, const char *fmt, ...) __attribute__((
 /* Ensure an authenticated API session, then call cb (immediately if already OK). */
 void zt_ctx_need_auth(struct zt_ctx *ctx, void (*cb)(void *, int, const char *), void *arg);
 void zt_ctx_cancel_auth_wait(struct zt_ctx *ctx, void *arg);
-/* An API returned 401: forget the session (will re-authenticate) */
+/* forget the session (will re-authenticate) */
 void zt_ctx_auth_invalid(struct zt_ctx *ctx);
+/*
+ * A request was answered 401: OIDC with a refresh token in hand refreshes the access token
+ * first (requests wait for it: it may have expired while refreshes went unanswered, or been
+ * revoked); otherwise as zt_ctx_auth_invalid.
+ */
+void zt_ctx_token_refused(struct zt_ctx *ctx);
 void zt_ctx_services_changed_hint(struct zt_ctx *ctx);
 void zt_ctx_check_session(struct zt_ctx *ctx); /* refresh the API session now */
 /* the authentication request's body (sdkInfo, envInfo, configTypes) */
@@ -550,6 +559,15 @@ void zt_ctx_oidc_result(struct zt_ctx *ctx, const struct zt_http_resp *r, const 
 struct zt_oidc;
 void zt_oidc_start(struct zt_ctx *ctx);   /* the whole flow; result through zt_ctx_oidc_result */
 bool zt_oidc_refresh(struct zt_ctx *ctx); /* false: no refresh token (start again) */
+bool zt_oidc_can_refresh(const struct zt_ctx *ctx); /* a refresh token in hand */
+bool zt_oidc_refreshing(const struct zt_ctx *ctx);  /* a refresh in flight */
+void zt_oidc_token_refused(struct zt_ctx *ctx);     /* the access token was refused (HTTP 401) */
+/*
+ * A refresh failed with r (NULL: not issued, or no token in the reply): true to send it again
+ * after *delay_ms (the session kept), false to log in again (why: the reason).
+ */
+bool zt_oidc_refresh_again(struct zt_ctx *ctx, const struct zt_http_resp *r, unsigned *delay_ms, char *why,
+			   size_t len);
 void zt_oidc_forget(struct zt_ctx *ctx);  /* drop the tokens (the access token was refused) */
 void zt_oidc_free(struct zt_ctx *ctx);
 void zt_ctx_ready(struct zt_ctx *ctx, int err, const char *msg); /* on_ready, once */

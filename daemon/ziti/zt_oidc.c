@@ -12,6 +12,19 @@
  *      refresh_token, expires_in
  *   5. before expiry: POST <token> grant_type=refresh_token -> a new access token
  *
+ * What a refresh needs from an HA cluster (ziti v1.6.5): it revokes the refresh token's id, a
+ * raft write, so a member without a raft leader refuses it (HTTP 400 "server_error": the OIDC
+ * library answers every failure 400); a refresh token that is invalid or expired is refused
+ * "invalid_grant". A login is no write (its auth request lives in the member's memory, one
+ * member must serve all of its steps), and every member checks an access token on its own
+ * (signature, revocations read locally). So a refresh that fails for want of a leader or of
+ * an answer keeps the session (zt_oidc_refresh_again): it is sent again with backoff, at the
+ * next member; while the access token is valid it stays in use, and shortly before it expires
+ * a member that answered without a leader is asked for a login instead. Unanswered refreshes
+ * go on past the expiry (requests wait, zt_ctx_token_refused) while the refresh token may
+ * still be good: the first answered refresh continues the session, its API session and the
+ * routers' channels unchanged.
+ *
  * The endpoints the discovery document names are used by their path on the ztAPI host (the
  * same connections, resolver and TLS settings as every other controller request). Nothing is
  * followed automatically: each redirect is checked for what it must carry. MFA (TOTP) is not
@@ -39,6 +52,10 @@ struct zt_oidc {
 	char *authorize_path, *token_path; /* from the discovery document */
 	char *refresh_token;
 	char verifier[64], challenge[64], state[64];
+	uint64_t lifetime_ms; /* of the latest access token */
+	unsigned fails;       /* refreshes failed in a row */
+	size_t ctrl;          /* the member the refresh in flight went to */
+	bool refused;         /* the access token was refused (401): no waiting for its expiry */
 };
 
 static const char *step_name(enum oidc_step s)
@@ -128,6 +145,9 @@ static void token_cb(void *arg, const struct zt_http_resp *r)
 		oidc_fail(o, NULL, "no access_token in the token response");
 		return;
 	}
+	o->lifetime_ms = (uint64_t)(exp > 0 ? exp : 60) * 1000;
+	o->fails = 0;
+	o->refused = false;
 	if (rt) {
 		char *n = strdup(rt);
 
@@ -364,9 +384,74 @@ bool zt_oidc_refresh(struct zt_ctx *ctx)
 	struct zt_http_opts ho = { .method = "POST", .path = o->token_path, .body = body, .authorization = OIDC_BASIC,
 				   .content_type = "application/x-www-form-urlencoded" };
 
+	o->ctrl = ctx->ctrls.cur;
 	issue(o, O_REFRESH, &ho, token_cb);
 	OPENSSL_cleanse(body, strlen(body));
 	free(body);
+	return true;
+}
+
+bool zt_oidc_can_refresh(const struct zt_ctx *ctx)
+{
+	return ctx->oidc && ctx->oidc->refresh_token && ctx->oidc->token_path;
+}
+
+void zt_oidc_token_refused(struct zt_ctx *ctx)
+{
+	if (ctx->oidc)
+		ctx->oidc->refused = true;
+}
+
+bool zt_oidc_refreshing(const struct zt_ctx *ctx)
+{
+	return ctx->oidc && ctx->oidc->step == O_REFRESH;
+}
+
+/*
+ * What a failed refresh says of the refresh token. r NULL: not issued, or a reply without an
+ * access token.
+ */
+enum verdict { V_REFUSED, V_UNABLE, V_NO_ANSWER };
+
+static enum verdict refresh_verdict(const struct zt_http_resp *r)
+{
+	if (!r)
+		return V_UNABLE;
+	if (r->status == 0 || r->status >= 500 || r->status == 408 || r->status == 429)
+		return V_NO_ANSWER;
+	if (r->status == 400) {
+		struct json_object *root = json_tokener_parse(r->body ? r->body : "");
+		const char *e = zt_jstr(root, "error");
+		bool unable = e && (!strcmp(e, "server_error") || !strcmp(e, "temporarily_unavailable"));
+
+		json_object_put(root);
+		if (unable)
+			return V_UNABLE;
+	}
+	return V_REFUSED; /* invalid_grant (invalid, expired, spent), invalid_client, ... */
+}
+
+bool zt_oidc_refresh_again(struct zt_ctx *ctx, const struct zt_http_resp *r, unsigned *delay_ms, char *why,
+			   size_t len)
+{
+	struct zt_oidc *o = ctx->oidc;
+	enum verdict v = refresh_verdict(r);
+	uint64_t now = zt_now_ms(), margin;
+
+	if (!o || !o->refresh_token || v == V_REFUSED) {
+		snprintf(why, len, "the refresh token was refused");
+		return false;
+	}
+	margin = o->lifetime_ms / 5 < 60000 ? o->lifetime_ms / 5 : 60000;
+	if (v == V_UNABLE) {
+		/* answered without a leader (or a token): a login needs none, so near the expiry it is one */
+		if (o->refused || now + margin >= ctx->api_expires_ms) {
+			snprintf(why, len, "the access token %s", o->refused ? "was refused" : "expires shortly");
+			return false;
+		}
+		zt_ctx_ctrl_unable(ctx, o->ctrl, "cannot refresh tokens (no raft leader?)");
+	}
+	*delay_ms = zt_ctx_backoff_ms(ctx, o->fails++);
 	return true;
 }
 

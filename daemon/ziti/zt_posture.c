@@ -221,7 +221,7 @@ static void post_cb(void *arg, const struct zt_http_resp *r)
 	free(p->pending);
 	p->pending = NULL;
 	if (r->status == 401) {
-		zt_ctx_auth_invalid(ctx);
+		zt_ctx_token_refused(ctx);
 		ctx->list_again = true;
 		zt_ctx_need_auth(ctx, NULL, NULL);
 		return;

@@ -244,7 +244,7 @@ static void list_cb(void *arg, const struct zt_http_resp *r)
 
 	ctx->list_req = NULL;
 	if (r->status == 401) {
-		zt_ctx_auth_invalid(ctx);
+		zt_ctx_token_refused(ctx);
 		json_object_put(ctx->list_acc);
 		ctx->list_acc = NULL;
 		ctx->list_again = true; /* after re-authentication */
@@ -311,7 +311,7 @@ static void ident_cb(void *arg, const struct zt_http_resp *r)
 
 	ctx->ident_req = NULL;
 	if (r->status == 401) {
-		zt_ctx_auth_invalid(ctx);
+		zt_ctx_token_refused(ctx);
 		json_object_put(ctx->list_acc);
 		ctx->list_acc = NULL;
 		ctx->list_again = true; /* after re-authentication */
@@ -415,7 +415,7 @@ static void poll_cb(void *arg, const struct zt_http_resp *r)
 	zt_timer_start(ctx->loop, &ctx->poll_timer, ctx->o.svc_poll_ms);
 	if (r->status == 401) {
 		zt_log(ctx, 1, "service poll: API session no longer valid, re-authenticating");
-		zt_ctx_auth_invalid(ctx);
+		zt_ctx_token_refused(ctx);
 		ctx->list_again = true;
 		zt_ctx_need_auth(ctx, NULL, NULL);
 		return;

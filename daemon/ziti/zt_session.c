@@ -68,7 +68,7 @@ static void sess_cb(void *arg, const struct zt_http_resp *r)
 	q->http = NULL;
 	if (r->status == 401 && !q->retried) {
 		q->retried = true;
-		zt_ctx_auth_invalid(ctx);
+		zt_ctx_token_refused(ctx);
 		zt_ctx_need_auth(ctx, sreq_send, q);
 		return;
 	}

@@ -20,7 +20,10 @@ test, read every 50 ms and at each accepted connection):
            stall  accepted, read and never answered (a black hole: the client's request
                   times out) until the mode changes back to pass, then reset
   503    as fail, but every new connection is answered 503 (the controller refusing every
-         request; an OIDC token refresh answered so is a refused refresh)
+         request; sipovld retries an OIDC token refresh answered so, the session kept)
+  refuse as 503, but answered "400 Bad Request" with the OIDC token endpoint's refusal of a
+         refresh token ({"error":"invalid_grant"}): the refresh is refused for good, sipovld
+         logs in from scratch
 
 DIR/proxy.log gets a line per connection: "<ms> <action> [<method> <path>]", and a line
 "<ms> mode <mode>" for each change seen.
@@ -139,7 +142,7 @@ def relay(c):
     threading.Thread(target=pump, args=(u, c), daemon=True).start()
 
 
-def answer_503(c):
+def answer_503(c, refuse=False):
     req = '?'
     try:
         c.settimeout(5)
@@ -151,15 +154,20 @@ def answer_503(c):
                 break
             buf += chunk
         req = ' '.join(buf.split(b'\r\n', 1)[0].decode('latin-1').split(' ')[:2]) or '?'
-        body = (b'{"error":{"code":"SERVICE_UNAVAILABLE","message":"fault proxy: 503",'
-                b'"status":503},"meta":{"apiVersion":"0.0.0"}}')
-        t.sendall(b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n'
-                  b'Content-Length: %d\r\nConnection: close\r\n\r\n%s' % (len(body), body))
+        if refuse:
+            status = b'400 Bad Request'
+            body = b'{"error":"invalid_grant","error_description":"fault proxy: refused"}'
+        else:
+            status = b'503 Service Unavailable'
+            body = (b'{"error":{"code":"SERVICE_UNAVAILABLE","message":"fault proxy: 503",'
+                    b'"status":503},"meta":{"apiVersion":"0.0.0"}}')
+        t.sendall(b'HTTP/1.1 %s\r\nContent-Type: application/json\r\n'
+                  b'Content-Length: %d\r\nConnection: close\r\n\r\n%s' % (status, len(body), body))
         t.close()
     except (OSError, ssl.SSLError) as e:
         req += ' (%s)' % type(e).__name__
         rst(c)
-    log('503 ' + req)
+    log(('refuse ' if refuse else '503 ') + req)
 
 
 def stall(c):
@@ -207,8 +215,8 @@ def main():
             k = turn % 3
             if m == 'fail':
                 turn += 1
-        if m == '503':
-            threading.Thread(target=answer_503, args=(c,), daemon=True).start()
+        if m in ('503', 'refuse'):
+            threading.Thread(target=answer_503, args=(c, m == 'refuse'), daemon=True).start()
         elif m != 'fail':
             relay(c)
         elif k == 0:

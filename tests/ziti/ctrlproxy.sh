@@ -12,7 +12,7 @@
 #                            issuer check accepts: the legacy client API does not mind the
 #                            port, edge-oidc answers 404 to a Host it does not serve);
 #                            its pid appended to PIDS; 1 if it did not start
-#   ctrlproxy_mode DIR MODE  pass | fail | 503 (tests/ziti/ctrlproxy.py)
+#   ctrlproxy_mode DIR MODE  pass | fail | 503 | refuse (tests/ziti/ctrlproxy.py)
 
 ctrlproxy_mode() {
 	echo "$2" > "$1/mode"

@@ -18,8 +18,9 @@
 #      share of loss (20 ms per datagram). (OIDC API sessions cannot be deleted that way: the
 #      controller's api-sessions list does not hold them.)
 #   3. OIDC, a forced login from scratch: sipovld reaches the controller through
-#      tests/ziti/ctrlproxy.py, which answers every request with HTTP 503 for ZT_RA_RELOGIN_MS
-#      (1500 ms) during the stream. The token refresh (every second) refused so, sipovld must
+#      tests/ziti/ctrlproxy.py, which answers every request with HTTP 400 invalid_grant (the
+#      token endpoint's refusal of a refresh token) for ZT_RA_RELOGIN_MS (1500 ms) during the
+#      stream. The token refresh (every second) refused so, sipovld must
 #      drop its tokens and log in again from the start (discovery, authorize, certificate
 #      login, code exchange; those fail too until the window ends); the routers keep the
 #      channels on the old access token meanwhile. The new login is a new API session, whose
@@ -29,7 +30,13 @@
 #      Bounds as in 2: ZT_RA_GAP_REAUTH (1000 ms) of echoes and of loss. (The v1.6.5 controller offers no way
 #      to refuse a live refresh token: edge.oidc.refreshTokenDuration sets the access token's
 #      duration instead, and a refresh token's revocation is not looked at by its refresh
-#      grant; so the proxy refuses it, as a controller answering 5xx would.)
+#      grant; so the proxy refuses it.)
+#   4. OIDC, the controller unable to refresh for a while: the proxy answers every request
+#      with HTTP 503 for ZT_RA_RELOGIN_MS (a controller that cannot answer; a cluster member
+#      without a raft leader answers a refresh 400 server_error, zt-unit's case). sipovld
+#      must keep its session: the refresh is sent again (backoff), no login from scratch, and
+#      the stream goes on as in 1 (nothing lost, no channel dropped, gap under
+#      ZT_RA_GAP_REFRESH).
 
 ra_api_session() { # sipovld log: the API session it authenticated last
 	grep -o 'authenticated: api session [^ ,]*' "$1" 2>/dev/null | tail -1 | awk '{print $4}'
@@ -39,19 +46,22 @@ ra_terms() { # terminators of ra-udp
 	"$ZN" cli "$NET" edge list terminators 'service.name="ra-udp"' -j 2>/dev/null | jq -r '.data | length' 2>/dev/null
 }
 
-# ra_case TAG AUTH REFRESH_S ROUNDS [relogin]: sipovld with ziti_auth AUTH (token refresh
+# ra_case TAG AUTH REFRESH_S ROUNDS [MODE]: sipovld with ziti_auth AUTH (token refresh
 # REFRESH_S, 0: default), a stream of 1 + 3 * ROUNDS seconds (at least 8 s); ROUNDS > 0: its API
 # session deleted at the controller ROUNDS times, 3 s apart, each once the previous
-# re-authentication happened; relogin: through the fault proxy, every request answered 503 for
-# ZT_RA_RELOGIN_MS from 3 s into the stream. Sets ra_gap ra_lost ra_reauth ra_drops
-# ra_refreshes; returns 1 if not measured.
+# re-authentication happened; MODE (refuse, 503): through the fault proxy, every request
+# answered so for ZT_RA_RELOGIN_MS from 3 s into the stream. Sets ra_gap ra_lost ra_reauth
+# ra_drops ra_refreshes; returns 1 if not measured.
 ra_case() {
 	local auth=$2 refresh=$3 rounds=$4 log=$W/ra-$2-$1 sd pid s t secs c id=$W/ra-id.json
 	ra_gap='' ra_lost='' ra_reauth=0 ra_drops='' ra_refreshes=''
-	if [ "${5:-}" = relogin ]; then
+	if [ -n "${5:-}" ]; then
+		# the previous case's proxy holds [::1] at the controller's port
+		[ -z "${RA_PROXY:-}" ] || { kill "$RA_PROXY" 2>/dev/null; wait "$RA_PROXY" 2>/dev/null; RA_PROXY=''; }
 		id=$W/ra-idp.json
 		cp "$W/ra-id.json" "$id"
 		ctrlproxy_start "$log.proxy" "$id" v6 || { diag < "$log.proxy/out"; return 1; }
+		RA_PROXY=${PIDS[-1]}
 	fi
 	{ printf '{ "identities": ["%s"], "control_socket": "%s.sock", "log_level": "debug",\n' "$id" "$log"
 	  printf '  "service_poll_s": 1, "ziti_auth": "%s"' "$auth"
@@ -74,10 +84,10 @@ ra_case() {
 	"$SAN" dial -i "$ID/zt-host.json" -s ra-udp --udp --count $((secs * 50)) --size 160 --pace-ms 20 \
 		--timeout-ms 60000 -v > "$log.dial" 2>&1 &
 	pid=$!
-	if [ "${5:-}" = relogin ]; then
+	if [ -n "${5:-}" ]; then
 		sleep 3
-		ctrlproxy_mode "$log.proxy" 503
-		echo "503 from $(now_ms)" >> "$log.faults"
+		ctrlproxy_mode "$log.proxy" "$5"
+		echo "$5 from $(now_ms)" >> "$log.faults"
 		sleep "$(awk -v m="${ZT_RA_RELOGIN_MS:-1500}" 'BEGIN { printf "%.3f", m / 1000 }')"
 		ctrlproxy_mode "$log.proxy" pass
 		echo "pass from $(now_ms)" >> "$log.faults"
@@ -137,14 +147,14 @@ reauth_tests() {
 	# 3. a forced login from scratch (OIDC): the refresh refused, the login redone
 	if ! python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
 		skip "$d across an OIDC login from scratch" "no IPv6 loopback (::1) for the fault proxy"
-	elif ra_case relogin oidc 1 0 relogin; then
+	elif ra_case relogin oidc 1 0 refuse; then
 		local nlog refused pushed
 		nlog=$(grep -c 'authenticated: api session .*(OIDC)' "$W/ra-oidc-relogin.log")
-		refused=$(grep -c 'OIDC token refresh: HTTP 503.*authenticating again' "$W/ra-oidc-relogin.log")
+		refused=$(grep -c 'OIDC token refresh: HTTP 400.*authenticating again' "$W/ra-oidc-relogin.log")
 		pushed=$(grep -c 'router refused the refreshed token' "$W/ra-oidc-relogin.log")
 		if [ "$refused" -ge 1 ] && [ "$nlog" -ge 2 ] && [ "$pushed" = 0 ] && [ "$ra_gap" -le "$greauth" ] &&
 			[ $((ra_lost * 20)) -le "$greauth" ]; then
-			ok "$d across an OIDC login from scratch (token refresh refused with HTTP 503, every request refused for ${ZT_RA_RELOGIN_MS:-1500} ms): $((nlog - 1)) new login(s), $ra_lost lost, longest gap $ra_gap ms, $ra_drops router channel events (bound $greauth ms)"
+			ok "$d across an OIDC login from scratch (token refresh refused with HTTP 400 invalid_grant, every request refused for ${ZT_RA_RELOGIN_MS:-1500} ms): $((nlog - 1)) new login(s), $ra_lost lost, longest gap $ra_gap ms, $ra_drops router channel events (bound $greauth ms)"
 		else
 			notok "$d across an OIDC login from scratch: $refused refused refresh(es) (>= 1), $((nlog - 1)) new login(s) (>= 1), $pushed new-session token(s) refused by a router on an old channel (0), $ra_lost lost, longest gap $ra_gap ms (bound $greauth ms)"
 			grep -E 'WARN|ERR|router|refresh|authenticat' "$W/ra-oidc-relogin.log" | grep -v DEBUG | tail -8 | diag
@@ -152,6 +162,23 @@ reauth_tests() {
 		fi
 	else
 		notok "$d across an OIDC login from scratch: not measured"; tail -6 "$W/ra-oidc-relogin.dial" "$W/ra-oidc-relogin.faults" 2>/dev/null | diag
+	fi
+	# 4. the controller unable to refresh for a while (HTTP 503): the session kept, no login
+	if ! python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+		skip "$d across OIDC refreshes answered 503" "no IPv6 loopback (::1) for the fault proxy"
+	elif ra_case keep oidc 1 0 503; then
+		local nlog kept
+		nlog=$(grep -c 'authenticated: api session .*(OIDC)' "$W/ra-oidc-keep.log")
+		kept=$(grep -c 'OIDC token refresh: HTTP 503.*the session is kept' "$W/ra-oidc-keep.log")
+		if [ "$kept" -ge 1 ] && [ "$nlog" = 1 ] && [ "${ra_refreshes:-0}" -ge "$nref" ] && [ "$ra_lost" = 0 ] &&
+			[ "$ra_drops" = 0 ] && [ "$ra_gap" -le "$gref" ]; then
+			ok "$d across OIDC refreshes answered 503 for ${ZT_RA_RELOGIN_MS:-1500} ms: $kept refused, sent again, the session kept (no new login), $ra_refreshes refreshes, $ra_lost lost, longest gap $ra_gap ms, no router channel dropped"
+		else
+			notok "$d across OIDC refreshes answered 503: $kept refresh(es) answered 503 and sent again (>= 1), $((nlog - 1)) new login(s) (0), $ra_refreshes refreshes (>= $nref), $ra_lost lost (0), gap $ra_gap ms (<= $gref), $ra_drops channel events (0)"
+			grep -E 'WARN|ERR|router|refresh|authenticat' "$W/ra-oidc-keep.log" | grep -v DEBUG | tail -8 | diag
+		fi
+	else
+		notok "$d across OIDC refreshes answered 503: not measured"; tail -6 "$W/ra-oidc-keep.dial" "$W/ra-oidc-keep.faults" 2>/dev/null | diag
 	fi
 	a=legacy b=$greauth
 	if ra_case reauth "$a" 0 "$rounds"; then

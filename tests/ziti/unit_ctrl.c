@@ -25,7 +25,8 @@ struct zt_http { /* the fake request */
 	struct zt_ctx *ctx;
 	zt_http_cb cb;
 	void *arg;
-	char path[256];
+	char path[1024];
+	char body[1024]; /* the request's body (the OIDC token grants) */
 	enum fault f;
 	struct zt_timer t;
 	size_t ctrl; /* the member it went to, reported as zt_curl.c does */
@@ -78,6 +79,8 @@ static void fake_answer(void *arg)
 		r.err = "controller: TLS I/O error: Connection reset by peer";
 	} else if (h->f == F_TIMEOUT) {
 		r.err = "controller request timed out";
+	} else if (fk.oidc && unit_oidc_answer(h->ctx, h->ctrl, h->path, h->body, &r, body, sizeof(body))) {
+		/* unit_oidc.c: the edge-oidc API, and 401 for an expired access token */
 	} else if (strstr(h->path, "/version")) {
 		r.status = 200;
 		snprintf(body, sizeof(body), "{\"data\":{\"version\":\"fake\",%s\"apiVersions\":"
@@ -217,6 +220,7 @@ struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, c
 	h->arg = arg;
 	h->f = f;
 	snprintf(h->path, sizeof(h->path), "%s", path);
+	snprintf(h->body, sizeof(h->body), "%s", body ? body : "");
 	zt_timer_init(&h->t, fake_answer, h);
 	zt_timer_start(ctx->loop, &h->t, f == F_TIMEOUT ? ctx->o.http_timeout_ms : 1);
 	h->next = fk.reqs;
@@ -846,6 +850,7 @@ static void test_failover_legacy(void)
 }
 
 void test_posture_again(void); /* unit_posture_ctrl.c */
+void test_oidc_refresh_faults(void); /* unit_oidc.c */
 void test_controller_faults(void);
 void test_controller_faults(void)
 {
@@ -879,4 +884,5 @@ void test_controller_faults(void)
 	test_renew_case(false, false);
 	test_renew_case(false, true);
 	test_redial_unanswered();
+	test_oidc_refresh_faults();
 }

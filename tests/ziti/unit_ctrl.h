@@ -45,6 +45,20 @@ struct fake_ctrl {
 	/* POST /sessions: the next sess_409 are refused 409 INVALID_POSTURE; sessions created */
 	int sess_409;
 	unsigned n_sess;
+	/*
+	 * OIDC (unit_oidc.c): the edge-oidc API's login and token grants. leader: the member
+	 * (host) that can refresh ("" none: every refresh answers 400 server_error, as v1.6.5
+	 * does without a raft leader); NULL: every member can. refresh_invalid: the next refresh
+	 * is refused as invalid_grant. Requests past the access token's expiry, and the next
+	 * poll_401 polls, are answered 401.
+	 */
+	bool oidc;
+	const char *leader;
+	int refresh_invalid, poll_401;
+	unsigned n_login, n_refresh_grant, n_refresh_ok, n_401;
+	uint64_t login_ms[8];       /* when each login's token was issued */
+	uint64_t token_until_ms;    /* the latest access token's expiry */
+	char refresh_host[16][32];  /* the member of each refresh grant (the first 16) */
 };
 extern struct fake_ctrl fk;
 
@@ -73,5 +87,8 @@ void ctx_up(void);
 void ctx_down(void);
 
 void test_save_members(void); /* unit_apis.c */
+/* unit_oidc.c: the fake controller's edge-oidc API; true when it answered @path */
+bool unit_oidc_answer(struct zt_ctx *ctx, size_t ctrl, const char *path, const char *body, struct zt_http_resp *r,
+		      char *out, size_t len);
 
 #endif

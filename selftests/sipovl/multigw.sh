@@ -326,6 +326,7 @@ done
 [ "$on_b2" -gt 0 ] || diag "balance: no call's RTP was carried by B2 (terminator choice): the B2 point was not tested"
 
 # ===== phase 2: failover, B1 dies (links down, then SIGKILL), the VIP moves to B2
+cp "$TMP/b.log" "$TMP/b-phase1.log"
 start_gw b "$GWB"
 if waitfor 120 eval 'svc_is b site-b host && svc_is b site-b-lb host' && wait_terms site-b "gw-b2:default:0 gw-b:required:0"; then
 	ok "failover: B1's sipovld restarted, site-b terminators $(terms site-b) (t=$(el)s)"

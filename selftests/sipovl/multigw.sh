@@ -18,7 +18,9 @@
 #   site-b     10.2.0.2: "failover": host.v1 precedence default, overridden for gw-b (B1) by an
 #              identity service config with precedence required; transparent sources (the
 #              caller's real address, replies routed through the VIP)
-# dialOptions.identity is dropped from site-b's intercept (it named gw-b alone).
+# Neither binds with an instance identity (no bindUsingEdgeIdentity) and site-b's intercept names
+# none (dialOptions.identity named gw-b): a dial naming an instance only reaches terminators of
+# that instance, a dial naming none only those without one.
 #
 # Phase 1 (balance): NCALLS long SIP calls with RTP (SIPp, RTP echoed by phone B) to 10.2.0.3;
 #   KILL_AT s after all are up, B1's sipovld gets SIGKILL (the machine stays up: the kernel closes
@@ -101,6 +103,7 @@ prov() {
 	ict=$(byname config-types intercept.v1) && hct=$(byname config-types host.v1) || return 1
 	icfg=$(byname configs site-b-intercept) && hcfg=$(byname configs site-b-host) && gwb=$(byname identities gw-b) || return 1
 	[ -n "$ict" ] && [ -n "$hct" ] && [ -n "$icfg" ] && [ -n "$hcfg" ] && [ -n "$gwb" ] || return 1
+	IDB1=$gwb
 	local ports='{"low":5060,"high":5061},{"low":7222,"high":7422}'
 	# site-b: 10.2.0.2 only (10.2.0.3 is site-b-lb's), no dialOptions.identity (it named gw-b alone)
 	mgmt PUT "/configs/$icfg" "{\"name\":\"site-b-intercept\",\"data\":{\"protocols\":[\"tcp\",\"udp\"],
@@ -110,9 +113,9 @@ prov() {
 		\"allowedAddresses\":[\"10.2.0.2/32\"],\"forwardPort\":true,\"allowedPortRanges\":[$ports],
 		\"allowedSourceAddresses\":[\"10.1.0.0/24\"]"
 	mgmt PUT "/configs/$hcfg" "{\"name\":\"site-b-host\",\"data\":{$hdata,
-		\"listenOptions\":{\"bindUsingEdgeIdentity\":true,\"precedence\":\"default\"}}}" >/dev/null || return 1
+		\"listenOptions\":{\"precedence\":\"default\"}}}" >/dev/null || return 1
 	hreq=$(mgmt POST /configs "{\"name\":\"site-b-host-b1\",\"configTypeId\":\"$hct\",\"data\":{$hdata,
-		\"listenOptions\":{\"bindUsingEdgeIdentity\":true,\"precedence\":\"required\"}}}" | jq -r '.data.id // empty')
+		\"listenOptions\":{\"precedence\":\"required\"}}}" | jq -r '.data.id // empty')
 	svc=$(byname services site-b)
 	[ -n "$hreq" ] && [ -n "$svc" ] || return 1
 	mgmt POST "/identities/$gwb/service-configs" "[{\"serviceId\":\"$svc\",\"configId\":\"$hreq\"}]" >/dev/null || return 1
@@ -122,7 +125,7 @@ prov() {
 		jq -r '.data.id // empty')
 	hcfg=$(mgmt POST /configs "{\"name\":\"site-b-lb-host\",\"configTypeId\":\"$hct\",\"data\":{\"forwardProtocol\":true,
 		\"allowedProtocols\":[\"udp\"],\"forwardAddress\":true,\"allowedAddresses\":[\"10.2.0.3/32\"],\"forwardPort\":true,
-		\"allowedPortRanges\":[$ports],\"listenOptions\":{\"bindUsingEdgeIdentity\":true,\"cost\":10,\"precedence\":\"default\"}}}" |
+		\"allowedPortRanges\":[$ports],\"listenOptions\":{\"cost\":10,\"precedence\":\"default\"}}}" |
 		jq -r '.data.id // empty')
 	[ -n "$icfg" ] && [ -n "$hcfg" ] || return 1
 	lbsvc=$(mgmt POST /services "{\"name\":\"site-b-lb\",\"configs\":[\"$icfg\",\"$hcfg\"],\"encryptionRequired\":true}" |
@@ -137,6 +140,7 @@ prov() {
 		id=$(mgmt POST /identities "{\"name\":\"gw-${x}2\",\"type\":\"Default\",\"isAdmin\":false,
 			\"roleAttributes\":[\"gw-$x\"],\"enrollment\":{\"ott\":true}}" | jq -r '.data.id // empty')
 		[ -n "$id" ] || return 1
+		[ $x = a ] || IDB2=$id
 		jwt=$(mgmt GET "/identities/$id" | jq -r '.data.enrollment.ott.jwt // empty')
 		[ -n "$jwt" ] || return 1
 		printf '%s' "$jwt" >"$TMP/gw-${x}2.jwt"
@@ -170,9 +174,10 @@ else
 	bail_out "gateways not ready"
 fi
 # terminators: what the overlay balances and fails over on
-terms() { # terms SERVICE: "identity:precedence:cost" of its terminators, sorted
-	mgmt GET "/terminators?filter=service%3D%22$(byname services "$1")%22" |
-		jq -r '[.data[] | "\(.identity):\(.precedence):\(.cost)"] | sort | join(" ")'
+terms() { # terms SERVICE: "host:precedence:cost" of its terminators (host: gw-b for B1, gw-b2), sorted
+	mgmt GET "/terminators?filter=service%3D%22$(byname services "$1")%22" | jq -r --arg b1 "$IDB1" --arg b2 "$IDB2" \
+		'[.data[] | "\(if .hostId == $b1 then "gw-b" elif .hostId == $b2 then "gw-b2" else .hostId end):\(.precedence):\(.cost)"] |
+		sort | join(" ")'
 }
 wait_terms() { # wait_terms SERVICE EXPECTED
 	local i
@@ -184,7 +189,7 @@ wait_terms() { # wait_terms SERVICE EXPECTED
 }
 for x in "site-b-lb:gw-b2:default:10 gw-b:default:10" "site-b:gw-b2:default:0 gw-b:required:0"; do
 	if wait_terms "${x%%:*}" "${x#*:}"; then
-		ok "${x%%:*}: terminators ${x#*:} (identity:precedence:cost)"
+		ok "${x%%:*}: terminators ${x#*:} (host:precedence:cost)"
 	else
 		not_ok "${x%%:*}: terminators ${x#*:}" "got: $(terms "${x%%:*}")"
 	fi
@@ -218,8 +223,8 @@ long_calls() {
 		sed -e "s#/usr/share/sip-tester/g711a.pcap#$TMP/long-$1-$i.rtp#" \
 			-e "s#<pause milliseconds=\"8000\"/>#<pause milliseconds=\"$((CALL_S * 1000 + 500))\"/>#" \
 			"$TMP/uac_pcap.xml" >"$TMP/uac-$1-$i.xml"
-		(cd "$TMP" && ip netns exec "$PA" timeout $((CALL_S + 150)) sipp -sf "$TMP/uac-$1-$i.xml" "$2:5060" -i 10.1.0.2 \
-			-p $((5070 + i)) -t u1 -m 1 -mp "$mp" -nostdin -timeout $((CALL_S + 140))s -trace_err \
+		(cd "$TMP" && ip netns exec "$PA" timeout $((CALL_S + 90)) sipp -sf "$TMP/uac-$1-$i.xml" "$2:5060" -i 10.1.0.2 \
+			-p $((5070 + i)) -t u1 -m 1 -mp "$mp" -nostdin -timeout $((CALL_S + 80))s -trace_err \
 			-error_file "$TMP/uac-$1-$i.err" >"$TMP/uac-$1-$i.out" 2>&1) &
 		LC_PIDS+=($!)
 		on_exit kill $!

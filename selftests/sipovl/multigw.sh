@@ -31,8 +31,11 @@
 # Phase 2 (failover): B1's sipovld restarted; NCALLS long calls to 10.2.0.2 (all carried by B1,
 #   precedence required); B1 "dies": its links go down, then SIGKILL (nothing reaches the
 #   router: its terminator stays); the VIP 10.2.0.1 moves to B2, whose sipovld updates its
-#   terminator to required at once. New calls must succeed within NEW_MAX s; B1's calls in
-#   progress are reported.
+#   terminator to required at once. New calls must succeed within NEW_MAX2 s; B1's calls in
+#   progress are reported. NEW_MAX2 is not NEW_MAX: ziti v1.6's router holds new circuits'
+#   routes back while its connection to the silently dead B1 is wedged (run 2: routes handled
+#   13 s late, B1's terminator removed 34 s after the death, when the router's TCP, tcp_retries2
+#   6 below, gave the connection up), whatever the terminators say.
 # Phase 3 (intercept side): A1 dies the same way, 10.1.0.1 moves to A2; a new call from phone A
 #   must succeed within NEW_MAX s through A2.
 # Knobs: SIPOVL_MGW_CALL_S (120: the calls must outlast a slow set-up, 180 s at guest load 6), SIPOVL_MGW_KILL_AT (10), SIPOVL_MGW_NCALLS (4)
@@ -42,6 +45,7 @@ CALL_S=${SIPOVL_MGW_CALL_S:-120}
 KILL_AT=${SIPOVL_MGW_KILL_AT:-10}
 NCALLS=${SIPOVL_MGW_NCALLS:-4}
 NEW_MAX=30
+NEW_MAX2=60
 GAP_MAX_MS=5000
 require_cmd tcpdump python3
 
@@ -387,10 +391,10 @@ else
 	not_ok "failover: B2 hosts site-b at precedence required within 10 s of taking 10.2.0.1" \
 		"$(st b2 | jq -c '[.primary_address, [.services[] | select(.name == "site-b") | .host]]' 2>&1 | cut -c1-300)"
 fi
-if new_calls 2 10.2.0.2 "$NEW_MAX"; then
+if new_calls 2 10.2.0.2 "$NEW_MAX2"; then
 	ok "failover: a new call succeeded ${NEW_FIRST} s after B1 died (attempts: $NEW_LOG)"
 else
-	not_ok "failover: a new call succeeded within $NEW_MAX s of B1's death" "attempts: $NEW_LOG" \
+	not_ok "failover: a new call succeeded within $NEW_MAX2 s of B1's death" "attempts: $NEW_LOG" \
 		"$(grep -ao "Aborting call on [^']*'[^']*'" "$TMP"/new-2-*.err 2>/dev/null | sort | uniq -c | tr '\n' '|')"
 fi
 diag "failover: terminators of site-b after the death: $(terms site-b)"

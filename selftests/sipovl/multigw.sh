@@ -33,9 +33,9 @@
 #   router: its terminator stays); the VIP 10.2.0.1 moves to B2, whose sipovld updates its
 #   terminator to required at once. New calls must succeed within NEW_MAX2 s; B1's calls in
 #   progress are reported. NEW_MAX2 is not NEW_MAX: ziti v1.6's router holds new circuits'
-#   routes back while its connection to the silently dead B1 is wedged (run 2: routes handled
-#   13 s late, B1's terminator removed 34 s after the death, when the router's TCP, tcp_retries2
-#   6 below, gave the connection up), whatever the terminators say.
+#   routes back while its connection to the silently dead B1 is wedged (run 4 of testing.md:
+#   routes handled 13 s late, B1's terminator removed 34 s after the death, when the
+#   router's TCP, tcp_retries2 6 below, gave the connection up), whatever the terminators say.
 # Phase 3 (intercept side): A1 dies the same way, 10.1.0.1 moves to A2; a new call from phone A
 #   must succeed within NEW_MAX s through A2.
 # Knobs: SIPOVL_MGW_CALL_S (120: the calls must outlast a slow set-up, 180 s at guest load 6), SIPOVL_MGW_KILL_AT (10), SIPOVL_MGW_NCALLS (4)

@@ -288,6 +288,13 @@ struct daemon_cfg {
 	bool has_metrics;               /* metrics_listen given: the OpenMetrics endpoint (metrics.c) */
 	struct sockaddr_storage metrics_addr;
 	unsigned rtp_oneway_ms;         /* one-way audio: a direction silent this long (rtp_oneway_s) */
+	/*
+	 * primary_address: while this address is on one of the gateway's interfaces (the site's
+	 * VRRP address), the services it hosts with the callers' source addresses bind with
+	 * precedence required, otherwise default (services.c, primary.c)
+	 */
+	bool has_primary;
+	struct sipovl_prefix primary;   /* the address (len 32 or 128) */
 	bool has_pool_server, has_endpoint; /* "ip_pool", "endpoint" given (not acted upon yet) */
 	struct cfg_pool_server pool_server;
 	struct cfg_endpoint endpoint;

@@ -248,6 +248,18 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				cfg_fail(err, errlen, "source_identity: expected \"router\" or \"caller\"");
 				goto out;
 			}
+		} else if (!strcmp(key, "primary_address")) {
+			struct sipovl_prefix pa;
+
+			if (json_object_is_type(v, json_type_null)) {
+				d->has_primary = false;
+			} else if (cfg_parse_ip(cfg_str(v), &pa)) {
+				cfg_fail(err, errlen, "primary_address: expected an IPv4 or IPv6 address (the site's VRRP address), or null");
+				goto out;
+			} else {
+				d->primary = pa;
+				d->has_primary = true;
+			}
 		} else if (!strcmp(key, "metrics_listen")) {
 			const char *s = cfg_str(v);
 			struct sockaddr_storage ma;

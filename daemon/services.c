@@ -96,7 +96,7 @@ void listener_start(struct svc *s)
 	struct zt_listen_opts o = {
 		.terminator_identity = s->term_id[0] ? s->term_id : NULL,
 		.cost = s->host.cost,
-		.precedence = s->host.precedence,
+		.precedence = host_precedence(s), /* primary.c: primary_address */
 		.datagram = true, /* one socket read = one message, also for TCP (reads are <= 32 KiB) */
 		.max_connections = s->host.max_connections, /* terminators on that many routers */
 	};

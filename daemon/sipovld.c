@@ -280,6 +280,7 @@ int reload(const char *why)
 	logm(L_NOTICE, "reloaded: log level %d -> %d, UDP idle %u -> %u s, memory limit %llu -> %llu bytes, service poll %u s, %zu identities",
 	     old_level, D.cfg.log_level, old_idle / 1000, D.cfg.udp_idle_ms / 1000, (unsigned long long)old_mem,
 	     (unsigned long long)D.cfg.memory_limit, D.cfg.svc_poll_ms / 1000, D.cfg.n_identities);
+	primary_apply(); /* primary_address added, changed or removed */
 	idents_sync(name_changed);
 	if (dns_changed) { /* addresses given so far go: clients ask again after the TTL */
 		dns_start();
@@ -532,6 +533,8 @@ int main(int argc, char **argv)
 	zt_io_set(D.loop, &sig_io, EPOLLIN);
 	if (!D.cfg.n_identities)
 		logm(L_WARN, "no identity configured: nothing to do until one is (SIGHUP)");
+	if (primary_apply())
+		logm(L_WARN, "primary_address: not followed; services hosted with host.v1's precedence");
 	idents_sync(false);
 	endpoint_run();
 	kernel_schedule_apply();

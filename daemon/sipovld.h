@@ -163,6 +163,13 @@ void svc_free(struct svc *s);
 /* (re)bind a hosted service (its terminator identity may have changed) */
 void listener_start(struct svc *s);
 
+/* primary.c: primary_address, the hosting precedence following the site's VRRP address */
+int primary_apply(void);       /* at start and after a reload: watch D.cfg's address (or stop) */
+void primary_stop(void);
+bool primary_held(void);
+uint8_t host_precedence(const struct svc *s); /* ZT_PREC_* a hosted service binds with now */
+struct json_object *primary_json(void); /* status "primary_address" (NULL when off) */
+
 /* pool_server.c: the ip-pool server (ip_pool in sipovld.conf) */
 int pool_server_start(void);   /* at start: the pool and its lease file; -1 (logged): do not start */
 void pool_server_stop(void);

@@ -96,6 +96,8 @@ struct json_object *status_json(void)
 		JADD(o, "ip_pool", pool_server_json()); /* pool_server.c */
 	if (D.cfg.has_endpoint)
 		JADD(o, "endpoint", endpoint_json()); /* endpoint.c */
+	if (D.cfg.has_primary)
+		JADD(o, "primary_address", primary_json()); /* primary.c */
 	for (struct ident *id = D.idents; id; id = id->next) {
 		struct json_object *j = json_object_new_object();
 
@@ -172,6 +174,13 @@ struct json_object *status_json(void)
 				JADD(hj, "listening", JB(s->lsn_up));
 				if (s->term_id[0])
 					JADD(hj, "terminator_identity", JS(s->term_id));
+				if (s->has_host) {
+					uint8_t p = host_precedence(s);
+
+					JADD(hj, "precedence", JS(p == ZT_PREC_REQUIRED ? "required" :
+								 p == ZT_PREC_FAILED ? "failed" : "default"));
+					JADD(hj, "cost", JI(s->host.cost));
+				}
 				if (s->has_host && s->host.n_allowed_srcs)
 					JADD(hj, "allowed_sources", jprefixes(s->host.allowed_srcs, s->host.n_allowed_srcs));
 				if (s->host_err[0])

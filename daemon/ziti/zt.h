@@ -263,6 +263,9 @@ void zt_conn_set_lossy(struct zt_conn *c, bool lossy);
 
 /* ---------- hosting ---------- */
 
+/* Precedence header values (edge.PrecedenceDefault/Required/Failed) */
+enum { ZT_PREC_DEFAULT = 0, ZT_PREC_REQUIRED = 1, ZT_PREC_FAILED = 2 };
+
 struct zt_listen_opts {
 	const char *terminator_identity; /* TerminatorIdentity header (addressable terminators) */
 	const char *terminator_secret;
@@ -287,6 +290,12 @@ struct zt_listener_cbs {
 struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const struct zt_listen_opts *o,
 			      const struct zt_listener_cbs *cbs, void *user);
 void zt_listener_close(struct zt_listener *l); /* Unbind + free */
+/*
+ * Change the precedence of every terminator of l's group (ZT_PREC_*): an UpdateBind to the
+ * router of each established one (ziti's terminator update: the controller then prefers or
+ * passes over it at once), and later Binds carry it. 0, or -EINVAL for a bad value.
+ */
+int zt_listener_set_precedence(struct zt_listener *l, uint8_t precedence);
 void *zt_listener_user(struct zt_listener *l);
 
 const char *zt_dial_req_caller(const struct zt_dial_req *r);

@@ -172,6 +172,8 @@ static void lsn_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
 		return;
 	}
 	l->state = ZT_L_BINDING;
+	l->term_up = false;
+	l->sent_prec = l->o.precedence;
 	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_BIND, zt_chan_next_seq(ch)) ||
 	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, l->id) || zt_msgb_hdr_u8(&mb, ZT_H_ROUTER_PROVIDED_CONN_ID, 1) ||
 	    zt_msgb_hdr_u8(&mb, ZT_H_SUPPORTS_BIND_SUCCESS, 1) ||
@@ -298,6 +300,49 @@ void zt_listener_auth_changed(struct zt_ctx *ctx)
 	}
 }
 
+/*
+ * UpdateBind: the router has the controller update this binding's terminator (precedence;
+ * the header goes also for "default", which a Bind leaves out).
+ */
+static void lsn_update_bind(struct zt_listener *l)
+{
+	struct zt_msgb mb;
+	size_t tl;
+	uint8_t *b;
+
+	if (!l->term_up || !l->ch || l->ch->state != ZT_CH_UP || !l->session)
+		return;
+	tl = strlen(l->session->token);
+	if (zt_msgb_begin(&mb, &l->ch->out, ZT_CT_UPDATE_BIND, zt_chan_next_seq(l->ch)) ||
+	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, l->id) || zt_msgb_hdr_u8(&mb, ZT_H_PRECEDENCE, l->o.precedence))
+		return;
+	b = zt_msgb_body(&mb, (uint32_t)tl);
+	if (!b)
+		return;
+	memcpy(b, l->session->token, tl);
+	zt_chan_flush(l->ch);
+	l->sent_prec = l->o.precedence;
+	zt_log(l->ctx, 2, "host %s: terminator on %s: precedence %s", l->service, l->ch->name,
+	       l->o.precedence == ZT_PREC_REQUIRED ? "required" : l->o.precedence == ZT_PREC_FAILED ? "failed" :
+											"default");
+}
+
+int zt_listener_set_precedence(struct zt_listener *l, uint8_t precedence)
+{
+	struct zt_listener *p = group_primary(l);
+
+	if (precedence > ZT_PREC_FAILED)
+		return -EINVAL;
+	for (unsigned i = 0; i <= p->nsibs; i++) {
+		struct zt_listener *m = i ? p->sibs[i - 1] : p;
+
+		m->o.precedence = precedence;
+		if (m->sent_prec != precedence)
+			lsn_update_bind(m);
+	}
+	return 0;
+}
+
 void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct zt_msg *m)
 {
 	char why[512];
@@ -313,8 +358,11 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 		if (l->state == ZT_L_BOUND || l->state == ZT_L_BINDING) {
 			l->state = ZT_L_BOUND;
 			l->established = true;
+			l->term_up = true;
 			l->failures = 0;
 			lsn_status(l, 0, "terminator established");
+			if (l->sent_prec != l->o.precedence) /* changed while binding */
+				lsn_update_bind(l);
 		}
 		return;
 	case ZT_CT_STATE_CLOSED:

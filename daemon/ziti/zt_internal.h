@@ -655,6 +655,8 @@ struct zt_listener {
 	struct zt_chan *ch;
 	uint32_t id;
 	bool encrypted, established;
+	bool term_up;                  /* BindSuccess for the current binding */
+	uint8_t sent_prec;             /* the precedence the router has (Bind or UpdateBind) */
 	unsigned failures;
 	struct zt_timer timer;
 	uint8_t pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];

@@ -97,8 +97,7 @@ enum {
 	ZT_FLAG_MULTIPART_MSG = 16,
 };
 
-/* Precedence header values */
-enum { ZT_PREC_DEFAULT = 0, ZT_PREC_REQUIRED = 1, ZT_PREC_FAILED = 2 };
+/* Precedence header values: ZT_PREC_* in zt.h (the listen options' precedence) */
 
 /* A parsed message: a view into the caller's buffer (valid while the buffer is). */
 struct zt_msg {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Shared setup of the sipovld end-to-end selftests (daemon.sh, daemon-update.sh, daemon-ha.sh);
+# Shared setup of the sipovld end-to-end selftests (daemon.sh, daemon-update.sh, daemon-ha.sh, multigw.sh);
 # sourced, not run.
 # Two sites joined by a Ziti network, each gateway running sipovl.ko and sipovld with its own
 # identity:

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """RTP for a long SIPp call, and what a capture saw of it (daemon-ha.sh).
 
-  rtplong.py gen OUT.pcap SECONDS
+  rtplong.py gen OUT.pcap SECONDS [SSRC]
       a pcap (Ethernet) of SECONDS of PCMA RTP, one 160-byte packet every 20 ms, sequence
-      numbers 0, 1, ... and timestamps +160 each, one SSRC: what SIPp's play_pcap_audio sends
+      numbers 0, 1, ... and timestamps +160 each, one SSRC (0x5A5A0001 unless given): what SIPp's play_pcap_audio sends
       (it takes the timing and the RTP from the file, the addresses and ports from the SDP)
   rtplong.py stat CAPTURE.pcap (--to IP:PORT | --from IP:PORT) [--split T [--skip N]]
       the PCMA RTP packets of the capture (tcpdump -w) sent to (or from) IP:PORT, as one JSON line:
@@ -18,12 +18,12 @@ import struct
 import sys
 
 
-def gen(out, seconds):
+def gen(out, seconds, ssrc=0x5A5A0001):
     n = int(seconds * 50)
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i in range(n):
-            rtp = struct.pack(">BBHII", 0x80, 8, i & 0xFFFF, (i * 160) & 0xFFFFFFFF, 0x5A5A0001) + b"\xd5" * 160
+            rtp = struct.pack(">BBHII", 0x80, 8, i & 0xFFFF, (i * 160) & 0xFFFFFFFF, ssrc) + b"\xd5" * 160
             udp = struct.pack(">HHHH", 7300, 7230, 8 + len(rtp), 0) + rtp
             ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
                              bytes([10, 1, 0, 2]), bytes([10, 2, 0, 2])) + udp
@@ -124,8 +124,8 @@ def stat(args):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "gen":
-        gen(sys.argv[2], float(sys.argv[3]))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "gen":
+        gen(sys.argv[2], float(sys.argv[3]), *[int(x, 0) for x in sys.argv[4:]])
     elif len(sys.argv) in (5, 7, 9) and sys.argv[1] == "stat" and sys.argv[3] in ("--to", "--from"):
         stat(sys.argv[2:])
     else:

@@ -7,7 +7,7 @@
 #
 # TEST is a selftest executable (default: selftests/vm/smoke.sh and every
 # executable selftests/sipovl/*.sh but those named in SIPOVL_VM_EXCLUDE, default
-# daemon-ha.sh: see Documentation/testing.md). Prints TAP 13 on stdout; exits 0 when
+# "daemon-ha.sh multigw.sh": see Documentation/testing.md). Prints TAP 13 on stdout; exits 0 when
 # everything passed or skipped, 1 when anything failed, 2 on usage errors.
 #
 # Options:
@@ -110,7 +110,7 @@ ko=$(realpath -m "$ko")
 if [ "$mode" = tests ] && [ ${#tests[@]} -eq 0 ]; then
 	tests=("$VM/smoke.sh")
 	for t in "$TOP"/selftests/sipovl/*.sh; do
-		for x in ${SIPOVL_VM_EXCLUDE-daemon-ha.sh}; do
+		for x in ${SIPOVL_VM_EXCLUDE-daemon-ha.sh multigw.sh}; do
 			[ "$(basename "$t")" != "$x" ] || continue 2
 		done
 		[ -x "$t" ] && tests+=("$t")

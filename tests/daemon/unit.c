@@ -603,6 +603,8 @@ static void t_daemon_cfg(void)
 		"{\"calls_max\":-1}", "{\"calls_idle_timeout_s\":0}", "{\"sip_debug\":1}",
 		"{\"metrics_listen\":\"127.0.0.1\"}", "{\"metrics_listen\":\"localhost:9477\"}",
 		"{\"metrics_listen\":\"127.0.0.1:0\"}", "{\"metrics_listen\":9477}", "{\"rtp_oneway_s\":0}",
+		"{\"primary_address\":\"10.2.0.1/24\"}", "{\"primary_address\":\"gw.example\"}",
+		"{\"primary_address\":167903233}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);
@@ -621,6 +623,18 @@ static void t_daemon_cfg(void)
 	   "metrics_listen 127.0.0.1:9477, rtp_oneway_s 3 (%s)", err);
 	ok(!daemon_cfg_parse("{\"metrics_listen\":\"[::1]:9477\"}", &d, err, sizeof(err)) &&
 		   d.metrics_addr.ss_family == AF_INET6, "metrics_listen [::1]:9477");
+	ok(!d.has_primary, "no primary_address by default");
+	ok(!daemon_cfg_parse("{\"primary_address\":\"10.2.0.1\"}", &d, err, sizeof(err)) && d.has_primary &&
+		   d.primary.family == AF_INET && d.primary.len == 32 && !memcmp(d.primary.addr, "\x0a\x02\x00\x01", 4),
+	   "primary_address 10.2.0.1 (%s)", err);
+	ok(!daemon_cfg_parse("{\"primary_address\":\"fd02::1\"}", &d, err, sizeof(err)) && d.has_primary &&
+		   d.primary.family == AF_INET6 && d.primary.len == 128, "primary_address fd02::1 (%s)", err);
+	ok(!daemon_cfg_parse("{\"primary_address\":null}", &d, err, sizeof(err)) && !d.has_primary,
+	   "primary_address null: none (%s)", err);
+	daemon_cfg_defaults(&d);
+	ok(daemon_cfg_parse("{\"primary_address\":\"10.2.0.0/24\"}", &d, err, sizeof(err)) == -1 &&
+		   strstr(err, "primary_address") && !d.has_primary,
+	   "primary_address given a prefix: refused, naming the key (%s)", err);
 	daemon_cfg_free(&d);
 	ok(cfg_log_level("warning") == 4 && cfg_log_level("err") == 3 && cfg_log_level("7") == 7 &&
 		   cfg_log_level("8") == -1,

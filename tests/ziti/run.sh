@@ -14,7 +14,8 @@
 #   transfer on one channel (tests/ziti/rtp.sh), RTP across re-authentication
 #   (tests/ziti/reauth.sh), the source map, posture checks and the ip-pool server of sipovld
 #   (tests/ziti/auth.sh), sipovld in endpoint mode (tests/ziti/endpoint.sh), sipovld's DNS
-#   responder (tests/ziti/dnsresp.sh), ASan/UBSan on every zt-tool
+#   responder (tests/ziti/dnsresp.sh), the hosting precedence following primary_address
+#   (tests/ziti/primary.sh), ASan/UBSan on every zt-tool
 #   process, valgrind on two runs.
 #
 # Environment: O=build dir (default ./build), ZT_FUZZ_SECONDS (default 20),
@@ -449,6 +450,11 @@ rtp_tests
 # shellcheck source=tests/ziti/rtpq.sh
 . "$TOP/tests/ziti/rtpq.sh"
 rtpq_tests
+
+# ---------------------------------------------------------------- primary_address (tests/ziti/primary.sh)
+# shellcheck source=tests/ziti/primary.sh
+. "$TOP/tests/ziti/primary.sh"
+primary_tests
 
 # ---------------------------------------------------------------- sipovld without the kernel module
 # The identity file is named unlike the identity: $tunneler_id.name must be the controller's name.

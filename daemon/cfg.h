@@ -282,6 +282,7 @@ struct daemon_cfg {
 	size_t n_dns_upstream;
 	bool has_dns_upstream;          /* given (even empty); else /etc/resolv.conf's servers */
 	unsigned dns_timeout_ms;        /* per upstream attempt */
+	unsigned dns_name_idle_s;       /* a name unused this long may lose its address to a new one */
 	unsigned calls_max;             /* SIP view: calls tracked at most (0: the SIP view is off) */
 	unsigned calls_idle_ms;         /* a confirmed call with no SIP for this long has ended */
 	bool sip_debug;                 /* log each SIP message seen (headers, no body) at debug */

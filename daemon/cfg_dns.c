@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * sipovld configuration model (I/O free, see cfg.h): the DNS responder's keys of sipovld.conf
- * (dns_listen, dns_range4, dns_range6, dns_upstream, dns_timeout_ms).
+ * (dns_listen, dns_range4, dns_range6, dns_upstream, dns_timeout_ms, dns_name_idle_s).
  */
 #include <arpa/inet.h>
 #include <json-c/json.h>
@@ -10,6 +10,7 @@
 
 #include "daemon/cfg.h"
 #include "daemon/cfg_internal.h"
+#include "daemon/dns_zone.h"
 
 /* an array of "ip[:port]" (port 53 when absent) */
 static int addr_list(struct json_object *v, const char *key, struct sockaddr_storage *out, size_t *n, size_t max,
@@ -77,6 +78,12 @@ int cfg_dns_key(const char *key, struct json_object *v, struct daemon_cfg *d, ch
 		d->dns_timeout_ms = (unsigned)x;
 		return 0;
 	}
+	if (!strcmp(key, "dns_name_idle_s")) { /* at least the answers' TTL */
+		if (cfg_int(v, DNS_ZONE_TTL, 86400, &x))
+			return cfg_fail(err, errlen, "%s: expected %d-86400", key, DNS_ZONE_TTL);
+		d->dns_name_idle_s = (unsigned)x;
+		return 0;
+	}
 	return 1;
 }
 
@@ -85,4 +92,5 @@ void cfg_dns_defaults(struct daemon_cfg *d)
 	cfg_parse_prefix("100.64.0.0/10", &d->dns_range4); /* as ziti-edge-tunnel's default DNS range */
 	d->has_dns_range4 = true;
 	d->dns_timeout_ms = 2000;
+	d->dns_name_idle_s = DNS_ZONE_IDLE_S;
 }

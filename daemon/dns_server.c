@@ -4,7 +4,8 @@
  * the intercepted services' names from dns_zone.c (their addresses installed in the kernel's
  * intercepts before the answer leaves), every other query relayed unchanged to the upstream
  * resolvers under a fresh query id (bounded pending table; an upstream that does not answer in
- * dns_timeout_ms passes the query to the next one; after the last, SERVFAIL). Nothing blocks:
+ * dns_timeout_ms passes the query to the next one; after the last, SERVFAIL). The answers that
+ * gave names new addresses in one read burst wait for one kernel apply (not one each). Nothing blocks:
  * sockets are non-blocking, a TCP client that does not read is closed when its output bound
  * is reached.
  */
@@ -30,12 +31,14 @@
 #define TCP_CONNS_MAX 32
 #define TCP_IDLE_MS 10000       /* RFC 7766 6.2.3: a few seconds */
 #define TCP_OUT_MAX (256u << 10)
+#define NEW_MAX 64              /* answers waiting for one kernel apply (a UDP read burst) */
 
 struct tconn {
 	struct tconn *next;
 	int fd;
 	struct zt_io io;
 	struct zt_timer idle;
+	bool closed;                    /* by tc_close (freed after the loop's callback) */
 	uint8_t in[2 + DNS_TCP_MAX];
 	size_t inlen;
 	uint8_t *out;
@@ -65,6 +68,14 @@ struct lsock {
 	struct zt_io io;
 };
 
+/* an answer for a name given a new address: sent after the kernel has the address */
+struct new_ans {
+	struct client c;
+	uint8_t *m;
+	size_t len;
+	char name[DNS_NAME_STRLEN];
+};
+
 static struct {
 	bool on;
 	struct dns_zone *zone;
@@ -77,6 +88,9 @@ static struct {
 	struct pend pend[RELAY_MAX];
 	struct tconn *tconns;
 	unsigned n_tconns;
+	struct new_ans news[NEW_MAX];
+	size_t n_news;
+	uint64_t logged_reclaimed;
 	struct dns_stats st;
 } S;
 
@@ -95,7 +109,7 @@ static void reply(struct client *c, const uint8_t *m, size_t len)
 	}
 	struct tconn *t = c->tc;
 
-	if (!t)
+	if (!t || t->closed)
 		return;
 	if (t->outlen + 2 + len > TCP_OUT_MAX) {
 		logm(L_INFO, "dns: TCP client does not read its answers: closed");
@@ -268,6 +282,44 @@ static void prepare_dials(const char *name)
 	}
 }
 
+/*
+ * The answers of the names given addresses since the last flush: one kernel apply for all of
+ * them (a flood of new names costs one apply per read burst, not one per name), then the answers.
+ */
+static void news_flush(void)
+{
+	if (!S.n_news)
+		return;
+	S.st.kernel_applies++;
+	if (S.n_news == 1)
+		logm(L_INFO, "dns: %s given an address (%zu names); intercepts updated", S.news[0].name,
+		     dns_zone_names(S.zone));
+	else
+		logm(L_INFO, "dns: %zu names given addresses (%s, ...; %zu names); intercepts updated", S.n_news,
+		     S.news[0].name, dns_zone_names(S.zone));
+	if (S.zone) {
+		struct dns_zone_stats zs;
+
+		dns_zone_stats(S.zone, &zs);
+		if (zs.reclaimed != S.logged_reclaimed)
+			logm(L_INFO, "dns: %llu names not used for %u s and without flows reclaimed (%llu so far)",
+			     (unsigned long long)(zs.reclaimed - S.logged_reclaimed), D.cfg.dns_name_idle_s,
+			     (unsigned long long)zs.reclaimed);
+		S.logged_reclaimed = zs.reclaimed;
+	}
+	kernel_apply_now();
+	for (size_t i = 0; i < S.n_news; i++) {
+		struct new_ans *a = &S.news[i];
+
+		reply(&a->c, a->m, a->len);
+		free(a->m);
+		a->m = NULL;
+		if (S.zone)
+			prepare_dials(a->name);
+	}
+	S.n_news = 0;
+}
+
 static void handle(const uint8_t *m, size_t len, struct client *c)
 {
 	struct dns_query q;
@@ -285,6 +337,8 @@ static void handle(const uint8_t *m, size_t len, struct client *c)
 		reply_error(c, &q, rc);
 		return;
 	}
+	if (S.zone)
+		dns_zone_clock(S.zone, zt_now_ms() / 1000);
 	int l = S.zone ? dns_zone_answer(S.zone, &q, obuf, sizeof(obuf), c->ufd >= 0 ? dns_udp_limit(&q) : DNS_TCP_MAX,
 					 S.n_ups > 0, &changed) : 0;
 
@@ -294,11 +348,22 @@ static void handle(const uint8_t *m, size_t len, struct client *c)
 	}
 	if (l > 0) {
 		S.st.answered++;
-		if (changed) {
-			logm(L_INFO, "dns: %s given an address (%u names); intercepts updated", q.name,
-			     (unsigned)dns_zone_names(S.zone));
-			kernel_apply_now(); /* the intercept is in place before the client has the address */
-			/* obuf was not touched by the apply: it holds the answer still */
+		if (changed) { /* the intercepts must include the address before the client has it */
+			struct new_ans *a;
+
+			if (S.n_news == NEW_MAX)
+				news_flush();
+			a = &S.news[S.n_news];
+			if ((a->m = malloc((size_t)l))) {
+				memcpy(a->m, obuf, (size_t)l);
+				a->len = (size_t)l;
+				a->c = *c;
+				snprintf(a->name, sizeof(a->name), "%s", q.name);
+				S.n_news++;
+				return; /* sent by news_flush, at the end of this read */
+			}
+			S.st.kernel_applies++;
+			kernel_apply_now(); /* obuf is not touched by the apply: it holds the answer still */
 		}
 		reply(c, obuf, (size_t)l);
 		prepare_dials(q.name);
@@ -323,9 +388,10 @@ static void udp_cb(void *arg, uint32_t ev)
 		ssize_t r = recvfrom(ls->fd, m, sizeof(m), MSG_DONTWAIT, (struct sockaddr *)&c.sa, &c.salen);
 
 		if (r < 0)
-			return;
+			break;
 		handle(m, (size_t)r, &c);
 	}
+	news_flush();
 }
 
 /* ------------------------------------------------------------------ TCP */
@@ -341,6 +407,7 @@ static void tc_close(struct tconn *t)
 			break;
 		}
 	S.n_tconns--;
+	t->closed = true;
 	zt_io_del(D.loop, &t->io);
 	zt_timer_stop(D.loop, &t->idle);
 	close(t->fd);
@@ -353,9 +420,8 @@ static void tc_idle(void *arg)
 	tc_close(arg);
 }
 
-static void tc_cb(void *arg, uint32_t ev)
+static void tc_read(struct tconn *t, uint32_t ev)
 {
-	struct tconn *t = arg;
 	ssize_t r;
 
 	if (ev & EPOLLOUT) {
@@ -397,6 +463,12 @@ static void tc_cb(void *arg, uint32_t ev)
 		memmove(t->in, t->in + used, t->inlen - (size_t)used);
 		t->inlen -= (size_t)used;
 	}
+}
+
+static void tc_cb(void *arg, uint32_t ev)
+{
+	tc_read(arg, ev);
+	news_flush(); /* t may be closed: its answers are dropped, the apply is made */
 }
 
 static void accept_cb(void *arg, uint32_t ev)
@@ -485,10 +557,25 @@ static void resolv_conf(void)
 	fclose(f);
 }
 
+static void touch_dst(const struct sockaddr_storage *dst, void *arg)
+{
+	dns_zone_touch(arg, dst->ss_family, cfg_sa_addr(dst));
+}
+
+/* before a reclaim: the names with live intercepted flows are in use now */
+static void live_flows(struct dns_zone *z, void *arg)
+{
+	(void)arg;
+	flows_intercept_dsts(touch_dst, z);
+}
+
 void dns_stop(void)
 {
 	if (!S.on)
 		return;
+	for (size_t i = 0; i < S.n_news; i++)
+		free(S.news[i].m);
+	S.n_news = 0;
 	for (size_t i = 0; i < RELAY_MAX; i++)
 		if (S.pend[i].used)
 			pend_free(&S.pend[i]);
@@ -513,9 +600,14 @@ int dns_start(void)
 	dns_stop();
 	if (!d->n_dns_listen)
 		return 0;
+	S.logged_reclaimed = 0;
 	S.zone = dns_zone_new(d->has_dns_range4 ? &d->dns_range4 : NULL, d->has_dns_range6 ? &d->dns_range6 : NULL);
-	if (!S.zone)
+	if (!S.zone) {
 		logm(L_WARN, "dns: no virtual range (dns_range4, dns_range6): every query is relayed");
+	} else {
+		dns_zone_set_idle(S.zone, d->dns_name_idle_s ? d->dns_name_idle_s : DNS_ZONE_IDLE_S);
+		dns_zone_set_live(S.zone, live_flows, NULL);
+	}
 	S.on = true;
 	S.n_listen = d->n_dns_listen;
 	for (size_t i = 0; i < S.n_listen; i++) {
@@ -603,6 +695,13 @@ void dns_get_stats(struct dns_stats *st)
 {
 	*st = S.st;
 	st->names = S.zone ? dns_zone_names(S.zone) : 0;
+	if (S.zone) {
+		struct dns_zone_stats zs;
+
+		dns_zone_stats(S.zone, &zs);
+		st->names_reclaimed = zs.reclaimed;
+		st->names_refused = zs.refused;
+	}
 	st->pending = 0;
 	for (size_t i = 0; i < RELAY_MAX; i++)
 		st->pending += S.pend[i].used;
@@ -617,6 +716,10 @@ struct json_object *dns_status_json(void)
 	JADD(j, "enabled", JB(S.on));
 	JADD(j, "services", JI(S.zone ? dns_zone_services(S.zone) : 0));
 	JADD(j, "names", JI(st.names));
+	JADD(j, "names_max", JI(DNS_ZONE_MAX_NAMES));
+	JADD(j, "names_reclaimed", JI(st.names_reclaimed));
+	JADD(j, "names_refused", JI(st.names_refused));
+	JADD(j, "kernel_applies", JI(st.kernel_applies));
 	JADD(j, "upstreams", JI(S.n_ups));
 	JADD(j, "queries", JI(st.queries));
 	JADD(j, "answered", JI(st.answered));

@@ -16,6 +16,8 @@ struct dns_stats {
 	uint64_t queries, answered, relayed, relay_answers, upstream_timeouts, upstream_mismatch, relay_full;
 	uint64_t formerr, servfail, refused, dropped, send_errors, tcp_conns, tcp_refused;
 	uint64_t names, pending;
+	uint64_t names_reclaimed, names_refused; /* dns_zone.c: idle names taken back; new names refused */
+	uint64_t kernel_applies;        /* for names given addresses (one per read burst) */
 };
 
 /* (Re)start from D.cfg (dns_listen empty: off). -1 when no socket could be opened. */

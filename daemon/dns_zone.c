@@ -21,6 +21,7 @@ struct zsvc {
 struct zname {
 	char *name;
 	uint32_t idx;                   /* offset in the ranges, 1 .. z->cap */
+	uint64_t last;                  /* the zone's clock when last asked for or seen with a live flow */
 };
 
 struct dns_zone {
@@ -31,7 +32,13 @@ struct dns_zone {
 	size_t n_svcs;
 	struct zname *names;
 	size_t n_names;
-	uint8_t used[DNS_ZONE_MAX_NAMES / 8 + 1];
+	uint32_t pos[DNS_ZONE_MAX_NAMES + 1]; /* by offset: 1 + the index in names of its holder; 0 free */
+	uint64_t now;                   /* seconds (dns_zone_clock) */
+	unsigned idle;                  /* a name idle this long may be reclaimed */
+	uint64_t next_scan;             /* no name can be reclaimed before */
+	void (*live)(struct dns_zone *z, void *arg);
+	void *live_arg;
+	struct dns_zone_stats st;
 };
 
 static uint64_t range_size(const struct sipovl_prefix *p)
@@ -66,6 +73,7 @@ struct dns_zone *dns_zone_new(const struct sipovl_prefix *r4, const struct sipov
 			cap = range_size(r6) - 2;
 	}
 	z->cap = (uint32_t)cap;
+	z->idle = DNS_ZONE_IDLE_S;
 	return z;
 }
 
@@ -121,6 +129,16 @@ static bool any_matches(const struct dns_zone *z, const char *name)
 	return false;
 }
 
+/* drops names[@i]: its offset is free again */
+static void name_drop(struct dns_zone *z, size_t i)
+{
+	z->pos[z->names[i].idx] = 0;
+	free(z->names[i].name);
+	z->names[i] = z->names[--z->n_names];
+	if (i < z->n_names)
+		z->pos[z->names[i].idx] = (uint32_t)i + 1;
+}
+
 int dns_zone_set(struct dns_zone *z, const struct dns_zsvc *v, size_t n)
 {
 	struct zsvc *nv = calloc(n ? n : 1, sizeof(*nv));
@@ -151,9 +169,7 @@ int dns_zone_set(struct dns_zone *z, const struct dns_zsvc *v, size_t n)
 			i++;
 			continue;
 		}
-		z->used[z->names[i].idx / 8] &= (uint8_t)~(1u << (z->names[i].idx % 8));
-		free(z->names[i].name);
-		z->names[i] = z->names[--z->n_names];
+		name_drop(z, i);
 		dropped++;
 	}
 	return dropped;
@@ -177,43 +193,160 @@ static void addr_of(const struct dns_zone *z, uint32_t idx, int family, uint8_t 
 	}
 }
 
-/* The name's offset, given one when it has none. 0 when the ranges are full. */
+void dns_zone_clock(struct dns_zone *z, uint64_t now_s)
+{
+	z->now = now_s;
+}
+
+void dns_zone_set_idle(struct dns_zone *z, unsigned idle_s)
+{
+	z->idle = idle_s;
+	z->next_scan = 0;
+}
+
+void dns_zone_set_live(struct dns_zone *z, void (*live)(struct dns_zone *z, void *arg), void *arg)
+{
+	z->live = live;
+	z->live_arg = arg;
+}
+
+void dns_zone_stats(const struct dns_zone *z, struct dns_zone_stats *st)
+{
+	*st = z->st;
+}
+
+/* The offset of @addr in the range of @family (1..cap), or 0 when it is none of ours. */
+static uint32_t idx_of(const struct dns_zone *z, int family, const uint8_t *addr)
+{
+	const struct sipovl_prefix *p = family == AF_INET ? &z->r4 : &z->r6;
+	size_t al = family == AF_INET ? 4 : 16;
+	uint8_t d[16];
+	unsigned borrow = 0;
+	uint32_t idx = 0;
+
+	if (!(family == AF_INET ? z->has4 : z->has6))
+		return 0;
+	for (size_t i = al; i-- > 0;) { /* d = addr - base, big-endian */
+		int v = (int)addr[i] - (int)p->addr[i] - (int)borrow;
+
+		borrow = v < 0;
+		d[i] = (uint8_t)(v + (borrow ? 256 : 0));
+	}
+	if (borrow)
+		return 0;
+	for (size_t i = 0; i < al - 4; i++)
+		if (d[i])
+			return 0;
+	for (size_t i = al - 4; i < al; i++)
+		idx = idx << 8 | d[i];
+	return idx >= 1 && idx <= z->cap ? idx : 0;
+}
+
+void dns_zone_touch(struct dns_zone *z, int family, const uint8_t *addr)
+{
+	uint32_t idx = idx_of(z, family, addr);
+
+	if (idx && z->pos[idx])
+		z->names[z->pos[idx] - 1].last = z->now;
+}
+
+static int by_last(const void *a, const void *b)
+{
+	const struct zname *x = *(const struct zname *const *)a, *y = *(const struct zname *const *)b;
+
+	return x->last < y->last ? -1 : x->last > y->last ? 1 : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/*
+ * The table is full: the names idle for z->idle seconds (not asked for, no live flow), least
+ * recently used first, up to a sixteenth of the table, lose their addresses. When none can go,
+ * no scan until the first one can: a flood of new names then costs one comparison each.
+ * Returns how many went.
+ */
+static size_t reclaim(struct dns_zone *z)
+{
+	struct zname **c;
+	size_t nc = 0, batch = z->cap / 16 ? z->cap / 16 : 1, n = 0;
+	uint64_t next = UINT64_MAX;
+	uint32_t *gone;
+
+	if (z->now < z->next_scan)
+		return 0;
+	z->st.scans++;
+	if (z->live)
+		z->live(z, z->live_arg); /* names with live flows: dns_zone_touch */
+	c = malloc(z->n_names * sizeof(*c));
+	gone = malloc(batch * sizeof(*gone));
+	if (!c || !gone) {
+		free(c);
+		free(gone);
+		return 0;
+	}
+	for (size_t i = 0; i < z->n_names; i++) {
+		if (z->now - z->names[i].last >= z->idle)
+			c[nc++] = &z->names[i];
+		else if (z->names[i].last + z->idle < next)
+			next = z->names[i].last + z->idle;
+	}
+	qsort(c, nc, sizeof(*c), by_last);
+	for (n = 0; n < nc && n < batch; n++)
+		gone[n] = c[n]->idx; /* by offset: name_drop moves the entries */
+	for (size_t i = 0; i < n; i++)
+		name_drop(z, z->pos[gone[i]] - 1);
+	z->next_scan = n ? 0 : next;
+	z->st.reclaimed += n;
+	free(c);
+	free(gone);
+	return n;
+}
+
+/* a free offset, or 0 */
+static uint32_t free_idx(const struct dns_zone *z)
+{
+	for (uint32_t idx = 1; idx <= z->cap; idx++)
+		if (!z->pos[idx])
+			return idx;
+	return 0;
+}
+
+/* The name's offset, given one when it has none. 0 when the ranges are full of names in use. */
 static uint32_t name_idx(struct dns_zone *z, const char *name, bool *changed)
 {
 	struct zname *nn;
+	uint32_t idx;
 
 	for (size_t i = 0; i < z->n_names; i++)
-		if (!strcmp(z->names[i].name, name))
+		if (!strcmp(z->names[i].name, name)) {
+			z->names[i].last = z->now;
 			return z->names[i].idx;
-	for (uint32_t idx = 1; idx <= z->cap; idx++) {
-		if (z->used[idx / 8] & (1u << (idx % 8)))
-			continue;
-		nn = realloc(z->names, (z->n_names + 1) * sizeof(*nn));
-		if (!nn)
-			return 0;
-		z->names = nn;
-		if (!(nn[z->n_names].name = strdup(name)))
-			return 0;
-		nn[z->n_names++].idx = idx;
-		z->used[idx / 8] |= (uint8_t)(1u << (idx % 8));
-		*changed = true;
-		return idx;
+		}
+	idx = free_idx(z);
+	if (!idx && reclaim(z)) {
+		idx = free_idx(z);
+		*changed = true; /* the reclaimed names' intercepts go */
 	}
-	return 0;
+	if (!idx) {
+		z->st.refused++;
+		return 0;
+	}
+	nn = realloc(z->names, (z->n_names + 1) * sizeof(*nn));
+	if (!nn)
+		return 0;
+	z->names = nn;
+	if (!(nn[z->n_names].name = strdup(name)))
+		return 0;
+	nn[z->n_names].idx = idx;
+	nn[z->n_names].last = z->now;
+	z->pos[idx] = (uint32_t)++z->n_names;
+	*changed = true;
+	return idx;
 }
 
 const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t *addr)
 {
-	uint8_t a[16];
+	uint32_t idx = idx_of(z, family, addr);
 
-	if (!(family == AF_INET ? z->has4 : z->has6))
-		return NULL;
-	for (size_t i = 0; i < z->n_names; i++) {
-		addr_of(z, z->names[i].idx, family, a);
-		if (!memcmp(a, addr, family == AF_INET ? 4 : 16))
-			return z->names[i].name;
-	}
-	return NULL;
+	return idx && z->pos[idx] ? z->names[z->pos[idx] - 1].name : NULL;
 }
 
 size_t dns_zone_services(const struct dns_zone *z)

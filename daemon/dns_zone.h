@@ -19,6 +19,7 @@
 
 #define DNS_ZONE_MAX_NAMES 4096  /* names given an address at once */
 #define DNS_ZONE_TTL 60          /* of every answer, and the negative TTL of our SOA */
+#define DNS_ZONE_IDLE_S 300      /* default dns_name_idle_s: a name unused this long may be reclaimed */
 
 /* One intercepted service with hostnames, as the zone sees it (copied by dns_zone_set). */
 struct dns_zsvc {
@@ -64,6 +65,23 @@ int dns_zone_prefixes(const struct dns_zone *z, uint32_t kid, struct sipovl_pref
 size_t dns_zone_kids(const struct dns_zone *z, const char *name, uint32_t *kids, size_t max);
 /* The name holding @addr (4 or 16 bytes of @family), or NULL. */
 const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t *addr);
+/*
+ * Reclaiming names (a flood of distinct names under a "*." wildcard must not fill the table for
+ * good): when no offset is free, the names not asked for and without a live flow for the idle
+ * time lose their addresses, least recently used first. The zone's clock (seconds, monotonic)
+ * is set with dns_zone_clock before each answer; @live, called before each reclaim scan, calls
+ * dns_zone_touch for the address of every live flow (a name with a flow is never reclaimed).
+ */
+struct dns_zone_stats {
+	uint64_t reclaimed;             /* names taken back: idle, no live flow, the table full */
+	uint64_t refused;               /* new names refused (SERVFAIL): the table full of names in use */
+	uint64_t scans;                 /* reclaim scans (each one calls the live-flow hook once) */
+};
+void dns_zone_clock(struct dns_zone *z, uint64_t now_s);
+void dns_zone_set_idle(struct dns_zone *z, unsigned idle_s);
+void dns_zone_set_live(struct dns_zone *z, void (*live)(struct dns_zone *z, void *arg), void *arg);
+void dns_zone_touch(struct dns_zone *z, int family, const uint8_t *addr);
+void dns_zone_stats(const struct dns_zone *z, struct dns_zone_stats *st);
 /* services with hostname intercepts */
 size_t dns_zone_services(const struct dns_zone *z);
 /* names holding an address */

@@ -225,6 +225,13 @@ void flows_reconfigure(void)
 			zt_timer_start(D.loop, &f->timer, 0); /* timer_cb re-arms with the new timeout */
 }
 
+void flows_intercept_dsts(void (*cb)(const struct sockaddr_storage *dst, void *arg), void *arg)
+{
+	for (struct flow *f = D.flows; f; f = f->next)
+		if (!f->dead && (f->type == F_ITCP || f->type == F_IUDP))
+			cb(&f->b, arg);
+}
+
 void flows_close_svc(struct svc *s, const char *why)
 {
 	hres_cancel(s, why);

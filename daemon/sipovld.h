@@ -143,6 +143,8 @@ int priv_check_writable_dir(const char *path, char *err, size_t errlen);
 int flows_init(void);
 void flows_fini(void);
 void flows_close_svc(struct svc *s, const char *why);
+/* @cb with the original destination of every live intercepted flow (the DNS names in use) */
+void flows_intercept_dsts(void (*cb)(const struct sockaddr_storage *dst, void *arg), void *arg);
 /* the configuration was reloaded: re-arm the UDP and TCP idle timers with the new bounds */
 void flows_reconfigure(void);
 void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user);

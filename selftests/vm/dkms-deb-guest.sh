@@ -27,7 +27,7 @@ source "$(dirname "$0")/../sipovl/longcall-lib.sh"
 require_cmd setpriv python3
 plan 13
 if [ $modcheck_rc = 0 ]; then ok "modinfo finds sipovl in /lib/modules/$kver/updates/dkms"; else not_ok "modinfo finds sipovl in /lib/modules/$kver/updates/dkms" "$modcheck_out"; fi
-if [ $modprobe_rc = 0 ]; then ok "modprobe sipovl (as the unit's modprobe@sipovl.service)"; else not_ok "modprobe sipovl (as the unit's modprobe@sipovl.service)" "$modprobe_out"; fi
+if [ $modprobe_rc = 0 ]; then ok "modprobe sipovl (the unit's ExecStartPre)"; else not_ok "modprobe sipovl (the unit's ExecStartPre)" "$modprobe_out"; fi
 [ $modprobe_rc = 0 ] || bail_out "no module"
 PKG_D=/usr/sbin/sipovld PKG_CTL=/usr/sbin/sipovlctl
 UNIT=/lib/systemd/system/sipovld.service

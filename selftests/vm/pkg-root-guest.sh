@@ -28,9 +28,7 @@ done
 [ "$st" = active ]; pt $? "systemd started sipovld.service at boot (enabled by the package): $st" \
 	"$(systemctl status --no-pager sipovld.service 2>&1 | tail -8)"
 [ "$(systemctl is-enabled sipovld.service)" = enabled ]; pt $? "sipovld.service is enabled"
-[ -d /sys/module/sipovl ] && [ "$(systemctl show -P ExecMainStatus modprobe@sipovl.service)" = 0 ] &&
-	[ -n "$(systemctl show -P ExecMainStartTimestamp modprobe@sipovl.service)" ]
-pt $? "modprobe@sipovl.service (the unit's Wants=) loaded the DKMS module ($(modinfo -n sipovl 2>&1))"
+[ -d /sys/module/sipovl ]; pt $? "ExecStartPre=+/sbin/modprobe sipovl loaded the DKMS module ($(modinfo -n sipovl 2>&1))"
 
 pid=$(show MainPID)
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)

@@ -5,7 +5,8 @@
  * parses is answered with records of every type built from its own name (UDP and TCP bounds),
  * its error answers are built, and the answers are read back; then the zone answers it (exact
  * names, "*." wildcards, SIP services on UDP, TCP or both, a range small enough to run out),
- * within the transport's bound, and now and then the zone's services change under it.
+ * within the transport's bound, and now and then the zone's services change under it; its clock
+ * runs, so full tables reclaim idle names (never the one a live-flow hook names).
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -40,6 +41,15 @@ static const struct dns_zsvc zsv[] = {
 	{ 11, p_deep, 1, SIPOVL_PROTO_TCP, &one, 1 },
 };
 
+/* the live-flow hook: the address the current query's id picks has a flow */
+static uint8_t live_a4[4] = { 100, 64, 1, 0 };
+
+static void live(struct dns_zone *z, void *arg)
+{
+	(void)arg;
+	dns_zone_touch(z, AF_INET, live_a4);
+}
+
 /* the zone of every run: a /28 and a /124, so that names run out of addresses */
 static struct dns_zone *zone(void)
 {
@@ -55,6 +65,8 @@ static struct dns_zone *zone(void)
 	z = dns_zone_new(&r4, &r6);
 	if (!z || dns_zone_set(z, zsv, sizeof(zsv) / sizeof(zsv[0])) != 0)
 		abort();
+	dns_zone_set_idle(z, 60);
+	dns_zone_set_live(z, live, NULL);
 	return z;
 }
 
@@ -63,6 +75,16 @@ static void zone_answer(const struct dns_query *q)
 	static uint8_t b[DNS_TCP_MAX];
 	struct dns_zone *z = zone();
 	size_t nsv = sizeof(zsv) / sizeof(zsv[0]);
+	static uint64_t now;
+
+	now += (q->id >> 8) & 0x3f; /* the clock: idle names are reclaimed when the table is full */
+	dns_zone_clock(z, now);
+	live_a4[3] = (uint8_t)(q->id & 0xf);
+	const char *o = dns_zone_name_of(z, AF_INET, live_a4);
+	char held[DNS_NAME_STRLEN] = "";
+
+	if (o)
+		snprintf(held, sizeof(held), "%s", o);
 
 	for (int tcp = 0; tcp < 2; tcp++) {
 		size_t lim = tcp ? DNS_TCP_MAX : dns_udp_limit(q);
@@ -74,6 +96,9 @@ static void zone_answer(const struct dns_query *q)
 		if (l > 0)
 			check_answer(b, (size_t)l);
 		if (dns_zone_names(z) > DNS_ZONE_MAX_NAMES || (changed && !dns_zone_names(z)))
+			abort();
+		o = dns_zone_name_of(z, AF_INET, live_a4); /* a name with a live flow is never reclaimed */
+		if (held[0] && (!o || strcmp(o, held)))
 			abort();
 	}
 	/*

@@ -469,6 +469,130 @@ static void t_zone(void)
 	dns_zone_free(z);
 }
 
+/* the live-flow hook of t_flood: the address of "keep" has a flow */
+static uint8_t keep_a4[4];
+static unsigned live_calls;
+
+static void live_keep(struct dns_zone *z, void *arg)
+{
+	(void)arg;
+	live_calls++;
+	dns_zone_touch(z, AF_INET, keep_a4);
+}
+
+/*
+ * A flood of distinct names under a wildcard: more names than the table holds. Names idle
+ * longer than dns_name_idle_s and without live flows are reclaimed, oldest first; a name
+ * queried recently or with a live flow keeps its address; a flood faster than names go idle
+ * is refused (SERVFAIL, counted) at bounded cost: no reclaim scan until a name can be idle.
+ */
+static void t_flood(void)
+{
+	struct sipovl_prefix r4;
+	struct dns_zone *z;
+	struct dns_zone_stats st;
+	struct got g;
+	bool ch;
+	char *p2[] = { "*.voip.example" }, nm[64];
+	struct sipovl_portrange one = { 5060, 5060 };
+	struct dns_zsvc sv[] = { { 8, p2, 1, SIPOVL_PROTO_UDP | SIPOVL_PROTO_TCP, &one, 1 } };
+	enum { N = 10000, RATE = 10 };   /* 10 names a second for 1000 s */
+	static uint8_t first[N][4];      /* the address each flood name got */
+	uint8_t recent_a4[4];
+	int answered = 0, wrong_owner = 0, lost_recent = 0, recent_moved = 0;
+
+	memset(&r4, 0, sizeof(r4));
+	r4.family = AF_INET, r4.len = 16, inet_pton(AF_INET, "100.64.0.0", r4.addr);
+	z = dns_zone_new(&r4, NULL);
+	dns_zone_set(z, sv, 1);
+	dns_zone_set_idle(z, 300);
+	dns_zone_set_live(z, live_keep, NULL);
+	dns_zone_clock(z, 1000);
+	ok(zq(z, "keep.voip.example", DNS_T_A, &g, &ch) > 0 && g.an == 1, "keep.voip.example: an address");
+	memcpy(keep_a4, g.d0, 4);
+	ok(zq(z, "recent.voip.example", DNS_T_A, &g, &ch) > 0 && g.an == 1, "recent.voip.example: an address");
+	memcpy(recent_a4, g.d0, 4);
+	for (int i = 0; i < N; i++) {
+		uint64_t now = 1000 + (uint64_t)i / RATE;
+
+		dns_zone_clock(z, now);
+		if (i % (30 * RATE) == 0) { /* a client that asks again every 30 s (TTL 60) */
+			ch = false;
+			if (zq(z, "recent.voip.example", DNS_T_A, &g, &ch) <= 0 || g.an != 1 || memcmp(g.d0, recent_a4, 4))
+				recent_moved++;
+		}
+		snprintf(nm, sizeof(nm), "f%d.voip.example", i);
+		ch = false;
+		if (zq(z, nm, DNS_T_A, &g, &ch) > 0 && g.rcode == 0 && g.an == 1 && ch) {
+			answered++;
+			memcpy(first[i], g.d0, 4);
+			const char *o = dns_zone_name_of(z, AF_INET, g.d0);
+
+			wrong_owner += !o || strcmp(o, nm);
+		}
+	}
+	ok(answered == N, "flood of %d names (table %d): every name answered (%d)", N, DNS_ZONE_MAX_NAMES, answered);
+	ok(!wrong_owner, "every address held by the name it was given to (%d wrong)", wrong_owner);
+	ok(dns_zone_names(z) <= DNS_ZONE_MAX_NAMES, "names bounded: %zu <= %d", dns_zone_names(z), DNS_ZONE_MAX_NAMES);
+	struct sipovl_prefix *pv = NULL;
+	size_t np = 0;
+
+	ok(!dns_zone_prefixes(z, 8, &pv, &np) && np <= DNS_ZONE_MAX_NAMES, "kernel prefixes bounded: %zu", np);
+	free(pv);
+	/* names queried in the last 300 s (the idle time) all keep their addresses */
+	uint64_t end = 1000 + (N - 1) / RATE;
+
+	for (int i = 0; i < N; i++) {
+		uint64_t t = 1000 + (uint64_t)i / RATE;
+		const char *o;
+
+		snprintf(nm, sizeof(nm), "f%d.voip.example", i);
+		if (end - t < 300 && (!(o = dns_zone_name_of(z, AF_INET, first[i])) || strcmp(o, nm)))
+			lost_recent++;
+	}
+	ok(!lost_recent, "names queried less than 300 s ago keep their addresses (%d lost)", lost_recent);
+	ok(!recent_moved, "a name asked for every 30 s keeps its address through the flood (%d moved)", recent_moved);
+	const char *o = dns_zone_name_of(z, AF_INET, keep_a4);
+
+	ok(o && !strcmp(o, "keep.voip.example") && live_calls > 0,
+	   "a name with a live flow, not asked for since, keeps its address (live hook called %u times)", live_calls);
+	dns_zone_stats(z, &st);
+	ok(st.reclaimed >= (uint64_t)(N + 2 - DNS_ZONE_MAX_NAMES) && !st.refused,
+	   "reclaimed counted: %llu, refused %llu", (unsigned long long)st.reclaimed, (unsigned long long)st.refused);
+	o = dns_zone_name_of(z, AF_INET, first[0]);
+	ok(!o || strcmp(o, "f0.voip.example"), "the oldest idle name was reclaimed (its address: %s)", o ? o : "free");
+	ch = false;
+	ok(zq(z, "f0.voip.example", DNS_T_A, &g, &ch) > 0 && g.an == 1 && ch, "f0 asked again: a new address");
+	dns_zone_free(z);
+
+	/* faster than names go idle: the table full of recent names, new ones refused, cheaply */
+	z = dns_zone_new(&r4, NULL);
+	dns_zone_set(z, sv, 1);
+	dns_zone_set_idle(z, 300);
+	live_calls = 0;
+	dns_zone_set_live(z, live_keep, NULL);
+	answered = 0;
+	int servfail = 0;
+
+	for (int i = 0; i < 6000; i++) { /* 100 a second: full after 41 s, nothing idle before 300 s */
+		dns_zone_clock(z, 5000 + (uint64_t)i / 100);
+		snprintf(nm, sizeof(nm), "g%d.voip.example", i);
+		if (zq(z, nm, DNS_T_A, &g, &ch) > 0) {
+			answered += g.rcode == 0 && g.an == 1;
+			servfail += g.rcode == DNS_R_SERVFAIL;
+		}
+	}
+	dns_zone_stats(z, &st);
+	ok(answered == DNS_ZONE_MAX_NAMES && servfail == 6000 - DNS_ZONE_MAX_NAMES && st.refused == (uint64_t)servfail &&
+		   !st.reclaimed,
+	   "a faster flood: %d answered, %d SERVFAIL, refused %llu, none reclaimed", answered, servfail,
+	   (unsigned long long)st.refused);
+	ok(live_calls <= 1, "no reclaim scan until a name can be idle: %u scans for %d refused names", live_calls, servfail);
+	dns_zone_clock(z, 5000 + 300);
+	ok(zq(z, "late.voip.example", DNS_T_A, &g, &ch) > 0 && g.rcode == 0 && g.an == 1,
+	   "300 s after the first flood name: a new name is answered again");
+	dns_zone_free(z);
+}
 
 /* the dns_* keys of sipovld.conf (daemon/cfg_dns.c) */
 static void t_cfg(void)
@@ -486,19 +610,21 @@ static void t_cfg(void)
 		{ "{\"dns_range4\": \"100.64.0.0/31\"}", "dns_range4: expected an IPv4 CIDR of at least 4" },
 		{ "{\"dns_range6\": \"10.0.0.0/8\"}", "dns_range6: expected an IPv6 CIDR" },
 		{ "{\"dns_timeout_ms\": 50}", "dns_timeout_ms: expected 100-30000" },
+		{ "{\"dns_name_idle_s\": 59}", "dns_name_idle_s: expected 60-86400" },
+		{ "{\"dns_name_idle_s\": \"300\"}", "dns_name_idle_s: expected 60-86400" },
 	};
 
 	daemon_cfg_defaults(&d);
-	ok(!d.n_dns_listen && d.has_dns_range4 && !d.has_dns_range6 && !d.has_dns_upstream && d.dns_timeout_ms == 2000 &&
+	ok(!d.n_dns_listen && d.has_dns_range4 && !d.has_dns_range6 && !d.has_dns_upstream && d.dns_timeout_ms == 2000 && d.dns_name_idle_s == 300 &&
 		   !strcmp(cfg_fmt_prefix(&d.dns_range4, b, sizeof(b)), "100.64.0.0/10"),
-	   "defaults: off, 100.64.0.0/10, no IPv6 range, resolv.conf, 2000 ms");
+	   "defaults: off, 100.64.0.0/10, no IPv6 range, resolv.conf, 2000 ms, names idle 300 s");
 	ok(!daemon_cfg_parse("{\"dns_listen\": [\"127.0.0.1\", \"[::1]:5353\"], \"dns_range4\": \"\", "
-			     "\"dns_range6\": \"fd00:5150::/120\", \"dns_upstream\": [], \"dns_timeout_ms\": 700}",
+			     "\"dns_range6\": \"fd00:5150::/120\", \"dns_upstream\": [], \"dns_timeout_ms\": 700, \"dns_name_idle_s\": 60}",
 			     &d, err, sizeof(err)) &&
 		   d.n_dns_listen == 2 && !strcmp(cfg_fmt_sa(&d.dns_listen[0], b, sizeof(b)), "127.0.0.1:53") &&
 		   cfg_sa_port(&d.dns_listen[1]) == 5353 && !d.has_dns_range4 && d.has_dns_range6 && d.has_dns_upstream &&
-		   !d.n_dns_upstream && d.dns_timeout_ms == 700,
-	   "dns keys: listen (port 53 by default), no IPv4 range, IPv6 range, no upstream, 700 ms");
+		   !d.n_dns_upstream && d.dns_timeout_ms == 700 && d.dns_name_idle_s == 60,
+	   "dns keys: listen (port 53 by default), no IPv4 range, IPv6 range, no upstream, 700 ms, idle 60 s");
 	daemon_cfg_free(&d);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);
@@ -553,6 +679,7 @@ int main(void)
 	t_answers();
 	t_errors();
 	t_zone();
+	t_flood();
 	t_cfg();
 	t_tcp();
 	printf("1..%d\n", n);

@@ -16,7 +16,7 @@ pkgs_check="$pkgs_build $K61_IMG $K612_IMG qemu-system-x86 busybox-static cpio
 	iproute2 nftables iptables sip-tester sparse dkms linux-source-6.1 xz-utils
 	debhelper dh-dkms debootstrap go-md2man lintian socat jq clang libclang-rt-14-dev valgrind python3 python3-prometheus-client man-db
 	bash-completion tcpdump procps psmisc shellcheck rsync iputils-ping curl openssl unzip ethtool
-	flex bison bc libelf-dev bind9-dnsutils knot-dnsutils linux-source-6.12 python3-yaml python3-jsonschema"
+	flex bison bc libelf-dev bind9-dnsutils knot-dnsutils linux-source-6.12 python3-yaml python3-jsonschema baresip-core"
 
 what=${1:-check}
 case $what in

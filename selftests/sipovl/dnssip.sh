@@ -4,7 +4,8 @@
 # server's name, pbx.site-b.sipovl.test, which service pbx-b intercepts by name. gw-a's sipovld
 # answers it on 10.1.0.1:53: NAPTR, SRV, then A (RFC 3263, asked with dig), the address from
 # its virtual range joins pbx-b's kernel intercept, and SIP calls (SIPp, UDP and TCP) to it
-# cross the overlay. gw-b hosts pbx-b for that name only (allowedAddresses: the name), so a
+# cross the overlay. Then a SIP client that does RFC 3263 itself (baresip, scripts/deps.sh),
+# given only sip:bob@pbx.site-b.sipovl.test, resolves it through gw-a and calls over TCP and UDP. gw-b hosts pbx-b for that name only (allowedAddresses: the name), so a
 # call completes only when the dial carries dst_hostname; gw-b resolves it with its own
 # resolver (its /etc/hosts, bind-mounted: 10.2.0.2).
 source "$(dirname "$0")/daemon-lib.sh"
@@ -107,6 +108,75 @@ if grep -qE 'service pbx-b: hosting a udp dial .* to 10\.2\.0\.2:5060' "$TMP/b.l
 	ok "gw-b: pbx-b's udp and tcp dials went to 10.2.0.2:5060 (dst_hostname pbx.site-b.sipovl.test, resolved by gw-b)"
 else
 	not_ok "gw-b: pbx-b dials to 10.2.0.2:5060" "$(grep -E 'pbx-b' "$TMP/b.log" | tail -3)"
+fi
+# --- a real SIP client that resolves the domain itself (RFC 3263): baresip is given only
+# sip:bob@pbx.site-b.sipovl.test and gw-a's responder as its dns_server. Over TCP it asks NAPTR
+# (SIP+D2T preferred to SIP+D2U), SRV _sip._tcp, then A; with ;transport=udp, SRV _sip._udp
+# and A (RFC 3263 4.1). tcpdump on phone A's link shows its questions; the SIPp UAS on the
+# PBX, reachable only through the overlay, records the INVITE, ACK and BYE.
+if command -v baresip >/dev/null 2>&1 && command -v tcpdump >/dev/null 2>&1; then
+	mkdir -p "$TMP/bs"
+	cat >"$TMP/bs/config" <<CONF
+poll_method	epoll
+sip_listen	10.1.0.2:5072
+dns_server	10.1.0.1:53
+module_path	/usr/lib/baresip/modules
+audio_player	aubridge,x
+audio_source	aubridge,x
+module		g711.so
+module		aubridge.so
+module_tmp	account.so
+module_app	menu.so
+CONF
+	echo '<sip:alice@pbx.site-b.sipovl.test>;regint=0' >"$TMP/bs/accounts"
+	for t in t1 u1; do
+		tn=$([ "$t" = u1 ] && echo UDP || echo TCP)
+		uri=sip:bob@pbx.site-b.sipovl.test$([ "$t" = u1 ] && echo ';transport=udp')
+		ip netns exec "$PB" sipp -sf "$SIPOVL_TOP/selftests/sipovl/sipp-uas.xml" \
+			-i 10.2.0.2 -p 5060 -t "$t" -m 1 -nostdin -trace_msg -message_file "$TMP/bs_uas_$t.msg" >"$TMP/bs_uas_$t.out" 2>&1 &
+		uas=$!
+		on_exit kill "$uas"
+		waitfor 30 uas_up "$t" || diag "SIPp UAS ($t) not listening after 30 s"
+		in_pa tcpdump -i p0 -nn -l -U 'port 53' >"$TMP/bs_dns_$t.txt" 2>"$TMP/bs_tcpdump_$t.err" &
+		cap=$!
+		on_exit kill "$cap"
+		cap_up() { grep -q 'listening on' "$TMP/bs_tcpdump_$t.err"; }
+		waitfor 30 cap_up || diag "tcpdump on phone A not listening after 30 s"
+		ans0=$(st a | jq -r '.dns.answered' 2>/dev/null)
+		in_pa timeout 90 baresip -4 -f "$TMP/bs" -e "/dial $uri" -t 15 >"$TMP/bs_$t.out" 2>&1
+		sleep 1
+		kill "$cap" 2>/dev/null
+		wait "$cap" 2>/dev/null
+		ans1=$(st a | jq -r '.dns.answered' 2>/dev/null)
+		qs=$(grep -oE '(NAPTR|SRV|A|AAAA)\? [^ ]+' "$TMP/bs_dns_$t.txt" | sort -u | tr '\n' ',')
+		if [ "$t" = t1 ]; then
+			want="A? pbx.site-b.sipovl.test.,NAPTR? pbx.site-b.sipovl.test.,SRV? _sip._tcp.pbx.site-b.sipovl.test.,"
+		else
+			want="A? pbx.site-b.sipovl.test.,SRV? _sip._udp.pbx.site-b.sipovl.test.,"
+		fi
+		if [ "$qs" = "$want" ]; then
+			ok "baresip ($tn, given $uri): asked gw-a's responder ${qs%,} (gw-a answered $((ans1 - ans0)) queries)"
+		else
+			not_ok "baresip ($tn): its DNS questions to gw-a" "want: $want" "got: $qs" "$(tail -3 "$TMP/bs_dns_$t.txt")"
+		fi
+		msgs=$(grep -oE '^(INVITE|ACK|BYE) sip:' "$TMP/bs_uas_$t.msg" 2>/dev/null | awk '{print $1}' | sort -u | tr '\n' ' ')
+		if grep -qa "Call established: $uri" "$TMP/bs_$t.out" && grep -qa "terminated" "$TMP/bs_$t.out" &&
+			[ "$msgs" = "ACK BYE INVITE " ]; then
+			ok "baresip ($tn): the call to the domain crossed the overlay: established, INVITE/ACK/BYE at the PBX (t=$(el)s)"
+		else
+			not_ok "baresip ($tn): call to $uri" "at the PBX: ${msgs:-nothing}" \
+				"$(grep -aoE '(call|sip|ua|dns)[^[]{0,120}' "$TMP/bs_$t.out" | grep -v '^/' | tail -4)" \
+				"gw-a: $(grep -E 'pbx-b|dns' "$TMP/a.log" | tail -2)"
+		fi
+		kill "$uas" 2>/dev/null
+		wait "$uas" 2>/dev/null
+	done
+else
+	diag "baresip or tcpdump not installed (scripts/deps.sh): the RFC 3263 client points are left out"
+	for tn in TCP UDP; do
+		skip "baresip ($tn): asks NAPTR/SRV/A of the domain" "baresip or tcpdump not installed"
+		skip "baresip ($tn): the call to the domain crosses the overlay" "baresip or tcpdump not installed"
+	done
 fi
 expect "other names: REFUSED (no upstream)" 'status: REFUSED' in_pa dig @10.1.0.1 +time=5 +tries=2 example.org A
 done_testing

@@ -3,7 +3,9 @@
  * Unit tests (TAP 13) of sipovld's DNS message parser and builder (daemon/dns_msg.c): names and
  * compression, label and name limits, QDCOUNT, EDNS0, answers of every type, errors,
  * truncation, TCP framing; the responder's names (daemon/dns_zone.c): addresses from the
- * virtual ranges, SIP discovery (NAPTR, SRV), negative answers, kernel prefixes. Built with ASan/UBSan ($(O)/san/dns-unit); run by tests/daemon/run.sh.
+ * virtual ranges, SIP discovery (NAPTR, SRV), negative answers, kernel prefixes, a flood of names
+ * (idle names reclaimed, least recently used first; names in use kept). Built with ASan/UBSan
+ * ($(O)/san/dns-unit); run by tests/daemon/run.sh.
  */
 #include <stdarg.h>
 #include <stdio.h>

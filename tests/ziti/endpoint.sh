@@ -25,7 +25,7 @@
 
 endpoint_tests() {
 	local D=$W/endpoint sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} oct net port ifa ifb ifc
-	local pa pb ps pd wp rc a b a2 d r q t0 n_fail p ifd ife
+	local pa pb ps pd pe wp rc a b a2 d e r q t0 n_fail p ifd ife iff
 	if [ "$(id -u)" != 0 ]; then
 		skip "endpoint: tests" "need root (interfaces, transparent sockets)"
 		return
@@ -34,8 +34,8 @@ endpoint_tests() {
 	oct=$((RANDOM % 200 + 20))
 	net=100.127.$oct
 	port=$((21000 + RANDOM % 20000))
-	ifa=zte$$a ifb=zte$$b ifc=zte$$c ifd=zte$$d ife=zte$$e
-	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15} ifd=${ifd:0:15} ife=${ife:0:15}
+	ifa=zte$$a ifb=zte$$b ifc=zte$$c ifd=zte$$d ife=zte$$e iff=zte$$f
+	ifa=${ifa:0:15} ifb=${ifb:0:15} ifc=${ifc:0:15} ifd=${ifd:0:15} ife=${ife:0:15} iff=${iff:0:15}
 	{ cli edge create service ep-pool &&
 	  cli edge create service-policy ep-pool-bind Bind --service-roles @ep-pool --identity-roles @zt-other &&
 	  cli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles @zt-client,@zt-host,@go-client &&
@@ -376,6 +376,61 @@ CONF
 	else
 		notok "endpoint: ip-pool release: claim '$q', release '$t', again '$r'"; diag < "$D/leases"
 	fi
+	# issue 15 item 6: a full pool. The server restarts with every other address of the /24
+	# leased to identities that renew nothing (full-N: as endpoints gone for good). E (go-client,
+	# its own interface) is told "full": it says so, takes and binds no address, and retries on
+	# its backoff; when those leases expire (lease_s 30) a retry gets a free address: never one
+	# that is leased, never one address twice in the lease file. A and B keep theirs throughout.
+	kill -TERM "$ps"; wait "$ps"
+	srv_conf 0 30
+	{ head -1 "$D/leases"; grep -E "^($a2|$b) " "$D/leases"
+	  for i in $(seq 1 254); do
+		[ "$net.$i" = "$a2" ] || [ "$net.$i" = "$b" ] || echo "$net.$i full-$i $(date +%s)"
+	  done; } > "$D/leases.full"
+	cp "$D/leases.full" "$D/leases"
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server5.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	cp "$ID/go-client.json" "$D/e.json"
+	ep_conf e "$iff"
+	: > "$D/e.log"
+	"$sd" --no-kernel -c "$D/e.conf" > "$D/e.log" 2>&1 &
+	pe=$!
+	PIDS+=("$pe")
+	for _ in $(seq 1 160); do
+		[ "$(grep -c "endpoint: pool voip-ips: the pool server refused the claim: pool exhausted" "$D/e.log")" -ge 2 ] && break
+		sleep 0.25
+	done
+	q=$(ep_st e '[.state, .address, .last_error]')
+	r=$(ep_st e .claim_failures)
+	t=$(grep -c " go-client" "$D/leases")
+	if [ "$(grep -c "endpoint: pool voip-ips: the pool server refused the claim: pool exhausted" "$D/e.log")" -ge 2 ] &&
+		grep -q "<3>endpoint: pool voip-ips: the pool server refused the claim: pool exhausted .*; claiming again in [0-9]* s" "$D/e.log" &&
+		[[ $q == '["'*'",null,"the pool server refused the claim: pool exhausted'* ]] && [ "${r:-0}" -ge 2 ] &&
+		[ -z "$(ep_if_addrs "$iff")" ] && [ "$t" = 0 ] &&
+		[ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ]; then
+		ok "endpoint: a full pool: E is refused (pool exhausted), says so, retries ($r failures), takes nothing, $iff without an address; A and B keep theirs"
+	else
+		notok "endpoint: full pool: E $q, failures '$r', $iff '$(ep_if_addrs "$iff")', go-client leases $t, A '$(ep_addr a)' B '$(ep_addr b)'"
+		grep "endpoint" "$D/e.log" | tail -4 | diag
+		grep "ip_pool" "$D/server5.log" | tail -3 | diag
+	fi
+	e=
+	for _ in $(seq 1 360); do e=$(ep_addr e); [ -n "$e" ] && break; sleep 0.25; done
+	q=$(awk 'NR > 1 { print $1 }' "$D/leases" | sort | uniq -d | tr '\n' ' ')
+	if [[ $e == "$net".* ]] && [ "$e" != "$a2" ] && [ "$e" != "$b" ] && [ "$(ep_if_addrs "$iff")" = "$e/32" ] &&
+		grep -qE "^$e go-client [0-9]+$" "$D/leases" && [ -z "$q" ] &&
+		grep -q "ip_pool voip-ips: the lease of full-[0-9]* on $net\.[0-9]* expired" "$D/server5.log" &&
+		[ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ]; then
+		ok "endpoint: after the idle leases expire, E's retry gets $e (claim failures $(ep_st e .claim_failures)); no address twice in the lease file"
+	else
+		notok "endpoint: full pool, later: E '$e', $iff '$(ep_if_addrs "$iff")', duplicates '$q', A '$(ep_addr a)' B '$(ep_addr b)'"
+		grep "endpoint" "$D/e.log" | tail -4 | diag
+		grep "ip_pool" "$D/server5.log" | tail -3 | diag
+	fi
+	kill -TERM "$pe"; rc=0; wait "$pe" || rc=$?
+	[ "$rc" = 0 ] && san_clean "$D/e.log" && ! ip link show "$iff" > /dev/null 2>&1 ||
+		notok "endpoint: E's exit: $rc, ASan/UBSan report or $iff left"
 	# E6: an admin removes A's address, then deletes A's interface: sipovld notices (its rtnetlink
 	# watch) and puts them back (E7: the re-made interface carries the alias "sipovld endpoint",
 	# set after its creation)
@@ -415,7 +470,7 @@ CONF
 	kill "$wp" 2>/dev/null
 	wait "$wp" 2>/dev/null
 	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/b2.log" && san_clean "$D/server.log" &&
-		san_clean "$D/server2.log" && san_clean "$D/server3.log" && san_clean "$D/server4.log" &&
+		san_clean "$D/server2.log" && san_clean "$D/server3.log" && san_clean "$D/server4.log" && san_clean "$D/server5.log" &&
 		! ip link show "$ifa" > /dev/null 2>&1 && ! ip link show "$ifb" > /dev/null 2>&1; then
 		ok "endpoint: clean exits, interfaces removed (no ASan/UBSan/leak report)"
 	else
@@ -426,6 +481,7 @@ CONF
 	ip link del "$ifb" 2>/dev/null
 	ip link del "$ifd" 2>/dev/null
 	ip link del "$ife" 2>/dev/null
+	ip link del "$iff" 2>/dev/null
 	ep_cli_clean
 }
 

@@ -10,7 +10,8 @@
 #   A/AAAA from the virtual ranges, stable, wildcards; NAPTR, SRV _sip._udp/_sip._tcp/_sips._tcp
 #   with the intercepted ports; NXDOMAIN/NODATA with SOA; UDP and TCP; other names relayed
 #   unchanged (answers, NXDOMAIN), an upstream that does not answer -> SERVFAIL; malformed,
-#   short, oversized queries, EDNS version 1; a service whose Dial policy goes loses its name.
+#   short, oversized queries, EDNS version 1; a service whose Dial policy goes loses its name;
+#   a flood of names beyond the table: refused and counted, then idle names reclaimed.
 # Needs root (fakedns.py binds port 53 on a 127.x address) and dig; skipped otherwise.
 #
 # In make check (tests/ziti/run.sh). Its first-query point used to fail (8 of 20 runs at load
@@ -47,7 +48,7 @@ dnsresp_tests() {
 	cat > "$D/sipovld.conf" <<CONF
 { "identities": ["$ID/zt-client.json"], "control_socket": "$D/sipovld.sock", "log_level": "info",
   "service_poll_s": 1, "dns_listen": ["127.0.0.1:$P", "[::1]:$P"], "dns_range4": "100.80.0.0/24",
-  "dns_range6": "fd00:5150::/120", "dns_upstream": ["$UP"], "dns_timeout_ms": 700 }
+  "dns_range6": "fd00:5150::/120", "dns_upstream": ["$UP"], "dns_timeout_ms": 700, "dns_name_idle_s": 60 }
 CONF
 	# jq -en 'input | ...': jq 1.6's -e exits 0 on an empty input (no status: sipovld not
 	# answering yet), which made this wait end at once and the first query go out before
@@ -187,6 +188,61 @@ PY
 	out=$(Q tcponly.dr.sipovl.test A)
 	grep -q 'status: NXDOMAIN' <<< "$out" && expect "after dr-tcp went: pbx keeps its address" "100.80.0.1" "$(S pbx.dr.sipovl.test A)" ||
 		{ notok "dnsresp: dr-tcp's name still answered after its Dial policy went"; diag <<< "$out"; }
+	# a flood of distinct names under *.voip (300, more than the /24's 254 addresses), sent at
+	# once: the names the table holds are answered, the rest SERVFAIL and counted; the answers of
+	# one read burst share one kernel apply (before: one each). 61 s later (dns_name_idle_s 60)
+	# new names are answered again: idle names are reclaimed, least recently used first, but
+	# not f0, asked for every 20 s meanwhile (before: every new name SERVFAIL until a restart)
+	flood() { # flood PREFIX N: "answered servfail other" of N queries sent at once
+		python3 - "$P" "$1" "$2" <<'PY'
+import socket, struct, sys, time
+p, pre, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+for i in range(n):
+    if i and i % 50 == 0:
+        time.sleep(0.1)  # in bursts of 50: more at once overflow the listener's socket buffer
+    q = b"".join(bytes([len(l)]) + l.encode() for l in ("%s%d.voip.dr.sipovl.test" % (pre, i)).split("."))
+    s.sendto(struct.pack(">HHHHHH", i, 0x100, 1, 0, 0, 0) + q + b"\0\0\1\0\1", ("127.0.0.1", p))
+got, end = {}, time.time() + 10
+s.settimeout(1)
+while len(got) < n and time.time() < end:
+    try:
+        r = s.recv(4096)
+    except socket.timeout:
+        continue
+    rc, an = r[3] & 15, struct.unpack(">H", r[6:8])[0]
+    got[struct.unpack(">H", r[:2])[0]] = "a" if rc == 0 and an == 1 else "s" if rc == 2 else "o"
+v = list(got.values())
+print(v.count("a"), v.count("s"), n - v.count("a") - v.count("s"))
+PY
+	}
+	dst() { "$SD" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -c ".dns | $1"; }
+	local n0 k0 fl f0 f0b st2 fl2 fa fs fo
+	n0=$(dst .names) k0=$(dst .kernel_applies)
+	fl=$(flood f 300)
+	st2=$(dst '[.names, .names_refused, .names_reclaimed, .kernel_applies]')
+	local want_a=$((254 - n0))
+	read -r fa fs fo <<< "$fl"
+	if [ "$fa" = "$want_a" ] && [ $((fs + fo)) = $((300 - want_a)) ] && [ "$fo" -le 5 ] &&
+		[ "$st2" = "[254,$fs,0,$(jq '.[3]' <<< "$st2")]" ] &&
+		[ "$(jq '.[3]' <<< "$st2")" -lt $((k0 + want_a)) ]; then
+		ok "dnsresp: a flood of 300 new names in bursts of 50: $want_a answered (the table's 254 less $n0 held), $fs SERVFAIL, counted ($fo unanswered); $(( $(jq '.[3]' <<< "$st2") - k0 )) kernel applies for $want_a names ([names, refused, reclaimed, applies] $st2)"
+	else
+		notok "dnsresp: flood of 300 names: [answered servfail other] $fl (want $want_a $((300 - want_a)) 0), [names, refused, reclaimed, applies] $st2 (applies before $k0)"
+	fi
+	f0=$(S f0.voip.dr.sipovl.test A)
+	for _ in 1 2 3; do sleep 20.5; f0b=$(S f0.voip.dr.sipovl.test A); [ "$f0b" = "$f0" ] || break; done
+	fl2=$(flood g 20)
+	st2=$(dst '[.names, .names_refused, .names_reclaimed]')
+	if [ "$fl2" = "20 0 0" ] && [ -n "$f0" ] && [ "$(S f0.voip.dr.sipovl.test A)" = "$f0" ] && [ "$f0b" = "$f0" ] &&
+		[ "$(jq '.[2]' <<< "$st2")" -ge 20 ] && [ "$(jq '.[0]' <<< "$st2")" -le 254 ] &&
+		grep -q "dns: [0-9]* names not used for 60 s and without flows reclaimed" "$D/sipovld.log"; then
+		ok "dnsresp: 61 s later 20 new names answered: idle names reclaimed, f0 (asked every 20 s) keeps $f0 ([names, refused, reclaimed] $st2)"
+	else
+		notok "dnsresp: after 61 s: [answered servfail other] $fl2 (want 20 0 0), f0 '$f0' then '$f0b', [names, refused, reclaimed] $st2"
+		grep "dns:" "$D/sipovld.log" | tail -3 | diag
+	fi
 	kill -TERM "$sd_pid"; wait "$sd_pid"
 	rc=$?
 	[ $rc -eq 0 ] && san_clean "$D/sipovld.log" && ok "dnsresp: clean exit (no ASan/UBSan/leak report)" ||

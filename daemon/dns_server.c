@@ -38,7 +38,6 @@ struct tconn {
 	int fd;
 	struct zt_io io;
 	struct zt_timer idle;
-	bool closed;                    /* by tc_close (freed after the loop's callback) */
 	uint8_t in[2 + DNS_TCP_MAX];
 	size_t inlen;
 	uint8_t *out;
@@ -109,7 +108,7 @@ static void reply(struct client *c, const uint8_t *m, size_t len)
 	}
 	struct tconn *t = c->tc;
 
-	if (!t || t->closed)
+	if (!t)
 		return;
 	if (t->outlen + 2 + len > TCP_OUT_MAX) {
 		logm(L_INFO, "dns: TCP client does not read its answers: closed");
@@ -401,13 +400,15 @@ static void tc_close(struct tconn *t)
 	for (size_t i = 0; i < RELAY_MAX; i++) /* answers still to come go nowhere */
 		if (S.pend[i].used && S.pend[i].c.tc == t)
 			pend_free(&S.pend[i]);
+	for (size_t i = 0; i < S.n_news; i++) /* nor those waiting for news_flush's apply */
+		if (S.news[i].c.tc == t)
+			S.news[i].c.tc = NULL;
 	for (struct tconn **pp = &S.tconns; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
 			break;
 		}
 	S.n_tconns--;
-	t->closed = true;
 	zt_io_del(D.loop, &t->io);
 	zt_timer_stop(D.loop, &t->idle);
 	close(t->fd);
@@ -468,7 +469,7 @@ static void tc_read(struct tconn *t, uint32_t ev)
 static void tc_cb(void *arg, uint32_t ev)
 {
 	tc_read(arg, ev);
-	news_flush(); /* t may be closed: its answers are dropped, the apply is made */
+	news_flush(); /* t may be closed: its answers are dropped (tc_close), the apply is made */
 }
 
 static void accept_cb(void *arg, uint32_t ev)

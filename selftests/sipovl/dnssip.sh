@@ -111,9 +111,11 @@ else
 fi
 # --- a real SIP client that resolves the domain itself (RFC 3263): baresip is given only
 # sip:bob@pbx.site-b.sipovl.test and gw-a's responder as its dns_server. Over TCP it asks NAPTR
-# (SIP+D2T preferred to SIP+D2U), SRV _sip._tcp, then A; with ;transport=udp, SRV _sip._udp
-# and A (RFC 3263 4.1). tcpdump on phone A's link shows its questions; the SIPp UAS on the
-# PBX, reachable only through the overlay, records the INVITE, ACK and BYE.
+# (SIP+D2T preferred to SIP+D2U), then SRV _sip._tcp and A; with ;transport=udp, SRV _sip._udp
+# then A (RFC 3263 4.1). gw-a's NAPTR answer carries the SRV and A records as additional
+# records, its SRV answer the A, and baresip uses them: on 6.12 it asked only NAPTR (TCP) and
+# only SRV (UDP), then called 100.64.7.1:5060. tcpdump on phone A's link shows its questions;
+# the SIPp UAS on the PBX, reachable only through the overlay, records the INVITE, ACK and BYE.
 if command -v baresip >/dev/null 2>&1 && command -v tcpdump >/dev/null 2>&1; then
 	mkdir -p "$TMP/bs"
 	cat >"$TMP/bs/config" <<CONF
@@ -149,15 +151,23 @@ CONF
 		wait "$cap" 2>/dev/null
 		ans1=$(st a | jq -r '.dns.answered' 2>/dev/null)
 		qs=$(grep -oE '(NAPTR|SRV|A|AAAA)\? [^ ]+' "$TMP/bs_dns_$t.txt" | sort -u | tr '\n' ',')
+		# its first question is the one RFC 3263 starts with for that URI; the next steps (SRV,
+		# A) may come from the answer's additional section, which gw-a fills (RFC 3403 4.4):
+		# baresip (libre) then asks nothing more. Any further question is one of that chain.
 		if [ "$t" = t1 ]; then
-			want="A? pbx.site-b.sipovl.test.,NAPTR? pbx.site-b.sipovl.test.,SRV? _sip._tcp.pbx.site-b.sipovl.test.,"
+			first="NAPTR? pbx.site-b.sipovl.test."
+			chain="$first,SRV? _sip._tcp.pbx.site-b.sipovl.test.,A? pbx.site-b.sipovl.test."
 		else
-			want="A? pbx.site-b.sipovl.test.,SRV? _sip._udp.pbx.site-b.sipovl.test.,"
+			first="SRV? _sip._udp.pbx.site-b.sipovl.test."
+			chain="$first,A? pbx.site-b.sipovl.test."
 		fi
-		if [ "$qs" = "$want" ]; then
-			ok "baresip ($tn, given $uri): asked gw-a's responder ${qs%,} (gw-a answered $((ans1 - ans0)) queries)"
+		q1=$(grep -m1 -oE '(NAPTR|SRV|A|AAAA)\? [^ ]+' "$TMP/bs_dns_$t.txt")
+		other=$(tr ',' '\n' <<<"$qs" | grep -v '^$' | grep -vxF -f <(tr ',' '\n' <<<"$chain"))
+		if [ "$q1" = "$first" ] && [ -z "$other" ]; then
+			ok "baresip ($tn, given $uri): asked gw-a ${qs%,} (first: $q1; the rest of the chain from the additional section; gw-a answered $((ans1 - ans0)) queries)"
 		else
-			not_ok "baresip ($tn): its DNS questions to gw-a" "want: $want" "got: $qs" "$(tail -3 "$TMP/bs_dns_$t.txt")"
+			not_ok "baresip ($tn): its DNS questions to gw-a" "want first: $first, then only: $chain" "got: $qs" \
+				"$(tail -3 "$TMP/bs_dns_$t.txt")"
 		fi
 		msgs=$(grep -oE '^(INVITE|ACK|BYE) sip:' "$TMP/bs_uas_$t.msg" 2>/dev/null | awk '{print $1}' | sort -u | tr '\n' ' ')
 		if grep -qa "Call established: $uri" "$TMP/bs_$t.out" && grep -qa "terminated" "$TMP/bs_$t.out" &&

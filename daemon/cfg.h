@@ -261,7 +261,7 @@ struct daemon_cfg {
 	unsigned tcp_idle_ms;           /* TCP flows with no byte either way (default 2 h) */
 	unsigned tcp_half_closed_ms;    /* ... once either end sent FIN (default 120 s) */
 	unsigned tcp_keepalive_s;       /* TCP keepalive idle time of flow sockets (60 s; 0: off) */
-	unsigned workers;               /* intercept sockets per family and protocol, 1-64 (1; at start) */
+	unsigned workers;               /* worker processes, 1-64 (1); 0: "auto", one per online CPU (at start) */
 	uint64_t memory_limit;          /* bytes, for flows and their buffers */
 	char *ctl_socket;
 	char *user;                     /* "USER[:GROUP]" sipovld becomes after start-up (NULL: stays) */

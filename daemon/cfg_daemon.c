@@ -154,12 +154,15 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 			}
 			d->tcp_keepalive_s = (unsigned)x;
 		} else if (!strcmp(key, "workers")) {
-			/* SIPOVL_MAX_GROUP_MEMBERS: sockets in a kernel group. */
-			if (cfg_int(v, 1, 64, &x)) {
-				cfg_fail(err, errlen, "%s: expected 1-64", key);
+			/* SIPOVL_MAX_GROUP_MEMBERS: sockets in a kernel group; "auto" (0): one per online CPU */
+			if (json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), "auto")) {
+				d->workers = 0;
+			} else if (cfg_int(v, 1, 64, &x)) {
+				cfg_fail(err, errlen, "%s: expected 1-64 or \"auto\"", key);
 				goto out;
+			} else {
+				d->workers = (unsigned)x;
 			}
-			d->workers = (unsigned)x;
 		} else if (!strcmp(key, "memory_limit_mb")) {
 			if (cfg_int(v, 1, 1 << 20, &x)) {
 				cfg_fail(err, errlen, "%s: expected 1-1048576", key);

@@ -16,6 +16,7 @@
 #include "daemon/reqsrv.h"
 #include "daemon/sip_view.h"
 #include "daemon/sipovld.h"
+#include "daemon/workers.h"
 /*
  * Control protocol (Documentation/sipovld.8.md): one request line per connection, one JSON
  * document in reply, then the daemon closes. Requests: "status", "flows", "calls", "reload",
@@ -48,8 +49,11 @@ static struct json_object *ctl_answer(const char *line)
 
 	if (!strcmp(line, "status"))
 		return status_json();
-	if (!strcmp(line, "flows"))
-		return flows_json();
+	if (!strcmp(line, "flows")) { /* the primary's, then each worker's (workers.c) */
+		o = flows_json();
+		workers_flows(o);
+		return o;
+	}
 	if (!strcmp(line, "calls"))
 		return sipv_calls_json();
 	if (!strncmp(line, "ip-pool release ", 16))

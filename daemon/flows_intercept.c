@@ -19,9 +19,11 @@
 #include "daemon/flows_int.h"
 
 /*
- * The intercept sockets, per family (0: IPv4, 1: IPv6) and worker: D.cfg.workers of each protocol
+ * The intercept sockets, per family (0: IPv4, 1: IPv6) and worker: D.n_workers of each protocol
  * join the family's kernel socket group (sipovl.ko spreads new flows over them by a flow hash).
- * One event loop serves them all for now (issue #16 item 2 gives each worker its own).
+ * The primary opens them all and serves set 0; set w goes to worker process w (workers.c), the
+ * primary keeping its copy so that the group member outlives the worker. A worker serves its
+ * set as its set 0 (flows_adopt).
  */
 #define MAX_WORKERS 64
 static struct zt_io tcp_io[2][MAX_WORKERS], udp_io[2][MAX_WORKERS];
@@ -53,6 +55,8 @@ struct svc *flow_match(int proto, const struct sockaddr_storage *src, const stru
 	t.dport = cfg_sa_port(dst);
 	if (!D.nl || sipovl_lookup(D.nl, &t, &id, name))
 		return NULL;
+	if (D.worker) /* the kernel's ids are the primary's */
+		return svc_by_kname(name);
 	struct svc *s = svc_by_kid(id);
 
 	return s && !strcmp(s->kname, name) ? s : NULL;
@@ -171,6 +175,14 @@ static void main_io_cb(void *arg, uint32_t ev)
 		udp_main_read(udp_fd[k - 2][w], k == 2 ? AF_INET : AF_INET6);
 }
 
+static void serve(int i, unsigned w)
+{
+	zt_io_init(&tcp_io[i][w], tcp_fd[i][w], main_io_cb, (void *)(intptr_t)(i | (intptr_t)w << 2));
+	zt_io_init(&udp_io[i][w], udp_fd[i][w], main_io_cb, (void *)(intptr_t)((i + 2) | (intptr_t)w << 2));
+	zt_io_set(D.loop, &tcp_io[i][w], EPOLLIN);
+	zt_io_set(D.loop, &udp_io[i][w], EPOLLIN);
+}
+
 static int open_main(int family, int type)
 {
 	struct sockaddr_storage a = { 0 };
@@ -226,10 +238,8 @@ static int open_worker(int i, unsigned w)
 	}
 	if (!w ? !sipovl_socket_register(D.nl, tcp_fd[i][w]) && !sipovl_socket_register(D.nl, udp_fd[i][w]) :
 		 !sipovl_socket_join(D.nl, tcp_fd[i][w]) && !sipovl_socket_join(D.nl, udp_fd[i][w])) {
-		zt_io_init(&tcp_io[i][w], tcp_fd[i][w], main_io_cb, (void *)(intptr_t)(i | (intptr_t)w << 2));
-		zt_io_init(&udp_io[i][w], udp_fd[i][w], main_io_cb, (void *)(intptr_t)((i + 2) | (intptr_t)w << 2));
-		zt_io_set(D.loop, &tcp_io[i][w], EPOLLIN);
-		zt_io_set(D.loop, &udp_io[i][w], EPOLLIN);
+		if (!w)
+			serve(i, 0);
 		return 0;
 	}
 	e = sipovl_error(D.nl);
@@ -258,11 +268,11 @@ int flows_init(void)
 
 		for (w = 0; w < MAX_WORKERS; w++)
 			tcp_fd[i][w] = udp_fd[i][w] = -1;
-		for (w = 0; w < D.cfg.workers && w < MAX_WORKERS && !r; w++) {
+		for (w = 0; w < D.n_workers && w < MAX_WORKERS && !r; w++) {
 			r = open_worker(i, w);
 			if (r > 0)
-				logm(L_WARN, "sipovl.ko has no socket groups: one %s socket per protocol instead of %u",
-				     i ? "IPv6" : "IPv4", D.cfg.workers);
+				logm(L_WARN, "sipovl.ko has no socket groups: one %s socket per protocol instead of %u "
+				     "(the other workers host only)", i ? "IPv6" : "IPv4", D.n_workers);
 		}
 		/* A failed join leaves the workers registered before it serving. */
 		n_main[i] = r ? w - 1 : w;
@@ -272,14 +282,46 @@ int flows_init(void)
 	return ok ? 0 : -1;
 }
 
+/* Worker w's intercept sockets (tcp4, udp4, tcp6, udp6; -1: none), for workers.c. */
+int flows_worker_fds(unsigned w, int fds[4])
+{
+	for (int i = 0; i < 2; i++) {
+		bool have = w < n_main[i];
+
+		fds[2 * i] = have ? tcp_fd[i][w] : -1;
+		fds[2 * i + 1] = have ? udp_fd[i][w] : -1;
+	}
+	return 0;
+}
+
+int flows_adopt(const int fds[4])
+{
+	for (int i = 0; i < 2; i++) {
+		tcp_fd[i][0] = fds[2 * i];
+		udp_fd[i][0] = fds[2 * i + 1];
+		if (tcp_fd[i][0] < 0 || udp_fd[i][0] < 0) {
+			close_main(i, 0, false);
+			continue;
+		}
+		if (fcntl(tcp_fd[i][0], F_SETFL, O_NONBLOCK | O_RDWR) || fcntl(udp_fd[i][0], F_SETFL, O_NONBLOCK | O_RDWR) ||
+		    fcntl(tcp_fd[i][0], F_SETFD, FD_CLOEXEC) || fcntl(udp_fd[i][0], F_SETFD, FD_CLOEXEC))
+			return -1;
+		serve(i, 0);
+		n_main[i] = 1;
+	}
+	return 0;
+}
+
 void flows_fini(void)
 {
 	hres_cancel(NULL, "sipovld stopping");
 	while (D.flows)
 		flow_close(D.flows, L_DEBUG, "sipovld stopping");
 	for (int i = 0; i < 2; i++) {
-		while (n_main[i])
-			close_main(i, --n_main[i], true);
+		while (n_main[i]) {
+			n_main[i]--;
+			close_main(i, n_main[i], !n_main[i]); /* only set 0 is in this loop */
+		}
 	}
 	udp_table_free();
 }

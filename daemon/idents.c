@@ -177,7 +177,8 @@ static void ident_start(struct ident *id)
 		.token_refresh_ms = D.cfg.token_refresh_ms,
 		.log_level = zt_log_level(),
 		.app_id = "sipovld",
-		.save_ctrls = true,
+		.save_ctrls = !D.worker,
+		.renew_off = D.worker != 0, /* the primary renews; two writers of one identity's files would race */
 	};
 	struct zt_ctx_cbs cbs = { .on_ready = on_ready, .on_service = on_service, .on_log = on_zlog,
 				  .on_cert = on_zcert, .on_ctrls = on_zctrls };

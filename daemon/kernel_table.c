@@ -193,6 +193,8 @@ void kernel_apply_now(void)
 
 void kernel_schedule_apply(void)
 {
+	if (D.worker) /* the primary alone writes the kernel's table */
+		return;
 	D.kernel_dirty = true;
 	if (!zt_timer_armed(&D.apply_timer))
 		zt_timer_start(D.loop, &D.apply_timer, 0);
@@ -200,7 +202,7 @@ void kernel_schedule_apply(void)
 
 void kernel_clear(void)
 {
-	if (D.no_kernel || !D.nl)
+	if (D.no_kernel || !D.nl || D.worker)
 		return;
 	if (sipovl_table_replace(D.nl, NULL, 0, NULL) && sipovl_intercept_flush(D.nl))
 		logm(L_ERR, "kernel: cannot remove the intercepts: %s", strerror(sipovl_error(D.nl)->errnum));

@@ -18,6 +18,7 @@
 #include "daemon/flows_int.h"
 #include "daemon/metrics.h"
 #include "daemon/rtpq.h"
+#include "daemon/workers.h"
 
 struct mw {
 	FILE *f;
@@ -86,8 +87,13 @@ static void gateway(struct mw *w)
 	M(w, "sipovld_info", "gauge", "sipovld version", 1, "version", SIPOVLD_VERSION, NULL);
 	M(w, "sipovld_start_time_seconds", "gauge", "Start time of sipovld since the Unix epoch",
 	  (double)time(NULL) - (double)(up_ms / 1000), NULL);
-	M(w, "sipovld_memory_used_bytes", "gauge", "Memory counted against memory_limit (flow state, buffers)",
-	  D.mem_used, NULL);
+	uint64_t mem = D.mem_used;
+	struct counters unused = { 0 };
+	unsigned nf[4] = { 0 };
+
+	workers_sum(&unused, nf, &mem, NULL);
+	M(w, "sipovld_memory_used_bytes", "gauge", "Memory counted against memory_limit (flow state, buffers; all workers)",
+	  mem, NULL);
 	M(w, "sipovld_memory_limit_bytes", "gauge", "The configured memory_limit", D.cfg.memory_limit, NULL);
 	for (struct ident *id = D.idents; id; id = id->next)
 		M(w, "sipovld_identity_ready", "gauge", "1 when the identity is authenticated and has its services",
@@ -182,10 +188,14 @@ static void services(struct mw *w)
 static void flows(struct mw *w)
 {
 	static const char *const tn[] = { "intercept-tcp", "intercept-udp", "host-tcp", "host-udp" };
-	const struct counters *c = &D.c;
+	struct counters sum = D.c; /* every worker's (workers.c) */
+	unsigned nf[4] = { D.n_flows[0], D.n_flows[1], D.n_flows[2], D.n_flows[3] };
+	uint64_t mem = 0;
+	const struct counters *c = &sum;
 
+	workers_sum(&sum, nf, &mem, NULL);
 	for (int i = 0; i < 4; i++)
-		M(w, "sipovld_flows", "gauge", "Flows now, by type", D.n_flows[i], "type", tn[i], NULL);
+		M(w, "sipovld_flows", "gauge", "Flows now, by type", nf[i], "type", tn[i], NULL);
 	M(w, "sipovld_intercepted_flows_total", "counter", "Intercepted flows", c->tcp_intercepted, "protocol", "tcp", NULL);
 	M(w, "sipovld_intercepted_flows_total", "counter", "", c->udp_intercepted, "protocol", "udp", NULL);
 	M(w, "sipovld_hosted_flows_total", "counter", "Hosted flows (dials answered)", c->hosted_tcp, "protocol", "tcp", NULL);

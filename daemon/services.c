@@ -29,6 +29,29 @@ struct svc *svc_by_kid(uint32_t kid)
 	return NULL;
 }
 
+/*
+ * A worker's service for a kernel intercept name (the primary's naming: the service name, or
+ * "svcID-NAME" for a long, empty or numeric one; kernel_table.c); the first identity's when two
+ * identities have a service of that name.
+ */
+struct svc *svc_by_kname(const char *kname)
+{
+	const char *rest = NULL;
+
+	if (!strncmp(kname, "svc", 3) && kname[3] >= '0' && kname[3] <= '9') {
+		rest = kname + 3;
+		while (*rest >= '0' && *rest <= '9')
+			rest++;
+		rest = *rest == '-' ? rest + 1 : NULL;
+	}
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next)
+			if (s->has_icpt && (!strcmp(s->name, kname) || (rest && !strncmp(s->name, rest, 50) &&
+									 strlen(rest) == (strlen(s->name) < 50 ? strlen(s->name) : 50))))
+				return s;
+	return NULL;
+}
+
 /* Lowest id not used by any service (ids stay with their service until it is removed). */
 static uint32_t kid_alloc(void)
 {
@@ -75,6 +98,8 @@ void listener_start(struct svc *s)
 	struct tpl_vars iv = ident_tpl(s->id);
 
 	listener_stop(s);
+	if (D.worker) /* the primary hosts (Documentation/design.md "Workers") */
+		return;
 	if (host_listen_identity(&s->host, &iv, s->term_id, sizeof(s->term_id), unknown, sizeof(unknown))) {
 		snprintf(s->host_err, sizeof(s->host_err), "listenOptions.identity expands beyond %zu bytes",
 			 sizeof(s->term_id) - 1);
@@ -135,7 +160,7 @@ static void svc_configure(struct svc *s, const struct zt_service *z)
 	if (pool && !(z->perms & ZT_PERM_BIND) && s->lsn) {
 		logm(L_WARN, "service %s: no Bind permission any more: the ip-pool is not served", s->name);
 		listener_stop(s);
-	} else if (pool && (z->perms & ZT_PERM_BIND) && !s->lsn) {
+	} else if (pool && (z->perms & ZT_PERM_BIND) && !s->lsn && !D.worker) { /* the primary serves the pool */
 		pool_listener_start(s);
 	}
 	s->perms = z->perms;

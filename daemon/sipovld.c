@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,6 +36,7 @@
 #include "daemon/sip_view.h"
 #include "daemon/metrics.h"
 #include "daemon/sipovld.h"
+#include "daemon/workers.h"
 
 struct daemon D;
 
@@ -64,7 +66,10 @@ void logm(int prio, const char *fmt, ...)
 	for (char *p = buf; *p; p++) /* one record per line */
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	fprintf(stderr, "<%d>%s\n", prio, buf);
+	if (D.worker) /* which process said it */
+		fprintf(stderr, "<%d>worker %u: %s\n", prio, D.worker, buf);
+	else
+		fprintf(stderr, "<%d>%s\n", prio, buf);
 }
 
 /* ------------------------------------------------------------------ configuration */
@@ -222,6 +227,8 @@ int reload(const char *why)
 
 	if (strcmp(n.ctl_socket, D.cfg.ctl_socket))
 		logm(L_WARN, "control_socket changes need a restart; still on %s", D.cfg.ctl_socket);
+	if (n.workers != D.cfg.workers && !D.worker)
+		logm(L_WARN, "workers changes need a restart; still %u", D.n_workers);
 	if ((!!n.user != !!D.cfg.user) || (n.user && strcmp(n.user, D.cfg.user)))
 		logm(L_WARN, "user changes need a restart; still running as uid %u", (unsigned)getuid());
 	if (pool_server_changed(&n)) { /* the running pool's configuration stays */
@@ -276,12 +283,18 @@ int reload(const char *why)
 		if (id->ctx)
 			zt_ctx_tune(id->ctx, D.cfg.svc_poll_ms, zt_log_level());
 	flows_reconfigure(); /* idle timers with the new bounds */
-	metrics_apply();     /* metrics_listen added, changed or removed */
+	if (!D.worker)
+		metrics_apply(); /* metrics_listen added, changed or removed */
 	logm(L_NOTICE, "reloaded: log level %d -> %d, UDP idle %u -> %u s, memory limit %llu -> %llu bytes, service poll %u s, %zu identities",
 	     old_level, D.cfg.log_level, old_idle / 1000, D.cfg.udp_idle_ms / 1000, (unsigned long long)old_mem,
 	     (unsigned long long)D.cfg.memory_limit, D.cfg.svc_poll_ms / 1000, D.cfg.n_identities);
 	primary_apply(); /* primary_address added, changed or removed */
 	idents_sync(name_changed);
+	if (D.worker) { /* the primary has the kernel's table, the DNS responder and the metrics */
+		worker_reloads++;
+		return 0;
+	}
+	workers_reload(); /* each worker reloads its own copy (SIGHUP) */
 	if (dns_changed) { /* addresses given so far go: clients ask again after the TTL */
 		dns_start();
 		kernel_schedule_apply();
@@ -307,6 +320,10 @@ static void sig_cb(void *arg, uint32_t ev)
 	while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			reload_pending = true;
+		} else if (si.ssi_signo == SIGCHLD) {
+			if (!D.worker)
+				workers_on_sigchld();
+			continue;
 		} else {
 			logm(L_NOTICE, "%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			stopping = true;
@@ -388,6 +405,91 @@ static int request_main(const char *request)
 	return rc;
 }
 
+/*
+ * A worker process (workers.c, Documentation/design.md "Workers"): its own loop, Ziti sessions,
+ * flows and intercept sockets; the primary keeps the kernel's table, the control socket, the
+ * DNS responder, the metrics and the ip-pool.
+ */
+static int worker_main(const int fds[4])
+{
+	struct priv_user nouser = { 0 };
+	char err[256];
+	sigset_t ss;
+
+	if (load_config(&D.cfg)) {
+		fprintf(stderr, "<3>sipovld worker %u: bad configuration, not starting\n", D.worker);
+		return 1;
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	D.n_workers = workers_count(D.cfg.workers);
+	D.started_ms = zt_now_ms();
+	D.loop = zt_loop_new();
+	if (!D.loop)
+		return 1;
+	zt_timer_init(&D.apply_timer, kernel_apply_cb, NULL);
+	D.res = zt_resolver_new(D.loop, 0, err, sizeof(err));
+	if (!D.res) {
+		logm(L_ERR, "%s", err);
+		return 1;
+	}
+	if (!D.no_kernel) {
+		struct sipovl_err e;
+
+		if (sipovl_open(&D.nl, &e)) {
+			logm(L_ERR, "netlink: %s", strerror(e.errnum));
+			return 1;
+		}
+		if (flows_adopt(fds)) {
+			logm(L_ERR, "the intercept sockets: %s", strerror(errno));
+			return 1;
+		}
+	}
+	sipv_init();
+	err[0] = 0;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	sig_fd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
+	/* priv_drop also empties the ambient set the primary raised for the exec */
+	if (worker_init() || priv_drop(&nouser, err, sizeof(err)) || sig_fd < 0) {
+		logm(L_ERR, "cannot start: %s", err[0] ? err : strerror(errno));
+		flows_fini();
+		return 1;
+	}
+	zt_io_init(&sig_io, sig_fd, sig_cb, NULL);
+	zt_io_set(D.loop, &sig_io, EPOLLIN);
+	idents_sync(false);
+	logm(L_NOTICE, "started (pid %d, %s)", (int)getpid(), D.no_kernel ? "no kernel" : "intercept sockets of the primary");
+	while (!stopping) {
+		zt_loop_run(D.loop, 1000);
+		if (reload_pending && !stopping) {
+			reload_pending = false;
+			reload("SIGHUP");
+		}
+	}
+	sipv_fini();
+	flows_fini();
+	while (D.idents) {
+		struct ident *id = D.idents;
+
+		D.idents = id->next;
+		ident_free(id);
+	}
+	worker_fini();
+	if (D.nl)
+		sipovl_close(D.nl);
+	zt_io_del(D.loop, &sig_io);
+	close(sig_fd);
+	zt_resolver_free(D.res);
+	zt_loop_free(D.loop);
+	logm(L_NOTICE, "stopped");
+	daemon_cfg_free(&D.cfg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -395,10 +497,10 @@ int main(int argc, char **argv)
 		{ "log-level", 1, 0, 'l' },    { "control", 1, 0, 'C' },    { "udp-idle-timeout", 1, 0, 'U' },
 		{ "memory-limit", 1, 0, 'M' }, { "no-kernel", 0, 0, 'K' },  { "request", 1, 0, 'R' },
 		{ "help", 0, 0, 'h' },         { "version", 0, 0, 'V' },    { "user", 1, 0, 'u' },
-		{ 0, 0, 0, 0 },
+		{ "worker", 1, 0, 'W' },       { 0, 0, 0, 0 },
 	};
 	const char *request = NULL;
-	int ch, rc = 0;
+	int ch, rc = 0, wfds[4] = { -1, -1, -1, -1 };
 
 	if (argc > 1 && !strcmp(argv[1], "enroll"))
 		return enroll_main(argc - 1, argv + 1);
@@ -438,6 +540,12 @@ int main(int argc, char **argv)
 		}
 		case 'K': D.no_kernel = true; break;
 		case 'R': request = optarg; break;
+		case 'W': /* started by a primary sipovld (workers.c) */
+			if (worker_parse_arg(optarg, wfds)) {
+				fprintf(stderr, "sipovld: --worker: bad argument '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'V': printf("sipovld %s\n", SIPOVLD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -449,6 +557,9 @@ int main(int argc, char **argv)
 	}
 	if (request)
 		return request_main(request);
+	if (D.worker)
+		return worker_main(wfds);
+	workers_set_argv(argc, argv);
 	if (load_config(&D.cfg)) {
 		fprintf(stderr, "<3>sipovld: bad configuration, not starting\n");
 		return 1;
@@ -462,6 +573,11 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	D.n_workers = workers_count(D.cfg.workers);
+	if (D.cfg.has_endpoint && D.n_workers > 1) {
+		logm(L_INFO, "endpoint: one worker (an endpoint's flows are its interface's)");
+		D.n_workers = 1;
+	}
 	D.started_ms = zt_now_ms();
 	D.loop = zt_loop_new();
 	zt_timer_init(&D.apply_timer, kernel_apply_cb, NULL);
@@ -527,10 +643,12 @@ int main(int argc, char **argv)
 	sigaddset(&ss, SIGTERM);
 	sigaddset(&ss, SIGINT);
 	sigaddset(&ss, SIGHUP);
+	sigaddset(&ss, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	sig_fd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
 	zt_io_init(&sig_io, sig_fd, sig_cb, NULL);
 	zt_io_set(D.loop, &sig_io, EPOLLIN);
+	workers_start(); /* before the identities: the workers inherit no Ziti state */
 	if (!D.cfg.n_identities)
 		logm(L_WARN, "no identity configured: nothing to do until one is (SIGHUP)");
 	if (primary_apply())
@@ -538,9 +656,9 @@ int main(int argc, char **argv)
 	idents_sync(false);
 	endpoint_run();
 	kernel_schedule_apply();
-	logm(L_NOTICE, "sipovld %s started (%s, control %s, UDP idle %u s, memory limit %llu MiB)", SIPOVLD_VERSION,
-	     D.no_kernel ? "no kernel" : "sipovl.ko", D.cfg.ctl_socket, D.cfg.udp_idle_ms / 1000,
-	     (unsigned long long)(D.cfg.memory_limit >> 20));
+	logm(L_NOTICE, "sipovld %s started (%s, control %s, UDP idle %u s, memory limit %llu MiB, %u worker%s)",
+	     SIPOVLD_VERSION, D.no_kernel ? "no kernel" : "sipovl.ko", D.cfg.ctl_socket, D.cfg.udp_idle_ms / 1000,
+	     (unsigned long long)(D.cfg.memory_limit >> 20), D.n_workers, D.n_workers == 1 ? "" : "s");
 	while (!stopping) {
 		zt_loop_run(D.loop, 1000);
 		if (reload_pending && !stopping) {
@@ -551,6 +669,7 @@ int main(int argc, char **argv)
 	/* SIGTERM: remove everything we installed. The SIP view first: the calls still active end
 	 * as "stopped", and their CDRs take the RTP quality from the flows, which are still open. */
 stop:
+	workers_stop(); /* their flows end first: the kernel's table goes last */
 	dns_stop();
 	sipv_fini();
 	flows_fini();

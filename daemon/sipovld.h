@@ -98,6 +98,8 @@ struct daemon {
 	unsigned n_flows[4];
 	struct flow *flows;
 	uint64_t started_ms;
+	unsigned worker;             /* 0: the primary; 1..n_workers-1: a worker process (workers.c) */
+	unsigned n_workers;          /* worker processes, the primary included (D.cfg.workers at start) */
 };
 
 extern struct daemon D;
@@ -141,6 +143,8 @@ int priv_check_writable_dir(const char *path, char *err, size_t errlen);
 
 /* flows*.c (their shared internals: flows_int.h) */
 int flows_init(void);
+/* a worker: serve the intercept sockets its primary opened (tcp4, udp4, tcp6, udp6; -1: none) */
+int flows_adopt(const int fds[4]);
 void flows_fini(void);
 void flows_close_svc(struct svc *s, const char *why);
 /* @cb with the original destination of every live intercepted flow (the DNS names in use) */
@@ -160,6 +164,7 @@ void kernel_clear(void);
 /* services.c: an identity's services */
 struct zt_service;
 struct svc *svc_by_kid(uint32_t kid);
+struct svc *svc_by_kname(const char *kname); /* a worker's lookup (services.c) */
 void on_service(struct zt_ctx *ctx, const struct zt_service *z, int event, void *user);
 void svc_free(struct svc *s);
 /* (re)bind a hosted service (its terminator identity may have changed) */

@@ -10,6 +10,7 @@
 #include "daemon/endpoint.h"
 #include "daemon/dns_server.h"
 #include "daemon/sipovld.h"
+#include "daemon/workers.h"
 
 static const char *proto_names(uint32_t p)
 {
@@ -87,6 +88,13 @@ struct json_object *status_json(void)
 			   *cf = json_object_new_object();
 	struct sipovl_stats st;
 	struct sipovl_config kc;
+	/* every worker's counters and flows (their last reports, at most about a second old) */
+	struct counters sum = D.c;
+	unsigned nf[4] = { D.n_flows[0], D.n_flows[1], D.n_flows[2], D.n_flows[3] };
+	uint64_t mem = D.mem_used;
+	int64_t late = 0;
+
+	workers_sum(&sum, nf, &mem, &late);
 
 	JADD(o, "version", JS(SIPOVLD_VERSION));
 	JADD(o, "pid", JI(getpid()));
@@ -125,6 +133,9 @@ struct json_object *status_json(void)
 		json_object_array_add(ids, j);
 		for (struct svc *s = id->svcs; s; s = s->next) {
 			struct json_object *sj = json_object_new_object(), *p = json_object_new_array();
+			uint64_t v[5] = { s->dials, s->dial_failed, s->accepted, s->refused, s->active }; /* all workers */
+
+			workers_svc_sum(id->path, s->name, v);
 
 			JADD(sj, "name", JS(s->name));
 			JADD(sj, "identity", JS(id->name));
@@ -164,8 +175,8 @@ struct json_object *status_json(void)
 				}
 				if (s->icpt_err[0])
 					JADD(ij, "error", JS(s->icpt_err));
-				JADD(ij, "dials", JI(s->dials));
-				JADD(ij, "dials_failed", JI(s->dial_failed));
+				JADD(ij, "dials", JI(v[0]));
+				JADD(ij, "dials_failed", JI(v[1]));
 				JADD(sj, "intercept", ij);
 			}
 			if (s->has_host || s->host_err[0]) {
@@ -185,22 +196,22 @@ struct json_object *status_json(void)
 					JADD(hj, "allowed_sources", jprefixes(s->host.allowed_srcs, s->host.n_allowed_srcs));
 				if (s->host_err[0])
 					JADD(hj, "error", JS(s->host_err));
-				JADD(hj, "accepted", JI(s->accepted));
-				JADD(hj, "refused", JI(s->refused));
+				JADD(hj, "accepted", JI(v[2]));
+				JADD(hj, "refused", JI(v[3]));
 				JADD(sj, "host", hj);
 			}
-			JADD(sj, "active_flows", JI(s->active));
+			JADD(sj, "active_flows", JI(v[4]));
 			json_object_array_add(svcs, sj);
 		}
 	}
 	JADD(o, "identities", ids);
 	JADD(o, "services", svcs);
-	JADD(fl, "intercept_tcp", JI(D.n_flows[0]));
-	JADD(fl, "intercept_udp", JI(D.n_flows[1]));
-	JADD(fl, "host_tcp", JI(D.n_flows[2]));
-	JADD(fl, "host_udp", JI(D.n_flows[3]));
+	JADD(fl, "intercept_tcp", JI(nf[0]));
+	JADD(fl, "intercept_udp", JI(nf[1]));
+	JADD(fl, "host_tcp", JI(nf[2]));
+	JADD(fl, "host_udp", JI(nf[3]));
 	JADD(o, "flows", fl);
-#define C(x) JADD(c, #x, JI(D.c.x))
+#define C(x) JADD(c, #x, JI(sum.x))
 	C(tcp_intercepted);
 	C(udp_intercepted);
 	C(unmatched);
@@ -223,14 +234,12 @@ struct json_object *status_json(void)
 	C(packets_to_ziti);
 	C(packets_from_ziti);
 #undef C
-	int64_t late = 0;
-
 	for (struct ident *id = D.idents; id; id = id->next)
 		if (id->ctx)
 			late += (int64_t)zt_ctx_dgram_dropped(id->ctx);
 	JADD(c, "datagrams_dropped_late", JI(late));
 	JADD(o, "counters", c);
-	JADD(m, "used", JI(D.mem_used));
+	JADD(m, "used", JI(mem));
 	JADD(m, "limit", JI(D.cfg.memory_limit));
 	struct mallinfo2 mi = mallinfo2(); /* the allocator's view: heap in use, for comparison */
 
@@ -242,10 +251,12 @@ struct json_object *status_json(void)
 	JADD(cf, "tcp_half_closed_timeout_s", JI(D.cfg.tcp_half_closed_ms / 1000));
 	JADD(cf, "tcp_keepalive_s", JI(D.cfg.tcp_keepalive_s));
 	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
+	JADD(cf, "workers", JI(D.n_workers));
 	JADD(cf, "service_poll_s", JI(D.cfg.svc_poll_ms / 1000));
 	JADD(cf, "intercept_policy", JS(D.cfg.policy == SIPOVL_POLICY_PASS ? "pass" :
 					D.cfg.policy == SIPOVL_POLICY_REJECT ? "reject" : "drop"));
 	JADD(o, "config", cf);
+	JADD(o, "workers", workers_json());
 	JADD(k, "enabled", JB(!D.no_kernel));
 	if (!D.no_kernel && D.nl) {
 		JADD(k, "generation", JI(D.generation));

@@ -9,7 +9,8 @@
 # converges on one circuit, that a call with audio and video has both streams' quality in its
 # CDR and in sipovlctl calls, that RTP quality under netem loss and jitter is reported within
 # tolerance with one-way audio detected, that netem reordering is counted as reordering (what
-# the receiving phone saw) and not as loss, and that SIGTERM removes everything sipovld installed.
+# the receiving phone saw) and not as loss, that gw-a with two worker processes spreads intercepted
+# UDP flows over both and sums them in status, and that SIGTERM removes everything sipovld installed.
 #
 #   PA 10.1.0.2 fd01::2 -- GWA 10.1.0.1 | 10.99.1.2 -- ZT 10.99.0.1 -- 10.99.2.2 | GWB 10.2.0.1 -- PB 10.2.0.2 fd02::2
 #   (phone A)              (gw-a)            (controller+router)          (gw-b)        (SIP server, phone B)
@@ -753,12 +754,52 @@ kill "$st_uac" "$st_uas" 2>/dev/null
 pkill -f "sipp -sf $TMP/uac_pcap.xml" 2>/dev/null
 wait "$st_uac" "$st_uas" 2>/dev/null
 
+# --- gw-a again with two worker processes (Documentation/design.md "Workers"): each
+# serves its own sockets of the kernel's group, so intercepted flows spread over both;
+# status sums them and lists each worker's. 16 UDP flows (distinct source ports) A->B.
+pid=$(cat "$TMP/a.pid")
+kill -TERM "$pid" 2>/dev/null # stopped above unless that point failed
+waitfor 20 bash -c "! kill -0 $pid 2>/dev/null"
+printf '{ %s, "workers": 2 }\n' "$SRCMAP" >"$TMP/a2.conf"
+start_gw a "$GWA" -c "$TMP/a2.conf" --udp-idle-timeout 30
+waitfor 60 ready a || diag "gw-a (workers 2) not ready after 60 s: $(tail -3 "$TMP/a.log" | tr '\n' '|')"
+waitfor 20 eval "st a | jq -en 'input | (.workers | length) == 2 and all(.workers[]; .alive) and .workers[1].identities_ready == 1' >/dev/null 2>&1" ||
+	diag "gw-a worker 1 not ready: $(st a | jq -c '.workers[1]' 2>&1 | head -c 300)"
+socks=$(ip netns exec "$GWA" "$CTL" -j socket show)
+if jq -en 'input | length == 8 and all(.[]; .members == 2 and .alive)' <<<"$socks" >/dev/null; then
+	ok "gw-a (workers 2): 2 registered sockets per family and protocol, one of each per worker"
+else
+	not_ok "gw-a (workers 2): 2 registered sockets per family and protocol" "$socks"
+fi
+wk_ok=0
+for i in $(seq 1 16); do
+	out=$(in_pa "$PEER" send --udp --timeout 20 --src "10.1.0.2:$((42000 + i))" --dst 10.2.0.2:7000 --msg "w$i" 2>&1) &&
+		grep -Eq "^ECHO 10\.1\.0\.2:$((42000 + i)) w$i\$" <<<"$out" && wk_ok=$((wk_ok + 1))
+done
+sleep 2 # the workers' reports (every second)
+wst=$(st a)
+w0=$(jq -r '.workers[0].counters.udp_intercepted' <<<"$wst") w1=$(jq -r '.workers[1].counters.udp_intercepted' <<<"$wst")
+tot=$(jq -r '.counters.udp_intercepted' <<<"$wst")
+fw=$(st a flows | jq -c '[.[] | select(.type == "intercept-udp" and (.client | startswith("10.1.0.2:420"))) | .worker // 0] | group_by(.) | map({(.[0] | tostring): length}) | add')
+if [ "$wk_ok" = 16 ] && [ "${w0:-0}" -gt 0 ] && [ "${w1:-0}" -gt 0 ] && [ "$tot" = $((w0 + w1)) ] &&
+	jq -en 'input | .["0"] > 0 and .["1"] > 0' <<<"$fw" >/dev/null 2>&1; then
+	ok "gw-a (workers 2): 16 of 16 UDP flows echoed, both workers carried some (udp_intercepted $w0 + $w1 = status $tot; flows by worker $fw)"
+else
+	not_ok "gw-a (workers 2): UDP flows over both workers" "echoed $wk_ok of 16" "udp_intercepted: worker 0 $w0, worker 1 $w1, status $tot" \
+		"flows by worker: $fw" "$(jq -c '.workers' <<<"$wst" | head -c 400)"
+fi
+
 # --- SIGTERM removes everything it installed
 for s in a b; do
 	pid=$(cat "$TMP/$s.pid")
 	kill -TERM "$pid" 2>/dev/null
 	waitfor 20 bash -c "! kill -0 $pid 2>/dev/null" || not_ok "gw-$s: sipovld exits on SIGTERM"
 done
+if pgrep -f "sipovld --worker" >/dev/null; then
+	not_ok "gw-a: no worker process left after SIGTERM" "$(pgrep -fa 'sipovld --worker')"
+else
+	ok "gw-a: no worker process left after SIGTERM"
+fi
 for ns in "$GWA" "$GWB"; do
 	n=$(ip netns exec "$ns" "$CTL" -j intercept show | jq length)
 	cfg=$(ip netns exec "$ns" "$CTL" -j config show 2>&1)

@@ -17,7 +17,9 @@
 #      that never sends nor reads does not stall the daemon; identity files and key files
 #      readable by group or others are refused; --user drops to that user with only
 #      CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (effective, permitted, bounding; no ambient); an
-#      endpoint (in a network namespace of its own) keeps its identity and interface on reload
+#      endpoint (in a network namespace of its own) keeps its identity and interface on reload;
+#      two worker processes: status lists both, a reload reaches both, a killed worker is
+#      started again, they stop with the primary (tests/daemon/workers.sh)
 #
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
 # calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh; service updates,
@@ -305,6 +307,11 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 		notok "an identity in a directory sipovld cannot write: no warning at start: $(grep -i "identity\|not writable" "$W/ro.log" "$W/sd.log" | head -3)"
 	fi
 	sd_stop "$rosd"
+
+	# worker processes: status, reload, a killed worker, stop (tests/daemon/workers.sh)
+	# shellcheck source=tests/daemon/workers.sh
+	. tests/daemon/workers.sh
+	workers_tests "$SAN_SD" "$W"
 
 	# --request against a daemon that takes the request and never answers: one line after
 	# SIPOVLD_CTL_TIMEOUT seconds (default 10), not a hang

@@ -578,8 +578,9 @@ static void t_daemon_cfg(void)
 		   d.policy == SIPOVL_POLICY_DROP,
 	   "intercept_policy: reject, drop (%s)", err);
 	ok(d.workers == 1 && !daemon_cfg_parse("{\"workers\":4}", &d, err, sizeof(err)) && d.workers == 4 &&
-		   !daemon_cfg_parse("{\"workers\":64}", &d, err, sizeof(err)) && d.workers == 64,
-	   "workers: 1 by default, 4, 64 (%s)", err);
+		   !daemon_cfg_parse("{\"workers\":64}", &d, err, sizeof(err)) && d.workers == 64 &&
+		   !daemon_cfg_parse("{\"workers\":\"auto\"}", &d, err, sizeof(err)) && d.workers == 0,
+	   "workers: 1 by default, 4, 64, \"auto\" (0: one per online CPU) (%s)", err);
 	ok(d.ziti_auth == 1 && !daemon_cfg_parse("{\"ziti_auth\":\"oidc\"}", &d, err, sizeof(err)) && d.ziti_auth == 2 &&
 		   !daemon_cfg_parse("{\"ziti_auth\":\"legacy\"}", &d, err, sizeof(err)) && d.ziti_auth == 0 &&
 		   !daemon_cfg_parse("{\"ziti_auth\":\"auto\"}", &d, err, sizeof(err)) && d.ziti_auth == 1,

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld worker processes (Documentation/design.md "Workers").
+ *
+ * The primary (worker 0) starts workers 1..n-1 by fork and exec of its own binary with
+ * --worker W,CHAN,T4,U4,T6,U6: CHAN is the worker's end of a SOCK_SEQPACKET socketpair, the
+ * others its intercept sockets (opened and joined to the kernel group by the primary, which
+ * keeps its copies so that the group member outlives a worker's death). Each worker sends a
+ * report (one JSON document per datagram) every second; the primary keeps the last one.
+ * Nothing here blocks a loop: the channel is non-blocking on both ends and a report that does
+ * not fit is skipped; children are reaped with WNOHANG on SIGCHLD.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/workers.h"
+
+#define REPORT_MS 1000
+#define REPORT_MAX (192 * 1024)
+#define REPORT_FLOWS_MAX 256
+#define RESTART_MIN_MS 1000
+#define RESTART_MAX_MS 30000
+#define STABLE_MS 10000
+
+/* the counters a report carries, by name (status.c's names) */
+static const struct {
+	const char *name;
+	size_t off;
+} cnt[] = {
+#define X(f) { #f, offsetof(struct counters, f) }
+	X(tcp_intercepted), X(udp_intercepted), X(unmatched), X(dials_ok), X(dials_failed), X(dial_timeouts),
+	X(hosted_tcp), X(hosted_udp), X(hosted_refused), X(hosted_connect_failed), X(hosted_src_refused),
+	X(mem_limit_hits), X(udp_dropped), X(tcp_reset), X(bytes_to_ziti), X(bytes_from_ziti),
+	X(udp_circuits_merged), X(hosted_udp_redialed), X(packets_to_ziti), X(packets_from_ziti), X(tcp_expired),
+#undef X
+};
+static const char *const flow_names[4] = { "intercept_tcp", "intercept_udp", "host_tcp", "host_udp" };
+
+unsigned workers_count(unsigned cfg)
+{
+	long n = cfg ? (long)cfg : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (unsigned)n;
+}
+
+/* ------------------------------------------------------------------ primary */
+
+struct worker {
+	pid_t pid;                 /* 0: not running */
+	int fd;                    /* the primary's end of the channel */
+	struct zt_io io;
+	struct zt_timer restart;
+	unsigned restarts;
+	uint64_t started_ms, last_report_ms, backoff_ms;
+	struct json_object *report; /* the last one, or NULL */
+};
+
+static struct worker W[WORKERS_MAX];
+static char **saved_argv;
+static int saved_argc;
+
+void workers_set_argv(int argc, char **argv)
+{
+	saved_argc = argc;
+	saved_argv = argv;
+}
+
+static void chan_close(struct worker *w)
+{
+	if (w->fd >= 0) {
+		zt_io_del(D.loop, &w->io);
+		close(w->fd);
+		w->fd = -1;
+	}
+}
+
+static void primary_chan_cb(void *arg, uint32_t ev)
+{
+	struct worker *w = arg;
+	static char buf[REPORT_MAX + 1];
+
+	for (;;) {
+		ssize_t r = recv(w->fd, buf, REPORT_MAX, MSG_DONTWAIT);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) { /* the worker is gone (SIGCHLD says how) */
+			chan_close(w);
+			return;
+		}
+		buf[r] = 0;
+		struct json_object *o = json_tokener_parse(buf);
+
+		if (!o || !json_object_is_type(o, json_type_object)) {
+			json_object_put(o);
+			continue;
+		}
+		json_object_put(w->report);
+		w->report = o;
+		w->last_report_ms = zt_now_ms();
+	}
+	(void)ev;
+}
+
+/* In the child, before exec: raise the two capabilities into the ambient set (non-root only). */
+static void child_caps(void)
+{
+	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE };
+	cap_t c;
+
+	if (!getuid() || !(c = cap_get_proc()))
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		cap_get_flag(c, keep[i], CAP_PERMITTED, &v);
+		if (v == CAP_SET)
+			cap_set_flag(c, CAP_INHERITABLE, 1, &keep[i], CAP_SET);
+	}
+	if (!cap_set_proc(c))
+		for (size_t i = 0; i < 2; i++)
+			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, keep[i], 0, 0);
+	cap_free(c);
+}
+
+int flows_worker_fds(unsigned w, int fds[4]); /* flows_intercept.c */
+
+static void worker_spawn(unsigned i)
+{
+	struct worker *w = &W[i];
+	int sp[2], fds[4] = { -1, -1, -1, -1 }, big = REPORT_MAX + 4096;
+	pid_t parent = getpid();
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp)) {
+		logm(L_ERR, "worker %u: socketpair: %s; retrying", i, strerror(errno));
+		zt_timer_start(D.loop, &w->restart, RESTART_MAX_MS);
+		return;
+	}
+	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	setsockopt(sp[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	flows_worker_fds(i, fds);
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		logm(L_ERR, "worker %u: fork: %s; retrying", i, strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		zt_timer_start(D.loop, &w->restart, RESTART_MAX_MS);
+		return;
+	}
+	if (!pid) { /* the child: fds 3..7 are the channel and the four sockets, nothing else open */
+		int src[5] = { sp[1], fds[0], fds[1], fds[2], fds[3] }, tmp[5];
+		char arg[96], **av = calloc((size_t)saved_argc + 3, sizeof(*av));
+		sigset_t none;
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent || !av)
+			_exit(1);
+		for (int k = 0; k < 5; k++)
+			tmp[k] = src[k] >= 0 ? fcntl(src[k], F_DUPFD_CLOEXEC, 64) : -1;
+		for (int k = 0; k < 5; k++)
+			if (tmp[k] >= 0 && dup2(tmp[k], 3 + k) < 0)
+				_exit(1);
+		snprintf(arg, sizeof(arg), "%u,3,%d,%d,%d,%d", i, tmp[1] >= 0 ? 4 : -1, tmp[2] >= 0 ? 5 : -1,
+			 tmp[3] >= 0 ? 6 : -1, tmp[4] >= 0 ? 7 : -1);
+		close_range(8, ~0U, 0);
+		for (int k = 0; k < 5; k++) /* not passed: closed, so the numbers above stay unused */
+			if (tmp[k] < 0)
+				close(3 + k);
+		child_caps();
+		av[0] = saved_argv[0];
+		av[1] = "--worker";
+		av[2] = arg;
+		for (int k = 1; k < saved_argc; k++)
+			av[k + 2] = saved_argv[k];
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv("/proc/self/exe", av);
+		fprintf(stderr, "<3>sipovld worker %u: exec /proc/self/exe: %s\n", i, strerror(errno));
+		_exit(127);
+	}
+	close(sp[1]);
+	w->pid = pid;
+	w->fd = sp[0];
+	w->started_ms = zt_now_ms();
+	w->last_report_ms = 0;
+	json_object_put(w->report);
+	w->report = NULL;
+	zt_io_init(&w->io, w->fd, primary_chan_cb, w);
+	zt_io_set(D.loop, &w->io, EPOLLIN);
+	logm(L_NOTICE, "started worker %u (pid %d)", i, (int)pid);
+}
+
+static void restart_cb(void *arg)
+{
+	unsigned i = (unsigned)(uintptr_t)arg;
+
+	if (!stopping && !W[i].pid)
+		worker_spawn(i);
+}
+
+void workers_start(void)
+{
+	for (unsigned i = 0; i < WORKERS_MAX; i++) {
+		W[i].fd = -1;
+		zt_timer_init(&W[i].restart, restart_cb, (void *)(uintptr_t)i);
+	}
+	for (unsigned i = 1; i < D.n_workers; i++)
+		worker_spawn(i);
+}
+
+static void worker_died(unsigned i, int status)
+{
+	struct worker *w = &W[i];
+	uint64_t now = zt_now_ms(), up = now - w->started_ms;
+	pid_t pid = w->pid;
+
+	w->pid = 0;
+	chan_close(w);
+	json_object_put(w->report);
+	w->report = NULL;
+	if (stopping)
+		return;
+	w->backoff_ms = up >= STABLE_MS || !w->backoff_ms ? RESTART_MIN_MS :
+			w->backoff_ms * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : w->backoff_ms * 2;
+	w->restarts++;
+	if (WIFSIGNALED(status))
+		logm(L_ERR, "worker %u (pid %d) killed by signal %d after %llu s; its flows are lost; restarting in %llu ms",
+		     i, (int)pid, WTERMSIG(status), (unsigned long long)(up / 1000), (unsigned long long)w->backoff_ms);
+	else
+		logm(L_ERR, "worker %u (pid %d) exited with status %d after %llu s; its flows are lost; restarting in %llu ms",
+		     i, (int)pid, WEXITSTATUS(status), (unsigned long long)(up / 1000), (unsigned long long)w->backoff_ms);
+	zt_timer_start(D.loop, &w->restart, w->backoff_ms);
+}
+
+void workers_on_sigchld(void)
+{
+	for (unsigned i = 1; i < D.n_workers; i++) {
+		int st;
+
+		if (W[i].pid > 0 && waitpid(W[i].pid, &st, WNOHANG) == W[i].pid)
+			worker_died(i, st);
+	}
+}
+
+void workers_reload(void)
+{
+	for (unsigned i = 1; i < D.n_workers; i++)
+		if (W[i].pid > 0)
+			kill(W[i].pid, SIGHUP);
+}
+
+void workers_stop(void)
+{
+	uint64_t t0 = zt_now_ms();
+	bool any = false;
+
+	for (unsigned i = 1; i < D.n_workers; i++) {
+		zt_timer_stop(D.loop, &W[i].restart);
+		if (W[i].pid > 0) {
+			kill(W[i].pid, SIGTERM);
+			any = true;
+		}
+	}
+	/* stopping: waiting here blocks nothing that still runs */
+	while (any) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		any = false;
+		for (unsigned i = 1; i < D.n_workers; i++) {
+			int st;
+
+			if (W[i].pid > 0 && waitpid(W[i].pid, &st, WNOHANG) == W[i].pid)
+				W[i].pid = 0;
+			if (W[i].pid > 0 && zt_now_ms() - t0 > 5000) {
+				logm(L_WARN, "worker %u: no exit 5 s after SIGTERM: SIGKILL", i);
+				kill(W[i].pid, SIGKILL);
+				waitpid(W[i].pid, &st, 0);
+				W[i].pid = 0;
+			}
+			any |= W[i].pid > 0;
+		}
+		if (any)
+			nanosleep(&ts, NULL);
+	}
+	for (unsigned i = 1; i < D.n_workers; i++) {
+		chan_close(&W[i]);
+		json_object_put(W[i].report);
+		W[i].report = NULL;
+	}
+}
+
+static int64_t jget(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+void workers_sum(struct counters *c, unsigned n_flows[4], uint64_t *mem_used, int64_t *dgram_late)
+{
+	for (unsigned i = 1; i < D.n_workers; i++) {
+		struct json_object *r = W[i].report, *jc, *jf;
+
+		if (!r)
+			continue;
+		if (json_object_object_get_ex(r, "counters", &jc))
+			for (size_t k = 0; k < sizeof(cnt) / sizeof(cnt[0]); k++)
+				*(uint64_t *)((char *)c + cnt[k].off) += (uint64_t)jget(jc, cnt[k].name);
+		if (json_object_object_get_ex(r, "flows", &jf))
+			for (int k = 0; k < 4; k++)
+				n_flows[k] += (unsigned)jget(jf, flow_names[k]);
+		*mem_used += (uint64_t)jget(r, "memory_used");
+		if (dgram_late)
+			*dgram_late += jget(r, "datagrams_dropped_late");
+	}
+}
+
+void workers_svc_sum(const char *ident_path, const char *svc, uint64_t v[5])
+{
+	static const char *const k[5] = { "dials", "dials_failed", "accepted", "refused", "active" };
+
+	for (unsigned i = 1; i < D.n_workers; i++) {
+		struct json_object *a, *x, *y;
+
+		if (!W[i].report || !json_object_object_get_ex(W[i].report, "services", &a))
+			continue;
+		for (size_t j = 0; j < json_object_array_length(a); j++) {
+			x = json_object_array_get_idx(a, j);
+			if (!json_object_object_get_ex(x, "identity", &y) || strcmp(json_object_get_string(y), ident_path) ||
+			    !json_object_object_get_ex(x, "name", &y) || strcmp(json_object_get_string(y), svc))
+				continue;
+			for (int n = 0; n < 5; n++)
+				v[n] += (uint64_t)jget(x, k[n]);
+		}
+	}
+}
+
+static struct json_object *jcopy(struct json_object *r, const char *k)
+{
+	struct json_object *v;
+
+	return r && json_object_object_get_ex(r, k, &v) ? json_object_get(v) : NULL;
+}
+
+struct json_object *workers_json(void)
+{
+	struct json_object *a = json_object_new_array(), *p = json_object_new_object(), *pf = json_object_new_object(), *pc;
+	uint64_t now = zt_now_ms();
+
+	JADD(p, "index", JI(0));
+	JADD(p, "pid", JI(getpid()));
+	JADD(p, "alive", JB(true));
+	for (int k = 0; k < 4; k++)
+		JADD(pf, flow_names[k], JI(D.n_flows[k]));
+	JADD(p, "flows", pf);
+	pc = json_object_new_object();
+	for (size_t k = 0; k < sizeof(cnt) / sizeof(cnt[0]); k++)
+		JADD(pc, cnt[k].name, JI(*(const uint64_t *)((const char *)&D.c + cnt[k].off)));
+	JADD(p, "counters", pc);
+	json_object_array_add(a, p);
+	for (unsigned i = 1; i < D.n_workers; i++) {
+		struct worker *w = &W[i];
+		struct json_object *o = json_object_new_object();
+		/* alive: running and reporting (its first report within 3 s of its start) */
+		bool alive = w->pid > 0 && (w->last_report_ms ? now - w->last_report_ms < 3 * REPORT_MS :
+					    now - w->started_ms < 3 * REPORT_MS);
+
+		JADD(o, "index", JI(i));
+		JADD(o, "pid", JI(w->pid));
+		JADD(o, "alive", JB(alive));
+		JADD(o, "restarts", JI(w->restarts));
+		if (w->pid > 0)
+			JADD(o, "uptime_s", JI((now - w->started_ms) / 1000));
+		if (w->last_report_ms)
+			JADD(o, "report_age_ms", JI(now - w->last_report_ms));
+		JADD(o, "reloads", jcopy(w->report, "reloads"));
+		JADD(o, "identities_ready", jcopy(w->report, "identities_ready"));
+		JADD(o, "flows", jcopy(w->report, "flows"));
+		JADD(o, "counters", jcopy(w->report, "counters"));
+		JADD(o, "config", jcopy(w->report, "config"));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+void workers_flows(struct json_object *arr)
+{
+	for (unsigned i = 1; i < D.n_workers; i++) {
+		struct json_object *fl;
+
+		if (!W[i].report || !json_object_object_get_ex(W[i].report, "flow_list", &fl))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(fl); k++)
+			json_object_array_add(arr, json_object_get(json_object_array_get_idx(fl, k)));
+	}
+}
+
+/* ------------------------------------------------------------------ worker */
+
+static int chan_fd = -1;
+static struct zt_io chan_io;
+static struct zt_timer report_timer;
+unsigned worker_reloads;
+
+int worker_parse_arg(const char *arg, int fds[4])
+{
+	int w, c;
+
+	if (sscanf(arg, "%d,%d,%d,%d,%d,%d", &w, &c, &fds[0], &fds[1], &fds[2], &fds[3]) != 6 || w < 1 ||
+	    w >= WORKERS_MAX || c < 0)
+		return -1;
+	D.worker = (unsigned)w;
+	chan_fd = c;
+	return 0;
+}
+
+static void worker_chan_cb(void *arg, uint32_t ev)
+{
+	char b[64];
+	ssize_t r = recv(chan_fd, b, sizeof(b), MSG_DONTWAIT);
+
+	(void)arg;
+	(void)ev;
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		logm(L_ERR, "the primary is gone: stopping");
+		stopping = true;
+		zt_loop_stop(D.loop);
+	}
+}
+
+static void report_cb(void *arg)
+{
+	struct json_object *o = json_object_new_object(), *c = json_object_new_object(),
+			   *f = json_object_new_object(), *cf = json_object_new_object(), *fl = flows_json(), *tl;
+	int64_t late = 0, ready = 0;
+
+	(void)arg;
+	for (size_t k = 0; k < sizeof(cnt) / sizeof(cnt[0]); k++)
+		JADD(c, cnt[k].name, JI(*(const uint64_t *)((const char *)&D.c + cnt[k].off)));
+	for (int k = 0; k < 4; k++)
+		JADD(f, flow_names[k], JI(D.n_flows[k]));
+	struct json_object *sv = json_object_new_array();
+
+	for (struct ident *id = D.idents; id; id = id->next) {
+		ready += id->ready;
+		if (id->ctx)
+			late += (int64_t)zt_ctx_dgram_dropped(id->ctx);
+		for (struct svc *s = id->svcs; s; s = s->next) {
+			struct json_object *x = json_object_new_object();
+
+			JADD(x, "identity", JS(id->path));
+			JADD(x, "name", JS(s->name));
+			JADD(x, "dials", JI(s->dials));
+			JADD(x, "dials_failed", JI(s->dial_failed));
+			JADD(x, "accepted", JI(s->accepted));
+			JADD(x, "refused", JI(s->refused));
+			JADD(x, "active", JI(s->active));
+			json_object_array_add(sv, x);
+		}
+	}
+	JADD(o, "services", sv);
+	JADD(o, "worker", JI(D.worker));
+	JADD(o, "pid", JI(getpid()));
+	JADD(o, "reloads", JI(worker_reloads));
+	JADD(o, "identities_ready", JI(ready));
+	JADD(o, "counters", c);
+	JADD(o, "flows", f);
+	JADD(o, "memory_used", JI(D.mem_used));
+	JADD(o, "datagrams_dropped_late", JI(late));
+	JADD(cf, "log_level", JI(D.cfg.log_level));
+	JADD(cf, "udp_idle_timeout_s", JI(D.cfg.udp_idle_ms / 1000));
+	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
+	JADD(o, "config", cf);
+	tl = json_object_new_array();
+	for (size_t k = 0; k < json_object_array_length(fl) && k < REPORT_FLOWS_MAX; k++) {
+		struct json_object *x = json_object_get(json_object_array_get_idx(fl, k));
+
+		JADD(x, "worker", JI(D.worker));
+		json_object_array_add(tl, x);
+	}
+	json_object_put(fl);
+	JADD(o, "flow_list", tl);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t n = strlen(s);
+
+	if (n <= REPORT_MAX && send(chan_fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+		logm(L_DEBUG, "report: %s", strerror(errno));
+	json_object_put(o);
+	zt_timer_start(D.loop, &report_timer, REPORT_MS);
+}
+
+int worker_init(void)
+{
+	int fl = fcntl(chan_fd, F_GETFL);
+
+	if (fl < 0 || fcntl(chan_fd, F_SETFL, fl | O_NONBLOCK) || fcntl(chan_fd, F_SETFD, FD_CLOEXEC))
+		return -1;
+	zt_io_init(&chan_io, chan_fd, worker_chan_cb, NULL);
+	zt_io_set(D.loop, &chan_io, EPOLLIN);
+	zt_timer_init(&report_timer, report_cb, NULL);
+	zt_timer_start(D.loop, &report_timer, 200);
+	return 0;
+}
+
+void worker_fini(void)
+{
+	zt_timer_stop(D.loop, &report_timer);
+	if (chan_fd >= 0) {
+		zt_io_del(D.loop, &chan_io);
+		close(chan_fd);
+		chan_fd = -1;
+	}
+}

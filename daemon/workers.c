@@ -69,6 +69,7 @@ struct worker {
 };
 
 static struct worker W[WORKERS_MAX];
+static bool started; /* workers_start ran: W[] is initialised */
 static char **saved_argv;
 static int saved_argc;
 
@@ -214,6 +215,7 @@ static void restart_cb(void *arg)
 
 void workers_start(void)
 {
+	started = true;
 	for (unsigned i = 0; i < WORKERS_MAX; i++) {
 		W[i].fd = -1;
 		zt_timer_init(&W[i].restart, restart_cb, (void *)(uintptr_t)i);
@@ -268,6 +270,8 @@ void workers_stop(void)
 	uint64_t t0 = zt_now_ms();
 	bool any = false;
 
+	if (!started) /* a start-up that failed before the workers */
+		return;
 	for (unsigned i = 1; i < D.n_workers; i++) {
 		zt_timer_stop(D.loop, &W[i].restart);
 		if (W[i].pid > 0) {

@@ -501,6 +501,12 @@ static void report_cb(void *arg)
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	size_t n = strlen(s);
 
+	if (n > REPORT_MAX) { /* the counters matter more than the list */
+		json_object_object_del(o, "flow_list");
+		JADD(o, "flow_list_dropped", JB(true));
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		n = strlen(s);
+	}
 	if (n <= REPORT_MAX && send(chan_fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
 		logm(L_DEBUG, "report: %s", strerror(errno));
 	json_object_put(o);

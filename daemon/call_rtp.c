@@ -32,33 +32,24 @@ void call_rtp_end(const struct call_rtp *r, uint64_t now_us, char *b, size_t n)
 	end_interval(r);
 }
 
-bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, uint64_t now_us, char *b, size_t n,
-		       struct call_rtp_final *fin)
+void call_rtp_fmt(const struct call *c, const struct call_rtp_final *fin, char *b, size_t n)
 {
-	struct call_rtp r;
-	struct rtpq_snap q[2];
-	bool first = find(arg, c, 0, &r);
 	size_t len;
 
-	if (fin)
-		memset(fin, 0, sizeof(*fin));
-	if (first) {
-		if (fin) {
-			call_rtp_quality(&r, now_us, fin->q[0]);
-			fin->has |= 1u;
-		}
-		call_rtp_end(&r, now_us, b, n);
+	if (fin->has & 1u) {
+		const struct rtpq_snap *q = fin->q[0];
+
+		snprintf(b, n, "packets=%llu/%llu loss_pct=%.2f/%.2f jitter_ms=%.1f/%.1f mos=%.2f/%.2f",
+			 (unsigned long long)q[0].packets, (unsigned long long)q[1].packets, q[0].loss_ratio * 100,
+			 q[1].loss_ratio * 100, q[0].jitter_ms, q[1].jitter_ms, q[0].mos, q[1].mos);
 	} else {
 		snprintf(b, n, "packets=- loss_pct=- jitter_ms=- mos=-");
 	}
 	for (unsigned i = 1; i < SDP_MAX_MEDIA; i++) {
-		if (!find(arg, c, i, &r))
+		const struct rtpq_snap *q = fin->q[i];
+
+		if (!(fin->has & 1u << i))
 			continue;
-		call_rtp_quality(&r, now_us, q);
-		if (fin) {
-			memcpy(fin->q[i], q, sizeof(q));
-			fin->has |= 1u << i;
-		}
 		len = strlen(b);
 		if (len < n)
 			snprintf(b + len, n - len, " m%u=%s packets%u=%llu/%llu loss_pct%u=%.2f/%.2f jitter_ms%u=%.1f/%.1f", i,
@@ -68,9 +59,28 @@ bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, u
 		len = strlen(b);
 		if (!strcmp(c->sdp[0].m[i].media, "audio") && len < n)
 			snprintf(b + len, n - len, " mos%u=%.2f/%.2f", i, q[0].mos, q[1].mos);
+	}
+}
+
+bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, uint64_t now_us, char *b, size_t n,
+		       struct call_rtp_final *fin)
+{
+	struct call_rtp_final f;
+	struct call_rtp r;
+
+	memset(&f, 0, sizeof(f));
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!find(arg, c, i, &r))
+			continue;
+		call_rtp_quality(&r, now_us, f.q[i]);
+		f.has |= 1u << i;
 		end_interval(&r);
 	}
-	return first;
+	if (b)
+		call_rtp_fmt(c, &f, b, n);
+	if (fin)
+		*fin = f;
+	return f.has & 1u;
 }
 
 static bool listed(const struct sdp_media *m, unsigned pt)

@@ -60,6 +60,13 @@ bool call_rtp_end_call(const struct call *c, call_rtp_find_fn find, void *arg, u
 		       struct call_rtp_final *fin);
 
 /*
+ * The CDR's quality fields of call @c from the final figures @fin (as call_rtp_end_call writes
+ * them): a call whose streams were carried by other processes (sipovld's workers) gets its
+ * figures from them, then its CDR.
+ */
+void call_rtp_fmt(const struct call *c, const struct call_rtp_final *fin, char *b, size_t n);
+
+/*
  * The a=rtpmap of the @i-th media of each side's SDP to the stream's two directions, so that
  * dynamic payload types have their codec name and clock rate (jitter): a stream gets the
  * maps of the payload types both sides list first, its receiver's before its sender's (RFC

@@ -16,6 +16,7 @@ struct calls {
 	struct call *h[HSIZE];
 	unsigned n;
 	uint64_t seq;
+	unsigned origin;
 	struct calls_stats st;
 	char last_error[128];
 };
@@ -104,7 +105,7 @@ void calls_free(struct calls *t, uint64_t now)
 	free(t);
 }
 
-static struct call *find(struct calls *t, const char *id)
+static struct call *find(const struct calls *t, const char *id)
 {
 	for (struct call *c = t->h[hash(id)]; c; c = c->hnext)
 		if (!strcmp(c->call_id, id))
@@ -143,6 +144,7 @@ static struct call *new_call(struct calls *t, const char *id, uint64_t now)
 	}
 	snprintf(c->call_id, sizeof(c->call_id), "%s", id);
 	c->seq = ++t->seq;
+	c->origin = t->origin;
 	c->start_ms = c->last_ms = now;
 	c->hnext = t->h[hash(id)];
 	t->h[hash(id)] = c;
@@ -343,6 +345,16 @@ void calls_tick(struct calls *t, uint64_t now)
 			end_call(t, c, CALL_END_IDLE_TIMEOUT, now);
 		}
 	}
+}
+
+void calls_set_origin(struct calls *t, unsigned origin)
+{
+	t->origin = origin;
+}
+
+const struct call *calls_find(const struct calls *t, const char *call_id)
+{
+	return find(t, call_id);
 }
 
 const struct calls_stats *calls_stats(const struct calls *t)

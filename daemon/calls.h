@@ -42,6 +42,7 @@ struct call {
 	struct call *next, *prev;        /* all calls, newest first */
 	struct call *hnext;              /* Call-ID hash chain */
 	uint64_t seq;                    /* 1, 2, ... in the order calls started */
+	unsigned origin;                 /* who read its first INVITE (calls_set_origin; sipovld: the worker) */
 	char call_id[CALL_ID_LEN];
 	char tag[2][CALL_TAG_LEN];       /* [0] the caller's (From of the INVITE), [1] the callee's */
 	char party[2][CALL_PARTY_LEN];   /* user@host of From and To of the INVITE */
@@ -89,6 +90,10 @@ void calls_msg(struct calls *t, const struct sip_msg *m, const struct sockaddr_s
 	       const struct sockaddr_storage *dst, uint64_t now_ms);
 /* A datagram or stream chunk that did not parse. */
 void calls_malformed(struct calls *t, const char *why);
+/* the origin of the calls the next messages start (0 until set) */
+void calls_set_origin(struct calls *t, unsigned origin);
+/* the call of a Call-ID, or NULL */
+const struct call *calls_find(const struct calls *t, const char *call_id);
 /* Timeouts and lingering calls; call every second or so. */
 void calls_tick(struct calls *t, uint64_t now_ms);
 

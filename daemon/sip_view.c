@@ -20,6 +20,7 @@
 #include "daemon/flows_int.h"
 #include "daemon/rtpq.h"
 #include "daemon/sip_view.h"
+#include "daemon/sip_view_int.h"
 
 /* flow->sip_kind: 0..SIPV_SNIFF-1 undecided (packets looked at), then one of these */
 #define KIND_SIP 100
@@ -31,7 +32,8 @@ struct sip_tap {
 	int dir;
 };
 
-static struct calls *T;
+struct calls *sipv_T; /* the tracker, NULL when the SIP view is off */
+#define T sipv_T
 static struct zt_timer tick;
 
 /*
@@ -46,13 +48,11 @@ static struct endq {
 	struct call_rtp_final fin;
 } endq[ENDQ_N];
 static unsigned endq_next;
-static struct {
-	uint64_t flows_sip, flows_not_sip, tap_refused;
-} vc;
+struct sipv_counters sipv_vc;
+#define vc sipv_vc
 
 /* ------------------------------------------------------------------ CDR */
 
-static struct flow *flow_between(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
 static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
 
 /*
@@ -85,7 +85,7 @@ static bool find_media_flow(void *arg, const struct call *c, unsigned i, struct 
 	(void)arg;
 	if (!media_pair(c, i, &x, &y))
 		return false;
-	f = flow_between(&x->rtp, &y->rtp);
+	f = sipv_flow_between(&x->rtp, &y->rtp);
 	if (!f || !f->rq)
 		return false;
 	call_view(f, &x->rtp, r);
@@ -111,11 +111,11 @@ static void fmt_quality(const struct call *c, char *b, size_t n)
 	e->fin = fin;
 }
 
-static const struct endq *endq_find(uint64_t seq)
+const struct call_rtp_final *sipv_endq_find(uint64_t seq)
 {
 	for (unsigned i = 0; i < ENDQ_N; i++)
 		if (endq[i].seq == seq)
-			return &endq[i];
+			return &endq[i].fin;
 	return NULL;
 }
 
@@ -147,7 +147,7 @@ static void on_media(void *arg, const struct call *c, int side)
 
 		if (!media_pair(c, i, &x, &y))
 			continue;
-		f = flow_between(&x->rtp, &y->rtp);
+		f = sipv_flow_between(&x->rtp, &y->rtp);
 		if (!f || !f->rq)
 			continue;
 		call_view(f, &x->rtp, &r);
@@ -169,7 +169,7 @@ void sipv_flow_new(struct flow *f)
 							 (sa_same(&f->a, &y->rtp) && sa_same(&f->b, &x->rtp)))) {
 				struct call_rtp r;
 
-				/* f itself: flow_between() may find another flow of the pair, f may carry it later */
+				/* f itself: sipv_flow_between() may find another flow of the pair, f may carry it later */
 				call_view(f, &x->rtp, &r);
 				call_rtp_rtpmap(&r, c, i);
 				return;
@@ -411,42 +411,11 @@ void sipv_flow_closed(struct flow *f)
 	mem_give(sizeof(struct sip_tap));
 }
 
-/* ------------------------------------------------------------------ control */
-
-static struct json_object *sa_json(const struct sockaddr_storage *a)
-{
-	char b[64];
-
-	return JS(cfg_fmt_sa(a, b, sizeof(b)));
-}
-
-static struct json_object *media_json(const struct sdp_media *m)
-{
-	struct json_object *o = json_object_new_object(), *pts = json_object_new_array();
-
-	JADD(o, "media", JS(m->media));
-	JADD(o, "proto", JS(m->proto));
-	JADD(o, "port", JI(m->port));
-	if (m->has_addr && m->port) {
-		JADD(o, "rtp", sa_json(&m->rtp));
-		JADD(o, "rtcp", sa_json(&m->rtcp));
-	}
-	for (unsigned i = 0; i < m->n_pt; i++)
-		json_object_array_add(pts, JI(m->pt[i]));
-	JADD(o, "payload_types", pts);
-	JADD(o, "codec", JS(m->codec));
-	if (m->clock)
-		JADD(o, "clock_rate", JI(m->clock));
-	JADD(o, "direction", JS(sdp_dir_name(m->dir)));
-	JADD(o, "hold", JB(m->hold));
-	return o;
-}
-
 /*
  * The UDP flow steered between x and y (either way; intercepted, or hosted from the caller's
  * address), and of a stream merged onto one circuit (flows_pair.c) the flow carrying it.
  */
-static struct flow *flow_between(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
+struct flow *sipv_flow_between(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
 {
 	struct flow *f = udp_find(F_IUDP, x, y);
 
@@ -459,202 +428,3 @@ static struct flow *flow_between(const struct sockaddr_storage *x, const struct 
 	return f && f->via && !f->via->dead ? f->via : f;
 }
 
-static struct json_object *snap_json(const struct rtpq_snap *q)
-{
-	struct json_object *d = json_object_new_object();
-
-	JADD(d, "rtp", JB(q->rtp));
-	JADD(d, "packets", JI(q->packets));
-	JADD(d, "lost", JI(q->lost));
-	JADD(d, "loss_ratio", json_object_new_double(q->loss_ratio));
-	JADD(d, "jitter_ms", json_object_new_double(q->jitter_ms));
-	JADD(d, "mos", json_object_new_double(q->mos));
-	JADD(d, "codec", JS(q->codec));
-	return d;
-}
-
-static struct json_object *flow_ref(const struct flow *f)
-{
-	struct json_object *o = json_object_new_object();
-	char x[64], y[64];
-	bool local_a = f->type == F_IUDP; /* the socket's side: the client (a), or the target (b) */
-
-	JADD(o, "flow", JS(f->type == F_IUDP ? "intercept-udp" : "host-udp"));
-	JADD(o, "service", JS(f->svc ? f->svc->name : ""));
-	JADD(o, "local", JS(cfg_fmt_sa(local_a ? &f->a : &f->b, x, sizeof(x))));
-	JADD(o, "remote", JS(cfg_fmt_sa(local_a ? &f->b : &f->a, y, sizeof(y))));
-	JADD(o, "packets_to_ziti", JI(f->pk_to_zt));
-	JADD(o, "packets_from_ziti", JI(f->pk_from_zt));
-	JADD(o, "bytes_to_ziti", JI(f->to_zt));
-	JADD(o, "bytes_from_ziti", JI(f->from_zt));
-	if (f->rq) { /* RTP quality of each direction since the flow's previous call ended (call_rtp.h) */
-		static const char *const dn[2] = { "to_ziti", "from_ziti" };
-		struct rtpq_snap q[2];
-		struct json_object *qo = json_object_new_object();
-		const struct flow *rf = rtp_rtcp_flow(f);
-
-		for (int i = 0; i < 2; i++)
-			rtpq_snapshot_since(&f->rq[i], rf && rf->rq ? &rf->rq[!i] : &f->rq[!i], rtp_now_us(), &q[i]);
-		for (int i = 0; i < 2; i++)
-			JADD(qo, dn[i], snap_json(&q[i]));
-		JADD(o, "quality", qo);
-	}
-	return o;
-}
-
-/*
- * The flows of a call's media: the i-th m= line of each side's SDP (offer and answer pair by
- * position, RFC 3264 §6), its RTP between the two RTP addresses, its RTCP between the RTCP ones.
- */
-static struct json_object *media_flows_json(const struct call *c)
-{
-	struct json_object *arr = json_object_new_array();
-
-	if (!c->has_sdp[0] || !c->has_sdp[1])
-		return arr;
-	for (unsigned i = 0; i < c->sdp[0].n_media && i < c->sdp[1].n_media; i++) {
-		const struct sdp_media *x = &c->sdp[0].m[i], *y = &c->sdp[1].m[i];
-		struct json_object *o;
-		struct flow *rtp, *rtcp;
-		char a[64], b[64];
-
-		if (!x->port || !y->port || !x->has_addr || !y->has_addr)
-			continue;
-		o = json_object_new_object();
-		JADD(o, "media", JS(x->media));
-		JADD(o, "caller_rtp", JS(cfg_fmt_sa(&x->rtp, a, sizeof(a))));
-		JADD(o, "callee_rtp", JS(cfg_fmt_sa(&y->rtp, b, sizeof(b))));
-		rtp = flow_between(&x->rtp, &y->rtp);
-		rtcp = x->rtcp_mux && y->rtcp_mux ? NULL : flow_between(&x->rtcp, &y->rtcp);
-		if (rtp)
-			JADD(o, "rtp", flow_ref(rtp));
-		if (rtcp && rtcp != rtp)
-			JADD(o, "rtcp", flow_ref(rtcp));
-		json_object_array_add(arr, o);
-	}
-	return arr;
-}
-
-static struct json_object *call_json(const struct call *c, uint64_t now, time_t wall)
-{
-	struct json_object *o = json_object_new_object(), *streams = json_object_new_array();
-	static const char *const sides[] = { "caller", "callee" };
-	char ts[32];
-	time_t st = wall - (time_t)((now - c->start_ms) / 1000);
-	struct tm tm;
-
-	gmtime_r(&st, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	JADD(o, "id", JI(c->seq));
-	JADD(o, "call_id", JS(c->call_id));
-	JADD(o, "state", JS(call_state_name(c->state)));
-	JADD(o, "caller", JS(c->party[0]));
-	JADD(o, "callee", JS(c->party[1]));
-	if (c->sig[0].ss_family)
-		JADD(o, "caller_signalling", sa_json(&c->sig[0]));
-	if (c->sig[1].ss_family)
-		JADD(o, "callee_signalling", sa_json(&c->sig[1]));
-	JADD(o, "started", JS(ts));
-	JADD(o, "age_s", JI((now - c->start_ms) / 1000));
-	if (c->status)
-		JADD(o, "status", JI(c->status));
-	if (c->status >= 200 && c->status < 300)
-		JADD(o, "setup_ms", JI(c->answer_ms - c->start_ms));
-	JADD(o, "duration_s", json_object_new_double((double)call_duration_ms(c, now) / 1000.0));
-	if (c->state == CALL_ENDED)
-		JADD(o, "end_reason", JS(call_end_name(c->end)));
-	JADD(o, "codec", JS(call_codec(c)));
-	JADD(o, "early_media", JB(c->early_media));
-	JADD(o, "reinvites", JI(c->reinvites));
-	for (int s = 0; s < 2; s++) {
-		if (!c->has_sdp[s])
-			continue;
-		for (unsigned i = 0; i < c->sdp[s].n_media; i++) {
-			struct json_object *m = media_json(&c->sdp[s].m[i]);
-
-			JADD(m, "side", JS(sides[s]));
-			json_object_array_add(streams, m);
-		}
-	}
-	JADD(o, "streams", streams);
-	if (c->state != CALL_ENDED) {
-		JADD(o, "media_flows", media_flows_json(c));
-	} else {
-		/* its final figures, as in its CDR (the flow has started the next call's interval) */
-		const struct endq *e = endq_find(c->seq);
-
-		if (e) {
-			struct json_object *mq = json_object_new_array();
-
-			for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
-				struct json_object *qo;
-
-				if (!(e->fin.has & 1u << i))
-					continue;
-				qo = json_object_new_object();
-				JADD(qo, "index", JI(i));
-				JADD(qo, "media", JS(i < c->sdp[0].n_media ? c->sdp[0].m[i].media : ""));
-				JADD(qo, "caller_to_callee", snap_json(&e->fin.q[i][0]));
-				JADD(qo, "callee_to_caller", snap_json(&e->fin.q[i][1]));
-				if (i < c->sdp[0].n_media && strcmp(c->sdp[0].m[i].media, "audio")) {
-					/* the E-model is for speech: no MOS of video or other media */
-					json_object_object_del(json_object_object_get(qo, "caller_to_callee"), "mos");
-					json_object_object_del(json_object_object_get(qo, "callee_to_caller"), "mos");
-				}
-				if (i == 0) /* the first stream's, as before media_quality */
-					JADD(o, "quality", json_object_get(qo));
-				json_object_array_add(mq, qo);
-			}
-			JADD(o, "media_quality", mq);
-		}
-	}
-	return o;
-}
-
-const struct calls_stats *sipv_stats(void)
-{
-	return T ? calls_stats(T) : NULL;
-}
-
-struct json_object *sipv_calls_json(void)
-{
-	struct json_object *o = json_object_new_object(), *arr = json_object_new_array(), *st, *ended;
-	uint64_t now = zt_now_ms();
-	time_t wall = time(NULL);
-
-	JADD(o, "enabled", JB(T != NULL));
-	if (!T) {
-		JADD(o, "calls", arr);
-		return o;
-	}
-	for (const struct call *c = calls_first(T); c; c = c->next)
-		json_object_array_add(arr, call_json(c, now, wall));
-	JADD(o, "calls", arr);
-	const struct calls_stats *s = calls_stats(T);
-
-	st = json_object_new_object();
-	ended = json_object_new_object();
-	JADD(st, "messages", JI(s->messages));
-	JADD(st, "requests", JI(s->requests));
-	JADD(st, "responses", JI(s->responses));
-	JADD(st, "malformed", JI(s->malformed));
-	JADD(st, "sdp_malformed", JI(s->sdp_malformed));
-	JADD(st, "unknown_dialog", JI(s->unknown_dialog));
-	JADD(st, "other_dialog", JI(s->other_dialog));
-	JADD(st, "calls_started", JI(s->started));
-	JADD(st, "calls_active", JI(s->active));
-	JADD(st, "calls_lingering", JI(s->lingering));
-	for (int e = 1; e < CALL_END__N; e++)
-		JADD(ended, call_end_name((enum call_end)e), JI(s->ended[e]));
-	JADD(st, "calls_ended", ended);
-	JADD(st, "calls_max", JI(D.cfg.calls_max));
-	JADD(st, "limit_hits", JI(s->limit_hits));
-	JADD(st, "memory_bytes", JI(calls_mem(T)));
-	JADD(st, "flows_sip", JI(vc.flows_sip));
-	JADD(st, "flows_not_sip", JI(vc.flows_not_sip));
-	JADD(st, "tap_refused", JI(vc.tap_refused));
-	if (calls_last_error(T)[0])
-		JADD(st, "last_error", JS(calls_last_error(T)));
-	JADD(o, "stats", st);
-	return o;
-}

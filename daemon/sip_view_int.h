@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* sipovld's SIP view, between its files (sip_view.c, sip_view_json.c, sip_view_workers.c). */
+#ifndef SIPOVLD_SIP_VIEW_INT_H
+#define SIPOVLD_SIP_VIEW_INT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "daemon/call_rtp.h"
+#include "daemon/calls.h"
+
+struct flow;
+
+extern struct calls *sipv_T; /* the tracker, NULL when the SIP view is off */
+struct sipv_counters {
+	uint64_t flows_sip, flows_not_sip, tap_refused;
+};
+extern struct sipv_counters sipv_vc;
+
+/* the UDP flow steered between x and y (either way), or NULL */
+struct flow *sipv_flow_between(const struct sockaddr_storage *x, const struct sockaddr_storage *y);
+/* an ended call's final RTP figures (its CDR's), by its number, or NULL */
+const struct call_rtp_final *sipv_endq_find(uint64_t seq);
+
+#endif

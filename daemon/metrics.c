@@ -8,6 +8,7 @@
  * identities, services and routers of the configuration and the network, fixed enumerations
  * (direction, type, result, quality band), never a flow, an address or a call.
  */
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,15 +260,21 @@ static int band_of(double r)
 
 #define RTP_ACTIVE_US 10000000u /* a direction with RTP in the last 10 s counts as a stream now */
 
-static void rtp(struct mw *w)
-{
-	static const char *const dn[2] = { "to_ziti", "from_ziti" };
+/* The RTP figures of one process's flows (a worker reports them, the primary adds them up). */
+struct rtp_agg {
 	struct rtp_dir_totals sum[2];
-	unsigned active[2] = { 0 }, oneway[2] = { 0 }, bands[2][5] = { { 0 } };
-	double mos_min[2] = { 0 }, jit_max[2] = { 0 }, loss_max[2] = { 0 };
+	unsigned active[2], oneway[2], bands[2][5];
+	double mos_min[2], jit_max[2], loss_max[2];
+	uint64_t oneway_events;
+};
+
+static void agg_local(struct rtp_agg *a)
+{
 	uint64_t now = rtp_now_us();
 
-	memcpy(sum, rtp_totals.dir, sizeof(sum));
+	memset(a, 0, sizeof(*a));
+	memcpy(a->sum, rtp_totals.dir, sizeof(a->sum));
+	a->oneway_events = rtp_totals.oneway_events;
 	for (struct flow *f = D.flows; f; f = f->next) {
 		struct rtpq_snap s[2];
 
@@ -275,28 +282,124 @@ static void rtp(struct mw *w)
 			continue;
 		rtp_flow_snap(f, now, s);
 		for (int i = 0; i < 2; i++) {
-			oneway[i] += f->rq[i].oneway;
+			a->oneway[i] += f->rq[i].oneway;
 			if (!s[i].rtp)
 				continue;
-			sum[i].packets += s[i].packets;
-			sum[i].bytes += s[i].bytes;
-			sum[i].expected += s[i].expected;
-			sum[i].lost += s[i].lost > 0 ? (uint64_t)s[i].lost : 0;
-			sum[i].reordered += s[i].reordered;
-			sum[i].duplicates += s[i].duplicates;
-			sum[i].rtcp += s[i].rtcp_packets;
+			a->sum[i].packets += s[i].packets;
+			a->sum[i].bytes += s[i].bytes;
+			a->sum[i].expected += s[i].expected;
+			a->sum[i].lost += s[i].lost > 0 ? (uint64_t)s[i].lost : 0;
+			a->sum[i].reordered += s[i].reordered;
+			a->sum[i].duplicates += s[i].duplicates;
+			a->sum[i].rtcp += s[i].rtcp_packets;
 			if (s[i].idle_us > RTP_ACTIVE_US)
 				continue;
-			if (!active[i] || s[i].mos < mos_min[i])
-				mos_min[i] = s[i].mos;
-			if (s[i].jitter_ms / 1000 > jit_max[i])
-				jit_max[i] = s[i].jitter_ms / 1000;
-			if (s[i].loss_ratio > loss_max[i])
-				loss_max[i] = s[i].loss_ratio;
-			active[i]++;
-			bands[i][band_of(s[i].r_factor)]++;
+			if (!a->active[i] || s[i].mos < a->mos_min[i])
+				a->mos_min[i] = s[i].mos;
+			if (s[i].jitter_ms / 1000 > a->jit_max[i])
+				a->jit_max[i] = s[i].jitter_ms / 1000;
+			if (s[i].loss_ratio > a->loss_max[i])
+				a->loss_max[i] = s[i].loss_ratio;
+			a->active[i]++;
+			a->bands[i][band_of(s[i].r_factor)]++;
 		}
 	}
+}
+
+static const char *const agg_u64[] = { "streams", "packets", "bytes", "expected", "lost", "reordered", "duplicates",
+				       "rtcp" };
+
+static uint64_t *agg_field(struct rtp_dir_totals *t, size_t k)
+{
+	uint64_t *f[] = { &t->streams, &t->packets, &t->bytes, &t->expected, &t->lost, &t->reordered, &t->duplicates,
+			  &t->rtcp };
+
+	return f[k];
+}
+
+struct json_object *metrics_rtp_report(void)
+{
+	struct rtp_agg a;
+	struct json_object *o = json_object_new_object(), *d = json_object_new_array();
+
+	agg_local(&a);
+	for (int i = 0; i < 2; i++) {
+		struct json_object *x = json_object_new_object(), *b = json_object_new_array();
+
+		for (size_t k = 0; k < sizeof(agg_u64) / sizeof(agg_u64[0]); k++)
+			JADD(x, agg_u64[k], JI(*agg_field(&a.sum[i], k)));
+		JADD(x, "active", JI(a.active[i]));
+		JADD(x, "oneway", JI(a.oneway[i]));
+		for (int q = 0; q < 5; q++)
+			json_object_array_add(b, JI(a.bands[i][q]));
+		JADD(x, "bands", b);
+		JADD(x, "mos_min", json_object_new_double(a.mos_min[i]));
+		JADD(x, "jitter_max_s", json_object_new_double(a.jit_max[i]));
+		JADD(x, "loss_max", json_object_new_double(a.loss_max[i]));
+		json_object_array_add(d, x);
+	}
+	JADD(o, "directions", d);
+	JADD(o, "oneway_events", JI(a.oneway_events));
+	return o;
+}
+
+static int64_t jnum(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static double jdbl(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
+}
+
+/* a worker's report (metrics_rtp_report) into @a */
+static void agg_merge(struct rtp_agg *a, struct json_object *o)
+{
+	struct json_object *d, *b;
+
+	a->oneway_events += (uint64_t)jnum(o, "oneway_events");
+	if (!json_object_object_get_ex(o, "directions", &d) || json_object_array_length(d) != 2)
+		return;
+	for (int i = 0; i < 2; i++) {
+		struct json_object *x = json_object_array_get_idx(d, (size_t)i);
+		unsigned act = (unsigned)jnum(x, "active");
+
+		for (size_t k = 0; k < sizeof(agg_u64) / sizeof(agg_u64[0]); k++)
+			*agg_field(&a->sum[i], k) += (uint64_t)jnum(x, agg_u64[k]);
+		a->oneway[i] += (unsigned)jnum(x, "oneway");
+		if (json_object_object_get_ex(x, "bands", &b))
+			for (int q = 0; q < 5 && q < (int)json_object_array_length(b); q++)
+				a->bands[i][q] += (unsigned)json_object_get_int64(json_object_array_get_idx(b, (size_t)q));
+		if (act && (!a->active[i] || jdbl(x, "mos_min") < a->mos_min[i]))
+			a->mos_min[i] = jdbl(x, "mos_min");
+		if (jdbl(x, "jitter_max_s") > a->jit_max[i])
+			a->jit_max[i] = jdbl(x, "jitter_max_s");
+		if (jdbl(x, "loss_max") > a->loss_max[i])
+			a->loss_max[i] = jdbl(x, "loss_max");
+		a->active[i] += act;
+	}
+}
+
+/* the RTP of every worker's flows (Documentation/design.md "Workers") */
+static void rtp(struct mw *w)
+{
+	static const char *const dn[2] = { "to_ziti", "from_ziti" };
+	struct rtp_agg a;
+	struct json_object *r;
+	unsigned wi = 0;
+
+	agg_local(&a);
+	while ((r = workers_rtp_metrics(&wi)))
+		agg_merge(&a, r);
+	struct rtp_dir_totals *sum = a.sum;
+	unsigned *active = a.active, *oneway = a.oneway, (*bands)[5] = a.bands;
+	double *mos_min = a.mos_min, *jit_max = a.jit_max, *loss_max = a.loss_max;
+
 	for (int i = 0; i < 2; i++)
 		M(w, "sipovld_rtp_streams", "gauge", "RTP streams (flow directions) with a packet in the last 10 s", active[i],
 		  "direction", dn[i], NULL);
@@ -318,7 +421,7 @@ static void rtp(struct mw *w)
 	for (int i = 0; i < 2; i++)
 		M(w, "sipovld_rtp_streams_one_way", "gauge", "RTP directions silent while the other direction sends",
 		  oneway[i], "direction", dn[i], NULL);
-	M(w, "sipovld_rtp_one_way_events_total", "counter", "One-way audio events raised", rtp_totals.oneway_events, NULL);
+	M(w, "sipovld_rtp_one_way_events_total", "counter", "One-way audio events raised", a.oneway_events, NULL);
 	for (int i = 0; i < 2; i++)
 		M(w, "sipovld_rtp_streams_ended_total", "counter", "RTP streams (flow directions) of closed flows",
 		  sum[i].streams, "direction", dn[i], NULL);

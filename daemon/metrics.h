@@ -8,6 +8,10 @@
 /* The Prometheus text format (0.0.4) of everything sipovld counts, in *@out (free()). 0 or -1. */
 int metrics_text(char **out, size_t *len);
 
+/* this process's RTP figures, for its report to the primary (workers.c) */
+struct json_object;
+struct json_object *metrics_rtp_report(void);
+
 /*
  * Listen on D.cfg.metrics_addr when metrics_listen is set (again if it changed), stop when
  * it is not: at start-up and after each reload. 0, or -1 (logged) when it cannot listen.

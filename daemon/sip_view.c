@@ -21,6 +21,7 @@
 #include "daemon/rtpq.h"
 #include "daemon/sip_view.h"
 #include "daemon/sip_view_int.h"
+#include "daemon/workers.h"
 
 /* flow->sip_kind: 0..SIPV_SNIFF-1 undecided (packets looked at), then one of these */
 #define KIND_SIP 100
@@ -74,7 +75,6 @@ static void call_view(struct flow *f, const struct sockaddr_storage *caller_rtp,
 	}
 }
 
-static bool media_pair(const struct call *c, unsigned i, const struct sdp_media **x, const struct sdp_media **y);
 
 /* call_rtp_find_fn: the flow steered between the two SDP addresses of the @i-th media */
 static bool find_media_flow(void *arg, const struct call *c, unsigned i, struct call_rtp *r)
@@ -83,7 +83,7 @@ static bool find_media_flow(void *arg, const struct call *c, unsigned i, struct 
 	struct flow *f;
 
 	(void)arg;
-	if (!media_pair(c, i, &x, &y))
+	if (!sipv_media_pair(c, i, &x, &y))
 		return false;
 	f = sipv_flow_between(&x->rtp, &y->rtp);
 	if (!f || !f->rq)
@@ -92,23 +92,24 @@ static bool find_media_flow(void *arg, const struct call *c, unsigned i, struct 
 	return true;
 }
 
-/*
- * The RTP quality of a call's media streams from the flows steered for them, for the CDR
- * (call_rtp_end_call: the first stream's "packets=A/B loss_pct=A/B jitter_ms=A/B mos=A/B",
- * or "-" without a flow, then the further streams'); the interval of every stream ends here.
- * Every stream's figures are kept (endq) for the calls view while the call lingers.
- */
-static void fmt_quality(const struct call *c, char *b, size_t n)
+/* An ended call's final figures join those kept for it (a stream's figures come once: the first kept) */
+void sipv_endq_merge(uint64_t seq, const struct call_rtp_final *fin)
 {
-	struct call_rtp_final fin;
-	struct endq *e;
+	struct endq *e = NULL;
 
-	call_rtp_end_call(c, find_media_flow, NULL, rtp_now_us(), b, n, &fin);
-	if (!fin.has)
-		return;
-	e = &endq[endq_next++ % ENDQ_N];
-	e->seq = c->seq;
-	e->fin = fin;
+	for (unsigned i = 0; i < ENDQ_N && !e; i++)
+		if (endq[i].seq == seq)
+			e = &endq[i];
+	if (!e) {
+		e = &endq[endq_next++ % ENDQ_N];
+		memset(e, 0, sizeof(*e));
+		e->seq = seq;
+	}
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		if ((fin->has & 1u << i) && !(e->fin.has & 1u << i)) {
+			memcpy(e->fin.q[i], fin->q[i], sizeof(fin->q[i]));
+			e->fin.has |= 1u << i;
+		}
 }
 
 const struct call_rtp_final *sipv_endq_find(uint64_t seq)
@@ -126,7 +127,7 @@ static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_stor
 }
 
 /* the i-th media of both sides' SDP, when both have an address and a port */
-static bool media_pair(const struct call *c, unsigned i, const struct sdp_media **x, const struct sdp_media **y)
+bool sipv_media_pair(const struct call *c, unsigned i, const struct sdp_media **x, const struct sdp_media **y)
 {
 	if (!c->has_sdp[0] || !c->has_sdp[1] || i >= c->sdp[0].n_media || i >= c->sdp[1].n_media)
 		return false;
@@ -145,7 +146,7 @@ static void on_media(void *arg, const struct call *c, int side)
 		struct flow *f;
 		struct call_rtp r;
 
-		if (!media_pair(c, i, &x, &y))
+		if (!sipv_media_pair(c, i, &x, &y))
 			continue;
 		f = sipv_flow_between(&x->rtp, &y->rtp);
 		if (!f || !f->rq)
@@ -165,7 +166,7 @@ void sipv_flow_new(struct flow *f)
 		if (c->state == CALL_ENDED)
 			continue;
 		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-			if (media_pair(c, i, &x, &y) && ((sa_same(&f->a, &x->rtp) && sa_same(&f->b, &y->rtp)) ||
+			if (sipv_media_pair(c, i, &x, &y) && ((sa_same(&f->a, &x->rtp) && sa_same(&f->b, &y->rtp)) ||
 							 (sa_same(&f->a, &y->rtp) && sa_same(&f->b, &x->rtp)))) {
 				struct call_rtp r;
 
@@ -191,13 +192,12 @@ static void fmt_media(const struct call *c, int side, char *b, size_t n)
 	snprintf(b, n, "%s", cfg_fmt_sa(&m->rtp, h, sizeof(h)));
 }
 
-static void on_end(void *arg, const struct call *c)
+void sipv_cdr(const struct call *c, const struct call_rtp_final *fin)
 {
 	uint64_t now = zt_now_ms();
 	char ma[80], mb[80], qb[512];
 
-	(void)arg;
-	fmt_quality(c, qb, sizeof(qb));
+	call_rtp_fmt(c, fin, qb, sizeof(qb));
 	fmt_media(c, 0, ma, sizeof(ma));
 	fmt_media(c, 1, mb, sizeof(mb));
 	logm(L_NOTICE,
@@ -207,6 +207,28 @@ static void on_end(void *arg, const struct call *c)
 	     c->status, (double)call_duration_ms(c, now) / 1000.0,
 	     (unsigned long long)(c->status >= 200 && c->status < 300 ? c->answer_ms - c->start_ms : 0),
 	     call_codec(c)[0] ? call_codec(c) : "-", ma, mb, qb, c->reinvites);
+}
+
+/*
+ * A call ended: the figures of its streams this process carries (their interval ends), kept
+ * for the calls view; the CDR is written by the process that read the call's INVITE (its
+ * origin), with the figures of the streams other workers carry (sip_view_workers.c).
+ */
+static void on_end(void *arg, const struct call *c)
+{
+	struct call_rtp_final fin;
+
+	(void)arg;
+	call_rtp_end_call(c, find_media_flow, NULL, rtp_now_us(), NULL, 0, &fin);
+	if (fin.has)
+		sipv_endq_merge(c->seq, &fin);
+	/* to the origin, and from a worker to the primary too (its calls view) */
+	if (fin.has && (D.worker || c->origin != D.worker))
+		workers_send_fin(c->origin, c->call_id, &fin);
+	if (c->origin != D.worker)
+		return;
+	if (!sipv_pend(c, &fin))
+		sipv_cdr(c, &fin);
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -245,6 +267,7 @@ void sipv_init(void)
 		logm(L_WARN, "SIP view: out of memory; calls are not followed");
 		return;
 	}
+	calls_set_origin(T, D.worker);
 	zt_timer_start(D.loop, &tick, 1000);
 }
 
@@ -253,6 +276,7 @@ void sipv_fini(void)
 	zt_timer_stop(D.loop, &tick);
 	calls_free(T, zt_now_ms());
 	T = NULL;
+	sipv_pend_flush(); /* what the other workers did not send yet is not waited for */
 }
 
 void sipv_reconfigure(void)
@@ -304,6 +328,8 @@ static void stream_msg(void *arg, const struct sip_msg *m)
 
 	addrs(t->f, t->dir == 0, &s, &d);
 	debug_msg(m, s, d);
+	/* to the other workers first: their figures of this call's end come after it */
+	workers_send_sip(s, d, m->body.p + m->body.n - m->len, m->len);
 	calls_msg(T, m, s, d, zt_now_ms());
 }
 
@@ -397,6 +423,7 @@ void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
 		return;
 	}
 	debug_msg(&m, s, d);
+	workers_send_sip(s, d, (const char *)p, n);
 	calls_msg(T, &m, s, d, zt_now_ms());
 }
 

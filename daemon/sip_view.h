@@ -42,4 +42,16 @@ const struct calls_stats *sipv_stats(void);
 /* the "calls" document of the control socket */
 struct json_object *sipv_calls_json(void);
 
+/*
+ * Across workers (sip_view_workers.c, Documentation/design.md "Workers"): a SIP message another
+ * process read (worker @origin); the final figures of an ended call's streams another process
+ * carries; this process's UDP flows with RTP for its report (each with "worker", at most @max).
+ */
+struct sockaddr_storage;
+struct call_rtp_final;
+void sipv_remote_sip(unsigned origin, const struct sockaddr_storage *src, const struct sockaddr_storage *dst,
+		     const char *p, size_t n);
+void sipv_remote_fin(const char *call_id, const struct call_rtp_final *fin);
+struct json_object *sipv_report_flows(unsigned worker, unsigned max);
+
 #endif

@@ -22,4 +22,15 @@ struct flow *sipv_flow_between(const struct sockaddr_storage *x, const struct so
 /* an ended call's final RTP figures (its CDR's), by its number, or NULL */
 const struct call_rtp_final *sipv_endq_find(uint64_t seq);
 
+void sipv_endq_merge(uint64_t seq, const struct call_rtp_final *fin);
+/* the i-th media of both sides' SDP, when both have an address and a port */
+struct sdp_media;
+bool sipv_media_pair(const struct call *c, unsigned i, const struct sdp_media **x, const struct sdp_media **y);
+/* the CDR of call @c (a journal line) with its streams' final figures */
+void sipv_cdr(const struct call *c, const struct call_rtp_final *fin);
+
+/* sip_view_workers.c: true when the CDR waits for other workers' figures (it is written later) */
+bool sipv_pend(const struct call *c, const struct call_rtp_final *fin);
+void sipv_pend_flush(void); /* write every waiting CDR now */
+
 #endif

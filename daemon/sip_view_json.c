@@ -13,6 +13,7 @@
 #include "daemon/rtpq.h"
 #include "daemon/sip_view.h"
 #include "daemon/sip_view_int.h"
+#include "daemon/workers.h"
 
 #define T sipv_T
 #define vc sipv_vc
@@ -101,7 +102,7 @@ static struct json_object *media_flows_json(const struct call *c)
 		return arr;
 	for (unsigned i = 0; i < c->sdp[0].n_media && i < c->sdp[1].n_media; i++) {
 		const struct sdp_media *x = &c->sdp[0].m[i], *y = &c->sdp[1].m[i];
-		struct json_object *o;
+		struct json_object *o, *r;
 		struct flow *rtp, *rtcp;
 		char a[64], b[64];
 
@@ -115,8 +116,15 @@ static struct json_object *media_flows_json(const struct call *c)
 		rtcp = x->rtcp_mux && y->rtcp_mux ? NULL : sipv_flow_between(&x->rtcp, &y->rtcp);
 		if (rtp)
 			JADD(o, "rtp", flow_ref(rtp));
-		if (rtcp && rtcp != rtp)
+		else if ((r = workers_rtp_flow(a, b))) /* another worker's flow (its last report) */
+			JADD(o, "rtp", r);
+		if (rtcp && rtcp != rtp) {
 			JADD(o, "rtcp", flow_ref(rtcp));
+		} else if (!rtcp && !(x->rtcp_mux && y->rtcp_mux)) {
+			r = workers_rtp_flow(cfg_fmt_sa(&x->rtcp, a, sizeof(a)), cfg_fmt_sa(&y->rtcp, b, sizeof(b)));
+			if (r)
+				JADD(o, "rtcp", r);
+		}
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -240,8 +248,28 @@ struct json_object *sipv_calls_json(void)
 	JADD(st, "flows_sip", JI(vc.flows_sip));
 	JADD(st, "flows_not_sip", JI(vc.flows_not_sip));
 	JADD(st, "tap_refused", JI(vc.tap_refused));
+	JADD(st, "worker_messages_dropped", JI(workers_msg_dropped));
 	if (calls_last_error(T)[0])
 		JADD(st, "last_error", JS(calls_last_error(T)));
 	JADD(o, "stats", st);
 	return o;
+}
+
+struct json_object *sipv_report_flows(unsigned worker, unsigned max)
+{
+	struct json_object *arr = json_object_new_array();
+	unsigned n = 0;
+
+	for (struct flow *f = D.flows; f && n < max; f = f->next) {
+		struct json_object *o;
+
+		if ((f->type != F_IUDP && f->type != F_HUDP) || f->dead || !f->rq ||
+		    !(f->rq[0].packets || f->rq[1].packets || f->rq[0].rtcp_packets || f->rq[1].rtcp_packets))
+			continue;
+		o = flow_ref(f);
+		JADD(o, "worker", JI(worker));
+		json_object_array_add(arr, o);
+		n++;
+	}
+	return arr;
 }

@@ -26,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/call_rtp.h"
+#include "daemon/metrics.h"
+#include "daemon/sip_view.h"
 #include "daemon/workers.h"
 
 #define REPORT_MS 1000
@@ -34,6 +37,8 @@
 #define RESTART_MIN_MS 1000
 #define RESTART_MAX_MS 30000
 #define STABLE_MS 10000
+#define WMSG_MAX (sizeof(struct wmsg_hdr) + 2 * sizeof(struct sockaddr_storage) + SIP_MSG_MAX)
+#define CHAN_BUF (REPORT_MAX + 4096 > WMSG_MAX ? REPORT_MAX + 4096 : WMSG_MAX)
 
 /* the counters a report carries, by name (status.c's names) */
 static const struct {
@@ -88,19 +93,114 @@ static void chan_close(struct worker *w)
 	}
 }
 
+/* ------------------------------------------------------------------ SIP view messages */
+
+uint64_t workers_msg_dropped; /* messages of the SIP view not sent: a channel full */
+static int chan_fd = -1;
+
+static void msg_send(int fd, const void *p, size_t n)
+{
+	if (fd >= 0 && send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		workers_msg_dropped++;
+}
+
+/* to the primary (a worker), or to every worker but @except (the primary) */
+static void msg_out(const void *p, size_t n, unsigned except)
+{
+	if (D.worker) {
+		msg_send(chan_fd, p, n);
+		return;
+	}
+	for (unsigned i = 1; i < D.n_workers; i++)
+		if (i != except && W[i].pid > 0)
+			msg_send(W[i].fd, p, n);
+}
+
+void workers_send_sip(const struct sockaddr_storage *src, const struct sockaddr_storage *dst, const char *p, size_t n)
+{
+	static char b[WMSG_MAX];
+	struct wmsg_hdr h = { WMSG_SIP, (uint8_t)D.worker, 0, 0 };
+	size_t o = sizeof(h);
+
+	if (D.n_workers < 2 || n > SIP_MSG_MAX)
+		return;
+	memcpy(b, &h, sizeof(h));
+	memcpy(b + o, src, sizeof(*src));
+	o += sizeof(*src);
+	memcpy(b + o, dst, sizeof(*dst));
+	o += sizeof(*dst);
+	memcpy(b + o, p, n);
+	msg_out(b, o + n, 0);
+}
+
+void workers_send_fin(unsigned dest, const char *call_id, const struct call_rtp_final *fin)
+{
+	static char b[sizeof(struct wmsg_hdr) + CALL_ID_LEN + sizeof(struct call_rtp_final)];
+	struct wmsg_hdr h = { WMSG_FIN, (uint8_t)D.worker, (uint8_t)dest, 0 };
+
+	if (D.n_workers < 2 || dest >= D.n_workers)
+		return;
+	memset(b, 0, sizeof(b));
+	memcpy(b, &h, sizeof(h));
+	snprintf(b + sizeof(h), CALL_ID_LEN, "%s", call_id);
+	memcpy(b + sizeof(h) + CALL_ID_LEN, fin, sizeof(*fin));
+	if (D.worker)
+		msg_send(chan_fd, b, sizeof(b));
+	else if (W[dest].pid > 0)
+		msg_send(W[dest].fd, b, sizeof(b));
+}
+
+/* A message from worker @from (the primary), or from the primary (a worker). */
+static void wmsg_in(unsigned from, const char *b, size_t n)
+{
+	struct wmsg_hdr h;
+
+	if (n < sizeof(h))
+		return;
+	memcpy(&h, b, sizeof(h));
+	if (h.type == WMSG_SIP && n >= sizeof(h) + 2 * sizeof(struct sockaddr_storage)) {
+		struct sockaddr_storage src, dst;
+		size_t o = sizeof(h);
+
+		if (!D.worker && h.origin != from) /* a worker speaks for itself */
+			return;
+		memcpy(&src, b + o, sizeof(src));
+		o += sizeof(src);
+		memcpy(&dst, b + o, sizeof(dst));
+		o += sizeof(dst);
+		sipv_remote_sip(h.origin, &src, &dst, b + o, n - o);
+		if (!D.worker) /* the others see it too */
+			msg_out(b, n, from);
+	} else if (h.type == WMSG_FIN && n == sizeof(h) + CALL_ID_LEN + sizeof(struct call_rtp_final)) {
+		char id[CALL_ID_LEN];
+		struct call_rtp_final fin;
+
+		memcpy(id, b + sizeof(h), CALL_ID_LEN);
+		id[CALL_ID_LEN - 1] = 0;
+		memcpy(&fin, b + sizeof(h) + CALL_ID_LEN, sizeof(fin));
+		sipv_remote_fin(id, &fin);
+		if (!D.worker && h.dest && h.dest != from && h.dest < D.n_workers && W[h.dest].pid > 0)
+			msg_send(W[h.dest].fd, b, n);
+	}
+}
+
 static void primary_chan_cb(void *arg, uint32_t ev)
 {
 	struct worker *w = arg;
-	static char buf[REPORT_MAX + 1];
+	static char buf[CHAN_BUF + 1];
 
 	for (;;) {
-		ssize_t r = recv(w->fd, buf, REPORT_MAX, MSG_DONTWAIT);
+		ssize_t r = recv(w->fd, buf, CHAN_BUF, MSG_DONTWAIT);
 
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (r <= 0) { /* the worker is gone (SIGCHLD says how) */
 			chan_close(w);
 			return;
+		}
+		if (buf[0] == WMSG_SIP || buf[0] == WMSG_FIN) {
+			wmsg_in((unsigned)(w - W), buf, (size_t)r);
+			continue;
 		}
 		buf[r] = 0;
 		struct json_object *o = json_tokener_parse(buf);
@@ -142,7 +242,7 @@ int flows_worker_fds(unsigned w, int fds[4]); /* flows_intercept.c */
 static void worker_spawn(unsigned i)
 {
 	struct worker *w = &W[i];
-	int sp[2], fds[4] = { -1, -1, -1, -1 }, big = REPORT_MAX + 4096;
+	int sp[2], fds[4] = { -1, -1, -1, -1 }, big = 4 * CHAN_BUF;
 	pid_t parent = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp)) {
@@ -150,8 +250,10 @@ static void worker_spawn(unsigned i)
 		zt_timer_start(D.loop, &w->restart, RESTART_MAX_MS);
 		return;
 	}
-	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	setsockopt(sp[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	for (int k = 0; k < 2; k++) {
+		setsockopt(sp[k], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+		setsockopt(sp[k], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	}
 	flows_worker_fds(i, fds);
 	pid_t pid = fork();
 
@@ -413,9 +515,42 @@ void workers_flows(struct json_object *arr)
 	}
 }
 
+struct json_object *workers_rtp_flow(const char *x, const char *y)
+{
+	for (unsigned i = 1; i < D.n_workers; i++) {
+		struct json_object *fl, *e, *l, *r;
+
+		if (!W[i].report || !json_object_object_get_ex(W[i].report, "rtp_flows", &fl))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(fl); k++) {
+			const char *ls, *rs;
+
+			e = json_object_array_get_idx(fl, k);
+			if (!json_object_object_get_ex(e, "local", &l) || !json_object_object_get_ex(e, "remote", &r))
+				continue;
+			ls = json_object_get_string(l);
+			rs = json_object_get_string(r);
+			if ((!strcmp(ls, x) && !strcmp(rs, y)) || (!strcmp(ls, y) && !strcmp(rs, x)))
+				return json_object_get(e);
+		}
+	}
+	return NULL;
+}
+
+struct json_object *workers_rtp_metrics(unsigned *i)
+{
+	struct json_object *m;
+
+	for (*i = *i ? *i : 1; *i < D.n_workers; (*i)++)
+		if (W[*i].report && json_object_object_get_ex(W[*i].report, "rtp_metrics", &m)) {
+			(*i)++;
+			return m;
+		}
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ worker */
 
-static int chan_fd = -1;
 static struct zt_io chan_io;
 static struct zt_timer report_timer;
 unsigned worker_reloads;
@@ -434,15 +569,22 @@ int worker_parse_arg(const char *arg, int fds[4])
 
 static void worker_chan_cb(void *arg, uint32_t ev)
 {
-	char b[64];
-	ssize_t r = recv(chan_fd, b, sizeof(b), MSG_DONTWAIT);
+	static char b[CHAN_BUF];
 
 	(void)arg;
 	(void)ev;
-	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-		logm(L_ERR, "the primary is gone: stopping");
-		stopping = true;
-		zt_loop_stop(D.loop);
+	for (;;) {
+		ssize_t r = recv(chan_fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			logm(L_ERR, "the primary is gone: stopping");
+			stopping = true;
+			zt_loop_stop(D.loop);
+			return;
+		}
+		wmsg_in(0, b, (size_t)r);
 	}
 }
 
@@ -498,12 +640,21 @@ static void report_cb(void *arg)
 	}
 	json_object_put(fl);
 	JADD(o, "flow_list", tl);
+	JADD(o, "rtp_flows", sipv_report_flows(D.worker, REPORT_FLOWS_MAX));
+	JADD(o, "rtp_metrics", metrics_rtp_report());
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	size_t n = strlen(s);
 
-	if (n > REPORT_MAX) { /* the counters matter more than the list */
+	/* the counters matter more than the lists, the calls view's flows more than the flow list */
+	if (n > REPORT_MAX) {
 		json_object_object_del(o, "flow_list");
 		JADD(o, "flow_list_dropped", JB(true));
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		n = strlen(s);
+	}
+	if (n > REPORT_MAX) {
+		json_object_object_del(o, "rtp_flows");
+		JADD(o, "rtp_flows_dropped", JB(true));
 		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 		n = strlen(s);
 	}

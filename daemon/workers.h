@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "daemon/sipovld.h"
 
 #define WORKERS_MAX 64
@@ -34,6 +36,29 @@ void workers_flows(struct json_object *arr);     /* append the workers' flows (e
  * fds[] receives the intercept sockets (-1: none).
  */
 int worker_parse_arg(const char *arg, int fds[4]);
+
+/*
+ * The SIP view across the workers (sip_view_workers.c): binary messages on the channels
+ * beside the reports (a report is JSON: its first byte is '{').
+ * WMSG_SIP: a SIP message a process read from one of its flows (src, dst, the message's
+ * bytes): the primary gives it to its own tracker and to every other worker. WMSG_FIN: the
+ * final figures of an ended call's streams that a process carries, for the call's origin
+ * (dest) and the primary (which keeps them for the calls view).
+ */
+enum { WMSG_SIP = 1, WMSG_FIN = 2 };
+extern uint64_t workers_msg_dropped; /* not sent: the channel was full */
+struct wmsg_hdr {
+	uint8_t type, origin, dest, pad;
+};
+/* send a SIP message read by this process to the others (nothing with one worker) */
+void workers_send_sip(const struct sockaddr_storage *src, const struct sockaddr_storage *dst, const char *p, size_t n);
+/* send an ended call's figures to its origin @dest (and the primary) */
+struct call_rtp_final;
+void workers_send_fin(unsigned dest, const char *call_id, const struct call_rtp_final *fin);
+/* the workers' reported flow (sip_view_json.c's flow_ref) between the two addresses (either way), or NULL */
+struct json_object *workers_rtp_flow(const char *x, const char *y);
+/* each worker's reported "rtp_metrics" in turn (i from 0; NULL after the last) */
+struct json_object *workers_rtp_metrics(unsigned *i);
 extern unsigned worker_reloads;  /* reloads done by this worker */
 int worker_init(void);          /* the channel and the report timer (after the loop exists) */
 void worker_fini(void);

@@ -517,6 +517,102 @@ static void t_call_rtp(void)
 	calls_free(t, 1040000);
 }
 
+/*
+ * Two sipovld workers (sip_view_workers.c): worker 0 reads a call's SIP, worker 1 carries its RTP
+ * flow (RQ) and follows the call from the SIP worker 0 gives it (origin 0). Worker 1's end of
+ * the call gives the stream's figures (its "FIN"); worker 0, the origin, has none of its own
+ * and writes the CDR from worker 1's: the same text one worker carrying both would write.
+ */
+static struct call_rtp_final wk_fin[2];
+static unsigned wk_ends[2], wk_origin[2];
+static char wk_id[2][CALL_ID_LEN];
+
+static bool wk_find(void *arg, const struct call *c, unsigned i, struct call_rtp *r)
+{
+	(void)c;
+	if ((uintptr_t)arg != 1 || i) /* only worker 1 has the flow */
+		return false;
+	*r = RV;
+	return true;
+}
+
+static void wk_end(void *arg, const struct call *c)
+{
+	unsigned w = (unsigned)(uintptr_t)arg;
+
+	call_rtp_end_call(c, wk_find, arg, 0, NULL, 0, &wk_fin[w]);
+	wk_origin[w] = c->origin;
+	snprintf(wk_id[w], sizeof(wk_id[w]), "%s", c->call_id);
+	wk_ends[w]++;
+}
+
+static void t_two_workers(void)
+{
+	struct calls_cfg c0 = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				.linger_ms = 30000, .on_end = wk_end, .arg = (void *)(uintptr_t)0 };
+	struct calls_cfg c1 = c0;
+	struct calls *t[2];
+	const char *o = "Call-ID: 1-4242@10.1.0.2", *id = "Call-ID: wk-1";
+	char one[160], merged[512];
+	struct call_rtp_final fin;
+
+	c1.arg = (void *)(uintptr_t)1;
+	t[0] = calls_new(&c0);
+	t[1] = calls_new(&c1);
+	calls_set_origin(t[1], 1);
+	memset(RQ, 0, sizeof(RQ));
+	/* the first call on a fresh flow, as one worker would see it: the reference CDR text */
+	n_cdr = 0;
+	{
+		struct calls_cfg r = { .max_calls = 8, .setup_timeout_ms = 60000, .idle_timeout_ms = 3600000,
+				       .linger_ms = 30000, .on_end = on_end_cdr };
+		struct calls *t1 = calls_new(&r);
+
+		sipp_call(t1, id, 2000000, 6000, true);
+		calls_free(t1, 2100000);
+	}
+	snprintf(one, sizeof(one), "%s", cdr[0]);
+	memset(RQ, 0, sizeof(RQ));
+	/* the same call split: worker 0 reads the SIP and gives it to worker 1 (origin 0) */
+	const char *msgs[] = { SIPP_INVITE, SIPP_200, SIPP_ACK };
+	for (int k = 0; k < 3; k++)
+		for (int w = 0; w < 2; w++) {
+			calls_set_origin(t[1], 0);
+			feed(t[w], subst(msgs[k], o, id), 2000000 + (uint64_t)k * 50);
+			calls_set_origin(t[1], 1);
+		}
+	sipp_rtp(2000100ull * 1000, 6000, true);
+	const struct call *c1c = calls_find(t[1], "wk-1");
+
+	ok(c1c && c1c->origin == 0 && calls_find(t[0], "wk-1") && !calls_find(t[0], "wk-2"),
+	   "calls_find: the call worker 1 follows has its origin, worker 0 (%u)", c1c ? c1c->origin : 99);
+	for (int w = 0; w < 2; w++) {
+		calls_set_origin(t[1], 0);
+		feed(t[w], subst(SIPP_BYE, o, id), 2009000);
+		calls_set_origin(t[1], 1);
+	}
+	ok(wk_ends[0] == 1 && wk_ends[1] == 1 && wk_origin[0] == 0 && wk_origin[1] == 0 && !wk_fin[0].has &&
+	   wk_fin[1].has == 1 && !strcmp(wk_id[1], "wk-1"),
+	   "the call ends at both workers: worker 0 (its origin) has no figures, worker 1 those of the stream (has %u/%u)",
+	   wk_fin[0].has, wk_fin[1].has);
+	/* worker 0 takes worker 1's figures (sipv_remote_fin) and writes the CDR */
+	fin = wk_fin[0];
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		if (wk_fin[1].has & 1u << i) {
+			memcpy(fin.q[i], wk_fin[1].q[i], sizeof(fin.q[i]));
+			fin.has |= 1u << i;
+		}
+	const struct call *c0c = calls_find(t[0], "wk-1");
+
+	call_rtp_fmt(c0c, &fin, merged, sizeof(merged));
+	ok(!strcmp(merged, one), "the origin's CDR from worker 1's figures is one worker's: '%s' (one worker: '%s')", merged,
+	   one);
+	call_rtp_fmt(c0c, &wk_fin[0], merged, sizeof(merged));
+	ok(!strcmp(merged, "packets=- loss_pct=- jitter_ms=- mos=-"), "without them: '%s'", merged);
+	calls_free(t[0], 2100000);
+	calls_free(t[1], 2100000);
+}
+
 /* an SDP of 10.X.0.2:6000 offering or answering opus and telephone-event (dynamic types) */
 static const char *opus_sdp(int x)
 {
@@ -875,6 +971,7 @@ int main(void)
 	t_late_rtp();
 	t_fork();
 	t_two_media();
+	t_two_workers();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

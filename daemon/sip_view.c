@@ -75,7 +75,6 @@ static void call_view(struct flow *f, const struct sockaddr_storage *caller_rtp,
 	}
 }
 
-
 /* call_rtp_find_fn: the flow steered between the two SDP addresses of the @i-th media */
 static bool find_media_flow(void *arg, const struct call *c, unsigned i, struct call_rtp *r)
 {

@@ -130,7 +130,8 @@ install: user
 	install -m 0644 Documentation/sipovlctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 ctl/sipovlctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/sipovlctl
 	install -m 0644 daemon/sipovld.service $(DESTDIR)$(SYSTEMDUNITDIR)/
-	install -d -m 0700 $(DESTDIR)/etc/sipovld
+	@# readable by the unit's user sipovld (its sipovld.conf; identities kept here are read, not renewed)
+	install -d -m 0755 $(DESTDIR)/etc/sipovld
 	@# as the package's postinst: the unit runs as sipovld, its identities live in STATEDIR
 	@# (the unit's StateDirectory, writable for renewal); a staged install (DESTDIR) only
 	@# makes the directory: the user is the installing system's business

@@ -267,6 +267,9 @@ static_checks() {
 		for f in kmod/*.c kmod/*.h uapi/linux/sipovl.h Kbuild; do
 			cmp -s "$f" "$d"/usr/src/sipovl-*/"$f" || missing="$missing usr/src/.../$f"
 		done
+		# the unit runs as sipovld from the start: its configuration directory must be
+		# readable (searchable) by others, as the package's is
+		[ "$(stat -c %a "$d/etc/sipovld" 2>/dev/null)" = 755 ] || missing="$missing etc/sipovld(mode $(stat -c %a "$d/etc/sipovld" 2>/dev/null), not 755)"
 		if [ -z "$missing" ] && [ -x "$d/usr/sbin/sipovld" ]; then
 			echo "ok $n make install, install-dkms (DESTDIR): $(find "$d" -type f | wc -l) files in place"
 		else

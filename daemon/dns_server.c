@@ -42,6 +42,8 @@ struct tconn {
 	size_t inlen;
 	uint8_t *out;
 	size_t outlen;
+	bool reading;   /* tc_read is handling its queries: closing waits for it */
+	bool dead;      /* to be closed once tc_read's loop is back (a bound passed) */
 };
 
 struct client {
@@ -108,11 +110,18 @@ static void reply(struct client *c, const uint8_t *m, size_t len)
 	}
 	struct tconn *t = c->tc;
 
-	if (!t)
+	if (!t || t->dead)
 		return;
 	if (t->outlen + 2 + len > TCP_OUT_MAX) {
 		logm(L_INFO, "dns: TCP client does not read its answers: closed");
-		tc_close(t);
+		/*
+		 * Within tc_read's loop the same read's later queries still hold t: it
+		 * closes t once handle() is back, and they answer nothing.
+		 */
+		if (t->reading)
+			t->dead = true;
+		else
+			tc_close(t);
 		return;
 	}
 	uint8_t *no = realloc(t->out, t->outlen + 2 + len);
@@ -460,7 +469,13 @@ static void tc_read(struct tconn *t, uint32_t ev)
 		}
 		if (!used)
 			return;
+		t->reading = true;
 		handle(t->in + 2, ml, &c);
+		t->reading = false;
+		if (t->dead) {
+			tc_close(t);
+			return;
+		}
 		memmove(t->in, t->in + used, t->inlen - (size_t)used);
 		t->inlen -= (size_t)used;
 	}

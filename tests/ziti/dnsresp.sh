@@ -243,6 +243,34 @@ PY
 		notok "dnsresp: after 61 s: [answered servfail other] $fl2 (want 20 0 0), f0 '$f0' then '$f0b', [names, refused, reclaimed] $st2"
 		grep "dns:" "$D/sipovld.log" | tail -3 | diag
 	fi
+	# a TCP client that pipelines ~1,800 NAPTR queries in one write and never reads: their
+	# answers (404 B each) pass the connection's 256 KiB output bound within one read, and the
+	# connection is closed; the queries after it in that read must not touch it again (before:
+	# reply() closed it once per remaining query: double free, use after free, n_tconns below 0
+	# and every later TCP client refused). sipovld must live on and answer over TCP.
+	local pipe_out pipe_a
+	pipe_a=$(S pbx.dr.sipovl.test A) # (reclaimed during the idle wait above: perhaps not .1 now)
+	pipe_out=$(python3 - "$P" <<'PY'
+import socket, struct, sys, time
+p = int(sys.argv[1])
+q = b"".join(bytes([len(l)]) + l.encode() for l in "pbx.dr.sipovl.test".split(".")) + b"\0\0\x23\0\1"
+burst = b"".join(struct.pack(">H", 12 + len(q)) + struct.pack(">HHHHHH", i, 0x100, 1, 0, 0, 0) + q for i in range(1800))
+s = socket.create_connection(("127.0.0.1", p))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.sendall(burst)
+time.sleep(3)
+print(len(burst))
+PY
+)
+	local pipe_tcp
+	pipe_tcp=$(dig @127.0.0.1 -p "$P" +tcp +short +time=3 +tries=1 pbx.dr.sipovl.test A)
+	if kill -0 "$sd_pid" 2>/dev/null && [[ $pipe_a == 100.80.0.* ]] && [ "$pipe_tcp" = "$pipe_a" ] &&
+		[ "$(dig @127.0.0.1 -p "$P" +tcp +short +time=3 +tries=1 pbx.dr.sipovl.test A)" = "$pipe_a" ]; then
+		ok "dnsresp: a TCP client pipelining 1,800 NAPTR queries ($pipe_out bytes in one write) and reading nothing is closed; sipovld answers over TCP after it"
+	else
+		notok "dnsresp: after a TCP client pipelining 1,800 NAPTR queries: sipovld $(kill -0 "$sd_pid" 2>/dev/null && echo alive || echo dead), A over TCP '$pipe_tcp' (over UDP before: '$pipe_a')"
+		grep -A8 -E "ERROR: AddressSanitizer|double free" "$D/sipovld.log" | head -12 | diag
+	fi
 	kill -TERM "$sd_pid"; wait "$sd_pid"
 	rc=$?
 	[ $rc -eq 0 ] && san_clean "$D/sipovld.log" && ok "dnsresp: clean exit (no ASan/UBSan/leak report)" ||

@@ -538,18 +538,25 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 		}
 		if (c->state == ZT_C_CONNECTING) {
 			/*
-			 * A stale Dial session (API session replaced, service re-created; or removed
-			 * by the controller, e.g. when its posture checks failed after a controller
-			 * restart: the router then says "session closed"; one of an API session
-			 * replaced while the dial waited, sent on a channel of the new one: "invalid
-			 * api session id, expected NEW, got OLD", v1.6.5's ValidateServiceAccessToken):
-			 * retry with a new one.
+			 * Refused: the router's error code says why (zt_edgeerr.c). A stale Dial
+			 * session (service re-created; removed by the controller, e.g. when its
+			 * posture checks failed) or one for the wrong router: a new one. A stale API
+			 * session (one replaced while the dial waited, or a token the router no
+			 * longer takes): refresh it (OIDC: a new token pushed to the routers), then
+			 * a new Dial session. Routers that send no code: their text, as v1.6.x's say
+			 * it ("invalid session", "session closed", "invalid api session id, expected
+			 * NEW, got OLD").
 			 */
-			if ((strcasestr(why, "invalid session") || strcasestr(why, "session closed") ||
-			     strcasestr(why, "invalid api session id")) && c->attempts < 3) {
+			struct zt_edge_err ee;
+			enum zt_edge_act act = zt_edge_err(m, why, &ee);
+
+			if ((act == ZT_EDGE_NEW_SESSION || act == ZT_EDGE_NEW_API_SESSION) && c->attempts < 3) {
 				struct zt_svc *s = zt_svc_find(c->ctx, c->service);
 
-				zt_log(c->ctx, 2, "dial %s: router says '%s', new session", c->service, why);
+				zt_log(c->ctx, 2, "dial %s: router says '%s' (%s): %snew Dial session", c->service, why,
+				       ee.desc, act == ZT_EDGE_NEW_API_SESSION ? "API session refresh, " : "");
+				if (act == ZT_EDGE_NEW_API_SESSION)
+					zt_ctx_check_session(c->ctx);
 				if (s && s->dial_session && s->dial_session == c->session) {
 					zt_session_put(s->dial_session);
 					s->dial_session = NULL;
@@ -559,9 +566,13 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 				dial_start(c);
 				return;
 			}
-			char msg[600];
+			char msg[640];
 
-			snprintf(msg, sizeof(msg), "dial refused by network: %s", *why ? why : "(no reason)");
+			if (ee.has_code)
+				snprintf(msg, sizeof(msg), "dial refused by network: %s (%s)", *why ? why : "(no reason)",
+					 ee.desc);
+			else
+				snprintf(msg, sizeof(msg), "dial refused by network: %s", *why ? why : "(no reason)");
 			conn_dead(c, -ECONNREFUSED, msg);
 		} else {
 			conn_dead(c, 0, *why ? why : "closed by peer");

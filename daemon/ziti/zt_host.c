@@ -365,12 +365,26 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 				lsn_update_bind(l);
 		}
 		return;
-	case ZT_CT_STATE_CLOSED:
-		snprintf(why, sizeof(why), "binding closed by router: %.*s",
-			 (int)(m->body_len > 400 ? 400 : m->body_len), (const char *)m->body);
-		/* the Bind session may be stale (service deleted/re-created, API session replaced) */
-		lsn_retry(l, -ECONNRESET, why, true);
+	case ZT_CT_STATE_CLOSED: {
+		struct zt_edge_err ee;
+		enum zt_edge_act act;
+
+		snprintf(why, sizeof(why), "%.*s", (int)(m->body_len > 400 ? 400 : m->body_len), (const char *)m->body);
+		act = zt_edge_err(m, why, &ee);
+		snprintf(why, sizeof(why), "binding closed by router: %.*s (%s)",
+			 (int)(m->body_len > 400 ? 400 : m->body_len), (const char *)m->body, ee.desc);
+		/*
+		 * By the router's error code: a stale API session is refreshed (OIDC: a new token
+		 * to the routers); a stale Bind session (service deleted/re-created, API session
+		 * replaced, wrong router) is replaced; a refusal no new session mends (Internal,
+		 * InvalidCost, ...) binds again with the same one. No code: the session may be
+		 * stale, a new one.
+		 */
+		if (act == ZT_EDGE_NEW_API_SESSION)
+			zt_ctx_check_session(l->ctx);
+		lsn_retry(l, -ECONNRESET, why, act != ZT_EDGE_OTHER);
 		return;
+	}
 	case ZT_CT_DIAL: {
 		struct zt_dial_req r = { .l = l, .ch = ch, .m = m, .bind_id = l->id, .seq = m->seq };
 		const uint8_t *pk;

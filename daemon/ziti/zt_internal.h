@@ -720,6 +720,38 @@ void zt_listener_kick(struct zt_ctx *ctx); /* services changed: rebind waiting l
 void zt_listener_auth_changed(struct zt_ctx *ctx); /* new API session: rebind unbound listeners now */
 void zt_send_dial_failed(struct zt_chan *ch, const struct zt_msg *dial, const char *reason);
 void zt_send_state_closed(struct zt_chan *ch, uint32_t conn_id, const char *why);
+
+/*
+ * zt_edgeerr.c: a router's refusal (StateClosed of a Connect or a Bind) by its error code
+ * (header 1014, else the StructuredError's code), by its text when it sends none.
+ */
+enum { /* the edge protocol's error codes (sdk-golang ziti/edge ErrorCode*) */
+	ZT_EC_INTERNAL = 1,
+	ZT_EC_INVALID_API_SESSION = 2,
+	ZT_EC_INVALID_SESSION = 3,
+	ZT_EC_WRONG_SESSION_TYPE = 4,
+	ZT_EC_INVALID_EDGE_ROUTER_FOR_SESSION = 5,
+	ZT_EC_INVALID_SERVICE = 6,
+	ZT_EC_TUNNELING_NOT_ENABLED = 7,
+	ZT_EC_INVALID_TERMINATOR = 8,
+	ZT_EC_INVALID_PRECEDENCE = 9,
+	ZT_EC_INVALID_COST = 10,
+	ZT_EC_ENCRYPTION_DATA_MISSING = 11,
+};
+enum zt_edge_act {
+	ZT_EDGE_UNKNOWN,         /* no code, a text that says nothing we act on */
+	ZT_EDGE_OTHER,           /* a code that no new session mends (Internal, InvalidCost, ...) */
+	ZT_EDGE_NEW_SESSION,     /* the Dial/Bind session: a new one */
+	ZT_EDGE_NEW_API_SESSION, /* the API session: refresh it (OIDC: a new token to the routers), new session */
+	ZT_EDGE_SERVICE_GONE,    /* InvalidService: deleted or re-created */
+};
+struct zt_edge_err {
+	bool has_code;
+	uint32_t code;
+	char desc[64]; /* "error code 3 InvalidSession" or "no error code", for the logs */
+};
+enum zt_edge_act zt_edge_err(const struct zt_msg *m, const char *why, struct zt_edge_err *e);
+const char *zt_edge_err_name(uint32_t code);
 void zt_send_dial_failed_to(struct zt_chan *ch, uint32_t bind_id, int32_t dial_seq, const char *reason);
 
 #endif

@@ -31,6 +31,7 @@ static int failures;
 
 void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void test_controller_faults(void); /* unit_ctrl.c */
+void test_edge_error_codes(void); /* unit_errcode.c */
 void check(int cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -1391,6 +1392,7 @@ int main(void)
 	test_chan_probes();
 	test_identity();
 	test_controller_faults();
+	test_edge_error_codes();
 	test_ctrls();
 	test_resolve();
 	test_enroll_parts();

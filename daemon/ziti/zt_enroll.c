@@ -18,28 +18,27 @@
  *             CA-issued client certificate given, which becomes the identity's certificate;
  *   5. write the identity JSON (ztAPI, id.cert/key/ca inline) atomically with mode 0600.
  *
- * This runs as a command (sipovld enroll), not in the daemon's event loop: its I/O blocks,
- * each step bounded by a timeout. The JWT parser does no I/O.
+ * This runs as a command (sipovld enroll), not in the daemon's event loop: its HTTPS is
+ * libcurl's easy interface (blocking, each request bounded by a timeout); no HTTP of our own.
+ * The JWT parser does no I/O.
  */
 #include "zt_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <curl/curl.h>
 #include <json-c/json.h>
 #include <libgen.h>
-#include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,224 +238,188 @@ int zt_jwt_verify(const struct zt_jwt *j, EVP_PKEY *key, char *err, size_t errle
 	return rc;
 }
 
-/* ---------------- blocking HTTPS (bounded) ---------------- */
+/* ---------------- HTTPS by libcurl (blocking, bounded: a one-shot command) ---------------- */
 
-struct conn {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
+#define ENROLL_MAX_REPLY (4u << 20)
+
+/*
+ * What a request trusts: @trust a PEM CA bundle, checked with the host name; @pin a server
+ * certificate trusted as itself (with the host name); neither: anything (the caller checks
+ * the certificate it gets). @cert/@key: the client's certificate, or NULL.
+ */
+struct enr_req {
+	const char *method; /* NULL: the TLS handshake alone, for the server's certificate */
+	const char *path, *ctype, *body;
+	const char *trust;
+	X509 *pin;
+	const char *cert, *key;
 };
 
-static void conn_close(struct conn *c)
+struct enr_reply {
+	char *data;
+	size_t len;
+	bool too_big;
+};
+
+static size_t enr_write(char *p, size_t size, size_t n, void *arg)
 {
-	if (c->ssl) {
-		SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
+	struct enr_reply *r = arg;
+	size_t add = size * n;
+	char *nd;
+
+	if (r->len + add > ENROLL_MAX_REPLY) {
+		r->too_big = true;
+		return 0;
 	}
-	SSL_CTX_free(c->ctx);
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	c->ssl = NULL;
-	c->ctx = NULL;
-	ERR_clear_error();
+	nd = realloc(r->data, r->len + add + 1);
+	if (!nd)
+		return 0;
+	memcpy(nd + r->len, p, add);
+	r->len += add;
+	nd[r->len] = 0;
+	r->data = nd;
+	return add;
 }
 
-static int tcp_connect_timeout(const char *host, const char *port, char *err, size_t errlen)
+/* the pinned certificate into the store curl verifies against, trusted as itself */
+static CURLcode enr_ssl_ctx(CURL *e, void *sslctx, void *arg)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	int rc = getaddrinfo(host, port, &hints, &res), fd = -1, e = 0;
+	X509_STORE *st = SSL_CTX_get_cert_store(sslctx);
 
-	if (rc) {
-		seterr(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-		return -1;
-	}
-	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
+	(void)e;
+	if (!st || X509_STORE_add_cert(st, arg) != 1)
+		return CURLE_SSL_CERTPROBLEM;
+	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
+	return CURLE_OK;
+}
+
+/* the server's certificate from curl's certificate info (PEM in "Cert:") */
+static X509 *enr_peer_cert(CURL *e)
+{
+	struct curl_certinfo *ci = NULL;
+	X509 *x = NULL;
+
+	if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &ci) || !ci || ci->num_of_certs < 1)
+		return NULL;
+	for (struct curl_slist *l = ci->certinfo[0]; l && !x; l = l->next) {
+		if (strncmp(l->data, "Cert:", 5))
 			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
-			e = errno;
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		struct pollfd pf = { .fd = fd, .events = POLLOUT };
-		socklen_t sl = sizeof(e);
+		BIO *b = BIO_new_mem_buf(l->data + 5, -1);
 
-		e = 0;
-		if (poll(&pf, 1, ENROLL_TIMEOUT_S * 1000) != 1)
-			e = ETIMEDOUT;
-		else
-			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl);
-		if (e) {
-			close(fd);
-			fd = -1;
-		}
+		x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+		BIO_free(b);
 	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		seterr(err, errlen, "cannot connect to %s:%s: %s", host, port, strerror(e ? e : EHOSTUNREACH));
-		return -1;
-	}
-	int fl = fcntl(fd, F_GETFL);
-	struct timeval tv = { .tv_sec = ENROLL_TIMEOUT_S };
-
-	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	return fd;
+	ERR_clear_error();
+	return x;
 }
 
 /*
- * TLS to host:port. trust: PEM CA bundle to verify against (with the host name), or NULL to
- * accept any certificate (the caller checks it). cert/key: client credentials or NULL.
+ * One request to https://@host:@port (a new connection each: three requests in a command's
+ * life). Returns the HTTP status and the body in *resp (NUL-terminated), or -1 and @err.
+ * With q->method NULL: the handshake only, the server's certificate in *peer.
  */
-static int conn_open(struct conn *c, const char *host, const char *port, const char *trust, X509 *pin,
-		     const char *cert, const char *key, char *err, size_t errlen)
+static int enr_https(const char *host, const char *port, const struct enr_req *q, char **resp, X509 **peer,
+		     char *err, size_t errlen)
 {
-	char e2[300];
+	char url[1024], ebuf[CURL_ERROR_SIZE] = "";
+	struct curl_blob ca = { 0 }, cb = { 0 }, kb = { 0 };
+	struct curl_slist *hdrs = NULL;
+	struct enr_reply r = { 0 };
+	long status = 0;
+	int rc = -1;
+	CURL *e;
 
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	if (!c->ctx)
-		goto ossl;
-	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	if (trust || pin) {
-		X509_STORE *st = SSL_CTX_get_cert_store(c->ctx);
-		int n = 0;
-
-		if (pin)
-			n += X509_STORE_add_cert(st, pin) == 1;
-		if (trust) {
-			BIO *b = BIO_new_mem_buf(trust, -1);
-			X509 *x;
-
-			while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
-				n += X509_STORE_add_cert(st, x) == 1;
-				X509_free(x);
-			}
-			BIO_free(b);
-			ERR_clear_error();
-		}
-		if (!n) {
-			seterr(err, errlen, "no certificate to trust");
-			goto fail;
-		}
-		if (pin) /* a self-issued server certificate trusted as itself */
-			X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
-		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	} else {
-		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-	}
-	if (cert && key && zt_identity_use_cert(c->ctx, cert, key, e2, sizeof(e2))) {
-		seterr(err, errlen, "%s", e2);
-		goto fail;
-	}
-	c->fd = tcp_connect_timeout(host, port, err, errlen);
-	if (c->fd < 0)
-		goto fail;
-	c->ssl = SSL_new(c->ctx);
-	if (!c->ssl)
-		goto ossl;
-	SSL_set_fd(c->ssl, c->fd);
-	SSL_set_tlsext_host_name(c->ssl, host);
-	if (trust || pin) {
-		SSL_set1_host(c->ssl, host);
-		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	}
-	int rc = SSL_connect(c->ssl);
-
-	if (rc != 1) {
-		zt_ssl_err(e2, sizeof(e2), host, c->ssl, rc);
-		seterr(err, errlen, "%s", e2);
-		goto fail;
-	}
-	return 0;
-ossl:
-	seterr(err, errlen, "TLS setup failed");
-fail:
-	ERR_clear_error();
-	conn_close(c);
-	return -1;
-}
-
-/* One request on an open connection (Connection: close). Returns the HTTP status or -1. */
-static int conn_request(struct conn *c, const char *method, const char *host, const char *port, const char *path,
-			const char *ctype, const char *body, char **resp, char *err, size_t errlen)
-{
-	char hdr[2048];
-	size_t blen = body ? strlen(body) : 0;
-	int n = snprintf(hdr, sizeof(hdr),
-			 "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: sipovld-enroll\r\nAccept: */*\r\n"
-			 "Connection: close\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-			 method, path, host, port, ctype ? ctype : "text/plain", blen);
-
-	*resp = NULL;
-	if (n < 0 || (size_t)n >= sizeof(hdr) || SSL_write(c->ssl, hdr, n) != n ||
-	    (blen && SSL_write(c->ssl, body, (int)blen) != (int)blen)) {
-		seterr(err, errlen, "%s %s: cannot send the request", method, path);
-		return -1;
-	}
-	size_t cap = 16384, len = 0;
-	char *buf = malloc(cap + 1);
-
-	while (buf) {
-		if (len == cap) {
-			if (cap >= (4u << 20))
-				break;
-			char *nb = realloc(buf, cap * 2 + 1);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		int r = SSL_read(c->ssl, buf + len, (int)(cap - len));
-
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	ERR_clear_error();
-	if (!buf) {
+	if (resp)
+		*resp = NULL;
+	snprintf(url, sizeof(url), strchr(host, ':') ? "https://[%s]:%s%s" : "https://%s:%s%s", host, port,
+		 q->path ? q->path : "/");
+	e = curl_easy_init();
+	if (!e) {
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	buf[len] = 0;
-	int status = 0;
-	char *body_start = strstr(buf, "\r\n\r\n");
+	if (q->ctype) {
+		char h[128];
 
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1 || !body_start) {
-		seterr(err, errlen, "%s %s: %s", method, path, len ? "malformed HTTP response" : "no response (timeout or closed)");
-		free(buf);
-		return -1;
+		snprintf(h, sizeof(h), "Content-Type: %s", q->ctype);
+		hdrs = curl_slist_append(NULL, h);
+		if (!hdrs)
+			goto oom;
 	}
-	*body_start = 0;
-	body_start += 4;
-	if (strcasestr(buf, "Transfer-Encoding: chunked")) { /* de-chunk in place */
-		char *rd = body_start, *wr = body_start;
-
-		for (;;) {
-			unsigned long sz = strtoul(rd, NULL, 16);
-			char *nl = strstr(rd, "\r\n");
-
-			if (!nl || sz == 0)
-				break;
-			rd = nl + 2;
-			/* the chunk and its CRLF must be there: never step past the end */
-			if (strlen(rd) < sz + 2 || rd[sz] != '\r')
-				break;
-			memmove(wr, rd, sz);
-			wr += sz;
-			rd += sz + 2;
-		}
-		*wr = 0;
+	ca = (struct curl_blob){ .data = (void *)q->trust, .len = q->trust ? strlen(q->trust) : 0,
+				 .flags = CURL_BLOB_COPY };
+	if (curl_easy_setopt(e, CURLOPT_URL, url) || curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) || curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf) ||
+	    curl_easy_setopt(e, CURLOPT_USERAGENT, "sipovld-enroll") ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)ENROLL_TIMEOUT_S) ||
+	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)ENROLL_TIMEOUT_S) ||
+	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+	    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) ||
+	    curl_easy_setopt(e, CURLOPT_CAINFO, NULL) || curl_easy_setopt(e, CURLOPT_CAPATH, NULL) ||
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, enr_write) || curl_easy_setopt(e, CURLOPT_WRITEDATA, &r) ||
+	    (hdrs && curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs)))
+		goto setup;
+	if (q->trust || q->pin) {
+		if (curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) || curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) ||
+		    (q->trust && curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca)) ||
+		    (q->pin && (curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, enr_ssl_ctx) ||
+				curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, q->pin))))
+			goto setup;
+	} else if (curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L) || curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L)) {
+		goto setup;
 	}
-	*resp = strdup(body_start);
-	free(buf);
-	return status;
+	if (q->cert && q->key) {
+		cb = (struct curl_blob){ .data = (void *)q->cert, .len = strlen(q->cert), .flags = CURL_BLOB_COPY };
+		kb = (struct curl_blob){ .data = (void *)q->key, .len = strlen(q->key), .flags = CURL_BLOB_COPY };
+		if (curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cb) || curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM") ||
+		    curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &kb) || curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM"))
+			goto setup;
+	}
+	if (!q->method) {
+		/* a TLS server that is no HTTP server (a router: the wrong issuer) must answer too */
+		if (curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L) || curl_easy_setopt(e, CURLOPT_CERTINFO, 1L) ||
+		    curl_easy_setopt(e, CURLOPT_SSL_ENABLE_ALPN, 0L))
+			goto setup;
+	} else if (!strcmp(q->method, "POST")) {
+		if (curl_easy_setopt(e, CURLOPT_POST, 1L) || curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->body ? q->body : "") ||
+		    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(q->body ? strlen(q->body) : 0)))
+			goto setup;
+	}
+	CURLcode cc = curl_easy_perform(e);
+
+	if (cc != CURLE_OK) {
+		const char *why = *ebuf ? ebuf : curl_easy_strerror(cc);
+
+		if (r.too_big)
+			seterr(err, errlen, "%s %s: the reply is larger than %u bytes", q->method, q->path, ENROLL_MAX_REPLY);
+		else if (q->method)
+			seterr(err, errlen, "%s %s: %s", q->method, q->path, why);
+		else
+			seterr(err, errlen, "cannot reach %s:%s: %s", host, port, why);
+		goto out;
+	}
+	if (!q->method) {
+		*peer = enr_peer_cert(e);
+		rc = 0;
+		goto out;
+	}
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	*resp = r.data ? r.data : strdup("");
+	r.data = NULL;
+	if (!*resp)
+		goto oom;
+	rc = (int)status;
+	goto out;
+setup:
+	seterr(err, errlen, "HTTP client setup failed (libcurl)");
+	goto out;
+oom:
+	seterr(err, errlen, "out of memory");
+out:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(e);
+	free(r.data);
+	return rc;
 }
 
 /* The controller's error envelope as "code: message", or the body's start. */
@@ -609,7 +572,6 @@ int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen)
 {
 	struct zt_jwt j;
 	struct zt_stage st = { 0 };
-	struct conn c = { .fd = -1 };
 	char *token = NULL, *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
 	char *ca = NULL, *key_pem = NULL, *cert_pem = NULL, *cert_in = NULL, *key_in = NULL, *resp = NULL;
 	char *json = NULL, e[600], url[1024];
@@ -665,6 +627,14 @@ int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen)
 		if (!(cert_in = read_small(o->cert, err, errlen, "certificate")) ||
 		    !(key_in = read_small(o->key, err, errlen, "key")))
 			goto out;
+		SSL_CTX *sc = SSL_CTX_new(TLS_client_method());
+
+		if (!sc || zt_identity_use_cert(sc, cert_in, key_in, e, sizeof(e))) {
+			seterr(err, errlen, "%s, %s: %s", o->cert, o->key, sc ? e : "out of memory");
+			SSL_CTX_free(sc);
+			goto out;
+		}
+		SSL_CTX_free(sc);
 		key_pem = strdup(key_in);
 	} else {
 		if (o->key) {
@@ -687,12 +657,10 @@ int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen)
 	}
 
 	/* 2. the server's certificate must hold the key that signed the token */
-	if (conn_open(&c, host, port, NULL, NULL, NULL, NULL, e, sizeof(e))) {
+	if (enr_https(host, port, &(struct enr_req){ 0 }, NULL, &server, e, sizeof(e))) {
 		seterr(err, errlen, "controller %s: %s", j.iss, e);
 		goto out;
 	}
-	server = SSL_get1_peer_certificate(c.ssl);
-	conn_close(&c);
 	EVP_PKEY *spub = server ? X509_get0_pubkey(server) : NULL;
 
 	if (!spub) {
@@ -703,12 +671,12 @@ int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen)
 		goto out;
 
 	/* 3. the CA bundle, from the server we just authenticated */
-	if (conn_open(&c, host, port, NULL, server, NULL, NULL, e, sizeof(e)) ||
-	    (status = conn_request(&c, "GET", host, port, "/.well-known/est/cacerts", NULL, NULL, &resp, e, sizeof(e))) < 0) {
+	status = enr_https(host, port, &(struct enr_req){ .method = "GET", .path = "/.well-known/est/cacerts", .pin = server },
+			   &resp, NULL, e, sizeof(e));
+	if (status < 0) {
 		seterr(err, errlen, "CA bundle from %s: %s", j.iss, e);
 		goto out;
 	}
-	conn_close(&c);
 	if (status != 200) {
 		api_error(resp, status, e, sizeof(e));
 		seterr(err, errlen, "CA bundle from %s/.well-known/est/cacerts: %s", j.iss, e);
@@ -738,22 +706,21 @@ int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen)
 			seterr(err, errlen, "%s", e);
 			goto out;
 		}
-		if (conn_open(&c, host, port, ca, NULL, NULL, NULL, e, sizeof(e)) ||
-		    (status = conn_request(&c, "POST", host, port, url, "application/x-pem-file", csr, &resp, e,
-					   sizeof(e))) < 0) {
-			free(csr);
+		status = enr_https(host, port, &(struct enr_req){ .method = "POST", .path = url,
+				   .ctype = "application/x-pem-file", .body = csr, .trust = ca }, &resp, NULL, e, sizeof(e));
+		free(csr);
+		if (status < 0) {
 			seterr(err, errlen, "enroll at %s: %s", j.iss, e);
 			goto out;
 		}
-		free(csr);
 	} else {
-		if (conn_open(&c, host, port, ca, NULL, cert_in, key_in, e, sizeof(e)) ||
-		    (status = conn_request(&c, "POST", host, port, url, "text/plain", "", &resp, e, sizeof(e))) < 0) {
+		status = enr_https(host, port, &(struct enr_req){ .method = "POST", .path = url, .ctype = "text/plain",
+				   .body = "", .trust = ca, .cert = cert_in, .key = key_in }, &resp, NULL, e, sizeof(e));
+		if (status < 0) {
 			seterr(err, errlen, "enroll at %s: %s", j.iss, e);
 			goto out;
 		}
 	}
-	conn_close(&c);
 	if (status != 200) {
 		api_error(resp, status, e, sizeof(e));
 		seterr(err, errlen, "the controller refused the enrollment: %s", e);
@@ -812,7 +779,6 @@ int zt_enroll(const struct zt_enroll_opts *o, char *err, size_t errlen)
 	rc = 0;
 out:
 	zt_stage_abort(&st);
-	conn_close(&c);
 	zt_jwt_free(&j);
 	X509_free(server);
 	EVP_PKEY_free(key);

@@ -555,14 +555,23 @@ struct zt_http *zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts
 {
 	struct zt_curl *c = ctx->curl;
 	struct zt_http *h;
-	const struct zt_ctrl *ct = ctx->ctrls.n ? &ctx->ctrls.v[ctx->ctrls.cur] : NULL;
+	size_t idx = ctx->ctrls.cur;
+
+	if (o->pin_host && ctx->ctrls.n) {
+		for (idx = 0; idx < ctx->ctrls.n; idx++)
+			if (!strcmp(ctx->ctrls.v[idx].host, o->pin_host) && !strcmp(ctx->ctrls.v[idx].port, o->pin_port))
+				break;
+		if (idx == ctx->ctrls.n)
+			return NULL; /* no longer a member */
+	}
+	const struct zt_ctrl *ct = ctx->ctrls.n ? &ctx->ctrls.v[idx] : NULL;
 	const char *host = ct ? ct->host : ctx->id->host, *port = ct ? ct->port : ctx->id->port;
 	bool v6 = strchr(host, ':') != NULL;
 
 	if (!c || c->dead || !(h = calloc(1, sizeof(*h))))
 		return NULL;
 	h->c = c;
-	h->ctrl = o->url || !ct ? SIZE_MAX : ctx->ctrls.cur;
+	h->ctrl = o->url || !ct ? SIZE_MAX : idx;
 	h->cb = cb;
 	h->arg = arg;
 	h->no_session = o->no_session;

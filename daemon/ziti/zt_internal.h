@@ -132,6 +132,12 @@ struct zt_http_opts {
 	const char *content_type;  /* of body (default application/json) */
 	const char *authorization; /* an Authorization header (instead of the session's token) */
 	bool no_session;           /* without the session's token */
+	/*
+	 * To this cluster member (host, port as in ctx->ctrls), not the current one; not issued
+	 * (NULL) when it is no longer a member. An OIDC login's steps: its auth request lives
+	 * in the memory of the member it started on.
+	 */
+	const char *pin_host, *pin_port;
 };
 /*
  * The callback runs from the loop, never from inside the call; NULL when the request could

@@ -55,6 +55,7 @@ struct zt_oidc {
 	uint64_t lifetime_ms; /* of the latest access token */
 	unsigned fails;       /* refreshes failed in a row */
 	size_t ctrl;          /* the member the refresh in flight went to */
+	char *pin_host, *pin_port; /* the member the login in flight started on (NULL: one controller) */
 	bool refused;         /* the access token was refused (401): no waiting for its expiry */
 };
 
@@ -118,10 +119,25 @@ static void oidc_fail(struct zt_oidc *o, const struct zt_http_resp *r, const cha
 
 static void issue(struct zt_oidc *o, enum oidc_step s, const struct zt_http_opts *ho, zt_http_cb cb)
 {
+	struct zt_http_opts po = *ho;
+
+	/* a login's steps after discovery go to the member it started on (its auth request) */
+	if (s == O_AUTHORIZE || s == O_LOGIN || s == O_LOGIN_NEXT || s == O_TOKEN) {
+		po.pin_host = o->pin_host;
+		po.pin_port = o->pin_port;
+	}
 	o->step = s;
-	o->req = zt_http_request_ex(o->ctx, ho, cb, o);
+	o->req = zt_http_request_ex(o->ctx, &po, cb, o);
 	if (!o->req)
-		oidc_fail(o, NULL, "request could not be issued");
+		oidc_fail(o, NULL, po.pin_host ? "request could not be issued (to the login's controller: no longer a "
+						 "cluster member, or out of memory)" : "request could not be issued");
+}
+
+static void unpin(struct zt_oidc *o)
+{
+	free(o->pin_host);
+	free(o->pin_port);
+	o->pin_host = o->pin_port = NULL;
 }
 
 static void token_cb(void *arg, const struct zt_http_resp *r)
@@ -285,7 +301,23 @@ static void start_authorize(struct zt_oidc *o)
 {
 	unsigned char rnd[32], h[crypto_hash_sha256_BYTES];
 	char path[1024];
+	const struct zt_ctrls *cl = &o->ctx->ctrls;
 
+	/*
+	 * v1.6.5 keeps the auth request in the memory of the member that made it: every step
+	 * of this login goes there (a failure there fails the login, which starts again at the
+	 * member current then).
+	 */
+	unpin(o);
+	if (cl->n) {
+		o->pin_host = strdup(cl->v[cl->cur].host);
+		o->pin_port = strdup(cl->v[cl->cur].port);
+		if (!o->pin_host || !o->pin_port) {
+			unpin(o);
+			oidc_fail(o, NULL, "out of memory");
+			return;
+		}
+	}
 	randombytes_buf(rnd, sizeof(rnd));
 	b64url(o->verifier, sizeof(o->verifier), rnd, sizeof(rnd));
 	crypto_hash_sha256(h, (const unsigned char *)o->verifier, strlen(o->verifier));
@@ -477,6 +509,7 @@ void zt_oidc_free(struct zt_ctx *ctx)
 	if (!o)
 		return;
 	zt_oidc_forget(ctx);
+	unpin(o);
 	free(o->authorize_path);
 	free(o->token_path);
 	free(o);

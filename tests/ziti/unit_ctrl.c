@@ -231,7 +231,20 @@ struct zt_http *__wrap_zt_http_request(struct zt_ctx *ctx, const char *method, c
 /* the same controller for the requests with options (OIDC): no real HTTP from a unit test */
 struct zt_http *__wrap_zt_http_request_ex(struct zt_ctx *ctx, const struct zt_http_opts *o, zt_http_cb cb, void *arg)
 {
-	return __wrap_zt_http_request(ctx, o->method, o->path ? o->path : o->url, o->body, cb, arg);
+	size_t idx = SIZE_MAX;
+	struct zt_http *h;
+
+	if (o->pin_host && ctx->ctrls.n) { /* as zt_curl.c: to that member, none if it is gone */
+		for (idx = 0; idx < ctx->ctrls.n; idx++)
+			if (!strcmp(ctx->ctrls.v[idx].host, o->pin_host) && !strcmp(ctx->ctrls.v[idx].port, o->pin_port))
+				break;
+		if (idx == ctx->ctrls.n)
+			return NULL;
+	}
+	h = __wrap_zt_http_request(ctx, o->method, o->path ? o->path : o->url, o->body, cb, arg);
+	if (h && idx != SIZE_MAX)
+		h->ctrl = idx;
+	return h;
 }
 
 void __wrap_zt_http_cancel(struct zt_http *h)

@@ -59,6 +59,11 @@ struct fake_ctrl {
 	uint64_t login_ms[8];       /* when each login's token was issued */
 	uint64_t token_until_ms;    /* the latest access token's expiry */
 	char refresh_host[16][32];  /* the member of each refresh grant (the first 16) */
+	/* logins: authorize requests; the member holding the auth request; each step's member */
+	unsigned n_authorize;
+	char authreq_host[32];
+	char login_steps[512];
+	bool move_at_authorize; /* the current member moves to the third as an authorize is answered */
 };
 extern struct fake_ctrl fk;
 

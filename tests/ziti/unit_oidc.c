@@ -58,6 +58,8 @@ bool unit_oidc_answer(struct zt_ctx *ctx, size_t ctrl, const char *path, const c
 {
 	const char *host = ctrl < ctx->ctrls.n ? ctx->ctrls.v[ctrl].host : "?";
 	char v[128];
+	bool code_grant = strstr(path, "/oidc/oauth/token") && form_value(body, "grant_type", v, sizeof(v)) &&
+			  !strcmp(v, "authorization_code");
 
 	if (strstr(path, "/.well-known/openid-configuration")) {
 		r->status = 200;
@@ -65,7 +67,28 @@ bool unit_oidc_answer(struct zt_ctx *ctx, size_t ctrl, const char *path, const c
 			 "\"token_endpoint\":\"https://%s/oidc/oauth/token\"}", host, host);
 		return true;
 	}
+	if (strstr(path, "/oidc/authorize?") || strstr(path, "/oidc/login/") || code_grant) {
+		size_t n = strlen(fk.login_steps);
+
+		snprintf(fk.login_steps + n, sizeof(fk.login_steps) - n, "%s%s@%s",
+			 n ? " " : "", strstr(path, "authorize") ? "authorize" : strstr(path, "login") ? "login" : "token",
+			 host);
+	}
+	/* v1.6.5: the auth request lives in the memory of the member that made it */
+	if ((strstr(path, "/oidc/login/") || code_grant) && strcmp(host, fk.authreq_host)) {
+		r->status = strstr(path, "/oidc/login/") ? 404 : 400;
+		snprintf(out, len, strstr(path, "/oidc/login/") ? "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":"
+			 "\"auth request not found\"}}" : "{\"error\":\"invalid_grant\"}");
+		return true;
+	}
 	if (strstr(path, "/oidc/authorize?")) {
+		fk.n_authorize++;
+		snprintf(fk.authreq_host, sizeof(fk.authreq_host), "%s", host);
+		if (fk.move_at_authorize && ctx->ctrls.n == 3) {
+			/* another request failed over meanwhile: the current member is now ctrl3 */
+			ctx->ctrls.cur = 2;
+			fk.move_at_authorize = false;
+		}
 		form_value(strchr(path, '?'), "state", state, sizeof(state));
 		r->status = 302;
 		snprintf(location, sizeof(location), "/oidc/login/username?authRequestID=ar1");
@@ -251,8 +274,54 @@ static void test_token_refused_refreshes(void)
 	oidc_down();
 }
 
+/*
+ * A login's steps go to the member it started on (v1.6.5 keeps the auth request in that
+ * member's memory), even when another request moved the current member meanwhile; a failure
+ * of that member mid-login starts the login again at the next one.
+ */
+static void test_login_pinned(bool member_fails)
+{
+	char err[100];
+
+	fk.oidc = true;
+	fk.leader = NULL;
+	fk.exp_s = 10;
+	fk.n_login = fk.n_authorize = 0;
+	fk.login_steps[0] = fk.authreq_host[0] = 0;
+	fk.token_until_ms = 0;
+	fk.version_caps = "\"capabilities\":[\"OIDC_AUTH\"],";
+	fk.auth_mode = ZT_AUTH_MODE_AUTO;
+	if (member_fails) {
+		fk.rule[0].match = "/oidc/login/cert";
+		fk.rule[0].f = F_RESET;
+		fk.rule[0].count = 1;
+	}
+	ctx_up();
+	zt_ctrls_add(&h.ctx->ctrls, "https://ctrl2.invalid:1281", err, sizeof(err));
+	zt_ctrls_add(&h.ctx->ctrls, "https://ctrl3.invalid:1282", err, sizeof(err));
+	fk.move_at_authorize = !member_fails;
+	run_until(&h.ready, 3000);
+	fk.move_at_authorize = false;
+	if (member_fails)
+		check(h.ready && !h.ready_err && fk.n_login == 1 && fk.n_authorize == 2 &&
+			      !strcmp(fk.login_steps, "authorize@ctrl.invalid authorize@ctrl2.invalid login@ctrl2.invalid "
+					  "token@ctrl2.invalid"),
+		      "OIDC: the login's member fails mid-login (reset): the login starts again at the next member "
+		      "(ready %d, logins %u, authorize requests %u, steps '%s')", h.ready, fk.n_login, fk.n_authorize,
+		      fk.login_steps);
+	else
+		check(h.ready && !h.ready_err && fk.n_login == 1 && fk.n_authorize == 1 &&
+			      !strcmp(fk.login_steps, "authorize@ctrl.invalid login@ctrl.invalid token@ctrl.invalid"),
+		      "OIDC: a login's steps go to the member it started on, though the current member moved "
+		      "meanwhile (ready %d, logins %u, authorize requests %u, steps '%s')", h.ready, fk.n_login,
+		      fk.n_authorize, fk.login_steps);
+	oidc_down();
+}
+
 void test_oidc_refresh_faults(void)
 {
+	test_login_pinned(false);
+	test_login_pinned(true);
 	test_refresh_no_leader_elsewhere();
 	test_refresh_no_leader_anywhere();
 	test_refresh_unanswered_past_expiry();

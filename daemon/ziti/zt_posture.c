@@ -4,7 +4,8 @@
  * the checks as the service's postureQueries (per policy: isPassing, and per query its id,
  * queryType and isPassing) and refuses sessions of that policy until the client has answered
  * them (POST <edge>/posture-response-bulk, a JSON array of responses, each with the query's
- * id and typeId). A Linux gateway answers the two checks it can:
+ * id and typeId). This client answers two checks (PROCESS, which a Linux host could answer
+ * too, is not implemented):
  *   OS   {"type": "Linux", "version": "6.1.0", "build": "#1 SMP ..."} (uname: the release's
  *        leading numbers, so that ">=6.1.0" holds for "6.1.0-57-amd64", whose "-57" a
  *        semantic-version comparison would read as a pre-release below 6.1.0)

@@ -765,6 +765,12 @@ static void t_pool_cfg(void)
 		  "endpoint.state_file: expected an absolute path" },
 		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\",\"addr\":1}}",
 		  "endpoint: unknown key \"addr\"" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\",\"lease_s\":1}}",
+		  "endpoint.lease_s: expected seconds, 0 (never expire) or 2 to 31536000" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\",\"lease_s\":\"60\"}}",
+		  "endpoint.lease_s: expected seconds" },
+		{ "{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\",\"renew_s\":60,\"lease_s\":120}}",
+		  "endpoint.lease_s: 120 s is too short for renew_s 60 s" },
 	};
 
 	daemon_cfg_defaults(&d);
@@ -774,8 +780,20 @@ static void t_pool_cfg(void)
 		   !strcmp(d.pool_server.lease_file, "/var/lib/sipovl/voip-ips.leases") && !d.pool_server.trust_caller &&
 		   d.pool_server.idle_ms == 10000 && d.pool_server.lease_s == 86400 &&
 		   !strcmp(d.endpoint.pool, "voip-ips") && !strcmp(d.endpoint.ifname, "sipovl0") &&
-		   !strcmp(d.endpoint.state_file, "/var/lib/sipovl/endpoint"),
+		   !strcmp(d.endpoint.state_file, "/var/lib/sipovl/endpoint") && d.endpoint.lease_s == 86400,
 	   "ip_pool and endpoint parsed (%s)", rc ? err : "ok");
+	daemon_cfg_free(&d);
+	daemon_cfg_defaults(&d);
+	rc = daemon_cfg_parse("{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\","
+			      "\"renew_s\":60,\"lease_s\":121}}", &d, err, sizeof(err));
+	ok(!rc && d.endpoint.lease_s == 121, "endpoint.lease_s 121 with renew_s 60 (withdrawn after 60.5 s: more than "
+	   "renew_s) accepted (%s)", rc ? err : "ok");
+	daemon_cfg_free(&d);
+	daemon_cfg_defaults(&d);
+	rc = daemon_cfg_parse("{\"endpoint\":{\"pool\":\"p\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\","
+			      "\"lease_s\":0}}", &d, err, sizeof(err));
+	ok(!rc && d.endpoint.lease_s == 0, "endpoint.lease_s 0 (the pool server's leases never expire) accepted (%s)",
+	   rc ? err : "ok");
 	daemon_cfg_free(&d);
 	daemon_cfg_defaults(&d);
 	ok(!d.has_pool_server && !d.has_endpoint, "no ip_pool, no endpoint by default");

@@ -18,7 +18,12 @@
 #   state file whose address is outside the range, or another identity's, is said so in the log
 #   and another address claimed (never a shared one); an
 #   interface sipovld did not create is refused naming it; another pool's $ip_pool[...] in a
-#   service is refused naming the service, field and variable.
+#   service is refused naming the service, field and variable. No duplicate address (issue 15
+#   item 6): a pool server restarted without its lease file (moved aside) holds new claims
+#   (hold_s) because the pool was created before (LEASE_FILE.created), so a stale claim of A's
+#   address waits and is then refused; an endpoint whose renewals go unanswered (the pool server
+#   gone) withdraws its address endpoint.lease_s/2 after its last confirmed renewal and claims
+#   it again once the server answers.
 #
 # The interfaces (ifb here: this host's kernel has no dummy driver; dummy where it has) live
 # in the test's network namespace for the duration of the test, named zte<pid>a/b/c.
@@ -67,13 +72,15 @@ endpoint_tests() {
                "trust_caller": true, "hold_s": $1, "lease_s": ${2:-86400} } }
 CONF
 	}
-	# the first start has no lease file: hold_s 150 (the default) must not hold its claims
+	# the first start has no lease file and no created marker (a new pool): hold_s 150 (the
+	# default) must not hold its claims
 	srv_conf 150
-	ep_conf() { # x iface (renewals every second: E1's points below wait for them)
+	ep_conf() { # x iface (renewals every second: E1's points below wait for them; lease_s 30: an
+		# address whose renewals go unanswered for 15 s is withdrawn)
 		cat > "$D/$1.conf" <<CONF
 { "identities": ["$D/$1.json"], "control_socket": "$D/$1.sock", "log_level": "info", "service_poll_s": 1,
   "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "$2", "state_file": "$D/$1.state",
-                "renew_s": 1 } }
+                "renew_s": 1, "lease_s": 30 } }
 CONF
 	}
 	ep_conf a "$ifa"
@@ -140,9 +147,10 @@ CONF
 		tail -4 "$D/a.log" | diag; tail -4 "$D/server.log" | diag
 	fi
 	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool.hold_s_left')
-	if [ "$q" = 0 ] && grep -q "ip_pool voip-ips: no lease restored (no lease file): no hold, new leases are served at once" "$D/server.log" &&
-		! grep -q "holding new leases" "$D/server.log" && ! grep -q "err wait" "$D/server.log"; then
-		ok "endpoint: a pool server without a lease file does not hold (hold_s 150): claims served at once (hold_s_left $q)"
+	if [ "$q" = 0 ] && grep -q "ip_pool voip-ips: a new pool (no lease file, no $D/leases.created): no hold, new leases are served at once" "$D/server.log" &&
+		! grep -q "holding new leases" "$D/server.log" && ! grep -q "err wait" "$D/server.log" &&
+		grep -q "^sipovl-pool-created voip-ips $net.0/24 [0-9]*$" "$D/leases.created"; then
+		ok "endpoint: a new pool (no lease file, no created marker) does not hold (hold_s 150): claims served at once (hold_s_left $q), $D/leases.created written"
 	else
 		notok "endpoint: a pool server without a lease file held its claims (hold_s_left '$q')"
 		grep "ip_pool" "$D/server.log" | head -4 | diag
@@ -316,6 +324,30 @@ CONF
 		notok "endpoint: E1 with the hold: go-client's claims of $a2: '$q' then '$r'; A '$(ep_addr a)'"
 		grep "ip_pool" "$D/server3.log" | tail -4 | diag
 	fi
+	# issue 15 item 6: the lease file moved aside (as for a range change; or lost, or deleted).
+	# The pool was created before (leases.created), so the server holds (hold_s 10) although it
+	# has no lease file; a stale claim of A's $a2 waits, A renews it, then it is taken. Before:
+	# no lease file meant no hold, and the claim got $a2, which A holds (A stopped until that
+	# first claim is answered, as above)
+	kill -TERM "$ps"; wait "$ps"
+	mv "$D/leases" "$D/leases.aside"
+	kill -STOP "$pa"
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server3b.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	q=$(ep_req "claim voip-ips $a2")
+	kill -CONT "$pa"
+	for _ in $(seq 1 80); do grep -q "ip_pool voip-ips: hold over" "$D/server3b.log" && break; sleep 0.25; done
+	r=$(ep_req "claim voip-ips $a2")
+	if [[ $q == "err wait "* ]] && [[ $r == "err taken "* ]] && [ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ] &&
+		grep -q "<4>ip_pool voip-ips: no lease file $D/leases, but the pool was created before ($D/leases.created): the leases are lost or were moved aside" "$D/server3b.log" &&
+		grep -q "ip_pool voip-ips: holding new leases for 10 s" "$D/server3b.log" &&
+		grep -qE "^$a2 zt-client [0-9]+$" "$D/leases" && grep -qE "^$b zt-host [0-9]+$" "$D/leases" && ! grep -q " go-client " "$D/leases"; then
+		ok "endpoint: lease file moved aside: the server holds (created before), a claim of A's $a2 waits ($q), A and B renew theirs, then it is taken ($r)"
+	else
+		notok "endpoint: lease file moved aside: go-client's claims of $a2: '$q' then '$r' (want err wait, err taken); A '$(ep_addr a)' B '$(ep_addr b)'"
+		grep "ip_pool" "$D/server3b.log" | head -4 | diag; diag < "$D/leases"
+	fi
 	# D (go-client, a sipovld), whose state file names an address already local on the host
 	# (another interface, $ife): not added twice; another claimed
 	d=$net.200
@@ -375,6 +407,36 @@ CONF
 		ok "endpoint: the admin's \"ip-pool release ${q#ok }\" frees go-client's lease ($t), logged; again: no lease; outside the range: said so"
 	else
 		notok "endpoint: ip-pool release: claim '$q', release '$t', again '$r'"; diag < "$D/leases"
+	fi
+	# issue 15 item 6: the pool server gone (as a router partition or a Dial policy removed): A's
+	# and B's renewals fail. 15 s (endpoint.lease_s 30 / 2) after its last confirmed renewal A
+	# withdraws $a2 (the server may have expired it and given it to another identity), said so;
+	# once the server answers again A claims $a2 again and gets it. Before: "kept" for ever
+	kill -TERM "$ps"; wait "$ps"
+	t0=$(now_ms)
+	for _ in $(seq 1 160); do [ "$(ep_st a .lapses)" = 1 ] && break; sleep 0.25; done
+	t=$(($(now_ms) - t0))
+	q=$(ep_st a '[.address, .lapses, .lease_s]')
+	r=$(ep_icpt a)
+	if [ "$q" = "[null,1,30]" ] && [ -z "$(ep_if_addrs "$ifa")" ] && [[ $r == '[false,'* ]] && [ "$t" -ge 13000 ] &&
+		grep -q "<3>endpoint: pool voip-ips: $a2 withdrawn from $ifa: no renewal confirmed for [0-9]* s (.*; endpoint.lease_s 30: the pool server may have expired the lease); its services unbound, its intercepts removed; claiming it again" "$D/a2.log"; then
+		ok "endpoint: pool server gone: A withdraws $a2 $t ms later (no renewal confirmed for lease_s/2), off $ifa, intercept removed ([address, lapses, lease_s] $q, intercept $r)"
+	else
+		notok "endpoint: pool server gone for $t ms: A [address, lapses, lease_s] $q (want [null,1,30]), $ifa '$(ep_if_addrs "$ifa")', intercept $r"
+		grep "endpoint" "$D/a2.log" | tail -4 | diag
+	fi
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server4b.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	for _ in $(seq 1 200); do [ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ] && break; sleep 0.25; done
+	for _ in $(seq 1 40); do grep -q "service ep-sip: hosting (terminator identity $a2)" <(sed -n '/claiming it again/,$p' "$D/a2.log") && break; sleep 0.25; done
+	if [ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ] && [ "$(ep_if_addrs "$ifa")" = "$a2/32" ] &&
+		[ "$(ep_icpt a)" = '[true,8]' ] && sed -n '/claiming it again/,$p' "$D/a2.log" | grep -q "service ep-sip: hosting (terminator identity $a2)" &&
+		grep -q "ip_pool voip-ips: zt-client: claim voip-ips $a2 -> ok $a2" "$D/server4b.log"; then
+		ok "endpoint: the pool server back: A claims $a2 again and gets it, ep-sip hosted and its intercept installed again; B has $b again"
+	else
+		notok "endpoint: after the pool server is back: A '$(ep_addr a)' (want $a2), B '$(ep_addr b)', $ifa '$(ep_if_addrs "$ifa")', intercept $(ep_icpt a)"
+		grep "endpoint" "$D/a2.log" | tail -4 | diag; grep "ip_pool" "$D/server4b.log" | tail -4 | diag
 	fi
 	# issue 15 item 6: a full pool. The server restarts with every other address of the /24
 	# leased to identities that renew nothing (full-N: as endpoints gone for good). E (go-client,
@@ -470,7 +532,8 @@ CONF
 	kill "$wp" 2>/dev/null
 	wait "$wp" 2>/dev/null
 	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/b2.log" && san_clean "$D/server.log" &&
-		san_clean "$D/server2.log" && san_clean "$D/server3.log" && san_clean "$D/server4.log" && san_clean "$D/server5.log" &&
+		san_clean "$D/server2.log" && san_clean "$D/server3.log" && san_clean "$D/server3b.log" && san_clean "$D/server4.log" &&
+		san_clean "$D/server4b.log" && san_clean "$D/server5.log" &&
 		! ip link show "$ifa" > /dev/null 2>&1 && ! ip link show "$ifb" > /dev/null 2>&1; then
 		ok "endpoint: clean exits, interfaces removed (no ASan/UBSan/leak report)"
 	else

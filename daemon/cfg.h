@@ -250,6 +250,8 @@ struct cfg_endpoint {
 	char ifname[16];                /* IFNAMSIZ */
 	char *state_file;
 	unsigned renew_ms;              /* the lease re-confirmed this often (renew_s, 60 s) */
+	unsigned lease_s;               /* the pool server's ip_pool.lease_s (86400; 0 never): the
+					 * address is withdrawn lease_s/2 after the last renewal confirmed */
 };
 
 struct daemon_cfg {

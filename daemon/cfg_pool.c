@@ -104,7 +104,7 @@ static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t
 	return 0;
 }
 
-/* "endpoint": {"pool", "service", "interface", "state_file", ["renew_s"]} */
+/* "endpoint": {"pool", "service", "interface", "state_file", ["renew_s"], ["lease_s"]} */
 static int endpoint(struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen)
 {
 	struct cfg_endpoint *e = &d->endpoint;
@@ -115,7 +115,7 @@ static int endpoint(struct json_object *v, struct daemon_cfg *d, char *err, size
 		return cfg_fail(err, errlen, "endpoint: expected an object");
 	json_object_object_foreach(v, key, mv) {
 		if (strcmp(key, "pool") && strcmp(key, "service") && strcmp(key, "interface") && strcmp(key, "state_file") &&
-		    strcmp(key, "renew_s"))
+		    strcmp(key, "renew_s") && strcmp(key, "lease_s"))
 			return cfg_fail(err, errlen, "endpoint: unknown key \"%.40s\"", key);
 		(void)mv;
 	}
@@ -143,6 +143,16 @@ static int endpoint(struct json_object *v, struct daemon_cfg *d, char *err, size
 	if (cfg_get(v, "renew_s", &m) && cfg_int(m, 1, 3600, &renew))
 		return cfg_fail(err, errlen, "endpoint.renew_s: expected seconds, 1 to 3600");
 	e->renew_ms = (unsigned)renew * 1000;
+	long long elease = CFG_POOL_LEASE_S;
+
+	if (cfg_get(v, "lease_s", &m) && (cfg_int(m, 0, 31536000, &elease) || elease == 1))
+		return cfg_fail(err, errlen, "endpoint.lease_s: expected seconds, 0 (never expire) or 2 to 31536000 "
+				"(the pool server's ip_pool.lease_s)");
+	if (elease && (unsigned long long)elease * 500 <= e->renew_ms)
+		return cfg_fail(err, errlen, "endpoint.lease_s: %lld s is too short for renew_s %u s (the address is "
+				"withdrawn lease_s/2 after its last renewal: more than renew_s)", elease,
+				e->renew_ms / 1000);
+	e->lease_s = (unsigned)elease;
 	d->has_endpoint = true;
 	return 0;
 }

@@ -12,6 +12,12 @@
  * flow uses a stale or foreign address. Then the address goes on the interface, the services
  * whose listenOptions.identity uses $ip_pool[POOL] bind with it, the intercepts are installed
  * without it, and the state file is written (off the loop, pool_writer.c).
+ *
+ * The address is renewed every renew_s. When no renewal has been confirmed for lease_s/2
+ * (endpoint.lease_s, the pool server's ip_pool.lease_s), measured on CLOCK_BOOTTIME so that a
+ * suspend counts, the address is withdrawn as on a refusal and claimed again: the pool server
+ * may have expired the lease (it gives every lease at least lease_s/2 from its last renewal,
+ * even across its own restart) and given the address to another identity.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/endpoint.h"
@@ -30,6 +37,7 @@
 #define EP_BACKOFF_MAX_MS 30000
 #define EP_REPLY_MS 15000       /* a claim not answered by then is dialed again */
 #define EP_NOSVC_WARN_MS 10000  /* ready, but the pool service not listed: warned after this */
+#define EP_LAPSE_TICK_MS 1000   /* the lapse is checked this often (a resume is noticed then) */
 
 static struct {
 	bool on;
@@ -52,7 +60,19 @@ static struct {
 	struct zt_timer repair;  /* E6: the interface or its address removed by someone else */
 	bool lost_link, lost_addr;
 	uint64_t repairs;
+	uint64_t sent_bt, ok_bt; /* CLOCK_BOOTTIME ms: the request under way sent; the last one confirmed */
+	struct zt_timer lapse;   /* EP_LAPSE_TICK_MS: no renewal confirmed for lease_s/2: withdrawn */
+	uint64_t lapses;
 } ep;
+
+/* milliseconds on CLOCK_BOOTTIME, which (unlike the loop's CLOCK_MONOTONIC) counts a suspend */
+static uint64_t ep_boot_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 const char *endpoint_pool(void)
 {
@@ -181,8 +201,10 @@ static void ep_have(const struct sipovl_prefix *a)
 
 	zt_timer_stop(D.loop, &ep.timer);
 	zt_timer_start(D.loop, &ep.timer, D.cfg.endpoint.renew_ms); /* re-confirmed then (E1) */
-	if (ep.has_addr && !memcmp(ep.addr.addr, a->addr, sizeof(a->addr)) && ep.addr.family == a->family)
+	if (ep.has_addr && !memcmp(ep.addr.addr, a->addr, sizeof(a->addr)) && ep.addr.family == a->family) {
+		ep.ok_bt = ep.sent_bt;
 		return;
+	}
 	char other[IFNAMSIZ + 4], t[48];
 	int rc = epif_addr_elsewhere(a, other, sizeof(other));
 
@@ -208,6 +230,7 @@ static void ep_have(const struct sipovl_prefix *a)
 	}
 	ep.addr = *a;
 	ep.has_addr = true;
+	ep.ok_bt = ep.sent_bt; /* the lease's life counts from the claim's sending */
 	ep.has_avoid = false;
 	pool_fmt(a, ep.text, sizeof(ep.text));
 	ep.backoff_ms = EP_BACKOFF_MIN_MS;
@@ -226,10 +249,12 @@ static void ep_have(const struct sipovl_prefix *a)
 /*
  * The pool server says the address this endpoint holds is not its own (another identity's, or
  * no longer in the range: its lease file was restored from an older backup and another endpoint
- * got it meanwhile). Off the interface, its services unbound and its intercepts removed before
- * another address is claimed: never two endpoints on one address.
+ * got it meanwhile), or (@again) no renewal was confirmed for lease_s/2 and the server may have
+ * expired it. Off the interface, its services unbound and its intercepts removed before an
+ * address is claimed (@again: the same one first, from this endpoint's state): never two
+ * endpoints on one address.
  */
-static void ep_withdraw(const char *why)
+static void ep_withdraw(const char *why, bool again)
 {
 	char err[200];
 
@@ -238,10 +263,13 @@ static void ep_withdraw(const char *why)
 	if (epif_addr(&ep.addr, false, err, sizeof(err)))
 		logm(L_ERR, "endpoint: %s", err);
 	logm(L_ERR, "endpoint: pool %s: %s withdrawn from %s: %s; its services unbound, its intercepts removed; "
-	     "claiming another address", D.cfg.endpoint.pool, ep.text, D.cfg.endpoint.ifname, why);
+	     "claiming %s", D.cfg.endpoint.pool, ep.text, D.cfg.endpoint.ifname, why,
+	     again ? "it again" : "another address");
 	snprintf(ep.last_err, sizeof(ep.last_err), "%.46s withdrawn: %.130s", ep.text, why);
 	ep.text[0] = 0;
-	ep.has_want = false;
+	ep.has_want = again;
+	if (again)
+		ep.want = ep.addr;
 	ep_rebind();
 	zt_timer_stop(D.loop, &ep.timer);
 	zt_timer_start(D.loop, &ep.timer, 0);
@@ -264,6 +292,7 @@ static void ep_reply(void)
 	if (ep.renewing && ep.has_addr) {
 		if (rc == 0 && a.family == ep.addr.family && !memcmp(a.addr, ep.addr.addr, sizeof(a.addr))) {
 			ep.renewals++;
+			ep.ok_bt = ep.sent_bt;
 			ep.backoff_ms = EP_BACKOFF_MIN_MS;
 			ep.last_err[0] = 0;
 			logm(L_DEBUG, "endpoint: pool %s: %s renewed", D.cfg.endpoint.pool, ep.text);
@@ -274,7 +303,7 @@ static void ep_reply(void)
 			char why[200];
 
 			snprintf(why, sizeof(why), "the pool server refused its renewal: %s (%.100s)", pool_strerror(rc), err);
-			ep_withdraw(why);
+			ep_withdraw(why, false);
 			return;
 		}
 		if (rc == 0) {
@@ -400,6 +429,7 @@ static void ep_try(void *arg)
 	else
 		pool_claim_req(D.cfg.endpoint.pool, ep.has_want ? &ep.want : NULL, ep.req, sizeof(ep.req));
 	ep.attempts++;
+	ep.sent_bt = ep_boot_ms();
 	logm(ep.renewing ? L_DEBUG : L_INFO, "endpoint: pool %s: %.*s through %s", D.cfg.endpoint.pool, (int)strcspn(ep.req, "\n"), ep.req,
 	     D.cfg.endpoint.service);
 	ep.c = zt_dial(id->ctx, D.cfg.endpoint.service, &o, &ep_cbs, NULL);
@@ -463,6 +493,31 @@ static void ep_repair(void *arg)
 		     D.cfg.endpoint.ifname);
 }
 
+/*
+ * Every EP_LAPSE_TICK_MS: the address whose last confirmed renewal was sent lease_s/2 ago or
+ * more is withdrawn (the pool server cannot be reached, does not answer, or this host was
+ * suspended), then claimed again
+ */
+static void ep_lapse(void *arg)
+{
+	uint64_t life = (uint64_t)D.cfg.endpoint.lease_s * 500, age;
+	char why[200];
+
+	(void)arg;
+	zt_timer_start(D.loop, &ep.lapse, EP_LAPSE_TICK_MS);
+	if (!ep.on || !ep.has_addr || !life)
+		return;
+	age = ep_boot_ms() - ep.ok_bt;
+	if (age < life)
+		return;
+	ep.lapses++;
+	ep_close(); /* a renewal under way is not waited for */
+	snprintf(why, sizeof(why), "no renewal confirmed for %llu s (%.60s; endpoint.lease_s %u: the pool server "
+		 "may have expired the lease)", (unsigned long long)(age / 1000),
+		 ep.last_err[0] ? ep.last_err : "no answer", D.cfg.endpoint.lease_s);
+	ep_withdraw(why, true);
+}
+
 static void ep_lost(bool link, bool addr)
 {
 	/* our own removal (a withdrawal) is no loss: the address is not ours then */
@@ -483,6 +538,7 @@ int endpoint_start(void)
 	memset(&ep, 0, sizeof(ep));
 	zt_timer_init(&ep.timer, ep_try, NULL);
 	zt_timer_init(&ep.repair, ep_repair, NULL);
+	zt_timer_init(&ep.lapse, ep_lapse, NULL);
 	ep.backoff_ms = EP_BACKOFF_MIN_MS;
 	ep_read_state();
 	if (epif_create(D.cfg.endpoint.ifname, err, sizeof(err))) {
@@ -509,6 +565,7 @@ void endpoint_run(void)
 		logm(L_WARN, "endpoint.interface %s: %s; an interface or address removed by someone else is not "
 		     "noticed", D.cfg.endpoint.ifname, err);
 	zt_timer_start(D.loop, &ep.timer, 0);
+	zt_timer_start(D.loop, &ep.lapse, EP_LAPSE_TICK_MS);
 }
 
 void endpoint_stop(void)
@@ -518,6 +575,7 @@ void endpoint_stop(void)
 	ep_close();
 	zt_timer_stop(D.loop, &ep.timer);
 	zt_timer_stop(D.loop, &ep.repair);
+	zt_timer_stop(D.loop, &ep.lapse);
 	epif_remove();
 	ep.on = false;
 }
@@ -538,6 +596,8 @@ struct json_object *endpoint_json(void)
 	JADD(o, "claim_failures", JI(ep.failures));
 	JADD(o, "renewals", JI(ep.renewals));
 	JADD(o, "withdrawals", JI(ep.withdrawals));
+	JADD(o, "lapses", JI(ep.lapses));
+	JADD(o, "lease_s", JI(D.cfg.endpoint.lease_s));
 	JADD(o, "interface_repairs", JI(ep.repairs));
 	JADD(o, "renew_s", JI(D.cfg.endpoint.renew_ms / 1000));
 	JADD(o, "last_error", ep.last_err[0] ? JS(ep.last_err) : NULL);

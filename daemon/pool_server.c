@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "daemon/errf.h"
 #include "daemon/pool.h"
 #include "daemon/pool_store.h"
 #include "daemon/pool_writer.h"
@@ -152,6 +154,33 @@ static void ps_hold_end(void *unused)
 	     ps.pool.name, ps.pool.n);
 }
 
+/*
+ * The pool's "created" marker, LEASE_FILE.created: written once, when a start finds neither it
+ * nor the lease file (a new pool). A start that finds it but no lease file (lost, deleted, moved
+ * aside for a range change) cannot know which addresses the running endpoints hold: it holds.
+ * 1: the pool is new (marker written now), 0: not new, -1: the marker could not be written
+ * (@err; held as not new).
+ */
+static int ps_marker(const char *lease_file, bool has_file, char *err, size_t errlen)
+{
+	const struct cfg_pool_server *c = &D.cfg.pool_server;
+	char *path = NULL, text[160], r[64];
+	struct stat st;
+	int rc, n;
+
+	if (asprintf(&path, "%s.created", lease_file) < 0)
+		return errf(err, errlen, "out of memory");
+	if (!lstat(path, &st) || errno != ENOENT) {
+		free(path);
+		return 0;
+	}
+	n = snprintf(text, sizeof(text), "sipovl-pool-created %s %s/%u %lld\n", c->name, pool_fmt(&c->range, r, sizeof(r)),
+		     c->range.len, (long long)time(NULL));
+	rc = pool_store_write_buf(path, text, (size_t)n, err, errlen);
+	free(path);
+	return rc ? -1 : !has_file;
+}
+
 int pool_server_start(void)
 {
 	const struct cfg_pool_server *c = &D.cfg.pool_server;
@@ -173,18 +202,28 @@ int pool_server_start(void)
 		return -1;
 	}
 	ps.on = true;
+	int isnew = ps_marker(c->lease_file, rc == 0, err, sizeof(err));
+
+	if (isnew < 0)
+		logm(L_ERR, "ip_pool %s: %s: the pool's created marker cannot be written; held as a pool that is not new",
+		     c->name, err);
 	logm(L_NOTICE, "ip_pool %s: %s/%u, %zu leases %s %s%s; served as Ziti service %s", c->name,
 	     pool_fmt(&c->range, err, sizeof(err)), c->range.len, ps.pool.n, rc ? "(new lease file" : "from",
 	     c->lease_file, rc ? ")" : "", c->service);
 	zt_timer_init(&ps.hold, ps_hold_end, NULL);
 	/*
-	 * Only a restored lease file can be older than what the endpoints hold; without one (or
-	 * with one that holds no lease) there is nothing to confirm and new leases are served at once
+	 * Only a new pool (neither lease file nor created marker) is known to have no address on an
+	 * endpoint; any other start (a lease file restored from a backup, or one that is lost,
+	 * deleted or moved aside) holds while the running endpoints renew what they hold
 	 */
-	if (c->hold_ms && (rc || !ps.pool.n)) {
-		logm(L_INFO, "ip_pool %s: no lease restored (%s): no hold, new leases are served at once", c->name,
-		     rc ? "no lease file" : "the lease file holds none");
+	if (c->hold_ms && isnew == 1) {
+		logm(L_NOTICE, "ip_pool %s: a new pool (no lease file, no %s.created): no hold, new leases are served at "
+		     "once", c->name, c->lease_file);
 	} else if (c->hold_ms) {
+		if (rc)
+			logm(L_WARN, "ip_pool %s: no lease file %s, but the pool was created before (%s.created): the "
+			     "leases are lost or were moved aside; the endpoints renew the addresses they hold first",
+			     c->name, c->lease_file, c->lease_file);
 		/* the file may be older than what the endpoints hold: they renew first */
 		ps.pool.hold = true;
 		ps.hold_until = zt_now_ms() + c->hold_ms;

@@ -406,6 +406,35 @@ static int request_main(const char *request)
 }
 
 /*
+ * The event loop, the resolver on it and (unless --no-kernel) the generic netlink
+ * socket: what the primary and every worker open the same way at start.
+ */
+static int loop_open(void)
+{
+	char err[160];
+
+	D.loop = zt_loop_new();
+	if (!D.loop)
+		return 1;
+	zt_timer_init(&D.apply_timer, kernel_apply_cb, NULL);
+	D.res = zt_resolver_new(D.loop, 0, err, sizeof(err));
+	if (!D.res) {
+		logm(L_ERR, "%s", err);
+		return 1;
+	}
+	if (!D.no_kernel) {
+		struct sipovl_err e;
+
+		if (sipovl_open(&D.nl, &e)) {
+			logm(L_ERR, "%s", e.no_family ? "the sipovl kernel module is not loaded (modprobe sipovl)" :
+							 strerror(e.errnum));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * A worker process (workers.c, Documentation/design.md "Workers"): its own loop, Ziti sessions,
  * flows and intercept sockets; the primary keeps the kernel's table, the control socket, the
  * DNS responder, the metrics and the ip-pool.
@@ -424,22 +453,9 @@ static int worker_main(const int fds[4])
 	signal(SIGPIPE, SIG_IGN);
 	D.n_workers = workers_count(D.cfg.workers);
 	D.started_ms = zt_now_ms();
-	D.loop = zt_loop_new();
-	if (!D.loop)
+	if (loop_open())
 		return 1;
-	zt_timer_init(&D.apply_timer, kernel_apply_cb, NULL);
-	D.res = zt_resolver_new(D.loop, 0, err, sizeof(err));
-	if (!D.res) {
-		logm(L_ERR, "%s", err);
-		return 1;
-	}
 	if (!D.no_kernel) {
-		struct sipovl_err e;
-
-		if (sipovl_open(&D.nl, &e)) {
-			logm(L_ERR, "netlink: %s", strerror(e.errnum));
-			return 1;
-		}
 		if (flows_adopt(fds)) {
 			logm(L_ERR, "the intercept sockets: %s", strerror(errno));
 			return 1;
@@ -579,25 +595,9 @@ int main(int argc, char **argv)
 		D.n_workers = 1;
 	}
 	D.started_ms = zt_now_ms();
-	D.loop = zt_loop_new();
-	zt_timer_init(&D.apply_timer, kernel_apply_cb, NULL);
-	if (!D.loop)
+	if (loop_open())
 		return 1;
-	char rerr[160];
-
-	D.res = zt_resolver_new(D.loop, 0, rerr, sizeof(rerr));
-	if (!D.res) {
-		logm(L_ERR, "%s", rerr);
-		return 1;
-	}
 	if (!D.no_kernel) {
-		struct sipovl_err e;
-
-		if (sipovl_open(&D.nl, &e)) {
-			logm(L_ERR, "%s", e.no_family ? "the sipovl kernel module is not loaded (modprobe sipovl)" :
-							 strerror(e.errnum));
-			return 1;
-		}
 		if (flows_init()) {
 			logm(L_ERR, "no intercept socket could be registered: not starting");
 			kernel_clear();

@@ -674,13 +674,13 @@ fi
 # 25% 50%": 25 % with 50 % correlation, which netem's correlated generator makes about 7 %
 # in effect; 24 of 300 late were seen), so with 20 ms between packets an undelayed one
 # overtakes the one or two before it. gw-a reads the stream in that order and forwards it in
-# that order over one circuit, so phone B receives the same order: B counts the packets that
-# arrive behind a higher sequence number (as RFC 3550's receiver does, without duplicates) and
-# gw-a's "reordered" must be that count, with nothing reported lost. RFC 3550's probation
-# (two packets in sequence before a source is valid; A.1) makes both figures fuzzy at the
-# start: a packet reordered during it is not counted, and one that arrives after the base
-# was set is counted lost or found (+-1, about 7 % of runs by a simulation of netem and
-# rtpq.c): reordered +-2 and lost +-1.
+# that order over one circuit, so phone B receives the same order. B (rxorder.py) counts the
+# packets that arrive behind a higher sequence number and runs a model of sipovld's figures
+# (RFC 3550 A.1 as daemon/rtpq.c has it) on its arrival order: gw-a's expected, lost and
+# reordered must be the model's exactly. (A.1's probation of the first two packets makes the
+# plain late count differ from A.1's at the start: -3 was seen in CI at 31da4d9, gw-a 27, B
+# 30; the model has the same probation.) A packet lost between gw-a and B is put back by the
+# model wherever gw-a could have seen it; two or more: the plain count within +-2 a packet.
 if in_pa tc qdisc add dev p0 root netem delay 50ms reorder 25% 50%; then
 	in_pb python3 "$SD/rxorder.py" 10.2.0.2 7324 >"$TMP/rxorder.out" 2>&1 &
 	rxo=$!
@@ -690,13 +690,22 @@ if in_pa tc qdisc add dev p0 root netem delay 50ms reorder 25% 50%; then
 	in_pa tc qdisc del dev p0 root
 	ro=$(st a flows | jq -c '[.[] | select(.client == "10.1.0.2:7326" and .destination == "10.2.0.2:7324")][0].rtp.to_ziti // empty |
 		{packets, expected, lost, reordered, duplicates}')
-	read -r _ bgot _ blate <<<"$(tail -1 "$TMP/rxorder.out")"
-	if [ -n "$ro" ] && [[ ${blate:-x} =~ ^[0-9]+$ ]] && [ "$blate" -ge 10 ] && [ "${bgot:-0}" -ge 295 ] &&
-		jq -en --argjson l "$blate" 'input | .lost >= -1 and .lost <= 1 and .reordered >= $l - 2 and .reordered <= $l + 2' <<<"$ro" >/dev/null; then
-		ok "RTP reordered on A's link (netem reorder 25 % 50 %, 50 ms): gw-a reports $(jq -r .reordered <<<"$ro") reordered and $(jq -r .lost <<<"$ro") lost; phone B saw $blate of its $bgot packets arrive late"
+	read -r _ bgot _ blate _ <<<"$(tail -1 "$TMP/rxorder.out")"
+	model= mrc=1
+	if [ -n "$ro" ]; then
+		model=$(python3 "$SD/rxorder.py" --check "$TMP/rxorder.out" 300 $(jq -r '"\(.expected) \(.lost) \(.reordered)"' <<<"$ro") 2>&1)
+		mrc=$?
+	fi
+	if [ $mrc = 2 ] && [[ ${blate:-x} =~ ^[0-9]+$ ]]; then
+		k=$((300 - ${bgot:-0}))
+		jq -en --argjson l "$blate" --argjson k $k 'input | .reordered >= $l - 2 * $k - 2 and .reordered <= $l + 2 * $k + 2' <<<"$ro" >/dev/null && mrc=0
+		model+=" (plain count within +-$((2 * k + 2)))"
+	fi
+	if [ -n "$ro" ] && [[ ${blate:-x} =~ ^[0-9]+$ ]] && [ "$blate" -ge 10 ] && [ "${bgot:-0}" -ge 295 ] && [ $mrc = 0 ]; then
+		ok "RTP reordered on A's link (netem reorder 25 % 50 %, 50 ms): gw-a reports $(jq -r .reordered <<<"$ro") reordered and $(jq -r .lost <<<"$ro") lost, as the model on phone B's arrival order ($blate of its $bgot packets late): $model"
 	else
-		not_ok "RTP reordered on A's link: gw-a's reordered count is what phone B saw (+-2), lost within +-1" "gw-a: ${ro:-no flow}" \
-			"phone B: $(tail -1 "$TMP/rxorder.out")"
+		not_ok "RTP reordered on A's link: gw-a's figures are the model's on phone B's arrival order" "gw-a: ${ro:-no flow}" \
+			"phone B: $(tail -1 "$TMP/rxorder.out")" "model: $model"
 	fi
 else
 	not_ok "netem reorder on phone A's link (tc qdisc add)"

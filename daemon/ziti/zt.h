@@ -136,6 +136,11 @@ struct zt_opts {
 	 * 5000): a later need to answer waits for the rest of the interval.
 	 */
 	unsigned posture_min_ms;
+	/*
+	 * While the services have PROCESS posture checks, their processes are looked at again
+	 * this often (default 10000) and a change answered.
+	 */
+	unsigned posture_process_ms;
 };
 enum { ZT_AUTH_MODE_LEGACY = 0, ZT_AUTH_MODE_AUTO = 1, ZT_AUTH_MODE_OIDC = 2 };
 

@@ -755,6 +755,8 @@ struct zt_ctx *zt_ctx_new(struct zt_loop *loop, struct zt_identity *id, const st
 		ctx->o.start_timeout_ms = 30000;
 	if (!ctx->o.posture_min_ms)
 		ctx->o.posture_min_ms = 5000;
+	if (!ctx->o.posture_process_ms)
+		ctx->o.posture_process_ms = 10000;
 	if (cbs)
 		ctx->cbs = *cbs;
 	ctx->user = user;

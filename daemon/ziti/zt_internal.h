@@ -407,6 +407,7 @@ enum zt_auth_state { ZT_AUTH_NONE, ZT_AUTH_PENDING, ZT_AUTH_OK };
 
 /* zt_posture.c's state in a context */
 #define ZT_POSTURE_NOTED_MAX 32
+#define ZT_POSTURE_PATH_MAX 256 /* a PROCESS check's executable path */
 struct zt_posture {
 	struct zt_http *req;   /* the POST in flight */
 	char *pending, *sent;  /* "API-session-id responses-JSON": in flight, last accepted */
@@ -419,6 +420,13 @@ struct zt_posture {
 	char *noted_for;
 	unsigned failures;
 	struct zt_timer retry;
+	/* PROCESS checks: their paths (last listing), the facts answered, the re-check */
+	char (*proc_paths)[ZT_POSTURE_PATH_MAX];
+	size_t n_proc_paths;
+	char *proc_digest;
+	bool hidden_logged;
+	struct zt_timer proc_timer;
+	struct zt_posture_hash *hashes; /* ZT_POSTURE_HASH_CACHE */
 };
 
 struct zt_auth_waiter {
@@ -496,14 +504,43 @@ struct zt_ctx {
 	uint64_t dgram_dropped; /* datagrams dropped past the latency or size bound (zt_sched.c) */
 };
 
-/* zt_posture.c: answers to the services' OS and MAC posture checks */
+/* zt_posture.c: answers to the services' OS, MAC and PROCESS posture checks */
 #define ZT_POSTURE_MAX_MACS 32
+#define ZT_POSTURE_MAX_PROCS 16
+struct zt_posture_proc {
+	char path[ZT_POSTURE_PATH_MAX]; /* as the check names it */
+	bool running;                   /* a process of that executable is visible in /proc */
+	char hash[129];                 /* SHA-512 of the file, lower-case hex; "": unreadable */
+};
 struct zt_posture_facts {
 	char os_type[16], os_version[24], os_build[128];
 	char macs[ZT_POSTURE_MAX_MACS][18];
 	size_t n_macs;
+	struct zt_posture_proc procs[ZT_POSTURE_MAX_PROCS];
+	size_t n_procs;
+	unsigned procs_hidden; /* processes whose executable could not be read (another user's) */
 };
 int zt_posture_facts_read(struct zt_posture_facts *f);
+/*
+ * I/O-free: the distinct executable paths of the listing's PROCESS and PROCESS_MULTI queries
+ * for Linux (osType "Linux" or none), at most @max; returns how many.
+ */
+size_t zt_posture_proc_paths(struct json_object *services, char (*paths)[ZT_POSTURE_PATH_MAX], size_t max);
+/* the SHA-512s already computed (zt_posture_proc.c): a file is hashed again only when it changed */
+#define ZT_POSTURE_HASH_CACHE 16
+struct zt_posture_hash {
+	char path[ZT_POSTURE_PATH_MAX];
+	unsigned long long dev, ino, size;
+	long long mtime_ns;
+	char hash[129];
+};
+/*
+ * Fill f->procs for @paths (zt_posture_proc.c): one pass over /proc, an executable matching
+ * when /proc/PID/exe names the path (symbolic links in the path resolved), the file's SHA-512
+ * from @cache or computed (files over 256 MiB: not hashed). Returns 0 or -errno (no /proc).
+ */
+int zt_posture_procs_read(struct zt_posture_facts *f, const char (*paths)[ZT_POSTURE_PATH_MAX], size_t n,
+			  struct zt_posture_hash *cache);
 /* "6.1.0-57-amd64" -> "6.1.0" (three numbers, missing ones 0) */
 void zt_posture_os_version(const char *release, char *out, size_t len);
 /*

@@ -4,14 +4,21 @@
  * the checks as the service's postureQueries (per policy: isPassing, and per query its id,
  * queryType and isPassing) and refuses sessions of that policy until the client has answered
  * them (POST <edge>/posture-response-bulk, a JSON array of responses, each with the query's
- * id and typeId). This client answers two checks (PROCESS, which a Linux host could answer
- * too, is not implemented):
+ * id and typeId). This client answers three checks:
  *   OS   {"type": "Linux", "version": "6.1.0", "build": "#1 SMP ..."} (uname: the release's
  *        leading numbers, so that ">=6.1.0" holds for "6.1.0-57-amd64", whose "-57" a
  *        semantic-version comparison would read as a pre-release below 6.1.0)
  *   MAC  {"macAddresses": ["52:54:00:12:34:56", ...]} (every non-loopback interface with a
  *        6-byte hardware address)
- * (zt_services.c says which checks it cannot answer: MFA, DOMAIN, a Windows domain, PROCESS).
+ *   PROCESS and PROCESS_MULTI, for their Linux executables (osType "Linux"):
+ *        {"path": "/usr/sbin/x", "isRunning": true, "hash": "<SHA-512 of the file>",
+ *        "signerFingerprints": []} per query and path, a multi check's paths each under its id
+ *        (as the OpenZiti clients answer them; Linux binaries carry no signer certificate);
+ *        zt_posture_proc.c reads /proc and hashes. A process may start or stop at any time:
+ *        while the listing has PROCESS queries, their facts are read again every
+ *        posture_process_ms (default 10 s) and the services listed again (so answered) when
+ *        they changed.
+ * (zt_services.c says which checks it cannot answer: MFA, DOMAIN, a Windows domain).
  *
  * Responses go after every service listing whose answers differ from the last ones sent in
  * this API session, and once more with each new API session (as ziti-sdk-c does; the v1.6
@@ -42,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 
 int zt_posture_facts_read(struct zt_posture_facts *f)
@@ -123,6 +131,131 @@ static bool have_response(struct json_object *arr, const char *id)
 	return false;
 }
 
+static bool os_linux(struct json_object *proc)
+{
+	const char *os = zt_jstr(proc, "osType");
+
+	return !os || !strcasecmp(os, "Linux");
+}
+
+/* the Linux processes of a PROCESS or PROCESS_MULTI query: calls @fn(arg, path) for each */
+static size_t query_procs(struct json_object *q, void (*fn)(void *arg, const char *path), void *arg)
+{
+	struct json_object *one = zt_jget(q, "process"), *many = zt_jget(q, "processes");
+	size_t n = 0, nm = json_object_is_type(many, json_type_array) ? json_object_array_length(many) : 0;
+	const char *path;
+
+	if (json_object_is_type(one, json_type_object) && (path = zt_jstr(one, "path")) && *path) {
+		n++;
+		if (os_linux(one))
+			fn(arg, path);
+	}
+	for (size_t k = 0; k < nm; k++) {
+		struct json_object *pr = json_object_array_get_idx(many, k);
+
+		if (!(path = zt_jstr(pr, "path")) || !*path)
+			continue;
+		n++;
+		if (os_linux(pr))
+			fn(arg, path);
+	}
+	return n;
+}
+
+static bool is_proc_query(const char *t)
+{
+	return t && (!strcmp(t, "PROCESS") || !strcmp(t, "PROCESS_MULTI"));
+}
+
+/* every query of every policy of every service: @fn(arg, query) */
+static void each_query(struct json_object *services, void (*fn)(void *arg, struct json_object *q), void *arg)
+{
+	size_t ns = json_object_is_type(services, json_type_array) ? json_object_array_length(services) : 0;
+
+	for (size_t s = 0; s < ns; s++) {
+		struct json_object *sets = zt_jget(json_object_array_get_idx(services, s), "postureQueries");
+		size_t nsets = json_object_is_type(sets, json_type_array) ? json_object_array_length(sets) : 0;
+
+		for (size_t i = 0; i < nsets; i++) {
+			struct json_object *qs = zt_jget(json_object_array_get_idx(sets, i), "postureQueries");
+			size_t nq = json_object_is_type(qs, json_type_array) ? json_object_array_length(qs) : 0;
+
+			for (size_t j = 0; j < nq; j++)
+				fn(arg, json_object_array_get_idx(qs, j));
+		}
+	}
+}
+
+struct paths_acc {
+	char (*paths)[ZT_POSTURE_PATH_MAX];
+	size_t n, max;
+};
+
+static void path_add(void *arg, const char *path)
+{
+	struct paths_acc *a = arg;
+
+	if (strlen(path) >= ZT_POSTURE_PATH_MAX)
+		return; /* answered not running (no fact) */
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->paths[i], path))
+			return;
+	if (a->n < a->max)
+		snprintf(a->paths[a->n++], ZT_POSTURE_PATH_MAX, "%s", path);
+}
+
+static void paths_of_query(void *arg, struct json_object *q)
+{
+	if (is_proc_query(zt_jstr(q, "queryType")))
+		query_procs(q, path_add, arg);
+}
+
+size_t zt_posture_proc_paths(struct json_object *services, char (*paths)[ZT_POSTURE_PATH_MAX], size_t max)
+{
+	struct paths_acc a = { .paths = paths, .max = max };
+
+	each_query(services, paths_of_query, &a);
+	return a.n;
+}
+
+static bool have_proc_response(struct json_object *arr, const char *id, const char *path)
+{
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		const char *have = zt_jstr(o, "id"), *hp = zt_jstr(o, "path");
+
+		if (have && hp && !strcmp(have, id) && !strcmp(hp, path))
+			return true;
+	}
+	return false;
+}
+
+struct proc_resp_acc {
+	struct json_object *out;
+	const struct zt_posture_facts *f;
+	const char *id;
+};
+
+static void proc_response(void *arg, const char *path)
+{
+	struct proc_resp_acc *a = arg;
+	const struct zt_posture_proc *fact = NULL;
+	struct json_object *r;
+
+	if (have_proc_response(a->out, a->id, path) || !(r = json_object_new_object()))
+		return;
+	for (size_t i = 0; i < a->f->n_procs && !fact; i++)
+		if (!strcmp(a->f->procs[i].path, path))
+			fact = &a->f->procs[i];
+	json_object_object_add(r, "id", json_object_new_string(a->id));
+	json_object_object_add(r, "typeId", json_object_new_string("PROCESS"));
+	json_object_object_add(r, "path", json_object_new_string(path));
+	json_object_object_add(r, "isRunning", json_object_new_boolean(fact && fact->running));
+	json_object_object_add(r, "hash", json_object_new_string(fact ? fact->hash : ""));
+	json_object_object_add(r, "signerFingerprints", json_object_new_array());
+	json_object_array_add(a->out, r);
+}
+
 struct json_object *zt_posture_build(struct json_object *services, const struct zt_posture_facts *f,
 				     char *unsupported, size_t ulen)
 {
@@ -148,6 +281,13 @@ struct json_object *zt_posture_build(struct json_object *services, const struct 
 
 				if (!id || !t)
 					continue;
+				if (is_proc_query(t)) {
+					struct proc_resp_acc a = { .out = out, .f = f, .id = id };
+
+					if (!query_procs(q, proc_response, &a) && ulen)
+						add_unsupported(unsupported, ulen, t); /* no path to answer for */
+					continue;
+				}
 				if (!os && !mac) {
 					if (ulen)
 						add_unsupported(unsupported, ulen, t);
@@ -240,6 +380,81 @@ static void retry_cb(void *arg)
 	zt_services_list(arg);
 }
 
+/* what the PROCESS answers say, to tell a change: "path running hash;..." (NULL: none) */
+static char *proc_digest(const struct zt_posture_facts *f)
+{
+	char *d = NULL;
+	size_t len = 0;
+	FILE *m = f->n_procs ? open_memstream(&d, &len) : NULL;
+
+	if (!m)
+		return NULL;
+	for (size_t i = 0; i < f->n_procs; i++)
+		fprintf(m, "%s %d %s;", f->procs[i].path, f->procs[i].running, f->procs[i].hash);
+	fclose(m);
+	return d;
+}
+
+static void procs_read(struct zt_ctx *ctx, struct zt_posture_facts *f)
+{
+	struct zt_posture *p = &ctx->posture;
+
+	if (!p->n_proc_paths) {
+		f->n_procs = 0;
+		return;
+	}
+	if (!p->hashes)
+		p->hashes = calloc(ZT_POSTURE_HASH_CACHE, sizeof(*p->hashes));
+	zt_posture_procs_read(f, (const char (*)[ZT_POSTURE_PATH_MAX])p->proc_paths, p->n_proc_paths, p->hashes);
+	for (size_t i = 0; i < f->n_procs && !p->hidden_logged; i++) {
+		if (f->procs[i].running || !f->procs_hidden)
+			continue;
+		p->hidden_logged = true;
+		zt_log(ctx, 1, "PROCESS posture check: %s is not running as far as this client can see: %u processes "
+			       "of other users cannot be inspected by it (sipovld(8), \"Posture checks\")",
+		       f->procs[i].path, f->procs_hidden);
+	}
+}
+
+/* PROCESS checks: read their facts again; a change is answered through a new listing */
+static void proc_timer_cb(void *arg)
+{
+	struct zt_ctx *ctx = arg;
+	struct zt_posture *p = &ctx->posture;
+	struct zt_posture_facts f;
+	char *d;
+
+	if (!p->n_proc_paths)
+		return;
+	memset(&f, 0, sizeof(f));
+	procs_read(ctx, &f);
+	d = proc_digest(&f);
+	if (d && p->proc_digest && strcmp(d, p->proc_digest)) {
+		zt_log(ctx, 2, "posture: a PROCESS check's facts changed: listing the services to answer it");
+		free(p->proc_digest);
+		p->proc_digest = NULL; /* set again by the listing's answer */
+		free(d);
+		zt_services_list(ctx);
+	} else {
+		free(d);
+	}
+	zt_timer_start(ctx->loop, &p->proc_timer, ctx->o.posture_process_ms);
+}
+
+/* the PROCESS paths of this listing: kept for the re-check; its timer runs while there are some */
+static void procs_track(struct zt_ctx *ctx, struct json_object *services)
+{
+	struct zt_posture *p = &ctx->posture;
+
+	if (!p->proc_paths)
+		p->proc_paths = calloc(ZT_POSTURE_MAX_PROCS, sizeof(*p->proc_paths));
+	p->n_proc_paths = p->proc_paths ? zt_posture_proc_paths(services, p->proc_paths, ZT_POSTURE_MAX_PROCS) : 0;
+	if (!p->n_proc_paths)
+		zt_timer_stop(ctx->loop, &p->proc_timer);
+	else if (!zt_timer_armed(&p->proc_timer))
+		zt_timer_start(ctx->loop, &p->proc_timer, ctx->o.posture_process_ms);
+}
+
 bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services)
 {
 	struct zt_posture *p = &ctx->posture;
@@ -250,7 +465,11 @@ bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services)
 		return true; /* its reply lists the services again */
 	if (zt_timer_armed(&p->retry))
 		return false; /* a failed POST waits out its backoff, or the interval is not over */
+	procs_track(ctx, services);
 	zt_posture_facts_read(&f);
+	procs_read(ctx, &f);
+	free(p->proc_digest);
+	p->proc_digest = proc_digest(&f);
 	struct json_object *resp = zt_posture_build(services, &f, NULL, 0);
 
 	if (!resp || !json_object_array_length(resp)) {
@@ -341,6 +560,7 @@ void zt_posture_note_failing(struct zt_ctx *ctx, const char *service, const char
 void zt_posture_init(struct zt_ctx *ctx)
 {
 	zt_timer_init(&ctx->posture.retry, retry_cb, ctx);
+	zt_timer_init(&ctx->posture.proc_timer, proc_timer_cb, ctx);
 }
 
 void zt_posture_free(struct zt_ctx *ctx)
@@ -348,6 +568,10 @@ void zt_posture_free(struct zt_ctx *ctx)
 	struct zt_posture *p = &ctx->posture;
 
 	zt_timer_stop(ctx->loop, &p->retry);
+	zt_timer_stop(ctx->loop, &p->proc_timer);
+	free(p->proc_paths);
+	free(p->proc_digest);
+	free(p->hashes);
 	zt_http_cancel(p->req);
 	p->req = NULL;
 	free(p->sent);

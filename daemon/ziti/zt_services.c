@@ -97,10 +97,10 @@ const struct zt_service *zt_service_at(struct zt_ctx *ctx, size_t i)
 
 
 /*
- * A service whose policies require posture checks that do not pass. OS and MAC checks are
- * answered (zt_posture.c); for the others (MFA, DOMAIN, PROCESS) the controller refuses the
+ * A service whose policies require posture checks that do not pass. OS, MAC and PROCESS checks
+ * are answered (zt_posture.c); for the others (MFA, DOMAIN) the controller refuses the
  * sessions of that policy type: say so when the service appears or changes, naming the checks,
- * instead of leaving only the refusal. With @answered, only the OS and MAC checks that still
+ * instead of leaving only the refusal. With @answered, only the answered checks that still
  * fail after this client's answer, each logged once (zt_posture_note_failing).
  */
 static void posture_note(struct zt_ctx *ctx, struct json_object *svc, const char *name, bool answered)
@@ -120,7 +120,8 @@ static void posture_note(struct zt_ctx *ctx, struct json_object *svc, const char
 		for (size_t j = 0; j < nq && off < sizeof(types); j++) {
 			struct json_object *q = json_object_array_get_idx(qs, j), *qp = zt_jget(q, "isPassing");
 			const char *t = zt_jstr(q, "queryType");
-			bool ours = t && (!strcmp(t, "OS") || !strcmp(t, "MAC"));
+			bool ours = t && (!strcmp(t, "OS") || !strcmp(t, "MAC") || !strcmp(t, "PROCESS") ||
+					  !strcmp(t, "PROCESS_MULTI"));
 
 			if (qp && json_object_get_boolean(qp))
 				continue;

@@ -261,6 +261,78 @@ posture_tests() {
 		notok "posture: sanitizer report in the dials' logs"
 }
 
+# posture_process_tests: a service whose Dial policy needs a PROCESS check (Linux, a copy of
+# sleep(1) at a path of this test, with the SHA-512 of that file as the only valid hash). A
+# fresh identity probes it every 500 ms with our client: refused while the program is not
+# running; started, the client sees it at its next look (every 10 s), answers, and the dials
+# work; stopped, they are refused again. The hash must be the one the controller compares.
+posture_process_tests() {
+	local D=$W/posture-proc zt=${SAN:-$B/san/zt-tool} agent hash pp ap t_start t_stop t_ok= t_fail= res
+	mkdir -p "$D"
+	agent=$D/posture-agent
+	cp /bin/sleep "$agent" && chmod 755 "$agent"
+	hash=$(sha512sum "$agent" | cut -d' ' -f1)
+	{ cli edge create posture-check process ps-proc Linux "$agent" --hash-sigs "$hash" &&
+	  cli edge create service ps-proc &&
+	  cli edge create service-policy ps-proc-bind Bind --service-roles @ps-proc --identity-roles @zt-host &&
+	  cli edge create service-policy ps-proc-dial Dial --service-roles @ps-proc --identity-roles '#psproc' \
+		--posture-check-roles @ps-proc &&
+	  cli edge create identity ps-id3 -a psproc,clients -o "$D/ps-id3.jwt" &&
+	  "${SD:-$B/san/sipovld}" enroll "$D/ps-id3.jwt" -o "$D/ps-id3.json"
+	} > "$D/cli.out" 2>&1 || { notok "posture PROCESS: create the check, service, identity"; tail -5 "$D/cli.out" | diag; return; }
+	"$zt" host -i "$ID/zt-host.json" -s ps-proc --ready-file "$D/host.ready" > "$D/host.log" 2>&1 &
+	PIDS+=("$!")
+	for _ in $(seq 1 240); do [ -s "$D/host.ready" ] && break; sleep 0.25; done
+	[ -s "$D/host.ready" ] || { notok "posture PROCESS: our host binds ps-proc"; tail -5 "$D/host.log" | diag; return; }
+	"$zt" probe -i "$D/ps-id3.json" -s ps-proc --interval-ms 500 --poll-ms 1000 -v --log "$D/probe.log" \
+		> "$D/probe.err" 2>&1 &
+	pp=$!
+	PIDS+=("$pp")
+	for _ in $(seq 1 80); do [ "$(grep -c '^fail' "$D/probe.log" 2>/dev/null)" -ge 4 ] && break; sleep 0.25; done
+	res=$(grep -c '^ok' "$D/probe.log" 2>/dev/null)
+	if [ "$(grep -c '^fail' "$D/probe.log" 2>/dev/null)" -ge 4 ] && [ "$res" = 0 ]; then
+		ok "posture PROCESS: $(basename "$agent") not running: dials refused ($(grep -c '^fail' "$D/probe.log") so far)"
+	else
+		notok "posture PROCESS: dials while the program is not running (ok $res, fail $(grep -c '^fail' "$D/probe.log" 2>/dev/null))"
+		tail -3 "$D/probe.log" | diag
+	fi
+	"$agent" 3600 &
+	ap=$!
+	PIDS+=("$ap")
+	t_start=$(now_ms)
+	for _ in $(seq 1 120); do
+		t_ok=$(awk -v t="$t_start" '$1 == "ok" && $2 >= t { print $2; exit }' "$D/probe.log")
+		[ -n "$t_ok" ] && break
+		sleep 0.25
+	done
+	if [ -n "$t_ok" ] && grep -q '"typeId":"PROCESS"' "$D/probe.err"; then
+		ok "posture PROCESS: started: the dials work $((t_ok - t_start)) ms later (the answer: running, its SHA-512)"
+	else
+		notok "posture PROCESS: the dials should work within 30 s of the program's start"
+		grep -E "posture|PROCESS" "$D/probe.err" | tail -4 | diag
+		tail -2 "$D/probe.log" | diag
+	fi
+	kill -KILL "$ap" 2>/dev/null
+	wait "$ap" 2>/dev/null
+	t_stop=$(now_ms)
+	for _ in $(seq 1 120); do
+		t_fail=$(awk -v t="$t_stop" '$1 == "fail" && $2 >= t { print $2; exit }' "$D/probe.log")
+		res=$(awk -v t="$t_stop" '$1 != "log" && $2 >= t { print $1 }' "$D/probe.log" | tail -3 | tr '\n' ' ')
+		[ -n "$t_fail" ] && [ "$res" = "fail fail fail " ] && break
+		sleep 0.25
+	done
+	kill "$pp" 2>/dev/null
+	wait "$pp" 2>/dev/null
+	if [ -n "$t_fail" ] && [ "$res" = "fail fail fail " ]; then
+		ok "posture PROCESS: stopped: the dials refused again $((t_fail - t_stop)) ms later"
+	else
+		notok "posture PROCESS: the dials should be refused within 30 s of the program's end (last: ${res:-none})"
+		grep -E "posture|PROCESS" "$D/probe.err" | tail -4 | diag
+	fi
+	san_clean "$D/probe.err" && ok "posture PROCESS: no ASan/UBSan/leak report" ||
+		notok "posture PROCESS: sanitizer report in the probe's log"
+}
+
 # pool_tests: sipovld (--no-kernel) serves the ip-pool voip-ips (100.127.0.0/24) as the Ziti
 # service ip-pool, hosted by zt-other; zt-client and zt-host claim through it with zt-tool
 # request. The test routers (ziti 1.x) do not say who dials, so the owner is the caller id

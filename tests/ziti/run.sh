@@ -590,6 +590,7 @@ CONF
 	. "$TOP/tests/ziti/auth.sh"
 	srcmap_tests
 	posture_tests
+	posture_process_tests
 	pool_tests
 	# sipovld in endpoint mode: claims, interfaces, terminators by address (tests/ziti/endpoint.sh)
 	# shellcheck source=tests/ziti/endpoint.sh

@@ -1373,6 +1373,7 @@ void test_ctrls(void); /* unit_ctrls.c */
 void test_chan_probes(void); /* unit_chan.c */
 void test_secret_modes(void); /* unit_files.c */
 void test_posture(void); /* unit_posture.c */
+void test_posture_proc(void); /* unit_posture_proc.c */
 void test_curl_stale_token(void); /* unit_curl.c */
 
 int main(void)
@@ -1400,6 +1401,7 @@ int main(void)
 	test_identity_roll();
 	test_secret_modes();
 	test_posture();
+	test_posture_proc();
 	test_curl_stale_token();
 	return failures ? 1 : 0;
 }

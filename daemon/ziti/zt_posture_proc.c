@@ -13,7 +13,8 @@
  *
  * Hashes are cached by path, device, inode, size and modification time: a file is read again
  * only when one of them changed. The first reading of a file costs its size in SHA-512
- * (about 2 ms per MiB here); files over 256 MiB are not hashed.
+ * (about 1.4 ms per MiB on the 2-core test machine: openssl speed sha512, 64 KiB blocks, 742 MB/s
+ * at load 2.4); files over 256 MiB are not hashed.
  */
 #include "zt_internal.h"
 

@@ -19,7 +19,8 @@
 #      CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (effective, permitted, bounding; no ambient); an
 #      endpoint (in a network namespace of its own) keeps its identity and interface on reload;
 #      two worker processes: status lists both, a reload reaches both, a killed worker is
-#      started again, they stop with the primary (tests/daemon/workers.sh)
+#      started again, they stop with the primary (tests/daemon/workers.sh); the DNS responder
+#      answers only dns_allow's clients and limits each one's UDP answers (tests/daemon/dnsguard.sh)
 #
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
 # calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh; service updates,
@@ -312,6 +313,11 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 	# shellcheck source=tests/daemon/workers.sh
 	. tests/daemon/workers.sh
 	workers_tests "$SAN_SD" "$W"
+
+	# the DNS responder: allow-list, rate limit, bad values on reload (tests/daemon/dnsguard.sh)
+	# shellcheck source=tests/daemon/dnsguard.sh
+	. tests/daemon/dnsguard.sh
+	dnsguard_tests "$SAN_SD" "$W"
 
 	# --request against a daemon that takes the request and never answers: one line after
 	# SIPOVLD_CTL_TIMEOUT seconds (default 10), not a hang

@@ -86,7 +86,7 @@ dg_inner() { # dg_inner BIN WORKDIR
 		fi
 	done
 	local msgs
-	msgs=$(grep -o -E 'dns_(allow|rate_limit|rate_slip)[^"]*' "$w/dg.log" | sort -u | tr '\n' ';')
+	msgs=$(grep -o -E 'dns_(allow\[[0-9]\]|rate_limit|rate_slip): [^ ]*' "$w/dg.log" | sort -u | tr '\n' ' ')
 	if [ $ok_n = 4 ] && grep -q 'dns_allow\[0\]: "10.99.0.0/33"' "$w/dg.log" && grep -q 'dns_allow\[1\]: "pbx.example"' "$w/dg.log" &&
 		grep -q 'dns_rate_limit: -1' "$w/dg.log" && grep -q 'dns_rate_slip: 11' "$w/dg.log"; then
 		echo "ok - dns: reloads with a malformed dns_allow prefix, a hostname, a negative dns_rate_limit, dns_rate_slip 11: refused naming key and value ($msgs), running configuration kept ($allow0)"

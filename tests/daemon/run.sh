@@ -5,8 +5,9 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
-#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c): unit tests and a bounded fuzz run
-#      (DNS_FUZZ_SECONDS, default 10)
+#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c), who it answers
+#      and how often (daemon/dns_guard.c), a received message into its answer or relay
+#      (daemon/dns_respond.c): unit tests and a bounded fuzz run (DNS_FUZZ_SECONDS, default 10)
 #   1b, 2b. the same for the SIP view (SIP/SDP parsers, dialog tracker): sip-unit, and sip-fuzz
 #      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
 #   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,

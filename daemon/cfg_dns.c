@@ -72,8 +72,8 @@ static int allow_list(struct json_object *v, const char *key, struct daemon_cfg 
 	bool connected = false;
 
 	if (!json_object_is_type(v, json_type_array))
-		return cfg_fail(err, errlen, "%s: expected an array of prefixes (\"10.1.0.0/24\", \"fd00:1::/64\") or \"connected\"",
-				key);
+		return cfg_fail(err, errlen,
+				"%s: expected an array of prefixes (\"10.1.0.0/24\", \"fd00:1::/64\") or \"connected\"", key);
 	len = json_object_array_length(v);
 	if (!len)
 		return cfg_fail(err, errlen, "%s: empty: no client would be answered (leave the key out for the default, "
@@ -130,15 +130,16 @@ int cfg_dns_key(const char *key, struct json_object *v, struct daemon_cfg *d, ch
 		return allow_list(v, key, d, err, errlen);
 	if (!strcmp(key, "dns_rate_limit")) {
 		if (cfg_int(v, 0, DNS_RRL_MAX, &x))
-			return cfg_fail(err, errlen, "%s: %s: expected 0-%d (UDP answers a second per client; 0: no limit)", key,
-					json_object_to_json_string(v), DNS_RRL_MAX);
+			return cfg_fail(err, errlen, "%s: %s: expected 0-%d (UDP answers a second per client; 0: no limit)",
+					key, json_object_to_json_string(v), DNS_RRL_MAX);
 		d->dns_rate_limit = (unsigned)x;
 		return 0;
 	}
 	if (!strcmp(key, "dns_rate_slip")) {
 		if (cfg_int(v, 0, DNS_RRL_SLIP_MAX, &x))
-			return cfg_fail(err, errlen, "%s: %s: expected 0-%d (one in N answers over the limit truncated; 0: none)",
-					key, json_object_to_json_string(v), DNS_RRL_SLIP_MAX);
+			return cfg_fail(err, errlen,
+					"%s: %s: expected 0-%d (one in N answers over the limit truncated; 0: none)", key,
+					json_object_to_json_string(v), DNS_RRL_SLIP_MAX);
 		d->dns_rate_slip = (unsigned)x;
 		return 0;
 	}

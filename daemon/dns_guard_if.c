@@ -59,7 +59,8 @@ static void add_connected(struct dns_acl *a, const struct daemon_cfg *d, const s
 	}
 	if (!listen)
 		return;
-	struct sipovl_prefix p = { .family = (uint16_t)fam, .len = (uint8_t)(ifa->ifa_netmask ? mask_len(ifa->ifa_netmask, n) : n * 8) };
+	unsigned len = ifa->ifa_netmask ? mask_len(ifa->ifa_netmask, n) : (unsigned)n * 8;
+	struct sipovl_prefix p = { .family = (uint16_t)fam, .len = (uint8_t)len };
 
 	memcpy(p.addr, addr, n);
 	dns_acl_add(a, &p);
@@ -99,7 +100,8 @@ void dns_guard_apply(bool start)
 	G.read_ms = zt_now_ms();
 	acl_build(&G.acl, d);
 	for (size_t i = 0; i < G.acl.n && o < sizeof(list) - 1; i++)
-		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? " " : "", cfg_fmt_prefix(&G.acl.p[i], b, sizeof(b)));
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? " " : "",
+				      cfg_fmt_prefix(&G.acl.p[i], b, sizeof(b)));
 	if (start || d->dns_rate_limit != G.rate || d->dns_rate_slip != G.slip) { /* a new table: every bucket full */
 		uint8_t key[16];
 

@@ -200,8 +200,8 @@ static void t_respond(void)
 	ok(act == DNS_ACT_RELAY && !strcmp(q.name, "other.example"), "from 10.1.0.9: relayed");
 	ql = mkq(qb, "pbx.example.ziti", DNS_T_NAPTR, 1232);
 	act = dns_respond(&rs, qb, ql, &in, false, 1000, &q, b, sizeof(b), &l);
-	ok(act == DNS_ACT_ANSWER_NEW && dns_get16(b + 6) == 3 && l > 2 * ql, "NAPTR from 10.1.0.9: answered (%zu bytes), a new name",
-	   l);
+	ok(act == DNS_ACT_ANSWER_NEW && dns_get16(b + 6) == 3 && l > 2 * ql,
+	   "NAPTR from 10.1.0.9: answered (%zu bytes), a new name", l);
 	/* no rate limit: a flood answered in full (as before dns_rate_limit) */
 	int full = 0;
 

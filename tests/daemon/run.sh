@@ -130,6 +130,10 @@ else
 		fi
 	}
 	sd_badconf "unknown key" '{"identities": ["/nonexistent.json"], "bogus_key": 1}' 'unknown key "bogus_key"'
+	sd_badconf "dns_allow" '{"identities": ["/nonexistent.json"], "dns_allow": ["10.0.0.0/33"]}' \
+		'dns_allow[0]: "10.0.0.0/33": expected an IPv4 or IPv6 prefix'
+	sd_badconf "dns_rate_limit" '{"identities": ["/nonexistent.json"], "dns_rate_limit": -1}' \
+		'dns_rate_limit: -1: expected 0-100000'
 	sd_badconf "endpoint.pool" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip ips"}}' \
 		'endpoint.pool: expected a pool name'
 	sd_badconf "endpoint, two identities" '{"identities": ["/nonexistent.json", "/nonexistent2.json"], "endpoint": {"pool": "voip-ips",

@@ -19,11 +19,13 @@
 #include "daemon/sipovld.h"
 
 #define ACL_RESCAN_MS 10000
+#define REFUSED_LOG_MS 60000    /* a client refused is logged at most this often */
 
 static struct {
 	bool on;
 	struct dns_acl acl;             /* dns_allow, "connected" expanded */
 	uint64_t read_ms;               /* when "connected" was read */
+	uint64_t logged_ms, logged_n;   /* the last refused client logged; the count then */
 	struct dns_rrl *rrl;            /* NULL: no rate limit */
 	unsigned rate, slip;
 } G;
@@ -161,4 +163,17 @@ void dns_guard_status(struct json_object *j)
 		JADD(j, "rate_limit_clients", JI(dns_rrl_clients(G.rrl)));
 		JADD(j, "rate_limit_shared", JI(rs.shared));
 	}
+}
+
+void dns_guard_refused(const struct sockaddr_storage *sa, uint64_t now_ms, uint64_t total)
+{
+	char b[64];
+
+	if (G.logged_ms && now_ms - G.logged_ms < REFUSED_LOG_MS)
+		return;
+	logm(L_INFO, "dns: %s refused: not in dns_allow (%llu refused in all, %llu since the last of these lines; "
+	     "a client subnet of yours? add it to dns_allow)", cfg_fmt_sa(sa, b, sizeof(b)), (unsigned long long)total,
+	     (unsigned long long)(total - G.logged_n));
+	G.logged_ms = now_ms;
+	G.logged_n = total;
 }

@@ -338,9 +338,14 @@ static void handle(const uint8_t *m, size_t len, struct client *c)
 	size_t l;
 	uint64_t now = zt_now_ms();
 	struct dns_responder r = { S.zone, dns_guard_acl(), dns_guard_rrl(), S.n_ups > 0, &S.st };
+	uint64_t refused = S.st.refused_source;
+	enum dns_action act;
 
 	dns_guard_allowed(&c->sa, now); /* "connected" read again when the client is new to it */
-	switch (dns_respond(&r, m, len, &c->sa, c->ufd < 0, now, &q, obuf, sizeof(obuf), &l)) {
+	act = dns_respond(&r, m, len, &c->sa, c->ufd < 0, now, &q, obuf, sizeof(obuf), &l);
+	if (S.st.refused_source != refused)
+		dns_guard_refused(&c->sa, now, S.st.refused_source);
+	switch (act) {
 	case DNS_ACT_NONE:
 		return;
 	case DNS_ACT_RELAY:
@@ -493,6 +498,7 @@ static void accept_cb(void *arg, uint32_t ev)
 			return;
 		if (!dns_guard_allowed(&sa, zt_now_ms())) { /* outside dns_allow: closed at once */
 			S.st.refused_source++;
+			dns_guard_refused(&sa, zt_now_ms(), S.st.refused_source);
 			close(fd);
 			continue;
 		}

@@ -30,6 +30,8 @@ const struct dns_acl *dns_guard_acl(void);
 struct dns_rrl *dns_guard_rrl(void);
 /* @sa is allowed; when not, "connected" is read again first (at most every 10 s: an address may be new) */
 bool dns_guard_allowed(const struct sockaddr_storage *sa, uint64_t now_ms);
+/* a client refused for its source (@total so far): logged, at most once a minute */
+void dns_guard_refused(const struct sockaddr_storage *sa, uint64_t now_ms, uint64_t total);
 /* the allow-list and the rate limit into the status document's "dns" object @j */
 void dns_guard_status(struct json_object *j);
 /* the services changed: the zone follows (names no service matches lose their address) */

@@ -39,8 +39,9 @@ dg_inner() { # dg_inner BIN WORKDIR
 	r=$(python3 "$py" query 192.0.2.7 10.99.0.1 53 pbx.other.example)
 	n1=$(cat "$w/dg.up")
 	st=$(dg_status "$bin" "$sock")
-	if [ "$r" = "rcode=5 tc=0 an=0" ] && [ "$n0" = "$n1" ] && [ "$(jq -r '.dns.refused_source' <<<"$st")" = 1 ]; then
-		echo "ok - dns: a client outside dns_allow (192.0.2.7, default: the listen address's subnet and loopback) gets REFUSED, not relayed, counted (refused_source 1)"
+	if [ "$r" = "rcode=5 tc=0 an=0" ] && [ "$n0" = "$n1" ] && [ "$(jq -r '.dns.refused_source' <<<"$st")" = 1 ] &&
+		grep -q 'dns: 192.0.2.7:[0-9]* refused: not in dns_allow (1 refused in all' "$w/dg.log"; then
+		echo "ok - dns: a client outside dns_allow (192.0.2.7, default: the listen address's subnet and loopback) gets REFUSED, not relayed, counted (refused_source 1), logged ($(grep -o 'dns: 192.0.2.7.*refused: not in dns_allow' "$w/dg.log" | head -1))"
 	else
 		echo "not ok - dns: a client outside dns_allow (192.0.2.7): $r, upstream queries $n0 -> $n1, refused_source $(jq -c '.dns.refused_source' <<<"$st")"
 	fi

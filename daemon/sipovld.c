@@ -298,6 +298,8 @@ int reload(const char *why)
 	if (dns_changed) { /* addresses given so far go: clients ask again after the TTL */
 		dns_start();
 		kernel_schedule_apply();
+	} else {
+		dns_guard_apply(false); /* dns_allow, dns_rate_limit, dns_rate_slip: the names stay */
 	}
 	if (policy_changed)
 		kernel_schedule_apply();

@@ -4,7 +4,8 @@
  * compression, label and name limits, QDCOUNT, EDNS0, answers of every type, errors,
  * truncation, TCP framing; the responder's names (daemon/dns_zone.c): addresses from the
  * virtual ranges, SIP discovery (NAPTR, SRV), negative answers, kernel prefixes, a flood of names
- * (idle names reclaimed, least recently used first; names in use kept). Built with ASan/UBSan
+ * (idle names reclaimed, least recently used first; names in use kept); who is answered and how
+ * often, and a query's handling (tests/daemon/dns_guard_unit.h). Built with ASan/UBSan
  * ($(O)/san/dns-unit); run by tests/daemon/run.sh.
  */
 #include <stdarg.h>
@@ -656,6 +657,8 @@ static void t_cfg(void)
 	icpt_cfg_free(&c);
 }
 
+#include "tests/daemon/dns_guard_unit.h"
+
 static void t_tcp(void)
 {
 	uint8_t b[8] = { 0, 3, 'a', 'b', 'c', 0, 1 };
@@ -684,6 +687,10 @@ int main(void)
 	t_flood();
 	t_cfg();
 	t_tcp();
+	t_acl();
+	t_rrl();
+	t_respond();
+	t_guard_cfg();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

@@ -5,8 +5,9 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
-#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c): unit tests and a bounded fuzz run
-#      (DNS_FUZZ_SECONDS, default 10)
+#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c), who it answers
+#      and how often (daemon/dns_guard.c), a received message into its answer or relay
+#      (daemon/dns_respond.c): unit tests and a bounded fuzz run (DNS_FUZZ_SECONDS, default 10)
 #   1b, 2b. the same for the SIP view (SIP/SDP parsers, dialog tracker): sip-unit, and sip-fuzz
 #      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
 #   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
@@ -19,7 +20,8 @@
 #      CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (effective, permitted, bounding; no ambient); an
 #      endpoint (in a network namespace of its own) keeps its identity and interface on reload;
 #      two worker processes: status lists both, a reload reaches both, a killed worker is
-#      started again, they stop with the primary (tests/daemon/workers.sh)
+#      started again, they stop with the primary (tests/daemon/workers.sh); the DNS responder
+#      answers only dns_allow's clients and limits each one's UDP answers (tests/daemon/dnsguard.sh)
 #
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
 # calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh; service updates,
@@ -128,6 +130,10 @@ else
 		fi
 	}
 	sd_badconf "unknown key" '{"identities": ["/nonexistent.json"], "bogus_key": 1}' 'unknown key "bogus_key"'
+	sd_badconf "dns_allow" '{"identities": ["/nonexistent.json"], "dns_allow": ["10.0.0.0/33"]}' \
+		'dns_allow[0]: "10.0.0.0/33": expected an IPv4 or IPv6 prefix'
+	sd_badconf "dns_rate_limit" '{"identities": ["/nonexistent.json"], "dns_rate_limit": -1}' \
+		'dns_rate_limit: -1: expected 0-100000'
 	sd_badconf "endpoint.pool" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip ips"}}' \
 		'endpoint.pool: expected a pool name'
 	sd_badconf "endpoint, two identities" '{"identities": ["/nonexistent.json", "/nonexistent2.json"], "endpoint": {"pool": "voip-ips",
@@ -312,6 +318,11 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 	# shellcheck source=tests/daemon/workers.sh
 	. tests/daemon/workers.sh
 	workers_tests "$SAN_SD" "$W"
+
+	# the DNS responder: allow-list, rate limit, bad values on reload (tests/daemon/dnsguard.sh)
+	# shellcheck source=tests/daemon/dnsguard.sh
+	. tests/daemon/dnsguard.sh
+	dnsguard_tests "$SAN_SD" "$W"
 
 	# --request against a daemon that takes the request and never answers: one line after
 	# SIPOVLD_CTL_TIMEOUT seconds (default 10), not a hang

@@ -289,12 +289,13 @@ posture_process_tests() {
 		> "$D/probe.err" 2>&1 &
 	pp=$!
 	PIDS+=("$pp")
-	for _ in $(seq 1 80); do [ "$(grep -c '^fail' "$D/probe.log" 2>/dev/null)" -ge 4 ] && break; sleep 0.25; done
-	res=$(grep -c '^ok' "$D/probe.log" 2>/dev/null)
-	if [ "$(grep -c '^fail' "$D/probe.log" 2>/dev/null)" -ge 4 ] && [ "$res" = 0 ]; then
-		ok "posture PROCESS: $(basename "$agent") not running: dials refused ($(grep -c '^fail' "$D/probe.log") so far)"
+	nres() { cat "$D/probe.log" 2>/dev/null | grep -c "^$1"; }
+	for _ in $(seq 1 80); do [ "$(nres fail)" -ge 4 ] && break; sleep 0.25; done
+	res=$(nres ok)
+	if [ "$(nres fail)" -ge 4 ] && [ "$res" = 0 ]; then
+		ok "posture PROCESS: $(basename "$agent") not running: dials refused ($(nres fail) so far)"
 	else
-		notok "posture PROCESS: dials while the program is not running (ok $res, fail $(grep -c '^fail' "$D/probe.log" 2>/dev/null))"
+		notok "posture PROCESS: dials while the program is not running (ok $res, fail $(nres fail))"
 		tail -3 "$D/probe.log" | diag
 	fi
 	"$agent" 3600 &

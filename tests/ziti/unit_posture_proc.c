@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon/ziti/zt_internal.h"
+#include "daemon/ziti/zt_loop.h"
 
 void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -70,6 +71,11 @@ static const struct zt_posture_proc *fact(const struct zt_posture_facts *f, cons
 		if (!strcmp(f->procs[i].path, path))
 			return &f->procs[i];
 	return NULL;
+}
+
+static void hasher_done(void *arg)
+{
+	++*(int *)arg;
 }
 
 static void build_tests(void)
@@ -198,6 +204,31 @@ static void read_tests(void)
 	p = fact(&f, exe);
 	check(p && !p->running && !strcmp(p->hash, want),
 	      "posture PROCESS: stopped: not running; the file changed: its new SHA-512 (%.16s...)", p ? p->hash : "");
+	/* off the loop: pending first, the hash in the cache when the hasher's done has run */
+	{
+		struct zt_posture_hash hc[ZT_POSTURE_HASH_CACHE];
+		struct zt_loop *loop = zt_loop_new();
+		struct zt_hasher *h;
+		int done = 0;
+		bool first_pending;
+
+		memset(hc, 0, sizeof(hc));
+		h = loop ? zt_hasher_new(loop, hc, hasher_done, &done) : NULL;
+		memset(&f, 0, sizeof(f));
+		zt_posture_procs_read(&f, (const char (*)[ZT_POSTURE_PATH_MAX])paths, 3, hc, h);
+		first_pending = f.hash_pending;
+		for (int i = 0; i < 200 && !done; i++)
+			zt_loop_run(loop, 10);
+		memset(&f, 0, sizeof(f));
+		zt_posture_procs_read(&f, (const char (*)[ZT_POSTURE_PATH_MAX])paths, 3, hc, h);
+		p = fact(&f, exe);
+		check(h && first_pending && done == 1 && !f.hash_pending && p && !strcmp(p->hash, want),
+		      "posture PROCESS: hashed by the hasher thread: pending at first (%d), done once (%d), then "
+		      "the SHA-512 from the cache (%s)",
+		      first_pending, done, p && !strcmp(p->hash, want) ? "same" : "different");
+		zt_hasher_free(h);
+		zt_loop_free(loop);
+	}
 	unlink(link);
 	unlink(exe);
 	rmdir(dir);

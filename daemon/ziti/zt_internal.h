@@ -426,6 +426,7 @@ struct zt_posture {
 	size_t n_proc_paths;
 	char *proc_digest;
 	bool hidden_logged;
+	bool awaiting_hash;   /* a listing or the re-check waits for the hasher: it lists when done */
 	struct zt_timer proc_timer;
 	struct zt_posture_hash *hashes; /* ZT_POSTURE_HASH_CACHE */
 	struct zt_hasher *hasher;

@@ -395,10 +395,30 @@ static char *proc_digest(const struct zt_posture_facts *f)
 	return d;
 }
 
-/* the hasher has every hash the facts waited for: answer them */
+/* the hasher has every hash: answer them, when a listing or the re-check waited for them */
 static void hashes_done(void *arg)
 {
-	zt_services_list(arg);
+	struct zt_ctx *ctx = arg;
+
+	if (!ctx->posture.awaiting_hash)
+		return;
+	ctx->posture.awaiting_hash = false;
+	zt_services_list(ctx);
+}
+
+/* CAP_SYS_PTRACE in the effective set: other users' /proc/PID/exe can be read */
+static bool may_ptrace(void)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return eff >> 19 & 1; /* CAP_SYS_PTRACE */
 }
 
 static void procs_read(struct zt_ctx *ctx, struct zt_posture_facts *f)
@@ -415,13 +435,19 @@ static void procs_read(struct zt_ctx *ctx, struct zt_posture_facts *f)
 		p->hasher = zt_hasher_new(ctx->loop, p->hashes, hashes_done, ctx); /* NULL: hashed here */
 	zt_posture_procs_read(f, (const char (*)[ZT_POSTURE_PATH_MAX])p->proc_paths, p->n_proc_paths, p->hashes,
 			      p->hasher);
+	if (f->hash_pending)
+		p->awaiting_hash = true;
+	/*
+	 * Other users' processes: their exe links are refused (EACCES, counted) or, with /proc
+	 * mounted hidepid=invisible (the unit's ProtectProc=invisible), they are not listed at all.
+	 */
 	for (size_t i = 0; i < f->n_procs && !p->hidden_logged; i++) {
-		if (f->procs[i].running || !f->procs_hidden)
+		if (f->procs[i].running || may_ptrace())
 			continue;
 		p->hidden_logged = true;
-		zt_log(ctx, 1, "PROCESS posture check: %s is not running as far as this client can see: %u processes "
-			       "of other users cannot be inspected by it (sipovld(8), \"Posture checks\")",
-		       f->procs[i].path, f->procs_hidden);
+		zt_log(ctx, 1, "PROCESS posture check: %s is not running as far as this client can see; it cannot see "
+			       "the processes of other users (no CAP_SYS_PTRACE%s; sipovld(8), \"Posture checks\")",
+		       f->procs[i].path, f->procs_hidden ? ", some refused" : "");
 	}
 }
 

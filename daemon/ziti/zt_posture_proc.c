@@ -63,8 +63,11 @@ static bool id_is(const struct zt_posture_hash *h, const struct file_id *id)
 	return h->dev == id->dev && h->ino == id->ino && h->size == id->size && h->mtime_ns == id->mtime_ns;
 }
 
-/* the file's SHA-512 into @hex ("" when it cannot be read) and what was hashed into @id */
-static void sha512_path(const char *path, char *hex, struct file_id *id)
+/*
+ * the file's SHA-512 into @hex ("" when it cannot be read, or @stop was set meanwhile) and what
+ * was hashed into @id
+ */
+static void sha512_path(const char *path, char *hex, struct file_id *id, const bool *stop)
 {
 	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
 	unsigned int len = 0;
@@ -86,7 +89,8 @@ static void sha512_path(const char *path, char *hex, struct file_id *id)
 	while (ok && (n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		ok = n > 0 && EVP_DigestUpdate(c, buf, (size_t)n);
+		ok = n > 0 && EVP_DigestUpdate(c, buf, (size_t)n) &&
+		     !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED));
 	}
 	if (ok && EVP_DigestFinal_ex(c, md, &len) && len == 64)
 		for (unsigned int i = 0; i < len; i++)
@@ -140,14 +144,14 @@ static void *hasher_main(void *arg)
 
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
-		while (!h->has_job && !h->quit)
+		while (!h->has_job && !__atomic_load_n(&h->quit, __ATOMIC_RELAXED))
 			pthread_cond_wait(&h->cv, &h->mu);
-		if (h->quit)
+		if (__atomic_load_n(&h->quit, __ATOMIC_RELAXED))
 			break;
 		memcpy(path, h->job, sizeof(path));
 		h->has_job = false;
 		pthread_mutex_unlock(&h->mu);
-		sha512_path(path, hex, &id);
+		sha512_path(path, hex, &id, &h->quit);
 		pthread_mutex_lock(&h->mu);
 		memcpy(h->hex, hex, sizeof(hex));
 		h->id = id;
@@ -183,7 +187,7 @@ static void hasher_kick(struct zt_hasher *h)
 
 			for (size_t i = 0; i < ZT_POSTURE_HASH_CACHE; i++)
 				if (h->cache[i].pending) {
-					sha512_path(h->cache[i].path, hex, &id);
+					sha512_path(h->cache[i].path, hex, &id, NULL);
 					slot_set(&h->cache[i], h->cache[i].path, &id, hex);
 					h->cache[i].pending = false;
 				}
@@ -264,16 +268,17 @@ void zt_hasher_free(struct zt_hasher *h)
 		return;
 	if (h->started) {
 		pthread_mutex_lock(&h->mu);
-		h->quit = true;
+		__atomic_store_n(&h->quit, true, __ATOMIC_RELAXED); /* also ends a hash in progress */
 		pthread_cond_signal(&h->cv);
 		pthread_mutex_unlock(&h->mu);
-		pthread_join(h->thread, NULL); /* at most one file's hashing */
+		pthread_join(h->thread, NULL); /* one read(2) at most */
 	}
 	zt_io_del(h->loop, &h->io);
 	close(h->io.fd);
 	pthread_mutex_destroy(&h->mu);
 	pthread_cond_destroy(&h->cv);
-	free(h);
+	/* the eventfd may have an event queued in this loop iteration: freed after it */
+	zt_loop_defer_free(h->loop, free, h);
 }
 
 /* ---------------- the facts ---------------- */
@@ -300,7 +305,7 @@ static bool file_hash(const char *path, struct zt_posture_hash *cache, struct zt
 		if (!strcmp(h->path, path)) {
 			if (h->pending)
 				return true;
-			if (id_is(h, &id) && h->hash[0]) {
+			if (id_is(h, &id)) { /* a file that could not be read stays "" until it changes */
 				memcpy(hex, h->hash, sizeof(h->hash));
 				return false;
 			}
@@ -315,7 +320,9 @@ static bool file_hash(const char *path, struct zt_posture_hash *cache, struct zt
 			if (!cache[i].pending)
 				slot = &cache[i];
 	}
-	if (hasher && slot) {
+	if (hasher && !slot)
+		return true; /* every slot waits for the hasher: this file after them */
+	if (hasher) {
 		memset(slot, 0, sizeof(*slot));
 		path_copy(slot->path, path);
 		slot->pending = true;
@@ -324,10 +331,37 @@ static bool file_hash(const char *path, struct zt_posture_hash *cache, struct zt
 			memcpy(hex, slot->hash, sizeof(slot->hash));
 		return slot->pending;
 	}
-	sha512_path(path, hex, &id);
-	if (slot && hex[0])
+	sha512_path(path, hex, &id, NULL);
+	if (slot && id.ino)
 		slot_set(slot, path, &id, hex);
 	return false;
+}
+
+/*
+ * @path does not exist (any more): its directory's real path and its name, so that a program
+ * deleted while it runs matches its exe link ("/usr/sbin/x (deleted)") when the check names
+ * it through a linked directory (/sbin/x on a merged-/usr system); else @path as it is
+ */
+static void real_dir(const char *path, char *out)
+{
+	char dir[PATH_MAX], rd[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t dl = slash ? (size_t)(slash - path) : 0;
+
+	path_copy(out, path);
+	if (!slash || dl >= sizeof(dir) || !slash[1])
+		return;
+	memcpy(dir, path, dl);
+	dir[dl] = 0;
+	size_t rl, sl = strlen(slash);
+
+	if (!realpath(dl ? dir : "/", rd))
+		return;
+	rl = strcmp(rd, "/") ? strlen(rd) : 0;
+	if (rl + sl >= PATH_MAX)
+		return;
+	memcpy(out, rd, rl);
+	memcpy(out + rl, slash, sl + 1);
 }
 
 int zt_posture_procs_read(struct zt_posture_facts *f, const char (*paths)[ZT_POSTURE_PATH_MAX], size_t n,
@@ -348,7 +382,7 @@ int zt_posture_procs_read(struct zt_posture_facts *f, const char (*paths)[ZT_POS
 		snprintf(p->path, sizeof(p->path), "%s", paths[i]);
 		p->running = false;
 		if (!realpath(paths[i], real[i]))
-			snprintf(real[i], sizeof(real[i]), "%s", paths[i]);
+			real_dir(paths[i], real[i]);
 		f->hash_pending |= file_hash(real[i], cache, hasher, p->hash);
 	}
 	if (!n)

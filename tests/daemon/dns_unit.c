@@ -471,6 +471,68 @@ static void t_zone(void)
 	dns_zone_free(z);
 }
 
+/*
+ * Stable addresses (issue 15 item 1): a name's address does not depend on the order names were
+ * asked in. A restarted sipovld (a new table, the same services, the names asked in another
+ * order) and a second gateway of the site (asked other names first) give every name the address
+ * the first table gave it.
+ */
+#define STABLE_N 24
+
+static int stable_addrs(const struct sipovl_prefix *r4, const struct sipovl_prefix *r6, const struct dns_zsvc *sv,
+			size_t nsv, const int *order, size_t n, const char *first, uint8_t out[][20])
+{
+	struct dns_zone *z = dns_zone_new(r4, r6);
+	struct got g;
+	bool ch;
+	char nm[64];
+	int bad = 0;
+
+	if (!z || dns_zone_set(z, sv, nsv))
+		return -1;
+	for (int i = 0; first && i < 8; i++) { /* names the other gateway was asked before */
+		snprintf(nm, sizeof(nm), "%s%d.voip.example", first, i);
+		bad += zq(z, nm, DNS_T_A, &g, &ch) <= 0 || g.an != 1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		snprintf(nm, sizeof(nm), "n%d.voip.example", order[k]);
+		bad += zq(z, nm, DNS_T_A, &g, &ch) <= 0 || g.an != 1;
+		memcpy(out[order[k]], g.d0, 4);
+		bad += zq(z, nm, DNS_T_AAAA, &g, &ch) <= 0 || g.an != 1;
+		memcpy(out[order[k]] + 4, g.d0, 16);
+	}
+	dns_zone_free(z);
+	return bad;
+}
+
+static void t_stable(void)
+{
+	struct sipovl_prefix r4, r6;
+	char *p2[] = { "*.voip.example" };
+	struct sipovl_portrange one = { 5060, 5060 };
+	struct dns_zsvc sv[] = { { 8, p2, 1, SIPOVL_PROTO_UDP, &one, 1 } };
+	int fwd[STABLE_N], rev[STABLE_N], moved_restart = 0, moved_gw = 0;
+	static uint8_t a[STABLE_N][20], b[STABLE_N][20], c[STABLE_N][20];
+
+	memset(&r4, 0, sizeof(r4));
+	memset(&r6, 0, sizeof(r6));
+	r4.family = AF_INET, r4.len = 10, inet_pton(AF_INET, "100.64.0.0", r4.addr);
+	r6.family = AF_INET6, r6.len = 64, inet_pton(AF_INET6, "fd00:5150::", r6.addr);
+	for (int i = 0; i < STABLE_N; i++)
+		fwd[i] = i, rev[i] = STABLE_N - 1 - i;
+	ok(!stable_addrs(&r4, &r6, sv, 1, fwd, STABLE_N, NULL, a), "gateway 1: %d names answered in order", STABLE_N);
+	ok(!stable_addrs(&r4, &r6, sv, 1, rev, STABLE_N, NULL, b), "gateway 1 restarted: the names asked in reverse order");
+	ok(!stable_addrs(&r4, &r6, sv, 1, fwd, STABLE_N, "other", c), "gateway 2: asked 8 other names first");
+	for (int i = 0; i < STABLE_N; i++) {
+		moved_restart += !!memcmp(a[i], b[i], 20);
+		moved_gw += !!memcmp(a[i], c[i], 20);
+	}
+	ok(!moved_restart, "a restart (a new table, another order) renumbers no name (%d of %d moved)", moved_restart,
+	   STABLE_N);
+	ok(!moved_gw, "two gateways with the same services and ranges give every name the same address (%d of %d differ)",
+	   moved_gw, STABLE_N);
+}
+
 /* the live-flow hook of t_flood: the address of "keep" has a flow */
 static uint8_t keep_a4[4];
 static unsigned live_calls;
@@ -681,6 +743,7 @@ int main(void)
 	t_answers();
 	t_errors();
 	t_zone();
+	t_stable();
 	t_flood();
 	t_cfg();
 	t_tcp();

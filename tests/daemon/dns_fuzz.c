@@ -6,7 +6,9 @@
  * its error answers are built, and the answers are read back; then the zone answers it (exact
  * names, "*." wildcards, SIP services on UDP, TCP or both, a range small enough to run out),
  * within the transport's bound, and now and then the zone's services change under it; its clock
- * runs, so full tables reclaim idle names (never the one a live-flow hook names).
+ * runs, so full tables reclaim idle names (never the one a live-flow hook names). An input
+ * starting "sipovl-dns-names" is a saved name table instead (daemon/dns_zone_file.c): loaded
+ * into a fresh zone; what loads dumps to text that loads again, the same.
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -115,6 +117,37 @@ static void zone_answer(const struct dns_query *q)
 	}
 }
 
+/* a saved name table: refused (the zone empty) or loaded; loaded, it dumps and loads the same */
+static void table_file(const uint8_t *data, size_t size)
+{
+	struct sipovl_prefix r4, r6;
+	struct dns_zone *z, *y;
+	char err[256], *t, *t2;
+	size_t l, l2;
+	int rc;
+
+	memset(&r4, 0, sizeof(r4));
+	memset(&r6, 0, sizeof(r6));
+	r4.family = AF_INET, r4.len = 22, inet_pton(AF_INET, "100.64.0.0", r4.addr);
+	r6.family = AF_INET6, r6.len = 64, inet_pton(AF_INET6, "fd00:5150::", r6.addr);
+	z = dns_zone_new(&r4, &r6);
+	y = dns_zone_new(&r4, &r6);
+	if (!z || !y)
+		abort();
+	rc = dns_zone_load(z, (const char *)data, size, err, sizeof(err));
+	if (rc < 0 ? dns_zone_names(z) != 0 || !err[0] : (size_t)rc != dns_zone_names(z))
+		abort();
+	if (rc >= 0) {
+		if (!(t = dns_zone_dump(z, &l)) || dns_zone_load(y, t, l, err, sizeof(err)) != rc || !(t2 = dns_zone_dump(y, &l2)) ||
+		    l != l2 || memcmp(t, t2, l))
+			abort();
+		free(t);
+		free(t2);
+	}
+	dns_zone_free(z);
+	dns_zone_free(y);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t b[DNS_TCP_MAX];
@@ -122,8 +155,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dns_resp r;
 	char err[128];
 	size_t ml;
-	int rc = dns_parse_query(data, size, &q, err, sizeof(err));
+	int rc;
 
+	if (size >= 16 && !memcmp(data, "sipovl-dns-names", 16)) {
+		table_file(data, size);
+		return 0;
+	}
+	rc = dns_parse_query(data, size, &q, err, sizeof(err));
 	dns_tcp_next(data, size, &ml);
 	if (rc < 0)
 		return 0;

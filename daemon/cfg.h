@@ -285,6 +285,8 @@ struct daemon_cfg {
 	bool has_dns_upstream;          /* given (even empty); else /etc/resolv.conf's servers */
 	unsigned dns_timeout_ms;        /* per upstream attempt */
 	unsigned dns_name_idle_s;       /* a name unused this long may lose its address to a new one */
+	char *dns_names_file;           /* where the names' addresses are kept ("": nowhere) ... */
+	bool has_dns_names_file;        /* ... given; else $STATE_DIRECTORY/dns-names (dns_server.c) */
 	unsigned calls_max;             /* SIP view: calls tracked at most (0: the SIP view is off) */
 	unsigned calls_idle_ms;         /* a confirmed call with no SIP for this long has ended */
 	bool sip_debug;                 /* log each SIP message seen (headers, no body) at debug */

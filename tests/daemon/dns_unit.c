@@ -540,6 +540,24 @@ static void t_stable(void)
 	   STABLE_N);
 	ok(!moved_gw, "two gateways with the same services and ranges give every name the same address (%d of %d differ)",
 	   moved_gw, STABLE_N);
+	/* how often a name does not get its home address: a full table in the default /10 */
+	struct dns_zone *z = dns_zone_new(&r4, NULL);
+	struct dns_zone_stats st;
+	struct got g;
+	bool ch;
+	char nm[64];
+	int answered = 0;
+
+	dns_zone_set(z, sv, 1);
+	for (int i = 0; i < DNS_ZONE_MAX_NAMES; i++) {
+		snprintf(nm, sizeof(nm), "phone-%d.voip.example", i);
+		answered += zq(z, nm, DNS_T_A, &g, &ch) > 0 && g.an == 1;
+	}
+	dns_zone_stats(z, &st);
+	ok(answered == DNS_ZONE_MAX_NAMES && st.collisions < 20,
+	   "%d names in 100.64.0.0/10: %llu not given their home address (a collision)", answered,
+	   (unsigned long long)st.collisions);
+	dns_zone_free(z);
 }
 
 /*
@@ -910,6 +928,9 @@ static void t_cfg(void)
 		{ "{\"dns_timeout_ms\": 50}", "dns_timeout_ms: expected 100-30000" },
 		{ "{\"dns_name_idle_s\": 59}", "dns_name_idle_s: expected 60-86400" },
 		{ "{\"dns_name_idle_s\": \"300\"}", "dns_name_idle_s: expected 60-86400" },
+		{ "{\"dns_names_file\": \"dns-names\"}", "dns_names_file: expected an absolute file path" },
+		{ "{\"dns_names_file\": \"/var/lib/sipovld/\"}", "dns_names_file: expected an absolute file path" },
+		{ "{\"dns_names_file\": 1}", "dns_names_file: expected an absolute file path" },
 	};
 
 	daemon_cfg_defaults(&d);
@@ -923,6 +944,13 @@ static void t_cfg(void)
 		   cfg_sa_port(&d.dns_listen[1]) == 5353 && !d.has_dns_range4 && d.has_dns_range6 && d.has_dns_upstream &&
 		   !d.n_dns_upstream && d.dns_timeout_ms == 700 && d.dns_name_idle_s == 60,
 	   "dns keys: listen (port 53 by default), no IPv4 range, IPv6 range, no upstream, 700 ms, idle 60 s");
+	daemon_cfg_free(&d);
+	daemon_cfg_defaults(&d);
+	ok(!d.has_dns_names_file && !daemon_cfg_parse("{\"dns_names_file\": \"/var/lib/x/names\"}", &d, err, sizeof(err)) &&
+		   d.has_dns_names_file && !strcmp(d.dns_names_file, "/var/lib/x/names") &&
+		   !daemon_cfg_parse("{\"dns_names_file\": \"\"}", &d, err, sizeof(err)) && d.has_dns_names_file &&
+		   !d.dns_names_file[0],
+	   "dns_names_file: not given by default; a path; \"\" (not kept)");
 	daemon_cfg_free(&d);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);

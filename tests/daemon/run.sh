@@ -19,7 +19,9 @@
 #      CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (effective, permitted, bounding; no ambient); an
 #      endpoint (in a network namespace of its own) keeps its identity and interface on reload;
 #      two worker processes: status lists both, a reload reaches both, a killed worker is
-#      started again, they stop with the primary (tests/daemon/workers.sh)
+#      started again, they stop with the primary (tests/daemon/workers.sh); the DNS responder's name
+#      table file: restored at start, kept over a reload, started over when the range changes,
+#      a truncated one logged and not restored
 #
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
 # calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh; service updates,
@@ -413,6 +415,59 @@ c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
 		ok "--user no-such-user-sipovl: refused ($(grep -o 'user .*' "$W/sd3.log" | head -1))"
 	else
 		notok "--user no-such-user-sipovl: no clear error"; sed 's/^/# /' "$W/sd3.log" | head -5
+	fi
+
+	# the DNS responder's name table (dns_names_file, issue 15 item 1): restored at start (no
+	# service yet: kept), kept over a reload that keeps the range, started over and the file
+	# rewritten when the range changes, the last change written at SIGTERM; a truncated file:
+	# logged, not restored, sipovld answers its control socket
+	SOCK=$W/dn.sock
+	dnsp=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	dn_conf() { # RANGE4 DNS_TIMEOUT_MS
+		printf '{ "control_socket": "%s", "dns_listen": ["127.0.0.1:%s"], "dns_upstream": [], "dns_range4": "%s",
+			"dns_timeout_ms": %s, "dns_names_file": "%s" }\n' "$SOCK" "$dnsp" "$1" "$2" "$W/dn.names" >"$W/dn.conf"
+	}
+	dn_names() { sd_status "$SAN_SD" | jq -c '[.dns.names, .dns.names_restored, .dns.names_file_writes, .dns.names_file_errors]'; }
+	printf 'sipovl-dns-names 1 100.64.0.0/22 -\n100.64.0.7 pbx.example.ziti\n100.64.1.200 a.voip.example\nend 2\n' >"$W/dn.names"
+	dn_conf 100.64.0.0/22 2000
+	"$SAN_SD" --no-kernel -c "$W/dn.conf" >"$W/dn.log" 2>&1 &
+	dnsd=$!
+	if sd_wait "$SAN_SD"; then
+		r1=$(dn_names)
+		dn_conf 100.64.0.0/22 1000 # another dns_* key: the responder restarts, the range kept
+		"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
+		r2=$(dn_names)
+		dn_conf 100.64.0.0/21 1000
+		"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
+		for _ in $(seq 1 50); do # written within a second of each change (the reloads': 2 writes)
+			r3=$(dn_names)
+			[ "$r3" = '[0,0,2,0]' ] && break
+			sleep 0.1
+		done
+		h3=$(head -1 "$W/dn.names")
+	fi
+	sd_stop "$dnsd"
+	if [ "${r1:-}" = '[2,2,0,0]' ] && [ "${r2:-}" = '[2,2,0,0]' ] && [ "${r3:-}" = '[0,0,2,0]' ] &&
+		[ "${h3:-}" = "sipovl-dns-names 1 100.64.0.0/21 -" ] &&
+		grep -q 'dns: 2 names restored from .*dn.names: their addresses kept' "$W/dn.log" &&
+		grep -q 'dns: 2 names keep their addresses' "$W/dn.log" &&
+		grep -q 'dns: the virtual ranges changed (the names were 100.64.0.0/22 -, not 100.64.0.0/21 -)' "$W/dn.log"; then
+		ok "dns_names_file: 2 names restored at start, kept over a reload (dns_timeout_ms changed), started over when dns_range4 changed (file rewritten: $h3)"
+	else
+		notok "dns_names_file: start ${r1:-none}, reload ${r2:-none}, range changed ${r3:-none} (names, restored, writes, errors); file ${h3:-?}"
+		grep 'dns' "$W/dn.log" | head -8 | sed 's/^/# /'
+	fi
+	printf 'sipovl-dns-names 1 100.64.0.0/21 -\n100.64.0.7 pbx.exa' >"$W/dn.names"
+	"$SAN_SD" --no-kernel -c "$W/dn.conf" >"$W/dn2.log" 2>&1 &
+	dnsd=$!
+	r4=
+	sd_wait "$SAN_SD" && r4=$(dn_names)
+	sd_stop "$dnsd"
+	if [ "$r4" = '[0,0,0,0]' ] && grep -q 'dn.names: line 2: not terminated by a newline (truncated file?); not restored' "$W/dn2.log"; then
+		ok "dns_names_file truncated: logged, nothing restored, sipovld runs ($(grep -o 'line 2: not terminated[^;]*' "$W/dn2.log"))"
+	else
+		notok "dns_names_file truncated: status ${r4:-none}"
+		grep 'dns' "$W/dn2.log" | head -5 | sed 's/^/# /'
 	fi
 
 	# make install, in a mount namespace with a private copy of /etc (the user database) and

@@ -72,7 +72,7 @@ $(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objec
 # The DNS responder's message code (daemon/dns_msg.c) is I/O free like the configuration model.
 D_DNS_MSG := daemon/dns_msg.c daemon/dns_msg.h
 D_DNS_ZONE := daemon/dns_zone.c daemon/dns_zone_file.c daemon/dns_zone.h daemon/dns_zone_int.h
-$(O)/san/dns-unit: tests/daemon/dns_unit.c tests/daemon/tap.h $(D_DNS_MSG) $(D_DNS_ZONE) $(D_CFG_SRCS) $(D_CFG_HDRS)
+$(O)/san/dns-unit: tests/daemon/dns_unit.c tests/daemon/dns_names_unit.h tests/daemon/tap.h $(D_DNS_MSG) $(D_DNS_ZONE) $(D_CFG_SRCS) $(D_CFG_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/dns_unit.c daemon/dns_msg.c daemon/dns_zone.c daemon/dns_zone_file.c \
 		$(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS)

@@ -419,8 +419,8 @@ c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
 
 	# the DNS responder's name table (dns_names_file, issue 15 item 1): restored at start (no
 	# service yet: kept), kept over a reload that keeps the range, started over and the file
-	# rewritten when the range changes, the last change written at SIGTERM; a truncated file:
-	# logged, not restored, sipovld answers its control socket
+	# rewritten when the range changes; without dns_names_file, dns-names in systemd's
+	# $STATE_DIRECTORY; a truncated file: logged, not restored, sipovld answers its control socket
 	SOCK=$W/dn.sock
 	dnsp=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	dn_conf() { # RANGE4 DNS_TIMEOUT_MS
@@ -457,16 +457,24 @@ c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
 		notok "dns_names_file: start ${r1:-none}, reload ${r2:-none}, range changed ${r3:-none} (names, restored, writes, errors); file ${h3:-?}"
 		grep 'dns' "$W/dn.log" | head -8 | sed 's/^/# /'
 	fi
-	printf 'sipovl-dns-names 1 100.64.0.0/21 -\n100.64.0.7 pbx.exa' >"$W/dn.names"
-	"$SAN_SD" --no-kernel -c "$W/dn.conf" >"$W/dn2.log" 2>&1 &
+	mkdir -p "$W/dnstate"
+	printf 'sipovl-dns-names 1 100.64.0.0/21 -\n100.64.0.7 pbx.exa' >"$W/dnstate/dns-names"
+	sed -i 's/, "dns_names_file": "[^"]*"//' "$W/dn.conf"
+	STATE_DIRECTORY=$W/dnstate "$SAN_SD" --no-kernel -c "$W/dn.conf" >"$W/dn2.log" 2>&1 &
 	dnsd=$!
-	r4=
-	sd_wait "$SAN_SD" && r4=$(dn_names)
+	r4='' f4=''
+	sd_wait "$SAN_SD" && r4=$(dn_names) && f4=$(sd_status "$SAN_SD" | jq -r .dns.names_file)
+	# a change (the range back to /22: the empty table for it), then SIGTERM at once, before the
+	# write a second after the change: written as sipovld stops
+	sed -i 's#100.64.0.0/21#100.64.0.0/22#' "$W/dn.conf"
+	"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
 	sd_stop "$dnsd"
-	if [ "$r4" = '[0,0,0,0]' ] && grep -q 'dn.names: line 2: not terminated by a newline (truncated file?); not restored' "$W/dn2.log"; then
-		ok "dns_names_file truncated: logged, nothing restored, sipovld runs ($(grep -o 'line 2: not terminated[^;]*' "$W/dn2.log"))"
+	h4=$(head -1 "$W/dnstate/dns-names")
+	if [ "$r4" = '[0,0,0,0]' ] && [ "$f4" = "$W/dnstate/dns-names" ] && [ "$h4" = "sipovl-dns-names 1 100.64.0.0/22 -" ] &&
+		grep -q 'dnstate/dns-names: line 2: not terminated by a newline (truncated file?); not restored' "$W/dn2.log"; then
+		ok "dns-names in \$STATE_DIRECTORY, truncated: logged, nothing restored, sipovld runs ($(grep -o 'line 2: not terminated[^;]*' "$W/dn2.log")); a change written at SIGTERM ($h4)"
 	else
-		notok "dns_names_file truncated: status ${r4:-none}"
+		notok "dns-names in \$STATE_DIRECTORY, truncated: status ${r4:-none}, names_file ${f4:-none}; after SIGTERM: ${h4:-?}"
 		grep 'dns' "$W/dn2.log" | head -5 | sed 's/^/# /'
 	fi
 

@@ -216,6 +216,7 @@ int host_listen_identity(const struct host_cfg *h, const struct tpl_vars *ident,
 #define DCFG_MAX_SOURCE_MAP 4096        /* identities in source_map */
 #define DCFG_MAX_SOURCE_PREFIXES 256    /* prefixes of one identity */
 #define DCFG_MAX_DNS_ADDRS 8            /* dns_listen, dns_upstream */
+#define DCFG_MAX_DNS_ALLOW 32           /* dns_allow's prefixes */
 
 /* source_map: the sources one dialing identity (name or id) may claim (app_data source_addr) */
 struct src_map_entry {
@@ -287,6 +288,11 @@ struct daemon_cfg {
 	unsigned dns_name_idle_s;       /* a name unused this long may lose its address to a new one */
 	char *dns_names_file;           /* where the names' addresses are kept ("": nowhere) ... */
 	bool has_dns_names_file;        /* ... given; else $STATE_DIRECTORY/dns-names (dns_server.c) */
+	struct sipovl_prefix dns_allow[DCFG_MAX_DNS_ALLOW]; /* the clients answered (host bits cleared) */
+	size_t n_dns_allow;
+	bool dns_allow_connected;       /* and the dns_listen addresses' subnets, loopback ("connected", default) */
+	unsigned dns_rate_limit;        /* UDP answers a second per client (0: no limit) */
+	unsigned dns_rate_slip;         /* one in N answers over the limit truncated, the others dropped */
 	unsigned calls_max;             /* SIP view: calls tracked at most (0: the SIP view is off) */
 	unsigned calls_idle_ms;         /* a confirmed call with no SIP for this long has ended */
 	bool sip_debug;                 /* log each SIP message seen (headers, no body) at debug */

@@ -2,7 +2,7 @@
 /*
  * sipovld configuration model (I/O free, see cfg.h): the DNS responder's keys of sipovld.conf
  * (dns_listen, dns_range4, dns_range6, dns_upstream, dns_timeout_ms, dns_name_idle_s,
- * dns_names_file).
+ * dns_names_file, dns_allow, dns_rate_limit, dns_rate_slip).
  */
 #include <arpa/inet.h>
 #include <json-c/json.h>
@@ -12,6 +12,7 @@
 
 #include "daemon/cfg.h"
 #include "daemon/cfg_internal.h"
+#include "daemon/dns_guard.h"
 #include "daemon/dns_zone.h"
 
 /* an array of "ip[:port]" (port 53 when absent) */
@@ -60,6 +61,46 @@ static int range(struct json_object *v, const char *key, uint16_t family, struct
 	return 0;
 }
 
+/*
+ * dns_allow: an array of client prefixes as iproute2 writes them ("10.1.0.0/24", "fd00:1::/64";
+ * an address alone is one host; host bits are cleared) and "connected" (the dns_listen addresses'
+ * subnets and loopback, the default). The whole list or nothing: @d changes only when it parses.
+ */
+static int allow_list(struct json_object *v, const char *key, struct daemon_cfg *d, char *err, size_t errlen)
+{
+	struct sipovl_prefix p[DCFG_MAX_DNS_ALLOW];
+	size_t len, n = 0;
+	bool connected = false;
+
+	if (!json_object_is_type(v, json_type_array))
+		return cfg_fail(err, errlen,
+				"%s: expected an array of prefixes (\"10.1.0.0/24\", \"fd00:1::/64\") or \"connected\"", key);
+	len = json_object_array_length(v);
+	if (!len)
+		return cfg_fail(err, errlen, "%s: empty: no client would be answered (leave the key out for the default, "
+				"[\"connected\"]; [\"0.0.0.0/0\", \"::/0\"] answers everyone)", key);
+	if (len > DCFG_MAX_DNS_ALLOW)
+		return cfg_fail(err, errlen, "%s: at most %d prefixes, %zu given", key, DCFG_MAX_DNS_ALLOW, len);
+	for (size_t i = 0; i < len; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		const char *s = cfg_str(e);
+
+		if (s && !strcmp(s, "connected")) {
+			connected = true;
+			continue;
+		}
+		if (!s || cfg_parse_prefix(s, &p[n]))
+			return cfg_fail(err, errlen, "%s[%zu]: %s%s%s: expected an IPv4 or IPv6 prefix (address[/length]) or "
+					"\"connected\"", key, i, s ? "\"" : "", s ? s : json_object_to_json_string(e),
+					s ? "\"" : "");
+		n++;
+	}
+	memcpy(d->dns_allow, p, n * sizeof(p[0]));
+	d->n_dns_allow = n;
+	d->dns_allow_connected = connected;
+	return 0;
+}
+
 int cfg_dns_key(const char *key, struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen)
 {
 	long long x;
@@ -97,6 +138,23 @@ int cfg_dns_key(const char *key, struct json_object *v, struct daemon_cfg *d, ch
 		d->has_dns_names_file = true;
 		return 0;
 	}
+	if (!strcmp(key, "dns_allow"))
+		return allow_list(v, key, d, err, errlen);
+	if (!strcmp(key, "dns_rate_limit")) {
+		if (cfg_int(v, 0, DNS_RRL_MAX, &x))
+			return cfg_fail(err, errlen, "%s: %s: expected 0-%d (UDP answers a second per client; 0: no limit)",
+					key, json_object_to_json_string(v), DNS_RRL_MAX);
+		d->dns_rate_limit = (unsigned)x;
+		return 0;
+	}
+	if (!strcmp(key, "dns_rate_slip")) {
+		if (cfg_int(v, 0, DNS_RRL_SLIP_MAX, &x))
+			return cfg_fail(err, errlen,
+					"%s: %s: expected 0-%d (one in N answers over the limit truncated; 0: none)", key,
+					json_object_to_json_string(v), DNS_RRL_SLIP_MAX);
+		d->dns_rate_slip = (unsigned)x;
+		return 0;
+	}
 	return 1;
 }
 
@@ -106,4 +164,7 @@ void cfg_dns_defaults(struct daemon_cfg *d)
 	d->has_dns_range4 = true;
 	d->dns_timeout_ms = 2000;
 	d->dns_name_idle_s = DNS_ZONE_IDLE_S;
+	d->dns_allow_connected = true; /* not open to the world: the listen addresses' subnets, loopback */
+	d->dns_rate_limit = DNS_RRL_DEFAULT;
+	d->dns_rate_slip = DNS_RRL_SLIP_DEFAULT;
 }

@@ -7,8 +7,10 @@
  * dns_timeout_ms passes the query to the next one; after the last, SERVFAIL). The answers that
  * gave names new addresses in one read burst wait for one kernel apply (not one each). Nothing blocks:
  * sockets are non-blocking, a TCP client that does not read is closed when its output bound
- * is reached. The names' addresses outlive a restart (dns_names_store.c keeps the table in a
- * file) and a restart of the responder on reload (the new zone takes the old one's names).
+ * is reached. What a query gets (answer, relay, nothing) is dns_respond.c's: only the clients of
+ * dns_allow are answered, each one's UDP answers within dns_rate_limit (dns_guard.c). The names'
+ * addresses outlive a restart (dns_names_store.c keeps the table in a file) and a restart of the
+ * responder on reload (the new zone takes the old one's names).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/dns_guard.h"
 #include "daemon/dns_msg.h"
 #include "daemon/dns_names_store.h"
 #include "daemon/dns_server.h"
@@ -38,6 +41,8 @@
 struct tconn {
 	struct tconn *next;
 	int fd;
+	struct sockaddr_storage sa;     /* the client */
+	socklen_t salen;
 	struct zt_io io;
 	struct zt_timer idle;
 	uint8_t in[2 + DNS_TCP_MAX];
@@ -334,57 +339,50 @@ static void news_flush(void)
 static void handle(const uint8_t *m, size_t len, struct client *c)
 {
 	struct dns_query q;
-	char err[128];
-	int rc = dns_parse_query(m, len, &q, err, sizeof(err));
-	bool changed = false;
+	size_t l;
+	uint64_t now = zt_now_ms();
+	struct dns_responder r = { S.zone, dns_guard_acl(), dns_guard_rrl(), S.n_ups > 0, &S.st };
+	uint64_t refused = S.st.refused_source;
+	enum dns_action act;
 
-	S.st.queries++;
-	if (rc < 0) {
-		S.st.dropped++;
+	dns_guard_allowed(&c->sa, now); /* "connected" read again when the client is new to it */
+	act = dns_respond(&r, m, len, &c->sa, c->ufd < 0, now, &q, obuf, sizeof(obuf), &l);
+	if (S.st.refused_source != refused)
+		dns_guard_refused(&c->sa, now, S.st.refused_source);
+	switch (act) {
+	case DNS_ACT_NONE:
 		return;
-	}
-	if (rc) {
-		logm(L_DEBUG, "dns: bad query: %s", err);
-		reply_error(c, &q, rc);
+	case DNS_ACT_RELAY:
+		relay_start(m, len, &q, c);
 		return;
-	}
-	if (S.zone)
-		dns_zone_clock(S.zone, zt_now_ms() / 1000);
-	int l = S.zone ? dns_zone_answer(S.zone, &q, obuf, sizeof(obuf), c->ufd >= 0 ? dns_udp_limit(&q) : DNS_TCP_MAX,
-					 S.n_ups > 0, &changed) : 0;
+	case DNS_ACT_ANSWER_NEW: { /* the intercepts must include the address before the client has it */
+		struct new_ans *a;
 
-	if (l < 0) {
-		reply_error(c, &q, DNS_R_SERVFAIL);
-		return;
-	}
-	if (l > 0) {
-		S.st.answered++;
-		if (changed) { /* the intercepts must include the address before the client has it */
-			struct new_ans *a;
-
-			if (S.n_news == NEW_MAX)
-				news_flush();
-			a = &S.news[S.n_news];
-			if ((a->m = malloc((size_t)l))) {
-				memcpy(a->m, obuf, (size_t)l);
-				a->len = (size_t)l;
-				a->c = *c;
-				snprintf(a->name, sizeof(a->name), "%s", q.name);
-				S.n_news++;
-				return; /* sent by news_flush, at the end of this read */
-			}
-			S.st.kernel_applies++;
-			kernel_apply_now(); /* obuf is not touched by the apply: it holds the answer still */
+		if (S.n_news == NEW_MAX)
+			news_flush();
+		a = &S.news[S.n_news];
+		if ((a->m = malloc(l))) {
+			memcpy(a->m, obuf, l);
+			a->len = l;
+			a->c = *c;
+			snprintf(a->name, sizeof(a->name), "%s", q.name);
+			S.n_news++;
+			return; /* sent by news_flush, at the end of this read */
 		}
-		reply(c, obuf, (size_t)l);
+		S.st.kernel_applies++;
+		kernel_apply_now(); /* obuf is not touched by the apply: it holds the answer still */
+		reply(c, obuf, l);
 		prepare_dials(q.name);
 		return;
 	}
-	if (!S.n_ups || q.qtype == DNS_T_AXFR || q.qtype == DNS_T_IXFR) {
-		reply_error(c, &q, DNS_R_REFUSED);
+	case DNS_ACT_ANSWER:
+		reply(c, obuf, l);
+		prepare_dials(q.name);
+		return;
+	case DNS_ACT_REPLY:
+		reply(c, obuf, l);
 		return;
 	}
-	relay_start(m, len, &q, c);
 }
 
 static void udp_cb(void *arg, uint32_t ev)
@@ -464,7 +462,7 @@ static void tc_read(struct tconn *t, uint32_t ev)
 	for (;;) {
 		size_t ml;
 		long used = dns_tcp_next(t->in, t->inlen, &ml);
-		struct client c = { .ufd = -1, .tc = t };
+		struct client c = { .ufd = -1, .sa = t->sa, .salen = t->salen, .tc = t };
 
 		if (used < 0) {
 			tc_close(t);
@@ -496,10 +494,18 @@ static void accept_cb(void *arg, uint32_t ev)
 
 	(void)ev;
 	for (;;) {
-		int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof(sa);
+		int fd = accept4(ls->fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
+		if (!dns_guard_allowed(&sa, zt_now_ms())) { /* outside dns_allow: closed at once */
+			S.st.refused_source++;
+			dns_guard_refused(&sa, zt_now_ms(), S.st.refused_source);
+			close(fd);
+			continue;
+		}
 		struct tconn *t = S.n_tconns < TCP_CONNS_MAX ? calloc(1, sizeof(*t)) : NULL;
 
 		if (!t) {
@@ -508,6 +514,8 @@ static void accept_cb(void *arg, uint32_t ev)
 			continue;
 		}
 		t->fd = fd;
+		t->sa = sa;
+		t->salen = salen;
 		zt_io_init(&t->io, fd, tc_cb, t);
 		zt_timer_init(&t->idle, tc_idle, t);
 		zt_io_set(D.loop, &t->io, EPOLLIN);
@@ -609,6 +617,7 @@ void dns_stop(void)
 	sock_close(&S.up[1]);
 	dns_zone_free(S.zone);
 	S.zone = NULL;
+	dns_guard_stop();
 	S.on = false;
 }
 
@@ -667,6 +676,7 @@ int dns_start(void)
 		sock_open(&any, SOCK_DGRAM, &S.up[f], up_cb);
 	}
 	S.timeout_ms = d->dns_timeout_ms ? d->dns_timeout_ms : 2000;
+	dns_guard_apply(true);
 	logm(ok == 2 * (int)S.n_listen ? L_NOTICE : L_ERR, "dns: responder on %d of %zu sockets, %zu upstream resolvers",
 	     ok, 2 * S.n_listen, S.n_ups);
 	dns_services_changed();
@@ -777,5 +787,9 @@ struct json_object *dns_status_json(void)
 	JADD(j, "dropped", JI(st.dropped));
 	JADD(j, "tcp_connections", JI(st.tcp_conns));
 	JADD(j, "tcp_refused", JI(st.tcp_refused));
+	JADD(j, "refused_source", JI(st.refused_source));
+	JADD(j, "rate_limited_tc", JI(st.rate_limited_tc));
+	JADD(j, "rate_limited_dropped", JI(st.rate_limited_dropped));
+	dns_guard_status(j);
 	return j;
 }

@@ -9,21 +9,31 @@
 #include <sys/socket.h>
 
 #include "ctl/libsipovl.h"
+#include "daemon/dns_respond.h"
 
 struct svc;
+struct json_object;
 
-struct dns_stats {
-	uint64_t queries, answered, relayed, relay_answers, upstream_timeouts, upstream_mismatch, relay_full;
-	uint64_t formerr, servfail, refused, dropped, send_errors, tcp_conns, tcp_refused;
-	uint64_t names, pending;
-	uint64_t names_reclaimed, names_refused; /* dns_zone.c: idle names taken back; new names refused */
-	uint64_t names_collisions, names_restored; /* not given their home address; restored (file, reload) */
-	uint64_t kernel_applies;        /* for names given addresses (one per read burst) */
-};
 
 /* (Re)start from D.cfg (dns_listen empty: off). -1 when no socket could be opened. */
 int dns_start(void);
 void dns_stop(void);
+
+/*
+ * dns_guard_if.c: dns_allow, dns_rate_limit, dns_rate_slip from D.cfg, at start (@start) and
+ * on a reload (applied without a restart: the names keep their addresses; while the responder
+ * is off, nothing). The allow-list ("connected" read from the interfaces), the rate limit.
+ */
+void dns_guard_apply(bool start);
+void dns_guard_stop(void);
+const struct dns_acl *dns_guard_acl(void);
+struct dns_rrl *dns_guard_rrl(void);
+/* @sa is allowed; when not, "connected" is read again first (at most every 10 s: an address may be new) */
+bool dns_guard_allowed(const struct sockaddr_storage *sa, uint64_t now_ms);
+/* a client refused for its source (@total so far): logged, at most once a minute */
+void dns_guard_refused(const struct sockaddr_storage *sa, uint64_t now_ms, uint64_t total);
+/* the allow-list and the rate limit into the status document's "dns" object @j */
+void dns_guard_status(struct json_object *j);
 /* the services changed: the zone follows (names no service matches lose their address) */
 void dns_services_changed(void);
 /* answering names (a virtual range is configured) */

@@ -300,6 +300,8 @@ int reload(const char *why)
 	if (dns_changed) { /* the names keep their addresses unless the ranges changed (dns_start) */
 		dns_start();
 		kernel_schedule_apply();
+	} else {
+		dns_guard_apply(false); /* dns_allow, dns_rate_limit, dns_rate_slip: the names stay */
 	}
 	if (policy_changed)
 		kernel_schedule_apply();

@@ -5,6 +5,7 @@
 
 #include <openssl/ssl.h>
 #include <sodium.h>
+#include <limits.h>
 #include <sys/types.h>
 
 #include "zt.h"
@@ -427,6 +428,7 @@ struct zt_posture {
 	bool hidden_logged;
 	struct zt_timer proc_timer;
 	struct zt_posture_hash *hashes; /* ZT_POSTURE_HASH_CACHE */
+	struct zt_hasher *hasher;
 };
 
 struct zt_auth_waiter {
@@ -519,6 +521,7 @@ struct zt_posture_facts {
 	struct zt_posture_proc procs[ZT_POSTURE_MAX_PROCS];
 	size_t n_procs;
 	unsigned procs_hidden; /* processes whose executable could not be read (another user's) */
+	bool hash_pending;     /* a hash is being computed off the loop: not an answer yet */
 };
 int zt_posture_facts_read(struct zt_posture_facts *f);
 /*
@@ -529,18 +532,29 @@ size_t zt_posture_proc_paths(struct json_object *services, char (*paths)[ZT_POST
 /* the SHA-512s already computed (zt_posture_proc.c): a file is hashed again only when it changed */
 #define ZT_POSTURE_HASH_CACHE 16
 struct zt_posture_hash {
-	char path[ZT_POSTURE_PATH_MAX];
+	char path[PATH_MAX];
 	unsigned long long dev, ino, size;
 	long long mtime_ns;
 	char hash[129];
+	bool pending; /* given to the hasher thread */
 };
+/*
+ * SHA-512s computed off the event loop (zt_posture_proc.c): one thread, one file at a time,
+ * the results put in @cache on the loop; @done runs on the loop when none is pending any more.
+ * The thread starts at the first file, with every signal blocked.
+ */
+struct zt_hasher;
+struct zt_hasher *zt_hasher_new(struct zt_loop *loop, struct zt_posture_hash *cache, void (*done)(void *arg),
+				void *arg);
+void zt_hasher_free(struct zt_hasher *h);
 /*
  * Fill f->procs for @paths (zt_posture_proc.c): one pass over /proc, an executable matching
  * when /proc/PID/exe names the path (symbolic links in the path resolved), the file's SHA-512
- * from @cache or computed (files over 256 MiB: not hashed). Returns 0 or -errno (no /proc).
+ * from @cache or computed (files over 256 MiB: not hashed): by @hasher when given
+ * (f->hash_pending until it is done), else here. Returns 0 or -errno (no /proc).
  */
 int zt_posture_procs_read(struct zt_posture_facts *f, const char (*paths)[ZT_POSTURE_PATH_MAX], size_t n,
-			  struct zt_posture_hash *cache);
+			  struct zt_posture_hash *cache, struct zt_hasher *hasher);
 /* "6.1.0-57-amd64" -> "6.1.0" (three numbers, missing ones 0) */
 void zt_posture_os_version(const char *release, char *out, size_t len);
 /*

@@ -395,6 +395,12 @@ static char *proc_digest(const struct zt_posture_facts *f)
 	return d;
 }
 
+/* the hasher has every hash the facts waited for: answer them */
+static void hashes_done(void *arg)
+{
+	zt_services_list(arg);
+}
+
 static void procs_read(struct zt_ctx *ctx, struct zt_posture_facts *f)
 {
 	struct zt_posture *p = &ctx->posture;
@@ -405,7 +411,10 @@ static void procs_read(struct zt_ctx *ctx, struct zt_posture_facts *f)
 	}
 	if (!p->hashes)
 		p->hashes = calloc(ZT_POSTURE_HASH_CACHE, sizeof(*p->hashes));
-	zt_posture_procs_read(f, (const char (*)[ZT_POSTURE_PATH_MAX])p->proc_paths, p->n_proc_paths, p->hashes);
+	if (p->hashes && !p->hasher)
+		p->hasher = zt_hasher_new(ctx->loop, p->hashes, hashes_done, ctx); /* NULL: hashed here */
+	zt_posture_procs_read(f, (const char (*)[ZT_POSTURE_PATH_MAX])p->proc_paths, p->n_proc_paths, p->hashes,
+			      p->hasher);
 	for (size_t i = 0; i < f->n_procs && !p->hidden_logged; i++) {
 		if (f->procs[i].running || !f->procs_hidden)
 			continue;
@@ -428,7 +437,7 @@ static void proc_timer_cb(void *arg)
 		return;
 	memset(&f, 0, sizeof(f));
 	procs_read(ctx, &f);
-	d = proc_digest(&f);
+	d = f.hash_pending ? NULL : proc_digest(&f); /* pending: the hasher lists when it is done */
 	if (d && p->proc_digest && strcmp(d, p->proc_digest)) {
 		zt_log(ctx, 2, "posture: a PROCESS check's facts changed: listing the services to answer it");
 		free(p->proc_digest);
@@ -468,6 +477,8 @@ bool zt_posture_after_list(struct zt_ctx *ctx, struct json_object *services)
 	procs_track(ctx, services);
 	zt_posture_facts_read(&f);
 	procs_read(ctx, &f);
+	if (f.hash_pending)
+		return true; /* an executable is being hashed: the services are listed again after it */
 	free(p->proc_digest);
 	p->proc_digest = proc_digest(&f);
 	struct json_object *resp = zt_posture_build(services, &f, NULL, 0);
@@ -569,6 +580,7 @@ void zt_posture_free(struct zt_ctx *ctx)
 
 	zt_timer_stop(ctx->loop, &p->retry);
 	zt_timer_stop(ctx->loop, &p->proc_timer);
+	zt_hasher_free(p->hasher);
 	free(p->proc_paths);
 	free(p->proc_digest);
 	free(p->hashes);

@@ -6,9 +6,14 @@
  * its error answers are built, and the answers are read back; then the zone answers it (exact
  * names, "*." wildcards, SIP services on UDP, TCP or both, a range small enough to run out),
  * within the transport's bound, and now and then the zone's services change under it; its clock
- * runs, so full tables reclaim idle names (never the one a live-flow hook names). An input
- * starting "sipovl-dns-names" is a saved name table instead (daemon/dns_zone_file.c): loaded
- * into a fresh zone; what loads dumps to text that loads again, the same.
+ * runs, so full tables reclaim idle names (never the one a live-flow hook names). Every input
+ * also goes whole through the responder's handling of a received message (daemon/dns_respond.c,
+ * what dns_server.c sends): from a client inside or outside the allow-list, over UDP or TCP, with
+ * and without a rate limit, upstreams or not; a client outside gets REFUSED or nothing, never an
+ * answer of the zone nor a relay, and no name is given an address for it; a UDP answer keeps
+ * within its bound; a truncated answer of the rate limit is empty; every answer reads back. An
+ * input starting "sipovl-dns-names" is a saved name table instead (daemon/dns_zone_file.c):
+ * loaded into a fresh zone; what loads dumps to text that loads again, the same.
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -16,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/dns_guard.h"
 #include "daemon/dns_msg.h"
+#include "daemon/dns_respond.h"
 #include "daemon/dns_zone.h"
 
 static void check_answer(const uint8_t *b, size_t len)
@@ -148,6 +155,90 @@ static void table_file(const uint8_t *data, size_t size)
 	dns_zone_free(y);
 }
 
+/* the clients: inside 10.1.0.0/24 or fd00:1::/64 (one IPv4-mapped), or outside */
+static struct sockaddr_storage client(uint8_t c)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	memset(&ss, 0, sizeof(ss));
+	switch (c & 3) {
+	case 0:
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl((c & 4 ? 0x0a010000u : 0xc0000200u) | (c >> 3)); /* 10.1.0.x or 192.0.2.x */
+		break;
+	case 1:
+		s6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, c & 4 ? "fd00:1::" : "fd00:2::", &s6->sin6_addr);
+		s6->sin6_addr.s6_addr[15] = (uint8_t)(c >> 3);
+		break;
+	case 2:
+		s6->sin6_family = AF_INET6;
+		memcpy(s6->sin6_addr.s6_addr, mapped, sizeof(mapped));
+		s6->sin6_addr.s6_addr[12] = c & 4 ? 10 : 192;
+		s6->sin6_addr.s6_addr[13] = c & 4 ? 1 : 0;
+		s6->sin6_addr.s6_addr[14] = c & 4 ? 0 : 2;
+		s6->sin6_addr.s6_addr[15] = (uint8_t)(c >> 3);
+		break;
+	default:
+		ss.ss_family = AF_UNIX; /* never from our sockets: not allowed */
+		break;
+	}
+	return ss;
+}
+
+static void respond(const uint8_t *data, size_t size)
+{
+	static uint8_t out[DNS_TCP_MAX];
+	static struct dns_acl acl;
+	static struct dns_rrl *rrl;
+	static struct dns_stats st;
+	static uint64_t now;
+	static const uint8_t key[16] = { 42 };
+	uint8_t c = size ? data[size - 1] : 0, m = size > 1 ? data[size - 2] : 0;
+	struct sockaddr_storage src = client(c);
+	struct dns_query q;
+	size_t l, names;
+	bool tcp = m & 1, inside;
+
+	if (!acl.n) {
+		struct sipovl_prefix p4 = { .family = AF_INET, .len = 24, .addr = { 10, 1 } };
+		struct sipovl_prefix p6 = { .family = AF_INET6, .len = 64, .addr = { 0xfd, 0, 0, 1 } };
+
+		dns_acl_add(&acl, &p4);
+		dns_acl_add(&acl, &p6);
+		rrl = dns_rrl_new(3, 2, key);
+	}
+	struct dns_responder r = { m & 2 ? zone() : NULL, &acl, m & 4 ? rrl : NULL, m & 8, &st };
+
+	now += (m >> 4) * 37; /* buckets refill now and then */
+	inside = dns_acl_allows(&acl, &src);
+	names = dns_zone_names(zone());
+	enum dns_action a = dns_respond(&r, data, size, &src, tcp, now, &q, out, sizeof(out), &l);
+
+	if (a == DNS_ACT_NONE)
+		return;
+	if (a == DNS_ACT_RELAY) {
+		if (!inside || !r.relay)
+			abort();
+		return;
+	}
+	check_answer(out, l);
+	if (dns_get16(out) != dns_get16(data) || l > DNS_TCP_MAX)
+		abort();
+	if (!inside && (a != DNS_ACT_REPLY || (dns_get16(out + 2) & 0xf) != DNS_R_REFUSED || dns_get16(out + 6) ||
+			dns_zone_names(zone()) != names))
+		abort();
+	if (a != DNS_ACT_REPLY && (!r.zone || !inside))
+		abort();
+	if (!tcp && a != DNS_ACT_REPLY && l > dns_udp_limit(&q))
+		abort();
+	if ((dns_get16(out + 2) & DNS_F_TC) && a == DNS_ACT_REPLY && (dns_get16(out + 6) || dns_get16(out + 8)))
+		abort(); /* a slip is empty */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t b[DNS_TCP_MAX];
@@ -161,6 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		table_file(data, size);
 		return 0;
 	}
+	respond(data, size);
 	rc = dns_parse_query(data, size, &q, err, sizeof(err));
 	dns_tcp_next(data, size, &ml);
 	if (rc < 0)

@@ -5,7 +5,8 @@
  * truncation, TCP framing; the responder's names (daemon/dns_zone.c): addresses from the
  * virtual ranges, SIP discovery (NAPTR, SRV), negative answers, kernel prefixes, a flood of names
  * (idle names reclaimed, least recently used first; names in use kept); stable addresses and
- * the saved table (dns_names_unit.h). Built with ASan/UBSan
+ * the saved table (dns_names_unit.h); who is answered and how often, and a query's handling
+ * (tests/daemon/dns_guard_unit.h). Built with ASan/UBSan
  * ($(O)/san/dns-unit); run by tests/daemon/run.sh.
  */
 #include <stdarg.h>
@@ -679,6 +680,8 @@ static void t_cfg(void)
 	icpt_cfg_free(&c);
 }
 
+#include "tests/daemon/dns_guard_unit.h"
+
 static void t_tcp(void)
 {
 	uint8_t b[8] = { 0, 3, 'a', 'b', 'c', 0, 1 };
@@ -710,6 +713,10 @@ int main(void)
 	t_flood();
 	t_cfg();
 	t_tcp();
+	t_acl();
+	t_rrl();
+	t_respond();
+	t_guard_cfg();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

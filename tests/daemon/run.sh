@@ -5,8 +5,10 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
-#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c): unit tests and a bounded fuzz run
-#      (DNS_FUZZ_SECONDS, default 10)
+#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c), the saved
+#      name table (daemon/dns_zone_file.c), who it answers and how often (daemon/dns_guard.c), a
+#      received message into its answer or relay (daemon/dns_respond.c): unit tests and a
+#      bounded fuzz run (DNS_FUZZ_SECONDS, default 10)
 #   1b, 2b. the same for the SIP view (SIP/SDP parsers, dialog tracker): sip-unit, and sip-fuzz
 #      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
 #   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
@@ -21,7 +23,8 @@
 #      two worker processes: status lists both, a reload reaches both, a killed worker is
 #      started again, they stop with the primary (tests/daemon/workers.sh); the DNS responder's name
 #      table file: restored at start, kept over a reload, started over when the range changes,
-#      a truncated one logged and not restored
+#      a truncated one logged and not restored; the DNS responder answers only dns_allow's clients
+#      and limits each one's UDP answers (tests/daemon/dnsguard.sh)
 #
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
 # calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh; service updates,
@@ -130,6 +133,10 @@ else
 		fi
 	}
 	sd_badconf "unknown key" '{"identities": ["/nonexistent.json"], "bogus_key": 1}' 'unknown key "bogus_key"'
+	sd_badconf "dns_allow" '{"identities": ["/nonexistent.json"], "dns_allow": ["10.0.0.0/33"]}' \
+		'dns_allow[0]: "10.0.0.0/33": expected an IPv4 or IPv6 prefix'
+	sd_badconf "dns_rate_limit" '{"identities": ["/nonexistent.json"], "dns_rate_limit": -1}' \
+		'dns_rate_limit: -1: expected 0-100000'
 	sd_badconf "endpoint.pool" '{"identities": ["/nonexistent.json"], "endpoint": {"pool": "voip ips"}}' \
 		'endpoint.pool: expected a pool name'
 	sd_badconf "endpoint, two identities" '{"identities": ["/nonexistent.json", "/nonexistent2.json"], "endpoint": {"pool": "voip-ips",
@@ -315,6 +322,11 @@ time.sleep(120)' "$W/sd.sock" >"$W/noread.out" 2>&1 &
 	. tests/daemon/workers.sh
 	workers_tests "$SAN_SD" "$W"
 
+	# the DNS responder: allow-list, rate limit, bad values on reload (tests/daemon/dnsguard.sh)
+	# shellcheck source=tests/daemon/dnsguard.sh
+	. tests/daemon/dnsguard.sh
+	dnsguard_tests "$SAN_SD" "$W"
+
 	# --request against a daemon that takes the request and never answers: one line after
 	# SIPOVLD_CTL_TIMEOUT seconds (default 10), not a hang
 	python3 -c '
@@ -418,14 +430,15 @@ c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
 	fi
 
 	# the DNS responder's name table (dns_names_file, issue 15 item 1): restored at start (no
-	# service yet: kept), kept over a reload that keeps the range, started over and the file
+	# service yet: kept), kept over a reload of dns_allow and dns_rate_limit (applied without
+	# a restart of the responder) and over one that keeps the range, started over and the file
 	# rewritten when the range changes; without dns_names_file, dns-names in systemd's
 	# $STATE_DIRECTORY; a truncated file: logged, not restored, sipovld answers its control socket
 	SOCK=$W/dn.sock
 	dnsp=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	dn_conf() { # RANGE4 DNS_TIMEOUT_MS
+	dn_conf() { # RANGE4 DNS_TIMEOUT_MS [MORE_KEYS]
 		printf '{ "control_socket": "%s", "dns_listen": ["127.0.0.1:%s"], "dns_upstream": [], "dns_range4": "%s",
-			"dns_timeout_ms": %s, "dns_names_file": "%s" }\n' "$SOCK" "$dnsp" "$1" "$2" "$W/dn.names" >"$W/dn.conf"
+			"dns_timeout_ms": %s, "dns_names_file": "%s"%s }\n' "$SOCK" "$dnsp" "$1" "$2" "$W/dn.names" "${3:-}" >"$W/dn.conf"
 	}
 	dn_names() { sd_status "$SAN_SD" | jq -c '[.dns.names, .dns.names_restored, .dns.names_file_writes, .dns.names_file_errors]'; }
 	printf 'sipovl-dns-names 1 100.64.0.0/22 -\n100.64.0.7 pbx.example.ziti\n100.64.1.200 a.voip.example\nend 2\n' >"$W/dn.names"
@@ -434,6 +447,13 @@ c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
 	dnsd=$!
 	if sd_wait "$SAN_SD"; then
 		r1=$(dn_names)
+		# dns_allow and dns_rate_limit: applied, the responder not restarted (the names not
+		# dumped and restored again: no second "keep their addresses")
+		dn_conf 100.64.0.0/22 2000 ', "dns_allow": ["127.0.0.0/8", "192.0.2.0/24"], "dns_rate_limit": 5'
+		"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
+		ra=$(dn_names)
+		ga=$(sd_status "$SAN_SD" | jq -c '[.dns.allow, .dns.rate_limit]')
+		ka=$(grep -c 'dns: 2 names keep their addresses' "$W/dn.log")
 		dn_conf 100.64.0.0/22 1000 # another dns_* key: the responder restarts, the range kept
 		"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
 		r2=$(dn_names)
@@ -447,14 +467,15 @@ c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
 		h3=$(head -1 "$W/dn.names")
 	fi
 	sd_stop "$dnsd"
-	if [ "${r1:-}" = '[2,2,0,0]' ] && [ "${r2:-}" = '[2,2,0,0]' ] && [ "${r3:-}" = '[0,0,2,0]' ] &&
+	if [ "${r1:-}" = '[2,2,0,0]' ] && [ "${ra:-}" = '[2,2,0,0]' ] && [ "${ka:-}" = 0 ] &&
+		[ "${ga:-}" = '[["127.0.0.0/8","192.0.2.0/24"],5]' ] && [ "${r2:-}" = '[2,2,0,0]' ] && [ "${r3:-}" = '[0,0,2,0]' ] &&
 		[ "${h3:-}" = "sipovl-dns-names 1 100.64.0.0/21 -" ] &&
 		grep -q 'dns: 2 names restored from .*dn.names: their addresses kept' "$W/dn.log" &&
 		grep -q 'dns: 2 names keep their addresses' "$W/dn.log" &&
 		grep -q 'dns: the virtual ranges changed (the names were 100.64.0.0/22 -, not 100.64.0.0/21 -)' "$W/dn.log"; then
-		ok "dns_names_file: 2 names restored at start, kept over a reload (dns_timeout_ms changed), started over when dns_range4 changed (file rewritten: $h3)"
+		ok "dns_names_file: 2 names restored at start, kept over a reload of dns_allow and dns_rate_limit (no restart: $ga) and one of dns_timeout_ms, started over when dns_range4 changed (file rewritten: $h3)"
 	else
-		notok "dns_names_file: start ${r1:-none}, reload ${r2:-none}, range changed ${r3:-none} (names, restored, writes, errors); file ${h3:-?}"
+		notok "dns_names_file: start ${r1:-none}, dns_allow reload ${ra:-none} (${ga:-?}, restarts ${ka:-?}), reload ${r2:-none}, range changed ${r3:-none} (names, restored, writes, errors); file ${h3:-?}"
 		grep 'dns' "$W/dn.log" | head -8 | sed 's/^/# /'
 	fi
 	mkdir -p "$W/dnstate"

@@ -3,7 +3,8 @@
 #
 # Who may claim which source, and calls across re-authentication (sourced by
 # tests/ziti/run.sh, which calls srcmap_tests; or run alone against a network from
-# `zitinet.sh start DIR`: tests/ziti/auth.sh DIR, TAP output).
+# `zitinet.sh start DIR`: tests/ziti/auth.sh DIR, TAP output; AUTH_TESTS="posture_tests ..."
+# runs some of them).
 #
 #   srcmap_tests: sipovld (--no-kernel) hosts sm-svc (and sm-udp: redial_tests below), a TCP echo whose host.v1 admits the
 #   sources 127.0.10.0/24 and 127.0.20.0/24 (allowedSourceAddresses). Its source_map gives
@@ -568,8 +569,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	. "$TOP/tests/ziti/lib.sh"
 	zt_standalone zt-auth "${1:-}"
 	bg "$W/echo.log" python3 "$ECHO" serve "$ZN_TCP_ECHO_PORT" "$ZN_UDP_ECHO_PORT"
-	srcmap_tests
-	posture_tests
-	pool_tests
+	# AUTH_TESTS: some of them (default: all)
+	for t in ${AUTH_TESTS:-srcmap_tests posture_tests posture_process_tests pool_tests}; do
+		"$t"
+	done
 	zt_plan
 fi

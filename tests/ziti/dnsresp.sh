@@ -45,10 +45,13 @@ dnsresp_tests() {
 	  cli edge create service dr-sip-$R -c dr-sip-icpt-$R && cli edge create service dr-tcp-$R -c dr-tcp-icpt-$R &&
 	  cli edge create service-policy dr-dial-$R Dial --service-roles "@dr-sip-$R,@dr-tcp-$R" --identity-roles @zt-client
 	} > "$D/cli.out" 2>&1 || { notok "dnsresp: create the services"; diag < "$D/cli.out"; return; }
+	# no rate limit (dns_rate_limit 0): the floods below test the names' table, from one client
+	# (the rate limit is tests/daemon/dnsguard.sh's and dns-unit's)
 	cat > "$D/sipovld.conf" <<CONF
 { "identities": ["$ID/zt-client.json"], "control_socket": "$D/sipovld.sock", "log_level": "info",
   "service_poll_s": 1, "dns_listen": ["127.0.0.1:$P", "[::1]:$P"], "dns_range4": "100.80.0.0/24",
-  "dns_range6": "fd00:5150::/120", "dns_upstream": ["$UP"], "dns_timeout_ms": 700, "dns_name_idle_s": 60 }
+  "dns_range6": "fd00:5150::/120", "dns_upstream": ["$UP"], "dns_timeout_ms": 700, "dns_name_idle_s": 60,
+  "dns_rate_limit": 0 }
 CONF
 	# jq -en 'input | ...': jq 1.6's -e exits 0 on an empty input (no status: sipovld not
 	# answering yet), which made this wait end at once and the first query go out before

@@ -147,7 +147,7 @@ static void read_tests(void)
 	snprintf(paths[2], sizeof(paths[2]), "%s/not-there", dir);
 
 	memset(&f, 0, sizeof(f));
-	rc = zt_posture_procs_read(&f, (const char (*)[ZT_POSTURE_PATH_MAX])paths, 3, cache);
+	rc = zt_posture_procs_read(&f, (const char (*)[ZT_POSTURE_PATH_MAX])paths, 3, cache, NULL);
 	p = fact(&f, exe);
 	check(rc == 0 && p && !p->running && !strcmp(p->hash, want) && want[0],
 	      "posture PROCESS: a copy of sleep not started: not running, its file's SHA-512 (rc %d, %s, %.16s...)", rc,
@@ -170,7 +170,7 @@ static void read_tests(void)
 		usleep(10000);
 	}
 	memset(&f, 0, sizeof(f));
-	rc = zt_posture_procs_read(&f, (const char (*)[ZT_POSTURE_PATH_MAX])paths, 3, cache);
+	rc = zt_posture_procs_read(&f, (const char (*)[ZT_POSTURE_PATH_MAX])paths, 3, cache, NULL);
 	p = fact(&f, exe);
 	l = fact(&f, link);
 	x = fact(&f, paths[2]);
@@ -194,7 +194,7 @@ static void read_tests(void)
 	}
 	sha512_file(exe, want);
 	memset(&f, 0, sizeof(f));
-	zt_posture_procs_read(&f, (const char (*)[ZT_POSTURE_PATH_MAX])paths, 3, cache);
+	zt_posture_procs_read(&f, (const char (*)[ZT_POSTURE_PATH_MAX])paths, 3, cache, NULL);
 	p = fact(&f, exe);
 	check(p && !p->running && !strcmp(p->hash, want),
 	      "posture PROCESS: stopped: not running; the file changed: its new SHA-512 (%.16s...)", p ? p->hash : "");

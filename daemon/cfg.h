@@ -286,6 +286,8 @@ struct daemon_cfg {
 	bool has_dns_upstream;          /* given (even empty); else /etc/resolv.conf's servers */
 	unsigned dns_timeout_ms;        /* per upstream attempt */
 	unsigned dns_name_idle_s;       /* a name unused this long may lose its address to a new one */
+	char *dns_names_file;           /* where the names' addresses are kept ("": nowhere) ... */
+	bool has_dns_names_file;        /* ... given; else $STATE_DIRECTORY/dns-names (dns_server.c) */
 	struct sipovl_prefix dns_allow[DCFG_MAX_DNS_ALLOW]; /* the clients answered (host bits cleared) */
 	size_t n_dns_allow;
 	bool dns_allow_connected;       /* and the dns_listen addresses' subnets, loopback ("connected", default) */

@@ -64,6 +64,7 @@ void daemon_cfg_free(struct daemon_cfg *d)
 	free(d->user);
 	cfg_src_map_free(d);
 	cfg_pool_free(d);
+	free(d->dns_names_file);
 	memset(d, 0, sizeof(*d));
 }
 

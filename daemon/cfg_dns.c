@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * sipovld configuration model (I/O free, see cfg.h): the DNS responder's keys of sipovld.conf
- * (dns_listen, dns_range4, dns_range6, dns_upstream, dns_timeout_ms, dns_name_idle_s, dns_allow,
- * dns_rate_limit, dns_rate_slip).
+ * (dns_listen, dns_range4, dns_range6, dns_upstream, dns_timeout_ms, dns_name_idle_s,
+ * dns_names_file, dns_allow, dns_rate_limit, dns_rate_slip).
  */
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/cfg.h"
@@ -124,6 +125,17 @@ int cfg_dns_key(const char *key, struct json_object *v, struct daemon_cfg *d, ch
 		if (cfg_int(v, DNS_ZONE_TTL, 86400, &x))
 			return cfg_fail(err, errlen, "%s: expected %d-86400", key, DNS_ZONE_TTL);
 		d->dns_name_idle_s = (unsigned)x;
+		return 0;
+	}
+	if (!strcmp(key, "dns_names_file")) { /* "": the names' addresses are not kept */
+		const char *s = cfg_str(v);
+
+		if (!s || (*s && (s[0] != '/' || strlen(s) > 4000 || s[strlen(s) - 1] == '/')))
+			return cfg_fail(err, errlen, "%s: expected an absolute file path, or \"\"", key);
+		free(d->dns_names_file);
+		if (!(d->dns_names_file = strdup(s)))
+			return cfg_fail(err, errlen, "out of memory");
+		d->has_dns_names_file = true;
 		return 0;
 	}
 	if (!strcmp(key, "dns_allow"))

@@ -7,7 +7,8 @@
 #   $(O)/fuzz/daemon-fuzz     libFuzzer target of the config/app_data parsers  (TEST_BUILD)
 #   $(O)/san/dns-unit         DNS message unit tests (tests/daemon/run.sh)     (TEST_BUILD)
 #   $(O)/fuzz/dns-fuzz        libFuzzer target of the DNS messages, the zone, (TEST_BUILD)
-#                             and the responder's handling of a query (dns_respond.c)
+#                             the responder's handling of a query (dns_respond.c)
+#                             and the saved name table (dns_zone_file.c)
 #   $(O)/san/sip-unit         SIP/SDP parser and dialog tracker unit tests     (TEST_BUILD)
 #   $(O)/fuzz/sip-fuzz        libFuzzer target of the SIP view                 (TEST_BUILD)
 #   $(O)/san/rtpq-unit        RTP statistics unit tests (tests/daemon/run.sh)  (TEST_BUILD)
@@ -28,11 +29,11 @@ D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h daemon/pool.h daemon/pool_store
 # The SIP view's I/O-free part (parsers, dialog tracker, a call's RTP): unit tests and fuzzer link only it.
 D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c daemon/call_rtp.c daemon/rtpq.c
 D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h daemon/call_rtp.h daemon/rtpq.h daemon/errf.h
-D_HDRS := ctl/libsipovl_int.h ctl/request.h daemon/sipovld.h daemon/endpoint.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_guard.h daemon/dns_respond.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h daemon/reqsrv.h daemon/workers.h \
+D_HDRS := ctl/libsipovl_int.h ctl/request.h daemon/sipovld.h daemon/endpoint.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_zone_int.h daemon/dns_names_store.h daemon/dns_guard.h daemon/dns_respond.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h daemon/reqsrv.h daemon/workers.h \
 	$(D_CFG_HDRS) $(D_SIP_HDRS) daemon/sip_view.h daemon/sip_view_int.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/workers.c daemon/idents.c daemon/services.c daemon/kernel_table.c daemon/pool_server.c daemon/endpoint.c daemon/endpoint_if.c daemon/pool_store.c daemon/pool_writer.c daemon/status.c daemon/primary.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
 	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/metrics.c daemon/metrics_http.c daemon/reqsrv.c daemon/sip_view.c daemon/sip_view_json.c daemon/sip_view_workers.c \
-	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_guard.c daemon/dns_respond.c daemon/dns_server.c daemon/dns_guard_if.c $(D_CFG_SRCS) $(D_SIP_SRCS)
+	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_zone_file.c daemon/dns_guard.c daemon/dns_respond.c daemon/dns_server.c daemon/dns_guard_if.c daemon/dns_names_store.c $(D_CFG_SRCS) $(D_SIP_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo $(SIPOVL_RELEASE))
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
 D_LDLIBS = $(ZT_LDLIBS) $(CTL_LDLIBS) -lcap -pthread
@@ -72,21 +73,22 @@ $(O)/fuzz/daemon-fuzz: tests/daemon/fuzz.c $(D_CFG_SRCS) $(D_CFG_HDRS) ctl/objec
 
 # The DNS responder's message code (daemon/dns_msg.c) is I/O free like the configuration model.
 D_DNS_MSG := daemon/dns_msg.c daemon/dns_msg.h
-D_DNS_ZONE := daemon/dns_zone.c daemon/dns_zone.h
+D_DNS_ZONE := daemon/dns_zone.c daemon/dns_zone_file.c daemon/dns_zone.h daemon/dns_zone_int.h
 # who is answered and how often (dns_guard.c), and a query into its answer (dns_respond.c): I/O free too
 D_DNS_RESP := daemon/dns_guard.c daemon/dns_guard.h daemon/dns_respond.c daemon/dns_respond.h
-$(O)/san/dns-unit: tests/daemon/dns_unit.c tests/daemon/dns_guard_unit.h tests/daemon/tap.h $(D_DNS_MSG) $(D_DNS_ZONE) \
-		$(D_DNS_RESP) $(D_CFG_SRCS) $(D_CFG_HDRS)
+$(O)/san/dns-unit: tests/daemon/dns_unit.c tests/daemon/dns_names_unit.h tests/daemon/dns_guard_unit.h tests/daemon/tap.h \
+		$(D_DNS_MSG) $(D_DNS_ZONE) $(D_DNS_RESP) $(D_CFG_SRCS) $(D_CFG_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) tests/daemon/dns_unit.c daemon/dns_msg.c daemon/dns_zone.c \
-		daemon/dns_guard.c daemon/dns_respond.c $(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS)
+		daemon/dns_zone_file.c daemon/dns_guard.c daemon/dns_respond.c $(D_CFG_SRCS) ctl/objects.c -o $@ $(ZT_LDLIBS)
 
 $(O)/fuzz/dns-fuzz: tests/daemon/dns_fuzz.c $(D_DNS_MSG) $(D_DNS_ZONE) $(D_DNS_RESP)
 	@mkdir -p $(@D)
 	if command -v clang >/dev/null 2>&1; then \
 		clang $(CSTD) $(WARN) -O1 -g -I$(TOP)/uapi -I$(TOP) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			tests/daemon/dns_fuzz.c daemon/dns_msg.c daemon/dns_zone.c daemon/dns_guard.c daemon/dns_respond.c -o $@; \
+			tests/daemon/dns_fuzz.c daemon/dns_msg.c daemon/dns_zone.c daemon/dns_zone_file.c daemon/dns_guard.c \
+				daemon/dns_respond.c -o $@; \
 	else \
 		printf '#!/bin/sh\necho "dns-fuzz: clang not installed" >&2\nexit 77\n' >$@; \
 		chmod +x $@; \

@@ -22,6 +22,7 @@ struct dns_stats {
 	uint64_t formerr, servfail, refused, dropped, send_errors, tcp_conns, tcp_refused;
 	uint64_t names, pending;
 	uint64_t names_reclaimed, names_refused; /* dns_zone.c: idle names taken back; new names refused */
+	uint64_t names_collisions, names_restored; /* not given their home address; restored (file, reload) */
 	uint64_t kernel_applies;        /* for names given addresses (one per read burst) */
 	uint64_t refused_source;        /* queries and TCP connections from outside the allow-list */
 	uint64_t rate_limited_tc, rate_limited_dropped; /* UDP answers over the rate limit */

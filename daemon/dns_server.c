@@ -8,7 +8,9 @@
  * gave names new addresses in one read burst wait for one kernel apply (not one each). Nothing blocks:
  * sockets are non-blocking, a TCP client that does not read is closed when its output bound
  * is reached. What a query gets (answer, relay, nothing) is dns_respond.c's: only the clients of
- * dns_allow are answered, each one's UDP answers within dns_rate_limit (dns_guard.c).
+ * dns_allow are answered, each one's UDP answers within dns_rate_limit (dns_guard.c). The names'
+ * addresses outlive a restart (dns_names_store.c keeps the table in a file) and a restart of the
+ * responder on reload (the new zone takes the old one's names).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 
 #include "daemon/dns_guard.h"
 #include "daemon/dns_msg.h"
+#include "daemon/dns_names_store.h"
 #include "daemon/dns_server.h"
 #include "daemon/dns_zone.h"
 #include "daemon/sipovld.h"
@@ -300,6 +303,7 @@ static void prepare_dials(const char *name)
  */
 static void news_flush(void)
 {
+	dns_names_changed(); /* names given addresses (or reclaimed): the file follows */
 	if (!S.n_news)
 		return;
 	S.st.kernel_applies++;
@@ -596,6 +600,7 @@ void dns_stop(void)
 {
 	if (!S.on)
 		return;
+	dns_names_stop();
 	for (size_t i = 0; i < S.n_news; i++)
 		free(S.news[i].m);
 	S.n_news = 0;
@@ -620,10 +625,15 @@ int dns_start(void)
 {
 	const struct daemon_cfg *d = &D.cfg;
 	int ok = 0;
+	size_t carry_len = 0;
+	char *carry = S.zone ? dns_zone_dump(S.zone, &carry_len) : NULL, pbuf[4200]; /* a reload: the names so far */
+	bool had_zone = S.zone;
 
 	dns_stop();
-	if (!d->n_dns_listen)
+	if (!d->n_dns_listen) {
+		free(carry);
 		return 0;
+	}
 	S.logged_reclaimed = 0;
 	S.zone = dns_zone_new(d->has_dns_range4 ? &d->dns_range4 : NULL, d->has_dns_range6 ? &d->dns_range6 : NULL);
 	if (!S.zone) {
@@ -631,7 +641,12 @@ int dns_start(void)
 	} else {
 		dns_zone_set_idle(S.zone, d->dns_name_idle_s ? d->dns_name_idle_s : DNS_ZONE_IDLE_S);
 		dns_zone_set_live(S.zone, live_flows, NULL);
+		dns_zone_clock(S.zone, zt_now_ms() / 1000);
+		if (had_zone && !carry)
+			logm(L_ERR, "dns: out of memory: names get new addresses");
+		dns_names_start(S.zone, dns_names_path(d, pbuf, sizeof(pbuf)), carry, carry_len);
 	}
+	free(carry);
 	S.on = true;
 	S.n_listen = d->n_dns_listen;
 	for (size_t i = 0; i < S.n_listen; i++) {
@@ -678,6 +693,7 @@ void dns_services_changed(void)
 
 	if (!S.zone)
 		return;
+	dns_zone_clock(S.zone, zt_now_ms() / 1000); /* restored names are kept a while without a service */
 	for (struct ident *id = D.idents; id; id = id->next)
 		for (struct svc *s = id->svcs; s; s = s->next) {
 			if (!s->has_icpt || !(s->perms & ZT_PERM_DIAL) || !s->icpt.n_skipped)
@@ -697,6 +713,7 @@ void dns_services_changed(void)
 	free(v);
 	if (dropped > 0)
 		logm(L_INFO, "dns: %d names released (no service has them any more)", dropped);
+	dns_names_changed();
 }
 
 bool dns_on(void)
@@ -726,6 +743,8 @@ void dns_get_stats(struct dns_stats *st)
 		dns_zone_stats(S.zone, &zs);
 		st->names_reclaimed = zs.reclaimed;
 		st->names_refused = zs.refused;
+		st->names_collisions = zs.collisions;
+		st->names_restored = zs.restored;
 	}
 	st->pending = 0;
 	for (size_t i = 0; i < RELAY_MAX; i++)
@@ -744,6 +763,14 @@ struct json_object *dns_status_json(void)
 	JADD(j, "names_max", JI(DNS_ZONE_MAX_NAMES));
 	JADD(j, "names_reclaimed", JI(st.names_reclaimed));
 	JADD(j, "names_refused", JI(st.names_refused));
+	JADD(j, "names_collisions", JI(st.names_collisions));
+	JADD(j, "names_restored", JI(st.names_restored));
+	struct dns_names_stats ns;
+
+	dns_names_stats(&ns);
+	JADD(j, "names_file", ns.path ? json_object_new_string(ns.path) : NULL);
+	JADD(j, "names_file_writes", JI(ns.writes));
+	JADD(j, "names_file_errors", JI(ns.write_errors));
 	JADD(j, "kernel_applies", JI(st.kernel_applies));
 	JADD(j, "upstreams", JI(S.n_ups));
 	JADD(j, "queries", JI(st.queries));

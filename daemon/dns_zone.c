@@ -9,37 +9,7 @@
 
 #include "daemon/dns_zone.h"
 
-struct zsvc {
-	uint32_t kid;
-	char **patterns;                /* lower case, no trailing dot */
-	size_t n_patterns;
-	uint32_t protos;
-	struct sipovl_portrange *ports;
-	size_t n_ports;
-};
-
-struct zname {
-	char *name;
-	uint32_t idx;                   /* offset in the ranges, 1 .. z->cap */
-	uint64_t last;                  /* the zone's clock when last asked for or seen with a live flow */
-};
-
-struct dns_zone {
-	struct sipovl_prefix r4, r6;
-	bool has4, has6;
-	uint32_t cap;                   /* offsets 1..cap usable */
-	struct zsvc *svcs;
-	size_t n_svcs;
-	struct zname *names;
-	size_t n_names;
-	uint32_t pos[DNS_ZONE_MAX_NAMES + 1]; /* by offset: 1 + the index in names of its holder; 0 free */
-	uint64_t now;                   /* seconds (dns_zone_clock) */
-	unsigned idle;                  /* a name idle this long may be reclaimed */
-	uint64_t next_scan;             /* no name can be reclaimed before */
-	void (*live)(struct dns_zone *z, void *arg);
-	void *live_arg;
-	struct dns_zone_stats st;
-};
+#include "daemon/dns_zone_int.h"
 
 static uint64_t range_size(const struct sipovl_prefix *p)
 {
@@ -51,7 +21,7 @@ static uint64_t range_size(const struct sipovl_prefix *p)
 struct dns_zone *dns_zone_new(const struct sipovl_prefix *r4, const struct sipovl_prefix *r6)
 {
 	struct dns_zone *z;
-	uint64_t cap = DNS_ZONE_MAX_NAMES;
+	uint64_t space = UINT32_MAX - 1;
 
 	if (!r4 && !r6)
 		return NULL;
@@ -63,16 +33,17 @@ struct dns_zone *dns_zone_new(const struct sipovl_prefix *r4, const struct sipov
 	if (r4) {
 		z->r4 = *r4;
 		z->has4 = true;
-		if (range_size(r4) - 2 < cap)
-			cap = range_size(r4) - 2; /* not the network nor the broadcast address */
+		if (range_size(r4) - 2 < space)
+			space = range_size(r4) - 2; /* not the network nor the broadcast address */
 	}
 	if (r6) {
 		z->r6 = *r6;
 		z->has6 = true;
-		if (range_size(r6) - 2 < cap)
-			cap = range_size(r6) - 2;
+		if (range_size(r6) - 2 < space)
+			space = range_size(r6) - 2;
 	}
-	z->cap = (uint32_t)cap;
+	z->space = (uint32_t)space;
+	z->max = space < DNS_ZONE_MAX_NAMES ? (uint32_t)space : DNS_ZONE_MAX_NAMES;
 	z->idle = DNS_ZONE_IDLE_S;
 	return z;
 }
@@ -129,14 +100,104 @@ static bool any_matches(const struct dns_zone *z, const char *name)
 	return false;
 }
 
-/* drops names[@i]: its offset is free again */
-static void name_drop(struct dns_zone *z, size_t i)
+/* ------------------------------------------------------------------ offsets */
+
+/* the offset map's home slot of offset @idx */
+static uint32_t oslot(uint32_t idx)
 {
-	z->pos[z->names[i].idx] = 0;
+	return (uint32_t)(idx * 2654435761u) >> (32 - 13); /* DZ_OMAP = 1 << 13 */
+}
+
+/* the slot holding offset @idx, or DZ_OMAP when it is free */
+static uint32_t ofind(const struct dns_zone *z, uint32_t idx)
+{
+	for (uint32_t s = oslot(idx);; s = (s + 1) & (DZ_OMAP - 1)) {
+		if (!z->omap[s])
+			return DZ_OMAP;
+		if (z->names[z->omap[s] - 1].idx == idx)
+			return s;
+	}
+}
+
+uint32_t dz_holder(const struct dns_zone *z, uint32_t idx)
+{
+	uint32_t s = idx ? ofind(z, idx) : DZ_OMAP;
+
+	return s < DZ_OMAP ? z->omap[s] : 0;
+}
+
+/* removes offset @idx from the map (linear probing: the entries after it move back) */
+static void odel(struct dns_zone *z, uint32_t idx)
+{
+	uint32_t i = ofind(z, idx);
+
+	if (i == DZ_OMAP)
+		return;
+	z->omap[i] = 0;
+	for (uint32_t j = (i + 1) & (DZ_OMAP - 1); z->omap[j]; j = (j + 1) & (DZ_OMAP - 1)) {
+		uint32_t k = oslot(z->names[z->omap[j] - 1].idx);
+
+		/* the entry at j stays when its home slot k lies cyclically in (i, j] */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		z->omap[i] = z->omap[j];
+		z->omap[j] = 0;
+		i = j;
+	}
+}
+
+int dz_add(struct dns_zone *z, const char *name, uint32_t idx)
+{
+	struct zname *nn;
+	uint32_t s;
+
+	if (z->n_names >= z->max || !idx || idx > z->space || dz_holder(z, idx))
+		return -1;
+	nn = realloc(z->names, (z->n_names + 1) * sizeof(*nn));
+	if (!nn)
+		return -1;
+	z->names = nn;
+	memset(&nn[z->n_names], 0, sizeof(*nn));
+	if (!(nn[z->n_names].name = strdup(name)))
+		return -1;
+	nn[z->n_names].idx = idx;
+	nn[z->n_names].last = z->now;
+	for (s = oslot(idx); z->omap[s]; s = (s + 1) & (DZ_OMAP - 1))
+		;
+	z->omap[s] = (uint32_t)++z->n_names;
+	z->gen++;
+	return 0;
+}
+
+void dz_drop(struct dns_zone *z, size_t i)
+{
+	size_t last = z->n_names - 1;
+
+	odel(z, z->names[i].idx);
 	free(z->names[i].name);
-	z->names[i] = z->names[--z->n_names];
-	if (i < z->n_names)
-		z->pos[z->names[i].idx] = (uint32_t)i + 1;
+	if (i != last) { /* the last name moves to i */
+		z->omap[ofind(z, z->names[last].idx)] = (uint32_t)i + 1;
+		z->names[i] = z->names[last];
+	}
+	z->n_names--;
+	z->gen++;
+}
+
+/*
+ * The offset a name is given when it is free: a hash of the lower-cased name (64-bit FNV-1a,
+ * its high half folded into the low) into 1..space. Part of what two gateways must agree on:
+ * it is never to change.
+ */
+uint32_t dns_zone_home(const struct dns_zone *z, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const char *c = name; *c; c++) {
+		h ^= (uint8_t)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 32;
+	return 1 + (uint32_t)(h % z->space);
 }
 
 int dns_zone_set(struct dns_zone *z, const struct dns_zsvc *v, size_t n)
@@ -166,10 +227,15 @@ int dns_zone_set(struct dns_zone *z, const struct dns_zsvc *v, size_t n)
 	z->n_svcs = n;
 	for (size_t i = 0; i < z->n_names;) {
 		if (any_matches(z, z->names[i].name)) {
+			z->names[i].hold = 0; /* a service has it: from now on a name like any other */
 			i++;
 			continue;
 		}
-		name_drop(z, i);
+		if (z->names[i].hold && z->now < z->names[i].hold) { /* restored: its service may come later */
+			i++;
+			continue;
+		}
+		dz_drop(z, i);
 		dropped++;
 	}
 	return dropped;
@@ -178,7 +244,7 @@ oom:
 	return -1;
 }
 
-static void addr_of(const struct dns_zone *z, uint32_t idx, int family, uint8_t *out)
+void dz_addr_of(const struct dns_zone *z, uint32_t idx, int family, uint8_t *out)
 {
 	const struct sipovl_prefix *p = family == AF_INET ? &z->r4 : &z->r6;
 	size_t al = family == AF_INET ? 4 : 16;
@@ -210,13 +276,18 @@ void dns_zone_set_live(struct dns_zone *z, void (*live)(struct dns_zone *z, void
 	z->live_arg = arg;
 }
 
+uint64_t dns_zone_gen(const struct dns_zone *z)
+{
+	return z->gen;
+}
+
 void dns_zone_stats(const struct dns_zone *z, struct dns_zone_stats *st)
 {
 	*st = z->st;
 }
 
-/* The offset of @addr in the range of @family (1..cap), or 0 when it is none of ours. */
-static uint32_t idx_of(const struct dns_zone *z, int family, const uint8_t *addr)
+/* The offset of @addr in the range of @family (1..space), or 0 when it is none of ours. */
+uint32_t dz_idx_of(const struct dns_zone *z, int family, const uint8_t *addr)
 {
 	const struct sipovl_prefix *p = family == AF_INET ? &z->r4 : &z->r6;
 	size_t al = family == AF_INET ? 4 : 16;
@@ -239,15 +310,15 @@ static uint32_t idx_of(const struct dns_zone *z, int family, const uint8_t *addr
 			return 0;
 	for (size_t i = al - 4; i < al; i++)
 		idx = idx << 8 | d[i];
-	return idx >= 1 && idx <= z->cap ? idx : 0;
+	return idx >= 1 && idx <= z->space ? idx : 0;
 }
 
 void dns_zone_touch(struct dns_zone *z, int family, const uint8_t *addr)
 {
-	uint32_t idx = idx_of(z, family, addr);
+	uint32_t h = dz_holder(z, dz_idx_of(z, family, addr));
 
-	if (idx && z->pos[idx])
-		z->names[z->pos[idx] - 1].last = z->now;
+	if (h)
+		z->names[h - 1].last = z->now;
 }
 
 static int by_last(const void *a, const void *b)
@@ -266,7 +337,7 @@ static int by_last(const void *a, const void *b)
 static size_t reclaim(struct dns_zone *z)
 {
 	struct zname **c;
-	size_t nc = 0, batch = z->cap / 16 ? z->cap / 16 : 1, n = 0;
+	size_t nc = 0, batch = z->max / 16 ? z->max / 16 : 1, n = 0;
 	uint64_t next = UINT64_MAX;
 	uint32_t *gone;
 
@@ -290,9 +361,9 @@ static size_t reclaim(struct dns_zone *z)
 	}
 	qsort(c, nc, sizeof(*c), by_last);
 	for (n = 0; n < nc && n < batch; n++)
-		gone[n] = c[n]->idx; /* by offset: name_drop moves the entries */
+		gone[n] = c[n]->idx; /* by offset: dz_drop moves the entries */
 	for (size_t i = 0; i < n; i++)
-		name_drop(z, z->pos[gone[i]] - 1);
+		dz_drop(z, dz_holder(z, gone[i]) - 1);
 	z->next_scan = n ? 0 : next;
 	z->st.reclaimed += n;
 	free(c);
@@ -300,53 +371,42 @@ static size_t reclaim(struct dns_zone *z)
 	return n;
 }
 
-/* a free offset, or 0 */
-static uint32_t free_idx(const struct dns_zone *z)
-{
-	for (uint32_t idx = 1; idx <= z->cap; idx++)
-		if (!z->pos[idx])
-			return idx;
-	return 0;
-}
-
-/* The name's offset, given one when it has none. 0 when the ranges are full of names in use. */
+/*
+ * The name's offset, given one when it has none: its home offset (dns_zone_home) when free,
+ * else the next free one up, wrapping from the range's end to its start (the same rule on
+ * every gateway). 0 when the table is full of names in use.
+ */
 static uint32_t name_idx(struct dns_zone *z, const char *name, bool *changed)
 {
-	struct zname *nn;
-	uint32_t idx;
+	uint32_t home, idx;
 
 	for (size_t i = 0; i < z->n_names; i++)
 		if (!strcmp(z->names[i].name, name)) {
 			z->names[i].last = z->now;
 			return z->names[i].idx;
 		}
-	idx = free_idx(z);
-	if (!idx && reclaim(z)) {
-		idx = free_idx(z);
+	if (z->n_names >= z->max && reclaim(z))
 		*changed = true; /* the reclaimed names' intercepts go */
-	}
-	if (!idx) {
+	if (z->n_names >= z->max) {
 		z->st.refused++;
 		return 0;
 	}
-	nn = realloc(z->names, (z->n_names + 1) * sizeof(*nn));
-	if (!nn)
+	idx = home = dns_zone_home(z, name);
+	while (dz_holder(z, idx)) /* ends: fewer names than offsets */
+		idx = idx == z->space ? 1 : idx + 1;
+	if (dz_add(z, name, idx))
 		return 0;
-	z->names = nn;
-	if (!(nn[z->n_names].name = strdup(name)))
-		return 0;
-	nn[z->n_names].idx = idx;
-	nn[z->n_names].last = z->now;
-	z->pos[idx] = (uint32_t)++z->n_names;
+	if (idx != home)
+		z->st.collisions++;
 	*changed = true;
 	return idx;
 }
 
 const char *dns_zone_name_of(const struct dns_zone *z, int family, const uint8_t *addr)
 {
-	uint32_t idx = idx_of(z, family, addr);
+	uint32_t h = dz_holder(z, dz_idx_of(z, family, addr));
 
-	return idx && z->pos[idx] ? z->names[z->pos[idx] - 1].name : NULL;
+	return h ? z->names[h - 1].name : NULL;
 }
 
 size_t dns_zone_services(const struct dns_zone *z)
@@ -390,7 +450,7 @@ int dns_zone_prefixes(const struct dns_zone *z, uint32_t kid, struct sipovl_pref
 			memset(p, 0, sizeof(*p));
 			p->family = f ? AF_INET6 : AF_INET;
 			p->len = f ? 128 : 32;
-			addr_of(z, z->names[i].idx, p->family, p->addr);
+			dz_addr_of(z, z->names[i].idx, p->family, p->addr);
 		}
 	}
 	return 0;
@@ -456,14 +516,14 @@ static int add_addrs(struct ans *a, enum dns_section sec, const char *owner, boo
 
 	if (want4 && a->z->has4) {
 		rr.type = DNS_T_A;
-		addr_of(a->z, a->idx, AF_INET, rr.a);
+		dz_addr_of(a->z, a->idx, AF_INET, rr.a);
 		if (dns_resp_add(&a->r, sec, &rr) < 0)
 			return -1;
 		n++;
 	}
 	if (want6 && a->z->has6) {
 		rr.type = DNS_T_AAAA;
-		addr_of(a->z, a->idx, AF_INET6, rr.aaaa);
+		dz_addr_of(a->z, a->idx, AF_INET6, rr.aaaa);
 		if (dns_resp_add(&a->r, sec, &rr) < 0)
 			return -1;
 		n++;

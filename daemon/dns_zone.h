@@ -3,7 +3,9 @@
  * The names sipovld's DNS responder answers for: the hostnames and "*." wildcards of the
  * intercepted services, each queried name given an address from the configured virtual ranges
  * (the same offset in the IPv4 and the IPv6 range), kept while a service still matches the
- * name. Answers A, AAAA, ANY, and the RFC 3263 records of SIP discovery: NAPTR (SIP+D2U,
+ * name. The offset is a hash of the name when no other name holds it (dns_zone_home), so a new
+ * table, or another gateway's, gives a name the same address; the table can be saved as text
+ * and restored (dns_zone_dump, dns_zone_load) across restarts. Answers A, AAAA, ANY, and the RFC 3263 records of SIP discovery: NAPTR (SIP+D2U,
  * SIP+D2T, SIPS+D2T) and SRV (_sip._udp, _sip._tcp, _sips._tcp) for the transports and ports
  * the matching services intercept. Free of I/O (tests/daemon/dns_unit.c).
  */
@@ -76,12 +78,34 @@ struct dns_zone_stats {
 	uint64_t reclaimed;             /* names taken back: idle, no live flow, the table full */
 	uint64_t refused;               /* new names refused (SERVFAIL): the table full of names in use */
 	uint64_t scans;                 /* reclaim scans (each one calls the live-flow hook once) */
+	uint64_t collisions;            /* new names given another offset: their home one was held */
+	uint64_t restored;              /* names restored by dns_zone_load */
 };
 void dns_zone_clock(struct dns_zone *z, uint64_t now_s);
 void dns_zone_set_idle(struct dns_zone *z, unsigned idle_s);
 void dns_zone_set_live(struct dns_zone *z, void (*live)(struct dns_zone *z, void *arg), void *arg);
 void dns_zone_touch(struct dns_zone *z, int family, const uint8_t *addr);
 void dns_zone_stats(const struct dns_zone *z, struct dns_zone_stats *st);
+/*
+ * The offset a name is given when no other name holds it: a hash of the lower-cased name into
+ * the offsets the ranges share (1 .. the smaller range's size less 2). Never to change: two
+ * gateways (and two versions) must agree on it.
+ */
+uint32_t dns_zone_home(const struct dns_zone *z, const char *name);
+/* changes when a name gets or loses its address (the table is to be saved again) */
+uint64_t dns_zone_gen(const struct dns_zone *z);
+/*
+ * The table as text (dns_zone_file.c): "sipovl-dns-names 1 RANGE4 RANGE6" ("-" for a family
+ * not answered), one "ADDRESS NAME" line per name (the IPv4 address, or the IPv6 one without an
+ * IPv4 range), then "end COUNT". dns_zone_dump: malloc'ed (NULL: out of memory), *@len its
+ * length. dns_zone_load into an empty zone: the number of names restored, each kept for the
+ * idle time (dns_zone_set_idle) from the zone's clock even while no service has it (the
+ * services come after a start); -1 when the text is not such a file (truncated, malformed,
+ * names twice, too many), -2 when it is for other ranges; then @err says what, and the zone is
+ * left empty.
+ */
+char *dns_zone_dump(const struct dns_zone *z, size_t *len);
+int dns_zone_load(struct dns_zone *z, const char *buf, size_t len, char *err, size_t errlen);
 /* services with hostname intercepts */
 size_t dns_zone_services(const struct dns_zone *z);
 /* names holding an address */

@@ -9,7 +9,7 @@
  *
  * Writes queue (one sipovld can be a pool server and an endpoint: the endpoint's state file
  * and the server's lease file are written by the same thread, and neither waits for the other
- * on the loop).
+ * on the loop; the DNS responder's name table too, dns_names_store.c, one write at a time).
  *
  * The thread is started at the first write, so after start-up's privilege drop (priv.c: the
  * capabilities libcap drops are per thread, a thread made before would keep them) and with

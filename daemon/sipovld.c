@@ -222,7 +222,9 @@ int reload(const char *why)
 			   memcmp(n.dns_upstream, D.cfg.dns_upstream, sizeof(n.dns_upstream)) ||
 			   n.has_dns_range4 != D.cfg.has_dns_range4 || n.has_dns_range6 != D.cfg.has_dns_range6 ||
 			   memcmp(&n.dns_range4, &D.cfg.dns_range4, sizeof(n.dns_range4)) ||
-			   memcmp(&n.dns_range6, &D.cfg.dns_range6, sizeof(n.dns_range6));
+			   memcmp(&n.dns_range6, &D.cfg.dns_range6, sizeof(n.dns_range6)) ||
+			   n.dns_name_idle_s != D.cfg.dns_name_idle_s || n.has_dns_names_file != D.cfg.has_dns_names_file ||
+			   (n.has_dns_names_file && strcmp(n.dns_names_file, D.cfg.dns_names_file));
 	bool name_changed = (!!n.name != !!D.cfg.name) || (n.name && strcmp(n.name, D.cfg.name));
 
 	if (strcmp(n.ctl_socket, D.cfg.ctl_socket))
@@ -295,7 +297,7 @@ int reload(const char *why)
 		return 0;
 	}
 	workers_reload(); /* each worker reloads its own copy (SIGHUP) */
-	if (dns_changed) { /* addresses given so far go: clients ask again after the TTL */
+	if (dns_changed) { /* the names keep their addresses unless the ranges changed (dns_start) */
 		dns_start();
 		kernel_schedule_apply();
 	} else {

@@ -44,13 +44,13 @@ else
 fi
 addr=$(q "${srv_u##* }" A)
 tbl=$(ip netns exec "$GWA" "$CTL" -j intercept show)
-if [ "$addr" = 100.64.7.1 ] &&
-	jq -en 'input | .[] | select(.name == "pbx-b") | .destinations == ["100.64.7.1/32"]' <<<"$tbl" >/dev/null 2>&1; then
+if [ "$addr" = 100.64.7.68 ] &&
+	jq -en 'input | .[] | select(.name == "pbx-b") | .destinations == ["100.64.7.68/32"]' <<<"$tbl" >/dev/null 2>&1; then
 	ok "phone A: A of the SRV target: $addr, in pbx-b's kernel intercept"
 else
 	not_ok "phone A: A of the SRV target in pbx-b's kernel intercept" "A: $addr" "$(jq -c '.[] | {name, destinations}' <<<"$tbl")"
 fi
-[ -n "$addr" ] || addr=100.64.7.1
+[ -n "$addr" ] || addr=100.64.7.68
 
 # gw-a fetched pbx-b's Dial session when it answered the name: the first call does not wait
 # for the controller (before: the first UDP call's setup took 505-1184 ms under TCG, the
@@ -114,7 +114,7 @@ fi
 # (SIP+D2T preferred to SIP+D2U), then SRV _sip._tcp and A; with ;transport=udp, SRV _sip._udp
 # then A (RFC 3263 4.1). gw-a's NAPTR answer carries the SRV and A records as additional
 # records, its SRV answer the A, and baresip uses them: on 6.12 it asked only NAPTR (TCP) and
-# only SRV (UDP), then called 100.64.7.1:5060. tcpdump on phone A's link shows its questions;
+# only SRV (UDP), then called 100.64.7.68:5060. tcpdump on phone A's link shows its questions;
 # the SIPp UAS on the PBX, reachable only through the overlay, records the INVITE, ACK and BYE.
 if command -v baresip >/dev/null 2>&1 && command -v tcpdump >/dev/null 2>&1; then
 	mkdir -p "$TMP/bs"

@@ -11,7 +11,9 @@
  * what dns_server.c sends): from a client inside or outside the allow-list, over UDP or TCP, with
  * and without a rate limit, upstreams or not; a client outside gets REFUSED or nothing, never an
  * answer of the zone nor a relay, and no name is given an address for it; a UDP answer keeps
- * within its bound; a truncated answer of the rate limit is empty; every answer reads back.
+ * within its bound; a truncated answer of the rate limit is empty; every answer reads back. An
+ * input starting "sipovl-dns-names" is a saved name table instead (daemon/dns_zone_file.c):
+ * loaded into a fresh zone; what loads dumps to text that loads again, the same.
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -122,6 +124,37 @@ static void zone_answer(const struct dns_query *q)
 	}
 }
 
+/* a saved name table: refused (the zone empty) or loaded; loaded, it dumps and loads the same */
+static void table_file(const uint8_t *data, size_t size)
+{
+	struct sipovl_prefix r4, r6;
+	struct dns_zone *z, *y;
+	char err[256], *t, *t2;
+	size_t l, l2;
+	int rc;
+
+	memset(&r4, 0, sizeof(r4));
+	memset(&r6, 0, sizeof(r6));
+	r4.family = AF_INET, r4.len = 22, inet_pton(AF_INET, "100.64.0.0", r4.addr);
+	r6.family = AF_INET6, r6.len = 64, inet_pton(AF_INET6, "fd00:5150::", r6.addr);
+	z = dns_zone_new(&r4, &r6);
+	y = dns_zone_new(&r4, &r6);
+	if (!z || !y)
+		abort();
+	rc = dns_zone_load(z, (const char *)data, size, err, sizeof(err));
+	if (rc < 0 ? dns_zone_names(z) != 0 || !err[0] : (size_t)rc != dns_zone_names(z))
+		abort();
+	if (rc >= 0) {
+		if (!(t = dns_zone_dump(z, &l)) || dns_zone_load(y, t, l, err, sizeof(err)) != rc || !(t2 = dns_zone_dump(y, &l2)) ||
+		    l != l2 || memcmp(t, t2, l))
+			abort();
+		free(t);
+		free(t2);
+	}
+	dns_zone_free(z);
+	dns_zone_free(y);
+}
+
 /* the clients: inside 10.1.0.0/24 or fd00:1::/64 (one IPv4-mapped), or outside */
 static struct sockaddr_storage client(uint8_t c)
 {
@@ -213,9 +246,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dns_resp r;
 	char err[128];
 	size_t ml;
-	int rc = dns_parse_query(data, size, &q, err, sizeof(err));
+	int rc;
 
+	if (size >= 16 && !memcmp(data, "sipovl-dns-names", 16)) {
+		table_file(data, size);
+		return 0;
+	}
 	respond(data, size);
+	rc = dns_parse_query(data, size, &q, err, sizeof(err));
 	dns_tcp_next(data, size, &ml);
 	if (rc < 0)
 		return 0;

@@ -4,8 +4,9 @@
  * compression, label and name limits, QDCOUNT, EDNS0, answers of every type, errors,
  * truncation, TCP framing; the responder's names (daemon/dns_zone.c): addresses from the
  * virtual ranges, SIP discovery (NAPTR, SRV), negative answers, kernel prefixes, a flood of names
- * (idle names reclaimed, least recently used first; names in use kept); who is answered and how
- * often, and a query's handling (tests/daemon/dns_guard_unit.h). Built with ASan/UBSan
+ * (idle names reclaimed, least recently used first; names in use kept); stable addresses and
+ * the saved table (dns_names_unit.h); who is answered and how often, and a query's handling
+ * (tests/daemon/dns_guard_unit.h). Built with ASan/UBSan
  * ($(O)/san/dns-unit); run by tests/daemon/run.sh.
  */
 #include <stdarg.h>
@@ -395,16 +396,24 @@ static void t_zone(void)
 	ok(!dns_zone_new(&tiny, NULL), "a /31 range refused");
 	z = dns_zone_new(&r4, &r6);
 	ok(z && dns_zone_set(z, sv, 4) == 0, "zone with 4 services");
+	/* the offsets are the names' hashes (the /24 and the /120 share 254 offsets) */
+	uint32_t h_pbx = dns_zone_home(z, "pbx.example.ziti"), h_a = dns_zone_home(z, "a.voip.example"),
+		 h_bc = dns_zone_home(z, "b.c.voip.example");
+
+	ok(h_pbx >= 1 && h_pbx <= 254 && h_pbx == dns_zone_home(z, "PBX.Example.ZITI") && h_a != h_pbx && h_bc != h_pbx &&
+		   h_a != h_bc,
+	   "home offsets: pbx %u, a %u, b.c %u (case ignored)", h_pbx, h_a, h_bc);
 	ok(zq(z, "other.example", DNS_T_A, &g, &ch) == 0 && !ch, "a name of no service: relayed");
 	ok(zq(z, "pbx.example.ziti", DNS_T_A, &g, &ch) > 0 && ch && g.aa && g.rcode == 0 && g.an == 1 &&
-		   g.t0 == DNS_T_A && inet_pton(AF_INET, "100.64.1.1", a4) && !memcmp(g.d0, a4, 4),
-	   "exact name (pattern upper case, trailing dot): A 100.64.1.1, a new name");
+		   g.t0 == DNS_T_A && inet_pton(AF_INET, "100.64.1.0", a4) && !memcmp(g.d0, a4, 3) && g.d0[3] == h_pbx,
+	   "exact name (pattern upper case, trailing dot): A 100.64.1.%u, a new name", h_pbx);
 	ch = false;
 	ok(zq(z, "PBX.EXAMPLE.ZITI", DNS_T_AAAA, &g, &ch) > 0 && !ch && g.an == 1 && g.t0 == DNS_T_AAAA &&
-		   inet_pton(AF_INET6, "fd00:5::1", a6) && !memcmp(g.d0, a6, 16),
-	   "same name in upper case: AAAA fd00:5::1 (same offset), no new name");
-	ok(zq(z, "a.voip.example", DNS_T_A, &g, &ch) > 0 && ch && g.an == 1 && g.d0[3] == 2, "wildcard name: 100.64.1.2");
-	ok(zq(z, "b.c.voip.example", DNS_T_ANY, &g, &ch) > 0 && g.an == 2 && g.d0[3] == 3, "ANY: A and AAAA, .3");
+		   inet_pton(AF_INET6, "fd00:5::", a6) && !memcmp(g.d0, a6, 15) && g.d0[15] == h_pbx,
+	   "same name in upper case: AAAA fd00:5::%x (same offset), no new name", h_pbx);
+	ok(zq(z, "a.voip.example", DNS_T_A, &g, &ch) > 0 && ch && g.an == 1 && g.d0[3] == h_a, "wildcard name: 100.64.1.%u",
+	   h_a);
+	ok(zq(z, "b.c.voip.example", DNS_T_ANY, &g, &ch) > 0 && g.an == 2 && g.d0[3] == h_bc, "ANY: A and AAAA, .%u", h_bc);
 	ok(zq(z, "voip.example", DNS_T_A, &g, &ch) == 0, "wildcard base itself: relayed");
 	ok(zq(z, "pbx.example.ziti", DNS_T_MX, &g, &ch) > 0 && g.rcode == 0 && !g.an && g.ns == 1 && g.t0 == DNS_T_SOA,
 	   "MX: NODATA with SOA");
@@ -449,10 +458,11 @@ static void t_zone(void)
 	   "kids of names no service has: none");
 	/* stability: removing the wildcard services drops their names only */
 	ok(dns_zone_set(z, sv, 1) == 4 && dns_zone_names(z) == 1, "services 8-10 gone: 4 names dropped");
-	ok(zq(z, "pbx.example.ziti", DNS_T_A, &g, &ch) > 0 && g.d0[3] == 1, "pbx keeps 100.64.1.1");
+	ok(zq(z, "pbx.example.ziti", DNS_T_A, &g, &ch) > 0 && g.d0[3] == h_pbx, "pbx keeps 100.64.1.%u", h_pbx);
 	ch = false;
 	dns_zone_set(z, sv, 4);
-	ok(zq(z, "new.voip.example", DNS_T_A, &g, &ch) > 0 && ch && g.d0[3] == 2, "a freed address is given again: .2");
+	ok(zq(z, "a.voip.example", DNS_T_A, &g, &ch) > 0 && ch && g.d0[3] == h_a,
+	   "a dropped name asked again (its service back): its home address again, .%u", h_a);
 	dns_zone_free(z);
 	/* full: a /29 has 6 usable addresses; IPv4 only */
 	r4.len = 29;
@@ -471,6 +481,9 @@ static void t_zone(void)
 	   "no IPv6 range: AAAA NODATA");
 	dns_zone_free(z);
 }
+
+/* stable addresses and the saved table: t_stable, t_collide, t_file (they use zq) */
+#include "tests/daemon/dns_names_unit.h"
 
 /* the live-flow hook of t_flood: the address of "keep" has a flow */
 static uint8_t keep_a4[4];
@@ -615,6 +628,9 @@ static void t_cfg(void)
 		{ "{\"dns_timeout_ms\": 50}", "dns_timeout_ms: expected 100-30000" },
 		{ "{\"dns_name_idle_s\": 59}", "dns_name_idle_s: expected 60-86400" },
 		{ "{\"dns_name_idle_s\": \"300\"}", "dns_name_idle_s: expected 60-86400" },
+		{ "{\"dns_names_file\": \"dns-names\"}", "dns_names_file: expected an absolute file path" },
+		{ "{\"dns_names_file\": \"/var/lib/sipovld/\"}", "dns_names_file: expected an absolute file path" },
+		{ "{\"dns_names_file\": 1}", "dns_names_file: expected an absolute file path" },
 	};
 
 	daemon_cfg_defaults(&d);
@@ -628,6 +644,13 @@ static void t_cfg(void)
 		   cfg_sa_port(&d.dns_listen[1]) == 5353 && !d.has_dns_range4 && d.has_dns_range6 && d.has_dns_upstream &&
 		   !d.n_dns_upstream && d.dns_timeout_ms == 700 && d.dns_name_idle_s == 60,
 	   "dns keys: listen (port 53 by default), no IPv4 range, IPv6 range, no upstream, 700 ms, idle 60 s");
+	daemon_cfg_free(&d);
+	daemon_cfg_defaults(&d);
+	ok(!d.has_dns_names_file && !daemon_cfg_parse("{\"dns_names_file\": \"/var/lib/x/names\"}", &d, err, sizeof(err)) &&
+		   d.has_dns_names_file && !strcmp(d.dns_names_file, "/var/lib/x/names") &&
+		   !daemon_cfg_parse("{\"dns_names_file\": \"\"}", &d, err, sizeof(err)) && d.has_dns_names_file &&
+		   !d.dns_names_file[0],
+	   "dns_names_file: not given by default; a path; \"\" (not kept)");
 	daemon_cfg_free(&d);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);
@@ -684,6 +707,9 @@ int main(void)
 	t_answers();
 	t_errors();
 	t_zone();
+	t_stable();
+	t_collide();
+	t_file();
 	t_flood();
 	t_cfg();
 	t_tcp();

@@ -5,9 +5,10 @@
 #
 #   1. unit tests of the I/O-free configuration model (ASan/UBSan build)
 #   2. a bounded libFuzzer run of the same parsers (DAEMON_FUZZ_SECONDS, default 20)
-#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c), who it answers
-#      and how often (daemon/dns_guard.c), a received message into its answer or relay
-#      (daemon/dns_respond.c): unit tests and a bounded fuzz run (DNS_FUZZ_SECONDS, default 10)
+#   2b. the DNS responder's messages and names (daemon/dns_msg.c, daemon/dns_zone.c), the saved
+#      name table (daemon/dns_zone_file.c), who it answers and how often (daemon/dns_guard.c), a
+#      received message into its answer or relay (daemon/dns_respond.c): unit tests and a
+#      bounded fuzz run (DNS_FUZZ_SECONDS, default 10)
 #   1b, 2b. the same for the SIP view (SIP/SDP parsers, dialog tracker): sip-unit, and sip-fuzz
 #      for SIP_FUZZ_SECONDS (default 5; longer runs: SIP_FUZZ_SECONDS=600 tests/daemon/run.sh)
 #   2b. the RTP statistics (daemon/rtpq.c): unit tests, a bounded fuzz run (RTPQ_FUZZ_SECONDS,
@@ -20,8 +21,10 @@
 #      CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (effective, permitted, bounding; no ambient); an
 #      endpoint (in a network namespace of its own) keeps its identity and interface on reload;
 #      two worker processes: status lists both, a reload reaches both, a killed worker is
-#      started again, they stop with the primary (tests/daemon/workers.sh); the DNS responder
-#      answers only dns_allow's clients and limits each one's UDP answers (tests/daemon/dnsguard.sh)
+#      started again, they stop with the primary (tests/daemon/workers.sh); the DNS responder's name
+#      table file: restored at start, kept over a reload, started over when the range changes,
+#      a truncated one logged and not restored; the DNS responder answers only dns_allow's clients
+#      and limits each one's UDP answers (tests/daemon/dnsguard.sh)
 #
 # Everything with a Ziti network and sipovl.ko (intercept and host sides, transparency, SIP
 # calls, reload, SIGTERM cleanup) is the VM selftest selftests/sipovl/daemon.sh; service updates,
@@ -424,6 +427,76 @@ c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
 		ok "--user no-such-user-sipovl: refused ($(grep -o 'user .*' "$W/sd3.log" | head -1))"
 	else
 		notok "--user no-such-user-sipovl: no clear error"; sed 's/^/# /' "$W/sd3.log" | head -5
+	fi
+
+	# the DNS responder's name table (dns_names_file, issue 15 item 1): restored at start (no
+	# service yet: kept), kept over a reload of dns_allow and dns_rate_limit (applied without
+	# a restart of the responder) and over one that keeps the range, started over and the file
+	# rewritten when the range changes; without dns_names_file, dns-names in systemd's
+	# $STATE_DIRECTORY; a truncated file: logged, not restored, sipovld answers its control socket
+	SOCK=$W/dn.sock
+	dnsp=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	dn_conf() { # RANGE4 DNS_TIMEOUT_MS [MORE_KEYS]
+		printf '{ "control_socket": "%s", "dns_listen": ["127.0.0.1:%s"], "dns_upstream": [], "dns_range4": "%s",
+			"dns_timeout_ms": %s, "dns_names_file": "%s"%s }\n' "$SOCK" "$dnsp" "$1" "$2" "$W/dn.names" "${3:-}" >"$W/dn.conf"
+	}
+	dn_names() { sd_status "$SAN_SD" | jq -c '[.dns.names, .dns.names_restored, .dns.names_file_writes, .dns.names_file_errors]'; }
+	printf 'sipovl-dns-names 1 100.64.0.0/22 -\n100.64.0.7 pbx.example.ziti\n100.64.1.200 a.voip.example\nend 2\n' >"$W/dn.names"
+	dn_conf 100.64.0.0/22 2000
+	"$SAN_SD" --no-kernel -c "$W/dn.conf" >"$W/dn.log" 2>&1 &
+	dnsd=$!
+	if sd_wait "$SAN_SD"; then
+		r1=$(dn_names)
+		# dns_allow and dns_rate_limit: applied, the responder not restarted (the names not
+		# dumped and restored again: no second "keep their addresses")
+		dn_conf 100.64.0.0/22 2000 ', "dns_allow": ["127.0.0.0/8", "192.0.2.0/24"], "dns_rate_limit": 5'
+		"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
+		ra=$(dn_names)
+		ga=$(sd_status "$SAN_SD" | jq -c '[.dns.allow, .dns.rate_limit]')
+		ka=$(grep -c 'dns: 2 names keep their addresses' "$W/dn.log")
+		dn_conf 100.64.0.0/22 1000 # another dns_* key: the responder restarts, the range kept
+		"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
+		r2=$(dn_names)
+		dn_conf 100.64.0.0/21 1000
+		"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
+		for _ in $(seq 1 50); do # written within a second of each change (the reloads': 2 writes)
+			r3=$(dn_names)
+			[ "$r3" = '[0,0,2,0]' ] && break
+			sleep 0.1
+		done
+		h3=$(head -1 "$W/dn.names")
+	fi
+	sd_stop "$dnsd"
+	if [ "${r1:-}" = '[2,2,0,0]' ] && [ "${ra:-}" = '[2,2,0,0]' ] && [ "${ka:-}" = 0 ] &&
+		[ "${ga:-}" = '[["127.0.0.0/8","192.0.2.0/24"],5]' ] && [ "${r2:-}" = '[2,2,0,0]' ] && [ "${r3:-}" = '[0,0,2,0]' ] &&
+		[ "${h3:-}" = "sipovl-dns-names 1 100.64.0.0/21 -" ] &&
+		grep -q 'dns: 2 names restored from .*dn.names: their addresses kept' "$W/dn.log" &&
+		grep -q 'dns: 2 names keep their addresses' "$W/dn.log" &&
+		grep -q 'dns: the virtual ranges changed (the names were 100.64.0.0/22 -, not 100.64.0.0/21 -)' "$W/dn.log"; then
+		ok "dns_names_file: 2 names restored at start, kept over a reload of dns_allow and dns_rate_limit (no restart: $ga) and one of dns_timeout_ms, started over when dns_range4 changed (file rewritten: $h3)"
+	else
+		notok "dns_names_file: start ${r1:-none}, dns_allow reload ${ra:-none} (${ga:-?}, restarts ${ka:-?}), reload ${r2:-none}, range changed ${r3:-none} (names, restored, writes, errors); file ${h3:-?}"
+		grep 'dns' "$W/dn.log" | head -8 | sed 's/^/# /'
+	fi
+	mkdir -p "$W/dnstate"
+	printf 'sipovl-dns-names 1 100.64.0.0/21 -\n100.64.0.7 pbx.exa' >"$W/dnstate/dns-names"
+	sed -i 's/, "dns_names_file": "[^"]*"//' "$W/dn.conf"
+	STATE_DIRECTORY=$W/dnstate "$SAN_SD" --no-kernel -c "$W/dn.conf" >"$W/dn2.log" 2>&1 &
+	dnsd=$!
+	r4='' f4=''
+	sd_wait "$SAN_SD" && r4=$(dn_names) && f4=$(sd_status "$SAN_SD" | jq -r .dns.names_file)
+	# a change (the range back to /22: the empty table for it), then SIGTERM at once, before the
+	# write a second after the change: written as sipovld stops
+	sed -i 's#100.64.0.0/21#100.64.0.0/22#' "$W/dn.conf"
+	"$SAN_SD" --control "$SOCK" --request reload >/dev/null 2>&1
+	sd_stop "$dnsd"
+	h4=$(head -1 "$W/dnstate/dns-names")
+	if [ "$r4" = '[0,0,0,0]' ] && [ "$f4" = "$W/dnstate/dns-names" ] && [ "$h4" = "sipovl-dns-names 1 100.64.0.0/22 -" ] &&
+		grep -q 'dnstate/dns-names: line 2: not terminated by a newline (truncated file?); not restored' "$W/dn2.log"; then
+		ok "dns-names in \$STATE_DIRECTORY, truncated: logged, nothing restored, sipovld runs ($(grep -o 'line 2: not terminated[^;]*' "$W/dn2.log")); a change written at SIGTERM ($h4)"
+	else
+		notok "dns-names in \$STATE_DIRECTORY, truncated: status ${r4:-none}, names_file ${f4:-none}; after SIGTERM: ${h4:-?}"
+		grep 'dns' "$W/dn2.log" | head -5 | sed 's/^/# /'
 	fi
 
 	# make install, in a mount namespace with a private copy of /etc (the user database) and

@@ -47,7 +47,11 @@ int dns_acl_add(struct dns_acl *a, const struct sipovl_prefix *p)
 
 static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-/* @src's family and address (an IPv4-mapped IPv6 address as IPv4); false for other families */
+/*
+ * @src's family and address; false for other families. An IPv4-mapped IPv6 source stays IPv6:
+ * the listening sockets are IPv6-only, so such a source is a forged IPv6 packet (UDP), never
+ * an IPv4 client: it must not pass for the LAN address it names (dns_acl_allows refuses it).
+ */
 static bool src_addr(const struct sockaddr_storage *src, uint16_t *family, const uint8_t **addr)
 {
 	if (src->ss_family == AF_INET) {
@@ -59,10 +63,6 @@ static bool src_addr(const struct sockaddr_storage *src, uint16_t *family, const
 		return false;
 	*addr = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
 	*family = AF_INET6;
-	if (!memcmp(*addr, v4mapped, sizeof(v4mapped))) {
-		*family = AF_INET;
-		*addr += 12;
-	}
 	return true;
 }
 
@@ -71,8 +71,8 @@ bool dns_acl_allows(const struct dns_acl *a, const struct sockaddr_storage *src)
 	uint16_t fam;
 	const uint8_t *addr;
 
-	if (!src_addr(src, &fam, &addr))
-		return false;
+	if (!src_addr(src, &fam, &addr) || (fam == AF_INET6 && !memcmp(addr, v4mapped, sizeof(v4mapped))))
+		return false; /* IPv4-mapped: forged (see src_addr), whatever the list says */
 	for (size_t i = 0; i < a->n; i++)
 		if (prefix_has(&a->p[i], fam, addr))
 			return true;

@@ -36,7 +36,7 @@ struct dns_acl {
 
 /* Adds @p (host bits cleared) unless the list has it: 0, or -1 when the list is full. */
 int dns_acl_add(struct dns_acl *a, const struct sipovl_prefix *p);
-/* @src (AF_INET, AF_INET6; an IPv4-mapped IPv6 address as IPv4) is in one of the prefixes. */
+/* @src (AF_INET, AF_INET6) is in one of the prefixes; an IPv4-mapped IPv6 source never is. */
 bool dns_acl_allows(const struct dns_acl *a, const struct sockaddr_storage *src);
 
 enum dns_rrl_verdict {

@@ -3,6 +3,8 @@
  * sipovld's DNS responder: one received message into its answer, a relay or nothing
  * (dns_respond.h). Free of I/O.
  */
+#include <string.h>
+
 #include "daemon/dns_respond.h"
 
 static enum dns_action answer_error(const struct dns_responder *r, const struct dns_query *q, int rcode,
@@ -16,6 +18,22 @@ static enum dns_action answer_error(const struct dns_responder *r, const struct 
 		r->st->formerr++;
 	*outlen = dns_error(out, outsize, q, rcode);
 	return *outlen ? DNS_ACT_REPLY : DNS_ACT_NONE;
+}
+
+/*
+ * An answer to a client that is refused or over its rate is never larger than its query: a
+ * question whose name points back into the header (a compression pointer) is written out
+ * whole and would be; then the header alone, with no records (RFC 1035 allows an empty
+ * question section in an error).
+ */
+static size_t no_larger(uint8_t *out, size_t outlen, size_t qlen)
+{
+	if (outlen <= qlen)
+		return outlen;
+	if (qlen < 12)
+		return 0;
+	memset(out + 4, 0, 8); /* QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT */
+	return 12;
 }
 
 enum dns_action dns_respond(const struct dns_responder *r, const uint8_t *msg, size_t len,
@@ -39,7 +57,7 @@ enum dns_action dns_respond(const struct dns_responder *r, const uint8_t *msg, s
 			r->st->rate_limited_dropped++;
 			return DNS_ACT_NONE;
 		}
-		*outlen = dns_error(out, outsize, q, DNS_R_REFUSED);
+		*outlen = no_larger(out, dns_error(out, outsize, q, DNS_R_REFUSED), len);
 		return *outlen ? DNS_ACT_REPLY : DNS_ACT_NONE;
 	}
 	/* over the rate: dropped, or now and then truncated and empty (the client retries over TCP) */
@@ -48,7 +66,7 @@ enum dns_action dns_respond(const struct dns_responder *r, const uint8_t *msg, s
 		break;
 	case DNS_RRL_SLIP:
 		r->st->rate_limited_tc++;
-		*outlen = dns_error(out, outsize, q, rc);
+		*outlen = no_larger(out, dns_error(out, outsize, q, rc), len);
 		if (!*outlen)
 			return DNS_ACT_NONE;
 		dns_put16(out + 2, dns_get16(out + 2) | DNS_F_TC);

@@ -53,7 +53,8 @@ static void t_acl(void)
 	s = sa_of("10.1.1.1");
 	ok(!dns_acl_allows(&a, &s), "10.1.1.1 not");
 	s = sa_of("::ffff:10.1.0.7");
-	ok(dns_acl_allows(&a, &s), "::ffff:10.1.0.7 (IPv4-mapped) taken as 10.1.0.7");
+	ok(!dns_acl_allows(&a, &s), "::ffff:10.1.0.7 (IPv4-mapped: a forged IPv6 source on an IPv6-only socket) refused, "
+				    "not taken for the LAN's 10.1.0.7");
 	s = sa_of("fd00:1::77");
 	ok(dns_acl_allows(&a, &s), "fd00:1::77 in fd00:1::/64");
 	s = sa_of("fd00:2::77");
@@ -190,6 +191,21 @@ static void t_respond(void)
 	ok(act == DNS_ACT_REPLY && (dns_get16(b + 2) & 0xf) == DNS_R_REFUSED && !dns_get16(b + 6) && l <= ql &&
 		   st.refused_source == 1 && !st.answered && !dns_zone_names(z),
 	   "NAPTR from 192.0.2.7 (outside 10.1.0.0/24): REFUSED, %zu bytes for a query of %zu, no name given", l, ql);
+	{
+		/*
+		 * The question's name a compression pointer to offset 0: the header read as a 9-byte
+		 * label (ID high byte 9) ending on ARCOUNT's zero high byte. 18 bytes; the name
+		 * written out whole would make the REFUSED 27: the header alone, 12.
+		 */
+		static const uint8_t cq[18] = { 9, 'x', 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 1, 0, 1 };
+		struct dns_stats keep = st;
+
+		act = dns_respond(&rs, cq, sizeof(cq), &out, false, 1000, &q, b, sizeof(b), &l);
+		ok(act == DNS_ACT_NONE || (act == DNS_ACT_REPLY && l <= sizeof(cq)),
+		   "a question compressed into the header, from outside: an answer no larger than the query "
+		   "(action %d, %zu bytes for %zu)", (int)act, act == DNS_ACT_REPLY ? l : 0, sizeof(cq));
+		st = keep;
+	}
 	ql = mkq(qb, "other.example", DNS_T_ANY, 0);
 	act = dns_respond(&rs, qb, ql, &out, false, 1000, &q, b, sizeof(b), &l);
 	ok(act == DNS_ACT_REPLY && (dns_get16(b + 2) & 0xf) == DNS_R_REFUSED && st.refused_source == 2,

@@ -26,12 +26,14 @@
 #include "daemon/sipovld.h"
 
 #define STORE_DELAY_MS 1000
+#define STORE_RETRY_MS 30000 /* a write that failed: tried again this much later */
 #define STORE_MAX (5u << 20) /* 4096 names of the longest presentation form, IPv6 addresses */
 
 static struct {
 	struct dns_zone *z;
 	char *path;
 	uint64_t saved_gen;     /* the zone's generation last submitted */
+	bool failed;            /* the last write failed: the table is written again (STORE_RETRY_MS) */
 	bool timer_init;
 	struct zt_timer timer;
 	unsigned writing;       /* submitted, callback not run */
@@ -109,8 +111,12 @@ static void written(int rc, const char *err, void *unused)
 		if (strcmp(W.last_err, err ? err : "")) {
 			snprintf(W.last_err, sizeof(W.last_err), "%s", err ? err : "");
 			logm(L_WARN, "dns: the name table could not be written: %s (a restart would give names new "
-			     "addresses; retried at the next change)", W.last_err);
+			     "addresses; tried again every %d s)", W.last_err, STORE_RETRY_MS / 1000);
 		}
+		W.failed = true;
+		if (W.z && W.path && !zt_timer_armed(&W.timer))
+			zt_timer_start(D.loop, &W.timer, STORE_RETRY_MS);
+		return;
 	} else {
 		W.writes++;
 		if (W.last_err[0]) {
@@ -129,10 +135,14 @@ static void submit(void)
 	int rc;
 
 	W.saved_gen = dns_zone_gen(W.z);
+	W.failed = false;
 	rc = text ? pool_writer_submit(D.loop, W.path, text, len, written, NULL) : -ENOMEM;
 	if (rc) {
 		W.errors++;
+		W.failed = true;
 		logm(L_WARN, "dns: the name table could not be written: %s", text ? strerror(-rc) : "out of memory");
+		if (!zt_timer_armed(&W.timer))
+			zt_timer_start(D.loop, &W.timer, STORE_RETRY_MS);
 		return;
 	}
 	W.writing++;
@@ -141,13 +151,14 @@ static void submit(void)
 static void flush(void *unused)
 {
 	(void)unused;
-	if (W.z && W.path && !W.writing && dns_zone_gen(W.z) != W.saved_gen)
+	if (W.z && W.path && !W.writing && (dns_zone_gen(W.z) != W.saved_gen || W.failed))
 		submit();
 }
 
 void dns_names_changed(void)
 {
-	if (!W.z || !W.path || W.writing || dns_zone_gen(W.z) == W.saved_gen || zt_timer_armed(&W.timer))
+	if (!W.z || !W.path || W.writing || (dns_zone_gen(W.z) == W.saved_gen && !W.failed) ||
+	    zt_timer_armed(&W.timer))
 		return;
 	zt_timer_start(D.loop, &W.timer, STORE_DELAY_MS);
 }
@@ -190,6 +201,7 @@ void dns_names_start(struct dns_zone *z, const char *path, const char *carry, si
 		logm(L_ERR, "dns: out of memory: the name table is not kept");
 	/* carried over a reload: written (the file may be another one now); read: the file has it */
 	W.saved_gen = dns_zone_gen(z) - (carry ? 1 : 0);
+	W.failed = false;
 	dns_names_changed();
 }
 
@@ -197,7 +209,7 @@ void dns_names_stop(void)
 {
 	if (W.timer_init)
 		zt_timer_stop(D.loop, &W.timer);
-	if (W.z && W.path && dns_zone_gen(W.z) != W.saved_gen)
+	if (W.z && W.path && (dns_zone_gen(W.z) != W.saved_gen || W.failed))
 		submit(); /* written even when the loop stops now: pool_writer_stop finishes it */
 	W.z = NULL;
 	free(W.path);

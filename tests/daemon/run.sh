@@ -502,7 +502,7 @@ c, _ = s.accept(); c.recv(100); time.sleep(30)' "$W/mute.sock" &
 	# a write that failed (its directory not there yet) is not forgotten: written at SIGTERM
 	# once the directory exists (before: the table counted as saved, never written)
 	rm -rf "$W/dnmiss" && mkdir -p "$W/dnmiss"
-	sed 's#, "dns_timeout_ms"#, "dns_names_file": "'"$W"'/dnmiss/sub/names", "dns_timeout_ms"#' "$W/dn.conf" >"$W/dn5.conf"
+	sed 's#"dns_range4"#"dns_names_file": "'"$W"'/dnmiss/sub/names", "dns_range4"#' "$W/dn.conf" >"$W/dn5.conf"
 	"$SAN_SD" --no-kernel -c "$W/dn5.conf" >"$W/dn5.log" 2>&1 &
 	dnsd=$!
 	e5=''

@@ -22,6 +22,7 @@
 
 #include "daemon/dns_names_store.h"
 #include "daemon/dns_zone.h"
+#include "daemon/pool_store.h"
 #include "daemon/pool_writer.h"
 #include "daemon/sipovld.h"
 
@@ -60,43 +61,16 @@ const char *dns_names_path(const struct daemon_cfg *d, char *buf, size_t len)
 /* 1: no such file; 0: loaded; -1: unreadable or not a table; -2: for other ranges */
 static int names_read(struct dns_zone *z, const char *path, char *err, size_t errlen)
 {
-	char *buf = NULL;
-	struct stat st;
-	size_t n = 0;
-	int fd, rc = -1;
+	char *buf;
+	size_t n;
+	int rc = pool_store_slurp(path, STORE_MAX, &buf, &n, err, errlen);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "%s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)STORE_MAX) {
-		snprintf(err, errlen, "not a regular file of at most %u bytes", STORE_MAX);
-		goto out;
-	}
-	if (!(buf = malloc((size_t)st.st_size + 1))) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	while (n < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			snprintf(err, errlen, "%s", r ? strerror(errno) : "shorter than its size");
-			goto out;
-		}
-		n += (size_t)r;
-	}
+	if (rc)
+		return rc;
 	rc = dns_zone_load(z, buf, n, err, errlen) < 0 ? -1 : 0;
 	if (rc && !strncmp(err, "for the ranges", 14))
 		rc = -2;
-out:
 	free(buf);
-	close(fd);
 	return rc;
 }
 

@@ -8,28 +8,15 @@
  * than the table holds: the zone is left empty and @err says which line.
  */
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/dns_zone_int.h"
+#include "daemon/errf.h"
 
 #define MAGIC "sipovl-dns-names"
 #define LINE_MAX_LEN (INET6_ADDRSTRLEN + DNS_NAME_STRLEN + 2)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* "ADDR/LEN", or "-" for a family not answered */
 static void fmt_range(const struct sipovl_prefix *p, bool has, char *out, size_t outlen)
@@ -131,7 +118,7 @@ static int load(struct dns_zone *z, const char *buf, size_t len, char *err, size
 	bool ended = false;
 
 	if (memchr(buf, 0, len))
-		return fail(err, errlen, "contains a NUL byte");
+		return errf(err, errlen, "contains a NUL byte");
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t ll, nw;
@@ -140,23 +127,23 @@ static int load(struct dns_zone *z, const char *buf, size_t len, char *err, size
 
 		lineno++;
 		if (!nl)
-			return fail(err, errlen, "line %zu: not terminated by a newline (truncated file?)", lineno);
+			return errf(err, errlen, "line %zu: not terminated by a newline (truncated file?)", lineno);
 		ll = (size_t)(nl - (buf + pos));
 		if (ll > LINE_MAX_LEN)
-			return fail(err, errlen, "line %zu: longer than %d bytes", lineno, LINE_MAX_LEN);
+			return errf(err, errlen, "line %zu: longer than %d bytes", lineno, LINE_MAX_LEN);
 		memcpy(line, buf + pos, ll);
 		line[ll] = 0;
 		pos += ll + 1;
 		if (ended)
-			return fail(err, errlen, "line %zu: after the \"end\" line", lineno);
+			return errf(err, errlen, "line %zu: after the \"end\" line", lineno);
 		nw = words(line, w, 4);
 		if (lineno == 1) {
 			if (nw != 4 || strcmp(w[0], MAGIC) || strcmp(w[1], "1"))
-				return fail(err, errlen, "line 1: expected \"" MAGIC " 1 RANGE4 RANGE6\"");
+				return errf(err, errlen, "line 1: expected \"" MAGIC " 1 RANGE4 RANGE6\"");
 			fmt_range(&z->r4, z->has4, r4, sizeof(r4));
 			fmt_range(&z->r6, z->has6, r6, sizeof(r6));
 			if (strcmp(w[2], r4) || strcmp(w[3], r6)) {
-				fail(err, errlen, "for the ranges %.50s %.50s, not %s %s", w[2], w[3], r4, r6);
+				errf(err, errlen, "for the ranges %.50s %.50s, not %s %s", w[2], w[3], r4, r6);
 				return -2;
 			}
 			continue;
@@ -166,39 +153,39 @@ static int load(struct dns_zone *z, const char *buf, size_t len, char *err, size
 			unsigned long n = strtoul(w[1], &e, 10);
 
 			if (*e || !*w[1] || w[1][0] == '-' || n != z->n_names)
-				return fail(err, errlen, "line %zu: \"end %.20s\", but %zu names were read", lineno, w[1],
+				return errf(err, errlen, "line %zu: \"end %.20s\", but %zu names were read", lineno, w[1],
 					    z->n_names);
 			ended = true;
 			continue;
 		}
 		if (nw != 2 || inet_pton(file_family(z), w[0], a) != 1 || !name_ok(w[1]))
-			return fail(err, errlen, "line %zu: expected \"ADDRESS NAME\" (an %s address, a lower-case DNS name)",
+			return errf(err, errlen, "line %zu: expected \"ADDRESS NAME\" (an %s address, a lower-case DNS name)",
 				    lineno, file_family(z) == AF_INET ? "IPv4" : "IPv6");
 		if (!(idx = dz_idx_of(z, file_family(z), a)))
-			return fail(err, errlen, "line %zu: %s is not an address of the range", lineno, w[0]);
+			return errf(err, errlen, "line %zu: %s is not an address of the range", lineno, w[0]);
 		if (dz_holder(z, idx))
-			return fail(err, errlen, "line %zu: %s given twice (%s and %s)", lineno, w[0],
+			return errf(err, errlen, "line %zu: %s given twice (%s and %s)", lineno, w[0],
 				    z->names[dz_holder(z, idx) - 1].name, w[1]);
 		if (z->n_names >= z->max)
-			return fail(err, errlen, "line %zu: more than %u names", lineno, z->max);
+			return errf(err, errlen, "line %zu: more than %u names", lineno, z->max);
 		if (dz_add(z, w[1], idx))
-			return fail(err, errlen, "out of memory");
+			return errf(err, errlen, "out of memory");
 	}
 	if (!lineno)
-		return fail(err, errlen, "empty");
+		return errf(err, errlen, "empty");
 	if (!ended)
-		return fail(err, errlen, "no \"end\" line (truncated file?)");
+		return errf(err, errlen, "no \"end\" line (truncated file?)");
 	if (z->n_names > 1) { /* a name twice */
 		const struct zname **v = malloc(z->n_names * sizeof(*v));
 
 		if (!v)
-			return fail(err, errlen, "out of memory");
+			return errf(err, errlen, "out of memory");
 		for (size_t i = 0; i < z->n_names; i++)
 			v[i] = &z->names[i];
 		qsort(v, z->n_names, sizeof(*v), by_name);
 		for (size_t i = 1; i < z->n_names; i++)
 			if (!strcmp(v[i]->name, v[i - 1]->name)) {
-				fail(err, errlen, "%s given two addresses", v[i]->name);
+				errf(err, errlen, "%s given two addresses", v[i]->name);
 				free(v);
 				return -1;
 			}
@@ -213,7 +200,7 @@ int dns_zone_load(struct dns_zone *z, const char *buf, size_t len, char *err, si
 	int rc;
 
 	if (z->n_names)
-		return fail(err, errlen, "the table is not empty");
+		return errf(err, errlen, "the table is not empty");
 	rc = load(z, buf, len, err, errlen);
 	if (rc) {
 		while (z->n_names)

@@ -22,26 +22,28 @@
 
 #define STORE_MAX (512u << 10)
 
-int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen)
+int pool_store_slurp(const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen)
 {
-	char *buf = NULL, lerr[300];
+	char *buf = NULL;
 	struct stat st;
 	size_t n = 0;
-	int fd, rc = -1;
+	int fd;
 
+	*out = NULL;
+	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 1;
-		return errf(err, errlen, "%s: %s", path, strerror(errno));
+		return errf(err, errlen, "%s", strerror(errno));
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)STORE_MAX) {
-		errf(err, errlen, "%s: not a regular file of at most %u bytes", path, STORE_MAX);
-		goto out;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (unsigned long long)st.st_size > max) {
+		errf(err, errlen, "not a regular file of at most %zu bytes", max);
+		goto fail;
 	}
 	if (!(buf = malloc((size_t)st.st_size + 1))) {
 		errf(err, errlen, "out of memory");
-		goto out;
+		goto fail;
 	}
 	while (n < (size_t)st.st_size) {
 		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
@@ -49,19 +51,34 @@ int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			errf(err, errlen, "%s: %s", path, r ? strerror(errno) : "shorter than its size");
-			goto out;
+			errf(err, errlen, "%s", r ? strerror(errno) : "shorter than its size");
+			goto fail;
 		}
 		n += (size_t)r;
 	}
-	if (pool_load(p, buf, n, lerr, sizeof(lerr))) {
-		errf(err, errlen, "%s: %s", path, lerr);
-		goto out;
-	}
-	rc = 0;
-out:
+	buf[n] = 0;
+	close(fd);
+	*out = buf;
+	*len = n;
+	return 0;
+fail:
 	free(buf);
 	close(fd);
+	return -1;
+}
+
+int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen)
+{
+	char *buf, lerr[300];
+	size_t n;
+	int rc = pool_store_slurp(path, STORE_MAX, &buf, &n, lerr, sizeof(lerr));
+
+	if (rc)
+		return rc > 0 ? 1 : errf(err, errlen, "%s: %s", path, lerr);
+	rc = 0;
+	if (pool_load(p, buf, n, lerr, sizeof(lerr)))
+		rc = errf(err, errlen, "%s: %s", path, lerr);
+	free(buf);
 	return rc;
 }
 

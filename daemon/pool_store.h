@@ -10,6 +10,11 @@ struct pool;
 /* Loads @path into @p: 0; 1 when the file does not exist (@p unchanged: a new pool); -1 with
  * @err naming the file and what was wrong (@p unchanged). */
 int pool_store_read(const char *path, struct pool *p, char *err, size_t errlen);
+/*
+ * A whole file of at most @max bytes into *@out (malloc'd, NUL-terminated, *@len bytes), not
+ * following a symbolic link: 0, 1 when there is no such file, -1 with @err (without the path).
+ */
+int pool_store_slurp(const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen);
 /* Replaces @path atomically with @p's leases (mode 0600): 0, or -1 with @err (the old file
  * stays). */
 int pool_store_write(const char *path, const struct pool *p, char *err, size_t errlen);

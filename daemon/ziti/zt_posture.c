@@ -256,68 +256,69 @@ static void proc_response(void *arg, const char *path)
 	json_object_array_add(a->out, r);
 }
 
+struct build_acc {
+	struct json_object *out;
+	const struct zt_posture_facts *f;
+	char *unsupported;
+	size_t ulen;
+};
+
+/* one query's response(s) into a->out (each_query) */
+static void build_query(void *arg, struct json_object *q)
+{
+	struct build_acc *a = arg;
+	const struct zt_posture_facts *f = a->f;
+	const char *id = zt_jstr(q, "id"), *t = zt_jstr(q, "queryType");
+	bool os = t && !strcmp(t, "OS"), mac = t && !strcmp(t, "MAC");
+	struct json_object *r;
+
+	if (!id || !t)
+		return;
+	if (is_proc_query(t)) {
+		struct proc_resp_acc pa = { .out = a->out, .f = f, .id = id };
+
+		if (!query_procs(q, proc_response, &pa) && a->ulen)
+			add_unsupported(a->unsupported, a->ulen, t); /* no path to answer for */
+		return;
+	}
+	if (!os && !mac) {
+		if (a->ulen)
+			add_unsupported(a->unsupported, a->ulen, t);
+		return;
+	}
+	if (have_response(a->out, id) || !(r = json_object_new_object()))
+		return;
+	json_object_object_add(r, "id", json_object_new_string(id));
+	json_object_object_add(r, "typeId", json_object_new_string(t));
+	if (os) {
+		json_object_object_add(r, "type", json_object_new_string(f->os_type));
+		json_object_object_add(r, "version", json_object_new_string(f->os_version));
+		json_object_object_add(r, "build", json_object_new_string(f->os_build));
+	} else {
+		struct json_object *m = json_object_new_array();
+		const char *sorted[ZT_POSTURE_MAX_MACS];
+		size_t nm = f->n_macs < ZT_POSTURE_MAX_MACS ? f->n_macs : ZT_POSTURE_MAX_MACS;
+
+		for (size_t k = 0; k < nm; k++)
+			sorted[k] = f->macs[k];
+		qsort(sorted, nm, sizeof(sorted[0]), cmp_str);
+		for (size_t k = 0; m && k < nm; k++)
+			json_object_array_add(m, json_object_new_string(sorted[k]));
+		json_object_object_add(r, "macAddresses", m);
+	}
+	json_object_array_add(a->out, r);
+}
+
 struct json_object *zt_posture_build(struct json_object *services, const struct zt_posture_facts *f,
 				     char *unsupported, size_t ulen)
 {
-	struct json_object *out = json_object_new_array();
-	size_t ns = json_object_is_type(services, json_type_array) ? json_object_array_length(services) : 0;
+	struct build_acc a = { .out = json_object_new_array(), .f = f, .unsupported = unsupported, .ulen = ulen };
 
 	if (ulen)
 		unsupported[0] = 0;
-	if (!out)
-		return NULL;
-	for (size_t s = 0; s < ns; s++) {
-		struct json_object *sets = zt_jget(json_object_array_get_idx(services, s), "postureQueries");
-		size_t nsets = json_object_is_type(sets, json_type_array) ? json_object_array_length(sets) : 0;
-
-		for (size_t i = 0; i < nsets; i++) {
-			struct json_object *qs = zt_jget(json_object_array_get_idx(sets, i), "postureQueries");
-			size_t nq = json_object_is_type(qs, json_type_array) ? json_object_array_length(qs) : 0;
-
-			for (size_t j = 0; j < nq; j++) {
-				struct json_object *q = json_object_array_get_idx(qs, j), *r;
-				const char *id = zt_jstr(q, "id"), *t = zt_jstr(q, "queryType");
-				bool os = t && !strcmp(t, "OS"), mac = t && !strcmp(t, "MAC");
-
-				if (!id || !t)
-					continue;
-				if (is_proc_query(t)) {
-					struct proc_resp_acc a = { .out = out, .f = f, .id = id };
-
-					if (!query_procs(q, proc_response, &a) && ulen)
-						add_unsupported(unsupported, ulen, t); /* no path to answer for */
-					continue;
-				}
-				if (!os && !mac) {
-					if (ulen)
-						add_unsupported(unsupported, ulen, t);
-					continue;
-				}
-				if (have_response(out, id) || !(r = json_object_new_object()))
-					continue;
-				json_object_object_add(r, "id", json_object_new_string(id));
-				json_object_object_add(r, "typeId", json_object_new_string(t));
-				if (os) {
-					json_object_object_add(r, "type", json_object_new_string(f->os_type));
-					json_object_object_add(r, "version", json_object_new_string(f->os_version));
-					json_object_object_add(r, "build", json_object_new_string(f->os_build));
-				} else {
-					struct json_object *m = json_object_new_array();
-					const char *sorted[ZT_POSTURE_MAX_MACS];
-					size_t nm = f->n_macs < ZT_POSTURE_MAX_MACS ? f->n_macs : ZT_POSTURE_MAX_MACS;
-
-					for (size_t k = 0; k < nm; k++)
-						sorted[k] = f->macs[k];
-					qsort(sorted, nm, sizeof(sorted[0]), cmp_str);
-					for (size_t k = 0; m && k < nm; k++)
-						json_object_array_add(m, json_object_new_string(sorted[k]));
-					json_object_object_add(r, "macAddresses", m);
-				}
-				json_object_array_add(out, r);
-			}
-		}
-	}
-	return out;
+	if (a.out)
+		each_query(services, build_query, &a);
+	return a.out;
 }
 
 /* ---------------- sending (event loop) ---------------- */

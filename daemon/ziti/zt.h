@@ -127,8 +127,9 @@ struct zt_opts {
 	int auth_mode;
 	unsigned token_refresh_ms;   /* OIDC: refresh at least this often (0: at half the lifetime) */
 	/*
-	 * A datagram still queued towards its router after this long is dropped, not sent
-	 * (default 100 ms); datagrams are written before stream data.
+	 * A datagram still queued towards its router after this long, having waited on a full
+	 * router socket, is dropped, not sent (default 100 ms); datagrams are written before
+	 * stream data.
 	 */
 	unsigned dgram_max_age_ms;
 	/*
@@ -258,7 +259,7 @@ uint32_t zt_conn_id(const struct zt_conn *c);
 /*
  * A lossy conn's writes are datagrams (one message each, len <= ZT_MAX_DATAGRAM) that wait in
  * their channel's datagram queue, written before any stream data and dropped once older than
- * zt_opts.dgram_max_age_ms; it is always writable. Others (stream and message conns) keep
+ * zt_opts.dgram_max_age_ms if the router socket was full meanwhile; it is always writable. Others (stream and message conns) keep
  * the channel's backpressure (zt_writable).
  */
 void zt_conn_set_lossy(struct zt_conn *c, bool lossy);

@@ -70,6 +70,7 @@ static void chan_write(void *arg)
 
 	if (ch->state != ZT_CH_UP && ch->state != ZT_CH_HELLO)
 		return;
+	zt_chan_write_resumed(ch);
 	for (zt_chan_refill(ch); zt_buf_used(&ch->out); zt_chan_refill(ch)) { /* datagrams first */
 		size_t n = zt_buf_used(&ch->out);
 
@@ -82,6 +83,7 @@ static void chan_write(void *arg)
 			int e = SSL_get_error(ch->ssl, rc);
 
 			if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+				zt_chan_write_blocked(ch);
 				zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN | EPOLLOUT);
 				return;
 			}

@@ -257,6 +257,13 @@ struct zt_chan {
 	struct zt_dgram *dgq, **dgq_tail;
 	size_t dgq_bytes;
 	/*
+	 * The socket refused data (wblocked, since a write saw EAGAIN); wblocked_ms: when it was
+	 * last seen so (the refusal, or the write after it): a datagram waited on the router link
+	 * only if this is not older than the datagram (zt_sched.c)
+	 */
+	bool wblocked;
+	uint64_t wblocked_ms;
+	/*
 	 * stream bytes moved to out (sent) and known read by the router (acked: a Latency probe
 	 * written after them was answered); marks: the probes in flight and their positions
 	 */
@@ -345,6 +352,8 @@ int zt_chan_dgram_queue(struct zt_chan *ch, struct zt_conn *c, const void *p, si
 void zt_chan_dgram_flush_conn(struct zt_chan *ch, struct zt_conn *c); /* encode @c's into out now */
 void zt_chan_dgram_forget(struct zt_chan *ch, struct zt_conn *c);     /* drop @c's */
 void zt_chan_refill(struct zt_chan *ch); /* when out is short: datagrams, then stream data */
+void zt_chan_write_blocked(struct zt_chan *ch); /* the socket took no more (EAGAIN) */
+void zt_chan_write_resumed(struct zt_chan *ch); /* writing again */
 void zt_chan_sched_free(struct zt_chan *ch);
 void zt_chan_sock_tune(int fd); /* a short kernel send queue (TCP_NOTSENT_LOWAT) */
 void zt_chan_mark_timer_cb(void *arg);

@@ -12,9 +12,12 @@
  * first with every queued datagram, then with whole stream messages up to the target. A
  * datagram thus waits behind at most one refill of stream data, not behind the 4 MiB a bulk
  * transfer keeps queued (ZT_CHAN_HWM still bounds stream data and gives it backpressure).
- * A datagram older than the latency bound when its turn comes is dropped (the oldest go
- * first), and so are the oldest when the queue holds more than ZT_DGQ_MAX_BYTES: late RTP is
- * useless, and counted (zt_ctx_dgram_dropped).
+ * A datagram older than the latency bound when its turn comes is dropped if it waited on the
+ * router link (the socket refused data while it was queued: zt_chan_write_blocked), and the
+ * oldest are dropped when the queue holds more than ZT_DGQ_MAX_BYTES: late RTP is useless,
+ * and counted (zt_ctx_dgram_dropped). One late only because this process did not run (a
+ * stalled loop, the socket never full) goes: dropping it would shorten no queue, and the
+ * first datagram of a flow (a query, an INVITE) has no retransmission of its own.
  */
 #include "zt_internal.h"
 
@@ -76,6 +79,22 @@ int zt_chan_dgram_queue(struct zt_chan *ch, struct zt_conn *c, const void *p, si
 	return 0;
 }
 
+/* The socket took no more (SSL_write wants to write): datagrams now wait on the router link. */
+void zt_chan_write_blocked(struct zt_chan *ch)
+{
+	ch->wblocked = true;
+	ch->wblocked_ms = zt_now_ms();
+}
+
+/* About to write again: the datagrams queued so far waited on the full socket until now. */
+void zt_chan_write_resumed(struct zt_chan *ch)
+{
+	if (!ch->wblocked)
+		return;
+	ch->wblocked = false;
+	ch->wblocked_ms = zt_now_ms();
+}
+
 /* Encode the queued datagrams of @c (all of them when @c is NULL) into ch->out, in order. */
 static void dgq_encode(struct zt_chan *ch, struct zt_conn *only, uint64_t now)
 {
@@ -92,7 +111,7 @@ static void dgq_encode(struct zt_chan *ch, struct zt_conn *only, uint64_t now)
 		if (ch->dgq_tail == &d->next)
 			ch->dgq_tail = pp;
 		ch->dgq_bytes -= d->len;
-		if (now - d->t_ms > bound)
+		if (now - d->t_ms > bound && (ch->wblocked || ch->wblocked_ms >= d->t_ms))
 			ch->ctx->dgram_dropped++;
 		else
 			zt_conn_encode_data(d->c, d->data, d->len);

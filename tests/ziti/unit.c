@@ -1158,16 +1158,37 @@ static void test_sched(void)
 	sched_take(&ch, &o);
 	check(o.stream > prev, "sched: its answer releases more stream data (%zu more bytes)", o.stream - prev);
 	zt_timer_stop(ctx.loop, &ch.mark_timer);
-	/* a datagram that waited past the bound is dropped and counted */
+	/*
+	 * A datagram that waited past the bound only because the loop did not run (a stalled
+	 * process: the socket never refused data) goes out: dropping it shortens no queue, and
+	 * the first datagram of a flow has no retransmission (CI at 12c9de8: an echo request
+	 * lost on a loaded guest, counted as late).
+	 */
 	ctx.o.dgram_max_age_ms = 1;
-	zt_write(&c2, "late", 4);
+	zt_write(&c2, "stall", 5);
 	usleep(20000);
-	ch.out.len = ch.out.off; /* the channel was blocked: refill runs with out empty */
 	zt_chan_refill(&ch);
 	sched_take(&ch, &o);
-	check(o.dgrams_for_2 == 2 && zt_ctx_dgram_dropped(&ctx) == 1,
-	      "sched: a datagram older than dgram_max_age_ms is dropped and counted (%" PRIu64 " dropped)",
-	      zt_ctx_dgram_dropped(&ctx));
+	check(o.dgrams_for_2 == 3 && zt_ctx_dgram_dropped(&ctx) == 0,
+	      "sched: a datagram late only because the loop stalled (socket never full) is sent (%u of 3 out, "
+	      "%" PRIu64 " dropped)", o.dgrams_for_2, zt_ctx_dgram_dropped(&ctx));
+	/* one that waited while the socket took nothing (the router link full) is dropped and counted */
+	zt_write(&c2, "late", 4);
+	zt_chan_write_blocked(&ch);
+	usleep(20000);
+	ch.out.len = ch.out.off; /* the socket took what it held: refill runs with out empty */
+	zt_chan_write_resumed(&ch);
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.dgrams_for_2 == 3 && zt_ctx_dgram_dropped(&ctx) == 1,
+	      "sched: a datagram older than dgram_max_age_ms that waited on a full socket is dropped and counted "
+	      "(%" PRIu64 " dropped)", zt_ctx_dgram_dropped(&ctx));
+	/* queued after the socket drained and not late: sent */
+	zt_write(&c2, "fresh", 5);
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.dgrams_for_2 == 4 && zt_ctx_dgram_dropped(&ctx) == 1,
+	      "sched: a datagram queued after the socket drained goes out (%u of 4)", o.dgrams_for_2);
 	/* stream data keeps its backpressure */
 	while (!zt_chan_congested(&ch))
 		zt_write(&c1, big, sizeof(big));

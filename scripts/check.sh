@@ -404,6 +404,15 @@ passed=$((passed + 1))
 # pkg-root in the third lane (its make deb serves dkms too), and the others
 # fill in whichever lane frees first. SIPOVL_CHECK_JOBS=1 runs them one after
 # the other in that order.
+# The guests of vm-6.1, vm-6.12 and pkg-root get one vCPU (SIPOVL_CHECK_VM_CPUS, default 1);
+# vm-debug's keep two (SIPOVL_VM_CPUS, default 2: lockdep and KASAN see the module's code run
+# on two CPUs at once). Three two-vCPU TCG guests on a 2-CPU host spent about twice the CPU
+# time for the same tests (guest spinlocks, IPIs and TLB shootdowns waiting on a vCPU thread
+# the host has not scheduled): steer, replace, police and endpoint.sh on both kernels at once,
+# on a quiet 2-CPU machine, took 536 s wall and 510 s CPU (6.1), 507 s and 478 s (6.12) with
+# two vCPUs each, and 289 s / 258 s, 277 s / 247 s with one (Documentation/testing.md).
+VM_CPUS=${SIPOVL_CHECK_VM_CPUS:-1}
+[[ $VM_CPUS =~ ^[1-9][0-9]*$ ]] || { echo "check: SIPOVL_CHECK_VM_CPUS must be a positive number, not '$VM_CPUS'"; exit 2; }
 host_suites=()
 for t in tests/*/run.sh; do
 	[ -x "$t" ] || continue
@@ -414,7 +423,7 @@ run_job() {
 	case $1 in
 	vm-6.1 | vm-6.12)
 		SIPOVL_VM_EXCLUDE="${SIPOVL_VM_EXCLUDE-$VM_EXCLUDE_DEFAULT} $(e2e_elsewhere "${1#vm-}")" \
-			run_suite "$1" selftests/vm/run.sh --kernel "${1#vm-}"
+			SIPOVL_VM_CPUS=$VM_CPUS run_suite "$1" selftests/vm/run.sh --kernel "${1#vm-}"
 		;;
 	kernel-debug) run_suite kernel-debug kernel_debug ;;
 	vm-debug) run_suite vm-debug vm_debug ;;
@@ -422,7 +431,7 @@ run_job() {
 	# dkms-deb.sh's call in the VM (the DKMS module loaded, the packaged sipovld
 	# across a restart) is a subset of pkg-root's: make check runs pkg-root's
 	dkms) SIPOVL_DKMS_DEB_VM=${SIPOVL_DKMS_DEB_VM:-0} run_suite dkms selftests/vm/dkms-deb.sh --kernel 6.1 ;;
-	pkg-root) run_suite pkg-root selftests/vm/pkg-root.sh ;;
+	pkg-root) SIPOVL_VM_CPUS=$VM_CPUS run_suite pkg-root selftests/vm/pkg-root.sh ;;
 	host-*)
 		local hs
 		for hs in "${host_suites[@]}"; do

@@ -176,8 +176,17 @@ expect() { # expect DESC PATTERN CMD...
 	if [ $rc = 0 ] && grep -Eq -- "$pat" <<<"$out"; then
 		ok "$desc"
 	else
-		not_ok "$desc" "expected /$pat/ from: $*" "got (exit $rc): $out"
+		not_ok "$desc" "expected /$pat/ from: $*" "got (exit $rc): $out" "$(gw_counters)"
 	fi
+}
+# gw_counters: the gateways' flow counters, for a failure's diagnostics (where a datagram went)
+gw_counters() {
+	local g
+	for g in a b; do
+		printf 'gw-%s: %s\n' $g "$(st $g 2>/dev/null | jq -c '.counters | {udp_intercepted, dials_ok, dials_failed,
+			dial_timeouts, hosted_udp, hosted_udp_redialed, udp_dropped, unmatched, datagrams_dropped_late,
+			packets_to_ziti, packets_from_ziti}' 2>/dev/null)"
+	done
 }
 # sipp_scenarios: $TMP/uac_pcap.xml (SIPp's built-in UAC with RTP, pcap paths made absolute)
 # and $TMP/uas.xml (the built-in UAS made to absorb INVITE retransmissions, see below)

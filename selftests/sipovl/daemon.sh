@@ -735,14 +735,19 @@ else
 	not_ok "gw-a metrics: sipovl_kernel_drops_total by reason" "metrics: '$dm'" "sipovlctl stats: '$d0' / '$d1'"
 fi
 
-# --- SIGTERM during a call: the call's CDR (reason stopped) still carries its RTP quality
+# --- SIGTERM during a call: the call's CDR (reason stopped) still carries its RTP quality.
+# The call holds for two minutes before its BYE (SIPp's uac_pcap ends its call 9 s after the
+# ACK: in CI at 12c9de8, on a guest stalled by the host's load, the SIGTERM came after that
+# BYE and the CDR said bye-caller).
+sed 's#<pause milliseconds="1000"/>#<pause milliseconds="120000"/>#' "$TMP/uac_pcap.xml" >"$TMP/uac_long.xml"
+grep -q 'milliseconds="120000"' "$TMP/uac_long.xml" || bail_out "uac_pcap.xml: no 1000 ms pause before its BYE"
 ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -rtp_echo -mp 7230 -nostdin \
 	>"$TMP/uas-stop.out" 2>&1 &
 st_uas=$!
 waitfor 20 eval "ip netns exec $PB ss -Hlnu 'sport = :5060' | grep -q 10.2.0.2" ||
 	diag "SIPp UAS not listening on 10.2.0.2:5060 after 20 s: $(tail -3 "$TMP/uas-stop.out" | tr '\n' '|')"
-(cd "$TMP" && ip netns exec "$PA" timeout 60 sipp -sf "$TMP/uac_pcap.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
-	-t u1 -m 1 -mp 7300 -nostdin -timeout 50s >"$TMP/uac-stop.out" 2>&1) &
+(cd "$TMP" && ip netns exec "$PA" timeout 200 sipp -sf "$TMP/uac_long.xml" 10.2.0.2:5060 -i 10.1.0.2 -p 5061 \
+	-t u1 -m 1 -mp 7300 -nostdin -timeout 180s >"$TMP/uac-stop.out" 2>&1) &
 st_uac=$!
 if calls_watch stop; then
 	pid=$(cat "$TMP/a.pid")
@@ -760,7 +765,7 @@ else
 	not_ok "SIGTERM during a call: the call was confirmed with RTP at gw-a" "$(head -c 300 "$TMP/calls-stop.json" 2>/dev/null)"
 fi
 kill "$st_uac" "$st_uas" 2>/dev/null
-pkill -f "sipp -sf $TMP/uac_pcap.xml" 2>/dev/null
+pkill -f "sipp -sf $TMP/uac_long.xml" 2>/dev/null
 wait "$st_uac" "$st_uas" 2>/dev/null
 
 # --- gw-a again with two worker processes (Documentation/design.md "Workers"): each

@@ -204,7 +204,7 @@ mkdir -p "$W/results"
 diag "booting at $(el)"
 [ "$dkms_up" = 0 ] || diag "with the sipovl-dkms upgrade during the call (module $ver -> $ver+1)"
 boot_vm() {
-	timeout "$boot_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
+	timeout "$boot_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp "${SIPOVL_VM_CPUS:-2}" -m 2048 \
 		-nodefaults -display none -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$k61" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 no_timer_check sipovl.sysroot=$sysroot systemd.show_status=0 loglevel=4" \

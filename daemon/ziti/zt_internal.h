@@ -257,12 +257,12 @@ struct zt_chan {
 	struct zt_dgram *dgq, **dgq_tail;
 	size_t dgq_bytes;
 	/*
-	 * The socket refused data (wblocked, since a write saw EAGAIN); wblocked_ms: when it was
-	 * last seen so (the refusal, or the write after it): a datagram waited on the router link
-	 * only if this is not older than the datagram (zt_sched.c)
+	 * The socket refused data (wblocked: since a write saw EAGAIN) and how often a write
+	 * began after such a refusal (wresumes): a queued datagram waited on the router link if
+	 * either changed or was set while it waited (zt_sched.c)
 	 */
 	bool wblocked;
-	uint64_t wblocked_ms;
+	uint64_t wresumes;
 	/*
 	 * stream bytes moved to out (sent) and known read by the router (acked: a Latency probe
 	 * written after them was answered); marks: the probes in flight and their positions

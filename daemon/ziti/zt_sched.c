@@ -32,6 +32,8 @@ struct zt_dgram {
 	struct zt_dgram *next;
 	struct zt_conn *c;
 	uint64_t t_ms;
+	uint64_t wresumes; /* the channel's when queued */
+	bool wblocked;     /* the socket was refusing data when queued */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -67,6 +69,8 @@ int zt_chan_dgram_queue(struct zt_chan *ch, struct zt_conn *c, const void *p, si
 	d->next = NULL;
 	d->c = c;
 	d->t_ms = zt_now_ms();
+	d->wresumes = ch->wresumes;
+	d->wblocked = ch->wblocked;
 	d->len = (uint32_t)n;
 	memcpy(d->data, p, n);
 	if (!ch->dgq_tail)
@@ -83,7 +87,6 @@ int zt_chan_dgram_queue(struct zt_chan *ch, struct zt_conn *c, const void *p, si
 void zt_chan_write_blocked(struct zt_chan *ch)
 {
 	ch->wblocked = true;
-	ch->wblocked_ms = zt_now_ms();
 }
 
 /* About to write again: the datagrams queued so far waited on the full socket until now. */
@@ -92,7 +95,13 @@ void zt_chan_write_resumed(struct zt_chan *ch)
 	if (!ch->wblocked)
 		return;
 	ch->wblocked = false;
-	ch->wblocked_ms = zt_now_ms();
+	ch->wresumes++;
+}
+
+/* @d waited on the router link: the socket refused data at some time while it was queued */
+static bool dgram_waited_on_link(const struct zt_chan *ch, const struct zt_dgram *d)
+{
+	return ch->wblocked || d->wblocked || d->wresumes != ch->wresumes;
 }
 
 /* Encode the queued datagrams of @c (all of them when @c is NULL) into ch->out, in order. */
@@ -111,7 +120,7 @@ static void dgq_encode(struct zt_chan *ch, struct zt_conn *only, uint64_t now)
 		if (ch->dgq_tail == &d->next)
 			ch->dgq_tail = pp;
 		ch->dgq_bytes -= d->len;
-		if (now - d->t_ms > bound && (ch->wblocked || ch->wblocked_ms >= d->t_ms))
+		if (now - d->t_ms > bound && dgram_waited_on_link(ch, d))
 			ch->ctx->dgram_dropped++;
 		else
 			zt_conn_encode_data(d->c, d->data, d->len);
@@ -145,6 +154,7 @@ void zt_chan_sched_free(struct zt_chan *ch)
 {
 	while (ch->dgq)
 		free(dgq_pop(ch));
+	ch->wblocked = false; /* a new connection's socket starts empty */
 	zt_buf_free(&ch->bulk);
 	zt_chan_held_end(ch);
 	ch->stream_sent = ch->stream_acked = ch->stream_marked = 0;

@@ -1189,6 +1189,24 @@ static void test_sched(void)
 	sched_take(&ch, &o);
 	check(o.dgrams_for_2 == 4 && zt_ctx_dgram_dropped(&ctx) == 1,
 	      "sched: a datagram queued after the socket drained goes out (%u of 4)", o.dgrams_for_2);
+	/* later, late only by a stall: the earlier full socket does not count against it */
+	usleep(5000);
+	zt_write(&c2, "after", 5);
+	usleep(20000);
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.dgrams_for_2 == 5 && zt_ctx_dgram_dropped(&ctx) == 1,
+	      "sched: a stalled datagram queued well after the socket drained goes out (%u of 5)", o.dgrams_for_2);
+	/* queued in the same millisecond as the socket drained, then stalled (review): goes out */
+	zt_chan_write_blocked(&ch);
+	zt_chan_write_resumed(&ch);
+	zt_write(&c2, "same", 4);
+	usleep(20000);
+	zt_chan_refill(&ch);
+	sched_take(&ch, &o);
+	check(o.dgrams_for_2 == 6 && zt_ctx_dgram_dropped(&ctx) == 1,
+	      "sched: a datagram queued right after the socket drained, then stalled, goes out (%u of 6, %" PRIu64
+	      " dropped)", o.dgrams_for_2, zt_ctx_dgram_dropped(&ctx));
 	/* stream data keeps its backpressure */
 	while (!zt_chan_congested(&ch))
 		zt_write(&c1, big, sizeof(big));

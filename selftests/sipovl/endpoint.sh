@@ -192,6 +192,12 @@ call() { # NS TARGET ADDR MEDIA_PORT NAME
 	(cd "$TMP" && ip netns exec "$1" timeout 120 sipp -sf "$TMP/uac_pcap.xml" "$2:5060" -s p2 -i "$3" -p 5062 -mp "$4" \
 		-t u1 -m 1 -recv_timeout 30000 -nostdin -trace_stat -stf "$TMP/uac_$5.csv" >"$TMP/uac_$5.out" 2>&1)
 }
+# datagrams a gateway dropped by design (counted): the pending queue of a flow whose dial has
+# not completed (64 datagrams), or late on a full router socket; in CI at 5b39574 the RTP
+# flow's dial from ep-gw took 2,796 ms on the loaded guest (its router starved: a latency
+# probe unanswered for 3.6 s) and phone A -> 2 delivered 212 of 246
+gw_dropped() { st "$1" | jq '.counters.udp_dropped + .counters.datagrams_dropped_late'; }
+dr_gw0=$(gw_dropped gw) dr_ep10=$(gw_dropped ep1) dr_ep20=$(gw_dropped ep2)
 call "$E1" "$PS" "$P1" 6000 p1 & c1=$!
 call "$PA" "$P2" 10.1.0.2 6200 pa & c2=$!
 rc1=0 rc2=0
@@ -233,18 +239,28 @@ if grep -q "c=IN IP4 $P1" <<<"$inv" && [ "$e2_sip_srv" -gt 0 ] && [ "$e2_sip_pa"
 else
 	not_ok "the callee sees the callers' addresses in SIP" "INVITEs and c= lines: $inv" "SIP from $PS: $e2_sip_srv, from 10.1.0.2: $e2_sip_pa"
 fi
-rtp_ok() { # SENT RECEIVED ECHOED BACK
-	[ "$1" -gt 100 ] && [ "$2" -gt $(($1 * 9 / 10)) ] && [ "$3" -gt 100 ] && [ "$4" -gt $(($3 * 9 / 10)) ]
+# RTP both ways: more than 100 packets each way, and 90 % of them delivered or dropped by the
+# sending gateway as counted (DROPPED_OUT at the caller's gateway, DROPPED_BACK at ep-2, which
+# echoes both calls); an uncounted loss over 10 % fails
+rtp_ok() { # SENT RECEIVED ECHOED BACK DROPPED_OUT DROPPED_BACK
+	[ "$2" -gt 100 ] && [ $(($2 + $5)) -gt $(($1 * 9 / 10)) ] &&
+		[ "$4" -gt 100 ] && [ $(($4 + $6)) -gt $(($3 * 9 / 10)) ]
 }
-if rtp_ok "$e1_out" "$e2_p1" "$echo_p1" "$e1_back" && [ "$e2_other" = 0 ]; then
-	ok "RTP both ways between the phones' pool addresses ($P1 -> $P2 $e2_p1 of $e1_out, back $e1_back of $echo_p1; from no other address)"
+dr_gw=$(($(gw_dropped gw) - dr_gw0)) dr_ep1=$(($(gw_dropped ep1) - dr_ep10)) dr_ep2=$(($(gw_dropped ep2) - dr_ep20))
+diag "datagrams dropped by design during the calls (pending dial, late): ep-gw $dr_gw, ep-1 $dr_ep1, ep-2 $dr_ep2"
+if rtp_ok "$e1_out" "$e2_p1" "$echo_p1" "$e1_back" "$dr_ep1" "$dr_ep2" && [ "$e2_other" = 0 ]; then
+	ok "RTP both ways between the phones' pool addresses ($P1 -> $P2 $e2_p1 of $e1_out, $dr_ep1 dropped by ep-1 as counted; back $e1_back of $echo_p1; from no other address)"
 else
-	not_ok "RTP both ways between $P1 and $P2 (> 100 each way and 90 %)" "sent $e1_out, received $e2_p1, echoed $echo_p1, back $e1_back, other $e2_other"
+	not_ok "RTP both ways between $P1 and $P2 (> 100 each way and 90 % delivered or counted dropped)" \
+		"sent $e1_out, received $e2_p1, ep-1 dropped $dr_ep1, echoed $echo_p1, back $e1_back, ep-2 dropped $dr_ep2, other $e2_other" \
+		"ep-1: $(grep -E 'voip.*(connected on|dial)|WARN|<4>' "$TMP/ep1.log" | tail -4 | tr '\n' '|')"
 fi
-if rtp_ok "$pa_out" "$e2_pa" "$echo_pa" "$pa_back"; then
-	ok "RTP both ways between phone A (10.1.0.2, behind ep-gw) and phone 2's $P2 ($e2_pa of $pa_out, back $pa_back of $echo_pa)"
+if rtp_ok "$pa_out" "$e2_pa" "$echo_pa" "$pa_back" "$dr_gw" "$dr_ep2"; then
+	ok "RTP both ways between phone A (10.1.0.2, behind ep-gw) and phone 2's $P2 ($e2_pa of $pa_out, $dr_gw dropped by ep-gw as counted; back $pa_back of $echo_pa)"
 else
-	not_ok "RTP both ways between phone A and $P2 (> 100 each way and 90 %)" "sent $pa_out, received $e2_pa, echoed $echo_pa, back $pa_back"
+	not_ok "RTP both ways between phone A and $P2 (> 100 each way and 90 % delivered or counted dropped)" \
+		"sent $pa_out, received $e2_pa, ep-gw dropped $dr_gw, echoed $echo_pa, back $pa_back, ep-2 dropped $dr_ep2" \
+		"ep-gw: $(grep -E 'voip-gw.*(connected on|dial)|<4>' "$TMP/gw.log" | tail -4 | tr '\n' '|')"
 fi
 if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 	{

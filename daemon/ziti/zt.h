@@ -259,8 +259,8 @@ uint32_t zt_conn_id(const struct zt_conn *c);
 /*
  * A lossy conn's writes are datagrams (one message each, len <= ZT_MAX_DATAGRAM) that wait in
  * their channel's datagram queue, written before any stream data and dropped once older than
- * zt_opts.dgram_max_age_ms if the router socket was full meanwhile; it is always writable. Others (stream and message conns) keep
- * the channel's backpressure (zt_writable).
+ * zt_opts.dgram_max_age_ms if the router socket was full meanwhile; it is always writable.
+ * Others (stream and message conns) keep the channel's backpressure (zt_writable).
  */
 void zt_conn_set_lossy(struct zt_conn *c, bool lossy);
 

@@ -259,7 +259,7 @@ struct zt_chan {
 	/*
 	 * The socket refused data (wblocked: since a write saw EAGAIN) and how often a write
 	 * began after such a refusal (wresumes): a queued datagram waited on the router link if
-	 * either changed or was set while it waited (zt_sched.c)
+	 * the socket refuses still or a write resumed since it was queued (zt_sched.c)
 	 */
 	bool wblocked;
 	uint64_t wresumes;

@@ -33,7 +33,6 @@ struct zt_dgram {
 	struct zt_conn *c;
 	uint64_t t_ms;
 	uint64_t wresumes; /* the channel's when queued */
-	bool wblocked;     /* the socket was refusing data when queued */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -70,7 +69,6 @@ int zt_chan_dgram_queue(struct zt_chan *ch, struct zt_conn *c, const void *p, si
 	d->c = c;
 	d->t_ms = zt_now_ms();
 	d->wresumes = ch->wresumes;
-	d->wblocked = ch->wblocked;
 	d->len = (uint32_t)n;
 	memcpy(d->data, p, n);
 	if (!ch->dgq_tail)
@@ -98,10 +96,14 @@ void zt_chan_write_resumed(struct zt_chan *ch)
 	ch->wresumes++;
 }
 
-/* @d waited on the router link: the socket refused data at some time while it was queued */
+/*
+ * @d waited on the router link: the socket refused data at some time while it was queued
+ * (refusing still, or a write resumed after a refusal since; one refusing when @d was queued
+ * is either)
+ */
 static bool dgram_waited_on_link(const struct zt_chan *ch, const struct zt_dgram *d)
 {
-	return ch->wblocked || d->wblocked || d->wresumes != ch->wresumes;
+	return ch->wblocked || d->wresumes != ch->wresumes;
 }
 
 /* Encode the queued datagrams of @c (all of them when @c is NULL) into ch->out, in order. */

@@ -207,6 +207,8 @@ snap after
 drops before atkill
 drops atkill after
 drops before after "$TMP/drops" >/dev/null
+# the reference SYNs' replies the sender's sniffer had no room for (pktfuzz.py)
+cat "$TMP/expected.sniffer" >>"$TMP/drops" 2>/dev/null || true
 rc=0
 out=$(python3 "$PY" check --expected "$TMP/expected" --expected "$TMP/expected.gso" \
 	--expected "$TMP/expected.local" --expected "$TMP/expected.local.user" \

@@ -101,6 +101,9 @@ def diff(a, b, total=None):
     print(" ".join(out) if out else "none")
 
 
+# pktfuzz.py send's kinds (its tags count up through the run)
+SENDER_KINDS = ("fwd-sip", "fwd-overlap", "fwd-none", "local-udp", "local-none", "orig", "frag",
+                "syn-steered", "syn-closed")
 MAX_TAGS_PER_SKB = 64     # a super-packet's segments (pktfuzz_gso.py, pktfuzz_local.py)
 
 
@@ -109,7 +112,8 @@ def explained(path, exp, got, kinds):
     dropped on its way (pktfuzz_stats.py's counters over the packet part,
     the lines of all three namespaces): an skb the per-CPU backlog or a
     veth/loopback link dropped, a datagram a socket had no room for, a
-    datagram whose fragments were not reassembled. A dropped skb is
+    datagram whose fragments were not reassembled, a reference SYN's reply
+    the sender's own sniffer dropped (sniffer-dropped, PACKET_STATISTICS). A dropped skb is
     allowed MAX_TAGS_PER_SKB tags. Prints the attribution; False when
     some loss is not accounted for."""
     cnt = {}
@@ -128,17 +132,25 @@ def explained(path, exp, got, kinds):
     sockets = total(lambda k: k in ("Udp:RcvbufErrors", "Udp6RcvbufErrors", "Udp:MemErrors", "Udp6MemErrors",
                                     "TcpExt:ListenOverflows", "TcpExt:ListenDrops", "TcpExt:TCPBacklogDrop"))
     reasm = total(lambda k: k in ("Ip:ReasmFails", "Ip6ReasmFails"))
+    sniffer = total(lambda k: k == "sniffer-dropped")
     skbs = max(backlog, links)
     missing = [t for t in exp if exp[t] != "none" and t not in got]
     frag = [t for t in missing if kinds[t].startswith(("frag", "user-big"))]
-    rest = len(missing) - len(frag)
-    # Fragments first count against reassembly failures, the rest of them
-    # against dropped skbs like any other packet.
-    over = max(0, len(frag) - reasm)
+    syn = [t for t in missing if kinds[t].startswith("syn")]
+    rest = len(missing) - len(frag) - len(syn)
+    # Fragments first count against reassembly failures, reference SYNs
+    # (seen by their reply) against the replies the sender's sniffer
+    # dropped, the rest of them against dropped skbs like any other packet.
+    over = max(0, len(frag) - reasm) + max(0, len(syn) - sniffer)
     room = MAX_TAGS_PER_SKB * (skbs + sockets)
-    print("# missing reference packets: %d (%d of fragmented datagrams); counted drops: %d skbs in the "
-          "backlog, %d at links, %d at sockets, %d reassemblies failed" %
-          (len(missing), len(frag), backlog, links, sockets, reasm))
+    print("# missing reference packets: %d (%d of fragmented datagrams, %d SYNs without a reply); counted drops: "
+          "%d skbs in the backlog, %d at links, %d at sockets, %d reassemblies failed, %d replies the sniffer "
+          "dropped" % (len(missing), len(frag), len(syn), backlog, links, sockets, reasm, sniffer))
+    if syn:
+        # where in the run they were sent (tags count up): the end, or all along
+        mine = sorted(t for t in kinds if kinds[t][:-1] in SENDER_KINDS)
+        print("# reference SYNs without a reply: %s (the sender's tags ran from %s to %s)" %
+              (" ".join(sorted(syn)[:20]), mine[0], mine[-1]))
     if rest + over > room:
         print("# unexplained loss: %d missing reference packets are not accounted for by the drops counted "
               "(room for %d)" % (rest + over, room))

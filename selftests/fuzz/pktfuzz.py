@@ -379,6 +379,7 @@ class Sender:
         self.sniff.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, REPLY_FILTER.prog)
         self.sniff.setblocking(False)
         self.exp = open(a.log, "w")
+        self.synlog = open(a.log + ".syns", "w")   # TAG SPORT DPORT FAMILY, for pktfuzz.sh's diagnosis
         self.tag = 0
         self.syns = {}          # (family, sport) -> tag, for reference SYNs
         self.sent = {"fuzz": 0, "ref": 0}
@@ -435,6 +436,7 @@ class Sender:
             seg = tcp(src, d, sport, dport, r.randrange(1 << 32), 0, 0x02,
                       opts=struct.pack("!BBH", 2, 4, 1400), doff=6)
             self.syns[(v6, sport, dport)] = tag
+            log_line(self.synlog, "%s %d %d %d" % (tag, sport, dport, 6 if v6 else 4))
             pkt = ip6(src, d, 6, seg) if v6 else ip4(src, d, 6, seg, ident=self.nid())
             self.emit(pkt, v6)
         else:

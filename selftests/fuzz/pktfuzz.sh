@@ -164,6 +164,14 @@ ip netns exec "$GW" python3 "$LOCAL_PY" --log "$TMP/expected.local" --seconds "$
 	--seed "$SEED" >"$TMP/local.out" 2>"$TMP/local.err" &
 LPID=$!
 on_exit kill "$LPID"
+# The reference SYNs and their replies as the gateway's g0 saw them: where one that got no
+# reply was lost (before g0, inside the gateway, or after g0) is then in the diagnosis.
+if command -v tcpdump >/dev/null 2>&1; then
+	ip netns exec "$GW" tcpdump -i g0 -n -U -s 128 -w "$TMP/g0.pcap" "tcp port 8000 or tcp port 9200" \
+		>/dev/null 2>"$TMP/tcpdump.err" &
+	on_exit kill $!
+	busywait 10000 grep -q listening "$TMP/tcpdump.err" >/dev/null || diag "tcpdump on g0 did not start"
+fi
 rc=0
 out=$(ip netns exec "$SND" python3 "$PY" send --dev s0 --log "$TMP/expected" --seconds "$SECONDS_FUZZ" --seed "$SEED" 2>&1) ||
 	rc=$?
@@ -214,6 +222,12 @@ out=$(python3 "$PY" check --expected "$TMP/expected" --expected "$TMP/expected.g
 	--expected "$TMP/expected.local" --expected "$TMP/expected.local.user" \
 	--drops "$TMP/drops" "$TMP/daemon.log" "$TMP/sink.log" "$TMP/expected.replies") || rc=$?
 echo "$out"
+# each reference SYN without a reply, as g0 saw it (the SYN in, a reply out, or nothing)
+for tag in $(sed -n 's/^# reference SYNs without a reply: \([0-9 ]*\) (.*/\1/p' <<<"$out"); do
+	read -r _ sport dport fam < <(grep "^$tag " "$TMP/expected.syns")
+	[ -f "$TMP/g0.pcap" ] || break
+	diag "SYN $tag (IPv$fam, port $sport -> $dport) at g0: $(tcpdump -r "$TMP/g0.pcap" -n -tt "tcp port $sport and tcp port $dport" 2>/dev/null | head -4 | tr '\n' '|')"
+done
 if [ $rc = 0 ]; then
 	ok "reference packets: each one that arrived was steered or not as the table says"
 else

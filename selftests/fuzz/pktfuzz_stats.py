@@ -17,7 +17,7 @@ import os
 import sys
 
 DROPS = ("Err", "Drop", "Discard", "Fail", "Overflow", "dropped", "Timeout", "NoPorts", "errors",
-         "Prune", "Collapse", "Ofo", "backlog", "squeeze")
+         "Prune", "Collapse", "Ofo", "backlog", "squeeze", "neigh-")
 
 
 def snmp(path, out):
@@ -56,6 +56,22 @@ def udp_socks(out):
             out[key + "-rx_queue"] = rxq
 
 
+def neigh(out):
+    """The neighbour tables' failures (global, summed over the CPUs): a packet
+    queued for an address being resolved and dropped (the queue full, or the
+    resolution failed)."""
+    for t in ("arp_cache", "ndisc_cache"):
+        try:
+            with open("/proc/1/net/stat/" + t) as f:    # only the initial namespace has it; global
+                rows = [ln.split() for ln in f.read().split("\n") if ln.strip()]
+        except OSError:
+            continue
+        for k in ("res_failed", "unresolved_discards", "table_fulls"):
+            if k in rows[0]:
+                i = rows[0].index(k)
+                out["neigh-%s-%s" % (t, k)] = sum(int(r[i], 16) for r in rows[1:] if len(r) > i)
+
+
 def snap(path):
     out = {}
     for p in ("/proc/net/snmp", "/proc/net/snmp6", "/proc/net/netstat"):
@@ -74,6 +90,7 @@ def snap(path):
             out["softnet-cpu%d-dropped" % cpu] = int(p[1], 16)
             out["softnet-cpu%d-time_squeeze" % cpu] = int(p[2], 16)
     udp_socks(out)
+    neigh(out)
     with open(path, "w") as f:
         json.dump(out, f)
 
@@ -120,7 +137,7 @@ def explained(path, exp, got, kinds):
     with open(path) as f:
         for line in f:
             k, v = line.split()
-            if k.startswith("softnet-"):    # global: the same in every namespace
+            if k.startswith(("softnet-", "neigh-")):    # global: the same in every namespace
                 cnt[k] = max(cnt.get(k, 0), int(v))
             else:
                 cnt[k] = cnt.get(k, 0) + int(v)

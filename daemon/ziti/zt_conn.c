@@ -189,6 +189,49 @@ static void redial_unanswered(struct zt_conn *c)
 }
 
 /*
+ * A first dial's attempt: how long a datagram dial waits for the router's answer before it
+ * gives the attempt up and sends it again, 2 s, then 4 s, 8 s, never past the dial's
+ * deadline (its connect timeout). A datagram dial is answered as soon as the hosting side has
+ * a socket for it (nothing to wait for at the server), in tens of milliseconds; 2 s is
+ * a circuit request the network dropped (as the re-dials above found) or a router starved for
+ * that long. A stream dial is not sent twice: its answer waits, legitimately, on the hosting
+ * side's connect to its server (up to that side's connect timeout), and a second attempt
+ * would make a second connection to the server.
+ */
+#define ZT_DIAL_ATTEMPT_MS 2000u
+
+static uint64_t dial_attempt_ms(const struct zt_conn *c)
+{
+	unsigned shift = c->dial_unanswered < 3 ? c->dial_unanswered : 3;
+	uint64_t d = (uint64_t)ZT_DIAL_ATTEMPT_MS << shift, now = zt_now_ms();
+	uint64_t left = c->dial_deadline_ms > now ? c->dial_deadline_ms - now : 0;
+
+	return d < left ? d : left;
+}
+
+static void dial_with_session(struct zt_conn *c);
+
+/* a first datagram dial's attempt went unanswered: the router is told to forget it; sent again */
+static void dial_unanswered(struct zt_conn *c)
+{
+	struct zt_session *s = c->session;
+	uint64_t now = zt_now_ms();
+
+	if (c->ch) {
+		zt_send_state_closed(c->ch, c->id, "dial abandoned: no answer");
+		zt_chan_flush(c->ch);
+	}
+	c->dial_unanswered++;
+	zt_log(c->ctx, 1, "dial %s: no answer in %llu ms on router %s (conn %u): dialing again", c->service,
+	       (unsigned long long)(now - c->session_ms), c->ch ? c->ch->name : "?", c->id);
+	s->refs++; /* conn_detach() lets the dial's session go: the next attempt uses it */
+	conn_detach(c);
+	c->session = s;
+	zt_timer_start(c->ctx->loop, &c->timer, c->dial_deadline_ms > now ? c->dial_deadline_ms - now : 0);
+	dial_with_session(c);
+}
+
+/*
  * Its router fell silent (zt_health.c): a live datagram dial leaves its circuit there (told to
  * close it, should the router still read) and dials again; anything else stays. True if moved.
  */
@@ -505,9 +548,15 @@ static void connected(struct zt_conn *c, const struct zt_msg *m)
 		c->redial_dropped = 0;
 		return;
 	}
-	zt_log(c->ctx, 2, "dial %s: connected on router %s in %llu ms (Dial session %s%llu ms)", c->service,
-	       c->ch->name, (unsigned long long)(zt_now_ms() - c->dial_start_ms),
-	       c->session_fetched ? "fetched in " : "in hand, ", (unsigned long long)(c->session_ms - c->dial_start_ms));
+	char tries[64] = "";
+
+	if (c->dial_unanswered)
+		snprintf(tries, sizeof(tries), "; %u attempt%s before without an answer", c->dial_unanswered,
+			 c->dial_unanswered > 1 ? "s" : "");
+	zt_log(c->ctx, c->dial_unanswered ? 1 : 2, "dial %s: connected on router %s in %llu ms (Dial session %s%llu ms%s)",
+	       c->service, c->ch->name, (unsigned long long)(zt_now_ms() - c->dial_start_ms),
+	       c->session_fetched ? "fetched in " : "in hand, ", (unsigned long long)(c->session_ms - c->dial_start_ms),
+	       tries);
 	if (c->cbs.on_connect)
 		c->cbs.on_connect(c, 0, NULL, c->user);
 }
@@ -601,6 +650,10 @@ void zt_conn_timer_cb(void *arg)
 		redial_unanswered(c);
 		return;
 	}
+	if (!c->redialing && c->datagram && c->state == ZT_C_CONNECTING && zt_now_ms() < c->dial_deadline_ms) {
+		dial_unanswered(c);
+		return;
+	}
 	if (c->redialing) {
 		redial(c, "dial timed out");
 		return;
@@ -656,8 +709,10 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	zt_chan_flush(ch);
 	if (c->redialing)
 		zt_timer_start(c->ctx->loop, &c->timer, redial_attempt_ms(c));
+	else if (c->datagram)
+		zt_timer_start(c->ctx->loop, &c->timer, dial_attempt_ms(c));
 	zt_log(c->ctx, 3, "dial %s: Connect sent on router %s (conn %u, attempt %u%s)", c->service, ch->name, c->id,
-	       c->attempts, c->redialing ? ", dialing again" : "");
+	       c->attempts + c->dial_unanswered, c->redialing ? ", dialing again" : "");
 }
 
 static void dial_with_session(struct zt_conn *c)
@@ -814,6 +869,8 @@ static void dial_start(struct zt_conn *c)
 	}
 	c->encrypted = svc->pub.encryption_required;
 	c->state = ZT_C_SESSION;
+	c->dial_deadline_ms = zt_now_ms() + ctx->o.connect_timeout_ms;
+	c->dial_unanswered = 0;
 	zt_timer_start(ctx->loop, &c->timer, ctx->o.connect_timeout_ms);
 	if (svc->dial_session) {
 		c->session = svc->dial_session;

@@ -687,6 +687,12 @@ struct zt_conn {
 	uint64_t dial_start_ms, session_ms;
 	bool session_fetched; /* the dial waited for its Dial session */
 	/*
+	 * A first datagram dial's Connect left unanswered is given up and sent again until
+	 * dial_deadline_ms (zt_conn.c, ZT_DIAL_ATTEMPT_MS); dial_unanswered counts those attempts.
+	 */
+	uint64_t dial_deadline_ms;
+	unsigned dial_unanswered;
+	/*
 	 * A datagram dial whose router or circuit went away is dialed again (through a router
 	 * that is up) until redial_deadline_ms, unseen by the application: what it writes
 	 * meanwhile is dropped (redial_dropped), as the network would.

@@ -776,6 +776,131 @@ static void test_redial_unanswered(void)
 	ctx_down();
 }
 
+static int fd_connects, fd_errs;
+static void fd_on_connect(struct zt_conn *c, int err, const char *reason, void *user)
+{
+	(void)c, (void)reason, (void)user;
+	if (err)
+		fd_errs++;
+	else
+		fd_connects++;
+}
+
+/*
+ * A first dial whose Connect the router takes and never answers (a circuit request the
+ * network dropped, as the re-dial above; noticed in session 20: only re-dials were sent
+ * again, a first dial waited out the whole connect timeout and the flow was lost). A
+ * datagram dial is answered as soon as the hosting side has a socket (no server handshake
+ * to wait for), so an attempt unanswered for ZT_DIAL_ATTEMPT_MS is given up (StateClosed)
+ * and sent again within the connect timeout. A stream dial's answer waits on the hosting
+ * side's connect to its server (seconds, legitimately): it is not sent twice.
+ */
+static void test_dial_unanswered(bool datagram)
+{
+	struct zt_dial_opts dopt = { .datagram = datagram, .lossy = datagram };
+	struct zt_conn_cbs ccb = { .on_connect = fd_on_connect, .on_close = rd_on_close };
+	const char *kind = datagram ? "datagram" : "stream";
+	struct rd_out o = { 0 };
+	struct zt_chan *ch;
+	struct zt_conn *c;
+	uint32_t first;
+
+	ctx_up();
+	h.ctx->o.connect_timeout_ms = 6000;
+	fk.services = "[{\"id\":\"idA\",\"name\":\"A\",\"permissions\":[\"Dial\"],\"encryptionRequired\":false}]";
+	run_until(&h.ready, 2000);
+	ch = zt_chan_get(h.ctx, "tls://127.0.0.1:1", "er");
+	if (!h.ready || !ch) {
+		check(0, "first %s dial without an answer: setup", kind);
+		ctx_down();
+		return;
+	}
+	ch->state = ZT_CH_UP;
+	ch->in_dispatch = true; /* writes stay in ch->out */
+	fd_connects = fd_errs = rd_closed = 0;
+	c = zt_dial(h.ctx, "A", &dopt, &ccb, NULL);
+	for (uint64_t end = zt_now_ms() + 2000; !o.connects && zt_now_ms() < end;) {
+		zt_loop_run(h.loop, 10);
+		rd_take(ch, &o);
+	}
+	first = o.last_connect;
+	/* nobody answers: 3 s (of a 6 s connect timeout) */
+	for (uint64_t end = zt_now_ms() + 3000; zt_now_ms() < end;) {
+		zt_loop_run(h.loop, 10);
+		rd_take(ch, &o);
+	}
+	if (datagram) {
+		check(o.connects == 2 && o.closes == 1 && o.last_closed == first && o.last_connect != first &&
+		      !fd_connects && !fd_errs,
+		      "first datagram dial: an attempt the router does not answer is given up (StateClosed) and sent "
+		      "again within 3 s of a 6 s connect timeout (%u Connects, %u StateClosed for conn %u of %u, "
+		      "%d connected, %d failed)", o.connects, o.closes, o.last_closed, first, fd_connects, fd_errs);
+		rd_router_says(ch, ZT_CT_STATE_CONNECTED, o.last_connect);
+		check(c->state == ZT_C_UP && fd_connects == 1 && !fd_errs && !rd_closed,
+		      "first datagram dial: the next attempt answered, the application told once it is connected "
+		      "(%d connected, %d failed)", fd_connects, fd_errs);
+		o.closes = 0;
+		rd_router_says(ch, ZT_CT_STATE_CONNECTED, first);
+		rd_take(ch, &o);
+		check(o.closes == 1 && o.last_closed == first && c->state == ZT_C_UP && fd_connects == 1,
+		      "first datagram dial: a late answer to the abandoned attempt is closed (%u StateClosed)",
+		      o.closes);
+	} else {
+		check(o.connects == 1 && !o.closes && !fd_connects && !fd_errs,
+		      "first stream dial: one Connect, waited on for the connect timeout, not sent again in 3 s "
+		      "(%u Connects, %u StateClosed)", o.connects, o.closes);
+		rd_router_says(ch, ZT_CT_STATE_CONNECTED, first);
+		check(c->state == ZT_C_UP && fd_connects == 1, "first stream dial: answered after 3 s, connected");
+	}
+	zt_close(c);
+	ch->in_dispatch = false;
+	ch->state = ZT_CH_IDLE;
+	ctx_down();
+}
+
+/*
+ * A datagram dial nobody ever answers still fails at its connect timeout, once, however
+ * many attempts were sent (the application's timer and the flow's are the same bound).
+ */
+static void test_dial_never_answered(void)
+{
+	struct zt_dial_opts dopt = { .datagram = true, .lossy = true };
+	struct zt_conn_cbs ccb = { .on_connect = fd_on_connect, .on_close = rd_on_close };
+	struct rd_out o = { 0 };
+	struct zt_chan *ch;
+	struct zt_conn *c;
+	uint64_t t0, failed_ms = 0;
+
+	ctx_up();
+	h.ctx->o.connect_timeout_ms = 3000;
+	fk.services = "[{\"id\":\"idA\",\"name\":\"A\",\"permissions\":[\"Dial\"],\"encryptionRequired\":false}]";
+	run_until(&h.ready, 2000);
+	ch = zt_chan_get(h.ctx, "tls://127.0.0.1:1", "er");
+	if (!h.ready || !ch) {
+		check(0, "datagram dial never answered: setup");
+		ctx_down();
+		return;
+	}
+	ch->state = ZT_CH_UP;
+	ch->in_dispatch = true;
+	fd_connects = fd_errs = rd_closed = 0;
+	t0 = zt_now_ms();
+	c = zt_dial(h.ctx, "A", &dopt, &ccb, NULL);
+	for (uint64_t end = t0 + 5000; zt_now_ms() < end;) {
+		zt_loop_run(h.loop, 10);
+		rd_take(ch, &o);
+		if (fd_errs && !failed_ms)
+			failed_ms = zt_now_ms() - t0;
+	}
+	check(fd_errs == 1 && !fd_connects && failed_ms >= 2900 && failed_ms < 3600 && o.connects >= 2,
+	      "datagram dial never answered: fails once at its 3 s connect timeout (%d failures after %llu ms, "
+	      "%u Connects, %u StateClosed)", fd_errs, (unsigned long long)failed_ms, o.connects, o.closes);
+	zt_close(c);
+	ch->in_dispatch = false;
+	ch->state = ZT_CH_IDLE;
+	ctx_down();
+}
+
 /*
  * auto (sipovld's default): OIDC when /version lists OIDC_AUTH and an edge-oidc path (what
  * ziti v1.6.0 and v1.6.5 controllers do), legacy otherwise; legacy mode never takes OIDC.
@@ -897,5 +1022,8 @@ void test_controller_faults(void)
 	test_renew_case(false, false);
 	test_renew_case(false, true);
 	test_redial_unanswered();
+	test_dial_unanswered(true);
+	test_dial_unanswered(false);
+	test_dial_never_answered();
 	test_oidc_refresh_faults();
 }

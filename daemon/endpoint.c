@@ -13,11 +13,13 @@
  * whose listenOptions.identity uses $ip_pool[POOL] bind with it, the intercepts are installed
  * without it, and the state file is written (off the loop, pool_writer.c).
  *
- * The address is renewed every renew_s. When no renewal has been confirmed for lease_s/2
- * (endpoint.lease_s, the pool server's ip_pool.lease_s), measured on CLOCK_BOOTTIME so that a
- * suspend counts, the address is withdrawn as on a refusal and claimed again: the pool server
- * may have expired the lease (it gives every lease at least lease_s/2 from its last renewal,
- * even across its own restart) and given the address to another identity.
+ * The address is renewed every renew_s. When no renewal has been confirmed for lease_s/2,
+ * measured on CLOCK_BOOTTIME so that a suspend counts, the address is withdrawn as on a refusal
+ * and claimed again: the pool server may have expired the lease (it gives every lease at least
+ * lease_s/2 from its last renewal, even across its own restart) and given the address to
+ * another identity. lease_s is the shorter of endpoint.lease_s and the server's ip_pool.lease_s
+ * (told in every "ok", lease_s=N), so a server configured shorter than this endpoint is
+ * followed; renewals come at least every lease_s/4.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +65,26 @@ static struct {
 	uint64_t sent_bt, ok_bt; /* CLOCK_BOOTTIME ms: the request under way sent; the last one confirmed */
 	struct zt_timer lapse;   /* EP_LAPSE_TICK_MS: no renewal confirmed for lease_s/2: withdrawn */
 	uint64_t lapses;
+	long srv_lease_s;        /* the pool server's ip_pool.lease_s from its last "ok", -1: not told */
 } ep;
+
+/* the lease's life here: endpoint.lease_s, or the server's when shorter (0: never expires) */
+static unsigned ep_lease_s(void)
+{
+	unsigned mine = D.cfg.endpoint.lease_s;
+
+	if (ep.srv_lease_s <= 0)
+		return mine;
+	return !mine || (unsigned long)ep.srv_lease_s < mine ? (unsigned)ep.srv_lease_s : mine;
+}
+
+/* renewals: every endpoint.renew_s, and at least four in a lease's life */
+static unsigned ep_renew_ms(void)
+{
+	unsigned long q = (unsigned long)ep_lease_s() * 250;
+
+	return q && q < D.cfg.endpoint.renew_ms ? (unsigned)q : D.cfg.endpoint.renew_ms;
+}
 
 /* milliseconds on CLOCK_BOOTTIME, which (unlike the loop's CLOCK_MONOTONIC) counts a suspend */
 static uint64_t ep_boot_ms(void)
@@ -200,7 +221,7 @@ static void ep_have(const struct sipovl_prefix *a)
 	char err[200];
 
 	zt_timer_stop(D.loop, &ep.timer);
-	zt_timer_start(D.loop, &ep.timer, D.cfg.endpoint.renew_ms); /* re-confirmed then (E1) */
+	zt_timer_start(D.loop, &ep.timer, ep_renew_ms()); /* re-confirmed then (E1) */
 	if (ep.has_addr && !memcmp(ep.addr.addr, a->addr, sizeof(a->addr)) && ep.addr.family == a->family) {
 		ep.ok_bt = ep.sent_bt;
 		return;
@@ -279,11 +300,22 @@ static void ep_reply(void)
 {
 	struct sipovl_prefix a = { 0 };
 	char err[160], w[48];
+	long lease_s;
 	int rc;
 
 	zt_timer_stop(D.loop, &ep.timer);
-	rc = pool_parse_reply(ep.buf, ep.len, &a, err, sizeof(err));
+	rc = pool_parse_reply(ep.buf, ep.len, &a, &lease_s, err, sizeof(err));
 	ep_close();
+	if (rc == 0 && lease_s >= 0 && lease_s != ep.srv_lease_s) {
+		unsigned before = ep_lease_s();
+
+		ep.srv_lease_s = lease_s;
+		if (ep_lease_s() != before || (lease_s && (unsigned long)lease_s != D.cfg.endpoint.lease_s))
+			logm(lease_s && (unsigned long)lease_s < D.cfg.endpoint.lease_s ? L_NOTICE : L_INFO,
+			     "endpoint: pool %s: the pool server's lease_s is %ld (endpoint.lease_s %u): an address "
+			     "not renewed for %u s is withdrawn, renewals every %u s", D.cfg.endpoint.pool, lease_s,
+			     D.cfg.endpoint.lease_s, ep_lease_s() / 2, ep_renew_ms() / 1000);
+	}
 	if (rc == 0 && a.family && pool_addr_usable(&a, err, sizeof(err))) {
 		pool_fmt(&a, w, sizeof(w));
 		ep_fail(L_ERR, "the pool server's reply names %s: %s; not taken", w, err);
@@ -296,7 +328,7 @@ static void ep_reply(void)
 			ep.backoff_ms = EP_BACKOFF_MIN_MS;
 			ep.last_err[0] = 0;
 			logm(L_DEBUG, "endpoint: pool %s: %s renewed", D.cfg.endpoint.pool, ep.text);
-			zt_timer_start(D.loop, &ep.timer, D.cfg.endpoint.renew_ms);
+			zt_timer_start(D.loop, &ep.timer, ep_renew_ms());
 			return;
 		}
 		if (rc == POOL_E_TAKEN || rc == POOL_E_RANGE) {
@@ -500,7 +532,7 @@ static void ep_repair(void *arg)
  */
 static void ep_lapse(void *arg)
 {
-	uint64_t life = (uint64_t)D.cfg.endpoint.lease_s * 500, age;
+	uint64_t life = (uint64_t)ep_lease_s() * 500, age;
 	char why[200];
 
 	(void)arg;
@@ -512,9 +544,9 @@ static void ep_lapse(void *arg)
 		return;
 	ep.lapses++;
 	ep_close(); /* a renewal under way is not waited for */
-	snprintf(why, sizeof(why), "no renewal confirmed for %llu s (%.60s; endpoint.lease_s %u: the pool server "
+	snprintf(why, sizeof(why), "no renewal confirmed for %llu s (%.60s; lease_s %u: the pool server "
 		 "may have expired the lease)", (unsigned long long)(age / 1000),
-		 ep.last_err[0] ? ep.last_err : "no answer", D.cfg.endpoint.lease_s);
+		 ep.last_err[0] ? ep.last_err : "no answer", ep_lease_s());
 	ep_withdraw(why, true);
 }
 
@@ -540,6 +572,7 @@ int endpoint_start(void)
 	zt_timer_init(&ep.repair, ep_repair, NULL);
 	zt_timer_init(&ep.lapse, ep_lapse, NULL);
 	ep.backoff_ms = EP_BACKOFF_MIN_MS;
+	ep.srv_lease_s = -1;
 	ep_read_state();
 	if (epif_create(D.cfg.endpoint.ifname, err, sizeof(err))) {
 		logm(L_ERR, "endpoint: %s", err);
@@ -597,9 +630,11 @@ struct json_object *endpoint_json(void)
 	JADD(o, "renewals", JI(ep.renewals));
 	JADD(o, "withdrawals", JI(ep.withdrawals));
 	JADD(o, "lapses", JI(ep.lapses));
-	JADD(o, "lease_s", JI(D.cfg.endpoint.lease_s));
+	JADD(o, "lease_s", JI(ep_lease_s()));
+	JADD(o, "lease_s_configured", JI(D.cfg.endpoint.lease_s));
+	JADD(o, "lease_s_server", ep.srv_lease_s >= 0 ? JI(ep.srv_lease_s) : NULL);
 	JADD(o, "interface_repairs", JI(ep.repairs));
-	JADD(o, "renew_s", JI(D.cfg.endpoint.renew_ms / 1000));
+	JADD(o, "renew_s", JI(ep_renew_ms() / 1000));
 	JADD(o, "last_error", ep.last_err[0] ? JS(ep.last_err) : NULL);
 	JADD(o, "state_file_writes", JI(ep.state_writes));
 	JADD(o, "state_file_write_errors", JI(ep.state_write_errors));

@@ -671,7 +671,7 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 		e = pool_claim_other(p, caller, &want, &out);
 		if (e)
 			return pool_reply_err(reply, cap, e);
-		k = snprintf(reply, cap, "ok %s\n", pool_fmt(&out, abuf, sizeof(abuf)));
+		k = snprintf(reply, cap, "ok %s lease_s=%u\n", pool_fmt(&out, abuf, sizeof(abuf)), p->lease_s);
 		return k < 0 ? 0 : (size_t)k;
 	}
 	if ((!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) || (!strcmp(w[0], "renew") && nw == 3)) {
@@ -680,7 +680,7 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 		e = claim(p, caller, nw == 3 ? &want : NULL, &out, w[0][0] == 'r');
 		if (e)
 			return pool_reply_err(reply, cap, e);
-		k = snprintf(reply, cap, "ok %s\n", pool_fmt(&out, abuf, sizeof(abuf)));
+		k = snprintf(reply, cap, "ok %s lease_s=%u\n", pool_fmt(&out, abuf, sizeof(abuf)), p->lease_s);
 		return k < 0 ? 0 : (size_t)k;
 	}
 	if (!strcmp(w[0], "release") && nw == 2) {
@@ -693,11 +693,31 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 	return pool_reply_err(reply, cap, POOL_E_INVAL);
 }
 
-int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, char *err, size_t errlen)
+/* a reply's lease_s=VALUE: decimal seconds, no sign, at most 31536000 (cfg_pool.c's bound) */
+static int parse_lease_s(const char *s, long *out)
 {
-	char line[160], *w[3];
+	long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v > 31536000)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, long *lease_s, char *err, size_t errlen)
+{
+	char line[160], *w[6];
 	size_t nw;
 
+	if (lease_s)
+		*lease_s = -1;
 	if (!len || len > sizeof(line) || buf[len - 1] != '\n' || memchr(buf, 0, len) || memchr(buf, '\n', len - 1))
 		return errf(err, errlen, "malformed pool reply");
 	memcpy(line, buf, len - 1);
@@ -714,12 +734,27 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, cha
 			}
 		return errf(err, errlen, "malformed pool reply");
 	}
-	nw = words(line, w, 3);
+	nw = words(line, w, 6);
 	if (nw == 1 && !strcmp(w[0], "ok"))
 		return 0;
-	if (nw == 2 && !strcmp(w[0], "ok") && out && !cfg_parse_ip(w[1], out))
-		return 0;
-	return errf(err, errlen, "malformed pool reply");
+	if (nw < 2 || nw > 5 || strcmp(w[0], "ok") || !out || cfg_parse_ip(w[1], out))
+		return errf(err, errlen, "malformed pool reply");
+	/* KEY=VALUE options after the address; a key this version does not know is a newer server's */
+	for (size_t i = 2; i < nw; i++) {
+		char *eq = strchr(w[i], '=');
+		long v;
+
+		if (!eq || eq == w[i])
+			return errf(err, errlen, "malformed pool reply");
+		*eq = 0;
+		if (strcmp(w[i], "lease_s"))
+			continue;
+		if (parse_lease_s(eq + 1, &v))
+			return errf(err, errlen, "malformed pool reply: lease_s");
+		if (lease_s)
+			*lease_s = v;
+	}
+	return 0;
 }
 
 int pool_addr_usable(const struct sipovl_prefix *a, char *err, size_t errlen)

@@ -63,6 +63,12 @@ struct pool {
 	 */
 	int64_t now, wall_off;
 	bool seen_dirty;
+	/*
+	 * ip_pool.lease_s, told in every "ok ADDRESS" of a claim or renewal ("lease_s=N", 0: never
+	 * expires) so that an endpoint withdraws its address in time whatever its own
+	 * endpoint.lease_s says (the caller sets it before pool_serve()).
+	 */
+	unsigned lease_s;
 };
 
 const char *pool_strerror(enum pool_err e);
@@ -120,18 +126,21 @@ int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t err
 size_t pool_dump(const struct pool *p, char *buf, size_t cap);
 
 /* The pool service (one request, one reply per Ziti connection):
- *   "claim POOL [ADDRESS]\n" -> "ok ADDRESS\n" | "err CODE text\n"
- *   "claim POOL not ADDRESS\n" -> "ok ADDRESS\n" | "err CODE text\n" (pool_claim_other)
- *   "renew POOL ADDRESS\n"   -> "ok ADDRESS\n" | "err CODE text\n"   (pool_renew)
+ *   "claim POOL [ADDRESS]\n" -> "ok ADDRESS lease_s=N\n" | "err CODE text\n"
+ *   "claim POOL not ADDRESS\n" -> "ok ADDRESS lease_s=N\n" | "err CODE text\n" (pool_claim_other)
+ *   "renew POOL ADDRESS\n"   -> "ok ADDRESS lease_s=N\n" | "err CODE text\n"   (pool_renew)
  *   "release POOL\n"         -> "ok\n" | "err CODE text\n"
+ * An address may be followed by KEY=VALUE options; lease_s is the server's @p->lease_s, and a
+ * reader ignores keys it does not know (a newer server's). Servers before lease_s sent none.
  * The owner is @caller, the dialer's authenticated identity id, never a field of the request:
  * an identity cannot claim or release another's lease. Returns the reply's length. */
 size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t len, char *reply, size_t cap);
 /* The reply "err CODE text\n" of @e. */
 size_t pool_reply_err(char *reply, size_t cap, enum pool_err e);
-/* Parses a reply: 0 and @out (claim) on "ok", else the pool_err code (>0) with its text in
- * @err, -1 when malformed. */
-int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, char *err, size_t errlen);
+/* Parses a reply: 0 and @out (claim) on "ok", with @lease_s (if not NULL) the server's lease_s
+ * or -1 when the reply has none; else the pool_err code (>0) with its text in @err, -1 when
+ * malformed. */
+int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, long *lease_s, char *err, size_t errlen);
 /* An address a pool server may hand an endpoint: not unspecified, loopback, multicast,
  * link-local, the IPv4 limited broadcast or an IPv4-mapped IPv6 address (0 ok; -1 with the
  * reason in @err). Put on the endpoint's interface, such an address would break the host. */

@@ -386,6 +386,7 @@ static void ps_serve(struct pconn *p)
 		ps.reachable = true;
 		pool_seen_floor(&ps.pool, ps.pool.now - (int64_t)(D.cfg.pool_server.lease_s / 2));
 	}
+	ps.pool.lease_s = D.cfg.pool_server.lease_s; /* told in the reply */
 	p->rlen = pool_serve(&ps.pool, p->owner, p->buf, p->len, p->reply, sizeof(p->reply));
 	if (ps.pool.gen == gen) { /* nothing changed: answered at once (a renewal's time: the next sweep) */
 		free(ps.undo);

@@ -147,7 +147,7 @@ static int endpoint(struct json_object *v, struct daemon_cfg *d, char *err, size
 
 	if (cfg_get(v, "lease_s", &m) && (cfg_int(m, 0, 31536000, &elease) || elease == 1))
 		return cfg_fail(err, errlen, "endpoint.lease_s: expected seconds, 0 (never expire) or 2 to 31536000 "
-				"(the pool server's ip_pool.lease_s)");
+				"(the pool server's ip_pool.lease_s applies instead when shorter)");
 	if (elease && (unsigned long long)elease * 500 <= e->renew_ms)
 		return cfg_fail(err, errlen, "endpoint.lease_s: %lld s is too short for renew_s %u s (the address is "
 				"withdrawn lease_s/2 after its last renewal: more than renew_s)", elease,

@@ -81,7 +81,7 @@ static unsigned ep_lease_s(void)
 /* renewals: every endpoint.renew_s, and at least four in a lease's life */
 static unsigned ep_renew_ms(void)
 {
-	unsigned long q = (unsigned long)ep_lease_s() * 250;
+	uint64_t q = (uint64_t)ep_lease_s() * 250;
 
 	return q && q < D.cfg.endpoint.renew_ms ? (unsigned)q : D.cfg.endpoint.renew_ms;
 }
@@ -307,14 +307,20 @@ static void ep_reply(void)
 	rc = pool_parse_reply(ep.buf, ep.len, &a, &lease_s, err, sizeof(err));
 	ep_close();
 	if (rc == 0 && lease_s >= 0 && lease_s != ep.srv_lease_s) {
-		unsigned before = ep_lease_s();
+		unsigned before = ep_lease_s(), after;
+		char what[96];
 
-		ep.srv_lease_s = lease_s;
-		if (ep_lease_s() != before || (lease_s && (unsigned long)lease_s != D.cfg.endpoint.lease_s))
-			logm(lease_s && (unsigned long)lease_s < D.cfg.endpoint.lease_s ? L_NOTICE : L_INFO,
-			     "endpoint: pool %s: the pool server's lease_s is %ld (endpoint.lease_s %u): an address "
-			     "not renewed for %u s is withdrawn, renewals every %u s", D.cfg.endpoint.pool, lease_s,
-			     D.cfg.endpoint.lease_s, ep_lease_s() / 2, ep_renew_ms() / 1000);
+		ep.srv_lease_s = lease_s; /* kept: a server of an earlier version answering later tells none */
+		after = ep_lease_s();
+		if (after)
+			snprintf(what, sizeof(what), "an address not renewed for %u s is withdrawn, renewals every %.1f s",
+				 after / 2, ep_renew_ms() / 1000.0);
+		else
+			snprintf(what, sizeof(what), "an address is never withdrawn");
+		if (after != before || (unsigned long)lease_s != D.cfg.endpoint.lease_s)
+			logm(after && (!before || after < before) ? L_NOTICE : L_INFO,
+			     "endpoint: pool %s: the pool server's lease_s is %ld (endpoint.lease_s %u): %s",
+			     D.cfg.endpoint.pool, lease_s, D.cfg.endpoint.lease_s, what);
 	}
 	if (rc == 0 && a.family && pool_addr_usable(&a, err, sizeof(err))) {
 		pool_fmt(&a, w, sizeof(w));
@@ -634,7 +640,8 @@ struct json_object *endpoint_json(void)
 	JADD(o, "lease_s_configured", JI(D.cfg.endpoint.lease_s));
 	JADD(o, "lease_s_server", ep.srv_lease_s >= 0 ? JI(ep.srv_lease_s) : NULL);
 	JADD(o, "interface_repairs", JI(ep.repairs));
-	JADD(o, "renew_s", JI(ep_renew_ms() / 1000));
+	JADD(o, "renew_s", JI(D.cfg.endpoint.renew_ms / 1000));
+	JADD(o, "renew_ms", JI(ep_renew_ms()));
 	JADD(o, "last_error", ep.last_err[0] ? JS(ep.last_err) : NULL);
 	JADD(o, "state_file_writes", JI(ep.state_writes));
 	JADD(o, "state_file_write_errors", JI(ep.state_write_errors));

@@ -223,12 +223,15 @@ static void dial_unanswered(struct zt_conn *c)
 	}
 	c->dial_unanswered++;
 	zt_log(c->ctx, 1, "dial %s: no answer in %llu ms on router %s (conn %u): dialing again", c->service,
-	       (unsigned long long)(now - c->session_ms), c->ch ? c->ch->name : "?", c->id);
+	       (unsigned long long)(now - c->connect_ms), c->ch ? c->ch->name : "?", c->id);
 	s->refs++; /* conn_detach() lets the dial's session go: the next attempt uses it */
 	conn_detach(c);
 	c->session = s;
 	zt_timer_start(c->ctx->loop, &c->timer, c->dial_deadline_ms > now ? c->dial_deadline_ms - now : 0);
+	uint64_t session_ms = c->session_ms; /* the connected log's "Dial session in hand" is the first's */
+
 	dial_with_session(c);
+	c->session_ms = session_ms;
 }
 
 /*
@@ -707,6 +710,7 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	}
 	memcpy(b, c->session->token, tl);
 	zt_chan_flush(ch);
+	c->connect_ms = zt_now_ms();
 	if (c->redialing)
 		zt_timer_start(c->ctx->loop, &c->timer, redial_attempt_ms(c));
 	else if (c->datagram)
@@ -869,9 +873,15 @@ static void dial_start(struct zt_conn *c)
 	}
 	c->encrypted = svc->pub.encryption_required;
 	c->state = ZT_C_SESSION;
-	c->dial_deadline_ms = zt_now_ms() + ctx->o.connect_timeout_ms;
-	c->dial_unanswered = 0;
-	zt_timer_start(ctx->loop, &c->timer, ctx->o.connect_timeout_ms);
+	/*
+	 * One connect timeout from the dial's start, whatever happens in it (an attempt sent again
+	 * for want of an answer, a refusal that fetches a new Dial session and starts here again)
+	 */
+	if (c->attempts == 1)
+		c->dial_deadline_ms = c->dial_start_ms + ctx->o.connect_timeout_ms;
+	uint64_t now = zt_now_ms();
+
+	zt_timer_start(ctx->loop, &c->timer, c->dial_deadline_ms > now ? c->dial_deadline_ms - now : 0);
 	if (svc->dial_session) {
 		c->session = svc->dial_session;
 		c->session->refs++;

@@ -690,7 +690,7 @@ struct zt_conn {
 	 * A first datagram dial's Connect left unanswered is given up and sent again until
 	 * dial_deadline_ms (zt_conn.c, ZT_DIAL_ATTEMPT_MS); dial_unanswered counts those attempts.
 	 */
-	uint64_t dial_deadline_ms;
+	uint64_t dial_deadline_ms, connect_ms; /* connect_ms: the attempt's Connect sent */
 	unsigned dial_unanswered;
 	/*
 	 * A datagram dial whose router or circuit went away is dialed again (through a router

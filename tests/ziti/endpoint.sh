@@ -412,12 +412,12 @@ CONF
 	# The server tells its lease_s in every "ok" (lease_s=10 here) and A, configured with
 	# endpoint.lease_s 30, follows the shorter: it withdraws 10/2 s after its last confirmed
 	# renewal, not 30/2 (before: 15 s, while this server may give the address away after 10 s).
-	q=$(ep_st a '[.lease_s, .lease_s_configured, .lease_s_server, .renew_s]')
-	if grep -q "^ok $net\.[0-9]* lease_s=10$" "$D/req.raw" && [ "$q" = "[10,30,10,1]" ] &&
-		grep -q "<5>endpoint: pool voip-ips: the pool server's lease_s is 10 (endpoint.lease_s 30): an address not renewed for 5 s is withdrawn, renewals every 1 s" "$D/a2.log"; then
-		ok "endpoint: the pool server's reply tells lease_s ($(cat "$D/req.raw")); A (endpoint.lease_s 30) takes the shorter, said so ([lease_s, configured, server, renew_s] $q)"
+	q=$(ep_st a '[.lease_s, .lease_s_configured, .lease_s_server, .renew_s, .renew_ms]')
+	if grep -q "^ok $net\.[0-9]* lease_s=10$" "$D/req.raw" && [ "$q" = "[10,30,10,1,1000]" ] &&
+		grep -q "<5>endpoint: pool voip-ips: the pool server's lease_s is 10 (endpoint.lease_s 30): an address not renewed for 5 s is withdrawn, renewals every 1.0 s" "$D/a2.log"; then
+		ok "endpoint: the pool server's reply tells lease_s ($(cat "$D/req.raw")); A (endpoint.lease_s 30) takes the shorter, said so ([lease_s, configured, server, renew_s, renew_ms] $q)"
 	else
-		notok "endpoint: lease_s from the server: reply '$(cat "$D/req.raw")', A [lease_s, configured, server, renew_s] $q (want [10,30,10,1])"
+		notok "endpoint: lease_s from the server: reply '$(cat "$D/req.raw")', A [lease_s, configured, server, renew_s, renew_ms] $q (want [10,30,10,1,1000])"
 		grep "endpoint" "$D/a2.log" | tail -4 | diag
 	fi
 	# issue 15 item 6: the pool server gone (as a router partition or a Dial policy removed): A's

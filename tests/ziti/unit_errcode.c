@@ -203,9 +203,51 @@ static void test_bind_code(uint32_t code, const char *text, bool new_sess, bool 
 	ec_router_down(ch);
 }
 
+/*
+ * A refusal late in a dial (a new Dial session, dialed again) does not start the connect
+ * timeout over: the dial fails once, connect_timeout_ms after its start (the review of
+ * session 21: 2.7 s + a fresh 3 s before, as ziti-client.md says otherwise).
+ */
+static void test_dial_refused_deadline(void)
+{
+	struct zt_conn_cbs ccb = { .on_connect = ec_on_connect, .on_close = ec_on_close };
+	struct ec_out o = { 0 };
+	struct zt_chan *ch = ec_router();
+	uint64_t t0, failed_ms = 0;
+	struct zt_conn *c;
+
+	if (!ch) {
+		check(0, "a late refusal keeps the dial's deadline: setup");
+		ec_router_down(ch);
+		return;
+	}
+	h.ctx->o.connect_timeout_ms = 3000;
+	ec_closed_n = 0;
+	ec_reason[0] = 0;
+	t0 = zt_now_ms();
+	c = zt_dial(h.ctx, "A", NULL, &ccb, NULL); /* a stream dial: sent once per attempt */
+	ec_wait(ch, &o, 2000);
+	for (uint64_t end = t0 + 2500; zt_now_ms() < end;)
+		zt_loop_run(h.loop, 10);
+	ec_closed(ch, o.last_id, ZT_EC_INVALID_SESSION, "", NULL); /* a new Dial session, dialed again */
+	for (uint64_t end = t0 + 6500; zt_now_ms() < end && !ec_closed_n;) {
+		zt_loop_run(h.loop, 10);
+		ec_take(ch, &o);
+	}
+	failed_ms = zt_now_ms() - t0;
+	check(ec_closed_n == 1 && failed_ms >= 2900 && failed_ms < 3600 && o.connects >= 2,
+	      "a dial refused at 2.5 s (new Dial session, dialed again) still fails at its 3 s connect timeout "
+	      "(failed %d after %llu ms, %u Connects: '%s')", ec_closed_n, (unsigned long long)failed_ms, o.connects,
+	      ec_reason);
+	if (!ec_closed_n)
+		zt_close(c);
+	ec_router_down(ch);
+}
+
 void test_edge_error_codes(void);
 void test_edge_error_codes(void)
 {
+	test_dial_refused_deadline();
 	/* the code decides, whatever the text says */
 	test_dial_code(ZT_EC_INVALID_SESSION, "", NULL, true, false);
 	test_dial_code(ZT_EC_INVALID_SESSION, "something went wrong", NULL, true, false);

@@ -11,6 +11,7 @@
 
 #include "daemon/endpoint.h"
 #include "daemon/sipovld.h"
+#include "daemon/workers.h"
 
 static char *default_name(const char *path)
 {
@@ -120,6 +121,16 @@ static void on_zcert(struct zt_ctx *ctx, int err, const char *msg, void *user)
 
 	(void)ctx;
 	logm(!err ? L_NOTICE : err == -EAGAIN ? L_WARN : L_ERR, "identity %s (%s): %s", id->path, id->name, msg);
+	if (!err && !D.worker) /* renewed here: the workers take the new certificate from the file */
+		workers_send_cert(id->path);
+}
+
+void idents_adopt_cert(const char *path)
+{
+	for (struct ident *id = D.idents; id; id = id->next)
+		if (id->ctx && !strcmp(id->path, path) && !zt_ctx_adopt_cert(id->ctx))
+			logm(L_WARN, "identity %s (%s): the primary renewed its certificate, but the file holds none "
+			     "newer than this worker's (it will be looked at again within a minute)", id->path, id->name);
 }
 
 static void ident_stop(struct ident *id)

@@ -189,6 +189,7 @@ struct json_object *pool_server_release(const char *addr); /* control "ip-pool r
 /* idents.c: the configured identities */
 /* bring the identity list in line with D.cfg (start new ones, stop removed ones) */
 void idents_sync(bool name_changed);
+void idents_adopt_cert(const char *path); /* a worker: the primary renewed this identity file */
 void ident_free(struct ident *id);
 /* the Ziti library's log level for D.cfg.log_level */
 int zt_log_level(void);

@@ -150,6 +150,19 @@ void workers_send_fin(unsigned dest, const char *call_id, const struct call_rtp_
 		msg_send(W[dest].fd, b, sizeof(b));
 }
 
+void workers_send_cert(const char *path)
+{
+	char b[sizeof(struct wmsg_hdr) + 4096];
+	struct wmsg_hdr h = { WMSG_CERT, 0, 0, 0 };
+	size_t n = strlen(path);
+
+	if (D.worker || D.n_workers < 2 || n > sizeof(b) - sizeof(h))
+		return;
+	memcpy(b, &h, sizeof(h));
+	memcpy(b + sizeof(h), path, n);
+	msg_out(b, sizeof(h) + n, 0);
+}
+
 /* A message from worker @from (the primary), or from the primary (a worker). */
 static void wmsg_in(unsigned from, const char *b, size_t n)
 {
@@ -181,6 +194,12 @@ static void wmsg_in(unsigned from, const char *b, size_t n)
 		sipv_remote_fin(id, &fin);
 		if (!D.worker && h.dest && h.dest != from && h.dest < D.n_workers && W[h.dest].pid > 0)
 			msg_send(W[h.dest].fd, b, n);
+	} else if (h.type == WMSG_CERT && D.worker && n > sizeof(h) && n - sizeof(h) < 4096) {
+		char path[4096];
+
+		memcpy(path, b + sizeof(h), n - sizeof(h));
+		path[n - sizeof(h)] = 0;
+		idents_adopt_cert(path);
 	}
 }
 
@@ -495,6 +514,7 @@ struct json_object *workers_json(void)
 			JADD(o, "report_age_ms", JI(now - w->last_report_ms));
 		JADD(o, "reloads", jcopy(w->report, "reloads"));
 		JADD(o, "identities_ready", jcopy(w->report, "identities_ready"));
+		JADD(o, "certificates", jcopy(w->report, "certificates"));
 		JADD(o, "flows", jcopy(w->report, "flows"));
 		JADD(o, "counters", jcopy(w->report, "counters"));
 		JADD(o, "config", jcopy(w->report, "config"));
@@ -599,10 +619,20 @@ static void report_cb(void *arg)
 		JADD(c, cnt[k].name, JI(*(const uint64_t *)((const char *)&D.c + cnt[k].off)));
 	for (int k = 0; k < 4; k++)
 		JADD(f, flow_names[k], JI(D.n_flows[k]));
-	struct json_object *sv = json_object_new_array();
+	struct json_object *sv = json_object_new_array(), *certs = json_object_new_array();
 
 	for (struct ident *id = D.idents; id; id = id->next) {
 		ready += id->ready;
+		if (id->ctx) { /* the certificate this worker presents (a renewal by the primary adopted?) */
+			struct zt_cert_status cs;
+			struct json_object *x = json_object_new_object();
+
+			zt_ctx_cert_status(id->ctx, &cs);
+			JADD(x, "identity", JS(id->path));
+			JADD(x, "fingerprint", JS(cs.fingerprint));
+			JADD(x, "not_after", JI(cs.not_after));
+			json_object_array_add(certs, x);
+		}
 		if (id->ctx)
 			late += (int64_t)zt_ctx_dgram_dropped(id->ctx);
 		for (struct svc *s = id->svcs; s; s = s->next) {
@@ -619,6 +649,7 @@ static void report_cb(void *arg)
 		}
 	}
 	JADD(o, "services", sv);
+	JADD(o, "certificates", certs);
 	JADD(o, "worker", JI(D.worker));
 	JADD(o, "pid", JI(getpid()));
 	JADD(o, "reloads", JI(worker_reloads));

@@ -45,13 +45,19 @@ int worker_parse_arg(const char *arg, int fds[4]);
  * final figures of an ended call's streams that a process carries, for the call's origin
  * (dest) and the primary (which keeps them for the calls view).
  */
-enum { WMSG_SIP = 1, WMSG_FIN = 2 };
+enum { WMSG_SIP = 1, WMSG_FIN = 2, WMSG_CERT = 3 };
 extern uint64_t workers_msg_dropped; /* not sent: the channel was full */
 struct wmsg_hdr {
 	uint8_t type, origin, dest, pad;
 };
 /* send a SIP message read by this process to the others (nothing with one worker) */
 void workers_send_sip(const struct sockaddr_storage *src, const struct sockaddr_storage *dst, const char *p, size_t n);
+/*
+ * WMSG_CERT (primary to workers): the identity file at the path that follows was just renewed
+ * by the primary (workers never renew, design.md "Workers"): each worker adopts its
+ * certificate at once (idents_adopt_cert), as the controller accepts only the new one.
+ */
+void workers_send_cert(const char *ident_path);
 /* send an ended call's figures to its origin @dest (and the primary) */
 struct call_rtp_final;
 void workers_send_fin(unsigned dest, const char *call_id, const struct call_rtp_final *fin);

@@ -96,7 +96,9 @@ struct zt_opts {
 	/*
 	 * Certificate renewal (network-issued certificates only): renew this many seconds before
 	 * notAfter; 0: when a third of the validity remains, at most 30 days before. Failures are
-	 * retried after 2 s, doubling up to renew_retry_max_ms (default 600000). renew_off: never.
+	 * retried after 2 s, doubling up to renew_retry_max_ms (default 600000). renew_off: never;
+	 * then a newer certificate another process wrote to the identity file (the process that
+	 * renews it) is adopted every minute and at zt_ctx_adopt_cert().
 	 */
 	unsigned renew_before_s;
 	unsigned renew_retry_max_ms;
@@ -208,6 +210,13 @@ struct zt_cert_status {
 	const char *fingerprint; /* sha1 of the certificate */
 };
 void zt_ctx_cert_status(struct zt_ctx *ctx, struct zt_cert_status *st);
+/*
+ * Use the identity file's certificate when it is newer than the one in use (another process
+ * renewed it): new connections and controller requests present it (reported through on_cert).
+ * 1: adopted, 0: nothing newer, 2: the file's lock is held (a renewal writing it; with
+ * renew_off looked at again in 250 ms), -1: the file could not be read (reported).
+ */
+int zt_ctx_adopt_cert(struct zt_ctx *ctx);
 /* Testing aid: pretend the API session expired (drop it, re-authenticate on next need). */
 void zt_ctx_forget_api_session(struct zt_ctx *ctx);
 

@@ -35,6 +35,8 @@
 #define RENEW_MAX_WINDOW_S (30 * 86400)
 #define RENEW_RETRY_MIN_MS 2000u
 #define RENEW_TIMER_MAX_MS (3600u * 1000u)
+#define ADOPT_CHECK_MS 60000u /* renew_off: the identity file looked at for a newer certificate */
+#define ADOPT_BUSY_MS 250u    /* ... again this soon when its lock is held (a renewal writing it) */
 
 enum { R_UNKNOWN, R_VALID, R_RENEWING, R_RETRYING, R_NOT_RENEWABLE, R_DISABLED };
 static const char *const state_names[] = { "unknown", "valid", "renewing", "retrying", "not-renewable", "disabled" };
@@ -449,13 +451,61 @@ static void auth_ready(void *arg, int err, const char *emsg)
 		fail(r, "%s", "extend: cannot issue the request");
 }
 
+/*
+ * renew_off (a process that does not renew this identity, e.g. a sipovld worker): a newer
+ * certificate in the identity file, written by the process that renews it, is adopted. The
+ * controller accepts only the new certificate once a renewal is verified, and the old one
+ * expires. Not while the file's lock is held (an attempt may be writing it).
+ */
+static int adopt(struct zt_renew *r)
+{
+	char err[400], when[40], msg[1024];
+	bool adopted = false;
+	int fd = zt_identity_lock(r->ctx->id, err, sizeof(err));
+
+	if (fd == -2)
+		return 2;
+	if (zt_identity_adopt_newer(r->ctx->id, &adopted, err, sizeof(err))) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(msg, sizeof(msg), "cannot read back the identity file for a newer certificate: %s", err);
+		report(r, -EIO, msg);
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!adopted)
+		return 0;
+	r->renewals++;
+	r->last_renewal = time(NULL);
+	zt_pki_fmt_time(r->ctx->id->not_after, when, sizeof(when));
+	snprintf(msg, sizeof(msg), "certificate renewed by another process: using it from %s (valid until %s, fingerprint %s)",
+		 r->ctx->id->path, when, r->ctx->id->cert_fp ? r->ctx->id->cert_fp : "?");
+	report(r, 0, msg);
+	return 1;
+}
+
+int zt_ctx_adopt_cert(struct zt_ctx *ctx)
+{
+	struct zt_renew *r = ctx->renew;
+	int rc = r ? adopt(r) : 0;
+
+	if (rc == 2 && r->state == R_DISABLED) /* the renewal still holds the file: soon */
+		zt_timer_start(ctx->loop, &r->timer, ADOPT_BUSY_MS);
+	return rc;
+}
+
 static void timer_cb(void *arg)
 {
 	struct zt_renew *r = arg;
 	int64_t now = time(NULL);
 	char when[40], msg[1024];
 
-	if (r->busy || r->state == R_NOT_RENEWABLE || r->state == R_DISABLED)
+	if (r->state == R_DISABLED) {
+		zt_timer_start(r->ctx->loop, &r->timer, adopt(r) == 2 ? ADOPT_BUSY_MS : ADOPT_CHECK_MS);
+		return;
+	}
+	if (r->busy || r->state == R_NOT_RENEWABLE)
 		return;
 	if (r->renew_at > now) { /* a capped wait: look again */
 		arm(r, (uint64_t)(r->renew_at - now) * 1000);
@@ -516,6 +566,8 @@ struct zt_renew *zt_renew_new(struct zt_ctx *ctx)
 	r->lock_fd = -1;
 	r->state = ctx->o.renew_off ? R_DISABLED : R_UNKNOWN;
 	zt_timer_init(&r->timer, timer_cb, r);
+	if (r->state == R_DISABLED)
+		zt_timer_start(ctx->loop, &r->timer, ADOPT_CHECK_MS);
 	return r;
 }
 

@@ -145,8 +145,10 @@ HOST_PID=$BGPID
 # renewals apart; the loser's certificate is then refused by the controller)
 bg "$W/host2.log" "$SAN" host -i "$W/cert-host.json" -s zt-e2e -v --poll-ms 1000 --ready-file "$W/host2.ready" $renew
 HOST2_PID=$BGPID
+# two workers: the primary renews, worker 1 (renew_off) must take the new certificate from the
+# file (before session 21 it kept the one it started with, which the controller stops accepting)
 cat > "$W/sipovld.conf" <<CONF
-{ "identities": ["$W/cert-sd.json"], "control_socket": "$W/sipovld.sock", "log_level": "info" }
+{ "identities": ["$W/cert-sd.json"], "control_socket": "$W/sipovld.sock", "log_level": "info", "workers": 2 }
 CONF
 bg "$W/sipovld.log" "$SD" --no-kernel -c "$W/sipovld.conf"
 SD_PID=$BGPID
@@ -271,6 +273,22 @@ else
 fi
 grep -q "certificate renewed" "$W/sipovld.log" && ok "sipovld logs the renewal: $(grep -m1 -o 'certificate renewed: valid until [^ ]*' "$W/sipovld.log")" ||
 	notok "sipovld log line for the renewal"
+# worker 1 presents the renewed certificate: told by the primary, it read it from the file
+SD_FP=$(fingerprint "$W/cert-sd.json")
+wfp=
+for _ in $(seq 1 25); do
+	wfp=$("$SD" --control "$W/sipovld.sock" --request status 2>/dev/null |
+		jq -r '.workers[] | select(.index == 1) | .certificates[0].fingerprint // empty' 2>/dev/null | tr 'A-F' 'a-f' | tr -d ':')
+	[ "$wfp" = "$SD_FP" ] && break
+	sleep 0.2
+done
+if [ -n "$SD_FP" ] && [ "$wfp" = "$SD_FP" ] &&
+	grep -q "<5>worker 1: identity $W/cert-sd.json (cert-sd): certificate renewed by another process: using it from" "$W/sipovld.log"; then
+	ok "sipovld worker 1 took the certificate its primary renewed from the identity file (fingerprint $wfp)"
+else
+	notok "sipovld worker 1's certificate after the primary's renewal: '$wfp', the file's $SD_FP"
+	grep -E "worker 1: .*(certif|renew)" "$W/sipovld.log" | tail -4 | diag
+fi
 
 # ---------------------------------------------------------------- native enrollment
 OUT=$W/out

@@ -1411,6 +1411,7 @@ out:
 void test_ctrls(void); /* unit_ctrls.c */
 void test_chan_probes(void); /* unit_chan.c */
 void test_secret_modes(void); /* unit_files.c */
+void test_adopt_cert(void); /* unit_files.c */
 void test_posture(void); /* unit_posture.c */
 void test_posture_proc(void); /* unit_posture_proc.c */
 void test_curl_stale_token(void); /* unit_curl.c */
@@ -1439,6 +1440,7 @@ int main(void)
 	test_identity_update();
 	test_identity_roll();
 	test_secret_modes();
+	test_adopt_cert();
 	test_posture();
 	test_posture_proc();
 	test_curl_stale_token();

@@ -129,8 +129,8 @@ void idents_adopt_cert(const char *path)
 {
 	for (struct ident *id = D.idents; id; id = id->next)
 		if (id->ctx && !strcmp(id->path, path) && !zt_ctx_adopt_cert(id->ctx))
-			logm(L_WARN, "identity %s (%s): the primary renewed its certificate, but the file holds none "
-			     "newer than this worker's (it will be looked at again within a minute)", id->path, id->name);
+			logm(L_DEBUG, "identity %s (%s): told of a renewal, this worker presents the file's certificate "
+			     "already", id->path, id->name);
 }
 
 static void ident_stop(struct ident *id)

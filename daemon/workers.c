@@ -150,13 +150,15 @@ void workers_send_fin(unsigned dest, const char *call_id, const struct call_rtp_
 		msg_send(W[dest].fd, b, sizeof(b));
 }
 
+#define WMSG_PATH_MAX 4096 /* a WMSG_CERT's identity path, without its NUL */
+
 void workers_send_cert(const char *path)
 {
-	char b[sizeof(struct wmsg_hdr) + 4096];
+	char b[sizeof(struct wmsg_hdr) + WMSG_PATH_MAX];
 	struct wmsg_hdr h = { WMSG_CERT, 0, 0, 0 };
 	size_t n = strlen(path);
 
-	if (D.worker || D.n_workers < 2 || n > sizeof(b) - sizeof(h))
+	if (D.worker || D.n_workers < 2 || n >= WMSG_PATH_MAX)
 		return;
 	memcpy(b, &h, sizeof(h));
 	memcpy(b + sizeof(h), path, n);
@@ -194,8 +196,8 @@ static void wmsg_in(unsigned from, const char *b, size_t n)
 		sipv_remote_fin(id, &fin);
 		if (!D.worker && h.dest && h.dest != from && h.dest < D.n_workers && W[h.dest].pid > 0)
 			msg_send(W[h.dest].fd, b, n);
-	} else if (h.type == WMSG_CERT && D.worker && n > sizeof(h) && n - sizeof(h) < 4096) {
-		char path[4096];
+	} else if (h.type == WMSG_CERT && D.worker && n > sizeof(h) && n - sizeof(h) < WMSG_PATH_MAX) {
+		char path[WMSG_PATH_MAX];
 
 		memcpy(path, b + sizeof(h), n - sizeof(h));
 		path[n - sizeof(h)] = 0;

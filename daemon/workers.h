@@ -46,7 +46,7 @@ int worker_parse_arg(const char *arg, int fds[4]);
  * (dest) and the primary (which keeps them for the calls view).
  */
 enum { WMSG_SIP = 1, WMSG_FIN = 2, WMSG_CERT = 3 };
-extern uint64_t workers_msg_dropped; /* not sent: the channel was full */
+extern uint64_t workers_msg_dropped; /* SIP view and certificate messages not sent: the channel was full */
 struct wmsg_hdr {
 	uint8_t type, origin, dest, pad;
 };

@@ -694,6 +694,36 @@ int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen)
 	return fd;
 }
 
+int zt_identity_lock_shared(const struct zt_identity *id, char *err, size_t errlen)
+{
+	char *lp = NULL, *slash = strrchr(id->path, '/');
+	int fd;
+
+	if (asprintf(&lp, "%.*s.%s.lock", slash ? (int)(slash - id->path + 1) : 0, id->path,
+		     slash ? slash + 1 : id->path) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	fd = open(lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		int e = errno;
+
+		seterr(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(e));
+		free(lp);
+		return e == ENOENT ? -3 : -1;
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB)) {
+		int e = errno;
+
+		seterr(err, errlen, "cannot lock '%s': %s", lp, strerror(e));
+		close(fd);
+		free(lp);
+		return e == EWOULDBLOCK ? -2 : -1;
+	}
+	free(lp);
+	return fd;
+}
+
 char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem)
 {
 	struct json_object *root = json_object_new_object(), *idobj = json_object_new_object();

@@ -82,6 +82,12 @@ int zt_identity_reread_refs(struct zt_identity *id, char *err, size_t errlen);
  */
 int zt_identity_adopt_newer(struct zt_identity *id, bool *adopted, char *err, size_t errlen);
 /*
+ * A reader's lock on the identity file (a process that adopts what the renewing one wrote):
+ * shared, never created. The fd, -2 while a renewal holds it, -3 no lock file (nobody renewed
+ * here: read without), -1 otherwise (@err).
+ */
+int zt_identity_lock_shared(const struct zt_identity *id, char *err, size_t errlen);
+/*
  * One renewal of an identity file at a time, across processes: flock on ".NAME.lock" next to
  * it. The locked descriptor (close it to release), -2 when another process holds it, -1.
  */

@@ -36,7 +36,7 @@
 #define RENEW_RETRY_MIN_MS 2000u
 #define RENEW_TIMER_MAX_MS (3600u * 1000u)
 #define ADOPT_CHECK_MS 60000u /* renew_off: the identity file looked at for a newer certificate */
-#define ADOPT_BUSY_MS 250u    /* ... again this soon when its lock is held (a renewal writing it) */
+#define ADOPT_BUSY_MS 250u    /* ... again this soon when its lock is held (a renewal writing it), doubling */
 
 enum { R_UNKNOWN, R_VALID, R_RENEWING, R_RETRYING, R_NOT_RENEWABLE, R_DISABLED };
 static const char *const state_names[] = { "unknown", "valid", "renewing", "retrying", "not-renewable", "disabled" };
@@ -59,6 +59,8 @@ struct zt_renew {
 	int64_t old_not_after;
 	unsigned failures, renewals;
 	int64_t renew_at, last_renewal;
+	unsigned adopt_busy_ms;         /* renew_off: the file's lock was held, looked at again after this */
+	char adopt_err[1024];           /* renew_off: the last failure to read the file (reported once) */
 	uint64_t done_ms;               /* zt_now_ms() when the last attempt ended */
 	char last_error[400];
 	/* an attempt in progress */
@@ -195,14 +197,14 @@ static void verified(struct zt_renew *r)
 		snprintf(msg, sizeof(msg), "certificate renewed (valid until %s, was %s) but NOT SAVED: %s; "
 			 "the identity file holds the previous certificate, which the controller no longer accepts",
 			 until, was, saveerr);
-		report(r, -EIO, msg);
 	} else {
 		r->last_error[0] = 0;
 		snprintf(msg, sizeof(msg), "certificate renewed: valid until %s (was %s), %s, fingerprint %s, written to %s",
 			 until, was, r->new_key ? "new key" : "same key", id->cert_fp ? id->cert_fp : "?", id->path);
-		report(r, 0, msg);
 	}
+	/* the file's lock released first: a reader told by on_cert (sipovld's workers) can read it */
 	attempt_clear(r);
+	report(r, saved ? -EIO : 0, msg);
 	schedule(r);
 }
 
@@ -461,19 +463,25 @@ static int adopt(struct zt_renew *r)
 {
 	char err[400], when[40], msg[1024];
 	bool adopted = false;
-	int fd = zt_identity_lock(r->ctx->id, err, sizeof(err));
+	int fd = zt_identity_lock_shared(r->ctx->id, err, sizeof(err));
 
 	if (fd == -2)
 		return 2;
+	if (fd == -1)
+		zt_log(r->ctx, 3, "certificate: reading the identity file without its lock: %s", err);
 	if (zt_identity_adopt_newer(r->ctx->id, &adopted, err, sizeof(err))) {
 		if (fd >= 0)
 			close(fd);
 		snprintf(msg, sizeof(msg), "cannot read back the identity file for a newer certificate: %s", err);
-		report(r, -EIO, msg);
+		if (strcmp(r->adopt_err, msg)) { /* once, not every minute */
+			snprintf(r->adopt_err, sizeof(r->adopt_err), "%s", msg);
+			report(r, -EIO, msg);
+		}
 		return -1;
 	}
 	if (fd >= 0)
 		close(fd);
+	r->adopt_err[0] = 0;
 	if (!adopted)
 		return 0;
 	r->renewals++;
@@ -490,8 +498,10 @@ int zt_ctx_adopt_cert(struct zt_ctx *ctx)
 	struct zt_renew *r = ctx->renew;
 	int rc = r ? adopt(r) : 0;
 
-	if (rc == 2 && r->state == R_DISABLED) /* the renewal still holds the file: soon */
+	if (rc == 2 && r->state == R_DISABLED) { /* the renewal still holds the file: soon */
+		r->adopt_busy_ms = ADOPT_BUSY_MS;
 		zt_timer_start(ctx->loop, &r->timer, ADOPT_BUSY_MS);
+	}
 	return rc;
 }
 
@@ -501,8 +511,15 @@ static void timer_cb(void *arg)
 	int64_t now = time(NULL);
 	char when[40], msg[1024];
 
-	if (r->state == R_DISABLED) {
-		zt_timer_start(r->ctx->loop, &r->timer, adopt(r) == 2 ? ADOPT_BUSY_MS : ADOPT_CHECK_MS);
+	if (r->state == R_DISABLED) { /* lock held: 250 ms, doubling up to the minute (a long renewal) */
+		if (adopt(r) == 2) {
+			r->adopt_busy_ms = r->adopt_busy_ms ? r->adopt_busy_ms * 2 : ADOPT_BUSY_MS;
+			if (r->adopt_busy_ms > ADOPT_CHECK_MS)
+				r->adopt_busy_ms = ADOPT_CHECK_MS;
+		} else {
+			r->adopt_busy_ms = 0;
+		}
+		zt_timer_start(r->ctx->loop, &r->timer, r->adopt_busy_ms ? r->adopt_busy_ms : ADOPT_CHECK_MS);
 		return;
 	}
 	if (r->busy || r->state == R_NOT_RENEWABLE)

@@ -57,12 +57,14 @@ void test_secret_modes(void)
  * only the new one, and the old one expires.
  */
 char *zt_test_self_signed(EVP_PKEY *k, long serial, int days); /* unit_ctrl.c */
-static int adopt_cbs;
+static int adopt_cbs, adopt_errs;
 static void adopt_on_cert(struct zt_ctx *ctx, int err, const char *msg, void *user)
 {
 	(void)ctx, (void)user;
 	if (!err && strstr(msg, "renewed by another process"))
 		adopt_cbs++;
+	if (err)
+		adopt_errs++;
 }
 
 static int write_identity(const char *path, const char *cert, const char *key)
@@ -122,10 +124,28 @@ void test_adopt_cert(void)
 	      "adopt: renew_off takes the newer certificate another process wrote to the identity file "
 	      "(before %d, after %d, %d reports, fingerprint changed %s, renewals %u, state %s)", r1, r2, adopt_cbs,
 	      strcmp(fp1, fp2) ? "yes" : "no", st.renewals, st.state);
+	/* a reader never makes the writer's lock file (another uid's renewals would need it) */
+	char lockp[320];
+	struct stat sb;
+
+	snprintf(lockp, sizeof(lockp), "%s/.id.json.lock", dir);
+	check(stat(lockp, &sb) != 0, "adopt: reading creates no lock file (%s)", lockp);
 	/* an older certificate in the file is not taken */
 	write_identity(path, c1, kp);
 	r3 = zt_ctx_adopt_cert(ctx);
 	check(r3 == 0 && adopt_cbs == 1, "adopt: an older certificate in the file is left (%d)", r3);
+	/* a file that cannot be read is reported once, not at every look */
+	FILE *g = fopen(path, "w");
+
+	if (g) {
+		fputs("{ not json", g);
+		fclose(g);
+	}
+	adopt_errs = 0;
+	r3 = zt_ctx_adopt_cert(ctx);
+	r4 = zt_ctx_adopt_cert(ctx);
+	check(r3 == -1 && r4 == -1 && adopt_errs == 1, "adopt: an unreadable identity file: reported once over two looks "
+	      "(%d, %d, %d reports)", r3, r4, adopt_errs);
 	/* a renewal writing the file holds its lock: looked at again 250 ms later, then taken */
 	write_identity(path, c3, kp);
 	lock = zt_identity_lock(id, err, sizeof(err));

@@ -273,6 +273,28 @@ void zt_chan_auth_changed(struct zt_ctx *ctx)
 	}
 }
 
+/*
+ * The router refused work on @ch for the API session token it holds there (revoked: a refresh
+ * it did not take; a v1.6.5 router does not even answer an UpdateToken it cannot apply). New
+ * work must go to a channel whose hello carries the current token: one that carries circuits
+ * keeps them (retired, make before break), an empty one reconnects at once.
+ */
+void zt_chan_token_stale(struct zt_chan *ch, const char *why)
+{
+	char msg[300];
+
+	if (ch->retired || (ch->state != ZT_CH_UP && ch->state != ZT_CH_HELLO))
+		return;
+	if (ch->nconns) {
+		ch->retired = true;
+		zt_log(ch->ctx, 1, "router %s: its token for this channel is stale (%s): the channel keeps its %u "
+		       "circuit(s) and terminator(s), new ones go to a new channel", ch->name, why, ch->nconns);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "its token for this channel is stale (%.200s): reconnecting with the current one", why);
+	chan_fail(ch, msg);
+}
+
 void zt_chan_retired_check(struct zt_chan *ch)
 {
 	if (ch->retired && !ch->nconns)

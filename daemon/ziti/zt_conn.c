@@ -602,6 +602,19 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 			struct zt_edge_err ee;
 			enum zt_edge_act act = zt_edge_err(m, why, &ee);
 
+			if (act == ZT_EDGE_STALE_TOKEN && c->attempts < 3) {
+				struct zt_chan *ch = c->ch;
+
+				zt_log(c->ctx, 1, "dial %s: router %s says '%s': its copy of our API session token is "
+				       "stale; dialing again on a channel that presents the current one", c->service,
+				       ch ? ch->name : "?", why);
+				conn_detach(c);
+				if (ch)
+					zt_chan_token_stale(ch, why);
+				c->state = ZT_C_NEW;
+				dial_start(c);
+				return;
+			}
 			if ((act == ZT_EDGE_NEW_SESSION || act == ZT_EDGE_NEW_API_SESSION) && c->attempts < 3) {
 				struct zt_svc *s = zt_svc_find(c->ctx, c->service);
 

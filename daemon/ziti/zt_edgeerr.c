@@ -61,12 +61,31 @@ static bool structured_code(const struct zt_msg *m, uint32_t *code)
 	return ok;
 }
 
+/*
+ * The controller's words when the API session token the router holds for our channel is no
+ * longer good (v1.6.5 controller/env/appenv.go ValidateAccessToken: revoked by id or by
+ * identity, or the JWT no longer valid). It revokes a login's token at its first refresh: a
+ * router that did not take the refreshed one (UpdateToken) keeps refusing every dial on the
+ * channel. Not "service access token ...": that is the Dial session's (a new session mends it).
+ */
+static bool stale_token_text(const char *why)
+{
+	const char *p;
+
+	if (!why || strcasestr(why, "service access token"))
+		return false;
+	p = strcasestr(why, "access token");
+	return p && (strcasestr(p, "revoked") || strcasestr(p, "is invalid") || strcasestr(why, "token is expired"));
+}
+
 enum zt_edge_act zt_edge_err(const struct zt_msg *m, const char *why, struct zt_edge_err *e)
 {
 	memset(e, 0, sizeof(*e));
 	if (zt_msg_hdr_u32(m, ZT_H_ERROR_CODE, &e->code) || structured_code(m, &e->code)) {
 		e->has_code = true;
 		snprintf(e->desc, sizeof(e->desc), "error code %u %s", e->code, zt_edge_err_name(e->code));
+		if (e->code == ZT_EC_INTERNAL && stale_token_text(why)) /* the controller's error, relayed */
+			return ZT_EDGE_STALE_TOKEN;
 		switch (e->code) {
 		case ZT_EC_INVALID_API_SESSION:
 			return ZT_EDGE_NEW_API_SESSION;
@@ -84,6 +103,8 @@ enum zt_edge_act zt_edge_err(const struct zt_msg *m, const char *why, struct zt_
 	/* routers that send no code: their text (v1.6.x's messages) */
 	if (why && strcasestr(why, "invalid api session"))
 		return ZT_EDGE_NEW_API_SESSION;
+	if (stale_token_text(why))
+		return ZT_EDGE_STALE_TOKEN;
 	if (why && (strcasestr(why, "invalid session") || strcasestr(why, "session closed")))
 		return ZT_EDGE_NEW_SESSION;
 	return ZT_EDGE_UNKNOWN;

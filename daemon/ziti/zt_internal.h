@@ -337,6 +337,8 @@ void zt_chan_auth_changed(struct zt_ctx *ctx);
 void zt_chan_retired_check(struct zt_chan *ch);
 /* OIDC: the access token was refreshed: send it to every connected router (UpdateToken). */
 void zt_chan_token_refreshed(struct zt_ctx *ctx);
+/* A router refused work for a token it holds that is no longer good: retire or reconnect @ch. */
+void zt_chan_token_stale(struct zt_chan *ch, const char *why);
 int32_t zt_chan_next_seq(struct zt_chan *ch);
 void zt_chan_flush(struct zt_chan *ch);
 /* pending replies (zt_dispatch.c) */
@@ -823,6 +825,7 @@ enum zt_edge_act {
 	ZT_EDGE_NEW_SESSION,     /* the Dial/Bind session: a new one */
 	ZT_EDGE_NEW_API_SESSION, /* the API session: refresh it (OIDC: a new token to the routers), new session */
 	ZT_EDGE_SERVICE_GONE,    /* InvalidService: deleted or re-created */
+	ZT_EDGE_STALE_TOKEN,     /* the router's copy of our API session token is no longer good: a new channel */
 };
 struct zt_edge_err {
 	bool has_code;

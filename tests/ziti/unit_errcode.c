@@ -244,10 +244,54 @@ static void test_dial_refused_deadline(void)
 	ec_router_down(ch);
 }
 
+/*
+ * The router refuses a dial because its copy of our API session token is no longer good:
+ * "access token has been revoked by id" (the v1.6.5 controller validates the token the router
+ * holds for the channel; it revokes a login's token at its first refresh, and a router that
+ * did not take the refreshed one keeps the revoked one). Seen in stop-32's pkg-root run: after
+ * sipovld's restart every dial of gw-a was refused so for 12 minutes, 3,260 of them. The
+ * channel is left to its circuits (retired) or reconnected (its hello carries the current
+ * token) and the dial goes on; with @code, the router's Internal code 1 came with the text.
+ */
+static void test_dial_stale_token(uint32_t code)
+{
+	struct zt_conn_cbs ccb = { .on_connect = ec_on_connect, .on_close = ec_on_close };
+	struct ec_out o = { 0 };
+	struct zt_chan *ch = ec_router();
+	struct zt_conn *c;
+	unsigned sess;
+
+	if (!ch) {
+		check(0, "stale token at the router: setup");
+		ec_router_down(ch);
+		return;
+	}
+	ec_closed_n = 0;
+	ec_reason[0] = 0;
+	c = zt_dial(h.ctx, "A", NULL, &ccb, NULL);
+	ec_wait(ch, &o, 2000);
+	sess = fk.n_sess;
+	ec_closed(ch, o.last_id, code, "access token has been revoked by id", NULL);
+	for (uint64_t end = zt_now_ms() + 300; zt_now_ms() < end;)
+		zt_loop_run(h.loop, 10);
+	/* (this harness has no router to reconnect to: the dial then ends for that, not the refusal) */
+	check(!strstr(ec_reason, "revoked") && (!ec_closed_n || strstr(ec_reason, "cannot reach edge router")) &&
+	      (ch->retired || ch->state != ZT_CH_UP) && fk.n_sess == sess,
+	      "dial refused '%s'%s: the router's token is stale: the channel %s, the dial goes on to a channel "
+	      "with the current token (ended %d '%s', %u new Dial sessions)", "access token has been revoked by id",
+	      code ? " with code 1" : "", ch->retired ? "retired" : ch->state != ZT_CH_UP ? "reconnecting" : "KEPT",
+	      ec_closed_n, ec_reason, fk.n_sess - sess);
+	if (!ec_closed_n)
+		zt_close(c);
+	ec_router_down(ch);
+}
+
 void test_edge_error_codes(void);
 void test_edge_error_codes(void)
 {
 	test_dial_refused_deadline();
+	test_dial_stale_token(0);
+	test_dial_stale_token(ZT_EC_INTERNAL);
 	/* the code decides, whatever the text says */
 	test_dial_code(ZT_EC_INVALID_SESSION, "", NULL, true, false);
 	test_dial_code(ZT_EC_INVALID_SESSION, "something went wrong", NULL, true, false);

@@ -582,8 +582,14 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 		 * that was silent 2 s (the host closed an idle flow) is closed as before.
 		 */
 		if (may_redial(c) && (c->redialing || zt_now_ms() - c->last_rx_ms < 2000)) {
+			struct zt_edge_err ee;
+			struct zt_chan *sc = c->ch;
+			bool stale = c->state == ZT_C_CONNECTING && zt_edge_err(m, why, &ee) == ZT_EDGE_STALE_TOKEN;
+
 			/* off the channel: its map entry, its wait for writability, its queued datagrams */
 			conn_detach(c);
+			if (stale && sc) /* a re-dial refused for the router's token: not on that channel again */
+				zt_chan_token_stale(sc, why);
 			c->state = ZT_C_NEW;
 			redial(c, *why ? why : "closed by the network");
 			return;

@@ -63,10 +63,12 @@ static bool structured_code(const struct zt_msg *m, uint32_t *code)
 
 /*
  * The controller's words when the API session token the router holds for our channel is no
- * longer good (v1.6.5 controller/env/appenv.go ValidateAccessToken: revoked by id or by
- * identity, or the JWT no longer valid). It revokes a login's token at its first refresh: a
- * router that did not take the refreshed one (UpdateToken) keeps refusing every dial on the
- * channel. Not "service access token ...": that is the Dial session's (a new session mends it).
+ * longer good (v1.6.5 controller/env/appenv.go ValidateAccessToken: "access token has been
+ * revoked by id"; the router relays the text without a code). It revokes a login's token at its
+ * first refresh: a router that did not take the refreshed one (UpdateToken) keeps refusing
+ * every dial and bind on the channel. Not "service access token ...": that is the Dial
+ * session's (a new session mends it). An expired router copy ("token is expired", no "access
+ * token" in the text) is not told apart from an expired Dial session and is not matched.
  */
 static bool stale_token_text(const char *why)
 {
@@ -75,7 +77,7 @@ static bool stale_token_text(const char *why)
 	if (!why || strcasestr(why, "service access token"))
 		return false;
 	p = strcasestr(why, "access token");
-	return p && (strcasestr(p, "revoked") || strcasestr(p, "is invalid") || strcasestr(why, "token is expired"));
+	return p && strcasestr(p, "revoked");
 }
 
 enum zt_edge_act zt_edge_err(const struct zt_msg *m, const char *why, struct zt_edge_err *e)

@@ -382,6 +382,14 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 		 */
 		if (act == ZT_EDGE_NEW_API_SESSION)
 			zt_ctx_check_session(l->ctx);
+		if (act == ZT_EDGE_STALE_TOKEN) { /* the router's token, not the Bind session: a new channel */
+			struct zt_chan *sc = l->ch;
+
+			lsn_retry(l, -ECONNRESET, why, false);
+			if (sc)
+				zt_chan_token_stale(sc, why);
+			return;
+		}
 		lsn_retry(l, -ECONNRESET, why, act != ZT_EDGE_OTHER);
 		return;
 	}

@@ -286,9 +286,90 @@ static void test_dial_stale_token(uint32_t code)
 	ec_router_down(ch);
 }
 
+/* the same refusal of a binding (v1.6.5's CreateTerminatorV2 checks the router's token too) */
+static void test_bind_stale_token(void)
+{
+	struct zt_listener_cbs lcb = { .on_status = ec_on_status };
+	struct zt_listen_opts lo = { .max_connections = 1 };
+	struct ec_out o = { 0 };
+	struct zt_chan *ch = ec_router();
+	struct zt_listener *l;
+	unsigned sess, binds;
+	bool again;
+
+	if (!ch) {
+		check(0, "binding refused for a stale token: setup");
+		ec_router_down(ch);
+		return;
+	}
+	l = zt_listen(h.ctx, "A", &lo, &lcb, NULL);
+	ec_wait(ch, &o, 2000);
+	sess = fk.n_sess;
+	binds = o.binds;
+	ec_closed(ch, o.last_id, 0, "access token has been revoked by id", NULL);
+	again = ec_wait(ch, &o, 1000);
+	check(!again && o.binds == binds && ch->state != ZT_CH_UP && fk.n_sess == sess,
+	      "binding refused 'access token has been revoked by id': not bound again on that channel, which "
+	      "reconnects; the Bind session kept (Bind again there %s, channel %s, %u new sessions)",
+	      again ? "yes" : "no", ch->state == ZT_CH_UP ? "KEPT" : "reconnecting", fk.n_sess - sess);
+	zt_listener_close(l);
+	ec_router_down(ch);
+}
+
+/* a live datagram flow's re-dial refused so: the channel is left, not dialed on again and again */
+static void test_redial_stale_token(void)
+{
+	struct zt_dial_opts dopt = { .datagram = true, .lossy = true };
+	struct zt_conn_cbs ccb = { .on_connect = ec_on_connect, .on_close = ec_on_close };
+	struct ec_out o = { 0 };
+	struct zt_chan *ch = ec_router();
+	struct zt_conn *c;
+	unsigned n;
+
+	if (!ch) {
+		check(0, "re-dial refused for a stale token: setup");
+		ec_router_down(ch);
+		return;
+	}
+	ec_closed_n = 0;
+	c = zt_dial(h.ctx, "A", &dopt, &ccb, NULL);
+	ec_wait(ch, &o, 2000);
+	/* connected, data flowing, then the circuit closes: a re-dial on the same channel */
+	{
+		struct zt_msgb mb;
+		struct zt_buf in = { 0 };
+		struct zt_msg m;
+		size_t used;
+
+		zt_msgb_begin(&mb, &in, ZT_CT_STATE_CONNECTED, 900);
+		zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, o.last_id);
+		zt_msg_parse(in.data, in.len, &m, &used, NULL);
+		zt_chan_dispatch(ch, &m);
+		zt_buf_free(&in);
+	}
+	c->last_rx_ms = zt_now_ms();
+	ec_closed(ch, o.last_id, 0, "circuit gone", NULL);
+	ec_wait(ch, &o, 1000);
+	n = o.connects;
+	ec_closed(ch, o.last_id, 0, "access token has been revoked by id", NULL);
+	for (uint64_t end = zt_now_ms() + 800; zt_now_ms() < end;) {
+		zt_loop_run(h.loop, 10);
+		ec_take(ch, &o);
+	}
+	check(o.connects == n && ch->state != ZT_CH_UP,
+	      "re-dial of a live datagram flow refused 'access token has been revoked by id': not sent on that "
+	      "channel again (%u more Connects in 0.8 s), the channel %s", o.connects - n,
+	      ch->state == ZT_CH_UP ? "KEPT" : "reconnecting");
+	if (ec_closed_n == 0)
+		zt_close(c);
+	ec_router_down(ch);
+}
+
 void test_edge_error_codes(void);
 void test_edge_error_codes(void)
 {
+	test_bind_stale_token();
+	test_redial_stale_token();
 	test_dial_refused_deadline();
 	test_dial_stale_token(0);
 	test_dial_stale_token(ZT_EC_INTERNAL);

@@ -162,13 +162,22 @@ static void redial(struct zt_conn *c, const char *why)
  */
 #define ZT_REDIAL_ATTEMPT_MS 500u
 
-static uint64_t redial_attempt_ms(const struct zt_conn *c)
+/* an attempt's wait: @base_ms doubled for each earlier unanswered one (at most @max_shift times), never past @deadline_ms */
+static uint64_t attempt_ms(unsigned base_ms, unsigned unanswered, unsigned max_shift, uint64_t deadline_ms)
 {
-	unsigned shift = c->redial_unanswered < 4 ? c->redial_unanswered : 4;
-	uint64_t d = (uint64_t)ZT_REDIAL_ATTEMPT_MS << shift, now = zt_now_ms();
-	uint64_t left = c->redial_deadline_ms > now ? c->redial_deadline_ms - now : 0;
+	uint64_t d = (uint64_t)base_ms << (unanswered < max_shift ? unanswered : max_shift), now = zt_now_ms();
+	uint64_t left = deadline_ms > now ? deadline_ms - now : 0;
 
 	return d < left ? d : left;
+}
+
+/* an attempt without an answer: the router is told to forget it */
+static void abandon_attempt(struct zt_conn *c)
+{
+	if (c->ch) {
+		zt_send_state_closed(c->ch, c->id, "dial abandoned: no answer");
+		zt_chan_flush(c->ch);
+	}
 }
 
 /* a re-dial's attempt went unanswered: the router is told to forget it, and it is sent again */
@@ -177,10 +186,7 @@ static void redial_unanswered(struct zt_conn *c)
 	char why[160];
 	uint64_t waited = zt_now_ms() - c->session_ms;
 
-	if (c->ch) {
-		zt_send_state_closed(c->ch, c->id, "dial abandoned: no answer");
-		zt_chan_flush(c->ch);
-	}
+	abandon_attempt(c);
 	c->redial_unanswered++;
 	snprintf(why, sizeof(why), "no answer to the dial in %llu ms", (unsigned long long)waited);
 	zt_log(c->ctx, 1, "dial %s: %s on router %s (conn %u): dialing again", c->service, why,
@@ -200,15 +206,6 @@ static void redial_unanswered(struct zt_conn *c)
  */
 #define ZT_DIAL_ATTEMPT_MS 2000u
 
-static uint64_t dial_attempt_ms(const struct zt_conn *c)
-{
-	unsigned shift = c->dial_unanswered < 3 ? c->dial_unanswered : 3;
-	uint64_t d = (uint64_t)ZT_DIAL_ATTEMPT_MS << shift, now = zt_now_ms();
-	uint64_t left = c->dial_deadline_ms > now ? c->dial_deadline_ms - now : 0;
-
-	return d < left ? d : left;
-}
-
 static void dial_with_session(struct zt_conn *c);
 
 /* a first datagram dial's attempt went unanswered: the router is told to forget it; sent again */
@@ -217,10 +214,7 @@ static void dial_unanswered(struct zt_conn *c)
 	struct zt_session *s = c->session;
 	uint64_t now = zt_now_ms();
 
-	if (c->ch) {
-		zt_send_state_closed(c->ch, c->id, "dial abandoned: no answer");
-		zt_chan_flush(c->ch);
-	}
+	abandon_attempt(c);
 	c->dial_unanswered++;
 	zt_log(c->ctx, 1, "dial %s: no answer in %llu ms on router %s (conn %u): dialing again", c->service,
 	       (unsigned long long)(now - c->connect_ms), c->ch ? c->ch->name : "?", c->id);
@@ -731,9 +725,11 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	zt_chan_flush(ch);
 	c->connect_ms = zt_now_ms();
 	if (c->redialing)
-		zt_timer_start(c->ctx->loop, &c->timer, redial_attempt_ms(c));
+		zt_timer_start(c->ctx->loop, &c->timer,
+			       attempt_ms(ZT_REDIAL_ATTEMPT_MS, c->redial_unanswered, 4, c->redial_deadline_ms));
 	else if (c->datagram)
-		zt_timer_start(c->ctx->loop, &c->timer, dial_attempt_ms(c));
+		zt_timer_start(c->ctx->loop, &c->timer,
+			       attempt_ms(ZT_DIAL_ATTEMPT_MS, c->dial_unanswered, 3, c->dial_deadline_ms));
 	zt_log(c->ctx, 3, "dial %s: Connect sent on router %s (conn %u, attempt %u%s)", c->service, ch->name, c->id,
 	       c->attempts + c->dial_unanswered, c->redialing ? ", dialing again" : "");
 }

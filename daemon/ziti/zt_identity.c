@@ -663,26 +663,31 @@ out:
 	return rc;
 }
 
-int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen)
+/*
+ * The identity file's lock (".NAME.json.lock" beside it). The renewing process (@shared false)
+ * creates it and holds it exclusively; a reader (@shared true) opens it read-only, never creates
+ * it, and shares it with other readers.
+ */
+static int lock_file(const struct zt_identity *id, bool shared, char *err, size_t errlen)
 {
 	char *lp = NULL, *slash = strrchr(id->path, '/');
-	int fd;
+	int fd, e;
 
 	if (asprintf(&lp, "%.*s.%s.lock", slash ? (int)(slash - id->path + 1) : 0, id->path,
 		     slash ? slash + 1 : id->path) < 0) {
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = shared ? open(lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		seterr(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(errno));
+		e = errno;
+		seterr(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(e));
 		free(lp);
-		return -1;
+		return shared && e == ENOENT ? -3 : -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		int e = errno;
-
-		if (e == EWOULDBLOCK)
+	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+		e = errno;
+		if (e == EWOULDBLOCK && !shared)
 			seterr(err, errlen, "'%s' is held by another process renewing this identity", lp);
 		else
 			seterr(err, errlen, "cannot lock '%s': %s", lp, strerror(e));
@@ -694,34 +699,14 @@ int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen)
 	return fd;
 }
 
+int zt_identity_lock(const struct zt_identity *id, char *err, size_t errlen)
+{
+	return lock_file(id, false, err, errlen);
+}
+
 int zt_identity_lock_shared(const struct zt_identity *id, char *err, size_t errlen)
 {
-	char *lp = NULL, *slash = strrchr(id->path, '/');
-	int fd;
-
-	if (asprintf(&lp, "%.*s.%s.lock", slash ? (int)(slash - id->path + 1) : 0, id->path,
-		     slash ? slash + 1 : id->path) < 0) {
-		seterr(err, errlen, "out of memory");
-		return -1;
-	}
-	fd = open(lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		int e = errno;
-
-		seterr(err, errlen, "cannot open the lock file '%s': %s", lp, strerror(e));
-		free(lp);
-		return e == ENOENT ? -3 : -1;
-	}
-	if (flock(fd, LOCK_SH | LOCK_NB)) {
-		int e = errno;
-
-		seterr(err, errlen, "cannot lock '%s': %s", lp, strerror(e));
-		close(fd);
-		free(lp);
-		return e == EWOULDBLOCK ? -2 : -1;
-	}
-	free(lp);
-	return fd;
+	return lock_file(id, true, err, errlen);
 }
 
 char *zt_identity_json(const char *api_url, const char *cert_pem, const char *key_pem, const char *ca_pem)

@@ -15,7 +15,8 @@
  * What a refresh needs from an HA cluster (ziti v1.6.5): it revokes the refresh token's id, a
  * raft write, so a member without a raft leader refuses it (HTTP 400 "server_error": the OIDC
  * library answers every failure 400); a refresh token that is invalid or expired is refused
- * "invalid_grant". A login is no write (its auth request lives in the member's memory, one
+ * "invalid_grant", one already used (the answer to that refresh lost) server_error "an entity of
+ * type revocation already exists": both mean a login. A login is no write (its auth request lives in the member's memory, one
  * member must serve all of its steps), and every member checks an access token on its own
  * (signature, revocations read locally). So a refresh that fails for want of a leader or of
  * an answer keeps the session (zt_oidc_refresh_again): it is sent again with backoff, at the
@@ -443,7 +444,7 @@ bool zt_oidc_refreshing(const struct zt_ctx *ctx)
  * What a failed refresh says of the refresh token. r NULL: not issued, or a reply without an
  * access token.
  */
-enum verdict { V_REFUSED, V_UNABLE, V_NO_ANSWER };
+enum verdict { V_REFUSED, V_SPENT, V_UNABLE, V_NO_ANSWER };
 
 static enum verdict refresh_verdict(const struct zt_http_resp *r)
 {
@@ -453,14 +454,23 @@ static enum verdict refresh_verdict(const struct zt_http_resp *r)
 		return V_NO_ANSWER;
 	if (r->status == 400) {
 		struct json_object *root = json_tokener_parse(r->body ? r->body : "");
-		const char *e = zt_jstr(root, "error");
-		bool unable = e && (!strcmp(e, "server_error") || !strcmp(e, "temporarily_unavailable"));
+		const char *e = zt_jstr(root, "error"), *d = zt_jstr(root, "error_description");
+		/*
+		 * A refresh revokes the token's id (a raft write) before it answers: the answer to an
+		 * earlier use lost (a connection reset after the controller took it), the token is
+		 * spent, and v1.6.5 says so only as server_error "an entity of type revocation
+		 * already exists with id ...". Sending it again can never work: a login at once.
+		 */
+		bool spent = d && strstr(d, "revocation already exists");
+		bool unable = e && !spent && (!strcmp(e, "server_error") || !strcmp(e, "temporarily_unavailable"));
 
 		json_object_put(root);
+		if (spent)
+			return V_SPENT;
 		if (unable)
 			return V_UNABLE;
 	}
-	return V_REFUSED; /* invalid_grant (invalid, expired, spent), invalid_client, ... */
+	return V_REFUSED; /* invalid_grant (invalid, expired), spent, invalid_client, ... */
 }
 
 bool zt_oidc_refresh_again(struct zt_ctx *ctx, const struct zt_http_resp *r, unsigned *delay_ms, char *why,
@@ -470,8 +480,9 @@ bool zt_oidc_refresh_again(struct zt_ctx *ctx, const struct zt_http_resp *r, uns
 	enum verdict v = refresh_verdict(r);
 	uint64_t now = zt_now_ms(), margin;
 
-	if (!o || !o->refresh_token || v == V_REFUSED) {
-		snprintf(why, len, "the refresh token was refused");
+	if (!o || !o->refresh_token || v == V_REFUSED || v == V_SPENT) {
+		snprintf(why, len, v == V_SPENT ? "the refresh token was spent: the answer to its last use was lost" :
+			 "the refresh token was refused");
 		return false;
 	}
 	margin = o->lifetime_ms / 5 < 60000 ? o->lifetime_ms / 5 : 60000;

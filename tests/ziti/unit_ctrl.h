@@ -49,12 +49,13 @@ struct fake_ctrl {
 	 * OIDC (unit_oidc.c): the edge-oidc API's login and token grants. leader: the member
 	 * (host) that can refresh ("" none: every refresh answers 400 server_error, as v1.6.5
 	 * does without a raft leader); NULL: every member can. refresh_invalid: the next refresh
-	 * is refused as invalid_grant. Requests past the access token's expiry, and the next
+	 * is refused as invalid_grant, refresh_spent: as spent (server_error: "an entity of type
+	 * revocation already exists"). Requests past the access token's expiry, and the next
 	 * poll_401 polls, are answered 401.
 	 */
 	bool oidc;
 	const char *leader;
-	int refresh_invalid, poll_401;
+	int refresh_invalid, refresh_spent, poll_401;
 	unsigned n_login, n_refresh_grant, n_refresh_ok, n_401;
 	uint64_t login_ms[8];       /* when each login's token was issued */
 	uint64_t token_until_ms;    /* the latest access token's expiry */

@@ -13,6 +13,8 @@
  *   - unanswered (controllers unreachable) past the access token's expiry: no login, requests
  *     wait, and the first answered refresh continues the session;
  *   - refused as invalid (invalid_grant): a login at once;
+ *   - refused as spent (HTTP 400 server_error "an entity of type revocation already exists":
+ *     an earlier refresh with it was carried out and its answer lost): a login at once;
  *   - a request answered 401 (the access token refused) while a refresh token is held: a
  *     refresh, not a login.
  */
@@ -117,6 +119,11 @@ bool unit_oidc_answer(struct zt_ctx *ctx, size_t ctrl, const char *path, const c
 		if (fk.refresh_invalid > 0) {
 			fk.refresh_invalid--;
 			snprintf(out, len, "{\"error\":\"invalid_grant\",\"error_description\":\"invalid refresh token\"}");
+		} else if (fk.refresh_spent > 0) {
+			/* v1.6.5 renewRefreshToken: the token's id is revoked already (it was used) */
+			fk.refresh_spent--;
+			snprintf(out, len, "{\"error\":\"server_error\",\"error_description\":\"an entity of type "
+				 "revocation already exists with id 5b0e9d3c-1f7a-4c52-9a0e-2f4e6d1c8b7a\"}");
 		} else if (fk.leader && strcmp(fk.leader, host)) {
 			snprintf(out, len, "{\"error\":\"server_error\",\"error_description\":\"raft: no leader\"}");
 		} else {
@@ -155,7 +162,7 @@ static bool oidc_up(int exp_s, const char *leader)
 	fk.oidc = true;
 	fk.leader = leader;
 	fk.exp_s = exp_s;
-	fk.refresh_invalid = fk.poll_401 = 0;
+	fk.refresh_invalid = fk.refresh_spent = fk.poll_401 = 0;
 	fk.n_login = fk.n_refresh_grant = fk.n_refresh_ok = fk.n_401 = 0;
 	fk.token_until_ms = 0;
 	memset(fk.refresh_host, 0, sizeof(fk.refresh_host));
@@ -244,19 +251,26 @@ static void test_refresh_unanswered_past_expiry(void)
 	oidc_down();
 }
 
-/* invalid_grant: the refresh token is no good, a login at once (not at the token's end) */
-static void test_refresh_invalid(void)
+/*
+ * invalid_grant, or spent (the answer to its last use lost): the refresh token is no good, a
+ * login at once (not at the token's end)
+ */
+static void test_refresh_invalid(bool spent)
 {
 	bool up = oidc_up(2, NULL);
 
-	fk.refresh_invalid = 1;
+	if (spent)
+		fk.refresh_spent = 1;
+	else
+		fk.refresh_invalid = 1;
 	for (uint64_t end = zt_now_ms() + 2500; fk.n_login < 2 && zt_now_ms() < end;)
 		zt_loop_run(h.loop, 10);
 	int64_t at = fk.n_login >= 2 ? (int64_t)(fk.login_ms[1] - fk.login_ms[0]) : -1;
 
 	check(up && fk.n_login == 2 && at >= 400 && at < 1200 && fk.n_refresh_grant == 1,
-	      "OIDC: a refresh refused as invalid_grant: a login at once (%lld ms after the first, refresh grants %u)",
-	      (long long)at, fk.n_refresh_grant);
+	      "OIDC: a refresh refused as %s: a login at once (%lld ms after the first, refresh grants %u)",
+	      spent ? "spent (server_error: revocation already exists)" : "invalid_grant", (long long)at,
+	      fk.n_refresh_grant);
 	oidc_down();
 }
 
@@ -325,6 +339,7 @@ void test_oidc_refresh_faults(void)
 	test_refresh_no_leader_elsewhere();
 	test_refresh_no_leader_anywhere();
 	test_refresh_unanswered_past_expiry();
-	test_refresh_invalid();
+	test_refresh_invalid(false);
+	test_refresh_invalid(true);
 	test_token_refused_refreshes();
 }

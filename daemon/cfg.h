@@ -126,6 +126,7 @@ struct app_data {
 	char dst_protocol[8], dst_ip[AD_IPLEN], dst_port[8], dst_hostname[256];
 	char src_protocol[8], src_ip[AD_IPLEN], src_port[8];
 	char source_addr[128];
+	char sipovl_dial[40]; /* "<16 hex: the dial's id>/<attempt>" (sipovld dialers, zt_dial_opts.attempt_key) */
 };
 
 /* Compact JSON with every non-empty member; returns the length or -1 if @buflen is too small. */

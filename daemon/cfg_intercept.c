@@ -163,7 +163,8 @@ int icpt_to_kernel(const struct icpt_cfg *c, uint32_t id, const char *kname, uin
 	X("src_protocol", src_protocol)         \
 	X("src_ip", src_ip)                     \
 	X("src_port", src_port)                 \
-	X("source_addr", source_addr)
+	X("source_addr", source_addr)           \
+	X("sipovl_dial", sipovl_dial)
 
 int app_data_build(const struct app_data *a, char *buf, size_t buflen)
 {

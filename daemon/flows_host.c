@@ -140,14 +140,40 @@ bool host_retry(struct flow *f, const char *why)
 struct host_dialer {
 	char id[256];
 	bool checked;
+	uint64_t dial_id; /* app_data's sipovl_dial (attempt 0: none) */
+	unsigned attempt;
 };
+
+/* app_data's sipovl_dial "<16 hex digits>/<attempt>"; anything else (or none) is no attempt */
+static void host_dial_attempt(const char *v, struct host_dialer *who)
+{
+	char *end;
+	unsigned long long id;
+	unsigned long n;
+
+	who->dial_id = 0;
+	who->attempt = 0;
+	if (strlen(v) < 18 || v[16] != '/')
+		return;
+	id = strtoull(v, &end, 16);
+	if (end != v + 16)
+		return;
+	n = strtoul(v + 17, &end, 10);
+	if (*end || !n || n > 1000000 || v[17] < '1' || v[17] > '9')
+		return;
+	who->dial_id = id;
+	who->attempt = (unsigned)n;
+}
 
 /*
  * A hosted UDP flow from the caller's address has the same key (source, target) as a live
  * one: the same dialer's re-dial (its circuit moved to another router) replaces the old
  * flow, whose socket would otherwise share the four-tuple with the new one and take part of
- * the target's datagrams to a circuit being closed; another dialer's is refused. false: go
- * on; true: refused (reason written).
+ * the target's datagrams to a circuit being closed; another dialer's is refused. So is an
+ * earlier attempt of the dial the live flow is hosting (sipovl_dial: the dialer gave it up
+ * unanswered and sent it again; it reached us late): replacing the live flow would send the
+ * target's datagrams into a circuit the dialer has given up. false: go on; true: refused
+ * (reason written).
  */
 static bool host_udp_redial(const struct host_target *t, const struct host_dialer *who, char *reason,
 			    size_t rlen)
@@ -160,6 +186,12 @@ static bool host_udp_redial(const struct host_target *t, const struct host_diale
 	if (strcmp(old->dialer, who->id)) {
 		snprintf(reason, rlen, "udp %s -> %s is already hosted for another dialer", cfg_fmt_sa(&t->src, x, sizeof(x)),
 			 cfg_fmt_sa(&t->dst, y, sizeof(y)));
+		return true;
+	}
+	if (who->attempt && old->dial_attempt && who->dial_id == old->dial_id && who->attempt <= old->dial_attempt) {
+		D.c.hosted_udp_late_attempts++;
+		snprintf(reason, rlen, "attempt %u of this dial came late: attempt %u is hosted (udp %s -> %s)",
+			 who->attempt, old->dial_attempt, cfg_fmt_sa(&t->src, x, sizeof(x)), cfg_fmt_sa(&t->dst, y, sizeof(y)));
 		return true;
 	}
 	D.c.hosted_udp_redialed++;
@@ -211,6 +243,8 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 	f->spoofed = t.has_src;
 	f->src_checked = t.has_src && who->checked;
 	snprintf(f->dialer, sizeof(f->dialer), "%s", who->id);
+	f->dial_id = who->dial_id;
+	f->dial_attempt = who->attempt;
 	unsigned timeout_ms = s->host.connect_timeout_ms ? s->host.connect_timeout_ms : 5000;
 
 	if (alts && t.proto == IPPROTO_TCP && !connected && ai + 1 < alts->n) {
@@ -385,6 +419,7 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 		host_refuse(s, req, caller, reason);
 		return;
 	}
+	host_dial_attempt(ad.sipovl_dial, &who);
 	if (host_compute(&s->host, adl ? &ad : NULL, &t, err, sizeof(err))) {
 		host_refuse(s, req, caller, err);
 		return;

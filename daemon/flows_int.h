@@ -40,6 +40,8 @@ struct flow {
 	bool spoofed;                 /* host side: originating from the caller's address */
 	bool src_checked;             /* host side: the dialer's claim to a checked against the source_map */
 	char dialer[256];             /* host side: the dialing identity (authenticated, else its caller id) */
+	uint64_t dial_id;             /* host side: app_data's sipovl_dial: the dial's id and attempt (0: none) */
+	unsigned dial_attempt;
 	bool zt_up, sock_up;          /* Ziti connected; host TCP socket connected */
 	bool sock_eof, zt_eof;        /* read 0 from the socket; FIN from Ziti */
 	bool zt_fin_sent, sock_fin_sent, zt_blocked, dead, hup;

@@ -95,6 +95,8 @@ int flow_dial(struct flow *f, const char *proto)
 		.app_data_len = (size_t)jl,
 		.datagram = f->type == F_IUDP,
 		.lossy = f->type == F_IUDP, /* RTP: its own queue, before stream data */
+		/* attempts numbered: a hosting sipovld refuses one given up that arrives late */
+		.attempt_key = "sipovl_dial",
 	};
 
 	f->zc = zt_dial(s->id->ctx, s->name, &o, &flow_cbs, f);

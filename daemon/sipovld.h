@@ -76,6 +76,7 @@ struct counters {
 	uint64_t mem_limit_hits, udp_dropped, tcp_reset, bytes_to_ziti, bytes_from_ziti;
 	uint64_t udp_circuits_merged; /* one UDP stream had two circuits: one kept (flows_pair.c) */
 	uint64_t hosted_udp_redialed; /* a hosted UDP flow replaced by its dialer's re-dial (flows_host.c) */
+	uint64_t hosted_udp_late_attempts; /* a dial's attempt refused: a later one of it is hosted (flows_host.c) */
 	uint64_t packets_to_ziti, packets_from_ziti;
 	uint64_t tcp_expired; /* TCP flows closed by tcp_idle_timeout_s / tcp_half_closed_timeout_s */
 };

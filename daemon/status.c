@@ -228,6 +228,7 @@ struct json_object *status_json(void)
 	C(udp_dropped);
 	C(udp_circuits_merged);
 	C(hosted_udp_redialed);
+	C(hosted_udp_late_attempts);
 	C(tcp_reset);
 	C(bytes_to_ziti);
 	C(bytes_from_ziti);

@@ -240,6 +240,13 @@ struct zt_dial_opts {
 	size_t app_data_len;
 	bool datagram;        /* one zt_write = one message (no splitting) */
 	bool lossy;           /* realtime datagrams (RTP): see zt_conn_set_lossy() */
+	/*
+	 * With app_data a JSON object: each Connect of this dial (its first attempt, one sent
+	 * again unanswered, a re-dial) adds the member attempt_key (a plain JSON name):
+	 * "<16 hex digits, this dial's random id>/<attempt, from 1>", so that a hosting side
+	 * can tell an attempt given up, reaching it late, from the latest one.
+	 */
+	const char *attempt_key;
 };
 
 struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt_dial_opts *o,

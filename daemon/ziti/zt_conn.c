@@ -36,6 +36,7 @@ static void conn_free(void *p)
 	free(c->terminator_identity);
 	free(c->caller_id);
 	free(c->app_data);
+	free(c->attempt_key);
 	free(c);
 }
 
@@ -677,6 +678,43 @@ void zt_conn_timer_cb(void *arg)
 	conn_dead(c, -ETIMEDOUT, "dial timed out");
 }
 
+/*
+ * The AppData of this Connect: as given, or (attempt_key) with the attempt's member added to
+ * the JSON object. NULL with *len 0: none. *tmp: to free after use.
+ */
+static const uint8_t *attempt_app_data(struct zt_conn *c, uint8_t **tmp, uint32_t *len)
+{
+	size_t n = c->app_data_len, kl;
+	uint8_t *b;
+	int w;
+
+	*tmp = NULL;
+	*len = (uint32_t)c->app_data_len;
+	c->attempt_no++;
+	if (!c->app_data || !c->attempt_key)
+		return c->app_data;
+	while (n && (c->app_data[n - 1] == ' ' || c->app_data[n - 1] == '\n' || c->app_data[n - 1] == '\t' ||
+		     c->app_data[n - 1] == '\r'))
+		n--;
+	if (!n || c->app_data[n - 1] != '}')
+		return c->app_data; /* not an object: as given */
+	n--;
+	kl = strlen(c->attempt_key);
+	b = malloc(n + kl + 48);
+	if (!b)
+		return c->app_data;
+	memcpy(b, c->app_data, n);
+	size_t m = n;
+
+	while (m && (b[m - 1] == ' ' || b[m - 1] == '\n' || b[m - 1] == '\t' || b[m - 1] == '\r'))
+		m--;
+	w = snprintf((char *)b + n, kl + 48, "%s\"%s\":\"%016llx/%u\"}", m && b[m - 1] == '{' ? "" : ",",
+		     c->attempt_key, (unsigned long long)c->dial_nonce, c->attempt_no);
+	*tmp = b;
+	*len = (uint32_t)(n + (size_t)w);
+	return b;
+}
+
 static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
 {
 	struct zt_conn *c = arg;
@@ -684,6 +722,10 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	char why[400];
 	/* Like the Go SDK: the caller is our identity's name unless the application says. */
 	const char *caller = c->caller_id ? c->caller_id : c->ctx->identity_name;
+	const uint8_t *ad;
+	uint8_t *ad_tmp;
+	uint32_t ad_len;
+	int bad;
 
 	c->rsel = NULL;
 	if (err) {
@@ -705,12 +747,15 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	c->state = ZT_C_CONNECTING;
 	if (c->encrypted)
 		crypto_kx_keypair(c->pk, c->sk);
-	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_CONNECT, zt_chan_next_seq(ch)) ||
-	    zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c->id) ||
-	    (c->encrypted && zt_msgb_hdr(&mb, ZT_H_PUBLIC_KEY, c->pk, sizeof(c->pk))) ||
-	    (c->terminator_identity && zt_msgb_hdr_str(&mb, ZT_H_TERMINATOR_IDENTITY, c->terminator_identity)) ||
-	    (caller && zt_msgb_hdr_str(&mb, ZT_H_CALLER_ID, caller)) ||
-	    (c->app_data && zt_msgb_hdr(&mb, ZT_H_APP_DATA, c->app_data, (uint32_t)c->app_data_len))) {
+	ad = attempt_app_data(c, &ad_tmp, &ad_len);
+	bad = zt_msgb_begin(&mb, &ch->out, ZT_CT_CONNECT, zt_chan_next_seq(ch)) ||
+	      zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c->id) ||
+	      (c->encrypted && zt_msgb_hdr(&mb, ZT_H_PUBLIC_KEY, c->pk, sizeof(c->pk))) ||
+	      (c->terminator_identity && zt_msgb_hdr_str(&mb, ZT_H_TERMINATOR_IDENTITY, c->terminator_identity)) ||
+	      (caller && zt_msgb_hdr_str(&mb, ZT_H_CALLER_ID, caller)) ||
+	      (ad && zt_msgb_hdr(&mb, ZT_H_APP_DATA, ad, ad_len));
+	free(ad_tmp);
+	if (bad) {
 		conn_dead(c, -ENOMEM, "out of memory");
 		return;
 	}
@@ -928,6 +973,10 @@ struct zt_conn *zt_dial(struct zt_ctx *ctx, const char *service, const struct zt
 				memcpy(c->app_data, o->app_data, o->app_data_len);
 				c->app_data_len = o->app_data_len;
 			}
+		}
+		if (o->attempt_key && c->app_data) {
+			c->attempt_key = strdup(o->attempt_key);
+			randombytes_buf(&c->dial_nonce, sizeof(c->dial_nonce));
 		}
 	}
 	c->state = ZT_C_NEW;

@@ -681,6 +681,9 @@ struct zt_conn {
 	char *terminator_identity, *caller_id;
 	uint8_t *app_data;
 	size_t app_data_len;
+	char *attempt_key;    /* zt_dial_opts.attempt_key (NULL: app_data sent as given) */
+	uint64_t dial_nonce;  /* this dial's random id, for attempt_key */
+	unsigned attempt_no;  /* Connects sent, for attempt_key */
 	bool datagram, encrypted, host_side;
 	bool lossy; /* datagrams through the channel's datagram queue (zt_sched.c) */
 	bool fin_sent, fin_recv, closed_by_app;

@@ -389,7 +389,11 @@ if [ "$av_rc" = 0 ] && av_ok packets && av_ok packets1; then
 	ok "two media streams: gw-a's CDR has both streams' RTP (audio, then m1=video): ${av_cdr#call ended: }"
 else
 	not_ok "two media streams: gw-a's CDR has both streams' RTP (audio, then m1=video)" "sipp exit $av_rc" "cdr: ${av_cdr:-none}" \
-		"$(grep -o 'call ended: .*' "$TMP/a.log" | tail -2)" "$(tail -2 "$TMP/uac-av.out" | tr '\n' '|')"
+		"$(grep -o 'call ended: .*' "$TMP/a.log" | tail -2)" "$(tail -2 "$TMP/uac-av.out" | tr '\n' '|')" \
+		"gw-b's CDR: $(grep -o 'call ended: .*' "$TMP/b.log" | grep ' m1=video ' | tail -1)" \
+		"the streams' flows and dials at gw-a: $(grep -E '7330|7332|7340|7342|dialing again|came late|replaced by' "$TMP/a.log" | tail -12)" \
+		"at gw-b: $(grep -E '7330|7332|7340|7342|dialing again|came late|replaced by' "$TMP/b.log" | tail -12)" \
+		"B's senders: $(cat "$TMP/av-b7340.out" "$TMP/av-b7342.out" 2>/dev/null | tr '\n' ' ')"
 fi
 av_fin=$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq -c '[.calls[] | select(.state == "ended" and
 	(.streams | length) == 4)][0] | [.media_quality[]? | [.media, .caller_to_callee.packets, .callee_to_caller.packets,

@@ -241,7 +241,7 @@ while IFS= read -r l; do
 done <"$W/results/call.tap" 2>/dev/null
 call_ok() {
 	[ -n "$call_plan" ] && [ "$n_call" = "$call_plan" ] && ! grep -q '^not ok\|^Bail out!' "$W/results/call.tap" ||
-		{ echo "$n_call of ${call_plan:-?} points, $(cat "$W/results/call.exit" 2>/dev/null)"; tail -5 "$W/results/call.err" 2>/dev/null; return 1; }
+		{ grep '^not ok\|^Bail out!' "$W/results/call.tap"; echo "$n_call of ${call_plan:-?} points, $(cat "$W/results/call.exit" 2>/dev/null)"; tail -5 "$W/results/call.err" 2>/dev/null; return 1; }
 }
 dk_what=
 [ "$dkms_up" = 0 ] || dk_what=", then apt-get install of a newer sipovl-dkms during it (DKMS builds $ver+1 in the guest, the loaded module stays, RTP goes on)"

@@ -185,6 +185,46 @@ redial_tests() {
 	fi
 	kill -KILL "$hold" 2>/dev/null
 	wait "$hold" 2>/dev/null
+
+	# A late attempt: the dialer gave its attempt 1 up (no answer in time), sent attempt 2,
+	# which is hosted and carrying the stream, and only now does attempt 1's Dial reach this
+	# side (sipovld dialers number each attempt of a dial in app_data's sipovl_dial). It must
+	# be refused: replacing attempt 2's flow would send the target's datagrams into a circuit
+	# the dialer has given up, and close the one it uses.
+	late_dial() { # late_dial OUT ATTEMPT ARGS... &: go-client dials sm-udp claiming 127.0.10.8:40000
+		local out=$1 n=$2
+		shift 2
+		exec "$SAN" dial -i "$ID/go-client.json" -s sm-udp --udp --size 64 --timeout-ms 30000 \
+			--app-data "{\"source_addr\":\"127.0.10.8:40000\",\"sipovl_dial\":\"5eed00005eed0000/$n\"}" "$@" > "$out" 2>&1
+	}
+	local late2 late1 rc1 ctr2 n3
+	late_dial "$D/late-2.out" 2 --count 200 --pace-ms 20 &
+	late2=$!
+	PIDS+=("$late2")
+	for _ in $(seq 1 120); do
+		[ "$("$sd" --control "$D/sipovld.sock" --request flows 2>/dev/null |
+			jq '[.[] | select(.type == "host-udp" and .source == "127.0.10.8:40000")] | length')" = 1 ] && break
+		sleep 0.1
+	done
+	late_dial "$D/late-1.out" 1 --count 1 &
+	late1=$!
+	rc1=0
+	wait "$late1" || rc1=$?
+	n3=$("$sd" --control "$D/sipovld.sock" --request flows 2>/dev/null |
+		jq '[.[] | select(.type == "host-udp" and .source == "127.0.10.8:40000")] | length')
+	ctr2=$("$sd" --control "$D/sipovld.sock" --request status 2>/dev/null | jq -r '.counters.hosted_udp_redialed // "n/a"')
+	if [ "$rc1" != 0 ] && grep -q 'attempt 1 of this dial came late' "$D/late-1.out" && [ "$n3" = 1 ] && [ "$ctr2" = "$ctr" ]; then
+		ok "re-dial: a late attempt 1 of a dial whose attempt 2 is hosted is refused ($(grep -o 'attempt 1 of this dial came late[^"]*' "$D/late-1.out" | head -1)), the flow kept"
+	else
+		notok "re-dial: a late attempt 1 of a dial whose attempt 2 is hosted: exit $rc1 (want refused), hosted flows $n3 (want 1), hosted_udp_redialed $ctr2 (want $ctr)"
+		tail -3 "$D/late-1.out" | diag
+		grep "127.0.10.8:40000" "$D/sipovld.log" | tail -4 | diag
+	fi
+	if wait "$late2" && grep -q ' 0 lost$' "$D/late-2.out"; then
+		ok "re-dial: attempt 2's 200 datagrams all came back across the late attempt"
+	else
+		notok "re-dial: attempt 2's datagrams across the late attempt"; tail -3 "$D/late-2.out" | diag
+	fi
 }
 
 # posture_tests: services whose Dial policies require posture checks. ps-ok needs an OS check

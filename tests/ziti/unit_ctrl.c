@@ -657,6 +657,7 @@ out:
 struct rd_out {
 	unsigned connects, closes;
 	uint32_t last_connect, last_closed;
+	char app_data[2][160]; /* the first two Connects' AppData */
 };
 
 static void rd_take(struct zt_chan *ch, struct rd_out *o)
@@ -669,6 +670,11 @@ static void rd_take(struct zt_chan *ch, struct rd_out *o)
 	       zt_msg_parse(ch->out.data + ch->out.off, zt_buf_used(&ch->out), &m, &used, NULL) == ZT_PARSE_OK) {
 		zt_msg_hdr_u32(&m, ZT_H_CONN_ID, &id);
 		if (m.content_type == ZT_CT_CONNECT) {
+			const uint8_t *v;
+			uint32_t vl;
+
+			if (o->connects < 2 && zt_msg_hdr(&m, ZT_H_APP_DATA, &v, &vl))
+				snprintf(o->app_data[o->connects], sizeof(o->app_data[0]), "%.*s", (int)vl, (const char *)v);
 			o->connects++;
 			o->last_connect = id;
 		} else if (m.content_type == ZT_CT_STATE_CLOSED) {
@@ -795,9 +801,26 @@ static void fd_on_connect(struct zt_conn *c, int err, const char *reason, void *
  * and sent again within the connect timeout. A stream dial's answer waits on the hosting
  * side's connect to its server (seconds, legitimately): it is not sent twice.
  */
+/* an AppData "PREFIX"sipovl_dial":"<16 hex>/N"}": the id's 16 digits in @id */
+static bool attempt_ad(const char *ad, const char *prefix, unsigned n, char *id)
+{
+	size_t pl = strlen(prefix);
+	char tail[16];
+
+	if (strncmp(ad, prefix, pl) || strncmp(ad + pl, "\"sipovl_dial\":\"", 15) ||
+	    strspn(ad + pl + 15, "0123456789abcdef") != 16)
+		return false;
+	memcpy(id, ad + pl + 15, 16);
+	id[16] = 0;
+	snprintf(tail, sizeof(tail), "/%u\"}", n);
+	return !strcmp(ad + pl + 31, tail);
+}
+
 static void test_dial_unanswered(bool datagram)
 {
-	struct zt_dial_opts dopt = { .datagram = datagram, .lossy = datagram };
+	/* app_data with attempt_key: each Connect's carries its attempt (the hosting side orders them) */
+	struct zt_dial_opts dopt = { .datagram = datagram, .lossy = datagram, .attempt_key = "sipovl_dial" };
+	char id1[17] = "", id2[17] = "";
 	struct zt_conn_cbs ccb = { .on_connect = fd_on_connect, .on_close = rd_on_close };
 	const char *kind = datagram ? "datagram" : "stream";
 	struct rd_out o = { 0 };
@@ -818,6 +841,8 @@ static void test_dial_unanswered(bool datagram)
 	ch->state = ZT_CH_UP;
 	ch->in_dispatch = true; /* writes stay in ch->out */
 	fd_connects = fd_errs = rd_closed = 0;
+	dopt.app_data = datagram ? "{\"dst_ip\":\"10.0.0.1\"} \n" : "{ }";
+	dopt.app_data_len = strlen(dopt.app_data);
 	c = zt_dial(h.ctx, "A", &dopt, &ccb, NULL);
 	for (uint64_t end = zt_now_ms() + 2000; !o.connects && zt_now_ms() < end;) {
 		zt_loop_run(h.loop, 10);
@@ -839,6 +864,11 @@ static void test_dial_unanswered(bool datagram)
 		check(c->state == ZT_C_UP && fd_connects == 1 && !fd_errs && !rd_closed,
 		      "first datagram dial: the next attempt answered, the application told once it is connected "
 		      "(%d connected, %d failed)", fd_connects, fd_errs);
+		check(attempt_ad(o.app_data[0], "{\"dst_ip\":\"10.0.0.1\",", 1, id1) &&
+			      attempt_ad(o.app_data[1], "{\"dst_ip\":\"10.0.0.1\",", 2, id2) && !strcmp(id1, id2) &&
+			      strcmp(id1, "0000000000000000"),
+		      "first datagram dial: each attempt's app_data numbers it, one dial id ('%s', then '%s')",
+		      o.app_data[0], o.app_data[1]);
 		o.closes = 0;
 		rd_router_says(ch, ZT_CT_STATE_CONNECTED, first);
 		rd_take(ch, &o);
@@ -851,6 +881,8 @@ static void test_dial_unanswered(bool datagram)
 		      "(%u Connects, %u StateClosed)", o.connects, o.closes);
 		rd_router_says(ch, ZT_CT_STATE_CONNECTED, first);
 		check(c->state == ZT_C_UP && fd_connects == 1, "first stream dial: answered after 3 s, connected");
+		check(attempt_ad(o.app_data[0], "{ ", 1, id1), "first stream dial: an empty app_data object gets the "
+		      "attempt as its only member ('%s')", o.app_data[0]);
 	}
 	zt_close(c);
 	ch->in_dispatch = false;

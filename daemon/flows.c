@@ -143,6 +143,9 @@ void flow_close(struct flow *f, int prio, const char *why)
 	if (f->via_of)
 		f->via_of->via = NULL;
 	zt_timer_stop(D.loop, &f->timer);
+	worker_name_cancel(f);
+	free(f->hostname);
+	f->hostname = NULL;
 	if (f->fd >= 0) {
 		zt_io_del(D.loop, &f->io);
 		close(f->fd);

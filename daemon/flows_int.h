@@ -56,6 +56,10 @@ struct flow {
 	struct sip_tap *sip;          /* SIP view of a TCP flow (sip_view.c) */
 	int8_t sip_kind;              /* SIP view: undecided, SIP or not (sip_view.c) */
 	struct rtpq_dir *rq;          /* UDP: RTP quality, [RTPQ_TO_ZITI] and [RTPQ_FROM_ZITI] (flows_rtp.c) */
+	/* a worker's flow of a service with hostname intercepts: the name asked of the primary (worker_names.c) */
+	struct name_q *name_q;        /* the question pending */
+	char *hostname;               /* the answer (NULL: none) */
+	bool name_asked;
 };
 
 /* A hosted TCP target given by name: the next address is tried when a connect fails. */
@@ -71,6 +75,19 @@ struct host_alt {
 #define RTPQ_MEM (2 * sizeof(struct rtpq_dir)) /* a UDP flow's RTP quality (flows_rtp.c) */
 #define UDP_PENDING_MAX 64                    /* datagrams queued while the dial completes */
 #define TCP_QUEUE_MAX (4u << 20)              /* bytes queued towards one TCP socket */
+
+/*
+ * worker_names.c: a worker's question to the primary for the DNS name of a flow's address.
+ * worker_name_needed: the flow must wait for it (a worker, a service with hostname
+ * intercepts, not asked yet); worker_name_ask: ask, and dial (flow_dial) when answered;
+ * worker_name_cancel: the flow closes.
+ */
+struct name_q;
+bool worker_name_needed(const struct flow *f);
+int worker_name_ask(struct flow *f, const char *proto);
+void worker_name_cancel(struct flow *f);
+/* a flow whose dial could not be started: reset (TCP) and closed (flows_intercept.c) */
+void flow_fail_dial(struct flow *f);
 
 /* flows.c: the list of all flows, memory, queues, lifecycle, events, Ziti callbacks, status */
 bool mem_log_now(void);

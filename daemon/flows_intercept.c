@@ -62,17 +62,32 @@ struct svc *flow_match(int proto, const struct sockaddr_storage *src, const stru
 	return s && !strcmp(s->kname, name) ? s : NULL;
 }
 
-/* Dial the service for a new intercepted flow. */
+void flow_fail_dial(struct flow *f)
+{
+	if (f->type == F_ITCP)
+		tcp_rst(f);
+	flow_close(f, L_WARN, "cannot dial");
+}
+
+/*
+ * Dial the service for a new intercepted flow. A worker's flow of a service with hostname
+ * intercepts first asks the primary for its address's name (worker_names.c), which dials it.
+ */
 int flow_dial(struct flow *f, const char *proto)
 {
 	struct svc *s = f->svc;
 	struct app_data ad;
 	char identity[256], unknown[64], json[1024], d[200];
 	struct tpl_vars iv = ident_tpl(s->id);
+	const char *host = NULL;
 	int jl;
 
-	if (icpt_dial_params_host(&s->icpt, proto, &f->a, &f->b, s->icpt.n_skipped ? dns_hostname_of(&f->b) : NULL,
-				  &iv, &ad, identity, sizeof(identity), unknown, sizeof(unknown))) {
+	if (worker_name_needed(f))
+		return worker_name_ask(f, proto);
+	if (s->icpt.n_skipped)
+		host = D.worker ? f->hostname : dns_hostname_of(&f->b);
+	if (icpt_dial_params_host(&s->icpt, proto, &f->a, &f->b, host, &iv, &ad, identity, sizeof(identity), unknown,
+				  sizeof(unknown))) {
 		logm(L_WARN, "service %s: dialOptions.identity or sourceIp expands beyond its limit", s->name);
 		return -1;
 	}
@@ -158,8 +173,7 @@ static void tcp_accept(int lfd)
 		f->sock_up = true; /* connected; nothing is read before the dial completes */
 		D.c.tcp_intercepted++;
 		if (flow_dial(f, "tcp")) {
-			tcp_rst(f);
-			flow_close(f, L_WARN, "cannot dial");
+			flow_fail_dial(f);
 			continue;
 		}
 		flow_io(f);

@@ -253,7 +253,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 	rtp_account(f, RTPQ_TO_ZITI, p, n, rtp_now_us());
 	udp_to_zt(f, p, n);
 	if (flow_dial(f, "udp")) {
-		flow_close(f, L_WARN, "cannot dial");
+		flow_fail_dial(f);
 		return;
 	}
 	flow_io(f);

@@ -229,6 +229,8 @@ struct json_object *status_json(void)
 	C(udp_circuits_merged);
 	C(hosted_udp_redialed);
 	C(hosted_udp_late_attempts);
+	C(worker_name_questions);
+	C(worker_name_timeouts);
 	C(tcp_reset);
 	C(bytes_to_ziti);
 	C(bytes_from_ziti);

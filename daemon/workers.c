@@ -49,7 +49,8 @@ static const struct {
 	X(tcp_intercepted), X(udp_intercepted), X(unmatched), X(dials_ok), X(dials_failed), X(dial_timeouts),
 	X(hosted_tcp), X(hosted_udp), X(hosted_refused), X(hosted_connect_failed), X(hosted_src_refused),
 	X(mem_limit_hits), X(udp_dropped), X(tcp_reset), X(bytes_to_ziti), X(bytes_from_ziti),
-	X(udp_circuits_merged), X(hosted_udp_redialed), X(hosted_udp_late_attempts), X(packets_to_ziti), X(packets_from_ziti), X(tcp_expired),
+	X(udp_circuits_merged), X(hosted_udp_redialed), X(hosted_udp_late_attempts),
+	X(worker_name_questions), X(worker_name_timeouts), X(packets_to_ziti), X(packets_from_ziti), X(tcp_expired),
 #undef X
 };
 static const char *const flow_names[4] = { "intercept_tcp", "intercept_udp", "host_tcp", "host_udp" };
@@ -150,6 +151,26 @@ void workers_send_fin(unsigned dest, const char *call_id, const struct call_rtp_
 		msg_send(W[dest].fd, b, sizeof(b));
 }
 
+bool workers_send_raw(const void *p, size_t n)
+{
+	uint64_t before = workers_msg_dropped;
+
+	if (!D.worker)
+		return false;
+	msg_send(chan_fd, p, n);
+	return workers_msg_dropped == before;
+}
+
+bool workers_send_to(unsigned w, const void *p, size_t n)
+{
+	uint64_t before = workers_msg_dropped;
+
+	if (D.worker || !w || w >= D.n_workers || W[w].pid <= 0)
+		return false;
+	msg_send(W[w].fd, p, n);
+	return workers_msg_dropped == before;
+}
+
 #define WMSG_PATH_MAX 4096 /* a WMSG_CERT's identity path, without its NUL */
 
 void workers_send_cert(const char *path)
@@ -202,6 +223,8 @@ static void wmsg_in(unsigned from, const char *b, size_t n)
 		memcpy(path, b + sizeof(h), n - sizeof(h));
 		path[n - sizeof(h)] = 0;
 		idents_adopt_cert(path);
+	} else if (h.type == WMSG_NAME_Q || h.type == WMSG_NAME_A) {
+		worker_names_in(from, b, n);
 	}
 }
 
@@ -219,7 +242,7 @@ static void primary_chan_cb(void *arg, uint32_t ev)
 			chan_close(w);
 			return;
 		}
-		if (buf[0] == WMSG_SIP || buf[0] == WMSG_FIN) {
+		if (buf[0] == WMSG_SIP || buf[0] == WMSG_FIN || buf[0] == WMSG_NAME_Q) {
 			wmsg_in((unsigned)(w - W), buf, (size_t)r);
 			continue;
 		}

@@ -45,7 +45,7 @@ int worker_parse_arg(const char *arg, int fds[4]);
  * final figures of an ended call's streams that a process carries, for the call's origin
  * (dest) and the primary (which keeps them for the calls view).
  */
-enum { WMSG_SIP = 1, WMSG_FIN = 2, WMSG_CERT = 3 };
+enum { WMSG_SIP = 1, WMSG_FIN = 2, WMSG_CERT = 3, WMSG_NAME_Q = 4, WMSG_NAME_A = 5 };
 extern uint64_t workers_msg_dropped; /* SIP view and certificate messages not sent: the channel was full */
 struct wmsg_hdr {
 	uint8_t type, origin, dest, pad;
@@ -58,6 +58,15 @@ void workers_send_sip(const struct sockaddr_storage *src, const struct sockaddr_
  * certificate at once (idents_adopt_cert), as the controller accepts only the new one.
  */
 void workers_send_cert(const char *ident_path);
+/*
+ * WMSG_NAME_Q (worker to primary) and WMSG_NAME_A (the answer): the DNS name of an address
+ * (worker_names.c). workers_send_raw: a message to the primary (a worker); workers_send_to:
+ * to worker @w (the primary). False: not sent.
+ */
+bool workers_send_raw(const void *p, size_t n);
+bool workers_send_to(unsigned w, const void *p, size_t n);
+/* worker_names.c: a WMSG_NAME_Q (the primary answers it) or WMSG_NAME_A (a worker) from @from */
+void worker_names_in(unsigned from, const void *b, size_t n);
 /* send an ended call's figures to its origin @dest (and the primary) */
 struct call_rtp_final;
 void workers_send_fin(unsigned dest, const char *call_id, const struct call_rtp_final *fin);

@@ -162,7 +162,9 @@ CONF
 			chain="$first,A? pbx.site-b.sipovl.test."
 		fi
 		q1=$(grep -m1 -oE '(NAPTR|SRV|A|AAAA)\? [^ ]+' "$TMP/bs_dns_$t.txt")
-		other=$(tr ',' '\n' <<<"$qs" | grep -v '^$' | grep -vxF -f <(tr ',' '\n' <<<"$chain"))
+		# (no process substitution: the guest has no /dev/fd, and a failed grep would leave this empty)
+		tr ',' '\n' <<<"$chain" >"$TMP/bs_chain_$t.txt"
+		other=$(tr ',' '\n' <<<"$qs" | grep -v '^$' | grep -vxF -f "$TMP/bs_chain_$t.txt")
 		if [ "$q1" = "$first" ] && [ -z "$other" ]; then
 			ok "baresip ($tn, given $uri): asked gw-a ${qs%,} (first: $q1; the rest of the chain from the additional section; gw-a answered $((ans1 - ans0)) queries)"
 		else
@@ -189,4 +191,40 @@ else
 	done
 fi
 expect "other names: REFUSED (no upstream)" 'status: REFUSED' in_pa dig @10.1.0.1 +time=5 +tries=2 example.org A
+
+# --- gw-a with two workers (issue 16). The names are the primary's (its DNS responder), and a
+# worker's flow to a name's address must carry the name as well (app_data dst_hostname: gw-b
+# hosts pbx-b for the name only): the worker asks the primary (worker_names.c). Datagrams from
+# 12 source ports to the name's address (sipovl.ko spreads new flows over the workers by a
+# flow hash): gw-b must host every one's dial, refuse none.
+kill "$(cat "$TMP/a.pid")" 2>/dev/null
+waitfor 20 eval '! kill -0 "$(cat "$TMP/a.pid")" 2>/dev/null' || diag "gw-a (one worker) did not stop in 20 s"
+sed 's/^{ /{ "workers": 2, /' "$TMP/a.conf" >"$TMP/a2.conf"
+start_gw_only a "$GWA" -c "$TMP/a2.conf"
+wk_ready() {
+	st a | jq -en 'input | (.workers | length) == 2 and all(.workers[]; .alive) and .workers[1].identities_ready == 1 and
+		([.services[] | select(.name == "pbx-b") | .permissions] | length == 1)' >/dev/null 2>&1
+}
+waitfor 120 wk_ready || diag "gw-a (workers 2) not ready: $(st a | jq -c '.workers' 2>&1 | head -c 300)"
+addr2=$(q pbx.site-b.sipovl.test A)
+hb() { st b | jq -r '[.services[] | select(.name == "pbx-b") | .host.accepted, .host.refused] | join(" ")'; }
+read -r acc0 ref0 <<<"$(hb)"
+in_pa python3 -c '
+import socket, sys
+for p in range(41001, 41013):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.1.0.2", p))
+    s.sendto(b"OPTIONS probe", (sys.argv[1], 5060))
+    s.close()' "${addr2:-$addr}" 2>&1 | head -3
+wk_done() { read -r acc1 ref1 <<<"$(hb)"; [ $((acc1 + ref1 - acc0 - ref0)) -ge 12 ]; }
+waitfor 30 wk_done || true
+read -r acc1 ref1 <<<"$(hb)"
+wk=$(st a | jq -c '[.workers[] | {q: .counters.worker_name_questions, t: .counters.worker_name_timeouts, u: .counters.udp_intercepted}]')
+if [ "$((acc1 - acc0))" = 12 ] && [ "$ref1" = "$ref0" ] &&
+	jq -en 'input | .[1].u >= 1 and .[1].q >= .[1].u and .[1].t == 0 and .[0].q == 0' <<<"$wk" >/dev/null 2>&1; then
+	ok "gw-a (workers 2): the 12 flows to $addr2 (the name's address) carried the name: gw-b hosted all 12 for the name only, refused none (per worker: $wk; q: names asked of the primary)"
+else
+	not_ok "gw-a (workers 2): flows to the name's address carry the name" "gw-b pbx-b: accepted $((acc1 - acc0)) (want 12), refused $((ref1 - ref0)) (want 0)" \
+		"per worker (q: names asked, t: unanswered, u: udp flows): $wk" "gw-b: $(grep -E 'pbx-b' "$TMP/b.log" | tail -3)"
+fi
 done_testing

@@ -158,6 +158,7 @@ static void teardown(struct zt_chan *ch)
 	zt_timer_stop(l, &ch->latency_timer);
 	zt_timer_stop(l, &ch->io_timer);
 	zt_timer_stop(l, &ch->mark_timer);
+	zt_timer_stop(l, &ch->token_timer);
 	ch->latency_outstanding = false;
 	while (ch->pending) {
 		struct zt_pending *p = ch->pending;
@@ -301,6 +302,25 @@ void zt_chan_retired_check(struct zt_chan *ch)
 		zt_timer_start(ch->ctx->loop, &ch->backoff_timer, 0); /* backoff_cb frees it */
 }
 
+/*
+ * How long a router may take to answer an UpdateToken. A v1.6.5 router answers at once, but
+ * sends nothing for some refusals (a channel whose API session it does not hold as a JWT one,
+ * a body that is no bearer token: router/xgress_edge/listener.go processTokenUpdate): left
+ * unanswered, the channel's token is taken for stale (zt_chan_token_stale), before a dial or
+ * a bind on it is refused for it.
+ */
+#define ZT_TOKEN_REPLY_MS 10000
+
+static char token_tag; /* the arg of UpdateToken replies (zt_chan_cancel_replies) */
+
+static void token_timeout_cb(void *arg)
+{
+	struct zt_chan *ch = arg;
+
+	zt_chan_cancel_replies(ch, &token_tag);
+	zt_chan_token_stale(ch, "no answer to the refreshed token in 10 s");
+}
+
 /* OIDC: a router refused the refreshed token: reconnect with it (its hello carries it) */
 static void token_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, int err, const char *why)
 {
@@ -308,7 +328,10 @@ static void token_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, i
 
 	(void)arg;
 	(void)why;
-	if (err || m->content_type == ZT_CT_UPDATE_TOKEN_SUCCESS)
+	if (err)
+		return;
+	zt_timer_stop(ch->ctx->loop, &ch->token_timer); /* answered (an earlier one's timer too) */
+	if (m->content_type == ZT_CT_UPDATE_TOKEN_SUCCESS)
 		return;
 	snprintf(msg, sizeof(msg), "router refused the refreshed token: %.*s",
 		 (int)(m->body_len > 200 ? 200 : m->body_len), (const char *)m->body);
@@ -324,12 +347,14 @@ static void send_token(struct zt_chan *ch)
 
 	ch->token_stale = false;
 	if (zt_msgb_begin(&mb, &ch->out, ZT_CT_UPDATE_TOKEN, seq) || !(b = zt_msgb_body(&mb, n)) ||
-	    zt_chan_expect_reply(ch, seq, token_reply, NULL)) {
+	    zt_chan_expect_reply(ch, seq, token_reply, &token_tag)) {
 		chan_fail(ch, "out of memory");
 		return;
 	}
 	memcpy(b, ch->ctx->api_token, n);
 	zt_chan_flush(ch);
+	if (!zt_timer_armed(&ch->token_timer)) /* one unanswered already: the wait counts from it */
+		zt_timer_start(ch->ctx->loop, &ch->token_timer, ZT_TOKEN_REPLY_MS);
 }
 
 /*
@@ -777,6 +802,7 @@ struct zt_chan *zt_chan_get(struct zt_ctx *ctx, const char *url, const char *nam
 	zt_timer_init(&ch->backoff_timer, backoff_cb, ch);
 	zt_timer_init(&ch->io_timer, io_timeout_cb, ch);
 	zt_timer_init(&ch->mark_timer, zt_chan_mark_timer_cb, ch);
+	zt_timer_init(&ch->token_timer, token_timeout_cb, ch);
 	ch->next = ctx->chans;
 	ctx->chans = ch;
 	return ch;

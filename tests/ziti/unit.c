@@ -303,6 +303,7 @@ static void test_oversize(void)
 	zt_timer_init(&ch.latency_timer, NULL, NULL);
 	zt_timer_init(&ch.backoff_timer, NULL, NULL);
 	zt_timer_init(&ch.io_timer, NULL, NULL);
+	zt_timer_init(&ch.token_timer, NULL, NULL);
 	zt_task_init(&ch.flush_task, NULL, NULL);
 	struct zt_conn *cv[2] = { &c1, &c2 };
 	struct ov_conn *ov[2] = { &o1, &o2 };

@@ -35,7 +35,7 @@ void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 
 struct chan_out {
 	unsigned probes, updates;
-	int32_t first_probe, last_probe, hello_seq;
+	int32_t first_probe, last_probe, hello_seq, update_seq;
 	char token[64];
 };
 
@@ -56,6 +56,7 @@ static void chan_take(struct zt_chan *ch, struct chan_out *o)
 			o->hello_seq = m.seq;
 		} else if (m.content_type == ZT_CT_UPDATE_TOKEN) {
 			o->updates++;
+			o->update_seq = m.seq;
 			snprintf(o->token, sizeof(o->token), "%.*s", (int)m.body_len, (const char *)m.body);
 		}
 		zt_buf_consume(&ch->out, used);
@@ -101,6 +102,7 @@ static void chan_init(struct zt_ctx *ctx, struct zt_chan *ch, struct zt_conn *c)
 	zt_timer_init(&ch->latency_timer, zt_chan_latency_tick, ch);
 	zt_timer_init(&ch->backoff_timer, NULL, NULL);
 	zt_timer_init(&ch->io_timer, NULL, NULL);
+	zt_timer_init(&ch->token_timer, NULL, NULL);
 	ctx->chans = ch;
 	if (c) {
 		c->ctx = ctx;
@@ -118,10 +120,15 @@ static void chan_fini(struct zt_ctx *ctx, struct zt_chan *ch, struct zt_conn *c)
 	zt_timer_stop(ctx->loop, &ch->latency_timer);
 	zt_timer_stop(ctx->loop, &ch->backoff_timer);
 	zt_timer_stop(ctx->loop, &ch->io_timer);
+	zt_timer_stop(ctx->loop, &ch->token_timer);
 	if (c)
 		zt_chan_map_del(ch, c->id);
-	zt_chan_cancel_replies(ch, ch);
-	zt_chan_cancel_replies(ch, NULL);
+	while (ch->pending) { /* whatever waits for a reply (probes, hello, token updates) */
+		struct zt_pending *p = ch->pending;
+
+		ch->pending = p->next;
+		free(p);
+	}
 	zt_chan_sched_free(ch);
 	zt_buf_free(&ch->out);
 	zt_buf_free(&ch->in);
@@ -508,6 +515,83 @@ static void test_token_during_hello(void)
 	chan_fini(&ctx, &ch, NULL);
 }
 
+/*
+ * An UpdateToken the router never answers (v1.6.5 sends nothing for some refusals, e.g. a
+ * channel whose API session it does not hold as JWT): within ZT_TOKEN_REPLY_MS the channel's
+ * token is taken for stale (zt_chan_token_stale: a channel carrying circuits keeps them and
+ * takes no new work, an empty one reconnects), rather than learning it from the first dial
+ * the router refuses. An answered one changes nothing.
+ */
+static void test_token_unanswered(bool answered, bool carries)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan *ch;
+	struct zt_conn c = { 0 };
+	struct chan_out o = { 0 };
+	const char *what = answered ? "answered" : carries ? "unanswered, a circuit on it" : "unanswered, idle";
+	int tag = -1;
+
+	ctx.loop = zt_loop_new();
+	ctx.o.log_level = -1;
+	ch = zt_chan_get(&ctx, "tls://r2.test:3022", "r2");
+	if (!ch) {
+		check(0, "token unanswered: a channel");
+		zt_loop_free(ctx.loop);
+		return;
+	}
+	ch->state = ZT_CH_UP;
+	ch->in_dispatch = true;
+	if (carries) {
+		c.ctx = &ctx;
+		c.ch = ch;
+		c.id = 9;
+		c.state = ZT_C_UP;
+		zt_timer_init(&c.timer, NULL, NULL);
+		zt_chan_map_add(ch, c.id, &c, 0);
+	}
+	ctx.bearer = true;
+	ctx.api_token = strdup("token-refreshed");
+	zt_chan_token_refreshed(&ctx);
+	chan_take(ch, &o);
+	if (answered) {
+		struct zt_msgb mb;
+		struct zt_buf in = { 0 };
+		struct zt_msg m;
+		size_t used;
+
+		zt_msgb_begin(&mb, &in, ZT_CT_UPDATE_TOKEN_SUCCESS, 777);
+		zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)o.update_seq);
+		zt_msg_parse(in.data, in.len, &m, &used, NULL);
+		zt_chan_dispatch(ch, &m);
+		zt_buf_free(&in);
+	}
+	bool armed = zt_timer_armed(&ch->token_timer);
+
+	if (armed) { /* ZT_TOKEN_REPLY_MS later */
+		zt_timer_stop(ctx.loop, &ch->token_timer);
+		ch->token_timer.cb(ch->token_timer.arg);
+	}
+	if (answered)
+		check(o.updates == 1 && !armed && ch->state == ZT_CH_UP && !ch->retired && !pending(ch),
+		      "token update answered: no timer left, the channel as it was (updates %u, timer %d, state %d, "
+		      "retired %d, replies pending %u)", o.updates, armed, ch->state, ch->retired, pending(ch));
+	else if (carries)
+		check(o.updates == 1 && armed && ch->state == ZT_CH_UP && ch->retired && !pending(ch) &&
+			      zt_chan_map_get(ch, c.id, &tag) == &c,
+		      "token update %s: the channel's token is stale: it keeps the circuit, takes no new work "
+		      "(timer %d, retired %d, replies pending %u)", what, armed, ch->retired, pending(ch));
+	else
+		check(o.updates == 1 && armed && ch->state != ZT_CH_UP && !pending(ch),
+		      "token update %s: the channel reconnects with the current token (timer %d, state %d, want not "
+		      "UP %d; replies pending %u)", what, armed, ch->state, ZT_CH_UP, pending(ch));
+	if (carries)
+		zt_chan_map_del(ch, c.id);
+	ch->in_dispatch = false;
+	zt_chan_free_all(&ctx);
+	free(ctx.api_token);
+	zt_loop_free(ctx.loop);
+}
+
 static void test_new_session_keeps_circuits(void)
 {
 	struct zt_ctx ctx = { 0 };
@@ -584,4 +668,7 @@ void test_chan_probes(void)
 	test_probe_one_at_a_time();
 	test_token_during_hello();
 	test_new_session_keeps_circuits();
+	test_token_unanswered(true, true);
+	test_token_unanswered(false, true);
+	test_token_unanswered(false, false);
 }

@@ -224,7 +224,7 @@ out=$(python3 "$PY" check --expected "$TMP/expected" --expected "$TMP/expected.g
 echo "$out"
 # each reference SYN without a reply, as g0 saw it (the SYN in, a reply out, or nothing)
 for tag in $(sed -n 's/^# reference SYNs without a reply: \([0-9 ]*\) (.*/\1/p' <<<"$out"); do
-	read -r _ sport dport fam < <(grep "^$tag " "$TMP/expected.syns")
+	read -r _ sport dport fam <<<"$(grep "^$tag " "$TMP/expected.syns")" # (the guest has no /dev/fd: no process substitution)
 	[ -f "$TMP/g0.pcap" ] || break
 	diag "SYN $tag (IPv$fam, port $sport -> $dport) at g0: $(tcpdump -r "$TMP/g0.pcap" -n -tt "tcp port $sport and tcp port $dport" 2>/dev/null | head -4 | tr '\n' '|')"
 done

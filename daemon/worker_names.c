@@ -64,20 +64,38 @@ static bool ask(struct name_q *q)
 	return workers_send_raw(&m, offsetof(struct wmsg_name, name));
 }
 
+/* the timer for the next thing due: the oldest question's end, or a question's second asking */
+static void timer_arm(uint64_t now)
+{
+	uint64_t due;
+
+	if (!head) {
+		zt_timer_stop(D.loop, &timer);
+		return;
+	}
+	due = head->asked_ms + NAME_WAIT_MS;
+	for (struct name_q *q = head; q; q = q->next) /* in the order asked */
+		if (!q->again) {
+			if (q->asked_ms + NAME_ASK_AGAIN_MS < due)
+				due = q->asked_ms + NAME_ASK_AGAIN_MS;
+			break;
+		}
+	zt_timer_start(D.loop, &timer, due > now ? due - now : 0);
+}
+
 static void timer_cb(void *arg)
 {
 	uint64_t now = zt_now_ms();
 
 	(void)arg;
-	while (head) {
-		struct name_q *q = head;
-
-		if (!q->again && now - q->asked_ms >= NAME_ASK_AGAIN_MS) {
+	/* each question unanswered for NAME_ASK_AGAIN_MS asked again (a full channel drops several at once) */
+	for (struct name_q *q = head; q && now - q->asked_ms >= NAME_ASK_AGAIN_MS; q = q->next)
+		if (!q->again) {
 			q->again = true;
 			ask(q);
 		}
-		if (now - q->asked_ms < NAME_WAIT_MS)
-			break;
+	while (head && now - head->asked_ms >= NAME_WAIT_MS) {
+		struct name_q *q = head;
 		struct flow *f = q->f;
 		char d[200];
 
@@ -91,11 +109,7 @@ static void timer_cb(void *arg)
 			flow_fail_dial(f);
 		free(q);
 	}
-	if (head) {
-		uint64_t due = head->again ? head->asked_ms + NAME_WAIT_MS : head->asked_ms + NAME_ASK_AGAIN_MS;
-
-		zt_timer_start(D.loop, &timer, due > now ? due - now : 0);
-	}
+	timer_arm(now);
 }
 
 bool worker_name_needed(const struct flow *f)
@@ -127,7 +141,7 @@ int worker_name_ask(struct flow *f, const char *proto)
 	D.c.worker_name_questions++;
 	ask(q);
 	if (head == q)
-		zt_timer_start(D.loop, &timer, NAME_ASK_AGAIN_MS);
+		timer_arm(q->asked_ms);
 	return 0;
 }
 

@@ -328,9 +328,17 @@ static void token_reply(void *arg, struct zt_chan *ch, const struct zt_msg *m, i
 
 	(void)arg;
 	(void)why;
+	uint32_t rf = 0;
+
 	if (err)
 		return;
-	zt_timer_stop(ch->ctx->loop, &ch->token_timer); /* answered (an earlier one's timer too) */
+	zt_msg_hdr_u32(m, ZT_H_REPLY_FOR, &rf);
+	if ((int32_t)rf == ch->token_seq) { /* the latest: the earlier ones no longer matter */
+		zt_timer_stop(ch->ctx->loop, &ch->token_timer);
+		zt_chan_cancel_replies(ch, &token_tag);
+	} else if (zt_timer_armed(&ch->token_timer)) { /* an earlier one: the latest has its full wait */
+		zt_timer_start(ch->ctx->loop, &ch->token_timer, ZT_TOKEN_REPLY_MS);
+	}
 	if (m->content_type == ZT_CT_UPDATE_TOKEN_SUCCESS)
 		return;
 	snprintf(msg, sizeof(msg), "router refused the refreshed token: %.*s",
@@ -353,6 +361,7 @@ static void send_token(struct zt_chan *ch)
 	}
 	memcpy(b, ch->ctx->api_token, n);
 	zt_chan_flush(ch);
+	ch->token_seq = seq;
 	if (!zt_timer_armed(&ch->token_timer)) /* one unanswered already: the wait counts from it */
 		zt_timer_start(ch->ctx->loop, &ch->token_timer, ZT_TOKEN_REPLY_MS);
 }

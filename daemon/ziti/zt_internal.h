@@ -295,6 +295,7 @@ struct zt_chan {
 	bool latency_outstanding;
 	bool token_stale;         /* OIDC: the token was refreshed after the hello carried it */
 	struct zt_timer token_timer; /* OIDC: an UpdateToken unanswered (zt_chan.c, ZT_TOKEN_REPLY_MS) */
+	int32_t token_seq;           /* the latest UpdateToken's sequence */
 	/*
 	 * OIDC: a login from scratch replaced the API session of its hello (a router refuses the
 	 * new session's token on it): it keeps its circuits and terminators, takes nothing new

@@ -592,6 +592,63 @@ static void test_token_unanswered(bool answered, bool carries)
 	zt_loop_free(ctx.loop);
 }
 
+/*
+ * Two UpdateTokens out (refreshes closer than the wait): the earlier one answered does not
+ * end the wait for the later one, which the router leaves unanswered.
+ */
+static void test_token_two_out(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan *ch;
+	struct chan_out o = { 0 };
+	int32_t first;
+	bool armed;
+
+	ctx.loop = zt_loop_new();
+	ctx.o.log_level = -1;
+	ch = zt_chan_get(&ctx, "tls://r3.test:3022", "r3");
+	if (!ch) {
+		check(0, "token, two out: a channel");
+		zt_loop_free(ctx.loop);
+		return;
+	}
+	ch->state = ZT_CH_UP;
+	ch->in_dispatch = true;
+	ctx.bearer = true;
+	ctx.api_token = strdup("token-a");
+	zt_chan_token_refreshed(&ctx);
+	chan_take(ch, &o);
+	first = o.update_seq;
+	free(ctx.api_token);
+	ctx.api_token = strdup("token-b");
+	zt_chan_token_refreshed(&ctx);
+	chan_take(ch, &o);
+	{
+		struct zt_msgb mb;
+		struct zt_buf in = { 0 };
+		struct zt_msg m;
+		size_t used;
+
+		zt_msgb_begin(&mb, &in, ZT_CT_UPDATE_TOKEN_SUCCESS, 778);
+		zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)first);
+		zt_msg_parse(in.data, in.len, &m, &used, NULL);
+		zt_chan_dispatch(ch, &m);
+		zt_buf_free(&in);
+	}
+	armed = zt_timer_armed(&ch->token_timer);
+	if (armed) {
+		zt_timer_stop(ctx.loop, &ch->token_timer);
+		ch->token_timer.cb(ch->token_timer.arg);
+	}
+	check(o.updates == 2 && armed && ch->state != ZT_CH_UP && !pending(ch),
+	      "token update: the earlier of two answered, the later never: the wait goes on and ends in a reconnect "
+	      "(updates %u, timer %d, state %d, replies pending %u)", o.updates, armed, ch->state, pending(ch));
+	ch->in_dispatch = false;
+	zt_chan_free_all(&ctx);
+	free(ctx.api_token);
+	zt_loop_free(ctx.loop);
+}
+
 static void test_new_session_keeps_circuits(void)
 {
 	struct zt_ctx ctx = { 0 };
@@ -671,4 +728,5 @@ void test_chan_probes(void)
 	test_token_unanswered(true, true);
 	test_token_unanswered(false, true);
 	test_token_unanswered(false, false);
+	test_token_two_out();
 }

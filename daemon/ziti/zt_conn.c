@@ -188,6 +188,7 @@ static void redial_unanswered(struct zt_conn *c)
 	uint64_t waited = zt_now_ms() - c->session_ms;
 
 	abandon_attempt(c);
+	c->avoid_ch = c->ch;
 	c->redial_unanswered++;
 	snprintf(why, sizeof(why), "no answer to the dial in %llu ms", (unsigned long long)waited);
 	zt_log(c->ctx, 1, "dial %s: %s on router %s (conn %u): dialing again", c->service, why,
@@ -216,6 +217,7 @@ static void dial_unanswered(struct zt_conn *c)
 	uint64_t now = zt_now_ms();
 
 	abandon_attempt(c);
+	c->avoid_ch = c->ch;
 	c->dial_unanswered++;
 	zt_log(c->ctx, 1, "dial %s: no answer in %llu ms on router %s (conn %u): dialing again", c->service,
 	       (unsigned long long)(now - c->connect_ms), c->ch ? c->ch->name : "?", c->id);
@@ -782,10 +784,15 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 static void dial_with_session(struct zt_conn *c)
 {
 	struct zt_rsel *rs;
+	/* an attempt left unanswered on a router: the next goes to another one that is up, if any */
+	struct zt_chan *avoid = (struct zt_chan *)c->avoid_ch;
 
+	if (avoid && !zt_router_other_up(c->ctx, c->session, avoid))
+		avoid = NULL;
+	c->avoid_ch = NULL;
 	c->session_ms = zt_now_ms();
 	c->state = ZT_C_CHAN;
-	rs = zt_router_want(c->ctx, c->session, NULL, 0, dial_chan_cb, c);
+	rs = zt_router_want(c->ctx, c->session, avoid ? &avoid : NULL, avoid ? 1 : 0, dial_chan_cb, c);
 	if (rs)
 		c->rsel = rs;
 }

@@ -684,6 +684,8 @@ struct zt_conn {
 	uint8_t *app_data;
 	size_t app_data_len;
 	char *attempt_key;    /* zt_dial_opts.attempt_key (NULL: app_data sent as given) */
+	/* the router of an attempt left unanswered: the next prefers another (compared, never dereferenced) */
+	const struct zt_chan *avoid_ch;
 	uint64_t dial_nonce;  /* this dial's random id, for attempt_key */
 	unsigned attempt_no;  /* Connects sent, for attempt_key */
 	bool datagram, encrypted, host_side;
@@ -789,6 +791,8 @@ void zt_conn_timer_cb(void *arg);
  */
 typedef void (*zt_router_cb)(void *arg, struct zt_chan *ch, int err, const char *msg);
 struct zt_rsel;
+/* another router of @s than @ch is up and not fallen silent (a retry may go there instead) */
+bool zt_router_other_up(struct zt_ctx *ctx, struct zt_session *s, const struct zt_chan *ch);
 struct zt_rsel *zt_router_want(struct zt_ctx *ctx, struct zt_session *s, struct zt_chan *const *avoid,
 			       size_t navoid, zt_router_cb cb, void *arg);
 void zt_router_cancel(struct zt_rsel *rs);

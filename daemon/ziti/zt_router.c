@@ -72,6 +72,17 @@ static void rsel_cb(void *arg, struct zt_chan *ch, int err, const char *msg)
 	free(rs);
 }
 
+bool zt_router_other_up(struct zt_ctx *ctx, struct zt_session *s, const struct zt_chan *ch)
+{
+	for (size_t i = 0; i < s->ners; i++) {
+		struct zt_chan *x = zt_chan_get(ctx, s->ers[i].url, s->ers[i].name);
+
+		if (x && x != ch && x->state == ZT_CH_UP && !x->suspect)
+			return true;
+	}
+	return false;
+}
+
 struct zt_rsel *zt_router_want(struct zt_ctx *ctx, struct zt_session *s, struct zt_chan *const *avoid,
 			       size_t navoid, zt_router_cb cb, void *arg)
 {

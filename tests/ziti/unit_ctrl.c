@@ -177,7 +177,8 @@ static void fake_answer(void *arg)
 		fk.n_sess++;
 		r.status = 201;
 		snprintf(body, sizeof(body), "{\"data\":{\"id\":\"s1\",\"token\":\"st\",\"edgeRouters\":"
-			 "[{\"name\":\"er\",\"urls\":{\"tls\":\"tls://127.0.0.1:1\"}}]}}");
+			 "[{\"name\":\"er\",\"urls\":{\"tls\":\"tls://127.0.0.1:1\"}}%s]}}",
+			 fk.two_routers ? ",{\"name\":\"er2\",\"urls\":{\"tls\":\"tls://127.0.0.1:2\"}}" : "");
 	} else {
 		r.status = 404;
 	}
@@ -1019,6 +1020,58 @@ static void test_failover_legacy(void)
 	ctx_down();
 }
 
+/*
+ * The same with two routers up: an attempt left unanswered on one is sent again on the other
+ * (the silent one may be the starved or broken part), for a first dial and for a re-dial.
+ */
+static void test_dial_unanswered_elsewhere(void)
+{
+	struct zt_dial_opts dopt = { .datagram = true, .lossy = true };
+	struct zt_conn_cbs ccb = { .on_connect = fd_on_connect, .on_close = rd_on_close };
+	struct rd_out o1 = { 0 }, o2 = { 0 };
+	struct zt_chan *ch1, *ch2;
+	struct zt_conn *c;
+	bool first_on_1;
+
+	ctx_up();
+	h.ctx->o.connect_timeout_ms = 6000;
+	fk.two_routers = true;
+	fk.services = "[{\"id\":\"idA\",\"name\":\"A\",\"permissions\":[\"Dial\"],\"encryptionRequired\":false}]";
+	run_until(&h.ready, 2000);
+	ch1 = zt_chan_get(h.ctx, "tls://127.0.0.1:1", "er");
+	ch2 = zt_chan_get(h.ctx, "tls://127.0.0.1:2", "er2");
+	if (!h.ready || !ch1 || !ch2) {
+		check(0, "first datagram dial, two routers: setup");
+		fk.two_routers = false;
+		ctx_down();
+		return;
+	}
+	ch1->state = ch2->state = ZT_CH_UP;
+	ch1->in_dispatch = ch2->in_dispatch = true;
+	fd_connects = fd_errs = rd_closed = 0;
+	c = zt_dial(h.ctx, "A", &dopt, &ccb, NULL);
+	for (uint64_t end = zt_now_ms() + 2000; !o1.connects && !o2.connects && zt_now_ms() < end;) {
+		zt_loop_run(h.loop, 10);
+		rd_take(ch1, &o1);
+		rd_take(ch2, &o2);
+	}
+	first_on_1 = o1.connects == 1;
+	/* nobody answers for 2.5 s: the next attempt goes to the other router */
+	for (uint64_t end = zt_now_ms() + 2500; zt_now_ms() < end;) {
+		zt_loop_run(h.loop, 10);
+		rd_take(ch1, &o1);
+		rd_take(ch2, &o2);
+	}
+	check(o1.connects == 1 && o2.connects == 1 && (first_on_1 ? o1.closes : o2.closes) == 1,
+	      "first datagram dial, two routers up: the attempt left unanswered on one is sent again on the other "
+	      "(Connects %u on er, %u on er2; the first on %s)", o1.connects, o2.connects, first_on_1 ? "er" : "er2");
+	zt_close(c);
+	ch1->in_dispatch = ch2->in_dispatch = false;
+	ch1->state = ch2->state = ZT_CH_IDLE;
+	fk.two_routers = false;
+	ctx_down();
+}
+
 void test_posture_again(void); /* unit_posture_ctrl.c */
 void test_oidc_refresh_faults(void); /* unit_oidc.c */
 void test_controller_faults(void);
@@ -1056,6 +1109,7 @@ void test_controller_faults(void)
 	test_redial_unanswered();
 	test_dial_unanswered(true);
 	test_dial_unanswered(false);
+	test_dial_unanswered_elsewhere();
 	test_dial_never_answered();
 	test_oidc_refresh_faults();
 }

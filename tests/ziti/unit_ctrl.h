@@ -65,6 +65,7 @@ struct fake_ctrl {
 	char authreq_host[32];
 	char login_steps[512];
 	bool move_at_authorize; /* the current member moves to the third as an authorize is answered */
+	bool two_routers;       /* Dial sessions list er (127.0.0.1:1) and er2 (127.0.0.1:2) */
 };
 extern struct fake_ctrl fk;
 

@@ -161,7 +161,41 @@ static void redial(struct zt_conn *c, const char *why)
  * drop a circuit request and never answer it (seen after a re-authentication of the hosting
  * side, OpenZiti v1.6.5): waiting out the whole connect timeout on it would end the call.
  */
-#define ZT_REDIAL_ATTEMPT_MS 500u
+#define ZT_REDIAL_ATTEMPT_MS 500u /* the least: attempt_base_ms() follows the answer times */
+
+/*
+ * The answer times of datagram dials (Connect to StateConnected; each attempt has its own conn
+ * id, so an answer is never taken for another attempt's): RFC 6298's smoothed time and
+ * variation. An attempt's wait is at least their sum (srtt + 4 rttvar, at most 10 s), so a
+ * controller that takes seconds to route each circuit (under TCG, 3.7 s) does not have every
+ * attempt given up just before its answer, each one adding a circuit request to its queue.
+ */
+static void dial_rtt_sample(struct zt_ctx *ctx, uint64_t ms)
+{
+	uint32_t r = ms > 60000 ? 60000 : (uint32_t)ms;
+
+	if (!ctx->dial_srtt_ms) {
+		ctx->dial_srtt_ms = r ? r : 1;
+		ctx->dial_rttvar_ms = r / 2;
+		return;
+	}
+	uint32_t d = r > ctx->dial_srtt_ms ? r - ctx->dial_srtt_ms : ctx->dial_srtt_ms - r;
+
+	ctx->dial_rttvar_ms = (3 * ctx->dial_rttvar_ms + d) / 4;
+	ctx->dial_srtt_ms = (7 * ctx->dial_srtt_ms + r) / 8;
+	if (!ctx->dial_srtt_ms)
+		ctx->dial_srtt_ms = 1;
+}
+
+/* @min_ms, or the answer times' bound when that is longer */
+static unsigned attempt_base_ms(const struct zt_ctx *ctx, unsigned min_ms)
+{
+	uint64_t rto = (uint64_t)ctx->dial_srtt_ms + 4 * (uint64_t)ctx->dial_rttvar_ms;
+
+	if (rto > 10000)
+		rto = 10000;
+	return rto > min_ms ? (unsigned)rto : min_ms;
+}
 
 /* an attempt's wait: @base_ms doubled for each earlier unanswered one (at most @max_shift times), never past @deadline_ms */
 static uint64_t attempt_ms(unsigned base_ms, unsigned unanswered, unsigned max_shift, uint64_t deadline_ms)
@@ -206,7 +240,7 @@ static void redial_unanswered(struct zt_conn *c)
  * side's connect to its server (up to that side's connect timeout), and a second attempt
  * would make a second connection to the server.
  */
-#define ZT_DIAL_ATTEMPT_MS 2000u
+#define ZT_DIAL_ATTEMPT_MS 2000u /* the least: attempt_base_ms() follows the answer times */
 
 static void dial_with_session(struct zt_conn *c);
 
@@ -567,8 +601,11 @@ void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m)
 
 	switch (m->content_type) {
 	case ZT_CT_STATE_CONNECTED:
-		if (c->state == ZT_C_CONNECTING)
+		if (c->state == ZT_C_CONNECTING) {
+			if (c->datagram && !c->host_side && c->connect_ms)
+				dial_rtt_sample(c->ctx, zt_now_ms() - c->connect_ms);
 			connected(c, m);
+		}
 		return;
 	case ZT_CT_STATE_CLOSED:
 		snprintf(why, sizeof(why), "%.*s", (int)(m->body_len > 400 ? 400 : m->body_len), (const char *)m->body);
@@ -773,10 +810,12 @@ static void dial_chan_cb(void *arg, struct zt_chan *ch, int err, const char *msg
 	c->connect_ms = zt_now_ms();
 	if (c->redialing)
 		zt_timer_start(c->ctx->loop, &c->timer,
-			       attempt_ms(ZT_REDIAL_ATTEMPT_MS, c->redial_unanswered, 4, c->redial_deadline_ms));
+			       attempt_ms(attempt_base_ms(c->ctx, ZT_REDIAL_ATTEMPT_MS), c->redial_unanswered, 4,
+					  c->redial_deadline_ms));
 	else if (c->datagram)
 		zt_timer_start(c->ctx->loop, &c->timer,
-			       attempt_ms(ZT_DIAL_ATTEMPT_MS, c->dial_unanswered, 3, c->dial_deadline_ms));
+			       attempt_ms(attempt_base_ms(c->ctx, ZT_DIAL_ATTEMPT_MS), c->dial_unanswered, 3,
+					  c->dial_deadline_ms));
 	zt_log(c->ctx, 3, "dial %s: Connect sent on router %s (conn %u, attempt %u%s)", c->service, ch->name, c->id,
 	       c->attempts + c->dial_unanswered, c->redialing ? ", dialing again" : "");
 }

@@ -458,6 +458,8 @@ struct zt_auth_waiter {
 };
 
 struct zt_ctx {
+	/* datagram dials' answer times (zt_conn.c dial_rtt_sample): RFC 6298's estimator, 0: none yet */
+	uint32_t dial_srtt_ms, dial_rttvar_ms;
 	struct zt_loop *loop;
 	struct zt_resolver *res; /* controller and router names */
 	struct zt_curl *curl;    /* controller HTTPS (zt_curl.c) */

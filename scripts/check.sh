@@ -123,7 +123,7 @@ run_suite() {
 	printf 'check: %-14s %3d passed, %d failed, %d skipped (%ds, cpu %ds, load %s)\n' \
 		"$name" "$n_pass" "$n_fail" "$n_skip" $(($(date +%s) - t0)) "$cpu" "$(cut -d' ' -f1-3 /proc/loadavg)"
 	# the VM suites' files, slowest first (each file's closing point ends "(Ns)"): where the time went
-	sed -n 's/^\(not \)\{0,1\}ok [0-9]* sipovl\/\([^ ]*\.sh\)\( # exit=[0-9]*\)\{0,1\} (\([0-9]*\)s)$/\4 \2/p' "$log" |
+	sed -n 's/^\(not \)\{0,1\}ok [0-9]* [a-z]*\/\([^ ]*\.sh\)\( # exit=[0-9]*\)\{0,1\} (\([0-9]*\)s)$/\4 \2/p' "$log" |
 		sort -rn | head -12 | awk 'NR == 1 { printf "check: %-14s files:", "" } { printf " %s %ss", $2, $1 } END { if (NR) print "" }'
 }
 

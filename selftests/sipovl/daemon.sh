@@ -685,16 +685,22 @@ fi
 # plain late count differ from A.1's at the start: -3 was seen in CI at 31da4d9, gw-a 27, B
 # 30; the model has the same probation.) A packet lost between gw-a and B is put back by the
 # model wherever gw-a could have seen it; two or more: the plain count within +-2 a packet.
+# A stream in which netem put fewer than 10 packets late (it depends on the guest's timing: 9
+# on a host at load 8) measures too little: one more stream, from another port, is sent then.
 if in_pa tc qdisc add dev p0 root netem delay 50ms reorder 25% 50%; then
-	in_pb python3 "$SD/rxorder.py" 10.2.0.2 7324 >"$TMP/rxorder.out" 2>&1 &
-	rxo=$!
-	waitfor 60 grep -q ready "$TMP/rxorder.out" || diag "phone B (rxorder) did not start"
-	in_pa python3 "$TMP/rtpq.py" 10.1.0.2 7326 300 3 10.2.0.2 7324 >"$TMP/rtpq-reo.out" 2>&1
-	wait "$rxo"
+	for reo_port in 7326 7328; do
+		in_pb python3 "$SD/rxorder.py" 10.2.0.2 7324 >"$TMP/rxorder.out" 2>&1 &
+		rxo=$!
+		waitfor 60 grep -q ready "$TMP/rxorder.out" || diag "phone B (rxorder) did not start"
+		in_pa python3 "$TMP/rtpq.py" 10.1.0.2 $reo_port 300 3 10.2.0.2 7324 >"$TMP/rtpq-reo.out" 2>&1
+		wait "$rxo"
+		read -r _ bgot _ blate _ <<<"$(tail -1 "$TMP/rxorder.out")"
+		[[ ${blate:-x} =~ ^[0-9]+$ ]] && [ "$blate" -lt 10 ] && [ $reo_port = 7326 ] || break
+		diag "RTP reordered: netem put only $blate of phone B's packets late; a second stream"
+	done
 	in_pa tc qdisc del dev p0 root
-	ro=$(st a flows | jq -c '[.[] | select(.client == "10.1.0.2:7326" and .destination == "10.2.0.2:7324")][0].rtp.to_ziti // empty |
+	ro=$(st a flows | jq -c --arg c "10.1.0.2:$reo_port" '[.[] | select(.client == $c and .destination == "10.2.0.2:7324")][0].rtp.to_ziti // empty |
 		{packets, expected, lost, reordered, duplicates}')
-	read -r _ bgot _ blate _ <<<"$(tail -1 "$TMP/rxorder.out")"
 	model= mrc=1
 	if [ -n "$ro" ]; then
 		model=$(python3 "$SD/rxorder.py" --check "$TMP/rxorder.out" 300 $(jq -r '"\(.expected) \(.lost) \(.reordered)"' <<<"$ro") 2>&1)

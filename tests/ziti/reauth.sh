@@ -182,7 +182,7 @@ reauth_tests() {
 		if [ "$kept" -ge 1 ] && [ "$nlog" = $((1 + spent)) ] && { [ "$spent" = 0 ] || { [ "$spent" = 1 ] && [ "${reset:-0}" -ge 1 ]; }; } &&
 			[ "${ra_refreshes:-0}" -ge "$nref" ] && [ "$ra_lost" = 0 ] &&
 			{ [ "$ra_drops" = 0 ] || [ "$spent" = 1 ]; } && [ "$ra_gap" -le "$gref" ]; then
-			ok "$d across OIDC refreshes answered 503 for ${ZT_RA_RELOGIN_MS:-1500} ms: $kept refused, sent again, the session kept ($((nlog - 1)) new login(s), for $spent refresh token(s) spent by a refresh whose answer the proxy's reset lost), $ra_refreshes refreshes, $ra_lost lost, longest gap $ra_gap ms, no router channel dropped"
+			ok "$d across OIDC refreshes answered 503 for ${ZT_RA_RELOGIN_MS:-1500} ms: $kept refused, sent again, the session kept ($((nlog - 1)) new login(s), for $spent refresh token(s) spent by a refresh whose answer the proxy's reset lost), $ra_refreshes refreshes, $ra_lost lost, longest gap $ra_gap ms, $ra_drops router channel events"
 		else
 			notok "$d across OIDC refreshes answered 503: $kept refresh(es) answered 503 and sent again (>= 1), $((nlog - 1)) new login(s) ($spent: one per refresh token spent, at most 1, and only if the switch reset a connection: ${reset:-0} reset), $ra_refreshes refreshes (>= $nref), $ra_lost lost (0), gap $ra_gap ms (<= $gref), $ra_drops channel events (0 unless a token was spent)"
 			grep -E 'WARN|ERR|router|refresh|authenticat' "$W/ra-oidc-keep.log" | grep -v DEBUG | tail -8 | diag

@@ -153,11 +153,9 @@ static void host_dial_attempt(const char *v, struct host_dialer *who)
 
 	who->dial_id = 0;
 	who->attempt = 0;
-	if (strlen(v) < 18 || v[16] != '/')
+	if (strspn(v, "0123456789abcdef") != 16 || v[16] != '/')
 		return;
 	id = strtoull(v, &end, 16);
-	if (end != v + 16)
-		return;
 	n = strtoul(v + 17, &end, 10);
 	if (*end || !n || n > 1000000 || v[17] < '1' || v[17] > '9')
 		return;

@@ -79,6 +79,21 @@ static void answer(struct zt_chan *ch, int32_t seq)
 	zt_buf_free(&in);
 }
 
+/* the router accepts the UpdateToken of sequence @seq */
+static void token_answer(struct zt_chan *ch, int32_t seq)
+{
+	struct zt_msgb mb;
+	struct zt_buf in = { 0 };
+	struct zt_msg m;
+	size_t used;
+
+	zt_msgb_begin(&mb, &in, ZT_CT_UPDATE_TOKEN_SUCCESS, 90000 + seq);
+	zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)seq);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	zt_chan_dispatch(ch, &m);
+	zt_buf_free(&in);
+}
+
 static unsigned pending(const struct zt_chan *ch)
 {
 	unsigned n = 0;
@@ -553,18 +568,8 @@ static void test_token_unanswered(bool answered, bool carries)
 	ctx.api_token = strdup("token-refreshed");
 	zt_chan_token_refreshed(&ctx);
 	chan_take(ch, &o);
-	if (answered) {
-		struct zt_msgb mb;
-		struct zt_buf in = { 0 };
-		struct zt_msg m;
-		size_t used;
-
-		zt_msgb_begin(&mb, &in, ZT_CT_UPDATE_TOKEN_SUCCESS, 777);
-		zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)o.update_seq);
-		zt_msg_parse(in.data, in.len, &m, &used, NULL);
-		zt_chan_dispatch(ch, &m);
-		zt_buf_free(&in);
-	}
+	if (answered)
+		token_answer(ch, o.update_seq);
 	bool armed = zt_timer_armed(&ch->token_timer);
 
 	if (armed) { /* ZT_TOKEN_REPLY_MS later */
@@ -623,18 +628,7 @@ static void test_token_two_out(void)
 	ctx.api_token = strdup("token-b");
 	zt_chan_token_refreshed(&ctx);
 	chan_take(ch, &o);
-	{
-		struct zt_msgb mb;
-		struct zt_buf in = { 0 };
-		struct zt_msg m;
-		size_t used;
-
-		zt_msgb_begin(&mb, &in, ZT_CT_UPDATE_TOKEN_SUCCESS, 778);
-		zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)first);
-		zt_msg_parse(in.data, in.len, &m, &used, NULL);
-		zt_chan_dispatch(ch, &m);
-		zt_buf_free(&in);
-	}
+	token_answer(ch, first);
 	armed = zt_timer_armed(&ch->token_timer);
 	if (armed) {
 		zt_timer_stop(ctx.loop, &ch->token_timer);

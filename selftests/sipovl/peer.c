@@ -15,8 +15,10 @@
  *	reply. Exit 0 on a reply, 1 on timeout or error.
  *   peer echo --tcp|--udp --bind ADDR:PORT
  *	Plain server: replies "ECHO <peer> <msg>" (the source it saw).
- *   peer send --tcp|--udp --dst ADDR:PORT --msg TEXT [--src ADDR]
- *	Plain client: sends TEXT, prints the reply.
+ *   peer send --tcp|--udp --dst ADDR:PORT --msg TEXT [--src ADDR] [--retransmit]
+ *	Plain client: sends TEXT, prints the reply. --retransmit (UDP): sends
+ *	TEXT again while no reply came, as a SIP UA does over UDP (RFC 3261
+ *	timer E: after 500 ms, doubling to 4 s), until --timeout.
  *   peer blast --udp --dst ADDR:PORT --count N [--gap-us U]
  *	Sends N numbered datagrams from one socket, U microseconds apart
  *	(default 200), without waiting for replies. --count 0: forever.
@@ -34,13 +36,16 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl/libsipovl.h"
 
 static int timeout_ms = 3000;
+static bool retransmit;
 
 static void die(const char *fmt, const char *arg)
 {
@@ -120,6 +125,14 @@ static void set_transparent(int fd, int family)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static bool wait_in(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -138,7 +151,33 @@ static int exchange(int fd, const char *msg, bool tcp)
 	}
 	if (tcp)
 		shutdown(fd, SHUT_WR);
-	if (!wait_in(fd)) {
+	if (retransmit && !tcp) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int left = timeout_ms, wait = 500, sends = 1;
+
+		for (;;) {
+			int step = wait < left ? wait : left, err;
+			socklen_t el = sizeof(err);
+			uint64_t t0 = now_ms();
+
+			if (poll(&p, 1, step) == 1 && (p.revents & POLLIN))
+				break;
+			/* an ICMP error (nothing listening yet) is no answer: sent again, as by a UA */
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+			if (now_ms() - t0 < (uint64_t)step)
+				usleep((useconds_t)(step - (int)(now_ms() - t0)) * 1000);
+			left -= step;
+			if (left <= 0) {
+				fprintf(stderr, "peer: no reply within %d ms (sent %d times)\n", timeout_ms, sends);
+				return 1;
+			}
+			if (send(fd, msg, len, 0) == (ssize_t)len)
+				sends++;
+			wait = wait * 2 < 4000 ? wait * 2 : 4000;
+		}
+		if (sends > 1)
+			fprintf(stderr, "peer: a reply after %d sends\n", sends);
+	} else if (!wait_in(fd)) {
 		fprintf(stderr, "peer: no reply within %d ms\n", timeout_ms);
 		return 1;
 	}
@@ -390,7 +429,7 @@ int main(int argc, char **argv)
 		{ "bind", required_argument, NULL, 'b' }, { "timeout", required_argument, NULL, 'T' },
 		{ "no-register", no_argument, NULL, 'N' }, { "sources", required_argument, NULL, 'S' },
 		{ "count", required_argument, NULL, 'c' }, { "gap-us", required_argument, NULL, 'g' },
-		{ "backlog", required_argument, NULL, 'B' },
+		{ "backlog", required_argument, NULL, 'B' }, { "retransmit", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *src = NULL, *dst = NULL, *msg = "hello", *bindaddr = NULL, *sources = NULL;
@@ -419,6 +458,7 @@ int main(int argc, char **argv)
 		case 'c': count = atol(optarg); break;
 		case 'g': gap_us = atol(optarg); break;
 		case 'B': backlog = atoi(optarg); break;
+		case 'R': retransmit = true; break;
 		default: exit(2);
 		}
 	}

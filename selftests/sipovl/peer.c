@@ -158,14 +158,16 @@ static int exchange(int fd, const char *msg, bool tcp)
 		for (;;) {
 			int step = wait < left ? wait : left, err;
 			socklen_t el = sizeof(err);
-			uint64_t t0 = now_ms();
+			uint64_t t0 = now_ms(), el_ms;
 
 			if (poll(&p, 1, step) == 1 && (p.revents & POLLIN))
 				break;
 			/* an ICMP error (nothing listening yet) is no answer: sent again, as by a UA */
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-			if (now_ms() - t0 < (uint64_t)step)
-				usleep((useconds_t)(step - (int)(now_ms() - t0)) * 1000);
+			el_ms = now_ms() - t0;
+			if (el_ms < (uint64_t)step && poll(&p, 1, (int)((uint64_t)step - el_ms)) == 1 && (p.revents & POLLIN))
+				break;
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
 			left -= step;
 			if (left <= 0) {
 				fprintf(stderr, "peer: no reply within %d ms (sent %d times)\n", timeout_ms, sends);
@@ -177,6 +179,12 @@ static int exchange(int fd, const char *msg, bool tcp)
 		}
 		if (sends > 1)
 			fprintf(stderr, "peer: a reply after %d sends\n", sends);
+		if (p.revents & POLLERR) { /* an ICMP error besides the reply: recv() would say it first */
+			int err;
+			socklen_t el = sizeof(err);
+
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		}
 	} else if (!wait_in(fd)) {
 		fprintf(stderr, "peer: no reply within %d ms\n", timeout_ms);
 		return 1;

@@ -416,6 +416,24 @@ static void test_lone_uto_always(void)
 	check(uto_of(fd) == 400, "probes: the other router answering again: TCP_USER_TIMEOUT back to %u ms (want 400)",
 	      uto_of(fd));
 	ch.next = NULL;
+	zt_chan_latency_tick(&ch); /* the only one again: raised */
+	zt_chan_close(&ch, "test: connection lost"); /* closes fd */
+	/* reconnected: a new socket at tcp_user_timeout_ms (chan_connected), the only router */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &u, sizeof(u))) {
+		check(0, "probes: a second TCP socket for TCP_USER_TIMEOUT");
+		if (fd >= 0)
+			close(fd);
+		chan_fini(&ctx, &ch, NULL);
+		return;
+	}
+	ch.fd = fd;
+	ch.state = ZT_CH_UP;
+	ch.probe_ok_ms = zt_now_ms();
+	zt_chan_latency_tick(&ch);
+	check(ch.state == ZT_CH_UP && uto_of(fd) >= 20000,
+	      "probes: the only router's channel reconnected: its new socket's TCP_USER_TIMEOUT lone_timeout_ms "
+	      "(%u ms, want >= 20000)", uto_of(fd));
 	ch.fd = -1;
 	close(fd);
 	chan_fini(&ctx, &ch, NULL);

@@ -117,9 +117,8 @@ struct zt_opts {
 	 * (zt_health.c); no reply within probe_timeout_ms (default 1000) closes it when another router
 	 * is up and answering, else only after lone_timeout_ms (default 30000: a sole router that is
 	 * slow, its host short of CPU or its cluster electing a leader, keeps its circuits; one whose
-	 * host is gone is noticed by TCP first when there is another router). Channel sockets carry
-	 * TCP_USER_TIMEOUT tcp_user_timeout_ms (default 5000) while another router is up and
-	 * answering: unacknowledged data that long ends the connection; lone_timeout_ms otherwise.
+	 * host is gone is noticed by TCP first). Channel sockets carry TCP_USER_TIMEOUT
+	 * tcp_user_timeout_ms (default 5000): unacknowledged data that long ends the connection.
 	 */
 	unsigned probe_silence_ms, probe_timeout_ms, tcp_user_timeout_ms, lone_timeout_ms;
 	/*

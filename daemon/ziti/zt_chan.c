@@ -147,8 +147,6 @@ static void teardown(struct zt_chan *ch)
 		close(ch->fd);
 		ch->fd = -1;
 	}
-	/* the next connection's socket starts at tcp_user_timeout_ms, its health unknown (zt_health.c) */
-	ch->uto_raised = ch->lone_wait = ch->suspect = false;
 	zt_task_cancel(l, &ch->flush_task);
 	SSL_free(ch->ssl);
 	ch->ssl = NULL;

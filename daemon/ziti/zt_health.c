@@ -20,12 +20,11 @@ static unsigned opt_or(unsigned v, unsigned dflt)
 }
 
 /*
- * The channel socket's TCP_USER_TIMEOUT: tcp_user_timeout_ms while another router is up and
- * answering (somewhere to move to), else lone_timeout_ms (uto_track), or the kernel would end
- * the only router's connection after 5 s of unacknowledged data or of a zero window (seen: a
- * TCG guest's router, starved while its controllers elected a leader, silent 10.9 s; and one
- * that kept sending while it read nothing, so no probe was ever overdue: "Connection timed out"
- * at 5 s, every circuit on it closed). Nothing is gained by closing sooner: there is no other
+ * The channel socket's TCP_USER_TIMEOUT: tcp_user_timeout_ms normally; while a sole router is
+ * kept (keep_alone) lone_timeout_ms, or the kernel would end the connection after 5 s of
+ * unacknowledged data before that bound (seen: a TCG guest's router, starved while its
+ * controllers elected a leader, silent 10.9 s; the channel ended "Connection timed out" at 5 s
+ * and the call's media flow with it). Nothing is gained by closing sooner: there is no other
  * router to go to, and a router host that restarted answers with a reset.
  */
 static void set_uto(struct zt_chan *ch, unsigned ms)
@@ -54,34 +53,12 @@ static bool tcp_backlogged(int fd)
  * connection lost: TLS I/O error: Connection timed out', the call's media flow re-dialed during
  * the controllers' election, RTP gaps of 30-32 s). Tried again at each probe sent or answered.
  */
-static bool healthy_other(const struct zt_chan *ch);
-
 static void uto_settle(struct zt_chan *ch)
 {
-	if (!ch->uto_raised || ch->lone_wait || !healthy_other(ch) || tcp_backlogged(ch->fd))
+	if (!ch->uto_raised || ch->lone_wait || tcp_backlogged(ch->fd))
 		return;
 	set_uto(ch, opt_or(ch->ctx->o.tcp_user_timeout_ms, 5000));
 	ch->uto_raised = false;
-}
-
-static unsigned lone_uto_ms(const struct zt_ctx *ctx)
-{
-	unsigned lone = opt_or(ctx->o.lone_timeout_ms, 30000), uto = opt_or(ctx->o.tcp_user_timeout_ms, 5000);
-
-	return lone > uto ? lone : uto;
-}
-
-/* each tick: raised while this is the only router up and answering, back once another is (uto_settle) */
-static void uto_track(struct zt_chan *ch)
-{
-	if (ch->fd < 0)
-		return;
-	if (ch->uto_raised) {
-		uto_settle(ch);
-	} else if (!healthy_other(ch)) {
-		set_uto(ch, lone_uto_ms(ch->ctx));
-		ch->uto_raised = true;
-	}
 }
 
 static void lone_end(struct zt_chan *ch)
@@ -240,8 +217,7 @@ static bool keep_alone(struct zt_chan *ch, uint64_t now)
 		zt_log(ch->ctx, 1, "router %s: latency probe unanswered for %llu ms; no other router to move to: "
 		       "keeping its circuits (closed if still unanswered after %u ms)", ch->name,
 		       (unsigned long long)(now - ch->latency_sent_ms), bound);
-		if (!ch->uto_raised)
-			set_uto(ch, lone_uto_ms(ch->ctx));
+		set_uto(ch, bound);
 		ch->uto_raised = true;
 	}
 	/* kept for its circuits, but new dials go to the session's other routers (zt_router.c) */
@@ -265,7 +241,6 @@ void zt_chan_latency_tick(void *arg)
 
 	if (ch->state != ZT_CH_UP)
 		return;
-	uto_track(ch);
 	if (ch->latency_outstanding) {
 		/*
 		 * A probe queued behind bulk data we are still writing out (the socket takes

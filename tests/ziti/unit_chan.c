@@ -63,35 +63,33 @@ static void chan_take(struct zt_chan *ch, struct chan_out *o)
 	}
 }
 
-/* the router answers the message of sequence @seq (a Result, as it answers Latency and hello) */
-static void answer(struct zt_chan *ch, int32_t seq)
+/* the router's reply of content type @ct to the message of sequence @seq (with the Result's success header) */
+static void router_reply(struct zt_chan *ch, int32_t ct, int32_t seq, bool success)
 {
 	struct zt_msgb mb;
 	struct zt_buf in = { 0 };
 	struct zt_msg m;
 	size_t used;
 
-	zt_msgb_begin(&mb, &in, ZT_CT_RESULT, 90000 + seq);
+	zt_msgb_begin(&mb, &in, ct, 90000 + seq);
 	zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)seq);
-	zt_msgb_hdr_u8(&mb, ZT_H_RESULT_SUCCESS, 1);
+	if (success)
+		zt_msgb_hdr_u8(&mb, ZT_H_RESULT_SUCCESS, 1);
 	zt_msg_parse(in.data, in.len, &m, &used, NULL);
 	zt_chan_dispatch(ch, &m);
 	zt_buf_free(&in);
 }
 
+/* the router answers the message of sequence @seq (a Result, as it answers Latency and hello) */
+static void answer(struct zt_chan *ch, int32_t seq)
+{
+	router_reply(ch, ZT_CT_RESULT, seq, true);
+}
+
 /* the router accepts the UpdateToken of sequence @seq */
 static void token_answer(struct zt_chan *ch, int32_t seq)
 {
-	struct zt_msgb mb;
-	struct zt_buf in = { 0 };
-	struct zt_msg m;
-	size_t used;
-
-	zt_msgb_begin(&mb, &in, ZT_CT_UPDATE_TOKEN_SUCCESS, 90000 + seq);
-	zt_msgb_hdr_u32(&mb, ZT_H_REPLY_FOR, (uint32_t)seq);
-	zt_msg_parse(in.data, in.len, &m, &used, NULL);
-	zt_chan_dispatch(ch, &m);
-	zt_buf_free(&in);
+	router_reply(ch, ZT_CT_UPDATE_TOKEN_SUCCESS, seq, false);
 }
 
 static unsigned pending(const struct zt_chan *ch)

@@ -265,7 +265,7 @@ struct daemon_cfg {
 	unsigned tcp_idle_ms;           /* TCP flows with no byte either way (default 2 h) */
 	unsigned tcp_half_closed_ms;    /* ... once either end sent FIN (default 120 s) */
 	unsigned tcp_keepalive_s;       /* TCP keepalive idle time of flow sockets (60 s; 0: off) */
-	unsigned workers;               /* worker processes, 1-64 (1); 0: "auto", one per online CPU (at start) */
+	unsigned workers;               /* worker processes, 1-64; 0: "auto" (the default, daemon_cfg_workers) */
 	uint64_t memory_limit;          /* bytes, for flows and their buffers */
 	char *ctl_socket;
 	char *user;                     /* "USER[:GROUP]" sipovld becomes after start-up (NULL: stays) */
@@ -315,6 +315,14 @@ struct daemon_cfg {
 void daemon_cfg_defaults(struct daemon_cfg *d);
 /* Merges the JSON text @json into @d (keys given override). 0, or -1 with @err. */
 int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t errlen);
+/*
+ * The worker processes to run for the "workers" setting (cfg; 0: "auto") on cpus usable CPUs
+ * (the process's affinity mask): an explicit count as it is (an endpoint runs one: its flows
+ * are its interface's); "auto" one per usable CPU, at most 64, but one where nothing would be
+ * spread over more: with --no-kernel (no intercept sockets; only the primary hosts) and in
+ * endpoint mode. *why (may be NULL): what kept it below the setting or the CPUs, else NULL.
+ */
+unsigned daemon_cfg_workers(unsigned cfg, long cpus, bool no_kernel, bool endpoint, const char **why);
 void daemon_cfg_free(struct daemon_cfg *d);
 
 /*

@@ -44,7 +44,7 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	d->tcp_idle_ms = 7200u * 1000;
 	d->tcp_half_closed_ms = 120000;
 	d->tcp_keepalive_s = 60;
-	d->workers = 1;
+	d->workers = 0; /* "auto" */
 	d->memory_limit = 256ull << 20;
 	d->policy = SIPOVL_POLICY_DROP;
 	d->svc_poll_ms = 10000;
@@ -155,7 +155,7 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 			}
 			d->tcp_keepalive_s = (unsigned)x;
 		} else if (!strcmp(key, "workers")) {
-			/* SIPOVL_MAX_GROUP_MEMBERS: sockets in a kernel group; "auto" (0): one per online CPU */
+			/* SIPOVL_MAX_GROUP_MEMBERS: sockets in a kernel group; "auto" (0): daemon_cfg_workers */
 			if (json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), "auto")) {
 				d->workers = 0;
 			} else if (cfg_int(v, 1, 64, &x)) {
@@ -289,4 +289,29 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 out:
 	json_object_put(o);
 	return rc;
+}
+
+unsigned daemon_cfg_workers(unsigned cfg, long cpus, bool no_kernel, bool endpoint, const char **why)
+{
+	const char *w = NULL;
+	unsigned n;
+
+	if (endpoint) {
+		n = 1;
+		if (cfg != 1)
+			w = "an endpoint's flows are its interface's";
+	} else if (cfg) {
+		n = cfg;
+	} else if (no_kernel) {
+		n = 1;
+		if (cpus > 1)
+			w = "no kernel: no intercepted flow to spread, only the primary hosts";
+	} else {
+		n = cpus < 1 ? 1 : cpus > SIPOVL_MAX_GROUP_MEMBERS ? SIPOVL_MAX_GROUP_MEMBERS : (unsigned)cpus;
+		if ((long)n < cpus)
+			w = "at most 64";
+	}
+	if (why)
+		*why = w;
+	return n;
 }

@@ -286,9 +286,9 @@ int flows_init(void)
 			tcp_fd[i][w] = udp_fd[i][w] = -1;
 		for (w = 0; w < D.n_workers && w < MAX_WORKERS && !r; w++) {
 			r = open_worker(i, w);
-			if (r > 0)
+			if (r > 0 && D.cfg.workers) /* "auto" settles for one (sipovld.c) */
 				logm(L_WARN, "sipovl.ko has no socket groups: one %s socket per protocol instead of %u "
-				     "(the other workers host only)", i ? "IPv6" : "IPv4", D.n_workers);
+				     "(the other workers carry no intercepted flow)", i ? "IPv6" : "IPv4", D.n_workers);
 		}
 		/* A failed join leaves the workers registered before it serving. */
 		n_main[i] = r ? w - 1 : w;
@@ -296,6 +296,14 @@ int flows_init(void)
 			ok++;
 	}
 	return ok ? 0 : -1;
+}
+
+/* The workers that have intercept sockets registered (at least one). */
+unsigned flows_members(void)
+{
+	unsigned n = n_main[0] > n_main[1] ? n_main[0] : n_main[1];
+
+	return n ? n : 1;
 }
 
 /* Worker w's intercept sockets (tcp4, udp4, tcp6, udp6; -1: none), for workers.c. */

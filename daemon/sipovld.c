@@ -455,7 +455,7 @@ static int worker_main(const int fds[4])
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	D.n_workers = workers_count(D.cfg.workers);
+	D.n_workers = workers_count(D.cfg.workers, NULL);
 	D.started_ms = zt_now_ms();
 	if (loop_open())
 		return 1;
@@ -593,11 +593,12 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	D.n_workers = workers_count(D.cfg.workers);
-	if (D.cfg.has_endpoint && D.n_workers > 1) {
-		logm(L_INFO, "endpoint: one worker (an endpoint's flows are its interface's)");
-		D.n_workers = 1;
-	}
+	const char *why;
+
+	D.n_workers = workers_count(D.cfg.workers, &why);
+	if (why)
+		logm(L_INFO, "workers: %u (%s, %ld CPUs usable): %s", D.n_workers, D.cfg.workers ? "set" : "auto",
+		     workers_cpus(), why);
 	D.started_ms = zt_now_ms();
 	if (loop_open())
 		return 1;
@@ -606,6 +607,11 @@ int main(int argc, char **argv)
 			logm(L_ERR, "no intercept socket could be registered: not starting");
 			kernel_clear();
 			return 1;
+		}
+		if (!D.cfg.workers && flows_members() < D.n_workers) { /* "auto": no socket groups */
+			logm(L_INFO, "workers: %u (auto): sipovl.ko has no socket groups, nothing to spread",
+			     flows_members());
+			D.n_workers = flows_members();
 		}
 	}
 	sipv_init();

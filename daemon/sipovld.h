@@ -146,6 +146,7 @@ int priv_check_writable_dir(const char *path, char *err, size_t errlen);
 
 /* flows*.c (their shared internals: flows_int.h) */
 int flows_init(void);
+unsigned flows_members(void); /* the workers with intercept sockets registered (>= 1) */
 /* a worker: serve the intercept sockets its primary opened (tcp4, udp4, tcp6, udp6; -1: none) */
 int flows_adopt(const int fds[4]);
 void flows_fini(void);

@@ -255,6 +255,8 @@ struct json_object *status_json(void)
 	JADD(cf, "tcp_keepalive_s", JI(D.cfg.tcp_keepalive_s));
 	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
 	JADD(cf, "workers", JI(D.n_workers));
+	JADD(cf, "workers_setting", D.cfg.workers ? JI(D.cfg.workers) : JS("auto"));
+	JADD(cf, "cpus_usable", JI(workers_cpus()));
 	JADD(cf, "service_poll_s", JI(D.cfg.svc_poll_ms / 1000));
 	JADD(cf, "intercept_policy", JS(D.cfg.policy == SIPOVL_POLICY_PASS ? "pass" :
 					D.cfg.policy == SIPOVL_POLICY_REJECT ? "reject" : "drop"));

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -55,11 +56,21 @@ static const struct {
 };
 static const char *const flow_names[4] = { "intercept_tcp", "intercept_udp", "host_tcp", "host_udp" };
 
-unsigned workers_count(unsigned cfg)
+long workers_cpus(void)
 {
-	long n = cfg ? (long)cfg : sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
 
-	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (unsigned)n;
+	/* the CPUs this process may run on (systemd's CPUAffinity=, taskset, a cpuset), as nproc */
+	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+unsigned workers_count(unsigned cfg, const char **why)
+{
+	unsigned n = daemon_cfg_workers(cfg, workers_cpus(), D.no_kernel, D.cfg.has_endpoint, why);
+
+	return n > WORKERS_MAX ? WORKERS_MAX : n;
 }
 
 /* ------------------------------------------------------------------ primary */

@@ -15,8 +15,10 @@
 
 #define WORKERS_MAX 64
 
-/* the number of workers for D.cfg.workers (0: one per online CPU) */
-unsigned workers_count(unsigned cfg);
+/* the CPUs this process may run on (its affinity mask) */
+long workers_cpus(void);
+/* the number of workers for D.cfg.workers (daemon_cfg_workers; *why: see there) */
+unsigned workers_count(unsigned cfg, const char **why);
 
 /* primary */
 void workers_set_argv(int argc, char **argv);

@@ -37,18 +37,19 @@ start_gw a "$GWA" -c "$TMP/a.conf" --udp-idle-timeout 30
 start_gw b "$GWB" -c "$TMP/b.conf" --udp-idle-timeout 30
 gateways_ready
 
-# Each gateway (workers 1, the default) registers one socket per family and
-# protocol. (gw-a with "workers": 2 passed this point with 2 each on 6.12, but
-# that run failed the RTP point at 87.8 % A->B under load ~30: not kept in the
-# suite until a comparison with one worker under the same load, issue #16.)
-for g in "a GWA 1" "b GWB 1"; do
+# Each gateway runs the default "workers": "auto", one worker per usable CPU (the guest's
+# vCPUs: one in make check), and registers one socket per worker, family and protocol.
+ncpu=$(nproc)
+for g in "a GWA" "b GWB"; do
 	set -- $g
 	socks=$(ip netns exec "${!2}" "$CTL" -j socket show)
-	if jq -en --argjson n "$3" 'input | length == 4 * $n and all(.[]; .members == $n and .alive) and
-		([.[] | [.family, .protocol]] | unique | length) == 4' <<<"$socks" >/dev/null; then
-		ok "gw-$1 (workers $3): $3 registered socket(s) per family and protocol"
+	if jq -en --argjson n "$ncpu" 'input | length == 4 * $n and all(.[]; .members == $n and .alive) and
+		([.[] | [.family, .protocol]] | unique | length) == 4' <<<"$socks" >/dev/null &&
+		st "$1" | jq -en --argjson n "$ncpu" 'input | .config.workers_setting == "auto" and .config.workers == $n' >/dev/null; then
+		ok "gw-$1 (workers auto, $ncpu CPU(s)): $ncpu registered socket(s) per family and protocol"
 	else
-		not_ok "gw-$1 (workers $3): $3 registered socket(s) per family and protocol" "$socks"
+		not_ok "gw-$1 (workers auto, $ncpu CPU(s)): $ncpu registered socket(s) per family and protocol" "$socks" \
+			"$(st "$1" | jq -c '.config' | head -c 300)"
 	fi
 done
 

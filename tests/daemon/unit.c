@@ -577,10 +577,36 @@ static void t_daemon_cfg(void)
 		   !daemon_cfg_parse("{\"intercept_policy\":\"drop\"}", &d, err, sizeof(err)) &&
 		   d.policy == SIPOVL_POLICY_DROP,
 	   "intercept_policy: reject, drop (%s)", err);
-	ok(d.workers == 1 && !daemon_cfg_parse("{\"workers\":4}", &d, err, sizeof(err)) && d.workers == 4 &&
+	ok(d.workers == 0 && !daemon_cfg_parse("{\"workers\":4}", &d, err, sizeof(err)) && d.workers == 4 &&
 		   !daemon_cfg_parse("{\"workers\":64}", &d, err, sizeof(err)) && d.workers == 64 &&
+		   !daemon_cfg_parse("{\"workers\":1}", &d, err, sizeof(err)) && d.workers == 1 &&
 		   !daemon_cfg_parse("{\"workers\":\"auto\"}", &d, err, sizeof(err)) && d.workers == 0,
-	   "workers: 1 by default, 4, 64, \"auto\" (0: one per online CPU) (%s)", err);
+	   "workers: \"auto\" (0) by default, 4, 64, 1, \"auto\" (%s)", err);
+	{
+		const char *why = "x";
+		unsigned n;
+
+		n = daemon_cfg_workers(0, 4, false, false, &why);
+		ok(n == 4 && !why, "workers auto on 4 usable CPUs: 4 (%u, %s)", n, why ? why : "-");
+		n = daemon_cfg_workers(0, 1, false, false, &why);
+		ok(n == 1 && !why, "workers auto on 1 CPU: 1 (%u)", n);
+		n = daemon_cfg_workers(0, 200, false, false, &why);
+		ok(n == 64 && why && strstr(why, "64"), "workers auto on 200 CPUs: 64, said why (%u, %s)", n,
+		   why ? why : "-");
+		n = daemon_cfg_workers(0, 0, false, false, &why);
+		ok(n == 1, "workers auto with no CPU count (sysconf failed): 1 (%u)", n);
+		n = daemon_cfg_workers(0, 8, true, false, &why);
+		ok(n == 1 && why && strstr(why, "no kernel"), "workers auto with --no-kernel on 8 CPUs: 1, said why (%u, %s)",
+		   n, why ? why : "-");
+		n = daemon_cfg_workers(0, 8, false, true, &why);
+		ok(n == 1 && why && strstr(why, "endpoint"), "workers auto in endpoint mode: 1, said why (%u)", n);
+		n = daemon_cfg_workers(3, 8, false, true, &why);
+		ok(n == 1 && why, "workers 3 in endpoint mode: 1, said why (%u)", n);
+		n = daemon_cfg_workers(3, 1, true, false, &why);
+		ok(n == 3 && !why, "workers 3 (set) with --no-kernel on 1 CPU: 3, as set (%u)", n);
+		n = daemon_cfg_workers(1, 8, false, false, &why);
+		ok(n == 1 && !why, "workers 1 (set) on 8 CPUs: 1 (%u)", n);
+	}
 	ok(d.ziti_auth == 1 && !daemon_cfg_parse("{\"ziti_auth\":\"oidc\"}", &d, err, sizeof(err)) && d.ziti_auth == 2 &&
 		   !daemon_cfg_parse("{\"ziti_auth\":\"legacy\"}", &d, err, sizeof(err)) && d.ziti_auth == 0 &&
 		   !daemon_cfg_parse("{\"ziti_auth\":\"auto\"}", &d, err, sizeof(err)) && d.ziti_auth == 1,

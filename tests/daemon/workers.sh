@@ -4,10 +4,11 @@
 # sipovld worker processes (Documentation/design.md "Workers"), sourced by tests/daemon/run.sh
 # (section 3, as root): a sipovld --no-kernel with "workers": 2 (an explicit count: with
 # --no-kernel the default is one) lists both in status, both alive, worker 1 a child of the
-# primary reporting its counters; "auto" starts one per CPU; a reload (control socket, then SIGHUP) reaches worker 1 (its
+# primary reporting its counters; a reload (control socket, then SIGHUP) reaches worker 1 (its
 # reported udp_idle_timeout_s changes, its reload count rises); a worker killed with SIGKILL
 # is started again (new pid, restarts 1, logged with "its flows are lost"); SIGTERM stops the
-# workers with the primary; a worker whose primary is killed stops. Flows carried by both
+# workers with the primary; a worker whose primary is killed stops; the default "auto" is one
+# worker with --no-kernel and counts the CPUs of the affinity mask (taskset). Flows carried by both
 # workers are the VM selftest's (selftests/sipovl/daemon.sh: gw-a with two workers).
 # Uses ok/notok from run.sh.
 
@@ -104,18 +105,31 @@ workers_tests() { # workers_tests BIN WORKDIR
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	rm -f "$sock"
-	# "auto": one per online CPU
-	printf '{ "control_socket": "%s", "workers": "auto" }\n' "$sock" >"$w/wk3.conf"
+	# the default, "auto": one per usable CPU with the kernel (selftests/sipovl/daemon.sh), one with
+	# --no-kernel (nothing to spread), said in the log; the usable CPUs are the affinity mask's
+	printf '{ "control_socket": "%s", "log_level": "info" }\n' "$sock" >"$w/wk3.conf"
 	"$bin" --no-kernel -c "$w/wk3.conf" 2>"$w/wk3.log" &
 	pid=$!
 	local ncpu
 	ncpu=$(nproc)
-	[ "$ncpu" -gt 64 ] && ncpu=64
-	if wk_wait "$bin" "$sock" ".config.workers == $ncpu and (.workers | length) == $ncpu and all(.workers[]; .alive)"; then
-		ok "workers \"auto\": one per online CPU ($ncpu), all alive"
+	if wk_wait "$bin" "$sock" ".config.workers == 1 and .config.workers_setting == \"auto\" and .config.cpus_usable == $ncpu and (.workers | length) == 1" &&
+		{ [ "$ncpu" = 1 ] || grep -q "workers: 1 (auto, $ncpu CPUs usable): no kernel" "$w/wk3.log"; }; then
+		ok "workers by default \"auto\": with --no-kernel one on $ncpu usable CPUs, and the log says why"
 	else
-		notok "workers \"auto\": expected $ncpu: $(wk_status "$bin" "$sock" | jq -c '[.config.workers, .workers]' | head -c 200)"
+		notok "workers by default: expected auto, 1 of $ncpu: $(wk_status "$bin" "$sock" | jq -c '[.config, .workers]' | head -c 300) $(grep -m1 'workers:' "$w/wk3.log")"
 	fi
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null
+	rm -f "$sock"
+	if [ "$ncpu" -gt 1 ]; then
+		taskset -c 0 "$bin" --no-kernel -c "$w/wk3.conf" 2>"$w/wk4.log" &
+		pid=$!
+		if wk_wait "$bin" "$sock" ".config.cpus_usable == 1"; then
+			ok "workers \"auto\" counts the CPUs of the affinity mask (taskset -c 0: 1 of $ncpu)"
+		else
+			notok "workers \"auto\" under taskset -c 0: $(wk_status "$bin" "$sock" | jq -c '.config' | head -c 300)"
+		fi
+		kill -TERM "$pid"
+		wait "$pid" 2>/dev/null
+	fi
 }

@@ -227,8 +227,8 @@ static_checks() {
 		fi
 		[ -z "$out" ] || sed 's/^/# /' <<<"$out"
 	done
-	for f in scripts/*.sh selftests/lib.sh selftests/vm/*.sh selftests/runner-tests/*.sh selftests/fuzz/*.sh tests/*/run.sh \
-		.ci/run; do
+	for f in scripts/*.sh selftests/lib.sh selftests/vm/*.sh selftests/runner-tests/*.sh selftests/fuzz/*.sh \
+		selftests/sipovl/*.sh tests/*/*.sh .ci/run; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
 		if out=$(shellcheck -x -P SCRIPTDIR -S warning -s bash "$f" 2>&1); then

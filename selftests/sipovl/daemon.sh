@@ -709,9 +709,10 @@ if in_pa tc qdisc add dev p0 root netem delay 50ms reorder 25% 50%; then
 	in_pa tc qdisc del dev p0 root
 	ro=$(st a flows | jq -c --arg c "10.1.0.2:$reo_port" '[.[] | select(.client == $c and .destination == "10.2.0.2:7324")][0].rtp.to_ziti // empty |
 		{packets, expected, lost, reordered, duplicates}')
-	model= mrc=1
+	model='' mrc=1
 	if [ -n "$ro" ]; then
-		model=$(python3 "$SD/rxorder.py" --check "$TMP/rxorder.out" 300 $(jq -r '"\(.expected) \(.lost) \(.reordered)"' <<<"$ro") 2>&1)
+		read -r -a rocounts <<<"$(jq -r '"\(.expected) \(.lost) \(.reordered)"' <<<"$ro")"
+		model=$(python3 "$SD/rxorder.py" --check "$TMP/rxorder.out" 300 "${rocounts[@]}" 2>&1)
 		mrc=$?
 	fi
 	if [ $mrc = 2 ] && [[ ${blate:-x} =~ ^[0-9]+$ ]]; then

@@ -308,7 +308,7 @@ posture_tests() {
 # running; started, the client sees it at its next look (every 10 s), answers, and the dials
 # work; stopped, they are refused again. The hash must be the one the controller compares.
 posture_process_tests() {
-	local D=$W/posture-proc zt=${SAN:-$B/san/zt-tool} agent hash pp ap t_start t_stop t_ok= t_fail= res
+	local D=$W/posture-proc zt=${SAN:-$B/san/zt-tool} agent hash pp ap t_start t_stop t_ok='' t_fail='' res
 	mkdir -p "$D"
 	agent=$D/posture-agent
 	cp /bin/sleep "$agent" && chmod 755 "$agent"

@@ -256,4 +256,5 @@ for dir in "A->B:$ab" "B->A:$ba"; do
 done
 diag "gw-a at the end: $ida3; gw-b: $idb3; load $(cut -d' ' -f1-3 /proc/loadavg)"
 diag "total $(el)s"
+cpu_report
 done_testing

@@ -49,8 +49,35 @@ link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
 	ip -n "$4" link set "$5" up
 }
 
+# cpu_report: where the guest's CPU went since daemon_net, as a diag line: the Ziti controller
+# and router (run in this guest, tests/daemon/vmnet.sh), the running sipovld processes, the
+# rest (SIPp, the phones, the kernel, the test itself). Called before done_testing.
+_ticks() { # _ticks PID...: their CPU ticks (their own and their waited-for children's)
+	local p t=0 _stat _f
+	for p in "$@"; do
+		_stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		read -r -a _f <<<"${_stat##*) }"
+		t=$((t + _f[11] + _f[12] + _f[13] + _f[14]))
+	done
+	echo "$t"
+}
+_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+cpu_report() {
+	[ -n "${_busy0:-}" ] || return 0
+	local hz all zt sd
+	hz=$(getconf CLK_TCK)
+	all=$(($(_busy) - _busy0))
+	# shellcheck disable=SC2046 # pid lists
+	zt=$(_ticks $(ip netns pids "$ZT" 2>/dev/null))
+	# shellcheck disable=SC2046
+	sd=$(_ticks $(pgrep -x sipovld))
+	[ "$all" -gt 0 ] || return 0
+	diag "guest CPU since the network's start: $((all / hz)) s; ziti controller+router $((zt / hz)) s ($((100 * zt / all)) %), sipovld (running processes) $((sd / hz)) s ($((100 * sd / all)) %), the rest $(((all - zt - sd) / hz)) s ($(nproc) vCPU(s), t=$(el)s)"
+}
+
 daemon_net() { # daemon_net RESULTS_SUBDIR [ha]
 	local how=start a
+	_busy0=$(_busy)
 	if [ "${2:-}" = ha ]; then
 		NET=$BIN/daemon-zitinet-ha.tar.gz how=start-ha
 		[ -f "$NET" ] || bail_out "no $NET: run make daemon-ha-net (tests/daemon/vmnet.sh prepare-ha $NET)"

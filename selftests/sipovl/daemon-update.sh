@@ -462,4 +462,5 @@ for s in a b; do
 	if kill -0 "$(cat "$TMP/$s.pid")" 2>/dev/null; then ok "gw-$s still running"; else not_ok "gw-$s still running"; fi
 done
 diag "total $(el)s"
+cpu_report
 done_testing

@@ -92,4 +92,5 @@ for s in a b; do
 	waitfor 20 bash -c "! kill -0 $pid 2>/dev/null" || not_ok "gw-$s: sipovld exits on SIGTERM"
 done
 diag "total $(el)s"
+cpu_report
 done_testing

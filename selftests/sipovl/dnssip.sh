@@ -258,4 +258,5 @@ else
 		"pbx-b received the requests of $got of 12 ports; gw-b pbx-b: accepted $((acc1 - acc0)) (want >= 12), refused $((ref1 - ref0)) (want 0)" \
 		"per worker (q: names asked, t: unanswered, u: udp flows, to: dials timed out): $wk" "gw-b: $(grep -E 'pbx-b' "$TMP/b.log" | tail -3)"
 fi
+cpu_report
 done_testing

@@ -301,4 +301,5 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 	} | sed 's/^/# demo-ep-calls: /'
 fi
 diag "t=$(el)s"
+cpu_report
 done_testing

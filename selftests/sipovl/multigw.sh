@@ -417,4 +417,5 @@ else
 fi
 diag "site-b terminators at the end: $(terms site-b) ($(awk -v k="$t_b1_dead" -v n="$(date +%s.%N)" 'BEGIN { printf "%.0f", n - k }') s after B1 died; tcp_retries2 6 at the router)"
 diag "load $(cut -d' ' -f1-3 /proc/loadavg); total $(el)s"
+cpu_report
 done_testing

@@ -242,4 +242,5 @@ if diff -u "$BASE" "$TMP/kstate.after" >"$TMP/kstate.diff"; then
 else
 	not_ok "after the purge: this namespace's rules, routes and nftables ruleset as before the test" "$(head -c 600 "$TMP/kstate.diff")"
 fi
+cpu_report
 done_testing

@@ -209,6 +209,7 @@ fi
 e_ao=$(longcall_rtp_out "$PA") e_bi=$(longcall_rtp "$PB") e_bo=$(longcall_rtp_out "$PB") e_ai=$(longcall_rtp "$PA")
 diag "RTP over the whole call, the upgrade's gap included: A sent $e_ao, B received $e_bi; B echoed $e_bo, A received $e_ai"
 
+cpu_report # before the Ziti network goes
 # --- the test's network goes (phones, Ziti network, gw-b; gw-a's links with them), then purge
 b=$(cat "$TMP/b.pid")
 kill -TERM "$b" && wait "$b" 2>/dev/null
@@ -242,5 +243,4 @@ if diff -u "$BASE" "$TMP/kstate.after" >"$TMP/kstate.diff"; then
 else
 	not_ok "after the purge: this namespace's rules, routes and nftables ruleset as before the test" "$(head -c 600 "$TMP/kstate.diff")"
 fi
-cpu_report
 done_testing

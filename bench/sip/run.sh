@@ -140,6 +140,7 @@ export SIPOVL_BENCH_ZN=$ZN
 tap() { echo "-netdev tap,id=n$1,ifname=$1,script=no,downscript=no -device virtio-net-pci,netdev=n$1,mac=52:54:00:99:0$2:02"; }
 SIPOVL_VM_QEMU_ARGS="${SIPOVL_VM_QEMU_ARGS:-} $(tap sipa 1) $(tap sipb 2) $(tap pa0 3) $(tap pb0 4)"
 export SIPOVL_VM_QEMU_ARGS
+export SIPOVL_VM_ZITI=none # this network, not the runner's (selftests/vm/zthost.sh)
 
 # the callee: a SIPp UAS on PB for the whole run (the selftest's scenario: SIPp's uas that
 # absorbs INVITE retransmissions while it waits for the ACK; see selftests/sipovl/daemon.sh)

@@ -9,7 +9,11 @@
 #   (phone A)              (gw-a)            (controller+router)          (gw-b)        (SIP server, phone B)
 #
 # The Ziti network is provisioned on the host by tests/daemon/vmnet.sh (make tests builds
-# build/daemon-zitinet.tar.gz) and only run here (see there why).
+# build/daemon-zitinet.tar.gz) and run on the host too, by the VM runner
+# (selftests/vm/zthost.sh): ZT is then this guest's router to it, through the NIC the runner
+# gives the guest (10.99.254.2; the host 10.99.254.1 owns 10.99.0.1-3). With
+# SIPOVL_VM_ZITI=guest the network runs here, in ZT, as before (see vmnet.sh why it is
+# provisioned on the host either way).
 #
 #   daemon_net RESULTS_SUBDIR [ha]  topology + Ziti network; logs kept in /run/sipovl-vm/RESULTS_SUBDIR
 #                               (loads $SIPOVL_KO, or with DAEMON_MODULE=loaded uses the loaded sipovl;
@@ -37,6 +41,12 @@ VMNET=$SIPOVL_TOP/tests/daemon/vmnet.sh
 T0=$(date +%s)
 el() { echo $(($(date +%s) - T0)); }
 SIPOVLD_ZN_DIR=/tmp/sipovld-zn # fixed: the packed state has absolute paths
+# the controllers' and router's logs: on the host, in the results directory (zthost.sh)
+ZT_ON_HOST=
+ZT_LOGS=$SIPOVLD_ZN_DIR
+if [ -d /run/sipovl-vm/ztrpc ]; then
+	ZT_ON_HOST=1 ZT_LOGS=/run/sipovl-vm/zt
+fi
 
 link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
 	# made from inside NS1: the kernel looks a new link's name up in the namespace it is asked
@@ -50,8 +60,9 @@ link() { # link NS1 IF1 ADDR1[,ADDR6] NS2 IF2 ADDR2[,ADDR6]
 }
 
 # cpu_report: where the guest's CPU went since daemon_net, as a diag line: the Ziti controller
-# and router (run in this guest, tests/daemon/vmnet.sh), the running sipovld processes, the
-# rest (SIPp, the phones, the kernel, the test itself). Called before done_testing.
+# and router (when they run in this guest), the running sipovld processes, the rest (SIPp, the
+# phones, the kernel, the test itself); and the Ziti network's host CPU when it runs there.
+# Called before done_testing.
 _ticks() { # _ticks PID...: their CPU ticks (their own and their waited-for children's)
 	local p t=0 _stat _f
 	for p in "$@"; do
@@ -72,7 +83,27 @@ cpu_report() {
 	# shellcheck disable=SC2046
 	sd=$(_ticks $(pgrep -x sipovld))
 	[ "$all" -gt 0 ] || return 0
-	diag "guest CPU since the network's start: $((all / hz)) s; ziti controller+router $((zt / hz)) s ($((100 * zt / all)) %), sipovld (running processes) $((sd / hz)) s ($((100 * sd / all)) %), the rest $(((all - zt - sd) / hz)) s ($(nproc) vCPU(s), t=$(el)s)"
+	local where="in the guest"
+	[ -z "$ZT_ON_HOST" ] || where="in the guest (it runs on the host: $("$VMNET" host-cpu 2>&1) s of host CPU there)"
+	diag "guest CPU since the network's start: $((all / hz)) s; ziti controller+router $where $((zt / hz)) s ($((100 * zt / all)) %), sipovld (running processes) $((sd / hz)) s ($((100 * sd / all)) %), the rest $(((all - zt - sd) / hz)) s ($(nproc) vCPU(s), t=$(el)s)"
+}
+
+# zt_uplink: the runner's NIC (zthost.sh, MAC 52:54:00:99:00:02) into ZT, which then routes
+# between the sites' links and the host's Ziti network (10.99.0.1-3)
+zt_uplink() {
+	local d i='' n
+	modprobe -q virtio_net || bail_out "no virtio_net module"
+	# (a NIC that was in a deleted namespace comes back to this one: asynchronously)
+	for n in $(seq 1 120); do
+		for d in /sys/class/net/*; do
+			[ "$(cat "$d/address" 2>/dev/null)" = 52:54:00:99:00:02 ] && { i=${d##*/}; break 2; }
+		done
+		sleep 0.5
+	done
+	[ -n "$i" ] || bail_out "no NIC with MAC 52:54:00:99:00:02 (the VM runner's, selftests/vm/zthost.sh)"
+	ip link set "$i" netns "$ZT" && ip -n "$ZT" link set "$i" name h0 && ip -n "$ZT" addr add 10.99.254.2/24 dev h0 &&
+		ip -n "$ZT" link set h0 up && ip -n "$ZT" route add 10.99.0.0/29 via 10.99.254.1 &&
+		ip netns exec "$ZT" sysctl -qw net.ipv4.ip_forward=1 || bail_out "cannot route ZT to the host's Ziti network"
 }
 
 daemon_net() { # daemon_net RESULTS_SUBDIR [ha]
@@ -88,16 +119,20 @@ daemon_net() { # daemon_net RESULTS_SUBDIR [ha]
 	on_exit rm -rf "$TMP"
 	# keep the daemons' logs and SIPp traces in the VM results directory (when run by the runner)
 	if [ -d /run/sipovl-vm ] && [ -w /run/sipovl-vm ]; then
-		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml $TMP/*.pcap /run/sipovl-vm/$1/ 2>/dev/null; cp $SIPOVLD_ZN_DIR/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; for c in $SIPOVLD_ZN_DIR/ctrl*.log; do cp \$c /run/sipovl-vm/$1/ziti-\${c##*/} 2>/dev/null; done; true"
+		on_exit bash -c "mkdir -p /run/sipovl-vm/$1 && cp $TMP/*.log $TMP/*.err $TMP/*.out $TMP/*.csv $TMP/*.xml $TMP/*.pcap /run/sipovl-vm/$1/ 2>/dev/null; cp $ZT_LOGS/router.log /run/sipovl-vm/$1/ziti-router.log 2>/dev/null; for c in $ZT_LOGS/ctrl*.log; do cp \$c /run/sipovl-vm/$1/ziti-\${c##*/} 2>/dev/null; done; true"
 	fi
 
 	# --- the Ziti network, started first: under TCG the controller's start is the longest
 	# step (20-60 s), and it needs only its namespace; the rest is built meanwhile.
 	setup_ns ZT
-	for a in 10.99.0.1 10.99.0.2 10.99.0.3; do
-		ip -n "$ZT" addr add $a/32 dev lo
-		[ $how = start-ha ] || break
-	done
+	if [ -n "$ZT_ON_HOST" ]; then
+		zt_uplink
+	else
+		for a in 10.99.0.1 10.99.0.2 10.99.0.3; do
+			ip -n "$ZT" addr add $a/32 dev lo
+			[ $how = start-ha ] || break
+		done
+	fi
 	on_exit "$VMNET" stop
 	"$VMNET" $how "$NET" "$ZT" 2>"$TMP/vmnet.err" &
 	local vmnet=$!
@@ -184,7 +219,7 @@ gateways_ready() {
 	else
 		not_ok "both gateways: Ziti services intercepted and hosted" "gw-a: $(tail -5 "$TMP/a.log" | tr '\n' '|')" \
 			"gw-b: $(tail -5 "$TMP/b.log" | tr '\n' '|')"
-		tail -20 "$SIPOVLD_ZN_DIR/router.log" 2>/dev/null | sed 's/^/#   router: /' | cut -c1-300
+		tail -20 "$ZT_LOGS/router.log" 2>/dev/null | sed 's/^/#   router: /' | cut -c1-300
 		bail_out "gateways not ready"
 	fi
 }

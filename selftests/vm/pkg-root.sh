@@ -37,6 +37,7 @@ set -uo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$TOP/selftests/lib.sh"
 source "$TOP/selftests/vm/deb-lib.sh"
+source "$TOP/selftests/vm/zthost.sh"
 
 require_root
 require_cmd debootstrap qemu-system-x86_64 dpkg-deb mkfs.ext4 losetup
@@ -67,6 +68,7 @@ unmount_all() {
 	done
 }
 cleanup() {
+	zthost_down
 	unmount_all
 	if awk -v r="$W" '$2 == r || index($2, r "/") == 1 { f = 1 } END { exit !f }' /proc/mounts; then
 		echo "# pkg-root: $W still has mounts, left in place" >&2
@@ -201,17 +203,25 @@ else
 	sysroot=1 disk=(-virtfs "local,path=$R,mount_tag=hostroot,security_model=passthrough,multidevs=remap")
 fi
 mkdir -p "$W/results"
+# the call's Ziti network natively on the host (selftests/vm/zthost.sh; SIPOVL_VM_ZITI=guest:
+# inside the guest, as before)
+zt_net=() zt_qemu=()
+if [ "${SIPOVL_VM_ZITI:-host}" = host ]; then
+	zthost_up || bail_out "cannot make the network namespace of the Ziti network (selftests/vm/zthost.sh)"
+	zthost_serve "$W/results" || bail_out "cannot serve the Ziti network's requests"
+	zt_net=(ip netns exec "$ZTHOST_NS") zt_qemu=("${ZTHOST_QEMU[@]}")
+fi
 diag "booting at $(el)"
 [ "$dkms_up" = 0 ] || diag "with the sipovl-dkms upgrade during the call (module $ver -> $ver+1)"
 boot_vm() {
-	timeout "$boot_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp "${SIPOVL_VM_CPUS:-2}" -m 2048 \
+	timeout "$boot_timeout" "${zt_net[@]}" qemu-system-x86_64 -accel tcg -cpu max -smp "${SIPOVL_VM_CPUS:-2}" -m 2048 \
 		-nodefaults -display none -no-reboot -monitor none \
 		-kernel "/boot/vmlinuz-$k61" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 no_timer_check sipovl.sysroot=$sysroot systemd.show_status=0 loglevel=4" \
 		"${disk[@]}" \
 		-virtfs "local,path=$W/results,mount_tag=results,security_model=none,multidevs=remap" \
 		-virtfs "local,path=/,mount_tag=buildhost,security_model=none,readonly=on,multidevs=remap" \
-		-serial "file:$W/console.log"
+		-serial "file:$W/console.log" "${zt_qemu[@]}"
 	[ -e "$W/results/finished" ] || { echo "the guest's test did not finish; console:"; tail -30 "$W/console.log"; return 1; }
 }
 t_boot=$(date +%s)

@@ -27,6 +27,9 @@
 # SIPOVL_VM_MEM (1024, MiB), SIPOVL_VM_APPEND (extra kernel arguments),
 # SIPOVL_VM_QEMU_ARGS (extra QEMU arguments, split at white space; e.g. the
 # tap network devices of bench/sip/run.sh),
+# SIPOVL_VM_ZITI (host: the end-to-end tests' Ziti network runs natively on the host,
+# selftests/vm/zthost.sh, the default for tests and --exec when run as root; guest: inside the
+# guest, as before; none: neither, e.g. bench/sip/run.sh, which brings its own),
 # SIPOVL_VM_BOOT_TIMEOUT (120 s; debug kernel 400 s), SIPOVL_VM_TIMEOUT
 # (overall cap, 7200 s), SIPOVL_TEST_TIMEOUT (per test file; default: the
 # directory's `settings` timeout=, else 300 s, times SIPOVL_VM_TIMEOUT_SCALE:
@@ -145,13 +148,27 @@ ln -sfn "$(basename "$res")" "$TOP/build/vm/last"
 accel=(-accel tcg -cpu max)
 [ "${SIPOVL_VM_KVM:-0}" != 1 ] || accel=(-accel kvm -cpu host)
 
+# The Ziti network on the host (selftests/vm/zthost.sh): a network namespace of this run's,
+# QEMU inside it with a NIC on its tap
+source "$VM/zthost.sh"
+ziti_where=${SIPOVL_VM_ZITI:-host}
+case $ziti_where in
+host) [ "$mode" != shell ] && [ "$(id -u)" = 0 ] || ziti_where=guest ;;
+guest | none) ;;
+*) die "SIPOVL_VM_ZITI must be host, guest or none: $ziti_where" ;;
+esac
+
 qemu_pid=
 cleanup() {
 	[ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true
+	zthost_down
 	[ ! -d "$res" ] || touch "$res/.finished"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+if [ "$ziti_where" = host ]; then
+	zthost_up || die "cannot make the network namespace of the Ziti network (selftests/vm/zthost.sh)"
+fi
 
 # write_env POINT_START TEST...: the guest's settings.
 write_env() {
@@ -187,6 +204,10 @@ boot() {
 	local extra
 	read -r -a extra <<<"${SIPOVL_VM_QEMU_ARGS:-}"
 	qemu_cmd+=(${extra[@]+"${extra[@]}"})
+	if [ "$ziti_where" = host ]; then
+		zthost_serve "$dir" || die "cannot serve the Ziti network's requests in $dir"
+		qemu_cmd=(ip netns exec "$ZTHOST_NS" "${qemu_cmd[@]}" "${ZTHOST_QEMU[@]}")
+	fi
 }
 
 # Print the complete new lines of FILE beyond byte offset ${off[FILE]}.

@@ -15,6 +15,12 @@
 #   vmnet.sh start-ha TARBALL NS  (guest) run the three controllers and the router in NS (which
 #                                 must own 10.99.0.1-3); kill-ctrl N / leader as zitinet-ha.sh
 #
+# In a VM run whose runner serves the network on the host (selftests/vm/zthost.sh: the guest's
+# /run/sipovl-vm/ztrpc exists; the default), start, start-ha, stop, kill-ctrl and start-ctrl
+# are requests to the host, which runs this script there (VMNET_LOCAL=1, $SIPOVLD_ZN_DIR under
+# the run's results); the guest unpacks the state only for the identities, and NS is the
+# guest's router towards the host (daemon-lib.sh). host-cpu prints the host's Ziti CPU seconds.
+#
 # Why: under TCG (no KVM on these machines) `ziti edge quickstart` inside the guest times out
 # waiting for its own controller (measured: fails after 98 s), and every `ziti` CLI call
 # costs seconds. So the PKI, database, router enrollment, identities, configs, services and
@@ -42,6 +48,39 @@ RPORT=3022
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 
 die() { echo "vmnet: $*" >&2; exit 1; }
+
+# the packed state's absolute paths are the guest's $ZD; unpacked anywhere else (the host side
+# of a VM run) they are rewritten
+PACKED_ZD=/tmp/sipovld-zn
+unpack() { # TARBALL
+	rm -rf "$ZD"
+	if [ "$ZD" = "$PACKED_ZD" ]; then
+		tar -C / -xzf "$1"
+	else
+		mkdir -p "$ZD"
+		tar -C "$ZD" -xzf "$1" --strip-components=2 "${PACKED_ZD#/}"
+		{ grep -rlI --include='*.yaml' --include='*.yml' "$PACKED_ZD" "$ZD" || true; } | xargs -r sed -i "s#$PACKED_ZD#$ZD#g"
+	fi
+}
+
+# the host's side of a VM run (see above)
+RPC=/run/sipovl-vm/ztrpc
+on_host() { [ -z "${VMNET_LOCAL:-}" ] && [ -d "$RPC" ]; }
+rpc() { # rpc TIMEOUT VERB ARGS...: ask the host, its output on stderr, its status ours
+	local to=$1 id i rc
+	shift
+	id=$RPC/$(date +%s%N)-$$
+	echo "$*" >"$id.tmp" && mv "$id.tmp" "$id.req"
+	for ((i = 0; i < to * 5; i++)); do
+		[ -e "$id.rc" ] && break
+		sleep 0.2
+	done
+	[ -e "$id.rc" ] || die "the host did not answer '$*' within ${to} s (selftests/vm/zthost.sh)"
+	cat "$id.out" >&2
+	rc=$(cat "$id.rc")
+	rm -f "$id".*
+	return "$rc"
+}
 
 zcli() { HOME="$ZD/home" ip netns exec "$NS" "$ZITI" "$@"; }
 
@@ -267,8 +306,8 @@ cmd_prepare_ha() {
 cmd_start_ha() {
 	local tarball=$1 t0 i a up
 	[ -f "$tarball" ] || die "no $tarball (run: $0 prepare-ha $tarball)"
-	rm -rf "$ZD"
-	tar -C / -xzf "$tarball"
+	unpack "$tarball"
+	if on_host; then rpc 900 start-ha "$tarball"; return; fi
 	ZITI=$(cat "$ZD/ziti-bin")
 	[ -x "$ZITI" ] || die "no ziti binary at $ZITI (recorded when the network was prepared)"
 	t0=$(date +%s)
@@ -289,6 +328,7 @@ cmd_start_ha() {
 }
 
 start_ctrl_n() { # N: controller N (its log appended to: a restart keeps the first run's)
+	if on_host; then rpc 60 start-ctrl "$1"; return; fi
 	ZITI=$(cat "$ZD/ziti-bin")
 	setsid ip netns exec "$NS" "$ZITI" controller run "$ZD/qs/ctrl$1/ctrl.yaml" >>"$ZD/ctrl$1.log" 2>&1 </dev/null &
 	echo $! >"$ZD/ctrl$1.pid"
@@ -296,6 +336,7 @@ start_ctrl_n() { # N: controller N (its log appended to: a restart keeps the fir
 
 cmd_kill_ctrl() { # N [SIG]: stop controller N (SIGKILL: a crash)
 	local f="$ZD/ctrl$1.pid" pid
+	if on_host; then rpc 60 kill-ctrl "$1" "${2:-KILL}"; return; fi
 	[ -f "$f" ] || die "controller $1 is not running"
 	pid=$(cat "$f")
 	kill "-${2:-KILL}" "$pid" 2>/dev/null || true
@@ -307,8 +348,8 @@ cmd_kill_ctrl() { # N [SIG]: stop controller N (SIGKILL: a crash)
 cmd_start() {
 	local tarball=$1 t0 up
 	[ -f "$tarball" ] || die "no $tarball (run: $0 prepare $tarball)"
-	rm -rf "$ZD"
-	tar -C / -xzf "$tarball"
+	unpack "$tarball"
+	if on_host; then rpc 600 start "$tarball"; return; fi
 	ZITI=$(cat "$ZD/ziti-bin")
 	[ -x "$ZITI" ] || die "no ziti binary at $ZITI (recorded when the network was prepared)"
 	t0=$(date +%s)
@@ -328,6 +369,7 @@ cmd_start() {
 
 cmd_stop() {
 	local f pid
+	if on_host; then rpc 60 stop; return; fi
 	for f in "$ZD/router.pid" "$ZD"/ctrl*.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f")
@@ -346,5 +388,6 @@ prepare-ha) [ $# = 2 ] || die "usage: $0 prepare-ha OUT.tar.gz"; cmd_prepare_ha 
 start-ha) [ $# = 3 ] || die "usage: $0 start-ha TARBALL NS"; NS=$3; cmd_start_ha "$2" ;;
 kill-ctrl) [ $# -ge 2 ] || die "usage: $0 kill-ctrl N [SIG]"; cmd_kill_ctrl "$2" "${3:-}" ;;
 start-ctrl) [ $# = 3 ] || die "usage: $0 start-ctrl N NS"; NS=$3; start_ctrl_n "$2" ;;
-*) echo "usage: $0 prepare OUT.tar.gz | start TARBALL NS | stop | prepare-ha OUT.tar.gz | start-ha TARBALL NS | kill-ctrl N [SIG] | start-ctrl N NS" >&2; exit 2 ;;
+host-cpu) on_host || die "host-cpu: the network is not on the host"; rpc 30 host-cpu 2>&1 ;;
+*) echo "usage: $0 prepare OUT.tar.gz | start TARBALL NS | stop | prepare-ha OUT.tar.gz | start-ha TARBALL NS | kill-ctrl N [SIG] | start-ctrl N NS | host-cpu" >&2; exit 2 ;;
 esac

@@ -44,7 +44,7 @@ for f in "$B/sipovld" "$B/sipovlctl" "$B/selftests/peer" "$B/daemon-zitinet.tar.
 done
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-echo "sipovld demo ($scenario): booting the VM (TCG; the Go controller and router start inside it: ~3-4 minutes)..."
+echo "sipovld demo ($scenario): booting the VM (TCG; the Ziti controller and router run on this host)..."
 SIPOVL_DAEMON_DEMO=1 SIPOVL_TEST_TIMEOUT=${SIPOVL_TEST_TIMEOUT:-1200} \
 	"$TOP/selftests/vm/run.sh" "${args[@]}" "${files[@]/#/$TOP/selftests/sipovl/}" >"$out" 2>&1
 rc=$?

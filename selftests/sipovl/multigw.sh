@@ -56,7 +56,7 @@ setup_ns GWA2 GWB2
 # the router's TCP gives the connection up: with unacknowledged data after tcp_retries2
 # retransmissions (6: about 25 s; the default 15: about 15 min); idle, after 15 s and 9
 # keepalive probes 15 s apart (150 s: Go's per-socket defaults, no sysctl changes them)
-ip netns exec "$ZT" sysctl -qw net.ipv4.tcp_retries2=6 ||
+"$VMNET" tcp-retries2 6 "$ZT" ||
 	diag "the router's TCP settings could not be set"
 
 # --- the sites' LANs: the phone's link to the first gateway goes into a bridge (the site's

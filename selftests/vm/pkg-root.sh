@@ -226,6 +226,7 @@ boot_vm() {
 }
 t_boot=$(date +%s)
 check "VM ($k61) booted the root with its systemd; the guest's checks ran and it powered off" boot_vm
+[ ${#zt_net[@]} = 0 ] || zthost_stop
 diag "VM: $(($(date +%s) - t_boot)) s"
 n_guest=0
 while IFS=$'\t' read -r verdict what detail; do

@@ -28,8 +28,9 @@
 # SIPOVL_VM_QEMU_ARGS (extra QEMU arguments, split at white space; e.g. the
 # tap network devices of bench/sip/run.sh),
 # SIPOVL_VM_ZITI (host: the end-to-end tests' Ziti network runs natively on the host,
-# selftests/vm/zthost.sh, the default for tests and --exec when run as root; guest: inside the
-# guest, as before; none: neither, e.g. bench/sip/run.sh, which brings its own),
+# selftests/vm/zthost.sh, the default for tests and --exec when run as root, but on the debug
+# kernel and with tap NICs in SIPOVL_VM_QEMU_ARGS; guest: inside the guest, as before; none:
+# no NIC, and an end-to-end file would run it in the guest: bench/sip/run.sh, which runs its own),
 # SIPOVL_VM_BOOT_TIMEOUT (120 s; debug kernel 400 s), SIPOVL_VM_TIMEOUT
 # (overall cap, 7200 s), SIPOVL_TEST_TIMEOUT (per test file; default: the
 # directory's `settings` timeout=, else 300 s, times SIPOVL_VM_TIMEOUT_SCALE:
@@ -153,7 +154,13 @@ accel=(-accel tcg -cpu max)
 source "$VM/zthost.sh"
 ziti_where=${SIPOVL_VM_ZITI:-host}
 case $ziti_where in
-host) [ "$mode" != shell ] && [ "$(id -u)" = 0 ] || ziti_where=guest ;;
+host)
+	# not without root (a namespace), for --shell, for the debug kernel (built without
+	# virtio-net) and with the caller's own tap NICs (QEMU opens a tap by name in its own
+	# namespace) unless asked for by name
+	[ "$mode" != shell ] && [ "$(id -u)" = 0 ] || ziti_where=guest
+	[ -n "${SIPOVL_VM_ZITI:-}" ] || { [ "$kernel" != debug ] && [[ ${SIPOVL_VM_QEMU_ARGS:-} != *tap* ]]; } ||
+		ziti_where=guest ;;
 guest | none) ;;
 *) die "SIPOVL_VM_ZITI must be host, guest or none: $ziti_where" ;;
 esac
@@ -292,6 +299,7 @@ exec)
 	"${qemu_cmd[@]}" 2>"$res/qemu.log" &
 	qemu_pid=$!
 	watch "$res" "$res/out"
+	[ "$ziti_where" != host ] || zthost_stop
 	if [ ! -s "$res/done" ]; then
 		echo "$prog: ${why:-the VM stopped before the command finished (kernel panic?)}" >&2
 		console_tail "$res" >&2
@@ -325,6 +333,7 @@ while :; do
 	"${qemu_cmd[@]}" 2>"$dir/qemu.log" &
 	qemu_pid=$!
 	watch "$dir" "$dir/tap"
+	[ "$ziti_where" != host ] || zthost_stop
 	[ "$dir" = "$res" ] || cat "$dir/tap" >>"$all"
 	last=$(grep -Eo '^(not )?ok [0-9]+' "$dir/tap" | grep -Eo '[0-9]+$' | tail -1 || true)
 	point=${last:-$point}

@@ -24,7 +24,9 @@
 #   zthost_up             the namespace and tap; sets ZTHOST_NS and ZTHOST_QEMU (QEMU arguments)
 #   zthost_serve DIR      start serving DIR/ztrpc (DIR: the results directory the guest sees);
 #                         stops the previous one's network and server first
-#   zthost_down           stop the server, the network and every process left in the namespace
+#   zthost_stop           stop serving and the network (once QEMU has exited)
+#   zthost_down           the same, then every process left in the namespace and the namespace
+# A runner killed with SIGKILL leaves its namespace: the next zthost_up removes it.
 
 # shellcheck disable=SC2034 # ZTHOST_QEMU: the runners'
 ZTHOST_NS='' ZTHOST_QEMU=() ZTHOST_PID='' ZTHOST_DIR=''
@@ -32,9 +34,15 @@ ZTHOST_MAC=52:54:00:99:00:02
 _ZTHOST_VMNET=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/daemon/vmnet.sh
 
 zthost_up() {
-	local a
+	local a n p
+	# namespaces of runners that died without their clean-up (SIGKILL): their processes too
+	for n in $(ip netns list 2>/dev/null | awk '$1 ~ /^sipovl-zt-[0-9]+$/ { print $1 }'); do
+		! kill -0 "${n#sipovl-zt-}" 2>/dev/null || continue
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+		ip netns del "$n" 2>/dev/null || true
+	done
+	ip netns add "sipovl-zt-$$" || return 1
 	ZTHOST_NS=sipovl-zt-$$
-	ip netns add "$ZTHOST_NS" || return 1
 	ip -n "$ZTHOST_NS" link set lo up
 	for a in 10.99.0.1 10.99.0.2 10.99.0.3; do ip -n "$ZTHOST_NS" addr add "$a/32" dev lo || return 1; done
 	ip -n "$ZTHOST_NS" tuntap add dev zt0 mode tap &&
@@ -45,15 +53,18 @@ zthost_up() {
 		-device "virtio-net-pci,netdev=zt,mac=$ZTHOST_MAC,romfile=")
 }
 
-# one request: VERB ARGS... (the guest's; checked before use)
+# one request: VERB ARGS... (the guest's: checked before use; the network's tarball only one a
+# build made, never one from the results directory the guest writes)
 _zthost_one() {
 	local v=${1:-} p t=0 _stat _f
 	shift || true
 	case $v in
 	start | start-ha)
-		[ $# = 1 ] && [[ $1 == /*.tar.gz ]] && [ -f "$1" ] || { echo "zthost: bad request: $v $*"; return 2; }
+		p=$(realpath -e "${1:-}" 2>/dev/null) && [ $# = 1 ] && [ -f "$p" ] && [ ! -L "$1" ] &&
+			[[ ${p##*/} =~ ^daemon-zitinet(-ha)?\.tar\.gz$ ]] && [[ $p != "$ZTHOST_DIR"/* ]] ||
+			{ echo "zthost: bad request: $v $*"; return 2; }
 		"$_ZTHOST_VMNET" stop
-		"$_ZTHOST_VMNET" "$v" "$1" "$ZTHOST_NS" ;;
+		"$_ZTHOST_VMNET" "$v" "$p" "$ZTHOST_NS" ;;
 	stop) [ $# = 0 ] || { echo "zthost: bad request: stop $*"; return 2; }; "$_ZTHOST_VMNET" stop ;;
 	kill-ctrl)
 		[[ ${1:-} =~ ^[123]$ ]] && [[ ${2:-KILL} =~ ^(KILL|TERM|STOP|CONT)$ ]] && [ $# -le 2 ] ||
@@ -62,7 +73,11 @@ _zthost_one() {
 	start-ctrl)
 		[ $# = 1 ] && [[ $1 =~ ^[123]$ ]] || { echo "zthost: bad request: start-ctrl $*"; return 2; }
 		"$_ZTHOST_VMNET" start-ctrl "$1" "$ZTHOST_NS" ;;
+	tcp-retries2) # the router's TCP (multigw.sh: a gateway dead without a FIN)
+		[ $# = 1 ] && [[ $1 =~ ^[1-9][0-9]?$ ]] || { echo "zthost: bad request: tcp-retries2 $*"; return 2; }
+		ip netns exec "$ZTHOST_NS" sysctl -qw "net.ipv4.tcp_retries2=$1" ;;
 	host-cpu) # the CPU seconds of the namespace's processes but QEMU (the controllers, the router)
+		[ $# = 0 ] || { echo "zthost: bad request: host-cpu $*"; return 2; }
 		for p in $(ip netns pids "$ZTHOST_NS"); do
 			[ "$(cat "/proc/$p/comm" 2>/dev/null)" != qemu-system-x86 ] || continue
 			_stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
@@ -74,19 +89,31 @@ _zthost_one() {
 	esac
 }
 
+# The loop: one request at a time, in a child it kills when it is stopped itself. The guest
+# can make symbolic links in its results directory: names are checked, links refused, and the
+# answer is written to a new file renamed into place (a rename replaces a link).
 _zthost_loop() { # DIR
-	local d=$1/ztrpc f id req
+	local d=$1/ztrpc f id req child='' out rc
 	set +e
+	trap '[ -z "$child" ] || { pkill -TERM -P "$child"; kill "$child"; } 2>/dev/null; exit 0' TERM
 	export SIPOVLD_ZN_DIR=$1/zt VMNET_LOCAL=1
 	while sleep 0.2; do
 		for f in "$d"/*.req; do
 			[ -e "$f" ] || continue
 			id=${f%.req}
+			[[ ${id##*/} =~ ^[0-9]+-[0-9]+$ ]] && [ ! -L "$f" ] || { rm -f "$f"; continue; }
 			mv "$f" "$id.run" 2>/dev/null || continue
+			req=()
 			read -r -a req <"$id.run"
-			_zthost_one ${req[@]+"${req[@]}"} >"$id.out" 2>&1
-			echo $? >"$id.rc.tmp"
-			mv "$id.rc.tmp" "$id.rc"
+			rm -f "$id.run"
+			out=$(mktemp "$d/.out.XXXXXX") || continue
+			_zthost_one ${req[@]+"${req[@]}"} >"$out" 2>&1 </dev/null &
+			child=$!
+			wait "$child"
+			rc=$?
+			child=''
+			mv -f "$out" "$id.out"
+			out=$(mktemp "$d/.rc.XXXXXX") && echo "$rc" >"$out" && mv -f "$out" "$id.rc"
 		done
 	done
 }
@@ -99,11 +126,20 @@ zthost_serve() { # DIR
 	ZTHOST_PID=$!
 }
 
+# zthost_stop: stop serving, and the network: every process of the namespace but QEMU (none
+# once the guest is off)
+zthost_stop() { _zthost_stop_serving; }
 _zthost_stop_serving() {
+	local p
 	# (every step may fail: this runs from the runners' exit traps, under set -e)
 	[ -z "$ZTHOST_PID" ] || { kill "$ZTHOST_PID" 2>/dev/null; wait "$ZTHOST_PID" 2>/dev/null; } || true
 	ZTHOST_PID=''
 	[ -z "$ZTHOST_DIR" ] || SIPOVLD_ZN_DIR=$ZTHOST_DIR/zt VMNET_LOCAL=1 "$_ZTHOST_VMNET" stop >/dev/null 2>&1 || true
+	if [ -n "$ZTHOST_NS" ]; then
+		for p in $(ip netns pids "$ZTHOST_NS" 2>/dev/null); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = qemu-system-x86 ] || kill -KILL "$p" 2>/dev/null || true
+		done
+	fi
 	# the unpacked state but the logs (kept with the results)
 	[ -z "$ZTHOST_DIR" ] || find "$ZTHOST_DIR/zt" -mindepth 1 -maxdepth 1 ! -name '*.log' -exec rm -rf {} + 2>/dev/null || true
 	ZTHOST_DIR=''

@@ -52,9 +52,11 @@ die() { echo "vmnet: $*" >&2; exit 1; }
 # the packed state's absolute paths are the guest's $ZD; unpacked anywhere else (the host side
 # of a VM run) they are rewritten
 PACKED_ZD=/tmp/sipovld-zn
-unpack() { # TARBALL
+unpack() { # TARBALL [ids]: all of it, or (ids) only the identities and the CLI's state
 	rm -rf "$ZD"
-	if [ "$ZD" = "$PACKED_ZD" ]; then
+	if [ "${2:-}" = ids ]; then
+		tar -C / -xzf "$1" --wildcards "${PACKED_ZD#/}/*.json" "${PACKED_ZD#/}/home" "${PACKED_ZD#/}/ziti-bin"
+	elif [ "$ZD" = "$PACKED_ZD" ]; then
 		tar -C / -xzf "$1"
 	else
 		mkdir -p "$ZD"
@@ -75,7 +77,7 @@ rpc() { # rpc TIMEOUT VERB ARGS...: ask the host, its output on stderr, its stat
 		[ -e "$id.rc" ] && break
 		sleep 0.2
 	done
-	[ -e "$id.rc" ] || die "the host did not answer '$*' within ${to} s (selftests/vm/zthost.sh)"
+	[ -e "$id.rc" ] || { rm -f "$id.req"; die "the host did not answer '$*' within ${to} s (selftests/vm/zthost.sh)"; }
 	cat "$id.out" >&2
 	rc=$(cat "$id.rc")
 	rm -f "$id".*
@@ -306,8 +308,8 @@ cmd_prepare_ha() {
 cmd_start_ha() {
 	local tarball=$1 t0 i a up
 	[ -f "$tarball" ] || die "no $tarball (run: $0 prepare-ha $tarball)"
+	if on_host; then unpack "$tarball" ids; rpc 1500 start-ha "$tarball"; return; fi
 	unpack "$tarball"
-	if on_host; then rpc 900 start-ha "$tarball"; return; fi
 	ZITI=$(cat "$ZD/ziti-bin")
 	[ -x "$ZITI" ] || die "no ziti binary at $ZITI (recorded when the network was prepared)"
 	t0=$(date +%s)
@@ -348,8 +350,8 @@ cmd_kill_ctrl() { # N [SIG]: stop controller N (SIGKILL: a crash)
 cmd_start() {
 	local tarball=$1 t0 up
 	[ -f "$tarball" ] || die "no $tarball (run: $0 prepare $tarball)"
+	if on_host; then unpack "$tarball" ids; rpc 600 start "$tarball"; return; fi
 	unpack "$tarball"
-	if on_host; then rpc 600 start "$tarball"; return; fi
 	ZITI=$(cat "$ZD/ziti-bin")
 	[ -x "$ZITI" ] || die "no ziti binary at $ZITI (recorded when the network was prepared)"
 	t0=$(date +%s)
@@ -389,5 +391,8 @@ start-ha) [ $# = 3 ] || die "usage: $0 start-ha TARBALL NS"; NS=$3; cmd_start_ha
 kill-ctrl) [ $# -ge 2 ] || die "usage: $0 kill-ctrl N [SIG]"; cmd_kill_ctrl "$2" "${3:-}" ;;
 start-ctrl) [ $# = 3 ] || die "usage: $0 start-ctrl N NS"; NS=$3; start_ctrl_n "$2" ;;
 host-cpu) on_host || die "host-cpu: the network is not on the host"; rpc 30 host-cpu 2>&1 ;;
-*) echo "usage: $0 prepare OUT.tar.gz | start TARBALL NS | stop | prepare-ha OUT.tar.gz | start-ha TARBALL NS | kill-ctrl N [SIG] | start-ctrl N NS | host-cpu" >&2; exit 2 ;;
+tcp-retries2) # N [NS]: the router's net.ipv4.tcp_retries2 (NS: its namespace when it runs here)
+	[[ ${2:-} =~ ^[1-9][0-9]?$ ]] || die "usage: $0 tcp-retries2 N [NS]"
+	if on_host; then rpc 30 tcp-retries2 "$2"; else [ -n "${3:-}" ] || die "tcp-retries2: NS?"; ip netns exec "$3" sysctl -qw "net.ipv4.tcp_retries2=$2"; fi ;;
+*) echo "usage: $0 prepare OUT.tar.gz | start TARBALL NS | stop | prepare-ha OUT.tar.gz | start-ha TARBALL NS | kill-ctrl N [SIG] | start-ctrl N NS | host-cpu | tcp-retries2 N [NS]" >&2; exit 2 ;;
 esac

@@ -456,15 +456,12 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	const char *caller = zt_dial_req_caller(req);
 	struct host_dialer who = { .checked = false };
 	char rid[128], rname[256];
-	bool auth;
 
 	(void)l;
 	if (!caller || !*caller)
 		caller = "?";
-	/* who dialed: the router's word when it gives one (ziti >= 2.0), else the caller id (read
-	 * here: a held request no longer has the router's message, zt_dial_req_hold) */
-	auth = zt_dial_req_dialer(req, rid, sizeof(rid), rname, sizeof(rname)) && rid[0];
-	if (auth || rname[0])
+	/* who dialed: the router's word when it gives one (ziti >= 2.0), else the caller id */
+	if (zt_dial_req_dialer(req, rid, sizeof(rid), rname, sizeof(rname)))
 		snprintf(who.id, sizeof(who.id), "%s", rname[0] ? rname : rid);
 	else
 		snprintf(who.id, sizeof(who.id), "%s", caller);
@@ -508,6 +505,7 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	if (lease) {
 		/* the lease's owner is named as the pool server names it: the router-authenticated
 		 * id, else the caller id where source_identity "caller" trusts it */
+		bool auth = zt_dial_req_dialer(held, rid, sizeof(rid), rname, sizeof(rname)) && rid[0];
 		const char *dialer = auth ? rid : D.cfg.src_trust_caller && strcmp(caller, "?") ? caller : NULL;
 		char why[400];
 		int rc = pool_check_source(&t.src, dialer, hchk_done, h, &h->pc, why, sizeof(why));

@@ -15,7 +15,6 @@
  * a claim that cannot be checked is not taken.
  */
 #include <json-c/json.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,6 @@
 #define PC_RANGE_TTL_MS 300000
 #define PC_NOLEASE_TTL_MS 2000
 #define PC_CACHE 256
-#define PC_PENDING_MAX 16       /* questions under way at once (the pool server serves 64 connections in all) */
 
 struct pc_entry {
 	struct sipovl_prefix a;  /* family 0: free slot */
@@ -55,21 +53,17 @@ struct pool_check {
 static struct {
 	struct pc_entry cache[PC_CACHE];
 	struct pool_check *pending;
-	unsigned n_pending;
-	uint64_t asked, cached, allowed, refused, unanswered, busy;
+	uint64_t asked, cached, allowed, refused, unanswered;
 } pc;
 
-static bool pc_same(const struct pc_entry *e, const struct sipovl_prefix *a)
-{
-	return e->a.family && e->a.family == a->family && !memcmp(e->a.addr, a->addr, sizeof(a->addr));
-}
-
-/* an address has at most one slot (pc_store), live or expired */
 static struct pc_entry *pc_find(const struct sipovl_prefix *a, uint64_t now)
 {
-	for (size_t i = 0; i < PC_CACHE; i++)
-		if (pc_same(&pc.cache[i], a))
-			return pc.cache[i].until_ms > now ? &pc.cache[i] : NULL;
+	for (size_t i = 0; i < PC_CACHE; i++) {
+		struct pc_entry *e = &pc.cache[i];
+
+		if (e->a.family && e->a.family == a->family && !memcmp(e->a.addr, a->addr, sizeof(a->addr)))
+			return e->until_ms > now ? e : NULL;
+	}
 	return NULL;
 }
 
@@ -78,15 +72,11 @@ static void pc_store(const struct sipovl_prefix *a, int rc, const char *owner, u
 	struct pc_entry *e = NULL, *oldest = &pc.cache[0];
 	uint64_t ttl = rc == 0 ? PC_OWNER_TTL_MS : rc == POOL_E_RANGE ? PC_RANGE_TTL_MS : PC_NOLEASE_TTL_MS;
 
-	/* the address's own slot first (two checks of it may have been under way), else a free or
-	 * expired one, else the one that expires first */
-	for (size_t i = 0; i < PC_CACHE && !e; i++)
-		if (pc_same(&pc.cache[i], a))
-			e = &pc.cache[i];
 	for (size_t i = 0; i < PC_CACHE && !e; i++) {
 		struct pc_entry *x = &pc.cache[i];
 
-		if (!x->a.family || x->until_ms <= now)
+		if (!x->a.family || x->until_ms <= now ||
+		    (x->a.family == a->family && !memcmp(x->a.addr, a->addr, sizeof(a->addr))))
 			e = x;
 		else if (x->until_ms < oldest->until_ms)
 			oldest = x;
@@ -113,7 +103,6 @@ static int pc_verdict(int rc, const char *owner, const char *why_no, const char 
 
 static void pc_unlink(struct pool_check *q)
 {
-	pc.n_pending--;
 	if (q->prev)
 		q->prev->next = q->next;
 	else
@@ -222,13 +211,6 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 	a.family = src->ss_family;
 	a.len = src->ss_family == AF_INET6 ? 128 : 32;
 	memcpy(a.addr, cfg_sa_addr(src), src->ss_family == AF_INET6 ? 16 : 4);
-	if (a.family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a.addr)) {
-		/* ::ffff:a.b.c.d is asked as a.b.c.d (an IPv4 pool's address must not pass as "not in the pool") */
-		memmove(a.addr, a.addr + 12, 4);
-		memset(a.addr + 4, 0, 12);
-		a.family = AF_INET;
-		a.len = 32;
-	}
 	pool_fmt(&a, ip, sizeof(ip));
 	e = pc_find(&a, zt_now_ms());
 	if (e) {
@@ -238,11 +220,6 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 	if (!id || !id->ready || !id->ctx) {
 		pc.unanswered++;
 		return pc_verdict(-2, NULL, "this endpoint's identity is not ready", dialer, ip, why, whylen);
-	}
-	if (pc.n_pending >= PC_PENDING_MAX) {
-		/* an identity claiming many addresses at once must not fill the pool server's connections */
-		pc.busy++;
-		return pc_verdict(-2, NULL, "too many lease checks under way (16)", dialer, ip, why, whylen);
 	}
 	q = calloc(1, sizeof(*q));
 	if (!q)
@@ -260,7 +237,6 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 	if (q->next)
 		q->next->prev = q;
 	pc.pending = q;
-	pc.n_pending++;
 	pc.asked++;
 	logm(L_DEBUG, "endpoint: pool %s: who holds %s (a dial claims it)?", pool, ip);
 	q->c = zt_dial(id->ctx, D.cfg.endpoint.service, &o, &pc_cbs, q);
@@ -304,6 +280,5 @@ struct json_object *pool_check_json(void)
 	json_object_object_add(o, "allowed", json_object_new_int64((int64_t)pc.allowed));
 	json_object_object_add(o, "refused", json_object_new_int64((int64_t)pc.refused));
 	json_object_object_add(o, "unanswered", json_object_new_int64((int64_t)pc.unanswered));
-	json_object_object_add(o, "busy", json_object_new_int64((int64_t)pc.busy));
 	return o;
 }

@@ -150,6 +150,64 @@ else
 	skip "E: the debug kernel's checkers" "SIPOVL_DEBUG_KERNEL=0"
 fi
 
+# Z: selftests/vm/zthost.sh, the host side of the VM tests' Ziti network, with no guest: its
+# namespace and tap, and the requests a guest may write into its results directory. Bad ones
+# are refused with a clear error and change nothing; a link the guest plants is never followed.
+zt_tests() {
+	local d id out victim
+	source "$TOP/selftests/vm/zthost.sh"
+	d=$(mktemp -d "$TOP/build/zthost-test.XXXXXX")
+	victim=$d/victim
+	zt_req() { # zt_req ID REQUEST...: the answer "RC OUTPUT" (10 s at most)
+		echo "${*:2}" >"$d/ztrpc/$1.tmp" && mv "$d/ztrpc/$1.tmp" "$d/ztrpc/$1.req"
+		for _ in $(seq 1 50); do [ -e "$d/ztrpc/$1.rc" ] && break; sleep 0.2; done
+		echo "$(cat "$d/ztrpc/$1.rc" 2>/dev/null) $(tr '\n' ' ' <"$d/ztrpc/$1.out" 2>/dev/null)"
+	}
+	if ! zthost_up || ! zthost_serve "$d"; then
+		not_ok "Z: zthost.sh makes its namespace and serves requests"
+		zthost_down
+		rm -rf "$d"
+		return
+	fi
+	if ip -n "$ZTHOST_NS" addr show dev lo | grep -q '10.99.0.3/32' && ip -n "$ZTHOST_NS" link show zt0 >/dev/null 2>&1; then
+		ok "Z: zthost.sh's namespace owns 10.99.0.1-3 and has the tap zt0"
+	else
+		not_ok "Z: zthost.sh's namespace" "$(ip -n "$ZTHOST_NS" addr 2>&1 | head -c 300)"
+	fi
+	out=$(zt_req 1-1 tcp-retries2 6)
+	[ "$out" = "0 " ] && [ "$(ip netns exec "$ZTHOST_NS" sysctl -n net.ipv4.tcp_retries2)" = 6 ] &&
+		ok "Z: tcp-retries2 6 is set in the namespace" || not_ok "Z: tcp-retries2 6" "answer '$out'"
+	cp "$TOP/build/daemon-zitinet.tar.gz" "$d/daemon-zitinet.tar.gz" 2>/dev/null || : >"$d/daemon-zitinet.tar.gz"
+	local bad=("start /etc/passwd" "start $d/daemon-zitinet.tar.gz" "kill-ctrl 1 HUP" "kill-ctrl 4"
+		"tcp-retries2 0" "tcp-retries2 6;reboot" "start-ctrl x" "stop now" "bogus") all=1 i=1 r
+	for r in "${bad[@]}"; do
+		i=$((i + 1))
+		out=$(zt_req "2-$i" "$r")
+		[[ $out == "2 zthost: "*"request: $r"* ]] || { all=0; diag "request '$r': answer '$out'"; }
+	done
+	[ $all = 1 ] && [ -z "$(ls "$d/zt" 2>/dev/null)" ] && [ "$(ip netns pids "$ZTHOST_NS" | wc -l)" = 0 ] &&
+		ok "Z: ${#bad[@]} bad requests (a file not a build's network, the network from the results, bad signal, controller, value, verb) refused naming the request; nothing started or unpacked" ||
+		not_ok "Z: bad requests must be refused"
+	ln -s "$victim" "$d/ztrpc/3-1.out"
+	out=$(zt_req 3-1 stop)
+	ln -s /etc/hostname "$d/ztrpc/3-2.req"
+	sleep 1
+	if [ "$out" = "0 " ] && [ ! -e "$victim" ] && [ ! -L "$d/ztrpc/3-1.out" ] && [ ! -e "$d/ztrpc/3-2.req" ] && [ ! -e "$d/ztrpc/3-2.out" ]; then
+		ok "Z: a planted link as an answer file is replaced, not followed; a request that is a link is removed unread"
+	else
+		not_ok "Z: links in the results directory" "answer '$out', victim $([ -e "$victim" ] && echo written || echo absent)" "$(ls -la "$d/ztrpc" | head -c 400)"
+	fi
+	ns=$ZTHOST_NS
+	zthost_down
+	if ! ip netns list | grep -qw "$ns"; then ok "Z: zthost_down removes the namespace"; else not_ok "Z: $ns left"; fi
+	rm -rf "$d"
+}
+if [ "$(id -u)" = 0 ]; then
+	zt_tests
+else
+	skip "Z: zthost.sh" "needs root (a network namespace)"
+fi
+
 # D: --exec passes output and exit status through.
 out=$(cd "$RT" && "$RUN" --no-build --kernel "$kver" --exec sh -c 'echo "hello from $(uname -r) in $PWD"; exit 3' 2>&1)
 rc=$?

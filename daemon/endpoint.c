@@ -33,6 +33,7 @@
 
 #include "daemon/endpoint.h"
 #include "daemon/pool.h"
+#include "daemon/pool_check.h"
 #include "daemon/pool_writer.h"
 
 #define EP_BACKOFF_MIN_MS 1000
@@ -645,5 +646,6 @@ struct json_object *endpoint_json(void)
 	JADD(o, "last_error", ep.last_err[0] ? JS(ep.last_err) : NULL);
 	JADD(o, "state_file_writes", JI(ep.state_writes));
 	JADD(o, "state_file_write_errors", JI(ep.state_write_errors));
+	JADD(o, "lease_checks", pool_check_json()); /* pool_check.c: dialers' claimed sources */
 	return o;
 }

@@ -16,7 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/endpoint.h"
 #include "daemon/flows_int.h"
+#include "daemon/pool_check.h"
 
 /*
  * Host TCP: the target accepted the connection; now answer the router's Dial with
@@ -304,13 +306,15 @@ refuse:
 }
 
 /*
- * A hosted dial to a host name waits for the resolver (zt_resolve.h: never blocks the loop,
- * answers cached for their TTL), holding the router's Dial meanwhile.
+ * A hosted dial is held (the router's Dial unanswered) while it waits: on an endpoint for the
+ * pool server's word on its claimed source (pool_check.c), then, to a host name, for the
+ * resolver (zt_resolve.h: never blocks the loop, answers cached for their TTL).
  */
 struct hres {
 	struct hres *next, *prev;
 	struct svc *s;
 	struct zt_dial_req *req; /* held */
+	struct pool_check *pc;   /* first, on an endpoint: the claimed source's lease (pool_check.c) */
 	struct zt_resolve_req *rq;
 	struct host_target t;
 	struct host_dialer who;
@@ -349,7 +353,54 @@ static void hres_done(void *arg, int err, const char *msg, const struct zt_addrs
 	free(h);
 }
 
-/* cancel the resolutions of one service (s) or all (NULL), refusing their dials */
+/* after the lease check: resolve the target's name, or dial it */
+static void hold_go_on(struct hres *h)
+{
+	if (!h->t.dst_host[0]) {
+		hres_unlink(h);
+		host_dial_target(h->s, h->req, &h->t, h->caller, NULL, &h->who);
+		free(h);
+		return;
+	}
+	h->rq = zt_resolve(D.res, h->t.dst_host, h->t.dst_port, h->t.has_src ? h->t.src.ss_family : AF_UNSPEC,
+			   hres_done, h);
+	if (!h->rq) {
+		hres_unlink(h);
+		host_refuse(h->s, h->req, h->caller, "out of memory");
+		free(h);
+	}
+}
+
+static void host_lease_refused(struct hres *h, const char *why)
+{
+	h->s->refused++;
+	D.c.hosted_refused++;
+	D.c.hosted_src_refused++;
+	logm(L_WARN, "service %s: refused a dial from identity '%s': %s", h->s->name, h->who.id, why);
+	zt_reject(h->req, why);
+}
+
+static void hchk_done(void *arg, const char *refusal)
+{
+	struct hres *h = arg;
+
+	h->pc = NULL;
+	if (!zt_dial_req_valid(h->req)) { /* the binding went away meanwhile */
+		hres_unlink(h);
+		zt_reject(h->req, "binding closed");
+		free(h);
+		return;
+	}
+	if (refusal) {
+		hres_unlink(h);
+		host_lease_refused(h, refusal);
+		free(h);
+		return;
+	}
+	hold_go_on(h);
+}
+
+/* cancel the held dials of one service (s) or all (NULL), refusing them */
 void hres_cancel(struct svc *s, const char *why)
 {
 	for (struct hres *h = hres_list, *n; h; h = n) {
@@ -357,7 +408,9 @@ void hres_cancel(struct svc *s, const char *why)
 		if (s && h->s != s)
 			continue;
 		hres_unlink(h);
-		zt_resolve_cancel(h->rq);
+		pool_check_cancel(h->pc);
+		if (h->rq)
+			zt_resolve_cancel(h->rq);
 		zt_reject(h->req, why);
 		free(h);
 	}
@@ -403,12 +456,15 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	const char *caller = zt_dial_req_caller(req);
 	struct host_dialer who = { .checked = false };
 	char rid[128], rname[256];
+	bool auth;
 
 	(void)l;
 	if (!caller || !*caller)
 		caller = "?";
-	/* who dialed: the router's word when it gives one (ziti >= 2.0), else the caller id */
-	if (zt_dial_req_dialer(req, rid, sizeof(rid), rname, sizeof(rname)))
+	/* who dialed: the router's word when it gives one (ziti >= 2.0), else the caller id (read
+	 * here: a held request no longer has the router's message, zt_dial_req_hold) */
+	auth = zt_dial_req_dialer(req, rid, sizeof(rid), rname, sizeof(rname)) && rid[0];
+	if (auth || rname[0])
 		snprintf(who.id, sizeof(who.id), "%s", rname[0] ? rname : rid);
 	else
 		snprintf(who.id, sizeof(who.id), "%s", caller);
@@ -424,11 +480,14 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	}
 	if (t.has_src && host_source_refused(s, req, &t, caller, &who))
 		return;
-	if (!t.dst_host[0]) {
+	bool lease = t.has_src && endpoint_pool();
+
+	if (!lease && !t.dst_host[0]) {
 		host_dial_target(s, req, &t, caller, NULL, &who);
 		return;
 	}
-	/* a fixed host name (numeric-only services never get here): resolve without blocking */
+	/* held: the claimed source's lease (an endpoint), a fixed host name to resolve (numeric-only
+	 * services never get here), without blocking */
 	struct hres *h = calloc(1, sizeof(*h));
 	struct zt_dial_req *held = h ? zt_dial_req_hold(req) : NULL;
 
@@ -442,14 +501,25 @@ void host_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
 	h->t = t;
 	h->who = who;
 	snprintf(h->caller, sizeof(h->caller), "%s", caller);
-	h->rq = zt_resolve(D.res, t.dst_host, t.dst_port, t.has_src ? t.src.ss_family : AF_UNSPEC, hres_done, h);
-	if (!h->rq) {
-		free(h);
-		host_refuse(s, held, caller, "out of memory");
-		return;
-	}
 	h->next = hres_list;
 	if (hres_list)
 		hres_list->prev = h;
 	hres_list = h;
+	if (lease) {
+		/* the lease's owner is named as the pool server names it: the router-authenticated
+		 * id, else the caller id where source_identity "caller" trusts it */
+		const char *dialer = auth ? rid : D.cfg.src_trust_caller && strcmp(caller, "?") ? caller : NULL;
+		char why[400];
+		int rc = pool_check_source(&t.src, dialer, hchk_done, h, &h->pc, why, sizeof(why));
+
+		if (rc == 1)
+			return;
+		if (rc < 0) {
+			hres_unlink(h);
+			host_lease_refused(h, why);
+			free(h);
+			return;
+		}
+	}
+	hold_go_on(h);
 }

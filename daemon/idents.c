@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon/endpoint.h"
+#include "daemon/pool_check.h"
 #include "daemon/sipovld.h"
 #include "daemon/workers.h"
 
@@ -142,6 +143,7 @@ static void ident_stop(struct ident *id)
 		svc_free(s);
 	}
 	endpoint_ident_stop(id);
+	pool_check_ident_stop(id);
 	if (id->ctx) {
 		zt_ctx_free(id->ctx);
 		id->ctx = NULL;

@@ -100,6 +100,9 @@ enum pool_err pool_claim_other(struct pool *p, const char *owner, const struct s
 enum pool_err pool_release(struct pool *p, const char *owner);
 /* The owner of @addr, or NULL. */
 const char *pool_owner_of(const struct pool *p, const struct sipovl_prefix *addr);
+/* Who holds @addr: POOL_OK and @owner, POOL_E_NOLEASE (a usable address of the pool that no
+ * identity holds), POOL_E_RANGE (not a usable address of the pool). */
+enum pool_err pool_who(const struct pool *p, const struct sipovl_prefix *addr, const char **owner);
 /* Releases the leases of identities not in @live (the network's identity ids, e.g. after an
  * identity was deleted); *@released: how many. POOL_E_INVAL, nothing released, when @live is
  * empty (a failed listing must not free every address) or holds a malformed id. */
@@ -130,6 +133,8 @@ size_t pool_dump(const struct pool *p, char *buf, size_t cap);
  *   "claim POOL not ADDRESS\n" -> "ok ADDRESS lease_s=N\n" | "err CODE text\n" (pool_claim_other)
  *   "renew POOL ADDRESS\n"   -> "ok ADDRESS lease_s=N\n" | "err CODE text\n"   (pool_renew)
  *   "release POOL\n"         -> "ok\n" | "err CODE text\n"
+ *   "who POOL ADDRESS\n"     -> "ok OWNER\n" | "err nolease text\n" | "err range text\n" (pool_who: a
+ *                              hosting endpoint checks a dialer's claimed source, pool_check.c)
  * An address may be followed by KEY=VALUE options; lease_s is the server's @p->lease_s, and a
  * reader ignores keys it does not know (a newer server's). Servers before lease_s sent none.
  * The owner is @caller, the dialer's authenticated identity id, never a field of the request:
@@ -141,6 +146,18 @@ size_t pool_reply_err(char *reply, size_t cap, enum pool_err e);
  * or -1 when the reply has none; else the pool_err code (>0) with its text in @err, -1 when
  * malformed. */
 int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, long *lease_s, char *err, size_t errlen);
+/*
+ * A hosting endpoint's verdict on a dialer's claimed source @ip (pool_check.c), given the pool
+ * server's answer to "who" (@who_rc: pool_parse_who's return, or -2 when it could not be asked
+ * or did not answer, @why_no saying why) and @dialer, the dialing identity as the lease's owner
+ * is named (the router-authenticated id; the caller id with source_identity "caller"; NULL when
+ * neither). 0: allowed (the dialer's own lease, or not an address of the pool: the other checks
+ * apply); -1 with the refusal in @why: another identity's lease, a free address of the pool, a
+ * dialer that cannot be told, or no answer (refused: a claim that cannot be checked is not
+ * taken).
+ */
+int pool_check_decide(int who_rc, const char *owner, const char *why_no, const char *dialer, const char *ip,
+		      const char *pool, char *why, size_t whylen);
 /* An address a pool server may hand an endpoint: not unspecified, loopback, multicast,
  * link-local, the IPv4 limited broadcast or an IPv4-mapped IPv6 address (0 ok; -1 with the
  * reason in @err). Put on the endpoint's interface, such an address would break the host. */
@@ -157,6 +174,11 @@ size_t pool_claim_req(const char *pool, const struct sipovl_prefix *want, char *
 size_t pool_claim_other_req(const char *pool, const struct sipovl_prefix *avoid, char *buf, size_t cap);
 /* "renew POOL ADDRESS\n": the endpoint re-confirms the address it holds (every endpoint.renew_s) */
 size_t pool_renew_req(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
+/* "who POOL ADDRESS\n": who holds @a (a hosting endpoint checking a dialer's claimed source) */
+size_t pool_who_req(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
+/* Parses the reply to "who": 0 and @owner (a valid owner) on "ok OWNER"; the pool_err code (>0)
+ * with its text in @err on "err"; -1 (with @err) when malformed. */
+int pool_parse_who(const char *buf, size_t len, char *owner, size_t ownerlen, char *err, size_t errlen);
 size_t pool_state_fmt(const char *pool, const struct sipovl_prefix *a, char *buf, size_t cap);
 int pool_state_parse(const char *buf, size_t len, const char *pool, struct sipovl_prefix *out, char *err,
 		     size_t errlen);

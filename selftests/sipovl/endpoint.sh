@@ -40,9 +40,13 @@ cat >"$TMP/gw.conf" <<CONF
                "trust_caller": true } }
 CONF
 start_gw_only gw "$GWA" -c "$TMP/gw.conf"
+# the endpoints check that a dialer's claimed pool address is its own lease (pool_check.c), and
+# the test's routers (ziti 1.6) do not say who dials: the caller id is trusted, as ip_pool's
+# trust_caller does at the pool server
 for x in 1 2 srv; do
 	cat >"$TMP/ep$x.conf" <<CONF
 { "identities": ["$SIPOVLD_ZN_DIR/ep-$x.json"], "log_level": "debug", "service_poll_s": 2,
+  "source_identity": "caller",
   "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "voip0", "state_file": "$TMP/ep$x.state" } }
 CONF
 done
@@ -263,6 +267,17 @@ else
 		"sent $pa_out, received $e2_pa, ep-gw dropped $dr_gw, echoed $echo_pa, back $pa_back, ep-2 dropped $dr_ep2" \
 		"ep-gw: $(grep -E 'voip-gw.*(connected on|dial)|<4>' "$TMP/gw.log" | tail -4 | tr '\n' '|')"
 fi
+# the hosting endpoints asked the pool server who holds each claimed pool address, and allowed
+# the callers' own: the SIP server (phone 1's REGISTER and INVITE from P1) and phone 2 (the
+# server's INVITE from PS, phone 1's RTP from P1)
+lc_srv=$(st epsrv | jq -c '.endpoint.lease_checks') lc_ep2=$(st ep2 | jq -c '.endpoint.lease_checks')
+if jq -en --argjson a "$lc_srv" --argjson b "$lc_ep2" '$a.allowed > 0 and $b.allowed > 0 and
+	$a.refused == 0 and $b.refused == 0 and $a.asked > 0 and $b.asked > 0' >/dev/null 2>&1; then
+	ok "the hosting endpoints checked the callers' claimed pool addresses against their leases: SIP server $lc_srv, phone 2 $lc_ep2"
+else
+	not_ok "lease checks at the hosting endpoints" "SIP server: $lc_srv" "phone 2: $lc_ep2" \
+		"$(grep -h 'claimed source\|who holds' "$TMP/epsrv.log" "$TMP/ep2.log" | tail -4 | tr '\n' '|')"
+fi
 if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 	{
 		echo "pool voip-ips $POOL, served by ep-gw (service ep-pool); each endpoint's address, claimed at start:"
@@ -285,7 +300,7 @@ if [ -n "${SIPOVL_DAEMON_DEMO:-}" ]; then
 		echo "RTP phone A -> phone 2: $pa_out sent by 10.1.0.2, $e2_pa received by $P2 from 10.1.0.2"
 		echo "RTP phone 2 -> phone A: $echo_pa echoed by $P2, $pa_back received back at 10.1.0.2"
 		for site in ep1 ep2 epsrv; do
-			echo "sipovld $site: endpoint $(st "$site" | jq -c '.endpoint | {state, address, claims, claim_failures}')"
+			echo "sipovld $site: endpoint $(st "$site" | jq -c '.endpoint | {state, address, claims, claim_failures, lease_checks}')"
 			echo "  counters $(st "$site" | jq -c '.counters | {dials_ok, dials_failed, hosted_udp, hosted_refused, packets_to_ziti, packets_from_ziti}')"
 		done
 		echo "sipovlctl stats at phone 2 (the callee's kernel):"

@@ -295,6 +295,63 @@ static void test_serve(void)
 	n = pool_serve(&p, "alice", "claim voip-ips\n", 15, rep, sizeof(rep));
 	ok(!pool_parse_reply(rep, n, &b, NULL, err, sizeof(err)) && !memcmp(&a, &b, sizeof(a)),
 	   "serve: alice claims again (a restart, a re-enrollment with the same id): the same address");
+	/* who: the owner of an address, asked by a hosting endpoint about a dialer's claimed source */
+	{
+		char owner[POOL_OWNER_MAX + 1], wreq[80];
+		struct sipovl_prefix x;
+
+		n = pool_who_req("voip-ips", &a, wreq, sizeof(wreq));
+		n = pool_serve(&p, "mallory", wreq, n, rep, sizeof(rep));
+		rc = pool_parse_who(rep, n, owner, sizeof(owner), err, sizeof(err));
+		ok(!rc && !strcmp(owner, "alice") && !strcmp(rep, "ok alice\n"),
+		   "serve: who holds alice's address, asked by another identity: %.*s", (int)n - 1, rep);
+		cfg_parse_ip("100.127.0.200", &x);
+		snprintf(req, sizeof(req), "who voip-ips %s\n", fmt(&x));
+		n = pool_serve(&p, "alice", req, strlen(req), rep, sizeof(rep));
+		rc = pool_parse_who(rep, n, owner, sizeof(owner), err, sizeof(err));
+		ok(rc == POOL_E_NOLEASE && !owner[0] && strstr(err, "no identity holds 100.127.0.200"),
+		   "serve: who holds a free address of the pool: %.*s", (int)n - 1, rep);
+		int all = 1;
+		static const char *const outside[] = { "10.1.0.2", "100.127.0.0", "100.127.0.255", "100.127.1.1", "fd00::1" };
+
+		for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+			snprintf(req, sizeof(req), "who voip-ips %s\n", outside[i]);
+			n = pool_serve(&p, "alice", req, strlen(req), rep, sizeof(rep));
+			if (pool_parse_who(rep, n, owner, sizeof(owner), err, sizeof(err)) != POOL_E_RANGE)
+				all = 0;
+		}
+		ok(all, "serve: who of addresses outside the pool (other networks, its network and broadcast "
+		   "addresses, IPv6): err range");
+		n = pool_serve(&p, "alice", "who voip-ips\n", 13, rep, sizeof(rep));
+		ok(pool_parse_who(rep, n, owner, sizeof(owner), err, sizeof(err)) == POOL_E_INVAL &&
+		   pool_parse_who("ok bad owner\n", 13, owner, sizeof(owner), err, sizeof(err)) == -1 &&
+		   pool_parse_who("ok\n", 3, owner, sizeof(owner), err, sizeof(err)) == -1 &&
+		   pool_parse_who("ok alice", 8, owner, sizeof(owner), err, sizeof(err)) == -1 &&
+		   pool_parse_who("ok alice\n", 9, owner, 3, err, sizeof(err)) == -1 && p.n == 1,
+		   "who: a request without an address is err inval; malformed or too long replies are refused");
+	}
+	/* the hosting side's verdict on a claimed source (pool_check.c) */
+	{
+		char why[400];
+		int r1 = pool_check_decide(0, "alice", NULL, "alice", "100.127.0.9", "voip-ips", why, sizeof(why));
+		int r2 = pool_check_decide(POOL_E_RANGE, NULL, NULL, NULL, "10.1.0.2", "voip-ips", why, sizeof(why));
+
+		ok(!r1 && !r2, "check: the dialer's own lease is allowed; an address outside the pool is left to "
+		   "the other checks (even from a dialer that cannot be told)");
+		ok(pool_check_decide(0, "alice", NULL, "mallory", "100.127.0.9", "voip-ips", why, sizeof(why)) == -1 &&
+		   !strcmp(why, "claimed source 100.127.0.9 is leased to 'alice' in pool voip-ips, not to the dialer 'mallory'"),
+		   "check: another identity's lease is refused: %s", why);
+		ok(pool_check_decide(0, "alice", NULL, NULL, "100.127.0.9", "voip-ips", why, sizeof(why)) == -1 &&
+		   strstr(why, "the router did not say who dials") && strstr(why, "source_identity"),
+		   "check: a pool address from a dialer that cannot be told is refused: %s", why);
+		ok(pool_check_decide(POOL_E_NOLEASE, NULL, NULL, "alice", "100.127.0.200", "voip-ips", why, sizeof(why)) == -1 &&
+		   strstr(why, "no identity holds"), "check: a free address of the pool is refused: %s", why);
+		ok(pool_check_decide(-2, NULL, "no answer from the pool server in 10 s", "alice", "100.127.0.9", "voip-ips",
+				     why, sizeof(why)) == -1 && strstr(why, "cannot be checked (no answer") &&
+		   pool_check_decide(-1, NULL, NULL, "alice", "100.127.0.9", "voip-ips", why, sizeof(why)) == -1 &&
+		   pool_check_decide(POOL_E_INVAL, NULL, NULL, "alice", "100.127.0.9", "voip-ips", why, sizeof(why)) == -1,
+		   "check: no answer, a malformed one or an error refuses (a claim that cannot be checked is not taken)");
+	}
 	n = pool_serve(&p, "alice", "release voip-ips\n", 17, rep, sizeof(rep));
 	ok(!pool_parse_reply(rep, n, NULL, NULL, err, sizeof(err)) && p.n == 0, "serve: alice releases");
 	{

@@ -79,6 +79,7 @@ CONF
 		# address whose renewals go unanswered for 15 s is withdrawn)
 		cat > "$D/$1.conf" <<CONF
 { "identities": ["$D/$1.json"], "control_socket": "$D/$1.sock", "log_level": "info", "service_poll_s": 1,
+  "source_identity": "caller",
   "endpoint": { "pool": "voip-ips", "service": "ep-pool", "interface": "$2", "state_file": "$D/$1.state",
                 "renew_s": 1, "lease_s": 30 } }
 CONF
@@ -199,20 +200,38 @@ CONF
 	fi
 	# a dial as an endpoint's intercept makes it: terminator identity and dst_ip the callee's
 	# address ($intercepted_ip), source_addr the caller's ($ip_pool[voip-ips])
-	ep_call() { # to from
-		"$zt" request -i "$ID/go-client.json" -s ep-sip --send hello --timeout-ms 20000 --terminator-identity "$1" \
+	# (as identity $3: the endpoints' identities are zt-client, A, and zt-host, B; default go-client,
+	# which holds no address)
+	ep_call() { # to from [identity]
+		"$zt" request -i "$ID/${3:-go-client}.json" -s ep-sip --send hello --timeout-ms 20000 --terminator-identity "$1" \
 			--app-data "{\"dst_protocol\":\"tcp\",\"dst_ip\":\"$1\",\"dst_port\":\"$port\",\"src_protocol\":\"tcp\",\"source_addr\":\"$2\"}" \
 			2> "$D/call.err"
 	}
-	r=$(ep_call "$a" "$b")
+	# the hosting side's lease check: a claimed source of the pool must be the dialer's lease
+	# (A asks the pool server who holds it; source_identity "caller": the test routers are ziti 1.x)
+	if ! r=$(ep_call "$a" "$b") && grep -q "<4>service ep-sip: refused a dial from identity 'go-client': claimed source $b is leased to 'zt-host' in pool voip-ips, not to the dialer 'go-client'" "$D/a.log" &&
+		[ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/a.log")" = 0 ]; then
+		ok "endpoint: a dial from go-client claiming B's address $b is refused by A: leased to zt-host (the pool server asked)"
+	else
+		notok "endpoint: go-client claiming B's address $b: answer '$r', hosted by A $(grep -c "hosting a tcp dial" "$D/a.log")"
+		diag < "$D/call.err"; grep "ep-sip\|who holds" "$D/a.log" | tail -3 | diag
+	fi
+	if ! r=$(ep_call "$a" "$net.251" zt-host) &&
+		grep -q "<4>service ep-sip: refused a dial from identity 'zt-host': claimed source $net.251 is an address of pool voip-ips that no identity holds" "$D/a.log" &&
+		[ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/a.log")" = 0 ]; then
+		ok "endpoint: a dial claiming $net.251, an address of the pool no identity holds, is refused"
+	else
+		notok "endpoint: a dial claiming the free $net.251: answer '$r'"; diag < "$D/call.err"; grep "ep-sip" "$D/a.log" | tail -3 | diag
+	fi
+	r=$(ep_call "$a" "$b" zt-host)
 	if [ "$r" = "$a $b" ] && [ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/a.log")" = 1 ] &&
 		[ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/b.log")" = 0 ]; then
-		ok "endpoint: a dial for terminator $a reaches A's target on $a from B's address (answer '$r'), B hosts nothing"
+		ok "endpoint: a dial from zt-host (B) for terminator $a reaches A's target on $a from B's own address (answer '$r'), B hosts nothing"
 	else
 		notok "endpoint: dial for terminator $a: answer '$r' (want '$a $b'), hosted by A $(grep -c "hosting a tcp dial" "$D/a.log"), B $(grep -c "hosting a tcp dial" "$D/b.log")"
 		diag < "$D/call.err"; grep "ep-sip" "$D/a.log" | tail -3 | diag
 	fi
-	r=$(ep_call "$b" "$a")
+	r=$(ep_call "$b" "$a" zt-client)
 	if [ "$r" = "$b $a" ] && [ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/b.log")" = 1 ] &&
 		[ "$(grep -c "service ep-sip: hosting a tcp dial" "$D/a.log")" = 1 ]; then
 		ok "endpoint: a dial for terminator $b reaches B only (answer '$r')"

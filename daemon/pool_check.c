@@ -29,7 +29,9 @@
 #define PC_RANGE_TTL_MS 300000
 #define PC_NOLEASE_TTL_MS 2000
 #define PC_CACHE 256
-#define PC_PENDING_MAX 16       /* questions under way at once (the pool server serves 64 connections in all) */
+#define PC_PENDING_MAX 16       /* addresses asked about at once */
+#define PC_WAITERS_MAX 256      /* dials waiting for those answers */
+#define PC_SESSION_IDLE_MS 5000
 
 struct pc_entry {
 	struct sipovl_prefix a;  /* family 0: free slot */
@@ -38,30 +40,64 @@ struct pc_entry {
 	uint64_t until_ms;
 };
 
+/* a dial waiting for the answer about its claimed source */
 struct pool_check {
-	struct pool_check *next, *prev;
-	struct ident *id;
-	struct zt_conn *c;
-	struct zt_timer timer;
-	struct sipovl_prefix a;
-	char ip[48], dialer[256];
+	struct pool_check *next, **pprev; /* its question's waiters */
+	struct pc_q *q;
+	char dialer[256];
 	bool has_dialer;
-	char req[96], buf[160];
-	size_t len;
 	pool_check_cb cb;
 	void *arg;
 };
 
+/* a question about one address: asked once, however many dials wait for it */
+struct pc_q {
+	struct pc_q *next;       /* pc.queue, in order: the head is the one asked (sent) */
+	struct zt_timer timer;   /* PC_REPLY_MS from its first waiter */
+	struct sipovl_prefix a;
+	char ip[48], req[96];
+	bool sent;               /* on the session, its reply not in yet */
+	bool retried;            /* sent again after a session that had served others closed */
+	bool answering;          /* its waiters are being told (pc_q_done) */
+	struct pool_check *waiters;
+};
+
+/*
+ * One connection to the pool service carries the questions, one at a time (a reply line per
+ * question line): only the first question after a quiet spell pays for a new circuit (the
+ * controller's part of a dial, seconds under load, against the dialer's 2 s attempt time);
+ * the next ones cost one round trip over the overlay. Closed by this side after
+ * PC_SESSION_IDLE_MS without a question (before the pool server's own idle_timeout_s, 10 s by
+ * default), so that quiet endpoints hold none of the pool server's 64 connections. A pool
+ * server from before sessions answers once and closes: the next question dials again.
+ */
+struct pc_session {
+	struct zt_conn *c;
+	struct ident *id;
+	bool open;               /* connected */
+	unsigned served;         /* replies on this connection */
+	char buf[160];
+	size_t len;
+	struct zt_timer idle;
+};
+
 static struct {
 	struct pc_entry cache[PC_CACHE];
-	struct pool_check *pending;
-	unsigned n_pending;
-	uint64_t asked, cached, allowed, refused, unanswered, busy;
+	struct pc_q *queue, **qtail;
+	unsigned n_q, n_waiters;
+	struct pc_session ses;
+	bool idle_init;
+	uint64_t asked, merged, cached, allowed, refused, unanswered, busy, sessions, resent;
 } pc;
 
 static bool pc_same(const struct pc_entry *e, const struct sipovl_prefix *a)
 {
 	return e->a.family && e->a.family == a->family && !memcmp(e->a.addr, a->addr, sizeof(a->addr));
+}
+
+static bool pc_same_q(const struct pc_q *q, const struct sipovl_prefix *a)
+{
+	return q->a.family == a->family && !memcmp(q->a.addr, a->addr, sizeof(a->addr));
 }
 
 /* an address has at most one slot (pc_store), live or expired */
@@ -111,98 +147,240 @@ static int pc_verdict(int rc, const char *owner, const char *why_no, const char 
 	return v;
 }
 
-static void pc_unlink(struct pool_check *q)
+static void pc_kick(void);
+
+static void pc_ses_close(void)
 {
-	pc.n_pending--;
-	if (q->prev)
-		q->prev->next = q->next;
-	else
-		pc.pending = q->next;
-	if (q->next)
-		q->next->prev = q->prev;
-	zt_timer_stop(D.loop, &q->timer);
-	if (q->c) {
-		zt_close(q->c);
-		q->c = NULL;
-	}
+	struct pc_session *ss = &pc.ses;
+
+	if (ss->c)
+		zt_close(ss->c);
+	ss->c = NULL;
+	ss->id = NULL;
+	ss->open = false;
+	ss->served = 0;
+	ss->len = 0;
+	if (pc.idle_init)
+		zt_timer_stop(D.loop, &ss->idle);
 }
 
-/* the answer (rc as pool_parse_who's; -2: none, why_no) */
-static void pc_done(struct pool_check *q, int rc, const char *owner, const char *why_no)
+static void pc_q_unlink(struct pc_q *q)
 {
-	char why[400];
-	int v;
+	struct pc_q **pp = &pc.queue;
 
-	pc_unlink(q);
+	while (*pp && *pp != q)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return;
+	*pp = q->next;
+	if (pc.qtail == &q->next)
+		pc.qtail = pp;
+	q->next = NULL;
+	pc.n_q--;
+	zt_timer_stop(D.loop, &q->timer);
+}
+
+static void pc_w_unlink(struct pool_check *w)
+{
+	*w->pprev = w->next;
+	if (w->next)
+		w->next->pprev = w->pprev;
+	w->q = NULL;
+	pc.n_waiters--;
+}
+
+/*
+ * The answer to @q (rc as pool_parse_who's; -2: none, why_no), told to each of its waiters.
+ * A waiter's callback may cancel other waiters (they leave the list) but not free @q.
+ */
+static void pc_q_done(struct pc_q *q, int rc, const char *owner, const char *why_no)
+{
+	struct pool_check *w;
+	char why[400];
+
+	pc_q_unlink(q);
 	if (rc == 0 || rc == POOL_E_RANGE || rc == POOL_E_NOLEASE)
 		pc_store(&q->a, rc, owner, zt_now_ms());
-	else
-		pc.unanswered++;
-	v = pc_verdict(rc, owner, why_no, q->has_dialer ? q->dialer : NULL, q->ip, why, sizeof(why));
-	q->cb(q->arg, v ? why : NULL);
+	q->answering = true;
+	while ((w = q->waiters)) {
+		int v;
+
+		pc_w_unlink(w);
+		if (rc == -2)
+			pc.unanswered++;
+		v = pc_verdict(rc, owner, why_no, w->has_dialer ? w->dialer : NULL, q->ip, why, sizeof(why));
+		w->cb(w->arg, v ? why : NULL);
+		free(w);
+	}
 	free(q);
 }
 
-static void pc_reply(struct pool_check *q)
+/* every question fails (the pool service cannot be reached, the identity stopped) */
+static void pc_fail_all(const char *why)
 {
-	char owner[POOL_OWNER_MAX + 1], err[200];
-	int rc = pool_parse_who(q->buf, q->len, owner, sizeof(owner), err, sizeof(err));
+	while (pc.queue)
+		pc_q_done(pc.queue, -2, NULL, why);
+}
 
-	pc_done(q, rc == POOL_E_RANGE || rc == POOL_E_NOLEASE || rc >= 0 ? rc : -2, owner,
-		rc < 0 ? "malformed reply from the pool server" : err);
+/* the session ended (@why: the pool server's word, or NULL); a question it left unanswered
+ * is asked once more on a new one when the session had served others (the pool server's idle
+ * close, or a server that answers once, may cross it), else fails */
+static void pc_ses_ended(const char *why)
+{
+	struct pc_q *q = pc.queue;
+	bool reused = pc.ses.served > 0;
+
+	pc_ses_close();
+	if (q && q->sent) {
+		q->sent = false;
+		if (!reused || q->retried) {
+			pc_q_done(q, -2, NULL, why ? why : "the pool server closed before its reply");
+		} else {
+			q->retried = true;
+			pc.resent++;
+		}
+	}
+	pc_kick();
 }
 
 static void pc_on_connect(struct zt_conn *c, int err, const char *reason, void *u)
 {
-	struct pool_check *q = u;
 	char why[200];
 
+	(void)c;
+	(void)u;
 	if (err) {
 		snprintf(why, sizeof(why), "cannot reach the pool server (service %s): %s", D.cfg.endpoint.service,
 			 reason ? reason : zt_strerror(err));
-		pc_done(q, -2, NULL, why);
+		pc_ses_close();
+		pc_fail_all(why);
 		return;
 	}
-	if (zt_write(c, q->req, strlen(q->req)) || zt_close_write(c))
-		pc_done(q, -2, NULL, "cannot send the question to the pool server");
+	pc.ses.open = true;
+	pc_kick();
 }
 
 static void pc_on_data(struct zt_conn *c, const uint8_t *d, size_t n, void *u)
 {
-	struct pool_check *q = u;
+	struct pc_session *ss = &pc.ses;
 
 	(void)c;
+	(void)u;
 	if (!n) {
-		pc_reply(q);
+		pc_ses_ended(NULL);
 		return;
 	}
-	if (q->len + n > sizeof(q->buf)) {
-		pc_done(q, -2, NULL, "the pool server's reply is too long");
-		return;
+	while (n) {
+		const uint8_t *nl = memchr(d, '\n', n);
+		size_t take = nl ? (size_t)(nl - d) + 1 : n;
+		struct pc_q *q = pc.queue;
+		char owner[POOL_OWNER_MAX + 1], err[200];
+		int rc;
+
+		if (ss->len + take > sizeof(ss->buf) || !q || !q->sent) {
+			/* too long, or a reply to no question: the session is out of step */
+			pc_ses_close();
+			if (q && q->sent)
+				pc_q_done(q, -2, NULL, "the pool server's reply is too long");
+			pc_kick();
+			return;
+		}
+		memcpy(ss->buf + ss->len, d, take);
+		ss->len += take;
+		d += take;
+		n -= take;
+		if (!nl)
+			return;
+		rc = pool_parse_who(ss->buf, ss->len, owner, sizeof(owner), err, sizeof(err));
+		ss->len = 0;
+		ss->served++;
+		q->sent = false;
+		pc_q_done(q, rc == POOL_E_RANGE || rc == POOL_E_NOLEASE || rc >= 0 ? rc : -2, owner,
+			  rc < 0 ? "malformed reply from the pool server" : err);
+		if (ss->c != c) /* a callback ended the session */
+			return;
 	}
-	memcpy(q->buf + q->len, d, n);
-	q->len += n;
+	pc_kick();
 }
 
 static void pc_on_close(struct zt_conn *c, int err, const char *reason, void *u)
 {
-	struct pool_check *q = u;
-
 	(void)c;
 	(void)err;
-	if (q->len && q->buf[q->len - 1] == '\n') {
-		pc_reply(q);
-		return;
-	}
-	pc_done(q, -2, NULL, reason ? reason : "the pool server closed before its reply");
+	(void)u;
+	pc_ses_ended(reason);
 }
 
 static const struct zt_conn_cbs pc_cbs = { .on_connect = pc_on_connect, .on_data = pc_on_data,
 					   .on_close = pc_on_close };
 
+static void pc_ses_idle(void *unused)
+{
+	(void)unused;
+	if (!pc.queue)
+		pc_ses_close();
+}
+
+/* a session through @id (the dial's answer comes to pc_on_connect); -1: no dial */
+static int pc_ses_open(struct ident *id)
+{
+	struct pc_session *ss = &pc.ses;
+	struct zt_dial_opts o = { 0 };
+
+	if (!pc.idle_init) {
+		zt_timer_init(&ss->idle, pc_ses_idle, NULL);
+		pc.idle_init = true;
+	}
+	ss->c = zt_dial(id->ctx, D.cfg.endpoint.service, &o, &pc_cbs, NULL);
+	if (!ss->c)
+		return -1;
+	ss->id = id;
+	pc.sessions++;
+	return 0;
+}
+
+/* the head question asked on the session, opened when there is none */
+static void pc_kick(void)
+{
+	struct pc_session *ss = &pc.ses;
+	struct ident *id = D.idents;
+	struct pc_q *q = pc.queue;
+
+	if (!q) {
+		if (ss->c && ss->open)
+			zt_timer_start(D.loop, &ss->idle, PC_SESSION_IDLE_MS);
+		return;
+	}
+	if (pc.idle_init)
+		zt_timer_stop(D.loop, &ss->idle);
+	if (!ss->c) {
+		if (!id || !id->ready || !id->ctx) {
+			pc_fail_all("this endpoint's identity is not ready");
+			return;
+		}
+		if (pc_ses_open(id))
+			pc_fail_all("cannot dial the pool service");
+		return;
+	}
+	if (!ss->open || q->sent)
+		return;
+	if (zt_write(ss->c, q->req, strlen(q->req))) {
+		pc_ses_close();
+		pc_q_done(q, -2, NULL, "cannot send the question to the pool server");
+		pc_kick();
+		return;
+	}
+	q->sent = true;
+}
+
 static void pc_timeout(void *arg)
 {
-	pc_done(arg, -2, NULL, "no answer from the pool server in 10 s");
+	struct pc_q *q = arg;
+
+	if (q->sent) /* its reply would answer the next question: a new session for those */
+		pc_ses_close();
+	pc_q_done(q, -2, NULL, "no answer from the pool server in 10 s");
+	pc_kick();
 }
 
 int pool_check_source(const struct sockaddr_storage *src, const char *dialer, pool_check_cb cb, void *arg,
@@ -212,9 +390,9 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 	struct ident *id = D.idents;
 	struct sipovl_prefix a = { 0 };
 	struct pc_entry *e;
-	struct pool_check *q;
+	struct pool_check *w;
+	struct pc_q *q;
 	char ip[48];
-	struct zt_dial_opts o = { 0 };
 
 	*pending = NULL;
 	if (!pool)
@@ -239,57 +417,96 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 		pc.unanswered++;
 		return pc_verdict(-2, NULL, "this endpoint's identity is not ready", dialer, ip, why, whylen);
 	}
-	if (pc.n_pending >= PC_PENDING_MAX) {
-		/* an identity claiming many addresses at once must not fill the pool server's connections */
+	for (q = pc.queue; q && !pc_same_q(q, &a); q = q->next)
+		;
+	if (pc.n_waiters >= PC_WAITERS_MAX || (!q && pc.n_q >= PC_PENDING_MAX)) {
+		/* an identity claiming many addresses at once must not queue without bound */
 		pc.busy++;
-		return pc_verdict(-2, NULL, "too many lease checks under way (16)", dialer, ip, why, whylen);
+		return pc_verdict(-2, NULL, "too many lease checks under way", dialer, ip, why, whylen);
 	}
-	q = calloc(1, sizeof(*q));
-	if (!q)
-		return pc_verdict(-2, NULL, "out of memory", dialer, ip, why, whylen);
-	q->id = id;
-	q->a = a;
-	snprintf(q->ip, sizeof(q->ip), "%s", ip);
-	q->has_dialer = dialer && *dialer;
-	snprintf(q->dialer, sizeof(q->dialer), "%s", q->has_dialer ? dialer : "");
-	q->cb = cb;
-	q->arg = arg;
-	pool_who_req(pool, &a, q->req, sizeof(q->req));
-	zt_timer_init(&q->timer, pc_timeout, q);
-	q->next = pc.pending;
-	if (q->next)
-		q->next->prev = q;
-	pc.pending = q;
-	pc.n_pending++;
-	pc.asked++;
-	logm(L_DEBUG, "endpoint: pool %s: who holds %s (a dial claims it)?", pool, ip);
-	q->c = zt_dial(id->ctx, D.cfg.endpoint.service, &o, &pc_cbs, q);
-	if (!q->c) {
-		pc_unlink(q);
-		free(q);
+	if (!pc.ses.c && pc_ses_open(id)) {
 		pc.unanswered++;
 		return pc_verdict(-2, NULL, "cannot dial the pool service", dialer, ip, why, whylen);
 	}
-	zt_timer_start(D.loop, &q->timer, PC_REPLY_MS);
-	*pending = q;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return pc_verdict(-2, NULL, "out of memory", dialer, ip, why, whylen);
+	if (q) {
+		pc.merged++;
+	} else {
+		q = calloc(1, sizeof(*q));
+		if (!q) {
+			free(w);
+			return pc_verdict(-2, NULL, "out of memory", dialer, ip, why, whylen);
+		}
+		q->a = a;
+		snprintf(q->ip, sizeof(q->ip), "%s", ip);
+		pool_who_req(pool, &a, q->req, sizeof(q->req));
+		zt_timer_init(&q->timer, pc_timeout, q);
+		zt_timer_start(D.loop, &q->timer, PC_REPLY_MS);
+		if (!pc.qtail)
+			pc.qtail = &pc.queue;
+		*pc.qtail = q;
+		pc.qtail = &q->next;
+		pc.n_q++;
+		pc.asked++;
+		logm(L_DEBUG, "endpoint: pool %s: who holds %s (a dial claims it)?", pool, ip);
+	}
+	w->has_dialer = dialer && *dialer;
+	snprintf(w->dialer, sizeof(w->dialer), "%s", w->has_dialer ? dialer : "");
+	w->cb = cb;
+	w->arg = arg;
+	w->q = q;
+	w->next = q->waiters;
+	if (w->next)
+		w->next->pprev = &w->next;
+	w->pprev = &q->waiters;
+	q->waiters = w;
+	pc.n_waiters++;
+	zt_timer_stop(D.loop, &pc.ses.idle); /* pc_ses_open set it up */
+	if (q == pc.queue && pc.ses.open && !q->sent) { /* asked now (the callbacks come later, on the loop) */
+		if (zt_write(pc.ses.c, q->req, strlen(q->req))) {
+			pc_w_unlink(w);
+			free(w);
+			pc_q_unlink(q);
+			free(q);
+			pc_ses_close();
+			pc.unanswered++;
+			return pc_verdict(-2, NULL, "cannot send the question to the pool server", dialer, ip, why, whylen);
+		}
+		q->sent = true;
+	}
+	*pending = w;
 	return 1;
 }
 
-void pool_check_cancel(struct pool_check *q)
+/*
+ * A waiter leaves (its dial went): the question stays asked (its answer is cached for the
+ * next dial), unless nothing was sent yet and nobody else waits for it.
+ */
+void pool_check_cancel(struct pool_check *w)
 {
-	if (!q)
+	struct pc_q *q;
+
+	if (!w)
 		return;
-	pc_unlink(q);
-	free(q);
+	q = w->q;
+	if (q)
+		pc_w_unlink(w);
+	free(w);
+	if (q && !q->waiters && !q->sent && !q->answering) {
+		pc_q_unlink(q);
+		free(q);
+		pc_kick();
+	}
 }
 
 void pool_check_ident_stop(struct ident *id)
 {
-	for (struct pool_check *q = pc.pending, *n; q; q = n) {
-		n = q->next;
-		if (q->id == id)
-			pc_done(q, -2, NULL, "the endpoint's identity stopped");
-	}
+	if (pc.ses.id != id)
+		return;
+	pc_ses_close();
+	pc_fail_all("the endpoint's identity stopped");
 }
 
 struct json_object *pool_check_json(void)
@@ -305,5 +522,10 @@ struct json_object *pool_check_json(void)
 	json_object_object_add(o, "refused", json_object_new_int64((int64_t)pc.refused));
 	json_object_object_add(o, "unanswered", json_object_new_int64((int64_t)pc.unanswered));
 	json_object_object_add(o, "busy", json_object_new_int64((int64_t)pc.busy));
+	json_object_object_add(o, "merged", json_object_new_int64((int64_t)pc.merged));
+	json_object_object_add(o, "sessions", json_object_new_int64((int64_t)pc.sessions));
+	json_object_object_add(o, "resent", json_object_new_int64((int64_t)pc.resent));
+	json_object_object_add(o, "waiting", json_object_new_int64((int64_t)pc.n_waiters));
+	json_object_object_add(o, "session", json_object_new_string(!pc.ses.c ? "none" : pc.ses.open ? "open" : "connecting"));
 	return o;
 }

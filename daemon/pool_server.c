@@ -4,7 +4,9 @@
  * ip-pool"). The pool and its lease file are loaded at start (a file that does not parse, or is
  * for another pool, stops sipovld with the line named); every identity with Bind permission on
  * `ip_pool.service` hosts it. One request line and one reply line per Ziti connection
- * (pool.c's pool_serve; pool_store.c writes a change before its "ok" is sent). The owner of a
+ * (pool.c's pool_serve; pool_store.c writes a change before its "ok" is sent), except that
+ * after a "who" (pool_check.c's questions) the next request line may follow on the same
+ * connection. The owner of a
  * claim is the dialer's identity id as the edge router authenticated it (routers from ziti 2.0
  * on); routers before 2.0 send only the caller id the dialer chose, taken only with
  * `ip_pool.trust_caller` (otherwise the dial is refused, saying so).
@@ -41,6 +43,7 @@ struct pconn {
 	size_t len;
 	bool complete;         /* its request line is in: served in turn (ps.waiting) */
 	bool answered;
+	unsigned whos;         /* "who" questions answered (the connection stays open after each) */
 	struct pconn *wnext;   /* ps.waiting */
 	char reply[160];       /* served, waiting for the lease file: the reply then */
 	size_t rlen;
@@ -285,7 +288,8 @@ static void pc_idle(void *arg)
 	struct pconn *p = arg;
 
 	logm(L_INFO, "ip_pool %s: %s: connection closed after %u s (%s)", ps.pool.name, p->owner,
-	     D.cfg.pool_server.idle_ms / 1000, p->answered ? "answered, not closed by the dialer" : "no request");
+	     D.cfg.pool_server.idle_ms / 1000,
+	     p->answered ? "answered, not closed by the dialer" : p->whos ? "no question since the last" : "no request");
 	ps.idle_closed++;
 	pc_free(p);
 }
@@ -317,9 +321,15 @@ static void pc_on_close(struct zt_conn *c, int err, const char *reason, void *us
 	pc_free(p);
 }
 
-/* the reply to @p's request: logged, counted, sent, then FIN */
+/*
+ * The reply to @p's request: logged, counted, sent, then FIN; after a "who" the connection
+ * stays open for the next question (pool_check.c keeps one while it has questions), its idle
+ * time starting again.
+ */
 static void pc_answer(struct pconn *p, const char *reply, size_t n)
 {
+	bool who = p->len > 4 && !memcmp(p->buf, "who ", 4) && memchr(p->buf, '\n', p->len);
+
 	p->answered = true;
 	if (n >= sizeof(p->reply))
 		n = sizeof(p->reply) - 1;
@@ -333,8 +343,17 @@ static void pc_answer(struct pconn *p, const char *reply, size_t n)
 
 	logm(L_INFO, "ip_pool %s: %s: %.*s -> %.*s", ps.pool.name, p->owner, p->len ? shown : 11,
 	     p->len ? p->buf : "(malformed)", (int)strcspn(reply, "\n"), reply);
-	if (zt_write(p->c, reply, n) == 0)
+	if (zt_write(p->c, reply, n))
+		return;
+	if (!who) {
 		zt_close_write(p->c);
+		return;
+	}
+	p->len = 0;
+	p->complete = false;
+	p->answered = false;
+	p->whos++;
+	zt_timer_start(D.loop, &p->idle, D.cfg.pool_server.idle_ms);
 }
 
 static void ps_pump(void);
@@ -419,6 +438,10 @@ static void pc_on_data(struct zt_conn *c, const uint8_t *data, size_t len, void 
 	(void)c;
 	if (p->answered || p->complete) /* more after the request line, or FIN: ignored */
 		return;
+	if (len == 0 && !p->len && p->whos) { /* the end of a session of questions */
+		pc_free(p);
+		return;
+	}
 	if (len == 0) { /* FIN before a newline: an incomplete request, refused */
 		pc_answer(p, reply, pool_reply_err(reply, sizeof(reply), POOL_E_INVAL));
 		return;

@@ -86,6 +86,7 @@ static struct {
 	struct pc_q *queue, **qtail;
 	unsigned n_q, n_waiters;
 	struct pc_session ses;
+	struct zt_timer kick;    /* pc_kick, later on the loop (never inside a caller's call) */
 	bool idle_init;
 	uint64_t asked, merged, cached, allowed, refused, unanswered, busy, sessions, resent;
 } pc;
@@ -164,10 +165,32 @@ static void pc_ses_close(void)
 		zt_timer_stop(D.loop, &ss->idle);
 }
 
+static void pc_kick(void);
+
+static void pc_kick_cb(void *unused)
+{
+	(void)unused;
+	pc_kick();
+}
+
+static void pc_ses_idle(void *unused);
+
+/* pc_kick on the loop's next turn: pool_check_source and pool_check_cancel call nobody back */
+static void pc_kick_later(void)
+{
+	if (!pc.idle_init) {
+		zt_timer_init(&pc.ses.idle, pc_ses_idle, NULL);
+		zt_timer_init(&pc.kick, pc_kick_cb, NULL);
+		pc.idle_init = true;
+	}
+	zt_timer_start(D.loop, &pc.kick, 0);
+}
+
 static void pc_q_unlink(struct pc_q *q)
 {
 	struct pc_q **pp = &pc.queue;
 
+	zt_timer_stop(D.loop, &q->timer);
 	while (*pp && *pp != q)
 		pp = &(*pp)->next;
 	if (!*pp)
@@ -177,7 +200,6 @@ static void pc_q_unlink(struct pc_q *q)
 		pc.qtail = pp;
 	q->next = NULL;
 	pc.n_q--;
-	zt_timer_stop(D.loop, &q->timer);
 }
 
 static void pc_w_unlink(struct pool_check *w)
@@ -215,10 +237,11 @@ static void pc_q_done(struct pc_q *q, int rc, const char *owner, const char *why
 	free(q);
 }
 
-/* every question fails (the pool service cannot be reached, the identity stopped) */
+/* every question asked so far fails (the pool service cannot be reached, the identity
+ * stopped); those the callbacks ask meanwhile (at the tail) wait for the next session */
 static void pc_fail_all(const char *why)
 {
-	while (pc.queue)
+	for (unsigned n = pc.n_q; n && pc.queue; n--)
 		pc_q_done(pc.queue, -2, NULL, why);
 }
 
@@ -327,10 +350,6 @@ static int pc_ses_open(struct ident *id)
 	struct pc_session *ss = &pc.ses;
 	struct zt_dial_opts o = { 0 };
 
-	if (!pc.idle_init) {
-		zt_timer_init(&ss->idle, pc_ses_idle, NULL);
-		pc.idle_init = true;
-	}
 	ss->c = zt_dial(id->ctx, D.cfg.endpoint.service, &o, &pc_cbs, NULL);
 	if (!ss->c)
 		return -1;
@@ -351,8 +370,7 @@ static void pc_kick(void)
 			zt_timer_start(D.loop, &ss->idle, PC_SESSION_IDLE_MS);
 		return;
 	}
-	if (pc.idle_init)
-		zt_timer_stop(D.loop, &ss->idle);
+	zt_timer_stop(D.loop, &ss->idle);
 	if (!ss->c) {
 		if (!id || !id->ready || !id->ctx) {
 			pc_fail_all("this endpoint's identity is not ready");
@@ -424,10 +442,6 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 		pc.busy++;
 		return pc_verdict(-2, NULL, "too many lease checks under way", dialer, ip, why, whylen);
 	}
-	if (!pc.ses.c && pc_ses_open(id)) {
-		pc.unanswered++;
-		return pc_verdict(-2, NULL, "cannot dial the pool service", dialer, ip, why, whylen);
-	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return pc_verdict(-2, NULL, "out of memory", dialer, ip, why, whylen);
@@ -463,19 +477,7 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 	w->pprev = &q->waiters;
 	q->waiters = w;
 	pc.n_waiters++;
-	zt_timer_stop(D.loop, &pc.ses.idle); /* pc_ses_open set it up */
-	if (q == pc.queue && pc.ses.open && !q->sent) { /* asked now (the callbacks come later, on the loop) */
-		if (zt_write(pc.ses.c, q->req, strlen(q->req))) {
-			pc_w_unlink(w);
-			free(w);
-			pc_q_unlink(q);
-			free(q);
-			pc_ses_close();
-			pc.unanswered++;
-			return pc_verdict(-2, NULL, "cannot send the question to the pool server", dialer, ip, why, whylen);
-		}
-		q->sent = true;
-	}
+	pc_kick_later();
 	*pending = w;
 	return 1;
 }
@@ -497,7 +499,7 @@ void pool_check_cancel(struct pool_check *w)
 	if (q && !q->waiters && !q->sent && !q->answering) {
 		pc_q_unlink(q);
 		free(q);
-		pc_kick();
+		pc_kick_later();
 	}
 }
 

@@ -31,7 +31,7 @@
 #include "daemon/sipovld.h"
 
 #define PSRV_REQ_MAX 128 /* pool_serve's longest request line */
-#define PSRV_CONNS_MAX 64 /* open connections at most (each is answered at once, then FIN) */
+#define PSRV_CONNS_MAX 64 /* open connections at most (each is answered, then FIN; after a "who", the next question) */
 
 struct pconn {
 	struct pconn *next, **pprev;
@@ -44,6 +44,7 @@ struct pconn {
 	bool complete;         /* its request line is in: served in turn (ps.waiting) */
 	bool answered;
 	unsigned whos;         /* "who" questions answered (the connection stays open after each) */
+	bool fin;              /* the dialer sent FIN while its request waited */
 	struct pconn *wnext;   /* ps.waiting */
 	char reply[160];       /* served, waiting for the lease file: the reply then */
 	size_t rlen;
@@ -316,7 +317,7 @@ static void pc_on_close(struct zt_conn *c, int err, const char *reason, void *us
 
 	(void)c;
 	(void)err;
-	if (!p->answered)
+	if (!p->answered && (p->len || !p->whos))
 		logm(L_DEBUG, "ip_pool: %s closed before a complete request (%s)", p->owner, reason ? reason : "?");
 	pc_free(p);
 }
@@ -328,7 +329,9 @@ static void pc_on_close(struct zt_conn *c, int err, const char *reason, void *us
  */
 static void pc_answer(struct pconn *p, const char *reply, size_t n)
 {
-	bool who = p->len > 4 && !memcmp(p->buf, "who ", 4) && memchr(p->buf, '\n', p->len);
+	/* not when the dialer sent FIN meanwhile: it reads until the end (a pool_check.c from before
+	 * sessions, zt-tool request) */
+	bool who = !p->fin && p->len > 4 && !memcmp(p->buf, "who ", 4) && memchr(p->buf, '\n', p->len);
 
 	p->answered = true;
 	if (n >= sizeof(p->reply))
@@ -436,8 +439,11 @@ static void pc_on_data(struct zt_conn *c, const uint8_t *data, size_t len, void 
 	char reply[160];
 
 	(void)c;
-	if (p->answered || p->complete) /* more after the request line, or FIN: ignored */
+	if (p->answered || p->complete) { /* more after the request line: ignored; FIN: kept */
+		if (!len)
+			p->fin = true;
 		return;
+	}
 	if (len == 0 && !p->len && p->whos) { /* the end of a session of questions */
 		pc_free(p);
 		return;

@@ -480,7 +480,7 @@ CONF
 # sipovld answers meanwhile (the write was on the event loop: a status request waited for the
 # fsync). Then the fsync fails (EIO): the change is refused and undone.
 pool_slow_disk_tests() {
-	local D=$W/pool sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} pid rc cp t0 t1 t2 ts r q
+	local D=$W/pool sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} pid rc cp t0 t1 t2 ts r q wp tw
 	cat > "$D/slow.conf" <<CONF
 { "identities": ["$D/pool-server.json"], "control_socket": "$D/slow.sock", "log_level": "info",
   "service_poll_s": 1,
@@ -499,14 +499,20 @@ CONF
 	cp=$!
 	# the new lease file is written, its fsync under way: sipovld must still answer at once
 	for _ in $(seq 1 200); do [ -e "$D/slow.leases.tmp" ] && break; sleep 0.05; done
+	# a "who" with FIN (one request, as zt-tool and the endpoints before sessions send it) waits
+	# behind the write: answered after it, then closed (not kept open for a next question)
+	{ "$zt" request -i "$ID/zt-host.json" -s ip-pool --send "who voip-ips 100.127.0.250" --timeout-ms 30000 > "$D/slow-who.out" 2>&1
+	  now_ms > "$D/slow-who.t"; } &
+	wp=$!
 	q=$(now_ms)
 	r=$("$sd" --control "$D/slow.sock" --request status 2>/dev/null | jq -cn 'input | .ip_pool.leases')
 	ts=$(($(now_ms) - q))
 	# a second claim meanwhile waits its turn: answered after its own write
 	"$zt" request -i "$ID/zt-client.json" -s ip-pool --send "claim voip-ips" --timeout-ms 30000 > "$D/slow-claim2.out" 2>&1
 	t2=$(($(now_ms) - t0))
-	wait "$cp"
+	wait "$cp" "$wp"
 	t1=$(($(cat "$D/slow-claim.t") - t0))
+	tw=$(($(cat "$D/slow-who.t") - t0))
 	if [ -n "$r" ] && [ "$ts" -lt 1000 ]; then
 		ok "ip-pool: sipovld answers status in $ts ms while the lease file's fsync takes 3 s"
 	else
@@ -518,6 +524,11 @@ CONF
 	else
 		notok "ip-pool: claim during a slow fsync: '$r' after $t1 ms (want an address after >= 3000 ms)"
 		tail -3 "$D/sipovld-slow.log" | diag
+	fi
+	if grep -q "^err nolease" "$D/slow-who.out" && [ "$tw" -lt $((t1 + 5000)) ]; then
+		ok "ip-pool: a who sent with FIN during the write is answered after it and closed ($tw ms; the claim $t1 ms)"
+	else
+		notok "ip-pool: who with FIN during a slow fsync: '$(head -c 200 "$D/slow-who.out")' after $tw ms (the claim $t1 ms; want within 5 s of it)"
 	fi
 	q=$(sed 's/ [a-z_]*=[^ ]*//g' "$D/slow-claim2.out")
 	if grep -q "^ok 100\.127\.0\." <<<"$q" && [ "$q" != "$r" ] && [ "$t2" -ge 6000 ] && grep -qF "${q#ok }" "$D/slow.leases"; then

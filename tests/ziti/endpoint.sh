@@ -518,6 +518,14 @@ CONF
 	"$sd" --no-kernel -c "$D/server.conf" > "$D/server5.log" 2>&1 &
 	ps=$!
 	PIDS+=("$ps")
+	# A and B renewed through the new server first: while it starts (at load, more than the 15 s
+	# an endpoint waits for a renewal with lease_s 30) they may withdraw and claim theirs again
+	for _ in $(seq 1 240); do
+		grep -q "ip_pool voip-ips: zt-client: .* -> ok $a2\\( \\|$\\)" "$D/server5.log" &&
+			grep -q "ip_pool voip-ips: zt-host: .* -> ok $b\\( \\|$\\)" "$D/server5.log" &&
+			[ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ] && break
+		sleep 0.25
+	done
 	cp "$ID/go-client.json" "$D/e.json"
 	ep_conf e "$iff"
 	: > "$D/e.log"

@@ -67,6 +67,7 @@ static struct {
 	struct zt_timer lapse;   /* EP_LAPSE_TICK_MS: no renewal confirmed for lease_s/2: withdrawn */
 	uint64_t lapses;
 	long srv_lease_s;        /* the pool server's ip_pool.lease_s from its last "ok", -1: not told */
+	struct sipovl_prefix range; /* the pool's range from its last "ok" with one (family 0: not told) */
 } ep;
 
 /* the lease's life here: endpoint.lease_s, or the server's when shorter (0: never expires) */
@@ -99,6 +100,14 @@ static uint64_t ep_boot_ms(void)
 const char *endpoint_pool(void)
 {
 	return D.cfg.has_endpoint ? D.cfg.endpoint.pool : NULL;
+}
+
+bool endpoint_pool_range(struct sipovl_prefix *out)
+{
+	if (!ep.on || !ep.range.family)
+		return false;
+	*out = ep.range;
+	return true;
 }
 
 const char *endpoint_addr_text(void)
@@ -299,14 +308,21 @@ static void ep_withdraw(const char *why, bool again)
 
 static void ep_reply(void)
 {
-	struct sipovl_prefix a = { 0 };
+	struct sipovl_prefix a = { 0 }, range;
 	char err[160], w[48];
 	long lease_s;
 	int rc;
 
 	zt_timer_stop(D.loop, &ep.timer);
-	rc = pool_parse_reply(ep.buf, ep.len, &a, &lease_s, err, sizeof(err));
+	rc = pool_parse_reply(ep.buf, ep.len, &a, &lease_s, &range, err, sizeof(err));
 	ep_close();
+	if (rc == 0 && range.family && memcmp(&range, &ep.range, sizeof(range))) {
+		char rb[64];
+
+		ep.range = range; /* kept: a server of an earlier version tells none */
+		pool_fmt(&range, rb, sizeof(rb));
+		logm(L_INFO, "endpoint: pool %s: the pool's range is %s/%u", D.cfg.endpoint.pool, rb, range.len);
+	}
 	if (rc == 0 && lease_s >= 0 && lease_s != ep.srv_lease_s) {
 		unsigned before = ep_lease_s(), after;
 		char what[96];
@@ -637,6 +653,15 @@ struct json_object *endpoint_json(void)
 	JADD(o, "renewals", JI(ep.renewals));
 	JADD(o, "withdrawals", JI(ep.withdrawals));
 	JADD(o, "lapses", JI(ep.lapses));
+	if (ep.range.family) {
+		char rb[64];
+
+		pool_fmt(&ep.range, rb, sizeof(rb) - 5);
+		snprintf(rb + strlen(rb), 5, "/%u", ep.range.len);
+		JADD(o, "range", JS(rb));
+	} else {
+		JADD(o, "range", NULL);
+	}
 	JADD(o, "lease_s", JI(ep_lease_s()));
 	JADD(o, "lease_s_configured", JI(D.cfg.endpoint.lease_s));
 	JADD(o, "lease_s_server", ep.srv_lease_s >= 0 ? JI(ep.srv_lease_s) : NULL);

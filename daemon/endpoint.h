@@ -16,6 +16,8 @@ void endpoint_run(void);
 void endpoint_stop(void);
 /* this sipovld's pool (endpoint.pool), NULL when it is not an endpoint */
 const char *endpoint_pool(void);
+/* the pool's range as the pool server last told it (range= in its "ok"): false when not told */
+bool endpoint_pool_range(struct sipovl_prefix *out);
 /* its address's text once the pool server answered, else NULL */
 const char *endpoint_addr_text(void);
 /* its address (0 when not claimed yet): kernel intercepts leave it out */

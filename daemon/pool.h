@@ -128,24 +128,28 @@ enum pool_err pool_release_addr(struct pool *p, const struct sipovl_prefix *addr
 int pool_load(struct pool *p, const char *buf, size_t len, char *err, size_t errlen);
 size_t pool_dump(const struct pool *p, char *buf, size_t cap);
 
-/* The pool service (one request, one reply per Ziti connection):
- *   "claim POOL [ADDRESS]\n" -> "ok ADDRESS lease_s=N\n" | "err CODE text\n"
- *   "claim POOL not ADDRESS\n" -> "ok ADDRESS lease_s=N\n" | "err CODE text\n" (pool_claim_other)
- *   "renew POOL ADDRESS\n"   -> "ok ADDRESS lease_s=N\n" | "err CODE text\n"   (pool_renew)
+/* The pool service (one request, one reply per Ziti connection; after a "who" the connection
+ * stays open for the next):
+ *   "claim POOL [ADDRESS]\n" -> "ok ADDRESS lease_s=N range=CIDR\n" | "err CODE text\n"
+ *   "claim POOL not ADDRESS\n" -> "ok ADDRESS lease_s=N range=CIDR\n" | "err CODE text\n" (pool_claim_other)
+ *   "renew POOL ADDRESS\n"   -> "ok ADDRESS lease_s=N range=CIDR\n" | "err CODE text\n"   (pool_renew)
  *   "release POOL\n"         -> "ok\n" | "err CODE text\n"
  *   "who POOL ADDRESS\n"     -> "ok OWNER\n" | "err nolease text\n" | "err range text\n" (pool_who: a
  *                              hosting endpoint checks a dialer's claimed source, pool_check.c)
- * An address may be followed by KEY=VALUE options; lease_s is the server's @p->lease_s, and a
- * reader ignores keys it does not know (a newer server's). Servers before lease_s sent none.
+ * An address may be followed by KEY=VALUE options; lease_s is the server's @p->lease_s, range
+ * the pool's (an endpoint asks "who" only about addresses in it), and a reader ignores keys it
+ * does not know (a newer server's). Servers before lease_s or range sent none.
  * The owner is @caller, the dialer's authenticated identity id, never a field of the request:
  * an identity cannot claim or release another's lease. Returns the reply's length. */
 size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t len, char *reply, size_t cap);
 /* The reply "err CODE text\n" of @e. */
 size_t pool_reply_err(char *reply, size_t cap, enum pool_err e);
 /* Parses a reply: 0 and @out (claim) on "ok", with @lease_s (if not NULL) the server's lease_s
- * or -1 when the reply has none; else the pool_err code (>0) with its text in @err, -1 when
- * malformed. */
-int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, long *lease_s, char *err, size_t errlen);
+ * or -1 when the reply has none and @range (if not NULL) the pool's range (family 0 when the
+ * reply has none: a server before range=); else the pool_err code (>0) with its text in @err,
+ * -1 when malformed. */
+int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, long *lease_s,
+		     struct sipovl_prefix *range, char *err, size_t errlen);
 /*
  * A hosting endpoint's verdict on a dialer's claimed source @ip (pool_check.c), given the pool
  * server's answer to "who" (@who_rc: pool_parse_who's return, or -2 when it could not be asked

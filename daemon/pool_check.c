@@ -88,7 +88,7 @@ static struct {
 	struct pc_session ses;
 	struct zt_timer kick;    /* pc_kick, later on the loop (never inside a caller's call) */
 	bool idle_init;
-	uint64_t asked, merged, cached, allowed, refused, unanswered, busy, sessions, resent;
+	uint64_t asked, merged, cached, allowed, refused, unanswered, busy, sessions, resent, outside;
 } pc;
 
 static bool pc_same(const struct pc_entry *e, const struct sipovl_prefix *a)
@@ -164,8 +164,6 @@ static void pc_ses_close(void)
 	if (pc.idle_init)
 		zt_timer_stop(D.loop, &ss->idle);
 }
-
-static void pc_kick(void);
 
 static void pc_kick_cb(void *unused)
 {
@@ -300,11 +298,13 @@ static void pc_on_data(struct zt_conn *c, const uint8_t *d, size_t n, void *u)
 		char owner[POOL_OWNER_MAX + 1], err[200];
 		int rc;
 
-		if (ss->len + take > sizeof(ss->buf) || !q || !q->sent) {
-			/* too long, or a reply to no question: the session is out of step */
+		if (!q || !q->sent || ss->len + take > sizeof(ss->buf)) {
+			/* a reply to no question, or too long: the session is out of step */
 			pc_ses_close();
 			if (q && q->sent)
 				pc_q_done(q, -2, NULL, "the pool server's reply is too long");
+			else
+				logm(L_WARN, "endpoint: pool service: a reply to no question; connection closed");
 			pc_kick();
 			return;
 		}
@@ -406,7 +406,7 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 {
 	const char *pool = endpoint_pool();
 	struct ident *id = D.idents;
-	struct sipovl_prefix a = { 0 };
+	struct sipovl_prefix a = { 0 }, r;
 	struct pc_entry *e;
 	struct pool_check *w;
 	struct pc_q *q;
@@ -424,6 +424,12 @@ int pool_check_source(const struct sockaddr_storage *src, const char *dialer, po
 		memset(a.addr + 4, 0, 12);
 		a.family = AF_INET;
 		a.len = 32;
+	}
+	if (endpoint_pool_range(&r) && !cfg_prefix_contains(&r, a.family, a.addr)) {
+		/* not an address of the pool (the range its server told): nothing to ask (a
+		 * gateway's phone behind voip-gw), whether or not the pool server can be reached */
+		pc.outside++;
+		return 0;
 	}
 	pool_fmt(&a, ip, sizeof(ip));
 	e = pc_find(&a, zt_now_ms());
@@ -527,6 +533,7 @@ struct json_object *pool_check_json(void)
 	json_object_object_add(o, "merged", json_object_new_int64((int64_t)pc.merged));
 	json_object_object_add(o, "sessions", json_object_new_int64((int64_t)pc.sessions));
 	json_object_object_add(o, "resent", json_object_new_int64((int64_t)pc.resent));
+	json_object_object_add(o, "outside", json_object_new_int64((int64_t)pc.outside));
 	json_object_object_add(o, "waiting", json_object_new_int64((int64_t)pc.n_waiters));
 	json_object_object_add(o, "session", json_object_new_string(!pc.ses.c ? "none" : pc.ses.open ? "open" : "connecting"));
 	return o;

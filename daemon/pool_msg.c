@@ -22,6 +22,19 @@ size_t pool_reply_err(char *reply, size_t cap, enum pool_err e)
 	return k < 0 ? 0 : (size_t)k;
 }
 
+/* "ok ADDRESS lease_s=N range=CIDR": the range, so that an endpoint knows which sources are
+ * the pool's (pool_check.c asks only about those) */
+static size_t pool_reply_ok(const struct pool *p, const struct sipovl_prefix *a, char *reply, size_t cap)
+{
+	char abuf[64], rbuf[64];
+	int k;
+
+	pool_fmt(&p->range, rbuf, sizeof(rbuf));
+	k = snprintf(reply, cap, "ok %s lease_s=%u range=%s/%u\n", pool_fmt(a, abuf, sizeof(abuf)), p->lease_s, rbuf,
+		     p->range.len);
+	return k < 0 || (size_t)k >= cap ? 0 : (size_t)k;
+}
+
 size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t len, char *reply, size_t cap)
 {
 	char line[128], *w[5], abuf[INET6_ADDRSTRLEN];
@@ -44,8 +57,7 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 		e = pool_claim_other(p, caller, &want, &out);
 		if (e)
 			return pool_reply_err(reply, cap, e);
-		k = snprintf(reply, cap, "ok %s lease_s=%u\n", pool_fmt(&out, abuf, sizeof(abuf)), p->lease_s);
-		return k < 0 ? 0 : (size_t)k;
+		return pool_reply_ok(p, &out, reply, cap);
 	}
 	if ((!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) || (!strcmp(w[0], "renew") && nw == 3)) {
 		if (nw == 3 && cfg_parse_ip(w[2], &want))
@@ -53,8 +65,7 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 		e = w[0][0] == 'r' ? pool_renew(p, caller, &want, &out) : pool_claim(p, caller, nw == 3 ? &want : NULL, &out);
 		if (e)
 			return pool_reply_err(reply, cap, e);
-		k = snprintf(reply, cap, "ok %s lease_s=%u\n", pool_fmt(&out, abuf, sizeof(abuf)), p->lease_s);
-		return k < 0 ? 0 : (size_t)k;
+		return pool_reply_ok(p, &out, reply, cap);
 	}
 	if (!strcmp(w[0], "who") && nw == 3) {
 		const char *owner;
@@ -98,13 +109,16 @@ static int parse_lease_s(const char *s, long *out)
 	return 0;
 }
 
-int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, long *lease_s, char *err, size_t errlen)
+int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, long *lease_s,
+		     struct sipovl_prefix *range, char *err, size_t errlen)
 {
 	char line[160], *w[6];
 	size_t nw;
 
 	if (lease_s)
 		*lease_s = -1;
+	if (range)
+		memset(range, 0, sizeof(*range));
 	if (!len || len > sizeof(line) || buf[len - 1] != '\n' || memchr(buf, 0, len) || memchr(buf, '\n', len - 1))
 		return errf(err, errlen, "malformed pool reply");
 	memcpy(line, buf, len - 1);
@@ -134,6 +148,15 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, lon
 		if (!eq || eq == w[i])
 			return errf(err, errlen, "malformed pool reply");
 		*eq = 0;
+		if (!strcmp(w[i], "range")) {
+			struct sipovl_prefix r;
+
+			if (cfg_parse_prefix(eq + 1, &r) || !r.family || r.family != out->family)
+				return errf(err, errlen, "malformed pool reply: range");
+			if (range)
+				*range = r;
+			continue;
+		}
 		if (strcmp(w[i], "lease_s"))
 			continue;
 		if (parse_lease_s(eq + 1, &v))
@@ -154,7 +177,7 @@ int pool_parse_who(const char *buf, size_t len, char *owner, size_t ownerlen, ch
 	if (!len || len > sizeof(line) || buf[len - 1] != '\n' || memchr(buf, 0, len) || memchr(buf, '\n', len - 1))
 		return errf(err, errlen, "malformed pool reply");
 	if (len > 4 && !memcmp(buf, "err ", 4)) {
-		rc = pool_parse_reply(buf, len, NULL, NULL, err, errlen);
+		rc = pool_parse_reply(buf, len, NULL, NULL, NULL, err, errlen);
 		return rc ? rc : errf(err, errlen, "malformed pool reply");
 	}
 	memcpy(line, buf, len - 1);

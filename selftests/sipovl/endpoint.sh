@@ -272,8 +272,8 @@ fi
 # server's INVITE from PS, phone 1's RTP from P1)
 lc_srv=$(st epsrv | jq -c '.endpoint.lease_checks') lc_ep2=$(st ep2 | jq -c '.endpoint.lease_checks')
 if jq -en --argjson a "$lc_srv" --argjson b "$lc_ep2" '$a.allowed > 0 and $b.allowed > 0 and
-	$a.refused == 0 and $b.refused == 0 and $a.asked > 0 and $b.asked > 0' >/dev/null 2>&1; then
-	ok "the hosting endpoints checked the callers' claimed pool addresses against their leases: SIP server $lc_srv, phone 2 $lc_ep2"
+	$a.refused == 0 and $b.refused == 0 and $a.asked > 0 and $b.asked > 0 and $b.outside > 0' >/dev/null 2>&1; then
+	ok "the hosting endpoints checked the callers' claimed pool addresses against their leases (phone A's 10.1.0.2 outside the pool, not asked about): SIP server $lc_srv, phone 2 $lc_ep2"
 else
 	not_ok "lease checks at the hosting endpoints" "SIP server: $lc_srv" "phone 2: $lc_ep2" \
 		"$(grep -h 'claimed source\|who holds' "$TMP/epsrv.log" "$TMP/ep2.log" | tail -4 | tr '\n' '|')"

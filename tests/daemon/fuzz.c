@@ -57,9 +57,9 @@ static void fuzz_pool(uint8_t sel, const char *in, size_t len)
 	} else {
 		size_t n = pool_serve(&p, "bob", in, len, rep, sizeof(rep));
 
-		if (n >= sizeof(rep) || pool_parse_reply(rep, n, &a, NULL, err, sizeof(err)) < 0)
+		if (n >= sizeof(rep) || pool_parse_reply(rep, n, &a, NULL, NULL, err, sizeof(err)) < 0)
 			abort(); /* every reply is well-formed */
-		pool_parse_reply(in, len, &a, NULL, err, sizeof(err));
+		pool_parse_reply(in, len, &a, NULL, NULL, err, sizeof(err));
 		/* an endpoint's state file: what it reads back, it writes back the same */
 		if (pool_state_parse(in, len, "voip-ips", &a, err, sizeof(err)) == 0) {
 			char st[160];

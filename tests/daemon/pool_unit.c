@@ -282,18 +282,18 @@ static void test_serve(void)
 
 	pinit(&p, "voip-ips", "100.127.0.0", 24);
 	n = pool_serve(&p, "alice", "claim voip-ips\n", 15, rep, sizeof(rep));
-	rc = pool_parse_reply(rep, n, &a, NULL, err, sizeof(err));
+	rc = pool_parse_reply(rep, n, &a, NULL, NULL, err, sizeof(err));
 	ok(!rc && owner_is(&p, &a, "alice"), "serve: claim by alice: %.*s", (int)n - 1, rep);
 	snprintf(req, sizeof(req), "claim voip-ips %s\n", fmt(&a));
 	n = pool_serve(&p, "mallory", req, strlen(req), rep, sizeof(rep));
-	rc = pool_parse_reply(rep, n, &b, NULL, err, sizeof(err));
+	rc = pool_parse_reply(rep, n, &b, NULL, NULL, err, sizeof(err));
 	ok(rc == POOL_E_TAKEN && strstr(err, "another identity") && owner_is(&p, &a, "alice"),
 	   "serve: mallory claims alice's address: %.*s", (int)n - 1, rep);
 	n = pool_serve(&p, "mallory", "release voip-ips\n", 17, rep, sizeof(rep));
-	ok(pool_parse_reply(rep, n, NULL, NULL, err, sizeof(err)) == POOL_E_NOLEASE && p.n == 1,
+	ok(pool_parse_reply(rep, n, NULL, NULL, NULL, err, sizeof(err)) == POOL_E_NOLEASE && p.n == 1,
 	   "serve: mallory's release cannot release alice's lease (the owner is the caller)");
 	n = pool_serve(&p, "alice", "claim voip-ips\n", 15, rep, sizeof(rep));
-	ok(!pool_parse_reply(rep, n, &b, NULL, err, sizeof(err)) && !memcmp(&a, &b, sizeof(a)),
+	ok(!pool_parse_reply(rep, n, &b, NULL, NULL, err, sizeof(err)) && !memcmp(&a, &b, sizeof(a)),
 	   "serve: alice claims again (a restart, a re-enrollment with the same id): the same address");
 	/* who: the owner of an address, asked by a hosting endpoint about a dialer's claimed source */
 	{
@@ -353,7 +353,7 @@ static void test_serve(void)
 		   "check: no answer, a malformed one or an error refuses (a claim that cannot be checked is not taken)");
 	}
 	n = pool_serve(&p, "alice", "release voip-ips\n", 17, rep, sizeof(rep));
-	ok(!pool_parse_reply(rep, n, NULL, NULL, err, sizeof(err)) && p.n == 0, "serve: alice releases");
+	ok(!pool_parse_reply(rep, n, NULL, NULL, NULL, err, sizeof(err)) && p.n == 0, "serve: alice releases");
 	{
 		static const char *const badreq[] = {
 			"claim voip-ips", "claim other\n", "claim\n", "claim voip-ips 1.2.3\n", "grab voip-ips\n",
@@ -363,17 +363,17 @@ static void test_serve(void)
 
 		for (size_t i = 0; i < sizeof(badreq) / sizeof(badreq[0]); i++) {
 			n = pool_serve(&p, "alice", badreq[i], strlen(badreq[i]), rep, sizeof(rep));
-			if (pool_parse_reply(rep, n, NULL, NULL, err, sizeof(err)) != POOL_E_INVAL || p.n)
+			if (pool_parse_reply(rep, n, NULL, NULL, NULL, err, sizeof(err)) != POOL_E_INVAL || p.n)
 				all = 0;
 		}
 		ok(all, "serve: 8 malformed requests: err inval, no lease made");
 	}
 	n = pool_serve(&p, "bad caller", "claim voip-ips\n", 15, rep, sizeof(rep));
-	ok(pool_parse_reply(rep, n, NULL, NULL, err, sizeof(err)) == POOL_E_INVAL && !p.n, "serve: a malformed caller id: err inval");
-	ok(pool_parse_reply("ok\n", 3, NULL, NULL, err, sizeof(err)) == 0 &&
-	   pool_parse_reply("ok 1.2.3\n", 9, &a, NULL, err, sizeof(err)) == -1 &&
-	   pool_parse_reply("err bogus x\n", 12, NULL, NULL, err, sizeof(err)) == -1 &&
-	   pool_parse_reply("ok 1.2.3.4", 10, &a, NULL, err, sizeof(err)) == -1,
+	ok(pool_parse_reply(rep, n, NULL, NULL, NULL, err, sizeof(err)) == POOL_E_INVAL && !p.n, "serve: a malformed caller id: err inval");
+	ok(pool_parse_reply("ok\n", 3, NULL, NULL, NULL, err, sizeof(err)) == 0 &&
+	   pool_parse_reply("ok 1.2.3\n", 9, &a, NULL, NULL, err, sizeof(err)) == -1 &&
+	   pool_parse_reply("err bogus x\n", 12, NULL, NULL, NULL, err, sizeof(err)) == -1 &&
+	   pool_parse_reply("ok 1.2.3.4", 10, &a, NULL, NULL, err, sizeof(err)) == -1,
 	   "reply: malformed replies are refused");
 	/* the server's lease_s in every "ok ADDRESS" (an endpoint follows a server configured shorter) */
 	{
@@ -381,22 +381,51 @@ static void test_serve(void)
 
 		p.lease_s = 600;
 		n = pool_serve(&p, "alice", "claim voip-ips\n", 15, rep, sizeof(rep));
-		rc = pool_parse_reply(rep, n, &a, &ls, err, sizeof(err));
-		ok(!rc && ls == 600 && owner_is(&p, &a, "alice") && strstr(rep, " lease_s=600\n"),
-		   "serve: a claim's reply tells the pool's lease_s: %.*s", (int)n - 1, rep);
+		struct sipovl_prefix rg;
+
+		rc = pool_parse_reply(rep, n, &a, &ls, &rg, err, sizeof(err));
+		ok(!rc && ls == 600 && owner_is(&p, &a, "alice") && strstr(rep, " lease_s=600 ") &&
+		   !memcmp(&rg, &p.range, sizeof(rg)),
+		   "serve: a claim's reply tells the pool's lease_s and range: %.*s", (int)n - 1, rep);
 		snprintf(req, sizeof(req), "renew voip-ips %s\n", fmt(&a));
 		p.lease_s = 0;
 		n = pool_serve(&p, "alice", req, strlen(req), rep, sizeof(rep));
-		ok(!pool_parse_reply(rep, n, &b, &ls, err, sizeof(err)) && ls == 0 && !memcmp(&a, &b, sizeof(a)),
+		ok(!pool_parse_reply(rep, n, &b, &ls, NULL, err, sizeof(err)) && ls == 0 && !memcmp(&a, &b, sizeof(a)),
 		   "serve: a renewal's reply tells lease_s 0 (never expires): %.*s", (int)n - 1, rep);
 		n = pool_serve(&p, "alice", "release voip-ips\n", 17, rep, sizeof(rep));
-		ok(!pool_parse_reply(rep, n, NULL, &ls, err, sizeof(err)) && ls == -1 && p.n == 0,
+		ok(!pool_parse_reply(rep, n, NULL, &ls, NULL, err, sizeof(err)) && ls == -1 && p.n == 0,
 		   "serve: a release's \"ok\" has no lease_s (-1)");
-		ok(!pool_parse_reply("ok 100.127.0.9\n", 15, &a, &ls, err, sizeof(err)) && ls == -1,
-		   "reply: a server before lease_s (\"ok ADDRESS\"): lease_s -1, the endpoint's own");
+		ok(!pool_parse_reply("ok 100.127.0.9\n", 15, &a, &ls, &rg, err, sizeof(err)) && ls == -1 && !rg.family,
+		   "reply: a server before lease_s and range (\"ok ADDRESS\"): lease_s -1, no range");
+		{
+			static const char *const badrange[] = { "ok 100.127.0.9 range=\n", "ok 100.127.0.9 range=100.127.0.0/33\n",
+								"ok 100.127.0.9 range=fd00::/64\n", "ok 100.127.0.9 range=x/8\n" };
+			bool all = true;
+
+			for (size_t i = 0; i < sizeof(badrange) / sizeof(badrange[0]); i++)
+				if (pool_parse_reply(badrange[i], strlen(badrange[i]), &a, &ls, &rg, err, sizeof(err)) != -1 ||
+				    !strstr(err, "range"))
+					all = false;
+			ok(all, "reply: a malformed range= (empty, /33, another family, not an address) is a malformed reply naming range");
+			ok(!pool_parse_reply("ok fd00::9 lease_s=5 range=fd00::/112\n", 38, &a, &ls, &rg, err, sizeof(err)) &&
+			   rg.family == AF_INET6 && rg.len == 112, "reply: an IPv6 pool's range");
+			/* the longest reply (IPv6 address and range, the largest lease_s) fits the buffers (160) */
+			struct pool p6;
+			struct sipovl_prefix r6;
+			char rep6[160];
+			size_t n6;
+
+			ok(!cfg_parse_prefix("fd00:1111:2222:3333:4444:5555:6666:0/112", &r6) &&
+			   !pool_init(&p6, "v6", &r6, err, sizeof(err)), "pool: an IPv6 /112");
+			p6.lease_s = 31536000;
+			n6 = pool_serve(&p6, "alice", "claim v6\n", 9, rep6, sizeof(rep6));
+			ok(n6 > 0 && !pool_parse_reply(rep6, n6, &a, &ls, &rg, err, sizeof(err)) && ls == 31536000 &&
+			   !memcmp(&rg, &r6, sizeof(rg)), "serve: an IPv6 pool's reply with range fits: %.*s", (int)(n6 ? n6 - 1 : 0), rep6);
+			pool_fini(&p6);
+		}
 		static const char opts[] = "ok 100.127.0.9 zone=b lease_s=86400 x=\n";
 
-		ok(!pool_parse_reply(opts, sizeof(opts) - 1, &a, &ls, err, sizeof(err)) && ls == 86400,
+		ok(!pool_parse_reply(opts, sizeof(opts) - 1, &a, &ls, NULL, err, sizeof(err)) && ls == 86400,
 		   "reply: options a newer server may add are skipped, lease_s read among them");
 		static const char *const badopt[] = { "ok 100.127.0.9 lease_s=\n", "ok 100.127.0.9 lease_s=-1\n",
 						      "ok 100.127.0.9 lease_s=1e3\n", "ok 100.127.0.9 lease_s=31536001\n",
@@ -407,7 +436,7 @@ static void test_serve(void)
 
 		for (size_t i = 0; i < sizeof(badopt) / sizeof(badopt[0]); i++) {
 			ls = 7;
-			if (pool_parse_reply(badopt[i], strlen(badopt[i]), &a, &ls, err, sizeof(err)) != -1)
+			if (pool_parse_reply(badopt[i], strlen(badopt[i]), &a, &ls, NULL, err, sizeof(err)) != -1)
 				all = 0;
 		}
 		ok(all, "reply: 8 malformed options (empty, signed, not decimal, over a year, 20 digits, no "
@@ -489,20 +518,20 @@ static void test_store(void)
 		n = pool_store_serve(&p, path, "carol", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
 		pool_fini(&q);
 		pinit(&q, "voip-ips", "100.127.0.0", 24);
-		ok(!pool_parse_reply(rep, n, &a, NULL, err, sizeof(err)) && !pool_store_read(path, &q, err, sizeof(err)) &&
+		ok(!pool_parse_reply(rep, n, &a, NULL, NULL, err, sizeof(err)) && !pool_store_read(path, &q, err, sizeof(err)) &&
 			   q.n == 1 && owner_is(&q, &a, "carol"),
 		   "store: carol's claim answered ok %s is in the lease file", fmt(&a));
 		n = pool_store_serve(&p, path, "carol", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
-		ok(!pool_parse_reply(rep, n, &b, NULL, err, sizeof(err)) && !memcmp(&a, &b, sizeof(a)) && p.n == 1,
+		ok(!pool_parse_reply(rep, n, &b, NULL, NULL, err, sizeof(err)) && !memcmp(&a, &b, sizeof(a)) && p.n == 1,
 		   "store: the same claim again: same address, nothing to write");
 		unlink(path);
 		rmdir(sub); /* the next write fails: no such directory */
 		n = pool_store_serve(&p, path, "dave", "claim voip-ips\n", 15, rep, sizeof(rep), err, sizeof(err));
-		ok(strstr(err, "voip-ips.leases") && pool_parse_reply(rep, n, &b, NULL, err, sizeof(err)) == POOL_E_STORE &&
+		ok(strstr(err, "voip-ips.leases") && pool_parse_reply(rep, n, &b, NULL, NULL, err, sizeof(err)) == POOL_E_STORE &&
 			   p.n == 1 && owner_is(&p, &a, "carol"),
 		   "store: a claim whose lease cannot be written: err store (%.*s), no lease for dave", (int)n - 1, rep);
 		n = pool_store_serve(&p, path, "carol", "release voip-ips\n", 17, rep, sizeof(rep), err, sizeof(err));
-		ok(pool_parse_reply(rep, n, NULL, NULL, err, sizeof(err)) == POOL_E_STORE && p.n == 1 &&
+		ok(pool_parse_reply(rep, n, NULL, NULL, NULL, err, sizeof(err)) == POOL_E_STORE && p.n == 1 &&
 			   owner_is(&p, &a, "carol"),
 		   "store: a release that cannot be written: err store, carol keeps her lease");
 	}
@@ -610,7 +639,7 @@ static struct sipovl_prefix serve_addr(struct pool *p, const char *who, const ch
 	char rep[200], err[200];
 	size_t n = pool_serve(p, who, req, strlen(req), rep, sizeof(rep));
 
-	*rc = pool_parse_reply(rep, n, &a, NULL, err, sizeof(err));
+	*rc = pool_parse_reply(rep, n, &a, NULL, NULL, err, sizeof(err));
 	return a;
 }
 

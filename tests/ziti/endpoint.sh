@@ -46,7 +46,7 @@ endpoint_tests() {
 	  cli edge create service-policy ep-pool-dial Dial --service-roles @ep-pool --identity-roles @zt-client,@zt-host,@go-client &&
 	  cli edge create config ep-sip-host host.v1 \
 		"{\"protocol\":\"tcp\",\"forwardAddress\":true,\"allowedAddresses\":[\"$net.0/24\"],\"port\":$port,
-		  \"allowedSourceAddresses\":[\"$net.0/24\"],\"listenOptions\":{\"identity\":\"\$ip_pool[voip-ips]\"}}" &&
+		  \"allowedSourceAddresses\":[\"$net.0/24\",\"198.18.77.0/24\"],\"listenOptions\":{\"identity\":\"\$ip_pool[voip-ips]\"}}" &&
 	  cli edge create config ep-sip-icpt intercept.v1 \
 		"{\"protocols\":[\"tcp\"],\"addresses\":[\"$net.0/24\"],\"portRanges\":[{\"low\":$port,\"high\":$port}],
 		  \"dialOptions\":{\"identity\":\"\$intercepted_ip\"},\"sourceIp\":\"\$ip_pool[voip-ips]\"}" &&
@@ -250,6 +250,26 @@ CONF
 	else
 		notok "endpoint: A's lease check's connection: before [session sessions asked merged resent] $q0, after $q1 (waiting), 3 waiting: $n"
 		grep "ep-sip\|who holds\|pool" "$D/a.log" | tail -6 | diag
+	fi
+	# a source outside the pool (as a gateway's phone behind voip-gw, here 198.18.77.9, which
+	# ep-sip's allowedSourceAddresses lists) needs no question: A knows the pool's range from its
+	# server's replies (range=), so such a dial is not refused while the pool server is stopped
+	q0=$(lc '[.asked // 0, .outside // -1] | @tsv')
+	t=$("$sd" --control "$D/a.sock" --request status 2>/dev/null | jq -r '.endpoint.range // empty')
+	kill -STOP "$ps"
+	"$zt" request -i "$ID/zt-host.json" -s ep-sip --send hello --timeout-ms 5000 --terminator-identity "$a" \
+		--app-data "{\"dst_protocol\":\"tcp\",\"dst_ip\":\"$a\",\"dst_port\":\"$port\",\"src_protocol\":\"tcp\",\"source_addr\":\"198.18.77.9\"}" \
+		> /dev/null 2> "$D/call.err"
+	kill -CONT "$ps"
+	q1=$(lc '[.asked // 0, .outside // -1] | @tsv')
+	read -r k0 s0 <<<"$q0"
+	read -r k1 s1 <<<"$q1"
+	if [ "$t" = "$net.0/24" ] && [ "$k1" = "$k0" ] && [ "$((s1 - s0))" -ge 1 ] &&
+		! grep -q "claimed source 198.18.77.9" "$D/a.log"; then
+		ok "endpoint: A knows the pool's range $t from its server; a dial claiming 198.18.77.9 (not the pool's) asks nothing and is not refused with the pool server stopped (outside $s0 -> $s1)"
+	else
+		notok "endpoint: a source outside the pool with the pool server stopped: range '$t', [asked outside] $q0 -> $q1"
+		grep "198.18.77.9\|range" "$D/a.log" | tail -3 | diag
 	fi
 	# the counts of hosted dials: a dialer gives an attempt up unanswered after 2 s and sends it
 	# again (zt_conn.c), so one call can be hosted twice under load; what matters is which side
@@ -464,7 +484,7 @@ CONF
 	# endpoint.lease_s 30, follows the shorter: it withdraws 10/2 s after its last confirmed
 	# renewal, not 30/2 (before: 15 s, while this server may give the address away after 10 s).
 	q=$(ep_st a '[.lease_s, .lease_s_configured, .lease_s_server, .renew_s, .renew_ms]')
-	if grep -q "^ok $net\.[0-9]* lease_s=10$" "$D/req.raw" && [ "$q" = "[10,30,10,1,1000]" ] &&
+	if grep -q "^ok $net\.[0-9]* lease_s=10 range=$net\.0/24$" "$D/req.raw" && [ "$q" = "[10,30,10,1,1000]" ] &&
 		grep -q "<5>endpoint: pool voip-ips: the pool server's lease_s is 10 (endpoint.lease_s 30): an address not renewed for 5 s is withdrawn, renewals every 1.0 s" "$D/a2.log"; then
 		ok "endpoint: the pool server's reply tells lease_s ($(cat "$D/req.raw")); A (endpoint.lease_s 30) takes the shorter, said so ([lease_s, configured, server, renew_s, renew_ms] $q)"
 	else

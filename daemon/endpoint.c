@@ -104,7 +104,7 @@ const char *endpoint_pool(void)
 
 bool endpoint_pool_range(struct sipovl_prefix *out)
 {
-	if (!ep.on || !ep.range.family)
+	if (!ep.on || !ep.has_addr || !ep.range.family)
 		return false;
 	*out = ep.range;
 	return true;
@@ -291,6 +291,7 @@ static void ep_withdraw(const char *why, bool again)
 
 	ep.withdrawals++;
 	ep.has_addr = false;
+	memset(&ep.range, 0, sizeof(ep.range)); /* the next accepted "ok" tells it again */
 	if (epif_addr(&ep.addr, false, err, sizeof(err)))
 		logm(L_ERR, "endpoint: %s", err);
 	logm(L_ERR, "endpoint: pool %s: %s withdrawn from %s: %s; its services unbound, its intercepts removed; "
@@ -306,6 +307,29 @@ static void ep_withdraw(const char *why, bool again)
 	zt_timer_start(D.loop, &ep.timer, 0);
 }
 
+/*
+ * The pool's range from an "ok" whose address was taken (@a): kept while the address is held,
+ * so that pool_check.c asks only about the pool's addresses; none (ask about every source)
+ * when the reply tells none (a server before range=) or one that does not hold @a.
+ */
+static void ep_take_range(const struct sipovl_prefix *range, const struct sipovl_prefix *a)
+{
+	char rb[64];
+
+	if (!range->family || !cfg_prefix_contains(range, a->family, a->addr)) {
+		if (ep.range.family)
+			logm(L_INFO, "endpoint: pool %s: the pool server's reply tells no range that holds the address: "
+			     "every claimed source is asked about", D.cfg.endpoint.pool);
+		memset(&ep.range, 0, sizeof(ep.range));
+		return;
+	}
+	if (!memcmp(range, &ep.range, sizeof(*range)))
+		return;
+	ep.range = *range;
+	pool_fmt(range, rb, sizeof(rb));
+	logm(L_INFO, "endpoint: pool %s: the pool's range is %s/%u", D.cfg.endpoint.pool, rb, range->len);
+}
+
 static void ep_reply(void)
 {
 	struct sipovl_prefix a = { 0 }, range;
@@ -316,13 +340,6 @@ static void ep_reply(void)
 	zt_timer_stop(D.loop, &ep.timer);
 	rc = pool_parse_reply(ep.buf, ep.len, &a, &lease_s, &range, err, sizeof(err));
 	ep_close();
-	if (rc == 0 && range.family && memcmp(&range, &ep.range, sizeof(range))) {
-		char rb[64];
-
-		ep.range = range; /* kept: a server of an earlier version tells none */
-		pool_fmt(&range, rb, sizeof(rb));
-		logm(L_INFO, "endpoint: pool %s: the pool's range is %s/%u", D.cfg.endpoint.pool, rb, range.len);
-	}
 	if (rc == 0 && lease_s >= 0 && lease_s != ep.srv_lease_s) {
 		unsigned before = ep_lease_s(), after;
 		char what[96];
@@ -347,6 +364,7 @@ static void ep_reply(void)
 	if (ep.renewing && ep.has_addr) {
 		if (rc == 0 && a.family == ep.addr.family && !memcmp(a.addr, ep.addr.addr, sizeof(a.addr))) {
 			ep.renewals++;
+			ep_take_range(&range, &a);
 			ep.ok_bt = ep.sent_bt;
 			ep.backoff_ms = EP_BACKOFF_MIN_MS;
 			ep.last_err[0] = 0;
@@ -371,6 +389,7 @@ static void ep_reply(void)
 		return;
 	}
 	if (rc == 0 && a.family) {
+		ep_take_range(&range, &a);
 		ep_have(&a);
 		return;
 	}

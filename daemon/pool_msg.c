@@ -112,7 +112,7 @@ static int parse_lease_s(const char *s, long *out)
 int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, long *lease_s,
 		     struct sipovl_prefix *range, char *err, size_t errlen)
 {
-	char line[160], *w[6];
+	char line[160], *w[8];
 	size_t nw;
 
 	if (lease_s)
@@ -135,10 +135,10 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, lon
 			}
 		return errf(err, errlen, "malformed pool reply");
 	}
-	nw = pool_words(line, w, 6);
+	nw = pool_words(line, w, 8);
 	if (nw == 1 && !strcmp(w[0], "ok"))
 		return 0;
-	if (nw < 2 || nw > 5 || strcmp(w[0], "ok") || !out || cfg_parse_ip(w[1], out))
+	if (nw < 2 || nw > 7 || strcmp(w[0], "ok") || !out || cfg_parse_ip(w[1], out))
 		return errf(err, errlen, "malformed pool reply");
 	/* KEY=VALUE options after the address; a key this version does not know is a newer server's */
 	for (size_t i = 2; i < nw; i++) {
@@ -151,7 +151,9 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, lon
 		if (!strcmp(w[i], "range")) {
 			struct sipovl_prefix r;
 
-			if (cfg_parse_prefix(eq + 1, &r) || !r.family || r.family != out->family)
+			/* a pool's shape (pool_init: IPv4 /16 to /30, IPv6 /112 to /126), not a bare address */
+			if (!strchr(eq + 1, '/') || cfg_parse_prefix(eq + 1, &r) || r.family != out->family ||
+			    (r.family == AF_INET ? r.len < 16 || r.len > 30 : r.len < 112 || r.len > 126))
 				return errf(err, errlen, "malformed pool reply: range");
 			if (range)
 				*range = r;

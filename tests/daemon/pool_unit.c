@@ -399,14 +399,17 @@ static void test_serve(void)
 		   "reply: a server before lease_s and range (\"ok ADDRESS\"): lease_s -1, no range");
 		{
 			static const char *const badrange[] = { "ok 100.127.0.9 range=\n", "ok 100.127.0.9 range=100.127.0.0/33\n",
-								"ok 100.127.0.9 range=fd00::/64\n", "ok 100.127.0.9 range=x/8\n" };
+								"ok 100.127.0.9 range=fd00::/64\n", "ok 100.127.0.9 range=x/8\n",
+								"ok 100.127.0.9 range=100.127.0.9\n", "ok 100.127.0.9 range=0.0.0.0/0\n",
+								"ok 100.127.0.9 range=100.0.0.0/8\n", "ok 100.127.0.9 range=100.127.0.8/31\n",
+								"ok fd00::9 range=fd00::/64\n" };
 			bool all = true;
 
 			for (size_t i = 0; i < sizeof(badrange) / sizeof(badrange[0]); i++)
 				if (pool_parse_reply(badrange[i], strlen(badrange[i]), &a, &ls, &rg, err, sizeof(err)) != -1 ||
 				    !strstr(err, "range"))
 					all = false;
-			ok(all, "reply: a malformed range= (empty, /33, another family, not an address) is a malformed reply naming range");
+			ok(all, "reply: a malformed range= (empty, /33, another family, not an address, a bare address, /0, /8, /31, an IPv6 /64) is a malformed reply naming range");
 			ok(!pool_parse_reply("ok fd00::9 lease_s=5 range=fd00::/112\n", 38, &a, &ls, &rg, err, sizeof(err)) &&
 			   rg.family == AF_INET6 && rg.len == 112, "reply: an IPv6 pool's range");
 			/* the longest reply (IPv6 address and range, the largest lease_s) fits the buffers (160) */
@@ -431,7 +434,7 @@ static void test_serve(void)
 						      "ok 100.127.0.9 lease_s=1e3\n", "ok 100.127.0.9 lease_s=31536001\n",
 						      "ok 100.127.0.9 lease_s=99999999999999999999\n",
 						      "ok 100.127.0.9 junk\n", "ok 100.127.0.9 =5\n",
-						      "ok 100.127.0.9 a=1 b=2 c=3 d=4\n" };
+						      "ok 100.127.0.9 a=1 b=2 c=3 d=4 e=5 f=6\n" };
 		int all = 1;
 
 		for (size_t i = 0; i < sizeof(badopt) / sizeof(badopt[0]); i++) {
@@ -440,7 +443,7 @@ static void test_serve(void)
 				all = 0;
 		}
 		ok(all, "reply: 8 malformed options (empty, signed, not decimal, over a year, 20 digits, no "
-		   "'=', no key, more than three) refused");
+		   "'=', no key, more than five) refused");
 		p.lease_s = 0;
 	}
 	{

@@ -500,14 +500,14 @@ CONF
 	t0=$(now_ms)
 	for _ in $(seq 1 160); do [ "$(ep_st a .lapses)" = 1 ] && break; sleep 0.25; done
 	t=$(($(now_ms) - t0))
-	q=$(ep_st a '[.address, .lapses, .lease_s]')
+	q=$(ep_st a '[.address, .lapses, .lease_s, .range]')
 	r=$(ep_icpt a)
-	if [ "$q" = "[null,1,10]" ] && [ -z "$(ep_if_addrs "$ifa")" ] && [[ $r == '[false,'* ]] && [ "$t" -ge 3000 ] &&
+	if [ "$q" = "[null,1,10,null]" ] && [ -z "$(ep_if_addrs "$ifa")" ] && [[ $r == '[false,'* ]] && [ "$t" -ge 3000 ] &&
 		[ "$t" -le 8000 ] &&
 		grep -q "<3>endpoint: pool voip-ips: $a2 withdrawn from $ifa: no renewal confirmed for [0-9]* s (.*; lease_s 10: the pool server may have expired the lease); its services unbound, its intercepts removed; claiming it again" "$D/a2.log"; then
-		ok "endpoint: pool server gone: A withdraws $a2 $t ms later (no renewal confirmed for the server's lease_s/2, within its 10 s), off $ifa, intercept removed ([address, lapses, lease_s] $q, intercept $r)"
+		ok "endpoint: pool server gone: A withdraws $a2 $t ms later (no renewal confirmed for the server's lease_s/2, within its 10 s), off $ifa, intercept removed, the pool's range forgotten until the next ok ([address, lapses, lease_s, range] $q, intercept $r)"
 	else
-		notok "endpoint: pool server gone for $t ms: A [address, lapses, lease_s] $q (want [null,1,10] within 3-8 s), $ifa '$(ep_if_addrs "$ifa")', intercept $r"
+		notok "endpoint: pool server gone for $t ms: A [address, lapses, lease_s, range] $q (want [null,1,10,null] within 3-8 s), $ifa '$(ep_if_addrs "$ifa")', intercept $r"
 		grep "endpoint" "$D/a2.log" | tail -4 | diag
 	fi
 	"$sd" --no-kernel -c "$D/server.conf" > "$D/server4b.log" 2>&1 &

@@ -326,8 +326,8 @@ static void ep_take_range(const struct sipovl_prefix *range, const struct sipovl
 	if (!memcmp(range, &ep.range, sizeof(*range)))
 		return;
 	ep.range = *range;
-	pool_fmt(range, rb, sizeof(rb));
-	logm(L_INFO, "endpoint: pool %s: the pool's range is %s/%u", D.cfg.endpoint.pool, rb, range->len);
+	logm(L_INFO, "endpoint: pool %s: the pool's range is %s", D.cfg.endpoint.pool,
+	     pool_fmt_range(range, rb, sizeof(rb)));
 }
 
 static void ep_reply(void)
@@ -675,9 +675,7 @@ struct json_object *endpoint_json(void)
 	if (ep.range.family) {
 		char rb[64];
 
-		pool_fmt(&ep.range, rb, sizeof(rb) - 5);
-		snprintf(rb + strlen(rb), 5, "/%u", ep.range.len);
-		JADD(o, "range", JS(rb));
+		JADD(o, "range", JS(pool_fmt_range(&ep.range, rb, sizeof(rb))));
 	} else {
 		JADD(o, "range", NULL);
 	}

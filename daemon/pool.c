@@ -119,6 +119,24 @@ const char *pool_fmt(const struct sipovl_prefix *a, char *buf, size_t n)
 	return buf;
 }
 
+const char *pool_fmt_range(const struct sipovl_prefix *r, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, n, "%s/%u", pool_fmt(r, a, sizeof(a)), r->len);
+	return buf;
+}
+
+bool pool_range_ok(const struct sipovl_prefix *r)
+{
+	unsigned host;
+
+	if (r->family != AF_INET && r->family != AF_INET6)
+		return false;
+	host = bits(r) - r->len;
+	return host >= 2 && host <= 16;
+}
+
 int pool_init(struct pool *p, const char *name, const struct sipovl_prefix *range, char *err, size_t errlen)
 {
 	unsigned host;
@@ -128,9 +146,9 @@ int pool_init(struct pool *p, const char *name, const struct sipovl_prefix *rang
 		return errf(err, errlen, "pool name: 1-%d characters of A-Z a-z 0-9 . _ -", POOL_NAME_MAX);
 	if (range->family != AF_INET && range->family != AF_INET6)
 		return errf(err, errlen, "pool %s: range must be IPv4 or IPv6", name);
-	host = bits(range) - range->len;
-	if (host < 2 || host > 16)
+	if (!pool_range_ok(range))
 		return errf(err, errlen, "pool %s: range must be an IPv4 /16 to /30 or an IPv6 /112 to /126", name);
+	host = bits(range) - range->len;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->range = *range;
 	p->size = 1u << host;

@@ -189,6 +189,10 @@ int pool_state_parse(const char *buf, size_t len, const char *pool, struct sipov
 
 /* @a as text ("100.127.0.5"), @a from an offset of @p */
 const char *pool_fmt(const struct sipovl_prefix *a, char *buf, size_t n);
+/* "ADDRESS/LEN" */
+const char *pool_fmt_range(const struct sipovl_prefix *r, char *buf, size_t n);
+/* a pool's shape: IPv4 /16 to /30, IPv6 /112 to /126 (pool_init's rule) */
+bool pool_range_ok(const struct sipovl_prefix *r);
 void pool_addr(const struct pool *p, uint32_t off, struct sipovl_prefix *out);
 
 #endif

@@ -29,9 +29,8 @@ static size_t pool_reply_ok(const struct pool *p, const struct sipovl_prefix *a,
 	char abuf[64], rbuf[64];
 	int k;
 
-	pool_fmt(&p->range, rbuf, sizeof(rbuf));
-	k = snprintf(reply, cap, "ok %s lease_s=%u range=%s/%u\n", pool_fmt(a, abuf, sizeof(abuf)), p->lease_s, rbuf,
-		     p->range.len);
+	k = snprintf(reply, cap, "ok %s lease_s=%u range=%s\n", pool_fmt(a, abuf, sizeof(abuf)), p->lease_s,
+		     pool_fmt_range(&p->range, rbuf, sizeof(rbuf)));
 	return k < 0 || (size_t)k >= cap ? 0 : (size_t)k;
 }
 
@@ -151,9 +150,9 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, lon
 		if (!strcmp(w[i], "range")) {
 			struct sipovl_prefix r;
 
-			/* a pool's shape (pool_init: IPv4 /16 to /30, IPv6 /112 to /126), not a bare address */
+			/* a pool's shape (pool_init's), not a bare address */
 			if (!strchr(eq + 1, '/') || cfg_parse_prefix(eq + 1, &r) || r.family != out->family ||
-			    (r.family == AF_INET ? r.len < 16 || r.len > 30 : r.len < 112 || r.len > 126))
+			    !pool_range_ok(&r))
 				return errf(err, errlen, "malformed pool reply: range");
 			if (range)
 				*range = r;

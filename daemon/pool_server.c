@@ -536,9 +536,7 @@ struct json_object *pool_server_json(void)
 	if (!ps.on || !(o = json_object_new_object()))
 		return NULL;
 	JADD(o, "name", JS(ps.pool.name));
-	pool_fmt(&ps.pool.range, buf, sizeof(buf) - 4);
-	snprintf(buf + strlen(buf), 5, "/%u", ps.pool.range.len);
-	JADD(o, "range", JS(buf));
+	JADD(o, "range", JS(pool_fmt_range(&ps.pool.range, buf, sizeof(buf))));
 	JADD(o, "service", JS(D.cfg.pool_server.service));
 	JADD(o, "lease_file", JS(D.cfg.pool_server.lease_file));
 	JADD(o, "size", JI(ps.pool.size));

@@ -232,6 +232,8 @@ struct src_map_entry {
 #define CFG_POOL_HOLD_S 150
 /* a lease not renewed for lease_s expires (an identity deleted at the controller cannot renew) */
 #define CFG_POOL_LEASE_S 86400
+/* how often the pool server counts its service's terminators (exclusive_check_s) */
+#define CFG_POOL_EXCL_S 30
 
 /* ip_pool: this sipovld serves a pool (cfg_pool.c) */
 struct cfg_pool_server {
@@ -243,6 +245,9 @@ struct cfg_pool_server {
 	unsigned idle_ms;               /* a connection open this long is closed (idle_timeout_s, 10 s) */
 	unsigned hold_ms;               /* after start, only renewals and unchanged leases (hold_s, 150 s) */
 	unsigned lease_s;               /* a lease not renewed this long expires (lease_s, 86400; 0 never) */
+	/* the service's terminators counted every this often; new leases only while they are all
+	 * this server's (exclusive_check_s, 30; 0: not checked) */
+	unsigned excl_ms;
 };
 
 /* endpoint: this sipovld holds an address of a pool (cfg_pool.c) */

@@ -49,7 +49,7 @@ static int name_member(struct json_object *v, const char *what, const char *key,
 }
 
 /* "ip_pool": {"name", "range", "service", "lease_file", ["trust_caller"], ["idle_timeout_s"], ["hold_s"],
- * ["lease_s"]} */
+ * ["lease_s"], ["exclusive_check_s"]} */
 static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t errlen)
 {
 	struct cfg_pool_server *p = &d->pool_server;
@@ -62,7 +62,7 @@ static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t
 	json_object_object_foreach(v, key, mv) {
 		if (strcmp(key, "name") && strcmp(key, "range") && strcmp(key, "service") && strcmp(key, "lease_file") &&
 		    strcmp(key, "trust_caller") && strcmp(key, "idle_timeout_s") && strcmp(key, "hold_s") &&
-		    strcmp(key, "lease_s"))
+		    strcmp(key, "lease_s") && strcmp(key, "exclusive_check_s"))
 			return cfg_fail(err, errlen, "ip_pool: unknown key \"%.40s\"", key);
 		(void)mv;
 	}
@@ -100,6 +100,12 @@ static int server(struct json_object *v, struct daemon_cfg *d, char *err, size_t
 		return cfg_fail(err, errlen, "ip_pool.lease_s: expected seconds, 0 (never expire) or 2 to 31536000 "
 				"(several times the endpoints' renew_s)");
 	p->lease_s = (unsigned)lease;
+	long long excl = CFG_POOL_EXCL_S;
+
+	if (cfg_get(v, "exclusive_check_s", &m) && (cfg_int(m, 0, 3600, &excl) || (excl && excl < 5)))
+		return cfg_fail(err, errlen, "ip_pool.exclusive_check_s: expected seconds, 5 to 3600, or 0 (not checked: "
+				"a second pool server would go unnoticed)");
+	p->excl_ms = (unsigned)excl * 1000;
 	d->has_pool_server = true;
 	return 0;
 }

@@ -54,6 +54,7 @@ struct pool {
 	 * served; any other claim is POOL_E_WAIT, until every endpoint renewed what it holds.
 	 */
 	bool hold;
+	const char *hold_why;           /* the text of POOL_E_WAIT's reply when not the usual one */
 	/*
 	 * Expiry (ip_pool.lease_s): every claim or renewal stamps its lease with @now (the caller's
 	 * clock, seconds); pool_expire() removes the leases not stamped for lease_s (an identity
@@ -162,6 +163,19 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, lon
  */
 int pool_check_decide(int who_rc, const char *owner, const char *why_no, const char *dialer, const char *ip,
 		      const char *pool, char *why, size_t whylen);
+/*
+ * Is this pool server the only one hosting its service (pool_excl.c)? @ours: the routers (names)
+ * on which its terminators are confirmed, one entry per terminator; @listed: the router of each
+ * of the @n terminators the controller lists for the service ("" when unknown), @total of them
+ * in all (more than @n: a page). Each of ours accounts for one listed terminator on its router
+ * (@mine[i] set for it; @mine has @n entries). POOL_EXCL_OTHERS when a listed terminator is not
+ * accounted for (@others of them: another pool server, or this server's own from before a
+ * restart that its router still holds), else POOL_EXCL_UNSURE when none of ours is confirmed yet
+ * or one of ours is not listed yet (the controller behind), else POOL_EXCL_ONLY.
+ */
+enum pool_excl { POOL_EXCL_ONLY, POOL_EXCL_UNSURE, POOL_EXCL_OTHERS };
+enum pool_excl pool_excl_verdict(const char *const *ours, size_t nours, const char *const *listed, size_t n,
+				 size_t total, bool *mine, size_t *others);
 /* An address a pool server may hand an endpoint: not unspecified, loopback, multicast,
  * link-local, the IPv4 limited broadcast or an IPv4-mapped IPv6 address (0 ok; -1 with the
  * reason in @err). Put on the endpoint's interface, such an address would break the host. */

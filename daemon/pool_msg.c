@@ -22,6 +22,17 @@ size_t pool_reply_err(char *reply, size_t cap, enum pool_err e)
 	return k < 0 ? 0 : (size_t)k;
 }
 
+/* as pool_reply_err, with the pool's own reason for holding new leases */
+static size_t pool_reply_perr(const struct pool *p, char *reply, size_t cap, enum pool_err e)
+{
+	int k;
+
+	if (e != POOL_E_WAIT || !p->hold_why)
+		return pool_reply_err(reply, cap, e);
+	k = snprintf(reply, cap, "err %s %s\n", pool_codes[e], p->hold_why);
+	return k < 0 ? 0 : (size_t)k;
+}
+
 /* "ok ADDRESS lease_s=N range=CIDR": the range, so that an endpoint knows which sources are
  * the pool's (pool_check.c asks only about those) */
 static size_t pool_reply_ok(const struct pool *p, const struct sipovl_prefix *a, char *reply, size_t cap)
@@ -55,7 +66,7 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 			return pool_reply_err(reply, cap, POOL_E_INVAL);
 		e = pool_claim_other(p, caller, &want, &out);
 		if (e)
-			return pool_reply_err(reply, cap, e);
+			return pool_reply_perr(p, reply, cap, e);
 		return pool_reply_ok(p, &out, reply, cap);
 	}
 	if ((!strcmp(w[0], "claim") && (nw == 2 || nw == 3)) || (!strcmp(w[0], "renew") && nw == 3)) {
@@ -63,7 +74,7 @@ size_t pool_serve(struct pool *p, const char *caller, const char *req, size_t le
 			return pool_reply_err(reply, cap, POOL_E_INVAL);
 		e = w[0][0] == 'r' ? pool_renew(p, caller, &want, &out) : pool_claim(p, caller, nw == 3 ? &want : NULL, &out);
 		if (e)
-			return pool_reply_err(reply, cap, e);
+			return pool_reply_perr(p, reply, cap, e);
 		return pool_reply_ok(p, &out, reply, cap);
 	}
 	if (!strcmp(w[0], "who") && nw == 3) {
@@ -294,4 +305,33 @@ int pool_state_parse(const char *buf, size_t len, const char *pool, struct sipov
 		return 1;
 	}
 	return 0;
+}
+
+/* ---- the pool server's count of its service's terminators ---- */
+
+enum pool_excl pool_excl_verdict(const char *const *ours, size_t nours, const char *const *listed, size_t n,
+				 size_t total, bool *mine, size_t *others)
+{
+	size_t matched = 0;
+	bool unlisted = false;
+
+	for (size_t i = 0; i < n; i++)
+		mine[i] = false;
+	for (size_t k = 0; k < nours; k++) {
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			if (!mine[i] && listed[i][0] && !strcmp(listed[i], ours[k]))
+				break;
+		if (i < n) {
+			mine[i] = true;
+			matched++;
+		} else {
+			unlisted = true;
+		}
+	}
+	*others = (total > n ? total - n : 0) + (n - matched);
+	if (*others)
+		return POOL_EXCL_OTHERS;
+	return !nours || unlisted ? POOL_EXCL_UNSURE : POOL_EXCL_ONLY;
 }

@@ -86,6 +86,20 @@ static unsigned ps_sweep_ms(void)
 
 static void ps_written(int rc, const char *err, void *unused);
 
+/*
+ * New leases are held during ip_pool.hold_s after a start (or after another pool server's
+ * terminators went) and while this server cannot confirm that it is the only one (pool_excl.c);
+ * so is expiry (pool.hold)
+ */
+static void ps_hold_update(void)
+{
+	const char *why = NULL;
+	bool only = pool_excl_ok(&why);
+
+	ps.pool.hold = ps.hold_until || !only;
+	ps.pool.hold_why = only ? NULL : why;
+}
+
 /* keeps the leases as they are (put back if the change is not written) */
 static int ps_save_undo(void)
 {
@@ -134,6 +148,7 @@ static void ps_sweep(void *unused)
 
 	(void)unused;
 	zt_timer_start(D.loop, &ps.sweep, ps_sweep_ms());
+	ps_hold_update();
 	if (ps.writing || ps.pool.hold || !ps.reachable) /* next time */
 		return;
 	ps.pool.now = ps_now();
@@ -151,11 +166,31 @@ static void ps_sweep(void *unused)
 
 static void ps_hold_end(void *unused)
 {
+	const char *why;
+
 	(void)unused;
-	ps.pool.hold = false;
 	ps.hold_until = 0;
-	logm(L_NOTICE, "ip_pool %s: hold over (%zu leases confirmed or on file); new leases are served",
-	     ps.pool.name, ps.pool.n);
+	ps_hold_update();
+	if (pool_excl_ok(&why))
+		logm(L_NOTICE, "ip_pool %s: hold over (%zu leases confirmed or on file); new leases are served",
+		     ps.pool.name, ps.pool.n);
+	else
+		logm(L_NOTICE, "ip_pool %s: hold over (%zu leases confirmed or on file); %s", ps.pool.name, ps.pool.n,
+		     why);
+}
+
+void pool_server_excl_cleared(void)
+{
+	const struct cfg_pool_server *c = &D.cfg.pool_server;
+
+	if (!ps.on || !c->hold_ms)
+		return;
+	/* the other server may have renewed leases this one let lapse, or given some: renewals first */
+	ps.hold_until = zt_now_ms() + c->hold_ms;
+	zt_timer_start(D.loop, &ps.hold, c->hold_ms);
+	ps_hold_update();
+	logm(L_NOTICE, "ip_pool %s: holding new leases for %u s (ip_pool.hold_s): the endpoints renew the addresses "
+	     "they hold here first", c->name, c->hold_ms / 1000);
 }
 
 /*
@@ -238,12 +273,18 @@ int pool_server_start(void)
 	zt_timer_init(&ps.sweep, ps_sweep, NULL);
 	if (c->lease_s)
 		zt_timer_start(D.loop, &ps.sweep, ps_sweep_ms());
+	pool_excl_start();
+	if (!c->excl_ms)
+		logm(L_WARN, "ip_pool %s: ip_pool.exclusive_check_s is 0: a second pool server hosting %s would not be "
+		     "noticed", c->name, c->service);
+	ps_hold_update();
 	return 0;
 }
 
 void pool_server_stop(void)
 {
 	pool_writer_stop(); /* a change served and being written is on disk when this returns */
+	pool_excl_stop();
 	if (ps.on) {
 		zt_timer_stop(D.loop, &ps.hold);
 		zt_timer_stop(D.loop, &ps.sweep);
@@ -302,6 +343,9 @@ static void pc_idle(void *arg)
 void pool_server_close_svc(struct svc *s)
 {
 	struct pconn *p = ps.pconns, *next;
+
+	if (ps.on && pool_server_service(s->name) && s->id)
+		pool_excl_ctx_gone(s->id->ctx);
 
 	for (; p; p = next) {
 		next = p->next;
@@ -409,6 +453,7 @@ static void ps_serve(struct pconn *p)
 		pool_seen_floor(&ps.pool, ps.pool.now - (int64_t)(D.cfg.pool_server.lease_s / 2));
 	}
 	ps.pool.lease_s = D.cfg.pool_server.lease_s; /* told in the reply */
+	ps_hold_update();
 	p->rlen = pool_serve(&ps.pool, p->owner, p->buf, p->len, p->reply, sizeof(p->reply));
 	if (ps.pool.gen == gen) { /* nothing changed: answered at once (a renewal's time: the next sweep) */
 		free(ps.undo);
@@ -552,6 +597,7 @@ struct json_object *pool_server_json(void)
 	JADD(o, "expired", JI(ps.expired));
 	JADD(o, "admin_released", JI(ps.admin_released));
 	JADD(o, "hold_s_left", JI(ps.hold_until > zt_now_ms() ? (ps.hold_until - zt_now_ms() + 999) / 1000 : 0));
+	JADD(o, "exclusive", pool_excl_json());
 	return o;
 }
 

@@ -88,6 +88,8 @@ static void l_on_status(struct zt_listener *l, int err, const char *msg, void *u
 			logm(L_INFO, "service %s: hosting (terminator%s%s)", s->name, s->term_id[0] ? " identity " : "",
 			     s->term_id);
 		s->lsn_up = true;
+		if (pool_server_service(s->name))
+			pool_excl_kick(); /* count the service's terminators now */
 	}
 }
 

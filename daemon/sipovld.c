@@ -192,7 +192,7 @@ static bool pool_server_changed(const struct daemon_cfg *n)
 				      a->range.len != b->range.len ||
 				      memcmp(a->range.addr, b->range.addr, sizeof(a->range.addr)) ||
 				      strcmp(a->service, b->service) || strcmp(a->lease_file, b->lease_file) ||
-				      a->trust_caller != b->trust_caller);
+				      a->trust_caller != b->trust_caller || !a->excl_ms != !b->excl_ms);
 }
 
 static bool endpoint_changed(const struct daemon_cfg *n)

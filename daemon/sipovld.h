@@ -189,6 +189,15 @@ void pool_server_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *u
 void pool_server_close_svc(struct svc *s); /* before the service (or its identity) goes */
 struct json_object *pool_server_json(void); /* status "ip_pool", NULL when not serving */
 struct json_object *pool_server_release(const char *addr); /* control "ip-pool release ADDRESS" */
+/* the terminators of the pool's service counted: another pool server? (after pool_excl_start) */
+void pool_server_excl_cleared(void); /* only this server's again: the endpoints renew first (hold_s) */
+/* pool_excl.c: is this the only pool server? */
+void pool_excl_start(void);
+void pool_excl_stop(void);
+void pool_excl_kick(void);           /* the pool service's binding came up: count now */
+void pool_excl_ctx_gone(struct zt_ctx *ctx); /* an identity stops: a listing through it ends */
+bool pool_excl_ok(const char **why); /* may new leases be given? (@why: why not) */
+struct json_object *pool_excl_json(void); /* status ip_pool.exclusive */
 
 /* idents.c: the configured identities */
 /* bring the identity list in line with D.cfg (start new ones, stop removed ones) */

@@ -22,7 +22,8 @@ ZT_SRCS := daemon/ziti/zt_msg.c daemon/ziti/zt_loop.c daemon/ziti/zt_identity.c 
 	daemon/ziti/zt_ctrls.c daemon/ziti/zt_idapis.c daemon/ziti/zt_tlserr.c daemon/ziti/zt_ctx.c daemon/ziti/zt_session.c daemon/ziti/zt_services.c daemon/ziti/zt_chan.c \
 	daemon/ziti/zt_dispatch.c daemon/ziti/zt_conn.c daemon/ziti/zt_host.c daemon/ziti/zt_router.c daemon/ziti/zt_resolve.c \
 	daemon/ziti/zt_connect.c daemon/ziti/zt_pki.c daemon/ziti/zt_renew.c daemon/ziti/zt_enroll.c daemon/ziti/zt_sched.c \
-	daemon/ziti/zt_health.c daemon/ziti/zt_posture.c daemon/ziti/zt_posture_proc.c daemon/ziti/zt_edgeerr.c
+	daemon/ziti/zt_health.c daemon/ziti/zt_posture.c daemon/ziti/zt_posture_proc.c daemon/ziti/zt_edgeerr.c \
+	daemon/ziti/zt_terms.c
 ZT_OBJS := $(patsubst daemon/ziti/%.c,$(O)/ziti/%.o,$(ZT_SRCS))
 
 USER_PROGS += $(ZT_LIB)
@@ -51,7 +52,7 @@ $(O)/san/zt-tool: $(ZT_TOOL_SRCS) daemon/ziti/zt_tool.h daemon/ziti/zt_tool_requ
 # unit_ctrl.c stands in for the controller: it wraps the HTTP client's entry points.
 ZT_UNIT_SRCS := tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_apis.c tests/ziti/unit_ctrls.c tests/ziti/unit_chan.c \
 	tests/ziti/unit_files.c tests/ziti/unit_posture.c tests/ziti/unit_posture_proc.c tests/ziti/unit_posture_ctrl.c tests/ziti/unit_curl.c \
-	tests/ziti/unit_oidc.c tests/ziti/unit_errcode.c
+	tests/ziti/unit_oidc.c tests/ziti/unit_errcode.c tests/ziti/unit_terms.c
 $(O)/san/zt-unit: $(ZT_UNIT_SRCS) tests/ziti/unit_ctrl.h $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_UNIT_SRCS) $(ZT_SRCS) -o $@ \

@@ -319,6 +319,37 @@ void zt_listener_close(struct zt_listener *l); /* Unbind + free */
  */
 int zt_listener_set_precedence(struct zt_listener *l, uint8_t precedence);
 void *zt_listener_user(struct zt_listener *l);
+/*
+ * The names of the edge routers (as the sessions name them) on which @l's group has a terminator
+ * the router confirmed (BindSuccess) and still holds: up to @max in @names (valid until the
+ * loop runs again); returns how many there are. @binds: how many terminators the group's routers
+ * ever confirmed (a change of it: one was bound anew since).
+ */
+size_t zt_listener_routers(struct zt_listener *l, const char **names, size_t max, uint64_t *binds);
+
+/* ---------- a service's terminators (client API; zt_terms.c) ---------- */
+struct zt_term_info {
+	char id[64];
+	char router_id[64];
+	char router[128];  /* the router's name, "" when the identity's edge routers do not list it */
+	char created[40];  /* createdAt as the controller wrote it */
+};
+struct json_object;
+/* err 0: @n terminators in @t (@total: how many the controller has; more than @n when it
+ * listed only a page); otherwise -errno and @msg. @t is valid during the callback only. */
+typedef void (*zt_terms_cb)(void *arg, int err, const char *msg, const struct zt_term_info *t, size_t n,
+			    size_t total);
+struct zt_terms_req;
+/*
+ * Lists @service's terminators (it must be one of the identity's services), the routers'
+ * names from current-identity/edge-routers. The callback runs from the loop, once; NULL when
+ * the request could not be issued (not authenticated, service unknown, no memory).
+ */
+struct zt_terms_req *zt_service_terminators(struct zt_ctx *ctx, const char *service, zt_terms_cb cb, void *arg);
+void zt_terms_cancel(struct zt_terms_req *r); /* no callback after it */
+/* the listing's parser (no I/O): @routers an array of {id, name}, or NULL; 0 or -errno, @err */
+int zt_terms_parse(const char *body, struct json_object *routers, struct zt_term_info **out, size_t *n,
+		   size_t *total, char *err, size_t errlen);
 
 const char *zt_dial_req_caller(const struct zt_dial_req *r);
 const uint8_t *zt_dial_req_app_data(const struct zt_dial_req *r, size_t *len);

@@ -359,6 +359,7 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 			l->state = ZT_L_BOUND;
 			l->established = true;
 			l->term_up = true;
+			group_primary(l)->binds_ok++;
 			l->failures = 0;
 			lsn_status(l, 0, "terminator established");
 			if (l->sent_prec != l->o.precedence) /* changed while binding */
@@ -664,6 +665,25 @@ struct zt_listener *zt_listen(struct zt_ctx *ctx, const char *service, const str
 void *zt_listener_user(struct zt_listener *l)
 {
 	return l->user;
+}
+
+size_t zt_listener_routers(struct zt_listener *l, const char **names, size_t max, uint64_t *binds)
+{
+	struct zt_listener *p = group_primary(l);
+	size_t n = 0;
+
+	*binds = p->binds_ok;
+
+	for (unsigned i = 0; i <= p->nsibs; i++) {
+		struct zt_listener *m = i ? p->sibs[i - 1] : p;
+
+		if (!m->term_up || m->state != ZT_L_BOUND || !m->ch || m->ch->state != ZT_CH_UP)
+			continue;
+		if (n < max)
+			names[n] = m->ch->name;
+		n++;
+	}
+	return n;
 }
 
 static void lsn_free(void *p)

@@ -820,6 +820,59 @@ static void test_expire(void)
 	pool_fini(&p);
 }
 
+/* the pool server's count of its service's terminators (pool_excl_verdict) */
+static void test_excl(void)
+{
+	const char *ours1[] = { "r1" }, *ours2[] = { "r1", "r2" }, *ours_twice[] = { "r1", "r1" };
+	const char *l1[] = { "r1" }, *l2[] = { "r1", "r2" }, *l_r1r1[] = { "r1", "r1" }, *l_r3[] = { "r1", "r3" };
+	const char *l_unknown[] = { "r1", "" };
+	bool mine[4];
+	size_t others = 99;
+	enum pool_excl v;
+
+	v = pool_excl_verdict(ours1, 1, l1, 1, 1, mine, &others);
+	ok(v == POOL_EXCL_ONLY && others == 0 && mine[0], "excl: one terminator, ours: only");
+	v = pool_excl_verdict(ours2, 2, l2, 2, 2, mine, &others);
+	ok(v == POOL_EXCL_ONLY && others == 0 && mine[0] && mine[1], "excl: ours on r1 and r2, both listed: only");
+	v = pool_excl_verdict(ours1, 1, l_r1r1, 2, 2, mine, &others);
+	ok(v == POOL_EXCL_OTHERS && others == 1 && mine[0] != mine[1],
+	   "excl: two terminators on r1, one ours: one other (%zu)", others);
+	v = pool_excl_verdict(ours_twice, 2, l_r1r1, 2, 2, mine, &others);
+	ok(v == POOL_EXCL_ONLY && others == 0, "excl: two identities of this server on r1, two listed: only");
+	v = pool_excl_verdict(ours1, 1, l_r3, 2, 2, mine, &others);
+	ok(v == POOL_EXCL_OTHERS && others == 1 && mine[0] && !mine[1],
+	   "excl: a terminator on a router this server does not bind on: other");
+	v = pool_excl_verdict(ours1, 1, l_unknown, 2, 2, mine, &others);
+	ok(v == POOL_EXCL_OTHERS && others == 1 && !mine[1], "excl: a terminator on a router the identity cannot name: other");
+	v = pool_excl_verdict(ours1, 1, l1, 1, 3, mine, &others);
+	ok(v == POOL_EXCL_OTHERS && others == 2, "excl: a listing of one page of three: the unlisted two are others");
+	v = pool_excl_verdict(ours2, 2, l1, 1, 1, mine, &others);
+	ok(v == POOL_EXCL_UNSURE && others == 0, "excl: one of ours not listed yet (the controller behind): unsure");
+	v = pool_excl_verdict(ours1, 0, l1, 1, 1, mine, &others);
+	ok(v == POOL_EXCL_OTHERS && others == 1, "excl: none of ours confirmed, one listed: other");
+	v = pool_excl_verdict(ours1, 0, l1, 0, 0, mine, &others);
+	ok(v == POOL_EXCL_UNSURE && others == 0, "excl: none of ours, none listed: unsure");
+	v = pool_excl_verdict(ours2, 2, l_r3, 2, 2, mine, &others);
+	ok(v == POOL_EXCL_OTHERS && others == 1, "excl: ours on r1 and r2, listed r1 and r3: other (r2's not listed)");
+
+	/* while held for it, new leases get the reason in "err wait" */
+	struct pool p;
+	char reply[200];
+	size_t k;
+
+	pinit(&p, "voip-ips", "100.127.0.0", 24);
+	p.hold = true;
+	p.hold_why = "another pool server may host this pool's service: new leases held";
+	k = pool_serve(&p, "alice", "claim voip-ips\n", 15, reply, sizeof(reply));
+	ok(k && !strcmp(reply, "err wait another pool server may host this pool's service: new leases held\n") &&
+	   p.n == 0, "excl: a claim while held: err wait naming the other pool server (%.*s)", (int)strcspn(reply, "\n"),
+	   reply);
+	k = pool_serve(&p, "alice", "renew voip-ips 100.127.0.9\n", 27, reply, sizeof(reply));
+	ok(k && !strncmp(reply, "ok 100.127.0.9 ", 15) && p.n == 1,
+	   "excl: a renewal while held is served (%.*s)", (int)strcspn(reply, "\n"), reply);
+	pool_fini(&p);
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -835,6 +888,7 @@ int main(void)
 	test_renew_hold();
 	test_claim_other();
 	test_expire();
+	test_excl();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }

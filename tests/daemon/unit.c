@@ -776,6 +776,10 @@ static void t_pool_cfg(void)
 		  "ip_pool.lease_s: expected seconds" },
 		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"ranges\":[]}}",
 		  "ip_pool: unknown key \"ranges\"" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"exclusive_check_s\":4}}",
+		  "ip_pool.exclusive_check_s: expected seconds, 5 to 3600, or 0" },
+		{ "{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\",\"exclusive_check_s\":true}}",
+		  "ip_pool.exclusive_check_s: expected seconds" },
 		{ "{\"endpoint\":\"voip-ips\"}", "endpoint: expected an object" },
 		{ "{\"endpoint\":{\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\"}}", "endpoint.pool: required" },
 		{ "{\"endpoint\":{\"pool\":\"$x\",\"service\":\"s\",\"interface\":\"sipovl0\",\"state_file\":\"/s\"}}",
@@ -804,7 +808,7 @@ static void t_pool_cfg(void)
 	ok(!rc && d.has_pool_server && d.has_endpoint && !strcmp(d.pool_server.name, "voip-ips") &&
 		   d.pool_server.range.len == 24 && !strcmp(d.pool_server.service, "voip-ips-pool") &&
 		   !strcmp(d.pool_server.lease_file, "/var/lib/sipovl/voip-ips.leases") && !d.pool_server.trust_caller &&
-		   d.pool_server.idle_ms == 10000 && d.pool_server.lease_s == 86400 &&
+		   d.pool_server.idle_ms == 10000 && d.pool_server.lease_s == 86400 && d.pool_server.excl_ms == 30000 &&
 		   !strcmp(d.endpoint.pool, "voip-ips") && !strcmp(d.endpoint.ifname, "sipovl0") &&
 		   !strcmp(d.endpoint.state_file, "/var/lib/sipovl/endpoint") && d.endpoint.lease_s == 86400,
 	   "ip_pool and endpoint parsed (%s)", rc ? err : "ok");
@@ -820,6 +824,11 @@ static void t_pool_cfg(void)
 			      "\"lease_s\":0}}", &d, err, sizeof(err));
 	ok(!rc && d.endpoint.lease_s == 0, "endpoint.lease_s 0 (the pool server's leases never expire) accepted (%s)",
 	   rc ? err : "ok");
+	daemon_cfg_free(&d);
+	daemon_cfg_defaults(&d);
+	rc = daemon_cfg_parse("{\"ip_pool\":{\"name\":\"p\",\"range\":\"100.127.0.0/24\",\"service\":\"s\",\"lease_file\":\"/l\","
+			      "\"exclusive_check_s\":0}}", &d, err, sizeof(err));
+	ok(!rc && d.pool_server.excl_ms == 0, "ip_pool.exclusive_check_s 0 (not checked) accepted (%s)", rc ? err : "ok");
 	daemon_cfg_free(&d);
 	daemon_cfg_defaults(&d);
 	ok(!d.has_pool_server && !d.has_endpoint, "no ip_pool, no endpoint by default");

@@ -30,7 +30,7 @@
 
 endpoint_tests() {
 	local D=$W/endpoint sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} oct net port ifa ifb ifc
-	local pa pb ps pd pe wp rc a b a2 d e r q t0 n_fail p ifd ife iff
+	local pa pb ps pd pe wp rc a b a2 d e r q t0 n_fail p ifd ife iff p2 rr pn p2n i
 	if [ "$(id -u)" != 0 ]; then
 		skip "endpoint: tests" "need root (interfaces, transparent sockets)"
 		return
@@ -69,7 +69,7 @@ endpoint_tests() {
 		cat > "$D/server.conf" <<CONF
 { "identities": ["$D/server.json"], "control_socket": "$D/server.sock", "log_level": "info", "service_poll_s": 1,
   "ip_pool": { "name": "voip-ips", "range": "$net.0/24", "service": "ep-pool", "lease_file": "$D/leases",
-               "trust_caller": true, "hold_s": $1, "lease_s": ${2:-86400} } }
+               "trust_caller": true, "hold_s": $1, "lease_s": ${2:-86400}, "exclusive_check_s": 5 } }
 CONF
 	}
 	# the first start has no lease file and no created marker (a new pool): hold_s 150 (the
@@ -148,10 +148,12 @@ CONF
 		tail -4 "$D/a.log" | diag; tail -4 "$D/server.log" | diag
 	fi
 	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool.hold_s_left')
+	# (a claim before the server's first count of its service's terminators waits: "err wait this
+	# pool server has not yet confirmed that it is the only one", not the hold's "started recently")
 	if [ "$q" = 0 ] && grep -q "ip_pool voip-ips: a new pool (no lease file, no $D/leases.created): no hold, new leases are served at once" "$D/server.log" &&
-		! grep -q "holding new leases" "$D/server.log" && ! grep -q "err wait" "$D/server.log" &&
+		! grep -q "holding new leases" "$D/server.log" && ! grep -q "err wait pool server started recently" "$D/server.log" &&
 		grep -q "^sipovl-pool-created voip-ips $net.0/24 [0-9]*$" "$D/leases.created"; then
-		ok "endpoint: a new pool (no lease file, no created marker) does not hold (hold_s 150): claims served at once (hold_s_left $q), $D/leases.created written"
+		ok "endpoint: a new pool (no lease file, no created marker) does not hold (hold_s 150): claims served at once (hold_s_left $q; $(grep -c "err wait this pool server has not yet confirmed" "$D/server.log") before its first count of terminators), $D/leases.created written"
 	else
 		notok "endpoint: a pool server without a lease file held its claims (hold_s_left '$q')"
 		grep "ip_pool" "$D/server.log" | head -4 | diag
@@ -340,7 +342,7 @@ CONF
 		local rr
 		for _ in $(seq 1 40); do
 			rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "$1" --timeout-ms 5000 2> "$D/req.err") &&
-				[ -n "$rr" ] && { echo "$rr" > "$D/req.raw"; sed 's/ [a-z_]*=[^ ]*//g' <<<"$rr"; return; }
+				[ -n "$rr" ] && [[ $rr != "err wait this pool server has not yet confirmed"* ]] && { echo "$rr" > "$D/req.raw"; sed 's/ [a-z_]*=[^ ]*//g' <<<"$rr"; return; }
 			sleep 0.25
 		done
 	}
@@ -586,6 +588,75 @@ CONF
 	kill -TERM "$pe"; rc=0; wait "$pe" || rc=$?
 	[ "$rc" = 0 ] && san_clean "$D/e.log" && ! ip link show "$iff" > /dev/null 2>&1 ||
 		notok "endpoint: E's exit: $rc, ASan/UBSan report or $iff left"
+	# issue 15 item 6: a second pool server (the pool server's identity started again elsewhere,
+	# e.g. a copied VM, with a lease file of its own: a new pool to it). Dials of the pool service
+	# are spread over both servers' terminators, and the second would give A's address to
+	# whoever asks for it. Each server counts the service's terminators (exclusive_check_s 5):
+	# more than its own, so neither gives a new lease ("err wait", logged at ERR naming them), no
+	# lease expires, renewals are served; once the second stops, the first gives leases again.
+	sed -e "s|\"$D/leases\"|\"$D/leases-2nd\"|" -e "s|$D/server.sock|$D/server-2nd.sock|" "$D/server.conf" > "$D/server-2nd.conf"
+	"$sd" --no-kernel -c "$D/server-2nd.conf" > "$D/server-2nd.log" 2>&1 &
+	p2=$!
+	PIDS+=("$p2")
+	for _ in $(seq 1 120); do grep -q "service ep-pool: hosting" "$D/server-2nd.log" && break; sleep 0.25; done
+	r=0 q=0 t=
+	for i in $(seq 1 12); do # as go-client, A's address (E holds $e)
+		rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $a2" --timeout-ms 5000 2>/dev/null)
+		case $rr in
+		"ok $a2"*) r=$((r + 1)) ;;
+		"err wait another pool server"*|"err wait this pool server has not yet confirmed"*|"err taken"*) q=$((q + 1)) ;;
+		*) t="$t [$rr]" ;;
+		esac
+		sleep 0.3
+	done
+	pn=$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server5.log")
+	p2n=$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server-2nd.log")
+	if [ "$r" = 0 ] && [ "$q" = 12 ] && [ -z "$t" ] && [ "$p2n" -ge 1 ] && ! grep -q " go-client" "$D/leases-2nd" 2>/dev/null; then
+		ok "endpoint: a second pool server (zt-other again, lease file of its own): 12 claims of A's $a2 by go-client, none given ($pn at the first server, $p2n at the second)"
+	else
+		notok "endpoint: a second pool server: claims of A's $a2 given $r, refused $q of 12, other replies:$t ($pn at the first server, $p2n at the second)"
+		grep "ip_pool" "$D/server-2nd.log" | tail -3 | diag
+	fi
+	for _ in $(seq 1 160); do
+		[ "$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -r '.ip_pool.exclusive.conflict')" = true ] &&
+			[ "$("$sd" --control "$D/server-2nd.sock" --request status 2>/dev/null | jq -r '.ip_pool.exclusive.conflict')" = true ] && break
+		sleep 0.25
+	done
+	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool.exclusive | [.leases_given, .verdict, .conflict, .others >= 1, (.other_terminators | length) >= 1, .conflicts]')
+	r=$("$sd" --control "$D/server-2nd.sock" --request status 2>/dev/null | jq -c '.ip_pool.exclusive | [.leases_given, .verdict, .conflict, .others >= 1, (.other_terminators | length) >= 1, .conflicts]')
+	t=$(ep_st a .renewals)
+	if [ "$q" = '[false,"others",true,true,true,1]' ] && [ "$r" = '[false,"others",true,true,true,1]' ] &&
+		grep -q "<3>ip_pool voip-ips: a second pool server: service ep-pool has [0-9]* terminators, [0-9]* of them this server's: [0-9]* others\?: [^ ]* (router .*; new leases are held and none expires until they are gone" "$D/server5.log" &&
+		grep -q "<3>ip_pool voip-ips: a second pool server: service ep-pool has" "$D/server-2nd.log"; then
+		ok "endpoint: both pool servers see the other's terminators, hold new leases, say so at ERR (status [given, verdict, conflict, others, listed, conflicts] $q / $r)"
+	else
+		notok "endpoint: a second pool server: first $q, second $r"
+		grep "ip_pool voip-ips: \(a second\|possibly\|cannot count\)" "$D/server5.log" "$D/server-2nd.log" | tail -4 | diag
+	fi
+	sleep 3
+	q=$(ep_st a .renewals)
+	if [ "${q:-0}" -gt "${t:-0}" ] && [ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ]; then
+		ok "endpoint: meanwhile A and B keep their addresses and their renewals are served (A's renewals $t -> $q in 3 s)"
+	else
+		notok "endpoint: during the second pool server: A '$(ep_addr a)' B '$(ep_addr b)', A's renewals $t -> $q"
+	fi
+	t0=$(now_ms)
+	kill -TERM "$p2"; rc=0; wait "$p2" || rc=$?
+	for _ in $(seq 1 160); do
+		[ "$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -r '.ip_pool.exclusive.leases_given')" = true ] && break
+		sleep 0.25
+	done
+	t=$(($(now_ms) - t0))
+	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool.exclusive | [.leases_given, .verdict, .conflict, .others]')
+	rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $a2" --timeout-ms 5000 2>/dev/null)
+	if [ "$rc" = 0 ] && san_clean "$D/server-2nd.log" && [ "$q" = '[true,"only",false,0]' ] &&
+		grep -q "<5>ip_pool voip-ips: the terminators of ep-pool are this server's alone again" "$D/server5.log" &&
+		[[ $rr == "err taken"* ]] && [ "$(ep_addr a)" = "$a2" ]; then
+		ok "endpoint: the second pool server stopped: the first gives leases again $t ms later ($q; A's address still refused to go-client: '$rr')"
+	else
+		notok "endpoint: after the second pool server stopped (exit $rc): $q after $t ms, claim of A's address '$rr'"
+		grep "ip_pool" "$D/server5.log" | tail -3 | diag
+	fi
 	# E6: an admin removes A's address, then deletes A's interface: sipovld notices (its rtnetlink
 	# watch) and puts them back (E7: the re-made interface carries the alias "sipovld endpoint",
 	# set after its creation)

@@ -32,6 +32,7 @@ static int failures;
 void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void test_controller_faults(void); /* unit_ctrl.c */
 void test_edge_error_codes(void); /* unit_errcode.c */
+void test_terms_parse(void); /* unit_terms.c */
 void check(int cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -1445,5 +1446,6 @@ int main(void)
 	test_posture();
 	test_posture_proc();
 	test_curl_stale_token();
+	test_terms_parse();
 	return failures ? 1 : 0;
 }

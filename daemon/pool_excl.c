@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sipovld: is this the only pool server? (Documentation/design.md, "Exactly one pool server".)
+ * Two servers hosting the pool's service would each give addresses the other gave. Every
+ * ip_pool.exclusive_check_s the pool server lists its service's terminators (client API,
+ * zt_terms.c) and counts them against its own, router by router (pool_excl_verdict): new leases
+ * are given only while the last listing, made after every terminator of this server was
+ * confirmed and with no binding of it changed since, showed them all and no other, and is at
+ * most three periods old. Two servers that start together each see the other's terminator (each
+ * lists after its own was created), so neither gives a lease; a server started while another
+ * serves sees the older one before it gives any. A terminator that is not this server's is
+ * another pool server's or this server's own from before a restart that its router has not
+ * dropped yet: the listing cannot tell them apart (it does not name the hosting identity), so
+ * both hold new leases (logged at ERR with the terminators' ids for `ziti edge delete
+ * terminator`), and expiry is suspended, until it is gone; then the hold of ip_pool.hold_s lets
+ * the endpoints renew here first.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/pool.h"
+#include "daemon/sipovld.h"
+
+#define PX_OURS_MAX 16   /* terminators of this server counted (3 per identity by default) */
+#define PX_SHOW_MAX 8    /* terminators not this server's kept for the status and the log */
+#define PX_RETRY_MS 5000 /* listing again after a failure, or while not sure */
+#define PX_AGAIN_MS 500  /* listing again after a binding changed under a listing */
+/* other terminators seen this long with no change of this server's bindings: a second server
+ * (before: one of this server's own whose BindSuccess is on its way, say) */
+#define PX_CONFIRM_MS 4000
+
+static struct {
+	bool on;
+	struct zt_timer timer;
+	struct zt_terms_req *req;
+	struct zt_ctx *req_ctx; /* the identity it was asked through */
+	char sig_start[PX_OURS_MAX * 2 + 2];
+	uint64_t binds_start;
+	size_t ours_start;
+	/* the last verdict, and what it was made with */
+	enum pool_excl verdict;
+	bool have_verdict;
+	uint64_t verdict_ms, binds;
+	size_t ours, listed, others;
+	struct zt_term_info shown[PX_SHOW_MAX];
+	size_t nshown;
+	/* listings in a row with terminators not this server's, the same bindings of its own */
+	unsigned others_in_row;
+	uint64_t others_since_ms, others_binds;
+	bool conflict;          /* confirmed (seen for PX_CONFIRM_MS), logged at ERR, until a clean listing */
+	uint64_t checks, conflicts, errors;
+	char err[256];
+} px;
+
+/* the pool service's listeners of this sipovld (one per identity with Bind permission) */
+static size_t px_ours(const char **names, size_t max, uint64_t *binds, struct zt_ctx **ctx)
+{
+	size_t n = 0;
+
+	*binds = 0;
+	if (ctx)
+		*ctx = NULL;
+	for (struct ident *id = D.idents; id; id = id->next)
+		for (struct svc *s = id->svcs; s; s = s->next) {
+			uint64_t b;
+
+			if (!s->lsn || !pool_server_service(s->name))
+				continue;
+			if (ctx && !*ctx)
+				*ctx = id->ctx;
+			n += zt_listener_routers(s->lsn, names + (n < max ? n : max), n < max ? max - n : 0, &b);
+			*binds += b;
+		}
+	return n;
+}
+
+static void px_schedule(unsigned ms)
+{
+	if (px.on)
+		zt_timer_start(D.loop, &px.timer, ms);
+}
+
+static void px_log_others(int level, const char *what)
+{
+	char list[PX_SHOW_MAX * 200], *w = list;
+	size_t left = sizeof(list);
+
+	list[0] = 0;
+	for (size_t i = 0; i < px.nshown && left > 1; i++) {
+		int k = snprintf(w, left, "%s%s (router %s, created %s)", i ? ", " : "", px.shown[i].id,
+				 px.shown[i].router[0] ? px.shown[i].router : px.shown[i].router_id,
+				 px.shown[i].created[0] ? px.shown[i].created : "?");
+
+		if (k < 0 || (size_t)k >= left)
+			break;
+		w += k;
+		left -= (size_t)k;
+	}
+	logm(level, "ip_pool %s: %s: service %s has %zu terminator%s, %zu of them this server's: %zu other%s: %s%s; "
+	     "another pool server hosts the service (only one identity may have Bind on it), or these are this "
+	     "server's own from before a restart that the router still holds (`ziti edge delete terminator ID`); "
+	     "new leases are held and none expires until they are gone", D.cfg.pool_server.name, what,
+	     D.cfg.pool_server.service, px.listed, px.listed == 1 ? "" : "s", px.ours, px.others,
+	     px.others == 1 ? "" : "s", list, px.others > px.nshown ? ", ..." : "");
+}
+
+static void px_sig(const char *const *names, size_t n, char *sig, size_t cap)
+{
+	int k = snprintf(sig, cap, "%zu", n);
+
+	for (size_t i = 0; i < n && i < PX_OURS_MAX && k > 0 && (size_t)k < cap; i++)
+		k += snprintf(sig + k, cap - (size_t)k, ",%s", names[i]);
+}
+
+static void px_listed(void *arg, int err, const char *msg, const struct zt_term_info *t, size_t n, size_t total)
+{
+	const char *names[PX_OURS_MAX], *listed[256];
+	bool mine[256];
+	char sig[sizeof(px.sig_start)];
+	uint64_t binds;
+	size_t nours, others;
+	enum pool_excl v;
+
+	(void)arg;
+	px.req = NULL;
+	px.req_ctx = NULL;
+	px.checks++;
+	if (err) {
+		px.errors++;
+		snprintf(px.err, sizeof(px.err), "%s", msg ? msg : "listing failed");
+		logm(L_WARN, "ip_pool %s: cannot count the terminators of %s: %s", D.cfg.pool_server.name,
+		     D.cfg.pool_server.service, px.err);
+		px_schedule(PX_RETRY_MS);
+		return;
+	}
+	px.err[0] = 0;
+	nours = px_ours(names, PX_OURS_MAX, &binds, NULL);
+	px_sig(names, nours < PX_OURS_MAX ? nours : PX_OURS_MAX, sig, sizeof(sig));
+	if (binds != px.binds_start || nours != px.ours_start || strcmp(sig, px.sig_start)) {
+		px_schedule(PX_AGAIN_MS); /* a binding changed meanwhile: the listing may predate it */
+		return;
+	}
+	if (n > 256) { /* more than a page of ours could be: others, whatever they are */
+		total = total > n ? total : n;
+		n = 256;
+	}
+	for (size_t i = 0; i < n; i++)
+		listed[i] = t[i].router;
+	v = nours > PX_OURS_MAX ? POOL_EXCL_UNSURE :
+	    pool_excl_verdict(names, nours, listed, n, total, mine, &others);
+	px.have_verdict = true;
+	px.verdict = v;
+	px.verdict_ms = zt_now_ms();
+	px.binds = binds;
+	px.ours = nours;
+	px.listed = total;
+	px.others = v == POOL_EXCL_OTHERS ? others : 0;
+	px.nshown = 0;
+	for (size_t i = 0; i < n && v == POOL_EXCL_OTHERS && px.nshown < PX_SHOW_MAX; i++)
+		if (!mine[i])
+			px.shown[px.nshown++] = t[i];
+	if (v == POOL_EXCL_OTHERS) {
+		if (!px.others_in_row || binds != px.others_binds) {
+			px.others_in_row = 0;
+			px.others_since_ms = px.verdict_ms;
+			px.others_binds = binds;
+		}
+		if (++px.others_in_row == 1)
+			px_log_others(L_INFO, "possibly a second pool server");
+		if (px.others_in_row >= 2 && px.verdict_ms - px.others_since_ms >= PX_CONFIRM_MS && !px.conflict) {
+			px.conflict = true;
+			px.conflicts++;
+			px_log_others(L_ERR, "a second pool server");
+		}
+		px_schedule(PX_RETRY_MS);
+		return;
+	}
+	px.others_in_row = 0;
+	if (v == POOL_EXCL_UNSURE) {
+		px_schedule(PX_RETRY_MS);
+		return;
+	}
+	if (px.conflict) {
+		px.conflict = false;
+		logm(L_NOTICE, "ip_pool %s: the terminators of %s are this server's alone again (%zu)",
+		     D.cfg.pool_server.name, D.cfg.pool_server.service, nours);
+		pool_server_excl_cleared();
+	}
+	px_schedule(D.cfg.pool_server.excl_ms);
+}
+
+static void px_check(void *unused)
+{
+	const char *names[PX_OURS_MAX];
+	struct zt_ctx *ctx;
+
+	(void)unused;
+	if (px.req || !D.cfg.pool_server.excl_ms)
+		return;
+	px.ours_start = px_ours(names, PX_OURS_MAX, &px.binds_start, &ctx);
+	px_sig(names, px.ours_start < PX_OURS_MAX ? px.ours_start : PX_OURS_MAX, px.sig_start, sizeof(px.sig_start));
+	if (!ctx || !px.ours_start) { /* not hosting yet: the listener's status kicks a check */
+		px_schedule(PX_RETRY_MS);
+		return;
+	}
+	px.req = zt_service_terminators(ctx, D.cfg.pool_server.service, px_listed, NULL);
+	px.req_ctx = px.req ? ctx : NULL;
+	if (!px.req) {
+		snprintf(px.err, sizeof(px.err), "the controller cannot be asked now (not authenticated)");
+		px_schedule(PX_RETRY_MS);
+	}
+}
+
+void pool_excl_start(void)
+{
+	memset(&px, 0, sizeof(px));
+	if (!D.cfg.pool_server.excl_ms)
+		return;
+	px.on = true;
+	zt_timer_init(&px.timer, px_check, NULL);
+	px_schedule(PX_AGAIN_MS);
+}
+
+void pool_excl_stop(void)
+{
+	if (px.on)
+		zt_timer_stop(D.loop, &px.timer);
+	zt_terms_cancel(px.req);
+	memset(&px, 0, sizeof(px));
+}
+
+/* @ctx's identity stops (its requests end with it, without a callback): a listing through it ends now */
+void pool_excl_ctx_gone(struct zt_ctx *ctx)
+{
+	if (!px.req || px.req_ctx != ctx)
+		return;
+	zt_terms_cancel(px.req);
+	px.req = NULL;
+	px.req_ctx = NULL;
+	px_schedule(PX_AGAIN_MS);
+}
+
+void pool_excl_kick(void)
+{
+	if (px.on && !px.req)
+		px_schedule(0);
+}
+
+/* may new leases be given? (@why: why not) @stale: the verdict was made on other bindings, or is old */
+static bool px_ok(const char **why, bool *stale)
+{
+	const char *names[PX_OURS_MAX];
+	uint64_t binds, age;
+	size_t n;
+
+	*why = NULL;
+	*stale = false;
+	if (!px.on)
+		return true;
+	n = px_ours(names, PX_OURS_MAX, &binds, NULL);
+	age = px.have_verdict ? zt_now_ms() - px.verdict_ms : 0;
+	if (!D.cfg.pool_server.excl_ms) /* turned off on reload (a restart needed to turn it on) */
+		return true;
+	if (px.have_verdict && px.verdict == POOL_EXCL_ONLY) {
+		if (binds == px.binds && n == px.ours && age < 3ull * D.cfg.pool_server.excl_ms)
+			return true;
+		*stale = true;
+	} else if (px.have_verdict && binds != px.binds) {
+		*stale = true; /* a binding of its own confirmed since: it may be the "other" */
+	}
+	if (px.have_verdict && px.verdict == POOL_EXCL_OTHERS)
+		*why = "another pool server may host this pool's service: new leases held";
+	else
+		*why = "this pool server has not yet confirmed that it is the only one: new leases wait";
+	return false;
+}
+
+bool pool_excl_ok(const char **why)
+{
+	bool stale;
+
+	if (px_ok(why, &stale))
+		return true;
+	if (stale)
+		pool_excl_kick(); /* a binding changed, or the listing is old: list again now */
+	return false;
+}
+
+struct json_object *pool_excl_json(void)
+{
+	struct json_object *o = json_object_new_object(), *a;
+	const char *why;
+	bool stale;
+
+	if (!o)
+		return NULL;
+	JADD(o, "check_s", JI(D.cfg.pool_server.excl_ms / 1000));
+	if (!px.on)
+		return o;
+	JADD(o, "leases_given", JB(px_ok(&why, &stale)));
+	JADD(o, "verdict", JS(!px.have_verdict ? "none" : px.verdict == POOL_EXCL_ONLY ? "only" :
+			      px.verdict == POOL_EXCL_OTHERS ? "others" : "unsure"));
+	JADD(o, "age_s", JI(px.have_verdict ? (zt_now_ms() - px.verdict_ms) / 1000 : 0));
+	JADD(o, "terminators", JI(px.listed));
+	JADD(o, "ours", JI(px.ours));
+	JADD(o, "others", JI(px.others));
+	JADD(o, "conflict", JB(px.conflict));
+	JADD(o, "checks", JI(px.checks));
+	JADD(o, "conflicts", JI(px.conflicts));
+	JADD(o, "errors", JI(px.errors));
+	if (px.err[0])
+		JADD(o, "error", JS(px.err));
+	a = json_object_new_array();
+	for (size_t i = 0; a && i < px.nshown; i++) {
+		struct json_object *t = json_object_new_object();
+
+		if (!t)
+			break;
+		JADD(t, "id", JS(px.shown[i].id));
+		JADD(t, "router_id", JS(px.shown[i].router_id));
+		JADD(t, "router", JS(px.shown[i].router));
+		JADD(t, "created", JS(px.shown[i].created));
+		json_object_array_add(a, t);
+	}
+	if (a)
+		JADD(o, "other_terminators", a);
+	return o;
+}

@@ -164,18 +164,30 @@ int pool_parse_reply(const char *buf, size_t len, struct sipovl_prefix *out, lon
 int pool_check_decide(int who_rc, const char *owner, const char *why_no, const char *dialer, const char *ip,
 		      const char *pool, char *why, size_t whylen);
 /*
- * Is this pool server the only one hosting its service (pool_excl.c)? @ours: the routers (names)
- * on which its terminators are confirmed, one entry per terminator; @listed: the router of each
- * of the @n terminators the controller lists for the service ("" when unknown), @total of them
- * in all (more than @n: a page). Each of ours accounts for one listed terminator on its router
- * (@mine[i] set for it; @mine has @n entries). POOL_EXCL_OTHERS when a listed terminator is not
- * accounted for (@others of them: another pool server, or this server's own from before a
- * restart that its router still holds), else POOL_EXCL_UNSURE when none of ours is confirmed yet
- * or one of ours is not listed yet (the controller behind), else POOL_EXCL_ONLY.
+ * Is this pool server the only one hosting its service (pool_excl.c)? @ours: its terminators
+ * that their routers confirmed, by router name, @before set for those bound before its last
+ * "only" listing (their terminators are among the @known ids that listing showed); @listed: the
+ * @n terminators the controller lists for the service (@total of them in all: more than @n, a
+ * page), each by id and router ("" when unknown). Router by router: the listed ids not @known
+ * are this server's terminators bound since (as many as it has there) or another server's; the
+ * @known ones are its terminators bound before, or its own left over from a binding it made
+ * anew since (@stale of them: a router that still holds the terminator of a connection this
+ * server lost). @mine[i] (n entries) is set for each listed terminator that is this server's.
+ * POOL_EXCL_OTHERS when some are not (@others of them: another pool server, or this server's
+ * own from before a restart, which it cannot know), else POOL_EXCL_UNSURE when none of its own
+ * is confirmed yet, or one is not listed (yet: the controller behind), else POOL_EXCL_ONLY.
  */
 enum pool_excl { POOL_EXCL_ONLY, POOL_EXCL_UNSURE, POOL_EXCL_OTHERS };
-enum pool_excl pool_excl_verdict(const char *const *ours, size_t nours, const char *const *listed, size_t n,
-				 size_t total, bool *mine, size_t *others);
+struct pool_excl_own {
+	const char *router;
+	bool before;
+};
+struct pool_excl_listed {
+	const char *id, *router;
+};
+enum pool_excl pool_excl_verdict(const struct pool_excl_own *ours, size_t nours, const struct pool_excl_listed *listed,
+				 size_t n, size_t total, const char *const *known, size_t nknown, bool *mine,
+				 size_t *others, size_t *stale);
 /* An address a pool server may hand an endpoint: not unspecified, loopback, multicast,
  * link-local, the IPv4 limited broadcast or an IPv4-mapped IPv6 address (0 ok; -1 with the
  * reason in @err). Put on the endpoint's interface, such an address would break the host. */

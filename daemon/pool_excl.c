@@ -5,15 +5,16 @@
  * ip_pool.exclusive_check_s the pool server lists its service's terminators (client API,
  * zt_terms.c) and counts them against its own, router by router (pool_excl_verdict): new leases
  * are given only while the last listing, made after every terminator of this server was
- * confirmed and with no binding of it changed since, showed them all and no other, and is at
- * most three periods old. Two servers that start together each see the other's terminator (each
- * lists after its own was created), so neither gives a lease; a server started while another
- * serves sees the older one before it gives any. A terminator that is not this server's is
- * another pool server's or this server's own from before a restart that its router has not
- * dropped yet: the listing cannot tell them apart (it does not name the hosting identity), so
- * both hold new leases (logged at ERR with the terminators' ids for `ziti edge delete
- * terminator`), and expiry is suspended, until it is gone; then the hold of ip_pool.hold_s lets
- * the endpoints renew here first.
+ * confirmed and with no binding of it made or lost since, showed them all and no other, and is
+ * at most three periods old. Two servers that start together each see the other's terminator
+ * (each lists after its own was created), so neither gives a lease; a server started while
+ * another serves sees the older one before it gives any. A terminator that is not this
+ * server's is another pool server's or this server's own from before a restart that its router
+ * has not dropped yet: the listing cannot tell them apart (it does not name the hosting
+ * identity), so both hold new leases (logged at ERR with the terminators' ids for `ziti edge
+ * delete terminator`), and expiry is suspended, until it is gone; then the hold of
+ * ip_pool.hold_s lets the endpoints renew here first. Its own terminators of a binding it made
+ * anew since the last clean listing (a router reconnected) are known by their ids.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -25,6 +26,7 @@
 #include "daemon/sipovld.h"
 
 #define PX_OURS_MAX 16   /* terminators of this server counted (3 per identity by default) */
+#define PX_LIST_MAX 256  /* terminators of a listing looked at (more: others, whatever they are) */
 #define PX_SHOW_MAX 8    /* terminators not this server's kept for the status and the log */
 #define PX_RETRY_MS 5000 /* listing again after a failure, or while not sure */
 #define PX_AGAIN_MS 500  /* listing again after a binding changed under a listing */
@@ -37,43 +39,52 @@ static struct {
 	struct zt_timer timer;
 	struct zt_terms_req *req;
 	struct zt_ctx *req_ctx; /* the identity it was asked through */
-	char sig_start[PX_OURS_MAX * 2 + 2];
-	uint64_t binds_start;
-	size_t ours_start;
+	uint64_t sig_start;     /* this server's bindings when the listing was asked for */
 	/* the last verdict, and what it was made with */
 	enum pool_excl verdict;
 	bool have_verdict;
-	uint64_t verdict_ms, binds;
-	size_t ours, listed, others;
+	uint64_t verdict_ms, sig;
+	size_t ours, listed, others, stale;
 	struct zt_term_info shown[PX_SHOW_MAX];
 	size_t nshown;
+	/* the last "only" listing: its terminator ids (all this server's) and the newest binding then */
+	char known[PX_OURS_MAX * 2][64];
+	size_t nknown;
+	uint64_t known_seq;
 	/* listings in a row with terminators not this server's, the same bindings of its own */
 	unsigned others_in_row;
-	uint64_t others_since_ms, others_binds;
+	uint64_t others_since_ms, others_sig;
 	bool conflict;          /* confirmed (seen for PX_CONFIRM_MS), logged at ERR, until a clean listing */
+	uint64_t unsure_since_ms;
+	bool unsure_logged;
+	unsigned fails_in_row;
 	uint64_t checks, conflicts, errors;
 	char err[256];
 } px;
 
-/* the pool service's listeners of this sipovld (one per identity with Bind permission) */
-static size_t px_ours(const char **names, size_t max, uint64_t *binds, struct zt_ctx **ctx)
+/* the pool service's confirmed terminators of this sipovld (one listener per identity with Bind
+ * permission) and a signature of its bindings (changes when one is made anew, lost or added) */
+static size_t px_ours(struct zt_lsn_term *t, size_t max, uint64_t *sig, struct zt_ctx **ctx)
 {
 	size_t n = 0;
+	uint64_t h = 1469598103934665603ull;
 
-	*binds = 0;
 	if (ctx)
 		*ctx = NULL;
 	for (struct ident *id = D.idents; id; id = id->next)
 		for (struct svc *s = id->svcs; s; s = s->next) {
-			uint64_t b;
+			size_t k;
 
 			if (!s->lsn || !pool_server_service(s->name))
 				continue;
 			if (ctx && !*ctx)
 				*ctx = id->ctx;
-			n += zt_listener_routers(s->lsn, names + (n < max ? n : max), n < max ? max - n : 0, &b);
-			*binds += b;
+			k = zt_listener_terms(s->lsn, t + (n < max ? n : max), n < max ? max - n : 0);
+			for (size_t i = n; i < n + k && i < max; i++)
+				h = (h ^ t[i].seq) * 1099511628211ull;
+			n += k;
 		}
+	*sig = (h ^ n) * 1099511628211ull;
 	return n;
 }
 
@@ -103,25 +114,34 @@ static void px_log_others(int level, const char *what)
 	     "another pool server hosts the service (only one identity may have Bind on it), or these are this "
 	     "server's own from before a restart that the router still holds (`ziti edge delete terminator ID`); "
 	     "new leases are held and none expires until they are gone", D.cfg.pool_server.name, what,
-	     D.cfg.pool_server.service, px.listed, px.listed == 1 ? "" : "s", px.ours, px.others,
+	     D.cfg.pool_server.service, px.listed, px.listed == 1 ? "" : "s", px.listed - px.others, px.others,
 	     px.others == 1 ? "" : "s", list, px.others > px.nshown ? ", ..." : "");
 }
 
-static void px_sig(const char *const *names, size_t n, char *sig, size_t cap)
+/* a listing that showed others is followed by one that does not, with the same bindings of
+ * this server: the other server went (it may have served meanwhile): the endpoints renew first */
+static void px_others_gone(uint64_t sig)
 {
-	int k = snprintf(sig, cap, "%zu", n);
+	bool same = px.others_in_row && px.others_sig == sig;
 
-	for (size_t i = 0; i < n && i < PX_OURS_MAX && k > 0 && (size_t)k < cap; i++)
-		k += snprintf(sig + k, cap - (size_t)k, ",%s", names[i]);
+	if (px.conflict)
+		logm(L_NOTICE, "ip_pool %s: the terminators of %s are this server's alone again (%zu)",
+		     D.cfg.pool_server.name, D.cfg.pool_server.service, px.ours);
+	px.conflict = false;
+	px.others_in_row = 0;
+	if (same)
+		pool_server_excl_cleared();
 }
 
 static void px_listed(void *arg, int err, const char *msg, const struct zt_term_info *t, size_t n, size_t total)
 {
-	const char *names[PX_OURS_MAX], *listed[256];
-	bool mine[256];
-	char sig[sizeof(px.sig_start)];
-	uint64_t binds;
-	size_t nours, others;
+	struct zt_lsn_term ours[PX_OURS_MAX];
+	struct pool_excl_own own[PX_OURS_MAX];
+	struct pool_excl_listed listed[PX_LIST_MAX];
+	const char *known[PX_OURS_MAX * 2];
+	bool mine[PX_LIST_MAX];
+	uint64_t sig, maxseq = 0;
+	size_t nours, others, stale;
 	enum pool_excl v;
 
 	(void)arg;
@@ -131,42 +151,61 @@ static void px_listed(void *arg, int err, const char *msg, const struct zt_term_
 	if (err) {
 		px.errors++;
 		snprintf(px.err, sizeof(px.err), "%s", msg ? msg : "listing failed");
-		logm(L_WARN, "ip_pool %s: cannot count the terminators of %s: %s", D.cfg.pool_server.name,
-		     D.cfg.pool_server.service, px.err);
+		if (!px.fails_in_row++)
+			logm(L_WARN, "ip_pool %s: cannot count the terminators of %s: %s (asked again every %u s; new "
+			     "leases stop %u s after the last count)", D.cfg.pool_server.name, D.cfg.pool_server.service,
+			     px.err, PX_RETRY_MS / 1000, 3 * D.cfg.pool_server.excl_ms / 1000);
 		px_schedule(PX_RETRY_MS);
 		return;
 	}
+	if (px.fails_in_row)
+		logm(L_NOTICE, "ip_pool %s: the terminators of %s counted again (after %u failed listings)",
+		     D.cfg.pool_server.name, D.cfg.pool_server.service, px.fails_in_row);
+	px.fails_in_row = 0;
 	px.err[0] = 0;
-	nours = px_ours(names, PX_OURS_MAX, &binds, NULL);
-	px_sig(names, nours < PX_OURS_MAX ? nours : PX_OURS_MAX, sig, sizeof(sig));
-	if (binds != px.binds_start || nours != px.ours_start || strcmp(sig, px.sig_start)) {
+	nours = px_ours(ours, PX_OURS_MAX, &sig, NULL);
+	if (sig != px.sig_start) {
 		px_schedule(PX_AGAIN_MS); /* a binding changed meanwhile: the listing may predate it */
 		return;
 	}
-	if (n > 256) { /* more than a page of ours could be: others, whatever they are */
+	if (n > PX_LIST_MAX) {
 		total = total > n ? total : n;
-		n = 256;
+		n = PX_LIST_MAX;
 	}
-	for (size_t i = 0; i < n; i++)
-		listed[i] = t[i].router;
+	for (size_t i = 0; i < n; i++) {
+		listed[i].id = t[i].id;
+		listed[i].router = t[i].router;
+	}
+	for (size_t i = 0; i < nours && i < PX_OURS_MAX; i++) {
+		own[i].router = ours[i].router;
+		own[i].before = px.nknown && ours[i].seq <= px.known_seq;
+		maxseq = ours[i].seq > maxseq ? ours[i].seq : maxseq;
+	}
+	for (size_t k = 0; k < px.nknown; k++)
+		known[k] = px.known[k];
 	v = nours > PX_OURS_MAX ? POOL_EXCL_UNSURE :
-	    pool_excl_verdict(names, nours, listed, n, total, mine, &others);
+	    pool_excl_verdict(own, nours, listed, n, total, known, px.nknown, mine, &others, &stale);
 	px.have_verdict = true;
 	px.verdict = v;
 	px.verdict_ms = zt_now_ms();
-	px.binds = binds;
+	px.sig = sig;
 	px.ours = nours;
 	px.listed = total;
 	px.others = v == POOL_EXCL_OTHERS ? others : 0;
+	px.stale = stale;
 	px.nshown = 0;
 	for (size_t i = 0; i < n && v == POOL_EXCL_OTHERS && px.nshown < PX_SHOW_MAX; i++)
 		if (!mine[i])
 			px.shown[px.nshown++] = t[i];
+	if (v != POOL_EXCL_UNSURE) {
+		px.unsure_since_ms = 0;
+		px.unsure_logged = false;
+	}
 	if (v == POOL_EXCL_OTHERS) {
-		if (!px.others_in_row || binds != px.others_binds) {
+		if (!px.others_in_row || sig != px.others_sig) {
 			px.others_in_row = 0;
 			px.others_since_ms = px.verdict_ms;
-			px.others_binds = binds;
+			px.others_sig = sig;
 		}
 		if (++px.others_in_row == 1)
 			px_log_others(L_INFO, "possibly a second pool server");
@@ -178,31 +217,42 @@ static void px_listed(void *arg, int err, const char *msg, const struct zt_term_
 		px_schedule(PX_RETRY_MS);
 		return;
 	}
-	px.others_in_row = 0;
 	if (v == POOL_EXCL_UNSURE) {
+		if (!px.unsure_since_ms)
+			px.unsure_since_ms = px.verdict_ms;
+		if (!px.unsure_logged && px.verdict_ms - px.unsure_since_ms > 3ull * D.cfg.pool_server.excl_ms) {
+			px.unsure_logged = true;
+			logm(L_WARN, "ip_pool %s: for %llu s the listing of %s's terminators has not shown this server's "
+			     "%zu confirmed ones (%s): new leases are held", D.cfg.pool_server.name,
+			     (unsigned long long)((px.verdict_ms - px.unsure_since_ms) / 1000), D.cfg.pool_server.service,
+			     nours, nours > PX_OURS_MAX ? "too many to count" : "deleted at the controller, or the "
+			     "controller behind");
+		}
 		px_schedule(PX_RETRY_MS);
 		return;
 	}
-	if (px.conflict) {
-		px.conflict = false;
-		logm(L_NOTICE, "ip_pool %s: the terminators of %s are this server's alone again (%zu)",
-		     D.cfg.pool_server.name, D.cfg.pool_server.service, nours);
-		pool_server_excl_cleared();
-	}
+	/* only this server's: their ids are known from now on (a router that keeps one after a
+	 * reconnect is then not taken for another server) */
+	px.nknown = 0;
+	for (size_t i = 0; i < n && px.nknown < PX_OURS_MAX * 2; i++)
+		snprintf(px.known[px.nknown++], sizeof(px.known[0]), "%s", t[i].id);
+	px.known_seq = maxseq;
+	if (px.others_in_row)
+		px_others_gone(sig);
 	px_schedule(D.cfg.pool_server.excl_ms);
 }
 
 static void px_check(void *unused)
 {
-	const char *names[PX_OURS_MAX];
+	struct zt_lsn_term ours[PX_OURS_MAX];
 	struct zt_ctx *ctx;
+	size_t n;
 
 	(void)unused;
 	if (px.req || !D.cfg.pool_server.excl_ms)
 		return;
-	px.ours_start = px_ours(names, PX_OURS_MAX, &px.binds_start, &ctx);
-	px_sig(names, px.ours_start < PX_OURS_MAX ? px.ours_start : PX_OURS_MAX, px.sig_start, sizeof(px.sig_start));
-	if (!ctx || !px.ours_start) { /* not hosting yet: the listener's status kicks a check */
+	n = px_ours(ours, PX_OURS_MAX, &px.sig_start, &ctx);
+	if (!ctx || !n) { /* not hosting yet: the listener's status kicks a check */
 		px_schedule(PX_RETRY_MS);
 		return;
 	}
@@ -252,24 +302,22 @@ void pool_excl_kick(void)
 /* may new leases be given? (@why: why not) @stale: the verdict was made on other bindings, or is old */
 static bool px_ok(const char **why, bool *stale)
 {
-	const char *names[PX_OURS_MAX];
-	uint64_t binds, age;
+	struct zt_lsn_term ours[PX_OURS_MAX];
+	uint64_t sig, age;
 	size_t n;
 
 	*why = NULL;
 	*stale = false;
-	if (!px.on)
+	if (!px.on || !D.cfg.pool_server.excl_ms) /* 0 on reload: turned off (on again needs a restart) */
 		return true;
-	n = px_ours(names, PX_OURS_MAX, &binds, NULL);
+	n = px_ours(ours, PX_OURS_MAX, &sig, NULL);
 	age = px.have_verdict ? zt_now_ms() - px.verdict_ms : 0;
-	if (!D.cfg.pool_server.excl_ms) /* turned off on reload (a restart needed to turn it on) */
-		return true;
 	if (px.have_verdict && px.verdict == POOL_EXCL_ONLY) {
-		if (binds == px.binds && n == px.ours && age < 3ull * D.cfg.pool_server.excl_ms)
+		if (sig == px.sig && n == px.ours && age < 3ull * D.cfg.pool_server.excl_ms)
 			return true;
 		*stale = true;
-	} else if (px.have_verdict && binds != px.binds) {
-		*stale = true; /* a binding of its own confirmed since: it may be the "other" */
+	} else if (px.have_verdict && sig != px.sig) {
+		*stale = true; /* a binding of its own made since: it may be the "other" */
 	}
 	if (px.have_verdict && px.verdict == POOL_EXCL_OTHERS)
 		*why = "another pool server may host this pool's service: new leases held";
@@ -289,7 +337,7 @@ bool pool_excl_ok(const char **why)
 	return false;
 }
 
-struct json_object *pool_excl_json(void)
+struct json_object *pool_excl_json(bool held)
 {
 	struct json_object *o = json_object_new_object(), *a;
 	const char *why;
@@ -300,13 +348,14 @@ struct json_object *pool_excl_json(void)
 	JADD(o, "check_s", JI(D.cfg.pool_server.excl_ms / 1000));
 	if (!px.on)
 		return o;
-	JADD(o, "leases_given", JB(px_ok(&why, &stale)));
+	JADD(o, "leases_given", JB(!held && px_ok(&why, &stale)));
 	JADD(o, "verdict", JS(!px.have_verdict ? "none" : px.verdict == POOL_EXCL_ONLY ? "only" :
 			      px.verdict == POOL_EXCL_OTHERS ? "others" : "unsure"));
 	JADD(o, "age_s", JI(px.have_verdict ? (zt_now_ms() - px.verdict_ms) / 1000 : 0));
 	JADD(o, "terminators", JI(px.listed));
 	JADD(o, "ours", JI(px.ours));
 	JADD(o, "others", JI(px.others));
+	JADD(o, "stale_own", JI(px.stale));
 	JADD(o, "conflict", JB(px.conflict));
 	JADD(o, "checks", JI(px.checks));
 	JADD(o, "conflicts", JI(px.conflicts));

@@ -309,29 +309,63 @@ int pool_state_parse(const char *buf, size_t len, const char *pool, struct sipov
 
 /* ---- the pool server's count of its service's terminators ---- */
 
-enum pool_excl pool_excl_verdict(const char *const *ours, size_t nours, const char *const *listed, size_t n,
-				 size_t total, bool *mine, size_t *others)
+static bool excl_known(const char *id, const char *const *known, size_t nknown)
 {
-	size_t matched = 0;
-	bool unlisted = false;
+	for (size_t k = 0; k < nknown; k++)
+		if (!strcmp(id, known[k]))
+			return true;
+	return false;
+}
 
+enum pool_excl pool_excl_verdict(const struct pool_excl_own *ours, size_t nours, const struct pool_excl_listed *listed,
+				 size_t n, size_t total, const char *const *known, size_t nknown, bool *mine,
+				 size_t *others, size_t *stale)
+{
+	bool unsure = !nours;
+
+	*others = total > n ? total - n : 0;
+	*stale = 0;
 	for (size_t i = 0; i < n; i++)
 		mine[i] = false;
-	for (size_t k = 0; k < nours; k++) {
-		size_t i;
+	/* router by router, each router once: the first entry naming it, of ours or of the listing */
+	for (size_t r = 0; r < nours + n; r++) {
+		const char *router = r < nours ? ours[r].router : listed[r - nours].router;
+		size_t old = 0, fresh = 0, kn = 0, unk = 0, seen = 0;
 
-		for (i = 0; i < n; i++)
-			if (!mine[i] && listed[i][0] && !strcmp(listed[i], ours[k]))
-				break;
-		if (i < n) {
-			mine[i] = true;
-			matched++;
-		} else {
-			unlisted = true;
+		if (!router[0]) { /* a router the identity cannot name: not one of this server's */
+			if (r >= nours)
+				(*others)++;
+			continue;
 		}
+		for (size_t j = 0; j < r; j++)
+			seen += !strcmp(router, j < nours ? ours[j].router : listed[j - nours].router);
+		if (seen)
+			continue;
+		for (size_t j = 0; j < nours; j++)
+			if (!strcmp(router, ours[j].router)) {
+				if (ours[j].before)
+					old++;
+				else
+					fresh++;
+			}
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(router, listed[i].router))
+				continue;
+			if (excl_known(listed[i].id, known, nknown)) {
+				kn++;
+				mine[i] = true; /* this server's, bound before or left from then */
+			} else if (unk++ < fresh) {
+				mine[i] = true; /* bound since */
+			}
+		}
+		if (unk > fresh)
+			*others += unk - fresh;
+		if (unk < fresh || kn < old)
+			unsure = true;
+		if (kn > old)
+			*stale += kn - old;
 	}
-	*others = (total > n ? total - n : 0) + (n - matched);
 	if (*others)
 		return POOL_EXCL_OTHERS;
-	return !nours || unlisted ? POOL_EXCL_UNSURE : POOL_EXCL_ONLY;
+	return unsure ? POOL_EXCL_UNSURE : POOL_EXCL_ONLY;
 }

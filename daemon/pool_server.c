@@ -65,6 +65,7 @@ static struct {
 	uint64_t writes, write_errors;
 	struct zt_timer hold;  /* the end of ip_pool.hold_s */
 	uint64_t hold_until;   /* zt_now_ms() then, 0 when over */
+	bool excl_hold;        /* that hold follows another pool server's terminators gone */
 	struct zt_timer sweep; /* ip_pool.lease_s: expired leases removed, renewal times written */
 	uint64_t expired, admin_released;
 	bool reachable;        /* a request was served since the start: the expiry's clock runs */
@@ -97,7 +98,8 @@ static void ps_hold_update(void)
 	bool only = pool_excl_ok(&why);
 
 	ps.pool.hold = ps.hold_until || !only;
-	ps.pool.hold_why = only ? NULL : why;
+	ps.pool.hold_why = !only ? why : ps.hold_until && ps.excl_hold ? "another pool server was seen: the endpoints "
+		"renew their addresses here first, new leases wait" : NULL;
 }
 
 /* keeps the leases as they are (put back if the change is not written) */
@@ -170,6 +172,7 @@ static void ps_hold_end(void *unused)
 
 	(void)unused;
 	ps.hold_until = 0;
+	ps.excl_hold = false;
 	ps_hold_update();
 	if (pool_excl_ok(&why))
 		logm(L_NOTICE, "ip_pool %s: hold over (%zu leases confirmed or on file); new leases are served",
@@ -187,10 +190,11 @@ void pool_server_excl_cleared(void)
 		return;
 	/* the other server may have renewed leases this one let lapse, or given some: renewals first */
 	ps.hold_until = zt_now_ms() + c->hold_ms;
+	ps.excl_hold = true;
 	zt_timer_start(D.loop, &ps.hold, c->hold_ms);
 	ps_hold_update();
-	logm(L_NOTICE, "ip_pool %s: holding new leases for %u s (ip_pool.hold_s): the endpoints renew the addresses "
-	     "they hold here first", c->name, c->hold_ms / 1000);
+	logm(L_NOTICE, "ip_pool %s: another pool server's terminators are gone: holding new leases for %u s "
+	     "(ip_pool.hold_s): the endpoints renew the addresses they hold here first", c->name, c->hold_ms / 1000);
 }
 
 /*
@@ -597,7 +601,7 @@ struct json_object *pool_server_json(void)
 	JADD(o, "expired", JI(ps.expired));
 	JADD(o, "admin_released", JI(ps.admin_released));
 	JADD(o, "hold_s_left", JI(ps.hold_until > zt_now_ms() ? (ps.hold_until - zt_now_ms() + 999) / 1000 : 0));
-	JADD(o, "exclusive", pool_excl_json());
+	JADD(o, "exclusive", pool_excl_json(ps.hold_until != 0));
 	return o;
 }
 

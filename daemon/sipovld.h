@@ -197,7 +197,7 @@ void pool_excl_stop(void);
 void pool_excl_kick(void);           /* the pool service's binding came up: count now */
 void pool_excl_ctx_gone(struct zt_ctx *ctx); /* an identity stops: a listing through it ends */
 bool pool_excl_ok(const char **why); /* may new leases be given? (@why: why not) */
-struct json_object *pool_excl_json(void); /* status ip_pool.exclusive */
+struct json_object *pool_excl_json(bool held); /* status ip_pool.exclusive (@held: pool.hold for hold_s) */
 
 /* idents.c: the configured identities */
 /* bring the identity list in line with D.cfg (start new ones, stop removed ones) */

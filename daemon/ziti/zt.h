@@ -320,12 +320,17 @@ void zt_listener_close(struct zt_listener *l); /* Unbind + free */
 int zt_listener_set_precedence(struct zt_listener *l, uint8_t precedence);
 void *zt_listener_user(struct zt_listener *l);
 /*
- * The names of the edge routers (as the sessions name them) on which @l's group has a terminator
- * the router confirmed (BindSuccess) and still holds: up to @max in @names (valid until the
- * loop runs again); returns how many there are. @binds: how many terminators the group's routers
- * ever confirmed (a change of it: one was bound anew since).
+ * The terminators of @l's group that their routers confirmed (BindSuccess) and still hold, one
+ * per router: up to @max in @out (router: its name as the sessions give it, valid until the
+ * loop runs again; seq: the number of that BindSuccess among all of the process's, never
+ * reused, so a binding made anew, even by a listener made anew, has a greater one). Returns
+ * how many there are.
  */
-size_t zt_listener_routers(struct zt_listener *l, const char **names, size_t max, uint64_t *binds);
+struct zt_lsn_term {
+	const char *router;
+	uint64_t seq;
+};
+size_t zt_listener_terms(struct zt_listener *l, struct zt_lsn_term *out, size_t max);
 
 /* ---------- a service's terminators (client API; zt_terms.c) ---------- */
 struct zt_term_info {

@@ -14,6 +14,9 @@
 
 static void lsn_start(struct zt_listener *l);
 
+/* BindSuccess messages of every listener of the process, numbered (zt_listener_terms) */
+static uint64_t zt_bind_seq;
+
 static struct zt_listener *group_primary(struct zt_listener *l)
 {
 	return l->primary ? l->primary : l;
@@ -359,7 +362,7 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 			l->state = ZT_L_BOUND;
 			l->established = true;
 			l->term_up = true;
-			group_primary(l)->binds_ok++;
+			l->bind_seq = ++zt_bind_seq;
 			l->failures = 0;
 			lsn_status(l, 0, "terminator established");
 			if (l->sent_prec != l->o.precedence) /* changed while binding */
@@ -667,20 +670,20 @@ void *zt_listener_user(struct zt_listener *l)
 	return l->user;
 }
 
-size_t zt_listener_routers(struct zt_listener *l, const char **names, size_t max, uint64_t *binds)
+size_t zt_listener_terms(struct zt_listener *l, struct zt_lsn_term *out, size_t max)
 {
 	struct zt_listener *p = group_primary(l);
 	size_t n = 0;
-
-	*binds = p->binds_ok;
 
 	for (unsigned i = 0; i <= p->nsibs; i++) {
 		struct zt_listener *m = i ? p->sibs[i - 1] : p;
 
 		if (!m->term_up || m->state != ZT_L_BOUND || !m->ch || m->ch->state != ZT_CH_UP)
 			continue;
-		if (n < max)
-			names[n] = m->ch->name;
+		if (n < max) {
+			out[n].router = m->ch->name;
+			out[n].seq = m->bind_seq;
+		}
 		n++;
 	}
 	return n;

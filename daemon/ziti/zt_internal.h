@@ -746,7 +746,7 @@ struct zt_listener {
 	uint32_t id;
 	bool encrypted, established;
 	bool term_up;                  /* BindSuccess for the current binding */
-	uint64_t binds_ok;             /* on the group's primary: BindSuccess of any member, ever */
+	uint64_t bind_seq;             /* the process-wide number of its last BindSuccess (never reused) */
 	uint8_t sent_prec;             /* the precedence the router has (Bind or UpdateBind) */
 	unsigned failures;
 	struct zt_timer timer;

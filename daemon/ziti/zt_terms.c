@@ -110,8 +110,10 @@ static void terms_cb(void *arg, const struct zt_http_resp *resp)
 	int rc;
 
 	r->h = NULL;
-	if (resp->status == 401)
-		zt_ctx_token_refused(r->ctx); /* re-authenticates; the caller asks again later */
+	if (resp->status == 401) { /* authenticate again now; the caller asks again later */
+		zt_ctx_token_refused(r->ctx);
+		zt_ctx_need_auth(r->ctx, NULL, NULL);
+	}
 	if (resp->status != 200) {
 		zt_resp_error(resp, err, sizeof(err), "list the service's terminators");
 		terms_done(r, resp->status == 401 ? -EACCES : -EIO, err, NULL, 0, 0);
@@ -133,8 +135,10 @@ static void routers_cb(void *arg, const struct zt_http_resp *resp)
 	char path[512], err[512];
 
 	r->h = NULL;
-	if (resp->status == 401)
+	if (resp->status == 401) {
 		zt_ctx_token_refused(r->ctx);
+		zt_ctx_need_auth(r->ctx, NULL, NULL);
+	}
 	if (resp->status != 200) {
 		zt_resp_error(resp, err, sizeof(err), "list the identity's edge routers");
 		terms_done(r, resp->status == 401 ? -EACCES : -EIO, err, NULL, 0, 0);

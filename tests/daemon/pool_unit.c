@@ -821,39 +821,71 @@ static void test_expire(void)
 }
 
 /* the pool server's count of its service's terminators (pool_excl_verdict) */
+static enum pool_excl excl(const struct pool_excl_own *o, size_t no, const struct pool_excl_listed *l, size_t n,
+			   size_t total, const char *const *known, size_t nknown, bool *mine, size_t *others,
+			   size_t *stale)
+{
+	return pool_excl_verdict(o, no, l, n, total, known, nknown, mine, others, stale);
+}
+
 static void test_excl(void)
 {
-	const char *ours1[] = { "r1" }, *ours2[] = { "r1", "r2" }, *ours_twice[] = { "r1", "r1" };
-	const char *l1[] = { "r1" }, *l2[] = { "r1", "r2" }, *l_r1r1[] = { "r1", "r1" }, *l_r3[] = { "r1", "r3" };
-	const char *l_unknown[] = { "r1", "" };
+	const struct pool_excl_own r1[] = { { "r1", false } }, r1r2[] = { { "r1", false }, { "r2", false } },
+				   r1x2[] = { { "r1", false }, { "r1", false } }, r1old[] = { { "r1", true } },
+				   r1old_r2new[] = { { "r1", true }, { "r2", false } };
+	const struct pool_excl_listed l1[] = { { "T1", "r1" } }, l12[] = { { "T1", "r1" }, { "T2", "r2" } },
+				      l11[] = { { "T1", "r1" }, { "T9", "r1" } }, l13[] = { { "T1", "r1" }, { "T3", "r3" } },
+				      lun[] = { { "T1", "r1" }, { "T4", "" } }, l1b[] = { { "T5", "r1" } },
+				      l11b[] = { { "T1", "r1" }, { "T5", "r1" } },
+				      l115[] = { { "T1", "r1" }, { "T5", "r1" }, { "T9", "r1" } };
+	const char *k1[] = { "T1" };
 	bool mine[4];
-	size_t others = 99;
+	size_t others = 99, stale = 99;
 	enum pool_excl v;
 
-	v = pool_excl_verdict(ours1, 1, l1, 1, 1, mine, &others);
-	ok(v == POOL_EXCL_ONLY && others == 0 && mine[0], "excl: one terminator, ours: only");
-	v = pool_excl_verdict(ours2, 2, l2, 2, 2, mine, &others);
+	v = excl(r1, 1, l1, 1, 1, NULL, 0, mine, &others, &stale);
+	ok(v == POOL_EXCL_ONLY && others == 0 && stale == 0 && mine[0], "excl: one terminator, ours: only");
+	v = excl(r1r2, 2, l12, 2, 2, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_ONLY && others == 0 && mine[0] && mine[1], "excl: ours on r1 and r2, both listed: only");
-	v = pool_excl_verdict(ours1, 1, l_r1r1, 2, 2, mine, &others);
+	v = excl(r1, 1, l11, 2, 2, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_OTHERS && others == 1 && mine[0] != mine[1],
-	   "excl: two terminators on r1, one ours: one other (%zu)", others);
-	v = pool_excl_verdict(ours_twice, 2, l_r1r1, 2, 2, mine, &others);
+	   "excl: two terminators on r1, one ours, none known: one other (%zu)", others);
+	v = excl(r1x2, 2, l11, 2, 2, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_ONLY && others == 0, "excl: two identities of this server on r1, two listed: only");
-	v = pool_excl_verdict(ours1, 1, l_r3, 2, 2, mine, &others);
+	v = excl(r1, 1, l13, 2, 2, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_OTHERS && others == 1 && mine[0] && !mine[1],
 	   "excl: a terminator on a router this server does not bind on: other");
-	v = pool_excl_verdict(ours1, 1, l_unknown, 2, 2, mine, &others);
+	v = excl(r1, 1, lun, 2, 2, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_OTHERS && others == 1 && !mine[1], "excl: a terminator on a router the identity cannot name: other");
-	v = pool_excl_verdict(ours1, 1, l1, 1, 3, mine, &others);
+	v = excl(r1, 1, l1, 1, 3, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_OTHERS && others == 2, "excl: a listing of one page of three: the unlisted two are others");
-	v = pool_excl_verdict(ours2, 2, l1, 1, 1, mine, &others);
+	v = excl(r1r2, 2, l1, 1, 1, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_UNSURE && others == 0, "excl: one of ours not listed yet (the controller behind): unsure");
-	v = pool_excl_verdict(ours1, 0, l1, 1, 1, mine, &others);
+	v = excl(r1, 0, l1, 1, 1, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_OTHERS && others == 1, "excl: none of ours confirmed, one listed: other");
-	v = pool_excl_verdict(ours1, 0, l1, 0, 0, mine, &others);
+	v = excl(r1, 0, l1, 0, 0, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_UNSURE && others == 0, "excl: none of ours, none listed: unsure");
-	v = pool_excl_verdict(ours2, 2, l_r3, 2, 2, mine, &others);
+	v = excl(r1r2, 2, l13, 2, 2, NULL, 0, mine, &others, &stale);
 	ok(v == POOL_EXCL_OTHERS && others == 1, "excl: ours on r1 and r2, listed r1 and r3: other (r2's not listed)");
+	/* known ids: the last "only" listing's, all this server's */
+	v = excl(r1old, 1, l1, 1, 1, k1, 1, mine, &others, &stale);
+	ok(v == POOL_EXCL_ONLY && stale == 0 && mine[0], "excl: the terminator of the last clean listing, bound before: only");
+	v = excl(r1, 1, l11b, 2, 2, k1, 1, mine, &others, &stale);
+	ok(v == POOL_EXCL_ONLY && others == 0 && stale == 1 && mine[0] && mine[1],
+	   "excl: r1 bound anew since (a reconnect), the router still lists the old one (known): only, 1 stale of its own");
+	v = excl(r1old, 1, l11b, 2, 2, k1, 1, mine, &others, &stale);
+	ok(v == POOL_EXCL_OTHERS && others == 1 && mine[0] && !mine[1],
+	   "excl: r1 not bound anew, a new terminator on r1: another server's");
+	v = excl(r1, 1, l115, 3, 3, k1, 1, mine, &others, &stale);
+	ok(v == POOL_EXCL_OTHERS && others == 1 && stale == 1,
+	   "excl: r1 bound anew and another server's on r1 at once: one other (%zu), one stale (%zu)", others, stale);
+	v = excl(r1old, 1, l1b, 1, 1, k1, 1, mine, &others, &stale);
+	ok(v == POOL_EXCL_OTHERS && others == 1,
+	   "excl: ours bound before, its known terminator gone from the listing, an unknown one there: other");
+	v = excl(r1old_r2new, 2, l12, 2, 2, k1, 1, mine, &others, &stale);
+	ok(v == POOL_EXCL_ONLY && others == 0 && stale == 0, "excl: r1 before (known), r2 bound since: only");
+	v = excl(r1old, 1, l12, 1, 1, k1, 1, mine, &others, &stale);
+	ok(v == POOL_EXCL_ONLY, "excl: (the same with r2 lost since: only r1 counted)");
 
 	/* while held for it, new leases get the reason in "err wait" */
 	struct pool p;

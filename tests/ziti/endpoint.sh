@@ -30,7 +30,7 @@
 
 endpoint_tests() {
 	local D=$W/endpoint sd=${SD:-$B/san/sipovld} zt=${SAN:-$B/san/zt-tool} oct net port ifa ifb ifc
-	local pa pb ps pd pe wp rc a b a2 d e r q t0 n_fail p ifd ife iff p2 rr pn p2n i
+	local pa pb ps pd pe wp rc a b a2 d e r q t0 n_fail p ifd ife iff p2 rr pn p2n i fa un
 	if [ "$(id -u)" != 0 ]; then
 		skip "endpoint: tests" "need root (interfaces, transparent sockets)"
 		return
@@ -593,28 +593,47 @@ CONF
 	# are spread over both servers' terminators, and the second would give A's address to
 	# whoever asks for it. Each server counts the service's terminators (exclusive_check_s 5):
 	# more than its own, so neither gives a new lease ("err wait", logged at ERR naming them), no
-	# lease expires, renewals are served; once the second stops, the first gives leases again.
+	# lease expires, renewals are served; once the second stops, the first holds for hold_s (10
+	# here: the endpoints renew there first), then gives leases again. The first restarts with
+	# hold_s 10 for that (the hold of its own start waited out first).
+	kill -TERM "$ps"; wait "$ps"
+	srv_conf 10 30
+	"$sd" --no-kernel -c "$D/server.conf" > "$D/server6.log" 2>&1 &
+	ps=$!
+	PIDS+=("$ps")
+	for _ in $(seq 1 240); do
+		[ "$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -r '.ip_pool.exclusive.leases_given')" = true ] && break
+		sleep 0.25
+	done
 	sed -e "s|\"$D/leases\"|\"$D/leases-2nd\"|" -e "s|$D/server.sock|$D/server-2nd.sock|" "$D/server.conf" > "$D/server-2nd.conf"
 	"$sd" --no-kernel -c "$D/server-2nd.conf" > "$D/server-2nd.log" 2>&1 &
 	p2=$!
 	PIDS+=("$p2")
 	for _ in $(seq 1 120); do grep -q "service ep-pool: hosting" "$D/server-2nd.log" && break; sleep 0.25; done
-	r=0 q=0 t=
-	for i in $(seq 1 12); do # as go-client, A's address (E holds $e)
-		rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $a2" --timeout-ms 5000 2>/dev/null)
+	# The overlay sends every dial to the cheapest terminator, the same one while costs are equal
+	# (ziti's smartrouting: terminators[0]), so the claims could all reach the first server. Its
+	# process is stopped (SIGSTOP) for a few seconds: a dial to it fails at the router, which
+	# makes its terminators dearer (a failed dial's cost), and the claims reach the second.
+	r=0 q=0 t="" un=0
+	kill -STOP "$ps"
+	t0=$(now_ms)
+	while [ $(($(now_ms) - t0)) -lt 9000 ] && [ "$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server-2nd.log")" -lt 6 ]; do
+		# as go-client, A's address (E holds $e)
+		rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $a2" --timeout-ms 7000 2>/dev/null)
 		case $rr in
 		"ok $a2"*) r=$((r + 1)) ;;
 		"err wait another pool server"*|"err wait this pool server has not yet confirmed"*|"err taken"*) q=$((q + 1)) ;;
+		"") un=$((un + 1)) ;;
 		*) t="$t [$rr]" ;;
 		esac
-		sleep 0.3
 	done
-	pn=$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server5.log")
+	kill -CONT "$ps"
+	pn=$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server6.log")
 	p2n=$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server-2nd.log")
-	if [ "$r" = 0 ] && [ "$q" = 12 ] && [ -z "$t" ] && [ "$p2n" -ge 1 ] && ! grep -q " go-client" "$D/leases-2nd" 2>/dev/null; then
-		ok "endpoint: a second pool server (zt-other again, lease file of its own): 12 claims of A's $a2 by go-client, none given ($pn at the first server, $p2n at the second)"
+	if [ "$r" = 0 ] && [ -z "$t" ] && [ "$p2n" -ge 3 ] && [ "$q" -ge "$p2n" ] && ! grep -q " go-client" "$D/leases-2nd" 2>/dev/null; then
+		ok "endpoint: a second pool server (zt-other again, lease file of its own): claims of A's $a2 by go-client: $p2n reached the second, $pn the first, none given (refused $q, $un unanswered while the first was stopped)"
 	else
-		notok "endpoint: a second pool server: claims of A's $a2 given $r, refused $q of 12, other replies:$t ($pn at the first server, $p2n at the second)"
+		notok "endpoint: a second pool server: claims of A's $a2 given $r, refused $q, unanswered $un, other replies:$t ($p2n at the second; want none given, at least 3 there)"
 		grep "ip_pool" "$D/server-2nd.log" | tail -3 | diag
 	fi
 	for _ in $(seq 1 160); do
@@ -626,12 +645,12 @@ CONF
 	r=$("$sd" --control "$D/server-2nd.sock" --request status 2>/dev/null | jq -c '.ip_pool.exclusive | [.leases_given, .verdict, .conflict, .others >= 1, (.other_terminators | length) >= 1, .conflicts]')
 	t=$(ep_st a .renewals)
 	if [ "$q" = '[false,"others",true,true,true,1]' ] && [ "$r" = '[false,"others",true,true,true,1]' ] &&
-		grep -q "<3>ip_pool voip-ips: a second pool server: service ep-pool has [0-9]* terminators, [0-9]* of them this server's: [0-9]* others\?: [^ ]* (router .*; new leases are held and none expires until they are gone" "$D/server5.log" &&
+		grep -q "<3>ip_pool voip-ips: a second pool server: service ep-pool has [0-9]* terminators, [0-9]* of them this server's: [0-9]* others\?: [^ ]* (router .*; new leases are held and none expires until they are gone" "$D/server6.log" &&
 		grep -q "<3>ip_pool voip-ips: a second pool server: service ep-pool has" "$D/server-2nd.log"; then
 		ok "endpoint: both pool servers see the other's terminators, hold new leases, say so at ERR (status [given, verdict, conflict, others, listed, conflicts] $q / $r)"
 	else
 		notok "endpoint: a second pool server: first $q, second $r"
-		grep "ip_pool voip-ips: \(a second\|possibly\|cannot count\)" "$D/server5.log" "$D/server-2nd.log" | tail -4 | diag
+		grep "ip_pool voip-ips: \(a second\|possibly\|cannot count\)" "$D/server6.log" "$D/server-2nd.log" | tail -4 | diag
 	fi
 	sleep 3
 	q=$(ep_st a .renewals)
@@ -640,22 +659,39 @@ CONF
 	else
 		notok "endpoint: during the second pool server: A '$(ep_addr a)' B '$(ep_addr b)', A's renewals $t -> $q"
 	fi
+	# a free address of the pool, for go-client to ask for once the first server gives leases
+	fa=
+	for i in $(seq 200 250); do grep -q "^$net.$i " "$D/leases" || { fa=$net.$i; break; }; done
 	t0=$(now_ms)
 	kill -TERM "$p2"; rc=0; wait "$p2" || rc=$?
 	for _ in $(seq 1 160); do
+		grep -q "ip_pool voip-ips: another pool server's terminators are gone: holding new leases for 10 s" "$D/server6.log" && break
+		sleep 0.25
+	done
+	t=$(($(now_ms) - t0))
+	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '[.ip_pool.exclusive | .leases_given, .verdict, .conflict, .others] + [.ip_pool.hold_s_left > 0]')
+	rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $fa" --timeout-ms 5000 2>/dev/null)
+	if [ "$rc" = 0 ] && san_clean "$D/server-2nd.log" && [ "$q" = '[false,"only",false,0,true]' ] &&
+		grep -q "<5>ip_pool voip-ips: the terminators of ep-pool are this server's alone again" "$D/server6.log" &&
+		[[ $rr == "err wait another pool server was seen: the endpoints renew their addresses here first"* ]]; then
+		ok "endpoint: the second pool server stopped: the first sees its terminators gone $t ms later and holds for hold_s 10 ($q; a claim of the free $fa: '${rr%% new leases*}')"
+	else
+		notok "endpoint: after the second pool server stopped (exit $rc): $q after $t ms, claim of $fa '$rr'"
+		grep "ip_pool" "$D/server6.log" | tail -3 | diag
+	fi
+	for _ in $(seq 1 80); do
 		[ "$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -r '.ip_pool.exclusive.leases_given')" = true ] && break
 		sleep 0.25
 	done
 	t=$(($(now_ms) - t0))
-	q=$("$sd" --control "$D/server.sock" --request status 2>/dev/null | jq -c '.ip_pool.exclusive | [.leases_given, .verdict, .conflict, .others]')
-	rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $a2" --timeout-ms 5000 2>/dev/null)
-	if [ "$rc" = 0 ] && san_clean "$D/server-2nd.log" && [ "$q" = '[true,"only",false,0]' ] &&
-		grep -q "<5>ip_pool voip-ips: the terminators of ep-pool are this server's alone again" "$D/server5.log" &&
-		[[ $rr == "err taken"* ]] && [ "$(ep_addr a)" = "$a2" ]; then
-		ok "endpoint: the second pool server stopped: the first gives leases again $t ms later ($q; A's address still refused to go-client: '$rr')"
+	rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $fa" --timeout-ms 5000 2>/dev/null)
+	r=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $a2" --timeout-ms 5000 2>/dev/null)
+	if [[ $rr == "ok $fa "* ]] && [[ $r == "err taken"* ]] && [ "$(ep_addr a)" = "$a2" ] && [ "$(ep_addr b)" = "$b" ] &&
+		grep -qE "^$fa go-client [0-9]+$" "$D/leases"; then
+		ok "endpoint: after the hold the first pool server gives leases again ($t ms after the second stopped: go-client gets the free $fa; A's $a2 still refused to it: '${r%% address*}'; A and B keep theirs)"
 	else
-		notok "endpoint: after the second pool server stopped (exit $rc): $q after $t ms, claim of A's address '$rr'"
-		grep "ip_pool" "$D/server5.log" | tail -3 | diag
+		notok "endpoint: after the hold: claim of $fa '$rr', of A's $a2 '$r', A '$(ep_addr a)' B '$(ep_addr b)'"
+		grep "ip_pool" "$D/server6.log" | tail -3 | diag
 	fi
 	# E6: an admin removes A's address, then deletes A's interface: sipovld notices (its rtnetlink
 	# watch) and puts them back (E7: the re-made interface carries the alias "sipovld endpoint",
@@ -697,7 +733,7 @@ CONF
 	wait "$wp" 2>/dev/null
 	if [ "$rc" = 0 ] && san_clean "$D/a2.log" && san_clean "$D/b.log" && san_clean "$D/b2.log" && san_clean "$D/server.log" &&
 		san_clean "$D/server2.log" && san_clean "$D/server3.log" && san_clean "$D/server3b.log" && san_clean "$D/server4.log" &&
-		san_clean "$D/server4b.log" && san_clean "$D/server5.log" &&
+		san_clean "$D/server4b.log" && san_clean "$D/server5.log" && san_clean "$D/server6.log" &&
 		! ip link show "$ifa" > /dev/null 2>&1 && ! ip link show "$ifb" > /dev/null 2>&1; then
 		ok "endpoint: clean exits, interfaces removed (no ASan/UBSan/leak report)"
 	else

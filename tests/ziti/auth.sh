@@ -375,6 +375,17 @@ posture_process_tests() {
 		notok "posture PROCESS: sanitizer report in the probe's log"
 }
 
+# pool_counted SOCK: wait (10 s at most) until the pool server at SOCK has counted its service's
+# terminators and found only its own (ip_pool.exclusive_check_s: a server gives no new lease
+# before that; design.md "Exactly one pool server")
+pool_counted() {
+	for _ in $(seq 1 40); do
+		[ "$("${SD:-$B/san/sipovld}" --control "$1" --request status 2>/dev/null | jq -r '.ip_pool.exclusive.verdict')" = only ] && return 0
+		sleep 0.25
+	done
+	return 1
+}
+
 # pool_tests: sipovld (--no-kernel) serves the ip-pool voip-ips (100.127.0.0/24) as the Ziti
 # service ip-pool, hosted by zt-other; zt-client and zt-host claim through it with zt-tool
 # request. The test routers (ziti 1.x) do not say who dials, so the owner is the caller id
@@ -401,7 +412,7 @@ CONF
 		pid=$!
 		PIDS+=("$pid")
 		for _ in $(seq 1 240); do
-			grep -q "service ip-pool: hosting" "$D/$1" && return 0
+			grep -q "service ip-pool: hosting" "$D/$1" && { pool_counted "$D/sipovld.sock"; return 0; }
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.25
 		done
@@ -493,6 +504,7 @@ CONF
 	pid=$!
 	PIDS+=("$pid")
 	for _ in $(seq 1 240); do grep -q "service ip-pool: hosting" "$D/sipovld-slow.log" && break; sleep 0.25; done
+	pool_counted "$D/slow.sock"
 	t0=$(now_ms)
 	{ "$zt" request -i "$ID/zt-host.json" -s ip-pool --send "claim voip-ips" --timeout-ms 30000 > "$D/slow-claim.out" 2>&1
 	  now_ms > "$D/slow-claim.t"; } &
@@ -546,6 +558,7 @@ CONF
 	pid=$!
 	PIDS+=("$pid")
 	for _ in $(seq 1 240); do grep -q "service ip-pool: hosting" "$D/sipovld-eio.log" && break; sleep 0.25; done
+	pool_counted "$D/slow.sock"
 	r=$("$zt" request -i "$ID/zt-host.json" -s ip-pool --send "release voip-ips" --timeout-ms 30000 2>&1)
 	q=$("$sd" --control "$D/slow.sock" --request status 2>/dev/null |
 		jq -cn 'input | .ip_pool | [.leases, .lease_file_write_errors]')
@@ -581,6 +594,7 @@ CONF
 	pid=$!
 	PIDS+=("$pid")
 	for _ in $(seq 1 240); do grep -q "service ip-pool: hosting" "$D/sipovld4.log" && break; sleep 0.25; done
+	pool_counted "$D/sipovld4.sock"
 	"$zt" dial -i "$ID/zt-client.json" -s ip-pool --mode recv --bytes 0 --timeout-ms 20000 > "$D/hold.log" 2>&1 &
 	dp=$!
 	for _ in $(seq 1 40); do [ "$(popen)" = 1 ] && break; sleep 0.1; done

@@ -47,10 +47,20 @@ static struct {
 	size_t ours, listed, others, stale;
 	struct zt_term_info shown[PX_SHOW_MAX];
 	size_t nshown;
-	/* the last "only" listing: its terminator ids (all this server's) and the newest binding then */
+	/*
+	 * The terminator ids of two "only" listings in a row with the same bindings of this server
+	 * (all its own: a terminator of another server listed in the place of one of its own that
+	 * the controller does not list yet is not listed so twice) and its newest binding then
+	 */
 	char known[PX_OURS_MAX * 2][64];
 	size_t nknown;
 	uint64_t known_seq;
+	uint64_t only_sig;      /* the bindings of the last "only" listing */
+	bool only_sig_set;
+	/* the ids counted as others by the listings since the last "only" one (more: oids_more) */
+	char oids[PX_SHOW_MAX * 2][64];
+	size_t noids;
+	bool oids_more;
 	/* listings in a row with terminators not this server's, the same bindings of its own */
 	unsigned others_in_row;
 	uint64_t others_since_ms, others_sig;
@@ -118,18 +128,49 @@ static void px_log_others(int level, const char *what)
 	     px.others == 1 ? "" : "s", list, px.others > px.nshown ? ", ..." : "");
 }
 
-/* a listing that showed others is followed by one that does not, with the same bindings of
- * this server: the other server went (it may have served meanwhile): the endpoints renew first */
-static void px_others_gone(uint64_t sig)
+/* the ids this listing counts as others, added to those since the last "only" listing */
+static void px_note_others(const struct zt_term_info *t, const bool *mine, size_t n)
 {
-	bool same = px.others_in_row && px.others_sig == sig;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
 
+		if (mine[i])
+			continue;
+		for (k = 0; k < px.noids && strcmp(px.oids[k], t[i].id); k++)
+			;
+		if (k < px.noids)
+			continue;
+		if (px.noids == PX_SHOW_MAX * 2)
+			px.oids_more = true;
+		else
+			snprintf(px.oids[px.noids++], sizeof(px.oids[0]), "%s", t[i].id);
+	}
+}
+
+/*
+ * A clean listing after listings that counted others: unless every one of those is listed now
+ * as this server's own (its terminator listed before its BindSuccess, say), another server's went
+ * (it may have served meanwhile): the endpoints renew first
+ */
+static void px_others_gone(const struct zt_term_info *t, const bool *mine, size_t n)
+{
+	bool gone = px.conflict || px.oids_more;
+
+	for (size_t k = 0; k < px.noids && !gone; k++) {
+		size_t i;
+
+		for (i = 0; i < n && strcmp(t[i].id, px.oids[k]); i++)
+			;
+		gone = i == n || !mine[i];
+	}
 	if (px.conflict)
 		logm(L_NOTICE, "ip_pool %s: the terminators of %s are this server's alone again (%zu)",
 		     D.cfg.pool_server.name, D.cfg.pool_server.service, px.ours);
 	px.conflict = false;
 	px.others_in_row = 0;
-	if (same)
+	px.noids = 0;
+	px.oids_more = false;
+	if (gone)
 		pool_server_excl_cleared();
 }
 
@@ -202,6 +243,7 @@ static void px_listed(void *arg, int err, const char *msg, const struct zt_term_
 		px.unsure_logged = false;
 	}
 	if (v == POOL_EXCL_OTHERS) {
+		px_note_others(t, mine, n);
 		if (!px.others_in_row || sig != px.others_sig) {
 			px.others_in_row = 0;
 			px.others_since_ms = px.verdict_ms;
@@ -231,14 +273,19 @@ static void px_listed(void *arg, int err, const char *msg, const struct zt_term_
 		px_schedule(PX_RETRY_MS);
 		return;
 	}
-	/* only this server's: their ids are known from now on (a router that keeps one after a
-	 * reconnect is then not taken for another server) */
-	px.nknown = 0;
-	for (size_t i = 0; i < n && px.nknown < PX_OURS_MAX * 2; i++)
-		snprintf(px.known[px.nknown++], sizeof(px.known[0]), "%s", t[i].id);
-	px.known_seq = maxseq;
-	if (px.others_in_row)
-		px_others_gone(sig);
+	/* only this server's; the second such listing with the same bindings: their ids are known
+	 * from now on (a router that keeps one after a reconnect is then not taken for another
+	 * server) */
+	if (px.only_sig_set && px.only_sig == sig) {
+		px.nknown = 0;
+		for (size_t i = 0; i < n && px.nknown < PX_OURS_MAX * 2; i++)
+			snprintf(px.known[px.nknown++], sizeof(px.known[0]), "%s", t[i].id);
+		px.known_seq = maxseq;
+	}
+	px.only_sig = sig;
+	px.only_sig_set = true;
+	if (px.others_in_row || px.noids || px.oids_more)
+		px_others_gone(t, mine, n);
 	px_schedule(D.cfg.pool_server.excl_ms);
 }
 
@@ -312,13 +359,11 @@ static bool px_ok(const char **why, bool *stale)
 		return true;
 	n = px_ours(ours, PX_OURS_MAX, &sig, NULL);
 	age = px.have_verdict ? zt_now_ms() - px.verdict_ms : 0;
-	if (px.have_verdict && px.verdict == POOL_EXCL_ONLY) {
-		if (sig == px.sig && n == px.ours && age < 3ull * D.cfg.pool_server.excl_ms)
-			return true;
-		*stale = true;
-	} else if (px.have_verdict && sig != px.sig) {
-		*stale = true; /* a binding of its own made since: it may be the "other" */
-	}
+	if (px.have_verdict && px.verdict == POOL_EXCL_ONLY && sig == px.sig && n == px.ours &&
+	    age < 3ull * D.cfg.pool_server.excl_ms)
+		return true;
+	/* a binding of its own made or lost since: list again now (an old listing: the timer's) */
+	*stale = px.have_verdict && sig != px.sig;
 	if (px.have_verdict && px.verdict == POOL_EXCL_OTHERS)
 		*why = "another pool server may host this pool's service: new leases held";
 	else

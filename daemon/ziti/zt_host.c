@@ -361,8 +361,11 @@ void zt_listener_on_msg(struct zt_listener *l, struct zt_chan *ch, const struct 
 		if (l->state == ZT_L_BOUND || l->state == ZT_L_BINDING) {
 			l->state = ZT_L_BOUND;
 			l->established = true;
+			/* a router sends BindSuccess again for the same terminator (re-created at the
+			 * controller after its reconnect): the same binding, the same number */
+			if (!l->term_up)
+				l->bind_seq = ++zt_bind_seq;
 			l->term_up = true;
-			l->bind_seq = ++zt_bind_seq;
 			l->failures = 0;
 			lsn_status(l, 0, "terminator established");
 			if (l->sent_prec != l->o.precedence) /* changed while binding */

@@ -555,6 +555,93 @@ static void test_held_dial(void)
 	zt_loop_free(ctx.loop);
 }
 
+/* who dials: the router's word (ziti >= 2.0: DialerIdentityId/Name, 1034/1035) apart from the
+ * caller id the dialer chose; read during on_dial (a held request keeps neither) */
+struct dialer_probe {
+	bool called, auth, held_auth;
+	char id[64], name[64], caller[64];
+};
+
+static void dialer_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *user)
+{
+	struct dialer_probe *p = user;
+	const char *c = zt_dial_req_caller(req);
+	struct zt_dial_req *h;
+	char id[64], name[64];
+
+	(void)l;
+	p->called = true;
+	p->auth = zt_dial_req_dialer(req, p->id, sizeof(p->id), p->name, sizeof(p->name));
+	snprintf(p->caller, sizeof(p->caller), "%s", c ? c : "");
+	h = zt_dial_req_hold(req);
+	p->held_auth = h && zt_dial_req_dialer(h, id, sizeof(id), name, sizeof(name));
+	if (h)
+		zt_reject(h, "test");
+}
+
+static void dialer_dial(struct zt_chan *ch, int32_t seq, bool v2)
+{
+	struct zt_buf in = { 0 };
+	struct zt_msgb mb;
+	struct zt_msg m;
+	size_t used;
+
+	zt_msgb_begin(&mb, &in, ZT_CT_DIAL, seq);
+	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, 777);
+	zt_msgb_hdr_u32(&mb, ZT_H_ROUTER_PROVIDED_CONN_ID, 0x80000000u + (uint32_t)seq);
+	zt_msgb_hdr_str(&mb, ZT_H_CALLER_ID, "someone-else");
+	if (v2) {
+		zt_msgb_hdr_str(&mb, ZT_H_DIALER_IDENTITY_ID, "Zq3id9");
+		zt_msgb_hdr_str(&mb, ZT_H_DIALER_IDENTITY_NAME, "ep-phone-1");
+	}
+	memcpy(zt_msgb_body(&mb, 3), "tok", 3);
+	zt_msg_parse(in.data, in.len, &m, &used, NULL);
+	ch->in_dispatch = true;
+	zt_chan_dispatch(ch, &m);
+	zt_buf_free(&in);
+}
+
+static void test_dialer_identity(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_session sess = { .token = "tok", .refs = 100 };
+	struct dialer_probe p = { 0 };
+	struct zt_listener l = { 0 };
+
+	ctx.o.log_level = -1;
+	ctx.loop = zt_loop_new();
+	ch.ctx = &ctx;
+	ch.name = "test";
+	ch.state = ZT_CH_UP;
+	l.ctx = &ctx;
+	l.service = "svc";
+	l.cbs.on_dial = dialer_on_dial;
+	l.user = &p;
+	l.state = ZT_L_BOUND;
+	l.session = &sess;
+	l.ch = &ch;
+	l.id = 777;
+	zt_timer_init(&l.timer, NULL, &l);
+	zt_chan_map_add(&ch, 777, &l, 1);
+
+	dialer_dial(&ch, 50, true);
+	check(p.called && p.auth && !strcmp(p.id, "Zq3id9") && !strcmp(p.name, "ep-phone-1") &&
+	      !strcmp(p.caller, "someone-else"),
+	      "dialer: a 2.0 router's DialerIdentityId/Name (1034/1035) read apart from the self-set caller id "
+	      "(id '%s', name '%s', caller '%s')", p.id, p.name, p.caller);
+	check(p.called && !p.held_auth, "dialer: a held request no longer has them (read before zt_dial_req_hold)");
+	memset(&p, 0, sizeof(p));
+	dialer_dial(&ch, 51, false);
+	check(p.called && !p.auth && !p.id[0] && !p.name[0] && !strcmp(p.caller, "someone-else"),
+	      "dialer: a router before 2.0 sends neither: not authenticated, the caller id only");
+	zt_buf_free(&ch.out);
+	zt_timer_stop(ctx.loop, &l.timer);
+	zt_session_put(l.session);
+	free(ch.conns);
+	zt_loop_free(ctx.loop);
+}
+
 static char tmpdir[] = "/tmp/zt-unit.XXXXXX";
 
 static const char *write_file(const char *name, const char *text)
@@ -1429,6 +1516,7 @@ int main(void)
 	test_oversize();
 	test_tasks();
 	test_held_dial();
+	test_dialer_identity();
 	test_sched();
 	test_sched_redial();
 	test_dial_stale_api_session();

@@ -55,8 +55,11 @@ static struct {
 	char known[PX_OURS_MAX * 2][64];
 	size_t nknown;
 	uint64_t known_seq;
-	uint64_t only_sig;      /* the bindings of the last "only" listing */
+	/* the last listing, if it was "only": its bindings and ids (known: those in the next too) */
+	uint64_t only_sig;
 	bool only_sig_set;
+	char pend[PX_OURS_MAX * 2][64];
+	size_t npend;
 	/* the ids counted as others by the listings since the last "only" one (more: oids_more) */
 	char oids[PX_SHOW_MAX * 2][64];
 	size_t noids;
@@ -129,8 +132,10 @@ static void px_log_others(int level, const char *what)
 }
 
 /* the ids this listing counts as others, added to those since the last "only" listing */
-static void px_note_others(const struct zt_term_info *t, const bool *mine, size_t n)
+static void px_note_others(const struct zt_term_info *t, const bool *mine, size_t n, size_t total)
 {
+	if (total > n) /* others beyond the page: not all noted */
+		px.oids_more = true;
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
 
@@ -242,8 +247,10 @@ static void px_listed(void *arg, int err, const char *msg, const struct zt_term_
 		px.unsure_since_ms = 0;
 		px.unsure_logged = false;
 	}
+	if (v != POOL_EXCL_ONLY)
+		px.only_sig_set = false; /* known ids only from two "only" listings in a row */
 	if (v == POOL_EXCL_OTHERS) {
-		px_note_others(t, mine, n);
+		px_note_others(t, mine, n, total);
 		if (!px.others_in_row || sig != px.others_sig) {
 			px.others_in_row = 0;
 			px.others_since_ms = px.verdict_ms;
@@ -277,11 +284,28 @@ static void px_listed(void *arg, int err, const char *msg, const struct zt_term_
 	 * from now on (a router that keeps one after a reconnect is then not taken for another
 	 * server) */
 	if (px.only_sig_set && px.only_sig == sig) {
-		px.nknown = 0;
-		for (size_t i = 0; i < n && px.nknown < PX_OURS_MAX * 2; i++)
-			snprintf(px.known[px.nknown++], sizeof(px.known[0]), "%s", t[i].id);
-		px.known_seq = maxseq;
+		char both[PX_OURS_MAX * 2][64];
+		size_t nb = 0;
+
+		for (size_t i = 0; i < n && nb < PX_OURS_MAX * 2; i++) {
+			size_t k;
+
+			for (k = 0; k < px.npend && strcmp(px.pend[k], t[i].id); k++)
+				;
+			if (k < px.npend) /* in both listings */
+				snprintf(both[nb++], sizeof(both[0]), "%s", t[i].id);
+		}
+		/* each binding of its own has one terminator, the same id in both: fewer in both than
+		 * its bindings, and one of the listings was not what it seemed: nothing learnt */
+		if (nb >= nours) {
+			memcpy(px.known, both, sizeof(both[0]) * nb);
+			px.nknown = nb;
+			px.known_seq = maxseq;
+		}
 	}
+	px.npend = 0;
+	for (size_t i = 0; i < n && px.npend < PX_OURS_MAX * 2; i++)
+		snprintf(px.pend[px.npend++], sizeof(px.pend[0]), "%s", t[i].id);
 	px.only_sig = sig;
 	px.only_sig_set = true;
 	if (px.others_in_row || px.noids || px.oids_more)

@@ -101,6 +101,23 @@ int zt_terms_parse(const char *body, struct json_object *routers, struct zt_term
 	return 0;
 }
 
+/* a reply other than 200 ends the request (a 401: authenticate again now; asked again later) */
+static bool terms_http_failed(struct zt_terms_req *r, const struct zt_http_resp *resp, const char *what)
+{
+	char err[512];
+
+	r->h = NULL;
+	if (resp->status == 200)
+		return false;
+	if (resp->status == 401) {
+		zt_ctx_token_refused(r->ctx);
+		zt_ctx_need_auth(r->ctx, NULL, NULL);
+	}
+	zt_resp_error(resp, err, sizeof(err), what);
+	terms_done(r, resp->status == 401 ? -EACCES : -EIO, err, NULL, 0, 0);
+	return true;
+}
+
 static void terms_cb(void *arg, const struct zt_http_resp *resp)
 {
 	struct zt_terms_req *r = arg;
@@ -109,16 +126,8 @@ static void terms_cb(void *arg, const struct zt_http_resp *resp)
 	char err[512];
 	int rc;
 
-	r->h = NULL;
-	if (resp->status == 401) { /* authenticate again now; the caller asks again later */
-		zt_ctx_token_refused(r->ctx);
-		zt_ctx_need_auth(r->ctx, NULL, NULL);
-	}
-	if (resp->status != 200) {
-		zt_resp_error(resp, err, sizeof(err), "list the service's terminators");
-		terms_done(r, resp->status == 401 ? -EACCES : -EIO, err, NULL, 0, 0);
+	if (terms_http_failed(r, resp, "list the service's terminators"))
 		return;
-	}
 	rc = zt_terms_parse(resp->body, r->routers, &t, &n, &total, err, sizeof(err));
 	if (rc) {
 		terms_done(r, rc, err, NULL, 0, 0);
@@ -132,18 +141,10 @@ static void routers_cb(void *arg, const struct zt_http_resp *resp)
 {
 	struct zt_terms_req *r = arg;
 	struct json_object *root;
-	char path[512], err[512];
+	char path[512];
 
-	r->h = NULL;
-	if (resp->status == 401) {
-		zt_ctx_token_refused(r->ctx);
-		zt_ctx_need_auth(r->ctx, NULL, NULL);
-	}
-	if (resp->status != 200) {
-		zt_resp_error(resp, err, sizeof(err), "list the identity's edge routers");
-		terms_done(r, resp->status == 401 ? -EACCES : -EIO, err, NULL, 0, 0);
+	if (terms_http_failed(r, resp, "list the identity's edge routers"))
 		return;
-	}
 	root = json_tokener_parse(resp->body);
 	if (!zt_jget(root, "data") || !json_object_is_type(zt_jget(root, "data"), json_type_array)) {
 		json_object_put(root);

@@ -459,7 +459,11 @@ static void held_on_dial(struct zt_listener *l, struct zt_dial_req *req, void *u
 		hp->held = zt_dial_req_hold(req);
 }
 
-static void held_dial(struct zt_chan *ch, int32_t seq)
+/*
+ * A router's Dial for the listener of conn 777 (fake_listener): with app_data "{}", or with a
+ * caller id, and with a 2.0 router's DialerIdentityId/Name (1034/1035) when @v2
+ */
+static void fake_dial(struct zt_chan *ch, int32_t seq, const char *caller, bool v2)
 {
 	struct zt_buf in = { 0 };
 	struct zt_msgb mb;
@@ -469,12 +473,46 @@ static void held_dial(struct zt_chan *ch, int32_t seq)
 	zt_msgb_begin(&mb, &in, ZT_CT_DIAL, seq);
 	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, 777);
 	zt_msgb_hdr_u32(&mb, ZT_H_ROUTER_PROVIDED_CONN_ID, 0x80000000u + (uint32_t)seq);
-	zt_msgb_hdr(&mb, ZT_H_APP_DATA, (const uint8_t *)"{}", 2);
+	if (caller)
+		zt_msgb_hdr_str(&mb, ZT_H_CALLER_ID, caller);
+	else
+		zt_msgb_hdr(&mb, ZT_H_APP_DATA, (const uint8_t *)"{}", 2);
+	if (v2) {
+		zt_msgb_hdr_str(&mb, ZT_H_DIALER_IDENTITY_ID, "Zq3id9");
+		zt_msgb_hdr_str(&mb, ZT_H_DIALER_IDENTITY_NAME, "ep-phone-1");
+	}
 	memcpy(zt_msgb_body(&mb, 3), "tok", 3);
 	zt_msg_parse(in.data, in.len, &m, &used, NULL);
 	ch->in_dispatch = true; /* replies stay in ch->out (no TLS here) */
 	zt_chan_dispatch(ch, &m);
 	zt_buf_free(&in);
+}
+
+static void held_dial(struct zt_chan *ch, int32_t seq)
+{
+	fake_dial(ch, seq, NULL, false);
+}
+
+/* a bound listener (conn 777) on an up channel "test", its dials to @on_dial with @user */
+static void fake_listener(struct zt_ctx *ctx, struct zt_chan *ch, struct zt_listener *l, struct zt_session *sess,
+			  void (*on_dial)(struct zt_listener *, struct zt_dial_req *, void *), void *user)
+{
+	ctx->o.log_level = -1;
+	ctx->o.backoff_max_ms = 1000;
+	ctx->loop = zt_loop_new();
+	ch->ctx = ctx;
+	ch->name = "test";
+	ch->state = ZT_CH_UP;
+	l->ctx = ctx;
+	l->service = "svc";
+	l->cbs.on_dial = on_dial;
+	l->user = user;
+	l->state = ZT_L_BOUND;
+	l->session = sess;
+	l->ch = ch;
+	l->id = 777;
+	zt_timer_init(&l->timer, NULL, l);
+	zt_chan_map_add(ch, 777, l, 1);
 }
 
 static void test_held_dial(void)
@@ -483,27 +521,11 @@ static void test_held_dial(void)
 	struct zt_chan ch = { 0 };
 	struct zt_session sess = { .token = "tok", .refs = 100 };
 	struct held_probe hp = { .hold = true };
-	struct zt_listener_cbs cbs = { .on_dial = held_on_dial };
 	struct zt_listener l = { 0 };
 	struct zt_msg r;
 	uint32_t u32;
 
-	ctx.o.log_level = -1;
-	ctx.o.backoff_max_ms = 1000;
-	ctx.loop = zt_loop_new();
-	ch.ctx = &ctx;
-	ch.name = "test";
-	ch.state = ZT_CH_UP;
-	l.ctx = &ctx;
-	l.service = "svc";
-	l.cbs = cbs;
-	l.user = &hp;
-	l.state = ZT_L_BOUND;
-	l.session = &sess;
-	l.ch = &ch;
-	l.id = 777;
-	zt_timer_init(&l.timer, NULL, &l);
-	zt_chan_map_add(&ch, 777, &l, 1);
+	fake_listener(&ctx, &ch, &l, &sess, held_on_dial, &hp);
 
 	held_dial(&ch, 42);
 	check(hp.held && zt_buf_used(&ch.out) == 0 && zt_dial_req_valid(hp.held),
@@ -579,28 +601,6 @@ static void dialer_on_dial(struct zt_listener *l, struct zt_dial_req *req, void 
 		zt_reject(h, "test");
 }
 
-static void dialer_dial(struct zt_chan *ch, int32_t seq, bool v2)
-{
-	struct zt_buf in = { 0 };
-	struct zt_msgb mb;
-	struct zt_msg m;
-	size_t used;
-
-	zt_msgb_begin(&mb, &in, ZT_CT_DIAL, seq);
-	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, 777);
-	zt_msgb_hdr_u32(&mb, ZT_H_ROUTER_PROVIDED_CONN_ID, 0x80000000u + (uint32_t)seq);
-	zt_msgb_hdr_str(&mb, ZT_H_CALLER_ID, "someone-else");
-	if (v2) {
-		zt_msgb_hdr_str(&mb, ZT_H_DIALER_IDENTITY_ID, "Zq3id9");
-		zt_msgb_hdr_str(&mb, ZT_H_DIALER_IDENTITY_NAME, "ep-phone-1");
-	}
-	memcpy(zt_msgb_body(&mb, 3), "tok", 3);
-	zt_msg_parse(in.data, in.len, &m, &used, NULL);
-	ch->in_dispatch = true;
-	zt_chan_dispatch(ch, &m);
-	zt_buf_free(&in);
-}
-
 static void test_dialer_identity(void)
 {
 	struct zt_ctx ctx = { 0 };
@@ -609,32 +609,18 @@ static void test_dialer_identity(void)
 	struct dialer_probe p = { 0 };
 	struct zt_listener l = { 0 };
 
-	ctx.o.log_level = -1;
-	ctx.loop = zt_loop_new();
-	ch.ctx = &ctx;
-	ch.name = "test";
-	ch.state = ZT_CH_UP;
-	l.ctx = &ctx;
-	l.service = "svc";
-	l.cbs.on_dial = dialer_on_dial;
-	l.user = &p;
-	l.state = ZT_L_BOUND;
-	l.session = &sess;
-	l.ch = &ch;
-	l.id = 777;
-	zt_timer_init(&l.timer, NULL, &l);
-	zt_chan_map_add(&ch, 777, &l, 1);
-
-	dialer_dial(&ch, 50, true);
+	fake_listener(&ctx, &ch, &l, &sess, dialer_on_dial, &p);
+	fake_dial(&ch, 50, "someone-else", true);
 	check(p.called && p.auth && !strcmp(p.id, "Zq3id9") && !strcmp(p.name, "ep-phone-1") &&
 	      !strcmp(p.caller, "someone-else"),
 	      "dialer: a 2.0 router's DialerIdentityId/Name (1034/1035) read apart from the self-set caller id "
 	      "(id '%s', name '%s', caller '%s')", p.id, p.name, p.caller);
 	check(p.called && !p.held_auth, "dialer: a held request no longer has them (read before zt_dial_req_hold)");
 	memset(&p, 0, sizeof(p));
-	dialer_dial(&ch, 51, false);
+	fake_dial(&ch, 51, "someone-else", false);
 	check(p.called && !p.auth && !p.id[0] && !p.name[0] && !strcmp(p.caller, "someone-else"),
 	      "dialer: a router before 2.0 sends neither: not authenticated, the caller id only");
+	zt_chan_map_del(&ch, 777);
 	zt_buf_free(&ch.out);
 	zt_timer_stop(ctx.loop, &l.timer);
 	zt_session_put(l.session);

@@ -612,30 +612,38 @@ CONF
 	for _ in $(seq 1 120); do grep -q "service ep-pool: hosting" "$D/server-2nd.log" && break; sleep 0.25; done
 	# The overlay sends every dial to the cheapest terminator, the same one while costs are equal
 	# (ziti's smartrouting: terminators[0]), so the claims could all reach the first server. Its
-	# process is stopped (SIGSTOP) for at most 6 s (A and B withdraw after 15 s without a confirmed
-	# renewal): a dial to it fails at the router, which makes its terminators dearer (a failed
-	# dial's cost), and the claims reach the second.
-	r=0 q=0 t="" un=0
-	kill -STOP "$ps"
-	t0=$(now_ms)
-	while [ $(($(now_ms) - t0)) -lt 5500 ] && [ "$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server-2nd.log")" -lt 6 ]; do
-		# as go-client, A's address (E holds $e), within the 6 s
-		rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $a2" --timeout-ms $((6000 - ($(now_ms) - t0))) 2>/dev/null)
-		case $rr in
-		"ok $a2"*) r=$((r + 1)) ;;
-		"err wait another pool server"*|"err wait this pool server has not yet confirmed"*|"err taken"*) q=$((q + 1)) ;;
-		"") un=$((un + 1)) ;;
-		*) t="$t [$rr]" ;;
-		esac
+	# process is stopped (SIGSTOP) for at most 5.5 s at a time (A and B withdraw after 15 s
+	# without a confirmed renewal): a dial to it fails at the router (after 5 s), which makes its
+	# terminator dearer (a failed dial's cost, credited back over minutes), and the claims reach
+	# the second. Under load one such round can end with the only claim still hanging at the
+	# stopped server (CI, stop 33): up to five rounds, 3 s apart (the renewals), until three
+	# claims reached the second.
+	r=0 q=0 t="" un=0 p2n=0 round=0
+	while [ "$round" -lt 5 ] && [ "$p2n" -lt 3 ]; do
+		round=$((round + 1))
+		[ "$round" -gt 1 ] && sleep 3
+		kill -STOP "$ps"
+		t0=$(now_ms)
+		while [ $(($(now_ms) - t0)) -lt 5500 ] && [ "$p2n" -lt 6 ]; do
+			# as go-client, A's address (E holds $e), within the 6 s
+			rr=$("$zt" request -i "$ID/go-client.json" -s ep-pool --send "claim voip-ips $a2" --timeout-ms $((6000 - ($(now_ms) - t0))) 2>/dev/null)
+			case $rr in
+			"ok $a2"*) r=$((r + 1)) ;;
+			"err wait another pool server"*|"err wait this pool server has not yet confirmed"*|"err taken"*) q=$((q + 1)) ;;
+			"") un=$((un + 1)) ;;
+			*) t="$t [$rr]" ;;
+			esac
+			p2n=$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server-2nd.log")
+		done
+		kill -CONT "$ps"
 	done
-	kill -CONT "$ps"
 	pn=$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server6.log")
 	p2n=$(grep -c "ip_pool voip-ips: go-client: claim voip-ips $a2 -> " "$D/server-2nd.log")
 	if [ "$r" = 0 ] && [ -z "$t" ] && [ "$p2n" -ge 3 ] && ! grep -q "go-client: claim voip-ips $a2 -> ok" "$D/server-2nd.log" "$D/server6.log" &&
 		! grep -q " go-client" "$D/leases-2nd" 2>/dev/null; then
-		ok "endpoint: a second pool server (zt-other again, lease file of its own): claims of A's $a2 by go-client: $p2n reached the second, $pn the first, none given (refused $q, $un unanswered while the first was stopped)"
+		ok "endpoint: a second pool server (zt-other again, lease file of its own): claims of A's $a2 by go-client: $p2n reached the second, $pn the first, none given (refused $q, $un unanswered while the first was stopped; $round round(s))"
 	else
-		notok "endpoint: a second pool server: claims of A's $a2 given $r, refused $q, unanswered $un, other replies:$t ($p2n at the second; want none given, at least 3 there)"
+		notok "endpoint: a second pool server: claims of A's $a2 given $r, refused $q, unanswered $un, other replies:$t ($p2n at the second in $round rounds; want none given, at least 3 there)"
 		grep "ip_pool" "$D/server-2nd.log" | tail -3 | diag
 	fi
 	for _ in $(seq 1 160); do

@@ -32,7 +32,7 @@ D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h daemon/call_rtp.h
 D_HDRS := ctl/libsipovl_int.h ctl/request.h daemon/sipovld.h daemon/endpoint.h daemon/pool_check.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_zone_int.h daemon/dns_names_store.h daemon/dns_guard.h daemon/dns_respond.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h daemon/reqsrv.h daemon/workers.h \
 	$(D_CFG_HDRS) $(D_SIP_HDRS) daemon/sip_view.h daemon/sip_view_int.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/workers.c daemon/worker_names.c daemon/idents.c daemon/services.c daemon/kernel_table.c daemon/pool_server.c daemon/pool_excl.c daemon/endpoint.c daemon/endpoint_if.c daemon/pool_check.c daemon/pool_store.c daemon/pool_writer.c daemon/status.c daemon/primary.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_rtp.c daemon/metrics.c daemon/metrics_http.c daemon/reqsrv.c daemon/sip_view.c daemon/sip_view_json.c daemon/sip_view_workers.c \
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_xpair.c daemon/flows_rtp.c daemon/metrics.c daemon/metrics_http.c daemon/reqsrv.c daemon/sip_view.c daemon/sip_view_json.c daemon/sip_view_workers.c \
 	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_zone_file.c daemon/dns_guard.c daemon/dns_respond.c daemon/dns_server.c daemon/dns_guard_if.c daemon/dns_names_store.c $(D_CFG_SRCS) $(D_SIP_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo $(SIPOVL_RELEASE))
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'

@@ -137,6 +137,8 @@ void flow_close(struct flow *f, int prio, const char *why)
 	logm(prio, "flow %s closed: %s (%llu bytes to ziti, %llu from ziti)", flow_desc(f, d, sizeof(d)), why,
 	     (unsigned long long)f->to_zt, (unsigned long long)f->from_zt);
 	udp_remove(f);
+	if (f->xadd)
+		xpair_icpt_gone(&f->a, &f->b);
 	sipv_flow_closed(f);
 	if (f->via)
 		f->via->via_of = NULL;
@@ -394,6 +396,14 @@ void flow_io_cb(void *arg, uint32_t ev)
 
 /* ------------------------------------------------------------------ Ziti callbacks */
 
+/* a UDP datagram to the flow's peer (a hosted flow another worker's circuit won: not connected) */
+static ssize_t flow_send(const struct flow *f, const uint8_t *p, size_t n)
+{
+	if (f->xw)
+		return sendto(f->fd, p, n, MSG_DONTWAIT, (const struct sockaddr *)&f->b, cfg_sa_len(&f->b));
+	return send(f->fd, p, n, MSG_DONTWAIT);
+}
+
 static void z_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 {
 	struct flow *f = u;
@@ -410,8 +420,7 @@ static void z_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 		 * A port unreachable from the peer (sipovl.ko hands ICMP errors about steered
 		 * flows to their sockets) fails the next send once, sending nothing: send again.
 		 */
-		if (send(f->fd, p, n, MSG_DONTWAIT) < 0 &&
-		    (errno != ECONNREFUSED || send(f->fd, p, n, MSG_DONTWAIT) < 0)) {
+		if (flow_send(f, p, n) < 0 && (errno != ECONNREFUSED || flow_send(f, p, n) < 0)) {
 			D.c.udp_dropped++;
 			return;
 		}
@@ -547,8 +556,10 @@ struct json_object *flows_json(void)
 		json_object_object_add(o, "bytes_to_ziti", json_object_new_int64((int64_t)f->to_zt));
 		json_object_object_add(o, "bytes_from_ziti", json_object_new_int64((int64_t)f->from_zt));
 		if (is_udp(f)) {
-			if (f->via) /* its stream's other circuit carries what it reads */
+			if (f->via || f->xw) /* its stream's other circuit carries what it reads */
 				json_object_object_add(o, "merged", json_object_new_boolean(true));
+			if (f->xw) /* that circuit is a worker's (flows_xpair.c) */
+				json_object_object_add(o, "merged_worker", json_object_new_int((int)f->xw));
 			json_object_object_add(o, "packets_to_ziti", json_object_new_int64((int64_t)f->pk_to_zt));
 			json_object_object_add(o, "packets_from_ziti", json_object_new_int64((int64_t)f->pk_from_zt));
 			struct json_object *r = rtp_flow_json(f);

@@ -210,6 +210,8 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 
 	if (t.proto == IPPROTO_UDP && t.has_src && host_udp_redial(&t, who, reason, sizeof(reason)))
 		goto refuse;
+	if (t.proto == IPPROTO_UDP && t.has_src)
+		xpair_before_host(); /* a worker's flow of the reverse pair is known before this socket exists */
 	for (;;) {
 		rc = host_open(&t, &t.dst, &fd, &connected, reason, sizeof(reason));
 		if (rc != -2 || !alts || t.proto != IPPROTO_TCP || ai + 1 >= alts->n)
@@ -294,6 +296,8 @@ static void host_dial_target(struct svc *s, struct zt_dial_req *req, const struc
 
 		if (i && !i->dead)
 			udp_pair(i, f);
+		else
+			xpair_hosted(f); /* a worker's (flows_xpair.c) */
 	}
 	logm(L_INFO, "service %s: hosting a %s dial from '%s' to %s from %s%s", s->name,
 	     t.proto == IPPROTO_TCP ? "tcp" : "udp", caller, cfg_fmt_sa(&t.dst, y, sizeof(y)),

@@ -29,6 +29,13 @@ struct flow {
 	 * sends what its socket reads over the survivor's circuit (via); via_of is the reverse.
 	 */
 	struct flow *via, *via_of;
+	/*
+	 * Across workers (flows_xpair.c): xw, a hosted flow whose stream worker xw's dialed
+	 * circuit carries (its socket disconnected: it only sends); xadd, a worker's intercepted
+	 * UDP flow the primary was told of.
+	 */
+	unsigned xw;
+	bool xadd;
 	enum ftype type;
 	struct svc *svc;
 	int fd;
@@ -111,6 +118,15 @@ void udp_read(struct flow *f);
 void udp_main_read(int fd, int family);
 void udp_pair(struct flow *i, struct flow *h);
 void udp_table_free(void);
+
+/* flows_xpair.c: one circuit per UDP stream across worker processes */
+void xpair_icpt_new(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+void xpair_icpt_gone(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+void xpair_before_host(void);
+void xpair_hosted(struct flow *h);
+void xpair_forward(struct flow *h, const uint8_t *p, size_t n);
+void xpair_free(void);
+unsigned long xpair_count(void);
 
 /* flows_rtp.c: RTP quality of UDP flows (rtpq.h per direction), one-way audio events */
 enum { RTPQ_TO_ZITI = 0, RTPQ_FROM_ZITI = 1 };

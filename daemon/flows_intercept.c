@@ -348,4 +348,5 @@ void flows_fini(void)
 		}
 	}
 	udp_table_free();
+	xpair_free();
 }

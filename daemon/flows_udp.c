@@ -149,6 +149,7 @@ void udp_read(struct flow *f)
 	static uint8_t slots[UDP_READ_BATCH][65536];
 	struct mmsghdr mm[UDP_READ_BATCH];
 	struct iovec iov[UDP_READ_BATCH];
+	struct sockaddr_storage from[UDP_READ_BATCH]; /* f->xw: not connected (flows_xpair.c) */
 	union { /* the receive time (SO_TIMESTAMPNS, flow_new): RTP jitter (flows_rtp.c) */
 		char b[CMSG_SPACE(sizeof(struct timespec))];
 		struct cmsghdr align;
@@ -159,6 +160,10 @@ void udp_read(struct flow *f)
 			iov[i] = (struct iovec){ slots[i], sizeof(slots[i]) };
 			mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1, .msg_control = cm[i].b,
 							       .msg_controllen = sizeof(cm[i].b) } };
+			if (f->xw) {
+				mm[i].msg_hdr.msg_name = &from[i];
+				mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			}
 		}
 		int n = recvmmsg(f->fd, mm, UDP_READ_BATCH, MSG_DONTWAIT, NULL);
 		uint64_t now = rtp_now_us();
@@ -173,6 +178,11 @@ void udp_read(struct flow *f)
 			return;
 		}
 		for (int i = 0; i < n && !f->dead; i++) {
+			if (f->xw) { /* worker f->xw's circuit carries the stream; nothing else is f's */
+				if (mm[i].msg_hdr.msg_namelen && sa_eq(&from[i], &f->b))
+					xpair_forward(f, slots[i], mm[i].msg_len);
+				continue;
+			}
 			sipv_data(f, true, slots[i], mm[i].msg_len);
 			rtp_account(f, RTPQ_TO_ZITI, slots[i], mm[i].msg_len, rtp_rx_time(&mm[i].msg_hdr, r2m, now));
 			udp_to_zt(f, slots[i], mm[i].msg_len);
@@ -218,10 +228,13 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 		     cfg_fmt_sa(src, x, sizeof(x)), cfg_fmt_sa(dst, y, sizeof(y)));
 		return;
 	}
+	/* a worker: the primary learns of it before its socket takes the stream (flows_xpair.c) */
+	xpair_icpt_new(src, dst);
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0) {
 		logm(L_WARN, "udp socket: %s", strerror(errno));
+		xpair_icpt_gone(src, dst);
 		return;
 	}
 	if (flow_set_transparent(fd, family) || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -230,6 +243,7 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 		logm(L_WARN, "udp %s -> %s (%s): per-flow socket: %s; dropped", cfg_fmt_sa(src, x, sizeof(x)),
 		     cfg_fmt_sa(dst, y, sizeof(y)), s->name, strerror(errno));
 		close(fd);
+		xpair_icpt_gone(src, dst);
 		return;
 	}
 	f = flow_new(F_IUDP, s, fd);
@@ -240,10 +254,12 @@ static void udp_new(int family, const uint8_t *p, size_t n, const struct sockadd
 			     (unsigned long long)D.mem_used, (unsigned long long)D.cfg.memory_limit,
 			     (unsigned long long)D.c.mem_limit_hits);
 		close(fd);
+		xpair_icpt_gone(src, dst);
 		return;
 	}
 	f->a = *src;
 	f->b = *dst;
+	f->xadd = D.worker && D.n_workers > 1;
 	if (udp_insert(f)) {
 		flow_close(f, L_WARN, "out of memory");
 		return;

@@ -236,6 +236,8 @@ static void wmsg_in(unsigned from, const char *b, size_t n)
 		idents_adopt_cert(path);
 	} else if (h.type == WMSG_NAME_Q || h.type == WMSG_NAME_A) {
 		worker_names_in(from, b, n);
+	} else if (h.type >= WMSG_PAIR_ADD && h.type <= WMSG_PAIR_DATA) {
+		xpair_in(from, b, n);
 	}
 }
 
@@ -253,7 +255,8 @@ static void primary_chan_cb(void *arg, uint32_t ev)
 			chan_close(w);
 			return;
 		}
-		if (buf[0] == WMSG_SIP || buf[0] == WMSG_FIN || buf[0] == WMSG_NAME_Q) {
+		if (buf[0] == WMSG_SIP || buf[0] == WMSG_FIN || buf[0] == WMSG_NAME_Q ||
+		    (buf[0] >= WMSG_PAIR_ADD && buf[0] <= WMSG_PAIR_DATA)) {
 			wmsg_in((unsigned)(w - W), buf, (size_t)r);
 			continue;
 		}
@@ -269,6 +272,13 @@ static void primary_chan_cb(void *arg, uint32_t ev)
 		w->last_report_ms = zt_now_ms();
 	}
 	(void)ev;
+}
+
+void workers_poll(void)
+{
+	for (unsigned i = 1; i < D.n_workers; i++)
+		if (W[i].pid > 0 && W[i].fd >= 0)
+			primary_chan_cb(&W[i], 0);
 }
 
 /* In the child, before exec: raise the two capabilities into the ambient set (non-root only). */
@@ -389,6 +399,7 @@ static void worker_died(unsigned i, int status)
 
 	w->pid = 0;
 	chan_close(w);
+	xpair_worker_gone(i); /* flows_xpair.c: the hosted flows its flows had won */
 	json_object_put(w->report);
 	w->report = NULL;
 	if (stopping)

@@ -48,6 +48,17 @@ int worker_parse_arg(const char *arg, int fds[4]);
  * (dest) and the primary (which keeps them for the calls view).
  */
 enum { WMSG_SIP = 1, WMSG_FIN = 2, WMSG_CERT = 3, WMSG_NAME_Q = 4, WMSG_NAME_A = 5 };
+/*
+ * One UDP stream, one circuit across the processes (flows_xpair.c): WMSG_PAIR_ADD and
+ * WMSG_PAIR_DEL (worker to primary: an intercepted UDP flow starts, ends), WMSG_PAIR_MERGE
+ * (primary to worker: close it, the primary's hosted circuit carries its stream),
+ * WMSG_PAIR_DATA (either way: a datagram of a stream the other one's circuit carries).
+ */
+enum { WMSG_PAIR_ADD = 6, WMSG_PAIR_DEL = 7, WMSG_PAIR_MERGE = 8, WMSG_PAIR_DATA = 9 };
+void xpair_in(unsigned from, const void *p, size_t n); /* flows_xpair.c */
+void xpair_worker_gone(unsigned w);                    /* the primary: worker w died */
+/* the primary: read what every worker sent (the channels' messages, at once) */
+void workers_poll(void);
 extern uint64_t workers_msg_dropped; /* SIP view and certificate messages not sent: the channel was full */
 struct wmsg_hdr {
 	uint8_t type, origin, dest, pad;

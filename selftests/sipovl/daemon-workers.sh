@@ -1,12 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # sipovld's SIP view across worker processes (Documentation/design.md "Workers"), against the
-# Ziti test network of daemon.sh (setup in daemon-lib.sh): gw-a with two workers, gw-b with one.
+# Ziti test network of daemon.sh (setup in daemon-lib.sh): gw-a and gw-b with two workers each.
 # The kernel's flow hash puts a call's SIP flow and its RTP flow at either worker: six calls one
 # after the other from the same SIP ports (one SIP flow, at one worker) with six media ports
 # (six RTP flows, each at either worker; all six at the SIP's worker 1 time in 64): each call's
 # RTP quality is in its one CDR, in sipovlctl calls while it runs and once it has ended,
 # whichever worker carried its RTP; gw-a's metrics count every worker's RTP and calls.
+# Then one UDP stream, one circuit across workers (both gateways with two workers; the primary
+# hosts every dial): streams both phones start at once, and no hijack of a stream a worker
+# carries by a hosted dial claiming its address.
 # (In its own file: daemon.sh's points fill its 900 s under TCG at load ~10.)
 source "$(dirname "$0")/daemon-lib.sh"
 
@@ -14,12 +17,14 @@ daemon_net daemon-workers
 SRCMAP='"source_identity": "caller",
   "source_map": { "gw-a": ["10.1.0.0/24", "fd01::/64"], "gw-b": ["10.2.0.0/24", "fd02::/64"] }'
 printf '{ %s, "workers": 2, "metrics_listen": "127.0.0.1:9477" }\n' "$SRCMAP" >"$TMP/a.conf"
-printf '{ %s }\n' "$SRCMAP" >"$TMP/b.conf"
+printf '{ %s, "workers": 2 }\n' "$SRCMAP" >"$TMP/b.conf"
 start_gw a "$GWA" -c "$TMP/a.conf" --udp-idle-timeout 60
 start_gw b "$GWB" -c "$TMP/b.conf" --udp-idle-timeout 60
 gateways_ready
-waitfor 30 eval "st a | jq -en 'input | (.workers | length) == 2 and all(.workers[]; .alive) and .workers[1].identities_ready == 1' >/dev/null 2>&1" ||
-	diag "gw-a worker 1 not ready: $(st a | jq -c '.workers[1]' 2>&1 | head -c 300)"
+for g in a b; do
+	waitfor 30 eval "st $g | jq -en 'input | (.workers | length) == 2 and all(.workers[]; .alive) and .workers[1].identities_ready == 1' >/dev/null 2>&1" ||
+		diag "gw-$g worker 1 not ready: $(st $g | jq -c '.workers[1]' 2>&1 | head -c 300)"
+done
 sipp_scenarios
 
 ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -rtp_echo -mp 7230 -nostdin \
@@ -85,6 +90,170 @@ if [ -n "$wk_mp" ] && [ "${wk_mp%.*}" -ge "$wk_sum_a" ] && [ "${wk_mq%.*}" -ge "
 else
 	not_ok "gw-a (workers 2) metrics: every worker's RTP and calls" "rtp packets to/from ziti '$wk_mp'/'$wk_mq', CDRs $wk_sum_a/$wk_sum_b, need $wk_need; calls started '$wk_mc' (6)"
 fi
+
+# --- one RTP stream, one circuit across workers (design.md "Workers"; daemon.sh's point with one
+# worker). Eight phone pairs start sending at the same moment, so each gateway intercepts its
+# side of a pair before the other's dial arrives. Only the primary hosts, and the kernel's flow
+# hash puts each intercepted flow at either worker: where it is at worker 1, the two circuits
+# of the stream are in two processes, which must still converge on one (the tie-break of
+# flows_pair.c). Before the processes told each other (workers 2 at both gateways, stop 34):
+# such a pair kept both circuits.
+cat >"$TMP/phones.py" <<'PY'
+import os, select, socket, sys, time
+me, peer, base, pbase, n, go, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], int(sys.argv[7])
+socks = []
+for k in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((me, base + 6 * k)); s.setblocking(False); socks.append(s)
+got = [set() for _ in socks]; sent = 0
+print("ready", flush=True)
+while not os.path.exists(go): time.sleep(0.001)
+t0 = time.time(); end = None
+while True:
+    now = time.time()
+    if sent < count and now >= t0 + sent * 0.02:
+        for k, s in enumerate(socks): s.sendto(b"rtp %d" % sent, (peer, pbase + 6 * k))
+        sent += 1
+        if sent == count: end = now + 3
+    r, _, _ = select.select(socks, [], [], 0.005)
+    for s in r:
+        k = socks.index(s)
+        try:
+            while True:
+                d, a = s.recvfrom(2048)
+                if a == (peer, pbase + 6 * k): got[k].add(d)
+        except BlockingIOError: pass
+    if end and (now > end or all(len(g) == count for g in got)): break
+print("received " + " ".join(str(len(g)) for g in got), flush=True)
+PY
+RACE_N=100 RACE_K=8
+in_pa python3 "$TMP/phones.py" 10.1.0.2 10.2.0.2 7360 7362 $RACE_K "$TMP/phones.go" $RACE_N >"$TMP/phones-a.out" 2>&1 &
+pa_pid=$!
+in_pb python3 "$TMP/phones.py" 10.2.0.2 10.1.0.2 7362 7360 $RACE_K "$TMP/phones.go" $RACE_N >"$TMP/phones-b.out" 2>&1 &
+pb_pid=$!
+waitfor 60 grep -q ready "$TMP/phones-a.out" && waitfor 60 grep -q ready "$TMP/phones-b.out" ||
+	diag "the phones did not start: $(cat "$TMP/phones-a.out" "$TMP/phones-b.out")"
+icpt0="$(st a | jq -c '[.workers[] | .counters.udp_intercepted]') $(st b | jq -c '[.workers[] | .counters.udp_intercepted]')"
+touch "$TMP/phones.go"
+wait "$pa_pid" "$pb_pid"
+sleep 2 # the workers' reports (every second)
+ra=($(grep -o 'received .*' "$TMP/phones-a.out" | cut -d' ' -f2-))
+rb=($(grep -o 'received .*' "$TMP/phones-b.out" | cut -d' ' -f2-))
+fa=$(st a flows) fb=$(st b flows)
+icpt1="$(st a | jq -c '[.workers[] | .counters.udp_intercepted]') $(st b | jq -c '[.workers[] | .counters.udp_intercepted]')"
+race_bad="" race_low="" race_w1=0
+for k in $(seq 0 $((RACE_K - 1))); do
+	pa=10.1.0.2:$((7360 + 6 * k)) pb=10.2.0.2:$((7362 + 6 * k))
+	pair="select((.client // .source) as \$x | (.destination // .target) as \$y | ([\$x, \$y] | sort) == ([\"$pa\", \"$pb\"] | sort))"
+	ca=$(jq -c "[.[] | $pair]" <<<"$fa") cb=$(jq -c "[.[] | $pair]" <<<"$fb")
+	circuits=$(jq -n --argjson a "$ca" --argjson b "$cb" '[$a[], $b[]] | map(select(.type == "intercept-udp")) | length')
+	split_a=$(jq '[.[] | select(.packets_to_ziti > 0)] | length' <<<"$ca")
+	split_b=$(jq '[.[] | select(.packets_to_ziti > 0)] | length' <<<"$cb")
+	w1=$(jq -n --argjson a "$ca" --argjson b "$cb" '[$a[], $b[]] | map(select(.type == "intercept-udp" and (.worker // 0) == 1)) | length')
+	race_w1=$((race_w1 + w1))
+	[ "$circuits" = 1 ] && [ "$split_a" -le 1 ] && [ "$split_b" -le 1 ] ||
+		race_bad="$race_bad | pair $k ($pa, $pb): circuits $circuits, sending at gw-a $split_a gw-b $split_b; gw-a $(jq -c '[.[] | {type, w: (.worker // 0), p: .packets_to_ziti, m: .merged}]' <<<"$ca") gw-b $(jq -c '[.[] | {type, w: (.worker // 0), p: .packets_to_ziti, m: .merged}]' <<<"$cb")"
+	[ "${ra[$k]:-0}" -ge $((RACE_N * 95 / 100)) ] && [ "${rb[$k]:-0}" -ge $((RACE_N * 95 / 100)) ] ||
+		race_low="$race_low pair $k: A ${ra[$k]:-?} B ${rb[$k]:-?};"
+done
+diag "both phones at once, $RACE_K pairs: udp_intercepted by worker [gw-a] [gw-b] before $icpt0, after $icpt1; merged a b: $(st a | jq '.counters.udp_circuits_merged') $(st b | jq '.counters.udp_circuits_merged')"
+# the intercepted flows at worker 1 (gw-a's and gw-b's): both gateways' counters
+w1a=$(($(jq -r '.[1]' <<<"${icpt1% *}") - $(jq -r '.[1]' <<<"${icpt0% *}")))
+w1b=$(($(jq -r '.[1]' <<<"${icpt1#* }") - $(jq -r '.[1]' <<<"${icpt0#* }")))
+if [ -z "$race_bad" ] && [ $((w1a + w1b)) -ge 1 ]; then
+	ok "gw-a and gw-b (workers 2): both phones sending at once, $RACE_K pairs: each stream converged on one circuit ($w1a + $w1b intercepted flows at the workers 1; $race_w1 surviving there)"
+else
+	not_ok "gw-a and gw-b (workers 2): both phones sending at once: one circuit per stream" \
+		"intercepted at the workers 1: gw-a $w1a, gw-b $w1b (want >= 1)" "${race_bad# | }"
+	for g in a b; do
+		grep -E 'two circuits|merged|7[34][0-9][0-9].*closed' "$TMP/$g.log" | tail -6 | sed "s/^/# gw-$g log: /"
+	done
+fi
+if [ -z "$race_low" ]; then
+	ok "gw-a and gw-b (workers 2): both phones sending at once: each received at least 95 % of the other's packets ($RACE_K pairs x $RACE_N)"
+else
+	not_ok "gw-a and gw-b (workers 2): both phones sending at once: packets delivered" "$race_low"
+fi
+
+# --- no hijack across workers (daemon.sh's point with one worker): gw-b without a source_map,
+# so gw-c may claim site A's addresses. Phone B streams to phone A on eight port pairs, each
+# intercepted at gw-b by either worker; gw-c then dials site-b for the reverse of a stream that
+# worker 1 carries. The primary's hosted flow must not take that stream (before the processes
+# told each other: its newer transparent socket took phone B's packets to gw-c).
+printf '{ "workers": 2 }\n' >"$TMP/b.conf"
+"$D" --control "$TMP/b.sock" --request reload >"$TMP/b-reload.out" 2>&1 || diag "gw-b reload: $(cat "$TMP/b-reload.out")"
+cat >"$TMP/sinks.py" <<'PY'
+import os, select, socket, sys, time
+me, peer, base, pbase, n, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+socks = []
+for k in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((me, base + 4 * k)); s.setblocking(False); socks.append(s)
+got = [set() for _ in socks]; t0 = time.time()
+print("ready", flush=True)
+while not os.path.exists(stop) and time.time() - t0 < 180:
+    r, _, _ = select.select(socks, [], [], 0.1)
+    for s in r:
+        k = socks.index(s)
+        try:
+            while True:
+                d, a = s.recvfrom(2048)
+                if a == (peer, pbase + 4 * k): got[k].add(d)
+        except BlockingIOError: pass
+print("received " + " ".join(str(len(g)) for g in got), flush=True)
+PY
+HJ_K=8
+in_pa python3 "$TMP/sinks.py" 10.1.0.2 10.2.0.2 7242 7240 $HJ_K "$TMP/hjw.stop" >"$TMP/hjw-a.out" 2>&1 &
+hj_sink=$!
+waitfor 60 grep -q ready "$TMP/hjw-a.out" || diag "phone A's sinks did not start: $(cat "$TMP/hjw-a.out")"
+in_pb python3 -c 'import os, socket, sys, time
+n = int(sys.argv[1]); socks = []
+for k in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.2.0.2", 7240 + 4 * k)); socks.append(s)
+t0 = time.time(); i = 0
+while i < 6000 and not os.path.exists(sys.argv[2]):
+    time.sleep(max(0, t0 + i * 0.02 - time.time()))
+    for k, s in enumerate(socks): s.sendto(b"rtp %d" % i, ("10.1.0.2", 7242 + 4 * k))
+    i += 1
+print("sent %d" % i, flush=True)' $HJ_K "$TMP/hjw.stop" >"$TMP/hjw-b.out" 2>&1 &
+hj_src=$!
+hjw_flows='[.[] | select(.type == "intercept-udp" and .connected and (.client | startswith("10.2.0.2:72")) and .destination == "10.1.0.2:\((.client | split(":")[1] | tonumber) + 2)")] | length'
+waitfor 40 bash -c "[ \"\$(\"$D\" --control $TMP/b.sock --request flows | jq '$hjw_flows')\" = $HJ_K ]" ||
+	diag "gw-b has not every stream's flow connected: $(st b flows | jq -c "$hjw_flows")"
+sleep 2 # the workers' reports (every second)
+hj_port=$(st b flows | jq -r '[.[] | select(.type == "intercept-udp" and .connected and (.worker // 0) == 1 and (.client | startswith("10.2.0.2:72")))][0].client // empty | split(":")[1]')
+if [ -z "$hj_port" ]; then
+	not_ok "hijack attempt across workers: a stream at gw-b's worker 1" "none of $HJ_K streams there: $(st b flows | jq -c '[.[] | select(.type == "intercept-udp") | [.client, (.worker // 0)]]')"
+else
+	hj_a=$((hj_port + 2))
+	hj_log=$(wc -l <"$TMP/b.log")
+	ip netns exec "$GWA" "$BIN/zt-tool" dial -i "$SIPOVLD_ZN_DIR/gw-c.json" -s site-b --terminator-identity gw-b --udp \
+		--count 1 --size 64 --timeout-ms 10000 \
+		--app-data "{\"dst_protocol\":\"udp\",\"dst_ip\":\"10.2.0.2\",\"dst_port\":\"$hj_port\",\"source_addr\":\"10.1.0.2:$hj_a\"}" \
+		>"$TMP/hjw-c.out" 2>&1
+	kill -0 $hj_src 2>/dev/null && hj_during=1 || hj_during=
+	sleep 2 # phone B's streams go on a little after the dial
+	hj_after=$(st b flows | jq -c --arg c "10.2.0.2:$hj_port" '[.[] | select(.type == "intercept-udp" and .client == $c) | {w: (.worker // 0), p: .packets_to_ziti}]')
+	hj_blog=$(tail -n +"$((hj_log + 1))" "$TMP/b.log")
+	diag "hijack attempt across workers: stream 10.2.0.2:$hj_port -> 10.1.0.2:$hj_a at worker 1; gw-c's dial: $(tail -2 "$TMP/hjw-c.out" | tr '\n' '|'); gw-b's flow after: $hj_after"
+	if grep -q "hosting a udp dial from 'gw-c'" <<<"$hj_blog" && [ -n "$hj_during" ] &&
+		! grep -q 'datagram of [0-9]* bytes' "$TMP/hjw-c.out"; then
+		ok "hijack attempt across workers: gw-b's primary hosted gw-c's dial claiming phone A's 10.1.0.2:$hj_a while worker 1 carried phone B's stream to it; gw-c received none of it"
+	else
+		not_ok "hijack attempt across workers: gw-c received none of phone B's stream (worker 1's)" \
+			"during the stream: ${hj_during:-no}; gw-c: $(tail -2 "$TMP/hjw-c.out" | tr '\n' '|')" \
+			"gw-b: $(grep "$hj_port" <<<"$hj_blog" | tail -4 | tr '\n' '|')"
+	fi
+	if grep -q "flow host-udp site-b 10.1.0.2:$hj_a -> 10.2.0.2:$hj_port: one stream, two circuits: keeping the one dialed here" <<<"$hj_blog" &&
+		! grep -q "10.2.0.2:$hj_port -> 10.1.0.2:$hj_a closed: merged into" <<<"$hj_blog" &&
+		jq -en 'input | length == 1 and .[0].w == 1' <<<"$hj_after" >/dev/null; then
+		ok "hijack attempt across workers: gw-b kept phone B's circuit, dialed by worker 1"
+	else
+		not_ok "hijack attempt across workers: gw-b kept phone B's circuit, dialed by worker 1" "flow after: $hj_after" \
+			"gw-b: $(grep "$hj_port" <<<"$hj_blog" | grep -i "circuit\|merged\|closed" | tail -3 | tr '\n' '|')"
+	fi
+fi
+touch "$TMP/hjw.stop"
+wait $hj_src $hj_sink
+diag "phone A's sinks: $(cat "$TMP/hjw-a.out" | tail -1); phone B: $(cat "$TMP/hjw-b.out")"
 
 for s in a b; do
 	pid=$(cat "$TMP/$s.pid")

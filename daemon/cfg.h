@@ -270,7 +270,7 @@ struct daemon_cfg {
 	unsigned tcp_idle_ms;           /* TCP flows with no byte either way (default 2 h) */
 	unsigned tcp_half_closed_ms;    /* ... once either end sent FIN (default 120 s) */
 	unsigned tcp_keepalive_s;       /* TCP keepalive idle time of flow sockets (60 s; 0: off) */
-	unsigned workers;               /* worker processes, 1-64 (1); 0: "auto" (daemon_cfg_workers) */
+	unsigned workers;               /* worker processes, 1-64; 0: "auto" (the default, daemon_cfg_workers) */
 	uint64_t memory_limit;          /* bytes, for flows and their buffers */
 	char *ctl_socket;
 	char *user;                     /* "USER[:GROUP]" sipovld becomes after start-up (NULL: stays) */

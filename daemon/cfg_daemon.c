@@ -44,7 +44,7 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	d->tcp_idle_ms = 7200u * 1000;
 	d->tcp_half_closed_ms = 120000;
 	d->tcp_keepalive_s = 60;
-	d->workers = 1; /* not "auto" yet: design.md "Workers" (a stream's flows across workers) */
+	d->workers = 0; /* "auto": one per usable CPU (daemon_cfg_workers) */
 	d->memory_limit = 256ull << 20;
 	d->policy = SIPOVL_POLICY_DROP;
 	d->svc_poll_ms = 10000;

@@ -614,11 +614,6 @@ int main(int argc, char **argv)
 			D.n_workers = flows_members();
 		}
 	}
-	if (D.n_workers > 1 && !D.no_kernel) { /* about intercepted flows: none without the kernel */
-		logm(L_WARN, "workers: %u: a UDP stream whose intercepted and hosted flows are in different workers "
-		     "is not paired (design.md \"Workers\"): when both ends send at once it takes two circuits, "
-		     "and without a source_map a dialer claiming a local address can take its replies", D.n_workers);
-	}
 	sipv_init();
 	if (pool_server_start()) {
 		logm(L_ERR, "ip_pool: not starting");

@@ -577,11 +577,11 @@ static void t_daemon_cfg(void)
 		   !daemon_cfg_parse("{\"intercept_policy\":\"drop\"}", &d, err, sizeof(err)) &&
 		   d.policy == SIPOVL_POLICY_DROP,
 	   "intercept_policy: reject, drop (%s)", err);
-	ok(d.workers == 1 && !daemon_cfg_parse("{\"workers\":4}", &d, err, sizeof(err)) && d.workers == 4 &&
+	ok(d.workers == 0 && !daemon_cfg_parse("{\"workers\":4}", &d, err, sizeof(err)) && d.workers == 4 &&
 		   !daemon_cfg_parse("{\"workers\":64}", &d, err, sizeof(err)) && d.workers == 64 &&
 		   !daemon_cfg_parse("{\"workers\":1}", &d, err, sizeof(err)) && d.workers == 1 &&
 		   !daemon_cfg_parse("{\"workers\":\"auto\"}", &d, err, sizeof(err)) && d.workers == 0,
-	   "workers: 1 by default, 4, 64, 1, \"auto\" (0) (%s)", err);
+	   "workers: \"auto\" (0) by default, 4, 64, 1, \"auto\" (%s)", err);
 	{
 		const char *why = "x";
 		unsigned n;

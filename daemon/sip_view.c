@@ -224,6 +224,19 @@ static void on_end(void *arg, const struct call *c)
 	/* to the origin, and from a worker to the primary too (its calls view) */
 	if (fin.has && (D.worker || c->origin != D.worker))
 		workers_send_fin(c->origin, c->call_id, &fin);
+	/*
+	 * Stopping (SIGTERM: the primary stops its workers first, workers.c workers_stop): each
+	 * worker's calls end as "stopped" and it sends its figures; the primary, whose calls end
+	 * after the workers exited and their figures were read, writes every call's CDR with all
+	 * of them (its origin may be a worker that exited).
+	 */
+	if (stopping && D.n_workers > 1) {
+		const struct call_rtp_final *all = D.worker ? NULL : sipv_endq_find(c->seq);
+
+		if (!D.worker)
+			sipv_cdr(c, all ? all : &fin);
+		return;
+	}
 	if (c->origin != D.worker)
 		return;
 	if (!sipv_pend(c, &fin))

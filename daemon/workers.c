@@ -468,6 +468,10 @@ void workers_stop(void)
 		if (any)
 			nanosleep(&ts, NULL);
 	}
+	/* what they sent before they exited: their calls' final figures (sip_view.c on_end) */
+	for (unsigned i = 1; i < D.n_workers; i++)
+		if (W[i].fd >= 0)
+			primary_chan_cb(&W[i], 0);
 	for (unsigned i = 1; i < D.n_workers; i++) {
 		chan_close(&W[i]);
 		json_object_put(W[i].report);

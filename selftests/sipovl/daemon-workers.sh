@@ -255,6 +255,55 @@ touch "$TMP/hjw.stop"
 wait $hj_src $hj_sink
 diag "phone A's sinks: $(cat "$TMP/hjw-a.out" | tail -1); phone B: $(cat "$TMP/hjw-b.out")"
 
+# --- SIGTERM during calls (daemon.sh's point with one worker): the primary stops its workers
+# first; each ends its calls as "stopped" and sends its streams' figures, and the primary writes
+# every call's CDR with them, wherever the call's SIP and RTP were. Eight calls from eight SIP
+# ports (eight SIP flows and eight RTP flows, each at either worker): at least one call's SIP and
+# RTP at different workers (all eight at the same: 1 time in 256). Before (stop 34), such a
+# call's CDR had no RTP (packets=-): its origin, or the primary, wrote it without the figures
+# of the worker that carried its RTP, which had exited.
+sed 's#<pause milliseconds="1000"/>#<pause milliseconds="120000"/>#' "$TMP/uac_pcap.xml" >"$TMP/uac_long.xml"
+grep -q 'milliseconds="120000"' "$TMP/uac_long.xml" || bail_out "uac_pcap.xml: no 1000 ms pause before its BYE"
+ip netns exec "$PB" sipp -sf "$TMP/uas.xml" -i 10.2.0.2 -p 5060 -t u1 -rtp_echo -mp 7230 -nostdin \
+	>"$TMP/uas-stop.out" 2>&1 &
+st_uas=$!
+waitfor 20 eval "ip netns exec $PB ss -Hlnu 'sport = :5060' | grep -q 10.2.0.2" ||
+	diag "SIPp UAS not listening on 10.2.0.2:5060 after 20 s: $(tail -3 "$TMP/uas-stop.out" | tr '\n' '|')"
+st_uacs=()
+for k in $(seq 0 7); do
+	(cd "$TMP" && ip netns exec "$PA" timeout 200 sipp -sf "$TMP/uac_long.xml" 10.2.0.2:5060 -i 10.1.0.2 -p $((5062 + k)) \
+		-t u1 -m 1 -mp $((7600 + 10 * k)) -nostdin -timeout 180s >"$TMP/uac-stop$k.out" 2>&1) &
+	st_uacs+=($!)
+done
+st_conf='[.calls[] | select(.state == "confirmed" and .media_flows[0].rtp.packets_to_ziti > 0)] | length'
+waitfor 60 eval '[ "$(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq "$st_conf")" = 8 ]' ||
+	diag "gw-a: not all 8 calls confirmed with RTP: $(SIPOVLD_CTL_SOCK=$TMP/a.sock "$CTL" -j calls 2>/dev/null | jq "$st_conf")"
+sleep 2 # the workers' reports (every second)
+fl=$(st a flows)
+st_split=0 st_where=""
+for k in $(seq 0 7); do
+	sw=$(jq -r --arg c "10.1.0.2:$((5062 + k))" '[.[] | select(.type == "intercept-udp" and .client == $c) | .worker // 0][0]' <<<"$fl")
+	rw=$(jq -r --arg c "10.1.0.2:$((7600 + 10 * k))" '[.[] | select(.type == "intercept-udp" and .client == $c) | .worker // 0][0]' <<<"$fl")
+	st_where="$st_where $sw/$rw"
+	[ "$sw" != "$rw" ] && [ "$sw" != null ] && [ "$rw" != null ] && st_split=$((st_split + 1))
+done
+st_log=$(wc -l <"$TMP/a.log")
+pid=$(cat "$TMP/a.pid")
+kill -TERM "$pid"
+waitfor 20 bash -c "! kill -0 $pid 2>/dev/null" || not_ok "gw-a (workers 2): sipovld exits on SIGTERM during calls"
+st_cdr=$(tail -n +"$((st_log + 1))" "$TMP/a.log" | grep -o 'call ended: .* reason=stopped .*')
+st_good=$(grep -Ec "reason=stopped status=200 duration_s=([1-9][0-9]*\.[0-9]|0\.[1-9]) .* packets=[1-9][0-9]*/[0-9]+ loss_pct=[0-9.]+/[0-9.]+ jitter_ms=[0-9.]+/[0-9.]+ mos=[0-9.]+/[0-9.]+ " <<<"$st_cdr")
+if [ "$(grep -c . <<<"$st_cdr")" = 8 ] && [ "$st_good" = 8 ] && [ "$st_split" -ge 1 ]; then
+	ok "gw-a (workers 2): SIGTERM during 8 calls: 8 CDRs (reason stopped), each with its RTP quality ($st_split calls with SIP and RTP at different workers; SIP/RTP worker:$st_where)"
+else
+	not_ok "gw-a (workers 2): SIGTERM during 8 calls: each CDR with its RTP quality" \
+		"CDRs $(grep -c . <<<"$st_cdr"), with RTP $st_good; calls split over workers $st_split (SIP/RTP worker:$st_where)" \
+		"$(grep -v ' packets=[1-9]' <<<"$st_cdr" | head -3)"
+fi
+kill "${st_uacs[@]}" "$st_uas" 2>/dev/null
+pkill -f "sipp -sf $TMP/uac_long.xml" 2>/dev/null
+wait "${st_uacs[@]}" "$st_uas" 2>/dev/null
+
 for s in a b; do
 	pid=$(cat "$TMP/$s.pid")
 	kill -TERM "$pid" 2>/dev/null

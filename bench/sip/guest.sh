@@ -50,7 +50,8 @@
 #   SIPOVL_BENCH_ZN        the Ziti network's directory on the host (gw-a.json, gw-b.json, ziti-bin)
 #   SIPOVL_BENCH_POINTS    concurrent calls per measurement ("2 50 200")
 #   SIPOVL_BENCH_ROUNDS    rounds (2); the tunneler order alternates every round
-#   SIPOVL_BENCH_TUNNELERS ("sipovld go")
+#   SIPOVL_BENCH_TUNNELERS ("sipovld sipovld1 go"): sipovld with its default workers ("auto":
+#                          one per vCPU), sipovld with "workers": 1, the Go tunneler
 #   SIPOVL_BENCH_WARM      warm-up seconds of the RTP flows before the window (5)
 #   SIPOVL_BENCH_SECS      measured window, seconds (15)
 #   SIPOVL_BENCH_DRAIN     seconds a packet may still arrive after the window (2)
@@ -74,7 +75,7 @@ RPC=/run/sipovl-vm/rpc
 ZN=${SIPOVL_BENCH_ZN:-}
 [ -n "$ZN" ] || { echo "guest.sh: SIPOVL_BENCH_ZN (the Ziti network directory on the host) is not set" >&2; exit 2; }
 read -r -a POINTS <<<"${SIPOVL_BENCH_POINTS-2 50 200}" # empty: none (only the memory measurement)
-read -r -a TUNS <<<"${SIPOVL_BENCH_TUNNELERS:-sipovld go}"
+read -r -a TUNS <<<"${SIPOVL_BENCH_TUNNELERS:-sipovld sipovld1 go}"
 ROUNDS=${SIPOVL_BENCH_ROUNDS:-2}
 WARM=${SIPOVL_BENCH_WARM:-5}
 SECS=${SIPOVL_BENCH_SECS:-15}
@@ -215,10 +216,11 @@ sipovld_ready() {
 	"$D" --control "$TMP/a.sock" --request status 2>/dev/null |
 		jq -en 'input | [.services[] | select(.name == "site-b") | .intercept.installed] == [true]' >/dev/null
 }
-start_tun() { # start_tun sipovld|go LOG
+start_tun() { # start_tun sipovld|sipovld1|go LOG
 	case $1 in
-	sipovld)
-		ip netns exec "$GWA" "$D" -i "$TMP/gw-a.json" -l info --control "$TMP/a.sock" \
+	sipovld | sipovld1)
+		[ "$1" = sipovld1 ] && echo '{ "workers": 1 }' >"$TMP/w.conf" || echo '{ }' >"$TMP/w.conf"
+		ip netns exec "$GWA" "$D" -c "$TMP/w.conf" -i "$TMP/gw-a.json" -l info --control "$TMP/a.sock" \
 			--udp-idle-timeout 30 2>>"$2" &
 		TUN_PID=$!
 		waitfor 240 sipovld_ready ;;
@@ -257,8 +259,18 @@ busy() {
 	read -r a1 t1 <<<"$2"
 	echo $(((a1 - a0) * 100 / (t1 - t0 > 0 ? t1 - t0 : 1)))
 }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
+# a process and its children (sipovld's worker processes): RSS, and utime + stime
+procs() { echo "$1" $(pgrep -P "$1" 2>/dev/null); }
+rss_kb() {
+	local p t=0
+	for p in $(procs "$1"); do t=$((t + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
+	echo $t
+}
+cpu_ticks() {
+	local p t=0
+	for p in $(procs "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+	echo $t
+}
 
 PORTRUN=0 # every RTP run uses fresh source ports (hosted flows of the previous run may linger)
 rtp() { # rtp FLOWS WARM SECS DRAIN [READYFILE|- [PPS]]: prints sip-rtp's result line (run on the host)
@@ -322,7 +334,7 @@ measure() { # measure TUN N ROUND
 	rp=$!
 	waitfor $((WARM + 30)) test -e "$dir/window"
 	c0=$(cpu_ticks "$TUN_PID") b0=$(cpu_ticks "$GWB_PID") g0=$(guest_ticks) w0=$(date +%s)
-	if [ -n "$PERF" ] && [ "$tun" = sipovld ]; then
+	if [ -n "$PERF" ] && [[ $tun == sipovld* ]]; then
 		# where both gateways' sipovld spend the window (a diagnostic: perf takes CPU too),
 		# and how many TCP connections each gateway opened in it (router, controller)
 		opens() { ip netns exec "$1" awk '$1 == "Tcp:" && $2 != "RtoAlgorithm" {print $6}' /proc/net/snmp; }
@@ -341,7 +353,7 @@ measure() { # measure TUN N ROUND
 			--request status 2>/dev/null | jq -r '.identities[0] | "\(.controller_tls_full)/\(.controller_tls_resumed)"')"
 		tail -n 12 "$TMP/$tun.log" | cut -c1-250 | sed "s/^/PERFLOG $m gw-a /"
 		tail -n 12 "$TMP/gwb.log" | cut -c1-250 | sed "s/^/PERFLOG $m gw-b /"
-	elif [ -n "$DIAG" ] && [ "$tun" = sipovld ]; then
+	elif [ -n "$DIAG" ] && [[ $tun == sipovld* ]]; then
 		# queues in the middle of the window: UDP receive queues (sum, max) and the router
 		# connection's queues in each gateway, and the daemons' counters
 		local ns ua0 ub0
@@ -368,7 +380,7 @@ measure() { # measure TUN N ROUND
 	c1=$(cpu_ticks "$TUN_PID") b1=$(cpu_ticks "$GWB_PID") g1=$(guest_ticks) w1=$(date +%s)
 	pct() { echo $((($2 - $1) * 100 / $(getconf CLK_TCK) / (SECS - 1))); } # % of one vCPU
 	cpu="$(pct "$c0" "$c1") gwb_cpu_pct=$(pct "$b0" "$b1") guest_busy_pct=$(busy "$g0" "$g1") win0=$w0 win1=$w1"
-	if [ "$tun" = sipovld ]; then
+	if [[ $tun == sipovld* ]]; then
 		fl=$("$D" --control "$TMP/a.sock" --request flows 2>/dev/null | jq length)
 		acct=$("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq '.memory.used')
 	fi
@@ -422,7 +434,7 @@ memory() { # memory TUN
 	waitfor $((MEM_WARM + 30)) test -e "$RPC/$m/window"
 	sleep 9
 	rss1=$(rss_kb "$TUN_PID")
-	if [ "$tun" = sipovld ]; then
+	if [[ $tun == sipovld* ]]; then
 		fl=$("$D" --control "$TMP/a.sock" --request flows 2>/dev/null | jq length)
 		acct=$("$D" --control "$TMP/a.sock" --request status 2>/dev/null | jq '.memory.used')
 	fi

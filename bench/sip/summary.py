@@ -85,7 +85,7 @@ def main():
         print("# summary: no RESULT lines (the guest failed; see the log above)")
         return 1
     points = sorted({int(r["n"]) for r in rows})
-    tuns = [t for t in ("sipovld", "go") if any(r.get("tun") == t for r in rows)]
+    tuns = [t for t in ("sipovld", "sipovld1", "go") if any(r.get("tun") == t for r in rows)]
     base = {(int(r["n"]), int(r["round"])): r for r in rows if r.get("tun") == "direct" and "sent" in r}
     errs = [r for r in rows if "error" in r]
     print("# ---- summary (medians over rounds; added latency = tunneler minus the direct")
@@ -168,13 +168,15 @@ def main():
                   f"{fmt(med([r['ab_p99_us'] for r in b]) / 1000, 2)} ms, B->A p50 "
                   f"{fmt(med([r['ba_p50_us'] for r in b]) / 1000, 2)} ms p99 {fmt(med([r['ba_p99_us'] for r in b]) / 1000, 2)} ms "
                   f"({len(b)} runs)")
-        hdr = "| metric (median) | " + " | ".join(tuns) + " | sipovld / go |"
+        # sipovld (its default workers) against the Go tunneler and against one worker
+        pairs = [(a, b) for a, b in (("sipovld", "go"), ("sipovld", "sipovld1")) if a in tuns and b in tuns]
+        hdr = "| metric (median) | " + " | ".join(tuns) + "".join(f" | {a} / {b}" for a, b in pairs) + " |"
         print(hdr)
-        print("|---|" + "---:|" * (len(tuns) + 1))
+        print("|---|" + "---:|" * (len(tuns) + len(pairs)))
         for name, f, nd in mets:
             vals = {t: med(metric(t, n, f)) for t in tuns}
-            rr = ratio(vals.get("sipovld"), vals.get("go")) if len(tuns) == 2 else None
-            print(f"| {name} | " + " | ".join(fmt(vals[t], nd) for t in tuns) + f" | {fmt(rr, 2)} |")
+            rr = "".join(f" | {fmt(ratio(vals.get(a), vals.get(b)), 2)}" for a, b in pairs)
+            print(f"| {name} | " + " | ".join(fmt(vals[t], nd) for t in tuns) + rr + " |")
         print("per run (tun round: loss A->B %, loss rt %, A->B p50/p99 ms, B->A p50/p99 ms, calls ok/failed, "
               "calls/s, RSS0->RSS1 MiB, flows at the end (sipovld), guest vCPUs busy %, router/QEMU CPU on the host %, host load, guest load):")
         for r in rows:

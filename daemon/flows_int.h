@@ -126,7 +126,6 @@ void xpair_before_host(void);
 void xpair_hosted(struct flow *h);
 void xpair_forward(struct flow *h, const uint8_t *p, size_t n);
 void xpair_free(void);
-unsigned long xpair_count(void);
 
 /* flows_rtp.c: RTP quality of UDP flows (rtpq.h per direction), one-way audio events */
 enum { RTPQ_TO_ZITI = 0, RTPQ_FROM_ZITI = 1 };

@@ -62,6 +62,8 @@ void rtp_account(struct flow *f, int dir, const uint8_t *p, size_t n, uint64_t n
 	int e;
 
 	f = carrier(f);
+	if (f->xw) /* a worker's flow carries this stream (flows_xpair.c) */
+		return;
 	if (!f->rq || rtpq_update(&f->rq[dir], p, n, now_us) != RTPQ_RTP)
 		return;
 	silent = (uint64_t)D.cfg.rtp_oneway_ms * 1000u;

@@ -50,7 +50,6 @@ struct xent {
 
 #define XTAB_SIZE 1024
 static struct xent *xtab[XTAB_SIZE];
-static unsigned long x_count;
 
 static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
 {
@@ -111,25 +110,32 @@ static void x_resolve(struct flow *h, const struct sockaddr_storage *a, const st
 	bool keep_dialed = flow_pair_dialed_survives(a, b, h->src_checked);
 	char d[200];
 
-	if (h->dead || h->xw || h->via || h->via_of)
+	if (h->dead || h->xw || h->via || h->via_of || h->fd < 0)
 		return;
-	D.c.udp_circuits_merged++;
-	logm(L_INFO, "flow %s: one stream, two circuits: keeping the one dialed %s (worker %u's flow)",
-	     flow_desc(h, d, sizeof(d)), keep_dialed ? "here" : "by the other side", w);
 	if (!keep_dialed) {
-		if (!msg_pair(WMSG_PAIR_MERGE, a, b, w, NULL, 0))
-			logm(L_WARN, "flow %s: worker %u's channel is full: its flow of the stream is not closed",
-			     flow_desc(h, d, sizeof(d)), w);
+		if (!msg_pair(WMSG_PAIR_MERGE, a, b, w, NULL, 0)) {
+			logm(L_WARN, "flow %s: one stream, two circuits: worker %u's channel is full: its flow of the "
+			     "stream is not closed", flow_desc(h, d, sizeof(d)), w);
+			return;
+		}
+		D.c.udp_circuits_merged++;
+		logm(L_INFO, "flow %s: one stream, two circuits: keeping the one dialed by the other side (worker %u's flow)",
+		     flow_desc(h, d, sizeof(d)), w);
 		return;
 	}
 	/* the worker's connected socket gets the stream; this one only sends */
 	struct sockaddr_storage none = { .ss_family = AF_UNSPEC };
 
+	if (connect(h->fd, (const struct sockaddr *)&none, sizeof(none))) {
+		logm(L_WARN, "flow %s: one stream, two circuits: disconnecting its socket for worker %u's: %s",
+		     flow_desc(h, d, sizeof(d)), w, strerror(errno));
+		return;
+	}
 	h->xw = w;
-	if (h->fd >= 0 && connect(h->fd, (const struct sockaddr *)&none, sizeof(none)))
-		logm(L_WARN, "flow %s: disconnecting its socket: %s", flow_desc(h, d, sizeof(d)), strerror(errno));
-	if (h->fd >= 0)
-		udp_read(h); /* what it read of the stream goes to the worker */
+	D.c.udp_circuits_merged++;
+	logm(L_INFO, "flow %s: one stream, two circuits: keeping the one dialed here (worker %u's flow)",
+	     flow_desc(h, d, sizeof(d)), w);
+	udp_read(h); /* what it read of the stream goes to the worker */
 }
 
 /* flows_host.c: a hosted flow from the caller's address that no intercepted flow here pairs */
@@ -166,7 +172,6 @@ static void x_del(struct xent **pp)
 		x_release(h);
 	*pp = e->next;
 	free(e);
-	x_count--;
 }
 
 /* a worker died (workers.c): its flows are gone */
@@ -189,7 +194,6 @@ void xpair_free(void)
 			xtab[i] = e->next;
 			free(e);
 		}
-	x_count = 0;
 }
 
 /* ------------------------------------------------------------------ worker: its intercepted flows */
@@ -292,15 +296,13 @@ void xpair_in(unsigned from, const void *p, size_t n)
 		e->b = m.b;
 		e->worker = from;
 		*pp = e;
-		x_count++;
 	}
 	struct flow *h = udp_find(F_HUDP, &m.b, &m.a);
 
-	if (h && !h->dead && h->spoofed)
+	if (!h || h->dead || !h->spoofed)
+		return;
+	if (h->xw) /* its stream moved to this worker (a join or a death): the stream is its now */
+		h->xw = from;
+	else
 		x_resolve(h, &m.a, &m.b, from);
-}
-
-unsigned long xpair_count(void)
-{
-	return x_count;
 }

@@ -225,16 +225,18 @@ static void on_end(void *arg, const struct call *c)
 	if (fin.has && (D.worker || c->origin != D.worker))
 		workers_send_fin(c->origin, c->call_id, &fin);
 	/*
-	 * Stopping (SIGTERM: the primary stops its workers first, workers.c workers_stop): each
-	 * worker's calls end as "stopped" and it sends its figures; the primary, whose calls end
-	 * after the workers exited and their figures were read, writes every call's CDR with all
-	 * of them (its origin may be a worker that exited).
+	 * Stopping (SIGTERM: the primary stops its workers first, workers.c workers_stop, telling
+	 * them so with WMSG_STOP): each worker's calls end as "stopped" and it sends its figures;
+	 * the primary, whose calls end after the workers exited and their figures were read,
+	 * writes the CDR of every call that ends as "stopped" with all of them (its origin may be
+	 * a worker that exited). A call that ended otherwise (a BYE read during the stop) is its
+	 * origin's, as always; a worker that stops alone (the primary gone) writes its own.
 	 */
-	if (stopping && D.n_workers > 1) {
-		const struct call_rtp_final *all = D.worker ? NULL : sipv_endq_find(c->seq);
-
-		if (!D.worker)
-			sipv_cdr(c, all ? all : &fin);
+	if (c->end == CALL_END_STOPPED && stopping && D.n_workers > 1 && (!D.worker || worker_stop_asked)) {
+		if (!D.worker) {
+			sipv_stop_fin_add(c->seq, &fin);
+			sipv_cdr(c, &fin);
+		}
 		return;
 	}
 	if (c->origin != D.worker)
@@ -464,6 +466,8 @@ struct flow *sipv_flow_between(const struct sockaddr_storage *x, const struct so
 		f = udp_find(F_HUDP, x, y);
 	if (!f)
 		f = udp_find(F_HUDP, y, x);
+	if (f && f->xw) /* a worker's flow carries the stream (flows_xpair.c): its figures come from there */
+		return NULL;
 	return f && f->via && !f->via->dead ? f->via : f;
 }
 

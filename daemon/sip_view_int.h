@@ -32,5 +32,7 @@ void sipv_cdr(const struct call *c, const struct call_rtp_final *fin);
 /* sip_view_workers.c: true when the CDR waits for other workers' figures (it is written later) */
 bool sipv_pend(const struct call *c, const struct call_rtp_final *fin);
 void sipv_pend_flush(void); /* write every waiting CDR now */
+/* the primary while stopping: the figures the workers sent for call @seq, added to @fin */
+void sipv_stop_fin_add(uint64_t seq, struct call_rtp_final *fin);
 
 #endif

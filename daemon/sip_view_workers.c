@@ -79,10 +79,61 @@ static void merge(struct call_rtp_final *into, const struct call_rtp_final *fin)
 		}
 }
 
+/*
+ * The primary while stopping: the workers' final figures of calls still going on here, kept
+ * until those calls end as "stopped" (not in the calls view's ring of ENDQ_N: every call
+ * that is up stops at once).
+ */
+static struct stop_fin {
+	uint64_t seq;
+	struct call_rtp_final fin;
+} *stop_fins;
+static size_t n_stop_fins, cap_stop_fins;
+
+static struct stop_fin *stop_fin_find(uint64_t seq)
+{
+	for (size_t i = 0; i < n_stop_fins; i++)
+		if (stop_fins[i].seq == seq)
+			return &stop_fins[i];
+	return NULL;
+}
+
+static void stop_fin_keep(uint64_t seq, const struct call_rtp_final *fin)
+{
+	struct stop_fin *e = stop_fin_find(seq);
+
+	if (e) {
+		merge(&e->fin, fin);
+		return;
+	}
+	if (n_stop_fins == cap_stop_fins) {
+		size_t nc = cap_stop_fins ? 2 * cap_stop_fins : 64;
+		struct stop_fin *n = realloc(stop_fins, nc * sizeof(*n));
+
+		if (!n)
+			return;
+		stop_fins = n;
+		cap_stop_fins = nc;
+	}
+	stop_fins[n_stop_fins].seq = seq;
+	memset(&stop_fins[n_stop_fins].fin, 0, sizeof(stop_fins[n_stop_fins].fin));
+	merge(&stop_fins[n_stop_fins++].fin, fin);
+}
+
+void sipv_stop_fin_add(uint64_t seq, struct call_rtp_final *fin)
+{
+	const struct stop_fin *e = stop_fin_find(seq);
+
+	if (e)
+		merge(fin, &e->fin);
+}
+
 void sipv_remote_fin(const char *call_id, const struct call_rtp_final *fin)
 {
 	const struct call *c = T ? calls_find(T, call_id) : NULL;
 
+	if (c && stopping && !D.worker)
+		stop_fin_keep(c->seq, fin);
 	if (c) /* kept for the calls view (read once the call has ended here too) */
 		sipv_endq_merge(c->seq, fin);
 	for (unsigned i = 0; i < PEND_N; i++) {
@@ -133,6 +184,9 @@ bool sipv_pend(const struct call *c, const struct call_rtp_final *fin)
 
 void sipv_pend_flush(void)
 {
+	free(stop_fins);
+	stop_fins = NULL;
+	n_stop_fins = cap_stop_fins = 0;
 	for (unsigned i = 0; i < PEND_N; i++)
 		if (pend[i].used)
 			pend_write(&pend[i]);

@@ -455,8 +455,7 @@ static int worker_main(const int fds[4])
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	D.n_workers = workers_count(D.cfg.workers, NULL);
-	D.started_ms = zt_now_ms();
+	D.started_ms = zt_now_ms(); /* D.n_workers: the primary's, from --worker */
 	if (loop_open())
 		return 1;
 	if (!D.no_kernel) {
@@ -490,6 +489,7 @@ static int worker_main(const int fds[4])
 			reload("SIGHUP");
 		}
 	}
+	worker_drain(); /* WMSG_STOP: the primary writes the stopped calls' CDRs */
 	sipv_fini();
 	flows_fini();
 	while (D.idents) {

@@ -238,6 +238,8 @@ static void wmsg_in(unsigned from, const char *b, size_t n)
 		worker_names_in(from, b, n);
 	} else if (h.type >= WMSG_PAIR_ADD && h.type <= WMSG_PAIR_DATA) {
 		xpair_in(from, b, n);
+	} else if (h.type == WMSG_STOP && D.worker) {
+		worker_stop_asked = true;
 	}
 }
 
@@ -342,8 +344,8 @@ static void worker_spawn(unsigned i)
 		for (int k = 0; k < 5; k++)
 			if (tmp[k] >= 0 && dup2(tmp[k], 3 + k) < 0)
 				_exit(1);
-		snprintf(arg, sizeof(arg), "%u,3,%d,%d,%d,%d", i, tmp[1] >= 0 ? 4 : -1, tmp[2] >= 0 ? 5 : -1,
-			 tmp[3] >= 0 ? 6 : -1, tmp[4] >= 0 ? 7 : -1);
+		snprintf(arg, sizeof(arg), "%u,3,%d,%d,%d,%d,%u", i, tmp[1] >= 0 ? 4 : -1, tmp[2] >= 0 ? 5 : -1,
+			 tmp[3] >= 0 ? 6 : -1, tmp[4] >= 0 ? 7 : -1, D.n_workers);
 		close_range(8, ~0U, 0);
 		for (int k = 0; k < 5; k++) /* not passed: closed, so the numbers above stay unused */
 			if (tmp[k] < 0)
@@ -398,6 +400,8 @@ static void worker_died(unsigned i, int status)
 	pid_t pid = w->pid;
 
 	w->pid = 0;
+	if (w->fd >= 0)
+		primary_chan_cb(w, 0); /* what it sent before it ended */
 	chan_close(w);
 	xpair_worker_gone(i); /* flows_xpair.c: the hosted flows its flows had won */
 	json_object_put(w->report);
@@ -441,8 +445,11 @@ void workers_stop(void)
 	if (!started) /* a start-up that failed before the workers */
 		return;
 	for (unsigned i = 1; i < D.n_workers; i++) {
+		struct wmsg_hdr h = { WMSG_STOP, 0, (uint8_t)i, 0 };
+
 		zt_timer_stop(D.loop, &W[i].restart);
 		if (W[i].pid > 0) {
+			msg_send(W[i].fd, &h, sizeof(h)); /* before the signal: the worker reads it at its stop */
 			kill(W[i].pid, SIGTERM);
 			any = true;
 		}
@@ -455,6 +462,8 @@ void workers_stop(void)
 		for (unsigned i = 1; i < D.n_workers; i++) {
 			int st;
 
+			if (W[i].fd >= 0) /* their calls' final figures: the channel must not fill */
+				primary_chan_cb(&W[i], 0);
 			if (W[i].pid > 0 && waitpid(W[i].pid, &st, WNOHANG) == W[i].pid)
 				W[i].pid = 0;
 			if (W[i].pid > 0 && zt_now_ms() - t0 > 5000) {
@@ -628,14 +637,24 @@ unsigned worker_reloads;
 
 int worker_parse_arg(const char *arg, int fds[4])
 {
-	int w, c;
+	int w, c, n;
 
-	if (sscanf(arg, "%d,%d,%d,%d,%d,%d", &w, &c, &fds[0], &fds[1], &fds[2], &fds[3]) != 6 || w < 1 ||
-	    w >= WORKERS_MAX || c < 0)
+	if (sscanf(arg, "%d,%d,%d,%d,%d,%d,%d", &w, &c, &fds[0], &fds[1], &fds[2], &fds[3], &n) != 7 || w < 1 ||
+	    w >= WORKERS_MAX || c < 0 || n <= w || n > WORKERS_MAX)
 		return -1;
 	D.worker = (unsigned)w;
+	D.n_workers = (unsigned)n; /* the primary's count: this process's CPUs or file may differ now */
 	chan_fd = c;
 	return 0;
+}
+
+bool worker_stop_asked;
+static void worker_chan_cb(void *arg, uint32_t ev);
+
+void worker_drain(void)
+{
+	if (chan_fd >= 0)
+		worker_chan_cb(NULL, 0);
 }
 
 static void worker_chan_cb(void *arg, uint32_t ev)

@@ -59,6 +59,14 @@ void xpair_in(unsigned from, const void *p, size_t n); /* flows_xpair.c */
 void xpair_worker_gone(unsigned w);                    /* the primary: worker w died */
 /* the primary: read what every worker sent (the channels' messages, at once) */
 void workers_poll(void);
+/*
+ * WMSG_STOP (primary to worker, before its SIGTERM): the primary stops everything and writes
+ * the CDRs of the calls that end as "stopped" (sip_view.c on_end). worker_drain: a stopping
+ * worker reads what the primary sent.
+ */
+enum { WMSG_STOP = 10 };
+extern bool worker_stop_asked;
+void worker_drain(void);
 extern uint64_t workers_msg_dropped; /* SIP view and certificate messages not sent: the channel was full */
 struct wmsg_hdr {
 	uint8_t type, origin, dest, pad;

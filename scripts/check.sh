@@ -372,7 +372,7 @@ vm_debug() {
 # VM_E2E_6_1 on 6.1, the others on 6.12 (each would add 2-6 minutes of TCG to
 # both VM suites, the run's critical path). SIPOVL_CHECK_E2E=both runs every
 # one on both kernels (make check-full).
-VM_E2E_6_1="daemon-update.sh dnssip.sh endpoint.sh"
+VM_E2E_6_1="daemon-update.sh daemon-workers.sh dnssip.sh endpoint.sh"
 # Left out of the VM suites: daemon-ha.sh (run by name, Documentation/testing.md) and, but in
 # make check-full, multigw.sh (8-16 minutes of TCG alone: "Two gateways at one site" there).
 VM_EXCLUDE_DEFAULT="daemon-ha.sh"

@@ -283,7 +283,7 @@ void xpair_in(unsigned from, const void *p, size_t n)
 			x_del(pp);
 		return;
 	}
-	if (m.h.type != WMSG_PAIR_ADD)
+	if (m.h.type != WMSG_PAIR_ADD || !workers_alive(from)) /* a dead worker's last words: its flows are gone */
 		return;
 	if (*pp) { /* moved between workers (a join or a death): the newer is the one */
 		(*pp)->worker = from;

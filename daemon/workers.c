@@ -3,12 +3,13 @@
  * sipovld worker processes (Documentation/design.md "Workers").
  *
  * The primary (worker 0) starts workers 1..n-1 by fork and exec of its own binary with
- * --worker W,CHAN,T4,U4,T6,U6: CHAN is the worker's end of a SOCK_SEQPACKET socketpair, the
- * others its intercept sockets (opened and joined to the kernel group by the primary, which
+ * --worker W,CHAN,T4,U4,T6,U6,N: CHAN is the worker's end of a SOCK_SEQPACKET socketpair, T4..U6
+ * its intercept sockets (opened and joined to the kernel group by the primary, which
  * keeps its copies so that the group member outlives a worker's death). Each worker sends a
  * report (one JSON document per datagram) every second; the primary keeps the last one.
  * Nothing here blocks a loop: the channel is non-blocking on both ends and a report that does
- * not fit is skipped; children are reaped with WNOHANG on SIGCHLD.
+ * not fit is skipped; children are reaped with WNOHANG on SIGCHLD (only the stop waits, the
+ * loops no longer running: the primary for its workers, a worker for the primary's WMSG_STOP).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -112,7 +114,7 @@ static int chan_fd = -1;
 
 static void msg_send(int fd, const void *p, size_t n)
 {
-	if (fd >= 0 && send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (fd < 0 || send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		workers_msg_dropped++;
 }
 
@@ -274,6 +276,11 @@ static void primary_chan_cb(void *arg, uint32_t ev)
 		w->last_report_ms = zt_now_ms();
 	}
 	(void)ev;
+}
+
+bool workers_alive(unsigned w)
+{
+	return !D.worker && w && w < D.n_workers && W[w].pid > 0;
 }
 
 void workers_poll(void)
@@ -449,7 +456,13 @@ void workers_stop(void)
 
 		zt_timer_stop(D.loop, &W[i].restart);
 		if (W[i].pid > 0) {
-			msg_send(W[i].fd, &h, sizeof(h)); /* before the signal: the worker reads it at its stop */
+			/* before the signal: the worker reads it at its stop (a full channel: 200 ms for room) */
+			struct pollfd pf = { W[i].fd, POLLOUT, 0 };
+
+			if (W[i].fd >= 0 && poll(&pf, 1, 200) == 1 && (pf.revents & POLLOUT))
+				msg_send(W[i].fd, &h, sizeof(h));
+			else
+				logm(L_WARN, "worker %u: could not tell it the stop; it writes its calls' CDRs itself", i);
 			kill(W[i].pid, SIGTERM);
 			any = true;
 		}
@@ -651,10 +664,25 @@ int worker_parse_arg(const char *arg, int fds[4])
 bool worker_stop_asked;
 static void worker_chan_cb(void *arg, uint32_t ev);
 
+/*
+ * A stopping worker: what the primary sent, WMSG_STOP among it when the primary stops it (its
+ * SIGTERM follows the message; a SIGTERM sent to every process at once, e.g. by systemd
+ * without KillMode=mixed, may come first: up to 1 s for the message or the channel's end).
+ */
 void worker_drain(void)
 {
-	if (chan_fd >= 0)
+	uint64_t t0 = zt_now_ms();
+
+	while (chan_fd >= 0 && !worker_stop_asked) {
+		struct pollfd pf = { chan_fd, POLLIN, 0 };
+		uint64_t spent = zt_now_ms() - t0;
+
+		if (spent >= 1000 || poll(&pf, 1, (int)(1000 - spent)) != 1)
+			break;
+		if (pf.revents & (POLLHUP | POLLERR)) /* the primary is gone */
+			break;
 		worker_chan_cb(NULL, 0);
+	}
 }
 
 static void worker_chan_cb(void *arg, uint32_t ev)

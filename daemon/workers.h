@@ -34,7 +34,8 @@ struct json_object *workers_json(void);          /* status "workers" (the primar
 void workers_flows(struct json_object *arr);     /* append the workers' flows (each with "worker") */
 
 /*
- * worker: the command line's --worker W,CHAN,T4,U4,T6,U6; 0 or -1 (a bad argument).
+ * worker: the command line's --worker W,CHAN,T4,U4,T6,U6,N (N: the primary's number of
+ * workers, the primary included); 0 or -1 (a bad argument).
  * fds[] receives the intercept sockets (-1: none).
  */
 int worker_parse_arg(const char *arg, int fds[4]);
@@ -59,6 +60,7 @@ void xpair_in(unsigned from, const void *p, size_t n); /* flows_xpair.c */
 void xpair_worker_gone(unsigned w);                    /* the primary: worker w died */
 /* the primary: read what every worker sent (the channels' messages, at once) */
 void workers_poll(void);
+bool workers_alive(unsigned w); /* the primary: worker w is running */
 /*
  * WMSG_STOP (primary to worker, before its SIGTERM): the primary stops everything and writes
  * the CDRs of the calls that end as "stopped" (sip_view.c on_end). worker_drain: a stopping

@@ -111,6 +111,8 @@ extern const struct zt_conn_cbs flow_cbs;
 
 /* flows_udp.c: UDP flows (flow table by address pair, pumping, intercept reads, one circuit per stream) */
 struct flow *udp_find(enum ftype t, const struct sockaddr_storage *c, const struct sockaddr_storage *d);
+uint32_t udp_key_hash(const struct sockaddr_storage *c, const struct sockaddr_storage *d); /* of an address pair */
+bool udp_sa_eq(const struct sockaddr_storage *x, const struct sockaddr_storage *y);         /* family, address, port */
 int udp_insert(struct flow *f);
 void udp_remove(struct flow *f);
 void udp_to_zt(struct flow *f, const uint8_t *p, size_t n);

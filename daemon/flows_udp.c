@@ -33,7 +33,7 @@ static uint32_t fnv(uint32_t h, const void *p, size_t n)
 	return h;
 }
 
-static uint32_t key_hash(const struct sockaddr_storage *c, const struct sockaddr_storage *d)
+uint32_t udp_key_hash(const struct sockaddr_storage *c, const struct sockaddr_storage *d)
 {
 	uint32_t h = 2166136261u;
 	uint16_t cp = cfg_sa_port(c), dp = cfg_sa_port(d);
@@ -46,7 +46,7 @@ static uint32_t key_hash(const struct sockaddr_storage *c, const struct sockaddr
 	return fnv(h, &dp, 2);
 }
 
-static bool sa_eq(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
+bool udp_sa_eq(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
 {
 	return x->ss_family == y->ss_family && cfg_sa_port(x) == cfg_sa_port(y) &&
 	       !memcmp(cfg_sa_addr(x), cfg_sa_addr(y), x->ss_family == AF_INET ? 4 : 16);
@@ -57,8 +57,8 @@ struct flow *udp_find(enum ftype t, const struct sockaddr_storage *c, const stru
 {
 	if (!hsize)
 		return NULL;
-	for (struct flow *f = htab[key_hash(c, d) & (hsize - 1)]; f; f = f->hnext)
-		if (f->type == t && sa_eq(&f->a, c) && sa_eq(&f->b, d))
+	for (struct flow *f = htab[udp_key_hash(c, d) & (hsize - 1)]; f; f = f->hnext)
+		if (f->type == t && udp_sa_eq(&f->a, c) && udp_sa_eq(&f->b, d))
 			return f;
 	return NULL;
 }
@@ -74,7 +74,7 @@ int udp_insert(struct flow *f)
 		for (size_t i = 0; i < hsize; i++)
 			for (struct flow *x = htab[i], *nx; x; x = nx) {
 				nx = x->hnext;
-				size_t b = key_hash(&x->a, &x->b) & (ns - 1);
+				size_t b = udp_key_hash(&x->a, &x->b) & (ns - 1);
 
 				x->hnext = nt[b];
 				nt[b] = x;
@@ -83,7 +83,7 @@ int udp_insert(struct flow *f)
 		htab = nt;
 		hsize = ns;
 	}
-	size_t b = key_hash(&f->a, &f->b) & (hsize - 1);
+	size_t b = udp_key_hash(&f->a, &f->b) & (hsize - 1);
 
 	f->hnext = htab[b];
 	htab[b] = f;
@@ -98,7 +98,7 @@ void udp_remove(struct flow *f)
 	if (!hsize || !f->hashed)
 		return;
 	f->hashed = false;
-	for (struct flow **pp = &htab[key_hash(&f->a, &f->b) & (hsize - 1)]; *pp; pp = &(*pp)->hnext)
+	for (struct flow **pp = &htab[udp_key_hash(&f->a, &f->b) & (hsize - 1)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == f) {
 			*pp = f->hnext;
 			hcount--;
@@ -179,7 +179,7 @@ void udp_read(struct flow *f)
 		}
 		for (int i = 0; i < n && !f->dead; i++) {
 			if (f->xw) { /* worker f->xw's circuit carries the stream; nothing else is f's */
-				if (mm[i].msg_hdr.msg_namelen && sa_eq(&from[i], &f->b))
+				if (mm[i].msg_hdr.msg_namelen && udp_sa_eq(&from[i], &f->b))
 					xpair_forward(f, slots[i], mm[i].msg_len);
 				continue;
 			}

@@ -51,29 +51,12 @@ struct xent {
 #define XTAB_SIZE 1024
 static struct xent *xtab[XTAB_SIZE];
 
-static bool sa_same(const struct sockaddr_storage *x, const struct sockaddr_storage *y)
-{
-	return x->ss_family == y->ss_family && cfg_sa_port(x) == cfg_sa_port(y) &&
-	       !memcmp(cfg_sa_addr(x), cfg_sa_addr(y), x->ss_family == AF_INET ? 4 : 16);
-}
-
-static unsigned xhash(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const uint8_t *p = cfg_sa_addr(a), *q = cfg_sa_addr(b);
-	size_t n = a->ss_family == AF_INET ? 4 : 16;
-	uint32_t h = 2166136261u ^ cfg_sa_port(a) ^ ((uint32_t)cfg_sa_port(b) << 16);
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i] ^ ((uint32_t)q[i] << 8)) * 16777619u;
-	return h & (XTAB_SIZE - 1);
-}
-
 static struct xent **xfind(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	struct xent **pp = &xtab[xhash(a, b)];
+	struct xent **pp = &xtab[udp_key_hash(a, b) & (XTAB_SIZE - 1)];
 
 	for (; *pp; pp = &(*pp)->next)
-		if (sa_same(&(*pp)->a, a) && sa_same(&(*pp)->b, b))
+		if (udp_sa_eq(&(*pp)->a, a) && udp_sa_eq(&(*pp)->b, b))
 			return pp;
 	return pp;
 }

@@ -175,7 +175,7 @@ for k in $(seq 0 $((RACE_K - 1))); do
 done
 diag "both phones at once: missing at phone A: $(grep '^missing' "$TMP/phones-a.out" | cut -d' ' -f2- | tr '\n' ' ')"
 diag "both phones at once: missing at phone B: $(grep '^missing' "$TMP/phones-b.out" | cut -d' ' -f2- | tr '\n' ' ')"
-diag "both phones at once, $RACE_K pairs: udp_intercepted by worker [gw-a] [gw-b] before $icpt0, after $icpt1; merged a b: $(st a | jq '.counters.udp_circuits_merged') $(st b | jq '.counters.udp_circuits_merged')"
+diag "both phones at once, $RACE_K pairs: udp_intercepted by worker [gw-a] [gw-b] before $icpt0, after $icpt1; merged a b: $(st a | jq '.counters.udp_circuits_merged') $(st b | jq '.counters.udp_circuits_merged'); dropped (udp, late on the router link) a b: $(st a | jq -c '.counters | [.udp_dropped, .datagrams_dropped_late]') $(st b | jq -c '.counters | [.udp_dropped, .datagrams_dropped_late]')"
 # the intercepted flows at worker 1 (gw-a's and gw-b's): both gateways' counters
 w1a=$(($(jq -r '.[1]' <<<"${icpt1% *}") - $(jq -r '.[1]' <<<"${icpt0% *}")))
 w1b=$(($(jq -r '.[1]' <<<"${icpt1#* }") - $(jq -r '.[1]' <<<"${icpt0#* }")))

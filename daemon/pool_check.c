@@ -88,7 +88,7 @@ static struct {
 	struct pc_session ses;
 	struct zt_timer kick;    /* pc_kick, later on the loop (never inside a caller's call) */
 	bool idle_init;
-	uint64_t asked, merged, cached, allowed, refused, unanswered, busy, sessions, resent, outside;
+	uint64_t asked, merged, cached, allowed, refused, unanswered, busy, sessions, resent, outside, idle_closed;
 } pc;
 
 static bool pc_same(const struct pc_entry *e, const struct sipovl_prefix *a)
@@ -340,8 +340,10 @@ static const struct zt_conn_cbs pc_cbs = { .on_connect = pc_on_connect, .on_data
 static void pc_ses_idle(void *unused)
 {
 	(void)unused;
-	if (!pc.queue)
+	if (!pc.queue && pc.ses.c) {
+		pc.idle_closed++;
 		pc_ses_close();
+	}
 }
 
 /* a session through @id (the dial's answer comes to pc_on_connect); -1: no dial */
@@ -533,6 +535,7 @@ struct json_object *pool_check_json(void)
 	json_object_object_add(o, "merged", json_object_new_int64((int64_t)pc.merged));
 	json_object_object_add(o, "sessions", json_object_new_int64((int64_t)pc.sessions));
 	json_object_object_add(o, "resent", json_object_new_int64((int64_t)pc.resent));
+	json_object_object_add(o, "idle_closed", json_object_new_int64((int64_t)pc.idle_closed));
 	json_object_object_add(o, "outside", json_object_new_int64((int64_t)pc.outside));
 	json_object_object_add(o, "waiting", json_object_new_int64((int64_t)pc.n_waiters));
 	json_object_object_add(o, "session", json_object_new_string(!pc.ses.c ? "none" : pc.ses.open ? "open" : "connecting"));

@@ -107,8 +107,8 @@ for k in range(n):
 got = [set() for _ in socks]; sent = 0
 print("ready", flush=True)
 while not os.path.exists(go): time.sleep(0.001)
-# one datagram per stream each 20 ms at most (a process that runs late sends late: no bursts),
-# and each phone listens until 3 s after the other one has sent its last: under load one
+# one datagram per stream per pass, due every 20 ms (a process that runs late catches up in
+# short bursts), and each phone listens until 3 s after the other one has sent its last: under load one
 # process ran seconds behind the other, and the tail it sent after its peer stopped listening
 # was counted as lost
 t0 = time.time(); end = None

@@ -232,28 +232,39 @@ CONF
 	# connection only after the server's close (resent) or after A closed the open one, idle 5 s
 	# (idle_closed: under load the first of the three dials reached A later than that; stop 35's
 	# check: one new connection, none resent; an idle close after the last answer opens none)
-	local cp=() nwait=0 q0 q1 s0 s1 k0 k1 m0 m1 r0 r1 i0 i1 w1 ha hb
+	local cp=() nwait=0 q0 q1 s0 s1 k0 k1 m0 m1 r0 r1 i0 i1 iw tw0 tw w1 ha hb
 	nh() { grep -c "service ep-sip: hosting a tcp dial" "$D/$1.log"; }
 	lc() { "$sd" --control "$D/a.sock" --request status 2>/dev/null | jq -r ".endpoint.lease_checks | $1"; }
 	ep_call "$a" "$net.252" zt-host > /dev/null
 	q0=$(lc '[.session // "none", .sessions // 0, .asked // 0, .merged // 0, .resent // 0, .idle_closed // 0] | @tsv')
+	tw0=$(date +%s%N)
 	kill -STOP "$ps"
 	ep_call "$a" "$net.253" zt-host > /dev/null & cp+=($!)
 	ep_call "$a" "$net.253" > /dev/null & cp+=($!)
 	ep_call "$a" "$net.254" zt-host > /dev/null & cp+=($!)
 	for _ in $(seq 1 40); do nwait=$(lc '.waiting // 0'); [ "${nwait:-0}" -ge 3 ] && break; sleep 0.25; done
+	tw=$((($(date +%s%N) - tw0) / 1000000))
 	kill -CONT "$ps"
 	wait "${cp[@]}"
+	# a dialer's attempt sent again (2 s) may still be held at A when its process has exited:
+	# its answer is cached by then (up to 5 s for it)
+	for _ in $(seq 1 20); do [ "$(lc '.waiting // 0')" = 0 ] && break; sleep 0.25; done
 	q1=$(lc '[.session // "none", .sessions // 0, .asked // 0, .merged // 0, .resent // 0, .idle_closed // 0, .waiting // 0] | @tsv')
 	read -r _ s0 k0 m0 r0 i0 <<<"$q0"
 	read -r _ s1 k1 m1 r1 i1 w1 <<<"$q1"
-	if [ "${q0%%	*}" = open ] && [ "${nwait:-0}" -ge 3 ] && [ "$((s1 - s0))" -ge "$((r1 - r0))" ] && [ "$((s1 - s0))" -le "$((r1 - r0 + i1 - i0))" ] && [ "$((k1 - k0))" = 2 ] &&
+	# A's idle close explains one new connection only when the dials came 4 s or more after
+	# q0 (the session closes 5 s after the .252 answer, which q0 follows): an early close
+	# (a defect) is not excused
+	iw=$((i1 - i0))
+	[ "$iw" -gt 1 ] && iw=1
+	[ "$tw" -lt 4000 ] && iw=0
+	if [ "${q0%%	*}" = open ] && [ "${nwait:-0}" -ge 3 ] && [ "$((s1 - s0))" -ge "$((r1 - r0))" ] && [ "$((s1 - s0))" -le "$((r1 - r0 + iw))" ] && [ "$((k1 - k0))" = 2 ] &&
 		[ "$((m1 - m0))" -ge 1 ] && [ "$w1" = 0 ] &&
 		[ "$(grep -c "claimed source $net.253 is an address of pool voip-ips that no identity holds" "$D/a.log")" -ge 2 ] &&
 		grep -q "claimed source $net.254 is an address of pool voip-ips that no identity holds" "$D/a.log"; then
-		ok "endpoint: A's lease check: $nwait dials waiting at once for two addresses: 2 questions ($((m1 - m0)) dials joined one), on one connection ($((s1 - s0)) new ones, each after the server's close, $((r1 - r0)) sent again, or after A's idle close, $((i1 - i0)))"
+		ok "endpoint: A's lease check: $nwait dials waiting at once for two addresses: 2 questions ($((m1 - m0)) dials joined one), on one connection ($((s1 - s0)) new ones, each after the server's close, $((r1 - r0)) sent again, or after A's idle close, $((i1 - i0)); 3 dials waiting $tw ms after the first question's answer)"
 	else
-		notok "endpoint: A's lease check's connection: before [session sessions asked merged resent idle_closed] $q0, after $q1 (waiting), 3 waiting: $nwait"
+		notok "endpoint: A's lease check's connection: before [session sessions asked merged resent idle_closed] $q0, after $q1 (waiting), 3 waiting: $nwait after $tw ms"
 		grep "ep-sip\|who holds\|pool" "$D/a.log" | tail -6 | diag
 	fi
 	# a source outside the pool (as a gateway's phone behind voip-gw, here 198.18.77.9, which

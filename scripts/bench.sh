@@ -7,6 +7,7 @@
 #   matcher    bench/matcher/run.sh    callgrind instructions per lookup/compile (host)
 #   dataplane  bench/dataplane/run.sh  sipovl.ko vs iptables/nft TPROXY, load times (VM)
 #   ziti       bench/ziti/run.sh       our edge client vs the Go tunneler (host, Ziti network)
+#   hostpps    bench/ziti/hostpps.sh   sipovld's hosting CPU per datagram vs a minimal relay's (host)
 #   sip        bench/sip/run.sh        SIP calls + RTP: sipovld vs `ziti tunnel tproxy` (VM)
 #   rtpq       bench/rtpq/run.sh       callgrind instructions per RTP statistics update (host)
 #
@@ -20,13 +21,14 @@ set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$TOP" || exit 1
 
-all=(matcher dataplane ziti sip rtpq)
+all=(matcher dataplane ziti hostpps sip rtpq)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
 failed=()
 for b in "${names[@]}"; do
 	s=bench/$b/run.sh
+	[ "$b" != hostpps ] || s=bench/ziti/hostpps.sh
 	if [ ! -x "$s" ]; then
 		echo "bench: unknown benchmark '$b' (have: ${all[*]})" >&2
 		failed+=("$b")

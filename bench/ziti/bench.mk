@@ -15,3 +15,11 @@ BENCH_BUILD += $(ZB_BENCH)/zt-tunnel $(ZB_BENCH)/zt-load
 
 .PHONY: ziti-bench
 ziti-bench: $(ZB_BENCH)/zt-tunnel $(ZB_BENCH)/zt-load
+
+# the ceiling of the host-level packet benchmark (bench/ziti/hostpps.sh)
+$(ZB_BENCH)/zt-relay: bench/ziti/relay.c
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(ZT_CFLAGS) -o $@ $< $(ZT_LDLIBS)
+
+BENCH_BUILD += $(ZB_BENCH)/zt-relay
+ziti-bench: $(ZB_BENCH)/zt-relay

@@ -14,6 +14,11 @@
  *       counted. Each carries (flow, seq, send time CLOCK_REALTIME ns); the sink takes the
  *       kernel receive timestamp (SO_TIMESTAMPNS). Prints: sent, received, lost, loss %,
  *       duplicates, one-way latency p50/p90/p99/max in microseconds.
+ *       With --echo (no --sink): the datagrams come back on the flows' own sockets (a UDP
+ *       echo behind the path, e.g. `zt-load echo`), so they cross the path both ways; the
+ *       latency is then the round trip.
+ *   zt-load echo --port PORT
+ *       a UDP echo on 127.0.0.1:PORT (recvmmsg/sendmmsg, 64 at a time), until killed.
  *
  * Output is one line of key=value pairs (parsed by run.sh).
  */
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -39,6 +45,7 @@ static struct {
 	unsigned to, sink, flows, pps, size;
 	double warm_s, secs, drain_s, timeout_s;
 	uint64_t bytes;
+	bool echo;
 } opt = { .flows = 1000, .pps = 50, .size = 172, .warm_s = 3, .secs = 10, .drain_s = 2, .timeout_s = 120 };
 
 static void die(const char *what)
@@ -168,7 +175,7 @@ struct pkt {
 	uint32_t pad;
 };
 
-static int udp_sink_fd;
+static int udp_sink_fd; /* the sink socket, or (--echo) an epoll set of the flows' sockets */
 static uint8_t *seen;         /* [flow][seq] receive count */
 static unsigned max_seq;      /* per flow */
 static uint32_t *win_lo, *win_hi; /* per flow: seqs [lo, hi) were sent inside the window */
@@ -193,10 +200,18 @@ static void *udp_sink(void *arg)
 		}
 		struct timespec tmo = { 0, 100000000 };
 		struct pollfd pf = { .fd = udp_sink_fd, .events = POLLIN };
+		int rfd = udp_sink_fd;
 
-		if (ppoll(&pf, 1, &tmo, NULL) <= 0)
+		if (opt.echo) {
+			struct epoll_event ev;
+
+			if (epoll_wait(udp_sink_fd, &ev, 1, 100) <= 0)
+				continue;
+			rfd = ev.data.fd;
+		} else if (ppoll(&pf, 1, &tmo, NULL) <= 0) {
 			continue;
-		int n = recvmmsg(udp_sink_fd, m, BATCH, MSG_DONTWAIT, NULL);
+		}
+		int n = recvmmsg(rfd, m, BATCH, MSG_DONTWAIT, NULL);
 
 		for (int i = 0; i < n; i++) {
 			struct pkt p;
@@ -250,13 +265,19 @@ static int run_udp(void)
 	int one = 1, sz = 16 << 20;
 	pthread_t th;
 
-	udp_sink_fd = socket(AF_INET, SOCK_DGRAM, 0);
-	setsockopt(udp_sink_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (setsockopt(udp_sink_fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
-		setsockopt(udp_sink_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	setsockopt(udp_sink_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
-	if (bind(udp_sink_fd, (struct sockaddr *)&a, sizeof(a)))
-		die("sink bind");
+	if (opt.echo) {
+		udp_sink_fd = epoll_create1(0);
+		if (udp_sink_fd < 0)
+			die("epoll");
+	} else {
+		udp_sink_fd = socket(AF_INET, SOCK_DGRAM, 0);
+		setsockopt(udp_sink_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (setsockopt(udp_sink_fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+			setsockopt(udp_sink_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(udp_sink_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+		if (bind(udp_sink_fd, (struct sockaddr *)&a, sizeof(a)))
+			die("sink bind");
+	}
 
 	double total_s = opt.warm_s + opt.secs;
 
@@ -276,6 +297,13 @@ static int run_udp(void)
 		fds[f] = socket(AF_INET, SOCK_DGRAM, 0);
 		if (fds[f] < 0 || connect(fds[f], (struct sockaddr *)&a, sizeof(a)))
 			die("flow socket");
+		if (opt.echo) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[f] };
+
+			setsockopt(fds[f], SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+			if (epoll_ctl(udp_sink_fd, EPOLL_CTL_ADD, fds[f], &ev))
+				die("epoll_ctl");
+		}
 		win_lo[f] = UINT32_MAX;
 	}
 	pthread_create(&th, NULL, udp_sink, NULL);
@@ -352,12 +380,57 @@ static int run_udp(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ echo */
+
+static _Noreturn void run_echo(void)
+{
+	enum { BATCH = 64 };
+	static uint8_t bufs[BATCH][2048];
+	static struct sockaddr_in from[BATCH];
+	struct mmsghdr m[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_in a = lo_addr(opt.sink);
+	int one = 1, sz = 16 << 20, fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
+		die("echo bind");
+	for (;;) {
+		for (int i = 0; i < BATCH; i++) {
+			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+			m[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof(from[i]),
+							.msg_iov = &iov[i], .msg_iovlen = 1 };
+		}
+		int n = recvmmsg(fd, m, BATCH, MSG_WAITFORONE, NULL);
+
+		if (n <= 0) {
+			if (n < 0 && errno != EINTR)
+				die("echo recvmmsg");
+			continue;
+		}
+		for (int i = 0; i < n; i++)
+			iov[i].iov_len = m[i].msg_len;
+		for (int done = 0; done < n;) {
+			int w = sendmmsg(fd, m + done, (unsigned)(n - done), 0);
+
+			if (w <= 0)
+				break; /* a full send buffer drops the rest, as a phone would */
+			done += w;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "to", 1, 0, 't' }, { "sink", 1, 0, 'k' }, { "bytes", 1, 0, 'b' }, { "flows", 1, 0, 'f' },
 		{ "pps", 1, 0, 'p' }, { "size", 1, 0, 'z' }, { "warm-s", 1, 0, 'w' }, { "secs", 1, 0, 's' },
-		{ "drain-s", 1, 0, 'd' }, { "timeout-s", 1, 0, 'T' }, { 0, 0, 0, 0 },
+		{ "drain-s", 1, 0, 'd' }, { "timeout-s", 1, 0, 'T' }, { "echo", 0, 0, 'e' }, { "port", 1, 0, 'k' },
+		{ 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -378,6 +451,7 @@ int main(int argc, char **argv)
 		case 's': opt.secs = strtod(optarg, NULL); break;
 		case 'd': opt.drain_s = strtod(optarg, NULL); break;
 		case 'T': opt.timeout_s = strtod(optarg, NULL); break;
+		case 'e': opt.echo = true; break;
 		default: goto usage;
 		}
 	}
@@ -389,11 +463,14 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "tcp") && opt.to && opt.sink && opt.bytes)
 		return run_tcp();
-	if (!strcmp(cmd, "udp") && opt.to && opt.sink && opt.flows && opt.pps && opt.size >= sizeof(struct pkt) &&
+	if (!strcmp(cmd, "echo") && opt.sink)
+		run_echo();
+	if (!strcmp(cmd, "udp") && opt.to && (opt.sink || opt.echo) && opt.flows && opt.pps && opt.size >= sizeof(struct pkt) &&
 	    opt.size <= 2048 && opt.secs > 0)
 		return run_udp();
 usage:
 	fprintf(stderr, "usage: zt-load tcp --to PORT --sink PORT --bytes N\n"
-			"       zt-load udp --to PORT --sink PORT [--flows F --pps P --size S --warm-s W --secs S]\n");
+			"       zt-load udp --to PORT --sink PORT|--echo [--flows F --pps P --size S --warm-s W --secs S]\n"
+			"       zt-load echo --port PORT\n");
 	return 2;
 }

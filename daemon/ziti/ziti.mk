@@ -56,7 +56,8 @@ ZT_UNIT_SRCS := tests/ziti/unit.c tests/ziti/unit_ctrl.c tests/ziti/unit_apis.c 
 $(O)/san/zt-unit: $(ZT_UNIT_SRCS) tests/ziti/unit_ctrl.h $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_UNIT_SRCS) $(ZT_SRCS) -o $@ \
-		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel $(ZT_LDLIBS)
+		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel \
+		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc $(ZT_LDLIBS)
 
 # LD_PRELOAD for tests/ziti/auth.sh: a slow fsync(2) of *.tmp files
 $(O)/slowfsync.so: tests/ziti/slowfsync.c

@@ -498,6 +498,28 @@ static bool deliver(struct zt_conn *c, const uint8_t *p, size_t n, bool multipar
 	}
 }
 
+/* the context's decryption buffer, at least @n bytes (grown, never shrunk); NULL: no memory */
+static uint8_t *plain_buf(struct zt_ctx *ctx, size_t n)
+{
+	if (n > ctx->plain_cap || !ctx->plain) {
+		size_t cap = n > 2048 ? n : 2048;
+		uint8_t *p = realloc(ctx->plain, cap);
+
+		if (!p)
+			return NULL;
+		ctx->plain = p;
+		ctx->plain_cap = cap;
+	}
+	return ctx->plain;
+}
+
+void zt_ctx_scratch_free(struct zt_ctx *ctx)
+{
+	free(ctx->plain);
+	ctx->plain = NULL;
+	ctx->plain_cap = 0;
+}
+
 static void on_data_msg(struct zt_conn *c, const struct zt_msg *m)
 {
 	uint32_t flags = 0;
@@ -519,7 +541,9 @@ static void on_data_msg(struct zt_conn *c, const struct zt_msg *m)
 					return;
 				}
 				size_t plen = m->body_len - SS_ABYTES;
-				uint8_t *plain = malloc(plen ? plen : 1);
+				struct zt_ctx *ctx = c->ctx;
+				bool own = ctx->plain_busy; /* a delivery inside a delivery: its own buffer */
+				uint8_t *plain = own ? malloc(plen ? plen : 1) : plain_buf(ctx, plen);
 				unsigned char tag;
 
 				if (!plain) {
@@ -528,14 +552,20 @@ static void on_data_msg(struct zt_conn *c, const struct zt_msg *m)
 				}
 				if (crypto_secretstream_xchacha20poly1305_pull(&c->rx, plain, NULL, &tag, m->body,
 									       m->body_len, NULL, 0) != 0) {
-					free(plain);
+					if (own)
+						free(plain);
 					conn_dead(c, -EBADMSG, "end-to-end decryption failed");
 					return;
 				}
 				c->bytes_in += plen;
+				if (!own)
+					ctx->plain_busy = true;
 				bool alive = deliver(c, plain, plen, flags & ZT_FLAG_MULTIPART_MSG);
 
-				free(plain);
+				if (own)
+					free(plain);
+				else
+					ctx->plain_busy = false;
 				if (!alive)
 					return;
 			}

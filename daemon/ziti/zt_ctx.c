@@ -815,6 +815,7 @@ void zt_ctx_free(struct zt_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	zt_ctx_scratch_free(ctx);
 	zt_renew_free(ctx->renew);
 	while (ctx->listeners)
 		zt_listener_close(ctx->listeners);

@@ -185,6 +185,7 @@ void zt_ctx_ctrl_outcome(struct zt_ctx *ctx, size_t idx, const struct zt_http_re
 /* member idx answered but cannot do what (a refresh without a raft leader): the next one is current */
 void zt_ctx_ctrl_unable(struct zt_ctx *ctx, size_t idx, const char *what);
 void zt_ctx_learn_ctrls(struct zt_ctx *ctx);
+void zt_ctx_scratch_free(struct zt_ctx *ctx); /* the decryption buffer (zt_conn.c) */
 /*
  * A set of controller URLs, in order: the Edge API URLs of a /controllers reply (each member's
  * first https edge-client URL; @listed counts the members, with an address or not), or an
@@ -460,6 +461,14 @@ struct zt_auth_waiter {
 struct zt_ctx {
 	/* datagram dials' answer times (zt_conn.c dial_rtt_sample): RFC 6298's estimator, 0: none yet */
 	uint32_t dial_srtt_ms, dial_rttvar_ms;
+	/*
+	 * zt_conn.c on_data_msg: end-to-end decryption's output, reused for every message (none
+	 * allocated per datagram); grown to the largest plaintext seen, ZT_MSG_MAX_BODY at most.
+	 * busy while a delivery uses it: a nested delivery then allocates its own.
+	 */
+	uint8_t *plain;
+	size_t plain_cap;
+	bool plain_busy;
 	struct zt_loop *loop;
 	struct zt_resolver *res; /* controller and router names */
 	struct zt_curl *curl;    /* controller HTTPS (zt_curl.c) */

@@ -362,6 +362,94 @@ static void test_oversize(void)
 	zt_loop_free(ctx.loop);
 }
 
+/* ---- the RTP path from the router allocates nothing per datagram (issue 16 item 3) ---- */
+
+/* every allocation made by the code linked into zt-unit (-Wl,--wrap: ziti.mk) */
+static unsigned long n_alloc;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n)
+{
+	n_alloc++;
+	return __real_malloc(n);
+}
+void *__wrap_calloc(size_t k, size_t n)
+{
+	n_alloc++;
+	return __real_calloc(k, n);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+	n_alloc++;
+	return __real_realloc(p, n);
+}
+
+static void test_e2e_noalloc(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c = { 0 };
+	struct ov_conn o = { 0 };
+	const struct zt_conn_cbs cbs = { .on_data = ov_on_data, .on_close = ov_on_close };
+	crypto_secretstream_xchacha20poly1305_state tx;
+	uint8_t hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES], rtp[172];
+	struct zt_buf wire = { 0 };
+	struct zt_msgb mb;
+	enum { N = 200 };
+
+	ctx.loop = zt_loop_new();
+	ctx.o.log_level = -1;
+	ch.ctx = &ctx;
+	ch.name = "test";
+	ch.fd = -1;
+	ch.state = ZT_CH_UP;
+	zt_timer_init(&ch.latency_timer, NULL, NULL);
+	zt_timer_init(&ch.backoff_timer, NULL, NULL);
+	zt_timer_init(&ch.io_timer, NULL, NULL);
+	zt_timer_init(&ch.token_timer, NULL, NULL);
+	zt_task_init(&ch.flush_task, NULL, NULL);
+	c.ctx = &ctx;
+	c.ch = &ch;
+	c.id = 7;
+	c.state = ZT_C_UP;
+	c.cbs = cbs;
+	c.user = &o;
+	c.encrypted = true;
+	c.datagram = true;
+	zt_timer_init(&c.timer, NULL, NULL);
+	zt_chan_map_add(&ch, c.id, &c, 0);
+	randombytes_buf(c.rx_key, sizeof(c.rx_key));
+	crypto_secretstream_xchacha20poly1305_init_push(&tx, hdr, c.rx_key);
+	/* the peer's stream header, then N datagrams of RTP size, as the router sends them */
+	zt_msgb_begin(&mb, &wire, ZT_CT_DATA, 1);
+	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c.id);
+	memcpy(zt_msgb_body(&mb, sizeof(hdr)), hdr, sizeof(hdr));
+	for (int i = 0; i < N; i++) {
+		memset(rtp, i, sizeof(rtp));
+		zt_msgb_begin(&mb, &wire, ZT_CT_DATA, (uint32_t)i + 2);
+		zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c.id);
+		crypto_secretstream_xchacha20poly1305_push(&tx, zt_msgb_body(&mb, sizeof(rtp) + crypto_secretstream_xchacha20poly1305_ABYTES), NULL, rtp,
+							   sizeof(rtp), NULL, 0, 0);
+	}
+	zt_buf_append(&ch.in, wire.data, wire.len);
+	unsigned long before = n_alloc;
+	int gone = zt_chan_input(&ch);
+	unsigned long allocs = n_alloc - before;
+
+	check(!gone && !o.closed && o.got == (size_t)N * sizeof(rtp) && o.data[0] == 0,
+	      "e2e: %d encrypted datagrams decrypted and delivered (%zu bytes%s)", N, o.got, o.closed ? ", closed" : "");
+	check(allocs <= 2, "e2e: delivering them allocated %lu times (at most 2: a reused buffer, not one per datagram)",
+	      allocs);
+	zt_chan_map_del(&ch, c.id);
+	zt_buf_free(&wire);
+	zt_buf_free(&ch.in);
+	zt_buf_free(&ch.out);
+	free(ch.conns);
+	zt_ctx_scratch_free(&ctx);
+	zt_loop_free(ctx.loop);
+}
+
 /* ---- end-of-iteration tasks (the channel's coalesced write) ---- */
 
 struct task_probe {
@@ -1500,6 +1588,7 @@ int main(void)
 	test_multipart();
 	test_dispatch();
 	test_oversize();
+	test_e2e_noalloc();
 	test_tasks();
 	test_held_dial();
 	test_dialer_identity();

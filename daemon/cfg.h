@@ -267,6 +267,7 @@ struct daemon_cfg {
 	char *name;                     /* $tunneler_id.name (default: identity file base name) */
 	int log_level;                  /* 3 err .. 7 debug (syslog numbers) */
 	unsigned udp_idle_ms;           /* intercepted and hosted UDP flows */
+	unsigned sip_idle_ms;           /* UDP flows that carry SIP (sip_view.c), if longer */
 	unsigned tcp_idle_ms;           /* TCP flows with no byte either way (default 2 h) */
 	unsigned tcp_half_closed_ms;    /* ... once either end sent FIN (default 120 s) */
 	unsigned tcp_keepalive_s;       /* TCP keepalive idle time of flow sockets (60 s; 0: off) */

@@ -41,6 +41,7 @@ void daemon_cfg_defaults(struct daemon_cfg *d)
 	memset(d, 0, sizeof(*d));
 	d->log_level = 6;
 	d->udp_idle_ms = 60000;
+	d->sip_idle_ms = 3600u * 1000;
 	d->tcp_idle_ms = 7200u * 1000;
 	d->tcp_half_closed_ms = 120000;
 	d->tcp_keepalive_s = 60;
@@ -136,6 +137,12 @@ int daemon_cfg_parse(const char *json, struct daemon_cfg *d, char *err, size_t e
 				goto out;
 			}
 			d->udp_idle_ms = (unsigned)x * 1000;
+		} else if (!strcmp(key, "sip_idle_timeout_s")) {
+			if (cfg_int(v, 1, 86400, &x)) {
+				cfg_fail(err, errlen, "%s: expected 1-86400", key);
+				goto out;
+			}
+			d->sip_idle_ms = (unsigned)x * 1000;
 		} else if (!strcmp(key, "tcp_idle_timeout_s")) {
 			if (cfg_int(v, 1, 604800, &x)) {
 				cfg_fail(err, errlen, "%s: expected 1-604800", key);

@@ -309,11 +309,17 @@ static void timer_cb(void *arg)
 		return;
 	}
 	if (is_udp(f)) {
-		if (now - f->last_ms >= D.cfg.udp_idle_ms) {
+		/* SIP signalling may be silent for a call's length: a new flow would have a new circuit
+		 * and, hosted from the gateway's own address, a new source port at the far end */
+		uint64_t idle = D.cfg.udp_idle_ms;
+
+		if (sipv_flow_is_sip(f) && D.cfg.sip_idle_ms > idle)
+			idle = D.cfg.sip_idle_ms;
+		if (now - f->last_ms >= idle) {
 			flow_close(f, L_DEBUG, "idle");
 			return;
 		}
-		zt_timer_start(D.loop, &f->timer, D.cfg.udp_idle_ms - (now - f->last_ms) + 1);
+		zt_timer_start(D.loop, &f->timer, idle - (now - f->last_ms) + 1);
 		return;
 	}
 	if (f->zt_up && f->sock_up) { /* an established TCP flow */

@@ -384,6 +384,11 @@ static bool is_hosted(const struct flow *f)
 	return f->type == F_HTCP || f->type == F_HUDP;
 }
 
+bool sipv_flow_is_sip(const struct flow *f)
+{
+	return f->sip_kind == KIND_SIP;
+}
+
 void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
 {
 	static struct sip_msg m;
@@ -392,7 +397,8 @@ void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
 	/* intercepted: the socket is the client's (a); hosted: the target's (b) */
 	bool from_a = from_sock != is_hosted(f);
 
-	if (!T || f->sip_kind == KIND_NOT || !n)
+	/* without the call tracker a UDP flow is still told SIP or not, for its idle timeout */
+	if (f->sip_kind == KIND_NOT || !n || (!T && (!udp || f->sip_kind == KIND_SIP)))
 		return;
 	if (f->sip_kind != KIND_SIP) {
 		if (sip_keepalive((const char *)p, n))
@@ -420,6 +426,8 @@ void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
 		}
 		f->sip_kind = KIND_SIP;
 		vc.flows_sip++;
+		if (!T)
+			return;
 	}
 	if (!udp) {
 		int dir = from_a ? 0 : 1;

@@ -31,6 +31,8 @@ void sipv_reconfigure(void); /* calls_max, calls_idle_timeout_s, sip_debug chang
  * (towards the socket). A UDP flow passes one datagram per call.
  */
 void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n);
+/* a UDP flow that carries SIP: its idle timeout is sip_idle_timeout_s (flows.c) */
+bool sipv_flow_is_sip(const struct flow *f);
 void sipv_flow_closed(struct flow *f);
 /* A UDP flow is steered: the SDP of a call with media between its addresses gives its rtpmap. */
 void sipv_flow_new(struct flow *f);

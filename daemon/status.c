@@ -250,6 +250,7 @@ struct json_object *status_json(void)
 	JADD(o, "memory", m);
 	JADD(cf, "log_level", JI(D.cfg.log_level));
 	JADD(cf, "udp_idle_timeout_s", JI(D.cfg.udp_idle_ms / 1000));
+	JADD(cf, "sip_idle_timeout_s", JI(D.cfg.sip_idle_ms / 1000));
 	JADD(cf, "tcp_idle_timeout_s", JI(D.cfg.tcp_idle_ms / 1000));
 	JADD(cf, "tcp_half_closed_timeout_s", JI(D.cfg.tcp_half_closed_ms / 1000));
 	JADD(cf, "tcp_keepalive_s", JI(D.cfg.tcp_keepalive_s));

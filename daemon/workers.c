@@ -758,6 +758,7 @@ static void report_cb(void *arg)
 	JADD(o, "datagrams_dropped_late", JI(late));
 	JADD(cf, "log_level", JI(D.cfg.log_level));
 	JADD(cf, "udp_idle_timeout_s", JI(D.cfg.udp_idle_ms / 1000));
+	JADD(cf, "sip_idle_timeout_s", JI(D.cfg.sip_idle_ms / 1000));
 	JADD(cf, "memory_limit_bytes", JI(D.cfg.memory_limit));
 	JADD(o, "config", cf);
 	tl = json_object_new_array();

@@ -143,6 +143,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: zt-tool services|dial|host|probe|request -i IDENTITY.json [-s SERVICE] [options]\n"
 		"  request: --send LINE (one line to SERVICE, the reply on standard output)\n"
+		"  dial --udp --send TEXT: every datagram is TEXT (its echo must be TEXT)\n"
 		"  --udp  --mode echo|sink|recv  --bytes N  --conns C  --count K  --size S  --pace-ms P  --hold  --linger-ms L\n"
 		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"

@@ -151,8 +151,14 @@ static void dc_pump(struct dconn *d)
 		       (!opt.pace_ms || now >= d->pace_start + (uint64_t)d->dgram_sent * opt.pace_ms)) {
 			uint32_t seq = d->dgram_sent;
 
+			size_t len = opt.size;
+
 			memcpy(buf, &seq, 4);
 			gen_fill(d->idx * 100000ull + seq, 0, buf + 4, opt.size - 4);
+			if (opt.send) { /* --send TEXT: every datagram is that text (e.g. a SIP message) */
+				len = strlen(opt.send) < sizeof(buf) ? strlen(opt.send) : sizeof(buf);
+				memcpy(buf, opt.send, len);
+			}
 			if (rtp_mode()) { /* RTP version 2, PCMU, 20 ms of 8 kHz per datagram */
 				uint32_t ts = seq * 160, ssrc = 0x5a000000u | d->idx;
 
@@ -165,7 +171,7 @@ static void dc_pump(struct dconn *d)
 					buf[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
 				}
 			}
-			int rc = zt_write(d->c, buf, opt.size);
+			int rc = zt_write(d->c, buf, len);
 
 			if (rc) {
 				dc_finish(d, false, zt_strerror(rc));
@@ -299,6 +305,15 @@ static void d_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 	if (opt.udp) {
 		uint32_t seq;
 
+		if (opt.send) { /* --send: each echo is the text, in order */
+			if (n != strlen(opt.send) || memcmp(p, opt.send, n) || d->dgram_recvd >= opt.count) {
+				snprintf(why, sizeof(why), "datagram %u of %zu bytes is not the text sent", d->dgram_recvd, n);
+				dc_finish(d, false, why);
+				return;
+			}
+			seq = d->dgram_recvd;
+			goto verified;
+		}
 		if (n != opt.size) {
 			snprintf(why, sizeof(why), "datagram of %zu bytes, expected %u", n, opt.size);
 			dc_finish(d, false, why);
@@ -316,6 +331,7 @@ static void d_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 				dc_finish(d, false, why);
 				return;
 			}
+verified:
 		d->seen[seq] = 1;
 		d->recvd += n;
 		if (opt.pace_ms) {

@@ -564,6 +564,9 @@ static void t_daemon_cfg(void)
 		   !daemon_cfg_parse("{\"calls_max\":0,\"calls_idle_timeout_s\":60,\"sip_debug\":true}", &d, err, sizeof(err)) &&
 		   d.calls_max == 0 && d.calls_idle_ms == 60000 && d.sip_debug,
 	   "SIP view: calls_max 1024 and calls_idle_timeout_s 3600 by default; set (%s)", err);
+	ok(d.sip_idle_ms == 3600000 && !daemon_cfg_parse("{\"sip_idle_timeout_s\":1800}", &d, err, sizeof(err)) &&
+		   d.sip_idle_ms == 1800000,
+	   "sip_idle_timeout_s: 3600 by default, 1800 set (%s)", err);
 	ok(!daemon_cfg_parse("{\"identities\":[\"/etc/sipovld/a.json\",\"/etc/sipovld/b.json\"],\"name\":\"gw\","
 			     "\"log_level\":\"debug\",\"udp_idle_timeout_s\":30,\"memory_limit_mb\":64,"
 			     "\"control_socket\":\"/tmp/x.sock\",\"intercept_policy\":\"pass\",\"service_poll_s\":2}",
@@ -631,7 +634,8 @@ static void t_daemon_cfg(void)
 		"{\"metrics_listen\":\"127.0.0.1\"}", "{\"metrics_listen\":\"localhost:9477\"}",
 		"{\"metrics_listen\":\"127.0.0.1:0\"}", "{\"metrics_listen\":9477}", "{\"rtp_oneway_s\":0}",
 		"{\"primary_address\":\"10.2.0.1/24\"}", "{\"primary_address\":\"gw.example\"}",
-		"{\"primary_address\":167903233}",
+		"{\"primary_address\":167903233}", "{\"sip_idle_timeout_s\":0}", "{\"sip_idle_timeout_s\":86401}",
+		"{\"sip_idle_timeout_s\":\"long\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		daemon_cfg_defaults(&d);

@@ -21,6 +21,50 @@
 RTP_ADDED_P99_MS=${RTP_ADDED_P99_MS:-500}
 RTP_ADDED_P50_MS=${RTP_ADDED_P50_MS:-100}
 
+# A UDP flow that carries SIP outlives udp_idle_timeout_s (sip_idle_timeout_s, daemon/flows.c):
+# a call's signalling is silent between the ACK and the BYE, and a new flow would be a new
+# circuit and, hosted from the gateway's own address, a new source port at the far end, where
+# the dialog was learned from the old one (multigw.sh, 2026-12-08: every call's 200 to the BYE
+# went to the old port). With udp_idle_timeout_s 2: two SIP datagrams 4 s apart on one dial
+# must both come back; two other datagrams 4 s apart must not (the flow closed when idle).
+rtp_sip_idle() {
+	local sipmsg rc1 rc2
+	sed 's/"log_level": "notice",/"log_level": "notice", "udp_idle_timeout_s": 2, "sip_idle_timeout_s": 60,/' \
+		"$D/sipovld.conf" > "$D/sipovld.conf.new" && mv "$D/sipovld.conf.new" "$D/sipovld.conf"
+	kill -HUP "$pid"
+	local applied=
+	for _ in $(seq 1 40); do
+		rtp_sd | jq -en 'input | .config.udp_idle_timeout_s == 2 and .config.sip_idle_timeout_s == 60' >/dev/null 2>&1 &&
+			{ applied=1; break; }
+		sleep 0.25
+	done
+	if [ -z "$applied" ]; then
+		notok "rtp: sipovld reloaded udp_idle_timeout_s 2, sip_idle_timeout_s 60 (status: $(rtp_sd | jq -c .config))"
+		tail -3 "$D/sipovld.log" | diag
+		return
+	fi
+	sipmsg=$'OPTIONS sip:echo@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bK-sipidle\r\n'
+	sipmsg+=$'From: <sip:t@192.0.2.9>;tag=1\r\nTo: <sip:echo@127.0.0.1>\r\nCall-ID: sipidle-1@192.0.2.9\r\n'
+	sipmsg+=$'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
+	"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --send "$sipmsg" --count 2 --pace-ms 4000 \
+		--timeout-ms 20000 > "$D/sipidle.out" 2>&1
+	rc1=$?
+	"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --send "not SIP: an RTP-like datagram" --count 2 \
+		--pace-ms 4000 --timeout-ms 20000 > "$D/udpidle.out" 2>&1
+	rc2=$?
+	if [ $rc1 = 0 ]; then
+		ok "rtp: a SIP flow silent for 4 s outlives udp_idle_timeout_s 2 (sip_idle_timeout_s 60): both datagrams echoed on one dial"
+	else
+		notok "rtp: a SIP flow silent for 4 s outlives udp_idle_timeout_s 2 (dial exit $rc1)"
+		tail -3 "$D/sipidle.out" | diag
+	fi
+	if [ $rc2 != 0 ]; then
+		ok "rtp: another UDP flow silent for 4 s is closed at udp_idle_timeout_s 2 (dial exit $rc2: $(grep -m1 -o 'closed.*\|failed.*' "$D/udpidle.out" | cut -c1-80))"
+	else
+		notok "rtp: another UDP flow silent for 4 s is closed at udp_idle_timeout_s 2 (it was not)"
+	fi
+}
+
 rtp_tests() {
 	local D=$W/rtp sd=$B/sipovld pid bulk_pid src_port src_pid base load b0 b1 rc dropped med0 med1 mport out
 	if [ ! -x "$sd" ]; then
@@ -170,6 +214,7 @@ PY
 			tail -n 3 "$D/strace-dial.out" "$D/strace.err" | diag
 		fi
 	fi
+	rtp_sip_idle
 	kill -TERM "$pid"
 	wait "$pid"
 	{ cli edge delete service-policy rtp-bind; cli edge delete service-policy rtp-dial

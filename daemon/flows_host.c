@@ -184,6 +184,15 @@ static bool host_udp_redial(const struct host_target *t, const struct host_diale
 	if (!old || old->dead)
 		return false;
 	if (strcmp(old->dialer, who->id)) {
+		/* a SIP flow silent past udp_idle_timeout_s lives on only for its dialog
+		 * (sip_idle_timeout_s): another dialer may take it over as it could take a closed
+		 * flow's place (e.g. the phones' gateway address moved to a second gateway after
+		 * the first died), unless only the old claim was checked against the source_map */
+		if (zt_now_ms() - old->last_ms >= D.cfg.udp_idle_ms && (who->checked || !old->src_checked)) {
+			D.c.hosted_udp_redialed++;
+			flow_close(old, L_INFO, "replaced by another dialer's: silent past udp_idle_timeout_s");
+			return false;
+		}
 		snprintf(reason, rlen, "udp %s -> %s is already hosted for another dialer", cfg_fmt_sa(&t->src, x, sizeof(x)),
 			 cfg_fmt_sa(&t->dst, y, sizeof(y)));
 		return true;

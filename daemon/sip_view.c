@@ -384,9 +384,19 @@ static bool is_hosted(const struct flow *f)
 	return f->type == F_HTCP || f->type == F_HUDP;
 }
 
+/* a UDP flow whose both ends sent SIP: a dialog's signalling, not a scan's probe */
 bool sipv_flow_is_sip(const struct flow *f)
 {
-	return f->sip_kind == KIND_SIP;
+	return f->sip_kind == KIND_SIP && f->sip_dirs == 3;
+}
+
+/* a UDP flow's SIP from one end, looked at until both ends sent some (sipv_flow_is_sip) */
+static void sip_dir_seen(struct flow *f, bool from_a, const uint8_t *p, size_t n)
+{
+	uint8_t bit = from_a ? 1 : 2;
+
+	if (!(f->sip_dirs & bit) && !sip_keepalive((const char *)p, n) && sip_sniff((const char *)p, n))
+		f->sip_dirs |= bit;
 }
 
 void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
@@ -398,7 +408,11 @@ void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
 	bool from_a = from_sock != is_hosted(f);
 
 	/* without the call tracker a UDP flow is still told SIP or not, for its idle timeout */
-	if (f->sip_kind == KIND_NOT || !n || (!T && (!udp || f->sip_kind == KIND_SIP)))
+	if (f->sip_kind == KIND_NOT || !n || (!T && (!udp || f->sip_dirs == 3)))
+		return;
+	if (udp && f->sip_kind == KIND_SIP && f->sip_dirs != 3)
+		sip_dir_seen(f, from_a, p, n);
+	if (!T && f->sip_kind == KIND_SIP)
 		return;
 	if (f->sip_kind != KIND_SIP) {
 		if (sip_keepalive((const char *)p, n))
@@ -426,6 +440,8 @@ void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
 		}
 		f->sip_kind = KIND_SIP;
 		vc.flows_sip++;
+		if (udp)
+			sip_dir_seen(f, from_a, p, n);
 		if (!T)
 			return;
 	}

@@ -498,9 +498,16 @@ static bool deliver(struct zt_conn *c, const uint8_t *p, size_t n, bool multipar
 	}
 }
 
-/* the context's decryption buffer, at least @n bytes (grown, never shrunk); NULL: no memory */
+/*
+ * the context's decryption buffer, at least @n bytes (grown, never shrunk), for messages up
+ * to ZT_PLAIN_KEEP (datagrams, stream reads); NULL: no memory, or a larger message, which gets
+ * a buffer of its own (a rare large one must not pin megabytes for the process's life)
+ */
+#define ZT_PLAIN_KEEP (64u * 1024)
 static uint8_t *plain_buf(struct zt_ctx *ctx, size_t n)
 {
+	if (n > ZT_PLAIN_KEEP)
+		return NULL;
 	if (n > ctx->plain_cap || !ctx->plain) {
 		size_t cap = n > 2048 ? n : 2048;
 		uint8_t *p = realloc(ctx->plain, cap);
@@ -542,7 +549,8 @@ static void on_data_msg(struct zt_conn *c, const struct zt_msg *m)
 				}
 				size_t plen = m->body_len - SS_ABYTES;
 				struct zt_ctx *ctx = c->ctx;
-				bool own = ctx->plain_busy; /* a delivery inside a delivery: its own buffer */
+				/* a delivery inside a delivery, or a large message: a buffer of its own */
+				bool own = ctx->plain_busy || plen > ZT_PLAIN_KEEP;
 				uint8_t *plain = own ? malloc(plen ? plen : 1) : plain_buf(ctx, plen);
 				unsigned char tag;
 

@@ -463,8 +463,8 @@ struct zt_ctx {
 	uint32_t dial_srtt_ms, dial_rttvar_ms;
 	/*
 	 * zt_conn.c on_data_msg: end-to-end decryption's output, reused for every message (none
-	 * allocated per datagram); grown to the largest plaintext seen, ZT_MSG_MAX_BODY at most.
-	 * busy while a delivery uses it: a nested delivery then allocates its own.
+	 * allocated per datagram); grown to the largest plaintext seen, 64 KiB at most (a larger
+	 * message gets its own). busy while a delivery uses it: a nested delivery allocates its own.
 	 */
 	uint8_t *plain;
 	size_t plain_cap;

@@ -143,7 +143,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: zt-tool services|dial|host|probe|request -i IDENTITY.json [-s SERVICE] [options]\n"
 		"  request: --send LINE (one line to SERVICE, the reply on standard output)\n"
-		"  dial --udp --send TEXT: every datagram is TEXT (its echo must be TEXT)\n"
+		"  dial --udp --send TEXT (echo mode, 1-65000 bytes): every datagram is TEXT, its echo must be TEXT\n"
 		"  --udp  --mode echo|sink|recv  --bytes N  --conns C  --count K  --size S  --pace-ms P  --hold  --linger-ms L\n"
 		"  --accept-close\n"
 		"  --timeout-ms T  --ready-file F  --terminator-identity X  --cost N  --precedence P\n"
@@ -224,6 +224,8 @@ int main(int argc, char **argv)
 
 	if (!known || !opt.identity || (strcmp(opt.cmd, "services") && !opt.service) ||
 	    (!strcmp(opt.cmd, "probe") && !opt.log_file) || (!strcmp(opt.cmd, "request") && !opt.send) || opt.conns == 0 || (opt.udp && (opt.size < 4 || opt.size > 65000)) ||
+	    (opt.send && strcmp(opt.cmd, "request") &&
+	     (strcmp(opt.cmd, "dial") || !opt.udp || strcmp(opt.mode, "echo") || !*opt.send || strlen(opt.send) > 65000)) ||
 	    (strcmp(opt.mode, "echo") && strcmp(opt.mode, "sink") &&
 	     (strcmp(opt.mode, "recv") || strcmp(opt.cmd, "dial") || opt.udp) &&
 	     (strcmp(opt.mode, "rtp") || strcmp(opt.cmd, "dial") || !opt.udp || opt.size < 12)))

@@ -21,25 +21,29 @@
 RTP_ADDED_P99_MS=${RTP_ADDED_P99_MS:-500}
 RTP_ADDED_P50_MS=${RTP_ADDED_P50_MS:-100}
 
-# A UDP flow that carries SIP outlives udp_idle_timeout_s (sip_idle_timeout_s, daemon/flows.c):
-# a call's signalling is silent between the ACK and the BYE, and a new flow would be a new
-# circuit and, hosted from the gateway's own address, a new source port at the far end, where
-# the dialog was learned from the old one (multigw.sh, 2026-12-08: every call's 200 to the BYE
-# went to the old port). With udp_idle_timeout_s 2: two SIP datagrams 4 s apart on one dial
-# must both come back; two other datagrams 4 s apart must not (the flow closed when idle).
+# A UDP flow that carries SIP both ways outlives udp_idle_timeout_s (sip_idle_timeout_s,
+# daemon/flows.c): a call's signalling is silent between the ACK and the BYE, and a new flow
+# would be a new circuit and, hosted from the gateway's own address, a new source port at the
+# far end, where the dialog was learned from the old one (multigw.sh, 2026-12-08: the 200 to
+# every call's BYE went to the old port). With udp_idle_timeout_s 2: two SIP datagrams 4 s
+# apart on one dial (echoed: SIP both ways) must both come back; two other datagrams 4 s apart
+# must not (the flow closed when idle). rtp_sip_idle LABEL EXTRA: EXTRA is added to the config
+# (once with the call tracker, once without: calls_max 0).
 rtp_sip_idle() {
-	local sipmsg rc1 rc2
-	sed 's/"log_level": "notice",/"log_level": "notice", "udp_idle_timeout_s": 2, "sip_idle_timeout_s": 60,/' \
-		"$D/sipovld.conf" > "$D/sipovld.conf.new" && mv "$D/sipovld.conf.new" "$D/sipovld.conf"
+	local label=$1 extra=$2 sipmsg rc1 rc2 applied='' n0
+	[ -f "$D/sipovld.conf.orig" ] || cp "$D/sipovld.conf" "$D/sipovld.conf.orig"
+	sed "s/\"log_level\": \"notice\",/\"log_level\": \"notice\", \"udp_idle_timeout_s\": 2, \"sip_idle_timeout_s\": 60, $extra/" \
+		"$D/sipovld.conf.orig" > "$D/sipovld.conf.new" && mv "$D/sipovld.conf.new" "$D/sipovld.conf"
+	n0=$(grep -c "reloaded:" "$D/sipovld.log")
 	kill -HUP "$pid"
-	local applied=
 	for _ in $(seq 1 40); do
-		rtp_sd | jq -en 'input | .config.udp_idle_timeout_s == 2 and .config.sip_idle_timeout_s == 60' >/dev/null 2>&1 &&
+		[ "$(grep -c "reloaded:" "$D/sipovld.log")" -gt "$n0" ] &&
+			rtp_sd | jq -en 'input | .config.udp_idle_timeout_s == 2 and .config.sip_idle_timeout_s == 60' >/dev/null 2>&1 &&
 			{ applied=1; break; }
 		sleep 0.25
 	done
 	if [ -z "$applied" ]; then
-		notok "rtp: sipovld reloaded udp_idle_timeout_s 2, sip_idle_timeout_s 60 (status: $(rtp_sd | jq -c .config))"
+		notok "rtp ($label): sipovld reloaded udp_idle_timeout_s 2, sip_idle_timeout_s 60 (status: $(rtp_sd | jq -c .config))"
 		tail -3 "$D/sipovld.log" | diag
 		return
 	fi
@@ -53,15 +57,16 @@ rtp_sip_idle() {
 		--pace-ms 4000 --timeout-ms 20000 > "$D/udpidle.out" 2>&1
 	rc2=$?
 	if [ $rc1 = 0 ]; then
-		ok "rtp: a SIP flow silent for 4 s outlives udp_idle_timeout_s 2 (sip_idle_timeout_s 60): both datagrams echoed on one dial"
+		ok "rtp ($label): a SIP flow silent for 4 s outlives udp_idle_timeout_s 2 (sip_idle_timeout_s 60): both datagrams echoed on one dial"
 	else
-		notok "rtp: a SIP flow silent for 4 s outlives udp_idle_timeout_s 2 (dial exit $rc1)"
+		notok "rtp ($label): a SIP flow silent for 4 s outlives udp_idle_timeout_s 2 (dial exit $rc1)"
 		tail -3 "$D/sipidle.out" | diag
 	fi
-	if [ $rc2 != 0 ]; then
-		ok "rtp: another UDP flow silent for 4 s is closed at udp_idle_timeout_s 2 (dial exit $rc2: $(grep -m1 -o 'closed.*\|failed.*' "$D/udpidle.out" | cut -c1-80))"
+	if [ $rc2 != 0 ] && grep -q 'closed before completion' "$D/udpidle.out"; then
+		ok "rtp ($label): another UDP flow silent for 4 s is closed at udp_idle_timeout_s 2 ($(grep -m1 -o 'closed before completion.*' "$D/udpidle.out" | cut -c1-60))"
 	else
-		notok "rtp: another UDP flow silent for 4 s is closed at udp_idle_timeout_s 2 (it was not)"
+		notok "rtp ($label): another UDP flow silent for 4 s is closed at udp_idle_timeout_s 2 (dial exit $rc2)"
+		tail -3 "$D/udpidle.out" | diag
 	fi
 }
 
@@ -214,7 +219,8 @@ PY
 			tail -n 3 "$D/strace-dial.out" "$D/strace.err" | diag
 		fi
 	fi
-	rtp_sip_idle
+	rtp_sip_idle "call tracker on" ""
+	rtp_sip_idle "calls_max 0" '"calls_max": 0,'
 	kill -TERM "$pid"
 	wait "$pid"
 	{ cli edge delete service-policy rtp-bind; cli edge delete service-policy rtp-dial

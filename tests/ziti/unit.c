@@ -385,15 +385,52 @@ void *__wrap_realloc(void *p, size_t n)
 	return __real_realloc(p, n);
 }
 
+/* what the e2e test's connection received: each datagram checked byte by byte */
+struct e2e_rx {
+	unsigned n, bad, big, close_at; /* close_at: the datagram whose callback closes (0: none) */
+	size_t big_len;
+	bool busy_in_cb;
+	struct zt_ctx *ctx;
+};
+
+static void e2e_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
+{
+	struct e2e_rx *r = u;
+
+	r->busy_in_cb |= r->ctx->plain_busy;
+	if (n > 172) { /* the large message: every byte its offset's low bits */
+		for (size_t i = 0; i < n; i++)
+			r->bad += p[i] != (uint8_t)(i * 7);
+		r->big++;
+		r->big_len = n;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		r->bad += p[i] != (uint8_t)r->n;
+	r->bad += n != 172;
+	if (++r->n == r->close_at) /* as zt_close() from the callback marks it */
+		c->closed_by_app = true;
+}
+
+static void e2e_on_close(struct zt_conn *c, int err, const char *why, void *u)
+{
+	(void)c;
+	(void)err;
+	(void)why;
+	(void)u;
+}
+
 static void test_e2e_noalloc(void)
 {
 	struct zt_ctx ctx = { 0 };
 	struct zt_chan ch = { 0 };
 	struct zt_conn c = { 0 };
-	struct ov_conn o = { 0 };
-	const struct zt_conn_cbs cbs = { .on_data = ov_on_data, .on_close = ov_on_close };
+	struct e2e_rx rx = { .ctx = &ctx };
+	const struct zt_conn_cbs cbs = { .on_data = e2e_on_data, .on_close = e2e_on_close };
 	crypto_secretstream_xchacha20poly1305_state tx;
 	uint8_t hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES], rtp[172];
+	const size_t big = 100000; /* over the 64 KiB the context keeps */
+	uint8_t *bigm = malloc(big);
 	struct zt_buf wire = { 0 };
 	struct zt_msgb mb;
 	enum { N = 200 };
@@ -414,14 +451,14 @@ static void test_e2e_noalloc(void)
 	c.id = 7;
 	c.state = ZT_C_UP;
 	c.cbs = cbs;
-	c.user = &o;
+	c.user = &rx;
 	c.encrypted = true;
 	c.datagram = true;
 	zt_timer_init(&c.timer, NULL, NULL);
 	zt_chan_map_add(&ch, c.id, &c, 0);
 	randombytes_buf(c.rx_key, sizeof(c.rx_key));
 	crypto_secretstream_xchacha20poly1305_init_push(&tx, hdr, c.rx_key);
-	/* the peer's stream header, then N datagrams of RTP size, as the router sends them */
+	/* the peer's stream header, then N datagrams of RTP size (datagram i: bytes i), as the router sends them */
 	zt_msgb_begin(&mb, &wire, ZT_CT_DATA, 1);
 	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c.id);
 	memcpy(zt_msgb_body(&mb, sizeof(hdr)), hdr, sizeof(hdr));
@@ -429,19 +466,41 @@ static void test_e2e_noalloc(void)
 		memset(rtp, i, sizeof(rtp));
 		zt_msgb_begin(&mb, &wire, ZT_CT_DATA, (uint32_t)i + 2);
 		zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c.id);
-		crypto_secretstream_xchacha20poly1305_push(&tx, zt_msgb_body(&mb, sizeof(rtp) + crypto_secretstream_xchacha20poly1305_ABYTES), NULL, rtp,
-							   sizeof(rtp), NULL, 0, 0);
+		crypto_secretstream_xchacha20poly1305_push(&tx, zt_msgb_body(&mb, sizeof(rtp) + crypto_secretstream_xchacha20poly1305_ABYTES),
+							   NULL, rtp, sizeof(rtp), NULL, 0, 0);
 	}
 	zt_buf_append(&ch.in, wire.data, wire.len);
+	rx.close_at = N;
 	unsigned long before = n_alloc;
 	int gone = zt_chan_input(&ch);
 	unsigned long allocs = n_alloc - before;
 
-	check(!gone && !o.closed && o.got == (size_t)N * sizeof(rtp) && o.data[0] == 0,
-	      "e2e: %d encrypted datagrams decrypted and delivered (%zu bytes%s)", N, o.got, o.closed ? ", closed" : "");
+	check(!gone && rx.n == N && !rx.bad && rx.busy_in_cb,
+	      "e2e: %d encrypted datagrams decrypted into the context's buffer and delivered, every byte as sent (%u, %u bad bytes)",
+	      N, rx.n, rx.bad);
 	check(allocs <= 2, "e2e: delivering them allocated %lu times (at most 2: a reused buffer, not one per datagram)",
 	      allocs);
+	check(!ctx.plain_busy && ctx.plain_cap <= 64 * 1024,
+	      "e2e: the buffer is free after the deliveries, the last closed from its callback (%zu bytes kept)",
+	      ctx.plain_cap);
+	/* a message over 64 KiB gets a buffer of its own (the context keeps at most 64 KiB) */
+	zt_buf_free(&wire);
+	for (size_t i = 0; i < big; i++)
+		bigm[i] = (uint8_t)(i * 7);
+	zt_msgb_begin(&mb, &wire, ZT_CT_DATA, 500);
+	zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c.id);
+	crypto_secretstream_xchacha20poly1305_push(&tx, zt_msgb_body(&mb, big + crypto_secretstream_xchacha20poly1305_ABYTES),
+						   NULL, bigm, big, NULL, 0, 0);
+	zt_buf_append(&ch.in, wire.data, wire.len);
+	c.closed_by_app = false;
+	rx.busy_in_cb = false;
+	gone = zt_chan_input(&ch);
+	check(!gone && rx.big == 1 && rx.big_len == big && !rx.bad && !rx.busy_in_cb && ctx.plain_cap <= 64 * 1024 &&
+		      !ctx.plain_busy,
+	      "e2e: a %zu-byte message decrypted in its own buffer (the context's kept at %zu bytes)",
+	      rx.big_len, ctx.plain_cap);
 	zt_chan_map_del(&ch, c.id);
+	free(bigm);
 	zt_buf_free(&wire);
 	zt_buf_free(&ch.in);
 	zt_buf_free(&ch.out);

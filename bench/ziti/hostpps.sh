@@ -11,7 +11,8 @@
 #            (bench/ziti/relay.c: per datagram only the end-to-end encryption and TLS the
 #            overlay requires, batched system calls, nothing else)
 #
-# The compared figure is the hosting process's CPU (utime+stime, /proc/PID/stat) per round
+# The compared figure is the hosting process's CPU (every thread's run time in ns,
+# /proc/PID/task/*/schedstat) per round
 # trip, i.e. per datagram each way, in the measured window: sipovld against zt-relay host,
 # which do the same job (from the overlay: TLS read, decrypt, UDP send on the flow's socket;
 # to it: UDP receive, encrypt, TLS write). Their inverse is the datagrams per second one core
@@ -49,7 +50,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	sleep 0.5
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	[ -d "$NET" ] && "$ZN" stop "$NET" >/dev/null 2>&1
+	[ ! -d "$NET" ] || "$ZN" stop "$NET" >/dev/null 2>&1 || true
 	if [ -n "${HP_KEEP:-}" ]; then echo "work directory kept: $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -57,6 +58,9 @@ log() { echo "[$(date +%T)] $*" >&2; }
 port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_${1:-STREAM}); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 HZ=$(getconf CLK_TCK)
+# CPU time in ns of processes (every thread's run time, /proc/PID/task/*/schedstat): the 10 ms
+# ticks of /proc/PID/stat are too coarse for the smaller points
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 bg() { # name cmd...   (pid of the command itself in $BGPID)
 	local n=$1; shift
 	"$@" > "$W/$n.log" 2>&1 &
@@ -78,7 +82,7 @@ cli edge create config hp-udp-host host.v1 "{\"protocol\":\"udp\",\"address\":\"
 cli edge create service hp-udp -e ON -c hp-udp-host -a zt-hosted >/dev/null
 cat > "$W/sipovld.conf" <<CONF
 { "identities": ["$NET/zt-host.json"], "control_socket": "$W/sipovld.sock", "log_level": "notice",
-  "service_poll_s": 3600 }
+  "service_poll_s": 3600, "udp_idle_timeout_s": 3 }
 CONF
 bg sipovld "$B/sipovld" --no-kernel -c "$W/sipovld.conf"
 SD=$BGPID
@@ -119,17 +123,22 @@ measure() { # flows who(ours|ceil)
 	local f=$1 who=$2 to host dial h0 d0 r0 h1 d1 r1 out lp
 	if [ "$who" = ours ]; then to=$PU; host=$SD; dial=$ZP; else to=$PR; host=$RH; dial=$RD; fi
 	settle
+	# the previous run's flows closed (sipovld's udp_idle_timeout_s 3 here): no teardown in this window
+	for _ in $(seq 1 40); do
+		[ "$("$B/sipovld" --control "$W/sipovld.sock" --request status 2>/dev/null | jq -r '.flows.host_udp')" = 0 ] && break
+		sleep 0.5
+	done
 	"$LOAD" udp --to "$to" --echo --flows "$f" --pps 50 --size 172 --warm-s "$WARM" --secs "$SECS" \
-		--drain-s 2 > "$W/load.out" 2>&1 &
+		--drain-s 2 > "$W/load.out" 2> "$W/load.err" &
 	lp=$!
 	sleep "$WARM"
-	h0=$(ticks "$host"); d0=$(ticks "$dial"); r0=$(ticks "$ROUTER")
+	h0=$(cpu_ns "$host"); d0=$(cpu_ns "$dial"); r0=$(cpu_ns "$ROUTER")
 	sleep "$SECS"
-	h1=$(ticks "$host"); d1=$(ticks "$dial"); r1=$(ticks "$ROUTER")
+	h1=$(cpu_ns "$host"); d1=$(cpu_ns "$dial"); r1=$(cpu_ns "$ROUTER")
 	wait "$lp" || true
-	out=$(cat "$W/load.out")
-	echo "$f $who $out host_ms=$(( (h1 - h0) * 1000 / HZ )) dial_ms=$(( (d1 - d0) * 1000 / HZ ))" \
-		"router_ms=$(( (r1 - r0) * 1000 / HZ )) secs=$SECS load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RES" >&2
+	out=$(tail -n 1 "$W/load.out")
+	echo "$f $who $out host_ms=$(( (h1 - h0) / 1000000 )) dial_ms=$(( (d1 - d0) / 1000000 ))" \
+		"router_ms=$(( (r1 - r0) / 1000000 )) secs=$SECS load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RES" >&2
 }
 for r in $(seq 1 "$ROUNDS"); do
 	for f in $FLOWSET; do

@@ -10,14 +10,6 @@
  * One-way audio: one direction without RTP for rtp_oneway_s while the other sends is logged
  * (a journal line) when it starts and when it ends. Closed flows' figures are added to the
  * totals the metrics endpoint exports (metrics.c).
- *
- * An intercepted flow whose RTP from the overlay stops (after it had flowed) while the local
- * phone goes on sending dials again, once per such silence: the usual cause is a hosting
- * gateway that died without a word, whose circuit the router keeps until its TCP gives the
- * connection up (tens of seconds; admin-guide.md, "Two gateways at one site"), while the
- * service's other terminator could carry the stream at once. A far end that stopped sending
- * on purpose (muted without comfort noise) costs one new circuit, which the hosting side
- * takes over from the old one (flows_host.c: the same dialer's re-dial).
  */
 #include <arpa/inet.h>
 #include <json-c/json.h>
@@ -58,11 +50,6 @@ static void oneway_event(struct flow *f, int dir, int e)
 		logm(L_WARN, "flow %s: one-way audio: no RTP %s for %u s while the other direction sends (ssrc %08x, %s)",
 		     d, dir == RTPQ_TO_ZITI ? "from the local side" : "from the overlay", D.cfg.rtp_oneway_ms / 1000,
 		     s.ssrc, s.codec[0] ? s.codec : "unknown codec");
-		if (dir == RTPQ_FROM_ZITI && f->type == F_IUDP && f->zc && f->zt_up && f->rq[dir].last_rtp_us &&
-		    zt_conn_move(f->zc, "no RTP from the overlay while the phone sends")) {
-			D.c.udp_silent_redials++;
-			logm(L_NOTICE, "flow %s: dialing again: the RTP from the overlay stopped (its far end may be gone)", d);
-		}
 	} else {
 		logm(L_NOTICE, "flow %s: one-way audio over: RTP %s again", d,
 		     dir == RTPQ_TO_ZITI ? "from the local side" : "from the overlay");

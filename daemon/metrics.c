@@ -214,8 +214,6 @@ static void flows(struct mw *w)
 	C("sipovld_memory_limit_hits_total", mem_limit_hits, "Allocations refused at the memory limit");
 	C("sipovld_udp_dropped_datagrams_total", udp_dropped, "UDP datagrams dropped (queue full, send failed)");
 	C("sipovld_udp_circuits_merged_total", udp_circuits_merged, "UDP streams that had two circuits, one kept");
-	C("sipovld_udp_silent_redials_total", udp_silent_redials,
-	  "Intercepted UDP flows dialed again because their RTP from the overlay stopped");
 #undef C
 	M(w, "sipovld_ziti_bytes_total", "counter", "Bytes through the overlay", c->bytes_to_ziti, "direction", "to_ziti", NULL);
 	M(w, "sipovld_ziti_bytes_total", "counter", "", c->bytes_from_ziti, "direction", "from_ziti", NULL);

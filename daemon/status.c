@@ -229,7 +229,6 @@ struct json_object *status_json(void)
 	C(udp_circuits_merged);
 	C(hosted_udp_redialed);
 	C(hosted_udp_late_attempts);
-	C(udp_silent_redials);
 	C(worker_name_questions);
 	C(worker_name_timeouts);
 	C(tcp_reset);

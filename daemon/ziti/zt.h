@@ -268,13 +268,6 @@ int zt_write(struct zt_conn *c, const void *data, size_t len);
 bool zt_writable(struct zt_conn *c);
 int zt_close_write(struct zt_conn *c); /* FIN */
 void zt_close(struct zt_conn *c);      /* StateClosed + free */
-/*
- * A live datagram dial whose circuit seems dead beyond the router (nothing comes back while
- * the application sends): the router is told to close the circuit, and the service is
- * dialed again (as when its router falls silent). false: not a live datagram dial, or one
- * already dialing again.
- */
-bool zt_conn_move(struct zt_conn *c, const char *why);
 void *zt_conn_user(struct zt_conn *c);
 void zt_conn_set_user(struct zt_conn *c, const struct zt_conn_cbs *cbs, void *user);
 bool zt_conn_encrypted(const struct zt_conn *c);

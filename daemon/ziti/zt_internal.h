@@ -812,6 +812,7 @@ void zt_router_cancel(struct zt_rsel *rs);
 /* called by the channel dispatcher */
 void zt_conn_on_msg(struct zt_conn *c, const struct zt_msg *m);
 void zt_conn_chan_lost(struct zt_conn *c, const char *why);
+bool zt_conn_move(struct zt_conn *c, const char *why); /* a live datagram dial: dial again elsewhere */
 /* a message for @c was refused (too large): StateClosed to the router, @why to the app */
 void zt_conn_refuse(struct zt_conn *c, const char *why);
 void zt_conn_writable(struct zt_conn *c);

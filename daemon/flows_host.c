@@ -189,8 +189,12 @@ static bool host_udp_redial(const struct host_target *t, const struct host_diale
 		 * flow's place (e.g. the phones' gateway address moved to a second gateway after
 		 * the first died), unless only the old claim was checked against the source_map */
 		if (zt_now_ms() - old->last_ms >= D.cfg.udp_idle_ms && (who->checked || !old->src_checked)) {
-			D.c.hosted_udp_redialed++;
-			flow_close(old, L_INFO, "replaced by another dialer's: silent past udp_idle_timeout_s");
+			char m[600];
+
+			D.c.hosted_udp_taken_over++;
+			snprintf(m, sizeof(m), "taken over by %s's dial (dialer %s): silent past udp_idle_timeout_s", who->id,
+				 old->dialer);
+			flow_close(old, L_NOTICE, m);
 			return false;
 		}
 		snprintf(reason, rlen, "udp %s -> %s is already hosted for another dialer", cfg_fmt_sa(&t->src, x, sizeof(x)),

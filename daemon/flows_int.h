@@ -62,7 +62,7 @@ struct flow {
 	struct host_alt *alt;         /* host TCP to a name: the addresses not tried yet */
 	struct sip_tap *sip;          /* SIP view of a TCP flow (sip_view.c) */
 	int8_t sip_kind;              /* SIP view: undecided, SIP or not (sip_view.c) */
-	uint8_t sip_dirs;             /* UDP: 1 SIP seen from a, 2 from b (sipv_flow_is_sip) */
+	uint8_t sip_dirs;             /* UDP: 1 SIP seen from a, 2 from b, 4 an ACK (sipv_flow_is_sip) */
 	struct rtpq_dir *rq;          /* UDP: RTP quality, [RTPQ_TO_ZITI] and [RTPQ_FROM_ZITI] (flows_rtp.c) */
 	/* a worker's flow of a service with hostname intercepts: the name asked of the primary (worker_names.c) */
 	struct name_q *name_q;        /* the question pending */

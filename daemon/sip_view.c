@@ -384,19 +384,25 @@ static bool is_hosted(const struct flow *f)
 	return f->type == F_HTCP || f->type == F_HUDP;
 }
 
-/* a UDP flow whose both ends sent SIP: a dialog's signalling, not a scan's probe */
+/*
+ * a UDP flow whose both ends sent SIP and that carried an ACK (an INVITE's dialog was
+ * confirmed): a call's signalling, not a scan's probe, answered or not
+ */
 bool sipv_flow_is_sip(const struct flow *f)
 {
-	return f->sip_kind == KIND_SIP && f->sip_dirs == 3;
+	return f->sip_kind == KIND_SIP && f->sip_dirs == 7;
 }
 
-/* a UDP flow's SIP from one end, looked at until both ends sent some (sipv_flow_is_sip) */
+/* a UDP flow's SIP, looked at until both ends sent some and an ACK passed (sipv_flow_is_sip) */
 static void sip_dir_seen(struct flow *f, bool from_a, const uint8_t *p, size_t n)
 {
 	uint8_t bit = from_a ? 1 : 2;
 
-	if (!(f->sip_dirs & bit) && !sip_keepalive((const char *)p, n) && sip_sniff((const char *)p, n))
-		f->sip_dirs |= bit;
+	if (sip_keepalive((const char *)p, n) || !sip_sniff((const char *)p, n))
+		return;
+	f->sip_dirs |= bit;
+	if (n >= 4 && !memcmp(p, "ACK ", 4))
+		f->sip_dirs |= 4;
 }
 
 void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
@@ -408,9 +414,9 @@ void sipv_data(struct flow *f, bool from_sock, const uint8_t *p, size_t n)
 	bool from_a = from_sock != is_hosted(f);
 
 	/* without the call tracker a UDP flow is still told SIP or not, for its idle timeout */
-	if (f->sip_kind == KIND_NOT || !n || (!T && (!udp || f->sip_dirs == 3)))
+	if (f->sip_kind == KIND_NOT || !n || (!T && (!udp || f->sip_dirs == 7)))
 		return;
-	if (udp && f->sip_kind == KIND_SIP && f->sip_dirs != 3)
+	if (udp && f->sip_kind == KIND_SIP && f->sip_dirs != 7)
 		sip_dir_seen(f, from_a, p, n);
 	if (!T && f->sip_kind == KIND_SIP)
 		return;

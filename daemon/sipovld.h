@@ -77,6 +77,7 @@ struct counters {
 	uint64_t udp_circuits_merged; /* one UDP stream had two circuits: one kept (flows_pair.c) */
 	uint64_t hosted_udp_redialed; /* a hosted UDP flow replaced by its dialer's re-dial (flows_host.c) */
 	uint64_t hosted_udp_late_attempts; /* a dial's attempt refused: a later one of it is hosted (flows_host.c) */
+	uint64_t hosted_udp_taken_over; /* a hosted UDP flow silent past udp_idle replaced by another dialer's */
 	uint64_t worker_name_questions; /* a worker asked the primary for a flow's DNS name (worker_names.c) */
 	uint64_t worker_name_timeouts;  /* ... and dialed without, unanswered */
 	uint64_t packets_to_ziti, packets_from_ziti;

@@ -229,6 +229,7 @@ struct json_object *status_json(void)
 	C(udp_circuits_merged);
 	C(hosted_udp_redialed);
 	C(hosted_udp_late_attempts);
+	C(hosted_udp_taken_over);
 	C(worker_name_questions);
 	C(worker_name_timeouts);
 	C(tcp_reset);

@@ -52,7 +52,7 @@ static const struct {
 	X(tcp_intercepted), X(udp_intercepted), X(unmatched), X(dials_ok), X(dials_failed), X(dial_timeouts),
 	X(hosted_tcp), X(hosted_udp), X(hosted_refused), X(hosted_connect_failed), X(hosted_src_refused),
 	X(mem_limit_hits), X(udp_dropped), X(tcp_reset), X(bytes_to_ziti), X(bytes_from_ziti),
-	X(udp_circuits_merged), X(hosted_udp_redialed), X(hosted_udp_late_attempts),
+	X(udp_circuits_merged), X(hosted_udp_redialed), X(hosted_udp_late_attempts), X(hosted_udp_taken_over),
 	X(worker_name_questions), X(worker_name_timeouts), X(packets_to_ziti), X(packets_from_ziti), X(tcp_expired),
 #undef X
 };

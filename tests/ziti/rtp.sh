@@ -21,16 +21,17 @@
 RTP_ADDED_P99_MS=${RTP_ADDED_P99_MS:-500}
 RTP_ADDED_P50_MS=${RTP_ADDED_P50_MS:-100}
 
-# A UDP flow that carries SIP both ways outlives udp_idle_timeout_s (sip_idle_timeout_s,
-# daemon/flows.c): a call's signalling is silent between the ACK and the BYE, and a new flow
-# would be a new circuit and, hosted from the gateway's own address, a new source port at the
-# far end, where the dialog was learned from the old one (multigw.sh, 2026-12-08: the 200 to
-# every call's BYE went to the old port). With udp_idle_timeout_s 2: two SIP datagrams 4 s
-# apart on one dial (echoed: SIP both ways) must both come back; two other datagrams 4 s apart
-# must not (the flow closed when idle). rtp_sip_idle LABEL EXTRA: EXTRA is added to the config
-# (once with the call tracker, once without: calls_max 0).
+# A UDP flow that carries a call's SIP (both ends sent SIP, and an ACK passed) outlives
+# udp_idle_timeout_s (sip_idle_timeout_s, daemon/flows.c): a call's signalling is silent between
+# the ACK and the BYE, and a new flow would be a new circuit and, hosted from the gateway's own
+# address, a new source port at the far end, where the dialog was learned from the old one
+# (multigw.sh, 2026-12-08: the 200 to every call's BYE went to the old port). With
+# udp_idle_timeout_s 2, two datagrams 4 s apart on one dial, each echoed (both ends "send" it):
+# two ACKs must both come back; two OPTIONS (a probe, answered: no dialog) and two datagrams
+# that are not SIP must not (the flow closed when idle). rtp_sip_idle LABEL EXTRA: EXTRA is
+# added to the config (once with the call tracker, once without: calls_max 0).
 rtp_sip_idle() {
-	local label=$1 extra=$2 sipmsg rc1 rc2 applied='' n0
+	local label=$1 extra=$2 sipmsg ackmsg rc1 rc2 rc3 applied='' n0
 	[ -f "$D/sipovld.conf.orig" ] || cp "$D/sipovld.conf" "$D/sipovld.conf.orig"
 	sed "s/\"log_level\": \"notice\",/\"log_level\": \"notice\", \"udp_idle_timeout_s\": 2, \"sip_idle_timeout_s\": 60, $extra/" \
 		"$D/sipovld.conf.orig" > "$D/sipovld.conf.new" && mv "$D/sipovld.conf.new" "$D/sipovld.conf"
@@ -50,17 +51,29 @@ rtp_sip_idle() {
 	sipmsg=$'OPTIONS sip:echo@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bK-sipidle\r\n'
 	sipmsg+=$'From: <sip:t@192.0.2.9>;tag=1\r\nTo: <sip:echo@127.0.0.1>\r\nCall-ID: sipidle-1@192.0.2.9\r\n'
 	sipmsg+=$'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
-	"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --send "$sipmsg" --count 2 --pace-ms 4000 \
+	ackmsg=$'ACK sip:echo@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bK-sipidle2\r\n'
+	ackmsg+=$'From: <sip:t@192.0.2.9>;tag=1\r\nTo: <sip:echo@127.0.0.1>;tag=2\r\nCall-ID: sipidle-2@192.0.2.9\r\n'
+	ackmsg+=$'CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
+	"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --send "$ackmsg" --count 2 --pace-ms 4000 \
 		--timeout-ms 20000 > "$D/sipidle.out" 2>&1
 	rc1=$?
+	"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --send "$sipmsg" --count 2 --pace-ms 4000 \
+		--timeout-ms 20000 > "$D/probeidle.out" 2>&1
+	rc3=$?
 	"$FAST" dial -i "$ID/zt-host.json" -s rtp-udp --udp --send "not SIP: an RTP-like datagram" --count 2 \
 		--pace-ms 4000 --timeout-ms 20000 > "$D/udpidle.out" 2>&1
 	rc2=$?
 	if [ $rc1 = 0 ]; then
-		ok "rtp ($label): a SIP flow silent for 4 s outlives udp_idle_timeout_s 2 (sip_idle_timeout_s 60): both datagrams echoed on one dial"
+		ok "rtp ($label): a call's SIP flow (an ACK) silent for 4 s outlives udp_idle_timeout_s 2 (sip_idle_timeout_s 60): both datagrams echoed on one dial"
 	else
-		notok "rtp ($label): a SIP flow silent for 4 s outlives udp_idle_timeout_s 2 (dial exit $rc1)"
+		notok "rtp ($label): a call's SIP flow (an ACK) silent for 4 s outlives udp_idle_timeout_s 2 (dial exit $rc1)"
 		tail -3 "$D/sipidle.out" | diag
+	fi
+	if [ $rc3 != 0 ] && grep -q 'closed before completion' "$D/probeidle.out"; then
+		ok "rtp ($label): an answered SIP probe (OPTIONS, no ACK) silent for 4 s is closed at udp_idle_timeout_s 2"
+	else
+		notok "rtp ($label): an answered SIP probe (OPTIONS, no ACK) silent for 4 s is closed at udp_idle_timeout_s 2 (dial exit $rc3)"
+		tail -3 "$D/probeidle.out" | diag
 	fi
 	if [ $rc2 != 0 ] && grep -q 'closed before completion' "$D/udpidle.out"; then
 		ok "rtp ($label): another UDP flow silent for 4 s is closed at udp_idle_timeout_s 2 ($(grep -m1 -o 'closed before completion.*' "$D/udpidle.out" | cut -c1-60))"

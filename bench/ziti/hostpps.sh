@@ -44,29 +44,13 @@ RELAY=$B/bench/zt-relay
 
 W=$(mktemp -d /tmp/zt-hostpps.XXXXXX)
 NET=$W/net
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 0.5
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	[ ! -d "$NET" ] || "$ZN" stop "$NET" >/dev/null 2>&1 || true
-	if [ -n "${HP_KEEP:-}" ]; then echo "work directory kept: $W" >&2; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-log() { echo "[$(date +%T)] $*" >&2; }
-port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_${1:-STREAM}); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
-HZ=$(getconf CLK_TCK)
+KEEP=${HP_KEEP:-}
+# shellcheck source=bench/ziti/lib.sh
+. "$TOP/bench/ziti/lib.sh"
+trap bench_cleanup EXIT
 # CPU time in ns of processes (every thread's run time, /proc/PID/task/*/schedstat): the 10 ms
 # ticks of /proc/PID/stat are too coarse for the smaller points
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
-bg() { # name cmd...   (pid of the command itself in $BGPID)
-	local n=$1; shift
-	"$@" > "$W/$n.log" 2>&1 &
-	BGPID=$!
-	PIDS+=("$BGPID")
-}
 
 log "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$ZN" start "$NET" > "$W/zitinet.log" 2>&1 || { tail -20 "$W/zitinet.log" >&2; exit 1; }

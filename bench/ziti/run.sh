@@ -57,21 +57,10 @@ LOAD=$B/bench/zt-load
 
 W=$(mktemp -d /tmp/zt-bench.XXXXXX)
 NET=$W/net
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 0.5
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	[ -d "$NET" ] && "$ZN" stop "$NET" >/dev/null 2>&1
-	if [ -n "${ZB_KEEP:-}" ]; then echo "work directory kept: $W" >&2; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-log() { echo "[$(date +%T)] $*" >&2; }
-port() { python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_${1:-STREAM}); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-# utime+stime in clock ticks of a list of pids
-ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
-HZ=$(getconf CLK_TCK)
+KEEP=${ZB_KEEP:-}
+# shellcheck source=bench/ziti/lib.sh
+. "$TOP/bench/ziti/lib.sh"
+trap bench_cleanup EXIT
 
 log "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 t_start=$(date +%s)
@@ -91,12 +80,6 @@ cli edge create service bench-udp-go -e ON -c bench-udp-host -a go-hosted >/dev/
 cli edge create service bench-tcp-zt -e ON -a zt-hosted >/dev/null
 cli edge create service bench-udp-zt -e ON -a zt-hosted >/dev/null
 
-bg() { # name cmd...   (pid of the command itself in $BGPID)
-	local n=$1; shift
-	"$@" > "$W/$n.log" 2>&1 &
-	BGPID=$!
-	PIDS+=("$BGPID")
-}
 bg zt-host "$TUN" host -i "$NET/zt-host.json" --ready-file "$W/zt-host.ready" \
 	"bench-tcp-zt:$TSINK" "bench-udp-zt:$USINK:udp"
 ZT_HOST=$BGPID

@@ -283,6 +283,20 @@ static void ov_on_close(struct zt_conn *c, int err, const char *why, void *u)
 	snprintf(o->why, sizeof(o->why), "%s", why ? why : "");
 }
 
+/* a channel that is up, with no socket, for feeding zt_chan_input() by hand */
+static void chan_up(struct zt_chan *ch, struct zt_ctx *ctx)
+{
+	ch->ctx = ctx;
+	ch->name = "test";
+	ch->fd = -1;
+	ch->state = ZT_CH_UP;
+	zt_timer_init(&ch->latency_timer, NULL, NULL);
+	zt_timer_init(&ch->backoff_timer, NULL, NULL);
+	zt_timer_init(&ch->io_timer, NULL, NULL);
+	zt_timer_init(&ch->token_timer, NULL, NULL);
+	zt_task_init(&ch->flush_task, NULL, NULL);
+}
+
 static void test_oversize(void)
 {
 	struct zt_ctx ctx = { 0 };
@@ -297,15 +311,7 @@ static void test_oversize(void)
 	ctx.loop = zt_loop_new();
 	ctx.o.log_level = -1;
 	ctx.o.backoff_max_ms = 1000;
-	ch.ctx = &ctx;
-	ch.name = "test";
-	ch.fd = -1;
-	ch.state = ZT_CH_UP;
-	zt_timer_init(&ch.latency_timer, NULL, NULL);
-	zt_timer_init(&ch.backoff_timer, NULL, NULL);
-	zt_timer_init(&ch.io_timer, NULL, NULL);
-	zt_timer_init(&ch.token_timer, NULL, NULL);
-	zt_task_init(&ch.flush_task, NULL, NULL);
+	chan_up(&ch, &ctx);
 	struct zt_conn *cv[2] = { &c1, &c2 };
 	struct ov_conn *ov[2] = { &o1, &o2 };
 
@@ -437,15 +443,7 @@ static void test_e2e_noalloc(void)
 
 	ctx.loop = zt_loop_new();
 	ctx.o.log_level = -1;
-	ch.ctx = &ctx;
-	ch.name = "test";
-	ch.fd = -1;
-	ch.state = ZT_CH_UP;
-	zt_timer_init(&ch.latency_timer, NULL, NULL);
-	zt_timer_init(&ch.backoff_timer, NULL, NULL);
-	zt_timer_init(&ch.io_timer, NULL, NULL);
-	zt_timer_init(&ch.token_timer, NULL, NULL);
-	zt_task_init(&ch.flush_task, NULL, NULL);
+	chan_up(&ch, &ctx);
 	c.ctx = &ctx;
 	c.ch = &ch;
 	c.id = 7;

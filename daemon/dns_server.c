@@ -31,6 +31,7 @@
 #include "daemon/dns_server.h"
 #include "daemon/dns_zone.h"
 #include "daemon/sipovld.h"
+#include "daemon/workers.h"
 
 #define RELAY_MAX 256           /* queries relayed and not answered yet */
 #define TCP_CONNS_MAX 32
@@ -292,8 +293,11 @@ static void prepare_dials(const char *name)
 	for (size_t i = 0; i < n; i++) {
 		struct svc *s = svc_by_kid(kids[i]);
 
-		if (s && s->id->ctx && zt_dial_prepare(s->id->ctx, s->name) == 2)
+		if (!s)
+			continue;
+		if (svc_prepare_dial(s->id->path, s->name))
 			logm(L_DEBUG, "dns: %s: fetching service %s's Dial session before its first dial", name, s->name);
+		workers_send_prepare(s->id->path, s->name); /* sipovl.ko may steer the flow to any worker */
 	}
 }
 

@@ -52,6 +52,19 @@ struct svc *svc_by_kname(const char *kname)
 	return NULL;
 }
 
+bool svc_prepare_dial(const char *ident_path, const char *name)
+{
+	for (struct ident *id = D.idents; id; id = id->next) {
+		struct svc *s;
+
+		if (!id->ctx || strcmp(id->path, ident_path) || !(s = svc_find(id, name)))
+			continue;
+		if (zt_dial_prepare(id->ctx, s->name) == 2)
+			return true;
+	}
+	return false;
+}
+
 /* Lowest id not used by any service (ids stay with their service until it is removed). */
 static uint32_t kid_alloc(void)
 {

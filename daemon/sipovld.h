@@ -170,6 +170,11 @@ void kernel_clear(void);
 struct zt_service;
 struct svc *svc_by_kid(uint32_t kid);
 struct svc *svc_by_kname(const char *kname); /* a worker's lookup (services.c) */
+/*
+ * Fetch service @name's Dial session of the identity at @ident_path now, before its first
+ * dial (the DNS responder answered one of its names: dns_server.c); true: a fetch started.
+ */
+bool svc_prepare_dial(const char *ident_path, const char *name);
 void on_service(struct zt_ctx *ctx, const struct zt_service *z, int event, void *user);
 void svc_free(struct svc *s);
 /* (re)bind a hosted service (its terminator identity may have changed) */

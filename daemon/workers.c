@@ -199,6 +199,20 @@ void workers_send_cert(const char *path)
 	msg_out(b, sizeof(h) + n, 0);
 }
 
+void workers_send_prepare(const char *path, const char *name)
+{
+	char b[sizeof(struct wmsg_hdr) + WMSG_PATH_MAX + 256];
+	struct wmsg_hdr h = { WMSG_PREPARE, 0, 0, 0 };
+	size_t n = strlen(path), m = strlen(name);
+
+	if (D.worker || D.n_workers < 2 || n >= WMSG_PATH_MAX || m >= 256)
+		return;
+	memcpy(b, &h, sizeof(h));
+	memcpy(b + sizeof(h), path, n + 1);
+	memcpy(b + sizeof(h) + n + 1, name, m);
+	msg_out(b, sizeof(h) + n + 1 + m, 0);
+}
+
 /* A message from worker @from (the primary), or from the primary (a worker). */
 static void wmsg_in(unsigned from, const char *b, size_t n)
 {
@@ -236,6 +250,16 @@ static void wmsg_in(unsigned from, const char *b, size_t n)
 		memcpy(path, b + sizeof(h), n - sizeof(h));
 		path[n - sizeof(h)] = 0;
 		idents_adopt_cert(path);
+	} else if (h.type == WMSG_PREPARE && D.worker && n > sizeof(h) && n - sizeof(h) < WMSG_PATH_MAX + 256) {
+		char m[WMSG_PATH_MAX + 256];
+		size_t pl;
+
+		memcpy(m, b + sizeof(h), n - sizeof(h));
+		m[n - sizeof(h)] = 0;
+		pl = strnlen(m, n - sizeof(h));
+		if (pl < n - sizeof(h) && pl < WMSG_PATH_MAX && svc_prepare_dial(m, m + pl + 1))
+			logm(L_DEBUG, "service %s: fetching this worker's Dial session before its first dial (a name "
+			     "of it was answered)", m + pl + 1);
 	} else if (h.type == WMSG_NAME_Q || h.type == WMSG_NAME_A) {
 		worker_names_in(from, b, n);
 	} else if (h.type >= WMSG_PAIR_ADD && h.type <= WMSG_PAIR_DATA) {

@@ -67,6 +67,14 @@ bool workers_alive(unsigned w); /* the primary: worker w is running */
  * worker reads what the primary sent.
  */
 enum { WMSG_STOP = 10 };
+/*
+ * WMSG_PREPARE (primary to workers): the DNS responder answered a name of service NAME of the
+ * identity at PATH (the message: PATH, NUL, NAME); a client is about to dial it, through
+ * whichever process sipovl.ko steers its flow to: each worker fetches its own Dial session
+ * now, as the primary does (svc_prepare_dial).
+ */
+enum { WMSG_PREPARE = 11 };
+void workers_send_prepare(const char *ident_path, const char *name);
 extern bool worker_stop_asked;
 void worker_drain(void);
 extern uint64_t workers_msg_dropped; /* SIP view and certificate messages not sent: the channel was full */

@@ -420,7 +420,7 @@ static void z_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
 	if (is_udp(f)) {
 		if (!n)
 			return;
-		f->last_ms = zt_now_ms();
+		f->last_ms = zt_loop_now_ms(D.loop);
 		sipv_data(f, false, p, n);
 		/*
 		 * A port unreachable from the peer (sipovl.ko hands ICMP errors about steered

@@ -25,12 +25,10 @@ struct rtp_totals rtp_totals;
 
 static const char *const dir_name[2] = { "to_ziti", "from_ziti" };
 
+/* the arrival time of what the loop's batch handles (zt_loop_now_us: read once per batch) */
 uint64_t rtp_now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return zt_loop_now_us(D.loop);
 }
 
 static struct flow *carrier(struct flow *f)
@@ -90,13 +88,25 @@ uint64_t rtp_rx_time(struct msghdr *mh, int64_t real_to_mono_ns, uint64_t fallba
 	return fallback_us;
 }
 
+/*
+ * The offset from the realtime clock to the monotonic one, read once per loop batch (both
+ * clocks at once: a batch's receive timestamps share it; a step of the realtime clock shows
+ * from the next batch on)
+ */
 int64_t rtp_real_to_mono_ns(void)
 {
+	static uint64_t batch;
+	static int64_t off;
+	uint64_t b = zt_loop_batch(D.loop);
 	struct timespec r, m;
 
+	if (b && b == batch)
+		return off;
 	clock_gettime(CLOCK_REALTIME, &r);
 	clock_gettime(CLOCK_MONOTONIC, &m);
-	return ((int64_t)m.tv_sec - r.tv_sec) * 1000000000 + (m.tv_nsec - r.tv_nsec);
+	off = ((int64_t)m.tv_sec - r.tv_sec) * 1000000000 + (m.tv_nsec - r.tv_nsec);
+	batch = b;
+	return off;
 }
 
 static void sa_set_port(struct sockaddr_storage *ss, uint16_t port)

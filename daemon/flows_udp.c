@@ -109,7 +109,7 @@ void udp_remove(struct flow *f)
 /* UDP: datagrams from the flow's socket → Ziti (or the pending queue until connected). */
 void udp_to_zt(struct flow *f, const uint8_t *p, size_t n)
 {
-	f->last_ms = zt_now_ms();
+	f->last_ms = zt_loop_now_ms(D.loop);
 	if (f->via) { /* this stream's other circuit */
 		udp_to_zt(f->via, p, n);
 		return;

@@ -157,4 +157,36 @@ print(f"#   from Ziti (chan_io: TLS read, decrypt, parse, UDP send): {rd / n:.0f
 print(f"#   to Ziti (udp_read {ur / n:.0f} + chan_write {cw / n:.0f}: UDP receive, frame, encrypt, TLS write): {(ur + cw) / n:.0f} per datagram")
 print(f"#   the rest (event loop, timers, the controller, the dial's setup): {(tot - rd - ur - cw) / n:.0f} per datagram")
 PY
+	# clock reads and allocations: the calls into clock_gettime and into malloc, calloc and
+	# realloc from outside them (callgrind's call counts, by caller; the names of the output
+	# file's compressed "fn=(id) name" lines)
+	python3 - "$f" "$N" <<'PY'
+import collections, re, sys
+names, fn, cfn, n = {}, None, None, int(sys.argv[2])
+kinds = {"clock reads (clock_gettime)": re.compile(r"^(__)?(vdso_)?clock_gettime(64)?(@.*)?$"),
+         "allocations (malloc, calloc, realloc)": re.compile(r"^(__libc_)?(malloc|calloc|realloc)(@.*)?$")}
+calls = {k: collections.Counter() for k in kinds}
+def name(v):
+    m = re.match(r"\((\d+)\)(?: (.*))?", v)
+    if not m:
+        return v
+    if m.group(2):
+        names[m.group(1)] = m.group(2)
+    return names.get(m.group(1), "?")
+for line in open(sys.argv[1]):
+    if line.startswith("fn="):
+        fn = name(line[3:].strip())
+    elif line.startswith("cfn="):
+        cfn = name(line[4:].strip())
+    elif line.startswith("calls=") and cfn is not None:
+        for k, rx in kinds.items():
+            if rx.match(cfn) and not rx.match(fn or ""):
+                calls[k][fn] += int(line[6:].split()[0])
+        cfn = None
+for k, c in calls.items():
+    tot = sum(c.values())
+    print(f"# {k}: {tot} in the dial, {tot / n:.2f} per round trip")
+    for f, v in c.most_common(6):
+        print(f"#   from {f:28s} {v:7d}  {v / n:6.3f} per round trip")
+PY
 fi

@@ -57,7 +57,7 @@ $(O)/san/zt-unit: $(ZT_UNIT_SRCS) tests/ziti/unit_ctrl.h $(ZT_SRCS) $(ZT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $(ZT_CFLAGS) $(ZT_UNIT_SRCS) $(ZT_SRCS) -o $@ \
 		-Wl,--wrap=zt_http_request,--wrap=zt_http_request_ex,--wrap=zt_http_cancel \
-		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc $(ZT_LDLIBS)
+		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=clock_gettime $(ZT_LDLIBS)
 
 # LD_PRELOAD for tests/ziti/auth.sh: a slow fsync(2) of *.tmp files
 $(O)/slowfsync.so: tests/ziti/slowfsync.c

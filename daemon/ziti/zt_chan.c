@@ -92,7 +92,7 @@ static void chan_write(void *arg)
 			return;
 		}
 		zt_buf_consume(&ch->out, (size_t)rc);
-		ch->last_tx_ms = zt_now_ms();
+		ch->last_tx_ms = zt_loop_now_ms(ch->ctx->loop);
 	}
 	zt_io_set(ch->ctx->loop, &ch->io, EPOLLIN);
 	if (zt_buf_used(&ch->out) + zt_buf_used(&ch->bulk) < ZT_CHAN_LWM)
@@ -610,7 +610,7 @@ static void chan_read(struct zt_chan *ch)
 		}
 		ch->in.len += rc;
 		got += (size_t)rc;
-		ch->last_rx_ms = zt_now_ms();
+		ch->last_rx_ms = zt_loop_now_ms(ch->ctx->loop);
 		if (zt_chan_input(ch))
 			return;
 		if (zt_buf_used(&ch->out)) {

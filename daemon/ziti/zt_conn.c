@@ -532,7 +532,7 @@ static void on_data_msg(struct zt_conn *c, const struct zt_msg *m)
 	uint32_t flags = 0;
 
 	zt_msg_hdr_u32(m, ZT_H_FLAGS, &flags);
-	c->last_rx_ms = zt_now_ms();
+	c->last_rx_ms = zt_loop_now_ms(c->ctx->loop);
 	if (m->body_len > 0) {
 		if (c->encrypted) {
 			if (!c->rx_ready) {

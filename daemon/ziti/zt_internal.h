@@ -263,6 +263,8 @@ struct zt_chan {
 	struct zt_buf bulk;
 	struct zt_dgram *dgq, **dgq_tail;
 	size_t dgq_bytes;
+	struct zt_dgram *dg_free; /* spent datagram nodes kept for reuse (zt_sched.c) */
+	unsigned dg_nfree;
 	/*
 	 * The socket refused data (wblocked: since a write saw EAGAIN) and how often a write
 	 * began after such a refusal (wresumes): a queued datagram waited on the router link if

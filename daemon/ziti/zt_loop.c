@@ -16,6 +16,7 @@ struct zt_loop {
 	struct zt_deferred *deferred;
 	struct zt_task *tasks, **tasks_tail;
 	bool in_batch; /* running ready events, timers and tasks */
+	uint64_t batch_us, batch; /* the batch clock (zt_loop_now_us) and the batch's number */
 };
 
 struct zt_deferred {
@@ -116,6 +117,21 @@ uint64_t zt_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t zt_loop_now_us(const struct zt_loop *l)
+{
+	return l && l->in_batch ? l->batch_us : zt_now_us();
+}
+
+uint64_t zt_loop_now_ms(const struct zt_loop *l)
+{
+	return zt_loop_now_us(l) / 1000;
+}
+
+uint64_t zt_loop_batch(const struct zt_loop *l)
+{
+	return l && l->in_batch ? l->batch : 0;
 }
 
 struct zt_loop *zt_loop_new(void)
@@ -263,7 +279,7 @@ void zt_timer_start(struct zt_loop *l, struct zt_timer *t, uint64_t delay_ms)
 
 static void run_timers(struct zt_loop *l)
 {
-	uint64_t now = zt_now_ms();
+	uint64_t now = zt_loop_now_ms(l);
 
 	while (l->nheap > 0 && l->heap[0]->due_ms <= now && !l->stop) {
 		struct zt_timer *t = l->heap[0];
@@ -300,6 +316,8 @@ int zt_loop_run(struct zt_loop *l, int timeout_ms)
 				continue;
 			return -errno;
 		}
+		l->batch_us = zt_now_us();
+		l->batch++;
 		l->in_batch = true;
 		for (int i = 0; i < n && !l->stop; i++) {
 			struct zt_io *io = evs[i].data.ptr;

@@ -43,6 +43,18 @@ int zt_loop_run(struct zt_loop *l, int timeout_ms);
 void zt_loop_stop(struct zt_loop *l);
 uint64_t zt_now_ms(void);
 uint64_t zt_now_us(void);
+/*
+ * The batch clock (issue 16: clock reads amortised): while @l runs a batch (the ready
+ * events, timers and tasks of one iteration), the monotonic time read once when epoll_wait
+ * returned; otherwise (no batch, or @l NULL) the clock now. For the per-datagram
+ * timestamps (last activity, queue age, RTP arrival): what a batch handles arrived by the
+ * time epoll_wait returned, so the batch's time is nearer its arrival than a read made
+ * while handling it. Timers keep zt_now_ms(): a timer started in a batch counts from now.
+ * zt_loop_batch: the batch's number (from 1, one per iteration), 0 outside a batch.
+ */
+uint64_t zt_loop_now_ms(const struct zt_loop *l);
+uint64_t zt_loop_now_us(const struct zt_loop *l);
+uint64_t zt_loop_batch(const struct zt_loop *l);
 
 int zt_io_init(struct zt_io *io, int fd, zt_io_cb cb, void *arg);
 int zt_io_set(struct zt_loop *l, struct zt_io *io, uint32_t events); /* add or modify */

@@ -18,6 +18,10 @@
  * and counted (zt_ctx_dgram_dropped). One late only because this process did not run (a
  * stalled loop, the socket never full) goes: dropping it would shorten no queue, and the
  * first datagram of a flow (a query, an INVITE) has no retransmission of its own.
+ *
+ * A queued datagram's node comes from the channel's free list (issue 16: no allocation per
+ * RTP packet): nodes hold DG_NODE_BYTES, and up to DG_FREE_MAX spent ones are kept; a larger
+ * datagram gets a node of its own, freed when spent.
  */
 #include "zt_internal.h"
 
@@ -33,9 +37,39 @@ struct zt_dgram {
 	struct zt_conn *c;
 	uint64_t t_ms;
 	uint64_t wresumes; /* the channel's when queued */
-	uint32_t len;
+	uint32_t len, cap;
 	uint8_t data[];
 };
+
+#define DG_NODE_BYTES 1600 /* an Ethernet MTU's datagram, and then some */
+#define DG_FREE_MAX 64     /* spent nodes a channel keeps (about 100 KiB) */
+
+static struct zt_dgram *dg_alloc(struct zt_chan *ch, size_t n)
+{
+	struct zt_dgram *d = ch->dg_free;
+	size_t cap = n > DG_NODE_BYTES ? n : DG_NODE_BYTES;
+
+	if (d && n <= d->cap) {
+		ch->dg_free = d->next;
+		ch->dg_nfree--;
+		return d;
+	}
+	d = malloc(sizeof(*d) + cap);
+	if (d)
+		d->cap = (uint32_t)cap;
+	return d;
+}
+
+static void dg_put(struct zt_chan *ch, struct zt_dgram *d)
+{
+	if (d->cap != DG_NODE_BYTES || ch->dg_nfree >= DG_FREE_MAX) {
+		free(d);
+		return;
+	}
+	d->next = ch->dg_free;
+	ch->dg_free = d;
+	ch->dg_nfree++;
+}
 
 static unsigned max_age_ms(const struct zt_chan *ch)
 {
@@ -55,19 +89,19 @@ static struct zt_dgram *dgq_pop(struct zt_chan *ch)
 
 static void dgq_drop(struct zt_chan *ch)
 {
-	free(dgq_pop(ch));
+	dg_put(ch, dgq_pop(ch));
 	ch->ctx->dgram_dropped++;
 }
 
 int zt_chan_dgram_queue(struct zt_chan *ch, struct zt_conn *c, const void *p, size_t n)
 {
-	struct zt_dgram *d = malloc(sizeof(*d) + n);
+	struct zt_dgram *d = dg_alloc(ch, n);
 
 	if (!d)
 		return -ENOMEM;
 	d->next = NULL;
 	d->c = c;
-	d->t_ms = zt_now_ms();
+	d->t_ms = zt_loop_now_ms(ch->ctx->loop);
 	d->wresumes = ch->wresumes;
 	d->len = (uint32_t)n;
 	memcpy(d->data, p, n);
@@ -126,13 +160,13 @@ static void dgq_encode(struct zt_chan *ch, struct zt_conn *only, uint64_t now)
 			ch->ctx->dgram_dropped++;
 		else
 			zt_conn_encode_data(d->c, d->data, d->len);
-		free(d);
+		dg_put(ch, d);
 	}
 }
 
 void zt_chan_dgram_flush_conn(struct zt_chan *ch, struct zt_conn *c)
 {
-	dgq_encode(ch, c, zt_now_ms());
+	dgq_encode(ch, c, zt_loop_now_ms(ch->ctx->loop));
 }
 
 void zt_chan_dgram_forget(struct zt_chan *ch, struct zt_conn *c)
@@ -148,7 +182,7 @@ void zt_chan_dgram_forget(struct zt_chan *ch, struct zt_conn *c)
 		if (ch->dgq_tail == &d->next)
 			ch->dgq_tail = pp;
 		ch->dgq_bytes -= d->len;
-		free(d);
+		dg_put(ch, d);
 	}
 }
 
@@ -156,6 +190,13 @@ void zt_chan_sched_free(struct zt_chan *ch)
 {
 	while (ch->dgq)
 		free(dgq_pop(ch));
+	while (ch->dg_free) {
+		struct zt_dgram *d = ch->dg_free;
+
+		ch->dg_free = d->next;
+		free(d);
+	}
+	ch->dg_nfree = 0;
 	ch->wblocked = false; /* a new connection's socket starts empty */
 	zt_buf_free(&ch->bulk);
 	zt_chan_held_end(ch);
@@ -216,7 +257,7 @@ void zt_chan_refill(struct zt_chan *ch)
 	if (zt_buf_used(&ch->out) >= ZT_CHAN_OUT_LOW)
 		return;
 	if (ch->dgq)
-		dgq_encode(ch, NULL, zt_now_ms());
+		dgq_encode(ch, NULL, zt_loop_now_ms(ch->ctx->loop));
 	while (zt_buf_used(&ch->bulk) && zt_buf_used(&ch->out) < ZT_CHAN_OUT_TARGET &&
 	       ch->stream_sent - ch->stream_acked < ZT_CHAN_UNREAD) {
 		size_t n = msg_len(&ch->bulk);

@@ -391,6 +391,15 @@ void *__wrap_realloc(void *p, size_t n)
 	return __real_realloc(p, n);
 }
 
+/* clock reads by the code linked into zt-unit (-Wl,--wrap=clock_gettime: ziti.mk) */
+static unsigned long n_clock;
+int __real_clock_gettime(clockid_t id, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts)
+{
+	n_clock++;
+	return __real_clock_gettime(id, ts);
+}
+
 /* what the e2e test's connection received: each datagram checked byte by byte */
 struct e2e_rx {
 	unsigned n, bad, big, close_at; /* close_at: the datagram whose callback closes (0: none) */
@@ -505,6 +514,184 @@ static void test_e2e_noalloc(void)
 	free(ch.conns);
 	zt_ctx_scratch_free(&ctx);
 	zt_loop_free(ctx.loop);
+}
+
+/*
+ * ... and the RTP path towards the router neither (issue 16 item 3): a lossy connection's
+ * datagrams wait in the channel's datagram queue, each in a node from the channel's free list,
+ * and are encrypted into ch->out when it is refilled. N writes, each encoded and consumed as
+ * the socket would take it; every message is decrypted back and compared.
+ */
+static void test_dgq_noalloc(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c = { 0 };
+	crypto_secretstream_xchacha20poly1305_state rx;
+	uint8_t rtp[172], plain[2048];
+	unsigned got = 0, bad = 0, hdrs = 0;
+	enum { N = 200 };
+
+	ctx.loop = zt_loop_new();
+	ctx.o.log_level = -1;
+	chan_up(&ch, &ctx);
+	ch.in_dispatch = true; /* zt_write's flush waits for the end of the batch: refilled below */
+	c.ctx = &ctx;
+	c.ch = &ch;
+	c.id = 9;
+	c.state = ZT_C_UP;
+	c.encrypted = true;
+	c.datagram = c.lossy = true;
+	zt_timer_init(&c.timer, NULL, NULL);
+	randombytes_buf(c.tx_key, sizeof(c.tx_key));
+	zt_conn_send_crypto_header(&c);
+
+	unsigned long before = 0;
+
+	for (int i = 0; i <= N; i++) { /* round 0 warms up: the first node, ch->out's buffer */
+		if (i == 1)
+			before = n_alloc;
+		memset(rtp, i, sizeof(rtp));
+		if (zt_write(&c, rtp, sizeof(rtp)))
+			break;
+		zt_chan_refill(&ch);
+		for (struct zt_msg m; out_msg(&ch, &m);) {
+			size_t used;
+			uint32_t id = 0;
+
+			zt_msg_parse(ch.out.data + ch.out.off, zt_buf_used(&ch.out), &m, &used, NULL);
+			if (m.content_type != ZT_CT_DATA || !zt_msg_hdr_u32(&m, ZT_H_CONN_ID, &id) || id != c.id) {
+				bad++;
+			} else if (m.body_len == crypto_secretstream_xchacha20poly1305_HEADERBYTES && !hdrs) {
+				hdrs++;
+				bad += crypto_secretstream_xchacha20poly1305_init_pull(&rx, m.body, c.tx_key) != 0;
+			} else if (m.body_len != sizeof(rtp) + crypto_secretstream_xchacha20poly1305_ABYTES ||
+				   crypto_secretstream_xchacha20poly1305_pull(&rx, plain, NULL, NULL, m.body, m.body_len, NULL,
+									      0) != 0) {
+				bad++;
+			} else {
+				for (size_t k = 0; k < sizeof(rtp); k++)
+					bad += plain[k] != (uint8_t)got;
+				got++;
+			}
+			zt_buf_consume(&ch.out, used);
+		}
+	}
+	unsigned long allocs = n_alloc - before;
+
+	check(got == N + 1 && !bad && hdrs == 1 && !ch.dgq,
+	      "dgq: %d encrypted datagrams queued, encoded and decrypted back in order, every byte as written (%u, %u bad)",
+	      N + 1, got, bad);
+	check(allocs == 0, "dgq: queuing and encoding %d datagrams after the first allocated %lu times (0: nodes reused)",
+	      N, allocs);
+	/* a datagram over a node's size gets a node of its own, freed when spent (not kept) */
+	static uint8_t big[4000];
+
+	zt_write(&c, big, sizeof(big));
+	zt_chan_refill(&ch);
+	check(ch.dg_nfree == 1 && ch.dg_free && !ch.dgq, "dgq: a %zu-byte datagram used a node of its own (%u kept)",
+	      sizeof(big), ch.dg_nfree);
+	zt_buf_free(&ch.out);
+	zt_chan_sched_free(&ch);
+	check(!ch.dg_free && !ch.dg_nfree, "dgq: the channel's end frees the kept nodes");
+	zt_loop_free(ctx.loop);
+}
+
+/*
+ * The batch clock (issue 16 item 3, clock reads amortised): in a loop batch, the datagrams
+ * a channel read delivers take their times from the batch (zt_loop_now_ms) instead of a
+ * clock read each; outside a batch the clock is read.
+ */
+struct bc_probe {
+	struct zt_chan *ch;
+	struct zt_loop *l;
+	struct zt_timer t;
+	unsigned long clocks, allocs;
+	uint64_t batch, t1, t2, batch_ms;
+	unsigned delivered;
+	bool ran;
+};
+
+static void bc_on_data(struct zt_conn *c, const uint8_t *p, size_t n, void *u)
+{
+	struct bc_probe *b = u;
+
+	(void)c;
+	(void)p;
+	(void)n;
+	b->delivered++;
+}
+
+static void bc_timer(void *arg)
+{
+	struct bc_probe *b = arg;
+	uint64_t spin;
+
+	b->ran = true;
+	b->batch = zt_loop_batch(b->l);
+	b->t1 = zt_loop_now_us(b->l);
+	for (spin = zt_now_us(); zt_now_us() - spin < 2000;)
+		;
+	b->t2 = zt_loop_now_us(b->l);
+	b->batch_ms = zt_loop_now_ms(b->l);
+	unsigned long c0 = n_clock;
+
+	zt_chan_input(b->ch);
+	b->clocks = n_clock - c0;
+	zt_loop_stop(b->l);
+}
+
+static void test_batch_clock(void)
+{
+	struct zt_ctx ctx = { 0 };
+	struct zt_chan ch = { 0 };
+	struct zt_conn c = { 0 };
+	struct bc_probe b = { .ch = &ch };
+	struct zt_buf wire = { 0 };
+	struct zt_msgb mb;
+	uint8_t rtp[172] = { 0x80 };
+	enum { N = 200 };
+
+	ctx.loop = b.l = zt_loop_new();
+	ctx.o.log_level = -1;
+	chan_up(&ch, &ctx);
+	c.ctx = &ctx;
+	c.ch = &ch;
+	c.id = 5;
+	c.state = ZT_C_UP;
+	c.datagram = true;
+	c.cbs = (struct zt_conn_cbs){ .on_data = bc_on_data, .on_close = e2e_on_close };
+	c.user = &b;
+	zt_timer_init(&c.timer, NULL, NULL);
+	zt_chan_map_add(&ch, c.id, &c, 0);
+	for (int i = 0; i < N; i++) {
+		zt_msgb_begin(&mb, &wire, ZT_CT_DATA, (uint32_t)i + 1);
+		zt_msgb_hdr_u32(&mb, ZT_H_CONN_ID, c.id);
+		memcpy(zt_msgb_body(&mb, sizeof(rtp)), rtp, sizeof(rtp));
+	}
+	zt_buf_append(&ch.in, wire.data, wire.len);
+	zt_timer_init(&b.t, bc_timer, &b);
+	zt_timer_start(b.l, &b.t, 0);
+	zt_loop_run(b.l, 5000);
+	check(b.ran && b.batch > 0 && b.t1 == b.t2,
+	      "batch clock: one value through a batch (batch %llu; read 2 ms apart: %llu and %llu us)",
+	      (unsigned long long)b.batch, (unsigned long long)b.t1, (unsigned long long)b.t2);
+	check(b.delivered == N && b.clocks == 0 && c.last_rx_ms == b.batch_ms,
+	      "batch clock: %u datagrams delivered in a batch read the clock %lu times (0), their time the batch's (%s)",
+	      b.delivered, b.clocks, c.last_rx_ms == b.batch_ms ? "yes" : "no");
+	uint64_t a = zt_loop_now_us(b.l), spin;
+
+	for (spin = zt_now_us(); zt_now_us() - spin < 1000;)
+		;
+	check(zt_loop_batch(b.l) == 0 && zt_loop_now_us(b.l) - a >= 1000 && zt_loop_now_us(NULL) >= a,
+	      "batch clock: outside a batch it is the clock (batch 0, advanced %llu us over a 1 ms wait)",
+	      (unsigned long long)(zt_loop_now_us(b.l) - a));
+	zt_chan_map_del(&ch, c.id);
+	zt_buf_free(&wire);
+	zt_buf_free(&ch.in);
+	zt_buf_free(&ch.out);
+	free(ch.conns);
+	zt_loop_free(b.l);
 }
 
 /* ---- end-of-iteration tasks (the channel's coalesced write) ---- */
@@ -1646,6 +1833,8 @@ int main(void)
 	test_dispatch();
 	test_oversize();
 	test_e2e_noalloc();
+	test_dgq_noalloc();
+	test_batch_clock();
 	test_tasks();
 	test_held_dial();
 	test_dialer_identity();

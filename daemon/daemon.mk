@@ -29,10 +29,10 @@ D_CFG_HDRS := daemon/cfg.h daemon/cfg_internal.h daemon/pool.h daemon/pool_int.h
 # The SIP view's I/O-free part (parsers, dialog tracker, a call's RTP): unit tests and fuzzer link only it.
 D_SIP_SRCS := daemon/sip_msg.c daemon/sip_sdp.c daemon/calls.c daemon/call_rtp.c daemon/rtpq.c
 D_SIP_HDRS := daemon/sip_msg.h daemon/sip_sdp.h daemon/calls.h daemon/call_rtp.h daemon/rtpq.h daemon/errf.h
-D_HDRS := ctl/libsipovl_int.h ctl/request.h daemon/sipovld.h daemon/endpoint.h daemon/pool_check.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_zone_int.h daemon/dns_names_store.h daemon/dns_guard.h daemon/dns_respond.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h daemon/reqsrv.h daemon/workers.h \
+D_HDRS := ctl/libsipovl_int.h ctl/request.h daemon/sipovld.h daemon/rtp_rxtime.h daemon/endpoint.h daemon/pool_check.h daemon/dns_msg.h daemon/dns_zone.h daemon/dns_zone_int.h daemon/dns_names_store.h daemon/dns_guard.h daemon/dns_respond.h daemon/dns_server.h daemon/rtpq.h daemon/metrics.h daemon/reqsrv.h daemon/workers.h \
 	$(D_CFG_HDRS) $(D_SIP_HDRS) daemon/sip_view.h daemon/sip_view_int.h daemon/flows_int.h daemon/flows_pair.h ctl/libsipovl.h uapi/linux/sipovl.h $(D_ZT_HDRS)
 D_SRCS := daemon/sipovld.c daemon/workers.c daemon/worker_names.c daemon/idents.c daemon/services.c daemon/kernel_table.c daemon/pool_server.c daemon/pool_excl.c daemon/endpoint.c daemon/endpoint_if.c daemon/pool_check.c daemon/pool_store.c daemon/pool_writer.c daemon/status.c daemon/primary.c daemon/control.c daemon/priv.c daemon/flows.c daemon/flows_udp.c daemon/flows_tcp.c daemon/flows_host.c \
-	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_xpair.c daemon/flows_rtp.c daemon/metrics.c daemon/metrics_http.c daemon/reqsrv.c daemon/sip_view.c daemon/sip_view_json.c daemon/sip_view_workers.c \
+	daemon/flows_intercept.c daemon/flows_pair.c daemon/flows_xpair.c daemon/flows_rtp.c daemon/rtp_rxtime.c daemon/metrics.c daemon/metrics_http.c daemon/reqsrv.c daemon/sip_view.c daemon/sip_view_json.c daemon/sip_view_workers.c \
 	daemon/dns_msg.c daemon/dns_zone.c daemon/dns_zone_file.c daemon/dns_guard.c daemon/dns_respond.c daemon/dns_server.c daemon/dns_guard_if.c daemon/dns_names_store.c $(D_CFG_SRCS) $(D_SIP_SRCS)
 D_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo $(SIPOVL_RELEASE))
 D_DEFS := -DSIPOVLD_VERSION='"$(D_VERSION)"'
@@ -110,9 +110,11 @@ $(O)/fuzz/sip-fuzz: tests/daemon/sip_fuzz.c $(D_SIP_SRCS) $(D_SIP_HDRS)
 	fi
 
 # RTP statistics (daemon/rtpq.c, I/O free): unit tests and fuzzer link only it.
-$(O)/san/rtpq-unit: tests/daemon/rtpq_unit.c tests/daemon/tap.h daemon/rtpq.c daemon/rtpq.h
+$(O)/san/rtpq-unit: tests/daemon/rtpq_unit.c tests/daemon/tap.h daemon/rtpq.c daemon/rtpq.h daemon/rtp_rxtime.c \
+		daemon/rtp_rxtime.h daemon/ziti/zt_loop.c daemon/ziti/zt_loop.h
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/rtpq_unit.c daemon/rtpq.c -o $@ -lm
+	$(CC) $(USER_CFLAGS) $(SAN_FLAGS) tests/daemon/rtpq_unit.c daemon/rtpq.c daemon/rtp_rxtime.c daemon/ziti/zt_loop.c \
+		-o $@ -lm
 
 $(O)/fuzz/rtpq-fuzz: tests/daemon/rtpq_fuzz.c daemon/rtpq.c daemon/rtpq.h
 	@mkdir -p $(@D)

@@ -285,6 +285,8 @@ static void up_cb(void *arg, uint32_t ev)
  * sessions now, so that the first packet does not wait for the controller (a phone sends its
  * INVITE right after the lookup; a dial that waits longer than T1 gets the INVITE retransmitted).
  */
+#define PREPARE_EVERY_MS 5000
+
 static void prepare_dials(const char *name)
 {
 	uint32_t kids[8];
@@ -295,9 +297,15 @@ static void prepare_dials(const char *name)
 
 		if (!s)
 			continue;
-		if (svc_prepare_dial(s->id->path, s->name))
+		if (svc_prepare_dial(s))
 			logm(L_DEBUG, "dns: %s: fetching service %s's Dial session before its first dial", name, s->name);
-		workers_send_prepare(s->id->path, s->name); /* sipovl.ko may steer the flow to any worker */
+		/* sipovl.ko may steer the flow to any worker: at most once per PREPARE_EVERY_MS each */
+		uint64_t now = zt_now_ms();
+
+		if (!s->prepare_sent_ms || now - s->prepare_sent_ms >= PREPARE_EVERY_MS) {
+			s->prepare_sent_ms = now;
+			workers_send_prepare(s->kname);
+		}
 	}
 }
 

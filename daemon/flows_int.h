@@ -9,6 +9,7 @@
 
 #include "daemon/flows_pair.h"
 #include "daemon/sip_view.h"
+#include "daemon/rtp_rxtime.h"
 #include "daemon/rtpq.h"
 #include "daemon/sipovld.h"
 
@@ -143,7 +144,6 @@ struct rtp_totals {
 extern struct rtp_totals rtp_totals;
 uint64_t rtp_now_us(void);
 int64_t rtp_real_to_mono_ns(void);
-uint64_t rtp_rx_time(struct msghdr *mh, int64_t real_to_mono_ns, uint64_t fallback_us);
 void rtp_account(struct flow *f, int dir, const uint8_t *p, size_t n, uint64_t now_us);
 void rtp_flow_snap(const struct flow *f, uint64_t now, struct rtpq_snap s[2]);
 struct flow *rtp_rtcp_flow(const struct flow *f);

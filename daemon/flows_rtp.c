@@ -73,21 +73,6 @@ void rtp_account(struct flow *f, int dir, const uint8_t *p, size_t n, uint64_t n
 		oneway_event(f, dir, e);
 }
 
-/* The kernel's receive time of a datagram (SCM_TIMESTAMPNS, CLOCK_REALTIME) on the monotonic clock */
-uint64_t rtp_rx_time(struct msghdr *mh, int64_t real_to_mono_ns, uint64_t fallback_us)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-			struct timespec ts;
-			int64_t ns;
-
-			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + real_to_mono_ns;
-			return ns > 0 && (uint64_t)ns / 1000u <= fallback_us ? (uint64_t)ns / 1000u : fallback_us;
-		}
-	return fallback_us;
-}
-
 /*
  * The offset from the realtime clock to the monotonic one, read once per loop batch (both
  * clocks at once: a batch's receive timestamps share it; a step of the realtime clock shows

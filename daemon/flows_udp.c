@@ -184,7 +184,7 @@ void udp_read(struct flow *f)
 				continue;
 			}
 			sipv_data(f, true, slots[i], mm[i].msg_len);
-			rtp_account(f, RTPQ_TO_ZITI, slots[i], mm[i].msg_len, rtp_rx_time(&mm[i].msg_hdr, r2m, now));
+			rtp_account(f, RTPQ_TO_ZITI, slots[i], mm[i].msg_len, rtp_rx_time(&mm[i].msg_hdr, r2m, &now));
 			udp_to_zt(f, slots[i], mm[i].msg_len);
 		}
 		if (n < UDP_READ_BATCH)

@@ -52,17 +52,9 @@ struct svc *svc_by_kname(const char *kname)
 	return NULL;
 }
 
-bool svc_prepare_dial(const char *ident_path, const char *name)
+bool svc_prepare_dial(struct svc *s)
 {
-	for (struct ident *id = D.idents; id; id = id->next) {
-		struct svc *s;
-
-		if (!id->ctx || strcmp(id->path, ident_path) || !(s = svc_find(id, name)))
-			continue;
-		if (zt_dial_prepare(id->ctx, s->name) == 2)
-			return true;
-	}
-	return false;
+	return s->id->ctx && zt_dial_prepare(s->id->ctx, s->name) == 2;
 }
 
 /* Lowest id not used by any service (ids stay with their service until it is removed). */

@@ -45,6 +45,7 @@ struct svc {
 	bool own_addr_only;          /* an endpoint's: its addresses are only the endpoint's own (not installed) */
 	char icpt_err[CFG_ERRLEN];
 	uint64_t tpl_warned_ms;       /* last "template variable has no value" warning (1 per 10 s) */
+	uint64_t prepare_sent_ms;     /* the workers last told to fetch its Dial session (WMSG_PREPARE) */
 	/* host side */
 	bool has_host;
 	struct host_cfg host;
@@ -171,10 +172,10 @@ struct zt_service;
 struct svc *svc_by_kid(uint32_t kid);
 struct svc *svc_by_kname(const char *kname); /* a worker's lookup (services.c) */
 /*
- * Fetch service @name's Dial session of the identity at @ident_path now, before its first
- * dial (the DNS responder answered one of its names: dns_server.c); true: a fetch started.
+ * Fetch @s's Dial session now, before its first dial (the DNS responder answered one of its
+ * names: dns_server.c); true: a fetch started.
  */
-bool svc_prepare_dial(const char *ident_path, const char *name);
+bool svc_prepare_dial(struct svc *s);
 void on_service(struct zt_ctx *ctx, const struct zt_service *z, int event, void *user);
 void svc_free(struct svc *s);
 /* (re)bind a hosted service (its terminator identity may have changed) */

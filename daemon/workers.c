@@ -199,18 +199,17 @@ void workers_send_cert(const char *path)
 	msg_out(b, sizeof(h) + n, 0);
 }
 
-void workers_send_prepare(const char *path, const char *name)
+void workers_send_prepare(const char *kname)
 {
-	char b[sizeof(struct wmsg_hdr) + WMSG_PATH_MAX + 256];
+	char b[sizeof(struct wmsg_hdr) + SIPOVL_NAME_MAXLEN];
 	struct wmsg_hdr h = { WMSG_PREPARE, 0, 0, 0 };
-	size_t n = strlen(path), m = strlen(name);
+	size_t n = strlen(kname);
 
-	if (D.worker || D.n_workers < 2 || n >= WMSG_PATH_MAX || m >= 256)
+	if (D.worker || D.n_workers < 2 || n >= SIPOVL_NAME_MAXLEN)
 		return;
 	memcpy(b, &h, sizeof(h));
-	memcpy(b + sizeof(h), path, n + 1);
-	memcpy(b + sizeof(h) + n + 1, name, m);
-	msg_out(b, sizeof(h) + n + 1 + m, 0);
+	memcpy(b + sizeof(h), kname, n);
+	msg_out(b, sizeof(h) + n, 0);
 }
 
 /* A message from worker @from (the primary), or from the primary (a worker). */
@@ -250,16 +249,17 @@ static void wmsg_in(unsigned from, const char *b, size_t n)
 		memcpy(path, b + sizeof(h), n - sizeof(h));
 		path[n - sizeof(h)] = 0;
 		idents_adopt_cert(path);
-	} else if (h.type == WMSG_PREPARE && D.worker && n > sizeof(h) && n - sizeof(h) < WMSG_PATH_MAX + 256) {
-		char m[WMSG_PATH_MAX + 256];
-		size_t pl;
+	} else if (h.type == WMSG_PREPARE && D.worker && !worker_stop_asked && n > sizeof(h) &&
+		   n - sizeof(h) < SIPOVL_NAME_MAXLEN) {
+		char kname[SIPOVL_NAME_MAXLEN];
+		struct svc *s;
 
-		memcpy(m, b + sizeof(h), n - sizeof(h));
-		m[n - sizeof(h)] = 0;
-		pl = strnlen(m, n - sizeof(h));
-		if (pl < n - sizeof(h) && pl < WMSG_PATH_MAX && svc_prepare_dial(m, m + pl + 1))
+		memcpy(kname, b + sizeof(h), n - sizeof(h));
+		kname[n - sizeof(h)] = 0;
+		s = svc_by_kname(kname);
+		if (s && svc_prepare_dial(s))
 			logm(L_DEBUG, "service %s: fetching this worker's Dial session before its first dial (a name "
-			     "of it was answered)", m + pl + 1);
+			     "of it was answered)", s->name);
 	} else if (h.type == WMSG_NAME_Q || h.type == WMSG_NAME_A) {
 		worker_names_in(from, b, n);
 	} else if (h.type >= WMSG_PAIR_ADD && h.type <= WMSG_PAIR_DATA) {

@@ -68,13 +68,14 @@ bool workers_alive(unsigned w); /* the primary: worker w is running */
  */
 enum { WMSG_STOP = 10 };
 /*
- * WMSG_PREPARE (primary to workers): the DNS responder answered a name of service NAME of the
- * identity at PATH (the message: PATH, NUL, NAME); a client is about to dial it, through
- * whichever process sipovl.ko steers its flow to: each worker fetches its own Dial session
- * now, as the primary does (svc_prepare_dial).
+ * WMSG_PREPARE (primary to workers): the DNS responder answered a name of the service whose
+ * kernel intercept name follows (svc.kname, how a worker finds the service it dials:
+ * svc_by_kname); a client is about to dial it, through whichever process sipovl.ko steers
+ * its flow to: each worker fetches its own Dial session now, as the primary does
+ * (svc_prepare_dial). dns_server.c sends one per service at most every 5 s.
  */
 enum { WMSG_PREPARE = 11 };
-void workers_send_prepare(const char *ident_path, const char *name);
+void workers_send_prepare(const char *kname);
 extern bool worker_stop_asked;
 void worker_drain(void);
 extern uint64_t workers_msg_dropped; /* SIP view and certificate messages not sent: the channel was full */

@@ -9,8 +9,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
+#include "daemon/rtp_rxtime.h"
 #include "daemon/rtpq.h"
+#include "daemon/ziti/zt_loop.h"
 
 #include "tests/daemon/tap.h"
 
@@ -482,6 +486,73 @@ static void t_dtmf_unknown(void)
 	   (unsigned long long)after.duplicates, (long long)after.lost);
 }
 
+/*
+ * A datagram's receive time (rtp_rxtime.c): the kernel's timestamp, capped at now. The cap
+ * starts as the loop batch's time; a datagram that arrived after the batch began (read later
+ * in it) must keep its own time, not the batch's.
+ */
+static void rx_msg(struct msghdr *mh, void *cbuf, size_t cap, const struct timespec *ts)
+{
+	struct cmsghdr *c;
+
+	memset(mh, 0, sizeof(*mh));
+	mh->msg_control = cbuf;
+	mh->msg_controllen = cap;
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_TIMESTAMPNS;
+	c->cmsg_len = CMSG_LEN(sizeof(*ts));
+	memcpy(CMSG_DATA(c), ts, sizeof(*ts));
+}
+
+static void t_rx_time(void)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} cm;
+	struct timespec r, m, ts;
+	struct msghdr mh;
+	int64_t r2m;
+	uint64_t mono_us, batch, now, got;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	r2m = ((int64_t)m.tv_sec - r.tv_sec) * 1000000000 + (m.tv_nsec - r.tv_nsec);
+	mono_us = (uint64_t)m.tv_sec * 1000000 + (uint64_t)m.tv_nsec / 1000;
+	/* arrived 20 ms before a batch that began 50 ms ago */
+	ts = r;
+	ts.tv_nsec -= 70000000;
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += 1000000000;
+		ts.tv_sec--;
+	}
+	rx_msg(&mh, cm.b, sizeof(cm.b), &ts);
+	now = batch = mono_us - 50000;
+	got = rtp_rx_time(&mh, r2m, &now);
+	ok(got + 70000 >= mono_us - 1000 && got + 70000 <= mono_us + 1000 && now == batch,
+	   "rx time: arrived before the batch began: its own time (%lld us from the expected), no clock read",
+	   (long long)(got + 70000) - (long long)mono_us);
+	/* arrived now, 50 ms after the batch began (read late in it) */
+	rx_msg(&mh, cm.b, sizeof(cm.b), &r);
+	now = batch;
+	got = rtp_rx_time(&mh, r2m, &now);
+	ok(got >= mono_us - 1000 && got <= now && now > batch + 40000,
+	   "rx time: arrived after the batch began: its own time, %lld us after the batch's (the cap moved to now)",
+	   (long long)(got - batch));
+	/* no timestamp: the cap */
+	memset(&mh, 0, sizeof(mh));
+	now = batch;
+	ok(rtp_rx_time(&mh, r2m, &now) == batch, "rx time: no timestamp: the batch's time");
+	/* a timestamp from the future (a clock step): never later than now */
+	ts = r;
+	ts.tv_sec += 3600;
+	rx_msg(&mh, cm.b, sizeof(cm.b), &ts);
+	now = batch;
+	got = rtp_rx_time(&mh, r2m, &now);
+	ok(got == now && got < mono_us + 1000000, "rx time: a timestamp an hour ahead is capped at now");
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
@@ -497,6 +568,7 @@ int main(void)
 	t_oneway();
 	t_time_order();
 	t_dtmf_unknown();
+	t_rx_time();
 	printf("1..%d\n", n);
 	if (failed)
 		printf("# %d of %d failed\n", failed, n);

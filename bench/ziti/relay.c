@@ -79,7 +79,7 @@ static bool want_out;
 static volatile sig_atomic_t stop;
 static const char *cipher = "TLS_AES_128_GCM_SHA256";
 static unsigned target_port;
-static unsigned long long n_up, n_down, c_recvmmsg, c_send, c_sendmmsg, c_ssl_read, c_ssl_write, c_wait;
+static unsigned long long n_up, n_down, n_dropped, c_recvmmsg, c_send, c_sendmmsg, c_ssl_read, c_ssl_write, c_wait;
 
 enum { K_UDP = 1, K_TLS, K_LSN, K_FLOW };
 #define EVD(k, id) (((uint64_t)(k) << 32) | (uint32_t)(id))
@@ -173,12 +173,17 @@ static struct flow *flow_new(uint32_t id)
 	return f;
 }
 
-static void seal(struct flow *f, uint32_t id, const uint8_t *m, size_t len)
+/* false: dropped (the output buffer is full), counted in n_dropped */
+static bool seal(struct flow *f, uint32_t id, const uint8_t *m, size_t len)
 {
 	uint8_t *c = out_frame(T_DATA, id, len + SS_ABYTES);
 
-	if (c)
-		crypto_secretstream_xchacha20poly1305_push(&f->tx, c, NULL, m, len, NULL, 0, 0);
+	if (!c) {
+		n_dropped++;
+		return false;
+	}
+	crypto_secretstream_xchacha20poly1305_push(&f->tx, c, NULL, m, len, NULL, 0, 0);
+	return true;
 }
 
 /* the dial half's UDP socket: every flow's datagrams */
@@ -215,8 +220,8 @@ static void udp_in(void)
 			} else {
 				f = &flows[id - 1];
 			}
-			seal(f, id - 1, bufs[i], m[i].msg_len);
-			n_up++;
+			if (seal(f, id - 1, bufs[i], m[i].msg_len))
+				n_up++;
 		}
 		if (n < BATCH)
 			return;
@@ -239,8 +244,8 @@ static void flow_in(uint32_t id)
 
 	c_recvmmsg++;
 	for (int i = 0; i < n; i++) {
-		seal(f, id, bufs[i], m[i].msg_len);
-		n_down++;
+		if (seal(f, id, bufs[i], m[i].msg_len))
+			n_down++;
 	}
 }
 
@@ -489,9 +494,9 @@ int main(int argc, char **argv)
 			flush_out();
 	}
 	fprintf(stderr,
-		"zt-relay: %s: datagrams to host %llu, from host %llu; calls: epoll_wait %llu, recvmmsg %llu, send %llu, "
-		"sendmmsg %llu, SSL_read %llu, SSL_write %llu\n",
-		argv[1], n_up, n_down, c_wait, c_recvmmsg, c_send, c_sendmmsg, c_ssl_read, c_ssl_write);
+		"zt-relay: %s: datagrams to host %llu, from host %llu, dropped (output full) %llu; calls: epoll_wait %llu, "
+		"recvmmsg %llu, send %llu, sendmmsg %llu, SSL_read %llu, SSL_write %llu\n",
+		argv[1], n_up, n_down, n_dropped, c_wait, c_recvmmsg, c_send, c_sendmmsg, c_ssl_read, c_ssl_write);
 	return 0;
 usage:
 	fprintf(stderr, "usage: zt-relay dial --listen UDPPORT --to TLSPORT [--cipher SUITE]\n"

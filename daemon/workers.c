@@ -186,30 +186,28 @@ bool workers_send_to(unsigned w, const void *p, size_t n)
 
 #define WMSG_PATH_MAX 4096 /* a WMSG_CERT's identity path, without its NUL */
 
-void workers_send_cert(const char *path)
+/* primary to every worker: a message of @type whose body is @str (no NUL), shorter than @max */
+static void msg_out_str(uint8_t type, const char *str, size_t max)
 {
 	char b[sizeof(struct wmsg_hdr) + WMSG_PATH_MAX];
-	struct wmsg_hdr h = { WMSG_CERT, 0, 0, 0 };
-	size_t n = strlen(path);
+	struct wmsg_hdr h = { type, 0, 0, 0 };
+	size_t n = strlen(str);
 
-	if (D.worker || D.n_workers < 2 || n >= WMSG_PATH_MAX)
+	if (D.worker || D.n_workers < 2 || n >= max || n >= WMSG_PATH_MAX)
 		return;
 	memcpy(b, &h, sizeof(h));
-	memcpy(b + sizeof(h), path, n);
+	memcpy(b + sizeof(h), str, n);
 	msg_out(b, sizeof(h) + n, 0);
+}
+
+void workers_send_cert(const char *path)
+{
+	msg_out_str(WMSG_CERT, path, WMSG_PATH_MAX);
 }
 
 void workers_send_prepare(const char *kname)
 {
-	char b[sizeof(struct wmsg_hdr) + SIPOVL_NAME_MAXLEN];
-	struct wmsg_hdr h = { WMSG_PREPARE, 0, 0, 0 };
-	size_t n = strlen(kname);
-
-	if (D.worker || D.n_workers < 2 || n >= SIPOVL_NAME_MAXLEN)
-		return;
-	memcpy(b, &h, sizeof(h));
-	memcpy(b + sizeof(h), kname, n);
-	msg_out(b, sizeof(h) + n, 0);
+	msg_out_str(WMSG_PREPARE, kname, SIPOVL_NAME_MAXLEN);
 }
 
 /* A message from worker @from (the primary), or from the primary (a worker). */

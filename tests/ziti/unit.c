@@ -297,6 +297,16 @@ static void chan_up(struct zt_chan *ch, struct zt_ctx *ctx)
 	zt_task_init(&ch->flush_task, NULL, NULL);
 }
 
+/* a connection up on @ch, with id @id */
+static void conn_up(struct zt_conn *c, struct zt_chan *ch, uint32_t id)
+{
+	c->ctx = ch->ctx;
+	c->ch = ch;
+	c->id = id;
+	c->state = ZT_C_UP;
+	zt_timer_init(&c->timer, NULL, NULL);
+}
+
 static void test_oversize(void)
 {
 	struct zt_ctx ctx = { 0 };
@@ -453,15 +463,11 @@ static void test_e2e_noalloc(void)
 	ctx.loop = zt_loop_new();
 	ctx.o.log_level = -1;
 	chan_up(&ch, &ctx);
-	c.ctx = &ctx;
-	c.ch = &ch;
-	c.id = 7;
-	c.state = ZT_C_UP;
+	conn_up(&c, &ch, 7);
 	c.cbs = cbs;
 	c.user = &rx;
 	c.encrypted = true;
 	c.datagram = true;
-	zt_timer_init(&c.timer, NULL, NULL);
 	zt_chan_map_add(&ch, c.id, &c, 0);
 	randombytes_buf(c.rx_key, sizeof(c.rx_key));
 	crypto_secretstream_xchacha20poly1305_init_push(&tx, hdr, c.rx_key);
@@ -536,13 +542,9 @@ static void test_dgq_noalloc(void)
 	ctx.o.log_level = -1;
 	chan_up(&ch, &ctx);
 	ch.in_dispatch = true; /* zt_write's flush waits for the end of the batch: refilled below */
-	c.ctx = &ctx;
-	c.ch = &ch;
-	c.id = 9;
-	c.state = ZT_C_UP;
+	conn_up(&c, &ch, 9);
 	c.encrypted = true;
 	c.datagram = c.lossy = true;
-	zt_timer_init(&c.timer, NULL, NULL);
 	randombytes_buf(c.tx_key, sizeof(c.tx_key));
 	zt_conn_send_crypto_header(&c);
 
@@ -655,14 +657,10 @@ static void test_batch_clock(void)
 	ctx.loop = b.l = zt_loop_new();
 	ctx.o.log_level = -1;
 	chan_up(&ch, &ctx);
-	c.ctx = &ctx;
-	c.ch = &ch;
-	c.id = 5;
-	c.state = ZT_C_UP;
+	conn_up(&c, &ch, 5);
 	c.datagram = true;
 	c.cbs = (struct zt_conn_cbs){ .on_data = bc_on_data, .on_close = e2e_on_close };
 	c.user = &b;
-	zt_timer_init(&c.timer, NULL, NULL);
 	zt_chan_map_add(&ch, c.id, &c, 0);
 	for (int i = 0; i < N; i++) {
 		zt_msgb_begin(&mb, &wire, ZT_CT_DATA, (uint32_t)i + 1);
